@@ -1,0 +1,88 @@
+"""In-process view of one POST /api/v1/declarations: queries per request and this process's CPU per request
+(through Django's WSGI handler, no HTTP server), optionally with cProfile. For finding where a worker's CPU
+goes; the load test (bench/declarations.sh) gives the figures that count.
+
+    DATABASE_URL=... .venv/bin/python bench/declare_inproc.py --requests 500 [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _django import OUT, setup  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--tokens", default=str(OUT / "tokens.txt"))
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--show-queries", action="store_true")
+    args = parser.parse_args()
+    setup()
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    tokens = [t for t in Path(args.tokens).read_text().split() if t]
+    client = Client()
+    body = json.dumps(
+        {
+            "answers": {
+                "temperature": "36.8",
+                "spo2": 98,
+                "breathing_rate": 17,
+                "pulse": 80,
+                "symptoms": ["cough"],
+            }
+        }
+    )
+
+    def post(i: int) -> int:
+        response = client.generic(
+            "POST",
+            "/api/v1/declarations",
+            body,
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {tokens[i % len(tokens)]}",
+            HTTP_IDEMPOTENCY_KEY=f"wrk-inproc-{uuid.uuid4().hex}",  # removed by loadtest.RESET_SQL
+        )
+        return response.status_code
+
+    for i in range(20):  # warm-up: caches, connection
+        assert post(i) == 201, post(i)
+    with CaptureQueriesContext(connection) as ctx:
+        assert post(21) == 201
+    print(f"{len(ctx.captured_queries)} queries per request")
+    if args.show_queries:
+        for q in ctx.captured_queries:
+            print("  ", q["sql"][:220])
+    profiler = None
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for i in range(args.requests):
+        post(100 + i)
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    if profiler:
+        profiler.disable()
+        import pstats
+
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+    print(
+        f"{args.requests} requests: {cpu * 1000 / args.requests:.2f} ms CPU and {wall * 1000 / args.requests:.2f} ms "
+        "wall per request (this process, sequential)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+"""gunicorn settings for the web process, as measured by bench/declarations.sh (docs/benchmarks.md) and
+recommended in docs/operations.md ("Processes"):
+
+    gunicorn health_f0.wsgi:application --config bench/gunicorn_conf.py
+
+Two workers of four threads each (`gthread`): a thread waiting on MariaDB (the commit's flush) leaves the
+CPU to another request, and connections are kept alive between requests (`sync` workers close each one).
+`sync` workers did clearly worse in the load test; 2 and 8 threads, tried once each under a heavier load,
+did not beat 4.
+"""
+
+bind = "127.0.0.1:8000"
+workers = 2
+worker_class = "gthread"
+threads = 4
+keepalive = 5  # seconds an idle keep-alive connection is held open (gunicorn's default: 2)

@@ -1,0 +1,783 @@
+"""Appointments API v1: where and what to book (public), free slots, booking for oneself or a family member,
+booking without an account (phone verified by OTP), one's bookings with cancel and reschedule, and the
+staff side: the booking desk's worklist, confirm, decline, check-in by code and calling the queue.
+
+Conventions of these operations:
+
+* A slot is named by its service and its start: `{"service": "<service id>", "slot": "<ISO 8601 start>"}`,
+  exactly as GET /slots returns it (e.g. "2026-11-23T08:00:00+07:00"; a time without an offset is read as
+  Vietnam time). A start that is not a bookable slot of that service answers 400 `slot_unavailable`.
+* Ids in the URL that are unknown, or not the caller's, answer 404; unknown ids in a request body or query
+  (a service, a patient) answer 400 on that field; a service id in GET /slots that is unknown answers 404.
+* GET /slots for a day outside the booking window (before today or after the service's horizon) answers 200
+  with no slots and a `message` saying why, so the app can show it as is.
+* 409: `slot_full` (no place left), `overlap` (the patient already holds a booking at that time),
+  `cutoff_passed` (too close to the visit to cancel or move it oneself), `invalid_transition`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from rest_framework import serializers, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from health_f0.api.apis.monitoring import IsPatientAccount, PatientRefSerializer
+from health_f0.api.permissions import HasOwnPassword, IsStaffMember
+from health_f0.api.schema import error_responses, paginated
+from health_f0.appointments import selectors
+from health_f0.appointments.models import Appointment, Channel, Service, ServiceKind, Status
+from health_f0.appointments.services import (
+    appointment_book,
+    appointment_book_guest,
+    appointment_cancel,
+    appointment_check_in,
+    appointment_confirm,
+    appointment_decline,
+    appointment_reschedule,
+    queue_call_next,
+)
+from health_f0.appointments.transitions import CLINICIAN_ROLES, DESK_ROLES, RECEPTION_ROLES
+from health_f0.core.exceptions import Conflict, DomainError, NotFound
+from health_f0.facilities import access
+from health_f0.facilities.models import Facility
+from health_f0.patients.models import Patient, Sex
+
+TAG_PUBLIC = "Đặt lịch khám"
+TAG_PATIENT = "Lịch hẹn của tôi"
+TAG_STAFF = "Lịch hẹn (nhân viên)"
+
+QUEUE_ROLES: frozenset[str] = RECEPTION_ROLES | CLINICIAN_ROLES
+
+
+def _uuid_or_404(value: str, message: str) -> UUID:
+    try:
+        return UUID(value)
+    except (ValueError, TypeError):
+        raise NotFound(message)
+
+
+def _id_parameter(description: str) -> OpenApiParameter:
+    return OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description=description)
+
+
+def _limit_offset() -> list[OpenApiParameter]:
+    return [
+        OpenApiParameter("limit", OpenApiTypes.INT, OpenApiParameter.QUERY),
+        OpenApiParameter("offset", OpenApiTypes.INT, OpenApiParameter.QUERY),
+    ]
+
+
+class Pagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 200
+
+
+@contextmanager
+def _conflicts(*codes: str) -> Iterator[None]:
+    """Rules about the current state (too late to cancel...) answer 409, not 400."""
+    try:
+        yield
+    except DomainError as exc:
+        if exc.code in codes and exc.status_code == 400:
+            raise Conflict(exc.message, code=exc.code, field=exc.field)
+        raise
+
+
+# --- Lookups (scoped through facilities.access) ---------------------------------------------------
+
+
+def _bookable_service(public_id: UUID) -> Service | None:
+    return (
+        Service.objects.select_related("facility")
+        .filter(public_id=public_id, is_active=True, facility__is_active=True)
+        .first()
+    )
+
+
+def _service_field(public_id: UUID) -> Service:
+    service = _bookable_service(public_id)
+    if service is None:
+        raise DomainError("Không tìm thấy dịch vụ khám.", code="service_not_found", field="service")
+    return service
+
+
+def _own_appointment(user: Any, public_id: str) -> Appointment:
+    queryset = access.appointments_for(user).select_related("service", "facility", "patient")
+    try:
+        appointment: Appointment = access.get_scoped_or_404(
+            queryset, public_id=_uuid_or_404(public_id, "Không tìm thấy lịch hẹn.")
+        )
+    except NotFound:
+        raise NotFound("Không tìm thấy lịch hẹn.")
+    return appointment
+
+
+def _staff_appointment(user: Any, public_id: str, roles: frozenset[str]) -> Appointment:
+    queryset = access.appointments_for(user, roles).select_related("service", "facility", "patient")
+    try:
+        appointment: Appointment = access.get_scoped_or_404(
+            queryset, public_id=_uuid_or_404(public_id, "Không tìm thấy lịch hẹn.")
+        )
+    except NotFound:
+        raise NotFound("Không tìm thấy lịch hẹn.")
+    return appointment
+
+
+def _booking_patient(user: Any, public_id: UUID | None) -> Patient:
+    """The patient a booking is for: the account's own record, or a family member's (same phone)."""
+    queryset = access.own_patients_for(user)
+    patient = (
+        queryset.filter(account=user).first()
+        if public_id is None
+        else queryset.filter(public_id=public_id).first()
+    )
+    if patient is None:
+        raise DomainError(
+            "Không tìm thấy người bệnh trong tài khoản của bạn.", code="patient_not_found", field="patient"
+        )
+    return patient
+
+
+# --- Permissions and base classes -------------------------------------------------------------------
+
+
+class HoldsAppointmentRole(BasePermission):
+    """The staff member holds one of the view's `staff_roles` somewhere (where exactly is checked per record:
+    another facility's booking answers 404)."""
+
+    message = "Bạn không có vai trò phù hợp cho chức năng này."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        user = request.user
+        if getattr(user, "is_superuser", False):
+            return True
+        if access.roles_of(user) & view.staff_roles:
+            return True
+        self.message = view.role_message
+        return False
+
+
+class PublicApi(APIView):
+    """No authentication: a stale bearer token must not block choosing a clinic or booking as a guest."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    parser_classes = [JSONParser]
+
+
+class PatientApi(APIView):
+    parser_classes = [JSONParser]
+    permission_classes = [IsAuthenticated, HasOwnPassword, IsPatientAccount]
+
+
+class DeskApi(APIView):
+    parser_classes = [JSONParser]
+    permission_classes = [IsAuthenticated, IsStaffMember, HoldsAppointmentRole]
+    staff_roles: frozenset[str] = DESK_ROLES
+    role_message = "Chức năng này dành cho bộ phận tư vấn đặt lịch, tiếp đón hoặc quản trị hệ thống."
+
+
+# --- Serializers ----------------------------------------------------------------------------------
+
+
+class SlotField(serializers.DateTimeField):
+    """A slot's start (ISO 8601); without an offset it is Vietnam time."""
+
+    default_error_messages = {
+        "invalid": "Giờ hẹn không hợp lệ: dùng định dạng ISO 8601, ví dụ 2026-11-23T08:00:00+07:00.",
+        "date": "Cần cả ngày và giờ hẹn, ví dụ 2026-11-23T08:00:00+07:00.",
+        "make_aware": "Giờ hẹn không hợp lệ theo giờ Việt Nam.",
+        "overflow": "Giờ hẹn không hợp lệ.",
+    }
+
+    def to_internal_value(self, value: Any) -> datetime:
+        moment: datetime = super().to_internal_value(value)
+        if not 2000 <= moment.year <= 2100:
+            self.fail("overflow")
+        return moment
+
+
+class BookingFacilitySerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    code = serializers.CharField()
+    name = serializers.CharField()
+    address = serializers.CharField()
+    hotline = serializers.CharField()
+
+
+class RoomSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class ServiceRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=ServiceKind.choices)
+
+
+class ServiceSerializer(ServiceRefSerializer):
+    kind_label = serializers.CharField(source="get_kind_display")
+    room = RoomSerializer(source="facility", help_text="Phòng khám/khoa thực hiện")
+    duration_minutes = serializers.IntegerField(help_text="Thời lượng mỗi lượt (phút)")
+    capacity_per_slot = serializers.IntegerField(help_text="Số người mỗi khung giờ")
+    min_notice_hours = serializers.IntegerField(help_text="Đặt trước tối thiểu (giờ)")
+    booking_horizon_days = serializers.IntegerField(help_text="Mở đặt lịch trước (ngày)")
+    cancel_cutoff_hours = serializers.IntegerField(help_text="Được tự huỷ/đổi lịch đến trước giờ hẹn (giờ)")
+    requires_confirmation = serializers.BooleanField(
+        help_text="Lịch đặt trực tuyến chờ bộ phận đặt lịch xác nhận"
+    )
+    is_online = serializers.SerializerMethodField(
+        help_text="Khám/tư vấn trực tuyến (đường dẫn phòng họp chỉ gửi cho người đã được xác nhận lịch)"
+    )
+
+    def get_is_online(self, service: Service) -> bool:
+        return service.kind == ServiceKind.ONLINE or bool(service.meeting_url)
+
+
+class SlotSerializer(serializers.Serializer):
+    start = serializers.DateTimeField(help_text="Giờ bắt đầu; gửi nguyên giá trị này khi đặt lịch")
+    end = serializers.DateTimeField()
+    capacity = serializers.IntegerField()
+    free = serializers.IntegerField(help_text="Số chỗ còn trống")
+
+
+class AppointmentSerializer(serializers.Serializer):
+    """A booking as its patient (or family) sees it."""
+
+    id = serializers.UUIDField(source="public_id")
+    status = serializers.ChoiceField(choices=Status.choices)
+    status_label = serializers.CharField(source="get_status_display")
+    check_in_code = serializers.CharField(help_text="Mã tiếp đón (mã QR) đưa cho quầy tiếp đón")
+    slot_start = serializers.DateTimeField()
+    slot_end = serializers.DateTimeField()
+    service = ServiceRefSerializer()
+    room = RoomSerializer(source="facility")
+    patient = PatientRefSerializer()
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    reason = serializers.CharField()
+    is_reexam = serializers.BooleanField(help_text="Lịch tái khám do bác sĩ/bộ phận đặt lịch hẹn")
+    queue_number = serializers.IntegerField(allow_null=True, help_text="Số thứ tự sau khi tiếp đón")
+    created_at = serializers.DateTimeField()
+    confirmed_at = serializers.DateTimeField(allow_null=True)
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+    cancel_source = serializers.CharField(help_text="patient, staff, declined, system (khi đã huỷ)")
+    cancel_reason = serializers.CharField()
+    change_deadline = serializers.SerializerMethodField(
+        help_text="Tự huỷ/đổi lịch được đến thời điểm này (null: không còn đổi được)"
+    )
+    meeting_url = serializers.SerializerMethodField(
+        help_text="Đường dẫn phòng họp (tư vấn trực tuyến, khi lịch đã được xác nhận)"
+    )
+
+    def get_change_deadline(self, appointment: Appointment) -> datetime | None:
+        if appointment.status not in (Status.REQUESTED, Status.CONFIRMED) or appointment.is_walk_in:
+            return None
+        deadline = appointment.slot_start - timedelta(hours=appointment.service.cancel_cutoff_hours)
+        return timezone.localtime(deadline) if deadline > timezone.now() else None
+
+    def get_meeting_url(self, appointment: Appointment) -> str | None:
+        if appointment.status in (Status.CONFIRMED, Status.CHECKED_IN) and appointment.service.meeting_url:
+            return appointment.service.meeting_url
+        return None
+
+
+class StaffPatientSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    full_name = serializers.CharField()
+    date_of_birth = serializers.DateField()
+    sex = serializers.CharField()
+    phone = serializers.CharField(source="phone_display")
+
+
+class StaffAppointmentSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    status = serializers.ChoiceField(choices=Status.choices)
+    status_label = serializers.CharField(source="get_status_display")
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    channel_label = serializers.CharField(source="get_channel_display")
+    check_in_code = serializers.CharField()
+    slot_start = serializers.DateTimeField()
+    slot_end = serializers.DateTimeField()
+    service = ServiceRefSerializer()
+    room = RoomSerializer(source="facility")
+    patient = StaffPatientSerializer()
+    reason = serializers.CharField()
+    is_reexam = serializers.BooleanField()
+    is_walk_in = serializers.BooleanField()
+    queue_number = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    confirmed_at = serializers.DateTimeField(allow_null=True)
+    checked_in_at = serializers.DateTimeField(allow_null=True)
+    cancel_source = serializers.CharField()
+    cancel_reason = serializers.CharField()
+
+
+class StaffAppointmentListItemSerializer(StaffAppointmentSerializer):
+    past_visits = serializers.IntegerField(help_text="Số lần đã khám (lịch sử của người bệnh)")
+    past_no_shows = serializers.IntegerField(help_text="Số lần không đến")
+
+
+# --- Public: facilities, services, slots ------------------------------------------------------------
+
+
+class FacilityListApi(PublicApi):
+    @extend_schema(
+        operation_id="booking_facility_list",
+        tags=[TAG_PUBLIC],
+        summary="Các cơ sở y tế nhận đặt lịch khám",
+        auth=[],
+        responses={200: BookingFacilitySerializer(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(BookingFacilitySerializer(selectors.bookable_facilities(), many=True).data)
+
+
+class FacilityServiceListApi(PublicApi):
+    @extend_schema(
+        operation_id="booking_service_list",
+        tags=[TAG_PUBLIC],
+        summary="Các dịch vụ khám đang nhận đặt lịch của một cơ sở (kể cả phòng khám trực thuộc)",
+        auth=[],
+        parameters=[_id_parameter("Mã cơ sở (từ GET /facilities)")],
+        responses={200: ServiceSerializer(many=True), **error_responses(404)},
+    )
+    def get(self, request: Request, id: str) -> Response:
+        public_id = _uuid_or_404(id, "Không tìm thấy cơ sở y tế.")
+        facility = Facility.objects.filter(public_id=public_id, is_active=True).first()
+        if facility is None:
+            raise NotFound("Không tìm thấy cơ sở y tế.")
+        services = (
+            selectors.services_of(facility=facility).filter(facility__is_active=True).order_by("name", "id")
+        )
+        return Response(ServiceSerializer(services, many=True).data)
+
+
+class SlotListApi(PublicApi):
+    @extend_schema_serializer(component_name="SlotListFilter")
+    class FilterSerializer(serializers.Serializer):
+        service = serializers.UUIDField(help_text="Mã dịch vụ (từ GET /facilities/{id}/services)")
+        date = serializers.DateField(input_formats=["iso-8601"], help_text="Ngày khám, YYYY-MM-DD")
+
+    @extend_schema_serializer(component_name="SlotListOutput")
+    class OutputSerializer(serializers.Serializer):
+        service = ServiceRefSerializer()
+        date = serializers.DateField()
+        bookable_from = serializers.DateField(help_text="Ngày sớm nhất được đặt")
+        bookable_until = serializers.DateField(help_text="Ngày xa nhất được đặt (theo thời gian mở đặt lịch)")
+        slots = SlotSerializer(
+            many=True, help_text="Các khung giờ trong ngày, kể cả khung đã hết chỗ (free = 0)"
+        )
+        message = serializers.CharField(
+            allow_null=True,
+            help_text="Vì sao không có khung giờ nào (ngoài thời gian mở đặt lịch, ngày nghỉ...)",
+        )
+
+    @extend_schema(
+        operation_id="booking_slot_list",
+        tags=[TAG_PUBLIC],
+        summary="Các khung giờ của một ngày và số chỗ còn trống",
+        description=(
+            "Khung giờ đã trừ thời gian đặt trước tối thiểu. Ngày ngoài thời gian mở đặt lịch trả về danh sách "
+            "rỗng kèm `message` (không phải lỗi)."
+        ),
+        auth=[],
+        parameters=[FilterSerializer],
+        responses={200: OutputSerializer, **error_responses(400, 404)},
+    )
+    def get(self, request: Request) -> Response:
+        filters = SlotListApi.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        service = _bookable_service(filters.validated_data["service"])
+        if service is None:
+            raise NotFound("Không tìm thấy dịch vụ khám.")
+        day = filters.validated_data["date"]
+        today = timezone.localdate()
+        until = today + timedelta(days=service.booking_horizon_days)
+        slots: list[selectors.FreeSlot] = []
+        if day < today:
+            message: str | None = "Ngày này đã qua. Vui lòng chọn một ngày khác."
+        elif day > until:
+            message = f"Chỉ nhận đặt lịch đến hết ngày {until:%d/%m/%Y}. Vui lòng chọn ngày sớm hơn."
+        else:
+            slots = selectors.slots_free(service=service, start=day, end=day)
+            message = (
+                None if slots else "Ngày này không còn khung giờ nhận đặt lịch (ngày nghỉ hoặc đã hết giờ)."
+            )
+        data = {
+            "service": service,
+            "date": day,
+            "bookable_from": today,
+            "bookable_until": until,
+            "slots": slots,
+            "message": message,
+        }
+        return Response(SlotListApi.OutputSerializer(data).data)
+
+
+class GuestBookingApi(PublicApi):
+    @extend_schema_serializer(component_name="GuestBookingInput")
+    class InputSerializer(serializers.Serializer):
+        service = serializers.UUIDField(help_text="Mã dịch vụ")
+        slot = SlotField(help_text="Giờ bắt đầu của khung giờ, như GET /slots trả về")
+        full_name = serializers.CharField(max_length=200, help_text="Họ và tên người khám")
+        date_of_birth = serializers.DateField(input_formats=["iso-8601"], help_text="Ngày sinh, YYYY-MM-DD")
+        sex = serializers.ChoiceField(choices=Sex.choices)
+        phone = serializers.CharField(max_length=32, help_text="Số di động đã nhận OTP (mục đích booking)")
+        cccd = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+        bhyt = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+        reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+        otp = serializers.CharField(max_length=12, help_text='Mã OTP từ POST /otp với "purpose": "booking"')
+
+    @extend_schema(
+        operation_id="appointment_book_guest",
+        tags=[TAG_PUBLIC],
+        summary="Đặt lịch không cần tài khoản (xác thực số điện thoại bằng OTP)",
+        description=(
+            "Không cần hồ sơ trước ở bệnh viện: người khám được nhận ra theo số điện thoại, họ tên và ngày "
+            "sinh, hoặc được ghi nhận mới. Lấy mã bằng POST /otp với purpose = booking. "
+            "409 `slot_full`: khung giờ đã đủ người; 409 `overlap`: đã có lịch trùng giờ."
+        ),
+        auth=[],
+        request=InputSerializer,
+        responses={201: AppointmentSerializer, **error_responses(400, 409)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = GuestBookingApi.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        service = _service_field(fields.pop("service"))
+        appointment = appointment_book_guest(
+            service=service, slot_start=fields.pop("slot"), channel=Channel.APP, **fields
+        )
+        return Response(AppointmentSerializer(appointment).data, status=status.HTTP_201_CREATED)
+
+
+# --- Patient: own and family bookings ---------------------------------------------------------------
+
+
+class AppointmentListApi(PatientApi):
+    @extend_schema(
+        operation_id="appointment_list",
+        tags=[TAG_PATIENT],
+        summary="Lịch hẹn của tôi và người thân cùng số điện thoại, mới nhất trước",
+        parameters=_limit_offset(),
+        responses={
+            200: paginated("PaginatedAppointmentList", AppointmentSerializer(many=True)),
+            **error_responses(400, 401, 403),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        appointments = (
+            access.appointments_for(request.user)
+            .select_related("service", "facility", "patient")
+            .order_by("-slot_start", "-id")
+        )
+        paginator = Pagination()
+        page = paginator.paginate_queryset(appointments, request, view=self)
+        return paginator.get_paginated_response(AppointmentSerializer(page, many=True).data)
+
+
+class AppointmentCreateApi(PatientApi):
+    @extend_schema_serializer(component_name="AppointmentCreateInput")
+    class InputSerializer(serializers.Serializer):
+        service = serializers.UUIDField(help_text="Mã dịch vụ")
+        slot = SlotField(help_text="Giờ bắt đầu của khung giờ, như GET /slots trả về")
+        patient = serializers.UUIDField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="Người thân cùng số điện thoại (mã từ GET /me); mặc định: chính chủ tài khoản",
+        )
+        reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        operation_id="appointment_book",
+        tags=[TAG_PATIENT],
+        summary="Đặt lịch khám cho bản thân hoặc người thân",
+        description=(
+            "Kênh đặt: app. Lịch chờ bộ phận tư vấn đặt lịch xác nhận (nếu dịch vụ yêu cầu); tin nhắn SMS "
+            "báo từng thay đổi. 409 `slot_full`: khung giờ đã đủ người; 409 `overlap`: người bệnh đã có lịch "
+            "trùng giờ; 400 `slot_unavailable`: không phải khung giờ đang nhận đặt."
+        ),
+        request=InputSerializer,
+        responses={201: AppointmentSerializer, **error_responses(400, 401, 403, 409)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = AppointmentCreateApi.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        service = _service_field(data["service"])
+        patient = _booking_patient(request.user, data["patient"])
+        appointment = appointment_book(
+            patient=patient,
+            service=service,
+            slot_start=data["slot"],
+            channel=Channel.APP,
+            actor=request.user,
+            reason=data["reason"],
+        )
+        return Response(AppointmentSerializer(appointment).data, status=status.HTTP_201_CREATED)
+
+
+class AppointmentCollectionApi(APIView):
+    # `/appointments`: GET lists one's bookings, POST books. Each keeps its own class and schema.
+    parser_classes = [JSONParser]
+    permission_classes = PatientApi.permission_classes
+
+    get = AppointmentListApi.get
+    post = AppointmentCreateApi.post
+
+
+class AppointmentDetailApi(PatientApi):
+    @extend_schema(
+        operation_id="appointment_detail",
+        tags=[TAG_PATIENT],
+        summary="Một lịch hẹn của tôi hoặc người thân",
+        parameters=[_id_parameter("Mã lịch hẹn")],
+        responses={200: AppointmentSerializer, **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, id: str) -> Response:
+        return Response(AppointmentSerializer(_own_appointment(request.user, id)).data)
+
+
+class AppointmentCancelApi(PatientApi):
+    @extend_schema_serializer(component_name="AppointmentCancelInput")
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        operation_id="appointment_cancel",
+        tags=[TAG_PATIENT],
+        summary="Huỷ lịch hẹn (đến trước giờ hẹn theo quy định của cơ sở)",
+        description="409 `cutoff_passed`: đã quá hạn tự huỷ; 409 `invalid_transition`: lịch đã huỷ/đã khám.",
+        parameters=[_id_parameter("Mã lịch hẹn")],
+        request=InputSerializer,
+        responses={200: AppointmentSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, id: str) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        appointment = _own_appointment(request.user, id)
+        with _conflicts("cutoff_passed"):
+            appointment_cancel(
+                appointment=appointment, actor=request.user, reason=serializer.validated_data["reason"]
+            )
+        return Response(AppointmentSerializer(_own_appointment(request.user, id)).data)
+
+
+class AppointmentRescheduleApi(PatientApi):
+    @extend_schema_serializer(component_name="AppointmentRescheduleInput")
+    class InputSerializer(serializers.Serializer):
+        slot = SlotField(help_text="Giờ bắt đầu của khung giờ mới (cùng dịch vụ), như GET /slots trả về")
+
+    @extend_schema(
+        operation_id="appointment_reschedule",
+        tags=[TAG_PATIENT],
+        summary="Đổi sang khung giờ khác của cùng dịch vụ",
+        description=(
+            "Chỗ cũ được trả và chỗ mới được giữ cùng lúc. 409 `cutoff_passed`, `slot_full`, `overlap`, "
+            "`invalid_transition`; 400 `slot_unavailable`, `same_slot`."
+        ),
+        parameters=[_id_parameter("Mã lịch hẹn")],
+        request=InputSerializer,
+        responses={200: AppointmentSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, id: str) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        appointment = _own_appointment(request.user, id)
+        with _conflicts("cutoff_passed"):
+            appointment_reschedule(
+                appointment=appointment, actor=request.user, slot_start=serializer.validated_data["slot"]
+            )
+        return Response(AppointmentSerializer(_own_appointment(request.user, id)).data)
+
+
+# --- Staff: worklist, confirm, decline, check-in, queue ---------------------------------------------
+
+
+class StaffAppointmentListApi(DeskApi):
+    @extend_schema_serializer(component_name="StaffAppointmentListFilter")
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(
+            choices=Status.choices,
+            required=False,
+            default=Status.REQUESTED,
+            help_text="Mặc định requested: hàng chờ xác nhận, yêu cầu cũ nhất trước",
+        )
+        facility = serializers.UUIDField(
+            required=False, help_text="Mã cơ sở (TTYT: mọi phòng khám trực thuộc)"
+        )
+        date = serializers.DateField(
+            required=False, input_formats=["iso-8601"], help_text="Ngày hẹn, YYYY-MM-DD"
+        )
+
+    @extend_schema(
+        operation_id="staff_appointment_list",
+        tags=[TAG_STAFF],
+        summary="Danh sách lịch hẹn trong phạm vi (mặc định: chờ xác nhận, cũ nhất trước)",
+        parameters=[FilterSerializer, *_limit_offset()],
+        responses={
+            200: paginated("PaginatedStaffAppointmentList", StaffAppointmentListItemSerializer(many=True)),
+            **error_responses(400, 401, 403),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        filters = StaffAppointmentListApi.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        appointments = selectors.staff_appointments(
+            user=request.user,
+            roles=self.staff_roles,
+            status=filters.validated_data["status"],
+            facility=filters.validated_data.get("facility"),
+            day=filters.validated_data.get("date"),
+        )
+        paginator = Pagination()
+        page = paginator.paginate_queryset(appointments, request, view=self)
+        return paginator.get_paginated_response(StaffAppointmentListItemSerializer(page, many=True).data)
+
+
+class StaffAppointmentConfirmApi(DeskApi):
+    @extend_schema(
+        operation_id="staff_appointment_confirm",
+        tags=[TAG_STAFF],
+        summary="Xác nhận lịch đặt trực tuyến (người bệnh nhận SMS, lịch nhắc được tạo)",
+        parameters=[_id_parameter("Mã lịch hẹn")],
+        request=None,
+        responses={200: StaffAppointmentSerializer, **error_responses(401, 403, 404, 409)},
+    )
+    def post(self, request: Request, id: str) -> Response:
+        appointment = _staff_appointment(request.user, id, self.staff_roles)
+        appointment_confirm(appointment=appointment, actor=request.user)
+        return Response(
+            StaffAppointmentSerializer(_staff_appointment(request.user, id, self.staff_roles)).data
+        )
+
+
+class StaffAppointmentDeclineApi(DeskApi):
+    @extend_schema_serializer(component_name="StaffAppointmentDeclineInput")
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(
+            max_length=300, help_text="Lý do (ít nhất 5 ký tự, gửi cho người bệnh)"
+        )
+
+    @extend_schema(
+        operation_id="staff_appointment_decline",
+        tags=[TAG_STAFF],
+        summary="Từ chối lịch đặt trực tuyến, kèm lý do (chỗ được trả lại)",
+        parameters=[_id_parameter("Mã lịch hẹn")],
+        request=InputSerializer,
+        responses={200: StaffAppointmentSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, id: str) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        appointment = _staff_appointment(request.user, id, self.staff_roles)
+        appointment_decline(
+            appointment=appointment, actor=request.user, reason=serializer.validated_data["reason"]
+        )
+        return Response(
+            StaffAppointmentSerializer(_staff_appointment(request.user, id, self.staff_roles)).data
+        )
+
+
+class StaffCheckInApi(DeskApi):
+    staff_roles = RECEPTION_ROLES
+    role_message = "Chức năng này dành cho bộ phận tiếp đón."
+
+    @extend_schema_serializer(component_name="StaffCheckInInput")
+    class InputSerializer(serializers.Serializer):
+        code = serializers.CharField(
+            max_length=32, help_text="Mã tiếp đón (quét mã QR hoặc gõ, không phân biệt hoa thường)"
+        )
+
+    @extend_schema(
+        operation_id="staff_check_in",
+        tags=[TAG_STAFF],
+        summary="Tiếp đón người bệnh đã đặt lịch theo mã: cấp số thứ tự của dịch vụ trong ngày",
+        description="400 `not_today`: lịch hẹn không phải hôm nay; 409 `invalid_transition`: đã tiếp đón/đã huỷ.",
+        request=InputSerializer,
+        responses={200: StaffAppointmentSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        appointment = appointment_check_in(code=serializer.validated_data["code"], actor=request.user)
+        fresh = _staff_appointment(request.user, str(appointment.public_id), self.staff_roles)
+        return Response(StaffAppointmentSerializer(fresh).data)
+
+
+class QueueTicketSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    queue_number = serializers.IntegerField()
+    patient = PatientRefSerializer()
+    is_walk_in = serializers.BooleanField(help_text="Khám vãng lai (không đặt lịch)")
+    checked_in_at = serializers.DateTimeField()
+    called_at = serializers.DateTimeField()
+
+
+class StaffQueueNextApi(DeskApi):
+    staff_roles = QUEUE_ROLES
+    role_message = "Chức năng này dành cho bộ phận tiếp đón hoặc bác sĩ khám."
+
+    @extend_schema_serializer(component_name="StaffQueueNextOutput")
+    class OutputSerializer(serializers.Serializer):
+        ticket = QueueTicketSerializer(
+            allow_null=True, help_text="Số vừa được gọi; null khi không còn ai chờ"
+        )
+        waiting = serializers.IntegerField(help_text="Số người còn chờ sau lần gọi này")
+
+    @extend_schema(
+        operation_id="staff_queue_call_next",
+        tags=[TAG_STAFF],
+        summary="Gọi số tiếp theo của dịch vụ hôm nay (người đặt lịch được ưu tiên theo cấu hình)",
+        parameters=[_id_parameter("Mã dịch vụ")],
+        request=None,
+        responses={200: OutputSerializer, **error_responses(401, 403, 404)},
+    )
+    def post(self, request: Request, id: str) -> Response:
+        public_id = _uuid_or_404(id, "Không tìm thấy dịch vụ khám.")
+        services = access.scope_by_facility(
+            Service.objects.select_related("facility"), request.user, field="facility", roles=self.staff_roles
+        )
+        try:
+            service: Service = access.get_scoped_or_404(services, public_id=public_id)
+        except NotFound:
+            raise NotFound("Không tìm thấy dịch vụ khám.")
+        ticket = queue_call_next(service=service, actor=request.user)
+        if ticket is not None:
+            ticket = Appointment.objects.select_related("patient").get(pk=ticket.pk)
+        waiting = len(selectors.queue_for(service=service).waiting)
+        return Response(StaffQueueNextApi.OutputSerializer({"ticket": ticket, "waiting": waiting}).data)
+
+
+__all__ = [
+    "AppointmentCancelApi",
+    "AppointmentCollectionApi",
+    "AppointmentDetailApi",
+    "AppointmentRescheduleApi",
+    "FacilityListApi",
+    "FacilityServiceListApi",
+    "GuestBookingApi",
+    "SlotListApi",
+    "StaffAppointmentConfirmApi",
+    "StaffAppointmentDeclineApi",
+    "StaffAppointmentListApi",
+    "StaffCheckInApi",
+    "StaffQueueNextApi",
+]

@@ -1,0 +1,337 @@
+"""HIS linking API v1 (patient accounts): ask to link one's account (or a family member's) with the hospital
+record, see the requests and where they stand, and read the visits and lab results imported from linked
+hospitals.
+
+Conventions of these operations:
+
+* Patient accounts only: staff tokens answer 403 (they read HIS data through the desk, audited there).
+* Records come from his.selectors, which read through facilities.access.his_records_for: only the caller's
+  own and family patients' rows from active links; after an unlink that hospital's data is gone from here.
+* `?patient=<id>` narrows to one family member; an id that is not one of the caller's patients answers 400
+  on `patient` (like the appointments API), a malformed one too.
+* POST /his-links asks the HIS at once: an exact match (one HIS patient whose identifier, name and date of
+  birth all equal the patient's) is linked on the spot (`status` linked); anything else waits for the
+  hospital's linker (`needs_review`). 409 `request_pending` (a request is already waiting) or
+  `already_linked`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.db.models import Prefetch
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from rest_framework import serializers, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from health_f0.api.apis.monitoring import IsPatientAccount, PatientRefSerializer
+from health_f0.api.permissions import HasOwnPassword
+from health_f0.api.schema import error_responses, paginated
+from health_f0.core.exceptions import DomainError
+from health_f0.facilities import access
+from health_f0.facilities.models import Facility
+from health_f0.his import selectors
+from health_f0.his.models import (
+    HisLabResult,
+    IdentifierType,
+    LabFlag,
+    LinkChannel,
+    LinkStatus,
+    Source,
+)
+from health_f0.his.services import link_request_create
+from health_f0.patients.models import Patient
+
+TAG = "Hồ sơ bệnh viện (HIS)"
+
+_PATIENT_HELP = "Người thân cùng số điện thoại (mã từ GET /me); mặc định: mọi người bệnh của tài khoản"
+
+
+class Pagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 200
+
+
+class PatientApi(APIView):
+    parser_classes = [JSONParser]
+    permission_classes = [IsAuthenticated, HasOwnPassword, IsPatientAccount]
+
+
+def _own_patient(user: Any, public_id: UUID | None) -> Patient | None:
+    """The family member named by `public_id` (None: no filter), or 400 on `patient`."""
+    if public_id is None:
+        return None
+    patient = access.own_patients_for(user).filter(public_id=public_id).first()
+    if patient is None:
+        raise DomainError(
+            "Không tìm thấy người bệnh trong tài khoản của bạn.", code="patient_not_found", field="patient"
+        )
+    return patient
+
+
+def _requesting_patient(user: Any, public_id: UUID | None) -> Patient:
+    """Whom a link request is for: the account's own record by default, or a family member."""
+    patients = access.own_patients_for(user)
+    patient = (
+        patients.filter(account=user).first()
+        if public_id is None
+        else patients.filter(public_id=public_id).first()
+    )
+    if patient is None:
+        raise DomainError(
+            "Không tìm thấy người bệnh trong tài khoản của bạn.", code="patient_not_found", field="patient"
+        )
+    return patient
+
+
+def _facility(public_id: UUID | None, patient: Patient) -> Facility:
+    if public_id is None:
+        return selectors.his_facility_default(patient=patient)
+    facility = selectors.his_facility_by_public_id(public_id=public_id)
+    if facility is None:
+        raise DomainError(
+            "Không tìm thấy bệnh viện/TTYT kết nối hồ sơ.", code="facility_not_found", field="facility"
+        )
+    return facility
+
+
+# --- Serializers ----------------------------------------------------------------------------------
+
+
+class HisFacilitySerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    code = serializers.CharField()
+    name = serializers.CharField()
+    hotline = serializers.CharField()
+
+
+class HisLinkRequestSerializer(serializers.Serializer):
+    """A link request as its patient (or family) sees it."""
+
+    id = serializers.UUIDField(source="public_id")
+    status = serializers.ChoiceField(choices=LinkStatus.choices)
+    status_label = serializers.CharField(source="get_status_display")
+    identifier_type = serializers.ChoiceField(choices=IdentifierType.choices)
+    identifier = serializers.CharField(help_text="Mã đã dùng để tra cứu (dạng chuẩn hoá)")
+    facility = HisFacilitySerializer()
+    patient = PatientRefSerializer()
+    channel = serializers.ChoiceField(choices=LinkChannel.choices)
+    auto_linked = serializers.BooleanField(help_text="Liên kết tự động vì HIS trả về đúng một hồ sơ khớp")
+    reason = serializers.CharField(help_text="Lý do từ chối (khi status = rejected)")
+    created_at = serializers.DateTimeField()
+    decided_at = serializers.DateTimeField(allow_null=True)
+
+
+class HisLabResultSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    visit = serializers.UUIDField(source="visit.public_id", allow_null=True, default=None)
+    patient = PatientRefSerializer()
+    facility = HisFacilitySerializer()
+    code = serializers.CharField(help_text="Mã chỉ số (LOINC hoặc mã của bệnh viện)")
+    name = serializers.CharField()
+    value = serializers.CharField(help_text="Kết quả như bệnh viện ghi (số hoặc chữ, ví dụ Âm tính)")
+    value_number = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
+    unit = serializers.CharField()
+    reference_low = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
+    reference_high = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
+    reference_text = serializers.CharField(help_text="Khoảng tham chiếu dạng chữ (nếu bệnh viện ghi)")
+    flag = serializers.ChoiceField(
+        choices=LabFlag.choices, help_text="H cao, L thấp, N bình thường, rỗng: không đánh giá"
+    )
+    flag_label = serializers.CharField(source="get_flag_display")
+    out_of_range = serializers.BooleanField(source="is_out_of_range")
+    conclusion = serializers.CharField()
+    observed_at = serializers.DateTimeField(allow_null=True)
+    source = serializers.ChoiceField(choices=Source.choices)  # type: ignore[assignment]
+
+
+class VisitLabResultSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    code = serializers.CharField()
+    name = serializers.CharField()
+    value = serializers.CharField()
+    unit = serializers.CharField()
+    reference_low = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
+    reference_high = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
+    reference_text = serializers.CharField()
+    flag = serializers.ChoiceField(choices=LabFlag.choices)
+    flag_label = serializers.CharField(source="get_flag_display")
+    observed_at = serializers.DateTimeField(allow_null=True)
+
+
+class HisVisitSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    patient = PatientRefSerializer()
+    facility = HisFacilitySerializer()
+    department_code = serializers.CharField()
+    department_name = serializers.CharField()
+    admitted_at = serializers.DateTimeField(allow_null=True, help_text="Vào viện/bắt đầu khám")
+    discharged_at = serializers.DateTimeField(allow_null=True, help_text="Ra viện/kết thúc")
+    diagnosis_text = serializers.CharField()
+    icd10 = serializers.CharField(help_text="Mã bệnh ICD-10")
+    source = serializers.ChoiceField(choices=Source.choices)  # type: ignore[assignment]
+    lab_results = VisitLabResultSerializer(many=True, help_text="Kết quả xét nghiệm của lượt khám")
+
+
+class RecordFilterSerializer(serializers.Serializer):
+    patient = serializers.UUIDField(required=False, help_text=_PATIENT_HELP)
+
+
+def _limit_offset() -> list[OpenApiParameter]:
+    return [
+        OpenApiParameter("limit", OpenApiTypes.INT, OpenApiParameter.QUERY),
+        OpenApiParameter("offset", OpenApiTypes.INT, OpenApiParameter.QUERY),
+    ]
+
+
+# --- Link requests --------------------------------------------------------------------------------
+
+
+class HisLinkListApi(PatientApi):
+    @extend_schema(
+        operation_id="his_link_list",
+        tags=[TAG],
+        summary="Yêu cầu liên kết hồ sơ bệnh viện của tôi và người thân, mới nhất trước",
+        parameters=[RecordFilterSerializer, *_limit_offset()],
+        responses={
+            200: paginated("PaginatedHisLinkRequestList", HisLinkRequestSerializer(many=True)),
+            **error_responses(400, 401, 403),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        filters = RecordFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        patient = _own_patient(request.user, filters.validated_data.get("patient"))
+        requests = selectors.link_requests_for(user=request.user, patient=patient).order_by(
+            "-created_at", "-id"
+        )
+        paginator = Pagination()
+        page = paginator.paginate_queryset(requests, request, view=self)
+        return paginator.get_paginated_response(HisLinkRequestSerializer(page, many=True).data)
+
+
+class HisLinkCreateApi(PatientApi):
+    @extend_schema_serializer(component_name="HisLinkCreateInput")
+    class InputSerializer(serializers.Serializer):
+        identifier_type = serializers.ChoiceField(
+            choices=IdentifierType.choices,
+            help_text="bhyt: số thẻ BHYT; cccd: số CCCD; his_code: mã người bệnh tại bệnh viện",
+        )
+        identifier = serializers.CharField(max_length=40, help_text="Mã tương ứng")
+        facility = serializers.UUIDField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text=(
+                "Bệnh viện/TTYT; mặc định: cơ sở duy nhất của tỉnh người bệnh "
+                "(có nhiều cơ sở: 400 `facility_required`)"
+            ),
+        )
+        patient = serializers.UUIDField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="Người thân cùng số điện thoại (mã từ GET /me); mặc định: chính chủ tài khoản",
+        )
+
+    @extend_schema(
+        operation_id="his_link_create",
+        tags=[TAG],
+        summary="Gửi yêu cầu liên kết tài khoản với hồ sơ bệnh viện",
+        description=(
+            "Hệ thống tra cứu HIS ngay: đúng một hồ sơ khớp cả mã, họ tên và ngày sinh thì liên kết luôn "
+            "(`status` = linked), còn lại chờ cán bộ liên kết kiểm tra (`needs_review`). Người bệnh được "
+            "nhắn tin khi có kết quả. 400: mã không hợp lệ (lỗi ở `identifier`), cần chọn cơ sở "
+            "(`facility_required`); 409 `request_pending`: đã có yêu cầu đang chờ; 409 `already_linked`."
+        ),
+        request=InputSerializer,
+        responses={201: HisLinkRequestSerializer, **error_responses(400, 401, 403, 409)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = HisLinkCreateApi.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        patient = _requesting_patient(request.user, data["patient"])
+        created = link_request_create(
+            patient=patient,
+            identifier_type=data["identifier_type"],
+            identifier=data["identifier"],
+            channel=LinkChannel.APP,
+            actor=request.user,
+            facility=_facility(data["facility"], patient),
+        )
+        fresh = selectors.link_requests_for(user=request.user).get(pk=created.pk)
+        return Response(HisLinkRequestSerializer(fresh).data, status=status.HTTP_201_CREATED)
+
+
+class HisLinkCollectionApi(APIView):
+    # `/his-links`: GET lists one's requests, POST asks for a link. Each keeps its own class and schema.
+    parser_classes = [JSONParser]
+    permission_classes = PatientApi.permission_classes
+
+    get = HisLinkListApi.get
+    post = HisLinkCreateApi.post
+
+
+# --- Imported records -------------------------------------------------------------------------------
+
+
+class HisVisitListApi(PatientApi):
+    @extend_schema(
+        operation_id="his_visit_list",
+        tags=[TAG],
+        summary="Lịch sử khám từ bệnh viện đã liên kết, mới nhất trước, kèm kết quả xét nghiệm",
+        parameters=[RecordFilterSerializer, *_limit_offset()],
+        responses={
+            200: paginated("PaginatedHisVisitList", HisVisitSerializer(many=True)),
+            **error_responses(400, 401, 403),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        filters = RecordFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        patient = _own_patient(request.user, filters.validated_data.get("patient"))
+        visits = (
+            selectors.visits_for(user=request.user, patient=patient)
+            .select_related("patient")
+            .prefetch_related(Prefetch("lab_results", queryset=HisLabResult.objects.order_by("name", "id")))
+        )
+        paginator = Pagination()
+        page = paginator.paginate_queryset(visits, request, view=self)
+        return paginator.get_paginated_response(HisVisitSerializer(page, many=True).data)
+
+
+class HisLabResultListApi(PatientApi):
+    @extend_schema_serializer(component_name="HisLabResultFilter")
+    class FilterSerializer(RecordFilterSerializer):
+        out_of_range = serializers.BooleanField(
+            required=False, default=False, help_text="true: chỉ kết quả cao (H) hoặc thấp (L)"
+        )
+
+    @extend_schema(
+        operation_id="his_lab_result_list",
+        tags=[TAG],
+        summary="Kết quả xét nghiệm từ bệnh viện đã liên kết, mới nhất trước",
+        parameters=[FilterSerializer, *_limit_offset()],
+        responses={
+            200: paginated("PaginatedHisLabResultList", HisLabResultSerializer(many=True)),
+            **error_responses(400, 401, 403),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        patient = _own_patient(request.user, filters.validated_data.get("patient"))
+        results = selectors.lab_results_for(
+            user=request.user, patient=patient, out_of_range_only=filters.validated_data["out_of_range"]
+        ).select_related("patient")
+        paginator = Pagination()
+        page = paginator.paginate_queryset(results, request, view=self)
+        return paginator.get_paginated_response(HisLabResultSerializer(page, many=True).data)

@@ -1,0 +1,634 @@
+"""Home-care monitoring endpoints: the questionnaire, daily declarations and their history, guidance,
+episodes with the certificate PDF (patient accounts), and the open alerts (staff).
+
+POST /declarations is the morning's hot path (most of a province declares between 07:00 and 10:00): it
+reads the JSON body by hand, finds the patient in one query and leaves the rest to the service; no
+serializer runs on it. Serializers there only describe the operation in the OpenAPI schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+from uuid import UUID
+
+from django.http import HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
+from rest_framework import serializers, status
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from health_f0.api.permissions import HasOwnPassword, IsStaffMember
+from health_f0.api.schema import error_responses, paginated
+from health_f0.core.exceptions import Conflict, DomainError, NotFound, ValidationErrors
+from health_f0.facilities import access
+from health_f0.monitoring import selectors
+from health_f0.monitoring.certificates import certificate_pdf
+from health_f0.monitoring.models import Alert, AlertLevel, Declaration, Episode, EpisodeStatus, QuestionType
+from health_f0.monitoring.services import active_questionnaire, alert_acknowledge, declaration_submit
+
+TAG_PATIENT = "Theo dõi sức khoẻ tại nhà"
+TAG_GUIDANCE = "Tài liệu hướng dẫn"
+TAG_STAFF = "Cảnh báo (nhân viên)"
+
+
+def _uuid_or_404(value: str, message: str = "Không tìm thấy.") -> UUID:
+    try:
+        return UUID(value)
+    except (ValueError, TypeError):
+        raise NotFound(message)
+
+
+def _id_parameter(description: str) -> OpenApiParameter:
+    return OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description=description)
+
+
+def _limit_offset() -> list[OpenApiParameter]:
+    return [
+        OpenApiParameter("limit", OpenApiTypes.INT, OpenApiParameter.QUERY),
+        OpenApiParameter("offset", OpenApiTypes.INT, OpenApiParameter.QUERY),
+    ]
+
+
+class Pagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 200
+
+
+class IsPatientAccount(BasePermission):
+    """Patient-side reads: staff accounts act on patients through the desk (audited there), not here."""
+
+    message = "Chức năng này dành cho người bệnh; nhân viên y tế dùng bàn làm việc."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return not access.is_staff_member(request.user)
+
+
+class PatientApi(APIView):
+    parser_classes = [JSONParser]
+    permission_classes = [IsAuthenticated, HasOwnPassword, IsPatientAccount]
+
+
+class PublicApi(APIView):
+    """Public health guidance: no authentication, so a stale token never hides it."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    parser_classes = [JSONParser]
+
+
+class StaffApi(APIView):
+    parser_classes = [JSONParser]
+    permission_classes = [IsAuthenticated, IsStaffMember]
+
+
+# --- Shared output pieces -----------------------------------------------------------------------
+
+
+class EpisodeStationSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    code = serializers.CharField()
+    name = serializers.CharField()
+    hotline = serializers.CharField()
+
+
+class PatientRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    full_name = serializers.CharField()
+
+
+def _advice(level: str, hotline: str) -> str:
+    """What the patient should do now, by alert level (shown right after submitting)."""
+    station = _("đường dây nóng của trạm y tế %(hotline)s") % {"hotline": hotline} if hotline else None
+    station = station or _("trạm y tế nơi bạn đang được theo dõi")
+    if level == AlertLevel.EMERGENCY:
+        return _(
+            "Có dấu hiệu nguy hiểm. Gọi ngay cấp cứu 115 hoặc %(station)s. "
+            "Trạm y tế đã nhận được cảnh báo của bạn."
+        ) % {"station": station}
+    if level == AlertLevel.URGENT:
+        return _(
+            "Cần liên hệ nhân viên y tế ngay: gọi %(station)s. Trạm y tế đã nhận được cảnh báo và sẽ liên "
+            "hệ với bạn. Nếu khó thở tăng lên, gọi cấp cứu 115."
+        ) % {"station": station}
+    if level == AlertLevel.WATCH:
+        return _(
+            "Một số chỉ số cần theo dõi thêm. Tiếp tục đo và khai báo lại khi có thay đổi; nếu có dấu hiệu "
+            "nguy hiểm, gọi ngay cấp cứu 115 hoặc %(station)s."
+        ) % {"station": station}
+    return _("Cảm ơn bạn đã khai báo. Các chỉ số hôm nay bình thường; hãy tiếp tục khai báo mỗi ngày.")
+
+
+# --- Questionnaire ------------------------------------------------------------------------------
+
+
+class QuestionOptionSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField(help_text="Nhãn tiếng Việt")  # type: ignore[assignment]
+    label_en = serializers.CharField(help_text="Nhãn tiếng Anh")
+    danger_sign = serializers.BooleanField(help_text="Dấu hiệu nguy hiểm: chọn là có cảnh báo ngay")
+
+
+class QuestionSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Khoá của câu trả lời trong `answers`")
+    text = serializers.CharField(source="text_vi")
+    text_en = serializers.CharField()
+    help = serializers.CharField(source="help_vi")
+    type = serializers.ChoiceField(choices=QuestionType.choices)
+    unit = serializers.CharField()
+    required = serializers.BooleanField()  # type: ignore[assignment]
+    min = serializers.FloatField(source="min_value", allow_null=True, help_text="Giá trị nhỏ nhất hợp lý")
+    max = serializers.FloatField(source="max_value", allow_null=True, help_text="Giá trị lớn nhất hợp lý")
+    decimals = serializers.IntegerField(help_text="Số chữ số thập phân được giữ")
+    options = serializers.SerializerMethodField(help_text="Các lựa chọn (câu hỏi chọn một/chọn nhiều)")
+
+    @extend_schema_field(QuestionOptionSerializer(many=True))
+    def get_options(self, question: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "code": option.get("code", ""),
+                "label": option.get("vi", ""),
+                "label_en": option.get("en", ""),
+                "danger_sign": bool(option.get("danger", False)),
+            }
+            for option in question.options or []
+        ]
+
+
+class QuestionnaireApi(APIView):
+    parser_classes = [JSONParser]
+    permission_classes = [IsAuthenticated, HasOwnPassword]
+
+    @extend_schema_serializer(component_name="QuestionnaireOutput")
+    class OutputSerializer(serializers.Serializer):
+        version = serializers.IntegerField()
+        title = serializers.CharField()
+        deadline = serializers.CharField(help_text="Hạn khai báo hằng ngày, giờ Việt Nam (HH:MM)")
+        questions = QuestionSerializer(many=True)
+
+    @extend_schema(
+        operation_id="questionnaire",
+        tags=[TAG_PATIENT],
+        summary="Bộ câu hỏi khai báo đang dùng và hạn khai báo hằng ngày",
+        description="Hạn khai báo theo tỉnh của người bệnh (nhân viên: tỉnh của cơ sở).",
+        responses={200: OutputSerializer, **error_responses(401, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        version, questions = active_questionnaire()
+        deadline = selectors.declaration_deadline_for(user=request.user)
+        return Response(
+            self.OutputSerializer(
+                {
+                    "version": version.version,
+                    "title": version.title,
+                    "deadline": deadline.strftime("%H:%M"),
+                    "questions": questions,
+                }
+            ).data
+        )
+
+
+# --- Declarations -------------------------------------------------------------------------------
+
+
+class DeclarationSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    submitted_at = serializers.DateTimeField()
+    local_date = serializers.DateField(help_text="Ngày khai báo theo giờ Việt Nam")
+    late = serializers.BooleanField(help_text="Gửi sau hạn khai báo của ngày")
+    alert_level = serializers.ChoiceField(choices=AlertLevel.choices)
+    reasons = serializers.ListField(child=serializers.CharField(), help_text="Lý do cảnh báo (tiếng Việt)")
+    answers = serializers.DictField(help_text="Câu trả lời theo mã câu hỏi")
+    submitted_by = serializers.SerializerMethodField(
+        help_text="Tài khoản đã gửi (người thân có thể gửi giúp)"
+    )
+
+    def get_submitted_by(self, declaration: Declaration) -> str | None:
+        user = declaration.submitted_by
+        return user.get_username() if user is not None else None
+
+
+def _patient_filter(value: Any) -> UUID | None:
+    """The optional `patient` (a public id) of a request; malformed -> 400 on the field."""
+    if value is None or value == "":
+        return None
+    try:
+        return UUID(str(value))
+    except (ValueError, TypeError, AttributeError):
+        raise ValidationErrors({"patient": [("invalid", "Mã người bệnh không hợp lệ.")]})
+
+
+class DeclarationListApi(PatientApi):
+    @extend_schema_serializer(component_name="DeclarationListFilter")
+    class FilterSerializer(serializers.Serializer):
+        patient = serializers.UUIDField(
+            required=False, help_text="Người thân cùng số điện thoại; mặc định: chính chủ tài khoản"
+        )
+
+    @extend_schema(
+        operation_id="declaration_list",
+        tags=[TAG_PATIENT],
+        summary="Lịch sử khai báo của người bệnh, mới nhất trước",
+        parameters=[FilterSerializer, *_limit_offset()],
+        responses={
+            200: paginated("PaginatedDeclarationList", DeclarationSerializer(many=True)),
+            **error_responses(400, 401, 403, 404),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        filters = DeclarationListApi.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        patient = selectors.declaring_patient(
+            user=request.user, public_id=filters.validated_data.get("patient")
+        )
+        declarations = selectors.patient_declarations(patient_ids=[patient.pk]).select_related("submitted_by")
+        paginator = Pagination()
+        page = paginator.paginate_queryset(declarations, request, view=self)
+        return paginator.get_paginated_response(DeclarationSerializer(page, many=True).data)
+
+
+class DeclarationCreateApi(APIView):
+    parser_classes = [JSONParser]
+    # No staff check here: the patient lookup excludes staff accounts in the same query (see
+    # selectors.declaring_patient), and answers 403 for them.
+    permission_classes = [IsAuthenticated, HasOwnPassword]
+
+    @extend_schema_serializer(component_name="DeclarationCreateInput")
+    class InputSerializer(serializers.Serializer):
+        patient = serializers.UUIDField(
+            required=False, help_text="Người thân cùng số điện thoại; mặc định: chính chủ tài khoản"
+        )
+        answers = serializers.DictField(
+            help_text='Câu trả lời theo mã câu hỏi của GET /questionnaire, ví dụ {"temperature": 37.5, '
+            '"spo2": 97, "symptoms": ["cough"]}'
+        )
+
+    @extend_schema_serializer(component_name="DeclarationCreateOutput")
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.UUIDField()
+        alert_level = serializers.ChoiceField(choices=AlertLevel.choices)
+        reasons = serializers.ListField(child=serializers.CharField())
+        late = serializers.BooleanField()
+        submitted_at = serializers.DateTimeField()
+        local_date = serializers.DateField()
+        advice = serializers.CharField(help_text="Việc cần làm ngay (tiếng Việt)")
+
+    @extend_schema(
+        operation_id="declaration_submit",
+        tags=[TAG_PATIENT],
+        summary="Gửi khai báo sức khoẻ (phân loại nguy cơ ngay)",
+        description=(
+            "201: đã ghi nhận. 200: gửi lặp (cùng Idempotency-Key, hoặc cùng câu trả lời trong 2 phút), trả "
+            "lại lần khai báo đầu tiên. 409 `no_active_episode`: không có đợt theo dõi đang mở."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="Mã do ứng dụng tạo cho mỗi lần bấm gửi; gửi lại cùng mã không tạo bản ghi mới",
+            )
+        ],
+        request=InputSerializer,
+        examples=[
+            OpenApiExample(
+                "Khai báo hằng ngày",
+                value={
+                    "answers": {"temperature": 37.2, "spo2": 97, "breathing_rate": 18, "symptoms": ["cough"]}
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Có dấu hiệu nguy hiểm",
+                value={"answers": {"temperature": 38.6, "spo2": 93, "symptoms": ["shortness_of_breath"]}},
+                request_only=True,
+            ),
+        ],
+        responses={
+            201: OutputSerializer,
+            200: OutputSerializer,
+            **error_responses(400, 401, 403, 404, 409),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        body = request.data
+        if not isinstance(body, dict):
+            raise ValidationErrors(
+                {"non_field_errors": [("invalid", "Dữ liệu gửi lên phải là một đối tượng JSON.")]}
+            )
+        patient = selectors.declaring_patient(
+            user=request.user, public_id=_patient_filter(body.get("patient"))
+        )
+        try:
+            declaration, created = declaration_submit(
+                patient=patient,
+                actor=request.user,
+                answers=body.get("answers"),
+                idempotency_key=request.META.get("HTTP_IDEMPOTENCY_KEY"),
+            )
+        except DomainError as exc:
+            if exc.code == "no_active_episode":
+                raise Conflict(exc.message, code=exc.code)
+            raise
+        # A plain dict, not a serializer: this answer is built ~400 times a second at the morning peak.
+        return Response(
+            {
+                "id": str(declaration.public_id),
+                "alert_level": declaration.alert_level,
+                "reasons": declaration.reasons,
+                "late": declaration.late,
+                "submitted_at": timezone.localtime(declaration.submitted_at).isoformat(),
+                "local_date": declaration.local_date.isoformat(),
+                "advice": _advice(declaration.alert_level, declaration.episode.facility.hotline),
+            },
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class JsonNegotiation(DefaultContentNegotiation):
+    """DRF's negotiation, without parsing the Accept header when the client takes JSON anyway (no Accept,
+    `*/*` or `application/json`, no ?format=): the answer is then the one DefaultContentNegotiation gives
+    (the JSON renderer, application/json), at a fraction of the cost on the morning's hot path."""
+
+    def select_renderer(
+        self, request: Any, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> Any:
+        renderers = list(renderers)
+        accept = request.META.get("HTTP_ACCEPT", "*/*")
+        if (
+            accept in ("*/*", "application/json")
+            and format_suffix is None
+            and not request.META.get("QUERY_STRING")
+            and isinstance(renderers[0], JSONRenderer)
+        ):
+            return renderers[0], renderers[0].media_type
+        return super().select_renderer(request, renderers, format_suffix)
+
+
+class DeclarationCollectionApi(APIView):
+    # `/declarations`: GET is the history (patient accounts), POST the daily declaration. Each keeps its
+    # own class and schema; this view only picks permissions by method.
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JsonNegotiation
+
+    get = DeclarationListApi.get
+    post = DeclarationCreateApi.post
+
+    def get_permissions(self) -> list[Any]:
+        if self.request.method == "POST":
+            return [permission() for permission in DeclarationCreateApi.permission_classes]
+        return [permission() for permission in DeclarationListApi.permission_classes]
+
+
+# --- Guidance -----------------------------------------------------------------------------------
+
+
+class GuidanceSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    title = serializers.CharField()
+    summary = serializers.CharField()
+    body = serializers.CharField(help_text="Nội dung (văn bản thuần, xuống dòng giữ nguyên)")
+    pdf = serializers.SerializerMethodField(help_text="Địa chỉ tệp PDF, nếu có")
+    source = serializers.CharField(help_text="Nguồn (ví dụ văn bản của Bộ Y tế)")  # type: ignore[assignment]
+
+    def get_pdf(self, document: Any) -> str | None:
+        if not document.pdf:
+            return None
+        request = self.context.get("request")
+        url: str = document.pdf.url
+        return request.build_absolute_uri(url) if request is not None else url
+
+
+class GuidanceListApi(PublicApi):
+    @extend_schema(
+        operation_id="guidance_list",
+        tags=[TAG_GUIDANCE],
+        summary="Tài liệu hướng dẫn chăm sóc F0 tại nhà của Bộ Y tế",
+        auth=[],
+        parameters=_limit_offset(),
+        responses={
+            200: paginated("PaginatedGuidanceList", GuidanceSerializer(many=True)),
+            **error_responses(400),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        paginator = Pagination()
+        page = paginator.paginate_queryset(selectors.published_guidance(), request, view=self)
+        return paginator.get_paginated_response(
+            GuidanceSerializer(page, many=True, context={"request": request}).data
+        )
+
+
+class GuidanceDetailApi(PublicApi):
+    @extend_schema(
+        operation_id="guidance_detail",
+        tags=[TAG_GUIDANCE],
+        summary="Một tài liệu hướng dẫn",
+        auth=[],
+        parameters=[_id_parameter("Mã tài liệu")],
+        responses={200: GuidanceSerializer, **error_responses(404)},
+    )
+    def get(self, request: Request, id: str) -> Response:
+        document = selectors.published_guidance().filter(public_id=_uuid_or_404(id)).first()
+        if document is None:
+            raise NotFound("Không tìm thấy tài liệu.")
+        return Response(GuidanceSerializer(document, context={"request": request}).data)
+
+
+# --- Episodes and the certificate ---------------------------------------------------------------
+
+
+class EpisodeSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    patient = PatientRefSerializer()
+    station = EpisodeStationSerializer(source="facility")
+    status = serializers.ChoiceField(choices=EpisodeStatus.choices)
+    status_label = serializers.CharField(source="get_status_display")
+    start_date = serializers.DateField()
+    expected_end_date = serializers.DateField()
+    last_declared_on = serializers.DateField(allow_null=True)
+    last_alert_level = serializers.ChoiceField(choices=AlertLevel.choices)
+    ended_at = serializers.DateTimeField(allow_null=True)
+    end_reason = serializers.CharField()
+    certificate_url = serializers.SerializerMethodField(
+        help_text="Giấy xác nhận hoàn thành cách ly (PDF), khi đã hoàn thành"
+    )
+
+    def get_certificate_url(self, episode: Episode) -> str | None:
+        if episode.status != EpisodeStatus.COMPLETED or not episode.certificate_code:
+            return None
+        url = reverse("api:episode-certificate", kwargs={"id": str(episode.public_id)})
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request is not None else url
+
+
+class EpisodeListApi(PatientApi):
+    @extend_schema(
+        operation_id="episode_list",
+        tags=[TAG_PATIENT],
+        summary="Các đợt chăm sóc tại nhà của người bệnh và người thân cùng số điện thoại",
+        parameters=_limit_offset(),
+        responses={
+            200: paginated("PaginatedEpisodeList", EpisodeSerializer(many=True)),
+            **error_responses(400, 401, 403),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        paginator = Pagination()
+        page = paginator.paginate_queryset(selectors.own_episodes(user=request.user), request, view=self)
+        return paginator.get_paginated_response(
+            EpisodeSerializer(page, many=True, context={"request": request}).data
+        )
+
+
+class PdfRenderer(BaseRenderer):
+    """Lets `Accept: application/pdf` through content negotiation; the PDF itself is a plain response."""
+
+    media_type = "application/pdf"
+    format = "pdf"
+    charset = None
+    render_style = "binary"
+
+    def render(
+        self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
+    ) -> bytes:
+        return data if isinstance(data, bytes) else b""
+
+
+class EpisodeCertificateApi(PatientApi):
+    renderer_classes = [JSONRenderer, PdfRenderer]
+
+    @extend_schema(
+        operation_id="episode_certificate",
+        tags=[TAG_PATIENT],
+        summary="Tải giấy xác nhận hoàn thành cách ly tại nhà (PDF, có mã QR để xác minh)",
+        parameters=[_id_parameter("Mã đợt chăm sóc")],
+        responses={
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+            **{(code, "application/json"): body for code, body in error_responses(401, 403, 404).items()},
+        },
+    )
+    def get(self, request: Request, id: str) -> HttpResponse:
+        episode = selectors.own_episode(
+            user=request.user, public_id=_uuid_or_404(id, "Không tìm thấy hồ sơ.")
+        )
+        if episode.status != EpisodeStatus.COMPLETED or not episode.certificate_code:
+            raise NotFound("Đợt chăm sóc này chưa hoàn thành nên chưa có giấy xác nhận.")
+        response = HttpResponse(certificate_pdf(episode=episode), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="xac-nhan-{episode.certificate_code}.pdf"'
+        return response
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        # Errors are always the JSON error body, whatever the client accepted.
+        if isinstance(response, Response):
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+# --- Alerts (staff) -----------------------------------------------------------------------------
+
+
+class AlertPatientSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    full_name = serializers.CharField()
+    date_of_birth = serializers.DateField()
+    phone = serializers.CharField(source="phone_display")
+    ward_name = serializers.CharField()
+
+
+class AlertFacilitySerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class AlertSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="declaration.public_id", help_text="Mã cảnh báo (= mã lần khai báo)")
+    level = serializers.ChoiceField(choices=AlertLevel.choices)
+    level_label = serializers.CharField(source="get_level_display")
+    reasons = serializers.ListField(child=serializers.CharField())
+    created_at = serializers.DateTimeField()
+    facility = AlertFacilitySerializer()
+    patient = AlertPatientSerializer(source="episode.patient")
+    answers = serializers.DictField(source="declaration.answers")
+    acknowledged_at = serializers.DateTimeField(allow_null=True)
+    acknowledged_by = serializers.SerializerMethodField()
+    outcome = serializers.CharField()
+    note = serializers.CharField()
+
+    def get_acknowledged_by(self, alert: Alert) -> str | None:
+        return alert.acknowledged_by.get_username() if alert.acknowledged_by is not None else None
+
+
+class AlertListApi(StaffApi):
+    @extend_schema_serializer(component_name="AlertListFilter")
+    class FilterSerializer(serializers.Serializer):
+        facility = serializers.UUIDField(
+            required=False, help_text="Mã công khai của cơ sở (trạm y tế, hoặc TTYT: mọi trạm trực thuộc)"
+        )
+        level = serializers.ChoiceField(choices=AlertLevel.choices, required=False)
+
+    @extend_schema(
+        operation_id="alert_list",
+        tags=[TAG_STAFF],
+        summary="Cảnh báo chưa xử lý trong phạm vi của nhân viên, nặng nhất và cũ nhất trước",
+        parameters=[FilterSerializer, *_limit_offset()],
+        responses={
+            200: paginated("PaginatedAlertList", AlertSerializer(many=True)),
+            **error_responses(400, 401, 403),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        filters = AlertListApi.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        alerts = selectors.alert_list(user=request.user, **filters.validated_data)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(alerts, request, view=self)
+        return paginator.get_paginated_response(AlertSerializer(page, many=True).data)
+
+
+class AlertAcknowledgeApi(StaffApi):
+    @extend_schema_serializer(component_name="AlertAcknowledgeInput")
+    class InputSerializer(serializers.Serializer):
+        outcome = serializers.ChoiceField(choices=Alert.Outcome.choices, help_text="Kết quả xử lý")
+        note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        operation_id="alert_acknowledge",
+        tags=[TAG_STAFF],
+        summary="Xử lý cảnh báo: ghi kết quả (đã gọi – ổn định, đã tư vấn, bác sĩ đến khám, chuyển viện)",
+        parameters=[_id_parameter("Mã cảnh báo")],
+        request=InputSerializer,
+        responses={200: AlertSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, id: str) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        alert = selectors.alert_get(user=request.user, public_id=_uuid_or_404(id, "Không tìm thấy cảnh báo."))
+        try:
+            alert = alert_acknowledge(alert=alert, actor=request.user, **serializer.validated_data)
+        except DomainError as exc:
+            if exc.code == "already_acknowledged":
+                raise Conflict(exc.message, code=exc.code)
+            raise
+        alert = selectors.alert_get(user=request.user, public_id=alert.declaration.public_id)
+        return Response(AlertSerializer(alert).data)

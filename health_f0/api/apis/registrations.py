@@ -1,0 +1,233 @@
+"""Staff endpoints for the station queue: list, detail (audited), accept, reject, transfer.
+
+Every lookup goes through facilities.access, so another station's registration answers 404, never 403.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from rest_framework import serializers
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from health_f0.api import selectors
+from health_f0.api.apis.public import RegistrationCreateApi
+from health_f0.api.permissions import IsStaffMember
+from health_f0.api.schema import error_responses, paginated
+from health_f0.core.exceptions import NotFound
+from health_f0.registration.models import RegistrationStatus
+from health_f0.registration.services import (
+    registration_accept,
+    registration_record_view,
+    registration_reject,
+    registration_transfer,
+)
+
+TAG = "Tiếp nhận đăng ký (nhân viên)"
+ID_PARAMETER = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Mã hồ sơ")
+
+
+def _uuid_or_404(value: str) -> UUID:
+    try:
+        return UUID(value)
+    except (ValueError, TypeError):
+        raise NotFound("Không tìm thấy hồ sơ.")
+
+
+class StaffApi(APIView):
+    parser_classes = [JSONParser]
+    permission_classes = [IsAuthenticated, IsStaffMember]
+
+
+class FacilitySerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class RegistrationSummarySerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    status = serializers.CharField()
+    status_label = serializers.CharField(source="get_status_display")
+    channel = serializers.CharField()
+    full_name = serializers.CharField()
+    date_of_birth = serializers.DateField()
+    sex = serializers.CharField()
+    phone = serializers.CharField(source="phone_display")
+    ward_name = serializers.CharField()
+    eligibility = serializers.CharField()
+    eligibility_label = serializers.CharField(source="get_eligibility_display")
+    facility = FacilitySerializer()
+    submitted_at = serializers.DateTimeField(source="created_at")
+
+
+class RegistrationDetailSerializer(RegistrationSummarySerializer):
+    relation = serializers.CharField()
+    registrant_name = serializers.CharField()
+    cccd = serializers.CharField()
+    bhyt = serializers.CharField()
+    province_code = serializers.IntegerField()
+    ward_code = serializers.IntegerField()
+    street = serializers.CharField()
+    test_type = serializers.CharField()
+    positive_date = serializers.DateField()
+    symptoms = serializers.ListField(child=serializers.CharField())
+    spo2 = serializers.IntegerField(allow_null=True)
+    breathing_rate = serializers.IntegerField(allow_null=True)
+    conditions = serializers.ListField(child=serializers.CharField())
+    conditions_stable = serializers.BooleanField()
+    pregnant = serializers.BooleanField()
+    vaccine_doses = serializers.IntegerField()
+    care = serializers.CharField()
+    can_phone = serializers.BooleanField()
+    eligibility_reasons = serializers.ListField(child=serializers.CharField())
+    eligibility_notes = serializers.ListField(child=serializers.CharField())
+    consent_policy_version = serializers.CharField()
+    consent_at = serializers.DateTimeField()
+    decided_at = serializers.DateTimeField(allow_null=True)
+    reject_reason = serializers.CharField()
+    patient_id = serializers.SerializerMethodField()
+
+    def get_patient_id(self, registration: Any) -> UUID | None:
+        return registration.patient.public_id if registration.patient_id else None
+
+
+class RegistrationListApi(StaffApi):
+    class Pagination(LimitOffsetPagination):
+        default_limit = 50
+        max_limit = 200
+
+    @extend_schema_serializer(component_name="RegistrationListFilter")
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=RegistrationStatus.choices, required=False)
+        facility = serializers.UUIDField(required=False, help_text="Mã công khai của cơ sở tiếp nhận")
+
+    @extend_schema(
+        operation_id="registration_list",
+        tags=[TAG],
+        summary="Danh sách đăng ký trong phạm vi của nhân viên",
+        parameters=[
+            FilterSerializer,
+            OpenApiParameter("limit", OpenApiTypes.INT, OpenApiParameter.QUERY),
+            OpenApiParameter("offset", OpenApiTypes.INT, OpenApiParameter.QUERY),
+        ],
+        responses={
+            200: paginated("PaginatedRegistrationList", RegistrationSummarySerializer(many=True)),
+            **error_responses(400, 401, 403),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        filters = RegistrationListApi.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        registrations = selectors.registration_list(user=request.user, **filters.validated_data)
+        paginator = RegistrationListApi.Pagination()
+        page = paginator.paginate_queryset(registrations, request, view=self)
+        return paginator.get_paginated_response(RegistrationSummarySerializer(page, many=True).data)
+
+
+class RegistrationDetailApi(StaffApi):
+    @extend_schema(
+        operation_id="registration_detail",
+        tags=[TAG],
+        summary="Chi tiết một đăng ký (được ghi nhật ký truy cập)",
+        parameters=[ID_PARAMETER],
+        responses={200: RegistrationDetailSerializer, **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, id: str) -> Response:
+        registration = selectors.registration_get(user=request.user, public_id=_uuid_or_404(id))
+        registration_record_view(registration=registration, actor=request.user)
+        return Response(RegistrationDetailSerializer(registration).data)
+
+
+class RegistrationAcceptApi(StaffApi):
+    @extend_schema(
+        operation_id="registration_accept",
+        tags=[TAG],
+        summary="Tiếp nhận: tạo hồ sơ người bệnh và gửi tài khoản qua SMS",
+        parameters=[ID_PARAMETER],
+        request=None,
+        responses={200: RegistrationDetailSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, id: str) -> Response:
+        registration = selectors.registration_get(user=request.user, public_id=_uuid_or_404(id))
+        registration = registration_accept(registration=registration, actor=request.user)
+        return Response(RegistrationDetailSerializer(registration).data)
+
+
+class RegistrationRejectApi(StaffApi):
+    @extend_schema_serializer(component_name="RegistrationRejectInput")
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(
+            max_length=1000, help_text="Lý do từ chối (gửi cho người đăng ký qua SMS)"
+        )
+
+    @extend_schema(
+        operation_id="registration_reject",
+        tags=[TAG],
+        summary="Từ chối, kèm lý do",
+        parameters=[ID_PARAMETER],
+        request=InputSerializer,
+        responses={200: RegistrationDetailSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, id: str) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        registration = selectors.registration_get(user=request.user, public_id=_uuid_or_404(id))
+        registration = registration_reject(
+            registration=registration, actor=request.user, reason=serializer.validated_data["reason"]
+        )
+        return Response(RegistrationDetailSerializer(registration).data)
+
+
+class RegistrationTransferApi(StaffApi):
+    @extend_schema_serializer(component_name="RegistrationTransferInput")
+    class InputSerializer(serializers.Serializer):
+        station = serializers.UUIDField(help_text="Mã công khai của trạm y tế/cơ sở thu dung nhận hồ sơ")
+        note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        operation_id="registration_transfer",
+        tags=[TAG],
+        summary="Chuyển hồ sơ cho trạm y tế khác",
+        parameters=[ID_PARAMETER],
+        request=InputSerializer,
+        responses={200: RegistrationDetailSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, id: str) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        registration = selectors.registration_get(user=request.user, public_id=_uuid_or_404(id))
+        registration = registration_transfer(
+            registration=registration,
+            actor=request.user,
+            station=selectors.transfer_target(public_id=serializer.validated_data["station"]),
+            note=serializer.validated_data["note"],
+        )
+        return Response(RegistrationDetailSerializer(registration).data)
+
+
+class RegistrationCollectionApi(APIView):
+    # `/registrations` serves two use cases: GET is the staff queue, POST the public self-registration.
+    # Each keeps its own class and schema; this view only picks permissions by method. POST skips
+    # authentication, so a stale token never blocks a member of the public from registering.
+    parser_classes = [JSONParser]
+
+    get = RegistrationListApi.get
+    post = RegistrationCreateApi.post
+
+    def get_permissions(self) -> list[Any]:
+        if self.request.method == "POST":
+            return [AllowAny()]
+        return [IsAuthenticated(), IsStaffMember()]
+
+    def perform_authentication(self, request: Request) -> None:
+        if request.method != "POST":
+            super().perform_authentication(request)

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import permissions
+
+from health_f0.facilities import access
+
+
+class IsStaffMember(permissions.BasePermission):
+    """Logged-in users holding a staff role somewhere; what they see is then scoped by facilities.access."""
+
+    message = "Chức năng này chỉ dành cho nhân viên y tế."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        if getattr(request.user, "must_change_password", False):
+            self.message = "Vui lòng đổi mật khẩu được cấp trước khi sử dụng."
+            return False
+        return access.is_staff_member(request.user)
+
+
+class HasOwnPassword(permissions.BasePermission):
+    """For patient endpoints: an account still on its SMS-issued password may only change it (and log out)."""
+
+    message = "Vui lòng đổi mật khẩu được cấp qua tin nhắn trước khi sử dụng."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return not getattr(request.user, "must_change_password", False)

@@ -1,0 +1,92 @@
+"""Writes behind the mobile API's account endpoints: bearer tokens and the password change."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth import authenticate, password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from health_f0.api.models import ApiToken, hash_token
+from health_f0.core.audit import audit_log
+from health_f0.core.exceptions import DomainError, RateLimited
+from health_f0.core.models import AuditLog
+from health_f0.patients.services import password_change
+from health_f0.registration.services import ValidationErrors
+
+TOKEN_LIFETIME = timedelta(days=30)
+
+
+def api_login(*, request: HttpRequest, username: str, password: str) -> Any:
+    """Check credentials through django-axes (which counts failures and locks out per username + IP).
+
+    Raises RateLimited while locked out, DomainError on wrong credentials; returns the active user.
+    """
+    user = authenticate(request, username=username, password=password)
+    if getattr(request, "axes_locked_out", False):
+        # Answer with the API's own JSON error instead of letting AxesMiddleware replace the response.
+        request.axes_locked_out = False  # type: ignore[attr-defined]
+        from django.conf import settings
+
+        retry_after = int(float(settings.AXES_COOLOFF_TIME) * 3600)
+        raise RateLimited(
+            "Tài khoản tạm thời bị khoá do đăng nhập sai nhiều lần. "
+            f"Vui lòng thử lại sau {max(retry_after // 60, 1)} phút.",
+            code="locked_out",
+            retry_after=retry_after,
+        )
+    if user is None or not user.is_active:
+        raise DomainError(
+            "Tên đăng nhập hoặc mật khẩu không đúng.", code="invalid_credentials", field="password"
+        )
+    return user
+
+
+@transaction.atomic
+def api_token_issue(*, user: Any) -> tuple[str, ApiToken]:
+    """A new 30-day bearer token. Returns the raw token (shown once) and the row (which stores only a hash)."""
+    raw = ApiToken.new_raw()
+    token = ApiToken.objects.create(
+        user=user,
+        key_hash=hash_token(raw),
+        prefix=raw[:8],
+        expires_at=timezone.now() + TOKEN_LIFETIME,
+    )
+    audit_log(actor=user, action=AuditLog.Action.LOGIN, verb="api_token_issue", target=user)
+    return raw, token
+
+
+def api_token_revoke(*, token: ApiToken) -> None:
+    """Log out: the token stops working at once."""
+    ApiToken.objects.filter(pk=token.pk).delete()
+
+
+@transaction.atomic
+def api_password_change(*, user: Any, old_password: str, new_password: str, keep: ApiToken | None) -> None:
+    """Change the user's own password: the old one must be right and the new one must pass Django's
+    validators. Every other API token of the user is revoked (other devices must log in again)."""
+    errors: dict[str, list[tuple[str, str]]] = {}
+    if not user.check_password(old_password):
+        errors["old_password"] = [("old_password_wrong", "Mật khẩu hiện tại không đúng.")]
+    else:
+        try:
+            password_validation.validate_password(new_password, user)
+        except DjangoValidationError as exc:
+            errors["new_password"] = [
+                (e.code or "password_invalid", " ".join(e.messages)) for e in exc.error_list
+            ]
+        if new_password == old_password:
+            errors.setdefault("new_password", []).append(
+                ("password_unchanged", "Mật khẩu mới phải khác mật khẩu hiện tại.")
+            )
+    if errors:
+        raise ValidationErrors(errors)
+    password_change(user=user, new_password=new_password)
+    others = ApiToken.objects.filter(user=user)
+    if keep is not None:
+        others = others.exclude(pk=keep.pk)
+    others.delete()

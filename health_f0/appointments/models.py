@@ -1,0 +1,388 @@
+"""Appointments: services a facility offers, their weekly schedules, date overrides and public holidays,
+bookings with their life cycle, re-examination plans, reminders, and the per-slot and per-day counters
+that make capacity and queue numbers safe under concurrency (see services.py for how they are locked).
+
+Slots themselves are not stored: slots.py computes them from the schedule rows.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from health_f0.core.models import BaseModel
+
+
+class ServiceKind(models.TextChoices):
+    EXAMINATION = "examination", _("Khám bệnh")
+    SPECIALIST = "specialist", _("Khám chuyên khoa")
+    ONLINE = "online", _("Tư vấn trực tuyến")
+
+
+class BookedPriority(models.TextChoices):
+    BOOKED_FIRST = "booked_first", _("Người đặt lịch được gọi trước")
+    INTERLEAVE = "interleave", _("Xen kẽ: N người đặt lịch, 1 người vãng lai")
+    ARRIVAL = "arrival", _("Theo thứ tự đến")
+
+
+class Service(BaseModel):
+    """Something a facility offers on a schedule: an examination in a clinic room, a specialist's clinic,
+    an online consultation. One slot holds up to `capacity_per_slot` patients."""
+
+    facility = models.ForeignKey(
+        "facilities.Facility",
+        verbose_name=_("cơ sở/phòng khám"),
+        on_delete=models.PROTECT,
+        related_name="services",
+    )
+    code = models.SlugField(_("mã dịch vụ"), max_length=32)
+    name = models.CharField(_("tên dịch vụ"), max_length=120)
+    short_name = models.CharField(_("tên ngắn (không dấu, cho SMS)"), max_length=40, blank=True)
+    kind = models.CharField(
+        _("loại"), max_length=12, choices=ServiceKind.choices, default=ServiceKind.EXAMINATION
+    )
+    meeting_url = models.URLField(_("đường dẫn phòng họp trực tuyến"), blank=True)
+    duration_minutes = models.PositiveSmallIntegerField(_("thời lượng mỗi lượt (phút)"), default=15)
+    capacity_per_slot = models.PositiveSmallIntegerField(_("số người mỗi khung giờ"), default=1)
+    min_notice_hours = models.PositiveSmallIntegerField(_("đặt trước tối thiểu (giờ)"), default=2)
+    booking_horizon_days = models.PositiveSmallIntegerField(_("mở đặt lịch trước (ngày)"), default=30)
+    cancel_cutoff_hours = models.PositiveSmallIntegerField(
+        _("được huỷ/đổi lịch đến trước (giờ)"),
+        default=2,
+        help_text=_("Người bệnh tự huỷ hoặc đổi lịch được đến trước giờ hẹn bấy nhiêu giờ."),
+    )
+    requires_confirmation = models.BooleanField(
+        _("lịch đặt qua ứng dụng/web cần xác nhận"),
+        default=True,
+        help_text=_("Bật: lịch đặt qua ứng dụng hoặc web chờ bộ phận tư vấn đặt lịch xác nhận."),
+    )
+    booked_priority = models.CharField(
+        _("ưu tiên khi gọi số"),
+        max_length=16,
+        choices=BookedPriority.choices,
+        default=BookedPriority.BOOKED_FIRST,
+    )
+    interleave_ratio = models.PositiveSmallIntegerField(
+        _("số người đặt lịch cho mỗi người vãng lai"),
+        default=2,
+        help_text=_("Chỉ dùng khi ưu tiên là xen kẽ."),
+    )
+    is_active = models.BooleanField(_("đang nhận đặt lịch"), default=True)
+
+    class Meta:
+        verbose_name = _("dịch vụ khám")
+        verbose_name_plural = _("dịch vụ khám")
+        ordering = ["facility__path", "name"]
+        constraints = [models.UniqueConstraint(fields=["facility", "code"], name="uniq_service_code")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, _("Thứ Hai")
+    TUESDAY = 1, _("Thứ Ba")
+    WEDNESDAY = 2, _("Thứ Tư")
+    THURSDAY = 3, _("Thứ Năm")
+    FRIDAY = 4, _("Thứ Sáu")
+    SATURDAY = 5, _("Thứ Bảy")
+    SUNDAY = 6, _("Chủ nhật")
+
+
+class ScheduleTemplate(models.Model):
+    """A weekly working window of a service (one row per session: morning, afternoon, a doctor's clinic)."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="templates")
+    weekday = models.PositiveSmallIntegerField(_("thứ"), choices=Weekday.choices)
+    start_time = models.TimeField(_("từ giờ"))
+    end_time = models.TimeField(_("đến giờ"))
+    practitioner = models.CharField(_("bác sĩ"), max_length=120, blank=True)
+    is_active = models.BooleanField(_("đang áp dụng"), default=True)
+
+    class Meta:
+        verbose_name = _("lịch làm việc hằng tuần")
+        verbose_name_plural = _("lịch làm việc hằng tuần")
+        ordering = ["weekday", "start_time"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end_time__gt=models.F("start_time")), name="template_end_after_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.start_time:%H:%M}–{self.end_time:%H:%M}"
+
+
+class ScheduleOverride(models.Model):
+    """A date that differs from the week: closed, or open with its own hours (replacing the weekly rows
+    for that date; several rows make several windows). An opening override also opens a holiday."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="overrides")
+    date = models.DateField(_("ngày"))
+    is_closed = models.BooleanField(_("nghỉ cả ngày"), default=False)
+    start_time = models.TimeField(_("từ giờ"), null=True, blank=True)
+    end_time = models.TimeField(_("đến giờ"), null=True, blank=True)
+    reason = models.CharField(_("lý do"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("lịch thay đổi theo ngày")
+        verbose_name_plural = _("lịch thay đổi theo ngày")
+        ordering = ["date", "start_time"]
+        indexes = [models.Index(fields=["service", "date"])]
+
+    def __str__(self) -> str:
+        return f"{self.date:%d/%m/%Y} {'nghỉ' if self.is_closed else 'giờ riêng'}"
+
+
+class Holiday(models.Model):
+    """A public holiday (data from fixtures/holidays_vn.json): no slots anywhere unless a service opens it."""
+
+    date = models.DateField(_("ngày"), unique=True)
+    name = models.CharField(_("tên ngày lễ"), max_length=120)
+
+    class Meta:
+        verbose_name = _("ngày nghỉ lễ")
+        verbose_name_plural = _("ngày nghỉ lễ")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date:%d/%m/%Y} {self.name}"
+
+
+class AppointmentPolicy(models.Model):
+    """Per-facility settings (the nearest facility up the tree that has a row applies)."""
+
+    facility = models.OneToOneField(
+        "facilities.Facility",
+        verbose_name=_("cơ sở"),
+        on_delete=models.CASCADE,
+        related_name="appointment_policy",
+    )
+    reminder_days_before = models.JSONField(
+        _("nhắc trước (ngày)"), default=list, help_text=_("ví dụ [3, 1]: nhắc 3 ngày và 1 ngày trước hẹn")
+    )
+    reminder_time = models.TimeField(_("giờ gửi tin nhắc"), default=time(8, 0))
+
+    class Meta:
+        verbose_name = _("cấu hình lịch hẹn")
+        verbose_name_plural = _("cấu hình lịch hẹn")
+
+    def __str__(self) -> str:
+        return str(self.facility)
+
+
+class Channel(models.TextChoices):
+    APP = "app", _("Ứng dụng di động")
+    WEB = "web", _("Cổng thông tin")
+    PHONE = "phone", _("Điện thoại")
+    DESK = "desk", _("Tại quầy")
+
+
+class Status(models.TextChoices):
+    REQUESTED = "requested", _("Chờ xác nhận")
+    CONFIRMED = "confirmed", _("Đã xác nhận")
+    CHECKED_IN = "checked_in", _("Đã tiếp đón")
+    COMPLETED = "completed", _("Đã khám")
+    CANCELLED = "cancelled", _("Đã huỷ")
+    NO_SHOW = "no_show", _("Không đến")
+
+
+# A booking in these states holds its seat and blocks the patient's other bookings at the same time.
+LIVE_STATUSES: tuple[str, ...] = (Status.REQUESTED, Status.CONFIRMED, Status.CHECKED_IN)
+
+
+class CancelSource(models.TextChoices):
+    PATIENT = "patient", _("Người bệnh huỷ")
+    STAFF = "staff", _("Cơ sở huỷ")
+    DECLINED = "declined", _("Bộ phận đặt lịch từ chối")
+    SYSTEM = "system", _("Hệ thống (quá hạn)")
+
+
+class Appointment(BaseModel):
+    """One booking (or one walk-in ticket) of one patient for one service."""
+
+    patient = models.ForeignKey(
+        "patients.Patient",
+        verbose_name=_("người bệnh"),
+        on_delete=models.PROTECT,
+        related_name="appointments",
+    )
+    service = models.ForeignKey(
+        Service, verbose_name=_("dịch vụ"), on_delete=models.PROTECT, related_name="appointments"
+    )
+    # The service's facility, copied so scoping and worklists need no join.
+    facility = models.ForeignKey(
+        "facilities.Facility", verbose_name=_("cơ sở"), on_delete=models.PROTECT, related_name="appointments"
+    )
+    slot_start = models.DateTimeField(_("giờ hẹn"))
+    slot_end = models.DateTimeField(_("đến"))
+    channel = models.CharField(_("kênh đặt"), max_length=8, choices=Channel.choices)
+    status = models.CharField(
+        _("trạng thái"), max_length=12, choices=Status.choices, default=Status.REQUESTED
+    )
+    reason = models.CharField(_("lý do khám"), max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(_("xác nhận lúc"), null=True, blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(_("huỷ lúc"), null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cancel_source = models.CharField(_("huỷ bởi"), max_length=10, choices=CancelSource.choices, blank=True)
+    cancel_reason = models.CharField(_("lý do huỷ/từ chối"), max_length=300, blank=True)
+    rescheduled_count = models.PositiveSmallIntegerField(_("số lần đổi lịch"), default=0)
+    check_in_code = models.CharField(_("mã tiếp đón"), max_length=12, unique=True)
+    is_walk_in = models.BooleanField(_("khám vãng lai"), default=False)
+    checked_in_at = models.DateTimeField(_("tiếp đón lúc"), null=True, blank=True)
+    checked_in_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    queue_date = models.DateField(_("ngày xếp hàng"), null=True, blank=True)
+    queue_number = models.PositiveIntegerField(_("số thứ tự"), null=True, blank=True)
+    called_at = models.DateTimeField(_("gọi số lúc"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("khám xong lúc"), null=True, blank=True)
+    # Re-examination: reserved by a clinician or the desk; the patient's acknowledgement is tracked apart.
+    is_reexam = models.BooleanField(_("tái khám"), default=False)
+    reexam_plan = models.ForeignKey(
+        "ReexamPlan", null=True, blank=True, on_delete=models.SET_NULL, related_name="appointments"
+    )
+    reexam_of = models.ForeignKey(
+        "self",
+        verbose_name=_("tái khám của lần khám"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reexams",
+    )
+    patient_confirmed_at = models.DateTimeField(_("người bệnh xác nhận sẽ đến lúc"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("lịch hẹn")
+        verbose_name_plural = _("lịch hẹn")
+        ordering = ["slot_start", "id"]
+        indexes = [
+            models.Index(fields=["service", "slot_start", "status"]),
+            models.Index(fields=["patient", "status", "slot_start"]),
+            models.Index(fields=["facility", "status", "created_at"]),
+            models.Index(fields=["status", "slot_start"]),
+            models.Index(fields=["service", "queue_date", "called_at"]),
+        ]
+        constraints = [
+            # NULLs never collide: only checked-in tickets carry a number, and no number is given twice.
+            models.UniqueConstraint(
+                fields=["service", "queue_date", "queue_number"], name="uniq_queue_number"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service} {timezone.localtime(self.slot_start):%d/%m/%Y %H:%M} ({self.get_status_display()})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+
+class SlotCounter(models.Model):
+    """Seats taken in one slot of one service. Its row lock serializes bookings of that slot, and `booked`
+    never exceeds the capacity (checked under that lock)."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+")
+    slot_start = models.DateTimeField()
+    booked = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["service", "slot_start"], name="uniq_slot_counter")]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.slot_start:%Y-%m-%d %H:%M} {self.booked}"
+
+
+class QueueCounter(models.Model):
+    """The last queue number given for one service on one local day (locked while giving the next)."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+")
+    local_date = models.DateField()
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["service", "local_date"], name="uniq_queue_counter")]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.local_date} {self.last_number}"
+
+
+class ReexamPlan(BaseModel):
+    """A recurring re-examination programme (e.g. hypertension or diabetes every 4 weeks)."""
+
+    patient = models.ForeignKey(
+        "patients.Patient",
+        verbose_name=_("người bệnh"),
+        on_delete=models.PROTECT,
+        related_name="reexam_plans",
+    )
+    service = models.ForeignKey(
+        Service, verbose_name=_("dịch vụ"), on_delete=models.PROTECT, related_name="+"
+    )
+    facility = models.ForeignKey("facilities.Facility", on_delete=models.PROTECT, related_name="+")
+    programme = models.CharField(
+        _("chương trình"), max_length=120, blank=True, help_text=_("ví dụ: Tăng huyết áp")
+    )
+    clinician_name = models.CharField(_("bác sĩ chỉ định"), max_length=120, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    interval_weeks = models.PositiveSmallIntegerField(_("nhắc lại mỗi (tuần)"), default=4)
+    next_date = models.DateField(_("ngày tái khám tiếp theo"))
+    end_date = models.DateField(_("kết thúc chương trình"), null=True, blank=True)
+    is_active = models.BooleanField(_("đang áp dụng"), default=True)
+
+    class Meta:
+        verbose_name = _("kế hoạch tái khám định kỳ")
+        verbose_name_plural = _("kế hoạch tái khám định kỳ")
+        indexes = [models.Index(fields=["is_active", "next_date"])]
+
+    def __str__(self) -> str:
+        return f"{self.programme or self.service} — {self.interval_weeks} tuần"
+
+
+class ReminderStatus(models.TextChoices):
+    SCHEDULED = "scheduled", _("Đã lên lịch")
+    SENT = "sent", _("Đã gửi")
+    CANCELLED = "cancelled", _("Đã huỷ")
+    SKIPPED = "skipped", _("Bỏ qua")
+
+
+class AppointmentReminder(models.Model):
+    """One reminder (kind "d3" = 3 days before) for one appointment time. The unique key includes the
+    slot time, so a rescheduled appointment gets fresh reminders and the old ones can never be re-sent."""
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=8)
+    slot_start = models.DateTimeField()
+    due_at = models.DateTimeField(db_index=True)
+    status = models.CharField(max_length=10, choices=ReminderStatus.choices, default=ReminderStatus.SCHEDULED)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    message = models.ForeignKey(
+        "notifications.OutboxMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("nhắc lịch hẹn")
+        verbose_name_plural = _("nhắc lịch hẹn")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["appointment", "kind", "slot_start"], name="uniq_appointment_reminder"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.due_at:%d/%m/%Y %H:%M} {self.status}"

@@ -1,0 +1,1064 @@
+"""Appointment writes: book, confirm, decline, cancel, reschedule, check in, call the queue, complete,
+no-show, re-examinations.
+
+Guarantees that hold across processes and machines (they rest on database row locks, not on Python):
+
+* A slot never holds more than its capacity. Each (service, slot start) has a SlotCounter row; a booking
+  locks it (SELECT ... FOR UPDATE), compares `booked` with the slot's capacity and increments it in the
+  same transaction, so concurrent bookings of one slot queue on that row and the (capacity+1)-th sees it
+  full. A slot's first booking must create the row: creators first lock the Service row, so two first
+  bookings never race on the unique key (InnoDB deadlocks two concurrent duplicate inserts that then
+  want the row for update). Cancelling decrements under the same lock. The counters also answer the
+  free-slot search with one small indexed read.
+* One patient never holds two overlapping live bookings. Every booking, reschedule and transition locks
+  the patient row first, then checks the patient's live bookings for an overlap; a second concurrent
+  booking of the same patient waits for the first to commit and then sees it.
+* Reschedule moves the seat in one transaction: both counters are locked (in slot order, so two
+  opposite moves cannot deadlock), the old one decremented and the new one incremented together; there
+  is no moment when the appointment holds both seats or neither.
+* Queue numbers: a QueueCounter row per (service, local day), locked while the next number is given; a
+  unique (service, day, number) constraint backs it.
+
+Lock order everywhere: patient -> appointment -> service (only to create a counter) -> counters in slot
+order. Every status change goes through `_transition` (transition table + role check), writes an audit row
+and queues an SMS to the patient that is sent after commit.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import secrets
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any, ParamSpec, TypeVar
+
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.utils import timezone
+
+from health_f0.appointments import texts
+from health_f0.appointments.models import (
+    LIVE_STATUSES,
+    Appointment,
+    CancelSource,
+    Channel,
+    QueueCounter,
+    ReexamPlan,
+    Service,
+    SlotCounter,
+    Status,
+)
+from health_f0.appointments.reminders import reminders_cancel, reminders_schedule
+from health_f0.appointments.selectors import facility_label, queue_for, service_slots
+from health_f0.appointments.slots import Slot, local_date_of, local_day_bounds
+from health_f0.appointments.transitions import (
+    APPOINTMENT_WORKFLOW,
+    CLINICIAN_ROLES,
+    DESK_ROLES,
+    PATIENT,
+    RECEPTION_ROLES,
+    REEXAM_ROLES,
+    SYSTEM,
+    check_actor,
+    owns_patient,
+)
+from health_f0.core.audit import audit_log
+from health_f0.core.exceptions import Conflict, DomainError, NotFound, PermissionDenied
+from health_f0.core.models import AuditLog
+from health_f0.core.text import SMS_TWO_SEGMENTS
+from health_f0.facilities import access
+from health_f0.notifications.services import sms_enqueue
+from health_f0.patients.models import Patient
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+SMS_KIND = "appointment"
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed at reception
+CODE_LENGTH = 8
+ONLINE_CHANNELS = (Channel.APP, Channel.WEB)
+STAFF_CHANNELS = (Channel.PHONE, Channel.DESK)
+_DEADLOCK_CODES = {1213, 1205}  # MariaDB: deadlock found, lock wait timeout
+
+
+def _retry_on_deadlock(fn: Callable[P, T]) -> Callable[P, T]:
+    """Run again (up to 3 times) when the database chose this transaction as a deadlock victim. Inside
+    an outer transaction there is nothing to retry: the error goes up to whoever owns it."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        attempts = 1 if connection.in_atomic_block else 3
+        for attempt in range(attempts):
+            try:
+                return fn(*args, **kwargs)
+            except OperationalError as exc:
+                if attempt == attempts - 1 or not exc.args or exc.args[0] not in _DEADLOCK_CODES:
+                    raise
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def normalize_code(code: str) -> str:
+    """'k7m2-qx9p ' -> 'K7M2QX9P' (what a QR scanner or a person at the counter types)."""
+    return re.sub(r"[^A-Z0-9]", "", (code or "").upper())
+
+
+def _new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+# --- Locks -----------------------------------------------------------------------------------------
+
+
+def _lock_patient(patient_id: int) -> None:
+    if not Patient.objects.select_for_update().filter(pk=patient_id).values_list("pk", flat=True):
+        raise NotFound("Không tìm thấy người bệnh.")
+
+
+def _lock_service(service: Service) -> None:
+    list(Service.objects.select_for_update().filter(pk=service.pk).values_list("pk", flat=True))
+
+
+def _lock_counters(service: Service, starts: list[datetime]) -> dict[datetime, SlotCounter]:
+    """Lock the slot counters of `starts` (creating missing ones under the service lock), in slot order."""
+    wanted = sorted(set(starts))
+    existing = set(
+        SlotCounter.objects.filter(service=service, slot_start__in=wanted).values_list(
+            "slot_start", flat=True
+        )
+    )
+    if len(existing) < len(wanted):
+        _lock_service(service)
+        for start in wanted:
+            if start not in existing:
+                SlotCounter.objects.get_or_create(service=service, slot_start=start)
+    counters = SlotCounter.objects.select_for_update().filter(service=service, slot_start__in=wanted)
+    return {c.slot_start: c for c in counters.order_by("slot_start")}
+
+
+def _lock_queue(service: Service, day: date) -> QueueCounter:
+    counter = QueueCounter.objects.select_for_update().filter(service=service, local_date=day).first()
+    if counter is None:
+        _lock_service(service)
+        QueueCounter.objects.get_or_create(service=service, local_date=day)
+        counter = QueueCounter.objects.select_for_update().get(service=service, local_date=day)
+    return counter
+
+
+def _locked(appointment: Appointment) -> Appointment:
+    """Lock the patient, then the appointment (no joins in the locking query: MariaDB would lock the joined
+    rows too), and return a fresh copy."""
+    _lock_patient(appointment.patient_id)
+    try:
+        return Appointment.objects.select_for_update().get(pk=appointment.pk)
+    except Appointment.DoesNotExist:
+        raise NotFound("Không tìm thấy lịch hẹn.")
+
+
+# --- Checks ----------------------------------------------------------------------------------------
+
+
+def _find_slot(*, service: Service, start: datetime, now: datetime, for_staff: bool) -> Slot:
+    day = local_date_of(start)
+    for slot in service_slots(service=service, start=day, end=day, now=now, for_staff=for_staff):
+        if slot.start == start:
+            return slot
+    raise DomainError(
+        "Khung giờ này không còn nhận đặt lịch (ngoài giờ làm việc, ngày nghỉ, quá sát giờ hoặc quá xa).",
+        code="slot_unavailable",
+        field="slot",
+    )
+
+
+def _check_no_overlap(*, patient_id: int, start: datetime, end: datetime, exclude: int | None = None) -> None:
+    clashes = Appointment.objects.filter(
+        patient_id=patient_id,
+        status__in=LIVE_STATUSES,
+        is_walk_in=False,
+        slot_start__lt=end,
+        slot_end__gt=start,
+    )
+    if exclude is not None:
+        clashes = clashes.exclude(pk=exclude)
+    if clashes.exists():
+        raise Conflict(
+            "Người bệnh đã có một lịch hẹn khác trùng thời gian này.", code="overlap", field="slot"
+        )
+
+
+def _check_cutoff(appointment: Appointment, service: Service, now: datetime) -> None:
+    limit = appointment.slot_start - timedelta(hours=service.cancel_cutoff_hours)
+    if now > limit:
+        raise DomainError(
+            f"Chỉ được tự huỷ hoặc đổi lịch đến trước giờ hẹn {service.cancel_cutoff_hours} giờ. "
+            "Vui lòng gọi đường dây nóng của cơ sở.",
+            code="cutoff_passed",
+        )
+
+
+def _check_service(service: Service) -> None:
+    if not service.is_active or not service.facility.is_active:
+        raise DomainError("Dịch vụ này hiện không nhận đặt lịch.", code="service_inactive", field="service")
+
+
+# --- Side effects ----------------------------------------------------------------------------------
+
+
+def _notify(appointment: Appointment, event: str, **extra: Any) -> None:
+    """Queue the patient's SMS about this change (sent after commit by sms_enqueue)."""
+    service = appointment.service
+    body = texts.render(
+        event,
+        label=facility_label(appointment.facility),
+        service=service.short_name or service.name,
+        when=texts.when_text(appointment.slot_start),
+        code=appointment.check_in_code,
+        link=texts.appointment_link(appointment.public_id),
+        **extra,
+    )
+    sms_enqueue(
+        to=appointment.patient.phone,
+        body=body,
+        kind=SMS_KIND,
+        facility=appointment.facility,
+        subject_ref=f"appointment:{appointment.pk}",
+    )
+
+
+def _audit(
+    appointment: Appointment, actor: Any, verb: str, action: str = AuditLog.Action.TRANSITION, **data: Any
+) -> None:
+    audit_log(
+        actor=actor, action=action, verb=verb, target=appointment, facility=appointment.facility, data=data
+    )
+
+
+def _transition(appointment: Appointment, action: str, actor: Any) -> tuple[Appointment, str, str]:
+    """Lock, look the action up in the transition table, check the actor. Returns (fresh appointment,
+    target status, capacity the actor acts in: staff, patient or system)."""
+    appointment = _locked(appointment)
+    transition = APPOINTMENT_WORKFLOW.get(appointment.status, action)
+    capacity = check_actor(
+        roles=transition.roles, actor=actor, facility=appointment.facility, patient=appointment.patient
+    )
+    return appointment, transition.target, capacity
+
+
+# --- Booking ---------------------------------------------------------------------------------------
+
+
+def _book_locked(
+    *,
+    patient: Patient,
+    service: Service,
+    slot: Slot,
+    channel: str,
+    actor: Any,
+    status: str,
+    reason: str,
+    now: datetime,
+    **extra: Any,
+) -> Appointment:
+    """Inside a transaction: take a seat of `slot` for `patient` (locks: patient, then the counter)."""
+    _lock_patient(patient.pk)
+    _check_no_overlap(patient_id=patient.pk, start=slot.start, end=slot.end)
+    counter = _lock_counters(service, [slot.start])[slot.start]
+    if counter.booked >= slot.capacity:
+        raise Conflict("Khung giờ này đã đủ người, vui lòng chọn giờ khác.", code="slot_full", field="slot")
+    counter.booked += 1
+    counter.save(update_fields=["booked"])
+    is_staff_actor = actor is not None and access.is_staff_member(actor)
+    appointment = Appointment(
+        patient=patient,
+        service=service,
+        facility=service.facility,
+        slot_start=slot.start,
+        slot_end=slot.end,
+        channel=channel,
+        status=status,
+        reason=(reason or "").strip()[:300],
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        **extra,
+    )
+    if status == Status.CONFIRMED:
+        appointment.confirmed_at = now
+        appointment.confirmed_by = actor if is_staff_actor else None
+    for _attempt in range(5):
+        appointment.check_in_code = _new_code()
+        try:
+            with transaction.atomic():
+                appointment.save()
+            break
+        except IntegrityError:
+            if Appointment.objects.filter(check_in_code=appointment.check_in_code).exists():
+                continue  # the random code was taken: draw another
+            raise
+    else:  # pragma: no cover - 32^8 codes
+        raise DomainError("Không tạo được mã tiếp đón, vui lòng thử lại.", code="code_exhausted")
+    if status == Status.CONFIRMED:
+        reminders_schedule(appointment=appointment, now=now)
+    return appointment
+
+
+@_retry_on_deadlock
+def appointment_book(
+    *,
+    patient: Patient,
+    service: Service,
+    slot_start: datetime,
+    channel: str,
+    actor: Any,
+    reason: str = "",
+    now: datetime | None = None,
+) -> Appointment:
+    """Book a place in a slot. The patient's account (or a family account on the same phone) books for
+    app/web; the desk books by phone or at the counter. Online bookings wait for the desk's confirmation
+    when the service says so; desk bookings are confirmed at once. Raises Conflict when the slot is full
+    or the patient already has a booking at that time."""
+    now = now or timezone.now()
+    _check_service(service)
+    if channel in ONLINE_CHANNELS:
+        if not owns_patient(actor, patient):
+            raise PermissionDenied("Bạn chỉ có thể đặt lịch cho bản thân hoặc người thân trong tài khoản.")
+        for_staff = False
+        status = Status.REQUESTED if service.requires_confirmation else Status.CONFIRMED
+    elif channel in STAFF_CHANNELS:
+        access.require_role_at(actor, service.facility, DESK_ROLES)
+        for_staff = True
+        status = Status.CONFIRMED
+    else:
+        raise DomainError("Kênh đặt lịch không hợp lệ.", code="invalid_channel", field="channel")
+    slot = _find_slot(service=service, start=slot_start, now=now, for_staff=for_staff)
+    with transaction.atomic():
+        appointment = _book_locked(
+            patient=patient,
+            service=service,
+            slot=slot,
+            channel=channel,
+            actor=actor,
+            status=status,
+            reason=reason,
+            now=now,
+        )
+        _audit(appointment, actor, "book", AuditLog.Action.CREATE, channel=channel, status=status)
+        _notify(appointment, "requested" if status == Status.REQUESTED else "confirmed")
+    return appointment
+
+
+@_retry_on_deadlock
+@transaction.atomic
+def appointment_confirm(*, appointment: Appointment, actor: Any, now: datetime | None = None) -> Appointment:
+    """The desk confirms an online booking; reminders are scheduled."""
+    now = now or timezone.now()
+    appointment, target, _ = _transition(appointment, "confirm", actor)
+    appointment.status = target
+    appointment.confirmed_at = now
+    appointment.confirmed_by = actor
+    appointment.save(update_fields=["status", "confirmed_at", "confirmed_by", "updated_at"])
+    reminders_schedule(appointment=appointment, now=now)
+    _audit(appointment, actor, "confirm")
+    _notify(appointment, "confirmed")
+    return appointment
+
+
+def _release_seat(appointment: Appointment) -> None:
+    if appointment.is_walk_in:
+        return
+    counter = _lock_counters(appointment.service, [appointment.slot_start])[appointment.slot_start]
+    if counter.booked > 0:
+        counter.booked -= 1
+        counter.save(update_fields=["booked"])
+
+
+def _cancel(
+    appointment: Appointment, *, action: str, actor: Any, reason: str, now: datetime, event: str
+) -> Appointment:
+    appointment, target, capacity = _transition(appointment, action, actor)
+    if capacity == PATIENT:
+        _check_cutoff(appointment, appointment.service, now)
+    source = {
+        "decline": CancelSource.DECLINED,
+        "expire": CancelSource.SYSTEM,
+    }.get(action, CancelSource.PATIENT if capacity == PATIENT else CancelSource.STAFF)
+    _release_seat(appointment)
+    reminders_cancel(appointment=appointment)
+    appointment.status = target
+    appointment.cancelled_at = now
+    appointment.cancelled_by = actor if getattr(actor, "is_authenticated", False) else None
+    appointment.cancel_source = source
+    appointment.cancel_reason = reason[:300]
+    appointment.save(
+        update_fields=[
+            "status",
+            "cancelled_at",
+            "cancelled_by",
+            "cancel_source",
+            "cancel_reason",
+            "updated_at",
+        ]
+    )
+    _audit(appointment, actor, action, reason=reason, source=source)
+    if event == "declined":
+        # The reason is what the patient needs: this one message may take two segments.
+        _notify(appointment, event, reason=reason, limit=SMS_TWO_SEGMENTS)
+    elif event == "cancelled":
+        by_facility = "" if source == CancelSource.PATIENT else "Co so da huy lich. "
+        _notify(appointment, event, reason=by_facility)
+    else:
+        _notify(appointment, event)
+    return appointment
+
+
+def _required_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if len(reason) < 5:
+        raise DomainError("Vui lòng nhập lý do (ít nhất 5 ký tự).", code="reason_required", field="reason")
+    return reason
+
+
+@_retry_on_deadlock
+@transaction.atomic
+def appointment_decline(
+    *, appointment: Appointment, actor: Any, reason: str, now: datetime | None = None
+) -> Appointment:
+    """The desk declines an online booking (reason required, texted to the patient); the seat is freed."""
+    reason = _required_reason(reason)
+    return _cancel(
+        appointment, action="decline", actor=actor, reason=reason, now=now or timezone.now(), event="declined"
+    )
+
+
+@_retry_on_deadlock
+@transaction.atomic
+def appointment_cancel(
+    *, appointment: Appointment, actor: Any, reason: str = "", now: datetime | None = None
+) -> Appointment:
+    """Cancel: the patient until the service's cut-off before the visit, the desk at any time (with a
+    reason). The seat is freed and pending reminders are cancelled."""
+    reason = (reason or "").strip()
+    if actor is not None and access.is_staff_member(actor) and not owns_patient(actor, appointment.patient):
+        reason = _required_reason(reason)
+    return _cancel(
+        appointment, action="cancel", actor=actor, reason=reason, now=now or timezone.now(), event="cancelled"
+    )
+
+
+@_retry_on_deadlock
+@transaction.atomic
+def appointment_reschedule(
+    *, appointment: Appointment, actor: Any, slot_start: datetime, now: datetime | None = None
+) -> Appointment:
+    """Move a live booking to another slot of the same service, atomically: the old seat is released and
+    the new one taken in one transaction under both counters' locks. Reminders of the old time are
+    cancelled and new ones scheduled for the new time."""
+    now = now or timezone.now()
+    appointment, target, capacity = _transition(appointment, "reschedule", actor)
+    service = appointment.service
+    if appointment.is_walk_in:
+        raise DomainError("Lượt khám vãng lai không đổi lịch được.", code="walk_in")
+    if capacity == PATIENT:
+        _check_cutoff(appointment, service, now)
+    slot = _find_slot(service=service, start=slot_start, now=now, for_staff=capacity != PATIENT)
+    old_start = appointment.slot_start
+    if slot.start == old_start:
+        raise DomainError(
+            "Vui lòng chọn một khung giờ khác giờ hẹn hiện tại.", code="same_slot", field="slot"
+        )
+    _check_no_overlap(
+        patient_id=appointment.patient_id, start=slot.start, end=slot.end, exclude=appointment.pk
+    )
+    counters = _lock_counters(service, [old_start, slot.start])
+    if counters[slot.start].booked >= slot.capacity:
+        raise Conflict("Khung giờ này đã đủ người, vui lòng chọn giờ khác.", code="slot_full", field="slot")
+    old = counters[old_start]
+    if old.booked > 0:
+        old.booked -= 1
+        old.save(update_fields=["booked"])
+    new = counters[slot.start]
+    new.booked += 1
+    new.save(update_fields=["booked"])
+    reminders_cancel(appointment=appointment)
+    appointment.status = target
+    appointment.slot_start = slot.start
+    appointment.slot_end = slot.end
+    appointment.rescheduled_count += 1
+    # The patient who moves it knows the new time; a move by the desk needs their acknowledgement again.
+    appointment.patient_confirmed_at = now if capacity == PATIENT else None
+    appointment.save(
+        update_fields=[
+            "status",
+            "slot_start",
+            "slot_end",
+            "rescheduled_count",
+            "patient_confirmed_at",
+            "updated_at",
+        ]
+    )
+    if appointment.status == Status.CONFIRMED:
+        reminders_schedule(appointment=appointment, now=now)
+    _audit(appointment, actor, "reschedule", old=old_start.isoformat(), new=slot.start.isoformat())
+    _notify(appointment, "rescheduled")
+    return appointment
+
+
+# --- Check-in and queue ----------------------------------------------------------------------------
+
+
+def _next_number(service: Service, day: date) -> int:
+    counter = _lock_queue(service, day)
+    counter.last_number += 1
+    counter.save(update_fields=["last_number"])
+    return counter.last_number
+
+
+@_retry_on_deadlock
+@transaction.atomic
+def appointment_check_in(*, code: str, actor: Any, now: datetime | None = None) -> Appointment:
+    """Reception checks a booked patient in by the booking's code (QR or typed) on the day of the visit;
+    the patient gets the next queue number of the service for the day."""
+    now = now or timezone.now()
+    found = Appointment.objects.filter(check_in_code=normalize_code(code)).first()
+    if found is None or not access.can_act_at(actor, found.facility, RECEPTION_ROLES):
+        raise NotFound("Không tìm thấy lịch hẹn với mã này.")
+    appointment, target, _ = _transition(found, "check_in", actor)
+    today = local_date_of(now)
+    visit_day = local_date_of(appointment.slot_start)
+    if visit_day != today:
+        raise DomainError(
+            f"Lịch hẹn này vào ngày {visit_day:%d/%m/%Y}, không phải hôm nay.", code="not_today"
+        )
+    appointment.status = target
+    appointment.checked_in_at = now
+    appointment.checked_in_by = actor
+    appointment.queue_date = today
+    appointment.queue_number = _next_number(appointment.service, today)
+    appointment.save(
+        update_fields=["status", "checked_in_at", "checked_in_by", "queue_date", "queue_number", "updated_at"]
+    )
+    reminders_cancel(appointment=appointment)
+    _audit(appointment, actor, "check_in", queue_number=appointment.queue_number)
+    _notify(appointment, "checked_in", number=appointment.queue_number)
+    return appointment
+
+
+@_retry_on_deadlock
+@transaction.atomic
+def walk_in_register(
+    *, patient: Patient, service: Service, actor: Any, reason: str = "", now: datetime | None = None
+) -> Appointment:
+    """A patient without a booking, received at the counter: a checked-in ticket (channel desk) with the
+    next queue number. Walk-ins take no slot seat; booked patients keep their precedence when called."""
+    now = now or timezone.now()
+    access.require_role_at(actor, service.facility, RECEPTION_ROLES)
+    _check_service(service)
+    _lock_patient(patient.pk)
+    today = local_date_of(now)
+    appointment = Appointment(
+        patient=patient,
+        service=service,
+        facility=service.facility,
+        slot_start=now,
+        slot_end=now + timedelta(minutes=service.duration_minutes),
+        channel=Channel.DESK,
+        status=Status.CHECKED_IN,
+        reason=(reason or "").strip()[:300],
+        created_by=actor,
+        is_walk_in=True,
+        checked_in_at=now,
+        checked_in_by=actor,
+        queue_date=today,
+        queue_number=_next_number(service, today),
+        check_in_code=_new_code(),
+    )
+    appointment.save()
+    _audit(appointment, actor, "walk_in", AuditLog.Action.CREATE, queue_number=appointment.queue_number)
+    _notify(appointment, "checked_in", number=appointment.queue_number)
+    return appointment
+
+
+@_retry_on_deadlock
+@transaction.atomic
+def queue_call_next(*, service: Service, actor: Any, now: datetime | None = None) -> Appointment | None:
+    """Call the next waiting ticket of the service today, in the order its booked_priority sets. Calls of
+    one service queue on the day's counter row, so two callers never call the same ticket."""
+    now = now or timezone.now()
+    access.require_role_at(actor, service.facility, RECEPTION_ROLES | CLINICIAN_ROLES)
+    today = local_date_of(now)
+    _lock_queue(service, today)
+    queue = queue_for(service=service, day=today)
+    if not queue.waiting:
+        return None
+    ticket = queue.waiting[0]
+    Appointment.objects.filter(pk=ticket.pk).update(called_at=now, updated_at=now)
+    ticket.called_at = now
+    _audit(ticket, actor, "call", AuditLog.Action.UPDATE, queue_number=ticket.queue_number)
+    return ticket
+
+
+@_retry_on_deadlock
+@transaction.atomic
+def appointment_complete(*, appointment: Appointment, actor: Any, now: datetime | None = None) -> Appointment:
+    """The visit is over. A re-exam of a recurring plan books the plan's next re-exam."""
+    now = now or timezone.now()
+    appointment, target, _ = _transition(appointment, "complete", actor)
+    appointment.status = target
+    appointment.completed_at = now
+    appointment.save(update_fields=["status", "completed_at", "updated_at"])
+    _audit(appointment, actor, "complete")
+    if appointment.reexam_plan_id:
+        plan = ReexamPlan.objects.select_for_update().get(pk=appointment.reexam_plan_id)
+        if plan.is_active:
+            _plan_advance(
+                plan, after=local_date_of(appointment.slot_start), actor=actor, now=now, reexam_of=appointment
+            )
+    return appointment
+
+
+@transaction.atomic
+def appointment_mark_no_show(
+    *, appointment: Appointment, actor: Any, now: datetime | None = None
+) -> Appointment:
+    """A confirmed patient did not come (by the system after the day ends, or by the desk)."""
+    now = now or timezone.now()
+    appointment, target, _ = _transition(appointment, "no_show", actor)
+    if appointment.slot_start > now:
+        raise DomainError("Chưa đến giờ hẹn.", code="not_yet")
+    appointment.status = target
+    appointment.save(update_fields=["status", "updated_at"])
+    reminders_cancel(appointment=appointment)
+    _audit(appointment, actor, "no_show")
+    _notify(appointment, "no_show")
+    return appointment
+
+
+def no_show_sweep(*, now: datetime | None = None, limit: int = 5000) -> tuple[int, int]:
+    """After a local day ends: confirmed bookings of earlier days not checked in become no-shows; online
+    requests never confirmed are released (cancelled by the system). Returns (no-shows, expired). Each
+    appointment is its own transaction, so a re-run (or two workers) never does anything twice."""
+    now = now or timezone.now()
+    start_of_today, _ = local_day_bounds(local_date_of(now))
+    past = Appointment.objects.filter(slot_start__lt=start_of_today, is_walk_in=False)
+    no_shows = expired = 0
+    for appointment in past.filter(status=Status.CONFIRMED).order_by("pk")[:limit]:
+        try:
+            appointment_mark_no_show(appointment=appointment, actor=None, now=now)
+            no_shows += 1
+        except DomainError:  # changed meanwhile (checked in late, cancelled): leave it
+            continue
+    for appointment in past.filter(status=Status.REQUESTED).order_by("pk")[:limit]:
+        try:
+            with transaction.atomic():
+                _cancel(
+                    appointment,
+                    action="expire",
+                    actor=None,
+                    reason="Quá ngày hẹn mà chưa được xác nhận",
+                    now=now,
+                    event="expired",
+                )
+            expired += 1
+        except DomainError:
+            continue
+    return no_shows, expired
+
+
+# --- Re-examinations -------------------------------------------------------------------------------
+
+
+def _reexam_book(
+    *,
+    patient: Patient,
+    service: Service,
+    day: date,
+    actor: Any,
+    now: datetime,
+    plan: ReexamPlan | None = None,
+    reexam_of: Appointment | None = None,
+    search_days: int = 7,
+    reason: str = "",
+) -> Appointment:
+    """Reserve the first free slot on `day` (or the next days, up to `search_days`) as a confirmed
+    re-exam, and schedule its reminders. Each try is a savepoint: a slot that fills up meanwhile, or
+    clashes with the patient's other booking, is skipped."""
+    first = max(day, local_date_of(now))
+    for candidate in service_slots(
+        service=service, start=first, end=first + timedelta(days=search_days), now=now, for_staff=True
+    ):
+        try:
+            with transaction.atomic():
+                appointment = _book_locked(
+                    patient=patient,
+                    service=service,
+                    slot=candidate,
+                    channel=Channel.DESK,
+                    actor=actor,
+                    status=Status.CONFIRMED,
+                    reason=reason or "Tái khám",
+                    now=now,
+                    is_reexam=True,
+                    reexam_plan=plan,
+                    reexam_of=reexam_of,
+                )
+        except Conflict:
+            continue
+        _audit(appointment, actor, "reexam", AuditLog.Action.CREATE, plan=plan.pk if plan else None)
+        _notify(appointment, "reexam")
+        return appointment
+    raise Conflict(
+        f"Không còn chỗ trống từ ngày {first:%d/%m/%Y} đến {first + timedelta(days=search_days):%d/%m/%Y}.",
+        code="no_free_slot",
+    )
+
+
+@_retry_on_deadlock
+@transaction.atomic
+def reexam_schedule(
+    *,
+    patient: Patient,
+    service: Service,
+    day: date,
+    actor: Any,
+    reexam_of: Appointment | None = None,
+    reason: str = "",
+    now: datetime | None = None,
+) -> Appointment:
+    """A clinician (or the desk) sets a single re-exam date: a place is reserved (confirmed, is_reexam) on
+    that day or the first day after with a free place, and reminders are scheduled."""
+    access.require_role_at(actor, service.facility, REEXAM_ROLES)
+    _check_service(service)
+    return _reexam_book(
+        patient=patient,
+        service=service,
+        day=day,
+        actor=actor,
+        now=now or timezone.now(),
+        reexam_of=reexam_of,
+        reason=reason,
+    )
+
+
+@_retry_on_deadlock
+@transaction.atomic
+def reexam_plan_create(
+    *,
+    patient: Patient,
+    service: Service,
+    first_date: date,
+    interval_weeks: int,
+    actor: Any,
+    programme: str = "",
+    clinician_name: str = "",
+    end_date: date | None = None,
+    now: datetime | None = None,
+) -> ReexamPlan:
+    """A recurring re-exam programme (e.g. every 4 weeks): the first re-exam is reserved now; each
+    completed visit books the next one."""
+    access.require_role_at(actor, service.facility, REEXAM_ROLES)
+    _check_service(service)
+    if not 1 <= interval_weeks <= 52:
+        raise DomainError(
+            "Khoảng cách tái khám từ 1 đến 52 tuần.", code="invalid_interval", field="interval_weeks"
+        )
+    plan = ReexamPlan.objects.create(
+        patient=patient,
+        service=service,
+        facility=service.facility,
+        programme=programme[:120],
+        clinician_name=clinician_name[:120],
+        created_by=actor,
+        interval_weeks=interval_weeks,
+        next_date=first_date,
+        end_date=end_date,
+    )
+    audit_log(
+        actor=actor, action=AuditLog.Action.CREATE, verb="reexam_plan", target=plan, facility=service.facility
+    )
+    _reexam_book(
+        patient=patient, service=service, day=first_date, actor=actor, now=now or timezone.now(), plan=plan
+    )
+    return plan
+
+
+def _plan_advance(
+    plan: ReexamPlan, *, after: date, actor: Any, now: datetime, reexam_of: Appointment | None = None
+) -> Appointment | None:
+    next_date = after + timedelta(weeks=plan.interval_weeks)
+    if plan.end_date and next_date > plan.end_date:
+        plan.is_active = False
+        plan.save(update_fields=["is_active", "updated_at"])
+        return None
+    plan.next_date = next_date
+    plan.save(update_fields=["next_date", "updated_at"])
+    try:
+        with transaction.atomic():
+            return _reexam_book(
+                patient=plan.patient,
+                service=plan.service,
+                day=next_date,
+                actor=actor,
+                now=now,
+                plan=plan,
+                reexam_of=reexam_of,
+            )
+    except Conflict:  # no place that week: the desk's re-exam worklist shows the plan without a booking
+        return None
+
+
+@transaction.atomic
+def reexam_acknowledge(*, appointment: Appointment, actor: Any, now: datetime | None = None) -> Appointment:
+    """The patient says they will come (through the link, or to the desk on the phone)."""
+    appointment = _locked(appointment)
+    if not appointment.is_reexam or appointment.status != Status.CONFIRMED:
+        raise DomainError("Chỉ xác nhận được lịch tái khám đang hẹn.", code="not_reexam")
+    check_actor(
+        roles=DESK_ROLES | {PATIENT}, actor=actor, facility=appointment.facility, patient=appointment.patient
+    )
+    appointment.patient_confirmed_at = now or timezone.now()
+    appointment.save(update_fields=["patient_confirmed_at", "updated_at"])
+    _audit(appointment, actor, "acknowledge", AuditLog.Action.UPDATE)
+    return appointment
+
+
+# --- Desk helpers: re-exam calls, patients met on the phone or at the counter ---------------------
+
+CALL_OUTCOMES: dict[str, str] = {
+    "will_come": "Đã gọi, sẽ đến",
+    "no_answer": "Không nghe máy",
+    "other": "Đã gọi, ghi chú",
+}
+
+
+@transaction.atomic
+def reexam_call_record(
+    *, appointment: Appointment, actor: Any, outcome: str, note: str = "", now: datetime | None = None
+) -> Appointment:
+    """The desk records a call about a re-exam: "will_come" (only for a reserved re-exam: the patient's
+    acknowledgement is set), "no_answer" or "other" (with a note). Each call is an audit row, which the
+    re-exam worklist reads back."""
+    if outcome not in CALL_OUTCOMES:
+        raise DomainError("Kết quả cuộc gọi không hợp lệ.", code="invalid_outcome", field="outcome")
+    note = (note or "").strip()[:300]
+    if outcome == "other" and not note:
+        raise DomainError("Vui lòng ghi nội dung cuộc gọi.", code="note_required", field="note")
+    appointment = _locked(appointment)
+    if not appointment.is_reexam:
+        raise DomainError("Đây không phải lịch tái khám.", code="not_reexam")
+    access.require_role_at(actor, appointment.facility, DESK_ROLES)
+    if outcome == "will_come":
+        if appointment.status != Status.CONFIRMED:
+            raise DomainError("Chỉ xác nhận được lịch tái khám đang hẹn.", code="not_reexam")
+        appointment.patient_confirmed_at = now or timezone.now()
+        appointment.save(update_fields=["patient_confirmed_at", "updated_at"])
+    _audit(appointment, actor, "reexam_call", AuditLog.Action.UPDATE, outcome=outcome, note=note)
+    return appointment
+
+
+def _managing_facility(facility: Any) -> Any:
+    """The health centre or hospital a clinic room belongs to (patients are managed there)."""
+    from health_f0.facilities.models import Facility, FacilityKind
+
+    ids = [int(part) for part in facility.path.strip("/").split("/") if part]
+    centres = {
+        f.pk: f
+        for f in Facility.objects.filter(
+            id__in=ids, kind__in=(FacilityKind.HEALTH_CENTRE, FacilityKind.HOSPITAL)
+        )
+    }
+    for facility_id in reversed(ids):
+        if facility_id in centres:
+            return centres[facility_id]
+    return facility
+
+
+@transaction.atomic
+def booking_patient_create(
+    *,
+    actor: Any,
+    service: Service,
+    full_name: str,
+    date_of_birth: date,
+    sex: str,
+    phone: str,
+    cccd: str = "",
+    bhyt: str = "",
+) -> Patient:
+    """A person booking by phone or at the counter with no record yet: name, date of birth, sex, phone,
+    optionally CCCD/BHYT. Managed by the service's health centre. The same person (same phone, date of
+    birth and name) already on record is returned instead of a duplicate."""
+    from health_f0.core.phone import normalize_mobile
+    from health_f0.core.text import unaccent
+    from health_f0.patients.identifiers import clean_bhyt, clean_cccd
+    from health_f0.patients.services import patient_create
+
+    access.require_role_at(actor, service.facility, DESK_ROLES)
+    full_name = " ".join((full_name or "").split())
+    if len(full_name) < 2:
+        raise DomainError("Vui lòng nhập họ và tên.", code="name_required", field="full_name")
+    if date_of_birth > timezone.localdate():
+        raise DomainError("Ngày sinh không hợp lệ.", code="dob_invalid", field="date_of_birth")
+    phone = normalize_mobile(phone)
+    cccd = clean_cccd(cccd, date_of_birth=date_of_birth, sex=sex if sex in {"male", "female"} else None)
+    bhyt = clean_bhyt(bhyt)
+    wanted = unaccent(full_name).casefold()
+    for existing in Patient.objects.filter(phone=phone, date_of_birth=date_of_birth):
+        if unaccent(existing.full_name).casefold() == wanted:
+            return existing
+    facility = _managing_facility(service.facility)
+    return patient_create(
+        full_name=full_name,
+        date_of_birth=date_of_birth,
+        sex=sex,
+        phone=phone,
+        cccd=cccd,
+        bhyt=bhyt,
+        facility=facility,
+        province_code=facility.province_code or 0,
+        ward_code=0,  # unknown: asked later if needed; not required to book
+        actor=actor,
+    )
+
+
+__all__ = [
+    "SYSTEM",
+    "appointment_book",
+    "appointment_cancel",
+    "appointment_check_in",
+    "appointment_complete",
+    "appointment_confirm",
+    "appointment_decline",
+    "appointment_mark_no_show",
+    "appointment_reschedule",
+    "booking_patient_create",
+    "no_show_sweep",
+    "normalize_code",
+    "queue_call_next",
+    "reexam_acknowledge",
+    "reexam_call_record",
+    "reexam_plan_create",
+    "reexam_schedule",
+    "walk_in_register",
+]
+
+
+# --- Booking without an account (public API / portal): phone verified by OTP -----------------------
+
+
+def _guest_validate(
+    *, full_name: str, date_of_birth: date, sex: str, phone: str, cccd: str, bhyt: str
+) -> dict[str, Any]:
+    """Check a guest's identity fields; all errors at once (ValidationErrors), cleaned values otherwise."""
+    from health_f0.core.exceptions import ValidationErrors
+    from health_f0.core.phone import normalize_mobile
+    from health_f0.core.text import normalize_name
+    from health_f0.patients.identifiers import clean_bhyt, clean_cccd
+    from health_f0.patients.models import Sex
+
+    errors: dict[str, list[tuple[str, str]]] = {}
+    cleaned: dict[str, Any] = {"date_of_birth": date_of_birth, "sex": sex}
+
+    def check(field: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except DomainError as exc:
+            errors.setdefault(exc.field or field, []).append((exc.code, exc.message))
+            return None
+
+    today = timezone.localdate()
+    cleaned["full_name"] = normalize_name(full_name or "")
+    if not 2 <= len(cleaned["full_name"]) <= 120 or any(ch.isdigit() for ch in cleaned["full_name"]):
+        errors["full_name"] = [
+            ("full_name_invalid", "Vui lòng nhập đầy đủ họ và tên (2–120 ký tự, không có chữ số).")
+        ]
+    if date_of_birth > today:
+        errors["date_of_birth"] = [("date_of_birth_future", "Ngày sinh không được ở tương lai.")]
+    elif date_of_birth < date(today.year - 120, 1, 1):
+        errors["date_of_birth"] = [("date_of_birth_invalid", "Ngày sinh không hợp lệ.")]
+    if sex not in Sex.values:
+        errors["sex"] = [("sex_invalid", "Vui lòng chọn giới tính.")]
+    cleaned["phone"] = check("phone", lambda: normalize_mobile(phone))
+    known_sex = sex if sex in {"male", "female"} else None
+    cleaned["cccd"] = (
+        check("cccd", lambda: clean_cccd(cccd, date_of_birth=date_of_birth, sex=known_sex)) or ""
+    )
+    cleaned["bhyt"] = check("bhyt", lambda: clean_bhyt(bhyt)) or ""
+    if errors:
+        raise ValidationErrors(errors)
+    return cleaned
+
+
+def _guest_patient(*, service: Service, identity: dict[str, Any]) -> Patient:
+    """The patient on record with the same phone, date of birth and name (accents and case ignored), else
+    a new patient managed by the service's health centre (address unknown: ward 0)."""
+    from health_f0.core.text import name_key
+    from health_f0.patients.services import patient_create
+
+    wanted = name_key(identity["full_name"])
+    candidates = Patient.objects.filter(phone=identity["phone"], date_of_birth=identity["date_of_birth"])
+    for existing in candidates.order_by("pk"):
+        if name_key(existing.full_name) == wanted:
+            return existing
+    facility = _managing_facility(service.facility)
+    return patient_create(
+        full_name=identity["full_name"],
+        date_of_birth=identity["date_of_birth"],
+        sex=identity["sex"],
+        phone=identity["phone"],
+        cccd=identity["cccd"],
+        bhyt=identity["bhyt"],
+        facility=facility,
+        province_code=facility.province_code or 0,
+        ward_code=0,
+        actor=None,
+    )
+
+
+@_retry_on_deadlock
+def appointment_book_guest(
+    *,
+    service: Service,
+    slot_start: datetime,
+    full_name: str,
+    date_of_birth: date,
+    sex: str,
+    phone: str,
+    otp: str,
+    cccd: str = "",
+    bhyt: str = "",
+    reason: str = "",
+    channel: str = Channel.APP,
+    now: datetime | None = None,
+) -> Appointment:
+    """Someone with no account (and perhaps no hospital record) books online with a phone verified by an
+    OTP of purpose "booking". The person is matched to the patient on record with the same phone, date of
+    birth and name, or recorded as a new patient. The OTP serves one booking; a refused booking (slot full,
+    overlap) leaves it unused. Same capacity and overlap guarantees as `appointment_book`."""
+    from health_f0.registration.otp import otp_consume, otp_verify
+
+    now = now or timezone.now()
+    if channel not in ONLINE_CHANNELS:
+        raise DomainError("Kênh đặt lịch không hợp lệ.", code="invalid_channel", field="channel")
+    identity = _guest_validate(
+        full_name=full_name, date_of_birth=date_of_birth, sex=sex, phone=phone, cccd=cccd, bhyt=bhyt
+    )
+    _check_service(service)
+    slot = _find_slot(service=service, start=slot_start, now=now, for_staff=False)
+    # The OTP comes after the cheap checks (no try is spent on a typo) and before any lookup of the person.
+    challenge = otp_verify(phone=identity["phone"], purpose="booking", code=otp)
+    status = Status.REQUESTED if service.requires_confirmation else Status.CONFIRMED
+    with transaction.atomic():
+        otp_consume(challenge=challenge)
+        patient = _guest_patient(service=service, identity=identity)
+        appointment = _book_locked(
+            patient=patient,
+            service=service,
+            slot=slot,
+            channel=channel,
+            actor=None,
+            status=status,
+            reason=reason,
+            now=now,
+        )
+        _audit(appointment, None, "book", AuditLog.Action.CREATE, channel=channel, status=status, guest=True)
+        _notify(appointment, "requested" if status == Status.REQUESTED else "confirmed")
+    return appointment

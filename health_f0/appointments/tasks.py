@@ -1,0 +1,23 @@
+"""Periodic appointment jobs (Huey runs its crontab in UTC: Vietnam is UTC+7 all year)."""
+
+from __future__ import annotations
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, lock_task
+
+from health_f0.appointments import reminders, services
+
+
+@db_periodic_task(crontab(minute="*/5"))
+@lock_task("appointment-reminders")
+def send_appointment_reminders() -> int:
+    return reminders.reminders_send_due()
+
+
+# Hourly from 07:05 to 21:05 local time (00-14 UTC): marks the days already over, and its SMS never
+# wakes anyone at night. A worker that was down catches up at the next run.
+@db_periodic_task(crontab(minute="5", hour="0-14"))
+@lock_task("appointment-no-shows")
+def mark_no_shows() -> int:
+    no_shows, expired = services.no_show_sweep()
+    return no_shows + expired

@@ -1,0 +1,298 @@
+"""HL7 FHIR R4 client for a HIS: patient lookup by identifier, and paged searches that imports.py turns into
+visits, lab results and re-exam slips. Plain `requests` + JSON dicts (no model library: we read a handful of
+elements and must tolerate what real HIS servers leave out).
+
+Identifier systems follow the VN Core FHIR IG draft (Cục CNTT - Bộ Y tế, NamingSystem resources
+`insurance_number` and `patient-internal-id`); the IG has no published NamingSystem for the CCCD yet, so
+that one is our assumption. All three are constructor arguments for HIS that use their own.
+
+Retries: connection errors, timeouts and 5xx answers are retried with exponential backoff (bounded
+attempts); after that HisUnavailable is raised and the caller records a failed run. 4xx is not retried.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import requests
+
+from health_f0.his.adapters.base import (
+    HisPatient,
+    HisUnavailable,
+    LabRecord,
+    SlipRecord,
+    VisitRecord,
+    lab_flag,
+    parse_decimal,
+)
+
+SYSTEM_BHYT = "http://fhir.ehealth.gov.vn/core/sid/insurance_number"
+SYSTEM_HIS_CODE = "http://fhir.ehealth.gov.vn/core/sid/patient-internal-id"
+SYSTEM_CCCD = "http://fhir.ehealth.gov.vn/core/sid/cccd"  # assumption: no NamingSystem in the IG draft yet
+SYSTEM_ICD10 = "http://hl7.org/fhir/sid/icd-10"
+DEFAULT_SYSTEMS: dict[str, str] = {"bhyt": SYSTEM_BHYT, "cccd": SYSTEM_CCCD, "his_code": SYSTEM_HIS_CODE}
+
+VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+FHIR_JSON = "application/fhir+json"
+
+
+@dataclass
+class Page:
+    """One searchset page: its resources and whether a next page exists."""
+
+    resources: list[dict[str, Any]]
+    has_next: bool
+
+
+class FhirAdapter:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        systems: dict[str, str] | None = None,
+        timeout: float = 15.0,
+        attempts: int = 4,
+        backoff: float = 0.5,
+        page_size: int = 100,
+        session: requests.Session | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.systems = {**DEFAULT_SYSTEMS, **(systems or {})}
+        self.timeout = timeout
+        self.attempts = max(1, attempts)
+        self.backoff = backoff
+        self.page_size = page_size
+        self.session = session or requests.Session()
+        self.session.headers.update({"Accept": FHIR_JSON})
+
+    # --- HTTP ---------------------------------------------------------------------------------------
+
+    def _get(self, url: str, params: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+        """GET with bounded retries on connection errors and 5xx; HisUnavailable when they run out."""
+        last = ""
+        for attempt in range(self.attempts):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                response = self.session.get(url, params=params, timeout=self.timeout)
+            except requests.RequestException as exc:
+                last = f"{type(exc).__name__}: {exc}"
+                continue
+            if response.status_code >= 500:
+                last = f"HTTP {response.status_code}"
+                continue
+            if response.status_code >= 400:
+                raise HisUnavailable(f"HIS trả lỗi HTTP {response.status_code} cho {url}")
+            try:
+                body: dict[str, Any] = response.json()
+            except ValueError:
+                raise HisUnavailable(f"HIS trả về dữ liệu không phải JSON ({url})")
+            return body
+        raise HisUnavailable(f"HIS không phản hồi sau {self.attempts} lần thử: {last}")
+
+    def search(self, resource_type: str, params: list[tuple[str, str]]) -> Iterator[Page]:
+        """The pages of a search, following Bundle.link[relation=next] (absolute URLs as the server wrote
+        them). Each page is fetched only when the previous one was consumed, so the caller stores a page
+        before the next request is made."""
+        url: str | None = f"{self.base_url}/{resource_type}"
+        query: list[tuple[str, str]] | None = [*params, ("_count", str(self.page_size))]
+        while url:
+            bundle = self._get(url, query)
+            if bundle.get("resourceType") != "Bundle":
+                raise HisUnavailable(f"HIS trả về {bundle.get('resourceType')!r} thay vì Bundle")
+            resources = [
+                entry["resource"]
+                for entry in bundle.get("entry") or []
+                if isinstance(entry.get("resource"), dict)
+                and entry["resource"].get("resourceType") == resource_type
+                and (entry.get("search") or {}).get("mode", "match") == "match"
+            ]
+            next_url = next(
+                (link.get("url") for link in bundle.get("link") or [] if link.get("relation") == "next"), None
+            )
+            yield Page(resources=resources, has_next=bool(next_url))
+            url, query = next_url, None
+
+    # --- Patients -----------------------------------------------------------------------------------
+
+    def find_patients(self, *, identifier_type: str, identifier: str) -> list[HisPatient]:
+        system = self.systems[identifier_type]
+        found: list[HisPatient] = []
+        for page in self.search("Patient", [("identifier", f"{system}|{identifier}")]):
+            found.extend(self.patient_from_resource(resource) for resource in page.resources)
+            if len(found) >= 20:  # an identifier matching more than a few records is for the linker anyway
+                break
+        return found
+
+    def patient_from_resource(self, resource: dict[str, Any]) -> HisPatient:
+        by_system = {v: k for k, v in self.systems.items()}
+        identifiers: dict[str, str] = {}
+        for ident in resource.get("identifier") or []:
+            kind = by_system.get(ident.get("system", ""))
+            if kind and ident.get("value"):
+                identifiers.setdefault(kind, str(ident["value"]))
+        address = next((a.get("text", "") for a in resource.get("address") or [] if a.get("text")), "")
+        return HisPatient(
+            his_patient_id=str(resource.get("id", "")),
+            full_name=human_name(resource.get("name") or []),
+            date_of_birth=parse_date(resource.get("birthDate")),
+            sex=resource.get("gender", "") or "",
+            identifiers=identifiers,
+            address=address,
+        )
+
+
+# --- Resource -> record mapping (pure functions) ------------------------------------------------------
+
+
+def human_name(names: list[dict[str, Any]]) -> str:
+    """Vietnamese order: family name first ('Nguyễn' + 'Văn Hùng'); `text` wins when present."""
+    official = next((n for n in names if n.get("use") == "official"), names[0] if names else {})
+    if official.get("text"):
+        return str(official["text"]).strip()
+    parts = [official.get("family", ""), *official.get("given", [])]
+    return " ".join(p for p in parts if p).strip()
+
+
+def parse_date(raw: Any) -> date | None:
+    if not raw or not isinstance(raw, str):
+        return None
+    try:
+        return date.fromisoformat(raw[:10])
+    except ValueError:
+        return None
+
+
+def parse_datetime(raw: Any) -> datetime | None:
+    """A FHIR dateTime/instant; a date alone means local midnight; no offset means Vietnam time."""
+    if not raw or not isinstance(raw, str):
+        return None
+    try:
+        if len(raw) == 10:
+            return datetime.combine(date.fromisoformat(raw), datetime.min.time(), tzinfo=VN_TZ)
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=VN_TZ)
+
+
+def reference_id(reference: Any, resource_type: str) -> str:
+    """'Patient/123' (or an absolute URL ending so) -> '123'; other types -> ''."""
+    ref = (reference or {}).get("reference", "") if isinstance(reference, dict) else ""
+    parts = ref.rstrip("/").split("/")
+    if len(parts) >= 2 and parts[-2] == resource_type:
+        return parts[-1]
+    if len(parts) >= 4 and parts[-4] == resource_type and parts[-2] == "_history":
+        return parts[-3]
+    return ""
+
+
+def _concept(concept: Any) -> tuple[str, str, str]:
+    """(code, display, system) of a CodeableConcept's first coding, text preferred for display."""
+    if not isinstance(concept, dict):
+        return "", "", ""
+    coding = (concept.get("coding") or [{}])[0]
+    return (
+        str(coding.get("code", "") or ""),
+        str(concept.get("text") or coding.get("display") or ""),
+        str(coding.get("system", "") or ""),
+    )
+
+
+def patient_of(resource: dict[str, Any]) -> str:
+    """The HIS patient id a resource is about (subject, or an Appointment's patient participant)."""
+    if resource.get("resourceType") == "Appointment":
+        for participant in resource.get("participant") or []:
+            pid = reference_id(participant.get("actor"), "Patient")
+            if pid:
+                return pid
+        return ""
+    return reference_id(resource.get("subject"), "Patient")
+
+
+def visit_from_encounter(resource: dict[str, Any]) -> VisitRecord:
+    period = resource.get("period") or {}
+    dept_code, dept_name, _ = _concept(resource.get("serviceType") or None)
+    if not dept_name:
+        location = (resource.get("location") or [{}])[0].get("location") or {}
+        dept_name = location.get("display", "")
+    icd10, diagnosis, system = "", "", ""
+    for reason in resource.get("reasonCode") or []:
+        for coding in reason.get("coding") or []:
+            if coding.get("system") == SYSTEM_ICD10 and not icd10:
+                icd10 = coding.get("code", "")
+        diagnosis = diagnosis or reason.get("text") or ""
+        if not diagnosis:
+            _, diagnosis, system = _concept(reason)
+    if not diagnosis:
+        for item in resource.get("diagnosis") or []:
+            diagnosis = (item.get("condition") or {}).get("display", "") or diagnosis
+    return VisitRecord(
+        external_id=str(resource.get("id", "")),
+        his_patient_id=patient_of(resource),
+        department_code=dept_code[:50],
+        department_name=dept_name[:200],
+        admitted_at=parse_datetime(period.get("start")),
+        discharged_at=parse_datetime(period.get("end")),
+        diagnosis_text=diagnosis,
+        icd10=icd10[:20],
+    )
+
+
+def lab_from_observation(resource: dict[str, Any]) -> LabRecord:
+    code, name, _ = _concept(resource.get("code"))
+    quantity = resource.get("valueQuantity") or {}
+    value_number = parse_decimal(quantity.get("value"))
+    if value_number is not None:
+        value = str(quantity.get("value"))
+    elif "valueString" in resource:
+        value = str(resource["valueString"])
+    else:
+        value = _concept(resource.get("valueCodeableConcept"))[1]
+    ref = (resource.get("referenceRange") or [{}])[0]
+    low = parse_decimal((ref.get("low") or {}).get("value"))
+    high = parse_decimal((ref.get("high") or {}).get("value"))
+    interpretation = _concept((resource.get("interpretation") or [None])[0])[0]
+    return LabRecord(
+        external_id=str(resource.get("id", "")),
+        his_patient_id=patient_of(resource),
+        visit_ref=reference_id(resource.get("encounter"), "Encounter"),
+        code=code[:64],
+        name=(name or code or "Xét nghiệm")[:255],
+        value=value[:255],
+        value_number=value_number,
+        unit=str(quantity.get("unit") or quantity.get("code") or "")[:40],
+        reference_low=low,
+        reference_high=high,
+        reference_text=str(ref.get("text", "") or "")[:255],
+        flag=lab_flag(value_number, low, high, interpretation),
+        conclusion=str(resource.get("note", [{}])[0].get("text", "") if resource.get("note") else ""),
+        observed_at=parse_datetime(resource.get("effectiveDateTime") or resource.get("issued")),
+    )
+
+
+def slip_from_appointment(resource: dict[str, Any]) -> SlipRecord | None:
+    start = parse_datetime(resource.get("start"))
+    if start is None:
+        return None
+    dept_code, dept_name, _ = _concept((resource.get("serviceType") or [None])[0])
+    return SlipRecord(
+        external_id=str(resource.get("id", "")),
+        his_patient_id=patient_of(resource),
+        date=start.astimezone(VN_TZ).date(),
+        department_code=(dept_code or dept_name)[:50],
+        note=str(resource.get("description") or resource.get("comment") or ""),
+    )
+
+
+# What the periodic pull asks for, in this order (visits before the results that point at them).
+PULL_QUERIES: dict[str, list[tuple[str, str]]] = {
+    "Encounter": [],
+    "Observation": [("category", "laboratory")],
+    "Appointment": [("status", "booked")],
+}

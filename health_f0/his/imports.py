@@ -1,0 +1,653 @@
+"""Imports from a HIS: the FHIR pulls (incremental per facility, and the first pull of a new link) and the
+insurance XML files (uploaded or dropped in the watched folder). Each run is an ImportRun row with counts
+and the rejected records with Vietnamese reasons.
+
+Guarantees:
+* Idempotent: every imported row has a unique (facility, source, external id). FHIR rows are refreshed in
+  place when seen again (counted as duplicates); an XML visit (MA_LK) already imported is skipped whole
+  (duplicate), within a file and across files.
+* Nothing lost when the HIS is down: a FHIR page is stored and the resource type's cursor advanced in one
+  transaction, and the cursor never moves past a lastUpdated value whose other resources may be on the
+  next page; a failed run is recorded and the periodic task (tasks.py) pulls again from the cursor. Links
+  whose history could not be pulled keep backfilled_at empty and are retried.
+* XML memory is flat: records are read one HOSO at a time (adapters/xml_4750.py) and written in chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from health_f0.core.audit import audit_log
+from health_f0.core.exceptions import DomainError
+from health_f0.core.models import AuditLog
+from health_f0.facilities import access
+from health_f0.facilities.models import Facility
+from health_f0.his.adapters import HisUnavailable
+from health_f0.his.adapters import fhir as fhirlib
+from health_f0.his.adapters import xml_4750 as xmllib
+from health_f0.his.adapters.base import LabRecord, SlipRecord, VisitRecord
+from health_f0.his.models import (
+    HisLabResult,
+    HisLink,
+    HisReexamSlip,
+    HisVisit,
+    HisVisitSeen,
+    ImportRun,
+    PullCursor,
+    RunKind,
+    RunStatus,
+    SlipStatus,
+    Source,
+)
+from health_f0.his.transitions import LINKER_ROLES
+
+logger = logging.getLogger(__name__)
+
+
+def patient_key(*parts: str) -> str:
+    """A one-way key for counting distinct patients without storing who they are."""
+    raw = "|".join(p for p in parts if p)
+    return hashlib.sha256(raw.encode()).hexdigest()[:16] if raw else ""
+
+
+def _seen(facility: Facility, source: str, rows: list[tuple[str, Any, str, str, bool]]) -> None:
+    """Record (external id, when, department, patient key, linked) for the managers' share report:
+    insert new ones, and mark linked the ones seen before the patient linked."""
+    if not rows:
+        return
+    HisVisitSeen.objects.bulk_create(
+        [
+            HisVisitSeen(
+                facility=facility,
+                source=source,
+                external_id=external_id[:100],
+                day=timezone.localtime(when).date() if when else timezone.localdate(),
+                department_code=department[:50],
+                patient_key=key,
+                linked=linked,
+            )
+            for external_id, when, department, key, linked in rows
+        ],
+        ignore_conflicts=True,
+    )
+    newly_linked = [r[0][:100] for r in rows if r[4]]
+    if newly_linked:
+        HisVisitSeen.objects.filter(
+            facility=facility, source=source, external_id__in=newly_linked, linked=False
+        ).update(linked=True)
+
+
+MAX_STORED_ERRORS = 1000
+XML_CHUNK = 500  # HOSO per transaction
+UNKNOWN_PATIENT = "không tìm thấy người bệnh đã liên kết"
+
+
+@dataclass
+class Counts:
+    read: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def reject(self, record: str, table: str, reason: str, field_name: str = "") -> None:
+        self.rejected += 1
+        if len(self.errors) < MAX_STORED_ERRORS:
+            self.errors.append({"record": record, "table": table, "field": field_name, "reason": reason})
+
+
+def _run_start(*, facility: Facility, source: str, kind: str, actor: Any = None, **fields: Any) -> ImportRun:
+    return ImportRun.objects.create(
+        facility=facility,
+        source=source,
+        kind=kind,
+        started_at=timezone.now(),
+        started_by=actor if getattr(actor, "is_authenticated", False) else None,
+        **fields,
+    )
+
+
+def _run_save(run: ImportRun, counts: Counts, **extra: Any) -> None:
+    run.read_count = counts.read
+    run.imported_count = counts.imported
+    run.duplicate_count = counts.duplicates
+    run.rejected_count = counts.rejected
+    run.errors = counts.errors
+    for key, value in extra.items():
+        setattr(run, key, value)
+    run.save()
+
+
+def _run_finish(run: ImportRun, counts: Counts, *, failure: str = "") -> ImportRun:
+    _run_save(
+        run,
+        counts,
+        status=RunStatus.FAILED if failure else RunStatus.DONE,
+        failure=failure,
+        finished_at=timezone.now(),
+    )
+    return run
+
+
+# --- Upserts (shared by both sources) ----------------------------------------------------------------
+
+
+def _visit_fields(record: VisitRecord) -> dict[str, Any]:
+    return {
+        "his_patient_id": record.his_patient_id[:64],
+        "department_code": record.department_code,
+        "department_name": record.department_name,
+        "admitted_at": record.admitted_at,
+        "discharged_at": record.discharged_at,
+        "diagnosis_text": record.diagnosis_text,
+        "icd10": record.icd10,
+    }
+
+
+def _lab_fields(record: LabRecord) -> dict[str, Any]:
+    return {
+        "visit_ref": record.visit_ref,
+        "code": record.code,
+        "name": record.name,
+        "value": record.value,
+        "value_number": record.value_number,
+        "unit": record.unit,
+        "reference_low": record.reference_low,
+        "reference_high": record.reference_high,
+        "reference_text": record.reference_text,
+        "flag": record.flag,
+        "conclusion": record.conclusion,
+        "observed_at": record.observed_at,
+    }
+
+
+def _attach_results(facility: Facility, source: str, visits: Iterable[HisVisit]) -> None:
+    """Results that arrived before their visit get it now."""
+    by_ref = {v.external_id: v for v in visits}
+    if not by_ref:
+        return
+    for ref, visit in by_ref.items():
+        HisLabResult.objects.filter(
+            facility=facility, source=source, visit__isnull=True, visit_ref=ref
+        ).update(visit=visit)
+
+
+def _slip_book(slip: HisReexamSlip, *, today: date) -> None:
+    """Book the slip's re-exam through the appointments services (a place on that day or the next days of
+    the service whose code is the slip's department code, under the HIS facility); otherwise leave it to
+    the booking desk with the reason."""
+    from health_f0.appointments import services as appointment_services
+    from health_f0.appointments.models import Service
+    from health_f0.core.exceptions import Conflict
+
+    if slip.date < today:
+        slip.status, slip.status_note = SlipStatus.PAST, "Ngày hẹn đã qua khi nhận giấy hẹn."
+        return
+    service = (
+        Service.objects.filter(
+            facility__path__startswith=slip.facility.path, is_active=True, code__iexact=slip.department_code
+        )
+        .order_by("pk")
+        .first()
+        if slip.department_code
+        else None
+    )
+    if service is None:
+        slip.status = SlipStatus.NEEDS_DESK
+        slip.status_note = f"Chưa có dịch vụ khám nào mang mã khoa {slip.department_code or '(trống)'}."
+        return
+    try:
+        with transaction.atomic():
+            # The system books (actor None): the HIS already decided the re-exam. _reexam_book is the
+            # appointments module's booking core used by reexam_schedule without its staff-role check.
+            appointment = appointment_services._reexam_book(
+                patient=slip.patient,
+                service=service,
+                day=slip.date,
+                actor=None,
+                now=timezone.now(),
+                reason=f"Tái khám theo giấy hẹn {slip.external_id}"[:300],
+            )
+    except (Conflict, DomainError) as exc:
+        slip.status, slip.status_note = SlipStatus.NEEDS_DESK, exc.message[:300]
+        return
+    slip.status, slip.appointment, slip.status_note = SlipStatus.BOOKED, appointment, ""
+
+
+def _slip_create(
+    *,
+    facility: Facility,
+    source: str,
+    record: SlipRecord,
+    patient_id: int,
+    visit: HisVisit | None,
+    run: ImportRun,
+) -> bool:
+    """Create the slip (and its appointment) unless it exists. True when created."""
+    if HisReexamSlip.objects.filter(
+        facility=facility, source=source, external_id=record.external_id
+    ).exists():
+        return False
+    slip = HisReexamSlip(
+        patient_id=patient_id,
+        facility=facility,
+        visit=visit,
+        source=source,
+        external_id=record.external_id,
+        date=record.date,
+        department_code=record.department_code,
+        note=record.note,
+        status=SlipStatus.NEEDS_DESK,
+        import_run=run,
+    )
+    _slip_book(slip, today=timezone.localdate())
+    slip.save()
+    return True
+
+
+# --- FHIR --------------------------------------------------------------------------------------------
+
+
+def _fhir_adapter() -> fhirlib.FhirAdapter:
+    if not settings.HIS_FHIR_BASE_URL:
+        raise DomainError(
+            "Chưa cấu hình địa chỉ FHIR của HIS (HIS_FHIR_BASE_URL).", code="his_not_configured"
+        )
+    return fhirlib.FhirAdapter(base_url=settings.HIS_FHIR_BASE_URL)
+
+
+def _linked_patients(facility: Facility, his_ids: set[str]) -> dict[str, int]:
+    if not his_ids:
+        return {}
+    return dict(
+        HisLink.objects.filter(facility=facility, active=True, his_patient_id__in=his_ids).values_list(
+            "his_patient_id", "patient_id"
+        )
+    )
+
+
+def _store_fhir_page(
+    facility: Facility, resource_type: str, resources: list[dict[str, Any]], run: ImportRun, counts: Counts
+) -> None:
+    """Upsert one page's resources of linked patients (others are not ours: skipped)."""
+    owners = _linked_patients(facility, {fhirlib.patient_of(r) for r in resources} - {""})
+    new_visits: list[HisVisit] = []
+    if resource_type == "Encounter":
+        seen_rows = []
+        for resource in resources:
+            record = fhirlib.visit_from_encounter(resource)
+            seen_rows.append(
+                (
+                    record.external_id,
+                    record.admitted_at,
+                    record.department_code or record.department_name,
+                    patient_key(record.his_patient_id),
+                    record.his_patient_id in owners,
+                )
+            )
+        _seen(facility, Source.FHIR, seen_rows)
+    for resource in resources:
+        counts.read += 1
+        patient_id = owners.get(fhirlib.patient_of(resource))
+        if patient_id is None:
+            continue
+        if resource_type == "Encounter":
+            visit_record = fhirlib.visit_from_encounter(resource)
+            visit, created = HisVisit.objects.update_or_create(
+                facility=facility,
+                source=Source.FHIR,
+                external_id=visit_record.external_id,
+                defaults={**_visit_fields(visit_record), "patient_id": patient_id},
+                create_defaults={**_visit_fields(visit_record), "patient_id": patient_id, "import_run": run},
+            )
+            if created:
+                new_visits.append(visit)
+        elif resource_type == "Observation":
+            lab_record = fhirlib.lab_from_observation(resource)
+            visit_id = (
+                HisVisit.objects.filter(
+                    facility=facility, source=Source.FHIR, external_id=lab_record.visit_ref
+                )
+                .values_list("pk", flat=True)
+                .first()
+                if lab_record.visit_ref
+                else None
+            )
+            fields = {**_lab_fields(lab_record), "patient_id": patient_id, "visit_id": visit_id}
+            _, created = HisLabResult.objects.update_or_create(
+                facility=facility,
+                source=Source.FHIR,
+                external_id=lab_record.external_id,
+                defaults=fields,
+                create_defaults={**fields, "import_run": run},
+            )
+        elif resource_type == "Appointment":
+            slip_record = fhirlib.slip_from_appointment(resource)
+            if slip_record is None:
+                counts.reject(
+                    str(resource.get("id", "")), resource_type, "Lịch hẹn không có ngày giờ (start)."
+                )
+                continue
+            created = _slip_create(
+                facility=facility,
+                source=Source.FHIR,
+                record=slip_record,
+                patient_id=patient_id,
+                visit=None,
+                run=run,
+            )
+        else:  # pragma: no cover - PULL_QUERIES lists the types
+            continue
+        if created:
+            counts.imported += 1
+        else:
+            counts.duplicates += 1
+    _attach_results(facility, Source.FHIR, new_visits)
+
+
+def safe_cursor(resources: list[dict[str, Any]], has_next: bool, current: str) -> str:
+    """The greatest lastUpdated L such that every resource with lastUpdated <= L has been seen, given a
+    page sorted by lastUpdated. With a next page, the page's last value may continue there, so the cursor
+    stops just below it (`gt` then re-reads those: idempotent)."""
+    stamps = [str((r.get("meta") or {}).get("lastUpdated", "")) for r in resources]
+    stamps = [s for s in stamps if s]
+    if not stamps:
+        return current
+    if not has_next:
+        return max([current, *stamps])
+    last = max(stamps)
+    below = [s for s in stamps if s < last]
+    return max([current, *below]) if below else current
+
+
+def fhir_pull(*, facility: Facility, adapter: fhirlib.FhirAdapter | None = None) -> ImportRun:
+    """The periodic incremental pull of one facility: for each resource type, everything updated after its
+    cursor (`_lastUpdated=gt<cursor>`, sorted by _lastUpdated, paged). The run is "failed" when the HIS
+    stops answering; the cursor then stands after the last stored page and the next run continues there."""
+    adapter = adapter or _fhir_adapter()
+    run = _run_start(facility=facility, source=Source.FHIR, kind=RunKind.FHIR_PULL)
+    counts = Counts()
+    try:
+        for resource_type, extra in fhirlib.PULL_QUERIES.items():
+            cursor_row, _ = PullCursor.objects.get_or_create(facility=facility, resource_type=resource_type)
+            cursor = cursor_row.last_updated
+            params = [*extra, ("_sort", "_lastUpdated")]
+            if cursor:
+                params.append(("_lastUpdated", f"gt{cursor}"))
+            for page in adapter.search(resource_type, params):
+                with transaction.atomic():
+                    _store_fhir_page(facility, resource_type, page.resources, run, counts)
+                    cursor = safe_cursor(page.resources, page.has_next, cursor)
+                    PullCursor.objects.filter(pk=cursor_row.pk).update(
+                        last_updated=cursor, updated_at=timezone.now()
+                    )
+                    run.progress_done += 1
+                    _run_save(run, counts)
+    except HisUnavailable as exc:
+        logger.warning("FHIR pull of %s failed: %s", facility.code, exc)
+        return _run_finish(run, counts, failure=str(exc)[:2000])
+    return _run_finish(run, counts)
+
+
+def fhir_backfill(*, link: HisLink, adapter: fhirlib.FhirAdapter | None = None) -> ImportRun:
+    """The first pull of a newly linked patient: their whole history (idempotent, so a retry after a failure
+    simply starts again). Marks the link backfilled when every type was read."""
+    adapter = adapter or _fhir_adapter()
+    run = _run_start(facility=link.facility, source=Source.FHIR, kind=RunKind.FHIR_BACKFILL, link=link)
+    counts = Counts()
+    try:
+        for resource_type, extra in fhirlib.PULL_QUERIES.items():
+            params = [*extra, ("patient", link.his_patient_id), ("_sort", "_lastUpdated")]
+            for page in adapter.search(resource_type, params):
+                with transaction.atomic():
+                    _store_fhir_page(link.facility, resource_type, page.resources, run, counts)
+                    run.progress_done += 1
+                    _run_save(run, counts)
+    except HisUnavailable as exc:
+        return _run_finish(run, counts, failure=str(exc)[:2000])
+    HisLink.objects.filter(pk=link.pk).update(backfilled_at=timezone.now())
+    return _run_finish(run, counts)
+
+
+# --- XML ---------------------------------------------------------------------------------------------
+
+
+class _CountingReader:
+    """Wraps a binary file to report how many bytes the parser has read (the run's progress)."""
+
+    def __init__(self, stream: IO[bytes]):
+        self.stream = stream
+        self.done = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.done += len(data)
+        return data
+
+
+def _match_links(facility: Facility, identities: list[xmllib.Identity]) -> list[int | None]:
+    """The patient id of the active link each identity belongs to: by HIS code (MA_BN), then BHYT number
+    (its 10-digit social-insurance part), then CCCD. One query for the whole chunk."""
+    from health_f0.his.services import bhyt_key
+
+    codes = {i.his_code for i in identities if i.his_code}
+    cards = {bhyt_key(i.bhyt) for i in identities if bhyt_key(i.bhyt)}
+    cccds = {i.cccd for i in identities if i.cccd}
+    condition = Q(his_code__in=codes) | Q(bhyt_key__in=cards) | Q(cccd__in=cccds)
+    by_code: dict[str, int] = {}
+    by_card: dict[str, int] = {}
+    by_cccd: dict[str, int] = {}
+    for his_code, card, cccd, patient_id in (
+        HisLink.objects.filter(facility=facility, active=True)
+        .filter(condition)
+        .values_list("his_code", "bhyt_key", "cccd", "patient_id")
+    ):
+        if his_code:
+            by_code[his_code] = patient_id
+        if card:
+            by_card[card] = patient_id
+        if cccd:
+            by_cccd[cccd] = patient_id
+    result: list[int | None] = []
+    for identity in identities:
+        result.append(
+            by_code.get(identity.his_code)
+            or by_card.get(bhyt_key(identity.bhyt))
+            or by_cccd.get(identity.cccd)
+        )
+    return result
+
+
+def _import_chunk(facility: Facility, chunk: list[xmllib.Hoso], run: ImportRun, counts: Counts) -> None:
+    """Validate, match and write one chunk of HOSO in one transaction (bulk inserts)."""
+    parsed: list[tuple[xmllib.Hoso, VisitRecord, xmllib.Identity]] = []
+    seen: set[str] = set()
+    for hoso in chunk:
+        counts.read += 1
+        label = hoso.ma_lk or f"hồ sơ thứ {hoso.index}"
+        if hoso.errors:
+            first = hoso.errors[0]
+            counts.reject(label, first["table"], first["reason"])
+            continue
+        if not hoso.xml1:
+            counts.reject(label, "XML1", "Hồ sơ không có bảng XML1 (thông tin tổng hợp lượt khám).")
+            continue
+        try:
+            visit, identity = xmllib.visit_from_xml1(hoso.xml1[0])
+        except xmllib.RecordError as exc:
+            counts.reject(label, "XML1", exc.reason, exc.field)
+            continue
+        if visit.external_id in seen:
+            counts.duplicates += 1
+            continue
+        seen.add(visit.external_id)
+        parsed.append((hoso, visit, identity))
+    if not parsed:
+        return
+    existing = set(
+        HisVisit.objects.filter(
+            facility=facility, source=Source.XML, external_id__in=[v.external_id for _, v, _ in parsed]
+        ).values_list("external_id", flat=True)
+    )
+    fresh = [(h, v, i) for h, v, i in parsed if v.external_id not in existing]
+    counts.duplicates += len(parsed) - len(fresh)
+    all_owners = _match_links(facility, [i for _, _, i in parsed])
+    _seen(
+        facility,
+        Source.XML,
+        [
+            (
+                v.external_id,
+                v.admitted_at,
+                v.department_code,
+                patient_key(i.his_code or i.bhyt or i.cccd),
+                o is not None,
+            )
+            for (_, v, i), o in zip(parsed, all_owners, strict=True)
+        ],
+    )
+    owner_of = {v.external_id: o for (_, v, _), o in zip(parsed, all_owners, strict=True)}
+    owners = [owner_of[v.external_id] for _, v, _ in fresh]
+    to_create: list[tuple[xmllib.Hoso, VisitRecord, int, list[LabRecord], list[SlipRecord]]] = []
+    for (hoso, visit, _identity), patient_id in zip(fresh, owners, strict=True):
+        if patient_id is None:
+            counts.reject(visit.external_id, "XML1", UNKNOWN_PATIENT)
+            continue
+        try:
+            labs = [xmllib.lab_from_xml4(row, visit.external_id, n) for n, row in enumerate(hoso.xml4, 1)]
+            slips = [xmllib.slip_from_xml14(row, visit.external_id) for row in hoso.xml14]
+        except xmllib.RecordError as exc:
+            table = "XML14" if exc.field in {"SO_GIAYHEN_KL", "NGAY_HEN_KL"} else "XML4"
+            counts.reject(visit.external_id, table, exc.reason, exc.field)
+            continue
+        to_create.append((hoso, visit, patient_id, labs, slips))
+    if not to_create:
+        return
+    with transaction.atomic():
+        visits = HisVisit.objects.bulk_create(
+            [
+                HisVisit(
+                    facility=facility,
+                    source=Source.XML,
+                    external_id=visit.external_id,
+                    patient_id=patient_id,
+                    import_run=run,
+                    **_visit_fields(visit),
+                )
+                for _, visit, patient_id, _, _ in to_create
+            ]
+        )
+        results: list[HisLabResult] = []
+        for saved, (_, _, patient_id, labs, _) in zip(visits, to_create, strict=True):
+            unique = {lab.external_id: lab for lab in labs}  # a repeated STT in one record counts once
+            results.extend(
+                HisLabResult(
+                    facility=facility,
+                    source=Source.XML,
+                    external_id=lab.external_id,
+                    patient_id=patient_id,
+                    visit=saved,
+                    import_run=run,
+                    **_lab_fields(lab),
+                )
+                for lab in unique.values()
+            )
+        HisLabResult.objects.bulk_create(results, batch_size=1000)
+        for saved, (_, _, patient_id, _, slips) in zip(visits, to_create, strict=True):
+            for slip in slips:
+                _slip_create(
+                    facility=facility,
+                    source=Source.XML,
+                    record=slip,
+                    patient_id=patient_id,
+                    visit=saved,
+                    run=run,
+                )
+    counts.imported += len(to_create)
+
+
+def xml_import(
+    *,
+    facility: Facility,
+    stream: IO[bytes],
+    file_name: str,
+    actor: Any = None,
+    size: int = 0,
+    check_access: bool = True,
+) -> ImportRun:
+    """Import one QĐ 4750/3176 file (an upload in the desk, or a file from the watched folder). Records are
+    read one HOSO at a time and written in chunks; a broken envelope stops the run as failed with the line
+    and column (records before it stay imported: importing the fixed file again skips them)."""
+    if check_access and actor is not None:
+        access.require_role_at(actor, facility, LINKER_ROLES)
+    run = _run_start(
+        facility=facility,
+        source=Source.XML,
+        kind=RunKind.XML_FILE,
+        actor=actor,
+        file_name=Path(file_name).name[:255],
+        progress_total=size,
+    )
+    if actor is not None:
+        audit_log(
+            actor=actor, action=AuditLog.Action.CREATE, verb="his_xml_import", target=run, facility=facility
+        )
+    counts = Counts()
+    reader = _CountingReader(stream)
+    chunk: list[xmllib.Hoso] = []
+    try:
+        for hoso in xmllib.iter_hoso(reader):  # type: ignore[arg-type]
+            chunk.append(hoso)
+            if len(chunk) >= XML_CHUNK:
+                _import_chunk(facility, chunk, run, counts)
+                chunk = []
+                _run_save(run, counts, progress_done=reader.done)
+        _import_chunk(facility, chunk, run, counts)
+    except xmllib.XmlStructureError as exc:
+        if chunk:
+            _import_chunk(facility, chunk, run, counts)
+        counts.errors.append({"record": "", "table": "", "field": "", "reason": str(exc)})
+        return _run_finish(run, counts, failure=str(exc))
+    run.progress_done = reader.done
+    return _run_finish(run, counts)
+
+
+def xml_watch_scan(*, facility: Facility, folder: str | Path | None = None) -> list[ImportRun]:
+    """Import every *.xml file in the watched folder (oldest first), moving each to done/ or failed/ (a run
+    that read the whole file is done even with rejected records; a broken file is failed)."""
+    base = Path(folder or settings.HIS_XML_WATCH_DIR)
+    if not str(base) or not base.is_dir():
+        return []
+    (base / "done").mkdir(exist_ok=True)
+    (base / "failed").mkdir(exist_ok=True)
+    runs = []
+    for path in sorted(
+        (p for p in base.iterdir() if p.is_file() and p.suffix.lower() == ".xml"),
+        key=lambda p: p.stat().st_mtime,
+    ):
+        with path.open("rb") as stream:
+            run = xml_import(
+                facility=facility,
+                stream=stream,
+                file_name=path.name,
+                size=path.stat().st_size,
+                check_access=False,
+            )
+        target = base / ("done" if run.status == RunStatus.DONE else "failed") / path.name
+        if target.exists():
+            target = target.with_name(f"{path.stem}-{run.public_id.hex[:8]}{path.suffix}")
+        shutil.move(str(path), target)
+        runs.append(run)
+    return runs

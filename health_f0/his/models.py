@@ -1,0 +1,402 @@
+"""HIS linking: a patient's account joined to their record in a hospital information system (HIS), and
+what is imported from that HIS: visits, lab results and re-exam slips, with the runs that imported them.
+
+Two doors into a HIS (adapters/): the FHIR R4 API, and the insurance XML files (QĐ 4750/3176) every HIS
+must produce. Imported rows carry (facility, source, external id) and that key is unique, so importing
+the same thing twice never makes two rows.
+
+MariaDB has no partial unique index; "one active link per (patient, facility)" is a unique key over
+(patient, facility, active_marker) where active_marker is True on the active link and NULL otherwise
+(NULLs never collide).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from health_f0.core.models import BaseModel
+
+
+class IdentifierType(models.TextChoices):
+    BHYT = "bhyt", _("Số thẻ BHYT")
+    CCCD = "cccd", _("Số CCCD")
+    HIS_CODE = "his_code", _("Mã người bệnh tại bệnh viện")
+
+
+class LinkStatus(models.TextChoices):
+    REQUESTED = "requested", _("Đã gửi yêu cầu")
+    NEEDS_REVIEW = "needs_review", _("Chờ cán bộ liên kết kiểm tra")
+    LINKED = "linked", _("Đã liên kết")
+    REJECTED = "rejected", _("Từ chối")
+    UNLINKED = "unlinked", _("Đã huỷ liên kết")
+
+
+OPEN_LINK_STATUSES: tuple[str, ...] = (LinkStatus.REQUESTED, LinkStatus.NEEDS_REVIEW)
+
+
+class LinkChannel(models.TextChoices):
+    PORTAL = "portal", _("Cổng thông tin")
+    APP = "app", _("Ứng dụng di động")
+    RECEPTION = "reception", _("Tại quầy tiếp đón")
+
+
+class HisLinkRequest(BaseModel):
+    """A request to join a patient's account to their record in one facility's HIS. Its public id is printed
+    as a QR code on the link form that reception or the linker scans."""
+
+    patient = models.ForeignKey(
+        "patients.Patient",
+        verbose_name=_("người bệnh"),
+        on_delete=models.PROTECT,
+        related_name="his_link_requests",
+    )
+    facility = models.ForeignKey(
+        "facilities.Facility",
+        verbose_name=_("bệnh viện/TTYT"),
+        on_delete=models.PROTECT,
+        related_name="his_link_requests",
+    )
+    identifier_type = models.CharField(_("loại mã"), max_length=10, choices=IdentifierType.choices)
+    identifier = models.CharField(_("mã"), max_length=32)
+    status = models.CharField(
+        _("trạng thái"), max_length=14, choices=LinkStatus.choices, default=LinkStatus.REQUESTED
+    )
+    channel = models.CharField(_("kênh"), max_length=10, choices=LinkChannel.choices)
+    # What the HIS returned, one dict per candidate with per-field match flags (see services._candidate).
+    candidates = models.JSONField(_("hồ sơ HIS tìm được"), default=list, blank=True)
+    lookup_error = models.CharField(_("lỗi tra cứu HIS"), max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("quyết định lúc"), null=True, blank=True)
+    reason = models.CharField(_("lý do"), max_length=300, blank=True)
+    his_patient_id = models.CharField(_("mã người bệnh trong HIS"), max_length=64, blank=True)
+    auto_linked = models.BooleanField(_("liên kết tự động"), default=False)
+
+    class Meta:
+        verbose_name = _("yêu cầu liên kết HIS")
+        verbose_name_plural = _("yêu cầu liên kết HIS")
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["facility", "status", "created_at"]),
+            models.Index(fields=["patient", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_identifier_type_display()} {self.identifier} ({self.get_status_display()})"
+
+
+class HisLink(BaseModel):
+    """A patient's account joined to one HIS patient record at one facility."""
+
+    patient = models.ForeignKey(
+        "patients.Patient", verbose_name=_("người bệnh"), on_delete=models.PROTECT, related_name="his_links"
+    )
+    facility = models.ForeignKey(
+        "facilities.Facility",
+        verbose_name=_("bệnh viện/TTYT"),
+        on_delete=models.PROTECT,
+        related_name="his_links",
+    )
+    request = models.ForeignKey(
+        HisLinkRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="links"
+    )
+    his_patient_id = models.CharField(_("mã người bệnh trong HIS"), max_length=64)
+    # {"bhyt": "...", "cccd": "...", "his_code": "..."}: what the XML import matches records by.
+    identifiers = models.JSONField(_("các mã định danh"), default=dict, blank=True)
+    bhyt_key = models.CharField(max_length=10, blank=True, db_index=True, editable=False)
+    cccd = models.CharField(max_length=12, blank=True, db_index=True, editable=False)
+    his_code = models.CharField(max_length=32, blank=True, db_index=True, editable=False)
+    linked_at = models.DateTimeField(_("liên kết lúc"))
+    linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    active = models.BooleanField(_("đang hiệu lực"), default=True)
+    active_marker = models.BooleanField(null=True, default=True, editable=False)
+    unlinked_at = models.DateTimeField(_("huỷ liên kết lúc"), null=True, blank=True)
+    unlinked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    unlink_reason = models.CharField(_("lý do huỷ liên kết"), max_length=300, blank=True)
+    # When the FHIR history of this patient was first pulled (None: still to do, retried by the task).
+    backfilled_at = models.DateTimeField(_("đã lấy lịch sử lúc"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("liên kết HIS")
+        verbose_name_plural = _("liên kết HIS")
+        ordering = ["-linked_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "facility", "active_marker"], name="uniq_active_his_link_patient"
+            ),
+            models.UniqueConstraint(
+                fields=["facility", "his_patient_id", "active_marker"], name="uniq_active_his_link_record"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.his_patient_id} @ {self.facility_id}"
+
+
+class Source(models.TextChoices):
+    FHIR = "fhir", _("FHIR")
+    XML = "xml", _("XML giám định BHYT")
+
+
+class HisVisit(BaseModel):
+    """One visit (encounter) imported from the HIS: FHIR Encounter or XML1 (key MA_LK)."""
+
+    patient = models.ForeignKey(
+        "patients.Patient", verbose_name=_("người bệnh"), on_delete=models.PROTECT, related_name="his_visits"
+    )
+    facility = models.ForeignKey(
+        "facilities.Facility",
+        verbose_name=_("bệnh viện/TTYT"),
+        on_delete=models.PROTECT,
+        related_name="his_visits",
+    )
+    source = models.CharField(_("nguồn"), max_length=6, choices=Source.choices)
+    external_id = models.CharField(_("mã lượt khám (MA_LK/Encounter)"), max_length=100)
+    his_patient_id = models.CharField(_("mã người bệnh trong HIS"), max_length=64, blank=True)
+    department_code = models.CharField(_("mã khoa"), max_length=50, blank=True)
+    department_name = models.CharField(_("khoa"), max_length=200, blank=True)
+    admitted_at = models.DateTimeField(_("vào viện/khám lúc"), null=True, blank=True)
+    discharged_at = models.DateTimeField(_("ra viện/kết thúc lúc"), null=True, blank=True)
+    diagnosis_text = models.TextField(_("chẩn đoán"), blank=True)
+    icd10 = models.CharField(_("mã ICD-10"), max_length=20, blank=True)
+    import_run = models.ForeignKey(
+        "ImportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("lượt khám (HIS)")
+        verbose_name_plural = _("lượt khám (HIS)")
+        ordering = ["-admitted_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["facility", "source", "external_id"], name="uniq_his_visit")
+        ]
+        indexes = [
+            models.Index(fields=["patient", "admitted_at"]),
+            models.Index(fields=["facility", "admitted_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} {self.icd10}"
+
+
+class LabFlag(models.TextChoices):
+    HIGH = "H", _("Cao")
+    LOW = "L", _("Thấp")
+    NORMAL = "N", _("Bình thường")
+    UNKNOWN = "", _("Không đánh giá")
+
+
+class HisLabResult(BaseModel):
+    """One lab (CLS) result: FHIR Observation (category laboratory) or an XML4 row."""
+
+    visit = models.ForeignKey(
+        HisVisit, null=True, blank=True, on_delete=models.SET_NULL, related_name="lab_results"
+    )
+    # The visit's external id as the result named it (a result may arrive before its visit: joined later).
+    visit_ref = models.CharField(max_length=100, blank=True)
+    patient = models.ForeignKey(
+        "patients.Patient",
+        verbose_name=_("người bệnh"),
+        on_delete=models.PROTECT,
+        related_name="his_lab_results",
+    )
+    facility = models.ForeignKey(
+        "facilities.Facility", verbose_name=_("bệnh viện/TTYT"), on_delete=models.PROTECT, related_name="+"
+    )
+    source = models.CharField(_("nguồn"), max_length=6, choices=Source.choices)
+    external_id = models.CharField(_("mã kết quả"), max_length=150)
+    code = models.CharField(_("mã chỉ số"), max_length=64, blank=True)
+    name = models.CharField(_("tên chỉ số"), max_length=255)
+    value = models.CharField(_("kết quả"), max_length=255, blank=True)
+    value_number = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    unit = models.CharField(_("đơn vị"), max_length=40, blank=True)
+    reference_low = models.DecimalField(
+        _("giới hạn dưới"), max_digits=14, decimal_places=4, null=True, blank=True
+    )
+    reference_high = models.DecimalField(
+        _("giới hạn trên"), max_digits=14, decimal_places=4, null=True, blank=True
+    )
+    reference_text = models.CharField(_("khoảng tham chiếu"), max_length=255, blank=True)
+    flag = models.CharField(_("đánh giá"), max_length=1, choices=LabFlag.choices, blank=True, default="")
+    conclusion = models.TextField(_("kết luận"), blank=True)
+    observed_at = models.DateTimeField(_("có kết quả lúc"), null=True, blank=True)
+    import_run = models.ForeignKey(
+        "ImportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("kết quả cận lâm sàng (HIS)")
+        verbose_name_plural = _("kết quả cận lâm sàng (HIS)")
+        ordering = ["-observed_at", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["facility", "source", "external_id"], name="uniq_his_lab_result")
+        ]
+        indexes = [models.Index(fields=["patient", "observed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.value} {self.unit}"
+
+    @property
+    def is_out_of_range(self) -> bool:
+        return self.flag in (LabFlag.HIGH, LabFlag.LOW)
+
+
+class SlipStatus(models.TextChoices):
+    BOOKED = "booked", _("Đã đặt lịch tái khám")
+    NEEDS_DESK = "needs_desk", _("Chờ bộ phận đặt lịch xếp lịch")
+    PAST = "past", _("Ngày hẹn đã qua khi nhận giấy hẹn")
+
+
+class HisReexamSlip(BaseModel):
+    """A re-exam appointment slip (giấy hẹn khám lại): FHIR Appointment (booked) or XML14. When a matching
+    service has a free place, a re-exam appointment is booked with its reminders; otherwise the slip waits
+    for the booking desk with the reason in `status_note`."""
+
+    patient = models.ForeignKey(
+        "patients.Patient",
+        verbose_name=_("người bệnh"),
+        on_delete=models.PROTECT,
+        related_name="his_reexam_slips",
+    )
+    facility = models.ForeignKey(
+        "facilities.Facility", verbose_name=_("bệnh viện/TTYT"), on_delete=models.PROTECT, related_name="+"
+    )
+    visit = models.ForeignKey(
+        HisVisit, null=True, blank=True, on_delete=models.SET_NULL, related_name="slips"
+    )
+    source = models.CharField(_("nguồn"), max_length=6, choices=Source.choices)
+    external_id = models.CharField(_("số giấy hẹn"), max_length=100)
+    date = models.DateField(_("ngày hẹn khám lại"))
+    department_code = models.CharField(_("mã khoa"), max_length=50, blank=True)
+    note = models.TextField(_("ghi chú"), blank=True)
+    status = models.CharField(_("trạng thái"), max_length=12, choices=SlipStatus.choices)
+    status_note = models.CharField(_("ghi chú xử lý"), max_length=300, blank=True)
+    appointment = models.ForeignKey(
+        "appointments.Appointment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    import_run = models.ForeignKey(
+        "ImportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("giấy hẹn khám lại (HIS)")
+        verbose_name_plural = _("giấy hẹn khám lại (HIS)")
+        ordering = ["-date"]
+        constraints = [
+            models.UniqueConstraint(fields=["facility", "source", "external_id"], name="uniq_his_reexam_slip")
+        ]
+        indexes = [models.Index(fields=["facility", "status", "date"])]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} {self.date:%d/%m/%Y}"
+
+
+class RunKind(models.TextChoices):
+    XML_FILE = "xml_file", _("Nhập tệp XML")
+    FHIR_PULL = "fhir_pull", _("Đồng bộ FHIR định kỳ")
+    FHIR_BACKFILL = "fhir_backfill", _("Lấy lịch sử FHIR khi liên kết")
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", _("Đang chạy")
+    DONE = "done", _("Hoàn tất")
+    FAILED = "failed", _("Lỗi")
+
+
+class ImportRun(BaseModel):
+    """One import: an XML file, a periodic FHIR pull, or the first pull of a newly linked patient.
+    `errors` lists rejected records: {"record": id, "table": "XML1", "reason": Vietnamese text}."""
+
+    facility = models.ForeignKey(
+        "facilities.Facility", verbose_name=_("bệnh viện/TTYT"), on_delete=models.PROTECT, related_name="+"
+    )
+    source = models.CharField(_("nguồn"), max_length=6, choices=Source.choices)
+    kind = models.CharField(_("loại"), max_length=14, choices=RunKind.choices)
+    file_name = models.CharField(_("tên tệp"), max_length=255, blank=True)
+    link = models.ForeignKey(HisLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField(_("bắt đầu"))
+    finished_at = models.DateTimeField(_("kết thúc"), null=True, blank=True)
+    status = models.CharField(
+        _("trạng thái"), max_length=8, choices=RunStatus.choices, default=RunStatus.RUNNING
+    )
+    read_count = models.PositiveIntegerField(_("số bản ghi đọc"), default=0)
+    imported_count = models.PositiveIntegerField(_("đã nhập"), default=0)
+    duplicate_count = models.PositiveIntegerField(_("trùng (bỏ qua)"), default=0)
+    rejected_count = models.PositiveIntegerField(_("bị từ chối"), default=0)
+    errors = models.JSONField(_("lỗi"), default=list, blank=True)
+    failure = models.TextField(_("lý do lỗi"), blank=True)
+    # Long runs: bytes of the file read so far / its size (XML), or pages fetched (FHIR).
+    progress_done = models.BigIntegerField(default=0)
+    progress_total = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("lượt nhập dữ liệu HIS")
+        verbose_name_plural = _("lượt nhập dữ liệu HIS")
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["facility", "started_at"]), models.Index(fields=["status", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.file_name} ({self.get_status_display()})"
+
+    @property
+    def progress_percent(self) -> int | None:
+        if not self.progress_total:
+            return None
+        return min(100, int(100 * self.progress_done / self.progress_total))
+
+
+class PullCursor(models.Model):
+    """Where the incremental FHIR pull of one resource type of one facility stands: every resource with
+    meta.lastUpdated <= `last_updated` is stored (the FHIR instant, kept verbatim as the HIS wrote it)."""
+
+    facility = models.ForeignKey("facilities.Facility", on_delete=models.CASCADE, related_name="+")
+    resource_type = models.CharField(max_length=40)
+    last_updated = models.CharField(max_length=40, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("mốc đồng bộ FHIR")
+        verbose_name_plural = _("mốc đồng bộ FHIR")
+        constraints = [models.UniqueConstraint(fields=["facility", "resource_type"], name="uniq_pull_cursor")]
+
+    def __str__(self) -> str:
+        return f"{self.resource_type} > {self.last_updated}"
+
+
+class HisVisitSeen(models.Model):
+    """Every visit the HIS reported, linked patient or not, reduced to what the managers' report needs: the
+    day, the department, a one-way key of the patient (a hash of the HIS code or card, never the identity)
+    and whether that patient was linked. Visits of unlinked patients are rejected from HisVisit; this is how
+    "share of visiting patients who are linked" still sees them."""
+
+    facility = models.ForeignKey("facilities.Facility", on_delete=models.CASCADE, related_name="+")
+    source = models.CharField(max_length=6, choices=Source.choices)
+    external_id = models.CharField(max_length=100)
+    day = models.DateField()
+    department_code = models.CharField(max_length=50, blank=True)
+    patient_key = models.CharField(max_length=16)
+    linked = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = _("lượt khám HIS đã ghi nhận")
+        verbose_name_plural = _("lượt khám HIS đã ghi nhận")
+        constraints = [
+            models.UniqueConstraint(fields=["facility", "source", "external_id"], name="uniq_his_visit_seen")
+        ]
+        indexes = [models.Index(fields=["facility", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} {self.day}"

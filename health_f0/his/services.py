@@ -1,0 +1,593 @@
+"""HIS link writes: request a link, decide it (automatically or by the HIS linker), unlink; the printable
+link form.
+
+Guarantees:
+* The HIS is asked before any database transaction opens (a slow HIS never holds a row lock), and the
+  request is written with the answer in one transaction that locks the patient row, so a patient never
+  has two open requests, nor an open request next to an active link, for one facility.
+* Only an exact answer links automatically: exactly one HIS patient whose identifier, name (accent- and
+  case-insensitive, core.text.name_key) and date of birth all equal the patient's. Anything else (none,
+  several, one that differs in any field, or a HIS that did not answer) goes to the linker's queue with the
+  candidates and per-field match flags stored side by side.
+* One active link per (patient, facility) and per (facility, HIS patient): unique keys, checked under the
+  patient lock for a clear message.
+* Every state change writes an audit row (the system's decisions with actor None) and queues the patient's
+  SMS, sent after commit by notifications.sms_enqueue. A new link queues the first FHIR pull of that
+  patient's history after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from health_f0.core.audit import audit_log
+from health_f0.core.exceptions import Conflict, DomainError, NotFound, PermissionDenied
+from health_f0.core.models import AuditLog
+from health_f0.core.text import name_key, unaccent
+from health_f0.facilities import access
+from health_f0.facilities.models import Facility, FacilityKind
+from health_f0.his.adapters import HisAdapter, HisPatient, HisUnavailable, adapter_for
+from health_f0.his.models import (
+    OPEN_LINK_STATUSES,
+    HisLink,
+    HisLinkRequest,
+    IdentifierType,
+    LinkChannel,
+    LinkStatus,
+)
+from health_f0.his.transitions import LINK_WORKFLOW, LINKER_ROLES, PATIENT, RECEPTION_ROLES, SYSTEM
+from health_f0.notifications.services import sms_enqueue
+from health_f0.patients.identifiers import clean_bhyt, clean_cccd
+from health_f0.patients.models import Patient
+
+logger = logging.getLogger(__name__)
+
+SMS_KIND = "his_link"
+HIS_FACILITY_KINDS = (FacilityKind.HOSPITAL, FacilityKind.HEALTH_CENTRE)
+_HIS_CODE = re.compile(r"^[A-Za-z0-9._/-]{3,32}$")
+
+
+# --- Identifiers -------------------------------------------------------------------------------------
+
+
+def clean_identifier(identifier_type: str, raw: str) -> str:
+    """The identifier in its canonical form, or DomainError(field="identifier") in Vietnamese."""
+    value = (raw or "").strip()
+    if identifier_type == IdentifierType.BHYT:
+        cleaned = _reraise_on_identifier(clean_bhyt, value)
+    elif identifier_type == IdentifierType.CCCD:
+        cleaned = _reraise_on_identifier(clean_cccd, value)
+    elif identifier_type == IdentifierType.HIS_CODE:
+        cleaned = re.sub(r"\s+", "", value).upper()
+        if not _HIS_CODE.fullmatch(cleaned):
+            raise DomainError(
+                "Mã người bệnh tại bệnh viện gồm 3–32 ký tự chữ, số hoặc . _ / -.",
+                code="his_code_invalid",
+                field="identifier",
+            )
+    else:
+        raise DomainError("Loại mã không hợp lệ.", code="identifier_type_invalid", field="identifier_type")
+    if not cleaned:
+        raise DomainError("Vui lòng nhập mã.", code="required", field="identifier")
+    return cleaned
+
+
+def _reraise_on_identifier(fn: Any, value: str) -> str:
+    try:
+        return str(fn(value))
+    except DomainError as exc:
+        raise DomainError(exc.message, code=exc.code, field="identifier")
+
+
+def bhyt_key(value: str) -> str:
+    """The 10-digit social-insurance number inside a BHYT card number: a 15-character card (HS4010123456789)
+    ends with it; the XML files carry the card, the patient often types the 10 digits."""
+    value = re.sub(r"\s+", "", value or "").upper()
+    if len(value) == 15 and value[-10:].isdigit():
+        return value[-10:]
+    return value if re.fullmatch(r"\d{10}", value) else ""
+
+
+def _same_identifier(identifier_type: str, a: str, b: str) -> bool:
+    if not a or not b:
+        return False
+    if identifier_type == IdentifierType.BHYT:
+        return bhyt_key(a) != "" and bhyt_key(a) == bhyt_key(b)
+    return a.strip().upper() == b.strip().upper()
+
+
+# --- Facilities --------------------------------------------------------------------------------------
+
+
+def his_facility_for(patient: Patient) -> Facility:
+    """The hospital or health centre (TTYT) whose HIS holds the patient's visits: the nearest one up the
+    tree from the patient's managing facility."""
+    ids = [int(part) for part in patient.facility.path.strip("/").split("/") if part] or [patient.facility_id]
+    by_id = {
+        f.pk: f for f in Facility.objects.filter(id__in=ids, kind__in=HIS_FACILITY_KINDS, is_active=True)
+    }
+    for facility_id in reversed(ids):
+        if facility_id in by_id:
+            return by_id[facility_id]
+    raise DomainError("Chưa xác định được bệnh viện/TTYT quản lý hồ sơ của bạn.", code="no_his_facility")
+
+
+def _label(facility: Facility) -> str:
+    return facility.short_name or unaccent(facility.name)
+
+
+# --- Matching ----------------------------------------------------------------------------------------
+
+
+def _candidate(found: HisPatient, patient: Patient, identifier_type: str, identifier: str) -> dict[str, Any]:
+    """One HIS answer next to the patient's own details, with what matches."""
+    data = found.as_json()
+    data["match"] = {
+        "identifier": _same_identifier(
+            identifier_type, found.identifiers.get(identifier_type, ""), identifier
+        ),
+        "name": bool(found.full_name) and name_key(found.full_name) == name_key(patient.full_name),
+        "date_of_birth": found.date_of_birth == patient.date_of_birth,
+    }
+    return data
+
+
+def _is_exact(candidates: list[dict[str, Any]]) -> bool:
+    return len(candidates) == 1 and all(candidates[0]["match"].values())
+
+
+# --- Locks and transitions ---------------------------------------------------------------------------
+
+
+def _lock_patient(patient_id: int) -> None:
+    if not Patient.objects.select_for_update().filter(pk=patient_id).values_list("pk", flat=True):
+        raise NotFound("Không tìm thấy người bệnh.")
+
+
+def _locked_request(request: HisLinkRequest) -> HisLinkRequest:
+    _lock_patient(request.patient_id)
+    try:
+        return HisLinkRequest.objects.select_for_update().get(pk=request.pk)
+    except HisLinkRequest.DoesNotExist:
+        raise NotFound("Không tìm thấy yêu cầu liên kết.")
+
+
+def _owns(actor: Any, patient: Patient) -> bool:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return False
+    if access.is_staff_member(actor):
+        return bool(patient.account_id == actor.pk)
+    return access.patients_for(actor).filter(pk=patient.pk).exists()
+
+
+def _check(roles: frozenset[str], actor: Any, facility: Facility, patient: Patient) -> str:
+    """The capacity the actor acts in (system, staff, patient) or PermissionDenied."""
+    if actor is None:
+        if SYSTEM in roles:
+            return SYSTEM
+        raise PermissionDenied("Thao tác này cần người thực hiện.")
+    staff_roles = roles - {SYSTEM, PATIENT}
+    if staff_roles and access.can_act_at(actor, facility, staff_roles):
+        return "staff"
+    if PATIENT in roles and _owns(actor, patient):
+        return PATIENT
+    raise PermissionDenied("Bạn không có quyền thực hiện thao tác này tại cơ sở này.")
+
+
+def _apply(request: HisLinkRequest, action: str, actor: Any) -> str:
+    transition = LINK_WORKFLOW.get(request.status, action)
+    _check(transition.roles, actor, request.facility, request.patient)
+    return transition.target
+
+
+def _notify(request_or_link: Any, text: str) -> None:
+    patient = request_or_link.patient
+    sms_enqueue(
+        to=patient.phone,
+        body=f"{_label(request_or_link.facility)}: {text}",
+        kind=SMS_KIND,
+        facility=request_or_link.facility,
+        subject_ref=f"his_link_request:{request_or_link.pk}"
+        if isinstance(request_or_link, HisLinkRequest)
+        else f"his_link:{request_or_link.pk}",
+    )
+
+
+def _short(reason: str, limit: int = 110) -> str:
+    reason = " ".join((reason or "").split())
+    return reason if len(reason) <= limit else reason[: limit - 1] + "…"
+
+
+def _link(
+    request: HisLinkRequest, *, his_patient_id: str, identifiers: dict[str, str], actor: Any, now: Any
+) -> HisLink:
+    """Inside the request's transaction (patient locked): make the active link, or Conflict."""
+    if HisLink.objects.filter(patient=request.patient, facility=request.facility, active=True).exists():
+        raise Conflict("Người bệnh đã có liên kết HIS tại cơ sở này.", code="already_linked")
+    taken = HisLink.objects.filter(facility=request.facility, his_patient_id=his_patient_id, active=True)
+    if taken.exists():
+        raise Conflict(
+            "Hồ sơ HIS này đã được liên kết với một tài khoản khác.",
+            code="his_record_taken",
+            field="his_patient_id",
+        )
+    ids = {k: v for k, v in identifiers.items() if v}
+    link = HisLink(
+        patient=request.patient,
+        facility=request.facility,
+        request=request,
+        his_patient_id=his_patient_id,
+        identifiers=ids,
+        bhyt_key=bhyt_key(ids.get("bhyt", "")),
+        cccd=ids.get("cccd", "")[:12],
+        his_code=ids.get("his_code", "").upper()[:32],
+        linked_at=now,
+        linked_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    try:
+        with transaction.atomic():
+            link.save()
+    except IntegrityError:
+        raise Conflict("Liên kết này vừa được tạo bởi người khác.", code="already_linked")
+    transaction.on_commit(lambda: _queue_backfill(link.pk))
+    return link
+
+
+def _queue_backfill(link_id: int) -> None:
+    if not settings.HIS_FHIR_BASE_URL:
+        return
+    from health_f0.his.tasks import his_backfill_link
+
+    try:
+        his_backfill_link(link_id)
+    except Exception:  # the periodic task retries links whose history was not pulled yet
+        logger.exception("could not queue the FHIR history pull of HIS link %s", link_id)
+
+
+def _identifiers_for(request: HisLinkRequest, his_patient_id: str) -> dict[str, str]:
+    """The request's own identifier (verified by the match or by the linker) plus what the HIS returned."""
+    ids: dict[str, str] = {}
+    for candidate in request.candidates:
+        if candidate.get("his_patient_id") == his_patient_id:
+            ids.update(candidate.get("identifiers") or {})
+    ids[request.identifier_type] = ids.get(request.identifier_type) or request.identifier
+    if request.identifier_type == IdentifierType.BHYT and not bhyt_key(ids["bhyt"]):
+        ids["bhyt"] = request.identifier
+    if "his_code" not in ids and not request.candidates:
+        ids["his_code"] = his_patient_id  # no online HIS: the linker typed the HIS code (MA_BN)
+    return ids
+
+
+# --- Services ----------------------------------------------------------------------------------------
+
+
+def _lookup(adapter: HisAdapter, identifier_type: str, identifier: str) -> tuple[list[HisPatient], str]:
+    try:
+        return adapter.find_patients(identifier_type=identifier_type, identifier=identifier), ""
+    except HisUnavailable as exc:
+        return [], f"HIS chưa phản hồi: {_short(str(exc), 200)}"
+
+
+def link_request_create(
+    *,
+    patient: Patient,
+    identifier_type: str,
+    identifier: str,
+    channel: str,
+    actor: Any,
+    facility: Facility | None = None,
+    adapter: HisAdapter | None = None,
+) -> HisLinkRequest:
+    """A patient (portal/app, for themselves or their family) or reception (at the counter) asks to link the
+    patient's account to the HIS record with this identifier. Returns the request, already linked when the
+    HIS answered with one exact match, otherwise waiting in the linker's queue (needs_review)."""
+    facility = facility or his_facility_for(patient)
+    if channel == LinkChannel.RECEPTION:
+        access.require_role_at(actor, facility, RECEPTION_ROLES)
+    elif channel in (LinkChannel.PORTAL, LinkChannel.APP):
+        if not _owns(actor, patient):
+            raise PermissionDenied(
+                "Bạn chỉ có thể gửi yêu cầu liên kết cho bản thân hoặc người thân trong tài khoản."
+            )
+    else:
+        raise DomainError("Kênh gửi yêu cầu không hợp lệ.", code="invalid_channel", field="channel")
+    identifier = clean_identifier(identifier_type, identifier)
+    _check_can_request(patient, facility)  # fail fast before asking the HIS (checked again under the lock)
+
+    found, lookup_error = _lookup(adapter or adapter_for(facility), identifier_type, identifier)
+    candidates = [_candidate(f, patient, identifier_type, identifier) for f in found]
+    now = timezone.now()
+    with transaction.atomic():
+        _lock_patient(patient.pk)
+        _check_can_request(patient, facility)
+        request = HisLinkRequest.objects.create(
+            patient=patient,
+            facility=facility,
+            identifier_type=identifier_type,
+            identifier=identifier,
+            channel=channel,
+            candidates=candidates,
+            lookup_error=lookup_error[:300],
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        audit_log(
+            actor=actor,
+            action=AuditLog.Action.CREATE,
+            verb="his_link_request",
+            target=request,
+            facility=facility,
+            data={"channel": channel, "identifier_type": identifier_type, "candidates": len(candidates)},
+        )
+        if _is_exact(candidates) and not lookup_error:
+            _decide_auto(request, candidates[0], now)
+        else:
+            request.status = _apply(request, "to_review", None)
+            request.save(update_fields=["status", "updated_at"])
+            audit_log(
+                actor=None,
+                action=AuditLog.Action.TRANSITION,
+                verb="his_link_to_review",
+                target=request,
+                facility=facility,
+                data={"candidates": len(candidates), "lookup_error": bool(lookup_error)},
+            )
+    return request
+
+
+def _check_can_request(patient: Patient, facility: Facility) -> None:
+    if HisLink.objects.filter(patient=patient, facility=facility, active=True).exists():
+        raise Conflict("Tài khoản đã được liên kết với hồ sơ bệnh viện này.", code="already_linked")
+    if HisLinkRequest.objects.filter(
+        patient=patient, facility=facility, status__in=OPEN_LINK_STATUSES
+    ).exists():
+        raise Conflict(
+            "Đã có một yêu cầu liên kết đang chờ xử lý, vui lòng chờ cán bộ kiểm tra.", code="request_pending"
+        )
+
+
+def _decide_auto(request: HisLinkRequest, candidate: dict[str, Any], now: Any) -> None:
+    request.status = _apply(request, "auto_link", None)
+    request.his_patient_id = candidate["his_patient_id"]
+    request.auto_linked = True
+    request.decided_at = now
+    request.save(update_fields=["status", "his_patient_id", "auto_linked", "decided_at", "updated_at"])
+    link = _link(
+        request,
+        his_patient_id=candidate["his_patient_id"],
+        identifiers=_identifiers_for(request, candidate["his_patient_id"]),
+        actor=None,
+        now=now,
+    )
+    audit_log(
+        actor=None,
+        action=AuditLog.Action.TRANSITION,
+        verb="his_auto_link",
+        target=request,
+        facility=request.facility,
+        data={"his_patient_id": link.his_patient_id, "match": candidate["match"]},
+    )
+    _notify(
+        request,
+        "tai khoan cua ban da duoc lien ket voi ho so benh vien. "
+        f"Xem lich su kham va ket qua xet nghiem tai {settings.PORTAL_URL}",
+    )
+
+
+@transaction.atomic
+def link_request_approve(*, request: HisLinkRequest, actor: Any, his_patient_id: str) -> HisLink:
+    """A HIS linker confirms which HIS record is the patient's (one of the candidates, or a HIS code read
+    from the HIS itself) and links it."""
+    his_patient_id = (his_patient_id or "").strip()
+    if not 1 <= len(his_patient_id) <= 64:
+        raise DomainError("Vui lòng nhập mã người bệnh trong HIS.", code="required", field="his_patient_id")
+    request = _locked_request(request)
+    request.status = _apply(request, "approve", actor)
+    now = timezone.now()
+    request.his_patient_id = his_patient_id
+    request.decided_by = actor
+    request.decided_at = now
+    request.save(update_fields=["status", "his_patient_id", "decided_by", "decided_at", "updated_at"])
+    link = _link(
+        request,
+        his_patient_id=his_patient_id,
+        identifiers=_identifiers_for(request, his_patient_id),
+        actor=actor,
+        now=now,
+    )
+    audit_log(
+        actor=actor,
+        action=AuditLog.Action.TRANSITION,
+        verb="his_link_approve",
+        target=request,
+        facility=request.facility,
+        data={"his_patient_id": his_patient_id},
+    )
+    _notify(
+        request,
+        "tai khoan cua ban da duoc lien ket voi ho so benh vien. "
+        f"Xem lich su kham va ket qua xet nghiem tai {settings.PORTAL_URL}",
+    )
+    return link
+
+
+@transaction.atomic
+def link_request_reject(*, request: HisLinkRequest, actor: Any, reason: str) -> HisLinkRequest:
+    """A HIS linker rejects the request with a reason the patient reads in the SMS."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise DomainError("Vui lòng nhập lý do từ chối.", code="reason_required", field="reason")
+    request = _locked_request(request)
+    request.status = _apply(request, "reject", actor)
+    request.reason = reason[:300]
+    request.decided_by = actor
+    request.decided_at = timezone.now()
+    request.save(update_fields=["status", "reason", "decided_by", "decided_at", "updated_at"])
+    audit_log(
+        actor=actor,
+        action=AuditLog.Action.TRANSITION,
+        verb="his_link_reject",
+        target=request,
+        facility=request.facility,
+        data={"reason": request.reason},
+    )
+    hotline = f" Lien he {request.facility.hotline}." if request.facility.hotline else ""
+    _notify(request, f"yeu cau lien ket ho so benh vien chua duoc chap nhan: {_short(reason)}.{hotline}")
+    return request
+
+
+def link_request_lookup(
+    *, request: HisLinkRequest, actor: Any, adapter: HisAdapter | None = None
+) -> HisLinkRequest:
+    """The linker asks the HIS again (it was down, or the patient's record was just created there). The
+    request stays in the queue with the fresh candidates: a person decides from here on."""
+    if not access.can_act_at(actor, request.facility, LINKER_ROLES):
+        raise PermissionDenied("Bạn không có quyền thực hiện thao tác này tại cơ sở này.")
+    found, lookup_error = _lookup(
+        adapter or adapter_for(request.facility), request.identifier_type, request.identifier
+    )
+    with transaction.atomic():
+        request = _locked_request(request)
+        _apply(request, "lookup", actor)
+        request.candidates = [
+            _candidate(f, request.patient, request.identifier_type, request.identifier) for f in found
+        ]
+        request.lookup_error = lookup_error[:300]
+        request.save(update_fields=["candidates", "lookup_error", "updated_at"])
+        audit_log(
+            actor=actor,
+            action=AuditLog.Action.UPDATE,
+            verb="his_link_lookup",
+            target=request,
+            facility=request.facility,
+            data={"candidates": len(found)},
+        )
+    return request
+
+
+@transaction.atomic
+def link_unlink(*, link: HisLink, actor: Any, reason: str) -> HisLink:
+    """End a link (a wrong person, or the patient's wish). Imported data stays, but the patient's portal
+    shows only data of active links."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise DomainError("Vui lòng nhập lý do huỷ liên kết.", code="reason_required", field="reason")
+    _lock_patient(link.patient_id)
+    try:
+        link = HisLink.objects.select_for_update().get(pk=link.pk)
+    except HisLink.DoesNotExist:
+        raise NotFound("Không tìm thấy liên kết.")
+    if not link.active:
+        raise Conflict("Liên kết này đã được huỷ trước đó.", code="already_unlinked")
+    request = (
+        HisLinkRequest.objects.select_for_update().filter(pk=link.request_id).first()
+        if link.request_id
+        else None
+    )
+    if request is not None:
+        request.status = _apply(request, "unlink", actor)
+    else:
+        _check(LINK_WORKFLOW.get(LinkStatus.LINKED, "unlink").roles, actor, link.facility, link.patient)
+    now = timezone.now()
+    link.active = False
+    link.active_marker = None
+    link.unlinked_at = now
+    link.unlinked_by = actor
+    link.unlink_reason = reason[:300]
+    link.save(
+        update_fields=["active", "active_marker", "unlinked_at", "unlinked_by", "unlink_reason", "updated_at"]
+    )
+    if request is not None:
+        request.save(update_fields=["status", "updated_at"])
+    audit_log(
+        actor=actor,
+        action=AuditLog.Action.TRANSITION,
+        verb="his_unlink",
+        target=link,
+        facility=link.facility,
+        data={"reason": link.unlink_reason, "his_patient_id": link.his_patient_id},
+    )
+    _notify(link, f"da huy lien ket tai khoan voi ho so benh vien: {_short(reason)}.")
+    return link
+
+
+# --- The printable link form -------------------------------------------------------------------------
+
+
+def link_form_pdf(*, request: HisLinkRequest) -> bytes:
+    """The link form (A4, Vietnamese): the patient's details, the identifier given, and a QR code carrying the
+    request's public id for the linker to scan. Callers check access (the patient, reception, the linker)."""
+    import segno
+    from django.template.loader import render_to_string
+    from weasyprint import HTML
+
+    qr_payload = f"HF0-HIS:{request.public_id}"
+    qr_svg = segno.make(qr_payload, error="m").svg_inline(scale=3, dark="#0b3d2e")
+    html = render_to_string(
+        "his/link_form.html",
+        {
+            "request": request,
+            "patient": request.patient,
+            "facility": request.facility,
+            "qr_svg": qr_svg,
+            "qr_payload": qr_payload,
+            "printed_on": timezone.localdate(),
+        },
+    )
+    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()  # type: ignore[no-any-return]
+
+
+# --- Staff reads of HIS records (audited) --------------------------------------------------------------
+
+
+def his_records_view(*, actor: Any, records: list[Any], verb: str = "view_his_records") -> int:
+    """Audit a staff read of patients' HIS data (link requests with their candidates, links, visits, lab
+    results, slips): one VIEW row per patient shown, target the patient, naming the records read. `records`
+    must carry `patient` (select_related) and `facility_id`. Returns the number of rows written."""
+    from health_f0.core.request_context import current_ip
+
+    if not records or actor is None or not getattr(actor, "is_authenticated", False):
+        return 0
+    by_patient: dict[int, tuple[Any, int, list[int]]] = {}
+    for record in records:
+        patient_obj = record.patient
+        entry = by_patient.setdefault(patient_obj.pk, (patient_obj, record.facility_id, []))
+        entry[2].append(record.pk)
+    label = records[0]._meta.label_lower
+    AuditLog.objects.bulk_create(
+        [
+            AuditLog(
+                actor=actor,
+                actor_label=actor.get_username()[:150],
+                action=AuditLog.Action.VIEW,
+                verb=verb,
+                target_type=Patient._meta.label_lower,
+                target_id=str(patient_obj.pk),
+                target_repr=str(patient_obj)[:255],
+                facility_id=facility_id,
+                data={"model": label, "ids": ids[:200]},
+                ip_address=current_ip(),
+            )
+            for patient_obj, facility_id, ids in by_patient.values()
+        ]
+    )
+    return len(by_patient)
+
+
+__all__ = [
+    "bhyt_key",
+    "clean_identifier",
+    "his_facility_for",
+    "his_records_view",
+    "link_form_pdf",
+    "link_request_approve",
+    "link_request_create",
+    "link_request_lookup",
+    "link_request_reject",
+    "link_unlink",
+]

@@ -1,0 +1,219 @@
+"""HIS test fixtures: a real FHIR R4 server (sekmet-fhir, started once per session by scripts/fhir_server.sh
+unless HIS_FHIR_BASE_URL points at one), a client that loads it, patients with unique identifiers."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from health_f0.facilities.models import Facility, Membership, Role
+from health_f0.his.adapters.fhir import SYSTEM_BHYT, SYSTEM_CCCD, SYSTEM_HIS_CODE, SYSTEM_ICD10, FhirAdapter
+from health_f0.patients.models import Patient
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="session")
+def fhir_base_url() -> str:
+    url = os.environ.get("HIS_FHIR_BASE_URL", "").rstrip("/")
+    if not url:
+        result = subprocess.run(  # noqa: S603 - our own script, fixed arguments
+            [str(ROOT / "scripts" / "fhir_server.sh"), "start"], capture_output=True, text=True, timeout=600
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        url = result.stdout.strip().splitlines()[-1]
+    requests.get(f"{url}/metadata", timeout=10).raise_for_status()
+    return url
+
+
+def unique_bhyt() -> str:
+    return f"{random.randrange(10**9, 10**10)}"
+
+
+def unique_cccd(year: int = 1980, female: bool = False) -> str:
+    century_sex = (2 if year >= 2000 else 0) + (1 if female else 0)
+    return f"001{century_sex}{year % 100:02d}{random.randrange(10**6):06d}"
+
+
+class FhirServer:
+    """Writes test data to the FHIR server over its REST API (as a HIS would hold it)."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.session = requests.Session()
+        self.session.headers.update(
+            {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
+        )
+
+    def create(self, resource: dict[str, Any]) -> dict[str, Any]:
+        response = self.session.post(f"{self.base_url}/{resource['resourceType']}", json=resource, timeout=10)
+        assert response.status_code in (200, 201), response.text[:500]
+        created: dict[str, Any] = response.json()
+        return created
+
+    def update(self, resource: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self.base_url}/{resource['resourceType']}/{resource['id']}"
+        response = self.session.put(url, json=resource, timeout=10)
+        assert response.status_code in (200, 201), response.text[:500]
+        updated: dict[str, Any] = response.json()
+        return updated
+
+    def patient(
+        self,
+        *,
+        name: str,
+        birth: str,
+        bhyt: str = "",
+        cccd: str = "",
+        his_code: str = "",
+        gender: str = "male",
+    ) -> dict[str, Any]:
+        identifiers = [
+            {"system": system, "value": value}
+            for system, value in ((SYSTEM_BHYT, bhyt), (SYSTEM_CCCD, cccd), (SYSTEM_HIS_CODE, his_code))
+            if value
+        ]
+        family, *given = name.split()
+        return self.create(
+            {
+                "resourceType": "Patient",
+                "identifier": identifiers,
+                "name": [{"use": "official", "text": name, "family": family, "given": given}],
+                "gender": gender,
+                "birthDate": birth,
+                "address": [{"text": "Phường Thành Đông, Hải Phòng"}],
+            }
+        )
+
+    def encounter(
+        self, patient_id: str, *, start: str, icd: str, text: str, dept: str = "K01"
+    ) -> dict[str, Any]:
+        return self.create(
+            {
+                "resourceType": "Encounter",
+                "status": "finished",
+                "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+                "subject": {"reference": f"Patient/{patient_id}"},
+                "serviceType": {
+                    "coding": [{"code": dept, "display": "Khoa Khám bệnh"}],
+                    "text": "Khoa Khám bệnh",
+                },
+                "period": {"start": start, "end": start[:11] + "11:30:00+07:00"},
+                "reasonCode": [{"coding": [{"system": SYSTEM_ICD10, "code": icd}], "text": text}],
+            }
+        )
+
+    def observation(
+        self,
+        patient_id: str,
+        encounter_id: str,
+        *,
+        code: str,
+        name: str,
+        value: float,
+        unit: str,
+        low: float | None,
+        high: float | None,
+        when: str,
+    ) -> dict[str, Any]:
+        ref: dict[str, Any] = {}
+        if low is not None:
+            ref["low"] = {"value": low, "unit": unit}
+        if high is not None:
+            ref["high"] = {"value": high, "unit": unit}
+        return self.create(
+            {
+                "resourceType": "Observation",
+                "status": "final",
+                "category": [
+                    {
+                        "coding": [
+                            {
+                                "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                "code": "laboratory",
+                            }
+                        ]
+                    }
+                ],
+                "code": {"coding": [{"system": "http://loinc.org", "code": code}], "text": name},
+                "subject": {"reference": f"Patient/{patient_id}"},
+                "encounter": {"reference": f"Encounter/{encounter_id}"},
+                "effectiveDateTime": when,
+                "valueQuantity": {"value": value, "unit": unit},
+                "referenceRange": [ref],
+            }
+        )
+
+    def appointment(self, patient_id: str, *, start: str, dept: str) -> dict[str, Any]:
+        return self.create(
+            {
+                "resourceType": "Appointment",
+                "status": "booked",
+                "serviceType": [{"coding": [{"code": dept}], "text": dept}],
+                "description": "Tái khám sau điều trị đái tháo đường",
+                "start": start,
+                "end": start[:11] + "08:15:00+07:00",
+                "participant": [{"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"}],
+            }
+        )
+
+
+@pytest.fixture
+def fhir(fhir_base_url: str, settings: Any) -> FhirServer:
+    settings.HIS_FHIR_BASE_URL = fhir_base_url
+    return FhirServer(fhir_base_url)
+
+
+@pytest.fixture
+def adapter(fhir: FhirServer) -> FhirAdapter:
+    return FhirAdapter(base_url=fhir.base_url, backoff=0.01, attempts=2)
+
+
+@pytest.fixture
+def ttyt(demo: Any) -> Facility:
+    return Facility.objects.get(code="TTYT-HD")
+
+
+@pytest.fixture
+def linker(persona: Any) -> Any:
+    return persona("lienket.his")
+
+
+def make_patient(
+    *, name: str = "Trần Thị Bích Ngọc", born: date = date(1975, 3, 14), **fields: Any
+) -> Patient:
+    station = Facility.objects.get(code="TYT-10510")
+    return Patient.objects.create(
+        full_name=name,
+        date_of_birth=born,
+        sex=fields.pop("sex", "female"),
+        phone=fields.pop("phone", f"+8491{random.randrange(10**7):07d}"),
+        province_code=31,
+        ward_code=10510,
+        ward_name="Phường Thành Đông",
+        facility=station,
+        **fields,
+    )
+
+
+@pytest.fixture
+def other_hospital(demo: Any) -> tuple[Facility, Any]:
+    """A second hospital with its own linker (for the queue's access tests)."""
+    from django.contrib.auth import get_user_model
+
+    root = Facility.objects.get(code="SYT-31")
+    hospital = Facility.objects.create(
+        kind="hospital", code="BV-TEST", name="Bệnh viện Đa khoa Thử", parent=root, province_code=31
+    )
+    hospital.path = f"{root.path}{hospital.pk}/"
+    hospital.save(update_fields=["path"])
+    user = get_user_model().objects.create_user(username="lienket.bvtest")
+    Membership.objects.create(user=user, facility=hospital, role=Role.HIS_LINKER)
+    return hospital, user

@@ -1,0 +1,183 @@
+"""Link workflow without an online HIS (the linker decides), rejection and unlinking with SMS, the link form,
+and the access matrix: a patient sees only their own results; a linker only their hospital's queue."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from django.utils import timezone
+
+from health_f0.core.exceptions import Conflict, DomainError, PermissionDenied
+from health_f0.facilities import access
+from health_f0.his import selectors, services
+from health_f0.his.adapters import NoLookupAdapter
+from health_f0.his.models import HisLabResult, HisLink, HisLinkRequest, HisVisit, HisVisitSeen, ImportRun
+from health_f0.his.tests.conftest import make_patient
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def own(persona):
+    from health_f0.patients.models import Patient
+
+    return Patient.objects.get(account__username="bn0000001")
+
+
+def _request(patient, actor, ttyt, ident="BN12345", kind="his_code", channel="portal"):
+    return services.link_request_create(
+        patient=patient,
+        identifier_type=kind,
+        identifier=ident,
+        channel=channel,
+        actor=actor,
+        facility=ttyt,
+        adapter=NoLookupAdapter(),
+    )
+
+
+def test_portal_request_waits_for_the_linker_who_links_with_sms(
+    own, ttyt, linker, sms, django_capture_on_commit_callbacks
+):
+    request = _request(own, own.account, ttyt)
+    assert request.status == "needs_review" and request.candidates == []
+    with pytest.raises(Conflict):
+        _request(own, own.account, ttyt)  # one open request at a time
+    with django_capture_on_commit_callbacks(execute=True):
+        link = services.link_request_approve(request=request, actor=linker, his_patient_id="BN12345")
+    assert link.his_code == "BN12345" and link.active
+    assert "da duoc lien ket" in sms.last(to=own.phone, kind="his_link")["body"]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.link_unlink(link=link, actor=own.account, reason="Nhầm hồ sơ")
+    link.refresh_from_db()
+    request.refresh_from_db()
+    assert not link.active and link.active_marker is None and request.status == "unlinked"
+    assert "da huy lien ket" in sms.last(to=own.phone, kind="his_link")["body"]
+    # A fresh request is possible after unlinking.
+    assert _request(own, own.account, ttyt).status == "needs_review"
+
+
+def test_reject_needs_a_reason_and_a_linker(
+    own, ttyt, linker, persona, sms, django_capture_on_commit_callbacks
+):
+    request = _request(own, own.account, ttyt, ident="079190000123", kind="cccd")
+    with pytest.raises(DomainError):
+        services.link_request_reject(request=request, actor=linker, reason=" ")
+    with pytest.raises(PermissionDenied):
+        services.link_request_reject(request=request, actor=persona("thanhdong.nv"), reason="Không khớp")
+    with pytest.raises(PermissionDenied):
+        services.link_request_approve(request=request, actor=own.account, his_patient_id="X1")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.link_request_reject(
+            request=request, actor=linker, reason="Không tìm thấy hồ sơ với số CCCD này"
+        )
+    assert HisLinkRequest.objects.get(pk=request.pk).status == "rejected"
+    assert "chua duoc chap nhan" in sms.last(to=own.phone, kind="his_link")["body"]
+
+
+def test_identifier_validation_and_channels(own, ttyt, persona):
+    with pytest.raises(DomainError) as err:
+        _request(own, own.account, ttyt, ident="12345", kind="cccd")
+    assert err.value.field == "identifier"
+    with pytest.raises(DomainError):
+        _request(own, own.account, ttyt, ident="ab", kind="his_code")
+    stranger = make_patient()
+    with pytest.raises(PermissionDenied):
+        _request(stranger, own.account, ttyt)
+    # Reception starts one for any patient at the counter; a station nurse may not.
+    assert _request(stranger, persona("tiepdon"), ttyt, channel="reception").status == "needs_review"
+    with pytest.raises(PermissionDenied):
+        _request(make_patient(), persona("thanhdong.nv"), ttyt, channel="reception")
+
+
+def test_same_his_record_cannot_be_linked_twice(own, ttyt, linker):
+    services.link_request_approve(
+        request=_request(own, own.account, ttyt), actor=linker, his_patient_id="BN7"
+    )
+    other = make_patient()
+    request = _request(other, linker, ttyt, ident="BN7", channel="reception")
+    with pytest.raises(Conflict):
+        services.link_request_approve(request=request, actor=linker, his_patient_id="BN7")
+
+
+def test_link_form_pdf(own, ttyt):
+    pdf = services.link_form_pdf(request=_request(own, own.account, ttyt))
+    assert pdf.startswith(b"%PDF") and len(pdf) > 2000
+
+
+def _data(patient, facility, ma_lk):
+    visit = HisVisit.objects.create(
+        patient=patient,
+        facility=facility,
+        source="xml",
+        external_id=ma_lk,
+        admitted_at=timezone.now(),
+        icd10="E11",
+    )
+    HisLabResult.objects.create(
+        patient=patient,
+        facility=facility,
+        source="xml",
+        external_id=f"{ma_lk}:1",
+        visit=visit,
+        name="Glucose",
+        value="7.8",
+        flag="H",
+    )
+    return visit
+
+
+def test_patient_sees_only_own_results_from_active_links(own, ttyt, persona):
+    HisLink.objects.create(patient=own, facility=ttyt, his_patient_id="BN1", linked_at=timezone.now())
+    stranger = make_patient()
+    HisLink.objects.create(patient=stranger, facility=ttyt, his_patient_id="BN2", linked_at=timezone.now())
+    _data(own, ttyt, "A1")
+    _data(stranger, ttyt, "B1")
+    user = own.account
+    assert [v.external_id for v in selectors.visits_for(user=user)] == ["A1"]
+    assert [r.external_id for r in selectors.lab_results_for(user=user, out_of_range_only=True)] == ["A1:1"]
+    assert not selectors.lab_results_for(user=user, patient=stranger).exists()
+    assert not access.his_records_for(user, ImportRun).exists()
+    # After unlinking, the portal no longer shows that hospital's data.
+    HisLink.objects.filter(patient=own).update(active=False, active_marker=None)
+    assert not selectors.visits_for(user=user).exists()
+    # Staff of the facility read both; a station nurse (no HIS role) reads none.
+    assert selectors.visits_for(user=persona("lienket.his")).count() == 2
+    assert not selectors.visits_for(user=persona("thanhdong.nv")).exists()
+
+
+def test_linker_sees_only_their_hospitals_queue(own, ttyt, linker, other_hospital):
+    hospital, other_linker = other_hospital
+    mine = _request(own, own.account, ttyt)
+    theirs = _request(make_patient(), other_linker, hospital, channel="reception")
+    assert list(selectors.link_queue(user=linker)) == [mine]
+    assert list(selectors.link_queue(user=other_linker)) == [theirs]
+    assert list(selectors.link_queue(user=own.account)) == []
+    with pytest.raises(PermissionDenied):
+        services.link_request_approve(request=theirs, actor=linker, his_patient_id="X9")
+    assert list(selectors.link_requests_for(user=own.account)) == [mine]
+
+
+def test_manager_figures(own, ttyt, linker, persona):
+    services.link_request_approve(
+        request=_request(own, own.account, ttyt), actor=linker, his_patient_id="BN1"
+    )
+    _request(make_patient(), linker, ttyt, channel="reception")
+    day = date(2026, 11, 2)
+    for n, linked in enumerate([True, True, False, True]):
+        HisVisitSeen.objects.create(
+            facility=ttyt,
+            source="xml",
+            external_id=f"S{n}",
+            day=day,
+            department_code="K01",
+            patient_key=f"p{n}",
+            linked=linked,
+        )
+    manager = persona("ttyt.lanhdao")
+    [row] = selectors.linked_share(user=manager, facility=ttyt, start=day, end=day)
+    assert (row.patients, row.linked, row.share, row.meets_target) == (4, 3, 0.75, False)
+    assert selectors.linked_share(user=persona("thanhdong.nv"), facility=ttyt, start=day, end=day) == []
+    stats = selectors.link_stats(user=linker, facility=ttyt)
+    assert stats.waiting == 1 and stats.linked == 1 and stats.median_hours_to_link is not None

@@ -1,0 +1,77 @@
+"""The persisted outbox: every SMS is a row first, sent later by a background job, retried until delivered."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from health_f0.core.models import BaseModel
+from health_f0.core.phone import mask_phone
+
+
+class MessageKind(models.TextChoices):
+    OTP = "otp", _("Mã OTP")
+    ACCOUNT = "account", _("Cấp tài khoản")
+    REGISTRATION_RECEIVED = "registration_received", _("Đã nhận đăng ký")
+    REGISTRATION_REJECTED = "registration_rejected", _("Từ chối đăng ký")
+    REMINDER = "reminder", _("Nhắc khai báo")
+    STAFF_ALERT = "staff_alert", _("Báo nhân viên y tế")
+    APPOINTMENT = "appointment", _("Lịch hẹn khám")
+    APPOINTMENT_REMINDER = "appointment_reminder", _("Nhắc lịch hẹn, tái khám")
+    GENERIC = "generic", _("Khác")
+
+
+class MessageStatus(models.TextChoices):
+    QUEUED = "queued", _("Chờ gửi")
+    SENT = "sent", _("Đã gửi tới nhà mạng")
+    DELIVERED = "delivered", _("Đã đến máy")
+    FAILED = "failed", _("Gửi lỗi, sẽ thử lại")
+    DEAD = "dead", _("Không gửi được")
+    EXPIRED = "expired", _("Hết hạn, không gửi")
+
+
+class OutboxMessage(BaseModel):
+    """One SMS. A message carrying a secret (OTP, password) keeps its body only encrypted, only until sent."""
+
+    channel = models.CharField(_("kênh"), max_length=8, default="sms")
+    kind = models.CharField(_("loại tin"), max_length=32, choices=MessageKind.choices)
+    to = models.CharField(_("người nhận"), max_length=16, db_index=True, help_text=_("E.164"))
+    body = models.TextField(_("nội dung"), blank=True)
+    body_encrypted = models.BinaryField(null=True, blank=True, editable=False)
+    is_secret = models.BooleanField(_("chứa thông tin bảo mật"), default=False)
+    segments = models.PositiveSmallIntegerField(_("số tin"), default=1)
+    status = models.CharField(
+        _("trạng thái"),
+        max_length=12,
+        choices=MessageStatus.choices,
+        default=MessageStatus.QUEUED,
+        db_index=True,
+    )
+    attempts = models.PositiveSmallIntegerField(_("số lần gửi"), default=0)
+    next_attempt_at = models.DateTimeField(_("gửi lại lúc"), null=True, blank=True, db_index=True)
+    expires_at = models.DateTimeField(_("hết hạn lúc"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("gửi lúc"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("đến máy lúc"), null=True, blank=True)
+    last_error = models.CharField(_("lỗi gần nhất"), max_length=255, blank=True)
+    gateway = models.CharField(_("cổng gửi"), max_length=16, blank=True)
+    provider_message_id = models.CharField(
+        _("mã tin của nhà cung cấp"), max_length=64, blank=True, db_index=True
+    )
+    facility = models.ForeignKey(
+        "facilities.Facility", verbose_name=_("cơ sở"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    # What the message is about, for the record page ("registration:17").
+    subject_ref = models.CharField(_("liên quan"), max_length=64, blank=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("tin nhắn đi")
+        verbose_name_plural = _("hộp thư đi (SMS)")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} → {mask_phone(self.to)}"
+
+    @property
+    def body_for_staff(self) -> str:
+        return "••• nội dung bảo mật (mã OTP/mật khẩu) không hiển thị •••" if self.is_secret else self.body

@@ -1,0 +1,41 @@
+"""Provinces and wards from vietnam-provinces (the 2025 two-level layout: 34 provinces, no districts)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from vietnam_provinces import Province, Ward
+
+from health_f0.core.exceptions import DomainError
+
+
+@lru_cache(maxsize=1)
+def provinces() -> list[tuple[int, str]]:
+    return sorted(((int(p.code), p.name) for p in Province.iter_all()), key=lambda item: item[1])
+
+
+@lru_cache(maxsize=64)
+def wards_of(province_code: int) -> list[tuple[int, str]]:
+    return sorted(
+        ((int(w.code), w.name) for w in Ward.iter_all() if int(w.province_code) == province_code),
+        key=lambda item: item[1],
+    )
+
+
+def province_name(code: int) -> str:
+    return dict(provinces()).get(code, "")
+
+
+def ward_name(code: int) -> str:
+    try:
+        return Ward.from_code(code).name  # type: ignore[arg-type]
+    except ValueError:
+        return ""
+
+
+def validate_ward(province_code: int, ward_code: int) -> str:
+    """Return the ward's name, or raise DomainError if it is not a ward of that province."""
+    for code, name in wards_of(province_code):
+        if code == ward_code:
+            return name
+    raise DomainError("Phường/xã không thuộc tỉnh/thành phố đã chọn.", code="ward_invalid", field="ward_code")

@@ -1,0 +1,160 @@
+"""Writes to patients and their portal accounts."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from health_f0.core.audit import audit_log
+from health_f0.core.models import AuditLog, User
+from health_f0.facilities.models import Facility
+from health_f0.patients.models import Patient
+
+# No 0/o/1/l/i: a password read from an SMS on a small screen must be typed right the first time.
+_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # noqa: S105 - an alphabet, not a password
+USERNAME_PREFIX = "bn"
+
+
+def generate_password(length: int = 8) -> str:
+    while True:
+        password = "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(length))
+        if any(c.isdigit() for c in password) and any(c.isalpha() for c in password):
+            return password
+
+
+@transaction.atomic
+def patient_create(
+    *,
+    full_name: str,
+    date_of_birth: date,
+    sex: str,
+    phone: str,
+    facility: Facility,
+    province_code: int,
+    ward_code: int,
+    ward_name: str = "",
+    street: str = "",
+    cccd: str = "",
+    bhyt: str = "",
+    actor: Any = None,
+) -> Patient:
+    patient = Patient(
+        full_name=full_name,
+        date_of_birth=date_of_birth,
+        sex=sex,
+        phone=phone,
+        cccd=cccd,
+        bhyt=bhyt,
+        province_code=province_code,
+        ward_code=ward_code,
+        ward_name=ward_name,
+        street=street,
+        facility=facility,
+    )
+    patient.full_clean(exclude=["account"])
+    patient.save()
+    audit_log(actor=actor, action=AuditLog.Action.CREATE, verb="create", target=patient, facility=facility)
+    return patient
+
+
+def account_issue(*, patient: Patient, actor: Any = None) -> tuple[User, str]:
+    """Create the patient's portal account with a unique username and a random password.
+
+    Returns the user and the clear password, which the caller texts to the patient and never stores.
+    The patient must change it at first login.
+    """
+    user_model = get_user_model()
+    password = generate_password()
+    for _attempt in range(20):
+        username = f"{USERNAME_PREFIX}{secrets.randbelow(10**7):07d}"
+        try:
+            with transaction.atomic():
+                user = user_model.objects.create_user(
+                    username=username, password=password, phone=patient.phone, must_change_password=True
+                )
+        except IntegrityError:
+            continue  # username taken: draw another
+        break
+    else:  # pragma: no cover - 20 collisions in a 10-million space
+        raise RuntimeError("could not draw a free username")
+    parts = patient.full_name.split()
+    user.first_name = (parts[-1] if parts else "")[:150]
+    user.last_name = " ".join(parts[:-1])[:150]
+    user.save(update_fields=["first_name", "last_name"])
+    patient.account = user
+    patient.save(update_fields=["account", "updated_at"])
+    audit_log(
+        actor=actor,
+        action=AuditLog.Action.CREATE,
+        verb="issue_account",
+        target=patient,
+        facility=patient.facility,
+        data={"username": user.username},
+    )
+    return user, password
+
+
+@transaction.atomic
+def patient_confirm_details(*, patient: Patient, actor: Any) -> Patient:
+    """The patient checked their personal details on the portal and found them right (Phần 2, bước 3)."""
+    patient.details_confirmed_at = timezone.now()
+    patient.save(update_fields=["details_confirmed_at", "updated_at"])
+    audit_log(
+        actor=actor,
+        action=AuditLog.Action.UPDATE,
+        verb="confirm_details",
+        target=patient,
+        facility=patient.facility,
+    )
+    return patient
+
+
+@transaction.atomic
+def password_change(*, user: Any, new_password: str) -> None:
+    """Set a password the user chose; clears the must-change flag."""
+    user.set_password(new_password)
+    user.must_change_password = False
+    user.save(update_fields=["password", "must_change_password"])
+    audit_log(actor=user, action=AuditLog.Action.UPDATE, verb="change_password", target=user)
+
+
+PATIENT_EDITABLE_FIELDS = ("full_name", "date_of_birth", "sex", "phone", "cccd", "bhyt", "street")
+
+
+@transaction.atomic
+def patient_update_details(*, patient: Patient, actor: Any, changes: dict[str, Any]) -> Patient:
+    """Staff correct a patient's personal details; the audit row names the changed fields (not values)."""
+    from health_f0.core.exceptions import DomainError
+    from health_f0.core.phone import normalize_mobile
+    from health_f0.core.text import normalize_name
+    from health_f0.patients.identifiers import clean_bhyt, clean_cccd
+
+    unknown = set(changes) - set(PATIENT_EDITABLE_FIELDS)
+    if unknown:
+        raise DomainError(f"Không sửa được các mục: {', '.join(sorted(unknown))}.", code="field_not_editable")
+    for name, value in changes.items():
+        setattr(patient, name, value)
+    patient.full_name = normalize_name(patient.full_name)
+    patient.phone = normalize_mobile(patient.phone)
+    sex = patient.sex if patient.sex in {"male", "female"} else None
+    patient.cccd = clean_cccd(patient.cccd, date_of_birth=patient.date_of_birth, sex=sex)
+    patient.bhyt = clean_bhyt(patient.bhyt)
+    changed = [name for name in PATIENT_EDITABLE_FIELDS if name in changes]
+    if not changed:
+        return patient
+    patient.full_clean(exclude=["account"])
+    patient.save(update_fields=[*changed, "updated_at"])
+    audit_log(
+        actor=actor,
+        action=AuditLog.Action.UPDATE,
+        verb="update_details",
+        target=patient,
+        facility=patient.facility,
+        data={"fields": changed},
+    )
+    return patient

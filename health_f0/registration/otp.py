@@ -1,0 +1,197 @@
+"""One-time codes by SMS: 6 digits, 5 minutes, 5 wrong tries, 60 s between codes, per-phone and per-IP caps.
+
+Codes are stored as an HMAC keyed with SECRET_KEY and never logged; the SMS body is encrypted in the outbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from health_f0.core.exceptions import DomainError, RateLimited
+from health_f0.notifications.models import MessageKind
+from health_f0.notifications.services import sms_enqueue
+from health_f0.registration.models import OtpChallenge
+
+PURPOSES = {
+    "registration": "dang ky cham soc F0 tai nha",
+    "booking": "dat lich kham",
+    "his_link": "lien ket ho so",
+}
+
+
+@dataclass(frozen=True)
+class OtpIssued:
+    expires_in: int
+    resend_after: int
+
+
+def _hash(phone: str, purpose: str, code: str) -> str:
+    message = f"{phone}:{purpose}:{code}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _resend_key(phone: str, purpose: str) -> str:
+    return f"otp-resend:{purpose}:{phone}"
+
+
+def _failures_key(challenge: OtpChallenge) -> str:
+    return f"otp-fail:{challenge.pk}"
+
+
+def _failures(challenge: OtpChallenge) -> int:
+    return int(cache.get(_failures_key(challenge)) or 0)
+
+
+def _count_failure(challenge: OtpChallenge) -> int:
+    """Count a wrong code outside the database transaction too: if the caller's transaction rolls back
+    (otp_verify called inside a larger atomic block that fails), the lock-out still counts this try."""
+    key = _failures_key(challenge)
+    cache.add(key, 0, timeout=settings.OTP_TTL_SECONDS + 60)
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=settings.OTP_TTL_SECONDS + 60)
+        return 1
+
+
+def otp_request(*, phone: str, purpose: str, ip: str | None) -> OtpIssued:
+    """Create and text a new code, unless a limit applies (RateLimited carries `retry_after` seconds)."""
+    if purpose not in PURPOSES:
+        raise DomainError("Mục đích OTP không hợp lệ.", code="purpose_invalid", field="purpose")
+    now = timezone.now()
+    resend = settings.OTP_RESEND_SECONDS
+    # Atomic in Redis (and per process without it): one code per phone per 60 s even under a burst.
+    guard = _resend_key(phone, purpose)
+    if not cache.add(guard, 1, timeout=resend):
+        last = OtpChallenge.objects.filter(phone=phone, purpose=purpose).order_by("-created_at").first()
+        wait = resend - int((now - last.created_at).total_seconds()) if last else resend
+        raise RateLimited(
+            f"Vui lòng chờ {max(wait, 1)} giây trước khi lấy mã mới.",
+            code="otp_resend_too_soon",
+            retry_after=max(wait, 1),
+        )
+    try:
+        return _issue(phone=phone, purpose=purpose, ip=ip, now=now)
+    except BaseException:
+        # No code went out: a refusal (e.g. the network's cap) must not also cost the phone 60 seconds.
+        cache.delete(guard)
+        raise
+
+
+def _issue(*, phone: str, purpose: str, ip: str | None, now: datetime) -> OtpIssued:
+    resend = settings.OTP_RESEND_SECONDS
+    hour_ago = now - timedelta(hours=1)
+    recent = OtpChallenge.objects.filter(created_at__gte=hour_ago)
+    last_resend = recent.filter(phone=phone, purpose=purpose).order_by("-created_at").first()
+    if last_resend and (now - last_resend.created_at).total_seconds() < resend:
+        wait = resend - int((now - last_resend.created_at).total_seconds())
+        raise RateLimited(
+            f"Vui lòng chờ {max(wait, 1)} giây trước khi lấy mã mới.",
+            code="otp_resend_too_soon",
+            retry_after=max(wait, 1),
+        )
+    if recent.filter(phone=phone).count() >= settings.OTP_MAX_PER_PHONE_PER_HOUR:
+        raise RateLimited(
+            "Số điện thoại này đã nhận quá nhiều mã trong 1 giờ. Vui lòng thử lại sau.",
+            code="otp_phone_limit",
+            retry_after=3600,
+        )
+    if ip and recent.filter(ip_address=ip).count() >= settings.OTP_MAX_PER_IP_PER_HOUR:
+        raise RateLimited(
+            "Có quá nhiều yêu cầu mã OTP từ mạng của bạn. Vui lòng thử lại sau.",
+            code="otp_ip_limit",
+            retry_after=3600,
+        )
+    code = f"{secrets.randbelow(10**6):06d}"
+    expires_at = now + timedelta(seconds=settings.OTP_TTL_SECONDS)
+    with transaction.atomic():
+        # Any earlier unused code for this phone and purpose stops working.
+        OtpChallenge.objects.filter(phone=phone, purpose=purpose, consumed_at__isnull=True).update(
+            consumed_at=now
+        )
+        OtpChallenge.objects.create(
+            phone=phone,
+            purpose=purpose,
+            code_hash=_hash(phone, purpose, code),
+            expires_at=expires_at,
+            ip_address=ip,
+        )
+        minutes = settings.OTP_TTL_SECONDS // 60
+        sms_enqueue(
+            to=phone,
+            body=f"Ma OTP {PURPOSES[purpose]}: {code}. Ma co hieu luc {minutes} phut. "
+            "Khong cung cap ma nay cho bat ky ai.",
+            kind=MessageKind.OTP,
+            secret=True,
+            expires_at=expires_at,
+        )
+    return OtpIssued(expires_in=settings.OTP_TTL_SECONDS, resend_after=resend)
+
+
+def otp_verify(*, phone: str, purpose: str, code: str) -> OtpChallenge:
+    """Check a code against the newest live challenge. Returns the challenge, marked verified (not consumed).
+
+    A wrong code costs one of the 5 tries. The count is committed in its own transaction (or savepoint) and
+    also kept in the cache, so it survives even when the caller's enclosing transaction rolls back.
+    """
+    code = (code or "").strip()
+    now = timezone.now()
+    error: DomainError | None = None
+    with transaction.atomic():
+        challenge = (
+            OtpChallenge.objects.select_for_update()
+            .filter(phone=phone, purpose=purpose, consumed_at__isnull=True)
+            .order_by("-created_at")
+            .first()
+        )
+        if challenge is None:
+            error = DomainError(
+                "Vui lòng bấm “Nhận OTP” để lấy mã xác thực.", code="otp_missing", field="otp"
+            )
+        elif challenge.expires_at <= now:
+            error = DomainError("Mã OTP đã hết hạn. Vui lòng lấy mã mới.", code="otp_expired", field="otp")
+        elif max(challenge.attempts, _failures(challenge)) >= settings.OTP_MAX_ATTEMPTS:
+            error = DomainError(
+                "Bạn đã nhập sai mã quá 5 lần. Vui lòng lấy mã mới.", code="otp_locked", field="otp"
+            )
+        elif (
+            len(code) == 6
+            and code.isdigit()
+            and hmac.compare_digest(challenge.code_hash, _hash(phone, purpose, code))
+        ):
+            # A right code may be presented again after a fixable form error, until it is consumed.
+            if challenge.verified_at is None:
+                challenge.verified_at = now
+                challenge.save(update_fields=["verified_at"])
+        else:
+            challenge.attempts = max(challenge.attempts + 1, _count_failure(challenge))
+            challenge.save(update_fields=["attempts"])
+            left = settings.OTP_MAX_ATTEMPTS - challenge.attempts
+            message = (
+                f"Mã OTP không đúng. Bạn còn {left} lần thử."
+                if left > 0
+                else "Mã OTP không đúng và đã bị khoá. Vui lòng lấy mã mới."
+            )
+            error = DomainError(message, code="otp_invalid", field="otp")
+    if error is not None:
+        raise error
+    assert challenge is not None
+    return challenge
+
+
+def otp_consume(*, challenge: OtpChallenge) -> None:
+    """Use a verified code up, inside the caller's transaction: a code serves exactly one submission."""
+    used = OtpChallenge.objects.filter(
+        pk=challenge.pk, consumed_at__isnull=True, verified_at__isnull=False
+    ).update(consumed_at=timezone.now())
+    if used != 1:
+        raise DomainError("Mã OTP đã được sử dụng. Vui lòng lấy mã mới.", code="otp_used", field="otp")

@@ -1,0 +1,473 @@
+"""The registration journey: submit (public, with OTP) -> station accepts / rejects / transfers."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from health_f0.core.audit import audit_log
+from health_f0.core.exceptions import Conflict, DomainError, NotFound, ValidationErrors
+from health_f0.core.models import AuditLog
+from health_f0.core.phone import normalize_mobile
+from health_f0.core.text import SMS_TWO_SEGMENTS, name_key, normalize_name, unaccent
+from health_f0.facilities import access
+from health_f0.facilities.models import Facility, FacilityKind, StationWard
+from health_f0.monitoring.services import episode_start
+from health_f0.notifications.models import MessageKind
+from health_f0.notifications.services import sms_enqueue
+from health_f0.patients import address
+from health_f0.patients.identifiers import clean_bhyt, clean_cccd
+from health_f0.patients.services import account_issue, patient_create
+from health_f0.registration import screening
+from health_f0.registration.eligibility import Screening, assess
+from health_f0.registration.models import Channel, Registration, RegistrationStatus
+from health_f0.registration.otp import otp_consume, otp_verify
+from health_f0.registration.transitions import REGISTRATION_WORKFLOW
+
+logger = logging.getLogger(__name__)
+
+
+ACCEPTING_KINDS = {FacilityKind.STATION, FacilityKind.TREATMENT}
+OPEN_STATUSES = {RegistrationStatus.SUBMITTED, RegistrationStatus.ACCEPTED}
+
+
+@dataclass
+class RegistrationInput:
+    """What the form (web, app or desk) collects. Services validate it; forms and serializers only parse."""
+
+    full_name: str
+    date_of_birth: date
+    sex: str
+    phone: str
+    province_code: int
+    ward_code: int
+    test_type: str
+    positive_date: date
+    care: str
+    consent: bool
+    relation: str = "self"
+    registrant_name: str = ""
+    street: str = ""
+    cccd: str = ""
+    bhyt: str = ""
+    symptoms: list[str] = field(default_factory=list)
+    spo2: int | None = None
+    breathing_rate: int | None = None
+    conditions: list[str] = field(default_factory=list)
+    conditions_stable: bool = True
+    pregnant: bool = False
+    vaccine_doses: int = 0
+    can_phone: bool = True
+
+
+def _open_key(phone: str, full_name: str, date_of_birth: date) -> str:
+    raw = f"{phone}|{name_key(full_name)}|{date_of_birth.isoformat()}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def registration_validate(data: RegistrationInput, *, today: date | None = None) -> RegistrationInput:
+    """Check every field against the domain rules; collect all errors, raise them together."""
+    today = today or timezone.localdate()
+    errors: dict[str, list[tuple[str, str]]] = {}
+
+    def add(field_name: str, code: str, message: str) -> None:
+        errors.setdefault(field_name, []).append((code, message))
+
+    def check(field_name: str, fn: Any) -> Any:
+        try:
+            return fn()
+        except DomainError as exc:
+            add(exc.field or field_name, exc.code, exc.message)
+            return None
+
+    data.full_name = normalize_name(data.full_name or "")
+    if len(data.full_name) < 2 or len(data.full_name) > 120:
+        add("full_name", "full_name_invalid", "Vui lòng nhập đầy đủ họ và tên (2–120 ký tự).")
+    elif any(ch.isdigit() for ch in data.full_name):
+        add("full_name", "full_name_invalid", "Họ và tên không được chứa chữ số.")
+    if data.date_of_birth > today:
+        add("date_of_birth", "date_of_birth_future", "Ngày sinh không được ở tương lai.")
+    elif data.date_of_birth < date(today.year - 120, 1, 1):
+        add("date_of_birth", "date_of_birth_invalid", "Ngày sinh không hợp lệ.")
+    if data.sex not in screening.codes(screening.SEXES):
+        add("sex", "sex_invalid", "Vui lòng chọn giới tính.")
+    phone = check("phone", lambda: normalize_mobile(data.phone))
+    if phone:
+        data.phone = phone
+    sex = data.sex if data.sex in {"male", "female"} else None
+    cccd = check("cccd", lambda: clean_cccd(data.cccd, date_of_birth=data.date_of_birth, sex=sex))
+    data.cccd = cccd or ""
+    bhyt = check("bhyt", lambda: clean_bhyt(data.bhyt))
+    data.bhyt = bhyt or ""
+    if data.province_code not in dict(address.provinces()):
+        add("province_code", "province_invalid", "Vui lòng chọn tỉnh/thành phố.")
+    else:
+        check("ward_code", lambda: address.validate_ward(data.province_code, data.ward_code))
+    data.street = (data.street or "").strip()[:200]
+    if data.relation not in screening.codes(screening.RELATIONS):
+        add("relation", "relation_invalid", "Vui lòng chọn ai là người đăng ký.")
+    data.registrant_name = normalize_name(data.registrant_name or "")[:120]
+    if data.relation == "relative" and len(data.registrant_name) < 2:
+        add("registrant_name", "registrant_name_required", "Vui lòng nhập họ tên người đăng ký giúp.")
+    if data.test_type not in screening.codes(screening.TEST_TYPES):
+        add("test_type", "test_type_invalid", "Vui lòng chọn loại xét nghiệm.")
+    if data.positive_date > today:
+        add("positive_date", "positive_date_future", "Ngày có kết quả dương tính không được ở tương lai.")
+    elif data.positive_date < today - timedelta(days=30):
+        add(
+            "positive_date",
+            "positive_date_too_old",
+            "Ngày dương tính cách đây hơn 30 ngày: vui lòng liên hệ trạm y tế.",
+        )
+    unknown = set(data.symptoms) - set(screening.codes(screening.SYMPTOMS))
+    if unknown:
+        add("symptoms", "symptom_invalid", f"Triệu chứng không hợp lệ: {', '.join(sorted(unknown))}.")
+    if "none" in data.symptoms and len(set(data.symptoms)) > 1:
+        add(
+            "symptoms", "symptoms_conflict", "Đã chọn “Không có triệu chứng” thì không chọn triệu chứng khác."
+        )
+    data.symptoms = sorted(set(data.symptoms) - {"none"})
+    unknown = set(data.conditions) - set(screening.codes(screening.CONDITIONS))
+    if unknown:
+        add("conditions", "condition_invalid", f"Bệnh nền không hợp lệ: {', '.join(sorted(unknown))}.")
+    data.conditions = sorted(set(data.conditions))
+    if data.spo2 is not None and not 50 <= data.spo2 <= 100:
+        add("spo2", "spo2_out_of_range", "SpO2 phải từ 50 đến 100 (%). Nếu không đo được, hãy để trống.")
+    if data.breathing_rate is not None and not 5 <= data.breathing_rate <= 80:
+        add(
+            "breathing_rate",
+            "breathing_rate_out_of_range",
+            "Nhịp thở phải từ 5 đến 80 lần/phút, hoặc để trống.",
+        )
+    if not 0 <= data.vaccine_doses <= screening.VACCINE_DOSES_MAX:
+        add(
+            "vaccine_doses",
+            "vaccine_doses_invalid",
+            f"Số mũi vắc xin từ 0 đến {screening.VACCINE_DOSES_MAX}.",
+        )
+    if data.pregnant and data.sex == "male":
+        add("pregnant", "pregnancy_conflict", "Thông tin mang thai không phù hợp với giới tính.")
+    if data.care not in screening.codes(screening.CARE):
+        add("care", "care_invalid", "Vui lòng chọn khả năng tự chăm sóc.")
+    if not data.consent:
+        add("consent", "consent_required", "Cần đồng ý cho phép xử lý dữ liệu sức khoẻ để được tiếp nhận.")
+    if errors:
+        raise ValidationErrors(errors)
+    return data
+
+
+def facility_for_ward(*, province_code: int, ward_code: int) -> Facility:
+    """The station serving the ward; if none does yet, the province's Department of Health (to transfer)."""
+    link = (
+        StationWard.objects.select_related("station")
+        .filter(ward_code=ward_code, station__is_active=True)
+        .first()
+    )
+    if link is not None:
+        return link.station
+    fallback = (
+        Facility.objects.filter(
+            province_code=province_code, is_active=True, kind=FacilityKind.DEPARTMENT_OF_HEALTH
+        )
+        .order_by("id")
+        .first()
+    )
+    if fallback is None:
+        raise DomainError(
+            "Tỉnh/thành phố này chưa triển khai đăng ký chăm sóc tại nhà trên hệ thống. "
+            "Vui lòng liên hệ trạm y tế nơi bạn ở.",
+            code="province_not_served",
+            field="province_code",
+        )
+    return fallback
+
+
+def _assess(data: RegistrationInput) -> Any:
+    return assess(
+        Screening(
+            date_of_birth=data.date_of_birth,
+            symptoms=tuple(data.symptoms),
+            spo2=data.spo2,
+            breathing_rate=data.breathing_rate,
+            conditions=tuple(data.conditions),
+            conditions_stable=data.conditions_stable,
+            pregnant=data.pregnant,
+            vaccine_doses=data.vaccine_doses,
+            care=data.care,
+            can_phone=data.can_phone,
+        ),
+        today=timezone.localdate(),
+    )
+
+
+def _create(data: RegistrationInput, *, channel: str, facility: Facility, actor: Any) -> Registration:
+    assessment = _assess(data)
+    registration = Registration(
+        channel=channel,
+        facility=facility,
+        relation=data.relation,
+        registrant_name=data.registrant_name if data.relation == "relative" else "",
+        full_name=data.full_name,
+        date_of_birth=data.date_of_birth,
+        sex=data.sex,
+        phone=data.phone,
+        cccd=data.cccd,
+        bhyt=data.bhyt,
+        province_code=data.province_code,
+        ward_code=data.ward_code,
+        ward_name=address.ward_name(data.ward_code),
+        street=data.street,
+        test_type=data.test_type,
+        positive_date=data.positive_date,
+        symptoms=data.symptoms,
+        spo2=data.spo2,
+        breathing_rate=data.breathing_rate,
+        conditions=data.conditions,
+        conditions_stable=data.conditions_stable,
+        pregnant=data.pregnant,
+        vaccine_doses=data.vaccine_doses,
+        care=data.care,
+        can_phone=data.can_phone,
+        consent_policy_version=settings.PRIVACY_POLICY_VERSION,
+        consent_at=timezone.now(),
+        eligibility=assessment.outcome,
+        eligibility_reasons=assessment.reasons,
+        eligibility_notes=assessment.notes,
+        open_key=_open_key(data.phone, data.full_name, data.date_of_birth),
+    )
+    try:
+        with transaction.atomic():
+            registration.save()
+    except IntegrityError:
+        raise Conflict(
+            "Người này đã có hồ sơ đăng ký đang được xử lý hoặc đang được chăm sóc tại nhà. "
+            "Không cần đăng ký lại; vui lòng chờ trạm y tế liên hệ.",
+            code="duplicate_registration",
+        )
+    audit_log(
+        actor=actor,
+        action=AuditLog.Action.CREATE,
+        verb="submit",
+        target=registration,
+        facility=facility,
+        data={"channel": channel, "eligibility": assessment.outcome},
+    )
+    return registration
+
+
+def registration_submit(*, data: RegistrationInput, otp: str, channel: str = Channel.WEB) -> Registration:
+    """A member of the public registers for home care with a valid OTP.
+
+    Guarantees: the form is valid; the OTP is right, unexpired and used once; the same person (phone, name,
+    date of birth) never holds two open registrations; the registration is queued at the ward's station.
+    """
+    data = registration_validate(data)
+    facility = facility_for_ward(province_code=data.province_code, ward_code=data.ward_code)
+    # The duplicate check comes after the OTP, so nobody can probe who is registered without the phone.
+    challenge = otp_verify(phone=data.phone, purpose="registration", code=otp)
+    with transaction.atomic():
+        otp_consume(challenge=challenge)
+        return _create(data, channel=channel, facility=facility, actor=None)
+
+
+def _locked(registration: Registration) -> Registration:
+    try:
+        return Registration.objects.select_for_update().select_related("facility").get(pk=registration.pk)
+    except Registration.DoesNotExist:
+        raise NotFound("Không tìm thấy hồ sơ.")
+
+
+def _check(registration: Registration, action: str, actor: Any) -> str:
+    transition = REGISTRATION_WORKFLOW.get(registration.status, action)
+    access.require_role_at(actor, registration.facility, transition.roles)
+    return transition.target
+
+
+def _facility_label(facility: Facility) -> str:
+    return facility.short_name or unaccent(facility.name)
+
+
+@transaction.atomic
+def registration_accept(*, registration: Registration, actor: Any) -> Registration:
+    """Accept into home care: create the patient and an account, text the credentials after commit."""
+    registration = _locked(registration)
+    target = _check(registration, "accept", actor)
+    if registration.facility.kind not in ACCEPTING_KINDS:
+        raise DomainError(
+            "Hồ sơ đang ở hàng chờ của tuyến trên: hãy chuyển cho trạm y tế phụ trách trước khi tiếp nhận.",
+            code="transfer_first",
+        )
+    patient = patient_create(
+        full_name=registration.full_name,
+        date_of_birth=registration.date_of_birth,
+        sex=registration.sex,
+        phone=registration.phone,
+        cccd=registration.cccd,
+        bhyt=registration.bhyt,
+        province_code=registration.province_code,
+        ward_code=registration.ward_code,
+        ward_name=registration.ward_name,
+        street=registration.street,
+        facility=registration.facility,
+        actor=actor,
+    )
+    user, password = account_issue(patient=patient, actor=actor)
+    episode_start(patient=patient, facility=registration.facility, actor=actor, registration=registration)
+    registration.status = target
+    registration.patient = patient
+    registration.decided_at = timezone.now()
+    registration.decided_by = actor
+    registration.save(update_fields=["status", "patient", "decided_at", "decided_by", "updated_at"])
+    audit_log(
+        actor=actor,
+        action=AuditLog.Action.TRANSITION,
+        verb="accept",
+        target=registration,
+        facility=registration.facility,
+        data={"patient": patient.pk},
+    )
+    hotline = registration.facility.hotline
+    credentials = (
+        f"Tai khoan: {user.username} Mat khau: {password} "
+        f"Dang nhap: {settings.PORTAL_URL}/dang-nhap va doi mat khau."
+        + (f" Hotline: {hotline}" if hotline else "")
+    )
+    head = f"{_facility_label(registration.facility)} da tiep nhan cham soc tai nha cho "
+    # The credentials must arrive whole: shorten the name (up to 120 characters) rather than the message.
+    room = SMS_TWO_SEGMENTS - len(head) - len(credentials) - 2
+    name = unaccent(registration.full_name).upper()
+    if len(name) > room:
+        name = name[: max(room - 3, 1)].rstrip() + "..."
+    sms_enqueue(
+        to=registration.phone,
+        body=f"{head}{name}. {credentials}",
+        kind=MessageKind.ACCOUNT,
+        secret=True,
+        facility=registration.facility,
+        subject_ref=f"registration:{registration.pk}",
+    )
+    return registration
+
+
+@transaction.atomic
+def registration_reject(*, registration: Registration, actor: Any, reason: str) -> Registration:
+    """Decline with a reason (required); the person gets the reason and the station's hotline by SMS."""
+    reason = (reason or "").strip()
+    if len(reason) < 5:
+        raise DomainError(
+            "Vui lòng nhập lý do từ chối (ít nhất 5 ký tự).", code="reason_required", field="reason"
+        )
+    registration = _locked(registration)
+    target = _check(registration, "reject", actor)
+    registration.status = target
+    registration.reject_reason = reason[:300]
+    registration.decided_at = timezone.now()
+    registration.decided_by = actor
+    registration.open_key = None
+    registration.save(
+        update_fields=["status", "reject_reason", "decided_at", "decided_by", "open_key", "updated_at"]
+    )
+    audit_log(
+        actor=actor,
+        action=AuditLog.Action.TRANSITION,
+        verb="reject",
+        target=registration,
+        facility=registration.facility,
+        data={"reason": reason},
+    )
+    facility = registration.facility
+    head = (
+        f"{_facility_label(facility)} chua tiep nhan dang ky cham soc tai nha cua "
+        f"{unaccent(registration.full_name).upper()}. Ly do: "
+    )
+    tail = f". Lien he: {facility.hotline}" if facility.hotline else ""
+    room = 300 - len(head) - len(tail)
+    plain_reason = unaccent(reason)
+    if len(plain_reason) > room:
+        plain_reason = plain_reason[: max(room - 3, 0)] + "..."
+    sms_enqueue(
+        to=registration.phone,
+        body=head + plain_reason + tail,
+        kind=MessageKind.REGISTRATION_REJECTED,
+        facility=facility,
+        subject_ref=f"registration:{registration.pk}",
+    )
+    return registration
+
+
+@transaction.atomic
+def registration_transfer(
+    *, registration: Registration, actor: Any, station: Facility, note: str = ""
+) -> Registration:
+    """Move a waiting registration to another station's queue (e.g. the person lives in another ward)."""
+    registration = _locked(registration)
+    _check(registration, "transfer", actor)
+    if station.kind not in ACCEPTING_KINDS or not station.is_active:
+        raise DomainError(
+            "Chỉ chuyển được cho trạm y tế hoặc cơ sở thu dung đang hoạt động.", field="station"
+        )
+    if station.pk == registration.facility_id:
+        raise DomainError("Hồ sơ đã ở cơ sở này.", code="same_station", field="station")
+    if station.province_code != registration.facility.province_code:
+        raise DomainError(
+            "Chỉ chuyển được trong cùng tỉnh/thành phố.", code="other_province", field="station"
+        )
+    source = registration.facility
+    registration.facility = station
+    registration.save(update_fields=["facility", "updated_at"])
+    audit_log(
+        actor=actor,
+        action=AuditLog.Action.TRANSITION,
+        verb="transfer",
+        target=registration,
+        facility=source,
+        data={"from": source.pk, "to": station.pk, "note": note[:200]},
+    )
+    audit_log(
+        actor=actor,
+        action=AuditLog.Action.TRANSITION,
+        verb="transfer_in",
+        target=registration,
+        facility=station,
+        data={"from": source.pk},
+    )
+    return registration
+
+
+def registration_bulk_accept(*, registrations: list[Registration], actor: Any) -> tuple[int, list[str]]:
+    """Accept several; each in its own transaction so one failure does not undo the others."""
+    accepted, errors = 0, []
+    for registration in registrations:
+        try:
+            registration_accept(registration=registration, actor=actor)
+            accepted += 1
+        except DomainError as exc:
+            errors.append(f"{registration}: {exc.message}")
+    return accepted, errors
+
+
+def registration_create_by_staff(*, data: RegistrationInput, actor: Any, station: Facility) -> Registration:
+    """Staff register a patient directly (no OTP: staff verified the person); accepted at once."""
+    access.require_role_at(actor, station, REGISTRATION_WORKFLOW.roles_for("accept"))
+    data = registration_validate(data)
+    with transaction.atomic():
+        registration = _create(data, channel=Channel.DESK, facility=station, actor=actor)
+        return registration_accept(registration=registration, actor=actor)
+
+
+def registration_record_view(*, registration: Registration, actor: Any) -> None:
+    """Every staff read of a registration's detail is audited."""
+    audit_log(
+        actor=actor,
+        action=AuditLog.Action.VIEW,
+        verb="view",
+        target=registration,
+        facility=registration.facility,
+    )

@@ -1,0 +1,30 @@
+"""Vietnamese number formatting for the report pages: 1.234 ; 75,0 % ; 12,5."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def percent(value: Any) -> str:
+    if value is None:
+        return "—"
+    return f"{float(value) * 100:.1f}".replace(".", ",") + " %"
+
+
+@register.filter
+def decimal1(value: Any) -> str:
+    if value is None:
+        return "—"
+    return f"{float(value):.1f}".replace(".", ",")
+
+
+@register.filter
+def thousands(value: Any) -> str:
+    if value is None:
+        return "—"
+    return f"{int(value):,}".replace(",", ".")

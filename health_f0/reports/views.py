@@ -1,0 +1,199 @@
+"""Managers' report pages (server-rendered, in the desk's look) and the XLSX export. Thin: parse the query,
+call one selector or service, render. Access: staff who are managers, administrators or station heads
+(facilities.access through reports.selectors); others get 403, anonymous users the desk login."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from health_f0.core.exceptions import PermissionDenied
+from health_f0.reports import charts, selectors, services
+from health_f0.reports.forms import ReportQuery, ReportQueryError, parse_report_query
+
+
+def _page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    request.current_app = admin.site.name
+    base = {**admin.site.each_context(request), "subtitle": None, "is_fullwidth": "1"}
+    return TemplateResponse(request, template, {**base, **context}, status=status)
+
+
+def _denied(request: HttpRequest, message: Any = None) -> HttpResponse:
+    """403 in the desk's look for staff, a plain page for anyone else; `message` says who the report is for."""
+    message = message or _(
+        "Bạn không có quyền xem báo cáo. Báo cáo dành cho lãnh đạo, quản trị và trưởng trạm y tế."
+    )
+    if admin.site.has_permission(request):
+        return _page(
+            request, "reports/forbidden.html", {"title": _("Không có quyền"), "message": message}, 403
+        )
+    return TemplateResponse(request, "reports/forbidden_plain.html", {"message": message}, status=403)
+
+
+def _guard(
+    request: HttpRequest, can_view: Callable[[Any], bool] | None = None, message: Any = None
+) -> HttpResponse | None:
+    """None when the user may see the report (`can_view`, default: the home-care reports); otherwise the
+    response to send: the desk login for anonymous users, 403 for the others."""
+    user = request.user
+    if not user.is_authenticated:
+        return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+    allowed = (can_view or selectors.can_view_reports)(user)
+    if not (admin.site.has_permission(request) and allowed):
+        return _denied(request, message)
+    return None
+
+
+def _not_in_scope() -> list[str]:
+    return [_("Không tìm thấy cơ sở trong phạm vi bạn được xem báo cáo.")]
+
+
+def _selected_facility(raw: str) -> int | None:
+    raw = raw.strip()
+    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    if (response := _guard(request)) is not None:
+        return response
+    return _page(
+        request,
+        "reports/index.html",
+        {"title": _("Báo cáo"), "home_care_url": reverse("reports:home_care")},
+    )
+
+
+def _query_or_error(request: HttpRequest) -> tuple[ReportQuery | None, list[str]]:
+    try:
+        return parse_report_query(request.GET), []
+    except ReportQueryError as exc:
+        return None, exc.messages
+
+
+@require_GET
+def home_care(request: HttpRequest) -> HttpResponse:
+    """`/bao-cao/theo-doi-tai-nha/?from=dd/mm/yyyy&to=dd/mm/yyyy&facility=<id>`."""
+    if (response := _guard(request)) is not None:
+        return response
+    user = request.user
+    facilities = selectors.report_facilities(user)
+    context: dict[str, Any] = {
+        "title": _("Báo cáo theo dõi F0 tại nhà"),
+        "facilities": facilities,
+        "raw": {key: request.GET.get(key, "") for key in ("from", "to", "facility")},
+    }
+    context["selected_facility"] = _selected_facility(context["raw"]["facility"])
+    query, errors = _query_or_error(request)
+    report = None
+    if query is not None:
+        try:
+            report = selectors.monitoring_report(
+                user=user, date_from=query.date_from, date_to=query.date_to, facility_id=query.facility_id
+            )
+        except LookupError:
+            errors = [_("Không tìm thấy cơ sở trong phạm vi bạn được xem báo cáo.")]
+        except PermissionDenied:
+            return _denied(request)
+    if report is None or query is None:
+        return _page(request, "reports/home_care.html", {**context, "errors": errors}, status=400)
+
+    params = {
+        "from": f"{query.date_from:%d/%m/%Y}",
+        "to": f"{query.date_to:%d/%m/%Y}",
+        **({"facility": str(query.facility_id)} if query.facility_id else {}),
+    }
+    context.update(
+        report=report,
+        query=query,
+        form_from=params["from"],
+        form_to=params["to"],
+        selected_facility=query.facility_id or (report.root.pk if report.root else None),
+        export_url=reverse("reports:home_care_xlsx") + "?" + urlencode(params),
+        sections=_sections(report),
+        summary=_summary(report),
+        active_chart=charts.active_chart(report.days, report.totals),
+        alerts_chart=charts.alerts_chart(report.days, report.totals),
+        chart_rows=[(day, report.totals.get(day, selectors.DayFigures())) for day in report.days],
+        scope_label=report.root.name if report.root else _("Tất cả cơ sở bạn được xem"),
+    )
+    return _page(request, "reports/home_care.html", context)
+
+
+@require_GET
+def home_care_xlsx(request: HttpRequest) -> HttpResponse:
+    if (response := _guard(request)) is not None:
+        return response
+    query, errors = _query_or_error(request)
+    if query is None:
+        return _page(
+            request,
+            "reports/home_care.html",
+            {"title": _("Báo cáo theo dõi F0 tại nhà"), "errors": errors, "facilities": [], "raw": {}},
+            status=400,
+        )
+    try:
+        filename, content = services.monitoring_report_export(
+            user=request.user, date_from=query.date_from, date_to=query.date_to, facility_id=query.facility_id
+        )
+    except LookupError:
+        return _page(
+            request,
+            "reports/home_care.html",
+            {
+                "title": _("Báo cáo theo dõi F0 tại nhà"),
+                "errors": [_("Không tìm thấy cơ sở trong phạm vi bạn được xem báo cáo.")],
+                "facilities": selectors.report_facilities(request.user),
+                "raw": {},
+            },
+            status=400,
+        )
+    except PermissionDenied:
+        return _denied(request)
+    response = HttpResponse(
+        content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _sections(report: selectors.MonitoringReport) -> list[dict[str, Any]]:
+    """Tables top-down: province, TTYT, station; each unit a group of day rows."""
+    titles = {
+        selectors.PROVINCE: _("Toàn tỉnh (Sở Y tế) theo ngày"),
+        selectors.TTYT: _("Trung tâm Y tế theo ngày"),
+        selectors.STATION: _("Trạm y tế theo ngày"),
+    }
+    sections = []
+    for level in (selectors.PROVINCE, selectors.TTYT, selectors.STATION):
+        units = report.units.get(level, [])
+        if not units:
+            continue
+        rows = report.rows(level)
+        groups = [
+            {
+                "unit": unit,
+                "rows": [row for row in rows if row.unit.id == unit.id],
+            }
+            for unit in units
+        ]
+        sections.append({"level": level, "title": titles[level], "groups": groups})
+    return sections
+
+
+def _summary(report: selectors.MonitoringReport) -> dict[str, Any]:
+    total = selectors.DayFigures()
+    for figures in report.totals.values():
+        total = total + figures
+    last = report.totals.get(report.date_to, selectors.DayFigures())
+    return {"period": total, "last": last}

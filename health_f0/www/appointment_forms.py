@@ -1,0 +1,146 @@
+"""Portal forms for appointments: they only parse input into types. Identity checks (phone, CCCD, BHYT,
+date of birth), the OTP, capacity, overlap and the cut-off are the appointments services' rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from health_f0.patients.models import Sex
+from health_f0.www.forms import DATE_FORMATS, DateText
+
+REASON_MAX = 300
+
+
+def _reason_field(label: Any, help_text: Any) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        max_length=REASON_MAX,
+        help_text=help_text,
+        error_messages={"max_length": _("Vui lòng viết ngắn hơn (tối đa 300 ký tự).")},
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": str(REASON_MAX)}),
+    )
+
+
+def _otp_field() -> forms.CharField:
+    return forms.CharField(
+        label=_("Mã OTP (6 chữ số)"),
+        required=False,
+        max_length=6,
+        widget=forms.TextInput(
+            attrs={
+                "inputmode": "numeric",
+                "autocomplete": "one-time-code",
+                "maxlength": "6",
+                "class": "input-otp",
+            }
+        ),
+    )
+
+
+class AccountBookingForm(forms.Form):
+    """A logged-in account books for itself or a family member on the same phone."""
+
+    patient = forms.ChoiceField(
+        label=_("Đặt lịch cho ai?"),
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": _("Vui lòng chọn người đi khám."),
+            "invalid_choice": _("Vui lòng chọn người đi khám."),
+        },
+    )
+    reason = _reason_field(
+        _("Lý do khám, triệu chứng"),
+        _("Không bắt buộc. Ví dụ: đau đầu, chóng mặt 3 ngày nay; khám định kỳ huyết áp."),
+    )
+
+    def __init__(self, *args: Any, patients: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["patient"]
+        field.choices = [  # type: ignore[attr-defined]
+            (str(p.public_id), f"{p.full_name} ({p.date_of_birth:%d/%m/%Y})") for p in patients
+        ]
+        if len(patients) == 1 and not self.is_bound:
+            self.initial["patient"] = str(patients[0].public_id)
+
+
+class GuestBookingForm(forms.Form):
+    """Someone without an account: who is coming, the phone to verify by OTP, and why."""
+
+    full_name = forms.CharField(
+        label=_("Họ và tên người đi khám"),
+        max_length=120,
+        error_messages={"required": _("Vui lòng nhập họ và tên người đi khám.")},
+        widget=forms.TextInput(attrs={"autocomplete": "name", "autocapitalize": "words"}),
+    )
+    date_of_birth = forms.DateField(
+        label=_("Ngày sinh"),
+        input_formats=DATE_FORMATS,
+        help_text=_("Ngày/tháng/năm, ví dụ 05/09/1990."),
+        error_messages={
+            "required": _("Vui lòng nhập ngày sinh."),
+            "invalid": _("Ngày sinh không hợp lệ. Nhập theo dạng ngày/tháng/năm, ví dụ 05/09/1990."),
+        },
+        widget=DateText(attrs={"autocomplete": "bday"}),
+    )
+    sex = forms.ChoiceField(
+        label=_("Giới tính"),
+        choices=[(Sex.MALE, _("Nam")), (Sex.FEMALE, _("Nữ"))],
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": _("Vui lòng chọn giới tính."),
+            "invalid_choice": _("Vui lòng chọn giới tính."),
+        },
+    )
+    phone = forms.CharField(
+        label=_("Số điện thoại di động"),
+        max_length=20,
+        help_text=_("Mã OTP, tin nhắn xác nhận và nhắc lịch được gửi tới số này."),
+        error_messages={"required": _("Vui lòng nhập số điện thoại di động.")},
+        widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel", "autocomplete": "tel"}),
+    )
+    cccd = forms.CharField(
+        label=_("Số căn cước công dân (CCCD)"),
+        required=False,
+        max_length=20,
+        help_text=_("Không bắt buộc. 12 chữ số."),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    bhyt = forms.CharField(
+        label=_("Số thẻ bảo hiểm y tế (BHYT)"),
+        required=False,
+        max_length=20,
+        help_text=_("Không bắt buộc. Mã số BHXH 10 chữ số hoặc 15 ký tự in trên thẻ."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
+    )
+    reason = AccountBookingForm.base_fields["reason"]
+    otp = _otp_field()
+
+    def keep_errors(self, names: set[str]) -> None:
+        """Show only some fields' errors (only `phone` when the person asked for an OTP)."""
+        errors = self.errors
+        for name in list(errors):
+            if name not in names:
+                del errors[name]
+
+    def add_service_errors(self, errors: dict[str, list[tuple[str, str]]]) -> None:
+        for name, items in errors.items():
+            target = name if name in self.fields else None
+            for _code, message in items:
+                self.add_error(target, message)
+
+
+class OtpForm(forms.Form):
+    """The code texted to the booking's phone (to open the booking from the SMS link)."""
+
+    otp = _otp_field()
+
+
+class CancelForm(forms.Form):
+    reason = _reason_field(
+        _("Lý do huỷ"),
+        _("Không bắt buộc, nhưng giúp cơ sở sắp xếp tốt hơn. Ví dụ: đã khỏi bệnh, bận việc đột xuất."),
+    )

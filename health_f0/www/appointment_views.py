@@ -1,0 +1,768 @@
+"""The patient's side of appointments: book a visit step by step, see a booking (the SMS link's page) with
+its check-in QR code, cancel or move it until the facility's cut-off, and the account's list of bookings.
+
+Every step of booking is a GET page whose links carry the choices so far (?co-so=…&dich-vu=…&ngay=…&gio=…),
+so the journey works without JavaScript and a step can be bookmarked or sent back to. Only the final
+confirmation, the OTP and the changes to a booking are POSTs.
+
+Who may see a booking: the account that owns the patient or its family (access.own_patients_for); someone
+without an account, only after an OTP texted to the booking's phone (remembered in the session for that
+booking). The link alone shows nothing about the person. Bad parameters are a 400 with a message, never a
+500.
+"""
+
+from __future__ import annotations
+
+import time as time_module
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import segno
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from health_f0.appointments import selectors as appt_selectors
+from health_f0.appointments import services as appt_services
+from health_f0.appointments.models import LIVE_STATUSES, Appointment, CancelSource, Channel, Service, Status
+from health_f0.appointments.slots import LOCAL_TZ, local_date_of
+from health_f0.appointments.transitions import PhoneHolder
+from health_f0.core.exceptions import DomainError, RateLimited, ValidationErrors
+from health_f0.core.phone import display_phone, mask_phone, normalize_mobile
+from health_f0.core.request_context import client_ip
+from health_f0.facilities import access
+from health_f0.facilities.models import Facility
+from health_f0.registration.otp import otp_consume, otp_request, otp_verify
+from health_f0.www import selectors
+from health_f0.www.appointment_forms import AccountBookingForm, CancelForm, GuestBookingForm, OtpForm
+from health_f0.www.views import _error_summary, _page
+
+# Query parameters of the booking steps (Vietnamese, as they show in the address bar).
+P_FACILITY, P_SERVICE, P_DAY, P_TIME = "co-so", "dich-vu", "ngay", "gio"
+SESSION_VERIFIED = "www_appt_verified"  # {booking public id: unix time the OTP was verified}
+SESSION_FLASH = "www_appt_flash"
+VERIFIED_SECONDS = 2 * 3600
+OTP_PURPOSE = "booking"
+
+# What the patient reads: the desk's "tiếp đón" is "đã đến khám" from the patient's side.
+STATUS_LABELS: dict[str, Any] = {
+    Status.REQUESTED: gettext_lazy("Chờ xác nhận"),
+    Status.CONFIRMED: gettext_lazy("Đã xác nhận"),
+    Status.CHECKED_IN: gettext_lazy("Đã đến khám"),
+    Status.COMPLETED: gettext_lazy("Đã khám xong"),
+    Status.CANCELLED: gettext_lazy("Đã huỷ"),
+    Status.NO_SHOW: gettext_lazy("Không đến khám"),
+}
+STATUS_BADGES: dict[str, str] = {
+    Status.REQUESTED: "badge-watch",
+    Status.CONFIRMED: "badge-none",
+    Status.CHECKED_IN: "badge-info",
+    Status.COMPLETED: "badge-muted",
+    Status.CANCELLED: "badge-muted",
+    Status.NO_SHOW: "badge-urgent",
+}
+FLASHES = {
+    "booked": gettext_lazy("Đã gửi yêu cầu đặt lịch."),
+    "cancelled": gettext_lazy("Đã huỷ lịch hẹn. Tin nhắn xác nhận đã được gửi tới số điện thoại đặt lịch."),
+    "rescheduled": gettext_lazy(
+        "Đã đổi giờ hẹn. Tin nhắn với giờ mới đã được gửi tới số điện thoại đặt lịch."
+    ),
+    "acknowledged": gettext_lazy("Cảm ơn bạn đã xác nhận sẽ đến tái khám."),
+    "verified": gettext_lazy("Đã xác thực số điện thoại."),
+}
+
+
+class BadParam(Exception):
+    """A step's query parameter that names nothing bookable: shown as a message with a 400."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+# --- Small helpers ---------------------------------------------------------------------------------
+
+
+def _local(moment: datetime) -> datetime:
+    return moment.astimezone(LOCAL_TZ)
+
+
+def _query(**params: Any) -> str:
+    return "?" + urlencode({k: v for k, v in params.items() if v not in (None, "")})
+
+
+def _uuid(raw: str, message: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw.strip())
+    except (ValueError, AttributeError):
+        raise BadParam(message)
+
+
+def _qr_svg(code: str) -> str:
+    """The check-in code as an inline SVG QR code (a viewBox, no fixed size: the stylesheet sizes it)."""
+    return str(
+        segno.make(code, error="m").svg_inline(border=2, dark="#0b3d2e", svgclass="qr-code", omitsize=True)
+    )
+
+
+def _code_groups(code: str) -> str:
+    return " ".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def _set_flash(request: HttpRequest, key: str) -> None:
+    request.session[SESSION_FLASH] = key
+
+
+def _pop_flash(request: HttpRequest) -> str:
+    return str(FLASHES.get(request.session.pop(SESSION_FLASH, ""), ""))
+
+
+def _remember(request: HttpRequest, appointment: Appointment) -> None:
+    now = int(time_module.time())
+    verified = {
+        k: v
+        for k, v in dict(request.session.get(SESSION_VERIFIED, {})).items()
+        if now - int(v) < VERIFIED_SECONDS
+    }
+    verified[str(appointment.public_id)] = now
+    request.session[SESSION_VERIFIED] = dict(list(verified.items())[-20:])
+
+
+def _is_verified(request: HttpRequest, appointment: Appointment) -> bool:
+    at = dict(request.session.get(SESSION_VERIFIED, {})).get(str(appointment.public_id))
+    return at is not None and int(time_module.time()) - int(at) < VERIFIED_SECONDS
+
+
+# --- Booking steps ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Picked:
+    """The choices so far, each checked against what is bookable now."""
+
+    facility: Facility | None = None
+    service: Service | None = None
+    day: date | None = None
+    day_info: appt_selectors.BookingDay | None = None
+    slot: appt_selectors.FreeSlot | None = None
+
+    def params(self, upto: str) -> dict[str, str]:
+        """Query parameters of the choices up to (and including) `upto`."""
+        out: dict[str, str] = {}
+        if self.facility is not None:
+            out[P_FACILITY] = str(self.facility.public_id)
+        if upto == P_FACILITY:
+            return out
+        if self.service is not None:
+            out[P_SERVICE] = str(self.service.public_id)
+        if upto == P_SERVICE:
+            return out
+        if self.day is not None:
+            out[P_DAY] = self.day.isoformat()
+        if upto == P_DAY:
+            return out
+        if self.slot is not None:
+            out[P_TIME] = f"{_local(self.slot.start):%H:%M}"
+        return out
+
+
+def _parse_day(raw: str) -> date:
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        raise BadParam(_("Ngày không hợp lệ. Vui lòng chọn lại ngày khám trong danh sách."))
+
+
+def _parse_time(raw: str) -> time:
+    try:
+        hour, minute = raw.strip().split(":")
+        return time(int(hour), int(minute))
+    except ValueError:
+        raise BadParam(_("Giờ khám không hợp lệ. Vui lòng chọn lại giờ trong danh sách."))
+
+
+def _pick_day(service: Service, raw: str, now: datetime) -> tuple[date, appt_selectors.BookingDay]:
+    day = _parse_day(raw)
+    info = next((d for d in appt_selectors.booking_days(service=service, now=now) if d.day == day), None)
+    if info is None:
+        raise BadParam(
+            _("Ngày %(day)s không nằm trong thời gian nhận đặt lịch (từ hôm nay đến %(days)s ngày tới).")
+            % {"day": f"{day:%d/%m/%Y}", "days": service.booking_horizon_days}
+        )
+    if info.state in ("holiday", "closed", "off"):
+        why = f" ({info.note})" if info.note else ""
+        raise BadParam(
+            _("Ngày %(day)s cơ sở nghỉ%(why)s, không nhận đặt lịch. Vui lòng chọn ngày khác.")
+            % {"day": f"{day:%d/%m/%Y}", "why": why}
+        )
+    return day, info
+
+
+def _day_slots(service: Service, day: date, now: datetime) -> list[appt_selectors.FreeSlot]:
+    return appt_selectors.slots_free(service=service, start=day, end=day, now=now)
+
+
+def _pick_slot(slots: list[appt_selectors.FreeSlot], day: date, raw: str) -> appt_selectors.FreeSlot:
+    wanted = datetime.combine(day, _parse_time(raw), tzinfo=LOCAL_TZ)
+    slot = next((s for s in slots if s.start == wanted), None)
+    if slot is None:
+        raise BadParam(_("Khung giờ này không có hoặc đã quá giờ nhận đặt lịch. Vui lòng chọn giờ khác."))
+    return slot
+
+
+def _picked(request: HttpRequest, now: datetime) -> Picked:
+    """Read and check the step parameters in order; the first bad one raises BadParam."""
+    get = request.GET
+    picked = Picked()
+    if not get.get(P_FACILITY):
+        return picked
+    facility_id = _uuid(get[P_FACILITY], _("Không tìm thấy cơ sở khám bệnh này. Vui lòng chọn lại."))
+    picked.facility = next(
+        (f for f in appt_selectors.bookable_facilities() if f.public_id == facility_id), None
+    )
+    if picked.facility is None:
+        raise BadParam(_("Không tìm thấy cơ sở khám bệnh này. Vui lòng chọn lại."))
+    if not get.get(P_SERVICE):
+        return picked
+    service_id = _uuid(get[P_SERVICE], _("Không tìm thấy dịch vụ khám này. Vui lòng chọn lại."))
+    picked.service = appt_selectors.services_of(facility=picked.facility).filter(public_id=service_id).first()
+    if picked.service is None:
+        raise BadParam(_("Không tìm thấy dịch vụ khám này. Vui lòng chọn lại."))
+    if not get.get(P_DAY):
+        return picked
+    picked.day, picked.day_info = _pick_day(picked.service, get[P_DAY], now)
+    if not get.get(P_TIME):
+        return picked
+    picked.slot = _pick_slot(_day_slots(picked.service, picked.day, now), picked.day, get[P_TIME])
+    return picked
+
+
+def _step_links(picked: Picked) -> dict[str, str]:
+    base = reverse("www:book")
+    return {
+        "facility": base,
+        "service": base + _query(**picked.params(P_FACILITY)),
+        "day": base + _query(**picked.params(P_SERVICE)),
+        "slot": base + _query(**picked.params(P_DAY)),
+        "self": base + _query(**picked.params(P_TIME)),
+    }
+
+
+def _slot_rows(picked: Picked, slots: list[appt_selectors.FreeSlot]) -> list[dict[str, Any]]:
+    base = reverse("www:book")
+    rows = []
+    for slot in slots:
+        label = f"{_local(slot.start):%H:%M}"
+        rows.append(
+            {
+                "label": label,
+                "end": f"{_local(slot.end):%H:%M}",
+                "free": slot.free,
+                "afternoon": _local(slot.start).hour >= 12,
+                "href": base + _query(**picked.params(P_DAY), **{P_TIME: label}),
+            }
+        )
+    return rows
+
+
+def _day_rows(days: list[appt_selectors.BookingDay], base: str, keep: dict[str, str]) -> list[Any]:
+    return [
+        {"info": d, "href": base + _query(**keep, **{P_DAY: d.day.isoformat()}) if d.state == "open" else ""}
+        for d in days
+    ]
+
+
+def _book_context(request: HttpRequest, picked: Picked, now: datetime) -> dict[str, Any]:
+    context: dict[str, Any] = {"picked": picked, "links": _step_links(picked)}
+    base = reverse("www:book")
+    if picked.facility is None:
+        context["step"] = 1
+        context["facilities"] = [
+            {
+                "facility": f,
+                "place": appt_selectors.booking_place(facility=f),
+                "href": base + _query(**{P_FACILITY: f.public_id}),
+            }
+            for f in appt_selectors.bookable_facilities()
+        ]
+    elif picked.service is None:
+        context["step"] = 2
+        context["services"] = [
+            {"service": s, "href": base + _query(**picked.params(P_FACILITY), **{P_SERVICE: s.public_id})}
+            for s in appt_selectors.services_of(facility=picked.facility).order_by("name")
+        ]
+    elif picked.day is None:
+        context["step"] = 3
+        days = appt_selectors.booking_days(service=picked.service, now=now)
+        context["days"] = _day_rows(days, base, picked.params(P_SERVICE))
+    elif picked.slot is None:
+        context["step"] = 4
+        context["slots"] = _slot_rows(picked, _day_slots(picked.service, picked.day, now))
+    else:
+        context["step"] = 5
+    if picked.service is not None:
+        context["place"] = appt_selectors.booking_place(facility=picked.service.facility)
+    return context
+
+
+def _render_steps(
+    request: HttpRequest, picked: Picked, now: datetime, *, status: int = 200, **extra: Any
+) -> HttpResponse:
+    context = _book_context(request, picked, now)
+    context.update(extra)
+    template = "www/appt_book_who.html" if context["step"] == 5 else "www/appt_book.html"
+    return _page(request, template, context, status=status)
+
+
+def _own_patients(request: HttpRequest) -> list[Any]:
+    return list(access.own_patients_for(request.user).order_by("full_name", "id"))
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def book(request: HttpRequest) -> HttpResponse:
+    """/dat-lich: facility → service → day → time → who and why → confirm."""
+    now = timezone.now()
+    try:
+        picked = _picked(request, now)
+    except BadParam as exc:
+        return _page(
+            request,
+            "www/appt_book.html",
+            {"step": 0, "page_error": exc.message, "links": {"facility": reverse("www:book")}},
+            status=exc.status,
+        )
+    if picked.slot is None:
+        if request.method == "POST":
+            return _render_steps(
+                request, picked, now, status=400, page_error=_("Vui lòng chọn giờ khám trước khi xác nhận.")
+            )
+        return _render_steps(request, picked, now)
+    assert picked.service is not None and picked.day is not None
+    if picked.slot.free <= 0:
+        picked.slot = None
+        return _render_steps(
+            request,
+            picked,
+            now,
+            status=409,
+            page_error=_("Khung giờ này đã đủ người, vui lòng chọn giờ khác."),
+        )
+    if access.is_staff_member(request.user):
+        return _render_steps(request, picked, now, staff=True)
+    if request.user.is_authenticated:
+        return _book_for_account(request, picked, now)
+    return _book_as_guest(request, picked, now)
+
+
+def _booked(request: HttpRequest, appointment: Appointment) -> HttpResponse:
+    _remember(request, appointment)
+    _set_flash(request, "booked")
+    return redirect("www:appointment", public_id=appointment.public_id)
+
+
+def _service_error(form: Any, exc: DomainError, extra: dict[str, Any]) -> int:
+    """Put a service's refusal next to its field, or at the top of the page; returns the status."""
+    if isinstance(exc, ValidationErrors):
+        form.add_service_errors(exc.errors)
+        return 400
+    if exc.field in form.fields and exc.field not in ("slot",):
+        form.add_error(exc.field, exc.message)
+    else:
+        extra["page_error"] = exc.message
+    return exc.status_code
+
+
+def _book_for_account(request: HttpRequest, picked: Picked, now: datetime) -> HttpResponse:
+    assert picked.service is not None and picked.slot is not None
+    patients = _own_patients(request)
+    if not patients:
+        return _render_steps(request, picked, now, no_patient=True)
+    extra: dict[str, Any] = {}
+    status = 200
+    if request.method == "POST":
+        form = AccountBookingForm(request.POST, patients=patients)
+        status = 400
+        if form.is_valid():
+            patient = next(p for p in patients if str(p.public_id) == form.cleaned_data["patient"])
+            try:
+                appointment = appt_services.appointment_book(
+                    patient=patient,
+                    service=picked.service,
+                    slot_start=picked.slot.start,
+                    channel=Channel.WEB,
+                    actor=request.user,
+                    reason=form.cleaned_data.get("reason") or "",
+                    now=now,
+                )
+            except DomainError as exc:
+                status = _service_error(form, exc, extra)
+            else:
+                return _booked(request, appointment)
+    else:
+        form = AccountBookingForm(patients=patients)
+    return _render_steps(
+        request,
+        picked,
+        now,
+        status=status,
+        form=form,
+        account=True,
+        error_summary=_error_summary(form),
+        **extra,
+    )
+
+
+def _book_as_guest(request: HttpRequest, picked: Picked, now: datetime) -> HttpResponse:
+    assert picked.service is not None and picked.slot is not None
+    extra: dict[str, Any] = {}
+    status = 200
+    if request.method == "POST":
+        form = GuestBookingForm(request.POST)
+        action = request.POST.get("action", "submit")
+        status = 400
+        if action == "otp":
+            form.keep_errors({"phone"})
+            if "phone" not in form.errors:
+                extra["_ip"] = client_ip(request)
+                status = _send_otp(form, extra, form.cleaned_data["phone"])
+        elif form.is_valid():
+            data = form.cleaned_data
+            try:
+                appointment = appt_services.appointment_book_guest(
+                    service=picked.service,
+                    slot_start=picked.slot.start,
+                    full_name=data["full_name"],
+                    date_of_birth=data["date_of_birth"],
+                    sex=data["sex"],
+                    phone=data["phone"],
+                    otp=data.get("otp") or "",
+                    cccd=data.get("cccd") or "",
+                    bhyt=data.get("bhyt") or "",
+                    reason=data.get("reason") or "",
+                    channel=Channel.WEB,
+                    now=now,
+                )
+            except DomainError as exc:
+                status = _service_error(form, exc, extra)
+            else:
+                return _booked(request, appointment)
+    else:
+        form = GuestBookingForm()
+    summary = _error_summary(form) if form.is_bound else []
+    return _render_steps(request, picked, now, status=status, form=form, error_summary=summary, **extra)
+
+
+def _send_otp(form: Any, extra: dict[str, Any], raw_phone: str) -> int:
+    """Text a booking OTP; report where it went (or why not) in `extra`. Returns the status."""
+    try:
+        phone = normalize_mobile(raw_phone)
+        issued = otp_request(phone=phone, purpose=OTP_PURPOSE, ip=extra.pop("_ip", None))
+    except RateLimited as exc:
+        retry = int(exc.extra.get("retry_after") or 0)
+        extra.update(otp_error=exc.message, retry_after=retry, retry_minutes=(retry + 59) // 60)
+        return 429
+    except DomainError as exc:
+        form.add_error("otp" if "phone" not in form.fields else "phone", exc.message)
+        return 400
+    shown = display_phone(phone) if "phone" in form.fields else mask_phone(phone)
+    extra["otp_sent_to"] = shown.replace(" ", "\u00a0")  # a phone number must not break over two lines
+    extra["otp_minutes"] = issued.expires_in // 60
+    form.fields["otp"].widget.attrs["autofocus"] = True
+    return 200
+
+
+# --- One booking: the SMS link's page --------------------------------------------------------------
+
+
+def _appointment_or_404(public_id: uuid.UUID) -> Appointment:
+    appointment = (
+        Appointment.objects.select_related("service", "facility", "patient")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if appointment is None or appointment.is_walk_in:
+        raise Http404(_("Không tìm thấy lịch hẹn."))
+    return appointment
+
+
+def _actor_for(request: HttpRequest, appointment: Appointment) -> Any:
+    """Who acts on this booking from the portal: the owning account, a phone holder verified by OTP in
+    this session, or None (the OTP gate). Anyone else (another family's account, staff) gets a 404."""
+    user: Any = request.user
+    if user.is_authenticated:
+        if access.own_patients_for(user).filter(pk=appointment.patient_id).exists():
+            return user
+        # The same phone as the account's, but a patient booked without an account: prove it by OTP.
+        if not (user.phone and user.phone == appointment.patient.phone and not access.is_staff_member(user)):
+            raise Http404(_("Không tìm thấy lịch hẹn."))
+    if _is_verified(request, appointment):
+        return PhoneHolder(phone=appointment.patient.phone)
+    return None
+
+
+def _cutoff(appointment: Appointment) -> datetime:
+    return appointment.slot_start - timedelta(hours=appointment.service.cancel_cutoff_hours)
+
+
+def _can_change(appointment: Appointment, now: datetime) -> bool:
+    return (
+        appointment.status in (Status.REQUESTED, Status.CONFIRMED)
+        and not appointment.is_walk_in
+        and now <= _cutoff(appointment)
+    )
+
+
+def _detail_context(appointment: Appointment, now: datetime) -> dict[str, Any]:
+    service = appointment.service
+    place = appt_selectors.booking_place(facility=appointment.facility)
+    declined = appointment.status == Status.CANCELLED and appointment.cancel_source == CancelSource.DECLINED
+    show_code = appointment.status in (Status.REQUESTED, Status.CONFIRMED)
+    return {
+        "appointment": appointment,
+        "service": service,
+        "place": place,
+        "hotline": selectors.display_hotline(place.hotline),
+        "hotline_tel": "".join(ch for ch in place.hotline if ch.isdigit()),
+        "status_label": _("Không được xác nhận") if declined else STATUS_LABELS.get(appointment.status, ""),
+        "badge": STATUS_BADGES.get(appointment.status, "badge-muted"),
+        "declined": declined,
+        "start": _local(appointment.slot_start),
+        "end": _local(appointment.slot_end),
+        "cutoff": _local(_cutoff(appointment)),
+        "can_change": _can_change(appointment, now),
+        "is_live": appointment.status in LIVE_STATUSES,
+        "show_code": show_code,
+        "qr_svg": _qr_svg(appointment.check_in_code) if show_code else "",
+        "code_groups": _code_groups(appointment.check_in_code),
+        "can_acknowledge": appointment.is_reexam
+        and appointment.status == Status.CONFIRMED
+        and appointment.patient_confirmed_at is None,
+        "is_today": local_date_of(appointment.slot_start) == local_date_of(now),
+        "masked_phone": mask_phone(appointment.patient.phone),
+    }
+
+
+def _gate(
+    request: HttpRequest, appointment: Appointment, *, form: OtpForm, status: int = 200, **extra: Any
+) -> HttpResponse:
+    return _page(
+        request,
+        "www/appt_gate.html",
+        {
+            "appointment": appointment,
+            "masked_phone": mask_phone(appointment.patient.phone).replace(" ", "\u00a0"),
+            "form": form,
+            "error_summary": _error_summary(form) if form.is_bound else [],
+            **extra,
+        },
+        status=status,
+    )
+
+
+def _gate_post(request: HttpRequest, appointment: Appointment) -> HttpResponse:
+    """The two buttons of the OTP gate: text me a code; check the code."""
+    form = OtpForm(request.POST)
+    extra: dict[str, Any] = {}
+    action = request.POST.get("action", "")
+    if action == "otp":
+        form.is_valid()
+        form.errors.clear()
+        extra["_ip"] = client_ip(request)
+        status = _send_otp(form, extra, appointment.patient.phone)
+        return _gate(request, appointment, form=form, status=status, **extra)
+    if action != "verify" or not form.is_valid():
+        return _gate(request, appointment, form=OtpForm(), status=400)
+    try:
+        with transaction.atomic():
+            challenge = otp_verify(
+                phone=appointment.patient.phone, purpose=OTP_PURPOSE, code=form.cleaned_data.get("otp") or ""
+            )
+            otp_consume(challenge=challenge)
+    except DomainError as exc:
+        form.add_error("otp", exc.message)
+        return _gate(request, appointment, form=form, status=400)
+    _remember(request, appointment)
+    _set_flash(request, "verified")
+    return redirect("www:appointment", public_id=appointment.public_id)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def appointment_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """/lich-hen/<id>: status, time, place, QR code; the re-exam acknowledgement; the OTP gate for guests."""
+    appointment = _appointment_or_404(public_id)
+    actor = _actor_for(request, appointment)
+    now = timezone.now()
+    if actor is None:
+        if request.method == "POST":
+            return _gate_post(request, appointment)
+        return _gate(request, appointment, form=OtpForm())
+    page_error = ""
+    status = 200
+    if request.method == "POST":
+        if request.POST.get("action") != "acknowledge":
+            return redirect("www:appointment", public_id=appointment.public_id)
+        try:
+            appt_services.reexam_acknowledge(appointment=appointment, actor=actor, now=now)
+        except DomainError as exc:
+            page_error, status = exc.message, exc.status_code
+        else:
+            _set_flash(request, "acknowledged")
+            if request.POST.get("next") == "list" and request.user.is_authenticated:
+                return redirect("www:appointments")
+            return redirect("www:appointment", public_id=appointment.public_id)
+    context = _detail_context(appointment, now)
+    context.update(flash=_pop_flash(request), page_error=page_error, is_account=request.user.is_authenticated)
+    return _page(request, "www/appt_detail.html", context, status=status)
+
+
+def _changeable(request: HttpRequest, public_id: uuid.UUID) -> tuple[Appointment, Any] | HttpResponse:
+    appointment = _appointment_or_404(public_id)
+    actor = _actor_for(request, appointment)
+    if actor is None:  # not verified yet: the gate is on the booking's page
+        return redirect("www:appointment", public_id=appointment.public_id)
+    return appointment, actor
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def appointment_cancel(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """/lich-hen/<id>/huy: confirm the cancellation, with an optional reason."""
+    found = _changeable(request, public_id)
+    if isinstance(found, HttpResponse):
+        return found
+    appointment, actor = found
+    now = timezone.now()
+    status = 200
+    page_error = ""
+    form = CancelForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                appt_services.appointment_cancel(
+                    appointment=appointment,
+                    actor=actor,
+                    reason=form.cleaned_data.get("reason") or "",
+                    now=now,
+                )
+            except DomainError as exc:
+                page_error, status = exc.message, exc.status_code
+            else:
+                _set_flash(request, "cancelled")
+                return redirect("www:appointment", public_id=appointment.public_id)
+    context = _detail_context(appointment, now)
+    context.update(
+        form=form, page_error=page_error, error_summary=_error_summary(form) if form.is_bound else []
+    )
+    return _page(request, "www/appt_cancel.html", context, status=status)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def appointment_reschedule(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """/lich-hen/<id>/doi-lich?ngay=…: pick another day, then another free time of the same service."""
+    found = _changeable(request, public_id)
+    if isinstance(found, HttpResponse):
+        return found
+    appointment, actor = found
+    now = timezone.now()
+    service = appointment.service
+    base = reverse("www:appointment_reschedule", kwargs={"public_id": appointment.public_id})
+    context = _detail_context(appointment, now)
+    status = 200
+    raw_day = (request.POST if request.method == "POST" else request.GET).get(P_DAY, "")
+    day: date | None = None
+    try:
+        if raw_day:
+            day, _info = _pick_day(service, raw_day, now)
+        if request.method == "POST":
+            if day is None:
+                raise BadParam(_("Vui lòng chọn ngày và giờ mới."))
+            slot = _pick_slot(_day_slots(service, day, now), day, request.POST.get(P_TIME, ""))
+            appt_services.appointment_reschedule(
+                appointment=appointment, actor=actor, slot_start=slot.start, now=now
+            )
+            _set_flash(request, "rescheduled")
+            return redirect("www:appointment", public_id=appointment.public_id)
+    except BadParam as exc:
+        context["page_error"], status = exc.message, exc.status
+    except DomainError as exc:
+        context["page_error"], status = exc.message, exc.status_code
+        appointment.refresh_from_db()
+    if day is None:
+        days = appt_selectors.booking_days(service=service, now=now)
+        context["days"] = _day_rows(days, base, {})
+    else:
+        current = appointment.slot_start
+        context["day"] = day
+        context["slots"] = [
+            {
+                "label": f"{_local(s.start):%H:%M}",
+                "end": f"{_local(s.end):%H:%M}",
+                "free": s.free,
+                "current": s.start == current,
+                "afternoon": _local(s.start).hour >= 12,
+            }
+            for s in _day_slots(service, day, now)
+        ]
+        context["days_href"] = base
+    context["can_change"] = _can_change(appointment, now)
+    return _page(request, "www/appt_reschedule.html", context, status=status)
+
+
+# --- The account's bookings ------------------------------------------------------------------------
+
+
+@never_cache
+@login_required
+def appointment_list(request: HttpRequest) -> HttpResponse:
+    """/lich-hen: the account's and its family's bookings, upcoming first (soonest first), then the past."""
+    if access.is_staff_member(request.user):
+        return redirect("admin:index")
+    now = timezone.now()
+    rows = list(
+        access.appointments_for(request.user)
+        .filter(is_walk_in=False)
+        .select_related("service", "facility", "patient")
+        .order_by("slot_start", "id")
+    )
+    start_of_today = datetime.combine(local_date_of(now), time.min, tzinfo=LOCAL_TZ)
+    upcoming = [a for a in rows if a.status in LIVE_STATUSES and a.slot_end >= start_of_today]
+    past = [a for a in reversed(rows) if a not in upcoming][:30]
+    family = len({a.patient_id for a in rows}) > 1 or len(_own_patients(request)) > 1
+
+    def item(a: Appointment) -> dict[str, Any]:
+        declined = a.status == Status.CANCELLED and a.cancel_source == CancelSource.DECLINED
+        return {
+            "appointment": a,
+            "start": _local(a.slot_start),
+            "status_label": _("Không được xác nhận") if declined else STATUS_LABELS.get(a.status, ""),
+            "badge": STATUS_BADGES.get(a.status, "badge-muted"),
+            "can_acknowledge": a.is_reexam
+            and a.status == Status.CONFIRMED
+            and a.patient_confirmed_at is None,
+        }
+
+    return _page(
+        request,
+        "www/appt_list.html",
+        {
+            "upcoming": [item(a) for a in upcoming],
+            "past": [item(a) for a in past],
+            "family": family,
+            "flash": _pop_flash(request),
+        },
+    )

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class WwwConfig(AppConfig):
+    name = "health_f0.www"
+    label = "www"

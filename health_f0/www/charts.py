@@ -1,0 +1,170 @@
+"""Small server-rendered SVG charts for the history page: no JavaScript, no chart library.
+
+The geometry is computed here and handed to the template as ready strings, because Django localizes
+numbers in templates (a Vietnamese decimal comma would break SVG coordinates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from health_f0.www.selectors import decimal_text
+
+WIDTH = 340
+HEIGHT = 150
+LEFT, RIGHT, TOP, BOTTOM = 36, 10, 12, 24
+
+
+@dataclass(frozen=True)
+class Reading:
+    at: datetime
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class Point:
+    x: str
+    y: str
+    text: str
+    alert: bool
+
+
+@dataclass(frozen=True)
+class Tick:
+    pos: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    key: str
+    title: str
+    unit: str
+    width: int
+    height: int
+    points: list[Point]
+    line: str
+    y_ticks: list[Tick]
+    x_ticks: list[Tick]
+    threshold: Tick | None
+    plot_left: str
+    plot_right: str
+    plot_top: str
+    plot_bottom: str
+    summary: str
+
+    @property
+    def empty(self) -> bool:
+        return not self.points
+
+
+def _f(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def series_chart(
+    *,
+    key: str,
+    title: str,
+    unit: str,
+    readings: list[Reading],
+    first_day: date,
+    last_day: date,
+    low: Decimal,
+    high: Decimal,
+    step: Decimal,
+    threshold: Decimal | None,
+    alert_when_below: bool,
+    decimals: int,
+) -> Chart:
+    """One measure over the episode's days: a polyline, points (alerting ones marked), axes, a threshold."""
+    readings = sorted(readings, key=lambda r: r.at)
+    values = [r.value for r in readings]
+    if values:
+        # Widen the scale to show every reading, in whole steps.
+        while min(values) < low:
+            low -= step
+        while max(values) > high:
+            high += step
+    start = timezone.make_aware(datetime.combine(first_day, time.min))
+    end = timezone.make_aware(datetime.combine(last_day + timedelta(days=1), time.min))
+    span = (end - start).total_seconds() or 1.0
+    plot_w = WIDTH - LEFT - RIGHT
+    plot_h = HEIGHT - TOP - BOTTOM
+
+    def x_of(at: datetime) -> float:
+        seconds = min(max((at - start).total_seconds(), 0.0), span)
+        return LEFT + plot_w * seconds / span
+
+    def y_of(value: Decimal) -> float:
+        return TOP + plot_h * float((high - value) / (high - low))
+
+    def alerting(value: Decimal) -> bool:
+        if threshold is None:
+            return False
+        return value <= threshold if alert_when_below else value >= threshold
+
+    points = [
+        Point(
+            x=_f(x_of(r.at)),
+            y=_f(y_of(r.value)),
+            text=f"{timezone.localtime(r.at):%d/%m %H:%M}: {decimal_text(r.value, decimals)}{unit}",
+            alert=alerting(r.value),
+        )
+        for r in readings
+    ]
+    y_ticks = []
+    tick = low
+    while tick <= high:
+        y_ticks.append(Tick(_f(y_of(tick)), decimal_text(tick, 0)))
+        tick += step
+    days = (last_day - first_day).days + 1
+    every = 1 if days <= 8 else 2 if days <= 16 else 7
+    x_ticks = [
+        Tick(_f(LEFT + plot_w * (i + 0.5) / days), f"{first_day + timedelta(days=i):%d/%m}")
+        for i in range(0, days, every)
+    ]
+    return Chart(
+        key=key,
+        title=title,
+        unit=unit,
+        width=WIDTH,
+        height=HEIGHT,
+        points=points,
+        line=" ".join(f"{p.x},{p.y}" for p in points),
+        y_ticks=y_ticks,
+        x_ticks=x_ticks,
+        threshold=Tick(_f(y_of(threshold)), decimal_text(threshold, 0))
+        if threshold is not None and low <= threshold <= high
+        else None,
+        plot_left=_f(LEFT),
+        plot_right=_f(WIDTH - RIGHT),
+        plot_top=_f(TOP),
+        plot_bottom=_f(HEIGHT - BOTTOM),
+        summary=_summary(title, unit, readings, decimals, alert_when_below),
+    )
+
+
+def _summary(title: str, unit: str, readings: list[Reading], decimals: int, low_is_bad: bool) -> str:
+    """The chart in one sentence, for screen readers (the table under the chart has every value)."""
+    if not readings:
+        return _("%(title)s: chưa có lần đo nào.") % {"title": title}
+    worst = min(readings, key=lambda r: r.value) if low_is_bad else max(readings, key=lambda r: r.value)
+    last = readings[-1]
+
+    def fmt(r: Reading) -> str:
+        return _("%(value)s lúc %(when)s") % {
+            "value": decimal_text(r.value, decimals) + unit,
+            "when": f"{timezone.localtime(r.at):%H:%M %d/%m}",
+        }
+
+    if low_is_bad:
+        text = _("%(title)s: %(count)s lần đo, thấp nhất %(worst)s, gần nhất %(last)s.")
+    else:
+        text = _("%(title)s: %(count)s lần đo, cao nhất %(worst)s, gần nhất %(last)s.")
+    return text % {"title": title, "count": len(readings), "worst": fmt(worst), "last": fmt(last)}

@@ -1,0 +1,362 @@
+"""The patient's side of HIS linking: ask to link the account with one's hospital record (HIS patient code,
+BHYT number or CCCD), see where each hospital's link stands, print the link form for the reception desk,
+unlink; then the visit history with lab results, the lab results alone, and a printable summary.
+
+Whom the account acts for is resolved on every request through access.patients_for (the family switch of
+/ca-nhan); the records come from his.selectors, which read through access.his_records_for: only rows of the
+account's own patients from active links. An id outside that scope is a 404, never someone else's record.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Page, Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from health_f0.core.exceptions import DomainError
+from health_f0.his import selectors as his_selectors
+from health_f0.his.models import OPEN_LINK_STATUSES, HisLabResult, HisVisit, LabFlag, LinkChannel
+from health_f0.his.services import link_form_pdf, link_request_create, link_unlink
+from health_f0.www import selectors
+from health_f0.www.his_forms import LinkRequestForm, UnlinkForm
+from health_f0.www.monitoring_views import _staff_or_missing
+from health_f0.www.views import _error_summary, _page, patient_choice
+
+SESSION_FLASH = "www_his_flash"
+PAGE_PARAM = "trang"
+VISITS_PER_PAGE = 20
+RESULTS_PER_PAGE = 50
+PRINT_VISITS = 100
+
+FLASHES = {
+    "linked": gettext_lazy(
+        "Đã liên kết tài khoản với hồ sơ bệnh viện. Lịch sử khám và kết quả xét nghiệm sẽ hiện ở trang "
+        "Hồ sơ khám bệnh khi bệnh viện gửi dữ liệu."
+    ),
+    "waiting": gettext_lazy(
+        "Đã gửi yêu cầu liên kết. Cán bộ bệnh viện sẽ kiểm tra và nhắn tin cho bạn. Để nhanh hơn, hãy tải "
+        "phiếu đề nghị liên kết và mang đến quầy tiếp đón."
+    ),
+    "unlinked": gettext_lazy("Đã huỷ liên kết. Hồ sơ của bệnh viện này không còn hiện trong tài khoản."),
+}
+
+# Hospitals on /lien-ket-ho-so: linked ones first, then what waits, then what the patient may (re)ask.
+STATE_ORDER = {"linked": 0, "waiting": 1, "rejected": 2, "unlinked": 3, "none": 4}
+
+# The flag in words and a symbol, so it never depends on colour alone.
+FLAG_TEXT: dict[str, tuple[Any, str, str]] = {
+    LabFlag.HIGH: (gettext_lazy("Cao"), "↑", "flag-high"),
+    LabFlag.LOW: (gettext_lazy("Thấp"), "↓", "flag-low"),
+    LabFlag.NORMAL: (gettext_lazy("Bình thường"), "", "flag-normal"),
+}
+
+
+# --- Display helpers --------------------------------------------------------------------------------
+
+
+def _number(value: Decimal | None) -> str:
+    """7.8000 -> '7,8' (Vietnamese decimal comma), 100.0000 -> '100'."""
+    if value is None:
+        return ""
+    plain = format(value.normalize(), "f")
+    return str(formats.number_format(Decimal(plain), use_l10n=True))
+
+
+def _reference(result: HisLabResult) -> str:
+    if result.reference_text:
+        return result.reference_text
+    low, high = _number(result.reference_low), _number(result.reference_high)
+    if low and high:
+        text = f"{low} – {high}"
+    elif high:
+        text = f"≤ {high}"
+    elif low:
+        text = f"≥ {low}"
+    else:
+        return ""
+    return f"{text} {result.unit}".strip()
+
+
+@dataclass(frozen=True)
+class LabRow:
+    result: HisLabResult
+    value: str
+    reference: str
+    flag_label: str
+    flag_symbol: str
+    flag_class: str
+
+    @property
+    def out_of_range(self) -> bool:
+        return self.result.is_out_of_range
+
+
+def lab_row(result: HisLabResult) -> LabRow:
+    value = _number(result.value_number) if result.value_number is not None else result.value
+    label, symbol, css = FLAG_TEXT.get(result.flag, ("", "", ""))
+    return LabRow(
+        result=result,
+        value=value or "—",
+        reference=_reference(result),
+        flag_label=str(label),
+        flag_symbol=symbol,
+        flag_class=css,
+    )
+
+
+@dataclass(frozen=True)
+class VisitRow:
+    visit: HisVisit
+    results: list[LabRow]
+
+    @property
+    def same_day(self) -> bool:
+        start, end = self.visit.admitted_at, self.visit.discharged_at
+        if start is None or end is None:
+            return True
+        return bool(timezone.localdate(start) == timezone.localdate(end))
+
+
+def _visit_rows(user: Any, patient: Any, visits: list[HisVisit]) -> list[VisitRow]:
+    """The visits with their lab results: one query for all the results of these visits."""
+    by_visit: dict[int, list[LabRow]] = {v.pk: [] for v in visits}
+    if visits:
+        results = his_selectors.lab_results_for(user=user, patient=patient).filter(visit__in=visits)
+        for result in results.order_by("visit_id", "name", "id"):
+            by_visit[result.visit_id].append(lab_row(result))  # type: ignore[index]
+    return [VisitRow(visit=v, results=by_visit[v.pk]) for v in visits]
+
+
+def _paginate(request: HttpRequest, queryset: Any, per_page: int) -> Page[Any]:
+    paginator = Paginator(queryset, per_page)
+    return paginator.get_page(request.GET.get(PAGE_PARAM))
+
+
+def _pop_flash(request: HttpRequest) -> str:
+    return str(FLASHES.get(request.session.pop(SESSION_FLASH, ""), ""))
+
+
+def _own_request(user: Any, public_id: uuid.UUID) -> Any:
+    request = (
+        his_selectors.link_requests_for(user=user)
+        .select_related("patient__facility", "facility__parent")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if request is None:
+        raise Http404(_("Không tìm thấy yêu cầu liên kết."))
+    return request
+
+
+def _own_link(user: Any, public_id: uuid.UUID) -> Any:
+    link = his_selectors.links_for(user=user).filter(public_id=public_id).first()
+    if link is None:
+        raise Http404(_("Không tìm thấy liên kết."))
+    return link
+
+
+# --- Linking --------------------------------------------------------------------------------------
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def his_links(request: HttpRequest) -> HttpResponse:
+    """/lien-ket-ho-so: where each hospital's link stands, and the form asking for a link."""
+    choice = patient_choice(request)
+    early = _staff_or_missing(request, choice)
+    if early is not None:
+        return early
+    patient = choice.current
+    assert patient is not None
+    status = 200
+    page_error = ""
+    form: LinkRequestForm | None = None
+    if request.method == "POST":
+        wanted = request.POST.get("patient") or ""
+        patient = next((p for p in choice.patients if str(p.public_id) == wanted), None)
+        if patient is None:
+            raise Http404(_("Không tìm thấy người bệnh."))
+        overview = his_selectors.link_overview(user=request.user, patient=patient)
+        facilities = [row.facility for row in overview if row.can_request]
+        form = LinkRequestForm(request.POST, facilities=facilities)
+        status = 400
+        if form.is_valid():
+            try:
+                created = link_request_create(
+                    patient=patient,
+                    identifier_type=form.cleaned_data["identifier_type"],
+                    identifier=form.cleaned_data["identifier"],
+                    channel=LinkChannel.PORTAL,
+                    actor=request.user,
+                    facility=form.chosen_facility(),
+                )
+            except DomainError as exc:
+                if exc.field in form.fields and exc.field != "patient":
+                    form.add_error(exc.field, exc.message)
+                else:
+                    page_error = exc.message
+                status = exc.status_code
+            else:
+                request.session[SESSION_FLASH] = "linked" if created.status == "linked" else "waiting"
+                request.session[selectors.SESSION_PATIENT] = str(patient.public_id)
+                return redirect("www:his_links")
+    overview = sorted(
+        his_selectors.link_overview(user=request.user, patient=patient),
+        key=lambda row: STATE_ORDER.get(row.state, len(STATE_ORDER)),
+    )
+    facilities = [row.facility for row in overview if row.can_request]
+    if form is None and facilities:
+        form = LinkRequestForm(
+            initial={"patient": patient.public_id, "identifier_type": "bhyt"}, facilities=facilities
+        )
+    return _page(
+        request,
+        "www/his_links.html",
+        {
+            "choice": choice,
+            "patient": patient,
+            "overview": overview,
+            "any_linked": any(row.state == "linked" for row in overview),
+            "form": form if facilities else None,
+            "error_summary": _error_summary(form) if form is not None and form.is_bound else [],
+            "page_error": page_error,
+            "flash": _pop_flash(request),
+        },
+        status=status,
+    )
+
+
+@never_cache
+@login_required
+@require_GET
+def his_link_form(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """The printable link form (PDF) of one of the account's waiting requests, for the reception desk."""
+    link_request = _own_request(request.user, public_id)
+    if link_request.status not in OPEN_LINK_STATUSES:
+        raise Http404(_("Yêu cầu này đã được xử lý; không cần phiếu đề nghị nữa."))
+    response = HttpResponse(link_form_pdf(request=link_request), content_type="application/pdf")
+    short = str(link_request.public_id)[:8]
+    response["Content-Disposition"] = f'attachment; filename="phieu-lien-ket-ho-so-{short}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def his_unlink(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """/lien-ket-ho-so/<link>/huy: confirm, with a reason, ending the account's own link."""
+    link = _own_link(request.user, public_id)
+    if not link.active:
+        raise Http404(_("Liên kết này đã được huỷ."))
+    form = UnlinkForm(request.POST if request.method == "POST" else None)
+    status = 200
+    page_error = ""
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                link_unlink(link=link, actor=request.user, reason=form.cleaned_data["reason"])
+            except DomainError as exc:
+                if exc.field == "reason":
+                    form.add_error("reason", exc.message)
+                else:
+                    page_error = exc.message
+                status = exc.status_code
+            else:
+                request.session[SESSION_FLASH] = "unlinked"
+                request.session[selectors.SESSION_PATIENT] = str(link.patient.public_id)
+                return redirect("www:his_links")
+    return _page(
+        request,
+        "www/his_unlink.html",
+        {
+            "link": link,
+            "patient": link.patient,
+            "form": form,
+            "page_error": page_error,
+            "error_summary": _error_summary(form) if form.is_bound else [],
+        },
+        status=status,
+    )
+
+
+# --- Records ----------------------------------------------------------------------------------------
+
+
+def _records_context(request: HttpRequest) -> dict[str, Any] | HttpResponse:
+    choice = patient_choice(request)
+    early = _staff_or_missing(request, choice)
+    if early is not None:
+        return early
+    patient = choice.current
+    links = list(his_selectors.links_for(user=request.user, patient=patient))
+    return {"choice": choice, "patient": patient, "links": links}
+
+
+@never_cache
+@login_required
+@require_GET
+def his_visits(request: HttpRequest) -> HttpResponse:
+    """/ho-so-kham: the chosen patient's visits, newest first, each with its lab results."""
+    context = _records_context(request)
+    if isinstance(context, HttpResponse):
+        return context
+    user, patient = request.user, context["patient"]
+    page = _paginate(request, his_selectors.visits_for(user=user, patient=patient), VISITS_PER_PAGE)
+    context.update(page=page, rows=_visit_rows(user, patient, list(page.object_list)), page_param=PAGE_PARAM)
+    return _page(request, "www/his_visits.html", context)
+
+
+@never_cache
+@login_required
+@require_GET
+def his_lab_results(request: HttpRequest) -> HttpResponse:
+    """/ket-qua-xet-nghiem: the chosen patient's lab results, newest first; ?bat-thuong=1 only H/L."""
+    context = _records_context(request)
+    if isinstance(context, HttpResponse):
+        return context
+    out_of_range = request.GET.get("bat-thuong") == "1"
+    results = his_selectors.lab_results_for(
+        user=request.user, patient=context["patient"], out_of_range_only=out_of_range
+    )
+    page = _paginate(request, results, RESULTS_PER_PAGE)
+    context.update(
+        page=page,
+        rows=[lab_row(r) for r in page.object_list],
+        out_of_range=out_of_range,
+        page_param=PAGE_PARAM,
+        extra_query="bat-thuong=1&" if out_of_range else "",
+    )
+    return _page(request, "www/his_lab_results.html", context)
+
+
+@never_cache
+@login_required
+@require_GET
+def his_print(request: HttpRequest) -> HttpResponse:
+    """/ho-so-kham/in: a printable summary of the chosen patient's visits and their lab results."""
+    context = _records_context(request)
+    if isinstance(context, HttpResponse):
+        return context
+    user, patient = request.user, context["patient"]
+    visits = list(his_selectors.visits_for(user=user, patient=patient)[: PRINT_VISITS + 1])
+    context.update(
+        rows=_visit_rows(user, patient, visits[:PRINT_VISITS]),
+        truncated=len(visits) > PRINT_VISITS,
+        limit=PRINT_VISITS,
+        printed_at=timezone.localtime(),
+    )
+    return _page(request, "www/his_print.html", context)

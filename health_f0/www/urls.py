@@ -1,0 +1,43 @@
+from django.urls import path
+
+from health_f0.www import appointment_views, his_views, monitoring_views, views
+
+app_name = "www"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("dang-ky", views.register, name="register"),
+    path("dang-ky/da-gui/<uuid:public_id>", views.register_done, name="register_done"),
+    path("dia-ban/phuong-xa", views.wards, name="wards"),
+    path("chinh-sach-du-lieu", views.privacy, name="privacy"),
+    path("dang-nhap", views.login_view, name="login"),
+    path("dang-xuat", views.logout_view, name="logout"),
+    path("tai-khoan/doi-mat-khau", views.password_change, name="password_change"),
+    path("ca-nhan", views.me, name="me"),
+    path("khai-bao", monitoring_views.declare, name="declare"),
+    path("khai-bao/ket-qua/<uuid:public_id>", monitoring_views.declare_result, name="declare_result"),
+    path("lich-su", monitoring_views.history, name="history"),
+    path("huong-dan", monitoring_views.guidance_list, name="guidance_list"),
+    path("huong-dan/<uuid:public_id>", monitoring_views.guidance_detail, name="guidance_detail"),
+    path(
+        "ca-nhan/giay-xac-nhan/<uuid:public_id>.pdf",
+        monitoring_views.certificate_download,
+        name="certificate_download",
+    ),
+    path("xac-minh/<str:code>", monitoring_views.certificate_verify, name="certificate_verify"),
+    path("dat-lich", appointment_views.book, name="book"),
+    path("lich-hen", appointment_views.appointment_list, name="appointments"),
+    path("lich-hen/<uuid:public_id>", appointment_views.appointment_detail, name="appointment"),
+    path("lich-hen/<uuid:public_id>/huy", appointment_views.appointment_cancel, name="appointment_cancel"),
+    path(
+        "lich-hen/<uuid:public_id>/doi-lich",
+        appointment_views.appointment_reschedule,
+        name="appointment_reschedule",
+    ),
+    path("lien-ket-ho-so", his_views.his_links, name="his_links"),
+    path("lien-ket-ho-so/<uuid:public_id>/phieu-lien-ket.pdf", his_views.his_link_form, name="his_link_form"),
+    path("lien-ket-ho-so/<uuid:public_id>/huy", his_views.his_unlink, name="his_unlink"),
+    path("ho-so-kham", his_views.his_visits, name="his_visits"),
+    path("ho-so-kham/in", his_views.his_print, name="his_print"),
+    path("ket-qua-xet-nghiem", his_views.his_lab_results, name="his_lab_results"),
+]

@@ -1,0 +1,130 @@
+"""eSMS delivery reports at /hooks/esms/<token>: secret checked, parsed, applied once; bad input is a 400."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from health_f0.notifications.models import MessageStatus, OutboxMessage
+from health_f0.notifications.services import sms_enqueue
+from tests.standins.esms import EsmsStandIn
+from tests.standins.fixtures import CALLBACK_TOKEN
+
+HOOK = f"/hooks/esms/{CALLBACK_TOKEN}"
+
+
+def _send(capture: Any) -> OutboxMessage:
+    with capture(execute=True):
+        message = sms_enqueue(to="+84987654321", body="Nhac lich tai kham", kind="generic")
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT
+    return message
+
+
+@pytest.mark.django_db
+def test_delivered_report_marks_delivered_once(
+    esms_gateway: EsmsStandIn, django_capture_on_commit_callbacks: Any
+) -> None:
+    message = _send(django_capture_on_commit_callbacks)
+    params = esms_gateway.callback_params(esms_gateway.messages[0])
+    client = Client(enforce_csrf_checks=True)
+    response = client.get(HOOK, params)
+    assert response.status_code == 200 and response.json() == {"matched": 1, "final": True}
+    message.refresh_from_db()
+    assert message.status == MessageStatus.DELIVERED and message.delivered_at is not None
+    # eSMS retries callbacks: a repeat is acknowledged and changes nothing.
+    assert client.get(HOOK, params).json()["matched"] == 0
+    # POST (form) works too, without a CSRF token.
+    assert client.post(HOOK, params).status_code == 200
+
+
+@pytest.mark.django_db
+def test_undelivered_report_marks_dead(
+    esms_gateway: EsmsStandIn, django_capture_on_commit_callbacks: Any
+) -> None:
+    message = _send(django_capture_on_commit_callbacks)
+    params = esms_gateway.callback_params(esms_gateway.messages[0], delivered=False)
+    assert Client().get(HOOK, params).status_code == 200
+    message.refresh_from_db()
+    assert message.status == MessageStatus.DEAD and "not delivered" in message.last_error
+
+
+@pytest.mark.django_db
+def test_intermediate_status_changes_nothing(
+    esms_gateway: EsmsStandIn, django_capture_on_commit_callbacks: Any
+) -> None:
+    message = _send(django_capture_on_commit_callbacks)
+    params = esms_gateway.callback_params(esms_gateway.messages[0], status="7")
+    response = Client().get(HOOK, params)
+    assert response.status_code == 200 and response.json()["final"] is False
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT
+
+
+@pytest.mark.django_db
+def test_report_matches_by_request_id_when_esms_gave_no_id(
+    esms_gateway: EsmsStandIn, django_capture_on_commit_callbacks: Any
+) -> None:
+    message = _send(django_capture_on_commit_callbacks)
+    OutboxMessage.objects.filter(pk=message.pk).update(provider_message_id="")
+    params = esms_gateway.callback_params(esms_gateway.messages[0])
+    assert Client().get(HOOK, params).json()["matched"] == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path", [f"/hooks/esms/{CALLBACK_TOKEN}x", "/hooks/esms/wrong", f"/hooks/esms/{CALLBACK_TOKEN[:-1]}"]
+)
+def test_wrong_token_is_not_found(esms_gateway: EsmsStandIn, path: str) -> None:
+    assert Client().get(path, {"SMSID": "x", "SendStatus": "5"}).status_code == 404
+
+
+@pytest.mark.django_db
+def test_hook_is_off_without_a_token(settings: Any) -> None:
+    settings.ESMS_CALLBACK_TOKEN = ""
+    assert Client().get("/hooks/esms/anything", {"SMSID": "x", "SendStatus": "5"}).status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"SendStatus": "5", "SendSuccess": "1"},
+        {"SMSID": "abc", "SendStatus": "9"},
+        {"SMSID": "abc", "SendStatus": "xyz"},
+        {"SMSID": "abc", "SendStatus": "5", "SendSuccess": "một"},
+        {"SMSID": "a" * 65, "SendStatus": "5"},
+        {"SMSID": "abc", "SendStatus": "5", "RequestId": "not-a-uuid", "SendSuccess": "1"},
+    ],
+)
+def test_bad_reports_are_400_never_500(esms_gateway: EsmsStandIn, params: dict[str, str]) -> None:
+    response = Client().get(HOOK, params)
+    if params.get("RequestId") == "not-a-uuid":  # well-formed report for an unknown message: acknowledged
+        assert response.status_code == 200 and response.json()["matched"] == 0
+    else:
+        assert response.status_code == 400
+        assert response.json()["code"] == "invalid_callback"
+
+
+@pytest.mark.django_db
+def test_other_methods_are_refused(esms_gateway: EsmsStandIn) -> None:
+    assert Client().put(HOOK).status_code == 405
+
+
+@pytest.mark.django_db(transaction=True)
+def test_standin_calls_back_over_http(esms_gateway: EsmsStandIn, live_server: Any, settings: Any) -> None:
+    """The whole loop: eSMS takes the message, later reports delivery to our public hook by HTTP GET."""
+    settings.PORTAL_URL = live_server.url
+    message = sms_enqueue(
+        to="+84987654321", body="Nhac lich tai kham", kind="generic"
+    )  # autocommit: sent now
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT
+    [received] = esms_gateway.messages
+    assert received.callback_url == f"{live_server.url}/hooks/esms/{CALLBACK_TOKEN}"
+    assert esms_gateway.send_callback(received) == 200
+    message.refresh_from_db()
+    assert message.status == MessageStatus.DELIVERED

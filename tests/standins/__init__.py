@@ -1,0 +1,1 @@
+"""Local stand-ins for the outside services the product talks to (SMS gateways)."""

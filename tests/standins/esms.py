@@ -1,0 +1,280 @@
+"""A local stand-in for eSMS.vn's brand-name SMS API, for tests and demos.
+
+Based on eSMS's own developer documentation (developers.esms.vn; the public GitBook sources
+devesms/gitbook_esms_for_develop_v2_en): pages "Send OTP/Customer care message", "Table of error codes" and
+"Callback Url". What it follows from there:
+
+- ``POST /MainService.svc/json/SendMultipleMessage_V4_post_json/`` with a JSON body of string fields ApiKey,
+  SecretKey, Content, Phone, Brandname, SmsType ("2" = customer care, needs a registered Brandname),
+  IsUnicode ("0"/"1"), Sandbox ("0"/"1"), RequestId (de-duplication key), CallbackUrl (optional).
+- Answers HTTP 200 with ``{"CodeResult": "100", "CountRegenerate": 0, "SMSID": "..."}`` on success, else
+  ``{"CodeResult": "<code>", "CountRegenerate": 0, "ErrorMessage": "..."}``: 101 wrong ApiKey/SecretKey,
+  103 balance too low, 104 brandname not registered, 108 phone not in the right format, 124 duplicate
+  RequestId, 300 missing SmsType, 99 anything else.
+- Delivery reports: an HTTP GET to CallbackUrl with query parameters SMSID, SendFailed, SendStatus (5 =
+  final), SendSuccess, TotalPrice, TotalReceiver, TotalSent, RequestId, TypeId (2), telcoid, phonenumber,
+  switchsmsid.
+
+Assumptions where the documentation is silent (documented here, not verified against the real service):
+an empty Content, or accented/non-GSM characters with IsUnicode "0", is refused with 99 and an
+ErrorMessage; an unparsable body gets 99 ``{"error": "Invalid request"}`` as in eSMS's sample for 99; a
+duplicate RequestId is refused with 124 and the original SMSID. A successfully sent non-sandbox message
+costs 1 unit per 160-character segment (the real price list is per brandname and telco).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlencode
+from urllib.request import urlopen
+
+SEND_PATH = "/MainService.svc/json/SendMultipleMessage_V4_post_json/"
+
+# The GSM 03.38 basic set: what IsUnicode "0" can carry.
+_GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
+    "¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+# Vietnamese mobile numbers as eSMS takes them: 0xxxxxxxxx or 84xxxxxxxxx (03, 05, 07, 08, 09).
+_PHONE = re.compile(r"^(?:0|84)[35789]\d{8}$")
+_REQUIRED = ("ApiKey", "SecretKey", "Content", "Phone")
+
+
+@dataclass
+class ReceivedSms:
+    sms_id: str
+    phone: str
+    content: str
+    brandname: str
+    sms_type: str
+    request_id: str
+    callback_url: str
+    sandbox: bool
+    received_at: float = field(default_factory=time.time)
+
+
+class EsmsStandIn:
+    """Start with ``start()``; ``url`` is the send endpoint. ``down(mode)`` / ``up()`` simulate outages:
+
+    - ``"refused"``: the port is closed (connection refused);
+    - ``"503"``: HTTP 503 Service Unavailable with an HTML body;
+    - ``"timeout"``: the request hangs ``hang_seconds`` and gets no answer before the client gives up;
+    - ``"slow"``: the message is taken (recorded) but the answer comes after ``hang_seconds``.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "esms-test-api-key",
+        secret_key: str = "esms-test-secret-key",
+        brandnames: tuple[str, ...] = ("SYT HAIPHONG",),
+        balance: int = 10_000,
+        hang_seconds: float = 1.5,
+    ):
+        self.api_key = api_key
+        self.secret_key = secret_key
+        self.brandnames = set(brandnames)
+        self.balance = balance
+        self.hang_seconds = hang_seconds
+        self.mode = "up"
+        self.messages: list[ReceivedSms] = []
+        self.requests: list[dict[str, Any]] = []
+        self.callbacks: list[dict[str, Any]] = []
+        self._by_request_id: dict[str, ReceivedSms] = {}
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return self.base_url + SEND_PATH
+
+    def start(self) -> EsmsStandIn:
+        if not self.port:
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                self.port = probe.getsockname()[1]
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
+        server.daemon_threads = True
+        server.block_on_close = False
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def down(self, mode: str = "refused") -> None:
+        assert mode in {"refused", "503", "timeout", "slow"}, mode
+        self.mode = mode
+        if mode == "refused":
+            self.stop()
+
+    def up(self) -> None:
+        if self._server is None:
+            self.start()
+        self.mode = "up"
+
+    # --- delivery reports ------------------------------------------------------------------------
+    def callback_params(
+        self, sms: ReceivedSms, *, delivered: bool = True, status: str = "5"
+    ) -> dict[str, str]:
+        """eSMS's callback parameters for a customer-care message (TypeId 2) sent to one receiver."""
+        return {
+            "SMSID": sms.sms_id,
+            "SendFailed": "0" if delivered else "1",
+            "SendStatus": status,
+            "SendSuccess": "1" if delivered else "0",
+            "TotalPrice": "0.0000" if sms.sandbox else "750.0000",
+            "TotalReceiver": "1",
+            "TotalSent": "1",
+            "RequestId": sms.request_id,
+            "TypeId": sms.sms_type,
+            "telcoid": "1",
+            "phonenumber": sms.phone,
+            "switchsmsid": "",
+        }
+
+    def send_callback(self, sms: ReceivedSms, *, delivered: bool = True, status: str = "5") -> int:
+        """Report a message's final status to its CallbackUrl by HTTP GET, as eSMS does; returns the status."""
+        assert sms.callback_url, "the message was sent without a CallbackUrl"
+        url = (
+            sms.callback_url + "?" + urlencode(self.callback_params(sms, delivered=delivered, status=status))
+        )
+        with urlopen(url, timeout=10) as response:  # noqa: S310 - a local test URL
+            code = int(response.status)
+        self.callbacks.append({"url": url, "status": code})
+        return code
+
+    # --- the protocol ----------------------------------------------------------------------------
+    def handle_send(self, raw: bytes) -> dict[str, Any]:
+        try:
+            data = json.loads(raw.decode("utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError
+        except (ValueError, UnicodeDecodeError):
+            return {"error": "Invalid request"}
+        fields = {k: "" if v is None else str(v) for k, v in data.items()}
+        with self._lock:
+            self.requests.append(fields)
+            return self._validate_and_accept(fields)
+
+    def _error(self, code: str, message: str, **extra: Any) -> dict[str, Any]:
+        return {"CodeResult": code, "CountRegenerate": 0, "ErrorMessage": message, **extra}
+
+    def _validate_and_accept(self, f: dict[str, str]) -> dict[str, Any]:
+        if not f.get("ApiKey") or not f.get("SecretKey"):
+            return self._error("101", "Authorize Failed")
+        if f["ApiKey"] != self.api_key or f["SecretKey"] != self.secret_key:
+            return self._error("101", "Authorize Failed")
+        sms_type = f.get("SmsType", "").strip()
+        if not sms_type:
+            return self._error("300", "Missing SmsType")
+        missing = [name for name in _REQUIRED if not f.get(name, "").strip()]
+        if "Phone" in missing:
+            return self._error("108", "Phone number is not in correct format")
+        if "Content" in missing:
+            return self._error("99", "Content is empty")
+        if sms_type == "2" and f.get("Brandname", "") not in self.brandnames:
+            return self._error("104", "Brand name code is not exist")
+        if sms_type not in {"1", "2", "8"}:
+            return self._error("99", f"SmsType {sms_type} not supported")
+        phone = re.sub(r"\s", "", f["Phone"])
+        if not _PHONE.match(phone):
+            return self._error("108", "Phone number is not in correct format")
+        content = f["Content"]
+        unicode = f.get("IsUnicode", "0") in {"1", "true", "True"}
+        if not unicode and any(ch not in _GSM7 for ch in content):
+            return self._error("99", "Content has Unicode characters but IsUnicode is 0")
+        limit = 335 if unicode else 765  # 5 concatenated segments
+        if len(content) > limit:
+            return self._error("99", "Content too long")
+        request_id = f.get("RequestId", "")
+        if request_id and request_id in self._by_request_id:
+            original = self._by_request_id[request_id]
+            return self._error("124", "Request exist 1", SendStatus="5", SMSID=original.sms_id)
+        sandbox = f.get("Sandbox", "0") in {"1", "true", "True"}
+        segments = 1 if len(content) <= 160 else -(-len(content) // 153)
+        if not sandbox:
+            if self.balance < segments:
+                return self._error("103", "Balance not enough to send message")
+            self.balance -= segments
+        sms = ReceivedSms(
+            sms_id=str(uuid.uuid4()),
+            phone=phone,
+            content=content,
+            brandname=f.get("Brandname", ""),
+            sms_type=sms_type,
+            request_id=request_id,
+            callback_url=f.get("CallbackUrl", ""),
+            sandbox=sandbox,
+        )
+        self.messages.append(sms)
+        if request_id:
+            self._by_request_id[request_id] = sms
+        return {"CodeResult": "100", "CountRegenerate": 0, "SMSID": sms.sms_id}
+
+    def messages_to(self, phone: str) -> list[ReceivedSms]:
+        national = "0" + phone[3:] if phone.startswith("+84") else phone
+        return [m for m in self.messages if m.phone in {national, "84" + national[1:]}]
+
+
+def _handler_for(standin: EsmsStandIn) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet test output
+            pass
+
+        def _reply(
+            self, status: int, body: bytes, content_type: str = "application/json; charset=utf-8"
+        ) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            mode = standin.mode
+            if mode == "503":
+                self._reply(503, b"<html><body>Service Unavailable</body></html>", "text/html")
+                return
+            if mode == "timeout":
+                time.sleep(standin.hang_seconds)
+                self.close_connection = True
+                return
+            if self.path.rstrip("/") != SEND_PATH.rstrip("/"):
+                self._reply(404, b'{"error": "Endpoint not found"}')
+                return
+            answer = standin.handle_send(raw)
+            if mode == "slow":
+                time.sleep(standin.hang_seconds)
+            self._reply(200, json.dumps(answer).encode())
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._reply(405, b'{"error": "Method not allowed"}')
+
+    return Handler
