@@ -13,10 +13,10 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from health_f0.appointments import selectors as appt_selectors
 from health_f0.appointments import services as appt_services

@@ -7,9 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from health_f0.patients.models import Patient
 from health_f0.registration.models import Registration
