@@ -75,3 +75,26 @@ class OutboxMessage(BaseModel):
     @property
     def body_for_staff(self) -> str:
         return "••• nội dung bảo mật (mã OTP/mật khẩu) không hiển thị •••" if self.is_secret else self.body
+
+
+class EarlyDeliveryReport(models.Model):
+    """A gateway delivery report that arrived before its message was recorded as sent.
+
+    eSMS can call back while our sender still holds the message row (the gateway answered, our commit
+    has not landed yet), so the report matches nothing. It waits here and is applied as soon as the
+    message is saved as sent, or by the minute sweep; one that never matches is dropped after
+    EARLY_REPORT_KEEP_DAYS. Holds no message text or phone number.
+    """
+
+    provider_message_id = models.CharField(max_length=64, blank=True, db_index=True)
+    reference = models.CharField(max_length=64, blank=True, db_index=True)
+    delivered = models.BooleanField()
+    error = models.CharField(max_length=255, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("báo cáo gửi tin đến sớm")
+        verbose_name_plural = _("báo cáo gửi tin đến sớm")
+
+    def __str__(self) -> str:
+        return self.provider_message_id or self.reference

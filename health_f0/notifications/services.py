@@ -19,7 +19,7 @@ from health_f0.core.phone import mask_phone
 from health_f0.core.text import SMS_TWO_SEGMENTS, sms_segments, sms_text
 from health_f0.notifications import crypto
 from health_f0.notifications.gateways import GatewayError, get_gateway
-from health_f0.notifications.models import MessageStatus, OutboxMessage
+from health_f0.notifications.models import EarlyDeliveryReport, MessageStatus, OutboxMessage
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +148,9 @@ def outbox_send(*, message_id: int) -> OutboxMessage | None:
             message.last_error = ""
             message.body_encrypted = None
         message.save()
-        return message
+    if message.status == MessageStatus.SENT:
+        outbox_apply_early_reports(message=message)
+    return message
 
 
 def _give_up(message: OutboxMessage, error: str) -> None:
@@ -172,6 +174,24 @@ def outbox_due_ids(*, limit: int = 500, after_id: int = 0) -> list[int]:
     )
 
 
+EARLY_REPORT_KEEP_DAYS = 3
+
+
+def _report_match(provider_message_id: str, reference: str) -> Q:
+    match = Q(provider_message_id=provider_message_id) if provider_message_id else Q(pk__in=[])
+    with contextlib.suppress(ValueError):
+        match |= Q(public_id=uuid.UUID(reference))
+    return match
+
+
+def _apply_report(*, match: Q, delivered: bool, error: str) -> int:
+    now = timezone.now()
+    qs = OutboxMessage.objects.filter(match, status=MessageStatus.SENT)
+    if delivered:
+        return qs.update(status=MessageStatus.DELIVERED, delivered_at=now, updated_at=now)
+    return qs.update(status=MessageStatus.DEAD, last_error=error[:255] or "undelivered", updated_at=now)
+
+
 def outbox_mark_delivered(
     *, provider_message_id: str, delivered: bool, error: str = "", reference: str = ""
 ) -> int:
@@ -179,15 +199,56 @@ def outbox_mark_delivered(
 
     The message is found by the gateway's id, or by our own reference (its public id, sent as the
     gateway's RequestId) when the gateway's answer carried no id. Repeated reports change nothing.
+    A report for a message not yet recorded as sent (the gateway called back before our sender's commit)
+    is kept as an EarlyDeliveryReport and applied once the message is saved as sent, so it is not lost.
     """
-    now = timezone.now()
-    match = Q(provider_message_id=provider_message_id) if provider_message_id else Q(pk__in=[])
-    with contextlib.suppress(ValueError):
-        match |= Q(public_id=uuid.UUID(reference))
-    qs = OutboxMessage.objects.filter(match, status=MessageStatus.SENT)
-    if delivered:
-        return qs.update(status=MessageStatus.DELIVERED, delivered_at=now, updated_at=now)
-    return qs.update(status=MessageStatus.DEAD, last_error=error[:255] or "undelivered", updated_at=now)
+    match = _report_match(provider_message_id, reference)
+    matched = _apply_report(match=match, delivered=delivered, error=error)
+    if matched:
+        return matched
+    already_final = OutboxMessage.objects.filter(
+        match, status__in=[MessageStatus.DELIVERED, MessageStatus.DEAD, MessageStatus.EXPIRED]
+    ).exists()
+    if not already_final and (provider_message_id or reference):
+        EarlyDeliveryReport.objects.create(
+            provider_message_id=provider_message_id[:64],
+            reference=reference[:64],
+            delivered=delivered,
+            error=error[:255],
+        )
+    return 0
+
+
+def outbox_apply_early_reports(*, message: OutboxMessage | None = None) -> int:
+    """Apply waiting early delivery reports: those of `message` right after it was saved as sent, or all
+    of them (the minute sweep, which also closes the gap when a report is stored just after the sender
+    looked). Applied and expired reports are deleted. Returns how many messages were updated."""
+    pending = EarlyDeliveryReport.objects.order_by("pk")
+    if message is not None:
+        by_message = Q(reference=str(message.public_id))
+        if message.provider_message_id:
+            by_message |= Q(provider_message_id=message.provider_message_id)
+        pending = pending.filter(by_message)
+    applied = 0
+    for report in pending[:1000]:
+        matched = _apply_report(
+            match=_report_match(report.provider_message_id, report.reference),
+            delivered=report.delivered,
+            error=report.error,
+        )
+        if (
+            matched
+            or OutboxMessage.objects.filter(
+                _report_match(report.provider_message_id, report.reference),
+                status__in=[MessageStatus.DELIVERED, MessageStatus.DEAD, MessageStatus.EXPIRED],
+            ).exists()
+        ):
+            report.delete()
+        applied += matched
+    EarlyDeliveryReport.objects.filter(
+        received_at__lt=timezone.now() - timedelta(days=EARLY_REPORT_KEEP_DAYS)
+    ).delete()
+    return applied
 
 
 REQUEUEABLE_STATUSES = (MessageStatus.FAILED, MessageStatus.DEAD)

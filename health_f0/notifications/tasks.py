@@ -1,4 +1,5 @@
-"""Background jobs: send one message; every minute, send whatever is due (retries, missed queue calls)."""
+"""Background jobs: send one message; every minute, send whatever is due (retries, missed queue calls)
+and apply delivery reports that came early."""
 
 from __future__ import annotations
 
@@ -29,3 +30,10 @@ def send_due_messages() -> int:
         seen += len(ids)
         last_id = ids[-1]
     return seen
+
+
+@db_periodic_task(crontab(minute="*"))
+@lock_task("early-delivery-reports")
+def apply_early_delivery_reports() -> int:
+    """Delivery reports that arrived before their message was saved as sent: apply them now."""
+    return services.outbox_apply_early_reports()

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
-from health_f0.notifications.models import MessageStatus, OutboxMessage
-from health_f0.notifications.services import sms_enqueue
+from health_f0.notifications.models import EarlyDeliveryReport, MessageStatus, OutboxMessage
+from health_f0.notifications.services import (
+    EARLY_REPORT_KEEP_DAYS,
+    outbox_apply_early_reports,
+    outbox_send,
+    sms_enqueue,
+)
 from tests.standins.esms import EsmsStandIn
 from tests.standins.fixtures import CALLBACK_TOKEN
 
@@ -128,3 +135,76 @@ def test_standin_calls_back_over_http(esms_gateway: EsmsStandIn, live_server: An
     assert esms_gateway.send_callback(received) == 200
     message.refresh_from_db()
     assert message.status == MessageStatus.DELIVERED
+
+
+@pytest.mark.django_db
+def test_report_before_the_send_is_saved_is_kept_and_applied(
+    esms_gateway: EsmsStandIn, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A report for a message still being sent (not yet SENT) waits, and lands once the send is saved."""
+    with django_capture_on_commit_callbacks(execute=False):
+        message = sms_enqueue(to="+84987654321", body="Nhac lich tai kham", kind="generic")
+    response = Client().get(
+        HOOK,
+        {
+            "SMSID": "not-yet-known",
+            "SendStatus": "5",
+            "SendSuccess": "1",
+            "SendFailed": "0",
+            "RequestId": str(message.public_id),
+        },
+    )
+    assert response.json() == {"matched": 0, "final": True}
+    assert EarlyDeliveryReport.objects.count() == 1
+    outbox_send(message_id=message.pk)
+    message.refresh_from_db()
+    assert message.status == MessageStatus.DELIVERED and message.delivered_at is not None
+    assert not EarlyDeliveryReport.objects.exists()
+
+
+@pytest.mark.django_db
+def test_early_report_by_gateway_id_is_applied_by_the_sweep(
+    esms_gateway: EsmsStandIn, django_capture_on_commit_callbacks: Any
+) -> None:
+    message = _send(django_capture_on_commit_callbacks)
+    OutboxMessage.objects.filter(pk=message.pk).update(status=MessageStatus.QUEUED)
+    params = esms_gateway.callback_params(esms_gateway.messages[0], delivered=False)
+    params["RequestId"] = ""
+    assert Client().get(HOOK, params).json()["matched"] == 0
+    OutboxMessage.objects.filter(pk=message.pk).update(status=MessageStatus.SENT)
+    assert outbox_apply_early_reports() == 1
+    message.refresh_from_db()
+    assert message.status == MessageStatus.DEAD
+    assert not EarlyDeliveryReport.objects.exists()
+
+
+@pytest.mark.django_db
+def test_repeated_or_stale_reports_are_not_kept(
+    esms_gateway: EsmsStandIn, django_capture_on_commit_callbacks: Any
+) -> None:
+    _send(django_capture_on_commit_callbacks)
+    params = esms_gateway.callback_params(esms_gateway.messages[0])
+    Client().get(HOOK, params)
+    Client().get(HOOK, params)  # eSMS retried: the message is already final, nothing waits
+    assert not EarlyDeliveryReport.objects.exists()
+    EarlyDeliveryReport.objects.create(provider_message_id="never-ours", delivered=True)
+    EarlyDeliveryReport.objects.update(
+        received_at=timezone.now() - timedelta(days=EARLY_REPORT_KEEP_DAYS + 1)
+    )
+    assert outbox_apply_early_reports() == 0
+    assert not EarlyDeliveryReport.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_gateway_reporting_before_answering_loses_nothing(
+    esms_gateway: EsmsStandIn, live_server: Any, settings: Any
+) -> None:
+    """eSMS's report reaches our hook over HTTP while the sender still holds the message: nothing is lost."""
+    settings.PORTAL_URL = live_server.url
+    esms_gateway.down("report_first")
+    message = sms_enqueue(to="+84987654321", body="Nhac lich tai kham", kind="generic")
+    assert esms_gateway.callbacks and esms_gateway.callbacks[0]["status"] == 200
+    outbox_apply_early_reports()  # the minute sweep, in case the report was stored after the sender looked
+    message.refresh_from_db()
+    assert message.status == MessageStatus.DELIVERED
+    assert not EarlyDeliveryReport.objects.exists()

@@ -67,7 +67,10 @@ class EsmsStandIn:
     - ``"refused"``: the port is closed (connection refused);
     - ``"503"``: HTTP 503 Service Unavailable with an HTML body;
     - ``"timeout"``: the request hangs ``hang_seconds`` and gets no answer before the client gives up;
-    - ``"slow"``: the message is taken (recorded) but the answer comes after ``hang_seconds``.
+    - ``"slow"``: the message is taken (recorded) but the answer comes after ``hang_seconds``;
+    - ``"report_first"``: the message is taken and its delivery report is sent to its CallbackUrl (from
+      another thread, waited for up to ``hang_seconds``) before the send is answered — the report
+      reaches us while our sender has not yet saved the message as sent.
     """
 
     def __init__(
@@ -125,7 +128,7 @@ class EsmsStandIn:
             self._server = None
 
     def down(self, mode: str = "refused") -> None:
-        assert mode in {"refused", "503", "timeout", "slow"}, mode
+        assert mode in {"refused", "503", "timeout", "slow", "report_first"}, mode
         self.mode = mode
         if mode == "refused":
             self.stop()
@@ -272,6 +275,11 @@ def _handler_for(standin: EsmsStandIn) -> type[BaseHTTPRequestHandler]:
             answer = standin.handle_send(raw)
             if mode == "slow":
                 time.sleep(standin.hang_seconds)
+            if mode == "report_first" and answer.get("CodeResult") == "100":
+                sms = standin.messages[-1]
+                reporter = threading.Thread(target=standin.send_callback, args=(sms,), daemon=True)
+                reporter.start()
+                reporter.join(standin.hang_seconds)
             self._reply(200, json.dumps(answer).encode())
 
         def do_GET(self) -> None:  # noqa: N802
