@@ -9,7 +9,7 @@ urlpatterns = [
     path("theo-doi-tai-nha/xlsx/", views.home_care_xlsx, name="home_care_xlsx"),
 ]
 
-# Appointment report (issue 4), appended.
+# Appointment report (issue 4).
 from health_f0.reports import appointments_views  # noqa: E402
 
 urlpatterns += [
@@ -17,7 +17,7 @@ urlpatterns += [
     path("lich-hen/xlsx/", appointments_views.appointments_xlsx, name="appointments_xlsx"),
 ]
 
-# HIS linking report (issue 5), appended.
+# HIS linking report (issue 5).
 from health_f0.reports import his_views  # noqa: E402
 
 urlpatterns += [

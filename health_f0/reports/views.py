@@ -5,6 +5,7 @@ call one selector or service, render. Access: staff who are managers, administra
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import admin
@@ -14,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from health_f0.core.exceptions import PermissionDenied
@@ -80,33 +82,48 @@ def _query_or_error(request: HttpRequest) -> tuple[ReportQuery | None, list[str]
         return None, exc.messages
 
 
-@require_GET
-def home_care(request: HttpRequest) -> HttpResponse:
-    """`/bao-cao/theo-doi-tai-nha/?from=dd/mm/yyyy&to=dd/mm/yyyy&facility=<id>`."""
-    if (response := _guard(request)) is not None:
+@dataclass(frozen=True)
+class ReportKind:
+    """One report page and its XLSX export: what differs between the home-care, appointment and HIS
+    reports. The page and the export share the guard, the query parsing, the scope errors and the
+    response shape (`report_page`, `report_xlsx`)."""
+
+    url_name: str  # the page's URL name in the "reports" namespace; the export's is url_name + "_xlsx"
+    template: str
+    title: Any  # lazy text
+    build: Callable[..., Any]  # (user=, date_from=, date_to=, facility_id=) -> the report; LookupError
+    export: Callable[..., tuple[str, bytes]]  # same arguments -> (filename, xlsx bytes)
+    context: Callable[[Any, ReportQuery], dict[str, Any]]  # the page's own figures and charts
+    facilities: Callable[[Any], Any]  # facilities the user may pick from
+    can_view: Callable[[Any], bool] | None = None  # default: the home-care reports' rule
+    denied: Any = None  # who the report is for, on the 403 page
+
+
+def report_page(request: HttpRequest, kind: ReportKind) -> HttpResponse:
+    """`?from=dd/mm/yyyy&to=dd/mm/yyyy&facility=<id>`: the report, or the form with errors (400)."""
+    if (response := _guard(request, kind.can_view, kind.denied)) is not None:
         return response
     user = request.user
-    facilities = selectors.report_facilities(user)
+    raw = {key: request.GET.get(key, "") for key in ("from", "to", "facility")}
     context: dict[str, Any] = {
-        "title": _("Báo cáo theo dõi F0 tại nhà"),
-        "facilities": facilities,
-        "raw": {key: request.GET.get(key, "") for key in ("from", "to", "facility")},
+        "title": kind.title,
+        "facilities": kind.facilities(user),
+        "raw": raw,
+        "selected_facility": _selected_facility(raw["facility"]),
     }
-    context["selected_facility"] = _selected_facility(context["raw"]["facility"])
     query, errors = _query_or_error(request)
     report = None
     if query is not None:
         try:
-            report = selectors.monitoring_report(
+            report = kind.build(
                 user=user, date_from=query.date_from, date_to=query.date_to, facility_id=query.facility_id
             )
         except LookupError:
-            errors = [_("Không tìm thấy cơ sở trong phạm vi bạn được xem báo cáo.")]
+            errors = _not_in_scope()
         except PermissionDenied:
-            return _denied(request)
+            return _denied(request, kind.denied)
     if report is None or query is None:
-        return _page(request, "reports/home_care.html", {**context, "errors": errors}, status=400)
-
+        return _page(request, kind.template, {**context, "errors": errors}, status=400)
     params = {
         "from": f"{query.date_from:%d/%m/%Y}",
         "to": f"{query.date_to:%d/%m/%Y}",
@@ -118,47 +135,30 @@ def home_care(request: HttpRequest) -> HttpResponse:
         form_from=params["from"],
         form_to=params["to"],
         selected_facility=query.facility_id or (report.root.pk if report.root else None),
-        export_url=reverse("reports:home_care_xlsx") + "?" + urlencode(params),
-        sections=_sections(report),
-        summary=_summary(report),
-        active_chart=charts.active_chart(report.days, report.totals),
-        alerts_chart=charts.alerts_chart(report.days, report.totals),
-        chart_rows=[(day, report.totals.get(day, selectors.DayFigures())) for day in report.days],
+        export_url=reverse(f"reports:{kind.url_name}_xlsx") + "?" + urlencode(params),
         scope_label=report.root.name if report.root else _("Tất cả cơ sở bạn được xem"),
+        **kind.context(report, query),
     )
-    return _page(request, "reports/home_care.html", context)
+    return _page(request, kind.template, context)
 
 
-@require_GET
-def home_care_xlsx(request: HttpRequest) -> HttpResponse:
-    if (response := _guard(request)) is not None:
+def report_xlsx(request: HttpRequest, kind: ReportKind) -> HttpResponse:
+    """The same report as an XLSX download (audited by the export service); errors as the page shows them."""
+    if (response := _guard(request, kind.can_view, kind.denied)) is not None:
         return response
     query, errors = _query_or_error(request)
+    base = {"title": kind.title, "facilities": [], "raw": {}}
     if query is None:
-        return _page(
-            request,
-            "reports/home_care.html",
-            {"title": _("Báo cáo theo dõi F0 tại nhà"), "errors": errors, "facilities": [], "raw": {}},
-            status=400,
-        )
+        return _page(request, kind.template, {**base, "errors": errors}, status=400)
     try:
-        filename, content = services.monitoring_report_export(
+        filename, content = kind.export(
             user=request.user, date_from=query.date_from, date_to=query.date_to, facility_id=query.facility_id
         )
     except LookupError:
-        return _page(
-            request,
-            "reports/home_care.html",
-            {
-                "title": _("Báo cáo theo dõi F0 tại nhà"),
-                "errors": [_("Không tìm thấy cơ sở trong phạm vi bạn được xem báo cáo.")],
-                "facilities": selectors.report_facilities(request.user),
-                "raw": {},
-            },
-            status=400,
-        )
+        context = {**base, "errors": _not_in_scope(), "facilities": kind.facilities(request.user)}
+        return _page(request, kind.template, context, status=400)
     except PermissionDenied:
-        return _denied(request)
+        return _denied(request, kind.denied)
     response = HttpResponse(
         content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
@@ -167,28 +167,56 @@ def home_care_xlsx(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _sections(report: selectors.MonitoringReport) -> list[dict[str, Any]]:
-    """Tables top-down: province, TTYT, station; each unit a group of day rows."""
-    titles = {
-        selectors.PROVINCE: _("Toàn tỉnh (Sở Y tế) theo ngày"),
-        selectors.TTYT: _("Trung tâm Y tế theo ngày"),
-        selectors.STATION: _("Trạm y tế theo ngày"),
-    }
+def unit_sections(report: Any, levels: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+    """Tables top-down, one per level (`levels`: (level, title) pairs); each unit a group of its day rows."""
     sections = []
-    for level in (selectors.PROVINCE, selectors.TTYT, selectors.STATION):
+    for level, title in levels:
         units = report.units.get(level, [])
         if not units:
             continue
         rows = report.rows(level)
-        groups = [
-            {
-                "unit": unit,
-                "rows": [row for row in rows if row.unit.id == unit.id],
-            }
-            for unit in units
-        ]
-        sections.append({"level": level, "title": titles[level], "groups": groups})
+        groups = [{"unit": unit, "rows": [row for row in rows if row.unit.id == unit.id]} for unit in units]
+        sections.append({"level": level, "title": title, "groups": groups})
     return sections
+
+
+def _home_care_context(report: selectors.MonitoringReport, query: ReportQuery) -> dict[str, Any]:
+    return {
+        "sections": unit_sections(
+            report,
+            [
+                (selectors.PROVINCE, _("Toàn tỉnh (Sở Y tế) theo ngày")),
+                (selectors.TTYT, _("Trung tâm Y tế theo ngày")),
+                (selectors.STATION, _("Trạm y tế theo ngày")),
+            ],
+        ),
+        "summary": _summary(report),
+        "active_chart": charts.active_chart(report.days, report.totals),
+        "alerts_chart": charts.alerts_chart(report.days, report.totals),
+        "chart_rows": [(day, report.totals.get(day, selectors.DayFigures())) for day in report.days],
+    }
+
+
+HOME_CARE = ReportKind(
+    url_name="home_care",
+    template="reports/home_care.html",
+    title=gettext_lazy("Báo cáo theo dõi F0 tại nhà"),
+    build=selectors.monitoring_report,
+    export=services.monitoring_report_export,
+    context=_home_care_context,
+    facilities=selectors.report_facilities,
+)
+
+
+@require_GET
+def home_care(request: HttpRequest) -> HttpResponse:
+    """`/bao-cao/theo-doi-tai-nha/?from=dd/mm/yyyy&to=dd/mm/yyyy&facility=<id>`."""
+    return report_page(request, HOME_CARE)
+
+
+@require_GET
+def home_care_xlsx(request: HttpRequest) -> HttpResponse:
+    return report_xlsx(request, HOME_CARE)
 
 
 def _summary(report: selectors.MonitoringReport) -> dict[str, Any]:
