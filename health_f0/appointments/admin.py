@@ -431,15 +431,6 @@ class AppointmentAdmin(ScopedModelAdmin):
 
     # --- detail actions -------------------------------------------------------------------------
 
-    def _appointment(self, request: HttpRequest, object_id: Any) -> Appointment:
-        appointment = self.scoped_object(request, object_id)
-        if appointment is None:
-            raise Http404
-        return appointment
-
-    def _change_url(self, object_id: Any) -> str:
-        return reverse("admin:appointments_appointment_change", args=[object_id])
-
     @action(
         description=_("Xác nhận"),
         url_path="xac-nhan-lich",
@@ -448,13 +439,13 @@ class AppointmentAdmin(ScopedModelAdmin):
         variant=ActionVariant.SUCCESS,
     )
     def confirm_action(self, request: HttpRequest, object_id: Any) -> HttpResponse:
-        appointment = self._appointment(request, object_id)
+        appointment = self.scoped_object_or_404(request, object_id)
         self._confirm(request, appointment)
-        return redirect_back(request, self._change_url(object_id))
+        return redirect_back(request, self.change_url(object_id))
 
     @action(description=_("Đổi lịch"), url_path="doi-lich-hen", permissions=["move"], icon="event_repeat")
     def move_action(self, request: HttpRequest, object_id: Any) -> HttpResponse:
-        self._appointment(request, object_id)
+        self.scoped_object_or_404(request, object_id)
         return HttpResponseRedirect(reverse("admin:appointments_move", args=[object_id]))
 
     @action(
@@ -466,7 +457,7 @@ class AppointmentAdmin(ScopedModelAdmin):
         dialog=DECLINE_DIALOG,
     )
     def decline_action(self, request: HttpRequest, form: DeclineForm, object_id: Any) -> HttpResponse:
-        appointment = self._appointment(request, object_id)
+        appointment = self.scoped_object_or_404(request, object_id)
         try:
             services.appointment_decline(
                 appointment=appointment, actor=request.user, reason=form.cleaned_data["reason"]
@@ -480,7 +471,7 @@ class AppointmentAdmin(ScopedModelAdmin):
             messages.success(
                 request, gettext("Đã từ chối lịch của %(name)s.") % {"name": appointment.patient.full_name}
             )
-        return redirect_back(request, self._change_url(object_id))
+        return redirect_back(request, self.change_url(object_id))
 
     @action(
         description=_("Huỷ lịch"),
@@ -491,7 +482,7 @@ class AppointmentAdmin(ScopedModelAdmin):
         dialog=CANCEL_DIALOG,
     )
     def cancel_action(self, request: HttpRequest, form: CancelForm, object_id: Any) -> HttpResponse:
-        appointment = self._appointment(request, object_id)
+        appointment = self.scoped_object_or_404(request, object_id)
         try:
             services.appointment_cancel(
                 appointment=appointment, actor=request.user, reason=form.cleaned_data["reason"]
@@ -505,7 +496,7 @@ class AppointmentAdmin(ScopedModelAdmin):
             messages.success(
                 request, gettext("Đã huỷ lịch của %(name)s.") % {"name": appointment.patient.full_name}
             )
-        return redirect_back(request, self._change_url(object_id))
+        return redirect_back(request, self.change_url(object_id))
 
     @action(
         description=_("Khám xong"),
@@ -515,18 +506,18 @@ class AppointmentAdmin(ScopedModelAdmin):
         variant=ActionVariant.SUCCESS,
     )
     def complete_action(self, request: HttpRequest, object_id: Any) -> HttpResponse:
-        appointment = self._appointment(request, object_id)
+        appointment = self.scoped_object_or_404(request, object_id)
         try:
             services.appointment_complete(appointment=appointment, actor=request.user)
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
             messages.success(request, gettext("Đã ghi nhận khám xong."))
-        return redirect_back(request, self._change_url(object_id))
+        return redirect_back(request, self.change_url(object_id))
 
     @action(description=_("Hẹn tái khám"), url_path="hen-tai-kham", permissions=["reexam"], icon="update")
     def reexam_action(self, request: HttpRequest, object_id: Any) -> HttpResponse:
-        self._appointment(request, object_id)
+        self.scoped_object_or_404(request, object_id)
         return HttpResponseRedirect(reverse("admin:appointments_reexam_new") + f"?lan_kham={object_id}")
 
     # --- extra pages ------------------------------------------------------------------------------
@@ -608,7 +599,7 @@ class AppointmentAdmin(ScopedModelAdmin):
                     "no_shows": int(getattr(appointment, "past_no_shows", 0)),
                     "slot": slot_text(appointment.slot_start),
                     "waiting": duration_label(now - appointment.created_at),
-                    "url": self._change_url(appointment.pk),
+                    "url": self.change_url(appointment.pk),
                     "confirm_url": reverse("admin:appointments_confirm", args=[appointment.pk]),
                     "decline_url": reverse("admin:appointments_decline", args=[appointment.pk]),
                     "move_url": reverse("admin:appointments_move", args=[appointment.pk])
@@ -674,7 +665,7 @@ class AppointmentAdmin(ScopedModelAdmin):
         appointment = self._scoped(request, pk, DESK_ROLES)
         if appointment.status not in (Status.REQUESTED, Status.CONFIRMED) or appointment.is_walk_in:
             messages.error(request, gettext("Lịch hẹn này không đổi được nữa."))
-            return HttpResponseRedirect(self._change_url(pk))
+            return HttpResponseRedirect(self.change_url(pk))
         back = _safe_next(request, reverse("admin:appointments_worklist"))
         if request.method == "POST":
             form = MoveForm(request.POST)
@@ -826,7 +817,7 @@ class AppointmentAdmin(ScopedModelAdmin):
                             "code": appointment.check_in_code,
                         },
                     )
-                    return HttpResponseRedirect(self._change_url(appointment.pk))
+                    return HttpResponseRedirect(self.change_url(appointment.pk))
         chosen = form.services.get(str(form["service"].value() or ""))
         first = start_day(request)
         query = request.GET.copy()
@@ -876,7 +867,7 @@ class AppointmentAdmin(ScopedModelAdmin):
                 }
                 if call
                 else None,
-                "url": self._change_url(appointment.pk),
+                "url": self.change_url(appointment.pk),
                 "call_url": reverse("admin:appointments_reexam_call", args=[appointment.pk])
                 if request.user.is_superuser or appointment.facility_id in desk_ids
                 else "",
@@ -976,7 +967,7 @@ class AppointmentAdmin(ScopedModelAdmin):
                     % {"name": patient.full_name, "when": when},
                 )
                 target = (
-                    self._change_url(appointment.pk)
+                    self.change_url(appointment.pk)
                     if appointment is not None
                     and self.get_queryset(request).filter(pk=appointment.pk).exists()
                     else reverse("admin:appointments_reexams")
@@ -1135,7 +1126,7 @@ class AppointmentAdmin(ScopedModelAdmin):
                 "checked_in": f"{a.checked_in_at.astimezone(LOCAL_TZ):%H:%M}" if a.checked_in_at else "",
                 "waiting": duration_label(now - a.checked_in_at) if a.checked_in_at else "",
                 "called": f"{a.called_at.astimezone(LOCAL_TZ):%H:%M}" if a.called_at else "",
-                "url": self._change_url(a.pk),
+                "url": self.change_url(a.pk),
             }
 
         display_facility = (service.facility.parent or service.facility) if service else None

@@ -17,7 +17,7 @@ from django.contrib import admin
 from django.contrib.admin import sites
 from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -163,6 +163,16 @@ class ScopedModelAdmin(ModelAdmin):
         if key not in cache:
             cache[key] = self.get_object(request, str(object_id)) if object_id is not None else None
         return cache[key]
+
+    def scoped_object_or_404(self, request: HttpRequest, object_id: Any) -> Any:
+        """The row for a detail action; 404 when it is missing or out of the user's scope (the same answer)."""
+        obj = self.scoped_object(request, object_id)
+        if obj is None:
+            raise Http404
+        return obj
+
+    def change_url(self, object_id: Any) -> str:
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[object_id])
 
 
 # --- Formatting shared by the desk pages ------------------------------------------------------

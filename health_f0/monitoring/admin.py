@@ -369,15 +369,6 @@ class EpisodeAdmin(ScopedModelAdmin):
 
     # --- actions ------------------------------------------------------------------------------
 
-    def _episode(self, request: HttpRequest, object_id: Any) -> Episode:
-        episode = self.scoped_object(request, object_id)
-        if episode is None:
-            raise Http404
-        return episode
-
-    def _change_url(self, object_id: Any) -> str:
-        return reverse("admin:monitoring_episode_change", args=[object_id])
-
     @action(
         description=_("Hoàn thành cách ly"),
         url_path="hoan-thanh",
@@ -387,7 +378,7 @@ class EpisodeAdmin(ScopedModelAdmin):
         dialog=COMPLETE_DIALOG,
     )
     def complete_action(self, request: HttpRequest, form: CompleteForm, object_id: Any) -> HttpResponse:
-        episode = self._episode(request, object_id)
+        episode = self.scoped_object_or_404(request, object_id)
         try:
             episode_complete(
                 episode=episode,
@@ -408,7 +399,7 @@ class EpisodeAdmin(ScopedModelAdmin):
                 gettext("Đã hoàn thành cách ly cho %(name)s; có thể tải giấy xác nhận.")
                 % {"name": episode.patient.full_name},
             )
-        return redirect_back(request, self._change_url(object_id))
+        return redirect_back(request, self.change_url(object_id))
 
     @action(
         description=_("Kết thúc theo dõi"),
@@ -419,7 +410,7 @@ class EpisodeAdmin(ScopedModelAdmin):
         dialog=CLOSE_DIALOG,
     )
     def close_action(self, request: HttpRequest, form: CloseForm, object_id: Any) -> HttpResponse:
-        episode = self._episode(request, object_id)
+        episode = self.scoped_object_or_404(request, object_id)
         try:
             episode_close(
                 episode=episode,
@@ -436,7 +427,7 @@ class EpisodeAdmin(ScopedModelAdmin):
             messages.success(
                 request, gettext("Đã kết thúc theo dõi %(name)s.") % {"name": episode.patient.full_name}
             )
-        return redirect_back(request, self._change_url(object_id))
+        return redirect_back(request, self.change_url(object_id))
 
     @action(
         description=_("Tải giấy xác nhận (PDF)"),
@@ -445,7 +436,7 @@ class EpisodeAdmin(ScopedModelAdmin):
         icon="download",
     )
     def certificate_action(self, request: HttpRequest, object_id: Any) -> HttpResponse:
-        episode = self._episode(request, object_id)
+        episode = self.scoped_object_or_404(request, object_id)
         pdf = certificate_pdf(episode=episode)
         audit_log(
             actor=request.user,

@@ -11,7 +11,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -445,15 +445,6 @@ class RegistrationAdmin(ScopedModelAdmin):
 
     # --- actions ----------------------------------------------------------------------------
 
-    def _change_url(self, object_id: Any) -> str:
-        return reverse("admin:registration_registration_change", args=[object_id])
-
-    def _registration(self, request: HttpRequest, object_id: Any) -> Registration:
-        registration = self.scoped_object(request, object_id)
-        if registration is None:
-            raise Http404
-        return registration
-
     @action(
         description=_("Tiếp nhận"),
         url_path="tiep-nhan",
@@ -463,7 +454,7 @@ class RegistrationAdmin(ScopedModelAdmin):
         dialog=ACCEPT_DIALOG,
     )
     def accept_action(self, request: HttpRequest, form: AcceptForm, object_id: Any) -> HttpResponse:
-        registration = self._registration(request, object_id)
+        registration = self.scoped_object_or_404(request, object_id)
         try:
             registration_accept(registration=registration, actor=request.user)
         except DomainError as exc:
@@ -474,7 +465,7 @@ class RegistrationAdmin(ScopedModelAdmin):
                 gettext("Đã tiếp nhận %(name)s; tài khoản đã được gửi qua SMS.")
                 % {"name": registration.full_name},
             )
-        return redirect_back(request, self._change_url(object_id))
+        return redirect_back(request, self.change_url(object_id))
 
     @action(
         description=_("Từ chối"),
@@ -485,7 +476,7 @@ class RegistrationAdmin(ScopedModelAdmin):
         dialog=REJECT_DIALOG,
     )
     def reject_action(self, request: HttpRequest, form: RejectForm, object_id: Any) -> HttpResponse:
-        registration = self._registration(request, object_id)
+        registration = self.scoped_object_or_404(request, object_id)
         try:
             registration_reject(
                 registration=registration, actor=request.user, reason=form.cleaned_data["reason"]
@@ -499,7 +490,7 @@ class RegistrationAdmin(ScopedModelAdmin):
             messages.success(
                 request, gettext("Đã từ chối hồ sơ của %(name)s.") % {"name": registration.full_name}
             )
-        return redirect_back(request, self._change_url(object_id))
+        return redirect_back(request, self.change_url(object_id))
 
     @action(
         description=_("Chuyển trạm"),
@@ -509,7 +500,7 @@ class RegistrationAdmin(ScopedModelAdmin):
         dialog=TRANSFER_DIALOG,
     )
     def transfer_action(self, request: HttpRequest, form: TransferForm, object_id: Any) -> HttpResponse:
-        registration = self._registration(request, object_id)
+        registration = self.scoped_object_or_404(request, object_id)
         station = form.cleaned_data["station"]
         try:
             registration_transfer(
@@ -517,7 +508,7 @@ class RegistrationAdmin(ScopedModelAdmin):
             )
         except DomainError as exc:
             messages.error(request, exc.message)
-            return redirect_back(request, self._change_url(object_id))
+            return redirect_back(request, self.change_url(object_id))
         messages.success(
             request,
             gettext("Đã chuyển hồ sơ của %(name)s sang %(station)s.")
@@ -525,7 +516,7 @@ class RegistrationAdmin(ScopedModelAdmin):
         )
         # The user may no longer see it (another station's queue): back to the list.
         target = (
-            self._change_url(object_id)
+            self.change_url(object_id)
             if self.get_queryset(request).filter(pk=registration.pk).exists()
             else reverse("admin:registration_registration_changelist")
         )
