@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 VENV="${FHIR_VENV:-$ROOT/var/fhir-venv}"
-RUN_DIR="${FHIR_RUN_DIR:-$ROOT/var/fhir-run}"
+RUN_DIR="$(realpath -m "${FHIR_RUN_DIR:-$ROOT/var/fhir-run}")"  # absolute: start() changes directory
 PIN="sekmet-fhir==0.1.1"
 
 log() { echo "fhir_server: $*" >&2; }

@@ -43,7 +43,6 @@ from health_f0.core.admin_site import (
     redirect_back,
 )
 from health_f0.core.exceptions import DomainError
-from health_f0.core.models import AuditLog
 from health_f0.core.phone import display_phone
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
@@ -351,9 +350,6 @@ class HisLinkRequestAdmin(ScopedModelAdmin):
         if req is None:
             raise Http404(gettext("Không tìm thấy yêu cầu liên kết."))
         services.his_records_view(actor=request.user, records=[req], verb="view_his_link_request")
-        history = AuditLog.objects.filter(
-            target_type=HisLinkRequest._meta.label_lower, target_id=str(req.pk)
-        ).order_by("created_at", "id")
         link = req.links.order_by("-linked_at").first()
         context = {
             **self._page_context(request, gettext("Yêu cầu liên kết HIS")),
@@ -361,16 +357,7 @@ class HisLinkRequestAdmin(ScopedModelAdmin):
             "link_url": reverse("admin:his_hislink_change", args=[link.pk]) if link else "",
             "decided_by": req.decided_by.get_username() if req.decided_by else "",
             "decided_at": fmt_datetime(req.decided_at),
-            "history_rows": [
-                {
-                    "when": fmt_datetime(row.created_at),
-                    "actor": row.actor_label,
-                    "verb": row.verb,
-                    "action": row.get_action_display(),
-                    "data": row.data,
-                }
-                for row in history
-            ],
+            **self.history_context(req, gettext("Lịch sử yêu cầu"), include_views=True),
             "back_url": reverse("admin:his_link_queue"),
         }
         return TemplateResponse(request, "admin/his/request_detail.html", context)
@@ -1041,6 +1028,7 @@ class HisLabResultAdmin(HisRecordAdmin):
         "reference_col",
         "flag_col",
         "conclusion",
+        "report",
         "observed_col",
     )
     readonly_fields = fields

@@ -5,7 +5,10 @@ and the rejected records with Vietnamese reasons.
 Guarantees:
 * Idempotent: every imported row has a unique (facility, source, external id). FHIR rows are refreshed in
   place when seen again (counted as duplicates); an XML visit (MA_LK) already imported is skipped whole
-  (duplicate), within a file and across files.
+  (duplicate), within a file and across files, and by concurrent imports of the same facility (their
+  chunk writes take turns on the facility's row).
+* A lab result is one row whichever way it came: pulled as an Observation, sent along with its
+  DiagnosticReport (`_include`, or asked by id), or contained in the report; the report groups them.
 * Nothing lost when the HIS is down: a FHIR page is stored and the resource type's cursor advanced in one
   transaction, and the cursor never moves past a lastUpdated value whose other resources may be on the
   next page; a failed run is recorded and the periodic task (tasks.py) pulls again from the cursor. Links
@@ -27,7 +30,8 @@ from typing import IO, Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from health_f0.core.audit import audit_log
 from health_f0.core.exceptions import DomainError
@@ -39,6 +43,7 @@ from health_f0.his.adapters import fhir as fhirlib
 from health_f0.his.adapters import xml_4750 as xmllib
 from health_f0.his.adapters.base import LabRecord, SlipRecord, VisitRecord
 from health_f0.his.models import (
+    HisLabReport,
     HisLabResult,
     HisLink,
     HisReexamSlip,
@@ -141,6 +146,21 @@ def _run_finish(run: ImportRun, counts: Counts, *, failure: str = "") -> ImportR
     return run
 
 
+def _run_crashed(run: ImportRun, counts: Counts, exc: Exception) -> ImportRun:
+    """An unexpected error (a bug, the database gone): the run is closed as failed, never left "running",
+    with what was stored so far counted; the stack trace goes to the log, not to the page. Whatever was
+    committed stays (each chunk or page is one transaction), and a retry skips it as duplicates."""
+    logger.exception("HIS import run %s of %s crashed", run.pk, run.facility_id)
+    failure = (
+        f"Lỗi hệ thống khi nhập dữ liệu ({exc.__class__.__name__}). Đã báo cho quản trị; có thể nhập lại."
+    )
+    try:
+        return _run_finish(run, counts, failure=failure)
+    except Exception:  # noqa: BLE001 - the database itself is gone: the log line above is all we can do
+        logger.exception("could not record the failure of HIS import run %s", run.pk)
+        return run
+
+
 # --- Upserts (shared by both sources) ----------------------------------------------------------------
 
 
@@ -174,12 +194,15 @@ def _lab_fields(record: LabRecord) -> dict[str, Any]:
 
 
 def _attach_results(facility: Facility, source: str, visits: Iterable[HisVisit]) -> None:
-    """Results that arrived before their visit get it now."""
+    """Results (and lab reports) that arrived before their visit get it now."""
     by_ref = {v.external_id: v for v in visits}
     if not by_ref:
         return
     for ref, visit in by_ref.items():
         HisLabResult.objects.filter(
+            facility=facility, source=source, visit__isnull=True, visit_ref=ref
+        ).update(visit=visit)
+        HisLabReport.objects.filter(
             facility=facility, source=source, visit__isnull=True, visit_ref=ref
         ).update(visit=visit)
 
@@ -209,14 +232,13 @@ def _slip_book(slip: HisReexamSlip, *, today: date) -> None:
         slip.status_note = f"Chưa có dịch vụ khám nào mang mã khoa {slip.department_code or '(trống)'}."
         return
     try:
-        with transaction.atomic():
-            # The system books (actor None): the HIS already decided the re-exam. _reexam_book is the
-            # appointments module's booking core used by reexam_schedule without its staff-role check.
-            appointment = appointment_services._reexam_book(
+        # The refusal is stored as the slip's note for the desk: always in Vietnamese, whoever ran the import.
+        with transaction.atomic(), translation.override(settings.LANGUAGE_CODE):
+            # The system books (actor None): the HIS already decided the re-exam.
+            appointment = appointment_services.reexam_schedule_from_his(
                 patient=slip.patient,
                 service=service,
                 day=slip.date,
-                actor=None,
                 now=timezone.now(),
                 reason=f"Tái khám theo giấy hẹn {slip.external_id}"[:300],
             )
@@ -263,7 +285,7 @@ def _slip_create(
 def _fhir_adapter() -> fhirlib.FhirAdapter:
     if not settings.HIS_FHIR_BASE_URL:
         raise DomainError(
-            "Chưa cấu hình địa chỉ FHIR của HIS (HIS_FHIR_BASE_URL).", code="his_not_configured"
+            _("Chưa cấu hình địa chỉ FHIR của HIS (HIS_FHIR_BASE_URL)."), code="his_not_configured"
         )
     return fhirlib.FhirAdapter(base_url=settings.HIS_FHIR_BASE_URL)
 
@@ -279,9 +301,15 @@ def _linked_patients(facility: Facility, his_ids: set[str]) -> dict[str, int]:
 
 
 def _store_fhir_page(
-    facility: Facility, resource_type: str, resources: list[dict[str, Any]], run: ImportRun, counts: Counts
+    facility: Facility,
+    resource_type: str,
+    resources: list[dict[str, Any]],
+    run: ImportRun,
+    counts: Counts,
+    results: dict[str, dict[str, Any]] | None = None,
 ) -> None:
-    """Upsert one page's resources of linked patients (others are not ours: skipped)."""
+    """Upsert one page's resources of linked patients (others are not ours: skipped). `results`: for a page
+    of DiagnosticReports, their result Observations by FHIR id (see _report_results)."""
     owners = _linked_patients(facility, {fhirlib.patient_of(r) for r in resources} - {""})
     new_visits: list[HisVisit] = []
     if resource_type == "Encounter":
@@ -333,6 +361,8 @@ def _store_fhir_page(
                 defaults=fields,
                 create_defaults={**fields, "import_run": run},
             )
+        elif resource_type == "DiagnosticReport":
+            created = _store_report(facility, resource, patient_id, results or {}, run, counts)
         elif resource_type == "Appointment":
             slip_record = fhirlib.slip_from_appointment(resource)
             if slip_record is None:
@@ -355,6 +385,108 @@ def _store_fhir_page(
         else:
             counts.duplicates += 1
     _attach_results(facility, Source.FHIR, new_visits)
+
+
+def _visit_id(facility: Facility, visit_ref: str) -> int | None:
+    if not visit_ref:
+        return None
+    return (
+        HisVisit.objects.filter(facility=facility, source=Source.FHIR, external_id=visit_ref)
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def _report_results(
+    adapter: fhirlib.FhirAdapter, facility: Facility, page: fhirlib.Page
+) -> dict[str, dict[str, Any]]:
+    """The result Observations of a page of DiagnosticReports of linked patients, by FHIR id: those the
+    server sent along (`_include`), then those it did not that are not stored yet, asked by id (a HIS that
+    ignores `_include`). Called before the page's transaction: no HIS request while rows are locked."""
+    found = {str(r["id"]): r for r in page.included if r.get("resourceType") == "Observation" and r.get("id")}
+    owners = _linked_patients(facility, {fhirlib.patient_of(r) for r in page.resources} - {""})
+    wanted: set[str] = set()
+    for resource in page.resources:
+        if fhirlib.patient_of(resource) in owners:
+            wanted.update(fhirlib.report_from_diagnostic_report(resource).result_ids)
+    missing = wanted - found.keys()
+    if missing:
+        missing -= set(
+            HisLabResult.objects.filter(
+                facility=facility, source=Source.FHIR, external_id__in=missing
+            ).values_list("external_id", flat=True)
+        )
+    if missing:
+        found.update((str(r.get("id")), r) for r in adapter.read_many("Observation", sorted(missing)))
+    return found
+
+
+def _store_report(
+    facility: Facility,
+    resource: dict[str, Any],
+    patient_id: int,
+    results: dict[str, dict[str, Any]],
+    run: ImportRun,
+    counts: Counts,
+) -> bool:
+    """Upsert a lab report and join its results to it. A result is keyed by its FHIR id whichever way it
+    came (pulled as an Observation, sent along with the report, or contained in it as "<report>#<id>"),
+    so one result is one row. Results stored before join the report; results an amended report no longer
+    lists leave it (contained ones are deleted: they existed only there). A result row created here
+    counts as read and imported; a refreshed one is not counted again (the Observation pull counts it).
+    True when the report is new."""
+    record = fhirlib.report_from_diagnostic_report(resource)
+    fields = {
+        "patient_id": patient_id,
+        "visit_id": _visit_id(facility, record.visit_ref),
+        "visit_ref": record.visit_ref,
+        "code": record.code,
+        "name": record.name,
+        "status": record.status,
+        "conclusion": record.conclusion,
+        "effective_at": record.effective_at,
+        "issued_at": record.issued_at,
+    }
+    report, created = HisLabReport.objects.update_or_create(
+        facility=facility,
+        source=Source.FHIR,
+        external_id=record.external_id,
+        defaults=fields,
+        create_defaults={**fields, "import_run": run},
+    )
+    labs = list(record.contained)
+    for observation_id in record.result_ids:
+        observation = results.get(observation_id)
+        owner = fhirlib.patient_of(observation) if observation else ""
+        if observation is None or (owner and owner != record.his_patient_id):
+            continue  # not sent (joined below if stored), or another patient's: never stored under this one
+        labs.append(fhirlib.lab_from_observation(observation))
+    for lab in labs:
+        lab_fields = {
+            **_lab_fields(lab),
+            "patient_id": patient_id,
+            "visit_id": _visit_id(facility, lab.visit_ref),
+            "report": report,
+        }
+        _, lab_created = HisLabResult.objects.update_or_create(
+            facility=facility,
+            source=Source.FHIR,
+            external_id=lab.external_id,
+            defaults=lab_fields,
+            create_defaults={**lab_fields, "import_run": run},
+        )
+        if lab_created:
+            counts.read += 1
+            counts.imported += 1
+    listed = [*record.result_ids, *(lab.external_id for lab in record.contained)]
+    HisLabResult.objects.filter(
+        facility=facility, source=Source.FHIR, patient_id=patient_id, external_id__in=listed
+    ).exclude(report=report).update(report=report)
+    dropped = HisLabResult.objects.filter(report=report).exclude(external_id__in=listed)
+    # A contained result exists only inside its report: gone from the report, it is gone.
+    dropped.filter(external_id__startswith=f"{record.external_id}#").delete()
+    dropped.update(report=None)
+    return created
 
 
 def safe_cursor(resources: list[dict[str, Any]], has_next: bool, current: str) -> str:
@@ -387,8 +519,11 @@ def fhir_pull(*, facility: Facility, adapter: fhirlib.FhirAdapter | None = None)
             if cursor:
                 params.append(("_lastUpdated", f"gt{cursor}"))
             for page in adapter.search(resource_type, params):
+                results = (
+                    _report_results(adapter, facility, page) if resource_type == "DiagnosticReport" else None
+                )
                 with transaction.atomic():
-                    _store_fhir_page(facility, resource_type, page.resources, run, counts)
+                    _store_fhir_page(facility, resource_type, page.resources, run, counts, results)
                     cursor = safe_cursor(page.resources, page.has_next, cursor)
                     PullCursor.objects.filter(pk=cursor_row.pk).update(
                         last_updated=cursor, updated_at=timezone.now()
@@ -398,6 +533,8 @@ def fhir_pull(*, facility: Facility, adapter: fhirlib.FhirAdapter | None = None)
     except HisUnavailable as exc:
         logger.warning("FHIR pull of %s failed: %s", facility.code, exc)
         return _run_finish(run, counts, failure=str(exc)[:2000])
+    except Exception as exc:  # noqa: BLE001 - recorded on the run and logged with its trace
+        return _run_crashed(run, counts, exc)
     return _run_finish(run, counts)
 
 
@@ -411,12 +548,19 @@ def fhir_backfill(*, link: HisLink, adapter: fhirlib.FhirAdapter | None = None) 
         for resource_type, extra in fhirlib.PULL_QUERIES.items():
             params = [*extra, ("patient", link.his_patient_id), ("_sort", "_lastUpdated")]
             for page in adapter.search(resource_type, params):
+                results = (
+                    _report_results(adapter, link.facility, page)
+                    if resource_type == "DiagnosticReport"
+                    else None
+                )
                 with transaction.atomic():
-                    _store_fhir_page(link.facility, resource_type, page.resources, run, counts)
+                    _store_fhir_page(link.facility, resource_type, page.resources, run, counts, results)
                     run.progress_done += 1
                     _run_save(run, counts)
     except HisUnavailable as exc:
         return _run_finish(run, counts, failure=str(exc)[:2000])
+    except Exception as exc:  # noqa: BLE001 - recorded on the run and logged with its trace
+        return _run_crashed(run, counts, exc)
     HisLink.objects.filter(pk=link.pk).update(backfilled_at=timezone.now())
     return _run_finish(run, counts)
 
@@ -468,6 +612,12 @@ def _match_links(facility: Facility, identities: list[xmllib.Identity]) -> list[
             or by_cccd.get(identity.cccd)
         )
     return result
+
+
+def _lock_facility(facility: Facility) -> None:
+    """Hold the facility's row until the transaction ends (taken first, before any patient or service row
+    the re-exam bookings lock, so it cannot deadlock with them)."""
+    list(Facility.objects.select_for_update().filter(pk=facility.pk).values_list("pk", flat=True))
 
 
 def _import_chunk(facility: Facility, chunk: list[xmllib.Hoso], run: ImportRun, counts: Counts) -> None:
@@ -536,6 +686,22 @@ def _import_chunk(facility: Facility, chunk: list[xmllib.Hoso], run: ImportRun, 
     if not to_create:
         return
     with transaction.atomic():
+        # One XML writer per facility at a time: another import (an upload and the watched folder, two
+        # uploads) may have written some of these MA_LK since the check above. Under the lock, with its
+        # rows committed (read committed), they are seen and counted as duplicates, never a failed insert.
+        _lock_facility(facility)
+        written = set(
+            HisVisit.objects.filter(
+                facility=facility,
+                source=Source.XML,
+                external_id__in=[v.external_id for _, v, _, _, _ in to_create],
+            ).values_list("external_id", flat=True)
+        )
+        if written:
+            counts.duplicates += len(written)
+            to_create = [item for item in to_create if item[1].external_id not in written]
+            if not to_create:
+                return
         visits = HisVisit.objects.bulk_create(
             [
                 HisVisit(
@@ -620,6 +786,8 @@ def xml_import(
             _import_chunk(facility, chunk, run, counts)
         counts.errors.append({"record": "", "table": "", "field": "", "reason": str(exc)})
         return _run_finish(run, counts, failure=str(exc))
+    except Exception as exc:  # noqa: BLE001 - recorded on the run and logged with its trace
+        return _run_crashed(run, counts, exc)
     run.progress_done = reader.done
     return _run_finish(run, counts)
 

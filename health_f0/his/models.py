@@ -196,11 +196,72 @@ class LabFlag(models.TextChoices):
     UNKNOWN = "", _("Không đánh giá")
 
 
+# DiagnosticReport.status codes under which the results may still change.
+PRELIMINARY_REPORT_STATUSES: tuple[str, ...] = ("registered", "partial", "preliminary")
+
+
+class HisLabReport(BaseModel):
+    """One laboratory report (phiếu kết quả xét nghiệm): a FHIR DiagnosticReport of category LAB, the panel
+    (e.g. a blood count) whose results (HisLabResult.report) it groups, with the laboratory's conclusion.
+    `status` is the FHIR code as the HIS sent it (final, preliminary, amended...)."""
+
+    patient = models.ForeignKey(
+        "patients.Patient",
+        verbose_name=_("người bệnh"),
+        on_delete=models.PROTECT,
+        related_name="his_lab_reports",
+    )
+    facility = models.ForeignKey(
+        "facilities.Facility", verbose_name=_("bệnh viện/TTYT"), on_delete=models.PROTECT, related_name="+"
+    )
+    visit = models.ForeignKey(
+        HisVisit, null=True, blank=True, on_delete=models.SET_NULL, related_name="lab_reports"
+    )
+    # The visit's external id as the report named it (joined when the visit arrives, like results).
+    visit_ref = models.CharField(max_length=100, blank=True)
+    source = models.CharField(_("nguồn"), max_length=6, choices=Source.choices)
+    external_id = models.CharField(_("mã phiếu kết quả"), max_length=150)
+    code = models.CharField(_("mã xét nghiệm"), max_length=64, blank=True)
+    name = models.CharField(_("tên xét nghiệm"), max_length=255)
+    status = models.CharField(_("trạng thái"), max_length=20, blank=True)
+    conclusion = models.TextField(_("kết luận"), blank=True)
+    effective_at = models.DateTimeField(_("thời điểm lấy mẫu/thực hiện"), null=True, blank=True)
+    issued_at = models.DateTimeField(_("trả kết quả lúc"), null=True, blank=True)
+    import_run = models.ForeignKey(
+        "ImportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("phiếu kết quả xét nghiệm (HIS)")
+        verbose_name_plural = _("phiếu kết quả xét nghiệm (HIS)")
+        ordering = ["-issued_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["facility", "source", "external_id"], name="uniq_his_lab_report")
+        ]
+        indexes = [models.Index(fields=["patient", "issued_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.external_id})"
+
+    @property
+    def is_preliminary(self) -> bool:
+        return self.status in PRELIMINARY_REPORT_STATUSES
+
+
 class HisLabResult(BaseModel):
-    """One lab (CLS) result: FHIR Observation (category laboratory) or an XML4 row."""
+    """One lab (CLS) result: FHIR Observation (category laboratory, or a result of a DiagnosticReport) or an
+    XML4 row. `report` is the FHIR report it was issued in, if any."""
 
     visit = models.ForeignKey(
         HisVisit, null=True, blank=True, on_delete=models.SET_NULL, related_name="lab_results"
+    )
+    report = models.ForeignKey(
+        HisLabReport,
+        verbose_name=_("phiếu kết quả xét nghiệm"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="results",
     )
     # The visit's external id as the result named it (a result may arrive before its visit: joined later).
     visit_ref = models.CharField(max_length=100, blank=True)

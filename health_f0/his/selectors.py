@@ -11,6 +11,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
 
 from health_f0.core.exceptions import DomainError
 from health_f0.facilities import access
@@ -38,17 +40,36 @@ def visits_for(*, user: Any, patient: Any = None) -> QuerySet[HisVisit]:
     return qs.order_by("-admitted_at", "-id")
 
 
+# FHIR DiagnosticReport statuses that withdraw a report: its results are not shown (they stay stored, and
+# come back if the laboratory sets the report final again).
+WITHDRAWN_REPORT_STATUSES = ("entered-in-error", "cancelled")
+
+
 def lab_results_for(
-    *, user: Any, patient: Any = None, visit: HisVisit | None = None, out_of_range_only: bool = False
+    *,
+    user: Any,
+    patient: Any = None,
+    visit: HisVisit | None = None,
+    out_of_range_only: bool = False,
+    by_report: bool = False,
 ) -> QuerySet[HisLabResult]:
-    """Lab results the user may read (newest first) with their flag (H/L/N); `is_out_of_range` on each."""
-    qs = access.his_records_for(user, HisLabResult).select_related("visit", "facility")
+    """Lab results the user may read (newest first) with their flag (H/L/N); `is_out_of_range` on each and
+    `report`, the lab report they were issued in (or None). `by_report`: the results of one report follow
+    each other (at the report's time), for a list that shows them under their report."""
+    qs = (
+        access.his_records_for(user, HisLabResult)
+        .select_related("visit", "facility", "report")
+        .exclude(report__status__in=WITHDRAWN_REPORT_STATUSES)
+    )
     if patient is not None:
         qs = qs.filter(patient=patient)
     if visit is not None:
         qs = qs.filter(visit=visit)
     if out_of_range_only:
         qs = qs.filter(flag__in=[LabFlag.HIGH, LabFlag.LOW])
+    if by_report:
+        when = Coalesce("report__effective_at", "report__issued_at", "observed_at")
+        return qs.order_by(when.desc(nulls_last=True), "report_id", "name", "id")
     return qs.order_by("-observed_at", "name", "id")
 
 
@@ -197,12 +218,12 @@ def his_facility_default(*, patient: Any) -> Facility:
         return facilities[0]
     if not facilities:
         raise DomainError(
-            "Tỉnh của người bệnh chưa có bệnh viện/TTYT kết nối hồ sơ; vui lòng chọn cơ sở.",
+            _("Tỉnh của người bệnh chưa có bệnh viện/TTYT kết nối hồ sơ; vui lòng chọn cơ sở."),
             code="no_his_facility",
             field="facility",
         )
     raise DomainError(
-        "Có nhiều bệnh viện/TTYT; vui lòng chọn nơi lưu hồ sơ khám của bạn.",
+        _("Có nhiều bệnh viện/TTYT; vui lòng chọn nơi lưu hồ sơ khám của bạn."),
         code="facility_required",
         field="facility",
     )

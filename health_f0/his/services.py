@@ -25,6 +25,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from health_f0.core.audit import audit_log
 from health_f0.core.exceptions import Conflict, DomainError, NotFound, PermissionDenied
@@ -57,7 +58,7 @@ _HIS_CODE = re.compile(r"^[A-Za-z0-9._/-]{3,32}$")
 
 
 def clean_identifier(identifier_type: str, raw: str) -> str:
-    """The identifier in its canonical form, or DomainError(field="identifier") in Vietnamese."""
+    """The identifier in its canonical form, or DomainError(field="identifier") in the active language."""
     value = (raw or "").strip()
     if identifier_type == IdentifierType.BHYT:
         cleaned = _reraise_on_identifier(clean_bhyt, value)
@@ -67,14 +68,14 @@ def clean_identifier(identifier_type: str, raw: str) -> str:
         cleaned = re.sub(r"\s+", "", value).upper()
         if not _HIS_CODE.fullmatch(cleaned):
             raise DomainError(
-                "Mã người bệnh tại bệnh viện gồm 3–32 ký tự chữ, số hoặc . _ / -.",
+                _("Mã người bệnh tại bệnh viện gồm 3–32 ký tự chữ, số hoặc . _ / -."),
                 code="his_code_invalid",
                 field="identifier",
             )
     else:
-        raise DomainError("Loại mã không hợp lệ.", code="identifier_type_invalid", field="identifier_type")
+        raise DomainError(_("Loại mã không hợp lệ."), code="identifier_type_invalid", field="identifier_type")
     if not cleaned:
-        raise DomainError("Vui lòng nhập mã.", code="required", field="identifier")
+        raise DomainError(_("Vui lòng nhập mã."), code="required", field="identifier")
     return cleaned
 
 
@@ -115,7 +116,7 @@ def his_facility_for(patient: Patient) -> Facility:
     for facility_id in reversed(ids):
         if facility_id in by_id:
             return by_id[facility_id]
-    raise DomainError("Chưa xác định được bệnh viện/TTYT quản lý hồ sơ của bạn.", code="no_his_facility")
+    raise DomainError(_("Chưa xác định được bệnh viện/TTYT quản lý hồ sơ của bạn."), code="no_his_facility")
 
 
 def _label(facility: Facility) -> str:
@@ -147,7 +148,7 @@ def _is_exact(candidates: list[dict[str, Any]]) -> bool:
 
 def _lock_patient(patient_id: int) -> None:
     if not Patient.objects.select_for_update().filter(pk=patient_id).values_list("pk", flat=True):
-        raise NotFound("Không tìm thấy người bệnh.")
+        raise NotFound(_("Không tìm thấy người bệnh."))
 
 
 def _locked_request(request: HisLinkRequest) -> HisLinkRequest:
@@ -155,7 +156,7 @@ def _locked_request(request: HisLinkRequest) -> HisLinkRequest:
     try:
         return HisLinkRequest.objects.select_for_update().get(pk=request.pk)
     except HisLinkRequest.DoesNotExist:
-        raise NotFound("Không tìm thấy yêu cầu liên kết.")
+        raise NotFound(_("Không tìm thấy yêu cầu liên kết."))
 
 
 def _owns(actor: Any, patient: Patient) -> bool:
@@ -171,13 +172,13 @@ def _check(roles: frozenset[str], actor: Any, facility: Facility, patient: Patie
     if actor is None:
         if SYSTEM in roles:
             return SYSTEM
-        raise PermissionDenied("Thao tác này cần người thực hiện.")
+        raise PermissionDenied(_("Thao tác này cần người thực hiện."))
     staff_roles = roles - {SYSTEM, PATIENT}
     if staff_roles and access.can_act_at(actor, facility, staff_roles):
         return "staff"
     if PATIENT in roles and _owns(actor, patient):
         return PATIENT
-    raise PermissionDenied("Bạn không có quyền thực hiện thao tác này tại cơ sở này.")
+    raise PermissionDenied(_("Bạn không có quyền thực hiện thao tác này tại cơ sở này."))
 
 
 def _apply(request: HisLinkRequest, action: str, actor: Any) -> str:
@@ -209,11 +210,11 @@ def _link(
 ) -> HisLink:
     """Inside the request's transaction (patient locked): make the active link, or Conflict."""
     if HisLink.objects.filter(patient=request.patient, facility=request.facility, active=True).exists():
-        raise Conflict("Người bệnh đã có liên kết HIS tại cơ sở này.", code="already_linked")
+        raise Conflict(_("Người bệnh đã có liên kết HIS tại cơ sở này."), code="already_linked")
     taken = HisLink.objects.filter(facility=request.facility, his_patient_id=his_patient_id, active=True)
     if taken.exists():
         raise Conflict(
-            "Hồ sơ HIS này đã được liên kết với một tài khoản khác.",
+            _("Hồ sơ HIS này đã được liên kết với một tài khoản khác."),
             code="his_record_taken",
             field="his_patient_id",
         )
@@ -234,7 +235,7 @@ def _link(
         with transaction.atomic():
             link.save()
     except IntegrityError:
-        raise Conflict("Liên kết này vừa được tạo bởi người khác.", code="already_linked")
+        raise Conflict(_("Liên kết này vừa được tạo bởi người khác."), code="already_linked")
     transaction.on_commit(lambda: _queue_backfill(link.pk))
     return link
 
@@ -293,10 +294,10 @@ def link_request_create(
     elif channel in (LinkChannel.PORTAL, LinkChannel.APP):
         if not _owns(actor, patient):
             raise PermissionDenied(
-                "Bạn chỉ có thể gửi yêu cầu liên kết cho bản thân hoặc người thân trong tài khoản."
+                _("Bạn chỉ có thể gửi yêu cầu liên kết cho bản thân hoặc người thân trong tài khoản.")
             )
     else:
-        raise DomainError("Kênh gửi yêu cầu không hợp lệ.", code="invalid_channel", field="channel")
+        raise DomainError(_("Kênh gửi yêu cầu không hợp lệ."), code="invalid_channel", field="channel")
     identifier = clean_identifier(identifier_type, identifier)
     _check_can_request(patient, facility)  # fail fast before asking the HIS (checked again under the lock)
 
@@ -342,12 +343,13 @@ def link_request_create(
 
 def _check_can_request(patient: Patient, facility: Facility) -> None:
     if HisLink.objects.filter(patient=patient, facility=facility, active=True).exists():
-        raise Conflict("Tài khoản đã được liên kết với hồ sơ bệnh viện này.", code="already_linked")
+        raise Conflict(_("Tài khoản đã được liên kết với hồ sơ bệnh viện này."), code="already_linked")
     if HisLinkRequest.objects.filter(
         patient=patient, facility=facility, status__in=OPEN_LINK_STATUSES
     ).exists():
         raise Conflict(
-            "Đã có một yêu cầu liên kết đang chờ xử lý, vui lòng chờ cán bộ kiểm tra.", code="request_pending"
+            _("Đã có một yêu cầu liên kết đang chờ xử lý, vui lòng chờ cán bộ kiểm tra."),
+            code="request_pending",
         )
 
 
@@ -385,7 +387,9 @@ def link_request_approve(*, request: HisLinkRequest, actor: Any, his_patient_id:
     from the HIS itself) and links it."""
     his_patient_id = (his_patient_id or "").strip()
     if not 1 <= len(his_patient_id) <= 64:
-        raise DomainError("Vui lòng nhập mã người bệnh trong HIS.", code="required", field="his_patient_id")
+        raise DomainError(
+            _("Vui lòng nhập mã người bệnh trong HIS."), code="required", field="his_patient_id"
+        )
     request = _locked_request(request)
     request.status = _apply(request, "approve", actor)
     now = timezone.now()
@@ -421,7 +425,7 @@ def link_request_reject(*, request: HisLinkRequest, actor: Any, reason: str) -> 
     """A HIS linker rejects the request with a reason the patient reads in the SMS."""
     reason = " ".join((reason or "").split())
     if not reason:
-        raise DomainError("Vui lòng nhập lý do từ chối.", code="reason_required", field="reason")
+        raise DomainError(_("Vui lòng nhập lý do từ chối."), code="reason_required", field="reason")
     request = _locked_request(request)
     request.status = _apply(request, "reject", actor)
     request.reason = reason[:300]
@@ -447,7 +451,7 @@ def link_request_lookup(
     """The linker asks the HIS again (it was down, or the patient's record was just created there). The
     request stays in the queue with the fresh candidates: a person decides from here on."""
     if not access.can_act_at(actor, request.facility, LINKER_ROLES):
-        raise PermissionDenied("Bạn không có quyền thực hiện thao tác này tại cơ sở này.")
+        raise PermissionDenied(_("Bạn không có quyền thực hiện thao tác này tại cơ sở này."))
     found, lookup_error = _lookup(
         adapter or adapter_for(request.facility), request.identifier_type, request.identifier
     )
@@ -476,14 +480,14 @@ def link_unlink(*, link: HisLink, actor: Any, reason: str) -> HisLink:
     shows only data of active links."""
     reason = " ".join((reason or "").split())
     if not reason:
-        raise DomainError("Vui lòng nhập lý do huỷ liên kết.", code="reason_required", field="reason")
+        raise DomainError(_("Vui lòng nhập lý do huỷ liên kết."), code="reason_required", field="reason")
     _lock_patient(link.patient_id)
     try:
         link = HisLink.objects.select_for_update().get(pk=link.pk)
     except HisLink.DoesNotExist:
-        raise NotFound("Không tìm thấy liên kết.")
+        raise NotFound(_("Không tìm thấy liên kết."))
     if not link.active:
-        raise Conflict("Liên kết này đã được huỷ trước đó.", code="already_unlinked")
+        raise Conflict(_("Liên kết này đã được huỷ trước đó."), code="already_unlinked")
     request = (
         HisLinkRequest.objects.select_for_update().filter(pk=link.request_id).first()
         if link.request_id

@@ -26,7 +26,14 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from health_f0.core.exceptions import DomainError
 from health_f0.his import selectors as his_selectors
-from health_f0.his.models import OPEN_LINK_STATUSES, HisLabResult, HisVisit, LabFlag, LinkChannel
+from health_f0.his.models import (
+    OPEN_LINK_STATUSES,
+    HisLabReport,
+    HisLabResult,
+    HisVisit,
+    LabFlag,
+    LinkChannel,
+)
 from health_f0.his.services import link_form_pdf, link_request_create, link_unlink
 from health_f0.www import selectors
 from health_f0.www.his_forms import LinkRequestForm, UnlinkForm
@@ -113,6 +120,26 @@ def lab_row(result: HisLabResult) -> LabRow:
         flag_symbol=symbol,
         flag_class=css,
     )
+
+
+@dataclass(frozen=True)
+class LabGroup:
+    """Consecutive results of one lab report (`report` None: results issued without a report)."""
+
+    report: HisLabReport | None
+    rows: list[LabRow]
+
+
+def lab_groups(rows: list[LabRow]) -> list[LabGroup]:
+    """The rows of a page (ordered by report, see lab_results_for(by_report=True)) under their report."""
+    groups: list[LabGroup] = []
+    for row in rows:
+        report = row.result.report
+        if groups and (groups[-1].report.pk if groups[-1].report else None) == row.result.report_id:
+            groups[-1].rows.append(row)
+        else:
+            groups.append(LabGroup(report=report, rows=[row]))
+    return groups
 
 
 @dataclass(frozen=True)
@@ -330,12 +357,14 @@ def his_lab_results(request: HttpRequest) -> HttpResponse:
         return context
     out_of_range = request.GET.get("bat-thuong") == "1"
     results = his_selectors.lab_results_for(
-        user=request.user, patient=context["patient"], out_of_range_only=out_of_range
+        user=request.user, patient=context["patient"], out_of_range_only=out_of_range, by_report=True
     )
     page = _paginate(request, results, RESULTS_PER_PAGE)
+    rows = [lab_row(r) for r in page.object_list]
     context.update(
         page=page,
-        rows=[lab_row(r) for r in page.object_list],
+        rows=rows,
+        groups=lab_groups(rows),
         out_of_range=out_of_range,
         page_param=PAGE_PARAM,
         extra_query="bat-thuong=1&" if out_of_range else "",

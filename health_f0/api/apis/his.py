@@ -21,6 +21,7 @@ from typing import Any
 from uuid import UUID
 
 from django.db.models import Prefetch
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
@@ -71,7 +72,7 @@ def _own_patient(user: Any, public_id: UUID | None) -> Patient | None:
     patient = access.own_patients_for(user).filter(public_id=public_id).first()
     if patient is None:
         raise DomainError(
-            "Không tìm thấy người bệnh trong tài khoản của bạn.", code="patient_not_found", field="patient"
+            _("Không tìm thấy người bệnh trong tài khoản của bạn."), code="patient_not_found", field="patient"
         )
     return patient
 
@@ -86,7 +87,7 @@ def _requesting_patient(user: Any, public_id: UUID | None) -> Patient:
     )
     if patient is None:
         raise DomainError(
-            "Không tìm thấy người bệnh trong tài khoản của bạn.", code="patient_not_found", field="patient"
+            _("Không tìm thấy người bệnh trong tài khoản của bạn."), code="patient_not_found", field="patient"
         )
     return patient
 
@@ -97,7 +98,7 @@ def _facility(public_id: UUID | None, patient: Patient) -> Facility:
     facility = selectors.his_facility_by_public_id(public_id=public_id)
     if facility is None:
         raise DomainError(
-            "Không tìm thấy bệnh viện/TTYT kết nối hồ sơ.", code="facility_not_found", field="facility"
+            _("Không tìm thấy bệnh viện/TTYT kết nối hồ sơ."), code="facility_not_found", field="facility"
         )
     return facility
 
@@ -129,6 +130,18 @@ class HisLinkRequestSerializer(serializers.Serializer):
     decided_at = serializers.DateTimeField(allow_null=True)
 
 
+class HisLabReportRefSerializer(serializers.Serializer):
+    """The lab report (phiếu kết quả, FHIR DiagnosticReport) a result was issued in."""
+
+    id = serializers.UUIDField(source="public_id")
+    name = serializers.CharField(help_text="Tên xét nghiệm/phiếu, ví dụ Tổng phân tích tế bào máu")
+    status = serializers.CharField(
+        help_text="Trạng thái FHIR: final, preliminary (sơ bộ, có thể còn thay đổi), amended, corrected..."
+    )
+    issued = serializers.DateTimeField(source="issued_at", allow_null=True, help_text="Trả kết quả lúc")
+    conclusion = serializers.CharField(help_text="Kết luận của phòng xét nghiệm (có thể rỗng)")
+
+
 class HisLabResultSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="public_id")
     visit = serializers.UUIDField(source="visit.public_id", allow_null=True, default=None)
@@ -150,6 +163,9 @@ class HisLabResultSerializer(serializers.Serializer):
     conclusion = serializers.CharField()
     observed_at = serializers.DateTimeField(allow_null=True)
     source = serializers.ChoiceField(choices=Source.choices)  # type: ignore[assignment]
+    report = HisLabReportRefSerializer(
+        allow_null=True, help_text="Phiếu kết quả chứa chỉ số này (null: kết quả lẻ, hoặc từ tệp XML)"
+    )
 
 
 class VisitLabResultSerializer(serializers.Serializer):
@@ -164,6 +180,7 @@ class VisitLabResultSerializer(serializers.Serializer):
     flag = serializers.ChoiceField(choices=LabFlag.choices)
     flag_label = serializers.CharField(source="get_flag_display")
     observed_at = serializers.DateTimeField(allow_null=True)
+    report = HisLabReportRefSerializer(allow_null=True, help_text="Phiếu kết quả chứa chỉ số này")
 
 
 class HisVisitSerializer(serializers.Serializer):
@@ -301,7 +318,12 @@ class HisVisitListApi(PatientApi):
         visits = (
             selectors.visits_for(user=request.user, patient=patient)
             .select_related("patient")
-            .prefetch_related(Prefetch("lab_results", queryset=HisLabResult.objects.order_by("name", "id")))
+            .prefetch_related(
+                Prefetch(
+                    "lab_results",
+                    queryset=HisLabResult.objects.select_related("report").order_by("name", "id"),
+                )
+            )
         )
         paginator = Pagination()
         page = paginator.paginate_queryset(visits, request, view=self)

@@ -76,6 +76,24 @@ class LabRecord:
 
 
 @dataclass
+class ReportRecord:
+    """A laboratory report (FHIR DiagnosticReport): the panel its results belong to. `result_ids` are the
+    FHIR ids of the Observations it references; `contained` are results that exist only inside it."""
+
+    external_id: str
+    his_patient_id: str
+    name: str
+    visit_ref: str = ""
+    code: str = ""
+    status: str = ""
+    conclusion: str = ""
+    effective_at: datetime | None = None
+    issued_at: datetime | None = None
+    result_ids: list[str] = field(default_factory=list)
+    contained: list[LabRecord] = field(default_factory=list)
+
+
+@dataclass
 class SlipRecord:
     external_id: str
     his_patient_id: str

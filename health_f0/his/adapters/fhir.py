@@ -1,6 +1,7 @@
 """HL7 FHIR R4 client for a HIS: patient lookup by identifier, and paged searches that imports.py turns into
-visits, lab results and re-exam slips. Plain `requests` + JSON dicts (no model library: we read a handful of
-elements and must tolerate what real HIS servers leave out).
+visits, lab results, lab reports (DiagnosticReport, with their results) and re-exam slips. Plain `requests`
++ JSON dicts (no model library: we read a handful of elements and must tolerate what real HIS servers leave
+out).
 
 Identifier systems follow the VN Core FHIR IG draft (Cục CNTT - Bộ Y tế, NamingSystem resources
 `insurance_number` and `patient-internal-id`); the IG has no published NamingSystem for the CCCD yet, so
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +26,7 @@ from health_f0.his.adapters.base import (
     HisPatient,
     HisUnavailable,
     LabRecord,
+    ReportRecord,
     SlipRecord,
     VisitRecord,
     lab_flag,
@@ -43,10 +45,12 @@ FHIR_JSON = "application/fhir+json"
 
 @dataclass
 class Page:
-    """One searchset page: its resources and whether a next page exists."""
+    """One searchset page: its resources, whether a next page exists, and the resources the server added
+    for `_include` (search mode "include"; not matches, so they never move the incremental cursor)."""
 
     resources: list[dict[str, Any]]
     has_next: bool
+    included: list[dict[str, Any]] = field(default_factory=list)
 
 
 class FhirAdapter:
@@ -105,18 +109,33 @@ class FhirAdapter:
             bundle = self._get(url, query)
             if bundle.get("resourceType") != "Bundle":
                 raise HisUnavailable(f"HIS trả về {bundle.get('resourceType')!r} thay vì Bundle")
-            resources = [
-                entry["resource"]
-                for entry in bundle.get("entry") or []
-                if isinstance(entry.get("resource"), dict)
-                and entry["resource"].get("resourceType") == resource_type
-                and (entry.get("search") or {}).get("mode", "match") == "match"
-            ]
+            resources: list[dict[str, Any]] = []
+            included: list[dict[str, Any]] = []
+            for entry in bundle.get("entry") or []:
+                resource = entry.get("resource")
+                if not isinstance(resource, dict):
+                    continue
+                mode = (entry.get("search") or {}).get("mode", "match")
+                if mode == "match" and resource.get("resourceType") == resource_type:
+                    resources.append(resource)
+                elif mode == "include":
+                    included.append(resource)
             next_url = next(
                 (link.get("url") for link in bundle.get("link") or [] if link.get("relation") == "next"), None
             )
-            yield Page(resources=resources, has_next=bool(next_url))
+            yield Page(resources=resources, has_next=bool(next_url), included=included)
             url, query = next_url, None
+
+    def read_many(self, resource_type: str, ids: list[str]) -> list[dict[str, Any]]:
+        """Resources by FHIR id (`_id=a,b,...`, in batches): what a server that ignores `_include` did
+        not send along. Ids it does not know are simply absent from the answer."""
+        found: list[dict[str, Any]] = []
+        unique = list(dict.fromkeys(i for i in ids if i))
+        for start in range(0, len(unique), self.page_size):
+            batch = unique[start : start + self.page_size]
+            for page in self.search(resource_type, [("_id", ",".join(batch))]):
+                found.extend(page.resources)
+        return found
 
     # --- Patients -----------------------------------------------------------------------------------
 
@@ -276,6 +295,54 @@ def lab_from_observation(resource: dict[str, Any]) -> LabRecord:
     )
 
 
+def report_from_diagnostic_report(resource: dict[str, Any]) -> ReportRecord:
+    """A DiagnosticReport and its results: referenced Observations by FHIR id, contained ones as records
+    keyed "<report id>#<local id>" (a contained resource has no id of its own outside the report) that
+    inherit the report's patient, encounter and time when they do not name their own."""
+    report_id = str(resource.get("id", ""))
+    code, name, _ = _concept(resource.get("code"))
+    conclusion = str(resource.get("conclusion") or "").strip()
+    if not conclusion:
+        texts = [_concept(c)[1] for c in resource.get("conclusionCode") or []]
+        conclusion = "; ".join(t for t in texts if t)
+    period = resource.get("effectivePeriod") or {}
+    effective_at = parse_datetime(resource.get("effectiveDateTime") or period.get("start"))
+    issued_at = parse_datetime(resource.get("issued"))
+    record = ReportRecord(
+        external_id=report_id,
+        his_patient_id=patient_of(resource),
+        visit_ref=reference_id(resource.get("encounter"), "Encounter"),
+        code=code[:64],
+        name=(name or code or "Xét nghiệm")[:255],
+        status=str(resource.get("status") or "")[:20],
+        conclusion=conclusion,
+        effective_at=effective_at,
+        issued_at=issued_at,
+    )
+    contained = {
+        str(c.get("id")): c
+        for c in resource.get("contained") or []
+        if isinstance(c, dict) and c.get("resourceType") == "Observation" and c.get("id")
+    }
+    for ref in resource.get("result") or []:
+        target = (ref or {}).get("reference", "") if isinstance(ref, dict) else ""
+        if target.startswith("#"):
+            observation = contained.get(target[1:])
+            if observation is None:
+                continue
+            lab = lab_from_observation(observation)
+            lab.external_id = f"{report_id}#{target[1:]}"[:150]
+            lab.his_patient_id = lab.his_patient_id or record.his_patient_id
+            lab.visit_ref = lab.visit_ref or record.visit_ref
+            lab.observed_at = lab.observed_at or effective_at or issued_at
+            record.contained.append(lab)
+        else:
+            observation_id = reference_id(ref, "Observation")
+            if observation_id:
+                record.result_ids.append(observation_id)
+    return record
+
+
 def slip_from_appointment(resource: dict[str, Any]) -> SlipRecord | None:
     start = parse_datetime(resource.get("start"))
     if start is None:
@@ -290,9 +357,12 @@ def slip_from_appointment(resource: dict[str, Any]) -> SlipRecord | None:
     )
 
 
-# What the periodic pull asks for, in this order (visits before the results that point at them).
+# What the periodic pull asks for, in this order (visits before the results that point at them, results
+# before the reports that group them). A report brings its result Observations along (`_include`): those a
+# HIS files without the laboratory category are stored through their report.
 PULL_QUERIES: dict[str, list[tuple[str, str]]] = {
     "Encounter": [],
     "Observation": [("category", "laboratory")],
+    "DiagnosticReport": [("category", "LAB"), ("_include", "DiagnosticReport:result")],
     "Appointment": [("status", "booked")],
 }

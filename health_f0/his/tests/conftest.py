@@ -122,34 +122,63 @@ class FhirServer:
         low: float | None,
         high: float | None,
         when: str,
+        laboratory: bool = True,
     ) -> dict[str, Any]:
-        ref: dict[str, Any] = {}
-        if low is not None:
-            ref["low"] = {"value": low, "unit": unit}
-        if high is not None:
-            ref["high"] = {"value": high, "unit": unit}
+        """A result; laboratory=False: filed without the laboratory category (only its report finds it)."""
         return self.create(
             {
-                "resourceType": "Observation",
-                "status": "final",
+                **lab_observation(
+                    code=code, name=name, value=value, unit=unit, low=low, high=high, when=when
+                ),
                 "category": [
                     {
                         "coding": [
                             {
                                 "system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                                "code": "laboratory",
+                                "code": "laboratory" if laboratory else "exam",
                             }
                         ]
                     }
                 ],
-                "code": {"coding": [{"system": "http://loinc.org", "code": code}], "text": name},
                 "subject": {"reference": f"Patient/{patient_id}"},
                 "encounter": {"reference": f"Encounter/{encounter_id}"},
-                "effectiveDateTime": when,
-                "valueQuantity": {"value": value, "unit": unit},
-                "referenceRange": [ref],
             }
         )
+
+    def diagnostic_report(
+        self,
+        patient_id: str,
+        encounter_id: str,
+        *,
+        code: str,
+        name: str,
+        results: list[str],
+        contained: list[dict[str, Any]] | None = None,
+        conclusion: str = "",
+        issued: str,
+        status: str = "final",
+    ) -> dict[str, Any]:
+        """A LAB DiagnosticReport referencing Observations by id (`results`) and holding `contained` ones
+        (each with a local id, referenced as "#id")."""
+        report: dict[str, Any] = {
+            "resourceType": "DiagnosticReport",
+            "status": status,
+            "category": [
+                {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "LAB"}]}
+            ],
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}], "text": name},
+            "subject": {"reference": f"Patient/{patient_id}"},
+            "encounter": {"reference": f"Encounter/{encounter_id}"},
+            "effectiveDateTime": issued,
+            "issued": issued,
+            "result": [{"reference": f"Observation/{rid}"} for rid in results]
+            + [{"reference": f"#{c['id']}"} for c in contained or []],
+        }
+        if contained:
+            report["contained"] = contained
+        if conclusion:
+            report["conclusion"] = conclusion
+        return self.create(report)
 
     def appointment(self, patient_id: str, *, start: str, dept: str) -> dict[str, Any]:
         return self.create(
@@ -163,6 +192,36 @@ class FhirServer:
                 "participant": [{"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"}],
             }
         )
+
+
+def lab_observation(
+    *,
+    code: str,
+    name: str,
+    value: float,
+    unit: str,
+    low: float | None,
+    high: float | None,
+    when: str,
+    local_id: str = "",
+) -> dict[str, Any]:
+    """A final Observation with a quantity and a reference range (contained in a report when local_id)."""
+    ref: dict[str, Any] = {}
+    if low is not None:
+        ref["low"] = {"value": low, "unit": unit}
+    if high is not None:
+        ref["high"] = {"value": high, "unit": unit}
+    observation: dict[str, Any] = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": code}], "text": name},
+        "effectiveDateTime": when,
+        "valueQuantity": {"value": value, "unit": unit},
+        "referenceRange": [ref],
+    }
+    if local_id:
+        observation["id"] = local_id
+    return observation
 
 
 @pytest.fixture

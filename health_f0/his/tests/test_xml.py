@@ -229,3 +229,29 @@ def test_watched_folder_moves_files(ttyt, linked, tmp_path, settings):
     assert len(runs) == 2
     assert (folder / "done" / "a.xml").exists() and (folder / "failed" / "b.xml").exists()
     assert HisVisit.objects.filter(external_id="LK060").exists()
+
+
+def test_an_unexpected_error_fails_the_run_instead_of_leaving_it_running(ttyt, linked, monkeypatch, caplog):
+    """A bug or a lost database mid-file: the run is closed as failed (never stuck "running"), the chunks
+    already written stay, and importing the file again finishes the rest without duplicates."""
+    monkeypatch.setattr(imports, "XML_CHUNK", 1)
+    data = envelope([[xml1("LK070"), xml4("LK070", LABS)], [xml1("LK071"), xml4("LK071", LABS)]])
+    real = imports._import_chunk
+    calls = {"n": 0}
+
+    def flaky(facility, chunk, run_, counts):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("connection lost")
+        return real(facility, chunk, run_, counts)
+
+    monkeypatch.setattr(imports, "_import_chunk", flaky)
+    crashed = run(ttyt, data)
+    crashed.refresh_from_db()
+    assert crashed.status == "failed" and crashed.finished_at is not None
+    assert "RuntimeError" in crashed.failure and "connection lost" not in crashed.failure
+    assert crashed.imported_count == 1 and "crashed" in caplog.text
+    monkeypatch.setattr(imports, "_import_chunk", real)
+    again = run(ttyt, data, "again.xml")
+    assert again.status == "done" and (again.imported_count, again.duplicate_count) == (1, 1)
+    assert HisLabResult.objects.filter(visit_ref__in=["LK070", "LK071"]).count() == 8
