@@ -225,7 +225,7 @@ class AppointmentAdmin(ScopedModelAdmin):
         "complete_action",
         "reexam_action",
     ]
-    change_form_after_template = "admin/appointments/appointment/history.html"
+    change_form_after_template = "admin/audit_history.html"
     fieldsets = (
         (_("Người bệnh"), {"fields": ("patient_col", "dob_col", "phone_col", "history_col")}),
         (
@@ -412,20 +412,7 @@ class AppointmentAdmin(ScopedModelAdmin):
         extra: dict[str, Any] = dict(extra_context or {})
         if appointment is not None:
             self.audit_view(request, appointment)
-            extra["history_rows"] = [
-                {
-                    "when": fmt_datetime(row.created_at),
-                    "actor": row.actor_label,
-                    "verb": row.verb,
-                    "action": row.get_action_display(),
-                    "data": row.data,
-                }
-                for row in AuditLog.objects.filter(
-                    target_type=Appointment._meta.label_lower, target_id=str(appointment.pk)
-                )
-                .exclude(action=AuditLog.Action.VIEW)
-                .order_by("created_at", "id")
-            ]
+            extra.update(self.history_context(appointment, gettext("Lịch sử lịch hẹn")))
             extra["subtitle"] = appointment.get_status_display()
         return super().change_view(request, object_id, form_url, extra)
 
@@ -532,6 +519,11 @@ class AppointmentAdmin(ScopedModelAdmin):
             path("dat-lich-moi/", wrap(self.book_view), name="appointments_book"),
             path("tai-kham/", wrap(self.reexams_view), name="appointments_reexams"),
             path("tai-kham/<int:pk>/goi/", wrap(self.reexam_call_view), name="appointments_reexam_call"),
+            path(
+                "tai-kham/ke-hoach/<int:pk>/tim-cho/",
+                wrap(self.reexam_plan_rebook_view),
+                name="appointments_reexam_plan_rebook",
+            ),
             path("tai-kham/hen/", wrap(self.reexam_new_view), name="appointments_reexam_new"),
             path("tiep-don/", wrap(self.checkin_view), name="appointments_checkin"),
             path("tiep-don/vang-lai/", wrap(self.walk_in_view), name="appointments_walk_in"),
@@ -875,10 +867,21 @@ class AppointmentAdmin(ScopedModelAdmin):
                 + f"?lan_kham={appointment.pk}&patient={appointment.patient_id}&service={appointment.service_id}",
             }
 
+        unbooked = selectors.reexam_plans_unbooked(plans=selectors.reexam_plans_visible(request.user))
         context = {
             **self._page_context(request, gettext("Tái khám: cần gọi và bỏ lỡ")),
             "to_call": [row(a) for a in worklist.to_call],
             "missed": [row(a) for a in worklist.missed],
+            "unbooked": [
+                {
+                    "plan": plan,
+                    "age": age_years(plan.patient.date_of_birth),
+                    "phone": phone_link(plan.patient.phone),
+                    "due": fmt_date(plan.next_date),
+                    "rebook_url": reverse("admin:appointments_reexam_plan_rebook", args=[plan.pk]),
+                }
+                for plan in unbooked
+            ],
             "new_url": reverse("admin:appointments_reexam_new"),
         }
         return TemplateResponse(request, "admin/appointments/reexams.html", context)
@@ -911,6 +914,28 @@ class AppointmentAdmin(ScopedModelAdmin):
                     },
                 )
         return HttpResponseRedirect(_safe_next(request, reverse("admin:appointments_reexams")))
+
+    def reexam_plan_rebook_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """'Tìm chỗ lại' on a recurring plan whose current re-exam has no place yet."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        plan = selectors.reexam_plans_visible(request.user).select_related("patient").filter(pk=pk).first()
+        if plan is None:
+            raise Http404
+        try:
+            appointment = services.reexam_plan_rebook(plan=plan, actor=request.user)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            if appointment is None:
+                messages.info(request, gettext("Kế hoạch này đã có lịch hoặc đã kết thúc."))
+            else:
+                messages.success(
+                    request,
+                    gettext("Đã đặt lịch tái khám cho %(name)s: %(slot)s.")
+                    % {"name": plan.patient.full_name, "slot": slot_text(appointment.slot_start)},
+                )
+        return HttpResponseRedirect(reverse("admin:appointments_reexams"))
 
     def reexam_new_view(self, request: HttpRequest) -> HttpResponse:
         """A clinician or the desk sets a re-exam (one date) or a recurring plan for a patient."""

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from health_f0.appointments import slots as slotlib
@@ -19,6 +19,7 @@ from health_f0.appointments.models import (
     Appointment,
     AppointmentPolicy,
     Holiday,
+    ReexamPlan,
     ScheduleOverride,
     ScheduleTemplate,
     Service,
@@ -184,6 +185,36 @@ def reexam_worklist(
         .order_by("-slot_start", "-id")
     )
     return ReexamWorklist(to_call=to_call, missed=missed)
+
+
+def reexam_plans_unbooked(
+    *, plans: QuerySet[ReexamPlan], now: datetime | None = None, ahead_days: int = 30
+) -> list[ReexamPlan]:
+    """Active recurring plans whose current re-exam (due by `ahead_days` from today) has no booking at all:
+    no appointment of the plan on or after its next date — the week was full when it was due. A booking
+    that was cancelled or missed does not count here (the missed list follows those up). Two queries."""
+    today = slotlib.local_date_of(now or timezone.now())
+    candidates = list(
+        plans.filter(is_active=True, next_date__lte=today + timedelta(days=ahead_days))
+        .select_related("patient", "service", "facility")
+        .order_by("next_date", "id")
+    )
+    latest = dict(
+        Appointment.objects.filter(reexam_plan__in=[p.pk for p in candidates])
+        .values("reexam_plan_id")
+        .annotate(last=Max("slot_start"))
+        .values_list("reexam_plan_id", "last")
+    )
+    return [
+        plan
+        for plan in candidates
+        if latest.get(plan.pk) is None or slotlib.local_date_of(latest[plan.pk]) < plan.next_date
+    ]
+
+
+def reexam_plans_visible(user: Any) -> QuerySet[ReexamPlan]:
+    """Recurring plans at facilities where the staff member works with re-exams (through facilities.access)."""
+    return access.scope_by_facility(ReexamPlan.objects.all(), user, field="facility", roles=REEXAM_ROLES)
 
 
 # --- Queue ---------------------------------------------------------------------------------------

@@ -35,6 +35,8 @@ from typing import Any, ParamSpec, TypeVar
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from health_f0.appointments import texts
 from health_f0.appointments.models import (
@@ -49,7 +51,7 @@ from health_f0.appointments.models import (
     Status,
 )
 from health_f0.appointments.reminders import reminders_cancel, reminders_schedule
-from health_f0.appointments.selectors import facility_label, queue_for, service_slots
+from health_f0.appointments.selectors import facility_label, queue_for, reexam_plans_unbooked, service_slots
 from health_f0.appointments.slots import Slot, local_date_of, local_day_bounds
 from health_f0.appointments.transitions import (
     APPOINTMENT_WORKFLOW,
@@ -113,7 +115,7 @@ def _new_code() -> str:
 
 def _lock_patient(patient_id: int) -> None:
     if not Patient.objects.select_for_update().filter(pk=patient_id).values_list("pk", flat=True):
-        raise NotFound("Không tìm thấy người bệnh.")
+        raise NotFound(_("Không tìm thấy người bệnh."))
 
 
 def _lock_service(service: Service) -> None:
@@ -153,7 +155,7 @@ def _locked(appointment: Appointment) -> Appointment:
     try:
         return Appointment.objects.select_for_update().get(pk=appointment.pk)
     except Appointment.DoesNotExist:
-        raise NotFound("Không tìm thấy lịch hẹn.")
+        raise NotFound(_("Không tìm thấy lịch hẹn."))
 
 
 # --- Checks ----------------------------------------------------------------------------------------
@@ -165,7 +167,7 @@ def _find_slot(*, service: Service, start: datetime, now: datetime, for_staff: b
         if slot.start == start:
             return slot
     raise DomainError(
-        "Khung giờ này không còn nhận đặt lịch (ngoài giờ làm việc, ngày nghỉ, quá sát giờ hoặc quá xa).",
+        _("Khung giờ này không còn nhận đặt lịch (ngoài giờ làm việc, ngày nghỉ, quá sát giờ hoặc quá xa)."),
         code="slot_unavailable",
         field="slot",
     )
@@ -183,7 +185,7 @@ def _check_no_overlap(*, patient_id: int, start: datetime, end: datetime, exclud
         clashes = clashes.exclude(pk=exclude)
     if clashes.exists():
         raise Conflict(
-            "Người bệnh đã có một lịch hẹn khác trùng thời gian này.", code="overlap", field="slot"
+            _("Người bệnh đã có một lịch hẹn khác trùng thời gian này."), code="overlap", field="slot"
         )
 
 
@@ -191,15 +193,23 @@ def _check_cutoff(appointment: Appointment, service: Service, now: datetime) -> 
     limit = appointment.slot_start - timedelta(hours=service.cancel_cutoff_hours)
     if now > limit:
         raise DomainError(
-            f"Chỉ được tự huỷ hoặc đổi lịch đến trước giờ hẹn {service.cancel_cutoff_hours} giờ. "
-            "Vui lòng gọi đường dây nóng của cơ sở.",
+            ngettext(
+                "Chỉ được tự huỷ hoặc đổi lịch đến trước giờ hẹn %(hours)s giờ. "
+                "Vui lòng gọi đường dây nóng của cơ sở.",
+                "Chỉ được tự huỷ hoặc đổi lịch đến trước giờ hẹn %(hours)s giờ. "
+                "Vui lòng gọi đường dây nóng của cơ sở.",
+                service.cancel_cutoff_hours,
+            )
+            % {"hours": service.cancel_cutoff_hours},
             code="cutoff_passed",
         )
 
 
 def _check_service(service: Service) -> None:
     if not service.is_active or not service.facility.is_active:
-        raise DomainError("Dịch vụ này hiện không nhận đặt lịch.", code="service_inactive", field="service")
+        raise DomainError(
+            _("Dịch vụ này hiện không nhận đặt lịch."), code="service_inactive", field="service"
+        )
 
 
 # --- Side effects ----------------------------------------------------------------------------------
@@ -265,7 +275,9 @@ def _book_locked(
     _check_no_overlap(patient_id=patient.pk, start=slot.start, end=slot.end)
     counter = _lock_counters(service, [slot.start])[slot.start]
     if counter.booked >= slot.capacity:
-        raise Conflict("Khung giờ này đã đủ người, vui lòng chọn giờ khác.", code="slot_full", field="slot")
+        raise Conflict(
+            _("Khung giờ này đã đủ người, vui lòng chọn giờ khác."), code="slot_full", field="slot"
+        )
     counter.booked += 1
     counter.save(update_fields=["booked"])
     is_staff_actor = actor is not None and access.is_staff_member(actor)
@@ -295,7 +307,7 @@ def _book_locked(
                 continue  # the random code was taken: draw another
             raise
     else:  # pragma: no cover - 32^8 codes
-        raise DomainError("Không tạo được mã tiếp đón, vui lòng thử lại.", code="code_exhausted")
+        raise DomainError(_("Không tạo được mã tiếp đón, vui lòng thử lại."), code="code_exhausted")
     if status == Status.CONFIRMED:
         reminders_schedule(appointment=appointment, now=now)
     return appointment
@@ -320,7 +332,7 @@ def appointment_book(
     _check_service(service)
     if channel in ONLINE_CHANNELS:
         if not owns_patient(actor, patient):
-            raise PermissionDenied("Bạn chỉ có thể đặt lịch cho bản thân hoặc người thân trong tài khoản.")
+            raise PermissionDenied(_("Bạn chỉ có thể đặt lịch cho bản thân hoặc người thân trong tài khoản."))
         for_staff = False
         status = Status.REQUESTED if service.requires_confirmation else Status.CONFIRMED
     elif channel in STAFF_CHANNELS:
@@ -328,7 +340,7 @@ def appointment_book(
         for_staff = True
         status = Status.CONFIRMED
     else:
-        raise DomainError("Kênh đặt lịch không hợp lệ.", code="invalid_channel", field="channel")
+        raise DomainError(_("Kênh đặt lịch không hợp lệ."), code="invalid_channel", field="channel")
     slot = _find_slot(service=service, start=slot_start, now=now, for_staff=for_staff)
     with transaction.atomic():
         appointment = _book_locked(
@@ -413,7 +425,7 @@ def _cancel(
 def _required_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if len(reason) < 5:
-        raise DomainError("Vui lòng nhập lý do (ít nhất 5 ký tự).", code="reason_required", field="reason")
+        raise DomainError(_("Vui lòng nhập lý do (ít nhất 5 ký tự)."), code="reason_required", field="reason")
     return reason
 
 
@@ -456,21 +468,23 @@ def appointment_reschedule(
     appointment, target, capacity = _transition(appointment, "reschedule", actor)
     service = appointment.service
     if appointment.is_walk_in:
-        raise DomainError("Lượt khám vãng lai không đổi lịch được.", code="walk_in")
+        raise DomainError(_("Lượt khám vãng lai không đổi lịch được."), code="walk_in")
     if capacity == PATIENT:
         _check_cutoff(appointment, service, now)
     slot = _find_slot(service=service, start=slot_start, now=now, for_staff=capacity != PATIENT)
     old_start = appointment.slot_start
     if slot.start == old_start:
         raise DomainError(
-            "Vui lòng chọn một khung giờ khác giờ hẹn hiện tại.", code="same_slot", field="slot"
+            _("Vui lòng chọn một khung giờ khác giờ hẹn hiện tại."), code="same_slot", field="slot"
         )
     _check_no_overlap(
         patient_id=appointment.patient_id, start=slot.start, end=slot.end, exclude=appointment.pk
     )
     counters = _lock_counters(service, [old_start, slot.start])
     if counters[slot.start].booked >= slot.capacity:
-        raise Conflict("Khung giờ này đã đủ người, vui lòng chọn giờ khác.", code="slot_full", field="slot")
+        raise Conflict(
+            _("Khung giờ này đã đủ người, vui lòng chọn giờ khác."), code="slot_full", field="slot"
+        )
     old = counters[old_start]
     if old.booked > 0:
         old.booked -= 1
@@ -520,13 +534,14 @@ def appointment_check_in(*, code: str, actor: Any, now: datetime | None = None) 
     now = now or timezone.now()
     found = Appointment.objects.filter(check_in_code=normalize_code(code)).first()
     if found is None or not access.can_act_at(actor, found.facility, RECEPTION_ROLES):
-        raise NotFound("Không tìm thấy lịch hẹn với mã này.")
-    appointment, target, _ = _transition(found, "check_in", actor)
+        raise NotFound(_("Không tìm thấy lịch hẹn với mã này."))
+    appointment, target, _capacity = _transition(found, "check_in", actor)
     today = local_date_of(now)
     visit_day = local_date_of(appointment.slot_start)
     if visit_day != today:
         raise DomainError(
-            f"Lịch hẹn này vào ngày {visit_day:%d/%m/%Y}, không phải hôm nay.", code="not_today"
+            _("Lịch hẹn này vào ngày %(day)s, không phải hôm nay.") % {"day": f"{visit_day:%d/%m/%Y}"},
+            code="not_today",
         )
     appointment.status = target
     appointment.checked_in_at = now
@@ -621,9 +636,9 @@ def appointment_mark_no_show(
 ) -> Appointment:
     """A confirmed patient did not come (by the system after the day ends, or by the desk)."""
     now = now or timezone.now()
-    appointment, target, _ = _transition(appointment, "no_show", actor)
+    appointment, target, _capacity = _transition(appointment, "no_show", actor)
     if appointment.slot_start > now:
-        raise DomainError("Chưa đến giờ hẹn.", code="not_yet")
+        raise DomainError(_("Chưa đến giờ hẹn."), code="not_yet")
     appointment.status = target
     appointment.save(update_fields=["status", "updated_at"])
     reminders_cancel(appointment=appointment)
@@ -706,7 +721,8 @@ def _reexam_book(
         _notify(appointment, "reexam")
         return appointment
     raise Conflict(
-        f"Không còn chỗ trống từ ngày {first:%d/%m/%Y} đến {first + timedelta(days=search_days):%d/%m/%Y}.",
+        _("Không còn chỗ trống từ ngày %(first)s đến %(last)s.")
+        % {"first": f"{first:%d/%m/%Y}", "last": f"{first + timedelta(days=search_days):%d/%m/%Y}"},
         code="no_free_slot",
     )
 
@@ -738,6 +754,19 @@ def reexam_schedule(
     )
 
 
+@transaction.atomic
+def reexam_schedule_from_his(
+    *, patient: Patient, service: Service, day: date, reason: str = "", now: datetime | None = None
+) -> Appointment:
+    """A re-exam slip imported from a hospital's HIS (his.imports): the HIS already decided the re-exam, so
+    the system books it (actor None, no staff-role check) exactly as reexam_schedule does: a confirmed
+    is_reexam place on `day` or the first day after with one, and the same reminders. Conflict
+    (no_free_slot, ...) when there is none; the caller leaves the slip to the booking desk."""
+    return _reexam_book(
+        patient=patient, service=service, day=day, actor=None, now=now or timezone.now(), reason=reason
+    )
+
+
 @_retry_on_deadlock
 @transaction.atomic
 def reexam_plan_create(
@@ -758,7 +787,7 @@ def reexam_plan_create(
     _check_service(service)
     if not 1 <= interval_weeks <= 52:
         raise DomainError(
-            "Khoảng cách tái khám từ 1 đến 52 tuần.", code="invalid_interval", field="interval_weeks"
+            _("Khoảng cách tái khám từ 1 đến 52 tuần."), code="invalid_interval", field="interval_weeks"
         )
     plan = ReexamPlan.objects.create(
         patient=patient,
@@ -810,7 +839,7 @@ def reexam_acknowledge(*, appointment: Appointment, actor: Any, now: datetime | 
     """The patient says they will come (through the link, or to the desk on the phone)."""
     appointment = _locked(appointment)
     if not appointment.is_reexam or appointment.status != Status.CONFIRMED:
-        raise DomainError("Chỉ xác nhận được lịch tái khám đang hẹn.", code="not_reexam")
+        raise DomainError(_("Chỉ xác nhận được lịch tái khám đang hẹn."), code="not_reexam")
     check_actor(
         roles=DESK_ROLES | {PATIENT}, actor=actor, facility=appointment.facility, patient=appointment.patient
     )
@@ -837,17 +866,17 @@ def reexam_call_record(
     acknowledgement is set), "no_answer" or "other" (with a note). Each call is an audit row, which the
     re-exam worklist reads back."""
     if outcome not in CALL_OUTCOMES:
-        raise DomainError("Kết quả cuộc gọi không hợp lệ.", code="invalid_outcome", field="outcome")
+        raise DomainError(_("Kết quả cuộc gọi không hợp lệ."), code="invalid_outcome", field="outcome")
     note = (note or "").strip()[:300]
     if outcome == "other" and not note:
-        raise DomainError("Vui lòng ghi nội dung cuộc gọi.", code="note_required", field="note")
+        raise DomainError(_("Vui lòng ghi nội dung cuộc gọi."), code="note_required", field="note")
     appointment = _locked(appointment)
     if not appointment.is_reexam:
-        raise DomainError("Đây không phải lịch tái khám.", code="not_reexam")
+        raise DomainError(_("Đây không phải lịch tái khám."), code="not_reexam")
     access.require_role_at(actor, appointment.facility, DESK_ROLES)
     if outcome == "will_come":
         if appointment.status != Status.CONFIRMED:
-            raise DomainError("Chỉ xác nhận được lịch tái khám đang hẹn.", code="not_reexam")
+            raise DomainError(_("Chỉ xác nhận được lịch tái khám đang hẹn."), code="not_reexam")
         appointment.patient_confirmed_at = now or timezone.now()
         appointment.save(update_fields=["patient_confirmed_at", "updated_at"])
     _audit(appointment, actor, "reexam_call", AuditLog.Action.UPDATE, outcome=outcome, note=note)
@@ -894,9 +923,9 @@ def booking_patient_create(
     access.require_role_at(actor, service.facility, DESK_ROLES)
     full_name = " ".join((full_name or "").split())
     if len(full_name) < 2:
-        raise DomainError("Vui lòng nhập họ và tên.", code="name_required", field="full_name")
+        raise DomainError(_("Vui lòng nhập họ và tên."), code="name_required", field="full_name")
     if date_of_birth > timezone.localdate():
-        raise DomainError("Ngày sinh không hợp lệ.", code="dob_invalid", field="date_of_birth")
+        raise DomainError(_("Ngày sinh không hợp lệ."), code="dob_invalid", field="date_of_birth")
     phone = normalize_mobile(phone)
     cccd = clean_cccd(cccd, date_of_birth=date_of_birth, sex=sex if sex in {"male", "female"} else None)
     bhyt = clean_bhyt(bhyt)
@@ -968,14 +997,14 @@ def _guest_validate(
     cleaned["full_name"] = normalize_name(full_name or "")
     if not 2 <= len(cleaned["full_name"]) <= 120 or any(ch.isdigit() for ch in cleaned["full_name"]):
         errors["full_name"] = [
-            ("full_name_invalid", "Vui lòng nhập đầy đủ họ và tên (2–120 ký tự, không có chữ số).")
+            ("full_name_invalid", _("Vui lòng nhập đầy đủ họ và tên (2–120 ký tự, không có chữ số)."))
         ]
     if date_of_birth > today:
-        errors["date_of_birth"] = [("date_of_birth_future", "Ngày sinh không được ở tương lai.")]
+        errors["date_of_birth"] = [("date_of_birth_future", _("Ngày sinh không được ở tương lai."))]
     elif date_of_birth < date(today.year - 120, 1, 1):
-        errors["date_of_birth"] = [("date_of_birth_invalid", "Ngày sinh không hợp lệ.")]
+        errors["date_of_birth"] = [("date_of_birth_invalid", _("Ngày sinh không hợp lệ."))]
     if sex not in Sex.values:
-        errors["sex"] = [("sex_invalid", "Vui lòng chọn giới tính.")]
+        errors["sex"] = [("sex_invalid", _("Vui lòng chọn giới tính."))]
     cleaned["phone"] = check("phone", lambda: normalize_mobile(phone))
     known_sex = sex if sex in {"male", "female"} else None
     cleaned["cccd"] = (
@@ -1037,7 +1066,7 @@ def appointment_book_guest(
 
     now = now or timezone.now()
     if channel not in ONLINE_CHANNELS:
-        raise DomainError("Kênh đặt lịch không hợp lệ.", code="invalid_channel", field="channel")
+        raise DomainError(_("Kênh đặt lịch không hợp lệ."), code="invalid_channel", field="channel")
     identity = _guest_validate(
         full_name=full_name, date_of_birth=date_of_birth, sex=sex, phone=phone, cccd=cccd, bhyt=bhyt
     )
@@ -1062,3 +1091,54 @@ def appointment_book_guest(
         _audit(appointment, None, "book", AuditLog.Action.CREATE, channel=channel, status=status, guest=True)
         _notify(appointment, "requested" if status == Status.REQUESTED else "confirmed")
     return appointment
+
+
+def _plan_rebook(plan_id: int, *, actor: Any, now: datetime, search_days: int) -> Appointment | None:
+    """Book the current re-exam of a plan that has none (see selectors.reexam_plans_unbooked). None when
+    there is nothing to do (closed, already booked, or past its end date, which closes it); Conflict
+    when still no place."""
+    plan = ReexamPlan.objects.select_for_update().filter(pk=plan_id, is_active=True).first()
+    if plan is None or not reexam_plans_unbooked(plans=ReexamPlan.objects.filter(pk=plan.pk), now=now):
+        return None  # closed, or booked by someone else since the list was read
+    if plan.end_date and plan.next_date > plan.end_date:
+        plan.is_active = False
+        plan.save(update_fields=["is_active", "updated_at"])
+        return None
+    return _reexam_book(
+        patient=plan.patient,
+        service=plan.service,
+        day=plan.next_date,
+        actor=actor,
+        now=now,
+        plan=plan,
+        search_days=search_days,
+    )
+
+
+@_retry_on_deadlock
+@transaction.atomic
+def reexam_plan_rebook(
+    *, plan: ReexamPlan, actor: Any, now: datetime | None = None, search_days: int = 14
+) -> Appointment | None:
+    """The desk's "Tìm chỗ lại" on a plan without a place: the same search as the daily job, now."""
+    access.require_role_at(actor, plan.facility, REEXAM_ROLES)
+    return _plan_rebook(plan.pk, actor=actor, now=now or timezone.now(), search_days=search_days)
+
+
+def reexam_plans_rebook(*, now: datetime | None = None, search_days: int = 14) -> tuple[int, int]:
+    """The daily retry for recurring plans whose current re-exam found no free place when it was due
+    (`_plan_advance` leaves them unbooked): book the first free place from the plan's date (or today) over
+    the next `search_days`, as the system (actor None), with the usual SMS and reminders. A plan past its
+    end date is closed instead. Returns (booked, still without a place); those stay on the desk's
+    re-exam worklist."""
+    now = now or timezone.now()
+    booked = waiting = 0
+    for candidate in reexam_plans_unbooked(plans=ReexamPlan.objects.all(), now=now):
+        try:
+            with transaction.atomic():
+                appointment = _plan_rebook(candidate.pk, actor=None, now=now, search_days=search_days)
+        except DomainError:  # no free place yet (Conflict), or the service is closed
+            waiting += 1
+        else:
+            booked += appointment is not None
+    return booked, waiting

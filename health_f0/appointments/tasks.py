@@ -21,3 +21,11 @@ def send_appointment_reminders() -> int:
 def mark_no_shows() -> int:
     no_shows, expired = services.no_show_sweep()
     return no_shows + expired
+
+
+# Daily at 06:15 local time (23:15 UTC): plans whose next re-exam found the week full get another try.
+@db_periodic_task(crontab(minute="15", hour="23"))
+@lock_task("reexam-plans-rebook")
+def rebook_reexam_plans() -> int:
+    booked, _waiting = services.reexam_plans_rebook()
+    return booked

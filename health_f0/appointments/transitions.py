@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from health_f0.appointments.models import Status
 from health_f0.core.exceptions import PermissionDenied
 from health_f0.core.workflow import Transition, Workflow
@@ -88,10 +90,10 @@ def check_actor(*, roles: frozenset[str], actor: Any, facility: Facility, patien
     if actor is None:
         if SYSTEM in roles:
             return SYSTEM
-        raise PermissionDenied("Thao tác này cần người thực hiện.")
+        raise PermissionDenied(_("Thao tác này cần người thực hiện."))
     staff_roles = roles - {PATIENT, SYSTEM}
     if staff_roles and access.can_act_at(actor, facility, staff_roles):
         return "staff"
     if PATIENT in roles and owns_patient(actor, patient):
         return PATIENT
-    raise PermissionDenied("Bạn không có quyền thực hiện thao tác này tại cơ sở này.")
+    raise PermissionDenied(_("Bạn không có quyền thực hiện thao tác này tại cơ sở này."))

@@ -171,6 +171,28 @@ class ScopedModelAdmin(ModelAdmin):
             raise Http404
         return obj
 
+    def history_context(self, obj: Any, title: Any, *, include_views: bool = False) -> dict[str, Any]:
+        """Context for admin/audit_history.html (set it as `change_form_after_template`): the record's audit
+        rows, oldest first; staff reads of the page only when `include_views`."""
+        from health_f0.core.models import AuditLog
+
+        rows = AuditLog.objects.filter(target_type=self.model._meta.label_lower, target_id=str(obj.pk))
+        if not include_views:
+            rows = rows.exclude(action=AuditLog.Action.VIEW)
+        return {
+            "history_title": title,
+            "history_rows": [
+                {
+                    "when": fmt_datetime(row.created_at),
+                    "actor": row.actor_label,
+                    "verb": row.verb,
+                    "action": row.get_action_display(),
+                    "data": row.data,
+                }
+                for row in rows.order_by("created_at", "id")
+            ],
+        }
+
     def change_url(self, object_id: Any) -> str:
         return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[object_id])
 

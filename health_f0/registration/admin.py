@@ -36,7 +36,6 @@ from health_f0.core.admin_site import (
     redirect_back,
 )
 from health_f0.core.exceptions import DomainError
-from health_f0.core.models import AuditLog
 from health_f0.core.phone import normalize_mobile
 from health_f0.facilities import access
 from health_f0.patients import address
@@ -145,7 +144,7 @@ class RegistrationAdmin(ScopedModelAdmin):
     ordering = ("created_at", "id")
     actions = ["bulk_accept"]
     actions_detail = ["accept_action", "reject_action", "transfer_action"]
-    change_form_after_template = "admin/registration/registration/history.html"
+    change_form_after_template = "admin/audit_history.html"
 
     fieldsets = (
         (
@@ -373,12 +372,6 @@ class RegistrationAdmin(ScopedModelAdmin):
 
     # --- pages ------------------------------------------------------------------------------
 
-    def history_rows(self, registration: Registration) -> QuerySet[AuditLog]:
-        """The audit rows of this registration (part of the record the user may already see)."""
-        return AuditLog.objects.filter(
-            target_type=Registration._meta.label_lower, target_id=str(registration.pk)
-        ).order_by("created_at", "id")
-
     def change_view(
         self,
         request: HttpRequest,
@@ -391,16 +384,7 @@ class RegistrationAdmin(ScopedModelAdmin):
         if registration is not None:
             if request.method == "GET":
                 registration_record_view(registration=registration, actor=request.user)
-            extra["history_rows"] = [
-                {
-                    "when": fmt_datetime(row.created_at),
-                    "actor": row.actor_label,
-                    "verb": row.verb,
-                    "action": row.get_action_display(),
-                    "data": row.data,
-                }
-                for row in self.history_rows(registration)
-            ]
+            extra.update(self.history_context(registration, gettext("Lịch sử hồ sơ"), include_views=True))
             extra["subtitle"] = registration.get_status_display()
         return super().change_view(request, object_id, form_url, extra)
 

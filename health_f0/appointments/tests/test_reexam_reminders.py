@@ -7,7 +7,13 @@ from datetime import timedelta
 import pytest
 
 from health_f0.appointments import reminders, selectors, services
-from health_f0.appointments.models import Appointment, AppointmentPolicy, AppointmentReminder
+from health_f0.appointments.models import (
+    Appointment,
+    AppointmentPolicy,
+    AppointmentReminder,
+    ReexamPlan,
+    ScheduleOverride,
+)
 from health_f0.appointments.tests.conftest import MONDAY, NOW, local
 from health_f0.core.exceptions import PermissionDenied
 from health_f0.facilities.models import Facility, Membership
@@ -147,3 +153,91 @@ def test_station_staff_cannot_set_reexams(clinic, patient, persona):
             patient=patient, service=clinic, day=VISIT_DAY, actor=persona("thanhdong.nv"), now=EARLY
         )
     assert not Appointment.objects.exists()
+
+
+def _close(service, first, days):
+    for offset in range(days):
+        ScheduleOverride.objects.create(
+            service=service, date=first + timedelta(days=offset), is_closed=True, reason="Kín lịch"
+        )
+
+
+def test_plan_whose_week_was_full_is_listed_and_rebooked_by_the_daily_job(
+    clinic, patient, doctor, persona, sms, django_capture_on_commit_callbacks
+):
+    plan = services.reexam_plan_create(
+        patient=patient, service=clinic, first_date=VISIT_DAY, interval_weeks=4, actor=doctor, now=EARLY
+    )
+    first = plan.appointments.get()
+    due = VISIT_DAY + timedelta(weeks=4)
+    _close(clinic, due, 8)  # the week of the next re-exam (and the day after the search window) is closed
+    services.appointment_check_in(
+        code=first.check_in_code, actor=persona("tiepdon"), now=local(VISIT_DAY, 7, 10)
+    )
+    services.appointment_complete(appointment=first, actor=doctor, now=local(VISIT_DAY, 7, 30))
+    plan.refresh_from_db()
+    assert plan.next_date == due and plan.appointments.count() == 1  # no place that week
+    later = local(due - timedelta(days=10), 6, 15)
+    visible = selectors.reexam_plans_visible(persona("datlich"))
+    assert selectors.reexam_plans_unbooked(plans=visible, now=later) == [plan]
+    assert (
+        selectors.reexam_plans_unbooked(plans=selectors.reexam_plans_visible(persona("thanhdong.nv"))) == []
+    )
+
+    # Still closed: the job tries, books nothing, and the plan stays listed.
+    assert services.reexam_plans_rebook(now=later, search_days=7) == (0, 1)
+    # The clinic opens on the Tuesday: the next morning's job finds it.
+    ScheduleOverride.objects.filter(service=clinic, date=due + timedelta(days=1)).delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.reexam_plans_rebook(now=later, search_days=7) == (1, 0)
+    booked = plan.appointments.exclude(pk=first.pk).get()
+    assert booked.status == "confirmed" and booked.is_reexam and booked.created_by is None
+    assert booked.slot_start == local(due + timedelta(days=1), 7)
+    assert "da hen tai kham" in sms.last(to=patient.phone)["body"]
+    assert AppointmentReminder.objects.filter(appointment=booked).count() == 2
+    assert selectors.reexam_plans_unbooked(plans=visible, now=later) == []
+    assert services.reexam_plans_rebook(now=later) == (0, 0)  # runs again: nothing twice
+
+
+def test_cancelled_or_missed_reexams_are_not_rebooked_by_the_job(clinic, patient, doctor):
+    plan = services.reexam_plan_create(
+        patient=patient, service=clinic, first_date=VISIT_DAY, interval_weeks=4, actor=doctor, now=EARLY
+    )
+    services.appointment_cancel(appointment=plan.appointments.get(), actor=patient.account, now=EARLY)
+    assert services.reexam_plans_rebook(now=EARLY) == (0, 0)  # the desk's missed list follows these up
+    assert plan.appointments.count() == 1
+
+
+def test_plan_past_its_end_date_is_closed_not_rebooked(clinic, patient, doctor):
+    plan = services.reexam_plan_create(
+        patient=patient, service=clinic, first_date=VISIT_DAY, interval_weeks=4, actor=doctor, now=EARLY
+    )
+    plan.appointments.all().delete()  # as if its booking never happened
+    ReexamPlan.objects.filter(pk=plan.pk).update(end_date=VISIT_DAY - timedelta(days=1))
+    assert services.reexam_plans_rebook(now=EARLY) == (0, 0)
+    plan.refresh_from_db()
+    assert not plan.is_active
+
+
+def test_desk_rebooks_a_plan_now_scoped_to_its_facility(
+    clinic, patient, doctor, persona, client, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    plan = services.reexam_plan_create(
+        patient=patient, service=clinic, first_date=VISIT_DAY, interval_weeks=4, actor=doctor, now=EARLY
+    )
+    plan.appointments.all().delete()
+    url = reverse("admin:appointments_reexam_plan_rebook", args=[plan.pk])
+    client.force_login(persona("thanhdong.nv"))  # a station: not their plan
+    assert client.post(url).status_code in (302, 403, 404)
+    assert not plan.appointments.exists()
+    client.force_login(persona("datlich"))
+    page = client.get(reverse("admin:appointments_reexams")).content.decode()
+    assert "Tái khám định kỳ chưa có chỗ (1)" in page and patient.full_name in page
+    assert client.get(url).status_code == 405
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, follow=True)
+    assert "Đã đặt lịch tái khám cho" in response.content.decode()
+    assert plan.appointments.get().status == "confirmed"
+    assert "Tái khám định kỳ chưa có chỗ (0)" in response.content.decode()
