@@ -2,36 +2,68 @@
 
 A row says which records a persona may see; each surface must agree with it. "Not found" and "not yours"
 look the same to the caller (404, or the desk's redirect away from a record it will not show).
+
+The rows follow the role sets of health_f0/facilities/access.py (STATION_ROLES, ALERT_READER_ROLES,
+APPOINTMENT_READER_ROLES, HIS_LINKER_ROLES, HIS_READER_ROLES) and the demo memberships (fixtures/demo.json):
+a role held at a facility covers that facility and everything under it. They are written out, not derived:
+the table is the spec.
 """
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
 from health_f0.api.services import api_token_issue
+from health_f0.facilities.models import Facility
+from health_f0.his.models import HisLink
+from health_f0.monitoring.models import Alert
 from health_f0.registration.models import Registration
 from health_f0.registration.services import registration_accept
+from tests import access_records
 
-# Records: a waiting registration at Thành Đông (A), one at Lê Thanh Nghị (B); patients of A and of B.
+# Records (A / B):
+#   reg_         a waiting registration at TYT Thành Đông / at TYT Lê Thanh Nghị
+#   pat_         the patient of Thành Đông (bn0000001) / of Lê Thanh Nghị (accepted in the fixture)
+#   appt_        a booking request of patient A at Phòng khám Nội 1 (under TTYT-HD) / of patient B at
+#                Bệnh viện Đa khoa Kiến An (BV-KA, directly under the Sở Y tế, outside the TTYT)
+#   ep_, alert_  the home-care episode and an open danger-sign alert of patient A at Thành Đông / of B at
+#                Lê Thanh Nghị
+#   link_        a HIS link request (approved) of patient A at TTYT-HD / of patient B at BV-KA
+#   visit_, lab_ an imported HIS visit and lab result of patient A at TTYT-HD / of patient B at BV-KA
 SEES = {
-    "admin": {"reg_a", "reg_b", "pat_a", "pat_b"},
-    "syt.lanhdao": {"reg_a", "reg_b", "pat_a", "pat_b"},
-    "ttyt.lanhdao": {"reg_a", "reg_b", "pat_a", "pat_b"},
-    "thanhdong.nv": {"reg_a", "pat_a"},
-    "thanhdong.truong": {"reg_a", "pat_a"},
-    "lethanhnghi.nv": {"reg_b", "pat_b"},
+    "admin": {
+        *("reg_a", "reg_b", "pat_a", "pat_b", "appt_a", "appt_b", "ep_a", "ep_b", "alert_a", "alert_b"),
+        *("link_a", "link_b", "visit_a", "visit_b", "lab_a", "lab_b"),
+    },
+    # Leadership reads everything in its tree, but the HIS link queue is the linkers' (HIS_LINKER_ROLES).
+    "syt.lanhdao": {
+        *("reg_a", "reg_b", "pat_a", "pat_b", "appt_a", "appt_b", "ep_a", "ep_b", "alert_a", "alert_b"),
+        *("visit_a", "visit_b", "lab_a", "lab_b"),
+    },
+    "ttyt.lanhdao": {
+        *("reg_a", "reg_b", "pat_a", "pat_b", "appt_a", "ep_a", "ep_b", "alert_a", "alert_b"),
+        *("visit_a", "lab_a"),
+    },
+    # Station staff: their station's home care only (no appointments, no HIS data).
+    "thanhdong.nv": {"reg_a", "pat_a", "ep_a", "alert_a"},
+    "thanhdong.truong": {"reg_a", "pat_a", "ep_a", "alert_a"},
+    "lethanhnghi.nv": {"reg_b", "pat_b", "ep_b", "alert_b"},
     "tanhung.nv": set(),
+    # A treatment doctor at the treatment facility: none of these records is there.
     "bacsi.dieutri": set(),
     # Hospital-side roles at the TTYT see its patients (booking, check-in, HIS linking need them), not the
-    # home-care registration queue.
-    "datlich": {"pat_a", "pat_b"},
-    "tiepdon": {"pat_a", "pat_b"},
-    "lienket.his": {"pat_a", "pat_b"},
+    # home-care registration queue, episodes or alerts; the desk and reception read the TTYT's appointments
+    # and HIS data, the linker its link requests and HIS data.
+    "datlich": {"pat_a", "pat_b", "appt_a", "visit_a", "lab_a"},
+    "tiepdon": {"pat_a", "pat_b", "appt_a", "visit_a", "lab_a"},
+    "lienket.his": {"pat_a", "pat_b", "link_a", "visit_a", "lab_a"},
 }
 PERSONAS = sorted(SEES)
 
@@ -172,3 +204,363 @@ def test_treatment_facility_sees_registrations_transferred_to_it(
     )
     assert reg_a in set(access.registrations_for(persona("bacsi.dieutri")))
     assert reg_a not in set(access.registrations_for(persona("thanhdong.nv")))
+
+
+# --- Appointments, home care (episodes, alerts), HIS data, reports ----------------------------------
+# Records built by tests/access_records.py; the rows above say who sees them. Below: the surfaces narrower
+# than reading, the patients' rows, and the reports.
+
+# The booking desk's worklist API (/api/v1/staff/appointments: the desk's DESK_ROLES). Managers and
+# clinicians read appointments in the desk only and get 403 there; so does everyone else.
+STAFF_APPOINTMENT_API = {"admin", "datlich", "tiepdon"}
+
+# The two patient accounts (different phones: no family rule between them).
+# alert_: the declaration that raised the alert, in the patient's own declaration history (the alert itself
+# is for staff).
+PATIENT_SEES = {
+    "pat_a": {"appt_a", "ep_a", "alert_a", "link_a", "visit_a", "lab_a"},
+    "pat_b": {"appt_b", "ep_b", "alert_b", "link_b", "visit_b", "lab_b"},
+}
+
+# Report pages and their XLSX exports: None = refused (403); otherwise the facilities whose figures the
+# export holds (home care: the stations; appointments and HIS linking: TTYT-HD and Bệnh viện Kiến An).
+# Who (reports/*selectors.py): home care for managers, administrators and station heads; appointments for
+# managers, administrators and the booking desk; HIS linking for managers, administrators and HIS linkers;
+# each for the facilities where they hold the role and everything under them.
+STATIONS = {"TYT-10510", "TYT-10532", "TYT-10537"}
+NO_REPORTS: dict[str, set[str] | None] = {"home_care": None, "appointments": None, "his": None}
+EXPORTS: dict[str, dict[str, set[str] | None]] = {
+    "admin": {"home_care": STATIONS, "appointments": {"TTYT-HD", "BV-KA"}, "his": {"TTYT-HD", "BV-KA"}},
+    "syt.lanhdao": {"home_care": STATIONS, "appointments": {"TTYT-HD", "BV-KA"}, "his": {"TTYT-HD", "BV-KA"}},
+    "ttyt.lanhdao": {"home_care": STATIONS, "appointments": {"TTYT-HD"}, "his": {"TTYT-HD"}},
+    "thanhdong.nv": NO_REPORTS,
+    "thanhdong.truong": {**NO_REPORTS, "home_care": {"TYT-10510"}},
+    "lethanhnghi.nv": NO_REPORTS,
+    "tanhung.nv": NO_REPORTS,
+    "bacsi.dieutri": NO_REPORTS,
+    "datlich": {**NO_REPORTS, "appointments": {"TTYT-HD"}},
+    "tiepdon": NO_REPORTS,
+    "lienket.his": {**NO_REPORTS, "his": {"TTYT-HD"}},
+}
+REPORTS = {
+    "home_care": ("/bao-cao/theo-doi-tai-nha/", "/bao-cao/theo-doi-tai-nha/xlsx/"),
+    "appointments": ("/bao-cao/lich-hen/", "/bao-cao/lich-hen/xlsx/"),
+    "his": ("/bao-cao/lien-ket-his/", "/bao-cao/lien-ket-his/xlsx/"),
+}
+# How a facility shows in each export: a cell holding its station code, one of its service codes, its short
+# name (its name when it has none).
+EXPORT_MARKERS = {
+    "home_care": {code: code for code in STATIONS},
+    "appointments": {"kham-noi": "TTYT-HD", access_records.HOSPITAL_B_SERVICE: "BV-KA"},
+    "his": {"TTYT Hai Duong": "TTYT-HD", "Bệnh viện Đa khoa Kiến An": "BV-KA"},
+}
+
+
+@pytest.fixture
+def patients(records: dict[str, Any]) -> dict[str, Any]:
+    """Patients A and B with portal accounts past the first-login password change."""
+    return {key: access_records.portal_ready(records[key]) for key in ("pat_a", "pat_b")}
+
+
+@pytest.fixture
+def appointments(appointments_demo: Any, patients: dict[str, Any], persona: Any) -> dict[str, Any]:
+    return access_records.appointment_records(patients, persona("admin"))
+
+
+@pytest.fixture
+def home_care(patients: dict[str, Any]) -> dict[str, Any]:
+    return access_records.monitoring_records(patients)
+
+
+@pytest.fixture
+def his(patients: dict[str, Any], persona: Any) -> dict[str, Any]:
+    return access_records.his_records(patients, persona("lienket.his"), persona("admin"))
+
+
+def _ids(response: Any) -> set[str]:
+    """The ids of a paginated API list (none when the list is refused)."""
+    return {row["id"] for row in response.json()["results"]} if response.status_code == 200 else set()
+
+
+def _desk_shows(
+    client: Client, model: str, records: dict[str, Any], listed_as: Any
+) -> dict[str, tuple[bool, bool]]:
+    """For each record: (listed on the model's desk changelist, its change page opens and shows the patient).
+    `listed_as(record)` is the text that marks the record's row (its link)."""
+    response = client.get(reverse(f"admin:{model}_changelist"))
+    html = response.content.decode() if response.status_code == 200 else ""
+    out = {}
+    for key, record in records.items():
+        detail = client.get(reverse(f"admin:{model}_change", args=[record.pk]))
+        opened = detail.status_code == 200 and record.patient.full_name in detail.content.decode()
+        out[key] = (listed_as(record) in html, opened)
+    return out
+
+
+def _change_url(model: str) -> Any:
+    return lambda record: reverse(f"admin:{model}_change", args=[record.pk])
+
+
+def _workbook_cells(content: bytes) -> set[str]:
+    workbook = load_workbook(io.BytesIO(content), read_only=True)
+    return {
+        str(value)
+        for sheet in workbook.worksheets
+        for row in sheet.iter_rows(values_only=True)
+        for value in row
+        if value is not None
+    }
+
+
+def _check_report(client: Client, username: str, kind: str) -> None:
+    """The report page and its XLSX export against the EXPORTS row."""
+    page, export = REPORTS[kind]
+    expected = EXPORTS[username][kind]
+    page_status = client.get(page).status_code
+    response = client.get(export)
+    if expected is None:
+        assert (page_status, response.status_code) == (403, 403), (username, kind)
+        return
+    assert (page_status, response.status_code) == (200, 200), (username, kind)
+    cells = _workbook_cells(response.content)
+    found = {code for marker, code in EXPORT_MARKERS[kind].items() if marker in cells}
+    assert found == expected, (username, kind, found)
+    # Asking for a facility outside one's scope is "not found" (400 with a message), never its figures.
+    for code in set(EXPORT_MARKERS[kind].values()) - expected:
+        facility = Facility.objects.get(code=code)
+        for url in (page, export):
+            response = client.get(url, {"facility": facility.pk})
+            assert response.status_code == 400, (username, kind, code, url, response.status_code)
+
+
+@pytest.mark.parametrize("username", PERSONAS)
+def test_appointments(username: str, appointments: dict[str, Any], persona: Any) -> None:
+    """Desk list and detail, the desk's worklist page and API, the patient endpoints and portal page (not for
+    staff), the appointment report and its export."""
+    desk = _desk(persona, username)
+    model = "appointments_appointment"
+    shown = _desk_shows(desk, model, appointments, _change_url(model))
+    works_the_desk = username in STAFF_APPOINTMENT_API
+    desk_worklist = desk.get(reverse("admin:appointments_worklist"))
+    assert desk_worklist.status_code == (200 if works_the_desk else 403)
+    api = _api(persona, username)
+    worklist = api.get("/api/v1/staff/appointments?limit=200")
+    assert worklist.status_code == (200 if works_the_desk else 403), worklist.status_code
+    worklist_ids = _ids(worklist)
+    assert api.get("/api/v1/appointments").status_code == 403
+    for key, appointment in appointments.items():
+        expected = key in SEES[username]
+        assert shown[key] == (expected, expected), (username, key, shown[key])
+        on_desk_worklist = appointment.patient.full_name in desk_worklist.content.decode()
+        in_worklist = str(appointment.public_id) in worklist_ids
+        assert (on_desk_worklist, in_worklist) == (expected and works_the_desk,) * 2, (username, key)
+        assert api.get(f"/api/v1/appointments/{appointment.public_id}").status_code == 403
+        assert desk.get(f"/lich-hen/{appointment.public_id}").status_code == 404
+    _check_report(desk, username, "appointments")
+
+
+@pytest.mark.parametrize("username", PERSONAS)
+def test_home_care_episodes_and_alerts(username: str, home_care: dict[str, Any], persona: Any) -> None:
+    """Desk episode list and detail, the station board, desk alert list and detail, the alert API and its
+    acknowledge (404 for an alert one may not see), the patients' endpoints (not for staff), the home-care
+    report and its export."""
+    desk = _desk(persona, username)
+    episodes = {key: home_care[key] for key in ("ep_a", "ep_b")}
+    alerts = {key: home_care[key] for key in ("alert_a", "alert_b")}
+    shown = _desk_shows(desk, "monitoring_episode", episodes, _change_url("monitoring_episode"))
+    alert_list = desk.get(reverse("admin:monitoring_alert_changelist"))
+    alert_html = alert_list.content.decode() if alert_list.status_code == 200 else ""
+    api = _api(persona, username)
+    listed = _ids(api.get("/api/v1/alerts?limit=200"))
+    # The patients' endpoints: staff read episodes and declarations in the desk.
+    assert api.get("/api/v1/episodes").status_code == 403
+    assert api.get("/api/v1/declarations").status_code == 403
+    for key, episode in episodes.items():
+        expected = key in SEES[username]
+        assert shown[key] == (expected, expected), (username, key, shown[key])
+        # The station's board (today's patients and open alerts) opens only for a station in scope.
+        board = desk.get(reverse("admin:monitoring_board"), {"facility": episode.facility_id})
+        on_board = board.status_code == 200 and episode.patient.full_name in board.content.decode()
+        assert on_board == expected, (username, key, board.status_code)
+        assert board.status_code in (200, 403, 404)
+    for key, alert in alerts.items():
+        expected = key in SEES[username]
+        episode_url = reverse("admin:monitoring_episode_change", args=[alert.episode_id])
+        assert (episode_url in alert_html) == expected, (username, key)
+        # An alert's desk page is its episode's page.
+        detail = desk.get(reverse("admin:monitoring_alert_change", args=[alert.pk]))
+        assert (detail.status_code == 302 and detail["Location"] == episode_url) == expected, (username, key)
+        assert (str(alert.declaration.public_id) in listed) == expected, (username, key)
+        if not expected:
+            acknowledged = api.post(
+                f"/api/v1/alerts/{alert.declaration.public_id}/acknowledge",
+                {"outcome": "stable"},
+                format="json",
+            )
+            assert acknowledged.status_code == 404, (username, key, acknowledged.status_code)
+            on_desk = desk.post(
+                reverse("admin:monitoring_alert_acknowledge", args=[alert.pk]), {"outcome": "stable"}
+            )
+            assert on_desk.status_code in (403, 404), (username, key, on_desk.status_code)
+    assert not Alert.objects.filter(pk__in=[a.pk for a in alerts.values()], acknowledged_at__isnull=False)
+    _check_report(desk, username, "home_care")
+
+
+def test_a_role_held_elsewhere_does_not_widen_home_care(home_care: dict[str, Any], persona: Any) -> None:
+    """Station staff at Thành Đông who also work the booking desk at the TTYT: the booking-desk role opens
+    the TTYT's appointments, not the episodes of every station under it."""
+    from health_f0.facilities import access
+    from health_f0.facilities.models import Membership
+
+    user = persona("thanhdong.nv")
+    Membership.objects.create(user=user, facility=Facility.objects.get(code="TTYT-HD"), role="booking_desk")
+    user = persona("thanhdong.nv")  # a fresh object: access caches memberships per user object
+    seen = set(access.episodes_for(user))
+    assert home_care["ep_a"] in seen and home_care["ep_b"] not in seen
+    desk = _desk(persona, "thanhdong.nv")
+    shown = _desk_shows(
+        desk, "monitoring_episode", {"ep_b": home_care["ep_b"]}, _change_url("monitoring_episode")
+    )
+    assert shown["ep_b"] == (False, False)
+    board = desk.get(reverse("admin:monitoring_board"), {"facility": home_care["ep_b"].facility_id})
+    assert home_care["ep_b"].patient.full_name not in board.content.decode()
+
+
+@pytest.mark.parametrize("username", PERSONAS)
+def test_his_link_requests_visits_and_lab_results(username: str, his: dict[str, Any], persona: Any) -> None:
+    """Desk lists and details of link requests, links, visits and lab results; the patients' endpoints and
+    pages (not for staff); the HIS linking report and its export."""
+    desk = _desk(persona, username)
+    requests = {key: record for key, record in his.items() if key.startswith("link_")}
+    # The link a request made follows the request's row (the linkers' desk list of active links).
+    links = {key: HisLink.objects.get(request=request) for key, request in requests.items()}
+    for model, records in (
+        ("his_hislinkrequest", requests),
+        ("his_hislink", links),
+        ("his_hisvisit", {key: record for key, record in his.items() if key.startswith("visit_")}),
+        ("his_hislabresult", {key: record for key, record in his.items() if key.startswith("lab_")}),
+    ):
+        shown = _desk_shows(desk, model, records, _change_url(model))
+        for key in records:
+            expected = key in SEES[username]
+            assert shown[key] == (expected, expected), (username, key, shown[key])
+    # The patients' endpoints and pages are not for staff (the desk is).
+    api = _api(persona, username)
+    for url in ("/api/v1/his-links", "/api/v1/visits", "/api/v1/lab-results"):
+        assert api.get(url).status_code == 403, url
+    for url in ("/lien-ket-ho-so", "/ho-so-kham", "/ket-qua-xet-nghiem"):
+        response = desk.get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/desk/"), url
+    _check_report(desk, username, "his")
+
+
+@pytest.mark.parametrize("owner", sorted(PATIENT_SEES))
+def test_patient_sees_only_own_appointments_home_care_and_his_data(
+    owner: str,
+    patients: dict[str, Any],
+    appointments: dict[str, Any],
+    home_care: dict[str, Any],
+    his: dict[str, Any],
+    persona: Any,
+) -> None:
+    sees = PATIENT_SEES[owner]
+    me = patients[owner]
+    other = patients["pat_b" if owner == "pat_a" else "pat_a"]
+    every = {**appointments, **home_care, **his}
+    api = _api(persona, me.account.username)
+    listed = {
+        "appt_": _ids(api.get("/api/v1/appointments?limit=200")),
+        "ep_": _ids(api.get("/api/v1/episodes?limit=200")),
+        "link_": _ids(api.get("/api/v1/his-links")),
+        "visit_": _ids(api.get("/api/v1/visits?limit=200")),
+        "lab_": _ids(api.get("/api/v1/lab-results?limit=200")),
+        # One's declarations (the alert's declaration is among them).
+        "alert_": _ids(api.get("/api/v1/declarations?limit=200")),
+    }
+    portal = Client()
+    portal.force_login(me.account)
+    pages = {
+        "appt_": portal.get("/lich-hen"),
+        "visit_": portal.get("/ho-so-kham"),
+        "lab_": portal.get("/ket-qua-xet-nghiem"),
+    }
+    assert all(response.status_code == 200 for response in pages.values())
+    on_page = {
+        "appt_": lambda r: f"/lich-hen/{r.public_id}",
+        "visit_": lambda r: r.diagnosis_text,
+        "lab_": lambda r: r.name,
+    }
+    for key, record in every.items():
+        prefix = key.split("_")[0] + "_"
+        expected = key in sees
+        public_id = record.declaration.public_id if prefix == "alert_" else record.public_id
+        assert (str(public_id) in listed[prefix]) == expected, (owner, key)
+        if prefix in pages:
+            assert (on_page[prefix](record) in pages[prefix].content.decode()) == expected, (owner, key)
+    for key in ("appt_a", "appt_b"):
+        appointment = appointments[key]
+        expected = key in sees
+        assert (api.get(f"/api/v1/appointments/{appointment.public_id}").status_code == 200) == expected
+        detail = portal.get(f"/lich-hen/{appointment.public_id}")
+        assert detail.status_code == (200 if expected else 404), (owner, key, detail.status_code)
+    # Asking for the other patient's records by id is "not found", never their data.
+    asked = api.get(f"/api/v1/visits?patient={other.public_id}")
+    assert asked.status_code == 400 and asked.json()["errors"]["patient"][0]["code"] == "patient_not_found"
+    for url in ("/ho-so-kham", "/ket-qua-xet-nghiem", "/lien-ket-ho-so", "/lich-su"):
+        assert portal.get(url, {"nguoi-benh": str(other.public_id)}).status_code == 404, url
+    other_request = his["link_b" if owner == "pat_a" else "link_a"]
+    other_link = HisLink.objects.get(request=other_request)
+    assert portal.get(f"/lien-ket-ho-so/{other_request.public_id}/phieu-lien-ket.pdf").status_code == 404
+    assert portal.get(f"/lien-ket-ho-so/{other_link.public_id}/huy").status_code == 404
+    # Staff surfaces: the alert queue, the desk and the reports refuse a patient.
+    assert api.get("/api/v1/alerts").status_code == 403
+    alert = home_care["alert_a"]
+    assert api.post(
+        f"/api/v1/alerts/{alert.declaration.public_id}/acknowledge", {"outcome": "stable"}, format="json"
+    ).status_code in (403, 404)
+    for model in ("appointments_appointment", "monitoring_episode", "monitoring_alert", "his_hisvisit"):
+        response = portal.get(reverse(f"admin:{model}_changelist"))
+        assert response.status_code == 302 and "/desk/login/" in response["Location"], model
+    for page, export in REPORTS.values():
+        assert portal.get(page).status_code == 403 and portal.get(export).status_code == 403
+
+
+def test_anonymous_sees_no_appointment_home_care_his_or_report(
+    appointments: dict[str, Any], home_care: dict[str, Any], client: Client
+) -> None:
+    for model in (
+        "appointments_appointment",
+        "monitoring_episode",
+        "monitoring_alert",
+        "his_hislinkrequest",
+        "his_hisvisit",
+        "his_hislabresult",
+    ):
+        response = client.get(reverse(f"admin:{model}_changelist"))
+        assert response.status_code == 302 and "/desk/login/" in response["Location"], model
+    for url in ("/lich-hen", "/lien-ket-ho-so", "/ho-so-kham", "/ket-qua-xet-nghiem"):
+        response = client.get(url)
+        assert response.status_code == 302 and "dang-nhap" in response["Location"], url
+    # A booking's page (the SMS link) asks for an OTP sent to the booking's phone and shows nothing else.
+    appointment = appointments["appt_a"]
+    gate = client.get(f"/lich-hen/{appointment.public_id}")
+    assert gate.status_code == 200 and appointment.patient.full_name not in gate.content.decode()
+    for page, export in REPORTS.values():
+        for url in (page, export):
+            response = client.get(url)
+            assert response.status_code == 302 and "/desk/login/" in response["Location"], url
+    api = APIClient()
+    alert = home_care["alert_a"]
+    for url in (
+        "/api/v1/appointments",
+        f"/api/v1/appointments/{appointment.public_id}",
+        "/api/v1/staff/appointments",
+        "/api/v1/alerts",
+        "/api/v1/episodes",
+        "/api/v1/his-links",
+        "/api/v1/visits",
+        "/api/v1/lab-results",
+    ):
+        assert api.get(url).status_code == 401, url
+    acknowledge = f"/api/v1/alerts/{alert.declaration.public_id}/acknowledge"
+    assert api.post(acknowledge, {"outcome": "stable"}, format="json").status_code == 401

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext as _
 
 from health_f0.core.exceptions import NotFound, PermissionDenied
 from health_f0.facilities.models import Facility, Membership, Role
@@ -62,6 +63,23 @@ def is_staff_member(user: Any) -> bool:
 
 def roles_of(user: Any) -> frozenset[str]:
     return frozenset(role for _, _, role in _active_memberships(user))
+
+
+def holds_role_at_kind(user: Any, roles: Iterable[str], kinds: Iterable[str]) -> bool:
+    """Whether the user holds one of `roles` at an active facility of one of `kinds` (e.g. a manager at the
+    provincial Department of Health, for province-wide settings). Superusers: yes."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if user.is_superuser:
+        return True
+    key = ("role_at_kind", frozenset(roles), frozenset(kinds))
+    cache = _cache(user)
+    if key not in cache:
+        cache[key] = Membership.objects.filter(
+            user=user, is_active=True, role__in=key[1], facility__is_active=True, facility__kind__in=key[2]
+        ).exists()
+    result: bool = cache[key]
+    return result
 
 
 def visible_facility_ids(user: Any, roles: Iterable[str] | None = None) -> frozenset[int]:
@@ -116,7 +134,7 @@ def can_act_at(user: Any, facility: Facility | None, roles: Iterable[str]) -> bo
 
 def require_role_at(user: Any, facility: Facility | None, roles: Iterable[str]) -> None:
     if not can_act_at(user, facility, roles):
-        raise PermissionDenied("Bạn không có quyền thực hiện thao tác này tại cơ sở này.")
+        raise PermissionDenied(_("Bạn không có quyền thực hiện thao tác này tại cơ sở này."))
 
 
 def get_scoped_or_404(queryset: QuerySet[M], **lookup: Any) -> M:
@@ -124,9 +142,9 @@ def get_scoped_or_404(queryset: QuerySet[M], **lookup: Any) -> M:
     try:
         return queryset.get(**lookup)
     except (queryset.model.DoesNotExist, ValueError, TypeError, DjangoValidationError):  # type: ignore[attr-defined]
-        raise NotFound("Không tìm thấy hồ sơ.")
+        raise NotFound(_("Không tìm thấy hồ sơ."))
     except queryset.model.MultipleObjectsReturned:  # type: ignore[attr-defined]
-        raise NotFound("Không tìm thấy hồ sơ.")
+        raise NotFound(_("Không tìm thấy hồ sơ."))
 
 
 # --- Domain scopes: one function per kind of record, used by desk, API, portal and reports. ------
@@ -224,6 +242,18 @@ _NOT_STAFF_SQL = (
     "NOT EXISTS (SELECT 1 FROM facilities_membership m INNER JOIN facilities_facility f "
     "ON f.id = m.facility_id WHERE m.user_id = %s AND m.is_active AND f.is_active)"
 )
+
+
+# Who follows home-care episodes (the board, the silent and call lists, the episode pages): the same people
+# as the registration queue. Other roles held elsewhere (booking desk at the TTYT) add nothing here.
+EPISODE_READER_ROLES: frozenset[str] = STATION_ROLES
+
+
+def episodes_for(user: Any) -> QuerySet[Any]:
+    """Home-care episodes at the facilities where the user follows home care (EPISODE_READER_ROLES)."""
+    from health_f0.monitoring.models import Episode
+
+    return scope_by_facility(Episode.objects.all(), user, field="facility", roles=EPISODE_READER_ROLES)
 
 
 # Who watches danger-sign alerts: the station's staff and head, treatment doctors, managers, administrators.

@@ -986,8 +986,9 @@ class AlertAdmin(ScopedModelAdmin):
 
 
 class ConfigAdmin(ScopedModelAdmin):
-    """Province-wide monitoring settings: managers and administrators only; every save is audited and
-    drops the monitoring caches so the next declaration uses the new values."""
+    """Province-wide monitoring settings: managers and administrators see them; only those of the Department
+    of Health change them (services.may_configure). Every save is audited and drops the monitoring caches so
+    the next declaration uses the new values."""
 
     view_roles = CONFIG_ROLES
     add_roles = CONFIG_ROLES
@@ -997,6 +998,12 @@ class ConfigAdmin(ScopedModelAdmin):
 
     def scope(self, user: Any) -> QuerySet[Any]:
         return self.model._default_manager.all()
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return super().has_add_permission(request, *args) and may_configure(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and may_configure(request.user)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -1031,7 +1038,7 @@ class QuestionInline(StackedInline):
         return may_configure(request.user) and (obj is None or not _in_use(request, obj))
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return may_configure(request.user)
+        return has_any_role(request.user, CONFIG_ROLES)  # TTYT managers read the questions too
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._editable(request, obj)

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.utils.translation import gettext as _
 
 from health_f0.core.exceptions import NotFound, PermissionDenied
 from health_f0.core.rawsql import fetch_models
@@ -47,7 +48,7 @@ class BoardSummary:
 
 
 def episodes_for(user: Any) -> QuerySet[Episode]:
-    return access.scope_by_facility(Episode.objects.all(), user, field="facility")
+    return access.episodes_for(user)
 
 
 def board_summary(*, user: Any, facility: Facility, today: date) -> BoardSummary:
@@ -210,8 +211,8 @@ def declaring_patient(*, user: Any, public_id: Any = None) -> Any:
     if len(rows) == 1:
         return rows[0]
     if access.is_staff_member(user):
-        raise PermissionDenied("Chức năng này dành cho người bệnh; nhân viên y tế dùng bàn làm việc.")
-    raise NotFound("Không tìm thấy người bệnh.")
+        raise PermissionDenied(_("Chức năng này dành cho người bệnh; nhân viên y tế dùng bàn làm việc."))
+    raise NotFound(_("Không tìm thấy người bệnh."))
 
 
 def declaration_deadline_for(*, user: Any) -> time:
@@ -278,5 +279,5 @@ def alert_get(*, user: Any, public_id: Any) -> Alert:
     try:
         alert: Alert = access.get_scoped_or_404(queryset, declaration__public_id=public_id)
     except NotFound:
-        raise NotFound("Không tìm thấy cảnh báo.")
+        raise NotFound(_("Không tìm thấy cảnh báo."))
     return alert

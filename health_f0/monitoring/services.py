@@ -12,13 +12,15 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import get_language, ngettext
+from django.utils.translation import gettext as _
 
 from health_f0.core.audit import audit_log
 from health_f0.core.exceptions import DomainError, NotFound, PermissionDenied, ValidationErrors
 from health_f0.core.models import AuditLog
 from health_f0.core.rawsql import fetch_models, fetch_rows, insert_one
 from health_f0.facilities import access
-from health_f0.facilities.models import Facility, Role
+from health_f0.facilities.models import Facility, FacilityKind, Role
 from health_f0.monitoring import triage
 from health_f0.monitoring.models import (
     LEVEL_RANK,
@@ -96,7 +98,7 @@ def active_questionnaire() -> tuple[QuestionnaireVersion, list[Question]]:
     def load() -> tuple[QuestionnaireVersion, list[Question]]:
         version = QuestionnaireVersion.objects.filter(is_active=True).order_by("-version").first()
         if version is None:
-            raise DomainError("Chưa có bộ câu hỏi khai báo đang dùng.", code="no_questionnaire")
+            raise DomainError(_("Chưa có bộ câu hỏi khai báo đang dùng."), code="no_questionnaire")
         return version, list(version.questions.all())
 
     result: tuple[QuestionnaireVersion, list[Question]] = _cached("questionnaire", load)
@@ -138,7 +140,7 @@ def episode_start(
 ) -> Episode:
     """Open a home-care episode (on acceptance, or when staff admit a patient directly)."""
     if Episode.objects.filter(patient=patient, status=EpisodeStatus.ACTIVE).exists():
-        raise DomainError("Người bệnh đang có đợt chăm sóc tại nhà chưa kết thúc.", code="episode_active")
+        raise DomainError(_("Người bệnh đang có đợt chăm sóc tại nhà chưa kết thúc."), code="episode_active")
     start = start_date or timezone.localdate()
     policy = policy_for(facility.province_code)
     episode = Episode.objects.create(
@@ -171,11 +173,24 @@ def _vn_number(value: Decimal | None, decimals: int) -> str:
     return f"{value:.{decimals}f}".replace(".", ",")
 
 
+def _local_number(value: Decimal | None, decimals: int) -> str:
+    """A number in a message: the Vietnamese decimal comma, or a point when the message is in English."""
+    text = _vn_number(value, decimals)
+    return text if (get_language() or "vi").startswith("vi") else text.replace(",", ".")
+
+
+def _question_text(question: Question) -> str:
+    """The question as the person reading the message asked for it (English text when there is one)."""
+    if (get_language() or "vi").startswith("en") and question.text_en:
+        return question.text_en
+    return question.text_vi
+
+
 def declaration_clean(*, questions: list[Question], answers: Any) -> dict[str, Any]:
     """Check answers against each question's type, options and plausible range; collect every error."""
     if not isinstance(answers, dict):
         raise ValidationErrors(
-            {"answers": [("answers_invalid", "Câu trả lời phải là một đối tượng mã → giá trị.")]}
+            {"answers": [("answers_invalid", _("Câu trả lời phải là một đối tượng mã → giá trị."))]}
         )
     errors: dict[str, list[tuple[str, str]]] = {}
     clean: dict[str, Any] = {}
@@ -183,29 +198,44 @@ def declaration_clean(*, questions: list[Question], answers: Any) -> dict[str, A
     for code in answers:
         if code not in known:
             errors.setdefault(str(code)[:32], []).append(
-                ("unknown_question", "Câu hỏi không có trong bộ câu hỏi.")
+                ("unknown_question", _("Câu hỏi không có trong bộ câu hỏi."))
             )
     for q in questions:
         raw = answers.get(q.code)
         empty = raw is None or raw == "" or raw == []
         if empty:
             if q.required:
-                errors.setdefault(q.code, []).append(("required", f"Vui lòng trả lời: {q.text_vi}."))
+                errors.setdefault(q.code, []).append(
+                    ("required", _("Vui lòng trả lời: %(question)s.") % {"question": _question_text(q)})
+                )
             continue
         if q.type == QuestionType.NUMBER:
             try:
                 value = _number(q, raw)
             except (ValueError, InvalidOperation, TypeError):
-                errors.setdefault(q.code, []).append(("not_a_number", f"{q.text_vi}: vui lòng nhập một số."))
+                errors.setdefault(q.code, []).append(
+                    (
+                        "not_a_number",
+                        _("%(question)s: vui lòng nhập một số.") % {"question": _question_text(q)},
+                    )
+                )
                 continue
             low, high = q.min_value, q.max_value
             if (low is not None and value < low) or (high is not None and value > high):
                 errors.setdefault(q.code, []).append(
                     (
                         "out_of_range",
-                        f"{q.text_vi}: {_vn_number(value, q.decimals)} {q.unit} không hợp lý "
-                        f"(từ {_vn_number(low, q.decimals)} đến {_vn_number(high, q.decimals)} {q.unit}). "
-                        "Vui lòng đo lại.",
+                        _(
+                            "%(question)s: %(value)s %(unit)s không hợp lý "
+                            "(từ %(low)s đến %(high)s %(unit)s). Vui lòng đo lại."
+                        )
+                        % {
+                            "question": _question_text(q),
+                            "value": _local_number(value, q.decimals),
+                            "low": _local_number(low, q.decimals),
+                            "high": _local_number(high, q.decimals),
+                            "unit": q.unit,
+                        },
                     )
                 )
                 continue
@@ -216,13 +246,18 @@ def declaration_clean(*, questions: list[Question], answers: Any) -> dict[str, A
             bad = [v for v in values if not isinstance(v, str) or v not in codes]
             if bad or (q.type == QuestionType.CHOICE and len(values) != 1):
                 errors.setdefault(q.code, []).append(
-                    ("invalid_option", f"{q.text_vi}: lựa chọn không hợp lệ.")
+                    (
+                        "invalid_option",
+                        _("%(question)s: lựa chọn không hợp lệ.") % {"question": _question_text(q)},
+                    )
                 )
                 continue
             clean[q.code] = sorted(set(values)) if q.type == QuestionType.MULTI else values[0]
         else:
             if not isinstance(raw, str) or len(raw) > 1000:
-                errors.setdefault(q.code, []).append(("text_invalid", f"{q.text_vi}: tối đa 1000 ký tự."))
+                errors.setdefault(q.code, []).append(
+                    ("text_invalid", _("%(question)s: tối đa 1000 ký tự.") % {"question": _question_text(q)})
+                )
                 continue
             clean[q.code] = raw.strip()
     if errors:
@@ -261,7 +296,7 @@ def declaration_submit(
     episode = _active_episode(patient.pk)
     if episode is None:
         raise DomainError(
-            "Người bệnh không có đợt chăm sóc tại nhà đang theo dõi, nên không thể khai báo.",
+            _("Người bệnh không có đợt chăm sóc tại nhà đang theo dõi, nên không thể khai báo."),
             code="no_active_episode",
         )
     version, questions = active_questionnaire()
@@ -385,12 +420,12 @@ def alert_acknowledge(*, alert: Alert, actor: Any, outcome: str, note: str = "")
     """Staff record what they did about an alert; the time to acknowledge is kept (created -> acknowledged)."""
     locked = Alert.objects.select_for_update().select_related("facility").filter(pk=alert.pk).first()
     if locked is None:
-        raise NotFound("Không tìm thấy cảnh báo.")
+        raise NotFound(_("Không tìm thấy cảnh báo."))
     access.require_role_at(actor, locked.facility, MONITORING_ROLES)
     if locked.acknowledged_at is not None:
-        raise DomainError("Cảnh báo này đã được xử lý.", code="already_acknowledged")
+        raise DomainError(_("Cảnh báo này đã được xử lý."), code="already_acknowledged")
     if outcome not in Alert.Outcome.values:
-        raise DomainError("Vui lòng chọn kết quả xử lý.", code="outcome_invalid", field="outcome")
+        raise DomainError(_("Vui lòng chọn kết quả xử lý."), code="outcome_invalid", field="outcome")
     locked.acknowledged_at = timezone.now()
     locked.acknowledged_by = actor
     locked.outcome = outcome
@@ -428,7 +463,7 @@ def _locked_episode(episode: Episode) -> Episode:
         .first()
     )
     if locked is None:
-        raise NotFound("Không tìm thấy đợt chăm sóc.")
+        raise NotFound(_("Không tìm thấy đợt chăm sóc."))
     return locked
 
 
@@ -446,22 +481,27 @@ def episode_complete(
     episode = _locked_episode(episode)
     access.require_role_at(actor, episode.facility, MONITORING_ROLES)
     if episode.status != EpisodeStatus.ACTIVE:
-        raise DomainError("Đợt chăm sóc này đã kết thúc.", code="episode_not_active")
+        raise DomainError(_("Đợt chăm sóc này đã kết thúc."), code="episode_not_active")
     today = today or timezone.localdate()
     policy = policy_for(episode.facility.province_code)
     days = (today - episode.start_date).days
     if days < policy.min_isolation_days:
         raise DomainError(
-            f"Mới cách ly {days} ngày; cần tối thiểu {policy.min_isolation_days} ngày.",
+            ngettext(
+                "Mới cách ly %(days)s ngày; cần tối thiểu %(minimum)s ngày.",
+                "Mới cách ly %(days)s ngày; cần tối thiểu %(minimum)s ngày.",
+                policy.min_isolation_days,
+            )
+            % {"days": days, "minimum": policy.min_isolation_days},
             code="too_early",
         )
     if negative_test_type not in ("rt_pcr", "rapid"):
         raise DomainError(
-            "Vui lòng chọn loại xét nghiệm âm tính.", code="test_type_invalid", field="negative_test_type"
+            _("Vui lòng chọn loại xét nghiệm âm tính."), code="test_type_invalid", field="negative_test_type"
         )
     if negative_test_date > today or negative_test_date < episode.start_date:
         raise DomainError(
-            "Ngày xét nghiệm âm tính phải trong thời gian cách ly và không ở tương lai.",
+            _("Ngày xét nghiệm âm tính phải trong thời gian cách ly và không ở tương lai."),
             code="negative_test_date_invalid",
             field="negative_test_date",
         )
@@ -499,13 +539,13 @@ def episode_close(*, episode: Episode, actor: Any, status: str, reason: str) -> 
     read-only: no more declarations, no reminders."""
     reason = (reason or "").strip()
     if status not in (EpisodeStatus.TRANSFERRED, EpisodeStatus.CLOSED):
-        raise DomainError("Trạng thái kết thúc không hợp lệ.", code="status_invalid", field="status")
+        raise DomainError(_("Trạng thái kết thúc không hợp lệ."), code="status_invalid", field="status")
     if len(reason) < 5:
-        raise DomainError("Vui lòng nhập lý do (ít nhất 5 ký tự).", code="reason_required", field="reason")
+        raise DomainError(_("Vui lòng nhập lý do (ít nhất 5 ký tự)."), code="reason_required", field="reason")
     episode = _locked_episode(episode)
     access.require_role_at(actor, episode.facility, MONITORING_ROLES)
     if episode.status != EpisodeStatus.ACTIVE:
-        raise DomainError("Đợt chăm sóc này đã kết thúc.", code="episode_not_active")
+        raise DomainError(_("Đợt chăm sóc này đã kết thúc."), code="episode_not_active")
     episode.status = status
     episode.end_reason = reason[:300]
     episode.ended_at = timezone.now()
@@ -528,15 +568,16 @@ CONFIG_ROLES = frozenset({Role.MANAGER, Role.ADMINISTRATOR})
 
 
 def may_configure(actor: Any) -> bool:
-    """Managers and administrators edit the questionnaire, triage rules, policies and guidance."""
-    if not getattr(actor, "is_authenticated", False):
-        return False
-    return bool(actor.is_superuser or access.roles_of(actor) & CONFIG_ROLES)
+    """Province-wide settings (the questionnaire, triage rules, the province's policy, guidance) are edited by
+    managers and administrators of the Department of Health only; TTYT and station managers read them."""
+    return access.holds_role_at_kind(actor, CONFIG_ROLES, {FacilityKind.DEPARTMENT_OF_HEALTH})
 
 
 def _require_configure(actor: Any) -> None:
     if not may_configure(actor):
-        raise PermissionDenied("Chỉ lãnh đạo/quản lý hoặc quản trị hệ thống được sửa cấu hình theo dõi.")
+        raise PermissionDenied(
+            _("Chỉ lãnh đạo/quản lý hoặc quản trị của Sở Y tế được sửa cấu hình theo dõi toàn tỉnh.")
+        )
 
 
 @transaction.atomic
@@ -550,13 +591,13 @@ def call_list_record_call(*, reminder: ReminderLog, actor: Any, note: str = "") 
         .first()
     )
     if locked is None:
-        raise NotFound("Không tìm thấy người bệnh trong danh sách gọi.")
+        raise NotFound(_("Không tìm thấy người bệnh trong danh sách gọi."))
     access.require_role_at(actor, locked.episode.facility, MONITORING_ROLES)
     if locked.kind != ReminderLog.Kind.CALL_LIST:
-        raise DomainError("Chỉ ghi nhận cuộc gọi cho danh sách gọi điện.", code="not_call_list")
+        raise DomainError(_("Chỉ ghi nhận cuộc gọi cho danh sách gọi điện."), code="not_call_list")
     note = (note or "").strip()
     if len(note) > 300:
-        raise DomainError("Ghi chú tối đa 300 ký tự.", code="note_too_long", field="note")
+        raise DomainError(_("Ghi chú tối đa 300 ký tự."), code="note_too_long", field="note")
     locked.called_at = timezone.now()
     locked.called_by = actor
     locked.call_note = note
@@ -623,11 +664,11 @@ def questionnaire_activate(*, version: QuestionnaireVersion, actor: Any) -> Ques
     _require_configure(actor)
     locked = QuestionnaireVersion.objects.select_for_update().filter(pk=version.pk).first()
     if locked is None:
-        raise NotFound("Không tìm thấy bộ câu hỏi.")
+        raise NotFound(_("Không tìm thấy bộ câu hỏi."))
     if not locked.questions.exists():
-        raise DomainError("Bộ câu hỏi chưa có câu hỏi nào.", code="questionnaire_empty")
+        raise DomainError(_("Bộ câu hỏi chưa có câu hỏi nào."), code="questionnaire_empty")
     if locked.is_active:
-        raise DomainError("Bộ câu hỏi này đang được dùng.", code="already_active")
+        raise DomainError(_("Bộ câu hỏi này đang được dùng."), code="already_active")
     previous = list(
         QuestionnaireVersion.objects.filter(is_active=True)
         .exclude(pk=locked.pk)

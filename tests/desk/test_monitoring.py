@@ -412,6 +412,30 @@ def test_configuration_is_for_managers(desk: Any) -> None:
     assert "Bộ câu hỏi khai báo" in manager.get(BOARD, {"facility": station().pk}).content.decode()
 
 
+def test_province_wide_configuration_is_changed_only_at_the_department_of_health(desk: Any) -> None:
+    """A TTYT manager reads the questionnaire, rules, policy and guidance but cannot change them: they apply
+    to the whole province, so only managers and administrators of the Sở Y tế can."""
+    ttyt = desk("ttyt.lanhdao")
+    for url in CONFIG_PAGES:
+        assert ttyt.get(url).status_code == 200, url
+    rule = TriageRule.objects.get(code="fever")
+    url = reverse("admin:monitoring_triagerule_change", args=[rule.pk])
+    data = {k: ("" if v is None else v) for k, v in model_to_dict(rule).items() if k not in ("id", "code")}
+    assert ttyt.post(url, {**data, "value": "37.0"}).status_code == 403
+    rule.refresh_from_db()
+    assert str(rule.value) != "37.0"
+    assert ttyt.get(reverse("admin:monitoring_triagerule_add")).status_code == 403
+    assert ttyt.get(reverse("admin:monitoring_provincepolicy_add")).status_code == 403
+    v1 = QuestionnaireVersion.objects.get(is_active=True)
+    assert (
+        ttyt.get(reverse("admin:monitoring_questionnaireversion_copy_action", args=[v1.pk])).status_code
+        == 403
+    )
+    page = ttyt.get(reverse("admin:monitoring_questionnaireversion_change", args=[v1.pk])).content.decode()
+    assert "SpO2" in page  # the questions are shown, read-only
+    assert not AuditLog.objects.filter(verb="configure").exists()
+
+
 def test_questionnaire_in_use_is_copied_then_activated(desk: Any) -> None:
     declare(demo_episode().patient, "a", temperature="36.6")
     v1 = QuestionnaireVersion.objects.get(is_active=True)

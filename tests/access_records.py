@@ -1,0 +1,158 @@
+"""Records for the access matrix (tests/test_access_matrix.py), built through the services where they exist.
+
+Two patients with portal accounts: A, the demo patient (bn0000001, station Thành Đông, TTYT Hải Dương), and
+B, accepted at station Lê Thanh Nghị (same TTYT). Each kind of record exists twice, at two facilities, so
+that every persona's row tells the two apart:
+
+- appointments: A's demo booking request at Phòng khám Nội 1 (under TTYT-HD); B's at a second hospital
+  directly under the Sở Y tế (HOSPITAL_B), outside the TTYT;
+- home care: A's episode and danger-sign alert at Thành Đông; B's at Lê Thanh Nghị;
+- HIS: A's link request, link, visit and lab result at TTYT-HD; B's at HOSPITAL_B.
+"""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from health_f0.appointments import selectors as appointment_selectors
+from health_f0.appointments import services as appointment_services
+from health_f0.appointments.models import Appointment, ScheduleTemplate, Service
+from health_f0.facilities.models import Facility
+from health_f0.facilities.services import facility_save
+from health_f0.his import services as his_services
+from health_f0.his.adapters import NoLookupAdapter
+from health_f0.his.models import HisLabResult, HisVisit, HisVisitSeen
+from health_f0.monitoring.models import Alert, Episode
+from health_f0.monitoring.services import declaration_submit
+from health_f0.patients.models import Patient
+
+HOSPITAL_B = "BV-KA"
+HOSPITAL_B_SERVICE = "kham-ka"
+DANGER = {"temperature": "38.5", "spo2": "92", "symptoms": ["shortness_of_breath"]}
+
+
+def portal_ready(patient: Patient) -> Patient:
+    """Past the first-login password change, so the portal and the patient API answer this account."""
+    assert patient.account_id is not None
+    get_user_model().objects.filter(pk=patient.account_id).update(must_change_password=False)
+    patient.refresh_from_db()
+    return patient
+
+
+def hospital_b() -> Facility:
+    """A second hospital (it runs a HIS and a clinic) directly under the Sở Y tế, outside TTYT Hải Dương."""
+    existing = Facility.objects.filter(code=HOSPITAL_B).first()
+    if existing is not None:
+        return existing
+    return facility_save(
+        facility=Facility(
+            kind="hospital",
+            code=HOSPITAL_B,
+            name="Bệnh viện Đa khoa Kiến An",
+            parent=Facility.objects.get(code="SYT-31"),
+            province_code=31,
+        )
+    )
+
+
+def appointment_records(patients: dict[str, Patient], admin: Any) -> dict[str, Appointment]:
+    """appt_a: the demo's online request of patient A at Khám Nội (load_appointments_demo must have run);
+    appt_b: an online request of patient B at HOSPITAL_B's clinic (booked by the desk, then marked as an app
+    request waiting for confirmation, like the demo's)."""
+    appt_a = Appointment.objects.get(patient=patients["pat_a"], status="requested", is_reexam=False)
+    service = Service.objects.create(
+        facility=hospital_b(), code=HOSPITAL_B_SERVICE, name="Khám Đa khoa Kiến An", capacity_per_slot=2
+    )
+    ScheduleTemplate.objects.bulk_create(
+        ScheduleTemplate(service=service, weekday=day, start_time=time(7), end_time=time(17))
+        for day in range(7)
+    )
+    first = timezone.localdate() + timedelta(days=2)
+    slot = next(
+        s
+        for s in appointment_selectors.slots_free(
+            service=service, start=first, end=first + timedelta(days=10), for_staff=True
+        )
+        if s.free > 0
+    )
+    appt_b = appointment_services.appointment_book(
+        patient=patients["pat_b"], service=service, slot_start=slot.start, channel="phone", actor=admin
+    )
+    Appointment.objects.filter(pk=appt_b.pk).update(
+        status="requested", channel="app", confirmed_at=None, confirmed_by=None
+    )
+    appt_b.refresh_from_db()
+    return {"appt_a": appt_a, "appt_b": appt_b}
+
+
+def monitoring_records(patients: dict[str, Patient]) -> dict[str, Any]:
+    """Each patient's active home-care episode and an open danger-sign alert raised by their declaration."""
+    out: dict[str, Any] = {}
+    for suffix in ("a", "b"):
+        patient = patients[f"pat_{suffix}"]
+        declaration, _created = declaration_submit(
+            patient=patient, actor=patient.account, answers=DANGER, idempotency_key=f"matrix-{suffix}"
+        )
+        out[f"ep_{suffix}"] = Episode.objects.get(patient=patient, status="active")
+        out[f"alert_{suffix}"] = Alert.objects.select_related("declaration").get(declaration=declaration)
+    return out
+
+
+def his_records(patients: dict[str, Patient], linker: Any, admin: Any) -> dict[str, Any]:
+    """Per patient: a link request (asked on the portal, approved by a linker of that facility), the active
+    link it made, one imported visit and one lab result; plus the visits the HIS reported today (the HIS
+    report's figures) at both facilities."""
+    facilities = {"a": Facility.objects.get(code="TTYT-HD"), "b": hospital_b()}
+    deciders = {"a": linker, "b": admin}
+    out: dict[str, Any] = {}
+    for suffix, facility in facilities.items():
+        patient = patients[f"pat_{suffix}"]
+        request = his_services.link_request_create(
+            patient=patient,
+            identifier_type="his_code",
+            identifier=f"BN-MATRIX-{suffix.upper()}",
+            channel="portal",
+            actor=patient.account,
+            facility=facility,
+            adapter=NoLookupAdapter(),
+        )
+        his_services.link_request_approve(
+            request=request, actor=deciders[suffix], his_patient_id=f"BN-MATRIX-{suffix.upper()}"
+        )
+        request.refresh_from_db()
+        visit = HisVisit.objects.create(
+            patient=patient,
+            facility=facility,
+            source="xml",
+            external_id=f"LK-MATRIX-{suffix.upper()}",
+            admitted_at=timezone.now() - timedelta(days=3),
+            icd10="I10",
+            diagnosis_text=f"Chẩn đoán ma trận {suffix.upper()}",
+        )
+        lab = HisLabResult.objects.create(
+            patient=patient,
+            facility=facility,
+            source="xml",
+            external_id=f"LK-MATRIX-{suffix.upper()}:1",
+            visit=visit,
+            visit_ref=visit.external_id,
+            name=f"Glucose ma trận {suffix.upper()}",
+            value="7.8",
+            flag="H",
+            observed_at=timezone.now() - timedelta(days=3),
+        )
+        HisVisitSeen.objects.create(
+            facility=facility,
+            source="xml",
+            external_id=visit.external_id,
+            day=timezone.localdate(),
+            department_code="K01",
+            patient_key=f"matrix-{suffix}",
+            linked=True,
+        )
+        out.update({f"link_{suffix}": request, f"visit_{suffix}": visit, f"lab_{suffix}": lab})
+    return out
