@@ -15,6 +15,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from health_f0.core.exceptions import DomainError, RateLimited
 from health_f0.notifications.models import MessageKind
@@ -63,10 +65,36 @@ def _count_failure(challenge: OtpChallenge) -> int:
         return 1
 
 
+def _ip_allowance(ip: str, issued_last_hour: int) -> bool:
+    """Whether one more code may go to a network address: under the hourly cap by the database's count
+    (a sliding hour) and by an atomic counter for the current clock hour. Counting rows alone races:
+    a burst across many phones from one address would all read the same count before any row lands;
+    the cache's atomic increment (Redis in production) lets exactly the cap through."""
+    cap = settings.OTP_MAX_PER_IP_PER_HOUR
+    if issued_last_hour >= cap:
+        return False
+    key = f"otp-ip:{ip}:{int(timezone.now().timestamp()) // 3600}"
+    cache.add(key, 0, timeout=3700)
+    try:
+        taken = int(cache.incr(key))
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=3700)
+        taken = 1
+    return taken <= cap
+
+
+def _wait_message(seconds: int) -> str:
+    return ngettext(
+        "Vui lòng chờ %(seconds)s giây trước khi lấy mã mới.",
+        "Vui lòng chờ %(seconds)s giây trước khi lấy mã mới.",
+        seconds,
+    ) % {"seconds": seconds}
+
+
 def otp_request(*, phone: str, purpose: str, ip: str | None) -> OtpIssued:
     """Create and text a new code, unless a limit applies (RateLimited carries `retry_after` seconds)."""
     if purpose not in PURPOSES:
-        raise DomainError("Mục đích OTP không hợp lệ.", code="purpose_invalid", field="purpose")
+        raise DomainError(_("Mục đích OTP không hợp lệ."), code="purpose_invalid", field="purpose")
     now = timezone.now()
     resend = settings.OTP_RESEND_SECONDS
     # Atomic in Redis (and per process without it): one code per phone per 60 s even under a burst.
@@ -75,7 +103,7 @@ def otp_request(*, phone: str, purpose: str, ip: str | None) -> OtpIssued:
         last = OtpChallenge.objects.filter(phone=phone, purpose=purpose).order_by("-created_at").first()
         wait = resend - int((now - last.created_at).total_seconds()) if last else resend
         raise RateLimited(
-            f"Vui lòng chờ {max(wait, 1)} giây trước khi lấy mã mới.",
+            _wait_message(max(wait, 1)),
             code="otp_resend_too_soon",
             retry_after=max(wait, 1),
         )
@@ -95,19 +123,19 @@ def _issue(*, phone: str, purpose: str, ip: str | None, now: datetime) -> OtpIss
     if last_resend and (now - last_resend.created_at).total_seconds() < resend:
         wait = resend - int((now - last_resend.created_at).total_seconds())
         raise RateLimited(
-            f"Vui lòng chờ {max(wait, 1)} giây trước khi lấy mã mới.",
+            _wait_message(max(wait, 1)),
             code="otp_resend_too_soon",
             retry_after=max(wait, 1),
         )
     if recent.filter(phone=phone).count() >= settings.OTP_MAX_PER_PHONE_PER_HOUR:
         raise RateLimited(
-            "Số điện thoại này đã nhận quá nhiều mã trong 1 giờ. Vui lòng thử lại sau.",
+            _("Số điện thoại này đã nhận quá nhiều mã trong 1 giờ. Vui lòng thử lại sau."),
             code="otp_phone_limit",
             retry_after=3600,
         )
-    if ip and recent.filter(ip_address=ip).count() >= settings.OTP_MAX_PER_IP_PER_HOUR:
+    if ip and not _ip_allowance(ip, recent.filter(ip_address=ip).count()):
         raise RateLimited(
-            "Có quá nhiều yêu cầu mã OTP từ mạng của bạn. Vui lòng thử lại sau.",
+            _("Có quá nhiều yêu cầu mã OTP từ mạng của bạn. Vui lòng thử lại sau."),
             code="otp_ip_limit",
             retry_after=3600,
         )
@@ -155,13 +183,13 @@ def otp_verify(*, phone: str, purpose: str, code: str) -> OtpChallenge:
         )
         if challenge is None:
             error = DomainError(
-                "Vui lòng bấm “Nhận OTP” để lấy mã xác thực.", code="otp_missing", field="otp"
+                _("Vui lòng bấm “Nhận OTP” để lấy mã xác thực."), code="otp_missing", field="otp"
             )
         elif challenge.expires_at <= now:
-            error = DomainError("Mã OTP đã hết hạn. Vui lòng lấy mã mới.", code="otp_expired", field="otp")
+            error = DomainError(_("Mã OTP đã hết hạn. Vui lòng lấy mã mới."), code="otp_expired", field="otp")
         elif max(challenge.attempts, _failures(challenge)) >= settings.OTP_MAX_ATTEMPTS:
             error = DomainError(
-                "Bạn đã nhập sai mã quá 5 lần. Vui lòng lấy mã mới.", code="otp_locked", field="otp"
+                _("Bạn đã nhập sai mã quá 5 lần. Vui lòng lấy mã mới."), code="otp_locked", field="otp"
             )
         elif (
             len(code) == 6
@@ -177,9 +205,14 @@ def otp_verify(*, phone: str, purpose: str, code: str) -> OtpChallenge:
             challenge.save(update_fields=["attempts"])
             left = settings.OTP_MAX_ATTEMPTS - challenge.attempts
             message = (
-                f"Mã OTP không đúng. Bạn còn {left} lần thử."
+                ngettext(
+                    "Mã OTP không đúng. Bạn còn %(left)s lần thử.",
+                    "Mã OTP không đúng. Bạn còn %(left)s lần thử.",
+                    left,
+                )
+                % {"left": left}
                 if left > 0
-                else "Mã OTP không đúng và đã bị khoá. Vui lòng lấy mã mới."
+                else _("Mã OTP không đúng và đã bị khoá. Vui lòng lấy mã mới.")
             )
             error = DomainError(message, code="otp_invalid", field="otp")
     if error is not None:
@@ -194,4 +227,4 @@ def otp_consume(*, challenge: OtpChallenge) -> None:
         pk=challenge.pk, consumed_at__isnull=True, verified_at__isnull=False
     ).update(consumed_at=timezone.now())
     if used != 1:
-        raise DomainError("Mã OTP đã được sử dụng. Vui lòng lấy mã mới.", code="otp_used", field="otp")
+        raise DomainError(_("Mã OTP đã được sử dụng. Vui lòng lấy mã mới."), code="otp_used", field="otp")

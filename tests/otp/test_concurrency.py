@@ -60,3 +60,19 @@ def test_one_code_two_simultaneous_submissions_one_registration(demo: Any, sms: 
     assert len(created) == 1 and len(errors) == 1, results
     assert errors[0].code in {"otp_used", "otp_missing"}
     assert Registration.objects.filter(phone=PHONE).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_burst_from_one_address_across_many_phones_stays_within_the_ip_cap(sms: Any, settings: Any) -> None:
+    """24 different phones from one network address at once: exactly the hourly cap (here 20) get a code."""
+    cap = settings.OTP_MAX_PER_IP_PER_HOUR
+    calls = [
+        (lambda i=i: otp_request(phone=f"+8491300{i:04d}", purpose="registration", ip="198.51.100.4"))
+        for i in range(cap + 4)
+    ]
+    results = run_together(*calls)
+    issued = [r for r in results if not isinstance(r, Exception)]
+    refused = [r for r in results if isinstance(r, RateLimited)]
+    assert len(issued) == cap and len(refused) == 4, results
+    assert all(r.code == "otp_ip_limit" for r in refused)
+    assert OtpChallenge.objects.filter(ip_address="198.51.100.4").count() == cap
