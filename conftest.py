@@ -41,6 +41,11 @@ def _isolated(settings: Any, tmp_path: Path) -> Iterator[None]:
     reset_caches()
     yield
     _clear_cache()
+    # A request in English leaves English active in the thread (Django does not reset it): the next test
+    # that calls services directly must start in the default language (Vietnamese).
+    from django.utils import translation
+
+    translation.deactivate()
 
 
 class SmsFile:

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import connections, router
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework import authentication, exceptions
 
 from health_f0.api.models import ApiToken, hash_token
@@ -22,14 +23,14 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Mã truy cập không hợp lệ.")
+            raise exceptions.AuthenticationFailed(_("Mã truy cập không hợp lệ."))
         try:
             raw = header[1].decode()
         except UnicodeError:
-            raise exceptions.AuthenticationFailed("Mã truy cập không hợp lệ.")
+            raise exceptions.AuthenticationFailed(_("Mã truy cập không hợp lệ."))
         token = _token_with_user(hash_token(raw))
         if token is None or token.expires_at <= timezone.now() or not token.user.is_active:
-            raise exceptions.AuthenticationFailed("Mã truy cập không hợp lệ hoặc đã hết hạn.")
+            raise exceptions.AuthenticationFailed(_("Mã truy cập không hợp lệ hoặc đã hết hạn."))
         now = timezone.now()
         # Kept to the hour: one write an hour per device, not one per request.
         if token.last_used_at is None or now - token.last_used_at > timedelta(hours=1):

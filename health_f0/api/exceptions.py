@@ -1,4 +1,8 @@
-"""Every API error answers `{"detail", "code", "errors": {field: [{"code", "message"}]}}`, never a 500 page."""
+"""Every API error answers `{"detail", "code", "errors": {field: [{"code", "message"}]}}`, never a 500 page.
+
+Messages are in the request's language (Accept-Language: vi by default, or en); codes and field names are
+the same in every language.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,17 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import get_language, gettext_lazy, ngettext
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from health_f0.core.exceptions import DomainError
 
-# DRF's own messages are English (its Vietnamese catalogue is partial): give Vietnamese ones by code.
+# DRF's own messages are English (its Vietnamese catalogue is partial): give Vietnamese ones by code. These two
+# tables apply only when Vietnamese is active (in English DRF's own text already reads well), so they are not
+# translated.
 _VI_BY_PREFIX = [
     ("Date has wrong format", "Ngày không hợp lệ: dùng định dạng YYYY-MM-DD."),
     ("Datetime has wrong format", "Thời điểm không hợp lệ: dùng định dạng ISO 8601."),
@@ -46,18 +54,28 @@ _VI_BY_CODE = {
     "date": "Cần một ngày (YYYY-MM-DD), không kèm giờ.",
     "datetime": "Thời điểm không hợp lệ.",
 }
-_VI_EXCEPTIONS: dict[type[exceptions.APIException], str] = {
-    exceptions.NotAuthenticated: "Vui lòng đăng nhập (gửi tiêu đề Authorization: Bearer <mã truy cập>).",
-    exceptions.AuthenticationFailed: "Thông tin xác thực không đúng.",
-    exceptions.ParseError: "Dữ liệu gửi lên không đúng định dạng JSON.",
-    exceptions.UnsupportedMediaType: "Định dạng dữ liệu không được hỗ trợ: hãy gửi application/json.",
-    exceptions.NotAcceptable: "Không trả được dữ liệu theo tiêu đề Accept đã gửi (API chỉ trả JSON).",
+_VI_EXCEPTIONS: dict[type[exceptions.APIException], Any] = {
+    exceptions.NotAuthenticated: gettext_lazy(
+        "Vui lòng đăng nhập (gửi tiêu đề Authorization: Bearer <mã truy cập>)."
+    ),
+    exceptions.AuthenticationFailed: gettext_lazy("Thông tin xác thực không đúng."),
+    exceptions.ParseError: gettext_lazy("Dữ liệu gửi lên không đúng định dạng JSON."),
+    exceptions.UnsupportedMediaType: gettext_lazy(
+        "Định dạng dữ liệu không được hỗ trợ: hãy gửi application/json."
+    ),
+    exceptions.NotAcceptable: gettext_lazy(
+        "Không trả được dữ liệu theo tiêu đề Accept đã gửi (API chỉ trả JSON)."
+    ),
 }
 
 
+def _vietnamese_active() -> bool:
+    return (get_language() or "vi").startswith("vi")
+
+
 def _vietnamese(code: str, message: str) -> str:
-    """Our own (Vietnamese) messages pass through; DRF's English defaults become Vietnamese."""
-    if not message.isascii():
+    """Our own messages pass through; with Vietnamese active, DRF's English defaults become Vietnamese."""
+    if not message.isascii() or not _vietnamese_active():
         return message
     for prefix, vi in _VI_BY_PREFIX:
         if message.startswith(prefix):
@@ -105,7 +123,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             headers["Retry-After"] = str(exc.extra["retry_after"])
         return Response(body, status=exc.status_code, headers=headers)
     if isinstance(exc, Http404):
-        exc = exceptions.NotFound("Không tìm thấy.")
+        exc = exceptions.NotFound(_("Không tìm thấy."))
     if isinstance(exc, DjangoValidationError):
         # A model's full_clean() inside a service: still the user's input, so a 400, never a 500.
         messages = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
@@ -114,7 +132,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         wait = max(math.ceil(wait_s), 1) if (wait_s := getattr(exc, "wait", None)) is not None else 60
         return Response(
             {
-                "detail": f"Bạn thao tác quá nhanh. Vui lòng thử lại sau {wait} giây.",
+                "detail": ngettext(
+                    "Bạn thao tác quá nhanh. Vui lòng thử lại sau %(seconds)s giây.",
+                    "Bạn thao tác quá nhanh. Vui lòng thử lại sau %(seconds)s giây.",
+                    wait,
+                )
+                % {"seconds": wait},
                 "code": "throttled",
                 "retry_after": wait,
             },
@@ -126,15 +149,19 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
     if isinstance(exc, exceptions.ValidationError):
         response.data = {
-            "detail": "Thông tin chưa hợp lệ.",
+            "detail": _("Thông tin chưa hợp lệ."),
             "code": "validation_error",
             "errors": _flatten(exc.detail),
         }
     elif isinstance(exc, exceptions.APIException):
         detail = exc.detail
-        message = str(detail) if not isinstance(detail, dict | list) else "Yêu cầu không hợp lệ."
-        if message.isascii() and type(exc) in _VI_EXCEPTIONS:
-            message = _VI_EXCEPTIONS[type(exc)]
+        message = str(detail) if not isinstance(detail, dict | list) else _("Yêu cầu không hợp lệ.")
+        ours = _VI_EXCEPTIONS.get(type(exc))
+        # DRF's default text (in whatever language DRF has it) becomes ours; a message we raised stays.
+        if ours is not None and (
+            message == str(type(exc).default_detail) or (message.isascii() and _vietnamese_active())
+        ):
+            message = str(ours)
         response.data = {
             "detail": message,
             "code": exc.get_codes() if isinstance(exc.get_codes(), str) else "error",

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import permissions
 
 from health_f0.facilities import access
@@ -10,11 +12,11 @@ from health_f0.facilities import access
 class IsStaffMember(permissions.BasePermission):
     """Logged-in users holding a staff role somewhere; what they see is then scoped by facilities.access."""
 
-    message = "Chức năng này chỉ dành cho nhân viên y tế."
+    message: Any = gettext_lazy("Chức năng này chỉ dành cho nhân viên y tế.")
 
     def has_permission(self, request: Any, view: Any) -> bool:
         if getattr(request.user, "must_change_password", False):
-            self.message = "Vui lòng đổi mật khẩu được cấp trước khi sử dụng."
+            self.message = _("Vui lòng đổi mật khẩu được cấp trước khi sử dụng.")
             return False
         return access.is_staff_member(request.user)
 
@@ -22,7 +24,7 @@ class IsStaffMember(permissions.BasePermission):
 class HasOwnPassword(permissions.BasePermission):
     """For patient endpoints: an account still on its SMS-issued password may only change it (and log out)."""
 
-    message = "Vui lòng đổi mật khẩu được cấp qua tin nhắn trước khi sử dụng."
+    message = gettext_lazy("Vui lòng đổi mật khẩu được cấp qua tin nhắn trước khi sử dụng.")
 
     def has_permission(self, request: Any, view: Any) -> bool:
         return not getattr(request.user, "must_change_password", False)

@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from health_f0.core.exceptions import DomainError
 from health_f0.facilities import access
@@ -37,7 +38,9 @@ def transfer_target(*, public_id: UUID) -> Facility:
     """The facility a registration is being transferred to (any active one; the service checks the kind)."""
     facility = Facility.objects.filter(public_id=public_id, is_active=True).first()
     if facility is None:
-        raise DomainError("Không tìm thấy trạm y tế nhận chuyển.", code="station_not_found", field="station")
+        raise DomainError(
+            _("Không tìm thấy trạm y tế nhận chuyển."), code="station_not_found", field="station"
+        )
     return facility
 
 

@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from health_f0.api.models import ApiToken, hash_token
 from health_f0.core.audit import audit_log
@@ -33,15 +35,20 @@ def api_login(*, request: HttpRequest, username: str, password: str) -> Any:
         from django.conf import settings
 
         retry_after = int(float(settings.AXES_COOLOFF_TIME) * 3600)
+        minutes = max(retry_after // 60, 1)
         raise RateLimited(
-            "Tài khoản tạm thời bị khoá do đăng nhập sai nhiều lần. "
-            f"Vui lòng thử lại sau {max(retry_after // 60, 1)} phút.",
+            ngettext(
+                "Tài khoản tạm thời bị khoá do đăng nhập sai nhiều lần. Vui lòng thử lại sau %(minutes)s phút.",
+                "Tài khoản tạm thời bị khoá do đăng nhập sai nhiều lần. Vui lòng thử lại sau %(minutes)s phút.",
+                minutes,
+            )
+            % {"minutes": minutes},
             code="locked_out",
             retry_after=retry_after,
         )
     if user is None or not user.is_active:
         raise DomainError(
-            "Tên đăng nhập hoặc mật khẩu không đúng.", code="invalid_credentials", field="password"
+            _("Tên đăng nhập hoặc mật khẩu không đúng."), code="invalid_credentials", field="password"
         )
     return user
 
@@ -71,7 +78,7 @@ def api_password_change(*, user: Any, old_password: str, new_password: str, keep
     validators. Every other API token of the user is revoked (other devices must log in again)."""
     errors: dict[str, list[tuple[str, str]]] = {}
     if not user.check_password(old_password):
-        errors["old_password"] = [("old_password_wrong", "Mật khẩu hiện tại không đúng.")]
+        errors["old_password"] = [("old_password_wrong", _("Mật khẩu hiện tại không đúng."))]
     else:
         try:
             password_validation.validate_password(new_password, user)
@@ -81,7 +88,7 @@ def api_password_change(*, user: Any, old_password: str, new_password: str, keep
             ]
         if new_password == old_password:
             errors.setdefault("new_password", []).append(
-                ("password_unchanged", "Mật khẩu mới phải khác mật khẩu hiện tại.")
+                ("password_unchanged", _("Mật khẩu mới phải khác mật khẩu hiện tại."))
             )
     if errors:
         raise ValidationErrors(errors)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 
 class DomainError(Exception):
-    """A rule was broken. `code` is stable English for clients; `message` is Vietnamese for people."""
+    """A rule was broken. `code` is stable English for clients; `message` is for people, in the language
+    active when it was raised (Vietnamese unless the request asked for English)."""
 
     status_code = 400
     code = "invalid"
@@ -46,10 +49,10 @@ class InvalidTransition(DomainError):
 
 
 class ValidationErrors(DomainError):
-    """Several field errors at once: `errors` maps field -> list of (code, Vietnamese message)."""
+    """Several field errors at once: `errors` maps field -> list of (code, message)."""
 
     code = "validation_error"
 
     def __init__(self, errors: dict[str, list[tuple[str, str]]]):
-        super().__init__("Thông tin chưa hợp lệ, vui lòng kiểm tra các mục được đánh dấu.")
+        super().__init__(_("Thông tin chưa hợp lệ, vui lòng kiểm tra các mục được đánh dấu."))
         self.errors = errors

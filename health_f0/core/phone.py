@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import phonenumbers
+from django.utils.translation import gettext as _
 
 from health_f0.core.exceptions import DomainError
 
@@ -13,12 +14,12 @@ def normalize_mobile(raw: str) -> str:
     """Parse a Vietnamese mobile number written any usual way; return E.164 or raise DomainError."""
     cleaned = (raw or "").strip()
     if not cleaned:
-        raise DomainError("Vui lòng nhập số điện thoại di động.", code="phone_required", field="phone")
+        raise DomainError(_("Vui lòng nhập số điện thoại di động."), code="phone_required", field="phone")
     try:
         number = phonenumbers.parse(cleaned, "VN")
     except phonenumbers.NumberParseException:
         raise DomainError(
-            "Số điện thoại không hợp lệ. Ví dụ đúng: 0912 345 678.", code="phone_invalid", field="phone"
+            _("Số điện thoại không hợp lệ. Ví dụ đúng: 0912 345 678."), code="phone_invalid", field="phone"
         )
     national = str(number.national_number)
     if (
@@ -28,7 +29,7 @@ def normalize_mobile(raw: str) -> str:
         or not phonenumbers.is_valid_number(number)
     ):
         raise DomainError(
-            "Số điện thoại di động không hợp lệ (10 số, bắt đầu bằng 03, 05, 07, 08 hoặc 09).",
+            _("Số điện thoại di động không hợp lệ (10 số, bắt đầu bằng 03, 05, 07, 08 hoặc 09)."),
             code="phone_invalid",
             field="phone",
         )

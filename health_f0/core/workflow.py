@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 from health_f0.core.exceptions import InvalidTransition
 
 
@@ -22,12 +24,13 @@ class Workflow:
         self._table = {(t.source, t.action): t for t in transitions}
 
     def get(self, state: str, action: str) -> Transition:
-        """The transition for (state, action), or InvalidTransition with a Vietnamese message."""
+        """The transition for (state, action), or InvalidTransition (message in the active language)."""
         try:
             return self._table[(state, action)]
         except KeyError:
             raise InvalidTransition(
-                f"Không thể thực hiện thao tác này khi hồ sơ đang ở trạng thái hiện tại ({state}).",
+                _("Không thể thực hiện thao tác này khi hồ sơ đang ở trạng thái hiện tại (%(state)s).")
+                % {"state": state},
                 code="invalid_transition",
                 state=state,
                 action=action,
@@ -38,7 +41,7 @@ class Workflow:
 
     def roles_for(self, action: str) -> frozenset[str]:
         roles: set[str] = set()
-        for (_, act), t in self._table.items():
+        for (_source, act), t in self._table.items():
             if act == action:
                 roles |= t.roles
         return frozenset(roles)

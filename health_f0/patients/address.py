@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from django.utils.translation import gettext as _
 from vietnam_provinces import Province, Ward
 
 from health_f0.core.exceptions import DomainError
@@ -38,4 +39,6 @@ def validate_ward(province_code: int, ward_code: int) -> str:
     for code, name in wards_of(province_code):
         if code == ward_code:
             return name
-    raise DomainError("Phường/xã không thuộc tỉnh/thành phố đã chọn.", code="ward_invalid", field="ward_code")
+    raise DomainError(
+        _("Phường/xã không thuộc tỉnh/thành phố đã chọn."), code="ward_invalid", field="ward_code"
+    )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from django.utils.translation import gettext as _
+
 from health_f0.core.exceptions import DomainError
 
 _BHYT_OLD = re.compile(r"^[A-Z]{2}[1-5]\d{12}$")
@@ -16,16 +18,16 @@ def clean_cccd(raw: str, *, date_of_birth: date | None = None, sex: str | None =
     if not value:
         return ""
     if not re.fullmatch(r"\d{12}", value):
-        raise DomainError("Số CCCD phải gồm đúng 12 chữ số.", code="cccd_invalid", field="cccd")
+        raise DomainError(_("Số CCCD phải gồm đúng 12 chữ số."), code="cccd_invalid", field="cccd")
     century_sex = int(value[3])
     if century_sex > 9:
-        raise DomainError("Số CCCD không hợp lệ.", code="cccd_invalid", field="cccd")
+        raise DomainError(_("Số CCCD không hợp lệ."), code="cccd_invalid", field="cccd")
     century = 1900 + 100 * (century_sex // 2)
     if date_of_birth is not None:
         year = century + int(value[4:6])
         if year != date_of_birth.year:
             raise DomainError(
-                "Số CCCD không khớp với năm sinh (chữ số 4–6 mã hoá thế kỷ và năm sinh).",
+                _("Số CCCD không khớp với năm sinh (chữ số 4–6 mã hoá thế kỷ và năm sinh)."),
                 code="cccd_mismatch",
                 field="cccd",
             )
@@ -33,7 +35,7 @@ def clean_cccd(raw: str, *, date_of_birth: date | None = None, sex: str | None =
         is_female = century_sex % 2 == 1
         if is_female != (sex == "female"):
             raise DomainError(
-                "Số CCCD không khớp với giới tính (chữ số thứ 4 mã hoá giới tính).",
+                _("Số CCCD không khớp với giới tính (chữ số thứ 4 mã hoá giới tính)."),
                 code="cccd_mismatch",
                 field="cccd",
             )
@@ -48,7 +50,7 @@ def clean_bhyt(raw: str) -> str:
     if re.fullmatch(r"\d{10}", value) or _BHYT_OLD.fullmatch(value):
         return value
     raise DomainError(
-        "Số thẻ BHYT gồm 10 chữ số (mã số BHXH) hoặc 15 ký tự trên thẻ cũ (ví dụ HS4010123456789).",
+        _("Số thẻ BHYT gồm 10 chữ số (mã số BHXH) hoặc 15 ký tự trên thẻ cũ (ví dụ HS4010123456789)."),
         code="bhyt_invalid",
         field="bhyt",
     )

@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from health_f0.core.audit import audit_log
 from health_f0.core.exceptions import Conflict, DomainError, NotFound, ValidationErrors
@@ -89,15 +90,15 @@ def registration_validate(data: RegistrationInput, *, today: date | None = None)
 
     data.full_name = normalize_name(data.full_name or "")
     if len(data.full_name) < 2 or len(data.full_name) > 120:
-        add("full_name", "full_name_invalid", "Vui lòng nhập đầy đủ họ và tên (2–120 ký tự).")
+        add("full_name", "full_name_invalid", _("Vui lòng nhập đầy đủ họ và tên (2–120 ký tự)."))
     elif any(ch.isdigit() for ch in data.full_name):
-        add("full_name", "full_name_invalid", "Họ và tên không được chứa chữ số.")
+        add("full_name", "full_name_invalid", _("Họ và tên không được chứa chữ số."))
     if data.date_of_birth > today:
-        add("date_of_birth", "date_of_birth_future", "Ngày sinh không được ở tương lai.")
+        add("date_of_birth", "date_of_birth_future", _("Ngày sinh không được ở tương lai."))
     elif data.date_of_birth < date(today.year - 120, 1, 1):
-        add("date_of_birth", "date_of_birth_invalid", "Ngày sinh không hợp lệ.")
+        add("date_of_birth", "date_of_birth_invalid", _("Ngày sinh không hợp lệ."))
     if data.sex not in screening.codes(screening.SEXES):
-        add("sex", "sex_invalid", "Vui lòng chọn giới tính.")
+        add("sex", "sex_invalid", _("Vui lòng chọn giới tính."))
     phone = check("phone", lambda: normalize_mobile(data.phone))
     if phone:
         data.phone = phone
@@ -107,57 +108,67 @@ def registration_validate(data: RegistrationInput, *, today: date | None = None)
     bhyt = check("bhyt", lambda: clean_bhyt(data.bhyt))
     data.bhyt = bhyt or ""
     if data.province_code not in dict(address.provinces()):
-        add("province_code", "province_invalid", "Vui lòng chọn tỉnh/thành phố.")
+        add("province_code", "province_invalid", _("Vui lòng chọn tỉnh/thành phố."))
     else:
         check("ward_code", lambda: address.validate_ward(data.province_code, data.ward_code))
     data.street = (data.street or "").strip()[:200]
     if data.relation not in screening.codes(screening.RELATIONS):
-        add("relation", "relation_invalid", "Vui lòng chọn ai là người đăng ký.")
+        add("relation", "relation_invalid", _("Vui lòng chọn ai là người đăng ký."))
     data.registrant_name = normalize_name(data.registrant_name or "")[:120]
     if data.relation == "relative" and len(data.registrant_name) < 2:
-        add("registrant_name", "registrant_name_required", "Vui lòng nhập họ tên người đăng ký giúp.")
+        add("registrant_name", "registrant_name_required", _("Vui lòng nhập họ tên người đăng ký giúp."))
     if data.test_type not in screening.codes(screening.TEST_TYPES):
-        add("test_type", "test_type_invalid", "Vui lòng chọn loại xét nghiệm.")
+        add("test_type", "test_type_invalid", _("Vui lòng chọn loại xét nghiệm."))
     if data.positive_date > today:
-        add("positive_date", "positive_date_future", "Ngày có kết quả dương tính không được ở tương lai.")
+        add("positive_date", "positive_date_future", _("Ngày có kết quả dương tính không được ở tương lai."))
     elif data.positive_date < today - timedelta(days=30):
         add(
             "positive_date",
             "positive_date_too_old",
-            "Ngày dương tính cách đây hơn 30 ngày: vui lòng liên hệ trạm y tế.",
+            _("Ngày dương tính cách đây hơn 30 ngày: vui lòng liên hệ trạm y tế."),
         )
     unknown = set(data.symptoms) - set(screening.codes(screening.SYMPTOMS))
     if unknown:
-        add("symptoms", "symptom_invalid", f"Triệu chứng không hợp lệ: {', '.join(sorted(unknown))}.")
+        add(
+            "symptoms",
+            "symptom_invalid",
+            _("Triệu chứng không hợp lệ: %(items)s.") % {"items": ", ".join(sorted(unknown))},
+        )
     if "none" in data.symptoms and len(set(data.symptoms)) > 1:
         add(
-            "symptoms", "symptoms_conflict", "Đã chọn “Không có triệu chứng” thì không chọn triệu chứng khác."
+            "symptoms",
+            "symptoms_conflict",
+            _("Đã chọn “Không có triệu chứng” thì không chọn triệu chứng khác."),
         )
     data.symptoms = sorted(set(data.symptoms) - {"none"})
     unknown = set(data.conditions) - set(screening.codes(screening.CONDITIONS))
     if unknown:
-        add("conditions", "condition_invalid", f"Bệnh nền không hợp lệ: {', '.join(sorted(unknown))}.")
+        add(
+            "conditions",
+            "condition_invalid",
+            _("Bệnh nền không hợp lệ: %(items)s.") % {"items": ", ".join(sorted(unknown))},
+        )
     data.conditions = sorted(set(data.conditions))
     if data.spo2 is not None and not 50 <= data.spo2 <= 100:
-        add("spo2", "spo2_out_of_range", "SpO2 phải từ 50 đến 100 (%). Nếu không đo được, hãy để trống.")
+        add("spo2", "spo2_out_of_range", _("SpO2 phải từ 50 đến 100 (%). Nếu không đo được, hãy để trống."))
     if data.breathing_rate is not None and not 5 <= data.breathing_rate <= 80:
         add(
             "breathing_rate",
             "breathing_rate_out_of_range",
-            "Nhịp thở phải từ 5 đến 80 lần/phút, hoặc để trống.",
+            _("Nhịp thở phải từ 5 đến 80 lần/phút, hoặc để trống."),
         )
     if not 0 <= data.vaccine_doses <= screening.VACCINE_DOSES_MAX:
         add(
             "vaccine_doses",
             "vaccine_doses_invalid",
-            f"Số mũi vắc xin từ 0 đến {screening.VACCINE_DOSES_MAX}.",
+            _("Số mũi vắc xin từ 0 đến %(max)s.") % {"max": screening.VACCINE_DOSES_MAX},
         )
     if data.pregnant and data.sex == "male":
-        add("pregnant", "pregnancy_conflict", "Thông tin mang thai không phù hợp với giới tính.")
+        add("pregnant", "pregnancy_conflict", _("Thông tin mang thai không phù hợp với giới tính."))
     if data.care not in screening.codes(screening.CARE):
-        add("care", "care_invalid", "Vui lòng chọn khả năng tự chăm sóc.")
+        add("care", "care_invalid", _("Vui lòng chọn khả năng tự chăm sóc."))
     if not data.consent:
-        add("consent", "consent_required", "Cần đồng ý cho phép xử lý dữ liệu sức khoẻ để được tiếp nhận.")
+        add("consent", "consent_required", _("Cần đồng ý cho phép xử lý dữ liệu sức khoẻ để được tiếp nhận."))
     if errors:
         raise ValidationErrors(errors)
     return data
@@ -181,8 +192,10 @@ def facility_for_ward(*, province_code: int, ward_code: int) -> Facility:
     )
     if fallback is None:
         raise DomainError(
-            "Tỉnh/thành phố này chưa triển khai đăng ký chăm sóc tại nhà trên hệ thống. "
-            "Vui lòng liên hệ trạm y tế nơi bạn ở.",
+            _(
+                "Tỉnh/thành phố này chưa triển khai đăng ký chăm sóc tại nhà trên hệ thống. "
+                "Vui lòng liên hệ trạm y tế nơi bạn ở."
+            ),
             code="province_not_served",
             field="province_code",
         )
@@ -247,8 +260,10 @@ def _create(data: RegistrationInput, *, channel: str, facility: Facility, actor:
             registration.save()
     except IntegrityError:
         raise Conflict(
-            "Người này đã có hồ sơ đăng ký đang được xử lý hoặc đang được chăm sóc tại nhà. "
-            "Không cần đăng ký lại; vui lòng chờ trạm y tế liên hệ.",
+            _(
+                "Người này đã có hồ sơ đăng ký đang được xử lý hoặc đang được chăm sóc tại nhà. "
+                "Không cần đăng ký lại; vui lòng chờ trạm y tế liên hệ."
+            ),
             code="duplicate_registration",
         )
     audit_log(
@@ -281,7 +296,7 @@ def _locked(registration: Registration) -> Registration:
     try:
         return Registration.objects.select_for_update().select_related("facility").get(pk=registration.pk)
     except Registration.DoesNotExist:
-        raise NotFound("Không tìm thấy hồ sơ.")
+        raise NotFound(_("Không tìm thấy hồ sơ."))
 
 
 def _check(registration: Registration, action: str, actor: Any) -> str:
@@ -301,7 +316,9 @@ def registration_accept(*, registration: Registration, actor: Any) -> Registrati
     target = _check(registration, "accept", actor)
     if registration.facility.kind not in ACCEPTING_KINDS:
         raise DomainError(
-            "Hồ sơ đang ở hàng chờ của tuyến trên: hãy chuyển cho trạm y tế phụ trách trước khi tiếp nhận.",
+            _(
+                "Hồ sơ đang ở hàng chờ của tuyến trên: hãy chuyển cho trạm y tế phụ trách trước khi tiếp nhận."
+            ),
             code="transfer_first",
         )
     patient = patient_create(
@@ -362,7 +379,7 @@ def registration_reject(*, registration: Registration, actor: Any, reason: str) 
     reason = (reason or "").strip()
     if len(reason) < 5:
         raise DomainError(
-            "Vui lòng nhập lý do từ chối (ít nhất 5 ký tự).", code="reason_required", field="reason"
+            _("Vui lòng nhập lý do từ chối (ít nhất 5 ký tự)."), code="reason_required", field="reason"
         )
     registration = _locked(registration)
     target = _check(registration, "reject", actor)
@@ -411,13 +428,13 @@ def registration_transfer(
     _check(registration, "transfer", actor)
     if station.kind not in ACCEPTING_KINDS or not station.is_active:
         raise DomainError(
-            "Chỉ chuyển được cho trạm y tế hoặc cơ sở thu dung đang hoạt động.", field="station"
+            _("Chỉ chuyển được cho trạm y tế hoặc cơ sở thu dung đang hoạt động."), field="station"
         )
     if station.pk == registration.facility_id:
-        raise DomainError("Hồ sơ đã ở cơ sở này.", code="same_station", field="station")
+        raise DomainError(_("Hồ sơ đã ở cơ sở này."), code="same_station", field="station")
     if station.province_code != registration.facility.province_code:
         raise DomainError(
-            "Chỉ chuyển được trong cùng tỉnh/thành phố.", code="other_province", field="station"
+            _("Chỉ chuyển được trong cùng tỉnh/thành phố."), code="other_province", field="station"
         )
     source = registration.facility
     registration.facility = station

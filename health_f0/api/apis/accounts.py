@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, NoReturn
 
+from django.utils.translation import ngettext
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser
@@ -45,7 +46,12 @@ class TokenCreateApi(APIView):
     def throttled(self, request: Request, wait: float | None) -> NoReturn:
         retry_after = max(math.ceil(wait or 60), 1)
         raise RateLimited(
-            f"Bạn đăng nhập quá nhiều lần. Vui lòng thử lại sau {retry_after} giây.",
+            ngettext(
+                "Bạn đăng nhập quá nhiều lần. Vui lòng thử lại sau %(seconds)s giây.",
+                "Bạn đăng nhập quá nhiều lần. Vui lòng thử lại sau %(seconds)s giây.",
+                retry_after,
+            )
+            % {"seconds": retry_after},
             code="throttled",
             retry_after=retry_after,
         )

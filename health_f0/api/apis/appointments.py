@@ -24,6 +24,8 @@ from typing import Any
 from uuid import UUID
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
@@ -110,7 +112,7 @@ def _bookable_service(public_id: UUID) -> Service | None:
 def _service_field(public_id: UUID) -> Service:
     service = _bookable_service(public_id)
     if service is None:
-        raise DomainError("Không tìm thấy dịch vụ khám.", code="service_not_found", field="service")
+        raise DomainError(_("Không tìm thấy dịch vụ khám."), code="service_not_found", field="service")
     return service
 
 
@@ -118,10 +120,10 @@ def _own_appointment(user: Any, public_id: str) -> Appointment:
     queryset = access.appointments_for(user).select_related("service", "facility", "patient")
     try:
         appointment: Appointment = access.get_scoped_or_404(
-            queryset, public_id=_uuid_or_404(public_id, "Không tìm thấy lịch hẹn.")
+            queryset, public_id=_uuid_or_404(public_id, _("Không tìm thấy lịch hẹn."))
         )
     except NotFound:
-        raise NotFound("Không tìm thấy lịch hẹn.")
+        raise NotFound(_("Không tìm thấy lịch hẹn."))
     return appointment
 
 
@@ -129,10 +131,10 @@ def _staff_appointment(user: Any, public_id: str, roles: frozenset[str]) -> Appo
     queryset = access.appointments_for(user, roles).select_related("service", "facility", "patient")
     try:
         appointment: Appointment = access.get_scoped_or_404(
-            queryset, public_id=_uuid_or_404(public_id, "Không tìm thấy lịch hẹn.")
+            queryset, public_id=_uuid_or_404(public_id, _("Không tìm thấy lịch hẹn."))
         )
     except NotFound:
-        raise NotFound("Không tìm thấy lịch hẹn.")
+        raise NotFound(_("Không tìm thấy lịch hẹn."))
     return appointment
 
 
@@ -146,7 +148,7 @@ def _booking_patient(user: Any, public_id: UUID | None) -> Patient:
     )
     if patient is None:
         raise DomainError(
-            "Không tìm thấy người bệnh trong tài khoản của bạn.", code="patient_not_found", field="patient"
+            _("Không tìm thấy người bệnh trong tài khoản của bạn."), code="patient_not_found", field="patient"
         )
     return patient
 
@@ -158,7 +160,7 @@ class HoldsAppointmentRole(BasePermission):
     """The staff member holds one of the view's `staff_roles` somewhere (where exactly is checked per record:
     another facility's booking answers 404)."""
 
-    message = "Bạn không có vai trò phù hợp cho chức năng này."
+    message = gettext_lazy("Bạn không có vai trò phù hợp cho chức năng này.")
 
     def has_permission(self, request: Any, view: Any) -> bool:
         user = request.user
@@ -187,7 +189,9 @@ class DeskApi(APIView):
     parser_classes = [JSONParser]
     permission_classes = [IsAuthenticated, IsStaffMember, HoldsAppointmentRole]
     staff_roles: frozenset[str] = DESK_ROLES
-    role_message = "Chức năng này dành cho bộ phận tư vấn đặt lịch, tiếp đón hoặc quản trị hệ thống."
+    role_message: Any = gettext_lazy(
+        "Chức năng này dành cho bộ phận tư vấn đặt lịch, tiếp đón hoặc quản trị hệ thống."
+    )
 
 
 # --- Serializers ----------------------------------------------------------------------------------
@@ -197,10 +201,12 @@ class SlotField(serializers.DateTimeField):
     """A slot's start (ISO 8601); without an offset it is Vietnam time."""
 
     default_error_messages = {
-        "invalid": "Giờ hẹn không hợp lệ: dùng định dạng ISO 8601, ví dụ 2026-11-23T08:00:00+07:00.",
-        "date": "Cần cả ngày và giờ hẹn, ví dụ 2026-11-23T08:00:00+07:00.",
-        "make_aware": "Giờ hẹn không hợp lệ theo giờ Việt Nam.",
-        "overflow": "Giờ hẹn không hợp lệ.",
+        "invalid": gettext_lazy(
+            "Giờ hẹn không hợp lệ: dùng định dạng ISO 8601, ví dụ 2026-11-23T08:00:00+07:00."
+        ),
+        "date": gettext_lazy("Cần cả ngày và giờ hẹn, ví dụ 2026-11-23T08:00:00+07:00."),
+        "make_aware": gettext_lazy("Giờ hẹn không hợp lệ theo giờ Việt Nam."),
+        "overflow": gettext_lazy("Giờ hẹn không hợp lệ."),
     }
 
     def to_internal_value(self, value: Any) -> datetime:
@@ -357,10 +363,10 @@ class FacilityServiceListApi(PublicApi):
         responses={200: ServiceSerializer(many=True), **error_responses(404)},
     )
     def get(self, request: Request, id: str) -> Response:
-        public_id = _uuid_or_404(id, "Không tìm thấy cơ sở y tế.")
+        public_id = _uuid_or_404(id, _("Không tìm thấy cơ sở y tế."))
         facility = Facility.objects.filter(public_id=public_id, is_active=True).first()
         if facility is None:
-            raise NotFound("Không tìm thấy cơ sở y tế.")
+            raise NotFound(_("Không tìm thấy cơ sở y tế."))
         services = (
             selectors.services_of(facility=facility).filter(facility__is_active=True).order_by("name", "id")
         )
@@ -404,19 +410,23 @@ class SlotListApi(PublicApi):
         filters.is_valid(raise_exception=True)
         service = _bookable_service(filters.validated_data["service"])
         if service is None:
-            raise NotFound("Không tìm thấy dịch vụ khám.")
+            raise NotFound(_("Không tìm thấy dịch vụ khám."))
         day = filters.validated_data["date"]
         today = timezone.localdate()
         until = today + timedelta(days=service.booking_horizon_days)
         slots: list[selectors.FreeSlot] = []
         if day < today:
-            message: str | None = "Ngày này đã qua. Vui lòng chọn một ngày khác."
+            message: str | None = _("Ngày này đã qua. Vui lòng chọn một ngày khác.")
         elif day > until:
-            message = f"Chỉ nhận đặt lịch đến hết ngày {until:%d/%m/%Y}. Vui lòng chọn ngày sớm hơn."
+            message = _("Chỉ nhận đặt lịch đến hết ngày %(day)s. Vui lòng chọn ngày sớm hơn.") % {
+                "day": f"{until:%d/%m/%Y}"
+            }
         else:
             slots = selectors.slots_free(service=service, start=day, end=day)
             message = (
-                None if slots else "Ngày này không còn khung giờ nhận đặt lịch (ngày nghỉ hoặc đã hết giờ)."
+                None
+                if slots
+                else _("Ngày này không còn khung giờ nhận đặt lịch (ngày nghỉ hoặc đã hết giờ).")
             )
         data = {
             "service": service,
@@ -698,7 +708,7 @@ class StaffAppointmentDeclineApi(DeskApi):
 
 class StaffCheckInApi(DeskApi):
     staff_roles = RECEPTION_ROLES
-    role_message = "Chức năng này dành cho bộ phận tiếp đón."
+    role_message = gettext_lazy("Chức năng này dành cho bộ phận tiếp đón.")
 
     @extend_schema_serializer(component_name="StaffCheckInInput")
     class InputSerializer(serializers.Serializer):
@@ -733,7 +743,7 @@ class QueueTicketSerializer(serializers.Serializer):
 
 class StaffQueueNextApi(DeskApi):
     staff_roles = QUEUE_ROLES
-    role_message = "Chức năng này dành cho bộ phận tiếp đón hoặc bác sĩ khám."
+    role_message = gettext_lazy("Chức năng này dành cho bộ phận tiếp đón hoặc bác sĩ khám.")
 
     @extend_schema_serializer(component_name="StaffQueueNextOutput")
     class OutputSerializer(serializers.Serializer):
@@ -751,14 +761,14 @@ class StaffQueueNextApi(DeskApi):
         responses={200: OutputSerializer, **error_responses(401, 403, 404)},
     )
     def post(self, request: Request, id: str) -> Response:
-        public_id = _uuid_or_404(id, "Không tìm thấy dịch vụ khám.")
+        public_id = _uuid_or_404(id, _("Không tìm thấy dịch vụ khám."))
         services = access.scope_by_facility(
             Service.objects.select_related("facility"), request.user, field="facility", roles=self.staff_roles
         )
         try:
             service: Service = access.get_scoped_or_404(services, public_id=public_id)
         except NotFound:
-            raise NotFound("Không tìm thấy dịch vụ khám.")
+            raise NotFound(_("Không tìm thấy dịch vụ khám."))
         ticket = queue_call_next(service=service, actor=request.user)
         if ticket is not None:
             ticket = Appointment.objects.select_related("patient").get(pk=ticket.pk)

@@ -16,6 +16,7 @@ from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -48,11 +49,11 @@ TAG_GUIDANCE = "Tài liệu hướng dẫn"
 TAG_STAFF = "Cảnh báo (nhân viên)"
 
 
-def _uuid_or_404(value: str, message: str = "Không tìm thấy.") -> UUID:
+def _uuid_or_404(value: str, message: str | None = None) -> UUID:
     try:
         return UUID(value)
     except (ValueError, TypeError):
-        raise NotFound(message)
+        raise NotFound(message or _("Không tìm thấy."))
 
 
 def _id_parameter(description: str) -> OpenApiParameter:
@@ -74,7 +75,7 @@ class Pagination(LimitOffsetPagination):
 class IsPatientAccount(BasePermission):
     """Patient-side reads: staff accounts act on patients through the desk (audited there), not here."""
 
-    message = "Chức năng này dành cho người bệnh; nhân viên y tế dùng bàn làm việc."
+    message = gettext_lazy("Chức năng này dành cho người bệnh; nhân viên y tế dùng bàn làm việc.")
 
     def has_permission(self, request: Any, view: Any) -> bool:
         return not access.is_staff_member(request.user)
@@ -231,7 +232,7 @@ def _patient_filter(value: Any) -> UUID | None:
     try:
         return UUID(str(value))
     except (ValueError, TypeError, AttributeError):
-        raise ValidationErrors({"patient": [("invalid", "Mã người bệnh không hợp lệ.")]})
+        raise ValidationErrors({"patient": [("invalid", _("Mã người bệnh không hợp lệ."))]})
 
 
 class DeclarationListApi(PatientApi):
@@ -331,7 +332,7 @@ class DeclarationCreateApi(APIView):
         body = request.data
         if not isinstance(body, dict):
             raise ValidationErrors(
-                {"non_field_errors": [("invalid", "Dữ liệu gửi lên phải là một đối tượng JSON.")]}
+                {"non_field_errors": [("invalid", _("Dữ liệu gửi lên phải là một đối tượng JSON."))]}
             )
         patient = selectors.declaring_patient(
             user=request.user, public_id=_patient_filter(body.get("patient"))
@@ -449,7 +450,7 @@ class GuidanceDetailApi(PublicApi):
     def get(self, request: Request, id: str) -> Response:
         document = selectors.published_guidance().filter(public_id=_uuid_or_404(id)).first()
         if document is None:
-            raise NotFound("Không tìm thấy tài liệu.")
+            raise NotFound(_("Không tìm thấy tài liệu."))
         return Response(GuidanceSerializer(document, context={"request": request}).data)
 
 
@@ -528,10 +529,10 @@ class EpisodeCertificateApi(PatientApi):
     )
     def get(self, request: Request, id: str) -> HttpResponse:
         episode = selectors.own_episode(
-            user=request.user, public_id=_uuid_or_404(id, "Không tìm thấy hồ sơ.")
+            user=request.user, public_id=_uuid_or_404(id, _("Không tìm thấy hồ sơ."))
         )
         if episode.status != EpisodeStatus.COMPLETED or not episode.certificate_code:
-            raise NotFound("Đợt chăm sóc này chưa hoàn thành nên chưa có giấy xác nhận.")
+            raise NotFound(_("Đợt chăm sóc này chưa hoàn thành nên chưa có giấy xác nhận."))
         response = HttpResponse(certificate_pdf(episode=episode), content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="xac-nhan-{episode.certificate_code}.pdf"'
         return response
@@ -623,7 +624,9 @@ class AlertAcknowledgeApi(StaffApi):
     def post(self, request: Request, id: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        alert = selectors.alert_get(user=request.user, public_id=_uuid_or_404(id, "Không tìm thấy cảnh báo."))
+        alert = selectors.alert_get(
+            user=request.user, public_id=_uuid_or_404(id, _("Không tìm thấy cảnh báo."))
+        )
         try:
             alert = alert_acknowledge(alert=alert, actor=request.user, **serializer.validated_data)
         except DomainError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
@@ -209,7 +210,7 @@ class WardListApi(PublicApi):
     def get(self, request: Request, code: str) -> Response:
         province_code = int(code) if code.isascii() and code.isdigit() and len(code) < 6 else None
         if province_code is None or province_code not in dict(address.provinces()):
-            raise NotFound("Không tìm thấy tỉnh/thành phố.", code="province_not_found")
+            raise NotFound(_("Không tìm thấy tỉnh/thành phố."), code="province_not_found")
         rows = [{"code": c, "name": name} for c, name in address.wards_of(province_code)]
         return Response(CodeNameSerializer(rows, many=True).data)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers
@@ -39,7 +40,7 @@ def _uuid_or_404(value: str) -> UUID:
     try:
         return UUID(value)
     except (ValueError, TypeError):
-        raise NotFound("Không tìm thấy hồ sơ.")
+        raise NotFound(_("Không tìm thấy hồ sơ."))
 
 
 class StaffApi(APIView):
