@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from health_f0.core.counters import cache_incr, window_count
 from health_f0.core.exceptions import DomainError, RateLimited
 from health_f0.notifications.models import MessageKind
 from health_f0.notifications.services import sms_enqueue
@@ -56,13 +57,7 @@ def _failures(challenge: OtpChallenge) -> int:
 def _count_failure(challenge: OtpChallenge) -> int:
     """Count a wrong code outside the database transaction too: if the caller's transaction rolls back
     (otp_verify called inside a larger atomic block that fails), the lock-out still counts this try."""
-    key = _failures_key(challenge)
-    cache.add(key, 0, timeout=settings.OTP_TTL_SECONDS + 60)
-    try:
-        return int(cache.incr(key))
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=settings.OTP_TTL_SECONDS + 60)
-        return 1
+    return cache_incr(_failures_key(challenge), timeout=settings.OTP_TTL_SECONDS + 60)
 
 
 def _ip_allowance(ip: str, issued_last_hour: int) -> bool:
@@ -73,14 +68,7 @@ def _ip_allowance(ip: str, issued_last_hour: int) -> bool:
     cap = settings.OTP_MAX_PER_IP_PER_HOUR
     if issued_last_hour >= cap:
         return False
-    key = f"otp-ip:{ip}:{int(timezone.now().timestamp()) // 3600}"
-    cache.add(key, 0, timeout=3700)
-    try:
-        taken = int(cache.incr(key))
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=3700)
-        taken = 1
-    return taken <= cap
+    return window_count(f"otp-ip:{ip}", window_seconds=3600) <= cap
 
 
 def _wait_message(seconds: int) -> str:

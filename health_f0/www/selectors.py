@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from health_f0.core.counters import window_count
 from health_f0.core.exceptions import NotFound
 from health_f0.core.phone import display_phone
 from health_f0.facilities import access
@@ -264,11 +265,4 @@ VERIFY_LIMIT_PER_MINUTE = 30
 def verification_allowed(*, ip: str) -> bool:
     """A light per-IP limit on the public certificate lookup (30 a minute): codes are not guessable, but
     nobody should be able to walk the code space either."""
-    key = f"www:verify:{ip}:{int(timezone.now().timestamp()) // 60}"
-    cache.add(key, 0, timeout=120)
-    try:
-        count = int(cache.incr(key))
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=120)
-        count = 1
-    return count <= VERIFY_LIMIT_PER_MINUTE
+    return window_count(f"www:verify:{ip}", window_seconds=60) <= VERIFY_LIMIT_PER_MINUTE

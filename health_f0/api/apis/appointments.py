@@ -26,16 +26,15 @@ from uuid import UUID
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from health_f0.api.apis.common import Pagination, id_parameter, limit_offset, uuid_or_404
 from health_f0.api.apis.monitoring import IsPatientAccount, PatientRefSerializer
 from health_f0.api.permissions import HasOwnPassword, IsStaffMember
 from health_f0.api.schema import error_responses, paginated
@@ -62,29 +61,6 @@ TAG_PATIENT = "Lịch hẹn của tôi"
 TAG_STAFF = "Lịch hẹn (nhân viên)"
 
 QUEUE_ROLES: frozenset[str] = RECEPTION_ROLES | CLINICIAN_ROLES
-
-
-def _uuid_or_404(value: str, message: str) -> UUID:
-    try:
-        return UUID(value)
-    except (ValueError, TypeError):
-        raise NotFound(message)
-
-
-def _id_parameter(description: str) -> OpenApiParameter:
-    return OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description=description)
-
-
-def _limit_offset() -> list[OpenApiParameter]:
-    return [
-        OpenApiParameter("limit", OpenApiTypes.INT, OpenApiParameter.QUERY),
-        OpenApiParameter("offset", OpenApiTypes.INT, OpenApiParameter.QUERY),
-    ]
-
-
-class Pagination(LimitOffsetPagination):
-    default_limit = 50
-    max_limit = 200
 
 
 @contextmanager
@@ -120,7 +96,7 @@ def _own_appointment(user: Any, public_id: str) -> Appointment:
     queryset = access.appointments_for(user).select_related("service", "facility", "patient")
     try:
         appointment: Appointment = access.get_scoped_or_404(
-            queryset, public_id=_uuid_or_404(public_id, _("Không tìm thấy lịch hẹn."))
+            queryset, public_id=uuid_or_404(public_id, _("Không tìm thấy lịch hẹn."))
         )
     except NotFound:
         raise NotFound(_("Không tìm thấy lịch hẹn."))
@@ -131,7 +107,7 @@ def _staff_appointment(user: Any, public_id: str, roles: frozenset[str]) -> Appo
     queryset = access.appointments_for(user, roles).select_related("service", "facility", "patient")
     try:
         appointment: Appointment = access.get_scoped_or_404(
-            queryset, public_id=_uuid_or_404(public_id, _("Không tìm thấy lịch hẹn."))
+            queryset, public_id=uuid_or_404(public_id, _("Không tìm thấy lịch hẹn."))
         )
     except NotFound:
         raise NotFound(_("Không tìm thấy lịch hẹn."))
@@ -359,11 +335,11 @@ class FacilityServiceListApi(PublicApi):
         tags=[TAG_PUBLIC],
         summary="Các dịch vụ khám đang nhận đặt lịch của một cơ sở (kể cả phòng khám trực thuộc)",
         auth=[],
-        parameters=[_id_parameter("Mã cơ sở (từ GET /facilities)")],
+        parameters=[id_parameter("Mã cơ sở (từ GET /facilities)")],
         responses={200: ServiceSerializer(many=True), **error_responses(404)},
     )
     def get(self, request: Request, id: str) -> Response:
-        public_id = _uuid_or_404(id, _("Không tìm thấy cơ sở y tế."))
+        public_id = uuid_or_404(id, _("Không tìm thấy cơ sở y tế."))
         facility = Facility.objects.filter(public_id=public_id, is_active=True).first()
         if facility is None:
             raise NotFound(_("Không tìm thấy cơ sở y tế."))
@@ -485,7 +461,7 @@ class AppointmentListApi(PatientApi):
         operation_id="appointment_list",
         tags=[TAG_PATIENT],
         summary="Lịch hẹn của tôi và người thân cùng số điện thoại, mới nhất trước",
-        parameters=_limit_offset(),
+        parameters=limit_offset(),
         responses={
             200: paginated("PaginatedAppointmentList", AppointmentSerializer(many=True)),
             **error_responses(400, 401, 403),
@@ -558,7 +534,7 @@ class AppointmentDetailApi(PatientApi):
         operation_id="appointment_detail",
         tags=[TAG_PATIENT],
         summary="Một lịch hẹn của tôi hoặc người thân",
-        parameters=[_id_parameter("Mã lịch hẹn")],
+        parameters=[id_parameter("Mã lịch hẹn")],
         responses={200: AppointmentSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, id: str) -> Response:
@@ -575,7 +551,7 @@ class AppointmentCancelApi(PatientApi):
         tags=[TAG_PATIENT],
         summary="Huỷ lịch hẹn (đến trước giờ hẹn theo quy định của cơ sở)",
         description="409 `cutoff_passed`: đã quá hạn tự huỷ; 409 `invalid_transition`: lịch đã huỷ/đã khám.",
-        parameters=[_id_parameter("Mã lịch hẹn")],
+        parameters=[id_parameter("Mã lịch hẹn")],
         request=InputSerializer,
         responses={200: AppointmentSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
@@ -603,7 +579,7 @@ class AppointmentRescheduleApi(PatientApi):
             "Chỗ cũ được trả và chỗ mới được giữ cùng lúc. 409 `cutoff_passed`, `slot_full`, `overlap`, "
             "`invalid_transition`; 400 `slot_unavailable`, `same_slot`."
         ),
-        parameters=[_id_parameter("Mã lịch hẹn")],
+        parameters=[id_parameter("Mã lịch hẹn")],
         request=InputSerializer,
         responses={200: AppointmentSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
@@ -641,7 +617,7 @@ class StaffAppointmentListApi(DeskApi):
         operation_id="staff_appointment_list",
         tags=[TAG_STAFF],
         summary="Danh sách lịch hẹn trong phạm vi (mặc định: chờ xác nhận, cũ nhất trước)",
-        parameters=[FilterSerializer, *_limit_offset()],
+        parameters=[FilterSerializer, *limit_offset()],
         responses={
             200: paginated("PaginatedStaffAppointmentList", StaffAppointmentListItemSerializer(many=True)),
             **error_responses(400, 401, 403),
@@ -667,7 +643,7 @@ class StaffAppointmentConfirmApi(DeskApi):
         operation_id="staff_appointment_confirm",
         tags=[TAG_STAFF],
         summary="Xác nhận lịch đặt trực tuyến (người bệnh nhận SMS, lịch nhắc được tạo)",
-        parameters=[_id_parameter("Mã lịch hẹn")],
+        parameters=[id_parameter("Mã lịch hẹn")],
         request=None,
         responses={200: StaffAppointmentSerializer, **error_responses(401, 403, 404, 409)},
     )
@@ -690,7 +666,7 @@ class StaffAppointmentDeclineApi(DeskApi):
         operation_id="staff_appointment_decline",
         tags=[TAG_STAFF],
         summary="Từ chối lịch đặt trực tuyến, kèm lý do (chỗ được trả lại)",
-        parameters=[_id_parameter("Mã lịch hẹn")],
+        parameters=[id_parameter("Mã lịch hẹn")],
         request=InputSerializer,
         responses={200: StaffAppointmentSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
@@ -756,12 +732,12 @@ class StaffQueueNextApi(DeskApi):
         operation_id="staff_queue_call_next",
         tags=[TAG_STAFF],
         summary="Gọi số tiếp theo của dịch vụ hôm nay (người đặt lịch được ưu tiên theo cấu hình)",
-        parameters=[_id_parameter("Mã dịch vụ")],
+        parameters=[id_parameter("Mã dịch vụ")],
         request=None,
         responses={200: OutputSerializer, **error_responses(401, 403, 404)},
     )
     def post(self, request: Request, id: str) -> Response:
-        public_id = _uuid_or_404(id, _("Không tìm thấy dịch vụ khám."))
+        public_id = uuid_or_404(id, _("Không tìm thấy dịch vụ khám."))
         services = access.scope_by_facility(
             Service.objects.select_related("facility"), request.user, field="facility", roles=self.staff_roles
         )

@@ -22,16 +22,15 @@ from uuid import UUID
 
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from health_f0.api.apis.common import Pagination, limit_offset
 from health_f0.api.apis.monitoring import IsPatientAccount, PatientRefSerializer
 from health_f0.api.permissions import HasOwnPassword
 from health_f0.api.schema import error_responses, paginated
@@ -53,11 +52,6 @@ from health_f0.patients.models import Patient
 TAG = "Hồ sơ bệnh viện (HIS)"
 
 _PATIENT_HELP = "Người thân cùng số điện thoại (mã từ GET /me); mặc định: mọi người bệnh của tài khoản"
-
-
-class Pagination(LimitOffsetPagination):
-    default_limit = 50
-    max_limit = 200
 
 
 class PatientApi(APIView):
@@ -201,13 +195,6 @@ class RecordFilterSerializer(serializers.Serializer):
     patient = serializers.UUIDField(required=False, help_text=_PATIENT_HELP)
 
 
-def _limit_offset() -> list[OpenApiParameter]:
-    return [
-        OpenApiParameter("limit", OpenApiTypes.INT, OpenApiParameter.QUERY),
-        OpenApiParameter("offset", OpenApiTypes.INT, OpenApiParameter.QUERY),
-    ]
-
-
 # --- Link requests --------------------------------------------------------------------------------
 
 
@@ -216,7 +203,7 @@ class HisLinkListApi(PatientApi):
         operation_id="his_link_list",
         tags=[TAG],
         summary="Yêu cầu liên kết hồ sơ bệnh viện của tôi và người thân, mới nhất trước",
-        parameters=[RecordFilterSerializer, *_limit_offset()],
+        parameters=[RecordFilterSerializer, *limit_offset()],
         responses={
             200: paginated("PaginatedHisLinkRequestList", HisLinkRequestSerializer(many=True)),
             **error_responses(400, 401, 403),
@@ -305,7 +292,7 @@ class HisVisitListApi(PatientApi):
         operation_id="his_visit_list",
         tags=[TAG],
         summary="Lịch sử khám từ bệnh viện đã liên kết, mới nhất trước, kèm kết quả xét nghiệm",
-        parameters=[RecordFilterSerializer, *_limit_offset()],
+        parameters=[RecordFilterSerializer, *limit_offset()],
         responses={
             200: paginated("PaginatedHisVisitList", HisVisitSerializer(many=True)),
             **error_responses(400, 401, 403),
@@ -341,7 +328,7 @@ class HisLabResultListApi(PatientApi):
         operation_id="his_lab_result_list",
         tags=[TAG],
         summary="Kết quả xét nghiệm từ bệnh viện đã liên kết, mới nhất trước",
-        parameters=[FilterSerializer, *_limit_offset()],
+        parameters=[FilterSerializer, *limit_offset()],
         responses={
             200: paginated("PaginatedHisLabResultList", HisLabResultSerializer(many=True)),
             **error_responses(400, 401, 403),

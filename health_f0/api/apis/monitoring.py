@@ -27,7 +27,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -35,6 +34,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from health_f0.api.apis.common import Pagination, id_parameter, limit_offset, uuid_or_404
 from health_f0.api.permissions import HasOwnPassword, IsStaffMember
 from health_f0.api.schema import error_responses, paginated
 from health_f0.core.exceptions import Conflict, DomainError, NotFound, ValidationErrors
@@ -47,29 +47,6 @@ from health_f0.monitoring.services import active_questionnaire, alert_acknowledg
 TAG_PATIENT = "Theo dõi sức khoẻ tại nhà"
 TAG_GUIDANCE = "Tài liệu hướng dẫn"
 TAG_STAFF = "Cảnh báo (nhân viên)"
-
-
-def _uuid_or_404(value: str, message: str | None = None) -> UUID:
-    try:
-        return UUID(value)
-    except (ValueError, TypeError):
-        raise NotFound(message or _("Không tìm thấy."))
-
-
-def _id_parameter(description: str) -> OpenApiParameter:
-    return OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description=description)
-
-
-def _limit_offset() -> list[OpenApiParameter]:
-    return [
-        OpenApiParameter("limit", OpenApiTypes.INT, OpenApiParameter.QUERY),
-        OpenApiParameter("offset", OpenApiTypes.INT, OpenApiParameter.QUERY),
-    ]
-
-
-class Pagination(LimitOffsetPagination):
-    default_limit = 50
-    max_limit = 200
 
 
 class IsPatientAccount(BasePermission):
@@ -246,7 +223,7 @@ class DeclarationListApi(PatientApi):
         operation_id="declaration_list",
         tags=[TAG_PATIENT],
         summary="Lịch sử khai báo của người bệnh, mới nhất trước",
-        parameters=[FilterSerializer, *_limit_offset()],
+        parameters=[FilterSerializer, *limit_offset()],
         responses={
             200: paginated("PaginatedDeclarationList", DeclarationSerializer(many=True)),
             **error_responses(400, 401, 403, 404),
@@ -424,7 +401,7 @@ class GuidanceListApi(PublicApi):
         tags=[TAG_GUIDANCE],
         summary="Tài liệu hướng dẫn chăm sóc F0 tại nhà của Bộ Y tế",
         auth=[],
-        parameters=_limit_offset(),
+        parameters=limit_offset(),
         responses={
             200: paginated("PaginatedGuidanceList", GuidanceSerializer(many=True)),
             **error_responses(400),
@@ -444,11 +421,11 @@ class GuidanceDetailApi(PublicApi):
         tags=[TAG_GUIDANCE],
         summary="Một tài liệu hướng dẫn",
         auth=[],
-        parameters=[_id_parameter("Mã tài liệu")],
+        parameters=[id_parameter("Mã tài liệu")],
         responses={200: GuidanceSerializer, **error_responses(404)},
     )
     def get(self, request: Request, id: str) -> Response:
-        document = selectors.published_guidance().filter(public_id=_uuid_or_404(id)).first()
+        document = selectors.published_guidance().filter(public_id=uuid_or_404(id)).first()
         if document is None:
             raise NotFound(_("Không tìm thấy tài liệu."))
         return Response(GuidanceSerializer(document, context={"request": request}).data)
@@ -486,7 +463,7 @@ class EpisodeListApi(PatientApi):
         operation_id="episode_list",
         tags=[TAG_PATIENT],
         summary="Các đợt chăm sóc tại nhà của người bệnh và người thân cùng số điện thoại",
-        parameters=_limit_offset(),
+        parameters=limit_offset(),
         responses={
             200: paginated("PaginatedEpisodeList", EpisodeSerializer(many=True)),
             **error_responses(400, 401, 403),
@@ -521,7 +498,7 @@ class EpisodeCertificateApi(PatientApi):
         operation_id="episode_certificate",
         tags=[TAG_PATIENT],
         summary="Tải giấy xác nhận hoàn thành cách ly tại nhà (PDF, có mã QR để xác minh)",
-        parameters=[_id_parameter("Mã đợt chăm sóc")],
+        parameters=[id_parameter("Mã đợt chăm sóc")],
         responses={
             (200, "application/pdf"): OpenApiTypes.BINARY,
             **{(code, "application/json"): body for code, body in error_responses(401, 403, 404).items()},
@@ -529,7 +506,7 @@ class EpisodeCertificateApi(PatientApi):
     )
     def get(self, request: Request, id: str) -> HttpResponse:
         episode = selectors.own_episode(
-            user=request.user, public_id=_uuid_or_404(id, _("Không tìm thấy hồ sơ."))
+            user=request.user, public_id=uuid_or_404(id, _("Không tìm thấy hồ sơ."))
         )
         if episode.status != EpisodeStatus.COMPLETED or not episode.certificate_code:
             raise NotFound(_("Đợt chăm sóc này chưa hoàn thành nên chưa có giấy xác nhận."))
@@ -592,7 +569,7 @@ class AlertListApi(StaffApi):
         operation_id="alert_list",
         tags=[TAG_STAFF],
         summary="Cảnh báo chưa xử lý trong phạm vi của nhân viên, nặng nhất và cũ nhất trước",
-        parameters=[FilterSerializer, *_limit_offset()],
+        parameters=[FilterSerializer, *limit_offset()],
         responses={
             200: paginated("PaginatedAlertList", AlertSerializer(many=True)),
             **error_responses(400, 401, 403),
@@ -617,7 +594,7 @@ class AlertAcknowledgeApi(StaffApi):
         operation_id="alert_acknowledge",
         tags=[TAG_STAFF],
         summary="Xử lý cảnh báo: ghi kết quả (đã gọi – ổn định, đã tư vấn, bác sĩ đến khám, chuyển viện)",
-        parameters=[_id_parameter("Mã cảnh báo")],
+        parameters=[id_parameter("Mã cảnh báo")],
         request=InputSerializer,
         responses={200: AlertSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
@@ -625,7 +602,7 @@ class AlertAcknowledgeApi(StaffApi):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         alert = selectors.alert_get(
-            user=request.user, public_id=_uuid_or_404(id, _("Không tìm thấy cảnh báo."))
+            user=request.user, public_id=uuid_or_404(id, _("Không tìm thấy cảnh báo."))
         )
         try:
             alert = alert_acknowledge(alert=alert, actor=request.user, **serializer.validated_data)

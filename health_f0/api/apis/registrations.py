@@ -20,10 +20,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from health_f0.api import selectors
+from health_f0.api.apis.common import uuid_or_404
 from health_f0.api.apis.public import RegistrationCreateApi
 from health_f0.api.permissions import IsStaffMember
 from health_f0.api.schema import error_responses, paginated
-from health_f0.core.exceptions import NotFound
 from health_f0.registration.models import RegistrationStatus
 from health_f0.registration.services import (
     registration_accept,
@@ -34,13 +34,6 @@ from health_f0.registration.services import (
 
 TAG = "Tiếp nhận đăng ký (nhân viên)"
 ID_PARAMETER = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Mã hồ sơ")
-
-
-def _uuid_or_404(value: str) -> UUID:
-    try:
-        return UUID(value)
-    except (ValueError, TypeError):
-        raise NotFound(_("Không tìm thấy hồ sơ."))
 
 
 class StaffApi(APIView):
@@ -143,7 +136,9 @@ class RegistrationDetailApi(StaffApi):
         responses={200: RegistrationDetailSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, id: str) -> Response:
-        registration = selectors.registration_get(user=request.user, public_id=_uuid_or_404(id))
+        registration = selectors.registration_get(
+            user=request.user, public_id=uuid_or_404(id, _("Không tìm thấy hồ sơ."))
+        )
         registration_record_view(registration=registration, actor=request.user)
         return Response(RegistrationDetailSerializer(registration).data)
 
@@ -158,7 +153,9 @@ class RegistrationAcceptApi(StaffApi):
         responses={200: RegistrationDetailSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request, id: str) -> Response:
-        registration = selectors.registration_get(user=request.user, public_id=_uuid_or_404(id))
+        registration = selectors.registration_get(
+            user=request.user, public_id=uuid_or_404(id, _("Không tìm thấy hồ sơ."))
+        )
         registration = registration_accept(registration=registration, actor=request.user)
         return Response(RegistrationDetailSerializer(registration).data)
 
@@ -181,7 +178,9 @@ class RegistrationRejectApi(StaffApi):
     def post(self, request: Request, id: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        registration = selectors.registration_get(user=request.user, public_id=_uuid_or_404(id))
+        registration = selectors.registration_get(
+            user=request.user, public_id=uuid_or_404(id, _("Không tìm thấy hồ sơ."))
+        )
         registration = registration_reject(
             registration=registration, actor=request.user, reason=serializer.validated_data["reason"]
         )
@@ -205,7 +204,9 @@ class RegistrationTransferApi(StaffApi):
     def post(self, request: Request, id: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        registration = selectors.registration_get(user=request.user, public_id=_uuid_or_404(id))
+        registration = selectors.registration_get(
+            user=request.user, public_id=uuid_or_404(id, _("Không tìm thấy hồ sơ."))
+        )
         registration = registration_transfer(
             registration=registration,
             actor=request.user,
