@@ -24,3 +24,5 @@ urlpatterns = [
     path("hang-doi/", include("health_f0.appointments.urls")),
     path("", include("health_f0.www.urls")),
 ]
+
+handler404 = "health_f0.www.views.page_not_found"

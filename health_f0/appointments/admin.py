@@ -1379,7 +1379,7 @@ class ServiceAdmin(AppointmentConfigAdmin):
                 )
             },
         ),
-        (_("Gọi số"), {"fields": (("booked_priority", "interleave_ratio"),)}),
+        (_("Gọi số"), {"fields": (("booked_priority", "interleave_ratio"), "turn_notice_ahead")}),
     )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:

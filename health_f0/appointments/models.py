@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import time
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -70,6 +71,15 @@ class Service(BaseModel):
         _("số người đặt lịch cho mỗi người vãng lai"),
         default=2,
         help_text=_("Chỉ dùng khi ưu tiên là xen kẽ."),
+    )
+    turn_notice_ahead = models.PositiveSmallIntegerField(
+        _("nhắn “sắp đến lượt” khi còn (người)"),
+        default=3,
+        validators=[MaxValueValidator(20)],
+        help_text=_(
+            "Người bệnh đã tiếp đón nhận SMS khi chỉ còn chừng này người trước mình, để không phải ngồi chờ "
+            "sát cửa phòng khám. 0: không gửi."
+        ),
     )
     is_active = models.BooleanField(_("đang nhận đặt lịch"), default=True)
 
@@ -248,6 +258,7 @@ class Appointment(BaseModel):
     queue_date = models.DateField(_("ngày xếp hàng"), null=True, blank=True)
     queue_number = models.PositiveIntegerField(_("số thứ tự"), null=True, blank=True)
     called_at = models.DateTimeField(_("gọi số lúc"), null=True, blank=True)
+    turn_notified_at = models.DateTimeField(_("báo sắp đến lượt lúc"), null=True, blank=True)
     completed_at = models.DateTimeField(_("khám xong lúc"), null=True, blank=True)
     # Re-examination: reserved by a clinician or the desk; the patient's acknowledgement is tracked apart.
     is_reexam = models.BooleanField(_("tái khám"), default=False)

@@ -269,6 +269,25 @@ def queue_for(*, service: Service, day: date | None = None, recent: int = 20) ->
 
 
 @dataclass(frozen=True)
+class QueuePlace:
+    called: bool  # this ticket has been called: go in now
+    ahead: int  # waiting tickets before it, in calling order
+    now_calling: int | None  # the number called last
+
+
+def queue_place(*, appointment: Appointment) -> QueuePlace | None:
+    """Where a checked-in ticket stands in today's queue of its service (None if it has no number)."""
+    if appointment.status != Status.CHECKED_IN or not appointment.queue_date or not appointment.queue_number:
+        return None
+    queue = queue_for(service=appointment.service, day=appointment.queue_date, recent=20)
+    now_calling = queue.called[0].queue_number if queue.called else None
+    if appointment.called_at is not None:
+        return QueuePlace(called=True, ahead=0, now_calling=now_calling)
+    ahead = next((i for i, t in enumerate(queue.waiting) if t.pk == appointment.pk), len(queue.waiting))
+    return QueuePlace(called=False, ahead=ahead, now_calling=now_calling)
+
+
+@dataclass(frozen=True)
 class DisplayRow:
     service_name: str
     room: str

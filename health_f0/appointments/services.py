@@ -554,6 +554,7 @@ def appointment_check_in(*, code: str, actor: Any, now: datetime | None = None) 
     reminders_cancel(appointment=appointment)
     _audit(appointment, actor, "check_in", queue_number=appointment.queue_number)
     _notify(appointment, "checked_in", number=appointment.queue_number)
+    _turn_notices(appointment.service, today, now, at_counter=appointment)
     return appointment
 
 
@@ -589,6 +590,7 @@ def walk_in_register(
     appointment.save()
     _audit(appointment, actor, "walk_in", AuditLog.Action.CREATE, queue_number=appointment.queue_number)
     _notify(appointment, "checked_in", number=appointment.queue_number)
+    _turn_notices(service, today, now, at_counter=appointment)
     return appointment
 
 
@@ -608,7 +610,34 @@ def queue_call_next(*, service: Service, actor: Any, now: datetime | None = None
     Appointment.objects.filter(pk=ticket.pk).update(called_at=now, updated_at=now)
     ticket.called_at = now
     _audit(ticket, actor, "call", AuditLog.Action.UPDATE, queue_number=ticket.queue_number)
+    _turn_notices(service, today, now)
     return ticket
+
+
+def _turn_notices(
+    service: Service, day: date, now: datetime, *, at_counter: Appointment | None = None
+) -> int:
+    """ "Almost your turn": an SMS, once per ticket, to each waiting patient with at most
+    `service.turn_notice_ahead` tickets before them in calling order, so nobody has to sit by the door.
+    A ticket that is that close already when issued (`at_counter`: the patient is at the counter with it)
+    is marked without a message. Runs under the queue's lock (calls) or right after a number is issued;
+    the conditional update makes it once per ticket even so. Returns how many SMS were queued."""
+    limit = service.turn_notice_ahead
+    if not limit:
+        return 0
+    sent = 0
+    for ahead, ticket in enumerate(queue_for(service=service, day=day).waiting[: limit + 1]):
+        if ticket.turn_notified_at is not None:
+            continue
+        if not Appointment.objects.filter(pk=ticket.pk, turn_notified_at__isnull=True).update(
+            turn_notified_at=now
+        ):
+            continue
+        if (at_counter is not None and ticket.pk == at_counter.pk) or not ticket.patient.phone:
+            continue
+        _notify(ticket, "turn_next" if ahead == 0 else "turn_soon", number=ticket.queue_number, ahead=ahead)
+        sent += 1
+    return sent
 
 
 @_retry_on_deadlock

@@ -19,6 +19,8 @@ TEMPLATES = {
     "cancelled": "{label}: lich {service} {when} da huy. {reason}Xem: {link}",
     "rescheduled": "{label}: lich {service} da doi sang {when}. Ma tiep don {code}. Xem/huy: {link}",
     "checked_in": "{label}: da tiep don {service}. So thu tu cua ban: {number}. Xem: {link}",
+    "turn_soon": "{label}: sap den luot {service}, so {number} (con {ahead} nguoi truoc). Xem: {link}",
+    "turn_next": "{label}: ban la nguoi tiep theo, so {number} {service}. Moi vao phong kham. Xem: {link}",
     "no_show": "{label}: ban da vang lich {service} {when}. Dat lai lich: {link}",
     "expired": "{label}: yeu cau dat lich {service} {when} chua duoc xac nhan nen da huy. Dat lai: {link}",
     "reexam": "{label}: da hen tai kham {service} {when}. Ma tiep don {code}. Xem/huy: {link}",

@@ -551,6 +551,7 @@ def _detail_context(appointment: Appointment, now: datetime) -> dict[str, Any]:
         and appointment.patient_confirmed_at is None,
         "is_today": local_date_of(appointment.slot_start) == local_date_of(now),
         "masked_phone": mask_phone(appointment.patient.phone),
+        "queue_place": appt_selectors.queue_place(appointment=appointment),
     }
 
 

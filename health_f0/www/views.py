@@ -314,3 +314,12 @@ def me(request: HttpRequest) -> HttpResponse:
             "episode": status.episode,
         },
     )
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The 404 page with the province's name and hotline like every other page (Django's default handler
+    renders it without them). If even that lookup fails, the plain page still answers."""
+    try:
+        return _page(request, "404.html", {}, status=404)
+    except Exception:  # noqa: BLE001 - a 404 must never become a 500 (e.g. the database is away)
+        return render(request, "404.html", {}, status=404)

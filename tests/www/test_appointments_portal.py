@@ -513,9 +513,38 @@ def test_checked_in_booking_shows_the_queue_number(hung: Patient, portal: Client
     appt_services.appointment_check_in(code=appointment.check_in_code, actor=persona("tiepdon"))
     page = text(portal.get(f"/lich-hen/{appointment.public_id}"))
     assert "Đã đến khám" in page and "Số thứ tự của bạn 1" in page
+    assert "Bạn là người tiếp theo." in page and "sắp đến lượt bạn" in page
     assert "Huỷ lịch hẹn" not in page and "qr-code" not in html(
         portal.get(f"/lich-hen/{appointment.public_id}")
     )
+    appt_services.queue_call_next(service=service, actor=persona("tiepdon"))
+    assert "Đã đến lượt bạn: mời vào phòng khám." in text(portal.get(f"/lich-hen/{appointment.public_id}"))
+
+
+def test_checked_in_booking_shows_how_many_wait_before(hung: Patient, portal: Client, persona: Any) -> None:
+    service = make_service(min_notice_hours=0, duration_minutes=15, capacity_per_slot=5)
+    start = open_today(service)
+    reception = persona("tiepdon")
+    for i, name in enumerate(("Lê Văn Một", "Trần Thị Hai", "Phạm Văn Ba")):
+        other = Patient.objects.create(
+            full_name=name,
+            date_of_birth=date(1970, 1, 1),
+            sex="male",
+            phone=f"+849180000{i:02d}",
+            province_code=31,
+            ward_code=10510,
+            facility=hung.facility,
+        )
+        appt_services.walk_in_register(patient=other, service=service, actor=reception)
+    appt_services.queue_call_next(service=service, actor=reception)
+    appointment = appt_services.appointment_book(
+        patient=hung, service=service, slot_start=start, channel="web", actor=hung.account
+    )
+    appt_services.appointment_confirm(appointment=appointment, actor=persona("datlich"))
+    appt_services.appointment_check_in(code=appointment.check_in_code, actor=reception)
+    page = text(portal.get(f"/lich-hen/{appointment.public_id}"))
+    # Booked patients go before walk-ins (the default): nobody waits before Hùng; number 1 is being called.
+    assert "Số thứ tự của bạn 4" in page and "Bạn là người tiếp theo. Đang gọi số 1." in page
 
 
 # --- The account's list ------------------------------------------------------------------------------

@@ -120,3 +120,63 @@ def test_no_show_after_the_local_day(
     assert (requested.status, requested.cancel_source) == ("cancelled", "system")
     assert "vang lich" in sms.last(to=confirmed.patient.phone)["body"]
     assert "chua duoc xac nhan" in sms.last(to=patient.phone)["body"]
+
+
+def test_almost_your_turn_sms_once_per_ticket(clinic, persona, sms, django_capture_on_commit_callbacks):
+    """With 2 as the service's notice, a ticket gets "sap den luot" when 2 or fewer wait before it, and
+    "nguoi tiep theo" if it becomes next before that; never twice, and not for a ticket that was that
+    close already at the counter."""
+    clinic.turn_notice_ahead = 2
+    clinic.save()
+    desk, reception = persona("datlich"), persona("tiepdon")
+    bookings = [booked(clinic, desk, name, 8, 15 * i) for i, name in enumerate(["An", "Bình", "Chi", "Dũng"])]
+    with django_capture_on_commit_callbacks(execute=True):
+        tickets = [
+            services.appointment_check_in(code=b.check_in_code, actor=reception, now=local(MONDAY, 7, 30 + i))
+            for i, b in enumerate(bookings)
+        ]
+        late = walk_in(clinic, reception, "Em", local(MONDAY, 7, 40))
+    phones = [t.patient.phone for t in [*tickets, late]]
+
+    def turn_sms(phone):
+        return [m["body"] for m in sms.messages() if m["to"] == phone and "luot" in m["body"]]
+
+    # At the counter: An (0 before), Bình (1), Chi (2) are already close: marked, no message.
+    assert [turn_sms(p) for p in phones] == [[], [], [], [], []]
+    assert Appointment.objects.filter(turn_notified_at__isnull=False).count() == 3
+    with django_capture_on_commit_callbacks(execute=True):
+        assert (
+            services.queue_call_next(service=clinic, actor=reception, now=local(MONDAY, 8)).pk
+            == tickets[0].pk
+        )
+    [dung] = turn_sms(phones[3])
+    assert "sap den luot" in dung and "so 4 (con 2 nguoi truoc)" in dung and len(dung) <= 160
+    assert f"/lich-hen/{tickets[3].public_id}" in dung
+    place = selectors.queue_place(appointment=Appointment.objects.get(pk=tickets[3].pk))
+    assert (place.called, place.ahead, place.now_calling) == (False, 2, tickets[0].queue_number)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.queue_call_next(service=clinic, actor=reception, now=local(MONDAY, 8, 10))
+        services.queue_call_next(service=clinic, actor=reception, now=local(MONDAY, 8, 20))
+    [em] = turn_sms(phones[4])  # the walk-in, after the booked patients: told when Bình was called
+    assert "so 5 (con 2 nguoi truoc)" in em
+    assert len(turn_sms(phones[3])) == 1  # Dũng is next now, but was told already
+    with django_capture_on_commit_callbacks(execute=True):
+        services.queue_call_next(service=clinic, actor=reception, now=local(MONDAY, 8, 30))
+        services.queue_call_next(service=clinic, actor=reception, now=local(MONDAY, 8, 40))
+    assert len(turn_sms(phones[4])) == 1
+    called = selectors.queue_place(appointment=Appointment.objects.get(pk=late.pk))
+    assert called.called
+
+
+def test_no_turn_sms_when_the_service_turns_it_off(clinic, persona, sms, django_capture_on_commit_callbacks):
+    clinic.turn_notice_ahead = 0
+    clinic.save()
+    desk, reception = persona("datlich"), persona("tiepdon")
+    with django_capture_on_commit_callbacks(execute=True):
+        for i, name in enumerate(["An", "Bình", "Chi", "Dũng", "Giang"]):
+            b = booked(clinic, desk, name, 8 + i // 4, 15 * (i % 4))
+            services.appointment_check_in(code=b.check_in_code, actor=reception, now=local(MONDAY, 7, 30 + i))
+        for minute in range(5):
+            services.queue_call_next(service=clinic, actor=reception, now=local(MONDAY, 8, minute))
+    assert not [m for m in sms.messages() if "luot" in m["body"]]
+    assert not Appointment.objects.filter(turn_notified_at__isnull=False).exists()
