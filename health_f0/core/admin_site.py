@@ -21,6 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from unfold.admin import ModelAdmin
 from unfold.sites import UnfoldAdminSite
 
@@ -213,11 +214,15 @@ def duration_label(delta: timedelta) -> str:
     minutes = max(int(delta.total_seconds() // 60), 0)
     days, rest = divmod(minutes, 60 * 24)
     hours, mins = divmod(rest, 60)
+    day_text = ngettext("%(n)s ngày", "%(n)s ngày", days) % {"n": days}
+    hour_text = ngettext("%(n)s giờ", "%(n)s giờ", hours) % {"n": hours}
     if days:
-        return f"{days} ngày {hours} giờ" if hours else f"{days} ngày"
+        return f"{day_text} {hour_text}" if hours else day_text
     if hours:
-        return f"{hours} giờ {mins} phút" if mins else f"{hours} giờ"
-    return f"{mins} phút"
+        return (
+            f"{hour_text} {ngettext('%(n)s phút', '%(n)s phút', mins) % {'n': mins}}" if mins else hour_text
+        )
+    return ngettext("%(n)s phút", "%(n)s phút", mins) % {"n": mins}
 
 
 def age_years(born: date, on: date | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from health_f0.facilities.models import Facility, Membership
 
@@ -16,7 +17,7 @@ def facility_save(*, facility: Facility) -> Facility:
     if facility.parent_id and facility.pk and facility.parent_id == facility.pk:
         from health_f0.core.exceptions import DomainError
 
-        raise DomainError("Cơ sở không thể trực thuộc chính nó.", field="parent")
+        raise DomainError(_("Cơ sở không thể trực thuộc chính nó."), field="parent")
     facility.save()
     old_path = facility.path
     parent_path = facility.parent.path if facility.parent else "/"

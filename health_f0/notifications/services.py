@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from health_f0.core.exceptions import DomainError
 from health_f0.core.phone import mask_phone
@@ -268,17 +269,19 @@ def outbox_requeue(*, message: OutboxMessage, actor: Any) -> OutboxMessage:
 
     locked = OutboxMessage.objects.select_for_update().filter(pk=message.pk).first()
     if locked is None:
-        raise NotFound("Không tìm thấy tin nhắn.")
+        raise NotFound(_("Không tìm thấy tin nhắn."))
     if not getattr(actor, "is_superuser", False) and not access.can_act_at(
         actor, locked.facility, access.ALL_STAFF_ROLES
     ):
-        raise PermissionDenied("Bạn không có quyền gửi lại tin nhắn này.")
+        raise PermissionDenied(_("Bạn không có quyền gửi lại tin nhắn này."))
     if locked.status not in REQUEUEABLE_STATUSES:
-        raise DomainError("Chỉ gửi lại được tin đang lỗi hoặc không gửi được.", code="not_requeueable")
+        raise DomainError(_("Chỉ gửi lại được tin đang lỗi hoặc không gửi được."), code="not_requeueable")
     if locked.is_secret and not locked.body_encrypted:
         raise DomainError(
-            "Tin chứa mã OTP/mật khẩu đã bị xoá nội dung nên không gửi lại được: "
-            "hãy yêu cầu mã OTP mới hoặc cấp lại mật khẩu.",
+            _(
+                "Tin chứa mã OTP/mật khẩu đã bị xoá nội dung nên không gửi lại được: "
+                "hãy yêu cầu mã OTP mới hoặc cấp lại mật khẩu."
+            ),
             code="secret_wiped",
         )
     previous = {"status": locked.status, "attempts": locked.attempts}

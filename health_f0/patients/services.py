@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from health_f0.core.audit import audit_log
 from health_f0.core.models import AuditLog, User
@@ -136,7 +137,10 @@ def patient_update_details(*, patient: Patient, actor: Any, changes: dict[str, A
 
     unknown = set(changes) - set(PATIENT_EDITABLE_FIELDS)
     if unknown:
-        raise DomainError(f"Không sửa được các mục: {', '.join(sorted(unknown))}.", code="field_not_editable")
+        raise DomainError(
+            _("Không sửa được các mục: %(fields)s.") % {"fields": ", ".join(sorted(unknown))},
+            code="field_not_editable",
+        )
     for name, value in changes.items():
         setattr(patient, name, value)
     patient.full_name = normalize_name(patient.full_name)
