@@ -251,32 +251,7 @@ class DeskRegistrationForm(forms.Form):
         self.sections_bound = [(title, [self[name] for name in names_]) for title, names_ in self.sections]
 
     def to_input(self) -> RegistrationInput:
-        data = self.cleaned_data
-        return RegistrationInput(
-            full_name=data["full_name"],
-            date_of_birth=data["date_of_birth"],
-            sex=data["sex"],
-            phone=data["phone"],
-            province_code=data["province_code"],
-            ward_code=data["ward_code"],
-            test_type=data["test_type"],
-            positive_date=data["positive_date"],
-            care=data["care"],
-            consent=bool(data["consent"]),
-            relation=data["relation"],
-            registrant_name=data.get("registrant_name") or "",
-            street=data.get("street") or "",
-            cccd=data.get("cccd") or "",
-            bhyt=data.get("bhyt") or "",
-            symptoms=list(data.get("symptoms") or []),
-            spo2=data.get("spo2"),
-            breathing_rate=data.get("breathing_rate"),
-            conditions=list(data.get("conditions") or []),
-            conditions_stable=bool(data.get("conditions_stable")),
-            pregnant=bool(data.get("pregnant")),
-            vaccine_doses=data.get("vaccine_doses") or 0,
-            can_phone=bool(data.get("can_phone")),
-        )
+        return RegistrationInput.from_form(self.cleaned_data)
 
     def add_service_errors(self, errors: dict[str, list[tuple[str, str]]]) -> None:
         """Show the service's field errors next to the fields (unknown fields go to the top)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -66,6 +67,38 @@ class RegistrationInput:
     pregnant: bool = False
     vaccine_doses: int = 0
     can_phone: bool = True
+
+    @classmethod
+    def from_form(cls, data: Mapping[str, Any], **answers: Any) -> RegistrationInput:
+        """From a form's cleaned data (the portal's and the desk's forms use the same field names). Optional
+        fields left empty take their defaults; `answers` gives the fields a form asks differently (the
+        portal's yes/no radios for pregnancy, stable conditions and phone)."""
+        values: dict[str, Any] = {
+            "full_name": data["full_name"],
+            "date_of_birth": data["date_of_birth"],
+            "sex": data["sex"],
+            "phone": data["phone"],
+            "province_code": data["province_code"],
+            "ward_code": data["ward_code"],
+            "test_type": data["test_type"],
+            "positive_date": data["positive_date"],
+            "care": data["care"],
+            "consent": bool(data["consent"]),
+            "relation": data["relation"],
+            "registrant_name": data.get("registrant_name") or "",
+            "street": data.get("street") or "",
+            "cccd": data.get("cccd") or "",
+            "bhyt": data.get("bhyt") or "",
+            "symptoms": list(data.get("symptoms") or []),
+            "spo2": data.get("spo2"),
+            "breathing_rate": data.get("breathing_rate"),
+            "conditions": list(data.get("conditions") or []),
+            "conditions_stable": bool(data.get("conditions_stable")),
+            "pregnant": bool(data.get("pregnant")),
+            "vaccine_doses": data.get("vaccine_doses") or 0,
+            "can_phone": bool(data.get("can_phone")),
+        }
+        return cls(**{**values, **answers})
 
 
 def _open_key(phone: str, full_name: str, date_of_birth: date) -> str:

@@ -279,29 +279,10 @@ class RegistrationForm(forms.Form):
 
     def to_input(self) -> RegistrationInput:
         d = self.cleaned_data
-        return RegistrationInput(
-            full_name=d["full_name"],
-            date_of_birth=d["date_of_birth"],
-            sex=d["sex"],
-            phone=d["phone"],
-            province_code=d["province_code"],
-            ward_code=d["ward_code"],
-            test_type=d["test_type"],
-            positive_date=d["positive_date"],
-            care=d["care"],
-            consent=bool(d["consent"]),
-            relation=d["relation"],
-            registrant_name=d.get("registrant_name") or "",
-            street=d.get("street") or "",
-            cccd=d.get("cccd") or "",
-            bhyt=d.get("bhyt") or "",
-            symptoms=list(d.get("symptoms") or []),
-            spo2=d.get("spo2"),
-            breathing_rate=d.get("breathing_rate"),
-            conditions=list(d.get("conditions") or []),
+        return RegistrationInput.from_form(
+            d,
             conditions_stable=d.get("conditions_stable", "yes") != "no",
             pregnant=d.get("pregnancy") == "yes",
-            vaccine_doses=d.get("vaccine_doses") or 0,
             can_phone=d.get("can_phone", "yes") != "no",
         )
 
