@@ -606,10 +606,19 @@ def test_check_in_by_code_then_call_next(
     assert unknown.status_code == 404 and unknown.json()["detail"] == "Không tìm thấy lịch hẹn với mã này."
     assert reception.post(CHECK_IN, {}, format="json").status_code == 400
 
+    patient_api = as_user("bn0000001")
+    mine = f"/api/v1/appointments/{booked.public_id}"
+    assert patient_api.get(mine).json()["queue"] == {"called": False, "ahead": 0, "now_calling": None}
+    assert patient_api.get(f"/api/v1/appointments/{later.public_id}").json()["queue"] is None
     queue = f"/api/v1/staff/queue/{clinic.public_id}/next"
     assert as_user("datlich").post(queue).status_code == 403
     first = reception.post(queue)
     assert first.status_code == 200
+    assert patient_api.get(mine).json()["queue"] == {
+        "called": True,
+        "ahead": 0,
+        "now_calling": response.json()["queue_number"],
+    }
     # Booked patients first (the service's default), then the walk-in.
     assert first.json()["ticket"]["queue_number"] == response.json()["queue_number"]
     assert first.json()["ticket"]["is_walk_in"] is False and first.json()["waiting"] == 1

@@ -26,7 +26,7 @@ from uuid import UUID
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
@@ -238,6 +238,12 @@ class SlotSerializer(serializers.Serializer):
     free = serializers.IntegerField(help_text="Số chỗ còn trống")
 
 
+class QueuePlaceSerializer(serializers.Serializer):
+    called = serializers.BooleanField(help_text="Đã được gọi: mời vào phòng khám")
+    ahead = serializers.IntegerField(help_text="Số người chờ trước (theo thứ tự gọi)")
+    now_calling = serializers.IntegerField(allow_null=True, help_text="Số vừa được gọi")
+
+
 class AppointmentSerializer(serializers.Serializer):
     """A booking as its patient (or family) sees it."""
 
@@ -265,6 +271,14 @@ class AppointmentSerializer(serializers.Serializer):
     meeting_url = serializers.SerializerMethodField(
         help_text="Đường dẫn phòng họp (tư vấn trực tuyến, khi lịch đã được xác nhận)"
     )
+    queue = serializers.SerializerMethodField(
+        help_text="Sau khi tiếp đón: đã được gọi chưa, còn bao nhiêu người trước, số đang gọi (null: chưa tiếp đón)"
+    )
+
+    @extend_schema_field(QueuePlaceSerializer(allow_null=True))
+    def get_queue(self, appointment: Appointment) -> dict[str, Any] | None:
+        place = selectors.queue_place(appointment=appointment)
+        return QueuePlaceSerializer(place).data if place else None
 
     def get_change_deadline(self, appointment: Appointment) -> datetime | None:
         if appointment.status not in (Status.REQUESTED, Status.CONFIRMED) or appointment.is_walk_in:
