@@ -492,7 +492,7 @@ def _store_report(
 def safe_cursor(resources: list[dict[str, Any]], has_next: bool, current: str) -> str:
     """The greatest lastUpdated L such that every resource with lastUpdated <= L has been seen, given a
     page sorted by lastUpdated. With a next page, the page's last value may continue there, so the cursor
-    stops just below it (`gt` then re-reads those: idempotent)."""
+    stops just below it (the next query re-reads those: idempotent)."""
     stamps = [str((r.get("meta") or {}).get("lastUpdated", "")) for r in resources]
     stamps = [s for s in stamps if s]
     if not stamps:
@@ -506,7 +506,7 @@ def safe_cursor(resources: list[dict[str, Any]], has_next: bool, current: str) -
 
 def fhir_pull(*, facility: Facility, adapter: fhirlib.FhirAdapter | None = None) -> ImportRun:
     """The periodic incremental pull of one facility: for each resource type, everything updated after its
-    cursor (`_lastUpdated=gt<cursor>`, sorted by _lastUpdated, paged). The run is "failed" when the HIS
+    cursor (`_lastUpdated=ge<cursor>`, sorted by _lastUpdated, paged). The run is "failed" when the HIS
     stops answering; the cursor then stands after the last stored page and the next run continues there."""
     adapter = adapter or _fhir_adapter()
     run = _run_start(facility=facility, source=Source.FHIR, kind=RunKind.FHIR_PULL)
@@ -517,7 +517,9 @@ def fhir_pull(*, facility: Facility, adapter: fhirlib.FhirAdapter | None = None)
             cursor = cursor_row.last_updated
             params = [*extra, ("_sort", "_lastUpdated")]
             if cursor:
-                params.append(("_lastUpdated", f"gt{cursor}"))
+                # `ge`, not `gt`: a resource the HIS writes later in the same millisecond as the cursor is
+                # still read. The few at exactly the cursor are read again each time (idempotent).
+                params.append(("_lastUpdated", f"ge{cursor}"))
             for page in adapter.search(resource_type, params):
                 results = (
                     _report_results(adapter, facility, page) if resource_type == "DiagnosticReport" else None
