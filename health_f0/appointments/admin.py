@@ -84,7 +84,7 @@ from health_f0.patients.models import Patient
 from health_f0.registration.admin import badge, search_phone
 
 # Who sees appointments in the desk: the desk and reception, clinicians, managers (not station staff).
-VIEW_ROLES: frozenset[str] = DESK_ROLES | CLINICIAN_ROLES | {Role.MANAGER}
+VIEW_ROLES: frozenset[str] = access.APPOINTMENT_READER_ROLES  # desk, reception, clinicians, managers
 QUEUE_ROLES: frozenset[str] = RECEPTION_ROLES | CLINICIAN_ROLES
 CONFIG_ROLES: frozenset[str] = frozenset({Role.MANAGER, Role.ADMINISTRATOR})
 PAGE_SIZE = 50

@@ -89,7 +89,7 @@ from health_f0.registration.admin import badge, search_phone
 from health_f0.registration.services import ACCEPTING_KINDS
 
 # Who sees the board and the episodes: the station's people, treatment doctors, and managers above them.
-BOARD_ROLES: frozenset[str] = MONITORING_ROLES | {Role.MANAGER}
+BOARD_ROLES: frozenset[str] = access.EPISODE_READER_ROLES  # station staff and head, doctors, managers
 # Who sees the escalations (patients silent for days): the station head and those above.
 ESCALATION_ROLES: frozenset[str] = frozenset({Role.STATION_HEAD, Role.MANAGER, Role.ADMINISTRATOR})
 PAGE_SIZE = 50

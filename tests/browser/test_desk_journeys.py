@@ -41,6 +41,7 @@ def desk_session(browser: Any, base: str, username: str) -> Iterator[Any]:
     context.set_default_timeout(15_000)
     try:
         page = context.new_page()
+        page.bring_to_front()  # the staff member's window is the one in front
         page.goto(base + "/desk/login/")
         page.get_by_label("Tên đăng nhập").fill(username)
         page.get_by_label("Mật khẩu").fill("demo-2026")
