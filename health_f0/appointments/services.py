@@ -838,13 +838,20 @@ def reexam_plan_create(
     return plan
 
 
+def _plan_close_if_over(plan: ReexamPlan, next_date: date) -> bool:
+    """A plan whose next re-exam would fall after its end date is over: close it (True)."""
+    if plan.end_date and next_date > plan.end_date:
+        plan.is_active = False
+        plan.save(update_fields=["is_active", "updated_at"])
+        return True
+    return False
+
+
 def _plan_advance(
     plan: ReexamPlan, *, after: date, actor: Any, now: datetime, reexam_of: Appointment | None = None
 ) -> Appointment | None:
     next_date = after + timedelta(weeks=plan.interval_weeks)
-    if plan.end_date and next_date > plan.end_date:
-        plan.is_active = False
-        plan.save(update_fields=["is_active", "updated_at"])
+    if _plan_close_if_over(plan, next_date):
         return None
     plan.next_date = next_date
     plan.save(update_fields=["next_date", "updated_at"])
@@ -1129,9 +1136,7 @@ def _plan_rebook(plan_id: int, *, actor: Any, now: datetime, search_days: int) -
     plan = ReexamPlan.objects.select_for_update().filter(pk=plan_id, is_active=True).first()
     if plan is None or not reexam_plans_unbooked(plans=ReexamPlan.objects.filter(pk=plan.pk), now=now):
         return None  # closed, or booked by someone else since the list was read
-    if plan.end_date and plan.next_date > plan.end_date:
-        plan.is_active = False
-        plan.save(update_fields=["is_active", "updated_at"])
+    if _plan_close_if_over(plan, plan.next_date):
         return None
     return _reexam_book(
         patient=plan.patient,

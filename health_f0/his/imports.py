@@ -326,6 +326,11 @@ def _store_fhir_page(
                 )
             )
         _seen(facility, Source.FHIR, seen_rows)
+    visit_of = (
+        _visit_ids(facility, (fhirlib.reference_id(r.get("encounter"), "Encounter") for r in resources))
+        if resource_type == "Observation"
+        else {}
+    )
     for resource in resources:
         counts.read += 1
         patient_id = owners.get(fhirlib.patient_of(resource))
@@ -344,16 +349,11 @@ def _store_fhir_page(
                 new_visits.append(visit)
         elif resource_type == "Observation":
             lab_record = fhirlib.lab_from_observation(resource)
-            visit_id = (
-                HisVisit.objects.filter(
-                    facility=facility, source=Source.FHIR, external_id=lab_record.visit_ref
-                )
-                .values_list("pk", flat=True)
-                .first()
-                if lab_record.visit_ref
-                else None
-            )
-            fields = {**_lab_fields(lab_record), "patient_id": patient_id, "visit_id": visit_id}
+            fields = {
+                **_lab_fields(lab_record),
+                "patient_id": patient_id,
+                "visit_id": visit_of.get(lab_record.visit_ref),
+            }
             _, created = HisLabResult.objects.update_or_create(
                 facility=facility,
                 source=Source.FHIR,
@@ -387,13 +387,15 @@ def _store_fhir_page(
     _attach_results(facility, Source.FHIR, new_visits)
 
 
-def _visit_id(facility: Facility, visit_ref: str) -> int | None:
-    if not visit_ref:
-        return None
-    return (
-        HisVisit.objects.filter(facility=facility, source=Source.FHIR, external_id=visit_ref)
-        .values_list("pk", flat=True)
-        .first()
+def _visit_ids(facility: Facility, visit_refs: Iterable[str]) -> dict[str, int]:
+    """The stored FHIR visits among `visit_refs` (encounter ids), in one query."""
+    refs = {ref for ref in visit_refs if ref}
+    if not refs:
+        return {}
+    return dict(
+        HisVisit.objects.filter(facility=facility, source=Source.FHIR, external_id__in=refs).values_list(
+            "external_id", "pk"
+        )
     )
 
 
@@ -436,9 +438,17 @@ def _store_report(
     counts as read and imported; a refreshed one is not counted again (the Observation pull counts it).
     True when the report is new."""
     record = fhirlib.report_from_diagnostic_report(resource)
+    labs = list(record.contained)
+    for observation_id in record.result_ids:
+        observation = results.get(observation_id)
+        owner = fhirlib.patient_of(observation) if observation else ""
+        if observation is None or (owner and owner != record.his_patient_id):
+            continue  # not sent (joined below if stored), or another patient's: never stored under this one
+        labs.append(fhirlib.lab_from_observation(observation))
+    visit_of = _visit_ids(facility, [record.visit_ref, *(lab.visit_ref for lab in labs)])
     fields = {
         "patient_id": patient_id,
-        "visit_id": _visit_id(facility, record.visit_ref),
+        "visit_id": visit_of.get(record.visit_ref),
         "visit_ref": record.visit_ref,
         "code": record.code,
         "name": record.name,
@@ -454,18 +464,11 @@ def _store_report(
         defaults=fields,
         create_defaults={**fields, "import_run": run},
     )
-    labs = list(record.contained)
-    for observation_id in record.result_ids:
-        observation = results.get(observation_id)
-        owner = fhirlib.patient_of(observation) if observation else ""
-        if observation is None or (owner and owner != record.his_patient_id):
-            continue  # not sent (joined below if stored), or another patient's: never stored under this one
-        labs.append(fhirlib.lab_from_observation(observation))
     for lab in labs:
         lab_fields = {
             **_lab_fields(lab),
             "patient_id": patient_id,
-            "visit_id": _visit_id(facility, lab.visit_ref),
+            "visit_id": visit_of.get(lab.visit_ref),
             "report": report,
         }
         _, lab_created = HisLabResult.objects.update_or_create(

@@ -246,9 +246,10 @@ def outbox_apply_early_reports(*, message: OutboxMessage | None = None) -> int:
         ):
             report.delete()
         applied += matched
-    EarlyDeliveryReport.objects.filter(
-        received_at__lt=timezone.now() - timedelta(days=EARLY_REPORT_KEEP_DAYS)
-    ).delete()
+    if message is None:  # the sweep, not every send, drops the reports that never matched
+        EarlyDeliveryReport.objects.filter(
+            received_at__lt=timezone.now() - timedelta(days=EARLY_REPORT_KEEP_DAYS)
+        ).delete()
     return applied
 
 
