@@ -50,7 +50,9 @@ from health_f0.his import selectors, services
 from health_f0.his.forms import (
     XML_INLINE_BYTES,
     ApproveForm,
+    DismissHeldForm,
     FhirPullForm,
+    FindRecordForm,
     ReceptionRequestForm,
     RejectForm,
     UnlinkForm,
@@ -58,10 +60,12 @@ from health_f0.his.forms import (
     xml_max_upload_bytes,
 )
 from health_f0.his.models import (
+    HisHeldRecord,
     HisLabResult,
     HisLink,
     HisLinkRequest,
     HisVisit,
+    HoldReason,
     IdentifierType,
     ImportRun,
     LabFlag,
@@ -132,54 +136,60 @@ def _match_cell(value: str, matches: bool | None) -> dict[str, Any]:
     return {"value": value or "—", "matches": matches}
 
 
+def _ids_text(ids: dict[str, str]) -> str:
+    """Identifiers in a fixed order (HIS code, BHYT, CCCD), each named."""
+    order = (IdentifierType.HIS_CODE, IdentifierType.BHYT, IdentifierType.CCCD)
+    return "; ".join(f"{_identifier_label(kind)}: {ids[kind]}" for kind in order if ids.get(kind))
+
+
+SOURCE_LABELS = {"fhir": _("HIS trả về (FHIR)"), "xml": _("từ tệp XML của HIS")}
+
+
 def candidate_table(req: HisLinkRequest) -> dict[str, Any]:
-    """Rows (one per field) x columns (the patient's account, then each HIS candidate). Each HIS cell says in
-    words whether it matches the patient ("Khớp" / "Không khớp"), not by colour only."""
+    """Rows (one per field) x columns (the patient's account, then each HIS record the HIS returned). Each
+    HIS cell says in words whether it matches ("Khớp" / "Không khớp"), not by colour only. The identifier
+    the requester typed is a row of its own, labelled as an unverified claim, never as the account's data."""
     patient = req.patient
-    own_ids = [
-        f"{_identifier_label(kind)}: {value}"
-        for kind, value in ((IdentifierType.CCCD, patient.cccd), (IdentifierType.BHYT, patient.bhyt))
-        if value
-    ]
     fields = [
         ("name", _("Họ và tên")),
         ("date_of_birth", _("Ngày sinh")),
-        ("identifier", _identifier_label(req.identifier_type)),
+        ("claim", _("Mã người yêu cầu khai (chưa xác minh)")),
+        ("ids", _("Mã định danh")),
         ("sex", _("Giới tính")),
-        ("other_ids", _("Mã định danh khác")),
         ("address", _("Địa chỉ")),
     ]
     patient_values = {
         "name": patient.full_name,
         "date_of_birth": fmt_date(patient.date_of_birth),
-        "identifier": req.identifier,
+        "claim": f"{req.get_identifier_type_display()}: {req.identifier}",
+        "ids": _ids_text({IdentifierType.CCCD: patient.cccd, IdentifierType.BHYT: patient.bhyt}),
         "sex": str(SEX_LABELS.get(patient.sex, patient.sex)),
-        "other_ids": "; ".join(own_ids),
         "address": ", ".join(p for p in (patient.street, patient.ward_name) if p),
     }
     columns = []
     for candidate in req.candidates:
         match = candidate.get("match") or {}
-        ids = candidate.get("identifiers") or {}
-        others = [
-            f"{_identifier_label(kind)}: {value}"
-            for kind, value in ids.items()
-            if value and kind != req.identifier_type
-        ]
+        ids = {k: str(v) for k, v in (candidate.get("identifiers") or {}).items() if v}
+        claimed = ids.get(req.identifier_type, "")
         cells = {
             "name": _match_cell(candidate.get("full_name", ""), bool(match.get("name"))),
             "date_of_birth": _match_cell(
                 _iso_date(candidate.get("date_of_birth")), bool(match.get("date_of_birth"))
             ),
-            "identifier": _match_cell(ids.get(req.identifier_type, ""), bool(match.get("identifier"))),
+            "claim": _match_cell(
+                f"{_identifier_label(req.identifier_type)}: {claimed}" if claimed else "",
+                bool(match.get("identifier")),
+            ),
+            "ids": _match_cell(_ids_text(ids), None),
             "sex": _match_cell(str(SEX_LABELS.get(candidate.get("sex", ""), candidate.get("sex", ""))), None),
-            "other_ids": _match_cell("; ".join(others), None),
             "address": _match_cell(candidate.get("address", ""), None),
         }
         mismatches = [str(label) for key, label in fields[:3] if cells[key]["matches"] is False]
         columns.append(
             {
                 "his_patient_id": candidate.get("his_patient_id", ""),
+                "source": str(SOURCE_LABELS.get(candidate.get("source") or "fhir", "")),
+                "named_by_linker": candidate.get("found_by") == "linker",
                 "cells": cells,
                 "mismatches": mismatches,
                 "exact": not mismatches,
@@ -187,6 +197,7 @@ def candidate_table(req: HisLinkRequest) -> dict[str, Any]:
         )
     rows = [
         {
+            "key": key,
             "label": label,
             "patient": patient_values[key] or "—",
             "candidates": [column["cells"][key] for column in columns],
@@ -212,10 +223,80 @@ def request_card(request: HttpRequest, req: HisLinkRequest) -> dict[str, Any]:
         "approve_url": reverse("admin:his_link_approve", args=[req.pk]),
         "reject_url": reverse("admin:his_link_reject", args=[req.pk]),
         "lookup_url": reverse("admin:his_link_lookup", args=[req.pk]),
+        "find_url": reverse("admin:his_link_find", args=[req.pk]),
+        "find_form": FindRecordForm(auto_id=f"find{req.pk}_%s"),
         "pdf_url": reverse("admin:his_link_form_pdf", args=[req.pk]),
         "detail_url": reverse("admin:his_hislinkrequest_change", args=[req.pk]),
         "approve_form": ApproveForm(auto_id=f"approve{req.pk}_%s"),
         "reject_form": RejectForm(auto_id=f"reject{req.pk}_%s"),
+    }
+
+
+# --- Held XML records: the file's patient next to the linked patient a key pointed at -----------------
+
+HELD_SHOWN = 20
+
+
+def held_reason(record: HisHeldRecord) -> str:
+    """Why a record waits, in words."""
+    keys: dict[str, str] = {
+        IdentifierType.BHYT: gettext("số thẻ BHYT"),
+        IdentifierType.CCCD: gettext("số CCCD"),
+    }
+    key = keys.get(record.matched_by, record.matched_by)
+    if record.reason == HoldReason.SEVERAL_PATIENTS:
+        return gettext("Khớp %(key)s với nhiều người bệnh đã liên kết khác nhau.") % {"key": key}
+    labels = {"name": gettext("họ tên"), "date_of_birth": gettext("ngày sinh")}
+    differs = ", ".join(labels.get(m, m) for m in record.mismatches)
+    return gettext("Khớp %(key)s với người bệnh đã liên kết nhưng khác %(fields)s.") % {
+        "key": key,
+        "fields": differs,
+    }
+
+
+def held_card(record: HisHeldRecord, links: dict[int, HisLink]) -> dict[str, Any]:
+    patient = record.candidate_patient
+    link = links.get(record.candidate_link_id or 0)
+    link_ids = dict(link.identifiers) if link else {}
+    rows = [
+        (
+            _("Họ và tên"),
+            patient.full_name if patient else "—",
+            _match_cell(record.full_name, None if patient is None else "name" not in record.mismatches),
+        ),
+        (
+            _("Ngày sinh"),
+            fmt_date(patient.date_of_birth) if patient else "—",
+            _match_cell(
+                fmt_date(record.date_of_birth),
+                None if patient is None else "date_of_birth" not in record.mismatches,
+            ),
+        ),
+        (
+            _identifier_label(IdentifierType.HIS_CODE),
+            link_ids.get(IdentifierType.HIS_CODE, "") or "—",
+            _match_cell(record.his_code, None),
+        ),
+        (
+            _identifier_label(IdentifierType.BHYT),
+            link_ids.get(IdentifierType.BHYT, "") or "—",
+            _match_cell(record.bhyt, True if record.matched_by == IdentifierType.BHYT and patient else None),
+        ),
+        (
+            _identifier_label(IdentifierType.CCCD),
+            link_ids.get(IdentifierType.CCCD, "") or "—",
+            _match_cell(record.cccd, True if record.matched_by == IdentifierType.CCCD and patient else None),
+        ),
+    ]
+    return {
+        "record": record,
+        "patient": patient,
+        "reason": held_reason(record),
+        "admitted": fmt_datetime(record.admitted_at),
+        "rows": [{"label": label, "patient": mine, "file": theirs} for label, mine, theirs in rows],
+        "attach_url": reverse("admin:his_held_attach", args=[record.pk]),
+        "dismiss_url": reverse("admin:his_held_dismiss", args=[record.pk]),
+        "dismiss_form": DismissHeldForm(auto_id=f"dismiss{record.pk}_%s"),
     }
 
 
@@ -242,7 +323,7 @@ class HisLinkRequestAdmin(ScopedModelAdmin):
     list_filter_submit = True
     list_fullwidth = True
     search_fields = ("patient__full_name", "identifier", "his_patient_id")
-    search_help_text = _("Tìm theo họ tên, số điện thoại, mã đã nhập hoặc mã người bệnh trong HIS")
+    search_help_text = _("Tìm theo họ tên, số điện thoại, mã người yêu cầu khai hoặc mã người bệnh trong HIS")
     ordering = ("-created_at", "-id")
 
     def scope(self, user: Any) -> QuerySet[Any]:
@@ -268,7 +349,7 @@ class HisLinkRequestAdmin(ScopedModelAdmin):
     def dob_col(self, obj: HisLinkRequest) -> str:
         return fmt_date(obj.patient.date_of_birth)
 
-    @display(description=_("mã đã nhập"))
+    @display(description=_("mã người yêu cầu khai"))
     def identifier_col(self, obj: HisLinkRequest) -> str:
         return f"{obj.get_identifier_type_display()}: {obj.identifier}"
 
@@ -295,6 +376,9 @@ class HisLinkRequestAdmin(ScopedModelAdmin):
             path("<int:pk>/duyet/", wrap(self.approve_view), name="his_link_approve"),
             path("<int:pk>/tu-choi/", wrap(self.reject_view), name="his_link_reject"),
             path("<int:pk>/tra-cuu-lai/", wrap(self.lookup_view), name="his_link_lookup"),
+            path("<int:pk>/tim-ho-so/", wrap(self.find_view), name="his_link_find"),
+            path("ho-so-cho/<int:pk>/gan/", wrap(self.held_attach_view), name="his_held_attach"),
+            path("ho-so-cho/<int:pk>/bo-qua/", wrap(self.held_dismiss_view), name="his_held_dismiss"),
             path("<int:pk>/phieu-lien-ket/", wrap(self.form_pdf_view), name="his_link_form_pdf"),
         ]
         return own + super().get_urls()
@@ -326,6 +410,14 @@ class HisLinkRequestAdmin(ScopedModelAdmin):
         page = Paginator(queue, QUEUE_PAGE_SIZE).get_page(request.GET.get("p"))
         requests_shown = list(page.object_list)
         services.his_records_view(actor=request.user, records=requests_shown, verb="view_his_link_queue")
+        held_qs = selectors.held_records_for(user=request.user, facility=facility)
+        held = list(held_qs[:HELD_SHOWN])
+        services.his_records_view(
+            actor=request.user,
+            records=[r for r in held if r.candidate_patient_id],
+            verb="view_his_held_records",
+        )
+        links = HisLink.objects.in_bulk([r.candidate_link_id for r in held if r.candidate_link_id])
         query = request.GET.copy()
         query.pop("p", None)
         context = {
@@ -334,6 +426,9 @@ class HisLinkRequestAdmin(ScopedModelAdmin):
             "selected": facility.pk if facility else None,
             "page": page,
             "cards": [request_card(request, req) for req in requests_shown],
+            "held_cards": [held_card(record, links) for record in held],
+            "held_total": held_qs.count() if len(held) >= HELD_SHOWN else len(held),
+            "held_shown": HELD_SHOWN,
             "query": query.urlencode(),
             "all_url": reverse("admin:his_hislinkrequest_changelist"),
         }
@@ -433,6 +528,82 @@ class HisLinkRequestAdmin(ScopedModelAdmin):
                 )
         return self._after(request, req)
 
+    def find_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The linker names a HIS code: the record it resolves to joins the candidates (or an error)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        req = self._open_request(request, pk)
+        form = FindRecordForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+            return self._after(request, req)
+        try:
+            req = services.link_request_find_record(
+                request=req, actor=request.user, his_code=form.cleaned_data["his_code"]
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                gettext("Đã tìm thấy hồ sơ mã %(code)s; so sánh với tài khoản rồi bấm “Liên kết hồ sơ này”.")
+                % {"code": form.cleaned_data["his_code"]},
+            )
+        return self._after(request, req)
+
+    def _held(self, request: HttpRequest, pk: int) -> HisHeldRecord:
+        record = (
+            selectors.held_records_for(user=request.user, waiting_only=False)
+            .filter(pk=pk)
+            .select_related("facility", "candidate_patient")
+            .first()
+        )
+        if record is None:
+            raise Http404(gettext("Không tìm thấy hồ sơ chờ đối chiếu."))
+        return record
+
+    def held_attach_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        record = self._held(request, pk)
+        from health_f0.his import imports
+
+        try:
+            imports.held_record_attach(record=record, actor=request.user)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                gettext("Đã gắn lượt khám %(ref)s vào hồ sơ của %(name)s.")
+                % {"ref": record.external_id, "name": record.candidate_patient or ""},
+            )
+        return HttpResponseRedirect(_safe_next(request, reverse("admin:his_link_queue")))
+
+    def held_dismiss_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        record = self._held(request, pk)
+        from health_f0.his import imports
+
+        form = DismissHeldForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        else:
+            try:
+                imports.held_record_dismiss(
+                    record=record, actor=request.user, reason=form.cleaned_data["reason"]
+                )
+            except DomainError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(
+                    request,
+                    gettext("Đã bỏ qua lượt khám %(ref)s; hồ sơ không được gắn vào người bệnh nào.")
+                    % {"ref": record.external_id},
+                )
+        return HttpResponseRedirect(_safe_next(request, reverse("admin:his_link_queue")))
+
     def form_pdf_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """The printable link form: for reception (who started it at the counter) and the linkers."""
         req = (
@@ -521,7 +692,7 @@ class HisLinkAdmin(ScopedModelAdmin):
     view_roles = LINKER_ROLES
     list_display = ("name_col", "his_patient_id", "facility", "linked_col", "by_col", "active_col")
     list_display_links = ("name_col",)
-    list_select_related = ("patient", "facility", "linked_by")
+    list_select_related = ("patient", "facility", "linked_by", "request")
     list_filter = ("active", ("facility", admin.RelatedOnlyFieldListFilter))
     list_filter_submit = True
     search_fields = ("patient__full_name", "his_patient_id", "cccd", "bhyt_key", "his_code")
@@ -534,7 +705,9 @@ class HisLinkAdmin(ScopedModelAdmin):
         "phone_col",
         "facility",
         "his_patient_id",
+        "record_col",
         "identifiers_col",
+        "claim_col",
         "linked_col",
         "by_col",
         "active_col",
@@ -585,9 +758,24 @@ class HisLinkAdmin(ScopedModelAdmin):
     def phone_col(self, obj: HisLink) -> str:
         return display_phone(obj.patient.phone)
 
-    @display(description=_("các mã định danh"))
+    @display(description=_("mã định danh do HIS trả về"))
     def identifiers_col(self, obj: HisLink) -> str:
-        return "; ".join(f"{_identifier_label(k)}: {v}" for k, v in obj.identifiers.items() if v) or "—"
+        return _ids_text(dict(obj.identifiers)) or "—"
+
+    @display(description=_("hồ sơ HIS đã liên kết"))
+    def record_col(self, obj: HisLink) -> str:
+        if not obj.record_source:
+            return gettext("liên kết cũ, chỉ giữ mã người bệnh trong HIS")
+        parts = [obj.his_full_name, fmt_date(obj.his_date_of_birth) if obj.his_date_of_birth else ""]
+        source = str(SOURCE_LABELS.get(obj.record_source, obj.record_source))
+        return " · ".join(p for p in [*parts, source] if p)
+
+    @display(description=_("mã người yêu cầu khai (chưa xác minh)"))
+    def claim_col(self, obj: HisLink) -> str:
+        req = obj.request
+        if req is None:
+            return "—"
+        return f"{req.get_identifier_type_display()}: {req.identifier}"
 
     @display(description=_("liên kết lúc"), ordering="linked_at")
     def linked_col(self, obj: HisLink) -> str:
@@ -678,6 +866,7 @@ class ImportRunAdmin(ScopedModelAdmin):
         "imported_count",
         "duplicate_count",
         "rejected_col",
+        "held_count",
     )
     list_display_links = ("started_col",)
     list_select_related = ("facility", "started_by")
@@ -700,6 +889,7 @@ class ImportRunAdmin(ScopedModelAdmin):
         "imported_count",
         "duplicate_count",
         "rejected_count",
+        "held_count",
         "failure",
     )
     readonly_fields = fields
@@ -845,7 +1035,7 @@ class ImportRunAdmin(ScopedModelAdmin):
                 request,
                 gettext(
                     "Đã nhập tệp %(name)s: đọc %(read)s hồ sơ, nhập %(imported)s, trùng %(dup)s, "
-                    "từ chối %(rejected)s."
+                    "từ chối %(rejected)s, chờ đối chiếu %(held)s."
                 )
                 % {
                     "name": name,
@@ -853,6 +1043,7 @@ class ImportRunAdmin(ScopedModelAdmin):
                     "imported": run.imported_count,
                     "dup": run.duplicate_count,
                     "rejected": run.rejected_count,
+                    "held": run.held_count,
                 },
             )
         return HttpResponseRedirect(reverse("admin:his_importrun_change", args=[run.pk]))
@@ -1004,7 +1195,14 @@ class HisVisitAdmin(HisRecordAdmin):
 
     @display(description=_("khoa"))
     def department_col(self, obj: HisVisit) -> str:
-        return " · ".join(p for p in (obj.department_name, obj.department_code) if p) or "—"
+        label = obj.department_label
+        if not label:
+            return "—"
+        return (
+            f"{label} · {obj.department_code}"
+            if obj.department_code and obj.department_code not in label
+            else label
+        )
 
 
 @admin.register(HisLabResult, site=desk_site)
@@ -1042,16 +1240,12 @@ class HisLabResultAdmin(HisRecordAdmin):
 
     @display(description=_("kết quả"))
     def value_col(self, obj: HisLabResult) -> str:
-        return f"{obj.value} {obj.unit}".strip() or "—"
+        # The same text as the patient's portal (his.selectors): one decimal separator everywhere.
+        return f"{selectors.lab_value_text(obj)} {obj.unit}".strip() or "—"
 
     @display(description=_("khoảng tham chiếu"))
     def reference_col(self, obj: HisLabResult) -> str:
-        if obj.reference_text:
-            return obj.reference_text
-        low, high = obj.reference_low, obj.reference_high
-        if low is None and high is None:
-            return "—"
-        return f"{low if low is not None else ''} – {high if high is not None else ''}".strip()
+        return selectors.lab_reference_text(obj) or "—"
 
     @display(description=_("đánh giá"), ordering="flag")
     def flag_col(self, obj: HisLabResult) -> SafeString:

@@ -58,6 +58,25 @@ class ApproveForm(forms.Form):
     )
 
 
+class FindRecordForm(forms.Form):
+    """The linker names a HIS patient code; the record the HIS holds under it is shown before linking."""
+
+    his_code = forms.CharField(
+        label=_("Mã người bệnh trong HIS (MA_BN)"),
+        max_length=64,
+        widget=UnfoldAdminTextInputWidget(attrs={"autocomplete": "off"}),
+        error_messages={"required": _("Vui lòng nhập mã người bệnh trong HIS.")},
+    )
+
+
+class DismissHeldForm(forms.Form):
+    reason = _reason_field(
+        _("Lý do bỏ qua"),
+        _("Ghi vào nhật ký. Hồ sơ không được gắn vào người bệnh nào."),
+        _("Vui lòng nhập lý do."),
+    )
+
+
 class RejectForm(forms.Form):
     reason = _reason_field(
         _("Lý do từ chối"),

@@ -14,6 +14,13 @@ Guarantees:
   next page; a failed run is recorded and the periodic task (tasks.py) pulls again from the cursor. Links
   whose history could not be pulled keep backfilled_at empty and are retried.
 * XML memory is flat: records are read one HOSO at a time (adapters/xml_4750.py) and written in chunks.
+* An XML record is attached to a linked patient by the HIS code the link was verified with, or by a BHYT
+  number or CCCD the HIS returned for the link only when the name and date of birth agree too. A record
+  that meets a linked patient only through such a key without that agreement is held (HisHeldRecord),
+  attached to nobody: no visit, lab result, re-exam booking or SMS exists for it until a HIS linker
+  attaches it (held_record_attach, audited) or dismisses it.
+* Every XML1 patient with a HIS code is remembered as the HIS described them (HisPatientRecord): what a
+  HIS code typed by the linker must resolve to when the HIS has no online lookup.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from health_f0.core.audit import audit_log
-from health_f0.core.exceptions import DomainError
+from health_f0.core.exceptions import Conflict, DomainError, NotFound
 from health_f0.core.models import AuditLog
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
@@ -43,9 +50,12 @@ from health_f0.his.adapters import fhir as fhirlib
 from health_f0.his.adapters import xml_4750 as xmllib
 from health_f0.his.adapters.base import LabRecord, SlipRecord, VisitRecord
 from health_f0.his.models import (
+    HeldStatus,
+    HisHeldRecord,
     HisLabReport,
     HisLabResult,
     HisLink,
+    HisPatientRecord,
     HisReexamSlip,
     HisVisit,
     HisVisitSeen,
@@ -105,6 +115,7 @@ class Counts:
     imported: int = 0
     duplicates: int = 0
     rejected: int = 0
+    held: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
 
     def reject(self, record: str, table: str, reason: str, field_name: str = "") -> None:
@@ -129,6 +140,7 @@ def _run_save(run: ImportRun, counts: Counts, **extra: Any) -> None:
     run.imported_count = counts.imported
     run.duplicate_count = counts.duplicates
     run.rejected_count = counts.rejected
+    run.held_count = counts.held
     run.errors = counts.errors
     for key, value in extra.items():
         setattr(run, key, value)
@@ -255,7 +267,7 @@ def _slip_create(
     record: SlipRecord,
     patient_id: int,
     visit: HisVisit | None,
-    run: ImportRun,
+    run: ImportRun | None,
 ) -> bool:
     """Create the slip (and its appointment) unless it exists. True when created."""
     if HisReexamSlip.objects.filter(
@@ -586,36 +598,107 @@ class _CountingReader:
         return data
 
 
-def _match_links(facility: Facility, identities: list[xmllib.Identity]) -> list[int | None]:
-    """The patient id of the active link each identity belongs to: by HIS code (MA_BN), then BHYT number
-    (its 10-digit social-insurance part), then CCCD. One query for the whole chunk."""
+@dataclass(frozen=True)
+class Owner:
+    """Whom an XML1 record belongs to: `patient_id` when it may be attached; `held` when it met a linked
+    patient only through a secondary key without the name and date of birth agreeing (or through keys of
+    several patients): it then waits for a linker, attached to nobody."""
+
+    patient_id: int | None
+    link_id: int | None = None
+    matched_by: str = ""
+    held: bool = False
+    reason: str = ""
+    mismatches: tuple[str, ...] = ()
+
+    @property
+    def attached(self) -> bool:
+        return self.patient_id is not None and not self.held
+
+
+@dataclass(frozen=True)
+class _LinkRow:
+    link_id: int
+    patient_id: int
+    full_name: str
+    date_of_birth: date | None
+
+
+def _mismatches(identity: xmllib.Identity, row: _LinkRow) -> tuple[str, ...]:
+    from health_f0.core.text import name_key
+
+    differs = []
+    if not identity.full_name or name_key(identity.full_name) != name_key(row.full_name):
+        differs.append("name")
+    if identity.date_of_birth is None or identity.date_of_birth != row.date_of_birth:
+        differs.append("date_of_birth")
+    return tuple(differs)
+
+
+def _match_links(facility: Facility, identities: list[xmllib.Identity]) -> list[Owner | None]:
+    """Whom each identity belongs to, among the facility's active links (one query for the whole chunk):
+    * by HIS code (MA_BN), the key the link was verified with: attached;
+    * else by BHYT number (its 10-digit social-insurance part) or CCCD, as the HIS returned them for the
+      link: attached only when the XML1 name and date of birth agree with the linked patient's; otherwise
+      held with the reason (so is a record whose keys point at several patients);
+    * else None: no linked patient (rejected, counted for the managers' share)."""
+    from health_f0.his.models import HoldReason, IdentifierType
     from health_f0.his.services import bhyt_key
 
     codes = {i.his_code for i in identities if i.his_code}
     cards = {bhyt_key(i.bhyt) for i in identities if bhyt_key(i.bhyt)}
     cccds = {i.cccd for i in identities if i.cccd}
+    if not (codes or cards or cccds):
+        return [None] * len(identities)
     condition = Q(his_code__in=codes) | Q(bhyt_key__in=cards) | Q(cccd__in=cccds)
-    by_code: dict[str, int] = {}
-    by_card: dict[str, int] = {}
-    by_cccd: dict[str, int] = {}
-    for his_code, card, cccd, patient_id in (
+    by_code: dict[str, list[_LinkRow]] = {}
+    by_card: dict[str, list[_LinkRow]] = {}
+    by_cccd: dict[str, list[_LinkRow]] = {}
+    for link_id, his_code, card, cccd, patient_id, name, born in (
         HisLink.objects.filter(facility=facility, active=True)
         .filter(condition)
-        .values_list("his_code", "bhyt_key", "cccd", "patient_id")
-    ):
-        if his_code:
-            by_code[his_code] = patient_id
-        if card:
-            by_card[card] = patient_id
-        if cccd:
-            by_cccd[cccd] = patient_id
-    result: list[int | None] = []
-    for identity in identities:
-        result.append(
-            by_code.get(identity.his_code)
-            or by_card.get(bhyt_key(identity.bhyt))
-            or by_cccd.get(identity.cccd)
+        .values_list(
+            "pk", "his_code", "bhyt_key", "cccd", "patient_id", "patient__full_name", "patient__date_of_birth"
         )
+    ):
+        row = _LinkRow(link_id, patient_id, name, born)
+        for key, index in ((his_code, by_code), (card, by_card), (cccd, by_cccd)):
+            if key:
+                index.setdefault(key, []).append(row)
+    result: list[Owner | None] = []
+    for identity in identities:
+        code_rows = by_code.get(identity.his_code, []) if identity.his_code else []
+        if len({r.patient_id for r in code_rows}) == 1:
+            row = code_rows[0]
+            result.append(Owner(row.patient_id, row.link_id, IdentifierType.HIS_CODE))
+            continue
+        secondary = [
+            (IdentifierType.BHYT, r)
+            for r in by_card.get(bhyt_key(identity.bhyt), [])
+            if bhyt_key(identity.bhyt)
+        ] + [(IdentifierType.CCCD, r) for r in by_cccd.get(identity.cccd, []) if identity.cccd]
+        patients = {r.patient_id for _, r in secondary}
+        if not patients:
+            result.append(None)
+            continue
+        matched_by, row = secondary[0]
+        if len(patients) > 1:
+            result.append(Owner(None, None, matched_by, held=True, reason=HoldReason.SEVERAL_PATIENTS))
+            continue
+        differs = _mismatches(identity, row)
+        if differs:
+            result.append(
+                Owner(
+                    row.patient_id,
+                    row.link_id,
+                    matched_by,
+                    held=True,
+                    reason=HoldReason.IDENTITY_DIFFERS,
+                    mismatches=differs,
+                )
+            )
+        else:
+            result.append(Owner(row.patient_id, row.link_id, matched_by))
     return result
 
 
@@ -623,6 +706,152 @@ def _lock_facility(facility: Facility) -> None:
     """Hold the facility's row until the transaction ends (taken first, before any patient or service row
     the re-exam bookings lock, so it cannot deadlock with them)."""
     list(Facility.objects.select_for_update().filter(pk=facility.pk).values_list("pk", flat=True))
+
+
+def _remember_patients(
+    facility: Facility, parsed: list[tuple[xmllib.Hoso, VisitRecord, xmllib.Identity]], run: ImportRun
+) -> None:
+    """Keep the XML1 patients (by HIS code) as the HIS described them at their latest visit: what a HIS
+    code the linker types must resolve to (services._find_record). Under the facility lock."""
+    from health_f0.his.services import bhyt_key
+
+    latest: dict[str, tuple[VisitRecord, xmllib.Identity]] = {}
+    for _hoso, visit, identity in parsed:
+        if not identity.his_code:
+            continue
+        seen = latest.get(identity.his_code)
+        if seen is None or _later(visit.admitted_at, seen[0].admitted_at):
+            latest[identity.his_code] = (visit, identity)
+    if not latest:
+        return
+    existing = {
+        r.his_code: r for r in HisPatientRecord.objects.filter(facility=facility, his_code__in=list(latest))
+    }
+    fresh: list[HisPatientRecord] = []
+    changed: list[HisPatientRecord] = []
+    for code, (visit, identity) in latest.items():
+        values = {
+            "full_name": identity.full_name[:200],
+            "date_of_birth": identity.date_of_birth,
+            "sex": identity.sex,
+            "bhyt": identity.bhyt[:20],
+            "bhyt_key": bhyt_key(identity.bhyt),
+            "cccd": identity.cccd[:12],
+            "last_visit_ref": visit.external_id[:100],
+            "last_seen_at": visit.admitted_at,
+        }
+        record = existing.get(code)
+        if record is None:
+            fresh.append(HisPatientRecord(facility=facility, his_code=code, import_run=run, **values))
+        elif not _later(record.last_seen_at, visit.admitted_at):  # an older file never overwrites
+            for key, value in values.items():
+                setattr(record, key, value)
+            record.import_run = run
+            changed.append(record)
+    HisPatientRecord.objects.bulk_create(fresh, ignore_conflicts=True)
+    if changed:
+        HisPatientRecord.objects.bulk_update(
+            changed,
+            [
+                "full_name",
+                "date_of_birth",
+                "sex",
+                "bhyt",
+                "bhyt_key",
+                "cccd",
+                "last_visit_ref",
+                "last_seen_at",
+                "import_run",
+                "updated_at",
+            ],
+        )
+
+
+def _later(a: Any, b: Any) -> bool:
+    """Whether instant `a` is strictly after `b` (an unknown instant is never later)."""
+    return a is not None and (b is None or a > b)
+
+
+def _write_visits(
+    facility: Facility,
+    run: ImportRun | None,
+    items: list[tuple[VisitRecord, int, list[LabRecord], list[SlipRecord]]],
+) -> list[HisVisit]:
+    """Store visits of linked patients with their lab results and re-exam slips (booking them), in the
+    caller's transaction under the facility lock."""
+    visits = HisVisit.objects.bulk_create(
+        [
+            HisVisit(
+                facility=facility,
+                source=Source.XML,
+                external_id=visit.external_id,
+                patient_id=patient_id,
+                import_run=run,
+                **_visit_fields(visit),
+            )
+            for visit, patient_id, _labs, _slips in items
+        ]
+    )
+    results: list[HisLabResult] = []
+    for saved, (_visit, patient_id, labs, _slips) in zip(visits, items, strict=True):
+        unique = {lab.external_id: lab for lab in labs}  # a repeated STT in one record counts once
+        results.extend(
+            HisLabResult(
+                facility=facility,
+                source=Source.XML,
+                external_id=lab.external_id,
+                patient_id=patient_id,
+                visit=saved,
+                import_run=run,
+                **_lab_fields(lab),
+            )
+            for lab in unique.values()
+        )
+    HisLabResult.objects.bulk_create(results, batch_size=1000)
+    for saved, (_visit, patient_id, _labs, slips) in zip(visits, items, strict=True):
+        for slip in slips:
+            _slip_create(
+                facility=facility,
+                source=Source.XML,
+                record=slip,
+                patient_id=patient_id,
+                visit=saved,
+                run=run,
+            )
+    return visits
+
+
+def _hold(
+    facility: Facility,
+    run: ImportRun,
+    items: list[tuple[xmllib.Hoso, VisitRecord, xmllib.Identity, Owner]],
+) -> None:
+    """Keep records that may belong to someone else, attached to nobody, for the linker's queue."""
+    HisHeldRecord.objects.bulk_create(
+        [
+            HisHeldRecord(
+                facility=facility,
+                source=Source.XML,
+                external_id=visit.external_id,
+                candidate_patient_id=owner.patient_id,
+                candidate_link_id=owner.link_id,
+                matched_by=owner.matched_by,
+                reason=owner.reason,
+                mismatches=list(owner.mismatches),
+                his_code=identity.his_code,
+                full_name=identity.full_name[:200],
+                date_of_birth=identity.date_of_birth,
+                bhyt=identity.bhyt[:20],
+                cccd=identity.cccd[:12],
+                admitted_at=visit.admitted_at,
+                department_code=visit.department_code,
+                payload={"xml1": hoso.xml1[:1], "xml4": hoso.xml4, "xml14": hoso.xml14},
+                import_run=run,
+            )
+            for hoso, visit, identity, owner in items
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def _import_chunk(facility: Facility, chunk: list[xmllib.Hoso], run: ImportRun, counts: Counts) -> None:
@@ -651,11 +880,8 @@ def _import_chunk(facility: Facility, chunk: list[xmllib.Hoso], run: ImportRun, 
         parsed.append((hoso, visit, identity))
     if not parsed:
         return
-    existing = set(
-        HisVisit.objects.filter(
-            facility=facility, source=Source.XML, external_id__in=[v.external_id for _, v, _ in parsed]
-        ).values_list("external_id", flat=True)
-    )
+    refs = [v.external_id for _, v, _ in parsed]
+    existing = _already_imported(facility, refs)
     fresh = [(h, v, i) for h, v, i in parsed if v.external_id not in existing]
     counts.duplicates += len(parsed) - len(fresh)
     all_owners = _match_links(facility, [i for _, _, i in parsed])
@@ -668,16 +894,17 @@ def _import_chunk(facility: Facility, chunk: list[xmllib.Hoso], run: ImportRun, 
                 v.admitted_at,
                 v.department_code,
                 patient_key(i.his_code or i.bhyt or i.cccd),
-                o is not None,
+                o is not None and o.attached,
             )
             for (_, v, i), o in zip(parsed, all_owners, strict=True)
         ],
     )
     owner_of = {v.external_id: o for (_, v, _), o in zip(parsed, all_owners, strict=True)}
-    owners = [owner_of[v.external_id] for _, v, _ in fresh]
-    to_create: list[tuple[xmllib.Hoso, VisitRecord, int, list[LabRecord], list[SlipRecord]]] = []
-    for (hoso, visit, _identity), patient_id in zip(fresh, owners, strict=True):
-        if patient_id is None:
+    to_create: list[tuple[VisitRecord, int, list[LabRecord], list[SlipRecord]]] = []
+    to_hold: list[tuple[xmllib.Hoso, VisitRecord, xmllib.Identity, Owner]] = []
+    for hoso, visit, identity in fresh:
+        owner = owner_of[visit.external_id]
+        if owner is None:
             counts.reject(visit.external_id, "XML1", UNKNOWN_PATIENT)
             continue
         try:
@@ -687,66 +914,38 @@ def _import_chunk(facility: Facility, chunk: list[xmllib.Hoso], run: ImportRun, 
             table = "XML14" if exc.field in {"SO_GIAYHEN_KL", "NGAY_HEN_KL"} else "XML4"
             counts.reject(visit.external_id, table, exc.reason, exc.field)
             continue
-        to_create.append((hoso, visit, patient_id, labs, slips))
-    if not to_create:
-        return
+        if owner.held:
+            to_hold.append((hoso, visit, identity, owner))
+        elif owner.patient_id is not None:
+            to_create.append((visit, owner.patient_id, labs, slips))
     with transaction.atomic():
         # One XML writer per facility at a time: another import (an upload and the watched folder, two
         # uploads) may have written some of these MA_LK since the check above. Under the lock, with its
         # rows committed (read committed), they are seen and counted as duplicates, never a failed insert.
         _lock_facility(facility)
-        written = set(
-            HisVisit.objects.filter(
-                facility=facility,
-                source=Source.XML,
-                external_id__in=[v.external_id for _, v, _, _, _ in to_create],
-            ).values_list("external_id", flat=True)
+        _remember_patients(facility, parsed, run)
+        if not (to_create or to_hold):
+            return
+        written = _already_imported(
+            facility, [item[0].external_id for item in to_create] + [item[1].external_id for item in to_hold]
         )
         if written:
             counts.duplicates += len(written)
-            to_create = [item for item in to_create if item[1].external_id not in written]
-            if not to_create:
-                return
-        visits = HisVisit.objects.bulk_create(
-            [
-                HisVisit(
-                    facility=facility,
-                    source=Source.XML,
-                    external_id=visit.external_id,
-                    patient_id=patient_id,
-                    import_run=run,
-                    **_visit_fields(visit),
-                )
-                for _, visit, patient_id, _, _ in to_create
-            ]
-        )
-        results: list[HisLabResult] = []
-        for saved, (_, _, patient_id, labs, _) in zip(visits, to_create, strict=True):
-            unique = {lab.external_id: lab for lab in labs}  # a repeated STT in one record counts once
-            results.extend(
-                HisLabResult(
-                    facility=facility,
-                    source=Source.XML,
-                    external_id=lab.external_id,
-                    patient_id=patient_id,
-                    visit=saved,
-                    import_run=run,
-                    **_lab_fields(lab),
-                )
-                for lab in unique.values()
-            )
-        HisLabResult.objects.bulk_create(results, batch_size=1000)
-        for saved, (_, _, patient_id, _, slips) in zip(visits, to_create, strict=True):
-            for slip in slips:
-                _slip_create(
-                    facility=facility,
-                    source=Source.XML,
-                    record=slip,
-                    patient_id=patient_id,
-                    visit=saved,
-                    run=run,
-                )
+            to_create = [item for item in to_create if item[0].external_id not in written]
+            to_hold = [item for item in to_hold if item[1].external_id not in written]
+        _write_visits(facility, run, to_create)
+        _hold(facility, run, to_hold)
     counts.imported += len(to_create)
+    counts.held += len(to_hold)
+
+
+def _already_imported(facility: Facility, refs: list[str]) -> set[str]:
+    """The visits (MA_LK) among `refs` already stored or already held for the linker."""
+    if not refs:
+        return set()
+    stored = HisVisit.objects.filter(facility=facility, source=Source.XML, external_id__in=refs)
+    held = HisHeldRecord.objects.filter(facility=facility, source=Source.XML, external_id__in=refs)
+    return set(stored.values_list("external_id", flat=True)) | set(held.values_list("external_id", flat=True))
 
 
 def xml_import(
@@ -824,3 +1023,104 @@ def xml_watch_scan(*, facility: Facility, folder: str | Path | None = None) -> l
         shutil.move(str(path), target)
         runs.append(run)
     return runs
+
+
+# --- Records held for the linker ------------------------------------------------------------------
+
+
+def _locked_held(record: HisHeldRecord, actor: Any) -> HisHeldRecord:
+    """Inside a transaction: the facility, then the record, locked; a linker there, a record still waiting."""
+    access.require_role_at(actor, record.facility, LINKER_ROLES)
+    _lock_facility(record.facility)
+    locked = HisHeldRecord.objects.select_for_update().filter(pk=record.pk).first()
+    if locked is None:
+        raise NotFound(_("Không tìm thấy hồ sơ chờ đối chiếu."))
+    if locked.status != HeldStatus.WAITING:
+        raise Conflict(_("Hồ sơ này đã được xử lý trước đó."), code="already_decided")
+    return locked
+
+
+def held_record_attach(*, record: HisHeldRecord, actor: Any) -> HisVisit:
+    """A HIS linker, having checked with the HIS that a held record is the linked patient's, attaches it:
+    its visit, lab results and re-exam slips are stored for that patient (slips booked, with their SMS,
+    only now) and the decision is audited. Conflict when the patient is no longer linked there."""
+    with transaction.atomic():
+        record = _locked_held(record, actor)
+        patient_id = record.candidate_patient_id
+        if patient_id is None:
+            raise DomainError(
+                _("Mã của hồ sơ trùng với nhiều người bệnh; không gắn được tự động, hãy bỏ qua hồ sơ này."),
+                code="no_candidate",
+            )
+        if not HisLink.objects.filter(facility=record.facility, patient_id=patient_id, active=True).exists():
+            raise Conflict(
+                _("Người bệnh không còn liên kết HIS tại cơ sở này; không gắn được hồ sơ."), code="not_linked"
+            )
+        if HisVisit.objects.filter(
+            facility=record.facility, source=record.source, external_id=record.external_id
+        ).exists():
+            raise Conflict(_("Lượt khám này đã có trong hệ thống."), code="already_imported")
+        payload = record.payload or {}
+        try:
+            visit_record, _identity = xmllib.visit_from_xml1((payload.get("xml1") or [{}])[0])
+            labs = [
+                xmllib.lab_from_xml4(row, visit_record.external_id, n)
+                for n, row in enumerate(payload.get("xml4") or [], 1)
+            ]
+            slips = [
+                xmllib.slip_from_xml14(row, visit_record.external_id) for row in payload.get("xml14") or []
+            ]
+        except xmllib.RecordError as exc:
+            raise DomainError(exc.reason, code="invalid_record")
+        [visit] = _write_visits(record.facility, record.import_run, [(visit_record, patient_id, labs, slips)])
+        HisVisitSeen.objects.filter(
+            facility=record.facility, source=record.source, external_id=record.external_id
+        ).update(linked=True)
+        record.status = HeldStatus.ATTACHED
+        record.visit = visit
+        record.decided_by = actor
+        record.decided_at = timezone.now()
+        record.save(update_fields=["status", "visit", "decided_by", "decided_at", "updated_at"])
+        audit_log(
+            actor=actor,
+            action=AuditLog.Action.TRANSITION,
+            verb="his_held_attach",
+            target=record,
+            facility=record.facility,
+            data={
+                "patient_id": patient_id,
+                "external_id": record.external_id,
+                "matched_by": record.matched_by,
+                "mismatches": record.mismatches,
+                "results": len(labs),
+                "slips": len(slips),
+            },
+        )
+    return visit
+
+
+def held_record_dismiss(*, record: HisHeldRecord, actor: Any, reason: str) -> HisHeldRecord:
+    """A HIS linker decides a held record is not the linked patient's: it stays attached to nobody, its
+    clinical content is dropped (only who and why remain), and the decision is audited."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise DomainError(_("Vui lòng nhập lý do."), code="reason_required", field="reason")
+    with transaction.atomic():
+        record = _locked_held(record, actor)
+        record.status = HeldStatus.DISMISSED
+        record.payload = {}
+        record.decision_note = reason[:300]
+        record.decided_by = actor
+        record.decided_at = timezone.now()
+        record.save(
+            update_fields=["status", "payload", "decision_note", "decided_by", "decided_at", "updated_at"]
+        )
+        audit_log(
+            actor=actor,
+            action=AuditLog.Action.TRANSITION,
+            verb="his_held_dismiss",
+            target=record,
+            facility=record.facility,
+            data={"external_id": record.external_id, "reason": record.decision_note},
+        )
+    return record

@@ -12,6 +12,8 @@ MariaDB has no partial unique index; "one active link per (patient, facility)" i
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -58,13 +60,15 @@ class HisLinkRequest(BaseModel):
         on_delete=models.PROTECT,
         related_name="his_link_requests",
     )
+    # What the requester typed: a claim to look the HIS up with, never stored on the link as the patient's.
     identifier_type = models.CharField(_("loại mã"), max_length=10, choices=IdentifierType.choices)
-    identifier = models.CharField(_("mã"), max_length=32)
+    identifier = models.CharField(_("mã người yêu cầu khai"), max_length=32)
     status = models.CharField(
         _("trạng thái"), max_length=14, choices=LinkStatus.choices, default=LinkStatus.REQUESTED
     )
     channel = models.CharField(_("kênh"), max_length=10, choices=LinkChannel.choices)
-    # What the HIS returned, one dict per candidate with per-field match flags (see services._candidate).
+    # What the HIS returned, one dict per candidate with per-field match flags (see services._candidate):
+    # records the lookup by the claim found, and records the linker named by HIS code (found_by "linker").
     candidates = models.JSONField(_("hồ sơ HIS tìm được"), default=list, blank=True)
     lookup_error = models.CharField(_("lỗi tra cứu HIS"), max_length=300, blank=True)
     created_by = models.ForeignKey(
@@ -92,7 +96,9 @@ class HisLinkRequest(BaseModel):
 
 
 class HisLink(BaseModel):
-    """A patient's account joined to one HIS patient record at one facility."""
+    """A patient's account joined to one HIS patient record at one facility. Its identifiers are only what
+    the HIS itself returned for that record (FHIR Patient, or the XML1 rows of that HIS code), never what the
+    requester typed: the XML import attaches records by them."""
 
     patient = models.ForeignKey(
         "patients.Patient", verbose_name=_("người bệnh"), on_delete=models.PROTECT, related_name="his_links"
@@ -107,11 +113,17 @@ class HisLink(BaseModel):
         HisLinkRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="links"
     )
     his_patient_id = models.CharField(_("mã người bệnh trong HIS"), max_length=64)
-    # {"bhyt": "...", "cccd": "...", "his_code": "..."}: what the XML import matches records by.
-    identifiers = models.JSONField(_("các mã định danh"), default=dict, blank=True)
+    # {"bhyt": "...", "cccd": "...", "his_code": "..."} as the HIS returned them: what the XML import
+    # matches records by (BHYT and CCCD only together with the name and date of birth).
+    identifiers = models.JSONField(_("các mã định danh do HIS trả về"), default=dict, blank=True)
     bhyt_key = models.CharField(max_length=10, blank=True, db_index=True, editable=False)
     cccd = models.CharField(max_length=12, blank=True, db_index=True, editable=False)
     his_code = models.CharField(max_length=32, blank=True, db_index=True, editable=False)
+    # The HIS record as the HIS described it when linked ("" source: a link made before identities were
+    # verified, re-derived by the 0003 migration).
+    record_source = models.CharField(_("nguồn hồ sơ HIS"), max_length=6, blank=True)
+    his_full_name = models.CharField(_("họ tên trong HIS"), max_length=200, blank=True)
+    his_date_of_birth = models.DateField(_("ngày sinh trong HIS"), null=True, blank=True)
     linked_at = models.DateTimeField(_("liên kết lúc"))
     linked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -141,6 +153,12 @@ class HisLink(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.his_patient_id} @ {self.facility_id}"
+
+    @property
+    def linked_code(self) -> str:
+        """The HIS patient code this account is linked to, as the patient knows it (MA_BN when the HIS
+        gave one, else the HIS's own record id)."""
+        return self.his_code or self.his_patient_id
 
 
 class Source(models.TextChoices):
@@ -187,6 +205,13 @@ class HisVisit(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.external_id} {self.icd10}"
+
+    @property
+    def department_label(self) -> str:
+        """The department by name, also when the HIS sent only its code (selectors.department_label)."""
+        from health_f0.his.selectors import department_label
+
+        return department_label(code=self.department_code, name=self.department_name)
 
 
 class LabFlag(models.TextChoices):
@@ -397,6 +422,7 @@ class ImportRun(BaseModel):
     imported_count = models.PositiveIntegerField(_("đã nhập"), default=0)
     duplicate_count = models.PositiveIntegerField(_("trùng (bỏ qua)"), default=0)
     rejected_count = models.PositiveIntegerField(_("bị từ chối"), default=0)
+    held_count = models.PositiveIntegerField(_("chờ đối chiếu"), default=0)
     errors = models.JSONField(_("lỗi"), default=list, blank=True)
     failure = models.TextField(_("lý do lỗi"), blank=True)
     # Long runs: bytes of the file read so far / its size (XML), or pages fetched (FHIR).
@@ -461,3 +487,121 @@ class HisVisitSeen(models.Model):
 
     def __str__(self) -> str:
         return f"{self.external_id} {self.day}"
+
+
+class HisPatientRecord(BaseModel):
+    """A patient as the HIS's insurance XML (XML1) described them, one row per (facility, HIS code MA_BN),
+    refreshed by each import from the latest visit. What a HIS code typed by the linker must resolve to when
+    the HIS has no online lookup: the linker sees this record beside the account before linking, and the
+    link takes its identifiers from here. Read only by linkers (his.services, audited)."""
+
+    facility = models.ForeignKey(
+        "facilities.Facility", verbose_name=_("bệnh viện/TTYT"), on_delete=models.PROTECT, related_name="+"
+    )
+    his_code = models.CharField(_("mã người bệnh trong HIS (MA_BN)"), max_length=32)
+    full_name = models.CharField(_("họ tên"), max_length=200, blank=True)
+    date_of_birth = models.DateField(_("ngày sinh"), null=True, blank=True)
+    sex = models.CharField(_("giới tính"), max_length=10, blank=True)
+    bhyt = models.CharField(_("số thẻ BHYT"), max_length=20, blank=True)
+    bhyt_key = models.CharField(max_length=10, blank=True, db_index=True, editable=False)
+    cccd = models.CharField(_("số CCCD"), max_length=12, blank=True, db_index=True)
+    last_visit_ref = models.CharField(_("lượt khám gần nhất (MA_LK)"), max_length=100, blank=True)
+    last_seen_at = models.DateTimeField(_("khám gần nhất lúc"), null=True, blank=True)
+    import_run = models.ForeignKey(
+        ImportRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("hồ sơ người bệnh trong tệp XML")
+        verbose_name_plural = _("hồ sơ người bệnh trong tệp XML")
+        constraints = [
+            models.UniqueConstraint(fields=["facility", "his_code"], name="uniq_his_patient_record")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.his_code} {self.full_name}"
+
+
+class HeldStatus(models.TextChoices):
+    WAITING = "waiting", _("Chờ cán bộ liên kết đối chiếu")
+    ATTACHED = "attached", _("Đã gắn vào hồ sơ người bệnh")
+    DISMISSED = "dismissed", _("Không phải người bệnh đã liên kết")
+
+
+class HoldReason(models.TextChoices):
+    IDENTITY_DIFFERS = "identity_differs", _("Khớp mã phụ nhưng khác họ tên hoặc ngày sinh")
+    SEVERAL_PATIENTS = "several_patients", _("Mã phụ trùng với nhiều người bệnh đã liên kết")
+
+
+class HisHeldRecord(BaseModel):
+    """An imported visit (XML1 with its XML4 results and XML14 slips, kept as the file had them) that met a
+    linked patient only through a secondary key (BHYT number or CCCD) while the name or the date of birth
+    differ, or through keys of several patients. It belongs to nobody: no visit, result, re-exam booking or
+    SMS exists for it until a HIS linker attaches it (his.imports.held_record_attach, audited) or dismisses
+    it. `candidate_patient` is whom the key pointed at, for the linker to compare; never shown to patients."""
+
+    facility = models.ForeignKey(
+        "facilities.Facility", verbose_name=_("bệnh viện/TTYT"), on_delete=models.PROTECT, related_name="+"
+    )
+    source = models.CharField(_("nguồn"), max_length=6, choices=Source.choices)
+    external_id = models.CharField(_("mã lượt khám (MA_LK)"), max_length=100)
+    candidate_patient = models.ForeignKey(
+        "patients.Patient",
+        verbose_name=_("người bệnh đã liên kết có mã trùng"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    candidate_link = models.ForeignKey(
+        HisLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    matched_by = models.CharField(_("khớp theo"), max_length=10, choices=IdentifierType.choices)
+    reason = models.CharField(_("lý do chờ"), max_length=20, choices=HoldReason.choices)
+    # Which of name / date_of_birth differ from the candidate patient.
+    mismatches = models.JSONField(default=list, blank=True)
+    his_code = models.CharField(_("MA_BN"), max_length=32, blank=True)
+    full_name = models.CharField(_("họ tên trong tệp"), max_length=200, blank=True)
+    date_of_birth = models.DateField(_("ngày sinh trong tệp"), null=True, blank=True)
+    bhyt = models.CharField(_("số thẻ BHYT trong tệp"), max_length=20, blank=True)
+    cccd = models.CharField(_("số CCCD trong tệp"), max_length=12, blank=True)
+    admitted_at = models.DateTimeField(_("vào viện/khám lúc"), null=True, blank=True)
+    department_code = models.CharField(_("mã khoa"), max_length=50, blank=True)
+    # {"xml1": [row], "xml4": [rows], "xml14": [rows]}: emptied when dismissed.
+    payload = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        _("trạng thái"), max_length=10, choices=HeldStatus.choices, default=HeldStatus.WAITING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("xử lý lúc"), null=True, blank=True)
+    decision_note = models.CharField(_("ghi chú xử lý"), max_length=300, blank=True)
+    visit = models.ForeignKey(HisVisit, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    import_run = models.ForeignKey(
+        ImportRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("hồ sơ XML chờ đối chiếu")
+        verbose_name_plural = _("hồ sơ XML chờ đối chiếu")
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["facility", "source", "external_id"], name="uniq_his_held_record")
+        ]
+        indexes = [models.Index(fields=["facility", "status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} ({self.get_status_display()})"
+
+    @property
+    def department_label(self) -> str:
+        """The file's department by name (XML1 sends only its code): selectors.department_label."""
+        from health_f0.his.selectors import department_label
+
+        return department_label(code=self.department_code, name="")
+
+    @property
+    def patient(self) -> Any:
+        """For the audit of staff reads (services.his_records_view): the patient the record was compared with."""
+        return self.candidate_patient

@@ -18,6 +18,8 @@ from health_f0.core.exceptions import DomainError
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, FacilityKind
 from health_f0.his.models import (
+    HeldStatus,
+    HisHeldRecord,
     HisLabResult,
     HisLink,
     HisLinkRequest,
@@ -103,6 +105,21 @@ def link_queue(*, user: Any, facility: Facility | None = None) -> QuerySet[HisLi
     if facility is not None:
         qs = qs.filter(facility=facility)
     return qs.select_related("patient", "facility").order_by("created_at", "id")
+
+
+def held_records_for(
+    *, user: Any, facility: Facility | None = None, waiting_only: bool = True
+) -> QuerySet[HisHeldRecord]:
+    """Imported XML records held for a linker (attached to nobody), oldest first: staff with the linker
+    role at the facility only; never patients, not even the one a key pointed at."""
+    if not access.is_staff_member(user):
+        return HisHeldRecord.objects.none()
+    qs = access.scope_by_facility(HisHeldRecord.objects.all(), user, roles=access.HIS_LINKER_ROLES)
+    if waiting_only:
+        qs = qs.filter(status=HeldStatus.WAITING)
+    if facility is not None:
+        qs = qs.filter(facility=facility)
+    return qs.select_related("facility", "candidate_patient").order_by("created_at", "id")
 
 
 @dataclass(frozen=True)
@@ -271,3 +288,56 @@ def link_overview(*, user: Any, patient: Any) -> list[LinkOverview]:
         LinkOverview(facility=f, link=links.get(f.pk), request=latest.get(f.pk))
         for f in sorted(facilities.values(), key=lambda f: (f.name, f.pk))
     ]
+
+
+# --- How HIS values read (portal and desk alike) -----------------------------------------------------
+
+
+def department_label(*, code: str, name: str) -> str:
+    """The department of a visit as people read it: the name the HIS sent, else the national name of its
+    code (his.departments: 'K01' -> 'Khoa Khám bệnh'), else 'Khoa <code>'; '' when the HIS sent neither."""
+    from health_f0.his.departments import DEPARTMENTS
+
+    if name.strip():
+        return name.strip()
+    code = code.strip()
+    if not code:
+        return ""
+    return DEPARTMENTS.get(code.upper()) or _("Khoa %(code)s") % {"code": code}
+
+
+def decimal_text(value: Any) -> str:
+    """A HIS number in the current language's decimal separator, without trailing zeros and without
+    thousands grouping: Decimal('7.8000') -> '7,8' in Vietnamese, '7.8' in English; 100.0000 -> '100'."""
+    from decimal import Decimal
+
+    from django.utils import formats
+
+    if value is None:
+        return ""
+    plain = format(Decimal(value).normalize(), "f")
+    return str(formats.number_format(Decimal(plain), use_l10n=True, force_grouping=False))
+
+
+def lab_value_text(result: HisLabResult) -> str:
+    """A result's value: its number in the language's decimal separator, else the text the HIS sent
+    ('Âm tính')."""
+    if result.value_number is not None:
+        return decimal_text(result.value_number)
+    return result.value
+
+
+def lab_reference_text(result: HisLabResult) -> str:
+    """A result's reference range with its unit: from the range's numbers when the HIS sent them (so the
+    range reads with the same separator as the value, even when the HIS's own text had dots), else the
+    HIS's text as sent; '' when there is none."""
+    low, high = decimal_text(result.reference_low), decimal_text(result.reference_high)
+    if low and high:
+        text = f"{low} – {high}"
+    elif high:
+        text = f"≤ {high}"
+    elif low:
+        text = f"≥ {low}"
+    else:
+        return result.reference_text
+    return f"{text} {result.unit}".strip()

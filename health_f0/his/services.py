@@ -5,10 +5,15 @@ Guarantees:
 * The HIS is asked before any database transaction opens (a slow HIS never holds a row lock), and the
   request is written with the answer in one transaction that locks the patient row, so a patient never
   has two open requests, nor an open request next to an active link, for one facility.
-* Only an exact answer links automatically: exactly one HIS patient whose identifier, name (accent- and
-  case-insensitive, core.text.name_key) and date of birth all equal the patient's. Anything else (none,
-  several, one that differs in any field, or a HIS that did not answer) goes to the linker's queue with the
-  candidates and per-field match flags stored side by side.
+* An identifier the requester types is a claim, never a key: it is what the HIS is asked with and stays
+  on the request (shown to the linker as the requester's claim); a link stores only the identifiers the HIS
+  returned for the record that was chosen (the FHIR Patient, or the XML1 patient of that HIS code).
+* Only an exact answer links automatically: exactly one HIS patient (FHIR lookup) whose identifier, name
+  (accent- and case-insensitive, core.text.name_key) and date of birth all equal the patient's. Anything
+  else (none, several, one that differs in any field, or a HIS that did not answer) goes to the linker's
+  queue with the candidates and per-field match flags stored side by side.
+* The linker links only a record the HIS returned: a candidate, or a HIS code that resolves through a FHIR
+  lookup or to a patient of an XML file already imported (HisPatientRecord). Free text never links.
 * One active link per (patient, facility) and per (facility, HIS patient): unique keys, checked under the
   patient lock for a clear message.
 * Every state change writes an audit row (the system's decisions with actor None) and queues the patient's
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -38,9 +44,11 @@ from health_f0.his.models import (
     OPEN_LINK_STATUSES,
     HisLink,
     HisLinkRequest,
+    HisPatientRecord,
     IdentifierType,
     LinkChannel,
     LinkStatus,
+    Source,
 )
 from health_f0.his.transitions import LINK_WORKFLOW, LINKER_ROLES, PATIENT, RECEPTION_ROLES, SYSTEM
 from health_f0.notifications.services import sms_enqueue
@@ -126,9 +134,21 @@ def _label(facility: Facility) -> str:
 # --- Matching ----------------------------------------------------------------------------------------
 
 
-def _candidate(found: HisPatient, patient: Patient, identifier_type: str, identifier: str) -> dict[str, Any]:
-    """One HIS answer next to the patient's own details, with what matches."""
+def _candidate(
+    found: HisPatient,
+    patient: Patient,
+    identifier_type: str,
+    identifier: str,
+    *,
+    source: str = Source.FHIR,
+    found_by: str = "request",
+) -> dict[str, Any]:
+    """One HIS answer next to the patient's own details, with what matches. `source`: fhir (the HIS's
+    FHIR lookup) or xml (a patient of its imported XML1 rows); `found_by`: request (the lookup by the
+    requester's claim) or linker (a HIS code the linker named)."""
     data = found.as_json()
+    data["source"] = source
+    data["found_by"] = found_by
     data["match"] = {
         "identifier": _same_identifier(
             identifier_type, found.identifiers.get(identifier_type, ""), identifier
@@ -140,7 +160,54 @@ def _candidate(found: HisPatient, patient: Patient, identifier_type: str, identi
 
 
 def _is_exact(candidates: list[dict[str, Any]]) -> bool:
-    return len(candidates) == 1 and all(candidates[0]["match"].values())
+    """One candidate, from the HIS's online lookup, matching in every field."""
+    return (
+        len(candidates) == 1
+        and candidates[0].get("source", Source.FHIR) == Source.FHIR
+        and all(candidates[0]["match"].values())
+    )
+
+
+def _record_patient(record: HisPatientRecord) -> HisPatient:
+    """An imported XML1 patient as the HIS described it (its HIS code is the record's id)."""
+    identifiers = {"his_code": record.his_code, "bhyt": record.bhyt, "cccd": record.cccd}
+    return HisPatient(
+        his_patient_id=record.his_code,
+        full_name=record.full_name,
+        date_of_birth=record.date_of_birth,
+        sex=record.sex,
+        identifiers={k: v for k, v in identifiers.items() if v},
+    )
+
+
+def _directory_lookup(facility: Facility, identifier_type: str, identifier: str) -> list[HisPatient]:
+    """Patients of the facility's imported XML files with this identifier (at most 20)."""
+    records = HisPatientRecord.objects.filter(facility=facility)
+    if identifier_type == IdentifierType.HIS_CODE:
+        records = records.filter(his_code=identifier.upper())
+    elif identifier_type == IdentifierType.BHYT:
+        key = bhyt_key(identifier)
+        if not key:
+            return []
+        records = records.filter(bhyt_key=key)
+    elif identifier_type == IdentifierType.CCCD:
+        records = records.filter(cccd=identifier)
+    else:
+        return []
+    return [_record_patient(r) for r in records.order_by("his_code")[:20]]
+
+
+def _verified_identifiers(candidate: dict[str, Any]) -> dict[str, str]:
+    """The identifiers the HIS returned for the chosen record, and nothing the requester typed. An XML1
+    patient's id is its HIS code (MA_BN); a FHIR record's id is not, so its MA_BN is only what it listed."""
+    ids = {
+        kind: str(value).strip()
+        for kind, value in (candidate.get("identifiers") or {}).items()
+        if kind in IdentifierType.values and value and str(value).strip()
+    }
+    if candidate.get("source") == Source.XML:
+        ids.setdefault(IdentifierType.HIS_CODE, candidate["his_patient_id"])
+    return ids
 
 
 # --- Locks and transitions ---------------------------------------------------------------------------
@@ -205,10 +272,10 @@ def _short(reason: str, limit: int = 110) -> str:
     return reason if len(reason) <= limit else reason[: limit - 1] + "…"
 
 
-def _link(
-    request: HisLinkRequest, *, his_patient_id: str, identifiers: dict[str, str], actor: Any, now: Any
-) -> HisLink:
-    """Inside the request's transaction (patient locked): make the active link, or Conflict."""
+def _link(request: HisLinkRequest, *, candidate: dict[str, Any], actor: Any, now: Any) -> HisLink:
+    """Inside the request's transaction (patient locked): make the active link to the HIS record
+    `candidate` (one the HIS returned), with the identifiers the HIS gave for it, or Conflict."""
+    his_patient_id = candidate["his_patient_id"]
     if HisLink.objects.filter(patient=request.patient, facility=request.facility, active=True).exists():
         raise Conflict(_("Người bệnh đã có liên kết HIS tại cơ sở này."), code="already_linked")
     taken = HisLink.objects.filter(facility=request.facility, his_patient_id=his_patient_id, active=True)
@@ -218,7 +285,8 @@ def _link(
             code="his_record_taken",
             field="his_patient_id",
         )
-    ids = {k: v for k, v in identifiers.items() if v}
+    ids = _verified_identifiers(candidate)
+    born = candidate.get("date_of_birth")
     link = HisLink(
         patient=request.patient,
         facility=request.facility,
@@ -228,6 +296,9 @@ def _link(
         bhyt_key=bhyt_key(ids.get("bhyt", "")),
         cccd=ids.get("cccd", "")[:12],
         his_code=ids.get("his_code", "").upper()[:32],
+        record_source=candidate.get("source", Source.FHIR),
+        his_full_name=str(candidate.get("full_name") or "")[:200],
+        his_date_of_birth=date.fromisoformat(born) if born else None,
         linked_at=now,
         linked_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
@@ -251,28 +322,66 @@ def _queue_backfill(link_id: int) -> None:
         logger.exception("could not queue the FHIR history pull of HIS link %s", link_id)
 
 
-def _identifiers_for(request: HisLinkRequest, his_patient_id: str) -> dict[str, str]:
-    """The request's own identifier (verified by the match or by the linker) plus what the HIS returned."""
-    ids: dict[str, str] = {}
-    for candidate in request.candidates:
-        if candidate.get("his_patient_id") == his_patient_id:
-            ids.update(candidate.get("identifiers") or {})
-    ids[request.identifier_type] = ids.get(request.identifier_type) or request.identifier
-    if request.identifier_type == IdentifierType.BHYT and not bhyt_key(ids["bhyt"]):
-        ids["bhyt"] = request.identifier
-    if "his_code" not in ids and not request.candidates:
-        ids["his_code"] = his_patient_id  # no online HIS: the linker typed the HIS code (MA_BN)
-    return ids
-
-
 # --- Services ----------------------------------------------------------------------------------------
 
 
-def _lookup(adapter: HisAdapter, identifier_type: str, identifier: str) -> tuple[list[HisPatient], str]:
+def _lookup(
+    adapter: HisAdapter, facility: Facility, patient: Patient, identifier_type: str, identifier: str
+) -> tuple[list[dict[str, Any]], str]:
+    """The candidates for the requester's claim: what the HIS's FHIR lookup returned, then patients of its
+    imported XML files with that identifier (not already returned online), with their match flags."""
     try:
-        return adapter.find_patients(identifier_type=identifier_type, identifier=identifier), ""
+        online = adapter.find_patients(identifier_type=identifier_type, identifier=identifier)
+        error = ""
     except HisUnavailable as exc:
-        return [], f"HIS chưa phản hồi: {_short(str(exc), 200)}"
+        online, error = [], f"HIS chưa phản hồi: {_short(str(exc), 200)}"
+    candidates = [_candidate(f, patient, identifier_type, identifier) for f in online]
+    known = {c["his_patient_id"] for c in candidates} | {
+        (c.get("identifiers") or {}).get("his_code", "").upper() for c in candidates
+    }
+    candidates += [
+        _candidate(f, patient, identifier_type, identifier, source=Source.XML)
+        for f in _directory_lookup(facility, identifier_type, identifier)
+        if f.his_patient_id not in known
+    ]
+    return candidates, error
+
+
+def _find_record(facility: Facility, code: str, adapter: HisAdapter) -> tuple[HisPatient, str]:
+    """The HIS record a HIS code names: the FHIR lookup first, then the patients of the XML files already
+    imported. DomainError when the code names nothing the HIS returned (free text never links)."""
+    code = (code or "").strip()
+    unavailable = ""
+    finder = getattr(adapter, "find_patient_by_code", None)
+    if finder is not None:
+        try:
+            found = finder(code)
+        except HisUnavailable as exc:
+            found, unavailable = None, str(exc)
+        if found is not None:
+            return found, Source.FHIR
+    record = HisPatientRecord.objects.filter(facility=facility, his_code=code.upper()[:32]).first()
+    if record is not None:
+        return _record_patient(record), Source.XML
+    if unavailable:
+        raise DomainError(
+            _("HIS chưa phản hồi nên chưa tra được mã %(code)s; vui lòng thử lại sau.") % {"code": code},
+            code="his_unavailable",
+            field="his_patient_id",
+        )
+    raise DomainError(
+        _(
+            "Không tìm thấy hồ sơ mã %(code)s trong HIS hay trong các tệp XML đã nhập. Chỉ liên kết được "
+            "hồ sơ mà HIS trả về."
+        )
+        % {"code": code},
+        code="his_record_not_found",
+        field="his_patient_id",
+    )
+
+
+def _chosen(request: HisLinkRequest, his_patient_id: str) -> dict[str, Any] | None:
+    return next((c for c in request.candidates if c.get("his_patient_id") == his_patient_id), None)
 
 
 def link_request_create(
@@ -301,8 +410,9 @@ def link_request_create(
     identifier = clean_identifier(identifier_type, identifier)
     _check_can_request(patient, facility)  # fail fast before asking the HIS (checked again under the lock)
 
-    found, lookup_error = _lookup(adapter or adapter_for(facility), identifier_type, identifier)
-    candidates = [_candidate(f, patient, identifier_type, identifier) for f in found]
+    candidates, lookup_error = _lookup(
+        adapter or adapter_for(facility), facility, patient, identifier_type, identifier
+    )
     now = timezone.now()
     with transaction.atomic():
         _lock_patient(patient.pk)
@@ -359,13 +469,7 @@ def _decide_auto(request: HisLinkRequest, candidate: dict[str, Any], now: Any) -
     request.auto_linked = True
     request.decided_at = now
     request.save(update_fields=["status", "his_patient_id", "auto_linked", "decided_at", "updated_at"])
-    link = _link(
-        request,
-        his_patient_id=candidate["his_patient_id"],
-        identifiers=_identifiers_for(request, candidate["his_patient_id"]),
-        actor=None,
-        now=now,
-    )
+    link = _link(request, candidate=candidate, actor=None, now=now)
     audit_log(
         actor=None,
         action=AuditLog.Action.TRANSITION,
@@ -381,43 +485,106 @@ def _decide_auto(request: HisLinkRequest, candidate: dict[str, Any], now: Any) -
     )
 
 
-@transaction.atomic
-def link_request_approve(*, request: HisLinkRequest, actor: Any, his_patient_id: str) -> HisLink:
-    """A HIS linker confirms which HIS record is the patient's (one of the candidates, or a HIS code read
-    from the HIS itself) and links it."""
+def link_request_approve(
+    *, request: HisLinkRequest, actor: Any, his_patient_id: str, adapter: HisAdapter | None = None
+) -> HisLink:
+    """A HIS linker links the request to one HIS record: one of its candidates, or a HIS code that resolves
+    to a record the HIS returned (FHIR lookup) or to a patient of its imported XML files; that record is
+    then kept among the candidates. The link carries only the identifiers the HIS gave for the record;
+    the requester's typed identifier stays on the request as a claim. DomainError for anything else."""
     his_patient_id = (his_patient_id or "").strip()
     if not 1 <= len(his_patient_id) <= 64:
         raise DomainError(
             _("Vui lòng nhập mã người bệnh trong HIS."), code="required", field="his_patient_id"
         )
-    request = _locked_request(request)
-    request.status = _apply(request, "approve", actor)
-    now = timezone.now()
-    request.his_patient_id = his_patient_id
-    request.decided_by = actor
-    request.decided_at = now
-    request.save(update_fields=["status", "his_patient_id", "decided_by", "decided_at", "updated_at"])
-    link = _link(
-        request,
-        his_patient_id=his_patient_id,
-        identifiers=_identifiers_for(request, his_patient_id),
-        actor=actor,
-        now=now,
-    )
-    audit_log(
-        actor=actor,
-        action=AuditLog.Action.TRANSITION,
-        verb="his_link_approve",
-        target=request,
-        facility=request.facility,
-        data={"his_patient_id": his_patient_id},
-    )
-    _notify(
-        request,
-        "tai khoan cua ban da duoc lien ket voi ho so benh vien. "
-        f"Xem lich su kham va ket qua xet nghiem tai {settings.PORTAL_URL}",
-    )
+    _apply(request, "approve", actor)  # fail fast, before asking the HIS (checked again under the lock)
+    found: tuple[HisPatient, str] | None = None
+    if _chosen(request, his_patient_id) is None:
+        found = _find_record(request.facility, his_patient_id, adapter or adapter_for(request.facility))
+    with transaction.atomic():
+        request = _locked_request(request)
+        request.status = _apply(request, "approve", actor)
+        candidate = _chosen(request, his_patient_id)
+        if candidate is None and found is not None:
+            candidate = _chosen(request, found[0].his_patient_id)
+            if candidate is None:
+                candidate = _candidate(
+                    found[0],
+                    request.patient,
+                    request.identifier_type,
+                    request.identifier,
+                    source=found[1],
+                    found_by="linker",
+                )
+                request.candidates = [*request.candidates, candidate]
+        if candidate is None:  # the candidates changed under us (a look-up again replaced them)
+            raise Conflict(_("Hồ sơ HIS đã chọn không còn trong yêu cầu; vui lòng tải lại trang."))
+        now = timezone.now()
+        request.his_patient_id = candidate["his_patient_id"]
+        request.decided_by = actor
+        request.decided_at = now
+        request.save(
+            update_fields=["status", "candidates", "his_patient_id", "decided_by", "decided_at", "updated_at"]
+        )
+        link = _link(request, candidate=candidate, actor=actor, now=now)
+        audit_log(
+            actor=actor,
+            action=AuditLog.Action.TRANSITION,
+            verb="his_link_approve",
+            target=request,
+            facility=request.facility,
+            data={
+                "his_patient_id": link.his_patient_id,
+                "record_source": link.record_source,
+                "found_by": candidate.get("found_by", "request"),
+                "identifiers": sorted(link.identifiers),
+            },
+        )
+        _notify(
+            request,
+            "tai khoan cua ban da duoc lien ket voi ho so benh vien. "
+            f"Xem lich su kham va ket qua xet nghiem tai {settings.PORTAL_URL}",
+        )
     return link
+
+
+def link_request_find_record(
+    *, request: HisLinkRequest, actor: Any, his_code: str, adapter: HisAdapter | None = None
+) -> HisLinkRequest:
+    """The linker names a HIS code (read from the HIS, the patient's visit slip or the link form): it is
+    resolved against the HIS (FHIR lookup) or the patients of its imported XML files and added to the
+    request's candidates, so the screen shows that record's name, date of birth and identifiers beside the
+    account before anyone links. DomainError when the code names no record the HIS returned."""
+    his_code = re.sub(r"\s+", "", his_code or "")
+    if not 1 <= len(his_code) <= 64:
+        raise DomainError(_("Vui lòng nhập mã người bệnh trong HIS."), code="required", field="his_code")
+    _apply(request, "lookup", actor)
+    found, source = _find_record(request.facility, his_code, adapter or adapter_for(request.facility))
+    with transaction.atomic():
+        request = _locked_request(request)
+        _apply(request, "lookup", actor)
+        if _chosen(request, found.his_patient_id) is None:
+            request.candidates = [
+                *request.candidates,
+                _candidate(
+                    found,
+                    request.patient,
+                    request.identifier_type,
+                    request.identifier,
+                    source=source,
+                    found_by="linker",
+                ),
+            ]
+            request.save(update_fields=["candidates", "updated_at"])
+        audit_log(
+            actor=actor,
+            action=AuditLog.Action.UPDATE,
+            verb="his_link_find_record",
+            target=request,
+            facility=request.facility,
+            data={"his_patient_id": found.his_patient_id, "source": source},
+        )
+    return request
 
 
 @transaction.atomic
@@ -448,19 +615,28 @@ def link_request_reject(*, request: HisLinkRequest, actor: Any, reason: str) -> 
 def link_request_lookup(
     *, request: HisLinkRequest, actor: Any, adapter: HisAdapter | None = None
 ) -> HisLinkRequest:
-    """The linker asks the HIS again (it was down, or the patient's record was just created there). The
-    request stays in the queue with the fresh candidates: a person decides from here on."""
+    """The linker asks the HIS again with the requester's claim (it was down, or the patient's record was
+    just created there). The request stays in the queue with the fresh candidates (records the linker named
+    by HIS code are kept): a person decides from here on."""
     if not access.can_act_at(actor, request.facility, LINKER_ROLES):
         raise PermissionDenied(_("Bạn không có quyền thực hiện thao tác này tại cơ sở này."))
     found, lookup_error = _lookup(
-        adapter or adapter_for(request.facility), request.identifier_type, request.identifier
+        adapter or adapter_for(request.facility),
+        request.facility,
+        request.patient,
+        request.identifier_type,
+        request.identifier,
     )
     with transaction.atomic():
         request = _locked_request(request)
         _apply(request, "lookup", actor)
-        request.candidates = [
-            _candidate(f, request.patient, request.identifier_type, request.identifier) for f in found
+        fresh = {c["his_patient_id"] for c in found}
+        named = [
+            c
+            for c in request.candidates
+            if c.get("found_by") == "linker" and c.get("his_patient_id") not in fresh
         ]
+        request.candidates = [*found, *named]  # records the linker named stay
         request.lookup_error = lookup_error[:300]
         request.save(update_fields=["candidates", "lookup_error", "updated_at"])
         audit_log(
@@ -591,6 +767,7 @@ __all__ = [
     "link_form_pdf",
     "link_request_approve",
     "link_request_create",
+    "link_request_find_record",
     "link_request_lookup",
     "link_request_reject",
     "link_unlink",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
+from huey.contrib.djhuey import db_periodic_task, db_task
 
+from health_f0.core.locks import task_lock
 from health_f0.facilities.models import Facility
 from health_f0.his import imports
 from health_f0.his.models import HisLink
@@ -20,7 +21,7 @@ def his_backfill_link(link_id: int) -> None:
 
 
 @db_periodic_task(crontab(minute="*/15"))
-@lock_task("his-fhir-pull")
+@task_lock("his-fhir-pull", ttl=300)
 def his_fhir_pull() -> int:
     """Every 15 minutes: retry histories not pulled yet, then the incremental pull of every facility with
     active links. A failed run is simply retried here: the cursors did not move past unstored pages."""
@@ -40,7 +41,7 @@ def his_fhir_pull() -> int:
 
 
 @db_periodic_task(crontab(minute="*/10"))
-@lock_task("his-xml-watch")
+@task_lock("his-xml-watch", ttl=300)
 def his_xml_watch() -> int:
     """Every 10 minutes: import the XML files dropped in HIS_XML_WATCH_DIR/<facility code>/."""
     return len(scan_watch_dir())

@@ -20,6 +20,7 @@ from health_f0.core.models import AuditLog
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.reports import his_selectors as selectors
+from health_f0.reports.xlsx_exports import append_row
 
 DATE_FORMAT = "dd/mm/yyyy"
 DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
@@ -39,20 +40,21 @@ def report_xlsx(report: selectors.HisLinkReport) -> bytes:
     _start(sheet, [_("Bệnh viện/TTYT"), _("Mã khoa"), _("Khoa"), _("Ngày"), *_share_headers()], "E2")
     for dept, days, _period in report.department_rows():
         for day, figures in days:
-            sheet.append(
+            append_row(
+                sheet,
                 [
                     dept.facility_name,
                     dept.code,
                     dept.name,
                     _cell(sheet, day, DATE_FORMAT),
                     *_share(sheet, figures, target),
-                ]
+                ],
             )
 
     sheet = workbook.create_sheet(title=_("Theo khoa cả kỳ"))
     _start(sheet, [_("Bệnh viện/TTYT"), _("Mã khoa"), _("Khoa"), *_share_headers()], "D2")
     for dept, _days, period in report.department_rows():
-        sheet.append([dept.facility_name, dept.code, dept.name, *_share(sheet, period, target)])
+        append_row(sheet, [dept.facility_name, dept.code, dept.name, *_share(sheet, period, target)])
 
     sheet = workbook.create_sheet(title=_("Theo ngày"))
     _start(
@@ -62,13 +64,14 @@ def report_xlsx(report: selectors.HisLinkReport) -> bytes:
     )
     for day in report.days:
         figures = report.by_day.get(day, selectors.ShareFigures())
-        sheet.append(
+        append_row(
+            sheet,
             [
                 _cell(sheet, day, DATE_FORMAT),
                 *_share(sheet, figures, target),
                 report.linked_by_day.get(day, 0),
                 _cell(sheet, report.median_hours_by_day.get(day), HOURS_FORMAT),
-            ]
+            ],
         )
 
     sheet = workbook.create_sheet(title=_("Yêu cầu liên kết"))
@@ -86,7 +89,7 @@ def report_xlsx(report: selectors.HisLinkReport) -> bytes:
         (_("Trung vị thời gian liên kết, mọi yêu cầu (giờ)"), report.median_hours, HOURS_FORMAT),
         (_("Trung vị thời gian liên kết do cán bộ duyệt (giờ)"), report.median_hours_manual, HOURS_FORMAT),
     ):
-        sheet.append([label, _cell(sheet, value, number_format)])
+        append_row(sheet, [label, _cell(sheet, value, number_format)])
 
     sheet = workbook.create_sheet(title=_("Lượt nhập dữ liệu"))
     _start(
@@ -106,7 +109,8 @@ def report_xlsx(report: selectors.HisLinkReport) -> bytes:
         "B2",
     )
     for run in report.runs:
-        sheet.append(
+        append_row(
+            sheet,
             [
                 _cell(sheet, timezone.localtime(run.started_at).replace(tzinfo=None), DATETIME_FORMAT),
                 run.facility.name,
@@ -118,27 +122,28 @@ def report_xlsx(report: selectors.HisLinkReport) -> bytes:
                 run.duplicate_count,
                 run.rejected_count,
                 run.failure,
-            ]
+            ],
         )
 
     sheet = workbook.create_sheet(title=_("Lỗi nhập"))
     _start(sheet, [_("Bắt đầu"), _("Tệp"), _("Hồ sơ (MA_LK / mã)"), _("Bảng"), _("Lý do")], "A2")
     for run in report.runs:
         for error in run.errors[: selectors.ERRORS_PER_RUN]:
-            sheet.append(
+            append_row(
+                sheet,
                 [
                     _cell(sheet, timezone.localtime(run.started_at).replace(tzinfo=None), DATETIME_FORMAT),
                     run.file_name or run.get_kind_display(),
                     error.get("record", ""),
                     error.get("table", ""),
                     error.get("reason", ""),
-                ]
+                ],
             )
 
     notes: Any = workbook.create_sheet(title=_("Ghi chú"))
     notes.column_dimensions["A"].width = 120
     for line in notes_lines(report):
-        notes.append([line])
+        append_row(notes, [line])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
@@ -196,7 +201,7 @@ def _start(sheet: Any, names: list[str], freeze: str) -> None:
         cell.font = bold
         cell.alignment = Alignment(wrap_text=True, vertical="top")
         cells.append(cell)
-    sheet.append(cells)
+    append_row(sheet, cells)
 
 
 def _cell(sheet: Any, value: Any, number_format: str) -> WriteOnlyCell:

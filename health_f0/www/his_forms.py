@@ -44,8 +44,22 @@ class LinkRequestForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "maxlength": "40"}),
     )
 
+    # The personal-data policy version the page showed next to the button (consent is recorded with it).
+    policy_version = forms.CharField(widget=forms.HiddenInput, required=False, max_length=16)
+
     def __init__(self, *args: Any, facilities: list[Any], **kwargs: Any) -> None:
+        from health_f0.privacy.selectors import policy_current
+
         super().__init__(*args, **kwargs)
+        current = policy_current().version
+        self.initial.setdefault("policy_version", current)
+        if self.is_bound:
+            # Keep what was posted for the check; show the version in force if the page is drawn again.
+            self.posted_policy_version = str(self.data.get("policy_version") or "")
+            data: Any = self.data
+            data = data.copy()  # a QueryDict or a dict
+            data["policy_version"] = current
+            self.data = data
         self.facilities = facilities
         field: Any = self.fields["facility"]
         field.choices = [("", _("— Chọn bệnh viện/TTYT —"))] + [
@@ -56,6 +70,9 @@ class LinkRequestForm(forms.Form):
             field.error_messages["required"] = _("Vui lòng chọn bệnh viện/TTYT.")
         else:
             field.widget = forms.HiddenInput()
+
+    def clean_policy_version(self) -> str:
+        return getattr(self, "posted_policy_version", "")
 
     def chosen_facility(self) -> Any:
         """The facility picked in the list, the only one offered, or None (none offered: the service's

@@ -18,7 +18,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -35,6 +35,8 @@ from health_f0.his.models import (
     LinkChannel,
 )
 from health_f0.his.services import link_form_pdf, link_request_create, link_unlink
+from health_f0.privacy.models import ConsentChannel, ConsentMethod
+from health_f0.privacy.services import consent_record
 from health_f0.www import selectors
 from health_f0.www.his_forms import LinkRequestForm, UnlinkForm
 from health_f0.www.monitoring_views import _staff_or_missing
@@ -73,26 +75,13 @@ FLAG_TEXT: dict[str, tuple[Any, str, str]] = {
 
 
 def _number(value: Decimal | None) -> str:
-    """7.8000 -> '7,8' (Vietnamese decimal comma), 100.0000 -> '100'."""
-    if value is None:
-        return ""
-    plain = format(value.normalize(), "f")
-    return str(formats.number_format(Decimal(plain), use_l10n=True))
+    """7.8000 -> '7,8' (Vietnamese decimal comma), 100.0000 -> '100' (his.selectors.decimal_text)."""
+    return his_selectors.decimal_text(value)
 
 
 def _reference(result: HisLabResult) -> str:
-    if result.reference_text:
-        return result.reference_text
-    low, high = _number(result.reference_low), _number(result.reference_high)
-    if low and high:
-        text = f"{low} – {high}"
-    elif high:
-        text = f"≤ {high}"
-    elif low:
-        text = f"≥ {low}"
-    else:
-        return ""
-    return f"{text} {result.unit}".strip()
+    # From the range's numbers when the HIS sent them: the same separator as the value, portal and desk.
+    return his_selectors.lab_reference_text(result)
 
 
 @dataclass(frozen=True)
@@ -110,7 +99,7 @@ class LabRow:
 
 
 def lab_row(result: HisLabResult) -> LabRow:
-    value = _number(result.value_number) if result.value_number is not None else result.value
+    value = his_selectors.lab_value_text(result)
     label, symbol, css = FLAG_TEXT.get(result.flag, ("", "", ""))
     return LabRow(
         result=result,
@@ -221,6 +210,14 @@ def his_links(request: HttpRequest) -> HttpResponse:
         status = 400
         if form.is_valid():
             try:
+                # The statement next to the button, recorded first: a refused lookup was still consented to.
+                consent_record(
+                    channel=ConsentChannel.HIS_LINK_WEB,
+                    method=ConsentMethod.SUBMIT,
+                    user=request.user,
+                    patient=patient,
+                    policy_version=form.cleaned_data.get("policy_version") or None,
+                )
                 created = link_request_create(
                     patient=patient,
                     identifier_type=form.cleaned_data["identifier_type"],

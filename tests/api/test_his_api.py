@@ -18,7 +18,8 @@ from health_f0.api.services import api_token_issue
 from health_f0.facilities.models import Facility
 from health_f0.his.models import HisLabResult, HisLink, HisLinkRequest, HisVisit
 from health_f0.his.tests.conftest import make_patient, unique_bhyt, unique_cccd
-from health_f0.patients.models import Patient
+from health_f0.patients.bonds import phone_bond_record
+from health_f0.patients.models import BondMethod, Patient
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +77,10 @@ def records(patient: Patient, facility: Facility, tag: str, days_ago: int = 3) -
 
 def relative(hung: Patient) -> Patient:
     account = get_user_model().objects.create_user(username="bn-con", phone=hung.phone)
-    return make_patient(name="Nguyễn Minh Khang", born=date(2015, 6, 1), phone=hung.phone, account=account)
+    child = make_patient(name="Nguyễn Minh Khang", born=date(2015, 6, 1), phone=hung.phone, account=account)
+    # The phone answered an OTP (patients.bonds): accounts on it act for each other.
+    phone_bond_record(patient=child, phone=hung.phone, method=BondMethod.PORTAL_OTP, actor=None)
+    return child
 
 
 def field_messages(body: dict[str, Any], field: str) -> list[str]:

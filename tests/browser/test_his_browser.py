@@ -64,6 +64,11 @@ def load_records(patient: Patient) -> None:
         request=request,
         his_patient_id="HIS-000123",
         his_code="BN24000123",
+        identifiers={"his_code": "BN24000123", "bhyt": "HS4313101234567"},
+        bhyt_key="3101234567",
+        record_source="fhir",
+        his_full_name=patient.full_name,
+        his_date_of_birth=patient.date_of_birth,
         linked_at=now - timedelta(days=60),
     )
     waiting = hospital("BV-DK-HP", "Bệnh viện Đa khoa tỉnh Hải Phòng")
@@ -161,6 +166,8 @@ def test_his_pages(his_page: Any, live_server: Any, axe: Any, shoot: Any) -> Non
     assert weight < 100 * 1024
     main = page.locator("main")
     assert main.get_by_text("Đã liên kết", exact=True).is_visible()
+    assert main.get_by_text("BN24000123", exact=True).is_visible()  # the HIS code actually linked
+    assert main.get_by_text(f"{hung.full_name}, sinh ngày {hung.date_of_birth:%d/%m/%Y}").is_visible()
     assert main.get_by_text("Đang chờ bệnh viện kiểm tra").is_visible()
     assert main.get_by_text("Không tìm thấy hồ sơ với mã này").is_visible()
     check(page, axe, shoot, "his-links")
@@ -201,3 +208,90 @@ def test_his_pages(his_page: Any, live_server: Any, axe: Any, shoot: Any) -> Non
     assert not page.locator(".site-header").is_visible()
     shoot(page, "his-print-media")
     page.emulate_media(media="screen")
+
+
+def test_the_linker_compares_the_claim_with_the_his_record(
+    browser: Any, live_server: Any, seeded: None, axe: Any, shoot: Any
+) -> None:
+    """Issue 8 (identity): the requester's typed CCCD is shown as an unverified claim; the linker names the
+    HIS code, sees that record (name, date of birth, identifiers) beside the account, and links it; an XML
+    record that met a linked patient only by CCCD with another name waits below with the reason."""
+    import io
+    from datetime import date
+
+    from django.contrib.auth import get_user_model
+
+    from health_f0.his import imports, services
+    from health_f0.his.adapters import NoLookupAdapter
+    from health_f0.his.adapters import xml_4750 as x
+    from health_f0.his.tests.conftest import make_patient
+    from tests.browser.test_desk_journeys import desk_session
+
+    base = live_server.url
+    ttyt = Facility.objects.get(code="TTYT-HD")
+    asker = make_patient(name="Trần Thị Bích Ngọc", born=date(1975, 3, 14), cccd="001175009911")
+    linked = make_patient(name="Lê Văn Tâm", born=date(1990, 1, 5), sex="male")
+    HisLink.objects.create(
+        patient=linked,
+        facility=ttyt,
+        his_patient_id="BN0042",
+        his_code="BN0042",
+        cccd="001090001234",
+        identifiers={"his_code": "BN0042", "cccd": "001090001234"},
+        record_source="xml",
+        his_full_name="Lê Văn Tâm",
+        his_date_of_birth=date(1990, 1, 5),
+        linked_at=timezone.now(),
+    )
+
+    def xml1(ma_lk: str, ma_bn: str, name: str, born: str, cccd: str = "", card: str = "") -> str:
+        row = {
+            "MA_LK": ma_lk, "MA_BN": ma_bn, "HO_TEN": name, "SO_CCCD": cccd, "NGAY_SINH": born,
+            "GIOI_TINH": 2, "MA_THE_BHYT": card, "MA_BENH_CHINH": "E11", "MA_KHOA": "K01",
+            "NGAY_VAO": "202611020815",
+        }  # fmt: skip
+        return x.hoso_xml([("XML1", x.table_xml("XML1", [row]))])
+
+    body = xml1("LK-SHOT-1", "BN24000777", "Trần Thị Bích Ngọc", "19750314", card="HS4313101234567") + xml1(
+        "LK-SHOT-2", "BN24000999", "Lê Thị Tâm", "19920511", cccd="001090001234"
+    )
+    data = (x.envelope_head("31001", 2, date(2026, 11, 3)) + body + x.ENVELOPE_TAIL).encode()
+    run = imports.xml_import(facility=ttyt, stream=io.BytesIO(data), file_name="GD.xml", size=len(data))
+    assert run.held_count == 1
+    request = services.link_request_create(
+        patient=asker,
+        identifier_type="cccd",
+        identifier="001088004321",  # someone else's CCCD: a claim
+        channel="reception",
+        actor=get_user_model().objects.get(username="tiepdon"),
+        facility=ttyt,
+        adapter=NoLookupAdapter(),
+    )
+    assert request.status == "needs_review"
+
+    with desk_session(browser, base, "lienket.his") as desk:
+        desk.goto(base + "/desk/his/hislinkrequest/hang-cho/")
+        card = desk.locator(f"#req-{request.pk}")
+        assert card.get_by_text("Mã người yêu cầu khai (chưa xác minh)").is_visible()
+        card.get_by_label("Mã người bệnh trong HIS (MA_BN)").fill("BN24000777")
+        card.get_by_role("button", name="Tìm hồ sơ").click()
+        desk.wait_for_load_state("networkidle")
+        card = desk.locator(f"#req-{request.pk}")
+        assert card.get_by_text("Hồ sơ HIS 1 · mã BN24000777").is_visible()
+        assert card.get_by_text("Số thẻ BHYT: HS4313101234567", exact=False).is_visible()
+        held = desk.locator("#held-records")
+        assert "Khớp số CCCD với người bệnh đã liên kết nhưng khác họ tên, ngày sinh." in held.inner_text()
+        assert not axe(desk), axe(desk)
+        shoot(desk, "his-linker-queue")
+        desk.set_viewport_size({"width": 390, "height": 844})
+        shoot(desk, "his-linker-queue-mobile")
+        overflow = desk.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 1, overflow
+        desk.set_viewport_size({"width": 1280, "height": 900})
+        card.get_by_role("button", name="Liên kết hồ sơ này").click()
+        desk.wait_for_load_state("networkidle")
+        assert "Đã liên kết" in desk.locator("body").inner_text()
+    link = HisLink.objects.get(patient=asker, active=True)
+    assert link.his_code == "BN24000777" and link.cccd == "" and link.bhyt_key == "3101234567"

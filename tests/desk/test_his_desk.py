@@ -19,7 +19,7 @@ from health_f0.facilities.models import Facility, Membership, Role
 from health_f0.his import services
 from health_f0.his.adapters import HisPatient, HisUnavailable
 from health_f0.his.models import HisLink, HisLinkRequest, HisVisit, ImportRun
-from health_f0.his.tests.conftest import make_patient, unique_bhyt
+from health_f0.his.tests.conftest import make_patient, unique_bhyt, xml_patient
 from health_f0.his.tests.test_xml import LABS, envelope, xml1, xml4
 from health_f0.patients.models import Patient
 
@@ -213,12 +213,22 @@ def test_look_up_again_when_the_his_was_down(
 
 
 def test_no_candidates_the_linker_types_the_his_code(desk: Any, persona: Any, ttyt: Facility) -> None:
+    """The linker names the HIS code; it must resolve to a record the HIS returned (issue 8: free text
+    used to link as is), which is shown beside the account before the linker links it."""
     request = waiting(persona, found=[])
-    html = desk("lienket.his").get(QUEUE).content.decode()
+    client = desk("lienket.his")
+    html = client.get(QUEUE).content.decode()
     assert "HIS không trả về hồ sơ nào" in html and "Mã người bệnh trong HIS (MA_BN)" in html
-    desk("lienket.his").post(
-        reverse("admin:his_link_approve", args=[request.pk]), {"his_patient_id": "BN777"}
+    response = client.post(
+        reverse("admin:his_link_find", args=[request.pk]), {"his_code": "BN777", "next": QUEUE}, follow=True
     )
+    assert "Không tìm thấy hồ sơ mã BN777" in response.content.decode()
+    xml_patient(ttyt, "BN777", request.patient)
+    html = client.post(
+        reverse("admin:his_link_find", args=[request.pk]), {"his_code": "BN777", "next": QUEUE}, follow=True
+    ).content.decode()
+    assert "Hồ sơ HIS 1 · mã BN777" in html and "Liên kết hồ sơ này" in html
+    client.post(reverse("admin:his_link_approve", args=[request.pk]), {"his_patient_id": "BN777"})
     assert HisLink.objects.get(patient=request.patient).his_code == "BN777"
 
 
@@ -251,10 +261,17 @@ def test_unlink_needs_a_reason_and_is_audited(
 # --- Reception ---------------------------------------------------------------------------------------
 
 
-def test_reception_starts_a_request_and_prints_the_link_form(desk: Any, persona: Any, ttyt: Facility) -> None:
+def test_reception_starts_a_request_and_prints_the_link_form(
+    desk: Any, persona: Any, ttyt: Facility, appointments_demo: Any
+) -> None:
+    from health_f0.appointments.models import Service
+    from health_f0.appointments.services import walk_in_register
+
     patient = make_patient(phone="+84912000111")
     patient.account = get_user_model().objects.create_user(username="bn-his-1")
     patient.save(update_fields=["account"])
+    # At the counter with a queue ticket: reception finds patients through its own work only (issue 8).
+    walk_in_register(patient=patient, service=Service.objects.get(code="kham-noi"), actor=persona("tiepdon"))
     client = desk("tiepdon")
     card = unique_bhyt()
     response = client.post(

@@ -21,8 +21,9 @@ from health_f0.facilities.models import Facility
 from health_f0.his import services
 from health_f0.his.adapters import NoLookupAdapter
 from health_f0.his.models import HisLabResult, HisLink, HisLinkRequest, HisVisit
-from health_f0.his.tests.conftest import make_patient, unique_bhyt, unique_cccd
-from health_f0.patients.models import Patient
+from health_f0.his.tests.conftest import make_patient, unique_bhyt, unique_cccd, xml_patient
+from health_f0.patients.bonds import phone_bond_record
+from health_f0.patients.models import BondMethod, Patient
 
 pytestmark = pytest.mark.django_db
 
@@ -91,7 +92,10 @@ def link_with_records(patient: Patient, facility: Facility, tag: str, days_ago: 
 def family_member(hung: Patient) -> Patient:
     """A relative on the same phone with an account of their own (the family rule of access.patients_for)."""
     account = get_user_model().objects.create_user(username="bn-con", phone=hung.phone)
-    return make_patient(name="Nguyễn Minh Khang", born=date(2015, 6, 1), phone=hung.phone, account=account)
+    child = make_patient(name="Nguyễn Minh Khang", born=date(2015, 6, 1), phone=hung.phone, account=account)
+    # The phone answered an OTP (patients.bonds): accounts on it act for each other.
+    phone_bond_record(patient=child, phone=hung.phone, method=BondMethod.PORTAL_OTP, actor=None)
+    return child
 
 
 # --- Access ----------------------------------------------------------------------------------------
@@ -329,6 +333,7 @@ def test_unlink_with_a_reason(
         facility=ttyt,
         adapter=NoLookupAdapter(),  # a HIS reached only through its XML files: the linker decides
     )
+    xml_patient(ttyt, "BN778899", hung)  # the code must name a record the HIS returned (issue 8)
     link = services.link_request_approve(
         request=request, actor=get_user_model().objects.get(username="lienket.his"), his_patient_id="BN778899"
     )

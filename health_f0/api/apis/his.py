@@ -48,6 +48,8 @@ from health_f0.his.models import (
 )
 from health_f0.his.services import link_request_create
 from health_f0.patients.models import Patient
+from health_f0.privacy.models import ConsentChannel, ConsentMethod
+from health_f0.privacy.services import consent_record
 
 TAG = "Hồ sơ bệnh viện (HIS)"
 
@@ -114,7 +116,12 @@ class HisLinkRequestSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=LinkStatus.choices)
     status_label = serializers.CharField(source="get_status_display")
     identifier_type = serializers.ChoiceField(choices=IdentifierType.choices)
-    identifier = serializers.CharField(help_text="Mã đã dùng để tra cứu (dạng chuẩn hoá)")
+    identifier = serializers.CharField(
+        help_text=(
+            "Mã người yêu cầu đã khai để tra cứu (dạng chuẩn hoá): chỉ là lời khai, bệnh viện đối chiếu với "
+            "hồ sơ HIS; không phải mã của hồ sơ đã liên kết"
+        )
+    )
     facility = HisFacilitySerializer()
     patient = PatientRefSerializer()
     channel = serializers.ChoiceField(choices=LinkChannel.choices)
@@ -244,6 +251,16 @@ class HisLinkCreateApi(PatientApi):
             default=None,
             help_text="Người thân cùng số điện thoại (mã từ GET /me); mặc định: chính chủ tài khoản",
         )
+        policy_version = serializers.CharField(
+            max_length=16,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text=(
+                "Phiên bản chính sách dữ liệu hiển thị cạnh nút gửi (ứng dụng ghi rõ: gửi yêu cầu là đồng ý "
+                "chuyển hồ sơ bệnh viện vào tài khoản); đã cũ: 400 `policy_version_outdated`"
+            ),
+        )
 
     @extend_schema(
         operation_id="his_link_create",
@@ -263,6 +280,14 @@ class HisLinkCreateApi(PatientApi):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         patient = _requesting_patient(request.user, data["patient"])
+        # Asking for the link is the consent the app shows next to its button (privacy policy in force).
+        consent_record(
+            channel=ConsentChannel.HIS_LINK_APP,
+            method=ConsentMethod.SUBMIT,
+            user=request.user,
+            patient=patient,
+            policy_version=data["policy_version"] or None,
+        )
         created = link_request_create(
             patient=patient,
             identifier_type=data["identifier_type"],

@@ -34,12 +34,21 @@ class HisAdapter(Protocol):
         """Patients whose identifier of that type equals `identifier`. Raises HisUnavailable."""
         ...
 
+    def find_patient_by_code(self, code: str) -> HisPatient | None:
+        """The one patient record the HIS holds under this code (its record id, or its patient code MA_BN),
+        None when it holds none or several. Raises HisUnavailable."""
+        ...
+
 
 class NoLookupAdapter:
-    """A HIS reached only through its XML files: nothing to ask online; the linker decides."""
+    """A HIS reached only through its XML files: nothing to ask online; the linker decides (against the
+    patients of the XML files already imported, services._find_record)."""
 
     def find_patients(self, *, identifier_type: str, identifier: str) -> list[HisPatient]:
         return []
+
+    def find_patient_by_code(self, code: str) -> HisPatient | None:
+        return None
 
 
 # --- Source-neutral records: what both adapters produce and imports.py stores. --------------------

@@ -13,6 +13,7 @@ attempts); after that HisUnavailable is raised and the caller records a failed r
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ SYSTEM_ICD10 = "http://hl7.org/fhir/sid/icd-10"
 DEFAULT_SYSTEMS: dict[str, str] = {"bhyt": SYSTEM_BHYT, "cccd": SYSTEM_CCCD, "his_code": SYSTEM_HIS_CODE}
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+_FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")  # FHIR R4 id datatype
 FHIR_JSON = "application/fhir+json"
 
 
@@ -147,6 +149,19 @@ class FhirAdapter:
             if len(found) >= 20:  # an identifier matching more than a few records is for the linker anyway
                 break
         return found
+
+    def find_patient_by_code(self, code: str) -> HisPatient | None:
+        """The Patient with this FHIR id, else the only one whose HIS patient code (patient-internal-id) is
+        `code`; None when there is none or several."""
+        code = (code or "").strip()
+        if not code:
+            return None
+        if _FHIR_ID.fullmatch(code):
+            for resource in self.read_many("Patient", [code]):
+                if str(resource.get("id", "")) == code:
+                    return self.patient_from_resource(resource)
+        found = self.find_patients(identifier_type="his_code", identifier=code)
+        return found[0] if len(found) == 1 else None
 
     def patient_from_resource(self, resource: dict[str, Any]) -> HisPatient:
         by_system = {v: k for k, v in self.systems.items()}

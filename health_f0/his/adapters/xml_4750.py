@@ -221,6 +221,7 @@ class Identity:
     cccd: str
     full_name: str
     date_of_birth: date | None
+    sex: str = ""  # FHIR-style: male, female or "" (GIOI_TINH 1, 2, other)
 
 
 def visit_from_xml1(row: dict[str, str]) -> tuple[VisitRecord, Identity]:
@@ -244,6 +245,7 @@ def visit_from_xml1(row: dict[str, str]) -> tuple[VisitRecord, Identity]:
         cccd=re.sub(r"\D", "", row.get("SO_CCCD", ""))[:12],
         full_name=row.get("HO_TEN", "").strip(),
         date_of_birth=born,
+        sex={"1": "male", "2": "female"}.get(row.get("GIOI_TINH", "").strip(), ""),
     )
     if not (identity.his_code or identity.bhyt or identity.cccd):
         raise RecordError("MA_BN", "Hồ sơ không có MA_BN, MA_THE_BHYT hay SO_CCCD để nhận diện người bệnh.")

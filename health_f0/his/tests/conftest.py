@@ -262,6 +262,20 @@ def make_patient(
     )
 
 
+def xml_patient(facility: Facility, code: str, patient: Patient | None = None, **fields: Any) -> Any:
+    """A patient the HIS's XML files named under this HIS code, as an import leaves it (by default with the
+    given patient's name and date of birth): what a HIS code the linker types resolves to."""
+    from health_f0.his.models import HisPatientRecord
+
+    if patient is not None:
+        fields.setdefault("full_name", patient.full_name)
+        fields.setdefault("date_of_birth", patient.date_of_birth)
+    record, _ = HisPatientRecord.objects.update_or_create(
+        facility=facility, his_code=code.upper(), defaults=fields
+    )
+    return record
+
+
 @pytest.fixture
 def other_hospital(demo: Any) -> tuple[Facility, Any]:
     """A second hospital with its own linker (for the queue's access tests)."""

@@ -13,7 +13,7 @@ from health_f0.facilities import access
 from health_f0.his import selectors, services
 from health_f0.his.adapters import NoLookupAdapter
 from health_f0.his.models import HisLabResult, HisLink, HisLinkRequest, HisVisit, HisVisitSeen, ImportRun
-from health_f0.his.tests.conftest import make_patient
+from health_f0.his.tests.conftest import make_patient, xml_patient
 
 pytestmark = pytest.mark.django_db
 
@@ -44,6 +44,8 @@ def test_portal_request_waits_for_the_linker_who_links_with_sms(
     assert request.status == "needs_review" and request.candidates == []
     with pytest.raises(Conflict):
         _request(own, own.account, ttyt)  # one open request at a time
+    # The HIS code must resolve to a record the HIS returned (here: a patient of its imported XML files).
+    xml_patient(ttyt, "BN12345", own)
     with django_capture_on_commit_callbacks(execute=True):
         link = services.link_request_approve(request=request, actor=linker, his_patient_id="BN12345")
     assert link.his_code == "BN12345" and link.active
@@ -92,6 +94,7 @@ def test_identifier_validation_and_channels(own, ttyt, persona):
 
 
 def test_same_his_record_cannot_be_linked_twice(own, ttyt, linker):
+    xml_patient(ttyt, "BN7", own)
     services.link_request_approve(
         request=_request(own, own.account, ttyt), actor=linker, his_patient_id="BN7"
     )
@@ -160,6 +163,7 @@ def test_linker_sees_only_their_hospitals_queue(own, ttyt, linker, other_hospita
 
 
 def test_manager_figures(own, ttyt, linker, persona):
+    xml_patient(ttyt, "BN1", own)
     services.link_request_approve(
         request=_request(own, own.account, ttyt), actor=linker, his_patient_id="BN1"
     )
