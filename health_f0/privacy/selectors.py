@@ -1,0 +1,173 @@
+"""Reads for personal-data rights: the policy in force, whether an account must consent again, the patient's
+requests and consents, deadlines. The consent check runs on every patient request (portal and API), so its
+answer is cached per account and policy version and dropped whenever that account's consent changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from health_f0.core.exceptions import DomainError
+from health_f0.core.safe_cache import cache_delete, cache_get, cache_set
+from health_f0.facilities import access
+from health_f0.privacy.models import (
+    ConsentAction,
+    ConsentRecord,
+    DataExport,
+    DataSubjectRequest,
+    PrivacyPolicy,
+    RequestStatus,
+)
+
+POLICY_CACHE_KEY = "privacy:policy-current"
+POLICY_CACHE_SECONDS = 60
+CONSENT_CACHE_SECONDS = 6 * 3600
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    version: str
+    effective_from: datetime | None
+    summary: str
+    body: str
+
+
+def policy_current(*, now: datetime | None = None) -> PolicyInfo:
+    """The policy in force: the newest published version whose date has come. Before any row exists (a fresh
+    database) the baseline `settings.PRIVACY_POLICY_VERSION` with the product's standard text."""
+    if now is None:
+        cached = cache_get(POLICY_CACHE_KEY)
+        if isinstance(cached, PolicyInfo):
+            return cached
+    moment = now or timezone.now()
+    row = PrivacyPolicy.objects.filter(effective_from__lte=moment).order_by("-effective_from", "-id").first()
+    info = (
+        PolicyInfo(row.version, row.effective_from, row.summary, row.body)
+        if row is not None
+        else PolicyInfo(settings.PRIVACY_POLICY_VERSION, None, "", "")
+    )
+    if now is None:
+        # A version published to take effect later is picked up within POLICY_CACHE_SECONDS of its time.
+        cache_set(POLICY_CACHE_KEY, info, POLICY_CACHE_SECONDS)
+    return info
+
+
+def policy_upcoming(*, now: datetime | None = None) -> PrivacyPolicy | None:
+    """A version already published that takes effect later (shown in the desk, announced on the portal)."""
+    return (
+        PrivacyPolicy.objects.filter(effective_from__gt=now or timezone.now())
+        .order_by("effective_from")
+        .first()
+    )
+
+
+def _consent_key(user_id: int, version: str) -> str:
+    return f"privacy:consent-ok:{user_id}:{version}"
+
+
+def forget_consent(*, user_ids: list[int]) -> None:
+    """Drop the cached answer for these accounts (their consent just changed)."""
+    version = policy_current().version
+    cache_delete([_consent_key(pk, version) for pk in user_ids])
+
+
+def agreed_version(user: Any) -> str | None:
+    """The policy version this account stands agreed to: its newest consent given after its last withdrawal
+    (by the account itself, or by whoever holds its verified phone), the baseline version when it has no
+    record at all (every account made before consents were recorded came through the registration form, which
+    asked consent to that version), None after a withdrawal not followed by a new consent."""
+    condition = Q(user=user) | Q(phone__in=access.verified_phones_for(user))
+    rows = list(
+        ConsentRecord.objects.filter(condition)
+        .order_by("-created_at", "-id")
+        .values_list("action", "policy_version")[:50]
+    )
+    if not rows:
+        return str(settings.PRIVACY_POLICY_VERSION)
+    action, version = rows[0]
+    return None if action == ConsentAction.WITHDRAWN else str(version)
+
+
+def consent_required_version(user: Any) -> str | None:
+    """The version a patient account must agree to before going on, or None (agreed, staff, anonymous).
+    Costs no query once answered for this account and version."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    current = policy_current().version
+    key = _consent_key(user.pk, current)
+    if cache_get(key):
+        return None
+    if access.is_staff_member(user) or agreed_version(user) == current:
+        cache_set(key, 1, CONSENT_CACHE_SECONDS)
+        return None
+    return current
+
+
+class ConsentRequired(DomainError):
+    status_code = 403
+    code = "consent_required"
+
+
+def consent_gate(*, user: Any) -> None:
+    """Raise ConsentRequired (403 `consent_required`, with `policy_version`) if the account must agree to the
+    policy in force first (POST /api/v1/privacy/consent)."""
+    version = consent_required_version(user)
+    if version is not None:
+        raise ConsentRequired(
+            _(
+                "Chính sách bảo vệ dữ liệu cá nhân đã có phiên bản mới (%(version)s). Vui lòng đọc và đồng ý "
+                "trước khi tiếp tục."
+            )
+            % {"version": version},
+            policy_version=version,
+        )
+
+
+def add_working_days(start: datetime, days: int) -> datetime:
+    """The end (23:59:59, Vietnam time) of the `days`-th working day (Monday to Friday) after the day of
+    `start`. Public holidays are not counted out: the deadline may come early around Tết, never late."""
+    local = timezone.localtime(start)
+    moved = 0
+    while moved < days:
+        local += timedelta(days=1)
+        if local.weekday() < 5:
+            moved += 1
+    return local.replace(hour=23, minute=59, second=59, microsecond=0)
+
+
+def request_due_at(submitted_at: datetime) -> datetime:
+    return add_working_days(submitted_at, settings.PRIVACY_REQUEST_RESPONSE_WORKING_DAYS)
+
+
+def requests_for_account(*, user: Any) -> QuerySet[DataSubjectRequest]:
+    return access.privacy_requests_for(user).select_related("patient", "facility").order_by("-created_at")
+
+
+def consents_for_account(*, user: Any, limit: int = 30) -> list[ConsentRecord]:
+    return list(access.consents_for(user).select_related("patient").order_by("-created_at", "-id")[:limit])
+
+
+def open_request(*, patient: Any, kind: str) -> DataSubjectRequest | None:
+    return DataSubjectRequest.objects.filter(
+        patient=patient, kind=kind, status=RequestStatus.SUBMITTED
+    ).first()
+
+
+def latest_export(*, user: Any) -> DataExport | None:
+    return access.data_exports_for(user).filter(expires_at__gt=timezone.now()).order_by("-created_at").first()
+
+
+def worklist(*, user: Any) -> QuerySet[DataSubjectRequest]:
+    """The handler's open requests, the nearest deadline first."""
+    return (
+        access.privacy_requests_for(user)
+        .filter(status=RequestStatus.SUBMITTED)
+        .select_related("patient", "facility")
+        .order_by("due_at", "id")
+    )
