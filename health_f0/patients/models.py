@@ -44,6 +44,18 @@ class Patient(BaseModel):
         related_name="patient",
     )
     details_confirmed_at = models.DateTimeField(_("xác nhận thông tin lúc"), null=True, blank=True)
+    # The number this patient proved by OTP (the active PhoneBond's), "" when none is proved. Accounts act for
+    # each other through it (facilities.access): never through `phone`, which staff may correct without an
+    # OTP. Written only by patients.services.phone_bond_record / phone_bond_end.
+    verified_phone = models.CharField(
+        _("số điện thoại đã xác thực"), max_length=16, blank=True, default="", db_index=True, editable=False
+    )
+    # When staff last changed `phone` (None: the number first recorded). Bookings made before it were made
+    # with another number: the new one does not answer for them until it is proved (appointments.transitions
+    # .booking_phone). Written only by patients.services.patient_update_details.
+    phone_changed_at = models.DateTimeField(
+        _("nhân viên sửa số điện thoại lúc"), null=True, blank=True, editable=False
+    )
 
     class Meta:
         verbose_name = _("người bệnh")
@@ -52,6 +64,68 @@ class Patient(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.full_name} ({self.date_of_birth:%d/%m/%Y})"
+
+    @property
+    def phone_display(self) -> str:
+        return display_phone(self.phone)
+
+
+class BondMethod(models.TextChoices):
+    """How a phone proved itself: always an OTP texted to it."""
+
+    REGISTRATION_OTP = "registration_otp", _("OTP khi đăng ký chăm sóc tại nhà")
+    SIGNUP_OTP = "signup_otp", _("OTP khi mở tài khoản")
+    DESK_OTP = "desk_otp", _("OTP đọc cho nhân viên y tế khi đổi số")
+    PORTAL_OTP = "portal_otp", _("OTP người bệnh tự nhập trên cổng")
+
+
+class BondEnd(models.TextChoices):
+    PHONE_CORRECTED = "phone_corrected", _("Nhân viên y tế sửa số điện thoại")
+    REPLACED = "replaced", _("Đã xác thực số khác")
+
+
+class PhoneBond(BaseModel):
+    """The family bond: a patient's phone number proved by an OTP texted to it, when and how, and who entered
+    the code (staff at the desk; None when the patient did). Every account whose patient holds an active bond
+    on the same number may act for this patient (facilities.access.own_patients_for), provided it has an
+    account. At most one bond of a patient is active (`ended_at` empty); Patient.verified_phone mirrors it.
+    Rows are never deleted: they are the record of who could act for whom, and since when."""
+
+    patient = models.ForeignKey(
+        Patient, verbose_name=_("người bệnh"), on_delete=models.CASCADE, related_name="phone_bonds"
+    )
+    phone = models.CharField(_("số điện thoại"), max_length=16, help_text=_("E.164"))
+    method = models.CharField(_("xác thực bằng"), max_length=20, choices=BondMethod.choices)
+    verified_at = models.DateTimeField(_("xác thực lúc"))
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("nhân viên nhập mã"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # What proves it: "registration:<id>" (its OTP-checked submission) or "otp:<challenge id>".
+    evidence = models.CharField(_("bằng chứng"), max_length=64, blank=True)
+    ended_at = models.DateTimeField(_("hết hiệu lực lúc"), null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("người kết thúc"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    end_reason = models.CharField(_("lý do kết thúc"), max_length=20, choices=BondEnd.choices, blank=True)
+
+    class Meta:
+        verbose_name = _("xác thực số điện thoại")
+        verbose_name_plural = _("xác thực số điện thoại")
+        ordering = ["-verified_at", "-id"]
+        indexes = [models.Index(fields=["patient", "ended_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.patient_id} {display_phone(self.phone)} {self.method}"
 
     @property
     def phone_display(self) -> str:

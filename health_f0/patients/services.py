@@ -116,12 +116,45 @@ def patient_confirm_details(*, patient: Patient, actor: Any) -> Patient:
 
 
 @transaction.atomic
-def password_change(*, user: Any, new_password: str) -> None:
-    """Set a password the user chose; clears the must-change flag."""
+def password_change(*, user: Any, new_password: str, keep_token: Any = None) -> None:
+    """Set a password the user chose; clears the must-change flag. Every API token of the user but
+    `keep_token` (the device making the change) is revoked; every session ends too, because Django drops a
+    session whose stored password hash no longer matches (the caller keeps its own with
+    update_session_auth_hash)."""
     user.set_password(new_password)
     user.must_change_password = False
     user.save(update_fields=["password", "must_change_password"])
-    audit_log(actor=user, action=AuditLog.Action.UPDATE, verb="change_password", target=user)
+    revoked = credentials_revoke(user=user, keep_token=keep_token)
+    audit_log(
+        actor=user,
+        action=AuditLog.Action.UPDATE,
+        verb="change_password",
+        target=user,
+        data={"tokens_revoked": revoked},
+    )
+
+
+@transaction.atomic
+def password_reset_done(*, user: Any, actor: Any) -> None:
+    """An administrator set `user`'s password in the desk: every API token of the user is revoked (the
+    sessions already end with the old password hash) and the reset is audited."""
+    revoked = credentials_revoke(user=user)
+    audit_log(
+        actor=actor,
+        action=AuditLog.Action.UPDATE,
+        verb="reset_password",
+        target=user,
+        data={"tokens_revoked": revoked},
+    )
+
+
+def credentials_revoke(*, user: Any, keep_token: Any = None) -> int:
+    """Revoke the user's API tokens (all but `keep_token`); returns how many."""
+    tokens = user.api_tokens.all()
+    if keep_token is not None:
+        tokens = tokens.exclude(pk=keep_token.pk)
+    deleted, _per_model = tokens.delete()
+    return int(deleted)
 
 
 PATIENT_EDITABLE_FIELDS = ("full_name", "date_of_birth", "sex", "phone", "cccd", "bhyt", "street")
@@ -132,7 +165,7 @@ def patient_update_details(*, patient: Patient, actor: Any, changes: dict[str, A
     """Staff correct a patient's personal details; the audit row names the changed fields (not values)."""
     from health_f0.core.exceptions import DomainError
     from health_f0.core.phone import normalize_mobile
-    from health_f0.core.text import normalize_name
+    from health_f0.core.text import clean_person_name
     from health_f0.patients.identifiers import clean_bhyt, clean_cccd
 
     unknown = set(changes) - set(PATIENT_EDITABLE_FIELDS)
@@ -141,9 +174,12 @@ def patient_update_details(*, patient: Patient, actor: Any, changes: dict[str, A
             _("Không sửa được các mục: %(fields)s.") % {"fields": ", ".join(sorted(unknown))},
             code="field_not_editable",
         )
+    # The stored number (the desk's form has already put its values on `patient`).
+    old_phone = Patient.objects.filter(pk=patient.pk).values_list("phone", flat=True).first()
     for name, value in changes.items():
         setattr(patient, name, value)
-    patient.full_name = normalize_name(patient.full_name)
+    if "full_name" in changes:
+        patient.full_name = clean_person_name(patient.full_name)
     patient.phone = normalize_mobile(patient.phone)
     sex = patient.sex if patient.sex in {"male", "female"} else None
     patient.cccd = clean_cccd(patient.cccd, date_of_birth=patient.date_of_birth, sex=sex)
@@ -152,7 +188,12 @@ def patient_update_details(*, patient: Patient, actor: Any, changes: dict[str, A
     if not changed:
         return patient
     patient.full_clean(exclude=["account"])
-    patient.save(update_fields=[*changed, "updated_at"])
+    update_fields = [*changed, "updated_at"]
+    if patient.phone != old_phone:
+        # Staff typed it: it answers for nothing booked before (appointments.transitions.booking_phone).
+        patient.phone_changed_at = timezone.now()
+        update_fields.append("phone_changed_at")
+    patient.save(update_fields=update_fields)
     audit_log(
         actor=actor,
         action=AuditLog.Action.UPDATE,
@@ -161,4 +202,11 @@ def patient_update_details(*, patient: Patient, actor: Any, changes: dict[str, A
         facility=patient.facility,
         data={"fields": changed},
     )
+    if "phone" in changed and patient.verified_phone and patient.phone != patient.verified_phone:
+        # A correction is not a proof: the bond on the old number ends, and nobody gains access through the
+        # new one until it answers an OTP (patients.bonds).
+        from health_f0.patients.bonds import phone_bond_end
+        from health_f0.patients.models import BondEnd
+
+        phone_bond_end(patient=patient, actor=actor, reason=BondEnd.PHONE_CORRECTED)
     return patient

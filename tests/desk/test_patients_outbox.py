@@ -37,7 +37,10 @@ def test_patient_of_another_station_is_not_visible(desk: Any) -> None:
     client = desk("lethanhnghi.nv")
     assert "Nguyễn Văn Hùng" not in client.get("/desk/patients/patient/").content.decode()
     assert client.get(f"/desk/patients/patient/{patient.pk}/change/").status_code in (302, 404)
-    assert not AuditLog.objects.filter(target_type="patients.patient", action="view").exists()
+    # The list page itself is audited (verb view_list); no read of this patient's record is.
+    assert not AuditLog.objects.filter(
+        target_type="patients.patient", target_id=str(patient.pk), action="view"
+    ).exists()
 
 
 def test_station_staff_edit_personal_details_with_an_audit_row(desk: Any) -> None:
@@ -108,7 +111,7 @@ def test_failed_message_can_be_sent_again(
 ) -> None:
     station = Facility.objects.get(code="TYT-10510")
     message = OutboxMessage.objects.create(
-        kind="generic",
+        kind="reminder",  # home care: the station's own work (access.OUTBOX_WORK)
         to="+84912345678",
         body="Thu nghiem",
         status="dead",
@@ -123,7 +126,7 @@ def test_failed_message_can_be_sent_again(
     assert "hàng chờ gửi lại" in response.content.decode()
     message.refresh_from_db()
     assert message.status == "sent"
-    assert sms.last(to="+84912345678", kind="generic")["body"] == "Thu nghiem"
+    assert sms.last(to="+84912345678", kind="reminder")["body"] == "Thu nghiem"
     assert AuditLog.objects.filter(target_type="notifications.outboxmessage", verb="requeue").exists()
 
 
