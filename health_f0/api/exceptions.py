@@ -10,6 +10,7 @@ import math
 import re
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import get_language, gettext_lazy, ngettext
@@ -18,6 +19,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from health_f0.api.parsers import JsonTooLarge
 from health_f0.core.exceptions import DomainError
 
 # DRF's own messages are English (its Vietnamese catalogue is partial): give Vietnamese ones by code. These two
@@ -121,9 +123,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if "retry_after" in exc.extra:
             body["retry_after"] = exc.extra["retry_after"]
             headers["Retry-After"] = str(exc.extra["retry_after"])
+        # consent_required, policy_version_outdated: the version to agree to.
+        if "policy_version" in exc.extra:
+            body["policy_version"] = exc.extra["policy_version"]
         return Response(body, status=exc.status_code, headers=headers)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(_("Không tìm thấy."))
+    if isinstance(exc, RequestDataTooBig):
+        # DRF reads a JSON or form body through request.body: past DATA_UPLOAD_MAX_MEMORY_SIZE, a 400 in our body.
+        exc = JsonTooLarge(_("Dữ liệu gửi lên quá lớn."), code="json_too_large")
     if isinstance(exc, DjangoValidationError):
         # A model's full_clean() inside a service: still the user's input, so a 400, never a 500.
         messages = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

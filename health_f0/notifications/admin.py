@@ -13,7 +13,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from unfold.dataclasses import ActionDialog
 from unfold.decorators import action, display
@@ -24,12 +24,14 @@ from health_f0.core.admin_site import ScopedModelAdmin, desk_site, fmt_datetime,
 from health_f0.core.exceptions import DomainError
 from health_f0.core.phone import mask_phone
 from health_f0.facilities import access
+from health_f0.notifications.desk import outbox_backlog_context
 from health_f0.notifications.models import MessageStatus, OutboxMessage
 from health_f0.notifications.services import REQUEUEABLE_STATUSES, outbox_requeue
 from health_f0.registration.admin import badge
 
 STATUS_BADGE: dict[str, str | None] = {
     MessageStatus.QUEUED: "info",
+    MessageStatus.SENDING: "warning",
     MessageStatus.SENT: "primary",
     MessageStatus.DELIVERED: "success",
     MessageStatus.FAILED: "warning",
@@ -49,20 +51,33 @@ REQUEUE_DIALOG: ActionDialog = {
 @admin.register(OutboxMessage, site=desk_site)
 class OutboxMessageAdmin(ScopedModelAdmin):
     superuser_writes = False
-    list_display = ("created_col", "kind", "to_col", "status_col", "attempts", "last_error", "facility")
+    list_display = (
+        "created_col",
+        "kind",
+        "to_col",
+        "status_col",
+        "segments_col",
+        "attempts",
+        "last_error",
+        "facility",
+    )
     list_select_related = ("facility",)
     list_filter = ("status", "kind", ("facility", admin.RelatedOnlyFieldListFilter))
+    # The backlog (oldest waiting message, its age, how many wait) above the list: notifications.desk.
+    list_before_template = "admin/notifications/outboxmessage/list_before.html"
     search_fields = ("subject_ref",)
     # Only these are ever rendered: no `to`, `body` or `body_encrypted` field on any page.
     fields = (
         "kind",
         "to_col",
         "body_col",
-        "segments",
+        "segments_col",
         "status_col",
         "attempts",
         "last_error",
         "gateway",
+        "attempt_id",
+        "attempt_started_col",
         "provider_message_id",
         "facility",
         "subject_ref",
@@ -78,6 +93,10 @@ class OutboxMessageAdmin(ScopedModelAdmin):
     def scope(self, user: Any) -> QuerySet[Any]:
         return access.outbox_for(user).defer("body_encrypted")
 
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        extra = {**(extra_context or {}), **outbox_backlog_context(request, self.get_queryset(request))}
+        return super().changelist_view(request, extra)
+
     def has_requeue_permission(self, request: HttpRequest, object_id: Any = None) -> bool:
         if not request.user.is_superuser and not access.roles_of(request.user):
             return False
@@ -89,6 +108,14 @@ class OutboxMessageAdmin(ScopedModelAdmin):
     @display(description=_("tạo lúc"), ordering="created_at")
     def created_col(self, obj: OutboxMessage) -> str:
         return fmt_datetime(obj.created_at)
+
+    @display(description=_("số tin · chi phí"), ordering="segments")
+    def segments_col(self, obj: OutboxMessage) -> str:
+        cost = f"{obj.cost_vnd:,}".replace(",", ".")
+        return ngettext("%(n)s tin · %(cost)s đ", "%(n)s tin · %(cost)s đ", obj.segments) % {
+            "n": obj.segments,
+            "cost": cost,
+        }
 
     @display(description=_("người nhận"))
     def to_col(self, obj: OutboxMessage) -> str:
@@ -105,6 +132,10 @@ class OutboxMessageAdmin(ScopedModelAdmin):
     @display(description=_("gửi lại lúc"))
     def next_attempt_col(self, obj: OutboxMessage) -> str:
         return fmt_datetime(obj.next_attempt_at)
+
+    @display(description=_("bắt đầu lần gửi lúc"))
+    def attempt_started_col(self, obj: OutboxMessage) -> str:
+        return fmt_datetime(obj.attempt_started_at)
 
     @display(description=_("gửi lúc"))
     def sent_col(self, obj: OutboxMessage) -> str:

@@ -1,17 +1,29 @@
-"""SMS gateways: console (development), file (tests and demos), esms (eSMS.vn JSON API)."""
+"""SMS gateways: console (development), file (tests and demos), esms (eSMS.vn JSON API).
+
+Every gateway implements two calls: `send()` one message under a request id, and `status()` — did the
+gateway take the messages of these attempts? The outbox records an attempt before calling `send()`; when
+the answer never came (a timeout, a crash, a killed worker), it asks `status()` before ever sending again,
+so a message is not sent twice whether or not the gateway refuses a repeated request id. A later gateway
+(ZNS, another SMS brand) must implement both to be registered.
+"""
 
 from __future__ import annotations
 
+import abc
 import json
 import logging
+import re
 import threading
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import requests
 from django.conf import settings
+from urllib3.exceptions import NewConnectionError
 
 from health_f0.core.phone import mask_phone
 
@@ -19,11 +31,21 @@ logger = logging.getLogger(__name__)
 
 
 class GatewayError(Exception):
-    """Sending failed. `retryable` False means retrying the same message cannot help."""
+    """Sending failed.
 
-    def __init__(self, message: str, *, retryable: bool = True):
+    `retryable` False: retrying the same message cannot help. `maybe_sent` True: the request may have
+    reached the gateway and been taken (a timeout, a dropped connection, an unreadable answer), so the
+    outcome is unknown and the gateway must be asked before the message is sent again.
+    """
+
+    def __init__(
+        self, message: str, *, retryable: bool = True, maybe_sent: bool = False, answered: bool = False
+    ):
         super().__init__(message)
         self.retryable = retryable
+        self.maybe_sent = maybe_sent
+        # The gateway answered about this request id (a refusal): the next attempt uses a new id.
+        self.answered = answered
 
 
 @dataclass
@@ -31,11 +53,49 @@ class SendResult:
     provider_message_id: str
 
 
-class Gateway:
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt whose result is unknown, as `status()` is asked about it."""
+
+    reference: str  # the request id sent
+    to: str  # E.164
+    body: str
+    started_at: datetime
+
+
+@dataclass(frozen=True)
+class GatewayRecord:
+    """A message the gateway has, matching an attempt. `delivered`: True reached the phone, False finally
+    failed, None not final yet."""
+
+    provider_message_id: str
+    delivered: bool | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class AttemptStatus:
+    """`found`: the gateway has the message (its records in `matches`); `absent`: it certainly does not;
+    `unknown`: it could not tell now (unreachable, refused the query) — ask again later, never resend."""
+
+    state: Literal["found", "absent", "unknown"]
+    matches: tuple[GatewayRecord, ...] = field(default=())
+    error: str = ""
+
+
+UNKNOWN = AttemptStatus("unknown")
+
+
+class Gateway(abc.ABC):
     name = "base"
 
+    @abc.abstractmethod
     def send(self, *, to: str, body: str, kind: str, reference: str) -> SendResult:
-        raise NotImplementedError
+        """Send one message under `reference`; raise GatewayError on failure."""
+
+    @abc.abstractmethod
+    def status(self, attempts: Sequence[Attempt]) -> dict[str, AttemptStatus]:
+        """For each attempt (by reference): does the gateway have its message? Missing keys = unknown."""
 
 
 class ConsoleGateway(Gateway):
@@ -46,6 +106,10 @@ class ConsoleGateway(Gateway):
     def send(self, *, to: str, body: str, kind: str, reference: str) -> SendResult:
         print(f"[SMS {kind} → {to}] {body}", flush=True)  # noqa: T201
         return SendResult(provider_message_id=reference)
+
+    def status(self, attempts: Sequence[Attempt]) -> dict[str, AttemptStatus]:
+        # A print reaches nobody: printing an interrupted message again cannot text anyone twice.
+        return {attempt.reference: AttemptStatus("absent") for attempt in attempts}
 
 
 _file_lock = threading.Lock()
@@ -69,6 +133,27 @@ class FileGateway(Gateway):
             fh.write(line)
         return SendResult(provider_message_id=reference)
 
+    def status(self, attempts: Sequence[Attempt]) -> dict[str, AttemptStatus]:
+        wanted = {attempt.reference for attempt in attempts}
+        found: set[str] = set()
+        try:
+            with _file_lock, open(settings.SMS_FILE_PATH, encoding="utf-8") as fh:
+                for line in fh:
+                    try:
+                        reference = json.loads(line).get("reference", "")
+                    except ValueError:  # a line cut by a crash mid-write
+                        continue
+                    if reference in wanted:
+                        found.add(reference)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return {}
+        return {
+            ref: AttemptStatus("found", (GatewayRecord(ref),)) if ref in found else AttemptStatus("absent")
+            for ref in wanted
+        }
+
 
 # eSMS.vn protocol, as documented by eSMS (developers.esms.vn, "Send OTP/Customer care message",
 # "Table of error codes" and "Callback Url" pages). CodeResult "100" means eSMS accepted the request (not
@@ -84,6 +169,14 @@ ESMS_PERMANENT = frozenset({"101", "102", "104", "108", "146", "177", "300"})
 # SendFailed count receivers), 7 sent to the telco, waiting for its report.
 _ESMS_FINAL_STATUSES = {"4", "5"}
 _ESMS_PENDING_STATUSES = {"1", "2", "7"}
+# HTTP statuses from eSMS's front that mean the request was not processed (a retry is a first send).
+_ESMS_NOT_PROCESSED_HTTP = {502, 503}
+# GetSmsSentData_V2 (developers.esms.vn "Get the message status", by creation time): at most 500 a page.
+ESMS_SENT_DATA_PAGE = 500
+ESMS_SENT_DATA_MAX_PAGES = 200
+# How far around an attempt's start its message is looked for (eSMS dates a message when it takes it).
+ESMS_SENT_DATA_MARGIN = timedelta(minutes=2)
+_VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @dataclass(frozen=True)
@@ -131,11 +224,34 @@ def parse_esms_callback(params: Mapping[str, str]) -> DeliveryReport | None:
     )
 
 
+def _never_left(exc: requests.RequestException) -> bool:
+    """The request could not have reached the gateway: no connection was ever made."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError):
+        reason = exc.args[0] if exc.args else None
+        return isinstance(getattr(reason, "reason", reason), NewConnectionError)
+    return False
+
+
+def _national_digits(phone: str) -> str:
+    """The last nine digits, which identify a Vietnamese mobile however it is written (+84…, 84…, 0…)."""
+    digits = re.sub(r"\D", "", phone)
+    return digits[-9:]
+
+
+def _same_text(a: str, b: str) -> bool:
+    return " ".join(a.split()) == " ".join(b.split())
+
+
 class EsmsGateway(Gateway):
     """eSMS.vn `SendMultipleMessage_V4_post_json`: customer-care (SmsType 2) brand-name SMS, unaccented.
 
-    RequestId is the outbox message's public id: eSMS refuses a repeated RequestId (code 124), so a retry
-    after a timeout in which eSMS did take the message never texts the person twice.
+    RequestId is the attempt's id (the message's public id for its first attempt). eSMS refuses a repeated
+    RequestId (code 124), but exactly-once does not rest on that: an attempt whose answer never came is
+    looked up with `status()` (GetSmsSentData_V2: the messages eSMS took in a time window, matched by phone
+    and content — eSMS has no look-up by RequestId, and GetSendStatus needs the SMSID that a lost answer
+    never gave us) before it is ever sent again.
     """
 
     name = "esms"
@@ -159,27 +275,109 @@ class EsmsGateway(Gateway):
         try:
             response = requests.post(settings.ESMS_API_URL, json=payload, timeout=settings.ESMS_TIMEOUT)
         except requests.RequestException as exc:
-            raise GatewayError(f"eSMS unreachable: {exc.__class__.__name__}")
+            raise GatewayError(f"eSMS unreachable: {exc.__class__.__name__}", maybe_sent=not _never_left(exc))
         if response.status_code >= 500:
-            raise GatewayError(f"eSMS HTTP {response.status_code}")
+            raise GatewayError(
+                f"eSMS HTTP {response.status_code}",
+                maybe_sent=response.status_code not in _ESMS_NOT_PROCESSED_HTTP,
+            )
         try:
             data = response.json()
         except ValueError:
-            raise GatewayError(f"eSMS bad response (HTTP {response.status_code})")
+            data = None
         if not isinstance(data, dict):
-            raise GatewayError(f"eSMS bad response (HTTP {response.status_code})")
+            raise GatewayError(f"eSMS bad response (HTTP {response.status_code})", maybe_sent=True)
         code = str(data.get("CodeResult", ""))
         if code == ESMS_DUPLICATE_REQUEST:
-            # An earlier attempt reached eSMS although we saw a timeout: the message is already on its way.
+            # An earlier attempt with this id reached eSMS: the message is already on its way.
             logger.info("eSMS already had message %s (duplicate RequestId)", reference)
             return SendResult(provider_message_id=str(data.get("SMSID") or ""))
         if code != ESMS_ACCEPTED:
             message = str(data.get("ErrorMessage") or data.get("error") or "")[:120]
             logger.warning("eSMS refused message to %s: %s %s", mask_phone(to), code, message)
             raise GatewayError(
-                f"eSMS CodeResult {code} {message}".strip(), retryable=code not in ESMS_PERMANENT
+                f"eSMS CodeResult {code} {message}".strip(),
+                retryable=code not in ESMS_PERMANENT,
+                answered=True,
             )
         return SendResult(provider_message_id=str(data.get("SMSID") or uuid.uuid4()))
+
+    def status(self, attempts: Sequence[Attempt]) -> dict[str, AttemptStatus]:
+        """Read what eSMS took around the attempts' start (customer-care messages, by creation time) and
+        match each attempt by phone and content. `absent` is only said after every page was read."""
+        if not attempts:
+            return {}
+        start = min(a.started_at for a in attempts) - ESMS_SENT_DATA_MARGIN
+        end = max(a.started_at for a in attempts) + timedelta(seconds=2 * settings.ESMS_TIMEOUT)
+        end += ESMS_SENT_DATA_MARGIN
+        try:
+            records = self._sent_data(start, end)
+        except GatewayError as exc:
+            logger.warning("eSMS status query failed: %s", exc)
+            return {}
+        by_phone: dict[str, list[dict[str, Any]]] = {}
+        for record in records:
+            by_phone.setdefault(_national_digits(str(record.get("Phone") or "")), []).append(record)
+        result: dict[str, AttemptStatus] = {}
+        for attempt in attempts:
+            matches = tuple(
+                _esms_record(record)
+                for record in by_phone.get(_national_digits(attempt.to), [])
+                if _same_text(str(record.get("Content") or ""), attempt.body)
+            )
+            result[attempt.reference] = (
+                AttemptStatus("found", matches) if matches else AttemptStatus("absent")
+            )
+        return result
+
+    def _sent_data(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        url = settings.ESMS_SENT_DATA_URL or (
+            settings.ESMS_API_URL.split("/MainService.svc/")[0] + "/MainService.svc/json/GetSmsSentData_V2"
+        )
+        records: list[dict[str, Any]] = []
+        for page in range(1, ESMS_SENT_DATA_MAX_PAGES + 1):
+            payload: dict[str, Any] = {
+                "ApiKey": settings.ESMS_API_KEY,
+                "SecretKey": settings.ESMS_SECRET_KEY,
+                "SmsType": "2",
+                "From": start.astimezone(_VN).strftime("%Y-%m-%d %H:%M:%S"),
+                "To": end.astimezone(_VN).strftime("%Y-%m-%d %H:%M:%S"),
+                "Page": page,
+                "PageSize": ESMS_SENT_DATA_PAGE,
+            }
+            try:
+                response = requests.post(url, json=payload, timeout=settings.ESMS_TIMEOUT)
+                data = response.json()
+            except (requests.RequestException, ValueError) as exc:
+                raise GatewayError(f"eSMS sent data unreachable: {exc.__class__.__name__}")
+            if not isinstance(data, dict) or str(data.get("CodeResult", "")) != ESMS_ACCEPTED:
+                code = data.get("CodeResult") if isinstance(data, dict) else response.status_code
+                raise GatewayError(f"eSMS sent data refused: {code}")
+            rows = data.get("SentData") or []
+            if not isinstance(rows, list):
+                raise GatewayError("eSMS sent data: SentData is not a list")
+            records.extend(row for row in rows if isinstance(row, dict))
+            try:
+                total = int(data.get("CountTotal") or 0)
+            except (TypeError, ValueError):
+                total = 0
+            if len(rows) < ESMS_SENT_DATA_PAGE or (total and len(records) >= total):
+                return records
+        raise GatewayError("eSMS sent data: too many pages for the window")
+
+
+def _esms_record(record: Mapping[str, Any]) -> GatewayRecord:
+    """One row of GetSmsSentData_V2: SendStatus 4 rejected, 5 done (SendResult 1 delivered, 0 failed,
+    2 not known yet), 0/1/2/7 still on its way."""
+    provider_id = str(record.get("ReferenceId") or record.get("SmsId") or "")[:64]
+    status, result = str(record.get("SendStatus", "")), str(record.get("SendResult", ""))
+    if status == "4":
+        return GatewayRecord(provider_id, delivered=False, error="eSMS: rejected (SendStatus 4)")
+    if status == "5" and result == "1":
+        return GatewayRecord(provider_id, delivered=True)
+    if status == "5" and result == "0":
+        return GatewayRecord(provider_id, delivered=False, error="eSMS: not delivered (SendResult 0)")
+    return GatewayRecord(provider_id)
 
 
 _GATEWAYS: dict[str, type[Gateway]] = {"console": ConsoleGateway, "file": FileGateway, "esms": EsmsGateway}
@@ -188,6 +386,7 @@ _GATEWAYS: dict[str, type[Gateway]] = {"console": ConsoleGateway, "file": FileGa
 def get_gateway(name: str | None = None) -> Gateway:
     name = name or settings.SMS_BACKEND
     try:
-        return _GATEWAYS[name]()
+        gateway_class = _GATEWAYS[name]
     except KeyError:
         raise ValueError(f"Unknown SMS_BACKEND {name!r}; use one of {sorted(_GATEWAYS)}")
+    return gateway_class()

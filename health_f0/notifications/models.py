@@ -23,6 +23,9 @@ class MessageKind(models.TextChoices):
 
 class MessageStatus(models.TextChoices):
     QUEUED = "queued", _("Chờ gửi")
+    # An attempt was recorded and the gateway called; its answer is not known yet (the worker is waiting
+    # for it, or died waiting). Never sent again before the gateway is asked whether it took it.
+    SENDING = "sending", _("Đang gửi, chờ xác nhận")
     SENT = "sent", _("Đã gửi tới nhà mạng")
     DELIVERED = "delivered", _("Đã đến máy")
     FAILED = "failed", _("Gửi lỗi, sẽ thử lại")
@@ -40,6 +43,8 @@ class OutboxMessage(BaseModel):
     body_encrypted = models.BinaryField(null=True, blank=True, editable=False)
     is_secret = models.BooleanField(_("chứa thông tin bảo mật"), default=False)
     segments = models.PositiveSmallIntegerField(_("số tin"), default=1)
+    # What the gateway bills: segments x SMS_COST_PER_SEGMENT_VND at the time the message was queued.
+    cost_vnd = models.PositiveIntegerField(_("chi phí (đồng)"), default=0)
     status = models.CharField(
         _("trạng thái"),
         max_length=12,
@@ -48,6 +53,12 @@ class OutboxMessage(BaseModel):
         db_index=True,
     )
     attempts = models.PositiveSmallIntegerField(_("số lần gửi"), default=0)
+    # The request id sent to the gateway for the current attempt (eSMS's RequestId). The same id is sent
+    # again only when the gateway said it never got the message; once it answered about it, a new one.
+    attempt_id = models.CharField(_("mã lần gửi"), max_length=64, blank=True, db_index=True)
+    attempt_started_at = models.DateTimeField(_("bắt đầu lần gửi lúc"), null=True, blank=True)
+    # How many times the gateway was asked about an attempt whose result was unknown.
+    status_checks = models.PositiveSmallIntegerField(_("số lần hỏi lại cổng gửi"), default=0)
     next_attempt_at = models.DateTimeField(_("gửi lại lúc"), null=True, blank=True, db_index=True)
     expires_at = models.DateTimeField(_("hết hạn lúc"), null=True, blank=True)
     sent_at = models.DateTimeField(_("gửi lúc"), null=True, blank=True)
@@ -75,6 +86,30 @@ class OutboxMessage(BaseModel):
     @property
     def body_for_staff(self) -> str:
         return "••• nội dung bảo mật (mã OTP/mật khẩu) không hiển thị •••" if self.is_secret else self.body
+
+
+class OutboxAlert(BaseModel):
+    """A period during which the outbox's oldest waiting message was older than OUTBOX_ALERT_MINUTES.
+
+    Raised once (the province's administrators are texted once, not every minute) and cleared when the
+    backlog is back under the threshold; both are audited. At most one is open at a time.
+    """
+
+    raised_at = models.DateTimeField(_("phát hiện lúc"), db_index=True)
+    cleared_at = models.DateTimeField(_("hết lúc"), null=True, blank=True, db_index=True)
+    threshold_minutes = models.PositiveIntegerField(_("ngưỡng (phút)"))
+    oldest_age_minutes = models.PositiveIntegerField(_("tin chờ lâu nhất (phút)"))
+    peak_age_minutes = models.PositiveIntegerField(_("lâu nhất trong đợt (phút)"))
+    waiting_count = models.PositiveIntegerField(_("số tin đang chờ"))
+    administrators_notified = models.PositiveSmallIntegerField(_("số quản trị được báo"), default=0)
+
+    class Meta:
+        verbose_name = _("cảnh báo hộp thư đi")
+        verbose_name_plural = _("cảnh báo hộp thư đi")
+        ordering = ["-raised_at"]
+
+    def __str__(self) -> str:
+        return f"outbox > {self.threshold_minutes} min since {self.raised_at:%Y-%m-%d %H:%M}"
 
 
 class EarlyDeliveryReport(models.Model):

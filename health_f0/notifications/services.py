@@ -19,7 +19,14 @@ from health_f0.core.exceptions import DomainError
 from health_f0.core.phone import mask_phone
 from health_f0.core.text import SMS_TWO_SEGMENTS, sms_segments, sms_text
 from health_f0.notifications import crypto
-from health_f0.notifications.gateways import GatewayError, get_gateway
+from health_f0.notifications.gateways import (
+    UNKNOWN,
+    Attempt,
+    AttemptStatus,
+    GatewayError,
+    GatewayRecord,
+    get_gateway,
+)
 from health_f0.notifications.models import EarlyDeliveryReport, MessageStatus, OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -45,11 +52,13 @@ def sms_enqueue(
     text = sms_text(body)
     if len(text) > SMS_TWO_SEGMENTS:
         raise DomainError(f"SMS quá dài ({len(text)} ký tự, tối đa {SMS_TWO_SEGMENTS}).", code="sms_too_long")
+    segments = sms_segments(text)
     message = OutboxMessage(
         kind=kind,
         to=to,
         is_secret=secret,
-        segments=sms_segments(text),
+        segments=segments,
+        cost_vnd=sms_cost_vnd(segments),
         expires_at=expires_at,
         facility=facility,
         subject_ref=subject_ref,
@@ -62,6 +71,11 @@ def sms_enqueue(
     message.save()
     transaction.on_commit(lambda: _queue_send(message.pk))
     return message
+
+
+def sms_cost_vnd(segments: int) -> int:
+    """What `segments` SMS segments cost: segments x SMS_COST_PER_SEGMENT_VND (the brand-name contract's price)."""
+    return segments * int(settings.SMS_COST_PER_SEGMENT_VND)
 
 
 def _queue_send(message_id: int) -> None:
@@ -87,15 +101,47 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), RETRY_MAX_SECONDS))
 
 
-def outbox_send(*, message_id: int) -> OutboxMessage | None:
-    """Send one queued message at most once. Returns None if it is not due or another worker holds it.
+def _reconcile_after() -> timedelta:
+    """How long an attempt may go unanswered before the gateway is asked about it: longer than any
+    honest send (connect + read timeouts) so a live worker still waiting is never second-guessed."""
+    return timedelta(seconds=max(settings.SMS_RECONCILE_AFTER_SECONDS, 3 * settings.ESMS_TIMEOUT))
 
-    The row stays locked (SELECT ... FOR UPDATE SKIP LOCKED) from the status check until the result is
-    saved, so two workers never send the same message: the second one skips it. On a failure the message
-    goes back to the queue with a growing delay; after SMS_MAX_ATTEMPTS, or on a permanent refusal, it is
-    marked dead. An expired message (an OTP nobody can use any more) is never sent. A secret body is wiped
-    once the message leaves the queue for good (sent, dead or expired).
+
+def _body_of(message: OutboxMessage) -> str:
+    """The text to send; raises InvalidToken when a secret body cannot be decrypted any more."""
+    return crypto.decrypt(bytes(message.body_encrypted or b"")) if message.is_secret else message.body
+
+
+def outbox_send(*, message_id: int) -> OutboxMessage | None:
+    """Send one queued message at most once. Returns None if it is not due or another worker has it.
+
+    Exactly-once does not rest on the gateway refusing a repeated request id:
+    1. the attempt is recorded and committed first — status `sending`, `attempt_id` (the request id the
+       gateway gets), `attempt_started_at` — under a row lock taken with SKIP LOCKED, so a second worker
+       skips the message;
+    2. the gateway is called outside any transaction;
+    3. the answer is saved only if the row still holds this attempt. A refusal puts the message back with
+       a growing delay (dead after SMS_MAX_ATTEMPTS or a permanent refusal); a failure that may have
+       reached the gateway (timeout, dropped connection) — or a worker that died during the call — leaves
+       it `sending`, and `outbox_reconcile_due` asks the gateway's status call before anything is resent.
+    An expired message (an OTP nobody can use any more) is never sent. A secret body is wiped once the
+    message leaves the queue for good (sent, dead or expired).
     """
+    claimed = _attempt_begin(message_id)
+    if claimed is None:
+        return None
+    message, body = claimed
+    if body is None:  # expired or undecryptable: already closed
+        return message
+    gateway = get_gateway(message.gateway)
+    try:
+        result = gateway.send(to=message.to, body=body, kind=message.kind, reference=message.attempt_id)
+    except Exception as exc:  # noqa: BLE001 - any failure must be recorded, or the sweeper loops forever
+        return _attempt_failed(message, exc)
+    return _attempt_sent(message, result.provider_message_id)
+
+
+def _attempt_begin(message_id: int) -> tuple[OutboxMessage, str | None] | None:
     with transaction.atomic():
         message = (
             OutboxMessage.objects.select_for_update(skip_locked=True)
@@ -106,52 +152,90 @@ def outbox_send(*, message_id: int) -> OutboxMessage | None:
             return None
         now = timezone.now()
         if message.expires_at and message.expires_at <= now:
-            message.status = MessageStatus.EXPIRED
-            message.next_attempt_at = None
-            message.body_encrypted = None
-            message.save(update_fields=["status", "next_attempt_at", "body_encrypted", "updated_at"])
-            return message
+            _expire(message)
+            message.save()
+            return message, None
         try:
-            body = crypto.decrypt(bytes(message.body_encrypted or b"")) if message.is_secret else message.body
+            body = _body_of(message)
         except InvalidToken:  # SECRET_KEY changed since it was queued: nobody can ever read it again
             _give_up(message, "body cannot be decrypted (SECRET_KEY changed?)")
             message.save()
-            return message
-        gateway = get_gateway()
+            return message, None
+        if not message.attempt_id:
+            # The first attempt is known by the message's public id (what delivery reports carry back);
+            # an attempt after the gateway refused the previous id gets a fresh one.
+            first = message.attempt_started_at is None
+            message.attempt_id = str(message.public_id) if first else uuid.uuid4().hex
         message.attempts += 1
-        message.gateway = gateway.name
-        try:
-            result = gateway.send(
-                to=message.to, body=body, kind=message.kind, reference=str(message.public_id)
-            )
-        except Exception as exc:  # noqa: BLE001 - any failure must be counted, or the sweeper loops forever
-            retryable = exc.retryable if isinstance(exc, GatewayError) else True
-            error = str(exc) if isinstance(exc, GatewayError) else f"{exc.__class__.__name__}: {exc}"
-            if not retryable or message.attempts >= settings.SMS_MAX_ATTEMPTS:
-                _give_up(message, error)
-            else:
-                message.status = MessageStatus.FAILED
-                message.last_error = error[:255]
-                message.next_attempt_at = now + _backoff(message.attempts)
-            log = logger.warning if isinstance(exc, GatewayError) else logger.exception
-            log(
-                "SMS %s to %s failed (attempt %s): %s",
-                message.pk,
-                mask_phone(message.to),
-                message.attempts,
-                error,
-            )
-        else:
-            message.status = MessageStatus.SENT
-            message.sent_at = now
-            message.provider_message_id = result.provider_message_id[:64]
-            message.next_attempt_at = None
-            message.last_error = ""
-            message.body_encrypted = None
+        message.gateway = get_gateway().name
+        message.status = MessageStatus.SENDING
+        message.attempt_started_at = now
+        message.status_checks = 0
+        message.next_attempt_at = now + _reconcile_after()  # when to ask the gateway if no answer is saved
         message.save()
-    if message.status == MessageStatus.SENT:
-        outbox_apply_early_reports(message=message)
-    return message
+    return message, body
+
+
+def _locked_attempt(message: OutboxMessage) -> OutboxMessage | None:
+    """The message's row, locked, if it still holds this attempt (nobody reconciled it meanwhile)."""
+    return (
+        OutboxMessage.objects.select_for_update()
+        .filter(pk=message.pk, status=MessageStatus.SENDING, attempt_id=message.attempt_id)
+        .first()
+    )
+
+
+def _attempt_sent(message: OutboxMessage, provider_message_id: str) -> OutboxMessage:
+    with transaction.atomic():
+        current = _locked_attempt(message)
+        if current is None:
+            return OutboxMessage.objects.get(pk=message.pk)
+        _mark_sent(current, provider_message_id, sent_at=timezone.now())
+        current.save()
+    outbox_apply_early_reports(message=current)
+    return current
+
+
+def _mark_sent(message: OutboxMessage, provider_message_id: str, *, sent_at: datetime) -> None:
+    message.status = MessageStatus.SENT
+    message.sent_at = sent_at
+    message.provider_message_id = provider_message_id[:64]
+    message.next_attempt_at = None
+    message.last_error = ""
+    message.body_encrypted = None
+
+
+def _attempt_failed(message: OutboxMessage, exc: Exception) -> OutboxMessage:
+    known = isinstance(exc, GatewayError)
+    error = str(exc) if known else f"{exc.__class__.__name__}: {exc}"
+    maybe_sent = exc.maybe_sent if isinstance(exc, GatewayError) else True
+    log = logger.warning if known else logger.exception
+    log("SMS %s to %s failed (attempt %s): %s", message.pk, mask_phone(message.to), message.attempts, error)
+    with transaction.atomic():
+        current = _locked_attempt(message)
+        if current is None:
+            return OutboxMessage.objects.get(pk=message.pk)
+        now = timezone.now()
+        current.last_error = error[:255]
+        if maybe_sent:
+            # The gateway may have the message: stay `sending`; the sweep asks it once the attempt is old
+            # enough (next_attempt_at was set when the attempt began).
+            current.last_error = f"result unknown: {error}"[:255]
+        elif not getattr(exc, "retryable", True) or current.attempts >= settings.SMS_MAX_ATTEMPTS:
+            _give_up(current, error)
+        else:
+            current.status = MessageStatus.FAILED
+            current.next_attempt_at = now + _backoff(current.attempts)
+        if getattr(exc, "answered", False):
+            current.attempt_id = ""  # the gateway has answered about this id: the next attempt gets a new one
+        current.save()
+    return current
+
+
+def _expire(message: OutboxMessage) -> None:
+    message.status = MessageStatus.EXPIRED
+    message.next_attempt_at = None
+    message.body_encrypted = None
 
 
 def _give_up(message: OutboxMessage, error: str) -> None:
@@ -159,6 +243,106 @@ def _give_up(message: OutboxMessage, error: str) -> None:
     message.last_error = error[:255]
     message.next_attempt_at = None
     message.body_encrypted = None
+
+
+def outbox_reconcile_due(*, limit: int = 200) -> int:
+    """Attempts whose result is unknown and whose check is due: ask each gateway whether it has their
+    messages, then, per message: found → sent (or delivered / undelivered, if the gateway already knows);
+    certainly absent → queued again under the same request id (or expired / dead if its time or its
+    attempts are up); unknown → asked again later with a growing delay. Never resent blindly.
+    Returns how many messages left `sending`."""
+    due = list(
+        OutboxMessage.objects.filter(
+            status=MessageStatus.SENDING, next_attempt_at__lte=timezone.now()
+        ).order_by("pk")[:limit]
+    )
+    by_gateway: dict[str, list[tuple[OutboxMessage, Attempt]]] = {}
+    for message in due:
+        try:
+            body = _body_of(message)
+        except InvalidToken:
+            body = ""  # SECRET_KEY changed: only a gateway that looks up by reference can still find it
+        attempt = Attempt(
+            reference=message.attempt_id,
+            to=message.to,
+            body=body,
+            started_at=message.attempt_started_at or message.updated_at,
+        )
+        by_gateway.setdefault(message.gateway or settings.SMS_BACKEND, []).append((message, attempt))
+    settled = 0
+    for name, pairs in by_gateway.items():
+        try:
+            statuses = get_gateway(name).status([attempt for _, attempt in pairs])
+        except Exception:  # noqa: BLE001 - an unanswerable question is "unknown", asked again later
+            logger.exception("gateway %s status query failed", name)
+            statuses = {}
+        for message, attempt in pairs:
+            settled += _reconcile_one(message, statuses.get(attempt.reference, UNKNOWN))
+    return settled
+
+
+def _reconcile_one(message: OutboxMessage, status: AttemptStatus) -> int:
+    with transaction.atomic():
+        current = (
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(
+                pk=message.pk,
+                status=MessageStatus.SENDING,
+                attempt_id=message.attempt_id,
+                next_attempt_at__lte=timezone.now(),
+            )
+            .first()
+        )
+        if current is None:  # answered, reported or reconciled meanwhile
+            return 0
+        now = timezone.now()
+        record = _unclaimed_match(current, status.matches) if status.state == "found" else None
+        if status.state == "found" and record is None:
+            status = AttemptStatus("absent")  # every match is another message of ours
+        if status.state == "unknown":
+            current.status_checks += 1
+            current.next_attempt_at = now + _backoff(current.status_checks)
+            current.last_error = f"result unknown; gateway asked {current.status_checks} time(s)"
+            current.save()
+            return 0
+        if record is not None:
+            _mark_sent(current, record.provider_message_id, sent_at=current.attempt_started_at or now)
+            if record.delivered is True:
+                current.status, current.delivered_at = MessageStatus.DELIVERED, now
+            elif record.delivered is False:
+                current.status, current.last_error = MessageStatus.DEAD, record.error[:255] or "undelivered"
+            current.save()
+            logger.info("SMS %s: the gateway had it (%s); not resent", current.pk, record.provider_message_id)
+        elif current.expires_at and current.expires_at <= now:
+            _expire(current)
+            current.save()
+        elif current.attempts >= settings.SMS_MAX_ATTEMPTS:
+            _give_up(current, f"not sent after {current.attempts} attempts")
+            current.save()
+        else:
+            # The gateway never got it: send again, under the same request id (should the lost request
+            # still arrive, a gateway that refuses repeats refuses it).
+            current.status = MessageStatus.QUEUED
+            current.next_attempt_at = now
+            current.last_error = "the gateway never got it: sent again"
+            current.save()
+    if current.status == MessageStatus.SENT:
+        outbox_apply_early_reports(message=current)
+    return 1
+
+
+def _unclaimed_match(message: OutboxMessage, matches: tuple[GatewayRecord, ...]) -> GatewayRecord | None:
+    """The first of the gateway's records that is not already another message of ours."""
+    ids = [record.provider_message_id for record in matches if record.provider_message_id]
+    claimed = set(
+        OutboxMessage.objects.filter(provider_message_id__in=ids)
+        .exclude(pk=message.pk)
+        .values_list("provider_message_id", flat=True)
+    )
+    for record in matches:
+        if not record.provider_message_id or record.provider_message_id not in claimed:
+            return record
+    return None
 
 
 def outbox_due_ids(*, limit: int = 500, after_id: int = 0) -> list[int]:
@@ -180,17 +364,28 @@ EARLY_REPORT_KEEP_DAYS = 3
 
 def _report_match(provider_message_id: str, reference: str) -> Q:
     match = Q(provider_message_id=provider_message_id) if provider_message_id else Q(pk__in=[])
+    if reference:
+        match |= Q(attempt_id=reference)
     with contextlib.suppress(ValueError):
         match |= Q(public_id=uuid.UUID(reference))
     return match
 
 
-def _apply_report(*, match: Q, delivered: bool, error: str) -> int:
+def _apply_report(*, match: Q, delivered: bool, error: str, provider_message_id: str = "") -> int:
+    """A final report settles a sent message, or one still `sending` (the gateway's report is proof it
+    took the attempt: the sender's late answer, or the reconciliation, then finds nothing to do)."""
     now = timezone.now()
-    qs = OutboxMessage.objects.filter(match, status=MessageStatus.SENT)
-    if delivered:
-        return qs.update(status=MessageStatus.DELIVERED, delivered_at=now, updated_at=now)
-    return qs.update(status=MessageStatus.DEAD, last_error=error[:255] or "undelivered", updated_at=now)
+    final: dict[str, Any] = (
+        {"status": MessageStatus.DELIVERED, "delivered_at": now}
+        if delivered
+        else {"status": MessageStatus.DEAD, "last_error": error[:255] or "undelivered"}
+    )
+    updated = OutboxMessage.objects.filter(match, status=MessageStatus.SENT).update(updated_at=now, **final)
+    sending = OutboxMessage.objects.filter(match, status=MessageStatus.SENDING)
+    if provider_message_id:
+        final["provider_message_id"] = provider_message_id[:64]
+    updated += sending.update(updated_at=now, sent_at=now, next_attempt_at=None, body_encrypted=None, **final)
+    return updated
 
 
 def outbox_mark_delivered(
@@ -204,7 +399,9 @@ def outbox_mark_delivered(
     is kept as an EarlyDeliveryReport and applied once the message is saved as sent, so it is not lost.
     """
     match = _report_match(provider_message_id, reference)
-    matched = _apply_report(match=match, delivered=delivered, error=error)
+    matched = _apply_report(
+        match=match, delivered=delivered, error=error, provider_message_id=provider_message_id
+    )
     if matched:
         return matched
     already_final = OutboxMessage.objects.filter(
@@ -227,6 +424,8 @@ def outbox_apply_early_reports(*, message: OutboxMessage | None = None) -> int:
     pending = EarlyDeliveryReport.objects.order_by("pk")
     if message is not None:
         by_message = Q(reference=str(message.public_id))
+        if message.attempt_id:
+            by_message |= Q(reference=message.attempt_id)
         if message.provider_message_id:
             by_message |= Q(provider_message_id=message.provider_message_id)
         pending = pending.filter(by_message)
@@ -236,6 +435,7 @@ def outbox_apply_early_reports(*, message: OutboxMessage | None = None) -> int:
             match=_report_match(report.provider_message_id, report.reference),
             delivered=report.delivered,
             error=report.error,
+            provider_message_id=report.provider_message_id,
         )
         if (
             matched
@@ -288,8 +488,9 @@ def outbox_requeue(*, message: OutboxMessage, actor: Any) -> OutboxMessage:
     previous = {"status": locked.status, "attempts": locked.attempts}
     locked.status = MessageStatus.QUEUED
     locked.attempts = 0
+    locked.attempt_id = ""  # a new request: the gateway may remember (and refuse) the old id
     locked.next_attempt_at = timezone.now()
-    locked.save(update_fields=["status", "attempts", "next_attempt_at", "updated_at"])
+    locked.save(update_fields=["status", "attempts", "attempt_id", "next_attempt_at", "updated_at"])
     audit_log(
         actor=actor,
         action=AuditLog.Action.UPDATE,
@@ -300,3 +501,123 @@ def outbox_requeue(*, message: OutboxMessage, actor: Any) -> OutboxMessage:
     )
     transaction.on_commit(lambda: _queue_send(locked.pk))
     return locked
+
+
+# --- Outbox age alert ---------------------------------------------------------------------------------
+
+
+def outbox_age_check() -> str:
+    """Compare the age of the outbox's oldest waiting message with OUTBOX_ALERT_MINUTES.
+
+    Over it with no open alert: an OutboxAlert is raised, audited (on the Sở Y tế, so its managers and
+    administrators see it in the desk's audit log), logged as an ERROR, and every active administrator and
+    superuser with a phone number is texted once. Still over: the alert's peak is updated, nobody is texted again. Back under it: the alert
+    is cleared, audited, and the same administrators are told. Returns "raised", "open", "cleared" or
+    "ok". The texts go through the outbox like any SMS but are queued as their own job, not behind the
+    backlog (the sweep is not needed to send them).
+    """
+    from health_f0.core.audit import audit_log
+    from health_f0.core.models import AuditLog
+    from health_f0.notifications.models import OutboxAlert
+    from health_f0.notifications.selectors import outbox_backlog
+
+    threshold = settings.OUTBOX_ALERT_MINUTES
+    backlog = outbox_backlog()
+    too_old = backlog.oldest is not None and backlog.age_minutes >= threshold
+    with transaction.atomic():
+        alert = (
+            OutboxAlert.objects.select_for_update()
+            .filter(cleared_at__isnull=True)
+            .order_by("-raised_at")
+            .first()
+        )
+        data = {"oldest_age_minutes": backlog.age_minutes, "waiting": backlog.waiting, "threshold": threshold}
+        if too_old and alert is None:
+            alert = OutboxAlert.objects.create(
+                raised_at=timezone.now(),
+                threshold_minutes=threshold,
+                oldest_age_minutes=backlog.age_minutes,
+                peak_age_minutes=backlog.age_minutes,
+                waiting_count=backlog.waiting,
+            )
+            logger.error(
+                "SMS outbox backlog: the oldest waiting message is %s min old (%s waiting, %s unknown); "
+                "threshold %s min",
+                backlog.age_minutes,
+                backlog.waiting,
+                backlog.unknown,
+                threshold,
+            )
+            alert.administrators_notified = _text_administrators(
+                f"health_f0: hop thu SMS dang cham, tin cho lau nhat {backlog.age_minutes} phut "
+                f"({backlog.waiting} tin dang cho). Kiem tra tien trinh gui tin (run_huey) va cong SMS.",
+                subject_ref=f"outbox-alert:{alert.pk}",
+            )
+            alert.save(update_fields=["administrators_notified", "updated_at"])
+            audit_log(
+                actor=None,
+                action=AuditLog.Action.ALERT,
+                verb="outbox_alert_raise",
+                target=alert,
+                facility=_province(),
+                data=data,
+            )
+            return "raised"
+        if too_old and alert is not None:
+            if backlog.age_minutes > alert.peak_age_minutes:
+                alert.peak_age_minutes = backlog.age_minutes
+                alert.save(update_fields=["peak_age_minutes", "updated_at"])
+            return "open"
+        if alert is not None:
+            alert.cleared_at = timezone.now()
+            alert.save(update_fields=["cleared_at", "updated_at"])
+            logger.warning(
+                "SMS outbox backlog back under %s min (oldest %s min)", threshold, backlog.age_minutes
+            )
+            _text_administrators(
+                f"health_f0: hop thu SMS da tro lai binh thuong (tin cho lau nhat {backlog.age_minutes} phut, "
+                f"dot cham lau nhat {alert.peak_age_minutes} phut).",
+                subject_ref=f"outbox-alert:{alert.pk}",
+            )
+            audit_log(
+                actor=None,
+                action=AuditLog.Action.ALERT,
+                verb="outbox_alert_clear",
+                target=alert,
+                facility=_province(),
+                data=data,
+            )
+            return "cleared"
+    return "ok"
+
+
+def _province() -> Any:
+    from health_f0.facilities.models import Facility, FacilityKind
+
+    return Facility.objects.filter(kind=FacilityKind.DEPARTMENT_OF_HEALTH).order_by("pk").first()
+
+
+def _text_administrators(body: str, *, subject_ref: str) -> int:
+    """Queue `body` to every active administrator and superuser with a phone (once per number), as the OTP
+    budget alert does (registration.otp); returns how many numbers."""
+    from health_f0.core.models import User
+    from health_f0.facilities.models import Membership, Role
+    from health_f0.notifications.models import MessageKind
+
+    memberships = (
+        Membership.objects.filter(role=Role.ADMINISTRATOR, is_active=True, user__is_active=True)
+        .exclude(user__phone="")
+        .select_related("user", "facility")
+        .order_by("pk")
+    )
+    recipients: dict[str, Any] = {}
+    for membership in memberships:
+        recipients.setdefault(membership.user.phone, membership.facility)
+    province = _province()
+    for user in User.objects.filter(is_superuser=True, is_active=True).exclude(phone="").order_by("pk"):
+        recipients.setdefault(user.phone, province)
+    for phone, facility in recipients.items():
+        sms_enqueue(
+            to=phone, body=body, kind=MessageKind.STAFF_ALERT, facility=facility, subject_ref=subject_ref
+        )
+    return len(recipients)
