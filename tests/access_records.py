@@ -6,8 +6,10 @@ that every persona's row tells the two apart:
 
 - appointments: A's demo booking request at Phòng khám Nội 1 (under TTYT-HD); B's at a second hospital
   directly under the Sở Y tế (HOSPITAL_B), outside the TTYT;
-- home care: A's episode and danger-sign alert at Thành Đông; B's at Lê Thanh Nghị;
-- HIS: A's link request, link, visit and lab result at TTYT-HD; B's at HOSPITAL_B.
+- home care: A's episode, declaration and danger-sign alert at Thành Đông; B's at Lê Thanh Nghị; completed,
+  the episodes' certificates;
+- HIS: A's link request, link, visit and lab result at TTYT-HD; B's at HOSPITAL_B;
+- the outbox: a message of each kind of work (home care, appointments, HIS, other) on both sides (OUTBOX).
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ from health_f0.facilities.services import facility_save
 from health_f0.his import services as his_services
 from health_f0.his.adapters import NoLookupAdapter
 from health_f0.his.models import HisLabResult, HisVisit, HisVisitSeen
+from health_f0.his.tests.conftest import xml_patient
+from health_f0.monitoring import rules
 from health_f0.monitoring.models import Alert, Episode
-from health_f0.monitoring.services import declaration_submit
+from health_f0.monitoring.services import declaration_submit, episode_complete, policy_for
+from health_f0.notifications.models import OutboxMessage
 from health_f0.patients.models import Patient
 
 HOSPITAL_B = "BV-KA"
@@ -89,16 +94,77 @@ def appointment_records(patients: dict[str, Patient], admin: Any) -> dict[str, A
     return {"appt_a": appt_a, "appt_b": appt_b}
 
 
+def declaration_note(suffix: str) -> str:
+    """The free-text note of a patient's matrix declaration: what marks it on a page."""
+    return f"Ghi chú ma trận {suffix.upper()}"
+
+
 def monitoring_records(patients: dict[str, Patient]) -> dict[str, Any]:
-    """Each patient's active home-care episode and an open danger-sign alert raised by their declaration."""
+    """Each patient's active home-care episode, the declaration (with a note that marks it) and the open
+    danger-sign alert it raised."""
     out: dict[str, Any] = {}
     for suffix in ("a", "b"):
         patient = patients[f"pat_{suffix}"]
         declaration, _created = declaration_submit(
-            patient=patient, actor=patient.account, answers=DANGER, idempotency_key=f"matrix-{suffix}"
+            patient=patient,
+            actor=patient.account,
+            answers={**DANGER, "note": declaration_note(suffix)},
+            idempotency_key=f"matrix-{suffix}",
         )
         out[f"ep_{suffix}"] = Episode.objects.get(patient=patient, status="active")
         out[f"alert_{suffix}"] = Alert.objects.select_related("declaration").get(declaration=declaration)
+        out[f"decl_{suffix}"] = declaration
+    return out
+
+
+def certificate_records(home_care: dict[str, Any], staff: dict[str, Any]) -> dict[str, Episode]:
+    """Both episodes completed (minimum days served, a negative rapid test) by their station's staff
+    (`staff`: suffix -> user), so each has a certificate."""
+    out: dict[str, Episode] = {}
+    for suffix in ("a", "b"):
+        episode = home_care[f"ep_{suffix}"]
+        day = rules.isolation_start(episode) + timedelta(
+            days=policy_for(episode.facility.province_code).min_isolation_days
+        )
+        # The danger-sign alert is closed with an outcome in the same step (no completion over open alerts).
+        out[f"cert_{suffix}"] = episode_complete(
+            episode=episode,
+            actor=staff[suffix],
+            negative_test_date=day,
+            negative_test_type="rapid",
+            today=day,
+            alert_outcomes={home_care[f"alert_{suffix}"].pk: "stable"},
+            alert_note="Đã gọi, ổn định",
+        )
+    return out
+
+
+# The outbox: one message of each kind of work at each side (A under TTYT Hải Dương, B at its station or at
+# Bệnh viện Kiến An, outside the TTYT).
+OUTBOX = {
+    "sms_home_a": ("reminder", "TYT-10510"),
+    "sms_home_b": ("account", "TYT-10532"),
+    "sms_staff_a": ("staff_alert", "TYT-10510"),
+    "sms_appt_a": ("appointment", "PK-NOI1"),
+    "sms_appt_b": ("appointment_reminder", HOSPITAL_B),
+    "sms_his_a": ("his_link", "TTYT-HD"),
+    "sms_his_b": ("his_link", HOSPITAL_B),
+    "sms_other_a": ("generic", "TTYT-HD"),
+}
+
+
+def outbox_records() -> dict[str, OutboxMessage]:
+    hospital_b()
+    out: dict[str, OutboxMessage] = {}
+    for n, (key, (kind, code)) in enumerate(sorted(OUTBOX.items())):
+        out[key] = OutboxMessage.objects.create(
+            kind=kind,
+            to=f"+8497700{n:04d}",
+            body=f"Tin ma tran {key}",
+            status="sent",
+            facility=Facility.objects.get(code=code),
+            subject_ref=f"matrix:{key}",
+        )
     return out
 
 
@@ -120,6 +186,7 @@ def his_records(patients: dict[str, Patient], linker: Any, admin: Any) -> dict[s
             facility=facility,
             adapter=NoLookupAdapter(),
         )
+        xml_patient(facility, f"BN-MATRIX-{suffix.upper()}", patient)  # a HIS code must resolve (issue 8)
         his_services.link_request_approve(
             request=request, actor=deciders[suffix], his_patient_id=f"BN-MATRIX-{suffix.upper()}"
         )

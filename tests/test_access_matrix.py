@@ -35,35 +35,38 @@ from tests import access_records
 #                Bệnh viện Đa khoa Kiến An (BV-KA, directly under the Sở Y tế, outside the TTYT)
 #   ep_, alert_  the home-care episode and an open danger-sign alert of patient A at Thành Đông / of B at
 #                Lê Thanh Nghị
+#   decl_        the declaration that raised the alert (shown on the episode's desk page)
+#   cert_        the certificate of the episode once completed (desk download; the portal's is the patient's)
 #   link_        a HIS link request (approved) of patient A at TTYT-HD / of patient B at BV-KA
 #   visit_, lab_ an imported HIS visit and lab result of patient A at TTYT-HD / of patient B at BV-KA
 SEES = {
     "admin": {
         *("reg_a", "reg_b", "pat_a", "pat_b", "appt_a", "appt_b", "ep_a", "ep_b", "alert_a", "alert_b"),
-        *("link_a", "link_b", "visit_a", "visit_b", "lab_a", "lab_b"),
+        *("decl_a", "decl_b", "cert_a", "cert_b", "link_a", "link_b", "visit_a", "visit_b", "lab_a", "lab_b"),
     },
     # Leadership reads everything in its tree, but the HIS link queue is the linkers' (HIS_LINKER_ROLES).
     "syt.lanhdao": {
         *("reg_a", "reg_b", "pat_a", "pat_b", "appt_a", "appt_b", "ep_a", "ep_b", "alert_a", "alert_b"),
-        *("visit_a", "visit_b", "lab_a", "lab_b"),
+        *("decl_a", "decl_b", "cert_a", "cert_b", "visit_a", "visit_b", "lab_a", "lab_b"),
     },
     "ttyt.lanhdao": {
         *("reg_a", "reg_b", "pat_a", "pat_b", "appt_a", "ep_a", "ep_b", "alert_a", "alert_b"),
-        *("visit_a", "lab_a"),
+        *("decl_a", "decl_b", "cert_a", "cert_b", "visit_a", "lab_a"),
     },
     # Station staff: their station's home care only (no appointments, no HIS data).
-    "thanhdong.nv": {"reg_a", "pat_a", "ep_a", "alert_a"},
-    "thanhdong.truong": {"reg_a", "pat_a", "ep_a", "alert_a"},
-    "lethanhnghi.nv": {"reg_b", "pat_b", "ep_b", "alert_b"},
+    "thanhdong.nv": {"reg_a", "pat_a", "ep_a", "alert_a", "decl_a", "cert_a"},
+    "thanhdong.truong": {"reg_a", "pat_a", "ep_a", "alert_a", "decl_a", "cert_a"},
+    "lethanhnghi.nv": {"reg_b", "pat_b", "ep_b", "alert_b", "decl_b", "cert_b"},
     "tanhung.nv": set(),
     # A treatment doctor at the treatment facility: none of these records is there.
     "bacsi.dieutri": set(),
-    # Hospital-side roles at the TTYT see its patients (booking, check-in, HIS linking need them), not the
-    # home-care registration queue, episodes or alerts; the desk and reception read the TTYT's appointments
-    # and HIS data, the linker its link requests and HIS data.
-    "datlich": {"pat_a", "pat_b", "appt_a", "visit_a", "lab_a"},
-    "tiepdon": {"pat_a", "pat_b", "appt_a", "visit_a", "lab_a"},
-    "lienket.his": {"pat_a", "pat_b", "link_a", "visit_a", "lab_a"},
+    # Hospital-side roles at the TTYT see none of the home-care records of the stations below it
+    # (registrations, patients, episodes, declarations, alerts, certificates). They see a patient only through
+    # their own work (PATIENTS_THROUGH_WORK below): the desk and reception the TTYT's bookings, the linker its
+    # link requests. Lab results and diagnoses (visits) are for clinical roles and the linker.
+    "datlich": {"appt_a"},
+    "tiepdon": {"appt_a"},
+    "lienket.his": {"link_a", "visit_a", "lab_a"},
 }
 PERSONAS = sorted(SEES)
 
@@ -146,6 +149,7 @@ def test_patient_sees_only_own_record_everywhere(records: dict[str, Any], person
     api = _api(persona, own.account.username)
     me = api.get("/api/v1/me").json()
     assert [p["full_name"] for p in me["patients"]] == [own.full_name]
+    assert [(p["full_name"], p["relation"]) for p in me["acting_for"]] == [(own.full_name, "self")]
     assert api.get(f"/api/v1/registrations/{records['reg_a'].public_id}").status_code in (403, 404)
     assert api.get("/api/v1/registrations").status_code == 403
 
@@ -214,12 +218,15 @@ def test_treatment_facility_sees_registrations_transferred_to_it(
 # clinicians read appointments in the desk only and get 403 there; so does everyone else.
 STAFF_APPOINTMENT_API = {"admin", "datlich", "tiepdon"}
 
+# The HIS link form PDF (admin:his_link_form_pdf): his.transitions.RECEPTION_ROLES at the request's facility.
+LINK_FORM = {"admin": {"link_a", "link_b"}, "tiepdon": {"link_a"}, "lienket.his": {"link_a"}}
+
 # The two patient accounts (different phones: no family rule between them).
 # alert_: the declaration that raised the alert, in the patient's own declaration history (the alert itself
 # is for staff).
 PATIENT_SEES = {
-    "pat_a": {"appt_a", "ep_a", "alert_a", "link_a", "visit_a", "lab_a"},
-    "pat_b": {"appt_b", "ep_b", "alert_b", "link_b", "visit_b", "lab_b"},
+    "pat_a": {"appt_a", "ep_a", "alert_a", "decl_a", "link_a", "visit_a", "lab_a"},
+    "pat_b": {"appt_b", "ep_b", "alert_b", "decl_b", "link_b", "visit_b", "lab_b"},
 }
 
 # Report pages and their XLSX exports: None = refused (403); otherwise the facilities whose figures the
@@ -403,6 +410,15 @@ def test_home_care_episodes_and_alerts(username: str, home_care: dict[str, Any],
             )
             assert on_desk.status_code in (403, 404), (username, key, on_desk.status_code)
     assert not Alert.objects.filter(pk__in=[a.pk for a in alerts.values()], acknowledged_at__isnull=False)
+    for key in ("decl_a", "decl_b"):
+        declaration = home_care[key]
+        expected = key in SEES[username]
+        # Staff read declarations on the episode's desk page (audited); the portal's page is the patient's.
+        page = desk.get(reverse("admin:monitoring_episode_change", args=[declaration.episode_id]))
+        shown = page.status_code == 200 and access_records.declaration_note(key[-1]) in page.content.decode()
+        assert shown == expected, (username, key)
+        result = desk.get(f"/khai-bao/ket-qua/{declaration.public_id}")
+        assert result.status_code == 302 and result["Location"] == reverse("admin:index"), (username, key)
     _check_report(desk, username, "home_care")
 
 
@@ -444,6 +460,12 @@ def test_his_link_requests_visits_and_lab_results(username: str, his: dict[str, 
         for key in records:
             expected = key in SEES[username]
             assert shown[key] == (expected, expected), (username, key, shown[key])
+    # The printable link form (an export with the patient's identity): reception and linkers of the facility.
+    for key, request in requests.items():
+        response = desk.get(reverse("admin:his_link_form_pdf", args=[request.pk]))
+        expected = key in LINK_FORM.get(username, set())
+        assert (response.status_code == 200) == expected, (username, key, response.status_code)
+        assert response.status_code in (200, 302, 403, 404)
     # The patients' endpoints and pages are not for staff (the desk is).
     api = _api(persona, username)
     for url in ("/api/v1/his-links", "/api/v1/visits", "/api/v1/lab-results"):
@@ -477,6 +499,7 @@ def test_patient_sees_only_own_appointments_home_care_and_his_data(
         # One's declarations (the alert's declaration is among them).
         "alert_": _ids(api.get("/api/v1/declarations?limit=200")),
     }
+    listed["decl_"] = listed["alert_"]
     portal = Client()
     portal.force_login(me.account)
     pages = {
@@ -564,3 +587,171 @@ def test_anonymous_sees_no_appointment_home_care_his_or_report(
         assert api.get(url).status_code == 401, url
     acknowledge = f"/api/v1/alerts/{alert.declaration.public_id}/acknowledge"
     assert api.post(acknowledge, {"outcome": "stable"}, format="json").status_code == 401
+
+
+# --- Patients seen through one's work, certificates, the outbox --------------------------------------
+
+# Booking desk, reception and HIS linker see a patient through their own work at the facilities they serve:
+# the desk and reception through the patient's bookings and queue tickets, the linker through HIS link
+# requests; never through the home-care station that manages the patient (Patient.facility). The others see
+# patients as in SEES. Rows: with only the bookings (appt_a at Phòng khám Nội 1 under the TTYT, appt_b at
+# Bệnh viện Kiến An) / with only the link requests (link_a at the TTYT, link_b at Kiến An).
+HOSPITAL_ROLES = ("datlich", "tiepdon", "lienket.his")
+THROUGH_BOOKINGS = {"datlich": {"pat_a"}, "tiepdon": {"pat_a"}, "lienket.his": set()}
+THROUGH_LINKS = {"datlich": set(), "tiepdon": set(), "lienket.his": {"pat_a"}}
+
+
+def _patients_expected(username: str, hospital_row: dict[str, set[str]]) -> set[str]:
+    if username in hospital_row:
+        return hospital_row[username]
+    return {key for key in ("pat_a", "pat_b") if key in SEES[username]}
+
+
+def _patients_shown(client: Client, username: str, patients: dict[str, Any]) -> set[str]:
+    """The patients the persona finds on every staff path: the desk's list, a search by phone, the record's
+    page, access.patients_for and the booking forms' patient picker. All must agree."""
+    from health_f0.appointments import selectors as appointment_selectors
+    from health_f0.appointments.transitions import DESK_ROLES
+    from health_f0.core.phone import display_phone
+    from health_f0.facilities import access
+
+    url = reverse("admin:patients_patient_changelist")
+    listed = client.get(url)
+    html = listed.content.decode() if listed.status_code == 200 else ""
+    user = type(patients["pat_a"].account).objects.get(username=username)
+    scope = set(access.patients_for(user))
+    shown = set()
+    for key, patient in patients.items():
+        detail = client.get(reverse("admin:patients_patient_change", args=[patient.pk]))
+        opened = detail.status_code == 200 and patient.full_name in detail.content.decode()
+        found = client.get(url, {"q": display_phone(patient.phone)})
+        searched = found.status_code == 200 and patient.full_name in found.content.decode()
+        picked = patient in appointment_selectors.patient_search(
+            user=user, roles=DESK_ROLES, term=display_phone(patient.phone)
+        )
+        paths = (patient.full_name in html, opened, searched, patient in scope, picked)
+        assert len(set(paths)) == 1, (username, key, paths)
+        if opened:
+            shown.add(key)
+    return shown
+
+
+@pytest.mark.parametrize("username", PERSONAS)
+def test_patients_through_bookings_and_tickets(
+    username: str, appointments: dict[str, Any], patients: dict[str, Any], persona: Any
+) -> None:
+    shown = _patients_shown(_desk(persona, username), username, patients)
+    assert shown == _patients_expected(username, THROUGH_BOOKINGS), (username, shown)
+
+
+@pytest.mark.parametrize("username", HOSPITAL_ROLES)
+def test_a_queue_ticket_shows_the_patient_at_the_counter(
+    username: str, appointments: dict[str, Any], patients: dict[str, Any], persona: Any
+) -> None:
+    """Patient B, booked only at Kiến An, comes to the TTYT's counter without a booking: the walk-in ticket
+    shows B to the TTYT's booking desk and reception (not to the linker)."""
+    from health_f0.appointments import services as appointment_services
+    from health_f0.appointments.models import Service
+
+    appointment_services.walk_in_register(
+        patient=patients["pat_b"], service=Service.objects.get(code="kham-noi"), actor=persona("tiepdon")
+    )
+    shown = _patients_shown(_desk(persona, username), username, patients)
+    expected = {"pat_a", "pat_b"} if username in ("datlich", "tiepdon") else set()
+    assert shown == expected, (username, shown)
+
+
+@pytest.mark.parametrize("username", PERSONAS)
+def test_patients_through_link_requests(
+    username: str, his: dict[str, Any], patients: dict[str, Any], persona: Any
+) -> None:
+    shown = _patients_shown(_desk(persona, username), username, patients)
+    assert shown == _patients_expected(username, THROUGH_LINKS), (username, shown)
+
+
+@pytest.mark.parametrize("username", HOSPITAL_ROLES)
+def test_a_home_care_patient_is_not_found_by_the_hospital_roles(
+    username: str, home_care: dict[str, Any], patients: dict[str, Any], persona: Any
+) -> None:
+    """With home care going on (episodes, declarations, alerts at the stations under the TTYT) and no booking or
+    link request, the hospital-side roles find neither patient anywhere."""
+    assert _patients_shown(_desk(persona, username), username, patients) == set()
+
+
+@pytest.fixture
+def certificates(home_care: dict[str, Any], persona: Any) -> dict[str, Any]:
+    staff = {"a": persona("thanhdong.nv"), "b": persona("lethanhnghi.nv")}
+    return access_records.certificate_records(home_care, staff)
+
+
+@pytest.mark.parametrize("username", PERSONAS)
+def test_certificates(username: str, certificates: dict[str, Any], persona: Any) -> None:
+    """Staff get a certificate through the desk (a role at the episode's facility), and every staff download is
+    audited; the portal's download is the patient's and the family's only: staff get "not found" there."""
+    from health_f0.core.models import AuditLog
+
+    desk = _desk(persona, username)
+    user = persona(username)
+    for key, episode in certificates.items():
+        expected = key in SEES[username]
+        audited = AuditLog.objects.filter(verb="certificate_pdf", target_id=str(episode.pk), actor=user)
+        before = audited.count()
+        response = desk.get(reverse("admin:monitoring_episode_certificate_action", args=[episode.pk]))
+        got = response.status_code == 200 and response["Content-Type"] == "application/pdf"
+        assert got == expected, (username, key, response.status_code)
+        assert audited.count() - before == (1 if expected else 0), (username, key)
+        portal = desk.get(f"/ca-nhan/giay-xac-nhan/{episode.public_id}.pdf")
+        assert portal.status_code == 404, (username, key, portal.status_code)
+        assert _api(persona, username).get(
+            f"/api/v1/episodes/{episode.public_id}/certificate"
+        ).status_code in (
+            403,
+            404,
+        )
+
+
+def test_a_patient_downloads_only_their_own_certificate(certificates: dict[str, Any], persona: Any) -> None:
+    from health_f0.core.models import AuditLog
+
+    own, other = certificates["cert_a"], certificates["cert_b"]
+    portal = Client()
+    portal.force_login(own.patient.account)
+    response = portal.get(f"/ca-nhan/giay-xac-nhan/{own.public_id}.pdf")
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")
+    assert portal.get(f"/ca-nhan/giay-xac-nhan/{other.public_id}.pdf").status_code == 404
+    # A patient's own download is not a staff read of someone's record.
+    assert not AuditLog.objects.filter(verb="certificate_pdf", actor=own.patient.account).exists()
+
+
+# The outbox: each role sees the messages of its own work at the facilities it serves — home care (accounts,
+# reminders, registration notices, staff alerts) for the stations' people; appointments (confirmations,
+# reminders) for the booking desk and reception; HIS linking for the linkers; managers and administrators all
+# of their tree (and the rest: "generic").
+HOME_A = {"sms_home_a", "sms_staff_a"}
+OUTBOX_SEES = {
+    "admin": set(access_records.OUTBOX),
+    "syt.lanhdao": set(access_records.OUTBOX),
+    "ttyt.lanhdao": {*HOME_A, "sms_home_b", "sms_appt_a", "sms_his_a", "sms_other_a"},
+    "thanhdong.nv": HOME_A,
+    "thanhdong.truong": HOME_A,
+    "lethanhnghi.nv": {"sms_home_b"},
+    "tanhung.nv": set(),
+    "bacsi.dieutri": set(),
+    "datlich": {"sms_appt_a"},
+    "tiepdon": {"sms_appt_a"},
+    "lienket.his": {"sms_his_a"},
+}
+
+
+@pytest.mark.parametrize("username", PERSONAS)
+def test_outbox(username: str, demo: Any, persona: Any) -> None:
+    messages = access_records.outbox_records()
+    desk = _desk(persona, username)
+    listed = desk.get(reverse("admin:notifications_outboxmessage_changelist"))
+    html = listed.content.decode() if listed.status_code == 200 else ""
+    for key, message in messages.items():
+        expected = key in OUTBOX_SEES[username]
+        url = reverse("admin:notifications_outboxmessage_change", args=[message.pk])
+        detail = desk.get(url)
+        opened = detail.status_code == 200 and message.body in detail.content.decode()
+        assert (url in html, opened) == (expected, expected), (username, key, detail.status_code)

@@ -22,9 +22,18 @@ class IsStaffMember(permissions.BasePermission):
 
 
 class HasOwnPassword(permissions.BasePermission):
-    """For patient endpoints: an account still on its SMS-issued password may only change it (and log out)."""
+    """For patient endpoints: an account still on its SMS-issued password may only change it (and log out);
+    one that has not agreed to the personal-data policy in force gets 403 `consent_required` with the
+    `policy_version` to agree to (POST /privacy/consent). Cached: no query once agreed."""
 
     message = gettext_lazy("Vui lòng đổi mật khẩu được cấp qua tin nhắn trước khi sử dụng.")
+    check_consent = True
 
     def has_permission(self, request: Any, view: Any) -> bool:
-        return not getattr(request.user, "must_change_password", False)
+        if getattr(request.user, "must_change_password", False):
+            return False
+        if self.check_consent:
+            from health_f0.privacy.selectors import consent_gate
+
+            consent_gate(user=request.user)
+        return True

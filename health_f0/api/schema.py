@@ -43,6 +43,7 @@ _DESCRIPTIONS = {
     403: "Không có quyền.",
     404: "Không tìm thấy (hoặc không thuộc phạm vi của bạn).",
     409: "Xung đột trạng thái (đã xử lý, trùng hồ sơ...).",
+    422: "Mâu thuẫn với một yêu cầu trước (ví dụ Idempotency-Key đã dùng cho câu trả lời khác); không lưu gì.",
     429: "Quá nhiều yêu cầu; xem tiêu đề Retry-After.",
 }
 

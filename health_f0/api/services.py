@@ -11,11 +11,11 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from health_f0.api.models import ApiToken, hash_token
 from health_f0.core.audit import audit_log
-from health_f0.core.exceptions import DomainError, RateLimited
+from health_f0.core.exceptions import DomainError
+from health_f0.core.lockout import check_current_password, locked_out_error, token_login_succeeded
 from health_f0.core.models import AuditLog
 from health_f0.patients.services import password_change
 from health_f0.registration.services import ValidationErrors
@@ -24,32 +24,20 @@ TOKEN_LIFETIME = timedelta(days=30)
 
 
 def api_login(*, request: HttpRequest, username: str, password: str) -> Any:
-    """Check credentials through django-axes (which counts failures and locks out per username + IP).
+    """Check credentials through django-axes like every login form: per username + address lockout and the
+    per-username back-off (health_f0.core.lockout).
 
     Raises RateLimited while locked out, DomainError on wrong credentials; returns the active user.
     """
     user = authenticate(request, username=username, password=password)
     if getattr(request, "axes_locked_out", False):
         # Answer with the API's own JSON error instead of letting AxesMiddleware replace the response.
-        request.axes_locked_out = False  # type: ignore[attr-defined]
-        from django.conf import settings
-
-        retry_after = int(float(settings.AXES_COOLOFF_TIME) * 3600)
-        minutes = max(retry_after // 60, 1)
-        raise RateLimited(
-            ngettext(
-                "Tài khoản tạm thời bị khoá do đăng nhập sai nhiều lần. Vui lòng thử lại sau %(minutes)s phút.",
-                "Tài khoản tạm thời bị khoá do đăng nhập sai nhiều lần. Vui lòng thử lại sau %(minutes)s phút.",
-                minutes,
-            )
-            % {"minutes": minutes},
-            code="locked_out",
-            retry_after=retry_after,
-        )
+        raise locked_out_error(request, username)
     if user is None or not user.is_active:
         raise DomainError(
             _("Tên đăng nhập hoặc mật khẩu không đúng."), code="invalid_credentials", field="password"
         )
+    token_login_succeeded(request=request, user=user)
     return user
 
 
@@ -72,12 +60,14 @@ def api_token_revoke(*, token: ApiToken) -> None:
     ApiToken.objects.filter(pk=token.pk).delete()
 
 
-@transaction.atomic
-def api_password_change(*, user: Any, old_password: str, new_password: str, keep: ApiToken | None) -> None:
-    """Change the user's own password: the old one must be right and the new one must pass Django's
-    validators. Every other API token of the user is revoked (other devices must log in again)."""
+def api_password_change(
+    *, request: HttpRequest, user: Any, old_password: str, new_password: str, keep: ApiToken | None
+) -> None:
+    """Change the user's own password: the old one must be right (checked like a login, so guessing it is
+    locked out like guessing at login: RateLimited) and the new one must pass Django's validators. Every
+    other API token and every session of the user is revoked (other devices must log in again)."""
     errors: dict[str, list[tuple[str, str]]] = {}
-    if not user.check_password(old_password):
+    if not check_current_password(request=request, user=user, password=old_password):
         errors["old_password"] = [("old_password_wrong", _("Mật khẩu hiện tại không đúng."))]
     else:
         try:
@@ -92,8 +82,4 @@ def api_password_change(*, user: Any, old_password: str, new_password: str, keep
             )
     if errors:
         raise ValidationErrors(errors)
-    password_change(user=user, new_password=new_password)
-    others = ApiToken.objects.filter(user=user)
-    if keep is not None:
-        others = others.exclude(pk=keep.pk)
-    others.delete()
+    password_change(user=user, new_password=new_password, keep_token=keep)

@@ -1,6 +1,15 @@
 from django.urls import path
 
-from health_f0.api.apis import accounts, appointments, his, monitoring, public, registrations
+from health_f0.api.apis import (
+    accounts,
+    appointments,
+    his,
+    monitoring,
+    privacy,
+    public,
+    registrations,
+    stations,
+)
 
 app_name = "api"
 
@@ -26,6 +35,7 @@ urlpatterns = [
         registrations.RegistrationTransferApi.as_view(),
         name="registration-transfer",
     ),
+    path("stations", stations.StationListApi.as_view(), name="stations"),
     path("auth/token", accounts.TokenCreateApi.as_view(), name="auth-token"),
     path("auth/logout", accounts.TokenDeleteApi.as_view(), name="auth-logout"),
     path("auth/password", accounts.PasswordChangeApi.as_view(), name="auth-password"),
@@ -86,4 +96,16 @@ urlpatterns = [
     path("his-links", his.HisLinkCollectionApi.as_view(), name="his-links"),
     path("visits", his.HisVisitListApi.as_view(), name="his-visits"),
     path("lab-results", his.HisLabResultListApi.as_view(), name="his-lab-results"),
+    path("privacy/policy", privacy.PolicyApi.as_view(), name="privacy-policy"),
+    path("privacy/consent", privacy.ConsentApi.as_view(), name="privacy-consent"),
+    path("privacy/export", privacy.ExportJsonApi.as_view(), name="privacy-export"),
+    path("privacy/exports", privacy.ExportCollectionApi.as_view(), name="privacy-exports"),
+    path("privacy/exports/<str:id>", privacy.ExportDetailApi.as_view(), name="privacy-export-status"),
+    path("privacy/exports/<str:id>/file", privacy.ExportFileApi.as_view(), name="privacy-export-file"),
+    path("privacy/requests", privacy.DataRequestCollectionApi.as_view(), name="privacy-requests"),
+    path(
+        "privacy/requests/<str:id>/cancel",
+        privacy.DataRequestCancelApi.as_view(),
+        name="privacy-request-cancel",
+    ),
 ]

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import QuerySet
@@ -21,6 +22,7 @@ from health_f0.core.audit import audit_log
 from health_f0.core.models import AuditLog, User
 from health_f0.facilities import access
 from health_f0.facilities.models import Role
+from health_f0.patients.services import password_reset_done
 
 install_desk_site()
 # Groups and model permissions are not how this product grants rights (roles at facilities are).
@@ -120,6 +122,16 @@ class UserAdmin(BaseUserAdmin, ScopedModelAdmin):
         return format_html(
             '<a class="text-primary-600 underline" href="{}">{}</a>', url, _("Đặt lại mật khẩu")
         )
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
+        """Django's reset form; once it saved (a redirect to the account's page), the account's API tokens
+        are revoked and the reset is audited."""
+        response = super().user_change_password(request, id, form_url)
+        user = self.get_object(request, unquote(id))
+        done = reverse("admin:core_user_change", args=[user.pk]) if user is not None else None
+        if request.method == "POST" and response.status_code == 302 and response["Location"] == done:
+            password_reset_done(user=user, actor=request.user)
+        return response
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)

@@ -13,13 +13,16 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin import sites
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.db import models
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from unfold.admin import ModelAdmin
@@ -36,15 +39,75 @@ class DeskSite(UnfoldAdminSite):
 
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user
-        return bool(user.is_active and user.is_staff and access.is_staff_member(user))
+        if not (user.is_active and user.is_staff and access.is_staff_member(user)):
+            return False
+        # A session that still owes its two-factor code (TwoFactorMiddleware sends it to give it).
+        from health_f0.core.two_factor import pending_step
+
+        return pending_step(request) is None
+
+    def get_urls(self) -> list[Any]:
+        """The two-factor pages (core/two_factor_views.py) before the admin's own (and its catch-all)."""
+        from health_f0.core.two_factor_views import desk_urls
+
+        return desk_urls(self) + super().get_urls()
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
-        """Land on the first page of the sidebar the user may open (the registration queue for stations)."""
-        for group in sidebar_navigation(request):
-            for item in group["items"]:
-                if item["permission"](request):
-                    return HttpResponseRedirect(str(item["link"]))
+        """Land on the user's own worklist (`desk_landing`); the app list only for a user who may open none."""
+        landing = desk_landing(request)
+        if landing:
+            return HttpResponseRedirect(landing)
         return super().index(request, extra_context)
+
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        """The desk's login. Without a safe `next`, a staff member goes to the desk's index (which sends them
+        on to their own worklist, after the two-factor code if owed), never to the portal's home
+        (settings.LOGIN_REDIRECT_URL, the patients' login) nor to another site. unfold's login form carries
+        no `next` field: a `next` is in the form's address (`app_path`) when the page was asked with one."""
+        if request.method == "POST":
+            # Django's LoginView reads `next` from the form first, then from the address.
+            wanted = request.POST.get(REDIRECT_FIELD_NAME) or request.GET.get(REDIRECT_FIELD_NAME) or ""
+            safe = wanted and url_has_allowed_host_and_scheme(
+                wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+            )
+            if not safe:
+                form = request.POST.copy()
+                form[REDIRECT_FIELD_NAME] = reverse(f"{self.name}:index", current_app=self.name)
+                request.POST = form  # type: ignore[assignment]  # a copy; the stubs want the immutable kind
+        return super().login(request, extra_context)
+
+    def permission_denied(self, request: HttpRequest) -> HttpResponse:
+        """The desk's 403 page (handler403 for desk pages, core/db_health.py): in the desk's look, in
+        Vietnamese, with the user's roles and a way back to their own worklist."""
+        from django.shortcuts import render
+
+        from health_f0.facilities.models import Membership
+
+        request.current_app = self.name
+        user: Any = request.user
+        memberships = (
+            Membership.objects.filter(user=user, is_active=True, facility__is_active=True)
+            .select_related("facility")
+            .order_by("facility__path", "role")
+        )
+        context = {
+            **self.each_context(request),
+            "title": _("Không có quyền"),
+            "landing_url": desk_landing(request) or reverse(f"{self.name}:index", current_app=self.name),
+            "held_roles": [f"{m.get_role_display()} — {m.facility.name}" for m in memberships],
+        }
+        return render(request, "core/desk_forbidden.html", context, status=403)
+
+    def password_change(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        """The desk's own-password change: the current password is checked like a login and the change
+        goes through the service (audit, every API token and other session revoked)."""
+        from health_f0.core.passwords import DeskPasswordChangeView
+
+        request.current_app = self.name
+        return DeskPasswordChangeView.as_view(
+            success_url=reverse(f"{self.name}:password_change_done", current_app=self.name),
+            extra_context={**self.each_context(request), **(extra_context or {})},
+        )(request)
 
 
 desk_site = DeskSite(name="admin")
@@ -60,6 +123,10 @@ def install_desk_site() -> None:
     if previous is desk_site:
         return
     for model, model_admin in list(getattr(previous, "_registry", {}).items()):
+        # django-otp's device pages would show any user's TOTP secret as a QR code: devices are managed
+        # only on the owner's own two-factor pages (core/two_factor_views.py) and by `two_factor_reset`.
+        if model._meta.app_label in ("otp_totp", "otp_static", "otp_hotp", "otp_email"):
+            continue
         if not desk_site.is_registered(model):
             desk_site.register(model, type(model_admin))
     admin.site = desk_site
@@ -79,6 +146,31 @@ def has_any_role(user: Any, roles: Iterable[str] | None) -> bool:
     return bool(held) if roles is None else bool(held & frozenset(roles))
 
 
+# Rows of these models are patient data; so are rows pointing at one of them (ScopedModelAdmin's list audit).
+PATIENT_DATA_MODELS = frozenset(
+    {
+        "patients.patient",
+        "registration.registration",
+        "notifications.outboxmessage",
+        "monitoring.episode",
+        "monitoring.declaration",
+        "appointments.appointment",
+        "his.hislink",
+    }
+)
+# Django admin's scripts for prepopulated (slug) fields (ScopedModelAdmin.media).
+SLUG_SCRIPTS = frozenset(
+    {
+        "admin/js/urlify.js",
+        "admin/js/prepopulate.js",
+        "admin/js/vendor/xregexp/xregexp.js",
+        "admin/js/vendor/xregexp/xregexp.min.js",
+    }
+)
+# Query parameters that only sort or page a desk list (not a filter).
+LIST_NAVIGATION_PARAMS = frozenset({"q", "p", "o", "e", "_changelist_filters", "_popup", "_to_field"})
+
+
 class ScopedModelAdmin(ModelAdmin):
     """A desk page whose rows come from an access.py scope function and whose rights come from roles.
 
@@ -94,9 +186,20 @@ class ScopedModelAdmin(ModelAdmin):
     facility_field: str | None = "facility"
     # Audit log and outbox are read-only even for superusers.
     superuser_writes = True
+    # Each page of the list is an audit row (None: when the model holds patient data, see holds_patient_data).
+    audit_list_views: bool | None = None
     list_per_page = 50
     compressed_fields = True
     warn_unsaved_form = True
+
+    @property
+    def media(self) -> forms.Media:
+        """Django admin's scripts without its slug helpers (urlify.js, prepopulate.js and XRegExp, 160 KB of
+        Unicode tables) when no form of the page prepopulates a field: none of the desk's does."""
+        media = super().media
+        if self.prepopulated_fields or any(inline.prepopulated_fields for inline in self.inlines):
+            return media
+        return forms.Media(css=media._css, js=[js for js in media._js if js not in SLUG_SCRIPTS])
 
     def scope(self, user: Any) -> QuerySet[Any]:
         raise NotImplementedError
@@ -157,6 +260,78 @@ class ScopedModelAdmin(ModelAdmin):
                 facility=getattr(obj, "facility", None),
             )
 
+    # --- audit of list pages and deletions -------------------------------------------------------
+
+    def holds_patient_data(self) -> bool:
+        """Whether this list shows patient data (`audit_list_views`, or decided from the model: a patient, a
+        registration, an SMS, or a row pointing at one of them)."""
+        if self.audit_list_views is not None:
+            return self.audit_list_views
+        labels = PATIENT_DATA_MODELS
+        if self.model._meta.label_lower in labels:
+            return True
+        return any(
+            field.concrete
+            and field.related_model is not None
+            and field.related_model._meta.label_lower in labels
+            for field in self.model._meta.get_fields()
+            if field.many_to_one or field.one_to_one
+        )
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        """Every page of a patient-data list a staff member opens is one audit row (VIEW, verb "view_list")
+        with its search term, filters and page; the search term is stored there only, never logged."""
+        response = super().changelist_view(request, extra_context)
+        if (
+            request.method == "GET"
+            and getattr(response, "status_code", None) == 200
+            and self.holds_patient_data()
+        ):
+            changelist = (getattr(response, "context_data", None) or {}).get("cl")
+            if changelist is not None:
+                from health_f0.core.audit import audit_list_view
+
+                filters = {
+                    key: values[0] if len(values) == 1 else values
+                    for key, values in request.GET.lists()
+                    if key not in LIST_NAVIGATION_PARAMS
+                }
+                audit_list_view(
+                    actor=request.user,
+                    model=self.model,
+                    data={
+                        "search": changelist.query,
+                        "filters": filters,
+                        "page": changelist.page_num,
+                        "count": changelist.result_count,
+                        "shown": len(changelist.result_list),
+                    },
+                )
+        return response
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self.audit_delete(request, obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for obj in queryset:
+            self.audit_delete(request, obj)
+        super().delete_queryset(request, queryset)
+
+    def audit_delete(self, request: HttpRequest, obj: Any) -> None:
+        """A deletion in the desk (a user, a membership, a patient...) is an audit row, written in the same
+        transaction before the row goes (its id and description stay in the audit log)."""
+        from health_f0.core.audit import audit_log
+        from health_f0.core.models import AuditLog
+
+        audit_log(
+            actor=request.user,
+            action=AuditLog.Action.DELETE,
+            verb="delete",
+            target=obj,
+            facility=self.facility_of(obj),
+        )
+
     def scoped_object(self, request: HttpRequest, object_id: Any) -> Any:
         """The row if it is in the user's scope, else None (cached for the request)."""
         cache = request.__dict__.setdefault("_desk_objects", {})
@@ -174,25 +349,27 @@ class ScopedModelAdmin(ModelAdmin):
 
     def history_context(self, obj: Any, title: Any, *, include_views: bool = False) -> dict[str, Any]:
         """Context for admin/audit_history.html (set it as `change_form_after_template`): the record's audit
-        rows, oldest first; staff reads of the page only when `include_views`."""
+        rows, oldest first, said in words by their domain's vocabulary (core.audit.audit_describe); staff
+        reads of the page only when `include_views`."""
+        from health_f0.core.audit import audit_describe
         from health_f0.core.models import AuditLog
 
         rows = AuditLog.objects.filter(target_type=self.model._meta.label_lower, target_id=str(obj.pk))
         if not include_views:
             rows = rows.exclude(action=AuditLog.Action.VIEW)
-        return {
-            "history_title": title,
-            "history_rows": [
+        history = []
+        for row in rows.order_by("created_at", "id"):
+            entry = audit_describe(row)
+            history.append(
                 {
                     "when": fmt_datetime(row.created_at),
                     "actor": row.actor_label,
-                    "verb": row.verb,
+                    "verb": entry.verb,
                     "action": row.get_action_display(),
-                    "data": row.data,
+                    "details": entry.details,
                 }
-                for row in rows.order_by("created_at", "id")
-            ],
-        }
+            )
+        return {"history_title": title, "history_rows": history}
 
     def change_url(self, object_id: Any) -> str:
         return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[object_id])
@@ -298,6 +475,21 @@ def _exact_page(name: str, *, prefix_of: tuple[str, ...] = ()) -> Callable[[Http
     return check
 
 
+def _priority_queue_active(request: HttpRequest) -> bool:
+    return request.path.startswith(_url("registration_registration_changelist")) and (
+        "eligibility__in" in request.GET
+    )
+
+
+def _priority_badge(request: HttpRequest) -> dict[str, Any]:
+    """The count of waiting "needs a doctor's review" / "should go to hospital" registrations the user sees,
+    on every desk page (issue 9; cached until a registration changes); no badge at zero."""
+    from health_f0.registration.selectors import priority_badge_count
+
+    count = priority_badge_count(user=request.user)
+    return {"badge": str(count), "badge_variant": "danger", "badge_style": "solid"} if count else {}
+
+
 def sidebar_navigation(request: HttpRequest) -> list[dict[str, Any]]:
     """The desk menu, grouped by job. Items the user may not open are hidden by their permission."""
 
@@ -315,6 +507,19 @@ def sidebar_navigation(request: HttpRequest) -> list[dict[str, Any]]:
                     _url("registration_registration_changelist", "?status__exact=submitted"),
                     _can_view("registration.Registration"),
                 ),
+                {
+                    **item(
+                        _("Ca cần ưu tiên"),
+                        "priority_high",
+                        _url(
+                            "registration_registration_changelist",
+                            "?status__exact=submitted&eligibility__in=review,hospital",
+                        ),
+                        _can_view("registration.Registration"),
+                    ),
+                    "active": _priority_queue_active,
+                    **_priority_badge(request),
+                },
                 item(
                     _("Tất cả hồ sơ đăng ký"),
                     "assignment",
@@ -568,9 +773,65 @@ def sidebar_navigation(request: HttpRequest) -> list[dict[str, Any]]:
     titles = [str(group["title"]) for group in groups]
     at = titles.index(str(_("Báo cáo"))) if str(_("Báo cáo")) in titles else len(groups)
     groups.insert(at, his_sidebar_group(item))
+    # Personal-data rights (issue 8): built by health_f0.privacy.admin, before the system group.
+    from health_f0.privacy.admin import sidebar_group as privacy_sidebar_group
+
+    titles = [str(group["title"]) for group in groups]
+    groups.insert(
+        titles.index(str(_("Hệ thống"))) if str(_("Hệ thống")) in titles else len(groups),
+        privacy_sidebar_group(item),
+    )
     for group in groups:
         group["items"] = [entry for entry in group["items"] if entry["link"]]
     return groups
+
+
+# --- Landing: each role starts on its own worklist (issue 9) --------------------------------------
+
+REGISTRATION_QUEUE = ("admin:registration_registration_changelist", "?status__exact=submitted")
+# (role, facility kinds where the role must be held or None for any, URL name, query). A user holding
+# several roles lands on the first entry that fits: a worklist before the reports and settings. A treatment
+# doctor at a station or a COVID treatment facility works its registration queue (transfers arrive
+# there); elsewhere (a clinic of the examination department) today's patient queue.
+DESK_LANDINGS: tuple[tuple[str, frozenset[str] | None, str, str], ...] = (
+    ("station_staff", None, *REGISTRATION_QUEUE),
+    ("station_head", None, *REGISTRATION_QUEUE),
+    ("treatment_doctor", frozenset({"station", "treatment"}), *REGISTRATION_QUEUE),
+    ("treatment_doctor", None, "admin:appointments_queue", ""),
+    ("reception", None, "admin:appointments_checkin", ""),
+    ("booking_desk", None, "admin:appointments_worklist", ""),
+    ("his_linker", None, "admin:his_link_queue", ""),
+    ("manager", None, "reports:index", ""),
+    ("administrator", None, "admin:facilities_membership_changelist", ""),
+)
+
+
+def _landing_link(name: str, query: str) -> str:
+    try:
+        return reverse(name) + query
+    except NoReverseMatch:  # an app not installed: no landing there
+        return ""
+
+
+def desk_landing(request: HttpRequest) -> str:
+    """Where a staff member starts (the desk's index, a desk login without `next`, the 403 page's way
+    back): their role's worklist (DESK_LANDINGS) if the sidebar lets them open it, else the first sidebar
+    page they may open, else "" (no page at all)."""
+    user = request.user
+    items = [entry for group in sidebar_navigation(request) for entry in group["items"]]
+    permission_of = {str(entry["link"]): entry["permission"] for entry in items}
+    held = access.roles_of(user)
+    for role, kinds, name, query in DESK_LANDINGS:
+        if role not in held or (kinds is not None and not access.holds_role_at_kind(user, {role}, kinds)):
+            continue
+        link = _landing_link(name, query)
+        check = permission_of.get(link)
+        if check is not None and check(request):
+            return link
+    for entry in items:
+        if entry["permission"](request):
+            return str(entry["link"])
+    return ""
 
 
 def redirect_back(request: HttpRequest, fallback: str) -> HttpResponse:

@@ -47,6 +47,7 @@ class AuditLog(models.Model):
         DELETE = "delete", _("Xoá")
         LOGIN = "login", _("Đăng nhập")
         EXPORT = "export", _("Xuất dữ liệu")
+        ALERT = "alert", _("Cảnh báo")
 
     created_at = models.DateTimeField(_("thời điểm"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
@@ -82,3 +83,22 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%d/%m/%Y %H:%M} {self.actor_label} {self.verb} {self.target_repr}"
+
+
+class RateCounter(models.Model):
+    """A rate-limit counter shared by every process when there is no Redis (and while Redis is down).
+
+    One row per counter name; `count` restarts when `expires_at` has passed. Written only by
+    health_f0.core.counters (an atomic upsert); expired rows are purged by a periodic task.
+    """
+
+    name = models.CharField(_("tên"), max_length=255, unique=True)
+    count = models.PositiveIntegerField(_("số lần"), default=0)
+    expires_at = models.DateTimeField(_("hết hạn lúc"), db_index=True)
+
+    class Meta:
+        verbose_name = _("bộ đếm giới hạn tần suất")
+        verbose_name_plural = _("bộ đếm giới hạn tần suất")
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.count}"

@@ -35,9 +35,46 @@ def sms_segments(text: str) -> int:
     return -(-len(text) // 153)
 
 
+# Apostrophes people type (’ ‘ ʼ ´ `) become the plain one; hyphens likewise (‐ ‑ – —).
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'", "`": "'"})
+_HYPHENS = str.maketrans({"\u2010": "-", "\u2011": "-", "\u2013": "-", "\u2014": "-"})
+_NAME_PART = re.compile(r"([ '-])")
+NAME_MIN, NAME_MAX = 2, 120
+
+
 def normalize_name(name: str) -> str:
-    """Collapse spaces and title-case a Vietnamese personal name: 'nguyễn  văn  a' -> 'Nguyễn Văn A'."""
-    return " ".join(part.capitalize() for part in unicodedata.normalize("NFC", name).split())
+    """Collapse spaces and title-case a personal name, each part after a space, hyphen or apostrophe:
+    'nguyễn  văn  a' -> 'Nguyễn Văn A', "o'neil" -> "O'Neil", 'TRẦN-LÊ' -> 'Trần-Lê'."""
+    text = unicodedata.normalize("NFC", name).translate(_APOSTROPHES).translate(_HYPHENS)
+    text = " ".join(text.split())
+    text = re.sub(r" ?([-']) ?", r"\1", text)  # "Trần - Lê" -> "Trần-Lê"
+    return "".join(part.capitalize() for part in _NAME_PART.split(text))
+
+
+def clean_person_name(name: str, *, field: str = "full_name") -> str:
+    """A person's name as every door takes it (registration, desk, booking, API): letters (Vietnamese
+    diacritics included), spaces, hyphens and apostrophes, 2–120 characters, normalized by normalize_name.
+    Digits, control and invisible/bidirectional formatting characters (which can make a name display as
+    something else) and any other sign are refused with a DomainError on `field`."""
+    from django.utils.translation import gettext as _
+
+    from health_f0.core.exceptions import DomainError
+
+    def refuse(message: str) -> DomainError:
+        return DomainError(message, code=f"{field}_invalid", field=field)
+
+    text = unicodedata.normalize("NFC", name or "")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for ch in text):
+        raise refuse(_("Họ và tên có ký tự điều khiển hoặc ký tự ẩn không hợp lệ; vui lòng gõ lại."))
+    text = normalize_name(text)
+    if any(ch.isdigit() for ch in text):
+        raise refuse(_("Họ và tên không được chứa chữ số."))
+    if any(not (ch.isalpha() or ch in " -'" or unicodedata.category(ch) == "Mn") for ch in text):
+        raise refuse(_("Họ và tên chỉ gồm chữ cái, dấu cách, dấu gạch nối (-) và dấu nháy (')."))
+    letters = sum(ch.isalpha() for ch in text)
+    if letters < NAME_MIN or len(text) > NAME_MAX or not text[0].isalpha():
+        raise refuse(_("Vui lòng nhập đầy đủ họ và tên (2–120 ký tự)."))
+    return text
 
 
 def name_key(name: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
-from django.db.models import BooleanField, Q, QuerySet
+from django.db.models import BooleanField, CharField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
@@ -157,21 +157,67 @@ def registrations_for(user: Any) -> QuerySet[Any]:
     return scope_by_facility(Registration.objects.all(), user, field="facility", roles=STATION_ROLES)
 
 
+# Who sees a patient's record through the facility that manages the patient (Patient.facility: the home-care
+# station, or the health centre of a patient known only from bookings): home care's people, managers and
+# administrators.
+PATIENT_RECORD_ROLES: frozenset[str] = STATION_ROLES
+
+
 def patients_for(user: Any) -> QuerySet[Any]:
-    """Patients a user may see: staff by the managing facility; a patient account its own and its family's
-    (patients registered with the same phone)."""
+    """Patients a user may see. Staff: those managed at a facility where they hold PATIENT_RECORD_ROLES, and
+    those their own work brings to them at the facilities they serve — bookings and queue tickets
+    (APPOINTMENT_READER_ROLES: the booking desk, reception, clinicians) and HIS link requests
+    (HIS_LINKER_ROLES); a booking desk or reception at a TTYT never sees the home care of the stations below
+    it. A patient under a processing restriction (privacy) is seen only through the roles that read
+    restricted records (RESTRICTED_RECORD_READER_ROLES), not through the booking desk, reception or the HIS
+    linker. A patient account: its own record and its family's (`own_patients_for`'s rule), restricted or
+    not (the right of access)."""
     from health_f0.patients.models import Patient
 
     if is_staff_member(user):
-        return scope_by_facility(Patient.objects.all(), user, field="facility")
+        return _staff_patients(user)
     if getattr(user, "is_authenticated", False):
-        # A family shares one phone: whoever holds an account on that verified phone may act for every
-        # patient registered with it (a parent for the children, a relative for an elderly patient).
-        own = Q(account=user)
-        if getattr(user, "phone", ""):
-            own |= Q(phone=user.phone, account__isnull=False)
-        return Patient.objects.filter(own)
+        return Patient.objects.filter(_own_or_family(user))
     return Patient.objects.none()
+
+
+def _staff_patients(user: Any) -> QuerySet[Any]:
+    from health_f0.appointments.models import Appointment, ReexamPlan
+    from health_f0.his.models import HisLinkRequest
+    from health_f0.patients.models import Patient
+
+    if user.is_superuser:
+        return Patient.objects.all()
+
+    def managed(ids: frozenset[int]) -> Q:
+        return Q(facility__in=ids)
+
+    def booked(ids: frozenset[int]) -> Q:
+        # Walk-in queue tickets are appointments too (is_walk_in).
+        return Q(pk__in=Appointment.objects.filter(facility__in=ids).values("patient_id")) | Q(
+            pk__in=ReexamPlan.objects.filter(facility__in=ids).values("patient_id")
+        )
+
+    def linked(ids: frozenset[int]) -> Q:
+        return Q(pk__in=HisLinkRequest.objects.filter(facility__in=ids).values("patient_id"))
+
+    conditions: list[Q] = []
+    for roles, through in (
+        (PATIENT_RECORD_ROLES, managed),
+        (APPOINTMENT_READER_ROLES, booked),
+        (HIS_LINKER_ROLES, linked),
+    ):
+        readers, others = _restricted_split(user, roles)
+        if readers:
+            conditions.append(through(readers))
+        if others:
+            conditions.append(through(others) & _UNRESTRICTED)
+    if not conditions:
+        return Patient.objects.none()
+    condition = conditions[0]
+    for other in conditions[1:]:
+        condition |= other
+    return Patient.objects.filter(condition)
 
 
 def audit_logs_for(user: Any) -> QuerySet[Any]:
@@ -181,11 +227,43 @@ def audit_logs_for(user: Any) -> QuerySet[Any]:
     return scope_by_facility(AuditLog.objects.all(), user, field="facility", roles=AUDIT_READER_ROLES)
 
 
+# The outbox by the work a message belongs to (OutboxMessage.kind; "his_link" is the HIS domain's kind): each
+# role sees the messages of its own work at the facilities where it holds the role. Managers and
+# administrators see every message of their tree (and messages of no listed kind).
+OUTBOX_WORK: tuple[tuple[frozenset[str], frozenset[str]], ...] = (
+    (
+        frozenset({Role.STATION_STAFF, Role.STATION_HEAD, Role.TREATMENT_DOCTOR}),
+        frozenset(
+            {"otp", "account", "registration_received", "registration_rejected", "reminder", "staff_alert"}
+        ),
+    ),
+    (frozenset({Role.BOOKING_DESK, Role.RECEPTION}), frozenset({"appointment", "appointment_reminder"})),
+    (frozenset({Role.HIS_LINKER}), frozenset({"his_link"})),
+)
+OUTBOX_ALL_ROLES: frozenset[str] = frozenset({Role.MANAGER, Role.ADMINISTRATOR})
+
+
 def outbox_for(user: Any) -> QuerySet[Any]:
-    """Outgoing messages of the facilities the staff member can see (bodies of secrets are never shown)."""
+    """Outgoing messages of the staff member's own work (OUTBOX_WORK) at the facilities where they hold the
+    role; all messages of their tree for managers and administrators (bodies of secrets are never shown)."""
     from health_f0.notifications.models import OutboxMessage
 
-    return scope_by_facility(OutboxMessage.objects.all(), user, field="facility")
+    if getattr(user, "is_superuser", False) and getattr(user, "is_authenticated", False):
+        return OutboxMessage.objects.all()
+    conditions: list[Q] = []
+    everything = visible_facility_ids(user, OUTBOX_ALL_ROLES)
+    if everything:
+        conditions.append(Q(facility__in=everything))
+    for roles, kinds in OUTBOX_WORK:
+        ids = visible_facility_ids(user, roles)
+        if ids:
+            conditions.append(Q(facility__in=ids, kind__in=kinds))
+    if not conditions:
+        return OutboxMessage.objects.none()
+    condition = conditions[0]
+    for other in conditions[1:]:
+        condition |= other
+    return OutboxMessage.objects.filter(condition)
 
 
 def memberships_for(user: Any) -> QuerySet[Membership]:
@@ -221,18 +299,42 @@ def users_for(user: Any) -> QuerySet[Any]:
 
 def own_patients_for(user: Any) -> QuerySet[Any]:
     """Patients an account acts for as a patient (declares for, reads the history of): its own record and its
-    family's, by the same phone rule as `patients_for`. Staff accounts get none: they act on patients
-    through the desk. One query for any user (the staff check is a subquery): this is on the hot path of
-    the morning's declarations."""
+    family's. The family is a verified fact, never an editable field: the patients with an account of their
+    own whose phone bond (Patient.verified_phone, made only by an OTP to the number: patients.bonds) is on
+    the same number as the bond of this account's own patient. A phone corrected at the desk, or an edited
+    account phone, changes nothing here. Staff accounts get none: they act on patients through the desk.
+    One query for any user (the account's verified phone and the staff check are constant subqueries): this
+    is on the hot path of the morning's declarations."""
     from health_f0.patients.models import Patient
 
     if not getattr(user, "is_authenticated", False) or user.is_superuser:
         return Patient.objects.none()
-    own = Q(account=user)
-    if getattr(user, "phone", ""):
-        own |= Q(phone=user.phone, account__isnull=False)
     not_staff = RawSQL(_NOT_STAFF_SQL, (user.pk,), output_field=BooleanField())  # noqa: S611 - constant SQL
-    return Patient.objects.filter(own).filter(not_staff)
+    return Patient.objects.filter(_own_or_family(user)).filter(not_staff)
+
+
+def _own_or_family(user: Any) -> Q:
+    verified = RawSQL(_VERIFIED_PHONE_SQL, (user.pk,), output_field=CharField())  # noqa: S611 - constant SQL
+    return Q(account=user) | Q(account__isnull=False, verified_phone=verified)
+
+
+def own_or_family_sql(user: Any) -> tuple[str, list[Any]]:
+    """`own_patients_for`'s family rule as one SQL condition on patients_patient's unqualified columns, with
+    its parameters, for the hand-written statement of the declaration hot path
+    (monitoring.selectors.declaring_patient, which adds _NOT_STAFF_SQL)."""
+    return (
+        f"(account_id = %s OR (account_id IS NOT NULL AND verified_phone = ({_VERIFIED_PHONE_SQL})))",
+        [user.pk, user.pk],
+    )
+
+
+# The verified phone of the account's own patient (at most one: Patient.account is one-to-one), or no row when
+# it has none proved. A constant, uncorrelated subquery on the unique account index: MariaDB evaluates it once,
+# while optimising, so the family half of the rule is an index lookup on verified_phone like the phone lookup
+# it replaced (docs/benchmarks.md, bench/declarations.sh).
+_VERIFIED_PHONE_SQL = (
+    "SELECT o.verified_phone FROM patients_patient o WHERE o.account_id = %s AND o.verified_phone <> ''"
+)
 
 
 # "Holds no active membership at an active facility": is_staff_member's test as one constant SQL condition
@@ -260,6 +362,11 @@ def episodes_for(user: Any) -> QuerySet[Any]:
 ALERT_READER_ROLES: frozenset[str] = STATION_ROLES
 
 
+# Who downloads a completed episode's certificate in the desk (each download audited): those who follow the
+# episode. The portal's download is the patient's and the family's (own_patients_for).
+CERTIFICATE_ROLES: frozenset[str] = EPISODE_READER_ROLES
+
+
 def alerts_for(user: Any) -> QuerySet[Any]:
     """Danger-sign alerts of the facilities the staff member watches over (not booking desk or reception)."""
     from health_f0.monitoring.models import Alert
@@ -275,29 +382,34 @@ APPOINTMENT_READER_ROLES: frozenset[str] = frozenset(
 
 def appointments_for(user: Any, roles: Iterable[str] | None = None) -> QuerySet[Any]:
     """Appointments a user may see: staff those of the facilities they oversee in one of `roles` (default:
-    APPOINTMENT_READER_ROLES); a patient account its own and its family's (the `own_patients_for` rule)."""
+    APPOINTMENT_READER_ROLES; see staff_appointments_for); a patient account its own and its family's (the
+    `own_patients_for` rule)."""
     from health_f0.appointments.models import Appointment
 
     if is_staff_member(user):
-        return scope_by_facility(
-            Appointment.objects.all(),
-            user,
-            field="facility",
-            roles=roles if roles is not None else APPOINTMENT_READER_ROLES,
-        )
+        return staff_appointments_for(user, roles if roles is not None else APPOINTMENT_READER_ROLES)
     return Appointment.objects.filter(patient__in=own_patients_for(user))
+
+
+def staff_appointments_for(user: Any, roles: Iterable[str] | None = None) -> QuerySet[Any]:
+    """The desk's appointments: those at the facilities where the staff member holds one of `roles` (default:
+    any staff role) and everything below, except the bookings of restricted patients where the role is not
+    one that reads restricted records (booking desk, reception). None for anyone else."""
+    from health_f0.appointments.models import Appointment
+
+    return _scope_hiding_restricted(Appointment.objects.all(), user, roles=roles)
 
 
 # HIS link (health_f0.his): the linker queue and imported HIS records.
 HIS_LINKER_ROLES: frozenset[str] = frozenset({Role.HIS_LINKER, Role.ADMINISTRATOR})
+# Imported HIS records (visits with their diagnoses, lab results) are for clinical roles, the HIS linker,
+# managers and administrators; not for the booking desk or reception.
 HIS_READER_ROLES: frozenset[str] = frozenset(
     {
         Role.HIS_LINKER,
         Role.ADMINISTRATOR,
         Role.MANAGER,
         Role.TREATMENT_DOCTOR,
-        Role.RECEPTION,
-        Role.BOOKING_DESK,
     }
 )
 
@@ -320,8 +432,12 @@ def his_records_for(user: Any, model: Any = None) -> QuerySet[Any]:
 
     model = model or HisVisit
     if is_staff_member(user):
-        roles = HIS_LINKER_ROLES | {Role.MANAGER} if model is ImportRun else HIS_READER_ROLES
-        return scope_by_facility(model.objects.all(), user, field="facility", roles=roles)
+        if model is ImportRun:
+            return scope_by_facility(
+                model.objects.all(), user, field="facility", roles=HIS_LINKER_ROLES | {Role.MANAGER}
+            )
+        # A restricted patient's records stay with the clinical and oversight readers (not the linker).
+        return _scope_hiding_restricted(model.objects.all(), user, roles=HIS_READER_ROLES)
     if model is ImportRun or not getattr(user, "is_authenticated", False):
         return model.objects.none()
     patients = own_patients_for(user)
@@ -336,3 +452,149 @@ def his_records_for(user: Any, model: Any = None) -> QuerySet[Any]:
     if not pairs:
         return model.objects.none()
     return model.objects.filter(pairs)
+
+
+# --- Personal-data rights (health_f0.privacy): requests, consents, exports, restricted records. ---------
+
+# Who answers withdrawal and deletion requests: the head of the station managing the patient (home care), the
+# managers of the TTYT or hospital (appointments, HIS), administrators.
+PRIVACY_HANDLER_ROLES: frozenset[str] = frozenset({Role.STATION_HEAD, Role.MANAGER, Role.ADMINISTRATOR})
+# Who may still read a patient whose processing is restricted (medical records kept for their legal period):
+# clinical and oversight roles. The booking desk, reception and HIS linkers no longer see them.
+RESTRICTED_RECORD_READER_ROLES: frozenset[str] = frozenset(
+    {Role.STATION_STAFF, Role.STATION_HEAD, Role.TREATMENT_DOCTOR, Role.MANAGER, Role.ADMINISTRATOR}
+)
+
+
+def privacy_requests_for(user: Any) -> QuerySet[Any]:
+    """Data-subject requests: handlers those of the facilities they oversee; a patient account those it
+    sent and those about its own and its family's patients."""
+    from health_f0.privacy.models import DataSubjectRequest
+
+    if is_staff_member(user):
+        return scope_by_facility(
+            DataSubjectRequest.objects.all(), user, field="facility", roles=PRIVACY_HANDLER_ROLES
+        )
+    if not getattr(user, "is_authenticated", False):
+        return DataSubjectRequest.objects.none()
+    return DataSubjectRequest.objects.filter(Q(requested_by=user) | Q(patient__in=own_patients_for(user)))
+
+
+def verified_phones_for(user: Any) -> QuerySet[Any]:
+    """The phone numbers proved by OTP (PhoneBond) of the patients the account acts for (`own_patients_for`:
+    one number, the family's), as a one-column subquery. What was given "by phone" (a consent before the
+    account existed) belongs to the account only through such a number, never through User.phone, which is
+    not verified."""
+    return own_patients_for(user).exclude(verified_phone="").values("verified_phone")
+
+
+def consents_for(user: Any) -> QuerySet[Any]:
+    """Consent records: handlers those given at (or for patients of) the facilities they oversee; a patient
+    account its own (by account, or given through its verified phone: `verified_phones_for`) and its
+    family's."""
+    from health_f0.privacy.models import ConsentRecord
+
+    if is_staff_member(user):
+        ids = visible_facility_ids(user, PRIVACY_HANDLER_ROLES)
+        if not ids:
+            return ConsentRecord.objects.none()
+        if user.is_superuser:
+            return ConsentRecord.objects.all()
+        return ConsentRecord.objects.filter(Q(facility__in=ids) | Q(patient__facility__in=ids))
+    if not getattr(user, "is_authenticated", False):
+        return ConsentRecord.objects.none()
+    # A record about a patient is that patient's; the number matters only for what was given before any
+    # patient record existed (a registration's consent).
+    by_phone = Q(patient__isnull=True, phone__in=verified_phones_for(user))
+    own = Q(user=user) | Q(patient__in=own_patients_for(user)) | by_phone
+    return ConsentRecord.objects.filter(own)
+
+
+def data_exports_for(user: Any) -> QuerySet[Any]:
+    """Data exports are the requesting account's alone (staff included: nobody reads another's export)."""
+    from health_f0.privacy.models import DataExport
+
+    if not getattr(user, "is_authenticated", False):
+        return DataExport.objects.none()
+    return DataExport.objects.filter(requested_by=user)
+
+
+def can_read_restricted(user: Any, facility: Facility | None) -> bool:
+    """Whether a staff member may read a restricted patient managed at `facility`."""
+    return can_act_at(user, facility, RESTRICTED_RECORD_READER_ROLES)
+
+
+# "The patient is under no processing restriction", for Patient rows.
+_UNRESTRICTED = Q(processing_restriction__isnull=True)
+
+
+def _restricted_split(user: Any, roles: Iterable[str]) -> tuple[frozenset[int], frozenset[int]]:
+    """The facilities where the user holds one of `roles`, split in two: those where one of the roles held
+    reads restricted records (RESTRICTED_RECORD_READER_ROLES), and the rest (booking desk, reception, HIS
+    linker only), where restricted patients are left out."""
+    role_set = frozenset(roles)
+    readers = visible_facility_ids(user, role_set & RESTRICTED_RECORD_READER_ROLES)
+    others = visible_facility_ids(user, role_set - RESTRICTED_RECORD_READER_ROLES) - readers
+    return readers, others
+
+
+def _scope_hiding_restricted(
+    queryset: QuerySet[M],
+    user: Any,
+    *,
+    roles: Iterable[str] | None,
+    field: str = "facility",
+    patient: str = "patient",
+) -> QuerySet[M]:
+    """scope_by_facility for rows that belong to a patient (`patient` is the lookup path to it), leaving out
+    the rows of restricted patients at the facilities where the user's role in `roles` does not read
+    restricted records. The facility is the row's own (where the booking or the HIS record is), so a doctor
+    of a hospital still reads the restricted record of a patient managed by a station elsewhere."""
+    if getattr(user, "is_superuser", False) and getattr(user, "is_authenticated", False):
+        return queryset
+    readers, others = _restricted_split(user, roles if roles is not None else ALL_STAFF_ROLES)
+    condition = Q()
+    if readers:
+        condition |= Q(**{f"{field}__in": readers})
+    if others:
+        condition |= Q(**{f"{field}__in": others, f"{patient}__processing_restriction__isnull": True})
+    if not condition:
+        return queryset.none()
+    return queryset.filter(condition)
+
+
+def hide_restricted(queryset: QuerySet[M], user: Any, *, field: str = "patient") -> QuerySet[M]:
+    """Drop rows of patients under a processing restriction unless the staff member reads restricted records
+    at the patient's facility (`field` is the lookup path to the patient; "" when rows are patients)."""
+    if getattr(user, "is_superuser", False):
+        return queryset
+    prefix = f"{field}__" if field else ""
+    restricted = Q(**{f"{prefix}processing_restriction__isnull": False})
+    allowed = visible_facility_ids(user, RESTRICTED_RECORD_READER_ROLES)
+    if allowed:
+        restricted &= ~Q(**{f"{prefix}facility__in": allowed})
+    return queryset.exclude(restricted)
+
+
+# --- Registration transfer targets (issue 9: GET /api/v1/stations) -----------------------------------------
+
+
+def transfer_stations_for(user: Any) -> QuerySet[Facility]:
+    """Where a registration this user sees may be transferred: the active stations and treatment facilities of
+    the provinces where the user holds a registration-queue role (STATION_ROLES) — the same choice the desk's
+    transfer dialog offers (a transfer never leaves the province). Superusers: every active one. Hospital-side
+    staff and patients: none."""
+    from health_f0.facilities.models import FacilityKind
+
+    if not getattr(user, "is_authenticated", False):
+        return Facility.objects.none()
+    accepting = Facility.objects.filter(
+        is_active=True, kind__in=(FacilityKind.STATION, FacilityKind.TREATMENT)
+    )
+    if user.is_superuser:
+        return accepting
+    member_at = [facility_id for facility_id, _, role in _active_memberships(user) if role in STATION_ROLES]
+    if not member_at:
+        return Facility.objects.none()
+    provinces = Facility.objects.filter(id__in=member_at).values("province_code")
+    return accepting.filter(province_code__in=provinces)

@@ -24,7 +24,7 @@ from health_f0.core.exceptions import DomainError
 from health_f0.core.models import AuditLog
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, FacilityKind, Membership, Role, StationWard
-from health_f0.facilities.services import facility_save, membership_save
+from health_f0.facilities.services import facility_save, membership_check, membership_save
 from health_f0.patients import address
 
 EDITOR_ROLES: frozenset[str] = frozenset({Role.ADMINISTRATOR, Role.MANAGER})
@@ -167,9 +167,32 @@ class StationWardAdmin(ScopedModelAdmin):
 
 
 class MembershipForm(forms.ModelForm):
+    """Parses the membership; the rights (no role of one's own, only where one grants roles) are the
+    service's `membership_check`, shown as form errors; membership_save checks them again."""
+
+    actor: Any = None
+
     class Meta:
         model = Membership
         fields = ("user", "facility", "role", "is_active")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.errors or self.actor is None:
+            return data
+        before = self.instance if self.instance.pk else None
+        wanted = Membership(
+            user=data.get("user"),
+            facility=data.get("facility"),
+            role=data.get("role") or "",
+            is_active=bool(data.get("is_active")),
+        )
+        try:
+            membership_check(membership=wanted, actor=self.actor, before=before)
+        except DomainError as exc:
+            field = exc.field if exc.field in self.fields else None
+            self.add_error(field, exc.message)
+        return data
 
 
 @admin.register(Membership, site=desk_site)
@@ -210,6 +233,10 @@ class MembershipAdmin(ScopedModelAdmin):
                 (value, label) for value, label in Role.choices if value != Role.ADMINISTRATOR
             ]
         return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         membership_save(membership=obj, actor=request.user)

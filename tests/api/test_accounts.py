@@ -116,6 +116,69 @@ def test_me_for_a_patient(as_user):
     assert body["must_change_password"] is False
 
 
+def _accepted(persona, *, name, channel, phone="0912345678"):
+    """A child registered on Hùng's phone and accepted at Thành Đông: through the portal (its OTP proves the
+    phone: a family bond) or at the desk (typed by staff: no bond)."""
+    from health_f0.facilities.models import Facility
+    from health_f0.registration.services import (
+        RegistrationInput,
+        _create,
+        registration_accept,
+        registration_validate,
+    )
+    from tests.access_records import portal_ready
+
+    data = registration_validate(
+        RegistrationInput(
+            full_name=name,
+            date_of_birth=timezone.localdate().replace(year=2019, month=3, day=4),
+            sex="male",
+            phone=phone,
+            province_code=31,
+            ward_code=10510,
+            test_type="rapid",
+            positive_date=timezone.localdate() - timedelta(days=1),
+            care="caregiver",
+            consent=True,
+            relation="relative",
+            registrant_name="Nguyễn Văn Hùng",
+        )
+    )
+    station = Facility.objects.get(code="TYT-10510")
+    registration = _create(data, channel=channel, facility=station, actor=None)
+    return portal_ready(registration_accept(registration=registration, actor=persona("thanhdong.nv")).patient)
+
+
+def test_me_lists_every_patient_the_account_acts_for(as_user, persona):
+    """Issue 9 item 6: /me says whom the account may act for (access.own_patients_for), with the relation.
+    `patients` keeps its meaning (the account's own record); `acting_for` is the new list."""
+    child = _accepted(persona, name="Nguyễn Minh Khang", channel="web")
+    _accepted(persona, name="Nguyễn Minh Khôi", channel="desk")  # same phone, never proved: not family
+    body = as_user("bn0000001").get("/api/v1/me").json()
+    assert [p["full_name"] for p in body["patients"]] == ["Nguyễn Văn Hùng"]
+    rows = [(p["full_name"], p["relation"], p["relation_label"]) for p in body["acting_for"]]
+    assert rows == [
+        ("Nguyễn Văn Hùng", "self", "Bản thân"),
+        ("Nguyễn Minh Khang", "family", "Người nhà (cùng số điện thoại đã xác thực)"),
+    ]
+    khang = body["acting_for"][1]
+    assert khang["id"] == str(child.public_id) and khang["station"]["code"] == "TYT-10510"
+    # The rule is symmetric: the child's account acts for Hùng.
+    other = as_user(child.account.username).get("/api/v1/me").json()
+    assert [(p["full_name"], p["relation"]) for p in other["acting_for"]] == [
+        ("Nguyễn Minh Khang", "self"),
+        ("Nguyễn Văn Hùng", "family"),
+    ]
+    # The list is the access rule's, not a restatement of it.
+    from health_f0.facilities import access
+
+    ruled = {str(p.public_id) for p in access.own_patients_for(persona("bn0000001"))}
+    assert {p["id"] for p in body["acting_for"]} == ruled
+    # Staff act on patients through the desk: nobody listed.
+    staff = as_user("thanhdong.nv").get("/api/v1/me").json()
+    assert staff["acting_for"] == [] and staff["patients"] == []
+
+
 def test_password_change(as_user, persona, client_api):
     client = as_user("bn0000001")
     other_device = as_user("bn0000001")

@@ -138,8 +138,8 @@ def test_per_phone_cap_five_an_hour(django_capture_on_commit_callbacks: Any, sms
     otp_request(phone=PHONE, purpose=PURPOSE, ip=None)
 
 
-def test_per_ip_cap_twenty_an_hour(settings: Any) -> None:
-    assert settings.OTP_MAX_PER_IP_PER_HOUR == 20
+def test_per_ip_cap_an_hour(settings: Any) -> None:
+    settings.OTP_MAX_PER_IP_PER_HOUR = 20  # the default (300) is sized for carrier-grade NAT
     for i in range(20):
         otp_request(phone=f"+8491200{i:04d}", purpose=PURPOSE, ip="203.0.113.9")
     with pytest.raises(RateLimited) as exc:

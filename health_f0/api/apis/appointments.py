@@ -28,7 +28,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -36,6 +35,7 @@ from rest_framework.views import APIView
 
 from health_f0.api.apis.common import Pagination, id_parameter, limit_offset, uuid_or_404
 from health_f0.api.apis.monitoring import IsPatientAccount, PatientRefSerializer
+from health_f0.api.parsers import JSONParser
 from health_f0.api.permissions import HasOwnPassword, IsStaffMember
 from health_f0.api.schema import error_responses, paginated
 from health_f0.appointments import selectors
@@ -55,6 +55,8 @@ from health_f0.core.exceptions import Conflict, DomainError, NotFound
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.patients.models import Patient, Sex
+from health_f0.privacy.models import ConsentChannel
+from health_f0.privacy.services import consent_for_booking
 
 TAG_PUBLIC = "Đặt lịch khám"
 TAG_PATIENT = "Lịch hẹn của tôi"
@@ -228,7 +230,7 @@ class ServiceSerializer(ServiceRefSerializer):
     )
 
     def get_is_online(self, service: Service) -> bool:
-        return service.kind == ServiceKind.ONLINE or bool(service.meeting_url)
+        return service.kind == ServiceKind.ONLINE
 
 
 class SlotSerializer(serializers.Serializer):
@@ -269,7 +271,8 @@ class AppointmentSerializer(serializers.Serializer):
         help_text="Tự huỷ/đổi lịch được đến thời điểm này (null: không còn đổi được)"
     )
     meeting_url = serializers.SerializerMethodField(
-        help_text="Đường dẫn phòng họp (tư vấn trực tuyến, khi lịch đã được xác nhận)"
+        help_text="Đường dẫn phòng tư vấn trực tuyến riêng của lịch hẹn này: chỉ có khi lịch đã được xác nhận, "
+        "từ ít phút trước giờ hẹn đến hết giờ hẹn (null lúc khác)"
     )
     queue = serializers.SerializerMethodField(
         help_text="Sau khi tiếp đón: đã được gọi chưa, còn bao nhiêu người trước, số đang gọi (null: chưa tiếp đón)"
@@ -287,9 +290,7 @@ class AppointmentSerializer(serializers.Serializer):
         return timezone.localtime(deadline) if deadline > timezone.now() else None
 
     def get_meeting_url(self, appointment: Appointment) -> str | None:
-        if appointment.status in (Status.CONFIRMED, Status.CHECKED_IN) and appointment.service.meeting_url:
-            return appointment.service.meeting_url
-        return None
+        return selectors.meeting_link(appointment=appointment)
 
 
 class StaffPatientSerializer(serializers.Serializer):
@@ -442,6 +443,16 @@ class GuestBookingApi(PublicApi):
         bhyt = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
         reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
         otp = serializers.CharField(max_length=12, help_text='Mã OTP từ POST /otp với "purpose": "booking"')
+        consent = serializers.BooleanField(
+            help_text="Người đặt lịch đồng ý cho xử lý dữ liệu cá nhân và sức khoẻ (GET /privacy/policy); phải là true"
+        )
+
+        def validate_consent(self, value: bool) -> bool:
+            if not value:
+                raise serializers.ValidationError(
+                    _("Cần đồng ý cho phép xử lý dữ liệu cá nhân để đặt lịch."), code="consent_required"
+                )
+            return value
 
     @extend_schema(
         operation_id="appointment_book_guest",
@@ -460,10 +471,12 @@ class GuestBookingApi(PublicApi):
         serializer = GuestBookingApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
+        fields.pop("consent")
         service = _service_field(fields.pop("service"))
         appointment = appointment_book_guest(
             service=service, slot_start=fields.pop("slot"), channel=Channel.APP, **fields
         )
+        consent_for_booking(appointment=appointment, channel=ConsentChannel.GUEST_BOOKING_APP)
         return Response(AppointmentSerializer(appointment).data, status=status.HTTP_201_CREATED)
 
 

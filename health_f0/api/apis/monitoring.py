@@ -42,7 +42,12 @@ from health_f0.facilities import access
 from health_f0.monitoring import selectors
 from health_f0.monitoring.certificates import certificate_pdf
 from health_f0.monitoring.models import Alert, AlertLevel, Declaration, Episode, EpisodeStatus, QuestionType
-from health_f0.monitoring.services import active_questionnaire, alert_acknowledge, declaration_submit
+from health_f0.monitoring.services import (
+    STAFF_OUTCOMES,
+    active_questionnaire,
+    alert_acknowledge,
+    declaration_submit,
+)
 
 TAG_PATIENT = "Theo dõi sức khoẻ tại nhà"
 TAG_GUIDANCE = "Tài liệu hướng dẫn"
@@ -121,6 +126,12 @@ class QuestionOptionSerializer(serializers.Serializer):
     label = serializers.CharField(help_text="Nhãn tiếng Việt")  # type: ignore[assignment]
     label_en = serializers.CharField(help_text="Nhãn tiếng Anh")
     danger_sign = serializers.BooleanField(help_text="Dấu hiệu nguy hiểm: chọn là có cảnh báo ngay")
+    age_min_months = serializers.IntegerField(
+        allow_null=True, help_text="Chỉ hỏi người bệnh từ tuổi này (tháng); null: mọi tuổi"
+    )
+    age_max_months = serializers.IntegerField(
+        allow_null=True, help_text="Chỉ hỏi người bệnh dưới tuổi này (tháng), ví dụ 144 = dưới 12 tuổi"
+    )
 
 
 class QuestionSerializer(serializers.Serializer):
@@ -130,7 +141,15 @@ class QuestionSerializer(serializers.Serializer):
     help = serializers.CharField(source="help_vi")
     type = serializers.ChoiceField(choices=QuestionType.choices)
     unit = serializers.CharField()
-    required = serializers.BooleanField()  # type: ignore[assignment]
+    required = serializers.BooleanField(  # type: ignore[assignment]
+        help_text="false: không bắt buộc, để trống nếu không đo được"
+    )
+    age_min_months = serializers.IntegerField(
+        allow_null=True, help_text="Chỉ hỏi người bệnh từ tuổi này (tháng); null: mọi tuổi"
+    )
+    age_max_months = serializers.IntegerField(
+        allow_null=True, help_text="Chỉ hỏi người bệnh dưới tuổi này (tháng); null: mọi tuổi"
+    )
     min = serializers.FloatField(source="min_value", allow_null=True, help_text="Giá trị nhỏ nhất hợp lý")
     max = serializers.FloatField(source="max_value", allow_null=True, help_text="Giá trị lớn nhất hợp lý")
     decimals = serializers.IntegerField(help_text="Số chữ số thập phân được giữ")
@@ -144,9 +163,15 @@ class QuestionSerializer(serializers.Serializer):
                 "label": option.get("vi", ""),
                 "label_en": option.get("en", ""),
                 "danger_sign": bool(option.get("danger", False)),
+                "age_min_months": _months(option.get("age_min_months")),
+                "age_max_months": _months(option.get("age_max_months")),
             }
             for option in question.options or []
         ]
+
+
+def _months(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class QuestionnaireApi(APIView):
@@ -164,7 +189,12 @@ class QuestionnaireApi(APIView):
         operation_id="questionnaire",
         tags=[TAG_PATIENT],
         summary="Bộ câu hỏi khai báo đang dùng và hạn khai báo hằng ngày",
-        description="Hạn khai báo theo tỉnh của người bệnh (nhân viên: tỉnh của cơ sở).",
+        description=(
+            "Hạn khai báo theo tỉnh của người bệnh (nhân viên: tỉnh của cơ sở). Câu hỏi và lựa chọn có "
+            "`age_min_months`/`age_max_months` chỉ hỏi người bệnh trong nhóm tuổi đó (từ min, dưới max): ứng "
+            "dụng ẩn chúng với người bệnh khác tuổi, và POST /declarations từ chối câu trả lời cho chúng "
+            "(400 `not_for_age` / `option_not_for_age`)."
+        ),
         responses={200: OutputSerializer, **error_responses(401, 403)},
     )
     def get(self, request: Request) -> Response:
@@ -272,8 +302,12 @@ class DeclarationCreateApi(APIView):
         tags=[TAG_PATIENT],
         summary="Gửi khai báo sức khoẻ (phân loại nguy cơ ngay)",
         description=(
-            "201: đã ghi nhận. 200: gửi lặp (cùng Idempotency-Key, hoặc cùng câu trả lời trong 2 phút), trả "
-            "lại lần khai báo đầu tiên. 409 `no_active_episode`: không có đợt theo dõi đang mở."
+            "201: đã ghi nhận. 200: gửi lặp (cùng Idempotency-Key và cùng câu trả lời, hoặc không có mã mà "
+            "cùng câu trả lời trong 2 phút), trả lại lần khai báo đã lưu: gửi lại với cùng mã sau một lỗi "
+            "mạng hoặc 503 luôn an toàn. 422 `idempotency_key_reused`: mã đã dùng cho câu trả lời khác, không "
+            "lưu gì. 400 `idempotency_key_too_long`: mã dài quá 64 ký tự. 409 `no_active_episode`: không có "
+            "đợt theo dõi đang mở. 429 `declaration_daily_limit`: đã đủ số lần khai báo tối đa trong ngày "
+            "của người bệnh (mặc định 24), đến 0 giờ."
         ),
         parameters=[
             OpenApiParameter(
@@ -281,7 +315,10 @@ class DeclarationCreateApi(APIView):
                 OpenApiTypes.STR,
                 OpenApiParameter.HEADER,
                 required=False,
-                description="Mã do ứng dụng tạo cho mỗi lần bấm gửi; gửi lại cùng mã không tạo bản ghi mới",
+                description=(
+                    "Mã do ứng dụng tạo cho mỗi lần bấm gửi (tối đa 64 ký tự, ví dụ một UUID); gửi lại cùng "
+                    "mã với cùng câu trả lời không tạo bản ghi mới"
+                ),
             )
         ],
         request=InputSerializer,
@@ -302,7 +339,7 @@ class DeclarationCreateApi(APIView):
         responses={
             201: OutputSerializer,
             200: OutputSerializer,
-            **error_responses(400, 401, 403, 404, 409),
+            **error_responses(400, 401, 403, 404, 409, 422, 429),
         },
     )
     def post(self, request: Request) -> Response:
@@ -440,8 +477,17 @@ class EpisodeSerializer(serializers.Serializer):
     station = EpisodeStationSerializer(source="facility")
     status = serializers.ChoiceField(choices=EpisodeStatus.choices)
     status_label = serializers.CharField(source="get_status_display")
-    start_date = serializers.DateField()
-    expected_end_date = serializers.DateField()
+    start_date = serializers.DateField(help_text="Ngày trạm y tế tiếp nhận")
+    positive_date = serializers.DateField(
+        allow_null=True,
+        help_text="Ngày có kết quả dương tính (ngày thứ 1 của thời gian cách ly); null: không rõ",
+    )
+    isolation_start = serializers.DateField(
+        help_text="Ngày thứ 1 của thời gian cách ly: ngày dương tính, hoặc ngày tiếp nhận khi không rõ"
+    )
+    expected_end_date = serializers.DateField(
+        help_text="Ngày dự kiến kết thúc: ngày thứ 1 + số ngày tối thiểu"
+    )
     last_declared_on = serializers.DateField(allow_null=True)
     last_alert_level = serializers.ChoiceField(choices=AlertLevel.choices)
     ended_at = serializers.DateTimeField(allow_null=True)
@@ -587,7 +633,10 @@ class AlertListApi(StaffApi):
 class AlertAcknowledgeApi(StaffApi):
     @extend_schema_serializer(component_name="AlertAcknowledgeInput")
     class InputSerializer(serializers.Serializer):
-        outcome = serializers.ChoiceField(choices=Alert.Outcome.choices, help_text="Kết quả xử lý")
+        outcome = serializers.ChoiceField(
+            choices=[(v, label) for v, label in Alert.Outcome.choices if v in STAFF_OUTCOMES],
+            help_text="Kết quả xử lý",
+        )
         note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
     @extend_schema(

@@ -21,6 +21,7 @@ from health_f0.core.phone import normalize_mobile
 from health_f0.core.request_context import client_ip
 from health_f0.patients import address
 from health_f0.registration import screening
+from health_f0.registration import selectors as registration_selectors
 from health_f0.registration.models import Channel
 from health_f0.registration.otp import PURPOSES, otp_request
 from health_f0.registration.services import RegistrationInput, registration_submit
@@ -188,15 +189,22 @@ class RegistrationFormApi(PublicApi):
 
 
 class ProvinceListApi(PublicApi):
+    @extend_schema_serializer(component_name="Province")
+    class OutputSerializer(CodeNameSerializer):
+        served = serializers.BooleanField(
+            help_text="Tỉnh đã có trạm y tế nhận đăng ký trên hệ thống; nếu `false`, báo ngay khi người dùng chọn"
+        )
+
     @extend_schema(
         operation_id="province_list",
         tags=[TAG_ADDRESS],
-        summary="Danh sách tỉnh/thành phố",
-        responses={200: CodeNameSerializer(many=True)},
+        summary="Danh sách tỉnh/thành phố (thứ tự chữ cái tiếng Việt)",
+        responses={200: OutputSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
-        rows = [{"code": code, "name": name} for code, name in address.provinces()]
-        return Response(CodeNameSerializer(rows, many=True).data)
+        served = registration_selectors.served_province_codes()
+        rows = [{"code": code, "name": name, "served": code in served} for code, name in address.provinces()]
+        return Response(self.OutputSerializer(rows, many=True).data)
 
 
 class WardListApi(PublicApi):

@@ -24,6 +24,7 @@ from health_f0.api.apis.common import uuid_or_404
 from health_f0.api.apis.public import RegistrationCreateApi
 from health_f0.api.permissions import IsStaffMember
 from health_f0.api.schema import error_responses, paginated
+from health_f0.registration import selectors as registration_selectors
 from health_f0.registration.models import RegistrationStatus
 from health_f0.registration.services import (
     registration_accept,
@@ -108,6 +109,10 @@ class RegistrationListApi(StaffApi):
         operation_id="registration_list",
         tags=[TAG],
         summary="Danh sách đăng ký trong phạm vi của nhân viên",
+        description=(
+            "Thứ tự hàng chờ: hồ sơ đang chờ trước, theo mức độ (`hospital`, rồi `review`, rồi `eligible`), "
+            "trong cùng mức độ thì hồ sơ chờ lâu nhất trước; hồ sơ đã xử lý sau cùng, mới xử lý trước."
+        ),
         parameters=[
             FilterSerializer,
             OpenApiParameter("limit", OpenApiTypes.INT, OpenApiParameter.QUERY),
@@ -121,7 +126,7 @@ class RegistrationListApi(StaffApi):
     def get(self, request: Request) -> Response:
         filters = RegistrationListApi.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        registrations = selectors.registration_list(user=request.user, **filters.validated_data)
+        registrations = registration_selectors.registration_queue(user=request.user, **filters.validated_data)
         paginator = RegistrationListApi.Pagination()
         page = paginator.paginate_queryset(registrations, request, view=self)
         return paginator.get_paginated_response(RegistrationSummarySerializer(page, many=True).data)
@@ -144,19 +149,37 @@ class RegistrationDetailApi(StaffApi):
 
 
 class RegistrationAcceptApi(StaffApi):
+    @extend_schema_serializer(component_name="RegistrationAcceptInput")
+    class InputSerializer(serializers.Serializer):
+        confirm_risk = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text=(
+                "Bắt buộc `true` khi hồ sơ có đánh giá `review` (cần bác sĩ đánh giá) hoặc `hospital` (nên chuyển "
+                "cơ sở điều trị): xác nhận đã xem đánh giá và vẫn tiếp nhận chăm sóc tại nhà. Thiếu thì trả 400 "
+                "`risk_confirmation_required`."
+            ),
+        )
+
     @extend_schema(
         operation_id="registration_accept",
         tags=[TAG],
         summary="Tiếp nhận: tạo hồ sơ người bệnh và gửi tài khoản qua SMS",
         parameters=[ID_PARAMETER],
-        request=None,
+        request=InputSerializer,
         responses={200: RegistrationDetailSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request, id: str) -> Response:
+        serializer = self.InputSerializer(data=request.data or {})
+        serializer.is_valid(raise_exception=True)
         registration = selectors.registration_get(
             user=request.user, public_id=uuid_or_404(id, _("Không tìm thấy hồ sơ."))
         )
-        registration = registration_accept(registration=registration, actor=request.user)
+        registration = registration_accept(
+            registration=registration,
+            actor=request.user,
+            confirm_risk=serializer.validated_data["confirm_risk"],
+        )
         return Response(RegistrationDetailSerializer(registration).data)
 
 
@@ -190,7 +213,13 @@ class RegistrationRejectApi(StaffApi):
 class RegistrationTransferApi(StaffApi):
     @extend_schema_serializer(component_name="RegistrationTransferInput")
     class InputSerializer(serializers.Serializer):
-        station = serializers.UUIDField(help_text="Mã công khai của trạm y tế/cơ sở thu dung nhận hồ sơ")
+        station = serializers.CharField(
+            max_length=64,
+            help_text=(
+                "Trạm y tế/cơ sở thu dung nhận hồ sơ: mã cơ sở (ví dụ `TYT-10537`) hoặc mã công khai (UUID), "
+                "như trong `GET /stations`"
+            ),
+        )
         note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
     @extend_schema(
@@ -210,7 +239,7 @@ class RegistrationTransferApi(StaffApi):
         registration = registration_transfer(
             registration=registration,
             actor=request.user,
-            station=selectors.transfer_target(public_id=serializer.validated_data["station"]),
+            station=registration_selectors.transfer_target(ref=serializer.validated_data["station"]),
             note=serializer.validated_data["note"],
         )
         return Response(RegistrationDetailSerializer(registration).data)

@@ -1,4 +1,8 @@
-"""Load the demo province, facilities, staff and a few patients. Idempotent: safe to run again."""
+"""Load the demo province, facilities, staff and a few patients. Idempotent: safe to run again.
+
+Accounts are only ever created here, never changed: a demo account an administrator later locked, demoted or
+gave another password stays so (in particular the demo superuser `admin` is made once, not re-granted).
+`--first-run` (what scripts/run.sh uses on every start) does nothing at all once the demo is loaded."""
 
 from __future__ import annotations
 
@@ -19,6 +23,8 @@ from health_f0.facilities.models import Facility, Membership, StationWard
 from health_f0.facilities.services import facility_save
 from health_f0.notifications.models import OutboxMessage
 from health_f0.patients import address
+from health_f0.patients.bonds import phone_bond_record
+from health_f0.patients.models import BondMethod
 from health_f0.registration.models import Registration
 from health_f0.registration.services import (
     RegistrationInput,
@@ -39,8 +45,16 @@ class Command(BaseCommand):
             action="store_true",
             help="Leave out the demo bookings and re-exam plan (tests that start from an empty diary).",
         )
+        parser.add_argument(
+            "--first-run",
+            action="store_true",
+            help="Load the demo only into an empty database (a start of scripts/run.sh); otherwise do nothing.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options.get("first_run") and get_user_model().objects.exists():
+            self.stdout.write("Demo data already loaded: nothing changed.")
+            return
         call_command("load_monitoring_reference", stdout=self.stdout)
         data = json.loads(DEMO_FILE.read_text(encoding="utf-8"))
         with transaction.atomic():
@@ -88,10 +102,9 @@ class Command(BaseCommand):
                     password=password,
                     first_name=parts[-1],
                     last_name=" ".join(parts[:-1]),
+                    is_staff=True,
+                    is_superuser=bool(row.get("superuser")),
                 )
-            user.is_staff = True
-            user.is_superuser = bool(row.get("superuser"))
-            user.save(update_fields=["is_staff", "is_superuser"])
             Membership.objects.get_or_create(
                 user=user, facility=facilities[row["facility"]], role=row["role"]
             )
@@ -133,6 +146,15 @@ class Command(BaseCommand):
             account.set_password(data["password"])
             account.must_change_password = False
             account.save()
+            # The demo family's phone is proved (as if Hùng had confirmed it on the portal with an OTP), so a
+            # relative registered on the portal with it acts for him and he for them (patients.bonds).
+            phone_bond_record(
+                patient=registration.patient,
+                phone=registration.patient.phone,
+                method=BondMethod.PORTAL_OTP,
+                actor=account,
+                evidence="demo",
+            )
         for row in data["pending_registrations"]:
             phone = normalize_mobile(row["phone"])
             if Registration.objects.filter(phone=phone, full_name=row["full_name"]).exists():
