@@ -23,12 +23,13 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import StackedInline
 from unfold.dataclasses import ActionDialog
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
+from unfold.forms import BaseDialogForm
 
 from health_f0.core.admin_site import (
     ScopedModelAdmin,
@@ -40,14 +41,12 @@ from health_f0.core.admin_site import (
     has_any_role,
     redirect_back,
 )
-from health_f0.core.audit import audit_log
 from health_f0.core.exceptions import DomainError
-from health_f0.core.models import AuditLog
 from health_f0.core.phone import display_phone
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, Membership, Role
-from health_f0.monitoring import selectors
-from health_f0.monitoring.certificates import certificate_pdf
+from health_f0.monitoring import rules, selectors
+from health_f0.monitoring.certificates import certificate_for_staff
 from health_f0.monitoring.forms import (
     NEGATIVE_TEST_TYPES,
     AlertAcknowledgeForm,
@@ -76,6 +75,7 @@ from health_f0.monitoring.services import (
     CONFIG_ROLES,
     MONITORING_ROLES,
     alert_acknowledge,
+    alerts_acknowledge,
     call_list_record_call,
     configuration_changed,
     episode_close,
@@ -94,8 +94,10 @@ BOARD_ROLES: frozenset[str] = access.EPISODE_READER_ROLES  # station staff and h
 ESCALATION_ROLES: frozenset[str] = frozenset({Role.STATION_HEAD, Role.MANAGER, Role.ADMINISTRATOR})
 PAGE_SIZE = 50
 # The board shows the most severe open alerts first and links to the full list past this many: each one
-# carries its handling form, and 100 of them made the page cost 180-300 ms (docs/benchmarks.md).
+# carries its handling form, and 100 of them made the page cost 180-300 ms (docs/benchmarks.md). A card is one
+# patient: their newest alerts are listed, the older ones counted.
 OPEN_ALERTS_SHOWN = 20
+ALERTS_PER_CARD = 5
 
 LEVEL_BADGE: dict[str, str | None] = {
     AlertLevel.NONE: "success",
@@ -113,15 +115,32 @@ STATUS_BADGE: dict[str, str | None] = {
 COMPLETE_DIALOG: ActionDialog = {
     "title": _("Hoàn thành cách ly tại nhà"),
     "description": _(
-        "Cần đủ số ngày cách ly tối thiểu và một kết quả xét nghiệm âm tính. Sau khi hoàn thành, người bệnh "
-        "tải được giấy xác nhận (PDF có mã QR để kiểm tra)."
+        "Cần đủ số ngày cách ly tối thiểu tính từ ngày có kết quả dương tính, một kết quả xét nghiệm âm tính "
+        "và không còn cảnh báo chưa xử lý. Sau khi hoàn thành, người bệnh nhận tin nhắn và tải được giấy xác "
+        "nhận (PDF có mã QR để kiểm tra)."
     ),
     "form_class": CompleteForm,
     "form_submit_text": _("Hoàn thành"),
 }
+# Copying and activating a questionnaire change what every patient is asked: a GET only opens the dialog.
+COPY_DIALOG: ActionDialog = {
+    "title": _("Tạo phiên bản mới của bộ câu hỏi"),
+    "description": _("Bản sao chưa được dùng cho tới khi bấm “Kích hoạt”; có thể sửa các câu hỏi trước."),
+    "form_class": BaseDialogForm,
+    "form_submit_text": _("Tạo phiên bản mới"),
+}
+ACTIVATE_DIALOG: ActionDialog = {
+    "title": _("Kích hoạt bộ câu hỏi"),
+    "description": _("Từ lúc kích hoạt, mọi người bệnh khai báo theo phiên bản này."),
+    "form_class": BaseDialogForm,
+    "form_submit_text": _("Kích hoạt"),
+}
 CLOSE_DIALOG: ActionDialog = {
     "title": _("Kết thúc theo dõi"),
-    "description": _("Chuyển viện hoặc đóng hồ sơ vì lý do khác. Hồ sơ sau đó chỉ xem, không sửa được."),
+    "description": _(
+        "Chuyển viện hoặc đóng hồ sơ vì lý do khác. Các cảnh báo chưa xử lý được đóng cùng lúc, ghi lý do này. "
+        "Hồ sơ sau đó chỉ xem, không sửa được."
+    ),
     "form_class": CloseForm,
     "form_submit_text": _("Kết thúc"),
 }
@@ -138,7 +157,15 @@ def phone_link(phone: str) -> SafeString:
 
 
 def day_of_episode(episode: Episode, today: date) -> int:
-    return (today - episode.start_date).days + 1
+    """The isolation day shown as "Ngày thứ N": day 1 is the positive test (rules.isolation_day)."""
+    return rules.isolation_day(episode, today)
+
+
+def episode_level_badge(episode: Episode, levels: dict[str, SafeString] | None = None) -> SafeString:
+    """The latest declaration's level, or "Chưa khai báo" for a patient who never declared (not "normal")."""
+    if episode.last_declared_on is None:
+        return badge(gettext("Chưa khai báo"), None)
+    return (levels or {}).get(episode.last_alert_level) or level_badge(episode.last_alert_level)
 
 
 # --- Episodes, and the board / silent list pages hung under them ------------------------------------
@@ -176,6 +203,7 @@ class EpisodeAdmin(ScopedModelAdmin):
                 "fields": (
                     "facility",
                     "status_col",
+                    "positive_col",
                     "start_col",
                     "expected_end_col",
                     "day_col",
@@ -223,10 +251,13 @@ class EpisodeAdmin(ScopedModelAdmin):
 
     def has_certificate_permission(self, request: HttpRequest, object_id: Any = None) -> bool:
         if object_id is None:
-            return True
+            return has_any_role(request.user, access.CERTIFICATE_ROLES)
         episode = self.scoped_object(request, object_id)
         return bool(
-            episode is not None and episode.status == EpisodeStatus.COMPLETED and episode.certificate_code
+            episode is not None
+            and episode.status == EpisodeStatus.COMPLETED
+            and episode.certificate_code
+            and access.can_act_at(request.user, episode.facility, access.CERTIFICATE_ROLES)
         )
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any], search_term: str) -> Any:
@@ -249,7 +280,7 @@ class EpisodeAdmin(ScopedModelAdmin):
     def phone_col(self, obj: Episode) -> SafeString:
         return phone_link(obj.patient.phone)
 
-    @display(description=_("ngày thứ"), ordering="-start_date")
+    @display(description=_("ngày thứ"), ordering=selectors.ISOLATION_START.desc())
     def day_col(self, obj: Episode) -> str:
         if obj.status != EpisodeStatus.ACTIVE:
             return "—"
@@ -261,7 +292,7 @@ class EpisodeAdmin(ScopedModelAdmin):
 
     @display(description=_("mức cảnh báo gần nhất"), ordering="last_alert_level")
     def level_col(self, obj: Episode) -> SafeString:
-        return level_badge(obj.last_alert_level)
+        return episode_level_badge(obj)
 
     @display(description=_("trạng thái"), ordering="status")
     def status_col(self, obj: Episode) -> SafeString:
@@ -283,7 +314,13 @@ class EpisodeAdmin(ScopedModelAdmin):
     def address_col(self, obj: Episode) -> str:
         return ", ".join(part for part in (obj.patient.street, obj.patient.ward_name) if part) or "—"
 
-    @display(description=_("ngày bắt đầu"))
+    @display(description=_("ngày có kết quả dương tính"))
+    def positive_col(self, obj: Episode) -> str:
+        if obj.positive_date is None:
+            return gettext("Chưa rõ — tính từ ngày tiếp nhận")
+        return fmt_date(obj.positive_date)
+
+    @display(description=_("ngày tiếp nhận"))
     def start_col(self, obj: Episode) -> str:
         return fmt_date(obj.start_date)
 
@@ -385,8 +422,19 @@ class EpisodeAdmin(ScopedModelAdmin):
                 actor=request.user,
                 negative_test_date=form.cleaned_data["negative_test_date"],
                 negative_test_type=form.cleaned_data["negative_test_type"],
+                alert_outcomes=form.alert_outcomes(),
+                alert_note=form.cleaned_data.get("alert_note") or "",
             )
         except DomainError as exc:
+            if exc.code == "open_alerts":
+                # Show the dialog again with the alerts as they are now (one may have come in meanwhile).
+                fresh = CompleteForm(request, object_id, data=request.POST)
+                fresh.is_valid()
+                fresh.mark_unhandled(gettext("Chọn kết quả xử lý cho cảnh báo này."))
+                messages.error(request, exc.message)
+                return render(
+                    request, "unfold/helpers/dialog.html", {"dialog": COMPLETE_DIALOG, "form": fresh}
+                )
             if exc.field in form.fields:
                 form.add_error(exc.field, exc.message)
                 return render(
@@ -437,14 +485,7 @@ class EpisodeAdmin(ScopedModelAdmin):
     )
     def certificate_action(self, request: HttpRequest, object_id: Any) -> HttpResponse:
         episode = self.scoped_object_or_404(request, object_id)
-        pdf = certificate_pdf(episode=episode)
-        audit_log(
-            actor=request.user,
-            action=AuditLog.Action.EXPORT,
-            verb="certificate_pdf",
-            target=episode,
-            facility=episode.facility,
-        )
+        pdf = certificate_for_staff(episode=episode, actor=request.user)  # role checked, download audited
         response = HttpResponse(pdf, content_type="application/pdf")
         response["Content-Disposition"] = (
             f'attachment; filename="giay-xac-nhan-{episode.certificate_code}.pdf"'
@@ -513,8 +554,10 @@ class EpisodeAdmin(ScopedModelAdmin):
         form, station = self._station_form(request)
         user, today = request.user, timezone.localdate()
         summary = selectors.board_summary(user=user, facility=station, today=today)
-        # Most severe first, then the longest waiting.
-        alerts = list(selectors.open_alerts(user=user, facility=station)[:OPEN_ALERTS_SHOWN])
+        # One card per patient with open alerts: the most severe first, then the longest waiting.
+        groups, patients_total = selectors.open_alert_groups(
+            user=user, facility=station, limit=OPEN_ALERTS_SHOWN
+        )
         page = Paginator(
             selectors.board_episodes(user=user, facility=station, today=today, filters=form.filters()),
             PAGE_SIZE,
@@ -532,7 +575,7 @@ class EpisodeAdmin(ScopedModelAdmin):
         }
         episode_url = _url_pattern("admin:monitoring_episode_change")
         ack_url = _url_pattern("admin:monitoring_alert_acknowledge")
-        ack_form = _AckFormHtml(request) if alerts else None
+        ack_form = _AckFormHtml(request) if groups else None
         open_total = summary_open(summary)
         context = {
             **self._page_context(request, gettext("Bảng theo dõi hôm nay")),
@@ -543,19 +586,25 @@ class EpisodeAdmin(ScopedModelAdmin):
             "tiles": _tiles(summary, station.pk),
             "alerts": [
                 {
-                    **_alert_row(alert, levels),
-                    "patient": alert.episode.patient,
-                    "age": age_years(alert.episode.patient.date_of_birth, today),
-                    "phone": phone_link(alert.episode.patient.phone),
-                    "waiting": duration_label(now - alert.created_at),
-                    "episode_url": episode_url(alert.episode_id),
-                    "ack_url": ack_url(alert.pk),
-                    "form": ack_form.for_alert(alert.pk) if ack_form else None,
+                    "level": levels.get(group.level) or level_badge(group.level),
+                    "patient": group.episode.patient,
+                    "age": age_years(group.episode.patient.date_of_birth, today),
+                    "phone": phone_link(group.episode.patient.phone),
+                    "count": group.count,
+                    "items": [_alert_row(alert, levels) for alert in group.alerts[:ALERTS_PER_CARD]],
+                    "older": group.count - min(group.count, ALERTS_PER_CARD),
+                    "raised": fmt_datetime(group.newest.created_at),
+                    "waiting": duration_label(now - group.oldest),
+                    "episode_url": episode_url(group.episode.pk),
+                    "ack_url": ack_url(group.newest.pk),
+                    "alert_ids": [alert.pk for alert in group.alerts],
+                    "form": ack_form.for_alert(group.newest.pk) if ack_form else None,
                 }
-                for alert in alerts
+                for group in groups
             ],
             "alerts_total": open_total,
-            "alerts_more": open_total > len(alerts),
+            "alert_patients": patients_total,
+            "alerts_more": patients_total > len(groups),
             "alerts_all_url": reverse("admin:monitoring_alert_changelist")
             + f"?xu_ly=chua&facility__id__exact={station.pk}",
             "ack_button": ack_form.button if ack_form else "",
@@ -571,7 +620,7 @@ class EpisodeAdmin(ScopedModelAdmin):
                     "day": day_of_episode(episode, today),
                     "last_declared": fmt_date(episode.last_declared_on),
                     "declared_today": declared[episode.last_declared_on == today],
-                    "level": levels.get(episode.last_alert_level) or level_badge(episode.last_alert_level),
+                    "level": episode_level_badge(episode, levels),
                     "url": episode_url(episode.pk),
                 }
                 for episode in page.object_list
@@ -656,26 +705,54 @@ class EpisodeAdmin(ScopedModelAdmin):
         if alert is None:
             raise Http404
         form = AlertAcknowledgeForm(request.POST)
+        # The board's card is one patient: it posts the ids of every open alert it showed, so one outcome
+        # closes them all (only those of this alert's episode are taken).
+        group = self._alert_group(request, alert)
         if not form.is_valid():
             for errors in form.errors.values():
                 messages.error(request, " ".join(str(error) for error in errors))
         else:
             try:
-                alert_acknowledge(
-                    alert=alert,
-                    actor=request.user,
-                    outcome=form.cleaned_data["outcome"],
-                    note=form.cleaned_data["note"],
-                )
+                if len(group) > 1:
+                    closed = alerts_acknowledge(
+                        alerts=group,
+                        actor=request.user,
+                        outcome=form.cleaned_data["outcome"],
+                        note=form.cleaned_data["note"],
+                    )
+                else:
+                    closed = [
+                        alert_acknowledge(
+                            alert=alert,
+                            actor=request.user,
+                            outcome=form.cleaned_data["outcome"],
+                            note=form.cleaned_data["note"],
+                        )
+                    ]
             except DomainError as exc:
                 messages.error(request, exc.message)
             else:
-                messages.success(
-                    request,
-                    gettext("Đã ghi nhận xử lý cảnh báo của %(name)s.")
-                    % {"name": alert.episode.patient.full_name},
-                )
+                name = alert.episode.patient.full_name
+                if len(closed) == 1:
+                    done = gettext("Đã ghi nhận xử lý cảnh báo của %(name)s.") % {"name": name}
+                else:
+                    done = ngettext(
+                        "Đã ghi nhận xử lý %(count)s cảnh báo của %(name)s.",
+                        "Đã ghi nhận xử lý %(count)s cảnh báo của %(name)s.",
+                        len(closed),
+                    ) % {"count": len(closed), "name": name}
+                messages.success(request, done)
         return HttpResponseRedirect(_safe_next(request, _board_url(alert.facility_id)))
+
+    def _alert_group(self, request: HttpRequest, alert: Alert) -> list[Alert]:
+        """The alert and the other open alerts of its episode named in the POST's `alerts` (scoped)."""
+        wanted = {int(v) for v in request.POST.getlist("alerts") if v.isdigit()} - {alert.pk}
+        if not wanted:
+            return [alert]
+        others = access.scope_by_facility(Alert.objects.all(), request.user, roles=BOARD_ROLES).filter(
+            pk__in=wanted, episode_id=alert.episode_id, acknowledged_at__isnull=True
+        )
+        return [alert, *others]
 
     def record_call_view(self, request: HttpRequest, reminder_id: int) -> HttpResponse:
         if request.method != "POST":
@@ -894,8 +971,8 @@ class AcknowledgedFilter(admin.SimpleListFilter):
         return [("chua", _("Chưa xử lý")), ("roi", _("Đã xử lý"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() == "chua":
-            return queryset.filter(acknowledged_at__isnull=True)
+        if self.value() == "chua":  # waiting for the station: only an active episode's alerts wait
+            return queryset.filter(acknowledged_at__isnull=True, episode__status=EpisodeStatus.ACTIVE)
         if self.value() == "roi":
             return queryset.filter(acknowledged_at__isnull=False)
         return queryset
@@ -1027,6 +1104,7 @@ class QuestionInline(StackedInline):
     tab = True
     fields = (
         ("code", "order", "type", "required"),
+        ("age_min_months", "age_max_months"),
         "text_vi",
         "text_en",
         "help_vi",
@@ -1136,8 +1214,11 @@ class QuestionnaireVersionAdmin(ConfigAdmin):
         url_path="tao-phien-ban-moi",
         permissions=["copy"],
         icon="content_copy",
+        dialog=COPY_DIALOG,
     )
-    def copy_action(self, request: HttpRequest, object_id: Any) -> HttpResponse:
+    def copy_action(self, request: HttpRequest, form: BaseDialogForm, object_id: Any) -> HttpResponse:
+        if request.method != "POST":  # the dialog posts; a GET never writes
+            raise Http404
         version = self.scoped_object(request, object_id)
         if version is None:
             raise Http404
@@ -1161,8 +1242,11 @@ class QuestionnaireVersionAdmin(ConfigAdmin):
         permissions=["activate"],
         icon="published_with_changes",
         variant=ActionVariant.SUCCESS,
+        dialog=ACTIVATE_DIALOG,
     )
-    def activate_action(self, request: HttpRequest, object_id: Any) -> HttpResponse:
+    def activate_action(self, request: HttpRequest, form: BaseDialogForm, object_id: Any) -> HttpResponse:
+        if request.method != "POST":  # the dialog posts; a GET never writes
+            raise Http404
         version = self.scoped_object(request, object_id)
         if version is None:
             raise Http404

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import segno
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from health_f0.monitoring import rules
 from health_f0.monitoring.models import Episode, EpisodeStatus
 
 
@@ -24,9 +26,10 @@ class PublicCertificate:
     code: str
     name_masked: str
     birth_year: int
-    start_date: date
+    start_date: date  # day 1 of the isolation: the positive test (rules.isolation_start)
     end_date: date
     facility_name: str
+    positive_date: date | None = None  # None: unknown, the isolation counted from the acceptance
 
 
 def _mask_name(full_name: str) -> str:
@@ -51,21 +54,22 @@ def certificate_lookup(*, code: str) -> PublicCertificate | None:
         code=code,
         name_masked=_mask_name(episode.patient.full_name),
         birth_year=episode.patient.date_of_birth.year,
-        start_date=episode.start_date,
+        start_date=rules.isolation_start(episode),
         end_date=timezone.localtime(episode.ended_at).date(),
         facility_name=episode.facility.name,
+        positive_date=episode.positive_date,
     )
 
 
-def certificate_pdf(*, episode: Episode) -> bytes:
-    """Render the certificate of a completed episode (A4, Vietnamese, QR code to the verification page)."""
-    from weasyprint import HTML
-
+def certificate_html(*, episode: Episode) -> str:
+    """The certificate of a completed episode as HTML (A4, Vietnamese, QR code to the verification page).
+    The isolation period runs from the positive test (QĐ 261/QĐ-BYT); the positive-test date and the day
+    the station accepted the patient are both stated."""
     if episode.status != EpisodeStatus.COMPLETED or not episode.certificate_code:
         raise ValueError("only a completed episode has a certificate")
     url = verification_url(episode.certificate_code)
     qr_svg = segno.make(url, error="m").svg_inline(scale=3, dark="#0b3d2e")
-    html = render_to_string(
+    return render_to_string(
         "monitoring/certificate.html",
         {
             "episode": episode,
@@ -73,9 +77,56 @@ def certificate_pdf(*, episode: Episode) -> bytes:
             "facility": episode.facility,
             "qr_svg": qr_svg,
             "url": url,
+            "isolation_start": rules.isolation_start(episode),
             "issued_on": timezone.localtime(episode.ended_at).date()
             if episode.ended_at
             else timezone.localdate(),
         },
     )
-    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
+
+
+def certificate_pdf(*, episode: Episode) -> bytes:
+    """Render the certificate of a completed episode as a PDF (see certificate_html)."""
+    from weasyprint import HTML
+
+    return HTML(string=certificate_html(episode=episode), base_url=str(settings.BASE_DIR)).write_pdf()
+
+
+# --- Who gets a certificate: the patient and family on the portal and the app; staff through the desk. ---
+
+
+def certificate_of_own_episode(*, user: Any, public_id: Any) -> Episode | None:
+    """A completed episode with a certificate of one of the account's own or family patients
+    (access.own_patients_for: staff and superusers get none, whatever their scope); None otherwise."""
+    from health_f0.facilities import access
+
+    return (
+        Episode.objects.select_related("facility__parent", "patient")
+        .filter(
+            public_id=public_id,
+            patient__in=access.own_patients_for(user),
+            status=EpisodeStatus.COMPLETED,
+        )
+        .exclude(certificate_code="")
+        .first()
+    )
+
+
+def certificate_for_staff(*, episode: Episode, actor: Any) -> bytes:
+    """The certificate PDF for a staff member at the desk: they must hold access.CERTIFICATE_ROLES at the
+    episode's facility (PermissionDenied otherwise), and every download is an audit row (EXPORT)."""
+    from health_f0.core.audit import audit_log
+    from health_f0.core.models import AuditLog
+    from health_f0.facilities import access
+
+    access.require_role_at(actor, episode.facility, access.CERTIFICATE_ROLES)
+    pdf = certificate_pdf(episode=episode)
+    audit_log(
+        actor=actor,
+        action=AuditLog.Action.EXPORT,
+        verb="certificate_pdf",
+        target=episode,
+        facility=episode.facility,
+        data={"certificate": episode.certificate_code},
+    )
+    return pdf

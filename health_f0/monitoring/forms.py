@@ -23,7 +23,8 @@ from unfold.widgets import (
 
 from health_f0.facilities.models import Facility, StationWard
 from health_f0.monitoring.models import Alert, AlertLevel, EpisodeStatus, GuidanceDocument, ProvincePolicy
-from health_f0.monitoring.selectors import BoardFilters
+from health_f0.monitoring.selectors import BoardFilters, episode_open_alerts
+from health_f0.monitoring.services import STAFF_OUTCOMES
 
 DATE_INPUT_FORMATS = ["%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y"]
 PDF_MAX_BYTES = 10 * 1024 * 1024
@@ -87,10 +88,14 @@ class BoardForm(forms.Form):
         )
 
 
+# What staff may record about an alert ("Đóng theo hồ sơ kết thúc" is set only by ending an episode).
+STAFF_OUTCOME_CHOICES = [(value, label) for value, label in Alert.Outcome.choices if value in STAFF_OUTCOMES]
+
+
 class AlertAcknowledgeForm(forms.Form):
     outcome = forms.ChoiceField(
         label=_("Kết quả xử lý"),
-        choices=[("", _("— Chọn kết quả —"))] + list(Alert.Outcome.choices),
+        choices=[("", _("— Chọn kết quả —"))] + STAFF_OUTCOME_CHOICES,
         widget=UnfoldAdminSelectWidget,
         error_messages={"required": _("Vui lòng chọn kết quả xử lý.")},
     )
@@ -114,6 +119,12 @@ class CallRecordForm(forms.Form):
 
 
 class CompleteForm(BaseDialogForm):
+    """Completion: the negative test, and an outcome for each alert still open (the service refuses to
+    complete while one is left without; the outcomes are recorded in the same step, each audited)."""
+
+    form_before_template = "admin/monitoring/episode/_complete_alerts.html"
+    ALERT_PREFIX = "alert_"
+
     negative_test_date = forms.DateField(
         label=_("Ngày xét nghiệm âm tính"),
         input_formats=DATE_INPUT_FORMATS,
@@ -134,10 +145,57 @@ class CompleteForm(BaseDialogForm):
     def __init__(self, request: Any, object_id: Any = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(request, object_id, *args, **kwargs)
         self.fields["negative_test_date"].initial = timezone.localdate().strftime("%d/%m/%Y")
+        self.open_alerts = (
+            episode_open_alerts(user=request.user, episode_id=object_id) if object_id is not None else []
+        )
+        for alert in self.open_alerts:
+            self.fields[f"{self.ALERT_PREFIX}{alert.pk}"] = forms.ChoiceField(
+                label=_alert_label(alert),
+                required=False,
+                choices=[("", _("— Chưa xử lý —"))] + STAFF_OUTCOME_CHOICES,
+                widget=UnfoldAdminSelectWidget,
+            )
+        if self.open_alerts:
+            self.fields["alert_note"] = forms.CharField(
+                label=_("Ghi chú xử lý cảnh báo"),
+                required=False,
+                max_length=300,
+                widget=UnfoldAdminTextInputWidget(
+                    attrs={"placeholder": _("Ví dụ: đã gọi, SpO2 98%, ổn định")}
+                ),
+            )
 
     def clean_negative_test_date(self) -> date:
         value: date = self.cleaned_data["negative_test_date"]
         return value
+
+    def alert_outcomes(self) -> dict[int, str]:
+        """{alert id: outcome} for the open alerts given one in this form."""
+        return {
+            alert.pk: self.cleaned_data.get(f"{self.ALERT_PREFIX}{alert.pk}") or ""
+            for alert in self.open_alerts
+            if self.cleaned_data.get(f"{self.ALERT_PREFIX}{alert.pk}")
+        }
+
+    def mark_unhandled(self, message: str) -> bool:
+        """Put the service's "open alerts" refusal on each alert left without an outcome; False if the
+        form lists none of them (an alert came in after the dialog opened: the caller reloads it)."""
+        marked = False
+        for alert in self.open_alerts:
+            name = f"{self.ALERT_PREFIX}{alert.pk}"
+            if not self.cleaned_data.get(name):
+                self.add_error(name, message)
+                marked = True
+        return marked
+
+    def get_before_template_context(self, request: Any, object_id: Any = None) -> dict[str, Any]:
+        return {"open_alerts": len(self.open_alerts)}
+
+
+def _alert_label(alert: Alert) -> str:
+    when = timezone.localtime(alert.created_at).strftime("%H:%M %d/%m/%Y")
+    reasons = "; ".join(alert.reasons or [])
+    return f"{when} · {alert.get_level_display()}" + (f": {reasons}" if reasons else "")
 
 
 class CloseForm(BaseDialogForm):

@@ -4,13 +4,15 @@ guidance documents. Nothing COVID-specific is hard-coded: questions, thresholds 
 from __future__ import annotations
 
 import uuid
-from datetime import time
+from datetime import date, time
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from health_f0.core.models import BaseModel
+from health_f0.monitoring import rules
 
 
 class AlertLevel(models.TextChoices):
@@ -66,12 +68,27 @@ class Episode(BaseModel):
     status = models.CharField(
         _("trạng thái"), max_length=12, choices=EpisodeStatus.choices, default=EpisodeStatus.ACTIVE
     )
-    start_date = models.DateField(_("ngày bắt đầu"))
+    # The day the station accepted the patient (monitoring began). The isolation itself is counted from
+    # `positive_date` (QĐ 261/QĐ-BYT: from the positive test); see monitoring.rules.isolation_start.
+    start_date = models.DateField(_("ngày tiếp nhận"))
+    positive_date = models.DateField(
+        _("ngày có kết quả dương tính"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Ngày thứ 1 của thời gian cách ly. Để trống khi không rõ: khi đó tính từ ngày tiếp nhận."
+        ),
+    )
     expected_end_date = models.DateField(_("ngày dự kiến kết thúc"))
     # Denormalized for the board and the silent list: they must not scan declarations.
     last_declared_on = models.DateField(_("ngày khai báo gần nhất"), null=True, blank=True)
     last_alert_level = models.CharField(
         _("mức cảnh báo gần nhất"), max_length=12, choices=AlertLevel.choices, default=AlertLevel.NONE
+    )
+    # Declarations made on `last_declared_on`: the daily cap (settings.DECLARATIONS_PER_DAY) is checked and
+    # counted in the same UPDATE that marks the episode declared, so it holds under concurrency for free.
+    declarations_on_last_day = models.PositiveSmallIntegerField(
+        _("số lần khai báo trong ngày gần nhất"), default=0, db_default=0, editable=False
     )
     negative_test_date = models.DateField(_("ngày xét nghiệm âm tính"), null=True, blank=True)
     negative_test_type = models.CharField(_("loại xét nghiệm âm tính"), max_length=8, blank=True)
@@ -92,6 +109,15 @@ class Episode(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.patient} — {self.start_date:%d/%m/%Y}"
+
+    # For templates; the rule itself is monitoring.rules'.
+    @property
+    def isolation_start(self) -> date:
+        return rules.isolation_start(self)
+
+    @property
+    def isolation_day_today(self) -> int:
+        return rules.isolation_day(self, timezone.localdate())
 
 
 class QuestionType(models.TextChoices):
@@ -139,8 +165,15 @@ class Question(models.Model):
         _("lựa chọn"),
         default=list,
         blank=True,
-        help_text=_('[{"code": "cough", "vi": "Ho", "en": "Cough", "danger": false}]'),
+        help_text=_(
+            '[{"code": "cough", "vi": "Ho", "en": "Cough", "danger": false}]; một lựa chọn chỉ dành cho một '
+            'nhóm tuổi thêm "age_min_months"/"age_max_months", ví dụ trẻ em dưới 12 tuổi: "age_max_months": 144'
+        ),
     )
+    # The age band the question is asked in (months, like the triage rules: from min, below max); empty = all
+    # ages. The portal hides it outside the band and the service refuses an answer to it there.
+    age_min_months = models.PositiveIntegerField(_("hỏi từ tuổi (tháng)"), null=True, blank=True)
+    age_max_months = models.PositiveIntegerField(_("hỏi dưới tuổi (tháng)"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("câu hỏi")
@@ -215,6 +248,10 @@ class Declaration(models.Model):
     alert_level = models.CharField(_("mức cảnh báo"), max_length=12, choices=AlertLevel.choices)
     reasons = models.JSONField(_("lý do"), default=list)
     idempotency_key = models.CharField(max_length=64)
+    # SHA-256 of the answers as understood (services._request_hash): a retry with the same key must carry the
+    # same answers; another body under that key is refused (422), never answered with this row. The database
+    # defaults keep the previous release's INSERTs working while a deploy rolls out.
+    request_hash = models.CharField(max_length=64, blank=True, default="", db_default="", editable=False)
 
     class Meta:
         verbose_name = _("khai báo sức khoẻ")
@@ -240,6 +277,9 @@ class Alert(models.Model):
         ADVISED = "advised", _("Đã tư vấn")
         DOCTOR_VISIT = "doctor_visit", _("Bác sĩ đến khám")
         HOSPITAL = "hospital", _("Chuyển viện")
+        # Set by the service when an episode is closed for another reason (moved away, died…) with alerts
+        # still open; never chosen by hand.
+        EPISODE_ENDED = "episode_ended", _("Đóng theo hồ sơ kết thúc")
 
     declaration = models.OneToOneField(Declaration, on_delete=models.CASCADE, related_name="alert")
     episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="alerts")

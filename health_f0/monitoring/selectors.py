@@ -11,7 +11,8 @@ from datetime import date, time, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, IntegerField, Max, Min, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from health_f0.core.exceptions import NotFound, PermissionDenied
@@ -21,6 +22,7 @@ from health_f0.facilities.models import Facility
 from health_f0.monitoring.models import (
     LEVEL_RANK,
     Alert,
+    AlertLevel,
     Declaration,
     Episode,
     EpisodeStatus,
@@ -70,7 +72,9 @@ def board_summary(*, user: Any, facility: Facility, today: date) -> BoardSummary
     )
     alerts = (
         dict(
-            Alert.objects.filter(facility=facility, acknowledged_at__isnull=True)
+            Alert.objects.filter(
+                facility=facility, acknowledged_at__isnull=True, episode__status=EpisodeStatus.ACTIVE
+            )
             .values_list("level")
             .annotate(n=Count("id"))
             .values_list("level", "n")
@@ -97,8 +101,11 @@ def board_episodes(
         qs = qs.filter(patient__ward_code=f.ward_code)
     if f.alert_level:
         qs = qs.filter(last_alert_level=f.alert_level)
+        if f.alert_level == AlertLevel.NONE:
+            qs = qs.exclude(last_declared_on__isnull=True)  # never declared is not "normal"
     if f.day_of_episode:
-        qs = qs.filter(start_date=today - timedelta(days=f.day_of_episode - 1))
+        # Day 1 is the positive test (rules.isolation_start: the start when the positive date is unknown).
+        qs = qs.alias(day_one=ISOLATION_START).filter(day_one=today - timedelta(days=f.day_of_episode - 1))
     if f.age_min is not None:
         qs = qs.filter(patient__date_of_birth__lte=_years_before(today, f.age_min))
     if f.age_max is not None:
@@ -123,14 +130,80 @@ def silent_episodes(*, user: Any, facility: Facility, today: date) -> QuerySet[E
 
 
 def open_alerts(*, user: Any, facility: Facility) -> QuerySet[Alert]:
-    """Unacknowledged alerts of one station, most severe and oldest first."""
+    """Unacknowledged alerts of one station's active episodes, most severe and oldest first (an ended
+    episode's alerts are closed with it; one left open by a race never shows)."""
     return (
-        access.scope_by_facility(Alert.objects.all(), user, field="facility")
-        .filter(facility=facility, acknowledged_at__isnull=True)
+        _open_alerts_of(user, facility)
         .select_related("episode__patient", "declaration")
         .annotate(severity=_severity())
         .order_by("-severity", "created_at", "id")
     )
+
+
+def _open_alerts_of(user: Any, facility: Facility) -> QuerySet[Alert]:
+    return access.scope_by_facility(Alert.objects.all(), user, field="facility").filter(
+        facility=facility, acknowledged_at__isnull=True, episode__status=EpisodeStatus.ACTIVE
+    )
+
+
+@dataclass(frozen=True)
+class AlertGroup:
+    """The open alerts of one patient, newest first: the board shows one card per patient."""
+
+    episode: Episode
+    alerts: list[Alert]
+    level: str  # the most severe of them
+    oldest: Any  # datetime of the longest-waiting one
+
+    @property
+    def count(self) -> int:
+        return len(self.alerts)
+
+    @property
+    def newest(self) -> Alert:
+        return self.alerts[0]
+
+
+def open_alert_groups(*, user: Any, facility: Facility, limit: int) -> tuple[list[AlertGroup], int]:
+    """One station's open alerts grouped per patient: the `limit` most worrying patients (most severe open
+    alert first, then the longest waiting), each with all their open alerts newest first; and how many
+    patients have open alerts. Three queries whatever the number of alerts."""
+    base = _open_alerts_of(user, facility)
+    ranked = list(
+        base.values("episode_id")
+        .annotate(top=Max(_severity()), oldest=Min("created_at"))
+        .order_by("-top", "oldest", "episode_id")[:limit]
+    )
+    total = base.values("episode_id").distinct().count() if len(ranked) == limit else len(ranked)
+    by_episode: dict[int, list[Alert]] = {row["episode_id"]: [] for row in ranked}
+    alerts = base.filter(episode_id__in=list(by_episode)).select_related("episode__patient", "declaration")
+    for alert in alerts.order_by("-created_at", "-id"):
+        by_episode[alert.episode_id].append(alert)
+    rank_level = {rank: level for level, rank in LEVEL_RANK.items()}
+    groups = [
+        AlertGroup(
+            episode=by_episode[row["episode_id"]][0].episode,
+            alerts=by_episode[row["episode_id"]],
+            level=str(rank_level.get(row["top"], AlertLevel.WATCH)),
+            oldest=row["oldest"],
+        )
+        for row in ranked
+        if by_episode[row["episode_id"]]
+    ]
+    return groups, total
+
+
+def episode_open_alerts(*, user: Any, episode_id: Any) -> list[Alert]:
+    """The open alerts of one episode the user may see, oldest first (the completion dialog lists them)."""
+    return list(
+        access.scope_by_facility(Alert.objects.all(), user, field="facility")
+        .filter(episode_id=episode_id, acknowledged_at__isnull=True)
+        .order_by("created_at", "id")
+    )
+
+
+# Day 1 of an episode's isolation, in SQL (rules.isolation_start).
+ISOLATION_START = Coalesce("positive_date", "start_date")
 
 
 def _severity() -> Case:
@@ -180,8 +253,9 @@ def declaring_patient(*, user: Any, public_id: Any = None) -> Any:
     its own record. One query. Staff accounts get PermissionDenied (they use the desk); any other id,
     missing or another family's, NotFound.
 
-    The rule is access.own_patients_for's (own record, or a family member with an account registered with
-    the account's phone; none for staff or superusers), written as one constant SQL statement: building
+    The rule is access.own_patients_for's (own record, or a family member with an account whose verified
+    phone is the account's verified phone; none for staff or superusers; the family condition comes from
+    access.own_or_family_sql), written as one constant SQL statement: building
     the same ORM query took about a third of a declaration's CPU at the morning peak (bench/declarations.sh).
     tests/api/test_declaration_hot_path.py checks both agree for every kind of account."""
     from django.db import connections, router
@@ -191,7 +265,7 @@ def declaring_patient(*, user: Any, public_id: Any = None) -> Any:
     rows: list[Any] = []
     if getattr(user, "is_authenticated", False) and not user.is_superuser:
         meta = Patient._meta
-        account, phone = meta.get_field("account").column, meta.get_field("phone").column
+        account = meta.get_field("account").column
         where, params = f"{account} = %s", [user.pk]
         if public_id is not None:
             field = meta.get_field("public_id")
@@ -200,9 +274,7 @@ def declaring_patient(*, user: Any, public_id: Any = None) -> Any:
                 key = field.get_db_prep_value(field.to_python(public_id), connection)
             except (ValueError, TypeError, DjangoValidationError):
                 key = None  # malformed: no such patient
-            if getattr(user, "phone", ""):
-                where = f"({account} = %s OR ({phone} = %s AND {account} IS NOT NULL))"
-                params.append(user.phone)
+            where, params = access.own_or_family_sql(user)
             where = f"{field.column} = %s AND {where}"
             params.insert(0, key)
         if params[0] is not None:
@@ -250,7 +322,7 @@ def published_guidance() -> QuerySet[GuidanceDocument]:
 def alert_list(*, user: Any, facility: Any = None, level: str | None = None) -> QuerySet[Alert]:
     """Open alerts the staff member watches over, most severe and then oldest first; `facility` (a public
     id) narrows them to that facility and everything under it (a TTYT: all its stations)."""
-    qs = access.alerts_for(user).filter(acknowledged_at__isnull=True)
+    qs = access.alerts_for(user).filter(acknowledged_at__isnull=True, episode__status=EpisodeStatus.ACTIVE)
     if facility is not None:
         path = Facility.objects.filter(public_id=facility).values_list("path", flat=True).first()
         if path is None:

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import time as _time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from django.utils.translation import get_language, ngettext
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from health_f0.core.audit import audit_log
-from health_f0.core.exceptions import DomainError, NotFound, PermissionDenied, ValidationErrors
+from health_f0.core.exceptions import DomainError, NotFound, PermissionDenied, RateLimited, ValidationErrors
 from health_f0.core.models import AuditLog
 from health_f0.core.rawsql import fetch_models, fetch_rows, insert_one
+from health_f0.core.text import SMS_TWO_SEGMENTS, unaccent
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, FacilityKind, Role
-from health_f0.monitoring import triage
+from health_f0.monitoring import rules, triage
 from health_f0.monitoring.models import (
     LEVEL_RANK,
     Alert,
@@ -36,6 +40,8 @@ from health_f0.monitoring.models import (
     ReminderLog,
     TriageRule,
 )
+from health_f0.notifications.models import MessageKind
+from health_f0.notifications.services import sms_enqueue
 from health_f0.patients.models import Patient
 
 MONITORING_ROLES = frozenset(
@@ -137,21 +143,43 @@ def episode_start(
     actor: Any,
     registration: Any = None,
     start_date: date | None = None,
+    positive_date: date | None = None,
 ) -> Episode:
-    """Open a home-care episode (on acceptance, or when staff admit a patient directly)."""
+    """Open a home-care episode (on acceptance, or when staff admit a patient directly).
+
+    The isolation is counted from the positive test (QĐ 261/QĐ-BYT): `positive_date`, by default the
+    registration's; the expected end is that day plus the province's minimum days. Without a known positive
+    date the episode counts from its start (rules.isolation_start)."""
     if Episode.objects.filter(patient=patient, status=EpisodeStatus.ACTIVE).exists():
         raise DomainError(_("Người bệnh đang có đợt chăm sóc tại nhà chưa kết thúc."), code="episode_active")
     start = start_date or timezone.localdate()
+    if positive_date is None and registration is not None:
+        positive_date = registration.positive_date
+    if positive_date is not None and positive_date > start:
+        raise DomainError(
+            _("Ngày có kết quả dương tính không được sau ngày tiếp nhận."),
+            code="positive_date_invalid",
+            field="positive_date",
+        )
     policy = policy_for(facility.province_code)
-    episode = Episode.objects.create(
+    episode = Episode(
         patient=patient,
         facility=facility,
         registration=registration,
         start_date=start,
-        expected_end_date=start + timedelta(days=policy.min_isolation_days),
+        positive_date=positive_date,
     )
+    episode.expected_end_date = rules.expected_end_date(
+        isolation_start=rules.isolation_start(episode), min_isolation_days=policy.min_isolation_days
+    )
+    episode.save()
     audit_log(
-        actor=actor, action=AuditLog.Action.CREATE, verb="start_episode", target=episode, facility=facility
+        actor=actor,
+        action=AuditLog.Action.CREATE,
+        verb="start_episode",
+        target=episode,
+        facility=facility,
+        data={"positive_date": positive_date.isoformat() if positive_date else None},
     )
     return episode
 
@@ -186,8 +214,12 @@ def _question_text(question: Question) -> str:
     return question.text_vi
 
 
-def declaration_clean(*, questions: list[Question], answers: Any) -> dict[str, Any]:
-    """Check answers against each question's type, options and plausible range; collect every error."""
+def declaration_clean(
+    *, questions: list[Question], answers: Any, age_months: int | None = None
+) -> dict[str, Any]:
+    """Check answers against each question's type, options and plausible range, the patient's age band
+    (`age_months`; a question or option for another age is refused, a required one outside its band is not
+    required) and physiologically impossible combinations (rules.impossible_vitals); collect every error."""
     if not isinstance(answers, dict):
         raise ValidationErrors(
             {"answers": [("answers_invalid", _("Câu trả lời phải là một đối tượng mã → giá trị."))]}
@@ -203,6 +235,16 @@ def declaration_clean(*, questions: list[Question], answers: Any) -> dict[str, A
     for q in questions:
         raw = answers.get(q.code)
         empty = raw is None or raw == "" or raw == []
+        if not rules.in_age_band(q, age_months):
+            if not empty:
+                errors.setdefault(q.code, []).append(
+                    (
+                        "not_for_age",
+                        _("%(question)s: câu hỏi này không dành cho độ tuổi của người bệnh.")
+                        % {"question": _question_text(q)},
+                    )
+                )
+            continue
         if empty:
             if q.required:
                 errors.setdefault(q.code, []).append(
@@ -252,6 +294,16 @@ def declaration_clean(*, questions: list[Question], answers: Any) -> dict[str, A
                     )
                 )
                 continue
+            other_age = [o for o in q.options if o["code"] in values and not rules.in_age_band(o, age_months)]
+            if other_age:
+                errors.setdefault(q.code, []).append(
+                    (
+                        "option_not_for_age",
+                        _("%(question)s: “%(option)s” không dành cho độ tuổi của người bệnh.")
+                        % {"question": _question_text(q), "option": _option_text(other_age[0])},
+                    )
+                )
+                continue
             clean[q.code] = sorted(set(values)) if q.type == QuestionType.MULTI else values[0]
         else:
             if not isinstance(raw, str) or len(raw) > 1000:
@@ -260,9 +312,116 @@ def declaration_clean(*, questions: list[Question], answers: Any) -> dict[str, A
                 )
                 continue
             clean[q.code] = raw.strip()
+    numbers = {code: value for code, value in clean.items() if isinstance(value, Decimal)}
+    for code, items in rules.impossible_vitals(numbers).items():
+        errors.setdefault(code, []).extend(items)
     if errors:
         raise ValidationErrors(errors)
     return clean
+
+
+def _option_text(option: dict[str, Any]) -> str:
+    if (get_language() or "vi").startswith("en") and option.get("en"):
+        return str(option["en"])
+    return str(option.get("vi") or option.get("code", ""))
+
+
+def patient_age_months(patient: Patient, on: date) -> int:
+    """The patient's age in whole months on a day: the unit of the questionnaire's and the rules' bands."""
+    return triage.age_in_months(patient.date_of_birth, on)
+
+
+def questions_for_patient(*, questions: list[Question], patient: Patient, on: date) -> list[Question]:
+    """The questions this patient is asked on `on`: those of their age band, each with only the options of
+    that band (copies: the cached questionnaire is shared by every request)."""
+    months = patient_age_months(patient, on)
+    shown: list[Question] = []
+    for question in questions:
+        if not rules.in_age_band(question, months):
+            continue
+        options = [o for o in question.options or [] if rules.in_age_band(o, months)]
+        if len(options) != len(question.options or []):
+            question = copy.copy(question)
+            question.options = options
+        shown.append(question)
+    return shown
+
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 64  # the column's length: a longer key is refused, never cut
+
+
+class IdempotencyKeyReused(DomainError):
+    """The key of an earlier declaration came back with other answers: a client bug or a reused key. The
+    earlier row is not returned for it (its answers would be taken for these) and nothing is stored."""
+
+    status_code = 422
+    code = "idempotency_key_reused"
+
+
+def _client_key(raw: str | None) -> str | None:
+    key = (raw or "").strip()
+    if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        raise DomainError(
+            _("Idempotency-Key dài quá %(limit)s ký tự. Hãy dùng một mã ngắn hơn, ví dụ một UUID.")
+            % {"limit": IDEMPOTENCY_KEY_MAX_LENGTH},
+            code="idempotency_key_too_long",
+        )
+    return key or None
+
+
+def _request_hash(stored_answers: dict[str, Any]) -> str:
+    """SHA-256 of the answers as understood (numbers normalised, symptom lists sorted): the same answers
+    written differently by a retry hash the same."""
+    canonical = json.dumps(stored_answers, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(*, episode: Episode, key: str, request_hash: str) -> Declaration | None:
+    """The declaration already stored under `key` for this episode, if its answers are these; a different
+    body under the same key is refused."""
+    # Constant SQL on the (episode, key) unique index: this runs on every refusal past the daily cap, the path a
+    # looping client takes, so it must cost less than a declaration (the ORM query cost about 1 ms of CPU).
+    found = fetch_models(
+        Declaration,
+        f"SELECT * FROM {Declaration._meta.db_table} WHERE episode_id = %s AND idempotency_key = %s",  # noqa: S608
+        [episode.pk, key],
+    )
+    if not found:
+        return None
+    first = found[0]
+    if first.request_hash and first.request_hash != request_hash:
+        raise IdempotencyKeyReused(
+            _(
+                "Lần gửi này trùng mã với một khai báo trước nhưng có câu trả lời khác, nên chưa được ghi "
+                "nhận. Vui lòng mở lại trang khai báo và gửi lại."
+            )
+        )
+    first.episode = episode  # already loaded, with its station
+    return first
+
+
+def _daily_limit_reached(*, episode: Episode, local_now: datetime) -> RateLimited:
+    limit = settings.DECLARATIONS_PER_DAY
+    midnight = datetime.combine(local_now.date() + timedelta(days=1), datetime.min.time(), local_now.tzinfo)
+    hotline = episode.facility.hotline
+    if hotline:
+        message = _(
+            "Người bệnh này đã khai báo đủ số lần tối đa trong một ngày (%(limit)s lần); có thể khai báo "
+            "tiếp từ 0 giờ ngày mai. Nếu có dấu hiệu nguy hiểm, hãy gọi ngay cấp cứu 115 hoặc trạm y tế "
+            "(%(hotline)s)."
+        ) % {"limit": limit, "hotline": hotline}
+    else:
+        message = _(
+            "Người bệnh này đã khai báo đủ số lần tối đa trong một ngày (%(limit)s lần); có thể khai báo "
+            "tiếp từ 0 giờ ngày mai. Nếu có dấu hiệu nguy hiểm, hãy gọi ngay cấp cứu 115 hoặc trạm y tế "
+            "nơi bạn đang được theo dõi."
+        ) % {"limit": limit}
+    retry_after = max(int((midnight - local_now).total_seconds()), 1)
+    return RateLimited(message, code="declaration_daily_limit", retry_after=retry_after)
+
+
+class _DailyLimit(Exception):
+    """Raised inside the transaction to roll it back when the counting UPDATE found the day full."""
 
 
 def _derived_key(patient_id: int, answers: dict[str, Any], now: datetime) -> str:
@@ -288,11 +447,18 @@ def declaration_submit(
     """Record one declaration for the patient's active episode, triaged. Returns (declaration, created).
 
     Guarantees: answers are valid for the active questionnaire; a repeat with the same idempotency key (or,
-    without one, the same answers within two minutes) returns the first declaration instead of a second;
-    `late` is set when submitted after the province's deadline, local time; the episode's last declaration
-    day and alert level are updated; an alert is raised for any level above none.
+    without one, the same answers within two minutes) returns the first declaration instead of a second, and
+    the same key with different answers is refused (IdempotencyKeyReused, 422) — even when both arrive at
+    once, exactly one is stored; a key longer than 64 characters is refused (400), never cut; at most
+    `settings.DECLARATIONS_PER_DAY` declarations per patient and local day (RateLimited, 429, until
+    midnight), counted atomically with the episode update; triage reads at most the latest
+    `settings.DECLARATION_HISTORY_ROWS` declarations of the last 96 hours, so a patient who declares often
+    costs no more per declaration; `late` is set when submitted after the province's deadline, local time;
+    the episode's last declaration day and alert level are updated; an alert is raised for any level above
+    none.
     """
     now = now or timezone.now()
+    client_key = _client_key(idempotency_key)
     episode = _active_episode(patient.pk)
     if episode is None:
         raise DomainError(
@@ -300,11 +466,24 @@ def declaration_submit(
             code="no_active_episode",
         )
     version, questions = active_questionnaire()
-    clean = declaration_clean(questions=questions, answers=answers)
-    key = (idempotency_key or "").strip()[:64] or _derived_key(patient.pk, clean, now)
+    clean = declaration_clean(
+        questions=questions, answers=answers, age_months=patient_age_months(patient, timezone.localdate(now))
+    )
+    key = client_key or _derived_key(patient.pk, clean, now)
+    stored_answers = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in clean.items()}
+    request_hash = _request_hash(stored_answers)
 
     local_now = timezone.localtime(now)
     today = local_now.date()
+    limit = settings.DECLARATIONS_PER_DAY
+    if episode.last_declared_on == today and episode.declarations_on_last_day >= limit:
+        # The day is full (read with the episode: no extra query, no history, no lock). A retry of a stored
+        # declaration is still answered with it.
+        replay = _replay(episode=episode, key=key, request_hash=request_hash)
+        if replay is not None:
+            return replay, False
+        raise _daily_limit_reached(episode=episode, local_now=local_now)
+
     policy = policy_for(episode.facility.province_code)
     late = local_now.time() > policy.deadline
     numeric = {code: value for code, value in clean.items() if isinstance(value, Decimal)}
@@ -314,7 +493,9 @@ def declaration_submit(
             local_date=day,
             values={"spo2": _dec(s), "temperature": t, "breathing_rate": _dec(r), "pulse": _dec(p)},
         )
-        for at, day, s, t, r, p in _recent_readings(episode.pk, now - timedelta(hours=96))
+        for at, day, s, t, r, p in _recent_readings(
+            episode.pk, now - timedelta(hours=96), limit=settings.DECLARATION_HISTORY_ROWS
+        )
     ]
     result = triage.triage(
         rules=active_rules(),
@@ -325,7 +506,6 @@ def declaration_submit(
         today=today,
         history=history,
     )
-    stored_answers = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in clean.items()}
     declaration = Declaration(
         episode=episode,
         patient=patient,
@@ -342,12 +522,15 @@ def declaration_submit(
         alert_level=result.level,
         reasons=result.reasons,
         idempotency_key=key,
+        request_hash=request_hash,
     )
     try:
         with transaction.atomic():
             # Lock the episode row first: submissions for one episode queue here, instead of deadlocking
-            # between the foreign-key check's shared lock and the later update.
-            _episode_mark_declared(episode.pk, today, result.level, now)
+            # between the foreign-key check's shared lock and the later update. The same UPDATE counts
+            # the day's declarations and refuses one over the cap.
+            if not _episode_mark_declared(episode.pk, today, result.level, now, limit=limit):
+                raise _DailyLimit
             insert_one(declaration)  # declaration.save() without its per-call SQL compilation
             if result.level != AlertLevel.NONE:
                 Alert.objects.create(
@@ -358,12 +541,15 @@ def declaration_submit(
                     reasons=result.reasons,
                     created_at=now,
                 )
-    except IntegrityError:
-        # The same key raced in from a parallel request: the first one wins.
-        first = Declaration.objects.filter(episode=episode, idempotency_key=key).first()
-        if first is None:
-            raise
-        return first, False
+    except (IntegrityError, _DailyLimit) as exc:
+        # The same key raced in from a parallel request (the first one wins), or the day filled up while
+        # this one was triaged.
+        replay = _replay(episode=episode, key=key, request_hash=request_hash)
+        if replay is not None:
+            return replay, False
+        if isinstance(exc, _DailyLimit):
+            raise _daily_limit_reached(episode=episode, local_now=local_now)
+        raise
     return declaration, True
 
 
@@ -390,29 +576,68 @@ def _active_episode(patient_id: int) -> Episode | None:
     return episode
 
 
-def _recent_readings(episode_id: int, since: datetime) -> list[tuple[Any, ...]]:
-    """(submitted_at, local_date, spo2, temperature, breathing_rate, pulse) of the episode since `since`."""
+def _recent_readings(episode_id: int, since: datetime, *, limit: int) -> list[tuple[Any, ...]]:
+    """(submitted_at, local_date, spo2, temperature, breathing_rate, pulse) of the episode's latest `limit`
+    declarations since `since`, newest first: one backward range read of the (episode, submitted_at) index.
+    With the daily cap, `limit` >= 5 x DECLARATIONS_PER_DAY holds every declaration of the 96 hours (they
+    span at most five local days), so the trend rules see exactly what they saw without a limit."""
     table = Declaration._meta.db_table
     return fetch_rows(
         Declaration,
         f"SELECT submitted_at, local_date, spo2, temperature, breathing_rate, pulse FROM {table} "  # noqa: S608
-        "WHERE episode_id = %s AND submitted_at >= %s",
-        [episode_id, connection.ops.adapt_datetimefield_value(since)],
+        "WHERE episode_id = %s AND submitted_at >= %s ORDER BY submitted_at DESC LIMIT %s",
+        [episode_id, connection.ops.adapt_datetimefield_value(since), limit],
     )
 
 
-def _episode_mark_declared(episode_id: int, day: date, level: str, now: datetime) -> None:
+def _episode_mark_declared(episode_id: int, day: date, level: str, now: datetime, *, limit: int) -> bool:
+    """Mark the episode declared on `day` and count the declaration; False (nothing changed) when `day`
+    already has `limit` declarations. One UPDATE: the row lock makes the count exact under concurrency."""
     ops = connection.ops
+    on_day = ops.adapt_datefield_value(day)
     with connection.cursor() as cursor:
+        # The count is assigned before last_declared_on: MariaDB evaluates SET left to right (a later
+        # assignment sees the earlier ones' new values), SQLite from the old row; both read the old day here.
         cursor.execute(
-            f"UPDATE {Episode._meta.db_table} SET last_declared_on = %s, last_alert_level = %s, "  # noqa: S608
-            "updated_at = %s WHERE id = %s",
-            [ops.adapt_datefield_value(day), level, ops.adapt_datetimefield_value(now), episode_id],
+            f"UPDATE {Episode._meta.db_table} SET "  # noqa: S608
+            "declarations_on_last_day = CASE WHEN last_declared_on = %s THEN declarations_on_last_day + 1 "
+            "ELSE 1 END, last_declared_on = %s, last_alert_level = %s, updated_at = %s "
+            "WHERE id = %s AND (last_declared_on IS NULL OR last_declared_on <> %s "
+            "OR declarations_on_last_day < %s)",
+            [on_day, on_day, level, ops.adapt_datetimefield_value(now), episode_id, on_day, limit],
         )
+        return bool(cursor.rowcount)
 
 
 def _dec(value: Any) -> Decimal | None:
     return Decimal(value) if value is not None else None
+
+
+# Outcomes staff choose when they handle an alert; EPISODE_ENDED is only set by episode_close.
+STAFF_OUTCOMES: tuple[str, ...] = tuple(o for o in Alert.Outcome.values if o != Alert.Outcome.EPISODE_ENDED)
+
+
+def _require_staff_outcome(outcome: str) -> None:
+    if outcome not in STAFF_OUTCOMES:
+        raise DomainError(_("Vui lòng chọn kết quả xử lý."), code="outcome_invalid", field="outcome")
+
+
+def _close_alert(*, alert: Alert, actor: Any, outcome: str, note: str, now: datetime, via: str = "") -> None:
+    """Record the outcome on a locked open alert, with its own audit row (`via` names the step that closed
+    it when that is not the alert's own handling: the completion or the end of the episode)."""
+    alert.acknowledged_at = now
+    alert.acknowledged_by = actor
+    alert.outcome = outcome
+    alert.note = (note or "").strip()[:300]
+    alert.save(update_fields=["acknowledged_at", "acknowledged_by", "outcome", "note"])
+    audit_log(
+        actor=actor,
+        action=AuditLog.Action.TRANSITION,
+        verb="acknowledge_alert",
+        target=alert,
+        facility=alert.facility,
+        data={"outcome": outcome, "episode": alert.episode_id} | ({"via": via} if via else {}),
+    )
 
 
 @transaction.atomic
@@ -424,22 +649,37 @@ def alert_acknowledge(*, alert: Alert, actor: Any, outcome: str, note: str = "")
     access.require_role_at(actor, locked.facility, MONITORING_ROLES)
     if locked.acknowledged_at is not None:
         raise DomainError(_("Cảnh báo này đã được xử lý."), code="already_acknowledged")
-    if outcome not in Alert.Outcome.values:
-        raise DomainError(_("Vui lòng chọn kết quả xử lý."), code="outcome_invalid", field="outcome")
-    locked.acknowledged_at = timezone.now()
-    locked.acknowledged_by = actor
-    locked.outcome = outcome
-    locked.note = (note or "").strip()[:300]
-    locked.save(update_fields=["acknowledged_at", "acknowledged_by", "outcome", "note"])
-    audit_log(
-        actor=actor,
-        action=AuditLog.Action.TRANSITION,
-        verb="acknowledge_alert",
-        target=locked,
-        facility=locked.facility,
-        data={"outcome": outcome},
-    )
+    _require_staff_outcome(outcome)
+    _close_alert(alert=locked, actor=actor, outcome=outcome, note=note, now=timezone.now())
     return locked
+
+
+@transaction.atomic
+def alerts_acknowledge(*, alerts: list[Alert], actor: Any, outcome: str, note: str = "") -> list[Alert]:
+    """One outcome for several open alerts of one patient (the board shows them as one card: one call
+    handles them all). Each alert gets its own audit row. Alerts a colleague handled meanwhile are left as
+    they are; if none is still open, DomainError `already_acknowledged`. Returns the alerts closed now."""
+    episode_ids = {a.episode_id for a in alerts}
+    if len(episode_ids) != 1:
+        raise DomainError(_("Chỉ xử lý cùng lúc các cảnh báo của một người bệnh."), code="alerts_mixed")
+    _require_staff_outcome(outcome)
+    locked = list(
+        Alert.objects.select_for_update()
+        .select_related("facility")
+        .filter(pk__in=[a.pk for a in alerts])
+        .order_by("created_at", "id")
+    )
+    if not locked:
+        raise NotFound(_("Không tìm thấy cảnh báo."))
+    for facility in {a.facility for a in locked}:
+        access.require_role_at(actor, facility, MONITORING_ROLES)
+    still_open = [a for a in locked if a.acknowledged_at is None]
+    if not still_open:
+        raise DomainError(_("Cảnh báo này đã được xử lý."), code="already_acknowledged")
+    now = timezone.now()
+    for alert in still_open:
+        _close_alert(alert=alert, actor=actor, outcome=outcome, note=note, now=now)
+    return still_open
 
 
 def level_at_least(level: str, minimum: str) -> bool:
@@ -467,6 +707,15 @@ def _locked_episode(episode: Episode) -> Episode:
     return locked
 
 
+def _open_alerts_locked(episode: Episode) -> list[Alert]:
+    return list(
+        Alert.objects.select_for_update()
+        .select_related("facility")
+        .filter(episode=episode, acknowledged_at__isnull=True)
+        .order_by("created_at", "id")
+    )
+
+
 @transaction.atomic
 def episode_complete(
     *,
@@ -474,41 +723,39 @@ def episode_complete(
     actor: Any,
     negative_test_date: date,
     negative_test_type: str,
+    alert_outcomes: Mapping[int, str] | None = None,
+    alert_note: str = "",
     today: date | None = None,
 ) -> Episode:
-    """End home isolation as completed: after the province's minimum days and a recorded negative test.
-    Issues the certificate code that the PDF's QR code and the public verification page use."""
+    """End home isolation as completed and issue the certificate code that the PDF's QR code and the public
+    verification page use. Guards (rules.*): the province's minimum days since the positive test, a negative
+    test taken during the isolation, and no open alert — each open alert must be closed with an outcome
+    first, or here in the same step through `alert_outcomes` ({alert id: outcome}, each audited). The
+    patient is texted after commit."""
     episode = _locked_episode(episode)
     access.require_role_at(actor, episode.facility, MONITORING_ROLES)
     if episode.status != EpisodeStatus.ACTIVE:
         raise DomainError(_("Đợt chăm sóc này đã kết thúc."), code="episode_not_active")
     today = today or timezone.localdate()
     policy = policy_for(episode.facility.province_code)
-    days = (today - episode.start_date).days
-    if days < policy.min_isolation_days:
-        raise DomainError(
-            ngettext(
-                "Mới cách ly %(days)s ngày; cần tối thiểu %(minimum)s ngày.",
-                "Mới cách ly %(days)s ngày; cần tối thiểu %(minimum)s ngày.",
-                policy.min_isolation_days,
-            )
-            % {"days": days, "minimum": policy.min_isolation_days},
-            code="too_early",
-        )
-    if negative_test_type not in ("rt_pcr", "rapid"):
-        raise DomainError(
-            _("Vui lòng chọn loại xét nghiệm âm tính."), code="test_type_invalid", field="negative_test_type"
-        )
-    if negative_test_date > today or negative_test_date < episode.start_date:
-        raise DomainError(
-            _("Ngày xét nghiệm âm tính phải trong thời gian cách ly và không ở tương lai."),
-            code="negative_test_date_invalid",
-            field="negative_test_date",
+    rules.require_minimum_isolation_days(episode=episode, today=today, minimum=policy.min_isolation_days)
+    rules.require_negative_test(
+        episode=episode, test_date=negative_test_date, test_type=negative_test_type, today=today
+    )
+    outcomes = {int(pk): value for pk, value in (alert_outcomes or {}).items() if value}
+    for value in outcomes.values():
+        _require_staff_outcome(value)
+    open_alerts = _open_alerts_locked(episode)
+    rules.require_no_open_alerts(open_alerts=[a for a in open_alerts if a.pk not in outcomes])
+    now = timezone.now()
+    for alert in open_alerts:
+        _close_alert(
+            alert=alert, actor=actor, outcome=outcomes[alert.pk], note=alert_note, now=now, via="complete"
         )
     episode.status = EpisodeStatus.COMPLETED
     episode.negative_test_date = negative_test_date
     episode.negative_test_type = negative_test_type
-    episode.ended_at = timezone.now()
+    episode.ended_at = now
     episode.ended_by = actor
     episode.certificate_code = _certificate_code()
     episode.save(
@@ -528,15 +775,59 @@ def episode_complete(
         verb="complete",
         target=episode,
         facility=episode.facility,
-        data={"negative_test_date": negative_test_date.isoformat()},
+        data={
+            "negative_test_date": negative_test_date.isoformat(),
+            "isolation_start": rules.isolation_start(episode).isoformat(),
+            "alerts_closed": [a.pk for a in open_alerts],
+        },
     )
+    _text_completed(episode, today)
     return episode
+
+
+def _facility_label(facility: Facility) -> str:
+    return facility.short_name or unaccent(facility.name)
+
+
+def _text_completed(episode: Episode, today: date) -> None:
+    """Tell the patient the isolation is over and where the certificate is (the whole link and the code
+    always arrive: the name is shortened instead)."""
+    phone = episode.patient.phone
+    if not phone:
+        return
+    head = f"{_facility_label(episode.facility)}: "
+    tail = (
+        f" da hoan thanh cach ly y te tai nha (tu {rules.isolation_start(episode):%d/%m/%Y} den "
+        f"{today:%d/%m/%Y}). Tai giay xac nhan: dang nhap {settings.PORTAL_URL}/ca-nhan. "
+        f"Ma giay: {episode.certificate_code}"
+    )
+    room = SMS_TWO_SEGMENTS - len(head) - len(tail)
+    name = unaccent(episode.patient.full_name).upper()
+    if len(name) > room:
+        name = name[: max(room - 3, 1)].rstrip() + "..."
+    sms_enqueue(
+        to=phone,
+        body=head + name + tail,
+        kind=MessageKind.GENERIC,
+        facility=episode.facility,
+        subject_ref=f"episode:{episode.pk}:completed",
+    )
+
+
+# An episode ended otherwise closes its open alerts: a transfer is their outcome ("Chuyển viện"); a close for
+# another reason (moved away, died…) leaves nothing for the station to do about them.
+CLOSE_ALERT_OUTCOME = {
+    EpisodeStatus.TRANSFERRED: Alert.Outcome.HOSPITAL,
+    EpisodeStatus.CLOSED: Alert.Outcome.EPISODE_ENDED,
+}
 
 
 @transaction.atomic
 def episode_close(*, episode: Episode, actor: Any, status: str, reason: str) -> Episode:
     """End an episode otherwise: transferred to hospital, or closed with a reason. The record is then
-    read-only: no more declarations, no reminders."""
+    read-only: no more declarations, no reminders. Its open alerts are closed in the same step (outcome
+    "Chuyển viện" for a transfer, "Đóng theo hồ sơ kết thúc" otherwise, the reason as the note), each
+    audited, so nothing of it stays on the board."""
     reason = (reason or "").strip()
     if status not in (EpisodeStatus.TRANSFERRED, EpisodeStatus.CLOSED):
         raise DomainError(_("Trạng thái kết thúc không hợp lệ."), code="status_invalid", field="status")
@@ -546,9 +837,20 @@ def episode_close(*, episode: Episode, actor: Any, status: str, reason: str) -> 
     access.require_role_at(actor, episode.facility, MONITORING_ROLES)
     if episode.status != EpisodeStatus.ACTIVE:
         raise DomainError(_("Đợt chăm sóc này đã kết thúc."), code="episode_not_active")
+    now = timezone.now()
+    open_alerts = _open_alerts_locked(episode)
+    for alert in open_alerts:
+        _close_alert(
+            alert=alert,
+            actor=actor,
+            outcome=CLOSE_ALERT_OUTCOME[EpisodeStatus(status)],
+            note=reason,
+            now=now,
+            via=f"close_{status}",
+        )
     episode.status = status
     episode.end_reason = reason[:300]
-    episode.ended_at = timezone.now()
+    episode.ended_at = now
     episode.ended_by = actor
     episode.save(update_fields=["status", "end_reason", "ended_at", "ended_by", "updated_at"])
     audit_log(
@@ -557,7 +859,7 @@ def episode_close(*, episode: Episode, actor: Any, status: str, reason: str) -> 
         verb=f"close_{status}",
         target=episode,
         facility=episode.facility,
-        data={"reason": reason[:300]},
+        data={"reason": reason[:300], "alerts_closed": [a.pk for a in open_alerts]},
     )
     return episode
 
@@ -631,6 +933,8 @@ QUESTION_COPY_FIELDS = (
     "max_value",
     "decimals",
     "options",
+    "age_min_months",
+    "age_max_months",
 )
 
 

@@ -23,9 +23,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 from health_f0.core.exceptions import DomainError, ValidationErrors
 from health_f0.core.request_context import client_ip
 from health_f0.facilities import access
-from health_f0.monitoring.certificates import certificate_lookup, certificate_pdf
+from health_f0.monitoring.certificates import certificate_lookup, certificate_of_own_episode, certificate_pdf
 from health_f0.monitoring.models import AlertLevel, EpisodeStatus
-from health_f0.monitoring.services import active_questionnaire, declaration_submit
+from health_f0.monitoring.services import active_questionnaire, declaration_submit, questions_for_patient
 from health_f0.www import selectors
 from health_f0.www.charts import Reading, series_chart
 from health_f0.www.forms import DeclarationForm
@@ -66,10 +66,16 @@ def declare(request: HttpRequest) -> HttpResponse:
     early = _staff_or_missing(request, choice)
     if early is not None:
         return early
-    _version, questions = active_questionnaire()
+    _version, questionnaire = active_questionnaire()
+    today = timezone.localdate()
     status = 200
     page_error = ""
     if request.method == "POST":
+        # The form asks what this patient's age band is asked (child-only signs are not shown to adults).
+        posted = str(request.POST.get("patient", "")).strip().lower()
+        shown_for = next((p for p in choice.patients if str(p.public_id) == posted), choice.current)
+        assert shown_for is not None
+        questions = questions_for_patient(questions=questionnaire, patient=shown_for, on=today)
         form = DeclarationForm(request.POST, questions=questions)
         patient = None
         if form.is_valid():
@@ -94,9 +100,11 @@ def declare(request: HttpRequest) -> HttpResponse:
                 return redirect("www:declare_result", public_id=declaration.public_id)
         if status == 200:
             status = 400
-        patient = patient or choice.current
+        patient = patient or shown_for
     else:
         patient = choice.current
+        assert patient is not None
+        questions = questions_for_patient(questions=questionnaire, patient=patient, on=today)
         form = _declaration_form(request, patient, questions)
     assert patient is not None
     context = status_context(patient)
@@ -243,9 +251,11 @@ def guidance_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 @login_required
 @require_GET
 def certificate_download(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
-    """The PDF confirmation of completed home isolation, for the account's own patients only."""
-    episode = selectors.episode_of(user=request.user, public_id=public_id)
-    if episode is None or episode.status != EpisodeStatus.COMPLETED or not episode.certificate_code:
+    """The PDF confirmation of completed home isolation, for the patient and the family only
+    (access.own_patients_for): a staff account gets "not found" here and downloads it in the desk, where its
+    role is checked and the download audited."""
+    episode = certificate_of_own_episode(user=request.user, public_id=public_id)
+    if episode is None:
         raise Http404(_("Không tìm thấy giấy xác nhận."))
     response = HttpResponse(certificate_pdf(episode=episode), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="giay-xac-nhan-{episode.certificate_code}.pdf"'

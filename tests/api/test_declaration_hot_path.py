@@ -14,7 +14,8 @@ from health_f0.core.exceptions import NotFound, PermissionDenied
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, Membership, Role
 from health_f0.monitoring import selectors
-from health_f0.patients.models import Patient
+from health_f0.patients.bonds import phone_bond_record
+from health_f0.patients.models import BondMethod, Patient
 from health_f0.patients.services import account_issue, patient_create
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +43,8 @@ def _actual(user: Any, public_id: Any) -> Any:
         return NotFound
 
 
-def _patient(*, name: str, phone: str, account: bool = True) -> Patient:
+def _patient(*, name: str, phone: str, account: bool = True, bonded: bool = True) -> Patient:
+    """A patient on `phone`; `bonded`: the phone answered an OTP (the family bond of patients.bonds)."""
     member = patient_create(
         full_name=name,
         date_of_birth=date(1990, 1, 1),
@@ -54,13 +56,18 @@ def _patient(*, name: str, phone: str, account: bool = True) -> Patient:
     )
     if account:
         account_issue(patient=member)
+    if bonded:
+        phone_bond_record(patient=member, phone=phone, method=BondMethod.PORTAL_OTP, actor=None)
     return Patient.objects.select_related("account").get(pk=member.pk)
 
 
 def test_declaring_patient_agrees_with_own_patients_for(demo: Any, persona: Any) -> None:
     own = Patient.objects.select_related("account").get(account__username="bn0000001")
-    family = _patient(name="Nguyễn Bảo An", phone=own.phone)  # same phone, own account
+    family = _patient(name="Nguyễn Bảo An", phone=own.phone)  # same proved phone, own account
     no_account = _patient(name="Nguyễn Văn Bình", phone=own.phone, account=False)  # same phone, no account
+    unproved = _patient(name="Nguyễn Thị Chi", phone=own.phone, bonded=False)  # same phone, never proved
+    corrected = _patient(name="Lý Văn Đạt", phone="+84966777888")  # phone corrected at the desk to own's
+    Patient.objects.filter(pk=corrected.pk).update(phone=own.phone)
     stranger = _patient(name="Trần Thị Cúc", phone="+84987654321")  # another family
     no_phone_user = _patient(name="Lê Văn Dũng", phone="+84911222333")
     no_phone_user.account.phone = ""  # an account without a phone: only its own record
@@ -80,6 +87,8 @@ def test_declaring_patient_agrees_with_own_patients_for(demo: Any, persona: Any)
     users = [
         own.account,
         family.account,
+        unproved.account,
+        corrected.account,
         stranger.account,
         no_phone_user.account,
         nurse_patient.account,
@@ -90,7 +99,8 @@ def test_declaring_patient_agrees_with_own_patients_for(demo: Any, persona: Any)
     ]
     ids: list[Any] = [
         None,
-        *(p.public_id for p in (own, family, no_account, stranger, no_phone_user, nurse_patient, lapsed)),
+        *(p.public_id for p in (own, family, no_account, unproved, corrected, stranger)),
+        *(p.public_id for p in (no_phone_user, nurse_patient, lapsed)),
         str(family.public_id),
         uuid.uuid4(),
         "not-a-uuid",
@@ -111,6 +121,12 @@ def test_declaring_patient_agrees_with_own_patients_for(demo: Any, persona: Any)
     assert _actual(own.account, family.public_id) == family
     assert _actual(family.account, own.public_id) == own
     assert _actual(own.account, no_account.public_id) is NotFound  # family needs an account of its own
+    # The family is the proved phone, not the phone field: an unproved or corrected phone is no family.
+    assert _actual(own.account, unproved.public_id) is NotFound
+    assert _actual(unproved.account, own.public_id) is NotFound
+    assert _actual(unproved.account, None) == unproved
+    assert _actual(own.account, corrected.public_id) is NotFound
+    assert _actual(corrected.account, own.public_id) is NotFound
     assert _actual(own.account, stranger.public_id) is NotFound
     assert _actual(no_phone_user.account, None) == no_phone_user
     assert _actual(nurse_patient.account, None) is PermissionDenied

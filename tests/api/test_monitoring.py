@@ -20,7 +20,8 @@ from health_f0.monitoring.models import (
     ProvincePolicy,
 )
 from health_f0.monitoring.services import episode_complete, episode_start, reset_caches
-from health_f0.patients.models import Patient
+from health_f0.patients.bonds import phone_bond_record
+from health_f0.patients.models import BondMethod, Patient
 from health_f0.patients.services import account_issue, patient_create
 
 pytestmark = pytest.mark.django_db
@@ -62,6 +63,8 @@ def _family_member(persona: Any, *, name: str, phone: str, born: date, station: 
         ward_code=10510,
     )
     account_issue(patient=member)
+    # The phone answered an OTP (patients.bonds): accounts on it act for each other.
+    phone_bond_record(patient=member, phone=phone, method=BondMethod.PORTAL_OTP, actor=None)
     episode_start(patient=member, facility=facility, actor=persona("thanhdong.nv"))
     return member
 
@@ -94,7 +97,14 @@ def test_questionnaire_for_patient_and_staff(as_patient, as_user, client_api):
     )
     assert spo2["text"].startswith("Chỉ số SpO2") and spo2["text_en"]
     options = {o["code"]: o for o in questions["symptoms"]["options"]}
-    assert options["cough"] == {"code": "cough", "label": "Ho", "label_en": "Cough", "danger_sign": False}
+    assert options["cough"] == {
+        "code": "cough",
+        "label": "Ho",
+        "label_en": "Cough",
+        "danger_sign": False,
+        "age_min_months": None,
+        "age_max_months": None,
+    }
     assert options["shortness_of_breath"]["danger_sign"] is True
     assert as_user("thanhdong.nv").get(QUESTIONNAIRE).status_code == 200
     assert client_api.get(QUESTIONNAIRE).status_code == 401
@@ -136,11 +146,14 @@ def test_declare_danger_sign_tells_what_to_do_and_alerts_the_station(as_patient,
 
 def test_same_idempotency_key_makes_one_declaration(as_patient, patient):
     first = as_patient.post(DECLARATIONS, {"answers": NORMAL}, format="json", HTTP_IDEMPOTENCY_KEY="tap-1")
-    again = as_patient.post(
-        DECLARATIONS, {"answers": {**NORMAL, "spo2": 97}}, format="json", HTTP_IDEMPOTENCY_KEY="tap-1"
-    )
+    again = as_patient.post(DECLARATIONS, {"answers": NORMAL}, format="json", HTTP_IDEMPOTENCY_KEY="tap-1")
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json()["id"] == first.json()["id"]
+    # The same key with other answers is refused, not answered with the first declaration (issue 9).
+    other = as_patient.post(
+        DECLARATIONS, {"answers": {**NORMAL, "spo2": 97}}, format="json", HTTP_IDEMPOTENCY_KEY="tap-1"
+    )
+    assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
     assert Declaration.objects.filter(patient=patient).count() == 1
 
 
@@ -330,7 +343,9 @@ def test_episodes_and_certificate_pdf(as_patient, patient, persona, as_user):
     assert as_patient.get(certificate).status_code == 404  # not completed yet
 
     today = timezone.localdate()
-    Episode.objects.filter(pk=episode.pk).update(start_date=today - timedelta(days=7))
+    Episode.objects.filter(pk=episode.pk).update(
+        start_date=today - timedelta(days=7), positive_date=today - timedelta(days=7)
+    )
     episode.refresh_from_db()
     episode_complete(
         episode=episode, actor=persona("thanhdong.nv"), negative_test_date=today, negative_test_type="rapid"

@@ -47,7 +47,10 @@ def test_board_shows_the_most_severe_alerts_and_links_to_all(desk: Any, monkeypa
     response = desk("thanhdong.nv").get(BOARD)
     assert response.status_code == 200
     shown = response.context["alerts"]
-    assert [row["alert"].level for row in shown] == ["emergency", "emergency", "urgent", "urgent"]
+    # One card per patient (issue 9.9); each of these patients has one open alert.
+    assert all(row["count"] == 1 for row in shown)
+    levels = dict(Alert.objects.values_list("pk", "level"))
+    assert [levels[row["alert_ids"][0]] for row in shown] == ["emergency", "emergency", "urgent", "urgent"]
     html = response.content.decode()
     section = html.split('id="alerts"')[1].split('id="patients"')[0]
     assert "Cảnh báo chưa xử lý (7)" in section
@@ -55,12 +58,12 @@ def test_board_shows_the_most_severe_alerts_and_links_to_all(desk: Any, monkeypa
     assert f"/desk/monitoring/alert/?xu_ly=chua&amp;facility__id__exact={station().pk}" in section
     # One handling form per alert shown, each with its own ids and action.
     for row in shown:
-        pk = row["alert"].pk
+        pk = row["alert_ids"][0]
         assert f'action="{reverse("admin:monitoring_alert_acknowledge", args=[pk])}"' in section
         assert f'id="ack{pk}_outcome"' in section and f'for="ack{pk}_outcome"' in section
         assert f'id="ack{pk}_note"' in section and f'for="ack{pk}_note"' in section
     assert section.count('name="outcome"') == 4 and section.count("Đã gọi – ổn định") == 4
-    hidden = {a.pk for a in created} - {row["alert"].pk for row in shown}
+    hidden = {a.pk for a in created} - {row["alert_ids"][0] for row in shown}
     assert all(f"ack{pk}_outcome" not in section for pk in hidden)
 
 

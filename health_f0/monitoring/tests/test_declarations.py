@@ -69,13 +69,19 @@ def test_double_submit_creates_one(patient):
         patient=patient, actor=patient.account, answers=NORMAL, idempotency_key="abc", now=at(9)
     )
     same, created = declaration_submit(
-        patient=patient,
-        actor=patient.account,
-        answers={**NORMAL, "spo2": 99},
-        idempotency_key="abc",
-        now=at(9, 5),
+        patient=patient, actor=patient.account, answers=NORMAL, idempotency_key="abc", now=at(9, 5)
     )
     assert not created and same.pk == keyed.pk
+    # The same key with other answers is refused (422), not answered with the first declaration.
+    with pytest.raises(DomainError) as reused:
+        declaration_submit(
+            patient=patient,
+            actor=patient.account,
+            answers={**NORMAL, "spo2": 99},
+            idempotency_key="abc",
+            now=at(9, 6),
+        )
+    assert reused.value.code == "idempotency_key_reused" and reused.value.status_code == 422
     assert Declaration.objects.filter(patient=patient).count() == 2
 
 
@@ -112,7 +118,8 @@ def test_out_of_range_rejected_with_clear_message(patient):
     assert code == "out_of_range" and "150" in message and "50" in message and "100" in message
     with pytest.raises(ValidationErrors) as exc:
         declaration_submit(patient=patient, actor=patient.account, answers={"spo2": "abc", "foo": 1})
-    assert set(exc.value.errors) == {"spo2", "foo", "temperature"}
+    # Temperature is optional (issue 9: what cannot be measured is left blank): no error for it.
+    assert set(exc.value.errors) == {"spo2", "foo"}
 
 
 def test_danger_sign_raises_alert_and_updates_episode(patient, persona):

@@ -17,7 +17,8 @@ from health_f0.monitoring.services import declaration_submit, episode_close, epi
 def episode(demo):
     reset_caches()
     episode = Episode.objects.get(patient__account__username="bn0000001")
-    Episode.objects.filter(pk=episode.pk).update(start_date=timezone.localdate() - timedelta(days=8))
+    eight_days_ago = timezone.localdate() - timedelta(days=8)
+    Episode.objects.filter(pk=episode.pk).update(start_date=eight_days_ago, positive_date=eight_days_ago)
     episode.refresh_from_db()
     return episode
 
@@ -25,12 +26,12 @@ def episode(demo):
 def test_complete_needs_minimum_days_and_negative_test(episode, persona, tmp_path):
     nurse = persona("thanhdong.nv")
     today = timezone.localdate()
-    Episode.objects.filter(pk=episode.pk).update(start_date=today - timedelta(days=5))
+    Episode.objects.filter(pk=episode.pk).update(positive_date=today - timedelta(days=5))
     episode.refresh_from_db()
     with pytest.raises(DomainError) as exc:
         episode_complete(episode=episode, actor=nurse, negative_test_date=today, negative_test_type="rapid")
     assert exc.value.code == "too_early"
-    Episode.objects.filter(pk=episode.pk).update(start_date=today - timedelta(days=7))
+    Episode.objects.filter(pk=episode.pk).update(positive_date=today - timedelta(days=7))
     with pytest.raises(DomainError):
         episode_complete(
             episode=episode,

@@ -1,6 +1,8 @@
 """Load the default questionnaire (v1) and the triage rules from fixtures/monitoring.json (idempotent).
 
 An existing questionnaire version is never changed (declarations point at it); rules are upserted by code.
+A question (or an option of a multiple-choice question) may carry "age_min_months"/"age_max_months": it is
+then asked only in that age band (months, from min, below max), like the triage rules.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class Command(BaseCommand):
                     max_value=row.get("max"),
                     decimals=row.get("decimals", 0),
                     options=row.get("options", []),
+                    age_min_months=row.get("age_min_months"),
+                    age_max_months=row.get("age_max_months"),
                 )
         if not QuestionnaireVersion.objects.filter(is_active=True).exists():
             version.is_active = True
