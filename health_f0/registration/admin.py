@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -42,6 +43,7 @@ from health_f0.patients import address
 from health_f0.registration import screening
 from health_f0.registration.forms import AcceptForm, DeskRegistrationForm, RejectForm, TransferForm
 from health_f0.registration.models import Eligibility, Registration, RegistrationStatus
+from health_f0.registration.selectors import needs_confirmation, queue_ordering
 from health_f0.registration.services import (
     ValidationErrors,
     registration_accept,
@@ -141,7 +143,8 @@ class RegistrationAdmin(ScopedModelAdmin):
     list_fullwidth = True
     search_fields = ("full_name", "cccd")
     search_help_text = _("Tìm theo họ tên, số điện thoại hoặc số CCCD")
-    ordering = ("created_at", "id")
+    # Waiting ones by severity (should go to hospital, needs review, eligible), then the oldest first.
+    ordering = queue_ordering()
     actions = ["bulk_accept"]
     actions_detail = ["accept_action", "reject_action", "transfer_action"]
     change_form_after_template = "admin/audit_history.html"
@@ -240,7 +243,18 @@ class RegistrationAdmin(ScopedModelAdmin):
 
     @display(description=_("họ và tên"), ordering="full_name")
     def name_col(self, obj: Registration) -> SafeString:
-        return format_html('<span class="font-semibold whitespace-nowrap">{}</span>', obj.full_name)
+        name = format_html('<span class="font-semibold whitespace-nowrap">{}</span>', obj.full_name)
+        if obj.status != RegistrationStatus.SUBMITTED or not needs_confirmation(obj):
+            return name
+        # The row highlight (change_list.html) hangs on data-priority; the word is for those without colour.
+        return format_html(
+            '<span class="reg-priority reg-priority-{}" data-priority="{}">'
+            '<span class="reg-priority-flag">{}</span> {}</span>',
+            obj.eligibility,
+            obj.eligibility,
+            gettext("Ưu tiên"),
+            name,
+        )
 
     @display(description=_("tuổi"), ordering="-date_of_birth")
     def age_col(self, obj: Registration) -> int:
@@ -398,7 +412,10 @@ class RegistrationAdmin(ScopedModelAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 registration = registration_create_by_staff(
-                    data=form.to_input(), actor=request.user, station=form.cleaned_data["station"]
+                    data=form.to_input(),
+                    actor=request.user,
+                    station=form.cleaned_data["station"],
+                    confirm_risk=bool(form.cleaned_data.get("confirm_risk")),
                 )
             except ValidationErrors as exc:
                 form.add_service_errors(exc.errors)
@@ -440,8 +457,15 @@ class RegistrationAdmin(ScopedModelAdmin):
     def accept_action(self, request: HttpRequest, form: AcceptForm, object_id: Any) -> HttpResponse:
         registration = self.scoped_object_or_404(request, object_id)
         try:
-            registration_accept(registration=registration, actor=request.user)
+            registration_accept(
+                registration=registration,
+                actor=request.user,
+                confirm_risk=bool(form.cleaned_data.get("confirm_risk")),
+            )
         except DomainError as exc:
+            if exc.field == "confirm_risk" and "confirm_risk" in form.fields:
+                form.add_error("confirm_risk", exc.message)
+                return render(request, "unfold/helpers/dialog.html", {"dialog": ACCEPT_DIALOG, "form": form})
             messages.error(request, exc.message)
         else:
             messages.success(
@@ -507,8 +531,20 @@ class RegistrationAdmin(ScopedModelAdmin):
         return redirect_back(request, target)
 
     @admin.action(description=_("Tiếp nhận các hồ sơ đã chọn"), permissions=["accept"])
-    def bulk_accept(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        accepted, errors = registration_bulk_accept(registrations=list(queryset), actor=request.user)
+    def bulk_accept(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
+        registrations = list(queryset.order_by(*queue_ordering()))
+        priority = [
+            r for r in registrations if r.status == RegistrationStatus.SUBMITTED and needs_confirmation(r)
+        ]
+        confirmed = bool(request.POST.get("confirm_risk"))
+        if priority and not confirmed:
+            # Like Django's "delete selected": a page that asks first, then posts the same action again.
+            return self._bulk_accept_confirmation(
+                request, registrations, priority, asked_before=bool(request.POST.get("confirming"))
+            )
+        accepted, errors = registration_bulk_accept(
+            registrations=registrations, actor=request.user, confirm_risk=confirmed
+        )
         if accepted:
             messages.success(request, gettext("Đã tiếp nhận %(count)d hồ sơ.") % {"count": accepted})
         for error in errors[:20]:
@@ -517,3 +553,29 @@ class RegistrationAdmin(ScopedModelAdmin):
             messages.error(request, gettext("… và %(count)d lỗi khác.") % {"count": len(errors) - 20})
         if not accepted and not errors:
             messages.warning(request, gettext("Chưa chọn hồ sơ nào."))
+        return None
+
+    def _bulk_accept_confirmation(
+        self,
+        request: HttpRequest,
+        registrations: list[Registration],
+        priority: list[Registration],
+        *,
+        asked_before: bool,
+    ) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Xác nhận tiếp nhận"),
+            "subtitle": None,
+            "opts": self.model._meta,
+            "registrations": registrations,
+            "priority": priority,
+            "others": len(registrations) - len(priority),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "error": gettext("Hãy đánh dấu xác nhận trước khi tiếp nhận.") if asked_before else "",
+            "cancel_url": reverse("admin:registration_registration_changelist"),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request, "admin/registration/registration/bulk_accept_confirmation.html", context
+        )

@@ -14,6 +14,11 @@ ELIGIBLE = "eligible"
 REVIEW = "review"
 HOSPITAL = "hospital"
 _RANK = {ELIGIBLE: 0, REVIEW: 1, HOSPITAL: 2}
+# Most severe first: the order of the station's queue (registration.selectors).
+BY_SEVERITY: tuple[str, ...] = (HOSPITAL, REVIEW, ELIGIBLE)
+# Outcomes a station accepts into home care only on purpose: the accept must be confirmed explicitly
+# (registration.services.registration_accept), and the desk counts and highlights them while they wait.
+NEEDS_CONFIRMATION: frozenset[str] = frozenset({REVIEW, HOSPITAL})
 
 
 @dataclass(frozen=True)

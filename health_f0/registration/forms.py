@@ -20,20 +20,53 @@ from unfold.widgets import (
     UnfoldAdminTextareaWidget,
     UnfoldAdminTextInputWidget,
     UnfoldBooleanSwitchWidget,
+    UnfoldBooleanWidget,
 )
 
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.patients import address
 from health_f0.registration import screening
+from health_f0.registration.models import Eligibility
+from health_f0.registration.selectors import needs_confirmation
 from health_f0.registration.services import ACCEPTING_KINDS, RegistrationInput
 from health_f0.registration.transitions import REGISTRATION_WORKFLOW
 
 DATE_INPUT_FORMATS = ["%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y"]
 
 
+def confirm_risk_field() -> forms.BooleanField:
+    """The explicit tick for accepting a review/hospital case (the service refuses without it)."""
+    return forms.BooleanField(
+        label=_("Tôi đã xem đánh giá sàng lọc và vẫn tiếp nhận chăm sóc tại nhà"),
+        required=False,
+        widget=UnfoldBooleanWidget,
+        help_text=_(
+            "Bắt buộc với hồ sơ “Cần bác sĩ đánh giá” hoặc “Nên chuyển cơ sở điều trị”: chỉ tiếp nhận khi bác sĩ "
+            "đã đánh giá và người bệnh có thể được theo dõi an toàn tại nhà."
+        ),
+    )
+
+
 class AcceptForm(BaseDialogForm):
-    """A confirmation only: accepting creates the patient and texts the account."""
+    """Accepting creates the patient and texts the account. A review/hospital case shows its screening and
+    asks for an explicit tick; the service (registration_accept) checks it."""
+
+    form_before_template = "admin/registration/registration/_accept_warning.html"
+
+    def __init__(self, request: Any, object_id: Any = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(request, object_id, *args, **kwargs)
+        self.registration = (
+            access.registrations_for(request.user).filter(pk=object_id).first() if object_id else None
+        )
+        if self.registration is not None and needs_confirmation(self.registration):
+            self.fields["confirm_risk"] = confirm_risk_field()
+
+    def get_before_template_context(self, request: Any, object_id: Any = None) -> dict[str, Any]:
+        registration = self.registration
+        if registration is None or not needs_confirmation(registration):
+            return {}
+        return {"registration": registration, "danger": registration.eligibility == Eligibility.HOSPITAL}
 
 
 class RejectForm(BaseDialogForm):
@@ -207,6 +240,7 @@ class DeskRegistrationForm(forms.Form):
         required=False,
         widget=UnfoldBooleanSwitchWidget,
     )
+    confirm_risk = confirm_risk_field()
 
     sections = (
         (_("Nơi tiếp nhận"), ("station",)),
@@ -232,6 +266,7 @@ class DeskRegistrationForm(forms.Form):
             ),
         ),
         (_("Đồng ý xử lý dữ liệu cá nhân"), ("consent",)),
+        (_("Xác nhận tiếp nhận"), ("confirm_risk",)),
     )
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
@@ -239,8 +274,11 @@ class DeskRegistrationForm(forms.Form):
         stations = acting_stations(user).order_by("name")
         station_field: Any = self.fields["station"]
         station_field.queryset = stations
-        provinces = sorted(set(stations.values_list("province_code", flat=True)))
         names = dict(address.provinces())
+        provinces = sorted(
+            set(stations.values_list("province_code", flat=True)),
+            key=lambda code: address.sort_key(names.get(code, "")),
+        )
         province_field: Any = self.fields["province_code"]
         province_field.choices = [(code, names.get(code, str(code))) for code in provinces]
         ward_field: Any = self.fields["ward_code"]

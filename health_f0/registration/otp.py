@@ -1,33 +1,57 @@
-"""One-time codes by SMS: 6 digits, 5 minutes, 5 wrong tries, 60 s between codes, per-phone and per-IP caps.
+"""One-time codes by SMS: 6 digits, 5 minutes, 5 wrong tries, 60 s between codes, per-phone and per-address
+caps, and a province-wide hourly SMS budget.
 
 Codes are stored as an HMAC keyed with SECRET_KEY and never logged; the SMS body is encrypted in the outbox.
+
+The caps are counted with core.counters (Redis, or the database without it: shared by every worker). The
+per-address cap is sized for carrier-grade NAT (a district's phones behind one public address); the
+per-phone caps stay strict; the budget (OTP_SMS_BUDGET_PER_HOUR) stops SMS pumping: past it no code is sent
+until the next clock hour and the administrators are told once. If the counters cannot be read (Redis down)
+no code is sent: an OTP that cannot be counted could be pumped.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from health_f0.core.counters import cache_incr, window_count
+from health_f0.core.counters import (
+    CounterUnavailable,
+    cache_incr,
+    counter_add,
+    counter_delete,
+    counter_get,
+    window_count,
+    window_remaining,
+)
 from health_f0.core.exceptions import DomainError, RateLimited
+from health_f0.core.request_context import limit_key
 from health_f0.notifications.models import MessageKind
 from health_f0.notifications.services import sms_enqueue
 from health_f0.registration.models import OtpChallenge
+
+logger = logging.getLogger(__name__)
+
+BUDGET_WINDOW = 3600
 
 PURPOSES = {
     "registration": "dang ky cham soc F0 tai nha",
     "booking": "dat lich kham",
     "his_link": "lien ket ho so",
+    # A patient's phone after a correction (patients.bonds): the code is read out to the desk or typed on the
+    # portal, and makes the family bond on that number.
+    "phone_verify": "xac thuc so dien thoai",
 }
 
 
@@ -51,7 +75,7 @@ def _failures_key(challenge: OtpChallenge) -> str:
 
 
 def _failures(challenge: OtpChallenge) -> int:
-    return int(cache.get(_failures_key(challenge)) or 0)
+    return counter_get(_failures_key(challenge))
 
 
 def _count_failure(challenge: OtpChallenge) -> int:
@@ -61,14 +85,64 @@ def _count_failure(challenge: OtpChallenge) -> int:
 
 
 def _ip_allowance(ip: str, issued_last_hour: int) -> bool:
-    """Whether one more code may go to a network address: under the hourly cap by the database's count
-    (a sliding hour) and by an atomic counter for the current clock hour. Counting rows alone races:
-    a burst across many phones from one address would all read the same count before any row lands;
-    the cache's atomic increment (Redis in production) lets exactly the cap through."""
+    """Whether one more code may go to a network address (an IPv6 /64): under the hourly cap by the
+    database's count (a sliding hour) and by an atomic counter for the current clock hour. Counting rows
+    alone races: a burst across many phones from one address would all read the same count before any row
+    lands; the counter's atomic increment lets exactly the cap through, across worker processes."""
     cap = settings.OTP_MAX_PER_IP_PER_HOUR
     if issued_last_hour >= cap:
         return False
-    return window_count(f"otp-ip:{ip}", window_seconds=3600) <= cap
+    return window_count(f"otp-ip:{limit_key(ip)}", window_seconds=3600, fail_closed=True) <= cap
+
+
+def _within_budget(now: datetime) -> bool:
+    """One more OTP SMS in this clock hour, province-wide; False past OTP_SMS_BUDGET_PER_HOUR (and the
+    administrators are alerted, once for the hour)."""
+    sent = window_count("otp-sms-budget", window_seconds=BUDGET_WINDOW, fail_closed=True)
+    if sent <= settings.OTP_SMS_BUDGET_PER_HOUR:
+        return True
+    window = int(now.timestamp()) // BUDGET_WINDOW
+    if counter_add(f"otp-sms-budget-alert:{window}", timeout=BUDGET_WINDOW + 60, fail_closed=True):
+        _budget_alert(resume_at=now + timedelta(seconds=window_remaining(BUDGET_WINDOW)))
+    return False
+
+
+def _budget_alert(*, resume_at: datetime) -> None:
+    """Tell the province's administrators that OTP sending stopped: an audit row on the Department of
+    Health (the desk's audit log, for managers and administrators) and an SMS to each administrator."""
+    from health_f0.core.audit import audit_log
+    from health_f0.core.models import AuditLog, User
+    from health_f0.facilities.models import Facility, FacilityKind, Membership, Role
+
+    budget = settings.OTP_SMS_BUDGET_PER_HOUR
+    resume = timezone.localtime(resume_at).strftime("%H:%M")
+    logger.error("OTP SMS budget of %s an hour exceeded: OTP sending paused until %s", budget, resume)
+    with transaction.atomic():
+        province = Facility.objects.filter(kind=FacilityKind.DEPARTMENT_OF_HEALTH).order_by("pk").first()
+        if province is not None:
+            audit_log(
+                actor=None,
+                action=AuditLog.Action.ALERT,
+                verb="otp_sms_budget_exceeded",
+                target=province,
+                facility=province,
+                data={"budget_per_hour": budget, "paused_until": resume},
+            )
+        memberships = Membership.objects.filter(
+            role=Role.ADMINISTRATOR, is_active=True, user__is_active=True
+        ).select_related("user", "facility")
+        recipients: dict[str, Any] = {m.user.phone: m.facility for m in memberships if m.user.phone}
+        for user in User.objects.filter(is_superuser=True, is_active=True).exclude(phone=""):
+            recipients.setdefault(user.phone, province)
+        for phone, facility in recipients.items():
+            sms_enqueue(
+                to=phone,
+                body=f"health_f0: so SMS ma OTP vuot ngan sach {budget} tin/gio, nghi co tan cong SMS. "
+                f"Da tam dung gui OTP den {resume}. Kiem tra: {settings.PORTAL_URL}/desk/",
+                kind=MessageKind.STAFF_ALERT,
+                facility=facility,
+                subject_ref=f"otp-budget:{resume_at:%Y%m%d%H}",
+            )
 
 
 def _wait_message(seconds: int) -> str:
@@ -85,9 +159,13 @@ def otp_request(*, phone: str, purpose: str, ip: str | None) -> OtpIssued:
         raise DomainError(_("Mục đích OTP không hợp lệ."), code="purpose_invalid", field="purpose")
     now = timezone.now()
     resend = settings.OTP_RESEND_SECONDS
-    # Atomic in Redis (and per process without it): one code per phone per 60 s even under a burst.
+    # Atomic on both stores: one code per phone per 60 s even under a burst across worker processes.
     guard = _resend_key(phone, purpose)
-    if not cache.add(guard, 1, timeout=resend):
+    try:
+        started = counter_add(guard, timeout=resend, fail_closed=True)
+    except CounterUnavailable:
+        raise _unavailable()
+    if not started:
         last = OtpChallenge.objects.filter(phone=phone, purpose=purpose).order_by("-created_at").first()
         wait = resend - int((now - last.created_at).total_seconds()) if last else resend
         raise RateLimited(
@@ -97,10 +175,21 @@ def otp_request(*, phone: str, purpose: str, ip: str | None) -> OtpIssued:
         )
     try:
         return _issue(phone=phone, purpose=purpose, ip=ip, now=now)
+    except CounterUnavailable:
+        counter_delete(guard)
+        raise _unavailable()
     except BaseException:
         # No code went out: a refusal (e.g. the network's cap) must not also cost the phone 60 seconds.
-        cache.delete(guard)
+        counter_delete(guard)
         raise
+
+
+def _unavailable() -> RateLimited:
+    return RateLimited(
+        _("Hệ thống tạm thời chưa gửi được mã OTP. Vui lòng thử lại sau ít phút."),
+        code="otp_unavailable",
+        retry_after=60,
+    )
 
 
 def _issue(*, phone: str, purpose: str, ip: str | None, now: datetime) -> OtpIssued:
@@ -126,6 +215,12 @@ def _issue(*, phone: str, purpose: str, ip: str | None, now: datetime) -> OtpIss
             _("Có quá nhiều yêu cầu mã OTP từ mạng của bạn. Vui lòng thử lại sau."),
             code="otp_ip_limit",
             retry_after=3600,
+        )
+    if not _within_budget(now):
+        raise RateLimited(
+            _("Hệ thống đang tạm ngừng gửi mã OTP vì có quá nhiều yêu cầu. Vui lòng thử lại sau."),
+            code="otp_budget_exceeded",
+            retry_after=window_remaining(BUDGET_WINDOW),
         )
     code = f"{secrets.randbelow(10**6):06d}"
     expires_at = now + timedelta(seconds=settings.OTP_TTL_SECONDS)

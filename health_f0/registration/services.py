@@ -18,25 +18,31 @@ from health_f0.core.audit import audit_log
 from health_f0.core.exceptions import Conflict, DomainError, NotFound, ValidationErrors
 from health_f0.core.models import AuditLog
 from health_f0.core.phone import normalize_mobile
-from health_f0.core.text import SMS_TWO_SEGMENTS, name_key, normalize_name, unaccent
+from health_f0.core.text import SMS_TWO_SEGMENTS, clean_person_name, name_key, normalize_name, unaccent
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, FacilityKind, StationWard
 from health_f0.monitoring.services import episode_start
 from health_f0.notifications.models import MessageKind
 from health_f0.notifications.services import sms_enqueue
 from health_f0.patients import address
+from health_f0.patients.bonds import phone_bond_record
 from health_f0.patients.identifiers import clean_bhyt, clean_cccd
+from health_f0.patients.models import BondMethod
 from health_f0.patients.services import account_issue, patient_create
 from health_f0.registration import screening
-from health_f0.registration.eligibility import Screening, assess
-from health_f0.registration.models import Channel, Registration, RegistrationStatus
+from health_f0.registration.eligibility import NEEDS_CONFIRMATION, Screening, assess
+from health_f0.registration.models import Channel, Eligibility, Registration, RegistrationStatus
 from health_f0.registration.otp import otp_consume, otp_verify
+from health_f0.registration.selectors import priority_counts_changed
 from health_f0.registration.transitions import REGISTRATION_WORKFLOW
 
 logger = logging.getLogger(__name__)
 
 
 ACCEPTING_KINDS = {FacilityKind.STATION, FacilityKind.TREATMENT}
+# Channels whose registrations come only through registration_submit, which takes them with an OTP to their
+# phone (a desk registration has none: staff saw the person, not the phone).
+OTP_CHANNELS = {Channel.WEB, Channel.APP}
 OPEN_STATUSES = {RegistrationStatus.SUBMITTED, RegistrationStatus.ACCEPTED}
 
 
@@ -121,11 +127,8 @@ def registration_validate(data: RegistrationInput, *, today: date | None = None)
             add(exc.field or field_name, exc.code, exc.message)
             return None
 
-    data.full_name = normalize_name(data.full_name or "")
-    if len(data.full_name) < 2 or len(data.full_name) > 120:
-        add("full_name", "full_name_invalid", _("Vui lòng nhập đầy đủ họ và tên (2–120 ký tự)."))
-    elif any(ch.isdigit() for ch in data.full_name):
-        add("full_name", "full_name_invalid", _("Họ và tên không được chứa chữ số."))
+    full_name = check("full_name", lambda: clean_person_name(data.full_name or ""))
+    data.full_name = full_name or normalize_name(data.full_name or "")
     if data.date_of_birth > today:
         add("date_of_birth", "date_of_birth_future", _("Ngày sinh không được ở tương lai."))
     elif data.date_of_birth < date(today.year - 120, 1, 1):
@@ -150,6 +153,11 @@ def registration_validate(data: RegistrationInput, *, today: date | None = None)
     data.registrant_name = normalize_name(data.registrant_name or "")[:120]
     if data.relation == "relative" and len(data.registrant_name) < 2:
         add("registrant_name", "registrant_name_required", _("Vui lòng nhập họ tên người đăng ký giúp."))
+    elif data.registrant_name:
+        registrant = check(
+            "registrant_name", lambda: clean_person_name(data.registrant_name, field="registrant_name")
+        )
+        data.registrant_name = registrant or data.registrant_name
     if data.test_type not in screening.codes(screening.TEST_TYPES):
         add("test_type", "test_type_invalid", _("Vui lòng chọn loại xét nghiệm."))
     if data.positive_date > today:
@@ -307,7 +315,37 @@ def _create(data: RegistrationInput, *, channel: str, facility: Facility, actor:
         facility=facility,
         data={"channel": channel, "eligibility": assessment.outcome},
     )
+    _record_consent(registration, actor=actor)
+    _queue_changed()
     return registration
+
+
+def _queue_changed() -> None:
+    """The desk's cached priority count (registration.selectors) is keyed by a version of the queue: a new one
+    now and again after commit (a count read in between would still see the old rows)."""
+    priority_counts_changed()
+    transaction.on_commit(priority_counts_changed)
+
+
+def _record_consent(registration: Registration, *, actor: Any) -> None:
+    """The form's consent box, recorded with the policy version (health_f0.privacy)."""
+    from health_f0.privacy.models import ConsentChannel, ConsentMethod
+    from health_f0.privacy.services import consent_record
+
+    channels: dict[str, str] = {
+        Channel.WEB: ConsentChannel.REGISTRATION_WEB,
+        Channel.APP: ConsentChannel.REGISTRATION_APP,
+    }
+    channel = channels.get(registration.channel, ConsentChannel.REGISTRATION_DESK)
+    staff = registration.channel == Channel.DESK
+    consent_record(
+        channel=channel,
+        method=ConsentMethod.STAFF_ENTERED if staff else ConsentMethod.CHECKBOX,
+        phone=registration.phone,
+        facility=registration.facility,
+        recorded_by=actor if staff else None,
+        source=registration,
+    )
 
 
 def registration_submit(*, data: RegistrationInput, otp: str, channel: str = Channel.WEB) -> Registration:
@@ -342,9 +380,33 @@ def _facility_label(facility: Facility) -> str:
     return facility.short_name or unaccent(facility.name)
 
 
+def _require_risk_confirmation(
+    *, eligibility: str, label: str, reasons: list[str], confirm_risk: bool
+) -> None:
+    """A registration screened "needs a doctor's review" or "should go to a treatment facility" is accepted
+    into home care only when the actor confirms it on purpose (issue 9): raise until they do."""
+    if eligibility not in NEEDS_CONFIRMATION or confirm_risk:
+        return
+    raise DomainError(
+        _(
+            "Hồ sơ được đánh giá “%(outcome)s”: %(reasons)s. Hãy xem lại và đánh dấu xác nhận nếu vẫn tiếp nhận "
+            "chăm sóc tại nhà."
+        )
+        % {"outcome": label, "reasons": "; ".join(reasons) or "—"},
+        code="risk_confirmation_required",
+        field="confirm_risk",
+        eligibility=eligibility,
+    )
+
+
 @transaction.atomic
-def registration_accept(*, registration: Registration, actor: Any) -> Registration:
-    """Accept into home care: create the patient and an account, text the credentials after commit."""
+def registration_accept(
+    *, registration: Registration, actor: Any, confirm_risk: bool = False
+) -> Registration:
+    """Accept into home care: create the patient and an account, text the credentials after commit.
+
+    A registration screened "needs a doctor's review" or "should go to a treatment facility" needs
+    `confirm_risk=True` (DomainError `risk_confirmation_required` without it); the audit row records it."""
     registration = _locked(registration)
     target = _check(registration, "accept", actor)
     if registration.facility.kind not in ACCEPTING_KINDS:
@@ -354,6 +416,12 @@ def registration_accept(*, registration: Registration, actor: Any) -> Registrati
             ),
             code="transfer_first",
         )
+    _require_risk_confirmation(
+        eligibility=registration.eligibility,
+        label=registration.get_eligibility_display(),
+        reasons=list(registration.eligibility_reasons),
+        confirm_risk=confirm_risk,
+    )
     patient = patient_create(
         full_name=registration.full_name,
         date_of_birth=registration.date_of_birth,
@@ -369,19 +437,35 @@ def registration_accept(*, registration: Registration, actor: Any) -> Registrati
         actor=actor,
     )
     user, password = account_issue(patient=patient, actor=actor)
+    if registration.channel in OTP_CHANNELS:
+        # The form was taken only with an OTP to this phone: the family bond (patients.bonds).
+        phone_bond_record(
+            patient=patient,
+            phone=registration.phone,
+            method=BondMethod.REGISTRATION_OTP,
+            actor=actor,
+            evidence=f"registration:{registration.pk}",
+            verified_at=registration.created_at,
+        )
     episode_start(patient=patient, facility=registration.facility, actor=actor, registration=registration)
     registration.status = target
     registration.patient = patient
     registration.decided_at = timezone.now()
     registration.decided_by = actor
     registration.save(update_fields=["status", "patient", "decided_at", "decided_by", "updated_at"])
+    _queue_changed()
     audit_log(
         actor=actor,
         action=AuditLog.Action.TRANSITION,
         verb="accept",
         target=registration,
         facility=registration.facility,
-        data={"patient": patient.pk},
+        data={"patient": patient.pk}
+        | (
+            {"risk_confirmed": registration.eligibility}
+            if registration.eligibility in NEEDS_CONFIRMATION
+            else {}
+        ),
     )
     hotline = registration.facility.hotline
     credentials = (
@@ -424,6 +508,7 @@ def registration_reject(*, registration: Registration, actor: Any, reason: str) 
     registration.save(
         update_fields=["status", "reject_reason", "decided_at", "decided_by", "open_key", "updated_at"]
     )
+    _queue_changed()
     audit_log(
         actor=actor,
         action=AuditLog.Action.TRANSITION,
@@ -437,11 +522,14 @@ def registration_reject(*, registration: Registration, actor: Any, reason: str) 
         f"{_facility_label(facility)} chua tiep nhan dang ky cham soc tai nha cua "
         f"{unaccent(registration.full_name).upper()}. Ly do: "
     )
-    tail = f". Lien he: {facility.hotline}" if facility.hotline else ""
-    room = 300 - len(head) - len(tail)
-    plain_reason = unaccent(reason)
+    tail = f" Lien he: {facility.hotline}" if facility.hotline else ""
+    room = 300 - len(head) - len(tail) - 1
+    # The reason is one sentence: its own full stop (or ! ?) ends it, else one is added; never two.
+    plain_reason = unaccent(reason).rstrip(" .")
     if len(plain_reason) > room:
-        plain_reason = plain_reason[: max(room - 3, 0)] + "..."
+        plain_reason = plain_reason[: max(room - 3, 0)].rstrip(" .") + "..."
+    elif not plain_reason.endswith(("!", "?")):
+        plain_reason += "."
     sms_enqueue(
         to=registration.phone,
         body=head + plain_reason + tail,
@@ -472,6 +560,7 @@ def registration_transfer(
     source = registration.facility
     registration.facility = station
     registration.save(update_fields=["facility", "updated_at"])
+    _queue_changed()
     audit_log(
         actor=actor,
         action=AuditLog.Action.TRANSITION,
@@ -488,28 +577,61 @@ def registration_transfer(
         facility=station,
         data={"from": source.pk},
     )
+    _text_transfer(registration, station)
     return registration
 
 
-def registration_bulk_accept(*, registrations: list[Registration], actor: Any) -> tuple[int, list[str]]:
-    """Accept several; each in its own transaction so one failure does not undo the others."""
+def _text_transfer(registration: Registration, station: Facility) -> None:
+    """Tell the person where their registration is now and whom to call (the staff's note stays inside)."""
+    head = "Ho so dang ky cham soc tai nha cua "
+    tail = f" da duoc chuyen toi {_facility_label(station)}. Nhan vien y te se lien he voi ban."
+    tail += f" Lien he: {station.hotline}" if station.hotline else ""
+    # The station and its number must arrive whole: shorten the name rather than the message.
+    room = SMS_TWO_SEGMENTS - len(head) - len(tail)
+    name = unaccent(registration.full_name).upper()
+    if len(name) > room:
+        name = name[: max(room - 3, 1)].rstrip() + "..."
+    sms_enqueue(
+        to=registration.phone,
+        body=head + name + tail,
+        kind=MessageKind.REGISTRATION_RECEIVED,
+        facility=station,
+        subject_ref=f"registration:{registration.pk}",
+    )
+
+
+def registration_bulk_accept(
+    *, registrations: list[Registration], actor: Any, confirm_risk: bool = False
+) -> tuple[int, list[str]]:
+    """Accept several; each in its own transaction so one failure does not undo the others. `confirm_risk`
+    confirms every review/hospital case among them (without it, each of those is an error)."""
     accepted, errors = 0, []
     for registration in registrations:
         try:
-            registration_accept(registration=registration, actor=actor)
+            registration_accept(registration=registration, actor=actor, confirm_risk=confirm_risk)
             accepted += 1
         except DomainError as exc:
             errors.append(f"{registration}: {exc.message}")
     return accepted, errors
 
 
-def registration_create_by_staff(*, data: RegistrationInput, actor: Any, station: Facility) -> Registration:
-    """Staff register a patient directly (no OTP: staff verified the person); accepted at once."""
+def registration_create_by_staff(
+    *, data: RegistrationInput, actor: Any, station: Facility, confirm_risk: bool = False
+) -> Registration:
+    """Staff register a patient directly (no OTP: staff verified the person); accepted at once. A review or
+    hospital screening needs `confirm_risk`, as at the queue; nothing is saved until it is given."""
     access.require_role_at(actor, station, REGISTRATION_WORKFLOW.roles_for("accept"))
     data = registration_validate(data)
+    assessment = _assess(data)
+    _require_risk_confirmation(
+        eligibility=assessment.outcome,
+        label=str(dict(Eligibility.choices).get(assessment.outcome, assessment.outcome)),
+        reasons=assessment.reasons,
+        confirm_risk=confirm_risk,
+    )
     with transaction.atomic():
         registration = _create(data, channel=Channel.DESK, facility=station, actor=actor)
-        return registration_accept(registration=registration, actor=actor)
+        return registration_accept(registration=registration, actor=actor, confirm_risk=confirm_risk)
 
 
 def registration_record_view(*, registration: Registration, actor: Any) -> None:

@@ -12,8 +12,12 @@ from django.utils.functional import lazy
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
+from health_f0.core.exceptions import RateLimited
+from health_f0.core.lockout import check_current_password
+from health_f0.core.passwords import is_staff_account
 from health_f0.patients import address
 from health_f0.registration import screening
+from health_f0.registration import selectors as registration_selectors
 from health_f0.registration.services import RegistrationInput
 
 DATE_FORMATS = ["%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y", "%Y-%m-%d"]
@@ -253,6 +257,15 @@ class RegistrationForm(forms.Form):
         else:
             wards = [("", _("— Chọn tỉnh/thành phố trước —"))]
         fields["ward_code"].widget.choices = wards  # type: ignore[attr-defined]
+        # Only provinces with stations take registrations: say so as soon as another one is chosen (the
+        # template's note; register.js shows it live from data-served).
+        served = registration_selectors.served_province_codes()
+        province_attrs = fields["province_code"].widget.attrs
+        province_attrs["data-served"] = " ".join(str(code) for code in sorted(served))
+        self.province_not_served = province is not None and province not in served
+        if self.province_not_served:
+            province_attrs["aria-describedby"] = "province-note"
+        self.served_province_names = ", ".join(registration_selectors.served_province_names())
 
     def selected_province(self) -> int | None:
         raw: Any = self.data.get("province_code") if self.is_bound else self.initial.get("province_code")
@@ -310,11 +323,14 @@ class NewPasswordForm(auth_forms.SetPasswordForm):
 
     error_messages = {"password_mismatch": _("Hai mật khẩu mới không giống nhau.")}
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, request: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.request = request
         self.fields["new_password1"].label = _("Mật khẩu mới")
-        self.fields["new_password1"].help_text = _(
-            "Ít nhất 8 ký tự, không toàn chữ số, không quá dễ đoán và không giống tên tài khoản."
+        self.fields["new_password1"].help_text = (
+            _("Ít nhất 12 ký tự, không toàn chữ số, không quá dễ đoán và không giống tên tài khoản.")
+            if is_staff_account(self.user)
+            else _("Ít nhất 8 ký tự, không toàn chữ số, không quá dễ đoán và không giống tên tài khoản.")
         )
         self.fields["new_password2"].label = _("Nhập lại mật khẩu mới")
         self.fields["new_password2"].help_text = ""
@@ -341,8 +357,13 @@ class ChangePasswordForm(NewPasswordForm):
     field_order = ["old_password", "new_password1", "new_password2"]
 
     def clean_old_password(self) -> str:
+        """Checked like a login (core.lockout): guessing here is locked out like guessing at login."""
         old: str = self.cleaned_data["old_password"]
-        if not self.user.check_password(old):
+        try:
+            right = check_current_password(request=self.request, user=self.user, password=old)
+        except RateLimited as exc:
+            raise forms.ValidationError(exc.message, code="locked_out")
+        if not right:
             raise forms.ValidationError(_("Mật khẩu hiện tại không đúng."), code="password_incorrect")
         return old
 

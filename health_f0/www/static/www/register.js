@@ -17,7 +17,19 @@
     }
   }
 
+  // Provinces with home-care stations (data-served); any other one gets the note at once, not at submit.
+  var served = (province.getAttribute("data-served") || "").split(" ");
+  var note = document.getElementById("province-note");
+  function showServed() {
+    if (!note) { return; }
+    var unserved = province.value !== "" && served.indexOf(province.value) === -1;
+    note.hidden = !unserved;
+    if (unserved) { province.setAttribute("aria-describedby", "province-note"); }
+    else { province.removeAttribute("aria-describedby"); }
+  }
+
   province.addEventListener("change", function () {
+    showServed();
     var code = province.value;
     if (!code) { setOptions([], "— Chọn tỉnh/thành phố trước —"); return; }
     ward.disabled = true;
