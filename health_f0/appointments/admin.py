@@ -32,6 +32,7 @@ from unfold.admin import TabularInline
 from unfold.dataclasses import ActionDialog
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
+from unfold.forms import BaseDialogForm
 
 from health_f0.appointments import selectors, services
 from health_f0.appointments.forms import (
@@ -42,6 +43,8 @@ from health_f0.appointments.forms import (
     MoveForm,
     NewPatientForm,
     ReexamForm,
+    ScheduleOverrideForm,
+    SlotDayForm,
     SlotForm,
     WalkInForm,
 )
@@ -74,13 +77,14 @@ from health_f0.core.admin_site import (
     has_any_role,
     redirect_back,
 )
-from health_f0.core.audit import audit_log
+from health_f0.core.audit import audit_list_view, audit_log
 from health_f0.core.exceptions import DomainError
 from health_f0.core.models import AuditLog
 from health_f0.core.phone import display_phone
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, Role
 from health_f0.patients.models import Patient
+from health_f0.privacy.models import ConsentChannel
 from health_f0.registration.admin import badge, search_phone
 
 # Who sees appointments in the desk: the desk and reception, clinicians, managers (not station staff).
@@ -89,6 +93,7 @@ QUEUE_ROLES: frozenset[str] = RECEPTION_ROLES | CLINICIAN_ROLES
 CONFIG_ROLES: frozenset[str] = frozenset({Role.MANAGER, Role.ADMINISTRATOR})
 PAGE_SIZE = 50
 PICKER_DAYS = 7
+LAPSE_SOON = timedelta(hours=24)  # a request lapsing within this is shown in red on the worklist
 WEEKDAYS = ["Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật"]
 
 STATUS_BADGE: dict[str, str | None] = {
@@ -105,6 +110,19 @@ DECLINE_DIALOG: ActionDialog = {
     "description": _("Chỗ được trả lại; người bệnh nhận SMS có lý do và đường dẫn để đặt lại."),
     "form_class": DeclineForm,
     "form_submit_text": _("Từ chối"),
+}
+# "Xác nhận" and "Khám xong" change state: a GET only opens the dialog, its form POSTs with the CSRF token.
+CONFIRM_DIALOG: ActionDialog = {
+    "title": _("Xác nhận lịch đặt"),
+    "description": _("Chỗ được giữ cho người bệnh; người bệnh nhận SMS có giờ hẹn và mã tiếp đón."),
+    "form_class": BaseDialogForm,
+    "form_submit_text": _("Xác nhận"),
+}
+COMPLETE_DIALOG: ActionDialog = {
+    "title": _("Ghi nhận khám xong"),
+    "description": _("Lượt khám kết thúc và rời khỏi hàng đợi. Không hoàn tác được."),
+    "form_class": BaseDialogForm,
+    "form_submit_text": _("Khám xong"),
 }
 CANCEL_DIALOG: ActionDialog = {
     "title": _("Huỷ lịch hẹn"),
@@ -165,14 +183,35 @@ def slot_days(
     return [{"label": day_label(day), "slots": slots} for day, slots in sorted(grouped.items())]
 
 
-def start_day(request: HttpRequest) -> date:
-    """The picker's first day (?tu=YYYY-MM-DD), never before today."""
+def start_day(request: HttpRequest) -> tuple[date, SlotDayForm]:
+    """The slot picker's first day (?tu=dd/mm/yyyy as typed, or ISO from the 7-day links), never before
+    today, and the date field to show it in. A day that cannot be read is said so and today is shown."""
     today = timezone.localdate()
-    try:
-        asked = date.fromisoformat(request.GET.get("tu", ""))
-    except ValueError:
-        return today
-    return max(asked, today)
+    raw = request.GET.get("tu", "").strip()
+    first = today
+    if raw:
+        parsed = SlotDayForm({"tu": raw})
+        if parsed.is_valid() and parsed.cleaned_data["tu"] is not None:
+            first = max(parsed.cleaned_data["tu"], today)
+        else:
+            for error in _errors(parsed):
+                messages.error(request, error)
+    return first, SlotDayForm(initial={"tu": first})
+
+
+def slot_day_context(request: HttpRequest, first: date, day_form: SlotDayForm) -> dict[str, Any]:
+    """What _slot_day.html needs: the date field, the other query values its GET form keeps, and the links
+    to the 7 days before (never before today) and after."""
+    query = request.GET.copy()
+    query.pop("tu", None)
+    return {
+        "day_form": day_form,
+        "day_query": [(key, value) for key in query for value in query.getlist(key)],
+        "next_url": "?" + _with(query, tu=(first + timedelta(days=PICKER_DAYS)).strftime("%d/%m/%Y")),
+        "prev_url": "?" + _with(query, tu=(first - timedelta(days=PICKER_DAYS)).strftime("%d/%m/%Y"))
+        if first > timezone.localdate()
+        else "",
+    }
 
 
 def _safe_next(request: HttpRequest, fallback: str) -> str:
@@ -225,7 +264,8 @@ class AppointmentAdmin(ScopedModelAdmin):
         "complete_action",
         "reexam_action",
     ]
-    change_form_after_template = "admin/audit_history.html"
+    change_form_before_template = "admin/appointments/_meeting.html"
+    change_form_after_template = "admin/appointments/_after.html"  # reminders and SMS, then the history
     fieldsets = (
         (_("Người bệnh"), {"fields": ("patient_col", "dob_col", "phone_col", "history_col")}),
         (
@@ -414,6 +454,10 @@ class AppointmentAdmin(ScopedModelAdmin):
             self.audit_view(request, appointment)
             extra.update(self.history_context(appointment, gettext("Lịch sử lịch hẹn")))
             extra["subtitle"] = appointment.get_status_display()
+            extra["meeting"] = selectors.meeting_for_desk(user=request.user, appointment=appointment)
+            extra["appointment_messages"] = selectors.appointment_messages(
+                user=request.user, appointment=appointment
+            )
         return super().change_view(request, object_id, form_url, extra)
 
     # --- detail actions -------------------------------------------------------------------------
@@ -424,8 +468,10 @@ class AppointmentAdmin(ScopedModelAdmin):
         permissions=["confirm"],
         icon="event_available",
         variant=ActionVariant.SUCCESS,
+        dialog=CONFIRM_DIALOG,
     )
-    def confirm_action(self, request: HttpRequest, object_id: Any) -> HttpResponse:
+    def confirm_action(self, request: HttpRequest, form: BaseDialogForm, object_id: Any) -> HttpResponse:
+        self._post_only(request)
         appointment = self.scoped_object_or_404(request, object_id)
         self._confirm(request, appointment)
         return redirect_back(request, self.change_url(object_id))
@@ -491,8 +537,10 @@ class AppointmentAdmin(ScopedModelAdmin):
         permissions=["complete"],
         icon="task_alt",
         variant=ActionVariant.SUCCESS,
+        dialog=COMPLETE_DIALOG,
     )
-    def complete_action(self, request: HttpRequest, object_id: Any) -> HttpResponse:
+    def complete_action(self, request: HttpRequest, form: BaseDialogForm, object_id: Any) -> HttpResponse:
+        self._post_only(request)
         appointment = self.scoped_object_or_404(request, object_id)
         try:
             services.appointment_complete(appointment=appointment, actor=request.user)
@@ -578,6 +626,7 @@ class AppointmentAdmin(ScopedModelAdmin):
         rows = []
         for appointment in page.object_list:
             patient = appointment.patient
+            lapses = selectors.request_lapses_at(appointment)
             rows.append(
                 {
                     "appointment": appointment,
@@ -590,6 +639,8 @@ class AppointmentAdmin(ScopedModelAdmin):
                     ),
                     "no_shows": int(getattr(appointment, "past_no_shows", 0)),
                     "slot": slot_text(appointment.slot_start),
+                    "lapses": slot_text(lapses) if lapses else "",
+                    "lapses_soon": lapses is not None and lapses - now < LAPSE_SOON,
                     "waiting": duration_label(now - appointment.created_at),
                     "url": self.change_url(appointment.pk),
                     "confirm_url": reverse("admin:appointments_confirm", args=[appointment.pk]),
@@ -666,11 +717,13 @@ class AppointmentAdmin(ScopedModelAdmin):
                     messages.error(request, error)
             else:
                 try:
+                    # Moved and confirmed in one step: the patient gets one SMS, not two.
                     moved = services.appointment_reschedule(
-                        appointment=appointment, actor=request.user, slot_start=form.cleaned_data["slot"]
+                        appointment=appointment,
+                        actor=request.user,
+                        slot_start=form.cleaned_data["slot"],
+                        confirm=bool(request.POST.get("confirm")),
                     )
-                    if moved.status == Status.REQUESTED and request.POST.get("confirm"):
-                        services.appointment_confirm(appointment=moved, actor=request.user)
                 except DomainError as exc:
                     messages.error(request, exc.message)
                 else:
@@ -680,18 +733,16 @@ class AppointmentAdmin(ScopedModelAdmin):
                         % {"name": appointment.patient.full_name, "when": slot_text(moved.slot_start)},
                     )
                     return HttpResponseRedirect(back)
-        first = start_day(request)
+        first, day_form = start_day(request)
         context = {
             **self._page_context(request, gettext("Đổi lịch hẹn")),
+            **slot_day_context(request, first, day_form),
             "appointment": appointment,
             "patient": appointment.patient,
             "phone": phone_link(appointment.patient.phone),
             "current": slot_text(appointment.slot_start),
             "days": slot_days(appointment.service, first, PICKER_DAYS, current=appointment.slot_start),
-            "next_from": (first + timedelta(days=PICKER_DAYS)).isoformat(),
-            "prev_from": (first - timedelta(days=PICKER_DAYS)).isoformat()
-            if first > timezone.localdate()
-            else "",
+            "chosen_slot": request.POST.get("slot", ""),
             "back": back,
             "offer_confirm": appointment.status == Status.REQUESTED,
         }
@@ -720,6 +771,13 @@ class AppointmentAdmin(ScopedModelAdmin):
         query.pop("q", None)
         query.pop("patient", None)
         found = [] if patient else selectors.patient_search(user=request.user, roles=roles, term=term)
+        if not patient and len(term) >= 2:
+            # A search of patients is a read of patient data, audited like a desk list (term kept there only).
+            audit_list_view(
+                actor=request.user,
+                model=Patient,
+                data={"search": term, "filters": {}, "page": 1, "count": len(found), "shown": len(found)},
+            )
         counts = selectors.patient_visit_counts(patient_ids=[p.pk for p in found])
         return {
             "patient": patient,
@@ -751,25 +809,28 @@ class AppointmentAdmin(ScopedModelAdmin):
             "history": history_text(visits, no_shows),
         }
 
-    def _new_patient(self, request: HttpRequest, form: NewPatientForm, service: Service) -> Patient | None:
-        """Create (or find) the patient typed in the new-patient form; errors go onto the form."""
+    def _new_person(self, form: NewPatientForm) -> services.NewPatient | None:
+        """The person typed in the new-patient form (the service creates the record together with the
+        booking or ticket, and the oral consent the form's switch records); None with the form's errors."""
         if not form.is_valid():
             return None
         data = form.cleaned_data
-        try:
-            return services.booking_patient_create(
-                actor=request.user,
-                service=service,
-                full_name=data["full_name"],
-                date_of_birth=data["date_of_birth"],
-                sex=data["sex"],
-                phone=data["phone"],
-                cccd=data.get("cccd") or "",
-                bhyt=data.get("bhyt") or "",
-            )
-        except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-            return None
+        return services.NewPatient(
+            full_name=data["full_name"],
+            date_of_birth=data["date_of_birth"],
+            sex=data["sex"],
+            phone=data["phone"],
+            cccd=data.get("cccd") or "",
+            bhyt=data.get("bhyt") or "",
+        )
+
+    @staticmethod
+    def _refused(exc: DomainError, form: Any, patient_form: NewPatientForm | None) -> None:
+        """A service's refusal next to the new patient's field it names, else at the top of the form."""
+        if patient_form is not None and exc.field in patient_form.fields:
+            patient_form.add_error(exc.field, exc.message)
+        else:
+            form.add_error(None, exc.message)
 
     def book_view(self, request: HttpRequest) -> HttpResponse:
         """'Đặt lịch qua điện thoại': pick or create the patient, pick a service and a free slot."""
@@ -781,20 +842,24 @@ class AppointmentAdmin(ScopedModelAdmin):
         patient_form = NewPatientForm(data if patient is None else None)
         if request.method == "POST" and form.is_valid():
             service = form.chosen_service()
-            if patient is None:
-                patient = self._new_patient(request, patient_form, service)
-            if patient is not None:
+            person = self._new_person(patient_form) if patient is None else None
+            if patient is not None or person is not None:
+                booking: dict[str, Any] = {
+                    "service": service,
+                    "slot_start": form.cleaned_data["slot"],
+                    "channel": Channel.PHONE,
+                    "actor": request.user,
+                    "reason": form.cleaned_data["reason"],
+                }
                 try:
-                    appointment = services.appointment_book(
-                        patient=patient,
-                        service=service,
-                        slot_start=form.cleaned_data["slot"],
-                        channel=Channel.PHONE,
-                        actor=request.user,
-                        reason=form.cleaned_data["reason"],
-                    )
+                    if patient is not None:
+                        appointment = services.appointment_book(patient=patient, **booking)
+                    elif person is not None:  # the new record and the booking: one transaction
+                        appointment = services.appointment_book_new_patient(
+                            person=person, consent_channel=ConsentChannel.PHONE_BOOKING, **booking
+                        )
                 except DomainError as exc:
-                    form.add_error(None, exc.message)
+                    self._refused(exc, form, patient_form if person is not None else None)
                 else:
                     messages.success(
                         request,
@@ -805,27 +870,22 @@ class AppointmentAdmin(ScopedModelAdmin):
                         % {
                             "service": service.name,
                             "when": slot_text(appointment.slot_start),
-                            "name": patient.full_name,
+                            "name": appointment.patient.full_name,
                             "code": appointment.check_in_code,
                         },
                     )
                     return HttpResponseRedirect(self.change_url(appointment.pk))
         chosen = form.services.get(str(form["service"].value() or ""))
-        first = start_day(request)
-        query = request.GET.copy()
-        query.pop("tu", None)
+        first, day_form = start_day(request)
         context = {
             **self._page_context(request, gettext("Đặt lịch qua điện thoại")),
             **self._picker_context(request, DESK_ROLES, patient),
+            **slot_day_context(request, first, day_form),
             "form": form,
             "patient_form": patient_form,
             "service": chosen,
             "days": slot_days(chosen, first, PICKER_DAYS) if chosen else [],
             "chosen_slot": request.POST.get("slot", ""),
-            "next_url": "?" + _with(query, tu=(first + timedelta(days=PICKER_DAYS)).isoformat()),
-            "prev_url": "?" + _with(query, tu=(first - timedelta(days=PICKER_DAYS)).isoformat())
-            if first > timezone.localdate()
-            else "",
             "service_query": {k: v for k, v in request.GET.items() if k not in ("service", "tu")},
         }
         return TemplateResponse(request, "admin/appointments/book.html", context)
@@ -1089,23 +1149,27 @@ class AppointmentAdmin(ScopedModelAdmin):
         patient_form = NewPatientForm(data if patient is None else None)
         if request.method == "POST" and form.is_valid():
             service = form.chosen_service()
-            if patient is None:
-                patient = self._new_patient(request, patient_form, service)
-            if patient is not None:
+            person = self._new_person(patient_form) if patient is None else None
+            if patient is not None or person is not None:
+                ticket_for: dict[str, Any] = {
+                    "service": service,
+                    "actor": request.user,
+                    "reason": form.cleaned_data["reason"],
+                }
                 try:
-                    ticket = services.walk_in_register(
-                        patient=patient,
-                        service=service,
-                        actor=request.user,
-                        reason=form.cleaned_data["reason"],
-                    )
+                    if patient is not None:
+                        ticket = services.walk_in_register(patient=patient, **ticket_for)
+                    elif person is not None:  # the new record and the ticket: one transaction
+                        ticket = services.walk_in_register_new_patient(
+                            person=person, consent_channel=ConsentChannel.DESK, **ticket_for
+                        )
                 except DomainError as exc:
-                    form.add_error(None, exc.message)
+                    self._refused(exc, form, patient_form if person is not None else None)
                 else:
                     messages.success(
                         request,
                         gettext("Đã tiếp đón %(name)s (vãng lai) — số thứ tự %(number)s.")
-                        % {"name": patient.full_name, "number": ticket.queue_number},
+                        % {"name": ticket.patient.full_name, "number": ticket.queue_number},
                     )
                     return HttpResponseRedirect(reverse("admin:appointments_checkin") + f"?ve={ticket.pk}")
         context = {
@@ -1229,10 +1293,12 @@ class ReexamPlanAdmin(ScopedModelAdmin):
     readonly_fields = fields
 
     def scope(self, user: Any) -> QuerySet[Any]:
-        return access.scope_by_facility(
-            ReexamPlan.objects.select_related("patient", "service", "facility"),
-            user,
-            roles=REEXAM_ROLES | {Role.MANAGER},
+        return selectors.reexam_plans_with_booking(
+            access.scope_by_facility(
+                ReexamPlan.objects.select_related("patient", "service", "facility"),
+                user,
+                roles=REEXAM_ROLES | {Role.MANAGER},
+            )
         )
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
@@ -1248,12 +1314,47 @@ class ReexamPlanAdmin(ScopedModelAdmin):
     def patient_col(self, obj: ReexamPlan) -> str:
         return obj.patient.full_name
 
-    @display(description=_("ngày tái khám tiếp theo"), ordering="next_date")
+    @display(description=_("lịch đã đặt"), ordering="booked_at")
     def next_col(self, obj: ReexamPlan) -> str:
-        return fmt_date(obj.next_date)
+        """The booked time of the plan's next re-exam (what the patient was texted), with the plan's own
+        date when the booking fell on another day; the plan's date alone while nothing is booked."""
+        booked = getattr(obj, "booked_at", None)
+        if booked is None:
+            return gettext("Chưa có lịch (dự kiến %(day)s)") % {"day": fmt_date(obj.next_date)}
+        if local_date_of(booked) == obj.next_date:
+            return slot_text(booked)
+        return gettext("%(when)s (dự kiến %(day)s)") % {
+            "when": slot_text(booked),
+            "day": fmt_date(obj.next_date),
+        }
 
 
 # --- Managers' configuration: services, schedules, overrides, holidays, reminder policy ---------------
+
+
+def warn_holiday_data(request: HttpRequest) -> None:
+    """On the schedule pages: a year without holiday data keeps its holidays open for booking, and an
+    estimated Tết must be corrected when the official schedule is announced (load_holidays)."""
+    status = selectors.holiday_data_status()
+    for year in status.missing:
+        messages.warning(
+            request,
+            gettext(
+                "Chưa có dữ liệu ngày nghỉ lễ năm %(year)s: các ngày lễ năm đó vẫn mở đặt lịch. Quản trị viên "
+                "thêm tệp fixtures/holidays/vn-%(year)s.json theo thông báo chính thức rồi chạy lệnh "
+                "“manage.py load_holidays”, hoặc thêm từng ngày ở trang Ngày nghỉ lễ."
+            )
+            % {"year": year},
+        )
+    if status.approximate:
+        messages.info(
+            request,
+            gettext(
+                "Ngày nghỉ lễ năm %(years)s còn là dự kiến (Tết Nguyên đán, ngày nghỉ bù): cập nhật khi có "
+                "thông báo chính thức."
+            )
+            % {"years": ", ".join(str(y) for y in status.approximate)},
+        )
 
 
 def _configured(
@@ -1276,6 +1377,7 @@ class AppointmentConfigAdmin(ScopedModelAdmin):
     add_roles = CONFIG_ROLES
     change_roles = CONFIG_ROLES
     actions = None
+    warns_holiday_data = False  # the schedule pages say when the holiday data lacks a year
 
     def scope(self, user: Any) -> QuerySet[Any]:
         field = self.facility_field.replace(".", "__") if self.facility_field else "facility"
@@ -1285,6 +1387,11 @@ class AppointmentConfigAdmin(ScopedModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        if request.method == "GET" and self.warns_holiday_data:
+            warn_holiday_data(request)
+        return super().changelist_view(request, extra_context)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "facility":
@@ -1343,6 +1450,7 @@ class ScheduleTemplateInline(_ServiceChildInline):
 
 class ScheduleOverrideInline(_ServiceChildInline):
     model = ScheduleOverride
+    form = ScheduleOverrideForm
     fields = ("date", "is_closed", "start_time", "end_time", "reason")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
@@ -1352,6 +1460,7 @@ class ScheduleOverrideInline(_ServiceChildInline):
 
 @admin.register(Service, site=desk_site)
 class ServiceAdmin(AppointmentConfigAdmin):
+    warns_holiday_data = True
     list_display = (
         "name",
         "facility",
@@ -1368,7 +1477,7 @@ class ServiceAdmin(AppointmentConfigAdmin):
     ordering = ("facility__path", "name")
     inlines = [ScheduleTemplateInline, ScheduleOverrideInline]
     fieldsets = (
-        (None, {"fields": ("facility", "code", "name", "short_name", "kind", "meeting_url", "is_active")}),
+        (None, {"fields": ("facility", "code", "name", "short_name", "kind", "is_active")}),
         (
             _("Khung giờ và đặt lịch"),
             {
@@ -1399,6 +1508,8 @@ class ServiceAdmin(AppointmentConfigAdmin):
 @admin.register(ScheduleOverride, site=desk_site)
 class ScheduleOverrideAdmin(AppointmentConfigAdmin):
     facility_field = "service.facility"
+    form = ScheduleOverrideForm
+    warns_holiday_data = True
     list_display = ("date_col", "service", "is_closed", "start_time", "end_time", "reason")
     list_select_related = ("service",)
     list_filter = ("is_closed", ("service", admin.RelatedOnlyFieldListFilter))
@@ -1419,6 +1530,7 @@ class HolidayAdmin(AppointmentConfigAdmin):
     """National public holidays are data for the whole province: administrators edit, managers read."""
 
     facility_field = None
+    warns_holiday_data = True
     add_roles = frozenset({Role.ADMINISTRATOR})
     change_roles = frozenset({Role.ADMINISTRATOR})
     list_display = ("date_col", "name")

@@ -13,18 +13,27 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from unfold.forms import BaseDialogForm
 from unfold.widgets import (
+    UnfoldAdminDateWidget,
     UnfoldAdminIntegerFieldWidget,
     UnfoldAdminRadioSelectWidget,
     UnfoldAdminSelectWidget,
-    UnfoldAdminSingleDateWidget,
     UnfoldAdminTextareaWidget,
     UnfoldAdminTextInputWidget,
+    UnfoldBooleanSwitchWidget,
 )
 
-from health_f0.appointments.models import AppointmentPolicy, Service
+from health_f0.appointments.models import AppointmentPolicy, ScheduleOverride, Service
 from health_f0.patients.models import Sex
 
 DATE_INPUT_FORMATS = ["%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y"]
+
+
+def desk_date_widget(**attrs: Any) -> UnfoldAdminDateWidget:
+    """A dd/mm/yyyy text box with the desk's calendar picker. Unlike the single-date widget it brings the
+    admin's core.js too, so the picker also works on the desk's own pages (not only on model forms)."""
+    return UnfoldAdminDateWidget(
+        attrs={"placeholder": "dd/mm/yyyy", "autocomplete": "off", **attrs}, format="%d/%m/%Y"
+    )
 
 
 class ReasonDialogForm(BaseDialogForm):
@@ -57,7 +66,7 @@ class NewPatientForm(forms.Form):
     date_of_birth = forms.DateField(
         label=_("Ngày sinh"),
         input_formats=DATE_INPUT_FORMATS,
-        widget=UnfoldAdminSingleDateWidget(format="%d/%m/%Y"),
+        widget=desk_date_widget(),
         help_text=_("dd/mm/yyyy"),
     )
     sex = forms.ChoiceField(label=_("Giới tính"), choices=Sex.choices, widget=UnfoldAdminRadioSelectWidget)
@@ -72,6 +81,15 @@ class NewPatientForm(forms.Form):
     )
     bhyt = forms.CharField(
         label=_("Số thẻ BHYT"), required=False, max_length=20, widget=UnfoldAdminTextInputWidget
+    )
+    consent_oral = forms.BooleanField(
+        label=_("Người bệnh (hoặc người gọi) đã đồng ý bằng lời cho xử lý dữ liệu cá nhân"),
+        help_text=_(
+            "Đọc cho người bệnh: “Cơ sở ghi thông tin của anh/chị để đặt lịch, nhắn tin nhắc lịch và khám bệnh, "
+            "theo chính sách bảo vệ dữ liệu cá nhân trên cổng thông tin. Anh/chị có đồng ý không?”"
+        ),
+        error_messages={"required": _("Cần người bệnh đồng ý (bằng lời) trước khi ghi thông tin.")},
+        widget=UnfoldBooleanSwitchWidget,
     )
 
     def clean_date_of_birth(self) -> date:
@@ -128,6 +146,20 @@ def parse_slot(raw: str) -> datetime:
     return value
 
 
+class SlotDayForm(forms.Form):
+    """The slot pickers' first day ("Xem từ ngày", ?tu=dd/mm/yyyy): the clerk jumps to the day the patient
+    asks for instead of paging 7 days at a time from today. The field belongs to the GET form `slot-day-form`
+    (placed outside the booking's POST form, see _slot_day.html)."""
+
+    tu = forms.DateField(
+        label=_("Xem từ ngày"),
+        required=False,
+        input_formats=DATE_INPUT_FORMATS,
+        widget=desk_date_widget(form="slot-day-form"),
+        error_messages={"invalid": _("Ngày không hợp lệ: nhập theo dạng ngày/tháng/năm, ví dụ 20/12/2026.")},
+    )
+
+
 class MoveForm(forms.Form):
     slot = forms.CharField(
         widget=forms.HiddenInput, error_messages={"required": _("Vui lòng chọn một khung giờ còn chỗ.")}
@@ -148,7 +180,7 @@ class ReexamForm(ServiceChoiceMixin, forms.Form):
     day = forms.DateField(
         label=_("Ngày tái khám"),
         input_formats=DATE_INPUT_FORMATS,
-        widget=UnfoldAdminSingleDateWidget(format="%d/%m/%Y"),
+        widget=desk_date_widget(),
         help_text=_("Hệ thống giữ chỗ ở khung giờ trống đầu tiên của ngày này (hoặc các ngày sau)."),
     )
     interval_weeks = forms.IntegerField(
@@ -164,7 +196,7 @@ class ReexamForm(ServiceChoiceMixin, forms.Form):
         label=_("Kết thúc chương trình"),
         required=False,
         input_formats=DATE_INPUT_FORMATS,
-        widget=UnfoldAdminSingleDateWidget(format="%d/%m/%Y"),
+        widget=desk_date_widget(),
     )
     programme = forms.CharField(
         label=_("Chương trình"),
@@ -210,6 +242,55 @@ class WalkInForm(ServiceChoiceMixin, forms.Form):
     def __init__(self, *args: Any, services: list[Service], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.set_services(services)
+
+
+class ScheduleOverrideForm(forms.ModelForm):
+    """A date that differs from the week (the override page and the rows on the service page): either closed
+    all day, with no hours, or open with its own hours, the end after the start; never a day already past.
+    The date picker and dd/mm/yyyy come from the desk's date widget and health_f0.formats."""
+
+    class Meta:
+        model = ScheduleOverride
+        fields = ("service", "date", "is_closed", "start_time", "end_time", "reason")
+        labels = {"service": _("Dịch vụ")}
+        help_texts = {
+            "date": _("Ngày/tháng/năm, ví dụ 20/12/2026; hoặc bấm biểu tượng lịch để chọn."),
+            "start_time": _("Giờ:phút, ví dụ 07:30. Để trống nếu nghỉ cả ngày."),
+        }
+
+    def clean_date(self) -> date:
+        day: date = self.cleaned_data["date"]
+        unchanged = self.instance.pk is not None and self.instance.date == day
+        if day < timezone.localdate() and not unchanged:
+            raise forms.ValidationError(
+                _("Ngày đã qua: chỉ đặt lịch thay đổi cho hôm nay hoặc các ngày tới.")
+            )
+        return day
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("start_time"), data.get("end_time")
+        if self.has_error("start_time") or self.has_error("end_time"):
+            return data  # a time that could not be read already says so
+        if data.get("is_closed"):
+            if start is not None or end is not None:
+                self.add_error(
+                    "start_time",
+                    _(
+                        "Ngày nghỉ cả ngày thì không nhập giờ. Bỏ chọn “nghỉ cả ngày” nếu ngày này làm theo giờ riêng."
+                    ),
+                )
+            return data
+        if start is None:
+            self.add_error(
+                "start_time",
+                _("Vui lòng nhập giờ bắt đầu và giờ kết thúc, hoặc chọn “nghỉ cả ngày”."),
+            )
+        if end is None:
+            self.add_error("end_time", _("Vui lòng nhập giờ kết thúc."))
+        if start is not None and end is not None and end <= start:
+            self.add_error("end_time", _("Giờ kết thúc phải sau giờ bắt đầu."))
+        return data
 
 
 class AppointmentPolicyForm(forms.ModelForm):

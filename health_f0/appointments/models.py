@@ -7,15 +7,30 @@ Slots themselves are not stored: slots.py computes them from the schedule rows.
 
 from __future__ import annotations
 
+import secrets
 from datetime import time
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from health_f0.core.models import BaseModel
+from health_f0.core.text import sms_text
+
+# The longest service name an SMS carries whole (Service.short_name has room for this much).
+SMS_NAME_MAX = 40
+# The SMS short link's code (PORTAL_URL/h/<code>): 31 characters that cannot be misread (no 0/O, 1/I/L),
+# 8 of them: 31^8 = 8.5e11 codes, so guessing a live one is pointless (the view also limits misses per address).
+LINK_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+LINK_CODE_LENGTH = 8
+
+
+def new_link_code() -> str:
+    """A fresh random short-link code (secrets: unpredictable)."""
+    return "".join(secrets.choice(LINK_CODE_ALPHABET) for _ in range(LINK_CODE_LENGTH))
 
 
 class ServiceKind(models.TextChoices):
@@ -42,11 +57,10 @@ class Service(BaseModel):
     )
     code = models.SlugField(_("mã dịch vụ"), max_length=32)
     name = models.CharField(_("tên dịch vụ"), max_length=120)
-    short_name = models.CharField(_("tên ngắn (không dấu, cho SMS)"), max_length=40, blank=True)
+    short_name = models.CharField(_("tên ngắn (không dấu, cho SMS)"), max_length=SMS_NAME_MAX, blank=True)
     kind = models.CharField(
         _("loại"), max_length=12, choices=ServiceKind.choices, default=ServiceKind.EXAMINATION
     )
-    meeting_url = models.URLField(_("đường dẫn phòng họp trực tuyến"), blank=True)
     duration_minutes = models.PositiveSmallIntegerField(_("thời lượng mỗi lượt (phút)"), default=15)
     capacity_per_slot = models.PositiveSmallIntegerField(_("số người mỗi khung giờ"), default=1)
     min_notice_hours = models.PositiveSmallIntegerField(_("đặt trước tối thiểu (giờ)"), default=2)
@@ -91,6 +105,25 @@ class Service(BaseModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        # SMS never cut a name: a name too long for a text needs the short name the SMS use instead.
+        if not self.short_name.strip() and len(sms_text(self.name or "")) > SMS_NAME_MAX:
+            raise ValidationError(
+                {
+                    "short_name": _(
+                        "Tên dịch vụ dài hơn %(max)s ký tự: vui lòng đặt tên ngắn (không dấu) để dùng trong tin "
+                        "nhắn SMS, ví dụ “Kham Tim mach”."
+                    )
+                    % {"max": SMS_NAME_MAX}
+                }
+            )
+
+    @property
+    def sms_name(self) -> str:
+        """What the SMS call the service: its short name, else its whole name, unaccented."""
+        return sms_text(self.short_name.strip() or self.name)
 
 
 class Weekday(models.IntegerChoices):
@@ -274,6 +307,14 @@ class Appointment(BaseModel):
         related_name="reexams",
     )
     patient_confirmed_at = models.DateTimeField(_("người bệnh xác nhận sẽ đến lúc"), null=True, blank=True)
+    # Online consultation: this booking's own video room (128 random bits; the video service's address is
+    # the VIDEO_MEETING_BASE_URL setting). Empty for visits in a clinic room. Never shared between bookings.
+    meeting_room = models.CharField(_("phòng tư vấn trực tuyến"), max_length=64, blank=True, editable=False)
+    # The SMS short link's code (PORTAL_URL/h/<code>): random, no personal data, distinct from the check-in
+    # code (which reception acts on). It only redirects to the booking's page (OTP-gated) or a walk-in's ticket.
+    link_code = models.CharField(
+        _("mã đường dẫn ngắn"), max_length=8, unique=True, editable=False, default=new_link_code
+    )
 
     class Meta:
         verbose_name = _("lịch hẹn")

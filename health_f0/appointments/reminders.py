@@ -5,6 +5,9 @@ desk, reserved as a re-exam) and sent by a periodic job when due. Its unique key
 time) makes sending idempotent however often the job runs; a cancelled appointment's reminders are
 cancelled; a rescheduled one's old reminders are cancelled and new ones made for the new time only. The
 sender checks again, under the reminder's row lock, that the appointment is still confirmed at that time.
+
+An online consultation's reminders carry its own video room, and one more reminder (kind "room") is sent as
+the room opens, VIDEO_ROOM_OPEN_MINUTES before the slot.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ from django.utils import timezone
 
 from health_f0.appointments import texts
 from health_f0.appointments.models import Appointment, AppointmentReminder, ReminderStatus, Status
-from health_f0.appointments.selectors import facility_label, reminder_policy
+from health_f0.appointments.selectors import is_online, meeting_opens_at, reminder_policy
 from health_f0.appointments.slots import LOCAL_TZ, local_date_of
 from health_f0.notifications.services import sms_enqueue
 
 SMS_KIND = "appointment_reminder"
+ROOM_OPEN = "room"  # an online consultation's reminder as its video room opens
 # A reminder the worker could not send within this time after it was due is dropped, not sent late.
 STALE_AFTER = timedelta(hours=12)
 
@@ -43,6 +47,16 @@ def reminders_schedule(*, appointment: Appointment, now: datetime | None = None)
             defaults={"due_at": due},
         )
         made.append(reminder)
+    if is_online(appointment.service) and appointment.meeting_room:
+        due = meeting_opens_at(appointment)
+        if due > now:
+            reminder, _ = AppointmentReminder.objects.get_or_create(
+                appointment=appointment,
+                kind=ROOM_OPEN,
+                slot_start=appointment.slot_start,
+                defaults={"due_at": due},
+            )
+            made.append(reminder)
     return made
 
 
@@ -78,14 +92,13 @@ def reminder_send(*, reminder_id: int, now: datetime | None = None) -> Appointme
             reminder.save(update_fields=["status"])
             return reminder
         days_left = (local_date_of(appointment.slot_start) - local_date_of(now)).days
+        online = is_online(appointment.service) and bool(appointment.meeting_room)
+        event = "room_open" if reminder.kind == ROOM_OPEN else "reminder"
         body = texts.render(
-            "reminder",
-            label=facility_label(appointment.facility),
-            what="tai kham" if appointment.is_reexam else "kham",
-            service=appointment.service.short_name or appointment.service.name,
-            when=texts.when_text(appointment.slot_start),
+            texts.event_for(event, online=online),
+            **texts.appointment_fields(appointment),
+            what="" if online else "tai kham" if appointment.is_reexam else "kham",
             days=days_left,
-            link=texts.appointment_link(appointment.public_id),
         )
         message = sms_enqueue(
             to=appointment.patient.phone,

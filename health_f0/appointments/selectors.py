@@ -5,11 +5,13 @@ Staff lists are scoped through facilities.access (scope_by_facility on the appoi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -23,12 +25,14 @@ from health_f0.appointments.models import (
     ScheduleOverride,
     ScheduleTemplate,
     Service,
+    ServiceKind,
     SlotCounter,
     Status,
 )
-from health_f0.appointments.transitions import DESK_ROLES, RECEPTION_ROLES, REEXAM_ROLES
+from health_f0.appointments.transitions import CLINICIAN_ROLES, DESK_ROLES, RECEPTION_ROLES, REEXAM_ROLES
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
+from health_f0.patients import selectors as patient_selectors
 
 # How far ahead staff may place a booking or a re-exam, whatever the public horizon.
 STAFF_HORIZON_DAYS = 400
@@ -104,29 +108,43 @@ def reminder_policy(facility: Facility) -> tuple[tuple[int, ...], time]:
     return DEFAULT_REMINDER_DAYS, DEFAULT_REMINDER_TIME
 
 
-def facility_label(facility: Facility) -> str:
-    """Short unaccented name for SMS: the nearest facility up the tree that has one (a clinic room's
-    TTYT), else the facility's own name."""
-    from health_f0.core.text import unaccent
+# The abbreviations everyone in Vietnamese health care reads (applied to unaccented names, whole words only).
+FACILITY_ABBREVIATIONS: tuple[tuple[str, str], ...] = (
+    ("Trung tam Y te", "TTYT"),
+    ("Benh vien", "BV"),
+    ("Tram Y te", "TYT"),
+    ("Phong kham", "PK"),
+    ("khu vuc", "KV"),
+    ("thanh pho", "TP"),
+)
 
-    if facility.short_name:
-        return facility.short_name
+
+def facility_label(facility: Facility) -> str:
+    """How an SMS names the facility, whole: its SMS short name, else the nearest one up the tree (a clinic
+    room's TTYT), else its own name, unaccented, with the defined abbreviations only (FACILITY_ABBREVIATIONS:
+    'Bệnh viện Đa khoa khu vực Cẩm Giàng' -> 'BV Da khoa KV Cam Giang'). Never cut."""
+    from health_f0.core.text import sms_text
+
+    if facility.short_name.strip():
+        return sms_text(facility.short_name)
     ids = [int(part) for part in facility.path.strip("/").split("/") if part]
     names = dict(Facility.objects.filter(id__in=ids).exclude(short_name="").values_list("id", "short_name"))
     for facility_id in reversed(ids):
-        if facility_id in names:
-            return names[facility_id]
-    return unaccent(facility.name)[:30]
+        if names.get(facility_id, "").strip():
+            return sms_text(names[facility_id])
+    label = sms_text(facility.name)
+    for words, short in FACILITY_ABBREVIATIONS:
+        label = re.sub(rf"\b{re.escape(words)}\b", short, label, flags=re.IGNORECASE)
+    return label
 
 
 # --- Staff worklists -----------------------------------------------------------------------------
 
 
 def appointments_visible(user: Any, roles: frozenset[str] | None = None) -> QuerySet[Appointment]:
-    """Appointments at facilities the staff member can see (through facilities.access)."""
-    return access.scope_by_facility(
-        Appointment.objects.select_related("patient", "service"), user, field="facility", roles=roles
-    )
+    """Appointments at facilities the staff member can see (through facilities.access; without restricted
+    patients' bookings for the booking desk and reception)."""
+    return access.staff_appointments_for(user, roles).select_related("patient", "service")
 
 
 def desk_worklist(*, user: Any, facility: Facility | None = None) -> QuerySet[Appointment]:
@@ -231,14 +249,18 @@ def queue_order(
 ) -> list[Appointment]:
     """Waiting tickets in the order they will be called, per the service's booked_priority.
 
-    booked_first: every booked patient (by number) before any walk-in; arrival: by number; interleave N:
-    after N booked patients, one walk-in (counting the booked calls since the last walk-in call)."""
+    Booked patients are called in the order of their appointment times (then of arrival), whenever they
+    arrived; walk-ins in the order of arrival. booked_first: every booked patient before any walk-in;
+    arrival: everyone by number; interleave N: after N booked patients, one walk-in (counting the booked
+    calls since the last walk-in call)."""
     from health_f0.appointments.models import BookedPriority
 
     by_number = sorted(waiting, key=lambda a: (a.queue_number or 0, a.pk))
     if service.booked_priority == BookedPriority.ARRIVAL:
         return by_number
-    booked = [a for a in by_number if not a.is_walk_in]
+    booked = sorted(
+        (a for a in by_number if not a.is_walk_in), key=lambda a: (a.slot_start, a.queue_number or 0, a.pk)
+    )
     walk_ins = [a for a in by_number if a.is_walk_in]
     if service.booked_priority == BookedPriority.BOOKED_FIRST:
         return booked + walk_ins
@@ -327,6 +349,56 @@ def reception_find(*, user: Any, code: str) -> Appointment | None:
     return appointments_visible(user, RECEPTION_ROLES).filter(check_in_code=normalize_code(code)).first()
 
 
+# --- SMS short links and walk-in tickets -------------------------------------------------------------
+
+_LINK_MISSES = "appt:link-miss"
+
+
+def _link_misses_key(ip: str) -> str:
+    window = int(timezone.now().timestamp()) // settings.SHORT_LINK_WINDOW_SECONDS
+    return f"{_LINK_MISSES}:{ip}:{window}"
+
+
+def appointment_for_link(*, code: str, ip: str) -> Appointment | None:
+    """The booking or walk-in ticket of an SMS short link's code (any case; dashes and spaces ignored), or
+    None. Unknown codes are counted per client address: past SHORT_LINK_MISSES_PER_WINDOW in the current
+    window, every lookup from that address is refused (RateLimited, with retry_after) until the window ends.
+    Known codes are not counted, so patients behind one address (a waiting hall's Wi-Fi) are never blocked
+    by each other. The code opens nothing by itself: the caller only redirects to the page it names."""
+    from django.utils.translation import gettext as _
+
+    from health_f0.appointments.models import LINK_CODE_ALPHABET, LINK_CODE_LENGTH
+    from health_f0.core.counters import cache_incr, counter_get, window_remaining
+    from health_f0.core.exceptions import RateLimited
+
+    key = _link_misses_key(ip)
+    window = settings.SHORT_LINK_WINDOW_SECONDS
+    if counter_get(key) >= settings.SHORT_LINK_MISSES_PER_WINDOW:
+        retry = window_remaining(window)
+        raise RateLimited(
+            _("Bạn đã thử quá nhiều đường dẫn không đúng. Vui lòng thử lại sau %(minutes)s phút.")
+            % {"minutes": (retry + 59) // 60},
+            code="short_link_limited",
+            retry_after=retry,
+        )
+    normalized = re.sub(r"[\s-]", "", code or "").upper()
+    found = None
+    if len(normalized) == LINK_CODE_LENGTH and set(normalized) <= set(LINK_CODE_ALPHABET):
+        found = Appointment.objects.filter(link_code=normalized).only("public_id", "is_walk_in").first()
+    if found is None:
+        cache_incr(key, timeout=window + 60)
+    return found
+
+
+def walk_in_ticket(*, public_id: UUID) -> Appointment | None:
+    """A walk-in ticket by its public id (None for bookings: their page is behind the OTP gate)."""
+    return (
+        Appointment.objects.select_related("service", "facility")
+        .filter(public_id=public_id, is_walk_in=True)
+        .first()
+    )
+
+
 # --- Patients ------------------------------------------------------------------------------------
 
 
@@ -354,33 +426,9 @@ def services_of(*, facility: Facility) -> QuerySet[Service]:
 CODE_LENGTH = 8
 
 
-def _looks_like_phone(term: str) -> str | None:
-    from health_f0.core.exceptions import DomainError
-    from health_f0.core.phone import normalize_mobile
-
-    if sum(ch.isdigit() for ch in term) < 9:
-        return None
-    try:
-        return normalize_mobile(term)
-    except DomainError:
-        return None
-
-
 def _patient_match(term: str, prefix: str = "") -> Q:
-    """Q for a patient by phone, CCCD (12 digits), BHYT number, or part of the name."""
-    term = term.strip()
-    digits = "".join(ch for ch in term if ch.isdigit())
-    phone = _looks_like_phone(term)
-    condition = Q()
-    if phone:
-        condition |= Q(**{f"{prefix}phone": phone})
-    if len(digits) == 12 and digits == term.replace(" ", ""):
-        condition |= Q(**{f"{prefix}cccd": digits})
-    if len(term.replace(" ", "")) in (10, 15) and (not phone or len(digits) == 10):
-        condition |= Q(**{f"{prefix}bhyt": term.replace(" ", "").upper()})
-    if not condition:
-        condition = Q(**{f"{prefix}full_name__icontains": term})
-    return condition
+    """Q for a patient by phone, CCCD, BHYT number, or part of the name (the desk's one patient search)."""
+    return patient_selectors.search_condition(term, prefix)
 
 
 def reception_search(
@@ -585,6 +633,67 @@ def booking_place(*, facility: Facility) -> BookingPlace:
     )
 
 
+# --- Online consultations: each booking's own video room ---------------------------------------------
+
+
+def is_online(service: Service) -> bool:
+    """A consultation by video: no clinic room, no reception, no queue."""
+    return service.kind == ServiceKind.ONLINE
+
+
+def meeting_url(appointment: Appointment) -> str:
+    """The address of the booking's own video room ("" for a visit in a clinic room)."""
+    if not appointment.meeting_room:
+        return ""
+    return f"{settings.VIDEO_MEETING_BASE_URL}/{appointment.meeting_room}"
+
+
+def meeting_opens_at(appointment: Appointment) -> datetime:
+    return appointment.slot_start - timedelta(minutes=settings.VIDEO_ROOM_OPEN_MINUTES)
+
+
+def meeting_link(*, appointment: Appointment, now: datetime | None = None) -> str | None:
+    """The room's address while it is open to this booking: confirmed (or received), from
+    VIDEO_ROOM_OPEN_MINUTES before the slot until the slot ends. None at any other time, so a page left
+    open or a link forwarded early shows nothing to join."""
+    now = now or timezone.now()
+    if not appointment.meeting_room or appointment.status not in (Status.CONFIRMED, Status.CHECKED_IN):
+        return None
+    if not meeting_opens_at(appointment) <= now <= appointment.slot_end:
+        return None
+    return meeting_url(appointment)
+
+
+@dataclass(frozen=True)
+class DeskMeeting:
+    """An online consultation's room as the desk shows it to one staff member."""
+
+    clinician: bool  # a clinician of the booking's facility: the only staff who get the link
+    link: str | None  # while the room is open (see meeting_link), for a clinician only
+    opens: datetime  # local time
+    over: bool
+
+
+def meeting_for_desk(
+    *, user: Any, appointment: Appointment, now: datetime | None = None
+) -> DeskMeeting | None:
+    """The doctor's view of the booking's video room (None for a visit in a clinic room). Only a clinician of
+    the booking's facility (or above it) gets the link, in the same window as the patient; the booking desk,
+    reception and administrators never do."""
+    if not appointment.meeting_room:
+        return None
+    now = now or timezone.now()
+    clinician = bool(CLINICIAN_ROLES & access.roles_of(user)) and access.can_act_at(
+        user, appointment.facility, CLINICIAN_ROLES
+    )
+    return DeskMeeting(
+        clinician=clinician,
+        link=meeting_link(appointment=appointment, now=now) if clinician else None,
+        opens=timezone.localtime(meeting_opens_at(appointment)),
+        over=now > appointment.slot_end,
+    )
+
+
 @dataclass(frozen=True)
 class BookingDay:
     """One local day of the public booking window: how many slots still have a place, or why none can
@@ -630,3 +739,203 @@ def booking_days(*, service: Service, now: datetime | None = None) -> list[Booki
             days.append(BookingDay(day, "off", 0))
         day += timedelta(days=1)
     return days
+
+
+# --- Unconfirmed requests, reminders and messages of a booking ------------------------------------------
+
+
+def request_lapses_at(appointment: Appointment) -> datetime | None:
+    """When an online request the desk has not confirmed lapses (services.requests_lapse): the service's
+    minimum notice before the visit, the notice a patient must give to book online. None for a booking
+    that is not a waiting request."""
+    if appointment.status != Status.REQUESTED or appointment.is_walk_in:
+        return None
+    return appointment.slot_start - timedelta(hours=appointment.service.min_notice_hours)
+
+
+def requests_due_to_lapse(*, now: datetime, limit: int = 1000) -> list[int]:
+    """Ids of waiting requests whose lapse moment (request_lapses_at) has come, oldest visit first."""
+    longest = Service.objects.aggregate(longest=Max("min_notice_hours"))["longest"] or 0
+    candidates = (
+        Appointment.objects.filter(
+            status=Status.REQUESTED, is_walk_in=False, slot_start__lte=now + timedelta(hours=longest)
+        )
+        .select_related("service")
+        .only("pk", "slot_start", "status", "is_walk_in", "service__min_notice_hours")
+        .order_by("slot_start", "pk")
+    )
+    due = []
+    for appointment in candidates.iterator():
+        lapses = request_lapses_at(appointment)
+        if lapses is not None and lapses <= now:
+            due.append(appointment.pk)
+            if len(due) >= limit:
+                break
+    return due
+
+
+def reminder_label(kind: str) -> str:
+    """'d3' -> 'Nhắc trước 3 ngày'; 'd0' -> 'Nhắc trong ngày hẹn'; 'room' -> the online room opening."""
+    from django.utils.translation import gettext as _
+    from django.utils.translation import ngettext
+
+    from health_f0.appointments.reminders import ROOM_OPEN
+
+    if kind == ROOM_OPEN:
+        return _("Nhắc khi mở phòng tư vấn trực tuyến")
+    if kind.startswith("d") and kind[1:].isdigit():
+        days = int(kind[1:])
+        if days == 0:
+            return _("Nhắc trong ngày hẹn")
+        return ngettext("Nhắc trước %(days)d ngày", "Nhắc trước %(days)d ngày", days) % {"days": days}
+    return kind
+
+
+# The SMS states the desk shows as failed (the outbox's own words say which: will retry, could not send...).
+_FAILED_STATES = frozenset({"failed", "dead", "expired"})
+
+
+@dataclass(frozen=True)
+class ReminderRow:
+    label: str  # "Nhắc trước 3 ngày"
+    due_at: datetime  # when it is (or was) to be sent
+    for_slot: datetime  # the appointment time it reminds of (an earlier time if the booking was moved)
+    current: bool  # it reminds of the booking's current time
+    state: str  # its reminder state, or its SMS's state once sent: scheduled/sent/delivered/failed...
+    state_label: str
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    error: str
+
+    @property
+    def is_failed(self) -> bool:
+        return self.state in _FAILED_STATES
+
+    @property
+    def is_delivered(self) -> bool:
+        return self.state == "delivered"
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    created_at: datetime
+    body: str
+    state: str
+    state_label: str
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    error: str
+
+    @property
+    def is_failed(self) -> bool:
+        return self.state in _FAILED_STATES
+
+    @property
+    def is_delivered(self) -> bool:
+        return self.state == "delivered"
+
+
+@dataclass(frozen=True)
+class AppointmentMessages:
+    """What the booking's desk page lists: its reminders (scheduled, sent, delivered, failed, cancelled)
+    and every other SMS about it (booked, confirmed, moved, checked in...), and when a waiting request
+    lapses."""
+
+    reminders: list[ReminderRow]
+    messages: list[MessageRow]
+    lapses_at: datetime | None
+
+
+def appointment_messages(*, user: Any, appointment: Appointment) -> AppointmentMessages:
+    """The booking's reminders and SMS, for a staff member who may see the booking (same scope as the
+    booking itself: facilities.access; NotFound otherwise). Three queries."""
+    from django.utils.translation import gettext
+
+    from health_f0.appointments.models import AppointmentReminder, ReminderStatus
+    from health_f0.core.exceptions import NotFound
+    from health_f0.notifications.models import OutboxMessage
+
+    if not appointments_visible(user, access.APPOINTMENT_READER_ROLES).filter(pk=appointment.pk).exists():
+        raise NotFound(gettext("Không tìm thấy lịch hẹn."))
+    rows = list(
+        AppointmentReminder.objects.filter(appointment_id=appointment.pk)
+        .select_related("message")
+        .order_by("due_at", "pk")
+    )
+    reminder_rows = []
+    for reminder in rows:
+        message = reminder.message
+        if reminder.status == ReminderStatus.SENT and message is not None:
+            state, state_label = message.status, message.get_status_display()
+        else:
+            state, state_label = reminder.status, reminder.get_status_display()
+        reminder_rows.append(
+            ReminderRow(
+                label=reminder_label(reminder.kind),
+                due_at=reminder.due_at,
+                for_slot=reminder.slot_start,
+                current=reminder.slot_start == appointment.slot_start,
+                state=state,
+                state_label=str(state_label),
+                sent_at=message.sent_at if message is not None else reminder.sent_at,
+                delivered_at=message.delivered_at if message is not None else None,
+                error=message.last_error if message is not None and state in _FAILED_STATES else "",
+            )
+        )
+    reminder_message_ids = {r.message_id for r in rows if r.message_id}
+    messages = [
+        MessageRow(
+            created_at=m.created_at,
+            body="" if m.is_secret else m.body,
+            state=m.status,
+            state_label=str(m.get_status_display()),
+            sent_at=m.sent_at,
+            delivered_at=m.delivered_at,
+            error=m.last_error if m.status in _FAILED_STATES else "",
+        )
+        for m in OutboxMessage.objects.filter(subject_ref=f"appointment:{appointment.pk}")
+        .exclude(pk__in=reminder_message_ids)
+        .order_by("created_at", "pk")
+    ]
+    return AppointmentMessages(
+        reminders=reminder_rows, messages=messages, lapses_at=request_lapses_at(appointment)
+    )
+
+
+def reexam_plans_with_booking(plans: QuerySet[ReexamPlan]) -> QuerySet[ReexamPlan]:
+    """Plans with `booked_at`: the start of the plan's next live booking (waiting, confirmed or checked in),
+    None when its current re-exam has no place yet. The plan's next_date is only the date the plan aims at;
+    the booking may be on a later day when that week was full."""
+    from django.db.models import Subquery
+
+    booked = (
+        Appointment.objects.filter(reexam_plan=OuterRef("pk"), status__in=LIVE_STATUSES)
+        .order_by("slot_start")
+        .values("slot_start")[:1]
+    )
+    return plans.annotate(booked_at=Subquery(booked))
+
+
+# --- Public holiday data ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HolidayDataStatus:
+    missing: list[int]  # this year or next year with no holiday at all: nobody loaded its data file
+    approximate: list[int]  # years whose coming holidays are still estimates ("dự kiến")
+
+
+def holiday_data_status(*, today: date | None = None) -> HolidayDataStatus:
+    """Whether the holiday data covers this year and the next (load_holidays reads one file per year):
+    the desk warns on the schedule pages, since a year without data keeps every holiday open for booking.
+    One query."""
+    today = today or timezone.localdate()
+    years = (today.year, today.year + 1)
+    rows = Holiday.objects.filter(date__year__in=years).values_list("date", "name")
+    present: set[int] = set()
+    estimated: set[int] = set()
+    for day, name in rows:
+        present.add(day.year)
+        if day >= today and "dự kiến" in name:
+            estimated.add(day.year)
+    return HolidayDataStatus(missing=[y for y in years if y not in present], approximate=sorted(estimated))

@@ -26,20 +26,25 @@ and queues an SMS to the patient that is sent after commit.
 
 from __future__ import annotations
 
+import base64
 import functools
 import re
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from health_f0.appointments import texts
 from health_f0.appointments.models import (
+    LINK_CODE_ALPHABET,
+    LINK_CODE_LENGTH,
     LIVE_STATUSES,
     Appointment,
     CancelSource,
@@ -49,9 +54,15 @@ from health_f0.appointments.models import (
     Service,
     SlotCounter,
     Status,
+    new_link_code,
 )
 from health_f0.appointments.reminders import reminders_cancel, reminders_schedule
-from health_f0.appointments.selectors import facility_label, queue_for, reexam_plans_unbooked, service_slots
+from health_f0.appointments.selectors import (
+    is_online,
+    queue_for,
+    reexam_plans_unbooked,
+    service_slots,
+)
 from health_f0.appointments.slots import Slot, local_date_of, local_day_bounds
 from health_f0.appointments.transitions import (
     APPOINTMENT_WORKFLOW,
@@ -63,11 +74,11 @@ from health_f0.appointments.transitions import (
     SYSTEM,
     check_actor,
     owns_patient,
+    refusal_message,
 )
 from health_f0.core.audit import audit_log
-from health_f0.core.exceptions import Conflict, DomainError, NotFound, PermissionDenied
+from health_f0.core.exceptions import Conflict, DomainError, InvalidTransition, NotFound, PermissionDenied
 from health_f0.core.models import AuditLog
-from health_f0.core.text import SMS_TWO_SEGMENTS
 from health_f0.facilities import access
 from health_f0.notifications.services import sms_enqueue
 from health_f0.patients.models import Patient
@@ -108,6 +119,34 @@ def normalize_code(code: str) -> str:
 
 def _new_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def _save_new(appointment: Appointment) -> None:
+    """Save a new appointment with a fresh random check-in code and short-link code (drawn again, inside a
+    savepoint, in the unlikely case one is taken)."""
+    for _attempt in range(5):
+        appointment.check_in_code = _new_code()
+        appointment.link_code = new_link_code()
+        try:
+            with transaction.atomic():
+                appointment.save()
+            return
+        except IntegrityError:
+            taken = Appointment.objects.filter(
+                Q(check_in_code=appointment.check_in_code) | Q(link_code=appointment.link_code)
+            )
+            if taken.exists():
+                continue  # a random code was taken: draw others
+            raise
+    raise DomainError(  # pragma: no cover - 32^8 and 31^8 codes
+        _("Không tạo được mã tiếp đón, vui lòng thử lại."), code="code_exhausted"
+    )
+
+
+def new_meeting_room() -> str:
+    """A fresh video room name: 128 random bits in lower-case base32 (URL-safe, and unchanged by video
+    services that fold room names to lower case), so no one can guess or enumerate another booking's room."""
+    return "tuvan-" + base64.b32encode(secrets.token_bytes(16)).decode().rstrip("=").lower()
 
 
 # --- Locks -----------------------------------------------------------------------------------------
@@ -216,16 +255,11 @@ def _check_service(service: Service) -> None:
 
 
 def _notify(appointment: Appointment, event: str, **extra: Any) -> None:
-    """Queue the patient's SMS about this change (sent after commit by sms_enqueue)."""
-    service = appointment.service
+    """Queue the patient's SMS about this change (sent after commit by sms_enqueue). Its link is the
+    booking's short link: the booking's page, or a walk-in's ticket with the queue place."""
     body = texts.render(
-        event,
-        label=facility_label(appointment.facility),
-        service=service.short_name or service.name,
-        when=texts.when_text(appointment.slot_start),
-        code=appointment.check_in_code,
-        link=texts.appointment_link(appointment.public_id),
-        **extra,
+        texts.event_for(event, online=is_online(appointment.service)),
+        **{**texts.appointment_fields(appointment), **extra},
     )
     sms_enqueue(
         to=appointment.patient.phone,
@@ -244,11 +278,19 @@ def _audit(
     )
 
 
-def _transition(appointment: Appointment, action: str, actor: Any) -> tuple[Appointment, str, str]:
+def _transition(
+    appointment: Appointment, action: str, actor: Any, now: datetime | None = None
+) -> tuple[Appointment, str, str]:
     """Lock, look the action up in the transition table, check the actor. Returns (fresh appointment,
-    target status, capacity the actor acts in: staff, patient or system)."""
+    target status, capacity the actor acts in: staff, patient or system). A refused action says where the
+    booking stands, in words, with the moment and queue number of its last step (never a status code)."""
     appointment = _locked(appointment)
-    transition = APPOINTMENT_WORKFLOW.get(appointment.status, action)
+    try:
+        transition = APPOINTMENT_WORKFLOW.get(appointment.status, action)
+    except InvalidTransition as exc:
+        raise InvalidTransition(
+            refusal_message(appointment, action, now=now), code=exc.code, field=exc.field, **exc.extra
+        ) from None
     capacity = check_actor(
         roles=transition.roles, actor=actor, facility=appointment.facility, patient=appointment.patient
     )
@@ -291,23 +333,13 @@ def _book_locked(
         status=status,
         reason=(reason or "").strip()[:300],
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        meeting_room=new_meeting_room() if is_online(service) else "",
         **extra,
     )
     if status == Status.CONFIRMED:
         appointment.confirmed_at = now
         appointment.confirmed_by = actor if is_staff_actor else None
-    for _attempt in range(5):
-        appointment.check_in_code = _new_code()
-        try:
-            with transaction.atomic():
-                appointment.save()
-            break
-        except IntegrityError:
-            if Appointment.objects.filter(check_in_code=appointment.check_in_code).exists():
-                continue  # the random code was taken: draw another
-            raise
-    else:  # pragma: no cover - 32^8 codes
-        raise DomainError(_("Không tạo được mã tiếp đón, vui lòng thử lại."), code="code_exhausted")
+    _save_new(appointment)
     if status == Status.CONFIRMED:
         reminders_schedule(appointment=appointment, now=now)
     return appointment
@@ -363,7 +395,7 @@ def appointment_book(
 def appointment_confirm(*, appointment: Appointment, actor: Any, now: datetime | None = None) -> Appointment:
     """The desk confirms an online booking; reminders are scheduled."""
     now = now or timezone.now()
-    appointment, target, _ = _transition(appointment, "confirm", actor)
+    appointment, target, _ = _transition(appointment, "confirm", actor, now)
     appointment.status = target
     appointment.confirmed_at = now
     appointment.confirmed_by = actor
@@ -386,7 +418,7 @@ def _release_seat(appointment: Appointment) -> None:
 def _cancel(
     appointment: Appointment, *, action: str, actor: Any, reason: str, now: datetime, event: str
 ) -> Appointment:
-    appointment, target, capacity = _transition(appointment, action, actor)
+    appointment, target, capacity = _transition(appointment, action, actor, now)
     if capacity == PATIENT:
         _check_cutoff(appointment, appointment.service, now)
     source = {
@@ -412,10 +444,10 @@ def _cancel(
     )
     _audit(appointment, actor, action, reason=reason, source=source)
     if event == "declined":
-        # The reason is what the patient needs: this one message may take two segments.
-        _notify(appointment, event, reason=reason, limit=SMS_TWO_SEGMENTS)
+        # The reason is what the patient needs (the text takes two segments for it if need be).
+        _notify(appointment, event, reason=reason if reason.endswith((".", "!", "?")) else f"{reason}.")
     elif event == "cancelled":
-        by_facility = "" if source == CancelSource.PATIENT else "Co so da huy lich. "
+        by_facility = "" if source == CancelSource.PATIENT else "Co so da huy lich."
         _notify(appointment, event, reason=by_facility)
     else:
         _notify(appointment, event)
@@ -459,13 +491,20 @@ def appointment_cancel(
 @_retry_on_deadlock
 @transaction.atomic
 def appointment_reschedule(
-    *, appointment: Appointment, actor: Any, slot_start: datetime, now: datetime | None = None
+    *,
+    appointment: Appointment,
+    actor: Any,
+    slot_start: datetime,
+    confirm: bool = False,
+    now: datetime | None = None,
 ) -> Appointment:
     """Move a live booking to another slot of the same service, atomically: the old seat is released and
     the new one taken in one transaction under both counters' locks. Reminders of the old time are
-    cancelled and new ones scheduled for the new time."""
+    cancelled and new ones scheduled for the new time. With `confirm`, the desk also confirms a request at
+    its new time in the same step: both steps are audited and the patient gets ONE SMS (the confirmation,
+    with the new time and the check-in code), not a "moved" text followed by a "confirmed" one."""
     now = now or timezone.now()
-    appointment, target, capacity = _transition(appointment, "reschedule", actor)
+    appointment, target, capacity = _transition(appointment, "reschedule", actor, now)
     service = appointment.service
     if appointment.is_walk_in:
         raise DomainError(_("Lượt khám vãng lai không đổi lịch được."), code="walk_in")
@@ -509,9 +548,19 @@ def appointment_reschedule(
             "updated_at",
         ]
     )
+    _audit(appointment, actor, "reschedule", old=old_start.isoformat(), new=slot.start.isoformat())
+    if confirm and appointment.status == Status.REQUESTED:
+        appointment, target, _confirming_as = _transition(appointment, "confirm", actor, now)
+        appointment.status = target
+        appointment.confirmed_at = now
+        appointment.confirmed_by = actor
+        appointment.save(update_fields=["status", "confirmed_at", "confirmed_by", "updated_at"])
+        reminders_schedule(appointment=appointment, now=now)
+        _audit(appointment, actor, "confirm")
+        _notify(appointment, "confirmed")
+        return appointment
     if appointment.status == Status.CONFIRMED:
         reminders_schedule(appointment=appointment, now=now)
-    _audit(appointment, actor, "reschedule", old=old_start.isoformat(), new=slot.start.isoformat())
     _notify(appointment, "rescheduled")
     return appointment
 
@@ -535,7 +584,7 @@ def appointment_check_in(*, code: str, actor: Any, now: datetime | None = None) 
     found = Appointment.objects.filter(check_in_code=normalize_code(code)).first()
     if found is None or not access.can_act_at(actor, found.facility, RECEPTION_ROLES):
         raise NotFound(_("Không tìm thấy lịch hẹn với mã này."))
-    appointment, target, _capacity = _transition(found, "check_in", actor)
+    appointment, target, _capacity = _transition(found, "check_in", actor, now)
     today = local_date_of(now)
     visit_day = local_date_of(appointment.slot_start)
     if visit_day != today:
@@ -585,9 +634,8 @@ def walk_in_register(
         checked_in_by=actor,
         queue_date=today,
         queue_number=_next_number(service, today),
-        check_in_code=_new_code(),
     )
-    appointment.save()
+    _save_new(appointment)
     _audit(appointment, actor, "walk_in", AuditLog.Action.CREATE, queue_number=appointment.queue_number)
     _notify(appointment, "checked_in", number=appointment.queue_number)
     _turn_notices(service, today, now, at_counter=appointment)
@@ -645,7 +693,7 @@ def _turn_notices(
 def appointment_complete(*, appointment: Appointment, actor: Any, now: datetime | None = None) -> Appointment:
     """The visit is over. A re-exam of a recurring plan books the plan's next re-exam."""
     now = now or timezone.now()
-    appointment, target, _ = _transition(appointment, "complete", actor)
+    appointment, target, _ = _transition(appointment, "complete", actor, now)
     appointment.status = target
     appointment.completed_at = now
     appointment.save(update_fields=["status", "completed_at", "updated_at"])
@@ -665,7 +713,7 @@ def appointment_mark_no_show(
 ) -> Appointment:
     """A confirmed patient did not come (by the system after the day ends, or by the desk)."""
     now = now or timezone.now()
-    appointment, target, _capacity = _transition(appointment, "no_show", actor)
+    appointment, target, _capacity = _transition(appointment, "no_show", actor, now)
     if appointment.slot_start > now:
         raise DomainError(_("Chưa đến giờ hẹn."), code="not_yet")
     appointment.status = target
@@ -705,6 +753,42 @@ def no_show_sweep(*, now: datetime | None = None, limit: int = 5000) -> tuple[in
         except DomainError:
             continue
     return no_shows, expired
+
+
+def requests_lapse(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Online requests the desk has not confirmed by their lapse moment (the service's minimum notice before
+    the visit, selectors.request_lapses_at) lapse: the seat is freed, the request is cancelled by the system
+    and the patient is texted that it was not confirmed, with the booking's link to book again, while there
+    is still time not to travel. Each request is its own transaction; a request confirmed (or cancelled)
+    meanwhile is left alone, so a re-run or a second worker never does anything twice. Returns how many
+    lapsed."""
+    from health_f0.appointments.selectors import request_lapses_at, requests_due_to_lapse
+
+    now = now or timezone.now()
+    lapsed = 0
+    for appointment_id in requests_due_to_lapse(now=now, limit=limit):
+        try:
+            with transaction.atomic():
+                # Locked and read again: confirmed or moved to a later time since the list was read?
+                appointment = (
+                    Appointment.objects.select_for_update().select_related("service").get(pk=appointment_id)
+                )
+                lapses_at = request_lapses_at(appointment)
+                if lapses_at is None or lapses_at > now:
+                    continue
+                _cancel(
+                    appointment,
+                    action="expire",
+                    actor=None,
+                    reason="Bộ phận đặt lịch chưa xác nhận trước giờ hẹn "
+                    f"{appointment.service.min_notice_hours} giờ",
+                    now=now,
+                    event="expired",
+                )
+            lapsed += 1
+        except DomainError:  # confirmed or cancelled between the read and the lock: leave it
+            continue
+    return lapsed
 
 
 # --- Re-examinations -------------------------------------------------------------------------------
@@ -887,10 +971,10 @@ def reexam_acknowledge(*, appointment: Appointment, actor: Any, now: datetime | 
 
 # --- Desk helpers: re-exam calls, patients met on the phone or at the counter ---------------------
 
-CALL_OUTCOMES: dict[str, str] = {
-    "will_come": "Đã gọi, sẽ đến",
-    "no_answer": "Không nghe máy",
-    "other": "Đã gọi, ghi chú",
+CALL_OUTCOMES: dict[str, Any] = {
+    "will_come": gettext_lazy("Đã gọi, sẽ đến"),
+    "no_answer": gettext_lazy("Không nghe máy"),
+    "other": gettext_lazy("Đã gọi, ghi chú"),
 }
 
 
@@ -952,14 +1036,12 @@ def booking_patient_create(
     optionally CCCD/BHYT. Managed by the service's health centre. The same person (same phone, date of
     birth and name) already on record is returned instead of a duplicate."""
     from health_f0.core.phone import normalize_mobile
-    from health_f0.core.text import unaccent
+    from health_f0.core.text import clean_person_name, unaccent
     from health_f0.patients.identifiers import clean_bhyt, clean_cccd
     from health_f0.patients.services import patient_create
 
     access.require_role_at(actor, service.facility, DESK_ROLES)
-    full_name = " ".join((full_name or "").split())
-    if len(full_name) < 2:
-        raise DomainError(_("Vui lòng nhập họ và tên."), code="name_required", field="full_name")
+    full_name = clean_person_name(full_name or "")
     if date_of_birth > timezone.localdate():
         raise DomainError(_("Ngày sinh không hợp lệ."), code="dob_invalid", field="date_of_birth")
     phone = normalize_mobile(phone)
@@ -984,9 +1066,103 @@ def booking_patient_create(
     )
 
 
+@dataclass(frozen=True)
+class NewPatient:
+    """A person the desk meets on the phone or at the counter with no record yet (see
+    booking_patient_create for how each field is checked)."""
+
+    full_name: str
+    date_of_birth: date
+    sex: str
+    phone: str
+    cccd: str = ""
+    bhyt: str = ""
+
+
+def _new_patient_for(*, actor: Any, service: Service, person: NewPatient, consent_channel: str) -> Patient:
+    """Inside the caller's transaction: the person's record (or the same person already on record) and
+    the oral consent they gave, if the desk recorded one."""
+    patient = booking_patient_create(
+        actor=actor,
+        service=service,
+        full_name=person.full_name,
+        date_of_birth=person.date_of_birth,
+        sex=person.sex,
+        phone=person.phone,
+        cccd=person.cccd,
+        bhyt=person.bhyt,
+    )
+    if consent_channel:
+        from health_f0.privacy.models import ConsentMethod
+        from health_f0.privacy.services import consent_record
+
+        consent_record(
+            channel=consent_channel,
+            method=ConsentMethod.ORAL,
+            patient=patient,
+            facility=service.facility,
+            recorded_by=actor,
+        )
+    return patient
+
+
+@_retry_on_deadlock
+def appointment_book_new_patient(
+    *,
+    person: NewPatient,
+    service: Service,
+    slot_start: datetime,
+    channel: str,
+    actor: Any,
+    reason: str = "",
+    consent_channel: str = "",
+    now: datetime | None = None,
+) -> Appointment:
+    """The desk books by phone (or at the counter) for someone with no record: the patient record, their
+    oral consent and the booking are one transaction, so a refused booking (slot full, overlap, service
+    closed) leaves no new patient behind. Same checks and guarantees as booking_patient_create and
+    appointment_book."""
+    with transaction.atomic():
+        patient = _new_patient_for(
+            actor=actor, service=service, person=person, consent_channel=consent_channel
+        )
+        return appointment_book(
+            patient=patient,
+            service=service,
+            slot_start=slot_start,
+            channel=channel,
+            actor=actor,
+            reason=reason,
+            now=now,
+        )
+
+
+@_retry_on_deadlock
+def walk_in_register_new_patient(
+    *,
+    person: NewPatient,
+    service: Service,
+    actor: Any,
+    reason: str = "",
+    consent_channel: str = "",
+    now: datetime | None = None,
+) -> Appointment:
+    """Reception receives someone with no booking and no record: the patient record, their oral consent and
+    the walk-in ticket are one transaction (a refused ticket leaves no new patient behind)."""
+    with transaction.atomic():
+        patient = _new_patient_for(
+            actor=actor, service=service, person=person, consent_channel=consent_channel
+        )
+        return walk_in_register(patient=patient, service=service, actor=actor, reason=reason, now=now)
+
+
 __all__ = [
+    "LINK_CODE_ALPHABET",
+    "LINK_CODE_LENGTH",
+    "NewPatient",
     "SYSTEM",
     "appointment_book",
+    "appointment_book_new_patient",
     "appointment_cancel",
     "appointment_check_in",
     "appointment_complete",
@@ -996,6 +1172,7 @@ __all__ = [
     "appointment_reschedule",
     "booking_patient_create",
     "no_show_sweep",
+    "requests_lapse",
     "normalize_code",
     "queue_call_next",
     "reexam_acknowledge",
@@ -1003,6 +1180,7 @@ __all__ = [
     "reexam_plan_create",
     "reexam_schedule",
     "walk_in_register",
+    "walk_in_register_new_patient",
 ]
 
 
@@ -1015,7 +1193,7 @@ def _guest_validate(
     """Check a guest's identity fields; all errors at once (ValidationErrors), cleaned values otherwise."""
     from health_f0.core.exceptions import ValidationErrors
     from health_f0.core.phone import normalize_mobile
-    from health_f0.core.text import normalize_name
+    from health_f0.core.text import clean_person_name
     from health_f0.patients.identifiers import clean_bhyt, clean_cccd
     from health_f0.patients.models import Sex
 
@@ -1030,11 +1208,7 @@ def _guest_validate(
             return None
 
     today = timezone.localdate()
-    cleaned["full_name"] = normalize_name(full_name or "")
-    if not 2 <= len(cleaned["full_name"]) <= 120 or any(ch.isdigit() for ch in cleaned["full_name"]):
-        errors["full_name"] = [
-            ("full_name_invalid", _("Vui lòng nhập đầy đủ họ và tên (2–120 ký tự, không có chữ số)."))
-        ]
+    cleaned["full_name"] = check("full_name", lambda: clean_person_name(full_name or ""))
     if date_of_birth > today:
         errors["date_of_birth"] = [("date_of_birth_future", _("Ngày sinh không được ở tương lai."))]
     elif date_of_birth < date(today.year - 120, 1, 1):

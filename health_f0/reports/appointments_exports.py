@@ -24,6 +24,7 @@ from health_f0.reports.appointments_selectors import (
     AppointmentReport,
     Unit,
 )
+from health_f0.reports.xlsx_exports import append_row
 
 DATE_FORMAT = "dd/mm/yyyy"
 PERCENT_FORMAT = "0.0%"
@@ -81,15 +82,15 @@ def report_xlsx(report: AppointmentReport) -> bytes:
         sheet: Any = workbook.create_sheet(title=title)
         _start(sheet, headers(), freeze="E2")
         for row in report.rows(level):
-            sheet.append(_values(sheet, row.unit, row.figures, row.day))
+            append_row(sheet, _values(sheet, row.unit, row.figures, row.day))
     totals: Any = workbook.create_sheet(title=_("Dịch vụ cả kỳ"))
     _start(totals, headers(with_day=False), freeze="D2")
     for unit, figures in report.service_period():
-        totals.append(_values(totals, unit, figures, None))
+        append_row(totals, _values(totals, unit, figures, None))
     notes: Any = workbook.create_sheet(title=_("Ghi chú"))
     notes.column_dimensions["A"].width = 120
     for line in notes_lines(report):
-        notes.append([line])
+        append_row(notes, [line])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
@@ -138,7 +139,7 @@ def _start(sheet: WriteOnlyWorksheet, names: list[str], freeze: str) -> None:
         cell.font = bold
         cell.alignment = Alignment(wrap_text=True, vertical="top")
         cells.append(cell)
-    sheet.append(cells)
+    append_row(sheet, cells)
 
 
 def _values(sheet: WriteOnlyWorksheet, unit: Unit, f: AppointmentFigures, day: date | None) -> list[Any]:

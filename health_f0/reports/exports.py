@@ -13,6 +13,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from health_f0.reports.selectors import PROVINCE, STATION, TTYT, MonitoringReport, ReportRow
+from health_f0.reports.xlsx_exports import append_row
 
 DATE_FORMAT = "dd/mm/yyyy"
 PERCENT_FORMAT = "0.0%"
@@ -77,10 +78,11 @@ def _write_sheet(sheet: WriteOnlyWorksheet, rows: list[ReportRow]) -> None:
         cell.font = bold
         cell.alignment = Alignment(wrap_text=True, vertical="top")
         header_cells.append(cell)
-    sheet.append(header_cells)
+    append_row(sheet, header_cells)
     for row in rows:
         f = row.figures
-        sheet.append(
+        append_row(
+            sheet,
             [
                 row.unit.code,
                 row.unit.name,
@@ -100,7 +102,7 @@ def _write_sheet(sheet: WriteOnlyWorksheet, rows: list[ReportRow]) -> None:
                 f.alerts_emergency,
                 f.acknowledged,
                 _cell(sheet, f.median_ack_minutes, MINUTES_FORMAT),
-            ]
+            ],
         )
 
 

@@ -3,15 +3,31 @@ date of birth), the OTP, capacity, overlap and the cut-off are the appointments 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from health_f0.core.exceptions import DomainError
+from health_f0.core.phone import normalize_mobile
+from health_f0.core.text import clean_person_name
+from health_f0.patients.identifiers import clean_bhyt, clean_cccd
 from health_f0.patients.models import Sex
 from health_f0.www.forms import DATE_FORMATS, DateText
 
 REASON_MAX = 300
+
+
+def _rule(check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Apply one of the identity rules the booking service applies (the same functions, the same messages),
+    so a form shows its own errors and the rules' errors in one round, not one after the other."""
+    try:
+        return check(*args, **kwargs)
+    except DomainError as exc:
+        raise forms.ValidationError(exc.message, code=exc.code) from None
 
 
 def _reason_field(label: Any, help_text: Any) -> forms.CharField:
@@ -117,7 +133,61 @@ class GuestBookingForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
     )
     reason = AccountBookingForm.base_fields["reason"]
+    consent = forms.BooleanField(
+        label=_(
+            "Tôi đồng ý để cơ sở khám bệnh xử lý thông tin cá nhân và sức khoẻ trên đây để đặt lịch, nhắc lịch "
+            "và khám bệnh."
+        ),
+        error_messages={"required": _("Cần đồng ý cho phép xử lý dữ liệu cá nhân để đặt lịch.")},
+    )
     otp = _otp_field()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from health_f0.privacy.selectors import policy_current
+
+        super().__init__(*args, **kwargs)
+        self.policy_version = policy_current().version  # the version shown next to the box, and recorded
+
+    def clean_full_name(self) -> str:
+        return str(_rule(clean_person_name, self.cleaned_data["full_name"]))
+
+    def clean_phone(self) -> str:
+        return str(_rule(normalize_mobile, self.cleaned_data["phone"]))
+
+    def clean_bhyt(self) -> str:
+        return str(_rule(clean_bhyt, self.cleaned_data.get("bhyt") or ""))
+
+    def clean_date_of_birth(self) -> date:
+        born: date = self.cleaned_data["date_of_birth"]
+        today = timezone.localdate()
+        if born > today:
+            raise forms.ValidationError(_("Ngày sinh không được ở tương lai."), code="date_of_birth_future")
+        if born < date(today.year - 120, 1, 1):
+            raise forms.ValidationError(_("Ngày sinh không hợp lệ."), code="date_of_birth_invalid")
+        return born
+
+    def clean(self) -> dict[str, Any]:
+        """Every error at once: the CCCD against the date of birth and sex, and the OTP a booking needs (the
+        booking service checks them all again; the OTP's value only it can check)."""
+        data = super().clean() or {}
+        if data.get("cccd"):
+            sex = data.get("sex") if data.get("sex") in (Sex.MALE, Sex.FEMALE) else None
+            try:
+                data["cccd"] = _rule(
+                    clean_cccd, data["cccd"], date_of_birth=data.get("date_of_birth"), sex=sex
+                )
+            except forms.ValidationError as exc:
+                self.add_error("cccd", exc)
+        if self.data.get("action", "submit") != "otp":
+            otp = (data.get("otp") or "").strip()
+            if not otp:
+                self.add_error(
+                    "otp",
+                    _("Vui lòng nhập mã OTP 6 chữ số đã gửi tới số điện thoại (chưa có mã: bấm “Nhận OTP”)."),
+                )
+            elif not (len(otp) == 6 and otp.isdigit()):
+                self.add_error("otp", _("Mã OTP gồm 6 chữ số."))
+        return data
 
     def keep_errors(self, names: set[str]) -> None:
         """Show only some fields' errors (only `phone` when the person asked for an OTP)."""

@@ -6,8 +6,10 @@ so the journey works without JavaScript and a step can be bookmarked or sent bac
 confirmation, the OTP and the changes to a booking are POSTs.
 
 Who may see a booking: the account that owns the patient or its family (access.own_patients_for); someone
-without an account, only after an OTP texted to the booking's phone (remembered in the session for that
-booking). The link alone shows nothing about the person. Bad parameters are a 400 with a message, never a
+without an account, only after an OTP texted to the number that answers for the booking — the patient's
+verified phone, or the one the booking was made with, never a number staff typed in afterwards
+(appointments.transitions.booking_phone) — remembered in the session for that booking and that number. The
+link alone shows nothing about the person. Bad parameters are a 400 with a message, never a
 500.
 """
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import time as time_module
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -27,6 +29,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -36,7 +39,7 @@ from health_f0.appointments import selectors as appt_selectors
 from health_f0.appointments import services as appt_services
 from health_f0.appointments.models import LIVE_STATUSES, Appointment, CancelSource, Channel, Service, Status
 from health_f0.appointments.slots import LOCAL_TZ, local_date_of
-from health_f0.appointments.transitions import PhoneHolder
+from health_f0.appointments.transitions import PhoneHolder, booking_phone
 from health_f0.core.exceptions import DomainError, RateLimited, ValidationErrors
 from health_f0.core.phone import display_phone, mask_phone, normalize_mobile
 from health_f0.core.request_context import client_ip
@@ -49,7 +52,7 @@ from health_f0.www.views import _error_summary, _page
 
 # Query parameters of the booking steps (Vietnamese, as they show in the address bar).
 P_FACILITY, P_SERVICE, P_DAY, P_TIME = "co-so", "dich-vu", "ngay", "gio"
-SESSION_VERIFIED = "www_appt_verified"  # {booking public id: unix time the OTP was verified}
+SESSION_VERIFIED = "www_appt_verified"  # {booking public id: [unix time of the OTP, hash of the number]}
 SESSION_FLASH = "www_appt_flash"
 VERIFIED_SECONDS = 2 * 3600
 OTP_PURPOSE = "booking"
@@ -128,20 +131,33 @@ def _pop_flash(request: HttpRequest) -> str:
     return str(FLASHES.get(request.session.pop(SESSION_FLASH, ""), ""))
 
 
-def _remember(request: HttpRequest, appointment: Appointment) -> None:
+def _phone_key(phone: str) -> str:
+    """What the session keeps of the number that was proved: a keyed hash, not the number."""
+    return salted_hmac("health_f0.www.appointment_gate", phone).hexdigest()[:32]
+
+
+def _verified_entries(request: HttpRequest, now: int) -> dict[str, list[Any]]:
+    """The session's live verifications: {booking public id: [unix time, _phone_key]} (older formats, which
+    did not say which number was proved, count as none)."""
+    entries: dict[str, list[Any]] = {}
+    for key, value in dict(request.session.get(SESSION_VERIFIED, {})).items():
+        if isinstance(value, list) and len(value) == 2 and now - int(value[0]) < VERIFIED_SECONDS:
+            entries[key] = value
+    return entries
+
+
+def _remember(request: HttpRequest, appointment: Appointment, phone: str) -> None:
     now = int(time_module.time())
-    verified = {
-        k: v
-        for k, v in dict(request.session.get(SESSION_VERIFIED, {})).items()
-        if now - int(v) < VERIFIED_SECONDS
-    }
-    verified[str(appointment.public_id)] = now
+    verified = _verified_entries(request, now)
+    verified[str(appointment.public_id)] = [now, _phone_key(phone)]
     request.session[SESSION_VERIFIED] = dict(list(verified.items())[-20:])
 
 
-def _is_verified(request: HttpRequest, appointment: Appointment) -> bool:
-    at = dict(request.session.get(SESSION_VERIFIED, {})).get(str(appointment.public_id))
-    return at is not None and int(time_module.time()) - int(at) < VERIFIED_SECONDS
+def _is_verified(request: HttpRequest, appointment: Appointment, phone: str) -> bool:
+    """This session proved, recently, the number that answers for the booking now (a number corrected since
+    is another number: the proof no longer holds)."""
+    entry = _verified_entries(request, int(time_module.time())).get(str(appointment.public_id))
+    return entry is not None and constant_time_compare(entry[1], _phone_key(phone))
 
 
 # --- Booking steps ---------------------------------------------------------------------------------
@@ -312,7 +328,7 @@ def _book_context(request: HttpRequest, picked: Picked, now: datetime) -> dict[s
     else:
         context["step"] = 5
     if picked.service is not None:
-        context["place"] = appt_selectors.booking_place(facility=picked.service.facility)
+        context["place"] = _place(picked.service, picked.service.facility)
     return context
 
 
@@ -366,8 +382,9 @@ def book(request: HttpRequest) -> HttpResponse:
     return _book_as_guest(request, picked, now)
 
 
-def _booked(request: HttpRequest, appointment: Appointment) -> HttpResponse:
-    _remember(request, appointment)
+def _booked(request: HttpRequest, appointment: Appointment, proved_phone: str = "") -> HttpResponse:
+    if proved_phone:  # a guest: the booking's OTP proved the number; the booking's page opens at once
+        _remember(request, appointment, proved_phone)
     _set_flash(request, "booked")
     return redirect("www:appointment", public_id=appointment.public_id)
 
@@ -457,7 +474,11 @@ def _book_as_guest(request: HttpRequest, picked: Picked, now: datetime) -> HttpR
             except DomainError as exc:
                 status = _service_error(form, exc, extra)
             else:
-                return _booked(request, appointment)
+                from health_f0.privacy.models import ConsentChannel
+                from health_f0.privacy.services import consent_for_booking
+
+                consent_for_booking(appointment=appointment, channel=ConsentChannel.GUEST_BOOKING_WEB)
+                return _booked(request, appointment, proved_phone=appointment.patient.phone)
     else:
         form = GuestBookingForm()
     summary = _error_summary(form) if form.is_bound else []
@@ -497,18 +518,27 @@ def _appointment_or_404(public_id: uuid.UUID) -> Appointment:
     return appointment
 
 
+def _gate_phone(appointment: Appointment) -> str:
+    """The number that answers for the booking on its link: the OTP goes there (transitions.booking_phone:
+    a verified number, or the one the booking was made with; "" after an unproved correction)."""
+    return booking_phone(appointment.patient, appointment.created_at)
+
+
 def _actor_for(request: HttpRequest, appointment: Appointment) -> Any:
-    """Who acts on this booking from the portal: the owning account, a phone holder verified by OTP in
-    this session, or None (the OTP gate). Anyone else (another family's account, staff) gets a 404."""
+    """Who acts on this booking from the portal: the owning account (or its family's), the holder of the
+    number that answers for the booking, proved by OTP in this session, or None (the OTP gate). Anyone else
+    (another family's account, staff) gets a 404."""
     user: Any = request.user
+    phone = _gate_phone(appointment)
     if user.is_authenticated:
         if access.own_patients_for(user).filter(pk=appointment.patient_id).exists():
             return user
-        # The same phone as the account's, but a patient booked without an account: prove it by OTP.
-        if not (user.phone and user.phone == appointment.patient.phone and not access.is_staff_member(user)):
+        # A patient booked without an account on the number this account proved: prove it again by OTP.
+        # (User.phone is not proved: it opens nothing.)
+        if not (phone and access.verified_phones_for(user).filter(verified_phone=phone).exists()):
             raise Http404(_("Không tìm thấy lịch hẹn."))
-    if _is_verified(request, appointment):
-        return PhoneHolder(phone=appointment.patient.phone)
+    if phone and _is_verified(request, appointment, phone):
+        return PhoneHolder(phone=phone, booking=appointment)
     return None
 
 
@@ -524,12 +554,24 @@ def _can_change(appointment: Appointment, now: datetime) -> bool:
     )
 
 
+def _place(service: Service, facility: Facility) -> appt_selectors.BookingPlace:
+    """Where the visit happens; an online consultation has no street address to go to."""
+    place = appt_selectors.booking_place(facility=facility)
+    return replace(place, address="") if appt_selectors.is_online(service) else place
+
+
 def _detail_context(appointment: Appointment, now: datetime) -> dict[str, Any]:
     service = appointment.service
-    place = appt_selectors.booking_place(facility=appointment.facility)
+    place = _place(service, appointment.facility)
     declined = appointment.status == Status.CANCELLED and appointment.cancel_source == CancelSource.DECLINED
-    show_code = appointment.status in (Status.REQUESTED, Status.CONFIRMED)
+    online = appt_selectors.is_online(service)
+    # An online consultation has no reception: no QR or check-in code, its own video room instead.
+    show_code = appointment.status in (Status.REQUESTED, Status.CONFIRMED) and not online
     return {
+        "online": online,
+        "meeting_link": appt_selectors.meeting_link(appointment=appointment, now=now),
+        "meeting_opens": _local(appt_selectors.meeting_opens_at(appointment)),
+        "meeting_over": now > appointment.slot_end,
         "appointment": appointment,
         "service": service,
         "place": place,
@@ -558,43 +600,52 @@ def _detail_context(appointment: Appointment, now: datetime) -> dict[str, Any]:
 def _gate(
     request: HttpRequest, appointment: Appointment, *, form: OtpForm, status: int = 200, **extra: Any
 ) -> HttpResponse:
-    return _page(
-        request,
-        "www/appt_gate.html",
-        {
-            "appointment": appointment,
-            "masked_phone": mask_phone(appointment.patient.phone).replace(" ", "\u00a0"),
-            "form": form,
-            "error_summary": _error_summary(form) if form.is_bound else [],
-            **extra,
-        },
-        status=status,
-    )
+    phone = _gate_phone(appointment)
+    context: dict[str, Any] = {
+        "appointment": appointment,
+        "masked_phone": mask_phone(phone).replace(" ", "\u00a0"),
+        "form": form,
+        "error_summary": _error_summary(form) if form.is_bound else [],
+        **extra,
+    }
+    if not phone:
+        # The number was corrected at the desk after this booking and not proved yet: no code to send.
+        place = appt_selectors.booking_place(facility=appointment.facility)
+        context.update(
+            no_phone=True,
+            place=place,
+            hotline=selectors.display_hotline(place.hotline),
+            hotline_tel="".join(ch for ch in place.hotline if ch.isdigit()),
+        )
+    return _page(request, "www/appt_gate.html", context, status=status)
 
 
 def _gate_post(request: HttpRequest, appointment: Appointment) -> HttpResponse:
-    """The two buttons of the OTP gate: text me a code; check the code."""
+    """The two buttons of the OTP gate: text me a code; check the code. Both go to the number that answers
+    for the booking (`_gate_phone`); when none does, nothing is sent and no code opens it."""
     form = OtpForm(request.POST)
     extra: dict[str, Any] = {}
     action = request.POST.get("action", "")
+    phone = _gate_phone(appointment)
+    if not phone:
+        return _gate(request, appointment, form=OtpForm(), status=400)
     if action == "otp":
         form.is_valid()
         form.errors.clear()
         extra["_ip"] = client_ip(request)
-        status = _send_otp(form, extra, appointment.patient.phone)
+        status = _send_otp(form, extra, phone)
         return _gate(request, appointment, form=form, status=status, **extra)
     if action != "verify" or not form.is_valid():
         return _gate(request, appointment, form=OtpForm(), status=400)
     try:
+        # Verified outside the transaction: a wrong code's try is committed even though the gate fails.
+        challenge = otp_verify(phone=phone, purpose=OTP_PURPOSE, code=form.cleaned_data.get("otp") or "")
         with transaction.atomic():
-            challenge = otp_verify(
-                phone=appointment.patient.phone, purpose=OTP_PURPOSE, code=form.cleaned_data.get("otp") or ""
-            )
             otp_consume(challenge=challenge)
     except DomainError as exc:
         form.add_error("otp", exc.message)
         return _gate(request, appointment, form=form, status=400)
-    _remember(request, appointment)
+    _remember(request, appointment, phone)
     _set_flash(request, "verified")
     return redirect("www:appointment", public_id=appointment.public_id)
 
@@ -603,6 +654,9 @@ def _gate_post(request: HttpRequest, appointment: Appointment) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def appointment_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """/lich-hen/<id>: status, time, place, QR code; the re-exam acknowledgement; the OTP gate for guests."""
+    if request.method == "GET" and appt_selectors.walk_in_ticket(public_id=public_id) is not None:
+        # A walk-in's SMS sent before tickets had their own page: the ticket (no personal data on it).
+        return redirect("www:ticket", public_id=public_id)
     appointment = _appointment_or_404(public_id)
     actor = _actor_for(request, appointment)
     now = timezone.now()
@@ -698,6 +752,15 @@ def appointment_reschedule(request: HttpRequest, public_id: uuid.UUID) -> HttpRe
             )
             _set_flash(request, "rescheduled")
             return redirect("www:appointment", public_id=appointment.public_id)
+        if day is not None and request.GET.get(P_TIME):
+            # A tap on a time only proposes it: the patient confirms the change on this step (a POST).
+            chosen = _pick_slot(_day_slots(service, day, now), day, request.GET[P_TIME])
+            context["confirm_move"] = {
+                "old": _local(appointment.slot_start),
+                "new": _local(chosen.start),
+                "day": day.isoformat(),
+                "time": f"{_local(chosen.start):%H:%M}",
+            }
     except BadParam as exc:
         context["page_error"], status = exc.message, exc.status
     except DomainError as exc:
@@ -716,6 +779,8 @@ def appointment_reschedule(request: HttpRequest, public_id: uuid.UUID) -> HttpRe
                 "free": s.free,
                 "current": s.start == current,
                 "afternoon": _local(s.start).hour >= 12,
+                # A link to the confirmation step, never a button that moves the booking at once.
+                "href": f"{base}?{urlencode({P_DAY: day.isoformat(), P_TIME: f'{_local(s.start):%H:%M}'}, safe=':')}",
             }
             for s in _day_slots(service, day, now)
         ]

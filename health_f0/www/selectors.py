@@ -8,13 +8,13 @@ from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.core.cache import cache
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from health_f0.core.counters import window_count
 from health_f0.core.exceptions import NotFound
 from health_f0.core.phone import display_phone
+from health_f0.core.safe_cache import cached
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, FacilityKind
 from health_f0.monitoring.models import (
@@ -43,10 +43,12 @@ class SiteInfo:
 
 
 def site_info() -> SiteInfo:
-    """The single active Department of Health, if the install serves one province (cached 5 minutes)."""
-    cached: SiteInfo | None = cache.get("www:site_info")
-    if cached is not None:
-        return cached
+    """The single active Department of Health, if the install serves one province (cached 5 minutes; read
+    from the database while the cache is away, so every portal page still answers)."""
+    return cached("www:site_info", _site_info, timeout=300)
+
+
+def _site_info() -> SiteInfo:
     departments = list(
         Facility.objects.filter(kind=FacilityKind.DEPARTMENT_OF_HEALTH, is_active=True)
         .order_by("id")
@@ -54,11 +56,8 @@ def site_info() -> SiteInfo:
     )
     if len(departments) == 1:
         name, hotline, province = departments[0]
-        info = SiteInfo(authority=name, hotline=hotline, province_code=province)
-    else:
-        info = SiteInfo(authority="Sở Y tế", hotline="", province_code=None)
-    cache.set("www:site_info", info, 300)
-    return info
+        return SiteInfo(authority=name, hotline=hotline, province_code=province)
+    return SiteInfo(authority="Sở Y tế", hotline="", province_code=None)
 
 
 def registration_of_session(*, session_ids: list[str], public_id: str) -> Registration | None:

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from health_f0.www import appointment_views, his_views, monitoring_views, views
+from health_f0.www import appointment_views, family_views, his_views, monitoring_views, privacy_views, views
+from health_f0.www.short_link_views import short_link, walk_in_ticket
 
 app_name = "www"
 
@@ -9,11 +10,24 @@ urlpatterns = [
     path("dang-ky", views.register, name="register"),
     path("dang-ky/da-gui/<uuid:public_id>", views.register_done, name="register_done"),
     path("dia-ban/phuong-xa", views.wards, name="wards"),
-    path("chinh-sach-du-lieu", views.privacy, name="privacy"),
+    path("chinh-sach-du-lieu", privacy_views.policy, name="privacy"),
+    path("dong-y-chinh-sach", privacy_views.consent, name="privacy_consent"),
+    path("du-lieu-cua-toi", privacy_views.my_data, name="my_data"),
+    path("du-lieu-cua-toi/du-lieu.json", privacy_views.export_json, name="my_data_json"),
+    path("du-lieu-cua-toi/ban-pdf", privacy_views.export_pdf, name="my_data_pdf_create"),
+    path(
+        "du-lieu-cua-toi/ban-pdf/<uuid:public_id>.pdf", privacy_views.export_pdf_download, name="my_data_pdf"
+    ),
+    path(
+        "du-lieu-cua-toi/yeu-cau/<uuid:public_id>/huy",
+        privacy_views.request_cancel,
+        name="my_data_request_cancel",
+    ),
     path("dang-nhap", views.login_view, name="login"),
     path("dang-xuat", views.logout_view, name="logout"),
     path("tai-khoan/doi-mat-khau", views.password_change, name="password_change"),
     path("ca-nhan", views.me, name="me"),
+    path("ca-nhan/nguoi-thay-mat", family_views.family, name="family"),
     path("khai-bao", monitoring_views.declare, name="declare"),
     path("khai-bao/ket-qua/<uuid:public_id>", monitoring_views.declare_result, name="declare_result"),
     path("lich-su", monitoring_views.history, name="history"),
@@ -34,6 +48,8 @@ urlpatterns = [
         appointment_views.appointment_reschedule,
         name="appointment_reschedule",
     ),
+    path("h/<str:code>", short_link, name="short_link"),
+    path("so-thu-tu/<uuid:public_id>", walk_in_ticket, name="ticket"),
     path("lien-ket-ho-so", his_views.his_links, name="his_links"),
     path("lien-ket-ho-so/<uuid:public_id>/phieu-lien-ket.pdf", his_views.his_link_form, name="his_link_form"),
     path("lien-ket-ho-so/<uuid:public_id>/huy", his_views.his_unlink, name="his_unlink"),

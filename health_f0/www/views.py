@@ -259,7 +259,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
     forced = bool(getattr(user, "must_change_password", False))
     form_class = NewPasswordForm if forced else ChangePasswordForm
-    form = form_class(user, data=request.POST if request.method == "POST" else None)
+    form = form_class(user, data=request.POST if request.method == "POST" else None, request=request)
     if request.method == "POST" and form.is_valid():
         password_change_service(user=user, new_password=form.cleaned_data["new_password1"])
         update_session_auth_hash(request, user)
@@ -271,7 +271,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
         request,
         "www/password_change.html",
         {"form": form, "forced": forced, "error_summary": _error_summary(form) if form.is_bound else []},
-        status=400 if form.is_bound else 200,
+        status=(429 if form.has_error("old_password", "locked_out") else 400) if form.is_bound else 200,
     )
 
 

@@ -30,7 +30,8 @@ from health_f0.appointments.models import (
 from health_f0.appointments.slots import LOCAL_TZ
 from health_f0.facilities.models import Facility, Membership
 from health_f0.facilities.services import facility_save
-from health_f0.patients.models import Patient
+from health_f0.patients.bonds import phone_bond_record
+from health_f0.patients.models import BondMethod, Patient
 from health_f0.patients.services import patient_create
 from health_f0.registration.models import OtpChallenge
 
@@ -90,6 +91,8 @@ def make_account_patient(
     )
     patient.account = user
     patient.save(update_fields=["account"])
+    # The phone answered an OTP (patients.bonds): accounts on it act for each other.
+    phone_bond_record(patient=patient, phone=phone, method=BondMethod.PORTAL_OTP, actor=None)
     return patient
 
 
@@ -380,6 +383,7 @@ def _guest_body(clinic: Service, start: datetime, otp: str, **overrides: Any) ->
         "sex": "female",
         "phone": "0977 123 456",
         "otp": otp,
+        "consent": True,
     }
     body.update(overrides)
     return body

@@ -103,6 +103,7 @@ def fill_guest(page: Any) -> None:
     page.get_by_label("Nữ", exact=True).check()
     page.get_by_label("Số điện thoại di động").fill(PHONE)
     page.get_by_label(re.compile("Lý do khám")).fill("Đau họng, sốt nhẹ 3 ngày")
+    page.get_by_label(re.compile("Tôi đồng ý để cơ sở khám bệnh xử lý")).check()
 
 
 def test_book_confirm_check_in(page: Any, live_server: Any, sms: Any, axe: Any, shoot: Any) -> None:
@@ -241,7 +242,13 @@ def test_list_gate_cancel_reschedule(
     assert "giờ hẹn hiện tại" in main_text(page)
     assert axe(page) == []
     shoot(page, "appt-portal-10-reschedule-time")
-    page.get_by_role("button", name=re.compile("^10:00")).click()
+    # A time is proposed, then confirmed (issue 9: a tap alone no longer moves the booking).
+    page.get_by_role("link", name=re.compile("^10:00")).click()
+    page.get_by_role("heading", name="Xác nhận đổi giờ khám").wait_for()
+    assert "09:00" in main_text(page) and "10:00" in main_text(page)
+    assert axe(page) == []
+    shoot(page, "appt-portal-10b-reschedule-confirm")
+    page.get_by_role("button", name="Xác nhận đổi giờ").click()
     page.wait_for_url(f"**/lich-hen/{booked.public_id}")
     assert "Đã đổi giờ hẹn" in main_text(page) and f"{day:%d/%m/%Y} 10:00" in main_text(page)
 

@@ -250,7 +250,8 @@ def test_move_to_a_free_slot_and_confirm(
     appointment.refresh_from_db()
     assert appointment.slot_start == target.start and appointment.status == "confirmed"
     bodies = [m["body"] for m in sms.messages() if m["to"] == appointment.patient.phone]
-    assert any("da doi sang" in b for b in bodies) and any("da duoc xac nhan" in b for b in bodies)
+    # Moved and confirmed in one step: one SMS, the confirmation at the new time (issue 9, item 20).
+    assert "da duoc xac nhan" in bodies[-1] and not any("da doi sang" in b for b in bodies)
     assert AuditLog.objects.filter(verb="reschedule", target_id=str(appointment.pk)).exists()
     # A slot that does not exist is refused with a message, nothing changes.
     response = client.post(url, {"slot": "not-a-time"}, follow=True)
@@ -275,6 +276,7 @@ def test_phone_booking_creates_the_patient_and_confirms_at_once(
         "bn-phone": "0987 111 222",
         "bn-cccd": "",
         "bn-bhyt": "0123456789",
+        "bn-consent_oral": "on",
     }
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(BOOK + f"?service={service.pk}", data)
@@ -449,6 +451,7 @@ def test_walk_in_and_call_next_respects_booked_priority(desk: Any, persona: Any)
             "bn-date_of_birth": "01/01/1980",
             "bn-sex": "male",
             "bn-phone": "0912000008",
+            "bn-consent_oral": "on",
         },
     )
     assert response.status_code == 302
@@ -564,3 +567,51 @@ def test_roles_split_booking_and_reception(desk: Any) -> None:
     assert "Lịch hẹn khám" in html and "Lịch chờ xác nhận" in html
     assert desk("bacsi.noi").get(WORKLIST).status_code == 403
     assert desk("bacsi.noi").get(QUEUE).status_code == 200
+
+
+# --- Issue 9: items 16 and 17 ------------------------------------------------------------------------
+
+
+def test_a_phone_booking_refused_for_a_full_slot_records_no_new_patient(desk: Any) -> None:
+    from health_f0.appointments.models import SlotCounter
+
+    service = kham_noi()
+    slot = free_slots(service)[0]
+    SlotCounter.objects.update_or_create(
+        service=service, slot_start=slot.start, defaults={"booked": service.capacity_per_slot}
+    )
+    before = Patient.objects.count()
+    response = desk("datlich").post(
+        BOOK + f"?service={service.pk}",
+        {
+            "service": str(service.pk),
+            "slot": slot.start.isoformat(),
+            "reason": "Đau lưng",
+            "bn-full_name": "Mạc Thị Lỡ",
+            "bn-date_of_birth": "02/03/1961",
+            "bn-sex": "female",
+            "bn-phone": "0987 111 333",
+            "bn-consent_oral": "on",
+        },
+    )
+    assert response.status_code == 200 and "đã đủ người" in response.content.decode()
+    assert Patient.objects.count() == before
+    assert not Patient.objects.filter(full_name="Mạc Thị Lỡ").exists()
+
+
+def test_history_and_refusals_are_in_vietnamese(desk: Any, persona: Any) -> None:
+    service = kham_noi()
+    appointment = booked_today(new_patient("Lê Thị Hẹn", "+84912000019"), service, persona("datlich"))
+    client = desk("tiepdon")
+    client.post(CHECKIN, {"q": appointment.check_in_code})
+    response = client.post(CHECKIN, {"q": appointment.check_in_code}, follow=True)
+    page = response.content.decode()
+    assert "(checked_in)" not in page and "Người bệnh đã được tiếp đón lúc" in page
+    html = desk("datlich").get(reverse("admin:appointments_appointment_change", args=[appointment.pk]))
+    text = html.content.decode()
+    history = text[text.index("Lịch sử lịch hẹn") :]
+    assert (
+        "Đặt lịch" in history and "Kênh đặt: Điện thoại" in history and "Trạng thái: Đã xác nhận" in history
+    )
+    assert "Tiếp đón" in history and "Số thứ tự: 1" in history
+    assert "channel:" not in history and "status:" not in history and "queue_number" not in history

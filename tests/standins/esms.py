@@ -11,6 +11,12 @@ devesms/gitbook_esms_for_develop_v2_en): pages "Send OTP/Customer care message",
   ``{"CodeResult": "<code>", "CountRegenerate": 0, "ErrorMessage": "..."}``: 101 wrong ApiKey/SecretKey,
   103 balance too low, 104 brandname not registered, 108 phone not in the right format, 124 duplicate
   RequestId, 300 missing SmsType, 99 anything else.
+- ``POST /MainService.svc/json/GetSmsSentData_V2`` ("Get the message status", by time range): JSON body
+  ApiKey, SecretKey, SmsType, From, To ("yyyy-MM-dd HH:mm:ss", Vietnam time, by the message's creation),
+  Page (from 1), PageSize (at most 500); answers ``{"CodeResult": "100", "CountTotal": n, "SentData":
+  [{"Campaign", "Content", "Phone", "ReferenceId" (the SMSID), "SellPrice", "SendResult" (1 delivered,
+  0 failed, 2 not known yet), "SendStatus" (5 done, 7 waiting for the telco's report), "SentTime",
+  "SmsId", "SmsType"}]}``, or 101 for wrong keys.
 - Delivery reports: an HTTP GET to CallbackUrl with query parameters SMSID, SendFailed, SendStatus (5 =
   final), SendSuccess, TotalPrice, TotalReceiver, TotalSent, RequestId, TypeId (2), telcoid, phonenumber,
   switchsmsid.
@@ -31,12 +37,15 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlencode
 from urllib.request import urlopen
 
 SEND_PATH = "/MainService.svc/json/SendMultipleMessage_V4_post_json/"
+SENT_DATA_PATH = "/MainService.svc/json/GetSmsSentData_V2"
+_VN = timezone(timedelta(hours=7))  # Vietnam is UTC+7 all year
 
 # The GSM 03.38 basic set: what IsUnicode "0" can carry.
 _GSM7 = set(
@@ -59,6 +68,7 @@ class ReceivedSms:
     callback_url: str
     sandbox: bool
     received_at: float = field(default_factory=time.time)
+    delivered: bool | None = None  # set by send_callback / deliver(): the telco's final word
 
 
 class EsmsStandIn:
@@ -71,6 +81,10 @@ class EsmsStandIn:
     - ``"report_first"``: the message is taken and its delivery report is sent to its CallbackUrl (from
       another thread, waited for up to ``hang_seconds``) before the send is answered — the report
       reaches us while our sender has not yet saved the message as sent.
+
+    ``accept_repeats = True`` makes it a gateway that does not de-duplicate: a repeated RequestId is
+    taken (and texted) again instead of refused with 124. ``status_mode = "503"`` makes the status call
+    (GetSmsSentData_V2) fail while sending works.
     """
 
     def __init__(
@@ -88,6 +102,9 @@ class EsmsStandIn:
         self.balance = balance
         self.hang_seconds = hang_seconds
         self.mode = "up"
+        self.accept_repeats = False
+        self.status_mode = "up"
+        self.status_requests: list[dict[str, Any]] = []
         self.messages: list[ReceivedSms] = []
         self.requests: list[dict[str, Any]] = []
         self.callbacks: list[dict[str, Any]] = []
@@ -164,6 +181,7 @@ class EsmsStandIn:
         url = (
             sms.callback_url + "?" + urlencode(self.callback_params(sms, delivered=delivered, status=status))
         )
+        sms.delivered = delivered if status == "5" else sms.delivered
         with urlopen(url, timeout=10) as response:  # noqa: S310 - a local test URL
             code = int(response.status)
         self.callbacks.append({"url": url, "status": code})
@@ -213,7 +231,7 @@ class EsmsStandIn:
         if len(content) > limit:
             return self._error("99", "Content too long")
         request_id = f.get("RequestId", "")
-        if request_id and request_id in self._by_request_id:
+        if request_id and request_id in self._by_request_id and not self.accept_repeats:
             original = self._by_request_id[request_id]
             return self._error("124", "Request exist 1", SendStatus="5", SMSID=original.sms_id)
         sandbox = f.get("Sandbox", "0") in {"1", "true", "True"}
@@ -237,9 +255,62 @@ class EsmsStandIn:
             self._by_request_id[request_id] = sms
         return {"CodeResult": "100", "CountRegenerate": 0, "SMSID": sms.sms_id}
 
+    # --- status calls --------------------------------------------------------------------------------
+    def _sms_record(self, sms: ReceivedSms) -> dict[str, Any]:
+        final = sms.delivered is not None
+        return {
+            "Campaign": "",
+            "Content": sms.content,
+            "Phone": sms.phone,
+            "ReferenceId": sms.sms_id,
+            "SellPrice": 0.0 if sms.sandbox else 750.0,
+            "SendResult": (1 if sms.delivered else 0) if final else 2,
+            "SendStatus": 5 if final else 7,
+            "SentTime": f"/Date({int(sms.received_at * 1000)}+0700)/",
+            "SmsId": abs(hash(sms.sms_id)) % 10**8,
+            "SmsType": int(sms.sms_type or 2),
+        }
+
+    def handle_sent_data(self, raw: bytes) -> dict[str, Any]:
+        """GetSmsSentData_V2: the messages created between From and To (Vietnam time), a page at a time."""
+        try:
+            data = json.loads(raw.decode("utf-8"))
+            fields = {k: "" if v is None else str(v) for k, v in data.items()}
+            start = _vn_timestamp(fields["From"])
+            end = _vn_timestamp(fields["To"])
+            page = max(int(fields.get("Page") or 1), 1)
+            size = min(max(int(fields.get("PageSize") or 500), 1), 500)
+        except (ValueError, KeyError, AttributeError, UnicodeDecodeError):
+            return {"CodeResult": "99", "ErrorMessage": "Invalid request"}
+        with self._lock:
+            self.status_requests.append(fields)
+            if fields.get("ApiKey") != self.api_key or fields.get("SecretKey") != self.secret_key:
+                return self._error("101", "Authorize Failed.")
+            sms_type = fields.get("SmsType", "")
+            rows = [
+                m
+                for m in self.messages
+                if start <= m.received_at <= end and (not sms_type or m.sms_type == sms_type)
+            ]
+        chunk = rows[(page - 1) * size : page * size]
+        return {
+            "CodeResult": "100",
+            "CountTotal": len(rows),
+            "SentData": [self._sms_record(m) for m in chunk],
+        }
+
+    def deliver(self, sms: ReceivedSms, *, delivered: bool = True) -> None:
+        """The telco's final word on `sms`, as the status calls then show it (no callback is made)."""
+        sms.delivered = delivered
+
     def messages_to(self, phone: str) -> list[ReceivedSms]:
         national = "0" + phone[3:] if phone.startswith("+84") else phone
         return [m for m in self.messages if m.phone in {national, "84" + national[1:]}]
+
+
+def _vn_timestamp(text: str) -> float:
+    """ "yyyy-MM-dd HH:mm:ss" in Vietnam time (UTC+7 all year) → a Unix timestamp."""
+    return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=_VN).timestamp()
 
 
 def _handler_for(standin: EsmsStandIn) -> type[BaseHTTPRequestHandler]:
@@ -268,6 +339,12 @@ def _handler_for(standin: EsmsStandIn) -> type[BaseHTTPRequestHandler]:
             if mode == "timeout":
                 time.sleep(standin.hang_seconds)
                 self.close_connection = True
+                return
+            if self.path.rstrip("/") == SENT_DATA_PATH:
+                if standin.status_mode == "503":
+                    self._reply(503, b"<html><body>Service Unavailable</body></html>", "text/html")
+                    return
+                self._reply(200, json.dumps(standin.handle_sent_data(raw)).encode())
                 return
             if self.path.rstrip("/") != SEND_PATH.rstrip("/"):
                 self._reply(404, b'{"error": "Endpoint not found"}')

@@ -145,6 +145,7 @@ def guest_data(**overrides: Any) -> dict[str, Any]:
         "cccd": "",
         "bhyt": "",
         "reason": "Đau họng 3 ngày",
+        "consent": "on",
         "otp": "",
         "action": "submit",
     }
@@ -332,6 +333,10 @@ def test_account_books_for_a_family_member(hung: Patient, portal: Client, servic
     from health_f0.patients.services import account_issue
 
     account_issue(patient=child)
+    # ... and a phone that answered an OTP (patients.bonds), like the parent's.
+    from health_f0.patients.bonds import phone_bond_record
+
+    phone_bond_record(patient=child, phone=hung.phone, method="portal_otp", actor=None)
     day = open_day(service)
     url = book_url(service, day, "10:00")
     page = html(portal.get(url))
@@ -477,7 +482,8 @@ def test_guest_reschedules_after_verifying(service: Service, get_otp: Any) -> No
     assert days.status_code == 200 and f"?ngay={day.isoformat()}" in html(days)
     slots = client.get(f"{base}?ngay={day.isoformat()}")
     page = html(slots)
-    assert "giờ hẹn hiện tại" in page and 'name="gio" value="08:30"' in page
+    # Each time is a link to a confirmation step (issue 9: a tap no longer moves the booking at once).
+    assert "giờ hẹn hiện tại" in page and f"?ngay={day.isoformat()}&amp;gio=08:30" in page
     assert client.get(f"{base}?ngay=2026-99-01").status_code == 400
     same = client.post(base, {"ngay": day.isoformat(), "gio": "08:00"})
     assert same.status_code == 400 and "khác giờ hẹn hiện tại" in text(same)

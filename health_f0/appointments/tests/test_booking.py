@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -14,6 +14,7 @@ from health_f0.core.exceptions import Conflict, DomainError, InvalidTransition, 
 from health_f0.core.models import AuditLog
 from health_f0.facilities.models import Facility, Membership
 from health_f0.facilities.services import facility_save
+from health_f0.patients.models import Patient
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +39,7 @@ def test_online_booking_waits_for_the_desk_then_confirm(
     assert appointment.status == "requested" and appointment.channel == "app"
     assert len(appointment.check_in_code) == 8
     body = sms.last(to=patient.phone)["body"]
-    assert "cho xac nhan" in body and f"/lich-hen/{appointment.public_id}" in body and len(body) <= 160
+    assert "cho xac nhan" in body and f"/h/{appointment.link_code}" in body and len(body) <= 160
     assert "08:00 23/11/2026" in body
     desk = persona("datlich")
     assert [a.pk for a in selectors.desk_worklist(user=desk)] == [appointment.pk]
@@ -190,3 +191,60 @@ def test_access(clinic, patient, patient_user, persona, demo):
     with pytest.raises(NotFound):
         services.appointment_check_in(code=appointment.check_in_code, actor=stranger, now=SLOT)
     assert Appointment.objects.get(pk=appointment.pk).status == "requested"
+
+
+# --- Issue 9, item 16: a phone booking for a new person is one transaction --------------------------
+
+
+def _person(**overrides):
+    data = {
+        "full_name": "Lý Thị Hoa",
+        "date_of_birth": date(1961, 3, 2),
+        "sex": "female",
+        "phone": "0987 111 222",
+        "cccd": "",
+        "bhyt": "0123456789",
+    }
+    data.update(overrides)
+    return services.NewPatient(**data)
+
+
+def test_a_refused_phone_booking_leaves_no_new_patient(clinic, persona, demo):
+    desk = persona("datlich")
+    SlotCounter.objects.create(service=clinic, slot_start=SLOT, booked=clinic.capacity_per_slot)
+    patients, audits = (
+        Patient.objects.count(),
+        AuditLog.objects.filter(target_type="patients.patient").count(),
+    )
+    with pytest.raises(Conflict) as exc:
+        services.appointment_book_new_patient(
+            person=_person(), service=clinic, slot_start=SLOT, channel="phone", actor=desk, now=NOW
+        )
+    assert exc.value.code == "slot_full"
+    assert Patient.objects.count() == patients
+    assert AuditLog.objects.filter(target_type="patients.patient").count() == audits
+    # With a free slot the person and the booking are made together, with the oral consent on record.
+    appointment = services.appointment_book_new_patient(
+        person=_person(),
+        service=clinic,
+        slot_start=local(MONDAY, 8, 15),
+        channel="phone",
+        actor=desk,
+        consent_channel="phone_booking",
+        now=NOW,
+    )
+    assert appointment.patient.full_name == "Lý Thị Hoa" and appointment.status == "confirmed"
+    from health_f0.privacy.models import ConsentRecord
+
+    assert ConsentRecord.objects.filter(patient=appointment.patient).count() == 1
+
+
+def test_a_refused_walk_in_leaves_no_new_patient(clinic, persona, demo):
+    reception = persona("tiepdon")
+    clinic.is_active = False
+    clinic.save(update_fields=["is_active"])
+    patients = Patient.objects.count()
+    with pytest.raises(DomainError) as exc:
+        services.walk_in_register_new_patient(person=_person(), service=clinic, actor=reception, now=NOW)
+    assert exc.value.code == "service_inactive"
+    assert Patient.objects.count() == patients

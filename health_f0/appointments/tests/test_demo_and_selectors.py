@@ -28,7 +28,8 @@ def test_holidays_load_idempotently():
         Holiday.objects.filter(date=date(2026, 4, 26)).exists()
         and Holiday.objects.filter(date=date(2027, 4, 16)).exists()
     )
-    assert Holiday.objects.filter(date__year=2026).count() == 16
+    assert Holiday.objects.filter(date__year=2026).count() == 18
+    assert Holiday.objects.filter(date__year=2028).exists()  # one data file per year: 2026, 2027, 2028
 
 
 def test_demo_loads_twice_without_duplicates(demo):

@@ -151,7 +151,7 @@ def test_almost_your_turn_sms_once_per_ticket(clinic, persona, sms, django_captu
         )
     [dung] = turn_sms(phones[3])
     assert "sap den luot" in dung and "so 4 (con 2 nguoi truoc)" in dung and len(dung) <= 160
-    assert f"/lich-hen/{tickets[3].public_id}" in dung
+    assert f"/h/{tickets[3].link_code}" in dung
     place = selectors.queue_place(appointment=Appointment.objects.get(pk=tickets[3].pk))
     assert (place.called, place.ahead, place.now_calling) == (False, 2, tickets[0].queue_number)
     with django_capture_on_commit_callbacks(execute=True):

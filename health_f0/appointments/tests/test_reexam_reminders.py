@@ -62,7 +62,7 @@ def test_reexam_reserves_a_place_and_reminds_3_and_1_days_before(
     assert (
         "nhac lich tai kham" in message.body and "(con 3 ngay)" in message.body and len(message.body) <= 160
     )
-    assert f"/lich-hen/{appointment.public_id}" in message.body
+    assert f"/h/{appointment.link_code}" in message.body
     d1 = local(VISIT_DAY - timedelta(days=1), 8, 1)
     assert reminders.reminders_send_due(now=d1) == 1
     assert reminders.reminders_send_due(now=d1) == 0

@@ -39,7 +39,6 @@ SERVICE_FIELDS = (
     "name",
     "short_name",
     "kind",
-    "meeting_url",
     "duration_minutes",
     "capacity_per_slot",
     "min_notice_hours",
