@@ -34,6 +34,9 @@ def _isolated(settings: Any, tmp_path: Path) -> Iterator[None]:
     settings.HUEY["immediate"] = True
     # Argon2 is for production; the demo's dozen accounts would cost seconds per test.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Tests log staff in with force_login or the password form alone; tests/security/test_two_factor.py
+    # and tests/browser/test_two_factor.py turn the requirement back on.
+    settings.STAFF_2FA_REQUIRED = False
     _clear_cache()
     # Per-process caches of the questionnaire, rules and policies hold rows of earlier tests' databases.
     from health_f0.monitoring.services import reset_caches

@@ -17,6 +17,8 @@ def setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "health_f0.settings")
     os.environ.setdefault("VAR_DIR", str(ROOT / "var" / "bench"))
     os.environ.setdefault("SMS_BACKEND", "file")
+    # Bench scripts are operator tools: no web statement time limit (settings.DB_PROCESS; gunicorn keeps it).
+    os.environ.setdefault("DB_PROCESS", "command")
     import django
 
     django.setup()

@@ -7,6 +7,8 @@
 #   WORKER_CLASSES=gthread RUNS=3 bench/declarations.sh
 #   PROFILE=1 WORKER_CLASSES=gthread bench/declarations.sh   # py-spy record of one worker (bench/out/profile-*.json)
 #   GUNICORN_CONFIG= bench/declarations.sh   # without bench/gunicorn_conf.py (gunicorn's and Python's defaults)
+#   ONE_TOKEN=1 WORKER_CLASSES=gthread bench/declarations.sh   # one patient's token x 16 connections (a looping
+#       client): past DECLARATIONS_PER_DAY every answer is a 429; DECLARATIONS_PER_DAY=100000 lets it loop
 # Each run first deletes the declarations of earlier runs (idempotency keys "wrk-…"; see bench/loadtest.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +31,7 @@ for class in ${WORKER_CLASSES:-gthread sync}; do
   for run in $(seq 1 "${RUNS:-1}"); do
     .venv/bin/python bench/loadtest.py --worker-class "$class" --workers "${WORKERS:-2}" --threads "${THREADS:-4}" \
       --connections "${CONNECTIONS:-16}" --duration "${DURATION:-30}" --warmup "${WARMUP:-5}" \
-      --config "$config" --label "$class$suffix-run$run" ${PROFILE:+--profile}
+      --config "$config" --label "$class$suffix${ONE_TOKEN:+-onetoken}-run$run" ${PROFILE:+--profile} \
+      ${ONE_TOKEN:+--one-token}
   done
 done

@@ -18,6 +18,7 @@ The database is flushed first: the script refuses to run on a database whose nam
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import secrets
@@ -405,6 +406,7 @@ def main() -> None:
             "start_date",
             "expected_end_date",
             "last_declared_on",
+            "declarations_on_last_day",
             "last_alert_level",
             "negative_test_type",
             "end_reason",
@@ -492,6 +494,7 @@ def main() -> None:
             "alert_level",
             "reasons",
             "idempotency_key",
+            "request_hash",
             "patient_id",
             "submitted_by_id",
             "episode_id",
@@ -519,6 +522,7 @@ def main() -> None:
     )
     staff_of = {s.pk: u.pk for u, s, role in staff if role == Role.STATION_STAFF}
     last_declared: dict[int, date] = {}
+    last_count: dict[int, int] = {}
     last_level: dict[int, str] = {}
     silent_days: dict[int, int] = {}
     decl_id = decl_id0
@@ -548,6 +552,10 @@ def main() -> None:
                     "symptoms": symptoms,
                 }
                 reasons_json = json.dumps(reasons, ensure_ascii=False)
+                # As monitoring.services._request_hash: the answers as stored, keys sorted, compact.
+                canonical = json.dumps(
+                    {**answers, "symptoms": sorted(symptoms)}, sort_keys=True, separators=(",", ":")
+                )
                 decl_ins.add(
                     (
                         decl_id,
@@ -563,6 +571,7 @@ def main() -> None:
                         level,
                         reasons_json,
                         uuid.uuid4().hex,
+                        hashlib.sha256(canonical.encode()).hexdigest(),
                         pid,
                         account_id,
                         eid,
@@ -590,6 +599,7 @@ def main() -> None:
                 last_level[eid] = level
             if count:
                 last_declared[eid] = day
+                last_count[eid] = count
                 silent_days[eid] = 0
             else:
                 silent_days[eid] = silent_days.get(eid, 0) + 1
@@ -621,6 +631,7 @@ def main() -> None:
                 start,
                 start + timedelta(days=7),
                 last_declared.get(eid),
+                last_count.get(eid, 0),
                 last_level.get(eid, "none"),
                 "",
                 "",

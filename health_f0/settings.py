@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from csp.constants import NONCE as CSP_NONCE
 from django.utils.translation import gettext_lazy as _
+from whitenoise.compress import Compressor
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# var/ holds personal data (the SQLite database and job queue, sms.jsonl, uploaded files, the secret key):
+# whatever this process creates is its own user's only (files 0600, folders 0700), whoever starts it.
+os.umask(0o077)
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -45,6 +52,11 @@ PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:8000").rstrip("/")
 # lookup, links are made by the HIS linker) and the folder watched for insurance XML files (QĐ 4750/3176).
 HIS_FHIR_BASE_URL = os.environ.get("HIS_FHIR_BASE_URL", "").rstrip("/")
 HIS_XML_WATCH_DIR = os.environ.get("HIS_XML_WATCH_DIR", "")
+# Online consultations: each booking gets its own random room on this video service (Jitsi Meet; a
+# self-hosted Jitsi in production), shown to the patient and the doctor from this many minutes before the
+# slot until its end, and texted in the reminders.
+VIDEO_MEETING_BASE_URL = os.environ.get("VIDEO_MEETING_BASE_URL", "https://meet.jit.si").rstrip("/")
+VIDEO_ROOM_OPEN_MINUTES = int(os.environ.get("VIDEO_ROOM_OPEN_MINUTES", "15"))
 
 INSTALLED_APPS = [
     "unfold",
@@ -59,6 +71,11 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "csp",
+    # Two-factor authentication for staff (health_f0.core.two_factor): TOTP apps and recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "huey.contrib.djhuey",
     "health_f0.core",
     "health_f0.facilities",
@@ -68,6 +85,7 @@ INSTALLED_APPS = [
     "health_f0.monitoring",
     "health_f0.appointments",
     "health_f0.his",
+    "health_f0.privacy",
     "health_f0.api",
     "health_f0.www",
     "health_f0.reports",
@@ -76,15 +94,26 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise: static files keep their long cache and need no policy.
+    "health_f0.core.security_headers.PrivateDataHeadersMiddleware",
+    "health_f0.core.security_headers.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Idle and absolute session limits (core/session_policy.py), before anything else looks at the user.
+    "health_f0.core.session_policy.SessionPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "health_f0.core.middleware.ForcePasswordChangeMiddleware",
+    # A staff session that has not given its two-factor code goes to /desk/xac-thuc/ (core/two_factor.py).
+    "health_f0.core.two_factor.TwoFactorMiddleware",
+    "health_f0.privacy.middleware.ConsentRequiredMiddleware",
     "axes.middleware.AxesMiddleware",
+    # A view that fails because the database is away answers 503 (core/db_health.py).
+    "health_f0.core.db_health.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "health_f0.urls"
@@ -93,7 +122,9 @@ WSGI_APPLICATION = "health_f0.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Before the apps' folders (unfold is listed first): unfold's page skeleton without chart.js and the
+        # Inter web fonts (health_f0/core/templates/unfold/layouts/skeleton.html, the Static section).
+        "DIRS": [BASE_DIR / "health_f0" / "core" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -111,13 +142,34 @@ DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'health_f0.
 # Sorts and matches Vietnamese names correctly (MariaDB >= 10.10).
 MARIADB_COLLATION = "utf8mb4_uca1400_vietnamese_ai_ci"
 _db: dict[str, Any] = dict(dj_database_url.parse(DATABASE_URL, conn_max_age=60))
+# A persistent connection is pinged before its first query in each request: after a MariaDB restart it is
+# replaced instead of failing that request.
+_db["CONN_HEALTH_CHECKS"] = True
+# Timeouts (docs/operations.md, "Database outages"): a database that is down, frozen or slow costs a request
+# a few seconds and a clear 503 (core/db_health.py), not every worker thread. One statement may run for
+# DB_STATEMENT_TIMEOUT seconds in a web request, DB_WORKER_STATEMENT_TIMEOUT in the background worker
+# (manage.py run_huey); other manage.py commands (migrate, imports run by hand) have no limit. The client
+# waits for an answer 2 s longer than the server's limit, so the server stops a slow statement cleanly and
+# the client gives up only on a server that does not answer at all. DB_PROCESS overrides the detection.
+DB_CONNECT_TIMEOUT = int(os.environ.get("DB_CONNECT_TIMEOUT", "3"))
+DB_STATEMENT_TIMEOUT = float(os.environ.get("DB_STATEMENT_TIMEOUT", "5"))
+DB_WORKER_STATEMENT_TIMEOUT = float(os.environ.get("DB_WORKER_STATEMENT_TIMEOUT", "300"))
+_command = sys.argv[1] if len(sys.argv) > 1 and Path(sys.argv[0]).name == "manage.py" else ""
+DB_PROCESS = os.environ.get("DB_PROCESS") or (
+    "worker" if _command == "run_huey" else "command" if _command not in ("", "runserver") else "web"
+)
+_statement_limit = {"web": DB_STATEMENT_TIMEOUT, "worker": DB_WORKER_STATEMENT_TIMEOUT}.get(DB_PROCESS, 0.0)
 if _db["ENGINE"] == "django.db.backends.mysql":
     _db["OPTIONS"] = {
         "charset": "utf8mb4",
         "collation": MARIADB_COLLATION,
         "isolation_level": "read committed",
-        "init_command": "SET sql_mode='STRICT_TRANS_TABLES', time_zone='+00:00'",
+        "init_command": "SET sql_mode='STRICT_TRANS_TABLES', time_zone='+00:00'"
+        + (f", max_statement_time={_statement_limit:g}" if _statement_limit else ""),
+        "connect_timeout": DB_CONNECT_TIMEOUT,
     }
+    if _statement_limit:
+        _db["OPTIONS"]["read_timeout"] = _db["OPTIONS"]["write_timeout"] = int(_statement_limit) + 2
     _db["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": MARIADB_COLLATION}
 elif _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["OPTIONS"] = {
@@ -126,8 +178,21 @@ elif _db["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     _db["CONN_MAX_AGE"] = 0
+    # A database file made before var/ was private (umask above): take the group's and others' access away.
+    # SQLite gives its -wal and -shm files the database file's mode.
+    _sqlite_file = Path(_db["NAME"])
+    _sqlite_stat = _sqlite_file.stat() if _sqlite_file.is_file() else None
+    if _sqlite_stat and _sqlite_stat.st_uid == os.getuid() and _sqlite_stat.st_mode & 0o077:
+        _sqlite_file.chmod(0o600)
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Daily declarations (monitoring.services.declaration_submit) ------------------------------------
+# At most this many declarations per patient and local day (the next one answers 429 until midnight), and
+# triage reads at most this many of the patient's latest declarations of the last 96 hours. Keep the second
+# at least 5 x the first (96 hours span five local days): then the trend rules see every declaration.
+DECLARATIONS_PER_DAY = int(os.environ.get("DECLARATIONS_PER_DAY", "24"))
+DECLARATION_HISTORY_ROWS = int(os.environ.get("DECLARATION_HISTORY_ROWS", "120"))
 
 # --- Redis, cache, background jobs ----------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -139,16 +204,36 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
             # Parallel test workers share one Redis: each keeps its own key space.
             "KEY_PREFIX": os.environ.get("CACHE_PREFIX", "hf0") + os.environ.get("PYTEST_XDIST_WORKER", ""),
+            # A Redis that is down or hung answers within 2 s, so callers can fall back (core.counters).
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# After a cache error each process reads from the database, without trying the cache, for this many seconds
+# (health_f0/core/safe_cache.py): a hung Redis costs one socket timeout per interval, not one per request.
+CACHE_OUTAGE_SKIP_SECONDS = float(os.environ.get("CACHE_OUTAGE_SKIP_SECONDS", "5"))
+# Where rate-limit counters live (health_f0.core.counters): "cache" (Redis) or "database" (core.RateCounter,
+# shared by every worker process). Without Redis the local-memory cache is per process, so the database.
+RATE_LIMIT_STORE = os.environ.get("RATE_LIMIT_STORE", "cache" if REDIS_URL else "database")
+# Reverse proxies whose X-Forwarded-For / X-Real-IP are believed (addresses or CIDR ranges, comma-separated).
+# Empty: the socket's peer address is the client (health_f0.core.request_context.client_ip).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
+for _proxy in TRUSTED_PROXIES:  # a typo must stop the start, not make every request fail
+    ipaddress.ip_network(_proxy, strict=False)
 
 HUEY: dict[str, Any] = {
     "name": os.environ.get("HUEY_NAME", "health_f0"),
     "immediate": TASKS_EAGER,
     "utc": True,
-    "consumer": {"workers": int(os.environ.get("HUEY_WORKERS", "2")), "worker_type": "thread"},
+    "consumer": {
+        "workers": int(os.environ.get("HUEY_WORKERS", "2")),
+        "worker_type": "thread",
+        # systemd's and docker's stop signal lets running jobs finish (up to the timeout) and release
+        # their locks; SIGINT stops at once. Job locks expire anyway (health_f0.core.locks).
+        "graceful_signal": "TERM",
+        "shutdown_timeout": float(os.environ.get("HUEY_SHUTDOWN_TIMEOUT", "60")),
+    },
 }
 if REDIS_URL:
     HUEY["huey_class"] = "huey.RedisHuey"
@@ -160,7 +245,8 @@ else:
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "core.User"
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    # django-axes' lockout per username + address, plus a per-username back-off (core.lockout).
+    "health_f0.core.lockout.LoginGuardBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 PASSWORD_HASHERS = [
@@ -172,20 +258,87 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Staff (desk accounts) need 12 characters; patients keep 8 with the common-password check.
+    {"NAME": "health_f0.core.passwords.StaffMinimumLengthValidator", "OPTIONS": {"min_length": 12}},
 ]
 LOGIN_URL = "www:login"
 LOGIN_REDIRECT_URL = "www:home"
 LOGOUT_REDIRECT_URL = "www:home"
+# Login lockout (django-axes, database handler; health_f0.core.lockout): AXES_FAILURE_LIMIT wrong passwords
+# for one username from one address lock that pair for the cool-off. Another address is not locked, so an
+# attacker cannot lock a user out; a distributed attack meets the per-username back-off instead: past
+# AXES_USERNAME_BACKOFF_AFTER failures (all addresses, within the cool-off), each further try waits
+# BASE, 2 x BASE, 4 x BASE ... seconds after the latest failure, up to AXES_USERNAME_BACKOFF_MAX_SECONDS,
+# except from an address the user logged in from
+# in the last AXES_KNOWN_ADDRESS_DAYS days. Guessing the current password on a password-change form counts
+# the same way.
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "10"))
-AXES_COOLOFF_TIME = 0.25  # hours
+AXES_COOLOFF_TIME = float(os.environ.get("AXES_COOLOFF_MINUTES", "15")) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "health_f0.core.request_context.axes_client_ip"
 AXES_RESET_ON_SUCCESS = True
+# A try refused while locked is not counted: a refused try must not keep someone locked.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
 AXES_LOCKOUT_TEMPLATE = "www/locked_out.html"
+AXES_LOCKOUT_CALLABLE = "health_f0.core.lockout.lockout_response"
+AXES_USERNAME_BACKOFF_AFTER = int(os.environ.get("AXES_USERNAME_BACKOFF_AFTER", str(3 * AXES_FAILURE_LIMIT)))
+AXES_USERNAME_BACKOFF_BASE_SECONDS = int(os.environ.get("AXES_USERNAME_BACKOFF_BASE_SECONDS", "2"))
+AXES_USERNAME_BACKOFF_MAX_SECONDS = int(os.environ.get("AXES_USERNAME_BACKOFF_MAX_SECONDS", "300"))
+AXES_KNOWN_ADDRESS_DAYS = int(os.environ.get("AXES_KNOWN_ADDRESS_DAYS", "30"))
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+# Secure cookies unless DEBUG is on; the plain-HTTP demo (scripts/run.sh) says SECURE_COOKIES=0.
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SESSION_COOKIE_AGE = 60 * 60 * 24 * 14
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Session lifetimes (health_f0.core.session_policy): a staff session ends after STAFF_SESSION_IDLE_MINUTES
+# without a request and STAFF_SESSION_MAX_HOURS after its login; a patient's after PATIENT_SESSION_IDLE_DAYS
+# idle and PATIENT_SESSION_MAX_DAYS in all.
+STAFF_SESSION_IDLE_MINUTES = int(os.environ.get("STAFF_SESSION_IDLE_MINUTES", "30"))
+STAFF_SESSION_MAX_HOURS = int(os.environ.get("STAFF_SESSION_MAX_HOURS", "12"))
+PATIENT_SESSION_IDLE_DAYS = int(os.environ.get("PATIENT_SESSION_IDLE_DAYS", "14"))
+PATIENT_SESSION_MAX_DAYS = int(os.environ.get("PATIENT_SESSION_MAX_DAYS", "30"))
+SESSION_COOKIE_AGE = 60 * 60 * 24 * PATIENT_SESSION_IDLE_DAYS
+# Two-factor authentication (health_f0.core.two_factor): required for administrators, managers and
+# superusers; optional for other staff. Turn it off only for a local demo (the test suite's fixture does).
+STAFF_2FA_REQUIRED = env_bool("STAFF_2FA_REQUIRED", True)
+# The name the authenticator app shows next to the account.
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "health_f0")
+
+# --- HTTPS and security headers (docs/operations.md, "Production"; core/security_headers.py) ----------
+# Behind a TLS-terminating reverse proxy that sets X-Forwarded-Proto (and strips it from clients).
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# A link out (the video room, a guidance source) never tells another site which booking page it came from.
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=()"
+)
+# django-csp 4: scripts only from the product itself or with the request's nonce (`request.csp_nonce`);
+# inline styles are allowed (charts and unfold use style attributes). The desk adds 'unsafe-eval' for
+# Alpine.js (security_headers.ContentSecurityPolicyMiddleware). No CDN: everything is 'self'.
+CONTENT_SECURITY_POLICY: dict[str, Any] = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", CSP_NONCE],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- I18n -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "vi"
@@ -195,17 +348,37 @@ LOCALE_PATHS = [BASE_DIR / "health_f0" / "locale", BASE_DIR / "health_f0" / "loc
 TIME_ZONE = "Asia/Ho_Chi_Minh"
 USE_I18N = True
 USE_TZ = True
+# dd/mm/yyyy in every date field and picker, Vietnamese and English (Django's `vi` has no input formats
+# and fell back to the US %m/%d/%Y): see health_f0/formats.
+FORMAT_MODULE_PATH = ["health_f0.formats"]
 
 # --- Static ---------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "/media/"
+# Uploaded files may be personal (XML from the HIS, certificates): owner-only, like everything under var/.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+# Served by WhiteNoise from what `manage.py collectstatic` put in STATIC_ROOT (scripts/run.sh runs it at every
+# start; docs/operations.md after every upgrade): each file under a name holding a hash of its content, with
+# .gz and .br copies. Pages link the hashed names; WhiteNoise sends the compressed copy the browser accepts and
+# lets it keep the file for ten years ("immutable": a changed file gets a new name). DEBUG (files edited
+# while the server runs) and the test suite (pytest's live server serves the apps' folders by plain name)
+# use the plain names, found in the apps' folders.
+STATIC_HASHED_NAMES = not (DEBUG or "pytest" in sys.modules)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_HASHED_NAMES
+        else "whitenoise.storage.CompressedStaticFilesStorage"
+    },
 }
-WHITENOISE_USE_FINDERS = True
+WHITENOISE_USE_FINDERS = not STATIC_HASHED_NAMES
+# Source maps (14 of the 25 MB collected; only a developer's browser tools fetch them) stay uncompressed: that
+# halves the time collectstatic takes.
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [*Compressor.SKIP_COMPRESS_EXTENSIONS, "map"]
 
 # --- SMS ------------------------------------------------------------------------------------
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "console")  # console | file | esms
@@ -220,16 +393,49 @@ ESMS_TIMEOUT = float(os.environ.get("ESMS_TIMEOUT", "10"))
 # Secret path segment of the delivery-report hook eSMS calls (PORTAL_URL/hooks/esms/<token>); empty = off.
 ESMS_CALLBACK_TOKEN = os.environ.get("ESMS_CALLBACK_TOKEN", "")
 SMS_MAX_ATTEMPTS = int(os.environ.get("SMS_MAX_ATTEMPTS", "8"))
+# An SMS attempt left unanswered (timeout, killed worker) is checked with the gateway's status call after
+# this many seconds (at least 3 x ESMS_TIMEOUT), never resent blindly (notifications.services).
+SMS_RECONCILE_AFTER_SECONDS = int(os.environ.get("SMS_RECONCILE_AFTER_SECONDS", "120"))
+# eSMS's "messages sent in a time range" call; empty: derived from ESMS_API_URL (…/GetSmsSentData_V2).
+ESMS_SENT_DATA_URL = os.environ.get("ESMS_SENT_DATA_URL", "")
+# The province's administrators are texted once when the outbox's oldest waiting SMS is this old.
+OUTBOX_ALERT_MINUTES = int(os.environ.get("OUTBOX_ALERT_MINUTES", "10"))
+# What the gateway bills for one segment of an unaccented SMS (160 characters, 153 when concatenated), in VND:
+# an SMS costs its segments x this (appointments.texts.cost_vnd; the outbox counts segments).
+SMS_COST_PER_SEGMENT_VND = int(os.environ.get("SMS_COST_PER_SEGMENT_VND", "800"))
+# SMS short links (PORTAL_URL/h/<code>): unknown codes one client address may try in a window before every
+# lookup from it is refused (429) until the window ends. Known codes are not counted: a waiting hall behind
+# one address is never blocked by its own patients.
+SHORT_LINK_MISSES_PER_WINDOW = int(os.environ.get("SHORT_LINK_MISSES_PER_WINDOW", "20"))
+SHORT_LINK_WINDOW_SECONDS = int(os.environ.get("SHORT_LINK_WINDOW_SECONDS", "600"))
 
 # --- OTP ------------------------------------------------------------------------------------
 OTP_TTL_SECONDS = 300
 OTP_MAX_ATTEMPTS = 5
 OTP_RESEND_SECONDS = 60
 OTP_MAX_PER_PHONE_PER_HOUR = int(os.environ.get("OTP_MAX_PER_PHONE_PER_HOUR", "5"))
-OTP_MAX_PER_IP_PER_HOUR = int(os.environ.get("OTP_MAX_PER_IP_PER_HOUR", "20"))
+# Per network address (an IPv6 /64): sized for carrier-grade NAT, where a whole district's mobile users can
+# share one public address during an outbreak. The per-phone caps stay strict; the province-wide hourly
+# budget stops SMS pumping (OTP sending pauses and the administrators are alerted, once an hour).
+OTP_MAX_PER_IP_PER_HOUR = int(os.environ.get("OTP_MAX_PER_IP_PER_HOUR", "300"))
+OTP_SMS_BUDGET_PER_HOUR = int(os.environ.get("OTP_SMS_BUDGET_PER_HOUR", "1000"))
+
+# Where to report a vulnerability (/.well-known/security.txt, docs/security.md): mailto: or https: URIs.
+SECURITY_CONTACT = env_list("SECURITY_CONTACT", "mailto:security@soyte.example.gov.vn")
 
 # Version of the personal-data policy the registration form asks consent to.
 PRIVACY_POLICY_VERSION = "2025-07"
+# Personal-data rights and retention (health_f0.privacy; docs/operations.md gives each one's basis). The
+# policy version above is the baseline: accounts made before versions were recorded agreed to it.
+PRIVACY_REQUEST_RESPONSE_WORKING_DAYS = int(os.environ.get("PRIVACY_REQUEST_RESPONSE_WORKING_DAYS", "2"))
+PRIVACY_EXPORT_HOURS = int(os.environ.get("PRIVACY_EXPORT_HOURS", "24"))
+RETENTION_MEDICAL_RECORD_YEARS = int(os.environ.get("RETENTION_MEDICAL_RECORD_YEARS", "10"))
+RETENTION_OTP_DAYS = int(os.environ.get("RETENTION_OTP_DAYS", "7"))
+RETENTION_SECRET_SMS_HOURS = int(os.environ.get("RETENTION_SECRET_SMS_HOURS", "24"))
+RETENTION_API_TOKEN_DAYS = int(os.environ.get("RETENTION_API_TOKEN_DAYS", "30"))
+RETENTION_EARLY_REPORT_DAYS = int(os.environ.get("RETENTION_EARLY_REPORT_DAYS", "3"))
+RETENTION_AUDIT_DAYS = int(os.environ.get("RETENTION_AUDIT_DAYS", "3650"))
+RETENTION_BATCH_SIZE = int(os.environ.get("RETENTION_BATCH_SIZE", "1000"))
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -242,6 +448,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "health_f0.api.exceptions.exception_handler",
+    # JSON with a size and nesting limit (api/parsers.py); forms keep Django's upload limits.
+    "DEFAULT_PARSER_CLASSES": [
+        "health_f0.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -260,6 +472,10 @@ SPECTACULAR_SETTINGS = {
         "AlertLevelEnum": "health_f0.monitoring.models.AlertLevel",
         "AppointmentStatusEnum": "health_f0.appointments.models.Status",
         "ServiceKindEnum": "health_f0.appointments.models.ServiceKind",
+        "AppointmentChannelEnum": "health_f0.appointments.models.Channel",
+        "HisLinkChannelEnum": "health_f0.his.models.LinkChannel",
+        "KindEnum": "health_f0.api.apis.accounts.ACCOUNT_KINDS",
+        "DataRequestKindEnum": "health_f0.privacy.models.RequestKind",
     },
 }
 
@@ -278,6 +494,10 @@ UNFOLD = {
     # The audit log is the record of changes; Django's own admin history page is not used.
     "SHOW_HISTORY": False,
     "SHOW_VIEW_ON_SITE": False,
+    # The user menu: change password, two-factor authentication (health_f0.core.two_factor_views).
+    "ACCOUNT": {"navigation": "health_f0.core.two_factor_views.account_links"},
+    # A red label on every desk page for administrators and managers while the SMS outbox is late.
+    "ENVIRONMENT": "health_f0.notifications.desk.outbox_environment_label",
 }
 
 LOGGING = {

@@ -12,7 +12,7 @@ SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 need_pkgs=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in pkg-config libmariadb-dev gcc python3-dev libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core; do
+for p in pkg-config libmariadb-dev gcc g++ libicu-dev python3-dev libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core; do
   have_pkg "$p" || need_pkgs+=("$p")
 done
 if [ "$WITH_TEST" = 1 ]; then
