@@ -45,7 +45,7 @@ export CACHE_PREFIX="${HF0_DB_NAME:-hf0}"
 export SECRET_KEY="test-secret-key-not-for-production-0123456789abcdef"
 export TASKS_EAGER=1 SMS_BACKEND=file
 export VAR_DIR="$PWD/var/test-${HF0_DB_NAME:-main}"
-mkdir -p "$VAR_DIR"
+mkdir -p "$VAR_DIR/static"  # STATIC_ROOT: whitenoise warns on every request when it is missing
 
 if [ "${SKIP_LINT:-0}" != 1 ]; then
 echo "==> ruff"

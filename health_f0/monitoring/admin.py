@@ -1331,6 +1331,14 @@ class ProvincePolicyAdmin(ConfigAdmin):
     )
     ordering = ("province_code",)
 
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        """A reader who may not change the policy sees the reminder times as typed ("08:00, 09:30"), not
+        as the stored JSON list."""
+        fields = list(super().get_fields(request, obj))
+        if obj is not None and not self.has_change_permission(request, obj):
+            fields = ["times_col" if name == "reminder_times" else name for name in fields]
+        return fields
+
     @display(description=_("hạn khai báo"))
     def deadline_col(self, obj: ProvincePolicy) -> str:
         return obj.declaration_deadline.strftime("%H:%M")

@@ -251,9 +251,12 @@ class ProvincePolicyForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.initial["reminder_times"] = ", ".join(self.instance.reminder_times or [])
-        deadline: Any = self.fields["declaration_deadline"]
-        deadline.input_formats = ["%H:%M", "%H:%M:%S"]
-        deadline.help_text = _("Dạng HH:MM, ví dụ 10:00.")
+        # A reader who may not change the policy gets the form without its fields (the desk shows them
+        # read-only): only tune the fields that are there.
+        deadline: Any = self.fields.get("declaration_deadline")
+        if deadline is not None:
+            deadline.input_formats = ["%H:%M", "%H:%M:%S"]
+            deadline.help_text = _("Dạng HH:MM, ví dụ 10:00.")
 
     def clean_reminder_times(self) -> list[str]:
         raw = self.cleaned_data.get("reminder_times") or ""
@@ -285,8 +288,10 @@ class GuidanceDocumentForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["pdf"].help_text = _("Chỉ nhận tệp PDF, tối đa 10 MB.")
-        self.fields["pdf"].validators.append(FileExtensionValidator(["pdf"], message=_("Chỉ nhận tệp PDF.")))
+        pdf = self.fields.get("pdf")  # absent from a read-only form
+        if pdf is not None:
+            pdf.help_text = _("Chỉ nhận tệp PDF, tối đa 10 MB.")
+            pdf.validators.append(FileExtensionValidator(["pdf"], message=_("Chỉ nhận tệp PDF.")))
 
     def clean_pdf(self) -> Any:
         upload = self.cleaned_data.get("pdf")

@@ -137,6 +137,10 @@ class DataSubjectRequestAdmin(ScopedModelAdmin):
     def scope(self, user: Any) -> QuerySet[Any]:
         return access.privacy_requests_for(user).select_related("patient", "facility", "decided_by")
 
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        """Requests are made by patients on the portal (or recorded by privacy.services); the desk decides."""
+        return False
+
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 

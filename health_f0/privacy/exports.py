@@ -204,11 +204,13 @@ def _rows(section: Section, queryset: QuerySet[Any]) -> Iterator[dict[str, Any]]
 
 
 def _subjects(user: Any) -> tuple[list[int], list[str]]:
+    """The account's patients (its own and its family's, by the verified phone bond: access.own_patients_for)
+    and those patients' phones. The account's own `User.phone` is never used: it is an editable field that
+    no OTP proved, so matching texts or unlinked registrations on it would hand over whatever was sent to,
+    or filed under, any number typed into it."""
     patients = list(access.own_patients_for(user).values_list("pk", "phone"))
     ids = [pk for pk, _phone in patients]
-    phones = sorted(
-        {phone for _pk, phone in patients if phone} | ({user.phone} if getattr(user, "phone", "") else set())
-    )
+    phones = sorted({phone for _pk, phone in patients if phone})
     return ids, phones
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from health_f0.core.counters import window_count
 from health_f0.core.exceptions import NotFound
 from health_f0.core.phone import display_phone
+from health_f0.core.request_context import limit_key
 from health_f0.core.safe_cache import cached
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, FacilityKind
@@ -262,6 +263,7 @@ VERIFY_LIMIT_PER_MINUTE = 30
 
 
 def verification_allowed(*, ip: str) -> bool:
-    """A light per-IP limit on the public certificate lookup (30 a minute): codes are not guessable, but
-    nobody should be able to walk the code space either."""
-    return window_count(f"www:verify:{ip}", window_seconds=60) <= VERIFY_LIMIT_PER_MINUTE
+    """A light per-address limit on the public certificate lookup (30 a minute): codes are not guessable,
+    but nobody should be able to walk the code space either. Counted per `limit_key` like every other
+    limit: an IPv6 client is its whole /64, which it could otherwise rotate through."""
+    return window_count(f"www:verify:{limit_key(ip)}", window_seconds=60) <= VERIFY_LIMIT_PER_MINUTE

@@ -252,7 +252,10 @@ class AppointmentSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="public_id")
     status = serializers.ChoiceField(choices=Status.choices)
     status_label = serializers.CharField(source="get_status_display")
-    check_in_code = serializers.CharField(help_text="Mã tiếp đón (mã QR) đưa cho quầy tiếp đón")
+    check_in_code = serializers.SerializerMethodField(
+        help_text="Mã tiếp đón (mã QR) đưa cho quầy tiếp đón (null với lịch khám/tư vấn trực tuyến: "
+        "không có tiếp đón tại quầy)"
+    )
     slot_start = serializers.DateTimeField()
     slot_end = serializers.DateTimeField()
     service = ServiceRefSerializer()
@@ -277,6 +280,13 @@ class AppointmentSerializer(serializers.Serializer):
     queue = serializers.SerializerMethodField(
         help_text="Sau khi tiếp đón: đã được gọi chưa, còn bao nhiêu người trước, số đang gọi (null: chưa tiếp đón)"
     )
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_check_in_code(self, appointment: Appointment) -> str | None:
+        # An online consultation has no reception: no code to show, as on the portal's booking page.
+        if selectors.is_online(appointment.service):
+            return None
+        return appointment.check_in_code
 
     @extend_schema_field(QueuePlaceSerializer(allow_null=True))
     def get_queue(self, appointment: Appointment) -> dict[str, Any] | None:
