@@ -72,9 +72,12 @@ from health_f0.core.admin_site import (
     age_years,
     desk_site,
     duration_label,
+    fmt_born,
     fmt_date,
     fmt_datetime,
+    fmt_when_who,
     has_any_role,
+    name_html,
     redirect_back,
 )
 from health_f0.core.audit import audit_list_view, audit_log
@@ -232,6 +235,7 @@ def _errors(form: Any) -> list[str]:
 @admin.register(Appointment, site=desk_site)
 class AppointmentAdmin(ScopedModelAdmin):
     view_roles = VIEW_ROLES
+    read_only = True  # changes only through the buttons
     list_display = (
         "patient_col",
         "phone_col",
@@ -302,17 +306,6 @@ class AppointmentAdmin(ScopedModelAdmin):
     def scope(self, user: Any) -> QuerySet[Any]:
         return selectors.appointments_visible(user, VIEW_ROLES).select_related("facility")
 
-    # --- rights: the record is read-only; changes only through the buttons ---------------------
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def _may_transition(self, request: HttpRequest, action_name: str, object_id: Any) -> bool:
         roles = APPOINTMENT_WORKFLOW.roles_for(action_name) & frozenset(Role.values)
         if object_id is None:
@@ -361,7 +354,7 @@ class AppointmentAdmin(ScopedModelAdmin):
 
     @display(description=_("người bệnh"), ordering="patient__full_name")
     def patient_col(self, obj: Appointment) -> SafeString:
-        return format_html('<span class="font-semibold whitespace-nowrap">{}</span>', obj.patient.full_name)
+        return name_html(obj.patient.full_name)
 
     @display(description=_("số điện thoại"))
     def phone_col(self, obj: Appointment) -> SafeString:
@@ -389,8 +382,7 @@ class AppointmentAdmin(ScopedModelAdmin):
 
     @display(description=_("ngày sinh"))
     def dob_col(self, obj: Appointment) -> str:
-        born = obj.patient.date_of_birth
-        return f"{fmt_date(born)} ({age_years(born)} tuổi)"
+        return fmt_born(obj.patient.date_of_birth)
 
     @display(description=_("tiền sử đặt lịch"))
     def history_col(self, obj: Appointment) -> str:
@@ -412,10 +404,7 @@ class AppointmentAdmin(ScopedModelAdmin):
 
     @display(description=_("xác nhận"))
     def confirmed_col(self, obj: Appointment) -> str:
-        if not obj.confirmed_at:
-            return "—"
-        by = obj.confirmed_by.get_username() if obj.confirmed_by else gettext("tự động")
-        return f"{fmt_datetime(obj.confirmed_at)} · {by}"
+        return fmt_when_who(obj.confirmed_at, obj.confirmed_by, sep=" · ", nobody=gettext("tự động"))
 
     @display(description=_("huỷ / từ chối"))
     def cancel_col(self, obj: Appointment) -> str:
@@ -1273,6 +1262,7 @@ def _with(query: Any, **values: str) -> str:
 @admin.register(ReexamPlan, site=desk_site)
 class ReexamPlanAdmin(ScopedModelAdmin):
     view_roles = REEXAM_ROLES | {Role.MANAGER}
+    read_only = True
     list_display = ("patient_col", "programme", "service", "interval_weeks", "next_col", "is_active")
     list_select_related = ("patient", "service")
     list_filter = ("is_active", ("service", admin.RelatedOnlyFieldListFilter))
@@ -1300,15 +1290,6 @@ class ReexamPlanAdmin(ScopedModelAdmin):
                 roles=REEXAM_ROLES | {Role.MANAGER},
             )
         )
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @display(description=_("người bệnh"), ordering="patient__full_name")
     def patient_col(self, obj: ReexamPlan) -> str:

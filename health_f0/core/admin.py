@@ -44,7 +44,7 @@ class LoginLogDeskAdmin(ScopedModelAdmin):
 
     view_roles = ADMIN_ONLY
     facility_field = None
-    superuser_writes = False
+    read_only = True
     date_hierarchy = None
     actions = None
 
@@ -79,7 +79,7 @@ class AuditLogAdmin(ScopedModelAdmin):
     """Read-only for managers and administrators, over the facilities they oversee; no one edits it."""
 
     view_roles = access.AUDIT_READER_ROLES
-    superuser_writes = False
+    read_only = True
     list_display = ("when", "actor_label", "action", "verb", "target_type", "target_repr", "facility")
     list_filter = ("action", "verb", "target_type", ("created_at", admin.DateFieldListFilter))
     list_select_related = ("facility",)

@@ -22,7 +22,9 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from unfold.admin import ModelAdmin
@@ -184,8 +186,13 @@ class ScopedModelAdmin(ModelAdmin):
     change_roles: frozenset[str] = frozenset()
     delete_roles: frozenset[str] = frozenset()
     facility_field: str | None = "facility"
-    # Audit log and outbox are read-only even for superusers.
-    superuser_writes = True
+    # A read-only page (the audit log, the outbox, records changed only through the page's buttons, i.e. the
+    # services): nobody, not even a superuser, changes or deletes a row here, nor adds one unless
+    # `read_only_allows_add` (then the add rights apply: a form that creates the record, read-only after).
+    read_only = False
+    read_only_allows_add = False
+    # Each GET of a row's page is an audit row (audit_view; pages that show more call it themselves).
+    audit_detail_views = False
     # Each page of the list is an audit row (None: when the model holds patient data, see holds_patient_data).
     audit_list_views: bool | None = None
     list_per_page = 50
@@ -224,7 +231,7 @@ class ScopedModelAdmin(ModelAdmin):
     def _may(self, request: HttpRequest, roles: frozenset[str], obj: models.Model | None) -> bool:
         user = request.user
         if getattr(user, "is_superuser", False):
-            return self.superuser_writes
+            return True
         if not roles or not has_any_role(user, roles):
             return False
         if obj is None or self.facility_field is None:
@@ -238,13 +245,26 @@ class ScopedModelAdmin(ModelAdmin):
         return has_any_role(request.user, self.view_roles)
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        if self.read_only and not self.read_only_allows_add:
+            return False
         return self._may(request, self.add_roles, None)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._may(request, self.change_roles, obj)
+        return not self.read_only and self._may(request, self.change_roles, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._may(request, self.delete_roles, obj)
+        return not self.read_only and self._may(request, self.delete_roles, obj)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
+        if self.audit_detail_views:
+            self.audit_view(request, self.scoped_object(request, object_id))
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def audit_view(self, request: HttpRequest, obj: Any) -> None:
         """Every staff read of a record's detail page (a GET) is an audit row, at the record's facility."""
@@ -384,6 +404,29 @@ def fmt_date(value: date | None) -> str:
 
 def fmt_datetime(value: datetime | None) -> str:
     return timezone.localtime(value).strftime("%H:%M %d/%m/%Y") if value else "—"
+
+
+def fmt_born(born: date) -> str:
+    """'05/03/1990 (31 tuổi)'."""
+    return f"{fmt_date(born)} ({age_years(born)} tuổi)"
+
+
+def name_html(name: str) -> SafeString:
+    """A person's name in a desk list: bold, never wrapped."""
+    return format_html('<span class="font-semibold whitespace-nowrap">{}</span>', name)
+
+
+def fmt_user(user: Any, nobody: str = "") -> str:
+    """A staff member's login name; `nobody` when no one did it (an automatic step, the patient...)."""
+    return str(user.get_username()) if user else nobody
+
+
+def fmt_when_who(when: datetime | None, who: Any, *, sep: str = " ", nobody: str = "") -> str:
+    """A "when + who" column ('14:05 20/11/2021 hoa.nt'): "—" when it has not happened; the time alone when
+    no one did it and `nobody` is empty."""
+    if not when:
+        return "—"
+    return sep.join(part for part in (fmt_datetime(when), fmt_user(who, nobody)) if part)
 
 
 def duration_label(delta: timedelta) -> str:

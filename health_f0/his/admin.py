@@ -39,7 +39,10 @@ from health_f0.core.admin_site import (
     duration_label,
     fmt_date,
     fmt_datetime,
+    fmt_user,
+    fmt_when_who,
     has_any_role,
+    name_html,
     redirect_back,
 )
 from health_f0.core.exceptions import DomainError
@@ -307,6 +310,8 @@ def held_card(record: HisHeldRecord, links: dict[int, HisLink]) -> dict[str, Any
 class HisLinkRequestAdmin(ScopedModelAdmin):
     view_roles = LINKER_ROLES
     add_roles = RECEPTION_ROLES
+    read_only = True  # decisions only through the queue's buttons (services)
+    read_only_allows_add = True
     list_display = (
         "name_col",
         "dob_col",
@@ -329,12 +334,6 @@ class HisLinkRequestAdmin(ScopedModelAdmin):
     def scope(self, user: Any) -> QuerySet[Any]:
         return selectors.link_requests_for(user=user)
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # decisions only through the queue's buttons (services)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any], search_term: str) -> Any:
         phone = search_phone(search_term.strip())
         if phone:
@@ -343,7 +342,7 @@ class HisLinkRequestAdmin(ScopedModelAdmin):
 
     @display(description=_("người bệnh"), ordering="patient__full_name")
     def name_col(self, obj: HisLinkRequest) -> SafeString:
-        return format_html('<span class="font-semibold whitespace-nowrap">{}</span>', obj.patient.full_name)
+        return name_html(obj.patient.full_name)
 
     @display(description=_("ngày sinh"))
     def dob_col(self, obj: HisLinkRequest) -> str:
@@ -450,7 +449,7 @@ class HisLinkRequestAdmin(ScopedModelAdmin):
             **self._page_context(request, gettext("Yêu cầu liên kết HIS")),
             "card": request_card(request, req),
             "link_url": reverse("admin:his_hislink_change", args=[link.pk]) if link else "",
-            "decided_by": req.decided_by.get_username() if req.decided_by else "",
+            "decided_by": fmt_user(req.decided_by),
             "decided_at": fmt_datetime(req.decided_at),
             **self.history_context(req, gettext("Lịch sử yêu cầu"), include_views=True),
             "back_url": reverse("admin:his_link_queue"),
@@ -690,6 +689,8 @@ class HisLinkRequestAdmin(ScopedModelAdmin):
 @admin.register(HisLink, site=desk_site)
 class HisLinkAdmin(ScopedModelAdmin):
     view_roles = LINKER_ROLES
+    read_only = True
+    read_only_allows_add = True  # no add roles: a superuser's add form only, as before
     list_display = ("name_col", "his_patient_id", "facility", "linked_col", "by_col", "active_col")
     list_display_links = ("name_col",)
     list_select_related = ("patient", "facility", "linked_by", "request")
@@ -722,12 +723,6 @@ class HisLinkAdmin(ScopedModelAdmin):
             selectors.links_for(user=user, active_only=False), user, roles=LINKER_ROLES
         ).select_related("linked_by", "unlinked_by")
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def has_unlink_permission(self, request: HttpRequest, object_id: Any = None) -> bool:
         if object_id is None:
             return has_any_role(request.user, LINKER_ROLES)
@@ -748,7 +743,7 @@ class HisLinkAdmin(ScopedModelAdmin):
 
     @display(description=_("người bệnh"), ordering="patient__full_name")
     def name_col(self, obj: HisLink) -> SafeString:
-        return format_html('<span class="font-semibold whitespace-nowrap">{}</span>', obj.patient.full_name)
+        return name_html(obj.patient.full_name)
 
     @display(description=_("ngày sinh"))
     def dob_col(self, obj: HisLink) -> str:
@@ -783,7 +778,7 @@ class HisLinkAdmin(ScopedModelAdmin):
 
     @display(description=_("người liên kết"))
     def by_col(self, obj: HisLink) -> str:
-        return obj.linked_by.get_username() if obj.linked_by else gettext("tự động (khớp chính xác)")
+        return fmt_user(obj.linked_by, gettext("tự động (khớp chính xác)"))
 
     @display(description=_("trạng thái"), ordering="active")
     def active_col(self, obj: HisLink) -> SafeString:
@@ -793,10 +788,7 @@ class HisLinkAdmin(ScopedModelAdmin):
 
     @display(description=_("huỷ liên kết"))
     def unlinked_col(self, obj: HisLink) -> str:
-        if not obj.unlinked_at:
-            return "—"
-        who = obj.unlinked_by.get_username() if obj.unlinked_by else ""
-        return f"{fmt_datetime(obj.unlinked_at)} {who}".strip()
+        return fmt_when_who(obj.unlinked_at, obj.unlinked_by)
 
     @display(description=_("yêu cầu"))
     def request_col(self, obj: HisLink) -> Any:
@@ -856,6 +848,8 @@ def progress_bar(run: ImportRun) -> SafeString:
 @admin.register(ImportRun, site=desk_site)
 class ImportRunAdmin(ScopedModelAdmin):
     view_roles = RUN_ROLES
+    read_only = True
+    read_only_allows_add = True  # no add roles: a superuser's add form only, as before
     list_display = (
         "started_col",
         "facility",
@@ -897,12 +891,6 @@ class ImportRunAdmin(ScopedModelAdmin):
     def scope(self, user: Any) -> QuerySet[Any]:
         return access.his_records_for(user, ImportRun)
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         running = self.get_queryset(request).filter(status=RunStatus.RUNNING).exists()
         extra = {
@@ -941,7 +929,7 @@ class ImportRunAdmin(ScopedModelAdmin):
 
     @display(description=_("người thực hiện"))
     def by_col(self, obj: ImportRun) -> str:
-        return obj.started_by.get_username() if obj.started_by else gettext("hệ thống (tự động)")
+        return fmt_user(obj.started_by, gettext("hệ thống (tự động)"))
 
     @display(description=_("trạng thái"), ordering="status")
     def status_col(self, obj: ImportRun) -> SafeString:
@@ -1109,17 +1097,9 @@ class HisRecordAdmin(ScopedModelAdmin):
     """Read-only imported rows; each page that shows them audits a VIEW per patient shown."""
 
     view_roles = HIS_READER_ROLES
+    read_only = True
     list_per_page = 50
     view_verb = "view_his_records"
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         response = super().changelist_view(request, extra_context)
@@ -1146,7 +1126,7 @@ class HisRecordAdmin(ScopedModelAdmin):
 
     @display(description=_("người bệnh"), ordering="patient__full_name")
     def name_col(self, obj: Any) -> SafeString:
-        return format_html('<span class="font-semibold whitespace-nowrap">{}</span>', obj.patient.full_name)
+        return name_html(obj.patient.full_name)
 
 
 @admin.register(HisVisit, site=desk_site)

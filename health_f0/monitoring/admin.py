@@ -36,9 +36,13 @@ from health_f0.core.admin_site import (
     age_years,
     desk_site,
     duration_label,
+    fmt_born,
     fmt_date,
     fmt_datetime,
+    fmt_user,
+    fmt_when_who,
     has_any_role,
+    name_html,
     redirect_back,
 )
 from health_f0.core.exceptions import DomainError
@@ -174,6 +178,7 @@ def episode_level_badge(episode: Episode, levels: dict[str, SafeString] | None =
 @admin.register(Episode, site=desk_site)
 class EpisodeAdmin(ScopedModelAdmin):
     view_roles = BOARD_ROLES
+    read_only = True  # status changes only through the buttons
     list_display = (
         "name_col",
         "age_col",
@@ -222,17 +227,6 @@ class EpisodeAdmin(ScopedModelAdmin):
     def scope(self, user: Any) -> QuerySet[Any]:
         return selectors.episodes_for(user)
 
-    # --- rights: the record is read-only; status changes only through the buttons -----------
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def _may_end(self, request: HttpRequest, object_id: Any) -> bool:
         if object_id is None:
             return has_any_role(request.user, MONITORING_ROLES)
@@ -270,7 +264,7 @@ class EpisodeAdmin(ScopedModelAdmin):
 
     @display(description=_("họ và tên"), ordering="patient__full_name")
     def name_col(self, obj: Episode) -> SafeString:
-        return format_html('<span class="font-semibold whitespace-nowrap">{}</span>', obj.patient.full_name)
+        return name_html(obj.patient.full_name)
 
     @display(description=_("tuổi"), ordering="-patient__date_of_birth")
     def age_col(self, obj: Episode) -> int:
@@ -307,8 +301,7 @@ class EpisodeAdmin(ScopedModelAdmin):
 
     @display(description=_("ngày sinh"))
     def dob_col(self, obj: Episode) -> str:
-        born = obj.patient.date_of_birth
-        return f"{fmt_date(born)} ({age_years(born)} tuổi)"
+        return fmt_born(obj.patient.date_of_birth)
 
     @display(description=_("địa chỉ"))
     def address_col(self, obj: Episode) -> str:
@@ -334,7 +327,7 @@ class EpisodeAdmin(ScopedModelAdmin):
 
     @display(description=_("người kết thúc"))
     def ended_by_col(self, obj: Episode) -> str:
-        return obj.ended_by.get_username() if obj.ended_by else "—"
+        return fmt_user(obj.ended_by, "—")
 
     @display(description=_("xét nghiệm âm tính"))
     def negative_test_col(self, obj: Episode) -> str:
@@ -391,11 +384,9 @@ class EpisodeAdmin(ScopedModelAdmin):
                     "day": fmt_date(r.local_date),
                     "kind": r.get_kind_display(),
                     "created": fmt_datetime(r.created_at),
-                    "called": (
-                        f"{fmt_datetime(r.called_at)} · {r.called_by.get_username() if r.called_by else '—'}"
-                        if r.called_at
-                        else ""
-                    ),
+                    "called": fmt_when_who(r.called_at, r.called_by, sep=" · ", nobody="—")
+                    if r.called_at
+                    else "",
                     "note": r.call_note,
                 }
                 for r in reminders
@@ -892,7 +883,7 @@ def _silent_row(episode: Episode, call: ReminderLog | None, today: date, may_cal
         "called": (
             {
                 "at": fmt_datetime(call.called_at),
-                "by": call.called_by.get_username() if call.called_by else "—",
+                "by": fmt_user(call.called_by, "—"),
                 "note": call.call_note,
             }
             if call is not None and call.called_at
@@ -927,7 +918,7 @@ def _declaration_row(declaration: Declaration, labels: dict[str, tuple[str, bool
     answers = declaration.answers or {}
     systolic, diastolic = answers.get("bp_systolic"), answers.get("bp_diastolic")
     symptoms = [labels.get(code, (code, False)) for code in answers.get("symptoms", [])]
-    submitter = declaration.submitted_by.get_username() if declaration.submitted_by else "—"
+    submitter = fmt_user(declaration.submitted_by, "—")
     return {
         "when": fmt_datetime(declaration.submitted_at),
         "late": declaration.late,
@@ -955,7 +946,7 @@ def _alert_row(alert: Alert, levels: dict[str, SafeString] | None = None) -> dic
         if alert.acknowledged_at
         else "",
         "outcome": alert.get_outcome_display() if alert.outcome else "",
-        "by": alert.acknowledged_by.get_username() if alert.acknowledged_by else "",
+        "by": fmt_user(alert.acknowledged_by),
         "note": alert.note,
     }
 
@@ -981,6 +972,7 @@ class AcknowledgedFilter(admin.SimpleListFilter):
 @admin.register(Alert, site=desk_site)
 class AlertAdmin(ScopedModelAdmin):
     view_roles = BOARD_ROLES
+    read_only = True
     list_display = (
         "level_col",
         "patient_col",
@@ -1001,15 +993,6 @@ class AlertAdmin(ScopedModelAdmin):
 
     def scope(self, user: Any) -> QuerySet[Any]:
         return access.scope_by_facility(Alert.objects.all(), user, roles=BOARD_ROLES)
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def change_view(self, request: HttpRequest, object_id: str, *args: Any, **kwargs: Any) -> HttpResponse:
         alert = self.scoped_object(request, object_id)
@@ -1054,7 +1037,7 @@ class AlertAdmin(ScopedModelAdmin):
     def outcome_col(self, obj: Alert) -> str:
         if not obj.outcome:
             return "—"
-        by = obj.acknowledged_by.get_username() if obj.acknowledged_by else ""
+        by = fmt_user(obj.acknowledged_by)
         parts = [obj.get_outcome_display(), by, obj.note]
         return " · ".join(part for part in parts if part)
 

@@ -50,7 +50,7 @@ REQUEUE_DIALOG: ActionDialog = {
 
 @admin.register(OutboxMessage, site=desk_site)
 class OutboxMessageAdmin(ScopedModelAdmin):
-    superuser_writes = False
+    read_only = True
     list_display = (
         "created_col",
         "kind",

@@ -25,6 +25,7 @@ from health_f0.core.admin_site import (
     desk_site,
     fmt_date,
     fmt_datetime,
+    fmt_user,
     has_any_role,
     redirect_back,
 )
@@ -113,6 +114,7 @@ class PatientForm(forms.ModelForm):
 @admin.register(Patient, site=desk_site)
 class PatientAdmin(ScopedModelAdmin):
     change_roles = ACTING_ROLES
+    audit_detail_views = True
     form = PatientForm
     list_display = ("full_name", "dob_col", "age_col", "phone_col", "ward_name", "facility", "account_col")
     list_select_related = ("facility", "account")
@@ -232,7 +234,7 @@ class PatientAdmin(ScopedModelAdmin):
                 gettext("Chưa có tài khoản nào khác thay mặt được người bệnh này."),
             )
         verified = badge(gettext("Đã xác thực"), "success")
-        who = bond.verified_by.get_username() if bond.verified_by else gettext("người bệnh")
+        who = fmt_user(bond.verified_by, gettext("người bệnh"))
         line = format_html(
             "{} {} · {} · {} ({})",
             verified,
@@ -305,16 +307,6 @@ class PatientAdmin(ScopedModelAdmin):
         return format_html(
             '<a class="text-primary-600 underline" href="{}">{}</a>', url, gettext("Xem hồ sơ đăng ký")
         )
-
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        self.audit_view(request, self.scoped_object(request, object_id))
-        return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         changes = {

@@ -32,7 +32,9 @@ from health_f0.core.admin_site import (
     duration_label,
     fmt_date,
     fmt_datetime,
+    fmt_when_who,
     has_any_role,
+    name_html,
     redirect_back,
 )
 from health_f0.core.exceptions import DomainError, ValidationErrors
@@ -105,6 +107,8 @@ def _counts(values: dict[str, int]) -> str:
 @admin.register(DataSubjectRequest, site=desk_site)
 class DataSubjectRequestAdmin(ScopedModelAdmin):
     view_roles = HANDLER_ROLES
+    # Requests are made by patients on the portal (or recorded by privacy.services); the desk decides.
+    read_only = True
     list_display = ("due_col", "kind_col", "name_col", "facility", "created_col", "status_col")
     list_display_links = ("name_col",)
     list_select_related = ("patient", "facility")
@@ -136,16 +140,6 @@ class DataSubjectRequestAdmin(ScopedModelAdmin):
 
     def scope(self, user: Any) -> QuerySet[Any]:
         return access.privacy_requests_for(user).select_related("patient", "facility", "decided_by")
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        """Requests are made by patients on the portal (or recorded by privacy.services); the desk decides."""
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def _may_decide(self, request: HttpRequest, object_id: Any) -> bool:
         if object_id is None:
@@ -197,7 +191,7 @@ class DataSubjectRequestAdmin(ScopedModelAdmin):
 
     @display(description=_("người bệnh"), ordering="patient__full_name")
     def name_col(self, obj: DataSubjectRequest) -> SafeString:
-        return format_html('<span class="font-semibold whitespace-nowrap">{}</span>', obj.patient.full_name)
+        return name_html(obj.patient.full_name)
 
     @display(description=_("ngày sinh"))
     def dob_col(self, obj: DataSubjectRequest) -> str:
@@ -230,10 +224,7 @@ class DataSubjectRequestAdmin(ScopedModelAdmin):
 
     @display(description=_("xử lý"))
     def decided_col(self, obj: DataSubjectRequest) -> str:
-        if not obj.decided_at:
-            return "—"
-        who = obj.decided_by.get_username() if obj.decided_by else ""
-        return f"{fmt_datetime(obj.decided_at)} {who}".strip()
+        return fmt_when_who(obj.decided_at, obj.decided_by)
 
     @display(description=_("đã thực hiện"))
     def outcome_col(self, obj: DataSubjectRequest) -> str:
@@ -303,6 +294,7 @@ class DataSubjectRequestAdmin(ScopedModelAdmin):
 @admin.register(ConsentRecord, site=desk_site)
 class ConsentRecordAdmin(ScopedModelAdmin):
     view_roles = HANDLER_ROLES
+    audit_detail_views = True
     facility_field = None
     list_display = ("created_col", "action", "policy_version", "channel", "method", "who_col", "facility")
     list_select_related = ("patient", "facility")
@@ -323,20 +315,10 @@ class ConsentRecordAdmin(ScopedModelAdmin):
         "recorded_by",
     )
     readonly_fields = fields
-    superuser_writes = False
+    read_only = True
 
     def scope(self, user: Any) -> QuerySet[Any]:
         return access.consents_for(user).select_related("recorded_by")
-
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        self.audit_view(request, self.scoped_object(request, object_id))
-        return super().change_view(request, object_id, form_url, extra_context)
 
     @display(description=_("lúc"), ordering="created_at")
     def created_col(self, obj: ConsentRecord) -> str:
@@ -356,19 +338,13 @@ class PrivacyPolicyAdmin(ScopedModelAdmin):
     ordering = ("-effective_from",)
     fields = ("version", "effective_col", "state_col", "summary", "body", "published_by")
     readonly_fields = fields
-    superuser_writes = False
+    read_only = True  # published through its own form (add); never edited nor deleted
 
     def scope(self, user: Any) -> QuerySet[Any]:
         return PrivacyPolicy.objects.select_related("published_by")
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return services.may_publish_policy(request.user)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @display(description=_("hiệu lực từ"), ordering="effective_from")
     def effective_col(self, obj: PrivacyPolicy) -> str:
@@ -436,7 +412,7 @@ class RetentionRunAdmin(ScopedModelAdmin):
     ordering = ("-started_at", "-id")
     fields = ("kind", "setting_col", "started_col", "finished_at", "cutoff_col", "counts_col", "error")
     readonly_fields = fields
-    superuser_writes = False
+    read_only = True
 
     def scope(self, user: Any) -> QuerySet[Any]:
         return RetentionRun.objects.all()
@@ -445,15 +421,6 @@ class RetentionRunAdmin(ScopedModelAdmin):
         from health_f0.facilities.models import FacilityKind
 
         return access.holds_role_at_kind(request.user, RETENTION_ROLES, {FacilityKind.DEPARTMENT_OF_HEALTH})
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @display(description=_("chạy lúc"), ordering="started_at")
     def started_col(self, obj: RetentionRun) -> str:

@@ -31,9 +31,11 @@ from health_f0.core.admin_site import (
     age_years,
     desk_site,
     duration_label,
+    fmt_born,
     fmt_date,
     fmt_datetime,
     has_any_role,
+    name_html,
     redirect_back,
 )
 from health_f0.core.exceptions import DomainError
@@ -124,6 +126,9 @@ def search_phone(term: str) -> str | None:
 class RegistrationAdmin(ScopedModelAdmin):
     view_roles = access.STATION_ROLES
     add_roles = REGISTRATION_WORKFLOW.roles_for("accept")
+    # The record is what the person declared; status changes only through the buttons.
+    read_only = True
+    read_only_allows_add = True
 
     list_display = (
         "name_col",
@@ -196,14 +201,6 @@ class RegistrationAdmin(ScopedModelAdmin):
     def scope(self, user: Any) -> QuerySet[Any]:
         return access.registrations_for(user)
 
-    # --- rights -----------------------------------------------------------------------------
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # the record is what the person declared; status changes only through the buttons
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def _may_transition(self, request: HttpRequest, action_name: str, object_id: Any) -> bool:
         roles = REGISTRATION_WORKFLOW.roles_for(action_name)
         if object_id is None:
@@ -243,7 +240,7 @@ class RegistrationAdmin(ScopedModelAdmin):
 
     @display(description=_("họ và tên"), ordering="full_name")
     def name_col(self, obj: Registration) -> SafeString:
-        name = format_html('<span class="font-semibold whitespace-nowrap">{}</span>', obj.full_name)
+        name = name_html(obj.full_name)
         if obj.status != RegistrationStatus.SUBMITTED or not needs_confirmation(obj):
             return name
         # The row highlight (change_list.html) hangs on data-priority; the word is for those without colour.
@@ -294,7 +291,7 @@ class RegistrationAdmin(ScopedModelAdmin):
 
     @display(description=_("ngày sinh"))
     def dob_col(self, obj: Registration) -> str:
-        return f"{fmt_date(obj.date_of_birth)} ({age_years(obj.date_of_birth)} tuổi)"
+        return fmt_born(obj.date_of_birth)
 
     @display(description=_("giới tính"))
     def sex_col(self, obj: Registration) -> str:
