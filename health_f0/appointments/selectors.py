@@ -12,16 +12,20 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from health_f0.appointments import slots as slotlib
 from health_f0.appointments.models import (
+    LINK_CODE_ALPHABET,
+    LINK_CODE_LENGTH,
     LIVE_STATUSES,
     Appointment,
     AppointmentPolicy,
+    AppointmentReminder,
     Holiday,
     ReexamPlan,
+    ReminderStatus,
     ScheduleOverride,
     ScheduleTemplate,
     Service,
@@ -30,8 +34,12 @@ from health_f0.appointments.models import (
     Status,
 )
 from health_f0.appointments.transitions import CLINICIAN_ROLES, DESK_ROLES, RECEPTION_ROLES, REEXAM_ROLES
+from health_f0.core.counters import cache_incr, counter_get, window_remaining
+from health_f0.core.exceptions import NotFound, RateLimited
+from health_f0.core.text import sms_text
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
+from health_f0.notifications.models import OutboxMessage
 from health_f0.patients import selectors as patient_selectors
 
 # How far ahead staff may place a booking or a re-exam, whatever the public horizon.
@@ -123,7 +131,6 @@ def facility_label(facility: Facility) -> str:
     """How an SMS names the facility, whole: its SMS short name, else the nearest one up the tree (a clinic
     room's TTYT), else its own name, unaccented, with the defined abbreviations only (FACILITY_ABBREVIATIONS:
     'Bệnh viện Đa khoa khu vực Cẩm Giàng' -> 'BV Da khoa KV Cam Giang'). Never cut."""
-    from health_f0.core.text import sms_text
 
     if facility.short_name.strip():
         return sms_text(facility.short_name)
@@ -366,10 +373,6 @@ def appointment_for_link(*, code: str, ip: str) -> Appointment | None:
     Known codes are not counted, so patients behind one address (a waiting hall's Wi-Fi) are never blocked
     by each other. The code opens nothing by itself: the caller only redirects to the page it names."""
     from django.utils.translation import gettext as _
-
-    from health_f0.appointments.models import LINK_CODE_ALPHABET, LINK_CODE_LENGTH
-    from health_f0.core.counters import cache_incr, counter_get, window_remaining
-    from health_f0.core.exceptions import RateLimited
 
     key = _link_misses_key(ip)
     window = settings.SHORT_LINK_WINDOW_SECONDS
@@ -795,8 +798,22 @@ def reminder_label(kind: str) -> str:
 _FAILED_STATES = frozenset({"failed", "dead", "expired"})
 
 
+class _SmsState:
+    """How the desk colours a row by its SMS state."""
+
+    state: str
+
+    @property
+    def is_failed(self) -> bool:
+        return self.state in _FAILED_STATES
+
+    @property
+    def is_delivered(self) -> bool:
+        return self.state == "delivered"
+
+
 @dataclass(frozen=True)
-class ReminderRow:
+class ReminderRow(_SmsState):
     label: str  # "Nhắc trước 3 ngày"
     due_at: datetime  # when it is (or was) to be sent
     for_slot: datetime  # the appointment time it reminds of (an earlier time if the booking was moved)
@@ -807,17 +824,9 @@ class ReminderRow:
     delivered_at: datetime | None
     error: str
 
-    @property
-    def is_failed(self) -> bool:
-        return self.state in _FAILED_STATES
-
-    @property
-    def is_delivered(self) -> bool:
-        return self.state == "delivered"
-
 
 @dataclass(frozen=True)
-class MessageRow:
+class MessageRow(_SmsState):
     created_at: datetime
     body: str
     state: str
@@ -825,14 +834,6 @@ class MessageRow:
     sent_at: datetime | None
     delivered_at: datetime | None
     error: str
-
-    @property
-    def is_failed(self) -> bool:
-        return self.state in _FAILED_STATES
-
-    @property
-    def is_delivered(self) -> bool:
-        return self.state == "delivered"
 
 
 @dataclass(frozen=True)
@@ -850,10 +851,6 @@ def appointment_messages(*, user: Any, appointment: Appointment) -> AppointmentM
     """The booking's reminders and SMS, for a staff member who may see the booking (same scope as the
     booking itself: facilities.access; NotFound otherwise). Three queries."""
     from django.utils.translation import gettext
-
-    from health_f0.appointments.models import AppointmentReminder, ReminderStatus
-    from health_f0.core.exceptions import NotFound
-    from health_f0.notifications.models import OutboxMessage
 
     if not appointments_visible(user, access.APPOINTMENT_READER_ROLES).filter(pk=appointment.pk).exists():
         raise NotFound(gettext("Không tìm thấy lịch hẹn."))
@@ -906,7 +903,6 @@ def reexam_plans_with_booking(plans: QuerySet[ReexamPlan]) -> QuerySet[ReexamPla
     """Plans with `booked_at`: the start of the plan's next live booking (waiting, confirmed or checked in),
     None when its current re-exam has no place yet. The plan's next_date is only the date the plan aims at;
     the booking may be on a later day when that week was full."""
-    from django.db.models import Subquery
 
     booked = (
         Appointment.objects.filter(reexam_plan=OuterRef("pk"), status__in=LIVE_STATUSES)

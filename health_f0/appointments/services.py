@@ -61,6 +61,8 @@ from health_f0.appointments.selectors import (
     is_online,
     queue_for,
     reexam_plans_unbooked,
+    request_lapses_at,
+    requests_due_to_lapse,
     service_slots,
 )
 from health_f0.appointments.slots import Slot, local_date_of, local_day_bounds
@@ -394,7 +396,11 @@ def appointment_book(
 @transaction.atomic
 def appointment_confirm(*, appointment: Appointment, actor: Any, now: datetime | None = None) -> Appointment:
     """The desk confirms an online booking; reminders are scheduled."""
-    now = now or timezone.now()
+    return _confirm(appointment, actor, now or timezone.now())
+
+
+def _confirm(appointment: Appointment, actor: Any, now: datetime) -> Appointment:
+    """Inside a transaction: confirm, schedule the reminders, audit and text the patient."""
     appointment, target, _ = _transition(appointment, "confirm", actor, now)
     appointment.status = target
     appointment.confirmed_at = now
@@ -550,15 +556,7 @@ def appointment_reschedule(
     )
     _audit(appointment, actor, "reschedule", old=old_start.isoformat(), new=slot.start.isoformat())
     if confirm and appointment.status == Status.REQUESTED:
-        appointment, target, _confirming_as = _transition(appointment, "confirm", actor, now)
-        appointment.status = target
-        appointment.confirmed_at = now
-        appointment.confirmed_by = actor
-        appointment.save(update_fields=["status", "confirmed_at", "confirmed_by", "updated_at"])
-        reminders_schedule(appointment=appointment, now=now)
-        _audit(appointment, actor, "confirm")
-        _notify(appointment, "confirmed")
-        return appointment
+        return _confirm(appointment, actor, now)
     if appointment.status == Status.CONFIRMED:
         reminders_schedule(appointment=appointment, now=now)
     _notify(appointment, "rescheduled")
@@ -762,8 +760,6 @@ def requests_lapse(*, now: datetime | None = None, limit: int = 1000) -> int:
     is still time not to travel. Each request is its own transaction; a request confirmed (or cancelled)
     meanwhile is left alone, so a re-run or a second worker never does anything twice. Returns how many
     lapsed."""
-    from health_f0.appointments.selectors import request_lapses_at, requests_due_to_lapse
-
     now = now or timezone.now()
     lapsed = 0
     for appointment_id in requests_due_to_lapse(now=now, limit=limit):

@@ -20,8 +20,10 @@ from typing import Any
 KINDS = ("bhyt", "cccd", "his_code")
 
 
-def _bhyt_key(value: str) -> str:
-    """As services.bhyt_key (kept here so the migration does not import the services module)."""
+def bhyt_key(value: str) -> str:
+    """The 10-digit social-insurance number inside a BHYT card number: a 15-character card (HS4010123456789)
+    ends with it; the XML files carry the card, the patient often types the 10 digits. (Here rather than in
+    services so the migration can use it without importing the services module.)"""
     value = re.sub(r"\s+", "", value or "").upper()
     if len(value) == 15 and value[-10:].isdigit():
         return value[-10:]
@@ -64,7 +66,7 @@ def verified_fields(link: Any) -> dict[str, Any]:
         birth = None
     return {
         "identifiers": ids,
-        "bhyt_key": _bhyt_key(ids.get("bhyt", "")),
+        "bhyt_key": bhyt_key(ids.get("bhyt", "")),
         "cccd": ids.get("cccd", "")[:12],
         "his_code": ids.get("his_code", "").upper()[:32],
         "record_source": source,

@@ -49,6 +49,7 @@ from health_f0.his.adapters import HisUnavailable
 from health_f0.his.adapters import fhir as fhirlib
 from health_f0.his.adapters import xml_4750 as xmllib
 from health_f0.his.adapters.base import LabRecord, SlipRecord, VisitRecord
+from health_f0.his.identity import bhyt_key
 from health_f0.his.models import (
     HeldStatus,
     HisHeldRecord,
@@ -643,7 +644,6 @@ def _match_links(facility: Facility, identities: list[xmllib.Identity]) -> list[
       held with the reason (so is a record whose keys point at several patients);
     * else None: no linked patient (rejected, counted for the managers' share)."""
     from health_f0.his.models import HoldReason, IdentifierType
-    from health_f0.his.services import bhyt_key
 
     codes = {i.his_code for i in identities if i.his_code}
     cards = {bhyt_key(i.bhyt) for i in identities if bhyt_key(i.bhyt)}
@@ -713,7 +713,6 @@ def _remember_patients(
 ) -> None:
     """Keep the XML1 patients (by HIS code) as the HIS described them at their latest visit: what a HIS
     code the linker types must resolve to (services._find_record). Under the facility lock."""
-    from health_f0.his.services import bhyt_key
 
     latest: dict[str, tuple[VisitRecord, xmllib.Identity]] = {}
     for _hoso, visit, identity in parsed:

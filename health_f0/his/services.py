@@ -40,6 +40,7 @@ from health_f0.core.text import name_key, unaccent
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, FacilityKind
 from health_f0.his.adapters import HisAdapter, HisPatient, HisUnavailable, adapter_for
+from health_f0.his.identity import bhyt_key
 from health_f0.his.models import (
     OPEN_LINK_STATUSES,
     HisLink,
@@ -92,15 +93,6 @@ def _reraise_on_identifier(fn: Any, value: str) -> str:
         return str(fn(value))
     except DomainError as exc:
         raise DomainError(exc.message, code=exc.code, field="identifier")
-
-
-def bhyt_key(value: str) -> str:
-    """The 10-digit social-insurance number inside a BHYT card number: a 15-character card (HS4010123456789)
-    ends with it; the XML files carry the card, the patient often types the 10 digits."""
-    value = re.sub(r"\s+", "", value or "").upper()
-    if len(value) == 15 and value[-10:].isdigit():
-        return value[-10:]
-    return value if re.fullmatch(r"\d{10}", value) else ""
 
 
 def _same_identifier(identifier_type: str, a: str, b: str) -> bool:

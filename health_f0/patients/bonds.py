@@ -138,7 +138,7 @@ def _check_actor(actor: Any, patient: Patient) -> bool:
 
 
 def _check_pending(patient: Patient) -> None:
-    if patient.verified_phone and patient.verified_phone == patient.phone:
+    if phone_is_verified(patient):
         raise DomainError(
             _("Số điện thoại này đã được xác thực."), code="phone_already_verified", field="code"
         )

@@ -34,7 +34,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from health_f0.api.apis.common import Pagination, id_parameter, limit_offset, uuid_or_404
+from health_f0.api.apis.common import (
+    Pagination,
+    PdfRenderer,
+    id_parameter,
+    limit_offset,
+    pdf_responses,
+    uuid_or_404,
+)
 from health_f0.api.permissions import HasOwnPassword, IsStaffMember
 from health_f0.api.schema import error_responses, paginated
 from health_f0.core.exceptions import Conflict, DomainError, NotFound, ValidationErrors
@@ -523,20 +530,6 @@ class EpisodeListApi(PatientApi):
         )
 
 
-class PdfRenderer(BaseRenderer):
-    """Lets `Accept: application/pdf` through content negotiation; the PDF itself is a plain response."""
-
-    media_type = "application/pdf"
-    format = "pdf"
-    charset = None
-    render_style = "binary"
-
-    def render(
-        self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
-    ) -> bytes:
-        return data if isinstance(data, bytes) else b""
-
-
 class EpisodeCertificateApi(PatientApi):
     renderer_classes = [JSONRenderer, PdfRenderer]
 
@@ -545,10 +538,7 @@ class EpisodeCertificateApi(PatientApi):
         tags=[TAG_PATIENT],
         summary="Tải giấy xác nhận hoàn thành cách ly tại nhà (PDF, có mã QR để xác minh)",
         parameters=[id_parameter("Mã đợt chăm sóc")],
-        responses={
-            (200, "application/pdf"): OpenApiTypes.BINARY,
-            **{(code, "application/json"): body for code, body in error_responses(401, 403, 404).items()},
-        },
+        responses=pdf_responses(401, 403, 404),
     )
     def get(self, request: Request, id: str) -> HttpResponse:
         episode = selectors.own_episode(

@@ -24,8 +24,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from health_f0.api.apis.common import id_parameter, uuid_or_404
-from health_f0.api.apis.monitoring import IsPatientAccount, PdfRenderer
+from health_f0.api.apis.common import PdfRenderer, id_parameter, pdf_responses, uuid_or_404
+from health_f0.api.apis.monitoring import IsPatientAccount
 from health_f0.api.permissions import HasOwnPassword
 from health_f0.api.schema import error_responses
 from health_f0.core.exceptions import NotFound
@@ -247,10 +247,7 @@ class ExportFileApi(RightsApi):
         tags=[TAG],
         summary="Tải bản PDF (khi status = ready, trước expires_at)",
         parameters=[id_parameter("Mã bản sao")],
-        responses={
-            (200, "application/pdf"): OpenApiTypes.BINARY,
-            **{(code, "application/json"): body for code, body in error_responses(401, 403, 404).items()},
-        },
+        responses=pdf_responses(401, 403, 404),
     )
     def get(self, request: Request, id: str) -> HttpResponseBase:
         export = _own_export(request.user, id)
