@@ -223,3 +223,60 @@ def his_records(patients: dict[str, Patient], linker: Any, admin: Any) -> dict[s
         )
         out.update({f"link_{suffix}": request, f"visit_{suffix}": visit, f"lab_{suffix}": lab})
     return out
+
+
+# --- Personal-data rights (health_f0.privacy) --------------------------------------------------------
+
+# A consent given by phone at Bệnh viện Kiến An for someone with no patient record yet (a phone booking):
+# nobody's account proves this number.
+CONSENT_KA_PHONE = "+84977009990"
+
+
+def privacy_reason(suffix: str) -> str:
+    """The reason written on a patient's matrix request: what marks it on a page."""
+    return f"Lý do ma trận {suffix.upper()}"
+
+
+def privacy_records(patients: dict[str, Patient], publisher: Any) -> dict[str, Any]:
+    """Per patient: a consent given on the portal (at the station managing the patient) and a withdrawal
+    request the patient sent (queued at that station); a consent given by phone at Bệnh viện Kiến An with no
+    patient record (cons_ka); a policy version published to take effect next month (it changes nobody's
+    consent today); one retention run."""
+    from health_f0.privacy import retention
+    from health_f0.privacy import services as privacy_services
+    from health_f0.privacy.models import ConsentChannel, ConsentMethod, RequestChannel, RequestKind
+
+    out: dict[str, Any] = {}
+    for suffix in ("a", "b"):
+        patient = patients[f"pat_{suffix}"]
+        out[f"cons_{suffix}"] = privacy_services.consent_record(
+            channel=ConsentChannel.PORTAL, user=patient.account, patient=patient
+        )
+        out[f"req_{suffix}"] = privacy_services.request_submit(
+            user=patient.account,
+            patient=patient,
+            kind=RequestKind.WITHDRAW,
+            reason=privacy_reason(suffix),
+            channel=RequestChannel.PORTAL,
+        )
+    out["cons_ka"] = privacy_services.consent_record(
+        channel=ConsentChannel.PHONE_BOOKING,
+        method=ConsentMethod.ORAL,
+        phone=CONSENT_KA_PHONE,
+        facility=hospital_b(),
+    )
+    out["policy"] = privacy_services.policy_publish(
+        version="2099-mt",
+        effective_from=timezone.now() + timedelta(days=30),
+        summary="Phiên bản ma trận",
+        actor=publisher,
+    )
+    out["run"] = retention.retention_run(kind="otp")
+    return out
+
+
+def export_records(patients: dict[str, Patient]) -> dict[str, Any]:
+    """Each patient account's readable PDF copy, asked for and built (the caller runs the on-commit build)."""
+    from health_f0.privacy import exports
+
+    return {f"export_{s}": exports.export_pdf_request(user=patients[f"pat_{s}"].account) for s in ("a", "b")}

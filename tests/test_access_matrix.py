@@ -755,3 +755,372 @@ def test_outbox(username: str, demo: Any, persona: Any) -> None:
         detail = desk.get(url)
         opened = detail.status_code == 200 and message.body in detail.content.decode()
         assert (url in html, opened) == (expected, expected), (username, key, detail.status_code)
+
+
+# --- Personal-data rights: requests, consents, exports, policies, retention runs -----------------------------
+# Records built by access_records.privacy_records / export_records (A / B):
+#   req_      a withdrawal request patient A sent (queued at Thành Đông) / patient B (at Lê Thanh Nghị)
+#   cons_     a consent patient A gave on the portal (at Thành Đông) / patient B (at Lê Thanh Nghị)
+#   cons_ka   a consent given by phone at Bệnh viện Kiến An (outside the TTYT), with no patient record
+#   export_   the readable PDF copy patient A's account asked for / patient B's
+#   policy    a policy version published by the Sở Y tế (public: the portal shows every version's text)
+#   run       a retention run (province-wide, no facility)
+# Requests and consents are for PRIVACY_HANDLER_ROLES (station head, managers, administrators) at the facility
+# or above; a consent is also seen through the patient it is about (consents_for). Exports are their
+# requester's alone: no staff surface shows one. Policies: managers and administrators (view_roles); retention
+# runs: managers and administrators of the Sở Y tế (RetentionRunAdmin.has_view_permission).
+PRIVACY_ALL = {"req_a", "req_b", "cons_a", "cons_b", "cons_ka", "policy", "run"}
+PRIVACY_SEES: dict[str, set[str]] = {
+    "admin": PRIVACY_ALL,
+    "syt.lanhdao": PRIVACY_ALL,
+    "ttyt.lanhdao": {"req_a", "req_b", "cons_a", "cons_b", "policy"},
+    "thanhdong.nv": set(),
+    "thanhdong.truong": {"req_a", "cons_a"},
+    "lethanhnghi.nv": set(),
+    "tanhung.nv": set(),
+    "bacsi.dieutri": set(),
+    "datlich": set(),
+    "tiepdon": set(),
+    "lienket.his": set(),
+}
+# The patients: their own request, consent and export (consent history and requests on the API and on
+# "Dữ liệu cá nhân của tôi"); never the other's, never cons_ka (a number neither proved).
+PATIENT_PRIVACY_SEES = {
+    "pat_a": {"req_a", "cons_a", "export_a"},
+    "pat_b": {"req_b", "cons_b", "export_b"},
+}
+PRIVACY_MODELS = {
+    "req_": "privacy_datasubjectrequest",
+    "cons_": "privacy_consentrecord",
+    "policy": "privacy_privacypolicy",
+    "run": "privacy_retentionrun",
+}
+# The patients' rights endpoints (RightsApi: patient accounts only).
+RIGHTS_API = (
+    "/api/v1/privacy/consent",
+    "/api/v1/privacy/export",
+    "/api/v1/privacy/requests",
+)
+
+
+@pytest.fixture
+def privacy(patients: dict[str, Any], persona: Any) -> dict[str, Any]:
+    return access_records.privacy_records(patients, persona("syt.lanhdao"))
+
+
+@pytest.fixture
+def data_exports(patients: dict[str, Any], django_capture_on_commit_callbacks: Any) -> dict[str, Any]:
+    from health_f0.privacy.models import ExportStatus
+
+    with django_capture_on_commit_callbacks(execute=True):
+        made = access_records.export_records(patients)
+    for export in made.values():
+        export.refresh_from_db()
+        assert export.status == ExportStatus.READY, export.status
+    return made
+
+
+def _privacy_marker(key: str, record: Any) -> str:
+    """The text a record's desk page shows: the patient's name, the phone of a consent without a patient, the
+    policy's version, the retention run's kind."""
+    from health_f0.core.phone import display_phone
+
+    if key == "policy":
+        return str(record.version)
+    if key == "run":
+        return str(record.get_kind_display()) if hasattr(record, "get_kind_display") else str(record.kind)
+    if getattr(record, "patient_id", None):
+        return str(record.patient.full_name)
+    return str(display_phone(record.phone))
+
+
+def _privacy_model(key: str) -> str:
+    return next(model for prefix, model in PRIVACY_MODELS.items() if key.startswith(prefix))
+
+
+@pytest.mark.parametrize("username", PERSONAS)
+def test_privacy_desk_lists_and_details(username: str, privacy: dict[str, Any], persona: Any) -> None:
+    """The desk's lists and detail pages of data-subject requests, consents, policies and retention runs."""
+    from health_f0.facilities import access
+
+    desk = _desk(persona, username)
+    user = persona(username)
+    lists: dict[str, str] = {}
+    for model in PRIVACY_MODELS.values():
+        response = desk.get(reverse(f"admin:{model}_changelist"))
+        assert response.status_code in (200, 302, 403), (username, model, response.status_code)
+        lists[model] = response.content.decode() if response.status_code == 200 else ""
+    for key, record in privacy.items():
+        model = _privacy_model(key)
+        expected = key in PRIVACY_SEES[username]
+        url = reverse(f"admin:{model}_change", args=[record.pk])
+        detail = desk.get(url)
+        opened = detail.status_code == 200 and _privacy_marker(key, record) in detail.content.decode()
+        assert (url in lists[model], opened) == (expected, expected), (username, key, detail.status_code)
+    # The access functions agree with the desk.
+    requests = set(access.privacy_requests_for(user))
+    consents = set(access.consents_for(user))
+    for key, record in privacy.items():
+        if key.startswith("req_"):
+            assert (record in requests) == (key in PRIVACY_SEES[username]), (username, key)
+        if key.startswith("cons_"):
+            assert (record in consents) == (key in PRIVACY_SEES[username]), (username, key)
+    # Publishing a policy is the Sở Y tế's (province-wide).
+    publish = desk.get(reverse("admin:privacy_privacypolicy_add"))
+    assert (publish.status_code == 200) == (username in ("admin", "syt.lanhdao")), (
+        username,
+        publish.status_code,
+    )
+    # Deciding a request one may not see is "not found", never a decision.
+    for key in ("req_a", "req_b"):
+        if key in PRIVACY_SEES[username]:
+            continue
+        record = privacy[key]
+        for action in ("reject_action", "approve_action"):
+            response = desk.post(
+                reverse(f"admin:privacy_datasubjectrequest_{action}", args=[record.pk]),
+                {"note": "Không đủ căn cứ ma trận", "_form_submitted": "on"},
+            )
+            assert response.status_code in (302, 403, 404), (username, key, action, response.status_code)
+        record.refresh_from_db()
+        assert record.status == "submitted", (username, key, record.status)
+
+
+def test_the_station_head_decides_its_own_stations_request_in_the_desk(
+    privacy: dict[str, Any], persona: Any
+) -> None:
+    """The control for the refusals above: the same POST by the handler of the station decides."""
+    desk = _desk(persona, "thanhdong.truong")
+    record = privacy["req_a"]
+    response = desk.post(
+        reverse("admin:privacy_datasubjectrequest_reject_action", args=[record.pk]),
+        {"note": "Đang có khiếu nại cần giữ hồ sơ", "_form_submitted": "on"},
+    )
+    record.refresh_from_db()
+    assert response.status_code == 302 and record.status == "rejected", (response.status_code, record.status)
+
+
+@pytest.mark.parametrize("username", PERSONAS)
+def test_privacy_rights_are_the_patients_not_staff(
+    username: str, privacy: dict[str, Any], data_exports: dict[str, Any], persona: Any
+) -> None:
+    """The rights endpoints and portal pages are the data subject's: staff get 403 on the API (whatever the
+    record), the desk instead of "Dữ liệu cá nhân của tôi", and "not found" for an export's file or a request's
+    cancellation. Nobody on the staff side reads an export. The policy in force is public."""
+    from health_f0.facilities import access
+
+    api = _api(persona, username)
+    for url in RIGHTS_API:
+        assert api.get(url).status_code == 403, (username, url)
+    assert api.post("/api/v1/privacy/exports").status_code == 403
+    for key, export in data_exports.items():
+        for url in (
+            f"/api/v1/privacy/exports/{export.public_id}",
+            f"/api/v1/privacy/exports/{export.public_id}/file",
+        ):
+            assert api.get(url).status_code == 403, (username, key, url)
+    for key in ("req_a", "req_b"):
+        cancel = api.post(f"/api/v1/privacy/requests/{privacy[key].public_id}/cancel")
+        assert cancel.status_code == 403, (username, key)
+    assert api.get("/api/v1/privacy/policy").status_code == 200
+    desk = _desk(persona, username)
+    page = desk.get("/du-lieu-cua-toi")
+    assert page.status_code == 302 and page["Location"] == reverse("admin:index"), username
+    assert desk.get("/du-lieu-cua-toi/du-lieu.json").status_code == 404
+    for key, export in data_exports.items():
+        assert desk.get(f"/du-lieu-cua-toi/ban-pdf/{export.public_id}.pdf").status_code == 404, (
+            username,
+            key,
+        )
+    for key in ("req_a", "req_b"):
+        record = privacy[key]
+        assert desk.post(f"/du-lieu-cua-toi/yeu-cau/{record.public_id}/huy").status_code == 404, (
+            username,
+            key,
+        )
+        record.refresh_from_db()
+        assert record.status == "submitted", (username, key)
+    assert not set(access.data_exports_for(persona(username))) & set(data_exports.values())
+
+
+@pytest.mark.parametrize("owner", sorted(PATIENT_PRIVACY_SEES))
+def test_patient_sees_only_own_privacy_records(
+    owner: str, privacy: dict[str, Any], data_exports: dict[str, Any], persona: Any
+) -> None:
+    sees = PATIENT_PRIVACY_SEES[owner]
+    me = privacy[f"req_{owner[-1]}"].patient
+    other_key = "b" if owner == "pat_a" else "a"
+    other = privacy[f"req_{other_key}"].patient
+    api = _api(persona, me.account.username)
+    requests = api.get("/api/v1/privacy/requests")
+    assert requests.status_code == 200
+    listed = {row["id"] for row in requests.json()}
+    consent = api.get("/api/v1/privacy/consent")
+    assert consent.status_code == 200
+    history = consent.json()["history"]
+    assert {row["patient"] for row in history} <= {str(me.public_id), None}, owner
+    assert "phone_booking" not in {row["channel"] for row in history}, owner
+    for key in ("req_a", "req_b"):
+        assert (str(privacy[key].public_id) in listed) == (key in sees), (owner, key)
+    for key in ("cons_a", "cons_b"):
+        patient = privacy[key].patient
+        assert (str(patient.public_id) in {row["patient"] for row in history}) == (key in sees), (owner, key)
+    for key, export in data_exports.items():
+        expected = key in sees
+        status = api.get(f"/api/v1/privacy/exports/{export.public_id}")
+        assert status.status_code == (200 if expected else 404), (owner, key, status.status_code)
+        file = api.get(f"/api/v1/privacy/exports/{export.public_id}/file")
+        assert file.status_code == (200 if expected else 404), (owner, key, file.status_code)
+    # The JSON copy holds the account's own patient, not the other.
+    copy = api.get("/api/v1/privacy/export")
+    text = b"".join(copy.streaming_content).decode()  # type: ignore[attr-defined]
+    assert copy.status_code == 200 and me.full_name in text and other.full_name not in text
+    assert access_records.privacy_reason(other_key) not in text
+    # Another's request cannot be cancelled: "not found".
+    other_request = privacy[f"req_{other_key}"]
+    assert api.post(f"/api/v1/privacy/requests/{other_request.public_id}/cancel").status_code == 404
+    portal = Client()
+    portal.force_login(me.account)
+    page = portal.get("/du-lieu-cua-toi")
+    html = page.content.decode()
+    assert page.status_code == 200 and me.full_name in html and other.full_name not in html, owner
+    for key in ("req_a", "req_b"):
+        cancel_url = f"/du-lieu-cua-toi/yeu-cau/{privacy[key].public_id}/huy"
+        assert (cancel_url in html) == (key in sees), (owner, key)
+    for key, export in data_exports.items():
+        download = portal.get(f"/du-lieu-cua-toi/ban-pdf/{export.public_id}.pdf")
+        assert download.status_code == (200 if key in sees else 404), (owner, key, download.status_code)
+    assert portal.post(f"/du-lieu-cua-toi/yeu-cau/{other_request.public_id}/huy").status_code == 404
+    other_request.refresh_from_db()
+    assert other_request.status == "submitted"
+    # The desk's privacy pages refuse a patient.
+    for model in PRIVACY_MODELS.values():
+        response = portal.get(reverse(f"admin:{model}_changelist"))
+        assert response.status_code == 302 and "/desk/login/" in response["Location"], model
+
+
+def test_anonymous_sees_no_privacy_record(
+    privacy: dict[str, Any], data_exports: dict[str, Any], client: Client
+) -> None:
+    for key, record in privacy.items():
+        model = _privacy_model(key)
+        for url in (reverse(f"admin:{model}_changelist"), reverse(f"admin:{model}_change", args=[record.pk])):
+            response = client.get(url)
+            assert response.status_code == 302 and "/desk/login/" in response["Location"], (key, url)
+    for url in ("/du-lieu-cua-toi", "/du-lieu-cua-toi/du-lieu.json"):
+        response = client.get(url)
+        assert response.status_code == 302 and "dang-nhap" in response["Location"], url
+    api = APIClient()
+    for key, export in data_exports.items():
+        assert client.get(f"/du-lieu-cua-toi/ban-pdf/{export.public_id}.pdf").status_code == 302, key
+        for url in (
+            f"/api/v1/privacy/exports/{export.public_id}",
+            f"/api/v1/privacy/exports/{export.public_id}/file",
+        ):
+            assert api.get(url).status_code == 401, (key, url)
+    for url in RIGHTS_API:
+        assert api.get(url).status_code == 401, url
+    for key in ("req_a", "req_b"):
+        assert api.post(f"/api/v1/privacy/requests/{privacy[key].public_id}/cancel").status_code == 401
+        assert client.post(f"/du-lieu-cua-toi/yeu-cau/{privacy[key].public_id}/huy").status_code == 302
+        privacy[key].refresh_from_db()
+        assert privacy[key].status == "submitted"
+    # The policy in force is public.
+    assert api.get("/api/v1/privacy/policy").status_code == 200
+
+
+# --- Transfer targets (GET /api/v1/stations), the family page, public walk-in pages ---------------------------
+
+# access.transfer_stations_for: the active stations and treatment facilities of the provinces where the persona
+# works (or oversees) the registration queue (STATION_ROLES); hospital-side roles have no queue: none.
+PROVINCE_31_TARGETS = {"TYT-10510", "TYT-10532", "TYT-10537", "CSTD-HD"}
+TRANSFER_TARGETS = {
+    "admin": PROVINCE_31_TARGETS,
+    "syt.lanhdao": PROVINCE_31_TARGETS,
+    "ttyt.lanhdao": PROVINCE_31_TARGETS,
+    "thanhdong.nv": PROVINCE_31_TARGETS,
+    "thanhdong.truong": PROVINCE_31_TARGETS,
+    "lethanhnghi.nv": PROVINCE_31_TARGETS,
+    "tanhung.nv": PROVINCE_31_TARGETS,
+    "bacsi.dieutri": PROVINCE_31_TARGETS,
+    "datlich": set(),
+    "tiepdon": set(),
+    "lienket.his": set(),
+}
+
+
+@pytest.mark.parametrize("username", PERSONAS)
+def test_transfer_stations(username: str, demo: Any, persona: Any) -> None:
+    from health_f0.facilities import access
+
+    access_records.hospital_b()  # a hospital is never a transfer target
+    response = _api(persona, username).get("/api/v1/stations")
+    assert response.status_code == 200, (username, response.status_code)
+    codes = {row["code"] for row in response.json()}
+    assert codes == TRANSFER_TARGETS[username], (username, codes)
+    assert {f.code for f in access.transfer_stations_for(persona(username))} == codes
+
+
+def test_transfer_stations_refuse_patients_and_anonymous(patients: dict[str, Any], persona: Any) -> None:
+    for key, patient in patients.items():
+        assert _api(persona, patient.account.username).get("/api/v1/stations").status_code == 403, key
+    assert APIClient().get("/api/v1/stations").status_code == 401
+
+
+@pytest.mark.parametrize("username", PERSONAS)
+def test_family_page_is_not_for_staff(username: str, patients: dict[str, Any], persona: Any) -> None:
+    response = _desk(persona, username).get("/ca-nhan/nguoi-thay-mat")
+    assert response.status_code == 302 and response["Location"] == reverse("admin:index"), username
+
+
+@pytest.mark.parametrize("owner", ("pat_a", "pat_b"))
+def test_family_page_shows_only_ones_own_family(owner: str, patients: dict[str, Any]) -> None:
+    from health_f0.patients import bonds
+
+    me = patients[owner]
+    other = patients["pat_b" if owner == "pat_a" else "pat_a"]
+    portal = Client()
+    portal.force_login(me.account)
+    response = portal.get("/ca-nhan/nguoi-thay-mat")
+    html = response.content.decode()
+    assert response.status_code == 200 and me.full_name in html and other.full_name not in html, owner
+    view = bonds.family_view(user=me.account)
+    assert view is not None and view.patient == me
+    assert other not in {getattr(member, "patient", member) for member in view.members}
+
+
+def test_family_page_asks_anonymous_to_log_in(demo: Any, client: Client) -> None:
+    response = client.get("/ca-nhan/nguoi-thay-mat")
+    assert response.status_code == 302 and "dang-nhap" in response["Location"]
+
+
+@pytest.mark.parametrize("username", [*PERSONAS, "pat_a", "anonymous"])
+def test_walk_in_ticket_and_short_links_are_public_and_hold_no_personal_data(
+    username: str, appointments: dict[str, Any], patients: dict[str, Any], persona: Any
+) -> None:
+    """Public by design: the ticket page and the short links carry no personal data, so every caller (staff,
+    a patient who is not the walk-in, anonymous) gets the same page; a booking's link leads to its page, which
+    keeps the OTP gate (and "not found" for staff: test_appointments)."""
+    from health_f0.appointments import services as appointment_services
+    from health_f0.appointments.models import Service
+
+    walk_in = patients["pat_b"]
+    ticket = appointment_services.walk_in_register(
+        patient=walk_in, service=Service.objects.get(code="kham-noi"), actor=persona("tiepdon")
+    )
+    client = Client()
+    if username in patients:
+        client.force_login(patients[username].account)
+    elif username != "anonymous":
+        client.force_login(persona(username))
+    link = client.get(f"/h/{ticket.link_code}")
+    assert link.status_code == 302 and link["Location"] == f"/so-thu-tu/{ticket.public_id}", username
+    page = client.get(link["Location"])
+    html = page.content.decode()
+    assert page.status_code == 200, (username, page.status_code)
+    assert walk_in.full_name not in html and walk_in.phone[-9:] not in html, username
+    assert ticket.check_in_code not in html, username
+    booking = appointments["appt_a"]
+    link = client.get(f"/h/{booking.link_code}")
+    assert link.status_code == 302 and link["Location"] == f"/lich-hen/{booking.public_id}", username
+    assert booking.patient.full_name not in link.content.decode()
