@@ -690,7 +690,6 @@ class HisLinkRequestAdmin(ScopedModelAdmin):
 class HisLinkAdmin(ScopedModelAdmin):
     view_roles = LINKER_ROLES
     read_only = True
-    read_only_allows_add = True  # no add roles: a superuser's add form only, as before
     list_display = ("name_col", "his_patient_id", "facility", "linked_col", "by_col", "active_col")
     list_display_links = ("name_col",)
     list_select_related = ("patient", "facility", "linked_by", "request")
@@ -849,7 +848,6 @@ def progress_bar(run: ImportRun) -> SafeString:
 class ImportRunAdmin(ScopedModelAdmin):
     view_roles = RUN_ROLES
     read_only = True
-    read_only_allows_add = True  # no add roles: a superuser's add form only, as before
     list_display = (
         "started_col",
         "facility",

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib.auth import get_user_model
+from django.test import Client
 from django.urls import reverse
 
 from health_f0.facilities.models import Facility, Membership, Role
@@ -149,3 +150,12 @@ def test_privacy_requests_are_not_added_in_the_desk(desk: Any) -> None:
         response = client.get(reverse("admin:privacy_datasubjectrequest_changelist"))
         assert response.status_code in (200, 403), username
         assert reverse("admin:privacy_datasubjectrequest_add") not in response.content.decode()
+
+
+@pytest.mark.parametrize("model", ["hislink", "importrun"])
+def test_his_links_and_import_runs_have_no_add_form_even_for_the_superuser(model: str, persona: Any) -> None:
+    """Links are made through the link queue and imports through the upload page: the desk offered a superuser
+    an "Add" form whose every field was read-only."""
+    client = Client()
+    client.force_login(persona("admin"))
+    assert client.get(f"/desk/his/{model}/add/").status_code == 403
