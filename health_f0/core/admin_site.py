@@ -26,7 +26,7 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 from unfold.admin import ModelAdmin
 from unfold.sites import UnfoldAdminSite
 
@@ -408,7 +408,7 @@ def fmt_datetime(value: datetime | None) -> str:
 
 def fmt_born(born: date) -> str:
     """'05/03/1990 (31 tuổi)'."""
-    return f"{fmt_date(born)} ({age_years(born)} tuổi)"
+    return f"{fmt_date(born)} ({age_years(born)} {pgettext('after a number of years', 'tuổi')})"
 
 
 def name_html(name: str) -> SafeString:
