@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "health_f0.appointments",
     "health_f0.his",
     "health_f0.privacy",
+    "health_f0.desk",
     "health_f0.api",
     "health_f0.www",
     "health_f0.reports",
@@ -489,7 +490,7 @@ UNFOLD = {
         "show_search": True,
         "show_all_applications": False,
         # Grouped menu ("Đăng ký F0", "Người bệnh", "Cơ sở & nhân viên", "Hệ thống"), filtered by role.
-        "navigation": "health_f0.core.admin_site.sidebar_navigation",
+        "navigation": "health_f0.desk.site.sidebar_navigation",
     },
     # The audit log is the record of changes; Django's own admin history page is not used.
     "SHOW_HISTORY": False,

@@ -62,12 +62,15 @@ from health_f0.appointments.models import (
 from health_f0.appointments.slots import LOCAL_TZ, local_date_of
 from health_f0.appointments.transitions import (
     APPOINTMENT_WORKFLOW,
-    CLINICIAN_ROLES,
     DESK_ROLES,
     RECEPTION_ROLES,
     REEXAM_ROLES,
 )
-from health_f0.core.admin_site import (
+from health_f0.core.audit import audit_list_view, audit_log
+from health_f0.core.exceptions import DomainError
+from health_f0.core.models import AuditLog
+from health_f0.core.phone import display_phone
+from health_f0.desk.site import (
     ScopedModelAdmin,
     age_years,
     desk_site,
@@ -80,10 +83,6 @@ from health_f0.core.admin_site import (
     name_html,
     redirect_back,
 )
-from health_f0.core.audit import audit_list_view, audit_log
-from health_f0.core.exceptions import DomainError
-from health_f0.core.models import AuditLog
-from health_f0.core.phone import display_phone
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, Role
 from health_f0.patients.models import Patient
@@ -92,8 +91,8 @@ from health_f0.registration.admin import badge, search_phone
 
 # Who sees appointments in the desk: the desk and reception, clinicians, managers (not station staff).
 VIEW_ROLES: frozenset[str] = access.APPOINTMENT_READER_ROLES  # desk, reception, clinicians, managers
-QUEUE_ROLES: frozenset[str] = RECEPTION_ROLES | CLINICIAN_ROLES
-CONFIG_ROLES: frozenset[str] = frozenset({Role.MANAGER, Role.ADMINISTRATOR})
+QUEUE_ROLES: frozenset[str] = access.QUEUE_ROLES
+CONFIG_ROLES: frozenset[str] = access.OVERSIGHT_ROLES
 PAGE_SIZE = 50
 PICKER_DAYS = 7
 LAPSE_SOON = timedelta(hours=24)  # a request lapsing within this is shown in red on the worklist
@@ -1512,8 +1511,8 @@ class HolidayAdmin(AppointmentConfigAdmin):
 
     facility_field = None
     warns_holiday_data = True
-    add_roles = frozenset({Role.ADMINISTRATOR})
-    change_roles = frozenset({Role.ADMINISTRATOR})
+    add_roles = access.ADMINISTRATOR_ROLES
+    change_roles = access.ADMINISTRATOR_ROLES
     list_display = ("date_col", "name")
     ordering = ("-date",)
     search_fields = ("name",)
@@ -1522,7 +1521,7 @@ class HolidayAdmin(AppointmentConfigAdmin):
         return Holiday.objects.all()
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._may(request, frozenset({Role.ADMINISTRATOR}), obj)
+        return self._may(request, access.ADMINISTRATOR_ROLES, obj)
 
     @display(description=_("ngày"), ordering="date")
     def date_col(self, obj: Holiday) -> str:

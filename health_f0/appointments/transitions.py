@@ -25,17 +25,16 @@ from health_f0.appointments.models import Status
 from health_f0.core.exceptions import PermissionDenied
 from health_f0.core.workflow import Transition, Workflow
 from health_f0.facilities import access
-from health_f0.facilities.models import Facility, Role
+from health_f0.facilities.models import Facility
 
 PATIENT = "patient"
 SYSTEM = "system"
 
-DESK_ROLES: frozenset[str] = frozenset({Role.BOOKING_DESK, Role.RECEPTION, Role.ADMINISTRATOR})
-RECEPTION_ROLES: frozenset[str] = frozenset({Role.RECEPTION, Role.ADMINISTRATOR})
-CLINICIAN_ROLES: frozenset[str] = frozenset({Role.TREATMENT_DOCTOR})
-# Who may set a re-examination: clinicians and the desk.
-REEXAM_ROLES: frozenset[str] = CLINICIAN_ROLES | DESK_ROLES
-COMPLETE_ROLES: frozenset[str] = RECEPTION_ROLES | CLINICIAN_ROLES
+DESK_ROLES: frozenset[str] = access.BOOKING_DESK_ROLES
+RECEPTION_ROLES: frozenset[str] = access.RECEPTION_ROLES
+CLINICIAN_ROLES: frozenset[str] = access.CLINICIAN_ROLES
+REEXAM_ROLES: frozenset[str] = access.REEXAM_ROLES
+COMPLETE_ROLES: frozenset[str] = access.COMPLETE_ROLES
 
 _R, _C, _I, _D, _X, _N = (
     Status.REQUESTED,

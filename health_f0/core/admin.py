@@ -19,11 +19,10 @@ from django.utils.translation import gettext_lazy as _
 from unfold.decorators import display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
-from health_f0.core.admin_site import ScopedModelAdmin, desk_site, fmt_datetime, install_desk_site
 from health_f0.core.audit import audit_log
 from health_f0.core.models import AuditLog, User
+from health_f0.desk.site import ScopedModelAdmin, desk_site, fmt_datetime, install_desk_site
 from health_f0.facilities import access
-from health_f0.facilities.models import Role
 from health_f0.patients.services import password_reset_done
 
 install_desk_site()
@@ -31,7 +30,7 @@ install_desk_site()
 if desk_site.is_registered(Group):
     desk_site.unregister(Group)
 
-ADMIN_ONLY: frozenset[str] = frozenset({Role.ADMINISTRATOR})
+ADMIN_ONLY: frozenset[str] = access.ADMINISTRATOR_ROLES
 
 
 class LoginLogDeskAdmin(ScopedModelAdmin):

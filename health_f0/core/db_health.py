@@ -146,12 +146,12 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
     """403: the API's JSON body; on the desk, for a staff member, the desk's own page with a way back to
-    their worklist (core/admin_site.py); elsewhere a plain Vietnamese page (Django's default is a bare
+    their worklist (desk/site.py); elsewhere a plain Vietnamese page (Django's default is a bare
     English "403 Forbidden")."""
     if is_api_request(request):
         return api_error(403, "permission_denied", _("Bạn không có quyền thực hiện thao tác này."))
     if request.path.startswith(DESK_PREFIX):
-        from health_f0.core.admin_site import desk_site
+        from health_f0.desk.site import desk_site
 
         if desk_site.has_permission(request):
             return desk_site.permission_denied(request)

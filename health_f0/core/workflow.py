@@ -1,13 +1,63 @@
-"""Workflows as data: (state, action) -> (next state, roles allowed). One helper applies them."""
+"""Workflows as data, and the only writer of a status (model: Frappe's `frappe/model/workflow.py`).
+
+A workflow is a table of `Transition`s declared in its app's `transitions.py`: from which state, by which action,
+to which state, who may take it (staff roles plus the pseudo-roles of `core.actors`), the named guards that must
+hold, and whether the actor may approve their own request. Two calls use the table:
+
+- `available(obj, actor)` — the actions open to this actor on this object now (roles and guards checked): the
+  desk's buttons, the portal's flags and the API's `actions` field come from here, so no surface re-derives a
+  permission or a cut-off;
+- `apply(obj, action, actor, fields=..., audit=..., on_commit=...)` — checks the same things, writes the new
+  status (and the fields the step sets) on the row, writes the audit row and queues the side effects to run after
+  the transaction commits. Services call it inside their own transaction, after locking the row.
+
+Who the actor is at the object's facility is not decided here (core imports no domain app): each workflow is
+built with an `authorize(obj, roles, actor) -> capacity` callable, in practice `facilities.access.authorizer`.
+A guard is a named check `(obj, step) -> refusal message | None`; its name is the error code a refused call
+carries, so the API and the tests can tell guards apart.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
+from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from health_f0.core.exceptions import InvalidTransition
+from health_f0.core.actors import actor_id
+from health_f0.core.exceptions import DomainError, InvalidTransition, PermissionDenied
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a guard sees: who acts, in which capacity, when, and the action's own parameters."""
+
+    action: str
+    actor: Any
+    capacity: str
+    now: datetime
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A named rule a transition needs: `check(obj, step)` returns None when it holds, else the refusal."""
+
+    name: str
+    check: Callable[[Any, Step], Any]
+    # Capacities the guard applies to (empty: every capacity). The cancel cut-off binds the patient, not the desk.
+    capacities: frozenset[str] = frozenset()
+    # The error a refusal raises (default GuardRefused, a 400); e.g. Conflict for a state of other records.
+    error: type[DomainError] | None = None
+
+    def refusal(self, obj: Any, step: Step) -> Any:
+        if self.capacities and step.capacity not in self.capacities:
+            return None
+        return self.check(obj, step)
 
 
 @dataclass(frozen=True)
@@ -16,12 +66,43 @@ class Transition:
     action: str
     target: str
     roles: frozenset[str]
+    guards: tuple[Guard, ...] = ()
+    # False: the account that made the request (the workflow's `requester`) may not take this action on it.
+    self_approval: bool = True
+
+
+Authorize = Callable[[Any, frozenset[str], Any], str]
+
+
+class GuardRefused(DomainError):
+    """A transition's guard does not hold; `code` is the guard's name."""
 
 
 class Workflow:
-    def __init__(self, name: str, transitions: Iterable[Transition]):
+    def __init__(
+        self,
+        name: str,
+        transitions: Iterable[Transition],
+        *,
+        authorize: Authorize | None = None,
+        state_field: str = "status",
+        facility: Callable[[Any], Any] = lambda obj: getattr(obj, "facility", None),
+        requester: Callable[[Any], Any] | None = None,
+        refusal: Callable[[Any, str, datetime], str] | None = None,
+    ):
         self.name = name
         self._table = {(t.source, t.action): t for t in transitions}
+        self._authorize = authorize
+        self.state_field = state_field
+        self._facility = facility
+        self._requester = requester
+        self._refusal = refusal
+
+    # --- The table -----------------------------------------------------------------------------------
+
+    @property
+    def transitions(self) -> list[Transition]:
+        return list(self._table.values())
 
     def get(self, state: str, action: str) -> Transition:
         """The transition for (state, action), or InvalidTransition (message in the active language)."""
@@ -34,7 +115,7 @@ class Workflow:
                 code="invalid_transition",
                 state=state,
                 action=action,
-            )
+            ) from None
 
     def actions_from(self, state: str) -> list[str]:
         return [action for (source, action) in self._table if source == state]
@@ -45,3 +126,101 @@ class Workflow:
             if act == action:
                 roles |= t.roles
         return frozenset(roles)
+
+    # --- Checking --------------------------------------------------------------------------------------
+
+    def state_of(self, obj: Any) -> str:
+        return str(getattr(obj, self.state_field))
+
+    def check(self, obj: Any, action: str, actor: Any, *, now: datetime | None = None, **params: Any) -> Step:
+        """The step `actor` would take, or the refusal: InvalidTransition (not from this state), PermissionDenied
+        (not this actor), GuardRefused (a guard does not hold)."""
+        now = now or timezone.now()
+        try:
+            transition = self.get(self.state_of(obj), action)
+        except InvalidTransition as exc:
+            if self._refusal is None:
+                raise
+            raise InvalidTransition(
+                self._refusal(obj, action, now), code=exc.code, field=exc.field, **exc.extra
+            ) from None
+        if self._authorize is None:
+            raise PermissionDenied(_("Bạn không có quyền thực hiện thao tác này tại cơ sở này."))
+        capacity = self._authorize(obj, transition.roles, actor)
+        if not transition.self_approval and self._requester is not None:
+            requester = self._requester(obj)
+            requester_pk = getattr(requester, "pk", requester)
+            if requester_pk is not None and requester_pk == actor_id(actor):
+                raise PermissionDenied(
+                    _("Bạn không thể tự duyệt yêu cầu do chính mình gửi."), code="self_approval"
+                )
+        step = Step(action=action, actor=actor, capacity=capacity, now=now, params=params)
+        for guard in transition.guards:
+            message = guard.refusal(obj, step)
+            if message:
+                raise (guard.error or GuardRefused)(str(message), code=guard.name)
+        return step
+
+    def available(self, obj: Any, actor: Any, *, now: datetime | None = None, **params: Any) -> list[str]:
+        """The actions `actor` may take on `obj` now, in the table's order."""
+        now = now or timezone.now()
+        state = self.state_of(obj)
+        open_actions = []
+        for (source, action), _t in self._table.items():
+            if source != state:
+                continue
+            try:
+                self.check(obj, action, actor, now=now, **params)
+            except DomainError:
+                continue
+            open_actions.append(action)
+        return open_actions
+
+    def can(self, obj: Any, action: str, actor: Any, *, now: datetime | None = None, **params: Any) -> bool:
+        return action in self.available(obj, actor, now=now, **params)
+
+    # --- Writing ---------------------------------------------------------------------------------------
+
+    def apply(
+        self,
+        obj: Any,
+        action: str,
+        actor: Any,
+        *,
+        now: datetime | None = None,
+        fields: Mapping[str, Any] | None = None,
+        audit: Mapping[str, Any] | None = None,
+        verb: str | None = None,
+        on_commit: Iterable[Callable[[], Any]] = (),
+        params: Mapping[str, Any] | None = None,
+    ) -> Step:
+        """Take `action` on `obj` (already locked by the caller, inside its transaction): check, write the new
+        state and `fields`, audit (verb defaults to the action), queue `on_commit` callbacks. Returns the step
+        (its `capacity` says whether the actor acted as staff, patient, requester or system)."""
+        from health_f0.core.audit import audit_log
+        from health_f0.core.models import AuditLog
+
+        step = self.check(obj, action, actor, now=now, **(params or {}))
+        source = self.state_of(obj)
+        transition = self.get(source, action)
+        setattr(obj, self.state_field, transition.target)
+        updates = [self.state_field]
+        for name, value in (fields or {}).items():
+            setattr(obj, name, value)
+            updates.append(name)
+        if any(f.name == "updated_at" for f in obj._meta.concrete_fields):
+            updates.append("updated_at")
+        obj.save(update_fields=updates)
+        data: dict[str, Any] = {"from": source, "to": transition.target}
+        data.update(audit or {})
+        audit_log(
+            actor=actor if actor_id(actor) is not None else None,
+            action=AuditLog.Action.TRANSITION,
+            verb=verb or action,
+            target=obj,
+            facility=self._facility(obj),
+            data=data,
+        )
+        for callback in on_commit:
+            transaction.on_commit(callback)
+        return step

@@ -28,7 +28,31 @@ ALL_STAFF_ROLES: frozenset[str] = frozenset(Role.values)
 STATION_ROLES: frozenset[str] = frozenset(
     {Role.STATION_STAFF, Role.STATION_HEAD, Role.TREATMENT_DOCTOR, Role.MANAGER, Role.ADMINISTRATOR}
 )
-AUDIT_READER_ROLES: frozenset[str] = frozenset({Role.MANAGER, Role.ADMINISTRATOR})
+
+
+# --- Every role set of the product lives here (issue 10): a surface or a workflow names one of these. --------
+ADMINISTRATOR_ROLES: frozenset[str] = frozenset({Role.ADMINISTRATOR})
+# Who edits facilities, settings and catalogues, grants roles, and must use two-factor sign-in.
+OVERSIGHT_ROLES: frozenset[str] = frozenset({Role.MANAGER, Role.ADMINISTRATOR})
+AUDIT_READER_ROLES: frozenset[str] = OVERSIGHT_ROLES
+# Who acts on the home-care registration queue and follows patients day to day (not managers: they read).
+STATION_ACTING_ROLES: frozenset[str] = frozenset(
+    {Role.STATION_STAFF, Role.STATION_HEAD, Role.TREATMENT_DOCTOR, Role.ADMINISTRATOR}
+)
+# Who may escalate or reassign an alert.
+ESCALATION_ROLES: frozenset[str] = frozenset({Role.STATION_HEAD, Role.MANAGER, Role.ADMINISTRATOR})
+# Who reads the home-care reports.
+HOME_CARE_REPORT_ROLES: frozenset[str] = frozenset({Role.MANAGER, Role.ADMINISTRATOR, Role.STATION_HEAD})
+# Appointments: the booking desk (confirm, decline, move, cancel), reception (check in), clinicians.
+BOOKING_DESK_ROLES: frozenset[str] = frozenset({Role.BOOKING_DESK, Role.RECEPTION, Role.ADMINISTRATOR})
+RECEPTION_ROLES: frozenset[str] = frozenset({Role.RECEPTION, Role.ADMINISTRATOR})
+CLINICIAN_ROLES: frozenset[str] = frozenset({Role.TREATMENT_DOCTOR})
+# Who may set a re-examination: clinicians and the desk.
+REEXAM_ROLES: frozenset[str] = CLINICIAN_ROLES | BOOKING_DESK_ROLES
+# Who records a visit as done, and who calls the queue.
+COMPLETE_ROLES: frozenset[str] = RECEPTION_ROLES | CLINICIAN_ROLES
+QUEUE_ROLES: frozenset[str] = RECEPTION_ROLES | CLINICIAN_ROLES
+APPOINTMENT_REPORT_ROLES: frozenset[str] = frozenset({Role.MANAGER, Role.ADMINISTRATOR, Role.BOOKING_DESK})
 
 _CACHE_ATTR = "_hf0_access_cache"
 
@@ -240,7 +264,7 @@ OUTBOX_WORK: tuple[tuple[frozenset[str], frozenset[str]], ...] = (
     (frozenset({Role.BOOKING_DESK, Role.RECEPTION}), frozenset({"appointment", "appointment_reminder"})),
     (frozenset({Role.HIS_LINKER}), frozenset({"his_link"})),
 )
-OUTBOX_ALL_ROLES: frozenset[str] = frozenset({Role.MANAGER, Role.ADMINISTRATOR})
+OUTBOX_ALL_ROLES: frozenset[str] = OVERSIGHT_ROLES
 
 
 def outbox_for(user: Any) -> QuerySet[Any]:
@@ -412,6 +436,11 @@ HIS_READER_ROLES: frozenset[str] = frozenset(
         Role.TREATMENT_DOCTOR,
     }
 )
+# Who may start a link request for a patient at the counter (and print the link form).
+HIS_COUNTER_ROLES: frozenset[str] = frozenset({Role.RECEPTION, Role.HIS_LINKER, Role.ADMINISTRATOR})
+# Who runs HIS imports and reads the HIS linking report.
+HIS_RUN_ROLES: frozenset[str] = HIS_LINKER_ROLES | {Role.MANAGER}
+HIS_REPORT_ROLES: frozenset[str] = frozenset({Role.MANAGER, Role.ADMINISTRATOR, Role.HIS_LINKER})
 
 
 def his_link_requests_for(user: Any) -> QuerySet[Any]:
@@ -598,3 +627,89 @@ def transfer_stations_for(user: Any) -> QuerySet[Facility]:
         return Facility.objects.none()
     provinces = Facility.objects.filter(id__in=member_at).values("province_code")
     return accepting.filter(province_code__in=provinces)
+
+
+# --- Actors and workflows (core.actors, core.workflow) ---------------------------------------------------
+
+
+def phone_answering_for(patient: Any, booked_at: Any) -> str:
+    """The number that answers for a booking of `patient` made at `booked_at` (the SMS link's OTP goes there,
+    and only its holder becomes a PhoneHolder): the patient's verified phone (proved by OTP: the bond), else
+    the phone the booking was made with — the current phone, unless staff changed it after the booking was
+    made. A correction proves nothing: the new number's holder booked nothing, so they answer for nothing until
+    the number is proved (the desk's or the portal's OTP). "" when no number answers."""
+    if patient.verified_phone:
+        return str(patient.verified_phone)
+    changed = patient.phone_changed_at
+    if not patient.phone or (changed is not None and changed > booked_at):
+        return ""
+    return str(patient.phone)
+
+
+def owns_patient(actor: Any, patient: Any) -> bool:
+    """The actor is the patient's own account or a family account allowed to act for them, or the holder of
+    a number that answers for the patient (core.actors.PhoneHolder)."""
+    from health_f0.core.actors import PhoneHolder
+
+    if isinstance(actor, PhoneHolder):
+        if not actor.phone:
+            return False
+        if patient.verified_phone == actor.phone:
+            return True
+        booking = actor.booking
+        return (
+            booking is not None
+            and booking.patient_id == patient.pk
+            and phone_answering_for(patient, booking.created_at) == actor.phone
+        )
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return False
+    if is_staff_member(actor):
+        # A staff member's staff scope is not "their own": only their personal record counts.
+        return bool(patient.account_id == actor.pk)
+    return own_patients_for(actor).filter(pk=patient.pk).exists()
+
+
+def actor_capacity(
+    actor: Any,
+    roles: frozenset[str],
+    *,
+    facility: Facility | None,
+    patient: Any = None,
+    requester: Any = None,
+) -> str:
+    """The capacity (core.actors STAFF, PATIENT, REQUESTER or SYSTEM) in which `actor` may take a step open to
+    `roles` on a record of `facility` (and `patient`, sent by `requester`), or PermissionDenied."""
+    from health_f0.core import actors
+
+    if actor is None:
+        if actors.SYSTEM in roles:
+            return actors.SYSTEM
+        raise PermissionDenied(_("Thao tác này cần người thực hiện."))
+    staff_roles = roles - actors.PSEUDO_ROLES
+    if staff_roles and not isinstance(actor, actors.PhoneHolder) and can_act_at(actor, facility, staff_roles):
+        return actors.STAFF
+    if actors.PATIENT in roles and patient is not None and owns_patient(actor, patient):
+        return actors.PATIENT
+    if actors.REQUESTER in roles and requester is not None:
+        requester_pk = getattr(requester, "pk", requester)
+        if requester_pk is not None and requester_pk == actors.actor_id(actor):
+            return actors.REQUESTER
+    raise PermissionDenied(_("Bạn không có quyền thực hiện thao tác này tại cơ sở này."))
+
+
+def authorizer(
+    *,
+    facility: Any = lambda obj: obj.facility,
+    patient: Any = lambda obj: getattr(obj, "patient", None),
+    requester: Any = lambda obj: None,
+) -> Any:
+    """The `authorize(obj, roles, actor)` a core.workflow.Workflow is built with: `actor_capacity` with the
+    record's facility, patient and requester read by the given accessors."""
+
+    def authorize(obj: Any, roles: frozenset[str], actor: Any) -> str:
+        return actor_capacity(
+            actor, roles, facility=facility(obj), patient=patient(obj), requester=requester(obj)
+        )
+
+    return authorize

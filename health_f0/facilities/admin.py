@@ -18,16 +18,16 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import display
 
-from health_f0.core.admin_site import ScopedModelAdmin, desk_site
 from health_f0.core.audit import audit_log
 from health_f0.core.exceptions import DomainError
 from health_f0.core.models import AuditLog
+from health_f0.desk.site import ScopedModelAdmin, desk_site
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, FacilityKind, Membership, Role, StationWard
 from health_f0.facilities.services import facility_save, membership_check, membership_save
 from health_f0.patients import address
 
-EDITOR_ROLES: frozenset[str] = frozenset({Role.ADMINISTRATOR, Role.MANAGER})
+EDITOR_ROLES: frozenset[str] = access.OVERSIGHT_ROLES
 
 
 def _editable_facilities(user: Any) -> QuerySet[Facility]:

@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from health_f0.facilities import access
 from health_f0.facilities.models import Facility, Membership, Role
 
 
@@ -34,7 +35,7 @@ def facility_save(*, facility: Facility) -> Facility:
 
 # Who grants roles: administrators (any role), managers (any but administrator), at the facilities they
 # oversee. Nobody grants, changes or re-activates a role of their own (separation of duties).
-ROLE_GRANTING_ROLES: frozenset[str] = frozenset({Role.ADMINISTRATOR, Role.MANAGER})
+ROLE_GRANTING_ROLES: frozenset[str] = access.OVERSIGHT_ROLES
 
 
 def _membership_state(membership: Membership) -> dict[str, Any]:

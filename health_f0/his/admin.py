@@ -33,7 +33,9 @@ from unfold.dataclasses import ActionDialog
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
 
-from health_f0.core.admin_site import (
+from health_f0.core.exceptions import DomainError
+from health_f0.core.phone import display_phone
+from health_f0.desk.site import (
     ScopedModelAdmin,
     desk_site,
     duration_label,
@@ -45,8 +47,6 @@ from health_f0.core.admin_site import (
     name_html,
     redirect_back,
 )
-from health_f0.core.exceptions import DomainError
-from health_f0.core.phone import display_phone
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.his import selectors, services
@@ -81,8 +81,8 @@ from health_f0.patients.models import Patient
 from health_f0.registration.admin import badge, search_phone
 
 QUEUE_PAGE_SIZE = 20
-RUN_ROLES: frozenset[str] = LINKER_ROLES | {"manager"}
-REPORT_ROLES: frozenset[str] = LINKER_ROLES | {"manager"}
+RUN_ROLES: frozenset[str] = access.HIS_RUN_ROLES
+REPORT_ROLES: frozenset[str] = access.HIS_RUN_ROLES
 
 LINK_STATUS_BADGE: dict[str, str | None] = {
     LinkStatus.REQUESTED: "info",
@@ -1232,7 +1232,7 @@ class HisLabResultAdmin(HisRecordAdmin):
         return badge(obj.get_flag_display(), FLAG_BADGE.get(obj.flag))
 
 
-# --- The sidebar group (core.admin_site.sidebar_navigation inserts it) -------------------------------
+# --- The sidebar group (desk.site.sidebar_navigation inserts it) -------------------------------
 
 
 def _has(roles: frozenset[str]) -> Callable[[HttpRequest], bool]:

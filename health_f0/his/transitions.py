@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from health_f0.core.workflow import Transition, Workflow
 from health_f0.facilities import access
-from health_f0.facilities.models import Role
 from health_f0.his.models import LinkStatus
 
 SYSTEM = "system"
@@ -19,7 +18,7 @@ PATIENT = "patient"
 # The role sets that scope records live in facilities.access; the workflow uses the same ones.
 LINKER_ROLES: frozenset[str] = access.HIS_LINKER_ROLES
 # Who may start a request for a patient at the counter (and print the link form).
-RECEPTION_ROLES: frozenset[str] = frozenset({Role.RECEPTION, Role.HIS_LINKER, Role.ADMINISTRATOR})
+RECEPTION_ROLES: frozenset[str] = access.HIS_COUNTER_ROLES
 # Who reads imported HIS data of the patients of their facilities, and the import runs.
 HIS_READER_ROLES: frozenset[str] = access.HIS_READER_ROLES
 

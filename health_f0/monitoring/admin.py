@@ -31,7 +31,9 @@ from unfold.decorators import action, display
 from unfold.enums import ActionVariant
 from unfold.forms import BaseDialogForm
 
-from health_f0.core.admin_site import (
+from health_f0.core.exceptions import DomainError
+from health_f0.core.phone import display_phone
+from health_f0.desk.site import (
     ScopedModelAdmin,
     age_years,
     desk_site,
@@ -45,10 +47,8 @@ from health_f0.core.admin_site import (
     name_html,
     redirect_back,
 )
-from health_f0.core.exceptions import DomainError
-from health_f0.core.phone import display_phone
 from health_f0.facilities import access
-from health_f0.facilities.models import Facility, Membership, Role
+from health_f0.facilities.models import Facility, Membership
 from health_f0.monitoring import rules, selectors
 from health_f0.monitoring.certificates import certificate_for_staff
 from health_f0.monitoring.forms import (
@@ -95,7 +95,7 @@ from health_f0.registration.services import ACCEPTING_KINDS
 # Who sees the board and the episodes: the station's people, treatment doctors, and managers above them.
 BOARD_ROLES: frozenset[str] = access.EPISODE_READER_ROLES  # station staff and head, doctors, managers
 # Who sees the escalations (patients silent for days): the station head and those above.
-ESCALATION_ROLES: frozenset[str] = frozenset({Role.STATION_HEAD, Role.MANAGER, Role.ADMINISTRATOR})
+ESCALATION_ROLES: frozenset[str] = access.ESCALATION_ROLES
 PAGE_SIZE = 50
 # The board shows the most severe open alerts first and links to the full list past this many: each one
 # carries its handling form, and 100 of them made the page cost 180-300 ms (docs/benchmarks.md). A card is one

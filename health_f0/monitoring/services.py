@@ -24,7 +24,7 @@ from health_f0.core.models import AuditLog
 from health_f0.core.rawsql import fetch_models, fetch_rows, insert_one
 from health_f0.core.text import SMS_TWO_SEGMENTS, unaccent
 from health_f0.facilities import access
-from health_f0.facilities.models import Facility, FacilityKind, Role
+from health_f0.facilities.models import Facility, FacilityKind
 from health_f0.monitoring import rules, triage
 from health_f0.monitoring.models import (
     LEVEL_RANK,
@@ -44,9 +44,7 @@ from health_f0.notifications.models import MessageKind
 from health_f0.notifications.services import sms_enqueue
 from health_f0.patients.models import Patient
 
-MONITORING_ROLES = frozenset(
-    {Role.STATION_STAFF, Role.STATION_HEAD, Role.TREATMENT_DOCTOR, Role.ADMINISTRATOR}
-)
+MONITORING_ROLES: frozenset[str] = access.STATION_ACTING_ROLES
 _CACHE_SECONDS = 30.0
 
 
@@ -866,7 +864,7 @@ def episode_close(*, episode: Episode, actor: Any, status: str, reason: str) -> 
 
 # --- Desk: call list, questionnaire versions, configuration edits ---------------------------------
 
-CONFIG_ROLES = frozenset({Role.MANAGER, Role.ADMINISTRATOR})
+CONFIG_ROLES: frozenset[str] = access.OVERSIGHT_ROLES
 
 
 def may_configure(actor: Any) -> bool:

@@ -12,12 +12,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from health_f0.core.admin_site import duration_label, fmt_datetime
+from health_f0.desk.site import duration_label, fmt_datetime
 from health_f0.facilities import access
-from health_f0.facilities.models import Role
 from health_f0.notifications import selectors
 
-ALERT_READERS = frozenset({Role.ADMINISTRATOR, Role.MANAGER})
+ALERT_READERS: frozenset[str] = access.OVERSIGHT_ROLES
 
 
 def _reads_alerts(user: Any) -> bool:

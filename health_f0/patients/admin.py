@@ -19,7 +19,10 @@ from unfold.enums import ActionVariant
 from unfold.forms import BaseDialogForm
 from unfold.widgets import UnfoldAdminSingleDateWidget, UnfoldAdminTextInputWidget
 
-from health_f0.core.admin_site import (
+from health_f0.core.exceptions import DomainError
+from health_f0.core.phone import display_phone, normalize_mobile
+from health_f0.core.text import clean_person_name
+from health_f0.desk.site import (
     ScopedModelAdmin,
     age_years,
     desk_site,
@@ -29,9 +32,6 @@ from health_f0.core.admin_site import (
     has_any_role,
     redirect_back,
 )
-from health_f0.core.exceptions import DomainError
-from health_f0.core.phone import display_phone, normalize_mobile
-from health_f0.core.text import clean_person_name
 from health_f0.facilities import access
 from health_f0.patients import address, bonds
 from health_f0.patients.identifiers import clean_bhyt, clean_cccd

@@ -26,7 +26,9 @@ from unfold.dataclasses import ActionDialog
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
 
-from health_f0.core.admin_site import (
+from health_f0.core.exceptions import DomainError, ValidationErrors
+from health_f0.core.phone import display_phone
+from health_f0.desk.site import (
     ScopedModelAdmin,
     desk_site,
     duration_label,
@@ -37,10 +39,7 @@ from health_f0.core.admin_site import (
     name_html,
     redirect_back,
 )
-from health_f0.core.exceptions import DomainError, ValidationErrors
-from health_f0.core.phone import display_phone
 from health_f0.facilities import access
-from health_f0.facilities.models import Role
 from health_f0.privacy import retention, selectors, services
 from health_f0.privacy.forms import ApproveForm, PolicyPublishForm, RejectForm
 from health_f0.privacy.models import (
@@ -54,7 +53,7 @@ from health_f0.privacy.models import (
 from health_f0.registration.admin import badge
 
 HANDLER_ROLES = access.PRIVACY_HANDLER_ROLES
-RETENTION_ROLES: frozenset[str] = frozenset({Role.ADMINISTRATOR, Role.MANAGER})
+RETENTION_ROLES: frozenset[str] = access.OVERSIGHT_ROLES
 
 STATUS_BADGE: dict[str, str | None] = {
     RequestStatus.SUBMITTED: "warning",
@@ -332,7 +331,7 @@ class ConsentRecordAdmin(ScopedModelAdmin):
 
 @admin.register(PrivacyPolicy, site=desk_site)
 class PrivacyPolicyAdmin(ScopedModelAdmin):
-    view_roles = frozenset({Role.MANAGER, Role.ADMINISTRATOR})
+    view_roles = access.OVERSIGHT_ROLES
     facility_field = None
     list_display = ("version", "effective_col", "state_col", "published_by")
     ordering = ("-effective_from",)
@@ -442,7 +441,7 @@ class RetentionRunAdmin(ScopedModelAdmin):
         return ", ".join(f"{k}: {v}" for k, v in obj.counts.items()) or "0"
 
 
-# --- The sidebar group (core.admin_site.sidebar_navigation inserts it) -------------------------------
+# --- The sidebar group (desk.site.sidebar_navigation inserts it) -------------------------------
 
 
 def _can_view(model: Any) -> Callable[[HttpRequest], bool]:

@@ -26,7 +26,9 @@ from unfold.dataclasses import ActionDialog
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
 
-from health_f0.core.admin_site import (
+from health_f0.core.exceptions import DomainError
+from health_f0.core.phone import normalize_mobile
+from health_f0.desk.site import (
     ScopedModelAdmin,
     age_years,
     desk_site,
@@ -38,8 +40,6 @@ from health_f0.core.admin_site import (
     name_html,
     redirect_back,
 )
-from health_f0.core.exceptions import DomainError
-from health_f0.core.phone import normalize_mobile
 from health_f0.facilities import access
 from health_f0.patients import address
 from health_f0.registration import screening

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from health_f0.core.workflow import Transition, Workflow
-from health_f0.facilities.models import Role
+from health_f0.facilities import access
 
-ACTING_ROLES: frozenset[str] = frozenset(
-    {Role.STATION_STAFF, Role.STATION_HEAD, Role.TREATMENT_DOCTOR, Role.ADMINISTRATOR}
-)
+ACTING_ROLES: frozenset[str] = access.STATION_ACTING_ROLES
 
 REGISTRATION_WORKFLOW = Workflow(
     "registration",

@@ -56,11 +56,11 @@ from django.db.models.functions import Cast, RowNumber, Substr
 from health_f0.appointments.models import Appointment, CancelSource, Channel, Service, Status
 from health_f0.core.exceptions import PermissionDenied
 from health_f0.facilities import access
-from health_f0.facilities.models import Facility, FacilityKind, Role
+from health_f0.facilities.models import Facility, FacilityKind
 from health_f0.notifications.models import MessageKind, MessageStatus, OutboxMessage
 from health_f0.reports.selectors import PROVINCE, TTYT, _as_date, _as_timedelta, _bounds, _local_day
 
-APPOINTMENT_REPORT_ROLES: frozenset[str] = frozenset({Role.MANAGER, Role.ADMINISTRATOR, Role.BOOKING_DESK})
+APPOINTMENT_REPORT_ROLES: frozenset[str] = access.APPOINTMENT_REPORT_ROLES
 # The plan's target share of visits booked through the app (Mộc Hóa plan: 5-10%).
 APP_SHARE_TARGET: tuple[float, float] = (0.05, 0.10)
 REEXAM_WINDOW_DAYS = 7

@@ -32,12 +32,12 @@ from django.utils import timezone
 
 from health_f0.core.exceptions import PermissionDenied
 from health_f0.facilities import access
-from health_f0.facilities.models import Facility, FacilityKind, Role
+from health_f0.facilities.models import Facility, FacilityKind
 from health_f0.his.models import HisLinkRequest, HisVisit, HisVisitSeen, ImportRun, LinkStatus, RunStatus
 from health_f0.his.selectors import LINK_TARGET
 from health_f0.reports.selectors import _bounds
 
-HIS_REPORT_ROLES: frozenset[str] = frozenset({Role.MANAGER, Role.ADMINISTRATOR, Role.HIS_LINKER})
+HIS_REPORT_ROLES: frozenset[str] = access.HIS_REPORT_ROLES
 # Facilities offered in the filter: the roll-up levels and the hospitals/TTYT that run a HIS.
 FILTER_KINDS: frozenset[str] = frozenset(
     {FacilityKind.DEPARTMENT_OF_HEALTH, FacilityKind.HEALTH_CENTRE, FacilityKind.HOSPITAL}

@@ -40,10 +40,10 @@ from django.utils import timezone
 
 from health_f0.core.exceptions import PermissionDenied
 from health_f0.facilities import access
-from health_f0.facilities.models import Facility, FacilityKind, Role
+from health_f0.facilities.models import Facility, FacilityKind
 from health_f0.monitoring.models import Alert, AlertLevel, Declaration, Episode, EpisodeStatus
 
-REPORT_ROLES: frozenset[str] = frozenset({Role.MANAGER, Role.ADMINISTRATOR, Role.STATION_HEAD})
+REPORT_ROLES: frozenset[str] = access.HOME_CARE_REPORT_ROLES
 # Facilities that run home-care episodes: stations always get rows, treatment facilities (and any other
 # facility) only when they hold episodes in the range.
 MONITORING_KINDS: frozenset[str] = frozenset({FacilityKind.STATION, FacilityKind.TREATMENT})

@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 
 from health_f0.appointments.forms import NewPatientForm, ReexamForm, ScheduleOverrideForm
 from health_f0.appointments.models import ScheduleOverride, Service
-from health_f0.core.admin_site import desk_site
+from health_f0.desk.site import desk_site
 
 pytestmark = pytest.mark.django_db
 

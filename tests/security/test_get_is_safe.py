@@ -376,7 +376,7 @@ def urls_to_walk() -> tuple[list[tuple[Route, str]], list[str]]:
 
 
 def _registered_models() -> list[type[models.Model]]:
-    from health_f0.core.admin_site import desk_site
+    from health_f0.desk.site import desk_site
 
     return list(desk_site._registry)
 

@@ -209,7 +209,7 @@ def test_phone_booking_records_the_oral_consent_the_clerk_ticked(
     from health_f0.appointments import services as appt_services
     from health_f0.appointments.admin import AppointmentAdmin
     from health_f0.appointments.models import Service
-    from health_f0.core.admin_site import desk_site
+    from health_f0.desk.site import desk_site
 
     clerk = persona("datlich")
     model_admin = AppointmentAdmin(Appointment, desk_site)

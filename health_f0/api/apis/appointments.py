@@ -50,7 +50,7 @@ from health_f0.appointments.services import (
     appointment_reschedule,
     queue_call_next,
 )
-from health_f0.appointments.transitions import CLINICIAN_ROLES, DESK_ROLES, RECEPTION_ROLES
+from health_f0.appointments.transitions import DESK_ROLES, RECEPTION_ROLES
 from health_f0.core.exceptions import Conflict, DomainError, NotFound
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
@@ -62,7 +62,7 @@ TAG_PUBLIC = "Đặt lịch khám"
 TAG_PATIENT = "Lịch hẹn của tôi"
 TAG_STAFF = "Lịch hẹn (nhân viên)"
 
-QUEUE_ROLES: frozenset[str] = RECEPTION_ROLES | CLINICIAN_ROLES
+QUEUE_ROLES: frozenset[str] = access.QUEUE_ROLES
 
 
 @contextmanager

@@ -476,7 +476,7 @@ def _can_add(model_label: str) -> Callable[[HttpRequest], bool]:
 
 
 # Who sees the "Báo cáo" link (the report pages check access themselves).
-REPORT_ROLES: frozenset[str] = frozenset({"manager", "administrator", "station_head"})
+REPORT_ROLES: frozenset[str] = access.HOME_CARE_REPORT_ROLES
 
 
 def _has_role(roles: frozenset[str]) -> Callable[[HttpRequest], bool]:
@@ -501,10 +501,10 @@ def _episodes_active(request: HttpRequest) -> bool:
 
 
 # Who sees which appointment pages (role names as in facilities.Role; the pages check access themselves).
-BOOKING_DESK_ROLES: frozenset[str] = frozenset({"booking_desk", "reception", "administrator"})
-RECEPTION_DESK_ROLES: frozenset[str] = frozenset({"reception", "administrator"})
-REEXAM_SETTER_ROLES: frozenset[str] = BOOKING_DESK_ROLES | {"treatment_doctor"}
-QUEUE_CALLER_ROLES: frozenset[str] = RECEPTION_DESK_ROLES | {"treatment_doctor"}
+BOOKING_DESK_ROLES: frozenset[str] = access.BOOKING_DESK_ROLES
+RECEPTION_DESK_ROLES: frozenset[str] = access.RECEPTION_ROLES
+REEXAM_SETTER_ROLES: frozenset[str] = access.REEXAM_ROLES
+QUEUE_CALLER_ROLES: frozenset[str] = access.QUEUE_ROLES
 
 
 def _exact_page(name: str, *, prefix_of: tuple[str, ...] = ()) -> Callable[[HttpRequest], bool]:
