@@ -70,19 +70,16 @@ from health_f0.core.audit import audit_list_view, audit_log
 from health_f0.core.exceptions import DomainError
 from health_f0.core.models import AuditLog
 from health_f0.core.phone import display_phone
-from health_f0.desk.site import (
-    ScopedModelAdmin,
+from health_f0.desk.formatting import (
     age_years,
-    desk_site,
     duration_label,
     fmt_born,
     fmt_date,
     fmt_datetime,
     fmt_when_who,
-    has_any_role,
     name_html,
-    redirect_back,
 )
+from health_f0.desk.site import ScopedModelAdmin, desk_site, has_any_role, redirect_back
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, Role
 from health_f0.patients.models import Patient

@@ -21,7 +21,8 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 
 from health_f0.core.audit import audit_log
 from health_f0.core.models import AuditLog, User
-from health_f0.desk.site import ScopedModelAdmin, desk_site, fmt_datetime, install_desk_site
+from health_f0.desk.formatting import fmt_datetime
+from health_f0.desk.site import ScopedModelAdmin, desk_site, install_desk_site
 from health_f0.facilities import access
 from health_f0.patients.services import password_reset_done
 

@@ -10,7 +10,6 @@ the facility tree (ScopedModelAdmin below).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta
 from typing import Any
 
 from django import forms
@@ -21,15 +20,12 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext, pgettext
 from unfold.admin import ModelAdmin
 from unfold.sites import UnfoldAdminSite
 
+from health_f0.desk.formatting import fmt_datetime
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 
@@ -393,61 +389,6 @@ class ScopedModelAdmin(ModelAdmin):
 
     def change_url(self, object_id: Any) -> str:
         return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[object_id])
-
-
-# --- Formatting shared by the desk pages ------------------------------------------------------
-
-
-def fmt_date(value: date | None) -> str:
-    return value.strftime("%d/%m/%Y") if value else "—"
-
-
-def fmt_datetime(value: datetime | None) -> str:
-    return timezone.localtime(value).strftime("%H:%M %d/%m/%Y") if value else "—"
-
-
-def fmt_born(born: date) -> str:
-    """'05/03/1990 (31 tuổi)'."""
-    return f"{fmt_date(born)} ({age_years(born)} {pgettext('after a number of years', 'tuổi')})"
-
-
-def name_html(name: str) -> SafeString:
-    """A person's name in a desk list: bold, never wrapped."""
-    return format_html('<span class="font-semibold whitespace-nowrap">{}</span>', name)
-
-
-def fmt_user(user: Any, nobody: str = "") -> str:
-    """A staff member's login name; `nobody` when no one did it (an automatic step, the patient...)."""
-    return str(user.get_username()) if user else nobody
-
-
-def fmt_when_who(when: datetime | None, who: Any, *, sep: str = " ", nobody: str = "") -> str:
-    """A "when + who" column ('14:05 20/11/2021 hoa.nt'): "—" when it has not happened; the time alone when
-    no one did it and `nobody` is empty."""
-    if not when:
-        return "—"
-    return sep.join(part for part in (fmt_datetime(when), fmt_user(who, nobody)) if part)
-
-
-def duration_label(delta: timedelta) -> str:
-    """'2 giờ 15 phút', '3 ngày 4 giờ', '5 phút'."""
-    minutes = max(int(delta.total_seconds() // 60), 0)
-    days, rest = divmod(minutes, 60 * 24)
-    hours, mins = divmod(rest, 60)
-    day_text = ngettext("%(n)s ngày", "%(n)s ngày", days) % {"n": days}
-    hour_text = ngettext("%(n)s giờ", "%(n)s giờ", hours) % {"n": hours}
-    if days:
-        return f"{day_text} {hour_text}" if hours else day_text
-    if hours:
-        return (
-            f"{hour_text} {ngettext('%(n)s phút', '%(n)s phút', mins) % {'n': mins}}" if mins else hour_text
-        )
-    return ngettext("%(n)s phút", "%(n)s phút", mins) % {"n": mins}
-
-
-def age_years(born: date, on: date | None = None) -> int:
-    on = on or timezone.localdate()
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
 # --- Sidebar (settings.UNFOLD["SIDEBAR"]["navigation"] points here) ---------------------------

@@ -35,18 +35,15 @@ from unfold.enums import ActionVariant
 
 from health_f0.core.exceptions import DomainError
 from health_f0.core.phone import display_phone
-from health_f0.desk.site import (
-    ScopedModelAdmin,
-    desk_site,
+from health_f0.desk.formatting import (
     duration_label,
     fmt_date,
     fmt_datetime,
     fmt_user,
     fmt_when_who,
-    has_any_role,
     name_html,
-    redirect_back,
 )
+from health_f0.desk.site import ScopedModelAdmin, desk_site, has_any_role, redirect_back
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.his import selectors, services

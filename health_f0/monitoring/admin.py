@@ -33,20 +33,17 @@ from unfold.forms import BaseDialogForm
 
 from health_f0.core.exceptions import DomainError
 from health_f0.core.phone import display_phone
-from health_f0.desk.site import (
-    ScopedModelAdmin,
+from health_f0.desk.formatting import (
     age_years,
-    desk_site,
     duration_label,
     fmt_born,
     fmt_date,
     fmt_datetime,
     fmt_user,
     fmt_when_who,
-    has_any_role,
     name_html,
-    redirect_back,
 )
+from health_f0.desk.site import ScopedModelAdmin, desk_site, has_any_role, redirect_back
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, Membership
 from health_f0.monitoring import rules, selectors

@@ -22,7 +22,8 @@ from unfold.forms import BaseDialogForm
 
 from health_f0.core.exceptions import DomainError
 from health_f0.core.phone import mask_phone
-from health_f0.desk.site import ScopedModelAdmin, desk_site, fmt_datetime, redirect_back
+from health_f0.desk.formatting import fmt_datetime
+from health_f0.desk.site import ScopedModelAdmin, desk_site, redirect_back
 from health_f0.facilities import access
 from health_f0.notifications.desk import outbox_backlog_context
 from health_f0.notifications.models import MessageStatus, OutboxMessage

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from health_f0.desk.site import duration_label, fmt_datetime
+from health_f0.desk.formatting import duration_label, fmt_datetime
 from health_f0.facilities import access
 from health_f0.notifications import selectors
 

@@ -22,16 +22,8 @@ from unfold.widgets import UnfoldAdminSingleDateWidget, UnfoldAdminTextInputWidg
 from health_f0.core.exceptions import DomainError
 from health_f0.core.phone import display_phone, normalize_mobile
 from health_f0.core.text import clean_person_name
-from health_f0.desk.site import (
-    ScopedModelAdmin,
-    age_years,
-    desk_site,
-    fmt_date,
-    fmt_datetime,
-    fmt_user,
-    has_any_role,
-    redirect_back,
-)
+from health_f0.desk.formatting import age_years, fmt_date, fmt_datetime, fmt_user
+from health_f0.desk.site import ScopedModelAdmin, desk_site, has_any_role, redirect_back
 from health_f0.facilities import access
 from health_f0.patients import address, bonds
 from health_f0.patients.identifiers import clean_bhyt, clean_cccd

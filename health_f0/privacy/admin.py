@@ -28,17 +28,8 @@ from unfold.enums import ActionVariant
 
 from health_f0.core.exceptions import DomainError, ValidationErrors
 from health_f0.core.phone import display_phone
-from health_f0.desk.site import (
-    ScopedModelAdmin,
-    desk_site,
-    duration_label,
-    fmt_date,
-    fmt_datetime,
-    fmt_when_who,
-    has_any_role,
-    name_html,
-    redirect_back,
-)
+from health_f0.desk.formatting import duration_label, fmt_date, fmt_datetime, fmt_when_who, name_html
+from health_f0.desk.site import ScopedModelAdmin, desk_site, has_any_role, redirect_back
 from health_f0.facilities import access
 from health_f0.privacy import retention, selectors, services
 from health_f0.privacy.forms import ApproveForm, PolicyPublishForm, RejectForm

@@ -28,18 +28,8 @@ from unfold.enums import ActionVariant
 
 from health_f0.core.exceptions import DomainError
 from health_f0.core.phone import normalize_mobile
-from health_f0.desk.site import (
-    ScopedModelAdmin,
-    age_years,
-    desk_site,
-    duration_label,
-    fmt_born,
-    fmt_date,
-    fmt_datetime,
-    has_any_role,
-    name_html,
-    redirect_back,
-)
+from health_f0.desk.formatting import age_years, duration_label, fmt_born, fmt_date, fmt_datetime, name_html
+from health_f0.desk.site import ScopedModelAdmin, desk_site, has_any_role, redirect_back
 from health_f0.facilities import access
 from health_f0.patients import address
 from health_f0.registration import screening

@@ -15,8 +15,8 @@ from django.urls import reverse
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from health_f0.desk.site import DESK_LANDINGS
 from health_f0.core.db_health import permission_denied
+from health_f0.desk.site import DESK_LANDINGS
 
 pytestmark = pytest.mark.django_db
 

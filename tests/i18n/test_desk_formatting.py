@@ -6,7 +6,7 @@ from datetime import date
 
 from django.utils import translation
 
-from health_f0.desk.site import fmt_born
+from health_f0.desk.formatting import fmt_born
 
 
 def test_the_age_after_a_date_of_birth_follows_the_language() -> None:
