@@ -72,12 +72,16 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "axes",
     "csp",
-    # Two-factor authentication for staff (health_f0.core.two_factor): TOTP apps and recovery codes.
+    # Two-factor authentication for staff (health_f0.accounts.two_factor): TOTP apps and recovery codes.
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "huey.contrib.djhuey",
     "health_f0.core",
+    # The desk right after core: its admin module installs the desk as the default admin site before any
+    # domain's desk pages register (autodiscovery follows this order).
+    "health_f0.desk",
+    "health_f0.accounts",
     "health_f0.facilities",
     "health_f0.patients",
     "health_f0.notifications",
@@ -86,10 +90,11 @@ INSTALLED_APPS = [
     "health_f0.appointments",
     "health_f0.his",
     "health_f0.privacy",
-    "health_f0.desk",
     "health_f0.api",
     "health_f0.www",
     "health_f0.reports",
+    # Composition only: the demo data (manage.py seed_demo) over every domain.
+    "health_f0.demo",
 ]
 
 MIDDLEWARE = [
@@ -105,12 +110,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    # Idle and absolute session limits (core/session_policy.py), before anything else looks at the user.
-    "health_f0.core.session_policy.SessionPolicyMiddleware",
+    # Idle and absolute session limits (accounts/session_policy.py), before anything else looks at the user.
+    "health_f0.accounts.session_policy.SessionPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "health_f0.core.middleware.ForcePasswordChangeMiddleware",
-    # A staff session that has not given its two-factor code goes to /desk/xac-thuc/ (core/two_factor.py).
-    "health_f0.core.two_factor.TwoFactorMiddleware",
+    # A staff session that has not given its two-factor code goes to /desk/xac-thuc/ (accounts/two_factor.py).
+    "health_f0.accounts.two_factor.TwoFactorMiddleware",
     "health_f0.privacy.middleware.ConsentRequiredMiddleware",
     "axes.middleware.AxesMiddleware",
     # A view that fails because the database is away answers 503 (core/db_health.py).
@@ -124,8 +129,8 @@ TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         # Before the apps' folders (unfold is listed first): unfold's page skeleton without chart.js and the
-        # Inter web fonts (health_f0/core/templates/unfold/layouts/skeleton.html, the Static section).
-        "DIRS": [BASE_DIR / "health_f0" / "core" / "templates"],
+        # Inter web fonts (health_f0/desk/templates/unfold/layouts/skeleton.html, the Static section).
+        "DIRS": [BASE_DIR / "health_f0" / "desk" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -246,8 +251,8 @@ else:
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "core.User"
 AUTHENTICATION_BACKENDS = [
-    # django-axes' lockout per username + address, plus a per-username back-off (core.lockout).
-    "health_f0.core.lockout.LoginGuardBackend",
+    # django-axes' lockout per username + address, plus a per-username back-off (accounts.lockout).
+    "health_f0.accounts.lockout.LoginGuardBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 PASSWORD_HASHERS = [
@@ -260,12 +265,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     # Staff (desk accounts) need 12 characters; patients keep 8 with the common-password check.
-    {"NAME": "health_f0.core.passwords.StaffMinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "health_f0.accounts.passwords.StaffMinimumLengthValidator", "OPTIONS": {"min_length": 12}},
 ]
 LOGIN_URL = "www:login"
 LOGIN_REDIRECT_URL = "www:home"
 LOGOUT_REDIRECT_URL = "www:home"
-# Login lockout (django-axes, database handler; health_f0.core.lockout): AXES_FAILURE_LIMIT wrong passwords
+# Login lockout (django-axes, database handler; health_f0.accounts.lockout): AXES_FAILURE_LIMIT wrong passwords
 # for one username from one address lock that pair for the cool-off. Another address is not locked, so an
 # attacker cannot lock a user out; a distributed attack meets the per-username back-off instead: past
 # AXES_USERNAME_BACKOFF_AFTER failures (all addresses, within the cool-off), each further try waits
@@ -282,7 +287,10 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
 AXES_LOCKOUT_TEMPLATE = "www/locked_out.html"
-AXES_LOCKOUT_CALLABLE = "health_f0.core.lockout.lockout_response"
+AXES_LOCKOUT_CALLABLE = "health_f0.accounts.lockout.lockout_response"
+# The portal's page context for that lockout page (the province's name and hotline); accounts does not
+# import the portal.
+LOCKOUT_PAGE_CONTEXT = "health_f0.www.selectors.portal_page_context"
 AXES_USERNAME_BACKOFF_AFTER = int(os.environ.get("AXES_USERNAME_BACKOFF_AFTER", str(3 * AXES_FAILURE_LIMIT)))
 AXES_USERNAME_BACKOFF_BASE_SECONDS = int(os.environ.get("AXES_USERNAME_BACKOFF_BASE_SECONDS", "2"))
 AXES_USERNAME_BACKOFF_MAX_SECONDS = int(os.environ.get("AXES_USERNAME_BACKOFF_MAX_SECONDS", "300"))
@@ -292,7 +300,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
-# Session lifetimes (health_f0.core.session_policy): a staff session ends after STAFF_SESSION_IDLE_MINUTES
+# Session lifetimes (health_f0.accounts.session_policy): a staff session ends after STAFF_SESSION_IDLE_MINUTES
 # without a request and STAFF_SESSION_MAX_HOURS after its login; a patient's after PATIENT_SESSION_IDLE_DAYS
 # idle and PATIENT_SESSION_MAX_DAYS in all.
 STAFF_SESSION_IDLE_MINUTES = int(os.environ.get("STAFF_SESSION_IDLE_MINUTES", "30"))
@@ -300,7 +308,7 @@ STAFF_SESSION_MAX_HOURS = int(os.environ.get("STAFF_SESSION_MAX_HOURS", "12"))
 PATIENT_SESSION_IDLE_DAYS = int(os.environ.get("PATIENT_SESSION_IDLE_DAYS", "14"))
 PATIENT_SESSION_MAX_DAYS = int(os.environ.get("PATIENT_SESSION_MAX_DAYS", "30"))
 SESSION_COOKIE_AGE = 60 * 60 * 24 * PATIENT_SESSION_IDLE_DAYS
-# Two-factor authentication (health_f0.core.two_factor): required for administrators, managers and
+# Two-factor authentication (health_f0.accounts.two_factor): required for administrators, managers and
 # superusers; optional for other staff. Turn it off only for a local demo (the test suite's fixture does).
 STAFF_2FA_REQUIRED = env_bool("STAFF_2FA_REQUIRED", True)
 # The name the authenticator app shows next to the account.
@@ -495,10 +503,10 @@ UNFOLD = {
     # The audit log is the record of changes; Django's own admin history page is not used.
     "SHOW_HISTORY": False,
     "SHOW_VIEW_ON_SITE": False,
-    # The user menu: change password, two-factor authentication (health_f0.core.two_factor_views).
-    "ACCOUNT": {"navigation": "health_f0.core.two_factor_views.account_links"},
+    # The user menu: change password, two-factor authentication (health_f0.desk.two_factor).
+    "ACCOUNT": {"navigation": "health_f0.desk.two_factor.account_links"},
     # A red label on every desk page for administrators and managers while the SMS outbox is late.
-    "ENVIRONMENT": "health_f0.notifications.desk.outbox_environment_label",
+    "ENVIRONMENT": "health_f0.notifications.desk.backlog.outbox_environment_label",
 }
 
 LOGGING = {

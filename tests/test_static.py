@@ -118,7 +118,7 @@ def test_desk_page_loads_only_what_a_clerk_needs(persona: Any, username: str) ->
     response = client.get("/desk/", follow=True)
     assert response.status_code == 200
     html = response.content.decode()
-    # unfold's skeleton is ours (health_f0/core/templates/unfold/layouts/skeleton.html) ...
+    # unfold's skeleton is ours (health_f0/desk/templates/unfold/layouts/skeleton.html) ...
     assert "unfold/css/styles" in html
     assert "unfold/js/alpine/alpine" in html
     assert "--font-sans: system-ui" in html

@@ -2,10 +2,9 @@ from django.apps import AppConfig
 
 
 class CoreConfig(AppConfig):
+    """Shared kernel: the user and audit models, the workflow engine, actors, locks, counters and request
+    plumbing. It imports no domain app (tests/test_architecture.py)."""
+
     name = "health_f0.core"
     label = "core"
     verbose_name = "Hệ thống"
-
-    def ready(self) -> None:
-        # Login receivers: the session's kind and start (session_policy), whether it needs a code (two_factor).
-        from health_f0.core import session_policy, two_factor  # noqa: F401

@@ -149,6 +149,9 @@ def audit_describe(row: Any) -> AuditEntry:
     verb = verbs.get(row.verb)
     verb_text = str(verb) if verb is not None else f"{row.get_action_display()} · {row.verb}"
     data = row.data if isinstance(row.data, dict) else {"": row.data}
+    if data.get("from") is not None and data.get("from") == data.get("to"):
+        # A workflow step that keeps the state (a booking moved, a re-exam acknowledged): nothing to say.
+        data = {key: value for key, value in data.items() if key not in ("from", "to")}
     order = {key: index for index, key in enumerate(keys)}
     details = [
         (str(keys.get(key, key)), _value_text(value, values.get(key)))

@@ -35,6 +35,8 @@ DESK_PREFIX = "/desk/"
 # The portal's own 404 page (with the province's name and hotline); imported by name: core does not depend
 # on the portal's code.
 PORTAL_NOT_FOUND_VIEW = "health_f0.www.views.page_not_found"
+# The desk's own 403 page for a staff member (None for anyone else), imported by name likewise.
+DESK_FORBIDDEN_VIEW = "health_f0.desk.site.desk_forbidden"
 
 # MariaDB/MySQL error numbers that mean "not now" rather than "wrong".
 UNAVAILABLE_MYSQL_ERRORS = frozenset(
@@ -151,10 +153,10 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
     if is_api_request(request):
         return api_error(403, "permission_denied", _("Bạn không có quyền thực hiện thao tác này."))
     if request.path.startswith(DESK_PREFIX):
-        from health_f0.desk.site import desk_site
-
-        if desk_site.has_permission(request):
-            return desk_site.permission_denied(request)
+        desk_forbidden: Callable[[HttpRequest], HttpResponse | None] = import_string(DESK_FORBIDDEN_VIEW)
+        response = desk_forbidden(request)
+        if response is not None:
+            return response
     return HttpResponse(render_to_string("core/forbidden.html"), status=403)
 
 

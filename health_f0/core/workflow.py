@@ -193,9 +193,11 @@ class Workflow:
         verb: str | None = None,
         on_commit: Iterable[Callable[[], Any]] = (),
         params: Mapping[str, Any] | None = None,
+        audit_action: str | None = None,
     ) -> Step:
         """Take `action` on `obj` (already locked by the caller, inside its transaction): check, write the new
-        state and `fields`, audit (verb defaults to the action), queue `on_commit` callbacks. Returns the step
+        state and `fields`, audit (verb defaults to the action; `audit_action` overrides the audit row's
+        action, e.g. "delete" for a step that erases data), queue `on_commit` callbacks. Returns the step
         (its `capacity` says whether the actor acted as staff, patient, requester or system)."""
         from health_f0.core.audit import audit_log
         from health_f0.core.models import AuditLog
@@ -215,7 +217,7 @@ class Workflow:
         data.update(audit or {})
         audit_log(
             actor=actor if actor_id(actor) is not None else None,
-            action=AuditLog.Action.TRANSITION,
+            action=audit_action or AuditLog.Action.TRANSITION,
             verb=verb or action,
             target=obj,
             facility=self._facility(obj),

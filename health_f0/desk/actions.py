@@ -8,7 +8,8 @@ service call to `desk_action`, which
   message ("<what was refused>: <why>"), a success to the success message,
 - redirects to the `next=` the form was posted from when it is a local desk path, else to the fallback.
 
-`form_error_messages` puts a form's errors into messages (the desk's GET filters and small POST forms).
+`dialog_action` does the same for a step taken from an unfold action dialog (a refusal on one of the dialog's
+fields shows the dialog again). `form_error_messages` puts a form's errors into messages (the desk's GET filters and small POST forms).
 """
 
 from __future__ import annotations
@@ -82,6 +83,28 @@ def desk_action(
         return HttpResponseNotAllowed(["POST"])
     run(request, call, success=success, refused=refused)
     return HttpResponseRedirect(safe_next(request, fallback))
+
+
+def dialog_action(
+    request: HttpRequest,
+    call: Callable[[], Any],
+    *,
+    form: forms.BaseForm,
+    dialog: Any,
+    fallback: str,
+    success: str | Callable[[Any], str] | None = None,
+) -> HttpResponse:
+    """A step taken from an unfold action dialog (the dialog's form already valid): run the call; a refusal
+    naming one of the form's fields shows the dialog again with that error, any other becomes a message; then
+    back to `fallback` (a full-page redirect, also from an htmx dialog)."""
+    from django.shortcuts import render
+
+    from health_f0.desk.site import redirect_back
+
+    done, _result = run(request, call, success=success, form=form)
+    if not done and form.errors:
+        return render(request, "unfold/helpers/dialog.html", {"dialog": dialog, "form": form})
+    return redirect_back(request, fallback)
 
 
 def post_only(request: HttpRequest) -> HttpResponse | None:

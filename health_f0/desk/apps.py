@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
 
 
 class DeskConfig(AppConfig):
@@ -7,3 +8,10 @@ class DeskConfig(AppConfig):
 
     name = "health_f0.desk"
     label = "desk"
+
+    def ready(self) -> None:
+        # The desk's own sidebar group, then each installed app's `<app>/desk/nav.py` (it calls
+        # navigation.register_group / register_items), found by Django's discovery: the desk names no domain.
+        import health_f0.desk.nav  # noqa: F401
+
+        autodiscover_modules("desk.nav")

@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import ngettext, pgettext
+
+# The desk's search box reads a phone number the way the patient search does (one rule).
+from health_f0.patients.selectors import search_phone  # noqa: F401
 
 
 def fmt_date(value: date | None) -> str:
@@ -61,3 +65,8 @@ def duration_label(delta: timedelta) -> str:
 def age_years(born: date, on: date | None = None) -> int:
     on = on or timezone.localdate()
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def badge(text: Any, kind: str | None) -> SafeString:
+    """Unfold's coloured label ("success", "warning", "danger", "info" or None for grey)."""
+    return SafeString(render_to_string("unfold/helpers/label.html", {"text": text, "type": kind}).strip())

@@ -9,8 +9,8 @@ the facility tree (ScopedModelAdmin below).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin
@@ -25,9 +25,12 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 from unfold.sites import UnfoldAdminSite
 
+from health_f0.desk import navigation
 from health_f0.desk.formatting import fmt_datetime
 from health_f0.facilities import access
-from health_f0.facilities.models import Facility
+
+if TYPE_CHECKING:
+    from health_f0.facilities.models import Facility
 
 
 class DeskSite(UnfoldAdminSite):
@@ -40,13 +43,13 @@ class DeskSite(UnfoldAdminSite):
         if not (user.is_active and user.is_staff and access.is_staff_member(user)):
             return False
         # A session that still owes its two-factor code (TwoFactorMiddleware sends it to give it).
-        from health_f0.core.two_factor import pending_step
+        from health_f0.accounts.two_factor import pending_step
 
         return pending_step(request) is None
 
     def get_urls(self) -> list[Any]:
-        """The two-factor pages (core/two_factor_views.py) before the admin's own (and its catch-all)."""
-        from health_f0.core.two_factor_views import desk_urls
+        """The two-factor pages (desk/two_factor.py) before the admin's own (and its catch-all)."""
+        from health_f0.desk.two_factor import desk_urls
 
         return desk_urls(self) + super().get_urls()
 
@@ -94,12 +97,12 @@ class DeskSite(UnfoldAdminSite):
             "landing_url": desk_landing(request) or reverse(f"{self.name}:index", current_app=self.name),
             "held_roles": [f"{m.get_role_display()} — {m.facility.name}" for m in memberships],
         }
-        return render(request, "core/desk_forbidden.html", context, status=403)
+        return render(request, "desk/forbidden.html", context, status=403)
 
     def password_change(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         """The desk's own-password change: the current password is checked like a login and the change
         goes through the service (audit, every API token and other session revoked)."""
-        from health_f0.core.passwords import DeskPasswordChangeView
+        from health_f0.accounts.passwords import DeskPasswordChangeView
 
         request.current_app = self.name
         return DeskPasswordChangeView.as_view(
@@ -111,10 +114,18 @@ class DeskSite(UnfoldAdminSite):
 desk_site = DeskSite(name="admin")
 
 
+def desk_forbidden(request: HttpRequest) -> HttpResponse | None:
+    """The 403 handler's desk part (core/db_health.py, DESK_FORBIDDEN_VIEW): the desk's own page for someone
+    who may use the desk, else None (the plain page)."""
+    if desk_site.has_permission(request):
+        return desk_site.permission_denied(request)
+    return None
+
+
 def install_desk_site() -> None:
     """Make the desk the default admin site, so `admin.site.urls` and `@admin.register` both use it.
 
-    Called from health_f0.core.admin, the first project admin module autodiscovery imports. Models that
+    Called from health_f0.desk.admin, the first project admin module autodiscovery imports. Models that
     apps listed earlier registered on unfold's default site (django-axes' access logs) move over.
     """
     previous = sites.site
@@ -122,7 +133,7 @@ def install_desk_site() -> None:
         return
     for model, model_admin in list(getattr(previous, "_registry", {}).items()):
         # django-otp's device pages would show any user's TOTP secret as a QR code: devices are managed
-        # only on the owner's own two-factor pages (core/two_factor_views.py) and by `two_factor_reset`.
+        # only on the owner's own two-factor pages (desk/two_factor.py) and by `two_factor_reset`.
         if model._meta.app_label in ("otp_totp", "otp_static", "otp_hotp", "otp_email"):
             continue
         if not desk_site.is_registered(model):
@@ -191,6 +202,9 @@ class ScopedModelAdmin(ModelAdmin):
     audit_detail_views = False
     # Each page of the list is an audit row (None: when the model holds patient data, see holds_patient_data).
     audit_list_views: bool | None = None
+    # A search term that reads as a mobile number finds the rows whose `phone_search_field` (a lookup path,
+    # e.g. "patient__phone") is that number, in E.164; any other term goes to `search_fields`.
+    phone_search_field: str | None = None
     list_per_page = 50
     compressed_fields = True
     warn_unsaved_form = True
@@ -214,7 +228,18 @@ class ScopedModelAdmin(ModelAdmin):
             qs = qs.order_by(*ordering)
         return qs
 
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any], search_term: str) -> Any:
+        if self.phone_search_field:
+            from health_f0.desk.formatting import search_phone
+
+            phone = search_phone(search_term.strip())
+            if phone:
+                return queryset.filter(**{self.phone_search_field: phone}), False
+        return super().get_search_results(request, queryset, search_term)
+
     def facility_of(self, obj: models.Model) -> Facility | None:
+        from health_f0.facilities.models import Facility
+
         if not self.facility_field:
             return obj if isinstance(obj, Facility) else None
         value: Any = obj
@@ -387,6 +412,20 @@ class ScopedModelAdmin(ModelAdmin):
             )
         return {"history_title": title, "history_rows": history}
 
+    def page_context(self, request: HttpRequest, title: Any) -> dict[str, Any]:
+        """The context of one of the page's own desk views (a worklist, a form): the site's, the title, and
+        what unfold's layout reads of a model page."""
+        request.current_app = self.admin_site.name
+        return {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "content_title": title,
+            "subtitle": None,
+            "opts": self.model._meta,
+            "model_admin": self,
+            "has_view_permission": True,
+        }
+
     def change_url(self, object_id: Any) -> str:
         return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[object_id])
 
@@ -394,380 +433,10 @@ class ScopedModelAdmin(ModelAdmin):
 # --- Sidebar (settings.UNFOLD["SIDEBAR"]["navigation"] points here) ---------------------------
 
 
-def _can_view(model_label: str) -> Callable[[HttpRequest], bool]:
-    def check(request: HttpRequest) -> bool:
-        from django.apps import apps
-
-        model = apps.get_model(model_label)
-        model_admin = desk_site._registry.get(model)
-        return bool(model_admin and model_admin.has_view_permission(request))
-
-    return check
-
-
-def _can_add(model_label: str) -> Callable[[HttpRequest], bool]:
-    def check(request: HttpRequest) -> bool:
-        from django.apps import apps
-
-        model = apps.get_model(model_label)
-        model_admin = desk_site._registry.get(model)
-        return bool(model_admin and model_admin.has_add_permission(request))
-
-    return check
-
-
-# Who sees the "Báo cáo" link (the report pages check access themselves).
-REPORT_ROLES: frozenset[str] = access.HOME_CARE_REPORT_ROLES
-
-
-def _has_role(roles: frozenset[str]) -> Callable[[HttpRequest], bool]:
-    def check(request: HttpRequest) -> bool:
-        return has_any_role(request.user, roles)
-
-    return check
-
-
-def _url(name: str, query: str = "") -> str:
-    try:
-        return reverse(f"admin:{name}") + query
-    except NoReverseMatch:  # a model not registered (yet): no link
-        return ""
-
-
-def _episodes_active(request: HttpRequest) -> bool:
-    """The board and the silent list live under the episodes' URL; only the list and details light this."""
-    base = _url("monitoring_episode_changelist")
-    extra = (_url("monitoring_board"), _url("monitoring_silent"))
-    return bool(base) and request.path.startswith(base) and not request.path.startswith(extra)
-
-
-# Who sees which appointment pages (role names as in facilities.Role; the pages check access themselves).
-BOOKING_DESK_ROLES: frozenset[str] = access.BOOKING_DESK_ROLES
-RECEPTION_DESK_ROLES: frozenset[str] = access.RECEPTION_ROLES
-REEXAM_SETTER_ROLES: frozenset[str] = access.REEXAM_ROLES
-QUEUE_CALLER_ROLES: frozenset[str] = access.QUEUE_ROLES
-
-
-def _exact_page(name: str, *, prefix_of: tuple[str, ...] = ()) -> Callable[[HttpRequest], bool]:
-    """Active on this page (and its sub-pages) but not on the sibling pages hung under the same URL."""
-
-    def check(request: HttpRequest) -> bool:
-        base = _url(name)
-        others = tuple(_url(other) for other in prefix_of)
-        return bool(base) and request.path.startswith(base) and not request.path.startswith(others)
-
-    return check
-
-
-def _priority_queue_active(request: HttpRequest) -> bool:
-    return request.path.startswith(_url("registration_registration_changelist")) and (
-        "eligibility__in" in request.GET
-    )
-
-
-def _priority_badge(request: HttpRequest) -> dict[str, Any]:
-    """The count of waiting "needs a doctor's review" / "should go to hospital" registrations the user sees,
-    on every desk page (issue 9; cached until a registration changes); no badge at zero."""
-    from health_f0.registration.selectors import priority_badge_count
-
-    count = priority_badge_count(user=request.user)
-    return {"badge": str(count), "badge_variant": "danger", "badge_style": "solid"} if count else {}
-
-
 def sidebar_navigation(request: HttpRequest) -> list[dict[str, Any]]:
-    """The desk menu, grouped by job. Items the user may not open are hidden by their permission."""
-
-    def item(title: Any, icon: str, link: str, permission: Callable[[HttpRequest], bool]) -> dict[str, Any]:
-        return {"title": title, "icon": icon, "link": link, "permission": permission}
-
-    groups: list[dict[str, Any]] = [
-        {
-            "title": _("Đăng ký F0"),
-            "separator": True,
-            "items": [
-                item(
-                    _("Hàng chờ tiếp nhận"),
-                    "pending_actions",
-                    _url("registration_registration_changelist", "?status__exact=submitted"),
-                    _can_view("registration.Registration"),
-                ),
-                {
-                    **item(
-                        _("Ca cần ưu tiên"),
-                        "priority_high",
-                        _url(
-                            "registration_registration_changelist",
-                            "?status__exact=submitted&eligibility__in=review,hospital",
-                        ),
-                        _can_view("registration.Registration"),
-                    ),
-                    "active": _priority_queue_active,
-                    **_priority_badge(request),
-                },
-                item(
-                    _("Tất cả hồ sơ đăng ký"),
-                    "assignment",
-                    _url("registration_registration_changelist"),
-                    _can_view("registration.Registration"),
-                ),
-                item(
-                    _("Đăng ký trực tiếp"),
-                    "person_add",
-                    _url("registration_registration_add"),
-                    _can_add("registration.Registration"),
-                ),
-            ],
-        },
-        {
-            "title": _("Theo dõi tại nhà"),
-            "separator": True,
-            "items": [
-                item(
-                    _("Bảng theo dõi hôm nay"),
-                    "monitor_heart",
-                    _url("monitoring_board"),
-                    _can_view("monitoring.Episode"),
-                ),
-                item(
-                    _("Cảnh báo"),
-                    "notifications_active",
-                    _url("monitoring_alert_changelist", "?xu_ly=chua"),
-                    _can_view("monitoring.Alert"),
-                ),
-                item(
-                    _("Chưa khai báo / Danh sách gọi"),
-                    "phone_in_talk",
-                    _url("monitoring_silent"),
-                    _can_view("monitoring.Episode"),
-                ),
-                {
-                    **item(
-                        _("Đợt chăm sóc"),
-                        "home_health",
-                        _url("monitoring_episode_changelist", "?status__exact=active"),
-                        _can_view("monitoring.Episode"),
-                    ),
-                    "active": _episodes_active,
-                },
-            ],
-        },
-        {
-            "title": _("Lịch hẹn khám"),
-            "separator": True,
-            "items": [
-                item(
-                    _("Lịch chờ xác nhận"),
-                    "event_upcoming",
-                    _url("appointments_worklist"),
-                    _has_role(BOOKING_DESK_ROLES),
-                ),
-                item(
-                    _("Đặt lịch qua điện thoại"),
-                    "add_call",
-                    _url("appointments_book"),
-                    _has_role(BOOKING_DESK_ROLES),
-                ),
-                {
-                    **item(
-                        _("Tái khám cần gọi"),
-                        "phone_callback",
-                        _url("appointments_reexams"),
-                        _has_role(REEXAM_SETTER_ROLES),
-                    ),
-                    "active": _exact_page("appointments_reexams", prefix_of=("appointments_reexam_new",)),
-                },
-                item(
-                    _("Hẹn tái khám"),
-                    "update",
-                    _url("appointments_reexam_new"),
-                    _has_role(REEXAM_SETTER_ROLES),
-                ),
-                {
-                    **item(
-                        _("Tiếp đón"),
-                        "qr_code_scanner",
-                        _url("appointments_checkin"),
-                        _has_role(RECEPTION_DESK_ROLES),
-                    ),
-                    "active": _exact_page("appointments_checkin", prefix_of=("appointments_walk_in",)),
-                },
-                item(
-                    _("Tiếp đón vãng lai"),
-                    "person_add",
-                    _url("appointments_walk_in"),
-                    _has_role(RECEPTION_DESK_ROLES),
-                ),
-                item(
-                    _("Hàng đợi hôm nay"),
-                    "format_list_numbered",
-                    _url("appointments_queue"),
-                    _has_role(QUEUE_CALLER_ROLES),
-                ),
-                {
-                    **item(
-                        _("Tất cả lịch hẹn"),
-                        "calendar_month",
-                        _url("appointments_appointment_changelist"),
-                        _can_view("appointments.Appointment"),
-                    ),
-                    "active": _exact_page(
-                        "appointments_appointment_changelist",
-                        prefix_of=(
-                            "appointments_worklist",
-                            "appointments_book",
-                            "appointments_reexams",
-                            "appointments_checkin",
-                            "appointments_queue",
-                        ),
-                    ),
-                },
-                item(
-                    _("Kế hoạch tái khám định kỳ"),
-                    "event_repeat",
-                    _url("appointments_reexamplan_changelist"),
-                    _can_view("appointments.ReexamPlan"),
-                ),
-                item(
-                    _("Dịch vụ và lịch làm việc"),
-                    "medical_services",
-                    _url("appointments_service_changelist"),
-                    _can_view("appointments.Service"),
-                ),
-                item(
-                    _("Lịch thay đổi theo ngày"),
-                    "edit_calendar",
-                    _url("appointments_scheduleoverride_changelist"),
-                    _can_view("appointments.ScheduleOverride"),
-                ),
-                item(
-                    _("Ngày nghỉ lễ"),
-                    "beach_access",
-                    _url("appointments_holiday_changelist"),
-                    _can_view("appointments.Holiday"),
-                ),
-                item(
-                    _("Nhắc lịch hẹn"),
-                    "alarm",
-                    _url("appointments_appointmentpolicy_changelist"),
-                    _can_view("appointments.AppointmentPolicy"),
-                ),
-            ],
-        },
-        {
-            "title": _("Báo cáo"),
-            "separator": True,
-            "items": [
-                item(_("Báo cáo"), "monitoring", "/bao-cao/", _has_role(REPORT_ROLES)),
-            ],
-        },
-        {
-            "title": _("Người bệnh"),
-            "separator": True,
-            "items": [
-                item(
-                    _("Người bệnh"),
-                    "personal_injury",
-                    _url("patients_patient_changelist"),
-                    _can_view("patients.Patient"),
-                ),
-            ],
-        },
-        {
-            "title": _("Cơ sở & nhân viên"),
-            "separator": True,
-            "items": [
-                item(
-                    _("Cơ sở y tế"),
-                    "local_hospital",
-                    _url("facilities_facility_changelist"),
-                    _can_view("facilities.Facility"),
-                ),
-                item(
-                    _("Địa bàn phụ trách"),
-                    "map",
-                    _url("facilities_stationward_changelist"),
-                    _can_view("facilities.StationWard"),
-                ),
-                item(
-                    _("Phân công nhân viên"),
-                    "badge",
-                    _url("facilities_membership_changelist"),
-                    _can_view("facilities.Membership"),
-                ),
-            ],
-        },
-        {
-            "title": _("Cấu hình"),
-            "separator": True,
-            "items": [
-                item(
-                    _("Bộ câu hỏi khai báo"),
-                    "quiz",
-                    _url("monitoring_questionnaireversion_changelist"),
-                    _can_view("monitoring.QuestionnaireVersion"),
-                ),
-                item(
-                    _("Quy tắc phân loại cảnh báo"),
-                    "rule",
-                    _url("monitoring_triagerule_changelist"),
-                    _can_view("monitoring.TriageRule"),
-                ),
-                item(
-                    _("Hạn khai báo và giờ nhắc"),
-                    "schedule",
-                    _url("monitoring_provincepolicy_changelist"),
-                    _can_view("monitoring.ProvincePolicy"),
-                ),
-                item(
-                    _("Tài liệu hướng dẫn"),
-                    "menu_book",
-                    _url("monitoring_guidancedocument_changelist"),
-                    _can_view("monitoring.GuidanceDocument"),
-                ),
-            ],
-        },
-        {
-            "title": _("Hệ thống"),
-            "separator": True,
-            "items": [
-                item(
-                    _("Hộp thư đi (SMS)"),
-                    "sms",
-                    _url("notifications_outboxmessage_changelist"),
-                    _can_view("notifications.OutboxMessage"),
-                ),
-                item(
-                    _("Nhật ký truy cập và thao tác"),
-                    "history",
-                    _url("core_auditlog_changelist"),
-                    _can_view("core.AuditLog"),
-                ),
-                item(
-                    _("Người dùng"),
-                    "manage_accounts",
-                    _url("core_user_changelist"),
-                    _can_view("core.User"),
-                ),
-            ],
-        },
-    ]
-    # HIS linking (issue 5): built by health_f0.his.admin, placed before the reports.
-    from health_f0.his.admin import sidebar_group as his_sidebar_group
-
-    titles = [str(group["title"]) for group in groups]
-    at = titles.index(str(_("Báo cáo"))) if str(_("Báo cáo")) in titles else len(groups)
-    groups.insert(at, his_sidebar_group(item))
-    # Personal-data rights (issue 8): built by health_f0.privacy.admin, before the system group.
-    from health_f0.privacy.admin import sidebar_group as privacy_sidebar_group
-
-    titles = [str(group["title"]) for group in groups]
-    groups.insert(
-        titles.index(str(_("Hệ thống"))) if str(_("Hệ thống")) in titles else len(groups),
-        privacy_sidebar_group(item),
-    )
-    for group in groups:
-        group["items"] = [entry for entry in group["items"] if entry["link"]]
-    return groups
+    """The desk menu, grouped by job: the groups each domain registers in its `<app>/desk/nav.py`
+    (health_f0.desk.navigation). Items the user may not open are hidden by their permission."""
+    return navigation.build(request)
 
 
 # --- Landing: each role starts on its own worklist (issue 9) --------------------------------------

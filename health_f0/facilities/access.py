@@ -49,6 +49,8 @@ RECEPTION_ROLES: frozenset[str] = frozenset({Role.RECEPTION, Role.ADMINISTRATOR}
 CLINICIAN_ROLES: frozenset[str] = frozenset({Role.TREATMENT_DOCTOR})
 # Who may set a re-examination: clinicians and the desk.
 REEXAM_ROLES: frozenset[str] = CLINICIAN_ROLES | BOOKING_DESK_ROLES
+# The desk's read-only list of recurring re-exam plans: those who set re-exams, and managers.
+REEXAM_PLAN_READER_ROLES: frozenset[str] = REEXAM_ROLES | {Role.MANAGER}
 # Who records a visit as done, and who calls the queue.
 COMPLETE_ROLES: frozenset[str] = RECEPTION_ROLES | CLINICIAN_ROLES
 QUEUE_ROLES: frozenset[str] = RECEPTION_ROLES | CLINICIAN_ROLES

@@ -456,6 +456,12 @@ def outbox_apply_early_reports(*, message: OutboxMessage | None = None) -> int:
 REQUEUEABLE_STATUSES = (MessageStatus.FAILED, MessageStatus.DEAD)
 
 
+def outbox_may_requeue(message: OutboxMessage) -> bool:
+    """Whether staff's "Gửi lại" is open on this message (failed or dead); the one rule for the desk's
+    button and for outbox_requeue."""
+    return message.status in REQUEUEABLE_STATUSES
+
+
 @transaction.atomic
 def outbox_requeue(*, message: OutboxMessage, actor: Any) -> OutboxMessage:
     """Send a failed or dead message again (staff's "Gửi lại"), with a fresh attempt budget.
@@ -475,7 +481,7 @@ def outbox_requeue(*, message: OutboxMessage, actor: Any) -> OutboxMessage:
         actor, locked.facility, access.ALL_STAFF_ROLES
     ):
         raise PermissionDenied(_("Bạn không có quyền gửi lại tin nhắn này."))
-    if locked.status not in REQUEUEABLE_STATUSES:
+    if not outbox_may_requeue(locked):
         raise DomainError(_("Chỉ gửi lại được tin đang lỗi hoặc không gửi được."), code="not_requeueable")
     if locked.is_secret and not locked.body_encrypted:
         raise DomainError(
@@ -599,7 +605,7 @@ def _province() -> Any:
 
 def _text_administrators(body: str, *, subject_ref: str) -> int:
     """Queue `body` to every active administrator and superuser with a phone (once per number), as the OTP
-    budget alert does (registration.otp); returns how many numbers."""
+    budget alert does (patients.otp); returns how many numbers."""
     from health_f0.core.models import User
     from health_f0.facilities.models import Membership, Role
     from health_f0.notifications.models import MessageKind

@@ -82,7 +82,7 @@ def session_begin(request: HttpRequest, user: Any, *, now: float | None = None) 
     request.session.set_expiry(_expiry_seconds(kind))
 
 
-@receiver(user_logged_in, dispatch_uid="health_f0.core.session_policy.begin")
+@receiver(user_logged_in, dispatch_uid="health_f0.accounts.session_policy.begin")
 def _on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     if request is not None and hasattr(request, "session"):
         session_begin(request, user)

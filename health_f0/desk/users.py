@@ -1,4 +1,6 @@
-"""Desk pages for the audit trail and user accounts; installs the desk as the default admin site."""
+"""Desk pages for the audit trail, the login logs and user accounts (core and django-axes models).
+
+Imported by health_f0/desk/admin.py once the desk is the default admin site."""
 
 from __future__ import annotations
 
@@ -22,11 +24,10 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 from health_f0.core.audit import audit_log
 from health_f0.core.models import AuditLog, User
 from health_f0.desk.formatting import fmt_datetime
-from health_f0.desk.site import ScopedModelAdmin, desk_site, install_desk_site
+from health_f0.desk.site import ScopedModelAdmin, desk_site
 from health_f0.facilities import access
 from health_f0.patients.services import password_reset_done
 
-install_desk_site()
 # Groups and model permissions are not how this product grants rights (roles at facilities are).
 if desk_site.is_registered(Group):
     desk_site.unregister(Group)

@@ -58,6 +58,7 @@ TOTP_NAME = "Ứng dụng xác thực"
 RECOVERY_NAME = "Mã dự phòng"
 # Set at login: whether the user had a device then (so the gate needs no query for users without one).
 ENROLLED_KEY = "hf0_2fa_enrolled"
+# The salt keeps its first module path: recovery codes already stored were hashed with it.
 _RECOVERY_SALT = "health_f0.core.two_factor.recovery_code"
 _B32 = "abcdefghijklmnopqrstuvwxyz234567"
 
@@ -336,7 +337,7 @@ def two_factor_remove(*, user: Any, actor: Any, code: str = "", reason: str = ""
 # --- Sessions ---------------------------------------------------------------------------------------
 
 
-@receiver(user_logged_in, dispatch_uid="health_f0.core.two_factor.login")
+@receiver(user_logged_in, dispatch_uid="health_f0.accounts.two_factor.login")
 def _on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     """Remember whether the user had a device when they logged in; the gate asks no query for the others."""
     if request is not None and hasattr(request, "session"):

@@ -33,6 +33,7 @@ from django.db.models import Max, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import ngettext
 
 from health_f0.core.exceptions import RateLimited
@@ -136,20 +137,19 @@ def locked_out_error(request: HttpRequest, username: str | None) -> RateLimited:
 def lockout_response(
     request: HttpRequest, original_response: Any = None, credentials: Any = None
 ) -> HttpResponse:
-    """AXES_LOCKOUT_CALLABLE: the portal's lockout page (429) with the real wait, for the login forms."""
-    from health_f0.www import selectors as portal
-
+    """AXES_LOCKOUT_CALLABLE: the portal's lockout page (429, AXES_LOCKOUT_TEMPLATE) with the real wait, for
+    the login forms. The portal's own page context (the province's name and hotline, as on every portal page)
+    comes from the callable named by LOCKOUT_PAGE_CONTEXT: this module does not import the portal."""
     username = (credentials or {}).get("username") or request.POST.get("username")
     retry_after = lockout_retry_after(request, username)
-    site = portal.site_info()  # the province's name and hotline, as on every portal page
+    page_context = import_string(settings.LOCKOUT_PAGE_CONTEXT) if settings.LOCKOUT_PAGE_CONTEXT else dict
     response = render(
         request,
-        "www/locked_out.html",
+        settings.AXES_LOCKOUT_TEMPLATE,
         {
+            **page_context(),
             "message": lockout_message(request, retry_after),
             "retry_after": retry_after,
-            "site": site,
-            "site_hotline": portal.display_hotline(site.hotline),
         },
         status=429,
     )

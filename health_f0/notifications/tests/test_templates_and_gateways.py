@@ -14,8 +14,8 @@ from health_f0.core.exceptions import DomainError
 from health_f0.core.text import _GSM7, SMS_TWO_SEGMENTS, unaccent
 from health_f0.notifications.gateways import ConsoleGateway, FileGateway, get_gateway
 from health_f0.notifications.services import sms_enqueue
+from health_f0.patients.otp import PURPOSES, otp_request
 from health_f0.registration.models import Channel
-from health_f0.registration.otp import PURPOSES, otp_request
 from health_f0.registration.services import (
     RegistrationInput,
     _create,

@@ -1,4 +1,4 @@
-"""The desk's two-factor pages (health_f0.core.two_factor has the rules and services).
+"""The desk's two-factor pages (health_f0.accounts.two_factor has the rules and services).
 
 - /desk/xac-thuc/                          the code asked after the password (verify)
 - /desk/xac-thuc/dang-ky/                  enrolment: QR code, key, first code; then the recovery codes
@@ -26,8 +26,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_otp.plugins.otp_static.models import StaticDevice
 from unfold.widgets import UnfoldAdminTextInputWidget
 
-from health_f0.core import two_factor
+from health_f0.accounts import two_factor
 from health_f0.core.exceptions import DomainError, RateLimited
+from health_f0.desk.actions import run
 
 # The key of the device being enrolled, until its first code confirms it.
 PENDING_KEY = "hf0_2fa_pending_key"
@@ -203,11 +204,9 @@ def account_view(request: HttpRequest, site: AdminSite) -> HttpResponse:
 def recovery_codes_view(request: HttpRequest, site: AdminSite) -> HttpResponse:
     form = CodeForm(request.POST)
     if form.is_valid():
-        try:
-            codes = two_factor.recovery_codes_regenerate(user=request.user, code=form.cleaned_data["code"])
-        except DomainError as exc:
-            messages.error(request, exc.message)
-        else:
+        code = form.cleaned_data["code"]
+        done, codes = run(request, lambda: two_factor.recovery_codes_regenerate(user=request.user, code=code))
+        if done:
             return _recovery_codes_page(request, site, codes, enrolled=False)
     else:
         messages.error(request, _("Vui lòng nhập mã 6 chữ số từ ứng dụng xác thực."))
@@ -219,15 +218,14 @@ def recovery_codes_view(request: HttpRequest, site: AdminSite) -> HttpResponse:
 def remove_view(request: HttpRequest, site: AdminSite) -> HttpResponse:
     form = CodeForm(request.POST)
     if form.is_valid():
-        try:
-            two_factor.two_factor_remove(
-                user=request.user, actor=request.user, code=form.cleaned_data["code"]
-            )
-        except DomainError as exc:
-            messages.error(request, exc.message)
-        else:
+        code = form.cleaned_data["code"]
+        done, _result = run(
+            request,
+            lambda: two_factor.two_factor_remove(user=request.user, actor=request.user, code=code),
+            success=_("Đã tắt xác thực hai lớp. Lần đăng nhập sau chỉ cần mật khẩu."),
+        )
+        if done:
             two_factor.clear_session_device(request)
-            messages.success(request, _("Đã tắt xác thực hai lớp. Lần đăng nhập sau chỉ cần mật khẩu."))
     else:
         messages.error(request, _("Vui lòng nhập mã 6 chữ số từ ứng dụng xác thực."))
     return HttpResponseRedirect(reverse("admin:two_factor_account"))

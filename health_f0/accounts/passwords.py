@@ -2,7 +2,7 @@
 
 Staff passwords guard every patient record a desk account can open: at least 12 characters. Patients keep
 Django's 8 with the common-password (breached lists) and similarity checks (AUTH_PASSWORD_VALIDATORS).
-Changing a password on the desk checks the current one like a login (core.lockout) and goes through the
+Changing a password on the desk checks the current one like a login (accounts.lockout) and goes through the
 same service as the portal and the API (every API token and every other session of the user stop working).
 """
 
@@ -19,8 +19,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from unfold.forms import AdminOwnPasswordChangeForm
 
+from health_f0.accounts.lockout import check_current_password
 from health_f0.core.exceptions import RateLimited
-from health_f0.core.lockout import check_current_password
 
 
 def is_staff_account(user: Any) -> bool:

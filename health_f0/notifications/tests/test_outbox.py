@@ -13,7 +13,7 @@ from django.utils import timezone
 from health_f0.notifications import crypto, tasks
 from health_f0.notifications.models import MessageKind, MessageStatus, OutboxMessage
 from health_f0.notifications.services import outbox_due_ids, outbox_send, sms_enqueue
-from health_f0.registration.otp import otp_request
+from health_f0.patients.otp import otp_request
 from tests.standins.esms import EsmsStandIn
 from tests.standins.fixtures import CALLBACK_TOKEN
 
@@ -70,7 +70,7 @@ def test_no_callback_url_without_a_token(
     assert "CallbackUrl" not in esms_gateway.requests[0]
 
 
-# A timeout is not an outage here: the gateway may have taken the message (tests/notifications/test_exactly_once.py).
+# A timeout is not an outage here: the gateway may have taken the message (health_f0/notifications/tests/test_exactly_once.py).
 @pytest.mark.parametrize("mode", ["refused", "503"])
 def test_outage_keeps_the_message_and_the_sweeper_delivers_it_once(
     esms_gateway: EsmsStandIn, django_capture_on_commit_callbacks: Any, mode: str

@@ -14,8 +14,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from health_f0.accounts.two_factor import two_factor_remove
 from health_f0.core.exceptions import DomainError
-from health_f0.core.two_factor import two_factor_remove
 
 
 class Command(BaseCommand):

@@ -1,0 +1,163 @@
+"""The workflow engine (core/workflow.py): the table, roles, guards, self-approval, and apply() as the only writer.
+
+The engine knows no domain, so these tests drive it with a stand-in authorizer; `apply` runs on a real model (the user
+row, its first name as the "state") so the save, the audit row and the on-commit callbacks are the real ones."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from health_f0.core import actors
+from health_f0.core.exceptions import Conflict, InvalidTransition, PermissionDenied
+from health_f0.core.models import AuditLog, User
+from health_f0.core.workflow import Guard, GuardRefused, Transition, Workflow
+
+DESK = frozenset({"booking_desk"})
+
+
+def _authorize(obj: Any, roles: frozenset[str], actor: Any) -> str:
+    """Staff when the actor holds one of the roles, patient when it is the record's owner, system for None."""
+    if actor is None:
+        if actors.SYSTEM in roles:
+            return actors.SYSTEM
+        raise PermissionDenied("no actor")
+    if getattr(actor, "roles", frozenset()) & roles:
+        return actors.STAFF
+    if actors.PATIENT in roles and getattr(obj, "owner", None) is actor:
+        return actors.PATIENT
+    if actors.REQUESTER in roles and getattr(obj, "requested_by", None) is actor:
+        return actors.REQUESTER
+    raise PermissionDenied("not this actor")
+
+
+def _too_late(obj: Any, step: Any) -> str | None:
+    return "too late" if step.params.get("late") else None
+
+
+def _open_alerts(obj: Any, step: Any) -> str | None:
+    return "open alerts" if getattr(obj, "alerts", 0) else None
+
+
+WF = Workflow(
+    "demo",
+    [
+        Transition("requested", "confirm", "confirmed", DESK, self_approval=False),
+        Transition(
+            "requested",
+            "cancel",
+            "cancelled",
+            DESK | {actors.PATIENT},
+            guards=(Guard("cutoff_passed", _too_late, capacities=frozenset({actors.PATIENT})),),
+        ),
+        Transition(
+            "confirmed",
+            "complete",
+            "completed",
+            DESK,
+            guards=(Guard("open_alerts", _open_alerts, error=Conflict),),
+        ),
+        Transition("requested", "expire", "cancelled", frozenset({actors.SYSTEM})),
+    ],
+    authorize=_authorize,
+    requester=lambda obj: getattr(obj, "requested_by", None),
+)
+
+
+def _staff(pk: int = 1) -> Any:
+    return SimpleNamespace(pk=pk, is_authenticated=True, roles=DESK)
+
+
+def test_available_lists_only_what_this_actor_may_do_now() -> None:
+    patient = SimpleNamespace(pk=9, is_authenticated=True)
+    booking = SimpleNamespace(status="requested", owner=patient, requested_by=None)
+    assert WF.available(booking, _staff()) == ["confirm", "cancel"]
+    assert WF.available(booking, patient) == ["cancel"]
+    assert WF.available(booking, patient, late=True) == []  # the cut-off binds the patient...
+    assert WF.available(booking, _staff(), late=True) == ["confirm", "cancel"]  # ...not the desk
+    assert WF.available(booking, None) == ["expire"]
+    assert WF.available(booking, SimpleNamespace(pk=5, is_authenticated=True)) == []
+
+
+def test_check_names_the_refusal() -> None:
+    patient = SimpleNamespace(pk=9, is_authenticated=True)
+    booking = SimpleNamespace(status="requested", owner=patient, requested_by=None)
+    with pytest.raises(GuardRefused) as refused:
+        WF.check(booking, "cancel", patient, late=True)
+    assert refused.value.code == "cutoff_passed" and refused.value.message == "too late"
+    with pytest.raises(InvalidTransition):
+        WF.check(booking, "complete", _staff())
+    with pytest.raises(PermissionDenied):
+        WF.check(booking, "confirm", patient)
+    done = SimpleNamespace(status="confirmed", alerts=2)
+    with pytest.raises(Conflict) as conflict:  # a guard may carry its own error class
+        WF.check(done, "complete", _staff())
+    assert conflict.value.code == "open_alerts"
+    assert WF.check(booking, "cancel", patient).capacity == actors.PATIENT
+
+
+def test_nobody_approves_their_own_request() -> None:
+    staff = _staff(pk=7)
+    mine = SimpleNamespace(status="requested", requested_by=staff)
+    with pytest.raises(PermissionDenied) as denied:
+        WF.check(mine, "confirm", SimpleNamespace(pk=7, is_authenticated=True, roles=DESK))
+    assert denied.value.code == "self_approval"
+    assert "confirm" in WF.available(mine, _staff(pk=8))
+
+
+def test_table_queries() -> None:
+    assert WF.actions_from("requested") == ["confirm", "cancel", "expire"]
+    assert WF.roles_for("cancel") == DESK | {actors.PATIENT}
+    with pytest.raises(InvalidTransition):
+        WF.get("completed", "cancel")
+
+
+@pytest.mark.django_db
+def test_apply_writes_state_fields_audit_and_defers_side_effects(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    user = User.objects.create(username="wf-demo", first_name="requested", last_name="")
+    staff = User.objects.create(username="desk-1")
+    flow = Workflow(
+        "demo_user",
+        [Transition("requested", "confirm", "confirmed", DESK)],
+        authorize=lambda obj, roles, actor: actors.STAFF,
+        state_field="first_name",
+    )
+    sent: list[str] = []
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        step = flow.apply(
+            user,
+            "confirm",
+            staff,
+            fields={"last_name": "by desk"},
+            audit={"reason": "ok"},
+            on_commit=[lambda: sent.append("sms")],
+        )
+    assert step.capacity == actors.STAFF and sent == []  # nothing leaves before the commit
+    for callback in callbacks:
+        callback()
+    assert sent == ["sms"]
+    user.refresh_from_db()
+    assert (user.first_name, user.last_name) == ("confirmed", "by desk")
+    row = AuditLog.objects.get(target_type="core.user", target_id=str(user.pk))
+    assert row.verb == "confirm" and row.actor == staff
+    assert row.data == {"from": "requested", "to": "confirmed", "reason": "ok"}
+
+
+@pytest.mark.django_db
+def test_apply_refused_writes_nothing() -> None:
+    user = User.objects.create(username="wf-demo-2", first_name="confirmed")
+    flow = Workflow(
+        "demo_user",
+        [Transition("requested", "confirm", "confirmed", DESK)],
+        authorize=lambda obj, roles, actor: actors.STAFF,
+        state_field="first_name",
+    )
+    with pytest.raises(InvalidTransition):
+        flow.apply(user, "confirm", None)
+    user.refresh_from_db()
+    assert user.first_name == "confirmed"
+    assert not AuditLog.objects.filter(target_type="core.user", target_id=str(user.pk)).exists()
