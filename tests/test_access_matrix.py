@@ -218,7 +218,7 @@ def test_treatment_facility_sees_registrations_transferred_to_it(
 # clinicians read appointments in the desk only and get 403 there; so does everyone else.
 STAFF_APPOINTMENT_API = {"admin", "datlich", "tiepdon"}
 
-# The HIS link form PDF (admin:his_link_form_pdf): his.transitions.RECEPTION_ROLES at the request's facility.
+# The HIS link form PDF (admin:his_link_form_pdf): facilities.access.HIS_COUNTER_ROLES at the request's facility.
 LINK_FORM = {"admin": {"link_a", "link_b"}, "tiepdon": {"link_a"}, "lienket.his": {"link_a"}}
 
 # The two patient accounts (different phones: no family rule between them).
@@ -611,9 +611,9 @@ def _patients_shown(client: Client, username: str, patients: dict[str, Any]) -> 
     """The patients the persona finds on every staff path: the desk's list, a search by phone, the record's
     page, access.patients_for and the booking forms' patient picker. All must agree."""
     from health_f0.appointments import selectors as appointment_selectors
-    from health_f0.appointments.transitions import DESK_ROLES
     from health_f0.core.phone import display_phone
     from health_f0.facilities import access
+    from health_f0.facilities.access import BOOKING_DESK_ROLES as DESK_ROLES
 
     url = reverse("admin:patients_patient_changelist")
     listed = client.get(url)

@@ -37,3 +37,12 @@ class HasOwnPassword(permissions.BasePermission):
 
             consent_gate(user=request.user)
         return True
+
+
+class IsPatientAccount(permissions.BasePermission):
+    """Patient-side reads: staff accounts act on patients through the desk (audited there), not here."""
+
+    message = gettext_lazy("Chức năng này dành cho người bệnh; nhân viên y tế dùng bàn làm việc.")
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return not access.is_staff_member(request.user)

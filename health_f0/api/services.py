@@ -12,10 +12,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from health_f0.accounts.lockout import check_current_password, locked_out_error, token_login_succeeded
 from health_f0.api.models import ApiToken, hash_token
 from health_f0.core.audit import audit_log
 from health_f0.core.exceptions import DomainError
-from health_f0.core.lockout import check_current_password, locked_out_error, token_login_succeeded
 from health_f0.core.models import AuditLog
 from health_f0.patients.services import password_change
 from health_f0.registration.services import ValidationErrors
@@ -25,7 +25,7 @@ TOKEN_LIFETIME = timedelta(days=30)
 
 def api_login(*, request: HttpRequest, username: str, password: str) -> Any:
     """Check credentials through django-axes like every login form: per username + address lockout and the
-    per-username back-off (health_f0.core.lockout).
+    per-username back-off (health_f0.accounts.lockout).
 
     Raises RateLimited while locked out, DomainError on wrong credentials; returns the active user.
     """

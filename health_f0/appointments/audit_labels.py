@@ -40,10 +40,15 @@ APPOINTMENT_VOCABULARY = AuditVocabulary(
         "outcome": _("Kết quả cuộc gọi"),
         "note": _("Ghi chú"),
         "plan": _("Kế hoạch tái khám số"),
+        # Written by core.workflow.apply on every status change.
+        "from": _("Trạng thái trước"),
+        "to": _("Trạng thái sau"),
     },
     values={
         "channel": dict(Channel.choices),
         "status": dict(Status.choices),
+        "from": dict(Status.choices),
+        "to": dict(Status.choices),
         "source": dict(CancelSource.choices),
         "outcome": CALL_OUTCOMES,
         "old": audit_moment,

@@ -33,7 +33,6 @@ from health_f0.appointments.models import (
     SlotCounter,
     Status,
 )
-from health_f0.appointments.transitions import CLINICIAN_ROLES, DESK_ROLES, RECEPTION_ROLES, REEXAM_ROLES
 from health_f0.core.counters import cache_incr, counter_get, window_remaining
 from health_f0.core.exceptions import NotFound, RateLimited
 from health_f0.core.text import sms_text
@@ -156,7 +155,7 @@ def appointments_visible(user: Any, roles: frozenset[str] | None = None) -> Quer
 
 def desk_worklist(*, user: Any, facility: Facility | None = None) -> QuerySet[Appointment]:
     """Requested bookings waiting for the desk, oldest first, with the patient's past record counts."""
-    qs = appointments_visible(user, DESK_ROLES).filter(status=Status.REQUESTED)
+    qs = appointments_visible(user, access.BOOKING_DESK_ROLES).filter(status=Status.REQUESTED)
     if facility is not None:
         qs = qs.filter(facility__path__startswith=facility.path)
     return qs.annotate(
@@ -189,7 +188,7 @@ def reexam_worklist(
     today = slotlib.local_date_of(now)
     _, until = slotlib.local_day_bounds(today + timedelta(days=ahead_days))
     since, _ = slotlib.local_day_bounds(today - timedelta(days=missed_days))
-    base = appointments_visible(user, REEXAM_ROLES).filter(is_reexam=True)
+    base = appointments_visible(user, access.REEXAM_ROLES).filter(is_reexam=True)
     to_call = list(
         base.filter(
             status=Status.CONFIRMED,
@@ -239,7 +238,9 @@ def reexam_plans_unbooked(
 
 def reexam_plans_visible(user: Any) -> QuerySet[ReexamPlan]:
     """Recurring plans at facilities where the staff member works with re-exams (through facilities.access)."""
-    return access.scope_by_facility(ReexamPlan.objects.all(), user, field="facility", roles=REEXAM_ROLES)
+    return access.scope_by_facility(
+        ReexamPlan.objects.all(), user, field="facility", roles=access.REEXAM_ROLES
+    )
 
 
 # --- Queue ---------------------------------------------------------------------------------------
@@ -349,11 +350,37 @@ def queue_display(*, facility: Facility, day: date | None = None, recent: int = 
     return rows
 
 
+def reception_ticket(*, user: Any, pk: int) -> Appointment | None:
+    """A queue ticket (a checked-in booking or a walk-in) reception at its facility may see: the check-in
+    page shows it after the number is given."""
+    return (
+        appointments_visible(user, access.RECEPTION_ROLES)
+        .select_related("service__facility")
+        .filter(pk=pk, queue_number__isnull=False)
+        .first()
+    )
+
+
+def first_service_waiting(*, services: list[Service], day: date) -> int | None:
+    """The first of these services (in facility and name order) with someone checked in and waiting on
+    `day`: the queue page opens on it."""
+    return (
+        Appointment.objects.filter(
+            service_id__in=[s.pk for s in services], queue_date=day, status=Status.CHECKED_IN
+        )
+        .order_by("service__facility__path", "service__name")
+        .values_list("service_id", flat=True)
+        .first()
+    )
+
+
 def reception_find(*, user: Any, code: str) -> Appointment | None:
     """An appointment by its check-in code, if reception at its facility may see it."""
     from health_f0.appointments.services import normalize_code
 
-    return appointments_visible(user, RECEPTION_ROLES).filter(check_in_code=normalize_code(code)).first()
+    return (
+        appointments_visible(user, access.RECEPTION_ROLES).filter(check_in_code=normalize_code(code)).first()
+    )
 
 
 # --- SMS short links and walk-in tickets -------------------------------------------------------------
@@ -402,6 +429,35 @@ def walk_in_ticket(*, public_id: UUID) -> Appointment | None:
     )
 
 
+def booking_by_link(*, public_id: UUID) -> Appointment | None:
+    """A booking (not a walk-in ticket) by its public id, for its page on the portal: who may see it is
+    decided there (the owning account, or the phone holder proved by OTP)."""
+    return (
+        Appointment.objects.select_related("service", "facility", "patient")
+        .filter(public_id=public_id, is_walk_in=False)
+        .first()
+    )
+
+
+def bookable_facility(*, public_id: UUID) -> Facility | None:
+    """An active facility by its public id (the public booking API lists its services)."""
+    return Facility.objects.filter(public_id=public_id, is_active=True).first()
+
+
+def bookable_service(*, public_id: UUID) -> Service | None:
+    """An active service of an active facility, by its public id (what the public booking API accepts)."""
+    return (
+        Service.objects.select_related("facility")
+        .filter(public_id=public_id, is_active=True, facility__is_active=True)
+        .first()
+    )
+
+
+def queue_ticket(*, pk: int) -> Appointment:
+    """A called ticket with its patient, as the queue API returns it."""
+    return Appointment.objects.select_related("patient").get(pk=pk)
+
+
 # --- Patients ------------------------------------------------------------------------------------
 
 
@@ -414,6 +470,17 @@ def appointments_of(*, user: Any) -> QuerySet[Appointment]:
         Appointment.objects.filter(patient__in=patients)
         .select_related("service", "patient")
         .order_by("-slot_start")
+    )
+
+
+def portal_bookings(*, user: Any) -> list[Appointment]:
+    """The bookings (not walk-in tickets) of a patient account and its family, soonest first: the portal's
+    list (access.appointments_for: own and family)."""
+    return list(
+        access.appointments_for(user)
+        .filter(is_walk_in=False)
+        .select_related("service", "facility", "patient")
+        .order_by("slot_start", "id")
     )
 
 
@@ -444,7 +511,7 @@ def reception_search(
     now = now or timezone.now()
     start, end = slotlib.local_day_bounds(slotlib.local_date_of(now))
     return list(
-        appointments_visible(user, RECEPTION_ROLES)
+        appointments_visible(user, access.RECEPTION_ROLES)
         .filter(slot_start__gte=start, slot_start__lt=end, is_walk_in=False)
         .filter(status__in=(Status.REQUESTED, Status.CONFIRMED, Status.CHECKED_IN))
         .filter(_patient_match(term, "patient__"))
@@ -483,6 +550,13 @@ def services_for(*, user: Any, roles: frozenset[str]) -> QuerySet[Service]:
     return access.scope_by_facility(
         Service.objects.filter(is_active=True).select_related("facility"), user, field="facility", roles=roles
     ).order_by("facility__path", "name")
+
+
+def services_in_scope(*, user: Any, roles: frozenset[str]) -> QuerySet[Service]:
+    """Every service (active or not) at facilities where the user holds one of `roles` (and below)."""
+    return access.scope_by_facility(
+        Service.objects.select_related("facility"), user, field="facility", roles=roles
+    )
 
 
 @dataclass(frozen=True)
@@ -686,8 +760,8 @@ def meeting_for_desk(
     if not appointment.meeting_room:
         return None
     now = now or timezone.now()
-    clinician = bool(CLINICIAN_ROLES & access.roles_of(user)) and access.can_act_at(
-        user, appointment.facility, CLINICIAN_ROLES
+    clinician = bool(access.CLINICIAN_ROLES & access.roles_of(user)) and access.can_act_at(
+        user, appointment.facility, access.CLINICIAN_ROLES
     )
     return DeskMeeting(
         clinician=clinician,
@@ -896,6 +970,17 @@ def appointment_messages(*, user: Any, appointment: Appointment) -> AppointmentM
     ]
     return AppointmentMessages(
         reminders=reminder_rows, messages=messages, lapses_at=request_lapses_at(appointment)
+    )
+
+
+def reexam_plans_for_desk(user: Any) -> QuerySet[ReexamPlan]:
+    """The desk's list of recurring re-exam plans (REEXAM_PLAN_READER_ROLES), with their booked re-exam."""
+    return reexam_plans_with_booking(
+        access.scope_by_facility(
+            ReexamPlan.objects.select_related("patient", "service", "facility"),
+            user,
+            roles=access.REEXAM_PLAN_READER_ROLES,
+        )
     )
 
 

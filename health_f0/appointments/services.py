@@ -20,8 +20,9 @@ Guarantees that hold across processes and machines (they rest on database row lo
   unique (service, day, number) constraint backs it.
 
 Lock order everywhere: patient -> appointment -> service (only to create a counter) -> counters in slot
-order. Every status change goes through `_transition` (transition table + role check), writes an audit row
-and queues an SMS to the patient that is sent after commit.
+order. Every status change locks the appointment (`_locked`) and goes through `APPOINTMENT_WORKFLOW.apply`
+(transition table, actor, guards such as the patient's cut-off; it writes the status and the audit row), then
+queues an SMS to the patient that is sent after commit.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import functools
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
@@ -39,7 +40,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 
 from health_f0.appointments import texts
 from health_f0.appointments.models import (
@@ -66,24 +67,15 @@ from health_f0.appointments.selectors import (
     service_slots,
 )
 from health_f0.appointments.slots import Slot, local_date_of, local_day_bounds
-from health_f0.appointments.transitions import (
-    APPOINTMENT_WORKFLOW,
-    CLINICIAN_ROLES,
-    DESK_ROLES,
-    PATIENT,
-    RECEPTION_ROLES,
-    REEXAM_ROLES,
-    SYSTEM,
-    check_actor,
-    owns_patient,
-    refusal_message,
-)
+from health_f0.appointments.transitions import APPOINTMENT_WORKFLOW
+from health_f0.core.actors import PATIENT, SYSTEM, is_user
 from health_f0.core.audit import audit_log
-from health_f0.core.exceptions import Conflict, DomainError, InvalidTransition, NotFound, PermissionDenied
+from health_f0.core.exceptions import Conflict, DomainError, NotFound, PermissionDenied, ValidationErrors
 from health_f0.core.models import AuditLog
 from health_f0.facilities import access
 from health_f0.notifications.services import sms_enqueue
 from health_f0.patients.models import Patient
+from health_f0.patients.persons import Person, first_error, patient_match_or_create, person_validate
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -230,22 +222,6 @@ def _check_no_overlap(*, patient_id: int, start: datetime, end: datetime, exclud
         )
 
 
-def _check_cutoff(appointment: Appointment, service: Service, now: datetime) -> None:
-    limit = appointment.slot_start - timedelta(hours=service.cancel_cutoff_hours)
-    if now > limit:
-        raise DomainError(
-            ngettext(
-                "Chỉ được tự huỷ hoặc đổi lịch đến trước giờ hẹn %(hours)s giờ. "
-                "Vui lòng gọi đường dây nóng của cơ sở.",
-                "Chỉ được tự huỷ hoặc đổi lịch đến trước giờ hẹn %(hours)s giờ. "
-                "Vui lòng gọi đường dây nóng của cơ sở.",
-                service.cancel_cutoff_hours,
-            )
-            % {"hours": service.cancel_cutoff_hours},
-            code="cutoff_passed",
-        )
-
-
 def _check_service(service: Service) -> None:
     if not service.is_active or not service.facility.is_active:
         raise DomainError(
@@ -280,25 +256,6 @@ def _audit(
     )
 
 
-def _transition(
-    appointment: Appointment, action: str, actor: Any, now: datetime | None = None
-) -> tuple[Appointment, str, str]:
-    """Lock, look the action up in the transition table, check the actor. Returns (fresh appointment,
-    target status, capacity the actor acts in: staff, patient or system). A refused action says where the
-    booking stands, in words, with the moment and queue number of its last step (never a status code)."""
-    appointment = _locked(appointment)
-    try:
-        transition = APPOINTMENT_WORKFLOW.get(appointment.status, action)
-    except InvalidTransition as exc:
-        raise InvalidTransition(
-            refusal_message(appointment, action, now=now), code=exc.code, field=exc.field, **exc.extra
-        ) from None
-    capacity = check_actor(
-        roles=transition.roles, actor=actor, facility=appointment.facility, patient=appointment.patient
-    )
-    return appointment, transition.target, capacity
-
-
 # --- Booking ---------------------------------------------------------------------------------------
 
 
@@ -324,7 +281,7 @@ def _book_locked(
         )
     counter.booked += 1
     counter.save(update_fields=["booked"])
-    is_staff_actor = actor is not None and access.is_staff_member(actor)
+    is_staff_actor = is_user(actor) and access.is_staff_member(actor)
     appointment = Appointment(
         patient=patient,
         service=service,
@@ -365,12 +322,12 @@ def appointment_book(
     now = now or timezone.now()
     _check_service(service)
     if channel in ONLINE_CHANNELS:
-        if not owns_patient(actor, patient):
+        if not access.owns_patient(actor, patient):
             raise PermissionDenied(_("Bạn chỉ có thể đặt lịch cho bản thân hoặc người thân trong tài khoản."))
         for_staff = False
         status = Status.REQUESTED if service.requires_confirmation else Status.CONFIRMED
     elif channel in STAFF_CHANNELS:
-        access.require_role_at(actor, service.facility, DESK_ROLES)
+        access.require_role_at(actor, service.facility, access.BOOKING_DESK_ROLES)
         for_staff = True
         status = Status.CONFIRMED
     else:
@@ -401,13 +358,11 @@ def appointment_confirm(*, appointment: Appointment, actor: Any, now: datetime |
 
 def _confirm(appointment: Appointment, actor: Any, now: datetime) -> Appointment:
     """Inside a transaction: confirm, schedule the reminders, audit and text the patient."""
-    appointment, target, _ = _transition(appointment, "confirm", actor, now)
-    appointment.status = target
-    appointment.confirmed_at = now
-    appointment.confirmed_by = actor
-    appointment.save(update_fields=["status", "confirmed_at", "confirmed_by", "updated_at"])
+    appointment = _locked(appointment)
+    APPOINTMENT_WORKFLOW.apply(
+        appointment, "confirm", actor, now=now, fields={"confirmed_at": now, "confirmed_by": actor}
+    )
     reminders_schedule(appointment=appointment, now=now)
-    _audit(appointment, actor, "confirm")
     _notify(appointment, "confirmed")
     return appointment
 
@@ -424,31 +379,27 @@ def _release_seat(appointment: Appointment) -> None:
 def _cancel(
     appointment: Appointment, *, action: str, actor: Any, reason: str, now: datetime, event: str
 ) -> Appointment:
-    appointment, target, capacity = _transition(appointment, action, actor, now)
-    if capacity == PATIENT:
-        _check_cutoff(appointment, appointment.service, now)
+    appointment = _locked(appointment)
+    step = APPOINTMENT_WORKFLOW.check(appointment, action, actor, now=now)
     source = {
         "decline": CancelSource.DECLINED,
         "expire": CancelSource.SYSTEM,
-    }.get(action, CancelSource.PATIENT if capacity == PATIENT else CancelSource.STAFF)
+    }.get(action, CancelSource.PATIENT if step.capacity == PATIENT else CancelSource.STAFF)
     _release_seat(appointment)
     reminders_cancel(appointment=appointment)
-    appointment.status = target
-    appointment.cancelled_at = now
-    appointment.cancelled_by = actor if getattr(actor, "is_authenticated", False) else None
-    appointment.cancel_source = source
-    appointment.cancel_reason = reason[:300]
-    appointment.save(
-        update_fields=[
-            "status",
-            "cancelled_at",
-            "cancelled_by",
-            "cancel_source",
-            "cancel_reason",
-            "updated_at",
-        ]
+    APPOINTMENT_WORKFLOW.apply(
+        appointment,
+        action,
+        actor,
+        now=now,
+        fields={
+            "cancelled_at": now,
+            "cancelled_by": actor if is_user(actor) else None,
+            "cancel_source": source,
+            "cancel_reason": reason[:300],
+        },
+        audit={"reason": reason, "source": source},
     )
-    _audit(appointment, actor, action, reason=reason, source=source)
     if event == "declined":
         # The reason is what the patient needs (the text takes two segments for it if need be).
         _notify(appointment, event, reason=reason if reason.endswith((".", "!", "?")) else f"{reason}.")
@@ -469,29 +420,36 @@ def _required_reason(reason: str) -> str:
 
 @_retry_on_deadlock
 @transaction.atomic
+def _cancel_step(
+    appointment: Appointment, action: str, *, actor: Any, reason: str, now: datetime | None
+) -> Appointment:
+    """A decline or a cancel as one transaction (run again on a deadlock)."""
+    event = {"decline": "declined", "cancel": "cancelled"}[action]
+    return _cancel(
+        appointment, action=action, actor=actor, reason=reason, now=now or timezone.now(), event=event
+    )
+
+
 def appointment_decline(
     *, appointment: Appointment, actor: Any, reason: str, now: datetime | None = None
 ) -> Appointment:
     """The desk declines an online booking (reason required, texted to the patient); the seat is freed."""
-    reason = _required_reason(reason)
-    return _cancel(
-        appointment, action="decline", actor=actor, reason=reason, now=now or timezone.now(), event="declined"
-    )
+    return _cancel_step(appointment, "decline", actor=actor, reason=_required_reason(reason), now=now)
 
 
-@_retry_on_deadlock
-@transaction.atomic
 def appointment_cancel(
     *, appointment: Appointment, actor: Any, reason: str = "", now: datetime | None = None
 ) -> Appointment:
     """Cancel: the patient until the service's cut-off before the visit, the desk at any time (with a
     reason). The seat is freed and pending reminders are cancelled."""
     reason = (reason or "").strip()
-    if actor is not None and access.is_staff_member(actor) and not owns_patient(actor, appointment.patient):
+    if (
+        is_user(actor)
+        and access.is_staff_member(actor)
+        and not access.owns_patient(actor, appointment.patient)
+    ):
         reason = _required_reason(reason)
-    return _cancel(
-        appointment, action="cancel", actor=actor, reason=reason, now=now or timezone.now(), event="cancelled"
-    )
+    return _cancel_step(appointment, "cancel", actor=actor, reason=reason, now=now)
 
 
 @_retry_on_deadlock
@@ -510,12 +468,10 @@ def appointment_reschedule(
     its new time in the same step: both steps are audited and the patient gets ONE SMS (the confirmation,
     with the new time and the check-in code), not a "moved" text followed by a "confirmed" one."""
     now = now or timezone.now()
-    appointment, target, capacity = _transition(appointment, "reschedule", actor, now)
+    appointment = _locked(appointment)
+    # The transition, the actor, and its guards (a walk-in has no slot to move; the patient's cut-off).
+    capacity = APPOINTMENT_WORKFLOW.check(appointment, "reschedule", actor, now=now).capacity
     service = appointment.service
-    if appointment.is_walk_in:
-        raise DomainError(_("Lượt khám vãng lai không đổi lịch được."), code="walk_in")
-    if capacity == PATIENT:
-        _check_cutoff(appointment, service, now)
     slot = _find_slot(service=service, start=slot_start, now=now, for_staff=capacity != PATIENT)
     old_start = appointment.slot_start
     if slot.start == old_start:
@@ -538,23 +494,20 @@ def appointment_reschedule(
     new.booked += 1
     new.save(update_fields=["booked"])
     reminders_cancel(appointment=appointment)
-    appointment.status = target
-    appointment.slot_start = slot.start
-    appointment.slot_end = slot.end
-    appointment.rescheduled_count += 1
-    # The patient who moves it knows the new time; a move by the desk needs their acknowledgement again.
-    appointment.patient_confirmed_at = now if capacity == PATIENT else None
-    appointment.save(
-        update_fields=[
-            "status",
-            "slot_start",
-            "slot_end",
-            "rescheduled_count",
-            "patient_confirmed_at",
-            "updated_at",
-        ]
+    APPOINTMENT_WORKFLOW.apply(
+        appointment,
+        "reschedule",
+        actor,
+        now=now,
+        fields={
+            "slot_start": slot.start,
+            "slot_end": slot.end,
+            "rescheduled_count": appointment.rescheduled_count + 1,
+            # The patient who moves it knows the new time; a move by the desk needs their acknowledgement again.
+            "patient_confirmed_at": now if capacity == PATIENT else None,
+        },
+        audit={"old": old_start.isoformat(), "new": slot.start.isoformat()},
     )
-    _audit(appointment, actor, "reschedule", old=old_start.isoformat(), new=slot.start.isoformat())
     if confirm and appointment.status == Status.REQUESTED:
         return _confirm(appointment, actor, now)
     if appointment.status == Status.CONFIRMED:
@@ -580,26 +533,22 @@ def appointment_check_in(*, code: str, actor: Any, now: datetime | None = None) 
     the patient gets the next queue number of the service for the day."""
     now = now or timezone.now()
     found = Appointment.objects.filter(check_in_code=normalize_code(code)).first()
-    if found is None or not access.can_act_at(actor, found.facility, RECEPTION_ROLES):
+    if found is None or not access.can_act_at(actor, found.facility, access.RECEPTION_ROLES):
         raise NotFound(_("Không tìm thấy lịch hẹn với mã này."))
-    appointment, target, _capacity = _transition(found, "check_in", actor, now)
+    appointment = _locked(found)
+    # Checked (state, actor, "not today") before a queue number is spent.
+    APPOINTMENT_WORKFLOW.check(appointment, "check_in", actor, now=now)
     today = local_date_of(now)
-    visit_day = local_date_of(appointment.slot_start)
-    if visit_day != today:
-        raise DomainError(
-            _("Lịch hẹn này vào ngày %(day)s, không phải hôm nay.") % {"day": f"{visit_day:%d/%m/%Y}"},
-            code="not_today",
-        )
-    appointment.status = target
-    appointment.checked_in_at = now
-    appointment.checked_in_by = actor
-    appointment.queue_date = today
-    appointment.queue_number = _next_number(appointment.service, today)
-    appointment.save(
-        update_fields=["status", "checked_in_at", "checked_in_by", "queue_date", "queue_number", "updated_at"]
+    number = _next_number(appointment.service, today)
+    APPOINTMENT_WORKFLOW.apply(
+        appointment,
+        "check_in",
+        actor,
+        now=now,
+        fields={"checked_in_at": now, "checked_in_by": actor, "queue_date": today, "queue_number": number},
+        audit={"queue_number": number},
     )
     reminders_cancel(appointment=appointment)
-    _audit(appointment, actor, "check_in", queue_number=appointment.queue_number)
     _notify(appointment, "checked_in", number=appointment.queue_number)
     _turn_notices(appointment.service, today, now, at_counter=appointment)
     return appointment
@@ -613,7 +562,7 @@ def walk_in_register(
     """A patient without a booking, received at the counter: a checked-in ticket (channel desk) with the
     next queue number. Walk-ins take no slot seat; booked patients keep their precedence when called."""
     now = now or timezone.now()
-    access.require_role_at(actor, service.facility, RECEPTION_ROLES)
+    access.require_role_at(actor, service.facility, access.RECEPTION_ROLES)
     _check_service(service)
     _lock_patient(patient.pk)
     today = local_date_of(now)
@@ -646,7 +595,7 @@ def queue_call_next(*, service: Service, actor: Any, now: datetime | None = None
     """Call the next waiting ticket of the service today, in the order its booked_priority sets. Calls of
     one service queue on the day's counter row, so two callers never call the same ticket."""
     now = now or timezone.now()
-    access.require_role_at(actor, service.facility, RECEPTION_ROLES | CLINICIAN_ROLES)
+    access.require_role_at(actor, service.facility, access.QUEUE_ROLES)
     today = local_date_of(now)
     _lock_queue(service, today)
     queue = queue_for(service=service, day=today)
@@ -691,11 +640,8 @@ def _turn_notices(
 def appointment_complete(*, appointment: Appointment, actor: Any, now: datetime | None = None) -> Appointment:
     """The visit is over. A re-exam of a recurring plan books the plan's next re-exam."""
     now = now or timezone.now()
-    appointment, target, _ = _transition(appointment, "complete", actor, now)
-    appointment.status = target
-    appointment.completed_at = now
-    appointment.save(update_fields=["status", "completed_at", "updated_at"])
-    _audit(appointment, actor, "complete")
+    appointment = _locked(appointment)
+    APPOINTMENT_WORKFLOW.apply(appointment, "complete", actor, now=now, fields={"completed_at": now})
     if appointment.reexam_plan_id:
         plan = ReexamPlan.objects.select_for_update().get(pk=appointment.reexam_plan_id)
         if plan.is_active:
@@ -711,13 +657,9 @@ def appointment_mark_no_show(
 ) -> Appointment:
     """A confirmed patient did not come (by the system after the day ends, or by the desk)."""
     now = now or timezone.now()
-    appointment, target, _capacity = _transition(appointment, "no_show", actor, now)
-    if appointment.slot_start > now:
-        raise DomainError(_("Chưa đến giờ hẹn."), code="not_yet")
-    appointment.status = target
-    appointment.save(update_fields=["status", "updated_at"])
+    appointment = _locked(appointment)
+    APPOINTMENT_WORKFLOW.apply(appointment, "no_show", actor, now=now)
     reminders_cancel(appointment=appointment)
-    _audit(appointment, actor, "no_show")
     _notify(appointment, "no_show")
     return appointment
 
@@ -850,7 +792,7 @@ def reexam_schedule(
 ) -> Appointment:
     """A clinician (or the desk) sets a single re-exam date: a place is reserved (confirmed, is_reexam) on
     that day or the first day after with a free place, and reminders are scheduled."""
-    access.require_role_at(actor, service.facility, REEXAM_ROLES)
+    access.require_role_at(actor, service.facility, access.REEXAM_ROLES)
     _check_service(service)
     return _reexam_book(
         patient=patient,
@@ -892,7 +834,7 @@ def reexam_plan_create(
 ) -> ReexamPlan:
     """A recurring re-exam programme (e.g. every 4 weeks): the first re-exam is reserved now; each
     completed visit books the next one."""
-    access.require_role_at(actor, service.facility, REEXAM_ROLES)
+    access.require_role_at(actor, service.facility, access.REEXAM_ROLES)
     _check_service(service)
     if not 1 <= interval_weeks <= 52:
         raise DomainError(
@@ -953,15 +895,17 @@ def _plan_advance(
 @transaction.atomic
 def reexam_acknowledge(*, appointment: Appointment, actor: Any, now: datetime | None = None) -> Appointment:
     """The patient says they will come (through the link, or to the desk on the phone)."""
+    now = now or timezone.now()
     appointment = _locked(appointment)
-    if not appointment.is_reexam or appointment.status != Status.CONFIRMED:
-        raise DomainError(_("Chỉ xác nhận được lịch tái khám đang hẹn."), code="not_reexam")
-    check_actor(
-        roles=DESK_ROLES | {PATIENT}, actor=actor, facility=appointment.facility, patient=appointment.patient
+    # A step that keeps the state (a confirmed re-exam; the patient or the desk): an update in the audit.
+    APPOINTMENT_WORKFLOW.apply(
+        appointment,
+        "acknowledge",
+        actor,
+        now=now,
+        fields={"patient_confirmed_at": now},
+        audit_action=AuditLog.Action.UPDATE,
     )
-    appointment.patient_confirmed_at = now or timezone.now()
-    appointment.save(update_fields=["patient_confirmed_at", "updated_at"])
-    _audit(appointment, actor, "acknowledge", AuditLog.Action.UPDATE)
     return appointment
 
 
@@ -989,10 +933,9 @@ def reexam_call_record(
     appointment = _locked(appointment)
     if not appointment.is_reexam:
         raise DomainError(_("Đây không phải lịch tái khám."), code="not_reexam")
-    access.require_role_at(actor, appointment.facility, DESK_ROLES)
+    access.require_role_at(actor, appointment.facility, access.BOOKING_DESK_ROLES)
     if outcome == "will_come":
-        if appointment.status != Status.CONFIRMED:
-            raise DomainError(_("Chỉ xác nhận được lịch tái khám đang hẹn."), code="not_reexam")
+        APPOINTMENT_WORKFLOW.check(appointment, "acknowledge", actor, now=now)
         appointment.patient_confirmed_at = now or timezone.now()
         appointment.save(update_fields=["patient_confirmed_at", "updated_at"])
     _audit(appointment, actor, "reexam_call", AuditLog.Action.UPDATE, outcome=outcome, note=note)
@@ -1029,65 +972,32 @@ def booking_patient_create(
     bhyt: str = "",
 ) -> Patient:
     """A person booking by phone or at the counter with no record yet: name, date of birth, sex, phone,
-    optionally CCCD/BHYT. Managed by the service's health centre. The same person (same phone, date of
-    birth and name) already on record is returned instead of a duplicate."""
-    from health_f0.core.phone import normalize_mobile
-    from health_f0.core.text import clean_person_name, unaccent
-    from health_f0.patients.identifiers import clean_bhyt, clean_cccd
-    from health_f0.patients.services import patient_create
-
-    access.require_role_at(actor, service.facility, DESK_ROLES)
-    full_name = clean_person_name(full_name or "")
-    if date_of_birth > timezone.localdate():
-        raise DomainError(_("Ngày sinh không hợp lệ."), code="dob_invalid", field="date_of_birth")
-    phone = normalize_mobile(phone)
-    cccd = clean_cccd(cccd, date_of_birth=date_of_birth, sex=sex if sex in {"male", "female"} else None)
-    bhyt = clean_bhyt(bhyt)
-    wanted = unaccent(full_name).casefold()
-    for existing in Patient.objects.filter(phone=phone, date_of_birth=date_of_birth):
-        if unaccent(existing.full_name).casefold() == wanted:
-            return existing
-    facility = _managing_facility(service.facility)
-    return patient_create(
-        full_name=full_name,
-        date_of_birth=date_of_birth,
-        sex=sex,
-        phone=phone,
-        cccd=cccd,
-        bhyt=bhyt,
-        facility=facility,
-        province_code=facility.province_code or 0,
-        ward_code=0,  # unknown: asked later if needed; not required to book
-        actor=actor,
-    )
+    optionally CCCD/BHYT (patients.persons' rules). Managed by the service's health centre. The same person
+    (same phone, date of birth and name) already on record is returned instead of a duplicate."""
+    access.require_role_at(actor, service.facility, access.BOOKING_DESK_ROLES)
+    try:
+        person = person_validate(
+            full_name=full_name, date_of_birth=date_of_birth, sex=sex, phone=phone, cccd=cccd, bhyt=bhyt
+        )
+    except ValidationErrors as exc:
+        raise first_error(exc) from None  # the desk's form shows one error at a time
+    return _patient_for(service, person, actor=actor)
 
 
-@dataclass(frozen=True)
-class NewPatient:
-    """A person the desk meets on the phone or at the counter with no record yet (see
-    booking_patient_create for how each field is checked)."""
-
-    full_name: str
-    date_of_birth: date
-    sex: str
-    phone: str
-    cccd: str = ""
-    bhyt: str = ""
+def _patient_for(service: Service, person: dict[str, Any], *, actor: Any) -> Patient:
+    """The patient on record with the same phone, date of birth and name, else a new patient managed by the
+    service's health centre (address unknown: ward 0). `person`: values cleaned by person_validate."""
+    return patient_match_or_create(**person, facility=_managing_facility(service.facility), actor=actor)
 
 
-def _new_patient_for(*, actor: Any, service: Service, person: NewPatient, consent_channel: str) -> Patient:
+# A person the desk meets on the phone or at the counter with no record yet (booking_patient_create checks it).
+NewPatient = Person
+
+
+def _new_patient_for(*, actor: Any, service: Service, person: Person, consent_channel: str) -> Patient:
     """Inside the caller's transaction: the person's record (or the same person already on record) and
     the oral consent they gave, if the desk recorded one."""
-    patient = booking_patient_create(
-        actor=actor,
-        service=service,
-        full_name=person.full_name,
-        date_of_birth=person.date_of_birth,
-        sex=person.sex,
-        phone=person.phone,
-        cccd=person.cccd,
-        bhyt=person.bhyt,
-    )
+    patient = booking_patient_create(actor=actor, service=service, **asdict(person))
     if consent_channel:
         from health_f0.privacy.models import ConsentMethod
         from health_f0.privacy.services import consent_record
@@ -1105,7 +1015,7 @@ def _new_patient_for(*, actor: Any, service: Service, person: NewPatient, consen
 @_retry_on_deadlock
 def appointment_book_new_patient(
     *,
-    person: NewPatient,
+    person: Person,
     service: Service,
     slot_start: datetime,
     channel: str,
@@ -1136,7 +1046,7 @@ def appointment_book_new_patient(
 @_retry_on_deadlock
 def walk_in_register_new_patient(
     *,
-    person: NewPatient,
+    person: Person,
     service: Service,
     actor: Any,
     reason: str = "",
@@ -1183,71 +1093,6 @@ __all__ = [
 # --- Booking without an account (public API / portal): phone verified by OTP -----------------------
 
 
-def _guest_validate(
-    *, full_name: str, date_of_birth: date, sex: str, phone: str, cccd: str, bhyt: str
-) -> dict[str, Any]:
-    """Check a guest's identity fields; all errors at once (ValidationErrors), cleaned values otherwise."""
-    from health_f0.core.exceptions import ValidationErrors
-    from health_f0.core.phone import normalize_mobile
-    from health_f0.core.text import clean_person_name
-    from health_f0.patients.identifiers import clean_bhyt, clean_cccd
-    from health_f0.patients.models import Sex
-
-    errors: dict[str, list[tuple[str, str]]] = {}
-    cleaned: dict[str, Any] = {"date_of_birth": date_of_birth, "sex": sex}
-
-    def check(field: str, fn: Callable[[], Any]) -> Any:
-        try:
-            return fn()
-        except DomainError as exc:
-            errors.setdefault(exc.field or field, []).append((exc.code, exc.message))
-            return None
-
-    today = timezone.localdate()
-    cleaned["full_name"] = check("full_name", lambda: clean_person_name(full_name or ""))
-    if date_of_birth > today:
-        errors["date_of_birth"] = [("date_of_birth_future", _("Ngày sinh không được ở tương lai."))]
-    elif date_of_birth < date(today.year - 120, 1, 1):
-        errors["date_of_birth"] = [("date_of_birth_invalid", _("Ngày sinh không hợp lệ."))]
-    if sex not in Sex.values:
-        errors["sex"] = [("sex_invalid", _("Vui lòng chọn giới tính."))]
-    cleaned["phone"] = check("phone", lambda: normalize_mobile(phone))
-    known_sex = sex if sex in {"male", "female"} else None
-    cleaned["cccd"] = (
-        check("cccd", lambda: clean_cccd(cccd, date_of_birth=date_of_birth, sex=known_sex)) or ""
-    )
-    cleaned["bhyt"] = check("bhyt", lambda: clean_bhyt(bhyt)) or ""
-    if errors:
-        raise ValidationErrors(errors)
-    return cleaned
-
-
-def _guest_patient(*, service: Service, identity: dict[str, Any]) -> Patient:
-    """The patient on record with the same phone, date of birth and name (accents and case ignored), else
-    a new patient managed by the service's health centre (address unknown: ward 0)."""
-    from health_f0.core.text import name_key
-    from health_f0.patients.services import patient_create
-
-    wanted = name_key(identity["full_name"])
-    candidates = Patient.objects.filter(phone=identity["phone"], date_of_birth=identity["date_of_birth"])
-    for existing in candidates.order_by("pk"):
-        if name_key(existing.full_name) == wanted:
-            return existing
-    facility = _managing_facility(service.facility)
-    return patient_create(
-        full_name=identity["full_name"],
-        date_of_birth=identity["date_of_birth"],
-        sex=identity["sex"],
-        phone=identity["phone"],
-        cccd=identity["cccd"],
-        bhyt=identity["bhyt"],
-        facility=facility,
-        province_code=facility.province_code or 0,
-        ward_code=0,
-        actor=None,
-    )
-
-
 @_retry_on_deadlock
 def appointment_book_guest(
     *,
@@ -1268,12 +1113,13 @@ def appointment_book_guest(
     OTP of purpose "booking". The person is matched to the patient on record with the same phone, date of
     birth and name, or recorded as a new patient. The OTP serves one booking; a refused booking (slot full,
     overlap) leaves it unused. Same capacity and overlap guarantees as `appointment_book`."""
-    from health_f0.registration.otp import otp_consume, otp_verify
+    from health_f0.patients.otp import otp_consume, otp_verify
 
     now = now or timezone.now()
     if channel not in ONLINE_CHANNELS:
         raise DomainError(_("Kênh đặt lịch không hợp lệ."), code="invalid_channel", field="channel")
-    identity = _guest_validate(
+    # Every identity error at once (ValidationErrors), as the portal's form shows them.
+    identity = person_validate(
         full_name=full_name, date_of_birth=date_of_birth, sex=sex, phone=phone, cccd=cccd, bhyt=bhyt
     )
     _check_service(service)
@@ -1283,7 +1129,7 @@ def appointment_book_guest(
     status = Status.REQUESTED if service.requires_confirmation else Status.CONFIRMED
     with transaction.atomic():
         otp_consume(challenge=challenge)
-        patient = _guest_patient(service=service, identity=identity)
+        patient = _patient_for(service, identity, actor=None)
         appointment = _book_locked(
             patient=patient,
             service=service,
@@ -1325,7 +1171,7 @@ def reexam_plan_rebook(
     *, plan: ReexamPlan, actor: Any, now: datetime | None = None, search_days: int = 14
 ) -> Appointment | None:
     """The desk's "Tìm chỗ lại" on a plan without a place: the same search as the daily job, now."""
-    access.require_role_at(actor, plan.facility, REEXAM_ROLES)
+    access.require_role_at(actor, plan.facility, access.REEXAM_ROLES)
     return _plan_rebook(plan.pk, actor=actor, now=now or timezone.now(), search_days=search_days)
 
 

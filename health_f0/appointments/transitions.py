@@ -1,40 +1,36 @@
-"""The appointment workflow: (state, action) -> (next state, who may do it).
+"""The appointment workflow: (state, action) -> (next state, who may do it, the guards that must hold).
 
-Besides staff roles (checked at the service's facility through facilities.access) a transition may name
-two pseudo-roles: PATIENT (the account that owns the patient record, a family member's account on the
-same verified phone, or the holder of the number that answers for the booking: PhoneHolder) and SYSTEM
-(background jobs, actor None).
+Besides staff roles (checked at the booking's facility through facilities.access) a transition may name the
+pseudo-roles of core.actors: PATIENT (the account that owns the patient record, a family member's account on
+the same verified phone, or the holder of the number that answers for the booking: core.actors.PhoneHolder)
+and SYSTEM (background jobs, actor None). The rules that decide whether a step may be taken now are guards on
+the transitions (the patient's cut-off, a walk-in that has no slot to move, a check-in on another day, a
+no-show before the visit), so the desk's buttons, the portal's flags and the API's `actions` all come from
+`APPOINTMENT_WORKFLOW.available()` and no surface restates them. `appointments.services` is the only caller
+of `apply()`.
 
 Declining is a cancellation by the booking desk with a required reason (cancel_source "declined"), not a
 status of its own: a declined booking holds no seat and blocks nothing, exactly like a cancelled one, so
 every "live booking" rule stays one status list; reports tell declines apart by cancel_source.
-Rescheduling keeps the state (a confirmed booking moved stays confirmed).
+Rescheduling keeps the state (a confirmed booking moved stays confirmed); so does the patient's
+acknowledgement of a re-exam ("acknowledge": a step with a guard, that writes no status).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from health_f0.appointments.models import Status
-from health_f0.core.exceptions import PermissionDenied
-from health_f0.core.workflow import Transition, Workflow
+from health_f0.appointments.slots import local_date_of
+from health_f0.core.actors import PATIENT, SYSTEM
+from health_f0.core.exceptions import DomainError, InvalidTransition
+from health_f0.core.workflow import Guard, Step, Transition, Workflow
 from health_f0.facilities import access
-from health_f0.facilities.models import Facility
-
-PATIENT = "patient"
-SYSTEM = "system"
-
-DESK_ROLES: frozenset[str] = access.BOOKING_DESK_ROLES
-RECEPTION_ROLES: frozenset[str] = access.RECEPTION_ROLES
-CLINICIAN_ROLES: frozenset[str] = access.CLINICIAN_ROLES
-REEXAM_ROLES: frozenset[str] = access.REEXAM_ROLES
-COMPLETE_ROLES: frozenset[str] = access.COMPLETE_ROLES
 
 _R, _C, _I, _D, _X, _N = (
     Status.REQUESTED,
@@ -45,25 +41,57 @@ _R, _C, _I, _D, _X, _N = (
     Status.NO_SHOW,
 )
 
-APPOINTMENT_WORKFLOW = Workflow(
-    "appointment",
-    [
-        Transition(_R, "confirm", _C, DESK_ROLES),
-        Transition(_R, "decline", _X, DESK_ROLES),
-        Transition(_R, "cancel", _X, DESK_ROLES | {PATIENT}),
-        Transition(_C, "cancel", _X, DESK_ROLES | {PATIENT}),
-        Transition(_R, "reschedule", _R, DESK_ROLES | {PATIENT}),
-        Transition(_C, "reschedule", _C, DESK_ROLES | {PATIENT}),
-        # A patient whose online booking was not confirmed yet may still be received on the day.
-        Transition(_R, "check_in", _I, RECEPTION_ROLES),
-        Transition(_C, "check_in", _I, RECEPTION_ROLES),
-        Transition(_I, "complete", _D, COMPLETE_ROLES),
-        Transition(_C, "no_show", _N, DESK_ROLES | {SYSTEM}),
-        # Never confirmed and the day is over: the system releases it (cancel_source "system").
-        Transition(_R, "expire", _X, frozenset({SYSTEM})),
-    ],
-)
 
+# --- Guards ------------------------------------------------------------------------------------------
+
+
+def cutoff_moment(appointment: Any) -> datetime:
+    """The moment the patient's own cancel or move closes: the service's cut-off before the visit."""
+    return appointment.slot_start - timedelta(hours=appointment.service.cancel_cutoff_hours)
+
+
+def _cutoff_passed(appointment: Any, step: Step) -> str | None:
+    if step.now <= cutoff_moment(appointment):
+        return None
+    hours = appointment.service.cancel_cutoff_hours
+    return ngettext(
+        "Chỉ được tự huỷ hoặc đổi lịch đến trước giờ hẹn %(hours)s giờ. Vui lòng gọi đường dây nóng của cơ sở.",
+        "Chỉ được tự huỷ hoặc đổi lịch đến trước giờ hẹn %(hours)s giờ. Vui lòng gọi đường dây nóng của cơ sở.",
+        hours,
+    ) % {"hours": hours}
+
+
+def _walk_in(appointment: Any, step: Step) -> str | None:
+    return _("Lượt khám vãng lai không đổi lịch được.") if appointment.is_walk_in else None
+
+
+def _not_today(appointment: Any, step: Step) -> str | None:
+    visit_day = local_date_of(appointment.slot_start)
+    if visit_day == local_date_of(step.now):
+        return None
+    return _("Lịch hẹn này vào ngày %(day)s, không phải hôm nay.") % {"day": f"{visit_day:%d/%m/%Y}"}
+
+
+def _not_yet(appointment: Any, step: Step) -> str | None:
+    return _("Chưa đến giờ hẹn.") if appointment.slot_start > step.now else None
+
+
+def _only_booked_reexams() -> str:
+    return _("Chỉ xác nhận được lịch tái khám đang hẹn.")
+
+
+def _not_reexam(appointment: Any, step: Step) -> str | None:
+    return None if appointment.is_reexam else _only_booked_reexams()
+
+
+# The patient cancels or moves their booking themselves only until the cut-off; the desk at any time.
+CUTOFF = Guard("cutoff_passed", _cutoff_passed, capacities=frozenset({PATIENT}))
+WALK_IN = Guard("walk_in", _walk_in)
+NOT_TODAY = Guard("not_today", _not_today)
+NOT_YET = Guard("not_yet", _not_yet)
+NOT_REEXAM = Guard("not_reexam", _not_reexam)
+
+DESK_OR_PATIENT: frozenset[str] = access.BOOKING_DESK_ROLES | {PATIENT}
 
 # "Không … được": what the refused action was, as the desk and the patient read it.
 REFUSED: dict[str, Any] = {
@@ -129,71 +157,60 @@ def state_sentence(appointment: Any, *, now: datetime | None = None) -> str:
     return str(Status(status).label) if status in Status.values else _("Trạng thái không xác định.")
 
 
-def refusal_message(appointment: Any, action: str, *, now: datetime | None = None) -> str:
-    """'Không huỷ được lịch hẹn: Người bệnh đã được tiếp đón lúc 07:31, số thứ tự 1.'"""
+def refusal_message(appointment: Any, action: str, now: datetime | None = None) -> str:
+    """'Không huỷ được lịch hẹn: Người bệnh đã được tiếp đón lúc 07:31, số thứ tự 1.' A re-exam is
+    acknowledged only while booked: the same sentence whatever else it is."""
+    if action == "acknowledge":
+        return _only_booked_reexams()
     return _("%(refused)s: %(state)s") % {
         "refused": REFUSED.get(action, _("Không thực hiện được thao tác này")),
         "state": state_sentence(appointment, now=now),
     }
 
 
-@dataclass(frozen=True)
-class PhoneHolder:
-    """Someone without an account who has just proved, with an OTP texted to `phone` (E.164), that they hold
-    the number that answers for `booking` on its SMS link (`booking_phone`). They act as the patient of that
-    booking — and for any patient whose verified phone is that number (the family bond). Only code that has
-    verified such an OTP creates one; it is never a logged-in user, so every staff check sees nobody."""
-
-    phone: str
-    booking: Any = None
-    is_authenticated: bool = False
-
-
-def booking_phone(patient: Any, booked_at: datetime) -> str:
-    """The number that answers for a booking of `patient` made at `booked_at` (the SMS link's OTP goes there,
-    and only its holder becomes a PhoneHolder): the patient's verified phone (proved by OTP: the bond), else
-    the phone the booking was made with — the current phone, unless staff changed it after the booking was
-    made. A correction proves nothing: the new number's holder booked nothing, so they answer for nothing until
-    the number is proved (the desk's or the portal's OTP). "" when no number answers."""
-    if patient.verified_phone:
-        return str(patient.verified_phone)
-    changed = patient.phone_changed_at
-    if not patient.phone or (changed is not None and changed > booked_at):
-        return ""
-    return str(patient.phone)
+APPOINTMENT_WORKFLOW = Workflow(
+    "appointment",
+    [
+        Transition(_R, "confirm", _C, access.BOOKING_DESK_ROLES),
+        Transition(_R, "decline", _X, access.BOOKING_DESK_ROLES),
+        Transition(_R, "cancel", _X, DESK_OR_PATIENT, guards=(CUTOFF,)),
+        Transition(_C, "cancel", _X, DESK_OR_PATIENT, guards=(CUTOFF,)),
+        Transition(_R, "reschedule", _R, DESK_OR_PATIENT, guards=(WALK_IN, CUTOFF)),
+        Transition(_C, "reschedule", _C, DESK_OR_PATIENT, guards=(WALK_IN, CUTOFF)),
+        # A patient whose online booking was not confirmed yet may still be received on the day.
+        Transition(_R, "check_in", _I, access.RECEPTION_ROLES, guards=(NOT_TODAY,)),
+        Transition(_C, "check_in", _I, access.RECEPTION_ROLES, guards=(NOT_TODAY,)),
+        Transition(_I, "complete", _D, access.COMPLETE_ROLES),
+        Transition(_C, "no_show", _N, access.BOOKING_DESK_ROLES | {SYSTEM}, guards=(NOT_YET,)),
+        # Never confirmed and the day is over: the system releases it (cancel_source "system").
+        Transition(_R, "expire", _X, frozenset({SYSTEM})),
+        # The patient (through the link) or the desk (on the phone) says they will come to a re-exam.
+        Transition(_C, "acknowledge", _C, DESK_OR_PATIENT, guards=(NOT_REEXAM,)),
+    ],
+    authorize=access.authorizer(facility=lambda a: a.facility, patient=lambda a: a.patient),
+    refusal=refusal_message,
+)
 
 
-def owns_patient(actor: Any, patient: Any) -> bool:
-    """The actor is the patient's own account or a family account allowed to act for them, or the holder of
-    a number that answers for the patient (see PhoneHolder)."""
-    if isinstance(actor, PhoneHolder):
-        if not actor.phone:
-            return False
-        if patient.verified_phone == actor.phone:
-            return True
-        booking = actor.booking
-        return (
-            booking is not None
-            and booking.patient_id == patient.pk
-            and booking_phone(patient, booking.created_at) == actor.phone
-        )
-    if actor is None or not getattr(actor, "is_authenticated", False):
+def change_deadline(appointment: Any, *, now: datetime | None = None) -> datetime | None:
+    """Until when the patient may still cancel or move the booking themselves (what the portal and the API
+    show), or None when they no longer may: the same transition and guards as the step itself, for the
+    patient's capacity."""
+    now = now or timezone.now()
+    try:
+        transition = APPOINTMENT_WORKFLOW.get(appointment.status, "reschedule")
+    except InvalidTransition:
+        return None
+    step = Step(action="reschedule", actor=None, capacity=PATIENT, now=now)
+    if any(guard.refusal(appointment, step) for guard in transition.guards):
+        return None
+    return cutoff_moment(appointment)
+
+
+def may(appointment: Any, action: str, actor: Any, *, now: datetime | None = None) -> bool:
+    """Whether `actor` may take this one action now (one check, where `available()` tries every action)."""
+    try:
+        APPOINTMENT_WORKFLOW.check(appointment, action, actor, now=now)
+    except DomainError:
         return False
-    if access.is_staff_member(actor):
-        # A staff member's staff scope is not "their own": only their personal record counts.
-        return bool(patient.account_id == actor.pk)
-    return access.patients_for(actor).filter(pk=patient.pk).exists()
-
-
-def check_actor(*, roles: frozenset[str], actor: Any, facility: Facility, patient: Any) -> str:
-    """Which capacity the actor acts in ("system", "patient" or "staff"), or PermissionDenied."""
-    if actor is None:
-        if SYSTEM in roles:
-            return SYSTEM
-        raise PermissionDenied(_("Thao tác này cần người thực hiện."))
-    staff_roles = roles - {PATIENT, SYSTEM}
-    if staff_roles and access.can_act_at(actor, facility, staff_roles):
-        return "staff"
-    if PATIENT in roles and owns_patient(actor, patient):
-        return PATIENT
-    raise PermissionDenied(_("Bạn không có quyền thực hiện thao tác này tại cơ sở này."))
+    return True

@@ -14,15 +14,14 @@ from django.utils.translation import gettext_lazy as _
 from unfold.forms import BaseDialogForm
 from unfold.widgets import (
     UnfoldAdminSelectWidget,
-    UnfoldAdminTextareaWidget,
     UnfoldAdminTextInputWidget,
 )
 
+from health_f0.desk.forms import reason_field
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.his.models import IdentifierType
-from health_f0.his.services import HIS_FACILITY_KINDS
-from health_f0.his.transitions import LINKER_ROLES
+from health_f0.his.selectors import HIS_FACILITY_KINDS
 
 # The upload limit (settings.HIS_XML_MAX_UPLOAD_BYTES overrides it): a month of a district hospital's XML is
 # well under this; larger batches go through the watched folder.
@@ -36,16 +35,13 @@ def xml_max_upload_bytes() -> int:
 
 
 def _reason_field(label: Any, help_text: Any, required_message: Any) -> forms.CharField:
-    return forms.CharField(
+    return reason_field(
         label=label,
-        max_length=300,
-        min_length=5,
-        widget=UnfoldAdminTextareaWidget(attrs={"rows": 2}),
         help_text=help_text,
-        error_messages={
-            "required": required_message,
-            "min_length": _("Lý do cần ít nhất 5 ký tự."),
-        },
+        max_length=300,
+        rows=2,
+        required_message=required_message,
+        short_message=_("Lý do cần ít nhất 5 ký tự."),
     )
 
 
@@ -121,7 +117,7 @@ class ReceptionRequestForm(forms.Form):
 def linker_facilities(user: Any) -> QuerySet[Facility]:
     """Hospitals/TTYT whose HIS data the user may import (HIS linkers and administrators)."""
     return (
-        access.facilities_for(user, LINKER_ROLES)
+        access.facilities_for(user, access.HIS_LINKER_ROLES)
         .filter(kind__in=HIS_FACILITY_KINDS, is_active=True)
         .order_by("path")
     )

@@ -40,6 +40,7 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from health_f0.core.actors import is_user
 from health_f0.core.audit import audit_log
 from health_f0.core.exceptions import Conflict, DomainError, NotFound
 from health_f0.core.models import AuditLog
@@ -67,7 +68,6 @@ from health_f0.his.models import (
     SlipStatus,
     Source,
 )
-from health_f0.his.transitions import LINKER_ROLES
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def _run_start(*, facility: Facility, source: str, kind: str, actor: Any = None,
         source=source,
         kind=kind,
         started_at=timezone.now(),
-        started_by=actor if getattr(actor, "is_authenticated", False) else None,
+        started_by=actor if is_user(actor) else None,
         **fields,
     )
 
@@ -960,7 +960,7 @@ def xml_import(
     read one HOSO at a time and written in chunks; a broken envelope stops the run as failed with the line
     and column (records before it stay imported: importing the fixed file again skips them)."""
     if check_access and actor is not None:
-        access.require_role_at(actor, facility, LINKER_ROLES)
+        access.require_role_at(actor, facility, access.HIS_LINKER_ROLES)
     run = _run_start(
         facility=facility,
         source=Source.XML,
@@ -1029,7 +1029,7 @@ def xml_watch_scan(*, facility: Facility, folder: str | Path | None = None) -> l
 
 def _locked_held(record: HisHeldRecord, actor: Any) -> HisHeldRecord:
     """Inside a transaction: the facility, then the record, locked; a linker there, a record still waiting."""
-    access.require_role_at(actor, record.facility, LINKER_ROLES)
+    access.require_role_at(actor, record.facility, access.HIS_LINKER_ROLES)
     _lock_facility(record.facility)
     locked = HisHeldRecord.objects.select_for_update().filter(pk=record.pk).first()
     if locked is None:

@@ -30,6 +30,7 @@ from health_f0.his.models import (
     LabFlag,
     LinkStatus,
 )
+from health_f0.his.transitions import link_actions
 
 LINK_TARGET = 0.8  # the Mộc Hóa plan: at least 80% of visiting patients linked
 
@@ -40,6 +41,22 @@ def visits_for(*, user: Any, patient: Any = None) -> QuerySet[HisVisit]:
     if patient is not None:
         qs = qs.filter(patient=patient)
     return qs.order_by("-admitted_at", "-id")
+
+
+def visits_with_lab_results_for(*, user: Any, patient: Any = None) -> QuerySet[HisVisit]:
+    """visits_for with each visit's lab results prefetched (by name, with their report): the API's list."""
+    from django.db.models import Prefetch
+
+    return (
+        visits_for(user=user, patient=patient)
+        .select_related("patient")
+        .prefetch_related(
+            Prefetch(
+                "lab_results",
+                queryset=HisLabResult.objects.select_related("report").order_by("name", "id"),
+            )
+        )
+    )
 
 
 # FHIR DiagnosticReport statuses that withdraw a report: its results are not shown (they stay stored, and
@@ -89,6 +106,14 @@ def links_for(*, user: Any, patient: Any = None, active_only: bool = True) -> Qu
     return qs.filter(active=True) if active_only else qs
 
 
+def desk_links_for(*, user: Any) -> QuerySet[HisLink]:
+    """The desk's list of links, ended ones included: those of the facilities where the user is a HIS linker
+    (HIS_LINKER_ROLES), with who linked and unlinked them."""
+    return access.scope_by_facility(
+        links_for(user=user, active_only=False), user, roles=access.HIS_LINKER_ROLES
+    ).select_related("linked_by", "unlinked_by")
+
+
 def link_requests_for(*, user: Any, patient: Any = None) -> QuerySet[HisLinkRequest]:
     """A patient's own requests (portal/API) or the requests of the linker's facilities."""
     qs = access.his_link_requests_for(user).select_related("patient", "facility")
@@ -122,6 +147,56 @@ def held_records_for(
     return qs.select_related("facility", "candidate_patient").order_by("created_at", "id")
 
 
+def held_links(records: list[HisHeldRecord]) -> dict[int, HisLink]:
+    """The links the held records' keys pointed at, by id (the queue's held cards show them side by side)."""
+    return HisLink.objects.in_bulk([r.candidate_link_id for r in records if r.candidate_link_id])
+
+
+def held_record_for(*, user: Any, pk: int) -> HisHeldRecord | None:
+    """One held XML record (waiting or decided) of the linker's facilities, or None."""
+    return (
+        held_records_for(user=user, waiting_only=False)
+        .filter(pk=pk)
+        .select_related("facility", "candidate_patient")
+        .first()
+    )
+
+
+def linker_hospitals(*, user: Any) -> QuerySet[Facility]:
+    """The hospitals and TTYT whose queue the linker works (the queue page's facility filter)."""
+    return (
+        access.facilities_for(user, access.HIS_LINKER_ROLES)
+        .filter(kind__in=HIS_FACILITY_KINDS)
+        .order_by("path")
+    )
+
+
+def counter_requests_for(*, user: Any) -> QuerySet[HisLinkRequest]:
+    """Link requests whose printable form the user may print: reception and linkers (HIS_COUNTER_ROLES) of
+    the request's facility."""
+    return access.scope_by_facility(
+        HisLinkRequest.objects.select_related("patient", "facility"), user, roles=access.HIS_COUNTER_ROLES
+    )
+
+
+def counter_patients(*, user: Any, term: str, limit: int = 6) -> list[Any]:
+    """Patients with an account the user may see (access.patients_for) whose CCCD, BHYT number or phone is
+    `term` (spaces ignored), by name: reception's search for a request at the counter."""
+    from health_f0.patients.selectors import search_phone
+
+    term = "".join(term.split()).upper()
+    condition = Q(cccd=term) | Q(bhyt=term)
+    phone = search_phone(term)
+    if phone:
+        condition |= Q(phone=phone)
+    return list(
+        access.patients_for(user)
+        .filter(condition, account__isnull=False)
+        .select_related("facility")
+        .order_by("full_name")[:limit]
+    )
+
+
 @dataclass(frozen=True)
 class ShareRow:
     day: date
@@ -141,7 +216,7 @@ class ShareRow:
 def linked_share(*, user: Any, facility: Facility, start: date, end: date) -> list[ShareRow]:
     """Per department and day: distinct visiting patients the HIS reported and how many of them were linked
     (by the time of the import). One grouped query."""
-    if not access.can_act_at(user, facility, access.HIS_LINKER_ROLES | {"manager"}):
+    if not access.can_act_at(user, facility, access.HIS_RUN_ROLES):
         return []
     rows = (
         HisVisitSeen.objects.filter(facility__path__startswith=facility.path, day__range=(start, end))
@@ -254,6 +329,8 @@ class LinkOverview:
     facility: Facility
     link: HisLink | None
     request: HisLinkRequest | None
+    # The workflow's actions open to the user on the active link (his.transitions.link_actions): "unlink".
+    actions: tuple[str, ...] = ()
 
     @property
     def state(self) -> str:
@@ -274,7 +351,8 @@ class LinkOverview:
 
 def link_overview(*, user: Any, patient: Any) -> list[LinkOverview]:
     """Per hospital (those of the patient's province, then any other the patient has a link or request
-    with): the active link and the latest request. Three queries, scoped through facilities.access."""
+    with): the active link, the latest request, and what the user may do on the link (LINK_WORKFLOW). Three
+    queries, scoped through facilities.access, and the workflow's checks per active link."""
     links = {link.facility_id: link for link in links_for(user=user, patient=patient)}
     latest: dict[int, HisLinkRequest] = {}
     for request in link_requests_for(user=user, patient=patient):
@@ -284,10 +362,12 @@ def link_overview(*, user: Any, patient: Any) -> list[LinkOverview]:
         facilities.setdefault(link.facility_id, link.facility)
     for request in latest.values():
         facilities.setdefault(request.facility_id, request.facility)
-    return [
-        LinkOverview(facility=f, link=links.get(f.pk), request=latest.get(f.pk))
-        for f in sorted(facilities.values(), key=lambda f: (f.name, f.pk))
-    ]
+    rows = []
+    for f in sorted(facilities.values(), key=lambda f: (f.name, f.pk)):
+        active = links.get(f.pk)
+        actions = tuple(link_actions(active, user)) if active is not None else ()
+        rows.append(LinkOverview(facility=f, link=active, request=latest.get(f.pk), actions=actions))
+    return rows
 
 
 # --- How HIS values read (portal and desk alike) -----------------------------------------------------

@@ -16,9 +16,10 @@ Guarantees:
   lookup or to a patient of an XML file already imported (HisPatientRecord). Free text never links.
 * One active link per (patient, facility) and per (facility, HIS patient): unique keys, checked under the
   patient lock for a clear message.
-* Every state change writes an audit row (the system's decisions with actor None) and queues the patient's
-  SMS, sent after commit by notifications.sms_enqueue. A new link queues the first FHIR pull of that
-  patient's history after commit.
+* Every status change goes through his.transitions.LINK_WORKFLOW.apply (roles at the facility or the
+  patient's own account, the guards, the audit row with its from/to states; the system's decisions with
+  actor None) and queues the patient's SMS, sent after commit by notifications.sms_enqueue. A new link
+  queues the first FHIR pull of that patient's history after commit.
 """
 
 from __future__ import annotations
@@ -33,12 +34,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from health_f0.core.actors import is_user
 from health_f0.core.audit import audit_log
 from health_f0.core.exceptions import Conflict, DomainError, NotFound, PermissionDenied
 from health_f0.core.models import AuditLog
 from health_f0.core.text import name_key, unaccent
 from health_f0.facilities import access
-from health_f0.facilities.models import Facility, FacilityKind
+from health_f0.facilities.models import Facility
 from health_f0.his.adapters import HisAdapter, HisPatient, HisUnavailable, adapter_for
 from health_f0.his.identity import bhyt_key
 from health_f0.his.models import (
@@ -48,10 +50,10 @@ from health_f0.his.models import (
     HisPatientRecord,
     IdentifierType,
     LinkChannel,
-    LinkStatus,
     Source,
 )
-from health_f0.his.transitions import LINK_WORKFLOW, LINKER_ROLES, PATIENT, RECEPTION_ROLES, SYSTEM
+from health_f0.his.selectors import HIS_FACILITY_KINDS
+from health_f0.his.transitions import LINK_WORKFLOW, chosen_candidate, unlink_subject
 from health_f0.notifications.services import sms_enqueue
 from health_f0.patients.identifiers import clean_bhyt, clean_cccd
 from health_f0.patients.models import Patient
@@ -59,7 +61,6 @@ from health_f0.patients.models import Patient
 logger = logging.getLogger(__name__)
 
 SMS_KIND = "his_link"
-HIS_FACILITY_KINDS = (FacilityKind.HOSPITAL, FacilityKind.HEALTH_CENTRE)
 _HIS_CODE = re.compile(r"^[A-Za-z0-9._/-]{3,32}$")
 
 
@@ -218,34 +219,6 @@ def _locked_request(request: HisLinkRequest) -> HisLinkRequest:
         raise NotFound(_("Không tìm thấy yêu cầu liên kết."))
 
 
-def _owns(actor: Any, patient: Patient) -> bool:
-    if actor is None or not getattr(actor, "is_authenticated", False):
-        return False
-    if access.is_staff_member(actor):
-        return bool(patient.account_id == actor.pk)
-    return access.patients_for(actor).filter(pk=patient.pk).exists()
-
-
-def _check(roles: frozenset[str], actor: Any, facility: Facility, patient: Patient) -> str:
-    """The capacity the actor acts in (system, staff, patient) or PermissionDenied."""
-    if actor is None:
-        if SYSTEM in roles:
-            return SYSTEM
-        raise PermissionDenied(_("Thao tác này cần người thực hiện."))
-    staff_roles = roles - {SYSTEM, PATIENT}
-    if staff_roles and access.can_act_at(actor, facility, staff_roles):
-        return "staff"
-    if PATIENT in roles and _owns(actor, patient):
-        return PATIENT
-    raise PermissionDenied(_("Bạn không có quyền thực hiện thao tác này tại cơ sở này."))
-
-
-def _apply(request: HisLinkRequest, action: str, actor: Any) -> str:
-    transition = LINK_WORKFLOW.get(request.status, action)
-    _check(transition.roles, actor, request.facility, request.patient)
-    return transition.target
-
-
 def _notify(request_or_link: Any, text: str) -> None:
     patient = request_or_link.patient
     sms_enqueue(
@@ -265,18 +238,10 @@ def _short(reason: str, limit: int = 110) -> str:
 
 
 def _link(request: HisLinkRequest, *, candidate: dict[str, Any], actor: Any, now: Any) -> HisLink:
-    """Inside the request's transaction (patient locked): make the active link to the HIS record
-    `candidate` (one the HIS returned), with the identifiers the HIS gave for it, or Conflict."""
+    """Inside the request's transaction (patient locked), right after LINK_WORKFLOW took the request to
+    "linked" (its guards: no active link yet, the HIS record not taken): make the active link to the HIS record
+    `candidate` (one the HIS returned), with the identifiers the HIS gave for it, or Conflict on a race."""
     his_patient_id = candidate["his_patient_id"]
-    if HisLink.objects.filter(patient=request.patient, facility=request.facility, active=True).exists():
-        raise Conflict(_("Người bệnh đã có liên kết HIS tại cơ sở này."), code="already_linked")
-    taken = HisLink.objects.filter(facility=request.facility, his_patient_id=his_patient_id, active=True)
-    if taken.exists():
-        raise Conflict(
-            _("Hồ sơ HIS này đã được liên kết với một tài khoản khác."),
-            code="his_record_taken",
-            field="his_patient_id",
-        )
     ids = _verified_identifiers(candidate)
     born = candidate.get("date_of_birth")
     link = HisLink(
@@ -292,7 +257,7 @@ def _link(request: HisLinkRequest, *, candidate: dict[str, Any], actor: Any, now
         his_full_name=str(candidate.get("full_name") or "")[:200],
         his_date_of_birth=date.fromisoformat(born) if born else None,
         linked_at=now,
-        linked_by=actor if getattr(actor, "is_authenticated", False) else None,
+        linked_by=actor if is_user(actor) else None,
     )
     try:
         with transaction.atomic():
@@ -372,10 +337,6 @@ def _find_record(facility: Facility, code: str, adapter: HisAdapter) -> tuple[Hi
     )
 
 
-def _chosen(request: HisLinkRequest, his_patient_id: str) -> dict[str, Any] | None:
-    return next((c for c in request.candidates if c.get("his_patient_id") == his_patient_id), None)
-
-
 def link_request_create(
     *,
     patient: Patient,
@@ -391,9 +352,9 @@ def link_request_create(
     HIS answered with one exact match, otherwise waiting in the linker's queue (needs_review)."""
     facility = facility or his_facility_for(patient)
     if channel == LinkChannel.RECEPTION:
-        access.require_role_at(actor, facility, RECEPTION_ROLES)
+        access.require_role_at(actor, facility, access.HIS_COUNTER_ROLES)
     elif channel in (LinkChannel.PORTAL, LinkChannel.APP):
-        if not _owns(actor, patient):
+        if not access.owns_patient(actor, patient):
             raise PermissionDenied(
                 _("Bạn chỉ có thể gửi yêu cầu liên kết cho bản thân hoặc người thân trong tài khoản.")
             )
@@ -417,7 +378,7 @@ def link_request_create(
             channel=channel,
             candidates=candidates,
             lookup_error=lookup_error[:300],
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            created_by=actor if is_user(actor) else None,
         )
         audit_log(
             actor=actor,
@@ -430,15 +391,13 @@ def link_request_create(
         if _is_exact(candidates) and not lookup_error:
             _decide_auto(request, candidates[0], now)
         else:
-            request.status = _apply(request, "to_review", None)
-            request.save(update_fields=["status", "updated_at"])
-            audit_log(
-                actor=None,
-                action=AuditLog.Action.TRANSITION,
+            LINK_WORKFLOW.apply(
+                request,
+                "to_review",
+                None,
+                now=now,
                 verb="his_link_to_review",
-                target=request,
-                facility=facility,
-                data={"candidates": len(candidates), "lookup_error": bool(lookup_error)},
+                audit={"candidates": len(candidates), "lookup_error": bool(lookup_error)},
             )
     return request
 
@@ -456,20 +415,17 @@ def _check_can_request(patient: Patient, facility: Facility) -> None:
 
 
 def _decide_auto(request: HisLinkRequest, candidate: dict[str, Any], now: Any) -> None:
-    request.status = _apply(request, "auto_link", None)
-    request.his_patient_id = candidate["his_patient_id"]
-    request.auto_linked = True
-    request.decided_at = now
-    request.save(update_fields=["status", "his_patient_id", "auto_linked", "decided_at", "updated_at"])
-    link = _link(request, candidate=candidate, actor=None, now=now)
-    audit_log(
-        actor=None,
-        action=AuditLog.Action.TRANSITION,
+    LINK_WORKFLOW.apply(
+        request,
+        "auto_link",
+        None,
+        now=now,
+        fields={"his_patient_id": candidate["his_patient_id"], "auto_linked": True, "decided_at": now},
         verb="his_auto_link",
-        target=request,
-        facility=request.facility,
-        data={"his_patient_id": link.his_patient_id, "match": candidate["match"]},
+        audit={"his_patient_id": candidate["his_patient_id"], "match": candidate["match"]},
+        params={"his_patient_id": candidate["his_patient_id"]},
     )
+    _link(request, candidate=candidate, actor=None, now=now)
     _notify(
         request,
         "tai khoan cua ban da duoc lien ket voi ho so benh vien. "
@@ -489,16 +445,16 @@ def link_request_approve(
         raise DomainError(
             _("Vui lòng nhập mã người bệnh trong HIS."), code="required", field="his_patient_id"
         )
-    _apply(request, "approve", actor)  # fail fast, before asking the HIS (checked again under the lock)
+    LINK_WORKFLOW.check(request, "approve", actor)  # fail fast, before asking the HIS (again under the lock)
     found: tuple[HisPatient, str] | None = None
-    if _chosen(request, his_patient_id) is None:
+    if chosen_candidate(request, his_patient_id) is None:
         found = _find_record(request.facility, his_patient_id, adapter or adapter_for(request.facility))
     with transaction.atomic():
         request = _locked_request(request)
-        request.status = _apply(request, "approve", actor)
-        candidate = _chosen(request, his_patient_id)
+        LINK_WORKFLOW.check(request, "approve", actor)
+        candidate = chosen_candidate(request, his_patient_id)
         if candidate is None and found is not None:
-            candidate = _chosen(request, found[0].his_patient_id)
+            candidate = chosen_candidate(request, found[0].his_patient_id)
             if candidate is None:
                 candidate = _candidate(
                     found[0],
@@ -512,26 +468,27 @@ def link_request_approve(
         if candidate is None:  # the candidates changed under us (a look-up again replaced them)
             raise Conflict(_("Hồ sơ HIS đã chọn không còn trong yêu cầu; vui lòng tải lại trang."))
         now = timezone.now()
-        request.his_patient_id = candidate["his_patient_id"]
-        request.decided_by = actor
-        request.decided_at = now
-        request.save(
-            update_fields=["status", "candidates", "his_patient_id", "decided_by", "decided_at", "updated_at"]
+        LINK_WORKFLOW.apply(
+            request,
+            "approve",
+            actor,
+            now=now,
+            fields={
+                "candidates": request.candidates,
+                "his_patient_id": candidate["his_patient_id"],
+                "decided_by": actor,
+                "decided_at": now,
+            },
+            verb="his_link_approve",
+            audit={
+                "his_patient_id": candidate["his_patient_id"],
+                "record_source": candidate.get("source", Source.FHIR),
+                "found_by": candidate.get("found_by", "request"),
+                "identifiers": sorted(_verified_identifiers(candidate)),
+            },
+            params={"his_patient_id": candidate["his_patient_id"]},
         )
         link = _link(request, candidate=candidate, actor=actor, now=now)
-        audit_log(
-            actor=actor,
-            action=AuditLog.Action.TRANSITION,
-            verb="his_link_approve",
-            target=request,
-            facility=request.facility,
-            data={
-                "his_patient_id": link.his_patient_id,
-                "record_source": link.record_source,
-                "found_by": candidate.get("found_by", "request"),
-                "identifiers": sorted(link.identifiers),
-            },
-        )
         _notify(
             request,
             "tai khoan cua ban da duoc lien ket voi ho so benh vien. "
@@ -550,12 +507,12 @@ def link_request_find_record(
     his_code = re.sub(r"\s+", "", his_code or "")
     if not 1 <= len(his_code) <= 64:
         raise DomainError(_("Vui lòng nhập mã người bệnh trong HIS."), code="required", field="his_code")
-    _apply(request, "lookup", actor)
+    LINK_WORKFLOW.check(request, "lookup", actor)
     found, source = _find_record(request.facility, his_code, adapter or adapter_for(request.facility))
     with transaction.atomic():
         request = _locked_request(request)
-        _apply(request, "lookup", actor)
-        if _chosen(request, found.his_patient_id) is None:
+        LINK_WORKFLOW.check(request, "lookup", actor)
+        if chosen_candidate(request, found.his_patient_id) is None:
             request.candidates = [
                 *request.candidates,
                 _candidate(
@@ -586,18 +543,15 @@ def link_request_reject(*, request: HisLinkRequest, actor: Any, reason: str) -> 
     if not reason:
         raise DomainError(_("Vui lòng nhập lý do từ chối."), code="reason_required", field="reason")
     request = _locked_request(request)
-    request.status = _apply(request, "reject", actor)
-    request.reason = reason[:300]
-    request.decided_by = actor
-    request.decided_at = timezone.now()
-    request.save(update_fields=["status", "reason", "decided_by", "decided_at", "updated_at"])
-    audit_log(
-        actor=actor,
-        action=AuditLog.Action.TRANSITION,
+    now = timezone.now()
+    LINK_WORKFLOW.apply(
+        request,
+        "reject",
+        actor,
+        now=now,
+        fields={"reason": reason[:300], "decided_by": actor, "decided_at": now},
         verb="his_link_reject",
-        target=request,
-        facility=request.facility,
-        data={"reason": request.reason},
+        audit={"reason": reason[:300]},
     )
     hotline = f" Lien he {request.facility.hotline}." if request.facility.hotline else ""
     _notify(request, f"yeu cau lien ket ho so benh vien chua duoc chap nhan: {_short(reason)}.{hotline}")
@@ -610,8 +564,7 @@ def link_request_lookup(
     """The linker asks the HIS again with the requester's claim (it was down, or the patient's record was
     just created there). The request stays in the queue with the fresh candidates (records the linker named
     by HIS code are kept): a person decides from here on."""
-    if not access.can_act_at(actor, request.facility, LINKER_ROLES):
-        raise PermissionDenied(_("Bạn không có quyền thực hiện thao tác này tại cơ sở này."))
+    LINK_WORKFLOW.check(request, "lookup", actor)  # fail fast, before asking the HIS (again under the lock)
     found, lookup_error = _lookup(
         adapter or adapter_for(request.facility),
         request.facility,
@@ -621,7 +574,7 @@ def link_request_lookup(
     )
     with transaction.atomic():
         request = _locked_request(request)
-        _apply(request, "lookup", actor)
+        LINK_WORKFLOW.check(request, "lookup", actor)
         fresh = {c["his_patient_id"] for c in found}
         named = [
             c
@@ -654,28 +607,33 @@ def link_unlink(*, link: HisLink, actor: Any, reason: str) -> HisLink:
         link = HisLink.objects.select_for_update().get(pk=link.pk)
     except HisLink.DoesNotExist:
         raise NotFound(_("Không tìm thấy liên kết."))
-    if not link.active:
-        raise Conflict(_("Liên kết này đã được huỷ trước đó."), code="already_unlinked")
     request = (
         HisLinkRequest.objects.select_for_update().filter(pk=link.request_id).first()
-        if link.request_id
+        if link.request_id and link.active
         else None
     )
-    if request is not None:
-        request.status = _apply(request, "unlink", actor)
-    else:
-        _check(LINK_WORKFLOW.get(LinkStatus.LINKED, "unlink").roles, actor, link.facility, link.patient)
     now = timezone.now()
+    if request is not None:
+        # The request's status: linked -> unlinked, through the workflow (roles, the live-link guard, audit).
+        LINK_WORKFLOW.apply(
+            request,
+            "unlink",
+            actor,
+            now=now,
+            verb="his_link_unlinked",
+            audit={"link": link.pk},
+            params={"link": link},
+        )
+    else:  # no request to move (an older link, or one already ended): the same roles and guard decide
+        LINK_WORKFLOW.check(unlink_subject(link), "unlink", actor, now=now, link=link)
     link.active = False
     link.active_marker = None
     link.unlinked_at = now
-    link.unlinked_by = actor
+    link.unlinked_by = actor if is_user(actor) else None
     link.unlink_reason = reason[:300]
     link.save(
         update_fields=["active", "active_marker", "unlinked_at", "unlinked_by", "unlink_reason", "updated_at"]
     )
-    if request is not None:
-        request.save(update_fields=["status", "updated_at"])
     audit_log(
         actor=actor,
         action=AuditLog.Action.TRANSITION,
@@ -723,7 +681,7 @@ def his_records_view(*, actor: Any, records: list[Any], verb: str = "view_his_re
     must carry `patient` (select_related) and `facility_id`. Returns the number of rows written."""
     from health_f0.core.request_context import current_ip
 
-    if not records or actor is None or not getattr(actor, "is_authenticated", False):
+    if not records or not is_user(actor):
         return 0
     by_patient: dict[int, tuple[Any, int, list[int]]] = {}
     for record in records:

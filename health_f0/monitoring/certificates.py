@@ -15,6 +15,11 @@ from health_f0.monitoring import rules
 from health_f0.monitoring.models import Episode, EpisodeStatus
 
 
+def has_certificate(episode: Episode) -> bool:
+    """A completed episode carries the code of its certificate (issued by the completion)."""
+    return episode.status == EpisodeStatus.COMPLETED and bool(episode.certificate_code)
+
+
 def verification_url(code: str) -> str:
     return f"{settings.PORTAL_URL}/xac-minh/{code}"
 
@@ -65,7 +70,7 @@ def certificate_html(*, episode: Episode) -> str:
     """The certificate of a completed episode as HTML (A4, Vietnamese, QR code to the verification page).
     The isolation period runs from the positive test (QĐ 261/QĐ-BYT); the positive-test date and the day
     the station accepted the patient are both stated."""
-    if episode.status != EpisodeStatus.COMPLETED or not episode.certificate_code:
+    if not has_certificate(episode):
         raise ValueError("only a completed episode has a certificate")
     url = verification_url(episode.certificate_code)
     qr_svg = segno.make(url, error="m").svg_inline(scale=3, dark="#0b3d2e")
@@ -92,41 +97,48 @@ def certificate_pdf(*, episode: Episode) -> bytes:
     return HTML(string=certificate_html(episode=episode), base_url=str(settings.BASE_DIR)).write_pdf()
 
 
-# --- Who gets a certificate: the patient and family on the portal and the app; staff through the desk. ---
+# --- Who gets a certificate: decided once, by EPISODE_WORKFLOW's "certificate" step -------------------
+# (a completed episode with its code; staff who follow the episode, or the patient and the family). The desk,
+# the portal and the API all download through certificate_download; the staff's downloads are audited.
 
 
-def certificate_of_own_episode(*, user: Any, public_id: Any) -> Episode | None:
-    """A completed episode with a certificate of one of the account's own or family patients
-    (access.own_patients_for: staff and superusers get none, whatever their scope); None otherwise."""
-    from health_f0.facilities import access
+def may_download_certificate(*, episode: Episode, actor: Any) -> bool:
+    """Whether `actor` may download this episode's certificate now (the desk's button, the portal's link,
+    the API's `certificate_url`)."""
+    from health_f0.core.exceptions import DomainError
+    from health_f0.monitoring.transitions import CERTIFICATE, EPISODE_WORKFLOW
 
-    return (
-        Episode.objects.select_related("facility__parent", "patient")
-        .filter(
-            public_id=public_id,
-            patient__in=access.own_patients_for(user),
-            status=EpisodeStatus.COMPLETED,
+    try:
+        EPISODE_WORKFLOW.check(episode, CERTIFICATE, actor)
+    except DomainError:
+        return False
+    return True
+
+
+def certificate_download(*, episode: Episode, actor: Any) -> bytes:
+    """The certificate PDF for `actor`: refused (InvalidTransition / PermissionDenied / GuardRefused
+    `no_certificate`) unless EPISODE_WORKFLOW's "certificate" step is open to them. A download by staff (at the
+    desk: access.CERTIFICATE_ROLES at the episode's facility) is an audit row (EXPORT); the patient's and the
+    family's own downloads are not."""
+    from health_f0.core.actors import STAFF
+    from health_f0.core.audit import audit_log
+    from health_f0.core.models import AuditLog
+    from health_f0.monitoring.transitions import CERTIFICATE, EPISODE_WORKFLOW
+
+    step = EPISODE_WORKFLOW.check(episode, CERTIFICATE, actor)
+    pdf = certificate_pdf(episode=episode)
+    if step.capacity == STAFF:
+        audit_log(
+            actor=actor,
+            action=AuditLog.Action.EXPORT,
+            verb="certificate_pdf",
+            target=episode,
+            facility=episode.facility,
+            data={"certificate": episode.certificate_code},
         )
-        .exclude(certificate_code="")
-        .first()
-    )
+    return pdf
 
 
 def certificate_for_staff(*, episode: Episode, actor: Any) -> bytes:
-    """The certificate PDF for a staff member at the desk: they must hold access.CERTIFICATE_ROLES at the
-    episode's facility (PermissionDenied otherwise), and every download is an audit row (EXPORT)."""
-    from health_f0.core.audit import audit_log
-    from health_f0.core.models import AuditLog
-    from health_f0.facilities import access
-
-    access.require_role_at(actor, episode.facility, access.CERTIFICATE_ROLES)
-    pdf = certificate_pdf(episode=episode)
-    audit_log(
-        actor=actor,
-        action=AuditLog.Action.EXPORT,
-        verb="certificate_pdf",
-        target=episode,
-        facility=episode.facility,
-        data={"certificate": episode.certificate_code},
-    )
-    return pdf
+    """The certificate PDF for a staff member at the desk (see certificate_download)."""
+    return certificate_download(episode=episode, actor=actor)

@@ -13,7 +13,7 @@ from itertools import islice
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, router, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -21,6 +21,7 @@ from health_f0.core.text import SMS_TWO_SEGMENTS, sms_segments, sms_text, unacce
 from health_f0.facilities.models import Facility, Membership, Role
 from health_f0.monitoring.models import Episode, EpisodeStatus, ReminderLog
 from health_f0.monitoring.services import Policy, policy_for
+from health_f0.monitoring.sql.reminders import insert_many
 from health_f0.notifications.models import MessageKind, OutboxMessage
 from health_f0.notifications.services import queue_due_sending
 
@@ -95,24 +96,6 @@ class _ReminderTexts:
         return (parts[0] + sms_text(plain_name) + parts[1])[:SMS_TWO_SEGMENTS]
 
 
-def _insert(model: Any, objects: list[Any]) -> None:
-    """What `bulk_create` does for new rows without an explicit key (defaults from the model's own
-    constructor, auto_now fields through `pre_save`, values through `get_db_prep_save`), without its
-    per-value SQL compilation, which took most of a 100,000-row fan-out's time. One multi-row INSERT per
-    few thousand rows (the driver's executemany). No signals, as with bulk_create; keys are not set."""
-    if not objects:
-        return
-    connection = connections[router.db_for_write(model)]
-    fields = [f for f in model._meta.local_concrete_fields if not f.primary_key]
-    table = connection.ops.quote_name(model._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608 - names from _meta
-    rows = [tuple(f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields) for obj in objects]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
-
-
 def reminder_sms_fanout(*, kind: str, province_code: int, now: datetime | None = None) -> FanoutResult:
     """Queue one reminder SMS per silent patient of the province for this reminder slot (sms_1, sms_2)."""
     now = now or timezone.now()
@@ -155,8 +138,8 @@ def reminder_sms_fanout(*, kind: str, province_code: int, now: datetime | None =
                 )
             )
         with transaction.atomic():
-            _insert(ReminderLog, logs)
-            _insert(OutboxMessage, messages)
+            insert_many(ReminderLog, logs)
+            insert_many(OutboxMessage, messages)
         queued += len(messages)
     if queued:
         transaction.on_commit(queue_due_sending)

@@ -2,10 +2,9 @@
 ending an episode, physiologically impossible vitals, and who is asked which question.
 
 Services call them inside their transactions; the desk, the portal and the API reach them only through the
-services and selectors. Each guard raises DomainError with a Vietnamese message and a stable code, so the
-episode workflow (active -> completed | transferred | closed) can list them per transition in a table:
-
-    COMPLETE = (require_minimum_isolation_days, require_negative_test, require_no_open_alerts)
+services and selectors. Each guard raises DomainError with a Vietnamese message and a stable code; the
+episode workflow (monitoring/transitions.py: active -> completed | transferred | closed) lists them per
+transition as named guards, the guard's name being that code.
 """
 
 from __future__ import annotations
@@ -71,21 +70,31 @@ def require_minimum_isolation_days(*, episode: HasIsolationDates, today: date, m
         )
 
 
-def require_negative_test(
-    *, episode: HasIsolationDates, test_date: date, test_type: str, today: date
-) -> None:
-    """A negative rapid or RT-PCR test, taken during the isolation (not before the positive test, not in
-    the future)."""
+def require_negative_test_type(*, test_type: str) -> None:
+    """The negative test is a rapid or an RT-PCR test."""
     if test_type not in NEGATIVE_TEST_TYPES:
         raise DomainError(
             _("Vui lòng chọn loại xét nghiệm âm tính."), code="test_type_invalid", field="negative_test_type"
         )
+
+
+def require_negative_test_date(*, episode: HasIsolationDates, test_date: date, today: date) -> None:
+    """The negative test was taken during the isolation: not before the positive test, not in the future."""
     if test_date > today or test_date < isolation_start(episode):
         raise DomainError(
             _("Ngày xét nghiệm âm tính phải trong thời gian cách ly và không ở tương lai."),
             code="negative_test_date_invalid",
             field="negative_test_date",
         )
+
+
+def require_negative_test(
+    *, episode: HasIsolationDates, test_date: date, test_type: str, today: date
+) -> None:
+    """A negative rapid or RT-PCR test, taken during the isolation (not before the positive test, not in
+    the future)."""
+    require_negative_test_type(test_type=test_type)
+    require_negative_test_date(episode=episode, test_date=test_date, today=today)
 
 
 def require_no_open_alerts(*, open_alerts: Sequence[Any]) -> None:
@@ -105,6 +114,15 @@ def require_no_open_alerts(*, open_alerts: Sequence[Any]) -> None:
             code="open_alerts",
             field="alerts",
         )
+
+
+MIN_END_REASON_LENGTH = 5
+
+
+def require_end_reason(*, reason: str) -> None:
+    """An episode transferred to hospital or closed says why (at least 5 characters)."""
+    if len((reason or "").strip()) < MIN_END_REASON_LENGTH:
+        raise DomainError(_("Vui lòng nhập lý do (ít nhất 5 ký tự)."), code="reason_required", field="reason")
 
 
 # --- Physiologically impossible vitals ----------------------------------------------------------------
@@ -170,6 +188,12 @@ def _whole(value: Decimal) -> str:
 # --- Who is asked what: age bands of questions and of their options -----------------------------------
 
 
+def band_months(value: Any) -> int | None:
+    """A band bound as stored (`age_min_months`/`age_max_months`): a whole number of months, else no bound
+    (a malformed value never hides a question)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def in_age_band(band: Any, months: int | None) -> bool:
     """Whether a question (attributes) or an option (dict) with `age_min_months`/`age_max_months` (from
     min, below max; missing = no bound) applies at `months` of age. Unknown age: asked."""
@@ -179,6 +203,7 @@ def in_age_band(band: Any, months: int | None) -> bool:
         low, high = band.get("age_min_months"), band.get("age_max_months")
     else:
         low, high = getattr(band, "age_min_months", None), getattr(band, "age_max_months", None)
-    if isinstance(low, int) and not isinstance(low, bool) and months < low:
+    low, high = band_months(low), band_months(high)
+    if low is not None and months < low:
         return False
-    return not (isinstance(high, int) and not isinstance(high, bool) and months >= high)
+    return not (high is not None and months >= high)

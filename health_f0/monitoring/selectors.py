@@ -1,4 +1,6 @@
-"""Reads for the station's monitoring board, the silent list and the patient's history.
+"""Reads of home-care monitoring: the station's board, the silent list and the alerts (staff, scoped by
+facilities.access), and the patient's side — the current episode, today's declaration status, the history
+with its labelled answers, the guidance (the portal and the API read them here).
 
 Every query is bounded by one station (an indexed facility id) and today's date; none scans the
 province's declarations, so time and query count do not grow with the province's size.
@@ -6,17 +8,18 @@ province's declarations, so time and query count do not grow with the province's
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Case, Count, IntegerField, Max, Min, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from health_f0.core.exceptions import NotFound, PermissionDenied
-from health_f0.core.rawsql import fetch_models
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.monitoring.models import (
@@ -27,6 +30,8 @@ from health_f0.monitoring.models import (
     Episode,
     EpisodeStatus,
     GuidanceDocument,
+    Question,
+    QuestionType,
     ReminderLog,
 )
 
@@ -255,31 +260,12 @@ def declaring_patient(*, user: Any, public_id: Any = None) -> Any:
 
     The rule is access.own_patients_for's (own record, or a family member with an account whose verified
     phone is the account's verified phone; none for staff or superusers; the family condition comes from
-    access.own_or_family_sql), written as one constant SQL statement: building
+    access.own_or_family_sql), written as one constant SQL statement (monitoring/sql/patients.py): building
     the same ORM query took about a third of a declaration's CPU at the morning peak (bench/declarations.sh).
     tests/api/test_declaration_hot_path.py checks both agree for every kind of account."""
-    from django.db import connections, router
+    from health_f0.monitoring.sql.patients import declarable
 
-    from health_f0.patients.models import Patient
-
-    rows: list[Any] = []
-    if getattr(user, "is_authenticated", False) and not user.is_superuser:
-        meta = Patient._meta
-        account = meta.get_field("account").column
-        where, params = f"{account} = %s", [user.pk]
-        if public_id is not None:
-            field = meta.get_field("public_id")
-            connection = connections[router.db_for_read(Patient)]
-            try:
-                key = field.get_db_prep_value(field.to_python(public_id), connection)
-            except (ValueError, TypeError, DjangoValidationError):
-                key = None  # malformed: no such patient
-            where, params = access.own_or_family_sql(user)
-            where = f"{field.column} = %s AND {where}"
-            params.insert(0, key)
-        if params[0] is not None:
-            sql = f"SELECT * FROM {meta.db_table} WHERE {where} AND {access._NOT_STAFF_SQL} LIMIT 2"  # noqa: S608
-            rows = fetch_models(Patient, sql, [*params, user.pk])
+    rows = declarable(user, public_id)
     if len(rows) == 1:
         return rows[0]
     if access.is_staff_member(user):
@@ -353,3 +339,266 @@ def alert_get(*, user: Any, public_id: Any) -> Alert:
     except NotFound:
         raise NotFound(_("Không tìm thấy cảnh báo."))
     return alert
+
+
+# --- Home-care monitoring as the patient account sees it (the portal; every read starts from the account's
+# own patients, access.patients_for / own_patients_for). ------------------------------------------------
+
+
+def current_episode(*, patient: Any) -> Episode | None:
+    """The active episode if there is one, else the most recent one (completed, transferred or closed)."""
+    episodes = Episode.objects.select_related("facility").filter(patient=patient)
+    active = episodes.filter(status=EpisodeStatus.ACTIVE).order_by("-start_date", "-id").first()
+    return active or episodes.order_by("-start_date", "-id").first()
+
+
+@dataclass(frozen=True)
+class DeclarationStatus:
+    """Today's declaration situation of one episode, for /ca-nhan and /khai-bao."""
+
+    episode: Episode | None
+    deadline: time | None
+    past_deadline: bool
+    declared_today: bool
+    last: Declaration | None
+
+    @property
+    def can_declare(self) -> bool:
+        return self.episode is not None and self.episode.status == EpisodeStatus.ACTIVE
+
+
+def declaration_status(*, patient: Any, now: datetime | None = None) -> DeclarationStatus:
+    from health_f0.monitoring.services import policy_for
+
+    episode = current_episode(patient=patient)
+    if episode is None:
+        return DeclarationStatus(None, None, False, False, None)
+    local_now = timezone.localtime(now or timezone.now())
+    deadline = policy_for(episode.facility.province_code).deadline
+    last = episode.declarations.order_by("-submitted_at", "-id").first()
+    return DeclarationStatus(
+        episode=episode,
+        deadline=deadline,
+        # The same comparison as declaration_submit: a declaration now would be marked late.
+        past_deadline=local_now.time() > deadline,
+        declared_today=last is not None and last.local_date == local_now.date(),
+        last=last,
+    )
+
+
+def declaration_of(*, user: Any, public_id: Any) -> Declaration | None:
+    """A declaration of one of the account's patients; any other id reads as missing."""
+    return (
+        Declaration.objects.select_related("episode__facility", "patient")
+        .filter(public_id=public_id, patient__in=access.patients_for(user))
+        .first()
+    )
+
+
+def own_certificate_episode(*, user: Any, public_id: Any) -> Episode | None:
+    """An episode of one of the account's own or family patients (access.own_patients_for: staff and
+    superusers get none, whatever their scope); whether it has a certificate to download is
+    certificates.certificate_download's (EPISODE_WORKFLOW) to say."""
+    return (
+        Episode.objects.select_related("facility__parent", "patient")
+        .filter(public_id=public_id, patient__in=access.own_patients_for(user))
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class Answer:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Symptom:
+    label: str
+    danger: bool
+
+
+@dataclass(frozen=True)
+class DeclarationView:
+    """One declaration as the history page shows it: labelled values in the questionnaire's order."""
+
+    declaration: Declaration
+    values: list[Answer]
+    symptoms: list[Symptom]
+    note: str
+
+
+def decimal_text(value: Any, decimals: int | None = None) -> str:
+    """36.8 -> '36,8'; 98 -> '98' (Vietnamese decimal comma; never a thousands separator)."""
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    if decimals is not None:
+        number = number.quantize(Decimal(1).scaleb(-decimals))
+    text = format(number.normalize() if decimals is None else number, "f")
+    return text.replace(".", ",")
+
+
+def declaration_views(declarations: list[Declaration]) -> list[DeclarationView]:
+    """Label each declaration's answers with its own questionnaire version (one query for all versions)."""
+    version_ids = {d.questionnaire_id for d in declarations}
+    questions: dict[int, list[Question]] = {}
+    for q in Question.objects.filter(questionnaire_id__in=version_ids).order_by("order", "id"):
+        questions.setdefault(q.questionnaire_id, []).append(q)
+    views = []
+    for d in declarations:
+        values: list[Answer] = []
+        symptoms: list[Symptom] = []
+        note = ""
+        for q in questions.get(d.questionnaire_id, []):
+            raw = d.answers.get(q.code)
+            if raw in (None, "", []):
+                continue
+            if q.type == QuestionType.NUMBER:
+                unit = f" {q.unit}" if q.unit and q.unit != "%" else q.unit
+                values.append(Answer(short_label(q), decimal_text(raw, q.decimals) + unit))
+            elif q.type in (QuestionType.MULTI, QuestionType.CHOICE):
+                options = {o["code"]: o for o in q.options}
+                for code in raw if isinstance(raw, list) else [raw]:
+                    option = options.get(code, {"vi": code})
+                    symptoms.append(Symptom(option.get("vi", code), bool(option.get("danger"))))
+            else:
+                note = str(raw)
+        views.append(DeclarationView(declaration=d, values=values, symptoms=symptoms, note=note))
+    return views
+
+
+def short_label(question: Question) -> str:
+    """'Chỉ số SpO2 (nồng độ oxy trong máu)' -> 'Chỉ số SpO2': the part before any bracket or comma."""
+    text = question.text_vi.split("(")[0].split(",")[0].strip()
+    return text or question.text_vi
+
+
+HISTORY_LIMIT = 120
+
+
+def episode_declarations(*, episode: Episode) -> list[Declaration]:
+    """The episode's declarations, newest first (bounded: two a day for two months is plenty)."""
+    return list(
+        patient_declarations(patient_ids=[episode.patient_id]).filter(episode=episode)[:HISTORY_LIMIT]
+    )
+
+
+def guidance_document(*, public_id: Any) -> GuidanceDocument | None:
+    return published_guidance().filter(public_id=public_id).first()
+
+
+# --- One episode's record in the desk ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EpisodeRecords:
+    """Declarations (newest first, at most 200), alerts with their outcomes, and reminders of one episode,
+    with the labels of the multi-choice answers of each questionnaire version used."""
+
+    declarations: list[Declaration]
+    alerts: list[Alert]
+    reminders: list[ReminderLog]
+    labels: dict[int, dict[str, tuple[str, bool]]]
+
+
+def episode_records(*, episode: Episode) -> EpisodeRecords:
+    declarations = list(episode.declarations.select_related("submitted_by").order_by("-submitted_at")[:200])
+    return EpisodeRecords(
+        declarations=declarations,
+        alerts=list(episode.alerts.select_related("acknowledged_by").order_by("-created_at")),
+        reminders=list(episode.reminders.select_related("called_by").order_by("-local_date", "kind")),
+        labels=symptom_labels({d.questionnaire_id for d in declarations}),
+    )
+
+
+def symptom_labels(version_ids: Iterable[int]) -> dict[int, dict[str, tuple[str, bool]]]:
+    """{version id: {option code: (Vietnamese label, danger)}} for the multi-choice questions."""
+    labels: dict[int, dict[str, tuple[str, bool]]] = {}
+    questions = Question.objects.filter(questionnaire_id__in=list(version_ids), type=QuestionType.MULTI)
+    for q in questions:
+        for option in q.options or []:
+            labels.setdefault(q.questionnaire_id, {})[option["code"]] = (
+                option.get("vi", option["code"]),
+                bool(option.get("danger")),
+            )
+    return labels
+
+
+# --- The desk's board: the stations one may open, the records its buttons act on ----------------------
+
+
+def board_stations(*, user: Any) -> list[Facility]:
+    """The stations (facilities that accept home-care patients) whose board the user may open, by name."""
+    from health_f0.registration.services import ACCEPTING_KINDS
+
+    return list(
+        access.facilities_for(user, access.EPISODE_READER_ROLES)
+        .filter(kind__in=ACCEPTING_KINDS)
+        .order_by("name")
+    )
+
+
+def own_station(*, user: Any, stations: list[Facility]) -> Facility | None:
+    """The board shown by default: the first of `stations` the user is a member of, else the first."""
+    from health_f0.facilities.models import Membership
+
+    own = (
+        Membership.objects.filter(user=user, is_active=True, facility__in=[s.pk for s in stations])
+        .order_by("id")
+        .values_list("facility_id", flat=True)
+        .first()
+    )
+    return next((s for s in stations if s.pk == own), stations[0] if stations else None)
+
+
+def may_see_escalations(*, user: Any, facility: Facility) -> bool:
+    """Patients silent for days are escalated to the station head and those above (ESCALATION_ROLES)."""
+    return access.can_act_at(user, facility, access.ESCALATION_ROLES)
+
+
+def board_alert(*, user: Any, alert_id: int) -> Alert | None:
+    """An alert of a station the user follows (the board's handling form posts its id)."""
+    return (
+        access.scope_by_facility(
+            Alert.objects.select_related("episode__patient"), user, roles=access.EPISODE_READER_ROLES
+        )
+        .filter(pk=alert_id)
+        .first()
+    )
+
+
+def open_alerts_with(*, user: Any, alert: Alert, ids: set[int]) -> list[Alert]:
+    """`alert` and the other open alerts of its episode among `ids` (scoped): one board card's alerts."""
+    others = access.scope_by_facility(Alert.objects.all(), user, roles=access.EPISODE_READER_ROLES).filter(
+        pk__in=ids - {alert.pk}, episode_id=alert.episode_id, acknowledged_at__isnull=True
+    )
+    return [alert, *others]
+
+
+def call_list_row(*, user: Any, reminder_id: int) -> ReminderLog | None:
+    """A row of today's call list at a station the user follows."""
+    return (
+        access.scope_by_facility(
+            ReminderLog.objects.select_related("episode__patient"),
+            user,
+            field="episode__facility",
+            roles=access.EPISODE_READER_ROLES,
+        )
+        .filter(pk=reminder_id, kind=ReminderLog.Kind.CALL_LIST)
+        .first()
+    )
+
+
+def escalations_today(*, user: Any, facility: Facility, today: date) -> list[ReminderLog]:
+    """Today's escalations at the station (patients silent for days), for ESCALATION_ROLES (at most 200)."""
+    return list(
+        reminders_today(
+            user=user,
+            facility=facility,
+            today=today,
+            kind=ReminderLog.Kind.ESCALATION,
+            roles=access.ESCALATION_ROLES,
+        )[:200]
+    )

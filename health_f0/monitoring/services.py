@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -21,11 +21,10 @@ from django.utils.translation import gettext as _
 from health_f0.core.audit import audit_log
 from health_f0.core.exceptions import DomainError, NotFound, PermissionDenied, RateLimited, ValidationErrors
 from health_f0.core.models import AuditLog
-from health_f0.core.rawsql import fetch_models, fetch_rows, insert_one
 from health_f0.core.text import SMS_TWO_SEGMENTS, unaccent
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, FacilityKind
-from health_f0.monitoring import rules, triage
+from health_f0.monitoring import rules, transitions, triage
 from health_f0.monitoring.models import (
     LEVEL_RANK,
     Alert,
@@ -40,11 +39,13 @@ from health_f0.monitoring.models import (
     ReminderLog,
     TriageRule,
 )
+from health_f0.monitoring.sql import declarations as sql_declarations
+from health_f0.monitoring.sql import episodes as sql_episodes
+from health_f0.monitoring.transitions import EPISODE_WORKFLOW
 from health_f0.notifications.models import MessageKind
 from health_f0.notifications.services import sms_enqueue
 from health_f0.patients.models import Patient
 
-MONITORING_ROLES: frozenset[str] = access.STATION_ACTING_ROLES
 _CACHE_SECONDS = 30.0
 
 
@@ -377,13 +378,8 @@ def _request_hash(stored_answers: dict[str, Any]) -> str:
 def _replay(*, episode: Episode, key: str, request_hash: str) -> Declaration | None:
     """The declaration already stored under `key` for this episode, if its answers are these; a different
     body under the same key is refused."""
-    # Constant SQL on the (episode, key) unique index: this runs on every refusal past the daily cap, the path a
-    # looping client takes, so it must cost less than a declaration (the ORM query cost about 1 ms of CPU).
-    found = fetch_models(
-        Declaration,
-        f"SELECT * FROM {Declaration._meta.db_table} WHERE episode_id = %s AND idempotency_key = %s",  # noqa: S608
-        [episode.pk, key],
-    )
+    # Constant SQL on the (episode, key) unique index (sql/declarations.py): runs on every refusal past the cap.
+    found = sql_declarations.stored_for_key(episode.pk, key)
     if not found:
         return None
     first = found[0]
@@ -491,7 +487,7 @@ def declaration_submit(
             local_date=day,
             values={"spo2": _dec(s), "temperature": t, "breathing_rate": _dec(r), "pulse": _dec(p)},
         )
-        for at, day, s, t, r, p in _recent_readings(
+        for at, day, s, t, r, p in sql_declarations.recent_readings(
             episode.pk, now - timedelta(hours=96), limit=settings.DECLARATION_HISTORY_ROWS
         )
     ]
@@ -527,9 +523,9 @@ def declaration_submit(
             # Lock the episode row first: submissions for one episode queue here, instead of deadlocking
             # between the foreign-key check's shared lock and the later update. The same UPDATE counts
             # the day's declarations and refuses one over the cap.
-            if not _episode_mark_declared(episode.pk, today, result.level, now, limit=limit):
+            if not sql_episodes.mark_declared(episode.pk, today, result.level, now, limit=limit):
                 raise _DailyLimit
-            insert_one(declaration)  # declaration.save() without its per-call SQL compilation
+            sql_declarations.insert(declaration)  # declaration.save() without its per-call SQL compilation
             if result.level != AlertLevel.NONE:
                 Alert.objects.create(
                     declaration=declaration,
@@ -552,63 +548,35 @@ def declaration_submit(
 
 
 # The hot path of the morning peak (~400 declarations a second for a province) reads and writes with
-# constant SQL (core/rawsql.py: raw() with its conversion plan cached; an INSERT prepared once): building
-# the same ORM queries cost about 1 ms of CPU per declaration, more than a third of the budget
-# (bench/declarations.sh). Values are still converted the ORM way, so this works on MariaDB and SQLite.
+# constant SQL (monitoring/sql/, one module per table, on core/rawsql.py: raw() with its conversion plan
+# cached; an INSERT prepared once): building the same ORM queries cost about 1 ms of CPU per declaration,
+# more than a third of the budget (bench/declarations.sh). Values are still converted the ORM way, so this works on MariaDB and SQLite.
 # Stations change rarely: kept per process like the rules (30 s).
 
 
 def _active_episode(patient_id: int) -> Episode | None:
-    table = Episode._meta.db_table
-    rows = fetch_models(
-        Episode,
-        f"SELECT * FROM {table} WHERE patient_id = %s AND status = %s ORDER BY start_date DESC LIMIT 1",  # noqa: S608
-        [patient_id, EpisodeStatus.ACTIVE],
-    )
-    if not rows:
+    episode = sql_episodes.active_of_patient(patient_id)
+    if episode is None:
         return None
-    episode = rows[0]
     episode.facility = _cached(
         f"facility:{episode.facility_id}", lambda: Facility.objects.get(pk=episode.facility_id)
     )
     return episode
 
 
-def _recent_readings(episode_id: int, since: datetime, *, limit: int) -> list[tuple[Any, ...]]:
-    """(submitted_at, local_date, spo2, temperature, breathing_rate, pulse) of the episode's latest `limit`
-    declarations since `since`, newest first: one backward range read of the (episode, submitted_at) index.
-    With the daily cap, `limit` >= 5 x DECLARATIONS_PER_DAY holds every declaration of the 96 hours (they
-    span at most five local days), so the trend rules see exactly what they saw without a limit."""
-    table = Declaration._meta.db_table
-    return fetch_rows(
-        Declaration,
-        f"SELECT submitted_at, local_date, spo2, temperature, breathing_rate, pulse FROM {table} "  # noqa: S608
-        "WHERE episode_id = %s AND submitted_at >= %s ORDER BY submitted_at DESC LIMIT %s",
-        [episode_id, connection.ops.adapt_datetimefield_value(since), limit],
-    )
-
-
-def _episode_mark_declared(episode_id: int, day: date, level: str, now: datetime, *, limit: int) -> bool:
-    """Mark the episode declared on `day` and count the declaration; False (nothing changed) when `day`
-    already has `limit` declarations. One UPDATE: the row lock makes the count exact under concurrency."""
-    ops = connection.ops
-    on_day = ops.adapt_datefield_value(day)
-    with connection.cursor() as cursor:
-        # The count is assigned before last_declared_on: MariaDB evaluates SET left to right (a later
-        # assignment sees the earlier ones' new values), SQLite from the old row; both read the old day here.
-        cursor.execute(
-            f"UPDATE {Episode._meta.db_table} SET "  # noqa: S608
-            "declarations_on_last_day = CASE WHEN last_declared_on = %s THEN declarations_on_last_day + 1 "
-            "ELSE 1 END, last_declared_on = %s, last_alert_level = %s, updated_at = %s "
-            "WHERE id = %s AND (last_declared_on IS NULL OR last_declared_on <> %s "
-            "OR declarations_on_last_day < %s)",
-            [on_day, on_day, level, ops.adapt_datetimefield_value(now), episode_id, on_day, limit],
-        )
-        return bool(cursor.rowcount)
-
-
 def _dec(value: Any) -> Decimal | None:
     return Decimal(value) if value is not None else None
+
+
+def may_act_at_station(actor: Any, facility: Facility) -> bool:
+    """Whether the actor handles the station's alerts and call list (access.STATION_ACTING_ROLES there): the
+    desk shows the handling forms from here, and the services below refuse anyone else."""
+    return access.can_act_at(actor, facility, access.STATION_ACTING_ROLES)
+
+
+def _require_station_staff(actor: Any, facility: Facility) -> None:
+    if not may_act_at_station(actor, facility):
+        raise PermissionDenied(_("Bạn không có quyền thực hiện thao tác này tại cơ sở này."))
 
 
 # Outcomes staff choose when they handle an alert; EPISODE_ENDED is only set by episode_close.
@@ -644,7 +612,7 @@ def alert_acknowledge(*, alert: Alert, actor: Any, outcome: str, note: str = "")
     locked = Alert.objects.select_for_update().select_related("facility").filter(pk=alert.pk).first()
     if locked is None:
         raise NotFound(_("Không tìm thấy cảnh báo."))
-    access.require_role_at(actor, locked.facility, MONITORING_ROLES)
+    _require_station_staff(actor, locked.facility)
     if locked.acknowledged_at is not None:
         raise DomainError(_("Cảnh báo này đã được xử lý."), code="already_acknowledged")
     _require_staff_outcome(outcome)
@@ -670,7 +638,7 @@ def alerts_acknowledge(*, alerts: list[Alert], actor: Any, outcome: str, note: s
     if not locked:
         raise NotFound(_("Không tìm thấy cảnh báo."))
     for facility in {a.facility for a in locked}:
-        access.require_role_at(actor, facility, MONITORING_ROLES)
+        _require_station_staff(actor, facility)
     still_open = [a for a in locked if a.acknowledged_at is None]
     if not still_open:
         raise DomainError(_("Cảnh báo này đã được xử lý."), code="already_acknowledged")
@@ -726,59 +694,47 @@ def episode_complete(
     today: date | None = None,
 ) -> Episode:
     """End home isolation as completed and issue the certificate code that the PDF's QR code and the public
-    verification page use. Guards (rules.*): the province's minimum days since the positive test, a negative
-    test taken during the isolation, and no open alert — each open alert must be closed with an outcome
-    first, or here in the same step through `alert_outcomes` ({alert id: outcome}, each audited). The
-    patient is texted after commit."""
+    verification page use. The guards are EPISODE_WORKFLOW's (monitoring/transitions.py, rules.*): the
+    province's minimum days since the positive test, a negative test taken during the isolation, and no
+    open alert — each open alert must be closed with an outcome first, or here in the same step through
+    `alert_outcomes` ({alert id: outcome}, each audited). The patient is texted after commit."""
     episode = _locked_episode(episode)
-    access.require_role_at(actor, episode.facility, MONITORING_ROLES)
-    if episode.status != EpisodeStatus.ACTIVE:
-        raise DomainError(_("Đợt chăm sóc này đã kết thúc."), code="episode_not_active")
     today = today or timezone.localdate()
-    policy = policy_for(episode.facility.province_code)
-    rules.require_minimum_isolation_days(episode=episode, today=today, minimum=policy.min_isolation_days)
-    rules.require_negative_test(
-        episode=episode, test_date=negative_test_date, test_type=negative_test_type, today=today
-    )
     outcomes = {int(pk): value for pk, value in (alert_outcomes or {}).items() if value}
     for value in outcomes.values():
         _require_staff_outcome(value)
     open_alerts = _open_alerts_locked(episode)
-    rules.require_no_open_alerts(open_alerts=[a for a in open_alerts if a.pk not in outcomes])
     now = timezone.now()
-    for alert in open_alerts:
-        _close_alert(
-            alert=alert, actor=actor, outcome=outcomes[alert.pk], note=alert_note, now=now, via="complete"
-        )
-    episode.status = EpisodeStatus.COMPLETED
-    episode.negative_test_date = negative_test_date
-    episode.negative_test_type = negative_test_type
-    episode.ended_at = now
-    episode.ended_by = actor
-    episode.certificate_code = _certificate_code()
-    episode.save(
-        update_fields=[
-            "status",
-            "negative_test_date",
-            "negative_test_type",
-            "ended_at",
-            "ended_by",
-            "certificate_code",
-            "updated_at",
-        ]
-    )
-    audit_log(
-        actor=actor,
-        action=AuditLog.Action.TRANSITION,
-        verb="complete",
-        target=episode,
-        facility=episode.facility,
-        data={
+    EPISODE_WORKFLOW.apply(
+        episode,
+        transitions.COMPLETE,
+        actor,
+        now=now,
+        params={
+            "today": today,
+            "minimum": policy_for(episode.facility.province_code).min_isolation_days,
+            "negative_test_date": negative_test_date,
+            "negative_test_type": negative_test_type,
+            "open_alerts": open_alerts,
+            "alert_outcomes": outcomes,
+        },
+        fields={
+            "negative_test_date": negative_test_date,
+            "negative_test_type": negative_test_type,
+            "ended_at": now,
+            "ended_by": actor,
+            "certificate_code": _certificate_code(),
+        },
+        audit={
             "negative_test_date": negative_test_date.isoformat(),
             "isolation_start": rules.isolation_start(episode).isoformat(),
             "alerts_closed": [a.pk for a in open_alerts],
         },
     )
+    for alert in open_alerts:
+        _close_alert(
+            alert=alert, actor=actor, outcome=outcomes[alert.pk], note=alert_note, now=now, via="complete"
+        )
     _text_completed(episode, today)
     return episode
 
@@ -822,21 +778,27 @@ CLOSE_ALERT_OUTCOME = {
 
 @transaction.atomic
 def episode_close(*, episode: Episode, actor: Any, status: str, reason: str) -> Episode:
-    """End an episode otherwise: transferred to hospital, or closed with a reason. The record is then
-    read-only: no more declarations, no reminders. Its open alerts are closed in the same step (outcome
-    "Chuyển viện" for a transfer, "Đóng theo hồ sơ kết thúc" otherwise, the reason as the note), each
-    audited, so nothing of it stays on the board."""
+    """End an episode otherwise: transferred to hospital, or closed with a reason (EPISODE_WORKFLOW's
+    "transfer" and "close"). The record is then read-only: no more declarations, no reminders. Its open
+    alerts are closed in the same step (outcome "Chuyển viện" for a transfer, "Đóng theo hồ sơ kết thúc"
+    otherwise, the reason as the note), each audited, so nothing of it stays on the board."""
     reason = (reason or "").strip()
-    if status not in (EpisodeStatus.TRANSFERRED, EpisodeStatus.CLOSED):
+    action = transitions.CLOSE_ACTIONS.get(status)
+    if action is None:
         raise DomainError(_("Trạng thái kết thúc không hợp lệ."), code="status_invalid", field="status")
-    if len(reason) < 5:
-        raise DomainError(_("Vui lòng nhập lý do (ít nhất 5 ký tự)."), code="reason_required", field="reason")
     episode = _locked_episode(episode)
-    access.require_role_at(actor, episode.facility, MONITORING_ROLES)
-    if episode.status != EpisodeStatus.ACTIVE:
-        raise DomainError(_("Đợt chăm sóc này đã kết thúc."), code="episode_not_active")
     now = timezone.now()
     open_alerts = _open_alerts_locked(episode)
+    EPISODE_WORKFLOW.apply(
+        episode,
+        action,
+        actor,
+        now=now,
+        params={"reason": reason},
+        fields={"end_reason": reason[:300], "ended_at": now, "ended_by": actor},
+        verb=f"close_{status}",
+        audit={"reason": reason[:300], "alerts_closed": [a.pk for a in open_alerts]},
+    )
     for alert in open_alerts:
         _close_alert(
             alert=alert,
@@ -846,31 +808,16 @@ def episode_close(*, episode: Episode, actor: Any, status: str, reason: str) -> 
             now=now,
             via=f"close_{status}",
         )
-    episode.status = status
-    episode.end_reason = reason[:300]
-    episode.ended_at = now
-    episode.ended_by = actor
-    episode.save(update_fields=["status", "end_reason", "ended_at", "ended_by", "updated_at"])
-    audit_log(
-        actor=actor,
-        action=AuditLog.Action.TRANSITION,
-        verb=f"close_{status}",
-        target=episode,
-        facility=episode.facility,
-        data={"reason": reason[:300], "alerts_closed": [a.pk for a in open_alerts]},
-    )
     return episode
 
 
 # --- Desk: call list, questionnaire versions, configuration edits ---------------------------------
 
-CONFIG_ROLES: frozenset[str] = access.OVERSIGHT_ROLES
-
 
 def may_configure(actor: Any) -> bool:
     """Province-wide settings (the questionnaire, triage rules, the province's policy, guidance) are edited by
     managers and administrators of the Department of Health only; TTYT and station managers read them."""
-    return access.holds_role_at_kind(actor, CONFIG_ROLES, {FacilityKind.DEPARTMENT_OF_HEALTH})
+    return access.holds_role_at_kind(actor, access.OVERSIGHT_ROLES, {FacilityKind.DEPARTMENT_OF_HEALTH})
 
 
 def _require_configure(actor: Any) -> None:
@@ -892,7 +839,7 @@ def call_list_record_call(*, reminder: ReminderLog, actor: Any, note: str = "") 
     )
     if locked is None:
         raise NotFound(_("Không tìm thấy người bệnh trong danh sách gọi."))
-    access.require_role_at(actor, locked.episode.facility, MONITORING_ROLES)
+    _require_station_staff(actor, locked.episode.facility)
     if locked.kind != ReminderLog.Kind.CALL_LIST:
         raise DomainError(_("Chỉ ghi nhận cuộc gọi cho danh sách gọi điện."), code="not_call_list")
     note = (note or "").strip()

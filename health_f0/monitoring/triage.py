@@ -1,4 +1,5 @@
-"""Triage of one declaration against rules stored as data (seeded from DESIGN.md section 5).
+"""Triage of one declaration against rules stored as data (fixtures/monitoring.json, each rule citing its
+source document; read by monitoring.rule_data and seeded into TriageRule rows).
 
 Pure functions: no database access here, so the rules are easy to test as rules (hypothesis) and cheap
 to run on the hot path. `services` loads the active rules once per process and passes them in.
@@ -29,6 +30,7 @@ class Rule:
     days: int | None = None
     age_min_months: int | None = None
     age_max_months: int | None = None
+    source: str = ""  # the document the rule comes from (fixtures/monitoring.json; not stored in TriageRule)
 
 
 @dataclass(frozen=True)
@@ -79,13 +81,13 @@ def age_in_months(date_of_birth: date, on: date) -> int:
     return months
 
 
-def _applies_to_age(rule: Rule, months: int) -> bool:
+def applies_to_age(rule: Rule, months: int) -> bool:
     if rule.age_min_months is not None and months < rule.age_min_months:
         return False
     return not (rule.age_max_months is not None and months >= rule.age_max_months)
 
 
-def _compare(op: str, left: Decimal, right: Decimal) -> bool:
+def compare(op: str, left: Decimal, right: Decimal) -> bool:
     if op == "lt":
         return left < right
     if op == "lte":
@@ -121,11 +123,11 @@ def triage(
     months = age_in_months(date_of_birth, today)
     chosen = set(symptoms)
     for rule in rules:
-        if not _applies_to_age(rule, months):
+        if not applies_to_age(rule, months):
             continue
         if rule.kind == "threshold":
             value = values.get(rule.question_code)
-            if value is not None and rule.value is not None and _compare(rule.op, value, rule.value):
+            if value is not None and rule.value is not None and compare(rule.op, value, rule.value):
                 result.add(rule, rule.reason_vi.format(value=_fmt(value)))
         elif rule.kind == "symptom":
             if rule.symptom in chosen:
@@ -149,10 +151,10 @@ def triage(
             by_day: dict[date, bool] = {}
             for r in history:
                 v = r.values.get(rule.question_code)
-                if v is not None and _compare(rule.op, v, rule.value):
+                if v is not None and compare(rule.op, v, rule.value):
                     by_day[r.local_date] = True
             current = values.get(rule.question_code)
-            if current is not None and _compare(rule.op, current, rule.value):
+            if current is not None and compare(rule.op, current, rule.value):
                 by_day[today] = True
             if all(by_day.get(today - timedelta(days=i)) for i in range(rule.days)):
                 result.add(rule, rule.reason_vi.format(days=rule.days))

@@ -30,7 +30,7 @@ from health_f0.core.models import AuditLog
 from health_f0.facilities import access
 from health_f0.patients.models import BondEnd, BondMethod, Patient, PhoneBond
 
-# The OTP purpose of a phone check (registration.otp.PURPOSES).
+# The OTP purpose of a phone check (patients.otp.PURPOSES).
 OTP_PURPOSE = "phone_verify"
 
 
@@ -121,9 +121,7 @@ def phone_bond_end(*, patient: Patient, actor: Any, reason: str) -> list[int]:
 
 
 def _staff_may_verify(actor: Any, patient: Patient) -> bool:
-    from health_f0.registration.transitions import ACTING_ROLES
-
-    return access.can_act_at(actor, patient.facility, ACTING_ROLES)
+    return access.can_act_at(actor, patient.facility, access.STATION_ACTING_ROLES)
 
 
 def _check_actor(actor: Any, patient: Patient) -> bool:
@@ -148,7 +146,7 @@ def phone_verification_send(*, patient: Patient, actor: Any, ip: str | None) -> 
     """Text an OTP to the patient's current phone, to prove it (the desk's "Gửi mã xác thực", the portal's
     "Nhận mã"). The OTP service's limits apply (one code a minute, per-phone and per-network caps; RateLimited
     says how long to wait). Audited ("phone_verify_request", without the number or the code)."""
-    from health_f0.registration.otp import otp_request
+    from health_f0.patients.otp import otp_request
 
     by_staff = _check_actor(actor, patient)
     _check_pending(patient)
@@ -168,7 +166,7 @@ def phone_verification_confirm(*, patient: Patient, actor: Any, code: str) -> Ph
     """Check the code texted by `phone_verification_send` and make the bond on the patient's current phone
     (DESK_OTP with the clerk who entered it, or PORTAL_OTP). A wrong code costs one of the OTP's tries and
     makes nothing; a right one serves once."""
-    from health_f0.registration.otp import otp_consume, otp_verify
+    from health_f0.patients.otp import otp_consume, otp_verify
 
     by_staff = _check_actor(actor, patient)
     _check_pending(patient)

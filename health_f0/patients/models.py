@@ -51,8 +51,8 @@ class Patient(BaseModel):
         _("số điện thoại đã xác thực"), max_length=16, blank=True, default="", db_index=True, editable=False
     )
     # When staff last changed `phone` (None: the number first recorded). Bookings made before it were made
-    # with another number: the new one does not answer for them until it is proved (appointments.transitions
-    # .booking_phone). Written only by patients.services.patient_update_details.
+    # with another number: the new one does not answer for them until it is proved (facilities.access
+    # .phone_answering_for). Written only by patients.services.patient_update_details.
     phone_changed_at = models.DateTimeField(
         _("nhân viên sửa số điện thoại lúc"), null=True, blank=True, editable=False
     )
@@ -130,3 +130,27 @@ class PhoneBond(BaseModel):
     @property
     def phone_display(self) -> str:
         return display_phone(self.phone)
+
+
+class OtpChallenge(models.Model):
+    """A one-time code sent by SMS. Only an HMAC of the code is stored."""
+
+    phone = models.CharField(max_length=16, db_index=True)
+    purpose = models.CharField(max_length=32)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    consumed_at = models.DateTimeField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        # Created by the registration app; the table keeps its name (patients.migrations.0004).
+        db_table = "registration_otpchallenge"
+        verbose_name = _("mã OTP")
+        verbose_name_plural = _("mã OTP")
+        indexes = [models.Index(fields=["phone", "purpose", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"OTP {self.purpose} {self.created_at:%d/%m/%Y %H:%M}"

@@ -190,7 +190,7 @@ def patient_update_details(*, patient: Patient, actor: Any, changes: dict[str, A
     patient.full_clean(exclude=["account"])
     update_fields = [*changed, "updated_at"]
     if patient.phone != old_phone:
-        # Staff typed it: it answers for nothing booked before (appointments.transitions.booking_phone).
+        # Staff typed it: it answers for nothing booked before (facilities.access.phone_answering_for).
         patient.phone_changed_at = timezone.now()
         update_fields.append("phone_changed_at")
     patient.save(update_fields=update_fields)

@@ -12,6 +12,8 @@ from unfold.widgets import (
     UnfoldAdminTextInputWidget,
 )
 
+from health_f0.desk.forms import RejectForm as DeskRejectForm
+
 
 class ApproveForm(BaseDialogForm):
     note = forms.CharField(
@@ -23,18 +25,9 @@ class ApproveForm(BaseDialogForm):
     )
 
 
-class RejectForm(BaseDialogForm):
-    note = forms.CharField(
-        label=_("Lý do từ chối"),
-        max_length=500,
-        min_length=5,
-        widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}),
-        help_text=_("Bắt buộc. Người yêu cầu nhận lý do này qua SMS và trên cổng thông tin."),
-        error_messages={
-            "required": _("Vui lòng nhập lý do từ chối."),
-            "min_length": _("Lý do cần ít nhất 5 ký tự."),
-        },
-    )
+class RejectForm(DeskRejectForm):
+    reason_name = "note"
+    reason_help_text = _("Bắt buộc. Người yêu cầu nhận lý do này qua SMS và trên cổng thông tin.")
 
 
 class PolicyPublishForm(forms.Form):

@@ -47,7 +47,7 @@ def _delete_in_batches(queryset: QuerySet[Any]) -> int:
 
 
 def _otp(cutoff: datetime) -> dict[str, int]:
-    from health_f0.registration.models import OtpChallenge
+    from health_f0.patients.models import OtpChallenge
 
     return {"otp_challenges": _delete_in_batches(OtpChallenge.objects.filter(created_at__lt=cutoff))}
 

@@ -32,7 +32,7 @@ from health_f0.privacy.models import (
     RequestChannel,
     RequestKind,
 )
-from health_f0.privacy.transitions import REQUEST_WORKFLOW, REQUESTER
+from health_f0.privacy.transitions import REQUEST_WORKFLOW
 
 NOTE_MIN = 5
 NOTE_MAX = 500
@@ -329,34 +329,12 @@ def _locked(request: DataSubjectRequest) -> DataSubjectRequest:
         raise NotFound(_("Không tìm thấy yêu cầu."))
 
 
-def _apply(request: DataSubjectRequest, action: str, actor: Any) -> str:
-    transition = REQUEST_WORKFLOW.get(request.status, action)
-    staff_roles = transition.roles - {REQUESTER}
-    if staff_roles and access.can_act_at(actor, request.facility, staff_roles):
-        return transition.target
-    if REQUESTER in transition.roles and (
-        (request.requested_by_id is not None and request.requested_by_id == getattr(actor, "pk", None))
-        or access.own_patients_for(actor).filter(pk=request.patient_id).exists()
-    ):
-        return transition.target
-    raise PermissionDenied(_("Bạn không có quyền thực hiện thao tác này tại cơ sở này."))
-
-
 @transaction.atomic
 def request_cancel(*, request: DataSubjectRequest, actor: Any) -> DataSubjectRequest:
     """The requester changed their mind while the request waits. The consent withdrawn with it stays
     withdrawn: agreeing again is one click on the portal."""
     request = _locked(request)
-    request.status = _apply(request, "cancel", actor)
-    request.decided_at = timezone.now()
-    request.save(update_fields=["status", "decided_at", "updated_at"])
-    audit_log(
-        actor=actor,
-        action=AuditLog.Action.TRANSITION,
-        verb="cancel",
-        target=request,
-        facility=request.facility,
-    )
+    REQUEST_WORKFLOW.apply(request, "cancel", actor, fields={"decided_at": timezone.now()})
     return request
 
 
@@ -364,23 +342,19 @@ def request_cancel(*, request: DataSubjectRequest, actor: Any) -> DataSubjectReq
 def request_reject(*, request: DataSubjectRequest, actor: Any, note: str) -> DataSubjectRequest:
     """Refuse with a reason the requester reads on the portal and by SMS (e.g. processing required by law)."""
     request = _locked(request)
-    target = _apply(request, "reject", actor)
+    REQUEST_WORKFLOW.check(request, "reject", actor)
     note = _clean_note(note, required=True)
-    request.status = target
-    request.decided_at = timezone.now()
-    request.decided_by = actor
-    request.decision_note = note
-    request.outcome_message = _("Yêu cầu không được thực hiện. Lý do: %(note)s") % {"note": note}
-    request.save(
-        update_fields=["status", "decided_at", "decided_by", "decision_note", "outcome_message", "updated_at"]
-    )
-    audit_log(
-        actor=actor,
-        action=AuditLog.Action.TRANSITION,
-        verb="reject",
-        target=request,
-        facility=request.facility,
-        data={"note": note},
+    REQUEST_WORKFLOW.apply(
+        request,
+        "reject",
+        actor,
+        fields={
+            "decided_at": timezone.now(),
+            "decided_by": actor,
+            "decision_note": note,
+            "outcome_message": _("Yêu cầu không được thực hiện. Lý do: %(note)s") % {"note": note},
+        },
+        audit={"note": note},
     )
     _sms(request, request.patient.phone, f"Yêu cầu về dữ liệu cá nhân không được thực hiện. Lý do: {note}")
     return request
@@ -549,8 +523,8 @@ def _erase(request: DataSubjectRequest, outcome: Outcome, counts: dict[str, int]
     from health_f0.api.models import ApiToken
     from health_f0.appointments.models import Appointment, Status
     from health_f0.notifications.models import MessageStatus, OutboxMessage
-    from health_f0.patients.models import Patient
-    from health_f0.registration.models import OtpChallenge, Registration, RegistrationStatus
+    from health_f0.patients.models import OtpChallenge, Patient
+    from health_f0.registration.models import Registration, RegistrationStatus
 
     patient = request.patient
     phone = patient.phone
@@ -688,7 +662,7 @@ def request_approve(*, request: DataSubjectRequest, actor: Any, note: str = "") 
     has to be kept. Refused (409) while care is still going on. The requester is told what was done and why,
     on the portal and by SMS (sent to the number on file before it is deleted)."""
     request = _locked(request)
-    target = _apply(request, "approve", actor)
+    REQUEST_WORKFLOW.check(request, "approve", actor)
     note = _clean_note(note, required=False)
     from health_f0.patients.models import Patient
 
@@ -706,30 +680,20 @@ def request_approve(*, request: DataSubjectRequest, actor: Any, note: str = "") 
     _restrict(request, outcome, counts, last)
     if request.kind == RequestKind.DELETE:
         _erase(request, outcome, counts)
-    request.status = target
-    request.decided_at = timezone.now()
-    request.decided_by = actor
-    request.decision_note = note
-    request.outcome = outcome.as_dict()
-    request.outcome_message = _outcome_message(request, outcome, note)
-    request.save(
-        update_fields=[
-            "status",
-            "decided_at",
-            "decided_by",
-            "decision_note",
-            "outcome",
-            "outcome_message",
-            "updated_at",
-        ]
-    )
-    audit_log(
-        actor=actor,
-        action=AuditLog.Action.DELETE if request.kind == RequestKind.DELETE else AuditLog.Action.TRANSITION,
-        verb="approve",
-        target=request,
-        facility=request.facility,
-        data=request.outcome,
+    outcome_data = outcome.as_dict()
+    REQUEST_WORKFLOW.apply(
+        request,
+        "approve",
+        actor,
+        fields={
+            "decided_at": timezone.now(),
+            "decided_by": actor,
+            "decision_note": note,
+            "outcome": outcome_data,
+            "outcome_message": _outcome_message(request, outcome, note),
+        },
+        audit=outcome_data,
+        audit_action=AuditLog.Action.DELETE if request.kind == RequestKind.DELETE else None,
     )
     # SMS are Vietnamese whatever the desk's language (sms_text drops the accents).
     done = (

@@ -1,17 +1,17 @@
-"""The data-subject request workflow: (state, action) -> (next state, who may do it).
+"""The data-subject request workflow (core.workflow): (state, action) -> (next state, who may do it).
 
 Handlers (facilities.access.PRIVACY_HANDLER_ROLES at the patient's managing facility or above) approve, which
-carries the request out, or reject with a reason. The account that sent the request (REQUESTER) may cancel it
-while it waits.
+carries the request out, or reject with a reason. The account that sent the request (REQUESTER), or an account
+acting for the patient (PATIENT: the patient's own or its family's), may cancel it while it waits.
 """
 
 from __future__ import annotations
 
+from health_f0.core.actors import PATIENT, REQUESTER
 from health_f0.core.workflow import Transition, Workflow
 from health_f0.facilities import access
 from health_f0.privacy.models import RequestStatus
 
-REQUESTER = "requester"
 HANDLER_ROLES: frozenset[str] = access.PRIVACY_HANDLER_ROLES
 
 _S, _D, _R, _C = (
@@ -26,6 +26,8 @@ REQUEST_WORKFLOW = Workflow(
     [
         Transition(_S, "approve", _D, HANDLER_ROLES),
         Transition(_S, "reject", _R, HANDLER_ROLES),
-        Transition(_S, "cancel", _C, frozenset({REQUESTER})),
+        Transition(_S, "cancel", _C, frozenset({REQUESTER, PATIENT})),
     ],
+    authorize=access.authorizer(requester=lambda request: request.requested_by_id),
+    requester=lambda request: request.requested_by_id,
 )

@@ -1,13 +1,22 @@
 """Home-care eligibility from the screening answers (MoH guidance; DESIGN.md section 5).
 
 Outcomes: eligible for home care / needs a doctor's review / should go to hospital, each with reasons.
+
+The rules are data: the "intake" section of fixtures/monitoring.json (monitoring.rule_data), each citing its
+source document (QĐ 4689/QĐ-BYT, QĐ 261/QĐ-BYT, QĐ 4156/QĐ-BYT). The SpO2 and breathing-rate rules name the
+triage rule whose threshold, comparison and age band they use, so intake and the daily triage share one
+set of thresholds. This module only knows how to apply each kind of rule.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
+from typing import Any
 
+from health_f0.monitoring import rule_data, triage
 from health_f0.registration.screening import DANGER_SYMPTOMS, SYMPTOMS, label
 
 ELIGIBLE = "eligible"
@@ -19,6 +28,11 @@ BY_SEVERITY: tuple[str, ...] = (HOSPITAL, REVIEW, ELIGIBLE)
 # Outcomes a station accepts into home care only on purpose: the accept must be confirmed explicitly
 # (registration.services.registration_accept), and the desk counts and highlights them while they wait.
 NEEDS_CONFIRMATION: frozenset[str] = frozenset({REVIEW, HOSPITAL})
+# What to do when a vital sign was not given (a note for the station, not a reason).
+MISSING_NOTES: dict[str, str] = {
+    "spo2": "Chưa có chỉ số SpO2: cần đo khi tiếp nhận",
+    "breathing_rate": "Chưa có nhịp thở: cần đếm khi tiếp nhận",
+}
 
 
 @dataclass(frozen=True)
@@ -54,62 +68,121 @@ def age_in_years(date_of_birth: date, on: date) -> int:
     return years
 
 
-def child_breathing_limit(age_years: int) -> int | None:
-    """Fast breathing threshold for children (per minute); None for adults (12 and over)."""
-    if age_years < 1:
-        return 50
-    if age_years < 5:
-        return 40
-    if age_years < 12:
-        return 30
-    return None
+@dataclass(frozen=True)
+class _Case:
+    """What a rule is applied to: the answers, the age, and the questions already decided."""
+
+    screening: Screening
+    age: int
+    months: int
+    decided: set[str]
 
 
 def assess(s: Screening, *, today: date) -> Assessment:
-    """Rules in order of severity; every rule that fires adds its reason."""
+    """Rules in order (most severe kinds first); every rule that fires adds its reason."""
     a = Assessment()
-    age = age_in_years(s.date_of_birth, today)
-
-    dangers = [code for code in s.symptoms if code in DANGER_SYMPTOMS]
-    for code in dangers:
-        a.raise_to(HOSPITAL, f"Dấu hiệu nguy hiểm: {label(SYMPTOMS, code).lower()}")
-
-    if s.spo2 is not None:
-        if s.spo2 < 94:
-            a.raise_to(HOSPITAL, f"SpO2 {s.spo2}% < 94% (mức độ nặng)")
-        elif s.spo2 <= 96:
-            a.raise_to(REVIEW, f"SpO2 {s.spo2}% trong khoảng 94–96% (mức độ trung bình)")
-    else:
-        a.notes.append("Chưa có chỉ số SpO2: cần đo khi tiếp nhận")
-
-    if s.breathing_rate is not None:
-        child_limit = child_breathing_limit(age)
-        if child_limit is not None:
-            if s.breathing_rate >= child_limit:
-                a.raise_to(
-                    REVIEW, f"Trẻ {age} tuổi thở {s.breathing_rate} lần/phút (≥ {child_limit}: thở nhanh)"
-                )
-        elif s.breathing_rate > 25:
-            a.raise_to(HOSPITAL, f"Nhịp thở {s.breathing_rate} lần/phút > 25 (mức độ nặng)")
-        elif s.breathing_rate >= 20:
-            a.raise_to(REVIEW, f"Nhịp thở {s.breathing_rate} lần/phút trong khoảng 20–25 (mức độ trung bình)")
-    else:
-        a.notes.append("Chưa có nhịp thở: cần đếm khi tiếp nhận")
-
-    if age < 1:
-        a.raise_to(REVIEW, "Trẻ dưới 1 tuổi")
-    if s.conditions and not s.conditions_stable:
-        a.raise_to(REVIEW, "Có bệnh nền chưa ổn định")
-    if s.pregnant:
-        a.raise_to(REVIEW, "Đang mang thai")
-    fully_vaccinated = s.vaccine_doses >= 2
-    if not fully_vaccinated:
-        if age >= 50:
-            a.raise_to(REVIEW, f"{age} tuổi và chưa tiêm đủ 2 mũi vắc xin")
-        if s.conditions:
-            a.raise_to(REVIEW, "Có bệnh nền và chưa tiêm đủ 2 mũi vắc xin")
-    if s.care == "none":
-        a.raise_to(REVIEW, "Không tự chăm sóc được và không có người chăm sóc")
-    if not s.can_phone:
-        a.raise_to(REVIEW, "Không liên lạc được với nhân viên y tế qua điện thoại")
+    case = _Case(
+        screening=s,
+        age=age_in_years(s.date_of_birth, today),
+        months=triage.age_in_months(s.date_of_birth, today),
+        decided=set(),
+    )
+    noted: set[str] = set()
+    for rule in rule_data.intake_rules():
+        if rule["kind"] == "vital":
+            question = _uses(rule).question_code
+            if getattr(s, question) is None and question not in noted:
+                noted.add(question)
+                a.notes.append(MISSING_NOTES[question])
+        for reason in _KINDS[rule["kind"]](rule, case):
+            a.raise_to(rule["outcome"], reason)
     return a
+
+
+# --- Kinds of rule ------------------------------------------------------------------------------
+
+
+def _uses(rule: dict[str, Any]) -> triage.Rule:
+    return rule_data.triage_rules()[rule["uses"]]
+
+
+def _number(value: Decimal | None) -> str:
+    """A threshold as written in a reason: 94, 25 (no decimals when whole)."""
+    if value is None:
+        return ""
+    return str(int(value)) if value == value.to_integral() else str(value)
+
+
+def _vital(rule: dict[str, Any], case: _Case) -> list[str]:
+    """A threshold of a triage rule (with its age band) on the same answer; the first rule to fire on an
+    answer decides it (the rules are listed most severe first)."""
+    used = _uses(rule)
+    question = used.question_code
+    value = getattr(case.screening, question)
+    if value is None or question in case.decided or used.value is None:
+        return []
+    if not triage.applies_to_age(used, case.months):
+        return []
+    if not triage.compare(used.op, Decimal(value), used.value):
+        return []
+    case.decided.add(question)
+    band = {
+        key: _number(rule_data.triage_rules()[rule[key]].value)
+        for key in ("band_from", "band_to")
+        if key in rule
+    }
+    return [rule["reason_vi"].format(value=value, limit=_number(used.value), age=case.age, **band)]
+
+
+def _danger_symptom(rule: dict[str, Any], case: _Case) -> list[str]:
+    return [
+        rule["reason_vi"].format(symptom=label(SYMPTOMS, code).lower())
+        for code in case.screening.symptoms
+        if code in DANGER_SYMPTOMS
+    ]
+
+
+def _age_below(rule: dict[str, Any], case: _Case) -> list[str]:
+    return [rule["reason_vi"].format(years=rule["years"])] if case.age < rule["years"] else []
+
+
+def _unstable_condition(rule: dict[str, Any], case: _Case) -> list[str]:
+    s = case.screening
+    return [rule["reason_vi"]] if s.conditions and not s.conditions_stable else []
+
+
+def _pregnant(rule: dict[str, Any], case: _Case) -> list[str]:
+    return [rule["reason_vi"]] if case.screening.pregnant else []
+
+
+def _unvaccinated(rule: dict[str, Any], case: _Case) -> list[str]:
+    """Fewer doses than `doses`, and either at least `age_min_years` old or (`with_condition`) with an
+    underlying condition."""
+    s = case.screening
+    if s.vaccine_doses >= rule["doses"]:
+        return []
+    if "age_min_years" in rule and case.age < rule["age_min_years"]:
+        return []
+    if rule.get("with_condition") and not s.conditions:
+        return []
+    return [rule["reason_vi"].format(age=case.age, doses=rule["doses"])]
+
+
+def _no_caregiver(rule: dict[str, Any], case: _Case) -> list[str]:
+    return [rule["reason_vi"]] if case.screening.care == "none" else []
+
+
+def _no_phone(rule: dict[str, Any], case: _Case) -> list[str]:
+    return [rule["reason_vi"]] if not case.screening.can_phone else []
+
+
+_KINDS: dict[str, Callable[[dict[str, Any], _Case], list[str]]] = {
+    "vital": _vital,
+    "danger_symptom": _danger_symptom,
+    "age_below": _age_below,
+    "unstable_condition": _unstable_condition,
+    "pregnant": _pregnant,
+    "unvaccinated": _unvaccinated,
+    "no_caregiver": _no_caregiver,
+    "no_phone": _no_phone,
+}

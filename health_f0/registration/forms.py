@@ -17,12 +17,12 @@ from unfold.widgets import (
     UnfoldAdminRadioSelectWidget,
     UnfoldAdminSelectWidget,
     UnfoldAdminSingleDateWidget,
-    UnfoldAdminTextareaWidget,
     UnfoldAdminTextInputWidget,
     UnfoldBooleanSwitchWidget,
     UnfoldBooleanWidget,
 )
 
+from health_f0.desk.forms import RejectForm as DeskRejectForm
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.patients import address
@@ -69,18 +69,9 @@ class AcceptForm(BaseDialogForm):
         return {"registration": registration, "danger": registration.eligibility == Eligibility.HOSPITAL}
 
 
-class RejectForm(BaseDialogForm):
-    reason = forms.CharField(
-        label=_("Lý do từ chối"),
-        max_length=300,
-        min_length=5,
-        widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}),
-        help_text=_("Người đăng ký nhận lý do này qua SMS (không dấu), kèm số điện thoại của trạm."),
-        error_messages={
-            "required": _("Vui lòng nhập lý do từ chối."),
-            "min_length": _("Vui lòng nhập lý do từ chối (ít nhất 5 ký tự)."),
-        },
-    )
+class RejectForm(DeskRejectForm):
+    reason_max_length = 300
+    reason_help_text = _("Người đăng ký nhận lý do này qua SMS (không dấu), kèm số điện thoại của trạm.")
 
 
 class TransferForm(BaseDialogForm):

@@ -1,4 +1,4 @@
-"""OTP challenges and home-care registrations."""
+"""Home-care registrations (their OTP challenges live in patients.models.OtpChallenge)."""
 
 from __future__ import annotations
 
@@ -8,28 +8,6 @@ from django.utils.translation import gettext_lazy as _
 
 from health_f0.core.models import BaseModel
 from health_f0.core.phone import display_phone
-
-
-class OtpChallenge(models.Model):
-    """A one-time code sent by SMS. Only an HMAC of the code is stored."""
-
-    phone = models.CharField(max_length=16, db_index=True)
-    purpose = models.CharField(max_length=32)
-    code_hash = models.CharField(max_length=64)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    expires_at = models.DateTimeField()
-    attempts = models.PositiveSmallIntegerField(default=0)
-    verified_at = models.DateTimeField(null=True, blank=True)
-    consumed_at = models.DateTimeField(null=True, blank=True)
-    ip_address = models.GenericIPAddressField(null=True, blank=True, db_index=True)
-
-    class Meta:
-        verbose_name = _("mã OTP")
-        verbose_name_plural = _("mã OTP")
-        indexes = [models.Index(fields=["phone", "purpose", "created_at"])]
-
-    def __str__(self) -> str:
-        return f"OTP {self.purpose} {self.created_at:%d/%m/%Y %H:%M}"
 
 
 class RegistrationStatus(models.TextChoices):

@@ -158,3 +158,11 @@ def transfer_target(*, ref: str) -> Facility:
             field="station",
         )
     return facility
+
+
+def registration_of_session(*, session_ids: list[str], public_id: str) -> Registration | None:
+    """A registration the current browser session submitted (the portal keeps their public ids in the
+    session); any other public id reads as missing."""
+    if str(public_id) not in {str(i) for i in session_ids}:
+        return None
+    return Registration.objects.select_related("facility").filter(public_id=public_id).first()

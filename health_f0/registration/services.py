@@ -17,7 +17,6 @@ from django.utils.translation import gettext as _
 from health_f0.core.audit import audit_log
 from health_f0.core.exceptions import Conflict, DomainError, NotFound, ValidationErrors
 from health_f0.core.models import AuditLog
-from health_f0.core.phone import normalize_mobile
 from health_f0.core.text import SMS_TWO_SEGMENTS, clean_person_name, name_key, normalize_name, unaccent
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, FacilityKind, StationWard
@@ -26,20 +25,24 @@ from health_f0.notifications.models import MessageKind
 from health_f0.notifications.services import sms_enqueue
 from health_f0.patients import address
 from health_f0.patients.bonds import phone_bond_record
-from health_f0.patients.identifiers import clean_bhyt, clean_cccd
 from health_f0.patients.models import BondMethod
+from health_f0.patients.otp import otp_consume, otp_verify
+from health_f0.patients.persons import person_errors
 from health_f0.patients.services import account_issue, patient_create
 from health_f0.registration import screening
 from health_f0.registration.eligibility import NEEDS_CONFIRMATION, Screening, assess
 from health_f0.registration.models import Channel, Eligibility, Registration, RegistrationStatus
-from health_f0.registration.otp import otp_consume, otp_verify
 from health_f0.registration.selectors import priority_counts_changed
-from health_f0.registration.transitions import REGISTRATION_WORKFLOW
+from health_f0.registration.transitions import (
+    ACCEPTING_KINDS,
+    REGISTRATION_WORKFLOW,
+    RiskConfirmationRequired,
+    risk_confirmation_refusal,
+)
 
 logger = logging.getLogger(__name__)
 
 
-ACCEPTING_KINDS = {FacilityKind.STATION, FacilityKind.TREATMENT}
 # Channels whose registrations come only through registration_submit, which takes them with an OTP to their
 # phone (a desk registration has none: staff saw the person, not the phone).
 OTP_CHANNELS = {Channel.WEB, Channel.APP}
@@ -115,7 +118,18 @@ def _open_key(phone: str, full_name: str, date_of_birth: date) -> str:
 def registration_validate(data: RegistrationInput, *, today: date | None = None) -> RegistrationInput:
     """Check every field against the domain rules; collect all errors, raise them together."""
     today = today or timezone.localdate()
-    errors: dict[str, list[tuple[str, str]]] = {}
+    # The identity fields follow the rule every domain uses (patients.persons).
+    person, errors = person_errors(
+        full_name=data.full_name,
+        date_of_birth=data.date_of_birth,
+        sex=data.sex,
+        phone=data.phone,
+        cccd=data.cccd,
+        bhyt=data.bhyt,
+        today=today,
+    )
+    data.full_name, data.phone = person["full_name"], person["phone"]
+    data.cccd, data.bhyt = person["cccd"], person["bhyt"]
 
     def add(field_name: str, code: str, message: str) -> None:
         errors.setdefault(field_name, []).append((code, message))
@@ -127,22 +141,6 @@ def registration_validate(data: RegistrationInput, *, today: date | None = None)
             add(exc.field or field_name, exc.code, exc.message)
             return None
 
-    full_name = check("full_name", lambda: clean_person_name(data.full_name or ""))
-    data.full_name = full_name or normalize_name(data.full_name or "")
-    if data.date_of_birth > today:
-        add("date_of_birth", "date_of_birth_future", _("Ngày sinh không được ở tương lai."))
-    elif data.date_of_birth < date(today.year - 120, 1, 1):
-        add("date_of_birth", "date_of_birth_invalid", _("Ngày sinh không hợp lệ."))
-    if data.sex not in screening.codes(screening.SEXES):
-        add("sex", "sex_invalid", _("Vui lòng chọn giới tính."))
-    phone = check("phone", lambda: normalize_mobile(data.phone))
-    if phone:
-        data.phone = phone
-    sex = data.sex if data.sex in {"male", "female"} else None
-    cccd = check("cccd", lambda: clean_cccd(data.cccd, date_of_birth=data.date_of_birth, sex=sex))
-    data.cccd = cccd or ""
-    bhyt = check("bhyt", lambda: clean_bhyt(data.bhyt))
-    data.bhyt = bhyt or ""
     if data.province_code not in dict(address.provinces()):
         add("province_code", "province_invalid", _("Vui lòng chọn tỉnh/thành phố."))
     else:
@@ -370,12 +368,6 @@ def _locked(registration: Registration) -> Registration:
         raise NotFound(_("Không tìm thấy hồ sơ."))
 
 
-def _check(registration: Registration, action: str, actor: Any) -> str:
-    transition = REGISTRATION_WORKFLOW.get(registration.status, action)
-    access.require_role_at(actor, registration.facility, transition.roles)
-    return transition.target
-
-
 def _facility_label(facility: Facility) -> str:
     return facility.short_name or unaccent(facility.name)
 
@@ -383,20 +375,13 @@ def _facility_label(facility: Facility) -> str:
 def _require_risk_confirmation(
     *, eligibility: str, label: str, reasons: list[str], confirm_risk: bool
 ) -> None:
-    """A registration screened "needs a doctor's review" or "should go to a treatment facility" is accepted
-    into home care only when the actor confirms it on purpose (issue 9): raise until they do."""
-    if eligibility not in NEEDS_CONFIRMATION or confirm_risk:
-        return
-    raise DomainError(
-        _(
-            "Hồ sơ được đánh giá “%(outcome)s”: %(reasons)s. Hãy xem lại và đánh dấu xác nhận nếu vẫn tiếp nhận "
-            "chăm sóc tại nhà."
-        )
-        % {"outcome": label, "reasons": "; ".join(reasons) or "—"},
-        code="risk_confirmation_required",
-        field="confirm_risk",
-        eligibility=eligibility,
+    """The accept guard `risk_confirmation_required` (registration.transitions) for a registration not saved
+    yet (the desk's direct entry): raise until the actor confirms a review/hospital case."""
+    message = risk_confirmation_refusal(
+        eligibility=eligibility, label=label, reasons=reasons, confirm_risk=confirm_risk
     )
+    if message:
+        raise RiskConfirmationRequired(message, code="risk_confirmation_required", eligibility=eligibility)
 
 
 @transaction.atomic
@@ -408,20 +393,8 @@ def registration_accept(
     A registration screened "needs a doctor's review" or "should go to a treatment facility" needs
     `confirm_risk=True` (DomainError `risk_confirmation_required` without it); the audit row records it."""
     registration = _locked(registration)
-    target = _check(registration, "accept", actor)
-    if registration.facility.kind not in ACCEPTING_KINDS:
-        raise DomainError(
-            _(
-                "Hồ sơ đang ở hàng chờ của tuyến trên: hãy chuyển cho trạm y tế phụ trách trước khi tiếp nhận."
-            ),
-            code="transfer_first",
-        )
-    _require_risk_confirmation(
-        eligibility=registration.eligibility,
-        label=registration.get_eligibility_display(),
-        reasons=list(registration.eligibility_reasons),
-        confirm_risk=confirm_risk,
-    )
+    # Roles and guards (transfer_first, risk_confirmation_required) before anything is created.
+    REGISTRATION_WORKFLOW.check(registration, "accept", actor, confirm_risk=confirm_risk)
     patient = patient_create(
         full_name=registration.full_name,
         date_of_birth=registration.date_of_birth,
@@ -448,25 +421,20 @@ def registration_accept(
             verified_at=registration.created_at,
         )
     episode_start(patient=patient, facility=registration.facility, actor=actor, registration=registration)
-    registration.status = target
-    registration.patient = patient
-    registration.decided_at = timezone.now()
-    registration.decided_by = actor
-    registration.save(update_fields=["status", "patient", "decided_at", "decided_by", "updated_at"])
-    _queue_changed()
-    audit_log(
-        actor=actor,
-        action=AuditLog.Action.TRANSITION,
-        verb="accept",
-        target=registration,
-        facility=registration.facility,
-        data={"patient": patient.pk}
+    REGISTRATION_WORKFLOW.apply(
+        registration,
+        "accept",
+        actor,
+        params={"confirm_risk": confirm_risk},
+        fields={"patient": patient, "decided_at": timezone.now(), "decided_by": actor},
+        audit={"patient": patient.pk}
         | (
             {"risk_confirmed": registration.eligibility}
             if registration.eligibility in NEEDS_CONFIRMATION
             else {}
         ),
     )
+    _queue_changed()
     hotline = registration.facility.hotline
     credentials = (
         f"Tai khoan: {user.username} Mat khau: {password} "
@@ -499,24 +467,19 @@ def registration_reject(*, registration: Registration, actor: Any, reason: str) 
             _("Vui lòng nhập lý do từ chối (ít nhất 5 ký tự)."), code="reason_required", field="reason"
         )
     registration = _locked(registration)
-    target = _check(registration, "reject", actor)
-    registration.status = target
-    registration.reject_reason = reason[:300]
-    registration.decided_at = timezone.now()
-    registration.decided_by = actor
-    registration.open_key = None
-    registration.save(
-        update_fields=["status", "reject_reason", "decided_at", "decided_by", "open_key", "updated_at"]
+    REGISTRATION_WORKFLOW.apply(
+        registration,
+        "reject",
+        actor,
+        fields={
+            "reject_reason": reason[:300],
+            "decided_at": timezone.now(),
+            "decided_by": actor,
+            "open_key": None,
+        },
+        audit={"reason": reason},
     )
     _queue_changed()
-    audit_log(
-        actor=actor,
-        action=AuditLog.Action.TRANSITION,
-        verb="reject",
-        target=registration,
-        facility=registration.facility,
-        data={"reason": reason},
-    )
     facility = registration.facility
     head = (
         f"{_facility_label(facility)} chua tiep nhan dang ky cham soc tai nha cua "
@@ -546,7 +509,7 @@ def registration_transfer(
 ) -> Registration:
     """Move a waiting registration to another station's queue (e.g. the person lives in another ward)."""
     registration = _locked(registration)
-    _check(registration, "transfer", actor)
+    REGISTRATION_WORKFLOW.check(registration, "transfer", actor)
     if station.kind not in ACCEPTING_KINDS or not station.is_active:
         raise DomainError(
             _("Chỉ chuyển được cho trạm y tế hoặc cơ sở thu dung đang hoạt động."), field="station"
@@ -558,17 +521,13 @@ def registration_transfer(
             _("Chỉ chuyển được trong cùng tỉnh/thành phố."), code="other_province", field="station"
         )
     source = registration.facility
+    # The step is audited at the source station (the state stays "submitted"); then the row moves queue.
+    REGISTRATION_WORKFLOW.apply(
+        registration, "transfer", actor, audit={"from": source.pk, "to": station.pk, "note": note[:200]}
+    )
     registration.facility = station
     registration.save(update_fields=["facility", "updated_at"])
     _queue_changed()
-    audit_log(
-        actor=actor,
-        action=AuditLog.Action.TRANSITION,
-        verb="transfer",
-        target=registration,
-        facility=source,
-        data={"from": source.pk, "to": station.pk, "note": note[:200]},
-    )
     audit_log(
         actor=actor,
         action=AuditLog.Action.TRANSITION,

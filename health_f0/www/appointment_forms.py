@@ -8,7 +8,6 @@ from datetime import date
 from typing import Any
 
 from django import forms
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from health_f0.core.exceptions import DomainError
@@ -16,7 +15,8 @@ from health_f0.core.phone import normalize_mobile
 from health_f0.core.text import clean_person_name
 from health_f0.patients.identifiers import clean_bhyt, clean_cccd
 from health_f0.patients.models import Sex
-from health_f0.www.forms import DATE_FORMATS, DateText
+from health_f0.patients.persons import date_of_birth_check
+from health_f0.www.forms import DATE_FORMATS, DateText, bhyt_field, cccd_field, otp_field, phone_field
 
 REASON_MAX = 300
 
@@ -38,22 +38,6 @@ def _reason_field(label: Any, help_text: Any) -> forms.CharField:
         help_text=help_text,
         error_messages={"max_length": _("Vui lòng viết ngắn hơn (tối đa 300 ký tự).")},
         widget=forms.Textarea(attrs={"rows": 3, "maxlength": str(REASON_MAX)}),
-    )
-
-
-def _otp_field() -> forms.CharField:
-    return forms.CharField(
-        label=_("Mã OTP (6 chữ số)"),
-        required=False,
-        max_length=6,
-        widget=forms.TextInput(
-            attrs={
-                "inputmode": "numeric",
-                "autocomplete": "one-time-code",
-                "maxlength": "6",
-                "class": "input-otp",
-            }
-        ),
     )
 
 
@@ -111,27 +95,9 @@ class GuestBookingForm(forms.Form):
             "invalid_choice": _("Vui lòng chọn giới tính."),
         },
     )
-    phone = forms.CharField(
-        label=_("Số điện thoại di động"),
-        max_length=20,
-        help_text=_("Mã OTP, tin nhắn xác nhận và nhắc lịch được gửi tới số này."),
-        error_messages={"required": _("Vui lòng nhập số điện thoại di động.")},
-        widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel", "autocomplete": "tel"}),
-    )
-    cccd = forms.CharField(
-        label=_("Số căn cước công dân (CCCD)"),
-        required=False,
-        max_length=20,
-        help_text=_("Không bắt buộc. 12 chữ số."),
-        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
-    )
-    bhyt = forms.CharField(
-        label=_("Số thẻ bảo hiểm y tế (BHYT)"),
-        required=False,
-        max_length=20,
-        help_text=_("Không bắt buộc. Mã số BHXH 10 chữ số hoặc 15 ký tự in trên thẻ."),
-        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
-    )
+    phone = phone_field(_("Mã OTP, tin nhắn xác nhận và nhắc lịch được gửi tới số này."))
+    cccd = cccd_field()
+    bhyt = bhyt_field()
     reason = AccountBookingForm.base_fields["reason"]
     consent = forms.BooleanField(
         label=_(
@@ -140,7 +106,7 @@ class GuestBookingForm(forms.Form):
         ),
         error_messages={"required": _("Cần đồng ý cho phép xử lý dữ liệu cá nhân để đặt lịch.")},
     )
-    otp = _otp_field()
+    otp = otp_field()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         from health_f0.privacy.selectors import policy_current
@@ -158,12 +124,7 @@ class GuestBookingForm(forms.Form):
         return str(_rule(clean_bhyt, self.cleaned_data.get("bhyt") or ""))
 
     def clean_date_of_birth(self) -> date:
-        born: date = self.cleaned_data["date_of_birth"]
-        today = timezone.localdate()
-        if born > today:
-            raise forms.ValidationError(_("Ngày sinh không được ở tương lai."), code="date_of_birth_future")
-        if born < date(today.year - 120, 1, 1):
-            raise forms.ValidationError(_("Ngày sinh không hợp lệ."), code="date_of_birth_invalid")
+        born: date = _rule(date_of_birth_check, self.cleaned_data["date_of_birth"])
         return born
 
     def clean(self) -> dict[str, Any]:
@@ -206,7 +167,7 @@ class GuestBookingForm(forms.Form):
 class OtpForm(forms.Form):
     """The code texted to the booking's phone (to open the booking from the SMS link)."""
 
-    otp = _otp_field()
+    otp = otp_field()
 
 
 class CancelForm(forms.Form):

@@ -8,7 +8,7 @@ confirmation, the OTP and the changes to a booking are POSTs.
 Who may see a booking: the account that owns the patient or its family (access.own_patients_for); someone
 without an account, only after an OTP texted to the number that answers for the booking — the patient's
 verified phone, or the one the booking was made with, never a number staff typed in afterwards
-(appointments.transitions.booking_phone) — remembered in the session for that booking and that number. The
+(facilities.access.phone_answering_for) — remembered in the session for that booking and that number. The
 link alone shows nothing about the person. Bad parameters are a 400 with a message, never a
 500.
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 import time as time_module
 import uuid
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -39,13 +39,14 @@ from health_f0.appointments import selectors as appt_selectors
 from health_f0.appointments import services as appt_services
 from health_f0.appointments.models import LIVE_STATUSES, Appointment, CancelSource, Channel, Service, Status
 from health_f0.appointments.slots import LOCAL_TZ, local_date_of
-from health_f0.appointments.transitions import PhoneHolder, booking_phone
+from health_f0.appointments.transitions import APPOINTMENT_WORKFLOW, cutoff_moment, may
+from health_f0.core.actors import PhoneHolder
 from health_f0.core.exceptions import DomainError, RateLimited, ValidationErrors
 from health_f0.core.phone import display_phone, mask_phone, normalize_mobile
 from health_f0.core.request_context import client_ip
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
-from health_f0.registration.otp import otp_consume, otp_request, otp_verify
+from health_f0.patients.otp import otp_consume, otp_request, otp_verify
 from health_f0.www import selectors
 from health_f0.www.appointment_forms import AccountBookingForm, CancelForm, GuestBookingForm, OtpForm
 from health_f0.www.views import _error_summary, _page
@@ -88,10 +89,10 @@ FLASHES = {
 class BadParam(Exception):
     """A step's query parameter that names nothing bookable: shown as a message with a 400."""
 
-    def __init__(self, message: str, status: int = 400):
+    def __init__(self, message: str, http_status: int = 400):
         super().__init__(message)
         self.message = message
-        self.status = status
+        self.http_status = http_status
 
 
 # --- Small helpers ---------------------------------------------------------------------------------
@@ -357,7 +358,7 @@ def book(request: HttpRequest) -> HttpResponse:
             request,
             "www/appt_book.html",
             {"step": 0, "page_error": exc.message, "links": {"facility": reverse("www:book")}},
-            status=exc.status,
+            status=exc.http_status,
         )
     if picked.slot is None:
         if request.method == "POST":
@@ -508,20 +509,16 @@ def _send_otp(form: Any, extra: dict[str, Any], raw_phone: str) -> int:
 
 
 def _appointment_or_404(public_id: uuid.UUID) -> Appointment:
-    appointment = (
-        Appointment.objects.select_related("service", "facility", "patient")
-        .filter(public_id=public_id)
-        .first()
-    )
-    if appointment is None or appointment.is_walk_in:
+    appointment = appt_selectors.booking_by_link(public_id=public_id)
+    if appointment is None:
         raise Http404(_("Không tìm thấy lịch hẹn."))
     return appointment
 
 
 def _gate_phone(appointment: Appointment) -> str:
-    """The number that answers for the booking on its link: the OTP goes there (transitions.booking_phone:
+    """The number that answers for the booking on its link: the OTP goes there (access.phone_answering_for:
     a verified number, or the one the booking was made with; "" after an unproved correction)."""
-    return booking_phone(appointment.patient, appointment.created_at)
+    return access.phone_answering_for(appointment.patient, appointment.created_at)
 
 
 def _actor_for(request: HttpRequest, appointment: Appointment) -> Any:
@@ -542,31 +539,21 @@ def _actor_for(request: HttpRequest, appointment: Appointment) -> Any:
     return None
 
 
-def _cutoff(appointment: Appointment) -> datetime:
-    return appointment.slot_start - timedelta(hours=appointment.service.cancel_cutoff_hours)
-
-
-def _can_change(appointment: Appointment, now: datetime) -> bool:
-    return (
-        appointment.status in (Status.REQUESTED, Status.CONFIRMED)
-        and not appointment.is_walk_in
-        and now <= _cutoff(appointment)
-    )
-
-
 def _place(service: Service, facility: Facility) -> appt_selectors.BookingPlace:
     """Where the visit happens; an online consultation has no street address to go to."""
     place = appt_selectors.booking_place(facility=facility)
     return replace(place, address="") if appt_selectors.is_online(service) else place
 
 
-def _detail_context(appointment: Appointment, now: datetime) -> dict[str, Any]:
+def _detail_context(appointment: Appointment, actor: Any, now: datetime) -> dict[str, Any]:
+    """The booking's page; what the actor may do on it comes from the appointment workflow."""
     service = appointment.service
+    actions = APPOINTMENT_WORKFLOW.available(appointment, actor, now=now)
     place = _place(service, appointment.facility)
     declined = appointment.status == Status.CANCELLED and appointment.cancel_source == CancelSource.DECLINED
     online = appt_selectors.is_online(service)
     # An online consultation has no reception: no QR or check-in code, its own video room instead.
-    show_code = appointment.status in (Status.REQUESTED, Status.CONFIRMED) and not online
+    show_code = "check_in" in APPOINTMENT_WORKFLOW.actions_from(appointment.status) and not online
     return {
         "online": online,
         "meeting_link": appt_selectors.meeting_link(appointment=appointment, now=now),
@@ -582,15 +569,14 @@ def _detail_context(appointment: Appointment, now: datetime) -> dict[str, Any]:
         "declined": declined,
         "start": _local(appointment.slot_start),
         "end": _local(appointment.slot_end),
-        "cutoff": _local(_cutoff(appointment)),
-        "can_change": _can_change(appointment, now),
+        "cutoff": _local(cutoff_moment(appointment)),
+        "can_change": "reschedule" in actions,
+        "can_cancel": "cancel" in actions,
         "is_live": appointment.status in LIVE_STATUSES,
         "show_code": show_code,
         "qr_svg": _qr_svg(appointment.check_in_code) if show_code else "",
         "code_groups": _code_groups(appointment.check_in_code),
-        "can_acknowledge": appointment.is_reexam
-        and appointment.status == Status.CONFIRMED
-        and appointment.patient_confirmed_at is None,
+        "can_acknowledge": "acknowledge" in actions and appointment.patient_confirmed_at is None,
         "is_today": local_date_of(appointment.slot_start) == local_date_of(now),
         "masked_phone": mask_phone(appointment.patient.phone),
         "queue_place": appt_selectors.queue_place(appointment=appointment),
@@ -678,7 +664,7 @@ def appointment_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpRespon
             if request.POST.get("next") == "list" and request.user.is_authenticated:
                 return redirect("www:appointments")
             return redirect("www:appointment", public_id=appointment.public_id)
-    context = _detail_context(appointment, now)
+    context = _detail_context(appointment, actor, now)
     context.update(flash=_pop_flash(request), page_error=page_error, is_account=request.user.is_authenticated)
     return _page(request, "www/appt_detail.html", context, status=status)
 
@@ -718,10 +704,11 @@ def appointment_cancel(request: HttpRequest, public_id: uuid.UUID) -> HttpRespon
             else:
                 _set_flash(request, "cancelled")
                 return redirect("www:appointment", public_id=appointment.public_id)
-    context = _detail_context(appointment, now)
+    context = _detail_context(appointment, actor, now)
     context.update(
         form=form, page_error=page_error, error_summary=_error_summary(form) if form.is_bound else []
     )
+    context["can_change"] = context["can_cancel"]
     return _page(request, "www/appt_cancel.html", context, status=status)
 
 
@@ -736,7 +723,7 @@ def appointment_reschedule(request: HttpRequest, public_id: uuid.UUID) -> HttpRe
     now = timezone.now()
     service = appointment.service
     base = reverse("www:appointment_reschedule", kwargs={"public_id": appointment.public_id})
-    context = _detail_context(appointment, now)
+    context = _detail_context(appointment, actor, now)
     status = 200
     raw_day = (request.POST if request.method == "POST" else request.GET).get(P_DAY, "")
     day: date | None = None
@@ -762,7 +749,7 @@ def appointment_reschedule(request: HttpRequest, public_id: uuid.UUID) -> HttpRe
                 "time": f"{_local(chosen.start):%H:%M}",
             }
     except BadParam as exc:
-        context["page_error"], status = exc.message, exc.status
+        context["page_error"], status = exc.message, exc.http_status
     except DomainError as exc:
         context["page_error"], status = exc.message, exc.status_code
         appointment.refresh_from_db()
@@ -785,7 +772,7 @@ def appointment_reschedule(request: HttpRequest, public_id: uuid.UUID) -> HttpRe
             for s in _day_slots(service, day, now)
         ]
         context["days_href"] = base
-    context["can_change"] = _can_change(appointment, now)
+    context["can_change"] = "reschedule" in APPOINTMENT_WORKFLOW.available(appointment, actor, now=now)
     return _page(request, "www/appt_reschedule.html", context, status=status)
 
 
@@ -799,12 +786,7 @@ def appointment_list(request: HttpRequest) -> HttpResponse:
     if access.is_staff_member(request.user):
         return redirect("admin:index")
     now = timezone.now()
-    rows = list(
-        access.appointments_for(request.user)
-        .filter(is_walk_in=False)
-        .select_related("service", "facility", "patient")
-        .order_by("slot_start", "id")
-    )
+    rows = appt_selectors.portal_bookings(user=request.user)
     start_of_today = datetime.combine(local_date_of(now), time.min, tzinfo=LOCAL_TZ)
     upcoming = [a for a in rows if a.status in LIVE_STATUSES and a.slot_end >= start_of_today]
     past = [a for a in reversed(rows) if a not in upcoming][:30]
@@ -817,9 +799,10 @@ def appointment_list(request: HttpRequest) -> HttpResponse:
             "start": _local(a.slot_start),
             "status_label": _("Không được xác nhận") if declined else STATUS_LABELS.get(a.status, ""),
             "badge": STATUS_BADGES.get(a.status, "badge-muted"),
+            # Only a re-exam not acknowledged yet is asked about (the others skip the workflow's checks).
             "can_acknowledge": a.is_reexam
-            and a.status == Status.CONFIRMED
-            and a.patient_confirmed_at is None,
+            and a.patient_confirmed_at is None
+            and may(a, "acknowledge", request.user, now=now),
         }
 
     return _page(

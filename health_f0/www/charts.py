@@ -13,7 +13,7 @@ from decimal import Decimal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from health_f0.www.selectors import decimal_text
+from health_f0.monitoring.selectors import decimal_text
 
 WIDTH = 340
 HEIGHT = 150

@@ -12,9 +12,9 @@ from django.utils.functional import lazy
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
+from health_f0.accounts.lockout import check_current_password
+from health_f0.accounts.passwords import is_staff_account
 from health_f0.core.exceptions import RateLimited
-from health_f0.core.lockout import check_current_password
-from health_f0.core.passwords import is_staff_account
 from health_f0.patients import address
 from health_f0.registration import screening
 from health_f0.registration import selectors as registration_selectors
@@ -74,6 +74,67 @@ class DateText(forms.TextInput):
         return super().format_value(value)
 
 
+# --- Fields every portal form asks the same way (registration, the guest booking) -------------------
+
+
+def phone_field(help_text: Any) -> forms.CharField:
+    """The mobile number an OTP goes to (`help_text`: what else is sent there)."""
+    return forms.CharField(
+        label=_("Số điện thoại di động"),
+        max_length=20,
+        help_text=help_text,
+        error_messages=_required(_("Vui lòng nhập số điện thoại di động.")),
+        widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel", "autocomplete": "tel"}),
+    )
+
+
+def cccd_field() -> forms.CharField:
+    return forms.CharField(
+        label=_("Số căn cước công dân (CCCD)"),
+        required=False,
+        max_length=20,
+        help_text=_("Không bắt buộc. 12 chữ số."),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+
+
+def bhyt_field() -> forms.CharField:
+    return forms.CharField(
+        label=_("Số thẻ bảo hiểm y tế (BHYT)"),
+        required=False,
+        max_length=20,
+        help_text=_("Không bắt buộc. Mã số BHXH 10 chữ số hoặc 15 ký tự in trên thẻ."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
+    )
+
+
+def otp_field() -> forms.CharField:
+    return forms.CharField(
+        label=_("Mã OTP (6 chữ số)"),
+        required=False,
+        max_length=6,
+        widget=forms.TextInput(
+            attrs={
+                "inputmode": "numeric",
+                "autocomplete": "one-time-code",
+                "maxlength": "6",
+                "class": "input-otp",
+            }
+        ),
+    )
+
+
+def _measure_field(label: Any, help_text: Any, *, invalid: Any) -> forms.IntegerField:
+    """An optional whole-number measurement typed on a phone (SpO2, breathing rate)."""
+    return forms.IntegerField(
+        label=label,
+        required=False,
+        help_text=help_text,
+        error_messages={"invalid": invalid},
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "maxlength": "3", "class": "input-short"}),
+    )
+
+
 class RegistrationForm(forms.Form):
     """Every field of RegistrationInput, plus the OTP. Ranges and cross-field rules: registration_validate."""
 
@@ -108,27 +169,9 @@ class RegistrationForm(forms.Form):
         widget=forms.RadioSelect,
         error_messages=_required(_("Vui lòng chọn giới tính.")),
     )
-    phone = forms.CharField(
-        label=_("Số điện thoại di động"),
-        max_length=20,
-        help_text=_("Mã OTP và tài khoản đăng nhập sẽ được gửi tới số này."),
-        error_messages=_required(_("Vui lòng nhập số điện thoại di động.")),
-        widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel", "autocomplete": "tel"}),
-    )
-    cccd = forms.CharField(
-        label=_("Số căn cước công dân (CCCD)"),
-        required=False,
-        max_length=20,
-        help_text=_("Không bắt buộc. 12 chữ số."),
-        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
-    )
-    bhyt = forms.CharField(
-        label=_("Số thẻ bảo hiểm y tế (BHYT)"),
-        required=False,
-        max_length=20,
-        help_text=_("Không bắt buộc. Mã số BHXH 10 chữ số hoặc 15 ký tự in trên thẻ."),
-        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
-    )
+    phone = phone_field(_("Mã OTP và tài khoản đăng nhập sẽ được gửi tới số này."))
+    cccd = cccd_field()
+    bhyt = bhyt_field()
     province_code = forms.IntegerField(
         label=_("Tỉnh/thành phố"),
         error_messages=_required(_("Vui lòng chọn tỉnh/thành phố.")),
@@ -163,25 +206,21 @@ class RegistrationForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text=_("Chọn tất cả triệu chứng đang có. Mục có dấu ⚠ là dấu hiệu nguy hiểm."),
     )
-    spo2 = forms.IntegerField(
-        label=_("Chỉ số SpO2 (%)"),
-        required=False,
-        help_text=_(
+    spo2 = _measure_field(
+        _("Chỉ số SpO2 (%)"),
+        _(
             "Không bắt buộc. Nếu có máy đo SpO2: ngồi nghỉ 5 phút, kẹp máy vào ngón tay trỏ, "
             "chờ số ổn định rồi ghi lại (ví dụ 98). Không có máy thì để trống."
         ),
-        error_messages={"invalid": _("SpO2 phải là một số nguyên, ví dụ 98.")},
-        widget=forms.TextInput(attrs={"inputmode": "numeric", "maxlength": "3", "class": "input-short"}),
+        invalid=_("SpO2 phải là một số nguyên, ví dụ 98."),
     )
-    breathing_rate = forms.IntegerField(
-        label=_("Nhịp thở (lần/phút)"),
-        required=False,
-        help_text=_(
+    breathing_rate = _measure_field(
+        _("Nhịp thở (lần/phút)"),
+        _(
             "Không bắt buộc. Khi người bệnh nằm yên, đếm số lần lồng ngực (hoặc bụng) nhô lên "
             "trong đúng 1 phút."
         ),
-        error_messages={"invalid": _("Nhịp thở phải là một số nguyên, ví dụ 18.")},
-        widget=forms.TextInput(attrs={"inputmode": "numeric", "maxlength": "3", "class": "input-short"}),
+        invalid=_("Nhịp thở phải là một số nguyên, ví dụ 18."),
     )
     conditions = forms.MultipleChoiceField(
         label=_("Bệnh nền"),
@@ -218,19 +257,7 @@ class RegistrationForm(forms.Form):
         widget=forms.RadioSelect,
     )
     consent = forms.BooleanField(required=False)
-    otp = forms.CharField(
-        label=_("Mã OTP (6 chữ số)"),
-        required=False,
-        max_length=6,
-        widget=forms.TextInput(
-            attrs={
-                "inputmode": "numeric",
-                "autocomplete": "one-time-code",
-                "maxlength": "6",
-                "class": "input-otp",
-            }
-        ),
-    )
+    otp = otp_field()
 
     # The service reports `pregnant`; the form asks it as the `pregnancy` question.
     SERVICE_FIELD_ALIASES = {"pregnant": "pregnancy"}
@@ -357,7 +384,7 @@ class ChangePasswordForm(NewPasswordForm):
     field_order = ["old_password", "new_password1", "new_password2"]
 
     def clean_old_password(self) -> str:
-        """Checked like a login (core.lockout): guessing here is locked out like guessing at login."""
+        """Checked like a login (accounts.lockout): guessing here is locked out like guessing at login."""
         old: str = self.cleaned_data["old_password"]
         try:
             right = check_current_password(request=self.request, user=self.user, password=old)

@@ -35,6 +35,7 @@ from health_f0.his.models import (
     LinkChannel,
 )
 from health_f0.his.services import link_form_pdf, link_request_create, link_unlink
+from health_f0.his.transitions import link_actions
 from health_f0.privacy.models import ConsentChannel, ConsentMethod
 from health_f0.privacy.services import consent_record
 from health_f0.www import selectors
@@ -283,7 +284,7 @@ def his_link_form(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 def his_unlink(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """/lien-ket-ho-so/<link>/huy: confirm, with a reason, ending the account's own link."""
     link = _own_link(request.user, public_id)
-    if not link.active:
+    if "unlink" not in link_actions(link, request.user):
         raise Http404(_("Liên kết này đã được huỷ."))
     form = UnlinkForm(request.POST if request.method == "POST" else None)
     status = 200

@@ -23,7 +23,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from health_f0.core.exceptions import DomainError, ValidationErrors
 from health_f0.core.request_context import client_ip
 from health_f0.facilities import access
-from health_f0.monitoring.certificates import certificate_lookup, certificate_of_own_episode, certificate_pdf
+from health_f0.monitoring import certificates
+from health_f0.monitoring import selectors as monitoring
 from health_f0.monitoring.models import AlertLevel, EpisodeStatus
 from health_f0.monitoring.services import active_questionnaire, declaration_submit, questions_for_patient
 from health_f0.www import selectors
@@ -33,12 +34,14 @@ from health_f0.www.plain_text import render_plain
 from health_f0.www.views import PATIENT_PARAM, _error_summary, _page, hotline_context, patient_choice
 
 
-def status_context(patient: Any) -> dict[str, Any]:
-    status = selectors.declaration_status(patient=patient)
+def status_context(patient: Any, user: Any) -> dict[str, Any]:
+    status = monitoring.declaration_status(patient=patient)
     episode = status.episode
     return {
         "status": status,
         "episode": episode,
+        "may_certificate": episode is not None
+        and certificates.may_download_certificate(episode=episode, actor=user),
         **hotline_context(episode.facility if episode else patient.facility),
     }
 
@@ -107,7 +110,7 @@ def declare(request: HttpRequest) -> HttpResponse:
         questions = questions_for_patient(questions=questionnaire, patient=patient, on=today)
         form = _declaration_form(request, patient, questions)
     assert patient is not None
-    context = status_context(patient)
+    context = status_context(patient, request.user)
     danger_codes = sorted(
         o["code"] for q in questions if q.type == "multi" for o in q.options if o.get("danger")
     )
@@ -134,12 +137,12 @@ def declare(request: HttpRequest) -> HttpResponse:
 def declare_result(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     if access.is_staff_member(request.user):
         return redirect("admin:index")
-    declaration = selectors.declaration_of(user=request.user, public_id=public_id)
+    declaration = monitoring.declaration_of(user=request.user, public_id=public_id)
     if declaration is None:
         raise Http404(_("Không tìm thấy khai báo."))
     episode = declaration.episode
-    status = selectors.declaration_status(patient=declaration.patient)
-    (view,) = selectors.declaration_views([declaration])
+    status = monitoring.declaration_status(patient=declaration.patient)
+    (view,) = monitoring.declaration_views([declaration])
     return _page(
         request,
         "www/declare_result.html",
@@ -170,8 +173,8 @@ def history(request: HttpRequest) -> HttpResponse:
         return early
     patient = choice.current
     assert patient is not None
-    episode = selectors.current_episode(patient=patient)
-    declarations = selectors.episode_declarations(episode=episode) if episode else []
+    episode = monitoring.current_episode(patient=patient)
+    declarations = monitoring.episode_declarations(episode=episode) if episode else []
     charts = []
     if episode is not None:
         today = timezone.localdate()
@@ -223,22 +226,22 @@ def history(request: HttpRequest) -> HttpResponse:
             "choice": choice,
             "patient": patient,
             "episode": episode,
-            "rows": selectors.declaration_views(declarations),
+            "rows": monitoring.declaration_views(declarations),
             "charts": charts,
             "chart_rows": [d for d in declarations if d.spo2 is not None or d.temperature is not None],
-            "limit": selectors.HISTORY_LIMIT,
+            "limit": monitoring.HISTORY_LIMIT,
         },
     )
 
 
 @require_GET
 def guidance_list(request: HttpRequest) -> HttpResponse:
-    return _page(request, "www/guidance_list.html", {"documents": list(selectors.guidance_documents())})
+    return _page(request, "www/guidance_list.html", {"documents": list(monitoring.published_guidance())})
 
 
 @require_GET
 def guidance_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
-    document = selectors.guidance_document(public_id=public_id)
+    document = monitoring.guidance_document(public_id=public_id)
     if document is None:
         raise Http404(_("Không tìm thấy tài liệu."))
     return _page(
@@ -252,12 +255,16 @@ def guidance_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 @require_GET
 def certificate_download(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """The PDF confirmation of completed home isolation, for the patient and the family only
-    (access.own_patients_for): a staff account gets "not found" here and downloads it in the desk, where its
-    role is checked and the download audited."""
-    episode = certificate_of_own_episode(user=request.user, public_id=public_id)
+    (monitoring.own_certificate_episode: a staff account gets "not found" here and downloads it in the desk,
+    where the download is audited); whether there is one to download is certificate_download's."""
+    episode = monitoring.own_certificate_episode(user=request.user, public_id=public_id)
     if episode is None:
         raise Http404(_("Không tìm thấy giấy xác nhận."))
-    response = HttpResponse(certificate_pdf(episode=episode), content_type="application/pdf")
+    try:
+        pdf = certificates.certificate_download(episode=episode, actor=request.user)
+    except DomainError:
+        raise Http404(_("Không tìm thấy giấy xác nhận.")) from None
+    response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="giay-xac-nhan-{episode.certificate_code}.pdf"'
     response["Cache-Control"] = "private, no-store"
     return response
@@ -270,7 +277,7 @@ def certificate_verify(request: HttpRequest, code: str) -> HttpResponse:
         response = _page(request, "www/verify.html", {"limited": True, "code": code[:16]}, status=429)
         response["Retry-After"] = "60"
         return response
-    certificate = certificate_lookup(code=code)
+    certificate = certificates.certificate_lookup(code=code)
     response = _page(
         request,
         "www/verify.html",

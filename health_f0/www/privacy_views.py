@@ -27,6 +27,7 @@ from health_f0.facilities import access
 from health_f0.privacy import exports, selectors
 from health_f0.privacy import services as privacy_services
 from health_f0.privacy.models import ConsentChannel, ExportStatus, RequestChannel, RequestStatus
+from health_f0.privacy.transitions import REQUEST_WORKFLOW
 from health_f0.www.privacy_forms import ConsentForm, DataRequestForm
 from health_f0.www.views import _error_summary, _page
 
@@ -107,6 +108,8 @@ def _request_rows(user: Any) -> list[dict[str, Any]]:
             "request": r,
             "badge": STATUS_CLASS.get(r.status, "badge-muted"),
             "overdue": r.status == RequestStatus.SUBMITTED and r.due_at < now,
+            # The "Huỷ yêu cầu" button: the workflow says whether this account may cancel it now.
+            "can_cancel": REQUEST_WORKFLOW.can(r, "cancel", user, now=now),
         }
         for r in selectors.requests_for_account(user=user)[:20]
     ]

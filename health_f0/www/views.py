@@ -24,12 +24,15 @@ from health_f0.core.exceptions import Conflict, DomainError, NotFound, RateLimit
 from health_f0.core.phone import display_phone, mask_phone, normalize_mobile
 from health_f0.core.request_context import client_ip
 from health_f0.facilities import access
+from health_f0.monitoring import selectors as monitoring_selectors
+from health_f0.monitoring.certificates import may_download_certificate
 from health_f0.patients import address
+from health_f0.patients.otp import otp_request
 from health_f0.patients.services import password_change as password_change_service
 from health_f0.patients.services import patient_confirm_details
 from health_f0.registration import screening
+from health_f0.registration import selectors as registration_selectors
 from health_f0.registration.models import Eligibility
-from health_f0.registration.otp import otp_request
 from health_f0.registration.services import ValidationErrors, registration_submit
 from health_f0.www import selectors
 from health_f0.www.forms import ChangePasswordForm, LoginForm, NewPasswordForm, RegistrationForm
@@ -196,7 +199,7 @@ def register(request: HttpRequest) -> HttpResponse:
 
 
 def register_done(request: HttpRequest, public_id: str) -> HttpResponse:
-    registration = selectors.registration_of_session(
+    registration = registration_selectors.registration_of_session(
         session_ids=request.session.get(selectors.SESSION_REGISTRATIONS, []), public_id=public_id
     )
     if registration is None:
@@ -297,7 +300,8 @@ def me(request: HttpRequest) -> HttpResponse:
     password_changed = bool(request.session.pop("www_password_changed", False))
     facility = patient.facility
     address_parts = [patient.street, patient.ward_name, address.province_name(patient.province_code)]
-    status = selectors.declaration_status(patient=patient)
+    status = monitoring_selectors.declaration_status(patient=patient)
+    episode = status.episode
     return _page(
         request,
         "www/me.html",
@@ -311,7 +315,9 @@ def me(request: HttpRequest) -> HttpResponse:
             **hotline_context(facility),
             "password_changed": password_changed,
             "status": status,
-            "episode": status.episode,
+            "episode": episode,
+            "may_certificate": episode is not None
+            and may_download_certificate(episode=episode, actor=request.user),
         },
     )
 

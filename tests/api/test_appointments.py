@@ -31,9 +31,8 @@ from health_f0.appointments.slots import LOCAL_TZ
 from health_f0.facilities.models import Facility, Membership
 from health_f0.facilities.services import facility_save
 from health_f0.patients.bonds import phone_bond_record
-from health_f0.patients.models import BondMethod, Patient
+from health_f0.patients.models import BondMethod, OtpChallenge, Patient
 from health_f0.patients.services import patient_create
-from health_f0.registration.models import OtpChallenge
 
 pytestmark = pytest.mark.django_db
 
@@ -236,6 +235,8 @@ def test_book_for_oneself_then_list_and_detail(
     assert body["slot_start"] == iso(at(day, 5, 20)) and body["service"]["id"] == str(clinic.public_id)
     assert body["patient"]["id"] == str(me.public_id) and body["change_deadline"] is not None
     assert appointment.channel == "app" and appointment.reason == "Đau đầu"
+    # The steps open to the patient come from the appointment workflow (the desk's steps are not theirs).
+    assert body["actions"] == ["cancel", "reschedule"]
     assert "cho xac nhan" in sms.last(to=me.phone, kind="appointment")["body"]
     listed = as_patient.get(APPOINTMENTS).json()
     assert listed["count"] == Appointment.objects.filter(patient=me).count() >= 2  # + the demo's bookings
@@ -329,7 +330,7 @@ def test_cancel_frees_the_seat_and_twice_is_409(
         )
     assert response.status_code == 200
     assert response.json()["status"] == "cancelled" and response.json()["cancel_source"] == "patient"
-    assert response.json()["change_deadline"] is None
+    assert response.json()["change_deadline"] is None and response.json()["actions"] == []
     assert "da huy" in sms.last(to=me.phone, kind="appointment")["body"]
     assert SlotCounter.objects.get(service=clinic, slot_start=at(day, 5)).booked == 0
     again = as_patient.post(f"{APPOINTMENTS}/{appointment_id}/cancel", {}, format="json")
@@ -349,6 +350,9 @@ def test_cancel_and_reschedule_after_the_cutoff_are_refused(
     )
     assert move.status_code == 409 and move.json()["code"] == "cutoff_passed"
     assert Appointment.objects.get(public_id=appointment_id).status == "requested"
+    # Past the cut-off the patient's own steps are closed, and the API says so the same way.
+    detail = as_patient.get(f"{APPOINTMENTS}/{appointment_id}").json()
+    assert detail["change_deadline"] is None and detail["actions"] == []
 
 
 def test_reschedule_moves_the_seat(
@@ -523,6 +527,7 @@ def test_desk_worklist_confirm_and_decline(
     assert [r["id"] for r in rows] == [first, second]  # oldest request first
     assert rows[0]["patient"]["phone"] == "0912 345 678" and rows[0]["past_visits"] == 0
     assert rows[0]["channel"] == "app" and rows[0]["status"] == "requested"
+    assert rows[0]["actions"] == ["confirm", "decline", "cancel", "reschedule"]  # check-in is reception's
     elsewhere = desk.get(STAFF_LIST, {"facility": str(Facility.objects.get(code="TYT-10510").public_id)})
     assert elsewhere.json()["count"] == 0
 

@@ -119,6 +119,7 @@ def test_exact_match_links_at_once_and_the_history_follows(
 
     listed = api.get(LINKS).json()
     assert listed["count"] == 1 and listed["results"][0]["id"] == body["id"]
+    assert body["actions"] == ["unlink"] and listed["results"][0]["actions"] == ["unlink"]  # the workflow's
     visits = api.get(VISITS).json()
     assert visits["count"] == 1
     [visit] = visits["results"]
@@ -149,6 +150,8 @@ def test_ambiguity_waits_for_the_linker_and_one_request_at_a_time(
     again = api.post(LINKS, {"identifier_type": "cccd", "identifier": cccd}, format="json")
     assert again.status_code == 409 and again.json()["code"] == "request_pending"
     assert api.get(VISITS).json()["count"] == 0
+    # The request's `actions` come from the link workflow: nothing is the patient's to do while it waits.
+    assert response.json()["actions"] == [] and api.get(LINKS).json()["results"][0]["actions"] == []
 
 
 @pytest.mark.parametrize(

@@ -339,6 +339,7 @@ def test_episodes_and_certificate_pdf(as_patient, patient, persona, as_user):
     item = listed["results"][0]
     assert item["id"] == str(episode.public_id) and item["status"] == "active"
     assert item["station"]["code"] == "TYT-10510" and item["certificate_url"] is None
+    assert item["actions"] == []  # ending an episode is the station's (EPISODE_WORKFLOW.available)
     certificate = f"/api/v1/episodes/{episode.public_id}/certificate.pdf"
     assert as_patient.get(certificate).status_code == 404  # not completed yet
 
@@ -352,6 +353,7 @@ def test_episodes_and_certificate_pdf(as_patient, patient, persona, as_user):
     )
     item = as_patient.get("/api/v1/episodes").json()["results"][0]
     assert item["status"] == "completed" and item["certificate_url"].endswith(certificate)
+    assert item["actions"] == ["certificate"]
 
     response = as_patient.get(certificate, HTTP_ACCEPT="application/pdf")
     assert response.status_code == 200

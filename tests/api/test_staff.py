@@ -107,7 +107,9 @@ def test_manager_sees_both_stations_but_cannot_act(as_user):
     client = as_user("ttyt.lanhdao")
     for code in ("TYT-10510", "TYT-10532"):
         registration = _pending(code)
-        assert client.get(f"{URL}/{registration.public_id}").status_code == 200
+        detail = client.get(f"{URL}/{registration.public_id}")
+        assert detail.status_code == 200
+        assert detail.json()["actions"] == []  # the workflow offers a manager nothing to do
         response = client.post(f"{URL}/{registration.public_id}/accept")
         assert response.status_code == 403
         assert response.json()["code"] == "permission_denied"
@@ -116,10 +118,12 @@ def test_manager_sees_both_stations_but_cannot_act(as_user):
 def test_accept_then_409(as_user, sms, django_capture_on_commit_callbacks):
     registration = _pending("TYT-10532")
     client = as_user("lethanhnghi.nv")
+    assert client.get(f"{URL}/{registration.public_id}").json()["actions"] == ["accept", "reject", "transfer"]
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"{URL}/{registration.public_id}/accept")
     assert response.status_code == 200, response.json()
     assert response.json()["status"] == "accepted" and response.json()["patient_id"]
+    assert response.json()["actions"] == []
     assert sms.last(to=registration.phone, kind="account")
     again = client.post(f"{URL}/{registration.public_id}/accept")
     assert again.status_code == 409

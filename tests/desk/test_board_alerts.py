@@ -9,8 +9,8 @@ from typing import Any
 from django.urls import reverse
 from django.utils import timezone
 
-from health_f0.monitoring import admin as monitoring_admin
 from health_f0.monitoring import selectors
+from health_f0.monitoring.desk import board as monitoring_board
 from health_f0.monitoring.models import Alert
 from tests.desk.test_monitoring import BOARD, _fresh_caches, add_episodes, declare, station  # noqa: F401
 
@@ -42,7 +42,7 @@ def test_open_alerts_are_most_severe_then_oldest_first(desk: Any, persona: Any) 
 
 
 def test_board_shows_the_most_severe_alerts_and_links_to_all(desk: Any, monkeypatch: Any) -> None:
-    monkeypatch.setattr(monitoring_admin, "OPEN_ALERTS_SHOWN", 4)
+    monkeypatch.setattr(monitoring_board, "OPEN_ALERTS_SHOWN", 4)
     created = _alerts(7)  # 2 emergency, 2 urgent, 3 watch
     response = desk("thanhdong.nv").get(BOARD)
     assert response.status_code == 200

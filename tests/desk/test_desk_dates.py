@@ -150,6 +150,6 @@ def test_the_service_page_validates_its_override_rows(desk: Any) -> None:
     url = reverse("admin:appointments_service_change", args=[kham_noi().pk])
     html = client.get(url).content.decode()
     assert "vDateField" in html
-    from health_f0.appointments.admin import ScheduleOverrideInline
+    from health_f0.appointments.desk.config import ScheduleOverrideInline
 
     assert issubclass(ScheduleOverrideInline.form, ScheduleOverrideForm)

@@ -167,6 +167,10 @@ def test_approve_links_texts_and_audits(
     assert AuditLog.objects.filter(
         verb="his_link_approve", target_id=str(request.pk), action="transition"
     ).exists()
+    # The decided request's page offers no decision: its buttons are the workflow's open actions.
+    detail = desk("lienket.his").get(reverse("admin:his_hislinkrequest_change", args=[request.pk]))
+    html = detail.content.decode()
+    assert detail.status_code == 200 and "Liên kết hồ sơ này" not in html and "Tra cứu lại HIS" not in html
 
 
 def test_reject_without_a_reason_is_refused(desk: Any, persona: Any, ttyt: Facility, sms: Any) -> None:
@@ -381,9 +385,9 @@ def test_an_oversized_upload_is_refused_before_reading(desk: Any, ttyt: Facility
 def test_a_large_file_is_imported_in_the_background(
     desk: Any, ttyt: Facility, linked_patient: Patient, monkeypatch: Any, settings: Any, tmp_path: Any
 ) -> None:
-    from health_f0.his import admin as his_admin
+    from health_f0.his.desk import uploads
 
-    monkeypatch.setattr(his_admin, "XML_INLINE_BYTES", 100)
+    monkeypatch.setattr(uploads, "XML_INLINE_BYTES", 100)
     settings.VAR_DIR = tmp_path
     response = upload(desk("lienket.his"), ttyt, envelope([[xml1("LK920")]]))
     assert response.status_code == 302 and response["Location"] == reverse("admin:his_importrun_changelist")

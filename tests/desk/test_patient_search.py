@@ -14,8 +14,8 @@ import pytest
 from django.urls import reverse
 
 from health_f0.appointments import selectors, services
-from health_f0.appointments.transitions import DESK_ROLES
 from health_f0.core.models import AuditLog
+from health_f0.facilities.access import BOOKING_DESK_ROLES as DESK_ROLES
 from health_f0.patients.models import Patient
 from tests.desk.test_appointments import BOOK, CHECKIN, booked_today, free_slots, kham_noi, new_patient
 

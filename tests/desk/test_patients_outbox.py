@@ -13,7 +13,7 @@ from health_f0.facilities.models import Facility, Membership
 from health_f0.notifications import crypto
 from health_f0.notifications.models import OutboxMessage
 from health_f0.patients.models import Patient
-from health_f0.registration.otp import otp_request
+from health_f0.patients.otp import otp_request
 
 pytestmark = pytest.mark.django_db
 

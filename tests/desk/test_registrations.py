@@ -24,7 +24,7 @@ QUEUE = "/desk/registration/registration/"
 
 def test_list_shows_columns_most_severe_first(desk: Any) -> None:
     # The eligible one has waited longer, but the one needing a doctor's review comes first (issue 9; the
-    # order within a severity is tested in tests/registration/test_priority.py).
+    # order within a severity is tested in tests/desk/test_registration_priority.py).
     first, second = Registration.objects.filter(facility__code="TYT-10510", status="submitted").order_by("id")
     assert (first.eligibility, second.eligibility) == ("eligible", "review")
     Registration.objects.filter(pk=first.pk).update(
@@ -162,7 +162,7 @@ def test_bulk_accept_reports_accepted_and_errors(
     with django_capture_on_commit_callbacks(execute=True):
         client.post(action_url(regs[0], "accept_action"), {"_form_submitted": "on"})
     with django_capture_on_commit_callbacks(execute=True):
-        # regs[1] needs a doctor's review: the bulk action asks first (tests/registration/test_priority.py),
+        # regs[1] needs a doctor's review: the bulk action asks first (tests/desk/test_registration_priority.py),
         # here it is confirmed.
         response = client.post(
             QUEUE,

@@ -38,7 +38,7 @@ from health_f0.facilities.models import Facility
 from health_f0.facilities.services import facility_save
 from health_f0.notifications.models import OutboxMessage
 from health_f0.patients.models import Patient
-from health_f0.reports import appointments_selectors as selectors
+from health_f0.reports.appointments import selectors
 
 D0, D1, D2, D3 = (date(2026, 11, 2) + timedelta(days=i) for i in range(4))
 PAGE = "/bao-cao/lich-hen/"

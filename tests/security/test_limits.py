@@ -27,8 +27,8 @@ from health_f0.core.exceptions import RateLimited
 from health_f0.core.models import AuditLog
 from health_f0.core.request_context import axes_client_ip, client_ip
 from health_f0.notifications.models import MessageKind, OutboxMessage
-from health_f0.registration.models import OtpChallenge
-from health_f0.registration.otp import _resend_key, otp_request
+from health_f0.patients.models import OtpChallenge
+from health_f0.patients.otp import _resend_key, otp_request
 
 pytestmark = pytest.mark.django_db
 

@@ -34,7 +34,8 @@ from health_f0.facilities.models import Facility
 from health_f0.monitoring.models import Episode, EpisodeStatus
 from health_f0.monitoring.services import episode_close
 from health_f0.notifications.models import EarlyDeliveryReport, MessageStatus, OutboxMessage
-from health_f0.patients.models import Patient
+from health_f0.patients.models import OtpChallenge, Patient
+from health_f0.patients.otp import otp_request
 from health_f0.patients.services import account_issue, patient_create
 from health_f0.privacy import retention, selectors, services
 from health_f0.privacy.exports import export_json_stream
@@ -50,8 +51,7 @@ from health_f0.privacy.models import (
     RequestStatus,
     RetentionRun,
 )
-from health_f0.registration.models import OtpChallenge, Registration
-from health_f0.registration.otp import otp_request
+from health_f0.registration.models import Registration
 from health_f0.registration.services import registration_accept, registration_submit
 from tests.access_records import portal_ready
 from tests.test_access_matrix import PERSONAS
@@ -207,7 +207,7 @@ def test_phone_booking_records_the_oral_consent_the_clerk_ticked(
 
     from health_f0.appointments import selectors as appt_selectors
     from health_f0.appointments import services as appt_services
-    from health_f0.appointments.admin import AppointmentAdmin
+    from health_f0.appointments.desk.records import AppointmentAdmin
     from health_f0.appointments.models import Service
     from health_f0.desk.site import desk_site
 
@@ -507,6 +507,7 @@ def test_a_rejection_carries_its_reason_to_the_requester(
         )
     listed = _api(patient.account).get("/api/v1/privacy/requests").json()
     assert listed[0]["status"] == "rejected" and "khiếu nại" in listed[0]["outcome_message"]
+    assert listed[0]["actions"] == []  # decided: nothing left to do
     assert "khieu nai" in sms.last(to=PHONE, kind="generic")["body"]
 
 
@@ -515,6 +516,7 @@ def test_the_requester_may_cancel_a_waiting_request_others_may_not(demo: Any, pe
     req = _request(patient)
     stranger = _api(_patient(name="Người Lạ", phone="+84977300888").account)
     assert stranger.post(f"/api/v1/privacy/requests/{req.public_id}/cancel").status_code == 404
+    assert _api(patient.account).get("/api/v1/privacy/requests").json()[0]["actions"] == ["cancel"]
     ok = _api(patient.account).post(f"/api/v1/privacy/requests/{req.public_id}/cancel")
     assert ok.status_code == 200 and ok.json()["status"] == "cancelled"
     assert _api(patient.account).post(f"/api/v1/privacy/requests/{req.public_id}/cancel").status_code == 409

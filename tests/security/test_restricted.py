@@ -24,8 +24,8 @@ from django.test import Client
 from django.utils import timezone
 
 from health_f0.appointments import selectors as appointment_selectors
-from health_f0.appointments.transitions import DESK_ROLES
 from health_f0.facilities import access
+from health_f0.facilities.access import BOOKING_DESK_ROLES as DESK_ROLES
 from health_f0.facilities.models import Facility, Membership, Role
 from health_f0.his.models import HisLabResult, HisLink, HisVisit
 from health_f0.privacy.models import ProcessingRestriction

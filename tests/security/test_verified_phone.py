@@ -25,16 +25,17 @@ from django.utils import timezone
 
 from health_f0.appointments import services as appt_services
 from health_f0.appointments.models import Appointment, Status
-from health_f0.appointments.transitions import PhoneHolder, owns_patient
+from health_f0.core.actors import PhoneHolder
 from health_f0.core.exceptions import PermissionDenied
 from health_f0.facilities import access
+from health_f0.facilities.access import owns_patient
 from health_f0.patients.bonds import phone_verification_confirm, phone_verification_send
 from health_f0.patients.models import Patient
+from health_f0.patients.otp import otp_request
 from health_f0.privacy import selectors as privacy_selectors
 from health_f0.privacy import services as privacy_services
 from health_f0.privacy.models import ConsentChannel
 from health_f0.registration.models import Registration
-from health_f0.registration.otp import otp_request
 from health_f0.registration.services import registration_accept
 from tests.access_records import portal_ready
 from tests.security.test_family import NEW_PHONE, _correct_phone, _nurse_desk

@@ -31,9 +31,8 @@ from health_f0.appointments.models import (
 from health_f0.appointments.slots import LOCAL_TZ
 from health_f0.facilities.models import Facility
 from health_f0.monitoring.services import reset_caches
-from health_f0.patients.models import Patient
-from health_f0.registration.models import OtpChallenge
-from health_f0.registration.otp import _resend_key
+from health_f0.patients.models import OtpChallenge, Patient
+from health_f0.patients.otp import _resend_key
 
 pytestmark = pytest.mark.django_db
 
@@ -614,10 +613,11 @@ def test_booking_page_weight_is_small(service: Service, get_otp: Any) -> None:
 
 
 def test_a_phone_holder_acts_only_for_patients_of_that_phone(hung: Patient, service: Service) -> None:
-    """The guest actor of the SMS link (transitions.PhoneHolder): the booking's phone may cancel it; any
+    """The guest actor of the SMS link (core.actors.PhoneHolder): the booking's phone may cancel it; any
     other phone is refused, and a phone holder is never staff."""
-    from health_f0.appointments.transitions import PhoneHolder, owns_patient
+    from health_f0.core.actors import PhoneHolder
     from health_f0.core.exceptions import PermissionDenied
+    from health_f0.facilities.access import owns_patient
 
     appointment = appt_services.appointment_book(
         patient=hung, service=service, slot_start=at(open_day(service), 9), channel="web", actor=hung.account

@@ -14,13 +14,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from health_f0.accounts import two_factor
 from health_f0.api import selectors
 from health_f0.api.models import ApiToken
 from health_f0.api.parsers import JSONParser
 from health_f0.api.schema import error_responses
 from health_f0.api.services import api_login, api_password_change, api_token_issue, api_token_revoke
 from health_f0.api.throttles import ClientIpScopedRateThrottle
-from health_f0.core import two_factor
 from health_f0.core.exceptions import RateLimited
 from health_f0.patients.selectors import ActingRelation
 

@@ -17,7 +17,7 @@ Conventions of these operations:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,7 +33,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from health_f0.api.apis.common import Pagination, id_parameter, limit_offset, uuid_or_404
+from health_f0.api.apis.common import (
+    Pagination,
+    id_parameter,
+    limit_offset,
+    own_patient,
+    uuid_or_404,
+    validated,
+)
 from health_f0.api.apis.monitoring import IsPatientAccount, PatientRefSerializer
 from health_f0.api.parsers import JSONParser
 from health_f0.api.permissions import HasOwnPassword, IsStaffMember
@@ -50,19 +57,16 @@ from health_f0.appointments.services import (
     appointment_reschedule,
     queue_call_next,
 )
-from health_f0.appointments.transitions import DESK_ROLES, RECEPTION_ROLES
+from health_f0.appointments.transitions import APPOINTMENT_WORKFLOW, change_deadline
 from health_f0.core.exceptions import Conflict, DomainError, NotFound
 from health_f0.facilities import access
-from health_f0.facilities.models import Facility
-from health_f0.patients.models import Patient, Sex
+from health_f0.patients.models import Sex
 from health_f0.privacy.models import ConsentChannel
 from health_f0.privacy.services import consent_for_booking
 
 TAG_PUBLIC = "Đặt lịch khám"
 TAG_PATIENT = "Lịch hẹn của tôi"
 TAG_STAFF = "Lịch hẹn (nhân viên)"
-
-QUEUE_ROLES: frozenset[str] = access.QUEUE_ROLES
 
 
 @contextmanager
@@ -79,33 +83,16 @@ def _conflicts(*codes: str) -> Iterator[None]:
 # --- Lookups (scoped through facilities.access) ---------------------------------------------------
 
 
-def _bookable_service(public_id: UUID) -> Service | None:
-    return (
-        Service.objects.select_related("facility")
-        .filter(public_id=public_id, is_active=True, facility__is_active=True)
-        .first()
-    )
-
-
 def _service_field(public_id: UUID) -> Service:
-    service = _bookable_service(public_id)
+    service = selectors.bookable_service(public_id=public_id)
     if service is None:
         raise DomainError(_("Không tìm thấy dịch vụ khám."), code="service_not_found", field="service")
     return service
 
 
-def _own_appointment(user: Any, public_id: str) -> Appointment:
-    queryset = access.appointments_for(user).select_related("service", "facility", "patient")
-    try:
-        appointment: Appointment = access.get_scoped_or_404(
-            queryset, public_id=uuid_or_404(public_id, _("Không tìm thấy lịch hẹn."))
-        )
-    except NotFound:
-        raise NotFound(_("Không tìm thấy lịch hẹn."))
-    return appointment
-
-
-def _staff_appointment(user: Any, public_id: str, roles: frozenset[str]) -> Appointment:
+def _appointment(user: Any, public_id: str, roles: frozenset[str] | None = None) -> Appointment:
+    """One booking in the caller's scope (access.appointments_for: the account's own and family's, or with
+    `roles` the staff member's facilities); 404 for missing and for not-yours alike."""
     queryset = access.appointments_for(user, roles).select_related("service", "facility", "patient")
     try:
         appointment: Appointment = access.get_scoped_or_404(
@@ -116,19 +103,15 @@ def _staff_appointment(user: Any, public_id: str, roles: frozenset[str]) -> Appo
     return appointment
 
 
-def _booking_patient(user: Any, public_id: UUID | None) -> Patient:
-    """The patient a booking is for: the account's own record, or a family member's (same phone)."""
-    queryset = access.own_patients_for(user)
-    patient = (
-        queryset.filter(account=user).first()
-        if public_id is None
-        else queryset.filter(public_id=public_id).first()
+def _own_step(request: Request, id: str, call: Callable[[Appointment], Any]) -> Response:
+    """A patient's step on one of their bookings (`call(appointment)`; a passed cut-off answers 409), then the
+    booking as it is now."""
+    appointment = _appointment(request.user, id)
+    with _conflicts("cutoff_passed"):
+        call(appointment)
+    return Response(
+        AppointmentSerializer(_appointment(request.user, id), context={"actor": request.user}).data
     )
-    if patient is None:
-        raise DomainError(
-            _("Không tìm thấy người bệnh trong tài khoản của bạn."), code="patient_not_found", field="patient"
-        )
-    return patient
 
 
 # --- Permissions and base classes -------------------------------------------------------------------
@@ -166,10 +149,20 @@ class PatientApi(APIView):
 class DeskApi(APIView):
     parser_classes = [JSONParser]
     permission_classes = [IsAuthenticated, IsStaffMember, HoldsAppointmentRole]
-    staff_roles: frozenset[str] = DESK_ROLES
+    staff_roles: frozenset[str] = access.BOOKING_DESK_ROLES
     role_message: Any = gettext_lazy(
         "Chức năng này dành cho bộ phận tư vấn đặt lịch, tiếp đón hoặc quản trị hệ thống."
     )
+
+    def answer(self, request: Request, id: str) -> Response:
+        """The booking as it is now, as the desk sees it (404 outside the staff member's scope)."""
+        appointment = _appointment(request.user, id, self.staff_roles)
+        return Response(StaffAppointmentSerializer(appointment, context={"actor": request.user}).data)
+
+    def step(self, request: Request, id: str, call: Callable[[Appointment], Any]) -> Response:
+        """A desk step on one booking of the staff member's scope (`call(appointment)`), then the booking."""
+        call(_appointment(request.user, id, self.staff_roles))
+        return self.answer(request, id)
 
 
 # --- Serializers ----------------------------------------------------------------------------------
@@ -246,6 +239,24 @@ class QueuePlaceSerializer(serializers.Serializer):
     now_calling = serializers.IntegerField(allow_null=True, help_text="Số vừa được gọi")
 
 
+class ActionsField(serializers.SerializerMethodField):
+    """The workflow's actions open to the caller (the serializer's context "actor") on this booking."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "help_text",
+            "Thao tác người gọi được làm với lịch hẹn này lúc này (vd. cancel, reschedule, acknowledge; "
+            "confirm, decline, check_in, complete với nhân viên)",
+        )
+        super().__init__(method_name="get_actions", **kwargs)
+
+
+def _actions(serializer: serializers.Serializer, appointment: Appointment) -> list[str]:
+    if "actor" not in serializer.context:
+        return []
+    return APPOINTMENT_WORKFLOW.available(appointment, serializer.context["actor"])
+
+
 class AppointmentSerializer(serializers.Serializer):
     """A booking as its patient (or family) sees it."""
 
@@ -273,6 +284,7 @@ class AppointmentSerializer(serializers.Serializer):
     change_deadline = serializers.SerializerMethodField(
         help_text="Tự huỷ/đổi lịch được đến thời điểm này (null: không còn đổi được)"
     )
+    actions = ActionsField()
     meeting_url = serializers.SerializerMethodField(
         help_text="Đường dẫn phòng tư vấn trực tuyến riêng của lịch hẹn này: chỉ có khi lịch đã được xác nhận, "
         "từ ít phút trước giờ hẹn đến hết giờ hẹn (null lúc khác)"
@@ -294,10 +306,12 @@ class AppointmentSerializer(serializers.Serializer):
         return QueuePlaceSerializer(place).data if place else None
 
     def get_change_deadline(self, appointment: Appointment) -> datetime | None:
-        if appointment.status not in (Status.REQUESTED, Status.CONFIRMED) or appointment.is_walk_in:
-            return None
-        deadline = appointment.slot_start - timedelta(hours=appointment.service.cancel_cutoff_hours)
-        return timezone.localtime(deadline) if deadline > timezone.now() else None
+        deadline = change_deadline(appointment)
+        return timezone.localtime(deadline) if deadline is not None else None
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_actions(self, appointment: Appointment) -> list[str]:
+        return _actions(self, appointment)
 
     def get_meeting_url(self, appointment: Appointment) -> str | None:
         return selectors.meeting_link(appointment=appointment)
@@ -332,6 +346,11 @@ class StaffAppointmentSerializer(serializers.Serializer):
     checked_in_at = serializers.DateTimeField(allow_null=True)
     cancel_source = serializers.CharField()
     cancel_reason = serializers.CharField()
+    actions = ActionsField()
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_actions(self, appointment: Appointment) -> list[str]:
+        return _actions(self, appointment)
 
 
 class StaffAppointmentListItemSerializer(StaffAppointmentSerializer):
@@ -365,7 +384,7 @@ class FacilityServiceListApi(PublicApi):
     )
     def get(self, request: Request, id: str) -> Response:
         public_id = uuid_or_404(id, _("Không tìm thấy cơ sở y tế."))
-        facility = Facility.objects.filter(public_id=public_id, is_active=True).first()
+        facility = selectors.bookable_facility(public_id=public_id)
         if facility is None:
             raise NotFound(_("Không tìm thấy cơ sở y tế."))
         services = (
@@ -409,7 +428,7 @@ class SlotListApi(PublicApi):
     def get(self, request: Request) -> Response:
         filters = SlotListApi.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        service = _bookable_service(filters.validated_data["service"])
+        service = selectors.bookable_service(public_id=filters.validated_data["service"])
         if service is None:
             raise NotFound(_("Không tìm thấy dịch vụ khám."))
         day = filters.validated_data["date"]
@@ -478,15 +497,14 @@ class GuestBookingApi(PublicApi):
         responses={201: AppointmentSerializer, **error_responses(400, 409)},
     )
     def post(self, request: Request) -> Response:
-        serializer = GuestBookingApi.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        fields = dict(serializer.validated_data)
+        fields = dict(validated(GuestBookingApi.InputSerializer, request.data))
         fields.pop("consent")
         service = _service_field(fields.pop("service"))
         appointment = appointment_book_guest(
             service=service, slot_start=fields.pop("slot"), channel=Channel.APP, **fields
         )
         consent_for_booking(appointment=appointment, channel=ConsentChannel.GUEST_BOOKING_APP)
+        # No account acts here: `actions` is empty (the booking's page opens its steps after an OTP).
         return Response(AppointmentSerializer(appointment).data, status=status.HTTP_201_CREATED)
 
 
@@ -512,7 +530,9 @@ class AppointmentListApi(PatientApi):
         )
         paginator = Pagination()
         page = paginator.paginate_queryset(appointments, request, view=self)
-        return paginator.get_paginated_response(AppointmentSerializer(page, many=True).data)
+        return paginator.get_paginated_response(
+            AppointmentSerializer(page, many=True, context={"actor": request.user}).data
+        )
 
 
 class AppointmentCreateApi(PatientApi):
@@ -541,11 +561,9 @@ class AppointmentCreateApi(PatientApi):
         responses={201: AppointmentSerializer, **error_responses(400, 401, 403, 409)},
     )
     def post(self, request: Request) -> Response:
-        serializer = AppointmentCreateApi.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(AppointmentCreateApi.InputSerializer, request.data)
         service = _service_field(data["service"])
-        patient = _booking_patient(request.user, data["patient"])
+        patient = own_patient(request.user, data["patient"])
         appointment = appointment_book(
             patient=patient,
             service=service,
@@ -554,7 +572,10 @@ class AppointmentCreateApi(PatientApi):
             actor=request.user,
             reason=data["reason"],
         )
-        return Response(AppointmentSerializer(appointment).data, status=status.HTTP_201_CREATED)
+        return Response(
+            AppointmentSerializer(appointment, context={"actor": request.user}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class AppointmentCollectionApi(APIView):
@@ -575,7 +596,9 @@ class AppointmentDetailApi(PatientApi):
         responses={200: AppointmentSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, id: str) -> Response:
-        return Response(AppointmentSerializer(_own_appointment(request.user, id)).data)
+        return Response(
+            AppointmentSerializer(_appointment(request.user, id), context={"actor": request.user}).data
+        )
 
 
 class AppointmentCancelApi(PatientApi):
@@ -593,14 +616,14 @@ class AppointmentCancelApi(PatientApi):
         responses={200: AppointmentSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request, id: str) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        appointment = _own_appointment(request.user, id)
-        with _conflicts("cutoff_passed"):
-            appointment_cancel(
-                appointment=appointment, actor=request.user, reason=serializer.validated_data["reason"]
-            )
-        return Response(AppointmentSerializer(_own_appointment(request.user, id)).data)
+        data = validated(self.InputSerializer, request.data)
+        return _own_step(
+            request,
+            id,
+            lambda appointment: appointment_cancel(
+                appointment=appointment, actor=request.user, reason=data["reason"]
+            ),
+        )
 
 
 class AppointmentRescheduleApi(PatientApi):
@@ -621,14 +644,14 @@ class AppointmentRescheduleApi(PatientApi):
         responses={200: AppointmentSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request, id: str) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        appointment = _own_appointment(request.user, id)
-        with _conflicts("cutoff_passed"):
-            appointment_reschedule(
-                appointment=appointment, actor=request.user, slot_start=serializer.validated_data["slot"]
-            )
-        return Response(AppointmentSerializer(_own_appointment(request.user, id)).data)
+        data = validated(self.InputSerializer, request.data)
+        return _own_step(
+            request,
+            id,
+            lambda appointment: appointment_reschedule(
+                appointment=appointment, actor=request.user, slot_start=data["slot"]
+            ),
+        )
 
 
 # --- Staff: worklist, confirm, decline, check-in, queue ---------------------------------------------
@@ -672,7 +695,9 @@ class StaffAppointmentListApi(DeskApi):
         )
         paginator = Pagination()
         page = paginator.paginate_queryset(appointments, request, view=self)
-        return paginator.get_paginated_response(StaffAppointmentListItemSerializer(page, many=True).data)
+        return paginator.get_paginated_response(
+            StaffAppointmentListItemSerializer(page, many=True, context={"actor": request.user}).data
+        )
 
 
 class StaffAppointmentConfirmApi(DeskApi):
@@ -685,10 +710,8 @@ class StaffAppointmentConfirmApi(DeskApi):
         responses={200: StaffAppointmentSerializer, **error_responses(401, 403, 404, 409)},
     )
     def post(self, request: Request, id: str) -> Response:
-        appointment = _staff_appointment(request.user, id, self.staff_roles)
-        appointment_confirm(appointment=appointment, actor=request.user)
-        return Response(
-            StaffAppointmentSerializer(_staff_appointment(request.user, id, self.staff_roles)).data
+        return self.step(
+            request, id, lambda appointment: appointment_confirm(appointment=appointment, actor=request.user)
         )
 
 
@@ -708,19 +731,18 @@ class StaffAppointmentDeclineApi(DeskApi):
         responses={200: StaffAppointmentSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request, id: str) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        appointment = _staff_appointment(request.user, id, self.staff_roles)
-        appointment_decline(
-            appointment=appointment, actor=request.user, reason=serializer.validated_data["reason"]
-        )
-        return Response(
-            StaffAppointmentSerializer(_staff_appointment(request.user, id, self.staff_roles)).data
+        data = validated(self.InputSerializer, request.data)
+        return self.step(
+            request,
+            id,
+            lambda appointment: appointment_decline(
+                appointment=appointment, actor=request.user, reason=data["reason"]
+            ),
         )
 
 
 class StaffCheckInApi(DeskApi):
-    staff_roles = RECEPTION_ROLES
+    staff_roles = access.RECEPTION_ROLES
     role_message = gettext_lazy("Chức năng này dành cho bộ phận tiếp đón.")
 
     @extend_schema_serializer(component_name="StaffCheckInInput")
@@ -738,11 +760,9 @@ class StaffCheckInApi(DeskApi):
         responses={200: StaffAppointmentSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        appointment = appointment_check_in(code=serializer.validated_data["code"], actor=request.user)
-        fresh = _staff_appointment(request.user, str(appointment.public_id), self.staff_roles)
-        return Response(StaffAppointmentSerializer(fresh).data)
+        data = validated(self.InputSerializer, request.data)
+        appointment = appointment_check_in(code=data["code"], actor=request.user)
+        return self.answer(request, str(appointment.public_id))
 
 
 class QueueTicketSerializer(serializers.Serializer):
@@ -755,7 +775,7 @@ class QueueTicketSerializer(serializers.Serializer):
 
 
 class StaffQueueNextApi(DeskApi):
-    staff_roles = QUEUE_ROLES
+    staff_roles = access.QUEUE_ROLES
     role_message = gettext_lazy("Chức năng này dành cho bộ phận tiếp đón hoặc bác sĩ khám.")
 
     @extend_schema_serializer(component_name="StaffQueueNextOutput")
@@ -775,16 +795,14 @@ class StaffQueueNextApi(DeskApi):
     )
     def post(self, request: Request, id: str) -> Response:
         public_id = uuid_or_404(id, _("Không tìm thấy dịch vụ khám."))
-        services = access.scope_by_facility(
-            Service.objects.select_related("facility"), request.user, field="facility", roles=self.staff_roles
-        )
+        services = selectors.services_in_scope(user=request.user, roles=self.staff_roles)
         try:
             service: Service = access.get_scoped_or_404(services, public_id=public_id)
         except NotFound:
             raise NotFound(_("Không tìm thấy dịch vụ khám."))
         ticket = queue_call_next(service=service, actor=request.user)
         if ticket is not None:
-            ticket = Appointment.objects.select_related("patient").get(pk=ticket.pk)
+            ticket = selectors.queue_ticket(pk=ticket.pk)
         waiting = len(selectors.queue_for(service=service).waiting)
         return Response(StaffQueueNextApi.OutputSerializer({"ticket": ticket, "waiting": waiting}).data)
 

@@ -13,6 +13,9 @@ Conventions of these operations:
   birth all equal the patient's) is linked on the spot (`status` linked); anything else waits for the
   hospital's linker (`needs_review`). 409 `request_pending` (a request is already waiting) or
   `already_linked`.
+* A link request's `actions` are the steps the caller may take on it now, from the HIS link workflow
+  (his.transitions.LINK_WORKFLOW.available): `unlink` on a linked request of the caller's own or family
+  patient, none while it waits.
 """
 
 from __future__ import annotations
@@ -20,9 +23,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Prefetch
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
@@ -30,16 +32,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from health_f0.api.apis.common import Pagination, limit_offset
+from health_f0.api.apis.common import Pagination, limit_offset, own_patient, own_patient_filter
 from health_f0.api.apis.monitoring import IsPatientAccount, PatientRefSerializer
 from health_f0.api.permissions import HasOwnPassword
 from health_f0.api.schema import error_responses, paginated
 from health_f0.core.exceptions import DomainError
-from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.his import selectors
 from health_f0.his.models import (
-    HisLabResult,
     IdentifierType,
     LabFlag,
     LinkChannel,
@@ -47,6 +47,7 @@ from health_f0.his.models import (
     Source,
 )
 from health_f0.his.services import link_request_create
+from health_f0.his.transitions import LINK_WORKFLOW
 from health_f0.patients.models import Patient
 from health_f0.privacy.models import ConsentChannel, ConsentMethod
 from health_f0.privacy.services import consent_record
@@ -59,33 +60,6 @@ _PATIENT_HELP = "Người thân cùng số điện thoại (mã từ GET /me); m
 class PatientApi(APIView):
     parser_classes = [JSONParser]
     permission_classes = [IsAuthenticated, HasOwnPassword, IsPatientAccount]
-
-
-def _own_patient(user: Any, public_id: UUID | None) -> Patient | None:
-    """The family member named by `public_id` (None: no filter), or 400 on `patient`."""
-    if public_id is None:
-        return None
-    patient = access.own_patients_for(user).filter(public_id=public_id).first()
-    if patient is None:
-        raise DomainError(
-            _("Không tìm thấy người bệnh trong tài khoản của bạn."), code="patient_not_found", field="patient"
-        )
-    return patient
-
-
-def _requesting_patient(user: Any, public_id: UUID | None) -> Patient:
-    """Whom a link request is for: the account's own record by default, or a family member."""
-    patients = access.own_patients_for(user)
-    patient = (
-        patients.filter(account=user).first()
-        if public_id is None
-        else patients.filter(public_id=public_id).first()
-    )
-    if patient is None:
-        raise DomainError(
-            _("Không tìm thấy người bệnh trong tài khoản của bạn."), code="patient_not_found", field="patient"
-        )
-    return patient
 
 
 def _facility(public_id: UUID | None, patient: Patient) -> Facility:
@@ -129,6 +103,17 @@ class HisLinkRequestSerializer(serializers.Serializer):
     reason = serializers.CharField(help_text="Lý do từ chối (khi status = rejected)")
     created_at = serializers.DateTimeField()
     decided_at = serializers.DateTimeField(allow_null=True)
+    actions = serializers.SerializerMethodField(
+        help_text=(
+            "Thao tác người gọi được làm với yêu cầu lúc này (từ quy trình liên kết HIS), ví dụ unlink khi "
+            "đã liên kết; rỗng khi không còn thao tác nào"
+        )
+    )
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_actions(self, obj: Any) -> list[str]:
+        request = self.context.get("request")
+        return LINK_WORKFLOW.available(obj, getattr(request, "user", None)) if request is not None else []
 
 
 class HisLabReportRefSerializer(serializers.Serializer):
@@ -219,13 +204,15 @@ class HisLinkListApi(PatientApi):
     def get(self, request: Request) -> Response:
         filters = RecordFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        patient = _own_patient(request.user, filters.validated_data.get("patient"))
+        patient = own_patient_filter(request.user, filters.validated_data.get("patient"))
         requests = selectors.link_requests_for(user=request.user, patient=patient).order_by(
             "-created_at", "-id"
         )
         paginator = Pagination()
         page = paginator.paginate_queryset(requests, request, view=self)
-        return paginator.get_paginated_response(HisLinkRequestSerializer(page, many=True).data)
+        return paginator.get_paginated_response(
+            HisLinkRequestSerializer(page, many=True, context={"request": request}).data
+        )
 
 
 class HisLinkCreateApi(PatientApi):
@@ -279,7 +266,7 @@ class HisLinkCreateApi(PatientApi):
         serializer = HisLinkCreateApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        patient = _requesting_patient(request.user, data["patient"])
+        patient = own_patient(request.user, data["patient"])
         # Asking for the link is the consent the app shows next to its button (privacy policy in force).
         consent_record(
             channel=ConsentChannel.HIS_LINK_APP,
@@ -297,7 +284,9 @@ class HisLinkCreateApi(PatientApi):
             facility=_facility(data["facility"], patient),
         )
         fresh = selectors.link_requests_for(user=request.user).get(pk=created.pk)
-        return Response(HisLinkRequestSerializer(fresh).data, status=status.HTTP_201_CREATED)
+        return Response(
+            HisLinkRequestSerializer(fresh, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
 
 
 class HisLinkCollectionApi(APIView):
@@ -326,17 +315,8 @@ class HisVisitListApi(PatientApi):
     def get(self, request: Request) -> Response:
         filters = RecordFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        patient = _own_patient(request.user, filters.validated_data.get("patient"))
-        visits = (
-            selectors.visits_for(user=request.user, patient=patient)
-            .select_related("patient")
-            .prefetch_related(
-                Prefetch(
-                    "lab_results",
-                    queryset=HisLabResult.objects.select_related("report").order_by("name", "id"),
-                )
-            )
-        )
+        patient = own_patient_filter(request.user, filters.validated_data.get("patient"))
+        visits = selectors.visits_with_lab_results_for(user=request.user, patient=patient)
         paginator = Pagination()
         page = paginator.paginate_queryset(visits, request, view=self)
         return paginator.get_paginated_response(HisVisitSerializer(page, many=True).data)
@@ -362,7 +342,7 @@ class HisLabResultListApi(PatientApi):
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        patient = _own_patient(request.user, filters.validated_data.get("patient"))
+        patient = own_patient_filter(request.user, filters.validated_data.get("patient"))
         results = selectors.lab_results_for(
             user=request.user, patient=patient, out_of_range_only=filters.validated_data["out_of_range"]
         ).select_related("patient")

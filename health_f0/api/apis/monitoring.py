@@ -16,7 +16,6 @@ from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -28,7 +27,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
-from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -36,18 +35,17 @@ from rest_framework.views import APIView
 
 from health_f0.api.apis.common import (
     Pagination,
-    PdfRenderer,
+    PdfDownloadMixin,
     id_parameter,
     limit_offset,
     pdf_responses,
     uuid_or_404,
 )
-from health_f0.api.permissions import HasOwnPassword, IsStaffMember
+from health_f0.api.permissions import HasOwnPassword, IsPatientAccount, IsStaffMember
 from health_f0.api.schema import error_responses, paginated
 from health_f0.core.exceptions import Conflict, DomainError, NotFound, ValidationErrors
-from health_f0.facilities import access
-from health_f0.monitoring import selectors
-from health_f0.monitoring.certificates import certificate_pdf
+from health_f0.monitoring import rules, selectors
+from health_f0.monitoring.certificates import certificate_download
 from health_f0.monitoring.models import Alert, AlertLevel, Declaration, Episode, EpisodeStatus, QuestionType
 from health_f0.monitoring.services import (
     STAFF_OUTCOMES,
@@ -55,19 +53,11 @@ from health_f0.monitoring.services import (
     alert_acknowledge,
     declaration_submit,
 )
+from health_f0.monitoring.transitions import EPISODE_WORKFLOW
 
 TAG_PATIENT = "Theo dõi sức khoẻ tại nhà"
 TAG_GUIDANCE = "Tài liệu hướng dẫn"
 TAG_STAFF = "Cảnh báo (nhân viên)"
-
-
-class IsPatientAccount(BasePermission):
-    """Patient-side reads: staff accounts act on patients through the desk (audited there), not here."""
-
-    message = gettext_lazy("Chức năng này dành cho người bệnh; nhân viên y tế dùng bàn làm việc.")
-
-    def has_permission(self, request: Any, view: Any) -> bool:
-        return not access.is_staff_member(request.user)
 
 
 class PatientApi(APIView):
@@ -170,15 +160,11 @@ class QuestionSerializer(serializers.Serializer):
                 "label": option.get("vi", ""),
                 "label_en": option.get("en", ""),
                 "danger_sign": bool(option.get("danger", False)),
-                "age_min_months": _months(option.get("age_min_months")),
-                "age_max_months": _months(option.get("age_max_months")),
+                "age_min_months": rules.band_months(option.get("age_min_months")),
+                "age_max_months": rules.band_months(option.get("age_max_months")),
             }
             for option in question.options or []
         ]
-
-
-def _months(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class QuestionnaireApi(APIView):
@@ -502,9 +488,24 @@ class EpisodeSerializer(serializers.Serializer):
     certificate_url = serializers.SerializerMethodField(
         help_text="Giấy xác nhận hoàn thành cách ly (PDF), khi đã hoàn thành"
     )
+    actions = serializers.SerializerMethodField(
+        help_text='Các thao tác người gọi được làm với đợt chăm sóc lúc này, ví dụ ["certificate"]: tải giấy '
+        "xác nhận (GET certificate_url)"
+    )
+
+    def _actions(self, episode: Episode) -> list[str]:
+        cache = self.context.setdefault("_actions", {})
+        if episode.pk not in cache:
+            request = self.context.get("request")
+            cache[episode.pk] = EPISODE_WORKFLOW.available(episode, getattr(request, "user", None))
+        actions: list[str] = cache[episode.pk]
+        return actions
+
+    def get_actions(self, episode: Episode) -> list[str]:
+        return self._actions(episode)
 
     def get_certificate_url(self, episode: Episode) -> str | None:
-        if episode.status != EpisodeStatus.COMPLETED or not episode.certificate_code:
+        if "certificate" not in self._actions(episode):
             return None
         url = reverse("api:episode-certificate", kwargs={"id": str(episode.public_id)})
         request = self.context.get("request")
@@ -530,9 +531,7 @@ class EpisodeListApi(PatientApi):
         )
 
 
-class EpisodeCertificateApi(PatientApi):
-    renderer_classes = [JSONRenderer, PdfRenderer]
-
+class EpisodeCertificateApi(PdfDownloadMixin, PatientApi):
     @extend_schema(
         operation_id="episode_certificate",
         tags=[TAG_PATIENT],
@@ -544,18 +543,13 @@ class EpisodeCertificateApi(PatientApi):
         episode = selectors.own_episode(
             user=request.user, public_id=uuid_or_404(id, _("Không tìm thấy hồ sơ."))
         )
-        if episode.status != EpisodeStatus.COMPLETED or not episode.certificate_code:
-            raise NotFound(_("Đợt chăm sóc này chưa hoàn thành nên chưa có giấy xác nhận."))
-        response = HttpResponse(certificate_pdf(episode=episode), content_type="application/pdf")
+        try:
+            pdf = certificate_download(episode=episode, actor=request.user)
+        except DomainError:
+            raise NotFound(_("Đợt chăm sóc này chưa hoàn thành nên chưa có giấy xác nhận.")) from None
+        response = HttpResponse(pdf, content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="xac-nhan-{episode.certificate_code}.pdf"'
         return response
-
-    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
-        # Errors are always the JSON error body, whatever the client accepted.
-        if isinstance(response, Response):
-            request.accepted_renderer = JSONRenderer()
-            request.accepted_media_type = JSONRenderer.media_type
-        return super().finalize_response(request, response, *args, **kwargs)
 
 
 # --- Alerts (staff) -----------------------------------------------------------------------------

@@ -15,18 +15,16 @@ from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from health_f0.api.apis.common import PdfRenderer, id_parameter, pdf_responses, uuid_or_404
-from health_f0.api.apis.monitoring import IsPatientAccount
-from health_f0.api.permissions import HasOwnPassword
+from health_f0.api.apis.common import PdfDownloadMixin, id_parameter, pdf_responses, uuid_or_404
+from health_f0.api.permissions import HasOwnPassword, IsPatientAccount
 from health_f0.api.schema import error_responses
 from health_f0.core.exceptions import NotFound
 from health_f0.facilities import access
@@ -40,6 +38,7 @@ from health_f0.privacy.models import (
     RequestChannel,
     RequestKind,
 )
+from health_f0.privacy.transitions import REQUEST_WORKFLOW
 
 TAG = "Dữ liệu cá nhân"
 
@@ -239,9 +238,7 @@ class ExportDetailApi(RightsApi):
         return Response(DataExportSerializer(_own_export(request.user, id)).data)
 
 
-class ExportFileApi(RightsApi):
-    renderer_classes = [JSONRenderer, PdfRenderer]
-
+class ExportFileApi(PdfDownloadMixin, RightsApi):
     @extend_schema(
         operation_id="privacy_export_file",
         tags=[TAG],
@@ -263,13 +260,6 @@ class ExportFileApi(RightsApi):
         response["Content-Disposition"] = f'attachment; filename="du-lieu-ca-nhan-{export.public_id}.pdf"'
         return response
 
-    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
-        # Errors are always the JSON error body, whatever the client accepted.
-        if isinstance(response, Response):
-            request.accepted_renderer = JSONRenderer()
-            request.accepted_media_type = JSONRenderer.media_type
-        return super().finalize_response(request, response, *args, **kwargs)
-
 
 class DataRequestSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="public_id")
@@ -285,6 +275,14 @@ class DataRequestSerializer(serializers.Serializer):
     due_at = serializers.DateTimeField(help_text="Hạn trả lời theo luật")
     decided_at = serializers.DateTimeField(allow_null=True)
     outcome_message = serializers.CharField(help_text="Đã làm gì và vì sao (khi đã xử lý)")
+    actions = serializers.SerializerMethodField(
+        help_text="Thao tác người gọi được làm với yêu cầu lúc này (từ quy trình yêu cầu), ví dụ cancel khi đang chờ"
+    )
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_actions(self, data_request: Any) -> list[str]:
+        request = self.context.get("request")
+        return REQUEST_WORKFLOW.available(data_request, request.user) if request is not None else []
 
 
 class DataRequestCollectionApi(RightsApi):
@@ -307,7 +305,7 @@ class DataRequestCollectionApi(RightsApi):
     )
     def get(self, request: Request) -> Response:
         rows = selectors.requests_for_account(user=request.user)[:100]
-        return Response(DataRequestSerializer(rows, many=True).data)
+        return Response(DataRequestSerializer(rows, many=True, context={"request": request}).data)
 
     @extend_schema(
         operation_id="privacy_request_submit",
@@ -337,7 +335,9 @@ class DataRequestCollectionApi(RightsApi):
             reason=data["reason"],
             channel=RequestChannel.APP,
         )
-        return Response(DataRequestSerializer(created).data, status=status.HTTP_201_CREATED)
+        return Response(
+            DataRequestSerializer(created, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
 
 
 class DataRequestCancelApi(RightsApi):
@@ -355,4 +355,4 @@ class DataRequestCancelApi(RightsApi):
             public_id=uuid_or_404(id, _("Không tìm thấy yêu cầu.")),
         )
         cancelled = privacy_services.request_cancel(request=found, actor=request.user)
-        return Response(DataRequestSerializer(cancelled).data)
+        return Response(DataRequestSerializer(cancelled, context={"request": request}).data)

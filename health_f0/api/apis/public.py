@@ -20,10 +20,10 @@ from health_f0.core.exceptions import DomainError, NotFound
 from health_f0.core.phone import normalize_mobile
 from health_f0.core.request_context import client_ip
 from health_f0.patients import address
+from health_f0.patients.otp import PURPOSES, otp_request
 from health_f0.registration import screening
 from health_f0.registration import selectors as registration_selectors
 from health_f0.registration.models import Channel
-from health_f0.registration.otp import PURPOSES, otp_request
 from health_f0.registration.services import RegistrationInput, registration_submit
 
 TAG_FORM = "Đăng ký F0"

@@ -10,7 +10,12 @@ from uuid import UUID
 
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import JSONParser
@@ -20,26 +25,38 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from health_f0.api import selectors
-from health_f0.api.apis.common import uuid_or_404
+from health_f0.api.apis.common import id_parameter, uuid_or_404, validated
 from health_f0.api.apis.public import RegistrationCreateApi
 from health_f0.api.permissions import IsStaffMember
 from health_f0.api.schema import error_responses, paginated
 from health_f0.registration import selectors as registration_selectors
-from health_f0.registration.models import RegistrationStatus
+from health_f0.registration.models import Registration, RegistrationStatus
 from health_f0.registration.services import (
     registration_accept,
     registration_record_view,
     registration_reject,
     registration_transfer,
 )
+from health_f0.registration.transitions import REGISTRATION_WORKFLOW
 
 TAG = "Tiếp nhận đăng ký (nhân viên)"
-ID_PARAMETER = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Mã hồ sơ")
+ID_PARAMETER = id_parameter("Mã hồ sơ")
 
 
 class StaffApi(APIView):
     parser_classes = [JSONParser]
     permission_classes = [IsAuthenticated, IsStaffMember]
+
+
+def _registration(request: Request, id: str) -> Registration:
+    """The registration named in the path, in the staff member's scope (404 for missing and not-yours alike)."""
+    return selectors.registration_get(
+        user=request.user, public_id=uuid_or_404(id, _("Không tìm thấy hồ sơ."))
+    )
+
+
+def _detail(request: Request, registration: Registration) -> Response:
+    return Response(RegistrationDetailSerializer(registration, context={"request": request}).data)
 
 
 class FacilitySerializer(serializers.Serializer):
@@ -90,9 +107,22 @@ class RegistrationDetailSerializer(RegistrationSummarySerializer):
     decided_at = serializers.DateTimeField(allow_null=True)
     reject_reason = serializers.CharField()
     patient_id = serializers.SerializerMethodField()
+    actions = serializers.SerializerMethodField(
+        help_text=(
+            "Thao tác người gọi được làm với hồ sơ lúc này (từ quy trình tiếp nhận): accept, reject, transfer; "
+            "accept của hồ sơ cần bác sĩ đánh giá cần confirm_risk"
+        )
+    )
 
     def get_patient_id(self, registration: Any) -> UUID | None:
         return registration.patient.public_id if registration.patient_id else None
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_actions(self, registration: Any) -> list[str]:
+        request = self.context.get("request")
+        if request is None:
+            return []
+        return REGISTRATION_WORKFLOW.available(registration, request.user, confirm_risk=True)
 
 
 class RegistrationListApi(StaffApi):
@@ -141,11 +171,9 @@ class RegistrationDetailApi(StaffApi):
         responses={200: RegistrationDetailSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, id: str) -> Response:
-        registration = selectors.registration_get(
-            user=request.user, public_id=uuid_or_404(id, _("Không tìm thấy hồ sơ."))
-        )
+        registration = _registration(request, id)
         registration_record_view(registration=registration, actor=request.user)
-        return Response(RegistrationDetailSerializer(registration).data)
+        return _detail(request, registration)
 
 
 class RegistrationAcceptApi(StaffApi):
@@ -170,17 +198,11 @@ class RegistrationAcceptApi(StaffApi):
         responses={200: RegistrationDetailSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request, id: str) -> Response:
-        serializer = self.InputSerializer(data=request.data or {})
-        serializer.is_valid(raise_exception=True)
-        registration = selectors.registration_get(
-            user=request.user, public_id=uuid_or_404(id, _("Không tìm thấy hồ sơ."))
-        )
+        data = validated(self.InputSerializer, request.data or {})
         registration = registration_accept(
-            registration=registration,
-            actor=request.user,
-            confirm_risk=serializer.validated_data["confirm_risk"],
+            registration=_registration(request, id), actor=request.user, confirm_risk=data["confirm_risk"]
         )
-        return Response(RegistrationDetailSerializer(registration).data)
+        return _detail(request, registration)
 
 
 class RegistrationRejectApi(StaffApi):
@@ -199,15 +221,11 @@ class RegistrationRejectApi(StaffApi):
         responses={200: RegistrationDetailSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request, id: str) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        registration = selectors.registration_get(
-            user=request.user, public_id=uuid_or_404(id, _("Không tìm thấy hồ sơ."))
-        )
+        data = validated(self.InputSerializer, request.data)
         registration = registration_reject(
-            registration=registration, actor=request.user, reason=serializer.validated_data["reason"]
+            registration=_registration(request, id), actor=request.user, reason=data["reason"]
         )
-        return Response(RegistrationDetailSerializer(registration).data)
+        return _detail(request, registration)
 
 
 class RegistrationTransferApi(StaffApi):
@@ -231,18 +249,15 @@ class RegistrationTransferApi(StaffApi):
         responses={200: RegistrationDetailSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request, id: str) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        registration = selectors.registration_get(
-            user=request.user, public_id=uuid_or_404(id, _("Không tìm thấy hồ sơ."))
-        )
+        data = validated(self.InputSerializer, request.data)
+        registration = _registration(request, id)
         registration = registration_transfer(
             registration=registration,
             actor=request.user,
-            station=registration_selectors.transfer_target(ref=serializer.validated_data["station"]),
-            note=serializer.validated_data["note"],
+            station=registration_selectors.transfer_target(ref=data["station"]),
+            note=data["note"],
         )
-        return Response(RegistrationDetailSerializer(registration).data)
+        return _detail(request, registration)
 
 
 class RegistrationCollectionApi(APIView):

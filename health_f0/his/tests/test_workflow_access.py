@@ -60,6 +60,56 @@ def test_portal_request_waits_for_the_linker_who_links_with_sms(
     assert _request(own, own.account, ttyt).status == "needs_review"
 
 
+def test_open_actions_come_from_the_workflow_and_its_guards(own, ttyt, linker, persona):
+    """LINK_WORKFLOW.available is what the desk's buttons, the portal's links and the API's `actions` show;
+    the guards carry their name as the refusal's code."""
+    from health_f0.his.transitions import LINK_WORKFLOW, link_actions
+
+    request = _request(own, own.account, ttyt)
+    assert LINK_WORKFLOW.available(request, linker) == ["approve", "reject", "lookup"]
+    assert LINK_WORKFLOW.available(request, own.account) == []
+    assert LINK_WORKFLOW.available(request, persona("thanhdong.nv")) == []
+    # A record the request does not list is refused by the `chosen_record` guard.
+    with pytest.raises(Conflict) as err:
+        LINK_WORKFLOW.check(request, "approve", linker, his_patient_id="NOT-A-CANDIDATE")
+    assert err.value.code == "chosen_record"
+    xml_patient(ttyt, "BN12345", own)
+    link = services.link_request_approve(request=request, actor=linker, his_patient_id="BN12345")
+    request.refresh_from_db()
+    assert request.status == "linked"
+    assert link_actions(link, own.account) == ["unlink"] and link_actions(link, linker) == ["unlink"]
+    assert link_actions(link, persona("thanhdong.nv")) == []
+    services.link_unlink(link=link, actor=linker, reason="Nhầm hồ sơ")
+    link.refresh_from_db()
+    assert link_actions(link, linker) == []
+    with pytest.raises(Conflict) as err:
+        services.link_unlink(link=link, actor=linker, reason="Lần nữa")
+    assert err.value.code == "already_unlinked"
+    # The status writes went through the workflow: each transition audited with its states.
+    from health_f0.core.models import AuditLog
+
+    rows = AuditLog.objects.filter(
+        target_type="his.hislinkrequest", target_id=str(request.pk), action="transition"
+    ).order_by("id")
+    assert [(r.verb, r.data["from"], r.data["to"]) for r in rows] == [
+        ("his_link_to_review", "requested", "needs_review"),
+        ("his_link_approve", "needs_review", "linked"),
+        ("his_link_unlinked", "linked", "unlinked"),
+    ]
+
+
+def test_a_patient_already_linked_there_is_refused_by_the_guard(own, ttyt, linker):
+    xml_patient(ttyt, "BN31", own)
+    first = _request(own, own.account, ttyt, ident="BN31")
+    second = HisLinkRequest.objects.create(
+        patient=own, facility=ttyt, identifier_type="his_code", identifier="BN31", status="needs_review"
+    )
+    services.link_request_approve(request=first, actor=linker, his_patient_id="BN31")
+    with pytest.raises(Conflict) as err:
+        services.link_request_approve(request=second, actor=linker, his_patient_id="BN31")
+    assert err.value.code == "already_linked"
+
+
 def test_reject_needs_a_reason_and_a_linker(
     own, ttyt, linker, persona, sms, django_capture_on_commit_callbacks
 ):

@@ -3,8 +3,8 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
+from health_f0.patients.otp import otp_request
 from health_f0.registration.models import Registration
-from health_f0.registration.otp import otp_request
 from health_f0.registration.services import RegistrationInput, registration_accept, registration_submit
 
 

@@ -12,8 +12,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from health_f0.core.exceptions import DomainError, RateLimited
-from health_f0.registration.models import OtpChallenge
-from health_f0.registration.otp import otp_consume, otp_request, otp_verify
+from health_f0.patients.models import OtpChallenge
+from health_f0.patients.otp import otp_consume, otp_request, otp_verify
 
 pytestmark = pytest.mark.django_db
 

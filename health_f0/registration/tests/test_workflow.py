@@ -49,7 +49,7 @@ def _form(**overrides: Any) -> RegistrationInput:
 
 
 def submit(**overrides: Any) -> Registration:
-    """The inside of registration_submit once the OTP is checked (OTP rules are tested in tests/otp)."""
+    """The inside of registration_submit once the OTP is checked (OTP rules are tested in health_f0/patients/tests)."""
     data = registration_validate(_form(**overrides))
     facility = facility_for_ward(province_code=data.province_code, ward_code=data.ward_code)
     return _create(data, channel=Channel.WEB, facility=facility, actor=None)

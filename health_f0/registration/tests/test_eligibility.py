@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -100,3 +101,37 @@ def test_other_review_rules() -> None:
     assert _adult(conditions=("diabetes",), **base) == ELIGIBLE
     old = assess(Screening(date_of_birth=_born_years_ago(50), vaccine_doses=1, **base), today=TODAY)  # type: ignore[arg-type]
     assert old.outcome == REVIEW
+
+
+# --- The thresholds are rule data shared with triage (fixtures/monitoring.json, monitoring.rule_data). ---
+
+
+def test_every_rule_cites_its_source_and_intake_vitals_name_a_triage_rule() -> None:
+    from health_f0.monitoring import rule_data
+    from health_f0.registration import eligibility
+
+    triage_rules = rule_data.triage_rules()
+    assert triage_rules and all(rule.source.strip() for rule in triage_rules.values())
+    intake = rule_data.intake_rules()
+    assert intake and all(rule["source"].strip() for rule in intake)
+    assert {rule["kind"] for rule in intake} <= set(eligibility._KINDS)
+    for rule in intake:
+        assert rule["outcome"] in (ELIGIBLE, REVIEW, HOSPITAL)
+        for key in ("uses", "band_from", "band_to"):
+            if key in rule:
+                assert rule[key] in triage_rules, rule["code"]
+
+
+def test_intake_follows_the_triage_threshold_it_uses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Moving the triage rule's SpO2 threshold moves intake's: the number is written once."""
+    from dataclasses import replace
+    from decimal import Decimal
+
+    from health_f0.monitoring import rule_data
+
+    rules = dict(rule_data.triage_rules())
+    rules["spo2-severe"] = replace(rules["spo2-severe"], value=Decimal(92))
+    monkeypatch.setattr(rule_data, "triage_rules", lambda: rules)
+    result = assess(Screening(date_of_birth=ADULT, vaccine_doses=2, spo2=93, breathing_rate=16), today=TODAY)
+    assert result.outcome == REVIEW
+    assert result.reasons == ["SpO2 93% trong khoảng 92–96% (mức độ trung bình)"]

@@ -1,5 +1,8 @@
-"""One-time codes by SMS: 6 digits, 5 minutes, 5 wrong tries, 60 s between codes, per-phone and per-address
-caps, and a province-wide hourly SMS budget.
+"""One-time codes by SMS — the one OTP service every domain uses (a registration, a booking without an account,
+an HIS link, a phone check of patients.bonds): 6 digits, 5 minutes, 5 wrong tries, 60 s between codes,
+per-phone and per-address caps, and a province-wide hourly SMS budget. `otp_request` texts a code,
+`otp_verify` checks one (a wrong code costs a try, committed), `otp_consume` spends it inside the caller's
+transaction. The codes are patients.models.OtpChallenge (its table keeps the name registration_otpchallenge).
 
 Codes are stored as an HMAC keyed with SECRET_KEY and never logged; the SMS body is encrypted in the outbox.
 
@@ -39,7 +42,7 @@ from health_f0.core.exceptions import DomainError, RateLimited
 from health_f0.core.request_context import limit_key
 from health_f0.notifications.models import MessageKind
 from health_f0.notifications.services import sms_enqueue
-from health_f0.registration.models import OtpChallenge
+from health_f0.patients.models import OtpChallenge
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,9 @@ import pytest
 from django.utils import timezone
 
 from health_f0.core.exceptions import DomainError, RateLimited
-from health_f0.registration.models import OtpChallenge, Registration
-from health_f0.registration.otp import otp_request
+from health_f0.patients.models import OtpChallenge
+from health_f0.patients.otp import otp_request
+from health_f0.registration.models import Registration
 from health_f0.registration.services import RegistrationInput, registration_submit
 from tests.standins.threads import run_together
 

@@ -1,0 +1,1 @@
+"""Constant SQL of the API's hot path, one module per table (see monitoring/sql/ for the rule)."""
