@@ -371,6 +371,7 @@ def main() -> None:
             "facility_id",
             "account_id",
             "details_confirmed_at",
+            "verified_phone",
         ],
     )
     users_ins = Inserter(
@@ -466,6 +467,7 @@ def main() -> None:
                 station.pk,
                 account_id,
                 created,
+                "",  # no number proved by OTP: the bench's accounts act for their own record only
             )
         )
         start = today - timedelta(days=args.days + rng.randint(0, 2))

@@ -36,8 +36,8 @@ def main() -> None:
     from django.utils import timezone
 
     from health_f0.appointments.models import Appointment
-    from health_f0.reports.appointments_selectors import appointment_report
-    from health_f0.reports.appointments_services import appointment_report_export
+    from health_f0.reports.appointments.selectors import appointment_report
+    from health_f0.reports.appointments.services import appointment_report_export
 
     user = get_user_model().objects.get(username=args.user)
     today = timezone.localdate()

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 
-from health_f0.reports.appointments_selectors import can_view_appointment_reports
+from health_f0.reports.appointments.selectors import can_view_appointment_reports
 
 register = template.Library()
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 
-from health_f0.reports.his_selectors import can_view_his_report
+from health_f0.reports.his.selectors import can_view_his_report
 
 register = template.Library()
 

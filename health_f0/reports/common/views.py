@@ -1,6 +1,7 @@
-"""Managers' report pages (server-rendered, in the desk's look) and the XLSX export. Thin: parse the query,
-call one selector or service, render. Access: staff who are managers, administrators or station heads
-(facilities.access through reports.selectors); others get 403, anonymous users the desk login."""
+"""The report pages (server-rendered, in the desk's look) and their XLSX downloads, shared by every report
+family: the guard, the query parsing, the scope errors and the response shape. Thin: parse the query, call
+the family's selector or export service, render. Anonymous users get the desk login, users without the
+family's role 403."""
 
 from __future__ import annotations
 
@@ -15,41 +16,35 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from health_f0.core.exceptions import PermissionDenied
-from health_f0.reports import charts, selectors, services
-from health_f0.reports.forms import ReportQuery, ReportQueryError, parse_report_query
+from health_f0.reports.common.export import XLSX_CONTENT_TYPE
+from health_f0.reports.common.query import ReportQuery, ReportQueryError, parse_report_query
 
 
-def _page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
+def page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
     request.current_app = admin.site.name
     base = {**admin.site.each_context(request), "subtitle": None, "is_fullwidth": "1"}
     return TemplateResponse(request, template, {**base, **context}, status=status)
 
 
-def _denied(request: HttpRequest, message: Any = None) -> HttpResponse:
+def _denied(request: HttpRequest, message: Any) -> HttpResponse:
     """403 in the desk's look for staff, a plain page for anyone else; `message` says who the report is for."""
-    message = message or _(
-        "Bạn không có quyền xem báo cáo. Báo cáo dành cho lãnh đạo, quản trị và trưởng trạm y tế."
-    )
     if admin.site.has_permission(request):
-        return _page(
+        return page(
             request, "reports/forbidden.html", {"title": _("Không có quyền"), "message": message}, 403
         )
     return TemplateResponse(request, "reports/forbidden_plain.html", {"message": message}, status=403)
 
 
-def _guard(
-    request: HttpRequest, can_view: Callable[[Any], bool] | None = None, message: Any = None
-) -> HttpResponse | None:
-    """None when the user may see the report (`can_view`, default: the home-care reports); otherwise the
-    response to send: the desk login for anonymous users, 403 for the others."""
+def guard(request: HttpRequest, can_view: Callable[[Any], bool], message: Any) -> HttpResponse | None:
+    """None when the user may see the report (`can_view`); otherwise the response to send: the desk login
+    for anonymous users, 403 (saying `message`) for the others."""
     user = request.user
     if not user.is_authenticated:
         return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-    allowed = (can_view or selectors.can_view_reports)(user)
+    allowed = can_view(user)
     if not (admin.site.has_permission(request) and allowed):
         return _denied(request, message)
     return None
@@ -62,17 +57,6 @@ def _not_in_scope() -> list[str]:
 def _selected_facility(raw: str) -> int | None:
     raw = raw.strip()
     return int(raw) if raw.isdigit() and len(raw) < 12 else None
-
-
-@require_GET
-def index(request: HttpRequest) -> HttpResponse:
-    if (response := _guard(request)) is not None:
-        return response
-    return _page(
-        request,
-        "reports/index.html",
-        {"title": _("Báo cáo"), "home_care_url": reverse("reports:home_care")},
-    )
 
 
 def _query_or_error(request: HttpRequest) -> tuple[ReportQuery | None, list[str]]:
@@ -95,13 +79,33 @@ class ReportKind:
     export: Callable[..., tuple[str, bytes]]  # same arguments -> (filename, xlsx bytes)
     context: Callable[[Any, ReportQuery], dict[str, Any]]  # the page's own figures and charts
     facilities: Callable[[Any], Any]  # facilities the user may pick from
-    can_view: Callable[[Any], bool] | None = None  # default: the home-care reports' rule
-    denied: Any = None  # who the report is for, on the 403 page
+    can_view: Callable[[Any], bool]  # who may see it (facilities.access through the family's selectors)
+    denied: Any  # who the report is for, on the 403 page (lazy text)
+
+    def page_view(self) -> Callable[[HttpRequest], HttpResponse]:
+        """The page's view: `?from=dd/mm/yyyy&to=dd/mm/yyyy&facility=<id>` (GET only)."""
+
+        @require_GET
+        def view(request: HttpRequest) -> HttpResponse:
+            return report_page(request, self)
+
+        view.__name__ = view.__qualname__ = self.url_name
+        return view
+
+    def xlsx_view(self) -> Callable[[HttpRequest], HttpResponse]:
+        """The export's view: the same query, an XLSX download (GET only)."""
+
+        @require_GET
+        def view(request: HttpRequest) -> HttpResponse:
+            return report_xlsx(request, self)
+
+        view.__name__ = view.__qualname__ = f"{self.url_name}_xlsx"
+        return view
 
 
 def report_page(request: HttpRequest, kind: ReportKind) -> HttpResponse:
     """`?from=dd/mm/yyyy&to=dd/mm/yyyy&facility=<id>`: the report, or the form with errors (400)."""
-    if (response := _guard(request, kind.can_view, kind.denied)) is not None:
+    if (response := guard(request, kind.can_view, kind.denied)) is not None:
         return response
     user = request.user
     raw = {key: request.GET.get(key, "") for key in ("from", "to", "facility")}
@@ -123,7 +127,7 @@ def report_page(request: HttpRequest, kind: ReportKind) -> HttpResponse:
         except PermissionDenied:
             return _denied(request, kind.denied)
     if report is None or query is None:
-        return _page(request, kind.template, {**context, "errors": errors}, status=400)
+        return page(request, kind.template, {**context, "errors": errors}, status=400)
     params = {
         "from": f"{query.date_from:%d/%m/%Y}",
         "to": f"{query.date_to:%d/%m/%Y}",
@@ -139,29 +143,27 @@ def report_page(request: HttpRequest, kind: ReportKind) -> HttpResponse:
         scope_label=report.root.name if report.root else _("Tất cả cơ sở bạn được xem"),
         **kind.context(report, query),
     )
-    return _page(request, kind.template, context)
+    return page(request, kind.template, context)
 
 
 def report_xlsx(request: HttpRequest, kind: ReportKind) -> HttpResponse:
     """The same report as an XLSX download (audited by the export service); errors as the page shows them."""
-    if (response := _guard(request, kind.can_view, kind.denied)) is not None:
+    if (response := guard(request, kind.can_view, kind.denied)) is not None:
         return response
     query, errors = _query_or_error(request)
     base = {"title": kind.title, "facilities": [], "raw": {}}
     if query is None:
-        return _page(request, kind.template, {**base, "errors": errors}, status=400)
+        return page(request, kind.template, {**base, "errors": errors}, status=400)
     try:
         filename, content = kind.export(
             user=request.user, date_from=query.date_from, date_to=query.date_to, facility_id=query.facility_id
         )
     except LookupError:
         context = {**base, "errors": _not_in_scope(), "facilities": kind.facilities(request.user)}
-        return _page(request, kind.template, context, status=400)
+        return page(request, kind.template, context, status=400)
     except PermissionDenied:
         return _denied(request, kind.denied)
-    response = HttpResponse(
-        content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
+    response = HttpResponse(content, content_type=XLSX_CONTENT_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"
     return response
@@ -178,50 +180,3 @@ def unit_sections(report: Any, levels: list[tuple[str, Any]]) -> list[dict[str, 
         groups = [{"unit": unit, "rows": [row for row in rows if row.unit.id == unit.id]} for unit in units]
         sections.append({"level": level, "title": title, "groups": groups})
     return sections
-
-
-def _home_care_context(report: selectors.MonitoringReport, query: ReportQuery) -> dict[str, Any]:
-    return {
-        "sections": unit_sections(
-            report,
-            [
-                (selectors.PROVINCE, _("Toàn tỉnh (Sở Y tế) theo ngày")),
-                (selectors.TTYT, _("Trung tâm Y tế theo ngày")),
-                (selectors.STATION, _("Trạm y tế theo ngày")),
-            ],
-        ),
-        "summary": _summary(report),
-        "active_chart": charts.active_chart(report.days, report.totals),
-        "alerts_chart": charts.alerts_chart(report.days, report.totals),
-        "chart_rows": [(day, report.totals.get(day, selectors.DayFigures())) for day in report.days],
-    }
-
-
-HOME_CARE = ReportKind(
-    url_name="home_care",
-    template="reports/home_care.html",
-    title=gettext_lazy("Báo cáo theo dõi F0 tại nhà"),
-    build=selectors.monitoring_report,
-    export=services.monitoring_report_export,
-    context=_home_care_context,
-    facilities=selectors.report_facilities,
-)
-
-
-@require_GET
-def home_care(request: HttpRequest) -> HttpResponse:
-    """`/bao-cao/theo-doi-tai-nha/?from=dd/mm/yyyy&to=dd/mm/yyyy&facility=<id>`."""
-    return report_page(request, HOME_CARE)
-
-
-@require_GET
-def home_care_xlsx(request: HttpRequest) -> HttpResponse:
-    return report_xlsx(request, HOME_CARE)
-
-
-def _summary(report: selectors.MonitoringReport) -> dict[str, Any]:
-    total = selectors.DayFigures()
-    for figures in report.totals.values():
-        total = total + figures
-    last = report.totals.get(report.date_to, selectors.DayFigures())
-    return {"period": total, "last": last}

@@ -1,35 +1,29 @@
 """XLSX export of the HIS linking report (write-only workbook, Vietnamese headers, real dates and percentage
-formats) and the export service, which records the export in the audit log."""
+formats); his.services records the export in the audit log."""
 
 from __future__ import annotations
 
-import io
 from datetime import date
 from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
 
-from health_f0.core.audit import audit_log
-from health_f0.core.exceptions import PermissionDenied
-from health_f0.core.models import AuditLog
-from health_f0.facilities import access
-from health_f0.facilities.models import Facility
-from health_f0.reports import his_selectors as selectors
-from health_f0.reports.xlsx_exports import append_row
-
-DATE_FORMAT = "dd/mm/yyyy"
-DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
-PERCENT_FORMAT = "0.0%"
-HOURS_FORMAT = "0.00"
+from health_f0.reports.common import export
+from health_f0.reports.common.export import (
+    DATE_FORMAT,
+    DATETIME_FORMAT,
+    HOURS_FORMAT,
+    PERCENT_FORMAT,
+    append_row,
+    number_cell,
+)
+from health_f0.reports.his import selectors
 
 
 def export_filename(date_from: date, date_to: date) -> str:
-    return f"bao-cao-lien-ket-his-{date_from:%d%m%Y}-{date_to:%d%m%Y}.xlsx"
+    return export.export_filename("bao-cao-lien-ket-his", date_from, date_to)
 
 
 def report_xlsx(report: selectors.HisLinkReport) -> bytes:
@@ -46,7 +40,7 @@ def report_xlsx(report: selectors.HisLinkReport) -> bytes:
                     dept.facility_name,
                     dept.code,
                     dept.name,
-                    _cell(sheet, day, DATE_FORMAT),
+                    number_cell(sheet, day, DATE_FORMAT),
                     *_share(sheet, figures, target),
                 ],
             )
@@ -67,10 +61,10 @@ def report_xlsx(report: selectors.HisLinkReport) -> bytes:
         append_row(
             sheet,
             [
-                _cell(sheet, day, DATE_FORMAT),
+                number_cell(sheet, day, DATE_FORMAT),
                 *_share(sheet, figures, target),
                 report.linked_by_day.get(day, 0),
-                _cell(sheet, report.median_hours_by_day.get(day), HOURS_FORMAT),
+                number_cell(sheet, report.median_hours_by_day.get(day), HOURS_FORMAT),
             ],
         )
 
@@ -89,7 +83,7 @@ def report_xlsx(report: selectors.HisLinkReport) -> bytes:
         (_("Trung vị thời gian liên kết, mọi yêu cầu (giờ)"), report.median_hours, HOURS_FORMAT),
         (_("Trung vị thời gian liên kết do cán bộ duyệt (giờ)"), report.median_hours_manual, HOURS_FORMAT),
     ):
-        append_row(sheet, [label, _cell(sheet, value, number_format)])
+        append_row(sheet, [label, number_cell(sheet, value, number_format)])
 
     sheet = workbook.create_sheet(title=_("Lượt nhập dữ liệu"))
     _start(
@@ -112,7 +106,7 @@ def report_xlsx(report: selectors.HisLinkReport) -> bytes:
         append_row(
             sheet,
             [
-                _cell(sheet, timezone.localtime(run.started_at).replace(tzinfo=None), DATETIME_FORMAT),
+                number_cell(sheet, timezone.localtime(run.started_at).replace(tzinfo=None), DATETIME_FORMAT),
                 run.facility.name,
                 run.get_kind_display(),
                 run.file_name,
@@ -132,7 +126,9 @@ def report_xlsx(report: selectors.HisLinkReport) -> bytes:
             append_row(
                 sheet,
                 [
-                    _cell(sheet, timezone.localtime(run.started_at).replace(tzinfo=None), DATETIME_FORMAT),
+                    number_cell(
+                        sheet, timezone.localtime(run.started_at).replace(tzinfo=None), DATETIME_FORMAT
+                    ),
                     run.file_name or run.get_kind_display(),
                     error.get("record", ""),
                     error.get("table", ""),
@@ -140,13 +136,8 @@ def report_xlsx(report: selectors.HisLinkReport) -> bytes:
                 ],
             )
 
-    notes: Any = workbook.create_sheet(title=_("Ghi chú"))
-    notes.column_dimensions["A"].width = 120
-    for line in notes_lines(report):
-        append_row(notes, [line])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    export.notes_sheet(workbook, _("Ghi chú"), notes_lines(report))
+    return export.workbook_bytes(workbook)
 
 
 def notes_lines(report: selectors.HisLinkReport) -> list[str]:
@@ -183,63 +174,13 @@ def _share(sheet: Any, figures: selectors.ShareFigures, target: float) -> list[A
     return [
         figures.patients,
         figures.linked,
-        _cell(sheet, figures.share, PERCENT_FORMAT),
-        _cell(sheet, target, PERCENT_FORMAT),
+        number_cell(sheet, figures.share, PERCENT_FORMAT),
+        number_cell(sheet, target, PERCENT_FORMAT),
         "" if met is None else (_("Đạt") if met else _("Chưa đạt")),
         figures.gap,
     ]
 
 
 def _start(sheet: Any, names: list[str], freeze: str) -> None:
-    for index in range(1, len(names) + 1):
-        sheet.column_dimensions[get_column_letter(index)].width = 22 if index <= 3 else 14
-    sheet.freeze_panes = freeze
-    bold = Font(bold=True)
-    cells = []
-    for text in names:
-        cell = WriteOnlyCell(sheet, value=text)
-        cell.font = bold
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-        cells.append(cell)
-    append_row(sheet, cells)
-
-
-def _cell(sheet: Any, value: Any, number_format: str) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.number_format = number_format
-    return cell
-
-
-def his_link_report_export(
-    *, user: Any, date_from: date, date_to: date, facility_id: int | None = None
-) -> tuple[str, bytes]:
-    """Build the XLSX for the user's scope and record the export in the audit log (target: the facility
-    reported on, or the user's first hospital). Raises like `his_selectors.his_link_report`."""
-    report = selectors.his_link_report(
-        user=user, date_from=date_from, date_to=date_to, facility_id=facility_id
-    )
-    content = report_xlsx(report)
-    target = report.root or (
-        report.hospitals[0]
-        if report.hospitals
-        else Facility.objects.filter(id__in=access.visible_facility_ids(user, selectors.HIS_REPORT_ROLES))
-        .order_by("path")
-        .first()
-    )
-    if target is None:
-        raise PermissionDenied("Bạn không có quyền xem báo cáo liên kết HIS.")
-    audit_log(
-        actor=user,
-        action=AuditLog.Action.EXPORT,
-        verb="export_his_link_report",
-        target=target,
-        facility=target,
-        data={
-            "report": "lien-ket-his",
-            "from": date_from.isoformat(),
-            "to": date_to.isoformat(),
-            "departments": len(report.departments),
-            "format": "xlsx",
-        },
-    )
-    return export_filename(date_from, date_to), content
+    widths = [22 if index <= 3 else 14 for index in range(1, len(names) + 1)]
+    export.start_sheet(sheet, names, widths=widths, freeze=freeze)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from django.db.models import Count, Min, Q, Sum
@@ -35,7 +35,8 @@ from health_f0.facilities import access
 from health_f0.facilities.models import Facility, FacilityKind
 from health_f0.his.models import HisLinkRequest, HisVisit, HisVisitSeen, ImportRun, LinkStatus, RunStatus
 from health_f0.his.selectors import LINK_TARGET
-from health_f0.reports.selectors import _bounds
+from health_f0.reports.common import rollup
+from health_f0.reports.common.rollup import bounds
 
 HIS_REPORT_ROLES: frozenset[str] = access.HIS_REPORT_ROLES
 # Facilities offered in the filter: the roll-up levels and the hospitals/TTYT that run a HIS.
@@ -144,20 +145,13 @@ def can_view_his_report(user: Any) -> bool:
 
 def report_facilities(user: Any) -> list[Facility]:
     """The facility filter's choices: the Sở Y tế, TTYT and hospitals in the user's scope, in tree order."""
-    cache = user.__dict__.setdefault("_hf0_his_report_facilities", {})
-    if "all" not in cache:
-        ids = access.visible_facility_ids(user, HIS_REPORT_ROLES)
-        cache["all"] = (
-            list(
-                Facility.objects.filter(id__in=ids, kind__in=FILTER_KINDS)
-                .only("id", "code", "name", "short_name", "kind", "path")
-                .order_by("path")
-            )
-            if ids
-            else []
-        )
-    result: list[Facility] = cache["all"]
-    return result
+    return rollup.scope_facilities(
+        user,
+        HIS_REPORT_ROLES,
+        "_hf0_his_report_facilities",
+        kinds=FILTER_KINDS,
+        fields=("id", "code", "name", "short_name", "kind", "path"),
+    )
 
 
 def report_root(user: Any, facility_id: int | None) -> Facility | None:
@@ -165,14 +159,7 @@ def report_root(user: Any, facility_id: int | None) -> Facility | None:
     None (several disjoint tops: the report covers all). PermissionDenied without the role anywhere."""
     if not can_view_his_report(user):
         raise PermissionDenied("Bạn không có quyền xem báo cáo liên kết HIS.")
-    facilities = report_facilities(user)
-    if facility_id is not None:
-        for facility in facilities:
-            if facility.pk == facility_id:
-                return facility
-        raise LookupError(facility_id)
-    tops = [f for f in facilities if not any(o is not f and f.path.startswith(o.path) for o in facilities)]
-    return tops[0] if len(tops) == 1 else None
+    return rollup.pick_root(report_facilities(user), facility_id)
 
 
 # --- Figures ----------------------------------------------------------------------------------------
@@ -183,15 +170,13 @@ def his_link_report(
 ) -> HisLinkReport:
     """The HIS linking figures over [date_from, date_to] for the user's scope (narrowed to `facility_id`).
     About ten queries whatever the number of hospitals, departments, days, requests and runs."""
-    if date_to < date_from:
-        raise ValueError("date_to before date_from")
+    days = rollup.days_between(date_from, date_to)
     root = report_root(user, facility_id)
     hospitals = [
         f
         for f in report_facilities(user)
         if f.kind in HIS_KINDS and (root is None or f.path.startswith(root.path))
     ]
-    days = [date_from + timedelta(days=i) for i in range((date_to - date_from).days + 1)]
     report = HisLinkReport(date_from=date_from, date_to=date_to, root=root, days=days, hospitals=hospitals)
     ids = [f.pk for f in hospitals]
     if not ids:
@@ -244,7 +229,7 @@ def _share_figures(report: HisLinkReport, ids: list[int]) -> None:
 
 def _departments(report: HisLinkReport, ids: list[int]) -> None:
     """Department names as the HIS wrote them on the imported visits of the range (one query)."""
-    start, end = _bounds(report.date_from, report.date_to)
+    start, end = bounds(report.date_from, report.date_to)
     names: dict[tuple[int, str], str] = {}
     for fid, code, name in (
         HisVisit.objects.filter(facility_id__in=ids, admitted_at__gte=start, admitted_at__lt=end)
@@ -272,7 +257,7 @@ def _requests(report: HisLinkReport, ids: list[int]) -> None:
     )
     report.waiting = waiting["n"] or 0
     report.oldest_waiting_at = waiting["oldest"]
-    start, end = _bounds(report.date_from, report.date_to)
+    start, end = bounds(report.date_from, report.date_to)
     decided = list(
         requests.filter(decided_at__gte=start, decided_at__lt=end).values_list(
             "status", "created_at", "decided_at", "auto_linked", "his_patient_id"
@@ -302,7 +287,7 @@ def _requests(report: HisLinkReport, ids: list[int]) -> None:
 
 
 def _runs(report: HisLinkReport, ids: list[int]) -> None:
-    start, end = _bounds(report.date_from, report.date_to)
+    start, end = bounds(report.date_from, report.date_to)
     runs = ImportRun.objects.filter(facility_id__in=ids, started_at__gte=start, started_at__lt=end)
     report.runs = list(runs.select_related("facility").order_by("-started_at", "-id")[:RUNS_SHOWN])
     totals = runs.aggregate(

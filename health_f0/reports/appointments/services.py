@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from health_f0.core.audit import audit_log
-from health_f0.core.models import AuditLog
-from health_f0.reports import appointments_selectors as selectors
-from health_f0.reports.appointments_exports import export_filename, report_xlsx
+from health_f0.reports.appointments import selectors
+from health_f0.reports.appointments.exports import export_filename, report_xlsx
+from health_f0.reports.common.export import audited_export
 
 
 def appointment_report_export(
@@ -20,20 +19,14 @@ def appointment_report_export(
     report = selectors.appointment_report(
         user=user, date_from=date_from, date_to=date_to, facility_id=facility_id
     )
-    content = report_xlsx(report)
-    target = report.root or selectors.visible_facilities(user)[0]
-    audit_log(
-        actor=user,
-        action=AuditLog.Action.EXPORT,
+    return audited_export(
+        user=user,
         verb="export_appointment_report",
-        target=target,
-        facility=target,
-        data={
-            "report": "lich-hen",
-            "from": date_from.isoformat(),
-            "to": date_to.isoformat(),
-            "services": len(report.units.get(selectors.SERVICE, [])),
-            "format": "xlsx",
-        },
+        report="lich-hen",
+        target=report.root or selectors.visible_facilities(user)[0],
+        date_from=date_from,
+        date_to=date_to,
+        counts={"services": len(report.units.get(selectors.SERVICE, []))},
+        filename=export_filename(date_from, date_to),
+        content=report_xlsx(report),
     )
-    return export_filename(date_from, date_to), content

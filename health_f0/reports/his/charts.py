@@ -9,8 +9,8 @@ from datetime import date
 
 from django.utils.translation import gettext as _
 
-from health_f0.reports.charts import Chart, Point, Tick, XLabel
-from health_f0.reports.his_selectors import ShareFigures
+from health_f0.reports.common.charts import Chart, Point, Tick, XLabel, broken_line
+from health_f0.reports.his.selectors import ShareFigures
 
 
 @dataclass
@@ -35,24 +35,15 @@ def share_chart(days: list[date], by_day: dict[date, ShareFigures], target: floa
             chart.x_labels.append(XLabel(x=chart.left + slot * (index + 0.5), label=f"{day:%d/%m}"))
     chart.target_y = chart.plot_bottom - target * plot_h
     chart.target_label = _("Chỉ tiêu %(n)s %%") % {"n": round(target * 100)}
-    segment: list[str] = []
-    for index, day in enumerate(days):
-        figures = by_day.get(day, ShareFigures())
-        share = figures.share
-        if share is None:
-            if segment:
-                chart.segments.append(" ".join(segment))
-            segment = []
-            continue
-        point = Point(
+    figures = [by_day.get(day, ShareFigures()) for day in days]
+    chart.points, chart.segments = broken_line(
+        None
+        if f.share is None
+        else Point(
             x=chart.left + slot * (index + 0.5),
-            y=chart.plot_bottom - share * plot_h,
-            label=f"{day:%d/%m/%Y}: {share * 100:.1f} % ({figures.linked}/{figures.patients})".replace(
-                ".", ",", 1
-            ),
+            y=chart.plot_bottom - f.share * plot_h,
+            label=f"{day:%d/%m/%Y}: {f.share * 100:.1f} % ({f.linked}/{f.patients})".replace(".", ",", 1),
         )
-        chart.points.append(point)
-        segment.append(f"{point.x:.1f},{point.y:.1f}")
-    if segment:
-        chart.segments.append(" ".join(segment))
+        for index, (day, f) in enumerate(zip(days, figures, strict=True))
+    )
     return chart

@@ -10,8 +10,8 @@ from datetime import date
 from django.utils.translation import gettext as _
 
 from health_f0.appointments.models import Channel
-from health_f0.reports.appointments_selectors import APP_SHARE_TARGET, CHANNELS, AppointmentFigures
-from health_f0.reports.charts import Bar, Chart, Point, Tick, XLabel, _nice_max
+from health_f0.reports.appointments.selectors import APP_SHARE_TARGET, CHANNELS, AppointmentFigures
+from health_f0.reports.common.charts import Chart, Point, Tick, XLabel, broken_line, nice_max, stack
 
 CHANNEL_COLOURS: dict[str, str] = {
     Channel.APP: "#2563eb",
@@ -62,28 +62,11 @@ def _frame(days: list[date], top: float, label: str = "{:,.0f}") -> tuple[Target
 def channel_chart(days: list[date], totals: dict[date, AppointmentFigures]) -> TargetChart:
     """Bookings made per day, stacked by channel (app at the bottom)."""
     figures = [totals.get(day, AppointmentFigures()) for day in days]
-    chart, slot, scale = _frame(days, _nice_max(max((f.booked for f in figures), default=0)))
-    width = max(slot * 0.7, 1.0)
+    chart, slot, scale = _frame(days, nice_max(max((f.booked for f in figures), default=0)))
     labels = dict(Channel.choices)
     for index, (day, f) in enumerate(zip(days, figures, strict=True)):
-        x = chart.left + slot * index + (slot - width) / 2
-        base = float(chart.plot_bottom)
-        for channel in CHANNELS:
-            count = getattr(f, f"booked_{channel}")
-            if not count:
-                continue
-            height = count * scale
-            base -= height
-            chart.bars.append(
-                Bar(
-                    x=x,
-                    y=base,
-                    width=width,
-                    height=height,
-                    colour=CHANNEL_COLOURS[channel],
-                    label=f"{day:%d/%m/%Y} — {labels[channel]}: {count}",
-                )
-            )
+        parts = [(getattr(f, f"booked_{c}"), CHANNEL_COLOURS[c], labels[c]) for c in CHANNELS]
+        stack(chart, index=index, slot=slot, scale=scale, day=day, parts=parts)
     return chart
 
 
@@ -105,20 +88,14 @@ def app_share_chart(days: list[date], totals: dict[date, AppointmentFigures]) ->
             % {"low": round(low * 100), "high": round(high * 100)},
         )
     )
-    segment: list[str] = []
-    for index, (day, share) in enumerate(zip(days, shares, strict=True)):
-        if share is None:
-            if segment:
-                chart.segments.append(" ".join(segment))
-            segment = []
-            continue
-        point = Point(
+    chart.points, chart.segments = broken_line(
+        None
+        if share is None
+        else Point(
             x=chart.left + slot * (index + 0.5),
             y=chart.plot_bottom - share * scale,
             label=f"{day:%d/%m/%Y}: {share * 100:.1f} %".replace(".", ","),
         )
-        chart.points.append(point)
-        segment.append(f"{point.x:.1f},{point.y:.1f}")
-    if segment:
-        chart.segments.append(" ".join(segment))
+        for index, (day, share) in enumerate(zip(days, shares, strict=True))
+    )
     return chart

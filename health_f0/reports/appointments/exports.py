@@ -3,18 +3,14 @@ percentage formats, a sheet of the range's totals per service, and a sheet sayin
 
 from __future__ import annotations
 
-import io
 from datetime import date
 from typing import Any
 
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from health_f0.reports.appointments_selectors import (
+from health_f0.reports.appointments.selectors import (
     APP_SHARE_TARGET,
     PROVINCE,
     REEXAM_WINDOW_DAYS,
@@ -24,11 +20,14 @@ from health_f0.reports.appointments_selectors import (
     AppointmentReport,
     Unit,
 )
-from health_f0.reports.xlsx_exports import append_row
-
-DATE_FORMAT = "dd/mm/yyyy"
-PERCENT_FORMAT = "0.0%"
-MINUTES_FORMAT = "0.0"
+from health_f0.reports.common import export
+from health_f0.reports.common.export import (
+    DATE_FORMAT,
+    MINUTES_FORMAT,
+    PERCENT_FORMAT,
+    append_row,
+    number_cell,
+)
 
 
 def headers(with_day: bool = True) -> list[str]:
@@ -72,7 +71,7 @@ def sheet_titles() -> dict[str, str]:
 
 
 def export_filename(date_from: date, date_to: date) -> str:
-    return f"bao-cao-lich-hen-{date_from:%d%m%Y}-{date_to:%d%m%Y}.xlsx"
+    return export.export_filename("bao-cao-lich-hen", date_from, date_to)
 
 
 def report_xlsx(report: AppointmentReport) -> bytes:
@@ -87,13 +86,8 @@ def report_xlsx(report: AppointmentReport) -> bytes:
     _start(totals, headers(with_day=False), freeze="D2")
     for unit, figures in report.service_period():
         append_row(totals, _values(totals, unit, figures, None))
-    notes: Any = workbook.create_sheet(title=_("Ghi chú"))
-    notes.column_dimensions["A"].width = 120
-    for line in notes_lines(report):
-        append_row(notes, [line])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    export.notes_sheet(workbook, _("Ghi chú"), notes_lines(report))
+    return export.workbook_bytes(workbook)
 
 
 def notes_lines(report: AppointmentReport) -> list[str]:
@@ -128,18 +122,7 @@ def notes_lines(report: AppointmentReport) -> list[str]:
 
 
 def _start(sheet: WriteOnlyWorksheet, names: list[str], freeze: str) -> None:
-    widths = [14, 36, 26] + [13] * (len(names) - 3)
-    for index, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = freeze
-    bold = Font(bold=True)
-    cells = []
-    for text in names:
-        cell = WriteOnlyCell(sheet, value=text)
-        cell.font = bold
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-        cells.append(cell)
-    append_row(sheet, cells)
+    export.start_sheet(sheet, names, widths=[14, 36, 26] + [13] * (len(names) - 3), freeze=freeze)
 
 
 def _values(sheet: WriteOnlyWorksheet, unit: Unit, f: AppointmentFigures, day: date | None) -> list[Any]:
@@ -147,7 +130,7 @@ def _values(sheet: WriteOnlyWorksheet, unit: Unit, f: AppointmentFigures, day: d
         unit.code,
         unit.name,
         unit.place,
-        *([_cell(sheet, day, DATE_FORMAT)] if day is not None else []),
+        *([number_cell(sheet, day, DATE_FORMAT)] if day is not None else []),
         f.booked_app,
         f.booked_web,
         f.booked_phone,
@@ -155,26 +138,20 @@ def _values(sheet: WriteOnlyWorksheet, unit: Unit, f: AppointmentFigures, day: d
         f.booked,
         f.visits,
         f.visits_app,
-        _cell(sheet, f.app_share, PERCENT_FORMAT),
+        number_cell(sheet, f.app_share, PERCENT_FORMAT),
         f.walk_ins,
         f.confirmed,
         f.declined,
-        _cell(sheet, f.median_confirm_minutes, MINUTES_FORMAT),
+        number_cell(sheet, f.median_confirm_minutes, MINUTES_FORMAT),
         f.came,
         f.no_show,
-        _cell(sheet, f.no_show_rate, PERCENT_FORMAT),
+        number_cell(sheet, f.no_show_rate, PERCENT_FORMAT),
         f.reexam_due,
         f.reexam_came,
-        _cell(sheet, f.reexam_adherence, PERCENT_FORMAT),
+        number_cell(sheet, f.reexam_adherence, PERCENT_FORMAT),
         f.notices_sent,
         f.notices_delivered,
         f.reminders_sent,
         f.reminders_delivered,
-        _cell(sheet, f.reminder_delivery_rate, PERCENT_FORMAT),
+        number_cell(sheet, f.reminder_delivery_rate, PERCENT_FORMAT),
     ]
-
-
-def _cell(sheet: WriteOnlyWorksheet, value: Any, number_format: str) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.number_format = number_format
-    return cell

@@ -1,4 +1,5 @@
-"""Parse and check the report's query string (?from=dd/mm/yyyy&to=dd/mm/yyyy&facility=<id>)."""
+"""Parse and check a report's query string (?from=dd/mm/yyyy&to=dd/mm/yyyy&facility=<id>): the same for
+every report family."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from health_f0.reports.selectors import MAX_RANGE_DAYS, default_range, parse_day
+MAX_RANGE_DAYS = 366
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,20 @@ class ReportQueryError(ValueError):
     def __init__(self, messages: list[str]):
         super().__init__("; ".join(messages))
         self.messages = messages
+
+
+def parse_day(text: str) -> date:
+    """dd/mm/yyyy (also d/m/yyyy) -> date; ValueError otherwise."""
+    parts = (text or "").strip().split("/")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts) or len(parts[2]) != 4:
+        raise ValueError(text)
+    return date(int(parts[2]), int(parts[1]), int(parts[0]))
+
+
+def default_range(today: date | None = None, days: int = 14) -> tuple[date, date]:
+    """The last `days` days, today included."""
+    today = today or timezone.localdate()
+    return today - timedelta(days=days - 1), today
 
 
 def parse_report_query(params: Any, *, today: date | None = None) -> ReportQuery:

@@ -1,21 +1,19 @@
 """The managers' HIS linking report page and its XLSX export (server-rendered, in the desk's look). Thin:
 parse the query, call one selector or the export service, render. Access: managers, administrators and HIS
-linkers, for the facilities where they hold the role (reports.his_selectors through facilities.access);
+linkers, for the facilities where they hold the role (reports.his.selectors through facilities.access);
 others get 403, anonymous users the desk login."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET
 
-from health_f0.reports import his_selectors as selectors
-from health_f0.reports.forms import ReportQuery
-from health_f0.reports.his_charts import share_chart
-from health_f0.reports.his_exports import his_link_report_export
-from health_f0.reports.views import ReportKind, report_page, report_xlsx
+from health_f0.reports.common.query import ReportQuery
+from health_f0.reports.common.views import ReportKind
+from health_f0.reports.his import selectors
+from health_f0.reports.his.charts import share_chart
+from health_f0.reports.his.services import his_link_report_export
 
 DENIED = gettext_lazy(
     "Bạn không có quyền xem báo cáo liên kết HIS. Báo cáo dành cho lãnh đạo, quản trị và cán bộ liên kết HIS."
@@ -53,12 +51,6 @@ HIS_LINKS = ReportKind(
 )
 
 
-@require_GET
-def his_links(request: HttpRequest) -> HttpResponse:
-    """`/bao-cao/lien-ket-his/?from=dd/mm/yyyy&to=dd/mm/yyyy&facility=<id>`."""
-    return report_page(request, HIS_LINKS)
-
-
-@require_GET
-def his_links_xlsx(request: HttpRequest) -> HttpResponse:
-    return report_xlsx(request, HIS_LINKS)
+# `/bao-cao/lien-ket-his/?from=dd/mm/yyyy&to=dd/mm/yyyy&facility=<id>` and its XLSX download.
+his_links = HIS_LINKS.page_view()
+his_links_xlsx = HIS_LINKS.xlsx_view()

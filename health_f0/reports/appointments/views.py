@@ -7,17 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET
 
 from health_f0.appointments.models import Channel
-from health_f0.reports import appointments_charts as charts
-from health_f0.reports import appointments_selectors as selectors
-from health_f0.reports.appointments_services import appointment_report_export
-from health_f0.reports.forms import ReportQuery
-from health_f0.reports.views import ReportKind, report_page, report_xlsx, unit_sections
+from health_f0.reports.appointments import charts, selectors
+from health_f0.reports.appointments.services import appointment_report_export
+from health_f0.reports.common.query import ReportQuery
+from health_f0.reports.common.views import ReportKind, unit_sections
 
 DENIED = gettext_lazy(
     "Bạn không có quyền xem báo cáo lịch hẹn. Báo cáo dành cho lãnh đạo, quản trị và bộ phận tư vấn đặt lịch."
@@ -61,12 +58,6 @@ APPOINTMENTS = ReportKind(
 )
 
 
-@require_GET
-def appointments(request: HttpRequest) -> HttpResponse:
-    """`/bao-cao/lich-hen/?from=dd/mm/yyyy&to=dd/mm/yyyy&facility=<id>`."""
-    return report_page(request, APPOINTMENTS)
-
-
-@require_GET
-def appointments_xlsx(request: HttpRequest) -> HttpResponse:
-    return report_xlsx(request, APPOINTMENTS)
+# `/bao-cao/lich-hen/?from=dd/mm/yyyy&to=dd/mm/yyyy&facility=<id>` and its XLSX download.
+appointments = APPOINTMENTS.page_view()
+appointments_xlsx = APPOINTMENTS.xlsx_view()

@@ -1,5 +1,5 @@
 """Reads for managers' appointment reports: figures per clinic service per day, rolled up to the TTYT and the
-province (Sở Y tế), over a range of local days.
+province (Sở Y tế) by the shared roll-up (reports.common.rollup), over a range of local days.
 
 What each figure counts, and on which day (local time, Asia/Ho_Chi_Minh):
 
@@ -32,33 +32,31 @@ not depend on the number of services or days (about ten).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
 from django.db.models import (
-    Case,
     Count,
     DateTimeField,
     DurationField,
     Exists,
     ExpressionWrapper,
-    F,
     IntegerField,
     OuterRef,
     Q,
     Value,
-    When,
-    Window,
 )
-from django.db.models.functions import Cast, RowNumber, Substr
+from django.db.models.functions import Cast, Substr
 
 from health_f0.appointments.models import Appointment, CancelSource, Channel, Service, Status
 from health_f0.core.exceptions import PermissionDenied
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, FacilityKind
 from health_f0.notifications.models import MessageKind, MessageStatus, OutboxMessage
-from health_f0.reports.selectors import PROVINCE, TTYT, _as_date, _as_timedelta, _bounds, _local_day
+from health_f0.reports.common import rollup
+from health_f0.reports.common.rollup import PROVINCE, TTYT, as_date, bounds, local_day
 
 APPOINTMENT_REPORT_ROLES: frozenset[str] = access.APPOINTMENT_REPORT_ROLES
 # The plan's target share of visits booked through the app (Mộc Hóa plan: 5-10%).
@@ -130,32 +128,12 @@ class AppointmentFigures:
 
     def __add__(self, other: AppointmentFigures) -> AppointmentFigures:
         """Sum of counts; the median is not additive and is left for the caller to set."""
-        return AppointmentFigures(
-            **{name: getattr(self, name) + getattr(other, name) for name in _COUNT_FIELDS}
-        )
+        return rollup.add_counts(self, other, median_field="median_confirm_minutes")
 
 
-_COUNT_FIELDS: tuple[str, ...] = tuple(
-    name for name in AppointmentFigures.__dataclass_fields__ if name != "median_confirm_minutes"
-)
-
-
-@dataclass(frozen=True)
-class Unit:
-    """A row label: a clinic service (with its room), a TTYT or a province (Sở Y tế)."""
-
-    id: int
-    code: str
-    name: str
-    level: str
-    place: str = ""
-
-
-@dataclass(frozen=True)
-class Row:
-    unit: Unit
-    day: date
-    figures: AppointmentFigures
+# A row label (a clinic service with its room as `place`, a TTYT or a province) and a row of the tables.
+Unit = rollup.Unit
+Row = rollup.Row
 
 
 @dataclass
@@ -170,13 +148,10 @@ class AppointmentReport:
     totals: dict[date, AppointmentFigures] = field(default_factory=dict)
     period: AppointmentFigures = field(default_factory=AppointmentFigures)
 
-    def rows(self, level: str) -> list[Row]:
-        table = self.figures.get(level, {})
-        return [
-            Row(unit=unit, day=day, figures=table.get((unit.id, day), AppointmentFigures()))
-            for unit in self.units.get(level, [])
-            for day in self.days
-        ]
+    def rows(self, level: str) -> list[Row[AppointmentFigures]]:
+        return rollup.level_rows(
+            self.figures.get(level, {}), self.units.get(level, []), self.days, AppointmentFigures
+        )
 
     def service_period(self) -> list[tuple[Unit, AppointmentFigures]]:
         """Each service's figures summed over the range (the "by service" table); medians not set."""
@@ -199,20 +174,7 @@ def can_view_appointment_reports(user: Any) -> bool:
 
 def visible_facilities(user: Any) -> list[Facility]:
     """Every facility in the user's appointment-report scope, in tree order (read once per user object)."""
-    cache = user.__dict__.setdefault("_hf0_appointment_report_facilities", {})
-    if "all" not in cache:
-        ids = access.visible_facility_ids(user, APPOINTMENT_REPORT_ROLES)
-        cache["all"] = (
-            list(
-                Facility.objects.filter(id__in=ids)
-                .only("id", "code", "name", "kind", "path")
-                .order_by("path")
-            )
-            if ids
-            else []
-        )
-    result: list[Facility] = cache["all"]
-    return result
+    return rollup.scope_facilities(user, APPOINTMENT_REPORT_ROLES, "_hf0_appointment_report_facilities")
 
 
 def report_facilities(user: Any) -> list[Facility]:
@@ -227,14 +189,7 @@ def report_root(user: Any, facility_id: int | None) -> Facility | None:
     for is missing or outside the scope (the two look the same)."""
     if not can_view_appointment_reports(user):
         raise PermissionDenied("Bạn không có quyền xem báo cáo lịch hẹn.")
-    facilities = report_facilities(user)
-    if facility_id is not None:
-        for facility in facilities:
-            if facility.pk == facility_id:
-                return facility
-        raise LookupError(facility_id)
-    tops = [f for f in facilities if not any(o is not f and f.path.startswith(o.path) for o in facilities)]
-    return tops[0] if len(tops) == 1 else None
+    return rollup.pick_root(report_facilities(user), facility_id)
 
 
 # --- Figures ----------------------------------------------------------------------------------
@@ -246,11 +201,9 @@ def appointment_report(
     """Figures per service per day over [date_from, date_to] with the TTYT and province roll-ups, for the
     user's scope narrowed to `facility_id`. A constant number of queries (scope, services, three grouped
     counts, the SMS count and one median query per level)."""
-    if date_to < date_from:
-        raise ValueError("date_to before date_from")
+    days = rollup.days_between(date_from, date_to)
     root = report_root(user, facility_id)
-    in_scope = {f.pk: f for f in visible_facilities(user) if root is None or f.path.startswith(root.path)}
-    days = [date_from + timedelta(days=i) for i in range((date_to - date_from).days + 1)]
+    in_scope = rollup.in_root(visible_facilities(user), root)
     services = list(
         Service.objects.filter(facility_id__in=list(in_scope))
         .only("id", "code", "name", "facility_id")
@@ -268,50 +221,22 @@ def appointment_report(
         key: replace(value, median_confirm_minutes=medians.get(key)) for key, value in service_figures.items()
     }
 
-    # Each service to its TTYT and its Sở Y tế when those are in scope.
-    groups: dict[str, dict[int, int]] = {TTYT: {}, PROVINCE: {}, "all": {}}
-    for service_pk, facility_pk in facility_of.items():
-        groups["all"][service_pk] = 0
-        for part in in_scope[facility_pk].path.strip("/").split("/"):
-            ancestor = in_scope.get(int(part)) if part else None
-            if ancestor is None:
-                continue
-            if ancestor.kind in (FacilityKind.HEALTH_CENTRE, FacilityKind.HOSPITAL):
-                groups[TTYT].setdefault(service_pk, ancestor.pk)
-            elif ancestor.kind == FacilityKind.DEPARTMENT_OF_HEALTH:
-                groups[PROVINCE].setdefault(service_pk, ancestor.pk)
+    levels = rollup.roll_up_levels(
+        service_figures,
+        facility_of,
+        in_scope,
+        empty=AppointmentFigures,
+        median_field="median_confirm_minutes",
+        medians=lambda groups: _median_confirm_minutes(groups, date_from, date_to),
+    )
     for level in (TTYT, PROVINCE):
-        unit_ids = sorted(set(groups[level].values()), key=lambda pk: in_scope[pk].path)
-        report.units[level] = [
-            Unit(id=pk, code=in_scope[pk].code, name=in_scope[pk].name, level=level) for pk in unit_ids
-        ]
-        report.figures[level] = _roll_up(service_figures, groups[level], date_from, date_to)
-    totals = _roll_up(service_figures, groups["all"], date_from, date_to)
-    report.totals = {day: figures for (_, day), figures in totals.items()}
-    period = AppointmentFigures()
-    for figures in report.totals.values():
-        period = period + figures
-    period_median = _median_confirm_minutes(groups["all"], date_from, date_to, by_day=False)
+        report.units[level] = levels.labels(level)
+        report.figures[level] = levels.figures[level]
+    report.totals = levels.totals
+    period = rollup.total(report.totals.values(), AppointmentFigures())
+    period_median = _median_confirm_minutes(levels.groups[rollup.ALL], date_from, date_to, by_day=False)
     report.period = replace(period, median_confirm_minutes=period_median.get((0, date_from)))
     return report
-
-
-def _roll_up(
-    service_figures: dict[tuple[int, date], AppointmentFigures],
-    group_of: dict[int, int],
-    date_from: date,
-    date_to: date,
-) -> dict[tuple[int, date], AppointmentFigures]:
-    """Sum service figures into groups; the group's median comes from its own confirmations (one query)."""
-    if not group_of:
-        return {}
-    table: dict[tuple[int, date], AppointmentFigures] = {}
-    for (service_id, day), figures in service_figures.items():
-        group = group_of.get(service_id)
-        if group is not None:
-            table[(group, day)] = table.get((group, day), AppointmentFigures()) + figures
-    medians = _median_confirm_minutes(group_of, date_from, date_to)
-    return {key: replace(value, median_confirm_minutes=medians.get(key)) for key, value in table.items()}
 
 
 def _service_figures(
@@ -321,14 +246,14 @@ def _service_figures(
     if not facility_of:
         return {}
     service_ids, facility_ids, wanted = list(facility_of), list(facility_of.values()), set(facility_of)
-    start, end = _bounds(date_from, date_to)
+    start, end = bounds(date_from, date_to)
     counts: dict[tuple[int, date], dict[str, int]] = defaultdict(dict)
     appointments = Appointment.objects.filter(service_id__in=service_ids)
 
     # Bookings made each day, by channel; online ones confirmed or declined by the desk.
     for sid, day, app, web, phone, desk, confirmed, declined in (
         appointments.filter(created_at__gte=start, created_at__lt=end, is_walk_in=False)
-        .annotate(day=_local_day("created_at", start))
+        .annotate(day=local_day("created_at", start))
         .values_list("service_id", "day")
         .annotate(
             app=Count("id", filter=Q(channel=Channel.APP)),
@@ -340,7 +265,7 @@ def _service_figures(
         )
         .values_list("service_id", "day", "app", "web", "phone", "desk", "confirmed", "declined")
     ):
-        counts[(sid, _as_date(day))].update(
+        counts[(sid, as_date(day))].update(
             booked_app=app,
             booked_web=web,
             booked_phone=phone,
@@ -360,7 +285,7 @@ def _service_figures(
         )
         .values_list("service_id", "queue_date", "visits", "visits_app", "walk_ins")
     ):
-        counts[(sid, _as_date(day))].update(visits=visits, visits_app=visits_app, walk_ins=walk_ins)
+        counts[(sid, as_date(day))].update(visits=visits, visits_app=visits_app, walk_ins=walk_ins)
 
     # Outcomes of the bookings due each day; a re-exam missed on its day but made good within the window.
     window = ExpressionWrapper(
@@ -383,7 +308,7 @@ def _service_figures(
             is_walk_in=False,
             status__in=(*CAME, Status.NO_SHOW),
         )
-        .annotate(day=_local_day("slot_start", start))
+        .annotate(day=local_day("slot_start", start))
         .values_list("service_id", "day")
         .annotate(
             came=Count("id", filter=Q(status__in=CAME)),
@@ -393,7 +318,7 @@ def _service_figures(
         )
         .values_list("service_id", "day", "came", "no_show", "reexam_due", "reexam_came")
     ):
-        counts[(sid, _as_date(day))].update(
+        counts[(sid, as_date(day))].update(
             came=came, no_show=no_show, reexam_due=reexam_due, reexam_came=reexam_came
         )
 
@@ -410,7 +335,7 @@ def _service_figures(
             subject_ref__startswith=SUBJECT_PREFIX,
         )
         .annotate(appointment_pk=Cast(Substr("subject_ref", len(SUBJECT_PREFIX) + 1), IntegerField()))
-        .annotate(day=_local_day("created_at", start), svc=service_of_message)
+        .annotate(day=local_day("created_at", start), svc=service_of_message)
         .values_list("svc", "day", "kind", "status")
         .annotate(n=Count("id"))
         .values_list("svc", "day", "kind", "status", "n")
@@ -418,7 +343,7 @@ def _service_figures(
         if sid not in wanted:
             continue
         prefix = "reminders" if kind == MessageKind.APPOINTMENT_REMINDER else "notices"
-        target = counts[(sid, _as_date(day))]
+        target = counts[(sid, as_date(day))]
         target[f"{prefix}_sent"] = target.get(f"{prefix}_sent", 0) + n
         if status == MessageStatus.DELIVERED:
             target[f"{prefix}_delivered"] = target.get(f"{prefix}_delivered", 0) + n
@@ -427,48 +352,27 @@ def _service_figures(
 
 
 def _median_confirm_minutes(
-    group_of: dict[int, int], date_from: date, date_to: date, *, by_day: bool = True
+    group_of: Mapping[int, int], date_from: date, date_to: date, *, by_day: bool = True
 ) -> dict[tuple[int, date], float]:
     """Median minutes from an online request to the desk's confirmation, per (group, local day of the
     request) — or per group over the whole range with the day set to date_from when by_day is False — in
-    one query that returns only the middle one or two rows of each partition."""
+    one query that returns only the middle one or two rows of each partition (rollup.median_minutes)."""
     if not group_of:
         return {}
-    start, end = _bounds(date_from, date_to)
-    by_group: dict[int, list[int]] = defaultdict(list)
-    for service_id, group_id in group_of.items():
-        by_group[group_id].append(service_id)
-    group = Case(
-        *(When(service_id__in=ids, then=Value(gid)) for gid, ids in by_group.items()),
-        output_field=IntegerField(),
-    )
-    day: Any = _local_day("created_at", start) if by_day else Value(date_from)
-    waited = ExpressionWrapper(F("confirmed_at") - F("created_at"), output_field=DurationField())
-    partition = [F("grp"), F("day")] if by_day else [F("grp")]
-    rows = (
+    start, end = bounds(date_from, date_to)
+    return rollup.median_minutes(
         Appointment.objects.filter(
-            service_id__in=list(group_of),
             created_at__gte=start,
             created_at__lt=end,
             channel__in=ONLINE,
             confirmed_by__isnull=False,
             confirmed_at__isnull=False,
             is_walk_in=False,
-        )
-        .annotate(grp=group, day=day, waited=waited)
-        .annotate(
-            rank=Window(RowNumber(), partition_by=partition, order_by=[F("waited").asc(), F("id").asc()]),
-            size=Window(Count("id"), partition_by=partition),
-        )
-        .annotate(twice=F("rank") * 2)
-        .filter(twice__gte=F("size"), twice__lte=F("size") + 2)
-        .values_list("grp", "day", "waited")
+        ),
+        member_field="service_id",
+        group_of=group_of,
+        since="created_at",
+        until="confirmed_at",
+        day=local_day("created_at", start) if by_day else Value(date_from),
+        fixed_day=None if by_day else date_from,
     )
-    middles: dict[tuple[int, date], list[timedelta]] = defaultdict(list)
-    for gid, local_day, waited_for in rows:
-        key_day = _as_date(local_day) if by_day else date_from
-        middles[(gid, key_day)].append(_as_timedelta(waited_for))
-    return {
-        key: round(sum(values, timedelta()).total_seconds() / 60 / len(values), 1)
-        for key, values in middles.items()
-    }

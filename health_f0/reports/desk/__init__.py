@@ -1,0 +1,1 @@
+"""The desk pages of this domain (see docs/architecture.md)."""
