@@ -28,15 +28,13 @@ queues an SMS to the patient that is sent after commit.
 from __future__ import annotations
 
 import base64
-import functools
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -70,6 +68,7 @@ from health_f0.appointments.slots import Slot, local_date_of, local_day_bounds
 from health_f0.appointments.transitions import APPOINTMENT_WORKFLOW
 from health_f0.core.actors import PATIENT, SYSTEM, is_user
 from health_f0.core.audit import audit_log
+from health_f0.core.deadlocks import retry_on_deadlock
 from health_f0.core.exceptions import Conflict, DomainError, NotFound, PermissionDenied, ValidationErrors
 from health_f0.core.models import AuditLog
 from health_f0.facilities import access
@@ -85,25 +84,6 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud an
 CODE_LENGTH = 8
 ONLINE_CHANNELS = (Channel.APP, Channel.WEB)
 STAFF_CHANNELS = (Channel.PHONE, Channel.DESK)
-_DEADLOCK_CODES = {1213, 1205}  # MariaDB: deadlock found, lock wait timeout
-
-
-def _retry_on_deadlock(fn: Callable[P, T]) -> Callable[P, T]:
-    """Run again (up to 3 times) when the database chose this transaction as a deadlock victim. Inside
-    an outer transaction there is nothing to retry: the error goes up to whoever owns it."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        attempts = 1 if connection.in_atomic_block else 3
-        for attempt in range(attempts):
-            try:
-                return fn(*args, **kwargs)
-            except OperationalError as exc:
-                if attempt == attempts - 1 or not exc.args or exc.args[0] not in _DEADLOCK_CODES:
-                    raise
-        raise AssertionError("unreachable")
-
-    return wrapper
 
 
 def normalize_code(code: str) -> str:
@@ -304,7 +284,7 @@ def _book_locked(
     return appointment
 
 
-@_retry_on_deadlock
+@retry_on_deadlock
 def appointment_book(
     *,
     patient: Patient,
@@ -349,7 +329,7 @@ def appointment_book(
     return appointment
 
 
-@_retry_on_deadlock
+@retry_on_deadlock
 @transaction.atomic
 def appointment_confirm(*, appointment: Appointment, actor: Any, now: datetime | None = None) -> Appointment:
     """The desk confirms an online booking; reminders are scheduled."""
@@ -418,7 +398,7 @@ def _required_reason(reason: str) -> str:
     return reason
 
 
-@_retry_on_deadlock
+@retry_on_deadlock
 @transaction.atomic
 def _cancel_step(
     appointment: Appointment, action: str, *, actor: Any, reason: str, now: datetime | None
@@ -452,7 +432,7 @@ def appointment_cancel(
     return _cancel_step(appointment, "cancel", actor=actor, reason=reason, now=now)
 
 
-@_retry_on_deadlock
+@retry_on_deadlock
 @transaction.atomic
 def appointment_reschedule(
     *,
@@ -526,7 +506,7 @@ def _next_number(service: Service, day: date) -> int:
     return counter.last_number
 
 
-@_retry_on_deadlock
+@retry_on_deadlock
 @transaction.atomic
 def appointment_check_in(*, code: str, actor: Any, now: datetime | None = None) -> Appointment:
     """Reception checks a booked patient in by the booking's code (QR or typed) on the day of the visit;
@@ -554,7 +534,7 @@ def appointment_check_in(*, code: str, actor: Any, now: datetime | None = None) 
     return appointment
 
 
-@_retry_on_deadlock
+@retry_on_deadlock
 @transaction.atomic
 def walk_in_register(
     *, patient: Patient, service: Service, actor: Any, reason: str = "", now: datetime | None = None
@@ -589,7 +569,7 @@ def walk_in_register(
     return appointment
 
 
-@_retry_on_deadlock
+@retry_on_deadlock
 @transaction.atomic
 def queue_call_next(*, service: Service, actor: Any, now: datetime | None = None) -> Appointment | None:
     """Call the next waiting ticket of the service today, in the order its booked_priority sets. Calls of
@@ -635,7 +615,7 @@ def _turn_notices(
     return sent
 
 
-@_retry_on_deadlock
+@retry_on_deadlock
 @transaction.atomic
 def appointment_complete(*, appointment: Appointment, actor: Any, now: datetime | None = None) -> Appointment:
     """The visit is over. A re-exam of a recurring plan books the plan's next re-exam."""
@@ -778,7 +758,7 @@ def _reexam_book(
     )
 
 
-@_retry_on_deadlock
+@retry_on_deadlock
 @transaction.atomic
 def reexam_schedule(
     *,
@@ -818,7 +798,7 @@ def reexam_schedule_from_his(
     )
 
 
-@_retry_on_deadlock
+@retry_on_deadlock
 @transaction.atomic
 def reexam_plan_create(
     *,
@@ -1012,7 +992,7 @@ def _new_patient_for(*, actor: Any, service: Service, person: Person, consent_ch
     return patient
 
 
-@_retry_on_deadlock
+@retry_on_deadlock
 def appointment_book_new_patient(
     *,
     person: Person,
@@ -1043,7 +1023,7 @@ def appointment_book_new_patient(
         )
 
 
-@_retry_on_deadlock
+@retry_on_deadlock
 def walk_in_register_new_patient(
     *,
     person: Person,
@@ -1093,7 +1073,7 @@ __all__ = [
 # --- Booking without an account (public API / portal): phone verified by OTP -----------------------
 
 
-@_retry_on_deadlock
+@retry_on_deadlock
 def appointment_book_guest(
     *,
     service: Service,
@@ -1165,7 +1145,7 @@ def _plan_rebook(plan_id: int, *, actor: Any, now: datetime, search_days: int) -
     )
 
 
-@_retry_on_deadlock
+@retry_on_deadlock
 @transaction.atomic
 def reexam_plan_rebook(
     *, plan: ReexamPlan, actor: Any, now: datetime | None = None, search_days: int = 14

@@ -42,6 +42,7 @@ from django.utils.translation import gettext as _
 
 from health_f0.core.actors import is_user
 from health_f0.core.audit import audit_log
+from health_f0.core.deadlocks import retry_on_deadlock
 from health_f0.core.exceptions import Conflict, DomainError, NotFound
 from health_f0.core.models import AuditLog
 from health_f0.facilities import access
@@ -78,11 +79,15 @@ def patient_key(*parts: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:16] if raw else ""
 
 
+@retry_on_deadlock
 def _seen(facility: Facility, source: str, rows: list[tuple[str, Any, str, str, bool]]) -> None:
     """Record (external id, when, department, patient key, linked) for the managers' share report:
-    insert new ones, and mark linked the ones seen before the patient linked."""
+    insert new ones, and mark linked the ones seen before the patient linked. Rows go in external-id order,
+    so two imports sharing visits take their key locks in the same order; an INSERT IGNORE that still loses
+    a deadlock (two runs of the same file at once) is run again, it only inserts what is missing."""
     if not rows:
         return
+    rows = sorted(rows, key=lambda row: row[0])
     HisVisitSeen.objects.bulk_create(
         [
             HisVisitSeen(
