@@ -75,3 +75,30 @@ def test_same_ma_lk_in_two_concurrent_imports(ttyt: Any, linked: Any, monkeypatc
         assert HisLabResult.objects.filter(visit=visit).count() == len(LABS)
         assert HisReexamSlip.objects.filter(visit=visit).count() == 1
     assert HisLabResult.objects.filter(patient=patient).count() == 4 * len(LABS)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_seen_visits_are_written_again_when_picked_as_a_deadlock_victim(ttyt: Any, monkeypatch: Any) -> None:
+    """Two imports sharing visits both INSERT IGNORE their "seen" rows; MariaDB may pick one as a deadlock
+    victim (CI saw it: the whole run failed). The step is idempotent, so it runs again, and in key order."""
+    from django.db import OperationalError
+
+    from health_f0.his.models import HisVisitSeen
+
+    original = HisVisitSeen.objects.bulk_create
+    calls: list[list[str]] = []
+
+    def deadlock_once(objs: Any, **kwargs: Any) -> Any:
+        calls.append([o.external_id for o in objs])
+        if len(calls) == 1:
+            raise OperationalError(1213, "Deadlock found when trying to get lock; try restarting transaction")
+        return original(objs, **kwargs)
+
+    monkeypatch.setattr(HisVisitSeen.objects, "bulk_create", deadlock_once)
+    now = timezone.now()
+    imports._seen(ttyt, "xml", [("LKD2", now, "K01", "k2", False), ("LKD1", now, "K01", "k1", False)])
+    assert calls == [["LKD1", "LKD2"], ["LKD1", "LKD2"]]
+    assert sorted(HisVisitSeen.objects.filter(facility=ttyt).values_list("external_id", flat=True)) == [
+        "LKD1",
+        "LKD2",
+    ]
