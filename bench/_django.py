@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = Path(__file__).resolve().parent / "out"
@@ -38,3 +39,44 @@ def percentile(values: list[float], p: float) -> float:
     low = int(k)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
+
+
+def measure_in_process(
+    call: Any, *, ok: int, requests: int, profile: bool = False, show_queries: bool = False, label: str = ""
+) -> None:
+    """The in-process measurement of bench/declare_inproc.py and bench/list_inproc.py: warm up, count the
+    queries of one call (`call(i)` returns the status, `ok` expected), then time `requests` calls on this
+    process's CPU, optionally under cProfile (cumulative, top 45)."""
+    import time
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(20):  # warm-up: caches, connection, the plan caches of core.rawsql
+        status = call(i)
+        assert status == ok, status
+    with CaptureQueriesContext(connection) as ctx:
+        assert call(21) == ok
+    print(f"{label}{len(ctx.captured_queries)} queries per request")
+    if show_queries:
+        for q in ctx.captured_queries:
+            print("  ", q["sql"][:240])
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for i in range(requests):
+        call(100 + i)
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    if profiler:
+        profiler.disable()
+        import pstats
+
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+    print(
+        f"{requests} requests: {cpu * 1000 / requests:.2f} ms CPU and {wall * 1000 / requests:.2f} ms "
+        f"wall per request (this process, sequential); load {load_average()}"
+    )

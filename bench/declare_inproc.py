@@ -10,12 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _django import OUT, setup  # noqa: E402
+from _django import OUT, measure_in_process, setup  # noqa: E402
 
 
 def main() -> None:
@@ -26,9 +25,7 @@ def main() -> None:
     parser.add_argument("--show-queries", action="store_true")
     args = parser.parse_args()
     setup()
-    from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     tokens = [t for t in Path(args.tokens).read_text().split() if t]
     client = Client()
@@ -55,32 +52,8 @@ def main() -> None:
         )
         return response.status_code
 
-    for i in range(20):  # warm-up: caches, connection
-        assert post(i) == 201, post(i)
-    with CaptureQueriesContext(connection) as ctx:
-        assert post(21) == 201
-    print(f"{len(ctx.captured_queries)} queries per request")
-    if args.show_queries:
-        for q in ctx.captured_queries:
-            print("  ", q["sql"][:220])
-    profiler = None
-    if args.profile:
-        import cProfile
-
-        profiler = cProfile.Profile()
-        profiler.enable()
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    for i in range(args.requests):
-        post(100 + i)
-    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-    if profiler:
-        profiler.disable()
-        import pstats
-
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
-    print(
-        f"{args.requests} requests: {cpu * 1000 / args.requests:.2f} ms CPU and {wall * 1000 / args.requests:.2f} ms "
-        "wall per request (this process, sequential)"
+    measure_in_process(
+        post, ok=201, requests=args.requests, profile=args.profile, show_queries=args.show_queries
     )
 
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _django import OUT, load_average, setup  # noqa: E402
+from _django import OUT, measure_in_process, setup  # noqa: E402
 
 
 def main() -> None:
@@ -27,9 +26,7 @@ def main() -> None:
     parser.add_argument("--show-queries", action="store_true")
     args = parser.parse_args()
     setup()
-    from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     tokens = [t for t in Path(args.tokens).read_text().split() if t]
     client = Client()
@@ -40,34 +37,15 @@ def main() -> None:
         sizes.append(len(response.content))
         return response.status_code
 
-    for i in range(20):  # warm-up: caches, connection, the plan caches of core.rawsql
-        status = get(i)
-        assert status == 200, status
-    with CaptureQueriesContext(connection) as ctx:
-        assert get(21) == 200
-    print(f"{args.path}: {len(ctx.captured_queries)} queries per request, {sizes[-1]} bytes")
-    if args.show_queries:
-        for q in ctx.captured_queries:
-            print("  ", q["sql"][:240])
-    profiler = None
-    if args.profile:
-        import cProfile
-
-        profiler = cProfile.Profile()
-        profiler.enable()
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    for i in range(args.requests):
-        get(100 + i)
-    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-    if profiler:
-        profiler.disable()
-        import pstats
-
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
-    print(
-        f"{args.requests} requests: {cpu * 1000 / args.requests:.2f} ms CPU and {wall * 1000 / args.requests:.2f} ms "
-        f"wall per request (this process, sequential); load {load_average()}"
+    measure_in_process(
+        get,
+        ok=200,
+        requests=args.requests,
+        profile=args.profile,
+        show_queries=args.show_queries,
+        label=f"{args.path}: ",
     )
+    print(f"{sizes[-1]} bytes per response")
 
 
 if __name__ == "__main__":
