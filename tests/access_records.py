@@ -280,3 +280,35 @@ def export_records(patients: dict[str, Patient]) -> dict[str, Any]:
     from health_f0.privacy import exports
 
     return {f"export_{s}": exports.export_pdf_request(user=patients[f"pat_{s}"].account) for s in ("a", "b")}
+
+
+# --- An account that is not an F0 patient (issue 12, section 1: sign-up) ---------------------------------
+
+RESIDENT_PHONE = "+84986555444"
+RESIDENT_NAME = "Đỗ Thị Cư Dân"
+
+
+def resident_account() -> Patient:
+    """A resident who opened an account by sign-up (accounts.signup): no station, no registration. The OTP is
+    planted as the hash of a known code (the SMS is not read here)."""
+    from datetime import date
+
+    from health_f0.accounts.signup import account_signup
+    from health_f0.patients.models import OtpChallenge
+    from health_f0.patients.otp import _hash
+
+    OtpChallenge.objects.create(
+        phone=RESIDENT_PHONE,
+        purpose="signup",
+        code_hash=_hash(RESIDENT_PHONE, "signup", "246810"),
+        expires_at=timezone.now() + timedelta(minutes=5),
+    )
+    return account_signup(
+        phone=RESIDENT_PHONE,
+        otp="246810",
+        full_name=RESIDENT_NAME,
+        date_of_birth=date(1985, 4, 4),
+        sex="female",
+        password="Cu-dan-tinh-2026",
+        consent=True,
+    ).patient

@@ -1124,3 +1124,71 @@ def test_walk_in_ticket_and_short_links_are_public_and_hold_no_personal_data(
     link = client.get(f"/h/{booking.link_code}")
     assert link.status_code == 302 and link["Location"] == f"/lich-hen/{booking.public_id}", username
     assert booking.patient.full_name not in link.content.decode()
+
+
+# --- An account that is not an F0 patient (issue 12, section 1: sign-up) ---------------------------------
+# The resident's record is managed by the Sở Y tế (accounts.signup.signup_facility): those who hold a
+# patient-record role there (the administrator, the Sở's leadership) see it; no station, TTYT, booking desk,
+# reception or linker does until their own work brings the resident to them (a booking, a link request).
+RESIDENT_SEEN_BY = {"admin", "syt.lanhdao"}
+
+
+@pytest.fixture
+def resident(records: dict[str, Any]) -> Any:
+    return access_records.resident_account()
+
+
+@pytest.mark.parametrize("username", PERSONAS)
+def test_resident_record_on_the_desk(username: str, resident: Any, persona: Any) -> None:
+    client = _desk(persona, username)
+    detail = client.get(reverse("admin:patients_patient_change", args=[resident.pk]))
+    opened = detail.status_code == 200 and resident.full_name in detail.content.decode()
+    listing = client.get(reverse("admin:patients_patient_changelist"))
+    listed = listing.status_code == 200 and resident.full_name in listing.content.decode()
+    search = client.get(reverse("admin:patients_patient_changelist"), {"q": "0986 555 444"})
+    found = search.status_code == 200 and resident.full_name in search.content.decode()
+    expected = username in RESIDENT_SEEN_BY
+    assert (opened, listed, found) == (expected, expected, expected), (username, detail.status_code)
+
+
+def test_resident_account_sees_only_its_own_record(
+    resident: Any,
+    patients: dict[str, Any],
+    appointments: dict[str, Any],
+    home_care: dict[str, Any],
+    his: dict[str, Any],
+    persona: Any,
+) -> None:
+    account = resident.account
+    every = {**appointments, **home_care, **his}
+    api = _api(persona, account.username)
+    me = api.get("/api/v1/me").json()
+    assert me["kind"] == "patient"
+    assert [(p["full_name"], p["relation"]) for p in me["acting_for"]] == [(resident.full_name, "self")]
+    seen: set[str] = set()
+    for url in ("/api/v1/appointments", "/api/v1/his-links", "/api/v1/visits", "/api/v1/lab-results"):
+        response = api.get(url)
+        assert response.status_code in (200, 403), url
+        seen |= (
+            {str(row["id"]) for row in response.json().get("results", [])}
+            if response.status_code == 200
+            else set()
+        )
+    assert api.get("/api/v1/registrations").status_code == 403
+    for key, record in every.items():
+        public_id = record.declaration.public_id if key.startswith("alert_") else record.public_id
+        assert str(public_id) not in seen, key
+    portal = Client()
+    portal.force_login(account)
+    page = portal.get("/ca-nhan").content.decode()
+    assert resident.full_name in page
+    assert all(p.full_name not in page for p in patients.values())
+    for key in ("appt_a", "appt_b"):
+        assert portal.get(f"/lich-hen/{appointments[key].public_id}").status_code == 404
+        assert api.get(f"/api/v1/appointments/{appointments[key].public_id}").status_code == 404
+    desk = portal.get(reverse("admin:patients_patient_change", args=[patients["pat_a"].pk]))
+    assert desk.status_code == 302 and "/desk/login/" in desk["Location"]
+    # Nobody acts for the resident but the resident (a different number from A's and B's).
+    from health_f0.facilities import access
+
+    assert all(resident not in access.own_patients_for(p.account) for p in patients.values())

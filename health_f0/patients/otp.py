@@ -1,5 +1,5 @@
 """One-time codes by SMS — the one OTP service every domain uses (a registration, a booking without an account,
-an HIS link, a phone check of patients.bonds): 6 digits, 5 minutes, 5 wrong tries, 60 s between codes,
+an HIS link, a phone check of patients.bonds, a sign-up, a forgotten password: accounts.signup): 6 digits, 5 minutes, 5 wrong tries, 60 s between codes,
 per-phone and per-address caps, and a province-wide hourly SMS budget. `otp_request` texts a code,
 `otp_verify` checks one (a wrong code costs a try, committed), `otp_consume` spends it inside the caller's
 transaction. The codes are patients.models.OtpChallenge (its table keeps the name registration_otpchallenge).
@@ -55,13 +55,35 @@ PURPOSES = {
     # A patient's phone after a correction (patients.bonds): the code is read out to the desk or typed on the
     # portal, and makes the family bond on that number.
     "phone_verify": "xac thuc so dien thoai",
+    # A resident opens an account (accounts.signup), or adds a family member on the same number.
+    "signup": "mo tai khoan",
+    # Forgot password (accounts.signup.password_reset_*): texted only to a number that has an account.
+    "password_reset": "dat lai mat khau",
 }
+# Purposes whose code is texted only when the number has a portal account (accounts_on_phone); for any
+# other number a challenge is still recorded and every limit counts, so the answer (and the next answer's
+# "wait 60 s") is the same whether or not the number has an account: nobody learns which numbers do.
+ACCOUNT_ONLY_PURPOSES = frozenset({"password_reset"})
 
 
 @dataclass(frozen=True)
 class OtpIssued:
     expires_in: int
     resend_after: int
+
+
+def accounts_on_phone(phone: str) -> Any:
+    """The portal accounts a number answers for: patients' accounts (active, not staff) whose patient proved
+    `phone` by OTP (Patient.verified_phone, the family bond). Never User.phone, which nobody proved."""
+    from health_f0.core.models import User
+    from health_f0.facilities.models import Membership
+
+    staff = Membership.objects.filter(is_active=True).values("user_id")
+    return (
+        User.objects.filter(patient__verified_phone=phone, is_active=True, is_superuser=False, is_staff=False)
+        .exclude(pk__in=staff)
+        .order_by("pk")
+    )
 
 
 def _hash(phone: str, purpose: str, code: str) -> str:
@@ -227,6 +249,7 @@ def _issue(*, phone: str, purpose: str, ip: str | None, now: datetime) -> OtpIss
         )
     code = f"{secrets.randbelow(10**6):06d}"
     expires_at = now + timedelta(seconds=settings.OTP_TTL_SECONDS)
+    deliver = purpose not in ACCOUNT_ONLY_PURPOSES or accounts_on_phone(phone).exists()
     with transaction.atomic():
         # Any earlier unused code for this phone and purpose stops working.
         OtpChallenge.objects.filter(phone=phone, purpose=purpose, consumed_at__isnull=True).update(
@@ -240,6 +263,9 @@ def _issue(*, phone: str, purpose: str, ip: str | None, now: datetime) -> OtpIss
             ip_address=ip,
         )
         minutes = settings.OTP_TTL_SECONDS // 60
+        if not deliver:
+            # No account on this number: the code exists only as a hash nobody was told.
+            return OtpIssued(expires_in=settings.OTP_TTL_SECONDS, resend_after=resend)
         sms_enqueue(
             to=phone,
             body=f"Ma OTP {PURPOSES[purpose]}: {code}. Ma co hieu luc {minutes} phut. "

@@ -57,3 +57,14 @@ urlpatterns = [
     path("ho-so-kham/in", his_views.his_print, name="his_print"),
     path("ket-qua-xet-nghiem", his_views.his_lab_results, name="his_lab_results"),
 ]
+
+# Accounts for every resident (issue 12, section 1): sign-up, forgot password, family members.
+from health_f0.www import account_views  # noqa: E402
+
+urlpatterns += [
+    path("dang-ky-tai-khoan", account_views.signup_view, name="signup"),
+    path("tai-khoan/da-mo", account_views.signup_done, name="signup_done"),
+    path("quen-mat-khau", account_views.password_reset, name="password_reset"),
+    path("quen-mat-khau/xong", account_views.password_reset_done, name="password_reset_done"),
+    path("ca-nhan/them-nguoi-nha", account_views.family_add, name="family_add"),
+]

@@ -1,10 +1,11 @@
-"""Account endpoints: bearer tokens (log in / log out), who am I, change my password."""
+"""Account endpoints: bearer tokens (log in / log out), who am I, change my password, sign up, forgot password."""
 
 from __future__ import annotations
 
 import math
 from typing import Any, NoReturn
 
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
@@ -14,14 +15,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from health_f0.accounts import two_factor
+from health_f0.accounts import signup, two_factor
 from health_f0.api import selectors
 from health_f0.api.models import ApiToken
 from health_f0.api.parsers import JSONParser
 from health_f0.api.schema import error_responses
 from health_f0.api.services import api_login, api_password_change, api_token_issue, api_token_revoke
 from health_f0.api.throttles import ClientIpScopedRateThrottle
-from health_f0.core.exceptions import RateLimited
+from health_f0.core.exceptions import DomainError, RateLimited
+from health_f0.patients.models import Sex
 from health_f0.patients.selectors import ActingRelation
 
 TAG = "Tài khoản"
@@ -196,3 +198,169 @@ class PasswordChangeApi(APIView):
             **serializer.validated_data,
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Sign-up and forgot password (issue 12, section 1: accounts.signup) ---------------------------------
+
+
+class PasswordResetThrottle(ClientIpScopedRateThrottle):
+    """The reset endpoint is limited per address like the token login (20 a minute); the OTP adds its own
+    limits (5 tries a code, 5 codes an hour a number)."""
+
+    THROTTLE_RATES: dict[str, Any] = {
+        **ClientIpScopedRateThrottle.THROTTLE_RATES,
+        "password_reset": ClientIpScopedRateThrottle.THROTTLE_RATES.get("password_reset", "20/min"),
+        "signup": ClientIpScopedRateThrottle.THROTTLE_RATES.get("signup", "20/min"),
+    }
+
+
+class _PublicAccountApi(APIView):
+    """No authentication: a stale bearer token must not block signing up or resetting a password."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    parser_classes = [JSONParser]
+    throttle_classes = [PasswordResetThrottle]
+
+    def throttled(self, request: Request, wait: float | None) -> NoReturn:
+        retry_after = max(math.ceil(wait or 60), 1)
+        raise RateLimited(
+            ngettext(
+                "Bạn thao tác quá nhiều lần. Vui lòng thử lại sau %(seconds)s giây.",
+                "Bạn thao tác quá nhiều lần. Vui lòng thử lại sau %(seconds)s giây.",
+                retry_after,
+            )
+            % {"seconds": retry_after},
+            code="throttled",
+            retry_after=retry_after,
+        )
+
+
+def _phone_field() -> serializers.CharField:
+    return serializers.CharField(max_length=32, help_text="Số di động đã nhận mã OTP, ví dụ 0912345678")
+
+
+def _otp_field(purpose: str) -> serializers.CharField:
+    return serializers.CharField(
+        max_length=16, help_text=f"Mã OTP 6 chữ số (POST /api/v1/otp với purpose `{purpose}`)"
+    )
+
+
+class AccountCreateApi(_PublicAccountApi):
+    throttle_scope = "signup"
+
+    @extend_schema_serializer(component_name="AccountCreateInput")
+    class InputSerializer(serializers.Serializer):
+        phone = _phone_field()
+        otp = _otp_field("signup")
+        full_name = serializers.CharField(max_length=200, help_text="Họ và tên")
+        date_of_birth = serializers.DateField(input_formats=["iso-8601"], help_text="Ngày sinh, YYYY-MM-DD")
+        sex = serializers.ChoiceField(choices=Sex.choices)
+        cccd = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+        bhyt = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+        password = serializers.CharField(
+            max_length=256,
+            trim_whitespace=False,
+            style={"input_type": "password"},
+            help_text="Ít nhất 8 ký tự",
+        )
+        consent = serializers.BooleanField(
+            help_text="Đồng ý với chính sách bảo vệ dữ liệu cá nhân (bắt buộc true)"
+        )
+        policy_version = serializers.CharField(
+            max_length=16,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="Phiên bản chính sách đã hiển thị (GET /api/v1/privacy/policy); khác phiên bản hiện hành: 400",
+        )
+
+    @extend_schema_serializer(component_name="AccountCreateOutput")
+    class OutputSerializer(serializers.Serializer):
+        token = serializers.CharField(help_text="Gửi trong tiêu đề `Authorization: Bearer <token>`")
+        expires_at = serializers.DateTimeField()
+        username = serializers.CharField(
+            help_text="Tên tài khoản để đăng nhập lần sau (cũng được gửi qua SMS)"
+        )
+        patient_id = serializers.UUIDField(help_text="Hồ sơ của chính tài khoản")
+        bookings_claimed = serializers.IntegerField(
+            help_text="Số lịch hẹn đã đặt không tài khoản bằng số điện thoại này, nay thuộc tài khoản"
+        )
+
+    @extend_schema(
+        operation_id="account_create",
+        tags=[TAG],
+        summary="Mở tài khoản bằng số điện thoại đã xác thực OTP (không cần trạm y tế duyệt)",
+        description="Lấy mã trước bằng `POST /api/v1/otp` với `purpose: signup`. Mọi lỗi của các trường được "
+        "trả về cùng lúc (400) trước khi kiểm tra mã OTP. Người này đã có tài khoản trên số này: 409 "
+        "`account_exists` (đăng nhập, hoặc đặt lại mật khẩu). Lịch hẹn đã đặt không tài khoản bằng số này được "
+        "gộp vào tài khoản.",
+        request=InputSerializer,
+        responses={201: OutputSerializer, **error_responses(400, 409, 429)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result = signup.account_signup(channel="app", **data)
+        raw, token = api_token_issue(user=result.user)
+        body = {
+            "token": raw,
+            "expires_at": token.expires_at,
+            "username": result.user.username,
+            "patient_id": result.patient.public_id,
+            "bookings_claimed": result.claimed_bookings,
+        }
+        return Response(self.OutputSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+class PasswordResetApi(_PublicAccountApi):
+    throttle_scope = "password_reset"
+
+    @extend_schema_serializer(component_name="PasswordResetInput")
+    class InputSerializer(serializers.Serializer):
+        phone = _phone_field()
+        otp = _otp_field("password_reset")
+        new_password = serializers.CharField(
+            max_length=256, trim_whitespace=False, help_text="Ít nhất 8 ký tự"
+        )
+        username = serializers.CharField(
+            max_length=150,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="Chỉ cần khi số điện thoại dùng cho nhiều tài khoản trong gia đình (lỗi "
+            "`account_choice_required` liệt kê chúng trong `accounts`)",
+        )
+
+    @extend_schema_serializer(component_name="PasswordResetOutput")
+    class OutputSerializer(serializers.Serializer):
+        username = serializers.CharField()
+        detail = serializers.CharField()
+
+    @extend_schema(
+        operation_id="auth_password_reset",
+        tags=[TAG],
+        summary="Quên mật khẩu: đặt mật khẩu mới bằng mã OTP gửi tới số điện thoại đã xác thực",
+        description="Lấy mã bằng `POST /api/v1/otp` với `purpose: password_reset` (câu trả lời như nhau dù số "
+        "có tài khoản hay không; tin nhắn chỉ được gửi khi có). Đặt xong, mọi mã truy cập và phiên đăng nhập "
+        "của tài khoản bị huỷ. Giới hạn theo địa chỉ như đăng nhập, và 5 lần nhập sai mỗi mã.",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **error_responses(400, 429)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            user = signup.password_reset_confirm(**data)
+        except DomainError as exc:
+            if exc.code != "account_choice_required":
+                raise
+            # The standard error body, plus the accounts to pick from (the caller proved the number).
+            field_error = [{"code": exc.code, "message": exc.message}]
+            accounts = [{"username": a.username, "full_name": a.full_name} for a in exc.extra["accounts"]]
+            body = {"detail": exc.message, "code": exc.code, "errors": {"username": field_error}}
+            return Response({**body, "accounts": accounts}, status=status.HTTP_400_BAD_REQUEST)
+        detail = _("Đã đặt mật khẩu mới. Vui lòng đăng nhập lại trên các thiết bị khác.")
+        return Response(self.OutputSerializer({"username": user.username, "detail": detail}).data)
