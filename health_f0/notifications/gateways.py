@@ -1,4 +1,5 @@
-"""SMS gateways: console (development), file (tests and demos), esms (eSMS.vn JSON API).
+"""SMS gateways: console (development), file (tests and demos), esms (eSMS.vn JSON API); and the Zalo ZNS
+gateway (template messages through the province's Official Account), `ZnsGateway`, used for channel "zns".
 
 Every gateway implements two calls: `send()` one message under a request id, and `status()` — did the
 gateway take the messages of these attempts? The outbox records an attempt before calling `send()`; when
@@ -10,6 +11,8 @@ so a message is not sent twice whether or not the gateway refuses a repeated req
 from __future__ import annotations
 
 import abc
+import hashlib
+import hmac
 import json
 import logging
 import re
@@ -378,6 +381,178 @@ def _esms_record(record: Mapping[str, Any]) -> GatewayRecord:
     if status == "5" and result == "0":
         return GatewayRecord(provider_id, delivered=False, error="eSMS: not delivered (SendResult 0)")
     return GatewayRecord(provider_id)
+
+
+# --- Zalo ZNS ------------------------------------------------------------------------------------------
+# Zalo Notification Service, as Zalo documents it (developers.zalo.me, "Gửi thông báo ZNS", "Bảng mã lỗi",
+# "Webhook ZNS", "Lấy Access Token từ Refresh Token"): POST ZNS_API_URL with header `access_token` and JSON
+# {phone: "84xxxxxxxxx", template_id, template_data: {...}, tracking_id}; answer {"error": 0, "message":
+# "Success", "data": {"msg_id", "sent_time", "quota": {...}}} or {"error": <negative code>, "message"}.
+# Codes that mean this phone cannot get ZNS (send an SMS instead, not billed): -108 invalid phone, -114 user
+# not receiving ZNS (inactive, old Zalo, opted out), -118 no Zalo account / disabled, -119 cannot receive,
+# -139 refused this kind of message. -124: the access token is invalid or expired (refresh, send again once).
+# Any other code (template not approved or data invalid, quota or balance exhausted, OA not allowed) is a
+# refusal of this message: SMS too.
+ZNS_OK = 0
+ZNS_NO_ZALO = frozenset({-108, -114, -118, -119, -139})
+ZNS_TOKEN_INVALID = frozenset({-124, -216})
+# Renew the access token this long before Zalo's expiry, so a send never carries an expiring token.
+ZNS_TOKEN_MARGIN = timedelta(minutes=10)
+
+
+class ZnsError(GatewayError):
+    """A ZNS refusal or failure. `no_zalo`: the phone cannot get ZNS at all; `code`: Zalo's error code."""
+
+    def __init__(self, message: str, *, code: int | None = None, no_zalo: bool = False, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.code = code
+        self.no_zalo = no_zalo
+
+
+def zns_phone(to: str) -> str:
+    """E.164 +84… → Zalo's 84xxxxxxxxx."""
+    digits = re.sub(r"\D", "", to)
+    if digits.startswith("0"):
+        digits = "84" + digits[1:]
+    return digits
+
+
+class ZnsGateway:
+    """Sends one approved ZNS template message. Not an SMS `Gateway`: it sends template data, not a text,
+    and has no look-up for a message whose answer was lost — such a message is settled by its delivery
+    report or, failing that, by the SMS fallback at its `fallback_at` (never sent twice by ZNS)."""
+
+    name = "zns"
+
+    def send_template(
+        self, *, to: str, template_id: str, template_data: Mapping[str, Any], tracking_id: str
+    ) -> SendResult:
+        from health_f0.notifications.zns_tokens import zns_access_token
+
+        token = zns_access_token()
+        try:
+            return self._post(
+                token, to=to, template_id=template_id, params=template_data, tracking=tracking_id
+            )
+        except ZnsError as exc:
+            if exc.code not in ZNS_TOKEN_INVALID:
+                raise
+        # Zalo says the token is no good (revoked or expired early): renew it and send again, once.
+        token = zns_access_token(refused=token)
+        return self._post(token, to=to, template_id=template_id, params=template_data, tracking=tracking_id)
+
+    def _post(
+        self, token: str, *, to: str, template_id: str, params: Mapping[str, Any], tracking: str
+    ) -> SendResult:
+        payload: dict[str, Any] = {
+            "phone": zns_phone(to),
+            "template_id": template_id,
+            "template_data": dict(params),
+            "tracking_id": tracking,
+        }
+        try:
+            response = requests.post(
+                settings.ZNS_API_URL,
+                json=payload,
+                headers={"access_token": token, "Content-Type": "application/json"},
+                timeout=settings.ZNS_TIMEOUT,
+            )
+        except requests.RequestException as exc:
+            raise ZnsError(f"ZNS unreachable: {exc.__class__.__name__}", maybe_sent=not _never_left(exc))
+        if response.status_code >= 500:
+            raise ZnsError(
+                f"ZNS HTTP {response.status_code}",
+                maybe_sent=response.status_code not in _ESMS_NOT_PROCESSED_HTTP,
+            )
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict) or "error" not in answer:
+            raise ZnsError(f"ZNS bad response (HTTP {response.status_code})", maybe_sent=True)
+        try:
+            code = int(answer["error"])
+        except (TypeError, ValueError):
+            raise ZnsError("ZNS bad response: error is not a number", maybe_sent=True)
+        if code != ZNS_OK:
+            message = str(answer.get("message") or "")[:120]
+            logger.warning("ZNS refused message to %s: %s %s", mask_phone(to), code, message)
+            raise ZnsError(
+                f"ZNS error {code} {message}".strip(),
+                code=code,
+                no_zalo=code in ZNS_NO_ZALO,
+                retryable=False,
+                answered=True,
+            )
+        data = answer.get("data")
+        msg_id = str(data.get("msg_id") or "") if isinstance(data, dict) else ""
+        if not msg_id:
+            raise ZnsError("ZNS answer without msg_id", maybe_sent=True)
+        return SendResult(provider_message_id=msg_id[:64])
+
+
+@dataclass(frozen=True)
+class ZnsEvent:
+    """A ZNS webhook event we act on: `user_received_message` for one of our template messages."""
+
+    msg_id: str
+    tracking_id: str
+    delivered_at: datetime
+
+
+class ZnsWebhookError(ValueError):
+    """Not a valid ZNS webhook request. `forbidden`: the signature or app id is wrong."""
+
+    def __init__(self, message: str, *, forbidden: bool = False):
+        super().__init__(message)
+        self.forbidden = forbidden
+
+
+def zns_signature(*, app_id: str, body: bytes, timestamp: str, secret: str) -> str:
+    """Zalo's webhook MAC: sha256(app_id + raw body + timestamp + OA secret key), hex."""
+    return hashlib.sha256(app_id.encode() + body + timestamp.encode() + secret.encode()).hexdigest()
+
+
+def parse_zns_webhook(body: bytes, signature_header: str) -> ZnsEvent | None:
+    """Verify and read a ZNS webhook POST. Returns the delivery event, or None for another event (ignored);
+    raises ZnsWebhookError for a bad signature, a foreign app or a body that is not an event."""
+    secret = settings.ZNS_OA_SECRET_KEY
+    if not secret or not settings.ZNS_APP_ID:
+        raise ZnsWebhookError("ZNS webhook not configured", forbidden=True)
+    try:
+        event = json.loads(body.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise ZnsWebhookError("body is not JSON")
+    if not isinstance(event, dict):
+        raise ZnsWebhookError("body is not an object")
+    app_id = str(event.get("app_id") or "")
+    timestamp = str(event.get("timestamp") or "")
+    supplied = signature_header.strip()
+    if supplied.lower().startswith("mac="):
+        supplied = supplied[4:].strip()
+    if not app_id or not timestamp or not supplied:
+        raise ZnsWebhookError("app_id, timestamp or signature missing", forbidden=True)
+    expected = zns_signature(app_id=app_id, body=body, timestamp=timestamp, secret=secret)
+    if not hmac.compare_digest(supplied.lower().encode(), expected.encode()):
+        raise ZnsWebhookError("bad signature", forbidden=True)
+    if not hmac.compare_digest(app_id.encode(), settings.ZNS_APP_ID.encode()):
+        raise ZnsWebhookError("another app's event", forbidden=True)
+    if event.get("event_name") != "user_received_message":
+        return None
+    message = event.get("message")
+    if not isinstance(message, dict):
+        raise ZnsWebhookError("message missing")
+    msg_id = str(message.get("msg_id") or "").strip()
+    if not msg_id or len(msg_id) > 64:
+        raise ZnsWebhookError("msg_id missing or too long")
+    if not message.get("delivery_time"):
+        return None  # an ordinary OA chat message was received, not a ZNS one
+    try:
+        delivered_at = datetime.fromtimestamp(int(str(message["delivery_time"])) / 1000, tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise ZnsWebhookError("delivery_time is not a timestamp in milliseconds")
+    tracking = str(message.get("tracking_id") or "").strip()[:64]
+    return ZnsEvent(msg_id=msg_id, tracking_id=tracking, delivered_at=delivered_at)
 
 
 _GATEWAYS: dict[str, type[Gateway]] = {"console": ConsoleGateway, "file": FileGateway, "esms": EsmsGateway}

@@ -31,19 +31,29 @@ class MessageStatus(models.TextChoices):
     FAILED = "failed", _("Gửi lỗi, sẽ thử lại")
     DEAD = "dead", _("Không gửi được")
     EXPIRED = "expired", _("Hết hạn, không gửi")
+    # A Zalo ZNS message replaced by an SMS (no Zalo on the phone, refused, or no delivery report in time):
+    # final; its `fallback` is the SMS that carries the text.
+    FELL_BACK = "fell_back", _("Đã chuyển sang SMS")
+
+
+class Channel(models.TextChoices):
+    SMS = "sms", _("SMS")
+    ZNS = "zns", _("Zalo ZNS")
 
 
 class OutboxMessage(BaseModel):
-    """One SMS. A message carrying a secret (OTP, password) keeps its body only encrypted, only until sent."""
+    """One message: an SMS, or a Zalo ZNS template message whose `body` is the SMS text it falls back to.
+    A message carrying a secret (OTP, password) keeps its body only encrypted, only until sent (always SMS)."""
 
-    channel = models.CharField(_("kênh"), max_length=8, default="sms")
+    channel = models.CharField(_("kênh"), max_length=8, choices=Channel.choices, default=Channel.SMS)
     kind = models.CharField(_("loại tin"), max_length=32, choices=MessageKind.choices)
     to = models.CharField(_("người nhận"), max_length=16, db_index=True, help_text=_("E.164"))
     body = models.TextField(_("nội dung"), blank=True)
     body_encrypted = models.BinaryField(null=True, blank=True, editable=False)
     is_secret = models.BooleanField(_("chứa thông tin bảo mật"), default=False)
     segments = models.PositiveSmallIntegerField(_("số tin"), default=1)
-    # What the gateway bills: segments x SMS_COST_PER_SEGMENT_VND at the time the message was queued.
+    # What the gateway bills: segments x SMS_COST_PER_SEGMENT_VND at the time the message was queued, or
+    # ZNS_COST_VND for a ZNS message (0 once Zalo refused it: a refused template message is not billed).
     cost_vnd = models.PositiveIntegerField(_("chi phí (đồng)"), default=0)
     status = models.CharField(
         _("trạng thái"),
@@ -73,6 +83,21 @@ class OutboxMessage(BaseModel):
     )
     # What the message is about, for the record page ("registration:17").
     subject_ref = models.CharField(_("liên quan"), max_length=64, blank=True, db_index=True)
+    # ZNS only: the approved template and its parameters (no secret ever goes by ZNS).
+    template_id = models.CharField(_("mã mẫu ZNS"), max_length=32, blank=True)
+    template_data = models.JSONField(_("tham số mẫu ZNS"), default=dict, blank=True)
+    # ZNS only: when, without a delivery report, the text is sent by SMS instead.
+    fallback_at = models.DateTimeField(_("chuyển SMS lúc"), null=True, blank=True, db_index=True)
+    # On the SMS that replaced a ZNS message: that message. One-to-one, so a ZNS message can never get two
+    # fallback SMS, whichever workers race to make it.
+    fallback_for = models.OneToOneField(
+        "self",
+        verbose_name=_("gửi thay tin ZNS"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="fallback",
+    )
 
     class Meta:
         verbose_name = _("tin nhắn đi")
@@ -86,6 +111,44 @@ class OutboxMessage(BaseModel):
     @property
     def body_for_staff(self) -> str:
         return "••• nội dung bảo mật (mã OTP/mật khẩu) không hiển thị •••" if self.is_secret else self.body
+
+
+class ContactPreference(models.Model):
+    """How the holder of a phone number wants notices: SMS (the default, also without a row) or Zalo ZNS.
+
+    Kept by phone number, not by person: a notice goes to a number, and a family sharing one phone shares
+    the choice. Set by the account holder in the portal (ca-nhan) or the API (/me/notification-channel)."""
+
+    phone = models.CharField(_("số điện thoại"), max_length=16, unique=True, help_text=_("E.164"))
+    channel = models.CharField(_("kênh nhận tin"), max_length=8, choices=Channel.choices, default=Channel.SMS)
+    updated_at = models.DateTimeField(_("cập nhật lúc"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("kênh nhận tin")
+        verbose_name_plural = _("kênh nhận tin")
+
+    def __str__(self) -> str:
+        return f"{mask_phone(self.phone)}: {self.channel}"
+
+
+class ZnsToken(models.Model):
+    """The Zalo OA access token and its refresh token, both encrypted (notifications.crypto). One row.
+
+    Zalo's access token lives about 25 hours and each refresh returns a new refresh token (the old one is
+    spent), so both are kept here rather than in settings; ZNS_REFRESH_TOKEN only seeds the first refresh."""
+
+    name = models.CharField(max_length=16, unique=True, default="oa")
+    access_token_encrypted = models.BinaryField(null=True, blank=True, editable=False)
+    refresh_token_encrypted = models.BinaryField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("mã truy cập Zalo OA")
+        verbose_name_plural = _("mã truy cập Zalo OA")
+
+    def __str__(self) -> str:
+        return f"Zalo OA token (expires {self.expires_at})"
 
 
 class OutboxAlert(BaseModel):

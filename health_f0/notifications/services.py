@@ -1,10 +1,18 @@
-"""Queue and send SMS through the persisted outbox."""
+"""Queue and send messages through the persisted outbox: SMS, or Zalo ZNS with the SMS as its fallback.
+
+A message goes by ZNS only where configured (ZNS_ENABLED and a template for its kind) and when the holder
+of the number chose Zalo (ContactPreference); it then carries its SMS text too. The SMS is sent instead,
+once, when Zalo says the phone has no Zalo or refuses the message, or when no delivery report came by the
+message's `fallback_at` (zns_fallback_due, every minute). A ZNS message is never sent twice by ZNS, and a
+one-to-one link (OutboxMessage.fallback_for) makes a second fallback SMS impossible.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,9 +33,19 @@ from health_f0.notifications.gateways import (
     AttemptStatus,
     GatewayError,
     GatewayRecord,
+    ZnsError,
+    ZnsEvent,
+    ZnsGateway,
     get_gateway,
 )
-from health_f0.notifications.models import EarlyDeliveryReport, MessageStatus, OutboxMessage
+from health_f0.notifications.models import (
+    Channel,
+    ContactPreference,
+    EarlyDeliveryReport,
+    MessageStatus,
+    OutboxMessage,
+)
+from health_f0.notifications.selectors import contact_channel, zns_available
 
 logger = logging.getLogger(__name__)
 
@@ -44,16 +62,22 @@ def sms_enqueue(
     secret: bool = False,
     expires_at: datetime | None = None,
     subject_ref: str = "",
+    zns_data: Mapping[str, Any] | None = None,
 ) -> OutboxMessage:
-    """Persist an SMS and queue its sending after the surrounding transaction commits.
+    """Persist a message and queue its sending after the surrounding transaction commits.
 
-    The text is made unaccented GSM-7 and must fit two segments; a secret body is stored only encrypted.
+    The text is made unaccented GSM-7 and must fit two segments; a secret body is stored only encrypted
+    (and always goes by SMS). The message goes by Zalo ZNS instead when `message_channel` says so: its
+    template parameters are `zns_data` (the template's named fields), or {"content": the text}.
     """
     text = sms_text(body)
     if len(text) > SMS_TWO_SEGMENTS:
         raise DomainError(f"SMS quá dài ({len(text)} ký tự, tối đa {SMS_TWO_SEGMENTS}).", code="sms_too_long")
     segments = sms_segments(text)
+    channel, template_id = message_channel(to=to, kind=kind, secret=secret)
+    now = timezone.now()
     message = OutboxMessage(
+        channel=channel,
         kind=kind,
         to=to,
         is_secret=secret,
@@ -62,8 +86,13 @@ def sms_enqueue(
         expires_at=expires_at,
         facility=facility,
         subject_ref=subject_ref,
-        next_attempt_at=timezone.now(),
+        next_attempt_at=now,
     )
+    if channel == Channel.ZNS:
+        message.template_id = template_id
+        message.template_data = {str(k): str(v) for k, v in (zns_data or {"content": body}).items()}
+        message.cost_vnd = int(settings.ZNS_COST_VND)
+        message.fallback_at = now + _fallback_after()
     if secret:
         message.body_encrypted = crypto.encrypt(text)
     else:
@@ -71,6 +100,21 @@ def sms_enqueue(
     message.save()
     transaction.on_commit(lambda: _queue_send(message.pk))
     return message
+
+
+def message_channel(*, to: str, kind: str, secret: bool = False) -> tuple[str, str]:
+    """(channel, ZNS template id) for a message: ZNS where configured (enabled, a template for the kind)
+    and chosen by the number's holder; SMS otherwise and always for a secret. No query unless ZNS is on."""
+    if secret or not zns_available():
+        return Channel.SMS, ""
+    template_id = settings.ZNS_TEMPLATES.get(kind, "")
+    if not template_id or contact_channel(phone=to) != Channel.ZNS:
+        return Channel.SMS, ""
+    return Channel.ZNS, template_id
+
+
+def _fallback_after() -> timedelta:
+    return timedelta(minutes=max(int(settings.ZNS_FALLBACK_AFTER_MINUTES), 1))
 
 
 def sms_cost_vnd(segments: int) -> int:
@@ -133,6 +177,17 @@ def outbox_send(*, message_id: int) -> OutboxMessage | None:
     message, body = claimed
     if body is None:  # expired or undecryptable: already closed
         return message
+    if message.channel == Channel.ZNS:
+        try:
+            result = ZnsGateway().send_template(
+                to=message.to,
+                template_id=message.template_id,
+                template_data=message.template_data,
+                tracking_id=message.attempt_id,
+            )
+        except Exception as exc:  # noqa: BLE001 - recorded: the message falls back or waits for its report
+            return _zns_failed(message, exc)
+        return _attempt_sent(message, result.provider_message_id)
     gateway = get_gateway(message.gateway)
     try:
         result = gateway.send(to=message.to, body=body, kind=message.kind, reference=message.attempt_id)
@@ -167,7 +222,10 @@ def _attempt_begin(message_id: int) -> tuple[OutboxMessage, str | None] | None:
             first = message.attempt_started_at is None
             message.attempt_id = str(message.public_id) if first else uuid.uuid4().hex
         message.attempts += 1
-        message.gateway = get_gateway().name
+        message.gateway = ZnsGateway.name if message.channel == Channel.ZNS else get_gateway().name
+        if message.channel == Channel.ZNS and message.attempts == 1:
+            # The report is awaited from the first attempt on (a retry does not push the SMS further back).
+            message.fallback_at = max(message.fallback_at or now, now + _fallback_after())
         message.status = MessageStatus.SENDING
         message.attempt_started_at = now
         message.status_checks = 0
@@ -232,6 +290,117 @@ def _attempt_failed(message: OutboxMessage, exc: Exception) -> OutboxMessage:
     return current
 
 
+def _zns_failed(message: OutboxMessage, exc: Exception) -> OutboxMessage:
+    """A ZNS attempt failed. Zalo refused it (no Zalo on the phone, template, quota, token...): the SMS goes
+    now. It never reached Zalo (connection refused, 502/503): ZNS is tried again, unless the next try would
+    come after the fallback time. It may have reached Zalo (timeout, lost answer): it stays `sending`; its
+    delivery report settles it, or the SMS goes at `fallback_at`."""
+    known = isinstance(exc, ZnsError)
+    error = str(exc) if known else f"{exc.__class__.__name__}: {exc}"
+    maybe_sent = exc.maybe_sent if isinstance(exc, GatewayError) else True
+    (logger.warning if known else logger.exception)(
+        "ZNS %s to %s failed (attempt %s): %s", message.pk, mask_phone(message.to), message.attempts, error
+    )
+    with transaction.atomic():
+        current = _locked_attempt(message)
+        if current is None:
+            return OutboxMessage.objects.get(pk=message.pk)
+        now = timezone.now()
+        if maybe_sent:
+            current.last_error = f"result unknown: {error}"[:255]
+            current.next_attempt_at = (
+                None  # no status call exists for ZNS: the report or the fallback settles it
+            )
+            current.save()
+            return current
+        retry_at = now + _backoff(current.attempts)
+        retryable = isinstance(exc, GatewayError) and exc.retryable and not exc.answered
+        if retryable and current.fallback_at and retry_at < current.fallback_at:
+            current.status = MessageStatus.FAILED
+            current.next_attempt_at = retry_at
+            current.last_error = error[:255]
+            current.save()
+            return current
+        why = "ZNS: số điện thoại không dùng Zalo" if getattr(exc, "no_zalo", False) else "ZNS lỗi"
+        _fall_back(current, f"{why} ({error})", billed=False)
+    return current
+
+
+def _fall_back(message: OutboxMessage, reason: str, *, billed: bool) -> OutboxMessage | None:
+    """Close a ZNS message (locked by the caller) and queue its text as one SMS. `billed` False: Zalo did
+    not take it, so it costs nothing. An expired message is expired, not sent by SMS. Returns the SMS."""
+    now = timezone.now()
+    if message.expires_at and message.expires_at <= now:
+        _expire(message)
+        message.last_error = reason[:255]
+        message.fallback_at = None
+        message.save()
+        return None
+    message.status = MessageStatus.FELL_BACK
+    message.last_error = reason[:255]
+    message.next_attempt_at = None
+    message.fallback_at = None
+    if not billed:
+        message.cost_vnd = 0
+    message.save()
+    sms = OutboxMessage.objects.create(
+        channel=Channel.SMS,
+        kind=message.kind,
+        to=message.to,
+        body=message.body,
+        segments=message.segments,
+        cost_vnd=sms_cost_vnd(message.segments),
+        expires_at=message.expires_at,
+        facility_id=message.facility_id,
+        subject_ref=message.subject_ref,
+        next_attempt_at=now,
+        fallback_for=message,
+    )
+    logger.info("ZNS %s fell back to SMS %s: %s", message.pk, sms.pk, reason)
+    transaction.on_commit(lambda: _queue_send(sms.pk))
+    return sms
+
+
+ZNS_OPEN_STATUSES = (MessageStatus.QUEUED, MessageStatus.FAILED, MessageStatus.SENDING, MessageStatus.SENT)
+
+
+def zns_fallback_due(*, limit: int = 500) -> int:
+    """ZNS messages with no delivery report by their `fallback_at`: each is closed and its text queued as
+    one SMS, under the message's row lock (SKIP LOCKED: two sweeps, or a sweep and a late report, never
+    both act on it). One that never reached Zalo costs nothing. Returns how many fell back."""
+    now = timezone.now()
+    ids = list(
+        OutboxMessage.objects.filter(channel=Channel.ZNS, status__in=ZNS_OPEN_STATUSES, fallback_at__lte=now)
+        .order_by("fallback_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    done = 0
+    minutes = int(settings.ZNS_FALLBACK_AFTER_MINUTES)
+    for message_id in ids:
+        with transaction.atomic():
+            message = (
+                OutboxMessage.objects.select_for_update(skip_locked=True)
+                .filter(pk=message_id, status__in=ZNS_OPEN_STATUSES, fallback_at__lte=timezone.now())
+                .first()
+            )
+            if message is None:  # delivered, or taken by another worker, meanwhile
+                continue
+            billed = message.status in (MessageStatus.SENT, MessageStatus.SENDING)
+            reason = f"ZNS: không có báo đã nhận sau {minutes} phút" if billed else "ZNS: chưa gửi được"
+            _fall_back(message, reason, billed=billed)
+            done += 1
+    return done
+
+
+def zns_report_apply(*, event: ZnsEvent) -> int:
+    """A ZNS delivery event (user_received_message): the message reached the phone. Found by Zalo's msg_id
+    or by our tracking id; a repeat changes nothing; one that came before the message was saved as sent
+    waits as an early report. Returns how many messages it settled."""
+    return outbox_mark_delivered(
+        provider_message_id=event.msg_id, delivered=True, reference=event.tracking_id
+    )
+
+
 def _expire(message: OutboxMessage) -> None:
     message.status = MessageStatus.EXPIRED
     message.next_attempt_at = None
@@ -252,9 +421,9 @@ def outbox_reconcile_due(*, limit: int = 200) -> int:
     attempts are up); unknown → asked again later with a growing delay. Never resent blindly.
     Returns how many messages left `sending`."""
     due = list(
-        OutboxMessage.objects.filter(
-            status=MessageStatus.SENDING, next_attempt_at__lte=timezone.now()
-        ).order_by("pk")[:limit]
+        OutboxMessage.objects.filter(status=MessageStatus.SENDING, next_attempt_at__lte=timezone.now())
+        .exclude(channel=Channel.ZNS)  # no status call: the delivery report or the fallback settles it
+        .order_by("pk")[:limit]
     )
     by_gateway: dict[str, list[tuple[OutboxMessage, Attempt]]] = {}
     for message in due:
@@ -360,6 +529,7 @@ def outbox_due_ids(*, limit: int = 500, after_id: int = 0) -> list[int]:
 
 
 EARLY_REPORT_KEEP_DAYS = 3
+FINAL_STATUSES = (MessageStatus.DELIVERED, MessageStatus.DEAD, MessageStatus.EXPIRED, MessageStatus.FELL_BACK)
 
 
 def _report_match(provider_message_id: str, reference: str) -> Q:
@@ -385,6 +555,10 @@ def _apply_report(*, match: Q, delivered: bool, error: str, provider_message_id:
     if provider_message_id:
         final["provider_message_id"] = provider_message_id[:64]
     updated += sending.update(updated_at=now, sent_at=now, next_attempt_at=None, body_encrypted=None, **final)
+    if delivered:  # a ZNS message that reached the phone after its SMS fallback went: recorded, nothing else
+        updated += OutboxMessage.objects.filter(
+            match, status=MessageStatus.FELL_BACK, delivered_at__isnull=True
+        ).update(updated_at=now, delivered_at=now)
     return updated
 
 
@@ -404,9 +578,7 @@ def outbox_mark_delivered(
     )
     if matched:
         return matched
-    already_final = OutboxMessage.objects.filter(
-        match, status__in=[MessageStatus.DELIVERED, MessageStatus.DEAD, MessageStatus.EXPIRED]
-    ).exists()
+    already_final = OutboxMessage.objects.filter(match, status__in=FINAL_STATUSES).exists()
     if not already_final and (provider_message_id or reference):
         EarlyDeliveryReport.objects.create(
             provider_message_id=provider_message_id[:64],
@@ -441,7 +613,7 @@ def outbox_apply_early_reports(*, message: OutboxMessage | None = None) -> int:
             matched
             or OutboxMessage.objects.filter(
                 _report_match(report.provider_message_id, report.reference),
-                status__in=[MessageStatus.DELIVERED, MessageStatus.DEAD, MessageStatus.EXPIRED],
+                status__in=FINAL_STATUSES,
             ).exists()
         ):
             report.delete()
@@ -507,6 +679,43 @@ def outbox_requeue(*, message: OutboxMessage, actor: Any) -> OutboxMessage:
     )
     transaction.on_commit(lambda: _queue_send(locked.pk))
     return locked
+
+
+# --- The recipient's channel -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def contact_channel_set(*, phone: str, channel: str, actor: Any) -> ContactPreference:
+    """Record how the holder of `phone` wants notices (SMS or Zalo ZNS), audited. Zalo may be chosen only
+    where ZNS is configured; SMS always. The caller has checked that the actor holds the number."""
+    from health_f0.core.audit import audit_log
+    from health_f0.core.models import AuditLog
+
+    if channel not in Channel.values:
+        raise DomainError(_("Kênh nhận tin không hợp lệ."), code="invalid_channel", field="channel")
+    if channel == Channel.ZNS and not zns_available():
+        raise DomainError(
+            _("Chưa thể nhận tin qua Zalo: Sở Y tế chưa bật kênh Zalo."),
+            code="zns_unavailable",
+            field="channel",
+        )
+    if not phone:
+        raise DomainError(_("Tài khoản chưa có số điện thoại."), code="no_phone", field="channel")
+    preference = ContactPreference.objects.select_for_update().filter(phone=phone).first()
+    previous = preference.channel if preference else Channel.SMS
+    if preference is None:
+        preference = ContactPreference(phone=phone)
+    preference.channel = channel
+    preference.save()
+    if previous != channel:
+        audit_log(
+            actor=actor,
+            action=AuditLog.Action.UPDATE,
+            verb="notification_channel",
+            target=preference,
+            data={"from": previous, "to": channel},
+        )
+    return preference
 
 
 # --- Outbox age alert ---------------------------------------------------------------------------------

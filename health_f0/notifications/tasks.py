@@ -1,5 +1,6 @@
 """Background jobs: send one message; every minute, settle attempts whose result is unknown, send whatever
-is due (retries, missed queue calls), apply delivery reports that came early, and watch the outbox's age.
+is due (retries, missed queue calls), apply delivery reports that came early, send by SMS the ZNS messages
+that got no delivery report in time, and watch the outbox's age.
 
 The minute jobs hold expiring locks (health_f0.core.locks): a worker killed mid-sweep blocks the sweep
 for at most OUTBOX_LOCK_TTL seconds, and not at all once a worker on the same machine restarts."""
@@ -84,6 +85,13 @@ def send_due_messages() -> int:
 def apply_early_delivery_reports() -> int:
     """Delivery reports that arrived before their message was saved as sent: apply them now."""
     return services.outbox_apply_early_reports()
+
+
+@db_periodic_task(crontab(minute="*"))
+@task_lock("zns-fallback", ttl=OUTBOX_LOCK_TTL)
+def send_zns_fallbacks() -> int:
+    """ZNS messages with no delivery report by their fallback time: sent by SMS instead (once each)."""
+    return services.zns_fallback_due()
 
 
 @db_periodic_task(crontab(minute="*"))

@@ -8,4 +8,5 @@ app_name = "hooks"
 
 urlpatterns = [
     path("esms/<str:token>", views.esms_callback, name="esms-callback"),
+    path("zalo", views.zns_webhook, name="zns-webhook"),
 ]

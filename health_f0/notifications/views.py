@@ -11,8 +11,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from health_f0.notifications.gateways import parse_esms_callback
-from health_f0.notifications.services import outbox_mark_delivered
+from health_f0.notifications.gateways import ZnsWebhookError, parse_esms_callback, parse_zns_webhook
+from health_f0.notifications.services import outbox_mark_delivered, zns_report_apply
 
 logger = logging.getLogger(__name__)
 
@@ -42,3 +42,31 @@ def esms_callback(request: HttpRequest, token: str) -> JsonResponse:
         reference=report.reference,
     )
     return JsonResponse({"matched": matched, "final": True})
+
+
+# A webhook body is a small JSON event; anything bigger is not Zalo's.
+ZNS_WEBHOOK_MAX_BYTES = 64 * 1024
+
+
+@csrf_exempt  # called by Zalo's servers, authenticated by the X-ZEvent-Signature MAC over the body
+@require_http_methods(["POST"])
+def zns_webhook(request: HttpRequest) -> JsonResponse:
+    """Zalo OA webhook: `user_received_message` for a ZNS message marks it delivered (once; repeats are
+    acknowledged and change nothing). Other events are acknowledged and ignored. 403 for a wrong signature
+    or another app's event, 400 for a body that is not an event."""
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if not length.isdigit() or int(length) > ZNS_WEBHOOK_MAX_BYTES:
+        return JsonResponse({"detail": _("Yêu cầu quá lớn."), "code": "too_large"}, status=413)
+    body = request.body
+    try:
+        event = parse_zns_webhook(body, request.headers.get("X-ZEvent-Signature", ""))
+    except ZnsWebhookError as exc:
+        logger.warning("bad ZNS webhook: %s", exc)
+        if exc.forbidden:
+            return JsonResponse(
+                {"detail": _("Chữ ký không hợp lệ."), "code": "invalid_signature"}, status=403
+            )
+        return JsonResponse({"detail": _("Sự kiện Zalo không hợp lệ."), "code": "invalid_event"}, status=400)
+    if event is None:
+        return JsonResponse({"matched": 0, "handled": False})
+    return JsonResponse({"matched": zns_report_apply(event=event), "handled": True})

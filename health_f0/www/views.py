@@ -34,7 +34,7 @@ from health_f0.registration import screening
 from health_f0.registration import selectors as registration_selectors
 from health_f0.registration.models import Eligibility
 from health_f0.registration.services import ValidationErrors, registration_submit
-from health_f0.www import selectors
+from health_f0.www import notification_views, selectors
 from health_f0.www.forms import ChangePasswordForm, LoginForm, NewPasswordForm, RegistrationForm
 
 # The order fields appear on the page, so the error summary lists them top to bottom.
@@ -288,6 +288,8 @@ def me(request: HttpRequest) -> HttpResponse:
     patient = choice.current
     if patient is None:
         return _page(request, "www/me_missing.html", {}, status=404)
+    if request.method == "POST" and "channel" in request.POST:  # the channel for notices (SMS or Zalo)
+        return notification_views.channel_update(request, patient)
     if request.method == "POST":
         wanted = request.POST.get("patient") or str(patient.public_id)
         patient = next((p for p in choice.patients if str(p.public_id) == wanted), None)
@@ -318,6 +320,7 @@ def me(request: HttpRequest) -> HttpResponse:
             "episode": episode,
             "may_certificate": episode is not None
             and may_download_certificate(episode=episode, actor=request.user),
+            **notification_views.channel_context(request, patient),
         },
     )
 

@@ -41,6 +41,7 @@ from health_f0.desk.actions import dialog_action, post_only, run
 from health_f0.desk.formatting import fmt_born, fmt_datetime, fmt_when_who, name_html
 from health_f0.desk.site import desk_site, has_any_role, redirect_back
 from health_f0.facilities import access
+from health_f0.notifications.selectors import deliveries_for_subject
 
 
 @admin.register(Appointment, site=desk_site)
@@ -258,6 +259,8 @@ class AppointmentAdmin(WorklistPages, BookingPages, ReexamPages, ReceptionPages)
             extra["appointment_messages"] = selectors.appointment_messages(
                 user=request.user, appointment=appointment
             )
+            # Every message about the booking with its channel (SMS or Zalo ZNS) and SMS fallback.
+            extra["deliveries"] = deliveries_for_subject(subject_ref=f"appointment:{appointment.pk}")
         return super().change_view(request, object_id, form_url, extra)
 
     # --- detail actions -------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The SMS outbox in the desk: read-only, scoped by access.outbox_for.
+"""The outbox (SMS and Zalo ZNS) in the desk: read-only, scoped by access.outbox_for. Above the list, the
+backlog and the cost per channel of the messages listed (the filters apply).
 
 A secret message (OTP, password) keeps its text only encrypted, only until sent; the desk never reads,
 decrypts or shows `body_encrypted` — `body_for_staff` is all that is displayed — and shows the recipient
@@ -13,6 +14,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from unfold.dataclasses import ActionDialog
@@ -26,7 +28,8 @@ from health_f0.desk.formatting import badge, fmt_datetime
 from health_f0.desk.site import ScopedModelAdmin, desk_site, redirect_back
 from health_f0.facilities import access
 from health_f0.notifications.desk.backlog import outbox_backlog_context
-from health_f0.notifications.models import MessageStatus, OutboxMessage
+from health_f0.notifications.models import Channel, MessageStatus, OutboxMessage
+from health_f0.notifications.selectors import outbox_cost_by_channel
 from health_f0.notifications.services import outbox_may_requeue, outbox_requeue
 
 STATUS_BADGE: dict[str, str | None] = {
@@ -37,6 +40,7 @@ STATUS_BADGE: dict[str, str | None] = {
     MessageStatus.FAILED: "warning",
     MessageStatus.DEAD: "danger",
     MessageStatus.EXPIRED: None,
+    MessageStatus.FELL_BACK: "info",
 }
 
 # A confirmation posted from a dialog: a plain link (GET) never sends anything.
@@ -54,6 +58,7 @@ class OutboxMessageAdmin(ScopedModelAdmin):
     list_display = (
         "created_col",
         "kind",
+        "channel_col",
         "to_col",
         "status_col",
         "segments_col",
@@ -62,13 +67,14 @@ class OutboxMessageAdmin(ScopedModelAdmin):
         "facility",
     )
     list_select_related = ("facility",)
-    list_filter = ("status", "kind", ("facility", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("status", "channel", "kind", ("facility", admin.RelatedOnlyFieldListFilter))
     # The backlog (oldest waiting message, its age, how many wait) above the list: backlog.py.
     list_before_template = "admin/notifications/outboxmessage/list_before.html"
     search_fields = ("subject_ref",)
     # Only these are ever rendered: no `to`, `body` or `body_encrypted` field on any page.
     fields = (
         "kind",
+        "channel_col",
         "to_col",
         "body_col",
         "segments_col",
@@ -79,6 +85,9 @@ class OutboxMessageAdmin(ScopedModelAdmin):
         "attempt_id",
         "attempt_started_col",
         "provider_message_id",
+        "template_id",
+        "fallback_col",
+        "fallback_at_col",
         "facility",
         "subject_ref",
         "created_col",
@@ -95,7 +104,11 @@ class OutboxMessageAdmin(ScopedModelAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         extra = {**(extra_context or {}), **outbox_backlog_context(request, self.get_queryset(request))}
-        return super().changelist_view(request, extra)
+        response = super().changelist_view(request, extra)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:  # the cost of what the filters list, per channel
+            response.context_data["channel_costs"] = outbox_cost_by_channel(changelist.queryset)
+        return response
 
     def has_requeue_permission(self, request: HttpRequest, object_id: Any = None) -> bool:
         if not request.user.is_superuser and not access.roles_of(request.user):
@@ -109,9 +122,15 @@ class OutboxMessageAdmin(ScopedModelAdmin):
     def created_col(self, obj: OutboxMessage) -> str:
         return fmt_datetime(obj.created_at)
 
+    @display(description=_("kênh"), ordering="channel")
+    def channel_col(self, obj: OutboxMessage) -> str:
+        return str(obj.get_channel_display())
+
     @display(description=_("số tin · chi phí"), ordering="segments")
     def segments_col(self, obj: OutboxMessage) -> str:
         cost = f"{obj.cost_vnd:,}".replace(",", ".")
+        if obj.channel == Channel.ZNS:
+            return gettext("1 tin ZNS · %(cost)s đ") % {"cost": cost}
         return ngettext("%(n)s tin · %(cost)s đ", "%(n)s tin · %(cost)s đ", obj.segments) % {
             "n": obj.segments,
             "cost": cost,
@@ -144,6 +163,20 @@ class OutboxMessageAdmin(ScopedModelAdmin):
     @display(description=_("đến máy lúc"))
     def delivered_col(self, obj: OutboxMessage) -> str:
         return fmt_datetime(obj.delivered_at)
+
+    @display(description=_("chuyển SMS lúc"))
+    def fallback_at_col(self, obj: OutboxMessage) -> str:
+        return fmt_datetime(obj.fallback_at)
+
+    @display(description=_("tin ZNS / SMS thay thế"))
+    def fallback_col(self, obj: OutboxMessage) -> Any:
+        """The ZNS message this SMS replaced, or the SMS that replaced this ZNS message (same scope)."""
+        other = obj.fallback_for if obj.fallback_for_id else getattr(obj, "fallback", None)
+        if other is None:
+            return "—"
+        url = reverse("admin:notifications_outboxmessage_change", args=[other.pk])
+        label = gettext("Tin ZNS đã thay") if obj.fallback_for_id else gettext("SMS gửi thay")
+        return format_html('<a class="underline" href="{}">{} #{}</a>', url, label, other.pk)
 
     def _requeue(self, request: HttpRequest, message: OutboxMessage) -> bool:
         done, _result = run(
