@@ -35,6 +35,8 @@ urlpatterns = [
     # The split view serves Swagger UI's start-up script as a file: no inline script (Content-Security-Policy).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("health_f0.api.urls")),
+    # v2: the same views; lists page by keyset cursor (health_f0/api/versioning.py).
+    path("api/v2/", include("health_f0.api.urls", namespace="api-v2")),
     path("hooks/", include("health_f0.notifications.urls")),
     path("bao-cao/", include("health_f0.reports.urls")),
     # Guidance PDFs are public documents uploaded in the desk; nothing else under media/ is served.

@@ -65,3 +65,15 @@ def paginated(name: str, item: serializers.Serializer) -> serializers.Serializer
             "results": item,
         },
     )
+
+
+def cursor_paginated(name: str, item: serializers.Serializer) -> serializers.Serializer:
+    """The v2 keyset envelope around a list of `item` (no count; `next`/`previous` carry the cursor)."""
+    return inline_serializer(
+        name=name,
+        fields={
+            "next": serializers.URLField(allow_null=True, help_text="Trang sau; null: hết danh sách"),
+            "previous": serializers.URLField(allow_null=True, help_text="Trang trước; null: trang đầu"),
+            "results": item,
+        },
+    )

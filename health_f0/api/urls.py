@@ -5,6 +5,7 @@ from health_f0.api.apis import (
     appointments,
     his,
     monitoring,
+    notifications,
     privacy,
     public,
     registrations,
@@ -40,6 +41,11 @@ urlpatterns = [
     path("auth/logout", accounts.TokenDeleteApi.as_view(), name="auth-logout"),
     path("auth/password", accounts.PasswordChangeApi.as_view(), name="auth-password"),
     path("me", accounts.MeApi.as_view(), name="me"),
+    path(
+        "me/notification-channel",
+        notifications.MeNotificationChannelApi.as_view(),
+        name="me-notification-channel",
+    ),
     path("questionnaire", monitoring.QuestionnaireApi.as_view(), name="questionnaire"),
     path("declarations", monitoring.DeclarationCollectionApi.as_view(), name="declarations"),
     path("guidance", monitoring.GuidanceListApi.as_view(), name="guidance-list"),
@@ -108,4 +114,10 @@ urlpatterns = [
         privacy.DataRequestCancelApi.as_view(),
         name="privacy-request-cancel",
     ),
+]
+
+# Sign-up and forgot password (issue 12, section 1).
+urlpatterns += [
+    path("accounts", accounts.AccountCreateApi.as_view(), name="accounts"),
+    path("auth/password-reset", accounts.PasswordResetApi.as_view(), name="auth-password-reset"),
 ]

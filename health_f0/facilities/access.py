@@ -80,6 +80,12 @@ def _active_memberships(user: Any) -> list[tuple[int, str, str]]:
     return result
 
 
+def remember_no_memberships(user: Any) -> None:
+    """The caller has just read that `user` holds no active membership (api.sql.tokens does, in the token's
+    own query): the staff checks of this request need not ask again."""
+    _cache(user)["memberships"] = []
+
+
 def is_staff_member(user: Any) -> bool:
     """True for a logged-in user who holds any staff role (or is a superuser)."""
     if not getattr(user, "is_authenticated", False):
@@ -669,7 +675,13 @@ def owns_patient(actor: Any, patient: Any) -> bool:
     if is_staff_member(actor):
         # A staff member's staff scope is not "their own": only their personal record counts.
         return bool(patient.account_id == actor.pk)
-    return own_patients_for(actor).filter(pk=patient.pk).exists()
+    if patient.account_id == actor.pk:
+        return True
+    # Read once per user object (one request): a list of 100 bookings asks for each row's actions.
+    cache = _cache(actor)
+    if "own_patient_ids" not in cache:
+        cache["own_patient_ids"] = frozenset(own_patients_for(actor).values_list("pk", flat=True))
+    return patient.pk in cache["own_patient_ids"]
 
 
 def actor_capacity(

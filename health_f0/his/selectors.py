@@ -10,11 +10,12 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import Coalesce
+from django.db.models import Count, DateTimeField, F, IntegerField, Q, QuerySet, Value, Window
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils.translation import gettext as _
 
 from health_f0.core.exceptions import DomainError
+from health_f0.core.keyset import time_key
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, FacilityKind
 from health_f0.his.models import (
@@ -90,6 +91,52 @@ def lab_results_for(
         when = Coalesce("report__effective_at", "report__issued_at", "observed_at")
         return qs.order_by(when.desc(nulls_last=True), "report_id", "name", "id")
     return qs.order_by("-observed_at", "name", "id")
+
+
+# --- The portal's pages of records: keyset-ready orderings (core.keyset: every column NOT NULL, the last
+# unique). ---
+
+PORTAL_VISIT_ORDER = ("-admitted_at", "-id")
+PORTAL_LAB_ORDER = ("-report_at", "report_key", "name", "id")
+
+
+def portal_visits(*, user: Any, patient: Any) -> tuple[QuerySet[HisVisit], QuerySet[HisVisit]]:
+    """visits_for one patient (the scope read once) as (visits with a time, for a keyset page in
+    PORTAL_VISIT_ORDER: an index range of (patient, admitted_at), so a page reads its own rows whatever the
+    history holds; visits the HIS sent without a time, newest import first, to show after the last page)."""
+    visits = visits_for(user=user, patient=patient)
+    return visits.filter(admitted_at__isnull=False), visits.filter(admitted_at__isnull=True).order_by("-id")
+
+
+def portal_lab_results(*, user: Any, patient: Any, out_of_range_only: bool = False) -> QuerySet[HisLabResult]:
+    """lab_results_for(by_report=True) of one patient as a keyset-ready queryset for PORTAL_LAB_ORDER: the
+    results of one report follow each other at the report's time (`report_at`), a report's results by
+    name; results issued without a report have `report_key` 0."""
+    return lab_results_for(user=user, patient=patient, out_of_range_only=out_of_range_only).annotate(
+        # A result without any time sorts as core.keyset.NO_TIME: last, newest first.
+        report_at=Coalesce(
+            "report__effective_at", "report__issued_at", time_key("observed_at"), output_field=DateTimeField()
+        ),
+        report_key=Coalesce("report_id", Value(0), output_field=IntegerField()),
+    )
+
+
+def visit_lab_results(
+    *, user: Any, patient: Any, visits: list[HisVisit], per_visit: int | None = None
+) -> QuerySet[HisLabResult]:
+    """The lab results of some visits of one patient, by visit then name; with `per_visit`, at most that
+    many of each visit (numbered by `rank`, 1 first), so a page of visits reads a bounded number of rows."""
+    # Shown inside their visit: none of the related rows lab_results_for joins for a list is needed.
+    qs = (
+        lab_results_for(user=user, patient=patient)
+        .filter(visit__in=visits)
+        .select_related(None)
+        .order_by("visit_id", "name", "id")
+    )
+    if per_visit is None:
+        return qs
+    rank = Window(RowNumber(), partition_by=[F("visit_id")], order_by=[F("name").asc(), F("id").asc()])
+    return qs.annotate(rank=rank).filter(rank__lte=per_visit)
 
 
 def reexam_slips_for(*, user: Any, patient: Any = None) -> QuerySet[HisReexamSlip]:
@@ -349,13 +396,18 @@ class LinkOverview:
         return self.state in ("none", "rejected", "unlinked")
 
 
+LINK_REQUEST_WINDOW = 200
+
+
 def link_overview(*, user: Any, patient: Any) -> list[LinkOverview]:
     """Per hospital (those of the patient's province, then any other the patient has a link or request
     with): the active link, the latest request, and what the user may do on the link (LINK_WORKFLOW). Three
     queries, scoped through facilities.access, and the workflow's checks per active link."""
     links = {link.facility_id: link for link in links_for(user=user, patient=patient)}
     latest: dict[int, HisLinkRequest] = {}
-    for request in link_requests_for(user=user, patient=patient):
+    # Bounded: the latest requests only. A hospital whose last request is older than that many newer ones
+    # reads as "none" (which may be asked again), whatever the patient's history holds.
+    for request in link_requests_for(user=user, patient=patient)[:LINK_REQUEST_WINDOW]:
         latest.setdefault(request.facility_id, request)
     facilities = {f.pk: f for f in his_facilities_for(patient=patient)}
     for link in links.values():
@@ -421,3 +473,21 @@ def lab_reference_text(result: HisLabResult) -> str:
     else:
         return result.reference_text
     return f"{text} {result.unit}".strip()
+
+
+def first_lab_results_of(*, user: Any, visit_ids: list[int], per_visit: int) -> QuerySet[HisLabResult]:
+    """The first `per_visit` lab results (by name) of each of some visits the user may read, with their report,
+    each carrying `visit_total` (how many the visit has): one query whatever a visit holds (API v2 visits)."""
+    by_visit = [F("visit_id")]
+    return (
+        lab_results_for(user=user)
+        .filter(visit_id__in=visit_ids)
+        .select_related(None)
+        .select_related("report")
+        .annotate(
+            position=Window(RowNumber(), partition_by=by_visit, order_by=[F("name").asc(), F("id").asc()]),
+            visit_total=Window(Count("id"), partition_by=by_visit),
+        )
+        .filter(position__lte=per_visit)
+        .order_by("visit_id", "name", "id")
+    )

@@ -263,6 +263,8 @@ class Declaration(models.Model):
         ]
         indexes = [
             models.Index(fields=["episode", "submitted_at"]),
+            # A patient's history, newest first, a page at a time (API and portal, keyset): reads one page.
+            models.Index(fields=["patient", "submitted_at", "id"], name="decl_patient_time"),
             # "Declared (late) today?" per episode of a station: reads today's rows only, not the history.
             models.Index(fields=["episode", "local_date", "late"], name="decl_episode_day_late"),
         ]

@@ -306,3 +306,50 @@ def test_list_query_count_does_not_grow(
         assert api.get(VISITS).json()["count"] == 12
     with django_assert_max_num_queries(10):
         assert api.get(RESULTS).json()["count"] == 24
+
+
+# --- v2 (issue 11): pages by cursor; a visit's lab results are bounded in the list ---------------------------
+
+
+def test_v2_visits_show_the_first_lab_results_and_their_total(
+    api: APIClient, hung: Patient, ttyt: Facility, django_assert_max_num_queries: Any
+) -> None:
+    from health_f0.api.apis.his import VISIT_LAB_RESULTS_SHOWN
+
+    visit = records(hung, ttyt, "LONG", days_ago=1)
+    for n in range(2, VISIT_LAB_RESULTS_SHOWN + 5):
+        HisLabResult.objects.create(
+            patient=hung,
+            facility=ttyt,
+            source="xml",
+            external_id=f"MALK-LONG:{n}",
+            visit=visit,
+            name=f"Chỉ số {n:02d}",
+            value=str(n),
+            observed_at=visit.admitted_at,
+        )
+    for n in range(3):
+        records(hung, ttyt, f"S{n}", days_ago=n + 2)
+    total = VISIT_LAB_RESULTS_SHOWN + 5
+    v1 = api.get(VISITS, {"limit": 200}).json()["results"]
+    assert len(v1[0]["lab_results"]) == total and "lab_results_total" not in v1[0]
+
+    with django_assert_max_num_queries(8):
+        page = api.get("/api/v2/visits", {"limit": 2}).json()
+    first = page["results"][0]
+    assert first["id"] == str(visit.public_id)
+    assert first["lab_results_total"] == total
+    assert [r["name"] for r in first["lab_results"]] == sorted(r["name"] for r in v1[0]["lab_results"])[
+        :VISIT_LAB_RESULTS_SHOWN
+    ]
+    second = api.get(page["next"]).json()
+    assert second["next"] is None
+    rest = second["results"]
+    assert [r["lab_results_total"] for r in page["results"][1:] + rest] == [2, 2, 2]
+    assert {k: v for k, v in first.items() if k not in ("lab_results", "lab_results_total")} == {
+        k: v for k, v in v1[0].items() if k != "lab_results"
+    }
+
+    all_of_visit = api.get("/api/v2/lab-results", {"visit": str(visit.public_id), "limit": 200}).json()
+    assert len(all_of_visit["results"]) == total
+    assert api.get(RESULTS, {"visit": "nope"}).status_code == 400

@@ -134,3 +134,46 @@ HIS_PATIENT_OPERATIONS = ["his_link_list", "his_link_create", "his_visit_list", 
 def test_no_server_errors_his_as_a_patient(case: Any, persona: Any) -> None:
     raw, _ = api_token_issue(user=persona("bn0000001"))
     case.call_and_validate(headers={"Authorization": f"Bearer {raw}"}, checks=[not_a_server_error])
+
+
+# --- Sign-up and forgot password (issue 12, section 1): public, no token; OTP purposes included ---------
+
+ACCOUNT_PUBLIC_OPERATIONS = ["otp_request", "account_create", "auth_password_reset"]
+
+
+@pytest.mark.django_db
+@schema.include(operation_id=ACCOUNT_PUBLIC_OPERATIONS).parametrize()
+@hypothesis_settings(
+    max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
+)
+def test_no_server_errors_signing_up(case: Any, demo: Any) -> None:
+    case.call_and_validate(checks=[not_a_server_error])
+
+
+# --- v2: the lists by keyset cursor (issue 11); every other operation is v1's, already covered above --------
+
+schema_v2 = schemathesis.openapi.from_wsgi("/api/schema/?format=json&version=v2", application)
+V2_PATIENT_LISTS = ["declaration_list", "episode_list", "appointment_list", "his_link_list", "his_visit_list"]
+V2_PATIENT_LISTS += ["his_lab_result_list", "guidance_list"]
+V2_STAFF_LISTS = ["alert_list", "registration_list", "staff_appointment_list"]
+
+
+@pytest.mark.django_db
+@schema_v2.include(operation_id=V2_PATIENT_LISTS).parametrize()
+@hypothesis_settings(
+    max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
+)
+def test_no_server_errors_v2_lists_as_a_patient(case: Any, persona: Any) -> None:
+    reset_caches()
+    raw, _ = api_token_issue(user=persona("bn0000001"))
+    case.call_and_validate(headers={"Authorization": f"Bearer {raw}"}, checks=[not_a_server_error])
+
+
+@pytest.mark.django_db
+@schema_v2.include(operation_id=V2_STAFF_LISTS).parametrize()
+@hypothesis_settings(
+    max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
+)
+def test_no_server_errors_v2_lists_as_staff(case: Any, persona: Any) -> None:
+    raw, _ = api_token_issue(user=persona("tiepdon"))
+    case.call_and_validate(headers={"Authorization": f"Bearer {raw}"}, checks=[not_a_server_error])

@@ -34,17 +34,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from health_f0.api.apis.common import (
-    Pagination,
     id_parameter,
-    limit_offset,
     own_patient,
+    paginate,
+    paginated_list,
     uuid_or_404,
     validated,
 )
 from health_f0.api.apis.monitoring import IsPatientAccount, PatientRefSerializer
+from health_f0.api.fast import compiled
 from health_f0.api.parsers import JSONParser
 from health_f0.api.permissions import HasOwnPassword, IsStaffMember
-from health_f0.api.schema import error_responses, paginated
+from health_f0.api.schema import error_responses
 from health_f0.appointments import selectors
 from health_f0.appointments.models import Appointment, Channel, Service, ServiceKind, Status
 from health_f0.appointments.services import (
@@ -512,26 +513,20 @@ class GuestBookingApi(PublicApi):
 
 
 class AppointmentListApi(PatientApi):
+    @paginated_list("Appointment", AppointmentSerializer(many=True), 400, 401, 403)
     @extend_schema(
         operation_id="appointment_list",
         tags=[TAG_PATIENT],
         summary="Lịch hẹn của tôi và người thân cùng số điện thoại, mới nhất trước",
-        parameters=limit_offset(),
-        responses={
-            200: paginated("PaginatedAppointmentList", AppointmentSerializer(many=True)),
-            **error_responses(400, 401, 403),
-        },
     )
     def get(self, request: Request) -> Response:
-        appointments = (
-            access.appointments_for(request.user)
-            .select_related("service", "facility", "patient")
-            .order_by("-slot_start", "-id")
-        )
-        paginator = Pagination()
-        page = paginator.paginate_queryset(appointments, request, view=self)
-        return paginator.get_paginated_response(
-            AppointmentSerializer(page, many=True, context={"actor": request.user}).data
+        appointments = access.appointments_for(request.user).select_related("service", "facility", "patient")
+        return paginate(
+            request,
+            self,
+            appointments,
+            ordering=("-slot_start", "-id"),
+            serialize=compiled(AppointmentSerializer, {"actor": request.user}),
         )
 
 
@@ -673,15 +668,12 @@ class StaffAppointmentListApi(DeskApi):
             required=False, input_formats=["iso-8601"], help_text="Ngày hẹn, YYYY-MM-DD"
         )
 
+    @paginated_list("StaffAppointment", StaffAppointmentListItemSerializer(many=True), 400, 401, 403)
     @extend_schema(
         operation_id="staff_appointment_list",
         tags=[TAG_STAFF],
         summary="Danh sách lịch hẹn trong phạm vi (mặc định: chờ xác nhận, cũ nhất trước)",
-        parameters=[FilterSerializer, *limit_offset()],
-        responses={
-            200: paginated("PaginatedStaffAppointmentList", StaffAppointmentListItemSerializer(many=True)),
-            **error_responses(400, 401, 403),
-        },
+        parameters=[FilterSerializer],
     )
     def get(self, request: Request) -> Response:
         filters = StaffAppointmentListApi.FilterSerializer(data=request.query_params)
@@ -693,10 +685,11 @@ class StaffAppointmentListApi(DeskApi):
             facility=filters.validated_data.get("facility"),
             day=filters.validated_data.get("date"),
         )
-        paginator = Pagination()
-        page = paginator.paginate_queryset(appointments, request, view=self)
-        return paginator.get_paginated_response(
-            StaffAppointmentListItemSerializer(page, many=True, context={"actor": request.user}).data
+        return paginate(
+            request,
+            self,
+            appointments,
+            serialize=compiled(StaffAppointmentListItemSerializer, {"actor": request.user}),
         )
 
 

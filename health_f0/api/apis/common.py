@@ -3,21 +3,25 @@ the account's patient named in a request, and a request body checked by its seri
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
-from health_f0.api.schema import error_responses
+from health_f0.api.schema import cursor_paginated, error_responses, paginated
+from health_f0.api.versioning import V1, V2
 from health_f0.core.exceptions import DomainError, NotFound
+from health_f0.core.keyset import InvalidCursor, Keyset
 from health_f0.facilities import access
 from health_f0.patients.models import Patient
 
@@ -41,9 +45,113 @@ def limit_offset() -> list[OpenApiParameter]:
     ]
 
 
+def limit_cursor() -> list[OpenApiParameter]:
+    return [
+        OpenApiParameter(
+            "limit", OpenApiTypes.INT, OpenApiParameter.QUERY, description="Số dòng mỗi trang (tối đa 200)"
+        ),
+        OpenApiParameter(
+            "cursor",
+            OpenApiTypes.STR,
+            OpenApiParameter.QUERY,
+            description="Vị trí trang, lấy từ `next`/`previous`",
+        ),
+    ]
+
+
+# --- Paging: v1 by limit/offset with a count, v2 by keyset cursor ---------------------------------------
+
+
 class Pagination(LimitOffsetPagination):
     default_limit = 50
     max_limit = 200
+
+
+class KeysetPagination:
+    """v2 lists (core/keyset.py): the next page starts after the last row's sort key, so a page deep in a long
+    list reads what the first one reads, and no COUNT(*) runs. `limit` as in v1 (default 50, at most 200),
+    `cursor` from `next`/`previous`."""
+
+    default_limit = 50
+    max_limit = 200
+
+    def __init__(self, ordering: Sequence[str]) -> None:
+        self.keyset = Keyset(ordering)
+
+    def limit(self, request: Request) -> int:
+        try:
+            limit = int(request.query_params.get("limit", self.default_limit))
+        except (TypeError, ValueError):
+            return self.default_limit
+        return min(limit, self.max_limit) if limit > 0 else self.default_limit
+
+    def paginate(self, queryset: Any, request: Request) -> tuple[list[Any], str | None, str | None]:
+        try:
+            page = self.keyset.page(
+                queryset, size=self.limit(request), cursor=request.query_params.get("cursor") or None
+            )
+        except InvalidCursor:
+            raise DomainError(
+                _("Vị trí trang không hợp lệ; hãy tải lại từ trang đầu."),
+                code="invalid_cursor",
+                field="cursor",
+            )
+
+        def link(cursor: str | None) -> str | None:
+            if cursor is None:
+                return None
+            return replace_query_param(request.build_absolute_uri(), "cursor", cursor)
+
+        return page.items, link(page.next_cursor), link(page.previous_cursor)
+
+
+def paginate(
+    request: Request,
+    view: APIView,
+    queryset: Any,
+    *,
+    serialize: Callable[[list[Any]], Any],
+    ordering: Sequence[str] | None = None,
+) -> Response:
+    """One page of `queryset` as the request's API version pages it (v1: limit/offset and a count; v2: keyset
+    cursor), its rows turned into JSON-ready items by `serialize`. `ordering`: column names (`-` for
+    descending, NOT NULL, the last one unique); by default the queryset's own `order_by` of such names."""
+    if ordering is None:
+        ordering = tuple(queryset.query.order_by)
+        if not ordering or not all(isinstance(item, str) for item in ordering):
+            raise TypeError("paginate() needs an ordering of column names")
+    if request.version == V2:
+        items, next_link, previous_link = KeysetPagination(ordering).paginate(queryset, request)
+        return Response({"next": next_link, "previous": previous_link, "results": serialize(items)})
+    paginator = Pagination()
+    page = paginator.paginate_queryset(queryset.order_by(*ordering), request, view=view)
+    return paginator.get_paginated_response(serialize(list(page or [])))
+
+
+def paginated_list(
+    name: str, item: serializers.Serializer, *statuses: int, v2_item: serializers.Serializer | None = None
+) -> Callable[[Any], Any]:
+    """The OpenAPI side of `paginate`: v1's envelope `{count, next, previous, results}` with limit/offset, v2's
+    `{next, previous, results}` with limit/cursor, plus the error bodies of `statuses`. Put it above the
+    operation's own @extend_schema (which then carries no `responses` and no paging parameters). `v2_item`:
+    the v2 row when it differs from v1's."""
+
+    def decorate(view_method: Any) -> Any:
+        view_method = extend_schema(
+            versions=[V1],
+            parameters=limit_offset(),
+            responses={200: paginated(f"Paginated{name}List", item), **error_responses(*statuses)},
+        )(view_method)
+        return extend_schema(
+            versions=[V2],
+            parameters=limit_cursor(),
+            responses={
+                200: cursor_paginated(f"Cursor{name}List", v2_item or item),
+                **error_responses(*statuses),
+            },
+        )(view_method)
+
+    return decorate
 
 
 class PdfRenderer(BaseRenderer):

@@ -20,6 +20,7 @@ Conventions of these operations:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -32,11 +33,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from health_f0.api.apis.common import Pagination, limit_offset, own_patient, own_patient_filter
+from health_f0.api.apis.common import own_patient, own_patient_filter, paginate, paginated_list
 from health_f0.api.apis.monitoring import IsPatientAccount, PatientRefSerializer
+from health_f0.api.fast import compiled
 from health_f0.api.permissions import HasOwnPassword
-from health_f0.api.schema import error_responses, paginated
+from health_f0.api.schema import error_responses
+from health_f0.api.versioning import V2
 from health_f0.core.exceptions import DomainError
+from health_f0.core.keyset import time_key
 from health_f0.facilities.models import Facility
 from health_f0.his import selectors
 from health_f0.his.models import (
@@ -191,27 +195,23 @@ class RecordFilterSerializer(serializers.Serializer):
 
 
 class HisLinkListApi(PatientApi):
+    @paginated_list("HisLinkRequest", HisLinkRequestSerializer(many=True), 400, 401, 403)
     @extend_schema(
         operation_id="his_link_list",
         tags=[TAG],
         summary="Yêu cầu liên kết hồ sơ bệnh viện của tôi và người thân, mới nhất trước",
-        parameters=[RecordFilterSerializer, *limit_offset()],
-        responses={
-            200: paginated("PaginatedHisLinkRequestList", HisLinkRequestSerializer(many=True)),
-            **error_responses(400, 401, 403),
-        },
+        parameters=[RecordFilterSerializer],
     )
     def get(self, request: Request) -> Response:
         filters = RecordFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         patient = own_patient_filter(request.user, filters.validated_data.get("patient"))
-        requests = selectors.link_requests_for(user=request.user, patient=patient).order_by(
-            "-created_at", "-id"
-        )
-        paginator = Pagination()
-        page = paginator.paginate_queryset(requests, request, view=self)
-        return paginator.get_paginated_response(
-            HisLinkRequestSerializer(page, many=True, context={"request": request}).data
+        return paginate(
+            request,
+            self,
+            selectors.link_requests_for(user=request.user, patient=patient),
+            ordering=("-created_at", "-id"),
+            serialize=compiled(HisLinkRequestSerializer, {"request": request}),
         )
 
 
@@ -301,25 +301,77 @@ class HisLinkCollectionApi(APIView):
 # --- Imported records -------------------------------------------------------------------------------
 
 
+# v2 bounds a visit's lab results in the list: at most this many, by name, and how many it has in all (the rest:
+# GET /lab-results?visit=<id>). A long inpatient stay can hold thousands; a page of visits stays a page.
+VISIT_LAB_RESULTS_SHOWN = 20
+
+
+@extend_schema_serializer(component_name="HisVisitV2")
+class HisVisitV2Serializer(HisVisitSerializer):
+    lab_results = VisitLabResultSerializer(  # type: ignore[assignment]
+        many=True,
+        source="shown_lab_results",
+        help_text=f"Tối đa {VISIT_LAB_RESULTS_SHOWN} kết quả xét nghiệm đầu tiên theo tên; đủ cả: "
+        "GET /lab-results?visit=<id>",
+    )
+    lab_results_total = serializers.IntegerField(help_text="Số kết quả xét nghiệm của lượt khám")
+
+
+def _with_shown_lab_results(user: Any, visits: list[Any]) -> list[Any]:
+    """Each visit of a v2 page with its first VISIT_LAB_RESULTS_SHOWN lab results and their total, read in one
+    query whatever the visits hold."""
+    for visit in visits:
+        visit.shown_lab_results = []
+        visit.lab_results_total = 0
+    if not visits:
+        return visits
+    by_id = {visit.pk: visit for visit in visits}
+    rows = selectors.first_lab_results_of(user=user, visit_ids=list(by_id), per_visit=VISIT_LAB_RESULTS_SHOWN)
+    for result in rows:
+        visit = by_id[result.visit_id]  # type: ignore[index]
+        visit.shown_lab_results.append(result)
+        visit.lab_results_total = result.visit_total  # type: ignore[attr-defined]
+    return visits
+
+
 class HisVisitListApi(PatientApi):
+    @paginated_list(
+        "HisVisit", HisVisitSerializer(many=True), 400, 401, 403, v2_item=HisVisitV2Serializer(many=True)
+    )
     @extend_schema(
         operation_id="his_visit_list",
         tags=[TAG],
         summary="Lịch sử khám từ bệnh viện đã liên kết, mới nhất trước, kèm kết quả xét nghiệm",
-        parameters=[RecordFilterSerializer, *limit_offset()],
-        responses={
-            200: paginated("PaginatedHisVisitList", HisVisitSerializer(many=True)),
-            **error_responses(400, 401, 403),
-        },
+        description=(
+            "v2: mỗi lượt khám kèm tối đa 20 kết quả xét nghiệm đầu tiên (theo tên) và `lab_results_total`; "
+            "đủ cả: GET /lab-results?visit=<id>."
+        ),
+        parameters=[RecordFilterSerializer],
     )
     def get(self, request: Request) -> Response:
         filters = RecordFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         patient = own_patient_filter(request.user, filters.validated_data.get("patient"))
-        visits = selectors.visits_with_lab_results_for(user=request.user, patient=patient)
-        paginator = Pagination()
-        page = paginator.paginate_queryset(visits, request, view=self)
-        return paginator.get_paginated_response(HisVisitSerializer(page, many=True).data)
+        serialize: Callable[[list[Any]], Any]
+        if request.version == V2:
+            visits = selectors.visits_for(user=request.user, patient=patient).select_related("patient")
+            rows = compiled(HisVisitV2Serializer)
+
+            def serialize_v2(page: list[Any]) -> Any:
+                return rows(_with_shown_lab_results(request.user, page))
+
+            serialize = serialize_v2
+
+        else:
+            visits = selectors.visits_with_lab_results_for(user=request.user, patient=patient)
+            serialize = compiled(HisVisitSerializer)
+        return paginate(
+            request,
+            self,
+            visits.annotate(admitted_sort=time_key("admitted_at")),
+            ordering=("-admitted_sort", "-id"),
+            serialize=serialize,
+        )
 
 
 class HisLabResultListApi(PatientApi):
@@ -328,24 +380,34 @@ class HisLabResultListApi(PatientApi):
         out_of_range = serializers.BooleanField(
             required=False, default=False, help_text="true: chỉ kết quả cao (H) hoặc thấp (L)"
         )
+        visit = serializers.UUIDField(
+            required=False, help_text="Chỉ kết quả của lượt khám này (mã lượt khám)"
+        )
 
+    @paginated_list("HisLabResult", HisLabResultSerializer(many=True), 400, 401, 403)
     @extend_schema(
         operation_id="his_lab_result_list",
         tags=[TAG],
         summary="Kết quả xét nghiệm từ bệnh viện đã liên kết, mới nhất trước",
-        parameters=[FilterSerializer, *limit_offset()],
-        responses={
-            200: paginated("PaginatedHisLabResultList", HisLabResultSerializer(many=True)),
-            **error_responses(400, 401, 403),
-        },
+        parameters=[FilterSerializer],
     )
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         patient = own_patient_filter(request.user, filters.validated_data.get("patient"))
-        results = selectors.lab_results_for(
-            user=request.user, patient=patient, out_of_range_only=filters.validated_data["out_of_range"]
-        ).select_related("patient")
-        paginator = Pagination()
-        page = paginator.paginate_queryset(results, request, view=self)
-        return paginator.get_paginated_response(HisLabResultSerializer(page, many=True).data)
+        results = (
+            selectors.lab_results_for(
+                user=request.user, patient=patient, out_of_range_only=filters.validated_data["out_of_range"]
+            )
+            .select_related("patient")
+            .annotate(observed_sort=time_key("observed_at"))
+        )
+        if "visit" in filters.validated_data:
+            results = results.filter(visit__public_id=filters.validated_data["visit"])
+        return paginate(
+            request,
+            self,
+            results,
+            ordering=("-observed_sort", "name", "id"),
+            serialize=compiled(HisLabResultSerializer),
+        )

@@ -34,15 +34,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from health_f0.api.apis.common import (
-    Pagination,
     PdfDownloadMixin,
     id_parameter,
-    limit_offset,
+    paginate,
+    paginated_list,
     pdf_responses,
     uuid_or_404,
 )
+from health_f0.api.fast import compiled
 from health_f0.api.permissions import HasOwnPassword, IsPatientAccount, IsStaffMember
-from health_f0.api.schema import error_responses, paginated
+from health_f0.api.rows import iso_date, iso_datetime
+from health_f0.api.schema import error_responses
 from health_f0.core.exceptions import Conflict, DomainError, NotFound, ValidationErrors
 from health_f0.monitoring import rules, selectors
 from health_f0.monitoring.certificates import certificate_download
@@ -235,33 +237,65 @@ def _patient_filter(value: Any) -> UUID | None:
         raise ValidationErrors({"patient": [("invalid", _("Mã người bệnh không hợp lệ."))]})
 
 
-class DeclarationListApi(PatientApi):
+def declaration_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`DeclarationSerializer`'s answer from `.values()` rows (DECLARATION_COLUMNS)."""
+    return [
+        {
+            "id": str(row["public_id"]),
+            "submitted_at": iso_datetime(row["submitted_at"]),
+            "local_date": iso_date(row["local_date"]),
+            "late": row["late"],
+            "alert_level": row["alert_level"],
+            "reasons": [str(reason) for reason in row["reasons"]],
+            "answers": row["answers"],
+            "submitted_by": row["submitted_by__username"],
+        }
+        for row in rows
+    ]
+
+
+DECLARATION_COLUMNS = (
+    "id",
+    "public_id",
+    "submitted_at",
+    "local_date",
+    "late",
+    "alert_level",
+    "reasons",
+    "answers",
+    "submitted_by__username",
+)
+
+
+class DeclarationListApi(APIView):
+    parser_classes = [JSONParser]
+    # No staff check here: declaring_patient excludes staff accounts in its one query and answers 403.
+    permission_classes = [IsAuthenticated, HasOwnPassword]
+
     @extend_schema_serializer(component_name="DeclarationListFilter")
     class FilterSerializer(serializers.Serializer):
         patient = serializers.UUIDField(
             required=False, help_text="Người thân cùng số điện thoại; mặc định: chính chủ tài khoản"
         )
 
+    @paginated_list("Declaration", DeclarationSerializer(many=True), 400, 401, 403, 404)
     @extend_schema(
         operation_id="declaration_list",
         tags=[TAG_PATIENT],
         summary="Lịch sử khai báo của người bệnh, mới nhất trước",
-        parameters=[FilterSerializer, *limit_offset()],
-        responses={
-            200: paginated("PaginatedDeclarationList", DeclarationSerializer(many=True)),
-            **error_responses(400, 401, 403, 404),
-        },
+        parameters=[FilterSerializer],
     )
     def get(self, request: Request) -> Response:
-        filters = DeclarationListApi.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        patient = selectors.declaring_patient(
-            user=request.user, public_id=filters.validated_data.get("patient")
+        public_id = None
+        if "patient" in request.query_params:
+            filters = DeclarationListApi.FilterSerializer(data=request.query_params)
+            filters.is_valid(raise_exception=True)
+            public_id = filters.validated_data.get("patient")
+        patient = selectors.declaring_patient(user=request.user, public_id=public_id)
+        declarations = Declaration.objects.filter(patient_id=patient.pk).values(*DECLARATION_COLUMNS)
+        return paginate(
+            request, self, declarations, ordering=("-submitted_at", "-id"), serialize=declaration_rows
         )
-        declarations = selectors.patient_declarations(patient_ids=[patient.pk]).select_related("submitted_by")
-        paginator = Pagination()
-        page = paginator.paginate_queryset(declarations, request, view=self)
-        return paginator.get_paginated_response(DeclarationSerializer(page, many=True).data)
 
 
 class DeclarationCreateApi(APIView):
@@ -426,22 +460,20 @@ class GuidanceSerializer(serializers.Serializer):
 
 
 class GuidanceListApi(PublicApi):
+    @paginated_list("Guidance", GuidanceSerializer(many=True), 400)
     @extend_schema(
         operation_id="guidance_list",
         tags=[TAG_GUIDANCE],
         summary="Tài liệu hướng dẫn chăm sóc F0 tại nhà của Bộ Y tế",
         auth=[],
-        parameters=limit_offset(),
-        responses={
-            200: paginated("PaginatedGuidanceList", GuidanceSerializer(many=True)),
-            **error_responses(400),
-        },
     )
     def get(self, request: Request) -> Response:
-        paginator = Pagination()
-        page = paginator.paginate_queryset(selectors.published_guidance(), request, view=self)
-        return paginator.get_paginated_response(
-            GuidanceSerializer(page, many=True, context={"request": request}).data
+        return paginate(
+            request,
+            self,
+            selectors.published_guidance(),
+            ordering=("order", "title", "id"),
+            serialize=compiled(GuidanceSerializer, {"request": request}),
         )
 
 
@@ -507,27 +539,30 @@ class EpisodeSerializer(serializers.Serializer):
     def get_certificate_url(self, episode: Episode) -> str | None:
         if "certificate" not in self._actions(episode):
             return None
-        url = reverse("api:episode-certificate", kwargs={"id": str(episode.public_id)})
         request = self.context.get("request")
+        match = getattr(request, "resolver_match", None)
+        url = reverse(
+            "api:episode-certificate",
+            kwargs={"id": str(episode.public_id)},
+            current_app=match.namespace if match is not None else None,  # /api/v1/ or /api/v2/
+        )
         return request.build_absolute_uri(url) if request is not None else url
 
 
 class EpisodeListApi(PatientApi):
+    @paginated_list("Episode", EpisodeSerializer(many=True), 400, 401, 403)
     @extend_schema(
         operation_id="episode_list",
         tags=[TAG_PATIENT],
         summary="Các đợt chăm sóc tại nhà của người bệnh và người thân cùng số điện thoại",
-        parameters=limit_offset(),
-        responses={
-            200: paginated("PaginatedEpisodeList", EpisodeSerializer(many=True)),
-            **error_responses(400, 401, 403),
-        },
     )
     def get(self, request: Request) -> Response:
-        paginator = Pagination()
-        page = paginator.paginate_queryset(selectors.own_episodes(user=request.user), request, view=self)
-        return paginator.get_paginated_response(
-            EpisodeSerializer(page, many=True, context={"request": request}).data
+        return paginate(
+            request,
+            self,
+            selectors.own_episodes(user=request.user),
+            ordering=("-start_date", "-id"),
+            serialize=compiled(EpisodeSerializer, {"request": request}),
         )
 
 
@@ -595,23 +630,24 @@ class AlertListApi(StaffApi):
         )
         level = serializers.ChoiceField(choices=AlertLevel.choices, required=False)
 
+    @paginated_list("Alert", AlertSerializer(many=True), 400, 401, 403)
     @extend_schema(
         operation_id="alert_list",
         tags=[TAG_STAFF],
         summary="Cảnh báo chưa xử lý trong phạm vi của nhân viên, nặng nhất và cũ nhất trước",
-        parameters=[FilterSerializer, *limit_offset()],
-        responses={
-            200: paginated("PaginatedAlertList", AlertSerializer(many=True)),
-            **error_responses(400, 401, 403),
-        },
+        parameters=[FilterSerializer],
     )
     def get(self, request: Request) -> Response:
         filters = AlertListApi.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         alerts = selectors.alert_list(user=request.user, **filters.validated_data)
-        paginator = Pagination()
-        page = paginator.paginate_queryset(alerts, request, view=self)
-        return paginator.get_paginated_response(AlertSerializer(page, many=True).data)
+        return paginate(
+            request,
+            self,
+            alerts,
+            ordering=("-severity", "created_at", "id"),
+            serialize=compiled(AlertSerializer),
+        )
 
 
 class AlertAcknowledgeApi(StaffApi):

@@ -9,15 +9,12 @@ from typing import Any
 from uuid import UUID
 
 from django.utils.translation import gettext as _
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
-    OpenApiParameter,
     extend_schema,
     extend_schema_field,
     extend_schema_serializer,
 )
 from rest_framework import serializers
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -25,10 +22,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from health_f0.api import selectors
-from health_f0.api.apis.common import id_parameter, uuid_or_404, validated
+from health_f0.api.apis.common import id_parameter, paginate, paginated_list, uuid_or_404, validated
 from health_f0.api.apis.public import RegistrationCreateApi
+from health_f0.api.fast import compiled
 from health_f0.api.permissions import IsStaffMember
-from health_f0.api.schema import error_responses, paginated
+from health_f0.api.schema import error_responses
 from health_f0.registration import selectors as registration_selectors
 from health_f0.registration.models import Registration, RegistrationStatus
 from health_f0.registration.services import (
@@ -126,15 +124,12 @@ class RegistrationDetailSerializer(RegistrationSummarySerializer):
 
 
 class RegistrationListApi(StaffApi):
-    class Pagination(LimitOffsetPagination):
-        default_limit = 50
-        max_limit = 200
-
     @extend_schema_serializer(component_name="RegistrationListFilter")
     class FilterSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=RegistrationStatus.choices, required=False)
         facility = serializers.UUIDField(required=False, help_text="Mã công khai của cơ sở tiếp nhận")
 
+    @paginated_list("Registration", RegistrationSummarySerializer(many=True), 400, 401, 403)
     @extend_schema(
         operation_id="registration_list",
         tags=[TAG],
@@ -143,23 +138,21 @@ class RegistrationListApi(StaffApi):
             "Thứ tự hàng chờ: hồ sơ đang chờ trước, theo mức độ (`hospital`, rồi `review`, rồi `eligible`), "
             "trong cùng mức độ thì hồ sơ chờ lâu nhất trước; hồ sơ đã xử lý sau cùng, mới xử lý trước."
         ),
-        parameters=[
-            FilterSerializer,
-            OpenApiParameter("limit", OpenApiTypes.INT, OpenApiParameter.QUERY),
-            OpenApiParameter("offset", OpenApiTypes.INT, OpenApiParameter.QUERY),
-        ],
-        responses={
-            200: paginated("PaginatedRegistrationList", RegistrationSummarySerializer(many=True)),
-            **error_responses(400, 401, 403),
-        },
+        parameters=[FilterSerializer],
     )
     def get(self, request: Request) -> Response:
         filters = RegistrationListApi.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
+        # The queue's order on its stored columns (registration.selectors.QUEUE_ORDER): an index order, and
+        # columns a keyset can seek on.
         registrations = registration_selectors.registration_queue(user=request.user, **filters.validated_data)
-        paginator = RegistrationListApi.Pagination()
-        page = paginator.paginate_queryset(registrations, request, view=self)
-        return paginator.get_paginated_response(RegistrationSummarySerializer(page, many=True).data)
+        return paginate(
+            request,
+            self,
+            registrations,
+            ordering=registration_selectors.QUEUE_ORDER,
+            serialize=compiled(RegistrationSummarySerializer),
+        )
 
 
 class RegistrationDetailApi(StaffApi):

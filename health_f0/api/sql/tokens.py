@@ -1,7 +1,7 @@
 """Constant SQL on api_apitoken (joined to the user table): the bearer-token look-up every API request starts
 with (api.authentication.BearerTokenAuthentication).
 
-What: the token with a given hash and its user, in one SELECT; the user's columns converted the ORM way
+What: the token with a given hash and its user, and whether that user holds a staff role, in one SELECT; the user's columns converted the ORM way
 (core/rawsql.fetch_models), the token's datetimes by the backend's converter.
 
 Why not the ORM: `select_related("user").filter(key_hash=...).first()` took about a fifth of a declaration's
@@ -21,8 +21,16 @@ from django.db import connections, router
 
 from health_f0.api.models import ApiToken
 from health_f0.core.rawsql import fetch_models
+from health_f0.facilities import access
+from health_f0.facilities.models import Facility, Membership
 
 _TOKEN_FIELDS = ("id", "prefix", "created_at", "last_used_at", "expires_at")
+# Whether the user holds an active role at an active facility (what facilities.access reads its memberships for).
+_HOLDS_STAFF_ROLE = (
+    f"EXISTS (SELECT 1 FROM {Membership._meta.db_table} m "  # noqa: S608 - names from _meta
+    f"INNER JOIN {Facility._meta.db_table} f ON f.id = m.facility_id "
+    "WHERE m.user_id = u.id AND m.is_active AND f.is_active)"
+)
 
 
 def token_with_user(key_hash: str) -> ApiToken | None:
@@ -34,7 +42,8 @@ def token_with_user(key_hash: str) -> ApiToken | None:
     columns = ", ".join(f"t.{name} AS token_{name}" for name in _TOKEN_FIELDS)
     rows = fetch_models(
         user_model,
-        f"SELECT u.*, {columns} FROM {user_model._meta.db_table} u "  # noqa: S608 - names from _meta
+        f"SELECT u.*, {columns}, {_HOLDS_STAFF_ROLE} AS token_holds_staff_role "  # noqa: S608 - names from _meta
+        f"FROM {user_model._meta.db_table} u "
         f"INNER JOIN {ApiToken._meta.db_table} t ON t.user_id = u.id WHERE t.key_hash = %s",
         [key_hash],
         using=connection.alias,
@@ -42,6 +51,11 @@ def token_with_user(key_hash: str) -> ApiToken | None:
     if not rows:
         return None
     user = rows[0]
+    # A patient account holds no staff role: say so to facilities.access now, so the staff checks behind the
+    # patient endpoints (IsPatientAccount, is_staff_member) cost no query of their own (issue 11).
+    if not getattr(user, "token_holds_staff_role"):  # noqa: B009 - a column fetch_models set, not a field
+        access.remember_no_memberships(user)
+    delattr(user, "token_holds_staff_role")
     values = {name: getattr(user, f"token_{name}") for name in _TOKEN_FIELDS}
     for name in _TOKEN_FIELDS:
         delattr(user, f"token_{name}")
