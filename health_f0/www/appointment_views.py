@@ -42,6 +42,7 @@ from health_f0.appointments.slots import LOCAL_TZ, local_date_of
 from health_f0.appointments.transitions import APPOINTMENT_WORKFLOW, cutoff_moment, may
 from health_f0.core.actors import PhoneHolder
 from health_f0.core.exceptions import DomainError, RateLimited, ValidationErrors
+from health_f0.core.keyset import Keyset
 from health_f0.core.phone import display_phone, mask_phone, normalize_mobile
 from health_f0.core.request_context import client_ip
 from health_f0.facilities import access
@@ -49,12 +50,17 @@ from health_f0.facilities.models import Facility
 from health_f0.patients.otp import otp_consume, otp_request, otp_verify
 from health_f0.www import selectors
 from health_f0.www.appointment_forms import AccountBookingForm, CancelForm, GuestBookingForm, OtpForm
+from health_f0.www.paging import keyset_page
 from health_f0.www.views import _error_summary, _page
 
 # Query parameters of the booking steps (Vietnamese, as they show in the address bar).
 P_FACILITY, P_SERVICE, P_DAY, P_TIME = "co-so", "dich-vu", "ngay", "gio"
 SESSION_VERIFIED = "www_appt_verified"  # {booking public id: [unix time of the OTP, hash of the number]}
 SESSION_FLASH = "www_appt_flash"
+# /lich-hen: what lies ahead (a family rarely has more than a few) and pages of the rest.
+UPCOMING_LIMIT = 30
+PAST_PER_PAGE = 30
+PAST_KEYSET = Keyset(selectors.PAST_ORDER)
 VERIFIED_SECONDS = 2 * 3600
 OTP_PURPOSE = "booking"
 
@@ -782,15 +788,27 @@ def appointment_reschedule(request: HttpRequest, public_id: uuid.UUID) -> HttpRe
 @never_cache
 @login_required
 def appointment_list(request: HttpRequest) -> HttpResponse:
-    """/lich-hen: the account's and its family's bookings, upcoming first (soonest first), then the past."""
+    """/lich-hen: the account's and its family's bookings, upcoming first (soonest first, at most
+    UPCOMING_LIMIT), then the past a keyset page at a time (newest first)."""
     if access.is_staff_member(request.user):
         return redirect("admin:index")
     now = timezone.now()
-    rows = appt_selectors.portal_bookings(user=request.user)
     start_of_today = datetime.combine(local_date_of(now), time.min, tzinfo=LOCAL_TZ)
-    upcoming = [a for a in rows if a.status in LIVE_STATUSES and a.slot_end >= start_of_today]
-    past = [a for a in reversed(rows) if a not in upcoming][:30]
-    family = len({a.patient_id for a in rows}) > 1 or len(_own_patients(request)) > 1
+    past = keyset_page(
+        request,
+        selectors.past_bookings(user=request.user, since=start_of_today),
+        PAST_KEYSET,
+        size=PAST_PER_PAGE,
+    )
+    # What lies ahead opens the list; a later page of the past shows the past only.
+    first_page = past.previous_url is None
+    upcoming = (
+        selectors.upcoming_bookings(user=request.user, since=start_of_today, limit=UPCOMING_LIMIT + 1)
+        if first_page
+        else []
+    )
+    shown = upcoming[:UPCOMING_LIMIT] + past.items
+    family = len({a.patient_id for a in shown}) > 1 or len(_own_patients(request)) > 1
 
     def item(a: Appointment) -> dict[str, Any]:
         declined = a.status == Status.CANCELLED and a.cancel_source == CancelSource.DECLINED
@@ -809,8 +827,11 @@ def appointment_list(request: HttpRequest) -> HttpResponse:
         request,
         "www/appt_list.html",
         {
-            "upcoming": [item(a) for a in upcoming],
-            "past": [item(a) for a in past],
+            "first_page": first_page,
+            "upcoming": [item(a) for a in upcoming[:UPCOMING_LIMIT]],
+            "more_upcoming": len(upcoming) > UPCOMING_LIMIT,
+            "past": [item(a) for a in past.items],
+            "pager": past,
             "family": family,
             "flash": _pop_flash(request),
         },

@@ -15,7 +15,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
@@ -25,6 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from health_f0.core.exceptions import DomainError
+from health_f0.core.keyset import Keyset
 from health_f0.his import selectors as his_selectors
 from health_f0.his.models import (
     OPEN_LINK_STATUSES,
@@ -41,12 +41,16 @@ from health_f0.privacy.services import consent_record
 from health_f0.www import selectors
 from health_f0.www.his_forms import LinkRequestForm, UnlinkForm
 from health_f0.www.monitoring_views import _staff_or_missing
+from health_f0.www.paging import PAGE_PARAM, keyset_page
 from health_f0.www.views import _error_summary, _page, patient_choice
 
 SESSION_FLASH = "www_his_flash"
-PAGE_PARAM = "trang"
 VISITS_PER_PAGE = 20
 RESULTS_PER_PAGE = 50
+# A visit's results on /ho-so-kham (all of them on /ket-qua-xet-nghiem and in the printed summary).
+RESULTS_PER_VISIT = 40
+VISIT_KEYSET = Keyset(his_selectors.PORTAL_VISIT_ORDER)
+LAB_KEYSET = Keyset(his_selectors.PORTAL_LAB_ORDER)
 PRINT_VISITS = 100
 
 FLASHES = {
@@ -136,6 +140,8 @@ def lab_groups(rows: list[LabRow]) -> list[LabGroup]:
 class VisitRow:
     visit: HisVisit
     results: list[LabRow]
+    # More results than shown (per_visit of _visit_rows): the page links to the lab results list.
+    more_results: bool = False
 
     @property
     def same_day(self) -> bool:
@@ -145,19 +151,23 @@ class VisitRow:
         return bool(timezone.localdate(start) == timezone.localdate(end))
 
 
-def _visit_rows(user: Any, patient: Any, visits: list[HisVisit]) -> list[VisitRow]:
-    """The visits with their lab results: one query for all the results of these visits."""
+def _visit_rows(
+    user: Any, patient: Any, visits: list[HisVisit], per_visit: int | None = None
+) -> list[VisitRow]:
+    """The visits with their lab results: one query for all the results of these visits (at most
+    `per_visit` of each when given)."""
     by_visit: dict[int, list[LabRow]] = {v.pk: [] for v in visits}
     if visits:
-        results = his_selectors.lab_results_for(user=user, patient=patient).filter(visit__in=visits)
-        for result in results.order_by("visit_id", "name", "id"):
+        limit = per_visit + 1 if per_visit is not None else None
+        results = his_selectors.visit_lab_results(user=user, patient=patient, visits=visits, per_visit=limit)
+        for result in results:
             by_visit[result.visit_id].append(lab_row(result))  # type: ignore[index]
-    return [VisitRow(visit=v, results=by_visit[v.pk]) for v in visits]
-
-
-def _paginate(request: HttpRequest, queryset: Any, per_page: int) -> Page[Any]:
-    paginator = Paginator(queryset, per_page)
-    return paginator.get_page(request.GET.get(PAGE_PARAM))
+    if per_visit is None:
+        return [VisitRow(visit=v, results=by_visit[v.pk]) for v in visits]
+    return [
+        VisitRow(visit=v, results=by_visit[v.pk][:per_visit], more_results=len(by_visit[v.pk]) > per_visit)
+        for v in visits
+    ]
 
 
 def _pop_flash(request: HttpRequest) -> str:
@@ -340,8 +350,23 @@ def his_visits(request: HttpRequest) -> HttpResponse:
     if isinstance(context, HttpResponse):
         return context
     user, patient = request.user, context["patient"]
-    page = _paginate(request, his_selectors.visits_for(user=user, patient=patient), VISITS_PER_PAGE)
-    context.update(page=page, rows=_visit_rows(user, patient, list(page.object_list)), page_param=PAGE_PARAM)
+    if not context["links"]:
+        return _page(request, "www/his_visits.html", context)
+    dated, undated_visits = his_selectors.portal_visits(user=user, patient=patient)
+    pager = keyset_page(request, dated, VISIT_KEYSET, size=VISITS_PER_PAGE, param=PAGE_PARAM)
+    shown = list(pager.items)
+    undated_more = False
+    if pager.next_url is None:
+        # Visits without a time come after the dated ones, on the last page (a bounded few).
+        undated = list(undated_visits[: VISITS_PER_PAGE + 1])
+        shown += undated[:VISITS_PER_PAGE]
+        undated_more = len(undated) > VISITS_PER_PAGE
+    context.update(
+        pager=pager,
+        rows=_visit_rows(user, patient, shown, per_visit=RESULTS_PER_VISIT),
+        undated_more=undated_more,
+        undated_limit=VISITS_PER_PAGE,
+    )
     return _page(request, "www/his_visits.html", context)
 
 
@@ -354,19 +379,15 @@ def his_lab_results(request: HttpRequest) -> HttpResponse:
     if isinstance(context, HttpResponse):
         return context
     out_of_range = request.GET.get("bat-thuong") == "1"
-    results = his_selectors.lab_results_for(
-        user=request.user, patient=context["patient"], out_of_range_only=out_of_range, by_report=True
+    context.update(out_of_range=out_of_range)
+    if not context["links"]:
+        return _page(request, "www/his_lab_results.html", context)
+    results = his_selectors.portal_lab_results(
+        user=request.user, patient=context["patient"], out_of_range_only=out_of_range
     )
-    page = _paginate(request, results, RESULTS_PER_PAGE)
-    rows = [lab_row(r) for r in page.object_list]
-    context.update(
-        page=page,
-        rows=rows,
-        groups=lab_groups(rows),
-        out_of_range=out_of_range,
-        page_param=PAGE_PARAM,
-        extra_query="bat-thuong=1&" if out_of_range else "",
-    )
+    pager = keyset_page(request, results, LAB_KEYSET, size=RESULTS_PER_PAGE, param=PAGE_PARAM)
+    rows = [lab_row(r) for r in pager.items]
+    context.update(pager=pager, rows=rows, groups=lab_groups(rows))
     return _page(request, "www/his_lab_results.html", context)
 
 

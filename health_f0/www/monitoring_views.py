@@ -8,7 +8,7 @@ phone): a patient id outside it is a 404, never someone else's record.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from health_f0.core.exceptions import DomainError, ValidationErrors
+from health_f0.core.keyset import Keyset
 from health_f0.core.request_context import client_ip
 from health_f0.facilities import access
 from health_f0.monitoring import certificates
@@ -28,10 +29,14 @@ from health_f0.monitoring import selectors as monitoring
 from health_f0.monitoring.models import AlertLevel, EpisodeStatus
 from health_f0.monitoring.services import active_questionnaire, declaration_submit, questions_for_patient
 from health_f0.www import selectors
-from health_f0.www.charts import Reading, series_chart
+from health_f0.www.charts import Chart, Reading, series_chart
 from health_f0.www.forms import DeclarationForm
+from health_f0.www.paging import keyset_page
 from health_f0.www.plain_text import render_plain
 from health_f0.www.views import PATIENT_PARAM, _error_summary, _page, hotline_context, patient_choice
+
+HISTORY_PER_PAGE = 30
+HISTORY_KEYSET = Keyset(selectors.HISTORY_ORDER)
 
 
 def status_context(patient: Any, user: Any) -> dict[str, Any]:
@@ -166,7 +171,8 @@ def declare_result(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 @login_required
 @require_GET
 def history(request: HttpRequest) -> HttpResponse:
-    """The chosen patient's declarations over the current (or last) episode, newest first, with charts."""
+    """The chosen patient's declarations over the current (or last) episode, newest first, a keyset page at a
+    time; the first page opens with charts of the episode's latest readings (selectors.chart_readings)."""
     choice = patient_choice(request)
     early = _staff_or_missing(request, choice)
     if early is not None:
@@ -174,64 +180,61 @@ def history(request: HttpRequest) -> HttpResponse:
     patient = choice.current
     assert patient is not None
     episode = monitoring.current_episode(patient=patient)
-    declarations = monitoring.episode_declarations(episode=episode) if episode else []
-    charts = []
+    context: dict[str, Any] = {"choice": choice, "patient": patient, "episode": episode}
     if episode is not None:
-        today = timezone.localdate()
-        last_day = max(episode.expected_end_date - timedelta(days=1), episode.start_date)
-        if episode.status == EpisodeStatus.ACTIVE:
-            last_day = max(last_day, today)
-        if declarations:
-            last_day = max(last_day, declarations[0].local_date)
-        first_day = min([episode.start_date] + [d.local_date for d in declarations])
-        common = {"first_day": first_day, "last_day": last_day}
-        charts = [
-            series_chart(
-                key="spo2",
-                title=_("SpO2"),
-                unit="%",
-                readings=[
-                    Reading(d.submitted_at, Decimal(d.spo2)) for d in declarations if d.spo2 is not None
-                ],
-                low=Decimal(88),
-                high=Decimal(100),
-                step=Decimal(2),
-                threshold=Decimal(96),
-                alert_when_below=True,
-                decimals=0,
-                **common,
-            ),
-            series_chart(
-                key="temperature",
-                title=_("Nhiệt độ"),
-                unit=" °C",
-                readings=[
-                    Reading(d.submitted_at, Decimal(d.temperature))
-                    for d in declarations
-                    if d.temperature is not None
-                ],
-                low=Decimal(35),
-                high=Decimal(40),
-                step=Decimal(1),
-                threshold=Decimal(38),
-                alert_when_below=False,
-                decimals=1,
-                **common,
-            ),
-        ]
-    return _page(
-        request,
-        "www/history.html",
-        {
-            "choice": choice,
-            "patient": patient,
-            "episode": episode,
-            "rows": monitoring.declaration_views(declarations),
-            "charts": charts,
-            "chart_rows": [d for d in declarations if d.spo2 is not None or d.temperature is not None],
-            "limit": monitoring.HISTORY_LIMIT,
-        },
-    )
+        pager = keyset_page(
+            request, selectors.declaration_history(episode=episode), HISTORY_KEYSET, size=HISTORY_PER_PAGE
+        )
+        context.update(pager=pager, rows=monitoring.declaration_views(pager.items))
+        if pager.items and pager.previous_url is None:
+            readings = selectors.chart_readings(episode=episode)
+            context.update(
+                charts=_history_charts(episode, readings, newest=pager.items[0].local_date),
+                chart_rows=readings,
+                chart_limited=len(readings) >= selectors.CHART_READINGS,
+                chart_limit=selectors.CHART_READINGS,
+            )
+    return _page(request, "www/history.html", context)
+
+
+def _history_charts(episode: Any, readings: list[selectors.ChartReading], *, newest: date) -> list[Chart]:
+    """SpO2 and temperature over the episode's days (to today while it is active)."""
+    today = timezone.localdate()
+    last_day = max(episode.expected_end_date - timedelta(days=1), episode.start_date, newest)
+    if episode.status == EpisodeStatus.ACTIVE:
+        last_day = max(last_day, today)
+    first_day = min([episode.start_date] + [r.local_date for r in readings])
+    common = {"first_day": first_day, "last_day": last_day}
+    return [
+        series_chart(
+            key="spo2",
+            title=_("SpO2"),
+            unit="%",
+            readings=[Reading(r.submitted_at, Decimal(r.spo2)) for r in readings if r.spo2 is not None],
+            low=Decimal(88),
+            high=Decimal(100),
+            step=Decimal(2),
+            threshold=Decimal(96),
+            alert_when_below=True,
+            decimals=0,
+            **common,
+        ),
+        series_chart(
+            key="temperature",
+            title=_("Nhiệt độ"),
+            unit=" °C",
+            readings=[
+                Reading(r.submitted_at, Decimal(r.temperature)) for r in readings if r.temperature is not None
+            ],
+            low=Decimal(35),
+            high=Decimal(40),
+            step=Decimal(1),
+            threshold=Decimal(38),
+            alert_when_below=False,
+            decimals=1,
+            **common,
+        ),
+    ]
 
 
 @require_GET

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
+from django.db.models import Q, QuerySet
+
+from health_f0.appointments.models import LIVE_STATUSES, Appointment
 from health_f0.core.counters import window_count
 from health_f0.core.exceptions import NotFound
 from health_f0.core.phone import display_phone
@@ -13,6 +18,8 @@ from health_f0.core.request_context import limit_key
 from health_f0.core.safe_cache import cached
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, FacilityKind
+from health_f0.monitoring import selectors as monitoring
+from health_f0.monitoring.models import Declaration, Episode
 from health_f0.patients.models import Patient
 
 SESSION_REGISTRATIONS = "www_registrations"
@@ -92,6 +99,67 @@ def patient_choice(*, user: Any, remembered: str | None, requested: str | None) 
     if current is None and patients:
         current = patients[0]
     return PatientChoice(patients=patients, current=current)
+
+
+# --- The history page (/lich-su): a keyset page of one episode's declarations and a bounded chart. ---
+
+HISTORY_ORDER = ("-submitted_at", "-id")
+CHART_READINGS = 120  # two a day for two months: the chart and its table read at most this many rows
+
+
+def declaration_history(*, episode: Episode) -> QuerySet[Declaration]:
+    """The episode's declarations for a keyset page in HISTORY_ORDER (index decl_patient_time)."""
+    return monitoring.patient_declarations(patient_ids=[episode.patient_id]).filter(episode=episode)
+
+
+@dataclass(frozen=True)
+class ChartReading:
+    submitted_at: datetime
+    local_date: date
+    spo2: int | None
+    temperature: Decimal | None
+
+
+def chart_readings(*, episode: Episode, limit: int | None = None) -> list[ChartReading]:
+    """The episode's latest declarations with SpO2 or a temperature, newest first: four columns of at most
+    `limit` (CHART_READINGS) rows, whatever the episode holds."""
+    limit = limit or CHART_READINGS
+    rows = (
+        declaration_history(episode=episode)
+        .filter(Q(spo2__isnull=False) | Q(temperature__isnull=False))
+        .order_by(*HISTORY_ORDER)
+        .values_list("submitted_at", "local_date", "spo2", "temperature")[:limit]
+    )
+    return [ChartReading(*row) for row in rows]
+
+
+# --- The account's bookings (/lich-hen): what is still ahead, then a keyset page of the rest. ---
+
+UPCOMING_ORDER = ("slot_start", "id")
+PAST_ORDER = ("-slot_start", "-id")
+
+
+def _bookings(user: Any) -> QuerySet[Appointment]:
+    """Bookings (not walk-in tickets) of a patient account and its family (access.appointments_for)."""
+    return (
+        access.appointments_for(user)
+        .filter(is_walk_in=False)
+        .select_related("service", "facility", "patient")
+    )
+
+
+def _ahead(since: datetime) -> Q:
+    return Q(status__in=LIVE_STATUSES, slot_end__gte=since)
+
+
+def upcoming_bookings(*, user: Any, since: datetime, limit: int) -> list[Appointment]:
+    """Live bookings ending at or after `since` (the start of today), soonest first: at most `limit` rows."""
+    return list(_bookings(user).filter(_ahead(since)).order_by(*UPCOMING_ORDER)[:limit])
+
+
+def past_bookings(*, user: Any, since: datetime) -> QuerySet[Appointment]:
+    """Every other booking (held before `since`, cancelled, missed, done), for a keyset page in PAST_ORDER."""
+    return _bookings(user).exclude(_ahead(since))
 
 
 VERIFY_LIMIT_PER_MINUTE = 30
