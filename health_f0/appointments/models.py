@@ -326,6 +326,9 @@ class Appointment(BaseModel):
             models.Index(fields=["facility", "status", "created_at"]),
             models.Index(fields=["status", "slot_start"]),
             models.Index(fields=["service", "queue_date", "called_at"]),
+            # The confirmation queue (requested, oldest request first) of a TTYT's many clinics, read in order
+            # instead of sorting each of its requested bookings (staff_appointments, desk_worklist).
+            models.Index(fields=["status", "created_at"], name="appt_status_created"),
         ]
         constraints = [
             # NULLs never collide: only checked-in tickets carry a number, and no number is given twice.

@@ -55,9 +55,13 @@ def _chosen_record(request: HisLinkRequest, step: Step) -> Any:
 
 
 def _not_linked_yet(request: HisLinkRequest, step: Step) -> Any:
-    if HisLink.objects.filter(
-        patient_id=request.patient_id, facility_id=request.facility_id, active=True
-    ).exists():
+    # The linker's queue reads it with each request (his.desk.requests annotates `patient_linked_here`).
+    linked = getattr(request, "patient_linked_here", None)
+    if linked is None:
+        linked = HisLink.objects.filter(
+            patient_id=request.patient_id, facility_id=request.facility_id, active=True
+        ).exists()
+    if linked:
         return _("Người bệnh đã có liên kết HIS tại cơ sở này.")
     return None
 

@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import Case, Count, IntegerField, Max, Min, Q, QuerySet, Value, When
+from django.db.models import Case, Count, IntegerField, Max, Min, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -310,10 +310,11 @@ def alert_list(*, user: Any, facility: Any = None, level: str | None = None) -> 
     id) narrows them to that facility and everything under it (a TTYT: all its stations)."""
     qs = access.alerts_for(user).filter(acknowledged_at__isnull=True, episode__status=EpisodeStatus.ACTIVE)
     if facility is not None:
-        path = Facility.objects.filter(public_id=facility).values_list("path", flat=True).first()
-        if path is None:
-            return qs.none()
-        qs = qs.filter(facility__path__startswith=path)
+        # The facility's subtree as ids (one query, as the path was): filtering through a join on the facility
+        # table would let MariaDB start from it and sort every joined row in a temporary table.
+        root = Facility.objects.filter(public_id=facility).values("path")[:1]
+        ids = Facility.objects.filter(path__startswith=Subquery(root)).values_list("id", flat=True)
+        qs = qs.filter(facility_id__in=list(ids))
     if level:
         qs = qs.filter(level=level)
     severity = Case(
@@ -321,8 +322,12 @@ def alert_list(*, user: Any, facility: Any = None, level: str | None = None) -> 
         default=Value(0),
         output_field=IntegerField(),
     )
+    # The facility is fetched apart (one query for the page's few stations): joined, it made MariaDB read the
+    # facilities first and sort a TTYT's every open alert joined to its declaration, episode and patient in a
+    # temporary table (6,300 rows read for a page of 100 at the largest TTYT of the 100k data, 1,600 without).
     return (
-        qs.select_related("facility", "episode__patient", "declaration", "acknowledged_by")
+        qs.select_related("episode__patient", "declaration", "acknowledged_by")
+        .prefetch_related("facility")
         .annotate(severity=severity)
         .order_by("-severity", "created_at", "id")
     )

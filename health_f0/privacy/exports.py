@@ -46,6 +46,9 @@ _ALWAYS_EXCLUDED = {
     "key_hash",
     "active_marker",
     "bhyt_key",
+    # Registration's stored sort keys of the queue (generated from status, eligibility and decided_at).
+    "queue_rank",
+    "decided_sort",
 }
 
 

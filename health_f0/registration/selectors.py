@@ -37,12 +37,18 @@ def queue_rank() -> Case:
     )
 
 
+# The queue's order on its stored columns (Registration.queue_rank, .decided_sort: queue_rank() and the decision
+# time, undecided as 1900), every one NOT NULL and the last unique: an index order (reg_queue_order) that a
+# keyset page (core.keyset) can also seek on.
+QUEUE_ORDER: tuple[str, ...] = ("queue_rank", "-decided_sort", "created_at", "id")
+
+
 def queue_ordering() -> tuple[Any, ...]:
     """The queue's order: waiting ones by severity, then the one waiting longest first; decided ones after
     them, the most recently decided first. The desk's list and the API use the same order."""
     return (
-        OrderBy(queue_rank()),
-        OrderBy(F("decided_at"), descending=True, nulls_last=True),
+        OrderBy(F("queue_rank")),
+        OrderBy(F("decided_sort"), descending=True),
         OrderBy(F("created_at")),
         OrderBy(F("id")),
     )
@@ -52,12 +58,15 @@ def registration_queue(
     *, user: Any, status: str | None = None, facility: UUID | None = None
 ) -> QuerySet[Registration]:
     """The registrations the staff member may see, in the queue's order, optionally filtered."""
-    queryset = access.registrations_for(user).select_related("facility")
+    # The facility is fetched apart (one query for the page's few facilities): joined, it let MariaDB start from
+    # the facility table and sort a TTYT's every registration in a temporary table (76,000 rows read for a page
+    # of 100 at the largest TTYT of the 100k data, 38,000 without).
+    queryset = access.registrations_for(user).prefetch_related("facility")
     if status:
         queryset = queryset.filter(status=status)
     if facility is not None:
         queryset = queryset.filter(facility__public_id=facility)
-    return queryset.order_by(*queue_ordering())
+    return queryset.order_by(*QUEUE_ORDER)
 
 
 def needs_confirmation(registration: Registration) -> bool:

@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 
 from health_f0.appointments import selectors, services
 from health_f0.appointments.desk.common import AppointmentPages, status_badge, with_query
+from health_f0.appointments.desk.worklist import BUTTON, component_html
 from health_f0.appointments.forms import WalkInForm
 from health_f0.appointments.models import Appointment
 from health_f0.appointments.slots import LOCAL_TZ, local_date_of
@@ -22,6 +23,8 @@ from health_f0.desk.actions import post_only, run
 from health_f0.desk.formatting import age_years, duration_label, fmt_date, fmt_datetime
 from health_f0.facilities import access
 from health_f0.privacy.models import ConsentChannel
+
+LABEL = "unfold/helpers/label.html"
 
 
 class ReceptionPages(AppointmentPages):
@@ -66,6 +69,8 @@ class ReceptionPages(AppointmentPages):
             ticket = selectors.reception_ticket(user=request.user, pk=int(raw_ticket))
         context = {
             **self.page_context(request, gettext("Tiếp đón người bệnh")),
+            # Rendered once a page, not once a row (worklist.component_html).
+            "check_in_button": component_html(BUTTON, submit=1, children=gettext("Tiếp đón")),
             "term": term,
             "today": fmt_date(local_date_of(now)),
             "results": [
@@ -141,12 +146,18 @@ class ReceptionPages(AppointmentPages):
         queue = selectors.queue_for(service=service, day=today) if service else None
         now = timezone.now()
 
+        kind_labels = {
+            True: component_html(LABEL, text=gettext("Vãng lai")),
+            False: component_html(LABEL, type="info", text=gettext("Đặt lịch")),
+        }
+
         def ticket(a: Appointment) -> dict[str, Any]:
             return {
                 "number": a.queue_number,
                 "name": a.patient.full_name,
                 "age": age_years(a.patient.date_of_birth),
                 "walk_in": a.is_walk_in,
+                "kind": kind_labels[a.is_walk_in],
                 "slot": "" if a.is_walk_in else f"{a.slot_start.astimezone(LOCAL_TZ):%H:%M}",
                 "checked_in": f"{a.checked_in_at.astimezone(LOCAL_TZ):%H:%M}" if a.checked_in_at else "",
                 "waiting": duration_label(now - a.checked_in_at) if a.checked_in_at else "",

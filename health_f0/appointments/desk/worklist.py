@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import conditional_escape
 from django.utils.http import urlencode
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
 from health_f0.appointments import selectors, services
@@ -31,6 +36,20 @@ from health_f0.desk.actions import desk_action, form_error_messages, post_only, 
 from health_f0.desk.formatting import age_years, duration_label
 from health_f0.facilities import access
 
+BUTTON = "unfold/components/button.html"
+_HREF = "__href__"  # stands for a row's link in a button rendered once a page
+
+
+def component_html(template: str, **context: Any) -> SafeString:
+    """An unfold button or label rendered once a page: in a worklist's template, each `{% component %}` copies the
+    whole page context and renders through the context processors, for every row (issue 11)."""
+    return SafeString(render_to_string(template, context).strip())
+
+
+def link_button(html: SafeString, href: str) -> SafeString:
+    """A button rendered once with `href=_HREF`, for one row's link."""
+    return SafeString(html.replace(_HREF, conditional_escape(href)))
+
 
 class WorklistPages(AppointmentPages):
     # --- 1. The booking desk's worklist ------------------------------------------------------------
@@ -38,9 +57,13 @@ class WorklistPages(AppointmentPages):
     def worklist_view(self, request: HttpRequest) -> HttpResponse:
         self._require(request, access.BOOKING_DESK_ROLES)
         now = timezone.now()
-        page = Paginator(
-            selectors.desk_worklist(user=request.user).select_related("service__facility"), PAGE_SIZE
-        ).get_page(request.GET.get("p"))
+        page = Paginator(selectors.desk_worklist(user=request.user), PAGE_SIZE).get_page(request.GET.get("p"))
+        buttons = {
+            "confirm": component_html(BUTTON, submit=1, children=gettext("Xác nhận")),
+            "decline": component_html(BUTTON, submit=1, variant="danger", children=gettext("Từ chối lịch")),
+        }
+        move_button = component_html(BUTTON, href=_HREF, variant="default", children=gettext("Đổi giờ"))
+        back = urlencode({"next": request.get_full_path()})
         rows = []
         for appointment in page.object_list:
             patient = appointment.patient
@@ -63,9 +86,9 @@ class WorklistPages(AppointmentPages):
                     "url": self.change_url(appointment.pk),
                     "confirm_url": reverse("admin:appointments_confirm", args=[appointment.pk]),
                     "decline_url": reverse("admin:appointments_decline", args=[appointment.pk]),
-                    "move_url": reverse("admin:appointments_move", args=[appointment.pk])
-                    + "?"
-                    + urlencode({"next": request.get_full_path()}),
+                    "move_button": link_button(
+                        move_button, reverse("admin:appointments_move", args=[appointment.pk]) + "?" + back
+                    ),
                 }
             )
         query = request.GET.copy()
@@ -74,6 +97,7 @@ class WorklistPages(AppointmentPages):
             **self.page_context(request, gettext("Tư vấn đặt lịch: lịch chờ xác nhận")),
             "page": page,
             "rows": rows,
+            "buttons": buttons,
             "query": query.urlencode(),
             "book_url": reverse("admin:appointments_book"),
             "reexams_url": reverse("admin:appointments_reexams"),

@@ -9,10 +9,12 @@ from typing import Any
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -25,11 +27,63 @@ from health_f0.facilities import access
 from health_f0.his import selectors, services
 from health_f0.his.desk import decisions
 from health_f0.his.desk.widgets import held_card, link_status_badge, request_card
-from health_f0.his.forms import ReceptionRequestForm
-from health_f0.his.models import HisLinkRequest, LinkChannel
+from health_f0.his.forms import FindRecordForm, ReceptionRequestForm, RejectForm
+from health_f0.his.models import HisLink, HisLinkRequest, LinkChannel
 
 QUEUE_PAGE_SIZE = 20
 HELD_SHOWN = 20
+_ID = "0000000000"  # stands for a request id in the HTML of a form field rendered once a page
+
+
+def _component(template: str, **context: Any) -> SafeString:
+    """An unfold button or label rendered once a page: in the card's template, each `{% component %}` copies the
+    whole page context and renders through the context processors, for every card (issue 11)."""
+    return SafeString(render_to_string(template, context).strip())
+
+
+class CardParts:
+    """What every request card repeats, rendered once a page: its buttons and match labels, and the two form
+    fields (find a record, reason to reject), whose ids are made per request from one rendering, as
+    FindRecordForm(auto_id=f"find{pk}_%s") and RejectForm(auto_id=f"reject{pk}_%s") render them."""
+
+    def __init__(self) -> None:
+        def button(children: Any, variant: str) -> SafeString:
+            return _component("unfold/components/button.html", submit=1, variant=variant, children=children)
+
+        def label(text: Any, kind: str) -> SafeString:
+            return _component("unfold/helpers/label.html", type=kind, text=text)
+
+        self.ui = {
+            "claim": label(gettext("Người yêu cầu khai"), "info"),
+            "matches": label(gettext("✓ Khớp"), "success"),
+            "differs": label(gettext("✗ Không khớp"), "danger"),
+            "link_exact": button(gettext("Liên kết hồ sơ này"), "primary"),
+            "link_other": button(gettext("Liên kết hồ sơ này"), "default"),
+            "find": button(gettext("Tìm hồ sơ"), "default"),
+            "reject": button(gettext("Từ chối"), "danger"),
+            "lookup": button(
+                format_html(
+                    '<span class="material-symbols-outlined text-base mr-1">refresh</span>{}',
+                    gettext("Tra cứu lại HIS"),
+                ),
+                "default",
+            ),
+        }
+        find = FindRecordForm(auto_id=f"find{_ID}_%s")["his_code"]
+        reject = RejectForm(auto_id=f"reject{_ID}_%s")["reason"]
+        self.find, self.find_id = str(find), find.id_for_label
+        self.reject, self.reject_id = str(reject), reject.id_for_label
+
+    def dress(self, card: dict[str, Any]) -> dict[str, Any]:
+        """The card with its form fields under this request's ids."""
+        pk = str(card["req"].pk)
+        card["fields"] = {
+            "find": SafeString(self.find.replace(_ID, pk)),
+            "find_id": self.find_id.replace(_ID, pk),
+            "reject": SafeString(self.reject.replace(_ID, pk)),
+            "reject_id": self.reject_id.replace(_ID, pk),
+        }
+        return card
 
 
 @admin.register(HisLinkRequest, site=desk_site)
@@ -114,7 +168,15 @@ class HisLinkRequestAdmin(ScopedModelAdmin):
         hospitals = list(selectors.linker_hospitals(user=request.user))
         raw = request.GET.get("facility", "")
         facility = next((f for f in hospitals if str(f.pk) == raw), None)
-        queue = selectors.link_queue(user=request.user, facility=facility)
+        # Whether each patient already has a live link at the request's facility, read in the page's query:
+        # the `already_linked` guard of the approve button reads it (his.transitions) instead of asking per card.
+        queue = selectors.link_queue(user=request.user, facility=facility).annotate(
+            patient_linked_here=Exists(
+                HisLink.objects.filter(
+                    patient_id=OuterRef("patient_id"), facility_id=OuterRef("facility_id"), active=True
+                )
+            )
+        )
         page = Paginator(queue, QUEUE_PAGE_SIZE).get_page(request.GET.get("p"))
         requests_shown = list(page.object_list)
         services.his_records_view(actor=request.user, records=requests_shown, verb="view_his_link_queue")
@@ -126,6 +188,7 @@ class HisLinkRequestAdmin(ScopedModelAdmin):
             verb="view_his_held_records",
         )
         links = selectors.held_links(held)
+        parts = CardParts()
         query = request.GET.copy()
         query.pop("p", None)
         context = {
@@ -133,7 +196,8 @@ class HisLinkRequestAdmin(ScopedModelAdmin):
             "hospitals": hospitals if len(hospitals) > 1 else [],
             "selected": facility.pk if facility else None,
             "page": page,
-            "cards": [request_card(request, req) for req in requests_shown],
+            "cards": [parts.dress(request_card(request, req)) for req in requests_shown],
+            "ui": parts.ui,
             "held_cards": [held_card(record, links) for record in held],
             "held_total": held_qs.count() if len(held) >= HELD_SHOWN else len(held),
             "held_shown": HELD_SHOWN,
@@ -154,9 +218,11 @@ class HisLinkRequestAdmin(ScopedModelAdmin):
             raise Http404(gettext("Không tìm thấy yêu cầu liên kết."))
         services.his_records_view(actor=request.user, records=[req], verb="view_his_link_request")
         link = req.links.order_by("-linked_at").first()
+        parts = CardParts()
         context = {
             **self.page_context(request, gettext("Yêu cầu liên kết HIS")),
-            "card": request_card(request, req),
+            "card": parts.dress(request_card(request, req)),
+            "ui": parts.ui,
             "link_url": reverse("admin:his_hislink_change", args=[link.pk]) if link else "",
             "decided_by": fmt_user(req.decided_by),
             "decided_at": fmt_datetime(req.decided_at),

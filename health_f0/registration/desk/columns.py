@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from django.urls import reverse
@@ -36,6 +37,12 @@ STATUS_BADGE: dict[str, str | None] = {
     RegistrationStatus.ACCEPTED: "success",
     RegistrationStatus.REJECTED: "danger",
 }
+
+
+@lru_cache(maxsize=64)
+def _badge(text: str, kind: str | None) -> SafeString:
+    """desk.formatting.badge (a template rendering) once per label and colour: a queue page repeats a handful."""
+    return badge(text, kind)
 
 
 def labels(options: list[screening.Option], codes: list[str]) -> str:
@@ -96,7 +103,7 @@ class RegistrationColumns:
 
     @display(description=_("đánh giá"), ordering="eligibility")
     def eligibility_col(self, obj: Registration) -> SafeString:
-        head = badge(obj.get_eligibility_display(), ELIGIBILITY_BADGE.get(obj.eligibility))
+        head = _badge(str(obj.get_eligibility_display()), ELIGIBILITY_BADGE.get(obj.eligibility))
         if not obj.eligibility_reasons:
             return head
         return format_html(
@@ -107,7 +114,7 @@ class RegistrationColumns:
 
     @display(description=_("trạng thái"), ordering="status")
     def status_col(self, obj: Registration) -> SafeString:
-        return badge(obj.get_status_display(), STATUS_BADGE.get(obj.status))
+        return _badge(str(obj.get_status_display()), STATUS_BADGE.get(obj.status))
 
     # --- detail fields ----------------------------------------------------------------------
 

@@ -7,20 +7,25 @@ queues the SMS. Which buttons a registration shows comes from the workflow's `av
 
 from __future__ import annotations
 
+from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from unfold.admin import ModelAdmin as UnfoldModelAdmin
 from unfold.dataclasses import ActionDialog
-from unfold.decorators import action
+from unfold.decorators import action, display
 from unfold.enums import ActionVariant
+from unfold.views import ChangeList
 
 from health_f0.core.exceptions import DomainError, ValidationErrors
 from health_f0.desk.actions import dialog_action, run
@@ -63,6 +68,50 @@ TRANSFER_DIALOG: ActionDialog = {
 }
 
 
+class QueueChangeList(ChangeList):
+    """unfold's change list works out every column header (three sort links each) again for each row it renders
+    (unfold_list.items_for_result): their inputs do not change within a page, so each is computed once."""
+
+    def get_ordering_field_columns(self) -> Any:
+        if "_ordering_columns" not in self.__dict__:
+            self._ordering_columns = super().get_ordering_field_columns()
+        return self._ordering_columns
+
+    def get_query_string(self, new_params: Any = None, remove: Any = None) -> str:
+        try:
+            key = (tuple(sorted((new_params or {}).items())), tuple(remove or ()))
+            hash(key)
+        except TypeError:  # a list among the values: not worth keeping
+            return super().get_query_string(new_params, remove)
+        memo = self.__dict__.setdefault("_query_strings", {})
+        if key not in memo:
+            memo[key] = super().get_query_string(new_params, remove)
+        result: str = memo[key]
+        return result
+
+
+class QueueFacilityFilter(admin.RelatedOnlyFieldListFilter):
+    """The facilities of the user's scope that hold a registration: one probe of the (facility, status, created)
+    index per facility. Django's RelatedOnlyFieldListFilter asks for the DISTINCT facility of every registration
+    in scope (14,000 index entries at the largest station of the 100k data, on every page of the queue)."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> Any:
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        holding = Registration.objects.filter(facility_id=OuterRef("pk"))
+        facilities = access.facilities_for(request.user, model_admin.view_roles).filter(Exists(holding))
+        return field.get_choices(
+            include_blank=False, limit_choices_to={"pk__in": facilities.values("pk")}, ordering=ordering
+        )
+
+
+_PK = "0000000000"  # stands for a row's id in the selection checkbox rendered once
+
+
+@cache
+def _action_checkbox_html() -> str:
+    return str(UnfoldModelAdmin.action_checkbox(None, SimpleNamespace(pk=_PK)))  # type: ignore[arg-type]
+
+
 @admin.register(Registration, site=desk_site)
 class RegistrationAdmin(RegistrationColumns, ScopedModelAdmin):
     view_roles = access.STATION_ROLES
@@ -84,9 +133,11 @@ class RegistrationAdmin(RegistrationColumns, ScopedModelAdmin):
     )
     list_display_links = ("name_col",)
     list_select_related = ("facility",)
-    list_filter = ("status", "eligibility", ("facility", admin.RelatedOnlyFieldListFilter), "channel")
+    list_filter = ("status", "eligibility", ("facility", QueueFacilityFilter), "channel")
     list_filter_submit = True
     list_fullwidth = True
+    # The paginator's count of the filtered list is enough: no second COUNT of the whole scope.
+    show_full_result_count = False
     search_fields = ("full_name", "cccd")
     phone_search_field = "phone"
     search_help_text = _("Tìm theo họ tên, số điện thoại hoặc số CCCD")
@@ -142,6 +193,14 @@ class RegistrationAdmin(RegistrationColumns, ScopedModelAdmin):
 
     def scope(self, user: Any) -> QuerySet[Any]:
         return access.registrations_for(user)
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> Any:
+        return QueueChangeList
+
+    @display(description=UnfoldModelAdmin.action_checkbox.short_description)  # type: ignore[attr-defined]
+    def action_checkbox(self, obj: Registration) -> SafeString:
+        """The selection checkbox: unfold renders its widget template once per row; here once a process."""
+        return SafeString(_action_checkbox_html().replace(_PK, str(obj.pk)))
 
     def _may_transition(self, request: HttpRequest, action_name: str, object_id: Any) -> bool:
         """The workflow decides (roles at the registration's facility, guards); the accept dialog asks for
