@@ -109,7 +109,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "health_f0.core.middleware.MessageMiddleware",
     # Idle and absolute session limits (accounts/session_policy.py), before anything else looks at the user.
     "health_f0.accounts.session_policy.SessionPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -206,7 +206,7 @@ TASKS_EAGER = env_bool("TASKS_EAGER", False)
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "health_f0.core.redis_cache.RedisCache",
             "LOCATION": REDIS_URL,
             # Parallel test workers share one Redis: each keeps its own key space.
             "KEY_PREFIX": os.environ.get("CACHE_PREFIX", "hf0") + os.environ.get("PYTEST_XDIST_WORKER", ""),
@@ -412,6 +412,29 @@ OUTBOX_ALERT_MINUTES = int(os.environ.get("OUTBOX_ALERT_MINUTES", "10"))
 # What the gateway bills for one segment of an unaccented SMS (160 characters, 153 when concatenated), in VND:
 # an SMS costs its segments x this (appointments.texts.cost_vnd; the outbox counts segments).
 SMS_COST_PER_SEGMENT_VND = int(os.environ.get("SMS_COST_PER_SEGMENT_VND", "800"))
+# --- Zalo ZNS: template messages through the province's Zalo Official Account (docs/operations.md, "Zalo
+# ZNS"). Used only when ZNS_ENABLED, the message kind has a template below and the recipient chose Zalo;
+# otherwise, and as the fallback, SMS. Keys come from the environment only and are never logged.
+ZNS_ENABLED = env_bool("ZNS_ENABLED", False)
+ZNS_API_URL = os.environ.get("ZNS_API_URL", "https://business.openapi.zalo.me/message/template")
+ZNS_OAUTH_URL = os.environ.get("ZNS_OAUTH_URL", "https://oauth.zaloapp.com/v4/oa/access_token")
+ZNS_APP_ID = os.environ.get("ZNS_APP_ID", "")
+ZNS_APP_SECRET = os.environ.get("ZNS_APP_SECRET", "")  # the app's secret key (refreshing the token)
+ZNS_OA_SECRET_KEY = os.environ.get("ZNS_OA_SECRET_KEY", "")  # the OA secret key (webhook signatures)
+# The first refresh token (Zalo replaces it at each refresh; the current one is kept encrypted in the DB).
+ZNS_REFRESH_TOKEN = os.environ.get("ZNS_REFRESH_TOKEN", "")
+ZNS_TIMEOUT = float(os.environ.get("ZNS_TIMEOUT", "10"))
+# Approved template id per message kind (notifications.models.MessageKind), e.g.
+# ZNS_TEMPLATE_APPOINTMENT_REMINDER=231678; a kind without a template always goes by SMS.
+ZNS_TEMPLATES = {
+    kind: os.environ[f"ZNS_TEMPLATE_{kind.upper()}"]
+    for kind in ("appointment", "appointment_reminder", "registration_received", "reminder", "generic")
+    if os.environ.get(f"ZNS_TEMPLATE_{kind.upper()}")
+}
+# What one ZNS template message costs (VND; the OA's price list), against SMS_COST_PER_SEGMENT_VND per segment.
+ZNS_COST_VND = int(os.environ.get("ZNS_COST_VND", "300"))
+# A ZNS message with no delivery report after this many minutes is sent again by SMS (once).
+ZNS_FALLBACK_AFTER_MINUTES = int(os.environ.get("ZNS_FALLBACK_AFTER_MINUTES", "15"))
 # SMS short links (PORTAL_URL/h/<code>): unknown codes one client address may try in a window before every
 # lookup from it is refused (429) until the window ends. Known codes are not counted: a waiting hall behind
 # one address is never blocked by its own patients.
@@ -455,6 +478,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # /api/v1/ and /api/v2/ (lists by keyset cursor): health_f0/api/versioning.py.
+    "DEFAULT_VERSIONING_CLASS": "health_f0.api.versioning.ApiVersioning",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "health_f0.api.exceptions.exception_handler",
     # JSON with a size and nesting limit (api/parsers.py); forms keep Django's upload limits.
@@ -485,6 +510,7 @@ SPECTACULAR_SETTINGS = {
         "HisLinkChannelEnum": "health_f0.his.models.LinkChannel",
         "KindEnum": "health_f0.api.apis.accounts.ACCOUNT_KINDS",
         "DataRequestKindEnum": "health_f0.privacy.models.RequestKind",
+        "NotificationChannelEnum": "health_f0.notifications.models.Channel",
     },
 }
 

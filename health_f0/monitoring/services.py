@@ -481,11 +481,17 @@ def declaration_submit(
     policy = policy_for(episode.facility.province_code)
     late = local_now.time() > policy.deadline
     numeric = {code: value for code, value in clean.items() if isinstance(value, Decimal)}
+    # Up to DECLARATION_HISTORY_ROWS rows, so the conversions are written out (no helper call per value).
     history = [
         triage.PastReading(
             submitted_at=at,
             local_date=day,
-            values={"spo2": _dec(s), "temperature": t, "breathing_rate": _dec(r), "pulse": _dec(p)},
+            values={
+                "spo2": None if s is None else Decimal(s),
+                "temperature": t,
+                "breathing_rate": None if r is None else Decimal(r),
+                "pulse": None if p is None else Decimal(p),
+            },
         )
         for at, day, s, t, r, p in sql_declarations.recent_readings(
             episode.pk, now - timedelta(hours=96), limit=settings.DECLARATION_HISTORY_ROWS
@@ -562,10 +568,6 @@ def _active_episode(patient_id: int) -> Episode | None:
         f"facility:{episode.facility_id}", lambda: Facility.objects.get(pk=episode.facility_id)
     )
     return episode
-
-
-def _dec(value: Any) -> Decimal | None:
-    return Decimal(value) if value is not None else None
 
 
 def may_act_at_station(actor: Any, facility: Facility) -> bool:

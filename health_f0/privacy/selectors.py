@@ -9,10 +9,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import caches
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from health_f0.core import safe_cache
 from health_f0.core.exceptions import DomainError
 from health_f0.core.safe_cache import cache_delete, cache_get, cache_set
 from health_f0.facilities import access
@@ -67,14 +69,14 @@ def policy_upcoming(*, now: datetime | None = None) -> PrivacyPolicy | None:
     )
 
 
-def _consent_key(user_id: int, version: str) -> str:
-    return f"privacy:consent-ok:{user_id}:{version}"
+def _consent_key(user_id: int) -> str:
+    """Holds the policy version this account was last found to need nothing for (agreed, or staff)."""
+    return f"privacy:consent-ok:{user_id}"
 
 
 def forget_consent(*, user_ids: list[int]) -> None:
     """Drop the cached answer for these accounts (their consent just changed)."""
-    version = policy_current().version
-    cache_delete([_consent_key(pk, version) for pk in user_ids])
+    cache_delete([_consent_key(pk) for pk in user_ids])
 
 
 def agreed_version(user: Any) -> str | None:
@@ -94,17 +96,32 @@ def agreed_version(user: Any) -> str | None:
     return None if action == ConsentAction.WITHDRAWN else str(version)
 
 
+def _cache_get_many(keys: list[str]) -> dict[str, Any]:
+    """safe_cache.cache_get for several keys in one round trip: {} when the cache cannot be reached."""
+    if not safe_cache._usable("default"):
+        return {}
+    try:
+        return dict(caches["default"].get_many(keys))
+    except safe_cache.CACHE_ERRORS as exc:
+        safe_cache._failed("default", "get", exc)
+        return {}
+
+
 def consent_required_version(user: Any) -> str | None:
     """The version a patient account must agree to before going on, or None (agreed, staff, anonymous).
     Costs no query once answered for this account and version."""
     if not getattr(user, "is_authenticated", False):
         return None
-    current = policy_current().version
-    key = _consent_key(user.pk, current)
-    if cache_get(key):
+    key = _consent_key(user.pk)
+    # The policy in force and this account's cached answer in one round trip: this runs on every patient
+    # request (the declaration POST of the morning peak among them).
+    hits = _cache_get_many([POLICY_CACHE_KEY, key])
+    policy = hits.get(POLICY_CACHE_KEY)
+    current = policy.version if isinstance(policy, PolicyInfo) else policy_current().version
+    if hits.get(key) == current:
         return None
     if access.is_staff_member(user) or agreed_version(user) == current:
-        cache_set(key, 1, CONSENT_CACHE_SECONDS)
+        cache_set(key, current, CONSENT_CACHE_SECONDS)
         return None
     return current
 

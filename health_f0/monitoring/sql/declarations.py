@@ -2,8 +2,9 @@
 
 What: the row already stored under an (episode, idempotency key) — the unique index; the newest readings of
 an episode since a time — one backward range read of the (episode, submitted_at) index; and the INSERT of a
-new declaration, prepared once per process (core/rawsql.insert_one: `save()` without its SQL compilation and
-without signals — Declaration has no receivers).
+new declaration, its statement built once per process and its values prepared column by column (`save()`
+without its SQL compilation and without signals — Declaration has no receivers; issue 11 took the simple
+columns out of the field machinery: docs/benchmarks.md, "Issue 11: the declaration path").
 
 Why not the ORM: building these queries cost about 1 ms of CPU per declaration, more than a third of the
 budget at the morning peak (~400 declarations a second for a province). With constant SQL the whole
@@ -24,7 +25,7 @@ from typing import Any
 
 from django.db import connection
 
-from health_f0.core.rawsql import fetch_models, fetch_rows, insert_one
+from health_f0.core.rawsql import fetch_models, fetch_rows
 from health_f0.monitoring.models import Declaration
 
 _TABLE = Declaration._meta.db_table
@@ -46,12 +47,70 @@ def recent_readings(episode_id: int, since: datetime, *, limit: int) -> list[tup
     """(submitted_at, local_date, spo2, temperature, breathing_rate, pulse) of the episode's latest `limit`
     declarations since `since`, newest first: one backward range read of the (episode, submitted_at) index.
     With the daily cap, `limit` >= 5 x DECLARATIONS_PER_DAY holds every declaration of the 96 hours (they
-    span at most five local days), so the trend rules see exactly what they saw without a limit."""
-    return fetch_rows(
-        Declaration, RECENT_READINGS, [episode_id, connection.ops.adapt_datetimefield_value(since), limit]
-    )
+    span at most five local days), so the trend rules see exactly what they saw without a limit.
+
+    On MariaDB/MySQL the driver already hands back these types but for `submitted_at` (naive, in the
+    connection's time zone): made aware here with one `replace` a row instead of the generic converter
+    (four calls a row; up to 120 rows for a patient who declares all day)."""
+    params = [episode_id, connection.ops.adapt_datetimefield_value(since), limit]
+    if connection.vendor != "mysql" or connection.timezone is None:
+        return fetch_rows(Declaration, RECENT_READINGS, params)
+    zone = connection.timezone
+    with connection.cursor() as cursor:
+        cursor.execute(RECENT_READINGS, params)
+        return [(at.replace(tzinfo=zone), *rest) for at, *rest in cursor.fetchall()]
+
+
+# The INSERT's columns, in the model's order. Fields of these kinds are written as they are (ints as int, the
+# strings and the boolean unchanged, dates and datetimes through the backend's adapters); every other field
+# (the UUID, the decimal, the JSON columns) through its own get_db_prep_save, as save() does. A field added
+# to Declaration that is in neither list stops insert() with an error instead of being left out.
+_AS_IS = {"episode", "patient", "questionnaire", "submitted_by", "spo2", "breathing_rate", "pulse"}
+_PLAIN = {"alert_level", "idempotency_key", "request_hash", "late"}
+_DAY, _MOMENT = {"local_date"}, {"submitted_at"}
+_PREPARED = {"public_id", "temperature", "answers", "reasons"}
+_FIELDS = [f for f in Declaration._meta.local_concrete_fields if not f.primary_key]
+_INSERT: str | None = None
+
+
+def _statement() -> str:
+    global _INSERT
+    if _INSERT is None:
+        names = {f.name for f in _FIELDS}
+        known = _AS_IS | _PLAIN | _DAY | _MOMENT | _PREPARED
+        if names != known:
+            raise RuntimeError(
+                f"Declaration's fields changed ({sorted(names ^ known)}): update sql/declarations.py"
+            )
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(f.column) for f in _FIELDS)
+        _INSERT = f"INSERT INTO {quote(_TABLE)} ({columns}) VALUES ({', '.join(['%s'] * len(_FIELDS))})"  # noqa: S608
+    return _INSERT
 
 
 def insert(declaration: Declaration) -> None:
-    """`declaration.save()` for a new row without its per-call SQL compilation; sets its key."""
-    insert_one(declaration)
+    """`declaration.save()` for a new row (no signals: Declaration has none), sets its key. One constant
+    INSERT; the values are prepared field by field as save() prepares them, the simple ones without the
+    field machinery (about 250 Python calls per declaration less than core/rawsql.insert_one: 6 % of the
+    path's CPU). tests/api/test_declaration_insert.py checks the row equals save()'s."""
+    sql = _statement()
+    ops = connection.ops
+    values: list[Any] = []
+    for field in _FIELDS:
+        value = getattr(declaration, field.attname)
+        name = field.name
+        if name in _AS_IS:
+            values.append(None if value is None else int(value))
+        elif name in _PLAIN:
+            values.append(value)
+        elif name in _MOMENT:
+            values.append(ops.adapt_datetimefield_value(value))
+        elif name in _DAY:
+            values.append(ops.adapt_datefield_value(value))
+        else:
+            values.append(field.get_db_prep_save(value, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        declaration.pk = ops.last_insert_id(cursor, _TABLE, Declaration._meta.pk.column)
+    declaration._state.adding = False
+    declaration._state.db = connection.alias
