@@ -75,7 +75,9 @@ def measure_in_process(
         profiler.disable()
         import pstats
 
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(
+            int(os.environ.get("PROFILE_TOP", "45"))
+        )
     print(
         f"{requests} requests: {cpu * 1000 / requests:.2f} ms CPU and {wall * 1000 / requests:.2f} ms "
         f"wall per request (this process, sequential); load {load_average()}"

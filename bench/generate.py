@@ -12,6 +12,10 @@ a day: some skip a day, some declare twice) with realistic vitals, alerts for th
 questionnaire and triage rules (manage.py load_monitoring_reference). Nothing is declared today: the
 morning before the rush, so every patient is silent (what the reminder fan-out benchmark needs).
 
+--full (issue 11) adds what every list endpoint and desk worklist needs: registrations, appointments, HIS
+links/visits/lab results, heavy patients, staff tokens (bench/_generate_full.py; docs/benchmarks.md, "Data set for
+the read benchmarks"). --out DIR writes the token files elsewhere than bench/out (for development databases).
+
 The database is flushed first: the script refuses to run on a database whose name lacks "bench".
 """
 
@@ -32,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _django import OUT, setup  # noqa: E402
+from _generate_full import ANALYZE_TABLES  # noqa: E402
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 PASSWORD = "bench-2026"
@@ -126,7 +131,8 @@ class Inserter:
     """Multi-row INSERTs through MySQLdb's executemany (it batches VALUES rows into one statement)."""
 
     def __init__(self, cursor: Any, table: str, columns: list[str], batch: int = 5000) -> None:
-        self.cursor, self.batch, self.rows, self.count = cursor, batch, [], 0
+        self.cursor, self.batch, self.count = cursor, batch, 0
+        self.rows: list[tuple[Any, ...]] = []
         cols = ", ".join(f"`{c}`" for c in columns)
         self.sql = f"INSERT INTO `{table}` ({cols}) VALUES ({', '.join(['%s'] * len(columns))})"
 
@@ -225,6 +231,15 @@ def main() -> None:
     parser.add_argument("--ttyt", type=int, default=4)
     parser.add_argument("--accounts", type=int, default=2000, help="patients with an account and API token")
     parser.add_argument("--seed", type=int, default=31)
+    parser.add_argument(
+        "--out", type=Path, default=OUT, help="where the token files and the manifest go (default bench/out)"
+    )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="the read-benchmark data set of issue 11: every patient registered and with an account, "
+        "appointments, HIS data, heavy patients, staff tokens (bench/_generate_full.py)",
+    )
     args = parser.parse_args()
     setup()
 
@@ -350,6 +365,7 @@ def main() -> None:
     user_id0 = next_id(cur, "core_user")
     episode_id0 = next_id(cur, "monitoring_episode")
     decl_id0 = next_id(cur, "monitoring_declaration")
+    registration_id0 = next_id(cur, "registration_registration")
     patients_ins = Inserter(
         cur,
         "patients_patient",
@@ -414,9 +430,11 @@ def main() -> None:
             "certificate_code",
             "facility_id",
             "patient_id",
+            "registration_id",
         ],
     )
     token_lines = []
+    persons: list[Any] = []  # --full: what each patient's registration repeats (_generate_full.Person)
     # Per patient: (episode id, patient id, account id, station index, start, base SpO2, child)
     people: list[tuple[int, int, int | None, int, date, int, bool]] = []
     created = fmt(now - timedelta(days=args.days + 3))
@@ -440,14 +458,16 @@ def main() -> None:
         child = age_days < 12 * 365
         phone = f"+849{10_000_000 + i:08d}"
         account_id = None
-        if i < args.accounts:
+        if i < args.accounts or args.full:  # --full: every accepted registration issued an account
             account_id = user_id0 + i
             users_ins.add(
                 (account_id, password_hash, 0, f"bench{i:06d}", "", "", "", 0, 1, created, 0, phone)
             )
+        if i < args.accounts:
             raw = secrets.token_urlsafe(32)
             tokens_ins.add((hash_token(raw), raw[:8], created, None, expires, account_id))
             token_lines.append(raw)
+        street = f"Số {rng.randint(1, 300)} {rng.choice(STREETS)}"
         patients_ins.add(
             (
                 pid,
@@ -463,7 +483,7 @@ def main() -> None:
                 31,
                 ward_code,
                 ward_name,
-                f"Số {rng.randint(1, 300)} {rng.choice(STREETS)}",
+                street,
                 station.pk,
                 account_id,
                 created,
@@ -472,11 +492,13 @@ def main() -> None:
         )
         start = today - timedelta(days=args.days + rng.randint(0, 2))
         people.append((eid, pid, account_id, st, start, rng.choice((97, 98, 98, 99)), child))
+        if args.full:
+            persons.append((registration_id0 + i, name, dob, male, phone, ward_code, ward_name, street))
     users_ins.flush()
     tokens_ins.flush()
     patients_ins.flush()
     connection.commit() if not connection.get_autocommit() else None
-    step(f"{patients_ins.count} patients, {users_ins.count} patient accounts with API tokens")
+    step(f"{patients_ins.count} patients, {users_ins.count} patient accounts, {tokens_ins.count} API tokens")
 
     # --- Declarations, alerts, reminders (day by day), then the episodes with their denormalized state -
     decl_ins = Inserter(
@@ -640,19 +662,44 @@ def main() -> None:
                 "",
                 stations[st].pk,
                 pid,
+                registration_id0 + (pid - patient_id0) if args.full else None,
             )
         )
     episodes_ins.flush()
-    cur.execute("SET SESSION foreign_key_checks=1, unique_checks=1")
     step(f"{episodes_ins.count} active episodes")
+    full_counts: dict[str, int] = {}
+    if args.full:
+        full_counts = generate_full(
+            cursor=cur,
+            rng=rng,
+            today=today,
+            now=now,
+            created=created,
+            password_hash=password_hash,
+            doh=doh,
+            centres=centres,
+            stations=stations,
+            station_wards=station_wards,
+            staff=staff,
+            people=people,
+            persons=persons,
+            accounts=args.accounts,
+            tokens=token_lines,
+            questionnaire_id=version.pk,
+            step=step,
+            out=args.out,
+        )
+    cur.execute("SET SESSION foreign_key_checks=1, unique_checks=1")
     cur.execute(
         "ANALYZE TABLE monitoring_episode, monitoring_declaration, monitoring_alert, "
         "monitoring_reminderlog, patients_patient"
+        + ("".join(f", {t}" for t in ANALYZE_TABLES) if args.full else "")
     )
     cur.fetchall()
     step("tables analyzed")
 
-    (OUT / "tokens.txt").write_text("\n".join(token_lines) + "\n")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "tokens.txt").write_text("\n".join(token_lines) + "\n")
     sizes = {}
     for s in stations:
         sizes[s.code] = 0
@@ -669,11 +716,52 @@ def main() -> None:
         "reminder_logs": remind_ins.count,
         "accounts": users_ins.count,
         "station_sizes": sizes,
+        **full_counts,
         "seconds": round(time.monotonic() - started, 1),
     }
-    (OUT / f"manifest-{db_name}.json").write_text(json.dumps(manifest, indent=1))
+    (args.out / f"manifest-{db_name}.json").write_text(json.dumps(manifest, indent=1))
     big = max(sizes, key=lambda code: sizes[code])
-    step(f"done: largest station {big} ({sizes[big]} patients), tokens in {OUT / 'tokens.txt'}")
+    step(f"done: largest station {big} ({sizes[big]} patients), tokens in {args.out / 'tokens.txt'}")
+
+
+def generate_full(*, people: list[Any], persons: list[Any], **kwargs: Any) -> dict[str, int]:
+    """--full: the rest of the issue-11 data set on top of what main() wrote (bench/_generate_full.py)."""
+    import _generate_full as full
+
+    ctx = full.Context(
+        people=[
+            full.Person(
+                patient_id=pid,
+                episode_id=eid,
+                registration_id=reg_id,
+                account_id=account_id,
+                station=st,
+                name=name,
+                dob=dob,
+                male=male,
+                phone=phone,
+                ward_code=ward_code,
+                ward_name=ward_name,
+                street=street,
+                start=start,
+            )
+            for (eid, pid, account_id, st, start, _spo2, _child), (
+                reg_id,
+                name,
+                dob,
+                male,
+                phone,
+                ward_code,
+                ward_name,
+                street,
+            ) in zip(people, persons, strict=True)
+        ],
+        vitals=vitals,
+        triage=triage,
+        **kwargs,
+    )
+    full.build(ctx)
+    return ctx.counts
 
 
 if __name__ == "__main__":

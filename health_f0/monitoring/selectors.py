@@ -480,16 +480,6 @@ def short_label(question: Question) -> str:
     return text or question.text_vi
 
 
-HISTORY_LIMIT = 120
-
-
-def episode_declarations(*, episode: Episode) -> list[Declaration]:
-    """The episode's declarations, newest first (bounded: two a day for two months is plenty)."""
-    return list(
-        patient_declarations(patient_ids=[episode.patient_id]).filter(episode=episode)[:HISTORY_LIMIT]
-    )
-
-
 def guidance_document(*, public_id: Any) -> GuidanceDocument | None:
     return published_guidance().filter(public_id=public_id).first()
 
