@@ -25,7 +25,6 @@ Every write is one transaction with an audit row ("signup", "signup_claim", "fam
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from datetime import date
 from types import SimpleNamespace
@@ -34,7 +33,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from health_f0.core.audit import audit_log
@@ -49,7 +48,7 @@ from health_f0.patients.bonds import phone_bond_record, phone_is_verified
 from health_f0.patients.models import BondMethod, OtpChallenge, Patient
 from health_f0.patients.otp import OtpIssued, accounts_on_phone, otp_consume, otp_request, otp_verify
 from health_f0.patients.persons import person_errors
-from health_f0.patients.services import USERNAME_PREFIX, patient_create
+from health_f0.patients.services import account_attach, patient_create
 
 SIGNUP_PURPOSE = "signup"
 RESET_PURPOSE = "password_reset"
@@ -168,26 +167,21 @@ def signup_validate(
 # --- Accounts --------------------------------------------------------------------------------------------
 
 
-def _account_create(*, patient: Patient, password: str | None) -> User:
-    """A portal account for `patient` with a drawn username (bn + 7 digits, like the accounts registration
-    issues). `password` None: no usable password until one is set by OTP ("Quên mật khẩu")."""
-    for _attempt in range(20):
-        username = f"{USERNAME_PREFIX}{secrets.randbelow(10**7):07d}"
-        try:
-            with transaction.atomic():
-                user = User.objects.create_user(username=username, password=password, phone=patient.phone)
-        except IntegrityError:
-            continue  # username taken: draw another
-        break
-    else:  # pragma: no cover - 20 collisions in a 10-million space
-        raise RuntimeError("could not draw a free username")
-    parts = patient.full_name.split()
-    user.first_name = (parts[-1] if parts else "")[:150]
-    user.last_name = " ".join(parts[:-1])[:150]
-    user.save(update_fields=["first_name", "last_name"])
-    patient.account = user
-    patient.save(update_fields=["account", "updated_at"])
-    return user
+def _resident_record(person: dict[str, Any], *, phone: str, actor: Any = None) -> Patient:
+    """A new record for a resident without home care, managed by the province's Sở Y tế (signup_facility)."""
+    facility = signup_facility()
+    return patient_create(
+        full_name=person["full_name"],
+        date_of_birth=person["date_of_birth"],
+        sex=person["sex"],
+        phone=phone,
+        cccd=person["cccd"],
+        bhyt=person["bhyt"],
+        facility=facility,
+        province_code=facility.province_code or 0,
+        ward_code=0,
+        actor=actor,
+    )
 
 
 def _same_person(patient: Patient, *, full_name: str, date_of_birth: date) -> bool:
@@ -319,26 +313,15 @@ def account_signup(
         guests = _guest_bookers(phone, on_phone)
         own = same[0] if same else None
         if own is None:
-            facility = signup_facility()
-            own = patient_create(
-                full_name=person["full_name"],
-                date_of_birth=person["date_of_birth"],
-                sex=person["sex"],
-                phone=phone,
-                cccd=person["cccd"],
-                bhyt=person["bhyt"],
-                facility=facility,
-                province_code=facility.province_code or 0,
-                ward_code=0,
-            )
+            own = _resident_record(person, phone=phone)
         else:
             _fill_identifiers(own, cccd=person["cccd"], bhyt=person["bhyt"])
-        user = _account_create(patient=own, password=password)
+        user = account_attach(patient=own, password=password)
         _bond(own, phone=phone, actor=user, challenge=challenge)
         family = []
         for patient in on_phone:
             if patient.pk in guests and patient.pk != own.pk:
-                _account_create(patient=patient, password=None)
+                account_attach(patient=patient, password=None)
                 _bond(patient, phone=phone, actor=user, challenge=challenge)
                 family.append(patient)
         claimed = sum(guests.values())
@@ -438,20 +421,8 @@ def family_member_add(
             member = same[0]
             _fill_identifiers(member, cccd=person["cccd"], bhyt=person["bhyt"])
         else:
-            facility = signup_facility()
-            member = patient_create(
-                full_name=person["full_name"],
-                date_of_birth=person["date_of_birth"],
-                sex=person["sex"],
-                phone=phone,
-                cccd=person["cccd"],
-                bhyt=person["bhyt"],
-                facility=facility,
-                province_code=facility.province_code or 0,
-                ward_code=0,
-                actor=user,
-            )
-        _account_create(patient=member, password=None)
+            member = _resident_record(person, phone=phone, actor=user)
+        account_attach(patient=member, password=None)
         _bond(member, phone=phone, actor=user, challenge=challenge)
         _consent(user=user, patient=member, phone=phone, policy_version=policy_version)
         audit_log(

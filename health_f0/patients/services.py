@@ -63,20 +63,20 @@ def patient_create(
     return patient
 
 
-def account_issue(*, patient: Patient, actor: Any = None) -> tuple[User, str]:
-    """Create the patient's portal account with a unique username and a random password.
-
-    Returns the user and the clear password, which the caller texts to the patient and never stores.
-    The patient must change it at first login.
-    """
+def account_attach(*, patient: Patient, password: str | None, must_change_password: bool = False) -> User:
+    """A portal account for `patient` with a drawn username (bn + 7 digits) and the patient's name, linked to
+    the record. `password` None: no usable password until one is set (by OTP, "Quên mật khẩu"). Not audited
+    here: the caller says why the account was made."""
     user_model = get_user_model()
-    password = generate_password()
     for _attempt in range(20):
         username = f"{USERNAME_PREFIX}{secrets.randbelow(10**7):07d}"
         try:
             with transaction.atomic():
                 user = user_model.objects.create_user(
-                    username=username, password=password, phone=patient.phone, must_change_password=True
+                    username=username,
+                    password=password,
+                    phone=patient.phone,
+                    must_change_password=must_change_password,
                 )
         except IntegrityError:
             continue  # username taken: draw another
@@ -89,6 +89,17 @@ def account_issue(*, patient: Patient, actor: Any = None) -> tuple[User, str]:
     user.save(update_fields=["first_name", "last_name"])
     patient.account = user
     patient.save(update_fields=["account", "updated_at"])
+    return user  # type: ignore[no-any-return]
+
+
+def account_issue(*, patient: Patient, actor: Any = None) -> tuple[User, str]:
+    """Create the patient's portal account with a unique username and a random password.
+
+    Returns the user and the clear password, which the caller texts to the patient and never stores.
+    The patient must change it at first login.
+    """
+    password = generate_password()
+    user = account_attach(patient=patient, password=password, must_change_password=True)
     audit_log(
         actor=actor,
         action=AuditLog.Action.CREATE,
