@@ -281,7 +281,8 @@ def password_change(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def me(request: HttpRequest) -> HttpResponse:
-    """The patient's own details (Phần 2, bước 3): check them, then continue to the declaration."""
+    """The patient's own details (Phần 2, bước 3): check them, then continue to the declaration (to the bookings
+    for a resident without home care)."""
     if access.is_staff_member(request.user):
         return redirect("admin:index")
     choice = patient_choice(request)
@@ -298,7 +299,8 @@ def me(request: HttpRequest) -> HttpResponse:
         patient_confirm_details(patient=patient, actor=request.user)
         request.session["www_confirmed"] = True
         request.session[selectors.SESSION_PATIENT] = str(patient.public_id)
-        return redirect("www:declare")
+        # A resident without home care (a sign-up account) has nothing to declare: their bookings come next.
+        return redirect("www:declare" if patient.episodes.exists() else "www:appointments")
     password_changed = bool(request.session.pop("www_password_changed", False))
     facility = patient.facility
     address_parts = [patient.street, patient.ward_name, address.province_name(patient.province_code)]

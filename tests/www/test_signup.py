@@ -179,3 +179,15 @@ def test_an_account_made_by_sign_up_adds_a_child(
     assert {p.full_name for p in access.own_patients_for(user)} == {"Trần Thị Hoa", "Nguyễn Minh An"}
     # The booking page offers the child.
     assert date(2015, 1, 2) in {p.date_of_birth for p in access.own_patients_for(user)}
+
+
+def test_a_resident_without_home_care_is_not_sent_to_declare(
+    demo: Any, sms: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    client = Client(enforce_csrf_checks=False)
+    _signup(client, sms, django_capture_on_commit_callbacks)
+    page = text(client.get("/ca-nhan"))
+    assert "Khai báo sức khoẻ hằng ngày" not in page  # no episode: nothing to declare
+    patient = Patient.objects.get(phone=E164)
+    response = client.post("/ca-nhan", {"patient": str(patient.public_id)})
+    assert response.status_code == 302 and response["Location"] == "/lich-hen"
