@@ -41,6 +41,7 @@ urlpatterns = [
     path("auth/logout", accounts.TokenDeleteApi.as_view(), name="auth-logout"),
     path("auth/password", accounts.PasswordChangeApi.as_view(), name="auth-password"),
     path("me", accounts.MeApi.as_view(), name="me"),
+    path("me/family", accounts.FamilyMemberCreateApi.as_view(), name="me-family"),
     path(
         "me/notification-channel",
         notifications.MeNotificationChannelApi.as_view(),

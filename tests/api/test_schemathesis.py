@@ -55,6 +55,7 @@ PATIENT_OPERATIONS = [
     "episode_certificate",
     "guidance_list",
     "guidance_detail",
+    "family_member_add",
 ]
 
 

@@ -181,3 +181,36 @@ def test_reset_is_throttled_per_address(demo: Any, client_api: Any) -> None:
         for _ in range(22)
     ]
     assert statuses[-1] == 429 and 429 not in statuses[:20]
+
+
+def test_an_account_adds_a_child_through_the_api(
+    demo: Any, client_api: Any, sms: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    token = _sign_up(client_api, sms, django_capture_on_commit_callbacks).json()["token"]
+    _later()
+    code = _code(client_api, sms, django_capture_on_commit_callbacks, "signup")
+    client_api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    child = {
+        "full_name": "Nguyễn Minh An",
+        "date_of_birth": "2021-03-02",
+        "sex": "male",
+        "consent": True,
+        "policy_version": policy_current().version,
+    }
+    assert client_api.post("/api/v1/me/family", {**child, "otp": "000000"}, format="json").status_code == 400
+    response = client_api.post("/api/v1/me/family", {**child, "otp": code}, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["relation"] == "family" and response.json()["full_name"] == "Nguyễn Minh An"
+    me = client_api.get("/api/v1/me").json()
+    assert [p["full_name"] for p in me["acting_for"]] == ["Trần Thị Hoa", "Nguyễn Minh An"]
+    member = Patient.objects.get(full_name="Nguyễn Minh An")
+    assert member.account is not None and not member.account.has_usable_password()
+    # The code served once; a staff token may not add family here; no token: 401.
+    assert client_api.post("/api/v1/me/family", {**child, "otp": code}, format="json").status_code == 400
+    client_api.credentials()
+    assert client_api.post("/api/v1/me/family", {**child, "otp": code}, format="json").status_code == 401
+
+
+def test_staff_may_not_add_family_through_the_api(as_user: Any) -> None:
+    response = as_user("thanhdong.nv").post("/api/v1/me/family", {"otp": "123456"}, format="json")
+    assert response.status_code == 403

@@ -19,10 +19,12 @@ from health_f0.accounts import signup, two_factor
 from health_f0.api import selectors
 from health_f0.api.models import ApiToken
 from health_f0.api.parsers import JSONParser
+from health_f0.api.permissions import HasOwnPassword, IsPatientAccount
 from health_f0.api.schema import error_responses
 from health_f0.api.services import api_login, api_password_change, api_token_issue, api_token_revoke
 from health_f0.api.throttles import ClientIpScopedRateThrottle
 from health_f0.core.exceptions import DomainError, RateLimited
+from health_f0.patients import selectors as patient_selectors
 from health_f0.patients.models import Sex
 from health_f0.patients.selectors import ActingRelation
 
@@ -364,3 +366,43 @@ class PasswordResetApi(_PublicAccountApi):
             return Response({**body, "accounts": accounts}, status=status.HTTP_400_BAD_REQUEST)
         detail = _("Đã đặt mật khẩu mới. Vui lòng đăng nhập lại trên các thiết bị khác.")
         return Response(self.OutputSerializer({"username": user.username, "detail": detail}).data)
+
+
+class FamilyMemberCreateApi(APIView):
+    """Adding a child or an elderly parent from the account (issue 12 §1), as the portal's
+    /ca-nhan/them-nguoi-nha does: accounts.signup.family_member_add."""
+
+    permission_classes = [IsAuthenticated, HasOwnPassword, IsPatientAccount]
+    parser_classes = [JSONParser]
+
+    @extend_schema_serializer(component_name="FamilyMemberInput")
+    class InputSerializer(serializers.Serializer):
+        otp = _otp_field("signup")
+        full_name = serializers.CharField(max_length=200, help_text="Họ và tên người nhà")
+        date_of_birth = serializers.DateField(input_formats=["iso-8601"], help_text="Ngày sinh, YYYY-MM-DD")
+        sex = serializers.ChoiceField(choices=Sex.choices)
+        cccd = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+        bhyt = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+        consent = serializers.BooleanField(
+            help_text="Đồng ý với chính sách bảo vệ dữ liệu cá nhân thay cho người nhà (bắt buộc true)"
+        )
+        policy_version = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        operation_id="family_member_add",
+        tags=[TAG],
+        summary="Thêm người nhà (con nhỏ, cha mẹ già) dùng chung số điện thoại đã xác thực",
+        description="Lấy mã trước bằng `POST /api/v1/otp` với số điện thoại đã xác thực của tài khoản và "
+        "`purpose: signup`. Người nhà có hồ sơ và tài khoản riêng (chưa có mật khẩu: đặt bằng "
+        "`POST /auth/password-reset`), và xuất hiện trong `acting_for` của `GET /me`. 400 "
+        "`phone_not_verified`: tài khoản chưa có số điện thoại đã xác thực; 409 `member_exists`: người này "
+        "đã có tài khoản trên số này.",
+        request=InputSerializer,
+        responses={201: MeActingForSerializer, **error_responses(400, 401, 403, 409, 429)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        member = signup.family_member_add(user=request.user, channel="app", **serializer.validated_data)
+        row = patient_selectors.acting_for(user=request.user).get(pk=member.pk)
+        return Response(MeActingForSerializer(row).data, status=status.HTTP_201_CREATED)
