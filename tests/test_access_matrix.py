@@ -1192,3 +1192,41 @@ def test_resident_account_sees_only_its_own_record(
     from health_f0.facilities import access
 
     assert all(resident not in access.own_patients_for(p.account) for p in patients.values())
+
+
+# --- Issue 11/12 endpoints: v2 lists, the account's family and notice channel -----------------------------
+
+V2_PATIENT_LISTS = ["declarations", "episodes", "appointments", "his-links", "visits", "lab-results"]
+
+
+@pytest.mark.parametrize("username", PERSONAS)
+def test_account_endpoints_are_the_patients_not_staff(
+    username: str, records: dict[str, Any], persona: Any
+) -> None:
+    """Every staff role: the patient-side v2 lists answer 403 (v1's rule, the same views), the account's
+    family and notice-channel endpoints add or change nothing for a staff account."""
+    from health_f0.patients.models import Patient
+
+    api = _api(persona, username)
+    for name in V2_PATIENT_LISTS:
+        assert api.get(f"/api/v2/{name}").status_code == 403, (username, name)
+    before = Patient.objects.count()
+    child = {"otp": "123456", "full_name": "Nguyễn Minh An", "date_of_birth": "2021-03-02", "sex": "male"}
+    assert api.post("/api/v1/me/family", {**child, "consent": True}, format="json").status_code == 403
+    assert Patient.objects.count() == before
+    assert api.get("/api/v1/me/notification-channel").status_code in (403, 404), username
+    assert api.put("/api/v1/me/notification-channel", {"channel": "sms"}, format="json").status_code in (
+        403,
+        404,
+    )
+
+
+def test_v2_lists_show_the_patient_only_their_own(records: dict[str, Any], persona: Any) -> None:
+    """The demo patient's v2 declarations and episodes are their own, like v1's."""
+    api = _api(persona, "bn0000001")
+    for name in ("declarations", "episodes"):
+        v1 = api.get(f"/api/v1/{name}", {"limit": 200}).json()["results"]
+        v2 = api.get(f"/api/v2/{name}", {"limit": 200}).json()["results"]
+        assert v1 == v2, name
+    other = records["pat_b"]
+    assert api.get("/api/v2/declarations", {"patient": str(other.public_id)}).status_code in (400, 404)

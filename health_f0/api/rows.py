@@ -6,8 +6,6 @@ are the same as the serializers that document these shapes in the OpenAPI schema
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
-from uuid import UUID
 
 from rest_framework import serializers
 
@@ -22,12 +20,3 @@ def iso_datetime(value: datetime | None) -> str | None:
 
 def iso_date(value: date | None) -> str | None:
     return None if value is None else _DATE.to_representation(value)
-
-
-def uuid_str(value: UUID | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def decimal_str(value: Any, places: int) -> str | None:
-    """As serializers.DecimalField(decimal_places=places, coerce_to_string) answers."""
-    return None if value is None else f"{value:.{places}f}"
