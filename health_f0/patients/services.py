@@ -63,6 +63,57 @@ def patient_create(
     return patient
 
 
+@transaction.atomic
+def patient_take_into_care(
+    *,
+    patient: Patient,
+    facility: Facility,
+    province_code: int,
+    ward_code: int,
+    ward_name: str = "",
+    street: str = "",
+    cccd: str = "",
+    bhyt: str = "",
+    actor: Any = None,
+) -> Patient:
+    """A person already on record (a resident's sign-up, a guest booking, an earlier episode) is taken into
+    home care by `facility`: the station now manages the record and its address is the one just declared; a
+    CCCD or BHYT number the record lacks is added, one it holds is kept. The audit row names the fields changed
+    and the facility that managed the record before."""
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    before = patient.facility_id
+    wanted = {
+        "facility": facility,
+        "province_code": province_code,
+        "ward_code": ward_code,
+        "ward_name": ward_name,
+        "street": street,
+    }
+    if cccd and not patient.cccd:
+        wanted["cccd"] = cccd
+    if bhyt and not patient.bhyt:
+        wanted["bhyt"] = bhyt
+    changed = []
+    for name, value in wanted.items():
+        current = patient.facility_id if name == "facility" else getattr(patient, name)
+        target = value.pk if name == "facility" else value
+        if current != target:
+            setattr(patient, name, value)
+            changed.append(name)
+    if changed:
+        patient.full_clean(exclude=["account"])
+        patient.save(update_fields=[*changed, "updated_at"])
+    audit_log(
+        actor=actor,
+        action=AuditLog.Action.UPDATE,
+        verb="take_into_care",
+        target=patient,
+        facility=facility,
+        data={"fields": changed, "facility_before": before},
+    )
+    return patient
+
+
 def account_attach(*, patient: Patient, password: str | None, must_change_password: bool = False) -> User:
     """A portal account for `patient` with a drawn username (bn + 7 digits) and the patient's name, linked to
     the record. `password` None: no usable password until one is set (by OTP, "Quên mật khẩu"). Not audited

@@ -25,10 +25,10 @@ from health_f0.notifications.models import MessageKind
 from health_f0.notifications.services import sms_enqueue
 from health_f0.patients import address
 from health_f0.patients.bonds import phone_bond_record
-from health_f0.patients.models import BondMethod
+from health_f0.patients.models import BondMethod, Patient
 from health_f0.patients.otp import otp_consume, otp_verify
-from health_f0.patients.persons import person_errors
-from health_f0.patients.services import account_issue, patient_create
+from health_f0.patients.persons import patient_on_record, person_errors
+from health_f0.patients.services import account_issue, patient_create, patient_take_into_care
 from health_f0.registration import screening
 from health_f0.registration.eligibility import NEEDS_CONFIRMATION, Screening, assess
 from health_f0.registration.models import Channel, Eligibility, Registration, RegistrationStatus
@@ -384,6 +384,36 @@ def _require_risk_confirmation(
         raise RiskConfirmationRequired(message, code="risk_confirmation_required", eligibility=eligibility)
 
 
+def _home_care_patient(registration: Registration, *, actor: Any) -> Patient:
+    """The person the accepted registration is about: the same person already on record on this phone (name,
+    date of birth; `patients.persons.patient_on_record`), taken into the station's care, else a new record.
+    A record whose CCCD differs from the one declared is someone else."""
+    fields = {
+        "facility": registration.facility,
+        "province_code": registration.province_code,
+        "ward_code": registration.ward_code,
+        "ward_name": registration.ward_name,
+        "street": registration.street,
+        "cccd": registration.cccd,
+        "bhyt": registration.bhyt,
+        "actor": actor,
+    }
+    existing = patient_on_record(
+        full_name=registration.full_name, date_of_birth=registration.date_of_birth, phone=registration.phone
+    )
+    if existing is not None and registration.cccd and existing.cccd and existing.cccd != registration.cccd:
+        existing = None
+    if existing is not None:
+        return patient_take_into_care(patient=existing, **fields)
+    return patient_create(
+        full_name=registration.full_name,
+        date_of_birth=registration.date_of_birth,
+        sex=registration.sex,
+        phone=registration.phone,
+        **fields,
+    )
+
+
 @transaction.atomic
 def registration_accept(
     *, registration: Registration, actor: Any, confirm_risk: bool = False
@@ -395,21 +425,10 @@ def registration_accept(
     registration = _locked(registration)
     # Roles and guards (transfer_first, risk_confirmation_required) before anything is created.
     REGISTRATION_WORKFLOW.check(registration, "accept", actor, confirm_risk=confirm_risk)
-    patient = patient_create(
-        full_name=registration.full_name,
-        date_of_birth=registration.date_of_birth,
-        sex=registration.sex,
-        phone=registration.phone,
-        cccd=registration.cccd,
-        bhyt=registration.bhyt,
-        province_code=registration.province_code,
-        ward_code=registration.ward_code,
-        ward_name=registration.ward_name,
-        street=registration.street,
-        facility=registration.facility,
-        actor=actor,
-    )
-    user, password = account_issue(patient=patient, actor=actor)
+    patient = _home_care_patient(registration, actor=actor)
+    # A resident who signed up (or an earlier patient) keeps the account they have: no second record, no
+    # second account; the SMS tells them to sign in with it.
+    issued = account_issue(patient=patient, actor=actor) if patient.account_id is None else None
     if registration.channel in OTP_CHANNELS:
         # The form was taken only with an OTP to this phone: the family bond (patients.bonds).
         phone_bond_record(
@@ -436,11 +455,19 @@ def registration_accept(
     )
     _queue_changed()
     hotline = registration.facility.hotline
-    credentials = (
-        f"Tai khoan: {user.username} Mat khau: {password} "
-        f"Dang nhap: {settings.PORTAL_URL}/dang-nhap va doi mat khau."
-        + (f" Hotline: {hotline}" if hotline else "")
-    )
+    if issued is not None:
+        user, password = issued
+        credentials = (
+            f"Tai khoan: {user.username} Mat khau: {password} "
+            f"Dang nhap: {settings.PORTAL_URL}/dang-nhap va doi mat khau."
+        )
+    else:
+        password = ""
+        credentials = (
+            f"Dang nhap {settings.PORTAL_URL}/dang-nhap bang tai khoan hien co "
+            f"{patient.account.username} de khai bao hang ngay."  # type: ignore[union-attr]
+        )
+    credentials += f" Hotline: {hotline}" if hotline else ""
     head = f"{_facility_label(registration.facility)} da tiep nhan cham soc tai nha cho "
     # The credentials must arrive whole: shorten the name (up to 120 characters) rather than the message.
     room = SMS_TWO_SEGMENTS - len(head) - len(credentials) - 2
@@ -451,7 +478,7 @@ def registration_accept(
         to=registration.phone,
         body=f"{head}{name}. {credentials}",
         kind=MessageKind.ACCOUNT,
-        secret=True,
+        secret=bool(password),
         facility=registration.facility,
         subject_ref=f"registration:{registration.pk}",
     )
