@@ -82,7 +82,7 @@ def patient_take_into_care(
     and the facility that managed the record before."""
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
     before = patient.facility_id
-    wanted = {
+    wanted: dict[str, Any] = {
         "facility": facility,
         "province_code": province_code,
         "ward_code": ward_code,
