@@ -254,6 +254,8 @@ AUTHENTICATION_BACKENDS = [
     # django-axes' lockout per username + address, plus a per-username back-off (accounts.lockout).
     "health_f0.accounts.lockout.LoginGuardBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # A patient may type their OTP-proved mobile number instead of the username (accounts.phone_login).
+    "health_f0.accounts.phone_login.PhoneLoginBackend",
 ]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",

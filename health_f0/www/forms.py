@@ -330,18 +330,23 @@ class RegistrationForm(forms.Form):
 class LoginForm(auth_forms.AuthenticationForm):
     error_messages = {
         "invalid_login": _(
-            "Tên tài khoản hoặc mật khẩu không đúng. Lưu ý mật khẩu phân biệt chữ hoa và chữ thường."
+            "Số điện thoại, tên tài khoản hoặc mật khẩu không đúng. Lưu ý mật khẩu phân biệt chữ hoa và chữ "
+            "thường. Nhiều người trong gia đình dùng chung một số điện thoại: hãy nhập tên tài khoản."
         ),
         "inactive": _("Tài khoản này đã bị khoá. Vui lòng liên hệ trạm y tế."),
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["username"].label = _("Tên tài khoản")
-        self.fields["username"].help_text = _("Tên tài khoản trong tin nhắn SMS, ví dụ bn1234567.")
+        self.fields["username"].label = _("Số điện thoại hoặc tên tài khoản")
+        self.fields["username"].help_text = _(
+            "Số điện thoại đã xác thực của bạn, hoặc tên tài khoản trong tin nhắn SMS, ví dụ bn1234567."
+        )
         self.fields["username"].widget.attrs.update({"autocapitalize": "none", "spellcheck": "false"})
         self.fields["password"].label = _("Mật khẩu")
-        self.fields["username"].error_messages["required"] = _("Vui lòng nhập tên tài khoản.")
+        self.fields["username"].error_messages["required"] = _(
+            "Vui lòng nhập số điện thoại hoặc tên tài khoản."
+        )
         self.fields["password"].error_messages["required"] = _("Vui lòng nhập mật khẩu.")
 
 

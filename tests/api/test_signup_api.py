@@ -214,3 +214,63 @@ def test_an_account_adds_a_child_through_the_api(
 def test_staff_may_not_add_family_through_the_api(as_user: Any) -> None:
     response = as_user("thanhdong.nv").post("/api/v1/me/family", {"otp": "123456"}, format="json")
     assert response.status_code == 403
+
+
+def test_a_resident_signs_in_with_the_phone_number(
+    demo: Any, client_api: Any, client: Any, sms: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The number proved at sign-up works as the username, on the API and the portal, written any usual way;
+    two family accounts on the number are told apart by their passwords; one password shared by two of them
+    signs nobody in."""
+    assert _sign_up(client_api, sms, django_capture_on_commit_callbacks).status_code == 201
+    token = client_api.post(
+        "/api/v1/auth/token", {"username": "0986 111 222", "password": PASSWORD}, format="json"
+    )
+    assert token.status_code == 200, token.json()
+    response = client.post("/dang-nhap", {"username": "+84 986 111 222", "password": PASSWORD})
+    assert response.status_code == 302
+    client.post("/dang-xuat")
+    assert client.post("/dang-nhap", {"username": PHONE, "password": "sai-mat-khau"}).status_code == 400
+    _later()
+    son = _sign_up(
+        client_api,
+        sms,
+        django_capture_on_commit_callbacks,
+        full_name="Nguyễn Minh An",
+        date_of_birth="2015-01-02",
+        sex="male",
+        password="Cau-be-An-2015",
+    ).json()
+    as_son = client_api.post(
+        "/api/v1/auth/token", {"username": PHONE, "password": "Cau-be-An-2015"}, format="json"
+    )
+    assert as_son.status_code == 200
+    assert ApiToken.objects.get(key_hash=hash_token(as_son.json()["token"])).user.username == son["username"]
+    # The same password on both accounts: the number alone no longer says whose record to open.
+    from health_f0.core.models import User
+
+    user = User.objects.get(username=son["username"])
+    user.set_password(PASSWORD)
+    user.save()
+    shared = client_api.post("/api/v1/auth/token", {"username": PHONE, "password": PASSWORD}, format="json")
+    assert shared.status_code in {400, 401}
+    by_name = client_api.post(
+        "/api/v1/auth/token", {"username": son["username"], "password": PASSWORD}, format="json"
+    )
+    assert by_name.status_code == 200
+
+
+def test_a_staff_member_never_signs_in_by_phone(demo: Any, client_api: Any) -> None:
+    from health_f0.core.models import User
+    from health_f0.patients.models import Patient
+
+    staff = User.objects.get(username="datlich")
+    staff.set_password("Nhan-vien-2026")
+    staff.save()
+    patient = Patient.objects.order_by("pk").first()
+    assert patient is not None
+    Patient.objects.filter(pk=patient.pk).update(account=staff, verified_phone=E164)
+    response = client_api.post(
+        "/api/v1/auth/token", {"username": PHONE, "password": "Nhan-vien-2026"}, format="json"
+    )
+    assert response.status_code in {400, 401}

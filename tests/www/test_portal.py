@@ -290,7 +290,7 @@ def test_me_shows_only_own_patient(
 def test_wrong_password_message(demo: Any, client: Client) -> None:
     response = _login(client, "bn0000001", "wrong-password")
     assert response.status_code == 400
-    assert "Tên tài khoản hoặc mật khẩu không đúng" in html(response)
+    assert "tên tài khoản hoặc mật khẩu không đúng" in html(response)
 
 
 @pytest.mark.django_db
