@@ -185,6 +185,9 @@ class MomoGateway(Gateway):
             response = requests.post(
                 self._url(path), json=body, timeout=(min(5.0, self._timeout), self._timeout)
             )
+        except requests.ConnectTimeout:
+            logger.warning("MoMo %s for %s: could not connect in time", what, reference)
+            raise GatewayError(f"MoMo {what}: could not connect")
         except requests.Timeout:
             logger.warning("MoMo %s for %s: no answer in time", what, reference)
             raise GatewayError(f"MoMo {what}: no answer in time", maybe_done=True)
@@ -259,7 +262,7 @@ class MomoGateway(Gateway):
             raise ValueError(f"MoMo callback without {', '.join(missing)}")
         # Empty text fields (extraData, message, payType…) may be dropped from a query string: signed as "".
         expected = sign(self.config.secret, RESULT_SIGNED, {**params, "accessKey": self.config.access_key})
-        if not hmac.compare_digest(expected, _text(params.get("signature")).lower()):
+        if not hmac.compare_digest(expected.encode(), _text(params.get("signature")).lower().encode()):
             raise BadSignature("MoMo callback signature does not verify")
         if _text(params["partnerCode"]) != self.config.merchant_code:
             raise BadSignature("MoMo callback for another partnerCode")

@@ -162,6 +162,8 @@ def test_result_signature_round_trip_and_tampering(gateway: MomoGateway, momo_st
         gateway.parse_notification({**fields, "amount": 1_000})
     with pytest.raises(BadSignature):
         gateway.parse_notification({**fields, "signature": "0" * 64})
+    with pytest.raises(BadSignature):
+        gateway.parse_notification({**fields, "signature": "chữ ký giả"})
     # Another facility's IPN: signed with its own key, not ours.
     other = {**fields, "partnerCode": "MOMOOTHER"}
     other["signature"] = sign("another-facility-secret", RESULT_SIGNED, {**other, "accessKey": "x"})

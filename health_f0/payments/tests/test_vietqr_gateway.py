@@ -227,6 +227,8 @@ def test_tampered_or_foreign_webhook_is_a_bad_signature(
     foreign = {**body, "signature": signature_of(body["data"], "another-facility-checksum-key")}
     with pytest.raises(BadSignature):
         gateway.parse_notification(foreign)
+    with pytest.raises(BadSignature):
+        gateway.parse_notification({**body, "signature": "chữ ký giả"})
     assert gateway.notification_answer("bad_signature")[0] == 400
     assert gateway.notification_answer("already") == (200, {"success": True})
 
