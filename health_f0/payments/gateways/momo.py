@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -114,6 +115,7 @@ NOT_FOUND = 42
 # Codes about the request, not the payment: the outcome is not known from them.
 REQUEST_ERRORS = frozenset({10, 11, 12, 13, 20, 40, 47, 99})
 DUPLICATE_ORDER = 41
+_ORDER_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.\-]{0,49}")
 # HTTP statuses from MoMo's front that mean the request was not processed.
 _NOT_PROCESSED_HTTP = {502, 503}
 
@@ -219,12 +221,12 @@ class MomoGateway(Gateway):
         """The signed create request (exposed for tests and the stand-in's checks)."""
         if not isinstance(request.amount, int) or not MIN_AMOUNT <= request.amount <= MAX_AMOUNT:
             raise ValueError(f"MoMo takes {MIN_AMOUNT}..{MAX_AMOUNT} VND")
-        if not request.reference:
-            raise ValueError("reference is empty")
+        if not _ORDER_ID.fullmatch(request.reference):
+            raise ValueError("MoMo orderId must be 1..50 letters, digits, - _ .")
         minutes = int((request.expires_at - request.created_at).total_seconds() // 60)
         body: dict[str, Any] = {
             "partnerCode": self.config.merchant_code,
-            "requestId": request_id or f"{request.reference}-{uuid.uuid4().hex[:12]}",
+            "requestId": request_id or uuid.uuid4().hex,
             "amount": request.amount,
             "orderId": request.reference,
             "orderInfo": request.description,
@@ -325,13 +327,13 @@ class MomoGateway(Gateway):
     ) -> RefundResult:
         if not isinstance(amount, int) or not 0 < amount <= request.amount:
             raise ValueError("refund amount must be 1..the payment's amount")
-        if not refund_reference:
-            raise ValueError("refund reference is empty")
+        if not _ORDER_ID.fullmatch(refund_reference):
+            raise ValueError("MoMo refund orderId must be 1..50 letters, digits, - _ .")
         trans_id = _int(gateway_ref, "transId")
         body: dict[str, Any] = {
             "partnerCode": self.config.merchant_code,
             "orderId": refund_reference,
-            "requestId": f"{refund_reference}-{uuid.uuid4().hex[:12]}",
+            "requestId": uuid.uuid4().hex,
             "amount": amount,
             "transId": trans_id,
             "lang": self._lang(request),
