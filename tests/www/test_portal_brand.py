@@ -147,12 +147,14 @@ def test_a_resident_account_has_appointments_and_hospital_records_but_no_declara
     client.force_login(resident.account)
     page = html(client.get("/ca-nhan"))
     services = _my_services(page)
-    for title, link in (
-        ("Lịch hẹn của tôi", "/lich-hen"),
-        ("Hồ sơ khám bệnh", "/ho-so-kham"),
-        ("Liên kết hồ sơ bệnh viện", "/lien-ket-ho-so"),
+    for key, title, link in (
+        ("appts", "Lịch hẹn của tôi", "/lich-hen"),
+        ("records", "Hồ sơ khám bệnh", "/ho-so-kham"),
+        ("link", "Liên kết hồ sơ bệnh viện", "/lien-ket-ho-so"),
     ):
-        assert f'href="{link}"><span class="action-title">{title}</span>' in services
+        # The card's accessible name is its title; the line under it describes it.
+        assert f'href="{link}" aria-labelledby="my-{key}-t" aria-describedby="my-{key}-d">' in services
+        assert f'<span class="action-title" id="my-{key}-t">{title}</span>' in services
     assert 'id="today-title"' not in page
     assert len(page.encode()) + CSS < 100 * 1024
 
