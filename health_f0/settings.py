@@ -48,6 +48,12 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 # The public address of the portal, used in SMS links.
 PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:8000").rstrip("/")
+# The portal's name in its header, <title> and the desk's header (facilities.portal.SiteInfo.title). Empty: built
+# from the Sở Y tế's name ("Sở Y tế thành phố Hải Phòng" -> "Cổng sức khoẻ thành phố Hải Phòng").
+PORTAL_TITLE = os.environ.get("PORTAL_TITLE", "").strip()
+# While an outbreak home-care programme runs, the portal's home page shows home-care registration and the daily
+# declaration prominently; off, they are a small link among the other services (docs/operations.md).
+HOMECARE_PROGRAMME_ACTIVE = env_bool("HOMECARE_PROGRAMME_ACTIVE", True)
 # HIS link (health_f0.his): the FHIR R4 base URL of the hospital information system (empty: no online
 # lookup, links are made by the HIS linker) and the folder watched for insurance XML files (QĐ 4750/3176).
 HIS_FHIR_BASE_URL = os.environ.get("HIS_FHIR_BASE_URL", "").rstrip("/")
@@ -518,8 +524,10 @@ SPECTACULAR_SETTINGS = {
 
 # --- Desk (unfold) --------------------------------------------------------------------------
 UNFOLD = {
-    "SITE_TITLE": "health_f0 — Bàn làm việc",
-    "SITE_HEADER": "health_f0",
+    # The province's Sở Y tế (facilities.portal.site_info), not the product's code name.
+    "SITE_TITLE": "health_f0.desk.site.desk_site_title",
+    "SITE_HEADER": "health_f0.desk.site.desk_site_header",
+    "SITE_SUBHEADER": "health_f0.desk.site.desk_site_subheader",
     "SITE_SYMBOL": "health_and_safety",
     "SHOW_LANGUAGES": True,
     "SIDEBAR": {

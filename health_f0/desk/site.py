@@ -33,8 +33,29 @@ if TYPE_CHECKING:
     from health_f0.facilities.models import Facility
 
 
+def desk_site_header(request: HttpRequest) -> str:
+    """The desk's header (unfold's SITE_HEADER): the province's Sở Y tế, short enough for the sidebar
+    ("Sở Y tế Hải Phòng"; the page titles and the login page carry the full name)."""
+    from health_f0.facilities.portal import site_info
+
+    return site_info().short_authority
+
+
+def desk_site_subheader(request: HttpRequest) -> str:
+    """Under the header (unfold's SITE_SUBHEADER): which site this is."""
+    return str(_("Bàn làm việc"))
+
+
+def desk_site_title(request: HttpRequest) -> str:
+    """The end of every desk page's <title> and the login page's heading (unfold's SITE_TITLE)."""
+    from health_f0.facilities.portal import site_info
+
+    return f"{_('Bàn làm việc')} — {site_info().authority}"
+
+
 class DeskSite(UnfoldAdminSite):
-    site_header = _("health_f0 — Bàn làm việc")
+    # unfold shows settings.UNFOLD's SITE_HEADER/SITE_TITLE (the callables above); these are Django's fallbacks.
+    site_header = _("Bàn làm việc")
     site_title = _("Bàn làm việc")
     index_title = _("Bàn làm việc")
 

@@ -15,41 +15,14 @@ from health_f0.core.counters import window_count
 from health_f0.core.exceptions import NotFound
 from health_f0.core.phone import display_phone
 from health_f0.core.request_context import limit_key
-from health_f0.core.safe_cache import cached
 from health_f0.facilities import access
-from health_f0.facilities.models import Facility, FacilityKind
+from health_f0.facilities.portal import SiteInfo as SiteInfo
+from health_f0.facilities.portal import site_info as site_info
 from health_f0.monitoring import selectors as monitoring
 from health_f0.monitoring.models import Declaration, Episode
 from health_f0.patients.models import Patient
 
 SESSION_REGISTRATIONS = "www_registrations"
-
-
-@dataclass(frozen=True)
-class SiteInfo:
-    """Who runs this portal: the Department of Health shown in the header and footer."""
-
-    authority: str
-    hotline: str
-    province_code: int | None
-
-
-def site_info() -> SiteInfo:
-    """The single active Department of Health, if the install serves one province (cached 5 minutes; read
-    from the database while the cache is away, so every portal page still answers)."""
-    return cached("www:site_info", _site_info, timeout=300)
-
-
-def _site_info() -> SiteInfo:
-    departments = list(
-        Facility.objects.filter(kind=FacilityKind.DEPARTMENT_OF_HEALTH, is_active=True)
-        .order_by("id")
-        .values_list("name", "hotline", "province_code")[:2]
-    )
-    if len(departments) == 1:
-        name, hotline, province = departments[0]
-        return SiteInfo(authority=name, hotline=hotline, province_code=province)
-    return SiteInfo(authority="Sở Y tế", hotline="", province_code=None)
 
 
 def display_hotline(number: str) -> str:

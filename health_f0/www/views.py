@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from health_f0.core.exceptions import Conflict, DomainError, NotFound, RateLimited
 from health_f0.core.phone import display_phone, mask_phone, normalize_mobile
 from health_f0.core.request_context import client_ip
-from health_f0.facilities import access
+from health_f0.facilities import access, portal
 from health_f0.monitoring import selectors as monitoring_selectors
 from health_f0.monitoring.certificates import may_download_certificate
 from health_f0.patients import address
@@ -98,7 +98,9 @@ def hotline_context(facility: Any) -> dict[str, str]:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return _page(request, "www/home.html", {})
+    """The province's health portal: booking, my appointments, my hospital records and the HIS link first;
+    outbreak home care prominent only while a programme runs (settings.HOMECARE_PROGRAMME_ACTIVE)."""
+    return _page(request, "www/home.html", {"homecare_active": portal.homecare_programme_active()})
 
 
 def privacy(request: HttpRequest) -> HttpResponse:

@@ -71,7 +71,7 @@ def add_child(hung: Patient) -> Patient:
 def test_declaration_with_a_danger_sign(page: Any, live_server: Any, axe: Any, shoot: Any) -> None:
     base = live_server.url
     page.goto(base + "/")
-    page.get_by_role("link", name=re.compile("Đăng nhập & khai báo sức khoẻ")).click()
+    page.get_by_role("link", name=re.compile("Khai báo sức khoẻ hằng ngày")).click()
     page.wait_for_url("**/dang-nhap")
     page.get_by_label("Tên tài khoản").fill("bn0000001")
     page.get_by_label(re.compile(r"^Mật khẩu")).fill("demo-2026")

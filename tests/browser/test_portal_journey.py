@@ -53,7 +53,7 @@ def fill_registration(page: Any, *, ward: str = "10532", **overrides: str) -> No
 def test_whole_journey(page: Any, live_server: Any, sms: Any, axe: Any, shoot: Any) -> None:
     page.goto(live_server.url + "/")
     shoot(page, "01-home")
-    page.get_by_role("link", name=re.compile("Đăng ký thông tin")).click()
+    page.get_by_role("link", name=re.compile("Đăng ký chăm sóc tại nhà")).click()
     page.wait_for_url("**/dang-ky")
     shoot(page, "02-register")
 
@@ -86,7 +86,7 @@ def test_whole_journey(page: Any, live_server: Any, sms: Any, axe: Any, shoot: A
     password = re.search(r"Mat khau: (\S+)", body).group(1)  # type: ignore[union-attr]
 
     page.goto(live_server.url + "/")
-    page.get_by_role("link", name=re.compile("Đăng nhập & khai báo sức khoẻ")).click()
+    page.get_by_role("link", name=re.compile("Khai báo sức khoẻ hằng ngày")).click()
     page.wait_for_url("**/dang-nhap")
     shoot(page, "05-login")
     page.get_by_label("Tên tài khoản").fill(username)

@@ -13,17 +13,19 @@ from django.urls import reverse
 PAGES: dict[str, dict[str, list[str]]] = {
     "/": {
         "en": [
-            "Home care for F0 patients",
+            "Book an appointment",
+            "See, move or cancel your bookings.",
+            "Link your hospital record",
             "Part 1: Register to open an account",
             "Part 2: Daily health declaration",
-            "For patients who do not have an account yet",
             "Personal data protection policy",
         ],
         "vi": [
-            "Chăm sóc sức khoẻ F0 tại nhà",
+            "Đặt lịch khám",
+            "Xem, đổi giờ hoặc huỷ lịch đã đặt.",
+            "Liên kết hồ sơ bệnh viện",
             "Phần 1: Đăng ký thông tin để mở tài khoản",
             "Phần 2: Khai báo sức khoẻ hằng ngày",
-            "Dành cho người bệnh chưa có tài khoản",
             "Chính sách bảo vệ dữ liệu cá nhân",
         ],
     },

@@ -69,8 +69,8 @@ def html(response: Any) -> str:
 def test_home_has_both_actions_and_language_switch(demo: Any, client: Client) -> None:
     page = html(client.get("/"))
     assert 'lang="vi"' in page
-    assert "Đăng ký thông tin" in page and 'href="/dang-ky"' in page
-    assert "khai báo sức khoẻ" in page and 'href="/dang-nhap"' in page
+    assert "Đăng ký chăm sóc tại nhà" in page and 'href="/dang-ky"' in page
+    assert "Khai báo sức khoẻ hằng ngày" in page and 'href="/dang-nhap"' in page
     assert "Sở Y tế thành phố Hải Phòng" in page
     assert 'action="/i18n/setlang/"' in page
     assert "0225 384 2000" in page  # the Department's hotline in the footer
