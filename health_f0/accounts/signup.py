@@ -250,7 +250,7 @@ def _welcome_sms(*, user: User, patient: Patient) -> None:
     sms_enqueue(
         to=patient.phone,
         body=f"Da mo tai khoan {user.username} tren cong suc khoe {settings.PORTAL_URL}/dang-nhap. "
-        "Neu khong phai ban, goi duong day nong cua So Y te.",
+        "Dang nhap bang so dien thoai nay hoac ten tai khoan. Neu khong phai ban, goi duong day nong So Y te.",
         kind=MessageKind.ACCOUNT,
         facility=patient.facility,
         subject_ref=f"signup:{user.pk}",
