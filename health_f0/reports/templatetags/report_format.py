@@ -28,3 +28,11 @@ def thousands(value: Any) -> str:
     if value is None:
         return "—"
     return f"{int(value):,}".replace(",", ".")
+
+
+@register.filter
+def vnd(value: Any) -> str:
+    """An amount in đồng: 12.800 đ."""
+    if value is None:
+        return "—"
+    return f"{int(value):,}".replace(",", ".") + " đ"
