@@ -380,8 +380,8 @@ def test_page_formats_numbers_dates_and_money(client: Any, persona: Any, data: D
     client.force_login(persona("syt.lanhdao"))
     html = client.get(PAGE, RANGE).content.decode()
     assert "từ 02/11/2026 đến 05/11/2026 (4 ngày)" in html
-    assert "2.200 đ" in html and "3.000 đ" in html  # KKB-HD's and the province's reminder cost
-    assert "25,0 %" in html and "≥ 90,0 %" in html and "Chưa đạt" in html
+    assert "2.200\u00a0đ" in html and "3.000\u00a0đ" in html  # KKB-HD's and the province's reminder cost
+    assert "25,0 %" in html and "≥ 90 %" in html and "Chưa đạt" in html
     assert "Tổng Trung tâm Y tế khu vực Hải Dương" in html and "Tổng: Sở Y tế thành phố Hải Phòng" in html
     assert "/bao-cao/lich-hen/theo-khoa/xlsx/?from=02%2F11%2F2026" in html
 

@@ -175,6 +175,10 @@ class DepartmentRow:
     no_department: bool = False  # the hospital's services outside any department
 
     @property
+    def link_target_percent(self) -> int:
+        return round(self.link_target * 100)
+
+    @property
     def link_target_met(self) -> bool | None:
         share = self.figures.link_share
         return None if share is None else share >= self.link_target

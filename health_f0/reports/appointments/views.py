@@ -1,4 +1,5 @@
-"""The managers' appointment report page and its XLSX export (server-rendered, in the desk's look). Thin:
+"""The managers' appointment report page, its view per clinical department (departments.py), and their XLSX
+exports (server-rendered, in the desk's look). Thin:
 parse the query, call one selector or service, render. Access: managers, administrators and the booking
 desk, for the facilities where they hold the role (reports.appointments_selectors through
 facilities.access); others get 403, anonymous users the desk login."""
@@ -74,9 +75,6 @@ def _department_context(report: departments.DepartmentReport, query: ReportQuery
         "total": report.total,
         "summary": report.total.figures if report.total is not None else departments.DepartmentFigures(),
         "link_target": round(LINK_TARGET * 100),
-        "custom_targets": any(
-            round(row.link_target * 100) != round(LINK_TARGET * 100) for row in report.departments
-        ),
         "target_low": round(low * 100),
         "target_high": round(high * 100),
         "percentile": departments.WAIT_PERCENTILE,
