@@ -553,3 +553,14 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
+
+# --- Reports: per-department HIS linking targets (reports/appointments/departments.py) ----------------
+# The Mộc Hóa plan's target is >= 80 % of a department's patients with an account linked to the HIS
+# (his.selectors.LINK_TARGET). A department (facility of kind "department", by its code) may be given its own
+# target in percent: DEPARTMENT_LINK_TARGETS="KKB-HD:85,KNHI-HD:90". Malformed entries stop the start-up.
+DEPARTMENT_LINK_TARGETS: dict[str, float] = {
+    code.strip(): float(percent) / 100
+    for code, _sep, percent in (part.partition(":") for part in env_list("DEPARTMENT_LINK_TARGETS", ""))
+}
+if any(not code or not 0 < target <= 1 for code, target in DEPARTMENT_LINK_TARGETS.items()):
+    raise ValueError("DEPARTMENT_LINK_TARGETS: write CODE:percent pairs, percent in 1..100")

@@ -261,6 +261,13 @@ EXPORT_MARKERS = {
     "appointments": {"kham-noi": "TTYT-HD", access_records.HOSPITAL_B_SERVICE: "BV-KA"},
     "his": {"TTYT Hai Duong": "TTYT-HD", "Bệnh viện Đa khoa Kiến An": "BV-KA"},
 }
+# The appointment report per clinical department (issue 12 §4): exactly the appointment report's scope for every
+# persona. Its export names each department by its facility code (TTYT-HD's Khoa Khám bệnh: KKB-HD); a clinic
+# directly under a hospital is in the hospital's "no department" row, under the hospital's code.
+REPORTS["appointment_departments"] = ("/bao-cao/lich-hen/theo-khoa/", "/bao-cao/lich-hen/theo-khoa/xlsx/")
+for _row in EXPORTS.values():
+    _row["appointment_departments"] = _row["appointments"]
+EXPORT_MARKERS["appointment_departments"] = {"KKB-HD": "TTYT-HD", access_records.HOSPITAL_B: "BV-KA"}
 
 
 @pytest.fixture
@@ -364,6 +371,12 @@ def test_appointments(username: str, appointments: dict[str, Any], persona: Any)
         assert api.get(f"/api/v1/appointments/{appointment.public_id}").status_code == 403
         assert desk.get(f"/lich-hen/{appointment.public_id}").status_code == 404
     _check_report(desk, username, "appointments")
+
+
+@pytest.mark.parametrize("username", PERSONAS)
+def test_appointment_department_report(username: str, appointments: dict[str, Any], persona: Any) -> None:
+    """The appointment report per department and its export: the appointment report's scope, every persona."""
+    _check_report(_desk(persona, username), username, "appointment_departments")
 
 
 @pytest.mark.parametrize("username", PERSONAS)

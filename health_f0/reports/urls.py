@@ -12,6 +12,13 @@ urlpatterns = [
     # Appointment report (issue 4).
     path("lich-hen/", appointments.appointments, name="appointments"),
     path("lich-hen/xlsx/", appointments.appointments_xlsx, name="appointments_xlsx"),
+    # Appointment report per clinical department (issue 12 §4).
+    path("lich-hen/theo-khoa/", appointments.appointment_departments, name="appointment_departments"),
+    path(
+        "lich-hen/theo-khoa/xlsx/",
+        appointments.appointment_departments_xlsx,
+        name="appointment_departments_xlsx",
+    ),
     # HIS linking report (issue 5).
     path("lien-ket-his/", his.his_links, name="his_links"),
     path("lien-ket-his/xlsx/", his.his_links_xlsx, name="his_links_xlsx"),

@@ -28,3 +28,11 @@ def thousands(value: Any) -> str:
     if value is None:
         return "—"
     return f"{int(value):,}".replace(",", ".")
+
+
+@register.filter
+def vnd(value: Any) -> str:
+    """An amount in đồng: 12.800 đ (a no-break space keeps the đ with its number)."""
+    if value is None:
+        return "—"
+    return f"{int(value):,}".replace(",", ".") + "\u00a0đ"
