@@ -22,6 +22,7 @@ from unfold.dataclasses import ActionDialog
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
 from unfold.forms import BaseDialogForm
+from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextareaWidget
 
 from health_f0.core.exceptions import DomainError
 from health_f0.desk.actions import run
@@ -68,12 +69,14 @@ def state_badge(delivery: ReportDelivery | None) -> Any:
 
 
 class SubscriptionForm(forms.ModelForm):
-    report = forms.ChoiceField(label=_("báo cáo"))
-    facility = forms.ModelChoiceField(label=_("phạm vi (cơ sở)"), queryset=Facility.objects.none())
+    report = forms.ChoiceField(label=_("báo cáo"), widget=UnfoldAdminSelectWidget)
+    facility = forms.ModelChoiceField(
+        label=_("phạm vi (cơ sở)"), queryset=Facility.objects.none(), widget=UnfoldAdminSelectWidget
+    )
     recipients = forms.CharField(
         label=_("người nhận khác"),
         required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
+        widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}),
         help_text=_(
             "E-mail tài khoản của bạn luôn nhận. Thêm e-mail của lãnh đạo/quản trị cùng cơ sở, hoặc địa chỉ thuộc "
             "tên miền cơ quan được phép; cách nhau bằng dấu phẩy hoặc xuống dòng."
