@@ -1252,7 +1252,10 @@ def report_subscriptions(demo: Any, persona: Any) -> dict[str, Any]:
     owner = persona("syt.lanhdao")
     sub_syt = subscription_save(
         subscription=ReportSubscription(
-            owner=owner, name="Lịch hẹn toàn tỉnh", report="appointments", facility=Facility.objects.get(code="SYT-31")
+            owner=owner,
+            name="Lịch hẹn toàn tỉnh",
+            report="appointments",
+            facility=Facility.objects.get(code="SYT-31"),
         ),
         actor=owner,
     )
@@ -1277,7 +1280,8 @@ def test_report_subscriptions(username: str, report_subscriptions: dict[str, Any
         shown = detail.status_code == 200 and subscription.name in detail.content.decode()
         assert shown_in_list == shown == (key in expected), (username, key, detail.status_code)
         send = client.post(
-            reverse("admin:subscriptions_reportsubscription_send_now_action", args=[subscription.pk]), {"_form_submitted": "True"}
+            reverse("admin:subscriptions_reportsubscription_send_now_action", args=[subscription.pk]),
+            {"_form_submitted": "True"},
         )
         sent = ReportDelivery.objects.filter(subscription=subscription).exists()
         assert sent == (key in expected), (username, key, send.status_code)

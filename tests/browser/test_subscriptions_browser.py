@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the smtp_server fixture is imported, then taken as an argument)
 """Scheduled report e-mails in the desk (issue 13 §5): a TTYT director creates a subscription, sends it now,
 and sees the delivery as sent — the local SMTP server got it; the e-mail's HTML body and the desk pages are
 screenshotted (var/screenshots/subscriptions-*.png)."""

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the smtp_server fixture is imported, then taken as an argument)
 """Scheduled report e-mails (issue 13 §5): periods, validation of scope and recipients, and sending over a real
 SMTP conversation with a local server (tests/standins/smtp.py): the XLSX attachment opened with openpyxl, the
 PDF, the morning report's HTML body, retries, a lost right, and two workers sending once."""
@@ -99,16 +100,27 @@ def bookings(demo: Any, yesterday: date) -> Service:
     no-show."""
     call_command("load_appointments_demo", verbosity=0)
     service = Service.objects.create(
-        facility=Facility.objects.get(code="PK-NOI1"), code="sub-noi", name="Khám Nội (e-mail)", capacity_per_slot=5
+        facility=Facility.objects.get(code="PK-NOI1"),
+        code="sub-noi",
+        name="Khám Nội (e-mail)",
+        capacity_per_slot=5,
     )
     ScheduleTemplate.objects.create(service=service, weekday=0, start_time=time(7), end_time=time(11))
     for hour, channel, status in ((8, "app", "requested"), (9, "app", "no_show"), (10, "app", "requested")):
-        _book(service, made=local(yesterday, hour), slot=local(yesterday, hour + 1), channel=channel, status=status)
+        _book(
+            service,
+            made=local(yesterday, hour),
+            slot=local(yesterday, hour + 1),
+            channel=channel,
+            status=status,
+        )
     _book(service, made=local(yesterday, 11), slot=local(yesterday, 14), channel="phone", status="requested")
     return service
 
 
-def subscribe(persona: Any, *, report: str = "appointments", fmt: str = "xlsx", **fields: Any) -> ReportSubscription:
+def subscribe(
+    persona: Any, *, report: str = "appointments", fmt: str = "xlsx", **fields: Any
+) -> ReportSubscription:
     owner = persona(fields.pop("owner", "ttyt.lanhdao"))
     subscription = ReportSubscription(
         owner=owner,
@@ -122,7 +134,9 @@ def subscribe(persona: Any, *, report: str = "appointments", fmt: str = "xlsx", 
     )
     subscription = services.subscription_save(subscription=subscription, actor=owner)
     # Made well before this morning's 07:00, so yesterday's period is the scheduler's to send.
-    ReportSubscription.objects.filter(pk=subscription.pk).update(created_at=timezone.now() - timedelta(days=3))
+    ReportSubscription.objects.filter(pk=subscription.pk).update(
+        created_at=timezone.now() - timedelta(days=3)
+    )
     subscription.refresh_from_db()
     return subscription
 
@@ -136,7 +150,9 @@ def morning_now() -> datetime:
 
 
 def test_a_manager_subscribes_for_a_facility_they_lead(demo: Any, persona: Any) -> None:
-    subscription = subscribe(persona, recipients="syt.lanhdao@demo.health-f0.vn")  # a leadership colleague above
+    subscription = subscribe(
+        persona, recipients="syt.lanhdao@demo.health-f0.vn"
+    )  # a leadership colleague above
     assert subscription.pk and subscription.extra_recipients == ["syt.lanhdao@demo.health-f0.vn"]
     assert AuditLog.objects.filter(verb="report_subscription_save", target_id=str(subscription.pk)).exists()
 
@@ -215,7 +231,9 @@ def test_xlsx_report_over_smtp_once_per_period(
 
     delivery = ReportDelivery.objects.get(pk=created[0])
     assert delivery.state == DeliveryState.SENT and delivery.attempts == 1 and delivery.sent_to == OWNER_EMAIL
-    assert AuditLog.objects.filter(verb="email_report", target_id=str(delivery.pk), actor=subscription.owner).exists()
+    assert AuditLog.objects.filter(
+        verb="email_report", target_id=str(delivery.pk), actor=subscription.owner
+    ).exists()
 
     # The next runs, the same morning: nothing new is created or sent.
     assert services.deliveries_create_due(now=now + timedelta(minutes=5)) == []
@@ -274,7 +292,9 @@ def test_a_failed_send_is_retried_with_back_off(
     assert delivery.next_attempt_at == now + services.BACKOFF[0]
     assert services.deliveries_due_ids(now=now + timedelta(minutes=1)) == []
     assert services.deliveries_due_ids(now=now + timedelta(minutes=6)) == [delivery_id]
-    assert services.delivery_send(delivery_id=delivery_id, now=now + timedelta(minutes=6)) == DeliveryState.SENT
+    assert (
+        services.delivery_send(delivery_id=delivery_id, now=now + timedelta(minutes=6)) == DeliveryState.SENT
+    )
     assert len(smtp_server.envelopes) == 1
 
 
@@ -296,3 +316,11 @@ def test_two_workers_send_once(bookings: Service, persona: Any, smtp_server: Smt
     assert sum(results) == 1
     assert ReportDelivery.objects.count() == 1
     assert len(smtp_server.envelopes) == 1
+
+
+def test_the_next_scheduled_e_mail() -> None:
+    now = timezone.make_aware(datetime(2026, 12, 6, 9, 0))  # a Sunday, 09:00 local
+    assert periods.next_due("daily", time(7, 0), now)[:2] == (date(2026, 12, 6), date(2026, 12, 6))
+    start, end, due = periods.next_due("weekly", time(6, 30), now)
+    assert (start, end) == (date(2026, 11, 30), date(2026, 12, 6))
+    assert timezone.localtime(due).strftime("%d/%m/%Y %H:%M") == "07/12/2026 06:30"

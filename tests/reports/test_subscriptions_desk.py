@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the smtp_server fixture is imported, then taken as an argument)
 """The desk pages of scheduled report e-mails: create (with the form's refusals), the one-click morning report,
 "Gửi thử ngay" as a POST dialog over SMTP, the preview, and the deliveries list."""
 
@@ -52,7 +53,10 @@ def test_the_form_explains_a_refusal(demo: Any, persona: Any) -> None:
     assert "Không gửi báo cáo ra ngoài" in response.content.decode()
     # A facility outside the owner's lead is not even a choice.
     response = client.post(reverse(ADD), _form(facility=Facility.objects.get(code="SYT-31").pk))
-    assert response.status_code == 200 and not ReportSubscription.objects.filter(name="Lịch hẹn hằng tuần").exists()
+    assert (
+        response.status_code == 200
+        and not ReportSubscription.objects.filter(name="Lịch hẹn hằng tuần").exists()
+    )
 
 
 def test_one_click_morning_report(demo: Any, persona: Any) -> None:
@@ -64,12 +68,14 @@ def test_one_click_morning_report(demo: Any, persona: Any) -> None:
     response = client.post(url, {"_form_submitted": "True"})
     assert response.status_code in (200, 302)
     morning = ReportSubscription.objects.get(owner=persona("ttyt.lanhdao"))
-    assert (morning.report, morning.facility.code, morning.send_time.strftime("%H:%M")) == ("morning", "TTYT-HD", "07:00")
+    assert (morning.report, morning.facility.code, morning.send_time.strftime("%H:%M")) == (
+        "morning",
+        "TTYT-HD",
+        "07:00",
+    )
 
 
-def test_send_now_is_a_post_and_shows_the_delivery(
-    demo: Any, persona: Any, smtp_server: SmtpStandIn
-) -> None:
+def test_send_now_is_a_post_and_shows_the_delivery(demo: Any, persona: Any, smtp_server: SmtpStandIn) -> None:
     morning = ReportSubscription.objects.get(owner=persona("ttyt.lanhdao"), report="morning")
     client = desk(persona, "ttyt.lanhdao")
     url = reverse("admin:subscriptions_reportsubscription_send_now_action", args=[morning.pk])
@@ -79,7 +85,9 @@ def test_send_now_is_a_post_and_shows_the_delivery(
     delivery = ReportDelivery.objects.get(subscription=morning)
     assert delivery.state == DeliveryState.SENT and delivery.requested_by == persona("ttyt.lanhdao")
     assert len(smtp_server.envelopes) == 1
-    page = client.get(reverse("admin:subscriptions_reportsubscription_change", args=[morning.pk])).content.decode()
+    page = client.get(
+        reverse("admin:subscriptions_reportsubscription_change", args=[morning.pk])
+    ).content.decode()
     assert "Đã gửi" in page and "Gửi thử bởi ttyt.lanhdao" in page
     listing = client.get(reverse("admin:subscriptions_reportdelivery_changelist")).content.decode()
     assert "Đã gửi" in listing and "Gửi thử ngay (ttyt.lanhdao)" in listing

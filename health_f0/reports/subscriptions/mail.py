@@ -49,10 +49,10 @@ def _page_link(entry: ReportEntry, subscription: ReportSubscription, date_from: 
     base = settings.REPORT_EMAIL_SITE_URL
     if not (base and entry.page):
         return ""
-    query = {
+    query: dict[str, str] = {
         "from": f"{date_from:%d/%m/%Y}",
         "to": f"{date_to:%d/%m/%Y}",
-        "facility": subscription.facility_id,
+        "facility": str(subscription.facility_id),
     }
     return f"{base}{reverse(entry.page)}?{urlencode(query)}"
 

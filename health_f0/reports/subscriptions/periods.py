@@ -43,3 +43,14 @@ def due_period(period: str, send_time: time, now: datetime) -> tuple[date, date,
     """The last complete period at `now` and when it is (or was) due."""
     start, end = last_period(period, timezone.localtime(now).date())
     return start, end, due_at(end, send_time)
+
+
+def next_due(period: str, send_time: time, now: datetime) -> tuple[date, date, datetime]:
+    """The next scheduled sending after `now`: its period and its time (the desk's "next e-mail")."""
+    probe = now
+    for _ in range(62):
+        start, end, due = due_period(period, send_time, probe)
+        if due > now:
+            return start, end, due
+        probe += timedelta(days=1)
+    raise ValueError(period)

@@ -69,12 +69,12 @@ def state_badge(delivery: ReportDelivery | None) -> Any:
 
 
 class SubscriptionForm(forms.ModelForm):
-    report = forms.ChoiceField(label=_("báo cáo"), widget=UnfoldAdminSelectWidget)
+    report = forms.ChoiceField(label=_("Báo cáo"), widget=UnfoldAdminSelectWidget)
     facility = forms.ModelChoiceField(
-        label=_("phạm vi (cơ sở)"), queryset=Facility.objects.none(), widget=UnfoldAdminSelectWidget
+        label=_("Phạm vi (cơ sở)"), queryset=Facility.objects.none(), widget=UnfoldAdminSelectWidget
     )
     recipients = forms.CharField(
-        label=_("người nhận khác"),
+        label=_("Người nhận khác"),
         required=False,
         widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}),
         help_text=_(
@@ -90,19 +90,21 @@ class SubscriptionForm(forms.ModelForm):
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
-        self.fields["report"].choices = report_choices()
+        report_field: Any = self.fields["report"]
+        report_field.choices = report_choices()
         owner = self.instance.owner if self.instance.pk else user
         choices = selectors.subscribable_facilities(owner) if owner is not None else []
         current = [self.instance.facility_id] if self.instance.pk else []
-        self.fields["facility"].queryset = Facility.objects.filter(
-            id__in=[f.pk for f in choices] + current
-        ).order_by("path")
+        facility_field: Any = self.fields["facility"]
+        facility_field.queryset = Facility.objects.filter(id__in=[f.pk for f in choices] + current).order_by(
+            "path"
+        )
         self.fields["send_time"].help_text = _("Giờ Việt Nam, ví dụ 07:00.")
         if self.instance.pk and self.instance.recipients:
             self.initial["recipients"] = "\n".join(self.instance.extra_recipients)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data: dict[str, Any] = super().clean() or {}
         if self.errors:
             return data
         subscription = self.instance
@@ -180,7 +182,7 @@ class ReportSubscriptionAdmin(ScopedModelAdmin):
             services.subscription_delete(subscription=obj, actor=request.user)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
-        self._last = {}
+        self._last: dict[int, ReportDelivery | None] = {}
         return super().changelist_view(request, extra_context)
 
     def _last_delivery(self, obj: ReportSubscription) -> ReportDelivery | None:
@@ -238,7 +240,7 @@ class ReportSubscriptionAdmin(ScopedModelAdmin):
         from django.template.loader import render_to_string
 
         rows = list(obj.deliveries.select_related("requested_by").order_by("-created_at", "-id")[:10])
-        start, end, due = periods.due_period(obj.period, obj.send_time, timezone.now())
+        start, end, due = periods.next_due(obj.period, obj.send_time, timezone.now())
         return render_to_string(
             "admin/subscriptions/deliveries_table.html",
             {
