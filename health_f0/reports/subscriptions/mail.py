@@ -81,6 +81,7 @@ def render(*, subscription: ReportSubscription, date_from: date, date_to: date) 
     context = {
         "subscription": subscription,
         "title": str(entry.label),
+        "report_title": str(entry.label),
         "facility": subscription.facility,
         "period_label": period_label(subscription.period, date_from, date_to),
         "date_from": date_from,
@@ -136,7 +137,6 @@ def compose(
     return message
 
 
-def preview_html(*, subscription: ReportSubscription, date_from: date, date_to: date) -> str:
-    """The HTML body the e-mail of this period would have (the desk's preview)."""
-    rendered = render(subscription=subscription, date_from=date_from, date_to=date_to)
-    return render_to_string("subscriptions/email.html", rendered.context)
+def preview_context(*, subscription: ReportSubscription, date_from: date, date_to: date) -> dict[str, Any]:
+    """The context of the e-mail of this period (the desk's preview renders its body with it)."""
+    return render(subscription=subscription, date_from=date_from, date_to=date_to).context

@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from unfold.dataclasses import ActionDialog
@@ -31,7 +32,13 @@ from health_f0.desk.site import ScopedModelAdmin, desk_site, redirect_back
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.reports.subscriptions import mail, periods, selectors, services
-from health_f0.reports.subscriptions.models import DeliveryState, ReportDelivery, ReportSubscription
+from health_f0.reports.subscriptions.models import (
+    DeliveryState,
+    Format,
+    Period,
+    ReportDelivery,
+    ReportSubscription,
+)
 from health_f0.reports.subscriptions.registry import entry_for, report_choices
 
 STATE_BADGE: dict[str, str | None] = {
@@ -40,6 +47,13 @@ STATE_BADGE: dict[str, str | None] = {
     DeliveryState.SENT: "success",
     DeliveryState.FAILED: "danger",
 }
+
+PERIOD_SHORT: dict[str, Any] = {
+    Period.DAILY: _("Hằng ngày"),
+    Period.WEEKLY: _("Hằng tuần"),
+    Period.MONTHLY: _("Hằng tháng"),
+}
+FORMAT_SHORT: dict[str, Any] = {Format.HTML: _("Trong e-mail"), Format.XLSX: "XLSX", Format.PDF: "PDF"}
 
 SEND_NOW_DIALOG: ActionDialog = {
     "title": _("Gửi thử ngay"),
@@ -132,8 +146,8 @@ class ReportSubscriptionAdmin(ScopedModelAdmin):
         "name_col",
         "report_col",
         "facility",
-        "period",
-        "format",
+        "period_col",
+        "format_col",
         "time_col",
         "owner_col",
         "is_active",
@@ -199,8 +213,18 @@ class ReportSubscriptionAdmin(ScopedModelAdmin):
     # --- columns ---
 
     @display(description=_("tên"), ordering="name")
-    def name_col(self, obj: ReportSubscription) -> str:
-        return obj.name or "—"
+    def name_col(self, obj: ReportSubscription) -> Any:
+        return format_html(
+            '<span class="font-semibold" style="display:block;min-width:14rem">{}</span>', obj.name or "—"
+        )
+
+    @display(description=_("chu kỳ"), ordering="period")
+    def period_col(self, obj: ReportSubscription) -> str:
+        return str(PERIOD_SHORT.get(obj.period, obj.period))
+
+    @display(description=_("định dạng"), ordering="format")
+    def format_col(self, obj: ReportSubscription) -> str:
+        return str(FORMAT_SHORT.get(obj.format, obj.format))
 
     @display(description=_("báo cáo"), ordering="report")
     def report_col(self, obj: ReportSubscription) -> str:
@@ -316,7 +340,7 @@ class ReportSubscriptionAdmin(ScopedModelAdmin):
             raise Http404
         start, end, _due = periods.due_period(subscription.period, subscription.send_time, timezone.now())
         try:
-            body = mail.preview_html(subscription=subscription, date_from=start, date_to=end)
+            email = mail.preview_context(subscription=subscription, date_from=start, date_to=end)
         except mail.ReportUnavailable as exc:
             messages.error(request, str(exc))
             return redirect_back(
@@ -325,9 +349,9 @@ class ReportSubscriptionAdmin(ScopedModelAdmin):
         request.current_app = self.admin_site.name
         context = {
             **self.admin_site.each_context(request),
+            **email,
             "title": gettext("Xem trước e-mail: %(name)s") % {"name": str(subscription)},
-            "subscription": subscription,
-            "body": body,
+            "report_title": email["title"],
             "back_url": reverse("admin:subscriptions_reportsubscription_change", args=[object_id]),
             "recipients": services.all_recipients(subscription),
         }
