@@ -94,3 +94,16 @@ def test_send_now_is_a_post_and_shows_the_delivery(demo: Any, persona: Any, smtp
     preview = client.get(reverse("admin:subscriptions_reportsubscription_preview_action", args=[morning.pk]))
     assert preview.status_code == 200 and "Đặt lịch khám" in preview.content.decode()
     assert len(smtp_server.envelopes) == 1  # the preview sends nothing
+
+
+def test_deleting_is_audited_and_reads_in_words(demo: Any, persona: Any) -> None:
+    from health_f0.core.audit import audit_describe
+    from health_f0.core.models import AuditLog
+
+    morning = ReportSubscription.objects.get(owner=persona("ttyt.lanhdao"), report="morning")
+    client = desk(persona, "ttyt.lanhdao")
+    url = reverse("admin:subscriptions_reportsubscription_delete", args=[morning.pk])
+    assert client.post(url, {"post": "yes"}).status_code == 302
+    assert not ReportSubscription.objects.filter(pk=morning.pk).exists()
+    row = AuditLog.objects.get(verb="report_subscription_delete", target_id=str(morning.pk))
+    assert audit_describe(row).verb == "Xoá đăng ký nhận báo cáo"

@@ -8,3 +8,9 @@ class SubscriptionsConfig(AppConfig):
     name = "health_f0.reports.subscriptions"
     label = "subscriptions"
     verbose_name = _("Báo cáo định kỳ qua e-mail")
+
+    def ready(self) -> None:
+        from health_f0.core.audit import audit_vocabulary_register
+        from health_f0.reports.subscriptions.audit_labels import SUBSCRIPTION_VOCABULARY
+
+        audit_vocabulary_register(self.label, SUBSCRIPTION_VOCABULARY)
