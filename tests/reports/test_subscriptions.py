@@ -324,3 +324,22 @@ def test_the_next_scheduled_e_mail() -> None:
     start, end, due = periods.next_due("weekly", time(6, 30), now)
     assert (start, end) == (date(2026, 11, 30), date(2026, 12, 6))
     assert timezone.localtime(due).strftime("%d/%m/%Y %H:%M") == "07/12/2026 06:30"
+
+
+def test_morning_report_shows_home_care_only_while_it_runs(demo: Any, persona: Any) -> None:
+    from health_f0.reports.subscriptions.families import morning_report
+
+    owner, ttyt = persona("ttyt.lanhdao"), Facility.objects.get(code="TTYT-HD")
+    today = timezone.localdate()
+    # The demo patient's home care starts today: today's morning figures have a home-care section.
+    titles = [
+        s.title
+        for s in morning_report(user=owner, date_from=today, date_to=today, facility_id=ttyt.pk).sections
+    ]
+    assert titles == ["Đặt lịch khám", "Liên kết tài khoản với HIS", "Theo dõi F0 tại nhà"]
+    before = today - timedelta(days=30)
+    titles = [
+        s.title
+        for s in morning_report(user=owner, date_from=before, date_to=before, facility_id=ttyt.pk).sections
+    ]
+    assert titles == ["Đặt lịch khám", "Liên kết tài khoản với HIS"]
