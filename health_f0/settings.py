@@ -99,6 +99,8 @@ INSTALLED_APPS = [
     "health_f0.api",
     "health_f0.www",
     "health_f0.reports",
+    # Scheduled report e-mails (issue 13 §5): subscriptions and their deliveries.
+    "health_f0.reports.subscriptions",
     # Composition only: the demo data (manage.py seed_demo) over every domain.
     "health_f0.demo",
 ]
@@ -521,6 +523,22 @@ SPECTACULAR_SETTINGS = {
         "NotificationChannelEnum": "health_f0.notifications.models.Channel",
     },
 }
+
+# --- E-mail (scheduled reports, health_f0.reports.subscriptions; docs/operations.md) -------------------------
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)  # STARTTLS (port 587)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)  # implicit TLS (port 465)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "20"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "health_f0 <bao-cao@localhost>")
+# Report e-mails go to the subscriber's own account e-mail, to leadership colleagues' account e-mails, and to
+# addresses at these domains (the health department's own mail, e.g. "soyte.haiphong.gov.vn"); nothing else.
+REPORT_EMAIL_ALLOWED_DOMAINS = [d.lower() for d in env_list("REPORT_EMAIL_ALLOWED_DOMAINS", "")]
+# The address the e-mails link back to (the desk's report pages); empty: no link.
+REPORT_EMAIL_SITE_URL = os.environ.get("REPORT_EMAIL_SITE_URL", "").rstrip("/")
 
 # --- Desk (unfold) --------------------------------------------------------------------------
 UNFOLD = {

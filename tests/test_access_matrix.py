@@ -1243,3 +1243,64 @@ def test_v2_lists_show_the_patient_only_their_own(records: dict[str, Any], perso
         assert v1 == v2, name
     other = records["pat_b"]
     assert api.get("/api/v2/declarations", {"patient": str(other.public_id)}).status_code in (400, 404)
+
+
+# --- Scheduled report e-mails (issue 13 §5): a manager sees their own subscriptions, an administrator (here the
+# superuser) all of their scope; no other role opens the pages or sends one. -----------------------------------
+#   sub_ttyt  the morning report seed_demo made for ttyt.lanhdao (TTYT-HD)
+#   sub_syt   an appointment report of syt.lanhdao for the Sở Y tế
+SUBSCRIPTIONS_SEE = {
+    **{username: set() for username in PERSONAS},
+    "admin": {"sub_ttyt", "sub_syt"},
+    "syt.lanhdao": {"sub_syt"},
+    "ttyt.lanhdao": {"sub_ttyt"},
+}
+
+
+@pytest.fixture
+def report_subscriptions(demo: Any, persona: Any) -> dict[str, Any]:
+    from health_f0.reports.subscriptions.models import ReportSubscription
+    from health_f0.reports.subscriptions.services import subscription_save
+
+    owner = persona("syt.lanhdao")
+    sub_syt = subscription_save(
+        subscription=ReportSubscription(
+            owner=owner,
+            name="Lịch hẹn toàn tỉnh",
+            report="appointments",
+            facility=Facility.objects.get(code="SYT-31"),
+        ),
+        actor=owner,
+    )
+    sub_ttyt = ReportSubscription.objects.get(owner=persona("ttyt.lanhdao"), report="morning")
+    return {"sub_ttyt": sub_ttyt, "sub_syt": sub_syt}
+
+
+@pytest.mark.parametrize("username", PERSONAS)
+def test_report_subscriptions(username: str, report_subscriptions: dict[str, Any], persona: Any) -> None:
+    from health_f0.reports.subscriptions.models import ReportDelivery
+
+    client = _desk(persona, username)
+    expected = SUBSCRIPTIONS_SEE[username]
+    listing = client.get(reverse("admin:subscriptions_reportsubscription_changelist"))
+    deliveries = client.get(reverse("admin:subscriptions_reportdelivery_changelist"))
+    if not expected and username != "admin":
+        assert listing.status_code == 403 and deliveries.status_code == 403, username
+    html = listing.content.decode() if listing.status_code == 200 else ""
+    for key, subscription in report_subscriptions.items():
+        shown_in_list = f"/{subscription.pk}/change/" in html
+        detail = client.get(reverse("admin:subscriptions_reportsubscription_change", args=[subscription.pk]))
+        shown = detail.status_code == 200 and subscription.name in detail.content.decode()
+        assert shown_in_list == shown == (key in expected), (username, key, detail.status_code)
+        send = client.post(
+            reverse("admin:subscriptions_reportsubscription_send_now_action", args=[subscription.pk]),
+            {"_form_submitted": "True"},
+        )
+        sent = ReportDelivery.objects.filter(subscription=subscription).exists()
+        assert sent == (key in expected), (username, key, send.status_code)
+        if key not in expected:
+            assert send.status_code in (403, 404), (username, key, send.status_code)
+        delivery = ReportDelivery.objects.filter(subscription=subscription).first()
+        if delivery is not None:
+            page = client.get(reverse("admin:subscriptions_reportdelivery_change", args=[delivery.pk]))
+            assert page.status_code == 200, (username, key)

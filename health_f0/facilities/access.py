@@ -727,3 +727,36 @@ def authorizer(
         )
 
     return authorize
+
+
+# --- Scheduled report e-mails (health_f0.reports.subscriptions, issue 13 §5) ------------------------------------
+# Who subscribes to a report e-mail: managers and administrators, for a facility where they hold the role (and
+# may see the report). A manager sees and manages their own subscriptions; an administrator also those whose
+# facility lies in their administrator scope. Everyone else: nothing.
+REPORT_SUBSCRIPTION_ROLES: frozenset[str] = OVERSIGHT_ROLES
+REPORT_SUBSCRIPTION_ADMIN_ROLES: frozenset[str] = ADMINISTRATOR_ROLES
+
+
+def report_subscriptions_for(user: Any) -> QuerySet[Any]:
+    """Report subscriptions the user may see and manage (own ones; an administrator's scope; superuser: all)."""
+    from health_f0.reports.subscriptions.models import ReportSubscription
+
+    queryset = ReportSubscription.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return queryset.none()
+    if user.is_superuser:
+        return queryset
+    if not roles_of(user) & REPORT_SUBSCRIPTION_ROLES:
+        return queryset.none()
+    condition = Q(owner=user)
+    administered = visible_facility_ids(user, REPORT_SUBSCRIPTION_ADMIN_ROLES)
+    if administered:
+        condition |= Q(facility_id__in=administered)
+    return queryset.filter(condition)
+
+
+def report_deliveries_for(user: Any) -> QuerySet[Any]:
+    """Deliveries of the report subscriptions the user may see."""
+    from health_f0.reports.subscriptions.models import ReportDelivery
+
+    return ReportDelivery.objects.filter(subscription__in=report_subscriptions_for(user).values("id"))

@@ -61,6 +61,7 @@ class Command(BaseCommand):
             facilities = self._facilities(data["facilities"])
             self._staff(data["staff"], facilities, data["password"])
             self._patients(data, facilities)
+            self._morning_reports(facilities)
         call_command("load_guidance", stdout=self.stdout)
         if options.get("skip_appointments"):
             call_command("load_holidays", stdout=self.stdout)
@@ -100,6 +101,7 @@ class Command(BaseCommand):
                 user = user_model.objects.create_user(
                     username=row["username"],
                     password=password,
+                    email=row.get("email", ""),
                     first_name=parts[-1],
                     last_name=" ".join(parts[:-1]),
                     is_staff=True,
@@ -108,6 +110,19 @@ class Command(BaseCommand):
             Membership.objects.get_or_create(
                 user=user, facility=facilities[row["facility"]], role=row["role"]
             )
+
+    def _morning_reports(self, facilities: dict[str, Facility]) -> None:
+        """Each TTYT manager gets the morning report ("Báo cáo sáng", 07:00, HTML) unless they have it."""
+        from health_f0.facilities.models import FacilityKind, Role
+        from health_f0.reports.subscriptions.services import subscription_default_create
+
+        for membership in Membership.objects.filter(
+            role=Role.MANAGER, is_active=True, facility__kind=FacilityKind.HEALTH_CENTRE
+        ).select_related("user", "facility"):
+            if membership.user.email:
+                subscription_default_create(
+                    owner=membership.user, actor=membership.user, facility=membership.facility
+                )
 
     def _input(self, row: dict[str, Any]) -> RegistrationInput:
         return RegistrationInput(
