@@ -18,6 +18,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from health_f0.core.exceptions import PermissionDenied
+from health_f0.facilities.portal import site_info
 from health_f0.reports.common.export import XLSX_CONTENT_TYPE
 from health_f0.reports.subscriptions.models import Format, Period, ReportDelivery, ReportSubscription
 from health_f0.reports.subscriptions.registry import ReportEntry, Section, entry_for
@@ -90,6 +91,7 @@ def render(*, subscription: ReportSubscription, date_from: date, date_to: date) 
         "full": subscription.format == Format.HTML,
         "attachment": subscription.format in (Format.XLSX, Format.PDF),
         "page_link": _page_link(entry, subscription, date_from, date_to),
+        "sender": site_info().title,
     }
     return Rendered(entry=entry, report=report, sections=sections, context=context)
 
