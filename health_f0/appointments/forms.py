@@ -305,7 +305,16 @@ class AppointmentPolicyForm(forms.ModelForm):
 
     class Meta:
         model = AppointmentPolicy
-        fields = ("facility", "reminder_time")
+        fields = (
+            "facility",
+            "reminder_time",
+            "booked_priority",
+            "interleave_ratio",
+            "elderly_age",
+            "recall_limit",
+            "skip_back",
+            "skip_limit",
+        )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
