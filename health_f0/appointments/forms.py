@@ -293,8 +293,19 @@ class ScheduleOverrideForm(forms.ModelForm):
         return data
 
 
+# The reception queue's settings: a form that leaves one out keeps its current (or default) value.
+POLICY_QUEUE_FIELDS = (
+    "booked_priority",
+    "interleave_ratio",
+    "elderly_age",
+    "recall_limit",
+    "skip_back",
+    "skip_limit",
+)
+
+
 class AppointmentPolicyForm(forms.ModelForm):
-    """Reminder days typed as "3, 1"."""
+    """Reminder days typed as "3, 1"; the queue settings (POLICY_QUEUE_FIELDS) keep their value when left out."""
 
     reminder_days_text = forms.CharField(
         label=_("Nhắc trước (ngày)"),
@@ -320,6 +331,16 @@ class AppointmentPolicyForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         days = self.instance.reminder_days_before if self.instance.pk else [3, 1]
         self.initial.setdefault("reminder_days_text", ", ".join(str(d) for d in days or []))
+        for name in POLICY_QUEUE_FIELDS:
+            if name in self.fields:
+                self.fields[name].required = False
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name in POLICY_QUEUE_FIELDS:
+            if data.get(name) in (None, ""):
+                data[name] = getattr(self.instance, name)
+        return data
 
     def clean_reminder_days_text(self) -> list[int]:
         raw = self.cleaned_data["reminder_days_text"]
