@@ -59,6 +59,16 @@ def queue_policy(facility: Any) -> QueuePolicy:
     return DEFAULT_POLICY
 
 
+def ticket_policy(ticket: Any) -> QueuePolicy:
+    """The queue settings of a ticket's facility, read once per ticket object (queue lists attach the
+    queue's policy to each ticket, so the workflow's guards on a page of tickets make no query each)."""
+    cached = getattr(ticket, "_queue_policy", None)
+    if cached is None:
+        cached = queue_policy(ticket.facility)
+        ticket._queue_policy = cached
+    return cached
+
+
 @dataclass(frozen=True)
 class ServiceOrder:
     """How one service calls: its own order if set, else its facility's."""

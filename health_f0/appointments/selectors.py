@@ -294,10 +294,14 @@ def queue_for(*, service: Service, day: date | None = None, recent: int = 20) ->
     done; most recent call first)."""
     day = day or timezone.localdate()
     policy = queue_rules.queue_policy(service.facility)
-    tickets = Appointment.objects.filter(service=service, queue_date=day).select_related("patient")
+    tickets = Appointment.objects.filter(service=service, queue_date=day).select_related(
+        "patient", "facility"
+    )
     waiting = list(tickets.filter(status=Status.CHECKED_IN, called_at__isnull=True))
     # Enough of the latest calls to count the calls since any skip (skip_back is at most 10).
     called = list(tickets.filter(called_at__isnull=False).order_by("-called_at", "-id")[: max(recent, 20)])
+    for ticket in (*waiting, *called):
+        ticket._queue_policy = policy  # type: ignore[attr-defined]  # queue_rules.ticket_policy
     ordered = queue_order(service=service, waiting=waiting, recent_called=called, policy=policy)
     return Queue(
         waiting=ordered,
@@ -353,6 +357,7 @@ def queue_display(
     for service in services:
         called = list(
             Appointment.objects.filter(service=service, queue_date=day, called_at__isnull=False)
+            .exclude(status=Status.NO_SHOW)  # skipped to the limit: no longer invited
             .order_by("-called_at", "-id")
             .only("queue_number", "called_at", "announced_at")[: recent + 1]
         )

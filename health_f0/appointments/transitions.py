@@ -99,9 +99,9 @@ def _already_called(appointment: Any, step: Step) -> str | None:
 
 
 def _recalls_used(appointment: Any, step: Step) -> str | None:
-    from health_f0.appointments.queue_rules import queue_policy
+    from health_f0.appointments.queue_rules import ticket_policy
 
-    limit = queue_policy(appointment.facility).recall_limit
+    limit = ticket_policy(appointment).recall_limit
     if appointment.recall_count < limit:
         return None
     return _("Đã gọi lại số %(number)s %(count)s lần (tối đa %(limit)s): hãy bỏ qua số này.") % {
@@ -113,9 +113,9 @@ def _recalls_used(appointment: Any, step: Step) -> str | None:
 
 def _skips_left(appointment: Any) -> bool:
     """Whether one more skip still puts the ticket back in the queue (else it marks the patient absent)."""
-    from health_f0.appointments.queue_rules import queue_policy
+    from health_f0.appointments.queue_rules import ticket_policy
 
-    return appointment.skip_count + 1 < queue_policy(appointment.facility).skip_limit
+    return appointment.skip_count + 1 < ticket_policy(appointment).skip_limit
 
 
 def _last_skip(appointment: Any, step: Step) -> str | None:

@@ -135,6 +135,9 @@ def test_recall_then_skip_then_absent(desk: Any, persona: Any) -> None:
         AuditLog.objects.filter(target_id=str(absent.pk)).order_by("id").values_list("verb", flat=True)
     )
     assert verbs[-5:] == ["call", "recall", "skip", "call", "leave"]
+    # The hall no longer invites the absent patient's number.
+    hall = client.get("/hang-doi/PK-NOI1/trang-thai/").json()
+    assert [r["now_calling"] for r in hall["rows"] if r["service"] == "Khám Nội"] == [2]
     assert other.pk
 
 
