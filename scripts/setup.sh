@@ -12,7 +12,8 @@ SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 need_pkgs=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in pkg-config libmariadb-dev gcc g++ libicu-dev python3-dev libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core; do
+# espeak-ng: the waiting-hall display's spoken calls in Vietnamese (appointments/hall.py).
+for p in pkg-config libmariadb-dev gcc g++ libicu-dev python3-dev libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core espeak-ng; do
   have_pkg "$p" || need_pkgs+=("$p")
 done
 if [ "$WITH_TEST" = 1 ]; then

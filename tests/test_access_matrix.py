@@ -1304,3 +1304,69 @@ def test_report_subscriptions(username: str, report_subscriptions: dict[str, Any
         if delivery is not None:
             page = client.get(reverse("admin:subscriptions_reportdelivery_change", args=[delivery.pk]))
             assert page.status_code == 200, (username, key)
+
+
+# --- Reception's queue steps and the waiting-hall display (issue 12 §3) ------------------------------------
+# Marking a priority group, recalling and skipping a called number are POST steps for those who work the queue
+# (access.QUEUE_ROLES: reception, clinicians, the administrator) at the ticket's facility: at Khám Nội (under
+# the TTYT) that is tiepdon and admin. The queue page opens for anyone holding a queue role somewhere (the
+# treatment doctor sees no service of the TTYT there). The waiting-hall display and its JSON state are public
+# by design and hold queue numbers only, for every caller.
+QUEUE_WORKERS = {"admin", "tiepdon"}
+QUEUE_PAGE = {"admin", "tiepdon", "bacsi.dieutri"}
+
+
+@pytest.mark.parametrize("username", [*PERSONAS, "pat_a", "anonymous"])
+def test_queue_steps_and_hall_display(
+    username: str, appointments: dict[str, Any], patients: dict[str, Any], persona: Any
+) -> None:
+    from health_f0.appointments import services as appointment_services
+    from health_f0.appointments.models import Appointment, Service
+
+    service = Service.objects.get(code="kham-noi")
+    reception = persona("tiepdon")
+    called = appointment_services.walk_in_register(
+        patient=patients["pat_b"], service=service, actor=reception
+    )
+    waiting = appointment_services.walk_in_register(
+        patient=patients["pat_a"], service=service, actor=reception
+    )
+    appointment_services.queue_call_next(service=service, actor=reception)
+    client = Client()
+    if username in patients:
+        client.force_login(patients[username].account)
+    elif username != "anonymous":
+        client.force_login(persona(username))
+    staff = username in SEES
+    page = client.get(reverse("admin:appointments_queue"))
+    if staff:
+        assert page.status_code == (200 if username in QUEUE_PAGE else 403), (username, page.status_code)
+    else:
+        assert page.status_code == 302 and "/desk/login/" in page["Location"], username
+    works = username in QUEUE_WORKERS
+    steps = (
+        ("appointments_queue_priority", waiting, {"group": "merit", "note": "Thẻ người có công"}),
+        ("appointments_queue_recall", called, {}),
+        ("appointments_queue_skip", called, {}),
+    )
+    for name, ticket, data in steps:
+        url = reverse(f"admin:{name}", args=[ticket.pk])
+        assert client.get(url).status_code in ((405,) if staff else (302,)), (username, name)
+        response = client.post(url, data)
+        if works:
+            assert response.status_code == 302, (username, name, response.status_code)
+        elif staff:
+            assert response.status_code in (403, 404), (username, name, response.status_code)
+        else:
+            assert response.status_code == 302 and "/desk/login/" in response["Location"], (username, name)
+    after = {t.pk: t for t in Appointment.objects.filter(pk__in=[called.pk, waiting.pk])}
+    assert (after[waiting.pk].priority_group == "merit") == works, username
+    assert (after[called.pk].recall_count, after[called.pk].skip_count) == ((1, 1) if works else (0, 0)), (
+        username
+    )
+    for url in ("/hang-doi/KKB-HD/", "/hang-doi/KKB-HD/trang-thai/"):
+        response = client.get(url)
+        body = response.content.decode()
+        assert response.status_code == 200, (username, url)
+        for patient in (patients["pat_a"], patients["pat_b"]):
+            assert patient.full_name not in body and patient.phone[-9:] not in body, (username, url)

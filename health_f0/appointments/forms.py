@@ -293,8 +293,19 @@ class ScheduleOverrideForm(forms.ModelForm):
         return data
 
 
+# The reception queue's settings: a form that leaves one out keeps its current (or default) value.
+POLICY_QUEUE_FIELDS = (
+    "booked_priority",
+    "interleave_ratio",
+    "elderly_age",
+    "recall_limit",
+    "skip_back",
+    "skip_limit",
+)
+
+
 class AppointmentPolicyForm(forms.ModelForm):
-    """Reminder days typed as "3, 1"."""
+    """Reminder days typed as "3, 1"; the queue settings (POLICY_QUEUE_FIELDS) keep their value when left out."""
 
     reminder_days_text = forms.CharField(
         label=_("Nhắc trước (ngày)"),
@@ -305,12 +316,31 @@ class AppointmentPolicyForm(forms.ModelForm):
 
     class Meta:
         model = AppointmentPolicy
-        fields = ("facility", "reminder_time")
+        fields = (
+            "facility",
+            "reminder_time",
+            "booked_priority",
+            "interleave_ratio",
+            "elderly_age",
+            "recall_limit",
+            "skip_back",
+            "skip_limit",
+        )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         days = self.instance.reminder_days_before if self.instance.pk else [3, 1]
         self.initial.setdefault("reminder_days_text", ", ".join(str(d) for d in days or []))
+        for name in POLICY_QUEUE_FIELDS:
+            if name in self.fields:
+                self.fields[name].required = False
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name in POLICY_QUEUE_FIELDS:
+            if data.get(name) in (None, ""):
+                data[name] = getattr(self.instance, name)
+        return data
 
     def clean_reminder_days_text(self) -> list[int]:
         raw = self.cleaned_data["reminder_days_text"]

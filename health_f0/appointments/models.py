@@ -12,7 +12,7 @@ from datetime import time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -43,6 +43,22 @@ class BookedPriority(models.TextChoices):
     BOOKED_FIRST = "booked_first", _("Người đặt lịch được gọi trước")
     INTERLEAVE = "interleave", _("Xen kẽ: N người đặt lịch, 1 người vãng lai")
     ARRIVAL = "arrival", _("Theo thứ tự đến")
+
+
+# A service's own calling order: empty means the facility's setting (AppointmentPolicy.booked_priority).
+SERVICE_PRIORITY_CHOICES = [("", _("Theo cấu hình của cơ sở")), *BookedPriority.choices]
+
+
+class PriorityGroup(models.TextChoices):
+    """The statutory priority groups reception marks on a ticket (called before everyone else, emergencies
+    first). Children under 6 and the elderly may be suggested from the date of birth; staff confirm."""
+
+    EMERGENCY = "emergency", _("Cấp cứu")
+    CHILD = "child", _("Trẻ em dưới 6 tuổi")
+    ELDERLY = "elderly", _("Người cao tuổi")
+    PREGNANT = "pregnant", _("Phụ nữ có thai")
+    DISABILITY = "disability", _("Người khuyết tật")
+    MERIT = "merit", _("Người có công với cách mạng")
 
 
 class Service(BaseModel):
@@ -78,13 +94,23 @@ class Service(BaseModel):
     booked_priority = models.CharField(
         _("ưu tiên khi gọi số"),
         max_length=16,
-        choices=BookedPriority.choices,
-        default=BookedPriority.BOOKED_FIRST,
+        choices=SERVICE_PRIORITY_CHOICES,
+        blank=True,
+        default="",
+        help_text=_("Để trống: theo cấu hình lịch hẹn của cơ sở."),
     )
     interleave_ratio = models.PositiveSmallIntegerField(
         _("số người đặt lịch cho mỗi người vãng lai"),
-        default=2,
-        help_text=_("Chỉ dùng khi ưu tiên là xen kẽ."),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(20)],
+        help_text=_("Chỉ dùng khi ưu tiên là xen kẽ. Để trống: theo cấu hình của cơ sở."),
+    )
+    call_point = models.CharField(
+        _("nơi mời người bệnh vào (đọc trên loa)"),
+        max_length=60,
+        blank=True,
+        help_text=_("Ví dụ “quầy 2”, “phòng 105”. Để trống: tên phòng khám."),
     )
     turn_notice_ahead = models.PositiveSmallIntegerField(
         _("nhắn “sắp đến lượt” khi còn (người)"),
@@ -209,6 +235,38 @@ class AppointmentPolicy(models.Model):
         _("nhắc trước (ngày)"), default=list, help_text=_("ví dụ [3, 1]: nhắc 3 ngày và 1 ngày trước hẹn")
     )
     reminder_time = models.TimeField(_("giờ gửi tin nhắc"), default=time(8, 0))
+    # Reception queue: the services of the facility follow these unless a service sets its own order.
+    booked_priority = models.CharField(
+        _("ưu tiên người đặt lịch khi gọi số"),
+        max_length=16,
+        choices=BookedPriority.choices,
+        default=BookedPriority.BOOKED_FIRST,
+        help_text=_("Áp dụng cho mọi dịch vụ của cơ sở, trừ dịch vụ đặt thứ tự gọi riêng."),
+    )
+    interleave_ratio = models.PositiveSmallIntegerField(
+        _("số người đặt lịch cho mỗi người vãng lai"),
+        default=2,
+        validators=[MinValueValidator(1), MaxValueValidator(20)],
+        help_text=_("Chỉ dùng khi ưu tiên là xen kẽ."),
+    )
+    elderly_age = models.PositiveSmallIntegerField(
+        _("người cao tuổi được ưu tiên từ (tuổi)"), choices=[(75, "75"), (80, "80")], default=75
+    )
+    recall_limit = models.PositiveSmallIntegerField(
+        _("số lần gọi lại tối đa"), default=3, validators=[MinValueValidator(1), MaxValueValidator(10)]
+    )
+    skip_back = models.PositiveSmallIntegerField(
+        _("người bị bỏ qua được gọi lại sau (số người)"),
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(10)],
+        help_text=_("Số bị bỏ qua trở lại hàng đợi, sau chừng này người tiếp theo."),
+    )
+    skip_limit = models.PositiveSmallIntegerField(
+        _("bỏ qua đến lần thứ (thì ghi nhận không đến)"),
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(10)],
+        help_text=_("Lần bỏ qua này ghi nhận người bệnh không có mặt và đưa số ra khỏi hàng đợi."),
+    )
 
     class Meta:
         verbose_name = _("cấu hình lịch hẹn")
@@ -291,6 +349,21 @@ class Appointment(BaseModel):
     queue_date = models.DateField(_("ngày xếp hàng"), null=True, blank=True)
     queue_number = models.PositiveIntegerField(_("số thứ tự"), null=True, blank=True)
     called_at = models.DateTimeField(_("gọi số lúc"), null=True, blank=True)
+    # Reception queue: the last time the number was announced (a call or a recall: the hall display speaks
+    # it again), recalls and skips so far, and when the last skip put it back in the queue.
+    announced_at = models.DateTimeField(_("mời lần cuối lúc"), null=True, blank=True)
+    recall_count = models.PositiveSmallIntegerField(_("số lần gọi lại"), default=0)
+    skip_count = models.PositiveSmallIntegerField(_("số lần bỏ qua"), default=0)
+    requeued_at = models.DateTimeField(_("đưa lại hàng đợi lúc"), null=True, blank=True)
+    # A statutory priority group, marked (and confirmed) by staff with a note; every change is audited.
+    priority_group = models.CharField(
+        _("đối tượng ưu tiên"), max_length=12, choices=PriorityGroup.choices, blank=True
+    )
+    priority_note = models.CharField(_("ghi chú ưu tiên"), max_length=200, blank=True)
+    priority_marked_at = models.DateTimeField(_("đánh dấu ưu tiên lúc"), null=True, blank=True)
+    priority_marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     turn_notified_at = models.DateTimeField(_("báo sắp đến lượt lúc"), null=True, blank=True)
     completed_at = models.DateTimeField(_("khám xong lúc"), null=True, blank=True)
     # Re-examination: reserved by a clinician or the desk; the patient's acknowledgement is tracked apart.

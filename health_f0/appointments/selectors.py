@@ -6,7 +6,7 @@ Staff lists are scoped through facilities.access (scope_by_facility on the appoi
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
@@ -16,6 +16,7 @@ from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Q, Quer
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from health_f0.appointments import queue_rules
 from health_f0.appointments import slots as slotlib
 from health_f0.appointments.models import (
     LINK_CODE_ALPHABET,
@@ -34,6 +35,7 @@ from health_f0.appointments.models import (
     SlotCounter,
     Status,
 )
+from health_f0.appointments.queue_rules import DEFAULT_POLICY, QueuePolicy, ServiceOrder
 from health_f0.core.counters import cache_incr, counter_get, window_remaining
 from health_f0.core.exceptions import NotFound, RateLimited
 from health_f0.core.text import sms_text
@@ -260,52 +262,53 @@ def reexam_plans_visible(user: Any) -> QuerySet[ReexamPlan]:
 class Queue:
     waiting: list[Appointment]  # in calling order
     called: list[Appointment]  # most recent first
+    policy: QueuePolicy = DEFAULT_POLICY
+    order: ServiceOrder | None = None  # the service's calling order (its own or the facility's)
 
 
 def queue_order(
-    *, service: Service, waiting: list[Appointment], recent_called: list[Appointment]
+    *,
+    service: Service,
+    waiting: list[Appointment],
+    recent_called: list[Appointment],
+    policy: QueuePolicy | None = None,
 ) -> list[Appointment]:
-    """Waiting tickets in the order they will be called, per the service's booked_priority.
-
-    Booked patients are called in the order of their appointment times (then of arrival), whenever they
-    arrived; walk-ins in the order of arrival. booked_first: every booked patient before any walk-in;
-    arrival: everyone by number; interleave N: after N booked patients, one walk-in (counting the booked
-    calls since the last walk-in call)."""
-    from health_f0.appointments.models import BookedPriority
-
-    by_number = sorted(waiting, key=lambda a: (a.queue_number or 0, a.pk))
-    if service.booked_priority == BookedPriority.ARRIVAL:
-        return by_number
-    booked = sorted(
-        (a for a in by_number if not a.is_walk_in), key=lambda a: (a.slot_start, a.queue_number or 0, a.pk)
+    """Waiting tickets in the order they will be called (queue_rules.calling_order): priority groups first
+    (emergencies first), then booked patients by appointment time and walk-ins by arrival per the booked
+    priority of the service (or of its facility), skipped tickets back behind the next `skip_back` calls."""
+    policy = policy or queue_rules.queue_policy(service.facility)
+    calls_since = {
+        t.pk: queue_rules.calls_after(recent_called, t.requeued_at) for t in waiting if t.requeued_at
+    }
+    return queue_rules.calling_order(
+        waiting,
+        recent_called,
+        order=queue_rules.service_order(service, policy),
+        skip_back=policy.skip_back,
+        calls_since=calls_since,
     )
-    walk_ins = [a for a in by_number if a.is_walk_in]
-    if service.booked_priority == BookedPriority.BOOKED_FIRST:
-        return booked + walk_ins
-    ratio = max(service.interleave_ratio, 1)
-    streak = 0
-    for ticket in recent_called:  # most recent first
-        if ticket.is_walk_in:
-            break
-        streak += 1
-    order: list[Appointment] = []
-    while booked or walk_ins:
-        if walk_ins and (streak >= ratio or not booked):
-            order.append(walk_ins.pop(0))
-            streak = 0
-        else:
-            order.append(booked.pop(0))
-            streak += 1
-    return order
 
 
 def queue_for(*, service: Service, day: date | None = None, recent: int = 20) -> Queue:
-    """Today's queue of a service: who waits (in calling order) and who was called."""
+    """Today's queue of a service: who waits (in calling order) and who was called (still being served or
+    done; most recent call first)."""
     day = day or timezone.localdate()
-    tickets = Appointment.objects.filter(service=service, queue_date=day).select_related("patient")
+    policy = queue_rules.queue_policy(service.facility)
+    tickets = Appointment.objects.filter(service=service, queue_date=day).select_related(
+        "patient", "facility"
+    )
     waiting = list(tickets.filter(status=Status.CHECKED_IN, called_at__isnull=True))
-    called = list(tickets.filter(called_at__isnull=False).order_by("-called_at", "-id")[:recent])
-    return Queue(waiting=queue_order(service=service, waiting=waiting, recent_called=called), called=called)
+    # Enough of the latest calls to count the calls since any skip (skip_back is at most 10).
+    called = list(tickets.filter(called_at__isnull=False).order_by("-called_at", "-id")[: max(recent, 20)])
+    for ticket in (*waiting, *called):
+        ticket._queue_policy = policy  # type: ignore[attr-defined]  # queue_rules.ticket_policy
+    ordered = queue_order(service=service, waiting=waiting, recent_called=called, policy=policy)
+    return Queue(
+        waiting=ordered,
+        called=called[:recent],
+        policy=policy,
+        order=queue_rules.service_order(service, policy),
+    )
 
 
 @dataclass(frozen=True)
@@ -333,28 +336,44 @@ class DisplayRow:
     room: str
     now_calling: int | None
     recent: list[int]
+    next_numbers: list[int] = field(default_factory=list)  # the next few to be called, in calling order
+    call_point: str = ""  # where the number called is invited ("quầy 2"; else the room)
+    announced_at: datetime | None = None  # the last call or recall of the number being called
 
 
-def queue_display(*, facility: Facility, day: date | None = None, recent: int = 3) -> list[DisplayRow]:
-    """What the waiting-hall screen shows: per service under the facility, the number being called and
-    the few before it. Numbers only: no names on a public screen."""
+def queue_display(
+    *, facility: Facility, day: date | None = None, recent: int = 3, upcoming: int = 4
+) -> list[DisplayRow]:
+    """What the waiting-hall screen shows: per service under the facility that patients come to in person
+    (never online consultations), the number being called (the last announced, a recall included), the few
+    called before it and the next few in calling order. Numbers only: no names on a public screen."""
     day = day or timezone.localdate()
-    services = Service.objects.filter(
-        facility__path__startswith=facility.path, is_active=True
-    ).select_related("facility")
+    services = (
+        Service.objects.filter(facility__path__startswith=facility.path, is_active=True)
+        .exclude(kind=ServiceKind.ONLINE)
+        .select_related("facility")
+    )
     rows = []
     for service in services:
-        numbers = list(
+        called = list(
             Appointment.objects.filter(service=service, queue_date=day, called_at__isnull=False)
+            .exclude(status=Status.NO_SHOW)  # skipped to the limit: no longer invited
             .order_by("-called_at", "-id")
-            .values_list("queue_number", flat=True)[: recent + 1]
+            .only("queue_number", "called_at", "announced_at")[: recent + 1]
         )
+        latest = max(called, key=lambda t: (t.announced_at or t.called_at, t.called_at), default=None)
+        queue = queue_for(service=service, day=day)
         rows.append(
             DisplayRow(
                 service_name=service.name,
                 room=service.facility.name,
-                now_calling=numbers[0] if numbers else None,
-                recent=[n for n in numbers[1:] if n is not None],
+                now_calling=latest.queue_number if latest else None,
+                recent=[t.queue_number for t in called if t is not latest and t.queue_number is not None][
+                    :recent
+                ],
+                next_numbers=[t.queue_number for t in queue.waiting[:upcoming] if t.queue_number is not None],
+                call_point=service.call_point.strip() or service.facility.name,
+                announced_at=(latest.announced_at or latest.called_at) if latest else None,
             )
         )
     return rows

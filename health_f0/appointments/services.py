@@ -572,7 +572,8 @@ def walk_in_register(
 @retry_on_deadlock
 @transaction.atomic
 def queue_call_next(*, service: Service, actor: Any, now: datetime | None = None) -> Appointment | None:
-    """Call the next waiting ticket of the service today, in the order its booked_priority sets. Calls of
+    """Call the next waiting ticket of the service today, in calling order (queue_rules: priority groups,
+    then the booked priority of the service or its facility, skipped tickets behind the next K). Calls of
     one service queue on the day's counter row, so two callers never call the same ticket."""
     now = now or timezone.now()
     access.require_role_at(actor, service.facility, access.QUEUE_ROLES)
@@ -582,10 +583,121 @@ def queue_call_next(*, service: Service, actor: Any, now: datetime | None = None
     if not queue.waiting:
         return None
     ticket = queue.waiting[0]
-    Appointment.objects.filter(pk=ticket.pk).update(called_at=now, updated_at=now)
-    ticket.called_at = now
-    _audit(ticket, actor, "call", AuditLog.Action.UPDATE, queue_number=ticket.queue_number)
+    Appointment.objects.filter(pk=ticket.pk).update(
+        called_at=now, announced_at=now, requeued_at=None, updated_at=now
+    )
+    ticket.called_at = ticket.announced_at = now
+    ticket.requeued_at = None
+    _audit(
+        ticket,
+        actor,
+        "call",
+        AuditLog.Action.UPDATE,
+        queue_number=ticket.queue_number,
+        priority_group=ticket.priority_group,
+        skips=ticket.skip_count,
+    )
     _turn_notices(service, today, now)
+    return ticket
+
+
+def _queue_ticket_locked(appointment: Appointment, actor: Any) -> Appointment:
+    """Lock a ticket of a queue at a facility where the actor works the queue (else NotFound: no telling
+    whether the ticket exists)."""
+    if not access.can_act_at(actor, appointment.facility, access.QUEUE_ROLES):
+        raise NotFound(_("Không tìm thấy số thứ tự này."))
+    return _locked(appointment)
+
+
+@retry_on_deadlock
+@transaction.atomic
+def queue_recall(*, appointment: Appointment, actor: Any, now: datetime | None = None) -> Appointment:
+    """ "Gọi lại": announce a called number again (the hall display speaks it again); counted, up to the
+    facility's recall limit (the workflow's guard)."""
+    now = now or timezone.now()
+    ticket = _queue_ticket_locked(appointment, actor)
+    count = ticket.recall_count + 1
+    APPOINTMENT_WORKFLOW.apply(
+        ticket,
+        "recall",
+        actor,
+        now=now,
+        fields={"recall_count": count, "announced_at": now},
+        audit={"queue_number": ticket.queue_number, "recall_count": count},
+    )
+    return ticket
+
+
+@retry_on_deadlock
+@transaction.atomic
+def queue_skip(*, appointment: Appointment, actor: Any, now: datetime | None = None) -> Appointment:
+    """ "Bỏ qua": a called patient who does not come goes back in the queue, behind the next `skip_back`
+    tickets (queue_rules), and may be called again. The facility's `skip_limit`-th skip instead marks the
+    patient absent (no-show): the ticket leaves the queue. The workflow's guards decide which step it is."""
+    now = now or timezone.now()
+    ticket = _queue_ticket_locked(appointment, actor)
+    count = ticket.skip_count + 1
+    audit = {"queue_number": ticket.queue_number, "skip_count": count}
+    if APPOINTMENT_WORKFLOW.can(ticket, "skip", actor, now=now):
+        APPOINTMENT_WORKFLOW.apply(
+            ticket,
+            "skip",
+            actor,
+            now=now,
+            fields={"skip_count": count, "called_at": None, "requeued_at": now, "turn_notified_at": None},
+            audit=audit,
+        )
+    else:
+        APPOINTMENT_WORKFLOW.apply(ticket, "leave", actor, now=now, fields={"skip_count": count}, audit=audit)
+    return ticket
+
+
+@retry_on_deadlock
+@transaction.atomic
+def queue_mark_priority(
+    *, appointment: Appointment, group: str, note: str, actor: Any, now: datetime | None = None
+) -> Appointment:
+    """Reception marks (or clears, group "") a statutory priority group on a waiting ticket, with a note;
+    the group moves the ticket ahead of the rest (emergencies first). A group suggested from the date of
+    birth is recorded as such, but only this step (staff's confirmation) applies it. Audited: who, when,
+    which group (from and to), the note, the patient's age."""
+    from health_f0.appointments.models import PriorityGroup
+    from health_f0.appointments.queue_rules import age_on, queue_policy, suggested_group
+
+    now = now or timezone.now()
+    group = (group or "").strip()
+    note = " ".join((note or "").split())
+    if group and group not in PriorityGroup.values:
+        raise DomainError(_("Đối tượng ưu tiên không hợp lệ."), code="priority_group_invalid", field="group")
+    if len(note) > 200:
+        raise DomainError(_("Ghi chú tối đa 200 ký tự."), code="priority_note_too_long", field="note")
+    ticket = _queue_ticket_locked(appointment, actor)
+    if group == ticket.priority_group and note == ticket.priority_note:
+        return ticket
+    if not group and ticket.priority_group and not note:
+        raise DomainError(_("Vui lòng ghi lý do bỏ ưu tiên."), code="priority_clear_needs_note", field="note")
+    today = local_date_of(now)
+    dob = ticket.patient.date_of_birth
+    APPOINTMENT_WORKFLOW.apply(
+        ticket,
+        "mark_priority",
+        actor,
+        now=now,
+        fields={
+            "priority_group": group,
+            "priority_note": note,
+            "priority_marked_at": now,
+            "priority_marked_by": actor if is_user(actor) else None,
+        },
+        audit={
+            "queue_number": ticket.queue_number,
+            "group_from": ticket.priority_group,
+            "group": group,
+            "note": note,
+            "age": age_on(dob, today),
+            "suggested": suggested_group(dob, today, queue_policy(ticket.facility)) or "",
+        },
+    )
     return ticket
 
 

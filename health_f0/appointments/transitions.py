@@ -84,12 +84,61 @@ def _not_reexam(appointment: Any, step: Step) -> str | None:
     return None if appointment.is_reexam else _only_booked_reexams()
 
 
+def _not_called(appointment: Any, step: Step) -> str | None:
+    if appointment.called_at is not None:
+        return None
+    return _("Số %(number)s chưa được gọi.") % {"number": appointment.queue_number}
+
+
+def _already_called(appointment: Any, step: Step) -> str | None:
+    if appointment.called_at is None:
+        return None
+    return _("Số %(number)s đã được gọi: không đổi đối tượng ưu tiên được nữa.") % {
+        "number": appointment.queue_number
+    }
+
+
+def _recalls_used(appointment: Any, step: Step) -> str | None:
+    from health_f0.appointments.queue_rules import ticket_policy
+
+    limit = ticket_policy(appointment).recall_limit
+    if appointment.recall_count < limit:
+        return None
+    return _("Đã gọi lại số %(number)s %(count)s lần (tối đa %(limit)s): hãy bỏ qua số này.") % {
+        "number": appointment.queue_number,
+        "count": appointment.recall_count,
+        "limit": limit,
+    }
+
+
+def _skips_left(appointment: Any) -> bool:
+    """Whether one more skip still puts the ticket back in the queue (else it marks the patient absent)."""
+    from health_f0.appointments.queue_rules import ticket_policy
+
+    return appointment.skip_count + 1 < ticket_policy(appointment).skip_limit
+
+
+def _last_skip(appointment: Any, step: Step) -> str | None:
+    return (
+        None if _skips_left(appointment) else _("Đây là lần bỏ qua cuối: người bệnh được ghi nhận vắng mặt.")
+    )
+
+
+def _skips_remain(appointment: Any, step: Step) -> str | None:
+    return _("Số này còn được bỏ qua và gọi lại sau.") if _skips_left(appointment) else None
+
+
 # The patient cancels or moves their booking themselves only until the cut-off; the desk at any time.
 CUTOFF = Guard("cutoff_passed", _cutoff_passed, capacities=frozenset({PATIENT}))
 WALK_IN = Guard("walk_in", _walk_in)
 NOT_TODAY = Guard("not_today", _not_today)
 NOT_YET = Guard("not_yet", _not_yet)
 NOT_REEXAM = Guard("not_reexam", _not_reexam)
+NOT_CALLED = Guard("not_called", _not_called)
+ALREADY_CALLED = Guard("already_called", _already_called)
+RECALLS_USED = Guard("recall_limit", _recalls_used)
+LAST_SKIP = Guard("last_skip", _last_skip)
+SKIPS_REMAIN = Guard("skips_remain", _skips_remain)
 
 DESK_OR_PATIENT: frozenset[str] = access.BOOKING_DESK_ROLES | {PATIENT}
 
@@ -103,6 +152,10 @@ REFUSED: dict[str, Any] = {
     "complete": gettext_lazy("Không ghi nhận khám xong được"),
     "no_show": gettext_lazy("Không ghi nhận vắng mặt được"),
     "expire": gettext_lazy("Không huỷ được yêu cầu quá hạn"),
+    "recall": gettext_lazy("Không gọi lại được"),
+    "skip": gettext_lazy("Không bỏ qua được"),
+    "leave": gettext_lazy("Không ghi nhận vắng mặt được"),
+    "mark_priority": gettext_lazy("Không đánh dấu ưu tiên được"),
 }
 
 
@@ -150,6 +203,11 @@ def state_sentence(appointment: Any, *, now: datetime | None = None) -> str:
                 "source": str(appointment.get_cancel_source_display()).lower(),
             }
         return _("Lịch hẹn đã được huỷ lúc %(at)s.") % {"at": at}
+    if status == Status.NO_SHOW and appointment.checked_in_at and appointment.skip_count:
+        return _("Người bệnh không có mặt khi được gọi số %(number)s (bỏ qua %(count)s lần).") % {
+            "number": appointment.queue_number,
+            "count": appointment.skip_count,
+        }
     if status == Status.NO_SHOW:
         return _("Người bệnh đã không đến theo lịch hẹn %(slot)s.") % {
             "slot": f"{timezone.localtime(appointment.slot_start):%H:%M %d/%m/%Y}"
@@ -181,6 +239,13 @@ APPOINTMENT_WORKFLOW = Workflow(
         Transition(_R, "check_in", _I, access.RECEPTION_ROLES, guards=(NOT_TODAY,)),
         Transition(_C, "check_in", _I, access.RECEPTION_ROLES, guards=(NOT_TODAY,)),
         Transition(_I, "complete", _D, access.COMPLETE_ROLES),
+        # Reception's queue (services.queue_*): a statutory priority group marked before the call; a called
+        # patient who does not come is announced again (recall, up to the facility's limit) or skipped: back
+        # in the queue behind the next K tickets, and at the facility's last skip marked absent ("leave").
+        Transition(_I, "mark_priority", _I, access.QUEUE_ROLES, guards=(ALREADY_CALLED,)),
+        Transition(_I, "recall", _I, access.QUEUE_ROLES, guards=(NOT_CALLED, RECALLS_USED)),
+        Transition(_I, "skip", _I, access.QUEUE_ROLES, guards=(NOT_CALLED, LAST_SKIP)),
+        Transition(_I, "leave", _N, access.QUEUE_ROLES, guards=(NOT_CALLED, SKIPS_REMAIN)),
         Transition(_C, "no_show", _N, access.BOOKING_DESK_ROLES | {SYSTEM}, guards=(NOT_YET,)),
         # Never confirmed and the day is over: the system releases it (cancel_source "system").
         Transition(_R, "expire", _X, frozenset({SYSTEM})),

@@ -6,4 +6,6 @@ app_name = "appointments"
 
 urlpatterns = [
     path("<str:code>/", views.queue_display, name="queue_display"),
+    path("<str:code>/trang-thai/", views.queue_display_state, name="queue_display_state"),
+    path("<str:code>/loa/<str:key>.wav", views.queue_display_speech, name="queue_display_speech"),
 ]

@@ -1,27 +1,43 @@
-"""The public queue display for a screen in the waiting hall: numbers only, no login, refreshes itself."""
+"""The public queue display for a screen in the waiting hall: numbers only, no login. The page polls a small
+JSON state (hall.hall_state) every few seconds and updates in place: a chime, a large flash and a spoken call
+in Vietnamese when a number is called or recalled. Without JavaScript it reloads itself instead."""
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse
+import re
+
+from django.http import FileResponse, Http404, HttpRequest, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from health_f0.appointments import selectors
+from health_f0.appointments import hall, selectors
 from health_f0.facilities.models import Facility
 
 REFRESH_SECONDS = 15
+SPEECH_KEY = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _facility(code: str) -> Facility:
+    facility = Facility.objects.filter(code=code, is_active=True).first()
+    if facility is None:
+        raise Http404
+    return facility
+
+
+def _noindex(response: HttpResponseBase) -> HttpResponseBase:
+    response["X-Robots-Tag"] = "noindex"
+    return response
 
 
 @require_GET
 @never_cache
-def queue_display(request: HttpRequest, code: str) -> HttpResponse:
-    """Per service under the facility: the number being called and the few before it. No names, no
-    personal data: only queue numbers, service and room names."""
-    facility = Facility.objects.filter(code=code, is_active=True).first()
-    if facility is None:
-        raise Http404
+def queue_display(request: HttpRequest, code: str) -> HttpResponseBase:
+    """Per service under the facility (never online consultations): the number being called, the few
+    before it and the next few. No names, no personal data: only queue numbers, service and room names."""
+    facility = _facility(code)
     now = timezone.localtime()
     rows = selectors.queue_display(facility=facility, day=now.date())
     response = render(
@@ -33,7 +49,32 @@ def queue_display(request: HttpRequest, code: str) -> HttpResponse:
             "clock": f"{now:%H:%M}",
             "today": f"{now:%d/%m/%Y}",
             "refresh": REFRESH_SECONDS,
+            "poll_seconds": hall.POLL_SECONDS,
         },
     )
-    response["X-Robots-Tag"] = "noindex"
-    return response
+    return _noindex(response)
+
+
+@require_GET
+@never_cache
+def queue_display_state(request: HttpRequest, code: str) -> HttpResponseBase:
+    """The hall screen's data (hall.hall_state), polled every few seconds: numbers only."""
+    facility = _facility(code)
+    now = timezone.localtime()
+    state = hall.hall_state(facility=facility, day=now.date())
+    state["clock"] = f"{now:%H:%M}"
+    state["today"] = f"{now:%d/%m/%Y}"
+    return _noindex(JsonResponse(state))
+
+
+@require_GET
+def queue_display_speech(request: HttpRequest, code: str, key: str) -> HttpResponseBase:
+    """The spoken call the facility's hall is announcing now (WAV, cached per text); 404 for any other."""
+    if not SPEECH_KEY.match(key):
+        raise Http404
+    path = hall.current_speech(facility=_facility(code), key=key, day=timezone.localdate())
+    if path is None:
+        raise Http404
+    response = FileResponse(path.open("rb"), content_type="audio/wav")
+    response["Cache-Control"] = "public, max-age=3600"
+    return _noindex(response)

@@ -108,6 +108,8 @@ PAGE_PARAMS: dict[tuple[str, str], tuple[str, str]] = {
     ("www:his_link_form", "public_id"): ("his.HisLinkRequest", "public_id"),
     ("www:his_unlink", "public_id"): ("his.HisLink", "public_id"),
     ("appointments:queue_display", "code"): ("facilities.Facility", "code"),
+    ("appointments:queue_display_state", "code"): ("facilities.Facility", "code"),
+    ("appointments:queue_display_speech", "code"): ("facilities.Facility", "code"),
     ("www:my_data_pdf", "public_id"): ("privacy.DataExport", "public_id"),
     ("www:my_data_request_cancel", "public_id"): ("privacy.DataSubjectRequest", "public_id"),
     ("www:short_link", "code"): ("appointments.Appointment", "link_code"),
@@ -388,6 +390,8 @@ def _param_values(route: Route, param: str) -> list[str]:
         return _samples(apps.get_model(label), field)
     if route.name == "hooks:esms-callback" and param == "token":
         return [ESMS_TOKEN]
+    if route.name == "appointments:queue_display_speech" and param == "key":
+        return ["0" * 32]  # a spoken call's cache key (hall.speech_key): only the current calls' are served
     if route.name == "admin:view_on_site":
         ct = ContentType.objects.get_for_model(Appointment)
         return {"content_type_id": [str(ct.pk)], "object_id": _samples(Appointment)[:1]}.get(param, [])

@@ -190,7 +190,10 @@ class ServiceAdmin(AppointmentConfigAdmin):
                 )
             },
         ),
-        (_("Gọi số"), {"fields": (("booked_priority", "interleave_ratio"), "turn_notice_ahead")}),
+        (
+            _("Gọi số"),
+            {"fields": (("booked_priority", "interleave_ratio"), "turn_notice_ahead", "call_point")},
+        ),
     )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
@@ -255,7 +258,14 @@ class AppointmentPolicyAdmin(AppointmentConfigAdmin):
     form = AppointmentPolicyForm
     list_display = ("facility", "days_col", "time_col")
     list_select_related = ("facility",)
-    fields = ("facility", "reminder_days_text", "reminder_time")
+    fields = (
+        "facility",
+        "reminder_days_text",
+        "reminder_time",
+        ("booked_priority", "interleave_ratio"),
+        "elderly_age",
+        ("recall_limit", "skip_back", "skip_limit"),
+    )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return ("facility",) if obj is not None else ()

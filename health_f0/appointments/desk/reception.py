@@ -11,20 +11,75 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from health_f0.appointments import selectors, services
+from health_f0.appointments import queue_rules, selectors, services
 from health_f0.appointments.desk.common import AppointmentPages, status_badge, with_query
 from health_f0.appointments.desk.worklist import BUTTON, component_html
 from health_f0.appointments.forms import WalkInForm
-from health_f0.appointments.models import Appointment
+from health_f0.appointments.models import Appointment, BookedPriority, PriorityGroup
 from health_f0.appointments.slots import LOCAL_TZ, local_date_of
 from health_f0.appointments.transitions import may
 from health_f0.core.phone import display_phone
-from health_f0.desk.actions import post_only, run
+from health_f0.desk.actions import post_only, run, safe_next
 from health_f0.desk.formatting import age_years, duration_label, fmt_date, fmt_datetime
 from health_f0.facilities import access
 from health_f0.privacy.models import ConsentChannel
 
 LABEL = "unfold/helpers/label.html"
+
+
+def priority_groups(policy: queue_rules.QueuePolicy) -> list[tuple[str, str]]:
+    """The statutory groups as reception picks them, the elderly with the facility's age."""
+    return [
+        (
+            value,
+            gettext("Người từ đủ %(age)s tuổi") % {"age": policy.elderly_age}
+            if value == PriorityGroup.ELDERLY
+            else str(label),
+        )
+        for value, label in PriorityGroup.choices
+    ]
+
+
+def queue_fields(a: Appointment, policy: queue_rules.QueuePolicy, user: Any, now: Any) -> dict[str, Any]:
+    """A ticket's priority, recall and skip state and the steps open to `user` (the workflow decides)."""
+    groups = dict(priority_groups(policy))
+    suggested = (
+        ""
+        if a.priority_group
+        else queue_rules.suggested_group(a.patient.date_of_birth, local_date_of(now), policy)
+    )
+    return {
+        "pk": a.pk,
+        "number": a.queue_number,
+        "priority": a.priority_group,
+        "priority_label": groups.get(a.priority_group, ""),
+        "priority_note": a.priority_note,
+        "emergency": a.priority_group == PriorityGroup.EMERGENCY,
+        "suggested": suggested,
+        "suggested_label": groups.get(suggested, ""),
+        "skips": a.skip_count,
+        "recalls": a.recall_count,
+        "requeued": a.requeued_at is not None,
+        "may_mark": may(a, "mark_priority", user, now=now),
+        "may_recall": may(a, "recall", user, now=now),
+        "may_skip": may(a, "skip", user, now=now),
+        "last_skip": may(a, "leave", user, now=now),
+        "priority_url": reverse("admin:appointments_queue_priority", args=[a.pk]),
+        "recall_url": reverse("admin:appointments_queue_recall", args=[a.pk]),
+        "skip_url": reverse("admin:appointments_queue_skip", args=[a.pk]),
+    }
+
+
+def order_label(order: queue_rules.ServiceOrder | None) -> str:
+    """The service's calling order in a phrase, saying whether it follows the facility."""
+    if order is None:
+        return ""
+    label = str(BookedPriority(order.booked_priority).label)
+    if order.booked_priority == BookedPriority.INTERLEAVE:
+        label = gettext("Xen kẽ: %(n)s người đặt lịch, 1 người vãng lai") % {"n": order.interleave_ratio}
+    if order.inherited:
+        return gettext("%(order)s (theo cấu hình của cơ sở)") % {"order": label}
+    return label
 
 
 class ReceptionPages(AppointmentPages):
@@ -88,6 +143,11 @@ class ReceptionPages(AppointmentPages):
             "searched": bool(term),
             "ticket": ticket,
             "ticket_time": fmt_datetime(ticket.checked_in_at) if ticket else "",
+            "t": queue_fields(ticket, queue_rules.queue_policy(ticket.facility), request.user, now)
+            if ticket
+            else None,
+            "priority_groups": priority_groups(queue_rules.queue_policy(ticket.facility)) if ticket else [],
+            "next_url": request.get_full_path(),
             "walk_in_url": reverse("admin:appointments_walk_in"),
             "queue_url": reverse("admin:appointments_queue"),
         }
@@ -151,8 +211,12 @@ class ReceptionPages(AppointmentPages):
             False: component_html(LABEL, type="info", text=gettext("Đặt lịch")),
         }
 
+        policy = queue.policy if queue else queue_rules.DEFAULT_POLICY
+        next_url = request.get_full_path()
+
         def ticket(a: Appointment) -> dict[str, Any]:
             return {
+                **queue_fields(a, policy, request.user, now),
                 "number": a.queue_number,
                 "name": a.patient.full_name,
                 "age": age_years(a.patient.date_of_birth),
@@ -181,6 +245,10 @@ class ReceptionPages(AppointmentPages):
             if display_facility and display_facility.code
             else "",
             "checkin_url": reverse("admin:appointments_checkin"),
+            "order_label": order_label(queue.order if queue else None),
+            "priority_groups": priority_groups(policy),
+            "policy": policy,
+            "next_url": next_url,
         }
         return TemplateResponse(request, "admin/appointments/queue.html", context)
 
@@ -202,3 +270,77 @@ class ReceptionPages(AppointmentPages):
                 % {"number": ticket.queue_number, "name": ticket.patient.full_name},
             )
         return HttpResponseRedirect(reverse("admin:appointments_queue") + f"?service={service.pk}")
+
+    # --- Priority, recall, skip (POST, through services and the appointment workflow) ------------------
+
+    def _queue_step(
+        self, request: HttpRequest, pk: int, call: Any, success: Any, refused: str
+    ) -> HttpResponse:
+        if refused_method := post_only(request):
+            return refused_method
+        self._require(request, access.QUEUE_ROLES)
+        appointment = self._scoped(request, pk, access.QUEUE_ROLES)
+        if appointment.queue_number is None:
+            raise Http404
+        run(request, lambda: call(appointment), success=success, refused=refused)
+        fallback = reverse("admin:appointments_queue") + f"?service={appointment.service_id}"
+        return HttpResponseRedirect(safe_next(request, fallback))
+
+    def priority_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Mark (or clear) a waiting ticket's statutory priority group, with a note."""
+        group = request.POST.get("group", "")
+
+        def success(ticket: Appointment) -> str:
+            if not ticket.priority_group:
+                return gettext("Đã bỏ ưu tiên của số %(number)s.") % {"number": ticket.queue_number}
+            return gettext("Số %(number)s được ưu tiên: %(group)s.") % {
+                "number": ticket.queue_number,
+                "group": dict(priority_groups(queue_rules.queue_policy(ticket.facility))).get(
+                    ticket.priority_group, ""
+                ),
+            }
+
+        return self._queue_step(
+            request,
+            pk,
+            lambda a: services.queue_mark_priority(
+                appointment=a, group=group, note=request.POST.get("note", ""), actor=request.user
+            ),
+            success,
+            gettext("Không đánh dấu ưu tiên được"),
+        )
+
+    def recall_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """ "Gọi lại": announce a called number again."""
+        return self._queue_step(
+            request,
+            pk,
+            lambda a: services.queue_recall(appointment=a, actor=request.user),
+            lambda t: (
+                gettext("Đã gọi lại số %(number)s (lần %(count)s).")
+                % {"number": t.queue_number, "count": t.recall_count}
+            ),
+            gettext("Không gọi lại được"),
+        )
+
+    def skip_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """ "Bỏ qua": the called patient is not here; back in the queue, or absent at the last skip."""
+
+        def success(ticket: Appointment) -> str:
+            if ticket.called_at is None:
+                return gettext("Đã bỏ qua số %(number)s: số này được gọi lại sau %(k)s người.") % {
+                    "number": ticket.queue_number,
+                    "k": queue_rules.queue_policy(ticket.facility).skip_back,
+                }
+            return gettext("Số %(number)s đã bị bỏ qua %(count)s lần: ghi nhận người bệnh vắng mặt.") % {
+                "number": ticket.queue_number,
+                "count": ticket.skip_count,
+            }
+
+        return self._queue_step(
+            request,
+            pk,
+            lambda a: services.queue_skip(appointment=a, actor=request.user),
+            success,
+            gettext("Không bỏ qua được"),
+        )

@@ -391,5 +391,10 @@ class AppointmentAdmin(WorklistPages, BookingPages, ReexamPages, ReceptionPages)
             path(
                 "hang-doi/<int:service_id>/goi-so/", wrap(self.call_next_view), name="appointments_call_next"
             ),
+            path(
+                "hang-doi/so/<int:pk>/uu-tien/", wrap(self.priority_view), name="appointments_queue_priority"
+            ),
+            path("hang-doi/so/<int:pk>/goi-lai/", wrap(self.recall_view), name="appointments_queue_recall"),
+            path("hang-doi/so/<int:pk>/bo-qua/", wrap(self.skip_view), name="appointments_queue_skip"),
         ]
         return own + super().get_urls()
