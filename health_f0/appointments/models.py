@@ -265,7 +265,9 @@ class AppointmentPolicy(models.Model):
         _("số lịch chưa khám tối đa mỗi dịch vụ"),
         default=DEFAULT_MAX_LIVE_PER_SERVICE,
         validators=[MaxValueValidator(50)],
-        help_text=_("Số lịch hẹn còn hiệu lực một người bệnh được giữ cho cùng một dịch vụ. 0: không giới hạn."),
+        help_text=_(
+            "Số lịch hẹn còn hiệu lực một người bệnh được giữ cho cùng một dịch vụ. 0: không giới hạn."
+        ),
     )
     max_per_day = models.PositiveSmallIntegerField(
         _("số lịch tối đa mỗi ngày"),
@@ -277,7 +279,9 @@ class AppointmentPolicy(models.Model):
         _("số lịch tối đa mỗi tuần"),
         default=DEFAULT_MAX_PER_WEEK,
         validators=[MaxValueValidator(100)],
-        help_text=_("Số lịch hẹn còn hiệu lực của một người bệnh trong một tuần (thứ Hai đến Chủ nhật). 0: không giới hạn."),
+        help_text=_(
+            "Số lịch hẹn còn hiệu lực của một người bệnh trong một tuần (thứ Hai đến Chủ nhật). 0: không giới hạn."
+        ),
     )
 
     class Meta:
@@ -442,7 +446,9 @@ class SlotCounter(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["service", "slot_start", "doctor_key"], name="uniq_slot_doctor_counter")
+            models.UniqueConstraint(
+                fields=["service", "slot_start", "doctor_key"], name="uniq_slot_doctor_counter"
+            )
         ]
 
     def __str__(self) -> str:

@@ -21,6 +21,7 @@ from health_f0.appointments.models import (
     LINK_CODE_ALPHABET,
     LINK_CODE_LENGTH,
     LIVE_STATUSES,
+    NO_DOCTOR,
     Appointment,
     AppointmentPolicy,
     AppointmentReminder,
@@ -31,7 +32,6 @@ from health_f0.appointments.models import (
     ScheduleOverride,
     ScheduleTemplate,
     Service,
-    NO_DOCTOR,
     ServiceKind,
     SlotCounter,
     Status,
@@ -246,7 +246,7 @@ def desk_worklist(*, user: Any, facility: Facility | None = None) -> QuerySet[Ap
         appointments_visible(user, access.BOOKING_DESK_ROLES)
         .filter(status=Status.REQUESTED)
         .select_related(None)
-        .select_related("patient")
+        .select_related("patient", "doctor")
         .prefetch_related(Prefetch("service", queryset=Service.objects.select_related("facility")))
     )
     if facility is not None:
@@ -735,7 +735,7 @@ def staff_appointments(
     # they let MariaDB start from the small services or facilities table and build every booking of the scope
     # into a temporary table to sort it (49,000 to 168,000 rows read for a page of 100 at the largest TTYT of the
     # 100k data; 1,100 to 1,300 now).
-    qs = access.appointments_for(user, roles).prefetch_related("patient", "service", "facility")
+    qs = access.appointments_for(user, roles).prefetch_related("patient", "service", "facility", "doctor")
     if status:
         qs = qs.filter(status=status)
     if facility is not None:

@@ -52,6 +52,7 @@ from health_f0.appointments.models import (
     LINK_CODE_ALPHABET,
     LINK_CODE_LENGTH,
     LIVE_STATUSES,
+    NO_DOCTOR,
     Appointment,
     CancelSource,
     Channel,
@@ -60,7 +61,6 @@ from health_f0.appointments.models import (
     ReexamPlan,
     Service,
     SlotCounter,
-    NO_DOCTOR,
     Status,
     new_link_code,
 )
@@ -155,7 +155,9 @@ def _lock_counters(service: Service, slots: list[Slot]) -> dict[CounterKey, Slot
     wanted = {(slot.start, key) for slot in slots for key in slot.doctor_keys}
     starts = sorted({slot.start for slot in slots})
     existing = set(
-        SlotCounter.objects.filter(service=service, slot_start__in=starts).values_list("slot_start", "doctor_key")
+        SlotCounter.objects.filter(service=service, slot_start__in=starts).values_list(
+            "slot_start", "doctor_key"
+        )
     )
     if not wanted <= existing:
         _lock_service(service)
@@ -191,7 +193,9 @@ def _take_seat(
         return mine[doctor.pk], doctor
     open_keys = sorted((key for key, n in free.items() if n > 0), key=lambda k: (-free[k], k == NO_DOCTOR, k))
     if not open_keys:
-        raise Conflict(_("Khung giờ này đã đủ người, vui lòng chọn giờ khác."), code="slot_full", field="slot")
+        raise Conflict(
+            _("Khung giờ này đã đủ người, vui lòng chọn giờ khác."), code="slot_full", field="slot"
+        )
     key = open_keys[0]
     return mine[key], (None if key == NO_DOCTOR else Doctor.objects.get(pk=key))
 
@@ -593,7 +597,11 @@ def appointment_reschedule(
     )
     if not appointment.is_reexam and capacity == PATIENT:
         _check_limits(
-            patient_id=appointment.patient_id, service=service, start=slot.start, now=now, exclude=appointment.pk
+            patient_id=appointment.patient_id,
+            service=service,
+            start=slot.start,
+            now=now,
+            exclude=appointment.pk,
         )
     # Both slots' counters, locked together in (slot, doctor) order; the old slot as computed now, or
     # (a slot no longer in the schedule) just its existing counters.

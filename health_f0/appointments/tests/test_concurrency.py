@@ -183,7 +183,9 @@ def test_many_clients_race_for_one_doctors_last_seats(demo, persona):
     )
     assert booked[doctor_a.pk] == 2
     assert sum(booked.values()) == results.count("ok") == 6  # 6 "any" bookings fill B and the plain seats
-    counters = dict(SlotCounter.objects.filter(service=service, slot_start=slot).values_list("doctor_key", "booked"))
+    counters = dict(
+        SlotCounter.objects.filter(service=service, slot_start=slot).values_list("doctor_key", "booked")
+    )
     assert counters == {0: booked[None], doctor_a.pk: 2, doctor_b.pk: booked[doctor_b.pk]}
     assert booked[doctor_b.pk] == 2 and booked[None] == 2
 
@@ -201,7 +203,12 @@ def test_one_patient_racing_past_the_day_limit(demo, persona):
     desk = persona("datlich")
     jobs = [
         lambda s=s, i=i: services.appointment_book(
-            patient=patient, service=s, slot_start=local(MONDAY, (7, 8, 9, 10, 14)[i]), channel="phone", actor=desk, now=NOW
+            patient=patient,
+            service=s,
+            slot_start=local(MONDAY, (7, 8, 9, 10, 14)[i]),
+            channel="phone",
+            actor=desk,
+            now=NOW,
         )
         for i, s in enumerate(clinics)
     ]

@@ -65,7 +65,9 @@ def test_any_doctor_is_assigned_deterministically_and_named_in_the_sms(room, sta
 
 def test_a_chosen_doctor_full_or_not_working_is_refused(room, station, persona):
     service = make_service(room, capacity_per_slot=1)
-    an = add_doctor(service, "Nguyễn Văn An", weekdays=[2])  # Wednesdays only (Tuesday 24/11/2026 is a holiday)
+    an = add_doctor(
+        service, "Nguyễn Văn An", weekdays=[2]
+    )  # Wednesdays only (Tuesday 24/11/2026 is a holiday)
     desk = persona("datlich")
     with pytest.raises(DomainError) as off:
         book(service, make_patient(station, "A"), desk, doctor=an)
@@ -84,9 +86,13 @@ def test_cancel_frees_the_doctors_seat_and_a_move_keeps_the_doctor(room, station
     an = add_doctor(service, "Nguyễn Văn An")
     desk = persona("datlich")
     booking = book(service, make_patient(station, "A"), desk, doctor=an)
-    moved = services.appointment_reschedule(appointment=booking, actor=desk, slot_start=local(MONDAY, 9), now=NOW)
+    moved = services.appointment_reschedule(
+        appointment=booking, actor=desk, slot_start=local(MONDAY, 9), now=NOW
+    )
     assert moved.doctor == an
-    counters = dict(SlotCounter.objects.filter(service=service, doctor_key=an.pk).values_list("slot_start", "booked"))
+    counters = dict(
+        SlotCounter.objects.filter(service=service, doctor_key=an.pk).values_list("slot_start", "booked")
+    )
     assert counters[SLOT] == 0 and counters[local(MONDAY, 9)] == 1
     # An afternoon has no seat of An: the move is refused, the booking stays.
     with pytest.raises(DomainError) as off:
@@ -126,7 +132,9 @@ def test_limits_per_service_day_and_week(room, station, persona, patient, patien
 
 
 def test_the_desk_may_go_past_a_limit_with_a_reason_which_is_audited(room, station, persona, patient_user):
-    AppointmentPolicy.objects.update_or_create(facility=Facility.objects.get(code="TTYT-HD"), defaults={"max_per_day": 1})
+    AppointmentPolicy.objects.update_or_create(
+        facility=Facility.objects.get(code="TTYT-HD"), defaults={"max_per_day": 1}
+    )
     service = make_service(room)
     patient = make_patient(station)
     desk = persona("datlich")
@@ -136,7 +144,9 @@ def test_the_desk_may_go_past_a_limit_with_a_reason_which_is_audited(room, stati
     with pytest.raises(DomainError) as short:
         book(service, patient, desk, start=local(MONDAY, 9), limits_override="ok")
     assert short.value.code == "reason_required"
-    extra = book(service, patient, desk, start=local(MONDAY, 9), limits_override="Khám hai chuyên khoa theo chỉ định")
+    extra = book(
+        service, patient, desk, start=local(MONDAY, 9), limits_override="Khám hai chuyên khoa theo chỉ định"
+    )
     row = AuditLog.objects.filter(verb="book", target_id=str(extra.pk)).get()
     assert row.data["limits_override"] == "Khám hai chuyên khoa theo chỉ định"
     with pytest.raises(PermissionDenied):
