@@ -126,6 +126,16 @@ class SlotForm(ServiceChoiceMixin, forms.Form):
     reason = forms.CharField(
         label=_("Lý do khám"), required=False, max_length=300, widget=UnfoldAdminTextInputWidget
     )
+    limits_override = forms.CharField(
+        label=_("Lý do đặt vượt giới hạn (nếu cần)"),
+        required=False,
+        max_length=300,
+        widget=UnfoldAdminTextInputWidget,
+        help_text=_(
+            "Chỉ điền khi người bệnh đã đủ số lịch hẹn cho phép (mỗi dịch vụ, mỗi ngày, mỗi tuần) mà vẫn cần "
+            "đặt thêm, ví dụ theo chỉ định của bác sĩ. Lý do được ghi vào nhật ký."
+        ),
+    )
 
     def __init__(self, *args: Any, services: list[Service], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -305,7 +315,7 @@ class AppointmentPolicyForm(forms.ModelForm):
 
     class Meta:
         model = AppointmentPolicy
-        fields = ("facility", "reminder_time")
+        fields = ("facility", "reminder_time", "max_live_per_service", "max_per_day", "max_per_week")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -524,7 +524,7 @@ def booking_by_link(*, public_id: UUID) -> Appointment | None:
     """A booking (not a walk-in ticket) by its public id, for its page on the portal: who may see it is
     decided there (the owning account, or the phone holder proved by OTP)."""
     return (
-        Appointment.objects.select_related("service", "facility", "patient")
+        Appointment.objects.select_related("service", "facility", "patient", "doctor")
         .filter(public_id=public_id, is_walk_in=False)
         .first()
     )
@@ -559,7 +559,7 @@ def appointments_of(*, user: Any) -> QuerySet[Appointment]:
         patients = patients.filter(account=user)
     return (
         Appointment.objects.filter(patient__in=patients)
-        .select_related("service", "patient")
+        .select_related("service", "patient", "doctor")
         .order_by("-slot_start")
     )
 
@@ -570,7 +570,7 @@ def portal_bookings(*, user: Any) -> list[Appointment]:
     return list(
         access.appointments_for(user)
         .filter(is_walk_in=False)
-        .select_related("service", "facility", "patient")
+        .select_related("service", "facility", "patient", "doctor")
         .order_by("slot_start", "id")
     )
 

@@ -21,6 +21,7 @@ from health_f0.appointments.desk.common import WEEKDAYS
 from health_f0.appointments.forms import AppointmentPolicyForm, ScheduleOverrideForm
 from health_f0.appointments.models import (
     AppointmentPolicy,
+    Doctor,
     Holiday,
     ScheduleOverride,
     ScheduleTemplate,
@@ -145,9 +146,16 @@ class _ServiceChildInline(TabularInline):
 
 class ScheduleTemplateInline(_ServiceChildInline):
     model = ScheduleTemplate
-    fields = ("weekday", "start_time", "end_time", "practitioner", "is_active")
+    fields = ("weekday", "start_time", "end_time", "doctor", "is_active")
     verbose_name = _("buổi làm việc")
     verbose_name_plural = _("lịch làm việc hằng tuần")
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "doctor":  # the doctors of facilities the manager configures
+            kwargs["queryset"] = access.scope_by_facility(
+                Doctor.objects.filter(is_active=True), request.user, roles=access.OVERSIGHT_ROLES
+            ).order_by("full_name", "id")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class ScheduleOverrideInline(_ServiceChildInline):
@@ -207,6 +215,22 @@ class ServiceAdmin(AppointmentConfigAdmin):
         return obj.get_booked_priority_display()
 
 
+@admin.register(Doctor, site=desk_site)
+class DoctorAdmin(AppointmentConfigAdmin):
+    """The doctors of a facility; a service names them in its weekly rows (one row per doctor's session)."""
+
+    list_display = ("full_name", "title", "facility", "is_active")
+    list_select_related = ("facility",)
+    list_filter = ("is_active", ("facility", admin.RelatedOnlyFieldListFilter))
+    list_filter_submit = True
+    search_fields = ("full_name",)
+    ordering = ("full_name", "id")
+    fields = ("facility", "title", "full_name", "is_active")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ("facility",) if obj is not None else ()
+
+
 @admin.register(ScheduleOverride, site=desk_site)
 class ScheduleOverrideAdmin(AppointmentConfigAdmin):
     facility_field = "service.facility"
@@ -253,9 +277,16 @@ class HolidayAdmin(AppointmentConfigAdmin):
 @admin.register(AppointmentPolicy, site=desk_site)
 class AppointmentPolicyAdmin(AppointmentConfigAdmin):
     form = AppointmentPolicyForm
-    list_display = ("facility", "days_col", "time_col")
+    list_display = ("facility", "days_col", "time_col", "limits_col")
     list_select_related = ("facility",)
-    fields = ("facility", "reminder_days_text", "reminder_time")
+    fields = (
+        "facility",
+        "reminder_days_text",
+        "reminder_time",
+        "max_live_per_service",
+        "max_per_day",
+        "max_per_week",
+    )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return ("facility",) if obj is not None else ()
@@ -270,3 +301,9 @@ class AppointmentPolicyAdmin(AppointmentConfigAdmin):
     @display(description=_("giờ gửi tin nhắc"))
     def time_col(self, obj: AppointmentPolicy) -> str:
         return obj.reminder_time.strftime("%H:%M")
+
+    @display(description=_("giới hạn mỗi người bệnh (dịch vụ / ngày / tuần)"))
+    def limits_col(self, obj: AppointmentPolicy) -> str:
+        return " / ".join(
+            str(n) if n else "—" for n in (obj.max_live_per_service, obj.max_per_day, obj.max_per_week)
+        )

@@ -58,13 +58,14 @@ class AppointmentAdmin(WorklistPages, BookingPages, ReexamPages, ReceptionPages)
         "queue_col",
     )
     list_display_links = ("patient_col",)
-    list_select_related = ("patient", "service", "facility")
+    list_select_related = ("patient", "service", "facility", "doctor")
     list_filter = (
         "status",
         "channel",
         "is_reexam",
         "is_walk_in",
         ("service", admin.RelatedOnlyFieldListFilter),
+        ("doctor", admin.RelatedOnlyFieldListFilter),
     )
     list_filter_submit = True
     list_fullwidth = True
@@ -118,7 +119,7 @@ class AppointmentAdmin(WorklistPages, BookingPages, ReexamPages, ReceptionPages)
 
     def scope(self, user: Any) -> QuerySet[Any]:
         return selectors.appointments_visible(user, access.APPOINTMENT_READER_ROLES).select_related(
-            "facility"
+            "facility", "doctor"
         )
 
     def _may_transition(self, request: HttpRequest, action_name: str, object_id: Any) -> bool:
@@ -174,6 +175,8 @@ class AppointmentAdmin(WorklistPages, BookingPages, ReexamPages, ReceptionPages)
 
     @display(description=_("dịch vụ"), ordering="service__name")
     def service_col(self, obj: Appointment) -> str:
+        if obj.doctor_id is not None:
+            return f"{obj.service.name} · {obj.doctor.display_name}"
         return obj.service.name
 
     @display(description=_("giờ hẹn"), ordering="slot_start")
