@@ -87,11 +87,12 @@ def appointment_ics(appointment: Appointment, *, now: datetime | None = None) ->
     """The booking as a VCALENDAR with one VEVENT (a cancelled booking: STATUS:CANCELLED, so a calendar
     that imported it earlier can drop it; the UID stays the booking's)."""
     now = now or timezone.now()
-    status = {
+    statuses: dict[str, str] = {
         Status.REQUESTED: "TENTATIVE",
         Status.CANCELLED: "CANCELLED",
         Status.NO_SHOW: "CANCELLED",
-    }.get(appointment.status, "CONFIRMED")
+    }
+    status = statuses.get(appointment.status, "CONFIRMED")
     host = settings.PORTAL_URL.split("://", 1)[-1].split("/", 1)[0] or "health-f0"
     lines = [
         "BEGIN:VCALENDAR",

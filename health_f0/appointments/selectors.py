@@ -138,10 +138,10 @@ def slots_free(
     if not computed:
         return []
     booked: dict[datetime, dict[int, int]] = {}
-    for slot_start, key, taken in SlotCounter.objects.filter(
+    for slot_start, key, count in SlotCounter.objects.filter(
         service=service, slot_start__gte=computed[0].start, slot_start__lte=computed[-1].start
     ).values_list("slot_start", "doctor_key", "booked"):
-        booked.setdefault(slot_start, {})[key] = taken
+        booked.setdefault(slot_start, {})[key] = count
     out = []
     for s in computed:
         taken = booked.get(s.start, {})
@@ -1131,3 +1131,34 @@ def holiday_data_status(*, today: date | None = None) -> HolidayDataStatus:
         if day >= today and "dự kiến" in name:
             estimated.add(day.year)
     return HolidayDataStatus(missing=[y for y in years if y not in present], approximate=sorted(estimated))
+
+
+# --- The desk's calendar (a service's or a doctor's bookings over a day or a week) -------------------
+
+
+def doctors_in_scope(*, user: Any, roles: frozenset[str]) -> QuerySet[Doctor]:
+    """Active doctors at facilities where the user holds one of `roles` (and below), by name."""
+    return access.scope_by_facility(
+        Doctor.objects.filter(is_active=True).select_related("facility"), user, field="facility", roles=roles
+    ).order_by("full_name", "id")
+
+
+def calendar_bookings(
+    *, user: Any, start: date, end: date, service: Service | None = None, doctor: Doctor | None = None
+) -> list[Appointment]:
+    """The bookings (not walk-in tickets, not cancelled) of local days [start, end] of one service and/or one
+    doctor, in the staff member's scope (access: restricted patients left out for the desk's roles), by
+    time: one query, whatever the number of bookings."""
+    since, _end = slotlib.local_day_bounds(start)
+    _start, until = slotlib.local_day_bounds(end)
+    qs = (
+        appointments_visible(user, access.APPOINTMENT_READER_ROLES)
+        .filter(slot_start__gte=since, slot_start__lt=until, is_walk_in=False)
+        .exclude(status=Status.CANCELLED)
+        .select_related("patient", "service", "doctor")
+    )
+    if service is not None:
+        qs = qs.filter(service=service)
+    if doctor is not None:
+        qs = qs.filter(doctor=doctor)
+    return list(qs.order_by("slot_start", "id"))

@@ -46,7 +46,6 @@ from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from health_f0.api.apis.common import (
@@ -706,7 +705,7 @@ class IcsRenderer(BaseRenderer):
 
 
 class AppointmentCalendarApi(PatientApi):
-    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, IcsRenderer]
+    renderer_classes = [*APIView.renderer_classes, IcsRenderer]
 
     @extend_schema(
         operation_id="appointment_calendar",
