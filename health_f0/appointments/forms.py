@@ -317,10 +317,22 @@ class AppointmentPolicyForm(forms.ModelForm):
         model = AppointmentPolicy
         fields = ("facility", "reminder_time", "max_live_per_service", "max_per_day", "max_per_week")
 
+    LIMITS = ("max_live_per_service", "max_per_day", "max_per_week")
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         days = self.instance.reminder_days_before if self.instance.pk else [3, 1]
         self.initial.setdefault("reminder_days_text", ", ".join(str(d) for d in days or []))
+        for name in self.LIMITS:  # left empty: kept as it is (a new policy: the defaults)
+            if name in self.fields:
+                self.fields[name].required = False
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name in self.LIMITS:
+            if name in self.fields and data.get(name) is None:
+                data[name] = getattr(self.instance, name)
+        return data
 
     def clean_reminder_days_text(self) -> list[int]:
         raw = self.cleaned_data["reminder_days_text"]

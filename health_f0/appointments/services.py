@@ -296,13 +296,16 @@ def _check_limits(
     *, patient_id: int, service: Service, start: datetime, now: datetime, exclude: int | None = None
 ) -> None:
     """The patient's limits (selectors.booking_limits of the service's facility): live bookings of this
-    service from today on, live bookings on the slot's local day, and in its week (Monday to Sunday).
+    service from today on (re-exams not counted), live bookings on the slot's local day, and in its week
+    (Monday to Sunday).
     Called after the patient's row is locked, so a concurrent booking of the same patient is counted."""
     limits = booking_limits(service.facility)
     live = _live_bookings(patient_id, exclude)
     if limits.per_service:
         today_start, _end = local_day_bounds(local_date_of(now))
-        held = live.filter(service=service, slot_start__gte=today_start).count()
+        # A re-exam the clinic reserved is its plan, not the patient's choice: it does not use up the service's
+        # limit (it still counts for the day and the week).
+        held = live.filter(service=service, slot_start__gte=today_start, is_reexam=False).count()
         if held >= limits.per_service:
             raise Conflict(
                 _(

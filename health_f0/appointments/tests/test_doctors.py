@@ -160,3 +160,39 @@ def test_the_desk_may_go_past_a_limit_with_a_reason_which_is_audited(room, stati
             now=NOW,
         )
     assert Appointment.objects.filter(patient=patient).count() == 2
+
+
+def test_the_desk_calendar_reads_a_fixed_number_of_queries(room, station, persona, client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    service = make_service(room, capacity_per_slot=5)
+    an = add_doctor(service, "Nguyễn Văn An")
+    desk = persona("datlich")
+    client.force_login(desk)
+    url = reverse("admin:appointments_calendar")
+    params = {"dich_vu": service.pk, "ngay": f"{MONDAY:%d/%m/%Y}", "xem": "tuan"}
+
+    def count() -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url, params)
+        assert response.status_code == 200
+        return len(queries), response.content.decode()
+
+    book(service, make_patient(station, "Người Một"), desk, doctor=an)
+    few, _page = count()
+    for i in range(6):
+        book(
+            service,
+            make_patient(station, f"Người {i + 2}"),
+            desk,
+            start=local(MONDAY, 9 + i % 2, 15 * (i // 2)),
+        )
+    many, page = count()
+    assert many == few, (few, many)
+    assert "Người Một" in page and "Người 7" in page and "BS.CKI Nguyễn Văn An" in page
+    # A doctor's day: only that doctor's bookings.
+    params = {"bac_si": an.pk, "ngay": f"{MONDAY:%d/%m/%Y}"}
+    _n, day = count()
+    assert "Người Một" in day and "Người 7" not in day
