@@ -242,8 +242,11 @@ def _pick_day(service: Service, raw: str, now: datetime) -> tuple[date, appt_sel
     return day, info
 
 
-def _day_slots(service: Service, day: date, now: datetime) -> list[appt_selectors.FreeSlot]:
-    return appt_selectors.slots_free(service=service, start=day, end=day, now=now)
+def _day_slots(
+    service: Service, day: date, now: datetime, doctor: Doctor | None = None
+) -> list[appt_selectors.FreeSlot]:
+    """The day's slots (a move keeps the booking's doctor: only that doctor's slots and places)."""
+    return appt_selectors.slots_free(service=service, start=day, end=day, now=now, doctor=doctor)
 
 
 def _pick_slot(slots: list[appt_selectors.FreeSlot], day: date, raw: str) -> appt_selectors.FreeSlot:
@@ -828,7 +831,9 @@ def appointment_reschedule(request: HttpRequest, public_id: uuid.UUID) -> HttpRe
         if request.method == "POST":
             if day is None:
                 raise BadParam(_("Vui lòng chọn ngày và giờ mới."))
-            slot = _pick_slot(_day_slots(service, day, now), day, request.POST.get(P_TIME, ""))
+            slot = _pick_slot(
+                _day_slots(service, day, now, appointment.doctor), day, request.POST.get(P_TIME, "")
+            )
             appt_services.appointment_reschedule(
                 appointment=appointment, actor=actor, slot_start=slot.start, now=now
             )
@@ -836,7 +841,7 @@ def appointment_reschedule(request: HttpRequest, public_id: uuid.UUID) -> HttpRe
             return redirect("www:appointment", public_id=appointment.public_id)
         if day is not None and request.GET.get(P_TIME):
             # A tap on a time only proposes it: the patient confirms the change on this step (a POST).
-            chosen = _pick_slot(_day_slots(service, day, now), day, request.GET[P_TIME])
+            chosen = _pick_slot(_day_slots(service, day, now, appointment.doctor), day, request.GET[P_TIME])
             context["confirm_move"] = {
                 "old": _local(appointment.slot_start),
                 "new": _local(chosen.start),
@@ -864,7 +869,7 @@ def appointment_reschedule(request: HttpRequest, public_id: uuid.UUID) -> HttpRe
                 # A link to the confirmation step, never a button that moves the booking at once.
                 "href": f"{base}?{urlencode({P_DAY: day.isoformat(), P_TIME: f'{_local(s.start):%H:%M}'}, safe=':')}",
             }
-            for s in _day_slots(service, day, now)
+            for s in _day_slots(service, day, now, appointment.doctor)
         ]
         context["days_href"] = base
     context["can_change"] = "reschedule" in APPOINTMENT_WORKFLOW.available(appointment, actor, now=now)
