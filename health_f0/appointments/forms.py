@@ -261,7 +261,7 @@ class ScheduleOverrideForm(forms.ModelForm):
 
     class Meta:
         model = ScheduleOverride
-        fields = ("service", "date", "is_closed", "start_time", "end_time", "reason")
+        fields = ("service", "doctor", "date", "is_closed", "start_time", "end_time", "reason")
         labels = {"service": _("Dịch vụ")}
         help_texts = {
             "date": _("Ngày/tháng/năm, ví dụ 20/12/2026; hoặc bấm biểu tượng lịch để chọn."),

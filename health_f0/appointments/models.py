@@ -207,9 +207,21 @@ class ScheduleTemplate(models.Model):
 
 class ScheduleOverride(models.Model):
     """A date that differs from the week: closed, or open with its own hours (replacing the weekly rows
-    for that date; several rows make several windows). An opening override also opens a holiday."""
+    for that date; several rows make several windows). An opening override also opens a holiday. With a
+    doctor, it replaces only that doctor's rows that date (see slots.windows_for_day)."""
 
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="overrides")
+    # Empty: the whole service that day (every doctor's rows). A doctor: only that doctor's rows (their day
+    # off, or their own hours that day); the others keep the week.
+    doctor = models.ForeignKey(
+        Doctor,
+        verbose_name=_("bác sĩ"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="overrides",
+        help_text=_("Để trống: cả dịch vụ. Chọn bác sĩ: chỉ lịch của bác sĩ đó (nghỉ hoặc giờ riêng)."),
+    )
     date = models.DateField(_("ngày"))
     is_closed = models.BooleanField(_("nghỉ cả ngày"), default=False)
     start_time = models.TimeField(_("từ giờ"), null=True, blank=True)

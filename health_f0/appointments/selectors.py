@@ -104,8 +104,10 @@ def service_slots(
         for t in _active_templates(service)
     ]
     overrides = [
-        slotlib.Override(o.date, o.is_closed, o.start_time, o.end_time)
-        for o in ScheduleOverride.objects.filter(service=service, date__range=(start, end))
+        slotlib.Override(o.date, o.is_closed, o.start_time, o.end_time, o.doctor_id or NO_DOCTOR)
+        for o in ScheduleOverride.objects.filter(service=service, date__range=(start, end)).filter(
+            Q(doctor__isnull=True) | Q(doctor__is_active=True)
+        )
     ]
     holidays = list(Holiday.objects.filter(date__range=(start, end)).values_list("date", flat=True))
     return slotlib.compute_slots(

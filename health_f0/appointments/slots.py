@@ -6,7 +6,9 @@ holiday without an opening override. Each window is cut into back-to-back slots 
 a slot never runs past its window's end. Slots of two windows that start at the same moment (two doctors
 in one room) merge into one slot with the summed capacity: a slot is identified by (service, start), and
 keeps its seats per doctor (`Slot.seats`: each window's doctor, or NO_DOCTOR, with the seats it adds).
-A date's overrides replace the weekly windows of every doctor and carry no doctor (NO_DOCTOR seats).
+A date's overrides without a doctor replace the weekly windows of every doctor and carry no doctor
+(NO_DOCTOR seats); a doctor's overrides replace only that doctor's windows that date (closed: the doctor's
+day off; open: the doctor's own hours, even on a holiday).
 
 Times are wall-clock times in Asia/Ho_Chi_Minh; slots come out as aware UTC datetimes (what the database
 stores). Booking rules: no slot starts before `now + min_notice`, and none lies on a day after
@@ -39,6 +41,7 @@ class Override:
     closed: bool
     start: time | None = None
     end: time | None = None
+    doctor: int = 0  # 0: the whole service; a doctor's id: only that doctor's rows
 
 
 @dataclass(frozen=True)
@@ -79,19 +82,33 @@ def windows_for_day(
 ) -> list[tuple[time, time, int]]:
     """The working windows (start, end, doctor) of one day after overrides and holidays."""
     todays = [o for o in overrides if o.date == day]
-    if todays:
-        if any(o.closed for o in todays):
+    whole = [o for o in todays if o.doctor == 0]
+    if whole:
+        if any(o.closed for o in whole):
             return []
         return sorted(
             (o.start, o.end, 0)
-            for o in todays
+            for o in whole
             if o.start is not None and o.end is not None and o.end > o.start
         )
-    if day in set(holidays):
-        return []
-    return sorted(
-        (w.start, w.end, w.doctor) for w in templates if w.weekday == day.weekday() and w.end > w.start
-    )
+    by_doctor: dict[int, list[Override]] = {}
+    for o in todays:
+        by_doctor.setdefault(o.doctor, []).append(o)
+    holiday = day in set(holidays)
+    windows = [
+        (w.start, w.end, w.doctor)
+        for w in templates
+        if w.weekday == day.weekday() and w.end > w.start and w.doctor not in by_doctor and not holiday
+    ]
+    for doctor, own in by_doctor.items():
+        if any(o.closed for o in own):
+            continue
+        windows += [
+            (o.start, o.end, doctor)
+            for o in own
+            if o.start is not None and o.end is not None and o.end > o.start
+        ]
+    return sorted(windows)
 
 
 def cut_window(day: date, start: time, end: time, duration: timedelta) -> list[tuple[datetime, datetime]]:

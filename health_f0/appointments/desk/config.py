@@ -103,6 +103,8 @@ class AppointmentConfigAdmin(ScopedModelAdmin):
             kwargs["queryset"] = access.scope_by_facility(
                 Service.objects.select_related("facility"), request.user, roles=access.OVERSIGHT_ROLES
             )
+        if db_field.name == "doctor":
+            kwargs["queryset"] = _doctors_for(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
@@ -122,9 +124,21 @@ class AppointmentConfigAdmin(ScopedModelAdmin):
         return None
 
 
+def _doctors_for(user: Any) -> QuerySet[Doctor]:
+    """The doctors a manager may put on a schedule: active, at the facilities they configure."""
+    return access.scope_by_facility(
+        Doctor.objects.filter(is_active=True), user, roles=access.OVERSIGHT_ROLES
+    ).order_by("full_name", "id")
+
+
 class _ServiceChildInline(TabularInline):
     extra = 0
     tab = True
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "doctor":
+            kwargs["queryset"] = _doctors_for(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def _may(self, request: HttpRequest, obj: Any) -> bool:
         if obj is None:
@@ -150,18 +164,11 @@ class ScheduleTemplateInline(_ServiceChildInline):
     verbose_name = _("buổi làm việc")
     verbose_name_plural = _("lịch làm việc hằng tuần")
 
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "doctor":  # the doctors of facilities the manager configures
-            kwargs["queryset"] = access.scope_by_facility(
-                Doctor.objects.filter(is_active=True), request.user, roles=access.OVERSIGHT_ROLES
-            ).order_by("full_name", "id")
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
 
 class ScheduleOverrideInline(_ServiceChildInline):
     model = ScheduleOverride
     form = ScheduleOverrideForm
-    fields = ("date", "is_closed", "start_time", "end_time", "reason")
+    fields = ("date", "doctor", "is_closed", "start_time", "end_time", "reason")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         # Only today and later: past overrides are history the slots no longer use.
@@ -236,12 +243,12 @@ class ScheduleOverrideAdmin(AppointmentConfigAdmin):
     facility_field = "service.facility"
     form = ScheduleOverrideForm
     warns_holiday_data = True
-    list_display = ("date_col", "service", "is_closed", "start_time", "end_time", "reason")
-    list_select_related = ("service",)
+    list_display = ("date_col", "service", "doctor", "is_closed", "start_time", "end_time", "reason")
+    list_select_related = ("service", "doctor")
     list_filter = ("is_closed", ("service", admin.RelatedOnlyFieldListFilter))
     list_filter_submit = True
     ordering = ("-date", "start_time")
-    fields = ("service", "date", "is_closed", "start_time", "end_time", "reason")
+    fields = ("service", "doctor", "date", "is_closed", "start_time", "end_time", "reason")
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._may(request, access.OVERSIGHT_ROLES, obj)

@@ -88,6 +88,19 @@ class Migration(migrations.Migration):
             model_name='doctor',
             index=models.Index(fields=['facility', 'is_active'], name='appointment_facilit_aa4198_idx'),
         ),
+        migrations.AddField(
+            model_name="scheduleoverride",
+            name="doctor",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="Để trống: cả dịch vụ. Chọn bác sĩ: chỉ lịch của bác sĩ đó (nghỉ hoặc giờ riêng).",
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="overrides",
+                to="appointments.doctor",
+                verbose_name="bác sĩ",
+            ),
+        ),
         migrations.RunPython(doctors_from_names, names_from_doctors),
         migrations.RemoveField(
             model_name='scheduletemplate',
