@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
@@ -370,6 +371,25 @@ def test_appointments(username: str, appointments: dict[str, Any], persona: Any)
         assert (on_desk_worklist, in_worklist) == (expected and works_the_desk,) * 2, (username, key)
         assert api.get(f"/api/v1/appointments/{appointment.public_id}").status_code == 403
         assert desk.get(f"/lich-hen/{appointment.public_id}").status_code == 404
+        # The calendar file: the patient's own only (staff: 403 in the API, 404 on the portal).
+        assert api.get(f"/api/v1/appointments/{appointment.public_id}/calendar.ics").status_code == 403
+        assert desk.get(f"/lich-hen/{appointment.public_id}/lich.ics").status_code == 404
+        # The desk's calendar of the booking's service and day shows it exactly where the list does.
+        calendar = desk.get(
+            reverse("admin:appointments_calendar"),
+            {
+                "dich_vu": appointment.service_id,
+                "ngay": f"{timezone.localtime(appointment.slot_start):%d/%m/%Y}",
+            },
+        )
+        assert calendar.status_code in (200, 403), (username, calendar.status_code)
+        if appointment.status != "cancelled" and not appointment.is_walk_in:
+            on_calendar = appointment.patient.full_name in calendar.content.decode()
+            assert on_calendar == (expected and calendar.status_code == 200), (username, key)
+        if not expected:
+            assert (
+                calendar.status_code == 403 or appointment.patient.full_name not in calendar.content.decode()
+            )
     _check_report(desk, username, "appointments")
 
 
@@ -539,6 +559,11 @@ def test_patient_sees_only_own_appointments_home_care_and_his_data(
         assert (api.get(f"/api/v1/appointments/{appointment.public_id}").status_code == 200) == expected
         detail = portal.get(f"/lich-hen/{appointment.public_id}")
         assert detail.status_code == (200 if expected else 404), (owner, key, detail.status_code)
+        ics = api.get(f"/api/v1/appointments/{appointment.public_id}/calendar.ics")
+        assert ics.status_code == (200 if expected else 404), (owner, key, ics.status_code)
+        portal_ics = portal.get(f"/lich-hen/{appointment.public_id}/lich.ics")
+        assert portal_ics.status_code == (200 if expected else 404), (owner, key, portal_ics.status_code)
+    assert portal.get(reverse("admin:appointments_calendar")).status_code == 302
     # Asking for the other patient's records by id is "not found", never their data.
     asked = api.get(f"/api/v1/visits?patient={other.public_id}")
     assert asked.status_code == 400 and asked.json()["errors"]["patient"][0]["code"] == "patient_not_found"
@@ -581,6 +606,11 @@ def test_anonymous_sees_no_appointment_home_care_his_or_report(
     appointment = appointments["appt_a"]
     gate = client.get(f"/lich-hen/{appointment.public_id}")
     assert gate.status_code == 200 and appointment.patient.full_name not in gate.content.decode()
+    # Its calendar file too: to the OTP gate, never the event.
+    ics = client.get(f"/lich-hen/{appointment.public_id}/lich.ics")
+    assert ics.status_code == 302 and ics["Location"] == f"/lich-hen/{appointment.public_id}"
+    calendar = client.get(reverse("admin:appointments_calendar"))
+    assert calendar.status_code == 302 and "/desk/login/" in calendar["Location"]
     for page, export in REPORTS.values():
         for url in (page, export):
             response = client.get(url)
@@ -590,6 +620,7 @@ def test_anonymous_sees_no_appointment_home_care_his_or_report(
     for url in (
         "/api/v1/appointments",
         f"/api/v1/appointments/{appointment.public_id}",
+        f"/api/v1/appointments/{appointment.public_id}/calendar.ics",
         "/api/v1/staff/appointments",
         "/api/v1/alerts",
         "/api/v1/episodes",

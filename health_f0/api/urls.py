@@ -66,9 +66,19 @@ urlpatterns = [
         name="booking-facility-services",
     ),
     path("slots", appointments.SlotListApi.as_view(), name="booking-slots"),
+    path(
+        "services/<str:id>/doctors",
+        appointments.ServiceDoctorListApi.as_view(),
+        name="booking-service-doctors",
+    ),
     path("appointments", appointments.AppointmentCollectionApi.as_view(), name="appointments"),
     path("appointments/guest", appointments.GuestBookingApi.as_view(), name="appointment-guest"),
     path("appointments/<str:id>", appointments.AppointmentDetailApi.as_view(), name="appointment"),
+    path(
+        "appointments/<str:id>/calendar.ics",
+        appointments.AppointmentCalendarApi.as_view(),
+        name="appointment-calendar",
+    ),
     path(
         "appointments/<str:id>/cancel",
         appointments.AppointmentCancelApi.as_view(),

@@ -126,6 +126,16 @@ class SlotForm(ServiceChoiceMixin, forms.Form):
     reason = forms.CharField(
         label=_("Lý do khám"), required=False, max_length=300, widget=UnfoldAdminTextInputWidget
     )
+    limits_override = forms.CharField(
+        label=_("Lý do đặt vượt giới hạn (nếu cần)"),
+        required=False,
+        max_length=300,
+        widget=UnfoldAdminTextInputWidget,
+        help_text=_(
+            "Chỉ điền khi người bệnh đã đủ số lịch hẹn cho phép (mỗi dịch vụ, mỗi ngày, mỗi tuần) mà vẫn cần "
+            "đặt thêm, ví dụ theo chỉ định của bác sĩ. Lý do được ghi vào nhật ký."
+        ),
+    )
 
     def __init__(self, *args: Any, services: list[Service], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -251,7 +261,7 @@ class ScheduleOverrideForm(forms.ModelForm):
 
     class Meta:
         model = ScheduleOverride
-        fields = ("service", "date", "is_closed", "start_time", "end_time", "reason")
+        fields = ("service", "doctor", "date", "is_closed", "start_time", "end_time", "reason")
         labels = {"service": _("Dịch vụ")}
         help_texts = {
             "date": _("Ngày/tháng/năm, ví dụ 20/12/2026; hoặc bấm biểu tượng lịch để chọn."),
@@ -325,19 +335,25 @@ class AppointmentPolicyForm(forms.ModelForm):
             "recall_limit",
             "skip_back",
             "skip_limit",
+            "max_live_per_service",
+            "max_per_day",
+            "max_per_week",
         )
+
+    LIMITS = ("max_live_per_service", "max_per_day", "max_per_week")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         days = self.instance.reminder_days_before if self.instance.pk else [3, 1]
         self.initial.setdefault("reminder_days_text", ", ".join(str(d) for d in days or []))
-        for name in POLICY_QUEUE_FIELDS:
+        # Left empty: kept as it is (a new policy: the defaults).
+        for name in (*POLICY_QUEUE_FIELDS, *self.LIMITS):
             if name in self.fields:
                 self.fields[name].required = False
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        for name in POLICY_QUEUE_FIELDS:
+        for name in (*POLICY_QUEUE_FIELDS, *self.LIMITS):
             if data.get(name) in (None, ""):
                 data[name] = getattr(self.instance, name)
         return data

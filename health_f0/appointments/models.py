@@ -152,6 +152,43 @@ class Service(BaseModel):
         return sms_text(self.short_name.strip() or self.name)
 
 
+class Doctor(BaseModel):
+    """A practitioner of a facility who sees patients on a service's schedule. A service "names" its doctors
+    through its weekly rows (ScheduleTemplate.doctor): each doctor's row adds the service's capacity per slot
+    to that slot, bookable for that doctor."""
+
+    facility = models.ForeignKey(
+        "facilities.Facility",
+        verbose_name=_("cơ sở/phòng khám"),
+        on_delete=models.PROTECT,
+        related_name="doctors",
+    )
+    title = models.CharField(
+        _("học hàm, học vị"), max_length=24, blank=True, help_text=_("ví dụ: BS.CKI, ThS.BS, PGS.TS")
+    )
+    full_name = models.CharField(_("họ và tên"), max_length=120)
+    is_active = models.BooleanField(_("đang khám"), default=True)
+
+    class Meta:
+        verbose_name = _("bác sĩ")
+        verbose_name_plural = _("bác sĩ")
+        ordering = ["full_name", "id"]
+        indexes = [models.Index(fields=["facility", "is_active"])]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        """'BS.CKI Nguyễn Văn An' (the title, then the name)."""
+        return f"{self.title.strip()} {self.full_name}".strip()
+
+    @property
+    def sms_name(self) -> str:
+        """The doctor as an SMS names them: unaccented, the title first."""
+        return sms_text(self.display_name)
+
+
 class Weekday(models.IntegerChoices):
     MONDAY = 0, _("Thứ Hai")
     TUESDAY = 1, _("Thứ Ba")
@@ -169,7 +206,15 @@ class ScheduleTemplate(models.Model):
     weekday = models.PositiveSmallIntegerField(_("thứ"), choices=Weekday.choices)
     start_time = models.TimeField(_("từ giờ"))
     end_time = models.TimeField(_("đến giờ"))
-    practitioner = models.CharField(_("bác sĩ"), max_length=120, blank=True)
+    doctor = models.ForeignKey(
+        Doctor,
+        verbose_name=_("bác sĩ"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="templates",
+        help_text=_("Để trống: chỗ của dịch vụ, không gắn với bác sĩ nào."),
+    )
     is_active = models.BooleanField(_("đang áp dụng"), default=True)
 
     class Meta:
@@ -188,9 +233,21 @@ class ScheduleTemplate(models.Model):
 
 class ScheduleOverride(models.Model):
     """A date that differs from the week: closed, or open with its own hours (replacing the weekly rows
-    for that date; several rows make several windows). An opening override also opens a holiday."""
+    for that date; several rows make several windows). An opening override also opens a holiday. With a
+    doctor, it replaces only that doctor's rows that date (see slots.windows_for_day)."""
 
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="overrides")
+    # Empty: the whole service that day (every doctor's rows). A doctor: only that doctor's rows (their day
+    # off, or their own hours that day); the others keep the week.
+    doctor = models.ForeignKey(
+        Doctor,
+        verbose_name=_("bác sĩ"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="overrides",
+        help_text=_("Để trống: cả dịch vụ. Chọn bác sĩ: chỉ lịch của bác sĩ đó (nghỉ hoặc giờ riêng)."),
+    )
     date = models.DateField(_("ngày"))
     is_closed = models.BooleanField(_("nghỉ cả ngày"), default=False)
     start_time = models.TimeField(_("từ giờ"), null=True, blank=True)
@@ -220,6 +277,12 @@ class Holiday(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date:%d/%m/%Y} {self.name}"
+
+
+# Limits per patient when no facility up the tree has a policy row (AppointmentPolicy).
+DEFAULT_MAX_LIVE_PER_SERVICE = 2
+DEFAULT_MAX_PER_DAY = 2
+DEFAULT_MAX_PER_WEEK = 4
 
 
 class AppointmentPolicy(models.Model):
@@ -266,6 +329,29 @@ class AppointmentPolicy(models.Model):
         default=3,
         validators=[MinValueValidator(1), MaxValueValidator(10)],
         help_text=_("Lần bỏ qua này ghi nhận người bệnh không có mặt và đưa số ra khỏi hàng đợi."),
+    )
+    # Limits per patient (0: no limit), checked under the patient's lock with the seat (services._check_limits).
+    max_live_per_service = models.PositiveSmallIntegerField(
+        _("số lịch chưa khám tối đa mỗi dịch vụ"),
+        default=DEFAULT_MAX_LIVE_PER_SERVICE,
+        validators=[MaxValueValidator(50)],
+        help_text=_(
+            "Số lịch hẹn còn hiệu lực một người bệnh được giữ cho cùng một dịch vụ. 0: không giới hạn."
+        ),
+    )
+    max_per_day = models.PositiveSmallIntegerField(
+        _("số lịch tối đa mỗi ngày"),
+        default=DEFAULT_MAX_PER_DAY,
+        validators=[MaxValueValidator(50)],
+        help_text=_("Số lịch hẹn còn hiệu lực của một người bệnh trong cùng một ngày. 0: không giới hạn."),
+    )
+    max_per_week = models.PositiveSmallIntegerField(
+        _("số lịch tối đa mỗi tuần"),
+        default=DEFAULT_MAX_PER_WEEK,
+        validators=[MaxValueValidator(100)],
+        help_text=_(
+            "Số lịch hẹn còn hiệu lực của một người bệnh trong một tuần (thứ Hai đến Chủ nhật). 0: không giới hạn."
+        ),
     )
 
     class Meta:
@@ -318,6 +404,16 @@ class Appointment(BaseModel):
     # The service's facility, copied so scoping and worklists need no join.
     facility = models.ForeignKey(
         "facilities.Facility", verbose_name=_("cơ sở"), on_delete=models.PROTECT, related_name="appointments"
+    )
+    # The doctor who sees the patient: the one the patient picked, or the one "any doctor" was given; empty
+    # for a service without doctors (and for walk-ins).
+    doctor = models.ForeignKey(
+        Doctor,
+        verbose_name=_("bác sĩ"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="appointments",
     )
     slot_start = models.DateTimeField(_("giờ hẹn"))
     slot_end = models.DateTimeField(_("đến"))
@@ -418,19 +514,30 @@ class Appointment(BaseModel):
         return self.status in LIVE_STATUSES
 
 
+# SlotCounter.doctor_key of the seats no doctor holds (a service without doctors, or rows without one).
+NO_DOCTOR = 0
+
+
 class SlotCounter(models.Model):
-    """Seats taken in one slot of one service. Its row lock serializes bookings of that slot, and `booked`
-    never exceeds the capacity (checked under that lock)."""
+    """Seats taken in one slot of one service for one doctor (`doctor_key`: the doctor's id, or NO_DOCTOR;
+    an integer, not a nullable key, so the unique constraint holds on MariaDB, where NULLs never collide).
+    A booking locks every counter of its slot, so `booked` never exceeds the doctor's seats nor the sum
+    of all counters the slot's capacity (checked under those locks)."""
 
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+")
     slot_start = models.DateTimeField()
+    doctor_key = models.PositiveIntegerField(default=NO_DOCTOR)
     booked = models.PositiveIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["service", "slot_start"], name="uniq_slot_counter")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service", "slot_start", "doctor_key"], name="uniq_slot_doctor_counter"
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.service_id} {self.slot_start:%Y-%m-%d %H:%M} {self.booked}"
+        return f"{self.service_id} {self.slot_start:%Y-%m-%d %H:%M} d{self.doctor_key} {self.booked}"
 
 
 class QueueCounter(models.Model):

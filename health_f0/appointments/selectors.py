@@ -22,9 +22,11 @@ from health_f0.appointments.models import (
     LINK_CODE_ALPHABET,
     LINK_CODE_LENGTH,
     LIVE_STATUSES,
+    NO_DOCTOR,
     Appointment,
     AppointmentPolicy,
     AppointmentReminder,
+    Doctor,
     Holiday,
     ReexamPlan,
     ReminderStatus,
@@ -56,24 +58,58 @@ class FreeSlot:
     end: datetime
     capacity: int
     booked: int
+    # Free places per doctor in this slot: ((doctor id, free), ...) (doctor 0: seats of no doctor).
+    doctor_free: tuple[tuple[int, int], ...] = ()
 
     @property
     def free(self) -> int:
         return max(self.capacity - self.booked, 0)
 
 
+def _active_templates(service: Service) -> QuerySet[ScheduleTemplate]:
+    """The service's weekly rows that make slots: active rows without a doctor or of an active doctor."""
+    return ScheduleTemplate.objects.filter(service=service, is_active=True).filter(
+        Q(doctor__isnull=True) | Q(doctor__is_active=True)
+    )
+
+
+def service_doctors(*, service: Service) -> list[Doctor]:
+    """The doctors a service names: active doctors with an active weekly row of the service, by name."""
+    ids = _active_templates(service).exclude(doctor=None).values("doctor_id")
+    return list(Doctor.objects.filter(pk__in=ids, is_active=True).order_by("full_name", "id"))
+
+
+def doctors_by_services(*, service_ids: list[int]) -> dict[int, list[Doctor]]:
+    """service_doctors for many services in two queries (the API's service list)."""
+    rows = list(
+        ScheduleTemplate.objects.filter(service_id__in=service_ids, is_active=True, doctor__is_active=True)
+        .values_list("service_id", "doctor_id")
+        .distinct()
+    )
+    doctors = {d.pk: d for d in Doctor.objects.filter(pk__in={doctor for _s, doctor in rows})}
+    out: dict[int, list[Doctor]] = {pk: [] for pk in service_ids}
+    for service_id, doctor_id in rows:
+        out[service_id].append(doctors[doctor_id])
+    for listed in out.values():
+        listed.sort(key=lambda d: (d.full_name, d.pk))
+    return out
+
+
 def service_slots(
     *, service: Service, start: date, end: date, now: datetime | None = None, for_staff: bool = False
 ) -> list[slotlib.Slot]:
-    """The service's computed slots over local days [start, end]; staff skip minimum notice and horizon."""
+    """The service's computed slots over local days [start, end]; staff skip minimum notice and horizon.
+    Each slot keeps its seats per doctor (a weekly row of a doctor adds the service's capacity for them)."""
     now = now or timezone.now()
     templates = [
-        slotlib.Window(t.weekday, t.start_time, t.end_time, t.practitioner)
-        for t in ScheduleTemplate.objects.filter(service=service, is_active=True)
+        slotlib.Window(t.weekday, t.start_time, t.end_time, t.doctor_id or NO_DOCTOR)
+        for t in _active_templates(service)
     ]
     overrides = [
-        slotlib.Override(o.date, o.is_closed, o.start_time, o.end_time)
-        for o in ScheduleOverride.objects.filter(service=service, date__range=(start, end))
+        slotlib.Override(o.date, o.is_closed, o.start_time, o.end_time, o.doctor_id or NO_DOCTOR)
+        for o in ScheduleOverride.objects.filter(service=service, date__range=(start, end)).filter(
+            Q(doctor__isnull=True) | Q(doctor__is_active=True)
+        )
     ]
     holidays = list(Holiday.objects.filter(date__range=(start, end)).values_list("date", flat=True))
     return slotlib.compute_slots(
@@ -91,19 +127,40 @@ def service_slots(
 
 
 def slots_free(
-    *, service: Service, start: date, end: date, now: datetime | None = None, for_staff: bool = False
+    *,
+    service: Service,
+    start: date,
+    end: date,
+    now: datetime | None = None,
+    for_staff: bool = False,
+    doctor: Doctor | None = None,
 ) -> list[FreeSlot]:
     """Slots of [start, end] with the places still free: computed slots, then ONE indexed read of the slot
-    counters of the range (the counters are exact: bookings change them under a row lock)."""
+    counters of the range (the counters are exact: bookings change them under a row lock). With `doctor`:
+    only the slots that doctor works in, with that doctor's free places (never more than the slot's)."""
     computed = service_slots(service=service, start=start, end=end, now=now, for_staff=for_staff)
     if not computed:
         return []
-    booked = dict(
-        SlotCounter.objects.filter(
-            service=service, slot_start__gte=computed[0].start, slot_start__lte=computed[-1].start
-        ).values_list("slot_start", "booked")
-    )
-    return [FreeSlot(s.start, s.end, s.capacity, booked.get(s.start, 0)) for s in computed]
+    booked: dict[datetime, dict[int, int]] = {}
+    for slot_start, key, count in SlotCounter.objects.filter(
+        service=service, slot_start__gte=computed[0].start, slot_start__lte=computed[-1].start
+    ).values_list("slot_start", "doctor_key", "booked"):
+        booked.setdefault(slot_start, {})[key] = count
+    out = []
+    for s in computed:
+        taken = booked.get(s.start, {})
+        total_free = max(s.capacity - sum(taken.values()), 0)
+        per_doctor = tuple(
+            (key, min(max(s.seats_of(key) - taken.get(key, 0), 0), total_free)) for key in s.doctor_keys
+        )
+        if doctor is None:
+            out.append(FreeSlot(s.start, s.end, s.capacity, s.capacity - total_free, per_doctor))
+            continue
+        seats = s.seats_of(doctor.pk)
+        if seats:
+            free = dict(per_doctor)[doctor.pk]
+            out.append(FreeSlot(s.start, s.end, seats, seats - free, ((doctor.pk, free),)))
+    return out
 
 
 def reminder_policy(facility: Facility) -> tuple[tuple[int, ...], time]:
@@ -116,6 +173,32 @@ def reminder_policy(facility: Facility) -> tuple[tuple[int, ...], time]:
             days = tuple(int(d) for d in (policy.reminder_days_before or DEFAULT_REMINDER_DAYS))
             return days, policy.reminder_time
     return DEFAULT_REMINDER_DAYS, DEFAULT_REMINDER_TIME
+
+
+@dataclass(frozen=True)
+class BookingLimits:
+    """Live bookings one patient may hold (0: no limit): per service, per local day, per week (Mon-Sun)."""
+
+    per_service: int
+    per_day: int
+    per_week: int
+
+
+def booking_limits(facility: Facility) -> BookingLimits:
+    """The limits per patient of the nearest facility up the tree with a policy row, else the defaults."""
+    from health_f0.appointments.models import (
+        DEFAULT_MAX_LIVE_PER_SERVICE,
+        DEFAULT_MAX_PER_DAY,
+        DEFAULT_MAX_PER_WEEK,
+    )
+
+    ids = [int(part) for part in facility.path.strip("/").split("/") if part] or [facility.pk]
+    rows = {p.facility_id: p for p in AppointmentPolicy.objects.filter(facility_id__in=ids)}
+    for facility_id in reversed(ids):
+        policy = rows.get(facility_id)
+        if policy is not None:
+            return BookingLimits(policy.max_live_per_service, policy.max_per_day, policy.max_per_week)
+    return BookingLimits(DEFAULT_MAX_LIVE_PER_SERVICE, DEFAULT_MAX_PER_DAY, DEFAULT_MAX_PER_WEEK)
 
 
 # The abbreviations everyone in Vietnamese health care reads (applied to unaccented names, whole words only).
@@ -167,7 +250,7 @@ def desk_worklist(*, user: Any, facility: Facility | None = None) -> QuerySet[Ap
         appointments_visible(user, access.BOOKING_DESK_ROLES)
         .filter(status=Status.REQUESTED)
         .select_related(None)
-        .select_related("patient")
+        .select_related("patient", "doctor")
         .prefetch_related(Prefetch("service", queryset=Service.objects.select_related("facility")))
     )
     if facility is not None:
@@ -462,7 +545,7 @@ def booking_by_link(*, public_id: UUID) -> Appointment | None:
     """A booking (not a walk-in ticket) by its public id, for its page on the portal: who may see it is
     decided there (the owning account, or the phone holder proved by OTP)."""
     return (
-        Appointment.objects.select_related("service", "facility", "patient")
+        Appointment.objects.select_related("service", "facility", "patient", "doctor")
         .filter(public_id=public_id, is_walk_in=False)
         .first()
     )
@@ -497,7 +580,7 @@ def appointments_of(*, user: Any) -> QuerySet[Appointment]:
         patients = patients.filter(account=user)
     return (
         Appointment.objects.filter(patient__in=patients)
-        .select_related("service", "patient")
+        .select_related("service", "patient", "doctor")
         .order_by("-slot_start")
     )
 
@@ -508,7 +591,7 @@ def portal_bookings(*, user: Any) -> list[Appointment]:
     return list(
         access.appointments_for(user)
         .filter(is_walk_in=False)
-        .select_related("service", "facility", "patient")
+        .select_related("service", "facility", "patient", "doctor")
         .order_by("slot_start", "id")
     )
 
@@ -673,7 +756,7 @@ def staff_appointments(
     # they let MariaDB start from the small services or facilities table and build every booking of the scope
     # into a temporary table to sort it (49,000 to 168,000 rows read for a page of 100 at the largest TTYT of the
     # 100k data; 1,100 to 1,300 now).
-    qs = access.appointments_for(user, roles).prefetch_related("patient", "service", "facility")
+    qs = access.appointments_for(user, roles).prefetch_related("patient", "service", "facility", "doctor")
     if status:
         qs = qs.filter(status=status)
     if facility is not None:
@@ -1069,3 +1152,34 @@ def holiday_data_status(*, today: date | None = None) -> HolidayDataStatus:
         if day >= today and "dự kiến" in name:
             estimated.add(day.year)
     return HolidayDataStatus(missing=[y for y in years if y not in present], approximate=sorted(estimated))
+
+
+# --- The desk's calendar (a service's or a doctor's bookings over a day or a week) -------------------
+
+
+def doctors_in_scope(*, user: Any, roles: frozenset[str]) -> QuerySet[Doctor]:
+    """Active doctors at facilities where the user holds one of `roles` (and below), by name."""
+    return access.scope_by_facility(
+        Doctor.objects.filter(is_active=True).select_related("facility"), user, field="facility", roles=roles
+    ).order_by("full_name", "id")
+
+
+def calendar_bookings(
+    *, user: Any, start: date, end: date, service: Service | None = None, doctor: Doctor | None = None
+) -> list[Appointment]:
+    """The bookings (not walk-in tickets, not cancelled) of local days [start, end] of one service and/or one
+    doctor, in the staff member's scope (access: restricted patients left out for the desk's roles), by
+    time: one query, whatever the number of bookings."""
+    since, _end = slotlib.local_day_bounds(start)
+    _start, until = slotlib.local_day_bounds(end)
+    qs = (
+        appointments_visible(user, access.APPOINTMENT_READER_ROLES)
+        .filter(slot_start__gte=since, slot_start__lt=until, is_walk_in=False)
+        .exclude(status=Status.CANCELLED)
+        .select_related("patient", "service", "doctor")
+    )
+    if service is not None:
+        qs = qs.filter(service=service)
+    if doctor is not None:
+        qs = qs.filter(doctor=doctor)
+    return list(qs.order_by("slot_start", "id"))

@@ -3,13 +3,20 @@ no-show, re-examinations.
 
 Guarantees that hold across processes and machines (they rest on database row locks, not on Python):
 
-* A slot never holds more than its capacity. Each (service, slot start) has a SlotCounter row; a booking
-  locks it (SELECT ... FOR UPDATE), compares `booked` with the slot's capacity and increments it in the
-  same transaction, so concurrent bookings of one slot queue on that row and the (capacity+1)-th sees it
-  full. A slot's first booking must create the row: creators first lock the Service row, so two first
-  bookings never race on the unique key (InnoDB deadlocks two concurrent duplicate inserts that then
-  want the row for update). Cancelling decrements under the same lock. The counters also answer the
-  free-slot search with one small indexed read.
+* A slot never holds more than its capacity, nor a doctor more than their seats in it. Each (service,
+  slot start, doctor) has a SlotCounter row (doctor_key 0: seats of no doctor); a booking locks every
+  counter of its slot (SELECT ... FOR UPDATE, in doctor-key order), compares the doctor's `booked` with
+  the doctor's seats and the slot's sum with its capacity, and increments the doctor's counter in the same
+  transaction, so concurrent bookings of one slot queue on those rows and the (capacity+1)-th sees it
+  full. "Any doctor" is decided under the same locks: the doctor with the most free seats (ties: the
+  lowest doctor id, seats of no doctor last). A slot's first booking must create the rows: creators first
+  lock the Service row, so two first bookings never race on the unique key (InnoDB deadlocks two
+  concurrent duplicate inserts that then want the row for update). Cancelling decrements the booking's
+  own counter. The counters also answer the free-slot search with one small indexed read.
+* Limits per patient (AppointmentPolicy, selectors.booking_limits): live bookings per service, per local
+  day and per week are counted after the patient's row is locked, so two concurrent bookings of one
+  patient cannot both pass. The desk (phone or counter) may go past a limit with a reason, which is
+  audited; re-exams reserved by a clinician, the HIS or a plan are not limited.
 * One patient never holds two overlapping live bookings. Every booking, reschedule and transition locks
   the patient row first, then checks the patient's live bookings for an overlap; a second concurrent
   booking of the same patient waits for the first to commit and then sees it.
@@ -19,8 +26,8 @@ Guarantees that hold across processes and machines (they rest on database row lo
 * Queue numbers: a QueueCounter row per (service, local day), locked while the next number is given; a
   unique (service, day, number) constraint backs it.
 
-Lock order everywhere: patient -> appointment -> service (only to create a counter) -> counters in slot
-order. Every status change locks the appointment (`_locked`) and goes through `APPOINTMENT_WORKFLOW.apply`
+Lock order everywhere: patient -> appointment -> service (only to create a counter) -> counters in (slot,
+doctor key) order. Every status change locks the appointment (`_locked`) and goes through `APPOINTMENT_WORKFLOW.apply`
 (transition table, actor, guards such as the patient's cut-off; it writes the status and the audit row), then
 queues an SMS to the patient that is sent after commit.
 """
@@ -45,9 +52,11 @@ from health_f0.appointments.models import (
     LINK_CODE_ALPHABET,
     LINK_CODE_LENGTH,
     LIVE_STATUSES,
+    NO_DOCTOR,
     Appointment,
     CancelSource,
     Channel,
+    Doctor,
     QueueCounter,
     ReexamPlan,
     Service,
@@ -57,6 +66,7 @@ from health_f0.appointments.models import (
 )
 from health_f0.appointments.reminders import reminders_cancel, reminders_schedule
 from health_f0.appointments.selectors import (
+    booking_limits,
     is_online,
     queue_for,
     reexam_plans_unbooked,
@@ -135,21 +145,59 @@ def _lock_service(service: Service) -> None:
     list(Service.objects.select_for_update().filter(pk=service.pk).values_list("pk", flat=True))
 
 
-def _lock_counters(service: Service, starts: list[datetime]) -> dict[datetime, SlotCounter]:
-    """Lock the slot counters of `starts` (creating missing ones under the service lock), in slot order."""
-    wanted = sorted(set(starts))
+CounterKey = tuple[datetime, int]  # (slot start, doctor key)
+
+
+def _lock_counters(service: Service, slots: list[Slot]) -> dict[CounterKey, SlotCounter]:
+    """Lock every counter of these slots (creating the missing ones of their doctors under the service
+    lock), in (slot, doctor key) order. Counters of doctors no longer in a slot are locked too: their
+    bookings still count against the slot's capacity."""
+    wanted = {(slot.start, key) for slot in slots for key in slot.doctor_keys}
+    starts = sorted({slot.start for slot in slots})
     existing = set(
-        SlotCounter.objects.filter(service=service, slot_start__in=wanted).values_list(
-            "slot_start", flat=True
+        SlotCounter.objects.filter(service=service, slot_start__in=starts).values_list(
+            "slot_start", "doctor_key"
         )
     )
-    if len(existing) < len(wanted):
+    if not wanted <= existing:
         _lock_service(service)
-        for start in wanted:
-            if start not in existing:
-                SlotCounter.objects.get_or_create(service=service, slot_start=start)
-    counters = SlotCounter.objects.select_for_update().filter(service=service, slot_start__in=wanted)
-    return {c.slot_start: c for c in counters.order_by("slot_start")}
+        for start, key in sorted(wanted - existing):
+            SlotCounter.objects.get_or_create(service=service, slot_start=start, doctor_key=key)
+    counters = SlotCounter.objects.select_for_update().filter(service=service, slot_start__in=starts)
+    return {(c.slot_start, c.doctor_key): c for c in counters.order_by("slot_start", "doctor_key")}
+
+
+def _take_seat(
+    slot: Slot, counters: dict[CounterKey, SlotCounter], doctor: Doctor | None
+) -> tuple[SlotCounter, Doctor | None]:
+    """Under the slot's counter locks: the counter to increment for `doctor`, or for "any doctor" (None) the
+    one with the most free seats (ties: lowest doctor id, seats of no doctor last). Conflict when full."""
+    mine = {key: c for (start, key), c in counters.items() if start == slot.start}
+    total_free = slot.capacity - sum(c.booked for c in mine.values())
+    free = {key: min(slot.seats_of(key) - mine[key].booked, total_free) for key in slot.doctor_keys}
+    if doctor is not None:
+        if not slot.seats_of(doctor.pk):
+            raise DomainError(
+                _("Bác sĩ %(doctor)s không khám vào khung giờ này, vui lòng chọn giờ khác hoặc bác sĩ khác.")
+                % {"doctor": doctor.display_name},
+                code="doctor_unavailable",
+                field="doctor",
+            )
+        if free[doctor.pk] <= 0:
+            raise Conflict(
+                _("Bác sĩ %(doctor)s đã đủ người ở khung giờ này, vui lòng chọn giờ khác hoặc bác sĩ khác.")
+                % {"doctor": doctor.display_name},
+                code="slot_full",
+                field="slot",
+            )
+        return mine[doctor.pk], doctor
+    open_keys = sorted((key for key, n in free.items() if n > 0), key=lambda k: (-free[k], k == NO_DOCTOR, k))
+    if not open_keys:
+        raise Conflict(
+            _("Khung giờ này đã đủ người, vui lòng chọn giờ khác."), code="slot_full", field="slot"
+        )
+    key = open_keys[0]
+    return mine[key], (None if key == NO_DOCTOR else Doctor.objects.get(pk=key))
 
 
 def _lock_queue(service: Service, day: date) -> QueueCounter:
@@ -239,6 +287,65 @@ def _audit(
 # --- Booking ---------------------------------------------------------------------------------------
 
 
+def _live_bookings(patient_id: int, exclude: int | None) -> Any:
+    qs = Appointment.objects.filter(patient_id=patient_id, status__in=LIVE_STATUSES, is_walk_in=False)
+    return qs.exclude(pk=exclude) if exclude is not None else qs
+
+
+def _check_limits(
+    *, patient_id: int, service: Service, start: datetime, now: datetime, exclude: int | None = None
+) -> None:
+    """The patient's limits (selectors.booking_limits of the service's facility): live bookings of this
+    service from today on (re-exams not counted), live bookings on the slot's local day, and in its week
+    (Monday to Sunday).
+    Called after the patient's row is locked, so a concurrent booking of the same patient is counted."""
+    limits = booking_limits(service.facility)
+    live = _live_bookings(patient_id, exclude)
+    if limits.per_service:
+        today_start, _end = local_day_bounds(local_date_of(now))
+        # A re-exam the clinic reserved is its plan, not the patient's choice: it does not use up the service's
+        # limit (it still counts for the day and the week).
+        held = live.filter(service=service, slot_start__gte=today_start, is_reexam=False).count()
+        if held >= limits.per_service:
+            raise Conflict(
+                _(
+                    "Người bệnh đã có %(held)s lịch hẹn chưa khám của dịch vụ này (tối đa %(max)s). Vui lòng huỷ "
+                    "hoặc khám xong lịch cũ trước khi đặt thêm."
+                )
+                % {"held": held, "max": limits.per_service},
+                code="limit_service",
+                field="slot",
+            )
+    day = local_date_of(start)
+    if limits.per_day:
+        day_start, day_end = local_day_bounds(day)
+        if live.filter(slot_start__gte=day_start, slot_start__lt=day_end).count() >= limits.per_day:
+            raise Conflict(
+                _("Mỗi người bệnh được đặt tối đa %(max)s lịch hẹn trong một ngày; ngày %(day)s đã đủ.")
+                % {"max": limits.per_day, "day": f"{day:%d/%m/%Y}"},
+                code="limit_day",
+                field="slot",
+            )
+    if limits.per_week:
+        monday = day - timedelta(days=day.weekday())
+        week_start, _end = local_day_bounds(monday)
+        _start, week_end = local_day_bounds(monday + timedelta(days=6))
+        if live.filter(slot_start__gte=week_start, slot_start__lt=week_end).count() >= limits.per_week:
+            raise Conflict(
+                _(
+                    "Mỗi người bệnh được đặt tối đa %(max)s lịch hẹn trong một tuần; tuần từ %(monday)s đến "
+                    "%(sunday)s đã đủ."
+                )
+                % {
+                    "max": limits.per_week,
+                    "monday": f"{monday:%d/%m/%Y}",
+                    "sunday": f"{monday + timedelta(days=6):%d/%m/%Y}",
+                },
+                code="limit_week",
+                field="slot",
+            )
+
+
 def _book_locked(
     *,
     patient: Patient,
@@ -249,16 +356,17 @@ def _book_locked(
     status: str,
     reason: str,
     now: datetime,
+    doctor: Doctor | None = None,
+    limited: bool = True,
     **extra: Any,
 ) -> Appointment:
-    """Inside a transaction: take a seat of `slot` for `patient` (locks: patient, then the counter)."""
+    """Inside a transaction: take a seat of `slot` for `patient` with `doctor` (None: any doctor) (locks: the
+    patient, then the slot's counters). `limited`: the patient's limits apply (_check_limits)."""
     _lock_patient(patient.pk)
     _check_no_overlap(patient_id=patient.pk, start=slot.start, end=slot.end)
-    counter = _lock_counters(service, [slot.start])[slot.start]
-    if counter.booked >= slot.capacity:
-        raise Conflict(
-            _("Khung giờ này đã đủ người, vui lòng chọn giờ khác."), code="slot_full", field="slot"
-        )
+    if limited:
+        _check_limits(patient_id=patient.pk, service=service, start=slot.start, now=now)
+    counter, doctor = _take_seat(slot, _lock_counters(service, [slot]), doctor)
     counter.booked += 1
     counter.save(update_fields=["booked"])
     is_staff_actor = is_user(actor) and access.is_staff_member(actor)
@@ -266,6 +374,7 @@ def _book_locked(
         patient=patient,
         service=service,
         facility=service.facility,
+        doctor=doctor,
         slot_start=slot.start,
         slot_end=slot.end,
         channel=channel,
@@ -293,14 +402,18 @@ def appointment_book(
     channel: str,
     actor: Any,
     reason: str = "",
+    doctor: Doctor | None = None,
+    limits_override: str = "",
     now: datetime | None = None,
 ) -> Appointment:
-    """Book a place in a slot. The patient's account (or a family account on the same phone) books for
-    app/web; the desk books by phone or at the counter. Online bookings wait for the desk's confirmation
-    when the service says so; desk bookings are confirmed at once. Raises Conflict when the slot is full
-    or the patient already has a booking at that time."""
+    """Book a place in a slot, with `doctor` or any doctor (None). The patient's account (or a family account
+    on the same phone) books for app/web; the desk books by phone or at the counter. Online bookings wait for
+    the desk's confirmation when the service says so; desk bookings are confirmed at once. Raises Conflict
+    when the slot (or the doctor's seats) is full, the patient already has a booking at that time, or a
+    limit per patient is reached; the desk may go past a limit with `limits_override` (a reason, audited)."""
     now = now or timezone.now()
     _check_service(service)
+    limits_override = (limits_override or "").strip()
     if channel in ONLINE_CHANNELS:
         if not access.owns_patient(actor, patient):
             raise PermissionDenied(_("Bạn chỉ có thể đặt lịch cho bản thân hoặc người thân trong tài khoản."))
@@ -312,6 +425,10 @@ def appointment_book(
         status = Status.CONFIRMED
     else:
         raise DomainError(_("Kênh đặt lịch không hợp lệ."), code="invalid_channel", field="channel")
+    if limits_override and not for_staff:
+        raise PermissionDenied(_("Chỉ bộ phận đặt lịch được đặt vượt giới hạn."))
+    if limits_override:
+        limits_override = _required_reason(limits_override)
     slot = _find_slot(service=service, start=slot_start, now=now, for_staff=for_staff)
     with transaction.atomic():
         appointment = _book_locked(
@@ -323,8 +440,13 @@ def appointment_book(
             status=status,
             reason=reason,
             now=now,
+            doctor=doctor,
+            limited=not limits_override,
         )
-        _audit(appointment, actor, "book", AuditLog.Action.CREATE, channel=channel, status=status)
+        data: dict[str, Any] = {"channel": channel, "status": status, "doctor": appointment.doctor_id}
+        if limits_override:
+            data["limits_override"] = limits_override[:300]
+        _audit(appointment, actor, "book", AuditLog.Action.CREATE, **data)
         _notify(appointment, "requested" if status == Status.REQUESTED else "confirmed")
     return appointment
 
@@ -347,11 +469,24 @@ def _confirm(appointment: Appointment, actor: Any, now: datetime) -> Appointment
     return appointment
 
 
+def _counter_of(appointment: Appointment) -> SlotCounter | None:
+    """The appointment's own seat counter, locked (a cancel holds no other counter of the slot)."""
+    return (
+        SlotCounter.objects.select_for_update()
+        .filter(
+            service_id=appointment.service_id,
+            slot_start=appointment.slot_start,
+            doctor_key=appointment.doctor_id or NO_DOCTOR,
+        )
+        .first()
+    )
+
+
 def _release_seat(appointment: Appointment) -> None:
     if appointment.is_walk_in:
         return
-    counter = _lock_counters(appointment.service, [appointment.slot_start])[appointment.slot_start]
-    if counter.booked > 0:
+    counter = _counter_of(appointment)
+    if counter is not None and counter.booked > 0:
         counter.booked -= 1
         counter.save(update_fields=["booked"])
 
@@ -443,7 +578,9 @@ def appointment_reschedule(
     now: datetime | None = None,
 ) -> Appointment:
     """Move a live booking to another slot of the same service, atomically: the old seat is released and
-    the new one taken in one transaction under both counters' locks. Reminders of the old time are
+    the new one taken in one transaction under both slots' counter locks. The booking keeps its doctor
+    (the new slot must have a free seat of theirs); a booking without a doctor takes any doctor's seat.
+    The patient's day and week limits apply at the new time (the booking itself not counted). Reminders of the old time are
     cancelled and new ones scheduled for the new time. With `confirm`, the desk also confirms a request at
     its new time in the same step: both steps are audited and the patient gets ONE SMS (the confirmation,
     with the new time and the check-in code), not a "moved" text followed by a "confirmed" one."""
@@ -461,16 +598,26 @@ def appointment_reschedule(
     _check_no_overlap(
         patient_id=appointment.patient_id, start=slot.start, end=slot.end, exclude=appointment.pk
     )
-    counters = _lock_counters(service, [old_start, slot.start])
-    if counters[slot.start].booked >= slot.capacity:
-        raise Conflict(
-            _("Khung giờ này đã đủ người, vui lòng chọn giờ khác."), code="slot_full", field="slot"
+    if not appointment.is_reexam and capacity == PATIENT:
+        _check_limits(
+            patient_id=appointment.patient_id,
+            service=service,
+            start=slot.start,
+            now=now,
+            exclude=appointment.pk,
         )
-    old = counters[old_start]
-    if old.booked > 0:
+    # Both slots' counters, locked together in (slot, doctor) order; the old slot as computed now, or
+    # (a slot no longer in the schedule) just its existing counters.
+    old_slots = service_slots(
+        service=service, start=local_date_of(old_start), end=local_date_of(old_start), now=now, for_staff=True
+    )
+    old_slot = next((s for s in old_slots if s.start == old_start), Slot(old_start, appointment.slot_end, 0))
+    counters = _lock_counters(service, [old_slot, slot])
+    new, doctor = _take_seat(slot, counters, appointment.doctor)
+    old = counters.get((old_start, appointment.doctor_id or NO_DOCTOR))
+    if old is not None and old.booked > 0:
         old.booked -= 1
         old.save(update_fields=["booked"])
-    new = counters[slot.start]
     new.booked += 1
     new.save(update_fields=["booked"])
     reminders_cancel(appointment=appointment)
@@ -482,6 +629,7 @@ def appointment_reschedule(
         fields={
             "slot_start": slot.start,
             "slot_end": slot.end,
+            "doctor": doctor,
             "rescheduled_count": appointment.rescheduled_count + 1,
             # The patient who moves it knows the new time; a move by the desk needs their acknowledgement again.
             "patient_confirmed_at": now if capacity == PATIENT else None,
@@ -854,6 +1002,7 @@ def _reexam_book(
                     status=Status.CONFIRMED,
                     reason=reason or "Tái khám",
                     now=now,
+                    limited=False,  # a clinician's (or the HIS's, a plan's) re-exam is not the patient's choice
                     is_reexam=True,
                     reexam_plan=plan,
                     reexam_of=reexam_of,
@@ -1114,6 +1263,8 @@ def appointment_book_new_patient(
     actor: Any,
     reason: str = "",
     consent_channel: str = "",
+    doctor: Doctor | None = None,
+    limits_override: str = "",
     now: datetime | None = None,
 ) -> Appointment:
     """The desk books by phone (or at the counter) for someone with no record: the patient record, their
@@ -1131,6 +1282,8 @@ def appointment_book_new_patient(
             channel=channel,
             actor=actor,
             reason=reason,
+            doctor=doctor,
+            limits_override=limits_override,
             now=now,
         )
 
@@ -1199,6 +1352,7 @@ def appointment_book_guest(
     bhyt: str = "",
     reason: str = "",
     channel: str = Channel.APP,
+    doctor: Doctor | None = None,
     now: datetime | None = None,
 ) -> Appointment:
     """Someone with no account (and perhaps no hospital record) books online with a phone verified by an
@@ -1231,8 +1385,18 @@ def appointment_book_guest(
             status=status,
             reason=reason,
             now=now,
+            doctor=doctor,
         )
-        _audit(appointment, None, "book", AuditLog.Action.CREATE, channel=channel, status=status, guest=True)
+        _audit(
+            appointment,
+            None,
+            "book",
+            AuditLog.Action.CREATE,
+            channel=channel,
+            status=status,
+            guest=True,
+            doctor=appointment.doctor_id,
+        )
         _notify(appointment, "requested" if status == Status.REQUESTED else "confirmed")
     return appointment
 

@@ -4,7 +4,11 @@ A service's slots on a day come from its weekly windows (or, if the date has ove
 closed override closes the day, opening overrides replace the weekly windows), unless the day is a public
 holiday without an opening override. Each window is cut into back-to-back slots of the service's duration;
 a slot never runs past its window's end. Slots of two windows that start at the same moment (two doctors
-in one room) merge into one slot with the summed capacity: a slot is identified by (service, start).
+in one room) merge into one slot with the summed capacity: a slot is identified by (service, start), and
+keeps its seats per doctor (`Slot.seats`: each window's doctor, or NO_DOCTOR, with the seats it adds).
+A date's overrides without a doctor replace the weekly windows of every doctor and carry no doctor
+(NO_DOCTOR seats); a doctor's overrides replace only that doctor's windows that date (closed: the doctor's
+day off; open: the doctor's own hours, even on a holiday).
 
 Times are wall-clock times in Asia/Ho_Chi_Minh; slots come out as aware UTC datetimes (what the database
 stores). Booking rules: no slot starts before `now + min_notice`, and none lies on a day after
@@ -28,7 +32,7 @@ class Window:
     weekday: int
     start: time
     end: time
-    practitioner: str = ""
+    doctor: int = 0  # the doctor's id, 0: no doctor (models.NO_DOCTOR)
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class Override:
     closed: bool
     start: time | None = None
     end: time | None = None
+    doctor: int = 0  # 0: the whole service; a doctor's id: only that doctor's rows
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,18 @@ class Slot:
     start: datetime  # aware, UTC
     end: datetime
     capacity: int
+    # Seats per doctor: ((doctor id or 0, seats), ...) ordered by doctor key; they sum to `capacity`.
+    seats: tuple[tuple[int, int], ...] = ()
+
+    def seats_of(self, doctor: int) -> int:
+        """The seats `doctor` (0: no doctor) holds in this slot (a slot made without seats: all on 0)."""
+        if not self.seats:
+            return self.capacity if doctor == 0 else 0
+        return dict(self.seats).get(doctor, 0)
+
+    @property
+    def doctor_keys(self) -> tuple[int, ...]:
+        return tuple(key for key, _n in self.seats) if self.seats else (0,)
 
     @property
     def local_start(self) -> datetime:
@@ -62,18 +79,36 @@ def local_day_bounds(day: date) -> tuple[datetime, datetime]:
 
 def windows_for_day(
     day: date, *, templates: Iterable[Window], overrides: Iterable[Override], holidays: Iterable[date]
-) -> list[tuple[time, time]]:
-    """The working windows of one day after overrides and holidays."""
+) -> list[tuple[time, time, int]]:
+    """The working windows (start, end, doctor) of one day after overrides and holidays."""
     todays = [o for o in overrides if o.date == day]
-    if todays:
-        if any(o.closed for o in todays):
+    whole = [o for o in todays if o.doctor == 0]
+    if whole:
+        if any(o.closed for o in whole):
             return []
         return sorted(
-            (o.start, o.end) for o in todays if o.start is not None and o.end is not None and o.end > o.start
+            (o.start, o.end, 0)
+            for o in whole
+            if o.start is not None and o.end is not None and o.end > o.start
         )
-    if day in set(holidays):
-        return []
-    return sorted((w.start, w.end) for w in templates if w.weekday == day.weekday() and w.end > w.start)
+    by_doctor: dict[int, list[Override]] = {}
+    for o in todays:
+        by_doctor.setdefault(o.doctor, []).append(o)
+    holiday = day in set(holidays)
+    windows = [
+        (w.start, w.end, w.doctor)
+        for w in templates
+        if w.weekday == day.weekday() and w.end > w.start and w.doctor not in by_doctor and not holiday
+    ]
+    for doctor, own in by_doctor.items():
+        if any(o.closed for o in own):
+            continue
+        windows += [
+            (o.start, o.end, doctor)
+            for o in own
+            if o.start is not None and o.end is not None and o.end > o.start
+        ]
+    return sorted(windows)
 
 
 def cut_window(day: date, start: time, end: time, duration: timedelta) -> list[tuple[datetime, datetime]]:
@@ -111,18 +146,21 @@ def compute_slots(
     last_day = end_date
     if horizon_days is not None:
         last_day = min(end_date, local_date_of(now) + timedelta(days=horizon_days))
-    merged: dict[datetime, Slot] = {}
+    ends: dict[datetime, datetime] = {}
+    seats: dict[datetime, dict[int, int]] = {}
     day = start_date
     while day <= last_day:
-        for start, end in windows_for_day(
+        for start, end, doctor in windows_for_day(
             day, templates=templates, overrides=overrides, holidays=holiday_set
         ):
             for slot_start, slot_end in cut_window(day, start, end, duration):
                 if slot_start < earliest:
                     continue
-                existing = merged.get(slot_start)
-                merged[slot_start] = Slot(
-                    slot_start, slot_end, capacity + (existing.capacity if existing else 0)
-                )
+                ends.setdefault(slot_start, slot_end)
+                per_doctor = seats.setdefault(slot_start, {})
+                per_doctor[doctor] = per_doctor.get(doctor, 0) + capacity
         day += timedelta(days=1)
-    return [merged[key] for key in sorted(merged)]
+    return [
+        Slot(key, ends[key], sum(seats[key].values()), tuple(sorted(seats[key].items())))
+        for key in sorted(seats)
+    ]

@@ -14,6 +14,9 @@ A text that does not fit one segment takes two. Only free text typed by staff (a
 shortened, at a word boundary, to stay within two segments; the booking's page has it whole. Labels and
 service names longer than their fields allow (data older than those rules) are the last resort.
 
+The texts of a booking with a doctor name them after the time, title first: "... 14:00 24/11/2026
+(BS.CKII Pham Van Tam) ...".
+
 An online consultation's texts carry no check-in code (there is no reception) and its reminders carry the
 booking's own video room; the last reminder is sent as the room opens.
 
@@ -34,20 +37,20 @@ if TYPE_CHECKING:
     from health_f0.appointments.models import Appointment
 
 TEMPLATES = {
-    "requested": "{label}: da nhan yeu cau dat lich {service} {when}, cho xac nhan. Xem/huy: {link}",
-    "confirmed": "{label}: lich {service} {when} da duoc xac nhan. Ma tiep don {code}. Xem/huy: {link}",
+    "requested": "{label}: da nhan yeu cau dat lich {service} {when}{doctor}, cho xac nhan. Xem/huy: {link}",
+    "confirmed": "{label}: lich {service} {when}{doctor} da duoc xac nhan. Ma tiep don {code}. Xem/huy: {link}",
     "declined": "{label}: lich {service} {when} khong duoc xac nhan. Ly do: {reason} Xem: {link}",
     "cancelled": "{label}: lich {service} {when} da huy. {reason} Xem: {link}",
-    "rescheduled": "{label}: lich {service} da doi sang {when}. Ma tiep don {code}. Xem/huy: {link}",
+    "rescheduled": "{label}: lich {service} da doi sang {when}{doctor}. Ma tiep don {code}. Xem/huy: {link}",
     "checked_in": "{label}: da tiep don {service}. So thu tu cua ban: {number}. Xem: {link}",
     "turn_soon": "{label}: sap den luot {service}, so {number} (con {ahead} nguoi truoc). Xem: {link}",
     "turn_next": "{label}: ban la nguoi tiep theo, so {number} {service}. Moi vao phong kham. Xem: {link}",
     "no_show": "{label}: ban da vang lich {service} {when}. Dat lai lich: {link}",
     "expired": "{label}: yeu cau dat lich {service} {when} chua duoc xac nhan nen da huy. Dat lai: {link}",
-    "reexam": "{label}: da hen tai kham {service} {when}. Ma tiep don {code}. Xem/huy: {link}",
-    "reminder": "{label}: nhac lich {what} {service} {when} (con {days} ngay). Xem/huy: {link}",
+    "reexam": "{label}: da hen tai kham {service} {when}{doctor}. Ma tiep don {code}. Xem/huy: {link}",
+    "reminder": "{label}: nhac lich {what} {service} {when}{doctor} (con {days} ngay). Xem/huy: {link}",
     # Online consultations: no code to show at reception; the room's link comes with the reminders.
-    "confirmed_online": "{label}: lich {service} {when} da duoc xac nhan. Link phong tu van se duoc nhan "
+    "confirmed_online": "{label}: lich {service} {when}{doctor} da duoc xac nhan. Link phong tu van se duoc nhan "
     "truoc gio hen {minutes} phut. Xem/huy: {link}",
     "rescheduled_online": "{label}: lich {service} da doi sang {when}. Link phong tu van se duoc nhan truoc "
     "gio hen {minutes} phut. Xem/huy: {link}",
@@ -60,8 +63,9 @@ TEMPLATES = {
 ONLINE_EVENTS = frozenset(event[: -len("_online")] for event in TEMPLATES if event.endswith("_online"))
 # Free text typed by staff: shortened (at a word boundary) when a text would not fit two segments.
 FREE_TEXT = ("reason",)
-# Last resort for names longer than their fields allow (see the module's docstring). Links never.
-NAMES = ("label", "service")
+# Last resort for names longer than their fields allow (see the module's docstring). Links never. The
+# doctor goes first: the booking's page names them whole.
+NAMES = ("doctor", "label", "service")
 ELLIPSIS = "..."
 
 
@@ -79,14 +83,21 @@ def event_for(event: str, *, online: bool) -> str:
     return f"{event}_online" if online and event in ONLINE_EVENTS else event
 
 
+def doctor_text(appointment: Appointment) -> str:
+    """' (BS.CKII Pham Van Tam)' for a booking with a doctor, else ''."""
+    doctor = appointment.doctor
+    return f" ({doctor.sms_name})" if doctor is not None else ""
+
+
 def appointment_fields(appointment: Appointment) -> dict[str, Any]:
-    """The fields every appointment text may use: facility label, service, time, check-in code, short link,
-    the minutes before an online consultation its room opens, and its room."""
+    """The fields every appointment text may use: facility label, service, time, doctor, check-in code,
+    short link, the minutes before an online consultation its room opens, and its room."""
     from health_f0.appointments.selectors import facility_label, meeting_url
 
     return {
         "label": facility_label(appointment.facility),
         "service": appointment.service.sms_name,
+        "doctor": doctor_text(appointment),
         "when": when_text(appointment.slot_start),
         "code": appointment.check_in_code,
         "link": short_link(appointment),
@@ -101,13 +112,16 @@ def render(event: str, **fields: Any) -> str:
     boundary only when the text would not fit two segments otherwise."""
     template = TEMPLATES[event]
     values = {key: sms_text(str(value)) for key, value in fields.items()}
+    values.setdefault("doctor", "")
     text = sms_text(template.format(**values))
     for key in (*FREE_TEXT, *NAMES):
         if len(text) <= SMS_TWO_SEGMENTS:
             break
         if key not in values or f"{{{key}}}" not in template:
             continue
-        values[key] = shorten(values[key], len(values[key]) - (len(text) - SMS_TWO_SEGMENTS))
+        limit = len(values[key]) - (len(text) - SMS_TWO_SEGMENTS)
+        # The doctor goes whole or not at all (the booking's page names them).
+        values[key] = "" if key == "doctor" else shorten(values[key], limit)
         text = sms_text(template.format(**values))
     # Only links longer than two segments could still be too long; a cut link would be worse than no SMS.
     return text

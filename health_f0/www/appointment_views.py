@@ -37,7 +37,16 @@ from django.views.decorators.http import require_http_methods
 
 from health_f0.appointments import selectors as appt_selectors
 from health_f0.appointments import services as appt_services
-from health_f0.appointments.models import LIVE_STATUSES, Appointment, CancelSource, Channel, Service, Status
+from health_f0.appointments.calendar import appointment_ics, google_calendar_url, ics_filename
+from health_f0.appointments.models import (
+    LIVE_STATUSES,
+    Appointment,
+    CancelSource,
+    Channel,
+    Doctor,
+    Service,
+    Status,
+)
 from health_f0.appointments.slots import LOCAL_TZ, local_date_of
 from health_f0.appointments.transitions import APPOINTMENT_WORKFLOW, cutoff_moment, may
 from health_f0.core.actors import PhoneHolder
@@ -55,6 +64,7 @@ from health_f0.www.views import _error_summary, _page
 
 # Query parameters of the booking steps (Vietnamese, as they show in the address bar).
 P_FACILITY, P_SERVICE, P_DAY, P_TIME = "co-so", "dich-vu", "ngay", "gio"
+P_DOCTOR = "bac-si"  # the doctor picked on the last step (a POST field, or kept in the query); "": any doctor
 SESSION_VERIFIED = "www_appt_verified"  # {booking public id: [unix time of the OTP, hash of the number]}
 SESSION_FLASH = "www_appt_flash"
 # /lich-hen: what lies ahead (a family rarely has more than a few) and pages of the rest.
@@ -232,8 +242,11 @@ def _pick_day(service: Service, raw: str, now: datetime) -> tuple[date, appt_sel
     return day, info
 
 
-def _day_slots(service: Service, day: date, now: datetime) -> list[appt_selectors.FreeSlot]:
-    return appt_selectors.slots_free(service=service, start=day, end=day, now=now)
+def _day_slots(
+    service: Service, day: date, now: datetime, doctor: Doctor | None = None
+) -> list[appt_selectors.FreeSlot]:
+    """The day's slots (a move keeps the booking's doctor: only that doctor's slots and places)."""
+    return appt_selectors.slots_free(service=service, start=day, end=day, now=now, doctor=doctor)
 
 
 def _pick_slot(slots: list[appt_selectors.FreeSlot], day: date, raw: str) -> appt_selectors.FreeSlot:
@@ -269,6 +282,54 @@ def _picked(request: HttpRequest, now: datetime) -> Picked:
         return picked
     picked.slot = _pick_slot(_day_slots(picked.service, picked.day, now), picked.day, get[P_TIME])
     return picked
+
+
+def _doctor_choices(picked: Picked, chosen: Doctor | None) -> list[dict[str, Any]]:
+    """The last step's doctor choice: "any doctor", then each doctor of the service working in the slot with
+    their free places (a full doctor is shown, disabled). Empty for a service without doctors."""
+    assert picked.service is not None and picked.slot is not None
+    doctors = appt_selectors.service_doctors(service=picked.service)
+    free = dict(picked.slot.doctor_free)
+    working = [d for d in doctors if d.pk in free]
+    if not working:
+        return []
+    rows: list[dict[str, Any]] = [
+        {
+            "value": "",
+            "label": _("Bác sĩ bất kỳ"),
+            "free": picked.slot.free,
+            "disabled": False,
+            "checked": chosen is None,
+        }
+    ]
+    for doctor in working:
+        rows.append(
+            {
+                "value": str(doctor.public_id),
+                "label": doctor.display_name,
+                "free": free[doctor.pk],
+                "disabled": free[doctor.pk] <= 0,
+                "checked": chosen is not None and chosen.pk == doctor.pk,
+            }
+        )
+    return rows
+
+
+def _chosen_doctor(request: HttpRequest, picked: Picked) -> Doctor | None:
+    """The doctor picked on the last step (POST, else the query); None: any doctor. BadParam when it is not
+    one of the service's doctors."""
+    assert picked.service is not None
+    source = request.POST if request.method == "POST" else request.GET
+    raw = (source.get(P_DOCTOR) or "").strip()
+    if not raw:
+        return None
+    wanted = _uuid(raw, _("Không tìm thấy bác sĩ này. Vui lòng chọn lại bác sĩ."))
+    doctor = next(
+        (d for d in appt_selectors.service_doctors(service=picked.service) if d.public_id == wanted), None
+    )
+    if doctor is None:
+        raise BadParam(_("Bác sĩ này không khám dịch vụ đã chọn. Vui lòng chọn lại bác sĩ."))
+    return doctor
 
 
 def _step_links(picked: Picked) -> dict[str, str]:
@@ -382,11 +443,16 @@ def book(request: HttpRequest) -> HttpResponse:
             status=409,
             page_error=_("Khung giờ này đã đủ người, vui lòng chọn giờ khác."),
         )
+    try:
+        doctor = _chosen_doctor(request, picked)
+    except BadParam as exc:
+        return _render_steps(request, picked, now, status=exc.http_status, page_error=exc.message)
+    choice = {"doctor_choices": _doctor_choices(picked, doctor)}
     if access.is_staff_member(request.user):
         return _render_steps(request, picked, now, staff=True)
     if request.user.is_authenticated:
-        return _book_for_account(request, picked, now)
-    return _book_as_guest(request, picked, now)
+        return _book_for_account(request, picked, now, doctor, choice)
+    return _book_as_guest(request, picked, now, doctor, choice)
 
 
 def _booked(request: HttpRequest, appointment: Appointment, proved_phone: str = "") -> HttpResponse:
@@ -401,19 +467,23 @@ def _service_error(form: Any, exc: DomainError, extra: dict[str, Any]) -> int:
     if isinstance(exc, ValidationErrors):
         form.add_service_errors(exc.errors)
         return 400
-    if exc.field in form.fields and exc.field not in ("slot",):
+    if exc.field == "doctor":
+        extra["doctor_error"] = exc.message
+    elif exc.field in form.fields and exc.field not in ("slot",):
         form.add_error(exc.field, exc.message)
     else:
         extra["page_error"] = exc.message
     return exc.status_code
 
 
-def _book_for_account(request: HttpRequest, picked: Picked, now: datetime) -> HttpResponse:
+def _book_for_account(
+    request: HttpRequest, picked: Picked, now: datetime, doctor: Doctor | None, choice: dict[str, Any]
+) -> HttpResponse:
     assert picked.service is not None and picked.slot is not None
     patients = _own_patients(request)
     if not patients:
         return _render_steps(request, picked, now, no_patient=True)
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = dict(choice)
     status = 200
     if request.method == "POST":
         form = AccountBookingForm(request.POST, patients=patients)
@@ -428,6 +498,7 @@ def _book_for_account(request: HttpRequest, picked: Picked, now: datetime) -> Ht
                     channel=Channel.WEB,
                     actor=request.user,
                     reason=form.cleaned_data.get("reason") or "",
+                    doctor=doctor,
                     now=now,
                 )
             except DomainError as exc:
@@ -448,9 +519,11 @@ def _book_for_account(request: HttpRequest, picked: Picked, now: datetime) -> Ht
     )
 
 
-def _book_as_guest(request: HttpRequest, picked: Picked, now: datetime) -> HttpResponse:
+def _book_as_guest(
+    request: HttpRequest, picked: Picked, now: datetime, doctor: Doctor | None, choice: dict[str, Any]
+) -> HttpResponse:
     assert picked.service is not None and picked.slot is not None
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = dict(choice)
     status = 200
     if request.method == "POST":
         form = GuestBookingForm(request.POST)
@@ -476,6 +549,7 @@ def _book_as_guest(request: HttpRequest, picked: Picked, now: datetime) -> HttpR
                     bhyt=data.get("bhyt") or "",
                     reason=data.get("reason") or "",
                     channel=Channel.WEB,
+                    doctor=doctor,
                     now=now,
                 )
             except DomainError as exc:
@@ -586,6 +660,9 @@ def _detail_context(appointment: Appointment, actor: Any, now: datetime) -> dict
         "is_today": local_date_of(appointment.slot_start) == local_date_of(now),
         "masked_phone": mask_phone(appointment.patient.phone),
         "queue_place": appt_selectors.queue_place(appointment=appointment),
+        # "Add to calendar": while the visit is ahead (a live booking not yet received).
+        "calendar": appointment.status in (Status.REQUESTED, Status.CONFIRMED) and appointment.slot_end > now,
+        "google_calendar_url": google_calendar_url(appointment),
     }
 
 
@@ -675,6 +752,21 @@ def appointment_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpRespon
     return _page(request, "www/appt_detail.html", context, status=status)
 
 
+@never_cache
+@require_http_methods(["GET"])
+def appointment_calendar(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """/lich-hen/<id>/lich.ics: the booking as a calendar file, for whoever may see the booking's page (the
+    owning account, or the phone holder proved by OTP in this session); anyone else goes to the page's OTP
+    gate (or gets its 404)."""
+    appointment = _appointment_or_404(public_id)
+    if _actor_for(request, appointment) is None:
+        return redirect("www:appointment", public_id=appointment.public_id)
+    response = HttpResponse(appointment_ics(appointment), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{ics_filename(appointment)}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
 def _changeable(request: HttpRequest, public_id: uuid.UUID) -> tuple[Appointment, Any] | HttpResponse:
     appointment = _appointment_or_404(public_id)
     actor = _actor_for(request, appointment)
@@ -739,7 +831,9 @@ def appointment_reschedule(request: HttpRequest, public_id: uuid.UUID) -> HttpRe
         if request.method == "POST":
             if day is None:
                 raise BadParam(_("Vui lòng chọn ngày và giờ mới."))
-            slot = _pick_slot(_day_slots(service, day, now), day, request.POST.get(P_TIME, ""))
+            slot = _pick_slot(
+                _day_slots(service, day, now, appointment.doctor), day, request.POST.get(P_TIME, "")
+            )
             appt_services.appointment_reschedule(
                 appointment=appointment, actor=actor, slot_start=slot.start, now=now
             )
@@ -747,7 +841,7 @@ def appointment_reschedule(request: HttpRequest, public_id: uuid.UUID) -> HttpRe
             return redirect("www:appointment", public_id=appointment.public_id)
         if day is not None and request.GET.get(P_TIME):
             # A tap on a time only proposes it: the patient confirms the change on this step (a POST).
-            chosen = _pick_slot(_day_slots(service, day, now), day, request.GET[P_TIME])
+            chosen = _pick_slot(_day_slots(service, day, now, appointment.doctor), day, request.GET[P_TIME])
             context["confirm_move"] = {
                 "old": _local(appointment.slot_start),
                 "new": _local(chosen.start),
@@ -775,7 +869,7 @@ def appointment_reschedule(request: HttpRequest, public_id: uuid.UUID) -> HttpRe
                 # A link to the confirmation step, never a button that moves the booking at once.
                 "href": f"{base}?{urlencode({P_DAY: day.isoformat(), P_TIME: f'{_local(s.start):%H:%M}'}, safe=':')}",
             }
-            for s in _day_slots(service, day, now)
+            for s in _day_slots(service, day, now, appointment.doctor)
         ]
         context["days_href"] = base
     context["can_change"] = "reschedule" in APPOINTMENT_WORKFLOW.available(appointment, actor, now=now)

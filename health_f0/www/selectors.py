@@ -117,7 +117,7 @@ def _bookings(user: Any) -> QuerySet[Appointment]:
     return (
         access.appointments_for(user)
         .filter(is_walk_in=False)
-        .select_related("service", "facility", "patient")
+        .select_related("service", "facility", "patient", "doctor")
     )
 
 

@@ -44,6 +44,9 @@ urlpatterns = [
     path("lich-hen/<uuid:public_id>", appointment_views.appointment_detail, name="appointment"),
     path("lich-hen/<uuid:public_id>/huy", appointment_views.appointment_cancel, name="appointment_cancel"),
     path(
+        "lich-hen/<uuid:public_id>/lich.ics", appointment_views.appointment_calendar, name="appointment_ics"
+    ),
+    path(
         "lich-hen/<uuid:public_id>/doi-lich",
         appointment_views.appointment_reschedule,
         name="appointment_reschedule",

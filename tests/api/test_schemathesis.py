@@ -76,12 +76,14 @@ APPOINTMENT_PUBLIC_OPERATIONS = [
     "booking_facility_list",
     "booking_service_list",
     "booking_slot_list",
+    "booking_service_doctors",
     "appointment_book_guest",
 ]
 APPOINTMENT_PATIENT_OPERATIONS = [
     "appointment_list",
     "appointment_book",
     "appointment_detail",
+    "appointment_calendar",
     "appointment_cancel",
     "appointment_reschedule",
 ]

@@ -11,24 +11,39 @@ Conventions of these operations:
   (a service, a patient) answer 400 on that field; a service id in GET /slots that is unknown answers 404.
 * GET /slots for a day outside the booking window (before today or after the service's horizon) answers 200
   with no slots and a `message` saying why, so the app can show it as is.
+* Doctors: GET /services/{id}/doctors lists a service's doctors; GET /slots?doctor=<id> gives that doctor's
+  slots and free places (each slot also lists `doctors` with their free places); a booking's `doctor` is a
+  doctor id, or null for "any doctor" (the system gives the slot's doctor with the most free places). 400
+  `doctor_unavailable`: that doctor does not work in that slot.
 * 409: `slot_full` (no place left), `overlap` (the patient already holds a booking at that time),
-  `cutoff_passed` (too close to the visit to cancel or move it oneself), `invalid_transition`.
+  `limit_service`, `limit_day`, `limit_week` (the patient's limits of live bookings per service, per day,
+  per week), `cutoff_passed` (too close to the visit to cancel or move it oneself), `invalid_transition`.
+* GET /appointments/{id}/calendar.ics: the booking as an iCalendar (RFC 5545) event, for one's calendar.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -47,7 +62,8 @@ from health_f0.api.parsers import JSONParser
 from health_f0.api.permissions import HasOwnPassword, IsStaffMember
 from health_f0.api.schema import error_responses
 from health_f0.appointments import selectors
-from health_f0.appointments.models import Appointment, Channel, Service, ServiceKind, Status
+from health_f0.appointments.calendar import appointment_ics, ics_filename
+from health_f0.appointments.models import Appointment, Channel, Doctor, Service, ServiceKind, Status
 from health_f0.appointments.services import (
     appointment_book,
     appointment_book_guest,
@@ -91,10 +107,25 @@ def _service_field(public_id: UUID) -> Service:
     return service
 
 
+def _doctor_field(service: Service, public_id: UUID | None) -> Doctor | None:
+    """A doctor id of the booking's body: one of the service's doctors (400 on `doctor` otherwise); null is
+    "any doctor"."""
+    if public_id is None:
+        return None
+    doctor = next((d for d in selectors.service_doctors(service=service) if d.public_id == public_id), None)
+    if doctor is None:
+        raise DomainError(
+            _("Bác sĩ này không khám dịch vụ đã chọn. Vui lòng chọn bác sĩ khác hoặc “Bác sĩ bất kỳ”."),
+            code="doctor_not_found",
+            field="doctor",
+        )
+    return doctor
+
+
 def _appointment(user: Any, public_id: str, roles: frozenset[str] | None = None) -> Appointment:
     """One booking in the caller's scope (access.appointments_for: the account's own and family's, or with
     `roles` the staff member's facilities); 404 for missing and for not-yours alike."""
-    queryset = access.appointments_for(user, roles).select_related("service", "facility", "patient")
+    queryset = access.appointments_for(user, roles).select_related("service", "facility", "patient", "doctor")
     try:
         appointment: Appointment = access.get_scoped_or_404(
             queryset, public_id=uuid_or_404(public_id, _("Không tìm thấy lịch hẹn."))
@@ -202,6 +233,18 @@ class RoomSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
+class DoctorSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    title = serializers.CharField(help_text="Học hàm, học vị, ví dụ BS.CKI, ThS.BS, PGS.TS")
+    full_name = serializers.CharField()
+    display_name = serializers.CharField(help_text="Học hàm, học vị và họ tên, như in trên phiếu khám")
+
+
+class SlotDoctorSerializer(serializers.Serializer):
+    doctor = serializers.UUIDField(allow_null=True, help_text="Mã bác sĩ (null: chỗ không gắn bác sĩ)")
+    free = serializers.IntegerField(help_text="Số chỗ còn trống của bác sĩ này")
+
+
 class ServiceRefSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="public_id")
     name = serializers.CharField()
@@ -232,6 +275,16 @@ class SlotSerializer(serializers.Serializer):
     end = serializers.DateTimeField()
     capacity = serializers.IntegerField()
     free = serializers.IntegerField(help_text="Số chỗ còn trống")
+    doctors = serializers.SerializerMethodField(help_text="Số chỗ còn trống theo từng bác sĩ của khung giờ")
+
+    @extend_schema_field(SlotDoctorSerializer(many=True))
+    def get_doctors(self, slot: selectors.FreeSlot) -> list[dict[str, Any]]:
+        ids: dict[int, Any] = self.context.get("doctor_ids", {})
+        return [
+            {"doctor": str(ids[key]) if key in ids else None, "free": free}
+            for key, free in slot.doctor_free
+            if key == 0 or key in ids
+        ]
 
 
 class QueuePlaceSerializer(serializers.Serializer):
@@ -272,6 +325,7 @@ class AppointmentSerializer(serializers.Serializer):
     slot_end = serializers.DateTimeField()
     service = ServiceRefSerializer()
     room = RoomSerializer(source="facility")
+    doctor = DoctorSerializer(allow_null=True, help_text="Bác sĩ khám (null: dịch vụ không chọn bác sĩ)")
     patient = PatientRefSerializer()
     channel = serializers.ChoiceField(choices=Channel.choices)
     reason = serializers.CharField()
@@ -337,6 +391,7 @@ class StaffAppointmentSerializer(serializers.Serializer):
     slot_end = serializers.DateTimeField()
     service = ServiceRefSerializer()
     room = RoomSerializer(source="facility")
+    doctor = DoctorSerializer(allow_null=True)
     patient = StaffPatientSerializer()
     reason = serializers.CharField()
     is_reexam = serializers.BooleanField()
@@ -399,6 +454,12 @@ class SlotListApi(PublicApi):
     class FilterSerializer(serializers.Serializer):
         service = serializers.UUIDField(help_text="Mã dịch vụ (từ GET /facilities/{id}/services)")
         date = serializers.DateField(input_formats=["iso-8601"], help_text="Ngày khám, YYYY-MM-DD")
+        doctor = serializers.UUIDField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="Chỉ các khung giờ của bác sĩ này (mã từ GET /services/{id}/doctors)",
+        )
 
     @extend_schema_serializer(component_name="SlotListOutput")
     class OutputSerializer(serializers.Serializer):
@@ -433,6 +494,8 @@ class SlotListApi(PublicApi):
         if service is None:
             raise NotFound(_("Không tìm thấy dịch vụ khám."))
         day = filters.validated_data["date"]
+        doctors = selectors.service_doctors(service=service)
+        doctor = _doctor_field(service, filters.validated_data["doctor"])
         today = timezone.localdate()
         until = today + timedelta(days=service.booking_horizon_days)
         slots: list[selectors.FreeSlot] = []
@@ -443,7 +506,7 @@ class SlotListApi(PublicApi):
                 "day": f"{until:%d/%m/%Y}"
             }
         else:
-            slots = selectors.slots_free(service=service, start=day, end=day)
+            slots = selectors.slots_free(service=service, start=day, end=day, doctor=doctor)
             message = (
                 None
                 if slots
@@ -457,7 +520,24 @@ class SlotListApi(PublicApi):
             "slots": slots,
             "message": message,
         }
-        return Response(SlotListApi.OutputSerializer(data).data)
+        context = {"doctor_ids": {d.pk: d.public_id for d in doctors}}
+        return Response(SlotListApi.OutputSerializer(data, context=context).data)
+
+
+class ServiceDoctorListApi(PublicApi):
+    @extend_schema(
+        operation_id="booking_service_doctors",
+        tags=[TAG_PUBLIC],
+        summary="Các bác sĩ khám của một dịch vụ (để chọn bác sĩ; không chọn: bác sĩ bất kỳ)",
+        auth=[],
+        parameters=[id_parameter("Mã dịch vụ (từ GET /facilities/{id}/services)")],
+        responses={200: DoctorSerializer(many=True), **error_responses(404)},
+    )
+    def get(self, request: Request, id: str) -> Response:
+        service = selectors.bookable_service(public_id=uuid_or_404(id, _("Không tìm thấy dịch vụ khám.")))
+        if service is None:
+            raise NotFound(_("Không tìm thấy dịch vụ khám."))
+        return Response(DoctorSerializer(selectors.service_doctors(service=service), many=True).data)
 
 
 class GuestBookingApi(PublicApi):
@@ -472,6 +552,9 @@ class GuestBookingApi(PublicApi):
         cccd = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
         bhyt = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
         reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+        doctor = serializers.UUIDField(
+            required=False, allow_null=True, default=None, help_text="Mã bác sĩ; null: bác sĩ bất kỳ"
+        )
         otp = serializers.CharField(max_length=12, help_text='Mã OTP từ POST /otp với "purpose": "booking"')
         consent = serializers.BooleanField(
             help_text="Người đặt lịch đồng ý cho xử lý dữ liệu cá nhân và sức khoẻ (GET /privacy/policy); phải là true"
@@ -501,8 +584,9 @@ class GuestBookingApi(PublicApi):
         fields = dict(validated(GuestBookingApi.InputSerializer, request.data))
         fields.pop("consent")
         service = _service_field(fields.pop("service"))
+        doctor = _doctor_field(service, fields.pop("doctor"))
         appointment = appointment_book_guest(
-            service=service, slot_start=fields.pop("slot"), channel=Channel.APP, **fields
+            service=service, slot_start=fields.pop("slot"), channel=Channel.APP, doctor=doctor, **fields
         )
         consent_for_booking(appointment=appointment, channel=ConsentChannel.GUEST_BOOKING_APP)
         # No account acts here: `actions` is empty (the booking's page opens its steps after an OTP).
@@ -520,7 +604,9 @@ class AppointmentListApi(PatientApi):
         summary="Lịch hẹn của tôi và người thân cùng số điện thoại, mới nhất trước",
     )
     def get(self, request: Request) -> Response:
-        appointments = access.appointments_for(request.user).select_related("service", "facility", "patient")
+        appointments = access.appointments_for(request.user).select_related(
+            "service", "facility", "patient", "doctor"
+        )
         return paginate(
             request,
             self,
@@ -542,6 +628,12 @@ class AppointmentCreateApi(PatientApi):
             help_text="Người thân cùng số điện thoại (mã từ GET /me); mặc định: chính chủ tài khoản",
         )
         reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+        doctor = serializers.UUIDField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="Mã bác sĩ (GET /services/{id}/doctors); null hoặc bỏ trống: bác sĩ bất kỳ",
+        )
 
     @extend_schema(
         operation_id="appointment_book",
@@ -549,8 +641,10 @@ class AppointmentCreateApi(PatientApi):
         summary="Đặt lịch khám cho bản thân hoặc người thân",
         description=(
             "Kênh đặt: app. Lịch chờ bộ phận tư vấn đặt lịch xác nhận (nếu dịch vụ yêu cầu); tin nhắn SMS "
-            "báo từng thay đổi. 409 `slot_full`: khung giờ đã đủ người; 409 `overlap`: người bệnh đã có lịch "
-            "trùng giờ; 400 `slot_unavailable`: không phải khung giờ đang nhận đặt."
+            "báo từng thay đổi. 409 `slot_full`: khung giờ (hoặc chỗ của bác sĩ đã chọn) đã đủ người; 409 "
+            "`overlap`: người bệnh đã có lịch trùng giờ; 409 `limit_service`, `limit_day`, `limit_week`: quá số "
+            "lịch hẹn còn hiệu lực cho phép mỗi dịch vụ, mỗi ngày, mỗi tuần; 400 `slot_unavailable`: không phải "
+            "khung giờ đang nhận đặt; 400 `doctor_unavailable`: bác sĩ không khám khung giờ này."
         ),
         request=InputSerializer,
         responses={201: AppointmentSerializer, **error_responses(400, 401, 403, 409)},
@@ -566,6 +660,7 @@ class AppointmentCreateApi(PatientApi):
             channel=Channel.APP,
             actor=request.user,
             reason=data["reason"],
+            doctor=_doctor_field(service, data["doctor"]),
         )
         return Response(
             AppointmentSerializer(appointment, context={"actor": request.user}).data,
@@ -594,6 +689,45 @@ class AppointmentDetailApi(PatientApi):
         return Response(
             AppointmentSerializer(_appointment(request.user, id), context={"actor": request.user}).data
         )
+
+
+class IcsRenderer(BaseRenderer):
+    """text/calendar for GET .../calendar.ics (an error body under it stays the usual JSON text)."""
+
+    media_type = "text/calendar"
+    format = "ics"
+    charset = "utf-8"
+
+    def render(
+        self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
+    ) -> bytes:
+        return (data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)).encode("utf-8")
+
+
+class AppointmentCalendarApi(PatientApi):
+    renderer_classes = [*APIView.renderer_classes, IcsRenderer]
+
+    @extend_schema(
+        operation_id="appointment_calendar",
+        tags=[TAG_PATIENT],
+        summary="Lịch hẹn dạng tệp lịch (.ics, RFC 5545) để thêm vào lịch của điện thoại",
+        description=(
+            "Một sự kiện (VEVENT): dịch vụ, bác sĩ, nơi khám, đường dây nóng và đường dẫn tới lịch hẹn trên cổng "
+            "thông tin; không có họ tên, ngày sinh hay mã tiếp đón. UID giữ nguyên qua các lần đổi giờ "
+            "(SEQUENCE tăng); lịch đã huỷ có STATUS:CANCELLED."
+        ),
+        parameters=[id_parameter("Mã lịch hẹn")],
+        responses={
+            (200, "text/calendar"): OpenApiResponse(OpenApiTypes.STR, description="Tệp iCalendar"),
+            **error_responses(401, 403, 404),
+        },
+    )
+    def get(self, request: Request, id: str) -> HttpResponse:
+        appointment = _appointment(request.user, id)
+        response = HttpResponse(appointment_ics(appointment), content_type="text/calendar; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{ics_filename(appointment)}"'
+        response["Cache-Control"] = "private, no-store"
+        return response
 
 
 class AppointmentCancelApi(PatientApi):

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext
 
-from health_f0.appointments import services
+from health_f0.appointments import selectors, services
 from health_f0.appointments.desk.common import (
     PICKER_DAYS,
     AppointmentPages,
@@ -19,15 +19,25 @@ from health_f0.appointments.desk.common import (
     start_day,
 )
 from health_f0.appointments.forms import SlotForm
-from health_f0.appointments.models import Channel
+from health_f0.appointments.models import Channel, Doctor
 from health_f0.facilities import access
 from health_f0.privacy.models import ConsentChannel
+
+
+def _picked_doctor(request: HttpRequest, doctors: list[Doctor]) -> Doctor | None:
+    """The doctor chosen with the service (?bac_si=<id>, kept in the booking's POST); None: any doctor (also
+    for an id that is not one of the service's doctors: the picker then shows every slot)."""
+    raw = request.POST.get("bac_si") or request.GET.get("bac_si") or ""
+    return next((d for d in doctors if str(d.pk) == raw.strip()), None)
 
 
 class BookingPages(AppointmentPages):
     def book_view(self, request: HttpRequest) -> HttpResponse:
         """'Đặt lịch qua điện thoại': pick or create the patient, pick a service and a free slot."""
         patient, form, patient_form = self._patient_forms(request, access.BOOKING_DESK_ROLES, SlotForm)
+        chosen = form.services.get(str(form["service"].value() or ""))
+        doctors = selectors.service_doctors(service=chosen) if chosen else []
+        doctor = _picked_doctor(request, doctors)
         if request.method == "POST" and form.is_valid():
             service = form.chosen_service()
             booking: dict[str, Any] = {
@@ -36,6 +46,8 @@ class BookingPages(AppointmentPages):
                 "channel": Channel.PHONE,
                 "actor": request.user,
                 "reason": form.cleaned_data["reason"],
+                "doctor": doctor,
+                "limits_override": form.cleaned_data["limits_override"],
             }
             appointment = self._for_patient(
                 form,
@@ -54,14 +66,14 @@ class BookingPages(AppointmentPages):
                         "tiếp đón %(code)s."
                     )
                     % {
-                        "service": service.name,
+                        "service": service.name
+                        + (f" ({appointment.doctor.display_name})" if appointment.doctor else ""),
                         "when": slot_text(appointment.slot_start),
                         "name": appointment.patient.full_name,
                         "code": appointment.check_in_code,
                     },
                 )
                 return HttpResponseRedirect(self.change_url(appointment.pk))
-        chosen = form.services.get(str(form["service"].value() or ""))
         first, day_form = start_day(request)
         context = {
             **self.page_context(request, gettext("Đặt lịch qua điện thoại")),
@@ -70,8 +82,10 @@ class BookingPages(AppointmentPages):
             "form": form,
             "patient_form": patient_form,
             "service": chosen,
-            "days": slot_days(chosen, first, PICKER_DAYS) if chosen else [],
+            "days": slot_days(chosen, first, PICKER_DAYS, doctor=doctor) if chosen else [],
+            "doctors": doctors,
+            "doctor": doctor,
             "chosen_slot": request.POST.get("slot", ""),
-            "service_query": {k: v for k, v in request.GET.items() if k not in ("service", "tu")},
+            "service_query": {k: v for k, v in request.GET.items() if k not in ("service", "tu", "bac_si")},
         }
         return TemplateResponse(request, "admin/appointments/book.html", context)

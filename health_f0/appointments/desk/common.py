@@ -24,7 +24,7 @@ from unfold.forms import BaseDialogForm
 
 from health_f0.appointments import selectors, services
 from health_f0.appointments.forms import CancelForm, DeclineForm, NewPatientForm, SlotDayForm
-from health_f0.appointments.models import Appointment, Service, Status
+from health_f0.appointments.models import Appointment, Doctor, Service, Status
 from health_f0.appointments.slots import LOCAL_TZ
 from health_f0.core.audit import audit_list_view
 from health_f0.core.exceptions import DomainError
@@ -109,12 +109,17 @@ def history_text(visits: int, no_shows: int) -> str:
 
 
 def slot_days(
-    service: Service, start: date, days: int, current: datetime | None = None
+    service: Service,
+    start: date,
+    days: int,
+    current: datetime | None = None,
+    doctor: Doctor | None = None,
 ) -> list[dict[str, Any]]:
-    """The slot picker: the service's slots over `days` local days from `start`, grouped by day."""
+    """The slot picker: the service's slots (of `doctor`, if given) over `days` local days from `start`,
+    grouped by day."""
     grouped: dict[date, list[dict[str, Any]]] = {}
     for slot in selectors.slots_free(
-        service=service, start=start, end=start + timedelta(days=days - 1), for_staff=True
+        service=service, start=start, end=start + timedelta(days=days - 1), for_staff=True, doctor=doctor
     ):
         local = slot.start.astimezone(LOCAL_TZ)
         grouped.setdefault(local.date(), []).append(

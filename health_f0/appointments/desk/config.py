@@ -21,6 +21,7 @@ from health_f0.appointments.desk.common import WEEKDAYS
 from health_f0.appointments.forms import AppointmentPolicyForm, ScheduleOverrideForm
 from health_f0.appointments.models import (
     AppointmentPolicy,
+    Doctor,
     Holiday,
     ScheduleOverride,
     ScheduleTemplate,
@@ -102,6 +103,8 @@ class AppointmentConfigAdmin(ScopedModelAdmin):
             kwargs["queryset"] = access.scope_by_facility(
                 Service.objects.select_related("facility"), request.user, roles=access.OVERSIGHT_ROLES
             )
+        if db_field.name == "doctor":
+            kwargs["queryset"] = _doctors_for(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
@@ -121,9 +124,21 @@ class AppointmentConfigAdmin(ScopedModelAdmin):
         return None
 
 
+def _doctors_for(user: Any) -> QuerySet[Doctor]:
+    """The doctors a manager may put on a schedule: active, at the facilities they configure."""
+    return access.scope_by_facility(
+        Doctor.objects.filter(is_active=True), user, roles=access.OVERSIGHT_ROLES
+    ).order_by("full_name", "id")
+
+
 class _ServiceChildInline(TabularInline):
     extra = 0
     tab = True
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "doctor":
+            kwargs["queryset"] = _doctors_for(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def _may(self, request: HttpRequest, obj: Any) -> bool:
         if obj is None:
@@ -145,7 +160,7 @@ class _ServiceChildInline(TabularInline):
 
 class ScheduleTemplateInline(_ServiceChildInline):
     model = ScheduleTemplate
-    fields = ("weekday", "start_time", "end_time", "practitioner", "is_active")
+    fields = ("weekday", "start_time", "end_time", "doctor", "is_active")
     verbose_name = _("buổi làm việc")
     verbose_name_plural = _("lịch làm việc hằng tuần")
 
@@ -153,7 +168,7 @@ class ScheduleTemplateInline(_ServiceChildInline):
 class ScheduleOverrideInline(_ServiceChildInline):
     model = ScheduleOverride
     form = ScheduleOverrideForm
-    fields = ("date", "is_closed", "start_time", "end_time", "reason")
+    fields = ("date", "doctor", "is_closed", "start_time", "end_time", "reason")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         # Only today and later: past overrides are history the slots no longer use.
@@ -210,17 +225,33 @@ class ServiceAdmin(AppointmentConfigAdmin):
         return obj.get_booked_priority_display()
 
 
+@admin.register(Doctor, site=desk_site)
+class DoctorAdmin(AppointmentConfigAdmin):
+    """The doctors of a facility; a service names them in its weekly rows (one row per doctor's session)."""
+
+    list_display = ("full_name", "title", "facility", "is_active")
+    list_select_related = ("facility",)
+    list_filter = ("is_active", ("facility", admin.RelatedOnlyFieldListFilter))
+    list_filter_submit = True
+    search_fields = ("full_name",)
+    ordering = ("full_name", "id")
+    fields = ("facility", "title", "full_name", "is_active")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ("facility",) if obj is not None else ()
+
+
 @admin.register(ScheduleOverride, site=desk_site)
 class ScheduleOverrideAdmin(AppointmentConfigAdmin):
     facility_field = "service.facility"
     form = ScheduleOverrideForm
     warns_holiday_data = True
-    list_display = ("date_col", "service", "is_closed", "start_time", "end_time", "reason")
-    list_select_related = ("service",)
+    list_display = ("date_col", "service", "doctor", "is_closed", "start_time", "end_time", "reason")
+    list_select_related = ("service", "doctor")
     list_filter = ("is_closed", ("service", admin.RelatedOnlyFieldListFilter))
     list_filter_submit = True
     ordering = ("-date", "start_time")
-    fields = ("service", "date", "is_closed", "start_time", "end_time", "reason")
+    fields = ("service", "doctor", "date", "is_closed", "start_time", "end_time", "reason")
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._may(request, access.OVERSIGHT_ROLES, obj)
@@ -256,7 +287,7 @@ class HolidayAdmin(AppointmentConfigAdmin):
 @admin.register(AppointmentPolicy, site=desk_site)
 class AppointmentPolicyAdmin(AppointmentConfigAdmin):
     form = AppointmentPolicyForm
-    list_display = ("facility", "days_col", "time_col")
+    list_display = ("facility", "days_col", "time_col", "limits_col")
     list_select_related = ("facility",)
     fields = (
         "facility",
@@ -265,6 +296,7 @@ class AppointmentPolicyAdmin(AppointmentConfigAdmin):
         ("booked_priority", "interleave_ratio"),
         "elderly_age",
         ("recall_limit", "skip_back", "skip_limit"),
+        ("max_live_per_service", "max_per_day", "max_per_week"),
     )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
@@ -280,3 +312,9 @@ class AppointmentPolicyAdmin(AppointmentConfigAdmin):
     @display(description=_("giờ gửi tin nhắc"))
     def time_col(self, obj: AppointmentPolicy) -> str:
         return obj.reminder_time.strftime("%H:%M")
+
+    @display(description=_("giới hạn mỗi người bệnh (dịch vụ / ngày / tuần)"))
+    def limits_col(self, obj: AppointmentPolicy) -> str:
+        return " / ".join(
+            str(n) if n else "—" for n in (obj.max_live_per_service, obj.max_per_day, obj.max_per_week)
+        )

@@ -29,6 +29,12 @@ def group(request: HttpRequest) -> dict[str, Any]:
                 url("appointments_book"),
                 has_role(access.BOOKING_DESK_ROLES),
             ),
+            item(
+                _("Lịch khám theo ngày/tuần"),
+                "calendar_view_week",
+                url("appointments_calendar"),
+                has_role(access.APPOINTMENT_READER_ROLES),
+            ),
             {
                 **item(
                     _("Tái khám cần gọi"),
@@ -80,6 +86,7 @@ def group(request: HttpRequest) -> dict[str, Any]:
                         "appointments_reexams",
                         "appointments_checkin",
                         "appointments_queue",
+                        "appointments_calendar",
                     ),
                 ),
             },
@@ -94,6 +101,12 @@ def group(request: HttpRequest) -> dict[str, Any]:
                 "medical_services",
                 url("appointments_service_changelist"),
                 can_view("appointments.Service"),
+            ),
+            item(
+                _("Bác sĩ"),
+                "stethoscope",
+                url("appointments_doctor_changelist"),
+                can_view("appointments.Doctor"),
             ),
             item(
                 _("Lịch thay đổi theo ngày"),

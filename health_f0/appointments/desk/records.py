@@ -21,6 +21,7 @@ from unfold.forms import BaseDialogForm
 
 from health_f0.appointments import selectors, services
 from health_f0.appointments.desk.booking import BookingPages
+from health_f0.appointments.desk.calendar import CalendarPages
 from health_f0.appointments.desk.common import (
     CANCEL_DIALOG,
     COMPLETE_DIALOG,
@@ -45,7 +46,7 @@ from health_f0.notifications.selectors import deliveries_for_subject
 
 
 @admin.register(Appointment, site=desk_site)
-class AppointmentAdmin(WorklistPages, BookingPages, ReexamPages, ReceptionPages):
+class AppointmentAdmin(WorklistPages, BookingPages, ReexamPages, ReceptionPages, CalendarPages):
     view_roles = access.APPOINTMENT_READER_ROLES
     read_only = True  # changes only through the buttons
     list_display = (
@@ -58,13 +59,14 @@ class AppointmentAdmin(WorklistPages, BookingPages, ReexamPages, ReceptionPages)
         "queue_col",
     )
     list_display_links = ("patient_col",)
-    list_select_related = ("patient", "service", "facility")
+    list_select_related = ("patient", "service", "facility", "doctor")
     list_filter = (
         "status",
         "channel",
         "is_reexam",
         "is_walk_in",
         ("service", admin.RelatedOnlyFieldListFilter),
+        ("doctor", admin.RelatedOnlyFieldListFilter),
     )
     list_filter_submit = True
     list_fullwidth = True
@@ -118,7 +120,7 @@ class AppointmentAdmin(WorklistPages, BookingPages, ReexamPages, ReceptionPages)
 
     def scope(self, user: Any) -> QuerySet[Any]:
         return selectors.appointments_visible(user, access.APPOINTMENT_READER_ROLES).select_related(
-            "facility"
+            "facility", "doctor"
         )
 
     def _may_transition(self, request: HttpRequest, action_name: str, object_id: Any) -> bool:
@@ -174,6 +176,8 @@ class AppointmentAdmin(WorklistPages, BookingPages, ReexamPages, ReceptionPages)
 
     @display(description=_("dịch vụ"), ordering="service__name")
     def service_col(self, obj: Appointment) -> str:
+        if obj.doctor is not None:
+            return f"{obj.service.name} · {obj.doctor.display_name}"
         return obj.service.name
 
     @display(description=_("giờ hẹn"), ordering="slot_start")
@@ -377,6 +381,7 @@ class AppointmentAdmin(WorklistPages, BookingPages, ReexamPages, ReceptionPages)
             path("dat-lich/<int:pk>/tu-choi/", wrap(self.decline_view), name="appointments_decline"),
             path("dat-lich/<int:pk>/doi-lich/", wrap(self.move_view), name="appointments_move"),
             path("dat-lich-moi/", wrap(self.book_view), name="appointments_book"),
+            path("lich/", wrap(self.calendar_view), name="appointments_calendar"),
             path("tai-kham/", wrap(self.reexams_view), name="appointments_reexams"),
             path("tai-kham/<int:pk>/goi/", wrap(self.reexam_call_view), name="appointments_reexam_call"),
             path(

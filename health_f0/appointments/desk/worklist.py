@@ -170,7 +170,14 @@ class WorklistPages(AppointmentPages):
             "patient": appointment.patient,
             "phone": phone_link(appointment.patient.phone),
             "current": slot_text(appointment.slot_start),
-            "days": slot_days(appointment.service, first, PICKER_DAYS, current=appointment.slot_start),
+            # A move keeps the booking's doctor: that doctor's slots and places only.
+            "days": slot_days(
+                appointment.service,
+                first,
+                PICKER_DAYS,
+                current=appointment.slot_start,
+                doctor=appointment.doctor,
+            ),
             "chosen_slot": request.POST.get("slot", ""),
             "back": back,
             "offer_confirm": may(appointment, "confirm", request.user),

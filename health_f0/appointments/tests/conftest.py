@@ -72,3 +72,15 @@ def patient(demo):
 @pytest.fixture
 def patient_user(patient):
     return patient.account
+
+
+def add_doctor(service: Service, full_name: str, title: str = "BS.CKI", weekdays=range(5)):
+    """A doctor of the service's facility working its morning window (07:00-11:30) on `weekdays`."""
+    from health_f0.appointments.models import Doctor
+
+    doctor = Doctor.objects.create(facility=service.facility, title=title, full_name=full_name)
+    for weekday in weekdays:
+        ScheduleTemplate.objects.create(
+            service=service, weekday=weekday, start_time=time(7), end_time=time(11, 30), doctor=doctor
+        )
+    return doctor

@@ -150,3 +150,68 @@ def test_concurrent_check_ins_get_distinct_numbers(demo, persona):
         Appointment.objects.filter(service=service, queue_date=MONDAY).values_list("queue_number", flat=True)
     )
     assert numbers == list(range(1, 13))
+
+
+def test_many_clients_race_for_one_doctors_last_seats(demo, persona):
+    """Ten patients want doctor A's 2 seats while six others take any doctor: A ends with exactly 2, the
+    slot with exactly its 2 (no doctor) + 2 (A) + 2 (B) seats, and every counter matches its bookings."""
+    from health_f0.appointments.tests.conftest import add_doctor
+
+    service = make_service(Facility.objects.get(code="PK-NOI1"), capacity_per_slot=2)
+    doctor_a = add_doctor(service, "Nguyễn Văn An")
+    doctor_b = add_doctor(service, "Lê Thị Bình")
+    station = Facility.objects.get(code="TYT-10510")
+    desk = persona("datlich")
+    slot = local(MONDAY, 8)
+    patients = [make_patient(station, f"Người {i}") for i in range(16)]
+    jobs = [
+        lambda p=p, i=i: services.appointment_book(
+            patient=p,
+            service=service,
+            slot_start=slot,
+            channel="phone",
+            actor=desk,
+            doctor=doctor_a if i < 10 else None,
+            now=NOW,
+        )
+        for i, p in enumerate(patients)
+    ]
+    results = [outcome(r) for r in in_parallel(jobs)]
+    assert set(results) <= {"ok", "slot_full"}, results
+    booked = Counter(
+        Appointment.objects.filter(service=service, slot_start=slot).values_list("doctor_id", flat=True)
+    )
+    assert booked[doctor_a.pk] == 2
+    assert sum(booked.values()) == results.count("ok") == 6  # 6 "any" bookings fill B and the plain seats
+    counters = dict(
+        SlotCounter.objects.filter(service=service, slot_start=slot).values_list("doctor_key", "booked")
+    )
+    assert counters == {0: booked[None], doctor_a.pk: 2, doctor_b.pk: booked[doctor_b.pk]}
+    assert booked[doctor_b.pk] == 2 and booked[None] == 2
+
+
+def test_one_patient_racing_past_the_day_limit(demo, persona):
+    """Five bookings of one patient on one day, at once, in five services: exactly the day's limit pass."""
+    from health_f0.appointments.models import AppointmentPolicy
+
+    AppointmentPolicy.objects.update_or_create(
+        facility=Facility.objects.get(code="TTYT-HD"), defaults={"max_per_day": 2}
+    )
+    rooms = [Facility.objects.get(code=code) for code in ("PK-NOI1", "PK-NHI")]
+    clinics = [make_service(rooms[i % 2]) for i in range(5)]
+    patient = make_patient(Facility.objects.get(code="TYT-10510"))
+    desk = persona("datlich")
+    jobs = [
+        lambda s=s, i=i: services.appointment_book(
+            patient=patient,
+            service=s,
+            slot_start=local(MONDAY, (7, 8, 9, 10, 14)[i]),
+            channel="phone",
+            actor=desk,
+            now=NOW,
+        )
+        for i, s in enumerate(clinics)
+    ]
+    results = Counter(outcome(r) for r in in_parallel(jobs))
+    assert results == {"ok": 2, "limit_day": 3}
+    assert Appointment.objects.filter(patient=patient).count() == 2

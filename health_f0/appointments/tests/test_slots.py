@@ -159,7 +159,7 @@ def test_holiday_closes_and_override_opens():
 
 def test_two_practitioners_same_start_sum_capacity():
     slots = compute_slots(
-        templates=[Window(0, time(7), time(8), "BS A"), Window(0, time(7), time(8), "BS B")],
+        templates=[Window(0, time(7), time(8), 1), Window(0, time(7), time(8), 2)],
         overrides=[],
         holidays=[],
         duration_minutes=30,
@@ -169,3 +169,52 @@ def test_two_practitioners_same_start_sum_capacity():
         now=datetime(2026, 1, 1, tzinfo=UTC),
     )
     assert [s.capacity for s in slots] == [4, 4]
+    assert [s.seats for s in slots] == [((1, 2), (2, 2)), ((1, 2), (2, 2))]
+    assert slots[0].seats_of(1) == 2 and slots[0].seats_of(0) == 0
+
+
+def test_doctor_rows_and_plain_rows_keep_their_seats_apart():
+    slots = compute_slots(
+        templates=[Window(0, time(7), time(8)), Window(0, time(7, 30), time(8), 5)],
+        overrides=[],
+        holidays=[],
+        duration_minutes=30,
+        capacity=3,
+        start_date=START,
+        end_date=START,
+        now=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    assert [(s.capacity, s.seats) for s in slots] == [(3, ((0, 3),)), (6, ((0, 3), (5, 3)))]
+    assert slots[0].doctor_keys == (0,) and slots[1].doctor_keys == (0, 5)
+
+
+def test_a_doctors_override_replaces_only_that_doctors_rows():
+    week = [Window(0, time(7), time(8)), Window(0, time(7), time(8), 5), Window(0, time(7), time(8), 6)]
+    base = {
+        "templates": week,
+        "duration_minutes": 60,
+        "capacity": 1,
+        "start_date": START,
+        "end_date": START,
+        "now": datetime(2026, 1, 1, tzinfo=UTC),
+    }
+    # Doctor 5 off that day: the service's and doctor 6's seats stay.
+    off = compute_slots(overrides=[Override(START, True, doctor=5)], holidays=[], **base)
+    assert [s.seats for s in off] == [((0, 1), (6, 1))]
+    # Doctor 6 in the afternoon instead; doctor 5 keeps the morning.
+    moved = compute_slots(
+        overrides=[Override(START, False, time(14), time(15), doctor=6)], holidays=[], **base
+    )
+    assert [(s.local_start.hour, s.seats) for s in moved] == [(7, ((0, 1), (5, 1))), (14, ((6, 1),))]
+    # A holiday: only a doctor's own opening opens it, for that doctor.
+    holiday = compute_slots(
+        overrides=[Override(START, False, time(9), time(10), doctor=5)], holidays=[START], **base
+    )
+    assert [(s.local_start.hour, s.seats) for s in holiday] == [(9, ((5, 1),))]
+    # An override of the whole service still replaces every doctor's rows.
+    whole = compute_slots(
+        overrides=[Override(START, False, time(9), time(10)), Override(START, True, doctor=5)],
+        holidays=[],
+        **base,
+    )
+    assert [(s.local_start.hour, s.seats) for s in whole] == [(9, ((0, 1),))]

@@ -21,7 +21,14 @@ from django.test import Client
 from django.urls import Resolver404, resolve
 
 from health_f0.appointments import reminders, selectors, services, texts
-from health_f0.appointments.models import Appointment, AppointmentReminder, Service, ServiceKind, Status
+from health_f0.appointments.models import (
+    Appointment,
+    AppointmentReminder,
+    Doctor,
+    Service,
+    ServiceKind,
+    Status,
+)
 from health_f0.appointments.tests.conftest import MONDAY, NOW, local, make_patient, make_service
 from health_f0.core.text import SMS_TWO_SEGMENTS, sms_segments, sms_text, unaccent
 from health_f0.facilities.models import Facility
@@ -158,6 +165,11 @@ def test_every_template_keeps_link_names_and_time_whole_in_two_segments(
         actor=persona("datlich"),
         now=NOW,
     )
+    # The longest title and a long name: the doctor is named whole after the time in every case but the
+    # maxima (where they may be left out, never cut).
+    doctor = Doctor.objects.create(facility=room, title="PGS.TS.BS.CKII", full_name="Nguyễn Thị Phương Thảo")
+    Appointment.objects.filter(pk=appointment.pk).update(doctor=doctor)
+    appointment.refresh_from_db()
     online = kind == ServiceKind.ONLINE
     room_url = selectors.meeting_url(appointment)
     assert bool(room_url) == online
@@ -176,6 +188,9 @@ def test_every_template_keeps_link_names_and_time_whole_in_two_segments(
         message = OutboxMessage.objects.order_by("pk").last()
         assert message is not None and OutboxMessage.objects.count() == before + 1
         _check(message.body, appointment, timed=event not in TIMELESS)
+        if "{doctor}" in texts.TEMPLATES[texts.event_for(event, online=online)] and case != "maxima":
+            assert f"({doctor.sms_name})" in message.body, message.body
+        assert "(PGS" not in message.body or f"({doctor.sms_name})" in message.body, message.body
         assert message.segments == sms_segments(message.body) <= 2
         assert message.cost_vnd == texts.cost_vnd(message.body) == message.segments * 750
         if event == "declined":

@@ -23,6 +23,7 @@ from health_f0.appointments import services as appointment_services
 from health_f0.appointments.models import (
     Appointment,
     AppointmentPolicy,
+    Doctor,
     ReexamPlan,
     ScheduleTemplate,
     Service,
@@ -69,8 +70,19 @@ class Command(BaseCommand):
             self._bookings(data, services)
         self.stdout.write(self.style.SUCCESS(f"Appointment demo ready: {len(services)} services."))
 
+    def _doctors(self, data: dict[str, Any]) -> dict[str, Doctor]:
+        out: dict[str, Doctor] = {}
+        for row in data.get("doctors", []):
+            out[row["key"]], _ = Doctor.objects.update_or_create(
+                facility=Facility.objects.get(code=row["facility"]),
+                full_name=row["full_name"],
+                defaults={"title": row["title"], "is_active": True},
+            )
+        return out
+
     def _services(self, data: dict[str, Any]) -> dict[str, Service]:
         out: dict[str, Service] = {}
+        doctors = self._doctors(data)
         for row in data["services"]:
             facility = Facility.objects.get(code=row["facility"])
             defaults = {field: row[field] for field in SERVICE_FIELDS if field in row}
@@ -84,7 +96,7 @@ class Command(BaseCommand):
                     weekday=window[0],
                     start_time=_hm(window[1]),
                     end_time=_hm(window[2]),
-                    practitioner=window[3] if len(window) > 3 else "",
+                    doctor=doctors[window[3]] if len(window) > 3 else None,
                 )
                 for window in data["weekly"][row["schedule"]]
             )
