@@ -34,9 +34,13 @@ def gateway_class(name: str) -> type[Gateway] | None:
         logger.info("payment gateway %s not installed", name)
         return None
     for value in vars(module).values():
-        if isinstance(value, type) and issubclass(value, Gateway) and getattr(value, "name", "") == name:
-            if not getattr(value, "__abstractmethods__", None):
-                return value
+        if (
+            isinstance(value, type)
+            and issubclass(value, Gateway)
+            and getattr(value, "name", "") == name
+            and not getattr(value, "__abstractmethods__", None)
+        ):
+            return value
     return None
 
 
