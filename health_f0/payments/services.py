@@ -735,13 +735,14 @@ def refunds_start_due(*, now: datetime | None = None, limit: int = 200) -> int:
 def _refund_reason(payment: Payment) -> str:
     from health_f0.appointments.models import CancelSource
 
-    source = getattr(payment.appointment, "cancel_source", "")
-    return {
-        CancelSource.PATIENT: "Nguoi benh huy lich",
-        CancelSource.DECLINED: "Lich hen khong duoc xac nhan",
-        CancelSource.STAFF: "Co so huy lich",
-        CancelSource.SYSTEM: "Lich hen da huy",
-    }.get(source, "Lich hen da huy")
+    source = str(getattr(payment.appointment, "cancel_source", ""))
+    reasons: dict[str, str] = {
+        CancelSource.PATIENT: "Người bệnh huỷ lịch hẹn",
+        CancelSource.DECLINED: "Lịch hẹn không được xác nhận",
+        CancelSource.STAFF: "Cơ sở huỷ lịch hẹn",
+        CancelSource.SYSTEM: "Lịch hẹn đã bị huỷ",
+    }
+    return reasons.get(source, "Lịch hẹn đã bị huỷ")
 
 
 def payments_sweep(*, now: datetime | None = None) -> dict[str, int]:
