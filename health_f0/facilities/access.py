@@ -761,3 +761,14 @@ def gateway_accounts_for(user: Any) -> QuerySet[Any]:
     return scope_by_facility(
         GatewayAccount.objects.all(), user, field="facility", roles=GATEWAY_ACCOUNT_ROLES
     )
+
+
+# The gateways' answers (PaymentEvent: callbacks applied or refused, queries, refunds): managers and administrators
+# of the facility. Refused callbacks naming no known payment have no facility: superusers only.
+PAYMENT_LOG_ROLES: frozenset[str] = OVERSIGHT_ROLES
+
+
+def payment_events_for(user: Any) -> QuerySet[Any]:
+    from health_f0.payments.models import PaymentEvent
+
+    return scope_by_facility(PaymentEvent.objects.all(), user, field="facility", roles=PAYMENT_LOG_ROLES)

@@ -24,7 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from health_f0.appointments.models import Appointment
-from health_f0.core.exceptions import DomainError
+from health_f0.core.exceptions import DomainError, NotFound
 from health_f0.core.request_context import client_ip
 from health_f0.facilities import access
 from health_f0.his.models import HisVisit
@@ -43,6 +43,14 @@ def _qr_svg(payload: str) -> str:
     return str(
         segno.make(payload, error="m").svg_inline(border=2, dark="#111827", svgclass="qr-code", omitsize=True)
     )
+
+
+def _own(queryset: Any, public_id: uuid.UUID) -> Any:
+    """One row of the account's own scope, else a 404 (missing and not-yours alike)."""
+    try:
+        return access.get_scoped_or_404(queryset, public_id=public_id)
+    except NotFound:
+        raise Http404(_("Không tìm thấy hồ sơ.")) from None
 
 
 def _gateway_choices(facility: Any) -> list[tuple[str, str]]:
@@ -84,9 +92,11 @@ def _choose_page(
 @require_http_methods(["GET", "POST"])
 def pay_booking(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """Pay a booking's examination fee (the service's price) through a gateway the facility offers."""
-    appointment = access.get_scoped_or_404(
-        access.appointments_for(request.user).select_related("service", "facility", "patient"),
-        public_id=public_id,
+    appointment = _own(
+        Appointment.objects.filter(patient__in=access.own_patients_for(request.user)).select_related(
+            "service", "facility", "patient"
+        ),
+        public_id,
     )
     state = selectors.booking_payment_state(appointment)
     context = {
@@ -114,9 +124,10 @@ def pay_booking(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def pay_visit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """Pay the patient's share of a visit's bill (XML1 totals) through a gateway the facility offers."""
-    visit = access.get_scoped_or_404(
-        access.his_records_for(request.user, HisVisit).select_related("facility", "patient"),
-        public_id=public_id,
+    if access.is_staff_member(request.user):  # staff read visits in the desk; paying is the patient's
+        raise Http404(_("Không tìm thấy hồ sơ."))
+    visit = _own(
+        access.his_records_for(request.user, HisVisit).select_related("facility", "patient"), public_id
     )
     paid = selectors.paid_payment(visit=visit)
     amount = selectors.visit_amount_due(visit)

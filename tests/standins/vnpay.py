@@ -304,7 +304,7 @@ class VnpayStandIn:
             return {"vnp_ResponseCode": "99", "vnp_Message": "Invalid request"}
         values = {k: "" if v is None else str(v) for k, v in data.items()}
         self.api_requests.append(values)
-        command = values.get("vnp_Command")
+        command = values.get("vnp_Command", "")
         tmn = values.get("vnp_TmnCode", "")
         if tmn not in self.accounts:
             return {"vnp_ResponseCode": "02", "vnp_Message": "Invalid TmnCode"}

@@ -22,8 +22,8 @@ from tests.standins.vnpay import VnpayStandIn
 PRICE = 150_000
 
 
-@pytest.fixture
-def vnpay() -> Iterator[VnpayStandIn]:
+@pytest.fixture(name="vnpay")
+def vnpay_fixture() -> Iterator[VnpayStandIn]:
     standin = VnpayStandIn(
         accounts={
             "HF0TTYT1": "TTYTSECRETKEY0123456789ABCDEFGH",
@@ -48,19 +48,19 @@ def vnpay_account(facility: Facility, standin: VnpayStandIn, tmn: str) -> Gatewa
     )
 
 
-@pytest.fixture
-def ttyt_vnpay(demo: Any, vnpay: VnpayStandIn, settings: Any) -> GatewayAccount:
+@pytest.fixture(name="ttyt_vnpay")
+def ttyt_vnpay_fixture(demo: Any, vnpay: VnpayStandIn, settings: Any) -> GatewayAccount:
     settings.PAYMENT_GATEWAY_TIMEOUT = 0.4
     return vnpay_account(Facility.objects.get(code="TTYT-HD"), vnpay, "HF0TTYT1")
 
 
-@pytest.fixture
-def patient(demo: Any) -> Patient:
+@pytest.fixture(name="patient")
+def patient_fixture(demo: Any) -> Patient:
     return Patient.objects.get(account__username="bn0000001")
 
 
-@pytest.fixture
-def priced_service(demo: Any) -> Service:
+@pytest.fixture(name="priced_service")
+def priced_service_fixture(demo: Any) -> Service:
     service = make_service(Facility.objects.get(code="PK-NOI1"), requires_confirmation=False)
     ServicePaymentPolicy.objects.create(
         service=service, price=PRICE, prepayment=Prepayment.REQUIRED, pay_deadline_minutes=30
@@ -84,13 +84,13 @@ def make_booking(
     )
 
 
-@pytest.fixture
-def booking(priced_service: Service, patient: Patient) -> Appointment:
+@pytest.fixture(name="booking")
+def booking_fixture(priced_service: Service, patient: Patient) -> Appointment:
     return make_booking(priced_service, patient)
 
 
-@pytest.fixture
-def visit(demo: Any, patient: Patient) -> HisVisit:
+@pytest.fixture(name="visit")
+def visit_fixture(demo: Any, patient: Patient) -> HisVisit:
     return HisVisit.objects.create(
         patient=patient,
         facility=Facility.objects.get(code="TTYT-HD"),
