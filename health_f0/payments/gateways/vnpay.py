@@ -237,7 +237,7 @@ class VNPayGateway(Gateway):
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         if not self.config.api_url_2:
             raise GatewayError("VNPay API URL not configured")
-        timeout = float(getattr(settings, "PAYMENT_GATEWAY_TIMEOUT", 10))
+        timeout = settings.PAYMENT_GATEWAY_TIMEOUT
         try:
             response = requests.post(self.config.api_url_2, json=body, timeout=timeout)
         except requests.ConnectTimeout as exc:
