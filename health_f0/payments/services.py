@@ -212,14 +212,13 @@ def _payment_row(
     """The payment row to send the patient with (a pending one of the same gateway still valid is reused),
     committed before the gateway is asked. The target (booking or visit) is locked, so two taps on "Thanh
     toán" never make two payments. Returns (payment, is_new)."""
-    if appointment is not None:
-        target: Any = (
-            Appointment.objects.select_for_update()
-            .select_related("service", "facility", "patient")
-            .get(pk=appointment.pk)
-        )
-    else:
-        target = HisVisit.objects.select_for_update().select_related("facility", "patient").get(pk=visit.pk)  # type: ignore[union-attr]
+    # Lock the booking (or visit) row alone: MariaDB would also lock the rows of a joined table (its
+    # facility, its patient), serializing unrelated work; then read it with its relations.
+    model: Any = Appointment if appointment is not None else HisVisit
+    target_pk = (appointment or visit).pk  # type: ignore[union-attr]
+    list(model.objects.select_for_update().filter(pk=target_pk).values_list("pk", flat=True))
+    related = ("service", "facility", "patient") if appointment is not None else ("facility", "patient")
+    target: Any = model.objects.select_related(*related).get(pk=target_pk)
     filters = {"appointment": target} if appointment is not None else {"visit": target}
     if selectors.paid_payment(**filters) is not None:
         raise DomainError(_("Khoản này đã được thanh toán."), code="already_paid")
@@ -508,6 +507,8 @@ def callback_apply(
         logger.warning("payment callback refused: %s %s %s (%s)", gateway, kind, reference[:32], result)
         return Applied(code, payment)
 
+    if not reference:  # not a callback at all (no reference to look up): answered, not logged
+        return Applied(EventResult.NOT_FOUND)
     if payment is None:
         return refuse(EventResult.NOT_FOUND, "not_found")
     try:
@@ -823,8 +824,10 @@ def refund_start(*, payment: Payment, actor: Any, reason: str, now: datetime | N
 def _refund_finish(
     refund_id: int, *, accepted: bool, failure: str, code: str, gateway_ref: str, now: datetime
 ) -> Refund:
+    # The payment first, then its refund: the order every writer of both takes.
+    payment_id = Refund.objects.values_list("payment_id", flat=True).get(pk=refund_id)
+    payment = Payment.objects.select_for_update().get(pk=payment_id)
     refund = Refund.objects.select_for_update().get(pk=refund_id)
-    payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
     refund.attempts += 1
     refund.gateway_code = code[:16]
     if gateway_ref:
