@@ -269,11 +269,22 @@ def world(appointments_demo: Any, persona: Any, settings: Any) -> dict[str, Any]
     )
     # A payment of a booking's fee (the payment result page and the gateways' callbacks, GET by protocol:
     # without a gateway's signed parameters they change nothing).
-    from health_f0.payments.models import Payment, new_reference
+    from health_f0.payments.crypto import encrypt
+    from health_f0.payments.models import (
+        GatewayAccount,
+        Payment,
+        PaymentEvent,
+        ServicePaymentPolicy,
+        new_reference,
+    )
 
     booked = Appointment.objects.filter(status="confirmed").first()
     assert booked is not None
-    Payment.objects.create(
+    GatewayAccount.objects.create(
+        facility=ttyt, gateway="vnpay", merchant_code="WALK", secret_encrypted=encrypt("walk-secret")
+    )
+    ServicePaymentPolicy.objects.create(service=service, price=150_000, prepayment="optional")
+    payment = Payment.objects.create(
         facility=booked.facility,
         patient=booked.patient,
         purpose="booking_fee",
@@ -283,6 +294,14 @@ def world(appointments_demo: Any, persona: Any, settings: Any) -> dict[str, Any]
         reference=new_reference(),
         status="pending",
         expires_at=timezone.now() + timedelta(minutes=30),
+    )
+    PaymentEvent.objects.create(
+        gateway="vnpay",
+        kind="ipn",
+        reference=payment.reference,
+        payment=payment,
+        facility=payment.facility,
+        result="bad_signature",
     )
     statuses = set(Appointment.objects.values_list("status", flat=True))
     assert statuses >= {"requested", "confirmed", "checked_in", "completed", "cancelled", "no_show"}, statuses
