@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.db.models import QuerySet
 
@@ -49,6 +50,18 @@ def gateways_offered(facility: Any) -> list[str]:
         )
     )
     return [name for name in gateways.available() if name in names]
+
+
+def gateway_origins(facility: Any) -> list[str]:
+    """The origins (scheme://host[:port]) of the payment pages this facility's gateways send patients to: the
+    portal's Content-Security-Policy lets the "Thanh toán" form redirect there (form-action), and nowhere else."""
+    origins = []
+    for name in gateways_offered(facility):
+        account = gateway_account(facility, name)
+        split = urlsplit(account.api_url if account else "")
+        if split.scheme in ("https", "http") and split.netloc:
+            origins.append(f"{split.scheme}://{split.netloc}")
+    return sorted(set(origins))
 
 
 def gateway_config(account: GatewayAccount) -> GatewayConfig:

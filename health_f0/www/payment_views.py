@@ -84,7 +84,12 @@ def _choose_page(
     status = error.status_code if error is not None else 200
     context["page_error"] = error.message if error is not None else ""
     context["error_field"] = getattr(error, "field", "") if error is not None else ""
-    return _page(request, "www/pay_choose.html", context, status=status)
+    response = _page(request, "www/pay_choose.html", context, status=status)
+    facility = context["appointment"].facility if context["kind"] == "booking" else context["visit"].facility
+    origins = selectors.gateway_origins(facility)
+    if origins:  # the form's redirect goes to the gateway's page (CSP form-action applies to redirects)
+        response._csp_update = {"form-action": origins}  # type: ignore[attr-defined]
+    return response
 
 
 @never_cache

@@ -60,10 +60,14 @@ def login(page: Any, base: str) -> None:
 
 def weigh(page: Any, url: str, base: str) -> int:
     responses: list[Any] = []
-    page.on("response", responses.append)
+
+    def handler(response: Any) -> None:
+        responses.append(response)
+
+    page.on("response", handler)
     page.goto(url)
     page.wait_for_load_state("networkidle")
-    page.remove_listener("response", responses.append)
+    page.remove_listener("response", handler)
     assert all(r.url.startswith(base) for r in responses), "no third-party requests"
     return sum(len(r.body()) for r in responses if r.status < 300)
 
