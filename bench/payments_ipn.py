@@ -78,6 +78,8 @@ def _prepare(count: int) -> list[dict[str, str]]:
         sex="male",
         phone="+84900000999",
         province_code=31,
+        ward_code=10510,
+        facility=facility,
     )
     now = timezone.now()
     with transaction.atomic():
@@ -180,7 +182,7 @@ def main() -> None:
     latencies: list[float] = []
     for worker_codes, worker_latencies, _elapsed in results:
         for code, n in worker_codes.items():
-            codes[code] = codes.get(code, 0) + n
+            codes[str(code)] = codes.get(str(code), 0) + n
         latencies.extend(worker_latencies)
     total = len(ipns) * args.workers
     payments = Payment.objects.filter(reference__in=[p["vnp_TxnRef"] for p in ipns])
