@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "health_f0.appointments",
     "health_f0.his",
     "health_f0.privacy",
+    "health_f0.payments",
     "health_f0.api",
     "health_f0.www",
     "health_f0.reports",
@@ -434,6 +435,10 @@ ZNS_OA_SECRET_KEY = os.environ.get("ZNS_OA_SECRET_KEY", "")  # the OA secret key
 # The first refresh token (Zalo replaces it at each refresh; the current one is kept encrypted in the DB).
 ZNS_REFRESH_TOKEN = os.environ.get("ZNS_REFRESH_TOKEN", "")
 ZNS_TIMEOUT = float(os.environ.get("ZNS_TIMEOUT", "10"))
+
+# Online payments (health_f0.payments): seconds to wait for a gateway's API (VNPay querydr/refund, MoMo, payOS).
+# Each facility's gateway accounts and keys are registered in the desk (Thanh toán > Tài khoản cổng thanh toán).
+PAYMENT_GATEWAY_TIMEOUT = float(os.environ.get("PAYMENT_GATEWAY_TIMEOUT", "10"))
 # Approved template id per message kind (notifications.models.MessageKind), e.g.
 # ZNS_TEMPLATE_APPOINTMENT_REMINDER=231678; a kind without a template always goes by SMS.
 ZNS_TEMPLATES = {

@@ -43,6 +43,7 @@ urlpatterns = [
     re_path(r"^media/guidance/(?P<path>[\w.-]+\.pdf)$", guidance_pdf),
     path("i18n/", include("django.conf.urls.i18n")),
     path("hang-doi/", include("health_f0.appointments.urls")),
+    path("thanh-toan/", include("health_f0.www.payment_urls")),
     path("", include("health_f0.www.urls")),
 ]
 

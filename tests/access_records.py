@@ -312,3 +312,37 @@ def resident_account() -> Patient:
         password="Cu-dan-tinh-2026",
         consent=True,
     ).patient
+
+
+def payment_records(appointments: dict[str, Appointment]) -> dict[str, Any]:
+    """pay_a / pay_b: a paid booking fee of appt_a (under TTYT-HD) / of appt_b (HOSPITAL_B), as the gateway's
+    callback leaves it; and a gateway-answer log row (PaymentEvent) for each."""
+    from health_f0.payments.models import Payment, PaymentEvent, new_reference
+
+    out: dict[str, Any] = {}
+    for suffix in ("a", "b"):
+        appointment = appointments[f"appt_{suffix}"]
+        payment = Payment.objects.create(
+            facility=appointment.facility,
+            patient=appointment.patient,
+            purpose="booking_fee",
+            appointment=appointment,
+            amount=150_000,
+            gateway="vnpay",
+            reference=new_reference(),
+            status="paid",
+            paid_at=timezone.now(),
+            expires_at=timezone.now() + timedelta(minutes=30),
+        )
+        PaymentEvent.objects.create(
+            gateway="vnpay",
+            kind="ipn",
+            reference=payment.reference,
+            payment=payment,
+            facility=payment.facility,
+            verified=True,
+            result="ok",
+            amount=150_000,
+        )
+        out[f"pay_{suffix}"] = payment
+    return out

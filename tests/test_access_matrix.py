@@ -1401,3 +1401,71 @@ def test_queue_steps_and_hall_display(
         assert response.status_code == 200, (username, url)
         for patient in (patients["pat_a"], patients["pat_b"]):
             assert patient.full_name not in body and patient.phone[-9:] not in body, (username, url)
+
+
+# --- Payments (issue 13): the desk's payments list and detail, the gateways' log, the patient API ---------
+
+# pay_a: a paid booking fee of appt_a (Phòng khám Nội 1, under TTYT-HD); pay_b: of appt_b (BV-KA, outside it).
+# PAYMENT_READER_ROLES (booking desk, reception, managers, administrators) see their facilities' payments;
+# the gateways' log (PAYMENT_LOG_ROLES) is for managers and administrators. Patients see theirs in the API.
+PAYMENT_SEES: dict[str, set[str]] = {
+    "admin": {"pay_a", "pay_b"},
+    "syt.lanhdao": {"pay_a", "pay_b"},
+    "ttyt.lanhdao": {"pay_a"},
+    "thanhdong.nv": set(),
+    "thanhdong.truong": set(),
+    "lethanhnghi.nv": set(),
+    "tanhung.nv": set(),
+    "bacsi.dieutri": set(),
+    "datlich": {"pay_a"},
+    "tiepdon": {"pay_a"},
+    "lienket.his": set(),
+}
+PAYMENT_LOG_SEES: dict[str, set[str]] = {
+    name: (seen if name in {"admin", "syt.lanhdao", "ttyt.lanhdao"} else set())
+    for name, seen in PAYMENT_SEES.items()
+}
+
+
+@pytest.fixture
+def payments(appointments: dict[str, Any]) -> dict[str, Any]:
+    return access_records.payment_records(appointments)
+
+
+@pytest.mark.parametrize("username", PERSONAS)
+def test_payments(username: str, payments: dict[str, Any], persona: Any) -> None:
+    assert set(PAYMENT_SEES) == set(PERSONAS)
+    desk = _desk(persona, username)
+    model = "payments_payment"
+    shown = _desk_shows(desk, model, payments, lambda p: p.reference)
+    log = desk.get(reverse("admin:payments_paymentevent_changelist"))
+    log_html = log.content.decode() if log.status_code == 200 else ""
+    api = _api(persona, username)
+    for key, payment in payments.items():
+        expected = key in PAYMENT_SEES[username]
+        assert shown[key] == (expected, expected), (username, key, shown[key])
+        assert (payment.reference in log_html) == (key in PAYMENT_LOG_SEES[username]), (username, key)
+        # The patient API is for patients: staff are refused whatever the payment.
+        assert api.get(f"/api/v1/payments/{payment.public_id}").status_code == 403
+        assert desk.get(f"/thanh-toan/lich-hen/{payment.appointment.public_id}").status_code == 404
+
+
+def test_a_patient_reads_only_own_payments(payments: dict[str, Any], persona: Any) -> None:
+    for owner, own_key, other_key in (("a", "pay_a", "pay_b"), ("b", "pay_b", "pay_a")):
+        account = payments[own_key].patient.account
+        api = APIClient()
+        raw, _token = api_token_issue(user=access_records.portal_ready(payments[own_key].patient).account)
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        assert api.get(f"/api/v1/payments/{payments[own_key].public_id}").status_code == 200, owner
+        assert api.get(f"/api/v1/payments/{payments[other_key].public_id}").status_code == 404, owner
+        portal = Client()
+        portal.force_login(account)
+        assert (
+            portal.get(f"/thanh-toan/lich-hen/{payments[other_key].appointment.public_id}").status_code == 404
+        )
+        assert portal.get(reverse("admin:payments_payment_changelist")).status_code == 302
+
+
+def test_anonymous_sees_no_payment(payments: dict[str, Any]) -> None:
+    assert APIClient().get(f"/api/v1/payments/{payments['pay_a'].public_id}").status_code == 401
+    assert Client().get(f"/thanh-toan/lich-hen/{payments['pay_a'].appointment.public_id}").status_code == 302

@@ -45,6 +45,7 @@ _DESCRIPTIONS = {
     409: "Xung đột trạng thái (đã xử lý, trùng hồ sơ...).",
     422: "Mâu thuẫn với một yêu cầu trước (ví dụ Idempotency-Key đã dùng cho câu trả lời khác); không lưu gì.",
     429: "Quá nhiều yêu cầu; xem tiêu đề Retry-After.",
+    503: "Dịch vụ bên ngoài (ví dụ cổng thanh toán) tạm thời không kết nối được; thử lại sau.",
 }
 
 

@@ -6,6 +6,7 @@ from health_f0.api.apis import (
     his,
     monitoring,
     notifications,
+    payments,
     privacy,
     public,
     registrations,
@@ -131,4 +132,6 @@ urlpatterns = [
 urlpatterns += [
     path("accounts", accounts.AccountCreateApi.as_view(), name="accounts"),
     path("auth/password-reset", accounts.PasswordResetApi.as_view(), name="auth-password-reset"),
+    path("payments", payments.PaymentCollectionApi.as_view(), name="payments"),
+    path("payments/<str:id>", payments.PaymentDetailApi.as_view(), name="payment"),
 ]

@@ -969,6 +969,19 @@ def requests_lapse(*, now: datetime | None = None, limit: int = 1000) -> int:
     return lapsed
 
 
+@retry_on_deadlock
+@transaction.atomic
+def appointment_release_unpaid(
+    *, appointment: Appointment, reason: str, now: datetime | None = None
+) -> Appointment:
+    """A booking that had to be paid ahead and was not by the deadline (payments.services decides): the
+    system cancels it (cancel_source "system"), frees the seat and texts the patient. A booking no longer
+    requested or confirmed raises InvalidTransition and is left alone."""
+    return _cancel(
+        appointment, action="expire", actor=None, reason=reason, now=now or timezone.now(), event="unpaid"
+    )
+
+
 # --- Re-examinations -------------------------------------------------------------------------------
 
 

@@ -47,6 +47,8 @@ TEMPLATES = {
     "turn_next": "{label}: ban la nguoi tiep theo, so {number} {service}. Moi vao phong kham. Xem: {link}",
     "no_show": "{label}: ban da vang lich {service} {when}. Dat lai lich: {link}",
     "expired": "{label}: yeu cau dat lich {service} {when} chua duoc xac nhan nen da huy. Dat lai: {link}",
+    # A booking that had to be paid ahead and was not, by the service's deadline (payments releases it).
+    "unpaid": "{label}: lich {service} {when} chua duoc thanh toan dung han nen da huy. Dat lai: {link}",
     "reexam": "{label}: da hen tai kham {service} {when}{doctor}. Ma tiep don {code}. Xem/huy: {link}",
     "reminder": "{label}: nhac lich {what} {service} {when}{doctor} (con {days} ngay). Xem/huy: {link}",
     # Online consultations: no code to show at reception; the room's link comes with the reminders.

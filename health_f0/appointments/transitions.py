@@ -249,6 +249,8 @@ APPOINTMENT_WORKFLOW = Workflow(
         Transition(_C, "no_show", _N, access.BOOKING_DESK_ROLES | {SYSTEM}, guards=(NOT_YET,)),
         # Never confirmed and the day is over: the system releases it (cancel_source "system").
         Transition(_R, "expire", _X, frozenset({SYSTEM})),
+        # Not paid by the service's prepayment deadline: the system releases it (payments.services).
+        Transition(_C, "expire", _X, frozenset({SYSTEM})),
         # The patient (through the link) or the desk (on the phone) says they will come to a re-exam.
         Transition(_C, "acknowledge", _C, DESK_OR_PATIENT, guards=(NOT_REEXAM,)),
     ],

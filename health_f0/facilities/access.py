@@ -760,3 +760,48 @@ def report_deliveries_for(user: Any) -> QuerySet[Any]:
     from health_f0.reports.subscriptions.models import ReportDelivery
 
     return ReportDelivery.objects.filter(subscription__in=report_subscriptions_for(user).values("id"))
+
+
+# --- Payments (health_f0.payments): what patients paid online, refunds, the facilities' gateway accounts. ---
+
+# Who sees a facility's payments in the desk (a booking's fee, a visit's bill): the booking desk and reception
+# (they tell the patient whether it is paid), managers and administrators.
+PAYMENT_READER_ROLES: frozenset[str] = frozenset(
+    {Role.BOOKING_DESK, Role.RECEPTION, Role.MANAGER, Role.ADMINISTRATOR}
+)
+# Who gives money back or retries a failed refund by hand.
+PAYMENT_REFUND_ROLES: frozenset[str] = ADMINISTRATOR_ROLES
+# Who registers a facility's gateway accounts and their keys.
+GATEWAY_ACCOUNT_ROLES: frozenset[str] = ADMINISTRATOR_ROLES
+
+
+def payments_for(user: Any) -> QuerySet[Any]:
+    """Payments a user may see: staff those of the facilities where they hold PAYMENT_READER_ROLES (and
+    below); a patient account its own and its family's (the `own_patients_for` rule). None for anyone else."""
+    from health_f0.payments.models import Payment
+
+    if is_staff_member(user) or getattr(user, "is_superuser", False):
+        return scope_by_facility(Payment.objects.all(), user, field="facility", roles=PAYMENT_READER_ROLES)
+    if not getattr(user, "is_authenticated", False):
+        return Payment.objects.none()
+    return Payment.objects.filter(patient__in=own_patients_for(user))
+
+
+def gateway_accounts_for(user: Any) -> QuerySet[Any]:
+    """Gateway accounts (merchant codes; the keys are never shown) of the facilities a user administers."""
+    from health_f0.payments.models import GatewayAccount
+
+    return scope_by_facility(
+        GatewayAccount.objects.all(), user, field="facility", roles=GATEWAY_ACCOUNT_ROLES
+    )
+
+
+# The gateways' answers (PaymentEvent: callbacks applied or refused, queries, refunds): managers and administrators
+# of the facility. Refused callbacks naming no known payment have no facility: superusers only.
+PAYMENT_LOG_ROLES: frozenset[str] = OVERSIGHT_ROLES
+
+
+def payment_events_for(user: Any) -> QuerySet[Any]:
+    from health_f0.payments.models import PaymentEvent
+
+    return scope_by_facility(PaymentEvent.objects.all(), user, field="facility", roles=PAYMENT_LOG_ROLES)

@@ -191,6 +191,9 @@ def _visit_fields(record: VisitRecord) -> dict[str, Any]:
         "discharged_at": record.discharged_at,
         "diagnosis_text": record.diagnosis_text,
         "icd10": record.icd10,
+        "bill_total": record.bill_total,
+        "bill_insurance": record.bill_insurance,
+        "bill_patient": record.bill_patient,
     }
 
 

@@ -187,6 +187,11 @@ class HisVisit(BaseModel):
     discharged_at = models.DateTimeField(_("ra viện/kết thúc lúc"), null=True, blank=True)
     diagnosis_text = models.TextField(_("chẩn đoán"), blank=True)
     icd10 = models.CharField(_("mã ICD-10"), max_length=20, blank=True)
+    # The bill from XML1's totals (whole dong; empty when the HIS sent none): what the visit cost (T_TONGCHI),
+    # what insurance pays (T_BHTT) and the patient's share (T_BNCCT co-payment + T_BNTT out of coverage).
+    bill_total = models.PositiveBigIntegerField(_("tổng chi phí (đồng)"), null=True, blank=True)
+    bill_insurance = models.PositiveBigIntegerField(_("BHYT chi trả (đồng)"), null=True, blank=True)
+    bill_patient = models.PositiveBigIntegerField(_("người bệnh trả (đồng)"), null=True, blank=True)
     import_run = models.ForeignKey(
         "ImportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -56,6 +56,8 @@ PATIENT_OPERATIONS = [
     "guidance_list",
     "guidance_detail",
     "family_member_add",
+    "payment_start",
+    "payment_detail",
 ]
 
 

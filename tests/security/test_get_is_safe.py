@@ -114,6 +114,9 @@ PAGE_PARAMS: dict[tuple[str, str], tuple[str, str]] = {
     ("www:my_data_request_cancel", "public_id"): ("privacy.DataSubjectRequest", "public_id"),
     ("www:short_link", "code"): ("appointments.Appointment", "link_code"),
     ("www:ticket", "public_id"): ("appointments.Appointment", "public_id"),
+    ("payments:pay_booking", "public_id"): ("appointments.Appointment", "public_id"),
+    ("payments:pay_visit", "public_id"): ("his.HisVisit", "public_id"),
+    ("payments:result", "public_id"): ("payments.Payment", "public_id"),
 }
 
 PARAM = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
@@ -266,6 +269,42 @@ def world(appointments_demo: Any, persona: Any, settings: Any) -> dict[str, Any]
         version=settings.PRIVACY_POLICY_VERSION,
         defaults={"effective_from": timezone.now() - timedelta(days=365), "summary": "Phiên bản đầu tiên."},
     )
+    # A payment of a booking's fee (the payment result page and the gateways' callbacks, GET by protocol:
+    # without a gateway's signed parameters they change nothing).
+    from health_f0.payments.crypto import encrypt
+    from health_f0.payments.models import (
+        GatewayAccount,
+        Payment,
+        PaymentEvent,
+        ServicePaymentPolicy,
+        new_reference,
+    )
+
+    booked = Appointment.objects.filter(status="confirmed").first()
+    assert booked is not None
+    GatewayAccount.objects.create(
+        facility=ttyt, gateway="vnpay", merchant_code="WALK", secret_encrypted=encrypt("walk-secret")
+    )
+    ServicePaymentPolicy.objects.create(service=service, price=150_000, prepayment="optional")
+    payment = Payment.objects.create(
+        facility=booked.facility,
+        patient=booked.patient,
+        purpose="booking_fee",
+        appointment=booked,
+        amount=150_000,
+        gateway="vnpay",
+        reference=new_reference(),
+        status="pending",
+        expires_at=timezone.now() + timedelta(minutes=30),
+    )
+    PaymentEvent.objects.create(
+        gateway="vnpay",
+        kind="ipn",
+        reference=payment.reference,
+        payment=payment,
+        facility=payment.facility,
+        result="bad_signature",
+    )
     statuses = set(Appointment.objects.values_list("status", flat=True))
     assert statuses >= {"requested", "confirmed", "checked_in", "completed", "cancelled", "no_show"}, statuses
     assert Alert.objects.exists() and ReexamPlan.objects.exists()
@@ -392,6 +431,9 @@ def _param_values(route: Route, param: str) -> list[str]:
         return [ESMS_TOKEN]
     if route.name == "appointments:queue_display_speech" and param == "key":
         return ["0" * 32]  # a spoken call's cache key (hall.speech_key): only the current calls' are served
+
+    if route.name.startswith("payments:") and param == "gateway":  # the gateways' callbacks
+        return ["vnpay"]
     if route.name == "admin:view_on_site":
         ct = ContentType.objects.get_for_model(Appointment)
         return {"content_type_id": [str(ct.pk)], "object_id": _samples(Appointment)[:1]}.get(param, [])

@@ -130,6 +130,7 @@ def _check(body: str, appointment: Appointment, *, timed: bool, room: str = "") 
 TIMELESS = {"checked_in", "turn_soon", "turn_next"}
 EVENTS = (
     "requested",
+    "unpaid",
     "confirmed",
     "declined",
     "cancelled",

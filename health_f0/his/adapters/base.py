@@ -64,6 +64,10 @@ class VisitRecord:
     discharged_at: datetime | None = None
     diagnosis_text: str = ""
     icd10: str = ""
+    # XML1 totals in whole dong (None: not sent): T_TONGCHI, T_BHTT, T_BNCCT + T_BNTT.
+    bill_total: int | None = None
+    bill_insurance: int | None = None
+    bill_patient: int | None = None
 
 
 @dataclass

@@ -212,6 +212,30 @@ def parse_xml_date(raw: str, field_name: str, *, required: bool = True) -> date 
     return value.date() if value else None
 
 
+def parse_xml_money(raw: str | None, field_name: str) -> int | None:
+    """An XML1 amount ("150000", "150000.00", "150000,5") in whole dong, rounded; None when absent."""
+    text = (raw or "").strip().replace(",", ".")
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        value = None
+    if value is None or not value.is_finite() or value < 0 or value > Decimal(10) ** 12:
+        raise RecordError(field_name, f"{field_name} không phải số tiền hợp lệ (có: {text[:20]}).")
+    return int(value.quantize(Decimal(1)))
+
+
+def bill_from_xml1(row: dict[str, str]) -> tuple[int | None, int | None, int | None]:
+    """(total, insurance pays, patient pays) from XML1's T_TONGCHI, T_BHTT and T_BNCCT + T_BNTT."""
+    total = parse_xml_money(row.get("T_TONGCHI"), "T_TONGCHI")
+    insurance = parse_xml_money(row.get("T_BHTT"), "T_BHTT")
+    copay = parse_xml_money(row.get("T_BNCCT"), "T_BNCCT")
+    own = parse_xml_money(row.get("T_BNTT"), "T_BNTT")
+    patient = None if copay is None and own is None else (copay or 0) + (own or 0)
+    return total, insurance, patient
+
+
 @dataclass
 class Identity:
     """Who an XML1 row is about, as the HIS wrote it: what links are matched on."""
@@ -260,6 +284,7 @@ def visit_from_xml1(row: dict[str, str]) -> tuple[VisitRecord, Identity]:
         ).strip(),
         icd10=icd[:20],
     )
+    visit.bill_total, visit.bill_insurance, visit.bill_patient = bill_from_xml1(row)
     return visit, identity
 
 

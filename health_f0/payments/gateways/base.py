@@ -97,6 +97,9 @@ class Callback:
     gateway_code: str = ""  # vnp_ResponseCode / resultCode / code, for the record
     paid_at: datetime | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)  # without the signature field
+    # The merchant the callback names (vnp_TmnCode / partnerCode), "" when the gateway names none: the service
+    # refuses a callback whose merchant is not the payment's facility's account.
+    merchant_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,19 @@ class Gateway(abc.ABC):
 
     def __init__(self, config: GatewayConfig):
         self.config = config
+
+    @classmethod
+    def reference_of(cls, params: Mapping[str, Any]) -> str:
+        """Our reference as a callback names it, read BEFORE any check: the service needs it to find the
+        payment, hence the facility whose keys verify the callback. Never trusted beyond that lookup.
+        Default: VNPay's vnp_TxnRef, MoMo's orderId, payOS's data.orderCode; a module may override."""
+        for key in ("vnp_TxnRef", "orderId", "orderCode"):
+            if params.get(key) not in (None, ""):
+                return str(params[key]).strip()[:64]
+        data = params.get("data")
+        if isinstance(data, Mapping) and data.get("orderCode") not in (None, ""):
+            return str(data["orderCode"]).strip()[:64]
+        return ""
 
     @abc.abstractmethod
     def create(self, request: PaymentRequest) -> Started:

@@ -1,0 +1,148 @@
+"""Reads of payments: which gateways a facility offers, what a booking or a visit costs, whether it is paid."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.db.models import QuerySet
+
+from health_f0.payments import gateways
+from health_f0.payments.crypto import decrypt
+from health_f0.payments.gateways.base import GatewayConfig
+from health_f0.payments.models import (
+    MONEY_IN_STATUSES,
+    OPEN_STATUSES,
+    GatewayAccount,
+    Payment,
+    PaymentStatus,
+    Prepayment,
+    Purpose,
+    ServicePaymentPolicy,
+)
+
+
+def _ancestor_ids(facility: Any) -> list[int]:
+    """The facility and those above it, nearest first (Facility.path is "/1/4/9/")."""
+    ids = [int(part) for part in (facility.path or "").strip("/").split("/") if part.isdigit()]
+    if facility.pk not in ids:
+        ids.append(facility.pk)
+    return list(reversed(ids))
+
+
+def gateway_account(facility: Any, gateway: str) -> GatewayAccount | None:
+    """The active account for `gateway` of the nearest facility up the tree that has one."""
+    ancestors = _ancestor_ids(facility)
+    accounts = {
+        a.facility_id: a
+        for a in GatewayAccount.objects.filter(facility_id__in=ancestors, gateway=gateway, is_active=True)
+    }
+    return next((accounts[i] for i in ancestors if i in accounts), None)
+
+
+def gateways_offered(facility: Any) -> list[str]:
+    """The gateways a patient may pay this facility with: an active account up the tree and the module."""
+    ancestors = _ancestor_ids(facility)
+    names = set(
+        GatewayAccount.objects.filter(facility_id__in=ancestors, is_active=True).values_list(
+            "gateway", flat=True
+        )
+    )
+    return [name for name in gateways.available() if name in names]
+
+
+def gateway_origins(facility: Any) -> list[str]:
+    """The origins (scheme://host[:port]) of the payment pages this facility's gateways send patients to: the
+    portal's Content-Security-Policy lets the "Thanh toán" form redirect there (form-action), and nowhere else."""
+    origins = []
+    for name in gateways_offered(facility):
+        account = gateway_account(facility, name)
+        split = urlsplit(account.api_url if account else "")
+        if split.scheme in ("https", "http") and split.netloc:
+            origins.append(f"{split.scheme}://{split.netloc}")
+    return sorted(set(origins))
+
+
+def gateway_config(account: GatewayAccount) -> GatewayConfig:
+    """The account as the gateway module reads it (secrets decrypted in memory only)."""
+    return GatewayConfig(
+        gateway=account.gateway,
+        merchant_code=account.merchant_code,
+        secret=decrypt(account.secret_encrypted),
+        access_key=decrypt(account.access_key_encrypted),
+        api_url=account.api_url,
+        api_url_2=account.api_url_2,
+        bank_bin=account.bank_bin,
+        account_number=account.account_number,
+        account_name=account.account_name,
+    )
+
+
+def policy_for(service: Any) -> ServicePaymentPolicy | None:
+    try:
+        return service.payment_policy  # type: ignore[no-any-return]
+    except ServicePaymentPolicy.DoesNotExist:
+        return None
+
+
+def booking_fee(appointment: Any) -> tuple[int, str]:
+    """(price, prepayment) of the booking's service: (0, "none") when it sets none."""
+    policy = policy_for(appointment.service)
+    if policy is None or policy.price <= 0:
+        return 0, Prepayment.NONE
+    return int(policy.price), str(policy.prepayment)
+
+
+def pay_deadline(appointment: Any) -> datetime | None:
+    """Until when a booking that must be paid ahead may be paid (None: no such obligation)."""
+    policy = policy_for(appointment.service)
+    if policy is None or policy.price <= 0 or policy.prepayment != Prepayment.REQUIRED:
+        return None
+    deadline: datetime = appointment.created_at + timedelta(minutes=policy.pay_deadline_minutes)
+    return min(deadline, appointment.slot_start)
+
+
+def paid_payment(*, appointment: Any = None, visit: Any = None) -> Payment | None:
+    """The payment that paid this booking's fee or this visit's bill (also when since refunded), or None."""
+    rows = Payment.objects.filter(status__in=(*MONEY_IN_STATUSES, PaymentStatus.REFUNDED))
+    rows = rows.filter(appointment=appointment) if appointment is not None else rows.filter(visit=visit)
+    return rows.order_by("-paid_at", "-id").first()
+
+
+def open_payment(*, appointment: Any = None, visit: Any = None) -> Payment | None:
+    rows = Payment.objects.filter(status__in=OPEN_STATUSES)
+    rows = rows.filter(appointment=appointment) if appointment is not None else rows.filter(visit=visit)
+    return rows.order_by("-created_at", "-id").first()
+
+
+def visit_amount_due(visit: Any) -> int:
+    """What the patient still owes for a visit: its bill's patient share unless already paid."""
+    share = int(visit.bill_patient or 0)
+    if share <= 0 or paid_payment(visit=visit) is not None:
+        return 0
+    return share
+
+
+def booking_payment_state(appointment: Any) -> dict[str, Any]:
+    """What the portal and the API show of a booking's fee: price, prepayment, paid, deadline, payment."""
+    price, prepayment = booking_fee(appointment)
+    paid = paid_payment(appointment=appointment) if price else None
+    return {
+        "price": price,
+        "prepayment": prepayment,
+        "paid": paid is not None and paid.status in MONEY_IN_STATUSES,
+        "refunded": paid is not None and paid.status == PaymentStatus.REFUNDED,
+        "payment": paid,
+        "deadline": pay_deadline(appointment),
+        "payable": bool(price) and paid is None and prepayment != Prepayment.NONE and appointment.is_live,
+    }
+
+
+def patient_payments(queryset: QuerySet[Payment]) -> QuerySet[Payment]:
+    """A scoped queryset (facilities.access.payments_for) with what the lists show."""
+    return queryset.select_related("facility", "appointment__service", "visit").order_by("-created_at", "-id")
+
+
+def purpose_target(payment: Payment) -> Any:
+    return payment.appointment if payment.purpose == Purpose.BOOKING_FEE else payment.visit

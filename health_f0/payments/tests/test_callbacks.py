@@ -1,0 +1,216 @@
+"""Issue 13 §3: every VNPay callback verified (signature, reference, merchant, amount) and applied once,
+against the local VNPay stand-in (tests/standins/vnpay.py) that signs on its own."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from django.test import Client
+
+from health_f0.core.exceptions import DomainError
+from health_f0.core.models import AuditLog
+from health_f0.facilities.models import Facility
+from health_f0.payments import services
+from health_f0.payments.gateways.base import GatewayError
+from health_f0.payments.gateways.vnpay import VNPayGateway
+from health_f0.payments.models import EventResult, GatewayAccount, Payment, PaymentEvent, PaymentStatus
+from health_f0.payments.tests.conftest import PRICE, vnpay_account
+from tests.standins.vnpay import VnpayStandIn
+
+IPN = "/thanh-toan/vnpay/ipn"
+RETURN = "/thanh-toan/vnpay/return"
+
+
+def _start(booking: Any, patient: Any) -> Payment:
+    return services.payment_start(
+        actor=patient.account, gateway="vnpay", appointment=booking, client_ip="10.0.0.7"
+    )
+
+
+def _ipn(params: dict[str, str]) -> dict[str, str]:
+    response = Client().get(IPN, params)
+    assert response.status_code == 200
+    return response.json()
+
+
+def _paid_transitions(payment: Payment) -> int:
+    return AuditLog.objects.filter(
+        target_type="payments.payment", target_id=str(payment.pk), verb__in=["pay", "late_pay"]
+    ).count()
+
+
+def test_the_payment_url_is_vnpay_2_1_0_signed_and_taken_by_the_gateway(
+    ttyt_vnpay: GatewayAccount, vnpay: VnpayStandIn, booking: Any, patient: Any
+) -> None:
+    payment = _start(booking, patient)
+    assert payment.status == PaymentStatus.PENDING and payment.amount == PRICE
+    query = dict(parse_qsl(urlsplit(payment.redirect_url).query))
+    assert query["vnp_Version"] == "2.1.0" and query["vnp_Command"] == "pay"
+    assert query["vnp_Amount"] == str(PRICE * 100) and query["vnp_TxnRef"] == payment.reference
+    assert query["vnp_TmnCode"] == "HF0TTYT1" and query["vnp_ReturnUrl"].endswith(RETURN)
+    assert list(query)[:-1] == sorted(list(query)[:-1]) and list(query)[-1] == "vnp_SecureHash"
+    transaction = vnpay.open_payment(payment.redirect_url)  # the stand-in checks the HMAC-SHA512 itself
+    assert transaction.amount == PRICE
+    # A second tap on "Thanh toán" while the link is valid sends the patient to the same payment.
+    assert _start(booking, patient).pk == payment.pk
+
+
+def test_double_ipn_changes_the_state_once(
+    ttyt_vnpay: GatewayAccount, vnpay: VnpayStandIn, booking: Any, patient: Any
+) -> None:
+    payment = _start(booking, patient)
+    params = vnpay.pay(payment.redirect_url)
+    assert _ipn(params) == {"RspCode": "00", "Message": "Confirm Success"}
+    assert _ipn(params) == {"RspCode": "02", "Message": "Order already confirmed"}
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PAID and payment.gateway_ref == params["vnp_TransactionNo"]
+    assert _paid_transitions(payment) == 1
+    results = list(
+        PaymentEvent.objects.filter(payment=payment).order_by("pk").values_list("result", flat=True)
+    )
+    assert results == [EventResult.APPLIED, EventResult.ALREADY]
+    assert all("vnp_SecureHash" not in e.payload for e in PaymentEvent.objects.filter(payment=payment))
+
+
+def test_ipn_before_return_and_return_without_ipn(
+    ttyt_vnpay: GatewayAccount, vnpay: VnpayStandIn, booking: Any, patient: Any, priced_service: Any
+) -> None:
+    payment = _start(booking, patient)
+    params = vnpay.pay(payment.redirect_url)
+    assert _ipn(params)["RspCode"] == "00"
+    response = Client().get(RETURN, params)
+    assert response.status_code == 302 and response["Location"] == f"/thanh-toan/ket-qua/{payment.public_id}"
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PAID and _paid_transitions(payment) == 1
+    page = Client().get(response["Location"]).content.decode()
+    assert "Thanh toán thành công" in page and "150.000 đ" in page
+
+    # Another booking: the IPN never comes; the browser's signed return settles it, and the late IPN is "02".
+    from health_f0.payments.tests.conftest import make_booking
+
+    other = make_booking(priced_service, patient, days=4)
+    second = _start(other, patient)
+    params = vnpay.pay(second.redirect_url)
+    assert Client().get(RETURN, params).status_code == 302
+    second.refresh_from_db()
+    assert second.status == PaymentStatus.PAID
+    assert _ipn(params)["RspCode"] == "02"
+    assert _paid_transitions(second) == 1
+
+
+def test_a_cancelled_payment_is_failed_and_answered_00(
+    ttyt_vnpay: GatewayAccount, vnpay: VnpayStandIn, booking: Any, patient: Any
+) -> None:
+    payment = _start(booking, patient)
+    params = vnpay.pay(payment.redirect_url, paid=False)
+    assert params["vnp_ResponseCode"] == "24"
+    assert _ipn(params)["RspCode"] == "00"
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.FAILED and payment.paid_at is None
+
+
+def test_wrong_amount_and_wrong_signature_are_refused_and_logged(
+    ttyt_vnpay: GatewayAccount, vnpay: VnpayStandIn, booking: Any, patient: Any
+) -> None:
+    payment = _start(booking, patient)
+    transaction = vnpay.open_payment(payment.redirect_url)
+    vnpay.complete(transaction.reference)
+    # Signed by the gateway's key, but for another amount: refused with 04.
+    wrong_amount = vnpay.result_params(transaction, vnp_Amount=str(1_000 * 100))
+    assert _ipn(wrong_amount) == {"RspCode": "04", "Message": "invalid amount"}
+    # Tampered after signing: refused with 97.
+    tampered = vnpay.result_params(transaction)
+    tampered["vnp_ResponseCode"] = "00"
+    tampered["vnp_Amount"] = str(PRICE * 100)
+    tampered["vnp_TransactionNo"] = "99999999"
+    assert _ipn(tampered) == {"RspCode": "97", "Message": "Invalid signature"}
+    # An unknown reference: 01.
+    unknown = vnpay.result_params(transaction, vnp_TxnRef="000000000000001")
+    assert _ipn(unknown)["RspCode"] == "01"
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING
+    logged = dict(PaymentEvent.objects.values_list("result", "verified"))
+    assert logged == {
+        EventResult.BAD_AMOUNT: True,
+        EventResult.BAD_SIGNATURE: False,
+        EventResult.NOT_FOUND: False,
+    }
+    # The good IPN still applies afterwards.
+    assert _ipn(vnpay.result_params(transaction))["RspCode"] == "00"
+
+
+def test_replay_of_another_facilitys_ipn_is_refused(
+    ttyt_vnpay: GatewayAccount, vnpay: VnpayStandIn, booking: Any, patient: Any
+) -> None:
+    payment = _start(booking, patient)
+    transaction = vnpay.open_payment(payment.redirect_url)
+    vnpay.complete(transaction.reference)
+    # Another facility's merchant (its own TmnCode and key) signs a result naming our reference: 97.
+    foreign = vnpay.result_params(transaction, vnp_TmnCode="HF0BVKA1")
+    assert _ipn(foreign)["RspCode"] == "97"
+    # Two merchants sharing one key (a hospital group): the signature verifies, the merchant is not ours: 01.
+    vnpay.accounts["HF0BVKA1"] = vnpay.accounts["HF0TTYT1"]
+    hospital = Facility.objects.create(
+        kind="hospital",
+        code="BV-X",
+        name="Bệnh viện X",
+        parent=Facility.objects.get(code="SYT-31"),
+        province_code=31,
+    )
+    vnpay_account(hospital, vnpay, "HF0BVKA1")
+    replay = vnpay.result_params(transaction, vnp_TmnCode="HF0BVKA1")
+    assert _ipn(replay)["RspCode"] == "01"
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING
+    assert PaymentEvent.objects.filter(result=EventResult.WRONG_FACILITY, verified=True).count() == 1
+
+
+def test_gateway_down_at_create_keeps_the_row_as_failed_to_start(
+    ttyt_vnpay: GatewayAccount, booking: Any, patient: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(self: Any, request: Any) -> Any:
+        raise GatewayError("connection refused")
+
+    monkeypatch.setattr(VNPayGateway, "create", down)
+    with pytest.raises(DomainError) as refused:
+        _start(booking, patient)
+    assert refused.value.status_code == 503 and refused.value.code == "gateway_down"
+    assert "thử lại" in refused.value.message
+    payment = Payment.objects.get(appointment=booking)
+    assert payment.status == PaymentStatus.FAILED and "connection refused" in payment.failure
+    booking.refresh_from_db()
+    assert booking.status == "confirmed"
+
+
+def test_a_facility_without_the_gateway_is_refused(booking: Any, patient: Any, demo: Any) -> None:
+    with pytest.raises(DomainError) as refused:
+        _start(booking, patient)
+    assert refused.value.code == "gateway_unavailable"
+    assert not Payment.objects.exists()
+
+
+def test_someone_elses_booking_is_not_found(ttyt_vnpay: GatewayAccount, booking: Any, persona: Any) -> None:
+    from health_f0.core.exceptions import NotFound
+
+    with pytest.raises(NotFound):
+        services.payment_start(actor=persona("datlich"), gateway="vnpay", appointment=booking)
+
+
+def test_a_visit_bill_is_paid_once(
+    ttyt_vnpay: GatewayAccount, vnpay: VnpayStandIn, visit: Any, patient: Any, demo: Any
+) -> None:
+    from health_f0.his.models import HisLink
+    from health_f0.payments import selectors
+
+    HisLink.objects.create(
+        patient=patient, facility=visit.facility, his_patient_id="BN1", linked_at=visit.admitted_at
+    )
+    payment = services.payment_start(actor=patient.account, gateway="vnpay", visit=visit)
+    assert payment.amount == 96_000 and payment.purpose == "visit_bill"
+    assert _ipn(vnpay.pay(payment.redirect_url))["RspCode"] == "00"
+    assert selectors.visit_amount_due(visit) == 0
+    with pytest.raises(DomainError) as again:
+        services.payment_start(actor=patient.account, gateway="vnpay", visit=visit)
+    assert again.value.code == "already_paid"

@@ -1,0 +1,46 @@
+"""Portal payment snippets: a booking's fee card and a visit's bill, with their "Thanh toán" button."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils import timezone
+
+from health_f0.payments import selectors
+
+register = template.Library()
+
+
+@register.filter
+def vnd(value: Any) -> str:
+    """150000 -> '150.000 đ' (Vietnamese thousands separator)."""
+    try:
+        amount = int(value or 0)
+    except (TypeError, ValueError):
+        return ""
+    return f"{amount:,} đ".replace(",", ".")
+
+
+@register.inclusion_tag("www/_pay_booking_card.html")
+def booking_payment(appointment: Any) -> dict[str, Any]:
+    state = selectors.booking_payment_state(appointment)
+    deadline = state["deadline"]
+    return {
+        "appointment": appointment,
+        "state": state,
+        "deadline": timezone.localtime(deadline) if deadline else None,
+        "offered": bool(selectors.gateways_offered(appointment.facility)) if state["payable"] else False,
+    }
+
+
+@register.inclusion_tag("www/_pay_visit_bill.html")
+def visit_bill(visit: Any) -> dict[str, Any]:
+    paid = selectors.paid_payment(visit=visit) if visit.bill_patient else None
+    due = int(visit.bill_patient or 0) if paid is None else 0
+    return {
+        "visit": visit,
+        "paid": paid,
+        "due": due,
+        "offered": bool(selectors.gateways_offered(visit.facility)) if due else False,
+    }
