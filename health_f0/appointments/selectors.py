@@ -467,7 +467,7 @@ def reception_ticket(*, user: Any, pk: int) -> Appointment | None:
     page shows it after the number is given."""
     return (
         appointments_visible(user, access.RECEPTION_ROLES)
-        .select_related("service__facility")
+        .select_related("service__facility", "doctor")
         .filter(pk=pk, queue_number__isnull=False)
         .first()
     )

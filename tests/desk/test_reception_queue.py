@@ -183,3 +183,15 @@ def test_managers_set_the_facility_queue_rules(desk: Any) -> None:
     assert response.status_code == 200  # 70 is not a statutory age: the form says so
     policy.refresh_from_db()
     assert policy.elderly_age == 80
+
+
+def test_the_check_in_ticket_names_the_doctor(desk: Any, persona: Any) -> None:
+    """A booking made for a doctor shows the doctor's title and name on the ticket reception prints."""
+    from health_f0.appointments.models import Doctor
+
+    reception = persona("tiepdon")
+    ticket = walk_in("Ông Tư", "+84915000009", reception)
+    doctor = Doctor.objects.create(facility=ticket.facility, title="BS.CKI", full_name="Nguyễn Văn An")
+    Appointment.objects.filter(pk=ticket.pk).update(doctor=doctor)
+    html = desk("tiepdon").get(reverse("admin:appointments_checkin") + f"?ve={ticket.pk}").content.decode()
+    assert "Bác sĩ: BS.CKI Nguyễn Văn An" in html
