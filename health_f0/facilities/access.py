@@ -727,3 +727,48 @@ def authorizer(
         )
 
     return authorize
+
+
+# --- Payments and accounting (issue 13 §4): the accountant ("kế toán") ------------------------------------
+
+# Who settles the gateways' money: reconciles a day, resolves its differences, closes it, marks a refund done by
+# hand, downloads receipts — at the facilities where they hold the role and everything below.
+ACCOUNTANT_ROLES: frozenset[str] = frozenset({Role.ACCOUNTANT, Role.ADMINISTRATOR})
+# Who reads payments, reconciliations and receipts in the desk: the accountants, and managers (read-only).
+PAYMENT_READER_ROLES: frozenset[str] = ACCOUNTANT_ROLES | {Role.MANAGER}
+# Who reads the payments report and exports it.
+PAYMENT_REPORT_ROLES: frozenset[str] = PAYMENT_READER_ROLES
+
+
+def payments_for_staff(user: Any, roles: Iterable[str] | None = None) -> QuerySet[Any]:
+    """Payments at the facilities where the staff member holds one of `roles` (default PAYMENT_READER_ROLES:
+    accountants, managers, administrators) and everything under them. A payment is a financial record the
+    facility must keep: a processing restriction does not hide it from the accountant. None for anyone else."""
+    from health_f0.payments.models import Payment
+
+    return scope_by_facility(
+        Payment.objects.all(),
+        user,
+        field="facility",
+        roles=roles if roles is not None else PAYMENT_READER_ROLES,
+    )
+
+
+def own_payments_for(user: Any) -> QuerySet[Any]:
+    """Payments of the patients a portal account acts for (its own and its family's: `own_patients_for`)."""
+    from health_f0.payments.models import Payment
+
+    return Payment.objects.filter(patient__in=own_patients_for(user))
+
+
+def reconciliations_for(user: Any, roles: Iterable[str] | None = None) -> QuerySet[Any]:
+    """Daily reconciliations (accounting) of the facilities where the staff member holds one of `roles`
+    (default PAYMENT_READER_ROLES)."""
+    from health_f0.accounting.models import Reconciliation
+
+    return scope_by_facility(
+        Reconciliation.objects.all(),
+        user,
+        field="facility",
+        roles=roles if roles is not None else PAYMENT_READER_ROLES,
+    )
