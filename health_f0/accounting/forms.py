@@ -54,7 +54,7 @@ class SettlementUploadForm(forms.Form):
     file = forms.FileField(
         label=_("Tệp đối soát của cổng (.csv hoặc .xlsx)"),
         help_text=_("Tệp cổng gửi qua thư điện tử/SFTP hoặc tải từ trang quản trị của cổng, tối đa 5 MB."),
-        error_messages={"required": _("Vui lòng chọn tệp đối soát.")},
+        error_messages={"required": _("Vui lòng chọn tệp đối soát."), "empty": _("Tệp đối soát trống.")},
     )
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
