@@ -13,6 +13,11 @@ def _money(value: object) -> str:
     return f"{int(str(value)):,} đ".replace(",", ".") if str(value).lstrip("-").isdigit() else "—"
 
 
+def _day(value: object) -> str:
+    text = str(value)
+    return f"{text[8:10]}/{text[5:7]}/{text[:4]}" if len(text) == 10 and text[4] == "-" else text
+
+
 ACCOUNTING_VOCABULARY = AuditVocabulary(
     verbs={
         "reconcile": _("Đối soát với tệp của cổng"),
@@ -44,6 +49,7 @@ ACCOUNTING_VOCABULARY = AuditVocabulary(
     },
     values={
         "gateway": dict(GatewayName.choices),
+        "day": _day,
         "source": dict(Source.choices),
         "kind": dict(ItemKind.choices),
         "resolution": dict(Resolution.choices),

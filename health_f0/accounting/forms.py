@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
+from unfold.widgets import UnfoldAdminFileFieldWidget, UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
 from health_f0.accounting.models import RESOLUTION_CHOICES
 from health_f0.accounting.selectors import reconcilable_facilities
@@ -53,6 +55,9 @@ class SettlementUploadForm(forms.Form):
     )
     file = forms.FileField(
         label=_("Tệp đối soát của cổng (.csv hoặc .xlsx)"),
+        # unfold's own file widget: its script writes the chosen file's name into the text box beside the
+        # file input, which for a bare input would be the form's first text box (the day).
+        widget=UnfoldAdminFileFieldWidget(attrs={"accept": ".csv,.xlsx,.txt"}),
         help_text=_("Tệp cổng gửi qua thư điện tử/SFTP hoặc tải từ trang quản trị của cổng, tối đa 5 MB."),
         error_messages={"required": _("Vui lòng chọn tệp đối soát."), "empty": _("Tệp đối soát trống.")},
     )
@@ -63,6 +68,8 @@ class SettlementUploadForm(forms.Form):
         field.queryset = reconcilable_facilities(user)
         if field.queryset.count() == 1:
             field.initial = field.queryset.first()
+        # Yesterday: the gateways send day T's file on day T+1.
+        self.fields["day"].initial = f"{timezone.localdate() - timedelta(days=1):%d/%m/%Y}"
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]

@@ -33,7 +33,7 @@ def paid_payment(
         patient=patient,
         facility=facility,
         source="xml",
-        external_id=f"LK-ACC-{n}-{reference or ''}",
+        external_id=f"LK-ACC-{n}{'-' + reference if reference else ''}",
         department_name="Khoa Khám bệnh",
         admitted_at=paid_at - timedelta(hours=2),
         bill_total=amount * 2,
