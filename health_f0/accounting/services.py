@@ -315,3 +315,23 @@ def item_of(reconciliation: Reconciliation, item_id: Any) -> ReconciliationItem:
         return reconciliation.items.get(pk=int(item_id))
     except (ReconciliationItem.DoesNotExist, ValueError, TypeError):
         raise NotFound(_("Không tìm thấy dòng đối soát.")) from None
+
+
+def reconciliation_run_by_query(*, facility: Facility, gateway: Any, day: date, actor: Any) -> Reconciliation:
+    """Reconcile a day without the gateway's file: query the gateway (a `payments.gateways.base.Gateway` built
+    for `facility`'s account by payments) about each of our payments of the day (settlement.
+    lines_from_gateway_queries), then match as `reconciliation_run` does (source "query")."""
+    from health_f0.accounting.settlement import lines_from_gateway_queries
+
+    access.require_role_at(actor, facility, access.ACCOUNTANT_ROLES)
+    ours = list(day_payments(facility=facility, gateway=gateway.name, day=day).order_by("paid_at", "id"))
+    lines, skipped = lines_from_gateway_queries(gateway=gateway, payments=ours)
+    return reconciliation_run(
+        facility=facility,
+        gateway=gateway.name,
+        day=day,
+        lines=lines,
+        skipped=skipped,
+        source=Source.QUERY,
+        actor=actor,
+    )

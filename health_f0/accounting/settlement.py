@@ -290,3 +290,41 @@ def _time(value: Any, line_no: int) -> datetime | None:
             % {"n": line_no, "value": raw[:30]}
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=LOCAL)
+
+
+def lines_from_gateway_queries(*, gateway: Any, payments: Iterable[Any]) -> tuple[list[SettlementLine], int]:
+    """The query-API fallback when a gateway sent no file: ask the gateway (`payments.gateways.base.Gateway
+    .query`) about each of our payments of the day and turn each PAID answer into a settlement line (the
+    gateway's amount, transaction number and time). Answers other than PAID are counted as skipped, so our
+    payment shows as missing on their side. A gateway that cannot be reached raises GatewayError: the day is
+    not reconciled from half the answers. This finds "missing on their side" and amount mismatches only; a
+    payment we never recorded needs the gateway's file."""
+    from health_f0.payments.gateways.base import Outcome, PaymentRequest
+
+    lines: list[SettlementLine] = []
+    skipped = 0
+    for number, payment in enumerate(payments, start=1):
+        request = PaymentRequest(
+            reference=payment.reference,
+            amount=payment.amount,
+            description=(payment.description or payment.reference)[:100],
+            created_at=payment.created_at,
+            expires_at=payment.expires_at,
+            return_url="",
+            notify_url="",
+        )
+        answer = gateway.query(request)
+        if answer.outcome != Outcome.PAID:
+            skipped += 1
+            continue
+        lines.append(
+            SettlementLine(
+                line=number,
+                reference=answer.reference or payment.reference,
+                gateway_ref=answer.gateway_ref,
+                amount=answer.amount,
+                paid_at=answer.paid_at,
+                is_payment=True,
+            )
+        )
+    return lines, skipped

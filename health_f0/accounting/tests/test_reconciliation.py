@@ -269,3 +269,58 @@ def test_amounts_in_words() -> None:
     assert vnd_words(105_000) == "Một trăm lẻ năm nghìn đồng"
     assert vnd_words(1_021_000) == "Một triệu không trăm hai mươi mốt nghìn đồng"
     assert vnd_words(15_000) == "Mười lăm nghìn đồng"
+
+
+class _FakeVnpay:
+    """A gateway answering `query` from a table (reference -> (outcome, amount)); the real modules are the
+    payments helper's and are tested against their stand-ins."""
+
+    name = "vnpay"
+
+    def __init__(self, answers: dict[str, tuple[str, int]]):
+        self.answers = answers
+        self.asked: list[str] = []
+
+    def query(self, request: Any) -> Any:
+        from health_f0.payments.gateways.base import Outcome, QueryResult
+
+        self.asked.append(request.reference)
+        outcome, amount = self.answers.get(request.reference, (Outcome.UNKNOWN, 0))
+        return QueryResult(
+            reference=request.reference,
+            outcome=Outcome(outcome),
+            amount=amount,
+            gateway_ref="Q" + request.reference[-4:],
+        )
+
+
+def test_the_query_fallback_finds_their_missing_and_mismatched(
+    ttyt: Facility, persona: Any, day_payments: dict[str, Any]
+) -> None:
+    p = day_payments
+    fake = _FakeVnpay(
+        {
+            p["ok"].reference: ("paid", 150_000),
+            p["ok_clinic"].reference: ("paid", 50_000),
+            p["mismatch"].reference: ("paid", 210_000),
+            p["theirs_missing"].reference: ("unknown", 0),
+        }
+    )
+    rec = services.reconciliation_run_by_query(
+        facility=ttyt, gateway=fake, day=timezone.localdate() - timedelta(days=1), actor=persona("ketoan")
+    )
+    assert sorted(fake.asked) == sorted(
+        p[k].reference for k in ("ok", "ok_clinic", "mismatch", "theirs_missing")
+    )
+    kinds = {item.payment.reference: item.kind for item in rec.items.select_related("payment")}
+    assert kinds == {
+        p["ok"].reference: ItemKind.MATCHED,
+        p["ok_clinic"].reference: ItemKind.MATCHED,
+        p["mismatch"].reference: ItemKind.AMOUNT_MISMATCH,
+        p["theirs_missing"].reference: ItemKind.MISSING_THEIRS,
+    }
+    assert rec.source == "query" and rec.skipped_count == 1
+    with pytest.raises(PermissionDenied):
+        services.reconciliation_run_by_query(
+            facility=ttyt, gateway=fake, day=timezone.localdate(), actor=persona("ttyt.lanhdao")
+        )
