@@ -306,11 +306,8 @@ def refund_mark_manual(*, payment: Payment, actor: Any, reference: str, reason: 
     return locked
 
 
-def reconciliation_for_user(user: Any, public_id: Any) -> Reconciliation:
-    return access.get_scoped_or_404(access.reconciliations_for(user), public_id=public_id)
-
-
 def item_of(reconciliation: Reconciliation, item_id: Any) -> ReconciliationItem:
+    """One line of a reconciliation the caller already found in its scope; NotFound otherwise."""
     try:
         return reconciliation.items.get(pk=int(item_id))
     except (ReconciliationItem.DoesNotExist, ValueError, TypeError):
