@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "health_f0.his",
     "health_f0.privacy",
     "health_f0.payments",
+    "health_f0.accounting",
     "health_f0.api",
     "health_f0.www",
     "health_f0.reports",

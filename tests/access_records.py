@@ -345,4 +345,22 @@ def payment_records(appointments: dict[str, Appointment]) -> dict[str, Any]:
             amount=150_000,
         )
         out[f"pay_{suffix}"] = payment
+
+
+def accounting_records(patients: dict[str, Patient], admin: Any) -> dict[str, Any]:
+    """Per patient a payment paid today whose refund through the gateway failed (so it is on the accountant's
+    refund worklist, has a receipt and counts in the payments report): pay_a at TTYT-HD, pay_b at HOSPITAL_B;
+    and each facility's reconciliation of today (rec_a, rec_b), where the payment is "missing on their side"."""
+    from health_f0.accounting.services import reconciliation_run
+    from health_f0.accounting.tests.builders import paid_payment
+
+    facilities = {"a": Facility.objects.get(code="TTYT-HD"), "b": hospital_b()}
+    out: dict[str, Any] = {}
+    for suffix, facility in facilities.items():
+        out[f"pay_{suffix}"] = paid_payment(
+            patient=patients[f"pat_{suffix}"], facility=facility, amount=120_000, status="refund_failed"
+        )
+        out[f"rec_{suffix}"] = reconciliation_run(
+            facility=facility, gateway="vnpay", day=timezone.localdate(), lines=[], actor=admin
+        )
     return out

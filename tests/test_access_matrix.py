@@ -68,6 +68,8 @@ SEES = {
     "datlich": {"appt_a"},
     "tiepdon": {"appt_a"},
     "lienket.his": {"link_a", "visit_a", "lab_a"},
+    # The accountant at the TTYT: payments only (PAYMENTS_SEES below), no patient, booking or HIS record.
+    "ketoan": set(),
 }
 PERSONAS = sorted(SEES)
 
@@ -236,11 +238,31 @@ PATIENT_SEES = {
 # managers, administrators and the booking desk; HIS linking for managers, administrators and HIS linkers;
 # each for the facilities where they hold the role and everything under them.
 STATIONS = {"TYT-10510", "TYT-10532", "TYT-10537"}
-NO_REPORTS: dict[str, set[str] | None] = {"home_care": None, "appointments": None, "his": None}
+NO_REPORTS: dict[str, set[str] | None] = {
+    "home_care": None,
+    "appointments": None,
+    "his": None,
+    "payments": None,
+}
 EXPORTS: dict[str, dict[str, set[str] | None]] = {
-    "admin": {"home_care": STATIONS, "appointments": {"TTYT-HD", "BV-KA"}, "his": {"TTYT-HD", "BV-KA"}},
-    "syt.lanhdao": {"home_care": STATIONS, "appointments": {"TTYT-HD", "BV-KA"}, "his": {"TTYT-HD", "BV-KA"}},
-    "ttyt.lanhdao": {"home_care": STATIONS, "appointments": {"TTYT-HD"}, "his": {"TTYT-HD"}},
+    "admin": {
+        "home_care": STATIONS,
+        "appointments": {"TTYT-HD", "BV-KA"},
+        "his": {"TTYT-HD", "BV-KA"},
+        "payments": {"TTYT-HD", "BV-KA"},
+    },
+    "syt.lanhdao": {
+        "home_care": STATIONS,
+        "appointments": {"TTYT-HD", "BV-KA"},
+        "his": {"TTYT-HD", "BV-KA"},
+        "payments": {"TTYT-HD", "BV-KA"},
+    },
+    "ttyt.lanhdao": {
+        "home_care": STATIONS,
+        "appointments": {"TTYT-HD"},
+        "his": {"TTYT-HD"},
+        "payments": {"TTYT-HD"},
+    },
     "thanhdong.nv": NO_REPORTS,
     "thanhdong.truong": {**NO_REPORTS, "home_care": {"TYT-10510"}},
     "lethanhnghi.nv": NO_REPORTS,
@@ -249,11 +271,13 @@ EXPORTS: dict[str, dict[str, set[str] | None]] = {
     "datlich": {**NO_REPORTS, "appointments": {"TTYT-HD"}},
     "tiepdon": NO_REPORTS,
     "lienket.his": {**NO_REPORTS, "his": {"TTYT-HD"}},
+    "ketoan": {**NO_REPORTS, "payments": {"TTYT-HD"}},
 }
 REPORTS = {
     "home_care": ("/bao-cao/theo-doi-tai-nha/", "/bao-cao/theo-doi-tai-nha/xlsx/"),
     "appointments": ("/bao-cao/lich-hen/", "/bao-cao/lich-hen/xlsx/"),
     "his": ("/bao-cao/lien-ket-his/", "/bao-cao/lien-ket-his/xlsx/"),
+    "payments": ("/bao-cao/thanh-toan/", "/bao-cao/thanh-toan/xlsx/"),
 }
 # How a facility shows in each export: a cell holding its station code, one of its service codes, its short
 # name (its name when it has none).
@@ -261,6 +285,7 @@ EXPORT_MARKERS = {
     "home_care": {code: code for code in STATIONS},
     "appointments": {"kham-noi": "TTYT-HD", access_records.HOSPITAL_B_SERVICE: "BV-KA"},
     "his": {"TTYT Hai Duong": "TTYT-HD", "Bệnh viện Đa khoa Kiến An": "BV-KA"},
+    "payments": {"TTYT-HD": "TTYT-HD", "BV-KA": "BV-KA"},
 }
 # The appointment report per clinical department (issue 12 §4): exactly the appointment report's scope for every
 # persona. Its export names each department by its facility code (TTYT-HD's Khoa Khám bệnh: KKB-HD); a clinic
@@ -784,6 +809,7 @@ OUTBOX_SEES = {
     "datlich": {"sms_appt_a"},
     "tiepdon": {"sms_appt_a"},
     "lienket.his": {"sms_his_a"},
+    "ketoan": set(),
 }
 
 
@@ -826,6 +852,7 @@ PRIVACY_SEES: dict[str, set[str]] = {
     "datlich": set(),
     "tiepdon": set(),
     "lienket.his": set(),
+    "ketoan": set(),
 }
 # The patients: their own request, consent and export (consent history and requests on the API and on
 # "Dữ liệu cá nhân của tôi"); never the other's, never cons_ka (a number neither proved).
@@ -1090,6 +1117,7 @@ TRANSFER_TARGETS = {
     "datlich": set(),
     "tiepdon": set(),
     "lienket.his": set(),
+    "ketoan": set(),
 }
 
 
@@ -1419,10 +1447,11 @@ PAYMENT_SEES: dict[str, set[str]] = {
     "bacsi.dieutri": set(),
     "datlich": {"pay_a"},
     "tiepdon": {"pay_a"},
+    "ketoan": {"pay_a"},
     "lienket.his": set(),
 }
 PAYMENT_LOG_SEES: dict[str, set[str]] = {
-    name: (seen if name in {"admin", "syt.lanhdao", "ttyt.lanhdao"} else set())
+    name: (seen if name in {"admin", "syt.lanhdao", "ttyt.lanhdao", "ketoan"} else set())
     for name, seen in PAYMENT_SEES.items()
 }
 
@@ -1469,3 +1498,71 @@ def test_a_patient_reads_only_own_payments(payments: dict[str, Any], persona: An
 def test_anonymous_sees_no_payment(payments: dict[str, Any]) -> None:
     assert APIClient().get(f"/api/v1/payments/{payments['pay_a'].public_id}").status_code == 401
     assert Client().get(f"/thanh-toan/lich-hen/{payments['pay_a'].appointment.public_id}").status_code == 302
+
+
+# --- Payments and accounting (issue 13 §4) ------------------------------------------------------------------
+# Records built by access_records.accounting_records (A / B): pay_ a paid payment whose gateway refund failed, at
+# TTYT-HD / at Bệnh viện Kiến An; rec_ today's VNPay reconciliation of that facility. Readers
+# (ACCOUNTING_READER_ROLES): accountants, managers, administrators, for their tree; acting (upload a settlement
+# file, resolve, close, mark a refund done by hand): ACCOUNTANT_ROLES only. The portal's receipt: the patient's
+# own payments only.
+PAYMENTS_SEES: dict[str, set[str]] = {
+    "admin": {"a", "b"},
+    "syt.lanhdao": {"a", "b"},
+    "ttyt.lanhdao": {"a"},
+    "ketoan": {"a"},
+}
+RECONCILERS = {"admin", "ketoan"}
+
+
+@pytest.fixture
+def accounting_payments(patients: dict[str, Any], persona: Any) -> dict[str, Any]:
+    return access_records.accounting_records(patients, persona("admin"))
+
+
+@pytest.mark.parametrize("username", PERSONAS)
+def test_payments_reconciliations_receipts_and_report(
+    username: str, accounting_payments: dict[str, Any], persona: Any
+) -> None:
+    """The reconciliation list and day page, the settlement upload, the refund worklist, the desk's receipt,
+    the payments report and its export."""
+    desk = _desk(persona, username)
+    sees = PAYMENTS_SEES.get(username, set())
+    listed = desk.get(reverse("admin:accounting_reconciliation_changelist"))
+    html = listed.content.decode() if listed.status_code == 200 else ""
+    refunds = desk.get(reverse("admin:accounting_refunds"))
+    refunds_html = refunds.content.decode() if refunds.status_code == 200 else ""
+    for suffix in ("a", "b"):
+        rec, payment = accounting_payments[f"rec_{suffix}"], accounting_payments[f"pay_{suffix}"]
+        expected = suffix in sees
+        url = reverse("admin:accounting_reconciliation_change", args=[rec.pk])
+        detail = desk.get(url)
+        opened = detail.status_code == 200 and payment.reference in detail.content.decode()
+        assert (url in html, opened) == (expected, expected), (username, suffix, detail.status_code)
+        assert (payment.reference in refunds_html) == expected, (username, suffix)
+        receipt = desk.get(reverse("admin:accounting_receipt", args=[payment.public_id]))
+        assert (receipt.status_code == 200) == expected, (username, suffix, receipt.status_code)
+        assert receipt.status_code in (200, 403, 404)
+    if not sees:
+        assert (listed.status_code, refunds.status_code) == (403, 403), username
+    upload = desk.get(reverse("admin:accounting_upload"))
+    assert upload.status_code == (200 if username in RECONCILERS else 403), (username, upload.status_code)
+    _check_report(desk, username, "payments")
+
+
+def test_a_patient_downloads_only_their_own_receipt(
+    accounting_payments: dict[str, Any], patients: dict[str, Any]
+) -> None:
+    for owner, other in (("a", "b"), ("b", "a")):
+        client = Client()
+        client.force_login(patients[f"pat_{owner}"].account)
+        own = client.get(reverse("www:payment_receipt", args=[accounting_payments[f"pay_{owner}"].public_id]))
+        assert own.status_code == 200 and own["Content-Type"] == "application/pdf"
+        theirs = client.get(
+            reverse("www:payment_receipt", args=[accounting_payments[f"pay_{other}"].public_id])
+        )
+        assert theirs.status_code == 404
+        # The desk's pages are not for patients.
+        assert client.get(reverse("admin:accounting_reconciliation_changelist")).status_code == 302
+    anonymous = Client().get(reverse("www:payment_receipt", args=[accounting_payments["pay_a"].public_id]))
+    assert anonymous.status_code == 302

@@ -475,6 +475,7 @@ DESK_LANDINGS: tuple[tuple[str, frozenset[str] | None, str, str], ...] = (
     ("reception", None, "admin:appointments_checkin", ""),
     ("booking_desk", None, "admin:appointments_worklist", ""),
     ("his_linker", None, "admin:his_link_queue", ""),
+    ("accountant", None, "admin:accounting_reconciliation_changelist", ""),
     ("manager", None, "reports:index", ""),
     ("administrator", None, "admin:facilities_membership_changelist", ""),
 )

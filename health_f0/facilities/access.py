@@ -767,10 +767,13 @@ def report_deliveries_for(user: Any) -> QuerySet[Any]:
 # Who sees a facility's payments in the desk (a booking's fee, a visit's bill): the booking desk and reception
 # (they tell the patient whether it is paid), managers and administrators.
 PAYMENT_READER_ROLES: frozenset[str] = frozenset(
-    {Role.BOOKING_DESK, Role.RECEPTION, Role.MANAGER, Role.ADMINISTRATOR}
+    {Role.BOOKING_DESK, Role.RECEPTION, Role.MANAGER, Role.ADMINISTRATOR, Role.ACCOUNTANT}
 )
+# Who settles the gateways' money: reconciles a day, resolves its differences, closes it, gives money back or
+# retries a failed refund, marks a refund done by hand — at the facilities where they hold the role and below.
+ACCOUNTANT_ROLES: frozenset[str] = frozenset({Role.ACCOUNTANT, Role.ADMINISTRATOR})
 # Who gives money back or retries a failed refund by hand.
-PAYMENT_REFUND_ROLES: frozenset[str] = ADMINISTRATOR_ROLES
+PAYMENT_REFUND_ROLES: frozenset[str] = ACCOUNTANT_ROLES
 # Who registers a facility's gateway accounts and their keys.
 GATEWAY_ACCOUNT_ROLES: frozenset[str] = ADMINISTRATOR_ROLES
 
@@ -798,10 +801,53 @@ def gateway_accounts_for(user: Any) -> QuerySet[Any]:
 
 # The gateways' answers (PaymentEvent: callbacks applied or refused, queries, refunds): managers and administrators
 # of the facility. Refused callbacks naming no known payment have no facility: superusers only.
-PAYMENT_LOG_ROLES: frozenset[str] = OVERSIGHT_ROLES
+PAYMENT_LOG_ROLES: frozenset[str] = OVERSIGHT_ROLES | {Role.ACCOUNTANT}
 
 
 def payment_events_for(user: Any) -> QuerySet[Any]:
     from health_f0.payments.models import PaymentEvent
 
     return scope_by_facility(PaymentEvent.objects.all(), user, field="facility", roles=PAYMENT_LOG_ROLES)
+
+
+# --- Payments and accounting (issue 13 §4): the accountant ("kế toán") ------------------------------------
+
+# Who reads reconciliations and receipts in the desk: the accountants, and managers (read-only). (The desk's
+# payment list, PAYMENT_READER_ROLES above, also serves the booking desk and reception.)
+ACCOUNTING_READER_ROLES: frozenset[str] = ACCOUNTANT_ROLES | {Role.MANAGER}
+# Who reads the payments report and exports it.
+PAYMENT_REPORT_ROLES: frozenset[str] = ACCOUNTING_READER_ROLES
+
+
+def payments_for_staff(user: Any, roles: Iterable[str] | None = None) -> QuerySet[Any]:
+    """Payments at the facilities where the staff member holds one of `roles` (default ACCOUNTING_READER_ROLES:
+    accountants, managers, administrators) and everything under them. A payment is a financial record the
+    facility must keep: a processing restriction does not hide it from the accountant. None for anyone else."""
+    from health_f0.payments.models import Payment
+
+    return scope_by_facility(
+        Payment.objects.all(),
+        user,
+        field="facility",
+        roles=roles if roles is not None else ACCOUNTING_READER_ROLES,
+    )
+
+
+def own_payments_for(user: Any) -> QuerySet[Any]:
+    """Payments of the patients a portal account acts for (its own and its family's: `own_patients_for`)."""
+    from health_f0.payments.models import Payment
+
+    return Payment.objects.filter(patient__in=own_patients_for(user))
+
+
+def reconciliations_for(user: Any, roles: Iterable[str] | None = None) -> QuerySet[Any]:
+    """Daily reconciliations (accounting) of the facilities where the staff member holds one of `roles`
+    (default ACCOUNTING_READER_ROLES)."""
+    from health_f0.accounting.models import Reconciliation
+
+    return scope_by_facility(
+        Reconciliation.objects.all(),
+        user,
+        field="facility",
+        roles=roles if roles is not None else ACCOUNTING_READER_ROLES,
+    )

@@ -28,6 +28,7 @@ class Role(models.TextChoices):
     HIS_LINKER = "his_linker", _("Cán bộ liên kết HIS")
     MANAGER = "manager", _("Lãnh đạo/quản lý")
     ADMINISTRATOR = "administrator", _("Quản trị hệ thống")
+    ACCOUNTANT = "accountant", _("Kế toán")
 
 
 class Facility(BaseModel):

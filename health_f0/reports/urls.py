@@ -3,6 +3,7 @@ from django.urls import path
 from health_f0.reports.appointments import views as appointments
 from health_f0.reports.his import views as his
 from health_f0.reports.homecare import views as homecare
+from health_f0.reports.payments import views as payments
 
 app_name = "reports"
 urlpatterns = [
@@ -22,4 +23,7 @@ urlpatterns = [
     # HIS linking report (issue 5).
     path("lien-ket-his/", his.his_links, name="his_links"),
     path("lien-ket-his/xlsx/", his.his_links_xlsx, name="his_links_xlsx"),
+    # Payments report (issue 13 §4).
+    path("thanh-toan/", payments.payments, name="payments"),
+    path("thanh-toan/xlsx/", payments.payments_xlsx, name="payments_xlsx"),
 ]

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from health_f0.www import appointment_views, family_views, his_views, monitoring_views, privacy_views, views
+from health_f0.www.payment_receipt_views import receipt_download
 from health_f0.www.short_link_views import short_link, walk_in_ticket
 
 app_name = "www"
@@ -38,6 +39,7 @@ urlpatterns = [
         monitoring_views.certificate_download,
         name="certificate_download",
     ),
+    path("ca-nhan/bien-lai/<uuid:public_id>.pdf", receipt_download, name="payment_receipt"),
     path("xac-minh/<str:code>", monitoring_views.certificate_verify, name="certificate_verify"),
     path("dat-lich", appointment_views.book, name="book"),
     path("lich-hen", appointment_views.appointment_list, name="appointments"),

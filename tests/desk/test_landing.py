@@ -39,6 +39,7 @@ LANDINGS = {
     "datlich": "admin:appointments_worklist",  # booking desk
     "tiepdon": "admin:appointments_checkin",  # reception
     "lienket.his": "admin:his_link_queue",  # HIS linker
+    "ketoan": "admin:accounting_reconciliation_changelist",  # accountant
 }
 
 

@@ -67,6 +67,7 @@ STAFF = [
     "datlich",
     "tiepdon",
     "lienket.his",
+    "ketoan",
 ]
 PATIENT_A = "bn0000001"
 PATIENT_B = "patient_b"  # a key of the world: the account made when B's registration is accepted
@@ -94,6 +95,7 @@ DESK_PARAM_MODELS: dict[tuple[str, str], str] = {
     ("monitoring_alert_acknowledge", "alert_id"): "monitoring.Alert",
     ("monitoring_record_call", "reminder_id"): "monitoring.ReminderLog",
     ("auth_user_password_change", "id"): "core.User",
+    ("accounting_resolve", "item_id"): "accounting.ReconciliationItem",
 }
 # Path parameters of the other pages: (url name, parameter) -> (model, field).
 PAGE_PARAMS: dict[tuple[str, str], tuple[str, str]] = {
@@ -117,6 +119,9 @@ PAGE_PARAMS: dict[tuple[str, str], tuple[str, str]] = {
     ("payments:pay_booking", "public_id"): ("appointments.Appointment", "public_id"),
     ("payments:pay_visit", "public_id"): ("his.HisVisit", "public_id"),
     ("payments:result", "public_id"): ("payments.Payment", "public_id"),
+    ("www:payment_receipt", "public_id"): ("payments.Payment", "public_id"),
+    ("admin:accounting_receipt", "public_id"): ("payments.Payment", "public_id"),
+    ("admin:accounting_refund_manual", "public_id"): ("payments.Payment", "public_id"),
 }
 
 PARAM = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
@@ -304,6 +309,26 @@ def world(appointments_demo: Any, persona: Any, settings: Any) -> dict[str, Any]
         payment=payment,
         facility=payment.facility,
         result="bad_signature",
+    )
+    # Payments (accounting): a paid one, one whose refund failed, and the day's reconciliation with a
+    # matched line, an amount mismatch and a line missing on our side.
+    from health_f0.accounting.services import reconciliation_run
+    from health_f0.accounting.settlement import SettlementLine
+    from health_f0.accounting.tests.builders import paid_payment
+
+    paid = paid_payment(patient=patient_a, facility=ttyt, amount=150_000)
+    off = paid_payment(patient=patient_b, facility=ttyt, amount=90_000)
+    paid_payment(patient=patient_a, facility=ttyt, status="refund_failed")
+    reconciliation_run(
+        facility=ttyt,
+        gateway="vnpay",
+        day=timezone.localdate(),
+        lines=[
+            SettlementLine(1, paid.reference, "1", 150_000, None, True),
+            SettlementLine(2, off.reference, "2", 95_000, None, True),
+            SettlementLine(3, "999", "3", 10_000, None, True),
+        ],
+        actor=admin,
     )
     statuses = set(Appointment.objects.values_list("status", flat=True))
     assert statuses >= {"requested", "confirmed", "checked_in", "completed", "cancelled", "no_show"}, statuses

@@ -1,0 +1,1 @@
+"""The accountant's desk pages: reconciliations, the refund worklist, receipts."""
