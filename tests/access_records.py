@@ -345,6 +345,7 @@ def payment_records(appointments: dict[str, Appointment]) -> dict[str, Any]:
             amount=150_000,
         )
         out[f"pay_{suffix}"] = payment
+    return out
 
 
 def accounting_records(patients: dict[str, Patient], admin: Any) -> dict[str, Any]:

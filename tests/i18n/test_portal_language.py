@@ -53,8 +53,8 @@ PAGES: dict[str, dict[str, list[str]]] = {
         ],
     },
     "/dang-nhap": {
-        "en": ["Log in", "Username", "Password", "No account yet?", "Forgot your password?"],
-        "vi": ["Đăng nhập", "Tên tài khoản", "Mật khẩu", "Chưa có tài khoản?", "Quên mật khẩu?"],
+        "en": ["Log in", "Phone number or username", "Password", "No account yet?", "Forgot your password?"],
+        "vi": ["Đăng nhập", "Số điện thoại hoặc tên tài khoản", "Mật khẩu", "Chưa có tài khoản?", "Quên mật khẩu?"],
     },
 }
 OTHER = {"en": "vi", "vi": "en"}
@@ -127,7 +127,7 @@ def test_login_error_is_in_english(client: Client) -> None:
     response = client.post(
         "/dang-nhap", {"username": "nobody", "password": "wrong-password"}, headers={"accept-language": "en"}
     )
-    assert "Incorrect username or password." in response.content.decode()
+    assert "Wrong phone number, username or password." in response.content.decode()
 
 
 @pytest.mark.django_db

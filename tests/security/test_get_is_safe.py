@@ -171,7 +171,13 @@ def world(appointments_demo: Any, persona: Any, settings: Any) -> dict[str, Any]
             local_date=timezone.localdate(),
             kind=ReminderLog.Kind.CALL_LIST,
         )
-    # Appointments of patient A in every state (the demo's request is "requested").
+    # Appointments of patient A in every state (the demo's request is "requested"): five bookings of one
+    # service, more than a patient's limits allow (appointments.services._check_limits), so the limits are off.
+    from health_f0.appointments.models import AppointmentPolicy
+
+    AppointmentPolicy.objects.filter(facility__code="TTYT-HD").update(
+        max_live_per_service=0, max_per_day=0, max_per_week=0
+    )
     service = Service.objects.get(code="kham-noi")
     slots = _free_slots(service)
 
