@@ -343,3 +343,28 @@ def test_morning_report_shows_home_care_only_while_it_runs(demo: Any, persona: A
         for s in morning_report(user=owner, date_from=before, date_to=before, facility_id=ttyt.pk).sections
     ]
     assert titles == ["Đặt lịch khám", "Liên kết tài khoản với HIS"]
+
+
+def test_payments_report_and_the_morning_payments_section(
+    bookings: Service, persona: Any, smtp_server: SmtpStandIn
+) -> None:
+    """The payments report (issue 13 §4) is one of the reports one may subscribe to, and the morning report
+    carries yesterday's online payments once anything was paid."""
+    from health_f0.accounting.tests.builders import paid_payment
+
+    patient = Patient.objects.filter(account__isnull=False).first()
+    paid_payment(
+        patient=patient,
+        facility=Facility.objects.get(code="TTYT-HD"),
+        amount=150_000,
+        paid_at=local(timezone.localdate() - timedelta(days=1), 9),
+    )
+    subscription = subscribe(persona, report="payments", fmt="html", name="Thanh toán hằng ngày")
+    delivery = services.delivery_send_now(subscription=subscription, actor=persona("ttyt.lanhdao"))
+    assert delivery.state == DeliveryState.SENT, delivery.last_error
+    html = smtp_server.messages[-1].get_body(("html",)).get_content()
+    assert "Thanh toán trực tuyến" in html and "150.000 đ" in html and "VNPay" in html
+    morning = ReportSubscription.objects.get(owner=persona("ttyt.lanhdao"), report="morning")
+    services.delivery_send_now(subscription=morning, actor=persona("ttyt.lanhdao"))
+    html = smtp_server.messages[-1].get_body(("html",)).get_content()
+    assert "Thanh toán trực tuyến" in html and "150.000 đ" in html

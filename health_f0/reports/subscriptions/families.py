@@ -4,8 +4,8 @@ Each summary picks figures out of the report its family's selector built and for
 nothing the report pages do not show (period sums over the selector's day figures are what the pages'
 summaries do too).
 
-The payments family (issue 13 §4) plugs in here with one `register(...)` line and, for the morning report, one
-`register_morning_section(...)` line.
+The payments family (issue 13 §4) is registered like the others and adds a morning section when anything was
+paid or refunded.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from health_f0.reports.his import exports as his_exports
 from health_f0.reports.his import selectors as his_selectors
 from health_f0.reports.homecare import exports as homecare_exports
 from health_f0.reports.homecare import selectors as homecare_selectors
+from health_f0.reports.payments import exports as payment_exports
+from health_f0.reports.payments import selectors as payment_selectors
 from health_f0.reports.subscriptions.registry import (
     MORNING_SECTIONS,
     Figure,
@@ -316,7 +318,53 @@ def morning_home_care(**query: Any) -> Section | None:
     )
 
 
-# payments (issue 13 §4): register_morning_section(morning_payments)
+# --- Payments (the payments report's figures) ------------------------------------------------------------
+
+
+def _money(amount: int) -> str:
+    return f"{thousands(amount)} đ"
+
+
+def _payment_figures(report: payment_selectors.PaymentReport) -> list[Figure]:
+    total = report.total
+    return [
+        Figure(_("Đã thanh toán trực tuyến"), _money(total.amount), _("%(n)s giao dịch") % {"n": total.paid}),
+        Figure(
+            _("Đã hoàn tiền"),
+            _money(total.refunded_amount),
+            _("%(n)s giao dịch") % {"n": total.refunded},
+        ),
+        Figure(_("Thực thu"), _money(total.net)),
+    ]
+
+
+def payments_summary(report: payment_selectors.PaymentReport) -> list[Section]:
+    gateways = Table(
+        _("Theo cổng thanh toán"),
+        [_("Cổng"), _("Giao dịch"), _("Đã thanh toán"), _("Đã hoàn"), _("Thực thu")],
+        [
+            [label, thousands(f.paid), _money(f.amount), _money(f.refunded_amount), _money(f.net)]
+            for label, f in report.by_gateway
+        ],
+    )
+    services = Table(
+        _("Theo dịch vụ"),
+        [_("Dịch vụ"), _("Giao dịch"), _("Đã thanh toán"), _("Đã hoàn"), _("Thực thu")],
+        [
+            [name, thousands(f.paid), _money(f.amount), _money(f.refunded_amount), _money(f.net)]
+            for _code, name, f in report.by_service
+        ],
+    )
+    return [Section(_("Thanh toán trực tuyến"), _payment_figures(report), [gateways, services])]
+
+
+@register_morning_section
+def morning_payments(**query: Any) -> Section | None:
+    """Yesterday's online payments, refunds and net takings, when anything was paid or refunded."""
+    report = payment_selectors.payment_report(**query)
+    if not (report.total.paid or report.total.refunded):
+        return None
+    return Section(_("Thanh toán trực tuyến"), _payment_figures(report))
 
 
 def sections_xlsx(sections: list[Section]) -> bytes:
@@ -392,4 +440,15 @@ register(
         page="",
     )
 )
-# payments (issue 13 §4): register(ReportEntry(key="payments", ...))
+register(
+    ReportEntry(
+        key="payments",
+        label=gettext_lazy("Báo cáo thanh toán"),
+        build=payment_selectors.payment_report,
+        facilities=payment_selectors.report_facilities,
+        summarize=payments_summary,
+        xlsx=payment_exports.report_xlsx,
+        filename=payment_exports.export_filename,
+        page="reports:payments",
+    )
+)
