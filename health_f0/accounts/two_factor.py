@@ -51,7 +51,7 @@ from health_f0.core.models import AuditLog
 from health_f0.facilities import access
 from health_f0.facilities.models import Role
 
-REQUIRED_ROLES: frozenset[str] = access.OVERSIGHT_ROLES
+REQUIRED_ROLES: frozenset[str] = access.TWO_FACTOR_REQUIRED_ROLES
 RECOVERY_CODE_COUNT = 10
 RECOVERY_CODE_LENGTH = 10  # base32 characters: 50 random bits each
 TOTP_NAME = "Ứng dụng xác thực"

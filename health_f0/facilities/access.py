@@ -802,6 +802,9 @@ def gateway_accounts_for(user: Any) -> QuerySet[Any]:
 # The gateways' answers (PaymentEvent: callbacks applied or refused, queries, refunds): managers and administrators
 # of the facility. Refused callbacks naming no known payment have no facility: superusers only.
 PAYMENT_LOG_ROLES: frozenset[str] = OVERSIGHT_ROLES | {Role.ACCOUNTANT}
+# Who must use a second factor at the desk (accounts.two_factor): those who see a whole facility's records, and
+# the accountants, who move money (refunds).
+TWO_FACTOR_REQUIRED_ROLES: frozenset[str] = OVERSIGHT_ROLES | {Role.ACCOUNTANT}
 
 
 def payment_events_for(user: Any) -> QuerySet[Any]:

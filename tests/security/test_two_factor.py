@@ -103,7 +103,7 @@ def _user(username: str) -> Any:
 # --- Required roles --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("username", ["syt.lanhdao", "ttyt.lanhdao", "admin"])
+@pytest.mark.parametrize("username", ["syt.lanhdao", "ttyt.lanhdao", "admin", "ketoan"])
 def test_manager_administrator_superuser_cannot_use_the_desk_with_the_password_alone(
     demo: Any, username: str
 ) -> None:
