@@ -18,5 +18,9 @@ class PaymentsConfig(AppConfig):
 
             forget_required_prepayment(instance.service_id)
 
-        post_save.connect(forget, sender=ServicePaymentPolicy, dispatch_uid="payments-policy-saved")
-        post_delete.connect(forget, sender=ServicePaymentPolicy, dispatch_uid="payments-policy-deleted")
+        post_save.connect(
+            forget, sender=ServicePaymentPolicy, dispatch_uid="payments-policy-saved", weak=False
+        )
+        post_delete.connect(
+            forget, sender=ServicePaymentPolicy, dispatch_uid="payments-policy-deleted", weak=False
+        )

@@ -132,7 +132,9 @@ def test_another_facilitys_ipn_is_refused(
     payment = _start(booking, patient)
     fields, _return_url = _settled(momo_standin, payment)
     # Another facility's MoMo account (its own partnerCode and keys) signs a result naming our reference.
-    other = MomoStandIn(partner_code="MOMOBVKA", access_key="bvka-access", secret_key="bvka-secret-0123456789")
+    other = MomoStandIn(
+        partner_code="MOMOBVKA", access_key="bvka-access", secret_key="bvka-secret-0123456789"
+    )
     assert _ipn(_forged(other, fields, partnerCode="MOMOBVKA")) == 204
     # Same keys (a shared test account) but another partnerCode: refused as well.
     assert _ipn(_forged(momo_standin, fields, partnerCode="MOMOBVKA")) == 204
