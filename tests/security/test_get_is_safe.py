@@ -117,6 +117,7 @@ PAGE_PARAMS: dict[tuple[str, str], tuple[str, str]] = {
     ("payments:pay_booking", "public_id"): ("appointments.Appointment", "public_id"),
     ("payments:pay_visit", "public_id"): ("his.HisVisit", "public_id"),
     ("payments:result", "public_id"): ("payments.Payment", "public_id"),
+    ("payments:status", "public_id"): ("payments.Payment", "public_id"),
 }
 
 PARAM = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
