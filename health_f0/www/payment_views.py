@@ -86,6 +86,7 @@ def _choose_page(
     status = error.status_code if error is not None else 200
     context["page_error"] = error.message if error is not None else ""
     context["error_field"] = getattr(error, "field", "") if error is not None else ""
+    context["choice_values"] = [value for value, _label in context["choices"]]
     response = _page(request, "www/pay_choose.html", context, status=status)
     facility = context["appointment"].facility if context["kind"] == "booking" else context["visit"].facility
     origins = selectors.gateway_origins(facility)
