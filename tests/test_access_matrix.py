@@ -1477,6 +1477,8 @@ def test_payments(username: str, payments: dict[str, Any], persona: Any) -> None
         # The patient API is for patients: staff are refused whatever the payment.
         assert api.get(f"/api/v1/payments/{payment.public_id}").status_code == 403
         assert desk.get(f"/thanh-toan/lich-hen/{payment.appointment.public_id}").status_code == 404
+        # The result page's status poll is the paying patient's own: staff get 404 whatever their scope.
+        assert desk.get(f"/thanh-toan/trang-thai/{payment.public_id}").status_code == 404
 
 
 def test_a_patient_reads_only_own_payments(payments: dict[str, Any], persona: Any) -> None:
@@ -1493,11 +1495,14 @@ def test_a_patient_reads_only_own_payments(payments: dict[str, Any], persona: An
             portal.get(f"/thanh-toan/lich-hen/{payments[other_key].appointment.public_id}").status_code == 404
         )
         assert portal.get(reverse("admin:payments_payment_changelist")).status_code == 302
+        assert portal.get(f"/thanh-toan/trang-thai/{payments[own_key].public_id}").status_code == 200, owner
+        assert portal.get(f"/thanh-toan/trang-thai/{payments[other_key].public_id}").status_code == 404, owner
 
 
 def test_anonymous_sees_no_payment(payments: dict[str, Any]) -> None:
     assert APIClient().get(f"/api/v1/payments/{payments['pay_a'].public_id}").status_code == 401
     assert Client().get(f"/thanh-toan/lich-hen/{payments['pay_a'].appointment.public_id}").status_code == 302
+    assert Client().get(f"/thanh-toan/trang-thai/{payments['pay_a'].public_id}").status_code == 404
 
 
 # --- Payments and accounting (issue 13 §4) ------------------------------------------------------------------

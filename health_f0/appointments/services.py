@@ -515,6 +515,7 @@ def _cancel(
         },
         audit={"reason": reason, "source": source},
     )
+    _refund_after_commit(appointment.pk)
     if event == "declined":
         # The reason is what the patient needs (the text takes two segments for it if need be).
         _notify(appointment, event, reason=reason if reason.endswith((".", "!", "?")) else f"{reason}.")
@@ -524,6 +525,18 @@ def _cancel(
     else:
         _notify(appointment, event)
     return appointment
+
+
+def _refund_after_commit(appointment_id: int) -> None:
+    """A prepaid booking's fee goes back as soon as its cancellation commits (payments' minute job stays the
+    safety net); the refund call to the gateway runs outside this transaction."""
+
+    def refund() -> None:
+        from health_f0.payments.services import booking_cancelled_refund
+
+        booking_cancelled_refund(appointment_id=appointment_id)
+
+    transaction.on_commit(refund, robust=True)
 
 
 def _required_reason(reason: str) -> str:

@@ -128,6 +128,14 @@ def _skips_remain(appointment: Any, step: Step) -> str | None:
     return _("Số này còn được bỏ qua và gọi lại sau.") if _skips_left(appointment) else None
 
 
+def _not_paid(appointment: Any, step: Step) -> str | None:
+    from health_f0.payments.selectors import booking_unpaid
+
+    if not booking_unpaid(appointment):
+        return None
+    return _("Dịch vụ này yêu cầu thanh toán phí khám trước; lịch hẹn chưa được thanh toán.")
+
+
 # The patient cancels or moves their booking themselves only until the cut-off; the desk at any time.
 CUTOFF = Guard("cutoff_passed", _cutoff_passed, capacities=frozenset({PATIENT}))
 WALK_IN = Guard("walk_in", _walk_in)
@@ -139,6 +147,9 @@ ALREADY_CALLED = Guard("already_called", _already_called)
 RECALLS_USED = Guard("recall_limit", _recalls_used)
 LAST_SKIP = Guard("last_skip", _last_skip)
 SKIPS_REMAIN = Guard("skips_remain", _skips_remain)
+# A booking whose service requires prepayment is confirmed or received only once its fee is paid
+# (payments.selectors.booking_unpaid: no query for a service without that rule, one at most otherwise).
+NOT_PAID = Guard("not_paid", _not_paid)
 
 DESK_OR_PATIENT: frozenset[str] = access.BOOKING_DESK_ROLES | {PATIENT}
 
@@ -229,15 +240,15 @@ def refusal_message(appointment: Any, action: str, now: datetime | None = None) 
 APPOINTMENT_WORKFLOW = Workflow(
     "appointment",
     [
-        Transition(_R, "confirm", _C, access.BOOKING_DESK_ROLES),
+        Transition(_R, "confirm", _C, access.BOOKING_DESK_ROLES, guards=(NOT_PAID,)),
         Transition(_R, "decline", _X, access.BOOKING_DESK_ROLES),
         Transition(_R, "cancel", _X, DESK_OR_PATIENT, guards=(CUTOFF,)),
         Transition(_C, "cancel", _X, DESK_OR_PATIENT, guards=(CUTOFF,)),
         Transition(_R, "reschedule", _R, DESK_OR_PATIENT, guards=(WALK_IN, CUTOFF)),
         Transition(_C, "reschedule", _C, DESK_OR_PATIENT, guards=(WALK_IN, CUTOFF)),
         # A patient whose online booking was not confirmed yet may still be received on the day.
-        Transition(_R, "check_in", _I, access.RECEPTION_ROLES, guards=(NOT_TODAY,)),
-        Transition(_C, "check_in", _I, access.RECEPTION_ROLES, guards=(NOT_TODAY,)),
+        Transition(_R, "check_in", _I, access.RECEPTION_ROLES, guards=(NOT_TODAY, NOT_PAID)),
+        Transition(_C, "check_in", _I, access.RECEPTION_ROLES, guards=(NOT_TODAY, NOT_PAID)),
         Transition(_I, "complete", _D, access.COMPLETE_ROLES),
         # Reception's queue (services.queue_*): a statutory priority group marked before the call; a called
         # patient who does not come is announced again (recall, up to the facility's limit) or skipped: back

@@ -7,3 +7,20 @@ class PaymentsConfig(AppConfig):
     label = "payments"
     verbose_name = _("Thanh toán")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from health_f0.payments.models import ServicePaymentPolicy
+
+        def forget(sender: object, instance: ServicePaymentPolicy, **kwargs: object) -> None:
+            from health_f0.payments.selectors import forget_required_prepayment
+
+            forget_required_prepayment(instance.service_id)
+
+        post_save.connect(
+            forget, sender=ServicePaymentPolicy, dispatch_uid="payments-policy-saved", weak=False
+        )
+        post_delete.connect(
+            forget, sender=ServicePaymentPolicy, dispatch_uid="payments-policy-deleted", weak=False
+        )

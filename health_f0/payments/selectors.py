@@ -6,8 +6,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db.models import QuerySet
 
+from health_f0.core.safe_cache import cache_delete, cached
 from health_f0.payments import gateways
 from health_f0.payments.crypto import decrypt
 from health_f0.payments.gateways.base import GatewayConfig
@@ -76,6 +78,8 @@ def gateway_config(account: GatewayAccount) -> GatewayConfig:
         bank_bin=account.bank_bin,
         account_number=account.account_number,
         account_name=account.account_name,
+        # One answer timeout for every gateway (settings.PAYMENT_GATEWAY_TIMEOUT; MoMo and payOS read it here).
+        extra={"timeout": str(settings.PAYMENT_GATEWAY_TIMEOUT)},
     )
 
 
@@ -146,3 +150,110 @@ def patient_payments(queryset: QuerySet[Payment]) -> QuerySet[Payment]:
 
 def purpose_target(payment: Payment) -> Any:
     return payment.appointment if payment.purpose == Purpose.BOOKING_FEE else payment.visit
+
+
+# NAPAS bank identification numbers of the banks most facilities bank with (the QR names the bank by BIN only).
+BANK_NAMES: dict[str, str] = {
+    "970436": "Vietcombank",
+    "970415": "VietinBank",
+    "970418": "BIDV",
+    "970405": "Agribank",
+    "970422": "MB Bank",
+    "970407": "Techcombank",
+    "970416": "ACB",
+    "970432": "VPBank",
+    "970423": "TPBank",
+    "970403": "Sacombank",
+}
+
+
+def transfer_details(payment: Payment) -> dict[str, Any] | None:
+    """What a VietQR payment's page shows beside its QR, read from the QR itself (what the bank app will
+    use): the bank, the account, its holder (the facility's gateway account), the amount and the transfer
+    text. None when the payment has no QR or its QR does not read as VietQR."""
+    if not payment.qr_payload:
+        return None
+    from health_f0.payments.gateways.vietqr import parse_emvco
+
+    try:
+        qr = parse_emvco(payment.qr_payload)
+    except ValueError:
+        return None
+    account = gateway_account(payment.facility, payment.gateway)
+    return {
+        "bank": BANK_NAMES.get(qr["bank_bin"], qr["bank_bin"]),
+        "account_number": qr["account_number"],
+        "account_name": account.account_name if account is not None else "",
+        "amount": qr["amount"] or int(payment.amount),
+        "purpose": qr["purpose"],
+    }
+
+
+# --- Whether a booking is paid (the appointment workflow's "not_paid" guard, the desk's column) ------------
+
+# A service's required prepayment is read on every `APPOINTMENT_WORKFLOW.available()` of its bookings, so it is
+# cached (dropped when the policy is saved or deleted: payments.apps connects `forget_required_prepayment`).
+PREPAYMENT_CACHE_SECONDS = 600
+
+
+def _prepayment_key(service_id: int) -> str:
+    return f"payments:required-prepayment:{service_id}"
+
+
+def required_prepayment(service_id: int | None) -> int:
+    """The price a booking of this service must pay before it is confirmed or received (0: none required)."""
+    if not service_id:
+        return 0
+
+    def compute() -> int:
+        price = (
+            ServicePaymentPolicy.objects.filter(
+                service_id=service_id, prepayment=Prepayment.REQUIRED, price__gt=0
+            )
+            .values_list("price", flat=True)
+            .first()
+        )
+        return int(price or 0)
+
+    return int(cached(_prepayment_key(service_id), compute, timeout=PREPAYMENT_CACHE_SECONDS))
+
+
+def forget_required_prepayment(service_id: int) -> None:
+    cache_delete(_prepayment_key(service_id))
+
+
+def booking_unpaid(appointment: Any) -> bool:
+    """True when the booking's service requires prepayment and no payment brought its fee in (paid, or
+    being refunded). No query when the service requires none (cached policy); at most one otherwise, kept
+    on the instance so the workflow's guards for confirm and check-in share it."""
+    if not required_prepayment(appointment.service_id):
+        return False
+    memo = getattr(appointment, "_payments_unpaid", None)
+    if memo is None:
+        memo = not Payment.objects.filter(
+            appointment_id=appointment.pk, status__in=MONEY_IN_STATUSES
+        ).exists()
+        appointment._payments_unpaid = memo
+    return bool(memo)
+
+
+def paid_flags(appointments: list[Any]) -> dict[int, bool | None]:
+    """For a page of bookings: {appointment id: True (fee paid), False (priced, not paid), None (no price)}.
+    Two queries whatever the page's size."""
+    service_ids = {a.service_id for a in appointments if a.service_id}
+    prices = dict(
+        ServicePaymentPolicy.objects.filter(service_id__in=service_ids, price__gt=0)
+        .exclude(prepayment=Prepayment.NONE)
+        .values_list("service_id", "price")
+    )
+    priced = [a.pk for a in appointments if a.service_id in prices]
+    paid = (
+        set(
+            Payment.objects.filter(appointment_id__in=priced, status__in=MONEY_IN_STATUSES).values_list(
+                "appointment_id", flat=True
+            )
+        )
+        if priced
+        else set()
+    )
+    return {a.pk: (a.pk in paid) if a.service_id in prices else None for a in appointments}

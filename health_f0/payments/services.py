@@ -82,6 +82,11 @@ QUERY_AFTER = timedelta(minutes=2)
 EXPIRE_GRACE = timedelta(minutes=10)
 
 
+# callback_apply's answer to a return it could not confirm with the gateway (payOS down): the payment is
+# unchanged and the patient is shown that it is being confirmed.
+CHECKING = "checking"
+
+
 class GatewayUnavailable(DomainError):
     status_code = 503
 
@@ -525,12 +530,28 @@ def callback_apply(
         return refuse(EventResult.BAD_SIGNATURE, "bad_signature")
     except (ValueError, KeyError, TypeError):
         return refuse(EventResult.ERROR, "error")
+    except GatewayError as exc:
+        # A return the gateway must be asked about (payOS signs no return) while it cannot answer: nothing
+        # changes; the payment stays open and the webhook or the scheduled query settles it.
+        _event(
+            gateway=gateway,
+            kind=kind,
+            result=EventResult.ERROR,
+            reference=reference,
+            payment=payment,
+            payload={**payload, "error": str(exc)[:300]},
+            remote_ip=remote_ip,
+            now=now,
+        )
+        logger.warning("payment callback %s %s: gateway not reachable to confirm it", gateway, kind)
+        return Applied(CHECKING, payment)
     if callback.reference != payment.reference:
         return refuse(EventResult.NOT_FOUND, "not_found", verified=True, callback=callback)
     if callback.merchant_code and callback.merchant_code != account.merchant_code:
         # Signed, but for another merchant account: another facility's payment replayed here.
         return refuse(EventResult.WRONG_FACILITY, "not_found", verified=True, callback=callback)
-    if callback.amount != payment.amount:
+    if callback.amount != payment.amount and (callback.outcome == Outcome.PAID or callback.amount):
+        # (A gateway that does not know the payment yet answers no amount: nothing to compare.)
         return refuse(EventResult.BAD_AMOUNT, "bad_amount", verified=True, callback=callback)
     return _apply_outcome(
         payment.pk,
@@ -733,6 +754,33 @@ def refunds_start_due(*, now: datetime | None = None, limit: int = 200) -> int:
     return started
 
 
+def booking_cancelled_refund(*, appointment_id: int, now: datetime | None = None) -> int:
+    """Right after a booking's cancellation commits (appointments.services' on_commit hook): give back the
+    fee it paid, without waiting for the minute job. Idempotent with that job (refunds_start_due): whichever
+    comes first moves the payment to refund_pending under its lock; the other finds nothing to do. Never
+    raises: a failure here leaves the payment paid and the job starts the refund. Returns refunds started."""
+    started = 0
+    try:
+        payment_ids = list(
+            Payment.objects.filter(
+                appointment_id=appointment_id,
+                purpose=Purpose.BOOKING_FEE,
+                status=PaymentStatus.PAID,
+                appointment__status=AppointmentStatus.CANCELLED,
+            ).values_list("pk", flat=True)
+        )
+        for payment_id in payment_ids:
+            payment = Payment.objects.select_related("appointment").get(pk=payment_id)
+            try:
+                refund_start(payment=payment, actor=None, reason=_refund_reason(payment), now=now)
+            except DomainError:  # the job (or another worker) started it first
+                continue
+            started += 1
+    except Exception:  # the minute job is the safety net; the cancellation itself has committed
+        logger.exception("refund at cancel of booking %s failed; the sweep will retry", appointment_id)
+    return started
+
+
 def _refund_reason(payment: Payment) -> str:
     from health_f0.appointments.models import CancelSource
 
@@ -808,7 +856,15 @@ def refund_start(*, payment: Payment, actor: Any, reason: str, now: datetime | N
         if maybe:
             failure += " " + _("Có thể cổng đã nhận yêu cầu: kiểm tra với cổng trước khi hoàn lại.")
         return _refund_finish(refund.pk, accepted=False, failure=failure, code="", gateway_ref="", now=now)
-    failure = "" if answer.accepted else (answer.message or _("Cổng thanh toán từ chối hoàn tiền."))
+    if answer.accepted:
+        failure = ""
+    elif answer.gateway_code == "manual":  # VietQR (payOS) has no refund call: the accountant transfers it
+        failure = _(
+            "Chuyển khoản VietQR không hoàn tiền tự động được: kế toán chuyển trả từ tài khoản của cơ sở "
+            "rồi ghi nhận đã hoàn."
+        )
+    else:
+        failure = answer.message or _("Cổng thanh toán từ chối hoàn tiền.")
     return _refund_finish(
         refund.pk,
         accepted=answer.accepted,

@@ -73,6 +73,8 @@ def _start(
         )
     except DomainError as exc:
         return exc
+    if payment.qr_payload:  # VietQR: our own page draws the QR and follows the payment until it is paid
+        return redirect("payments:result", public_id=payment.public_id)
     if payment.redirect_url and payment.status == PaymentStatus.PENDING:
         return redirect(payment.redirect_url)
     return redirect("payments:result", public_id=payment.public_id)
@@ -84,6 +86,7 @@ def _choose_page(
     status = error.status_code if error is not None else 200
     context["page_error"] = error.message if error is not None else ""
     context["error_field"] = getattr(error, "field", "") if error is not None else ""
+    context["choice_values"] = [value for value, _label in context["choices"]]
     response = _page(request, "www/pay_choose.html", context, status=status)
     facility = context["appointment"].facility if context["kind"] == "booking" else context["visit"].facility
     origins = selectors.gateway_origins(facility)
@@ -162,16 +165,49 @@ def result(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     if payment is None:
         raise Http404(_("Không tìm thấy thanh toán."))
     waiting = payment.status in (PaymentStatus.CREATED, PaymentStatus.PENDING)
+    owner = (
+        request.user.is_authenticated
+        and not access.is_staff_member(request.user)
+        and access.payments_for(request.user).filter(pk=payment.pk).exists()
+    )
+    show_qr = waiting and bool(payment.qr_payload)
     context = {
         "payment": payment,
         "waiting": waiting,
         "paid": payment.is_paid,
-        "qr_svg": _qr_svg(payment.qr_payload) if waiting and payment.qr_payload else "",
-        "continue_url": payment.redirect_url if waiting else "",
-        "owner": request.user.is_authenticated
-        and access.payments_for(request.user).filter(pk=payment.pk).exists(),
+        "qr_svg": _qr_svg(payment.qr_payload) if show_qr else "",
+        "transfer": selectors.transfer_details(payment) if show_qr else None,
+        # The QR is paid in the bank's app, not on a gateway's page: no "continue" link for it.
+        "continue_url": payment.redirect_url if waiting and not payment.qr_payload else "",
+        "checking": waiting and request.GET.get("xac-nhan") == "1",
+        # The patient's own open payment follows its state by itself (pay_status.js polls status_json).
+        "poll_url": reverse("payments:status", kwargs={"public_id": payment.public_id})
+        if waiting and owner
+        else "",
+        "owner": owner,
     }
     return _page(request, "www/pay_result.html", context)
+
+
+@never_cache
+@require_GET
+def status_json(request: HttpRequest, public_id: uuid.UUID) -> JsonResponse:
+    """A payment's state as a small JSON for its page to follow: the patient's own payments only (another
+    account's, staff, anonymous: 404). No personal data: the status and whether the money arrived."""
+    if not request.user.is_authenticated or access.is_staff_member(request.user):
+        return JsonResponse({"detail": _("Không tìm thấy thanh toán."), "code": "not_found"}, status=404)
+    payment = access.payments_for(request.user).filter(public_id=public_id).first()
+    if payment is None:
+        return JsonResponse({"detail": _("Không tìm thấy thanh toán."), "code": "not_found"}, status=404)
+    waiting = payment.status in (PaymentStatus.CREATED, PaymentStatus.PENDING)
+    return JsonResponse(
+        {
+            "status": payment.status,
+            "label": str(payment.get_status_display()),
+            "paid": payment.is_paid,
+            "waiting": waiting,
+        }
+    )
 
 
 def _gateway_or_404(gateway: str) -> type[gateways.Gateway]:
@@ -228,4 +264,7 @@ def gateway_return(request: HttpRequest, gateway: str) -> HttpResponse:
     if applied.payment is None:
         context = {"payment": None, "page_error": _("Không xác định được giao dịch thanh toán này.")}
         return _page(request, "www/pay_result.html", context, status=404)
-    return redirect("payments:result", public_id=applied.payment.public_id)
+    target = reverse("payments:result", kwargs={"public_id": applied.payment.public_id})
+    if applied.code == services.CHECKING:  # the gateway could not confirm it now: the page says so
+        target += "?xac-nhan=1"
+    return redirect(target)

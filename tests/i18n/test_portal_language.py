@@ -54,7 +54,13 @@ PAGES: dict[str, dict[str, list[str]]] = {
     },
     "/dang-nhap": {
         "en": ["Log in", "Phone number or username", "Password", "No account yet?", "Forgot your password?"],
-        "vi": ["Đăng nhập", "Số điện thoại hoặc tên tài khoản", "Mật khẩu", "Chưa có tài khoản?", "Quên mật khẩu?"],
+        "vi": [
+            "Đăng nhập",
+            "Số điện thoại hoặc tên tài khoản",
+            "Mật khẩu",
+            "Chưa có tài khoản?",
+            "Quên mật khẩu?",
+        ],
     },
 }
 OTHER = {"en": "vi", "vi": "en"}

@@ -122,6 +122,7 @@ PAGE_PARAMS: dict[tuple[str, str], tuple[str, str]] = {
     ("www:payment_receipt", "public_id"): ("payments.Payment", "public_id"),
     ("admin:accounting_receipt", "public_id"): ("payments.Payment", "public_id"),
     ("admin:accounting_refund_manual", "public_id"): ("payments.Payment", "public_id"),
+    ("payments:status", "public_id"): ("payments.Payment", "public_id"),
 }
 
 PARAM = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")

@@ -43,6 +43,7 @@ from health_f0.desk.formatting import fmt_born, fmt_datetime, fmt_when_who, name
 from health_f0.desk.site import desk_site, has_any_role, redirect_back
 from health_f0.facilities import access
 from health_f0.notifications.selectors import deliveries_for_subject
+from health_f0.payments import selectors as payment_selectors
 
 
 @admin.register(Appointment, site=desk_site)
@@ -99,6 +100,7 @@ class AppointmentAdmin(WorklistPages, BookingPages, ReexamPages, ReceptionPages,
                     "reason",
                     "code_col",
                     "created_col",
+                    "payment_col",
                 )
             },
         ),
@@ -217,6 +219,14 @@ class AppointmentAdmin(WorklistPages, BookingPages, ReexamPages, ReceptionPages,
     @display(description=_("đặt lúc"))
     def created_col(self, obj: Appointment) -> str:
         return fmt_datetime(obj.created_at)
+
+    @display(description=_("phí khám"))
+    def payment_col(self, obj: Appointment) -> str:
+        """Whether the booking's fee (a service with a price paid online) came in; "—" without one."""
+        paid = payment_selectors.paid_flags([obj]).get(obj.pk)
+        if paid is None:
+            return "—"
+        return gettext("Đã thanh toán") if paid else gettext("Chưa thanh toán")
 
     @display(description=_("xác nhận"))
     def confirmed_col(self, obj: Appointment) -> str:

@@ -35,6 +35,7 @@ from health_f0.appointments.transitions import may
 from health_f0.desk.actions import desk_action, form_error_messages, post_only, run, safe_next
 from health_f0.desk.formatting import age_years, duration_label
 from health_f0.facilities import access
+from health_f0.payments import selectors as payment_selectors
 
 BUTTON = "unfold/components/button.html"
 _HREF = "__href__"  # stands for a row's link in a button rendered once a page
@@ -65,6 +66,7 @@ class WorklistPages(AppointmentPages):
         move_button = component_html(BUTTON, href=_HREF, variant="default", children=gettext("Đổi giờ"))
         back = urlencode({"next": request.get_full_path()})
         rows = []
+        paid = payment_selectors.paid_flags(list(page.object_list))
         for appointment in page.object_list:
             patient = appointment.patient
             lapses = selectors.request_lapses_at(appointment)
@@ -83,6 +85,8 @@ class WorklistPages(AppointmentPages):
                     "lapses": slot_text(lapses) if lapses else "",
                     "lapses_soon": lapses is not None and lapses - now < LAPSE_SOON,
                     "waiting": duration_label(now - appointment.created_at),
+                    # None: the service has no fee paid online; else whether the fee came in.
+                    "paid": paid.get(appointment.pk),
                     "url": self.change_url(appointment.pk),
                     "confirm_url": reverse("admin:appointments_confirm", args=[appointment.pk]),
                     "decline_url": reverse("admin:appointments_decline", args=[appointment.pk]),

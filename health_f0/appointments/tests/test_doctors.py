@@ -181,7 +181,7 @@ def test_the_desk_calendar_reads_a_fixed_number_of_queries(room, station, person
         return len(queries), response.content.decode()
 
     book(service, make_patient(station, "Người Một"), desk, doctor=an)
-    count()  # warm the per-process caches (the Sở's name in the header: facilities.portal)
+    count()  # warm the per-process caches (the Sở's name in the header, payments' prepayment rule)
     few, _page = count()
     for i in range(6):
         book(

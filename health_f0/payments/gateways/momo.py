@@ -283,6 +283,7 @@ class MomoGateway(Gateway):
             gateway_code=str(code),
             paid_at=_from_ms(params["responseTime"]) if outcome is Outcome.PAID else None,
             raw={key: _text(value) for key, value in params.items() if key != "signature"},
+            merchant_code=_text(params["partnerCode"]),
         )
 
     def notification_answer(self, code: str) -> tuple[int, Any]:

@@ -101,3 +101,46 @@ def visit_fixture(demo: Any, patient: Patient) -> HisVisit:
         bill_insurance=384_000,
         bill_patient=96_000,
     )
+
+
+# --- MoMo and VietQR (payOS): the stand-ins of tests/standins, the TTYT's accounts pointed at them -----------
+
+from tests.standins.momo import MomoStandIn, momo_standin  # noqa: E402, F401 - registered as fixtures here
+from tests.standins.payos import PayosStandIn, payos_standin  # noqa: E402, F401
+
+
+def momo_account(facility: Facility, standin: MomoStandIn) -> GatewayAccount:
+    return GatewayAccount.objects.create(
+        facility=facility,
+        gateway="momo",
+        merchant_code=standin.partner_code,
+        secret_encrypted=encrypt(standin.secret_key),
+        access_key_encrypted=encrypt(standin.access_key),
+        api_url=standin.create_url,
+    )
+
+
+def payos_account(facility: Facility, standin: PayosStandIn) -> GatewayAccount:
+    return GatewayAccount.objects.create(
+        facility=facility,
+        gateway="vietqr",
+        merchant_code=standin.client_id,
+        secret_encrypted=encrypt(standin.checksum_key),
+        access_key_encrypted=encrypt(standin.api_key),
+        api_url=standin.base_url,
+        bank_bin=standin.bank_bin,
+        account_number=standin.account_number,
+        account_name=standin.account_name,
+    )
+
+
+@pytest.fixture(name="ttyt_momo")
+def ttyt_momo_fixture(demo: Any, momo_standin: MomoStandIn, settings: Any) -> GatewayAccount:  # noqa: F811
+    settings.PAYMENT_GATEWAY_TIMEOUT = 0.4
+    return momo_account(Facility.objects.get(code="TTYT-HD"), momo_standin)
+
+
+@pytest.fixture(name="ttyt_vietqr")
+def ttyt_vietqr_fixture(demo: Any, payos_standin: PayosStandIn, settings: Any) -> GatewayAccount:  # noqa: F811
+    settings.PAYMENT_GATEWAY_TIMEOUT = 0.4
+    return payos_account(Facility.objects.get(code="TTYT-HD"), payos_standin)
