@@ -123,6 +123,7 @@ PAGE_PARAMS: dict[tuple[str, str], tuple[str, str]] = {
     ("admin:accounting_receipt", "public_id"): ("payments.Payment", "public_id"),
     ("admin:accounting_refund_manual", "public_id"): ("payments.Payment", "public_id"),
     ("payments:status", "public_id"): ("payments.Payment", "public_id"),
+    ("www:appointment_ics", "public_id"): ("appointments.Appointment", "public_id"),
 }
 
 PARAM = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
@@ -316,6 +317,18 @@ def world(appointments_demo: Any, persona: Any, settings: Any) -> dict[str, Any]
         payment=payment,
         facility=payment.facility,
         result="bad_signature",
+    )
+    # A scheduled report e-mail that went out (its delivery page is a desk page like any other).
+    from health_f0.reports.subscriptions.models import ReportDelivery, ReportSubscription
+
+    morning = ReportSubscription.objects.filter(report="morning").first()
+    assert morning is not None
+    ReportDelivery.objects.create(
+        subscription=morning,
+        period_start=timezone.localdate() - timedelta(days=1),
+        period_end=timezone.localdate() - timedelta(days=1),
+        state="sent",
+        sent_at=timezone.now(),
     )
     # Payments (accounting): a paid one, one whose refund failed, and the day's reconciliation with a
     # matched line, an amount mismatch and a line missing on our side.
