@@ -30,6 +30,7 @@ SEES_STATIONS = {
     "datlich": set(),
     "tiepdon": set(),
     "lienket.his": set(),
+    "ketoan": set(),  # the accountant settles payments: no registration queue
 }
 
 
