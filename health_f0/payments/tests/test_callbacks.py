@@ -86,6 +86,12 @@ def test_ipn_before_return_and_return_without_ipn(
     assert payment.status == PaymentStatus.PAID and _paid_transitions(payment) == 1
     page = Client().get(response["Location"]).content.decode()
     assert "Thanh toán thành công" in page and "150.000 đ" in page
+    assert "bien-lai" not in page  # the receipt is offered to its owner only
+    owner = Client()
+    owner.force_login(patient.account)
+    page = owner.get(response["Location"]).content.decode()
+    receipt = f"/ca-nhan/bien-lai/{payment.public_id}.pdf"
+    assert receipt in page and owner.get(receipt)["Content-Type"] == "application/pdf"
 
     # Another booking: the IPN never comes; the browser's signed return settles it, and the late IPN is "02".
     from health_f0.payments.tests.conftest import make_booking
