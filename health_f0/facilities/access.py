@@ -787,7 +787,7 @@ def payments_for(user: Any) -> QuerySet[Any]:
         return scope_by_facility(Payment.objects.all(), user, field="facility", roles=PAYMENT_READER_ROLES)
     if not getattr(user, "is_authenticated", False):
         return Payment.objects.none()
-    return Payment.objects.filter(patient__in=own_patients_for(user))
+    return own_payments_for(user)
 
 
 def gateway_accounts_for(user: Any) -> QuerySet[Any]:

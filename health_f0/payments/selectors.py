@@ -114,6 +114,25 @@ def paid_payment(*, appointment: Any = None, visit: Any = None) -> Payment | Non
     return rows.order_by("-paid_at", "-id").first()
 
 
+def visit_bills(visits: list[Any]) -> dict[int, tuple[Payment | None, bool]]:
+    """For a page of visits: each billed visit's paying payment (`paid_payment`) and whether its facility offers a
+    gateway (`gateways_offered`), in one query for the payments and one per facility, not per visit."""
+    billed = [v for v in visits if v.bill_patient]
+    if not billed:
+        return {}
+    paid: dict[int, Payment] = {}
+    rows = Payment.objects.filter(
+        visit_id__in=[v.pk for v in billed], status__in=(*MONEY_IN_STATUSES, PaymentStatus.REFUNDED)
+    ).order_by("visit_id", "-paid_at", "-id")
+    for payment in rows:
+        paid.setdefault(payment.visit_id, payment)  # type: ignore[arg-type]
+    offered: dict[int, bool] = {}
+    for visit in billed:
+        if visit.facility_id not in offered:
+            offered[visit.facility_id] = bool(gateways_offered(visit.facility))
+    return {v.pk: (paid.get(v.pk), offered[v.facility_id]) for v in billed}
+
+
 def open_payment(*, appointment: Any = None, visit: Any = None) -> Payment | None:
     rows = Payment.objects.filter(status__in=OPEN_STATUSES)
     rows = rows.filter(appointment=appointment) if appointment is not None else rows.filter(visit=visit)

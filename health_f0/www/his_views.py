@@ -36,6 +36,7 @@ from health_f0.his.models import (
 )
 from health_f0.his.services import link_form_pdf, link_request_create, link_unlink
 from health_f0.his.transitions import link_actions
+from health_f0.payments import selectors as payment_selectors
 from health_f0.privacy.models import ConsentChannel, ConsentMethod
 from health_f0.privacy.services import consent_record
 from health_f0.www import selectors
@@ -142,6 +143,8 @@ class VisitRow:
     results: list[LabRow]
     # More results than shown (per_visit of _visit_rows): the page links to the lab results list.
     more_results: bool = False
+    # The bill's (paying payment, gateway offered), read for the whole page (payments.selectors.visit_bills).
+    bill: tuple[Any, bool] | None = None
 
     @property
     def same_day(self) -> bool:
@@ -162,10 +165,16 @@ def _visit_rows(
         results = his_selectors.visit_lab_results(user=user, patient=patient, visits=visits, per_visit=limit)
         for result in results:
             by_visit[result.visit_id].append(lab_row(result))  # type: ignore[index]
+    bills = payment_selectors.visit_bills(visits)
     if per_visit is None:
-        return [VisitRow(visit=v, results=by_visit[v.pk]) for v in visits]
+        return [VisitRow(visit=v, results=by_visit[v.pk], bill=bills.get(v.pk)) for v in visits]
     return [
-        VisitRow(visit=v, results=by_visit[v.pk][:per_visit], more_results=len(by_visit[v.pk]) > per_visit)
+        VisitRow(
+            visit=v,
+            results=by_visit[v.pk][:per_visit],
+            more_results=len(by_visit[v.pk]) > per_visit,
+            bill=bills.get(v.pk),
+        )
         for v in visits
     ]
 

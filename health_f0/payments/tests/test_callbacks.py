@@ -220,3 +220,41 @@ def test_a_visit_bill_is_paid_once(
     with pytest.raises(DomainError) as again:
         services.payment_start(actor=patient.account, gateway="vnpay", visit=visit)
     assert again.value.code == "already_paid"
+
+
+def test_the_visits_page_reads_the_bills_of_all_its_visits_at_once(
+    ttyt_vnpay: GatewayAccount, visit: Any, patient: Any, demo: Any
+) -> None:
+    """/ho-so-kham shows each visit's bill with its "Thanh toán" button or its paid mark: the payments and the
+    gateways are read once for the page (payments.selectors.visit_bills), not once per visit."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from health_f0.his.models import HisLink, HisVisit
+
+    HisLink.objects.create(
+        patient=patient, facility=visit.facility, his_patient_id="BN1", linked_at=visit.admitted_at
+    )
+    client = Client()
+    client.force_login(patient.account)
+
+    def count() -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get("/ho-so-kham")
+        assert response.status_code == 200
+        return len(queries), response.content.decode()
+
+    count()  # warm the per-process caches
+    few, _page = count()
+    for n in range(3):
+        HisVisit.objects.create(
+            patient=patient,
+            facility=visit.facility,
+            source="xml",
+            external_id=f"LK-PAY-MORE-{n}",
+            admitted_at=visit.admitted_at,
+            bill_patient=50_000 + n,
+        )
+    many, page = count()
+    assert many == few, (few, many)
+    assert "96.000 đ" in page and "50.002 đ" in page

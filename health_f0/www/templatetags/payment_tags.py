@@ -35,12 +35,11 @@ def booking_payment(appointment: Any) -> dict[str, Any]:
 
 
 @register.inclusion_tag("www/_pay_visit_bill.html")
-def visit_bill(visit: Any) -> dict[str, Any]:
-    paid = selectors.paid_payment(visit=visit) if visit.bill_patient else None
+def visit_bill(visit: Any, bill: tuple[Any, bool] | None = None) -> dict[str, Any]:
+    """`bill`: the visit's (paying payment, gateway offered) when the page read them for all its visits at once
+    (payments.selectors.visit_bills); read here otherwise."""
+    if bill is None and visit.bill_patient:
+        bill = selectors.visit_bills([visit]).get(visit.pk)
+    paid, offered = bill or (None, False)
     due = int(visit.bill_patient or 0) if paid is None else 0
-    return {
-        "visit": visit,
-        "paid": paid,
-        "due": due,
-        "offered": bool(selectors.gateways_offered(visit.facility)) if due else False,
-    }
+    return {"visit": visit, "paid": paid, "due": due, "offered": offered if due else False}
