@@ -6,11 +6,12 @@ from django.utils.translation import gettext_lazy as _
 
 from health_f0.accounting.models import ItemKind, ReconciliationState, Resolution, Source
 from health_f0.core.audit import AuditVocabulary
+from health_f0.core.text import vnd
 from health_f0.payments.models import GatewayName
 
 
 def _money(value: object) -> str:
-    return f"{int(str(value)):,} đ".replace(",", ".") if str(value).lstrip("-").isdigit() else "—"
+    return vnd(int(str(value))) if str(value).lstrip("-").isdigit() else "—"
 
 
 def _day(value: object) -> str:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from health_f0.core.text import vnd
+
+__all__ = ["vnd", "vnd_words"]
+
 DIGITS = ("không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín")
 GROUPS = ("", "nghìn", "triệu", "tỷ", "nghìn tỷ", "triệu tỷ")
-
-
-def vnd(amount: int) -> str:
-    """1500000 -> "1.500.000 đ" (dots between thousands, as Vietnamese writes them)."""
-    return f"{amount:,} đ".replace(",", ".")
 
 
 def _three(number: int, *, leading: bool) -> list[str]:

@@ -80,3 +80,8 @@ def clean_person_name(name: str, *, field: str = "full_name") -> str:
 def name_key(name: str) -> str:
     """Accent- and case-insensitive key for matching the same person's name."""
     return re.sub(r"\s+", " ", unaccent(name).lower()).strip()
+
+
+def vnd(amount: int) -> str:
+    """1500000 -> "1.500.000 đ": an amount in đồng with dots between thousands, as Vietnamese writes it."""
+    return f"{amount:,} đ".replace(",", ".")

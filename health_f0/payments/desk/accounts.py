@@ -19,6 +19,7 @@ from health_f0.appointments.models import Service
 from health_f0.core.audit import audit_log
 from health_f0.core.exceptions import DomainError
 from health_f0.core.models import AuditLog
+from health_f0.core.text import vnd
 from health_f0.desk.site import ScopedModelAdmin, desk_site
 from health_f0.facilities import access
 from health_f0.payments import services
@@ -147,7 +148,7 @@ class ServicePaymentPolicyAdmin(ScopedModelAdmin):
 
     @display(description=_("giá khám"), ordering="price")
     def price_col(self, obj: ServicePaymentPolicy) -> str:
-        return f"{obj.price:,} đ".replace(",", ".")
+        return vnd(obj.price)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "service":

@@ -15,6 +15,7 @@ from unfold.dataclasses import ActionDialog
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
 
+from health_f0.core.text import vnd
 from health_f0.desk.actions import run
 from health_f0.desk.formatting import badge, fmt_datetime
 from health_f0.desk.forms import RejectForm
@@ -38,7 +39,7 @@ STATUS_BADGE: dict[str, str | None] = {
 
 
 def _vnd(amount: int | None) -> str:
-    return "" if amount is None else f"{amount:,} đ".replace(",", ".")
+    return "" if amount is None else vnd(amount)
 
 
 class RefundForm(RejectForm):

@@ -7,6 +7,7 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
+from health_f0.core import text
 from health_f0.payments import selectors
 
 register = template.Library()
@@ -19,7 +20,7 @@ def vnd(value: Any) -> str:
         amount = int(value or 0)
     except (TypeError, ValueError):
         return ""
-    return f"{amount:,} đ".replace(",", ".")
+    return text.vnd(amount)
 
 
 @register.inclusion_tag("www/_pay_booking_card.html")
