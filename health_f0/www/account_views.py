@@ -20,7 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from health_f0.accounts import signup
-from health_f0.core.counters import window_count
+from health_f0.core.counters import sliding_count
 from health_f0.core.exceptions import Conflict, DomainError, RateLimited, ValidationErrors
 from health_f0.core.phone import display_phone, mask_phone
 from health_f0.core.request_context import client_ip, limit_key
@@ -140,7 +140,7 @@ def signup_done(request: HttpRequest) -> HttpResponse:
 
 def _reset_allowed(request: HttpRequest) -> bool:
     return (
-        window_count(f"www:password-reset:{limit_key(client_ip(request))}", window_seconds=60)
+        sliding_count(f"www:password-reset:{limit_key(client_ip(request))}", window_seconds=60)
         <= RESET_PER_MINUTE
     )
 

@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from health_f0.appointments.models import LIVE_STATUSES, Appointment
-from health_f0.core.counters import window_count
+from health_f0.core.counters import sliding_count
 from health_f0.core.exceptions import NotFound
 from health_f0.core.phone import display_phone
 from health_f0.core.request_context import limit_key
@@ -141,8 +141,9 @@ VERIFY_LIMIT_PER_MINUTE = 30
 def verification_allowed(*, ip: str) -> bool:
     """A light per-address limit on the public certificate lookup (30 a minute): codes are not guessable,
     but nobody should be able to walk the code space either. Counted per `limit_key` like every other
-    limit: an IPv6 client is its whole /64, which it could otherwise rotate through."""
-    return window_count(f"www:verify:{limit_key(ip)}", window_seconds=60) <= VERIFY_LIMIT_PER_MINUTE
+    limit: an IPv6 client is its whole /64, which it could otherwise rotate through. A sliding minute: a
+    burst that straddles a clock minute is counted whole, not twice the limit."""
+    return sliding_count(f"www:verify:{limit_key(ip)}", window_seconds=60) <= VERIFY_LIMIT_PER_MINUTE
 
 
 def portal_page_context() -> dict[str, Any]:

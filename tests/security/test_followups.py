@@ -63,7 +63,7 @@ def _lookup(address: str) -> Any:
 def test_certificate_lookups_are_limited_per_ipv6_64_and_per_ipv4_address(
     demo: Any, monkeypatch: Any
 ) -> None:
-    # The limit counts in fixed one-minute windows: hold the counters' clock so no boundary falls mid-test.
+    # Hold the counters' clock: the sliding minute then counts exactly these lookups.
     fixed = timezone.now()
     monkeypatch.setattr(counters, "timezone", SimpleNamespace(now=lambda: fixed))
     # Thirty lookups, each from another address of one subscriber's /64: all answered (unknown code).
@@ -82,6 +82,23 @@ def test_certificate_lookups_are_limited_per_ipv6_64_and_per_ipv4_address(
         assert _lookup("203.0.113.9").status_code == 404
     assert _lookup("203.0.113.9").status_code == 429
     assert _lookup("203.0.113.10").status_code == 404
+
+
+def test_certificate_lookups_straddling_a_clock_minute_are_counted_whole(demo: Any, monkeypatch: Any) -> None:
+    # A burst that starts in the last second of a minute and goes on into the next: a fixed window would let
+    # 30 through before the boundary and 30 more after it. The sliding minute refuses the 31st.
+    start = timezone.now().replace(second=59, microsecond=0)
+    clock = {"now": start}
+    monkeypatch.setattr(counters, "timezone", SimpleNamespace(now=lambda: clock["now"]))
+    for _n in range(20):
+        assert _lookup("198.51.100.4").status_code == 404
+    clock["now"] = start + timedelta(seconds=1)
+    for _n in range(10):
+        assert _lookup("198.51.100.4").status_code == 404
+    assert _lookup("198.51.100.4").status_code == 429
+    # A minute and more after the burst the address may look up again.
+    clock["now"] = start + timedelta(seconds=122)
+    assert _lookup("198.51.100.4").status_code == 404
 
 
 # --- 2. CSRF: a POST without the token is refused --------------------------------------------------------
