@@ -31,6 +31,7 @@ from health_f0.core.models import AuditLog
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.payments.models import GatewayName, Payment, PaymentStatus, Refund, RefundStatus
+from health_f0.payments.transitions import PAYMENT_WORKFLOW
 
 REASON_MIN = 5
 
@@ -249,19 +250,11 @@ def refund_mark_manual(*, payment: Payment, actor: Any, reference: str, reason: 
     the counter) and records its reference. The payment goes from refund_failed (or a VietQR refund_pending)
     to refunded under its lock, its open refund is marked done with that reference, and the step is audited.
 
-    payments.services owns the payment workflow; this is the one status change accounting makes, for the
-    refunds the gateway could not make."""
+    The status moves by the payment workflow's `refund_manual` step (payments.transitions), which says who may
+    take it and from which states; this service adds the refund row and the accountant's reference."""
     locked = Payment.objects.select_for_update().select_related("facility").get(pk=payment.pk)
-    access.require_role_at(actor, locked.facility, access.ACCOUNTANT_ROLES)
-    manual = locked.status == PaymentStatus.REFUND_FAILED or (
-        locked.status == PaymentStatus.REFUND_PENDING and locked.gateway == GatewayName.VIETQR
-    )
-    if not manual:
-        raise Conflict(
-            _("Thanh toán này không chờ hoàn tiền thủ công (trạng thái: %(status)s).")
-            % {"status": locked.get_status_display()},
-            code="not_manual_refund",
-        )
+    # Who and from which state, before the form is read: the workflow's table (payments.transitions).
+    PAYMENT_WORKFLOW.check(locked, "refund_manual", actor)
     reference = (reference or "").strip()
     if not reference:
         raise DomainError(
@@ -284,19 +277,13 @@ def refund_mark_manual(*, payment: Payment, actor: Any, reference: str, reason: 
         refund.gateway_ref = reference
         refund.finished_at = now
         refund.save(update_fields=["status", "gateway_ref", "finished_at", "updated_at"])
-    previous = locked.status
-    locked.status = PaymentStatus.REFUNDED
-    locked.closed_at = now
-    locked.save(update_fields=["status", "closed_at", "updated_at"])
-    audit_log(
-        actor=actor,
-        action=AuditLog.Action.TRANSITION,
-        verb="refund_manual",
-        target=locked,
-        facility=locked.facility,
-        data={
-            "from": previous,
-            "to": PaymentStatus.REFUNDED,
+    PAYMENT_WORKFLOW.apply(
+        locked,
+        "refund_manual",
+        actor,
+        now=now,
+        fields={"closed_at": now},
+        audit={
             "refund": refund.reference if refund else "",
             "amount": refund.amount if refund else locked.amount,
             "reference": reference,

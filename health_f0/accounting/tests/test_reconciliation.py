@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +20,7 @@ from health_f0.accounting.tests.builders import paid_payment, settlement_csv
 from health_f0.core.exceptions import Conflict, DomainError, PermissionDenied
 from health_f0.core.models import AuditLog
 from health_f0.facilities.models import Facility
-from health_f0.payments.models import GatewayAccount, PaymentStatus, RefundStatus
+from health_f0.payments.models import GatewayAccount, GatewayName, PaymentStatus, RefundStatus
 
 
 def _yesterday_at(hour: int) -> datetime:
@@ -244,8 +246,10 @@ def test_manual_refund(ttyt: Facility, persona: Any, patient: Any) -> None:
         services.refund_mark_manual(
             payment=failed, actor=persona("ttyt.lanhdao"), reference="FT1", reason="Chuyển khoản"
         )
-    with pytest.raises(Conflict):
+    with pytest.raises(DomainError) as not_waiting:
         services.refund_mark_manual(payment=paid, actor=ketoan, reference="FT1", reason="Chuyển khoản")
+    assert not_waiting.value.status_code == 409
+    assert "không chờ hoàn tiền thủ công" in not_waiting.value.message
     with pytest.raises(DomainError) as missing:
         services.refund_mark_manual(payment=failed, actor=ketoan, reference=" ", reason="Chuyển khoản")
     assert missing.value.field == "reference"
@@ -261,6 +265,38 @@ def test_manual_refund(ttyt: Facility, persona: Any, patient: Any) -> None:
     row = AuditLog.objects.get(verb="refund_manual")
     assert row.actor == ketoan and row.data["from"] == "refund_failed" and row.data["to"] == "refunded"
     assert row.data["reference"] == "FT26001123456"
+
+
+def test_a_pending_refund_is_made_by_hand_only_where_the_gateway_has_no_refund_call(
+    ttyt: Facility, persona: Any, patient: Any
+) -> None:
+    ketoan = persona("ketoan")
+    vnpay = paid_payment(patient=patient, facility=ttyt, status=PaymentStatus.REFUND_PENDING)
+    with pytest.raises(Conflict) as refused:
+        services.refund_mark_manual(payment=vnpay, actor=ketoan, reference="FT2", reason="Chuyển khoản")
+    assert refused.value.code == "not_manual_refund"
+    vnpay.refresh_from_db()
+    assert vnpay.status == PaymentStatus.REFUND_PENDING
+    vietqr = paid_payment(
+        patient=patient, facility=ttyt, status=PaymentStatus.REFUND_PENDING, gateway=GatewayName.VIETQR
+    )
+    done = services.refund_mark_manual(payment=vietqr, actor=ketoan, reference="FT3", reason="Chuyển khoản")
+    assert done.status == PaymentStatus.REFUNDED
+
+
+def test_the_payment_status_is_written_only_by_the_payment_workflow() -> None:
+    # payments.transitions is the one table of who moves a payment where; a service that sets the status
+    # itself (as the manual refund once did) bypasses its roles, its guards and its audit row.
+    root = Path(__file__).resolve().parents[2]
+    writers = re.compile(r"\.status\s*=\s*PaymentStatus\.|update\([^)]*status\s*=\s*PaymentStatus\.")
+    found = [
+        f"{path.relative_to(root)}:{n}"
+        for path in root.rglob("*.py")
+        if "tests" not in path.parts and "migrations" not in path.parts
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if writers.search(line)
+    ]
+    assert found == []
 
 
 def test_amounts_in_words() -> None:
