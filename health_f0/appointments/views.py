@@ -5,19 +5,45 @@ in Vietnamese when a number is called or recalled. Without JavaScript it reloads
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
 
-from django.http import FileResponse, Http404, HttpRequest, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from health_f0.appointments import hall, selectors
+from health_f0.core.counters import sliding_count
+from health_f0.core.request_context import client_ip, limit_key
 from health_f0.facilities.models import Facility
 
 REFRESH_SECONDS = 15
 SPEECH_KEY = re.compile(r"^[0-9a-f]{32}$")
+# Requests per address (an IPv6 /64) in a sliding minute, page, state and speech together. A screen polls
+# every hall.POLL_SECONDS (20 a minute): a hospital may run a dozen screens behind one address.
+HALL_REQUESTS_PER_MINUTE = 300
+
+
+def _limited(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """The hall's public endpoints need no login; a client polling far faster than any screen is answered 429
+    before the facility is looked up."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        key = f"hall:{limit_key(client_ip(request))}"
+        if sliding_count(key, window_seconds=60) > HALL_REQUESTS_PER_MINUTE:
+            message = _("Quá nhiều yêu cầu. Vui lòng thử lại sau 1 phút.")
+            response = HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
+            response["Retry-After"] = "60"
+            return _noindex(response)
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 def _facility(code: str) -> Facility:
@@ -32,6 +58,7 @@ def _noindex(response: HttpResponseBase) -> HttpResponseBase:
     return response
 
 
+@_limited
 @require_GET
 @never_cache
 def queue_display(request: HttpRequest, code: str) -> HttpResponseBase:
@@ -55,6 +82,7 @@ def queue_display(request: HttpRequest, code: str) -> HttpResponseBase:
     return _noindex(response)
 
 
+@_limited
 @require_GET
 @never_cache
 def queue_display_state(request: HttpRequest, code: str) -> HttpResponseBase:
@@ -67,6 +95,7 @@ def queue_display_state(request: HttpRequest, code: str) -> HttpResponseBase:
     return _noindex(JsonResponse(state))
 
 
+@_limited
 @require_GET
 def queue_display_speech(request: HttpRequest, code: str, key: str) -> HttpResponseBase:
     """The spoken call the facility's hall is announcing now (WAV, cached per text); 404 for any other."""

@@ -166,14 +166,19 @@ def window_count(name: str, *, window_seconds: int, fail_closed: bool = False) -
     return cache_incr(f"{name}:{window}", timeout=window_seconds + 60, fail_closed=fail_closed)
 
 
-def sliding_count(name: str, *, window_seconds: int, fail_closed: bool = False) -> float:
+def sliding_count(name: str, *, window_seconds: int, fail_closed: bool = False, add: bool = True) -> float:
     """Count one more event under `name` and return the events of the last `window_seconds`, estimated from
     this fixed window and the previous one (weighted by how much of it still lies inside the sliding
-    window). Unlike a fixed window, a burst that straddles a window boundary is still counted whole."""
+    window). Unlike a fixed window, a burst that straddles a window boundary is still counted whole.
+    `add=False` only reads the estimate (a limit on failures, checked before the work that may fail)."""
     now = timezone.now().timestamp()
     window, elapsed = divmod(int(now), window_seconds)
     timeout = 2 * window_seconds + 60
-    current = cache_incr(f"{name}:{window}", timeout=timeout, fail_closed=fail_closed)
+    current = (
+        cache_incr(f"{name}:{window}", timeout=timeout, fail_closed=fail_closed)
+        if add
+        else counter_get(f"{name}:{window}", fail_closed=fail_closed)
+    )
     previous = counter_get(f"{name}:{window - 1}", fail_closed=fail_closed)
     return previous * (1 - elapsed / window_seconds) + current
 

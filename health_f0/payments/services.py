@@ -35,9 +35,11 @@ from health_f0.appointments.models import LIVE_STATUSES, Appointment
 from health_f0.appointments.models import Status as AppointmentStatus
 from health_f0.core.actors import is_user
 from health_f0.core.audit import audit_log
+from health_f0.core.counters import sliding_count
 from health_f0.core.deadlocks import retry_on_deadlock
 from health_f0.core.exceptions import DomainError, InvalidTransition, NotFound
 from health_f0.core.models import AuditLog
+from health_f0.core.request_context import limit_key
 from health_f0.core.text import sms_text
 from health_f0.facilities import access
 from health_f0.his.models import HisVisit
@@ -471,6 +473,21 @@ def _apply_outcome(
     return Applied(result, payment)
 
 
+# Unverified callbacks (unknown reference, bad signature, unreadable) an address may send in a sliding minute
+# before its callbacks are answered 429 unread.
+CALLBACK_REFUSALS_PER_MINUTE = 30
+LIMITED = "limited"
+
+
+def _refusals_key(remote_ip: str) -> str:
+    return f"pay:cb-refused:{limit_key(remote_ip)}"
+
+
+def _refusals_over_limit(remote_ip: str) -> bool:
+    count = sliding_count(_refusals_key(remote_ip), window_seconds=60, add=False)
+    return count >= CALLBACK_REFUSALS_PER_MINUTE
+
+
 def callback_apply(
     *,
     gateway: str,
@@ -485,6 +502,11 @@ def callback_apply(
     cls = gateways.gateway_class(gateway)
     if cls is None:
         return Applied(EventResult.NOT_FOUND)
+    if remote_ip and _refusals_over_limit(remote_ip):
+        # An address that keeps sending callbacks that fail verification is not looked up or logged any more
+        # for a minute: a flood of forged IPNs cannot fill the event log. A gateway's own, signed callbacks
+        # are never counted, so they never meet this limit.
+        return Applied(LIMITED)
     payload = _payload(params)
     reference = cls.reference_of(params)
     payment = (
@@ -510,6 +532,8 @@ def callback_apply(
             now=now,
         )
         logger.warning("payment callback refused: %s %s %s (%s)", gateway, kind, reference[:32], result)
+        if remote_ip and not verified:
+            sliding_count(_refusals_key(remote_ip), window_seconds=60)
         return Applied(code, payment)
 
     if not reference:  # not a callback at all (no reference to look up): answered, not logged

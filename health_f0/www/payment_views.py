@@ -244,12 +244,23 @@ def notify(request: HttpRequest, gateway: str, webhook: bool = False) -> HttpRes
         params=_callback_params(request),
         remote_ip=client_ip(request),
     )
+    if applied.code == services.LIMITED:
+        return _too_many_callbacks()
     status, body = cls(GatewayConfig(gateway=gateway, merchant_code="", secret="")).notification_answer(
         applied.code
     )
     if body is None or body == "":
         return HttpResponse(status=status)
     return JsonResponse(body, status=status, safe=False)
+
+
+def _too_many_callbacks() -> HttpResponse:
+    response = JsonResponse(
+        {"detail": _("Quá nhiều yêu cầu không hợp lệ. Vui lòng thử lại sau 1 phút."), "code": "rate_limited"},
+        status=429,
+    )
+    response["Retry-After"] = "60"
+    return response
 
 
 @never_cache
@@ -261,6 +272,14 @@ def gateway_return(request: HttpRequest, gateway: str) -> HttpResponse:
     applied = services.callback_apply(
         gateway=gateway, kind=EventKind.RETURN, params=request.GET.dict(), remote_ip=client_ip(request)
     )
+    if applied.code == services.LIMITED:
+        context = {
+            "payment": None,
+            "page_error": _("Quá nhiều yêu cầu không hợp lệ. Vui lòng thử lại sau 1 phút."),
+        }
+        response = _page(request, "www/pay_result.html", context, status=429)
+        response["Retry-After"] = "60"
+        return response
     if applied.payment is None:
         context = {"payment": None, "page_error": _("Không xác định được giao dịch thanh toán này.")}
         return _page(request, "www/pay_result.html", context, status=404)

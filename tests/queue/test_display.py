@@ -153,3 +153,19 @@ def test_online_consultations_never_appear_on_the_hall(client: Any, called: Serv
     assert "Tư vấn Nội trực tuyến" not in client.get(DISPLAY).content.decode()
     services_ = [r["service"] for r in client.get(DISPLAY + "trang-thai/").json()["rows"]]
     assert "Khám Nội" in services_ and "Tư vấn Nội trực tuyến" not in services_
+
+
+def test_a_client_polling_far_faster_than_any_screen_is_answered_429(monkeypatch: Any) -> None:
+    from django.test import Client
+
+    from health_f0.appointments import views
+
+    monkeypatch.setattr(views, "HALL_REQUESTS_PER_MINUTE", 5)
+    flood = Client(REMOTE_ADDR="198.51.100.70")
+    assert [flood.get(DISPLAY + "trang-thai/").status_code for _n in range(5)] == [200] * 5
+    refused = flood.get(DISPLAY + "trang-thai/")
+    assert refused.status_code == 429 and refused["Retry-After"] == "60"
+    assert "Quá nhiều yêu cầu" in refused.content.decode()
+    assert flood.get(DISPLAY).status_code == 429  # page and state count together
+    # Another screen's address is not affected.
+    assert Client(REMOTE_ADDR="198.51.100.71").get(DISPLAY + "trang-thai/").status_code == 200

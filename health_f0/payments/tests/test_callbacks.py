@@ -147,6 +147,29 @@ def test_wrong_amount_and_wrong_signature_are_refused_and_logged(
     assert _ipn(vnpay.result_params(transaction))["RspCode"] == "00"
 
 
+def test_a_flood_of_forged_callbacks_from_one_address_is_cut_off_and_the_gateway_still_gets_through(
+    ttyt_vnpay: GatewayAccount, vnpay: VnpayStandIn, booking: Any, patient: Any
+) -> None:
+    payment = _start(booking, patient)
+    transaction = vnpay.open_payment(payment.redirect_url)
+    vnpay.complete(transaction.reference)
+    forged = vnpay.result_params(transaction)
+    forged["vnp_SecureHash"] = "0" * 128
+    attacker = Client(REMOTE_ADDR="198.51.100.66")
+    answers = [attacker.get(IPN, forged).status_code for _n in range(services.CALLBACK_REFUSALS_PER_MINUTE)]
+    assert answers == [200] * services.CALLBACK_REFUSALS_PER_MINUTE  # each answered 97, as VNPay expects
+    cut = attacker.get(IPN, forged)
+    assert cut.status_code == 429 and cut["Retry-After"] == "60" and cut.json()["code"] == "rate_limited"
+    assert attacker.get(RETURN, forged).status_code == 429
+    # Only the refusals before the cut are logged: the flood cannot fill the event log.
+    logged = PaymentEvent.objects.filter(result=EventResult.BAD_SIGNATURE).count()
+    assert logged == services.CALLBACK_REFUSALS_PER_MINUTE
+    # The gateway's own signed IPN, from its own address, is applied.
+    assert _ipn(vnpay.result_params(transaction))["RspCode"] == "00"
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PAID
+
+
 def test_replay_of_another_facilitys_ipn_is_refused(
     ttyt_vnpay: GatewayAccount, vnpay: VnpayStandIn, booking: Any, patient: Any
 ) -> None:
