@@ -85,3 +85,15 @@ def name_key(name: str) -> str:
 def vnd(amount: int) -> str:
     """1500000 -> "1.500.000 đ": an amount in đồng with dots between thousands, as Vietnamese writes it."""
     return f"{amount:,} đ".replace(",", ".")
+
+
+def mask_name(full_name: str) -> str:
+    """ "Nguyễn Văn Hùng" -> "N***** V** Hùng": enough to match an ID card, not enough to identify by itself."""
+    parts = full_name.split()
+    return " ".join([p[0] + "*" * (len(p) - 1) for p in parts[:-1]] + parts[-1:])
+
+
+def mask_account_number(number: str) -> str:
+    """A bank account or card number kept for reconciliation: its last four digits only ("••••6789")."""
+    digits = "".join(ch for ch in str(number) if ch.isalnum())
+    return "••••" + digits[-4:] if digits else ""

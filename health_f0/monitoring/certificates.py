@@ -11,6 +11,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from health_f0.core.text import mask_name
 from health_f0.monitoring import rules
 from health_f0.monitoring.models import Episode, EpisodeStatus
 
@@ -37,12 +38,6 @@ class PublicCertificate:
     positive_date: date | None = None  # None: unknown, the isolation counted from the acceptance
 
 
-def _mask_name(full_name: str) -> str:
-    # "Nguyễn Văn Hùng" -> "N*** V** Hùng": enough to match an ID card, not enough to identify by itself.
-    parts = full_name.split()
-    return " ".join([p[0] + "*" * (len(p) - 1) for p in parts[:-1]] + parts[-1:])
-
-
 def certificate_lookup(*, code: str) -> PublicCertificate | None:
     """Public verification; unknown, malformed or not-completed codes all answer None."""
     code = (code or "").strip().upper()
@@ -57,7 +52,7 @@ def certificate_lookup(*, code: str) -> PublicCertificate | None:
         return None
     return PublicCertificate(
         code=code,
-        name_masked=_mask_name(episode.patient.full_name),
+        name_masked=mask_name(episode.patient.full_name),
         birth_year=episode.patient.date_of_birth.year,
         start_date=rules.isolation_start(episode),
         end_date=timezone.localtime(episode.ended_at).date(),

@@ -40,7 +40,7 @@ from health_f0.core.deadlocks import retry_on_deadlock
 from health_f0.core.exceptions import DomainError, InvalidTransition, NotFound
 from health_f0.core.models import AuditLog
 from health_f0.core.request_context import limit_key
-from health_f0.core.text import sms_text
+from health_f0.core.text import mask_account_number, mask_name, sms_text
 from health_f0.facilities import access
 from health_f0.his.models import HisVisit
 from health_f0.payments import gateways, selectors
@@ -74,6 +74,9 @@ from health_f0.payments.transitions import PAYMENT_WORKFLOW
 logger = logging.getLogger(__name__)
 
 SIGNATURE_KEYS = frozenset({"vnp_SecureHash", "vnp_SecureHashType", "signature", "checksum"})
+# The payer's own bank account in a transfer's notice (payOS): kept masked, enough to match a bank statement.
+PAYER_ACCOUNT_KEYS = frozenset({"counterAccountNumber"})
+PAYER_NAME_KEYS = frozenset({"counterAccountName"})
 # A payment link the patient opens now stays valid this long (a visit's bill, an optional booking fee).
 LINK_MINUTES = 15
 # A pending payment is asked about no more often than this, and not before the patient had time to pay.
@@ -362,13 +365,18 @@ def _start_finish(
 
 
 def _payload(params: Mapping[str, Any]) -> dict[str, Any]:
-    """What is kept of a callback: its fields without the signature, values as short strings."""
+    """What is kept of a callback: its fields without the signature, values as short strings, the payer's bank
+    account masked."""
     kept: dict[str, Any] = {}
     for key, value in list(params.items())[:60]:
         if str(key) in SIGNATURE_KEYS:
             continue
         if isinstance(value, Mapping):
             kept[str(key)[:64]] = _payload(value)
+        elif str(key) in PAYER_ACCOUNT_KEYS and value:
+            kept[str(key)] = mask_account_number(str(value))
+        elif str(key) in PAYER_NAME_KEYS and value:
+            kept[str(key)] = mask_name(str(value)[:200])
         else:
             kept[str(key)[:64]] = str(value)[:500]
     return kept

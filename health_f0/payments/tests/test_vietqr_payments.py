@@ -97,6 +97,11 @@ def test_double_webhook_is_applied_once_and_the_status_poll_follows(
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PAID and payment.gateway_ref == body["data"]["reference"]
     assert _pays(payment) == 1
+    # The payer's bank account is kept masked in the gateway log, enough to match a bank statement.
+    for event in PaymentEvent.objects.filter(payment=payment, kind="webhook"):
+        data = event.payload["data"]
+        assert data["counterAccountNumber"] == "••••6789" and data["counterAccountName"] == "N***** V** A"
+        assert "0123456789" not in str(event.payload) and "NGUYEN VAN" not in str(event.payload)
     answer = client.get(status_url).json()
     assert answer["paid"] is True and answer["waiting"] is False and answer["label"] == "Đã thanh toán"
 
@@ -210,3 +215,25 @@ def test_a_cancelled_vietqr_booking_goes_to_the_manual_refund_list(
     # The job does not retry it on its own (nothing paid is left to refund).
     assert services.payments_sweep()["refunds"] == 0
     assert Refund.objects.filter(payment=payment).count() == 1
+
+
+def test_payer_accounts_logged_before_the_mask_are_masked_by_the_migration(db: Any) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("health_f0.payments.migrations.0002_mask_payer_accounts")
+    raw = {"code": "00", "data": {"counterAccountNumber": "0123456789", "counterAccountName": "NGUYEN VAN A"}}
+    event = PaymentEvent.objects.create(gateway="vietqr", kind="webhook", result="applied", payload=raw)
+    other = PaymentEvent.objects.create(
+        gateway="vnpay", kind="ipn", result="applied", payload={"vnp_TxnRef": "1"}
+    )
+    migration.mask(apps, None)
+    migration.mask(apps, None)  # twice: what is masked stays as it is
+    event.refresh_from_db()
+    other.refresh_from_db()
+    assert event.payload == {
+        "code": "00",
+        "data": {"counterAccountNumber": "••••6789", "counterAccountName": "N***** V** A"},
+    }
+    assert other.payload == {"vnp_TxnRef": "1"}
