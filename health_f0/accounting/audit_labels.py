@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.utils.translation import gettext_lazy as _
 
 from health_f0.accounting.models import ItemKind, ReconciliationState, Resolution, Source
 from health_f0.core.audit import AuditVocabulary
 from health_f0.core.text import vnd
+from health_f0.desk.formatting import fmt_datetime
 from health_f0.payments.models import GatewayName
 
 
@@ -19,11 +22,20 @@ def _day(value: object) -> str:
     return f"{text[8:10]}/{text[5:7]}/{text[:4]}" if len(text) == 10 and text[4] == "-" else text
 
 
+def _when(value: object) -> str:
+    """An ISO timestamp stored in the audit data, shown dd/mm/yyyy HH:MM in Vietnam's time."""
+    try:
+        return fmt_datetime(datetime.fromisoformat(str(value)))
+    except ValueError:
+        return str(value)
+
+
 ACCOUNTING_VOCABULARY = AuditVocabulary(
     verbs={
         "reconcile": _("Đối soát với tệp của cổng"),
         "resolve_item": _("Xử lý chênh lệch"),
         "close": _("Chốt ngày đối soát"),
+        "reopen": _("Mở lại ngày đối soát"),
         "view": _("Xem"),
     },
     keys={
@@ -47,6 +59,8 @@ ACCOUNTING_VOCABULARY = AuditVocabulary(
         "reason": _("Lý do"),
         "from": _("Từ"),
         "to": _("Sang"),
+        "closed_by": _("Người đã chốt"),
+        "closed_at": _("Chốt lúc"),
     },
     values={
         "gateway": dict(GatewayName.choices),
@@ -61,5 +75,6 @@ ACCOUNTING_VOCABULARY = AuditVocabulary(
         "their_total": _money,
         "their_amount": _money,
         "our_amount": _money,
+        "closed_at": _when,
     },
 )

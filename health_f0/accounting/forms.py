@@ -95,6 +95,15 @@ class ResolveForm(forms.Form):
     )
 
 
+class ReopenForm(forms.Form):
+    reason = reason_field(
+        label=_("Lý do mở lại"),
+        rows=2,
+        required_message=_("Vui lòng ghi lý do mở lại ngày đã chốt."),
+        short_message=_("Vui lòng ghi lý do (ít nhất 5 ký tự)."),
+    )
+
+
 class ManualRefundForm(forms.Form):
     reference = forms.CharField(
         label=_("Mã giao dịch chuyển tiền hoàn / số phiếu chi"),

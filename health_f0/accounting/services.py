@@ -240,6 +240,42 @@ def reconciliation_close(*, reconciliation: Reconciliation, actor: Any) -> Recon
     return locked
 
 
+@transaction.atomic
+def reconciliation_reopen(*, reconciliation: Reconciliation, actor: Any, reason: str) -> Reconciliation:
+    """Reopen a closed day (a settlement file corrected by the gateway, a resolution found wrong later): by an
+    accountant of the facility, with a reason. The day's lines and resolutions stay; the audit keeps who closed
+    it and when, who reopened it and why ("reopen"). It is closed again the usual way."""
+    access.require_role_at(actor, reconciliation.facility, access.ACCOUNTANT_ROLES)
+    locked = (
+        Reconciliation.objects.select_for_update()
+        .select_related("facility", "closed_by")
+        .get(pk=reconciliation.pk)
+    )
+    if locked.state != ReconciliationState.CLOSED:
+        raise Conflict(_("Ngày này chưa chốt; không cần mở lại."), code="not_closed")
+    reason = _reason(reason)
+    closed_by, closed_at = locked.closed_by, locked.closed_at
+    locked.state = ReconciliationState.OPEN
+    locked.closed_by = None
+    locked.closed_at = None
+    locked.save(update_fields=["state", "closed_by", "closed_at", "updated_at"])
+    audit_log(
+        actor=actor,
+        action=AuditLog.Action.TRANSITION,
+        verb="reopen",
+        target=locked,
+        facility=locked.facility,
+        data={
+            "from": ReconciliationState.CLOSED,
+            "to": ReconciliationState.OPEN,
+            "reason": reason,
+            "closed_by": closed_by.get_username() if closed_by else "",
+            "closed_at": closed_at.isoformat() if closed_at else "",
+        },
+    )
+    return locked
+
+
 # Payments whose money the accountant gives back by hand (selectors.manual_refund_worklist).
 MANUAL_REFUND_FROM: tuple[str, ...] = (PaymentStatus.REFUND_FAILED, PaymentStatus.REFUND_PENDING)
 

@@ -132,6 +132,26 @@ def test_the_accountant_reconciles_resolves_and_closes(day: dict[str, Any], pers
     client.post(reverse("admin:accounting_close", args=[rec.pk]), {"csrfmiddlewaretoken": token})
     rec.refresh_from_db()
     assert rec.state == ReconciliationState.CLOSED and rec.closed_by.username == "ketoan"
+    # A closed day is reopened with a reason (POST with the token only); the audit keeps who closed it.
+    reopen = reverse("admin:accounting_reopen", args=[rec.pk])
+    page = client.get(response["Location"]).content.decode()
+    assert "Mở lại ngày" in page and 'id="acc-close"' not in page
+    assert client.get(reopen).status_code == 405
+    assert client.post(reopen, {"reason": "Cổng gửi lại tệp đã sửa"}).status_code == 403
+    token = _csrf(page)
+    missing = client.post(reopen, {"csrfmiddlewaretoken": token, "reason": " "})
+    assert missing.status_code == 400 and "Vui lòng ghi lý do mở lại" in missing.content.decode()
+    rec.refresh_from_db()
+    assert rec.state == ReconciliationState.CLOSED
+    reopened = client.post(
+        reopen, {"csrfmiddlewaretoken": token, "reason": "Cổng gửi lại tệp đã sửa"}, follow=True
+    )
+    assert "Đã mở lại đối soát" in reopened.content.decode()
+    rec.refresh_from_db()
+    assert rec.state == ReconciliationState.OPEN and rec.closed_by is None and rec.closed_at is None
+    row = AuditLog.objects.get(verb="reopen")
+    assert row.actor.username == "ketoan" and row.data["reason"] == "Cổng gửi lại tệp đã sửa"
+    assert row.data["closed_by"] == "ketoan" and row.data["closed_at"]
 
 
 def test_bad_files_are_a_clear_400(day: dict[str, Any], desk: Any) -> None:
@@ -165,6 +185,13 @@ def test_a_manager_reads_but_does_not_act(day: dict[str, Any], desk: Any) -> Non
     )
     mismatch.refresh_from_db()
     assert mismatch.resolution == ""
+    # Nor does the manager reopen a closed day.
+    Reconciliation.objects.filter(pk=rec.pk).update(state=ReconciliationState.CLOSED)
+    page = manager.get(reverse("admin:accounting_reconciliation_change", args=[rec.pk]))
+    assert "Mở lại ngày" not in page.content.decode()
+    manager.post(reverse("admin:accounting_reopen", args=[rec.pk]), {"reason": "Lãnh đạo mở lại ngày"})
+    rec.refresh_from_db()
+    assert rec.state == ReconciliationState.CLOSED
 
 
 def test_receipts_in_the_desk_and_the_portal(day: dict[str, Any], desk: Any, persona: Any) -> None:

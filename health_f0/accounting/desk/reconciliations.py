@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.decorators import display
 
 from health_f0.accounting import receipts, selectors, services
-from health_f0.accounting.forms import ManualRefundForm, ResolveForm, SettlementUploadForm
+from health_f0.accounting.forms import ManualRefundForm, ReopenForm, ResolveForm, SettlementUploadForm
 from health_f0.accounting.models import (
     DIFFERENCE_KINDS,
     ItemKind,
@@ -132,6 +132,7 @@ class ReconciliationAdmin(ScopedModelAdmin):
                 name="accounting_resolve",
             ),
             path("<path:object_id>/chot/", wrap(self.close_view), name="accounting_close"),
+            path("<path:object_id>/mo-lai/", wrap(self.reopen_view), name="accounting_reopen"),
             path("hoan-tien/", wrap(self.refunds_view), name="accounting_refunds"),
             path(
                 "hoan-tien/<uuid:public_id>/", wrap(self.refund_manual_view), name="accounting_refund_manual"
@@ -200,11 +201,12 @@ class ReconciliationAdmin(ScopedModelAdmin):
         reconciliation: Reconciliation,
         *,
         failed: tuple[int, ResolveForm] | None = None,
+        reopen_form: ReopenForm | None = None,
         status: int = 200,
     ) -> HttpResponse:
-        may_act = reconciliation.state == ReconciliationState.OPEN and access.can_act_at(
-            request.user, reconciliation.facility, access.ACCOUNTANT_ROLES
-        )
+        accountant = access.can_act_at(request.user, reconciliation.facility, access.ACCOUNTANT_ROLES)
+        may_act = reconciliation.state == ReconciliationState.OPEN and accountant
+        may_reopen = reconciliation.state == ReconciliationState.CLOSED and accountant
         items = list(
             reconciliation.items.select_related("payment__patient", "resolved_by").order_by("kind", "id")
         )
@@ -230,6 +232,9 @@ class ReconciliationAdmin(ScopedModelAdmin):
             "closed_when": fmt_datetime(reconciliation.closed_at),
             "closed_by": fmt_user(reconciliation.closed_by),
             "close_url": reverse("admin:accounting_close", args=[reconciliation.pk]),
+            "may_reopen": may_reopen,
+            "reopen_form": reopen_form or (ReopenForm() if may_reopen else None),
+            "reopen_url": reverse("admin:accounting_reopen", args=[reconciliation.pk]),
             "list_url": reverse("admin:accounting_reconciliation_changelist"),
             **self.history_context(reconciliation, gettext("Nhật ký đối soát")),
         }
@@ -307,6 +312,25 @@ class ReconciliationAdmin(ScopedModelAdmin):
             refused=gettext("Chưa chốt"),
         )
         return HttpResponseRedirect(self.change_url(reconciliation.pk))
+
+    def reopen_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if refused := post_only(request):
+            return refused
+        reconciliation = self.scoped_object_or_404(request, object_id)
+        form = ReopenForm(request.POST)
+        if form.is_valid():
+            done, _result = run(
+                request,
+                lambda: services.reconciliation_reopen(
+                    reconciliation=reconciliation, actor=request.user, reason=form.cleaned_data["reason"]
+                ),
+                form=form,
+                success=gettext("Đã mở lại đối soát %(rec)s.") % {"rec": reconciliation},
+                refused=gettext("Chưa mở lại"),
+            )
+            if done or not form.errors:
+                return HttpResponseRedirect(self.change_url(reconciliation.pk))
+        return self._day_page(request, reconciliation, reopen_form=form, status=400)
 
     # --- refunds and receipts ------------------------------------------------------------------------
 
