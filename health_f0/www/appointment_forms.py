@@ -88,7 +88,7 @@ class GuestBookingForm(forms.Form):
     )
     sex = forms.ChoiceField(
         label=_("Giới tính"),
-        choices=[(Sex.MALE, _("Nam")), (Sex.FEMALE, _("Nữ"))],
+        choices=[(Sex.MALE, _("Nam")), (Sex.FEMALE, _("Nữ")), (Sex.OTHER, _("Khác"))],
         widget=forms.RadioSelect,
         error_messages={
             "required": _("Vui lòng chọn giới tính."),

@@ -67,6 +67,16 @@ def test_sign_up_logs_in_and_shows_the_username(
     assert AuditLog.objects.filter(verb="signup", actor=user).exists()
 
 
+def test_sign_up_offers_the_third_sex_the_api_accepts(
+    demo: Any, sms: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    page = text(Client().get("/dang-ky-tai-khoan"))
+    assert 'value="other"' in Client().get("/dang-ky-tai-khoan").content.decode() and "Khác" in page
+    response = _signup(Client(), sms, django_capture_on_commit_callbacks, sex="other")
+    assert response.status_code == 302
+    assert get_user_model().objects.get(patient__phone=E164).patient.sex == "other"
+
+
 def test_every_error_at_once_and_no_account(
     demo: Any, sms: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
