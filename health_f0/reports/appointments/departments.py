@@ -22,7 +22,7 @@ What each figure counts (local days, Asia/Ho_Chi_Minh; [start, end) the range):
   accounts against the department's target: DEPARTMENT_LINK_TARGETS[code] when set, else
   his.selectors.LINK_TARGET (80 %);
 - bookings by channel, visits, app share, no-shows: exactly the appointment report's figures (its
-  `_service_figures`) summed over the range and the department's services: bookings made in the range per
+  `service_figures`) summed over the range and the department's services: bookings made in the range per
   channel (walk-ins apart), visits = patients received (walk-ins included), app share = visits booked
   through the app / visits (target 5-10 %), no-show rate = no-shows / (came + no-shows) of bookings due;
 - wait to be called: minutes from check-in to the first call of tickets received in the range (queue_date),
@@ -290,7 +290,7 @@ def department_report(
     counts: dict[int, DepartmentFigures] = defaultdict(DepartmentFigures)
     by_hospital: dict[int, DepartmentFigures] = defaultdict(DepartmentFigures)
     # Bookings, visits and no-shows: the appointment report's own counts, summed over the days.
-    for (sid, _day), figures in selectors._service_figures(
+    for (sid, _day), figures in selectors.service_figures(
         {s.pk: s.facility_id for s in services}, date_from, date_to
     ).items():
         part = _from_appointment_figures(figures)

@@ -215,14 +215,14 @@ def appointment_report(
         for s in services
     ]
     facility_of = {s.pk: s.facility_id for s in services}
-    service_figures = _service_figures(facility_of, date_from, date_to)
+    per_service = service_figures(facility_of, date_from, date_to)
     medians = _median_confirm_minutes({pk: pk for pk in facility_of}, date_from, date_to)
     report.figures[SERVICE] = {
-        key: replace(value, median_confirm_minutes=medians.get(key)) for key, value in service_figures.items()
+        key: replace(value, median_confirm_minutes=medians.get(key)) for key, value in per_service.items()
     }
 
     levels = rollup.roll_up_levels(
-        service_figures,
+        per_service,
         facility_of,
         in_scope,
         empty=AppointmentFigures,
@@ -239,7 +239,7 @@ def appointment_report(
     return report
 
 
-def _service_figures(
+def service_figures(
     facility_of: dict[int, int], date_from: date, date_to: date
 ) -> dict[tuple[int, date], AppointmentFigures]:
     """Counts per (service, day): three grouped queries on appointments and one on the outbox."""

@@ -6,6 +6,8 @@ from typing import Any
 
 from django import template
 
+from health_f0.core import text
+
 register = template.Library()
 
 
@@ -32,7 +34,8 @@ def thousands(value: Any) -> str:
 
 @register.filter
 def vnd(value: Any) -> str:
-    """An amount in đồng: 12.800 đ (a no-break space keeps the đ with its number)."""
+    """An amount in đồng: 12.800 đ, core.text.vnd's format with a no-break space (keeps the đ with its number
+    in a narrow table cell); "—" for none."""
     if value is None:
         return "—"
-    return f"{int(value):,}".replace(",", ".") + "\u00a0đ"
+    return text.vnd(int(value)).replace(" ", "\u00a0")
