@@ -11,7 +11,7 @@ class PaymentsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
-        from health_f0.payments.models import ServicePaymentPolicy
+        from health_f0.payments.models import GatewayAccount, ServicePaymentPolicy
 
         def forget(sender: object, instance: ServicePaymentPolicy, **kwargs: object) -> None:
             from health_f0.payments.selectors import forget_required_prepayment
@@ -24,3 +24,13 @@ class PaymentsConfig(AppConfig):
         post_delete.connect(
             forget, sender=ServicePaymentPolicy, dispatch_uid="payments-policy-deleted", weak=False
         )
+
+        def forget_accounts(sender: object, instance: GatewayAccount, **kwargs: object) -> None:
+            from health_f0.payments.selectors import forget_active_accounts
+
+            forget_active_accounts()
+
+        for signal, uid in ((post_save, "saved"), (post_delete, "deleted")):
+            signal.connect(
+                forget_accounts, sender=GatewayAccount, dispatch_uid=f"payments-account-{uid}", weak=False
+            )

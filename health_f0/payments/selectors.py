@@ -43,14 +43,28 @@ def gateway_account(facility: Any, gateway: str) -> GatewayAccount | None:
     return next((accounts[i] for i in ancestors if i in accounts), None)
 
 
+# The active accounts as (facility id, gateway) pairs: a province has a few dozen, read on every booking and
+# payment page, so they are cached whole (dropped when an account is saved or deleted: payments.apps).
+ACTIVE_ACCOUNTS_KEY = "payments:active-gateway-accounts"
+ACTIVE_ACCOUNTS_CACHE_SECONDS = 600
+
+
+def _active_accounts() -> frozenset[tuple[int, str]]:
+    def compute() -> frozenset[tuple[int, str]]:
+        rows = GatewayAccount.objects.filter(is_active=True).values_list("facility_id", "gateway")
+        return frozenset((int(facility_id), str(gateway)) for facility_id, gateway in rows)
+
+    return cached(ACTIVE_ACCOUNTS_KEY, compute, timeout=ACTIVE_ACCOUNTS_CACHE_SECONDS)
+
+
+def forget_active_accounts() -> None:
+    cache_delete(ACTIVE_ACCOUNTS_KEY)
+
+
 def gateways_offered(facility: Any) -> list[str]:
     """The gateways a patient may pay this facility with: an active account up the tree and the module."""
-    ancestors = _ancestor_ids(facility)
-    names = set(
-        GatewayAccount.objects.filter(facility_id__in=ancestors, is_active=True).values_list(
-            "gateway", flat=True
-        )
-    )
+    ancestors = set(_ancestor_ids(facility))
+    names = {gateway for facility_id, gateway in _active_accounts() if facility_id in ancestors}
     return [name for name in gateways.available() if name in names]
 
 

@@ -281,3 +281,20 @@ def test_the_visits_page_reads_the_bills_of_all_its_visits_at_once(
     many, page = count()
     assert many == few, (few, many)
     assert "96.000 đ" in page and "50.002 đ" in page
+
+
+def test_the_gateways_offered_are_read_once_and_follow_an_account_change(
+    ttyt_vnpay: GatewayAccount, booking: Any, django_assert_num_queries: Any
+) -> None:
+    from health_f0.payments import selectors
+
+    clinic = booking.service.facility
+    assert selectors.gateways_offered(clinic) == ["vnpay"]  # the TTYT's account, up the tree
+    with django_assert_num_queries(0):
+        assert selectors.gateways_offered(clinic) == ["vnpay"]
+    ttyt_vnpay.is_active = False
+    ttyt_vnpay.save()
+    assert selectors.gateways_offered(clinic) == []
+    ttyt_vnpay.delete()
+    GatewayAccount.objects.create(facility=clinic, gateway="vnpay", merchant_code="HF0PK1", is_active=True)
+    assert selectors.gateways_offered(clinic) == ["vnpay"]
