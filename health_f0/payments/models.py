@@ -180,6 +180,7 @@ class EventKind(models.TextChoices):
     WEBHOOK = "webhook", _("Webhook ngân hàng")
     QUERY = "query", _("Tra cứu")
     REFUND = "refund", _("Hoàn tiền")
+    CANCEL = "cancel", _("Huỷ liên kết thanh toán")
 
 
 class EventResult(models.TextChoices):

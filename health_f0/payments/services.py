@@ -684,6 +684,7 @@ def _expire(payment_id: int, *, payload: Mapping[str, Any], gateway_code: str, n
     PAYMENT_WORKFLOW.apply(
         payment, action, None, now=now, fields={"closed_at": now}, audit={"gateway_code": gateway_code}
     )
+    _cancel_link_after_commit(payment.pk, reason="Het han thanh toan")
     _event(
         gateway=payment.gateway,
         kind=EventKind.QUERY,
@@ -956,4 +957,66 @@ def payment_cancel_open(*, payment: Payment, actor: Any, now: datetime | None = 
         if locked.status != PaymentStatus.PENDING:
             raise InvalidTransition(_("Thanh toán này không còn đang chờ."), code="not_pending")
         PAYMENT_WORKFLOW.apply(locked, "cancel", actor, now=now, fields={"closed_at": now})
+        _cancel_link_after_commit(locked.pk, reason="Nguoi benh huy thanh toan")
     return locked
+
+
+def _cancel_link_after_commit(payment_id: int, *, reason: str) -> None:
+    transaction.on_commit(lambda: gateway_link_cancel(payment_id=payment_id, reason=reason), robust=True)
+
+
+def gateway_link_cancel(*, payment_id: int, reason: str, now: datetime | None = None) -> str:
+    """After a payment is given up (expired, or cancelled by the patient): a gateway whose link stays payable
+    until its own deadline (payOS's VietQR link) is asked to cancel it, so a late transfer does not land on a
+    closed payment and wait for a refund by hand. A link paid in the meantime is recorded as the late payment
+    it is; a gateway that cannot answer leaves it to the webhook (a late transfer is still recorded)."""
+    now = now or timezone.now()
+    payment = Payment.objects.select_related("facility").get(pk=payment_id)
+    try:
+        gateway_obj, _account = _gateway(payment)
+    except GatewayUnavailable:
+        return EventResult.ERROR
+    cancel = getattr(gateway_obj, "cancel", None)
+    if cancel is None:  # VNPay, MoMo: their payment page closes at the deadline they were given
+        return EventResult.INFO
+    try:
+        answer: QueryResult = cancel(payment_request(payment), reason=reason)
+    except GatewayError as exc:
+        _event(
+            gateway=payment.gateway,
+            kind=EventKind.CANCEL,
+            result=EventResult.ERROR,
+            reference=payment.reference,
+            payment=payment,
+            payload={"error": str(exc)[:300]},
+            now=now,
+        )
+        logger.warning("payment link %s not cancelled at %s: %s", payment.reference, payment.gateway, exc)
+        return EventResult.ERROR
+    payload = {"outcome": str(answer.outcome), "amount": answer.amount, "gateway_code": answer.gateway_code}
+    if answer.outcome == Outcome.PAID and (not answer.amount or answer.amount == payment.amount):
+        return _apply_outcome(
+            payment.pk,
+            kind=EventKind.CANCEL,
+            outcome=answer.outcome,
+            gateway_ref=answer.gateway_ref,
+            gateway_code=answer.gateway_code,
+            paid_at=answer.paid_at,
+            amount=answer.amount or int(payment.amount),
+            payload=payload,
+            remote_ip=None,
+            now=now,
+        ).code
+    _event(
+        gateway=payment.gateway,
+        kind=EventKind.CANCEL,
+        result=EventResult.BAD_AMOUNT if answer.outcome == Outcome.PAID else EventResult.INFO,
+        reference=payment.reference,
+        payment=payment,
+        verified=True,
+        gateway_code=answer.gateway_code,
+        amount=answer.amount,
+        payload=payload,
+        now=now,
+    )
+    return EventResult.INFO

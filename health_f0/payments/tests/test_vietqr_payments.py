@@ -5,9 +5,11 @@ status poll, and refunds, which payOS cannot make: they go to the accountant's l
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.test import Client
+from django.utils import timezone
 
 from health_f0.appointments import services as appointment_services
 from health_f0.core.models import AuditLog
@@ -237,3 +239,53 @@ def test_payer_accounts_logged_before_the_mask_are_masked_by_the_migration(db: A
         "data": {"counterAccountNumber": "••••6789", "counterAccountName": "N***** V** A"},
     }
     assert other.payload == {"vnp_TxnRef": "1"}
+
+
+def test_a_given_up_vietqr_payment_has_its_payos_link_cancelled(
+    ttyt_vietqr: GatewayAccount,
+    payos_standin: PayosStandIn,
+    booking: Any,
+    patient: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # The patient gives up the QR to pay another way: payOS is told, so a late transfer is refused at the bank
+    # instead of landing on a closed payment that only a manual refund could undo.
+    payment = _start(booking, patient)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.payment_cancel_open(payment=payment, actor=patient.account)
+    link = payos_standin.links[int(payment.reference)]
+    assert link.status == "CANCELLED" and link.cancellation_reason == "Nguoi benh huy thanh toan"
+    logged = PaymentEvent.objects.get(payment=payment, kind="cancel")
+    assert logged.result == "info" and logged.verified
+    # Expired by the minute job: cancelled the same way.
+    second = _start(booking, patient)
+    Payment.objects.filter(pk=second.pk).update(expires_at=timezone.now() - timedelta(hours=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.payment_settle(payment=second)
+    second.refresh_from_db()
+    assert second.status == PaymentStatus.EXPIRED
+    assert payos_standin.links[int(second.reference)].status == "CANCELLED"
+
+
+def test_a_link_paid_just_before_its_cancel_is_recorded_as_the_late_payment(
+    ttyt_vietqr: GatewayAccount, payos_standin: PayosStandIn, booking: Any, patient: Any
+) -> None:
+    payment = _start(booking, patient)
+    payos_standin.transfer_arrived(int(payment.reference), send=False)  # the webhook is lost
+    Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.CANCELLED)
+    assert services.gateway_link_cancel(payment_id=payment.pk, reason="Het han") == "ok"
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PAID
+    assert AuditLog.objects.filter(verb="late_pay", target_id=str(payment.pk)).exists()
+
+
+def test_payos_down_at_the_cancel_is_logged_and_changes_nothing(
+    ttyt_vietqr: GatewayAccount, payos_standin: PayosStandIn, booking: Any, patient: Any
+) -> None:
+    payment = _start(booking, patient)
+    Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.CANCELLED)
+    payos_standin.down()
+    assert services.gateway_link_cancel(payment_id=payment.pk, reason="Het han") == "error"
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.CANCELLED
+    assert PaymentEvent.objects.get(payment=payment, kind="cancel").result == "error"
