@@ -134,4 +134,5 @@ urlpatterns += [
     path("auth/password-reset", accounts.PasswordResetApi.as_view(), name="auth-password-reset"),
     path("payments", payments.PaymentCollectionApi.as_view(), name="payments"),
     path("payments/<str:id>", payments.PaymentDetailApi.as_view(), name="payment"),
+    path("payments/<str:id>/receipt.pdf", payments.PaymentReceiptApi.as_view(), name="payment-receipt"),
 ]

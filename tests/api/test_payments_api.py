@@ -35,8 +35,16 @@ def test_a_patient_pays_a_booking_and_reads_the_payment(
     assert body["appointment"] == str(booking.public_id) and body["visit"] is None
     params = vnpay.pay(body["redirect_url"])
     assert Client().get("/thanh-toan/vnpay/ipn", params).json()["RspCode"] == "00"
+    assert body["receipt_url"] == ""  # nothing paid yet
     detail = api.get(f"/api/v1/payments/{body['id']}").json()
     assert detail["status"] == "paid" and detail["redirect_url"] == "" and detail["paid_at"]
+    # The receipt, with the same token: a PDF of the account's own payment, nobody else's.
+    assert detail["receipt_url"].endswith(f"/api/v1/payments/{body['id']}/receipt.pdf")
+    pdf = api.get(f"/api/v1/payments/{body['id']}/receipt.pdf")
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF") and pdf["Cache-Control"] == "private, no-store"
+    assert as_user("datlich").get(f"/api/v1/payments/{body['id']}/receipt.pdf").status_code == 403
+    assert api.get("/api/v1/payments/not-a-uuid/receipt.pdf").status_code == 404
     again = api.post(
         "/api/v1/payments", {"appointment": str(booking.public_id), "gateway": "vnpay"}, format="json"
     )
@@ -83,6 +91,7 @@ def test_bad_input_and_other_peoples_records(as_user: Any, ttyt_vnpay: Any, book
     stranger = APIClient()
     stranger.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert stranger.get(f"/api/v1/payments/{payment.json()['id']}").status_code == 404
+    assert stranger.get(f"/api/v1/payments/{payment.json()['id']}/receipt.pdf").status_code == 404
     assert (
         stranger.post(
             "/api/v1/payments", {"appointment": str(booking.public_id), "gateway": "vnpay"}, format="json"

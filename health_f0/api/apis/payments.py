@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -20,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from health_f0.accounting import receipts
 from health_f0.api.apis.common import id_parameter, uuid_or_404, validated
 from health_f0.api.parsers import JSONParser
 from health_f0.api.permissions import HasOwnPassword, IsPatientAccount
@@ -48,6 +51,9 @@ class PaymentSerializer(serializers.Serializer):
     redirect_url = serializers.SerializerMethodField(help_text="Trang của cổng thanh toán (khi đang chờ)")
     qr_payload = serializers.SerializerMethodField(help_text="Chuỗi mã QR VietQR (khi đang chờ)")
     result_url = serializers.SerializerMethodField(help_text="Trang kết quả thanh toán trên cổng thông tin")
+    receipt_url = serializers.SerializerMethodField(
+        help_text="Biên lai PDF (khi đã thanh toán; tải bằng cùng token: GET /api/v1/payments/{id}/receipt.pdf)"
+    )
     failure = serializers.CharField()
     expires_at = serializers.DateTimeField()
     paid_at = serializers.DateTimeField(allow_null=True)
@@ -64,6 +70,11 @@ class PaymentSerializer(serializers.Serializer):
 
     def get_result_url(self, payment: Payment) -> str:
         return settings.PORTAL_URL + reverse("payments:result", kwargs={"public_id": payment.public_id})
+
+    def get_receipt_url(self, payment: Payment) -> str:
+        if not receipts.has_receipt(payment):
+            return ""
+        return settings.PORTAL_URL + reverse("api:payment-receipt", kwargs={"id": str(payment.public_id)})
 
 
 class PaymentApi(APIView):
@@ -140,3 +151,24 @@ class PaymentDetailApi(PaymentApi):
         except NotFound:
             raise NotFound(_("Không tìm thấy thanh toán."))
         return Response(PaymentSerializer(payment).data)
+
+
+class PaymentReceiptApi(PaymentApi):
+    @extend_schema(
+        operation_id="payment_receipt",
+        tags=[TAG],
+        summary="Biên lai PDF của một thanh toán đã trả",
+        parameters=[id_parameter("Mã thanh toán")],
+        responses={
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+            **error_responses(401, 403, 404),
+        },
+    )
+    def get(self, request: Request, id: str) -> HttpResponse:
+        """The same receipt as the portal's /ca-nhan/bien-lai/<id>.pdf, for the app: the account's own or
+        family's paid payments only (accounting.receipts.own_receipt_payment)."""
+        payment = receipts.own_receipt_payment(user=request.user, public_id=uuid_or_404(id))
+        response = HttpResponse(receipts.receipt_pdf(payment=payment), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{receipts.receipt_filename(payment)}"'
+        response["Cache-Control"] = "private, no-store"
+        return response
