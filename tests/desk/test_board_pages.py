@@ -14,16 +14,17 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from health_f0.facilities.models import Facility
-from health_f0.monitoring.models import Episode
+from health_f0.monitoring.models import Declaration, Episode, EpisodeStatus
 from health_f0.monitoring.selectors import (
     BoardFilters,
     board_episodes,
     board_pages,
+    board_summary,
     silent_episodes,
     silent_pages,
 )
 from health_f0.patients.models import Patient
-from tests.desk.test_monitoring import add_episodes
+from tests.desk.test_monitoring import add_episodes, declare
 
 pytestmark = pytest.mark.django_db
 
@@ -95,3 +96,21 @@ def test_other_stations_staff_read_nothing(persona: Any) -> None:
     station = Facility.objects.get(code="TYT-10510")
     assert _read_all(board_pages(user=other, facility=station, today=today), 5) == (0, [])
     assert _read_all(silent_pages(user=other, facility=station, today=today), 5) == (0, [])
+
+
+def test_late_tile_counts_the_stations_active_episodes_late_today_once_each(persona: Any) -> None:
+    """The tile reads today's late declarations (index decl_day_late_episode): two late ones of one episode
+    count once; a late one of yesterday, of an ended episode or of another station's episode not at all."""
+    today = timezone.localdate()
+    twice, yesterday, ended, on_time = add_episodes(4)
+    (elsewhere,) = add_episodes(1, code="TYT-10532", ward_code=10532, start=10)
+    for episode, keys in ((twice, "ab"), (yesterday, "c"), (ended, "d"), (on_time, "e"), (elsewhere, "f")):
+        for key in keys:
+            declare(episode.patient, key, temperature="36.8")
+    Declaration.objects.filter(episode__in=[twice, yesterday, ended, elsewhere]).update(late=True)
+    Declaration.objects.filter(episode=on_time).update(late=False)  # (late or not by the clock of the run)
+    Declaration.objects.filter(episode=yesterday).update(local_date=today - timedelta(days=1))
+    Episode.objects.filter(pk=ended.pk).update(status=EpisodeStatus.COMPLETED)
+    station = Facility.objects.get(code="TYT-10510")
+    summary = board_summary(user=persona("thanhdong.nv"), facility=station, today=today)
+    assert summary.late == 1
