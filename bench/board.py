@@ -43,6 +43,7 @@ def main() -> None:
     setup()
 
     from django.conf import settings
+    from django.core.paginator import Paginator
     from django.db import connection
     from django.db.models import Count
     from django.test.utils import CaptureQueriesContext
@@ -94,9 +95,19 @@ def main() -> None:
         qs = selectors.board_episodes(user=user, facility=station, today=today, filters=f)
         return qs.count(), [(e.pk, e.patient.full_name) for e in qs[:50]]
 
+    def board_pages(user: Any) -> Any:
+        pages = Paginator(selectors.board_pages(user=user, facility=station, today=today), 50)
+        return pages.count, [(e.pk, e.patient.full_name) for e in pages.page(1).object_list]
+
+    def silent_pages(user: Any) -> Any:
+        pages = Paginator(selectors.silent_pages(user=user, facility=station, today=today), 50)
+        return pages.count, [(e.pk, e.patient.full_name) for e in pages.page(1).object_list]
+
     cases = {
         "board_summary": summary,
         "board_episodes (count + first 50)": board_page,
+        "board_pages (the desk's paginator, page 1)": board_pages,
+        "silent_pages (the desk's paginator, page 1)": silent_pages,
         "board_episodes filtered urgent, adults (count + first 50)": board_filtered,
         "silent_episodes (count + first 50)": silent_page,
     }

@@ -205,6 +205,9 @@ def main() -> None:
             stats = pstats.Stats(profiler).sort_stats("cumulative")
             stats.print_stats(40)
             stats.print_stats("health_f0|unfold|forms", 40)  # the project's and the theme's own frames
+            dump = OUT / f"desk_profile-{db_name}-{name.replace(' ', '_')}.pstats"
+            stats.dump_stats(dump)
+            print(f"(pstats written to {dump}: callers and callees with python -m pstats)")
 
     report = {
         "database": db_name,

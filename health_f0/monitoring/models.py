@@ -105,6 +105,12 @@ class Episode(BaseModel):
         indexes = [
             models.Index(fields=["facility", "status", "last_declared_on"]),
             models.Index(fields=["patient", "status"]),
+            # The board's order up to the patient's name: one index-only GROUP BY counts its tie groups, a page
+            # reads only the groups it shows (monitoring.selectors.TieGroupPages).
+            models.Index(
+                fields=["facility", "status", "last_alert_level", "last_declared_on"],
+                name="episode_board_order",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -267,6 +273,8 @@ class Declaration(models.Model):
             models.Index(fields=["patient", "submitted_at", "id"], name="decl_patient_time"),
             # "Declared (late) today?" per episode of a station: reads today's rows only, not the history.
             models.Index(fields=["episode", "local_date", "late"], name="decl_episode_day_late"),
+            # The board's "late today" tile: today's late declarations, not one probe per active episode.
+            models.Index(fields=["local_date", "late", "episode"], name="decl_day_late_episode"),
         ]
 
     def __str__(self) -> str:

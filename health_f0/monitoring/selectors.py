@@ -8,11 +8,11 @@ province's declarations, so time and query count do not grow with the province's
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, overload
 
 from django.db.models import Case, Count, IntegerField, Max, Min, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
@@ -100,6 +100,25 @@ def board_episodes(
     *, user: Any, facility: Facility, today: date, filters: BoardFilters | None = None
 ) -> QuerySet[Episode]:
     """Active episodes of one station, most worrying first: highest alert, then silent, then name."""
+    return _board_filtered(user=user, facility=facility, today=today, filters=filters).order_by(*BOARD_ORDER)
+
+
+def board_pages(
+    *, user: Any, facility: Facility, today: date, filters: BoardFilters | None = None
+) -> TieGroupPages:
+    """board_episodes for a Paginator: a page reads only the (alert level, last declaration) groups it
+    overlaps, not every active episode of the station (TieGroupPages)."""
+    return TieGroupPages(
+        _board_filtered(user=user, facility=facility, today=today, filters=filters),
+        order_by=BOARD_ORDER,
+        group_by=("last_alert_level", "last_declared_on"),
+        group_order=lambda key: (-LEVEL_RANK.get(key[0], 0), *_date_first_null(key[1])),
+    )
+
+
+def _board_filtered(
+    *, user: Any, facility: Facility, today: date, filters: BoardFilters | None
+) -> QuerySet[Episode]:
     f = filters or BoardFilters()
     qs = episodes_for(user).filter(facility=facility, status=EpisodeStatus.ACTIVE).select_related("patient")
     if f.ward_code:
@@ -120,18 +139,123 @@ def board_episodes(
         default=Value(0),
         output_field=IntegerField(),
     )
-    return qs.annotate(severity=severity).order_by("-severity", "last_declared_on", "patient__full_name")
+    return qs.alias(severity=severity)
+
+
+# The board's order; the id makes it total, so a page boundary inside a tie is the same on every request.
+BOARD_ORDER = ("-severity", "last_declared_on", "patient__full_name", "pk")
+SILENT_ORDER = ("last_declared_on", "patient__full_name", "pk")
 
 
 def silent_episodes(*, user: Any, facility: Facility, today: date) -> QuerySet[Episode]:
     """Active episodes of one station with no declaration today (never declared first)."""
+    return _silent_filtered(user=user, facility=facility, today=today).order_by(*SILENT_ORDER)
+
+
+def silent_pages(*, user: Any, facility: Facility, today: date) -> TieGroupPages:
+    """silent_episodes for a Paginator: a page reads only the last-declaration days it overlaps."""
+    return TieGroupPages(
+        _silent_filtered(user=user, facility=facility, today=today),
+        order_by=SILENT_ORDER,
+        group_by=("last_declared_on",),
+        group_order=lambda key: _date_first_null(key[0]),
+    )
+
+
+def _silent_filtered(*, user: Any, facility: Facility, today: date) -> QuerySet[Episode]:
     return (
         episodes_for(user)
         .filter(facility=facility, status=EpisodeStatus.ACTIVE)
         .filter(Q(last_declared_on__lt=today) | Q(last_declared_on__isnull=True))
         .select_related("patient")
-        .order_by("last_declared_on", "patient__full_name")
     )
+
+
+def _date_first_null(day: date | None) -> tuple[bool, date]:
+    """A date's place in an ascending ORDER BY on MariaDB and SQLite: NULL first."""
+    return (day is not None, day or date.min)
+
+
+class TieGroupPages:
+    """The rows of `rows` in the order `order_by`, a page at a time, for a Paginator (its object_list).
+
+    The order's leading fields (`group_by`: the board's alert level and last declaration day) are the columns
+    of an index after the station and status, so one index-only GROUP BY counts each tie group; a page then
+    reads and sorts only the tie groups it overlaps. Ordering the whole list instead sorts every active
+    episode of the station with its patient (the patient's name breaks the ties) in a temporary table, on
+    every page. `group_order` gives a group's values the place `order_by` gives their rows. Two queries a
+    page (the group counts stand for the paginator's COUNT), whatever the station's size; a page inside one
+    large tie group (the day most patients last declared) still sorts that group.
+    """
+
+    def __init__(
+        self,
+        rows: QuerySet[Episode],
+        *,
+        order_by: tuple[str, ...],
+        group_by: tuple[str, ...],
+        group_order: Callable[[tuple[Any, ...]], Any],
+    ) -> None:
+        self._rows = rows
+        self._order_by = order_by
+        self._group_by = group_by
+        self._group_order = group_order
+        self._groups: list[tuple[tuple[Any, ...], int]] | None = None
+
+    def groups(self) -> list[tuple[tuple[Any, ...], int]]:
+        """Each tie group's values and row count, in page order (one query, kept)."""
+        if self._groups is None:
+            counted = self._rows.order_by().values_list(*self._group_by).annotate(n=Count("pk"))
+            self._groups = sorted(
+                ((tuple(row[:-1]), int(row[-1])) for row in counted), key=lambda g: self._group_order(g[0])
+            )
+        return self._groups
+
+    def count(self) -> int:
+        return sum(n for _key, n in self.groups())
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __iter__(self) -> Iterator[Episode]:
+        return iter(self[0 : self.count()])
+
+    @overload
+    def __getitem__(self, page: int) -> Episode: ...
+
+    @overload
+    def __getitem__(self, page: slice) -> list[Episode]: ...
+
+    def __getitem__(self, page: int | slice) -> Episode | list[Episode]:
+        if isinstance(page, int):
+            rows = self[page : page + 1]
+            if not rows:
+                raise IndexError(page)
+            return rows[0]
+        if page.step is not None:
+            raise TypeError("TieGroupPages reads contiguous slices only.")
+        start = page.start or 0
+        stop = self.count() if page.stop is None else page.stop
+        wanted: Q | None = None
+        skip = before = 0
+        for key, n in self.groups():
+            if before + n > start and before < stop:
+                if wanted is None:
+                    skip, wanted = start - before, self._group_filter(key)
+                else:
+                    wanted |= self._group_filter(key)
+            before += n
+        if wanted is None or stop <= start:
+            return []
+        return list(self._rows.filter(wanted).order_by(*self._order_by)[skip : skip + stop - start])
+
+    def _group_filter(self, key: tuple[Any, ...]) -> Q:
+        return Q(
+            *(
+                Q(**{f"{field}__isnull": True}) if value is None else Q(**{field: value})
+                for field, value in zip(self._group_by, key, strict=True)
+            )
+        )
 
 
 def open_alerts(*, user: Any, facility: Facility) -> QuerySet[Alert]:

@@ -97,7 +97,7 @@ class BoardPages:
             user=user, facility=station, limit=OPEN_ALERTS_SHOWN
         )
         page = Paginator(
-            selectors.board_episodes(user=user, facility=station, today=today, filters=form.filters()),
+            selectors.board_pages(user=user, facility=station, today=today, filters=form.filters()),
             PAGE_SIZE,
         ).get_page(request.GET.get("p"))
         now = timezone.now()
@@ -172,7 +172,7 @@ class BoardPages:
         form, station = self._station_form(request)
         user, today = request.user, timezone.localdate()
         page = Paginator(
-            selectors.silent_episodes(user=user, facility=station, today=today), PAGE_SIZE
+            selectors.silent_pages(user=user, facility=station, today=today), PAGE_SIZE
         ).get_page(request.GET.get("p"))
         episodes = list(page.object_list)
         calls = {

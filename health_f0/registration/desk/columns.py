@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import display
 
@@ -37,12 +37,24 @@ STATUS_BADGE: dict[str, str | None] = {
     RegistrationStatus.ACCEPTED: "success",
     RegistrationStatus.REJECTED: "danger",
 }
+ELIGIBILITY_COLOURS = tuple(ELIGIBILITY_BADGE.items())
+STATUS_COLOURS = tuple(STATUS_BADGE.items())
 
 
 @lru_cache(maxsize=64)
 def _badge(text: str, kind: str | None) -> SafeString:
     """desk.formatting.badge (a template rendering) once per label and colour: a queue page repeats a handful."""
     return badge(text, kind)
+
+
+@lru_cache(maxsize=64)
+def _choice_badge(
+    choices: Any, value: str, colours: tuple[tuple[str, str | None], ...], language: str | None
+) -> SafeString:
+    """The badge of one value of `choices` in `language`: Django's get_FOO_display() builds the field's whole
+    choice dict on every call, for every row."""
+    label = str(choices(value).label) if value in choices.values else value
+    return _badge(label, dict(colours).get(value))
 
 
 def labels(options: list[screening.Option], codes: list[str]) -> str:
@@ -103,7 +115,7 @@ class RegistrationColumns:
 
     @display(description=_("đánh giá"), ordering="eligibility")
     def eligibility_col(self, obj: Registration) -> SafeString:
-        head = _badge(str(obj.get_eligibility_display()), ELIGIBILITY_BADGE.get(obj.eligibility))
+        head = _choice_badge(Eligibility, obj.eligibility, ELIGIBILITY_COLOURS, get_language())
         if not obj.eligibility_reasons:
             return head
         return format_html(
@@ -114,7 +126,7 @@ class RegistrationColumns:
 
     @display(description=_("trạng thái"), ordering="status")
     def status_col(self, obj: Registration) -> SafeString:
-        return _badge(str(obj.get_status_display()), STATUS_BADGE.get(obj.status))
+        return _choice_badge(RegistrationStatus, obj.status, STATUS_COLOURS, get_language())
 
     # --- detail fields ----------------------------------------------------------------------
 

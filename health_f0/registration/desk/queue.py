@@ -18,6 +18,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -25,6 +26,7 @@ from unfold.admin import ModelAdmin as UnfoldModelAdmin
 from unfold.dataclasses import ActionDialog
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
+from unfold.templatetags import unfold_list
 from unfold.views import ChangeList
 
 from health_f0.core.exceptions import DomainError, ValidationErrors
@@ -69,8 +71,12 @@ TRANSFER_DIALOG: ActionDialog = {
 
 
 class QueueChangeList(ChangeList):
-    """unfold's change list works out every column header (three sort links each) again for each row it renders
-    (unfold_list.items_for_result): their inputs do not change within a page, so each is computed once."""
+    """unfold's change list works out every column header (three sort links each, and the "select all"
+    checkbox widget) again for each row it renders (unfold_list.items_for_result): their inputs do not change
+    within a page, so the headers are worked out once a page (`headers_once`, _headers_once_per_page) and the
+    sort links and ordering columns once each."""
+
+    headers_once = True
 
     def get_ordering_field_columns(self) -> Any:
         if "_ordering_columns" not in self.__dict__:
@@ -88,6 +94,31 @@ class QueueChangeList(ChangeList):
             memo[key] = super().get_query_string(new_params, remove)
         result: str = memo[key]
         return result
+
+
+def _headers_once_per_page() -> None:
+    """unfold_list.items_for_result calls the module's result_headers(cl) for every row, and uses only each
+    column's label: for a change list that opts in (`headers_once`), the headers of the first call are kept on
+    it (a list of dicts, as the callers make of the generator) and given to the later ones. Installed once, at
+    import; other change lists are served by unfold's own function."""
+    original = unfold_list.result_headers
+    if getattr(original, "headers_once", False):
+        return
+
+    def result_headers(cl: Any) -> Any:
+        if not getattr(cl, "headers_once", False):
+            return original(cl)
+        if "_headers" not in cl.__dict__:
+            # Each cell repeats its column's label (data-label="..."): translated and escaped once here,
+            # not once per cell (a lazy string is translated again on each use).
+            cl._headers = [{**h, "text": conditional_escape(h["text"])} for h in original(cl)]
+        return cl._headers
+
+    result_headers.headers_once = True  # type: ignore[attr-defined]
+    unfold_list.result_headers = result_headers
+
+
+_headers_once_per_page()
 
 
 class QueueFacilityFilter(admin.RelatedOnlyFieldListFilter):
@@ -136,6 +167,9 @@ class RegistrationAdmin(RegistrationColumns, ScopedModelAdmin):
     list_filter = ("status", "eligibility", ("facility", QueueFacilityFilter), "channel")
     list_filter_submit = True
     list_fullwidth = True
+    # unfold's row template asks `cl.model_admin.list_sections` twice per row; unfold's ModelAdmin does not
+    # define it, and each failed lookup costs Django's template engine a dir() of this admin (273 names).
+    list_sections: tuple[Any, ...] = ()
     # The paginator's count of the filtered list is enough: no second COUNT of the whole scope.
     show_full_result_count = False
     search_fields = ("full_name", "cccd")
