@@ -323,8 +323,17 @@ SESSION_COOKIE_AGE = 60 * 60 * 24 * PATIENT_SESSION_IDLE_DAYS
 # Two-factor authentication (health_f0.accounts.two_factor): required for administrators, managers and
 # superusers; optional for other staff. Turn it off only for a local demo (the test suite's fixture does).
 STAFF_2FA_REQUIRED = env_bool("STAFF_2FA_REQUIRED", True)
-# The name the authenticator app shows next to the account.
-OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "health_f0")
+# The name the authenticator app shows next to the account: OTP_TOTP_ISSUER when set, else the portal's title
+# (facilities.portal.site_info().title, e.g. "Cổng sức khoẻ thành phố Hải Phòng"; accounts.two_factor.issuer).
+
+
+def _totp_issuer(device: object = None) -> str:
+    from health_f0.accounts.two_factor import issuer
+
+    return issuer()
+
+
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "").strip() or _totp_issuer
 
 # --- HTTPS and security headers (docs/operations.md, "Production"; core/security_headers.py) ----------
 # Behind a TLS-terminating reverse proxy that sets X-Forwarded-Proto (and strips it from clients).
@@ -508,7 +517,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
-    "TITLE": "health_f0 API",
+    "TITLE": "API Cổng sức khoẻ",
     "DESCRIPTION": "API v1 cho ứng dụng di động: đăng ký F0, OTP, tài khoản, khai báo sức khoẻ hằng ngày, hướng dẫn, cảnh báo.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

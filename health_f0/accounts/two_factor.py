@@ -132,6 +132,17 @@ def secret_text(device: TOTPDevice) -> str:
     return " ".join(raw[i : i + 4] for i in range(0, len(raw), 4))
 
 
+def issuer() -> str:
+    """The name authenticator apps show next to the account: settings.OTP_TOTP_ISSUER when it is a name, else
+    the portal's title (the province's), without ":" (the otpauth label's separator)."""
+    configured = getattr(settings, "OTP_TOTP_ISSUER", "")
+    if isinstance(configured, str) and configured.strip():
+        return configured.strip().replace(":", "")
+    from health_f0.facilities.portal import site_info
+
+    return str(site_info().title).replace(":", "")
+
+
 def qr_svg(device: TOTPDevice) -> str:
     """The otpauth:// URL as an inline SVG QR code (drawn here: no external QR service)."""
     import segno

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin import AdminSite
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -170,7 +169,7 @@ def enrol_view(request: HttpRequest, site: AdminSite) -> HttpResponse:
         secret=two_factor.secret_text(device),
         required=two_factor.is_required(user),
         replacing=two_factor.is_enrolled(user),
-        issuer=settings.OTP_TOTP_ISSUER,
+        issuer=two_factor.issuer(),
     )
     return _no_store(render(request, "two_factor/enrol.html", context, status=status))
 

@@ -333,3 +333,21 @@ def test_no_desk_page_shows_another_users_device(demo: Any) -> None:
         "/desk/otp_static/staticdevice/",
     ):
         assert admin.get(url).status_code == 404, url
+
+
+def test_the_authenticator_app_shows_the_portals_name_not_the_code_name(demo: Any, settings: Any) -> None:
+    from urllib.parse import unquote
+
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from health_f0.accounts import two_factor
+    from health_f0.facilities.portal import site_info
+
+    user = get_user_model().objects.get(username="syt.lanhdao")
+    device = TOTPDevice(user=user, name="default", confirmed=False)
+    url = unquote(device.config_url)
+    assert f"issuer={site_info().title}" in url and "health_f0" not in url
+    assert site_info().title.startswith("Cổng sức khoẻ")
+    settings.OTP_TOTP_ISSUER = "Sở Y tế: Cổng thử"
+    assert two_factor.issuer() == "Sở Y tế Cổng thử"
+    assert "issuer=Sở Y tế Cổng thử" in unquote(device.config_url)
