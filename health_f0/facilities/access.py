@@ -273,6 +273,9 @@ OUTBOX_WORK: tuple[tuple[frozenset[str], frozenset[str]], ...] = (
     (frozenset({Role.HIS_LINKER}), frozenset({"his_link"})),
 )
 OUTBOX_ALL_ROLES: frozenset[str] = OVERSIGHT_ROLES
+# Who has an outbox at all (the desk's menu item and list): a role with no work of its own in it, such as the
+# accountant, is not offered an empty page.
+OUTBOX_READER_ROLES: frozenset[str] = OUTBOX_ALL_ROLES.union(*(roles for roles, _kinds in OUTBOX_WORK))
 
 
 def outbox_for(user: Any) -> QuerySet[Any]:
@@ -434,6 +437,8 @@ def staff_appointments_for(user: Any, roles: Iterable[str] | None = None) -> Que
 
 # HIS link (health_f0.his): the linker queue and imported HIS records.
 HIS_LINKER_ROLES: frozenset[str] = frozenset({Role.HIS_LINKER, Role.ADMINISTRATOR})
+# Who reaches any patient record (patients_for's three ways in): the desk's "Người bệnh" list and menu item.
+PATIENT_LIST_ROLES: frozenset[str] = PATIENT_RECORD_ROLES | APPOINTMENT_READER_ROLES | HIS_LINKER_ROLES
 # Imported HIS records (visits with their diagnoses, lab results) are for clinical roles, the HIS linker,
 # managers and administrators; not for the booking desk or reception.
 HIS_READER_ROLES: frozenset[str] = frozenset(

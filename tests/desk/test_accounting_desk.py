@@ -257,3 +257,22 @@ def test_payments_report_and_export(day: dict[str, Any], desk: Any) -> None:
     assert AuditLog.objects.filter(verb="export_payment_report", actor__username="ketoan").exists()
     assert client.get("/bao-cao/thanh-toan/", {"from": "99/99/2026"}).status_code == 400
     assert desk("datlich").get("/bao-cao/thanh-toan/").status_code == 403
+
+
+def test_the_accountant_is_offered_only_the_pages_of_its_work(demo: Any, desk: Any) -> None:
+    # No patient records, no SMS outbox, no station wards: not empty pages in the menu, refused pages.
+    client = desk("ketoan")
+    home = client.get("/desk/", follow=True).content.decode()
+    assert "Đối soát ngày" in home and "Hoàn tiền thủ công" in home
+    for url in (
+        "/desk/patients/patient/",
+        "/desk/notifications/outboxmessage/",
+        "/desk/facilities/stationward/",
+    ):
+        assert f'href="{url}"' not in home, url
+    for url in (
+        "/desk/patients/patient/",
+        "/desk/notifications/outboxmessage/",
+        "/desk/facilities/stationward/",
+    ):
+        assert client.get(url).status_code == 403, url

@@ -122,6 +122,7 @@ class StationWardForm(forms.ModelForm):
 
 @admin.register(StationWard, site=desk_site)
 class StationWardAdmin(ScopedModelAdmin):
+    view_roles = access.STATION_ROLES
     add_roles = EDITOR_ROLES
     change_roles = EDITOR_ROLES
     delete_roles = EDITOR_ROLES

@@ -54,6 +54,7 @@ REQUEUE_DIALOG: ActionDialog = {
 
 @admin.register(OutboxMessage, site=desk_site)
 class OutboxMessageAdmin(ScopedModelAdmin):
+    view_roles = access.OUTBOX_READER_ROLES
     read_only = True
     list_display = (
         "created_col",

@@ -107,6 +107,7 @@ class PatientForm(forms.ModelForm):
 
 @admin.register(Patient, site=desk_site)
 class PatientAdmin(ScopedModelAdmin):
+    view_roles = access.PATIENT_LIST_ROLES
     change_roles = ACTING_ROLES
     audit_detail_views = True
     form = PatientForm
