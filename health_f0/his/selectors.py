@@ -441,11 +441,16 @@ def decimal_text(value: Any) -> str:
     thousands grouping: Decimal('7.8000') -> '7,8' in Vietnamese, '7.8' in English; 100.0000 -> '100'."""
     from decimal import Decimal
 
+    from django.conf import settings
     from django.utils import formats
 
     if value is None:
         return ""
     plain = format(Decimal(value).normalize(), "f")
+    if not settings.USE_THOUSAND_SEPARATOR:
+        # What number_format writes without grouping: the digits, the language's decimal separator (a list page
+        # formats hundreds of these: issue 11).
+        return plain.replace(".", str(formats.get_format("DECIMAL_SEPARATOR")))
     return str(formats.number_format(Decimal(plain), use_l10n=True, force_grouping=False))
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.utils import dateformat, timezone
+from django.utils import dateformat, timezone, translation
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
@@ -179,14 +179,28 @@ class LabRow:
         )
 
 
+_FLAG_TEXTS: dict[str | None, dict[str, tuple[str, str, str]]] = {}
+
+
+def _flag_text(flag: str) -> tuple[str, str, str]:
+    """FLAG_TEXT's entry with its label as text in the active language (worked out once per language)."""
+    language = translation.get_language()
+    texts = _FLAG_TEXTS.get(language)
+    if texts is None:
+        texts = _FLAG_TEXTS[language] = {
+            key: (str(label), symbol, css) for key, (label, symbol, css) in FLAG_TEXT.items()
+        }
+    return texts.get(flag, ("", "", ""))
+
+
 def lab_row(result: HisLabResult) -> LabRow:
     value = his_selectors.lab_value_text(result)
-    label, symbol, css = FLAG_TEXT.get(result.flag, ("", "", ""))
+    label, symbol, css = _flag_text(result.flag)
     return LabRow(
         result=result,
         value=value or "—",
         reference=_reference(result),
-        flag_label=str(label),
+        flag_label=label,
         flag_symbol=symbol,
         flag_class=css,
     )

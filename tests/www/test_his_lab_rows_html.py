@@ -84,3 +84,27 @@ def test_python_built_rows_write_the_old_templates_html(demo: Any, language: str
             assert row.table_row == table_row.render(Context({"row": row}))
             assert row.item_card == item.render(Context({"row": row, "nested": False}))
             assert row.item_nested == item.render(Context({"row": row, "nested": True}))
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_decimal_text_writes_what_number_format_wrote(language: str) -> None:
+    from django.utils import formats
+
+    from health_f0.his.selectors import decimal_text
+
+    values = [
+        "7.8000",
+        "100.0000",
+        "0.0500",
+        "-0.5000",
+        "0",
+        "-0.0000",
+        "1234567.1250",
+        "99999999.9999",
+        "1E+2",
+    ]
+    with translation.override(language):
+        for raw in values:
+            plain = format(Decimal(raw).normalize(), "f")
+            expected = str(formats.number_format(Decimal(plain), use_l10n=True, force_grouping=False))
+            assert decimal_text(Decimal(raw)) == expected, raw
