@@ -909,6 +909,8 @@ def his(ctx: Context) -> None:
                     reference_text=f"{low} - {high}",
                     flag=flag,
                     observed_at=fmt(admitted + timedelta(hours=1)),
+                    # No report: a result sorts at its own time (HisLabResult.sort_at, his 0006).
+                    sort_at=fmt(admitted + timedelta(hours=1)),
                 )
             vid += 1
     for ins in (done_requests, links, visits, labs):

@@ -44,6 +44,7 @@ from health_f0.core.actors import is_user
 from health_f0.core.audit import audit_log
 from health_f0.core.deadlocks import retry_on_deadlock
 from health_f0.core.exceptions import Conflict, DomainError, NotFound
+from health_f0.core.keyset import time_key
 from health_f0.core.models import AuditLog
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
@@ -503,13 +504,17 @@ def _store_report(
             counts.read += 1
             counts.imported += 1
     listed = [*record.result_ids, *(lab.external_id for lab in record.contained)]
-    HisLabResult.objects.filter(
+    listed_rows = HisLabResult.objects.filter(
         facility=facility, source=Source.FHIR, patient_id=patient_id, external_id__in=listed
-    ).exclude(report=report).update(report=report)
+    )
+    listed_rows.exclude(report=report).update(report=report)
     dropped = HisLabResult.objects.filter(report=report).exclude(external_id__in=listed)
     # A contained result exists only inside its report: gone from the report, it is gone.
     dropped.filter(external_id__startswith=f"{record.external_id}#").delete()
-    dropped.update(report=None)
+    # Out of the report, a result sorts at its own time again (HisLabResult.sort_at).
+    dropped.update(report=None, sort_report=0, sort_at=time_key("observed_at"))
+    # The report's results sort at its (maybe amended) time, those stored before it arrived too.
+    listed_rows.refresh_sort()
     return created
 
 

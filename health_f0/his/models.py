@@ -12,12 +12,16 @@ MariaDB has no partial unique index; "one active link per (patient, facility)" i
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Cast, Coalesce
 from django.utils.translation import gettext_lazy as _
 
+from health_f0.core.keyset import NO_TIME
 from health_f0.core.models import BaseModel
 
 
@@ -89,6 +93,8 @@ class HisLinkRequest(BaseModel):
         indexes = [
             models.Index(fields=["facility", "status", "created_at"]),
             models.Index(fields=["patient", "status"]),
+            # A patient's requests newest first (portal, API): an index range, not a sort of them all.
+            models.Index(fields=["patient", "created_at"], name="his_linkreq_patient_created"),
         ]
 
     def __str__(self) -> str:
@@ -278,9 +284,51 @@ class HisLabReport(BaseModel):
         return self.status in PRELIMINARY_REPORT_STATUSES
 
 
+def lab_sort_at(
+    *, observed_at: datetime | None, effective_at: datetime | None = None, issued_at: datetime | None = None
+) -> datetime:
+    """A result's place in a newest-first list: its report's time (sampled, else issued), else its own
+    observation time, else core.keyset.NO_TIME (last)."""
+    return effective_at or issued_at or observed_at or NO_TIME
+
+
+class HisLabResultQuerySet(models.QuerySet["HisLabResult"]):
+    def bulk_create(self, objs: Iterable[HisLabResult], *args: Any, **kwargs: Any) -> list[HisLabResult]:
+        """bulk_create with each row's stored sort key (`sort_at`, `sort_report`) set from its report (read
+        in one query when not already on the row) and observation time: save() is not called here."""
+        objs = list(objs)
+        wanted = {o.report_id for o in objs if o.report_id and not HisLabResult.report.is_cached(o)}
+        reports = HisLabReport.objects.in_bulk(list(wanted)) if wanted else {}
+        for obj in objs:
+            report = obj.report if HisLabResult.report.is_cached(obj) else reports.get(obj.report_id or 0)
+            obj.set_sort_key(report)
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def refresh_sort(self) -> int:
+        """Recompute the stored sort key of these rows in one UPDATE (after their report changed, or their
+        report did: a queryset `.update(report=...)`, a report's new times)."""
+        report = HisLabReport.objects.filter(pk=models.OuterRef("report_id"))
+        return self.update(
+            sort_at=Coalesce(
+                models.Subquery(report.values("effective_at")[:1]),
+                models.Subquery(report.values("issued_at")[:1]),
+                models.F("observed_at"),
+                # Cast: COALESCE of a DATETIME and a text parameter is text on MariaDB (core.keyset.time_key).
+                Cast(models.Value(NO_TIME), output_field=models.DateTimeField()),
+                output_field=models.DateTimeField(),
+            ),
+            sort_report=Coalesce(models.F("report_id"), models.Value(0)),
+        )
+
+
 class HisLabResult(BaseModel):
     """One lab (CLS) result: FHIR Observation (category laboratory, or a result of a DiagnosticReport) or an
-    XML4 row. `report` is the FHIR report it was issued in, if any."""
+    XML4 row. `report` is the FHIR report it was issued in, if any.
+
+    `sort_at` and `sort_report` are stored so that a patient's results read newest first as an index range
+    (issue 11): the report's time (lab_sort_at) and the report's id (0: none), so one report's results follow
+    each other. save() and bulk_create set them; a queryset update that changes `report` or `observed_at`,
+    or a report's times, calls `refresh_sort()` on the results concerned."""
 
     visit = models.ForeignKey(
         HisVisit, null=True, blank=True, on_delete=models.SET_NULL, related_name="lab_results"
@@ -324,6 +372,10 @@ class HisLabResult(BaseModel):
     import_run = models.ForeignKey(
         "ImportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    sort_at = models.DateTimeField(default=NO_TIME, editable=False)
+    sort_report = models.PositiveBigIntegerField(default=0, editable=False)
+
+    objects = HisLabResultQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("kết quả cận lâm sàng (HIS)")
@@ -332,10 +384,38 @@ class HisLabResult(BaseModel):
         constraints = [
             models.UniqueConstraint(fields=["facility", "source", "external_id"], name="uniq_his_lab_result")
         ]
-        indexes = [models.Index(fields=["patient", "observed_at"])]
+        indexes = [
+            models.Index(fields=["patient", "observed_at"]),
+            # The lists' order (selectors.LAB_ORDER), newest report first, a report's results by name.
+            models.Index(
+                fields=["patient", "-sort_at", "sort_report", "name", "id"], name="his_labresult_patient_sort"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name}: {self.value} {self.unit}"
+
+    def set_sort_key(self, report: HisLabReport | None) -> None:
+        """Set `sort_at`/`sort_report` from `report` (this result's, or None) and the observation time."""
+        self.sort_at = lab_sort_at(
+            observed_at=self.observed_at,
+            effective_at=report.effective_at if report is not None else None,
+            issued_at=report.issued_at if report is not None else None,
+        )
+        self.sort_report = report.pk if report is not None else 0
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        report = None
+        if self.report_id is not None:
+            if HisLabResult.report.is_cached(self) and self.report is not None:
+                report = self.report
+            else:
+                report = HisLabReport.objects.only("effective_at", "issued_at").get(pk=self.report_id)
+        self.set_sort_key(report)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "sort_at", "sort_report"}
+        super().save(*args, **kwargs)
 
     @property
     def is_out_of_range(self) -> bool:

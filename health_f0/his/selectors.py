@@ -10,12 +10,11 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Count, DateTimeField, F, IntegerField, Q, QuerySet, Value, Window
-from django.db.models.functions import Coalesce, RowNumber
+from django.db.models import Count, F, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django.utils.translation import gettext as _
 
 from health_f0.core.exceptions import DomainError
-from health_f0.core.keyset import time_key
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, FacilityKind
 from health_f0.his.models import (
@@ -88,16 +87,21 @@ def lab_results_for(
     if out_of_range_only:
         qs = qs.filter(flag__in=[LabFlag.HIGH, LabFlag.LOW])
     if by_report:
-        when = Coalesce("report__effective_at", "report__issued_at", "observed_at")
-        return qs.order_by(when.desc(nulls_last=True), "report_id", "name", "id")
+        return qs.order_by(*LAB_ORDER)
     return qs.order_by("-observed_at", "name", "id")
 
+
+# A patient's lab results newest first, one report's results together and by name: the stored sort key
+# (HisLabResult.sort_at: the report's time, else the result's; sort_report: the report's id, 0 for none), read
+# as a range of the index (patient, -sort_at, sort_report, name, id), never sorted. Keyset-ready (core.keyset:
+# every column NOT NULL, the last unique).
+LAB_ORDER = ("-sort_at", "sort_report", "name", "id")
 
 # --- The portal's pages of records: keyset-ready orderings (core.keyset: every column NOT NULL, the last
 # unique). ---
 
 PORTAL_VISIT_ORDER = ("-admitted_at", "-id")
-PORTAL_LAB_ORDER = ("-report_at", "report_key", "name", "id")
+PORTAL_LAB_ORDER = LAB_ORDER
 
 
 def portal_visits(*, user: Any, patient: Any) -> tuple[QuerySet[HisVisit], QuerySet[HisVisit]]:
@@ -109,16 +113,10 @@ def portal_visits(*, user: Any, patient: Any) -> tuple[QuerySet[HisVisit], Query
 
 
 def portal_lab_results(*, user: Any, patient: Any, out_of_range_only: bool = False) -> QuerySet[HisLabResult]:
-    """lab_results_for(by_report=True) of one patient as a keyset-ready queryset for PORTAL_LAB_ORDER: the
-    results of one report follow each other at the report's time (`report_at`), a report's results by
-    name; results issued without a report have `report_key` 0."""
-    return lab_results_for(user=user, patient=patient, out_of_range_only=out_of_range_only).annotate(
-        # A result without any time sorts as core.keyset.NO_TIME: last, newest first.
-        report_at=Coalesce(
-            "report__effective_at", "report__issued_at", time_key("observed_at"), output_field=DateTimeField()
-        ),
-        report_key=Coalesce("report_id", Value(0), output_field=IntegerField()),
-    )
+    """lab_results_for(by_report=True) of one patient, keyset-ready for PORTAL_LAB_ORDER (LAB_ORDER): the
+    results of one report follow each other at the report's time, a report's results by name; a result
+    without any time sorts as core.keyset.NO_TIME (last)."""
+    return lab_results_for(user=user, patient=patient, out_of_range_only=out_of_range_only, by_report=True)
 
 
 def visit_lab_results(
@@ -443,11 +441,16 @@ def decimal_text(value: Any) -> str:
     thousands grouping: Decimal('7.8000') -> '7,8' in Vietnamese, '7.8' in English; 100.0000 -> '100'."""
     from decimal import Decimal
 
+    from django.conf import settings
     from django.utils import formats
 
     if value is None:
         return ""
     plain = format(Decimal(value).normalize(), "f")
+    if not settings.USE_THOUSAND_SEPARATOR:
+        # What number_format writes without grouping: the digits, the language's decimal separator (a list page
+        # formats hundreds of these: issue 11).
+        return plain.replace(".", str(formats.get_format("DECIMAL_SEPARATOR")))
     return str(formats.number_format(Decimal(plain), use_l10n=True, force_grouping=False))
 
 

@@ -109,7 +109,13 @@ def _sections() -> list[Section]:
         Section("his_links", _("Liên kết hồ sơ bệnh viện"), by_patient(HisLink)),
         Section("his_visits", _("Lượt khám tại bệnh viện"), by_patient(HisVisit)),
         Section("his_lab_reports", _("Phiếu kết quả cận lâm sàng"), by_patient(HisLabReport)),
-        Section("his_lab_results", _("Kết quả xét nghiệm"), by_patient(HisLabResult)),
+        Section(
+            "his_lab_results",
+            _("Kết quả xét nghiệm"),
+            by_patient(HisLabResult),
+            # The stored list position (HisLabResult.sort_at, sort_report): derived, not the patient's data.
+            exclude=frozenset({"sort_at", "sort_report"}),
+        ),
         Section("his_reexam_slips", _("Giấy hẹn khám lại"), by_patient(HisReexamSlip)),
         Section(
             "consents",

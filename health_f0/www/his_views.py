@@ -17,7 +17,9 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.utils import timezone
+from django.utils import dateformat, timezone, translation
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -103,15 +105,102 @@ class LabRow:
     def out_of_range(self) -> bool:
         return self.result.is_out_of_range
 
+    def _flag_html(self) -> str:
+        """The flag's `<span>` after the value (the lab table and the lab result item), '' for none."""
+        if not self.flag_label:
+            return ""
+        result = self.result
+        symbol = f'<span aria-hidden="true">{escape(self.flag_symbol)} </span>' if self.flag_symbol else ""
+        outside = ""
+        if result.flag in (LabFlag.HIGH, LabFlag.LOW):
+            outside = (
+                f'<span class="visually-hidden"> — {escape(_("ngoài khoảng tham chiếu"))}</span>'
+                f" ({escape(result.flag)})"
+            )
+        label = escape(self.flag_label)
+        return f' <span class="flag {escape(self.flag_class)}">{symbol}{label}{outside}</span>'
+
+    def _item_html(self, *, nested: bool) -> SafeString:
+        """The result's `<li>` on /ket-qua-xet-nghiem as the per-row include wrote it (`nested`: under its
+        report, without the date and place), built here rather than by an include per row (issue 11)."""
+        result = self.result
+        css = ("" if nested else "card ") + "lab-item" + (" row-out" if self.out_of_range else "")
+        unit = " " + escape(result.unit) if result.unit else ""
+        reference = ""
+        if self.reference:
+            text = _("Khoảng tham chiếu: %(ref)s") % {"ref": escape(self.reference)}
+            reference = f'<p class="muted">{text}</p>'
+        conclusion = f"<p>{escape(result.conclusion)}</p>" if result.conclusion else ""
+        where = ""
+        if not nested:
+            when = ""
+            if result.observed_at is not None:
+                local = timezone.localtime(result.observed_at)
+                when = (
+                    f'<time datetime="{escape(dateformat.format(local, "c"))}">'
+                    f"{escape(dateformat.format(local, 'd/m/Y'))}</time> · "
+                )
+            department = result.visit.department_label if result.visit is not None else ""
+            department = f" · {escape(department)}" if department else ""
+            where = f'<p class="muted">{when}{escape(result.facility.name)}{department}</p>'
+        return mark_safe(  # noqa: S308 - every value above is escaped
+            f'<li class="{css}">\n'
+            f"    <h3>{escape(result.name)}</h3>\n"
+            f'    <p class="lab-value">{escape(self.value)}{unit}{self._flag_html()}</p>\n'
+            f"    {reference}\n"
+            f"    {conclusion}\n"
+            f"    {where}\n"
+            "  </li>\n"
+        )
+
+    @property
+    def item_card(self) -> SafeString:
+        return self._item_html(nested=False)
+
+    @property
+    def item_nested(self) -> SafeString:
+        return self._item_html(nested=True)
+
+    @property
+    def table_row(self) -> SafeString:
+        """The row's `<tr>` of www/his_lab_table.html, built here rather than by the template engine (a visits
+        page holds up to 800 of them: issue 11); the same HTML the template wrote."""
+        result = self.result
+        value = escape(self.value) + (" " + escape(result.unit) if result.unit else "")
+        flag = self._flag_html()
+        conclusion = (
+            f'<br><span class="muted">{escape(result.conclusion)}</span>' if result.conclusion else ""
+        )
+        css = ' class="row-out"' if self.out_of_range else ""
+        return mark_safe(  # noqa: S308 - every value above is escaped
+            f'<tr{css}><th scope="row">{escape(result.name)}</th>\n'
+            f'      <td><span class="value">{value}</span>{flag}{conclusion}</td>\n'
+            f'      <td class="ref">{escape(self.reference or "—")}</td></tr>'
+        )
+
+
+_FLAG_TEXTS: dict[str | None, dict[str, tuple[str, str, str]]] = {}
+
+
+def _flag_text(flag: str) -> tuple[str, str, str]:
+    """FLAG_TEXT's entry with its label as text in the active language (worked out once per language)."""
+    language = translation.get_language()
+    texts = _FLAG_TEXTS.get(language)
+    if texts is None:
+        texts = _FLAG_TEXTS[language] = {
+            key: (str(label), symbol, css) for key, (label, symbol, css) in FLAG_TEXT.items()
+        }
+    return texts.get(flag, ("", "", ""))
+
 
 def lab_row(result: HisLabResult) -> LabRow:
     value = his_selectors.lab_value_text(result)
-    label, symbol, css = FLAG_TEXT.get(result.flag, ("", "", ""))
+    label, symbol, css = _flag_text(result.flag)
     return LabRow(
         result=result,
         value=value or "—",
         reference=_reference(result),
-        flag_label=str(label),
+        flag_label=label,
         flag_symbol=symbol,
         flag_class=css,
     )

@@ -353,3 +353,75 @@ def test_v2_visits_show_the_first_lab_results_and_their_total(
     all_of_visit = api.get("/api/v2/lab-results", {"visit": str(visit.public_id), "limit": 200}).json()
     assert len(all_of_visit["results"]) == total
     assert api.get(RESULTS, {"visit": "nope"}).status_code == 400
+
+
+# --- Rows as `.values()` dicts (issue 11): the same answer as the serializers the schema documents -----------
+
+
+def test_value_rows_answer_as_the_serializers(api: APIClient, hung: Patient, ttyt: Facility) -> None:
+    from health_f0.api.apis.his import (
+        VISIT_LAB_RESULTS_SHOWN,
+        HisLabResultSerializer,
+        HisVisitSerializer,
+        HisVisitV2Serializer,
+    )
+    from health_f0.his import selectors
+    from health_f0.his.models import HisLabReport
+
+    first = records(hung, ttyt, "A", days_ago=5)
+    records(hung, ttyt, "B", days_ago=2)
+    HisVisit.objects.create(patient=hung, facility=ttyt, source="fhir", external_id="NO-TIME")
+    report = HisLabReport.objects.create(
+        patient=hung,
+        facility=ttyt,
+        source="fhir",
+        external_id="DR-1",
+        name="Sinh hoá máu",
+        status="final",
+        conclusion="Đường huyết cao.",
+        issued_at=timezone.now() - timedelta(days=4),
+    )
+    # A result in a report, without a number or a range, of no visit; one with an odd flag, one untimed.
+    HisLabResult.objects.create(
+        patient=hung,
+        facility=ttyt,
+        source="fhir",
+        external_id="O-1",
+        name="HbA1c",
+        value="Âm tính",
+        report=report,
+        flag="",
+    )
+    HisLabResult.objects.create(
+        patient=hung,
+        facility=ttyt,
+        source="fhir",
+        external_id="O-2",
+        name="Ure máu",
+        visit=first,
+        value_number=Decimal("100"),
+        reference_high=Decimal("7.1234"),
+        flag="L",
+        observed_at=None,
+        report=report,
+    )
+    user = hung.account
+    visits = list(selectors.visits_with_lab_results_for(user=user).order_by("-admitted_at", "-id"))
+    v1 = api.get(VISITS, {"limit": 100}).json()["results"]
+    assert v1 == HisVisitSerializer(visits, many=True).data
+
+    for visit in visits:
+        shown = list(
+            selectors.first_lab_results_of(user=user, visit_ids=[visit.pk], per_visit=VISIT_LAB_RESULTS_SHOWN)
+        )
+        visit.shown_lab_results = shown  # type: ignore[attr-defined]
+        visit.lab_results_total = shown[0].visit_total if shown else 0  # type: ignore[attr-defined]
+    v2 = api.get("/api/v2/visits", {"limit": 100}).json()["results"]
+    assert v2 == HisVisitV2Serializer(visits, many=True).data
+
+    labs = list(selectors.lab_results_for(user=user).order_by(*selectors.LAB_ORDER))
+    for path in (RESULTS, "/api/v2/lab-results"):
+        assert api.get(path, {"limit": 100}).json()["results"] == HisLabResultSerializer(labs, many=True).data
+    assert [r["id"] for r in api.get("/api/v2/lab-results", {"limit": 100}).json()["results"]][:2] == [
+        str(r.public_id) for r in labs[:2]
+    ]

@@ -37,6 +37,7 @@ from health_f0.api.apis.common import own_patient, own_patient_filter, paginate,
 from health_f0.api.apis.monitoring import IsPatientAccount, PatientRefSerializer
 from health_f0.api.fast import compiled
 from health_f0.api.permissions import HasOwnPassword
+from health_f0.api.rows import iso_datetime
 from health_f0.api.schema import error_responses
 from health_f0.api.versioning import V2
 from health_f0.core.exceptions import DomainError
@@ -44,6 +45,7 @@ from health_f0.core.keyset import time_key
 from health_f0.facilities.models import Facility
 from health_f0.his import selectors
 from health_f0.his.models import (
+    HisLabResult,
     IdentifierType,
     LabFlag,
     LinkChannel,
@@ -187,6 +189,176 @@ class HisVisitSerializer(serializers.Serializer):
     lab_results = VisitLabResultSerializer(many=True, help_text="Kết quả xét nghiệm của lượt khám")
 
 
+# --- Rows as plain dicts (issue 11): the lists read `.values()` and build the serializers' answers here ------
+# (the serializers above stay what the OpenAPI schema documents; tests/api/test_his_api.py compares both).
+
+_PATIENT_COLUMNS = ("patient__public_id", "patient__full_name")
+_FACILITY_COLUMNS = ("facility__public_id", "facility__code", "facility__name", "facility__hotline")
+_REPORT_COLUMNS = (
+    "report_id",
+    "report__public_id",
+    "report__name",
+    "report__status",
+    "report__issued_at",
+    "report__conclusion",
+)
+VISIT_LAB_RESULT_COLUMNS = (
+    "id",
+    "visit_id",
+    "public_id",
+    "code",
+    "name",
+    "value",
+    "unit",
+    "reference_low",
+    "reference_high",
+    "reference_text",
+    "flag",
+    "observed_at",
+    *_REPORT_COLUMNS,
+)
+LAB_RESULT_COLUMNS = (
+    *VISIT_LAB_RESULT_COLUMNS,
+    "visit__public_id",
+    "value_number",
+    "conclusion",
+    "source",
+    "sort_at",
+    "sort_report",
+    *_PATIENT_COLUMNS,
+    *_FACILITY_COLUMNS,
+)
+VISIT_COLUMNS = (
+    "id",
+    "public_id",
+    "department_code",
+    "department_name",
+    "admitted_at",
+    "discharged_at",
+    "diagnosis_text",
+    "icd10",
+    "source",
+    *_PATIENT_COLUMNS,
+    *_FACILITY_COLUMNS,
+)
+_DECIMAL = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
+
+
+def _decimal(value: Any) -> Any:
+    return None if value is None else _DECIMAL.to_representation(value)
+
+
+def _flag_labels() -> dict[str, str]:
+    """get_flag_display's labels in the active language (a value outside the choices shows as itself)."""
+    return {value: str(label) for value, label in LabFlag.choices}
+
+
+def _ref_rows(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The row's patient (PatientRefSerializer) and facility (HisFacilitySerializer)."""
+    return (
+        {"id": str(row["patient__public_id"]), "full_name": row["patient__full_name"]},
+        {
+            "id": str(row["facility__public_id"]),
+            "code": row["facility__code"],
+            "name": row["facility__name"],
+            "hotline": row["facility__hotline"],
+        },
+    )
+
+
+def _report_ref(row: dict[str, Any]) -> dict[str, Any] | None:
+    if row["report_id"] is None:
+        return None
+    return {
+        "id": str(row["report__public_id"]),
+        "name": row["report__name"],
+        "status": row["report__status"],
+        "issued": iso_datetime(row["report__issued_at"]),
+        "conclusion": row["report__conclusion"],
+    }
+
+
+def visit_lab_result_row(row: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
+    """VisitLabResultSerializer's answer from a `.values(*VISIT_LAB_RESULT_COLUMNS)` row."""
+    flag = row["flag"]
+    return {
+        "id": str(row["public_id"]),
+        "code": row["code"],
+        "name": row["name"],
+        "value": row["value"],
+        "unit": row["unit"],
+        "reference_low": _decimal(row["reference_low"]),
+        "reference_high": _decimal(row["reference_high"]),
+        "reference_text": row["reference_text"],
+        "flag": flag,
+        "flag_label": labels.get(flag, flag),
+        "observed_at": iso_datetime(row["observed_at"]),
+        "report": _report_ref(row),
+    }
+
+
+def lab_result_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """HisLabResultSerializer's answer from `.values(*LAB_RESULT_COLUMNS)` rows."""
+    labels = _flag_labels()
+    out = []
+    for row in rows:
+        flag = row["flag"]
+        patient, facility = _ref_rows(row)
+        visit = row["visit__public_id"]
+        out.append(
+            {
+                "id": str(row["public_id"]),
+                "visit": str(visit) if visit is not None else None,
+                "patient": patient,
+                "facility": facility,
+                "code": row["code"],
+                "name": row["name"],
+                "value": row["value"],
+                "value_number": _decimal(row["value_number"]),
+                "unit": row["unit"],
+                "reference_low": _decimal(row["reference_low"]),
+                "reference_high": _decimal(row["reference_high"]),
+                "reference_text": row["reference_text"],
+                "flag": flag,
+                "flag_label": labels.get(flag, flag),
+                "out_of_range": flag in (LabFlag.HIGH, LabFlag.LOW),
+                "conclusion": row["conclusion"],
+                "observed_at": iso_datetime(row["observed_at"]),
+                "source": row["source"],
+                "report": _report_ref(row),
+            }
+        )
+    return out
+
+
+def visit_rows(
+    rows: list[dict[str, Any]], results: dict[int, list[dict[str, Any]]], totals: dict[int, int] | None = None
+) -> list[dict[str, Any]]:
+    """HisVisitSerializer's answer (HisVisitV2Serializer's with `totals`) from `.values(*VISIT_COLUMNS)` rows
+    and each visit's lab result rows (VISIT_LAB_RESULT_COLUMNS) by visit id."""
+    labels = _flag_labels()
+    out = []
+    for row in rows:
+        patient, facility = _ref_rows(row)
+        item = {
+            "id": str(row["public_id"]),
+            "patient": patient,
+            "facility": facility,
+            "department_code": row["department_code"],
+            "department_name": row["department_name"],
+            "admitted_at": iso_datetime(row["admitted_at"]),
+            "discharged_at": iso_datetime(row["discharged_at"]),
+            "diagnosis_text": row["diagnosis_text"],
+            "icd10": row["icd10"],
+            "source": row["source"],
+            "lab_results": [visit_lab_result_row(r, labels) for r in results.get(row["id"], ())],
+        }
+        if totals is not None:
+            item["lab_results_total"] = totals.get(row["id"], 0)
+        out.append(item)
+    return out
+
+
 class RecordFilterSerializer(serializers.Serializer):
     patient = serializers.UUIDField(required=False, help_text=_PATIENT_HELP)
 
@@ -317,21 +489,34 @@ class HisVisitV2Serializer(HisVisitSerializer):
     lab_results_total = serializers.IntegerField(help_text="Số kết quả xét nghiệm của lượt khám")
 
 
-def _with_shown_lab_results(user: Any, visits: list[Any]) -> list[Any]:
-    """Each visit of a v2 page with its first VISIT_LAB_RESULTS_SHOWN lab results and their total, read in one
+def _visit_page_v1(page: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A v1 page of visits with every lab result of each (by name, with their report), in one query: the
+    results of visits the caller may read, as the prefetch of the model list had them."""
+    by_visit: dict[int, list[dict[str, Any]]] = {}
+    if page:
+        rows = (
+            HisLabResult.objects.filter(visit_id__in=[row["id"] for row in page])
+            .order_by("visit_id", "name", "id")
+            .values(*VISIT_LAB_RESULT_COLUMNS)
+        )
+        for result in rows:
+            by_visit.setdefault(result["visit_id"], []).append(result)
+    return visit_rows(page, by_visit)
+
+
+def _visit_page_v2(user: Any, page: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A v2 page of visits, each with its first VISIT_LAB_RESULTS_SHOWN lab results and their total, read in one
     query whatever the visits hold."""
-    for visit in visits:
-        visit.shown_lab_results = []
-        visit.lab_results_total = 0
-    if not visits:
-        return visits
-    by_id = {visit.pk: visit for visit in visits}
-    rows = selectors.first_lab_results_of(user=user, visit_ids=list(by_id), per_visit=VISIT_LAB_RESULTS_SHOWN)
-    for result in rows:
-        visit = by_id[result.visit_id]  # type: ignore[index]
-        visit.shown_lab_results.append(result)
-        visit.lab_results_total = result.visit_total  # type: ignore[attr-defined]
-    return visits
+    by_visit: dict[int, list[dict[str, Any]]] = {}
+    totals: dict[int, int] = {}
+    if page:
+        rows = selectors.first_lab_results_of(
+            user=user, visit_ids=[row["id"] for row in page], per_visit=VISIT_LAB_RESULTS_SHOWN
+        ).values(*VISIT_LAB_RESULT_COLUMNS, "visit_total")
+        for result in rows:
+            by_visit.setdefault(result["visit_id"], []).append(result)
+            totals[result["visit_id"]] = result["visit_total"]
+    return visit_rows(page, by_visit, totals)
 
 
 class HisVisitListApi(PatientApi):
@@ -354,24 +539,19 @@ class HisVisitListApi(PatientApi):
         patient = own_patient_filter(request.user, filters.validated_data.get("patient"))
         serialize: Callable[[list[Any]], Any]
         if request.version == V2:
-            visits = selectors.visits_for(user=request.user, patient=patient).select_related("patient")
-            rows = compiled(HisVisitV2Serializer)
 
             def serialize_v2(page: list[Any]) -> Any:
-                return rows(_with_shown_lab_results(request.user, page))
+                return _visit_page_v2(request.user, page)
 
             serialize = serialize_v2
-
         else:
-            visits = selectors.visits_with_lab_results_for(user=request.user, patient=patient)
-            serialize = compiled(HisVisitSerializer)
-        return paginate(
-            request,
-            self,
-            visits.annotate(admitted_sort=time_key("admitted_at")),
-            ordering=("-admitted_sort", "-id"),
-            serialize=serialize,
+            serialize = _visit_page_v1
+        visits = (
+            selectors.visits_for(user=request.user, patient=patient)
+            .annotate(admitted_sort=time_key("admitted_at"))
+            .values(*VISIT_COLUMNS, "admitted_sort")
         )
+        return paginate(request, self, visits, ordering=("-admitted_sort", "-id"), serialize=serialize)
 
 
 class HisLabResultListApi(PatientApi):
@@ -395,19 +575,16 @@ class HisLabResultListApi(PatientApi):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         patient = own_patient_filter(request.user, filters.validated_data.get("patient"))
-        results = (
-            selectors.lab_results_for(
-                user=request.user, patient=patient, out_of_range_only=filters.validated_data["out_of_range"]
-            )
-            .select_related("patient")
-            .annotate(observed_sort=time_key("observed_at"))
+        results = selectors.lab_results_for(
+            user=request.user, patient=patient, out_of_range_only=filters.validated_data["out_of_range"]
         )
         if "visit" in filters.validated_data:
             results = results.filter(visit__public_id=filters.validated_data["visit"])
         return paginate(
             request,
             self,
-            results,
-            ordering=("-observed_sort", "name", "id"),
-            serialize=compiled(HisLabResultSerializer),
+            results.values(*LAB_RESULT_COLUMNS),
+            # Newest report first, a report's results by name: an index range (selectors.LAB_ORDER).
+            ordering=selectors.LAB_ORDER,
+            serialize=lab_result_rows,
         )

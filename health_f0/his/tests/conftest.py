@@ -290,3 +290,35 @@ def other_hospital(demo: Any) -> tuple[Facility, Any]:
     user = get_user_model().objects.create_user(username="lienket.bvtest")
     Membership.objects.create(user=user, facility=hospital, role=Role.HIS_LINKER)
     return hospital, user
+
+
+def stale_lab_sort_keys() -> list[int]:
+    """Lab results whose stored sort key (HisLabResult.sort_at / sort_report) differs from what their report
+    and observation time say now (models.lab_sort_at), by id."""
+    from health_f0.his.models import HisLabResult, lab_sort_at
+
+    rows = HisLabResult.objects.values_list(
+        "pk",
+        "sort_at",
+        "sort_report",
+        "observed_at",
+        "report_id",
+        "report__effective_at",
+        "report__issued_at",
+    )
+    return [
+        pk
+        for pk, sort_at, sort_report, observed_at, report_id, effective_at, issued_at in rows
+        if sort_at != lab_sort_at(observed_at=observed_at, effective_at=effective_at, issued_at=issued_at)
+        or sort_report != (report_id or 0)
+    ]
+
+
+@pytest.fixture(autouse=True)
+def _lab_sort_keys_stay_exact(request: pytest.FixtureRequest) -> Any:
+    """After every HIS test that wrote to the database (FHIR pulls and backfills, amended reports, XML imports,
+    held records attached): every lab result's stored sort key is exact."""
+    yield
+    if not {"db", "transactional_db"} & set(request.fixturenames):
+        return
+    assert stale_lab_sort_keys() == []
