@@ -602,6 +602,24 @@ def callback_apply(
 # --- The schedule: settle silent payments, expire, release unpaid bookings, refund ---------------------
 
 
+def _apply_answer(
+    payment: Payment, answer: QueryResult, *, kind: str, payload: Mapping[str, Any], now: datetime
+) -> str:
+    """A gateway's answer to our own call (a query, a cancel) applied as its callback would be (once)."""
+    return _apply_outcome(
+        payment.pk,
+        kind=kind,
+        outcome=answer.outcome,
+        gateway_ref=answer.gateway_ref,
+        gateway_code=answer.gateway_code,
+        paid_at=answer.paid_at,
+        amount=answer.amount or int(payment.amount),
+        payload=payload,
+        remote_ip=None,
+        now=now,
+    ).code
+
+
 def payment_settle(*, payment: Payment, now: datetime | None = None) -> str:
     """Ask the gateway about one open payment whose callback has not come, and apply the answer as a
     callback would be (once). Past its deadline (and the grace) with nothing paid, it is marked expired.
@@ -646,18 +664,7 @@ def payment_settle(*, payment: Payment, now: datetime | None = None) -> str:
         )
         return EventResult.BAD_AMOUNT
     if answer.outcome in (Outcome.PAID, Outcome.FAILED):
-        return _apply_outcome(
-            payment.pk,
-            kind=EventKind.QUERY,
-            outcome=answer.outcome,
-            gateway_ref=answer.gateway_ref,
-            gateway_code=answer.gateway_code,
-            paid_at=answer.paid_at,
-            amount=answer.amount or int(payment.amount),
-            payload=payload,
-            remote_ip=None,
-            now=now,
-        ).code
+        return _apply_answer(payment, answer, kind=EventKind.QUERY, payload=payload, now=now)
     if now >= payment.expires_at + EXPIRE_GRACE:
         return _expire(payment.pk, payload=payload, gateway_code=answer.gateway_code, now=now)
     _event(
@@ -995,18 +1002,7 @@ def gateway_link_cancel(*, payment_id: int, reason: str, now: datetime | None = 
         return EventResult.ERROR
     payload = {"outcome": str(answer.outcome), "amount": answer.amount, "gateway_code": answer.gateway_code}
     if answer.outcome == Outcome.PAID and (not answer.amount or answer.amount == payment.amount):
-        return _apply_outcome(
-            payment.pk,
-            kind=EventKind.CANCEL,
-            outcome=answer.outcome,
-            gateway_ref=answer.gateway_ref,
-            gateway_code=answer.gateway_code,
-            paid_at=answer.paid_at,
-            amount=answer.amount or int(payment.amount),
-            payload=payload,
-            remote_ip=None,
-            now=now,
-        ).code
+        return _apply_answer(payment, answer, kind=EventKind.CANCEL, payload=payload, now=now)
     _event(
         gateway=payment.gateway,
         kind=EventKind.CANCEL,
