@@ -192,3 +192,60 @@ def compiled(
         return [to_row(instance, serializer) for instance in page]
 
     return rows
+
+
+# --- `.values()` rows (issue 11, the staff lists): helpers for lists that read only the columns they answer
+# with and build the JSON-ready row from a dict, with no model instance. Each list's row builder is tested
+# against its serializer over model instances (tests/api/test_fast_rows.py).
+
+
+def choice_labels(model: Any, name: str) -> dict[Any, str]:
+    """{value: label} of a model field's choices in the active language: what `get_<name>_display` shows.
+    Built once per field and language (shared with the `get_FOO_display` reader above)."""
+    field = model._meta.get_field(name)
+    key = (field, name, get_language())
+    labels = _LABELS.get(key)
+    if labels is None:
+        labels = _LABELS[key] = {value: str(label) for value, label in field.flatchoices}
+    return labels
+
+
+def display(labels: dict[Any, str], value: Any) -> Any:
+    """`get_FOO_display()` as a serializer's CharField answers it: the label, else the value itself as text
+    (None stays None)."""
+    if value is None:
+        return None
+    label = labels.get(value)
+    return label if label is not None else str(value)
+
+
+def text_list(values: Iterable[Any] | None) -> list[Any] | None:
+    """ListField(child=CharField()) of a JSON list."""
+    if values is None:
+        return None
+    return [None if value is None else str(value) for value in values]
+
+
+def text_dict(values: Mapping[Any, Any] | None) -> dict[str, Any] | None:
+    """DictField() (unvalidated values) of a JSON object."""
+    if values is None:
+        return None
+    return {str(key): value for key, value in values.items()}
+
+
+def facility_refs(ids: Iterable[int | None]) -> dict[int, Row]:
+    """{facility id: {"id", "code", "name"}} for the facilities of a page (one query by primary key): the
+    `{id: public_id, code, name}` reference the staff lists answer with. Fetched apart rather than joined:
+    joined, the small facilities table lets MariaDB start from it and sort the whole scope (see the
+    selectors' notes)."""
+    from health_f0.facilities.models import Facility
+
+    wanted = {pk for pk in ids if pk is not None}
+    if not wanted:
+        return {}
+    return {
+        pk: {"id": str(public_id), "code": str(code), "name": str(name)}
+        for pk, public_id, code, name in Facility.objects.filter(pk__in=wanted).values_list(
+            "id", "public_id", "code", "name"
+        )
+    }
