@@ -41,7 +41,15 @@ from health_f0.api.apis.common import (
     pdf_responses,
     uuid_or_404,
 )
-from health_f0.api.fast import choice_labels, compiled, display, facility_refs, text_dict, text_list
+from health_f0.api.fast import (
+    choice_labels,
+    compiled,
+    datetimes,
+    display,
+    facility_refs,
+    text_dict,
+    text_list,
+)
 from health_f0.api.permissions import HasOwnPassword, IsPatientAccount, IsStaffMember
 from health_f0.api.rows import iso_date, iso_datetime
 from health_f0.api.schema import error_responses
@@ -651,6 +659,7 @@ ALERT_COLUMNS = (
 
 def alert_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """`AlertSerializer`'s answer from `.values()` rows (ALERT_COLUMNS)."""
+    iso = datetimes()
     facilities = facility_refs(row["facility_id"] for row in rows)
     levels = choice_labels(Alert, "level")
     return [
@@ -659,7 +668,7 @@ def alert_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "level": row["level"],
             "level_label": display(levels, row["level"]),
             "reasons": text_list(row["reasons"]),
-            "created_at": iso_datetime(row["created_at"]),
+            "created_at": iso(row["created_at"]),
             "facility": facilities.get(row["facility_id"]),
             "patient": {
                 "id": str(row[f"{_PATIENT}public_id"]),
@@ -669,7 +678,7 @@ def alert_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "ward_name": row[f"{_PATIENT}ward_name"],
             },
             "answers": text_dict(row["declaration__answers"]),
-            "acknowledged_at": iso_datetime(row["acknowledged_at"]),
+            "acknowledged_at": iso(row["acknowledged_at"]),
             "acknowledged_by": row["acknowledged_by__username"],
             "outcome": row["outcome"],
             "note": row["note"],

@@ -24,9 +24,9 @@ from rest_framework.views import APIView
 from health_f0.api import selectors
 from health_f0.api.apis.common import id_parameter, paginate, paginated_list, uuid_or_404, validated
 from health_f0.api.apis.public import RegistrationCreateApi
-from health_f0.api.fast import choice_labels, display, facility_refs
+from health_f0.api.fast import choice_labels, datetimes, display, facility_refs
 from health_f0.api.permissions import IsStaffMember
-from health_f0.api.rows import iso_date, iso_datetime
+from health_f0.api.rows import iso_date
 from health_f0.api.schema import error_responses
 from health_f0.core.phone import display_phone
 from health_f0.registration import selectors as registration_selectors
@@ -146,6 +146,7 @@ REGISTRATION_COLUMNS = (
 
 def registration_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """`RegistrationSummarySerializer`'s answer from `.values()` rows (REGISTRATION_COLUMNS)."""
+    iso = datetimes()
     facilities = facility_refs(row["facility_id"] for row in rows)
     statuses = choice_labels(Registration, "status")
     eligibilities = choice_labels(Registration, "eligibility")
@@ -163,7 +164,7 @@ def registration_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "eligibility": row["eligibility"],
             "eligibility_label": display(eligibilities, row["eligibility"]),
             "facility": facilities.get(row["facility_id"]),
-            "submitted_at": iso_datetime(row["created_at"]),
+            "submitted_at": iso(row["created_at"]),
         }
         for row in rows
     ]
