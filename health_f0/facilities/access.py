@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
-from django.db.models import BooleanField, CharField, Q, QuerySet
+from django.db.models import BooleanField, CharField, Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
@@ -599,23 +599,36 @@ def _scope_hiding_restricted(
     if readers:
         condition |= Q(**{f"{field}__in": readers})
     if others:
-        condition |= Q(**{f"{field}__in": others, f"{patient}__processing_restriction__isnull": True})
+        condition |= Q(Q(**{f"{field}__in": others}), ~restricted_patient(patient))
     if not condition:
         return queryset.none()
     return queryset.filter(condition)
 
 
+def restricted_patient(patient: str = "patient") -> Exists:
+    """Whether the row's patient is under a processing restriction, as a correlated EXISTS on the restriction's
+    unique patient index (`patient`: the lookup path to the patient; "" when rows are patients). Negated, it
+    is one index probe per row (MariaDB: an anti-join, "Not exists") that needs neither the patient row nor
+    a join: `patient__processing_restriction__isnull=True` joined the patient table for every row of the
+    scope, and `exclude()` of it over a join made MariaDB read the restriction through the patient."""
+    from health_f0.privacy.models import ProcessingRestriction
+
+    return Exists(ProcessingRestriction.objects.filter(patient_id=OuterRef(patient or "pk")))
+
+
 def hide_restricted(queryset: QuerySet[M], user: Any, *, field: str = "patient") -> QuerySet[M]:
     """Drop rows of patients under a processing restriction unless the staff member reads restricted records
-    at the patient's facility (`field` is the lookup path to the patient; "" when rows are patients)."""
+    at the patient's facility (`field` is the lookup path to the patient; "" when rows are patients): the rows
+    whose patient has no restriction (a correlated NOT EXISTS: `restricted_patient`), or is managed at a
+    facility where the user reads restricted records."""
     if getattr(user, "is_superuser", False):
         return queryset
     prefix = f"{field}__" if field else ""
-    restricted = Q(**{f"{prefix}processing_restriction__isnull": False})
     allowed = visible_facility_ids(user, RESTRICTED_RECORD_READER_ROLES)
+    kept: Any = ~restricted_patient(field)
     if allowed:
-        restricted &= ~Q(**{f"{prefix}facility__in": allowed})
-    return queryset.exclude(restricted)
+        kept = Q(kept) | Q(**{f"{prefix}facility__in": allowed})
+    return queryset.filter(kept)
 
 
 # --- Registration transfer targets (issue 9: GET /api/v1/stations) -----------------------------------------

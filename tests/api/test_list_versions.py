@@ -119,12 +119,12 @@ def _slow(cls: type[serializers.Serializer], context: dict[str, Any] | None = No
     return lambda page: cls(page, many=True, context=context or {}).data
 
 
+# The alerts, registrations and booking-desk lists build their rows from `.values()` (no compiled serializer):
+# tests/api/test_fast_rows.py compares them with their serializers.
 @pytest.mark.parametrize(
     ("username", "path"),
     [
         ("bn0000001", "/episodes"),
-        ("thanhdong.nv", "/alerts"),
-        ("thanhdong.nv", "/registrations"),
         (None, "/guidance"),
     ],
 )
@@ -139,7 +139,8 @@ def test_compiled_rows_equal_the_serializer(
     import health_f0.api.apis.registrations as registrations_api
 
     for module in (appointments_api, his_api, monitoring_api, registrations_api):
-        monkeypatch.setattr(module, "compiled", _slow)
+        if hasattr(module, "compiled"):
+            monkeypatch.setattr(module, "compiled", _slow)
     slow_rows = client.get(f"{V1}{path}", {"limit": 200}).json()
     assert fast_rows == slow_rows and fast_rows["results"]
 

@@ -57,9 +57,10 @@ from health_f0.api.apis.common import (
     validated,
 )
 from health_f0.api.apis.monitoring import IsPatientAccount, PatientRefSerializer
-from health_f0.api.fast import compiled
+from health_f0.api.fast import choice_labels, compiled, datetimes, display
 from health_f0.api.parsers import JSONParser
 from health_f0.api.permissions import HasOwnPassword, IsStaffMember
+from health_f0.api.rows import iso_date
 from health_f0.api.schema import error_responses
 from health_f0.appointments import selectors
 from health_f0.appointments.calendar import appointment_ics, ics_filename
@@ -76,8 +77,10 @@ from health_f0.appointments.services import (
 )
 from health_f0.appointments.transitions import APPOINTMENT_WORKFLOW, change_deadline
 from health_f0.core.exceptions import Conflict, DomainError, NotFound
+from health_f0.core.phone import display_phone
 from health_f0.facilities import access
-from health_f0.patients.models import Sex
+from health_f0.facilities.models import Facility
+from health_f0.patients.models import Patient, Sex
 from health_f0.privacy.models import ConsentChannel
 from health_f0.privacy.services import consent_for_booking
 
@@ -786,6 +789,138 @@ class AppointmentRescheduleApi(PatientApi):
 # --- Staff: worklist, confirm, decline, check-in, queue ---------------------------------------------
 
 
+# The booking desk's list reads only the columns its rows answer with (`.values()`), and fetches the page's
+# patients, services, rooms and doctors apart (four queries by primary key, as the selector's prefetch did):
+# no Appointment, Patient, Service, Facility and Doctor instance per row. The workflow's `actions` still need
+# a booking to ask about: a bare Appointment holding only WORKFLOW_COLUMNS (anything else it reads is loaded
+# on access, so a new guard stays right, only slower; tests/api/test_fast_rows.py counts the queries), with
+# the page's Service and Facility (shared) and a Patient holding its id. `staff_appointment_rows` builds
+# StaffAppointmentListItemSerializer's answer (tests/api/test_fast_rows.py compares both).
+WORKFLOW_COLUMNS = tuple(
+    field.attname
+    for field in Appointment._meta.concrete_fields
+    if field.attname
+    in {
+        "id",
+        "patient_id",
+        "service_id",
+        "facility_id",
+        "status",
+        "slot_start",
+        "is_walk_in",
+        "is_reexam",
+        "called_at",
+        "queue_number",
+        "recall_count",
+        "skip_count",
+    }
+)
+STAFF_APPOINTMENT_COLUMNS = (
+    *WORKFLOW_COLUMNS,
+    "public_id",
+    "channel",
+    "check_in_code",
+    "slot_end",
+    "doctor_id",
+    "reason",
+    "created_at",
+    "confirmed_at",
+    "checked_in_at",
+    "cancel_source",
+    "cancel_reason",
+    "past_visits",
+    "past_no_shows",
+)
+
+
+def _service_ref(service: Service) -> dict[str, Any]:
+    return {"id": str(service.public_id), "name": service.name, "kind": service.kind}
+
+
+def _room_ref(facility: Facility) -> dict[str, Any]:
+    return {"id": str(facility.public_id), "code": facility.code, "name": facility.name}
+
+
+def _doctor_ref(doctor: Doctor) -> dict[str, Any]:
+    return {
+        "id": str(doctor.public_id),
+        "title": doctor.title,
+        "full_name": doctor.full_name,
+        "display_name": doctor.display_name,
+    }
+
+
+def staff_appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[str, Any]]:
+    """`StaffAppointmentListItemSerializer`'s answer, with the context {"actor": actor}, from `.values()` rows
+    (STAFF_APPOINTMENT_COLUMNS)."""
+    iso = datetimes()
+
+    def by_id(model: Any, key: str) -> dict[int, Any]:
+        ids = {row[key] for row in rows if row[key] is not None}
+        return {obj.pk: obj for obj in model.objects.filter(pk__in=ids)} if ids else {}
+
+    services: dict[int, Service] = by_id(Service, "service_id")
+    facilities: dict[int, Facility] = by_id(Facility, "facility_id")
+    doctors: dict[int, Doctor] = by_id(Doctor, "doctor_id")
+    patient_ids = {row["patient_id"] for row in rows}
+    patients = {
+        values["id"]: values
+        for values in Patient.objects.filter(pk__in=patient_ids).values(
+            "id", "public_id", "full_name", "date_of_birth", "sex", "phone"
+        )
+    }
+    service_refs = {pk: _service_ref(service) for pk, service in services.items()}
+    room_refs = {pk: _room_ref(facility) for pk, facility in facilities.items()}
+    doctor_refs = {pk: _doctor_ref(doctor) for pk, doctor in doctors.items()}
+    statuses = choice_labels(Appointment, "status")
+    channels = choice_labels(Appointment, "channel")
+    answer = []
+    for row in rows:
+        booking = Appointment.from_db(None, WORKFLOW_COLUMNS, [row[name] for name in WORKFLOW_COLUMNS])
+        cache = booking._state.fields_cache
+        cache["service"] = services.get(row["service_id"])
+        cache["facility"] = facilities.get(row["facility_id"])
+        cache["patient"] = Patient.from_db(None, ("id",), (row["patient_id"],))
+        patient = patients.get(row["patient_id"])
+        answer.append(
+            {
+                "id": str(row["public_id"]),
+                "status": row["status"],
+                "status_label": display(statuses, row["status"]),
+                "channel": row["channel"],
+                "channel_label": display(channels, row["channel"]),
+                "check_in_code": row["check_in_code"],
+                "slot_start": iso(row["slot_start"]),
+                "slot_end": iso(row["slot_end"]),
+                "service": service_refs.get(row["service_id"]),
+                "room": room_refs.get(row["facility_id"]),
+                "doctor": doctor_refs.get(row["doctor_id"]),
+                "patient": None
+                if patient is None
+                else {
+                    "id": str(patient["public_id"]),
+                    "full_name": patient["full_name"],
+                    "date_of_birth": iso_date(patient["date_of_birth"]),
+                    "sex": patient["sex"],
+                    "phone": display_phone(patient["phone"]),
+                },
+                "reason": row["reason"],
+                "is_reexam": row["is_reexam"],
+                "is_walk_in": row["is_walk_in"],
+                "queue_number": row["queue_number"],
+                "created_at": iso(row["created_at"]),
+                "confirmed_at": iso(row["confirmed_at"]),
+                "checked_in_at": iso(row["checked_in_at"]),
+                "cancel_source": row["cancel_source"],
+                "cancel_reason": row["cancel_reason"],
+                "actions": APPOINTMENT_WORKFLOW.available(booking, actor),
+                "past_visits": row["past_visits"],
+                "past_no_shows": row["past_no_shows"],
+            }
+        )
+    return answer
+
+
 class StaffAppointmentListApi(DeskApi):
     @extend_schema_serializer(component_name="StaffAppointmentListFilter")
     class FilterSerializer(serializers.Serializer):
@@ -822,8 +957,8 @@ class StaffAppointmentListApi(DeskApi):
         return paginate(
             request,
             self,
-            appointments,
-            serialize=compiled(StaffAppointmentListItemSerializer, {"actor": request.user}),
+            appointments.prefetch_related(None).values(*STAFF_APPOINTMENT_COLUMNS),
+            serialize=lambda rows: staff_appointment_rows(rows, request.user),
         )
 
 

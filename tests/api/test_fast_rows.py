@@ -1,0 +1,241 @@
+"""The staff lists built from `.values()` rows (issue 11: no model instance per row) answer exactly what their
+DRF serializers answer over model instances: the serializers stay what the OpenAPI schema documents, and these
+tests keep the two from drifting apart, field by field, for v1 and v2 pages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db.models import IntegerField, Value
+from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
+
+from health_f0.api.apis import monitoring as monitoring_api
+from health_f0.api.apis import registrations as registrations_api
+from health_f0.appointments.models import Appointment
+from health_f0.facilities.models import Facility
+from health_f0.monitoring import selectors as monitoring_selectors
+from health_f0.monitoring.models import Alert
+from health_f0.monitoring.services import reset_caches
+from health_f0.patients.models import Patient
+from health_f0.registration import selectors as registration_selectors
+from tests.api.test_appointments import at, desk_book, make_account_patient, make_service
+
+V1 = "/api/v1"
+V2 = "/api/v2"
+
+
+def as_json(data: Any) -> Any:
+    """What the API's renderer makes of a serializer's answer, read back."""
+    import json
+
+    return json.loads(JSONRenderer().render(data))
+
+
+def every_row(client: Any, url: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every row of a v2 list, page after page through `next`."""
+    rows: list[dict[str, Any]] = []
+    response = client.get(url, params)
+    while True:
+        assert response.status_code == 200, response.content
+        body = response.json()
+        rows.extend(body["results"])
+        if body["next"] is None:
+            return rows
+        response = client.get(body["next"])
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> Any:
+    reset_caches()
+    yield
+    reset_caches()
+
+
+@pytest.fixture
+def alerted(as_user: Any) -> Any:
+    """The demo patient's declarations with danger signs: open alerts at the station."""
+    client = as_user("bn0000001")
+    for i in range(4):
+        answers: dict[str, Any] = {
+            "temperature": 38.5 + i / 10,
+            "spo2": 92,
+            "symptoms": ["shortness_of_breath"],
+        }
+        if i == 2:
+            answers = {"temperature": 37.9, "spo2": 95, "breathing_rate": 16}
+        assert client.post(f"{V1}/declarations", {"answers": answers}, format="json").status_code == 201
+    return client
+
+
+# --- Alerts -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("username", ["thanhdong.nv"])
+def test_alert_list_answers_what_the_serializer_answers(
+    alerted: Any, as_user: Any, persona: Any, username: str
+) -> None:
+    client = as_user(username)
+    expected = as_json(
+        monitoring_api.AlertSerializer(
+            list(monitoring_selectors.alert_list(user=persona(username))), many=True
+        ).data
+    )
+    assert expected, "no open alert: the test would prove nothing"
+    assert client.get(f"{V1}/alerts", {"limit": 200}).json()["results"] == expected
+    assert every_row(client, f"{V2}/alerts", {"limit": 2}) == expected
+
+
+def test_alert_rows_of_acknowledged_alerts_equal_the_serializer(
+    alerted: Any, as_user: Any, persona: Any
+) -> None:
+    """Acknowledged alerts (a user, a time, an outcome and a note) and every level, in English too."""
+    staff = persona("thanhdong.nv")
+    alerts = list(Alert.objects.order_by("id"))
+    assert len(alerts) >= 2
+    Alert.objects.filter(pk=alerts[0].pk).update(
+        acknowledged_at=timezone.now(), acknowledged_by=staff, outcome="stable", note="Đã gọi, ổn định"
+    )
+    queryset = Alert.objects.annotate(severity=Value(0, output_field=IntegerField())).order_by("id")
+    instances = list(
+        queryset.select_related("episode__patient", "declaration", "acknowledged_by", "facility")
+    )
+    rows = list(queryset.values(*monitoring_api.ALERT_COLUMNS))
+    for language in ("vi", "en"):
+        from django.utils import translation
+
+        with translation.override(language):
+            expected = as_json(monitoring_api.AlertSerializer(instances, many=True).data)
+            assert as_json(monitoring_api.alert_rows(rows)) == expected
+    assert expected[0]["acknowledged_by"] == staff.username
+
+
+# --- Registrations ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("username", "params"), [("thanhdong.nv", {}), ("thanhdong.nv", {"status": "submitted"})]
+)
+def test_registration_list_answers_what_the_serializer_answers(
+    demo: Any, as_user: Any, persona: Any, username: str, params: dict[str, Any]
+) -> None:
+    client = as_user(username)
+    queue = registration_selectors.registration_queue(user=persona(username), **params)
+    expected = as_json(registrations_api.RegistrationSummarySerializer(list(queue), many=True).data)
+    assert expected, "no registration: the test would prove nothing"
+    assert client.get(f"{V1}/registrations", {"limit": 200, **params}).json()["results"] == expected
+    assert every_row(client, f"{V2}/registrations", {"limit": 3, **params}) == expected
+
+
+# --- The booking desk's list and the patient's bookings ---------------------------------------------
+
+
+@pytest.fixture
+def bookings(demo: Any, persona: Any) -> Any:
+    """The demo's online bookings (waiting for the desk) plus a confirmed one by phone, with a doctor-less
+    service, and a declined one: rows in three statuses, the actions of each."""
+    from django.core.management import call_command
+
+    from health_f0.appointments import services
+    from health_f0.appointments.models import Holiday
+
+    call_command("load_appointments_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    Holiday.objects.all().delete()
+    clinic = make_service(Facility.objects.get(code="PK-NOI1"))
+    me = Patient.objects.get(account__username="bn0000001")
+    day = timezone.localdate() + timedelta(days=3)
+    first = desk_book(persona, me, clinic, at(day, 5))
+    second = desk_book(persona, me, clinic, at(day, 6))
+    online = make_service(Facility.objects.get(code="PK-NOI1"), requires_confirmation=True)
+    other = make_account_patient("Trần Thị Bích", "+84981000009")
+    for offset in (1, 2):
+        services.appointment_book(
+            patient=other,
+            service=online,
+            slot_start=at(day + timedelta(days=offset), 5),
+            channel="app",
+            actor=other.account,
+        )
+    requested = Appointment.objects.filter(status="requested").order_by("id").first()
+    assert requested is not None
+    services.appointment_decline(appointment=requested, actor=persona("datlich"), reason="Hết chỗ rồi ạ")
+    return first, second
+
+
+@pytest.mark.parametrize("status", ["requested", "confirmed", "cancelled"])
+def test_staff_appointment_list_answers_what_the_serializer_answers(
+    bookings: Any, as_user: Any, persona: Any, status: str
+) -> None:
+    from health_f0.api.apis import appointments as appointments_api
+    from health_f0.appointments import selectors as appointment_selectors
+
+    desk = persona("datlich")
+    client = as_user("datlich")
+    queryset = appointment_selectors.staff_appointments(
+        user=desk, roles=appointments_api.DeskApi.staff_roles, status=status
+    )
+    expected = as_json(
+        appointments_api.StaffAppointmentListItemSerializer(
+            list(queryset), many=True, context={"actor": desk}
+        ).data
+    )
+    assert expected, f"no {status} booking: the test would prove nothing"
+    assert (
+        client.get(f"{V1}/staff/appointments", {"limit": 200, "status": status}).json()["results"] == expected
+    )
+    assert every_row(client, f"{V2}/staff/appointments", {"limit": 2, "status": status}) == expected
+
+
+def test_staff_appointment_rows_ask_no_query_per_row(bookings: Any, as_user: Any, persona: Any) -> None:
+    """The page's patients, services, rooms and doctors are read once, and the workflow's bare booking
+    carries what the actions read: the same queries for 1 row as for every row."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = as_user("datlich")
+    client.get(f"{V2}/staff/appointments", {"status": "confirmed"})  # warm the per-process caches
+    counts = []
+    for limit in (1, 50):
+        with CaptureQueriesContext(connection) as queries:
+            body = client.get(f"{V2}/staff/appointments", {"status": "confirmed", "limit": limit}).json()
+        counts.append(len(queries))
+    assert len(body["results"]) >= 2
+    assert counts[0] == counts[1]
+
+
+def test_patient_appointment_list_answers_what_the_serializer_answers(
+    bookings: Any, as_user: Any, persona: Any
+) -> None:
+    from health_f0.api.apis import appointments as appointments_api
+    from health_f0.facilities import access
+
+    user = persona("bn0000001")
+    client = as_user("bn0000001")
+    queryset = access.appointments_for(user).order_by("-slot_start", "-id")
+    expected = as_json(
+        appointments_api.AppointmentSerializer(list(queryset), many=True, context={"actor": user}).data
+    )
+    assert len(expected) >= 2
+    assert client.get(f"{V1}/appointments", {"limit": 200}).json()["results"] == expected
+    assert every_row(client, f"{V2}/appointments", {"limit": 1}) == expected
+
+
+@pytest.mark.parametrize("zone", ["Asia/Ho_Chi_Minh", "UTC"])
+def test_a_pages_datetimes_are_drfs(zone: str) -> None:
+    """fast.datetimes() reads the time zone once a page; its answer is DateTimeField's, `Z` for UTC included."""
+    from datetime import UTC, datetime
+
+    from health_f0.api import fast
+    from health_f0.api.rows import iso_datetime
+
+    values = [
+        None,
+        datetime(2026, 12, 6, 3, 4, 5, tzinfo=UTC),
+        datetime(2026, 12, 6, 23, 59, 59, 123456, tzinfo=UTC),
+        datetime(2026, 1, 1, 0, 0),  # naive: DRF's own path
+    ]
+    with timezone.override(zone):
+        iso = fast.datetimes()
+        assert [iso(value) for value in values] == [iso_datetime(value) for value in values]
