@@ -40,8 +40,10 @@ def _isolated(settings: Any, tmp_path: Path) -> Iterator[None]:
     _clear_cache()
     # Per-process caches of the questionnaire, rules and policies hold rows of earlier tests' databases.
     from health_f0.monitoring.services import reset_caches
+    from health_f0.payments.selectors import reset_local_cache
 
     reset_caches()
+    reset_local_cache()
     yield
     _clear_cache()
     # A request in English leaves English active in the thread (Django does not reset it): the next test
