@@ -217,6 +217,17 @@ def test_receipts_in_the_desk_and_the_portal(day: dict[str, Any], desk: Any, per
     assert (
         desk("ketoan").get(reverse("admin:accounting_receipt", args=[pending.public_id])).status_code == 404
     )
+    # The payment's own desk page offers its receipt (paid only) and leads to the same audited download.
+    page = desk("ketoan").get(reverse("admin:payments_payment_change", args=[payment.pk])).content.decode()
+    action = reverse("admin:payments_payment_receipt_action", args=[payment.pk])
+    assert "Biên lai (PDF)" in page and action in page
+    assert desk("ketoan").get(action)["Location"] == reverse(
+        "admin:accounting_receipt", args=[payment.public_id]
+    )
+    pending_page = (
+        desk("ketoan").get(reverse("admin:payments_payment_change", args=[pending.pk])).content.decode()
+    )
+    assert "Biên lai (PDF)" not in pending_page
 
 
 def test_manual_refund_from_the_worklist(day: dict[str, Any], desk: Any) -> None:

@@ -8,13 +8,15 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from unfold.dataclasses import ActionDialog
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
 
+from health_f0.accounting import receipts
 from health_f0.core.text import vnd
 from health_f0.desk.actions import run
 from health_f0.desk.formatting import badge, fmt_datetime
@@ -101,7 +103,7 @@ class PaymentAdmin(ScopedModelAdmin):
         "refunds_col",
     )
     readonly_fields = fields
-    actions_detail = ["refund_action"]
+    actions_detail = ["receipt_action", "refund_action"]
 
     def scope(self, user: Any) -> QuerySet[Any]:
         return access.payments_for(user)
@@ -113,6 +115,12 @@ class PaymentAdmin(ScopedModelAdmin):
         return payment is not None and bool(
             {"refund", "refund_retry"} & set(PAYMENT_WORKFLOW.available(payment, request.user))
         )
+
+    def has_receipt_permission(self, request: HttpRequest, object_id: Any = None) -> bool:
+        if object_id is None:
+            return True
+        payment = self.scoped_object(request, object_id)
+        return payment is not None and receipts.has_receipt(payment)
 
     @display(description=_("tạo lúc"), ordering="created_at")
     def created_col(self, obj: Payment) -> str:
@@ -142,6 +150,16 @@ class PaymentAdmin(ScopedModelAdmin):
             for r in obj.refunds.all()
         ]
         return "; ".join(rows) or "—"
+
+    @action(
+        description=_("Biên lai (PDF)"), url_path="bien-lai", permissions=["receipt"], icon="receipt_long"
+    )
+    def receipt_action(self, request: HttpRequest, object_id: Any) -> HttpResponse:
+        """The receipt of a paid payment: the accounting desk's audited download (accounting.receipts)."""
+        payment = self.scoped_object(request, object_id)
+        if payment is None or not receipts.has_receipt(payment):
+            raise Http404
+        return HttpResponseRedirect(reverse("admin:accounting_receipt", args=[payment.public_id]))
 
     @action(
         description=_("Hoàn tiền"),
