@@ -27,9 +27,9 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         except UnicodeError:
             raise exceptions.AuthenticationFailed(_("Mã truy cập không hợp lệ."))
         token = token_with_user(hash_token(raw))
-        if token is None or token.expires_at <= timezone.now() or not token.user.is_active:
-            raise exceptions.AuthenticationFailed(_("Mã truy cập không hợp lệ hoặc đã hết hạn."))
         now = timezone.now()
+        if token is None or token.expires_at <= now or not token.user.is_active:
+            raise exceptions.AuthenticationFailed(_("Mã truy cập không hợp lệ hoặc đã hết hạn."))
         # Kept to the hour: one write an hour per device, not one per request.
         if token.last_used_at is None or now - token.last_used_at > timedelta(hours=1):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
