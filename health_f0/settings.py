@@ -505,6 +505,8 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's negotiation, its answer kept per (Accept, format, renderers): api/negotiation.py.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "health_f0.api.negotiation.CachedContentNegotiation",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
