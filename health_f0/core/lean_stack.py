@@ -14,7 +14,9 @@ headers (SecurityMiddleware, `Cache-Control: no-store`, Permissions-Policy, CSP,
 locale from Accept-Language, CommonMiddleware, the client address for the audit trail
 (ForcePasswordChangeMiddleware; the API enforces `must_change_password` itself in api.permissions), the
 portal's consent gate (which lets /api/ through: the API answers 403 `consent_required` itself), axes'
-lockout response and the database-unavailable 503.
+lockout response and the database-unavailable 503. The one header SessionMiddleware would have added to
+every API answer, `Vary: Cookie`, is added for token requests too (vary_on_cookie), so an answer's headers do
+not depend on the stack that gave it (tests/api/test_lean_stack.py compares both stacks).
 
 A request with the session cookie (the portal's own scripts calling /api/ with SessionAuthentication) keeps
 the whole stack, whatever else it carries.
