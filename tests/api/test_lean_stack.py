@@ -260,3 +260,15 @@ def test_no_store_is_written_as_patch_cache_control_writes_it() -> None:
             patch_cache_control(expected, no_store=True, private=True)
         got = PrivateDataHeadersMiddleware(view)(RequestFactory().get("/api/v1/me"))
         assert got.get("Cache-Control") == expected.get("Cache-Control")
+
+
+@pytest.mark.parametrize(
+    "meta", [{}, {"HTTP_AUTHORIZATION": "Bearer abc"}, {"HTTP_AUTHORIZATION": "Token  x y"}]
+)
+def test_the_authorization_header_is_read_as_drf_reads_it(meta: dict[str, str]) -> None:
+    from rest_framework.authentication import get_authorization_header
+
+    from health_f0.api.authentication import _authorization_header
+
+    request = Request(RequestFactory().get("/api/v1/me", **meta))
+    assert _authorization_header(request) == get_authorization_header(request)
