@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.core import checks
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.utils.cache import patch_vary_headers
@@ -117,3 +118,22 @@ def __getattr__(name: str) -> type[Any]:
     if built is None:
         built = _built[name] = web_only(import_string(WEB_ONLY[name]), _ON_SKIP.get(name))
     return built
+
+
+CSRF_MIDDLEWARE = "django.middleware.csrf.CsrfViewMiddleware"
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_csrf_middleware(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Django's own `security.W003` looks for CsrfViewMiddleware by its dotted path, so it cannot see the
+    web-only variant settings.MIDDLEWARE names; settings silence W003 and this check says the same when
+    neither is in MIDDLEWARE. (Registered when the core app is ready: core/apps.py.)"""
+    if CSRF_MIDDLEWARE in settings.MIDDLEWARE or f"{__name__}.CsrfViewMiddleware" in settings.MIDDLEWARE:
+        return []
+    return [
+        checks.Warning(
+            "Neither django.middleware.csrf.CsrfViewMiddleware nor its web-only variant "
+            f"{__name__}.CsrfViewMiddleware is in MIDDLEWARE: forms and session API calls lose CSRF protection.",
+            id="health_f0.W003",
+        )
+    ]

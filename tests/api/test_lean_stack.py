@@ -272,3 +272,14 @@ def test_the_authorization_header_is_read_as_drf_reads_it(meta: dict[str, str]) 
 
     request = Request(RequestFactory().get("/api/v1/me", **meta))
     assert _authorization_header(request) == get_authorization_header(request)
+
+
+def test_the_csrf_deploy_check_sees_either_middleware() -> None:
+    from health_f0.core.lean_stack import CSRF_MIDDLEWARE, check_csrf_middleware
+
+    assert check_csrf_middleware() == []
+    without = [name for name in settings.MIDDLEWARE if not name.endswith(".CsrfViewMiddleware")]
+    with override_settings(MIDDLEWARE=without):
+        assert [message.id for message in check_csrf_middleware()] == ["health_f0.W003"]
+    with override_settings(MIDDLEWARE=[*without, CSRF_MIDDLEWARE]):
+        assert check_csrf_middleware() == []
