@@ -8,3 +8,7 @@ class CoreConfig(AppConfig):
     name = "health_f0.core"
     label = "core"
     verbose_name = "Hệ thống"
+
+    def ready(self) -> None:
+        # The deploy check that stands in for Django's security.W003 (core/lean_stack.py).
+        from health_f0.core import lean_stack  # noqa: F401

@@ -31,6 +31,8 @@ from django.utils.cache import patch_cache_control
 DESK_PREFIXES: tuple[str, ...] = ("/desk/", "/bao-cao/")
 # What django-csp reads per response (its decorators): with none of these and no nonce handed out, the
 # headers depend only on the settings and on whether the path is a desk page.
+# patch_cache_control(response, no_store=True, private=True) on a response with no Cache-Control yet.
+_NO_STORE = "no-store, private"
 _PER_RESPONSE = (
     "_csp_config",
     "_csp_update",
@@ -50,7 +52,11 @@ class PrivateDataHeadersMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
         cache_control = response.get("Cache-Control", "")
-        if "public" not in cache_control:
+        if not cache_control:
+            # What patch_cache_control writes on a response without the header (most API answers), without
+            # parsing one: about 20 Python calls a request (issue 11).
+            response["Cache-Control"] = _NO_STORE
+        elif "public" not in cache_control:
             patch_cache_control(response, no_store=True, private=True)
         policy = getattr(settings, "PERMISSIONS_POLICY", "")
         if policy and "Permissions-Policy" not in response:

@@ -25,6 +25,8 @@ from health_f0.facilities import access
 from health_f0.facilities.models import Facility, Membership
 
 _TOKEN_FIELDS = ("id", "prefix", "created_at", "last_used_at", "expires_at")
+_TOKEN_ATTNAMES = tuple(field.attname for field in ApiToken._meta.concrete_fields)
+_USER_FIELD = ApiToken._meta.get_field("user")
 # Whether the user holds an active role at an active facility (what facilities.access reads its memberships for).
 _HOLDS_STAFF_ROLE = (
     f"EXISTS (SELECT 1 FROM {Membership._meta.db_table} m "  # noqa: S608 - names from _meta
@@ -65,7 +67,11 @@ def token_with_user(key_hash: str) -> ApiToken | None:
     if convert is not None:
         for name in ("created_at", "last_used_at", "expires_at"):
             values[name] = convert(values[name], None, connection)
-    token = ApiToken(user=user, key_hash=key_hash, **values)
-    token._state.adding = False
-    token._state.db = connection.alias
+    values["key_hash"] = key_hash
+    values["user_id"] = user.pk
+    # As the ORM builds a fetched row (from_db: positional, no keyword or descriptor work), with its user cached.
+    token = ApiToken.from_db(
+        connection.alias, _TOKEN_ATTNAMES, [values[attname] for attname in _TOKEN_ATTNAMES]
+    )
+    _USER_FIELD.set_cached_value(token, user)
     return token

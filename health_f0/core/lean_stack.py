@@ -1,0 +1,139 @@
+"""The browser-session middleware, skipped by bearer-token API requests (issue 11).
+
+A request under /api/ that carries `Authorization: Bearer ...` and no session cookie is the mobile app (or a
+station's system) calling with a token: it has no session to load, time or save, no CSRF cookie to check (DRF
+checks CSRF only for SessionAuthentication, which such a request never reaches), no flash messages and no
+two-factor session step. Django's AuthenticationMiddleware would give it an AnonymousUser that DRF replaces by
+the token's user. Each middleware of settings.MIDDLEWARE that serves only browser sessions is taken in its
+"web only" variant below: the same class, whose `__call__` (and `process_view`) hands a token API request
+straight to the next one. settings.MIDDLEWARE stays one list, in the same order, and the test client
+exercises the same stack as gunicorn.
+
+What still applies to every request, token or not (left as they are in settings.MIDDLEWARE): the security
+headers (SecurityMiddleware, `Cache-Control: no-store`, Permissions-Policy, CSP, X-Frame-Options), the
+locale from Accept-Language, CommonMiddleware, the client address for the audit trail
+(ForcePasswordChangeMiddleware; the API enforces `must_change_password` itself in api.permissions), the
+portal's consent gate (which lets /api/ through: the API answers 403 `consent_required` itself), axes'
+lockout response and the database-unavailable 503. The one header SessionMiddleware would have added to
+every API answer, `Vary: Cookie`, is added for token requests too (vary_on_cookie), so an answer's headers do
+not depend on the stack that gave it (tests/api/test_lean_stack.py compares both stacks).
+
+A request with the session cookie (the portal's own scripts calling /api/ with SessionAuthentication) keeps
+the whole stack, whatever else it carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+from django.utils.cache import patch_vary_headers
+from django.utils.module_loading import import_string
+
+API_PREFIX = "/api/"
+_FLAG = "_hf0_token_api"
+
+
+def is_token_api_request(request: HttpRequest) -> bool:
+    """An /api/ request with a bearer token and no session cookie (worked out once per request)."""
+    flag = request.__dict__.get(_FLAG)
+    if flag is None:
+        meta = request.META
+        flag = (
+            request.path_info.startswith(API_PREFIX)
+            and meta.get("HTTP_AUTHORIZATION", "")[:7].lower() == "bearer "
+            # A substring test on the raw header: any mention of the cookie's name keeps the whole stack.
+            and settings.SESSION_COOKIE_NAME not in meta.get("HTTP_COOKIE", "")
+        )
+        request.__dict__[_FLAG] = flag
+    return flag
+
+
+def vary_on_cookie(response: HttpResponseBase) -> HttpResponseBase:
+    """What SessionMiddleware adds to every API answer (the session is always looked at by the session policy
+    and the two-factor check): `Vary: ..., Cookie`. Kept for token requests too, so their headers stay the
+    ones the whole stack gives."""
+    patch_vary_headers(response, ("Cookie",))
+    return response
+
+
+def web_only(
+    middleware: type[Any], on_skip: Callable[[HttpResponseBase], HttpResponseBase] | None = None
+) -> type[Any]:
+    """`middleware`, skipped by token API requests (is_token_api_request): its `__call__` and, if it has
+    one, its `process_view` pass such a request on untouched (then `on_skip` gets the response, if given).
+    A subclass, so Django's system checks that look for a middleware (admin: sessions, auth, messages)
+    still find it. For the WSGI stack (gunicorn): under ASGI a token request's response is not passed to
+    `on_skip`."""
+
+    def __call__(self: Any, request: HttpRequest) -> Any:
+        if is_token_api_request(request):
+            response = self.get_response(request)
+            if on_skip is not None and isinstance(response, HttpResponseBase):
+                return on_skip(response)
+            return response
+        return middleware.__call__(self, request)
+
+    namespace: dict[str, Any] = {
+        "__call__": __call__,
+        "__doc__": f"{middleware.__module__}.{middleware.__qualname__}, for browser requests only "
+        "(health_f0.core.lean_stack).",
+        "__module__": __name__,
+        "web_only": True,
+    }
+    if hasattr(middleware, "process_view"):
+
+        def process_view(self: Any, request: HttpRequest, *args: Any) -> Any:
+            if is_token_api_request(request):
+                return None
+            return middleware.process_view(self, request, *args)
+
+        namespace["process_view"] = process_view
+    return type(middleware.__name__, (middleware,), namespace)
+
+
+# The web-only variants settings.MIDDLEWARE names (`health_f0.core.lean_stack.<name>`), built from these
+# middleware on first use. By dotted path: core does not import the apps' code.
+WEB_ONLY: dict[str, str] = {
+    "SessionMiddleware": "django.contrib.sessions.middleware.SessionMiddleware",
+    "CsrfViewMiddleware": "django.middleware.csrf.CsrfViewMiddleware",
+    "AuthenticationMiddleware": "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "OTPMiddleware": "django_otp.middleware.OTPMiddleware",
+    "MessageMiddleware": "health_f0.core.middleware.MessageMiddleware",
+    "SessionPolicyMiddleware": "health_f0.accounts.session_policy.SessionPolicyMiddleware",
+    "TwoFactorMiddleware": "health_f0.accounts.two_factor.TwoFactorMiddleware",
+}
+_ON_SKIP: dict[str, Callable[[HttpResponseBase], HttpResponseBase]] = {"SessionMiddleware": vary_on_cookie}
+_built: dict[str, type[Any]] = {}
+
+
+def __getattr__(name: str) -> type[Any]:
+    if name not in WEB_ONLY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    built = _built.get(name)
+    if built is None:
+        built = _built[name] = web_only(import_string(WEB_ONLY[name]), _ON_SKIP.get(name))
+    return built
+
+
+CSRF_MIDDLEWARE = "django.middleware.csrf.CsrfViewMiddleware"
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_csrf_middleware(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Django's own `security.W003` looks for CsrfViewMiddleware by its dotted path, so it cannot see the
+    web-only variant settings.MIDDLEWARE names; settings silence W003 and this check says the same when
+    neither is in MIDDLEWARE. (Registered when the core app is ready: core/apps.py.)"""
+    if CSRF_MIDDLEWARE in settings.MIDDLEWARE or f"{__name__}.CsrfViewMiddleware" in settings.MIDDLEWARE:
+        return []
+    return [
+        checks.Warning(
+            "Neither django.middleware.csrf.CsrfViewMiddleware nor its web-only variant "
+            f"{__name__}.CsrfViewMiddleware is in MIDDLEWARE: forms and session API calls lose CSRF protection.",
+            id="health_f0.W003",
+        )
+    ]
