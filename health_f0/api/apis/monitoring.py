@@ -8,7 +8,6 @@ serializer runs on it. Serializers there only describe the operation in the Open
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
@@ -25,10 +24,9 @@ from drf_spectacular.utils import (
     extend_schema_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -413,33 +411,11 @@ class DeclarationCreateApi(APIView):
         )
 
 
-class JsonNegotiation(DefaultContentNegotiation):
-    """DRF's negotiation, without parsing the Accept header when the client takes JSON anyway (no Accept,
-    `*/*` or `application/json`, no ?format=): the answer is then the one DefaultContentNegotiation gives
-    (the JSON renderer, application/json), at a fraction of the cost on the morning's hot path."""
-
-    def select_renderer(
-        self, request: Any, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
-    ) -> Any:
-        renderers = list(renderers)
-        accept = request.META.get("HTTP_ACCEPT", "*/*")
-        if (
-            accept in ("*/*", "application/json")
-            and format_suffix is None
-            and not request.META.get("QUERY_STRING")
-            and isinstance(renderers[0], JSONRenderer)
-        ):
-            return renderers[0], renderers[0].media_type
-        return super().select_renderer(request, renderers, format_suffix)
-
-
 class DeclarationCollectionApi(APIView):
     # `/declarations`: GET is the history (patient accounts), POST the daily declaration. Each keeps its
     # own class and schema; this view only picks permissions by method.
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]
-    content_negotiation_class = JsonNegotiation
-
     get = DeclarationListApi.get
     post = DeclarationCreateApi.post
 
