@@ -21,6 +21,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
+from health_f0.accounting.models import Reconciliation, ReconciliationState
 from health_f0.api.services import api_token_issue
 from health_f0.facilities.models import Facility
 from health_f0.his.models import HisLink
@@ -1571,3 +1572,46 @@ def test_a_patient_downloads_only_their_own_receipt(
         assert client.get(reverse("admin:accounting_reconciliation_changelist")).status_code == 302
     anonymous = Client().get(reverse("www:payment_receipt", args=[accounting_payments["pay_a"].public_id]))
     assert anonymous.status_code == 302
+
+
+@pytest.mark.parametrize("username", PERSONAS)
+def test_receipt_action_reopen_and_the_api_receipt(
+    username: str, accounting_payments: dict[str, Any], persona: Any
+) -> None:
+    """The desk payment page's "Biên lai (PDF)" (offered and answered only where the desk receipt is), reopening a
+    closed day (ACCOUNTANT_ROLES at the day's facility, POST), and the API's receipt (patients' own only)."""
+    desk = _desk(persona, username)
+    sees = PAYMENTS_SEES.get(username, set())
+    for suffix in ("a", "b"):
+        payment, rec = accounting_payments[f"pay_{suffix}"], accounting_payments[f"rec_{suffix}"]
+        expected = suffix in sees
+        page = desk.get(reverse("admin:payments_payment_change", args=[payment.pk]))
+        action = reverse("admin:payments_payment_receipt_action", args=[payment.pk])
+        offered = page.status_code == 200 and action in page.content.decode()
+        assert offered == expected, (username, suffix, page.status_code)
+        assert (desk.get(action).status_code == 302) == expected, (username, suffix)
+        Reconciliation.objects.filter(pk=rec.pk).update(state=ReconciliationState.CLOSED)
+        desk.post(reverse("admin:accounting_reopen", args=[rec.pk]), {"reason": "Kiểm tra quyền mở lại"})
+        rec.refresh_from_db()
+        may_reopen = expected and username in RECONCILERS
+        assert (rec.state == ReconciliationState.OPEN) == may_reopen, (username, suffix)
+        # Staff tokens never get a receipt through the patient API.
+        api = _api(persona, username).get(f"/api/v1/payments/{payment.public_id}/receipt.pdf")
+        assert api.status_code in (403, 404), (username, suffix, api.status_code)
+
+
+def test_the_api_receipt_is_the_patients_own(
+    accounting_payments: dict[str, Any], patients: dict[str, Any]
+) -> None:
+    for owner, other in (("a", "b"), ("b", "a")):
+        raw, _token = api_token_issue(user=access_records.portal_ready(patients[f"pat_{owner}"]).account)
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        own = api.get(f"/api/v1/payments/{accounting_payments[f'pay_{owner}'].public_id}/receipt.pdf")
+        assert own.status_code == 200 and own["Content-Type"] == "application/pdf"
+        theirs = api.get(f"/api/v1/payments/{accounting_payments[f'pay_{other}'].public_id}/receipt.pdf")
+        assert theirs.status_code == 404
+    assert (
+        APIClient().get(f"/api/v1/payments/{accounting_payments['pay_a'].public_id}/receipt.pdf").status_code
+        == 401
+    )

@@ -91,6 +91,12 @@ def own_receipt_payment(*, user: Any, public_id: Any) -> Payment:
     return payment
 
 
+def staff_receipt_available(*, user: Any, payment: Payment) -> bool:
+    """Whether the desk's receipt download (staff_receipt) would give this staff member this payment's PDF: the
+    desk's payment page offers the button only then (the booking desk reads payments but not receipts)."""
+    return has_receipt(payment) and access.payments_for_staff(user).filter(pk=payment.pk).exists()
+
+
 def staff_receipt(*, user: Any, public_id: Any) -> tuple[Payment, bytes]:
     """A staff member's download at the desk (ACCOUNTING_READER_ROLES at the payment's facility): the PDF, and an
     audit row (EXPORT "receipt_pdf"). NotFound for a payment out of scope or without a receipt."""

@@ -120,7 +120,7 @@ class PaymentAdmin(ScopedModelAdmin):
         if object_id is None:
             return True
         payment = self.scoped_object(request, object_id)
-        return payment is not None and receipts.has_receipt(payment)
+        return payment is not None and receipts.staff_receipt_available(user=request.user, payment=payment)
 
     @display(description=_("tạo lúc"), ordering="created_at")
     def created_col(self, obj: Payment) -> str:
@@ -157,7 +157,7 @@ class PaymentAdmin(ScopedModelAdmin):
     def receipt_action(self, request: HttpRequest, object_id: Any) -> HttpResponse:
         """The receipt of a paid payment: the accounting desk's audited download (accounting.receipts)."""
         payment = self.scoped_object(request, object_id)
-        if payment is None or not receipts.has_receipt(payment):
+        if payment is None or not receipts.staff_receipt_available(user=request.user, payment=payment):
             raise Http404
         return HttpResponseRedirect(reverse("admin:accounting_receipt", args=[payment.public_id]))
 
