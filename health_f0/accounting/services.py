@@ -25,6 +25,7 @@ from health_f0.accounting.models import (
 )
 from health_f0.accounting.selectors import account_payments, day_payments
 from health_f0.accounting.settlement import SettlementLine
+from health_f0.accounting.transitions import RECONCILIATION_WORKFLOW
 from health_f0.core.audit import audit_log
 from health_f0.core.exceptions import Conflict, DomainError, NotFound
 from health_f0.core.models import AuditLog
@@ -217,25 +218,11 @@ def reconciliation_item_resolve(
 
 @transaction.atomic
 def reconciliation_close(*, reconciliation: Reconciliation, actor: Any) -> Reconciliation:
-    """Close the day: only when every difference has been resolved. Audited ("close")."""
-    locked = _locked_open(reconciliation, actor)
-    still_open = locked.items.filter(kind__in=DIFFERENCE_KINDS, resolution="").count()
-    if still_open:
-        raise Conflict(
-            _("Còn %(n)s chênh lệch chưa xử lý; hãy xử lý hết trước khi chốt ngày.") % {"n": still_open},
-            code="open_items",
-        )
-    locked.state = ReconciliationState.CLOSED
-    locked.closed_by = actor
-    locked.closed_at = timezone.now()
-    locked.save(update_fields=["state", "closed_by", "closed_at", "updated_at"])
-    audit_log(
-        actor=actor,
-        action=AuditLog.Action.TRANSITION,
-        verb="close",
-        target=locked,
-        facility=locked.facility,
-        data={"from": ReconciliationState.OPEN, "to": ReconciliationState.CLOSED},
+    """Close the day: only when every difference has been resolved (the workflow's open_items guard). Audited
+    ("close")."""
+    locked = Reconciliation.objects.select_for_update().select_related("facility").get(pk=reconciliation.pk)
+    RECONCILIATION_WORKFLOW.apply(
+        locked, "close", actor, fields={"closed_by": actor, "closed_at": timezone.now()}
     )
     return locked
 
@@ -245,29 +232,20 @@ def reconciliation_reopen(*, reconciliation: Reconciliation, actor: Any, reason:
     """Reopen a closed day (a settlement file corrected by the gateway, a resolution found wrong later): by an
     accountant of the facility, with a reason. The day's lines and resolutions stay; the audit keeps who closed
     it and when, who reopened it and why ("reopen"). It is closed again the usual way."""
-    access.require_role_at(actor, reconciliation.facility, access.ACCOUNTANT_ROLES)
     locked = (
         Reconciliation.objects.select_for_update()
         .select_related("facility", "closed_by")
         .get(pk=reconciliation.pk)
     )
-    if locked.state != ReconciliationState.CLOSED:
-        raise Conflict(_("Ngày này chưa chốt; không cần mở lại."), code="not_closed")
+    RECONCILIATION_WORKFLOW.check(locked, "reopen", actor)
     reason = _reason(reason)
     closed_by, closed_at = locked.closed_by, locked.closed_at
-    locked.state = ReconciliationState.OPEN
-    locked.closed_by = None
-    locked.closed_at = None
-    locked.save(update_fields=["state", "closed_by", "closed_at", "updated_at"])
-    audit_log(
-        actor=actor,
-        action=AuditLog.Action.TRANSITION,
-        verb="reopen",
-        target=locked,
-        facility=locked.facility,
-        data={
-            "from": ReconciliationState.CLOSED,
-            "to": ReconciliationState.OPEN,
+    RECONCILIATION_WORKFLOW.apply(
+        locked,
+        "reopen",
+        actor,
+        fields={"closed_by": None, "closed_at": None},
+        audit={
             "reason": reason,
             "closed_by": closed_by.get_username() if closed_by else "",
             "closed_at": closed_at.isoformat() if closed_at else "",

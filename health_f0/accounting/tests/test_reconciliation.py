@@ -285,10 +285,13 @@ def test_a_pending_refund_is_made_by_hand_only_where_the_gateway_has_no_refund_c
 
 
 def test_the_payment_status_is_written_only_by_the_payment_workflow() -> None:
-    # payments.transitions is the one table of who moves a payment where; a service that sets the status
+    # payments.transitions (and accounting.transitions for a day) is the one table of who moves a record where; a service that sets the status
     # itself (as the manual refund once did) bypasses its roles, its guards and its audit row.
     root = Path(__file__).resolve().parents[2]
-    writers = re.compile(r"\.status\s*=\s*PaymentStatus\.|update\([^)]*status\s*=\s*PaymentStatus\.")
+    writers = re.compile(
+        r"\.status\s*=\s*PaymentStatus\.|update\([^)]*status\s*=\s*PaymentStatus\."
+        r"|\.state\s*=\s*ReconciliationState\.|update\([^)]*state\s*=\s*ReconciliationState\."
+    )
     found = [
         f"{path.relative_to(root)}:{n}"
         for path in root.rglob("*.py")
