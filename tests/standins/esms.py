@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 import time
 import uuid
@@ -42,6 +41,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlencode
 from urllib.request import urlopen
+
+from tests.standins.server import LocalServer
 
 SEND_PATH = "/MainService.svc/json/SendMultipleMessage_V4_post_json/"
 SENT_DATA_PATH = "/MainService.svc/json/GetSmsSentData_V2"
@@ -71,7 +72,7 @@ class ReceivedSms:
     delivered: bool | None = None  # set by send_callback / deliver(): the telco's final word
 
 
-class EsmsStandIn:
+class EsmsStandIn(LocalServer):
     """Start with ``start()``; ``url`` is the send endpoint. ``down(mode)`` / ``up()`` simulate outages:
 
     - ``"refused"``: the port is closed (connection refused);
@@ -86,6 +87,8 @@ class EsmsStandIn:
     taken (and texted) again instead of refused with 124. ``status_mode = "503"`` makes the status call
     (GetSmsSentData_V2) fail while sending works.
     """
+
+    DOWN_MODES = frozenset({"refused", "503", "timeout", "slow", "report_first"})
 
     def __init__(
         self,
@@ -111,49 +114,15 @@ class EsmsStandIn:
         self._by_request_id: dict[str, ReceivedSms] = {}
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self.port = 0
 
     # --- lifecycle -------------------------------------------------------------------------------
     @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
     def url(self) -> str:
         return self.base_url + SEND_PATH
 
-    def start(self) -> EsmsStandIn:
-        if not self.port:
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", 0))
-                self.port = probe.getsockname()[1]
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
-        server.daemon_threads = True
-        server.block_on_close = False
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def down(self, mode: str = "refused") -> None:
-        assert mode in {"refused", "503", "timeout", "slow", "report_first"}, mode
-        self.mode = mode
-        if mode == "refused":
-            self.stop()
-
-    def up(self) -> None:
-        if self._server is None:
-            self.start()
-        self.mode = "up"
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     # --- delivery reports ------------------------------------------------------------------------
     def callback_params(

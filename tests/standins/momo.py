@@ -32,7 +32,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -44,6 +43,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from urllib.request import Request, urlopen
 
 import pytest
+
+from tests.standins.server import LocalServer
 
 CREATE_PATH = "/v2/gateway/api/create"
 QUERY_PATH = "/v2/gateway/api/query"
@@ -90,7 +91,7 @@ class MomoOrder:
     ipn_status: list[int] = field(default_factory=list)
 
 
-class MomoStandIn:
+class MomoStandIn(LocalServer):
     def __init__(
         self,
         *,
@@ -117,41 +118,11 @@ class MomoStandIn:
 
     # --- lifecycle ----------------------------------------------------------------------------------
     @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
     def create_url(self) -> str:
         return self.base_url + CREATE_PATH
 
-    def start(self) -> MomoStandIn:
-        if not self.port:
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", 0))
-                self.port = probe.getsockname()[1]
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
-        server.daemon_threads = True
-        server.block_on_close = False
-        self._server = server
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def down(self, mode: str = "refused") -> None:
-        assert mode in {"refused", "503", "timeout"}, mode
-        self.mode = mode
-        if mode == "refused":
-            self.stop()
-
-    def up(self) -> None:
-        if self._server is None:
-            self.start()
-        self.mode = "up"
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     # --- signatures (MoMo's documented raw strings) -------------------------------------------------
     def _sign(self, template: str, values: dict[str, Any]) -> str:

@@ -32,7 +32,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -46,6 +45,7 @@ from urllib.request import Request, urlopen
 import pytest
 
 from health_f0.payments.gateways.vietqr import emvco_payload
+from tests.standins.server import LocalServer
 
 _VN = timezone(timedelta(hours=7))
 PAYMENT_REQUESTS = "/v2/payment-requests"
@@ -91,7 +91,7 @@ class PayosLink:
     webhooks: list[int] = field(default_factory=list)
 
 
-class PayosStandIn:
+class PayosStandIn(LocalServer):
     def __init__(
         self,
         *,
@@ -120,38 +120,8 @@ class PayosStandIn:
         self.port = 0
 
     # --- lifecycle ----------------------------------------------------------------------------------
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> PayosStandIn:
-        if not self.port:
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", 0))
-                self.port = probe.getsockname()[1]
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
-        server.daemon_threads = True
-        server.block_on_close = False
-        self._server = server
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def down(self, mode: str = "refused") -> None:
-        assert mode in {"refused", "503", "timeout"}, mode
-        self.mode = mode
-        if mode == "refused":
-            self.stop()
-
-    def up(self) -> None:
-        if self._server is None:
-            self.start()
-        self.mode = "up"
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     # --- answers ------------------------------------------------------------------------------------
     def _ok(self, data: dict[str, Any]) -> tuple[int, dict[str, Any]]:

@@ -27,7 +27,6 @@ import hashlib
 import hmac
 import html
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -36,6 +35,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit
 from urllib.request import urlopen
+
+from tests.standins.server import LocalServer
 
 PAY_PATH = "/paymentv2/vpcpay.html"
 CONFIRM_PATH = "/paymentv2/confirm"
@@ -135,9 +136,11 @@ class Transaction:
     refund_request_ids: set[str] = field(default_factory=set)
 
 
-class VnpayStandIn:
+class VnpayStandIn(LocalServer):
     """Start with ``start()``. ``accounts`` maps vnp_TmnCode -> vnp_HashSecret; ``ipn_url`` is where the IPN
     goes (as registered with VNPay). ``transactions`` by TxnRef; ``ipns`` the IPNs sent (url, status, body)."""
+
+    DEFAULT_DOWN = "503"
 
     def __init__(self, *, accounts: dict[str, str] | None = None, hang_seconds: float = 1.5):
         self.accounts = dict(accounts or {"HF0TEST1": "VNPAYTESTSECRETKEY0123456789ABCD"})
@@ -155,10 +158,6 @@ class VnpayStandIn:
 
     # --- lifecycle -------------------------------------------------------------------------------
     @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
     def pay_url(self) -> str:
         return self.base_url + PAY_PATH
 
@@ -174,34 +173,8 @@ class VnpayStandIn:
     def secret(self) -> str:
         return self.accounts[self.tmn_code]
 
-    def start(self) -> VnpayStandIn:
-        if not self.port:
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", 0))
-                self.port = probe.getsockname()[1]
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
-        server.daemon_threads = True
-        server.block_on_close = False
-        self._server = server
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def down(self, mode: str = "503") -> None:
-        assert mode in {"503", "refused", "timeout"}, mode
-        self.mode = mode
-        if mode == "refused":
-            self.stop()
-
-    def up(self) -> None:
-        if self._server is None:
-            self.start()
-        self.mode = "up"
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     # --- paying ----------------------------------------------------------------------------------
     def open_payment(self, url: str) -> Transaction:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import socket
 import threading
 import time
 import uuid
@@ -37,6 +36,8 @@ from urllib.parse import parse_qs
 from urllib.request import Request, urlopen
 
 import pytest
+
+from tests.standins.server import LocalServer
 
 SEND_PATH = "/message/template"
 OAUTH_PATH = "/v4/oa/access_token"
@@ -54,7 +55,7 @@ class ReceivedZns:
     delivered: bool = False
 
 
-class ZnsStandIn:
+class ZnsStandIn(LocalServer):
     """Start with ``start()``; ``url`` is the send endpoint, ``oauth_url`` the token endpoint.
 
     ``no_zalo(phone)`` makes a number one without Zalo (-118); ``fail_with = code`` refuses every send with
@@ -96,10 +97,6 @@ class ZnsStandIn:
 
     # --- lifecycle -------------------------------------------------------------------------------
     @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
     def url(self) -> str:
         return self.base_url + SEND_PATH
 
@@ -107,34 +104,8 @@ class ZnsStandIn:
     def oauth_url(self) -> str:
         return self.base_url + OAUTH_PATH
 
-    def start(self) -> ZnsStandIn:
-        if not self.port:
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", 0))
-                self.port = probe.getsockname()[1]
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
-        server.daemon_threads = True
-        server.block_on_close = False
-        self._server = server
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def down(self, mode: str = "refused") -> None:
-        assert mode in {"refused", "503", "timeout"}, mode
-        self.mode = mode
-        if mode == "refused":
-            self.stop()
-
-    def up(self) -> None:
-        if self._server is None:
-            self.start()
-        self.mode = "up"
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     # --- test controls -----------------------------------------------------------------------------
     def no_zalo(self, phone: str) -> None:
