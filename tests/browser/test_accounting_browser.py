@@ -102,6 +102,11 @@ def test_the_accountant_resolves_a_mismatch_and_closes_the_day(
         assert "1.635.000 đ" in desk.locator("body").inner_text()
         assert not axe(desk), axe(desk)
         shoot(desk, "accounting-payments-report")
+        # A paid payment's desk page offers its receipt.
+        desk.goto(base + f"/desk/payments/payment/{off.pk}/change/")
+        assert desk.get_by_role("link", name="Biên lai (PDF)").count() == 1
+        assert not axe(desk), axe(desk)
+        shoot(desk, "accounting-payment-receipt-action")
         # The receipt as rendered for the PDF, to look at.
         desk.set_content(receipt_html(payment=off))
         shoot(desk, "accounting-receipt")
