@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -97,6 +97,13 @@ class Keyset:
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     def _decode(self, queryset: QuerySet[Any], cursor: str) -> tuple[list[Any], bool]:
+        return self.decode(cursor, lambda column: self._field(queryset, column))
+
+    def decode(
+        self, cursor: str, field_of: Callable[[str], Field[Any, Any] | None]
+    ) -> tuple[list[Any], bool]:
+        """The typed sort key a cursor holds and its direction; `field_of(column)` converts each value
+        (`to_python`). Raises InvalidCursor for anything malformed or out of range."""
         try:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
             payload = json.loads(raw)
@@ -109,7 +116,7 @@ class Keyset:
         for column, value in zip(self.columns, values, strict=True):
             if value is None or isinstance(value, dict | list):
                 raise InvalidCursor("cursor value out of range")
-            field = self._field(queryset, column)
+            field = field_of(column)
             try:
                 typed.append(field.to_python(value) if field is not None else value)
             except (ValidationError, TypeError, ValueError):
@@ -154,13 +161,19 @@ class Keyset:
         if cursor:
             values, backwards = self._decode(queryset, cursor)
             queryset = queryset.filter(self._after(values, flip=backwards))
-        ordering = self.ordering
-        if backwards:
-            ordering = tuple(
-                column if descending else f"-{column}"
-                for column, descending in zip(self.columns, self.descending, strict=True)
-            )
+        ordering = self.reversed_ordering() if backwards else self.ordering
         rows = list(queryset.order_by(*ordering)[: size + 1])
+        return self.finish(rows, size=size, cursor=cursor, backwards=backwards)
+
+    def reversed_ordering(self) -> tuple[str, ...]:
+        """The ordering read backwards (a `previous` page is read this way, then reversed)."""
+        return tuple(
+            column if descending else f"-{column}"
+            for column, descending in zip(self.columns, self.descending, strict=True)
+        )
+
+    def finish(self, rows: list[Any], *, size: int, cursor: str | None, backwards: bool) -> KeysetPage:
+        """The page from `size + 1` rows read in this ordering (reversed when `backwards`) after the cursor."""
         more = len(rows) > size
         rows = rows[:size]
         if backwards:

@@ -22,6 +22,7 @@ from health_f0.api.schema import cursor_paginated, error_responses, paginated
 from health_f0.api.versioning import V1, V2
 from health_f0.core.exceptions import DomainError, NotFound
 from health_f0.core.keyset import InvalidCursor, Keyset
+from health_f0.core.sqllist import SqlList
 from health_f0.facilities import access
 from health_f0.patients.models import Patient
 
@@ -87,9 +88,11 @@ class KeysetPagination:
 
     def paginate(self, queryset: Any, request: Request) -> tuple[list[Any], str | None, str | None]:
         try:
-            page = self.keyset.page(
-                queryset, size=self.limit(request), cursor=request.query_params.get("cursor") or None
-            )
+            cursor = request.query_params.get("cursor") or None
+            if isinstance(queryset, SqlList):
+                page = queryset.keyset_page(self.keyset, size=self.limit(request), cursor=cursor)
+            else:
+                page = self.keyset.page(queryset, size=self.limit(request), cursor=cursor)
         except InvalidCursor:
             raise DomainError(
                 _("Vị trí trang không hợp lệ; hãy tải lại từ trang đầu."),
@@ -113,9 +116,11 @@ def paginate(
     serialize: Callable[[list[Any]], Any],
     ordering: Sequence[str] | None = None,
 ) -> Response:
-    """One page of `queryset` as the request's API version pages it (v1: limit/offset and a count; v2: keyset
+    """One page of `queryset` (or of a `core.sqllist.SqlList`) as the request's API version pages it (v1: limit/offset and a count; v2: keyset
     cursor), its rows turned into JSON-ready items by `serialize`. `ordering`: column names (`-` for
     descending, NOT NULL, the last one unique); by default the queryset's own `order_by` of such names."""
+    if ordering is None and isinstance(queryset, SqlList):
+        ordering = queryset.ordering
     if ordering is None:
         ordering = tuple(queryset.query.order_by)
         if not ordering or not all(isinstance(item, str) for item in ordering):

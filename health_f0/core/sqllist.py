@@ -1,0 +1,185 @@
+"""A list read by constant SQL, paged like a queryset (issue 11).
+
+Building and compiling an ORM query costs 0.3–1 ms of CPU, more than MariaDB takes to answer a patient's
+100-row page; for the hot lists that is most of a request. `SqlList` is such a list written once as SQL —
+its columns, FROM clause and scope condition, in the owning app's `sql/` module — that the API's
+`paginate()` pages as it pages a queryset: v1 through DRF's LimitOffsetPagination (`count()` and slicing,
+in the list's ordering), v2 through `core.keyset.Keyset` (`keyset_page`, the same cursors as the ORM path).
+
+    EPISODES = SqlColumns({"id": Col("e.id", Episode._meta.pk), ...})      # once, at import
+    rows = EPISODES.rows("monitoring_episode e", "e.patient_id = %s", [patient_id], model=Episode)
+    paginate(request, view, rows, ordering=("-start_date", "-id"), serialize=...)
+
+Rows come back as dicts keyed by the column names, each value converted as the ORM converts its field
+(aware datetimes, booleans, UUIDs, decimals; `core.rawsql`'s converters, worked out once per column set).
+The statements are built from constant pieces: a parameter is always bound (`%s`), never formatted in.
+Every list written this way keeps a test that compares its rows with the ORM query it replaces (the scope
+rule stays `facilities/access.py`'s; the SQL module only writes it out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connections, router
+from django.db.models import Field, Model
+
+from health_f0.core.keyset import Keyset, KeysetPage
+
+
+@dataclass(frozen=True)
+class Col:
+    """One output column: its SQL expression (qualified, e.g. "e.start_date") and the model field whose
+    converters turn the database value into Python and whose `to_python` types a cursor's value."""
+
+    sql: str
+    field: Field[Any, Any]
+
+
+_Converters = list[tuple[str, list[Callable[..., Any]], Any]]
+_plans: dict[tuple[int, str], _Converters] = {}
+
+
+class SqlColumns:
+    """The SELECT list of a family of statements (one per list), built once at import."""
+
+    def __init__(self, columns: Mapping[str, Col]) -> None:
+        self.columns = dict(columns)
+        self.select = ", ".join(f"{col.sql} AS {name}" for name, col in self.columns.items())
+
+    def rows(
+        self,
+        from_: str,
+        where: str,
+        params: Sequence[Any],
+        *,
+        model: type[Model],
+        ordering: Sequence[str] = (),
+    ) -> SqlList:
+        return SqlList(self, from_, where, list(params), model=model, ordering=tuple(ordering))
+
+    def converters(self, connection: Any) -> _Converters:
+        key = (id(self), connection.alias)
+        plan = _plans.get(key)
+        if plan is None:
+            plan = []
+            for name, col in self.columns.items():
+                expression = col.field.get_col(col.field.model._meta.db_table)
+                steps = connection.ops.get_db_converters(expression) + expression.get_db_converters(
+                    connection
+                )
+                if steps:
+                    plan.append((name, steps, expression))
+            _plans[key] = plan
+        return plan
+
+
+class SqlList:
+    """The rows of `SELECT <columns> FROM <from_> WHERE <where>` in `ordering` (column names, `-` for
+    descending; NOT NULL, the last one unique), as dicts. Quacks like the querysets `paginate()` takes."""
+
+    def __init__(
+        self,
+        columns: SqlColumns,
+        from_: str,
+        where: str,
+        params: list[Any],
+        *,
+        model: type[Model],
+        ordering: tuple[str, ...] = (),
+    ) -> None:
+        self.columns, self.from_, self.where, self.params = columns, from_, where, params
+        self.model, self.ordering = model, ordering
+        self.connection = connections[router.db_for_read(model)]
+
+    def order_by(self, *ordering: str) -> SqlList:
+        return SqlList(
+            self.columns, self.from_, self.where, self.params, model=self.model, ordering=tuple(ordering)
+        )
+
+    # --- Reading ---------------------------------------------------------------------------------------
+
+    def _order_sql(self, ordering: Sequence[str]) -> str:
+        parts = []
+        for item in ordering:
+            name = item.lstrip("-")
+            parts.append(f"{self.columns.columns[name].sql} {'DESC' if item.startswith('-') else 'ASC'}")
+        return ", ".join(parts)
+
+    def fetch(
+        self,
+        *,
+        where: str = "",
+        params: Sequence[Any] = (),
+        ordering: Sequence[str],
+        limit: int,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        condition = f"({self.where}) AND ({where})" if where else self.where
+        sql = (
+            f"SELECT {self.columns.select} FROM {self.from_} WHERE {condition} "  # noqa: S608
+            f"ORDER BY {self._order_sql(ordering)} LIMIT %s OFFSET %s"
+        )
+        connection = self.connection
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*self.params, *params, limit, offset])
+            rows = cursor.fetchall()
+        if not rows:
+            return []
+        names = list(self.columns.columns)
+        result = [dict(zip(names, row, strict=True)) for row in rows]
+        plan = self.columns.converters(connection)
+        for row in result:
+            for name, steps, expression in plan:
+                value = row[name]
+                for step in steps:
+                    value = step(value, expression, connection)
+                row[name] = value
+        return result
+
+    def count(self) -> int:
+        sql = f"SELECT COUNT(*) FROM {self.from_} WHERE {self.where}"  # noqa: S608
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, self.params)
+            (total,) = cursor.fetchone()
+        return int(total)
+
+    def __getitem__(self, window: slice) -> list[dict[str, Any]]:
+        """Rows [start:stop] in the list's ordering (v1's limit/offset page)."""
+        if not isinstance(window, slice) or window.step is not None or not self.ordering:
+            raise TypeError("SqlList pages by slices, once ordered")
+        start, stop = window.start or 0, window.stop
+        if stop is None or stop <= start:
+            return []
+        return self.fetch(ordering=self.ordering, limit=stop - start, offset=start)
+
+    def keyset_page(self, keyset: Keyset, *, size: int, cursor: str | None) -> KeysetPage:
+        """`Keyset.page` for this list: the same cursors, one statement of `size + 1` rows."""
+        backwards = False
+        where, params = "", []
+        if cursor:
+            values, backwards = keyset.decode(cursor, lambda name: self.columns.columns[name].field)
+            where, params = self._after(keyset, values, flip=backwards)
+        ordering = keyset.reversed_ordering() if backwards else keyset.ordering
+        rows = self.fetch(where=where, params=params, ordering=ordering, limit=size + 1)
+        return keyset.finish(rows, size=size, cursor=cursor, backwards=backwards)
+
+    def _after(self, keyset: Keyset, values: list[Any], *, flip: bool) -> tuple[str, list[Any]]:
+        """Rows strictly after `values` in the keyset's ordering (`flip`: before), as Keyset._after writes
+        it: (a < x) OR (a = x AND b < y) OR ..., each value prepared as its field prepares it."""
+        connection = self.connection
+        alternatives: list[str] = []
+        params: list[Any] = []
+        equal: list[tuple[str, Any]] = []
+        for name, descending, value in zip(keyset.columns, keyset.descending, values, strict=True):
+            col = self.columns.columns[name]
+            prepared = col.field.get_db_prep_value(value, connection)
+            operator = "<" if descending != flip else ">"
+            terms = [f"{sql} = %s" for sql, _ in equal] + [f"{col.sql} {operator} %s"]
+            alternatives.append("(" + " AND ".join(terms) + ")")
+            params.extend(v for _, v in equal)
+            params.append(prepared)
+            equal.append((col.sql, prepared))
+        return " OR ".join(alternatives), params
