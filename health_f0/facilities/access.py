@@ -155,6 +155,18 @@ def scope_by_facility(
     return queryset.filter(**{f"{field}__in": ids})
 
 
+def facility_scope_sql(user: Any, column: str, roles: Iterable[str] | None = None) -> tuple[str, list[Any]]:
+    """`scope_by_facility`'s rule as one SQL condition on `column` (a qualified facility id column, e.g.
+    "a.facility_id") with its parameters, for the lists written as constant SQL (core/sqllist.py): the ids
+    the user may see bound as parameters, nothing for a user who sees none, everything for a superuser."""
+    ids = visible_facility_ids(user, roles)
+    if not ids:
+        return "1 = 0", []
+    if getattr(user, "is_superuser", False):
+        return "1 = 1", []
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})", sorted(ids)
+
+
 def can_act_at(user: Any, facility: Facility | None, roles: Iterable[str]) -> bool:
     """Whether the user holds one of `roles` at this facility or above it."""
     if facility is None or not getattr(user, "is_authenticated", False):
@@ -614,6 +626,26 @@ def restricted_patient(patient: str = "patient") -> Exists:
     from health_f0.privacy.models import ProcessingRestriction
 
     return Exists(ProcessingRestriction.objects.filter(patient_id=OuterRef(patient or "pk")))
+
+
+def hide_restricted_sql(
+    user: Any, patient_column: str, managing_facility_column: str
+) -> tuple[str, list[Any]]:
+    """`hide_restricted`'s rule as one SQL condition with its parameters, for the lists written as constant SQL:
+    `patient_column` is the row's patient id, `managing_facility_column` that patient's facility
+    (patients_patient.facility_id, joined by the caller). The restriction probe is the same correlated NOT
+    EXISTS on its unique patient index."""
+    if getattr(user, "is_superuser", False):
+        return "1 = 1", []
+    from health_f0.privacy.models import ProcessingRestriction
+
+    table = ProcessingRestriction._meta.db_table
+    kept = f"NOT EXISTS (SELECT 1 FROM {table} pr WHERE pr.patient_id = {patient_column})"  # noqa: S608
+    allowed = visible_facility_ids(user, RESTRICTED_RECORD_READER_ROLES)
+    if not allowed:
+        return kept, []
+    marks = ", ".join(["%s"] * len(allowed))
+    return f"({kept} OR {managing_facility_column} IN ({marks}))", sorted(allowed)
 
 
 def hide_restricted(queryset: QuerySet[M], user: Any, *, field: str = "patient") -> QuerySet[M]:

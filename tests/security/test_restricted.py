@@ -185,3 +185,32 @@ def test_lifting_the_restriction_brings_the_patient_back(restricted: dict[str, A
     assert patient not in set(access.patients_for(_fresh("tiepdon")))
     ProcessingRestriction.objects.filter(patient=patient).delete()
     assert patient in set(access.patients_for(_fresh("tiepdon")))
+
+
+@pytest.mark.parametrize("username", PERSONAS)
+def test_the_sql_writing_of_the_scope_and_restriction_rules_agrees_with_the_orm(
+    username: str, restricted: dict[str, Any]
+) -> None:
+    """access.facility_scope_sql and access.hide_restricted_sql (the lists written as constant SQL,
+    core/sqllist.py) keep exactly the patients scope_by_facility and hide_restricted keep, for every persona
+    and role set."""
+    from django.db import connection
+
+    from health_f0.patients.models import Patient
+
+    user = _fresh(username)
+    for roles in (None, access.STATION_ROLES, DESK_ROLES, access.RESTRICTED_RECORD_READER_ROLES):
+        orm = access.hide_restricted(
+            access.scope_by_facility(Patient.objects.all(), user, field="facility", roles=roles),
+            user,
+            field="",
+        )
+        scope, scope_params = access.facility_scope_sql(user, "p.facility_id", roles)
+        kept, kept_params = access.hide_restricted_sql(user, "p.id", "p.facility_id")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT p.id FROM patients_patient p WHERE {scope} AND {kept}",  # noqa: S608
+                [*scope_params, *kept_params],
+            )
+            sql_ids = {row[0] for row in cursor.fetchall()}
+        assert sql_ids == set(orm.values_list("id", flat=True)), (username, roles)
