@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
 
 from health_f0.api.models import hash_token
 from health_f0.api.services import api_token_issue
@@ -42,3 +43,112 @@ def test_a_role_ended_since_is_not_remembered_as_staff(persona: Any) -> None:
     Membership.objects.filter(user=user).update(is_active=False)
     token = token_with_user(hash_token(raw))
     assert token is not None and not access.is_staff_member(token.user)
+
+
+# --- The look-up is the connection's health check (api/sql/tokens.py, module docstring) --------------------
+
+
+def _kill_server_side() -> None:
+    """What a MariaDB restart does to a persistent connection: the server ends it, the client does not know."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT CONNECTION_ID()")
+        (connection_id,) = cursor.fetchone()
+    other = connection.get_new_connection(connection.get_connection_params())
+    try:
+        other.cursor().execute(f"KILL {int(connection_id)}")
+    finally:
+        other.close()
+
+
+def _new_request(monkeypatch: Any) -> list[int]:
+    """As at the start of a request on a persistent connection: its health check not yet done. Counts pings."""
+    connection.ensure_connection()
+    connection.health_check_done = False
+    pings: list[int] = []
+    usable = connection.is_usable
+
+    def counted() -> bool:
+        pings.append(1)
+        return usable()
+
+    monkeypatch.setattr(connection, "is_usable", counted)
+    return pings
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_token_request_sends_no_ping(persona: Any, monkeypatch: Any) -> None:
+    raw, _ = api_token_issue(user=persona("bn0000001"))
+    pings = _new_request(monkeypatch)
+    assert connection.health_check_enabled
+    token = token_with_user(hash_token(raw))
+    assert token is not None and token.user.username == "bn0000001"
+    assert pings == []
+    assert connection.health_check_done
+    # Later queries of the request do not ping either (Django's own check counts as done).
+    assert Membership.objects.filter(user=token.user).count() == 0
+    assert pings == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dead_connection_is_replaced_not_failed(persona: Any, monkeypatch: Any) -> None:
+    """What the ping is for: after a MariaDB restart the request gets a new connection, not an error."""
+    raw, _ = api_token_issue(user=persona("bn0000001"))
+    _kill_server_side()
+    pings = _new_request(monkeypatch)
+    dead = connection.connection
+    token = token_with_user(hash_token(raw))
+    assert token is not None and token.user.username == "bn0000001"
+    assert connection.connection is not dead
+    assert not connection.errors_occurred
+    assert pings == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_closed_here_is_replaced_too(persona: Any, monkeypatch: Any) -> None:
+    raw, _ = api_token_issue(user=persona("bn0000001"))
+    _new_request(monkeypatch)
+    connection.connection.close()
+    token = token_with_user(hash_token(raw))
+    assert token is not None and token.user.username == "bn0000001"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dead_connection_through_the_api(persona: Any, monkeypatch: Any) -> None:
+    raw, _ = api_token_issue(user=persona("bn0000001"))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert client.get("/api/v1/me").status_code == 200
+    _kill_server_side()
+    # A served request starts with close_old_connections (health check not done); the test client skips it.
+    pings = _new_request(monkeypatch)
+    response = client.get("/api/v2/episodes")
+    assert response.status_code == 200, response.content
+    assert pings == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_other_errors_are_not_retried(monkeypatch: Any) -> None:
+    from health_f0.api.sql import tokens
+
+    _new_request(monkeypatch)
+    calls: list[int] = []
+
+    def failing() -> None:
+        calls.append(1)
+        raise OperationalError(1969, "Query execution was interrupted (max_statement_time exceeded)")
+
+    with pytest.raises(OperationalError):
+        tokens._checked_by_use(connection, failing)
+    assert calls == [1]
+
+
+@pytest.mark.django_db
+def test_inside_a_transaction_django_checks_as_before(monkeypatch: Any) -> None:
+    """A test's transaction (or a view made atomic): a connection cannot be replaced there, so the look-up
+    leaves the check to Django."""
+    from health_f0.api.sql import tokens
+
+    _new_request(monkeypatch)
+    assert connection.in_atomic_block
+    assert tokens._checked_by_use(connection, lambda: 1) == 1
+    assert not connection.health_check_done
