@@ -7,6 +7,9 @@ Every API request reads the cache (the consent check; sessions, rate limits and 
 client kept a declaration makes about 540 Python calls fewer, 12 % of its total (docs/benchmarks.md,
 "Issue 11: the declaration path").
 
+`get_many` (the consent check's MGET on every patient API call) goes further: a connection per thread, without
+redis-py's pool round (RedisCacheClient.get_many).
+
 The client is safe to share between threads: redis-py takes a connection from the pool for each command and
 gives it back (and the pool notices a fork and starts afresh in the child). Same pool, serializer, options and
 errors as Django's; with several servers (a primary and replicas) Django's per-call choice is left as it is.
@@ -14,6 +17,8 @@ errors as Django's; with several servers (a primary and replicas) Django's per-c
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import Any
 
 from django.core.cache.backends import redis as django_redis
@@ -22,6 +27,7 @@ from django.utils.functional import cached_property
 
 class RedisCacheClient(django_redis.RedisCacheClient):
     _shared: Any = None
+    _own: threading.local | None = None
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
         if len(self._servers) != 1:  # type: ignore[attr-defined]
@@ -30,6 +36,52 @@ class RedisCacheClient(django_redis.RedisCacheClient):
         if client is None:  # one server: reads and writes go to the same pool
             client = self._shared = super().get_client(key, write=True)
         return client
+
+    def get_many(self, keys: Any) -> dict[Any, Any]:
+        """Django's get_many (MGET, the same keys and values), sent on a connection of this thread's own instead
+        of one taken from the pool and given back: redis-py 8's pool check-out, retry wrapper and
+        observability hooks cost about 200 Python calls per command, and the consent check of every patient
+        API call is one MGET (issue 11). The connection is made like the pool's (its class and options: the
+        same server, database, protocol, timeouts); on a connection error it is dropped and the command
+        sent once more on a new one, then the error is raised (health_f0.core.safe_cache catches it)."""
+        keys = list(keys)
+        if len(self._servers) != 1 or not keys:  # type: ignore[attr-defined]
+            return super().get_many(keys)  # type: ignore[no-any-return]
+        errors = (self._lib.ConnectionError, self._lib.TimeoutError, OSError)  # type: ignore[attr-defined]
+        try:
+            values = self._mget(self._own_connection(), keys)
+        except errors:
+            self._drop_own_connection()
+            values = self._mget(self._own_connection(), keys)
+        loads = self._serializer.loads  # type: ignore[attr-defined]
+        return {key: loads(value) for key, value in zip(keys, values, strict=True) if value is not None}
+
+    def _mget(self, connection: Any, keys: list[Any]) -> list[Any]:
+        try:
+            connection.send_command("MGET", *keys)
+            return connection.read_response()  # type: ignore[no-any-return]
+        except BaseException:
+            # Half a command sent or an answer half read: never reuse the connection.
+            connection.disconnect()
+            raise
+
+    def _own_connection(self) -> Any:
+        own = self._own
+        if own is None:
+            own = self._own = threading.local()
+        connection = getattr(own, "connection", None)
+        if connection is None or own.pid != os.getpid():  # a forked worker makes its own
+            pool = self.get_client().connection_pool
+            connection = own.connection = pool.connection_class(**pool.connection_kwargs)
+            own.pid = os.getpid()
+        return connection
+
+    def _drop_own_connection(self) -> None:
+        own = self._own
+        connection = getattr(own, "connection", None) if own is not None else None
+        if connection is not None:
+            connection.disconnect()
+            own.connection = None  # type: ignore[union-attr]
 
 
 class RedisCache(django_redis.RedisCache):
