@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from health_f0.api.models import hash_token
@@ -152,3 +153,48 @@ def test_inside_a_transaction_django_checks_as_before(monkeypatch: Any) -> None:
     assert connection.in_atomic_block
     assert tokens._checked_by_use(connection, lambda: 1) == 1
     assert not connection.health_check_done
+
+
+@pytest.mark.parametrize("username", ["bn0000001", "thanhdong.nv", "admin"])
+def test_the_token_and_user_are_the_orms(persona: Any, username: str) -> None:
+    """The instances the look-up builds (api/sql/tokens._fetched) are what the ORM fetches: every field's
+    value and type, the fetched state, the user cached on the token."""
+    from health_f0.api.models import ApiToken
+
+    raw, _ = api_token_issue(user=persona(username))
+    ApiToken.objects.filter(key_hash=hash_token(raw)).update(last_used_at=timezone.now())
+    token = token_with_user(hash_token(raw))
+    orm = ApiToken.objects.select_related("user").get(key_hash=hash_token(raw))
+    assert token is not None
+    for built, fetched in ((token, orm), (token.user, orm.user)):
+        assert type(built) is type(fetched)
+        for field in type(fetched)._meta.concrete_fields:
+            value, expected = getattr(built, field.attname), getattr(fetched, field.attname)
+            assert value == expected, field.attname
+            assert type(value) is type(expected), field.attname
+        assert built._state.adding is False and built._state.db == fetched._state.db
+        assert {k for k in vars(built) if not k.startswith("_")} == {
+            k for k in vars(fetched) if not k.startswith("_")
+        }
+    assert ApiToken._meta.get_field("user").is_cached(token)
+    assert token.user.pk == orm.user_id
+    token.user.save(update_fields=["last_login"])  # a fetched instance: an UPDATE, not an INSERT
+
+
+def test_listeners_of_init_get_the_orms_path(persona: Any) -> None:
+    from django.db.models.signals import post_init
+
+    from health_f0.api.models import ApiToken
+
+    raw, _ = api_token_issue(user=persona("bn0000001"))
+    seen: list[Any] = []
+
+    def listener(sender: Any, instance: Any, **kwargs: Any) -> None:
+        seen.append(instance)
+
+    post_init.connect(listener, sender=ApiToken)
+    try:
+        token = token_with_user(hash_token(raw))
+    finally:
+        post_init.disconnect(listener, sender=ApiToken)
+    assert seen == [token]

@@ -2,7 +2,8 @@
 with (api.authentication.BearerTokenAuthentication).
 
 What: the token with a given hash and its user, and whether that user holds a staff role, in one SELECT; the user's columns converted the ORM way
-(core/rawsql.fetch_models), the token's datetimes by the backend's converter.
+(core/rawsql.fetch_rows), the token's datetimes by the backend's converter; both instances built as from_db
+builds them (`_fetched`).
 
 Why not the ORM: `select_related("user").filter(key_hash=...).first()` took about a fifth of a declaration's
 CPU at the morning peak; as one constant query the look-up went from 0.55 to 0.23 ms of CPU, and the whole
@@ -26,14 +27,17 @@ connection not yet opened, Django's own check runs as before (`_checked_by_use`)
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, router
+from django.db.models import Model
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 
 from health_f0.api.models import ApiToken
-from health_f0.core.rawsql import fetch_models
+from health_f0.core.rawsql import fetch_rows
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, Membership
 
@@ -49,6 +53,7 @@ _HOLDS_STAFF_ROLE = (
 
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Model)
 
 # MariaDB/MySQL client errors that mean the connection itself is gone (what a failed ping means): server gone
 # away, connection lost, lost at a system call, killed, closed for inactivity.
@@ -83,32 +88,67 @@ def _checked_by_use(connection: Any, read: Callable[[], T]) -> T:
         return read()
 
 
+def _statement(user_model: Any) -> str:
+    """The look-up's SELECT: the user's columns in field order, then the token's, then the staff flag."""
+    statement = _statements.get(user_model)
+    if statement is None:
+        user_columns = ", ".join(f"u.{field.column}" for field in user_model._meta.concrete_fields)
+        token_columns = ", ".join(f"t.{name} AS token_{name}" for name in _TOKEN_FIELDS)
+        statement = _statements[user_model] = (
+            f"SELECT {user_columns}, {token_columns}, {_HOLDS_STAFF_ROLE} AS token_holds_staff_role "  # noqa: S608 - names from _meta
+            f"FROM {user_model._meta.db_table} u "
+            f"INNER JOIN {ApiToken._meta.db_table} t ON t.user_id = u.id WHERE t.key_hash = %s"
+        )
+    return statement
+
+
+_statements: dict[Any, str] = {}
+
+
+def _fetched(model: type[M], alias: str, values: Sequence[Any]) -> M:
+    """`model.from_db(alias, attnames, values)` for a row holding every concrete field in order: the same
+    instance (fetched state, values set as Model.__init__ sets them), without __init__'s per-field work when
+    nothing listens to the model's pre_init/post_init (about 60 Python calls per instance)."""
+    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return model.from_db(alias, _attnames(model), values)
+    instance = model.__new__(model)
+    state = instance._state = ModelState()
+    state.adding = False
+    state.db = alias
+    instance.__dict__.update(zip(_attnames(model), values, strict=True))
+    return instance
+
+
+def _attnames(model: Any) -> tuple[str, ...]:
+    names = _attnames_by_model.get(model)
+    if names is None:
+        names = _attnames_by_model[model] = tuple(field.attname for field in model._meta.concrete_fields)
+    return names
+
+
+_attnames_by_model: dict[Any, tuple[str, ...]] = {}
+
+
 def token_with_user(key_hash: str) -> ApiToken | None:
     """The token with this hash and its user (`token.user`), in one constant query; None when unknown.
-    fetch_models (raw() with its plan cached) converts the user's columns the ORM way; the token's three
+    fetch_rows (its conversion plan cached) converts the user's columns the ORM way; the token's three
     datetimes are converted by the backend's own converter, so this works on MariaDB and SQLite alike."""
     connection = connections[router.db_for_read(ApiToken)]
     user_model = get_user_model()
-    columns = ", ".join(f"t.{name} AS token_{name}" for name in _TOKEN_FIELDS)
-    sql = (
-        f"SELECT u.*, {columns}, {_HOLDS_STAFF_ROLE} AS token_holds_staff_role "  # noqa: S608 - names from _meta
-        f"FROM {user_model._meta.db_table} u "
-        f"INNER JOIN {ApiToken._meta.db_table} t ON t.user_id = u.id WHERE t.key_hash = %s"
-    )
+    sql = _statement(user_model)
     rows = _checked_by_use(
-        connection, lambda: fetch_models(user_model, sql, [key_hash], using=connection.alias)
+        connection, lambda: fetch_rows(user_model, sql, [key_hash], using=connection.alias)
     )
     if not rows:
         return None
-    user = rows[0]
+    row = rows[0]
+    count = len(_attnames(user_model))
+    user = _fetched(user_model, connection.alias, row[:count])
     # A patient account holds no staff role: say so to facilities.access now, so the staff checks behind the
     # patient endpoints (IsPatientAccount, is_staff_member) cost no query of their own (issue 11).
-    if not getattr(user, "token_holds_staff_role"):  # noqa: B009 - a column fetch_models set, not a field
+    if not row[-1]:
         access.remember_no_memberships(user)
-    delattr(user, "token_holds_staff_role")
-    values = {name: getattr(user, f"token_{name}") for name in _TOKEN_FIELDS}
-    for name in _TOKEN_FIELDS:
-        delattr(user, f"token_{name}")
+    values = dict(zip(_TOKEN_FIELDS, row[count:-1], strict=True))
     # MariaDB/MySQL and SQLite hand back naive or text datetimes; backends without the converter return
     # aware datetimes already.
     convert = getattr(connection.ops, "convert_datetimefield_value", None)
@@ -117,9 +157,7 @@ def token_with_user(key_hash: str) -> ApiToken | None:
             values[name] = convert(values[name], None, connection)
     values["key_hash"] = key_hash
     values["user_id"] = user.pk
-    # As the ORM builds a fetched row (from_db: positional, no keyword or descriptor work), with its user cached.
-    token = ApiToken.from_db(
-        connection.alias, _TOKEN_ATTNAMES, [values[attname] for attname in _TOKEN_ATTNAMES]
-    )
+    # As the ORM builds a fetched row, with its user cached.
+    token = _fetched(ApiToken, connection.alias, [values[attname] for attname in _TOKEN_ATTNAMES])
     _USER_FIELD.set_cached_value(token, user)
     return token
