@@ -164,7 +164,8 @@ DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'health_f0.
 MARIADB_COLLATION = "utf8mb4_uca1400_vietnamese_ai_ci"
 _db: dict[str, Any] = dict(dj_database_url.parse(DATABASE_URL, conn_max_age=60))
 # A persistent connection is pinged before its first query in each request: after a MariaDB restart it is
-# replaced instead of failing that request.
+# replaced instead of failing that request. (A bearer-token API call's token look-up is that check itself, with
+# no ping: health_f0/api/sql/tokens.py.)
 _db["CONN_HEALTH_CHECKS"] = True
 # Timeouts (docs/operations.md, "Database outages"): a database that is down, frozen or slow costs a request
 # a few seconds and a clear 503 (core/db_health.py), not every worker thread. One statement may run for
