@@ -35,17 +35,15 @@ from rest_framework.views import APIView
 
 from health_f0.api.apis.common import own_patient, own_patient_filter, paginate, paginated_list
 from health_f0.api.apis.monitoring import IsPatientAccount, PatientRefSerializer
-from health_f0.api.fast import compiled
 from health_f0.api.permissions import HasOwnPassword
 from health_f0.api.rows import iso_datetime
 from health_f0.api.schema import error_responses
 from health_f0.api.versioning import V2
 from health_f0.core.exceptions import DomainError
-from health_f0.core.keyset import time_key
 from health_f0.facilities.models import Facility
 from health_f0.his import selectors
 from health_f0.his.models import (
-    HisLabResult,
+    HisLinkRequest,
     IdentifierType,
     LabFlag,
     LinkChannel,
@@ -359,6 +357,50 @@ def visit_rows(
     return out
 
 
+def link_request_rows(rows: list[dict[str, Any]], user: Any) -> list[dict[str, Any]]:
+    """HisLinkRequestSerializer's answer from his.sql.link_requests rows; `actions` from the link workflow
+    (LINK_WORKFLOW.available) on each request as its patient's account asks, the live links of the page's
+    linked requests read in one statement."""
+    labels = {value: str(label) for value, label in LinkStatus.choices}
+    linked = [row["id"] for row in rows if row["status"] == LinkStatus.LINKED]
+    live = selectors.live_links_of_requests(request_ids=linked) if linked else {}
+    out = []
+    for row in rows:
+        patient, facility = _ref_rows(row)
+        # What the workflow reads of a request: its state, facility, patient (account, bond) and sender.
+        subject = HisLinkRequest(
+            id=row["id"],
+            status=row["status"],
+            patient=Patient(
+                id=row["patient_id"],
+                account_id=row["patient__account_id"],
+                verified_phone=row["patient__verified_phone"],
+            ),
+            facility=Facility(id=row["facility_id"]),
+            created_by_id=row["created_by_id"],
+        )
+        params = {"link": live[row["id"]]} if row["id"] in live else {}
+        status_value = row["status"]
+        out.append(
+            {
+                "id": str(row["public_id"]),
+                "status": status_value,
+                "status_label": labels.get(status_value, status_value),
+                "identifier_type": row["identifier_type"],
+                "identifier": row["identifier"],
+                "facility": facility,
+                "patient": patient,
+                "channel": row["channel"],
+                "auto_linked": row["auto_linked"],
+                "reason": row["reason"],
+                "created_at": iso_datetime(row["created_at"]),
+                "decided_at": iso_datetime(row["decided_at"]),
+                "actions": LINK_WORKFLOW.available(subject, user, **params),
+            }
+        )
+    return out
+
+
 class RecordFilterSerializer(serializers.Serializer):
     patient = serializers.UUIDField(required=False, help_text=_PATIENT_HELP)
 
@@ -381,9 +423,8 @@ class HisLinkListApi(PatientApi):
         return paginate(
             request,
             self,
-            selectors.link_requests_for(user=request.user, patient=patient),
-            ordering=("-created_at", "-id"),
-            serialize=compiled(HisLinkRequestSerializer, {"request": request}),
+            selectors.link_request_rows_for(user=request.user, patient=patient),
+            serialize=lambda page: link_request_rows(page, request.user),
         )
 
 
@@ -490,32 +531,24 @@ class HisVisitV2Serializer(HisVisitSerializer):
 
 
 def _visit_page_v1(page: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A v1 page of visits with every lab result of each (by name, with their report), in one query: the
-    results of visits the caller may read, as the prefetch of the model list had them."""
+    """A v1 page of visits with every lab result of each (by name, with their report), in one statement."""
     by_visit: dict[int, list[dict[str, Any]]] = {}
-    if page:
-        rows = (
-            HisLabResult.objects.filter(visit_id__in=[row["id"] for row in page])
-            .order_by("visit_id", "name", "id")
-            .values(*VISIT_LAB_RESULT_COLUMNS)
-        )
-        for result in rows:
-            by_visit.setdefault(result["visit_id"], []).append(result)
+    for result in selectors.visit_lab_result_rows(visit_ids=[row["id"] for row in page]):
+        by_visit.setdefault(result["visit_id"], []).append(result)
     return visit_rows(page, by_visit)
 
 
-def _visit_page_v2(user: Any, page: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _visit_page_v2(scope: selectors.RecordScope, page: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A v2 page of visits, each with its first VISIT_LAB_RESULTS_SHOWN lab results and their total, read in one
-    query whatever the visits hold."""
+    statement whatever the visits hold."""
     by_visit: dict[int, list[dict[str, Any]]] = {}
     totals: dict[int, int] = {}
-    if page:
-        rows = selectors.first_lab_results_of(
-            user=user, visit_ids=[row["id"] for row in page], per_visit=VISIT_LAB_RESULTS_SHOWN
-        ).values(*VISIT_LAB_RESULT_COLUMNS, "visit_total")
-        for result in rows:
-            by_visit.setdefault(result["visit_id"], []).append(result)
-            totals[result["visit_id"]] = result["visit_total"]
+    rows = selectors.first_lab_result_rows_of(
+        scope=scope, visit_ids=[row["id"] for row in page], per_visit=VISIT_LAB_RESULTS_SHOWN
+    )
+    for result in rows:
+        by_visit.setdefault(result["visit_id"], []).append(result)
+        totals[result["visit_id"]] = result["visit_total"]
     return visit_rows(page, by_visit, totals)
 
 
@@ -537,21 +570,19 @@ class HisVisitListApi(PatientApi):
         filters = RecordFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         patient = own_patient_filter(request.user, filters.validated_data.get("patient"))
+        # The scope (a patient's active links) is read once for the visits and their lab results.
+        scope = selectors.RecordScope.of(request.user)
         serialize: Callable[[list[Any]], Any]
         if request.version == V2:
 
             def serialize_v2(page: list[Any]) -> Any:
-                return _visit_page_v2(request.user, page)
+                return _visit_page_v2(scope, page)
 
             serialize = serialize_v2
         else:
             serialize = _visit_page_v1
-        visits = (
-            selectors.visits_for(user=request.user, patient=patient)
-            .annotate(admitted_sort=time_key("admitted_at"))
-            .values(*VISIT_COLUMNS, "admitted_sort")
-        )
-        return paginate(request, self, visits, ordering=("-admitted_sort", "-id"), serialize=serialize)
+        visits = selectors.visit_rows_for(scope=scope, patient=patient)
+        return paginate(request, self, visits, serialize=serialize)
 
 
 class HisLabResultListApi(PatientApi):
@@ -575,16 +606,11 @@ class HisLabResultListApi(PatientApi):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         patient = own_patient_filter(request.user, filters.validated_data.get("patient"))
-        results = selectors.lab_results_for(
-            user=request.user, patient=patient, out_of_range_only=filters.validated_data["out_of_range"]
+        results = selectors.lab_result_rows_for(
+            user=request.user,
+            patient=patient,
+            out_of_range_only=filters.validated_data["out_of_range"],
+            visit_public_id=filters.validated_data.get("visit"),
         )
-        if "visit" in filters.validated_data:
-            results = results.filter(visit__public_id=filters.validated_data["visit"])
-        return paginate(
-            request,
-            self,
-            results.values(*LAB_RESULT_COLUMNS),
-            # Newest report first, a report's results by name: an index range (selectors.LAB_ORDER).
-            ordering=selectors.LAB_ORDER,
-            serialize=lab_result_rows,
-        )
+        # Newest report first, a report's results by name: an index range (selectors.LAB_ORDER).
+        return paginate(request, self, results, serialize=lab_result_rows)
