@@ -379,7 +379,7 @@ def link_request_rows(rows: list[dict[str, Any]], user: Any) -> list[dict[str, A
             facility=Facility(id=row["facility_id"]),
             created_by_id=row["created_by_id"],
         )
-        params = {"link": live[row["id"]]} if row["id"] in live else {}
+        params: dict[str, Any] = {"link": live[row["id"]]} if row["id"] in live else {}
         status_value = row["status"]
         out.append(
             {
