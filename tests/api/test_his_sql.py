@@ -264,3 +264,14 @@ def test_the_api_pages_the_same_rows(families: dict[str, Any], as_user: Any, ver
                     for row in seen
                 ]
         assert seen == everything, path
+
+
+@pytest.mark.parametrize("text", ["7.8000", "7.8", "100", "-0.0001", "0E-4", "12345678.1234", "1.23456"])
+def test_decimals_answer_as_drf(text: str) -> None:
+    from rest_framework import serializers
+
+    from health_f0.api.apis.his import _decimal
+
+    drf = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
+    assert _decimal(Decimal(text)) == drf.to_representation(Decimal(text))
+    assert _decimal(None) is None

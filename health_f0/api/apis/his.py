@@ -21,6 +21,7 @@ Conventions of these operations:
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -31,10 +32,12 @@ from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from health_f0.api.apis.common import own_patient, own_patient_filter, paginate, paginated_list
 from health_f0.api.apis.monitoring import IsPatientAccount, PatientRefSerializer
+from health_f0.api.fast import datetimes
 from health_f0.api.permissions import HasOwnPassword
 from health_f0.api.rows import iso_datetime
 from health_f0.api.schema import error_responses
@@ -242,8 +245,20 @@ VISIT_COLUMNS = (
 _DECIMAL = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
 
 
+_DECIMAL_AS_IS = getattr(_DECIMAL, "coerce_to_string", api_settings.COERCE_DECIMAL_TO_STRING) and not (
+    _DECIMAL.localize
+)
+
+
 def _decimal(value: Any) -> Any:
-    return None if value is None else _DECIMAL.to_representation(value)
+    """DecimalField(max_digits=14, decimal_places=4)'s answer: a value read from a DECIMAL(14, 4) column has
+    four decimal places already (quantizing changes nothing), so it is written as it is; anything else goes
+    through DRF's field."""
+    if value is None:
+        return None
+    if _DECIMAL_AS_IS and type(value) is Decimal and value.as_tuple().exponent == -4:
+        return f"{value:f}"
+    return _DECIMAL.to_representation(value)
 
 
 def _flag_labels() -> dict[str, str]:
@@ -264,20 +279,23 @@ def _ref_rows(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     )
 
 
-def _report_ref(row: dict[str, Any]) -> dict[str, Any] | None:
+def _report_ref(row: dict[str, Any], iso: Callable[[Any], Any] = iso_datetime) -> dict[str, Any] | None:
     if row["report_id"] is None:
         return None
     return {
         "id": str(row["report__public_id"]),
         "name": row["report__name"],
         "status": row["report__status"],
-        "issued": iso_datetime(row["report__issued_at"]),
+        "issued": iso(row["report__issued_at"]),
         "conclusion": row["report__conclusion"],
     }
 
 
-def visit_lab_result_row(row: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
-    """VisitLabResultSerializer's answer from a `.values(*VISIT_LAB_RESULT_COLUMNS)` row."""
+def visit_lab_result_row(
+    row: dict[str, Any], labels: dict[str, str], iso: Callable[[Any], Any] = iso_datetime
+) -> dict[str, Any]:
+    """VisitLabResultSerializer's answer from a `.values(*VISIT_LAB_RESULT_COLUMNS)` row (`iso`: a page's
+    api.fast.datetimes())."""
     flag = row["flag"]
     return {
         "id": str(row["public_id"]),
@@ -290,14 +308,14 @@ def visit_lab_result_row(row: dict[str, Any], labels: dict[str, str]) -> dict[st
         "reference_text": row["reference_text"],
         "flag": flag,
         "flag_label": labels.get(flag, flag),
-        "observed_at": iso_datetime(row["observed_at"]),
-        "report": _report_ref(row),
+        "observed_at": iso(row["observed_at"]),
+        "report": _report_ref(row, iso),
     }
 
 
 def lab_result_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """HisLabResultSerializer's answer from `.values(*LAB_RESULT_COLUMNS)` rows."""
-    labels = _flag_labels()
+    labels, iso = _flag_labels(), datetimes()
     out = []
     for row in rows:
         flag = row["flag"]
@@ -321,9 +339,9 @@ def lab_result_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "flag_label": labels.get(flag, flag),
                 "out_of_range": flag in (LabFlag.HIGH, LabFlag.LOW),
                 "conclusion": row["conclusion"],
-                "observed_at": iso_datetime(row["observed_at"]),
+                "observed_at": iso(row["observed_at"]),
                 "source": row["source"],
-                "report": _report_ref(row),
+                "report": _report_ref(row, iso),
             }
         )
     return out
@@ -334,7 +352,7 @@ def visit_rows(
 ) -> list[dict[str, Any]]:
     """HisVisitSerializer's answer (HisVisitV2Serializer's with `totals`) from `.values(*VISIT_COLUMNS)` rows
     and each visit's lab result rows (VISIT_LAB_RESULT_COLUMNS) by visit id."""
-    labels = _flag_labels()
+    labels, iso = _flag_labels(), datetimes()
     out = []
     for row in rows:
         patient, facility = _ref_rows(row)
@@ -344,12 +362,12 @@ def visit_rows(
             "facility": facility,
             "department_code": row["department_code"],
             "department_name": row["department_name"],
-            "admitted_at": iso_datetime(row["admitted_at"]),
-            "discharged_at": iso_datetime(row["discharged_at"]),
+            "admitted_at": iso(row["admitted_at"]),
+            "discharged_at": iso(row["discharged_at"]),
             "diagnosis_text": row["diagnosis_text"],
             "icd10": row["icd10"],
             "source": row["source"],
-            "lab_results": [visit_lab_result_row(r, labels) for r in results.get(row["id"], ())],
+            "lab_results": [visit_lab_result_row(r, labels, iso) for r in results.get(row["id"], ())],
         }
         if totals is not None:
             item["lab_results_total"] = totals.get(row["id"], 0)
@@ -361,7 +379,7 @@ def link_request_rows(rows: list[dict[str, Any]], user: Any) -> list[dict[str, A
     """HisLinkRequestSerializer's answer from his.sql.link_requests rows; `actions` from the link workflow
     (LINK_WORKFLOW.available) on each request as its patient's account asks, the live links of the page's
     linked requests read in one statement."""
-    labels = {value: str(label) for value, label in LinkStatus.choices}
+    labels, iso = {value: str(label) for value, label in LinkStatus.choices}, datetimes()
     linked = [row["id"] for row in rows if row["status"] == LinkStatus.LINKED]
     live = selectors.live_links_of_requests(request_ids=linked) if linked else {}
     out = []
@@ -393,8 +411,8 @@ def link_request_rows(rows: list[dict[str, Any]], user: Any) -> list[dict[str, A
                 "channel": row["channel"],
                 "auto_linked": row["auto_linked"],
                 "reason": row["reason"],
-                "created_at": iso_datetime(row["created_at"]),
-                "decided_at": iso_datetime(row["decided_at"]),
+                "created_at": iso(row["created_at"]),
+                "decided_at": iso(row["decided_at"]),
                 "actions": LINK_WORKFLOW.available(subject, user, **params),
             }
         )
