@@ -5,8 +5,9 @@ hospitals.
 Conventions of these operations:
 
 * Patient accounts only: staff tokens answer 403 (they read HIS data through the desk, audited there).
-* Records come from his.selectors, which read through facilities.access.his_records_for: only the caller's
-  own and family patients' rows from active links; after an unlink that hospital's data is gone from here.
+* Records come from his.selectors, which read through facilities.access.his_records_for (the lists: its SQL
+  writing, his_records_sql, in his/sql): only the caller's own and family patients' rows from active links;
+  after an unlink that hospital's data is gone from here.
 * `?patient=<id>` narrows to one family member; an id that is not one of the caller's patients answers 400
   on `patient` (like the appointments API), a malformed one too.
 * POST /his-links asks the HIS at once: an exact match (one HIS patient whose identifier, name and date of

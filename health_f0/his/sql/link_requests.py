@@ -3,9 +3,10 @@ requests of the account's own and family patients (access.own_patients_sql), new
 and facility, as a `core.sqllist.SqlList` paged like the ORM queryset; and the active links of the page's
 requests in one statement (the unlink action's `already_unlinked` guard reads a request's live link).
 
-Why not the ORM: building and compiling the queryset and one query per linked request for its live link cost
-more CPU than MariaDB needs to answer them (the figures are in the issue 11 hand-back of this change:
-in-process CPU per request, 100k set).
+Why not the ORM: building and compiling the queryset, model instances through a compiled serializer and one
+query per linked request for its live link cost more CPU than MariaDB needs to answer them. In-process worker
+CPU per request, 100k-patient set (bench/list_inproc.py, same-minute pairs), before -> after: v1 4.5 -> 1.7 ms,
+v2 3.0 -> 1.4 ms.
 """
 
 from __future__ import annotations
