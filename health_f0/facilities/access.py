@@ -508,6 +508,66 @@ def his_records_for(user: Any, model: Any = None) -> QuerySet[Any]:
     return model.objects.filter(pairs)
 
 
+def own_patients_sql(user: Any, patient_column: str) -> tuple[str, list[Any]]:
+    """`own_patients_for`'s rule as one SQL condition on `patient_column` (a qualified patient id column), with
+    its parameters, for the lists written as constant SQL (core/sqllist.py): the account's own and family
+    patients (own_or_family_sql), never for a staff account (_NOT_STAFF_SQL); nothing for anonymous users
+    and superusers."""
+    if not getattr(user, "is_authenticated", False) or user.is_superuser:
+        return "1 = 0", []
+    own, params = own_or_family_sql(user)
+    return (
+        f"{patient_column} IN (SELECT id FROM patients_patient WHERE {own} AND {_NOT_STAFF_SQL})",  # noqa: S608
+        [*params, user.pk],
+    )
+
+
+_HIS_ACTIVE_PAIRS_SQL = "SELECT patient_id, facility_id FROM his_hislink WHERE active AND "
+
+
+def his_records_sql(user: Any, patient_column: str, facility_column: str) -> tuple[str, list[Any]]:
+    """`his_records_for`'s rule for the imported records of a patient (HisVisit, HisLabResult, HisLabReport,
+    HisReexamSlip; not HisLink nor ImportRun) as one SQL condition on the row's qualified patient and facility
+    id columns, with its parameters, for the lists written as constant SQL (core/sqllist.py). Staff: the
+    facilities where they read HIS data, a restricted patient's rows only where their role reads restricted
+    records. A patient account: the (patient, facility) pairs of its own and family patients' active links,
+    read here in one constant statement (the ORM rule reads them too) and bound as parameters, so the list's
+    statement stays an index range of one patient's rows."""
+    if is_staff_member(user):
+        if user.is_superuser:
+            return "1 = 1", []
+        from health_f0.privacy.models import ProcessingRestriction
+
+        readers, others = _restricted_split(user, HIS_READER_ROLES)
+        terms: list[str] = []
+        params: list[Any] = []
+        if readers:
+            terms.append(f"{facility_column} IN ({', '.join(['%s'] * len(readers))})")
+            params.extend(sorted(readers))
+        if others:
+            table = ProcessingRestriction._meta.db_table
+            terms.append(
+                f"({facility_column} IN ({', '.join(['%s'] * len(others))}) AND NOT EXISTS "  # noqa: S608
+                f"(SELECT 1 FROM {table} pr WHERE pr.patient_id = {patient_column}))"
+            )
+            params.extend(sorted(others))
+        if not terms:
+            return "1 = 0", []
+        return "(" + " OR ".join(terms) + ")", params
+    if not getattr(user, "is_authenticated", False):
+        return "1 = 0", []
+    from django.db import connection
+
+    own, own_params = own_patients_sql(user, "patient_id")
+    with connection.cursor() as cursor:
+        cursor.execute(_HIS_ACTIVE_PAIRS_SQL + own, own_params)
+        pairs = sorted(cursor.fetchall())
+    if not pairs:
+        return "1 = 0", []
+    term = f"({patient_column} = %s AND {facility_column} = %s)"
+    return "(" + " OR ".join([term] * len(pairs)) + ")", [value for pair in pairs for value in pair]
+
+
 # --- Personal-data rights (health_f0.privacy): requests, consents, exports, restricted records. ---------
 
 # Who answers withdrawal and deletion requests: the head of the station managing the patient (home care), the

@@ -494,3 +494,95 @@ def first_lab_results_of(*, user: Any, visit_ids: list[int], per_visit: int) -> 
         .filter(position__lte=per_visit)
         .order_by("visit_id", "name", "id")
     )
+
+
+# --- The patient's lists as constant SQL (issue 11: his/sql; API /visits, /lab-results, /his-links) -----------
+
+
+@dataclass(frozen=True)
+class RecordScope:
+    """access.his_records_sql for one request: the rule written once (a patient's active links read once) and
+    put on the columns of each statement that needs it (a page of visits, then their lab results)."""
+
+    sql: str
+    params: tuple[Any, ...]
+
+    _PATIENT = "{patient}"
+    _FACILITY = "{facility}"
+
+    @classmethod
+    def of(cls, user: Any) -> RecordScope:
+        sql, params = access.his_records_sql(user, cls._PATIENT, cls._FACILITY)
+        return cls(sql, tuple(params))
+
+    def on(self, patient_column: str, facility_column: str) -> tuple[str, list[Any]]:
+        sql = self.sql.replace(self._PATIENT, patient_column).replace(self._FACILITY, facility_column)
+        return sql, list(self.params)
+
+
+def visit_rows_for(*, scope: RecordScope, patient: Any = None) -> Any:
+    """visits_for as a core.sqllist.SqlList of dicts (his/sql/visits.py), in his.sql.visits.VISIT_ORDER
+    (newest admission first, visits without a time last)."""
+    from health_f0.his.sql import visits
+
+    return visits.visits(
+        scope.on("v.patient_id", "v.facility_id"), patient.pk if patient is not None else None
+    )
+
+
+def visit_lab_result_rows(*, visit_ids: list[int]) -> list[dict[str, Any]]:
+    """Every lab result of these visits (the caller's: v1's list), by visit then name, with their report."""
+    from health_f0.his.sql import visits
+
+    return visits.lab_results_of(visit_ids)
+
+
+def first_lab_result_rows_of(
+    *, scope: RecordScope, visit_ids: list[int], per_visit: int
+) -> list[dict[str, Any]]:
+    """first_lab_results_of as dicts (his/sql/visits.py): the first `per_visit` results of each visit that the
+    scope keeps, not of a withdrawn report, each with `visit_total`; by visit then name."""
+    from health_f0.his.sql import visits
+
+    return visits.first_lab_results_of(
+        visit_ids,
+        scope.on("r.patient_id", "r.facility_id"),
+        per_visit=per_visit,
+        withdrawn=WITHDRAWN_REPORT_STATUSES,
+    )
+
+
+def lab_result_rows_for(
+    *, user: Any, patient: Any = None, out_of_range_only: bool = False, visit_public_id: Any = None
+) -> Any:
+    """lab_results_for(by_report=True), optionally of one visit (by its public id), as a core.sqllist.SqlList
+    of dicts (his/sql/lab_results.py) in LAB_ORDER."""
+    from health_f0.his.sql import lab_results
+
+    return lab_results.lab_results(
+        RecordScope.of(user).on("r.patient_id", "r.facility_id"),
+        ordering=LAB_ORDER,
+        withdrawn=WITHDRAWN_REPORT_STATUSES,
+        patient_id=patient.pk if patient is not None else None,
+        flags=(LabFlag.HIGH.value, LabFlag.LOW.value) if out_of_range_only else (),
+        visit_public_id=visit_public_id,
+    )
+
+
+def link_request_rows_for(*, user: Any, patient: Any = None) -> Any:
+    """A patient account's link_requests_for as a core.sqllist.SqlList of dicts (his/sql/link_requests.py),
+    newest first. Patient accounts only: staff read the requests of their facilities through the desk."""
+    from health_f0.his.sql import link_requests
+
+    if access.is_staff_member(user):
+        raise ValueError("link_request_rows_for is the patient's list")
+    scope = access.own_patients_sql(user, "r.patient_id")
+    return link_requests.link_requests(scope, patient.pk if patient is not None else None)
+
+
+def live_links_of_requests(*, request_ids: list[int]) -> dict[int, HisLink]:
+    """The active link of each of these link requests that has one, by request id (one statement: the unlink
+    action's `already_unlinked` guard reads it, his.transitions.LIVE_LINK)."""
+    from health_f0.his.sql import link_requests
+
+    return link_requests.active_links_of(request_ids)

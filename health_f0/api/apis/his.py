@@ -5,8 +5,9 @@ hospitals.
 Conventions of these operations:
 
 * Patient accounts only: staff tokens answer 403 (they read HIS data through the desk, audited there).
-* Records come from his.selectors, which read through facilities.access.his_records_for: only the caller's
-  own and family patients' rows from active links; after an unlink that hospital's data is gone from here.
+* Records come from his.selectors, which read through facilities.access.his_records_for (the lists: its SQL
+  writing, his_records_sql, in his/sql): only the caller's own and family patients' rows from active links;
+  after an unlink that hospital's data is gone from here.
 * `?patient=<id>` narrows to one family member; an id that is not one of the caller's patients answers 400
   on `patient` (like the appointments API), a malformed one too.
 * POST /his-links asks the HIS at once: an exact match (one HIS patient whose identifier, name and date of
@@ -21,6 +22,7 @@ Conventions of these operations:
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -31,21 +33,21 @@ from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from health_f0.api.apis.common import own_patient, own_patient_filter, paginate, paginated_list
 from health_f0.api.apis.monitoring import IsPatientAccount, PatientRefSerializer
-from health_f0.api.fast import compiled
+from health_f0.api.fast import datetimes
 from health_f0.api.permissions import HasOwnPassword
 from health_f0.api.rows import iso_datetime
 from health_f0.api.schema import error_responses
 from health_f0.api.versioning import V2
 from health_f0.core.exceptions import DomainError
-from health_f0.core.keyset import time_key
 from health_f0.facilities.models import Facility
 from health_f0.his import selectors
 from health_f0.his.models import (
-    HisLabResult,
+    HisLinkRequest,
     IdentifierType,
     LabFlag,
     LinkChannel,
@@ -244,8 +246,20 @@ VISIT_COLUMNS = (
 _DECIMAL = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
 
 
+_DECIMAL_AS_IS = getattr(_DECIMAL, "coerce_to_string", api_settings.COERCE_DECIMAL_TO_STRING) and not (
+    _DECIMAL.localize
+)
+
+
 def _decimal(value: Any) -> Any:
-    return None if value is None else _DECIMAL.to_representation(value)
+    """DecimalField(max_digits=14, decimal_places=4)'s answer: a value read from a DECIMAL(14, 4) column has
+    four decimal places already (quantizing changes nothing), so it is written as it is; anything else goes
+    through DRF's field."""
+    if value is None:
+        return None
+    if _DECIMAL_AS_IS and type(value) is Decimal and value.as_tuple().exponent == -4:
+        return f"{value:f}"
+    return _DECIMAL.to_representation(value)
 
 
 def _flag_labels() -> dict[str, str]:
@@ -266,20 +280,23 @@ def _ref_rows(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     )
 
 
-def _report_ref(row: dict[str, Any]) -> dict[str, Any] | None:
+def _report_ref(row: dict[str, Any], iso: Callable[[Any], Any] = iso_datetime) -> dict[str, Any] | None:
     if row["report_id"] is None:
         return None
     return {
         "id": str(row["report__public_id"]),
         "name": row["report__name"],
         "status": row["report__status"],
-        "issued": iso_datetime(row["report__issued_at"]),
+        "issued": iso(row["report__issued_at"]),
         "conclusion": row["report__conclusion"],
     }
 
 
-def visit_lab_result_row(row: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
-    """VisitLabResultSerializer's answer from a `.values(*VISIT_LAB_RESULT_COLUMNS)` row."""
+def visit_lab_result_row(
+    row: dict[str, Any], labels: dict[str, str], iso: Callable[[Any], Any] = iso_datetime
+) -> dict[str, Any]:
+    """VisitLabResultSerializer's answer from a `.values(*VISIT_LAB_RESULT_COLUMNS)` row (`iso`: a page's
+    api.fast.datetimes())."""
     flag = row["flag"]
     return {
         "id": str(row["public_id"]),
@@ -292,14 +309,14 @@ def visit_lab_result_row(row: dict[str, Any], labels: dict[str, str]) -> dict[st
         "reference_text": row["reference_text"],
         "flag": flag,
         "flag_label": labels.get(flag, flag),
-        "observed_at": iso_datetime(row["observed_at"]),
-        "report": _report_ref(row),
+        "observed_at": iso(row["observed_at"]),
+        "report": _report_ref(row, iso),
     }
 
 
 def lab_result_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """HisLabResultSerializer's answer from `.values(*LAB_RESULT_COLUMNS)` rows."""
-    labels = _flag_labels()
+    labels, iso = _flag_labels(), datetimes()
     out = []
     for row in rows:
         flag = row["flag"]
@@ -323,9 +340,9 @@ def lab_result_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "flag_label": labels.get(flag, flag),
                 "out_of_range": flag in (LabFlag.HIGH, LabFlag.LOW),
                 "conclusion": row["conclusion"],
-                "observed_at": iso_datetime(row["observed_at"]),
+                "observed_at": iso(row["observed_at"]),
                 "source": row["source"],
-                "report": _report_ref(row),
+                "report": _report_ref(row, iso),
             }
         )
     return out
@@ -336,7 +353,7 @@ def visit_rows(
 ) -> list[dict[str, Any]]:
     """HisVisitSerializer's answer (HisVisitV2Serializer's with `totals`) from `.values(*VISIT_COLUMNS)` rows
     and each visit's lab result rows (VISIT_LAB_RESULT_COLUMNS) by visit id."""
-    labels = _flag_labels()
+    labels, iso = _flag_labels(), datetimes()
     out = []
     for row in rows:
         patient, facility = _ref_rows(row)
@@ -346,16 +363,60 @@ def visit_rows(
             "facility": facility,
             "department_code": row["department_code"],
             "department_name": row["department_name"],
-            "admitted_at": iso_datetime(row["admitted_at"]),
-            "discharged_at": iso_datetime(row["discharged_at"]),
+            "admitted_at": iso(row["admitted_at"]),
+            "discharged_at": iso(row["discharged_at"]),
             "diagnosis_text": row["diagnosis_text"],
             "icd10": row["icd10"],
             "source": row["source"],
-            "lab_results": [visit_lab_result_row(r, labels) for r in results.get(row["id"], ())],
+            "lab_results": [visit_lab_result_row(r, labels, iso) for r in results.get(row["id"], ())],
         }
         if totals is not None:
             item["lab_results_total"] = totals.get(row["id"], 0)
         out.append(item)
+    return out
+
+
+def link_request_rows(rows: list[dict[str, Any]], user: Any) -> list[dict[str, Any]]:
+    """HisLinkRequestSerializer's answer from his.sql.link_requests rows; `actions` from the link workflow
+    (LINK_WORKFLOW.available) on each request as its patient's account asks, the live links of the page's
+    linked requests read in one statement."""
+    labels, iso = {value: str(label) for value, label in LinkStatus.choices}, datetimes()
+    linked = [row["id"] for row in rows if row["status"] == LinkStatus.LINKED]
+    live = selectors.live_links_of_requests(request_ids=linked) if linked else {}
+    out = []
+    for row in rows:
+        patient, facility = _ref_rows(row)
+        # What the workflow reads of a request: its state, facility, patient (account, bond) and sender.
+        subject = HisLinkRequest(
+            id=row["id"],
+            status=row["status"],
+            patient=Patient(
+                id=row["patient_id"],
+                account_id=row["patient__account_id"],
+                verified_phone=row["patient__verified_phone"],
+            ),
+            facility=Facility(id=row["facility_id"]),
+            created_by_id=row["created_by_id"],
+        )
+        params: dict[str, Any] = {"link": live[row["id"]]} if row["id"] in live else {}
+        status_value = row["status"]
+        out.append(
+            {
+                "id": str(row["public_id"]),
+                "status": status_value,
+                "status_label": labels.get(status_value, status_value),
+                "identifier_type": row["identifier_type"],
+                "identifier": row["identifier"],
+                "facility": facility,
+                "patient": patient,
+                "channel": row["channel"],
+                "auto_linked": row["auto_linked"],
+                "reason": row["reason"],
+                "created_at": iso(row["created_at"]),
+                "decided_at": iso(row["decided_at"]),
+                "actions": LINK_WORKFLOW.available(subject, user, **params),
+            }
+        )
     return out
 
 
@@ -381,9 +442,8 @@ class HisLinkListApi(PatientApi):
         return paginate(
             request,
             self,
-            selectors.link_requests_for(user=request.user, patient=patient),
-            ordering=("-created_at", "-id"),
-            serialize=compiled(HisLinkRequestSerializer, {"request": request}),
+            selectors.link_request_rows_for(user=request.user, patient=patient),
+            serialize=lambda page: link_request_rows(page, request.user),
         )
 
 
@@ -490,32 +550,24 @@ class HisVisitV2Serializer(HisVisitSerializer):
 
 
 def _visit_page_v1(page: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A v1 page of visits with every lab result of each (by name, with their report), in one query: the
-    results of visits the caller may read, as the prefetch of the model list had them."""
+    """A v1 page of visits with every lab result of each (by name, with their report), in one statement."""
     by_visit: dict[int, list[dict[str, Any]]] = {}
-    if page:
-        rows = (
-            HisLabResult.objects.filter(visit_id__in=[row["id"] for row in page])
-            .order_by("visit_id", "name", "id")
-            .values(*VISIT_LAB_RESULT_COLUMNS)
-        )
-        for result in rows:
-            by_visit.setdefault(result["visit_id"], []).append(result)
+    for result in selectors.visit_lab_result_rows(visit_ids=[row["id"] for row in page]):
+        by_visit.setdefault(result["visit_id"], []).append(result)
     return visit_rows(page, by_visit)
 
 
-def _visit_page_v2(user: Any, page: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _visit_page_v2(scope: selectors.RecordScope, page: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A v2 page of visits, each with its first VISIT_LAB_RESULTS_SHOWN lab results and their total, read in one
-    query whatever the visits hold."""
+    statement whatever the visits hold."""
     by_visit: dict[int, list[dict[str, Any]]] = {}
     totals: dict[int, int] = {}
-    if page:
-        rows = selectors.first_lab_results_of(
-            user=user, visit_ids=[row["id"] for row in page], per_visit=VISIT_LAB_RESULTS_SHOWN
-        ).values(*VISIT_LAB_RESULT_COLUMNS, "visit_total")
-        for result in rows:
-            by_visit.setdefault(result["visit_id"], []).append(result)
-            totals[result["visit_id"]] = result["visit_total"]
+    rows = selectors.first_lab_result_rows_of(
+        scope=scope, visit_ids=[row["id"] for row in page], per_visit=VISIT_LAB_RESULTS_SHOWN
+    )
+    for result in rows:
+        by_visit.setdefault(result["visit_id"], []).append(result)
+        totals[result["visit_id"]] = result["visit_total"]
     return visit_rows(page, by_visit, totals)
 
 
@@ -537,21 +589,19 @@ class HisVisitListApi(PatientApi):
         filters = RecordFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         patient = own_patient_filter(request.user, filters.validated_data.get("patient"))
+        # The scope (a patient's active links) is read once for the visits and their lab results.
+        scope = selectors.RecordScope.of(request.user)
         serialize: Callable[[list[Any]], Any]
         if request.version == V2:
 
             def serialize_v2(page: list[Any]) -> Any:
-                return _visit_page_v2(request.user, page)
+                return _visit_page_v2(scope, page)
 
             serialize = serialize_v2
         else:
             serialize = _visit_page_v1
-        visits = (
-            selectors.visits_for(user=request.user, patient=patient)
-            .annotate(admitted_sort=time_key("admitted_at"))
-            .values(*VISIT_COLUMNS, "admitted_sort")
-        )
-        return paginate(request, self, visits, ordering=("-admitted_sort", "-id"), serialize=serialize)
+        visits = selectors.visit_rows_for(scope=scope, patient=patient)
+        return paginate(request, self, visits, serialize=serialize)
 
 
 class HisLabResultListApi(PatientApi):
@@ -575,16 +625,11 @@ class HisLabResultListApi(PatientApi):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         patient = own_patient_filter(request.user, filters.validated_data.get("patient"))
-        results = selectors.lab_results_for(
-            user=request.user, patient=patient, out_of_range_only=filters.validated_data["out_of_range"]
+        results = selectors.lab_result_rows_for(
+            user=request.user,
+            patient=patient,
+            out_of_range_only=filters.validated_data["out_of_range"],
+            visit_public_id=filters.validated_data.get("visit"),
         )
-        if "visit" in filters.validated_data:
-            results = results.filter(visit__public_id=filters.validated_data["visit"])
-        return paginate(
-            request,
-            self,
-            results.values(*LAB_RESULT_COLUMNS),
-            # Newest report first, a report's results by name: an index range (selectors.LAB_ORDER).
-            ordering=selectors.LAB_ORDER,
-            serialize=lab_result_rows,
-        )
+        # Newest report first, a report's results by name: an index range (selectors.LAB_ORDER).
+        return paginate(request, self, results, serialize=lab_result_rows)

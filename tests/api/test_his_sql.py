@@ -1,0 +1,277 @@
+"""The patient's HIS lists written as constant SQL (his/sql, issue 11) give exactly the rows of the ORM queries
+they replace — visits, their lab results (v1 every one, v2 the first few with their total), lab results with
+each filter, link requests with their actions — and page with the same cursors, for the account's own
+patient, a family member's account, another family's account (never the first family's rows) and a patient
+under a processing restriction (a patient keeps access to their own records). Staff tokens answer 403
+(tests/api/test_his_api.py); the scope rule written as SQL agrees with the ORM's for every persona
+(tests/security/test_his_records_sql.py)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from health_f0.api.apis.his import (
+    LAB_RESULT_COLUMNS,
+    VISIT_COLUMNS,
+    VISIT_LAB_RESULT_COLUMNS,
+    HisLinkRequestSerializer,
+)
+from health_f0.core.keyset import Keyset, time_key
+from health_f0.core.sqllist import SqlList
+from health_f0.facilities.models import Facility
+from health_f0.his import selectors
+from health_f0.his.models import HisLabReport, HisLabResult, HisLink, HisLinkRequest, HisVisit
+from health_f0.his.sql import lab_results as sql_lab_results
+from health_f0.his.sql import link_requests as sql_link_requests
+from health_f0.his.sql import visits as sql_visits
+from health_f0.his.tests.conftest import make_patient
+from health_f0.patients.models import Patient
+from health_f0.privacy.models import ProcessingRestriction
+from tests.api.test_his_api import hung, records, relative  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.django_db
+
+User = get_user_model()
+
+
+@pytest.fixture
+def families(hung: Patient, ttyt: Facility) -> dict[str, Any]:  # noqa: F811 - the fixture
+    """Hung and his child (one family, the child restricted), a stranger with an account (another family);
+    visits with results, a visit without a time, a report withdrawn, a result of no visit, link requests in
+    every state."""
+    hd = Facility.objects.get(code="TTYT-HD")
+    child = relative(hung)
+    stranger = make_patient(name="Trần Văn Lạ", account=User.objects.create_user(username="bn-la"))
+    for n in range(4):
+        records(hung, ttyt, f"H{n}", days_ago=n + 1)
+    visit = records(child, ttyt, "CON", days_ago=2)
+    records(stranger, ttyt, "LA", days_ago=1)
+    HisVisit.objects.create(patient=hung, facility=ttyt, source="fhir", external_id="NO-TIME")
+    same_time = HisVisit.objects.get(external_id="MALK-H0").admitted_at
+    HisVisit.objects.create(
+        patient=hung, facility=ttyt, source="fhir", external_id="TIE", admitted_at=same_time
+    )
+    report = HisLabReport.objects.create(
+        patient=hung,
+        facility=ttyt,
+        source="fhir",
+        external_id="DR-1",
+        name="Sinh hoá máu",
+        status="final",
+        conclusion="Đường huyết cao.",
+        issued_at=timezone.now() - timedelta(days=4),
+    )
+    withdrawn = HisLabReport.objects.create(
+        patient=hung, facility=ttyt, source="fhir", external_id="DR-2", name="Huỷ", status="cancelled"
+    )
+    first = HisVisit.objects.get(external_id="MALK-H3")
+    for n, (name, rep) in enumerate([("HbA1c", report), ("Ure máu", report), ("Glucose huỷ", withdrawn)]):
+        HisLabResult.objects.create(
+            patient=hung,
+            facility=ttyt,
+            source="fhir",
+            external_id=f"O-{n}",
+            name=name,
+            visit=first if n else None,
+            value_number=Decimal("100") if n else None,
+            value="Âm tính" if not n else "",
+            reference_high=Decimal("7.1234"),
+            flag="L" if n == 1 else "",
+            report=rep,
+        )
+    for n in range(6):
+        HisLabResult.objects.create(
+            patient=child,
+            facility=ttyt,
+            source="xml",
+            external_id=f"MALK-CON:x{n}",
+            visit=visit,
+            name=f"Chỉ số {n}",
+            value=str(n),
+            flag="H" if n % 2 else "N",
+            observed_at=visit.admitted_at,
+        )
+    # A hospital Hung's family is not linked with: its records never show.
+    other = Facility.objects.exclude(pk=ttyt.pk).filter(kind=ttyt.kind).first() or hd
+    if other.pk != ttyt.pk:
+        HisVisit.objects.create(patient=hung, facility=other, source="xml", external_id="UNLINKED")
+    ProcessingRestriction.objects.create(
+        patient=child, retain_until=timezone.localdate() + timedelta(days=3650), reason="Lưu trữ hồ sơ"
+    )
+    link = HisLink.objects.get(patient=child)
+    statuses = ["linked", "needs_review", "rejected", "unlinked"]
+    for n, (patient, status) in enumerate(
+        [(hung, s) for s in statuses] + [(child, "linked"), (stranger, "linked")]
+    ):
+        request = HisLinkRequest.objects.create(
+            patient=patient,
+            facility=ttyt,
+            identifier_type="his_code",
+            identifier=f"BN-{n}",
+            status=status,
+            channel="app",
+            reason="Không khớp" if status == "rejected" else "",
+        )
+        if patient == child:
+            link.request = request
+            link.save(update_fields=["request"])
+        elif status == "linked" and patient == hung:
+            HisLink.objects.filter(patient=hung, facility=ttyt).update(request=request)
+    return {"hung": hung, "child": child, "stranger": stranger}
+
+
+def _users(families: dict[str, Any]) -> list[Any]:
+    return [User.objects.get(pk=families[name].account_id) for name in ("hung", "child", "stranger")]
+
+
+def _patients(families: dict[str, Any]) -> list[Any]:
+    return [None, families["hung"], families["child"]]
+
+
+def _walk(listing: Any, ordering: tuple[str, ...], size: int) -> list[tuple[Any, str | None]]:
+    keyset, cursor, seen = Keyset(ordering), None, []
+    while True:
+        if isinstance(listing, SqlList):
+            page = listing.keyset_page(keyset, size=size, cursor=cursor)
+        else:
+            page = keyset.page(listing, size=size, cursor=cursor)
+        seen.append(([row["id"] for row in page.items], page.next_cursor))
+        if not page.has_next:
+            return seen
+        cursor = page.next_cursor
+
+
+def test_the_columns_are_the_api_rows(families: dict[str, Any]) -> None:
+    assert set(sql_visits.VISITS.columns) == {*VISIT_COLUMNS, "admitted_sort"}
+    assert set(sql_visits.ALL_RESULTS.columns) == set(VISIT_LAB_RESULT_COLUMNS)
+    assert set(sql_visits.FIRST_RESULTS.columns) == {*VISIT_LAB_RESULT_COLUMNS, "visit_total"}
+    assert set(sql_lab_results.LAB_RESULTS.columns) == set(LAB_RESULT_COLUMNS)
+
+
+def test_visits_and_their_lab_results_equal_the_orm(families: dict[str, Any]) -> None:
+    shown_any = False
+    for user in _users(families):
+        scope = selectors.RecordScope.of(user)
+        for patient in _patients(families):
+            orm = (
+                selectors.visits_for(user=user, patient=patient)
+                .annotate(admitted_sort=time_key("admitted_at"))
+                .values(*VISIT_COLUMNS, "admitted_sort")
+                .order_by(*sql_visits.VISIT_ORDER)
+            )
+            sql = selectors.visit_rows_for(scope=scope, patient=patient)
+            expected = list(orm)
+            assert sql[0:1000] == expected, (user, patient)
+            assert sql.count() == len(expected)
+            assert sql[1:3] == expected[1:3]
+            assert _walk(sql, sql_visits.VISIT_ORDER, 2) == _walk(orm, sql_visits.VISIT_ORDER, 2)
+            ids = [row["id"] for row in expected]
+            shown_any = shown_any or bool(ids)
+            v1 = HisLabResult.objects.filter(visit_id__in=ids).order_by("visit_id", "name", "id")
+            assert selectors.visit_lab_result_rows(visit_ids=ids) == list(
+                v1.values(*VISIT_LAB_RESULT_COLUMNS)
+            )
+            for per_visit in (1, 3, 20):
+                v2 = selectors.first_lab_results_of(user=user, visit_ids=ids, per_visit=per_visit)
+                rows = selectors.first_lab_result_rows_of(scope=scope, visit_ids=ids, per_visit=per_visit)
+                assert rows == list(v2.values(*VISIT_LAB_RESULT_COLUMNS, "visit_total")), (user, per_visit)
+    assert shown_any
+    # Another family's account sees only its own visit.
+    stranger = _users(families)[2]
+    rows = selectors.visit_rows_for(scope=selectors.RecordScope.of(stranger))[0:100]
+    assert [row["diagnosis_text"] for row in rows] == ["Chẩn đoán LA"]
+
+
+def test_lab_results_equal_the_orm_with_every_filter(families: dict[str, Any]) -> None:
+    visit = HisVisit.objects.get(external_id="MALK-CON")
+    for user in _users(families):
+        for patient in _patients(families):
+            for out_of_range in (False, True):
+                for visit_id in (None, visit.public_id):
+                    orm = selectors.lab_results_for(
+                        user=user, patient=patient, out_of_range_only=out_of_range
+                    )
+                    if visit_id is not None:
+                        orm = orm.filter(visit__public_id=visit_id)
+                    orm = orm.values(*LAB_RESULT_COLUMNS).order_by(*selectors.LAB_ORDER)
+                    sql = selectors.lab_result_rows_for(
+                        user=user, patient=patient, out_of_range_only=out_of_range, visit_public_id=visit_id
+                    )
+                    expected = list(orm)
+                    assert sql[0:1000] == expected, (user, patient, out_of_range, visit_id)
+                    assert sql.count() == len(expected)
+                    assert _walk(sql, selectors.LAB_ORDER, 3) == _walk(orm, selectors.LAB_ORDER, 3)
+    hung_rows = selectors.lab_result_rows_for(user=_users(families)[0])[0:1000]
+    names = {row["name"] for row in hung_rows}
+    assert "Glucose huỷ" not in names and {"HbA1c", "Chỉ số 1", "Glucose H0"} <= names
+    assert not {"Glucose LA", "Ure LA"} & names
+
+
+def test_link_requests_answer_as_the_serializer(
+    families: dict[str, Any], client_api: Any, as_user: Any
+) -> None:
+    from health_f0.api.apis.his import link_request_rows
+
+    for user in _users(families):
+        for patient in _patients(families):
+            orm = list(selectors.link_requests_for(user=user, patient=patient).order_by("-created_at", "-id"))
+            expected = HisLinkRequestSerializer(
+                orm, many=True, context={"request": SimpleNamespace(user=user)}
+            ).data
+            sql = selectors.link_request_rows_for(user=user, patient=patient)
+            assert link_request_rows(sql[0:1000], user) == expected, (user, patient)
+            assert _walk(sql, sql_link_requests.ORDER, 2) == _walk(
+                selectors.link_requests_for(user=user, patient=patient).values("id", "created_at"),
+                sql_link_requests.ORDER,
+                2,
+            )
+    account = _users(families)[0]
+    rows = link_request_rows(selectors.link_request_rows_for(user=account)[0:100], account)
+    assert [row["actions"] for row in rows if row["status"] == "linked"] == [["unlink"], ["unlink"]]
+    assert len(rows) == 5  # Hung's four and his child's; never the stranger's
+    with pytest.raises(ValueError):
+        selectors.link_request_rows_for(user=User.objects.get(username="lienket.his"))
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_the_api_pages_the_same_rows(families: dict[str, Any], as_user: Any, version: str) -> None:
+    """The API's pages follow one another over the whole list (v1 by offset, v2 by cursor)."""
+    client = as_user("bn0000001")
+    for path in ("visits", "lab-results", "his-links"):
+        everything = client.get(f"/api/v1/{path}", {"limit": 200}).json()["results"]
+        assert everything, path
+        seen: list[Any] = []
+        if version == "v1":
+            for offset in range(0, len(everything), 3):
+                seen += client.get(f"/api/v1/{path}", {"limit": 3, "offset": offset}).json()["results"]
+        else:
+            page = client.get(f"/api/v2/{path}", {"limit": 3}).json()
+            seen += page["results"]
+            while page["next"]:
+                page = client.get(page["next"]).json()
+                seen += page["results"]
+            if path == "visits":
+                everything = [{k: v for k, v in row.items() if k != "lab_results"} for row in everything]
+                seen = [
+                    {k: v for k, v in row.items() if k not in ("lab_results", "lab_results_total")}
+                    for row in seen
+                ]
+        assert seen == everything, path
+
+
+@pytest.mark.parametrize("text", ["7.8000", "7.8", "100", "-0.0001", "0E-4", "12345678.1234", "1.23456"])
+def test_decimals_answer_as_drf(text: str) -> None:
+    from rest_framework import serializers
+
+    from health_f0.api.apis.his import _decimal
+
+    drf = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
+    assert _decimal(Decimal(text)) == drf.to_representation(Decimal(text))
+    assert _decimal(None) is None
