@@ -36,6 +36,7 @@ from health_f0.monitoring.models import (
     ReminderLog,
 )
 from health_f0.monitoring.sql import alerts as alerts_sql
+from health_f0.monitoring.sql import episodes as episodes_sql
 
 
 @dataclass(frozen=True)
@@ -413,13 +414,23 @@ def declaration_deadline_for(*, user: Any) -> time:
     return deadline
 
 
+OWN_EPISODE_ORDER: tuple[str, ...] = ("-start_date", "-id")
+
+
 def own_episodes(*, user: Any) -> QuerySet[Episode]:
     """The episodes of the account's own and family patients, newest first."""
     return (
         Episode.objects.filter(patient__in=access.own_patients_for(user))
         .select_related("patient", "facility")
-        .order_by("-start_date", "-id")
+        .order_by(*OWN_EPISODE_ORDER)
     )
+
+
+def own_episode_rows(*, user: Any) -> SqlList:
+    """`own_episodes` as constant SQL (monitoring/sql/episodes.py), for the API's list: rows of the episode's,
+    its patient's and its station's columns, newest first, paged with the same cursors;
+    `episodes_sql.episode_instances` makes Episode instances of a page."""
+    return episodes_sql.own_episodes(user, ordering=OWN_EPISODE_ORDER)
 
 
 def own_episode(*, user: Any, public_id: Any) -> Episode:

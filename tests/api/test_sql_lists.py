@@ -6,7 +6,9 @@ keyset give the same rows and the same cursors as the ORM's Keyset, and v1's cou
 
 - registrations: registration/sql/registrations.py (selectors.registration_queue_rows) vs
   selectors.registration_queue;
-- alerts: monitoring/sql/alerts.py (selectors.alert_list_rows) vs selectors.alert_list.
+- alerts: monitoring/sql/alerts.py (selectors.alert_list_rows) vs selectors.alert_list;
+- the account's episodes: monitoring/sql/episodes.py (selectors.own_episode_rows) vs selectors.own_episodes,
+  for the own patient, a family member, another family, staff and the superuser.
 """
 
 from __future__ import annotations
@@ -204,3 +206,75 @@ def test_alert_rows_are_the_orm_list(username: str, records: dict[str, Any], per
         sql = monitoring_selectors.alert_list_rows(user=_fresh(username), **params)
         seen += len(_agree(orm, sql, monitoring_selectors.ALERT_ORDER))
     assert bool(seen) == (username in SEES_ALERTS), username
+
+
+# --- The account's episodes ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def families(records: dict[str, Any], persona: Any) -> dict[str, Any]:
+    """Patient A's child on the same verified phone (a family: own_patients_for), with an active episode;
+    A's and B's episodes completed with a certificate (the `certificate` action)."""
+    from health_f0.registration.services import RegistrationInput, _create, registration_validate
+
+    own = records["pat_a"]
+    child_input = registration_validate(
+        RegistrationInput(
+            full_name="Nguyễn Minh Khang",
+            date_of_birth=own.date_of_birth.replace(year=2019),
+            sex="male",
+            phone=own.phone,
+            province_code=31,
+            ward_code=10510,
+            test_type="rapid",
+            positive_date=timezone.localdate() - timedelta(days=1),
+            care="caregiver",
+            consent=True,
+            relation="relative",
+            registrant_name="Nguyễn Văn Hùng",
+        )
+    )
+    child_reg = _create(child_input, channel="web", facility=own.facility, actor=None)
+    child = access_records.portal_ready(
+        registration_accept(registration=child_reg, actor=persona("thanhdong.nv")).patient
+    )
+    access_records.certificate_records(
+        records, {"a": persona("thanhdong.nv"), "b": persona("lethanhnghi.nv")}
+    )
+    return {**records, "child": child}
+
+
+def _episode_view(episode: Any, user: Any) -> tuple[Any, ...]:
+    """What the API reads of an episode instance: its fields, its patient's and station's, its actions."""
+    from health_f0.monitoring.transitions import EPISODE_WORKFLOW
+
+    patient, station = episode.patient, episode.facility
+    return (
+        {field.attname: getattr(episode, field.attname) for field in episode._meta.concrete_fields},
+        (patient.pk, patient.public_id, patient.full_name, patient.account_id),
+        (station.pk, station.public_id, station.code, station.name, station.hotline),
+        EPISODE_WORKFLOW.available(episode, user),
+    )
+
+
+@pytest.mark.parametrize(
+    ("username", "count"),
+    [("bn0000001", 2), ("child", 2), ("pat_b", 1), ("thanhdong.nv", 0), ("admin", 0), ("datlich", 0)],
+)
+def test_episode_rows_are_the_orm_list(username: str, count: int, families: dict[str, Any]) -> None:
+    """Own patient (under a processing restriction: the right of access stays), a family member on the same
+    phone, another family, staff and the superuser (none)."""
+    from health_f0.monitoring.sql import episodes as episodes_sql
+
+    if username in families:
+        username = families[username].account.username
+    orm = monitoring_selectors.own_episodes(user=_fresh(username)).values(*episodes_sql.OWN_EPISODES.columns)
+    sql = monitoring_selectors.own_episode_rows(user=_fresh(username))
+    rows = _agree(orm, sql, monitoring_selectors.OWN_EPISODE_ORDER)
+    assert len(rows) == count
+    user = _fresh(username)
+    instances = list(monitoring_selectors.own_episodes(user=user))
+    built = episodes_sql.episode_instances(sql[0:100])
+    assert [_episode_view(e, user) for e in built] == [_episode_view(e, user) for e in instances]
+    if count:
+        assert "certificate" in {action for e in built for action in _episode_view(e, user)[3]}

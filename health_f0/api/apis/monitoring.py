@@ -62,6 +62,7 @@ from health_f0.monitoring.services import (
     declaration_submit,
 )
 from health_f0.monitoring.sql import alerts as alerts_sql
+from health_f0.monitoring.sql import episodes as episodes_sql
 from health_f0.monitoring.transitions import EPISODE_WORKFLOW
 
 TAG_PATIENT = "Theo dõi sức khoẻ tại nhà"
@@ -542,12 +543,14 @@ class EpisodeListApi(PatientApi):
         summary="Các đợt chăm sóc tại nhà của người bệnh và người thân cùng số điện thoại",
     )
     def get(self, request: Request) -> Response:
+        # Constant SQL (monitoring/sql/episodes.py); a page's rows become Episode instances for the serializer
+        # and the workflow's `actions`.
+        to_rows = compiled(EpisodeSerializer, {"request": request})
         return paginate(
             request,
             self,
-            selectors.own_episodes(user=request.user),
-            ordering=("-start_date", "-id"),
-            serialize=compiled(EpisodeSerializer, {"request": request}),
+            selectors.own_episode_rows(user=request.user),
+            serialize=lambda rows: to_rows(episodes_sql.episode_instances(rows)),
         )
 
 
