@@ -46,6 +46,7 @@ from health_f0.api.fast import (
     display,
     text_dict,
     text_list,
+    uuid_text,
 )
 from health_f0.api.permissions import HasOwnPassword, IsPatientAccount, IsStaffMember
 from health_f0.api.rows import iso_date, iso_datetime
@@ -625,18 +626,18 @@ def alert_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     levels = choice_labels(Alert, "level")
     return [
         {
-            "id": str(row["declaration__public_id"]),
+            "id": uuid_text(row["declaration__public_id"]),
             "level": row["level"],
             "level_label": display(levels, row["level"]),
             "reasons": text_list(row["reasons"]),
             "created_at": iso(row["created_at"]),
             "facility": {
-                "id": str(row["facility__public_id"]),
+                "id": uuid_text(row["facility__public_id"]),
                 "code": row["facility__code"],
                 "name": row["facility__name"],
             },
             "patient": {
-                "id": str(row[f"{_PATIENT}public_id"]),
+                "id": uuid_text(row[f"{_PATIENT}public_id"]),
                 "full_name": row[f"{_PATIENT}full_name"],
                 "date_of_birth": iso_date(row[f"{_PATIENT}date_of_birth"]),
                 "phone": display_phone(row[f"{_PATIENT}phone"]),

@@ -24,7 +24,7 @@ from rest_framework.views import APIView
 from health_f0.api import selectors
 from health_f0.api.apis.common import id_parameter, paginate, paginated_list, uuid_or_404, validated
 from health_f0.api.apis.public import RegistrationCreateApi
-from health_f0.api.fast import choice_labels, datetimes, display
+from health_f0.api.fast import choice_labels, datetimes, display, uuid_text
 from health_f0.api.permissions import IsStaffMember
 from health_f0.api.rows import iso_date
 from health_f0.api.schema import error_responses
@@ -140,7 +140,7 @@ def registration_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     eligibilities = choice_labels(Registration, "eligibility")
     return [
         {
-            "id": str(row["public_id"]),
+            "id": uuid_text(row["public_id"]),
             "status": row["status"],
             "status_label": display(statuses, row["status"]),
             "channel": row["channel"],
@@ -154,7 +154,7 @@ def registration_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "facility": None
             if row["facility_id"] is None
             else {
-                "id": str(row["facility__public_id"]),
+                "id": uuid_text(row["facility__public_id"]),
                 "code": row["facility__code"],
                 "name": row["facility__name"],
             },

@@ -7,8 +7,8 @@ of one level, most severe and then oldest first (the ORM list's `severity` CASE,
 the ORM's select_related joined them (declaration, episode, patient; the acknowledging user and the facility's
 reference LEFT JOINed: a LEFT JOIN cannot start from the small facility table, the plan that made MariaDB sort
 a TTYT's every open alert when the ORM joined it). Rows are dicts keyed as `.values()` would key them
-(`episode__patient__full_name`…); `api.apis.monitoring.alert_rows` builds the answer. tests/api/test_sql_lists.py
-checks the rows equal the ORM list's for every persona.
+(`episode__patient__full_name`…), the public ids as text; `api.apis.monitoring.alert_rows` builds the answer.
+tests/api/test_sql_lists.py checks the rows equal the ORM list's for every persona.
 
 Why not the ORM: building and compiling the list's queryset (joins, CASE annotation, keyset filter), its
 `.values()` rows and the page's separate facility query took most of the request's CPU (docs/benchmarks.md,
@@ -61,6 +61,14 @@ def _col(meta: Any, alias: str, name: str) -> Col:
     return Col(f"{alias}.{field.column}", field)
 
 
+def _text(meta: Any, alias: str, name: str) -> Col:
+    """A public id read as the database's text, not converted to a UUID (api.fast.uuid_text formats it)."""
+    field: models.CharField[Any, Any] = models.CharField()
+    field.set_attributes_from_name(name)
+    field.model = meta.model
+    return Col(f"{alias}.{meta.get_field(name).column}", field)
+
+
 _PATIENT = "episode__patient__"
 OPEN_ALERTS = SqlColumns(
     {
@@ -73,25 +81,27 @@ OPEN_ALERTS = SqlColumns(
         "acknowledged_at": _col(_A, "a", "acknowledged_at"),
         "outcome": _col(_A, "a", "outcome"),
         "note": _col(_A, "a", "note"),
-        "declaration__public_id": _col(_D, "d", "public_id"),
+        "declaration__public_id": _text(_D, "d", "public_id"),
         "declaration__answers": _col(_D, "d", "answers"),
         "acknowledged_by__username": _col(_U, "u", "username"),
-        f"{_PATIENT}public_id": _col(_P, "p", "public_id"),
+        f"{_PATIENT}public_id": _text(_P, "p", "public_id"),
         f"{_PATIENT}full_name": _col(_P, "p", "full_name"),
         f"{_PATIENT}date_of_birth": _col(_P, "p", "date_of_birth"),
         f"{_PATIENT}phone": _col(_P, "p", "phone"),
         f"{_PATIENT}ward_name": _col(_P, "p", "ward_name"),
-        "facility__public_id": _col(_F, "f", "public_id"),
+        "facility__public_id": _text(_F, "f", "public_id"),
         "facility__code": _col(_F, "f", "code"),
         "facility__name": _col(_F, "f", "name"),
     }
 )
 FACILITY = f"a.{_A.get_field('facility').column}"
+# The declaration and the patient are LEFT JOINed although every alert has both (NOT NULL foreign keys): the
+# same rows, and v1's COUNT(*) need not read them (MariaDB drops an unused LEFT JOIN on a unique key).
 FROM = (
     f"{_A.db_table} a "
-    f"INNER JOIN {_D.db_table} d ON d.id = a.{_A.get_field('declaration').column} "
     f"INNER JOIN {_E.db_table} e ON e.id = a.{_A.get_field('episode').column} "
-    f"INNER JOIN {_P.db_table} p ON p.id = e.{_E.get_field('patient').column} "
+    f"LEFT JOIN {_D.db_table} d ON d.id = a.{_A.get_field('declaration').column} "
+    f"LEFT JOIN {_P.db_table} p ON p.id = e.{_E.get_field('patient').column} "
     f"LEFT JOIN {_U.db_table} u ON u.id = a.{_A.get_field('acknowledged_by').column} "
     f"LEFT JOIN {_F.db_table} f ON f.id = {FACILITY}"
 )

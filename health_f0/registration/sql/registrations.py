@@ -4,10 +4,11 @@
 What: the registrations the staff member may see (access.registrations_for's rule, written out by
 `access.facility_scope_sql`), optionally by status and receiving facility, in the queue's stored order
 (selectors.QUEUE_ORDER: queue_rank, -decided_sort, created_at, id — the reg_queue_order indexes), with the
-facility's reference columns LEFT JOINed (a LEFT JOIN cannot start from the facility table, the plan that
-made MariaDB sort a TTYT's whole queue when the facility was joined by the ORM). Rows are dicts keyed as
-`.values()` would key them (`facility__code`…); `api.apis.registrations.registration_rows` builds the answer.
-tests/api/test_sql_lists.py checks the rows equal the ORM queue's for every persona.
+facility's reference columns LEFT JOINed (a LEFT JOIN cannot start from the facility table, the plan that made
+MariaDB sort a TTYT's whole queue when the facility was joined by the ORM). Rows are dicts keyed as
+`.values()` would key them (`facility__code`…), the public ids as text;
+`api.apis.registrations.registration_rows` builds the answer. tests/api/test_sql_lists.py checks the rows
+equal the ORM queue's for every persona.
 
 Why not the ORM: building and compiling the queue's queryset, its `.values()` rows and the page's separate
 facility query were about a third of the request's CPU (in process, 100k data set, 100 rows of the largest
@@ -19,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from django.db import connections, router
+from django.db import connections, models, router
 from django.db.models import Field
 
 from health_f0.core.sqllist import Col, SqlColumns, SqlList
@@ -47,13 +48,21 @@ def _col(name: str) -> Col:
     return Col(f"r.{field.column}", field)
 
 
+def _text(meta: Any, alias: str, name: str) -> Col:
+    """A public id read as the database's text, not converted to a UUID (api.fast.uuid_text formats it)."""
+    field: models.CharField[Any, Any] = models.CharField()
+    field.set_attributes_from_name(name)
+    field.model = meta.model
+    return Col(f"{alias}.{meta.get_field(name).column}", field)
+
+
 QUEUE = SqlColumns(
     {
         "queue_rank": Col("r.queue_rank", _stored("queue_rank")),
         "decided_sort": Col("r.decided_sort", _stored("decided_sort")),
         "created_at": _col("created_at"),
         "id": _col("id"),
-        "public_id": _col("public_id"),
+        "public_id": _text(_R, "r", "public_id"),
         "status": _col("status"),
         "channel": _col("channel"),
         "full_name": _col("full_name"),
@@ -63,7 +72,7 @@ QUEUE = SqlColumns(
         "ward_name": _col("ward_name"),
         "eligibility": _col("eligibility"),
         "facility_id": _col("facility"),
-        "facility__public_id": Col("f.public_id", _F.get_field("public_id")),
+        "facility__public_id": _text(_F, "f", "public_id"),
         "facility__code": Col("f.code", _F.get_field("code")),
         "facility__name": Col("f.name", _F.get_field("name")),
     }
