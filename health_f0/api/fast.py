@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db.models import Manager
@@ -235,6 +236,18 @@ def text_dict(values: Mapping[Any, Any] | None) -> dict[str, Any] | None:
     if values is None:
         return None
     return {str(key): value for key, value in values.items()}
+
+
+def uuid_text(value: Any) -> str | None:
+    """`str(uuid)` of a public id read as text (core.sqllist lists declare public ids as text columns): MariaDB's
+    native uuid type answers the canonical lowercase text already, so no UUID is built for it; 32-hex text
+    (SQLite, char(32) columns) and UUID objects (`.values()` rows) are formatted as str(UUID) formats them.
+    Building 300 UUIDs and their text was ~0.4 ms of a 100-row staff page's CPU (issue 11)."""
+    if value is None:
+        return None
+    if isinstance(value, str) and len(value) == 36:
+        return value
+    return str(value if isinstance(value, UUID) else UUID(value))
 
 
 def facility_refs(ids: Iterable[int | None]) -> dict[int, Row]:

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from health_f0.core.exceptions import NotFound, PermissionDenied
+from health_f0.core.sqllist import SqlList
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.monitoring.models import (
@@ -34,6 +35,8 @@ from health_f0.monitoring.models import (
     QuestionType,
     ReminderLog,
 )
+from health_f0.monitoring.sql import alerts as alerts_sql
+from health_f0.monitoring.sql import episodes as episodes_sql
 
 
 @dataclass(frozen=True)
@@ -411,13 +414,23 @@ def declaration_deadline_for(*, user: Any) -> time:
     return deadline
 
 
+OWN_EPISODE_ORDER: tuple[str, ...] = ("-start_date", "-id")
+
+
 def own_episodes(*, user: Any) -> QuerySet[Episode]:
     """The episodes of the account's own and family patients, newest first."""
     return (
         Episode.objects.filter(patient__in=access.own_patients_for(user))
         .select_related("patient", "facility")
-        .order_by("-start_date", "-id")
+        .order_by(*OWN_EPISODE_ORDER)
     )
+
+
+def own_episode_rows(*, user: Any) -> SqlList:
+    """`own_episodes` as constant SQL (monitoring/sql/episodes.py), for the API's list: rows of the episode's,
+    its patient's and its station's columns, newest first, paged with the same cursors;
+    `episodes_sql.episode_instances` makes Episode instances of a page."""
+    return episodes_sql.own_episodes(user, ordering=OWN_EPISODE_ORDER)
 
 
 def own_episode(*, user: Any, public_id: Any) -> Episode:
@@ -429,16 +442,15 @@ def published_guidance() -> QuerySet[GuidanceDocument]:
     return GuidanceDocument.objects.filter(is_published=True).order_by("order", "title")
 
 
+ALERT_ORDER: tuple[str, ...] = ("-severity", "created_at", "id")
+
+
 def alert_list(*, user: Any, facility: Any = None, level: str | None = None) -> QuerySet[Alert]:
     """Open alerts the staff member watches over, most severe and then oldest first; `facility` (a public
     id) narrows them to that facility and everything under it (a TTYT: all its stations)."""
     qs = access.alerts_for(user).filter(acknowledged_at__isnull=True, episode__status=EpisodeStatus.ACTIVE)
     if facility is not None:
-        # The facility's subtree as ids (one query, as the path was): filtering through a join on the facility
-        # table would let MariaDB start from it and sort every joined row in a temporary table.
-        root = Facility.objects.filter(public_id=facility).values("path")[:1]
-        ids = Facility.objects.filter(path__startswith=Subquery(root)).values_list("id", flat=True)
-        qs = qs.filter(facility_id__in=list(ids))
+        qs = qs.filter(facility_id__in=_subtree_ids(facility))
     if level:
         qs = qs.filter(level=level)
     severity = Case(
@@ -453,7 +465,25 @@ def alert_list(*, user: Any, facility: Any = None, level: str | None = None) -> 
         qs.select_related("episode__patient", "declaration", "acknowledged_by")
         .prefetch_related("facility")
         .annotate(severity=severity)
-        .order_by("-severity", "created_at", "id")
+        .order_by(*ALERT_ORDER)
+    )
+
+
+def _subtree_ids(public_id: Any) -> list[int]:
+    """The ids of a facility (by public id) and everything under it, in one query: filtering through a join on
+    the facility table would let MariaDB start from it and sort every joined row in a temporary table."""
+    root = Facility.objects.filter(public_id=public_id).values("path")[:1]
+    return list(Facility.objects.filter(path__startswith=Subquery(root)).values_list("id", flat=True))
+
+
+def alert_list_rows(*, user: Any, facility: Any = None, level: str | None = None) -> SqlList:
+    """`alert_list` as constant SQL (monitoring/sql/alerts.py), for the API's list: rows are dicts of the list's
+    columns, the patient's and the facility's reference, in the same order, paged with the same cursors."""
+    return alerts_sql.open_alerts(
+        user,
+        facility_ids=_subtree_ids(facility) if facility is not None else None,
+        level=level,
+        ordering=ALERT_ORDER,
     )
 
 

@@ -12,11 +12,13 @@ from django.utils.translation import gettext as _
 
 from health_f0.core.exceptions import DomainError
 from health_f0.core.safe_cache import cache_get, cache_set, cached
+from health_f0.core.sqllist import SqlList
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, FacilityKind, StationWard
 from health_f0.patients import address
 from health_f0.registration.eligibility import BY_SEVERITY, NEEDS_CONFIRMATION
 from health_f0.registration.models import Registration, RegistrationStatus
+from health_f0.registration.sql import registrations as registrations_sql
 
 SERVED_PROVINCES_CACHE_KEY = "registration:served_provinces"
 PRIORITY_VERSION_KEY = "registration:priority:version"
@@ -67,6 +69,12 @@ def registration_queue(
     if facility is not None:
         queryset = queryset.filter(facility__public_id=facility)
     return queryset.order_by(*QUEUE_ORDER)
+
+
+def registration_queue_rows(*, user: Any, status: str | None = None, facility: UUID | None = None) -> SqlList:
+    """`registration_queue` as constant SQL (registration/sql/registrations.py), for the API's list: rows are
+    dicts of the list's columns and the facility's reference, in the same order, paged with the same cursors."""
+    return registrations_sql.queue(user, status=status, facility=facility, ordering=QUEUE_ORDER)
 
 
 def needs_confirmation(registration: Registration) -> bool:

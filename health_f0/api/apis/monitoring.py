@@ -44,9 +44,9 @@ from health_f0.api.fast import (
     compiled,
     datetimes,
     display,
-    facility_refs,
     text_dict,
     text_list,
+    uuid_text,
 )
 from health_f0.api.permissions import HasOwnPassword, IsPatientAccount, IsStaffMember
 from health_f0.api.rows import iso_date, iso_datetime
@@ -62,6 +62,8 @@ from health_f0.monitoring.services import (
     alert_acknowledge,
     declaration_submit,
 )
+from health_f0.monitoring.sql import alerts as alerts_sql
+from health_f0.monitoring.sql import episodes as episodes_sql
 from health_f0.monitoring.transitions import EPISODE_WORKFLOW
 
 TAG_PATIENT = "Theo dõi sức khoẻ tại nhà"
@@ -542,12 +544,14 @@ class EpisodeListApi(PatientApi):
         summary="Các đợt chăm sóc tại nhà của người bệnh và người thân cùng số điện thoại",
     )
     def get(self, request: Request) -> Response:
+        # Constant SQL (monitoring/sql/episodes.py); a page's rows become Episode instances for the serializer
+        # and the workflow's `actions`.
+        to_rows = compiled(EpisodeSerializer, {"request": request})
         return paginate(
             request,
             self,
-            selectors.own_episodes(user=request.user),
-            ordering=("-start_date", "-id"),
-            serialize=compiled(EpisodeSerializer, {"request": request}),
+            selectors.own_episode_rows(user=request.user),
+            serialize=lambda rows: to_rows(episodes_sql.episode_instances(rows)),
         )
 
 
@@ -607,47 +611,33 @@ class AlertSerializer(serializers.Serializer):
         return alert.acknowledged_by.get_username() if alert.acknowledged_by is not None else None
 
 
-# The open-alerts list reads only the columns its rows answer with (`.values()`: no Alert, Declaration,
-# Episode, Patient and User instance per row) through the joins the selector's select_related made anyway
-# (declaration, episode, patient, acknowledging user); the page's stations are fetched apart, as the selector
-# does. `alert_rows` builds AlertSerializer's answer from them (tests/api/test_fast_rows.py).
+# The open-alerts list is read as constant SQL (monitoring/sql/alerts.py: `selectors.alert_list_rows`): only the
+# columns its rows answer with, through the joins the ORM's select_related made (declaration, episode, patient,
+# acknowledging user) and the facility's reference (LEFT JOINed), as dicts keyed like `.values()` rows
+# (ALERT_COLUMNS). `alert_rows` builds AlertSerializer's answer from them (tests/api/test_fast_rows.py,
+# tests/api/test_sql_lists.py).
 _PATIENT = "episode__patient__"
-ALERT_COLUMNS = (
-    "id",
-    "severity",
-    "created_at",
-    "facility_id",
-    "level",
-    "reasons",
-    "acknowledged_at",
-    "outcome",
-    "note",
-    "declaration__public_id",
-    "declaration__answers",
-    "acknowledged_by__username",
-    f"{_PATIENT}public_id",
-    f"{_PATIENT}full_name",
-    f"{_PATIENT}date_of_birth",
-    f"{_PATIENT}phone",
-    f"{_PATIENT}ward_name",
-)
+ALERT_COLUMNS = tuple(name for name in alerts_sql.OPEN_ALERTS.columns if name != "severity")
 
 
 def alert_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """`AlertSerializer`'s answer from `.values()` rows (ALERT_COLUMNS)."""
     iso = datetimes()
-    facilities = facility_refs(row["facility_id"] for row in rows)
     levels = choice_labels(Alert, "level")
     return [
         {
-            "id": str(row["declaration__public_id"]),
+            "id": uuid_text(row["declaration__public_id"]),
             "level": row["level"],
             "level_label": display(levels, row["level"]),
             "reasons": text_list(row["reasons"]),
             "created_at": iso(row["created_at"]),
-            "facility": facilities.get(row["facility_id"]),
+            "facility": {
+                "id": uuid_text(row["facility__public_id"]),
+                "code": row["facility__code"],
+                "name": row["facility__name"],
+            },
             "patient": {
-                "id": str(row[f"{_PATIENT}public_id"]),
+                "id": uuid_text(row[f"{_PATIENT}public_id"]),
                 "full_name": row[f"{_PATIENT}full_name"],
                 "date_of_birth": iso_date(row[f"{_PATIENT}date_of_birth"]),
                 "phone": display_phone(row[f"{_PATIENT}phone"]),
@@ -681,12 +671,10 @@ class AlertListApi(StaffApi):
     def get(self, request: Request) -> Response:
         filters = AlertListApi.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        alerts = selectors.alert_list(user=request.user, **filters.validated_data)
         return paginate(
             request,
             self,
-            alerts.prefetch_related(None).values(*ALERT_COLUMNS),
-            ordering=("-severity", "created_at", "id"),
+            selectors.alert_list_rows(user=request.user, **filters.validated_data),
             serialize=alert_rows,
         )
 

@@ -24,7 +24,7 @@ from rest_framework.views import APIView
 from health_f0.api import selectors
 from health_f0.api.apis.common import id_parameter, paginate, paginated_list, uuid_or_404, validated
 from health_f0.api.apis.public import RegistrationCreateApi
-from health_f0.api.fast import choice_labels, datetimes, display, facility_refs
+from health_f0.api.fast import choice_labels, datetimes, display, uuid_text
 from health_f0.api.permissions import IsStaffMember
 from health_f0.api.rows import iso_date
 from health_f0.api.schema import error_responses
@@ -37,6 +37,7 @@ from health_f0.registration.services import (
     registration_reject,
     registration_transfer,
 )
+from health_f0.registration.sql import registrations as registrations_sql
 from health_f0.registration.transitions import REGISTRATION_WORKFLOW
 
 TAG = "Tiếp nhận đăng ký (nhân viên)"
@@ -125,34 +126,21 @@ class RegistrationDetailSerializer(RegistrationSummarySerializer):
         return REGISTRATION_WORKFLOW.available(registration, request.user, confirm_risk=True)
 
 
-# The queue reads only the columns its rows answer with (`.values()`: no Registration instance per row, and
-# not the ~40 columns of the whole record), plus the order's columns for the keyset cursor; the page's
-# facilities are fetched apart, as the selector does. `registration_rows` builds RegistrationSummarySerializer's
-# answer from them (tests/api/test_fast_rows.py).
-REGISTRATION_COLUMNS = (
-    *(column.lstrip("-") for column in registration_selectors.QUEUE_ORDER),
-    "public_id",
-    "status",
-    "channel",
-    "full_name",
-    "date_of_birth",
-    "sex",
-    "phone",
-    "ward_name",
-    "eligibility",
-    "facility_id",
-)
+# The queue is read as constant SQL (registration/sql/registrations.py: `registration_queue_rows`): only the
+# columns its rows answer with, plus the order's columns for the keyset cursor and the facility's reference
+# (LEFT JOINed), as dicts keyed like `.values()` rows (REGISTRATION_COLUMNS). `registration_rows` builds
+# RegistrationSummarySerializer's answer from them (tests/api/test_fast_rows.py, tests/api/test_sql_lists.py).
+REGISTRATION_COLUMNS = tuple(registrations_sql.QUEUE.columns)
 
 
 def registration_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """`RegistrationSummarySerializer`'s answer from `.values()` rows (REGISTRATION_COLUMNS)."""
     iso = datetimes()
-    facilities = facility_refs(row["facility_id"] for row in rows)
     statuses = choice_labels(Registration, "status")
     eligibilities = choice_labels(Registration, "eligibility")
     return [
         {
-            "id": str(row["public_id"]),
+            "id": uuid_text(row["public_id"]),
             "status": row["status"],
             "status_label": display(statuses, row["status"]),
             "channel": row["channel"],
@@ -163,7 +151,13 @@ def registration_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "ward_name": row["ward_name"],
             "eligibility": row["eligibility"],
             "eligibility_label": display(eligibilities, row["eligibility"]),
-            "facility": facilities.get(row["facility_id"]),
+            "facility": None
+            if row["facility_id"] is None
+            else {
+                "id": uuid_text(row["facility__public_id"]),
+                "code": row["facility__code"],
+                "name": row["facility__name"],
+            },
             "submitted_at": iso(row["created_at"]),
         }
         for row in rows
@@ -192,12 +186,10 @@ class RegistrationListApi(StaffApi):
         filters.is_valid(raise_exception=True)
         # The queue's order on its stored columns (registration.selectors.QUEUE_ORDER): an index order, and
         # columns a keyset can seek on.
-        registrations = registration_selectors.registration_queue(user=request.user, **filters.validated_data)
         return paginate(
             request,
             self,
-            registrations.prefetch_related(None).values(*REGISTRATION_COLUMNS),
-            ordering=registration_selectors.QUEUE_ORDER,
+            registration_selectors.registration_queue_rows(user=request.user, **filters.validated_data),
             serialize=registration_rows,
         )
 

@@ -1,4 +1,5 @@
-"""Constant SQL on monitoring_episode for the declaration hot path (monitoring.services.declaration_submit).
+"""Constant SQL on monitoring_episode: the declaration hot path (monitoring.services.declaration_submit), and
+the account's episodes as a list (GET /api/v1|v2/episodes, below).
 
 What: the patient's active episode (newest first, one row), and the UPDATE that marks the episode declared
 on a local day, counts the declaration and refuses past the daily cap — in one statement, whose row lock
@@ -16,11 +17,16 @@ costs 2.3 ms of worker CPU at 542 req/s, p99 54 ms (100k patients, gthread 2 x 4
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from django.db import connection
+from django.db import connection, router
 
 from health_f0.core.rawsql import fetch_models
+from health_f0.core.sqllist import Col, SqlColumns, SqlList
+from health_f0.facilities import access
+from health_f0.facilities.models import Facility
 from health_f0.monitoring.models import Episode, EpisodeStatus
+from health_f0.patients.models import Patient
 
 _TABLE = Episode._meta.db_table
 
@@ -55,3 +61,84 @@ def mark_declared(episode_id: int, day: date, level: str, now: datetime, *, limi
             [on_day, on_day, level, ops.adapt_datetimefield_value(now), episode_id, on_day, limit],
         )
         return bool(cursor.rowcount)
+
+
+# --- The account's episodes as a list (GET /api/v1|v2/episodes) ----------------------------------------------
+#
+# What: the episodes of the patients a portal account acts for (its own and its family's: the rule of
+# access.own_patients_for, written out by `access.own_or_family_sql` and the staff test access._NOT_STAFF_SQL,
+# as monitoring/sql/patients.py does), newest first, with the patient's and the station's columns the API
+# answers with. `episode_instances` turns a page's rows into Episode instances (patient and station attached),
+# so the API's compiled EpisodeSerializer and EPISODE_WORKFLOW.available (the row's `actions`) read exactly
+# what they read from the ORM's instances. tests/api/test_sql_lists.py checks the rows and instances equal the
+# ORM's (selectors.own_episodes) for every kind of account.
+#
+# Why not the ORM: building and compiling `own_episodes(user)` (two subqueries, two joins) was most of the
+# view's CPU: in process on the 100k data set (home-care patients, one episode each) v2 went from 2.7 to
+# 1.1 ms of CPU per request, v1 from 3.1 to 1.9 (same minute; issue 11).
+
+_P = Patient._meta
+_F = Facility._meta
+_EPISODE_FIELDS = list(Episode._meta.concrete_fields)
+_PATIENT_FIELDS = ["id", "public_id", "full_name", "account", "verified_phone"]
+_FACILITY_FIELDS = ["id", "public_id", "code", "name", "hotline"]
+
+
+def _columns() -> dict[str, Col]:
+    columns = {field.attname: Col(f"e.{field.column}", field) for field in _EPISODE_FIELDS}
+    for name in _PATIENT_FIELDS:
+        field: Any = _P.get_field(name)
+        columns[f"patient__{field.attname}"] = Col(f"ep.{field.column}", field)
+    for name in _FACILITY_FIELDS:
+        field = _F.get_field(name)
+        columns[f"facility__{field.attname}"] = Col(f"ef.{field.column}", field)
+    return columns
+
+
+OWN_EPISODES = SqlColumns(_columns())
+OWN_FROM = (
+    f"{_TABLE} e INNER JOIN {_P.db_table} ep ON ep.id = e.{Episode._meta.get_field('patient').column} "
+    f"INNER JOIN {_F.db_table} ef ON ef.id = e.{Episode._meta.get_field('facility').column}"
+)
+
+
+def own_episodes(user: Any, *, ordering: tuple[str, ...] = ()) -> SqlList:
+    """The episodes of the account's own and family patients (access.own_patients_for), as a `SqlList` of
+    rows for `episode_instances`. Nothing for anonymous users and superusers; staff accounts get none."""
+    if not getattr(user, "is_authenticated", False) or user.is_superuser:
+        return OWN_EPISODES.rows(OWN_FROM, "1 = 0", [], model=Episode, ordering=ordering)
+    family, params = access.own_or_family_sql(user)
+    # The rule's columns are patients_patient's, unqualified: in this subquery they are its own table's.
+    where = (
+        f"e.{Episode._meta.get_field('patient').column} IN (SELECT {_P.pk.column} FROM {_P.db_table} "  # noqa: S608
+        f"WHERE {family} AND {access._NOT_STAFF_SQL})"
+    )
+    return OWN_EPISODES.rows(OWN_FROM, where, [*params, user.pk], model=Episode, ordering=ordering)
+
+
+# Model.from_db takes a subset of the fields in the model's field order.
+_EPISODE_NAMES = [field.attname for field in _EPISODE_FIELDS]
+_PATIENT_NAMES = [field.attname for field in _P.concrete_fields if field.name in _PATIENT_FIELDS]
+_FACILITY_NAMES = [field.attname for field in _F.concrete_fields if field.name in _FACILITY_FIELDS]
+
+
+def episode_instances(rows: list[dict[str, Any]]) -> list[Episode]:
+    """Episode instances of `own_episodes` rows, each with its patient (the columns read: public id, name,
+    account, verified phone; the others deferred) and its station (public id, code, name, hotline) attached,
+    as select_related attaches them."""
+    using = router.db_for_read(Episode)
+    episodes = []
+    for row in rows:
+        episode = Episode.from_db(using, _EPISODE_NAMES, [row[name] for name in _EPISODE_NAMES])
+        patient = Patient.from_db(using, _PATIENT_NAMES, [row[f"patient__{name}"] for name in _PATIENT_NAMES])
+        facility = Facility.from_db(
+            using, _FACILITY_NAMES, [row[f"facility__{name}"] for name in _FACILITY_NAMES]
+        )
+        _PATIENT_CACHE.set_cached_value(episode, patient)
+        _FACILITY_CACHE.set_cached_value(episode, facility)
+        episodes.append(episode)
+    return episodes
+
+
+_PATIENT_CACHE: Any = Episode._meta.get_field("patient")
+_FACILITY_CACHE: Any = Episode._meta.get_field("facility")

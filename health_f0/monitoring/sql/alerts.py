@@ -1,0 +1,131 @@
+"""Constant SQL on monitoring_alert: the staff's open alerts as a list (GET /api/v1|v2/alerts,
+`monitoring.selectors.alert_list_rows`).
+
+What: the open alerts (not acknowledged, episode active) of the facilities the staff member watches over
+(access.alerts_for's rule, written out by `access.facility_scope_sql`), optionally of a facility's subtree and
+of one level, most severe and then oldest first (the ORM list's `severity` CASE, created_at, id), joined as
+the ORM's select_related joined them (declaration, episode, patient; the acknowledging user and the facility's
+reference LEFT JOINed: a LEFT JOIN cannot start from the small facility table, the plan that made MariaDB sort
+a TTYT's every open alert when the ORM joined it). Rows are dicts keyed as `.values()` would key them
+(`episode__patient__full_name`…), the public ids as text; `api.apis.monitoring.alert_rows` builds the answer.
+tests/api/test_sql_lists.py checks the rows equal the ORM list's for every persona.
+
+Why not the ORM: building and compiling the list's queryset (joins, CASE annotation, keyset filter), its
+`.values()` rows and the page's separate facility query took most of the request's CPU (docs/benchmarks.md,
+issue 11).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import models
+
+from health_f0.core.sqllist import Col, SqlColumns, SqlList
+from health_f0.facilities import access
+from health_f0.facilities.models import Facility
+from health_f0.monitoring.models import LEVEL_RANK, Alert, Declaration, Episode, EpisodeStatus
+from health_f0.patients.models import Patient
+
+_A = Alert._meta
+_D = Declaration._meta
+_E = Episode._meta
+_P = Patient._meta
+_F = Facility._meta
+_U = get_user_model()._meta
+
+
+def _severity_sql() -> str:
+    """selectors.alert_list's `severity` annotation (LEVEL_RANK) as SQL; the levels are code constants."""
+    whens = []
+    for level, rank in LEVEL_RANK.items():
+        if not re.fullmatch(r"[a-z_]+", str(level)):
+            raise ValueError(f"alert level {level!r} cannot be written into SQL")
+        whens.append(f"WHEN a.level = '{level}' THEN {int(rank)}")
+    return f"CASE {' '.join(whens)} ELSE 0 END"
+
+
+def _severity_field() -> models.IntegerField[Any, Any]:
+    """The type of the `severity` sort key (an integer: a cursor's value is parsed and bound as one)."""
+    field: models.IntegerField[Any, Any] = models.IntegerField()
+    field.set_attributes_from_name("severity")
+    field.model = Alert
+    return field
+
+
+def _col(meta: Any, alias: str, name: str) -> Col:
+    field = meta.get_field(name)
+    return Col(f"{alias}.{field.column}", field)
+
+
+def _text(meta: Any, alias: str, name: str) -> Col:
+    """A public id read as the database's text, not converted to a UUID (api.fast.uuid_text formats it)."""
+    field: models.CharField[Any, Any] = models.CharField()
+    field.set_attributes_from_name(name)
+    field.model = meta.model
+    return Col(f"{alias}.{meta.get_field(name).column}", field)
+
+
+_PATIENT = "episode__patient__"
+OPEN_ALERTS = SqlColumns(
+    {
+        "id": _col(_A, "a", "id"),
+        "severity": Col(_severity_sql(), _severity_field()),
+        "created_at": _col(_A, "a", "created_at"),
+        "facility_id": _col(_A, "a", "facility"),
+        "level": _col(_A, "a", "level"),
+        "reasons": _col(_A, "a", "reasons"),
+        "acknowledged_at": _col(_A, "a", "acknowledged_at"),
+        "outcome": _col(_A, "a", "outcome"),
+        "note": _col(_A, "a", "note"),
+        "declaration__public_id": _text(_D, "d", "public_id"),
+        "declaration__answers": _col(_D, "d", "answers"),
+        "acknowledged_by__username": _col(_U, "u", "username"),
+        f"{_PATIENT}public_id": _text(_P, "p", "public_id"),
+        f"{_PATIENT}full_name": _col(_P, "p", "full_name"),
+        f"{_PATIENT}date_of_birth": _col(_P, "p", "date_of_birth"),
+        f"{_PATIENT}phone": _col(_P, "p", "phone"),
+        f"{_PATIENT}ward_name": _col(_P, "p", "ward_name"),
+        "facility__public_id": _text(_F, "f", "public_id"),
+        "facility__code": _col(_F, "f", "code"),
+        "facility__name": _col(_F, "f", "name"),
+    }
+)
+FACILITY = f"a.{_A.get_field('facility').column}"
+# The declaration and the patient are LEFT JOINed although every alert has both (NOT NULL foreign keys): the
+# same rows, and v1's COUNT(*) need not read them (MariaDB drops an unused LEFT JOIN on a unique key).
+FROM = (
+    f"{_A.db_table} a "
+    f"INNER JOIN {_E.db_table} e ON e.id = a.{_A.get_field('episode').column} "
+    f"LEFT JOIN {_D.db_table} d ON d.id = a.{_A.get_field('declaration').column} "
+    f"LEFT JOIN {_P.db_table} p ON p.id = e.{_E.get_field('patient').column} "
+    f"LEFT JOIN {_U.db_table} u ON u.id = a.{_A.get_field('acknowledged_by').column} "
+    f"LEFT JOIN {_F.db_table} f ON f.id = {FACILITY}"
+)
+OPEN = f"a.{_A.get_field('acknowledged_at').column} IS NULL AND e.{_E.get_field('status').column} = %s"
+
+
+def open_alerts(
+    user: Any,
+    *,
+    facility_ids: Sequence[int] | None = None,
+    level: str | None = None,
+    ordering: tuple[str, ...] = (),
+) -> SqlList:
+    """The staff member's open alerts (access.alerts_for), optionally only at `facility_ids` and of `level`,
+    as a `SqlList`."""
+    scope, scope_params = access.facility_scope_sql(user, FACILITY, access.ALERT_READER_ROLES)
+    conditions, params = [scope, OPEN], [*scope_params, EpisodeStatus.ACTIVE.value]
+    if facility_ids is not None:
+        if facility_ids:
+            conditions.append(f"{FACILITY} IN ({', '.join(['%s'] * len(facility_ids))})")
+            params.extend(facility_ids)
+        else:
+            conditions.append("1 = 0")
+    if level:
+        conditions.append(f"a.{_A.get_field('level').column} = %s")
+        params.append(level)
+    return OPEN_ALERTS.rows(FROM, " AND ".join(conditions), params, model=Alert, ordering=ordering)

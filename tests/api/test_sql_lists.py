@@ -1,0 +1,301 @@
+"""The lists written as constant SQL (core/sqllist.py; issue 11) give exactly the rows of the ORM queries they
+replace, for every kind of account: station staff and head, TTYT and provincial managers, the administrator,
+roles that must see nothing (the TTYT's booking desk, a station of another commune, the accountant), a patient
+account; with a restricted patient (privacy) among the records and every filter the API takes. Pages walked by
+keyset give the same rows and the same cursors as the ORM's Keyset, and v1's count and slices agree.
+
+- registrations: registration/sql/registrations.py (selectors.registration_queue_rows) vs
+  selectors.registration_queue;
+- alerts: monitoring/sql/alerts.py (selectors.alert_list_rows) vs selectors.alert_list;
+- the account's episodes: monitoring/sql/episodes.py (selectors.own_episode_rows) vs selectors.own_episodes,
+  for the own patient, a family member, another family, staff and the superuser.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from health_f0.api.apis import monitoring as monitoring_api
+from health_f0.api.apis import registrations as registrations_api
+from health_f0.api.fast import uuid_text
+from health_f0.core.keyset import Keyset
+from health_f0.facilities.models import Facility
+from health_f0.monitoring import selectors as monitoring_selectors
+from health_f0.monitoring.models import Alert
+from health_f0.privacy.models import ProcessingRestriction
+from health_f0.registration import selectors as registration_selectors
+from health_f0.registration.models import Registration
+from health_f0.registration.services import registration_accept
+from tests import access_records
+from tests.test_access_matrix import PERSONAS, SEES
+
+pytestmark = pytest.mark.django_db
+
+# Every persona of the access matrix, and a patient account.
+ACCOUNTS = [*PERSONAS, "bn0000001"]
+# Who must see some rows of each list, by the access matrix (the test would prove nothing if all were empty).
+SEES_REGISTRATIONS = {name for name, keys in SEES.items() if keys & {"reg_a", "reg_b"}}
+SEES_ALERTS = {name for name, keys in SEES.items() if keys & {"alert_a", "alert_b"}}
+
+
+def _fresh(username: str) -> Any:
+    """A new user object (access caches memberships per object)."""
+    return get_user_model().objects.get(username=username)
+
+
+@pytest.fixture
+def records(demo: Any, persona: Any) -> dict[str, Any]:
+    """The access matrix's patients A (Thành Đông, under a processing restriction) and B (Lê Thanh Nghị), each
+    with an active episode and an open danger-sign alert; one more alert of A acknowledged."""
+    registration_b = Registration.objects.filter(facility__code="TYT-10532", status="submitted").last()
+    patient_b = registration_accept(registration=registration_b, actor=persona("lethanhnghi.nv")).patient
+    patient_a = Registration.objects.get(patient__account__username="bn0000001").patient
+    patients = {
+        "pat_a": access_records.portal_ready(patient_a),
+        "pat_b": access_records.portal_ready(patient_b),
+    }
+    home_care = access_records.monitoring_records(patients)
+    ProcessingRestriction.objects.create(
+        patient=patient_a,
+        retain_until=timezone.localdate() + timedelta(days=3650),
+        reason="Hồ sơ y tế lưu trữ 10 năm theo Luật Khám bệnh, chữa bệnh",
+    )
+    return {**patients, **home_care}
+
+
+def _walk(keyset: Keyset, page: Any, size: int) -> tuple[list[Any], list[Any]]:
+    """Every row of a list page after page by `page(cursor)`, and the cursors met (next and previous)."""
+    rows: list[Any] = []
+    cursors: list[Any] = []
+    cursor = None
+    while True:
+        result = page(cursor)
+        assert len(result.items) <= size
+        rows.extend(result.items)
+        cursors.append((result.next_cursor, result.previous_cursor))
+        if not result.has_next:
+            return rows, cursors
+        cursor = result.next_cursor
+
+
+def _text_ids(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with their public ids as the API's text: the staff lists read them as text (api.fast.uuid_text), the
+    ORM's `.values()` as UUIDs."""
+    return [
+        {key: uuid_text(value) if key.endswith("public_id") else value for key, value in row.items()}
+        for row in rows
+    ]
+
+
+def _agree(orm: Any, sql: Any, ordering: tuple[str, ...]) -> list[Any]:
+    """The SQL list gives the ORM queryset's rows (v1: count and slices; v2: keyset pages and cursors)."""
+    expected = _text_ids(list(orm.order_by(*ordering)))
+    listing = sql.order_by(*ordering)
+    assert listing.count() == len(expected)
+    assert _text_ids(listing[0:1000]) == expected
+    assert _text_ids(listing[1:3]) == expected[1:3]
+    keyset = Keyset(ordering)
+    for size in (1, 2, 50):
+        orm_rows, orm_cursors = _walk(
+            keyset, lambda c, size=size: keyset.page(orm, size=size, cursor=c), size
+        )
+        sql_rows, sql_cursors = _walk(
+            keyset, lambda c, size=size: sql.keyset_page(keyset, size=size, cursor=c), size
+        )
+        assert _text_ids(sql_rows) == _text_ids(orm_rows) == expected
+        assert sql_cursors == orm_cursors
+        # Back from the last page by `previous`.
+        for _next, previous in sql_cursors[1:]:
+            assert _text_ids(sql.keyset_page(keyset, size=size, cursor=previous).items) == _text_ids(
+                keyset.page(orm, size=size, cursor=previous).items
+            )
+    return expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [uuid4(), str(uuid4()), uuid4().hex, None],
+)
+def test_uuid_text_is_what_str_of_the_uuid_is(value: Any) -> None:
+    from uuid import UUID
+
+    expected = None if value is None else str(value if isinstance(value, UUID) else UUID(value))
+    assert uuid_text(value) == expected
+
+
+# --- Registrations ---------------------------------------------------------------------------------------
+
+
+def _registration_filters() -> list[dict[str, Any]]:
+    station = Facility.objects.get(code="TYT-10510").public_id
+    ttyt = Facility.objects.get(code="TTYT-HD").public_id
+    return [
+        {},
+        {"status": "submitted"},
+        {"status": "accepted"},
+        {"facility": station},
+        {"facility": ttyt},
+        {"facility": uuid4()},
+        {"status": "submitted", "facility": station},
+    ]
+
+
+@pytest.mark.parametrize("username", ACCOUNTS)
+def test_registration_rows_are_the_orm_queue(username: str, records: dict[str, Any]) -> None:
+    seen = 0
+    for params in _registration_filters():
+        orm = (
+            registration_selectors.registration_queue(user=_fresh(username), **params)
+            .prefetch_related(None)
+            .values(*registrations_api.REGISTRATION_COLUMNS)
+        )
+        sql = registration_selectors.registration_queue_rows(user=_fresh(username), **params)
+        seen += len(_agree(orm, sql, registration_selectors.QUEUE_ORDER))
+    assert bool(seen) == (username in SEES_REGISTRATIONS), username
+
+
+def test_registration_rows_of_a_decided_and_a_transferred_registration(
+    records: dict[str, Any], persona: Any
+) -> None:
+    """Decided registrations (decided_sort is the decision time) sort after the waiting ones, newest first."""
+    from health_f0.registration.services import registration_reject
+
+    waiting = Registration.objects.filter(facility__code="TYT-10510", status="submitted").order_by("id")
+    registration_reject(registration=waiting[0], actor=persona("thanhdong.nv"), reason="Không liên lạc được")
+    orm = (
+        registration_selectors.registration_queue(user=_fresh("ttyt.lanhdao"))
+        .prefetch_related(None)
+        .values(*registrations_api.REGISTRATION_COLUMNS)
+    )
+    sql = registration_selectors.registration_queue_rows(user=_fresh("ttyt.lanhdao"))
+    rows = _agree(orm, sql, registration_selectors.QUEUE_ORDER)
+    assert {row["status"] for row in rows} >= {"submitted", "accepted", "rejected"}
+
+
+def test_a_forged_registration_cursor_is_refused(records: dict[str, Any], as_user: Any) -> None:
+    client = as_user("thanhdong.nv")
+    keyset = Keyset(registration_selectors.QUEUE_ORDER)
+    forged = keyset.cursor_for({"queue_rank": 0, "decided_sort": "not a time", "created_at": "x", "id": 1})
+    response = client.get("/api/v2/registrations", {"cursor": forged})
+    assert response.status_code == 400
+    assert "invalid_cursor" in response.content.decode()
+
+
+# --- Alerts ----------------------------------------------------------------------------------------------
+
+
+def _alert_filters() -> list[dict[str, Any]]:
+    return [
+        {},
+        {"level": "emergency"},
+        {"level": "urgent"},
+        {"facility": Facility.objects.get(code="TTYT-HD").public_id},
+        {"facility": Facility.objects.get(code="TYT-10532").public_id},
+        {"facility": uuid4()},
+    ]
+
+
+@pytest.mark.parametrize("username", ACCOUNTS)
+def test_alert_rows_are_the_orm_list(username: str, records: dict[str, Any], persona: Any) -> None:
+    # One of A's alerts acknowledged (it leaves the list), a second one open.
+    declaration = access_records.declaration_note("a2")
+    from health_f0.monitoring.services import declaration_submit
+
+    patient = records["pat_a"]
+    declaration_submit(
+        patient=patient,
+        actor=patient.account,
+        answers={**access_records.DANGER, "note": declaration},
+        idempotency_key="sql-lists-a2",
+    )
+    Alert.objects.filter(pk=records["alert_a"].pk).update(
+        acknowledged_at=timezone.now(), acknowledged_by=persona("thanhdong.nv"), outcome="stable"
+    )
+    seen = 0
+    for params in _alert_filters():
+        orm = (
+            monitoring_selectors.alert_list(user=_fresh(username), **params)
+            .prefetch_related(None)
+            .values(*monitoring_api.ALERT_COLUMNS, "severity")
+        )
+        sql = monitoring_selectors.alert_list_rows(user=_fresh(username), **params)
+        seen += len(_agree(orm, sql, monitoring_selectors.ALERT_ORDER))
+    assert bool(seen) == (username in SEES_ALERTS), username
+
+
+# --- The account's episodes ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def families(records: dict[str, Any], persona: Any) -> dict[str, Any]:
+    """Patient A's child on the same verified phone (a family: own_patients_for), with an active episode;
+    A's and B's episodes completed with a certificate (the `certificate` action)."""
+    from health_f0.registration.services import RegistrationInput, _create, registration_validate
+
+    own = records["pat_a"]
+    child_input = registration_validate(
+        RegistrationInput(
+            full_name="Nguyễn Minh Khang",
+            date_of_birth=own.date_of_birth.replace(year=2019),
+            sex="male",
+            phone=own.phone,
+            province_code=31,
+            ward_code=10510,
+            test_type="rapid",
+            positive_date=timezone.localdate() - timedelta(days=1),
+            care="caregiver",
+            consent=True,
+            relation="relative",
+            registrant_name="Nguyễn Văn Hùng",
+        )
+    )
+    child_reg = _create(child_input, channel="web", facility=own.facility, actor=None)
+    child = access_records.portal_ready(
+        registration_accept(registration=child_reg, actor=persona("thanhdong.nv")).patient
+    )
+    access_records.certificate_records(
+        records, {"a": persona("thanhdong.nv"), "b": persona("lethanhnghi.nv")}
+    )
+    return {**records, "child": child}
+
+
+def _episode_view(episode: Any, user: Any) -> tuple[Any, ...]:
+    """What the API reads of an episode instance: its fields, its patient's and station's, its actions."""
+    from health_f0.monitoring.transitions import EPISODE_WORKFLOW
+
+    patient, station = episode.patient, episode.facility
+    return (
+        {field.attname: getattr(episode, field.attname) for field in episode._meta.concrete_fields},
+        (patient.pk, patient.public_id, patient.full_name, patient.account_id),
+        (station.pk, station.public_id, station.code, station.name, station.hotline),
+        EPISODE_WORKFLOW.available(episode, user),
+    )
+
+
+@pytest.mark.parametrize(
+    ("username", "count"),
+    [("bn0000001", 2), ("child", 2), ("pat_b", 1), ("thanhdong.nv", 0), ("admin", 0), ("datlich", 0)],
+)
+def test_episode_rows_are_the_orm_list(username: str, count: int, families: dict[str, Any]) -> None:
+    """Own patient (under a processing restriction: the right of access stays), a family member on the same
+    phone, another family, staff and the superuser (none)."""
+    from health_f0.monitoring.sql import episodes as episodes_sql
+
+    if username in families:
+        username = families[username].account.username
+    orm = monitoring_selectors.own_episodes(user=_fresh(username)).values(*episodes_sql.OWN_EPISODES.columns)
+    sql = monitoring_selectors.own_episode_rows(user=_fresh(username))
+    rows = _agree(orm, sql, monitoring_selectors.OWN_EPISODE_ORDER)
+    assert len(rows) == count
+    user = _fresh(username)
+    instances = list(monitoring_selectors.own_episodes(user=user))
+    built = episodes_sql.episode_instances(sql[0:100])
+    assert [_episode_view(e, user) for e in built] == [_episode_view(e, user) for e in instances]
+    if count:
+        assert "certificate" in {action for e in built for action in _episode_view(e, user)[3]}
