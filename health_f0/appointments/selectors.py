@@ -742,6 +742,13 @@ def patient_booking_count(status: str) -> Coalesce:
     )
 
 
+def facility_subtree_ids(facility: UUID) -> list[int]:
+    """The ids of a facility (by public id) and everything below it: the desk list's facility filter, as ids
+    (one query, as the path was), not a join on the facility table."""
+    root = Facility.objects.filter(public_id=facility).values("path")[:1]
+    return list(Facility.objects.filter(path__startswith=Subquery(root)).values_list("id", flat=True))
+
+
 def staff_appointments(
     *,
     user: Any,
@@ -760,10 +767,7 @@ def staff_appointments(
     if status:
         qs = qs.filter(status=status)
     if facility is not None:
-        # The facility's subtree as ids (one query, as the path was), not a join on the facility table.
-        root = Facility.objects.filter(public_id=facility).values("path")[:1]
-        ids = Facility.objects.filter(path__startswith=Subquery(root)).values_list("id", flat=True)
-        qs = qs.filter(facility_id__in=list(ids))
+        qs = qs.filter(facility_id__in=facility_subtree_ids(facility))
     if day is not None:
         start, end = slotlib.local_day_bounds(day)
         qs = qs.filter(slot_start__gte=start, slot_start__lt=end)
@@ -774,6 +778,27 @@ def staff_appointments(
     if status == Status.REQUESTED:
         return qs.order_by("created_at", "id")
     return qs.order_by("slot_start", "id")
+
+
+def staff_appointment_list(
+    *,
+    user: Any,
+    roles: frozenset[str],
+    status: str | None = None,
+    facility: UUID | None = None,
+    day: date | None = None,
+) -> Any:
+    """`staff_appointments` as constant SQL (appointments.sql.worklist: a core.sqllist.SqlList of dicts with
+    the page's patient, service, room and doctor columns and the two counts), for the API's worklist."""
+    from health_f0.appointments.sql import worklist
+
+    return worklist.worklist(
+        user=user,
+        roles=roles,
+        status=status,
+        facility_ids=facility_subtree_ids(facility) if facility is not None else None,
+        day=day,
+    )
 
 
 # --- Public portal: where to book, which days are open, where to go --------------------------------

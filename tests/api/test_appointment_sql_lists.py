@@ -1,0 +1,177 @@
+"""The appointment lists written as constant SQL (issue 11: appointments/sql/) keep the rows, the order and the
+answer of the ORM queries and serializers they replace: the booking desk's worklist (appointments.sql.worklist
+against selectors.staff_appointments and StaffAppointmentListItemSerializer) and the patient's bookings
+(appointments.sql.bookings against access.appointments_for and AppointmentSerializer), for every persona of the
+access matrix, restricted patient A included (hidden from the booking desk and reception, who do not read
+restricted records), a family member, another family, and tokens on the wrong endpoint. The page's actions
+come from one `available_each` call, which must answer what `check` answers for each booking."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from health_f0.api.apis import appointments as appointments_api
+from health_f0.appointments import selectors
+from health_f0.appointments.models import Appointment, Status
+from health_f0.appointments.transitions import APPOINTMENT_WORKFLOW
+from health_f0.core.exceptions import DomainError
+from health_f0.facilities import access
+from health_f0.facilities.models import Facility
+from tests.api.test_fast_rows import V1, V2, as_json, every_row
+from tests.security.test_restricted import _fresh, matrix, restricted  # noqa: F401 - the fixtures
+from tests.test_access_matrix import PERSONAS
+
+pytestmark = pytest.mark.django_db
+
+# The access matrix's records (patients A and B, their bookings; A restricted in "restricted"): test_restricted's
+# fixtures, asked for by name (request.getfixturevalue).
+DESK_ROLES = appointments_api.DeskApi.staff_roles
+STATUSES = [None, *Status.values]
+
+
+def _all(listing: Any) -> list[dict[str, Any]]:
+    return listing.order_by(*listing.ordering)[0:10_000]
+
+
+# --- The booking desk's worklist ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("username", PERSONAS)
+def test_the_worklist_keeps_the_selectors_rows_in_its_order(username: str, request: Any) -> None:
+    records = request.getfixturevalue("restricted")
+    user = _fresh(username)
+    seen = set()
+    for roles in (DESK_ROLES, access.APPOINTMENT_READER_ROLES):
+        for status in STATUSES:
+            orm = selectors.staff_appointments(user=user, roles=roles, status=status)
+            listing = selectors.staff_appointment_list(user=user, roles=roles, status=status)
+            ids = [row["id"] for row in _all(listing)]
+            assert ids == list(orm.values_list("id", flat=True)), (username, roles, status)
+            assert listing.count() == len(ids)
+            seen.update(ids)
+    appt_a = records["appt_a"].pk
+    if username in ("datlich", "tiepdon"):
+        assert appt_a not in seen  # restricted patient A: the desk and reception no longer see the booking
+    if username in ("admin", "ttyt.lanhdao"):
+        assert appt_a in seen
+
+
+@pytest.mark.parametrize("username", ["datlich", "tiepdon", "admin", "ttyt.lanhdao", "syt.lanhdao"])
+def test_the_worklist_filters_by_facility_and_day_as_the_selector(username: str, request: Any) -> None:
+    request.getfixturevalue("restricted")
+    user = _fresh(username)
+    days = {timezone.localtime(a.slot_start).date() for a in Appointment.objects.all()}
+    ttyt = Facility.objects.get(code="TTYT-HD").public_id
+    clinic = Facility.objects.get(code="PK-NOI1").public_id
+    unknown = Facility.objects.get(code="BV-KA").public_id
+    for status in (None, Status.REQUESTED, Status.CONFIRMED):
+        for facility in (None, ttyt, clinic, unknown):
+            for day in (None, *sorted(days)[:3]):
+                filters = {"status": status, "facility": facility, "day": day}
+                orm = selectors.staff_appointments(user=user, roles=DESK_ROLES, **filters)
+                listing = selectors.staff_appointment_list(user=user, roles=DESK_ROLES, **filters)
+                assert [row["id"] for row in _all(listing)] == list(orm.values_list("id", flat=True)), filters
+
+
+@pytest.mark.parametrize("username", ["datlich", "tiepdon", "admin"])
+@pytest.mark.parametrize("status", STATUSES)
+def test_the_worklist_rows_answer_what_the_serializer_answers(
+    username: str, status: str | None, request: Any
+) -> None:
+    request.getfixturevalue("restricted")
+    user = _fresh(username)
+    orm = selectors.staff_appointments(user=user, roles=DESK_ROLES, status=status)
+    expected = as_json(
+        appointments_api.StaffAppointmentListItemSerializer(
+            list(orm), many=True, context={"actor": user}
+        ).data
+    )
+    listing = selectors.staff_appointment_list(user=user, roles=DESK_ROLES, status=status)
+    assert as_json(appointments_api.staff_appointment_rows(_all(listing), _fresh(username))) == expected
+
+
+@pytest.mark.parametrize("username", ["datlich", "tiepdon", "admin"])
+def test_the_worklist_endpoint_pages_what_the_serializer_answers(
+    username: str, request: Any, as_user: Any
+) -> None:
+    records = request.getfixturevalue("restricted")
+    user = _fresh(username)
+    client = as_user(username)
+    for status in (Status.REQUESTED, Status.CONFIRMED):
+        orm = selectors.staff_appointments(user=user, roles=DESK_ROLES, status=status)
+        expected = as_json(
+            appointments_api.StaffAppointmentListItemSerializer(
+                list(orm), many=True, context={"actor": user}
+            ).data
+        )
+        params = {"status": status}
+        body = client.get(f"{V1}/staff/appointments", {"limit": 200, **params}).json()
+        assert body["results"] == expected
+        assert body["count"] == len(expected)
+        assert every_row(client, f"{V2}/staff/appointments", {"limit": 1, **params}) == expected
+    shown = {row["id"] for row in every_row(client, f"{V2}/staff/appointments", {"limit": 50})}
+    assert (str(records["appt_a"].public_id) in shown) == (username == "admin")
+
+
+@pytest.mark.parametrize("username", ["ttyt.lanhdao", "thanhdong.nv", "lienket.his", "ketoan", "bn0000001"])
+def test_the_worklist_is_the_desks_alone(username: str, request: Any, as_user: Any) -> None:
+    """Managers, station staff, the HIS linker, the accountant and patient tokens get 403, on both versions."""
+    request.getfixturevalue("restricted")
+    client = as_user(username)
+    for version in (V1, V2):
+        response = client.get(f"{version}/staff/appointments")
+        assert response.status_code == 403, (username, version)
+        assert set(response.json()) >= {"detail", "code"}
+
+
+# --- One workflow answer per page -------------------------------------------------------------------------
+
+
+def _checked(booking: Appointment, actor: Any, now: Any) -> list[str]:
+    """`available()` as it was written: every action from the state whose `check` passes."""
+    answer = []
+    for action in APPOINTMENT_WORKFLOW.actions_from(booking.status):
+        try:
+            APPOINTMENT_WORKFLOW.check(booking, action, actor, now=now)
+        except DomainError:
+            continue
+        answer.append(action)
+    return answer
+
+
+def _variants(bookings: list[Appointment]) -> list[Appointment]:
+    """Each booking in every status, walk-in or not, called or not, with recalls and skips used up or not."""
+    out = []
+    now = timezone.now()
+    for booking in bookings:
+        for status in Status.values:
+            for walk_in, called, uses in ((False, False, 0), (True, True, 1), (False, True, 9)):
+                copy = Appointment.objects.select_related("service", "facility", "patient").get(pk=booking.pk)
+                copy.status, copy.is_walk_in = status, walk_in
+                copy.called_at = now if called else None
+                copy.recall_count = copy.skip_count = uses
+                out.append(copy)
+    return out
+
+
+@pytest.mark.parametrize(
+    "username", ["datlich", "tiepdon", "admin", "ttyt.lanhdao", "thanhdong.nv", "bn0000001", None]
+)
+def test_one_answer_per_page_is_checks_answer_for_each_booking(
+    username: str | None, request: Any, persona: Any
+) -> None:
+    records = request.getfixturevalue("matrix")
+    chosen = [*Appointment.objects.order_by("id")[:4], records["appt_a"], records["appt_b"]]
+    bookings = _variants(chosen)
+    actor = persona(username) if username else None
+    for now in (timezone.now(), timezone.now() + timedelta(days=3), timezone.now() - timedelta(days=30)):
+        expected = [_checked(booking, actor, now) for booking in bookings]
+        # Managers and station staff take no step on bookings; everyone else must have some open.
+        assert any(expected) != (username in ("ttyt.lanhdao", "thanhdong.nv")), username
+        fresh = persona(username) if username else None
+        assert APPOINTMENT_WORKFLOW.available_each(bookings, fresh, now=now) == expected
+        assert [APPOINTMENT_WORKFLOW.available(b, fresh, now=now) for b in bookings] == expected
