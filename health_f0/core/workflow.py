@@ -72,6 +72,7 @@ class Transition:
 
 
 Authorize = Callable[[Any, frozenset[str], Any], str]
+_UNKNOWN: Any = object()  # a capacity not worked out yet (None: refused)
 
 
 class GuardRefused(DomainError):
@@ -189,25 +190,26 @@ class Workflow:
             open_actions = []
             for transition in self._from_state.get(self.state_of(obj), ()):
                 memo = (transition.roles, key_of(obj, transition.roles))
-                if memo in capacities:
-                    capacity = capacities[memo]
-                else:
-                    capacity = self._capacity(obj, transition, actor)
-                    capacities[memo] = capacity
-                if capacity is None or self._self_approval_refused(obj, transition, actor):
+                capacity = capacities.get(memo, _UNKNOWN)
+                if capacity is _UNKNOWN:
+                    capacity = capacities[memo] = self._capacity(obj, transition, actor)
+                if capacity is None:
+                    continue
+                if not transition.self_approval and self._self_approval_refused(obj, transition, actor):
                     continue
                 step = steps.get((transition.action, capacity))
                 if step is None:
-                    step = Step(
+                    step = steps[(transition.action, capacity)] = Step(
                         action=transition.action, actor=actor, capacity=capacity, now=now, params=params
                     )
-                    steps[(transition.action, capacity)] = step
                 try:
-                    if any(guard.refusal(obj, step) for guard in transition.guards):
-                        continue
+                    for guard in transition.guards:
+                        if guard.refusal(obj, step):
+                            break
+                    else:
+                        open_actions.append(transition.action)
                 except DomainError:
                     continue
-                open_actions.append(transition.action)
             answers.append(open_actions)
         return answers
 

@@ -127,14 +127,19 @@ def visible_facility_ids(user: Any, roles: Iterable[str] | None = None) -> froze
     if user.is_superuser:
         ids = frozenset(Facility.objects.values_list("id", flat=True))
     else:
-        paths = {path for _, path, role in _active_memberships(user) if role in role_set}
-        if not paths:
+        paths = frozenset(path for _, path, role in _active_memberships(user) if role in role_set)
+        # Role sets that reach the same memberships (the desk's roles, then one transition's) share one query.
+        by_paths = ("visible_paths", paths)
+        if by_paths in cache:
+            ids = cache[by_paths]
+        elif not paths:
             ids = frozenset()
         else:
             condition = Q()
             for path in paths:
                 condition |= Q(path__startswith=path)
             ids = frozenset(Facility.objects.filter(condition).values_list("id", flat=True))
+        cache[by_paths] = ids
     cache[key] = ids
     return ids
 

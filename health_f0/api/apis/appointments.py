@@ -30,6 +30,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -836,10 +838,24 @@ def _doctor_ref(doctor: Doctor) -> dict[str, Any]:
 
 
 def _bare(model: Any, values: dict[str, Any]) -> Any:
-    """A `model` instance holding only `values` (by attname; the rest loaded on access), as from_db builds
-    one: its values in the model's field order."""
-    names = tuple(f.attname for f in model._meta.concrete_fields if f.attname in values)
-    return model.from_db(None, names, [values[name] for name in names])
+    """A `model` instance holding only `values` (by attname; the rest loaded on access), as `from_db` builds one
+    but without walking every field of the model (a fifth of the page's CPU for 200 instances); `from_db`
+    itself when the model has init signal receivers."""
+    if model not in _PLAIN_INIT:
+        _PLAIN_INIT[model] = not (pre_init.has_listeners(model) or post_init.has_listeners(model))
+    if not _PLAIN_INIT[model]:
+        names = tuple(f.attname for f in model._meta.concrete_fields if f.attname in values)
+        return model.from_db(None, names, [values[name] for name in names])
+    obj = model.__new__(model)
+    obj.__dict__.update(values)
+    state = obj._state = ModelState()
+    state.adding = False
+    state.db = None
+    return obj
+
+
+# Models without init signal receivers (checked once: receivers are connected when the apps load).
+_PLAIN_INIT: dict[Any, bool] = {}
 
 
 def _related(model: Any, rows: list[dict[str, Any]], key: str, prefix: str) -> dict[int, Any]:
@@ -867,7 +883,7 @@ def staff_appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[
     patient_refs: dict[int, dict[str, Any]] = {}
     bookings = []
     for row in rows:
-        booking = Appointment.from_db(None, WORKFLOW_COLUMNS, [row[name] for name in WORKFLOW_COLUMNS])
+        booking = _bare(Appointment, {name: row[name] for name in WORKFLOW_COLUMNS})
         cache = booking._state.fields_cache
         cache["service"] = services.get(row["service_id"])
         cache["facility"] = facilities.get(row["facility_id"])
