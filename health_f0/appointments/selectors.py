@@ -401,11 +401,17 @@ class QueuePlace:
     now_calling: int | None  # the number called last
 
 
-def queue_place(*, appointment: Appointment) -> QueuePlace | None:
-    """Where a checked-in ticket stands in today's queue of its service (None if it has no number)."""
+def queue_place(*, appointment: Appointment, queues: dict[Any, Queue] | None = None) -> QueuePlace | None:
+    """Where a checked-in ticket stands in today's queue of its service (None if it has no number). `queues`:
+    the queues already read for a page of bookings, by (service id, day), shared by its tickets in one queue."""
     if appointment.status != Status.CHECKED_IN or not appointment.queue_date or not appointment.queue_number:
         return None
-    queue = queue_for(service=appointment.service, day=appointment.queue_date, recent=20)
+    key = (appointment.service_id, appointment.queue_date)
+    queue = queues.get(key) if queues is not None else None
+    if queue is None:
+        queue = queue_for(service=appointment.service, day=appointment.queue_date, recent=20)
+        if queues is not None:
+            queues[key] = queue
     now_calling = queue.called[0].queue_number if queue.called else None
     if appointment.called_at is not None:
         return QueuePlace(called=True, ahead=0, now_calling=now_calling)
@@ -799,6 +805,15 @@ def staff_appointment_list(
         facility_ids=facility_subtree_ids(facility) if facility is not None else None,
         day=day,
     )
+
+
+def own_appointment_list(*, user: Any) -> Any:
+    """access.appointments_for(user) for a patient account, newest visit first, as constant SQL
+    (appointments.sql.bookings: a core.sqllist.SqlList of dicts with the page's service, room, doctor and
+    patient columns), for the API's list of one's bookings."""
+    from health_f0.appointments.sql import bookings
+
+    return bookings.own_bookings(user)
 
 
 # --- Public portal: where to book, which days are open, where to go --------------------------------

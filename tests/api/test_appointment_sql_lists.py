@@ -175,3 +175,96 @@ def test_one_answer_per_page_is_checks_answer_for_each_booking(
         fresh = persona(username) if username else None
         assert APPOINTMENT_WORKFLOW.available_each(bookings, fresh, now=now) == expected
         assert [APPOINTMENT_WORKFLOW.available(b, fresh, now=now) for b in bookings] == expected
+
+
+# --- The patient's bookings -------------------------------------------------------------------------------
+
+
+def _client(account: Any) -> Any:
+    from rest_framework.test import APIClient
+
+    from health_f0.api.services import api_token_issue
+
+    raw, _ = api_token_issue(user=account)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+@pytest.fixture
+def families(request: Any, persona: Any) -> dict[str, Any]:
+    """Patient A (bn0000001) with a child on the same verified phone (a family), a stranger on another phone,
+    patient B; each with a booking at the TTYT's clinic besides the matrix's."""
+    from datetime import date
+
+    from tests.access_records import portal_ready
+    from tests.api.test_appointments import at, desk_book, make_service
+    from tests.api.test_monitoring import _family_member
+
+    records = request.getfixturevalue("matrix")
+    pat_a = records["patients"]["pat_a"]
+    child = portal_ready(
+        _family_member(persona, name="Nguyễn Bảo An", phone=pat_a.phone, born=date(2020, 3, 1))
+    )
+    stranger = portal_ready(
+        _family_member(persona, name="Trần Thị Lan", phone="+84977000222", born=date(1990, 1, 1))
+    )
+    clinic = make_service(Facility.objects.get(code="PK-NOI1"))
+    day = timezone.localdate() + timedelta(days=3)
+    bookings = {
+        "child_booking": desk_book(persona, child, clinic, at(day, 5)),
+        "stranger_booking": desk_book(persona, stranger, clinic, at(day, 5, 20)),
+        "own_booking": desk_book(persona, pat_a, clinic, at(day, 6)),
+    }
+    return {"a": pat_a, "child": child, "stranger": stranger, "b": records["patients"]["pat_b"], **bookings}
+
+
+def test_the_patient_list_keeps_the_orm_rows_for_every_kind_of_account(
+    families: dict[str, Any], persona: Any
+) -> None:
+    accounts = {
+        "own": families["a"].account,
+        "family": families["child"].account,
+        "another family": families["stranger"].account,
+        "patient B": families["b"].account,
+        "booking desk": persona("datlich"),
+        "administrator": persona("admin"),
+    }
+    for kind, account in accounts.items():
+        listing = selectors.own_appointment_list(user=account)
+        ids = [row["id"] for row in _all(listing)]
+        if kind in ("booking desk", "administrator"):
+            assert ids == [] and listing.count() == 0, kind  # staff read bookings through the desk's list
+            continue
+        orm = access.appointments_for(account).order_by("-slot_start", "-id")
+        assert ids == list(orm.values_list("id", flat=True)), kind
+        assert listing.count() == len(ids)
+        expected = as_json(
+            appointments_api.AppointmentSerializer(
+                list(orm.select_related("service", "facility", "patient", "doctor")),
+                many=True,
+                context={"actor": account},
+            ).data
+        )
+        assert as_json(appointments_api.appointment_rows(_all(listing), account)) == expected, kind
+        client = _client(account)
+        body = client.get(f"{V1}/appointments", {"limit": 200}).json()
+        assert (body["results"], body["count"]) == (expected, len(expected)), kind
+        assert every_row(client, f"{V2}/appointments", {"limit": 1}) == expected, kind
+    family_ids = {row["id"] for row in _all(selectors.own_appointment_list(user=families["a"].account))}
+    assert {families["own_booking"].pk, families["child_booking"].pk} <= family_ids
+    assert families["stranger_booking"].pk not in family_ids
+    stranger_ids = {
+        row["id"] for row in _all(selectors.own_appointment_list(user=families["stranger"].account))
+    }
+    assert stranger_ids == {families["stranger_booking"].pk}
+
+
+@pytest.mark.parametrize("username", ["datlich", "tiepdon", "admin", "thanhdong.nv"])
+def test_staff_tokens_get_403_on_the_patients_list(username: str, request: Any, as_user: Any) -> None:
+    request.getfixturevalue("matrix")
+    client = as_user(username)
+    for version in (V1, V2):
+        response = client.get(f"{version}/appointments")
+        assert response.status_code == 403, (username, version)
+        assert set(response.json()) >= {"detail", "code"}

@@ -59,7 +59,7 @@ from health_f0.api.apis.common import (
     validated,
 )
 from health_f0.api.apis.monitoring import IsPatientAccount, PatientRefSerializer
-from health_f0.api.fast import choice_labels, compiled, datetimes, display
+from health_f0.api.fast import choice_labels, datetimes, display
 from health_f0.api.parsers import JSONParser
 from health_f0.api.permissions import HasOwnPassword, IsStaffMember
 from health_f0.api.rows import iso_date
@@ -77,6 +77,7 @@ from health_f0.appointments.services import (
     appointment_reschedule,
     queue_call_next,
 )
+from health_f0.appointments.sql.bookings import BOOKING_COLUMNS
 from health_f0.appointments.transitions import APPOINTMENT_WORKFLOW, change_deadline
 from health_f0.core.exceptions import Conflict, DomainError, NotFound
 from health_f0.core.phone import display_phone
@@ -609,16 +610,79 @@ class AppointmentListApi(PatientApi):
         summary="Lịch hẹn của tôi và người thân cùng số điện thoại, mới nhất trước",
     )
     def get(self, request: Request) -> Response:
-        appointments = access.appointments_for(request.user).select_related(
-            "service", "facility", "patient", "doctor"
-        )
         return paginate(
             request,
             self,
-            appointments,
-            ordering=("-slot_start", "-id"),
-            serialize=compiled(AppointmentSerializer, {"actor": request.user}),
+            selectors.own_appointment_list(user=request.user),
+            serialize=lambda rows: appointment_rows(rows, request.user),
         )
+
+
+def appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[str, Any]]:
+    """AppointmentSerializer's answer, with the context {"actor": actor}, for the rows of
+    appointments.sql.bookings (tests/api/test_appointment_sql_lists.py compares both), from bare bookings
+    holding the rows' columns and the page's shared service, room, doctor and patient: the page's actions
+    from one `available_each`, its tickets' queue places from one read of each queue."""
+    if not rows:
+        return []
+    services: dict[int, Service] = _related(Service, rows, "service_id", "s_")
+    facilities: dict[int, Facility] = _related(Facility, rows, "facility_id", "f_")
+    for service in services.values():  # a queue's policy is its service's facility's: usually the booking's
+        if service.facility_id in facilities:
+            service._state.fields_cache["facility"] = facilities[service.facility_id]
+    doctors: dict[int, Doctor] = _related(Doctor, rows, "doctor_id", "d_")
+    patients: dict[int, Patient] = _related(Patient, rows, "patient_id", "p_")
+    bookings = []
+    for row in rows:
+        booking = _bare(Appointment, {name: row[name] for name in BOOKING_COLUMNS})
+        cache = booking._state.fields_cache
+        cache["service"] = services.get(row["service_id"])
+        cache["facility"] = facilities.get(row["facility_id"])
+        cache["doctor"] = doctors.get(row["doctor_id"]) if row["doctor_id"] is not None else None
+        cache["patient"] = patients.get(row["patient_id"])
+        bookings.append(booking)
+    actions = APPOINTMENT_WORKFLOW.available_each(bookings, actor)
+    iso = datetimes()
+    statuses = choice_labels(Appointment, "status")
+    service_refs = {pk: _service_ref(service) for pk, service in services.items()}
+    room_refs = {pk: _room_ref(facility) for pk, facility in facilities.items()}
+    doctor_refs = {pk: _doctor_ref(doctor) for pk, doctor in doctors.items()}
+    patient_refs = {pk: {"id": str(p.public_id), "full_name": p.full_name} for pk, p in patients.items()}
+    queues: dict[Any, selectors.Queue] = {}
+    answer = []
+    for booking, row_actions in zip(bookings, actions, strict=True):
+        service = booking.service
+        place = selectors.queue_place(appointment=booking, queues=queues)
+        deadline = change_deadline(booking)
+        answer.append(
+            {
+                "id": str(booking.public_id),
+                "status": booking.status,
+                "status_label": display(statuses, booking.status),
+                "check_in_code": None if selectors.is_online(service) else booking.check_in_code,
+                "slot_start": iso(booking.slot_start),
+                "slot_end": iso(booking.slot_end),
+                "service": service_refs.get(booking.service_id),
+                "room": room_refs.get(booking.facility_id),
+                "doctor": doctor_refs.get(booking.doctor_id) if booking.doctor_id is not None else None,
+                "patient": patient_refs.get(booking.patient_id),
+                "channel": booking.channel,
+                "reason": booking.reason,
+                "is_reexam": booking.is_reexam,
+                "queue_number": booking.queue_number,
+                "created_at": iso(booking.created_at),
+                "confirmed_at": iso(booking.confirmed_at),
+                "cancelled_at": iso(booking.cancelled_at),
+                "cancel_source": booking.cancel_source,
+                "cancel_reason": booking.cancel_reason,
+                # A SerializerMethodField's datetime: the renderer writes it (as the serializer's answer).
+                "change_deadline": timezone.localtime(deadline) if deadline is not None else None,
+                "actions": row_actions,
+                "meeting_url": selectors.meeting_link(appointment=booking),
+                "queue": QueuePlaceSerializer(place).data if place else None,
+            }
+        )
+    return answer
 
 
 class AppointmentCreateApi(PatientApi):

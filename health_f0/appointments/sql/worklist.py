@@ -30,7 +30,9 @@ from health_f0.facilities.models import Facility
 from health_f0.patients.models import Patient
 
 
-def _cols(alias: str, prefix: str, model: type[Model], names: tuple[str, ...]) -> dict[str, Col]:
+def cols(alias: str, prefix: str, model: type[Model], names: tuple[str, ...]) -> dict[str, Col]:
+    """The columns `names` (field names) of `model` under the table alias `alias`, each named by its attname
+    after `prefix` (e.g. "p_full_name")."""
     meta = model._meta
     columns = {}
     for name in names:
@@ -90,13 +92,13 @@ def _visits(status: str) -> str:
 
 ROWS = SqlColumns(
     {
-        **_cols("a", "", Appointment, BOOKING_FIELDS),
+        **cols("a", "", Appointment, BOOKING_FIELDS),
         "past_visits": Col(_visits(Status.COMPLETED), _COUNT_FIELD),
         "past_no_shows": Col(_visits(Status.NO_SHOW), _COUNT_FIELD),
-        **_cols("p", "p_", Patient, PATIENT_FIELDS),
-        **_cols("s", "s_", Service, SERVICE_FIELDS),
-        **_cols("f", "f_", Facility, FACILITY_FIELDS),
-        **_cols("d", "d_", Doctor, DOCTOR_FIELDS),
+        **cols("p", "p_", Patient, PATIENT_FIELDS),
+        **cols("s", "s_", Service, SERVICE_FIELDS),
+        **cols("f", "f_", Facility, FACILITY_FIELDS),
+        **cols("d", "d_", Doctor, DOCTOR_FIELDS),
     }
 )
 FROM = (
