@@ -401,11 +401,17 @@ class QueuePlace:
     now_calling: int | None  # the number called last
 
 
-def queue_place(*, appointment: Appointment) -> QueuePlace | None:
-    """Where a checked-in ticket stands in today's queue of its service (None if it has no number)."""
+def queue_place(*, appointment: Appointment, queues: dict[Any, Queue] | None = None) -> QueuePlace | None:
+    """Where a checked-in ticket stands in today's queue of its service (None if it has no number). `queues`:
+    the queues already read for a page of bookings, by (service id, day), shared by its tickets in one queue."""
     if appointment.status != Status.CHECKED_IN or not appointment.queue_date or not appointment.queue_number:
         return None
-    queue = queue_for(service=appointment.service, day=appointment.queue_date, recent=20)
+    key = (appointment.service_id, appointment.queue_date)
+    queue = queues.get(key) if queues is not None else None
+    if queue is None:
+        queue = queue_for(service=appointment.service, day=appointment.queue_date, recent=20)
+        if queues is not None:
+            queues[key] = queue
     now_calling = queue.called[0].queue_number if queue.called else None
     if appointment.called_at is not None:
         return QueuePlace(called=True, ahead=0, now_calling=now_calling)
@@ -742,6 +748,13 @@ def patient_booking_count(status: str) -> Coalesce:
     )
 
 
+def facility_subtree_ids(facility: UUID) -> list[int]:
+    """The ids of a facility (by public id) and everything below it: the desk list's facility filter, as ids
+    (one query, as the path was), not a join on the facility table."""
+    root = Facility.objects.filter(public_id=facility).values("path")[:1]
+    return list(Facility.objects.filter(path__startswith=Subquery(root)).values_list("id", flat=True))
+
+
 def staff_appointments(
     *,
     user: Any,
@@ -760,10 +773,7 @@ def staff_appointments(
     if status:
         qs = qs.filter(status=status)
     if facility is not None:
-        # The facility's subtree as ids (one query, as the path was), not a join on the facility table.
-        root = Facility.objects.filter(public_id=facility).values("path")[:1]
-        ids = Facility.objects.filter(path__startswith=Subquery(root)).values_list("id", flat=True)
-        qs = qs.filter(facility_id__in=list(ids))
+        qs = qs.filter(facility_id__in=facility_subtree_ids(facility))
     if day is not None:
         start, end = slotlib.local_day_bounds(day)
         qs = qs.filter(slot_start__gte=start, slot_start__lt=end)
@@ -774,6 +784,36 @@ def staff_appointments(
     if status == Status.REQUESTED:
         return qs.order_by("created_at", "id")
     return qs.order_by("slot_start", "id")
+
+
+def staff_appointment_list(
+    *,
+    user: Any,
+    roles: frozenset[str],
+    status: str | None = None,
+    facility: UUID | None = None,
+    day: date | None = None,
+) -> Any:
+    """`staff_appointments` as constant SQL (appointments.sql.worklist: a core.sqllist.SqlList of dicts with
+    the page's patient, service, room and doctor columns and the two counts), for the API's worklist."""
+    from health_f0.appointments.sql import worklist
+
+    return worklist.worklist(
+        user=user,
+        roles=roles,
+        status=status,
+        facility_ids=facility_subtree_ids(facility) if facility is not None else None,
+        day=day,
+    )
+
+
+def own_appointment_list(*, user: Any) -> Any:
+    """access.appointments_for(user) for a patient account, newest visit first, as constant SQL
+    (appointments.sql.bookings: a core.sqllist.SqlList of dicts with the page's service, room, doctor and
+    patient columns), for the API's list of one's bookings."""
+    from health_f0.appointments.sql import bookings
+
+    return bookings.own_bookings(user)
 
 
 # --- Public portal: where to book, which days are open, where to go --------------------------------

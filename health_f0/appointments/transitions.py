@@ -267,6 +267,10 @@ APPOINTMENT_WORKFLOW = Workflow(
     ],
     authorize=access.authorizer(facility=lambda a: a.facility, patient=lambda a: a.patient),
     refusal=refusal_message,
+    # The authorizer (access.actor_capacity) reads the booking's facility, and its patient only for roles
+    # open to the patient: a page of bookings asks once per facility and roles, and per patient for those
+    # (available_each).
+    authorize_key=lambda a, roles: (a.facility_id, a.patient_id if PATIENT in roles else None),
 )
 
 

@@ -19,7 +19,7 @@ carries, so the API and the tests can tell guards apart.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -72,6 +72,7 @@ class Transition:
 
 
 Authorize = Callable[[Any, frozenset[str], Any], str]
+_UNKNOWN: Any = object()  # a capacity not worked out yet (None: refused)
 
 
 class GuardRefused(DomainError):
@@ -89,14 +90,22 @@ class Workflow:
         facility: Callable[[Any], Any] = lambda obj: getattr(obj, "facility", None),
         requester: Callable[[Any], Any] | None = None,
         refusal: Callable[[Any, str, datetime], str] | None = None,
+        authorize_key: Callable[[Any, frozenset[str]], Hashable] | None = None,
     ):
         self.name = name
         self._table = {(t.source, t.action): t for t in transitions}
+        self._from_state: dict[str, list[Transition]] = {}
+        for transition in self._table.values():
+            self._from_state.setdefault(transition.source, []).append(transition)
         self._authorize = authorize
         self.state_field = state_field
         self._facility = facility
         self._requester = requester
         self._refusal = refusal
+        # What `authorize(obj, roles, actor)` reads of an object for those roles (e.g. its facility id, and its
+        # patient id when a patient may act): objects with equal keys get the same capacity for the same roles,
+        # so `available_each` asks once per key and roles.
+        self._authorize_key = authorize_key
 
     # --- The table -----------------------------------------------------------------------------------
 
@@ -162,19 +171,63 @@ class Workflow:
         return step
 
     def available(self, obj: Any, actor: Any, *, now: datetime | None = None, **params: Any) -> list[str]:
-        """The actions `actor` may take on `obj` now, in the table's order."""
+        """The actions `actor` may take on `obj` now, in the table's order: those whose `check` passes."""
+        return self.available_each([obj], actor, now=now, **params)[0]
+
+    def available_each(
+        self, objs: Sequence[Any], actor: Any, *, now: datetime | None = None, **params: Any
+    ) -> list[list[str]]:
+        """`available(obj, actor)` for each of a page of objects, as `check` decides it (the same capacity,
+        self-approval and guards), with one `now` for the page. The actor's capacity for a transition's roles
+        is worked out once per `authorize_key` (once per object without one): a worklist of 100 bookings at
+        three facilities asks the access rules a few times, not six hundred."""
         now = now or timezone.now()
-        state = self.state_of(obj)
-        open_actions = []
-        for (source, action), _t in self._table.items():
-            if source != state:
-                continue
-            try:
-                self.check(obj, action, actor, now=now, **params)
-            except DomainError:
-                continue
-            open_actions.append(action)
-        return open_actions
+        key_of = self._authorize_key or (lambda obj, roles: id(obj))
+        capacities: dict[tuple[frozenset[str], Hashable], str | None] = {}
+        steps: dict[tuple[str, str], Step] = {}
+        answers: list[list[str]] = []
+        for obj in objs:
+            open_actions = []
+            for transition in self._from_state.get(self.state_of(obj), ()):
+                memo = (transition.roles, key_of(obj, transition.roles))
+                capacity = capacities.get(memo, _UNKNOWN)
+                if capacity is _UNKNOWN:
+                    capacity = capacities[memo] = self._capacity(obj, transition, actor)
+                if capacity is None:
+                    continue
+                if not transition.self_approval and self._self_approval_refused(obj, transition, actor):
+                    continue
+                step = steps.get((transition.action, capacity))
+                if step is None:
+                    step = steps[(transition.action, capacity)] = Step(
+                        action=transition.action, actor=actor, capacity=capacity, now=now, params=params
+                    )
+                try:
+                    for guard in transition.guards:
+                        if guard.refusal(obj, step):
+                            break
+                    else:
+                        open_actions.append(transition.action)
+                except DomainError:
+                    continue
+            answers.append(open_actions)
+        return answers
+
+    def _capacity(self, obj: Any, transition: Transition, actor: Any) -> str | None:
+        """`check`'s capacity for this transition, or None where `check` refuses the actor."""
+        if self._authorize is None:
+            return None
+        try:
+            return self._authorize(obj, transition.roles, actor)
+        except DomainError:
+            return None
+
+    def _self_approval_refused(self, obj: Any, transition: Transition, actor: Any) -> bool:
+        if transition.self_approval or self._requester is None:
+            return False
+        requester = self._requester(obj)
+        requester_pk = getattr(requester, "pk", requester)
+        return requester_pk is not None and requester_pk == actor_id(actor)
 
     def can(self, obj: Any, action: str, actor: Any, *, now: datetime | None = None, **params: Any) -> bool:
         return action in self.available(obj, actor, now=now, **params)

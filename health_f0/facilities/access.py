@@ -136,8 +136,12 @@ def visible_facility_ids(user: Any, roles: Iterable[str] | None = None) -> froze
     if user.is_superuser:
         ids = frozenset(Facility.objects.values_list("id", flat=True))
     else:
-        paths = {path for _, path, role in _active_memberships(user) if role in role_set}
-        ids = _subtree_ids(sorted(paths)) if paths else frozenset()
+        paths = frozenset(path for _, path, role in _active_memberships(user) if role in role_set)
+        # Role sets that reach the same memberships (the desk's roles, then one transition's) share one query.
+        by_paths = ("visible_paths", paths)
+        ids = cache.get(by_paths)
+        if ids is None:
+            ids = cache[by_paths] = _subtree_ids(sorted(paths)) if paths else frozenset()
     cache[key] = ids
     return ids
 
@@ -737,6 +741,35 @@ def hide_restricted(queryset: QuerySet[M], user: Any, *, field: str = "patient")
     if allowed:
         kept = Q(kept) | Q(**{f"{prefix}facility__in": allowed})
     return queryset.filter(kept)
+
+
+def scope_hiding_restricted_sql(
+    user: Any, roles: Iterable[str] | None, *, facility_column: str, patient_column: str
+) -> tuple[str, list[Any]]:
+    """`_scope_hiding_restricted`'s rule (staff_appointments_for, his_records_for) as one SQL condition with
+    its parameters, for the lists written as constant SQL: `facility_column` is the row's own facility id,
+    `patient_column` its patient id. The same split of the user's facilities (_restricted_split) and the same
+    correlated NOT EXISTS on the restriction's unique patient index."""
+    if getattr(user, "is_superuser", False) and getattr(user, "is_authenticated", False):
+        return "1 = 1", []
+    from health_f0.privacy.models import ProcessingRestriction
+
+    readers, others = _restricted_split(user, roles if roles is not None else ALL_STAFF_ROLES)
+    parts: list[str] = []
+    params: list[Any] = []
+    if readers:
+        parts.append(f"{facility_column} IN ({', '.join(['%s'] * len(readers))})")
+        params.extend(sorted(readers))
+    if others:
+        table = ProcessingRestriction._meta.db_table
+        parts.append(
+            f"({facility_column} IN ({', '.join(['%s'] * len(others))}) AND NOT EXISTS "  # noqa: S608
+            f"(SELECT 1 FROM {table} pr WHERE pr.patient_id = {patient_column}))"
+        )
+        params.extend(sorted(others))
+    if not parts:
+        return "1 = 0", []
+    return f"({' OR '.join(parts)})", params
 
 
 # --- Registration transfer targets (issue 9: GET /api/v1/stations) -----------------------------------------

@@ -214,3 +214,33 @@ def test_the_sql_writing_of_the_scope_and_restriction_rules_agrees_with_the_orm(
             )
             sql_ids = {row[0] for row in cursor.fetchall()}
         assert sql_ids == set(orm.values_list("id", flat=True)), (username, roles)
+
+
+@pytest.mark.parametrize("username", PERSONAS)
+def test_the_sql_writing_of_the_booking_scope_agrees_with_the_orm(
+    username: str, restricted: dict[str, Any]
+) -> None:
+    """access.scope_hiding_restricted_sql (the desk's worklist as constant SQL, appointments/sql/worklist.py)
+    keeps exactly the bookings staff_appointments_for keeps, restricted patient A's included or not, for every
+    persona and role set."""
+    from django.db import connection
+
+    from health_f0.appointments.models import Appointment
+
+    assert Appointment.objects.filter(patient=restricted["patients"]["pat_a"]).exists()
+    user = _fresh(username)
+    for roles in (
+        None,
+        DESK_ROLES,
+        access.APPOINTMENT_READER_ROLES,
+        access.RECEPTION_ROLES,
+        access.RESTRICTED_RECORD_READER_ROLES,
+    ):
+        orm = access.staff_appointments_for(user, roles)
+        where, params = access.scope_hiding_restricted_sql(
+            user, roles, facility_column="a.facility_id", patient_column="a.patient_id"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT a.id FROM appointments_appointment a WHERE {where}", params)  # noqa: S608
+            sql_ids = {row[0] for row in cursor.fetchall()}
+        assert sql_ids == set(orm.values_list("id", flat=True)), (username, roles)

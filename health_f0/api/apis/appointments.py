@@ -30,6 +30,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -57,7 +59,7 @@ from health_f0.api.apis.common import (
     validated,
 )
 from health_f0.api.apis.monitoring import IsPatientAccount, PatientRefSerializer
-from health_f0.api.fast import choice_labels, compiled, datetimes, display
+from health_f0.api.fast import choice_labels, datetimes, display
 from health_f0.api.parsers import JSONParser
 from health_f0.api.permissions import HasOwnPassword, IsStaffMember
 from health_f0.api.rows import iso_date
@@ -75,6 +77,7 @@ from health_f0.appointments.services import (
     appointment_reschedule,
     queue_call_next,
 )
+from health_f0.appointments.sql.bookings import BOOKING_COLUMNS
 from health_f0.appointments.transitions import APPOINTMENT_WORKFLOW, change_deadline
 from health_f0.core.exceptions import Conflict, DomainError, NotFound
 from health_f0.core.phone import display_phone
@@ -607,16 +610,79 @@ class AppointmentListApi(PatientApi):
         summary="Lịch hẹn của tôi và người thân cùng số điện thoại, mới nhất trước",
     )
     def get(self, request: Request) -> Response:
-        appointments = access.appointments_for(request.user).select_related(
-            "service", "facility", "patient", "doctor"
-        )
         return paginate(
             request,
             self,
-            appointments,
-            ordering=("-slot_start", "-id"),
-            serialize=compiled(AppointmentSerializer, {"actor": request.user}),
+            selectors.own_appointment_list(user=request.user),
+            serialize=lambda rows: appointment_rows(rows, request.user),
         )
+
+
+def appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[str, Any]]:
+    """AppointmentSerializer's answer, with the context {"actor": actor}, for the rows of
+    appointments.sql.bookings (tests/api/test_appointment_sql_lists.py compares both), from bare bookings
+    holding the rows' columns and the page's shared service, room, doctor and patient: the page's actions
+    from one `available_each`, its tickets' queue places from one read of each queue."""
+    if not rows:
+        return []
+    services: dict[int, Service] = _related(Service, rows, "service_id", "s_")
+    facilities: dict[int, Facility] = _related(Facility, rows, "facility_id", "f_")
+    for service in services.values():  # a queue's policy is its service's facility's: usually the booking's
+        if service.facility_id in facilities:
+            service._state.fields_cache["facility"] = facilities[service.facility_id]
+    doctors: dict[int, Doctor] = _related(Doctor, rows, "doctor_id", "d_")
+    patients: dict[int, Patient] = _related(Patient, rows, "patient_id", "p_")
+    bookings = []
+    for row in rows:
+        booking = _bare(Appointment, {name: row[name] for name in BOOKING_COLUMNS})
+        cache = booking._state.fields_cache
+        cache["service"] = services.get(row["service_id"])
+        cache["facility"] = facilities.get(row["facility_id"])
+        cache["doctor"] = doctors.get(row["doctor_id"]) if row["doctor_id"] is not None else None
+        cache["patient"] = patients.get(row["patient_id"])
+        bookings.append(booking)
+    actions = APPOINTMENT_WORKFLOW.available_each(bookings, actor)
+    iso = datetimes()
+    statuses = choice_labels(Appointment, "status")
+    service_refs = {pk: _service_ref(service) for pk, service in services.items()}
+    room_refs = {pk: _room_ref(facility) for pk, facility in facilities.items()}
+    doctor_refs = {pk: _doctor_ref(doctor) for pk, doctor in doctors.items()}
+    patient_refs = {pk: {"id": str(p.public_id), "full_name": p.full_name} for pk, p in patients.items()}
+    queues: dict[Any, selectors.Queue] = {}
+    answer = []
+    for booking, row_actions in zip(bookings, actions, strict=True):
+        service = booking.service
+        place = selectors.queue_place(appointment=booking, queues=queues)
+        deadline = change_deadline(booking)
+        answer.append(
+            {
+                "id": str(booking.public_id),
+                "status": booking.status,
+                "status_label": display(statuses, booking.status),
+                "check_in_code": None if selectors.is_online(service) else booking.check_in_code,
+                "slot_start": iso(booking.slot_start),
+                "slot_end": iso(booking.slot_end),
+                "service": service_refs.get(booking.service_id),
+                "room": room_refs.get(booking.facility_id),
+                "doctor": doctor_refs.get(booking.doctor_id) if booking.doctor_id is not None else None,
+                "patient": patient_refs.get(booking.patient_id),
+                "channel": booking.channel,
+                "reason": booking.reason,
+                "is_reexam": booking.is_reexam,
+                "queue_number": booking.queue_number,
+                "created_at": iso(booking.created_at),
+                "confirmed_at": iso(booking.confirmed_at),
+                "cancelled_at": iso(booking.cancelled_at),
+                "cancel_source": booking.cancel_source,
+                "cancel_reason": booking.cancel_reason,
+                # A SerializerMethodField's datetime: the renderer writes it (as the serializer's answer).
+                "change_deadline": timezone.localtime(deadline) if deadline is not None else None,
+                "actions": row_actions,
+                "meeting_url": selectors.meeting_link(appointment=booking),
+                "queue": QueuePlaceSerializer(place).data if place else None,
+            }
+        )
+    return answer
 
 
 class AppointmentCreateApi(PatientApi):
@@ -789,12 +855,13 @@ class AppointmentRescheduleApi(PatientApi):
 # --- Staff: worklist, confirm, decline, check-in, queue ---------------------------------------------
 
 
-# The booking desk's list reads only the columns its rows answer with (`.values()`), and fetches the page's
-# patients, services, rooms and doctors apart (four queries by primary key, as the selector's prefetch did):
-# no Appointment, Patient, Service, Facility and Doctor instance per row. The workflow's `actions` still need
-# a booking to ask about: a bare Appointment holding only WORKFLOW_COLUMNS (anything else it reads is loaded
-# on access, so a new guard stays right, only slower; tests/api/test_fast_rows.py counts the queries), with
-# the page's Service and Facility (shared) and a Patient holding its id. `staff_appointment_rows` builds
+# The booking desk's list is one constant statement (appointments.sql.worklist) whose rows carry the booking's
+# columns, its patient's, service's, room's and doctor's, and the two counts: no Appointment, Patient, Service,
+# Facility and Doctor instance per row. The workflow's `actions` still need a booking to ask about: a bare
+# Appointment holding the columns the workflow reads (WORKFLOW_COLUMNS; anything else it reads is loaded on
+# access, so a new guard stays right, only slower: tests/api/test_fast_rows.py counts the queries), with the
+# page's Service and Facility (shared, holding the columns the guards read) and a Patient holding its id and
+# account; the page's actions come from one `available_each` call. `staff_appointment_rows` builds
 # StaffAppointmentListItemSerializer's answer (tests/api/test_fast_rows.py compares both).
 WORKFLOW_COLUMNS = tuple(
     field.attname
@@ -815,22 +882,6 @@ WORKFLOW_COLUMNS = tuple(
         "skip_count",
     }
 )
-STAFF_APPOINTMENT_COLUMNS = (
-    *WORKFLOW_COLUMNS,
-    "public_id",
-    "channel",
-    "check_in_code",
-    "slot_end",
-    "doctor_id",
-    "reason",
-    "created_at",
-    "confirmed_at",
-    "checked_in_at",
-    "cancel_source",
-    "cancel_reason",
-    "past_visits",
-    "past_no_shows",
-)
 
 
 def _service_ref(service: Service) -> dict[str, Any]:
@@ -850,75 +901,104 @@ def _doctor_ref(doctor: Doctor) -> dict[str, Any]:
     }
 
 
+def _bare(model: Any, values: dict[str, Any]) -> Any:
+    """A `model` instance holding only `values` (by attname; the rest loaded on access), as `from_db` builds one
+    but without walking every field of the model (a fifth of the page's CPU for 200 instances); `from_db`
+    itself when the model has init signal receivers."""
+    if model not in _PLAIN_INIT:
+        _PLAIN_INIT[model] = not (pre_init.has_listeners(model) or post_init.has_listeners(model))
+    if not _PLAIN_INIT[model]:
+        names = tuple(f.attname for f in model._meta.concrete_fields if f.attname in values)
+        return model.from_db(None, names, [values[name] for name in names])
+    obj = model.__new__(model)
+    obj.__dict__.update(values)
+    state = obj._state = ModelState()
+    state.adding = False
+    state.db = None
+    return obj
+
+
+# Models without init signal receivers (checked once: receivers are connected when the apps load).
+_PLAIN_INIT: dict[Any, bool] = {}
+
+
+def _related(model: Any, rows: list[dict[str, Any]], key: str, prefix: str) -> dict[int, Any]:
+    """The page's `model` instances by id, from the rows' `prefix`ed columns (one instance per id)."""
+    names = [name[len(prefix) :] for name in rows[0] if name.startswith(prefix)]
+    found: dict[int, Any] = {}
+    for row in rows:
+        pk = row[key]
+        if pk is not None and pk not in found:
+            found[pk] = _bare(model, {"id": pk, **{name: row[prefix + name] for name in names}})
+    return found
+
+
 def staff_appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[str, Any]]:
-    """`StaffAppointmentListItemSerializer`'s answer, with the context {"actor": actor}, from `.values()` rows
-    (STAFF_APPOINTMENT_COLUMNS)."""
+    """`StaffAppointmentListItemSerializer`'s answer, with the context {"actor": actor}, from the rows of
+    appointments.sql.worklist."""
+    if not rows:
+        return []
     iso = datetimes()
-
-    def by_id(model: Any, key: str) -> dict[int, Any]:
-        ids = {row[key] for row in rows if row[key] is not None}
-        return {obj.pk: obj for obj in model.objects.filter(pk__in=ids)} if ids else {}
-
-    services: dict[int, Service] = by_id(Service, "service_id")
-    facilities: dict[int, Facility] = by_id(Facility, "facility_id")
-    doctors: dict[int, Doctor] = by_id(Doctor, "doctor_id")
-    patient_ids = {row["patient_id"] for row in rows}
-    patients = {
-        values["id"]: values
-        for values in Patient.objects.filter(pk__in=patient_ids).values(
-            "id", "public_id", "full_name", "date_of_birth", "sex", "phone"
-        )
-    }
+    services: dict[int, Service] = _related(Service, rows, "service_id", "s_")
+    facilities: dict[int, Facility] = _related(Facility, rows, "facility_id", "f_")
     service_refs = {pk: _service_ref(service) for pk, service in services.items()}
     room_refs = {pk: _room_ref(facility) for pk, facility in facilities.items()}
-    doctor_refs = {pk: _doctor_ref(doctor) for pk, doctor in doctors.items()}
-    statuses = choice_labels(Appointment, "status")
-    channels = choice_labels(Appointment, "channel")
-    answer = []
+    doctor_refs: dict[int, dict[str, Any]] = {}
+    patient_refs: dict[int, dict[str, Any]] = {}
+    bookings = []
     for row in rows:
-        booking = Appointment.from_db(None, WORKFLOW_COLUMNS, [row[name] for name in WORKFLOW_COLUMNS])
+        booking = _bare(Appointment, {name: row[name] for name in WORKFLOW_COLUMNS})
         cache = booking._state.fields_cache
         cache["service"] = services.get(row["service_id"])
         cache["facility"] = facilities.get(row["facility_id"])
-        cache["patient"] = Patient.from_db(None, ("id",), (row["patient_id"],))
-        patient = patients.get(row["patient_id"])
-        answer.append(
-            {
-                "id": str(row["public_id"]),
-                "status": row["status"],
-                "status_label": display(statuses, row["status"]),
-                "channel": row["channel"],
-                "channel_label": display(channels, row["channel"]),
-                "check_in_code": row["check_in_code"],
-                "slot_start": iso(row["slot_start"]),
-                "slot_end": iso(row["slot_end"]),
-                "service": service_refs.get(row["service_id"]),
-                "room": room_refs.get(row["facility_id"]),
-                "doctor": doctor_refs.get(row["doctor_id"]),
-                "patient": None
-                if patient is None
-                else {
-                    "id": str(patient["public_id"]),
-                    "full_name": patient["full_name"],
-                    "date_of_birth": iso_date(patient["date_of_birth"]),
-                    "sex": patient["sex"],
-                    "phone": display_phone(patient["phone"]),
-                },
-                "reason": row["reason"],
-                "is_reexam": row["is_reexam"],
-                "is_walk_in": row["is_walk_in"],
-                "queue_number": row["queue_number"],
-                "created_at": iso(row["created_at"]),
-                "confirmed_at": iso(row["confirmed_at"]),
-                "checked_in_at": iso(row["checked_in_at"]),
-                "cancel_source": row["cancel_source"],
-                "cancel_reason": row["cancel_reason"],
-                "actions": APPOINTMENT_WORKFLOW.available(booking, actor),
-                "past_visits": row["past_visits"],
-                "past_no_shows": row["past_no_shows"],
+        cache["patient"] = _bare(Patient, {"id": row["patient_id"], "account_id": row["p_account_id"]})
+        bookings.append(booking)
+        doctor_id = row["doctor_id"]
+        if doctor_id is not None and doctor_id not in doctor_refs:
+            doctor_refs[doctor_id] = _doctor_ref(
+                Doctor(public_id=row["d_public_id"], title=row["d_title"], full_name=row["d_full_name"])
+            )
+        patient_id = row["patient_id"]
+        if patient_id not in patient_refs:
+            patient_refs[patient_id] = {
+                "id": str(row["p_public_id"]),
+                "full_name": row["p_full_name"],
+                "date_of_birth": iso_date(row["p_date_of_birth"]),
+                "sex": row["p_sex"],
+                "phone": display_phone(row["p_phone"]),
             }
-        )
-    return answer
+    actions = APPOINTMENT_WORKFLOW.available_each(bookings, actor)
+    statuses = choice_labels(Appointment, "status")
+    channels = choice_labels(Appointment, "channel")
+    return [
+        {
+            "id": str(row["public_id"]),
+            "status": row["status"],
+            "status_label": display(statuses, row["status"]),
+            "channel": row["channel"],
+            "channel_label": display(channels, row["channel"]),
+            "check_in_code": row["check_in_code"],
+            "slot_start": iso(row["slot_start"]),
+            "slot_end": iso(row["slot_end"]),
+            "service": service_refs.get(row["service_id"]),
+            "room": room_refs.get(row["facility_id"]),
+            "doctor": doctor_refs.get(row["doctor_id"]),
+            "patient": patient_refs[row["patient_id"]],
+            "reason": row["reason"],
+            "is_reexam": row["is_reexam"],
+            "is_walk_in": row["is_walk_in"],
+            "queue_number": row["queue_number"],
+            "created_at": iso(row["created_at"]),
+            "confirmed_at": iso(row["confirmed_at"]),
+            "checked_in_at": iso(row["checked_in_at"]),
+            "cancel_source": row["cancel_source"],
+            "cancel_reason": row["cancel_reason"],
+            "actions": row_actions,
+            "past_visits": row["past_visits"],
+            "past_no_shows": row["past_no_shows"],
+        }
+        for row, row_actions in zip(rows, actions, strict=True)
+    ]
 
 
 class StaffAppointmentListApi(DeskApi):
@@ -947,7 +1027,7 @@ class StaffAppointmentListApi(DeskApi):
     def get(self, request: Request) -> Response:
         filters = StaffAppointmentListApi.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        appointments = selectors.staff_appointments(
+        appointments = selectors.staff_appointment_list(
             user=request.user,
             roles=self.staff_roles,
             status=filters.validated_data["status"],
@@ -955,10 +1035,7 @@ class StaffAppointmentListApi(DeskApi):
             day=filters.validated_data.get("date"),
         )
         return paginate(
-            request,
-            self,
-            appointments.prefetch_related(None).values(*STAFF_APPOINTMENT_COLUMNS),
-            serialize=lambda rows: staff_appointment_rows(rows, request.user),
+            request, self, appointments, serialize=lambda rows: staff_appointment_rows(rows, request.user)
         )
 
 

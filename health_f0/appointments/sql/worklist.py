@@ -1,0 +1,143 @@
+"""Constant SQL of the booking desk's worklist (GET /api/v1|v2/staff/appointments).
+
+What: the bookings a desk member may see (access.staff_appointments_for, written out by
+access.scope_hiding_restricted_sql), filtered by status, facility subtree and day as
+appointments.selectors.staff_appointments filters them, in its ordering (requested: oldest request first;
+other statuses: by visit time), with the columns the list answers with, the page's patient, service, room
+and doctor joined (LEFT JOINs on primary keys: MariaDB still reads the bookings first, in the index order, and
+eliminates the joins from the v1 count), and the patient's completed visits and no-shows as correlated counts
+on the (patient, status, slot_start) index, run for the page's rows only.
+
+Why not the ORM: building and compiling the selector's query, its annotation subqueries and the four
+queries by primary key for the page's patients, services, rooms and doctors cost most of the 11.5–13.7 ms
+of CPU a 100-row page took at the largest TTYT of the 100k data set (bench/list_inproc.py, booking desk of
+TTYT-B4); as one constant statement the page costs ... (see the hand-back figures in the commit message).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.db import connections, router
+from django.db.models import Model
+
+from health_f0.appointments import slots as slotlib
+from health_f0.appointments.models import Appointment, Doctor, Service, Status
+from health_f0.core.sqllist import Col, SqlColumns, SqlList
+from health_f0.facilities import access
+from health_f0.facilities.models import Facility
+from health_f0.patients.models import Patient
+
+
+def cols(alias: str, prefix: str, model: type[Model], names: tuple[str, ...]) -> dict[str, Col]:
+    """The columns `names` (field names) of `model` under the table alias `alias`, each named by its attname
+    after `prefix` (e.g. "p_full_name")."""
+    meta = model._meta
+    columns = {}
+    for name in names:
+        field: Any = meta.get_field(name)
+        columns[f"{prefix}{field.attname}"] = Col(f"{alias}.{field.column}", field)
+    return columns
+
+
+# The booking's own columns (the workflow's bare booking reads the first twelve: api.apis.appointments).
+BOOKING_FIELDS = (
+    "id",
+    "patient",
+    "service",
+    "facility",
+    "status",
+    "slot_start",
+    "is_walk_in",
+    "is_reexam",
+    "called_at",
+    "queue_number",
+    "recall_count",
+    "skip_count",
+    "public_id",
+    "channel",
+    "check_in_code",
+    "slot_end",
+    "doctor",
+    "reason",
+    "created_at",
+    "confirmed_at",
+    "checked_in_at",
+    "cancel_source",
+    "cancel_reason",
+)
+# What the row answers of the patient, plus the account the workflow's owner check reads.
+PATIENT_FIELDS = ("public_id", "full_name", "date_of_birth", "sex", "phone", "account")
+# What the row answers of the service, plus what the guards read (the patient's cut-off).
+SERVICE_FIELDS = ("public_id", "name", "kind", "cancel_cutoff_hours", "facility")
+# What the row answers of the room, plus its place in the tree (the queue policy up the tree).
+FACILITY_FIELDS = ("public_id", "code", "name", "path")
+DOCTOR_FIELDS = ("public_id", "title", "full_name")
+
+_A = Appointment._meta.db_table
+_COUNT_FIELD = Appointment._meta.pk  # an integer column: no converters
+
+
+def _visits(status: str) -> str:
+    """How many bookings the row's patient has in `status` (selectors.patient_booking_count). The status is a
+    constant of the code (a lowercase word), never input, so it is written into the statement."""
+    if not status.isidentifier():
+        raise ValueError(status)
+    return (
+        f"COALESCE((SELECT COUNT(*) FROM {_A} v "  # noqa: S608
+        f"WHERE v.patient_id = a.patient_id AND v.status = '{status}'), 0)"
+    )
+
+
+ROWS = SqlColumns(
+    {
+        **cols("a", "", Appointment, BOOKING_FIELDS),
+        "past_visits": Col(_visits(Status.COMPLETED), _COUNT_FIELD),
+        "past_no_shows": Col(_visits(Status.NO_SHOW), _COUNT_FIELD),
+        **cols("p", "p_", Patient, PATIENT_FIELDS),
+        **cols("s", "s_", Service, SERVICE_FIELDS),
+        **cols("f", "f_", Facility, FACILITY_FIELDS),
+        **cols("d", "d_", Doctor, DOCTOR_FIELDS),
+    }
+)
+FROM = (
+    f"{_A} a "
+    f"LEFT JOIN {Patient._meta.db_table} p ON p.id = a.patient_id "
+    f"LEFT JOIN {Service._meta.db_table} s ON s.id = a.service_id "
+    f"LEFT JOIN {Facility._meta.db_table} f ON f.id = a.facility_id "
+    f"LEFT JOIN {Doctor._meta.db_table} d ON d.id = a.doctor_id"
+)
+
+
+def worklist(
+    *,
+    user: Any,
+    roles: frozenset[str],
+    status: str | None = None,
+    facility_ids: list[int] | None = None,
+    day: date | None = None,
+) -> SqlList:
+    """selectors.staff_appointments as constant SQL: rows (dicts keyed by ROWS' names) in its ordering.
+    `facility_ids`: the chosen facility's subtree (selectors.facility_subtree_ids), None for no filter."""
+    where, params = access.scope_hiding_restricted_sql(
+        user, roles, facility_column="a.facility_id", patient_column="a.patient_id"
+    )
+    conditions, params = [where], list(params)
+    if status:
+        conditions.append("a.status = %s")
+        params.append(status)
+    if facility_ids is not None:
+        if not facility_ids:
+            conditions.append("1 = 0")
+        else:
+            conditions.append(f"a.facility_id IN ({', '.join(['%s'] * len(facility_ids))})")
+            params.extend(facility_ids)
+    if day is not None:
+        start, end = slotlib.local_day_bounds(day)
+        connection = connections[router.db_for_read(Appointment)]
+        field = Appointment._meta.get_field("slot_start")
+        conditions.append("a.slot_start >= %s AND a.slot_start < %s")
+        params.extend(field.get_db_prep_value(moment, connection) for moment in (start, end))
+    ordering = ("created_at", "id") if status == Status.REQUESTED else ("slot_start", "id")
+    return ROWS.rows(FROM, " AND ".join(conditions), params, model=Appointment, ordering=ordering)

@@ -1,0 +1,270 @@
+"""The appointment lists written as constant SQL (issue 11: appointments/sql/) keep the rows, the order and the
+answer of the ORM queries and serializers they replace: the booking desk's worklist (appointments.sql.worklist
+against selectors.staff_appointments and StaffAppointmentListItemSerializer) and the patient's bookings
+(appointments.sql.bookings against access.appointments_for and AppointmentSerializer), for every persona of the
+access matrix, restricted patient A included (hidden from the booking desk and reception, who do not read
+restricted records), a family member, another family, and tokens on the wrong endpoint. The page's actions
+come from one `available_each` call, which must answer what `check` answers for each booking."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from health_f0.api.apis import appointments as appointments_api
+from health_f0.appointments import selectors
+from health_f0.appointments.models import Appointment, Status
+from health_f0.appointments.transitions import APPOINTMENT_WORKFLOW
+from health_f0.core.exceptions import DomainError
+from health_f0.facilities import access
+from health_f0.facilities.models import Facility
+from tests.api.test_fast_rows import V1, V2, as_json, every_row
+from tests.security.test_restricted import _fresh, matrix, restricted  # noqa: F401 - the fixtures
+from tests.test_access_matrix import PERSONAS
+
+pytestmark = pytest.mark.django_db
+
+# The access matrix's records (patients A and B, their bookings; A restricted in "restricted"): test_restricted's
+# fixtures, asked for by name (request.getfixturevalue).
+DESK_ROLES = appointments_api.DeskApi.staff_roles
+STATUSES = [None, *Status.values]
+
+
+def _all(listing: Any) -> list[dict[str, Any]]:
+    return listing.order_by(*listing.ordering)[0:10_000]
+
+
+# --- The booking desk's worklist ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("username", PERSONAS)
+def test_the_worklist_keeps_the_selectors_rows_in_its_order(username: str, request: Any) -> None:
+    records = request.getfixturevalue("restricted")
+    user = _fresh(username)
+    seen = set()
+    for roles in (DESK_ROLES, access.APPOINTMENT_READER_ROLES):
+        for status in STATUSES:
+            orm = selectors.staff_appointments(user=user, roles=roles, status=status)
+            listing = selectors.staff_appointment_list(user=user, roles=roles, status=status)
+            ids = [row["id"] for row in _all(listing)]
+            assert ids == list(orm.values_list("id", flat=True)), (username, roles, status)
+            assert listing.count() == len(ids)
+            seen.update(ids)
+    appt_a = records["appt_a"].pk
+    if username in ("datlich", "tiepdon"):
+        assert appt_a not in seen  # restricted patient A: the desk and reception no longer see the booking
+    if username in ("admin", "ttyt.lanhdao"):
+        assert appt_a in seen
+
+
+@pytest.mark.parametrize("username", ["datlich", "tiepdon", "admin", "ttyt.lanhdao", "syt.lanhdao"])
+def test_the_worklist_filters_by_facility_and_day_as_the_selector(username: str, request: Any) -> None:
+    request.getfixturevalue("restricted")
+    user = _fresh(username)
+    days = {timezone.localtime(a.slot_start).date() for a in Appointment.objects.all()}
+    ttyt = Facility.objects.get(code="TTYT-HD").public_id
+    clinic = Facility.objects.get(code="PK-NOI1").public_id
+    unknown = Facility.objects.get(code="BV-KA").public_id
+    for status in (None, Status.REQUESTED, Status.CONFIRMED):
+        for facility in (None, ttyt, clinic, unknown):
+            for day in (None, *sorted(days)[:3]):
+                filters = {"status": status, "facility": facility, "day": day}
+                orm = selectors.staff_appointments(user=user, roles=DESK_ROLES, **filters)
+                listing = selectors.staff_appointment_list(user=user, roles=DESK_ROLES, **filters)
+                assert [row["id"] for row in _all(listing)] == list(orm.values_list("id", flat=True)), filters
+
+
+@pytest.mark.parametrize("username", ["datlich", "tiepdon", "admin"])
+@pytest.mark.parametrize("status", STATUSES)
+def test_the_worklist_rows_answer_what_the_serializer_answers(
+    username: str, status: str | None, request: Any
+) -> None:
+    request.getfixturevalue("restricted")
+    user = _fresh(username)
+    orm = selectors.staff_appointments(user=user, roles=DESK_ROLES, status=status)
+    expected = as_json(
+        appointments_api.StaffAppointmentListItemSerializer(
+            list(orm), many=True, context={"actor": user}
+        ).data
+    )
+    listing = selectors.staff_appointment_list(user=user, roles=DESK_ROLES, status=status)
+    assert as_json(appointments_api.staff_appointment_rows(_all(listing), _fresh(username))) == expected
+
+
+@pytest.mark.parametrize("username", ["datlich", "tiepdon", "admin"])
+def test_the_worklist_endpoint_pages_what_the_serializer_answers(
+    username: str, request: Any, as_user: Any
+) -> None:
+    records = request.getfixturevalue("restricted")
+    user = _fresh(username)
+    client = as_user(username)
+    for status in (Status.REQUESTED, Status.CONFIRMED):
+        orm = selectors.staff_appointments(user=user, roles=DESK_ROLES, status=status)
+        expected = as_json(
+            appointments_api.StaffAppointmentListItemSerializer(
+                list(orm), many=True, context={"actor": user}
+            ).data
+        )
+        params = {"status": status}
+        body = client.get(f"{V1}/staff/appointments", {"limit": 200, **params}).json()
+        assert body["results"] == expected
+        assert body["count"] == len(expected)
+        assert every_row(client, f"{V2}/staff/appointments", {"limit": 1, **params}) == expected
+    shown = {row["id"] for row in every_row(client, f"{V2}/staff/appointments", {"limit": 50})}
+    assert (str(records["appt_a"].public_id) in shown) == (username == "admin")
+
+
+@pytest.mark.parametrize("username", ["ttyt.lanhdao", "thanhdong.nv", "lienket.his", "ketoan", "bn0000001"])
+def test_the_worklist_is_the_desks_alone(username: str, request: Any, as_user: Any) -> None:
+    """Managers, station staff, the HIS linker, the accountant and patient tokens get 403, on both versions."""
+    request.getfixturevalue("restricted")
+    client = as_user(username)
+    for version in (V1, V2):
+        response = client.get(f"{version}/staff/appointments")
+        assert response.status_code == 403, (username, version)
+        assert set(response.json()) >= {"detail", "code"}
+
+
+# --- One workflow answer per page -------------------------------------------------------------------------
+
+
+def _checked(booking: Appointment, actor: Any, now: Any) -> list[str]:
+    """`available()` as it was written: every action from the state whose `check` passes."""
+    answer = []
+    for action in APPOINTMENT_WORKFLOW.actions_from(booking.status):
+        try:
+            APPOINTMENT_WORKFLOW.check(booking, action, actor, now=now)
+        except DomainError:
+            continue
+        answer.append(action)
+    return answer
+
+
+def _variants(bookings: list[Appointment]) -> list[Appointment]:
+    """Each booking in every status, walk-in or not, called or not, with recalls and skips used up or not."""
+    out = []
+    now = timezone.now()
+    for booking in bookings:
+        for status in Status.values:
+            for walk_in, called, uses in ((False, False, 0), (True, True, 1), (False, True, 9)):
+                copy = Appointment.objects.select_related("service", "facility", "patient").get(pk=booking.pk)
+                copy.status, copy.is_walk_in = status, walk_in
+                copy.called_at = now if called else None
+                copy.recall_count = copy.skip_count = uses
+                out.append(copy)
+    return out
+
+
+@pytest.mark.parametrize(
+    "username", ["datlich", "tiepdon", "admin", "ttyt.lanhdao", "thanhdong.nv", "bn0000001", None]
+)
+def test_one_answer_per_page_is_checks_answer_for_each_booking(
+    username: str | None, request: Any, persona: Any
+) -> None:
+    records = request.getfixturevalue("matrix")
+    chosen = [*Appointment.objects.order_by("id")[:4], records["appt_a"], records["appt_b"]]
+    bookings = _variants(chosen)
+    actor = persona(username) if username else None
+    for now in (timezone.now(), timezone.now() + timedelta(days=3), timezone.now() - timedelta(days=30)):
+        expected = [_checked(booking, actor, now) for booking in bookings]
+        # Managers and station staff take no step on bookings; everyone else must have some open.
+        assert any(expected) != (username in ("ttyt.lanhdao", "thanhdong.nv")), username
+        fresh = persona(username) if username else None
+        assert APPOINTMENT_WORKFLOW.available_each(bookings, fresh, now=now) == expected
+        assert [APPOINTMENT_WORKFLOW.available(b, fresh, now=now) for b in bookings] == expected
+
+
+# --- The patient's bookings -------------------------------------------------------------------------------
+
+
+def _client(account: Any) -> Any:
+    from rest_framework.test import APIClient
+
+    from health_f0.api.services import api_token_issue
+
+    raw, _ = api_token_issue(user=account)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+@pytest.fixture
+def families(request: Any, persona: Any) -> dict[str, Any]:
+    """Patient A (bn0000001) with a child on the same verified phone (a family), a stranger on another phone,
+    patient B; each with a booking at the TTYT's clinic besides the matrix's."""
+    from datetime import date
+
+    from tests.access_records import portal_ready
+    from tests.api.test_appointments import at, desk_book, make_service
+    from tests.api.test_monitoring import _family_member
+
+    records = request.getfixturevalue("matrix")
+    pat_a = records["patients"]["pat_a"]
+    child = portal_ready(
+        _family_member(persona, name="Nguyễn Bảo An", phone=pat_a.phone, born=date(2020, 3, 1))
+    )
+    stranger = portal_ready(
+        _family_member(persona, name="Trần Thị Lan", phone="+84977000222", born=date(1990, 1, 1))
+    )
+    clinic = make_service(Facility.objects.get(code="PK-NOI1"))
+    day = timezone.localdate() + timedelta(days=3)
+    bookings = {
+        "child_booking": desk_book(persona, child, clinic, at(day, 5)),
+        "stranger_booking": desk_book(persona, stranger, clinic, at(day, 5, 20)),
+        "own_booking": desk_book(persona, pat_a, clinic, at(day, 6)),
+    }
+    return {"a": pat_a, "child": child, "stranger": stranger, "b": records["patients"]["pat_b"], **bookings}
+
+
+def test_the_patient_list_keeps_the_orm_rows_for_every_kind_of_account(
+    families: dict[str, Any], persona: Any
+) -> None:
+    accounts = {
+        "own": families["a"].account,
+        "family": families["child"].account,
+        "another family": families["stranger"].account,
+        "patient B": families["b"].account,
+        "booking desk": persona("datlich"),
+        "administrator": persona("admin"),
+    }
+    for kind, account in accounts.items():
+        listing = selectors.own_appointment_list(user=account)
+        ids = [row["id"] for row in _all(listing)]
+        if kind in ("booking desk", "administrator"):
+            assert ids == [] and listing.count() == 0, kind  # staff read bookings through the desk's list
+            continue
+        orm = access.appointments_for(account).order_by("-slot_start", "-id")
+        assert ids == list(orm.values_list("id", flat=True)), kind
+        assert listing.count() == len(ids)
+        expected = as_json(
+            appointments_api.AppointmentSerializer(
+                list(orm.select_related("service", "facility", "patient", "doctor")),
+                many=True,
+                context={"actor": account},
+            ).data
+        )
+        assert as_json(appointments_api.appointment_rows(_all(listing), account)) == expected, kind
+        client = _client(account)
+        body = client.get(f"{V1}/appointments", {"limit": 200}).json()
+        assert (body["results"], body["count"]) == (expected, len(expected)), kind
+        assert every_row(client, f"{V2}/appointments", {"limit": 1}) == expected, kind
+    family_ids = {row["id"] for row in _all(selectors.own_appointment_list(user=families["a"].account))}
+    assert {families["own_booking"].pk, families["child_booking"].pk} <= family_ids
+    assert families["stranger_booking"].pk not in family_ids
+    stranger_ids = {
+        row["id"] for row in _all(selectors.own_appointment_list(user=families["stranger"].account))
+    }
+    assert stranger_ids == {families["stranger_booking"].pk}
+
+
+@pytest.mark.parametrize("username", ["datlich", "tiepdon", "admin", "thanhdong.nv"])
+def test_staff_tokens_get_403_on_the_patients_list(username: str, request: Any, as_user: Any) -> None:
+    request.getfixturevalue("matrix")
+    client = as_user(username)
+    for version in (V1, V2):
+        response = client.get(f"{version}/appointments")
+        assert response.status_code == 403, (username, version)
+        assert set(response.json()) >= {"detail", "code"}
