@@ -158,7 +158,7 @@ class SqlList:
     def keyset_page(self, keyset: Keyset, *, size: int, cursor: str | None) -> KeysetPage:
         """`Keyset.page` for this list: the same cursors, one statement of `size + 1` rows."""
         backwards = False
-        where, params = "", []
+        where, params = "", list[Any]()
         if cursor:
             values, backwards = keyset.decode(cursor, lambda name: self.columns.columns[name].field)
             where, params = self._after(keyset, values, flip=backwards)

@@ -139,9 +139,10 @@ def visible_facility_ids(user: Any, roles: Iterable[str] | None = None) -> froze
         paths = frozenset(path for _, path, role in _active_memberships(user) if role in role_set)
         # Role sets that reach the same memberships (the desk's roles, then one transition's) share one query.
         by_paths = ("visible_paths", paths)
-        ids = cache.get(by_paths)
-        if ids is None:
-            ids = cache[by_paths] = _subtree_ids(sorted(paths)) if paths else frozenset()
+        shared: frozenset[int] | None = cache.get(by_paths)
+        if shared is None:
+            shared = cache[by_paths] = _subtree_ids(sorted(paths)) if paths else frozenset()
+        ids = shared
     cache[key] = ids
     return ids
 
