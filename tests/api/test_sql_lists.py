@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -120,7 +120,13 @@ def _agree(orm: Any, sql: Any, ordering: tuple[str, ...]) -> list[Any]:
 
 @pytest.mark.parametrize(
     "value",
-    [uuid4(), str(uuid4()), uuid4().hex, None],
+    # Fixed values: xdist workers must collect the same test ids.
+    [
+        UUID("e516bc7a-2489-443a-a822-0c7d4d08d1ae"),
+        "33921e77-eda7-4713-b111-cbe9a590b5ac",
+        "001fad2e56cf4a5495fb9d6972ae7cab",
+        None,
+    ],
 )
 def test_uuid_text_is_what_str_of_the_uuid_is(value: Any) -> None:
     from uuid import UUID
