@@ -394,6 +394,25 @@ def queue_for(*, service: Service, day: date | None = None, recent: int = 20) ->
     )
 
 
+def _standing(*, service: Service, day: date, recent: int) -> Queue:
+    """`queue_for` as a place in the queue needs it: the same tickets in the same calling order, read by
+    constant SQL without their patients and rooms (appointments.sql.queues)."""
+    from health_f0.appointments.sql import queues
+
+    policy = queue_rules.queue_policy(service.facility)
+    # Enough of the latest calls to count the calls since any skip (skip_back is at most 10), as queue_for.
+    waiting, called = queues.tickets(service.pk, day, recent=max(recent, 20))
+    for ticket in (*waiting, *called):
+        ticket._queue_policy = policy  # type: ignore[attr-defined]  # queue_rules.ticket_policy
+    ordered = queue_order(service=service, waiting=waiting, recent_called=called, policy=policy)
+    return Queue(
+        waiting=ordered,
+        called=called[:recent],
+        policy=policy,
+        order=queue_rules.service_order(service, policy),
+    )
+
+
 @dataclass(frozen=True)
 class QueuePlace:
     called: bool  # this ticket has been called: go in now
@@ -409,7 +428,7 @@ def queue_place(*, appointment: Appointment, queues: dict[Any, Queue] | None = N
     key = (appointment.service_id, appointment.queue_date)
     queue = queues.get(key) if queues is not None else None
     if queue is None:
-        queue = queue_for(service=appointment.service, day=appointment.queue_date, recent=20)
+        queue = _standing(service=appointment.service, day=appointment.queue_date, recent=20)
         if queues is not None:
             queues[key] = queue
     now_calling = queue.called[0].queue_number if queue.called else None

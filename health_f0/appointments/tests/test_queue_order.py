@@ -90,3 +90,33 @@ def test_arrival_order_services_still_call_by_number(clinic, persona):
     check_in(nine, reception, 7, 0)
     check_in(eight, reception, 7, 1)
     assert [t.pk for t in selectors.queue_for(service=clinic, day=MONDAY).waiting] == [nine.pk, eight.pk]
+
+
+def test_a_place_in_the_queue_reads_the_queue_as_queue_for_does(clinic, persona):
+    """selectors.queue_place reads the queue by constant SQL (appointments.sql.queues, without the tickets'
+    patients and rooms): the same waiting tickets in the same calling order, the same latest calls."""
+    clinic.booked_priority, clinic.interleave_ratio = "interleave", 2
+    clinic.save()
+    desk, reception = persona("datlich"), persona("tiepdon")
+    slots = [booked(clinic, desk, f"Hẹn {hour} giờ", hour) for hour in (9, 8, 10, 8)]
+    for minute, ticket in enumerate(slots):
+        check_in(ticket, reception, 7, minute)
+        walk_in(clinic, reception, f"Vãng lai {minute}", 7, 10 + minute)
+    for minute in (30, 31, 32):
+        services.queue_call_next(service=clinic, actor=reception, now=local(MONDAY, 7, minute))
+    expected = selectors.queue_for(service=clinic, day=MONDAY, recent=20)
+    standing = selectors._standing(service=clinic, day=MONDAY, recent=20)
+    assert [t.pk for t in standing.waiting] == [t.pk for t in expected.waiting]
+    assert [t.pk for t in standing.called] == [t.pk for t in expected.called]
+    assert (standing.policy, standing.order) == (expected.policy, expected.order)
+    assert len(expected.waiting) == 5 and len(expected.called) == 3
+    queues: dict = {}
+    for ahead, ticket in enumerate(expected.waiting):
+        place = selectors.queue_place(appointment=ticket, queues=queues)
+        assert place is not None
+        assert (place.called, place.ahead, place.now_calling) == (
+            False,
+            ahead,
+            expected.called[0].queue_number,
+        )
+    assert len(queues) == 1
