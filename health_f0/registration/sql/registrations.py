@@ -10,9 +10,11 @@ MariaDB sort a TTYT's whole queue when the facility was joined by the ORM). Rows
 `api.apis.registrations.registration_rows` builds the answer. tests/api/test_sql_lists.py checks the rows
 equal the ORM queue's for every persona.
 
-Why not the ORM: building and compiling the queue's queryset, its `.values()` rows and the page's separate
-facility query were about a third of the request's CPU (in process, 100k data set, 100 rows of the largest
-station's queue: 3.4 -> 3.0 ms of CPU for v2, one query fewer).
+Why not the ORM: building and compiling the queue's queryset, its `.values()` rows, a UUID per public id and
+the page's separate facility query were about half of the request's CPU. In process on the 100k data set, 100
+rows (station TYT-10999 / manager of TTYT-B4), before and after in the same minute on a loaded machine (with
+access's constant membership reads): v2 4.3 -> 2.4 / 4.4 -> 2.6 ms of CPU, v1 4.8 -> 3.0 / 5.2 -> 3.1 ms; one
+query fewer (issue 11).
 """
 
 from __future__ import annotations
