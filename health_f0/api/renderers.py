@@ -41,6 +41,9 @@ _NOT_FINITE = (b"NaN", b"Infinity")
 _LS, _PS = b"\xe2\x80\xa8", b"\xe2\x80\xa9"  # U+2028, U+2029 in UTF-8
 
 
+_WRAPPERS: frozenset[type] = frozenset({ReturnDict, ReturnList})
+
+
 def _unwrap(value: Any) -> Any:
     kind = type(value)
     if kind is ReturnDict:
@@ -54,9 +57,9 @@ def plain_data(data: Any) -> Any:
     """`data` with the serializers' wrappers taken off its top two levels, or None when it is not plain
     (module docstring)."""
     data = _unwrap(data)
-    if type(data) is dict:
+    if type(data) is dict and not _WRAPPERS.isdisjoint(map(type, data.values())):
         data = {key: _unwrap(value) for key, value in data.items()}
-    elif type(data) is list:
+    elif type(data) is list and not _WRAPPERS.isdisjoint(map(type, data)):
         data = [_unwrap(value) for value in data]
     try:
         marshal.dumps(data)
