@@ -531,10 +531,11 @@ def visit_rows_for(*, scope: RecordScope, patient: Any = None) -> Any:
 
 
 def visit_lab_result_rows(*, visit_ids: list[int]) -> list[dict[str, Any]]:
-    """Every lab result of these visits (the caller's: v1's list), by visit then name, with their report."""
+    """Every lab result of these visits (the caller's: v1's list) but those of withdrawn reports, by visit then
+    name, with their report."""
     from health_f0.his.sql import visits
 
-    return visits.lab_results_of(visit_ids)
+    return visits.lab_results_of(visit_ids, withdrawn=WITHDRAWN_REPORT_STATUSES)
 
 
 def first_lab_result_rows_of(

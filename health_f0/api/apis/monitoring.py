@@ -26,7 +26,6 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -49,6 +48,7 @@ from health_f0.api.fast import (
     uuid_text,
 )
 from health_f0.api.permissions import HasOwnPassword, IsPatientAccount, IsStaffMember
+from health_f0.api.renderers import JSONRenderer
 from health_f0.api.rows import iso_date, iso_datetime
 from health_f0.api.schema import error_responses
 from health_f0.core.exceptions import Conflict, DomainError, NotFound, ValidationErrors

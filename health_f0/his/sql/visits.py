@@ -93,14 +93,14 @@ def _marks(values: list[Any]) -> str:
     return ", ".join(["%s"] * len(values))
 
 
-def lab_results_of(visit_ids: list[int]) -> list[dict[str, Any]]:
-    """Every lab result of these visits, by visit then name, with their report (v1: what the list always showed,
-    the visits being the caller's)."""
+def lab_results_of(visit_ids: list[int], *, withdrawn: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Every lab result of these visits (the caller's) whose report is not `withdrawn`, by visit then name,
+    with their report (v1). Until issue 11 v1 also showed the results of withdrawn reports (entered in error,
+    cancelled), which v2, /lab-results and the portal hide."""
     if not visit_ids:
         return []
-    rows = ALL_RESULTS.rows(
-        _RESULTS_FROM, f"r.visit_id IN ({_marks(visit_ids)})", visit_ids, model=HisLabResult
-    )
+    where = f"r.visit_id IN ({_marks(visit_ids)}) AND {_SHOWN.format(_marks(list(withdrawn)))}"
+    rows = ALL_RESULTS.rows(_RESULTS_FROM, where, [*visit_ids, *withdrawn], model=HisLabResult)
     return rows.fetch(ordering=_RESULT_ORDER, limit=_ALL)
 
 
