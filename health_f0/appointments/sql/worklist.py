@@ -11,7 +11,8 @@ on the (patient, status, slot_start) index, run for the page's rows only.
 Why not the ORM: building and compiling the selector's query, its annotation subqueries and the four
 queries by primary key for the page's patients, services, rooms and doctors cost most of the 11.5–13.7 ms
 of CPU a 100-row page took at the largest TTYT of the 100k data set (bench/list_inproc.py, booking desk of
-TTYT-B4); as one constant statement the page costs ... (see the hand-back figures in the commit message).
+TTYT-B4); as one constant statement, with one workflow answer per page (core.workflow.available_each), it
+costs 5.5–8.6 ms, 4–5 queries instead of 8–9 (same minute, loaded machine; docs/benchmarks.md, issue 11).
 """
 
 from __future__ import annotations
