@@ -709,26 +709,6 @@ def restricted_patient(patient: str = "patient") -> Exists:
     return Exists(ProcessingRestriction.objects.filter(patient_id=OuterRef(patient or "pk")))
 
 
-def hide_restricted_sql(
-    user: Any, patient_column: str, managing_facility_column: str
-) -> tuple[str, list[Any]]:
-    """`hide_restricted`'s rule as one SQL condition with its parameters, for the lists written as constant SQL:
-    `patient_column` is the row's patient id, `managing_facility_column` that patient's facility
-    (patients_patient.facility_id, joined by the caller). The restriction probe is the same correlated NOT
-    EXISTS on its unique patient index."""
-    if getattr(user, "is_superuser", False):
-        return "1 = 1", []
-    from health_f0.privacy.models import ProcessingRestriction
-
-    table = ProcessingRestriction._meta.db_table
-    kept = f"NOT EXISTS (SELECT 1 FROM {table} pr WHERE pr.patient_id = {patient_column})"  # noqa: S608
-    allowed = visible_facility_ids(user, RESTRICTED_RECORD_READER_ROLES)
-    if not allowed:
-        return kept, []
-    marks = ", ".join(["%s"] * len(allowed))
-    return f"({kept} OR {managing_facility_column} IN ({marks}))", sorted(allowed)
-
-
 def hide_restricted(queryset: QuerySet[M], user: Any, *, field: str = "patient") -> QuerySet[M]:
     """Drop rows of patients under a processing restriction unless the staff member reads restricted records
     at the patient's facility (`field` is the lookup path to the patient; "" when rows are patients): the rows
