@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections, router
-from django.db.models import Field, Model
+from django.db.models import CharField, Field, Model
 
 from health_f0.core.keyset import Keyset, KeysetPage
 
@@ -36,6 +36,29 @@ class Col:
 
     sql: str
     field: Field[Any, Any]
+
+
+def columns_of(alias: str, model: type[Model], names: Sequence[str], *, prefix: str = "") -> dict[str, Col]:
+    """The columns `names` (field names or attnames, e.g. "visit_id") of `model` under the table alias `alias`,
+    each keyed `prefix + name`: `columns_of("p", Patient, ("public_id",), prefix="patient__")` is the
+    `patient__public_id` of `.values()`."""
+    columns = {}
+    for name in names:
+        field = model._meta.get_field(name)
+        if not isinstance(field, Field):
+            raise TypeError(f"{model.__name__}.{name} is not a concrete field")
+        columns[f"{prefix}{name}"] = Col(f"{alias}.{field.column}", field)
+    return columns
+
+
+def text_column(alias: str, model: type[Model], name: str) -> Col:
+    """A column read as the database's text, without its field's converters: a public id stays MariaDB's
+    canonical uuid text instead of becoming a `uuid.UUID` to be turned back into text (api.fast.uuid_text
+    formats it as str(UUID) would)."""
+    field: CharField[Any, Any] = CharField()
+    field.set_attributes_from_name(name)
+    field.model = model
+    return Col(f"{alias}.{model._meta.get_field(name).column}", field)  # type: ignore[union-attr]
 
 
 _Converters = list[tuple[str, list[Callable[..., Any]], Any]]

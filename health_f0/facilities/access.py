@@ -555,26 +555,9 @@ def his_records_sql(user: Any, patient_column: str, facility_column: str) -> tup
     read here in one constant statement (the ORM rule reads them too) and bound as parameters, so the list's
     statement stays an index range of one patient's rows."""
     if is_staff_member(user):
-        if user.is_superuser:
-            return "1 = 1", []
-        from health_f0.privacy.models import ProcessingRestriction
-
-        readers, others = _restricted_split(user, HIS_READER_ROLES)
-        terms: list[str] = []
-        params: list[Any] = []
-        if readers:
-            terms.append(f"{facility_column} IN ({', '.join(['%s'] * len(readers))})")
-            params.extend(sorted(readers))
-        if others:
-            table = ProcessingRestriction._meta.db_table
-            terms.append(
-                f"({facility_column} IN ({', '.join(['%s'] * len(others))}) AND NOT EXISTS "  # noqa: S608
-                f"(SELECT 1 FROM {table} pr WHERE pr.patient_id = {patient_column}))"
-            )
-            params.extend(sorted(others))
-        if not terms:
-            return "1 = 0", []
-        return "(" + " OR ".join(terms) + ")", params
+        return scope_hiding_restricted_sql(
+            user, HIS_READER_ROLES, facility_column=facility_column, patient_column=patient_column
+        )
     if not getattr(user, "is_authenticated", False):
         return "1 = 0", []
     from django.db import connection

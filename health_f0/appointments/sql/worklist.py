@@ -25,7 +25,7 @@ from django.db.models import Model
 
 from health_f0.appointments import slots as slotlib
 from health_f0.appointments.models import Appointment, Doctor, Service, Status
-from health_f0.core.sqllist import Col, SqlColumns, SqlList
+from health_f0.core.sqllist import Col, SqlColumns, SqlList, columns_of
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.patients.models import Patient
@@ -35,11 +35,8 @@ def cols(alias: str, prefix: str, model: type[Model], names: tuple[str, ...]) ->
     """The columns `names` (field names) of `model` under the table alias `alias`, each named by its attname
     after `prefix` (e.g. "p_full_name")."""
     meta = model._meta
-    columns = {}
-    for name in names:
-        field: Any = meta.get_field(name)
-        columns[f"{prefix}{field.attname}"] = Col(f"{alias}.{field.column}", field)
-    return columns
+    attnames = tuple(getattr(meta.get_field(name), "attname", name) for name in names)
+    return columns_of(alias, model, attnames, prefix=prefix)
 
 
 # The booking's own columns (the workflow's bare booking reads the first twelve: api.apis.appointments).

@@ -20,6 +20,11 @@ from typing import Any
 
 from django.db.models import Field, Model
 
+# The patient's and facility's columns every list of this package answers with (api.apis.his's *_COLUMNS).
+PATIENT_REF = ("public_id", "full_name")
+FACILITY_REF = ("public_id", "code", "name", "hotline")
+REPORT_REF = ("public_id", "name", "status", "issued_at", "conclusion")
+
 
 def field_of(model: type[Model]) -> Callable[[str], Field[Any, Any]]:
     """`name -> model's concrete field` (a column's converters and cursor type, core.sqllist.Col)."""

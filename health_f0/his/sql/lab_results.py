@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from health_f0.core.sqllist import Col, SqlColumns, SqlList
+from health_f0.core.sqllist import SqlColumns, SqlList, columns_of
 from health_f0.facilities.models import Facility
 from health_f0.his.models import HisLabReport, HisLabResult, HisVisit
-from health_f0.his.sql import field_of
+from health_f0.his.sql import FACILITY_REF, PATIENT_REF, REPORT_REF, field_of
 from health_f0.patients.models import Patient
 
-_R, _REP = field_of(HisLabResult), field_of(HisLabReport)
-_P, _F, _V = field_of(Patient), field_of(Facility), field_of(HisVisit)
+_V = field_of(HisVisit)
 
 _OWN = (
     "id",
@@ -46,18 +45,11 @@ _OWN = (
 # The columns of api.apis.his.LAB_RESULT_COLUMNS, named as `.values()` names them.
 LAB_RESULTS = SqlColumns(
     {
-        **{name: Col(f"r.{_R(name).column}", _R(name)) for name in _OWN},
-        **{
-            f"report__{name}": Col(f"rep.{_REP(name).column}", _REP(name))
-            for name in ("public_id", "name", "status", "issued_at", "conclusion")
-        },
-        "visit__public_id": Col("v.public_id", _V("public_id")),
-        "patient__public_id": Col("p.public_id", _P("public_id")),
-        "patient__full_name": Col("p.full_name", _P("full_name")),
-        "facility__public_id": Col("f.public_id", _F("public_id")),
-        "facility__code": Col("f.code", _F("code")),
-        "facility__name": Col("f.name", _F("name")),
-        "facility__hotline": Col("f.hotline", _F("hotline")),
+        **columns_of("r", HisLabResult, _OWN),
+        **columns_of("rep", HisLabReport, REPORT_REF, prefix="report__"),
+        **columns_of("v", HisVisit, ("public_id",), prefix="visit__"),
+        **columns_of("p", Patient, PATIENT_REF, prefix="patient__"),
+        **columns_of("f", Facility, FACILITY_REF, prefix="facility__"),
     }
 )
 _FROM = (

@@ -14,13 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 from health_f0.core.rawsql import fetch_models
-from health_f0.core.sqllist import Col, SqlColumns, SqlList
+from health_f0.core.sqllist import SqlColumns, SqlList, columns_of
 from health_f0.facilities.models import Facility
 from health_f0.his.models import HisLink, HisLinkRequest
-from health_f0.his.sql import field_of
+from health_f0.his.sql import FACILITY_REF, PATIENT_REF
 from health_f0.patients.models import Patient
-
-_L, _P, _F = field_of(HisLinkRequest), field_of(Patient), field_of(Facility)
 
 _OWN = (
     "id",
@@ -39,15 +37,9 @@ _OWN = (
 )
 LINK_REQUESTS = SqlColumns(
     {
-        **{name: Col(f"r.{_L(name).column}", _L(name)) for name in _OWN},
-        "patient__public_id": Col("p.public_id", _P("public_id")),
-        "patient__full_name": Col("p.full_name", _P("full_name")),
-        "patient__account_id": Col("p.account_id", _P("account_id")),
-        "patient__verified_phone": Col("p.verified_phone", _P("verified_phone")),
-        "facility__public_id": Col("f.public_id", _F("public_id")),
-        "facility__code": Col("f.code", _F("code")),
-        "facility__name": Col("f.name", _F("name")),
-        "facility__hotline": Col("f.hotline", _F("hotline")),
+        **columns_of("r", HisLinkRequest, _OWN),
+        **columns_of("p", Patient, (*PATIENT_REF, "account_id", "verified_phone"), prefix="patient__"),
+        **columns_of("f", Facility, FACILITY_REF, prefix="facility__"),
     }
 )
 _FROM = (

@@ -20,10 +20,10 @@ from __future__ import annotations
 from typing import Any
 
 from health_f0.core.keyset import NO_TIME
-from health_f0.core.sqllist import Col, SqlColumns, SqlList
+from health_f0.core.sqllist import Col, SqlColumns, SqlList, columns_of
 from health_f0.facilities.models import Facility
 from health_f0.his.models import HisLabReport, HisLabResult, HisVisit
-from health_f0.his.sql import field_of
+from health_f0.his.sql import FACILITY_REF, PATIENT_REF, REPORT_REF, field_of
 from health_f0.patients.models import Patient
 
 # Rows in the list are selected to the end in v1 (every result of a visit): LIMIT needs a number.
@@ -31,27 +31,19 @@ _ALL = 2**62
 # NO_TIME as a DATETIME literal (the database keeps UTC, naive): COALESCE of a DATETIME and a text value would be text.
 _NO_TIME = f"CAST('{NO_TIME.strftime('%Y-%m-%d %H:%M:%S')}' AS DATETIME(6))"
 
-_V, _P, _F = field_of(HisVisit), field_of(Patient), field_of(Facility)
-_R, _REP = field_of(HisLabResult), field_of(HisLabReport)
+_V, _R = field_of(HisVisit), field_of(HisLabResult)
 
 # The columns of api.apis.his.VISIT_COLUMNS (and the sort key), named as `.values()` names them.
 VISITS = SqlColumns(
     {
-        "id": Col("v.id", _V("id")),
-        "public_id": Col("v.public_id", _V("public_id")),
-        "department_code": Col("v.department_code", _V("department_code")),
-        "department_name": Col("v.department_name", _V("department_name")),
-        "admitted_at": Col("v.admitted_at", _V("admitted_at")),
-        "discharged_at": Col("v.discharged_at", _V("discharged_at")),
-        "diagnosis_text": Col("v.diagnosis_text", _V("diagnosis_text")),
-        "icd10": Col("v.icd10", _V("icd10")),
-        "source": Col("v.source", _V("source")),
-        "patient__public_id": Col("p.public_id", _P("public_id")),
-        "patient__full_name": Col("p.full_name", _P("full_name")),
-        "facility__public_id": Col("f.public_id", _F("public_id")),
-        "facility__code": Col("f.code", _F("code")),
-        "facility__name": Col("f.name", _F("name")),
-        "facility__hotline": Col("f.hotline", _F("hotline")),
+        **columns_of(
+            "v",
+            HisVisit,
+            ("id", "public_id", "department_code", "department_name", "admitted_at", "discharged_at"),
+        ),
+        **columns_of("v", HisVisit, ("diagnosis_text", "icd10", "source")),
+        **columns_of("p", Patient, PATIENT_REF, prefix="patient__"),
+        **columns_of("f", Facility, FACILITY_REF, prefix="facility__"),
         "admitted_sort": Col(f"COALESCE(v.admitted_at, {_NO_TIME})", _V("admitted_at")),
     }
 )
@@ -77,10 +69,10 @@ def _result_columns(alias: str, report: str) -> dict[str, Col]:
         *("id", "visit_id", "public_id", "code", "name", "value", "unit", "reference_low", "reference_high"),
         *("reference_text", "flag", "observed_at", "report_id"),
     )
-    columns = {name: Col(f"{alias}.{_R(name).column}", _R(name)) for name in own}
-    for name in ("public_id", "name", "status", "issued_at", "conclusion"):
-        columns[f"report__{name}"] = Col(f"{report}.{name}", _REP(name))
-    return columns
+    return {
+        **columns_of(alias, HisLabResult, own),
+        **columns_of(report, HisLabReport, REPORT_REF, prefix="report__"),
+    }
 
 
 _REPORT_JOIN = f"LEFT OUTER JOIN {HisLabReport._meta.db_table} rep ON rep.id = r.report_id"

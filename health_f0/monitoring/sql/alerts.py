@@ -26,7 +26,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import models
 
-from health_f0.core.sqllist import Col, SqlColumns, SqlList
+from health_f0.core.sqllist import Col, SqlColumns, SqlList, text_column
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.monitoring.models import LEVEL_RANK, Alert, Declaration, Episode, EpisodeStatus
@@ -64,11 +64,7 @@ def _col(meta: Any, alias: str, name: str) -> Col:
 
 
 def _text(meta: Any, alias: str, name: str) -> Col:
-    """A public id read as the database's text, not converted to a UUID (api.fast.uuid_text formats it)."""
-    field: models.CharField[Any, Any] = models.CharField()
-    field.set_attributes_from_name(name)
-    field.model = meta.model
-    return Col(f"{alias}.{meta.get_field(name).column}", field)
+    return text_column(alias, meta.model, name)
 
 
 _PATIENT = "episode__patient__"

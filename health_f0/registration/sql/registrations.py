@@ -22,10 +22,10 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from django.db import connections, models, router
+from django.db import connections, router
 from django.db.models import Field
 
-from health_f0.core.sqllist import Col, SqlColumns, SqlList
+from health_f0.core.sqllist import Col, SqlColumns, SqlList, text_column
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.registration.models import Registration
@@ -51,11 +51,7 @@ def _col(name: str) -> Col:
 
 
 def _text(meta: Any, alias: str, name: str) -> Col:
-    """A public id read as the database's text, not converted to a UUID (api.fast.uuid_text formats it)."""
-    field: models.CharField[Any, Any] = models.CharField()
-    field.set_attributes_from_name(name)
-    field.model = meta.model
-    return Col(f"{alias}.{meta.get_field(name).column}", field)
+    return text_column(alias, meta.model, name)
 
 
 QUEUE = SqlColumns(
