@@ -61,6 +61,17 @@ def text_column(alias: str, model: type[Model], name: str) -> Col:
     return Col(f"{alias}.{model._meta.get_field(name).column}", field)  # type: ignore[union-attr]
 
 
+def stored_column(alias: str, model: type[Model], name: str) -> Col:
+    """A stored generated column (GeneratedField) typed as its output field: the GeneratedField itself neither
+    parses a cursor's value (`to_python`) nor prepares it for the database, so a forged cursor would reach
+    MariaDB as text."""
+    generated: Any = model._meta.get_field(name)
+    field: Field[Any, Any] = generated.output_field.clone()
+    field.set_attributes_from_name(name)
+    field.model = model
+    return Col(f"{alias}.{generated.column}", field)
+
+
 _Converters = list[tuple[str, list[Callable[..., Any]], Any]]
 _plans: dict[tuple[int, str], _Converters] = {}
 

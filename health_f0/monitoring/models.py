@@ -303,11 +303,33 @@ class Alert(models.Model):
     )
     outcome = models.CharField(_("kết quả xử lý"), max_length=16, choices=Outcome.choices, blank=True)
     note = models.CharField(_("ghi chú"), max_length=300, blank=True)
+    # The level as its rank (emergency 3 … none 0), stored so the open alerts are read in their order (most
+    # severe, then oldest) from an index instead of sorting a station's or a TTYT's every open alert with its
+    # declaration and patient (issue 11: docs/benchmarks.md, "third round").
+    level_rank = models.GeneratedField(
+        expression=models.Case(
+            *(models.When(level=level, then=models.Value(rank)) for level, rank in LEVEL_RANK.items()),
+            default=models.Value(0),
+        ),
+        output_field=models.PositiveSmallIntegerField(),
+        db_persist=True,
+    )
 
     class Meta:
         verbose_name = _("cảnh báo")
         verbose_name_plural = _("cảnh báo")
-        indexes = [models.Index(fields=["facility", "acknowledged_at", "created_at"])]
+        indexes = [
+            models.Index(fields=["facility", "acknowledged_at", "created_at"]),
+            # The open alerts of one facility a page at a time; and of many (a TTYT's stations), read in order
+            # and filtered by facility.
+            models.Index(
+                fields=["facility", "acknowledged_at", "-level_rank", "created_at", "id"],
+                name="alert_open_order",
+            ),
+            models.Index(
+                fields=["acknowledged_at", "-level_rank", "created_at", "id"], name="alert_open_order_all"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_level_display()} {self.created_at:%d/%m/%Y %H:%M}"

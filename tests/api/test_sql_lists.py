@@ -27,7 +27,7 @@ from health_f0.api.fast import uuid_text
 from health_f0.core.keyset import Keyset
 from health_f0.facilities.models import Facility
 from health_f0.monitoring import selectors as monitoring_selectors
-from health_f0.monitoring.models import Alert
+from health_f0.monitoring.models import LEVEL_RANK, Alert
 from health_f0.privacy.models import ProcessingRestriction
 from health_f0.registration import selectors as registration_selectors
 from health_f0.registration.models import Registration
@@ -228,8 +228,10 @@ def test_alert_rows_are_the_orm_list(username: str, records: dict[str, Any], per
         orm = (
             monitoring_selectors.alert_list(user=_fresh(username), **params)
             .prefetch_related(None)
-            .values(*monitoring_api.ALERT_COLUMNS, "severity")
+            .values(*monitoring_api.ALERT_COLUMNS, "level_rank")
         )
+        # The stored rank is the level's rank (the order "most severe first" the list always had).
+        assert all(row["level_rank"] == LEVEL_RANK[row["level"]] for row in orm)
         sql = monitoring_selectors.alert_list_rows(user=_fresh(username), **params)
         seen += len(_agree(orm, sql, monitoring_selectors.ALERT_ORDER))
     assert bool(seen) == (username in SEES_ALERTS), username

@@ -617,7 +617,7 @@ class AlertSerializer(serializers.Serializer):
 # (ALERT_COLUMNS). `alert_rows` builds AlertSerializer's answer from them (tests/api/test_fast_rows.py,
 # tests/api/test_sql_lists.py).
 _PATIENT = "episode__patient__"
-ALERT_COLUMNS = tuple(name for name in alerts_sql.OPEN_ALERTS.columns if name != "severity")
+ALERT_COLUMNS = tuple(name for name in alerts_sql.OPEN_ALERTS.columns if name != "level_rank")
 
 
 def alert_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -3,8 +3,8 @@
 
 What: the open alerts (not acknowledged, episode active) of the facilities the staff member watches over
 (access.alerts_for's rule, written out by `access.facility_scope_sql`), optionally of a facility's subtree and
-of one level, most severe and then oldest first (the ORM list's `severity` CASE, created_at, id), joined as
-the ORM's select_related joined them (declaration, episode, patient; the acknowledging user and the facility's
+of one level, most severe and then oldest first (the stored `level_rank`, created_at, id: read in the order of
+Alert's index alert_open_order, or alert_open_order_all for many facilities), joined as the ORM's select_related joined them (declaration, episode, patient; the acknowledging user and the facility's
 reference LEFT JOINed: a LEFT JOIN cannot start from the small facility table, the plan that made MariaDB sort
 a TTYT's every open alert when the ORM joined it). Rows are dicts keyed as `.values()` would key them
 (`episode__patient__full_name`…), the public ids as text; `api.apis.monitoring.alert_rows` builds the answer.
@@ -19,17 +19,15 @@ CPU, v1 6.8 -> 4.1 / 8.0 -> 3.7 ms; one query fewer (issue 11).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import models
 
-from health_f0.core.sqllist import Col, SqlColumns, SqlList, text_column
+from health_f0.core.sqllist import Col, SqlColumns, SqlList, stored_column, text_column
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
-from health_f0.monitoring.models import LEVEL_RANK, Alert, Declaration, Episode, EpisodeStatus
+from health_f0.monitoring.models import Alert, Declaration, Episode, EpisodeStatus
 from health_f0.patients.models import Patient
 
 _A = Alert._meta
@@ -38,24 +36,6 @@ _E = Episode._meta
 _P = Patient._meta
 _F = Facility._meta
 _U = get_user_model()._meta
-
-
-def _severity_sql() -> str:
-    """selectors.alert_list's `severity` annotation (LEVEL_RANK) as SQL; the levels are code constants."""
-    whens = []
-    for level, rank in LEVEL_RANK.items():
-        if not re.fullmatch(r"[a-z_]+", str(level)):
-            raise ValueError(f"alert level {level!r} cannot be written into SQL")
-        whens.append(f"WHEN a.level = '{level}' THEN {int(rank)}")
-    return f"CASE {' '.join(whens)} ELSE 0 END"
-
-
-def _severity_field() -> models.IntegerField[Any, Any]:
-    """The type of the `severity` sort key (an integer: a cursor's value is parsed and bound as one)."""
-    field: models.IntegerField[Any, Any] = models.IntegerField()
-    field.set_attributes_from_name("severity")
-    field.model = Alert
-    return field
 
 
 def _col(meta: Any, alias: str, name: str) -> Col:
@@ -71,7 +51,7 @@ _PATIENT = "episode__patient__"
 OPEN_ALERTS = SqlColumns(
     {
         "id": _col(_A, "a", "id"),
-        "severity": Col(_severity_sql(), _severity_field()),
+        "level_rank": stored_column("a", Alert, "level_rank"),
         "created_at": _col(_A, "a", "created_at"),
         "facility_id": _col(_A, "a", "facility"),
         "level": _col(_A, "a", "level"),

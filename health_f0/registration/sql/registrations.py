@@ -23,26 +23,14 @@ from typing import Any
 from uuid import UUID
 
 from django.db import connections, router
-from django.db.models import Field
 
-from health_f0.core.sqllist import Col, SqlColumns, SqlList, text_column
+from health_f0.core.sqllist import Col, SqlColumns, SqlList, stored_column, text_column
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.registration.models import Registration
 
 _R = Registration._meta
 _F = Facility._meta
-
-
-def _stored(name: str) -> Field[Any, Any]:
-    """A generated column of the queue's order typed as its output field (DateTimeField for decided_sort):
-    the GeneratedField itself neither parses a cursor's value (`to_python`) nor prepares it for the database,
-    so a forged cursor would reach MariaDB as text."""
-    generated: Any = _R.get_field(name)
-    field: Field[Any, Any] = generated.output_field.clone()
-    field.set_attributes_from_name(name)
-    field.model = Registration
-    return field
 
 
 def _col(name: str) -> Col:
@@ -56,8 +44,8 @@ def _text(meta: Any, alias: str, name: str) -> Col:
 
 QUEUE = SqlColumns(
     {
-        "queue_rank": Col("r.queue_rank", _stored("queue_rank")),
-        "decided_sort": Col("r.decided_sort", _stored("decided_sort")),
+        "queue_rank": stored_column("r", Registration, "queue_rank"),
+        "decided_sort": stored_column("r", Registration, "decided_sort"),
         "created_at": _col("created_at"),
         "id": _col("id"),
         "public_id": _text(_R, "r", "public_id"),
