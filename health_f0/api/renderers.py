@@ -21,7 +21,7 @@ Anything else is DRF's own render, unchanged. What still differs: a float under 
 `0.00001` / `7e-8` where DRF writes `1e-05` / `7e-08` — the same number, valid JSON, the same schema (no
 reading the API gives is that small); and what no serializer gives, which both refuse or mangle: a `None` or a
 tuple as a dict key, a complex number. Serializers give plain data (datetimes, decimals and UUIDs
-already strings), so the list pages take the fast path. Tests: health_f0/api/tests/test_renderers.py.
+already strings), so the list pages take the fast path. Tests: tests/api/test_renderers.py.
 
 pydantic_core is installed with pydantic (a dependency of payos); pyproject.toml names it (same version).
 """
