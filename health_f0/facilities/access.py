@@ -377,7 +377,7 @@ def own_patients_for(user: Any) -> QuerySet[Any]:
 
     if not getattr(user, "is_authenticated", False) or user.is_superuser:
         return Patient.objects.none()
-    not_staff = RawSQL(_NOT_STAFF_SQL, (user.pk,), output_field=BooleanField())  # noqa: S611 - constant SQL
+    not_staff = RawSQL(NOT_STAFF_SQL, (user.pk,), output_field=BooleanField())  # noqa: S611 - constant SQL
     return Patient.objects.filter(_own_or_family(user)).filter(not_staff)
 
 
@@ -389,7 +389,7 @@ def _own_or_family(user: Any) -> Q:
 def own_or_family_sql(user: Any) -> tuple[str, list[Any]]:
     """`own_patients_for`'s family rule as one SQL condition on patients_patient's unqualified columns, with
     its parameters, for the hand-written statement of the declaration hot path
-    (monitoring.selectors.declaring_patient, which adds _NOT_STAFF_SQL)."""
+    (monitoring.selectors.declaring_patient, which adds NOT_STAFF_SQL)."""
     return (
         f"(account_id = %s OR (account_id IS NOT NULL AND verified_phone = ({_VERIFIED_PHONE_SQL})))",
         [user.pk, user.pk],
@@ -408,7 +408,7 @@ _VERIFIED_PHONE_SQL = (
 # "Holds no active membership at an active facility": is_staff_member's test as one constant SQL condition
 # with a bound parameter. Written out because building the ORM's Exists() costs ~0.4 ms of CPU per call,
 # a sixth of a declaration's CPU budget at the morning peak (tests check it agrees with is_staff_member).
-_NOT_STAFF_SQL = (
+NOT_STAFF_SQL = (
     "NOT EXISTS (SELECT 1 FROM facilities_membership m INNER JOIN facilities_facility f "
     "ON f.id = m.facility_id WHERE m.user_id = %s AND m.is_active AND f.is_active)"
 )
@@ -532,13 +532,13 @@ def his_records_for(user: Any, model: Any = None) -> QuerySet[Any]:
 def own_patients_sql(user: Any, patient_column: str) -> tuple[str, list[Any]]:
     """`own_patients_for`'s rule as one SQL condition on `patient_column` (a qualified patient id column), with
     its parameters, for the lists written as constant SQL (core/sqllist.py): the account's own and family
-    patients (own_or_family_sql), never for a staff account (_NOT_STAFF_SQL); nothing for anonymous users
+    patients (own_or_family_sql), never for a staff account (NOT_STAFF_SQL); nothing for anonymous users
     and superusers."""
     if not getattr(user, "is_authenticated", False) or user.is_superuser:
         return "1 = 0", []
     own, params = own_or_family_sql(user)
     return (
-        f"{patient_column} IN (SELECT id FROM patients_patient WHERE {own} AND {_NOT_STAFF_SQL})",  # noqa: S608
+        f"{patient_column} IN (SELECT id FROM patients_patient WHERE {own} AND {NOT_STAFF_SQL})",  # noqa: S608
         [*params, user.pk],
     )
 

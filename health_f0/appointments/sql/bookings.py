@@ -1,7 +1,7 @@
 """Constant SQL of the patient's bookings (GET /api/v1|v2/appointments).
 
 What: the bookings of the account's own patient record and its family's (access.appointments_for for a
-patient account: the own_patients_for rule, written out by access.own_or_family_sql and access._NOT_STAFF_SQL
+patient account: the own_patients_for rule, written out by access.own_or_family_sql and access.NOT_STAFF_SQL
 as the declaration path writes it), newest visit first, with the columns AppointmentSerializer, the
 workflow's guards and the queue place read, and the page's service, room, doctor and patient joined (LEFT
 JOINs on primary keys, as select_related joined them).
@@ -97,7 +97,7 @@ def own_bookings(user: Any) -> SqlList:
         family, params = access.own_or_family_sql(user)
         where = (
             f"a.patient_id IN (SELECT pp.id FROM {_PATIENTS} pp WHERE {family} "  # noqa: S608
-            f"AND {access._NOT_STAFF_SQL})"
+            f"AND {access.NOT_STAFF_SQL})"
         )
         params = [*params, user.pk]
     return ROWS.rows(FROM, where, params, model=Appointment, ordering=("-slot_start", "-id"))

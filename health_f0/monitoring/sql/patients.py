@@ -2,7 +2,7 @@
 
 What: the patient an account declares for — its own record, or with a patient id a family member — excluding
 accounts that are staff, in one statement. The family condition is facilities.access.own_or_family_sql and
-the staff test access._NOT_STAFF_SQL (the rules of access.own_patients_for and access.is_staff_member): this
+the staff test access.NOT_STAFF_SQL (the rules of access.own_patients_for and access.is_staff_member): this
 module only puts them in one SELECT. tests/api/test_declaration_hot_path.py checks the result equals the
 ORM rule's for every kind of account and patient id.
 
@@ -48,5 +48,5 @@ def declarable(user: Any, public_id: Any = None) -> list[Patient]:
         params.insert(0, key)
     if params[0] is None:
         return []
-    sql = f"SELECT * FROM {meta.db_table} WHERE {where} AND {access._NOT_STAFF_SQL} LIMIT 2"  # noqa: S608
+    sql = f"SELECT * FROM {meta.db_table} WHERE {where} AND {access.NOT_STAFF_SQL} LIMIT 2"  # noqa: S608
     return fetch_models(Patient, sql, [*params, user.pk])
