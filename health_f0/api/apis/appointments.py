@@ -77,7 +77,9 @@ from health_f0.appointments.services import (
     appointment_reschedule,
     queue_call_next,
 )
+from health_f0.appointments.sql import worklist as worklist_sql
 from health_f0.appointments.sql.bookings import BOOKING_COLUMNS
+from health_f0.appointments.sql.worklist import cols as worklist_cols
 from health_f0.appointments.transitions import APPOINTMENT_WORKFLOW, change_deadline
 from health_f0.core.exceptions import Conflict, DomainError, NotFound
 from health_f0.core.phone import display_phone
@@ -632,15 +634,9 @@ def appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[str, A
             service._state.fields_cache["facility"] = facilities[service.facility_id]
     doctors: dict[int, Doctor] = _related(Doctor, rows, "doctor_id", "d_")
     patients: dict[int, Patient] = _related(Patient, rows, "patient_id", "p_")
-    bookings = []
-    for row in rows:
-        booking = _bare(Appointment, {name: row[name] for name in BOOKING_COLUMNS})
-        cache = booking._state.fields_cache
-        cache["service"] = services.get(row["service_id"])
-        cache["facility"] = facilities.get(row["facility_id"])
-        cache["doctor"] = doctors.get(row["doctor_id"]) if row["doctor_id"] is not None else None
-        cache["patient"] = patients.get(row["patient_id"])
-        bookings.append(booking)
+    bookings = _bare_bookings(
+        rows, BOOKING_COLUMNS, services=services, facilities=facilities, patients=patients, doctors=doctors
+    )
     actions = APPOINTMENT_WORKFLOW.available_each(bookings, actor)
     iso = datetimes()
     statuses = choice_labels(Appointment, "status")
@@ -863,25 +859,7 @@ class AppointmentRescheduleApi(PatientApi):
 # page's Service and Facility (shared, holding the columns the guards read) and a Patient holding its id and
 # account; the page's actions come from one `available_each` call. `staff_appointment_rows` builds
 # StaffAppointmentListItemSerializer's answer (tests/api/test_fast_rows.py compares both).
-WORKFLOW_COLUMNS = tuple(
-    field.attname
-    for field in Appointment._meta.concrete_fields
-    if field.attname
-    in {
-        "id",
-        "patient_id",
-        "service_id",
-        "facility_id",
-        "status",
-        "slot_start",
-        "is_walk_in",
-        "is_reexam",
-        "called_at",
-        "queue_number",
-        "recall_count",
-        "skip_count",
-    }
-)
+WORKFLOW_COLUMNS = tuple(worklist_cols("a", "", Appointment, worklist_sql.WORKFLOW_FIELDS))
 
 
 def _service_ref(service: Service) -> dict[str, Any]:
@@ -933,6 +911,30 @@ def _related(model: Any, rows: list[dict[str, Any]], key: str, prefix: str) -> d
     return found
 
 
+def _bare_bookings(
+    rows: list[dict[str, Any]],
+    columns: tuple[str, ...],
+    *,
+    services: dict[int, Service],
+    facilities: dict[int, Facility],
+    patients: dict[int, Patient],
+    doctors: dict[int, Doctor] | None = None,
+) -> list[Appointment]:
+    """A bare booking per row holding `columns`, with the page's shared service, room and patient (and doctor,
+    when given) attached: what the workflow's guards, the queue place and the row builders read."""
+    bookings = []
+    for row in rows:
+        booking = _bare(Appointment, {name: row[name] for name in columns})
+        cache = booking._state.fields_cache
+        cache["service"] = services.get(row["service_id"])
+        cache["facility"] = facilities.get(row["facility_id"])
+        cache["patient"] = patients.get(row["patient_id"])
+        if doctors is not None:
+            cache["doctor"] = doctors.get(row["doctor_id"]) if row["doctor_id"] is not None else None
+        bookings.append(booking)
+    return bookings
+
+
 def staff_appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[str, Any]]:
     """`StaffAppointmentListItemSerializer`'s answer, with the context {"actor": actor}, from the rows of
     appointments.sql.worklist."""
@@ -941,32 +943,25 @@ def staff_appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[
     iso = datetimes()
     services: dict[int, Service] = _related(Service, rows, "service_id", "s_")
     facilities: dict[int, Facility] = _related(Facility, rows, "facility_id", "f_")
+    patients: dict[int, Patient] = _related(Patient, rows, "patient_id", "p_")
     service_refs = {pk: _service_ref(service) for pk, service in services.items()}
     room_refs = {pk: _room_ref(facility) for pk, facility in facilities.items()}
-    doctor_refs: dict[int, dict[str, Any]] = {}
-    patient_refs: dict[int, dict[str, Any]] = {}
-    bookings = []
-    for row in rows:
-        booking = _bare(Appointment, {name: row[name] for name in WORKFLOW_COLUMNS})
-        cache = booking._state.fields_cache
-        cache["service"] = services.get(row["service_id"])
-        cache["facility"] = facilities.get(row["facility_id"])
-        cache["patient"] = _bare(Patient, {"id": row["patient_id"], "account_id": row["p_account_id"]})
-        bookings.append(booking)
-        doctor_id = row["doctor_id"]
-        if doctor_id is not None and doctor_id not in doctor_refs:
-            doctor_refs[doctor_id] = _doctor_ref(
-                Doctor(public_id=row["d_public_id"], title=row["d_title"], full_name=row["d_full_name"])
-            )
-        patient_id = row["patient_id"]
-        if patient_id not in patient_refs:
-            patient_refs[patient_id] = {
-                "id": str(row["p_public_id"]),
-                "full_name": row["p_full_name"],
-                "date_of_birth": iso_date(row["p_date_of_birth"]),
-                "sex": row["p_sex"],
-                "phone": display_phone(row["p_phone"]),
-            }
+    doctor_refs = {
+        pk: _doctor_ref(doctor) for pk, doctor in _related(Doctor, rows, "doctor_id", "d_").items()
+    }
+    patient_refs = {
+        pk: {
+            "id": str(patient.public_id),
+            "full_name": patient.full_name,
+            "date_of_birth": iso_date(patient.date_of_birth),
+            "sex": patient.sex,
+            "phone": display_phone(patient.phone),
+        }
+        for pk, patient in patients.items()
+    }
+    bookings = _bare_bookings(
+        rows, WORKFLOW_COLUMNS, services=services, facilities=facilities, patients=patients
+    )
     actions = APPOINTMENT_WORKFLOW.available_each(bookings, actor)
     statuses = choice_labels(Appointment, "status")
     channels = choice_labels(Appointment, "channel")

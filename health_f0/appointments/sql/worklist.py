@@ -39,8 +39,9 @@ def cols(alias: str, prefix: str, model: type[Model], names: tuple[str, ...]) ->
     return columns_of(alias, model, attnames, prefix=prefix)
 
 
-# The booking's own columns (the workflow's bare booking reads the first twelve: api.apis.appointments).
-BOOKING_FIELDS = (
+# What the workflow's guards read of a booking: the bare booking the page's actions are asked about holds these
+# (api.apis.appointments.staff_appointment_rows).
+WORKFLOW_FIELDS = (
     "id",
     "patient",
     "service",
@@ -53,6 +54,10 @@ BOOKING_FIELDS = (
     "queue_number",
     "recall_count",
     "skip_count",
+)
+# The booking's own columns: the workflow's, and what the row answers.
+BOOKING_FIELDS = (
+    *WORKFLOW_FIELDS,
     "public_id",
     "channel",
     "check_in_code",
