@@ -381,17 +381,15 @@ def queue_for(*, service: Service, day: date | None = None, recent: int = 20) ->
         "patient", "facility"
     )
     waiting = list(tickets.filter(status=Status.CHECKED_IN, called_at__isnull=True))
-    # Enough of the latest calls to count the calls since any skip (skip_back is at most 10).
-    called = list(tickets.filter(called_at__isnull=False).order_by("-called_at", "-id")[: max(recent, 20)])
-    for ticket in (*waiting, *called):
-        ticket._queue_policy = policy  # type: ignore[attr-defined]  # queue_rules.ticket_policy
-    ordered = queue_order(service=service, waiting=waiting, recent_called=called, policy=policy)
-    return Queue(
-        waiting=ordered,
-        called=called[:recent],
-        policy=policy,
-        order=queue_rules.service_order(service, policy),
+    called = list(
+        tickets.filter(called_at__isnull=False).order_by("-called_at", "-id")[: _calls_read(recent)]
     )
+    return _queue(service, policy, waiting, called, recent=recent)
+
+
+def _calls_read(recent: int) -> int:
+    """Enough of the latest calls to count the calls since any skip (skip_back is at most 10)."""
+    return max(recent, 20)
 
 
 def _standing(*, service: Service, day: date, recent: int) -> Queue:
@@ -400,8 +398,12 @@ def _standing(*, service: Service, day: date, recent: int) -> Queue:
     from health_f0.appointments.sql import queues
 
     policy = queue_rules.queue_policy(service.facility)
-    # Enough of the latest calls to count the calls since any skip (skip_back is at most 10), as queue_for.
-    waiting, called = queues.tickets(service.pk, day, recent=max(recent, 20))
+    waiting, called = queues.tickets(service.pk, day, recent=_calls_read(recent))
+    return _queue(service, policy, waiting, called, recent=recent)
+
+
+def _queue(service: Service, policy: Any, waiting: list[Any], called: list[Any], *, recent: int) -> Queue:
+    """The queue from its waiting tickets and latest calls: the waiting ones in calling order."""
     for ticket in (*waiting, *called):
         ticket._queue_policy = policy  # type: ignore[attr-defined]  # queue_rules.ticket_policy
     ordered = queue_order(service=service, waiting=waiting, recent_called=called, policy=policy)
