@@ -55,6 +55,8 @@ from health_f0.his.models import (
     Source,
 )
 from health_f0.his.services import link_request_create
+from health_f0.his.sql import lab_results as lab_results_sql
+from health_f0.his.sql import visits as visits_sql
 from health_f0.his.transitions import LINK_WORKFLOW
 from health_f0.patients.models import Patient
 from health_f0.privacy.models import ConsentChannel, ConsentMethod
@@ -194,55 +196,11 @@ class HisVisitSerializer(serializers.Serializer):
 # --- Rows as plain dicts (issue 11): the lists read `.values()` and build the serializers' answers here ------
 # (the serializers above stay what the OpenAPI schema documents; tests/api/test_his_api.py compares both).
 
-_PATIENT_COLUMNS = ("patient__public_id", "patient__full_name")
-_FACILITY_COLUMNS = ("facility__public_id", "facility__code", "facility__name", "facility__hotline")
-_REPORT_COLUMNS = (
-    "report_id",
-    "report__public_id",
-    "report__name",
-    "report__status",
-    "report__issued_at",
-    "report__conclusion",
-)
-VISIT_LAB_RESULT_COLUMNS = (
-    "id",
-    "visit_id",
-    "public_id",
-    "code",
-    "name",
-    "value",
-    "unit",
-    "reference_low",
-    "reference_high",
-    "reference_text",
-    "flag",
-    "observed_at",
-    *_REPORT_COLUMNS,
-)
-LAB_RESULT_COLUMNS = (
-    *VISIT_LAB_RESULT_COLUMNS,
-    "visit__public_id",
-    "value_number",
-    "conclusion",
-    "source",
-    "sort_at",
-    "sort_report",
-    *_PATIENT_COLUMNS,
-    *_FACILITY_COLUMNS,
-)
-VISIT_COLUMNS = (
-    "id",
-    "public_id",
-    "department_code",
-    "department_name",
-    "admitted_at",
-    "discharged_at",
-    "diagnosis_text",
-    "icd10",
-    "source",
-    *_PATIENT_COLUMNS,
-    *_FACILITY_COLUMNS,
-)
+# The rows' columns are the SQL lists' (his/sql), named as `.values()` names them; the ORM queries they replace
+# read the same names (tests/api/test_his_sql.py).
+VISIT_LAB_RESULT_COLUMNS = tuple(visits_sql.ALL_RESULTS.columns)
+LAB_RESULT_COLUMNS = tuple(lab_results_sql.LAB_RESULTS.columns)
+VISIT_COLUMNS = tuple(name for name in visits_sql.VISITS.columns if name != "admitted_sort")
 _DECIMAL = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
 
 
