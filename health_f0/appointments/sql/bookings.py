@@ -8,7 +8,9 @@ JOINs on primary keys, as select_related joined them).
 
 Why not the ORM: building and compiling `appointments_for(user).select_related(...)` and building five model
 instances per row cost most of a patient's page (3.0 ms of CPU for the 100k data set's patients with bookings,
-bench/list_inproc.py with patient_tokens_all.txt); see the hand-back figures in the commit message.
+bench/list_inproc.py with patient_tokens_all.txt). As constant SQL, with the page's actions from one
+`available_each` and each queue read once a page, a first page costs 1.3–2.0 ms (3.2–4.4 before, same minute)
+and a heavy patient's 100-row page 8.9 ms (30.6): docs/benchmarks.md, issue 11's third round.
 """
 
 from __future__ import annotations

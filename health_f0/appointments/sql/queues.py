@@ -8,7 +8,8 @@ columns: queue_rules.calling_order), the same rows selectors.queue_for reads.
 Why not the ORM: a checked-in booking on a patient's 100-row page cost two compiled queries and three model
 instances per ticket of its queue (select_related of the patient and the room, which the reception's screens
 show and a place in the queue does not): 60 % of the heavy patients' page (bench/list_inproc.py with
-heavy_tokens.txt); see the hand-back figures in the commit message.
+heavy_tokens.txt). Read this way the heavy patients' v2 100-row page went from 13.2–15.4 to 9.3–9.7 ms of CPU
+(same minute, loaded machine).
 """
 
 from __future__ import annotations
