@@ -155,7 +155,17 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
             ],
         },
-    }
+    },
+    # The portal's list pages, their layout and shared partials (issue 11): health_f0/www/jinja2/, see
+    # health_f0/www/jinja.py. After Django's engine, so a name is looked up there first.
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "environment": "health_f0.www.jinja.environment",
+            "context_processors": ["health_f0.www.jinja.context"],
+        },
+    },
 ]
 
 # --- Database -------------------------------------------------------------------------------

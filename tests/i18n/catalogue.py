@@ -137,7 +137,9 @@ def source_strings() -> dict[tuple[str | None, str], str]:
             if only_in_fstring:
                 where += ": inside an f-string, where makemessages cannot see it; move the call out of the f-string"
             found.setdefault(key, where)
-    for path in sorted(PACKAGE.rglob("templates/**/*.html")) + sorted(PACKAGE.rglob("templates/**/*.txt")):
+    templates = sorted(PACKAGE.rglob("templates/**/*.html")) + sorted(PACKAGE.rglob("templates/**/*.txt"))
+    # The portal's Jinja2 templates follow health_f0/www/jinja.py's conventions, which templatize reads.
+    for path in templates + sorted(PACKAGE.rglob("jinja2/**/*.html")):
         for key in _template_strings(path):
             found.setdefault(key, str(path.relative_to(ROOT)))
     return found

@@ -1,0 +1,93 @@
+"""The portal's Jinja2 templates (issue 11): the pages whose rows made Django's template engine most of their
+cost (the patient's lists), their layout and the partials they share.
+
+Templates live in health_f0/www/jinja2/ and are found by name as Django's are (`render(request, "www/x.html")`
+looks in the Django engine first, then here). A Django template shows a Jinja2 partial with
+`{% load jinja %}{% jinja "www/_header.html" %}`, so each piece of markup has one copy whichever engine draws
+the page.
+
+Conventions, so that `makemessages` (Django's templatize) finds every string, as it does in Django templates:
+- a translated string is `{{ _("…") }}`, written first in its `{{ }}`, with no `|` inside the string;
+- a string with values is `{{ _("… %(name)s …")|fmt(name=value) }}`: like `{% blocktranslate %}`, the
+  translated text is the template's own markup and the values are escaped;
+- a plural is chosen in Python (ngettext), never in a template.
+Dates go through `|date("d/m/Y")` with Django's format letters, in the active time zone, as Django's `date`
+filter does.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils import dateformat, timezone
+from django.utils.translation import get_language, gettext, pgettext
+from jinja2 import Environment
+from markupsafe import Markup, escape
+
+
+def url(name: str, *args: Any, **kwargs: Any) -> str:
+    """`{{ url("www:me") }}`, `{{ url("www:appt_detail", public_id=a.public_id) }}`."""
+    return reverse(name, args=args or None, kwargs=kwargs or None)
+
+
+def date_filter(value: Any, fmt: str = "d/m/Y") -> str:
+    """Django's `date` filter: a datetime is shown in the current time zone; None and "" show nothing."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, datetime):
+        if timezone.is_aware(value):
+            value = timezone.localtime(value)
+    elif not isinstance(value, date):
+        return ""
+    return dateformat.format(value, fmt)
+
+
+class Translated(str):
+    """Text from the catalogue (`_()` in a template): the only text `|fmt` treats as markup."""
+
+    __slots__ = ()
+
+
+def translate(message: str) -> Translated:
+    return Translated(gettext(message))
+
+
+def fmt(text: Translated, **values: Any) -> Markup:
+    """`{{ _("Sinh năm %(year)s")|fmt(year=y) }}`: the translated text as markup, each value escaped (what
+    `{% blocktranslate %}` does). Only a catalogue string is accepted: a value from the page's data is never
+    treated as markup."""
+    if not isinstance(text, Translated):
+        raise TypeError('|fmt takes a string translated in the template: _("…")|fmt(…)')
+    return Markup(text) % {key: escape(value) for key, value in values.items()}  # noqa: S704 - catalogue text
+
+
+def context(request: HttpRequest) -> dict[str, Any]:
+    """What every portal template may use besides its view's context (Django's `auth` and `i18n` context
+    processors, for the Jinja2 engine)."""
+    user = getattr(request, "user", None)
+    if user is None:
+        from django.contrib.auth.models import AnonymousUser
+
+        user = AnonymousUser()
+    return {"user": user, "LANG": get_language()}
+
+
+def environment(**options: Any) -> Environment:
+    # Django's backend turns autoescaping on already; it is not an option here.
+    options.pop("autoescape", None)
+    env = Environment(autoescape=True, **options)
+    env.globals.update(
+        _=translate,
+        gettext=translate,
+        pgettext=pgettext,
+        url=url,
+        static=static,
+        LANGUAGES=settings.LANGUAGES,
+    )
+    env.filters.update(date=date_filter, fmt=fmt)
+    return env

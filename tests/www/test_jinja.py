@@ -1,0 +1,50 @@
+"""The portal's Jinja2 environment (health_f0/www/jinja.py): escaping, `|fmt`, dates, and the bridge that
+draws a Jinja2 partial inside a Django template."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from django.template import engines
+from django.test import RequestFactory
+from django.utils import translation
+
+from health_f0.www.jinja import date_filter
+
+
+def render(source: str, **context: object) -> str:
+    return engines["jinja2"].from_string(source).render(context)
+
+
+def test_values_are_escaped_and_translated_text_takes_values_escaped() -> None:
+    assert render("{{ v }}", v="<b>") == "&lt;b&gt;"
+    with translation.override("vi"):
+        out = render('{{ _("sinh năm %(year)s")|fmt(year=y) }}', y="<script>")
+    assert out == "sinh năm &lt;script&gt;"
+    with translation.override("en"):
+        assert render('{{ _("Trang sau") }}') == "Next page"
+
+
+def test_fmt_refuses_text_that_is_not_from_the_catalogue() -> None:
+    """A value of the page's data must never be treated as markup."""
+    with pytest.raises(TypeError):
+        render("{{ v|fmt(x=1) }}", v="<img src=x onerror=alert(1)> %(x)s")
+
+
+def test_dates_are_shown_in_the_local_time_zone() -> None:
+    moment = datetime(2026, 12, 5, 17, 30, tzinfo=UTC)  # 00:30 on the 6th in Hanoi
+    assert date_filter(moment, "d/m/Y H:i") == "06/12/2026 00:30"
+    assert date_filter(date(2026, 1, 2)) == "02/01/2026"
+    assert date_filter(None) == ""
+    assert render('{{ d|date("Y") }}', d=date(1950, 3, 4)) == "1950"
+
+
+def test_a_django_template_draws_a_jinja_partial_with_its_context() -> None:
+    request = RequestFactory().get("/")
+    out = (
+        engines["django"]
+        .from_string('{% load jinja %}{% jinja "www/_pager_notice.html" %}')
+        .render({"pager": {"notice": "<Chú ý>"}}, request)
+    )
+    assert '<div class="notice notice-info" role="status"><p>&lt;Chú ý&gt;</p></div>' in out
