@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-CSRF = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]+(")')
+CSRF = re.compile(r'(name="(?:csrfmiddlewaretoken|idempotency_key)" value=")[^"]+(")')
 SPACE = re.compile(r"\s+")
 TAG_GAP = re.compile(r">\s+<")
 

@@ -17,7 +17,7 @@ filter does.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from django.conf import settings
@@ -36,9 +36,12 @@ def url(name: str, *args: Any, **kwargs: Any) -> str:
 
 
 def date_filter(value: Any, fmt: str = "d/m/Y") -> str:
-    """Django's `date` filter: a datetime is shown in the current time zone; None and "" show nothing."""
+    """Django's `date` filter (and its `time` filter for a time of day): a datetime is shown in the current
+    time zone; None and "" show nothing."""
     if value in (None, ""):
         return ""
+    if isinstance(value, time):
+        return dateformat.time_format(value, fmt)
     if isinstance(value, datetime):
         if timezone.is_aware(value):
             value = timezone.localtime(value)
@@ -47,8 +50,9 @@ def date_filter(value: Any, fmt: str = "d/m/Y") -> str:
     return dateformat.format(value, fmt)
 
 
-class Translated(str):
-    """Text from the catalogue (`_()` in a template): the only text `|fmt` treats as markup."""
+class Translated(Markup):
+    """Text from the catalogue (`_()` in a template). Like a string written in a Django template, it is the
+    template's own markup and is not escaped; it is the only text `|fmt` fills in."""
 
     __slots__ = ()
 
@@ -58,12 +62,12 @@ def translate(message: str) -> Translated:
 
 
 def fmt(text: Translated, **values: Any) -> Markup:
-    """`{{ _("Sinh năm %(year)s")|fmt(year=y) }}`: the translated text as markup, each value escaped (what
+    """`{{ _("Sinh năm %(year)s")|fmt(year=y) }}`: the translated text with each value escaped (what
     `{% blocktranslate %}` does). Only a catalogue string is accepted: a value from the page's data is never
     treated as markup."""
     if not isinstance(text, Translated):
         raise TypeError('|fmt takes a string translated in the template: _("…")|fmt(…)')
-    return Markup(text) % {key: escape(value) for key, value in values.items()}  # noqa: S704 - catalogue text
+    return Markup.__mod__(text, {key: escape(value) for key, value in values.items()})
 
 
 def context(request: HttpRequest) -> dict[str, Any]:

@@ -48,3 +48,11 @@ def test_a_django_template_draws_a_jinja_partial_with_its_context() -> None:
         .render({"pager": {"notice": "<Chú ý>"}}, request)
     )
     assert '<div class="notice notice-info" role="status"><p>&lt;Chú ý&gt;</p></div>' in out
+
+
+def test_translated_text_is_the_templates_own_markup_as_in_django_templates() -> None:
+    """`{% translate %}` of a Django template does not escape the catalogue's text; neither does `_()`."""
+    with translation.override("en"):
+        assert "Today's deadline" in render(
+            '{{ _("Đã quá hạn hôm nay — vẫn khai báo được, khai báo sẽ được ghi là muộn.") }}'
+        )
