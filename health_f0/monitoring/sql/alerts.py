@@ -49,8 +49,9 @@ def _text(meta: Any, alias: str, name: str) -> Col:
     return text_column(alias, meta.model, name)
 
 
-# The C scanner behind json.loads (a decoder with json.loads' defaults).
-_scan_json = json.JSONDecoder().scan_once
+# The C scanner behind json.loads (a decoder with json.loads' defaults; the attribute is set in its __init__,
+# which the stubs do not declare).
+_scan_json: Any = getattr(json.JSONDecoder(), "scan_once")  # noqa: B009
 
 
 class _ScannedJSONField(JSONField):  # type: ignore[type-arg]
