@@ -28,7 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from health_f0.core.actors import actor_id
+from health_f0.core.actors import PSEUDO_ROLES, STAFF, actor_id
 from health_f0.core.exceptions import DomainError, InvalidTransition, PermissionDenied
 
 
@@ -106,6 +106,14 @@ class Workflow:
         # patient id when a patient may act): objects with equal keys get the same capacity for the same roles,
         # so `available_each` asks once per key and roles.
         self._authorize_key = authorize_key
+        # The staff roles of each transition open to staff and to a pseudo-role too (e.g. the desk or the
+        # patient may cancel): `available_each` first asks for the staff capacity alone, whose key leaves out
+        # what only the pseudo-roles read (the patient).
+        self._staff_part = {
+            t.roles: t.roles - PSEUDO_ROLES
+            for t in self._table.values()
+            if t.roles & PSEUDO_ROLES and t.roles - PSEUDO_ROLES
+        }
 
     # --- The table -----------------------------------------------------------------------------------
 
@@ -180,7 +188,13 @@ class Workflow:
         """`available(obj, actor)` for each of a page of objects, as `check` decides it (the same capacity,
         self-approval and guards), with one `now` for the page. The actor's capacity for a transition's roles
         is worked out once per `authorize_key` (once per object without one): a worklist of 100 bookings at
-        three facilities asks the access rules a few times, not six hundred."""
+        three facilities asks the access rules a few times, not six hundred.
+
+        A transition open to staff and to a pseudo-role (the patient) is asked first for its staff roles alone,
+        keyed without the patient: `authorize` answers STAFF for the whole roles whenever it answers STAFF for
+        their staff part (access.actor_capacity tries the staff roles first), so a desk member's capacity on a
+        page of 100 patients' bookings is worked out once per facility, not once per patient. Only where that
+        is refused is the capacity asked for the whole roles, keyed per patient."""
         now = now or timezone.now()
         key_of = self._authorize_key or (lambda obj, roles: id(obj))
         capacities: dict[tuple[frozenset[str], Hashable], str | None] = {}
@@ -189,10 +203,20 @@ class Workflow:
         for obj in objs:
             open_actions = []
             for transition in self._from_state.get(self.state_of(obj), ()):
-                memo = (transition.roles, key_of(obj, transition.roles))
-                capacity = capacities.get(memo, _UNKNOWN)
+                capacity = _UNKNOWN
+                staff_roles = self._staff_part.get(transition.roles)
+                if staff_roles is not None:
+                    memo = (staff_roles, key_of(obj, staff_roles))
+                    staff = capacities.get(memo, _UNKNOWN)
+                    if staff is _UNKNOWN:
+                        staff = capacities[memo] = self._capacity(obj, staff_roles, actor)
+                    if staff == STAFF:
+                        capacity = STAFF
                 if capacity is _UNKNOWN:
-                    capacity = capacities[memo] = self._capacity(obj, transition, actor)
+                    memo = (transition.roles, key_of(obj, transition.roles))
+                    capacity = capacities.get(memo, _UNKNOWN)
+                    if capacity is _UNKNOWN:
+                        capacity = capacities[memo] = self._capacity(obj, transition.roles, actor)
                 if capacity is None:
                     continue
                 if not transition.self_approval and self._self_approval_refused(obj, transition, actor):
@@ -213,12 +237,12 @@ class Workflow:
             answers.append(open_actions)
         return answers
 
-    def _capacity(self, obj: Any, transition: Transition, actor: Any) -> str | None:
-        """`check`'s capacity for this transition, or None where `check` refuses the actor."""
+    def _capacity(self, obj: Any, roles: frozenset[str], actor: Any) -> str | None:
+        """`check`'s capacity for a transition open to `roles`, or None where `check` refuses the actor."""
         if self._authorize is None:
             return None
         try:
-            return self._authorize(obj, transition.roles, actor)
+            return self._authorize(obj, roles, actor)
         except DomainError:
             return None
 

@@ -59,7 +59,7 @@ from health_f0.api.apis.common import (
     validated,
 )
 from health_f0.api.apis.monitoring import IsPatientAccount, PatientRefSerializer
-from health_f0.api.fast import choice_labels, datetimes, display
+from health_f0.api.fast import choice_labels, datetimes, display, uuid_text
 from health_f0.api.parsers import JSONParser
 from health_f0.api.permissions import HasOwnPassword, IsStaffMember
 from health_f0.api.rows import iso_date
@@ -863,16 +863,16 @@ WORKFLOW_COLUMNS = tuple(worklist_cols("a", "", Appointment, worklist_sql.WORKFL
 
 
 def _service_ref(service: Service) -> dict[str, Any]:
-    return {"id": str(service.public_id), "name": service.name, "kind": service.kind}
+    return {"id": uuid_text(service.public_id), "name": service.name, "kind": service.kind}
 
 
 def _room_ref(facility: Facility) -> dict[str, Any]:
-    return {"id": str(facility.public_id), "code": facility.code, "name": facility.name}
+    return {"id": uuid_text(facility.public_id), "code": facility.code, "name": facility.name}
 
 
 def _doctor_ref(doctor: Doctor) -> dict[str, Any]:
     return {
-        "id": str(doctor.public_id),
+        "id": uuid_text(doctor.public_id),
         "title": doctor.title,
         "full_name": doctor.full_name,
         "display_name": doctor.display_name,
@@ -951,7 +951,7 @@ def staff_appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[
     }
     patient_refs = {
         pk: {
-            "id": str(patient.public_id),
+            "id": uuid_text(patient.public_id),
             "full_name": patient.full_name,
             "date_of_birth": iso_date(patient.date_of_birth),
             "sex": patient.sex,
@@ -967,7 +967,7 @@ def staff_appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[
     channels = choice_labels(Appointment, "channel")
     return [
         {
-            "id": str(row["public_id"]),
+            "id": uuid_text(row["public_id"]),
             "status": row["status"],
             "status_label": display(statuses, row["status"]),
             "channel": row["channel"],

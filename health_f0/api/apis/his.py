@@ -38,7 +38,7 @@ from rest_framework.views import APIView
 
 from health_f0.api.apis.common import own_patient, own_patient_filter, paginate, paginated_list
 from health_f0.api.apis.monitoring import IsPatientAccount, PatientRefSerializer
-from health_f0.api.fast import datetimes
+from health_f0.api.fast import datetimes, uuid_text
 from health_f0.api.permissions import HasOwnPassword
 from health_f0.api.rows import iso_datetime
 from health_f0.api.schema import error_responses
@@ -215,8 +215,12 @@ def _decimal(value: Any) -> Any:
     through DRF's field."""
     if value is None:
         return None
-    if _DECIMAL_AS_IS and type(value) is Decimal and value.as_tuple().exponent == -4:
-        return f"{value:f}"
+    if _DECIMAL_AS_IS and type(value) is Decimal:
+        # Four digits after the point in the fixed-point text is an exponent of -4 (Decimal writes as many as
+        # the exponent says): cheaper than `value.as_tuple()`, which builds a tuple of every digit.
+        text = f"{value:f}"
+        if len(text) > 4 and text[-5] == ".":
+            return text
     return _DECIMAL.to_representation(value)
 
 
@@ -228,9 +232,9 @@ def _flag_labels() -> dict[str, str]:
 def _ref_rows(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The row's patient (PatientRefSerializer) and facility (HisFacilitySerializer)."""
     return (
-        {"id": str(row["patient__public_id"]), "full_name": row["patient__full_name"]},
+        {"id": uuid_text(row["patient__public_id"]), "full_name": row["patient__full_name"]},
         {
-            "id": str(row["facility__public_id"]),
+            "id": uuid_text(row["facility__public_id"]),
             "code": row["facility__code"],
             "name": row["facility__name"],
             "hotline": row["facility__hotline"],
@@ -242,7 +246,7 @@ def _report_ref(row: dict[str, Any], iso: Callable[[Any], Any] = iso_datetime) -
     if row["report_id"] is None:
         return None
     return {
-        "id": str(row["report__public_id"]),
+        "id": uuid_text(row["report__public_id"]),
         "name": row["report__name"],
         "status": row["report__status"],
         "issued": iso(row["report__issued_at"]),
@@ -251,13 +255,23 @@ def _report_ref(row: dict[str, Any], iso: Callable[[Any], Any] = iso_datetime) -
 
 
 def visit_lab_result_row(
-    row: dict[str, Any], labels: dict[str, str], iso: Callable[[Any], Any] = iso_datetime
+    row: dict[str, Any],
+    labels: dict[str, str],
+    iso: Callable[[Any], Any] = iso_datetime,
+    reports: dict[int, Any] | None = None,
 ) -> dict[str, Any]:
     """VisitLabResultSerializer's answer from a `.values(*VISIT_LAB_RESULT_COLUMNS)` row (`iso`: a page's
-    api.fast.datetimes())."""
+    api.fast.datetimes(); `reports`: the page's report references by id, built once per report)."""
     flag = row["flag"]
+    report_id = row["report_id"]
+    if reports is None or report_id is None:
+        report = _report_ref(row, iso)
+    else:
+        report = reports.get(report_id)
+        if report is None:
+            report = reports[report_id] = _report_ref(row, iso)
     return {
-        "id": str(row["public_id"]),
+        "id": uuid_text(row["public_id"]),
         "code": row["code"],
         "name": row["name"],
         "value": row["value"],
@@ -268,7 +282,7 @@ def visit_lab_result_row(
         "flag": flag,
         "flag_label": labels.get(flag, flag),
         "observed_at": iso(row["observed_at"]),
-        "report": _report_ref(row, iso),
+        "report": report,
     }
 
 
@@ -312,11 +326,12 @@ def visit_rows(
     """HisVisitSerializer's answer (HisVisitV2Serializer's with `totals`) from `.values(*VISIT_COLUMNS)` rows
     and each visit's lab result rows (VISIT_LAB_RESULT_COLUMNS) by visit id."""
     labels, iso = _flag_labels(), datetimes()
+    reports: dict[int, Any] = {}
     out = []
     for row in rows:
         patient, facility = _ref_rows(row)
         item = {
-            "id": str(row["public_id"]),
+            "id": uuid_text(row["public_id"]),
             "patient": patient,
             "facility": facility,
             "department_code": row["department_code"],
@@ -326,7 +341,9 @@ def visit_rows(
             "diagnosis_text": row["diagnosis_text"],
             "icd10": row["icd10"],
             "source": row["source"],
-            "lab_results": [visit_lab_result_row(r, labels, iso) for r in results.get(row["id"], ())],
+            "lab_results": [
+                visit_lab_result_row(r, labels, iso, reports) for r in results.get(row["id"], ())
+            ],
         }
         if totals is not None:
             item["lab_results_total"] = totals.get(row["id"], 0)

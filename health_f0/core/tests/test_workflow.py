@@ -161,3 +161,36 @@ def test_apply_refused_writes_nothing() -> None:
     user.refresh_from_db()
     assert user.first_name == "confirmed"
     assert not AuditLog.objects.filter(target_type="core.user", target_id=str(user.pk)).exists()
+
+
+def test_a_page_asks_the_staff_capacity_once_per_facility_not_per_patient() -> None:
+    """available_each keys a transition open to staff and the patient per patient; the staff part is asked first,
+    keyed without the patient, so a desk member's page of many patients' bookings asks once per facility. The
+    answers stay what `available` answers for each booking, for the desk, the owner and a stranger."""
+    calls: list[frozenset[str]] = []
+
+    def counting(obj: Any, roles: frozenset[str], actor: Any) -> str:
+        calls.append(roles)
+        return _authorize(obj, roles, actor)
+
+    wf = Workflow(
+        "demo-keyed",
+        WF.transitions,
+        authorize=counting,
+        requester=lambda obj: getattr(obj, "requested_by", None),
+        authorize_key=lambda obj, roles: (obj.facility, obj.owner.pk if actors.PATIENT in roles else None),
+    )
+    owners = [SimpleNamespace(pk=pk, is_authenticated=True) for pk in range(10, 40)]
+    page = [
+        SimpleNamespace(status="requested", owner=owner, requested_by=None, facility=n % 2)
+        for n, owner in enumerate(owners)
+    ]
+    desk = _staff()
+    assert wf.available_each(page, desk) == [["confirm", "cancel"]] * len(page)
+    # The desk's roles at each of the two facilities (confirm's, and cancel's staff part: the same question),
+    # and expire's; keyed per patient, cancel's whole roles were asked once per patient (30 more).
+    assert calls.count(DESK) == 2
+    assert DESK | {actors.PATIENT} not in calls
+    assert len(calls) == 4
+    for actor in (desk, owners[3], SimpleNamespace(pk=99, is_authenticated=True)):
+        assert wf.available_each(page, actor) == [WF.available(booking, actor) for booking in page]

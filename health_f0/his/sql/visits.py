@@ -5,8 +5,11 @@ What: the visits (with their patient and facility) as a `core.sqllist.SqlList` o
 (NULL last: core.keyset.NO_TIME) then id, keyset- and offset-paged like the ORM queryset; the lab results of
 the page's visits in one statement — every one of each visit for v1 (by name, with their report, as the v1
 list always showed them), the first `per_visit` of each with the visit's total for v2 (a ROW_NUMBER and a
-COUNT window over the page's visits: the answer stays bounded whatever a long stay holds, though MariaDB still
-reads each of the page's visits' results to number and count them, as the ORM's window query did).
+COUNT window over the page's visits' results, on their narrow columns only; the wide columns of the kept rows are
+read afterwards by primary key, so a visit of thousands of results costs thousands of narrow rows, not wide ones
+materialized and sorted). Numbering and counting still read every result of the page's visits: bounding that
+read needs an index on (visit_id, name, id) (a migration of the his app), or a stored count per visit.
+The public ids are read as text (api.fast.uuid_text writes them): no UUID built for each of them.
 
 Why not the ORM: building and compiling the querysets (the visits, the window query of
 his.selectors.first_lab_results_of and its scope read a second time) cost more CPU than MariaDB needs to answer
@@ -20,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from health_f0.core.keyset import NO_TIME
-from health_f0.core.sqllist import Col, SqlColumns, SqlList, columns_of
+from health_f0.core.sqllist import Col, SqlColumns, SqlList, columns_of, text_column
 from health_f0.facilities.models import Facility
 from health_f0.his.models import HisLabReport, HisLabResult, HisVisit
 from health_f0.his.sql import FACILITY_REF, PATIENT_REF, REPORT_REF, field_of
@@ -34,16 +37,31 @@ _NO_TIME = f"CAST('{NO_TIME.strftime('%Y-%m-%d %H:%M:%S')}' AS DATETIME(6))"
 _V, _R = field_of(HisVisit), field_of(HisLabResult)
 
 # The columns of api.apis.his.VISIT_COLUMNS (and the sort key), named as `.values()` names them.
+
+
+def _text_ids(columns: dict[str, Col], alias: str, model: Any, prefix: str = "") -> dict[str, Col]:
+    """`columns` with `model`'s public id read as the database's text (core.sqllist.text_column): the API's row
+    builders write it with api.fast.uuid_text, so no UUID is built for it (1,300 of them on a heavy patient's
+    page of 100 visits and 1,000 results)."""
+    return {**columns, f"{prefix}public_id": text_column(alias, model, "public_id")}
+
+
 VISITS = SqlColumns(
     {
-        **columns_of(
+        **_text_ids(
+            columns_of(
+                "v",
+                HisVisit,
+                ("id", "public_id", "department_code", "department_name", "admitted_at", "discharged_at"),
+            ),
             "v",
             HisVisit,
-            ("id", "public_id", "department_code", "department_name", "admitted_at", "discharged_at"),
         ),
         **columns_of("v", HisVisit, ("diagnosis_text", "icd10", "source")),
-        **columns_of("p", Patient, PATIENT_REF, prefix="patient__"),
-        **columns_of("f", Facility, FACILITY_REF, prefix="facility__"),
+        **_text_ids(columns_of("p", Patient, PATIENT_REF, prefix="patient__"), "p", Patient, "patient__"),
+        **_text_ids(
+            columns_of("f", Facility, FACILITY_REF, prefix="facility__"), "f", Facility, "facility__"
+        ),
         "admitted_sort": Col(f"COALESCE(v.admitted_at, {_NO_TIME})", _V("admitted_at")),
     }
 )
@@ -70,8 +88,10 @@ def _result_columns(alias: str, report: str) -> dict[str, Col]:
         *("reference_text", "flag", "observed_at", "report_id"),
     )
     return {
-        **columns_of(alias, HisLabResult, own),
-        **columns_of(report, HisLabReport, REPORT_REF, prefix="report__"),
+        **_text_ids(columns_of(alias, HisLabResult, own), alias, HisLabResult),
+        **_text_ids(
+            columns_of(report, HisLabReport, REPORT_REF, prefix="report__"), report, HisLabReport, "report__"
+        ),
     }
 
 
@@ -96,12 +116,13 @@ def lab_results_of(visit_ids: list[int], *, withdrawn: tuple[str, ...]) -> list[
     return rows.fetch(ordering=_RESULT_ORDER, limit=_ALL)
 
 
-# The first results of each visit: the window runs over the page's visits' results, the outer statement keeps
-# the first `per_visit` of each. `x.*` are the inner statement's columns, named as the API's rows name them.
-_FIRST = {name: Col(f"x.{name}", col.field) for name, col in _result_columns("r", "rep").items()}
-# The visit's total is a count: typed by an integer field of the table (no converter turns it into anything).
-_FIRST["visit_total"] = Col("x.visit_total", _R("id"))
-FIRST_RESULTS = SqlColumns(_FIRST)
+# The first results of each visit: the window numbers and counts the page's visits' results on their narrow
+# columns (id, visit, name, and what the scope and the report's status need), the outer statement keeps the first
+# `per_visit` of each and only then reads their wide columns (value, reference, the report's conclusion) by
+# primary key: a visit of thousands of results costs its narrow rows, not thousands of wide ones materialized and
+# sorted twice.
+FIRST_RESULTS = SqlColumns({**_result_columns("r", "rep"), "visit_total": Col("x.visit_total", _R("id"))})
+# (The visit's total is a count: typed by an integer field of the table, no converter turns it into anything.)
 # Withdrawn reports' results are not shown (his.selectors.WITHDRAWN_REPORT_STATUSES, lab_results_for).
 _SHOWN = "(rep.id IS NULL OR rep.status NOT IN ({}))"
 
@@ -115,13 +136,13 @@ def first_lab_results_of(
     if not visit_ids:
         return []
     scope_sql, scope_params = scope
-    inner = ", ".join(f"{col.sql} AS {name}" for name, col in _result_columns("r", "rep").items())
     from_ = (
-        f"(SELECT {inner}, "  # noqa: S608
+        "(SELECT r.id AS id, "  # noqa: S608
         "ROW_NUMBER() OVER (PARTITION BY r.visit_id ORDER BY r.name, r.id) AS position, "
         "COUNT(*) OVER (PARTITION BY r.visit_id) AS visit_total "
         f"FROM {_RESULTS_FROM} WHERE r.visit_id IN ({_marks(visit_ids)}) AND {scope_sql} "
-        f"AND {_SHOWN.format(_marks(list(withdrawn)))}) x"
+        f"AND {_SHOWN.format(_marks(list(withdrawn)))}) x "
+        f"INNER JOIN {HisLabResult._meta.db_table} r ON r.id = x.id {_REPORT_JOIN}"
     )
     rows = FIRST_RESULTS.rows(
         from_, "x.position <= %s", [*visit_ids, *scope_params, *withdrawn, per_visit], model=HisLabResult
