@@ -48,6 +48,7 @@ from health_f0.appointments.models import (
     Status,
 )
 from health_f0.appointments.slots import LOCAL_TZ, local_date_of
+from health_f0.appointments.sql.bookings import booking_instances
 from health_f0.appointments.transitions import APPOINTMENT_WORKFLOW, cutoff_moment, may
 from health_f0.core.actors import PhoneHolder
 from health_f0.core.exceptions import DomainError, RateLimited, ValidationErrors
@@ -901,7 +902,8 @@ def appointment_list(request: HttpRequest) -> HttpResponse:
         if first_page
         else []
     )
-    shown = upcoming[:UPCOMING_LIMIT] + past.items
+    past_bookings = booking_instances(past.items)
+    shown = upcoming[:UPCOMING_LIMIT] + past_bookings
     family = len({a.patient_id for a in shown}) > 1 or len(_own_patients(request)) > 1
 
     def item(a: Appointment) -> dict[str, Any]:
@@ -924,7 +926,7 @@ def appointment_list(request: HttpRequest) -> HttpResponse:
             "first_page": first_page,
             "upcoming": [item(a) for a in upcoming[:UPCOMING_LIMIT]],
             "more_upcoming": len(upcoming) > UPCOMING_LIMIT,
-            "past": [item(a) for a in past.items],
+            "past": [item(a) for a in past_bookings],
             "pager": past,
             "family": family,
             "flash": _pop_flash(request),

@@ -10,11 +10,13 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from health_f0.appointments.models import LIVE_STATUSES, Appointment
+from health_f0.appointments.models import Appointment
+from health_f0.appointments.sql import bookings as bookings_sql
 from health_f0.core.counters import sliding_count
 from health_f0.core.exceptions import NotFound
 from health_f0.core.phone import display_phone
 from health_f0.core.request_context import limit_key
+from health_f0.core.sqllist import SqlList
 from health_f0.facilities import access
 from health_f0.facilities.portal import SiteInfo as SiteInfo
 from health_f0.facilities.portal import site_info as site_info
@@ -112,27 +114,20 @@ UPCOMING_ORDER = ("slot_start", "id")
 PAST_ORDER = ("-slot_start", "-id")
 
 
-def _bookings(user: Any) -> QuerySet[Appointment]:
-    """Bookings (not walk-in tickets) of a patient account and its family (access.appointments_for)."""
-    return (
-        access.appointments_for(user)
-        .filter(is_walk_in=False)
-        .select_related("service", "facility", "patient", "doctor")
-    )
-
-
-def _ahead(since: datetime) -> Q:
-    return Q(status__in=LIVE_STATUSES, slot_end__gte=since)
-
-
 def upcoming_bookings(*, user: Any, since: datetime, limit: int) -> list[Appointment]:
-    """Live bookings ending at or after `since` (the start of today), soonest first: at most `limit` rows."""
-    return list(_bookings(user).filter(_ahead(since)).order_by(*UPCOMING_ORDER)[:limit])
+    """Live bookings (not walk-in tickets) of a patient account and its family (access.appointments_for)
+    ending at or after `since` (the start of today), soonest first: at most `limit` rows, as bare bookings
+    with their service, room, doctor and patient (appointments.sql.bookings)."""
+    rows = bookings_sql.portal_bookings(user, since=since, ahead=True).fetch(
+        ordering=UPCOMING_ORDER, limit=limit
+    )
+    return bookings_sql.booking_instances(rows)
 
 
-def past_bookings(*, user: Any, since: datetime) -> QuerySet[Appointment]:
-    """Every other booking (held before `since`, cancelled, missed, done), for a keyset page in PAST_ORDER."""
-    return _bookings(user).exclude(_ahead(since))
+def past_bookings(*, user: Any, since: datetime) -> SqlList:
+    """Every other booking (held before `since`, cancelled, missed, done), for a keyset page in PAST_ORDER:
+    rows for appointments.sql.bookings.booking_instances."""
+    return bookings_sql.portal_bookings(user, since=since, ahead=False)
 
 
 VERIFY_LIMIT_PER_MINUTE = 30

@@ -268,3 +268,62 @@ def test_staff_tokens_get_403_on_the_patients_list(username: str, request: Any, 
         response = client.get(f"{version}/appointments")
         assert response.status_code == 403, (username, version)
         assert set(response.json()) >= {"detail", "code"}
+
+
+def test_the_portals_booking_lists_keep_the_orm_rows(families: dict[str, Any], persona: Any) -> None:
+    """/lich-hen's two lists (appointments.sql.bookings.portal_bookings) against the ORM querysets they replace
+    (access.appointments_for without walk-in tickets, split at `since` into live-and-ahead and the rest), for
+    every kind of account and split points before, among and after the bookings; the bare bookings hold what
+    the page reads."""
+    from django.db.models import Q
+
+    from health_f0.appointments.models import LIVE_STATUSES
+    from health_f0.appointments.sql.bookings import booking_instances, portal_bookings
+
+    accounts = [families[k].account for k in ("a", "child", "stranger", "b")]
+    accounts += [persona("datlich"), persona("admin")]
+    Appointment.objects.filter(pk=families["stranger_booking"].pk).update(status=Status.CANCELLED)
+    starts = sorted(Appointment.objects.values_list("slot_start", flat=True))
+    for account in accounts:
+        for since in (
+            starts[0] - timedelta(days=1),
+            starts[len(starts) // 2],
+            starts[-1] + timedelta(days=1),
+        ):
+            base = access.appointments_for(account).filter(is_walk_in=False)
+            ahead = Q(status__in=LIVE_STATUSES, slot_end__gte=since)
+            for is_ahead, orm, ordering in (
+                (True, base.filter(ahead).order_by("slot_start", "id"), ("slot_start", "id")),
+                (False, base.exclude(ahead).order_by("-slot_start", "-id"), ("-slot_start", "-id")),
+            ):
+                rows = portal_bookings(account, since=since, ahead=is_ahead).fetch(
+                    ordering=ordering, limit=500
+                )
+                expected = list(orm.select_related("service", "facility", "patient", "doctor"))
+                if account.username in ("datlich", "admin"):
+                    expected = []  # staff are sent to the desk before the page reads (as own_bookings: none)
+                assert [r["id"] for r in rows] == [a.pk for a in expected], (
+                    account.username,
+                    since,
+                    is_ahead,
+                )
+                for bare, full in zip(booking_instances(rows), expected, strict=True):
+                    assert (bare.public_id, bare.status, bare.slot_start, bare.is_reexam) == (
+                        full.public_id,
+                        full.status,
+                        full.slot_start,
+                        full.is_reexam,
+                    )
+                    assert (bare.patient_confirmed_at, bare.queue_number, bare.cancel_source) == (
+                        full.patient_confirmed_at,
+                        full.queue_number,
+                        full.cancel_source,
+                    )
+                    assert (bare.service.name, bare.facility.name, bare.patient.full_name) == (
+                        full.service.name,
+                        full.facility.name,
+                        full.patient.full_name,
+                    )
+                    assert (bare.doctor.display_name if bare.doctor else None) == (
+                        full.doctor.display_name if full.doctor else None
+                    )

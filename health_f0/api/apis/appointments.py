@@ -30,8 +30,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from django.db.models.base import ModelState
-from django.db.models.signals import post_init, pre_init
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -78,11 +76,12 @@ from health_f0.appointments.services import (
     queue_call_next,
 )
 from health_f0.appointments.sql import worklist as worklist_sql
-from health_f0.appointments.sql.bookings import BOOKING_COLUMNS
+from health_f0.appointments.sql.bookings import bare_bookings, booking_instances
 from health_f0.appointments.sql.worklist import cols as worklist_cols
 from health_f0.appointments.transitions import APPOINTMENT_WORKFLOW, change_deadline
 from health_f0.core.exceptions import Conflict, DomainError, NotFound
 from health_f0.core.phone import display_phone
+from health_f0.core.sqllist import related_instances
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.patients.models import Patient, Sex
@@ -627,16 +626,11 @@ def appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[str, A
     from one `available_each`, its tickets' queue places from one read of each queue."""
     if not rows:
         return []
-    services: dict[int, Service] = _related(Service, rows, "service_id", "s_")
-    facilities: dict[int, Facility] = _related(Facility, rows, "facility_id", "f_")
-    for service in services.values():  # a queue's policy is its service's facility's: usually the booking's
-        if service.facility_id in facilities:
-            service._state.fields_cache["facility"] = facilities[service.facility_id]
-    doctors: dict[int, Doctor] = _related(Doctor, rows, "doctor_id", "d_")
-    patients: dict[int, Patient] = _related(Patient, rows, "patient_id", "p_")
-    bookings = _bare_bookings(
-        rows, BOOKING_COLUMNS, services=services, facilities=facilities, patients=patients, doctors=doctors
-    )
+    bookings = booking_instances(rows)
+    services = {b.service_id: b.service for b in bookings}
+    facilities = {b.facility_id: b.facility for b in bookings}
+    doctors = {b.doctor_id: b.doctor for b in bookings if b.doctor is not None}
+    patients = {b.patient_id: b.patient for b in bookings}
     actions = APPOINTMENT_WORKFLOW.available_each(bookings, actor)
     iso = datetimes()
     statuses = choice_labels(Appointment, "status")
@@ -879,75 +873,19 @@ def _doctor_ref(doctor: Doctor) -> dict[str, Any]:
     }
 
 
-def _bare(model: Any, values: dict[str, Any]) -> Any:
-    """A `model` instance holding only `values` (by attname; the rest loaded on access), as `from_db` builds one
-    but without walking every field of the model (a fifth of the page's CPU for 200 instances); `from_db`
-    itself when the model has init signal receivers."""
-    if model not in _PLAIN_INIT:
-        _PLAIN_INIT[model] = not (pre_init.has_listeners(model) or post_init.has_listeners(model))
-    if not _PLAIN_INIT[model]:
-        names = tuple(f.attname for f in model._meta.concrete_fields if f.attname in values)
-        return model.from_db(None, names, [values[name] for name in names])
-    obj = model.__new__(model)
-    obj.__dict__.update(values)
-    state = obj._state = ModelState()
-    state.adding = False
-    state.db = None
-    return obj
-
-
-# Models without init signal receivers (checked once: receivers are connected when the apps load).
-_PLAIN_INIT: dict[Any, bool] = {}
-
-
-def _related(model: Any, rows: list[dict[str, Any]], key: str, prefix: str) -> dict[int, Any]:
-    """The page's `model` instances by id, from the rows' `prefix`ed columns (one instance per id)."""
-    names = [name[len(prefix) :] for name in rows[0] if name.startswith(prefix)]
-    found: dict[int, Any] = {}
-    for row in rows:
-        pk = row[key]
-        if pk is not None and pk not in found:
-            found[pk] = _bare(model, {"id": pk, **{name: row[prefix + name] for name in names}})
-    return found
-
-
-def _bare_bookings(
-    rows: list[dict[str, Any]],
-    columns: tuple[str, ...],
-    *,
-    services: dict[int, Service],
-    facilities: dict[int, Facility],
-    patients: dict[int, Patient],
-    doctors: dict[int, Doctor] | None = None,
-) -> list[Appointment]:
-    """A bare booking per row holding `columns`, with the page's shared service, room and patient (and doctor,
-    when given) attached: what the workflow's guards, the queue place and the row builders read."""
-    bookings = []
-    for row in rows:
-        booking = _bare(Appointment, {name: row[name] for name in columns})
-        cache = booking._state.fields_cache
-        cache["service"] = services.get(row["service_id"])
-        cache["facility"] = facilities.get(row["facility_id"])
-        cache["patient"] = patients.get(row["patient_id"])
-        if doctors is not None:
-            cache["doctor"] = doctors.get(row["doctor_id"]) if row["doctor_id"] is not None else None
-        bookings.append(booking)
-    return bookings
-
-
 def staff_appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[str, Any]]:
     """`StaffAppointmentListItemSerializer`'s answer, with the context {"actor": actor}, from the rows of
     appointments.sql.worklist."""
     if not rows:
         return []
     iso = datetimes()
-    services: dict[int, Service] = _related(Service, rows, "service_id", "s_")
-    facilities: dict[int, Facility] = _related(Facility, rows, "facility_id", "f_")
-    patients: dict[int, Patient] = _related(Patient, rows, "patient_id", "p_")
+    services: dict[int, Service] = related_instances(Service, rows, "service_id", "s_")
+    facilities: dict[int, Facility] = related_instances(Facility, rows, "facility_id", "f_")
+    patients: dict[int, Patient] = related_instances(Patient, rows, "patient_id", "p_")
     service_refs = {pk: _service_ref(service) for pk, service in services.items()}
     room_refs = {pk: _room_ref(facility) for pk, facility in facilities.items()}
     doctor_refs = {
-        pk: _doctor_ref(doctor) for pk, doctor in _related(Doctor, rows, "doctor_id", "d_").items()
+        pk: _doctor_ref(doctor) for pk, doctor in related_instances(Doctor, rows, "doctor_id", "d_").items()
     }
     patient_refs = {
         pk: {
@@ -959,7 +897,7 @@ def staff_appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[
         }
         for pk, patient in patients.items()
     }
-    bookings = _bare_bookings(
+    bookings = bare_bookings(
         rows, WORKFLOW_COLUMNS, services=services, facilities=facilities, patients=patients
     )
     actions = APPOINTMENT_WORKFLOW.available_each(bookings, actor)

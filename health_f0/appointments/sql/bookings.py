@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from health_f0.appointments.models import Appointment, Doctor, Service
+from health_f0.appointments.models import LIVE_STATUSES, Appointment, Doctor, Service
 from health_f0.appointments.sql.worklist import cols
-from health_f0.core.sqllist import SqlColumns, SqlList
+from health_f0.core.sqllist import SqlColumns, SqlList, bare_instance, related_instances
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.patients.models import Patient
@@ -53,6 +53,7 @@ BOOKING_FIELDS = (
     "meeting_room",
     "is_reexam",
     "created_at",
+    "patient_confirmed_at",
 )
 PATIENT_FIELDS = ("public_id", "full_name", "account", "verified_phone")
 # The reference (id, name, kind), the patient's cut-off and what the queue's calling order reads.
@@ -103,3 +104,66 @@ def own_bookings(user: Any) -> SqlList:
         )
         params = [*params, user.pk]
     return ROWS.rows(FROM, where, params, model=Appointment, ordering=("-slot_start", "-id"))
+
+
+_LIVE = ", ".join(["%s"] * len(LIVE_STATUSES))
+_AHEAD = f"a.status IN ({_LIVE}) AND a.slot_end >= %s"
+
+
+def portal_bookings(user: Any, *, since: Any, ahead: bool) -> SqlList:
+    """The portal's /lich-hen lists as constant SQL: `own_bookings` without walk-in tickets, split as
+    www.selectors splits them: `ahead`, the live bookings ending at or after `since` (upcoming_bookings);
+    otherwise every other booking (past_bookings). tests/www/test_portal_booking_sql.py compares both with
+    the ORM querysets."""
+    own = own_bookings(user)
+    ahead_sql = _AHEAD if ahead else f"NOT ({_AHEAD})"
+    return ROWS.rows(
+        FROM,
+        f"({own.where}) AND a.is_walk_in = 0 AND {ahead_sql}",
+        [*own.params, *LIVE_STATUSES, since],
+        model=Appointment,
+    )
+
+
+def booking_instances(rows: list[dict[str, Any]]) -> list[Appointment]:
+    """Bare bookings of `ROWS` rows with their service, room, doctor and patient (one instance of each per
+    page): what a page reads of a booking and what the workflow's guards read."""
+    if not rows:
+        return []
+    services: dict[int, Service] = related_instances(Service, rows, "service_id", "s_")
+    facilities: dict[int, Facility] = related_instances(Facility, rows, "facility_id", "f_")
+    for service in services.values():  # a queue's policy is its service's facility's: usually the booking's
+        if service.facility_id in facilities:
+            service._state.fields_cache["facility"] = facilities[service.facility_id]
+    return bare_bookings(
+        rows,
+        BOOKING_COLUMNS,
+        services=services,
+        facilities=facilities,
+        patients=related_instances(Patient, rows, "patient_id", "p_"),
+        doctors=related_instances(Doctor, rows, "doctor_id", "d_"),
+    )
+
+
+def bare_bookings(
+    rows: list[dict[str, Any]],
+    columns: tuple[str, ...],
+    *,
+    services: dict[int, Service],
+    facilities: dict[int, Facility],
+    patients: dict[int, Patient],
+    doctors: dict[int, Doctor] | None = None,
+) -> list[Appointment]:
+    """A bare booking per row holding `columns`, with the page's shared service, room and patient (and doctor,
+    when given) attached: what the workflow's guards, the queue place and the row builders read."""
+    bookings = []
+    for row in rows:
+        booking = bare_instance(Appointment, {name: row[name] for name in columns})
+        cache = booking._state.fields_cache
+        cache["service"] = services.get(row["service_id"])
+        cache["facility"] = facilities.get(row["facility_id"])
+        cache["patient"] = patients.get(row["patient_id"])
+        if doctors is not None:
+            cache["doctor"] = doctors.get(row["doctor_id"]) if row["doctor_id"] is not None else None
+        bookings.append(booking)
+    return bookings
