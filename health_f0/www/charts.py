@@ -36,11 +36,12 @@ class TableRow:
 def table_rows(readings: Sequence[ChartReading]) -> list[TableRow]:
     """The readings as Django's `{{ value }}` showed them: a decimal with the language's separator
     (django.utils.formats.localize; the portal never groups thousands, and a temperature has none). The
-    separator is looked up once, not per row."""
+    separator and the time zone are looked up once, not per row."""
     separator = formats.get_format("DECIMAL_SEPARATOR")
+    zone = timezone.get_current_timezone()
     return [
         TableRow(
-            f"{timezone.localtime(r.submitted_at):%d/%m/%Y %H:%M}",
+            f"{r.submitted_at.astimezone(zone):%d/%m/%Y %H:%M}",
             r.spo2,
             None if r.temperature is None else f"{r.temperature:f}".replace(".", separator),
         )
@@ -137,11 +138,12 @@ def series_chart(
             return False
         return value <= threshold if alert_when_below else value >= threshold
 
+    zone = timezone.get_current_timezone()  # timezone.localtime's, looked up once for every point
     points = [
         Point(
             x=_f(x_of(r.at)),
             y=_f(y_of(r.value)),
-            text=f"{timezone.localtime(r.at):%d/%m %H:%M}: {decimal_text(r.value, decimals)}{unit}",
+            text=f"{r.at.astimezone(zone):%d/%m %H:%M}: {decimal_text(r.value, decimals)}{unit}",
             alert=alerting(r.value),
         )
         for r in readings

@@ -228,10 +228,11 @@ class HistoryRow:
 
 def history_rows(views: list[monitoring.DeclarationView]) -> list[HistoryRow]:
     labels = {value: str(label) for value, label in AlertLevel.choices}
+    zone = timezone.get_current_timezone()  # timezone.localtime's, looked up once
     rows = []
     for view in views:
         d = view.declaration
-        at = timezone.localtime(d.submitted_at)
+        at = d.submitted_at.astimezone(zone)
         rows.append(
             HistoryRow(
                 declaration=d,
