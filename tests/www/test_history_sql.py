@@ -143,3 +143,19 @@ def test_history_rows_show_times_and_levels_as_django_did(episode: Episode, lang
                 date_filter(at, "c"),
             )
             assert row.level == d.get_alert_level_display()
+
+
+def test_declaration_views_read_a_version_s_questions_once(
+    episode: Episode, django_assert_num_queries: Any
+) -> None:
+    from health_f0.monitoring.selectors import declaration_views
+    from health_f0.monitoring.services import reset_caches
+
+    declarations = list(orm_history(episode))
+    reset_caches()
+    with django_assert_num_queries(1):
+        first = declaration_views(declarations)
+    with django_assert_num_queries(0):
+        again = declaration_views(declarations)
+    assert first == again
+    assert first[0].values  # the template's answers are labelled ("Nhiệt độ", "37 °C"…)
