@@ -584,28 +584,62 @@ def decimal_text(value: Any, decimals: int | None = None) -> str:
     return text.replace(".", ",")
 
 
+@dataclass(frozen=True)
+class _ShownQuestion:
+    """How one question's answer is shown: worked out once per questionnaire version, not per declaration."""
+
+    code: str
+    type: str
+    label: str
+    unit: str  # " °C", "%", "" (a space before any unit but %)
+    decimals: int | None
+    options: dict[str, Any]
+
+
+def _shown_questions(version_id: int) -> list[_ShownQuestion]:
+    """The version's questions in order, as `declaration_views` shows them. A version with declarations is
+    never edited (it is copied: services.questionnaire_in_use), so they are kept in the hot path's
+    per-process cache (services._cached: re-read every 30 seconds) instead of read on every page."""
+    from health_f0.monitoring.services import _cached
+
+    def load() -> list[_ShownQuestion]:
+        shown = []
+        for q in Question.objects.filter(questionnaire_id=version_id).order_by("order", "id"):
+            shown.append(
+                _ShownQuestion(
+                    code=q.code,
+                    type=q.type,
+                    label=short_label(q),
+                    unit=f" {q.unit}" if q.unit and q.unit != "%" else q.unit,
+                    decimals=q.decimals,
+                    options={o["code"]: o for o in q.options or []},
+                )
+            )
+        return shown
+
+    result: list[_ShownQuestion] = _cached(f"shown_questions:{version_id}", load)
+    return result
+
+
 def declaration_views(declarations: list[Declaration]) -> list[DeclarationView]:
-    """Label each declaration's answers with its own questionnaire version (one query for all versions)."""
-    version_ids = {d.questionnaire_id for d in declarations}
-    questions: dict[int, list[Question]] = {}
-    for q in Question.objects.filter(questionnaire_id__in=version_ids).order_by("order", "id"):
-        questions.setdefault(q.questionnaire_id, []).append(q)
+    """Label each declaration's answers with its own questionnaire version (its questions read once per
+    version and process: _shown_questions)."""
+    questions = {version: _shown_questions(version) for version in {d.questionnaire_id for d in declarations}}
     views = []
     for d in declarations:
         values: list[Answer] = []
         symptoms: list[Symptom] = []
         note = ""
-        for q in questions.get(d.questionnaire_id, []):
-            raw = d.answers.get(q.code)
+        answers = d.answers
+        for q in questions[d.questionnaire_id]:
+            raw = answers.get(q.code)
             if raw in (None, "", []):
                 continue
             if q.type == QuestionType.NUMBER:
-                unit = f" {q.unit}" if q.unit and q.unit != "%" else q.unit
-                values.append(Answer(short_label(q), decimal_text(raw, q.decimals) + unit))
+                values.append(Answer(q.label, decimal_text(raw, q.decimals) + q.unit))
             elif q.type in (QuestionType.MULTI, QuestionType.CHOICE):
-                options = {o["code"]: o for o in q.options}
                 for code in raw if isinstance(raw, list) else [raw]:
-                    option = options.get(code, {"vi": code})
+                    option = q.options.get(code, {"vi": code})
                     symptoms.append(Symptom(option.get("vi", code), bool(option.get("danger"))))
             else:
                 note = str(raw)

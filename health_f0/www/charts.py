@@ -1,23 +1,52 @@
 """Small server-rendered SVG charts for the history page: no JavaScript, no chart library.
 
-The geometry is computed here and handed to the template as ready strings, because Django localizes
-numbers in templates (a Vietnamese decimal comma would break SVG coordinates).
+The geometry is computed here and handed to the template as ready strings (SVG coordinates need a decimal
+point whatever the language); the table under the charts gets its numbers as text in the page's language
+(`table_rows`), as Django's templates showed them, since the Jinja2 page does not localize numbers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from health_f0.monitoring.selectors import decimal_text
+from health_f0.www.selectors import ChartReading
 
 WIDTH = 340
 HEIGHT = 150
 LEFT, RIGHT, TOP, BOTTOM = 36, 10, 12, 24
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One line of the charts' table: the local time ("24/11/2026 07:05") and the temperature as text in
+    the page's language ("36,8" / "36.8")."""
+
+    when: str
+    spo2: int | None
+    temperature: str | None
+
+
+def table_rows(readings: Sequence[ChartReading]) -> list[TableRow]:
+    """The readings as Django's `{{ value }}` showed them: a decimal with the language's separator
+    (django.utils.formats.localize; the portal never groups thousands, and a temperature has none). The
+    separator and the time zone are looked up once, not per row."""
+    separator = formats.get_format("DECIMAL_SEPARATOR")
+    zone = timezone.get_current_timezone()
+    return [
+        TableRow(
+            f"{r.submitted_at.astimezone(zone):%d/%m/%Y %H:%M}",
+            r.spo2,
+            None if r.temperature is None else f"{r.temperature:f}".replace(".", separator),
+        )
+        for r in readings
+    ]
 
 
 @dataclass(frozen=True)
@@ -109,11 +138,12 @@ def series_chart(
             return False
         return value <= threshold if alert_when_below else value >= threshold
 
+    zone = timezone.get_current_timezone()  # timezone.localtime's, looked up once for every point
     points = [
         Point(
             x=_f(x_of(r.at)),
             y=_f(y_of(r.value)),
-            text=f"{timezone.localtime(r.at):%d/%m %H:%M}: {decimal_text(r.value, decimals)}{unit}",
+            text=f"{r.at.astimezone(zone):%d/%m %H:%M}: {decimal_text(r.value, decimals)}{unit}",
             alert=alerting(r.value),
         )
         for r in readings

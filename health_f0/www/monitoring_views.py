@@ -8,6 +8,7 @@ phone): a patient id outside it is a 404, never someone else's record.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,22 +22,35 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from health_f0.core.exceptions import DomainError, ValidationErrors
-from health_f0.core.keyset import Keyset
+from health_f0.core.keyset import Keyset, KeysetPage
 from health_f0.core.request_context import client_ip
+from health_f0.core.sqllist import SqlList
 from health_f0.facilities import access
 from health_f0.monitoring import certificates
 from health_f0.monitoring import selectors as monitoring
-from health_f0.monitoring.models import AlertLevel, EpisodeStatus
+from health_f0.monitoring.models import AlertLevel, Declaration, EpisodeStatus
 from health_f0.monitoring.services import active_questionnaire, declaration_submit, questions_for_patient
 from health_f0.www import selectors
-from health_f0.www.charts import Chart, Reading, series_chart
+from health_f0.www.charts import Chart, Reading, series_chart, table_rows
 from health_f0.www.forms import DeclarationForm
 from health_f0.www.paging import keyset_page
 from health_f0.www.plain_text import render_plain
 from health_f0.www.views import PATIENT_PARAM, _error_summary, _page, hotline_context, patient_choice
 
 HISTORY_PER_PAGE = 30
-HISTORY_KEYSET = Keyset(selectors.HISTORY_ORDER)
+
+
+class _HistoryKeyset(Keyset):
+    """A Keyset whose `page` also reads a constant-SQL list (SqlList.keyset_page: the same cursors, one
+    statement), so www.paging.keyset_page, which takes querysets, pages /lich-su's SqlList unchanged."""
+
+    def page(self, queryset: Any, *, size: int, cursor: str | None = None) -> KeysetPage:
+        if isinstance(queryset, SqlList):
+            return queryset.keyset_page(self, size=size, cursor=cursor)
+        return super().page(queryset, size=size, cursor=cursor)
+
+
+HISTORY_KEYSET = _HistoryKeyset(selectors.HISTORY_ORDER)
 
 
 def status_context(patient: Any, user: Any) -> dict[str, Any]:
@@ -182,19 +196,56 @@ def history(request: HttpRequest) -> HttpResponse:
     episode = monitoring.current_episode(patient=patient)
     context: dict[str, Any] = {"choice": choice, "patient": patient, "episode": episode}
     if episode is not None:
-        pager = keyset_page(
-            request, selectors.declaration_history(episode=episode), HISTORY_KEYSET, size=HISTORY_PER_PAGE
-        )
-        context.update(pager=pager, rows=monitoring.declaration_views(pager.items))
-        if pager.items and pager.previous_url is None:
+        history: Any = selectors.declaration_history(episode=episode)  # a SqlList: see _HistoryKeyset
+        pager = keyset_page(request, history, HISTORY_KEYSET, size=HISTORY_PER_PAGE)
+        declarations = selectors.declaration_rows(pager.items)
+        context.update(pager=pager, rows=history_rows(monitoring.declaration_views(declarations)))
+        if declarations and pager.previous_url is None:
             readings = selectors.chart_readings(episode=episode)
             context.update(
-                charts=_history_charts(episode, readings, newest=pager.items[0].local_date),
-                chart_rows=readings,
+                charts=_history_charts(episode, readings, newest=declarations[0].local_date),
+                chart_rows=table_rows(readings),
                 chart_limited=len(readings) >= selectors.CHART_READINGS,
                 chart_limit=selectors.CHART_READINGS,
             )
     return _page(request, "www/history.html", context)
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One declaration of /lich-su: its answers (DeclarationView) and its time and level as the page shows
+    them, formatted once here (Django's `date` filter, three times a row, cost more than the rest of it)."""
+
+    declaration: Declaration
+    values: list[monitoring.Answer]
+    symptoms: list[monitoring.Symptom]
+    note: str
+    day: str  # 24/11/2026, local time
+    time: str  # 07:05
+    iso: str  # 2026-11-24T07:05:00+07:00, the <time datetime> (Django's "c")
+    level: str  # the alert level's label in the page's language
+
+
+def history_rows(views: list[monitoring.DeclarationView]) -> list[HistoryRow]:
+    labels = {value: str(label) for value, label in AlertLevel.choices}
+    zone = timezone.get_current_timezone()  # timezone.localtime's, looked up once
+    rows = []
+    for view in views:
+        d = view.declaration
+        at = d.submitted_at.astimezone(zone)
+        rows.append(
+            HistoryRow(
+                declaration=d,
+                values=view.values,
+                symptoms=view.symptoms,
+                note=view.note,
+                day=f"{at:%d/%m/%Y}",
+                time=f"{at:%H:%M}",
+                iso=at.isoformat(),
+                level=labels.get(d.alert_level, d.alert_level),
+            )
+        )
+    return rows
 
 
 def _history_charts(episode: Any, readings: list[selectors.ChartReading], *, newest: date) -> list[Chart]:

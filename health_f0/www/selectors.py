@@ -20,8 +20,8 @@ from health_f0.core.sqllist import SqlList
 from health_f0.facilities import access
 from health_f0.facilities.portal import SiteInfo as SiteInfo
 from health_f0.facilities.portal import site_info as site_info
-from health_f0.monitoring import selectors as monitoring
 from health_f0.monitoring.models import Declaration, Episode
+from health_f0.monitoring.sql import declarations as declaration_sql
 from health_f0.patients.models import Patient
 
 SESSION_REGISTRATIONS = "www_registrations"
@@ -82,9 +82,14 @@ HISTORY_ORDER = ("-submitted_at", "-id")
 CHART_READINGS = 120  # two a day for two months: the chart and its table read at most this many rows
 
 
-def declaration_history(*, episode: Episode) -> QuerySet[Declaration]:
-    """The episode's declarations for a keyset page in HISTORY_ORDER (index decl_patient_time)."""
-    return monitoring.patient_declarations(patient_ids=[episode.patient_id]).filter(episode=episode)
+def declaration_history(*, episode: Episode) -> SqlList:
+    """The episode's declarations for a keyset page in HISTORY_ORDER (constant SQL, index decl_patient_time:
+    monitoring/sql/declarations.py); a page's rows become Declarations with `declaration_rows`."""
+    return declaration_sql.history(episode.patient_id, episode.pk)
+
+
+def declaration_rows(rows: list[dict[str, Any]]) -> list[Declaration]:
+    return declaration_sql.history_instances(rows)
 
 
 @dataclass(frozen=True)
@@ -98,13 +103,7 @@ class ChartReading:
 def chart_readings(*, episode: Episode, limit: int | None = None) -> list[ChartReading]:
     """The episode's latest declarations with SpO2 or a temperature, newest first: four columns of at most
     `limit` (CHART_READINGS) rows, whatever the episode holds."""
-    limit = limit or CHART_READINGS
-    rows = (
-        declaration_history(episode=episode)
-        .filter(Q(spo2__isnull=False) | Q(temperature__isnull=False))
-        .order_by(*HISTORY_ORDER)
-        .values_list("submitted_at", "local_date", "spo2", "temperature")[:limit]
-    )
+    rows = declaration_sql.chart_readings(episode.patient_id, episode.pk, limit=limit or CHART_READINGS)
     return [ChartReading(*row) for row in rows]
 
 
