@@ -599,8 +599,8 @@ class _ShownQuestion:
 def _shown_questions(version_id: int) -> list[_ShownQuestion]:
     """The version's questions in order, as `declaration_views` shows them. A version with declarations is
     never edited (it is copied: services.questionnaire_in_use), so they are kept in the hot path's
-    per-process cache (services._cached: re-read every 30 seconds) instead of read on every page."""
-    from health_f0.monitoring.services import _cached
+    per-process cache (services.process_cached: re-read every 30 seconds) instead of read on every page."""
+    from health_f0.monitoring.services import process_cached
 
     def load() -> list[_ShownQuestion]:
         shown = []
@@ -617,7 +617,7 @@ def _shown_questions(version_id: int) -> list[_ShownQuestion]:
             )
         return shown
 
-    result: list[_ShownQuestion] = _cached(f"shown_questions:{version_id}", load)
+    result: list[_ShownQuestion] = process_cached(f"shown_questions:{version_id}", load)
     return result
 
 

@@ -69,7 +69,7 @@ DEFAULT_POLICY = Policy(
 _cache: dict[str, tuple[float, Any]] = {}
 
 
-def _cached(key: str, load: Any) -> Any:
+def process_cached(key: str, load: Any) -> Any:
     hit = _cache.get(key)
     now = _time.monotonic()
     if hit is not None and now - hit[0] < _CACHE_SECONDS:
@@ -95,7 +95,7 @@ def policy_for(province_code: int) -> Policy:
             escalate_after_silent_days=row.escalate_after_silent_days,
         )
 
-    result: Policy = _cached(f"policy:{province_code}", load)
+    result: Policy = process_cached(f"policy:{province_code}", load)
     return result
 
 
@@ -106,7 +106,7 @@ def active_questionnaire() -> tuple[QuestionnaireVersion, list[Question]]:
             raise DomainError(_("Chưa có bộ câu hỏi khai báo đang dùng."), code="no_questionnaire")
         return version, list(version.questions.all())
 
-    result: tuple[QuestionnaireVersion, list[Question]] = _cached("questionnaire", load)
+    result: tuple[QuestionnaireVersion, list[Question]] = process_cached("questionnaire", load)
     return result
 
 
@@ -130,7 +130,7 @@ def active_rules() -> list[triage.Rule]:
             for r in TriageRule.objects.filter(is_active=True)
         ]
 
-    result: list[triage.Rule] = _cached("rules", load)
+    result: list[triage.Rule] = process_cached("rules", load)
     return result
 
 
@@ -564,7 +564,7 @@ def _active_episode(patient_id: int) -> Episode | None:
     episode = sql_episodes.active_of_patient(patient_id)
     if episode is None:
         return None
-    episode.facility = _cached(
+    episode.facility = process_cached(
         f"facility:{episode.facility_id}", lambda: Facility.objects.get(pk=episode.facility_id)
     )
     return episode

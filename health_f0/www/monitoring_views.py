@@ -22,9 +22,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from health_f0.core.exceptions import DomainError, ValidationErrors
-from health_f0.core.keyset import Keyset, KeysetPage
+from health_f0.core.keyset import Keyset
 from health_f0.core.request_context import client_ip
-from health_f0.core.sqllist import SqlList
 from health_f0.facilities import access
 from health_f0.monitoring import certificates
 from health_f0.monitoring import selectors as monitoring
@@ -40,17 +39,7 @@ from health_f0.www.views import PATIENT_PARAM, _error_summary, _page, hotline_co
 HISTORY_PER_PAGE = 30
 
 
-class _HistoryKeyset(Keyset):
-    """A Keyset whose `page` also reads a constant-SQL list (SqlList.keyset_page: the same cursors, one
-    statement), so www.paging.keyset_page, which takes querysets, pages /lich-su's SqlList unchanged."""
-
-    def page(self, queryset: Any, *, size: int, cursor: str | None = None) -> KeysetPage:
-        if isinstance(queryset, SqlList):
-            return queryset.keyset_page(self, size=size, cursor=cursor)
-        return super().page(queryset, size=size, cursor=cursor)
-
-
-HISTORY_KEYSET = _HistoryKeyset(selectors.HISTORY_ORDER)
+HISTORY_KEYSET = Keyset(selectors.HISTORY_ORDER)
 
 
 def status_context(patient: Any, user: Any) -> dict[str, Any]:

@@ -8,8 +8,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q, QuerySet
-
 from health_f0.appointments.models import Appointment
 from health_f0.appointments.sql import bookings as bookings_sql
 from health_f0.core.counters import sliding_count

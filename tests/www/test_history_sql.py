@@ -76,7 +76,7 @@ def test_history_pages_equal_the_orm_forwards_and_back(episode: Episode) -> None
     cursor_sql = cursor_orm = None
     pages = 0
     while True:
-        page_sql = HISTORY_KEYSET.page(sql, size=4, cursor=cursor_sql)
+        page_sql = sql.keyset_page(HISTORY_KEYSET, size=4, cursor=cursor_sql)
         page_orm = ORM_KEYSET.page(orm, size=4, cursor=cursor_orm)
         instances = selectors.declaration_rows(page_sql.items)
         assert [[getattr(d, f) for f in FIELDS] for d in instances] == [
@@ -91,7 +91,7 @@ def test_history_pages_equal_the_orm_forwards_and_back(episode: Episode) -> None
             break
         cursor_sql, cursor_orm = page_sql.next_cursor, page_orm.next_cursor
     assert pages == 3  # 12 declarations of the episode, not the old episode's
-    back = HISTORY_KEYSET.page(sql, size=4, cursor=page_sql.previous_cursor)
+    back = sql.keyset_page(HISTORY_KEYSET, size=4, cursor=page_sql.previous_cursor)
     back_orm = ORM_KEYSET.page(orm, size=4, cursor=page_orm.previous_cursor)
     assert [r["id"] for r in back.items] == [d.id for d in back_orm.items]
     assert (back.next_cursor, back.previous_cursor) == (back_orm.next_cursor, back_orm.previous_cursor)
