@@ -130,3 +130,69 @@ def insert_one(obj: Any, *, using: str | None = None) -> None:
         obj.pk = connection.ops.last_insert_id(cursor, model._meta.db_table, model._meta.pk.column)
     obj._state.adding = False
     obj._state.db = connection.alias
+
+
+def select_list(alias: str, model: Any) -> str:
+    """Every concrete column of `model` under the table alias `alias`, in field order: one part of the SELECT
+    list `fetch_joined` reads (names quoted for the default database)."""
+    quote = connections["default"].ops.quote_name
+    return ", ".join(f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields)
+
+
+_JoinedPlan = list[tuple[Any, tuple[str, ...], int, list[tuple[int, list[Callable[..., Any]], Any]]]]
+_joined_plans: dict[tuple[tuple[Any, ...], str], _JoinedPlan] = {}
+
+
+def _joined_plan(models: tuple[Any, ...], connection: Any) -> _JoinedPlan:
+    key = (models, connection.alias)
+    plan = _joined_plans.get(key)
+    if plan is None:
+        plan = []
+        for model in models:
+            steps = []
+            for index, field in enumerate(model._meta.concrete_fields):
+                col = field.get_col(model._meta.db_table)
+                converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+                if converters:
+                    steps.append((index, converters, col))
+            names = tuple(field.attname for field in model._meta.concrete_fields)
+            plan.append((model, names, names.index(model._meta.pk.attname), steps))
+        _joined_plans[key] = plan
+    return plan
+
+
+def fetch_joined(
+    models: Sequence[type[Model]], sql: str, params: Sequence[Any], *, using: str | None = None
+) -> list[tuple[Any, ...]]:
+    """Run `sql`, whose SELECT list is `select_list(alias, model)` for each of `models` in turn (a row of
+    joined tables), and build one instance per model per row, each value converted as the ORM converts it:
+    what `select_related` builds, without compiling a query. A part whose primary key is NULL (a LEFT JOIN
+    that found nothing) is None. The caller attaches the parts to each other (`set_cached_value`)."""
+    parts = tuple(models)
+    connection = connections[using or router.db_for_read(parts[0])]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows:
+        return []
+    plan = _joined_plan(parts, connection)
+    result = []
+    for row in rows:
+        start = 0
+        instances: list[Any] = []
+        for model, names, pk_index, steps in plan:
+            values = list(row[start : start + len(names)])
+            start += len(names)
+            if values[pk_index] is None:
+                instances.append(None)
+                continue
+            for index, converters, col in steps:
+                value = values[index]
+                for converter in converters:
+                    value = converter(value, col, connection)
+                values[index] = value
+            instances.append(model.from_db(connection.alias, names, values))
+        if start != len(row):
+            raise ValueError("fetch_joined: the SELECT list does not match the models' columns")
+        result.append(tuple(instances))
+    return result
