@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 
 from django.db import connections, router
 from django.db.models import Model
-from django.db.models.base import DEFERRED
+from django.db.models.base import DEFERRED, ModelState
+from django.db.models.signals import post_init, pre_init
 
 M = TypeVar("M", bound=Model)
 
@@ -161,6 +162,20 @@ def _joined_plan(models: tuple[Any, ...], connection: Any) -> _JoinedPlan:
     return plan
 
 
+def _from_db(model: Any, alias: str, names: tuple[str, ...], values: list[Any]) -> Any:
+    """`model.from_db(alias, names, values)` for a row of every concrete field in order: the same instance
+    (fetched state, values set as Model.__init__ sets plain fields), without __init__'s per-field work when
+    nothing listens to the model's pre_init/post_init (as api/sql/tokens.py builds the token's user)."""
+    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return model.from_db(alias, names, values)
+    instance = model.__new__(model)
+    state = instance._state = ModelState()
+    state.adding = False
+    state.db = alias
+    instance.__dict__.update(zip(names, values, strict=True))
+    return instance
+
+
 def fetch_joined(
     models: Sequence[type[Model]], sql: str, params: Sequence[Any], *, using: str | None = None
 ) -> list[tuple[Any, ...]]:
@@ -191,7 +206,7 @@ def fetch_joined(
                 for converter in converters:
                     value = converter(value, col, connection)
                 values[index] = value
-            instances.append(model.from_db(connection.alias, names, values))
+            instances.append(_from_db(model, connection.alias, names, values))
         if start != len(row):
             raise ValueError("fetch_joined: the SELECT list does not match the models' columns")
         result.append(tuple(instances))
