@@ -9,8 +9,9 @@ as the memberships were, so a role granted or revoked while a session is open co
 tests/security/test_session_reads.py checks both reads answer what Django's answer, for every kind of session
 (live, expired, another secret's hash, a changed password, an inactive account, a staff account).
 
-Why not the ORM: the two ORM reads and the memberships' own statement were 0.9 ms of a signed-in portal page's
-CPU in process; these two statements cost 0.35 (bench/portal_lists.py --pages /ca-nhan, 100k data set; issue 11).
+Why not the ORM: the session's ORM read cost 0.31 ms of CPU, the user's with the memberships' own statement
+0.43; these two statements cost 0.08 and 0.11 (each read alone, in process: bench/portal_floor_reads.py, 100k
+data set; issue 11).
 """
 
 from __future__ import annotations

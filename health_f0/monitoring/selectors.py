@@ -514,8 +514,9 @@ class DeclarationStatus:
 def declaration_status(*, patient: Any, now: datetime | None = None) -> DeclarationStatus:
     from health_f0.monitoring.services import policy_for
 
-    # The current episode, its station and its latest declaration in one statement: the three ORM queries it
-    # replaces cost 1.7 ms of /ca-nhan's CPU, this one 0.35 (in process, 100k data set; issue 11).
+    # The current episode, its station and its latest declaration in one statement: the two or three ORM
+    # queries it replaces cost 2.0 ms of CPU, this one 0.19 (bench/portal_floor_reads.py, 100k data set;
+    # issue 11).
     found = episodes_sql.current_of_patient(patient.pk)
     if found is None:
         return DeclarationStatus(None, None, False, False, None)

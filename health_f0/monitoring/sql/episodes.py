@@ -151,8 +151,9 @@ _FACILITY_CACHE: Any = Episode._meta.get_field("facility")
 # statement instead of two or three ORM queries. tests/www/test_current_episode_sql.py checks it answers what
 # the ORM queries answer for every kind of patient.
 #
-# Why not the ORM: compiling those queries was a third of /ca-nhan's CPU outside the template (issue 11; the
-# figures are in current_episode's docstring).
+# Why not the ORM: those queries cost 2.0 ms of CPU, this statement 0.19 (each read alone, in process:
+# bench/portal_floor_reads.py, 100k data set); with the other reads of the page's floor in constant SQL too, /ca-nhan went from 12.0
+# to 5.4 ms of CPU (bench/portal_lists.py --pages /ca-nhan --requests 300; issue 11).
 
 _D = Declaration._meta
 CURRENT_OF_PATIENT = (

@@ -60,8 +60,8 @@ def declarable(user: Any, public_id: Any = None) -> list[Patient]:
 # Every portal page of a signed-in patient starts with it. tests/www/test_account_patients_sql.py checks it
 # answers what the queryset answers for every kind of account.
 #
-# Why not the ORM: building the queryset (two RawSQL conditions, a join, an ordering) took 0.5 ms of
-# /ca-nhan's CPU, the statement 0.15 (in process, 100k data set; issue 11).
+# Why not the ORM: the queryset (two RawSQL conditions, a join, an ordering) cost 1.1 ms of CPU, this
+# statement 0.14 (each read alone, in process: bench/portal_floor_reads.py, 100k data set; issue 11).
 
 _ACCOUNT_PATIENTS = (
     f"SELECT {select_list('p', Patient)}, {select_list('f', Facility)} "  # noqa: S608 - names from _meta
