@@ -324,6 +324,8 @@ AXES_USERNAME_BACKOFF_BASE_SECONDS = int(os.environ.get("AXES_USERNAME_BACKOFF_B
 AXES_USERNAME_BACKOFF_MAX_SECONDS = int(os.environ.get("AXES_USERNAME_BACKOFF_MAX_SECONDS", "300"))
 AXES_KNOWN_ADDRESS_DAYS = int(os.environ.get("AXES_KNOWN_ADDRESS_DAYS", "30"))
 SESSION_COOKIE_HTTPONLY = True
+# Django's database sessions, the row read by one constant statement (health_f0/accounts/sql.py).
+SESSION_ENGINE = "health_f0.accounts.sql"
 # Secure cookies unless DEBUG is on; the plain-HTTP demo (scripts/run.sh) says SECURE_COOKIES=0.
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

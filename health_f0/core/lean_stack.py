@@ -101,7 +101,8 @@ def web_only(
 WEB_ONLY: dict[str, str] = {
     "SessionMiddleware": "django.contrib.sessions.middleware.SessionMiddleware",
     "CsrfViewMiddleware": "django.middleware.csrf.CsrfViewMiddleware",
-    "AuthenticationMiddleware": "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, with the session's user and its staff flag read in one statement (accounts/sql.py).
+    "AuthenticationMiddleware": "health_f0.accounts.sql.AuthenticationMiddleware",
     "OTPMiddleware": "django_otp.middleware.OTPMiddleware",
     "MessageMiddleware": "health_f0.core.middleware.MessageMiddleware",
     "SessionPolicyMiddleware": "health_f0.accounts.session_policy.SessionPolicyMiddleware",

@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 
 from django.db import connections, router
 from django.db.models import Model
-from django.db.models.base import DEFERRED
+from django.db.models.base import DEFERRED, ModelState
+from django.db.models.signals import post_init, pre_init
 
 M = TypeVar("M", bound=Model)
 
@@ -130,3 +131,83 @@ def insert_one(obj: Any, *, using: str | None = None) -> None:
         obj.pk = connection.ops.last_insert_id(cursor, model._meta.db_table, model._meta.pk.column)
     obj._state.adding = False
     obj._state.db = connection.alias
+
+
+def select_list(alias: str, model: Any) -> str:
+    """Every concrete column of `model` under the table alias `alias`, in field order: one part of the SELECT
+    list `fetch_joined` reads (names quoted for the default database)."""
+    quote = connections["default"].ops.quote_name
+    return ", ".join(f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields)
+
+
+_JoinedPlan = list[tuple[Any, tuple[str, ...], int, list[tuple[int, list[Callable[..., Any]], Any]]]]
+_joined_plans: dict[tuple[tuple[Any, ...], str], _JoinedPlan] = {}
+
+
+def _joined_plan(models: tuple[Any, ...], connection: Any) -> _JoinedPlan:
+    key = (models, connection.alias)
+    plan = _joined_plans.get(key)
+    if plan is None:
+        plan = []
+        for model in models:
+            steps = []
+            for index, field in enumerate(model._meta.concrete_fields):
+                col = field.get_col(model._meta.db_table)
+                converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+                if converters:
+                    steps.append((index, converters, col))
+            names = tuple(field.attname for field in model._meta.concrete_fields)
+            plan.append((model, names, names.index(model._meta.pk.attname), steps))
+        _joined_plans[key] = plan
+    return plan
+
+
+def _from_db(model: Any, alias: str, names: tuple[str, ...], values: list[Any]) -> Any:
+    """`model.from_db(alias, names, values)` for a row of every concrete field in order: the same instance
+    (fetched state, values set as Model.__init__ sets plain fields), without __init__'s per-field work when
+    nothing listens to the model's pre_init/post_init (as api/sql/tokens.py builds the token's user)."""
+    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return model.from_db(alias, names, values)
+    instance = model.__new__(model)
+    state = instance._state = ModelState()
+    state.adding = False
+    state.db = alias
+    instance.__dict__.update(zip(names, values, strict=True))
+    return instance
+
+
+def fetch_joined(
+    models: Sequence[type[Model]], sql: str, params: Sequence[Any], *, using: str | None = None
+) -> list[tuple[Any, ...]]:
+    """Run `sql`, whose SELECT list is `select_list(alias, model)` for each of `models` in turn (a row of
+    joined tables), and build one instance per model per row, each value converted as the ORM converts it:
+    what `select_related` builds, without compiling a query. A part whose primary key is NULL (a LEFT JOIN
+    that found nothing) is None. The caller attaches the parts to each other (`set_cached_value`)."""
+    parts = tuple(models)
+    connection = connections[using or router.db_for_read(parts[0])]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows:
+        return []
+    plan = _joined_plan(parts, connection)
+    result = []
+    for row in rows:
+        start = 0
+        instances: list[Any] = []
+        for model, names, pk_index, steps in plan:
+            values = list(row[start : start + len(names)])
+            start += len(names)
+            if values[pk_index] is None:
+                instances.append(None)
+                continue
+            for index, converters, col in steps:
+                value = values[index]
+                for converter in converters:
+                    value = converter(value, col, connection)
+                values[index] = value
+            instances.append(_from_db(model, connection.alias, names, values))
+        if start != len(row):
+            raise ValueError("fetch_joined: the SELECT list does not match the models' columns")
+        result.append(tuple(instances))
+    return result

@@ -246,6 +246,16 @@ def patients_for(user: Any) -> QuerySet[Any]:
     return Patient.objects.none()
 
 
+def account_patients_sql(user: Any) -> tuple[str, list[Any]] | None:
+    """`patients_for`'s rule for a patient account (its own record and its family's) as one SQL condition on
+    patients_patient's unqualified columns, with its parameters; None for anyone else (staff, superusers,
+    anonymous users), whose patients are `patients_for`'s queryset. The staff test is is_staff_member's
+    (its memberships read once per request)."""
+    if not getattr(user, "is_authenticated", False) or is_staff_member(user):
+        return None
+    return own_or_family_sql(user)
+
+
 def _staff_patients(user: Any) -> QuerySet[Any]:
     from health_f0.appointments.models import Appointment, ReexamPlan
     from health_f0.his.models import HisLinkRequest

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import connections, router
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -72,8 +73,17 @@ def contact_channel(*, phone: str) -> str:
     """The channel the holder of `phone` chose ("sms" without a choice)."""
     if not phone:
         return Channel.SMS
-    chosen = ContactPreference.objects.filter(phone=phone).values_list("channel", flat=True).first()
-    return chosen or Channel.SMS
+    # ContactPreference.objects.filter(phone=phone).values_list("channel", flat=True).first() as a constant
+    # statement (phone is unique): 0.05 ms of CPU instead of the ORM's 0.30 (bench/portal_floor_reads.py; issue 11); test_zns_outbox checks it.
+    with connections[router.db_for_read(ContactPreference)].cursor() as cursor:
+        cursor.execute(_CHANNEL_OF_PHONE, [phone])
+        row = cursor.fetchone()
+    return (row[0] if row else None) or Channel.SMS
+
+
+_CHANNEL_OF_PHONE = (
+    f"SELECT channel FROM {ContactPreference._meta.db_table} WHERE phone = %s ORDER BY id LIMIT 1"  # noqa: S608
+)
 
 
 @dataclass(frozen=True)

@@ -74,12 +74,12 @@ def _secret_sms(cutoff: datetime) -> dict[str, int]:
 
 
 def _sessions(cutoff: datetime) -> dict[str, int]:
+    from django.contrib.sessions.backends.db import SessionStore as DatabaseStore
+
     engine = import_module(settings.SESSION_ENGINE)
     counted = 0
-    if settings.SESSION_ENGINE in {
-        "django.contrib.sessions.backends.db",
-        "django.contrib.sessions.backends.cached_db",
-    }:
+    # The database store and any store built on it (cached_db, accounts.sql): their rows are counted.
+    if issubclass(engine.SessionStore, DatabaseStore):
         from django.contrib.sessions.models import Session
 
         counted = _delete_in_batches(Session.objects.filter(expire_date__lt=cutoff))

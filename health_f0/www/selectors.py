@@ -20,6 +20,7 @@ from health_f0.facilities.portal import SiteInfo as SiteInfo
 from health_f0.facilities.portal import site_info as site_info
 from health_f0.monitoring.models import Declaration, Episode
 from health_f0.monitoring.sql import declarations as declaration_sql
+from health_f0.monitoring.sql import patients as patients_sql
 from health_f0.patients.models import Patient
 
 SESSION_REGISTRATIONS = "www_registrations"
@@ -59,7 +60,9 @@ class PatientChoice:
 def patient_choice(*, user: Any, remembered: str | None, requested: str | None) -> PatientChoice:
     """Resolve whom the account is acting for: the requested id (which must be one of its own patients,
     else NotFound), then the one remembered in the session, then the account's own record, then the first."""
-    patients = list(access.patients_for(user).select_related("facility").order_by("full_name", "id"))
+    patients = patients_sql.account_patients(user)
+    if patients is None:  # staff and anonymous users: access.patients_for's queryset
+        patients = list(access.patients_for(user).select_related("facility").order_by("full_name", "id"))
     by_id = {str(p.public_id): p for p in patients}
     if requested is not None:
         current = by_id.get(requested.strip().lower())

@@ -21,11 +21,11 @@ from typing import Any
 
 from django.db import connection, router
 
-from health_f0.core.rawsql import fetch_models
+from health_f0.core.rawsql import fetch_joined, fetch_models, select_list
 from health_f0.core.sqllist import Col, SqlColumns, SqlList
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
-from health_f0.monitoring.models import Episode, EpisodeStatus
+from health_f0.monitoring.models import Declaration, Episode, EpisodeStatus
 from health_f0.patients.models import Patient
 
 _TABLE = Episode._meta.db_table
@@ -142,3 +142,42 @@ def episode_instances(rows: list[dict[str, Any]]) -> list[Episode]:
 
 _PATIENT_CACHE: Any = Episode._meta.get_field("patient")
 _FACILITY_CACHE: Any = Episode._meta.get_field("facility")
+
+
+# --- The portal's current episode of one patient (/ca-nhan, /khai-bao, /lich-su) -----------------------------
+#
+# What: monitoring.selectors.current_episode's choice — the active episode (newest start date, then id), else
+# the most recent one — with its station and its latest declaration (declaration_status's "last"), in one
+# statement instead of two or three ORM queries. tests/www/test_current_episode_sql.py checks it answers what
+# the ORM queries answer for every kind of patient.
+#
+# Why not the ORM: those queries cost 2.0 ms of CPU, this statement 0.19 (each read alone, in process:
+# bench/portal_floor_reads.py, 100k data set); with the other reads of the page's floor in constant SQL too, /ca-nhan went from 12.0
+# to 5.4 ms of CPU (bench/portal_lists.py --pages /ca-nhan --requests 300; issue 11).
+
+_D = Declaration._meta
+CURRENT_OF_PATIENT = (
+    f"SELECT {select_list('e', Episode)}, {select_list('f', Facility)}, {select_list('d', Declaration)} "  # noqa: S608
+    f"FROM {_TABLE} e INNER JOIN {_F.db_table} f ON f.id = e.facility_id "
+    f"LEFT JOIN {_D.db_table} d ON d.id = (SELECT d2.id FROM {_D.db_table} d2 WHERE d2.episode_id = e.id "
+    "ORDER BY d2.submitted_at DESC, d2.id DESC LIMIT 1) "
+    "WHERE e.patient_id = %s ORDER BY e.status = %s DESC, e.start_date DESC, e.id DESC LIMIT 1"
+)
+
+
+def current_of_patient(patient_id: int) -> tuple[Episode, Declaration | None] | None:
+    """The patient's current episode (its station attached, as select_related attaches it) and that episode's
+    latest declaration; None when the patient never had an episode."""
+    rows = fetch_joined(
+        (Episode, Facility, Declaration), CURRENT_OF_PATIENT, [patient_id, EpisodeStatus.ACTIVE]
+    )
+    if not rows:
+        return None
+    episode, facility, last = rows[0]
+    _FACILITY_CACHE.set_cached_value(episode, facility)
+    if last is not None:  # as episode.declarations.first() leaves it
+        _DECLARATION_EPISODE.set_cached_value(last, episode)
+    return episode, last
+
+
+_DECLARATION_EPISODE: Any = Declaration._meta.get_field("episode")

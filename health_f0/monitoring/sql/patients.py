@@ -23,8 +23,9 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connections, router
 
-from health_f0.core.rawsql import fetch_models
+from health_f0.core.rawsql import fetch_joined, fetch_models, select_list
 from health_f0.facilities import access
+from health_f0.facilities.models import Facility
 from health_f0.patients.models import Patient
 
 
@@ -50,3 +51,36 @@ def declarable(user: Any, public_id: Any = None) -> list[Patient]:
         return []
     sql = f"SELECT * FROM {meta.db_table} WHERE {where} AND {access.NOT_STAFF_SQL} LIMIT 2"  # noqa: S608
     return fetch_models(Patient, sql, [*params, user.pk])
+
+
+# --- The patients a portal account acts for, with their managing facility (www.selectors.patient_choice) -----
+#
+# What: `access.patients_for(user).select_related("facility").order_by("full_name", "id")` for a patient
+# account (access.account_patients_sql writes its rule out; staff keep the queryset), as one constant statement.
+# Every portal page of a signed-in patient starts with it. tests/www/test_account_patients_sql.py checks it
+# answers what the queryset answers for every kind of account.
+#
+# Why not the ORM: the queryset (two RawSQL conditions, a join, an ordering) cost 1.1 ms of CPU, this
+# statement 0.14 (each read alone, in process: bench/portal_floor_reads.py, 100k data set; issue 11).
+
+_ACCOUNT_PATIENTS = (
+    f"SELECT {select_list('p', Patient)}, {select_list('f', Facility)} "  # noqa: S608 - names from _meta
+    f"FROM {Patient._meta.db_table} p INNER JOIN {Facility._meta.db_table} f ON f.id = p.facility_id "
+    # The rule's columns are patients_patient's, unqualified (facilities_facility has none of those names).
+    "WHERE {rule} ORDER BY p.full_name, p.id"
+)
+_PATIENT_FACILITY: Any = Patient._meta.get_field("facility")
+
+
+def account_patients(user: Any) -> list[Patient] | None:
+    """The patients a patient account may act for, by name then id, each with its facility attached; None
+    when `user` is not a patient account (access.account_patients_sql): the caller reads patients_for."""
+    rule = access.account_patients_sql(user)
+    if rule is None:
+        return None
+    where, params = rule
+    patients = []
+    for patient, facility in fetch_joined((Patient, Facility), _ACCOUNT_PATIENTS.format(rule=where), params):
+        _PATIENT_FACILITY.set_cached_value(patient, facility)
+        patients.append(patient)
+    return patients

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from health_f0.notifications import services
+from health_f0.notifications import selectors, services
 from health_f0.notifications.gateways import ZnsEvent
 from health_f0.notifications.models import (
     Channel,
@@ -270,8 +270,11 @@ def test_cost_per_channel_and_deliveries_of_a_booking(
 def test_contact_channel_set_rules(settings: Any, zns_gateway: ZnsStandIn) -> None:
     from health_f0.core.exceptions import DomainError
 
+    assert selectors.contact_channel(phone=PHONE) == "sms"  # no row: SMS
+    assert selectors.contact_channel(phone="") == "sms"
     services.contact_channel_set(phone=PHONE, channel="zns", actor=None)
     assert ContactPreference.objects.get(phone=PHONE).channel == "zns"
+    assert selectors.contact_channel(phone=PHONE) == "zns"
     with pytest.raises(DomainError):
         services.contact_channel_set(phone=PHONE, channel="fax", actor=None)
     settings.ZNS_ENABLED = False
@@ -280,3 +283,4 @@ def test_contact_channel_set_rules(settings: Any, zns_gateway: ZnsStandIn) -> No
     assert refused.value.code == "zns_unavailable"
     services.contact_channel_set(phone=PHONE, channel="sms", actor=None)  # SMS is always allowed
     assert ContactPreference.objects.get(phone=PHONE).channel == "sms"
+    assert selectors.contact_channel(phone=PHONE) == "sms"
