@@ -17,6 +17,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.template import engines
 from django.utils import dateformat, timezone, translation
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -45,6 +46,7 @@ from health_f0.www import selectors
 from health_f0.www.his_forms import LinkRequestForm, UnlinkForm
 from health_f0.www.monitoring_views import _staff_or_missing
 from health_f0.www.paging import PAGE_PARAM, keyset_page
+from health_f0.www.templatetags.payment_tags import visit_bill
 from health_f0.www.views import _error_summary, _page, patient_choice
 
 SESSION_FLASH = "www_his_flash"
@@ -113,10 +115,9 @@ class LabRow:
         symbol = f'<span aria-hidden="true">{escape(self.flag_symbol)} </span>' if self.flag_symbol else ""
         outside = ""
         if result.flag in (LabFlag.HIGH, LabFlag.LOW):
-            outside = (
-                f'<span class="visually-hidden"> — {escape(_("ngoài khoảng tham chiếu"))}</span>'
-                f" ({escape(result.flag)})"
-            )
+            # Outside the f-string, where makemessages (xgettext) finds it.
+            words = escape(_("ngoài khoảng tham chiếu"))
+            outside = f'<span class="visually-hidden"> — {words}</span> ({escape(result.flag)})'
         label = escape(self.flag_label)
         return f' <span class="flag {escape(self.flag_class)}">{symbol}{label}{outside}</span>'
 
@@ -236,6 +237,11 @@ class VisitRow:
     bill: tuple[Any, bool] | None = None
 
     @property
+    def bill_view(self) -> dict[str, Any]:
+        """What www/_pay_visit_bill.html shows of the visit's bill."""
+        return visit_bill(self.visit, self.bill)
+
+    @property
     def same_day(self) -> bool:
         start, end = self.visit.admitted_at, self.visit.discharged_at
         if start is None or end is None:
@@ -266,6 +272,12 @@ def _visit_rows(
         )
         for v in visits
     ]
+
+
+def django_partial(name: str, **context: Any) -> SafeString:
+    """A Django partial's markup inside a Jinja2 page: the form partials (www/_field.html, _choices.html,
+    _error_summary.html) stay Django templates, one copy shared with the many Django form pages."""
+    return mark_safe(engines["django"].get_template(name).render(context))  # noqa: S308 - Django autoescapes
 
 
 def _pop_flash(request: HttpRequest) -> str:
@@ -366,6 +378,7 @@ def his_links(request: HttpRequest) -> HttpResponse:
             "error_summary": _error_summary(form) if form is not None and form.is_bound else [],
             "page_error": page_error,
             "flash": _pop_flash(request),
+            "django_partial": django_partial,
         },
         status=status,
     )
