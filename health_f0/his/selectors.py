@@ -570,6 +570,21 @@ def lab_result_rows_for(
     )
 
 
+def portal_lab_result_rows(*, user: Any, patient: Any, out_of_range_only: bool = False) -> Any:
+    """portal_lab_results as a core.sqllist.SqlList of dicts (his/sql/lab_results.py PORTAL_LAB_RESULTS: what
+    /ket-qua-xet-nghiem shows of a result, its report, its visit's department and its facility) in
+    PORTAL_LAB_ORDER, keyset-paged with the same cursors."""
+    from health_f0.his.sql import lab_results
+
+    return lab_results.portal_lab_results(
+        RecordScope.of(user).on("r.patient_id", "r.facility_id"),
+        ordering=PORTAL_LAB_ORDER,
+        withdrawn=WITHDRAWN_REPORT_STATUSES,
+        patient_id=patient.pk,
+        flags=(LabFlag.HIGH.value, LabFlag.LOW.value) if out_of_range_only else (),
+    )
+
+
 def link_request_rows_for(*, user: Any, patient: Any = None) -> Any:
     """A patient account's link_requests_for as a core.sqllist.SqlList of dicts (his/sql/link_requests.py),
     newest first. Patient accounts only: staff read the requests of their facilities through the desk."""

@@ -31,6 +31,7 @@ from health_f0.core.keyset import Keyset
 from health_f0.his import selectors as his_selectors
 from health_f0.his.models import (
     OPEN_LINK_STATUSES,
+    PRELIMINARY_REPORT_STATUSES,
     HisLabReport,
     HisLabResult,
     HisVisit,
@@ -96,7 +97,8 @@ def _reference(result: HisLabResult) -> str:
 
 @dataclass(frozen=True)
 class LabRow:
-    result: HisLabResult
+    # A HisLabResult (visits, print) or a PortalLabResult (/ket-qua-xet-nghiem): the same attributes.
+    result: Any
     value: str
     reference: str
     flag_label: str
@@ -194,7 +196,8 @@ def _flag_text(flag: str) -> tuple[str, str, str]:
     return texts.get(flag, ("", "", ""))
 
 
-def lab_row(result: HisLabResult) -> LabRow:
+def lab_row(result: Any) -> LabRow:
+    """A result's row (a HisLabResult, or a PortalLabResult: the same attributes)."""
     value = his_selectors.lab_value_text(result)
     label, symbol, css = _flag_text(result.flag)
     return LabRow(
@@ -205,6 +208,106 @@ def lab_row(result: HisLabResult) -> LabRow:
         flag_symbol=symbol,
         flag_class=css,
     )
+
+
+@dataclass(frozen=True)
+class PortalLabReport:
+    """What /ket-qua-xet-nghiem shows of a lab report (HisLabReport's attributes the page reads)."""
+
+    pk: int
+    name: str
+    status: str
+    issued_at: Any
+    effective_at: Any
+    conclusion: str
+
+    @property
+    def is_preliminary(self) -> bool:
+        return self.status in PRELIMINARY_REPORT_STATUSES
+
+
+@dataclass(frozen=True)
+class PortalPlace:
+    """A result's facility (its name) and visit (its department), as the page reads them."""
+
+    name: str = ""
+    department_label: str = ""
+
+
+@dataclass(frozen=True)
+class PortalLabResult:
+    """A row of his.selectors.portal_lab_result_rows with HisLabResult's attribute names (lab_row, the page)."""
+
+    pk: int
+    name: str
+    value: str
+    value_number: Decimal | None
+    unit: str
+    reference_low: Decimal | None
+    reference_high: Decimal | None
+    reference_text: str
+    flag: str
+    conclusion: str
+    observed_at: Any
+    report_id: int | None
+    report: PortalLabReport | None
+    facility: PortalPlace
+    visit: PortalPlace | None
+
+    @property
+    def is_out_of_range(self) -> bool:
+        return self.flag in (LabFlag.HIGH, LabFlag.LOW)
+
+
+def portal_lab_results(rows: list[dict[str, Any]]) -> list[PortalLabResult]:
+    """The page's rows as PortalLabResult, one PortalLabReport per report and one PortalPlace per facility."""
+    reports: dict[int, PortalLabReport] = {}
+    facilities: dict[str, PortalPlace] = {}
+    results = []
+    for row in rows:
+        report = None
+        report_id = row["report_id"]
+        if report_id is not None:
+            report = reports.get(report_id)
+            if report is None:
+                report = reports[report_id] = PortalLabReport(
+                    pk=report_id,
+                    name=row["report__name"],
+                    status=row["report__status"],
+                    issued_at=row["report__issued_at"],
+                    effective_at=row["report__effective_at"],
+                    conclusion=row["report__conclusion"],
+                )
+        facility_name = row["facility__name"]
+        facility = facilities.get(facility_name)
+        if facility is None:
+            facility = facilities[facility_name] = PortalPlace(name=facility_name)
+        visit = None
+        if row["visit_id"] is not None:
+            label = his_selectors.department_label(
+                code=row["visit__department_code"], name=row["visit__department_name"]
+            )
+            visit = PortalPlace(department_label=label)
+        results.append(
+            PortalLabResult(
+                pk=row["id"],
+                name=row["name"],
+                value=row["value"],
+                value_number=row["value_number"],
+                unit=row["unit"],
+                reference_low=row["reference_low"],
+                reference_high=row["reference_high"],
+                reference_text=row["reference_text"],
+                flag=row["flag"],
+                conclusion=row["conclusion"],
+                observed_at=row["observed_at"],
+                report_id=report_id,
+                report=report,
+                facility=facility,
+                visit=visit,
+            )
+        )
+    return results
 
 
 @dataclass(frozen=True)
@@ -493,11 +596,12 @@ def his_lab_results(request: HttpRequest) -> HttpResponse:
     context.update(out_of_range=out_of_range)
     if not context["links"]:
         return _page(request, "www/his_lab_results.html", context)
-    results = his_selectors.portal_lab_results(
+    # Constant SQL (his/sql/lab_results.py): the same rows and cursors as portal_lab_results' queryset.
+    results = his_selectors.portal_lab_result_rows(
         user=request.user, patient=context["patient"], out_of_range_only=out_of_range
     )
     pager = keyset_page(request, results, LAB_KEYSET, size=RESULTS_PER_PAGE, param=PAGE_PARAM)
-    rows = [lab_row(r) for r in pager.items]
+    rows = [lab_row(r) for r in portal_lab_results(pager.items)]
     context.update(pager=pager, rows=rows, groups=lab_groups(rows))
     return _page(request, "www/his_lab_results.html", context)
 

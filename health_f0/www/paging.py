@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from health_f0.core.keyset import InvalidCursor, Keyset
+from health_f0.core.sqllist import SqlList
 
 PAGE_PARAM = "trang"
 # A cursor holds a few sort keys (a date, an id, a name): anything much longer was not made by us.
@@ -47,26 +48,33 @@ def _url(request: HttpRequest, cursor: str | None, param: str) -> str:
 
 def keyset_page(
     request: HttpRequest,
-    queryset: QuerySet[Any],
+    queryset: QuerySet[Any] | SqlList,
     keyset: Keyset,
     *,
     size: int,
     param: str = PAGE_PARAM,
 ) -> PortalPage:
     """`size` rows of `queryset` from the request's cursor (one query of `size + 1` rows; a second one only
-    when the cursor is refused and the first page is read instead)."""
+    when the cursor is refused and the first page is read instead). `queryset` may be a core.sqllist.SqlList
+    (rows as dicts, the same cursors)."""
     cursor = request.GET.get(param) or None
     refused = False
     if cursor is not None and len(cursor) > MAX_CURSOR_LENGTH:
         cursor, refused = None, True
+
+    def read(cursor: str | None) -> Any:
+        if isinstance(queryset, SqlList):
+            return queryset.keyset_page(keyset, size=size, cursor=cursor)
+        return keyset.page(queryset, size=size, cursor=cursor)
+
     try:
-        page = keyset.page(queryset, size=size, cursor=cursor)
+        page = read(cursor)
     except InvalidCursor:
         page, refused = None, True
     if page is not None and cursor is not None and not page.items:
         page, refused = None, True  # past the end: the rows after (or before) it are gone
     if page is None:
-        page = keyset.page(queryset, size=size)
+        page = read(None)
     return PortalPage(
         items=page.items,
         next_url=_url(request, page.next_cursor, param) if page.next_cursor else None,

@@ -219,6 +219,27 @@ def test_lab_results_equal_the_orm_with_every_filter(families: dict[str, Any]) -
     assert not {"Glucose LA", "Ure LA"} & names
 
 
+def test_the_portal_lab_results_equal_the_orm(families: dict[str, Any]) -> None:
+    """/ket-qua-xet-nghiem's constant SQL (his.selectors.portal_lab_result_rows) gives the rows of the queryset
+    it replaced (portal_lab_results) with every column the page reads, and pages with the same cursors."""
+    columns = list(sql_lab_results.PORTAL_LAB_RESULTS.columns)
+    shown = set()
+    for user in _users(families):
+        for patient in (families["hung"], families["child"], families["stranger"]):
+            for out_of_range in (False, True):
+                orm = selectors.portal_lab_results(user=user, patient=patient, out_of_range_only=out_of_range)
+                sql = selectors.portal_lab_result_rows(
+                    user=user, patient=patient, out_of_range_only=out_of_range
+                )
+                expected = list(orm.values(*columns))
+                assert sql[0:1000] == expected, (user, patient, out_of_range)
+                walked = _walk(orm.values(*columns), selectors.PORTAL_LAB_ORDER, 2)
+                assert _walk(sql, selectors.PORTAL_LAB_ORDER, 2) == walked
+                shown |= {row["name"] for row in expected}
+    # A report's, a visit's department and an out-of-range flag were compared, not only empty lists.
+    assert {"HbA1c", "Ure máu", "Chỉ số 1"} <= shown and "Glucose huỷ" not in shown
+
+
 def test_link_requests_answer_as_the_serializer(
     families: dict[str, Any], client_api: Any, as_user: Any
 ) -> None:
