@@ -253,6 +253,7 @@ class PortalLabResult:
     report: PortalLabReport | None
     facility: PortalPlace
     visit: PortalPlace | None
+    visit_id: int | None = None
 
     @property
     def is_out_of_range(self) -> bool:
@@ -310,6 +311,35 @@ def portal_lab_results(rows: list[dict[str, Any]]) -> list[PortalLabResult]:
     return results
 
 
+_NO_PLACE = PortalPlace()
+
+
+def visit_lab_results(rows: list[dict[str, Any]]) -> list[PortalLabResult]:
+    """The rows of his.selectors.portal_visit_lab_result_rows as PortalLabResult (a visit's table reads
+    neither the report, the facility nor the time: they are left empty)."""
+    return [
+        PortalLabResult(
+            pk=row["id"],
+            name=row["name"],
+            value=row["value"],
+            value_number=row["value_number"],
+            unit=row["unit"],
+            reference_low=row["reference_low"],
+            reference_high=row["reference_high"],
+            reference_text=row["reference_text"],
+            flag=row["flag"],
+            conclusion=row["conclusion"],
+            observed_at=None,
+            report_id=None,
+            report=None,
+            facility=_NO_PLACE,
+            visit=None,
+            visit_id=row["visit_id"],
+        )
+        for row in rows
+    ]
+
+
 @dataclass(frozen=True)
 class LabGroup:
     """Consecutive results of one lab report (`report` None: results issued without a report)."""
@@ -358,10 +388,15 @@ def _visit_rows(
     """The visits with their lab results: one query for all the results of these visits (at most
     `per_visit` of each when given)."""
     by_visit: dict[int, list[LabRow]] = {v.pk: [] for v in visits}
-    if visits:
-        limit = per_visit + 1 if per_visit is not None else None
-        results = his_selectors.visit_lab_results(user=user, patient=patient, visits=visits, per_visit=limit)
-        for result in results:
+    if visits and per_visit is not None:
+        # The visits page: constant SQL (his/sql/visits.py), the rows of visit_lab_results(per_visit=…).
+        rows = his_selectors.portal_visit_lab_result_rows(
+            user=user, patient=patient, visit_ids=list(by_visit), per_visit=per_visit + 1
+        )
+        for portal_result in visit_lab_results(rows):
+            by_visit[portal_result.visit_id].append(lab_row(portal_result))  # type: ignore[index]
+    elif visits:
+        for result in his_selectors.visit_lab_results(user=user, patient=patient, visits=visits):
             by_visit[result.visit_id].append(lab_row(result))  # type: ignore[index]
     bills = payment_selectors.visit_bills(visits)
     if per_visit is None:
