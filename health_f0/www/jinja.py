@@ -57,7 +57,7 @@ def translate(message: str) -> Translated:
     return Translated(gettext(message))
 
 
-def fmt(text: Translated, **values: Any) -> Markup:
+def fmt(text: Translated, /, **values: Any) -> Markup:
     """`{{ _("Sinh năm %(year)s")|fmt(year=y) }}`: the translated text as markup, each value escaped (what
     `{% blocktranslate %}` does). Only a catalogue string is accepted: a value from the page's data is never
     treated as markup."""
