@@ -553,6 +553,23 @@ def first_lab_result_rows_of(
     )
 
 
+def portal_visit_lab_result_rows(
+    *, user: Any, patient: Any, visit_ids: list[int], per_visit: int
+) -> list[dict[str, Any]]:
+    """visit_lab_results with `per_visit` as dicts (his/sql/visits.py portal_lab_results_of: what /ho-so-kham's
+    tables show of a result): the first `per_visit` results of each of these visits of the patient, by visit
+    then name."""
+    from health_f0.his.sql import visits
+
+    return visits.portal_lab_results_of(
+        visit_ids,
+        RecordScope.of(user).on("r.patient_id", "r.facility_id"),
+        patient_id=patient.pk,
+        per_visit=per_visit,
+        withdrawn=WITHDRAWN_REPORT_STATUSES,
+    )
+
+
 def lab_result_rows_for(
     *, user: Any, patient: Any = None, out_of_range_only: bool = False, visit_public_id: Any = None
 ) -> Any:
@@ -567,6 +584,21 @@ def lab_result_rows_for(
         patient_id=patient.pk if patient is not None else None,
         flags=(LabFlag.HIGH.value, LabFlag.LOW.value) if out_of_range_only else (),
         visit_public_id=visit_public_id,
+    )
+
+
+def portal_lab_result_rows(*, user: Any, patient: Any, out_of_range_only: bool = False) -> Any:
+    """portal_lab_results as a core.sqllist.SqlList of dicts (his/sql/lab_results.py PORTAL_LAB_RESULTS: what
+    /ket-qua-xet-nghiem shows of a result, its report, its visit's department and its facility) in
+    PORTAL_LAB_ORDER, keyset-paged with the same cursors."""
+    from health_f0.his.sql import lab_results
+
+    return lab_results.portal_lab_results(
+        RecordScope.of(user).on("r.patient_id", "r.facility_id"),
+        ordering=PORTAL_LAB_ORDER,
+        withdrawn=WITHDRAWN_REPORT_STATUSES,
+        patient_id=patient.pk,
+        flags=(LabFlag.HIGH.value, LabFlag.LOW.value) if out_of_range_only else (),
     )
 
 

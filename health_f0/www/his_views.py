@@ -30,6 +30,7 @@ from health_f0.core.keyset import Keyset
 from health_f0.his import selectors as his_selectors
 from health_f0.his.models import (
     OPEN_LINK_STATUSES,
+    PRELIMINARY_REPORT_STATUSES,
     HisLabReport,
     HisLabResult,
     HisVisit,
@@ -45,6 +46,7 @@ from health_f0.www import selectors
 from health_f0.www.his_forms import LinkRequestForm, UnlinkForm
 from health_f0.www.monitoring_views import _staff_or_missing
 from health_f0.www.paging import PAGE_PARAM, keyset_page
+from health_f0.www.templatetags.payment_tags import visit_bill
 from health_f0.www.views import _error_summary, _page, patient_choice
 
 SESSION_FLASH = "www_his_flash"
@@ -94,7 +96,8 @@ def _reference(result: HisLabResult) -> str:
 
 @dataclass(frozen=True)
 class LabRow:
-    result: HisLabResult
+    # A HisLabResult (visits, print) or a PortalLabResult (/ket-qua-xet-nghiem): the same attributes.
+    result: Any
     value: str
     reference: str
     flag_label: str
@@ -113,10 +116,9 @@ class LabRow:
         symbol = f'<span aria-hidden="true">{escape(self.flag_symbol)} </span>' if self.flag_symbol else ""
         outside = ""
         if result.flag in (LabFlag.HIGH, LabFlag.LOW):
-            outside = (
-                f'<span class="visually-hidden"> — {escape(_("ngoài khoảng tham chiếu"))}</span>'
-                f" ({escape(result.flag)})"
-            )
+            # Outside the f-string, where makemessages (xgettext) finds it.
+            words = escape(_("ngoài khoảng tham chiếu"))
+            outside = f'<span class="visually-hidden"> — {words}</span> ({escape(result.flag)})'
         label = escape(self.flag_label)
         return f' <span class="flag {escape(self.flag_class)}">{symbol}{label}{outside}</span>'
 
@@ -193,7 +195,8 @@ def _flag_text(flag: str) -> tuple[str, str, str]:
     return texts.get(flag, ("", "", ""))
 
 
-def lab_row(result: HisLabResult) -> LabRow:
+def lab_row(result: Any) -> LabRow:
+    """A result's row (a HisLabResult, or a PortalLabResult: the same attributes)."""
     value = his_selectors.lab_value_text(result)
     label, symbol, css = _flag_text(result.flag)
     return LabRow(
@@ -204,6 +207,136 @@ def lab_row(result: HisLabResult) -> LabRow:
         flag_symbol=symbol,
         flag_class=css,
     )
+
+
+@dataclass(frozen=True)
+class PortalLabReport:
+    """What /ket-qua-xet-nghiem shows of a lab report (HisLabReport's attributes the page reads)."""
+
+    pk: int
+    name: str
+    status: str
+    issued_at: Any
+    effective_at: Any
+    conclusion: str
+
+    @property
+    def is_preliminary(self) -> bool:
+        return self.status in PRELIMINARY_REPORT_STATUSES
+
+
+@dataclass(frozen=True)
+class PortalPlace:
+    """A result's facility (its name) and visit (its department), as the page reads them."""
+
+    name: str = ""
+    department_label: str = ""
+
+
+@dataclass(frozen=True)
+class PortalLabResult:
+    """A row of his.selectors.portal_lab_result_rows with HisLabResult's attribute names (lab_row, the page)."""
+
+    pk: int
+    name: str
+    value: str
+    value_number: Decimal | None
+    unit: str
+    reference_low: Decimal | None
+    reference_high: Decimal | None
+    reference_text: str
+    flag: str
+    conclusion: str
+    observed_at: Any
+    report_id: int | None
+    report: PortalLabReport | None
+    facility: PortalPlace
+    visit: PortalPlace | None
+    visit_id: int | None = None
+
+    @property
+    def is_out_of_range(self) -> bool:
+        return self.flag in (LabFlag.HIGH, LabFlag.LOW)
+
+
+def portal_lab_results(rows: list[dict[str, Any]]) -> list[PortalLabResult]:
+    """The page's rows as PortalLabResult, one PortalLabReport per report and one PortalPlace per facility."""
+    reports: dict[int, PortalLabReport] = {}
+    facilities: dict[str, PortalPlace] = {}
+    results = []
+    for row in rows:
+        report = None
+        report_id = row["report_id"]
+        if report_id is not None:
+            report = reports.get(report_id)
+            if report is None:
+                report = reports[report_id] = PortalLabReport(
+                    pk=report_id,
+                    name=row["report__name"],
+                    status=row["report__status"],
+                    issued_at=row["report__issued_at"],
+                    effective_at=row["report__effective_at"],
+                    conclusion=row["report__conclusion"],
+                )
+        facility_name = row["facility__name"]
+        facility = facilities.get(facility_name)
+        if facility is None:
+            facility = facilities[facility_name] = PortalPlace(name=facility_name)
+        visit = None
+        if row["visit_id"] is not None:
+            label = his_selectors.department_label(
+                code=row["visit__department_code"], name=row["visit__department_name"]
+            )
+            visit = PortalPlace(department_label=label)
+        results.append(
+            PortalLabResult(
+                pk=row["id"],
+                name=row["name"],
+                value=row["value"],
+                value_number=row["value_number"],
+                unit=row["unit"],
+                reference_low=row["reference_low"],
+                reference_high=row["reference_high"],
+                reference_text=row["reference_text"],
+                flag=row["flag"],
+                conclusion=row["conclusion"],
+                observed_at=row["observed_at"],
+                report_id=report_id,
+                report=report,
+                facility=facility,
+                visit=visit,
+            )
+        )
+    return results
+
+
+_NO_PLACE = PortalPlace()
+
+
+def visit_lab_results(rows: list[dict[str, Any]]) -> list[PortalLabResult]:
+    """The rows of his.selectors.portal_visit_lab_result_rows as PortalLabResult (a visit's table reads
+    neither the report, the facility nor the time: they are left empty)."""
+    return [
+        PortalLabResult(
+            pk=row["id"],
+            name=row["name"],
+            value=row["value"],
+            value_number=row["value_number"],
+            unit=row["unit"],
+            reference_low=row["reference_low"],
+            reference_high=row["reference_high"],
+            reference_text=row["reference_text"],
+            flag=row["flag"],
+            conclusion=row["conclusion"],
+            observed_at=None,
+            report_id=None,
+            report=None,
+            facility=_NO_PLACE,
+            visit=None,
+            visit_id=row["visit_id"],
+        )
+        for row in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -236,6 +369,11 @@ class VisitRow:
     bill: tuple[Any, bool] | None = None
 
     @property
+    def bill_view(self) -> dict[str, Any]:
+        """What www/_pay_visit_bill.html shows of the visit's bill."""
+        return visit_bill(self.visit, self.bill)
+
+    @property
     def same_day(self) -> bool:
         start, end = self.visit.admitted_at, self.visit.discharged_at
         if start is None or end is None:
@@ -249,10 +387,15 @@ def _visit_rows(
     """The visits with their lab results: one query for all the results of these visits (at most
     `per_visit` of each when given)."""
     by_visit: dict[int, list[LabRow]] = {v.pk: [] for v in visits}
-    if visits:
-        limit = per_visit + 1 if per_visit is not None else None
-        results = his_selectors.visit_lab_results(user=user, patient=patient, visits=visits, per_visit=limit)
-        for result in results:
+    if visits and per_visit is not None:
+        # The visits page: constant SQL (his/sql/visits.py), the rows of visit_lab_results(per_visit=…).
+        rows = his_selectors.portal_visit_lab_result_rows(
+            user=user, patient=patient, visit_ids=list(by_visit), per_visit=per_visit + 1
+        )
+        for portal_result in visit_lab_results(rows):
+            by_visit[portal_result.visit_id].append(lab_row(portal_result))  # type: ignore[index]
+    elif visits:
+        for result in his_selectors.visit_lab_results(user=user, patient=patient, visits=visits):
             by_visit[result.visit_id].append(lab_row(result))  # type: ignore[index]
     bills = payment_selectors.visit_bills(visits)
     if per_visit is None:
@@ -480,11 +623,12 @@ def his_lab_results(request: HttpRequest) -> HttpResponse:
     context.update(out_of_range=out_of_range)
     if not context["links"]:
         return _page(request, "www/his_lab_results.html", context)
-    results = his_selectors.portal_lab_results(
+    # Constant SQL (his/sql/lab_results.py): the same rows and cursors as portal_lab_results' queryset.
+    results = his_selectors.portal_lab_result_rows(
         user=request.user, patient=context["patient"], out_of_range_only=out_of_range
     )
     pager = keyset_page(request, results, LAB_KEYSET, size=RESULTS_PER_PAGE, param=PAGE_PARAM)
-    rows = [lab_row(r) for r in pager.items]
+    rows = [lab_row(r) for r in portal_lab_results(pager.items)]
     context.update(pager=pager, rows=rows, groups=lab_groups(rows))
     return _page(request, "www/his_lab_results.html", context)
 

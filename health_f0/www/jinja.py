@@ -24,6 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.template import engines
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import dateformat, timezone
@@ -73,13 +74,20 @@ def translate(message: str) -> Translated:
     return found
 
 
-def fmt(text: Translated, **values: Any) -> Markup:
+def fmt(text: Translated, /, **values: Any) -> Markup:
     """`{{ _("Sinh năm %(year)s")|fmt(year=y) }}`: the translated text with each value escaped (what
     `{% blocktranslate %}` does). Only a catalogue string is accepted: a value from the page's data is never
     treated as markup."""
     if not isinstance(text, Translated):
         raise TypeError('|fmt takes a string translated in the template: _("…")|fmt(…)')
     return Markup.__mod__(text, {key: escape(value) for key, value in values.items()})
+
+
+def django_partial(name: str, **values: Any) -> Markup:
+    """`{{ django_partial("www/_field.html", field=form.x) }}`: a Django partial drawn inside a Jinja2 page
+    (the form partials stay Django templates, one copy shared with the Django form pages; the reverse of
+    `{% jinja %}`)."""
+    return Markup(engines["django"].get_template(name).render(values))  # noqa: S704 - Django autoescapes
 
 
 def context(request: HttpRequest) -> dict[str, Any]:
@@ -102,6 +110,7 @@ def environment(**options: Any) -> Environment:
         gettext=translate,
         pgettext=pgettext,
         url=url,
+        django_partial=django_partial,
         static=static,
         LANGUAGES=settings.LANGUAGES,
     )

@@ -222,6 +222,54 @@ def test_lab_results_equal_the_orm_with_every_filter(families: dict[str, Any]) -
     assert not {"Glucose LA", "Ure LA"} & names
 
 
+def test_the_portal_lab_results_equal_the_orm(families: dict[str, Any]) -> None:
+    """/ket-qua-xet-nghiem's constant SQL (his.selectors.portal_lab_result_rows) gives the rows of the queryset
+    it replaced (portal_lab_results) with every column the page reads, and pages with the same cursors."""
+    columns = list(sql_lab_results.PORTAL_LAB_RESULTS.columns)
+    shown = set()
+    for user in _users(families):
+        for patient in (families["hung"], families["child"], families["stranger"]):
+            for out_of_range in (False, True):
+                orm = selectors.portal_lab_results(user=user, patient=patient, out_of_range_only=out_of_range)
+                sql = selectors.portal_lab_result_rows(
+                    user=user, patient=patient, out_of_range_only=out_of_range
+                )
+                expected = list(orm.values(*columns))
+                assert sql[0:1000] == expected, (user, patient, out_of_range)
+                walked = _walk(orm.values(*columns), selectors.PORTAL_LAB_ORDER, 2)
+                assert _walk(sql, selectors.PORTAL_LAB_ORDER, 2) == walked
+                shown |= {row["name"] for row in expected}
+    # A report's, a visit's department and an out-of-range flag were compared, not only empty lists.
+    assert {"HbA1c", "Ure máu", "Chỉ số 1"} <= shown and "Glucose huỷ" not in shown
+
+
+def test_the_portal_visits_lab_results_equal_the_orm(families: dict[str, Any]) -> None:
+    """/ho-so-kham's tables by constant SQL (his.selectors.portal_visit_lab_result_rows) give the rows of the
+    window query they replaced (visit_lab_results with per_visit), with every column the table reads."""
+    columns = list(sql_visits.PORTAL_RESULTS.columns)
+    shown = set()
+    for user in _users(families):
+        for patient in (families["hung"], families["child"], families["stranger"]):
+            visits = list(HisVisit.objects.filter(patient=patient))
+            ids = [v.pk for v in visits]
+            for per_visit in (1, 2, 41):
+                orm = selectors.visit_lab_results(
+                    user=user, patient=patient, visits=visits, per_visit=per_visit
+                )
+                sql = selectors.portal_visit_lab_result_rows(
+                    user=user, patient=patient, visit_ids=ids, per_visit=per_visit
+                )
+                assert sql == list(orm.values(*columns)), (user, patient, per_visit)
+                shown |= {row["name"] for row in sql}
+    # Another family's visits are never read, even by their ids.
+    hung_visits = list(HisVisit.objects.filter(patient=families["hung"]).values_list("id", flat=True))
+    stranger = _users(families)[2]
+    assert not selectors.portal_visit_lab_result_rows(
+        user=stranger, patient=families["hung"], visit_ids=hung_visits, per_visit=40
+    )
+    assert {"Ure máu", "Chỉ số 1"} <= shown and "Glucose huỷ" not in shown
+
+
 def test_link_requests_answer_as_the_serializer(
     families: dict[str, Any], client_api: Any, as_user: Any
 ) -> None:

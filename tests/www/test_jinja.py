@@ -26,6 +26,14 @@ def test_values_are_escaped_and_translated_text_takes_values_escaped() -> None:
         assert render('{{ _("Trang sau") }}') == "Next page"
 
 
+def test_fmt_takes_a_value_named_text() -> None:
+    """The catalogue has "%(text)s" placeholders ("Kết luận: %(text)s" on /ket-qua-xet-nghiem): fmt's own
+    argument must not take that name."""
+    with translation.override("vi"):
+        out = render('{{ _("Kết luận: %(text)s")|fmt(text=t) }}', t="<b>Đường huyết cao.</b>")
+    assert out == "Kết luận: &lt;b&gt;Đường huyết cao.&lt;/b&gt;"
+
+
 def test_fmt_refuses_text_that_is_not_from_the_catalogue() -> None:
     """A value of the page's data must never be treated as markup."""
     with pytest.raises(TypeError):

@@ -61,18 +61,14 @@ _FROM = (
 )
 
 
-def lab_results(
+def _where(
     scope: tuple[str, list[Any]],
     *,
-    ordering: tuple[str, ...],
     withdrawn: tuple[str, ...],
-    patient_id: int | None = None,
-    flags: tuple[str, ...] = (),
+    patient_id: int | None,
+    flags: tuple[str, ...],
     visit_public_id: Any = None,
-) -> SqlList:
-    """The results `scope` keeps (access.his_records_sql on r.patient_id, r.facility_id) whose report is not
-    `withdrawn`: of one patient with `patient_id`, of these flags with `flags`, of one visit (by its public id)
-    with `visit_public_id`; in `ordering` (column names of LAB_RESULTS)."""
+) -> tuple[str, list[Any]]:
     where, params = scope
     where += f" AND (rep.id IS NULL OR rep.status NOT IN ({', '.join(['%s'] * len(withdrawn))}))"
     params = [*params, *withdrawn]
@@ -89,4 +85,60 @@ def lab_results(
         connection = connections[router.db_for_read(HisVisit)]
         where += " AND v.public_id = %s"
         params.append(field.get_db_prep_value(visit_public_id, connection))
+    return where, params
+
+
+def lab_results(
+    scope: tuple[str, list[Any]],
+    *,
+    ordering: tuple[str, ...],
+    withdrawn: tuple[str, ...],
+    patient_id: int | None = None,
+    flags: tuple[str, ...] = (),
+    visit_public_id: Any = None,
+) -> SqlList:
+    """The results `scope` keeps (access.his_records_sql on r.patient_id, r.facility_id) whose report is not
+    `withdrawn`: of one patient with `patient_id`, of these flags with `flags`, of one visit (by its public id)
+    with `visit_public_id`; in `ordering` (column names of LAB_RESULTS)."""
+    where, params = _where(
+        scope, withdrawn=withdrawn, patient_id=patient_id, flags=flags, visit_public_id=visit_public_id
+    )
     return LAB_RESULTS.rows(_FROM, where, params, model=HisLabResult, ordering=ordering)
+
+
+# What the portal's page of lab results (/ket-qua-xet-nghiem) shows of a result: its value and range, its
+# report, its visit's department and its facility's name (and the sort key its pager reads).
+PORTAL_LAB_RESULTS = SqlColumns(
+    {
+        **columns_of(
+            "r",
+            HisLabResult,
+            (
+                *("id", "name", "value", "value_number", "unit", "reference_low", "reference_high"),
+                *("reference_text", "flag", "conclusion", "observed_at", "visit_id", "report_id"),
+                *("sort_at", "sort_report"),
+            ),
+        ),
+        **columns_of(
+            "rep",
+            HisLabReport,
+            ("name", "status", "issued_at", "effective_at", "conclusion"),
+            prefix="report__",
+        ),
+        **columns_of("v", HisVisit, ("department_code", "department_name"), prefix="visit__"),
+        **columns_of("f", Facility, ("name",), prefix="facility__"),
+    }
+)
+
+
+def portal_lab_results(
+    scope: tuple[str, list[Any]],
+    *,
+    ordering: tuple[str, ...],
+    withdrawn: tuple[str, ...],
+    patient_id: int,
+    flags: tuple[str, ...] = (),
+) -> SqlList:
+    """lab_results' rows (the same statement's FROM and WHERE) of one patient, with PORTAL_LAB_RESULTS' columns."""
+    where, params = _where(scope, withdrawn=withdrawn, patient_id=patient_id, flags=flags)
+    return PORTAL_LAB_RESULTS.rows(_FROM, where, params, model=HisLabResult, ordering=ordering)

@@ -148,3 +148,37 @@ def first_lab_results_of(
         from_, "x.position <= %s", [*visit_ids, *scope_params, *withdrawn, per_visit], model=HisLabResult
     )
     return rows.fetch(ordering=_RESULT_ORDER, limit=len(visit_ids) * per_visit)
+
+
+# What the portal's visits page (/ho-so-kham) shows of a visit's lab result, in its table.
+_PORTAL_RESULT_FIELDS = (
+    *("id", "visit_id", "name", "value", "value_number", "unit", "reference_low", "reference_high"),
+    *("reference_text", "flag", "conclusion"),
+)
+PORTAL_RESULTS = SqlColumns({name: Col(f"x.{name}", _R(name)) for name in _PORTAL_RESULT_FIELDS})
+
+
+def portal_lab_results_of(
+    visit_ids: list[int],
+    scope: tuple[str, list[Any]],
+    *,
+    patient_id: int,
+    per_visit: int,
+    withdrawn: tuple[str, ...],
+) -> list[dict[str, Any]]:
+    """The first `per_visit` lab results (by name, then id) of each of these visits of one patient that `scope`
+    keeps (access.his_records_sql on r.patient_id, r.facility_id) and whose report is not `withdrawn`, with
+    PORTAL_RESULTS' columns; by visit, then name (his.selectors.visit_lab_results with `per_visit`)."""
+    if not visit_ids:
+        return []
+    scope_sql, scope_params = scope
+    inner = ", ".join(f"r.{_R(name).column} AS {name}" for name in _PORTAL_RESULT_FIELDS)
+    from_ = (
+        f"(SELECT {inner}, "  # noqa: S608
+        "ROW_NUMBER() OVER (PARTITION BY r.visit_id ORDER BY r.name, r.id) AS position "
+        f"FROM {_RESULTS_FROM} WHERE r.visit_id IN ({_marks(visit_ids)}) AND r.patient_id = %s AND {scope_sql} "
+        f"AND {_SHOWN.format(_marks(list(withdrawn)))}) x"
+    )
+    params = [*visit_ids, patient_id, *scope_params, *withdrawn, per_visit]
+    rows = PORTAL_RESULTS.rows(from_, "x.position <= %s", params, model=HisLabResult)
+    return rows.fetch(ordering=_RESULT_ORDER, limit=len(visit_ids) * per_visit)
