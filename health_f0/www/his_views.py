@@ -289,17 +289,8 @@ def portal_lab_results(rows: list[dict[str, Any]]) -> list[PortalLabResult]:
             )
             visit = PortalPlace(department_label=label)
         results.append(
-            PortalLabResult(
-                pk=row["id"],
-                name=row["name"],
-                value=row["value"],
-                value_number=row["value_number"],
-                unit=row["unit"],
-                reference_low=row["reference_low"],
-                reference_high=row["reference_high"],
-                reference_text=row["reference_text"],
-                flag=row["flag"],
-                conclusion=row["conclusion"],
+            _lab_result(
+                row,
                 observed_at=row["observed_at"],
                 report_id=report_id,
                 report=report,
@@ -310,6 +301,23 @@ def portal_lab_results(rows: list[dict[str, Any]]) -> list[PortalLabResult]:
     return results
 
 
+def _lab_result(row: dict[str, Any], **context: Any) -> PortalLabResult:
+    """A PortalLabResult of a row's own columns (the result's value and reference) and `context`."""
+    return PortalLabResult(
+        pk=row["id"],
+        name=row["name"],
+        value=row["value"],
+        value_number=row["value_number"],
+        unit=row["unit"],
+        reference_low=row["reference_low"],
+        reference_high=row["reference_high"],
+        reference_text=row["reference_text"],
+        flag=row["flag"],
+        conclusion=row["conclusion"],
+        **context,
+    )
+
+
 _NO_PLACE = PortalPlace()
 
 
@@ -317,17 +325,8 @@ def visit_lab_results(rows: list[dict[str, Any]]) -> list[PortalLabResult]:
     """The rows of his.selectors.portal_visit_lab_result_rows as PortalLabResult (a visit's table reads
     neither the report, the facility nor the time: they are left empty)."""
     return [
-        PortalLabResult(
-            pk=row["id"],
-            name=row["name"],
-            value=row["value"],
-            value_number=row["value_number"],
-            unit=row["unit"],
-            reference_low=row["reference_low"],
-            reference_high=row["reference_high"],
-            reference_text=row["reference_text"],
-            flag=row["flag"],
-            conclusion=row["conclusion"],
+        _lab_result(
+            row,
             observed_at=None,
             report_id=None,
             report=None,
