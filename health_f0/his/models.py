@@ -232,6 +232,10 @@ class LabFlag(models.TextChoices):
     UNKNOWN = "", _("Không đánh giá")
 
 
+# A result outside its reference range (HisLabResult.is_out_of_range, the portal's rows).
+OUT_OF_RANGE_FLAGS: tuple[str, ...] = (LabFlag.HIGH, LabFlag.LOW)
+
+
 # DiagnosticReport.status codes under which the results may still change.
 PRELIMINARY_REPORT_STATUSES: tuple[str, ...] = ("registered", "partial", "preliminary")
 
@@ -419,7 +423,7 @@ class HisLabResult(BaseModel):
 
     @property
     def is_out_of_range(self) -> bool:
-        return self.flag in (LabFlag.HIGH, LabFlag.LOW)
+        return self.flag in OUT_OF_RANGE_FLAGS
 
 
 class SlipStatus(models.TextChoices):

@@ -30,6 +30,7 @@ from health_f0.core.keyset import Keyset
 from health_f0.his import selectors as his_selectors
 from health_f0.his.models import (
     OPEN_LINK_STATUSES,
+    OUT_OF_RANGE_FLAGS,
     PRELIMINARY_REPORT_STATUSES,
     HisLabReport,
     HisLabResult,
@@ -115,7 +116,7 @@ class LabRow:
         result = self.result
         symbol = f'<span aria-hidden="true">{escape(self.flag_symbol)} </span>' if self.flag_symbol else ""
         outside = ""
-        if result.flag in (LabFlag.HIGH, LabFlag.LOW):
+        if result.is_out_of_range:
             # Outside the f-string, where makemessages (xgettext) finds it.
             words = escape(_("ngoài khoảng tham chiếu"))
             outside = f'<span class="visually-hidden"> — {words}</span> ({escape(result.flag)})'
@@ -256,7 +257,7 @@ class PortalLabResult:
 
     @property
     def is_out_of_range(self) -> bool:
-        return self.flag in (LabFlag.HIGH, LabFlag.LOW)
+        return self.flag in OUT_OF_RANGE_FLAGS
 
 
 def portal_lab_results(rows: list[dict[str, Any]]) -> list[PortalLabResult]:

@@ -185,7 +185,7 @@ def history(request: HttpRequest) -> HttpResponse:
     episode = monitoring.current_episode(patient=patient)
     context: dict[str, Any] = {"choice": choice, "patient": patient, "episode": episode}
     if episode is not None:
-        history: Any = selectors.declaration_history(episode=episode)  # a SqlList: see _HistoryKeyset
+        history: Any = selectors.declaration_history(episode=episode)  # a SqlList, paged by keyset_page
         pager = keyset_page(request, history, HISTORY_KEYSET, size=HISTORY_PER_PAGE)
         declarations = selectors.declaration_rows(pager.items)
         context.update(pager=pager, rows=history_rows(monitoring.declaration_views(declarations)))
