@@ -1003,10 +1003,13 @@ def gateway_link_cancel(*, payment_id: int, reason: str, now: datetime | None = 
     payload = {"outcome": str(answer.outcome), "amount": answer.amount, "gateway_code": answer.gateway_code}
     if answer.outcome == Outcome.PAID and (not answer.amount or answer.amount == payment.amount):
         return _apply_answer(payment, answer, kind=EventKind.CANCEL, payload=payload, now=now)
+    # Not paid (cancelled, or still open at the gateway): recorded as information. Paid with another amount than
+    # the payment's: recorded and answered as a bad amount, so the caller and the desk's event log say the same.
+    result = EventResult.BAD_AMOUNT if answer.outcome == Outcome.PAID else EventResult.INFO
     _event(
         gateway=payment.gateway,
         kind=EventKind.CANCEL,
-        result=EventResult.BAD_AMOUNT if answer.outcome == Outcome.PAID else EventResult.INFO,
+        result=result,
         reference=payment.reference,
         payment=payment,
         verified=True,
@@ -1015,4 +1018,8 @@ def gateway_link_cancel(*, payment_id: int, reason: str, now: datetime | None = 
         payload=payload,
         now=now,
     )
-    return EventResult.INFO
+    if result == EventResult.BAD_AMOUNT:
+        logger.warning(
+            "payment link %s paid %s instead of %s before its cancel", payment.reference, answer.amount, payment.amount
+        )
+    return result

@@ -279,6 +279,20 @@ def test_a_link_paid_just_before_its_cancel_is_recorded_as_the_late_payment(
     assert AuditLog.objects.filter(verb="late_pay", target_id=str(payment.pk)).exists()
 
 
+def test_a_link_paid_with_another_amount_before_its_cancel_is_answered_as_a_bad_amount(
+    ttyt_vietqr: GatewayAccount, payos_standin: PayosStandIn, booking: Any, patient: Any
+) -> None:
+    # The event log said "bad amount" while the call answered "info": both now say the same.
+    payment = _start(booking, patient)
+    payos_standin.transfer_arrived(int(payment.reference), amount=payment.amount + 10_000, send=False)
+    Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.CANCELLED)
+    assert services.gateway_link_cancel(payment_id=payment.pk, reason="Het han") == "bad_amount"
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.CANCELLED
+    logged = PaymentEvent.objects.get(payment=payment, kind="cancel")
+    assert logged.result == "bad_amount" and logged.verified and logged.amount == payment.amount + 10_000
+
+
 def test_payos_down_at_the_cancel_is_logged_and_changes_nothing(
     ttyt_vietqr: GatewayAccount, payos_standin: PayosStandIn, booking: Any, patient: Any
 ) -> None:
