@@ -553,17 +553,32 @@ def first_lab_result_rows_of(
     )
 
 
+def portal_visit_rows(*, scope: RecordScope, patient: Any, timed: bool | None) -> Any:
+    """portal_visits (`timed` True: the visits with a time; False: those without; None: visits_for the patient,
+    all of them) as a core.sqllist.SqlList of dicts (his/sql/visits.py PORTAL_VISITS: what /ho-so-kham and its
+    printed summary show of a visit, its bill and its facility), in his.sql.visits.VISIT_ORDER; the timed ones
+    keyset-paged in PORTAL_VISIT_ORDER with the same cursors."""
+    from health_f0.his.sql import visits
+
+    return visits.portal_visits(scope.on("v.patient_id", "v.facility_id"), patient_id=patient.pk, timed=timed)
+
+
 def portal_visit_lab_result_rows(
-    *, user: Any, patient: Any, visit_ids: list[int], per_visit: int
+    *,
+    user: Any,
+    patient: Any,
+    visit_ids: list[int],
+    per_visit: int | None,
+    scope: RecordScope | None = None,
 ) -> list[dict[str, Any]]:
-    """visit_lab_results with `per_visit` as dicts (his/sql/visits.py portal_lab_results_of: what /ho-so-kham's
-    tables show of a result): the first `per_visit` results of each of these visits of the patient, by visit
-    then name."""
+    """visit_lab_results as dicts (his/sql/visits.py portal_lab_results_of: what the visits pages' tables show
+    of a result): the first `per_visit` results (all of them with None) of each of these visits of the patient,
+    by visit then name. `scope`: the request's RecordScope when it has one (else read for `user`)."""
     from health_f0.his.sql import visits
 
     return visits.portal_lab_results_of(
         visit_ids,
-        RecordScope.of(user).on("r.patient_id", "r.facility_id"),
+        (scope or RecordScope.of(user)).on("r.patient_id", "r.facility_id"),
         patient_id=patient.pk,
         per_visit=per_visit,
         withdrawn=WITHDRAWN_REPORT_STATUSES,

@@ -34,6 +34,7 @@ from health_f0.his.sql import visits as sql_visits
 from health_f0.his.tests.conftest import make_patient
 from health_f0.patients.models import Patient
 from health_f0.privacy.models import ProcessingRestriction
+from health_f0.www.his_rows import portal_visits
 from tests.api.test_his_api import hung, records, relative  # noqa: F401 - the fixture
 from tests.api.test_sql_lists import _text_ids
 
@@ -268,6 +269,63 @@ def test_the_portal_visits_lab_results_equal_the_orm(families: dict[str, Any]) -
         user=stranger, patient=families["hung"], visit_ids=hung_visits, per_visit=40
     )
     assert {"Ure máu", "Chỉ số 1"} <= shown and "Glucose huỷ" not in shown
+
+
+def test_the_portal_visits_equal_the_orm(families: dict[str, Any]) -> None:
+    """/ho-so-kham's and its printed summary's visits by constant SQL (his.selectors.portal_visit_rows) give the
+    rows of the querysets they replaced (portal_visits' two, visits_for's), with every column the pages and the
+    bills read, and the timed ones page with the same cursors."""
+    HisVisit.objects.filter(external_id="MALK-H1").update(
+        bill_total=300_000, bill_insurance=240_000, bill_patient=60_000, department_code="K01"
+    )
+    columns = [name for name in sql_visits.PORTAL_VISITS.columns if name != "admitted_sort"]
+    shown = set()
+    for user in _users(families):
+        scope = selectors.RecordScope.of(user)
+        for patient in (families["hung"], families["child"], families["stranger"]):
+            dated_orm, undated_orm = selectors.portal_visits(user=user, patient=patient)
+            dated = selectors.portal_visit_rows(scope=scope, patient=patient, timed=True)
+            undated = selectors.portal_visit_rows(scope=scope, patient=patient, timed=False)
+            every = selectors.portal_visit_rows(scope=scope, patient=patient, timed=None)
+
+            def plain(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+                return [{name: row[name] for name in columns} for row in rows]
+
+            order = selectors.PORTAL_VISIT_ORDER
+            expected = list(dated_orm.values(*columns).order_by(*order))
+            assert plain(dated.fetch(ordering=order, limit=1000)) == expected, (user, patient)
+            assert _walk(dated, order, 2) == _walk(dated_orm.values(*columns), order, 2)
+            assert plain(undated.fetch(ordering=("-id",), limit=1000)) == list(undated_orm.values(*columns))
+            all_orm = list(selectors.visits_for(user=user, patient=patient).values(*columns))
+            assert plain(every.fetch(ordering=every.ordering, limit=1000)) == all_orm
+            # The rows as the pages read them: HisVisit's attributes.
+            by_id = {v.pk: v for v in selectors.visits_for(user=user, patient=patient)}
+            for visit in portal_visits(every.fetch(ordering=every.ordering, limit=1000)):
+                orm_visit = by_id[visit.pk]
+                for name in ("public_id", "admitted_at", "bill_patient", "department_label", "facility_id"):
+                    assert getattr(visit, name) == getattr(orm_visit, name), name
+                assert (visit.facility.pk, visit.facility.name, visit.facility.path) == (
+                    orm_visit.facility.pk,
+                    orm_visit.facility.name,
+                    orm_visit.facility.path,
+                )
+                shown.add(orm_visit.external_id)
+    # A visit without a time, a bill, a family member's visit were compared; never the other hospital's visit.
+    assert {"NO-TIME", "MALK-H1", "MALK-CON"} <= shown and "UNLINKED" not in shown
+
+
+def test_the_printed_visits_lab_results_equal_the_orm(families: dict[str, Any]) -> None:
+    """The printed summary's tables (portal_visit_lab_result_rows without per_visit): every result of the
+    visits, the rows of visit_lab_results."""
+    columns = list(sql_visits.PORTAL_RESULTS.columns)
+    for user in _users(families):
+        for patient in (families["hung"], families["child"], families["stranger"]):
+            visits = list(HisVisit.objects.filter(patient=patient))
+            orm = selectors.visit_lab_results(user=user, patient=patient, visits=visits)
+            sql = selectors.portal_visit_lab_result_rows(
+                user=user, patient=patient, visit_ids=[v.pk for v in visits], per_visit=None
+            )
+            assert sql == list(orm.values(*columns)), (user, patient)
 
 
 def test_link_requests_answer_as_the_serializer(
