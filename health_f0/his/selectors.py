@@ -420,6 +420,39 @@ def link_overview(*, user: Any, patient: Any) -> list[LinkOverview]:
     return rows
 
 
+def link_overview_sql(*, user: Any, patient: Any) -> list[LinkOverview]:
+    """link_overview by constant SQL (his/sql/links.py) for a patient account (staff: link_overview itself):
+    the same rows, three statements, and the workflow's checks on instances that carry what they read (each
+    active link's request, patient and facility), so no query per link."""
+    from health_f0.his.sql import links as links_sql
+
+    if access.is_staff_member(user):
+        return link_overview(user=user, patient=patient)
+    links: dict[int, HisLink] = {}
+    for link in links_sql.active_links(access.own_patients_sql(user, "l.patient_id"), patient_id=patient.pk):
+        links[link.facility_id] = link
+    latest: dict[int, HisLinkRequest] = {}
+    requests = links_sql.latest_requests(
+        access.own_patients_sql(user, "r.patient_id"), patient_id=patient.pk, limit=LINK_REQUEST_WINDOW
+    )
+    for request in requests:
+        latest.setdefault(request.facility_id, request)
+    facilities = {
+        f.pk: f
+        for f in links_sql.province_facilities(kinds=HIS_FACILITY_KINDS, province_code=patient.province_code)
+    }
+    for link in links.values():
+        facilities.setdefault(link.facility_id, link.facility)
+    for request in latest.values():
+        facilities.setdefault(request.facility_id, request.facility)
+    rows = []
+    for f in sorted(facilities.values(), key=lambda f: (f.name, f.pk)):
+        active = links.get(f.pk)
+        actions = tuple(link_actions(active, user)) if active is not None else ()
+        rows.append(LinkOverview(facility=f, link=active, request=latest.get(f.pk), actions=actions))
+    return rows
+
+
 # --- How HIS values read (portal and desk alike) -----------------------------------------------------
 
 

@@ -106,7 +106,7 @@ def his_links(request: HttpRequest) -> HttpResponse:
         patient = next((p for p in choice.patients if str(p.public_id) == wanted), None)
         if patient is None:
             raise Http404(_("Không tìm thấy người bệnh."))
-        overview = his_selectors.link_overview(user=request.user, patient=patient)
+        overview = his_selectors.link_overview_sql(user=request.user, patient=patient)
         facilities = [row.facility for row in overview if row.can_request]
         form = LinkRequestForm(request.POST, facilities=facilities)
         status = 400
@@ -139,7 +139,7 @@ def his_links(request: HttpRequest) -> HttpResponse:
                 request.session[selectors.SESSION_PATIENT] = str(patient.public_id)
                 return redirect("www:his_links")
     overview = sorted(
-        his_selectors.link_overview(user=request.user, patient=patient),
+        his_selectors.link_overview_sql(user=request.user, patient=patient),
         key=lambda row: STATE_ORDER.get(row.state, len(STATE_ORDER)),
     )
     facilities = [row.facility for row in overview if row.can_request]

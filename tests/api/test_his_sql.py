@@ -328,6 +328,69 @@ def test_the_printed_visits_lab_results_equal_the_orm(families: dict[str, Any]) 
             assert sql == list(orm.values(*columns)), (user, patient)
 
 
+def test_the_link_overview_equals_the_orm(
+    families: dict[str, Any], django_assert_max_num_queries: Any
+) -> None:
+    """/lien-ket-ho-so's overview by constant SQL (his.selectors.link_overview_sql) gives link_overview's rows:
+    the same hospitals in the same order, the same active link, latest request and actions, with the values the
+    page reads; in three statements, however many links."""
+    ttyt = HisLink.objects.get(patient=families["hung"]).facility
+    # Another hospital of the province (listed before the TTYT: "Bệnh viện …" < "TTYT …").
+    other = Facility.objects.create(
+        kind="hospital",
+        code="BV-KHAC",
+        name="Bệnh viện Khác",
+        parent=ttyt.parent,
+        province_code=ttyt.province_code,
+    )
+    if other is not None:
+        # A waiting request at another hospital, and an active link made without a request there.
+        HisLinkRequest.objects.create(
+            patient=families["hung"],
+            facility=other,
+            identifier_type="bhyt",
+            identifier="X",
+            status="needs_review",
+        )
+        HisLink.objects.create(
+            patient=families["child"], facility=other, his_patient_id="BN-O", linked_at=timezone.now()
+        )
+    states = set()
+    for user in _users(families):
+        for patient in (families["hung"], families["child"], families["stranger"]):
+            orm = selectors.link_overview(user=user, patient=patient)
+            with django_assert_max_num_queries(4):
+                sql = selectors.link_overview_sql(user=user, patient=patient)
+
+            def seen(rows: list[Any]) -> list[tuple[Any, ...]]:
+                return [
+                    (
+                        row.facility.pk,
+                        row.facility.name,
+                        row.facility.public_id,
+                        row.state,
+                        row.can_request,
+                        row.actions,
+                        row.link
+                        and (row.link.pk, row.link.linked_at, row.link.linked_code, row.link.public_id),
+                        row.link and (row.link.his_full_name, row.link.his_date_of_birth),
+                        row.request
+                        and (
+                            row.request.pk,
+                            row.request.created_at,
+                            row.request.get_identifier_type_display(),
+                        ),
+                        row.request and (row.request.identifier, row.request.decided_at, row.request.reason),
+                        row.request and row.request.public_id,
+                    )
+                    for row in rows
+                ]
+
+            assert seen(sql) == seen(orm), (user, patient)
+            states |= {(row.state, row.actions) for row in orm}
+    assert {("linked", ("unlink",)), ("waiting", ())} <= states
+
+
 def test_link_requests_answer_as_the_serializer(
     families: dict[str, Any], client_api: Any, as_user: Any
 ) -> None:
