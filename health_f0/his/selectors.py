@@ -420,6 +420,16 @@ def link_overview(*, user: Any, patient: Any) -> list[LinkOverview]:
     return rows
 
 
+def patient_links_sql(*, user: Any, patient: Any) -> list[HisLink]:
+    """links_for one patient (active links) by constant SQL (his/sql/links.py) for a patient account (staff:
+    links_for itself), newest first, each with its facility, patient and request."""
+    from health_f0.his.sql import links as links_sql
+
+    if access.is_staff_member(user):
+        return list(links_for(user=user, patient=patient))
+    return links_sql.active_links(access.own_patients_sql(user, "l.patient_id"), patient_id=patient.pk)
+
+
 def link_overview_sql(*, user: Any, patient: Any) -> list[LinkOverview]:
     """link_overview by constant SQL (his/sql/links.py) for a patient account (staff: link_overview itself):
     the same rows, three statements, and the workflow's checks on instances that carry what they read (each
@@ -429,7 +439,7 @@ def link_overview_sql(*, user: Any, patient: Any) -> list[LinkOverview]:
     if access.is_staff_member(user):
         return link_overview(user=user, patient=patient)
     links: dict[int, HisLink] = {}
-    for link in links_sql.active_links(access.own_patients_sql(user, "l.patient_id"), patient_id=patient.pk):
+    for link in patient_links_sql(user=user, patient=patient):
         links[link.facility_id] = link
     latest: dict[int, HisLinkRequest] = {}
     requests = links_sql.latest_requests(

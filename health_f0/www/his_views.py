@@ -228,7 +228,9 @@ def _records_context(request: HttpRequest) -> dict[str, Any] | HttpResponse:
     if early is not None:
         return early
     patient = choice.current
-    links = list(his_selectors.links_for(user=request.user, patient=patient))
+    # Constant SQL (his/sql/links.py): links_for's rows. /ho-so-kham and /ket-qua-xet-nghiem read only whether
+    # there is one; the printed summary shows each hospital's code.
+    links = his_selectors.patient_links_sql(user=request.user, patient=patient)
     return {"choice": choice, "patient": patient, "links": links}
 
 

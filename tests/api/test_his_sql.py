@@ -8,7 +8,7 @@ under a processing restriction (a patient keeps access to their own records). St
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -137,6 +137,22 @@ def _patients(families: dict[str, Any]) -> list[Any]:
     return [None, families["hung"], families["child"]]
 
 
+def _stored_text(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`.values()` rows with a result's time and range as his.sql.visits reads them: MariaDB's text of the
+    DATETIME(6) (UTC) and of the DECIMAL(14, 4)."""
+
+    def text(key: str, value: Any) -> Any:
+        if value is None:
+            return None
+        if key == "observed_at":
+            return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        if key in ("reference_low", "reference_high"):
+            return f"{value:f}"
+        return value
+
+    return [{key: text(key, value) for key, value in row.items()} for row in rows]
+
+
 def _walk(listing: Any, ordering: tuple[str, ...], size: int) -> list[tuple[Any, str | None]]:
     keyset, cursor, seen = Keyset(ordering), None, []
     while True:
@@ -183,13 +199,15 @@ def test_visits_and_their_lab_results_equal_the_orm(families: dict[str, Any]) ->
                 .order_by("visit_id", "name", "id")
             )
             v1_rows = selectors.visit_lab_result_rows(visit_ids=ids)
-            assert v1_rows == _text_ids(list(v1.values(*VISIT_LAB_RESULT_COLUMNS)))
+            assert v1_rows == _stored_text(_text_ids(list(v1.values(*VISIT_LAB_RESULT_COLUMNS))))
             # A withdrawn report's result ("Glucose huỷ") is never shown, in v1 as in v2.
             assert "Glucose huỷ" not in {row["name"] for row in v1_rows}
             for per_visit in (1, 3, 20):
                 v2 = selectors.first_lab_results_of(user=user, visit_ids=ids, per_visit=per_visit)
                 rows = selectors.first_lab_result_rows_of(scope=scope, visit_ids=ids, per_visit=per_visit)
-                expected_v2 = _text_ids(list(v2.values(*VISIT_LAB_RESULT_COLUMNS, "visit_total")))
+                expected_v2 = _stored_text(
+                    _text_ids(list(v2.values(*VISIT_LAB_RESULT_COLUMNS, "visit_total")))
+                )
                 assert rows == expected_v2, (user, per_visit)
     assert shown_any
     # Another family's account sees only its own visit.
@@ -326,6 +344,24 @@ def test_the_printed_visits_lab_results_equal_the_orm(families: dict[str, Any]) 
                 user=user, patient=patient, visit_ids=[v.pk for v in visits], per_visit=None
             )
             assert sql == list(orm.values(*columns)), (user, patient)
+
+
+def test_the_patient_links_equal_the_orm(families: dict[str, Any]) -> None:
+    """The visits pages' links (his.selectors.patient_links_sql) are links_for's, with what the printed summary
+    reads of them."""
+    HisLink.objects.filter(patient=families["hung"]).update(his_code="MA-BN-1")
+    seen_any = False
+    for user in _users(families):
+        for patient in (families["hung"], families["child"], families["stranger"]):
+            orm = list(selectors.links_for(user=user, patient=patient))
+            sql = selectors.patient_links_sql(user=user, patient=patient)
+
+            def seen(links: list[Any]) -> list[tuple[Any, ...]]:
+                return [(link.pk, link.facility.name, link.linked_code, link.patient_id) for link in links]
+
+            assert seen(sql) == seen(orm), (user, patient)
+            seen_any = seen_any or bool(orm)
+    assert seen_any
 
 
 def test_the_link_overview_equals_the_orm(
@@ -466,4 +502,6 @@ def test_decimals_answer_as_drf(text: str) -> None:
 
     drf = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
     assert _decimal(Decimal(text)) == drf.to_representation(Decimal(text))
+    # As text (his.sql.visits reads a range as MariaDB's text of the DECIMAL(14, 4)): the same answer.
+    assert _decimal(text) == drf.to_representation(Decimal(text))
     assert _decimal(None) is None

@@ -81,14 +81,29 @@ def visits(scope: tuple[str, list[Any]], patient_id: int | None = None) -> SqlLi
     return VISITS.rows(_VISITS_FROM, where, params, model=HisVisit, ordering=VISIT_ORDER)
 
 
-# The columns of api.apis.his.VISIT_LAB_RESULT_COLUMNS, named as `.values()` names them.
+def _as_text(alias: str, model: Any, name: str) -> Col:
+    """A column read as MariaDB's text of its value (CAST AS CHAR), without the driver's or the field's
+    converters: a DATETIME(6) as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC), a DECIMAL(14, 4) as its fixed-point text
+    ('3.5000', what the API answers). A heavy page of visits holds 1,000 results whose times repeat per visit and
+    whose ranges repeat per test: the API's row builder (api.apis.his.visit_lab_result_row) writes each distinct
+    text once instead of parsing and formatting 1,000 datetimes and 2,000 decimals (issue 11)."""
+    column = text_column(alias, model, name)
+    return Col(f"CAST({column.sql} AS CHAR)", column.field)
+
+
+# The columns of api.apis.his.VISIT_LAB_RESULT_COLUMNS, named as `.values()` names them (the result's time and
+# reference range as text: _as_text).
 def _result_columns(alias: str, report: str) -> dict[str, Col]:
     own = (
         *("id", "visit_id", "public_id", "code", "name", "value", "unit", "reference_low", "reference_high"),
         *("reference_text", "flag", "observed_at", "report_id"),
     )
+    as_text = {
+        name: _as_text(alias, HisLabResult, name)
+        for name in ("reference_low", "reference_high", "observed_at")
+    }
     return {
-        **_text_ids(columns_of(alias, HisLabResult, own), alias, HisLabResult),
+        **_text_ids({**columns_of(alias, HisLabResult, own), **as_text}, alias, HisLabResult),
         **_text_ids(
             columns_of(report, HisLabReport, REPORT_REF, prefix="report__"), report, HisLabReport, "report__"
         ),
