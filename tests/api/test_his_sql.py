@@ -144,7 +144,7 @@ def _stored_text(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     def text(key: str, value: Any) -> Any:
         if value is None:
             return None
-        if key == "observed_at":
+        if key in ("observed_at", "report__issued_at"):
             return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         if key in ("reference_low", "reference_high"):
             return f"{value:f}"

@@ -293,24 +293,36 @@ def visit_lab_result_row(
     by id, built once per report; `observed`: the page's stored_times(iso))."""
     flag = row["flag"]
     report_id = row["report_id"]
-    if reports is None or report_id is None:
-        report = _report_ref(row, iso)
+    observed = observed or stored_times(iso)
+    if report_id is None:
+        report = None
+    elif reports is None:
+        report = _report_ref(row, observed)
     else:
         report = reports.get(report_id)
         if report is None:
-            report = reports[report_id] = _report_ref(row, iso)
+            report = reports[report_id] = _report_ref(row, observed)
+    # A public id as MariaDB's text and a range as the DECIMAL(14, 4)'s text (his.sql.visits) are their own
+    # answers (api.fast.uuid_text, _decimal); a `.values()` row's UUID and Decimals go through them.
+    public_id, low, high = row["public_id"], row["reference_low"], row["reference_high"]
+    if type(public_id) is not str or len(public_id) != 36:
+        public_id = uuid_text(public_id)
+    if low is not None and (type(low) is not str or not _DECIMAL_AS_IS):
+        low = _decimal(low)
+    if high is not None and (type(high) is not str or not _DECIMAL_AS_IS):
+        high = _decimal(high)
     return {
-        "id": uuid_text(row["public_id"]),
+        "id": public_id,
         "code": row["code"],
         "name": row["name"],
         "value": row["value"],
         "unit": row["unit"],
-        "reference_low": _decimal(row["reference_low"]),
-        "reference_high": _decimal(row["reference_high"]),
+        "reference_low": low,
+        "reference_high": high,
         "reference_text": row["reference_text"],
         "flag": flag,
         "flag_label": labels.get(flag, flag),
-        "observed_at": (observed or stored_times(iso))(row["observed_at"]),
+        "observed_at": observed(row["observed_at"]),
         "report": report,
     }
 

@@ -92,7 +92,7 @@ def _as_text(alias: str, model: Any, name: str) -> Col:
 
 
 # The columns of api.apis.his.VISIT_LAB_RESULT_COLUMNS, named as `.values()` names them (the result's time and
-# reference range as text: _as_text).
+# reference range, and its report's time, as text: _as_text).
 def _result_columns(alias: str, report: str) -> dict[str, Col]:
     own = (
         *("id", "visit_id", "public_id", "code", "name", "value", "unit", "reference_low", "reference_high"),
@@ -105,7 +105,13 @@ def _result_columns(alias: str, report: str) -> dict[str, Col]:
     return {
         **_text_ids({**columns_of(alias, HisLabResult, own), **as_text}, alias, HisLabResult),
         **_text_ids(
-            columns_of(report, HisLabReport, REPORT_REF, prefix="report__"), report, HisLabReport, "report__"
+            {
+                **columns_of(report, HisLabReport, REPORT_REF, prefix="report__"),
+                "report__issued_at": _as_text(report, HisLabReport, "issued_at"),
+            },
+            report,
+            HisLabReport,
+            "report__",
         ),
     }
 
