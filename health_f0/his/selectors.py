@@ -420,14 +420,16 @@ def link_overview(*, user: Any, patient: Any) -> list[LinkOverview]:
     return rows
 
 
-def patient_links_sql(*, user: Any, patient: Any) -> list[HisLink]:
+def patient_links_sql(*, user: Any, patient: Any, related: bool = True) -> list[HisLink]:
     """links_for one patient (active links) by constant SQL (his/sql/links.py) for a patient account (staff:
-    links_for itself), newest first, each with its facility, patient and request."""
+    links_for itself), newest first, each with its facility and, with `related`, its patient and request."""
     from health_f0.his.sql import links as links_sql
 
     if access.is_staff_member(user):
         return list(links_for(user=user, patient=patient))
-    return links_sql.active_links(access.own_patients_sql(user, "l.patient_id"), patient_id=patient.pk)
+    return links_sql.active_links(
+        access.own_patients_sql(user, "l.patient_id"), patient_id=patient.pk, related=related
+    )
 
 
 def link_overview_sql(*, user: Any, patient: Any) -> list[LinkOverview]:
@@ -485,16 +487,31 @@ def decimal_text(value: Any) -> str:
     from decimal import Decimal
 
     from django.conf import settings
-    from django.utils import formats
+    from django.utils import formats, translation
 
     if value is None:
         return ""
+    # A list page formats hundreds of these, a test's few values over and over: each (value, language) once.
+    # By its text: equal Decimals may write differently (0 and -0.0000).
+    key = (type(value), str(value), translation.get_language(), settings.USE_THOUSAND_SEPARATOR)
+    text = _DECIMAL_TEXTS.get(key)
+    if text is not None:
+        return text
     plain = format(Decimal(value).normalize(), "f")
     if not settings.USE_THOUSAND_SEPARATOR:
-        # What number_format writes without grouping: the digits, the language's decimal separator (a list page
-        # formats hundreds of these: issue 11).
-        return plain.replace(".", str(formats.get_format("DECIMAL_SEPARATOR")))
-    return str(formats.number_format(Decimal(plain), use_l10n=True, force_grouping=False))
+        # What number_format writes without grouping: the digits, the language's decimal separator.
+        text = plain.replace(".", str(formats.get_format("DECIMAL_SEPARATOR")))
+    else:
+        text = str(formats.number_format(Decimal(plain), use_l10n=True, force_grouping=False))
+    if len(_DECIMAL_TEXTS) >= _DECIMAL_TEXTS_KEPT:
+        _DECIMAL_TEXTS.clear()
+    _DECIMAL_TEXTS[key] = text
+    return text
+
+
+# decimal_text's answers by (type, text, language, grouping); emptied when it grows past _DECIMAL_TEXTS_KEPT.
+_DECIMAL_TEXTS: dict[tuple[Any, ...], str] = {}
+_DECIMAL_TEXTS_KEPT = 4096
 
 
 def lab_value_text(result: HisLabResult) -> str:

@@ -230,7 +230,7 @@ def _records_context(request: HttpRequest) -> dict[str, Any] | HttpResponse:
     patient = choice.current
     # Constant SQL (his/sql/links.py): links_for's rows. /ho-so-kham and /ket-qua-xet-nghiem read only whether
     # there is one; the printed summary shows each hospital's code.
-    links = his_selectors.patient_links_sql(user=request.user, patient=patient)
+    links = his_selectors.patient_links_sql(user=request.user, patient=patient, related=False)
     return {"choice": choice, "patient": patient, "links": links}
 
 

@@ -28,11 +28,23 @@ _LINKS = (
 )
 
 
-def active_links(scope: tuple[str, list[Any]], *, patient_id: int) -> list[HisLink]:
+_LINKS_ONLY = (
+    f"SELECT {select_list('l', HisLink)}, {select_list('f', Facility)} FROM {HisLink._meta.db_table} l "  # noqa: S608
+    f"INNER JOIN {Facility._meta.db_table} f ON f.id = l.facility_id "
+    "WHERE l.patient_id = %s AND l.active AND {scope} ORDER BY l.linked_at DESC, l.id DESC"
+)
+
+
+def active_links(scope: tuple[str, list[Any]], *, patient_id: int, related: bool = True) -> list[HisLink]:
     """The patient's active links that `scope` keeps (access.own_patients_sql on l.patient_id), newest first
-    (HisLink's ordering), each with its facility, patient and request (None when made without one), the request
-    with the link's patient and facility when they are its own."""
+    (HisLink's ordering), each with its facility and, with `related`, its patient and request (None when made
+    without one), the request with the link's patient and facility when they are its own."""
     where, params = scope
+    if not related:
+        found = fetch_joined((HisLink, Facility), _LINKS_ONLY.format(scope=where), [patient_id, *params])
+        for link, facility in found:
+            HisLink.facility.field.set_cached_value(link, facility)
+        return [link for link, _facility in found]
     links = []
     for link, facility, patient, request in fetch_joined(
         (HisLink, Facility, Patient, HisLinkRequest), _LINKS.format(scope=where), [patient_id, *params]
