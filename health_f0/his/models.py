@@ -394,6 +394,10 @@ class HisLabResult(BaseModel):
             models.Index(
                 fields=["patient", "-sort_at", "sort_report", "name", "id"], name="his_labresult_patient_sort"
             ),
+            # A visit's results by name (his.sql.visits: the first results of each visit of a page, the visits
+            # pages' tables): the window reads one range per visit in its order, not every row of the visit
+            # sorted.
+            models.Index(fields=["visit", "name", "id"], name="his_labresult_visit_name"),
         ]
 
     def __str__(self) -> str:

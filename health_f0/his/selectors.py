@@ -420,6 +420,51 @@ def link_overview(*, user: Any, patient: Any) -> list[LinkOverview]:
     return rows
 
 
+def patient_links_sql(*, user: Any, patient: Any, related: bool = True) -> list[HisLink]:
+    """links_for one patient (active links) by constant SQL (his/sql/links.py) for a patient account (staff:
+    links_for itself), newest first, each with its facility and, with `related`, its patient and request."""
+    from health_f0.his.sql import links as links_sql
+
+    if access.is_staff_member(user):
+        return list(links_for(user=user, patient=patient))
+    return links_sql.active_links(
+        access.own_patients_sql(user, "l.patient_id"), patient_id=patient.pk, related=related
+    )
+
+
+def link_overview_sql(*, user: Any, patient: Any) -> list[LinkOverview]:
+    """link_overview by constant SQL (his/sql/links.py) for a patient account (staff: link_overview itself):
+    the same rows, three statements, and the workflow's checks on instances that carry what they read (each
+    active link's request, patient and facility), so no query per link."""
+    from health_f0.his.sql import links as links_sql
+
+    if access.is_staff_member(user):
+        return link_overview(user=user, patient=patient)
+    links: dict[int, HisLink] = {}
+    for link in patient_links_sql(user=user, patient=patient):
+        links[link.facility_id] = link
+    latest: dict[int, HisLinkRequest] = {}
+    requests = links_sql.latest_requests(
+        access.own_patients_sql(user, "r.patient_id"), patient_id=patient.pk, limit=LINK_REQUEST_WINDOW
+    )
+    for request in requests:
+        latest.setdefault(request.facility_id, request)
+    facilities = {
+        f.pk: f
+        for f in links_sql.province_facilities(kinds=HIS_FACILITY_KINDS, province_code=patient.province_code)
+    }
+    for link in links.values():
+        facilities.setdefault(link.facility_id, link.facility)
+    for request in latest.values():
+        facilities.setdefault(request.facility_id, request.facility)
+    rows = []
+    for f in sorted(facilities.values(), key=lambda f: (f.name, f.pk)):
+        active = links.get(f.pk)
+        actions = tuple(link_actions(active, user)) if active is not None else ()
+        rows.append(LinkOverview(facility=f, link=active, request=latest.get(f.pk), actions=actions))
+    return rows
+
+
 # --- How HIS values read (portal and desk alike) -----------------------------------------------------
 
 
@@ -442,16 +487,31 @@ def decimal_text(value: Any) -> str:
     from decimal import Decimal
 
     from django.conf import settings
-    from django.utils import formats
+    from django.utils import formats, translation
 
     if value is None:
         return ""
+    # A list page formats hundreds of these, a test's few values over and over: each (value, language) once.
+    # By its text: equal Decimals may write differently (0 and -0.0000).
+    key = (type(value), str(value), translation.get_language(), settings.USE_THOUSAND_SEPARATOR)
+    text = _DECIMAL_TEXTS.get(key)
+    if text is not None:
+        return text
     plain = format(Decimal(value).normalize(), "f")
     if not settings.USE_THOUSAND_SEPARATOR:
-        # What number_format writes without grouping: the digits, the language's decimal separator (a list page
-        # formats hundreds of these: issue 11).
-        return plain.replace(".", str(formats.get_format("DECIMAL_SEPARATOR")))
-    return str(formats.number_format(Decimal(plain), use_l10n=True, force_grouping=False))
+        # What number_format writes without grouping: the digits, the language's decimal separator.
+        text = plain.replace(".", str(formats.get_format("DECIMAL_SEPARATOR")))
+    else:
+        text = str(formats.number_format(Decimal(plain), use_l10n=True, force_grouping=False))
+    if len(_DECIMAL_TEXTS) >= _DECIMAL_TEXTS_KEPT:
+        _DECIMAL_TEXTS.clear()
+    _DECIMAL_TEXTS[key] = text
+    return text
+
+
+# decimal_text's answers by (type, text, language, grouping); emptied when it grows past _DECIMAL_TEXTS_KEPT.
+_DECIMAL_TEXTS: dict[tuple[Any, ...], str] = {}
+_DECIMAL_TEXTS_KEPT = 4096
 
 
 def lab_value_text(result: HisLabResult) -> str:
@@ -553,17 +613,32 @@ def first_lab_result_rows_of(
     )
 
 
+def portal_visit_rows(*, scope: RecordScope, patient: Any, timed: bool | None) -> Any:
+    """portal_visits (`timed` True: the visits with a time; False: those without; None: visits_for the patient,
+    all of them) as a core.sqllist.SqlList of dicts (his/sql/visits.py PORTAL_VISITS: what /ho-so-kham and its
+    printed summary show of a visit, its bill and its facility), in his.sql.visits.VISIT_ORDER; the timed ones
+    keyset-paged in PORTAL_VISIT_ORDER with the same cursors."""
+    from health_f0.his.sql import visits
+
+    return visits.portal_visits(scope.on("v.patient_id", "v.facility_id"), patient_id=patient.pk, timed=timed)
+
+
 def portal_visit_lab_result_rows(
-    *, user: Any, patient: Any, visit_ids: list[int], per_visit: int
+    *,
+    user: Any,
+    patient: Any,
+    visit_ids: list[int],
+    per_visit: int | None,
+    scope: RecordScope | None = None,
 ) -> list[dict[str, Any]]:
-    """visit_lab_results with `per_visit` as dicts (his/sql/visits.py portal_lab_results_of: what /ho-so-kham's
-    tables show of a result): the first `per_visit` results of each of these visits of the patient, by visit
-    then name."""
+    """visit_lab_results as dicts (his/sql/visits.py portal_lab_results_of: what the visits pages' tables show
+    of a result): the first `per_visit` results (all of them with None) of each of these visits of the patient,
+    by visit then name. `scope`: the request's RecordScope when it has one (else read for `user`)."""
     from health_f0.his.sql import visits
 
     return visits.portal_lab_results_of(
         visit_ids,
-        RecordScope.of(user).on("r.patient_id", "r.facility_id"),
+        (scope or RecordScope.of(user)).on("r.patient_id", "r.facility_id"),
         patient_id=patient.pk,
         per_visit=per_visit,
         withdrawn=WITHDRAWN_REPORT_STATUSES,

@@ -131,7 +131,9 @@ def paid_payment(*, appointment: Any = None, visit: Any = None) -> Payment | Non
 
 def visit_bills(visits: list[Any]) -> dict[int, tuple[Payment | None, bool]]:
     """For a page of visits: each billed visit's paying payment (`paid_payment`) and whether its facility offers a
-    gateway (`gateways_offered`), in one query for the payments and one per facility, not per visit."""
+    gateway (`gateways_offered`), in one query for the payments and, per facility, not per visit, the cached
+    accounts. A visit gives `pk`, `bill_patient`, `facility_id` and a `facility` with `pk` and `path` (a HisVisit,
+    or the visits pages' www.his_rows.PortalVisit read by constant SQL: no Facility instance needed)."""
     billed = [v for v in visits if v.bill_patient]
     if not billed:
         return {}

@@ -8,7 +8,7 @@ under a processing restriction (a patient keeps access to their own records). St
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -34,6 +34,7 @@ from health_f0.his.sql import visits as sql_visits
 from health_f0.his.tests.conftest import make_patient
 from health_f0.patients.models import Patient
 from health_f0.privacy.models import ProcessingRestriction
+from health_f0.www.his_rows import portal_visits
 from tests.api.test_his_api import hung, records, relative  # noqa: F401 - the fixture
 from tests.api.test_sql_lists import _text_ids
 
@@ -136,6 +137,22 @@ def _patients(families: dict[str, Any]) -> list[Any]:
     return [None, families["hung"], families["child"]]
 
 
+def _stored_text(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`.values()` rows with a result's time and range as his.sql.visits reads them: MariaDB's text of the
+    DATETIME(6) (UTC) and of the DECIMAL(14, 4)."""
+
+    def text(key: str, value: Any) -> Any:
+        if value is None:
+            return None
+        if key in ("observed_at", "report__issued_at"):
+            return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        if key in ("reference_low", "reference_high"):
+            return f"{value:f}"
+        return value
+
+    return [{key: text(key, value) for key, value in row.items()} for row in rows]
+
+
 def _walk(listing: Any, ordering: tuple[str, ...], size: int) -> list[tuple[Any, str | None]]:
     keyset, cursor, seen = Keyset(ordering), None, []
     while True:
@@ -182,13 +199,15 @@ def test_visits_and_their_lab_results_equal_the_orm(families: dict[str, Any]) ->
                 .order_by("visit_id", "name", "id")
             )
             v1_rows = selectors.visit_lab_result_rows(visit_ids=ids)
-            assert v1_rows == _text_ids(list(v1.values(*VISIT_LAB_RESULT_COLUMNS)))
+            assert v1_rows == _stored_text(_text_ids(list(v1.values(*VISIT_LAB_RESULT_COLUMNS))))
             # A withdrawn report's result ("Glucose huỷ") is never shown, in v1 as in v2.
             assert "Glucose huỷ" not in {row["name"] for row in v1_rows}
             for per_visit in (1, 3, 20):
                 v2 = selectors.first_lab_results_of(user=user, visit_ids=ids, per_visit=per_visit)
                 rows = selectors.first_lab_result_rows_of(scope=scope, visit_ids=ids, per_visit=per_visit)
-                expected_v2 = _text_ids(list(v2.values(*VISIT_LAB_RESULT_COLUMNS, "visit_total")))
+                expected_v2 = _stored_text(
+                    _text_ids(list(v2.values(*VISIT_LAB_RESULT_COLUMNS, "visit_total")))
+                )
                 assert rows == expected_v2, (user, per_visit)
     assert shown_any
     # Another family's account sees only its own visit.
@@ -270,6 +289,145 @@ def test_the_portal_visits_lab_results_equal_the_orm(families: dict[str, Any]) -
     assert {"Ure máu", "Chỉ số 1"} <= shown and "Glucose huỷ" not in shown
 
 
+def test_the_portal_visits_equal_the_orm(families: dict[str, Any]) -> None:
+    """/ho-so-kham's and its printed summary's visits by constant SQL (his.selectors.portal_visit_rows) give the
+    rows of the querysets they replaced (portal_visits' two, visits_for's), with every column the pages and the
+    bills read, and the timed ones page with the same cursors."""
+    HisVisit.objects.filter(external_id="MALK-H1").update(
+        bill_total=300_000, bill_insurance=240_000, bill_patient=60_000, department_code="K01"
+    )
+    columns = [name for name in sql_visits.PORTAL_VISITS.columns if name != "admitted_sort"]
+    shown = set()
+    for user in _users(families):
+        scope = selectors.RecordScope.of(user)
+        for patient in (families["hung"], families["child"], families["stranger"]):
+            dated_orm, undated_orm = selectors.portal_visits(user=user, patient=patient)
+            dated = selectors.portal_visit_rows(scope=scope, patient=patient, timed=True)
+            undated = selectors.portal_visit_rows(scope=scope, patient=patient, timed=False)
+            every = selectors.portal_visit_rows(scope=scope, patient=patient, timed=None)
+
+            def plain(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+                return [{name: row[name] for name in columns} for row in rows]
+
+            order = selectors.PORTAL_VISIT_ORDER
+            expected = list(dated_orm.values(*columns).order_by(*order))
+            assert plain(dated.fetch(ordering=order, limit=1000)) == expected, (user, patient)
+            assert _walk(dated, order, 2) == _walk(dated_orm.values(*columns), order, 2)
+            assert plain(undated.fetch(ordering=("-id",), limit=1000)) == list(undated_orm.values(*columns))
+            all_orm = list(selectors.visits_for(user=user, patient=patient).values(*columns))
+            assert plain(every.fetch(ordering=every.ordering, limit=1000)) == all_orm
+            # The rows as the pages read them: HisVisit's attributes.
+            by_id = {v.pk: v for v in selectors.visits_for(user=user, patient=patient)}
+            for visit in portal_visits(every.fetch(ordering=every.ordering, limit=1000)):
+                orm_visit = by_id[visit.pk]
+                for name in ("public_id", "admitted_at", "bill_patient", "department_label", "facility_id"):
+                    assert getattr(visit, name) == getattr(orm_visit, name), name
+                assert (visit.facility.pk, visit.facility.name, visit.facility.path) == (
+                    orm_visit.facility.pk,
+                    orm_visit.facility.name,
+                    orm_visit.facility.path,
+                )
+                shown.add(orm_visit.external_id)
+    # A visit without a time, a bill, a family member's visit were compared; never the other hospital's visit.
+    assert {"NO-TIME", "MALK-H1", "MALK-CON"} <= shown and "UNLINKED" not in shown
+
+
+def test_the_printed_visits_lab_results_equal_the_orm(families: dict[str, Any]) -> None:
+    """The printed summary's tables (portal_visit_lab_result_rows without per_visit): every result of the
+    visits, the rows of visit_lab_results."""
+    columns = list(sql_visits.PORTAL_RESULTS.columns)
+    for user in _users(families):
+        for patient in (families["hung"], families["child"], families["stranger"]):
+            visits = list(HisVisit.objects.filter(patient=patient))
+            orm = selectors.visit_lab_results(user=user, patient=patient, visits=visits)
+            sql = selectors.portal_visit_lab_result_rows(
+                user=user, patient=patient, visit_ids=[v.pk for v in visits], per_visit=None
+            )
+            assert sql == list(orm.values(*columns)), (user, patient)
+
+
+def test_the_patient_links_equal_the_orm(families: dict[str, Any]) -> None:
+    """The visits pages' links (his.selectors.patient_links_sql) are links_for's, with what the printed summary
+    reads of them."""
+    HisLink.objects.filter(patient=families["hung"]).update(his_code="MA-BN-1")
+    seen_any = False
+    for user in _users(families):
+        for patient in (families["hung"], families["child"], families["stranger"]):
+            orm = list(selectors.links_for(user=user, patient=patient))
+            sql = selectors.patient_links_sql(user=user, patient=patient)
+            bare = selectors.patient_links_sql(user=user, patient=patient, related=False)
+
+            def seen(links: list[Any]) -> list[tuple[Any, ...]]:
+                return [(link.pk, link.facility.name, link.linked_code, link.patient_id) for link in links]
+
+            assert seen(sql) == seen(bare) == seen(orm), (user, patient)
+            seen_any = seen_any or bool(orm)
+    assert seen_any
+
+
+def test_the_link_overview_equals_the_orm(
+    families: dict[str, Any], django_assert_max_num_queries: Any
+) -> None:
+    """/lien-ket-ho-so's overview by constant SQL (his.selectors.link_overview_sql) gives link_overview's rows:
+    the same hospitals in the same order, the same active link, latest request and actions, with the values the
+    page reads; in three statements, however many links."""
+    ttyt = HisLink.objects.get(patient=families["hung"]).facility
+    # Another hospital of the province (listed before the TTYT: "Bệnh viện …" < "TTYT …").
+    other = Facility.objects.create(
+        kind="hospital",
+        code="BV-KHAC",
+        name="Bệnh viện Khác",
+        parent=ttyt.parent,
+        province_code=ttyt.province_code,
+    )
+    if other is not None:
+        # A waiting request at another hospital, and an active link made without a request there.
+        HisLinkRequest.objects.create(
+            patient=families["hung"],
+            facility=other,
+            identifier_type="bhyt",
+            identifier="X",
+            status="needs_review",
+        )
+        HisLink.objects.create(
+            patient=families["child"], facility=other, his_patient_id="BN-O", linked_at=timezone.now()
+        )
+    states = set()
+    for user in _users(families):
+        for patient in (families["hung"], families["child"], families["stranger"]):
+            orm = selectors.link_overview(user=user, patient=patient)
+            with django_assert_max_num_queries(4):
+                sql = selectors.link_overview_sql(user=user, patient=patient)
+
+            def seen(rows: list[Any]) -> list[tuple[Any, ...]]:
+                return [
+                    (
+                        row.facility.pk,
+                        row.facility.name,
+                        row.facility.public_id,
+                        row.state,
+                        row.can_request,
+                        row.actions,
+                        row.link
+                        and (row.link.pk, row.link.linked_at, row.link.linked_code, row.link.public_id),
+                        row.link and (row.link.his_full_name, row.link.his_date_of_birth),
+                        row.request
+                        and (
+                            row.request.pk,
+                            row.request.created_at,
+                            row.request.get_identifier_type_display(),
+                        ),
+                        row.request and (row.request.identifier, row.request.decided_at, row.request.reason),
+                        row.request and row.request.public_id,
+                    )
+                    for row in rows
+                ]
+
+            assert seen(sql) == seen(orm), (user, patient)
+            states |= {(row.state, row.actions) for row in orm}
+    assert {("linked", ("unlink",)), ("waiting", ())} <= states
+
+
 def test_link_requests_answer_as_the_serializer(
     families: dict[str, Any], client_api: Any, as_user: Any
 ) -> None:
@@ -345,4 +503,6 @@ def test_decimals_answer_as_drf(text: str) -> None:
 
     drf = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
     assert _decimal(Decimal(text)) == drf.to_representation(Decimal(text))
+    # As text (his.sql.visits reads a range as MariaDB's text of the DECIMAL(14, 4)): the same answer.
+    assert _decimal(text) == drf.to_representation(Decimal(text))
     assert _decimal(None) is None

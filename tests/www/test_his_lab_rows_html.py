@@ -1,4 +1,4 @@
-"""The lab rows the portal builds in Python (issue 11: www/his_views.LabRow.table_row, item_card, item_nested)
+"""The lab rows the portal builds in Python (issue 11: www/his_rows.LabRow.table_row, item_card, item_nested)
 write the HTML the per-row templates they replace wrote, in both languages, for every kind of row."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from django.utils import translation
 from health_f0.facilities.models import Facility
 from health_f0.his.models import HisLabReport, HisLabResult, HisVisit
 from health_f0.patients.models import Patient
-from health_f0.www.his_views import lab_row
+from health_f0.www.his_rows import lab_row
 
 pytestmark = pytest.mark.django_db
 

@@ -211,10 +211,13 @@ _DECIMAL_AS_IS = getattr(_DECIMAL, "coerce_to_string", api_settings.COERCE_DECIM
 
 def _decimal(value: Any) -> Any:
     """DecimalField(max_digits=14, decimal_places=4)'s answer: a value read from a DECIMAL(14, 4) column has
-    four decimal places already (quantizing changes nothing), so it is written as it is; anything else goes
+    four decimal places already (quantizing changes nothing), so it is written as it is, and so is the column's
+    text (his.sql.visits reads a result's range as MariaDB's fixed-point text, '3.5000'); anything else goes
     through DRF's field."""
     if value is None:
         return None
+    if _DECIMAL_AS_IS and type(value) is str and len(value) > 4 and value[-5] == "." and "e" not in value:
+        return value
     if _DECIMAL_AS_IS and type(value) is Decimal:
         # Four digits after the point in the fixed-point text is an exponent of -4 (Decimal writes as many as
         # the exponent says): cheaper than `value.as_tuple()`, which builds a tuple of every digit.
@@ -254,34 +257,72 @@ def _report_ref(row: dict[str, Any], iso: Callable[[Any], Any] = iso_datetime) -
     }
 
 
+def stored_times(iso: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`iso` (a page's api.fast.datetimes()) of a time as his.sql.visits reads it: MariaDB's text of a
+    DATETIME(6) in UTC, each distinct text parsed and formatted once for the page (a visit's results share
+    their time); a datetime (a `.values()` row) or None as `iso` answers it."""
+    from datetime import datetime
+
+    from django.db import connections, router
+
+    from health_f0.his.models import HisLabResult
+
+    zone = connections[router.db_for_read(HisLabResult)].timezone
+    seen: dict[Any, Any] = {}
+
+    def answer(value: Any) -> Any:
+        if type(value) is not str:
+            return iso(value)
+        text = seen.get(value)
+        if text is None:
+            text = seen[value] = iso(datetime.fromisoformat(value).replace(tzinfo=zone))
+        return text
+
+    return answer
+
+
 def visit_lab_result_row(
     row: dict[str, Any],
     labels: dict[str, str],
     iso: Callable[[Any], Any] = iso_datetime,
     reports: dict[int, Any] | None = None,
+    observed: Callable[[Any], Any] | None = None,
 ) -> dict[str, Any]:
-    """VisitLabResultSerializer's answer from a `.values(*VISIT_LAB_RESULT_COLUMNS)` row (`iso`: a page's
-    api.fast.datetimes(); `reports`: the page's report references by id, built once per report)."""
+    """VisitLabResultSerializer's answer from a `.values(*VISIT_LAB_RESULT_COLUMNS)` row or his.sql.visits' row
+    (its time and range as text) (`iso`: a page's api.fast.datetimes(); `reports`: the page's report references
+    by id, built once per report; `observed`: the page's stored_times(iso))."""
     flag = row["flag"]
     report_id = row["report_id"]
-    if reports is None or report_id is None:
-        report = _report_ref(row, iso)
+    observed = observed or stored_times(iso)
+    if report_id is None:
+        report = None
+    elif reports is None:
+        report = _report_ref(row, observed)
     else:
         report = reports.get(report_id)
         if report is None:
-            report = reports[report_id] = _report_ref(row, iso)
+            report = reports[report_id] = _report_ref(row, observed)
+    # A public id as MariaDB's text and a range as the DECIMAL(14, 4)'s text (his.sql.visits) are their own
+    # answers (api.fast.uuid_text, _decimal); a `.values()` row's UUID and Decimals go through them.
+    public_id, low, high = row["public_id"], row["reference_low"], row["reference_high"]
+    if type(public_id) is not str or len(public_id) != 36:
+        public_id = uuid_text(public_id)
+    if low is not None and (type(low) is not str or not _DECIMAL_AS_IS):
+        low = _decimal(low)
+    if high is not None and (type(high) is not str or not _DECIMAL_AS_IS):
+        high = _decimal(high)
     return {
-        "id": uuid_text(row["public_id"]),
+        "id": public_id,
         "code": row["code"],
         "name": row["name"],
         "value": row["value"],
         "unit": row["unit"],
-        "reference_low": _decimal(row["reference_low"]),
-        "reference_high": _decimal(row["reference_high"]),
+        "reference_low": low,
+        "reference_high": high,
         "reference_text": row["reference_text"],
         "flag": flag,
         "flag_label": labels.get(flag, flag),
-        "observed_at": iso(row["observed_at"]),
+        "observed_at": observed(row["observed_at"]),
         "report": report,
     }
 
@@ -326,6 +367,7 @@ def visit_rows(
     """HisVisitSerializer's answer (HisVisitV2Serializer's with `totals`) from `.values(*VISIT_COLUMNS)` rows
     and each visit's lab result rows (VISIT_LAB_RESULT_COLUMNS) by visit id."""
     labels, iso = _flag_labels(), datetimes()
+    observed = stored_times(iso)
     reports: dict[int, Any] = {}
     out = []
     for row in rows:
@@ -342,7 +384,7 @@ def visit_rows(
             "icd10": row["icd10"],
             "source": row["source"],
             "lab_results": [
-                visit_lab_result_row(r, labels, iso, reports) for r in results.get(row["id"], ())
+                visit_lab_result_row(r, labels, iso, reports, observed) for r in results.get(row["id"], ())
             ],
         }
         if totals is not None:

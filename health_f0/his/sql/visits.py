@@ -81,16 +81,37 @@ def visits(scope: tuple[str, list[Any]], patient_id: int | None = None) -> SqlLi
     return VISITS.rows(_VISITS_FROM, where, params, model=HisVisit, ordering=VISIT_ORDER)
 
 
-# The columns of api.apis.his.VISIT_LAB_RESULT_COLUMNS, named as `.values()` names them.
+def _as_text(alias: str, model: Any, name: str) -> Col:
+    """A column read as MariaDB's text of its value (CAST AS CHAR), without the driver's or the field's
+    converters: a DATETIME(6) as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC), a DECIMAL(14, 4) as its fixed-point text
+    ('3.5000', what the API answers). A heavy page of visits holds 1,000 results whose times repeat per visit and
+    whose ranges repeat per test: the API's row builder (api.apis.his.visit_lab_result_row) writes each distinct
+    text once instead of parsing and formatting 1,000 datetimes and 2,000 decimals (issue 11)."""
+    column = text_column(alias, model, name)
+    return Col(f"CAST({column.sql} AS CHAR)", column.field)
+
+
+# The columns of api.apis.his.VISIT_LAB_RESULT_COLUMNS, named as `.values()` names them (the result's time and
+# reference range, and its report's time, as text: _as_text).
 def _result_columns(alias: str, report: str) -> dict[str, Col]:
     own = (
         *("id", "visit_id", "public_id", "code", "name", "value", "unit", "reference_low", "reference_high"),
         *("reference_text", "flag", "observed_at", "report_id"),
     )
+    as_text = {
+        name: _as_text(alias, HisLabResult, name)
+        for name in ("reference_low", "reference_high", "observed_at")
+    }
     return {
-        **_text_ids(columns_of(alias, HisLabResult, own), alias, HisLabResult),
+        **_text_ids({**columns_of(alias, HisLabResult, own), **as_text}, alias, HisLabResult),
         **_text_ids(
-            columns_of(report, HisLabReport, REPORT_REF, prefix="report__"), report, HisLabReport, "report__"
+            {
+                **columns_of(report, HisLabReport, REPORT_REF, prefix="report__"),
+                "report__issued_at": _as_text(report, HisLabReport, "issued_at"),
+            },
+            report,
+            HisLabReport,
+            "report__",
         ),
     }
 
@@ -163,22 +184,68 @@ def portal_lab_results_of(
     scope: tuple[str, list[Any]],
     *,
     patient_id: int,
-    per_visit: int,
+    per_visit: int | None,
     withdrawn: tuple[str, ...],
 ) -> list[dict[str, Any]]:
-    """The first `per_visit` lab results (by name, then id) of each of these visits of one patient that `scope`
-    keeps (access.his_records_sql on r.patient_id, r.facility_id) and whose report is not `withdrawn`, with
-    PORTAL_RESULTS' columns; by visit, then name (his.selectors.visit_lab_results with `per_visit`)."""
+    """The first `per_visit` lab results (by name, then id; every one with None) of each of these visits of one
+    patient that `scope` keeps (access.his_records_sql on r.patient_id, r.facility_id) and whose report is not
+    `withdrawn`, with PORTAL_RESULTS' columns; by visit, then name (his.selectors.visit_lab_results)."""
     if not visit_ids:
         return []
     scope_sql, scope_params = scope
     inner = ", ".join(f"r.{_R(name).column} AS {name}" for name in _PORTAL_RESULT_FIELDS)
+    where = (
+        f"r.visit_id IN ({_marks(visit_ids)}) AND r.patient_id = %s AND {scope_sql} "
+        f"AND {_SHOWN.format(_marks(list(withdrawn)))}"
+    )
+    params = [*visit_ids, patient_id, *scope_params, *withdrawn]
+    if per_visit is None:
+        # Every result (the printed summary): no numbering.
+        from_ = f"(SELECT {inner} FROM {_RESULTS_FROM} WHERE {where}) x"  # noqa: S608
+        return PORTAL_RESULTS.rows(from_, "1 = 1", params, model=HisLabResult).fetch(
+            ordering=_RESULT_ORDER, limit=_ALL
+        )
     from_ = (
         f"(SELECT {inner}, "  # noqa: S608
         "ROW_NUMBER() OVER (PARTITION BY r.visit_id ORDER BY r.name, r.id) AS position "
-        f"FROM {_RESULTS_FROM} WHERE r.visit_id IN ({_marks(visit_ids)}) AND r.patient_id = %s AND {scope_sql} "
-        f"AND {_SHOWN.format(_marks(list(withdrawn)))}) x"
+        f"FROM {_RESULTS_FROM} WHERE {where}) x"
     )
-    params = [*visit_ids, patient_id, *scope_params, *withdrawn, per_visit]
-    rows = PORTAL_RESULTS.rows(from_, "x.position <= %s", params, model=HisLabResult)
+    rows = PORTAL_RESULTS.rows(from_, "x.position <= %s", [*params, per_visit], model=HisLabResult)
     return rows.fetch(ordering=_RESULT_ORDER, limit=len(visit_ids) * per_visit)
+
+
+# What the portal's visits pages (/ho-so-kham, /ho-so-kham/in) show of a visit: its times, department,
+# diagnosis and bill, and its facility's name and path (payments.selectors.gateways_offered reads the path: which
+# gateways the facility, or one above it, offers). The public id is a UUID, as the ORM gives it (the bill's
+# "Thanh toán" link).
+PORTAL_VISITS = SqlColumns(
+    {
+        **columns_of(
+            "v",
+            HisVisit,
+            (
+                *("id", "public_id", "department_code", "department_name", "admitted_at", "discharged_at"),
+                *("diagnosis_text", "icd10", "bill_total", "bill_insurance", "bill_patient", "facility_id"),
+            ),
+        ),
+        **columns_of("f", Facility, ("name", "path"), prefix="facility__"),
+        "admitted_sort": Col(f"COALESCE(v.admitted_at, {_NO_TIME})", _V("admitted_at")),
+    }
+)
+_PORTAL_VISITS_FROM = (
+    f"{HisVisit._meta.db_table} v INNER JOIN {Facility._meta.db_table} f ON f.id = v.facility_id"
+)
+# Which of a patient's visits: those with a time (a keyset page in (-admitted_at, -id): an index range of
+# (patient, admitted_at)), those without one (after the last page, newest import first), or all of them.
+_TIMED = {True: " AND v.admitted_at IS NOT NULL", False: " AND v.admitted_at IS NULL", None: ""}
+
+
+def portal_visits(scope: tuple[str, list[Any]], *, patient_id: int, timed: bool | None) -> SqlList:
+    """One patient's visits that `scope` keeps (access.his_records_sql on v.patient_id, v.facility_id) with
+    PORTAL_VISITS' columns: those with an admission time (`timed` True), those without (False) or all (None),
+    in VISIT_ORDER (newest admission first, visits without a time last)."""
+    where, params = scope
+    where = f"v.patient_id = %s AND {where}{_TIMED[timed]}"
+    return PORTAL_VISITS.rows(
+        _PORTAL_VISITS_FROM, where, [patient_id, *params], model=HisVisit, ordering=VISIT_ORDER
+    )

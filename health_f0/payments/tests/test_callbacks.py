@@ -298,3 +298,86 @@ def test_the_gateways_offered_are_read_once_and_follow_an_account_change(
     ttyt_vnpay.delete()
     GatewayAccount.objects.create(facility=clinic, gateway="vnpay", merchant_code="HF0PK1", is_active=True)
     assert selectors.gateways_offered(clinic) == ["vnpay"]
+
+
+def test_a_visit_card_from_the_sql_rows_is_the_orm_visits_card(
+    ttyt_vnpay: GatewayAccount, visit: Any, patient: Any, demo: Any
+) -> None:
+    """/ho-so-kham and its printed summary draw a visit's card and bill from his.sql.visits' rows
+    (www.his_rows.PortalVisit, payments.selectors.visit_bills on them): the same HTML as from the HisVisit it
+    replaced, for a bill due with a gateway offered, a paid one, one at a facility without a gateway, none, and
+    a visit without a time."""
+    from datetime import timedelta
+
+    from django.template import engines
+    from django.utils import timezone
+
+    from health_f0.his import selectors as his_selectors
+    from health_f0.his.models import HisLink, HisVisit
+    from health_f0.payments import selectors
+    from health_f0.payments.models import Payment
+    from health_f0.www.his_rows import VisitRow, portal_visits
+
+    HisLink.objects.create(
+        patient=patient, facility=visit.facility, his_patient_id="BN1", linked_at=visit.admitted_at
+    )
+    # A hospital outside TTYT-HD's tree: no gateway offered there.
+    ttyt = visit.facility
+    clinic = Facility.objects.create(
+        kind="hospital",
+        code="BV-KHAC",
+        name="Bệnh viện Khác",
+        parent=ttyt.parent,
+        province_code=ttyt.province_code,
+    )
+    assert clinic is not None and not selectors.gateways_offered(clinic)
+    HisLink.objects.create(
+        patient=patient, facility=clinic, his_patient_id="BN2", linked_at=visit.admitted_at
+    )
+    paid = HisVisit.objects.create(
+        patient=patient,
+        facility=visit.facility,
+        source="xml",
+        external_id="LK-PAID",
+        admitted_at=visit.admitted_at,
+        discharged_at=visit.admitted_at + timedelta(days=3),
+        bill_patient=40_000,
+        department_code="K01",
+        diagnosis_text="Viêm họng",
+        icd10="J02",
+    )
+    Payment.objects.create(
+        facility=paid.facility,
+        patient=patient,
+        visit=paid,
+        purpose="visit_bill",
+        gateway="vnpay",
+        amount=40_000,
+        status="paid",
+        paid_at=timezone.now(),
+        expires_at=timezone.now(),
+    )
+    HisVisit.objects.create(
+        patient=patient, facility=clinic, source="xml", external_id="LK-NOGW", bill_patient=10_000
+    )
+    HisVisit.objects.create(patient=patient, facility=visit.facility, source="xml", external_id="LK-NOBILL")
+    user = patient.account
+    orm_visits = list(his_selectors.visits_for(user=user, patient=patient))
+    rows = his_selectors.portal_visit_rows(
+        scope=his_selectors.RecordScope.of(user), patient=patient, timed=None
+    )
+    sql_visits = portal_visits(rows.fetch(ordering=rows.ordering, limit=100))
+    assert [v.pk for v in sql_visits] == [v.pk for v in orm_visits] and len(orm_visits) == 4
+    orm_bills, sql_bills = selectors.visit_bills(orm_visits), selectors.visit_bills(sql_visits)
+    assert orm_bills == sql_bills and len(sql_bills) == 3
+    template = engines["jinja2"].from_string('{% include "www/his_visit.html" %}')
+    for orm_visit, sql_visit in zip(orm_visits, sql_visits, strict=True):
+        orm_html = template.render(
+            {"row": VisitRow(visit=orm_visit, results=[], bill=orm_bills.get(orm_visit.pk))}
+        )
+        sql_html = template.render(
+            {"row": VisitRow(visit=sql_visit, results=[], bill=sql_bills.get(sql_visit.pk))}
+        )
+        assert sql_html == orm_html, orm_visit.external_id
+        if orm_visit.pk == visit.pk:
+            assert "Thanh toán" in sql_html and "96.000 đ" in sql_html
