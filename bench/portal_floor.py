@@ -121,6 +121,7 @@ def main() -> None:
     parser.add_argument("--lang", default="vi")
     parser.add_argument("--layers", action="store_true")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--render", action="store_true", help="print the CPU of the portal's render() calls")
     args = parser.parse_args()
     setup()
     from django.conf import settings
@@ -130,6 +131,20 @@ def main() -> None:
     if args.layers:
         add_markers(count)
     add_views()
+    rendered = [0.0]
+    if args.render:
+        from health_f0.www import views
+
+        plain_render = views.render
+
+        def timed_render(*a: Any, **k: Any) -> Any:
+            t0 = time.process_time()
+            try:
+                return plain_render(*a, **k)
+            finally:
+                rendered[0] += time.process_time() - t0
+
+        views.render = timed_render
     from django.core.handlers.wsgi import WSGIHandler
 
     handler = WSGIHandler()
@@ -184,6 +199,7 @@ def main() -> None:
         profiler = cProfile.Profile(time.process_time) if args.profile else None
         if profiler:
             profiler.enable()
+        rendered[0] = 0.0
         cpu0 = time.process_time()
         for i in range(args.requests):
             get(page, i)
@@ -196,6 +212,8 @@ def main() -> None:
                 int(os.environ.get("PROFILE_TOP", "40"))
             )
         print(f"{page}: {cpu * 1000 / args.requests:.3f} ms CPU, {calls:.0f} Python calls, {len(body)} bytes")
+        if args.render:
+            print(f"    {rendered[0] * 1000 / args.requests:7.3f} ms  render()")
         if args.layers:
             n = args.requests
             for i, name in enumerate(middleware):

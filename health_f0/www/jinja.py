@@ -32,8 +32,13 @@ from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import dateformat, timezone
 from django.utils.html import format_html
 from django.utils.translation import get_language, gettext, pgettext
-from jinja2 import Environment
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup, escape
+
+from health_f0.facilities.portal import SiteInfo
 
 # reverse(name) of a URL name without arguments, by (name, script prefix, the request's urlconf, ROOT_URLCONF):
 # about 30 µs a call, and a portal page asks for 6–15 of them (the header's and footer's links among them).
@@ -156,6 +161,108 @@ def context(request: HttpRequest) -> dict[str, Any]:
     return {"user": user, "LANG": language, "_": found, "gettext": found, "csrf_input": CsrfInput(request)}
 
 
+# --- The layout's chrome: the head, header and footer (layout.html) -------------------------------------------
+#
+# They depend on the page's language, the site (facilities.portal.site_info), whether someone is signed in, and
+# in the header on the request's CSRF field and full path. Each is drawn once per (language, site, signed in)
+# with a slot for those two, and the slots are filled per page: the same HTML as `{% include %}` drew, for
+# about a tenth of its cost (tests/www/test_portal_chrome.py compares both). The partials read nothing else
+# (see the comment at the top of _header.html); a page without the site in its context draws them in full.
+CSRF_SLOT = "\x00csrf\x00"
+PATH_SLOT = "\x00path\x00"
+_SLOTS = (CSRF_SLOT, PATH_SLOT)
+_CHROME_LIMIT = 64  # keys: languages x signed in x partials x the site's versions seen by this process
+
+
+class _SlotRequest:
+    """The request as the chrome reads it: its full path, as a slot."""
+
+    __slots__ = ()
+
+    def get_full_path(self) -> str:
+        return PATH_SLOT
+
+
+class _SignedIn:
+    __slots__ = ("is_authenticated",)
+
+    def __init__(self, is_authenticated: bool) -> None:
+        self.is_authenticated = is_authenticated
+
+
+_chrome: dict[tuple[Any, ...], tuple[str, ...]] = {}
+
+
+@receiver(setting_changed, dispatch_uid="health_f0.www.jinja.chrome")
+def _forget_chrome(**kwargs: Any) -> None:
+    """The portal's title, languages, static files or URLs may have changed (tests)."""
+    _chrome.clear()
+
+
+def _chrome_parts(context: Context, name: str, key: tuple[Any, ...]) -> tuple[str, ...]:
+    parts = _chrome.get(key)
+    if parts is None:
+        language = context.get("LANG")
+        found = translator(language)
+        values = {
+            "LANG": language,
+            "_": found,
+            "gettext": found,
+            "site": context.get("site"),
+            "site_hotline": context.get("site_hotline"),
+            "user": _SignedIn(key[-1]),
+            "csrf_input": Markup(CSRF_SLOT),  # noqa: S704 - a slot, filled with the page's CSRF field
+            "request": _SlotRequest(),
+        }
+        html = context.environment.get_template(name).render(values)
+        pieces: list[str] = [html]
+        for slot in _SLOTS:
+            pieces = [p for piece in pieces for p in _split_keep(piece, slot)]
+        parts = tuple(pieces)
+        if len(_chrome) >= _CHROME_LIMIT:
+            _chrome.clear()
+        _chrome[key] = parts
+    return parts
+
+
+def _split_keep(text: str, slot: str) -> list[str]:
+    if text in _SLOTS:
+        return [text]
+    pieces = text.split(slot)
+    out = [pieces[0]]
+    for piece in pieces[1:]:
+        out += [slot, piece]
+    return out
+
+
+@pass_context
+def chrome(context: Context, name: str) -> Markup:
+    """`{{ chrome("www/_header.html") }}`: what `{% include "www/_header.html" %}` draws on this page."""
+    site = context.get("site")
+    user = context.get("user")
+    if not isinstance(site, SiteInfo) or user is None:
+        return Markup(context.environment.get_template(name).render(context.get_all()))  # noqa: S704
+    key = (
+        name,
+        context.environment.get_template(name),  # a template changed on disk (DEBUG) is another template
+        context.get("LANG"),
+        site,
+        context.get("site_hotline"),
+        get_script_prefix(),
+        get_urlconf(),
+        bool(user.is_authenticated),
+    )
+    out = []
+    for part in _chrome_parts(context, name, key):
+        if part == CSRF_SLOT:
+            out.append(context["csrf_input"].__html__())
+        elif part == PATH_SLOT:
+            out.append(escape(context["request"].get_full_path()))
+        else:
+            out.append(part)
+    return Markup("".join(out))  # noqa: S704 - drawn by the template, the path escaped
+
+
 def environment(**options: Any) -> Environment:
     # Django's backend turns autoescaping on already; it is not an option here.
     options.pop("autoescape", None)
@@ -166,6 +273,7 @@ def environment(**options: Any) -> Environment:
         pgettext=pgettext,
         url=url,
         django_partial=django_partial,
+        chrome=chrome,
         static=static,
         LANGUAGES=settings.LANGUAGES,
     )
