@@ -108,7 +108,9 @@ def session_cookies(limit: int) -> list[str]:
         client.force_login(user)
         client.get("/_floor-chrome")  # a browser holds the CSRF cookie of its first page
         cookies.append(
-            "; ".join(f"{name}={client.cookies[name].value}" for name in (settings.SESSION_COOKIE_NAME, "csrftoken"))
+            "; ".join(
+                f"{name}={client.cookies[name].value}" for name in (settings.SESSION_COOKIE_NAME, "csrftoken")
+            )
         )
     return cookies
 

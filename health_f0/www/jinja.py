@@ -24,6 +24,8 @@ from datetime import date, datetime, time
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.template import engines
@@ -32,8 +34,6 @@ from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import dateformat, timezone
 from django.utils.html import format_html
 from django.utils.translation import get_language, gettext, pgettext
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
