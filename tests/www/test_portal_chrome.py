@@ -135,3 +135,29 @@ def test_the_masks_characters_are_drawn_evenly() -> None:
     counts = Counter(jinja._random_csrf_chars(62 * 200))
     assert set(counts) <= set(jinja.CSRF_ALLOWED_CHARS) and len(counts) == 62
     assert min(counts.values()) > 120 and max(counts.values()) < 290
+
+
+ID_LINKS = [
+    "www:appointment",
+    "www:certificate_download",
+    "www:his_unlink",
+    "www:his_link_form",
+    "payments:pay_visit",
+]
+
+
+def test_a_rows_link_is_the_reversed_url() -> None:
+    """url(name, a UUID) in a page is reverse(name, args=[it]) for every link of a row the portal draws."""
+    import uuid
+
+    from django.urls import reverse
+
+    request = RequestFactory().get("/")
+    request.user = AnonymousUser()
+    page_url = jinja.context(request)["url"]
+    for name in ID_LINKS:
+        for _ in range(20):
+            public_id = uuid.uuid4()
+            assert page_url(name, public_id) == reverse(name, args=[public_id])
+        assert page_url(name, str(public_id)) == reverse(name, args=[public_id])
+    assert page_url("www:me") == reverse("www:me")
