@@ -152,15 +152,21 @@ def series_chart(
         return value <= threshold if alert_when_below else value >= threshold
 
     zone = timezone.get_current_timezone()  # timezone.localtime's, looked up once for every point
-    points = [
-        Point(
-            x=_f(x_of(r.at)),
-            y=_f(y_of(r.value)),
-            text=f"{r.at.astimezone(zone):%d/%m %H:%M}: {decimal_text(r.value, decimals)}{unit}",
-            alert=alerting(r.value),
+    # A reading's height, text and alert by its value: a chart's hundred readings take a dozen values.
+    by_value: dict[Decimal, tuple[str, str, bool]] = {}
+    points = []
+    for r in readings:
+        shown = by_value.get(r.value)
+        if shown is None:
+            shown = by_value[r.value] = (
+                _f(y_of(r.value)),
+                f"{decimal_text(r.value, decimals)}{unit}",
+                alerting(r.value),
+            )
+        y, text, alert = shown
+        points.append(
+            Point(x=_f(x_of(r.at)), y=y, text=f"{r.at.astimezone(zone):%d/%m %H:%M}: {text}", alert=alert)
         )
-        for r in readings
-    ]
     y_ticks = []
     tick = low
     while tick <= high:
