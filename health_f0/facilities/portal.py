@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.http import HttpRequest
 from django.utils.translation import gettext
 
 from health_f0.core.safe_cache import cached
@@ -59,10 +60,26 @@ class SiteInfo:
         return gettext("Cổng sức khoẻ")
 
 
-def site_info() -> SiteInfo:
+SITE_INFO_KEY = "facilities:site_info"
+_REQUEST_ATTRIBUTE = "_hf0_site_info"
+
+
+def site_info(request: HttpRequest | None = None) -> SiteInfo:
     """The single active Department of Health, if the install serves one province (cached 5 minutes; read
-    from the database while the cache is away, so every page still answers)."""
-    return cached("facilities:site_info", _site_info, timeout=300)
+    from the database while the cache is away, so every page still answers). With the request, the copy
+    the consent check read from the cache in its own round trip (privacy.middleware), when it found one."""
+    if request is not None:
+        found = request.__dict__.get(_REQUEST_ATTRIBUTE)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+    return cached(SITE_INFO_KEY, _site_info, timeout=300)
+
+
+def keep_for_request(request: HttpRequest, found: object) -> None:
+    """Keep the cached copy of site_info that a middleware read with its own keys (None: it found none, and
+    site_info reads the cache itself)."""
+    if isinstance(found, SiteInfo):
+        request.__dict__[_REQUEST_ATTRIBUTE] = found
 
 
 def _site_info() -> SiteInfo:

@@ -1,6 +1,8 @@
 """Asks a patient account to agree to the personal-data policy in force before any other portal page, after
 a new version takes effect or after it withdrew its consent (the API answers 403 `consent_required` instead:
-api.permissions.HasOwnPassword). The answer is cached per account and version, so a page costs no query."""
+api.permissions.HasOwnPassword). The answer is cached per account and version, so a page costs no query. The
+portal's name (facilities.portal.site_info) is read from the cache in the same round trip and kept for the
+page's view."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from health_f0.privacy.selectors import consent_required_version
+from health_f0.facilities import portal
+from health_f0.privacy.selectors import consent_check
 
 # Reachable without agreeing: the policy and the consent page themselves, the data-subject rights pages
 # (access, export, withdrawal and deletion never depend on consent), logging in and out, the password, the
@@ -42,7 +45,10 @@ class ConsentRequiredMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(CONSENT_FREE_PREFIXES):
             user = getattr(request, "user", None)
-            if user is not None and user.is_authenticated and consent_required_version(user) is not None:
-                target = reverse("www:privacy_consent")
-                return redirect(f"{target}?{urlencode({'next': request.get_full_path()})}")
+            if user is not None and user.is_authenticated:
+                version, found = consent_check(user, also=(portal.SITE_INFO_KEY,))
+                portal.keep_for_request(request, found.get(portal.SITE_INFO_KEY))
+                if version is not None:
+                    target = reverse("www:privacy_consent")
+                    return redirect(f"{target}?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)

@@ -110,20 +110,28 @@ def _cache_get_many(keys: list[str]) -> dict[str, Any]:
 def consent_required_version(user: Any) -> str | None:
     """The version a patient account must agree to before going on, or None (agreed, staff, anonymous).
     Costs no query once answered for this account and version."""
+    return consent_check(user)[0]
+
+
+def consent_check(user: Any, *, also: tuple[str, ...] = ()) -> tuple[str | None, dict[str, Any]]:
+    """`consent_required_version`, and the cached values of the keys `also` read in the same round trip (a
+    key absent from the answer: not in the cache, or the cache away; nothing is read for an anonymous user).
+    The portal's pages read the site's name this way (privacy.middleware)."""
     if not getattr(user, "is_authenticated", False):
-        return None
+        return None, {}
     key = _consent_key(user.pk)
     # The policy in force and this account's cached answer in one round trip: this runs on every patient
     # request (the declaration POST of the morning peak among them).
-    hits = _cache_get_many([POLICY_CACHE_KEY, key])
+    hits = _cache_get_many([POLICY_CACHE_KEY, key, *also])
     policy = hits.get(POLICY_CACHE_KEY)
     current = policy.version if isinstance(policy, PolicyInfo) else policy_current().version
+    others = {name: hits[name] for name in also if name in hits}
     if hits.get(key) == current:
-        return None
+        return None, others
     if access.is_staff_member(user) or agreed_version(user) == current:
         cache_set(key, current, CONSENT_CACHE_SECONDS)
-        return None
-    return current
+        return None, others
+    return current, others
 
 
 class ConsentRequired(DomainError):

@@ -57,6 +57,7 @@ from health_f0.core.phone import display_phone, mask_phone, normalize_mobile
 from health_f0.core.request_context import client_ip
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
+from health_f0.monitoring.sql import patients as patients_sql
 from health_f0.patients.otp import otp_consume, otp_request, otp_verify
 from health_f0.www import selectors
 from health_f0.www.appointment_forms import AccountBookingForm, CancelForm, GuestBookingForm, OtpForm
@@ -412,6 +413,16 @@ def _render_steps(
 
 def _own_patients(request: HttpRequest) -> list[Any]:
     return list(access.own_patients_for(request.user).order_by("full_name", "id"))
+
+
+def _acts_for_several(request: HttpRequest) -> bool:
+    """Whether the account acts for more than one patient (`_own_patients`): for a patient account, its own
+    record and its family's by the same rule in one constant statement (monitoring.sql.patients, tested
+    equal to the ORM's), the one /ca-nhan's patient switch reads."""
+    patients = patients_sql.account_patients(request.user)
+    if patients is None:  # not a patient account (staff are sent to the desk before this)
+        patients = _own_patients(request)
+    return len(patients) > 1
 
 
 @never_cache
@@ -904,13 +915,19 @@ def appointment_list(request: HttpRequest) -> HttpResponse:
     )
     past_bookings = booking_instances(past.items)
     shown = upcoming[:UPCOMING_LIMIT] + past_bookings
-    family = len({a.patient_id for a in shown}) > 1 or len(_own_patients(request)) > 1
+    family = len({a.patient_id for a in shown}) > 1 or _acts_for_several(request)
+
+    zone = timezone.get_current_timezone()  # the `date` filter's, looked up once
 
     def item(a: Appointment) -> dict[str, Any]:
         declined = a.status == Status.CANCELLED and a.cancel_source == CancelSource.DECLINED
+        start = a.slot_start.astimezone(zone)
         return {
             "appointment": a,
             "start": _local(a.slot_start),
+            # As the `date` filter showed them ("d/m/Y", "H:i"), formatted once here.
+            "day": f"{start:%d/%m/%Y}",
+            "time": f"{start:%H:%M}",
             "status_label": _("Không được xác nhận") if declined else STATUS_LABELS.get(a.status, ""),
             "badge": STATUS_BADGES.get(a.status, "badge-muted"),
             # Only a re-exam not acknowledged yet is asked about (the others skip the workflow's checks).

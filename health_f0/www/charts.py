@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from markupsafe import Markup, escape
 
 from health_f0.monitoring.selectors import decimal_text
 from health_f0.www.selectors import ChartReading
@@ -47,6 +48,19 @@ def table_rows(readings: Sequence[ChartReading]) -> list[TableRow]:
         )
         for r in readings
     ]
+
+
+def table_markup(rows: Sequence[TableRow]) -> Markup:
+    """The table's body rows, as history.html's loop drew them (three values a row, each escaped there one
+    by one: issue 11)."""
+    return Markup(  # noqa: S704 - every value is escaped
+        "".join(
+            f'<tr><th scope="row">{escape(r.when)}</th>'
+            f"<td>{'—' if r.spo2 is None else f'{escape(r.spo2)}%'}</td>"
+            f"<td>{'—' if r.temperature is None else f'{escape(r.temperature)} °C'}</td></tr>"
+            for r in rows
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -90,6 +104,18 @@ class Chart:
     @property
     def empty(self) -> bool:
         return not self.points
+
+    @property
+    def circles(self) -> Markup:
+        """The points' markup, as _chart.html's loop drew it: a few hundred strings that are digits by
+        construction were escaped one by one there (issue 11); the point's text is escaped here."""
+        return Markup(  # noqa: S704 - coordinates are digits (_f), the text is escaped
+            "".join(
+                f'<circle class="pt{" pt-alert" if p.alert else ""}" cx="{p.x}" cy="{p.y}" '
+                f'r="{5 if p.alert else 4}"><title>{escape(p.text)}</title></circle>\n    '
+                for p in self.points
+            )
+        )
 
 
 def _f(value: float) -> str:
@@ -139,15 +165,21 @@ def series_chart(
         return value <= threshold if alert_when_below else value >= threshold
 
     zone = timezone.get_current_timezone()  # timezone.localtime's, looked up once for every point
-    points = [
-        Point(
-            x=_f(x_of(r.at)),
-            y=_f(y_of(r.value)),
-            text=f"{r.at.astimezone(zone):%d/%m %H:%M}: {decimal_text(r.value, decimals)}{unit}",
-            alert=alerting(r.value),
+    # A reading's height, text and alert by its value: a chart's hundred readings take a dozen values.
+    by_value: dict[Decimal, tuple[str, str, bool]] = {}
+    points = []
+    for r in readings:
+        shown = by_value.get(r.value)
+        if shown is None:
+            shown = by_value[r.value] = (
+                _f(y_of(r.value)),
+                f"{decimal_text(r.value, decimals)}{unit}",
+                alerting(r.value),
+            )
+        y, text, alert = shown
+        points.append(
+            Point(x=_f(x_of(r.at)), y=y, text=f"{r.at.astimezone(zone):%d/%m %H:%M}: {text}", alert=alert)
         )
-        for r in readings
-    ]
     y_ticks = []
     tick = low
     while tick <= high:

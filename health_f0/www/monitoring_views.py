@@ -30,7 +30,7 @@ from health_f0.monitoring import selectors as monitoring
 from health_f0.monitoring.models import AlertLevel, Declaration, EpisodeStatus
 from health_f0.monitoring.services import active_questionnaire, declaration_submit, questions_for_patient
 from health_f0.www import selectors
-from health_f0.www.charts import Chart, Reading, series_chart, table_rows
+from health_f0.www.charts import Chart, Reading, series_chart, table_markup, table_rows
 from health_f0.www.forms import DeclarationForm
 from health_f0.www.paging import keyset_page
 from health_f0.www.plain_text import render_plain
@@ -193,7 +193,7 @@ def history(request: HttpRequest) -> HttpResponse:
             readings = selectors.chart_readings(episode=episode)
             context.update(
                 charts=_history_charts(episode, readings, newest=declarations[0].local_date),
-                chart_rows=table_rows(readings),
+                chart_rows=table_markup(table_rows(readings)),
                 chart_limited=len(readings) >= selectors.CHART_READINGS,
                 chart_limit=selectors.CHART_READINGS,
             )

@@ -42,7 +42,7 @@ FIELD_ORDER = list(RegistrationForm.base_fields)
 
 
 def _page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
-    site = selectors.site_info()
+    site = selectors.site_info(request)
     base = {
         "site": site,
         "site_hotline": selectors.display_hotline(site.hotline),

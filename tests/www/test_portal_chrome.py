@@ -1,0 +1,163 @@
+"""The layout's head, header and footer drawn once per language, site and signed-in state with slots for the
+page's CSRF field and path (health_f0/www/jinja.py, `chrome`): the same HTML as `{% include %}` draws."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import AnonymousUser, User
+from django.template import engines
+from django.test import RequestFactory
+from django.utils import translation
+
+from health_f0.facilities.portal import SiteInfo
+from health_f0.www import jinja
+
+PARTIALS = ("www/_head.html", "www/_header.html", "www/_footer.html")
+SITES = [
+    SiteInfo(authority="Sở Y tế thành phố Hải Phòng", hotline="0225 3842 123", province_code=31),
+    SiteInfo(authority="Sở Y tế", hotline="", province_code=None),
+    SiteInfo(authority='Sở <Y> tế & "A"', hotline="19009095", province_code=1),
+]
+PATHS = ["/ca-nhan", "/lich-su?trang=abc&x=<b>\"'", "/lich-hen?nguoi-benh=%3Cscript%3E", "/"]
+
+
+def both(name: str, path: str, *, site: Any, user: Any, language: str) -> tuple[str, str]:
+    """What `chrome(name)` and `{% include name %}` draw on one page (one CSRF field for both)."""
+    request = RequestFactory().get(path)
+    request.user = user
+    source = f'{{{{ chrome("{name}") }}}}\x01{{% include "{name}" %}}\x01{{{{ request.get_full_path() }}}}'
+    context = {"site": site, "site_hotline": site.hotline.replace(" ", "")}
+    with translation.override(language):
+        out = engines["jinja2"].from_string(source).render(context, request=request)
+    memo, plain, full_path = out.split("\x01")
+    if name == "www/_header.html":
+        assert f'name="next" value="{full_path}"' in memo
+    return memo, plain
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_the_chrome_is_what_include_draws(language: str, signed_in: bool) -> None:
+    user = User(username="bn1") if signed_in else AnonymousUser()
+    for site in SITES:
+        for path in PATHS:  # the second page of a key fills the slots of the first one's drawing
+            for name in PARTIALS:
+                memo, plain = both(name, path, site=site, user=user, language=language)
+                assert memo == plain, (name, path, site)
+    memo, _ = both("www/_header.html", PATHS[1], site=SITES[0], user=user, language=language)
+    assert "trang=abc&amp;x=" in memo  # the page's own path, escaped; the drawings keep none
+    assert not any("trang=" in part for parts in jinja._chrome.values() for part in parts)
+    assert memo.count("csrfmiddlewaretoken") == (2 if signed_in else 1)
+
+
+def test_one_csrf_field_per_page_and_none_without_a_form() -> None:
+    """The page's forms share one masked token (as Django's csrf context processor gives its templates); a page
+    that draws no form asks for none, so its answer sets no CSRF cookie."""
+    request = RequestFactory().get("/")
+    request.user = User(username="bn1")
+    page = engines["jinja2"].from_string("{{ csrf_input }}|{{ csrf_input }}")
+    first, second = page.render({}, request=request).split("|")
+    assert first == second and 'name="csrfmiddlewaretoken"' in first
+    other = RequestFactory().get("/")
+    other.user = AnonymousUser()
+    engines["jinja2"].from_string("{{ chrome('www/_head.html') }}").render({"site": SITES[0]}, request=other)
+    assert "CSRF_COOKIE" not in other.META
+
+
+def test_without_the_sites_info_the_partial_is_drawn_in_full() -> None:
+    class Site:
+        authority, hotline, title = "Sở Y tế Hà Nội", "19001234", "Cổng"
+
+    request = RequestFactory().get("/x")
+    request.user = AnonymousUser()
+    source = '{{ chrome("www/_footer.html") }}\x01{% include "www/_footer.html" %}'
+    context = {"site": Site(), "site_hotline": "1900 1234"}
+    memo, plain = engines["jinja2"].from_string(source).render(context, request=request).split("\x01")
+    assert memo == plain and "Sở Y tế Hà Nội" in memo
+
+
+def test_a_changed_setting_forgets_the_drawings(settings: Any) -> None:
+    both("www/_header.html", "/", site=SITES[0], user=AnonymousUser(), language="vi")
+    assert jinja._chrome
+    settings.PORTAL_TITLE = "Sức khoẻ Hải Phòng"
+    assert not jinja._chrome
+    memo, plain = both("www/_header.html", "/", site=SITES[0], user=AnonymousUser(), language="vi")
+    assert memo == plain and "Sức khoẻ Hải Phòng" in memo
+
+
+def test_url_names_without_arguments_are_reversed_once_per_urlconf(settings: Any) -> None:
+    assert jinja.url("www:me") == "/ca-nhan"
+    assert jinja.url("www:appointment", "7d4f3c2e-1111-4222-8333-944455556666").startswith("/lich-hen/")
+    settings.ROOT_URLCONF = "tests.www.urls_prefixed"
+    assert jinja.url("www:me") == "/p/ca-nhan"
+
+
+def test_the_pages_csrf_token_is_one_csrf_middleware_accepts() -> None:
+    """jinja.csrf_token masks the request's secret as Django's get_token does: the form's POST is accepted,
+    a token of another secret is not, and the cookie is renewed with the answer."""
+    from django.http import HttpResponse
+    from django.middleware.csrf import (
+        CSRF_ALLOWED_CHARS,
+        CsrfViewMiddleware,
+        _unmask_cipher_token,
+    )
+
+    secret = "".join(CSRF_ALLOWED_CHARS[i % 62] for i in range(7, 39))
+    for _ in range(50):
+        request = RequestFactory().get("/")
+        request.META["CSRF_COOKIE"] = secret
+        token = jinja.csrf_token(request)
+        assert len(token) == 64 and not token.strip(CSRF_ALLOWED_CHARS)
+        assert _unmask_cipher_token(token) == secret
+        assert request.META["CSRF_COOKIE_NEEDS_UPDATE"] is True
+    assert len({jinja.csrf_token(RequestFactory().get("/")) for _ in range(20)}) == 20
+
+    def post(cookie: str, token: str) -> int:
+        request = RequestFactory().post("/", {"csrfmiddlewaretoken": token}, secure=True)
+        request.COOKIES["csrftoken"] = cookie
+        request.META["HTTP_REFERER"] = "https://testserver/"
+        middleware = CsrfViewMiddleware(lambda r: HttpResponse("ok"))
+        middleware.process_request(request)
+        refused = middleware.process_view(request, lambda r: HttpResponse("ok"), (), {})
+        return 200 if refused is None else refused.status_code
+
+    assert post(secret, token) == 200
+    assert post(secret[::-1], token) == 403
+    fresh = RequestFactory().get("/")  # no secret yet: Django's get_token makes one (and the cookie)
+    assert _unmask_cipher_token(jinja.csrf_token(fresh)) == fresh.META["CSRF_COOKIE"]
+
+
+def test_the_masks_characters_are_drawn_evenly() -> None:
+    from collections import Counter
+
+    counts = Counter(jinja._random_csrf_chars(62 * 200))
+    assert set(counts) <= set(jinja.CSRF_ALLOWED_CHARS) and len(counts) == 62
+    assert min(counts.values()) > 120 and max(counts.values()) < 290
+
+
+ID_LINKS = [
+    "www:appointment",
+    "www:certificate_download",
+    "www:his_unlink",
+    "www:his_link_form",
+    "payments:pay_visit",
+]
+
+
+def test_a_rows_link_is_the_reversed_url() -> None:
+    """url(name, a UUID) in a page is reverse(name, args=[it]) for every link of a row the portal draws."""
+    import uuid
+
+    from django.urls import reverse
+
+    request = RequestFactory().get("/")
+    request.user = AnonymousUser()
+    page_url = jinja.context(request)["url"]
+    for name in ID_LINKS:
+        for _ in range(20):
+            public_id = uuid.uuid4()
+            assert page_url(name, public_id) == reverse(name, args=[public_id])
+        assert page_url(name, str(public_id)) == reverse(name, args=[public_id])
+    assert page_url("www:me") == reverse("www:me")
