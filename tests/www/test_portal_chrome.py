@@ -118,3 +118,25 @@ def test_a_rows_link_is_the_reversed_url() -> None:
             assert page_url(name, public_id) == reverse(name, args=[public_id])
         assert page_url(name, str(public_id)) == reverse(name, args=[public_id])
     assert page_url("www:me") == reverse("www:me")
+
+
+def test_the_chrome_reads_only_what_its_drawing_is_kept_by() -> None:
+    """A drawing is shared by every page of one (language, site, signed-in state): a partial that read anything
+    else of the page (the account's name, an unread count) would show one patient's data on another's page. So
+    the partials may read only the drawing's key and its two slots, and of the user only whether they are signed
+    in, of the request only its path (the slot)."""
+    import re
+
+    from jinja2 import meta
+
+    env = engines["jinja2"].env
+    kept = {"LANG", "site", "site_hotline", "user", "request", "csrf_input", "_", "gettext", "url", "static"}
+    kept |= {"LANGUAGES"}
+    for name in PARTIALS:
+        source = env.loader.get_source(env, name)[0]
+        assert meta.find_undeclared_variables(env.parse(source)) <= kept, name
+        assert not list(meta.find_referenced_templates(env.parse(source))), name
+        code = re.sub(r"\{#.*?#\}", "", source, flags=re.S)
+        assert set(re.findall(r"\buser\.(\w+)", code)) <= {"is_authenticated"}, name
+        assert set(re.findall(r"\brequest\.(\w+)", code)) <= {"get_full_path"}, name
+        assert "user[" not in code and "request[" not in code, name
