@@ -21,9 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import connections, router
+from django.db.backends.mysql.operations import DatabaseOperations as MySQLOperations
 from django.db.models import CharField, Field, Model
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
@@ -74,8 +76,66 @@ def stored_column(alias: str, model: type[Model], name: str) -> Col:
     return Col(f"{alias}.{generated.column}", field)
 
 
-_Converters = list[tuple[str, list[Callable[..., Any]], Any]]
+# A column's converter: (the column's values from the cursor, connection) -> the converted values.
+_ColumnConverter = Callable[[Sequence[Any], Any], list[Any]]
+_Converters = list[tuple[int, _ColumnConverter]]
 _plans: dict[tuple[int, str], _Converters] = {}
+
+
+def _column_converter(steps: list[Callable[..., Any]], expression: Any) -> _ColumnConverter:
+    """One column's values converted as the ORM converts them (`steps`: the backend's converters, then the
+    field's), as one pass over the column. The backend's converters of MariaDB/MySQL have exact fast paths,
+    with no Python call per value (issue 11): an aware datetime is `replace(tzinfo=connection.timezone)` of the
+    naive one the driver returns (what `timezone.make_aware` does after its checks), an integer 0 or 1 is
+    False or True (what `bool(value)` gives); any other value takes the converter itself. Other converters (a
+    field's `from_db_value`, another backend's) are called as the ORM calls them, on every value."""
+    if len(steps) == 1:
+        step = steps[0]
+        method = getattr(step, "__func__", None)
+        if method is _MYSQL_DATETIME:
+
+            def datetimes(values: Sequence[Any], connection: Any) -> list[Any]:
+                zone = connection.timezone
+                return [
+                    value.replace(tzinfo=zone)
+                    if type(value) is datetime and value.tzinfo is None
+                    else step(value, expression, connection)
+                    for value in values
+                ]
+
+            return datetimes
+        if method is _MYSQL_BOOLEAN:
+
+            def booleans(values: Sequence[Any], connection: Any) -> list[Any]:
+                return [
+                    _BOOLEANS[value]
+                    if type(value) is int and value in _BOOLEANS
+                    else step(value, expression, connection)
+                    for value in values
+                ]
+
+            return booleans
+
+        def one(values: Sequence[Any], connection: Any) -> list[Any]:
+            return [step(value, expression, connection) for value in values]
+
+        return one
+
+    def each(values: Sequence[Any], connection: Any) -> list[Any]:
+        converted = []
+        for value in values:
+            for step in steps:
+                value = step(value, expression, connection)
+            converted.append(value)
+        return converted
+
+    return each
+
+
+_BOOLEANS = {0: False, 1: True}
+# The MariaDB/MySQL backend's converters (its operations module imports no driver).
+_MYSQL_DATETIME: Any = MySQLOperations.convert_datetimefield_value
+_MYSQL_BOOLEAN: Any = MySQLOperations.convert_booleanfield_value
 
 
 class SqlColumns:
@@ -83,6 +143,7 @@ class SqlColumns:
 
     def __init__(self, columns: Mapping[str, Col]) -> None:
         self.columns = dict(columns)
+        self.names = tuple(self.columns)
         self.select = ", ".join(f"{col.sql} AS {name}" for name, col in self.columns.items())
 
     def rows(
@@ -97,17 +158,18 @@ class SqlColumns:
         return SqlList(self, from_, where, list(params), model=model, ordering=tuple(ordering))
 
     def converters(self, connection: Any) -> _Converters:
+        """(position, converter) of each column the ORM converts, worked out once per connection alias."""
         key = (id(self), connection.alias)
         plan = _plans.get(key)
         if plan is None:
             plan = []
-            for name, col in self.columns.items():
+            for index, col in enumerate(self.columns.values()):
                 expression = col.field.get_col(col.field.model._meta.db_table)
                 steps = connection.ops.get_db_converters(expression) + expression.get_db_converters(
                     connection
                 )
                 if steps:
-                    plan.append((name, steps, expression))
+                    plan.append((index, _column_converter(steps, expression)))
             _plans[key] = plan
         return plan
 
@@ -164,16 +226,15 @@ class SqlList:
             rows = cursor.fetchall()
         if not rows:
             return []
-        names = list(self.columns.columns)
-        result = [dict(zip(names, row, strict=True)) for row in rows]
+        names = self.columns.names
         plan = self.columns.converters(connection)
-        for row in result:
-            for name, steps, expression in plan:
-                value = row[name]
-                for step in steps:
-                    value = step(value, expression, connection)
-                row[name] = value
-        return result
+        if plan:
+            # Column by column: each converted column is one pass (core: _column_converter), then the rows.
+            columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+            for index, convert in plan:
+                columns[index] = convert(columns[index], connection)
+            rows = zip(*columns, strict=True)
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def count(self) -> int:
         sql = f"SELECT COUNT(*) FROM {self.from_} WHERE {self.where}"  # noqa: S608

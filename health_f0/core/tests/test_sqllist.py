@@ -101,3 +101,63 @@ def test_a_forged_cursor_is_refused(users: Any) -> None:
     forged = keyset.cursor_for({"date_joined": "not a date", "id": 1})
     with pytest.raises(InvalidCursor):
         rows().keyset_page(keyset, size=5, cursor=forged)
+
+
+def _steps(col: Col) -> tuple[list[Any], Any]:
+    expression = col.field.get_col(col.field.model._meta.db_table)
+    return connection.ops.get_db_converters(expression) + expression.get_db_converters(connection), expression
+
+
+def _one_by_one(col: Col, values: list[Any]) -> list[Any]:
+    """What the ORM's compiler does: every converter, value by value."""
+    steps, expression = _steps(col)
+    converted = []
+    for value in values:
+        for step in steps:
+            value = step(value, expression, connection)
+        converted.append(value)
+    return converted
+
+
+def test_column_converters_answer_what_the_orms_converters_answer(db: Any) -> None:
+    """The fast paths of MariaDB's datetime and boolean converters (one pass over a column) give exactly the
+    converters' values, None and odd values included; a column without a fast path calls its converters."""
+    from decimal import Decimal
+
+    from health_f0.core.sqllist import _column_converter
+
+    naive = datetime(2026, 11, 1, 3, 4, 5, 678)
+    cases = {
+        "date_joined": [naive, None, naive.replace(microsecond=0)],
+        "is_active": [0, 1, None, 2, True, False, 1.0, Decimal(0)],
+        "username": ["a", "", None],
+    }
+    for name, values in cases.items():
+        col = USERS.columns[name]
+        steps, expression = _steps(col)
+        if not steps:
+            continue
+        fast = _column_converter(steps, expression)(values, connection)
+        slow = _one_by_one(col, values)
+        assert fast == slow
+        assert [type(v) for v in fast] == [type(v) for v in slow]
+    if connection.vendor == "mysql":
+        steps, expression = _steps(USERS.columns["date_joined"])
+        # An aware value is refused as make_aware refuses it.
+        with pytest.raises(ValueError):
+            _column_converter(steps, expression)([naive.replace(tzinfo=UTC)], connection)
+        converted = _column_converter(steps, expression)([naive], connection)[0]
+        assert converted.tzinfo is connection.timezone
+
+
+def test_rows_of_every_column_kind_equal_the_orm_values(users: Any) -> None:
+    """A page read column by column holds the ORM's `.values()` row for row (after the first converted column
+    and without one)."""
+    plain = SqlColumns({"id": USERS.columns["id"], "username": USERS.columns["username"]})
+    listing = plain.rows(
+        f"{_meta.db_table} u", "u.username LIKE %s", ["sqllist%"], model=User, ordering=("id",)
+    )
+    assert listing[0:100] == list(users.order_by("id").values("id", "username"))
+    assert rows("-date_joined", "-id")[3:9] == list(
+        users.order_by("-date_joined", "-id").values("id", "username", "date_joined", "is_active")[3:9]
+    )
