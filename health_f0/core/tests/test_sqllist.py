@@ -120,15 +120,13 @@ def _one_by_one(col: Col, values: list[Any]) -> list[Any]:
 
 
 def test_column_converters_answer_what_the_orms_converters_answer(db: Any) -> None:
-    """The fast paths of MariaDB's datetime and boolean converters (one pass over a column) give exactly the
-    converters' values, None and odd values included; a column without a fast path calls its converters."""
+    """The fast path of MariaDB's boolean converter (one pass over a column) gives exactly the converter's
+    values, None and odd values included; a column without a fast path calls its converters."""
     from decimal import Decimal
 
     from health_f0.core.sqllist import _column_converter
 
-    naive = datetime(2026, 11, 1, 3, 4, 5, 678)
     cases = {
-        "date_joined": [naive, None, naive.replace(microsecond=0)],
         "is_active": [0, 1, None, 2, True, False, 1.0, Decimal(0)],
         "username": ["a", "", None],
     }
@@ -141,13 +139,50 @@ def test_column_converters_answer_what_the_orms_converters_answer(db: Any) -> No
         slow = _one_by_one(col, values)
         assert fast == slow
         assert [type(v) for v in fast] == [type(v) for v in slow]
-    if connection.vendor == "mysql":
-        steps, expression = _steps(USERS.columns["date_joined"])
-        # An aware value is refused as make_aware refuses it.
-        with pytest.raises(ValueError):
-            _column_converter(steps, expression)([naive.replace(tzinfo=UTC)], connection)
-        converted = _column_converter(steps, expression)([naive], connection)[0]
-        assert converted.tzinfo is connection.timezone
+
+
+@pytest.mark.skipif(connection.vendor != "mysql", reason="the text path is MariaDB's")
+def test_datetimes_and_dates_read_as_text_are_the_drivers_and_the_orms_values(db: Any) -> None:
+    """A DATETIME read as `CONCAT(col, '+00:00')` and a DATE as text, parsed by fromisoformat, are the values
+    the driver's parser and Django's converter give, whatever the text: with and without fractions, NULL, and
+    a zero date (which the driver reads as None)."""
+    from MySQLdb.times import Date_or_None, DateTime_or_None
+
+    from health_f0.core.sqllist import _as_text
+    from health_f0.patients.models import Patient
+
+    col = USERS.columns["date_joined"]
+    steps, expression = _steps(col)
+    found = _as_text(col, steps, expression, connection)
+    assert found is not None
+    sql, convert = found
+    assert sql == "CONCAT(u.date_joined, '+00:00')"
+    texts = ["2026-11-01 03:04:05.000678", "2026-11-01 03:04:05", "1900-01-01 00:00:00.000000", None]
+    expected = [None if t is None else steps[0](DateTime_or_None(t), expression, connection) for t in texts]
+    got = convert([None if t is None else t + "+00:00" for t in texts], connection)
+    assert got == expected
+    assert all(v is None or v.tzinfo is connection.timezone for v in got)
+    # What fromisoformat refuses goes down the driver's own path (a zero date: None).
+    assert convert(["0000-00-00 00:00:00+00:00", "2026-11-01 03:04:05+00:00"], connection) == [
+        None,
+        expected[1],
+    ]
+    date_col = Col("p.date_of_birth", Patient._meta.get_field("date_of_birth"))
+    date_steps, date_expression = _steps(date_col)
+    found = _as_text(date_col, date_steps, date_expression, connection)
+    assert found is not None
+    assert found[0] == "CAST(p.date_of_birth AS CHAR)"
+    dates = ["1990-02-03", "0001-01-01", None, "0000-00-00"]
+    assert found[1](dates, connection) == [None if d is None else Date_or_None(d) for d in dates]
+
+
+def test_nullable_datetimes_equal_the_orm_values(users: Any) -> None:
+    users.filter(username__in=["sqllist01", "sqllist05"]).update(last_login=BASE + timedelta(microseconds=7))
+    users.filter(username="sqllist02").update(last_login=BASE + timedelta(days=3))
+    listing = SqlColumns(
+        {"id": USERS.columns["id"], "last_login": Col("u.last_login", _meta.get_field("last_login"))}
+    ).rows(f"{_meta.db_table} u", "u.username LIKE %s", ["sqllist%"], model=User, ordering=("id",))
+    assert listing[0:100] == list(users.order_by("id").values("id", "last_login"))
 
 
 def test_rows_of_every_column_kind_equal_the_orm_values(users: Any) -> None:
