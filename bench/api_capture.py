@@ -10,7 +10,7 @@ Who asks: the staff of the largest station, every role of the largest TTYT, the 
 few other stations' staff (bench/out/staff_tokens.tsv, largest.json of bench/generate.py --full). What: the
 registrations, alerts and booking desk lists, with each filter (status, level, facility, day), in v1 (first page,
 offset pages, a small page) and v2 (first page, `next` followed --pages times, then `previous` once, a small
-page and its next), in Vietnamese and English, plus a mangled cursor. Each answer is written as
+page and its next), in Vietnamese and English, plus a mangled cursor and malformed filters. Each answer is written as
 "<status>\\n<body>"; nothing is masked (the answers hold no per-request token).
 """
 
@@ -167,6 +167,13 @@ def capture(args: argparse.Namespace) -> None:
                     small = get(f"{base}-v2-small", f"/api/v2/{endpoint}?limit=7{extra}", token, lang)
                     if small is not None and small.get("next"):
                         get(f"{base}-v2-small-n1", local(small["next"]) or "", token, lang)
+                for bad in ("status=nope", "level=nope", "facility=not-a-uuid", "date=31-12-2026", "status="):
+                    get(
+                        f"{label}-{lang}-{endpoint}-bad-{bad}",
+                        f"/api/v1/{endpoint}?limit=100&{bad}",
+                        token,
+                        lang,
+                    )
                 get(
                     f"{label}-{lang}-{endpoint}-badcursor",
                     f"/api/v2/{endpoint}?limit=100&cursor=eyJrIjpbMV0sImIiOjB9",

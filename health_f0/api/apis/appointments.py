@@ -53,6 +53,7 @@ from health_f0.api.apis.common import (
     own_patient,
     paginate,
     paginated_list,
+    query_filters,
     uuid_or_404,
     validated,
 )
@@ -976,14 +977,13 @@ class StaffAppointmentListApi(DeskApi):
         parameters=[FilterSerializer],
     )
     def get(self, request: Request) -> Response:
-        filters = StaffAppointmentListApi.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
+        filters = query_filters(StaffAppointmentListApi.FilterSerializer, request)
         appointments = selectors.staff_appointment_list(
             user=request.user,
             roles=self.staff_roles,
-            status=filters.validated_data["status"],
-            facility=filters.validated_data.get("facility"),
-            day=filters.validated_data.get("date"),
+            status=filters["status"],
+            facility=filters.get("facility"),
+            day=filters.get("date"),
         )
         return paginate(
             request, self, appointments, serialize=lambda rows: staff_appointment_rows(rows, request.user)
