@@ -180,7 +180,26 @@ def capture(args: argparse.Namespace) -> None:
                     token,
                     lang,
                 )
-    print(f"{n} answers of {len(who)} staff written to {out}")
+    # The patient lists that share core.sqllist and api.fast: a few accounts and the heavy ones.
+    directory = Path(args.tokens_dir)
+    patients = [t for t in (directory / "patient_tokens_all.txt").read_text().split() if t][: args.patients]
+    patients += [t for t in (directory / "heavy_tokens.txt").read_text().split() if t][: args.patients]
+    patients += [t for t in (directory / "tokens.txt").read_text().split() if t][: args.patients]
+    lists = ("declarations", "episodes", "visits", "lab-results", "appointments", "his-links")
+    for index, token in enumerate(patients if args.patients else []):
+        for endpoint in lists:
+            base = f"patient{index:03d}-{endpoint}"
+            get(f"{base}-v1", f"/api/v1/{endpoint}?limit=100", token, "vi")
+            get(f"{base}-v1-o100", f"/api/v1/{endpoint}?limit=100&offset=100", token, "vi")
+            page = get(f"{base}-v2", f"/api/v2/{endpoint}?limit=100", token, "vi")
+            step = 0
+            while page is not None and page.get("next") and step < args.pages:
+                step += 1
+                page = get(f"{base}-v2-n{step}", local(page["next"]) or "", token, "vi")
+            small = get(f"{base}-v2-small", f"/api/v2/{endpoint}?limit=3", token, "en")
+            if small is not None and small.get("next"):
+                get(f"{base}-v2-small-n1", local(small["next"]) or "", token, "en")
+    print(f"{n} answers of {len(who)} staff and {len(patients)} patients written to {out}")
 
 
 def compare(args: argparse.Namespace) -> None:
@@ -216,6 +235,7 @@ def main() -> None:
     cap.add_argument("--tokens-dir", default=str(Path(__file__).resolve().parent / "out"))
     cap.add_argument("--pages", type=int, default=3, help="`next` links followed from a v2 first page")
     cap.add_argument("--others", type=int, default=3, help="other stations' staff")
+    cap.add_argument("--patients", type=int, default=10, help="patient accounts of each token file")
     cmp_ = sub.add_parser("compare")
     cmp_.add_argument("a")
     cmp_.add_argument("b")
