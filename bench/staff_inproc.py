@@ -9,6 +9,7 @@ base commit and the work alike, in the same minutes (issue 11).
 Each case is asked through Django's test client with the token of the staff of the largest station or TTYT
 (bench/out/staff_tokens.tsv, largest.json) or the next patient token; the figure is this process's CPU per request,
 the best and the median of --rounds rounds of --requests requests. --profile CASE: cProfile of one round of it.
+--calls N: Python function calls and queries per request instead (counts, steady on a busy machine).
 """
 
 from __future__ import annotations
@@ -89,6 +90,9 @@ def main() -> None:
     parser.add_argument("--tokens-dir", default=str(Path(__file__).resolve().parent / "out"))
     parser.add_argument("--profile", default="")
     parser.add_argument("--next-pages", type=int, default=3)
+    parser.add_argument(
+        "--calls", type=int, default=0, help="count calls and queries over this many requests"
+    )
     args = parser.parse_args()
     setup()
     from django.test import Client
@@ -127,6 +131,26 @@ def main() -> None:
         stats.sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(
             int(os.environ.get("PROFILE_TOP", "60"))
         )
+        return
+    if args.calls:
+        # Python function calls and queries per request: counts, the same on a busy machine.
+        import cProfile
+        import pstats
+
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        print(f"# {os.getcwd()}")
+        for name in names:
+            path, tokens = paths[name]
+            profiler = cProfile.Profile()
+            with CaptureQueriesContext(connection) as queries:
+                profiler.enable()
+                for i in range(args.calls):
+                    client.get(path, HTTP_AUTHORIZATION=f"Bearer {tokens[i % len(tokens)]}")
+                profiler.disable()
+            total = pstats.Stats(profiler).total_calls  # type: ignore[attr-defined]
+            print(f"{name:34s} {total / args.calls:8.0f} calls  {len(queries) / args.calls:4.1f} queries")
         return
     figures: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(args.rounds):

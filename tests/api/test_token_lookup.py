@@ -254,3 +254,26 @@ def test_a_revoked_token_and_an_ended_role_count_from_the_next_request(persona: 
     assert client.get("/api/v2/alerts").status_code == 200
     ApiToken.objects.filter(key_hash=hash_token(raw)).delete()
     assert client.get("/api/v2/alerts").status_code == 401
+
+
+@pytest.mark.skipif(connection.vendor != "mysql", reason="MariaDB's group_concat_max_len")
+def test_a_memberships_text_cut_by_the_server_is_not_used(persona: Any) -> None:
+    """A GROUP_CONCAT cut at group_concat_max_len could read as a wrong path (a wider scope): its length tells,
+    and access reads the memberships itself."""
+    user = persona("thanhdong.nv")
+    raw, _ = api_token_issue(user=user)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT @@SESSION.group_concat_max_len")
+        (limit,) = cursor.fetchone()
+        cursor.execute("SET SESSION group_concat_max_len = 6")
+    try:
+        token = token_with_user(hash_token(raw))
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET SESSION group_concat_max_len = %s", [limit])
+    assert token is not None
+    assert "memberships" not in access._cache(token.user)
+    assert sorted(access._active_memberships(token.user)) == sorted(
+        access._active_memberships(persona("thanhdong.nv"))
+    )
+    assert access._active_memberships(token.user)

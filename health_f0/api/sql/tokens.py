@@ -53,10 +53,14 @@ _MEMBERSHIPS_WHERE = (
     "WHERE m.user_id = u.id AND m.is_active AND f.is_active"
 )
 _MEMBERSHIPS = {
-    # GROUP_CONCAT's default separator, a comma: no facility id, role or path holds one.
-    "mysql": f"(SELECT GROUP_CONCAT(CONCAT(m.facility_id, ' ', m.role, ' ', f.path)) {_MEMBERSHIPS_WHERE})",
-    # SQLite (the zero-setup default): its own concatenation, the same default separator.
-    "sqlite": f"(SELECT group_concat(m.facility_id || ' ' || m.role || ' ' || f.path) {_MEMBERSHIPS_WHERE})",
+    # GROUP_CONCAT's default separator, a comma: no facility id, role or path holds one. Then the text's length
+    # as the items make it: a text GROUP_CONCAT cut at group_concat_max_len is told apart and not used.
+    "mysql": f"(SELECT GROUP_CONCAT(CONCAT(m.facility_id, ' ', m.role, ' ', f.path)) {_MEMBERSHIPS_WHERE}), "
+    "(SELECT SUM(CHAR_LENGTH(m.facility_id) + CHAR_LENGTH(m.role) + CHAR_LENGTH(f.path) + 3) - 1 "
+    f"{_MEMBERSHIPS_WHERE})",
+    # SQLite (the zero-setup default): its own concatenation and length, the same default separator.
+    "sqlite": f"(SELECT group_concat(m.facility_id || ' ' || m.role || ' ' || f.path) {_MEMBERSHIPS_WHERE}), "
+    f"(SELECT SUM(length(m.facility_id) + length(m.role) + length(f.path) + 3) - 1 {_MEMBERSHIPS_WHERE})",
 }
 
 T = TypeVar("T")
@@ -96,13 +100,14 @@ def _checked_by_use(connection: Any, read: Callable[[], T]) -> T:
 
 
 def _statement(user_model: Any, vendor: str) -> str:
-    """The look-up's SELECT: the user's columns in field order, then the token's, then the user's memberships."""
+    """The look-up's SELECT: the user's columns in field order, then the token's, then the user's memberships and
+    their text's length."""
     statement = _statements.get((user_model, vendor))
     if statement is None:
         user_columns = ", ".join(f"u.{field.column}" for field in user_model._meta.concrete_fields)
         token_columns = ", ".join(f"t.{name} AS token_{name}" for name in _TOKEN_FIELDS)
         statement = _statements[(user_model, vendor)] = (
-            f"SELECT {user_columns}, {token_columns}, {_MEMBERSHIPS.get(vendor, 'NULL')} AS token_memberships "  # noqa: S608 - names from _meta
+            f"SELECT {user_columns}, {token_columns}, {_MEMBERSHIPS.get(vendor, 'NULL, NULL')} "  # noqa: S608 - names from _meta
             f"FROM {user_model._meta.db_table} u "
             f"INNER JOIN {ApiToken._meta.db_table} t ON t.user_id = u.id WHERE t.key_hash = %s"
         )
@@ -112,10 +117,13 @@ def _statement(user_model: Any, vendor: str) -> str:
 _statements: dict[tuple[Any, str], str] = {}
 
 
-def _memberships(text: str | None) -> list[tuple[int, str, str]]:
-    """(facility id, facility path, role) of each item of the look-up's memberships column."""
+def _memberships(text: str | None, length: Any) -> list[tuple[int, str, str]] | None:
+    """(facility id, facility path, role) of each item of the look-up's memberships column; None when the text
+    is not whole (not the length its items make: cut by the server's group_concat_max_len)."""
     if not text:
-        return []
+        return [] if length is None else None
+    if len(text) != length:
+        return None
     found = []
     for line in text.split(","):
         facility_id, role, path = line.split(" ", 2)
@@ -164,9 +172,10 @@ def token_with_user(key_hash: str) -> ApiToken | None:
     user = _fetched(user_model, connection.alias, row[:count])
     # The user's memberships, to facilities.access now: the staff checks and scopes of the request cost no
     # query of their own for them (a patient account holds none: IsPatientAccount, is_staff_member; issue 11).
-    if connection.vendor in _MEMBERSHIPS:
-        access.remember_memberships(user, _memberships(row[-1]))
-    values = dict(zip(_TOKEN_FIELDS, row[count:-1], strict=True))
+    memberships = _memberships(row[-2], row[-1]) if connection.vendor in _MEMBERSHIPS else None
+    if memberships is not None:
+        access.remember_memberships(user, memberships)
+    values = dict(zip(_TOKEN_FIELDS, row[count:-2], strict=True))
     # MariaDB/MySQL and SQLite hand back naive or text datetimes; backends without the converter return
     # aware datetimes already.
     convert = getattr(connection.ops, "convert_datetimefield_value", None)
