@@ -146,10 +146,10 @@ def test_datetimes_and_dates_read_as_text_are_the_drivers_and_the_orms_values(db
     """A DATETIME read as `CONCAT(col, '+00:00')` and a DATE as text, parsed by fromisoformat, are the values
     the driver's parser and Django's converter give, whatever the text: with and without fractions, NULL, and
     a zero date (which the driver reads as None)."""
+    from django.db.models import DateField
     from MySQLdb.times import Date_or_None, DateTime_or_None
 
     from health_f0.core.sqllist import _as_text
-    from health_f0.patients.models import Patient
 
     col = USERS.columns["date_joined"]
     steps, expression = _steps(col)
@@ -167,11 +167,14 @@ def test_datetimes_and_dates_read_as_text_are_the_drivers_and_the_orms_values(db
         None,
         expected[1],
     ]
-    date_col = Col("p.date_of_birth", Patient._meta.get_field("date_of_birth"))
+    day: DateField[Any, Any] = DateField()
+    day.set_attributes_from_name("day_joined")
+    day.model = User
+    date_col = Col("DATE(u.date_joined)", day)
     date_steps, date_expression = _steps(date_col)
     found = _as_text(date_col, date_steps, date_expression, connection)
     assert found is not None
-    assert found[0] == "CAST(p.date_of_birth AS CHAR)"
+    assert found[0] == "CAST(DATE(u.date_joined) AS CHAR)"
     dates = ["1990-02-03", "0001-01-01", None, "0000-00-00"]
     assert found[1](dates, connection) == [None if d is None else Date_or_None(d) for d in dates]
 
