@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from operator import attrgetter
 from typing import Any
 from uuid import UUID
@@ -302,3 +302,28 @@ def datetimes() -> Callable[[Any], Any]:
         return text[:-6] + "Z" if text.endswith("+00:00") else text
 
     return iso
+
+
+def dates() -> Callable[[Any], Any]:
+    """`api.rows.iso_date` (serializers.DateField's answer) for one page: a plain `date` is its `isoformat()`
+    when DRF's DATE_FORMAT is ISO 8601, as DateField.to_representation writes it, without its per-call checks;
+    anything else (None, a string, a datetime, another format) goes to DRF's own field."""
+    from health_f0.api.rows import iso_date
+
+    output_format = api_settings.DATE_FORMAT
+    if not isinstance(output_format, str) or output_format.lower() != ISO_8601:
+        return iso_date
+
+    def iso(value: Any) -> Any:
+        if type(value) is date:
+            return value.isoformat()
+        return iso_date(value)
+
+    return iso
+
+
+def texts_of(values: Iterable[Any], formatter: Callable[[Any], Any]) -> dict[Any, Any]:
+    """{value: formatter(value)} for each distinct value of a page's column: a column whose values repeat (the
+    slot times of a day's bookings) is formatted once per value. For a formatter whose answer depends only on
+    what `==` compares (an aware datetime's instant, a date)."""
+    return {value: formatter(value) for value in set(values)}

@@ -89,6 +89,12 @@ _MEMBERSHIPS_SQL = (
 )
 
 
+def remember_memberships(user: Any, memberships: list[tuple[int, str, str]]) -> None:
+    """The caller has just read `user`'s active memberships as _MEMBERSHIPS_SQL reads them, (facility id, path,
+    role) each (api.sql.tokens does, in the token's own query): this request need not ask again."""
+    _cache(user)["memberships"] = memberships
+
+
 def remember_no_memberships(user: Any) -> None:
     """The caller has just read that `user` holds no active membership (api.sql.tokens does, in the token's
     own query): the staff checks of this request need not ask again."""

@@ -239,3 +239,88 @@ def test_a_pages_datetimes_are_drfs(zone: str) -> None:
     with timezone.override(zone):
         iso = fast.datetimes()
         assert [iso(value) for value in values] == [iso_datetime(value) for value in values]
+
+
+def test_a_pages_dates_are_drfs() -> None:
+    """fast.dates() writes a date as DateField does; anything else takes DRF's own field."""
+    from datetime import UTC, date, datetime
+
+    from health_f0.api import fast
+    from health_f0.api.rows import iso_date
+
+    iso_day = fast.dates()
+    values: list[Any] = [None, date(1990, 2, 3), date(1, 1, 1), "2026-12-06"]
+    assert [iso_day(value) for value in values] == [iso_date(value) for value in values]
+    with pytest.raises(AssertionError):  # DRF refuses a datetime for a DateField; so does the fast path
+        iso_day(datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_texts_of_formats_each_value_once() -> None:
+    from datetime import UTC, datetime
+
+    from health_f0.api import fast
+
+    calls: list[Any] = []
+
+    def formatter(value: Any) -> Any:
+        calls.append(value)
+        return None if value is None else value.isoformat()
+
+    moment = datetime(2026, 12, 6, 3, 0, tzinfo=UTC)
+    texts = fast.texts_of([moment, None, moment, moment + timedelta(minutes=15)], formatter)
+    assert texts == {
+        moment: moment.isoformat(),
+        None: None,
+        moment + timedelta(minutes=15): "2026-12-06T03:15:00+00:00",
+    }
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize(
+    "view", [monitoring_api.AlertListApi, registrations_api.RegistrationListApi, "staff-appointments"]
+)
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "limit=5&cursor=abc&offset=3",
+        "status=requested",
+        "status=confirmed",
+        "status=submitted",
+        "level=urgent",
+        "facility=5f0c3a49-7a43-4f7c-9bd8-d1b38b0a0e4c",
+        "date=2026-12-06",
+        "status=nope",
+        "level=",
+        "facility=x",
+    ],
+)
+def test_query_filters_answer_what_the_filter_serializer_answers(view: Any, query: str) -> None:
+    """api.apis.common.query_filters: the validated data of the list's FilterSerializer, or its 400, for any
+    query; an empty query's answer is reused, and a caller changing it does not change the next one."""
+    from django.http import QueryDict
+    from rest_framework.exceptions import ValidationError
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from health_f0.api.apis import appointments as appointments_api
+    from health_f0.api.apis.common import query_filters
+
+    serializer_class = (
+        appointments_api.StaffAppointmentListApi.FilterSerializer
+        if view == "staff-appointments"
+        else view.FilterSerializer
+    )
+    request = Request(APIRequestFactory().get(f"/api/v1/x?{query}"))
+    serializer = serializer_class(data=QueryDict(query))
+    if serializer.is_valid():
+        expected = dict(serializer.validated_data)
+        for _ in range(2):
+            got = query_filters(serializer_class, request)
+            assert got == expected
+            assert {k: type(v) for k, v in got.items()} == {k: type(v) for k, v in expected.items()}
+            got["status"] = "changed"
+    else:
+        with pytest.raises(ValidationError) as refused:
+            query_filters(serializer_class, request)
+        assert refused.value.detail == serializer.errors

@@ -198,3 +198,82 @@ def test_listeners_of_init_get_the_orms_path(persona: Any) -> None:
     finally:
         post_init.disconnect(listener, sender=ApiToken)
     assert seen == [token]
+
+
+# --- The memberships come with the token (api/sql/tokens._MEMBERSHIPS) -------------------------------------
+
+
+@pytest.mark.parametrize("username", ["bn0000001", "thanhdong.nv", "tiepdon", "admin"])
+def test_the_memberships_sent_with_the_token_are_the_ones_access_reads(persona: Any, username: str) -> None:
+    """What the look-up tells facilities.access is what access's own statement reads: roles at several
+    facilities, an ended role and a role at a closed facility (both left out) included."""
+    from health_f0.facilities.models import Facility
+
+    user = persona(username)
+    if username != "bn0000001":
+        facilities = list(Facility.objects.order_by("id")[:3])
+        Membership.objects.get_or_create(user=user, facility=facilities[0], role="accountant")
+        Membership.objects.update_or_create(
+            user=user, facility=facilities[1], role="his_linker", defaults={"is_active": False}
+        )
+        closed = facilities[2]
+        Membership.objects.get_or_create(user=user, facility=closed, role="treatment_doctor")
+        Facility.objects.filter(pk=closed.pk).update(is_active=False)
+    raw, _ = api_token_issue(user=user)
+    token = token_with_user(hash_token(raw))
+    assert token is not None
+    with CaptureQueriesContext(connection) as queries:
+        told = sorted(access._active_memberships(token.user))
+    assert len(queries) == 0
+    fresh = persona(username)
+    assert told == sorted(access._active_memberships(fresh))
+    assert access.visible_facility_ids(token.user) == access.visible_facility_ids(fresh)
+
+
+def test_a_staff_request_reads_its_memberships_once(as_user: Any) -> None:
+    client = as_user("thanhdong.nv")
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v2/alerts").status_code == 200
+    asked = [q["sql"] for q in queries if "facilities_membership" in q["sql"]]
+    assert len(asked) == 1 and "api_apitoken" in asked[0]
+
+
+def test_a_revoked_token_and_an_ended_role_count_from_the_next_request(persona: Any) -> None:
+    """Nothing of the look-up is kept between requests: a token deleted (logout) is refused at once, and a
+    role ended between two requests no longer opens a staff list."""
+    from health_f0.api.models import ApiToken
+
+    user = persona("thanhdong.nv")
+    raw, _ = api_token_issue(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert client.get("/api/v2/alerts").status_code == 200
+    Membership.objects.filter(user=user).update(is_active=False)
+    assert client.get("/api/v2/alerts").status_code == 403
+    Membership.objects.filter(user=user).update(is_active=True)
+    assert client.get("/api/v2/alerts").status_code == 200
+    ApiToken.objects.filter(key_hash=hash_token(raw)).delete()
+    assert client.get("/api/v2/alerts").status_code == 401
+
+
+@pytest.mark.skipif(connection.vendor != "mysql", reason="MariaDB's group_concat_max_len")
+def test_a_memberships_text_cut_by_the_server_is_not_used(persona: Any) -> None:
+    """A GROUP_CONCAT cut at group_concat_max_len could read as a wrong path (a wider scope): its length tells,
+    and access reads the memberships itself."""
+    user = persona("thanhdong.nv")
+    raw, _ = api_token_issue(user=user)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT @@SESSION.group_concat_max_len")
+        (limit,) = cursor.fetchone()
+        cursor.execute("SET SESSION group_concat_max_len = 6")
+    try:
+        token = token_with_user(hash_token(raw))
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET SESSION group_concat_max_len = %s", [limit])
+    assert token is not None
+    assert "memberships" not in access._cache(token.user)
+    assert sorted(access._active_memberships(token.user)) == sorted(
+        access._active_memberships(persona("thanhdong.nv"))
+    )
+    assert access._active_memberships(token.user)

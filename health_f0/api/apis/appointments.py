@@ -53,14 +53,14 @@ from health_f0.api.apis.common import (
     own_patient,
     paginate,
     paginated_list,
+    query_filters,
     uuid_or_404,
     validated,
 )
 from health_f0.api.apis.monitoring import IsPatientAccount, PatientRefSerializer
-from health_f0.api.fast import choice_labels, datetimes, display, uuid_text
+from health_f0.api.fast import choice_labels, dates, datetimes, display, texts_of, uuid_text
 from health_f0.api.parsers import JSONParser
 from health_f0.api.permissions import HasOwnPassword, IsStaffMember
-from health_f0.api.rows import iso_date
 from health_f0.api.schema import error_responses
 from health_f0.appointments import selectors
 from health_f0.appointments.calendar import appointment_ics, ics_filename
@@ -875,28 +875,47 @@ def _doctor_ref(doctor: Doctor) -> dict[str, Any]:
 
 def staff_appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[str, Any]]:
     """`StaffAppointmentListItemSerializer`'s answer, with the context {"actor": actor}, from the rows of
-    appointments.sql.worklist."""
+    appointments.sql.worklist. The service, room and patient references are written from the rows' own columns
+    (what the page's bare instances hold, without reading them back through the model's descriptors), each
+    once per page; the slot times, which a day's bookings share, are formatted once per value."""
     if not rows:
         return []
     iso = datetimes()
+    iso_day = dates()
     services: dict[int, Service] = related_instances(Service, rows, "service_id", "s_")
     facilities: dict[int, Facility] = related_instances(Facility, rows, "facility_id", "f_")
     patients: dict[int, Patient] = related_instances(Patient, rows, "patient_id", "p_")
-    service_refs = {pk: _service_ref(service) for pk, service in services.items()}
-    room_refs = {pk: _room_ref(facility) for pk, facility in facilities.items()}
+    service_refs: dict[int, dict[str, Any]] = {}
+    room_refs: dict[int, dict[str, Any]] = {}
+    patient_refs: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        pk = row["service_id"]
+        if pk is not None and pk not in service_refs:
+            service_refs[pk] = {
+                "id": uuid_text(row["s_public_id"]),
+                "name": row["s_name"],
+                "kind": row["s_kind"],
+            }
+        pk = row["facility_id"]
+        if pk is not None and pk not in room_refs:
+            room_refs[pk] = {
+                "id": uuid_text(row["f_public_id"]),
+                "code": row["f_code"],
+                "name": row["f_name"],
+            }
+        pk = row["patient_id"]
+        if pk is not None and pk not in patient_refs:
+            patient_refs[pk] = {
+                "id": uuid_text(row["p_public_id"]),
+                "full_name": row["p_full_name"],
+                "date_of_birth": iso_day(row["p_date_of_birth"]),
+                "sex": row["p_sex"],
+                "phone": display_phone(row["p_phone"]),
+            }
     doctor_refs = {
         pk: _doctor_ref(doctor) for pk, doctor in related_instances(Doctor, rows, "doctor_id", "d_").items()
     }
-    patient_refs = {
-        pk: {
-            "id": uuid_text(patient.public_id),
-            "full_name": patient.full_name,
-            "date_of_birth": iso_date(patient.date_of_birth),
-            "sex": patient.sex,
-            "phone": display_phone(patient.phone),
-        }
-        for pk, patient in patients.items()
-    }
+    slots = texts_of([row[name] for row in rows for name in ("slot_start", "slot_end")], iso)
     bookings = bare_bookings(
         rows, WORKFLOW_COLUMNS, services=services, facilities=facilities, patients=patients
     )
@@ -911,8 +930,8 @@ def staff_appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[
             "channel": row["channel"],
             "channel_label": display(channels, row["channel"]),
             "check_in_code": row["check_in_code"],
-            "slot_start": iso(row["slot_start"]),
-            "slot_end": iso(row["slot_end"]),
+            "slot_start": slots[row["slot_start"]],
+            "slot_end": slots[row["slot_end"]],
             "service": service_refs.get(row["service_id"]),
             "room": room_refs.get(row["facility_id"]),
             "doctor": doctor_refs.get(row["doctor_id"]),
@@ -958,14 +977,13 @@ class StaffAppointmentListApi(DeskApi):
         parameters=[FilterSerializer],
     )
     def get(self, request: Request) -> Response:
-        filters = StaffAppointmentListApi.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
+        filters = query_filters(StaffAppointmentListApi.FilterSerializer, request)
         appointments = selectors.staff_appointment_list(
             user=request.user,
             roles=self.staff_roles,
-            status=filters.validated_data["status"],
-            facility=filters.validated_data.get("facility"),
-            day=filters.validated_data.get("date"),
+            status=filters["status"],
+            facility=filters.get("facility"),
+            day=filters.get("date"),
         )
         return paginate(
             request, self, appointments, serialize=lambda rows: staff_appointment_rows(rows, request.user)

@@ -109,6 +109,45 @@ class KeysetPagination:
         return page.items, link(page.next_cursor), link(page.previous_cursor)
 
 
+_FILTER_DEFAULTS: dict[type[serializers.Serializer], dict[str, Any] | None] = {}
+
+
+def query_filters(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+    """`serializer_class(data=request.query_params)`'s validated data (its 400 raised as
+    `is_valid(raise_exception=True)` raises it). A query that names none of the serializer's fields (a list's
+    plain first and next pages) gets the answer of an empty query, worked out once per class: DRF would build and
+    deep-copy every field on each request to say the same (issue 11). Only for a serializer without a
+    `validate` of its own and without callable defaults, whose empty answer cannot change between requests."""
+    params = request.query_params
+    defaults = _FILTER_DEFAULTS.get(serializer_class, _UNSET)
+    if defaults is _UNSET:
+        defaults = _FILTER_DEFAULTS[serializer_class] = _empty_filters(serializer_class)
+    if defaults is not None and not any(name in params for name in defaults["__names__"]):
+        return {name: value for name, value in defaults.items() if name != "__names__"}
+    filters = serializer_class(data=params)
+    filters.is_valid(raise_exception=True)
+    return dict(filters.validated_data)
+
+
+_UNSET: Any = object()
+
+
+def _empty_filters(serializer_class: type[serializers.Serializer]) -> dict[str, Any] | None:
+    """The validated data of an empty query (plus the field names under "__names__"), or None where it may
+    not be reused."""
+    from django.http import QueryDict
+
+    probe = serializer_class(data=QueryDict())
+    if type(probe).validate is not serializers.Serializer.validate:
+        return None
+    fields = probe.fields
+    if any(callable(field.default) for field in fields.values()):
+        return None
+    if not probe.is_valid():
+        return None
+    return {**probe.validated_data, "__names__": tuple(fields)}
+
+
 def paginate(
     request: Request,
     view: APIView,

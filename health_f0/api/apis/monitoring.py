@@ -36,11 +36,13 @@ from health_f0.api.apis.common import (
     paginate,
     paginated_list,
     pdf_responses,
+    query_filters,
     uuid_or_404,
 )
 from health_f0.api.fast import (
     choice_labels,
     compiled,
+    dates,
     datetimes,
     display,
     text_dict,
@@ -623,6 +625,7 @@ ALERT_COLUMNS = tuple(name for name in alerts_sql.OPEN_ALERTS.columns if name !=
 def alert_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """`AlertSerializer`'s answer from `.values()` rows (ALERT_COLUMNS)."""
     iso = datetimes()
+    iso_day = dates()
     levels = choice_labels(Alert, "level")
     return [
         {
@@ -639,7 +642,7 @@ def alert_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "patient": {
                 "id": uuid_text(row[f"{_PATIENT}public_id"]),
                 "full_name": row[f"{_PATIENT}full_name"],
-                "date_of_birth": iso_date(row[f"{_PATIENT}date_of_birth"]),
+                "date_of_birth": iso_day(row[f"{_PATIENT}date_of_birth"]),
                 "phone": display_phone(row[f"{_PATIENT}phone"]),
                 "ward_name": row[f"{_PATIENT}ward_name"],
             },
@@ -669,12 +672,11 @@ class AlertListApi(StaffApi):
         parameters=[FilterSerializer],
     )
     def get(self, request: Request) -> Response:
-        filters = AlertListApi.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
+        filters = query_filters(AlertListApi.FilterSerializer, request)
         return paginate(
             request,
             self,
-            selectors.alert_list_rows(user=request.user, **filters.validated_data),
+            selectors.alert_list_rows(user=request.user, **filters),
             serialize=alert_rows,
         )
 

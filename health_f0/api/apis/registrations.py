@@ -22,11 +22,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from health_f0.api import selectors
-from health_f0.api.apis.common import id_parameter, paginate, paginated_list, uuid_or_404, validated
+from health_f0.api.apis.common import (
+    id_parameter,
+    paginate,
+    paginated_list,
+    query_filters,
+    uuid_or_404,
+    validated,
+)
 from health_f0.api.apis.public import RegistrationCreateApi
-from health_f0.api.fast import choice_labels, datetimes, display, uuid_text
+from health_f0.api.fast import choice_labels, dates, datetimes, display, uuid_text
 from health_f0.api.permissions import IsStaffMember
-from health_f0.api.rows import iso_date
 from health_f0.api.schema import error_responses
 from health_f0.core.phone import display_phone
 from health_f0.registration import selectors as registration_selectors
@@ -136,6 +142,7 @@ REGISTRATION_COLUMNS = tuple(registrations_sql.QUEUE.columns)
 def registration_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """`RegistrationSummarySerializer`'s answer from `.values()` rows (REGISTRATION_COLUMNS)."""
     iso = datetimes()
+    iso_day = dates()
     statuses = choice_labels(Registration, "status")
     eligibilities = choice_labels(Registration, "eligibility")
     return [
@@ -145,7 +152,7 @@ def registration_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "status_label": display(statuses, row["status"]),
             "channel": row["channel"],
             "full_name": row["full_name"],
-            "date_of_birth": iso_date(row["date_of_birth"]),
+            "date_of_birth": iso_day(row["date_of_birth"]),
             "sex": row["sex"],
             "phone": display_phone(row["phone"]),
             "ward_name": row["ward_name"],
@@ -182,14 +189,13 @@ class RegistrationListApi(StaffApi):
         parameters=[FilterSerializer],
     )
     def get(self, request: Request) -> Response:
-        filters = RegistrationListApi.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
+        filters = query_filters(RegistrationListApi.FilterSerializer, request)
         # The queue's order on its stored columns (registration.selectors.QUEUE_ORDER): an index order, and
         # columns a keyset can seek on.
         return paginate(
             request,
             self,
-            registration_selectors.registration_queue_rows(user=request.user, **filters.validated_data),
+            registration_selectors.registration_queue_rows(user=request.user, **filters),
             serialize=registration_rows,
         )
 

@@ -1,9 +1,9 @@
 """Constant SQL on api_apitoken (joined to the user table): the bearer-token look-up every API request starts
 with (api.authentication.BearerTokenAuthentication).
 
-What: the token with a given hash and its user, and whether that user holds a staff role, in one SELECT; the user's columns converted the ORM way
-(core/rawsql.fetch_rows), the token's datetimes by the backend's converter; both instances built as from_db
-builds them (`_fetched`).
+What: the token with a given hash, its user and the user's active memberships (facilities.access's first read
+of a staff request), in one SELECT; the user's columns converted the ORM way (core/rawsql.fetch_rows), the
+token's datetimes by the backend's converter; both instances built as from_db builds them (`_fetched`).
 
 Why not the ORM: `select_related("user").filter(key_hash=...).first()` took about a fifth of a declaration's
 CPU at the morning peak; as one constant query the look-up went from 0.55 to 0.23 ms of CPU, and the whole
@@ -44,13 +44,24 @@ from health_f0.facilities.models import Facility, Membership
 _TOKEN_FIELDS = ("id", "prefix", "created_at", "last_used_at", "expires_at")
 _TOKEN_ATTNAMES = tuple(field.attname for field in ApiToken._meta.concrete_fields)
 _USER_FIELD = ApiToken._meta.get_field("user")
-# Whether the user holds an active role at an active facility (what facilities.access reads its memberships for).
-_HOLDS_STAFF_ROLE = (
-    f"EXISTS (SELECT 1 FROM {Membership._meta.db_table} m "  # noqa: S608 - names from _meta
+# The user's active roles at active facilities (what facilities.access reads its memberships for, with
+# access._MEMBERSHIPS_SQL's rule), as one text: "<facility id> <role> <path>", comma-separated, NULL for none.
+# Sent with the token, so a staff request does not ask for them again (access.remember_memberships).
+_MEMBERSHIPS_WHERE = (
+    f"FROM {Membership._meta.db_table} m "  # noqa: S608 - names from _meta
     f"INNER JOIN {Facility._meta.db_table} f ON f.id = m.facility_id "
-    "WHERE m.user_id = u.id AND m.is_active AND f.is_active)"
+    "WHERE m.user_id = u.id AND m.is_active AND f.is_active"
 )
-
+_MEMBERSHIPS = {
+    # GROUP_CONCAT's default separator, a comma: no facility id, role or path holds one. Then the text's length
+    # as the items make it: a text GROUP_CONCAT cut at group_concat_max_len is told apart and not used.
+    "mysql": f"(SELECT GROUP_CONCAT(CONCAT(m.facility_id, ' ', m.role, ' ', f.path)) {_MEMBERSHIPS_WHERE}), "
+    "(SELECT SUM(CHAR_LENGTH(m.facility_id) + CHAR_LENGTH(m.role) + CHAR_LENGTH(f.path) + 3) - 1 "
+    f"{_MEMBERSHIPS_WHERE})",
+    # SQLite (the zero-setup default): its own concatenation and length, the same default separator.
+    "sqlite": f"(SELECT group_concat(m.facility_id || ' ' || m.role || ' ' || f.path) {_MEMBERSHIPS_WHERE}), "
+    f"(SELECT SUM(length(m.facility_id) + length(m.role) + length(f.path) + 3) - 1 {_MEMBERSHIPS_WHERE})",
+}
 
 T = TypeVar("T")
 M = TypeVar("M", bound=Model)
@@ -88,21 +99,36 @@ def _checked_by_use(connection: Any, read: Callable[[], T]) -> T:
         return read()
 
 
-def _statement(user_model: Any) -> str:
-    """The look-up's SELECT: the user's columns in field order, then the token's, then the staff flag."""
-    statement = _statements.get(user_model)
+def _statement(user_model: Any, vendor: str) -> str:
+    """The look-up's SELECT: the user's columns in field order, then the token's, then the user's memberships and
+    their text's length."""
+    statement = _statements.get((user_model, vendor))
     if statement is None:
         user_columns = ", ".join(f"u.{field.column}" for field in user_model._meta.concrete_fields)
         token_columns = ", ".join(f"t.{name} AS token_{name}" for name in _TOKEN_FIELDS)
-        statement = _statements[user_model] = (
-            f"SELECT {user_columns}, {token_columns}, {_HOLDS_STAFF_ROLE} AS token_holds_staff_role "  # noqa: S608 - names from _meta
+        statement = _statements[(user_model, vendor)] = (
+            f"SELECT {user_columns}, {token_columns}, {_MEMBERSHIPS.get(vendor, 'NULL, NULL')} "  # noqa: S608 - names from _meta
             f"FROM {user_model._meta.db_table} u "
             f"INNER JOIN {ApiToken._meta.db_table} t ON t.user_id = u.id WHERE t.key_hash = %s"
         )
     return statement
 
 
-_statements: dict[Any, str] = {}
+_statements: dict[tuple[Any, str], str] = {}
+
+
+def _memberships(text: str | None, length: Any) -> list[tuple[int, str, str]] | None:
+    """(facility id, facility path, role) of each item of the look-up's memberships column; None when the text
+    is not whole (not the length its items make: cut by the server's group_concat_max_len)."""
+    if not text:
+        return [] if length is None else None
+    if len(text) != length:
+        return None
+    found = []
+    for line in text.split(","):
+        facility_id, role, path = line.split(" ", 2)
+        found.append((int(facility_id), path, role))
+    return found
 
 
 def _fetched(model: type[M], alias: str, values: Sequence[Any]) -> M:
@@ -135,7 +161,7 @@ def token_with_user(key_hash: str) -> ApiToken | None:
     datetimes are converted by the backend's own converter, so this works on MariaDB and SQLite alike."""
     connection = connections[router.db_for_read(ApiToken)]
     user_model = get_user_model()
-    sql = _statement(user_model)
+    sql = _statement(user_model, connection.vendor)
     rows = _checked_by_use(
         connection, lambda: fetch_rows(user_model, sql, [key_hash], using=connection.alias)
     )
@@ -144,11 +170,12 @@ def token_with_user(key_hash: str) -> ApiToken | None:
     row = rows[0]
     count = len(_attnames(user_model))
     user = _fetched(user_model, connection.alias, row[:count])
-    # A patient account holds no staff role: say so to facilities.access now, so the staff checks behind the
-    # patient endpoints (IsPatientAccount, is_staff_member) cost no query of their own (issue 11).
-    if not row[-1]:
-        access.remember_no_memberships(user)
-    values = dict(zip(_TOKEN_FIELDS, row[count:-1], strict=True))
+    # The user's memberships, to facilities.access now: the staff checks and scopes of the request cost no
+    # query of their own for them (a patient account holds none: IsPatientAccount, is_staff_member; issue 11).
+    memberships = _memberships(row[-2], row[-1]) if connection.vendor in _MEMBERSHIPS else None
+    if memberships is not None:
+        access.remember_memberships(user, memberships)
+    values = dict(zip(_TOKEN_FIELDS, row[count:-2], strict=True))
     # MariaDB/MySQL and SQLite hand back naive or text datetimes; backends without the converter return
     # aware datetimes already.
     convert = getattr(connection.ops, "convert_datetimefield_value", None)

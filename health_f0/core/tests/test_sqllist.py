@@ -101,3 +101,101 @@ def test_a_forged_cursor_is_refused(users: Any) -> None:
     forged = keyset.cursor_for({"date_joined": "not a date", "id": 1})
     with pytest.raises(InvalidCursor):
         rows().keyset_page(keyset, size=5, cursor=forged)
+
+
+def _steps(col: Col) -> tuple[list[Any], Any]:
+    expression = col.field.get_col(col.field.model._meta.db_table)
+    return connection.ops.get_db_converters(expression) + expression.get_db_converters(connection), expression
+
+
+def _one_by_one(col: Col, values: list[Any]) -> list[Any]:
+    """What the ORM's compiler does: every converter, value by value."""
+    steps, expression = _steps(col)
+    converted = []
+    for value in values:
+        for step in steps:
+            value = step(value, expression, connection)
+        converted.append(value)
+    return converted
+
+
+def test_column_converters_answer_what_the_orms_converters_answer(db: Any) -> None:
+    """The fast path of MariaDB's boolean converter (one pass over a column) gives exactly the converter's
+    values, None and odd values included; a column without a fast path calls its converters."""
+    from decimal import Decimal
+
+    from health_f0.core.sqllist import _column_converter
+
+    cases = {
+        "is_active": [0, 1, None, 2, True, False, 1.0, Decimal(0)],
+        "username": ["a", "", None],
+    }
+    for name, values in cases.items():
+        col = USERS.columns[name]
+        steps, expression = _steps(col)
+        if not steps:
+            continue
+        fast = _column_converter(steps, expression)(values, connection)
+        slow = _one_by_one(col, values)
+        assert fast == slow
+        assert [type(v) for v in fast] == [type(v) for v in slow]
+
+
+@pytest.mark.skipif(connection.vendor != "mysql", reason="the text path is MariaDB's")
+def test_datetimes_and_dates_read_as_text_are_the_drivers_and_the_orms_values(db: Any) -> None:
+    """A DATETIME read as `CONCAT(col, '+00:00')` and a DATE as text, parsed by fromisoformat, are the values
+    the driver's parser and Django's converter give, whatever the text: with and without fractions, NULL, and
+    a zero date (which the driver reads as None)."""
+    from django.db.models import DateField
+    from MySQLdb.times import Date_or_None, DateTime_or_None
+
+    from health_f0.core.sqllist import _as_text
+
+    col = USERS.columns["date_joined"]
+    steps, expression = _steps(col)
+    found = _as_text(col, steps, expression, connection)
+    assert found is not None
+    sql, convert = found
+    assert sql == "CONCAT(u.date_joined, '+00:00')"
+    texts = ["2026-11-01 03:04:05.000678", "2026-11-01 03:04:05", "1900-01-01 00:00:00.000000", None]
+    expected = [None if t is None else steps[0](DateTime_or_None(t), expression, connection) for t in texts]
+    got = convert([None if t is None else t + "+00:00" for t in texts], connection)
+    assert got == expected
+    assert all(v is None or v.tzinfo is connection.timezone for v in got)
+    # What fromisoformat refuses goes down the driver's own path (a zero date: None).
+    assert convert(["0000-00-00 00:00:00+00:00", "2026-11-01 03:04:05+00:00"], connection) == [
+        None,
+        expected[1],
+    ]
+    day: DateField[Any, Any] = DateField()
+    day.set_attributes_from_name("day_joined")
+    day.model = User
+    date_col = Col("DATE(u.date_joined)", day)
+    date_steps, date_expression = _steps(date_col)
+    found = _as_text(date_col, date_steps, date_expression, connection)
+    assert found is not None
+    assert found[0] == "CAST(DATE(u.date_joined) AS CHAR)"
+    dates = ["1990-02-03", "0001-01-01", None, "0000-00-00"]
+    assert found[1](dates, connection) == [None if d is None else Date_or_None(d) for d in dates]
+
+
+def test_nullable_datetimes_equal_the_orm_values(users: Any) -> None:
+    users.filter(username__in=["sqllist01", "sqllist05"]).update(last_login=BASE + timedelta(microseconds=7))
+    users.filter(username="sqllist02").update(last_login=BASE + timedelta(days=3))
+    listing = SqlColumns(
+        {"id": USERS.columns["id"], "last_login": Col("u.last_login", _meta.get_field("last_login"))}
+    ).rows(f"{_meta.db_table} u", "u.username LIKE %s", ["sqllist%"], model=User, ordering=("id",))
+    assert listing[0:100] == list(users.order_by("id").values("id", "last_login"))
+
+
+def test_rows_of_every_column_kind_equal_the_orm_values(users: Any) -> None:
+    """A page read column by column holds the ORM's `.values()` row for row (after the first converted column
+    and without one)."""
+    plain = SqlColumns({"id": USERS.columns["id"], "username": USERS.columns["username"]})
+    listing = plain.rows(
+        f"{_meta.db_table} u", "u.username LIKE %s", ["sqllist%"], model=User, ordering=("id",)
+    )
+    assert listing[0:100] == list(users.order_by("id").values("id", "username"))
+    assert rows("-date_joined", "-id")[3:9] == list(
+        users.order_by("-date_joined", "-id").values("id", "username", "date_joined", "is_active")[3:9]
+    )
