@@ -688,3 +688,26 @@ def test_bad_input_never_answers_5xx(
         {"date": "0001-01-01", "service": "1"},
     ):
         assert client_api.get(SLOTS, params).status_code < 500
+
+
+def test_the_booking_lists_are_plain_data_with_the_deadline_as_drf_writes_it(
+    clinic: Service, day: date, as_patient: APIClient
+) -> None:
+    """The change deadline was a datetime left to the renderer, which sent the whole page down DRF's slower
+    encoder (api/renderers.py); it is now written as that encoder writes it, in both versions and the detail."""
+    from rest_framework.utils.encoders import JSONEncoder
+
+    from health_f0.api.renderers import plain_data
+    from health_f0.appointments.transitions import change_deadline
+
+    created = book(as_patient, clinic, at(day, 5, 20)).json()
+    appointment = Appointment.objects.get(public_id=created["id"])
+    expected = JSONEncoder().default(timezone.localtime(change_deadline(appointment)))
+    assert expected.endswith("+07:00")
+    for url in (APPOINTMENTS, APPOINTMENTS.replace("/api/v1/", "/api/v2/"), f"{APPOINTMENTS}/{created['id']}"):
+        response = as_patient.get(url)
+        assert response.status_code == 200, url
+        assert plain_data(response.data) is not None, url
+        body = response.json()
+        rows = body.get("results", [body])
+        assert next(r for r in rows if r["id"] == created["id"])["change_deadline"] == expected, url

@@ -46,6 +46,7 @@ from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils import encoders
 from rest_framework.views import APIView
 
 from health_f0.api.apis.common import (
@@ -318,6 +319,20 @@ def _actions(serializer: serializers.Serializer, appointment: Appointment) -> li
     return APPOINTMENT_WORKFLOW.available(appointment, serializer.context["actor"])
 
 
+def _change_deadline_text(appointment: Appointment) -> str | None:
+    """Until when the patient may cancel or move the booking, local time, as the API has always written it:
+    the text DRF's JSON encoder makes of a datetime (ISO 8601, milliseconds). Written here, not by the
+    renderer, so the answer is plain data and takes the renderer's fast path (api/renderers.py)."""
+    deadline = change_deadline(appointment)
+    if deadline is None:
+        return None
+    text: str = _JSON_ENCODER.default(timezone.localtime(deadline))
+    return text
+
+
+_JSON_ENCODER = encoders.JSONEncoder()
+
+
 class AppointmentSerializer(serializers.Serializer):
     """A booking as its patient (or family) sees it."""
 
@@ -367,9 +382,9 @@ class AppointmentSerializer(serializers.Serializer):
         place = selectors.queue_place(appointment=appointment)
         return QueuePlaceSerializer(place).data if place else None
 
-    def get_change_deadline(self, appointment: Appointment) -> datetime | None:
-        deadline = change_deadline(appointment)
-        return timezone.localtime(deadline) if deadline is not None else None
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_change_deadline(self, appointment: Appointment) -> str | None:
+        return _change_deadline_text(appointment)
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_actions(self, appointment: Appointment) -> list[str]:
@@ -643,7 +658,6 @@ def appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[str, A
     for booking, row_actions in zip(bookings, actions, strict=True):
         service = booking.service
         place = selectors.queue_place(appointment=booking, queues=queues)
-        deadline = change_deadline(booking)
         answer.append(
             {
                 "id": str(booking.public_id),
@@ -665,8 +679,7 @@ def appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[str, A
                 "cancelled_at": iso(booking.cancelled_at),
                 "cancel_source": booking.cancel_source,
                 "cancel_reason": booking.cancel_reason,
-                # A SerializerMethodField's datetime: the renderer writes it (as the serializer's answer).
-                "change_deadline": timezone.localtime(deadline) if deadline is not None else None,
+                "change_deadline": _change_deadline_text(booking),
                 "actions": row_actions,
                 "meeting_url": selectors.meeting_link(appointment=booking),
                 "queue": QueuePlaceSerializer(place).data if place else None,
