@@ -1020,6 +1020,9 @@ def gateway_link_cancel(*, payment_id: int, reason: str, now: datetime | None = 
     )
     if result == EventResult.BAD_AMOUNT:
         logger.warning(
-            "payment link %s paid %s instead of %s before its cancel", payment.reference, answer.amount, payment.amount
+            "payment link %s paid %s instead of %s before its cancel",
+            payment.reference,
+            answer.amount,
+            payment.amount,
         )
     return result

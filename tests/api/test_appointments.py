@@ -704,7 +704,11 @@ def test_the_booking_lists_are_plain_data_with_the_deadline_as_drf_writes_it(
     appointment = Appointment.objects.get(public_id=created["id"])
     expected = JSONEncoder().default(timezone.localtime(change_deadline(appointment)))
     assert expected.endswith("+07:00")
-    for url in (APPOINTMENTS, APPOINTMENTS.replace("/api/v1/", "/api/v2/"), f"{APPOINTMENTS}/{created['id']}"):
+    for url in (
+        APPOINTMENTS,
+        APPOINTMENTS.replace("/api/v1/", "/api/v2/"),
+        f"{APPOINTMENTS}/{created['id']}",
+    ):
         response = as_patient.get(url)
         assert response.status_code == 200, url
         assert plain_data(response.data) is not None, url
