@@ -5,6 +5,7 @@ their own (and family) records from active links; staff only their facilities'."
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -401,20 +402,33 @@ def link_overview(*, user: Any, patient: Any) -> list[LinkOverview]:
     """Per hospital (those of the patient's province, then any other the patient has a link or request
     with): the active link, the latest request, and what the user may do on the link (LINK_WORKFLOW). Three
     queries, scoped through facilities.access, and the workflow's checks per active link."""
-    links = {link.facility_id: link for link in links_for(user=user, patient=patient)}
+    return _overview(
+        user,
+        links=links_for(user=user, patient=patient),
+        # Bounded: the latest requests only. A hospital whose last request is older than that many newer ones
+        # reads as "none" (which may be asked again), whatever the patient's history holds.
+        requests=link_requests_for(user=user, patient=patient)[:LINK_REQUEST_WINDOW],
+        province=his_facilities_for(patient=patient),
+    )
+
+
+def _overview(
+    user: Any, *, links: Iterable[HisLink], requests: Iterable[HisLinkRequest], province: Iterable[Any]
+) -> list[LinkOverview]:
+    """link_overview's rows from the patient's active links and latest requests (newest first, each with its
+    facility) and the province's hospitals, whichever way they were read."""
+    active_links = {link.facility_id: link for link in links}
     latest: dict[int, HisLinkRequest] = {}
-    # Bounded: the latest requests only. A hospital whose last request is older than that many newer ones
-    # reads as "none" (which may be asked again), whatever the patient's history holds.
-    for request in link_requests_for(user=user, patient=patient)[:LINK_REQUEST_WINDOW]:
+    for request in requests:
         latest.setdefault(request.facility_id, request)
-    facilities = {f.pk: f for f in his_facilities_for(patient=patient)}
-    for link in links.values():
+    facilities = {f.pk: f for f in province}
+    for link in active_links.values():
         facilities.setdefault(link.facility_id, link.facility)
     for request in latest.values():
         facilities.setdefault(request.facility_id, request.facility)
     rows = []
     for f in sorted(facilities.values(), key=lambda f: (f.name, f.pk)):
-        active = links.get(f.pk)
+        active = active_links.get(f.pk)
         actions = tuple(link_actions(active, user)) if active is not None else ()
         rows.append(LinkOverview(facility=f, link=active, request=latest.get(f.pk), actions=actions))
     return rows
@@ -440,29 +454,14 @@ def link_overview_sql(*, user: Any, patient: Any) -> list[LinkOverview]:
 
     if access.is_staff_member(user):
         return link_overview(user=user, patient=patient)
-    links: dict[int, HisLink] = {}
-    for link in patient_links_sql(user=user, patient=patient):
-        links[link.facility_id] = link
-    latest: dict[int, HisLinkRequest] = {}
-    requests = links_sql.latest_requests(
-        access.own_patients_sql(user, "r.patient_id"), patient_id=patient.pk, limit=LINK_REQUEST_WINDOW
+    return _overview(
+        user,
+        links=patient_links_sql(user=user, patient=patient),
+        requests=links_sql.latest_requests(
+            access.own_patients_sql(user, "r.patient_id"), patient_id=patient.pk, limit=LINK_REQUEST_WINDOW
+        ),
+        province=links_sql.province_facilities(kinds=HIS_FACILITY_KINDS, province_code=patient.province_code),
     )
-    for request in requests:
-        latest.setdefault(request.facility_id, request)
-    facilities = {
-        f.pk: f
-        for f in links_sql.province_facilities(kinds=HIS_FACILITY_KINDS, province_code=patient.province_code)
-    }
-    for link in links.values():
-        facilities.setdefault(link.facility_id, link.facility)
-    for request in latest.values():
-        facilities.setdefault(request.facility_id, request.facility)
-    rows = []
-    for f in sorted(facilities.values(), key=lambda f: (f.name, f.pk)):
-        active = links.get(f.pk)
-        actions = tuple(link_actions(active, user)) if active is not None else ()
-        rows.append(LinkOverview(facility=f, link=active, request=latest.get(f.pk), actions=actions))
-    return rows
 
 
 # --- How HIS values read (portal and desk alike) -----------------------------------------------------
