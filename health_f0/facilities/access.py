@@ -588,6 +588,36 @@ def his_records_sql(user: Any, patient_column: str, facility_column: str) -> tup
     return "(" + " OR ".join([term] * len(pairs)) + ")", [value for pair in pairs for value in pair]
 
 
+def his_active_pairs(user: Any) -> tuple[tuple[int, int], ...] | None:
+    """A patient account's (patient id, facility id) pairs of its own and family patients' active HIS links,
+    sorted: what `his_records_sql` binds for that account, read by the same constant statement, for a page
+    that also needs to know whether a patient has an active link (the portal's HIS pages read it once for
+    both; his.selectors.RecordScope). None for a staff account, whose rule is by facility (his_records_sql
+    itself); no pair for an anonymous user. tests/security/test_his_active_pairs.py checks both functions
+    against his_records_sql and links_for for every role."""
+    if is_staff_member(user):
+        return None
+    if not getattr(user, "is_authenticated", False):
+        return ()
+    from django.db import connection
+
+    own, own_params = own_patients_sql(user, "patient_id")
+    with connection.cursor() as cursor:
+        cursor.execute(_HIS_ACTIVE_PAIRS_SQL + own, own_params)
+        return tuple(sorted((int(p), int(f)) for p, f in cursor.fetchall()))
+
+
+def his_pairs_sql(
+    pairs: tuple[tuple[int, int], ...], patient_column: str, facility_column: str
+) -> tuple[str, list[Any]]:
+    """`his_records_sql`'s condition for a patient account whose `his_active_pairs` are `pairs`: the rows of
+    those (patient, facility) pairs only; none without a pair."""
+    if not pairs:
+        return "1 = 0", []
+    term = f"({patient_column} = %s AND {facility_column} = %s)"
+    return "(" + " OR ".join([term] * len(pairs)) + ")", [value for pair in pairs for value in pair]
+
+
 # --- Personal-data rights (health_f0.privacy): requests, consents, exports, restricted records. ---------
 
 # Who answers withdrawal and deletion requests: the head of the station managing the patient (home care), the

@@ -565,14 +565,28 @@ class RecordScope:
 
     sql: str
     params: tuple[Any, ...]
+    # A patient account's (patient, facility) pairs of active links (access.his_active_pairs), which the rule
+    # binds; None for staff.
+    pairs: tuple[tuple[int, int], ...] | None = None
 
     _PATIENT = "{patient}"
     _FACILITY = "{facility}"
 
     @classmethod
     def of(cls, user: Any) -> RecordScope:
-        sql, params = access.his_records_sql(user, cls._PATIENT, cls._FACILITY)
-        return cls(sql, tuple(params))
+        pairs = access.his_active_pairs(user)
+        if pairs is None:
+            sql, params = access.his_records_sql(user, cls._PATIENT, cls._FACILITY)
+        else:
+            sql, params = access.his_pairs_sql(pairs, cls._PATIENT, cls._FACILITY)
+        return cls(sql, tuple(params), pairs)
+
+    def linked(self, patient: Any) -> bool:
+        """Whether `patient` has an active link that the scope reads (`bool(links_for(user, patient))`), from
+        the pairs already read; a staff account's scope asks links_for."""
+        if self.pairs is None:
+            raise ValueError("RecordScope.linked is for a patient account's scope")
+        return any(patient_id == patient.pk for patient_id, _facility_id in self.pairs)
 
     def on(self, patient_column: str, facility_column: str) -> tuple[str, list[Any]]:
         sql = self.sql.replace(self._PATIENT, patient_column).replace(self._FACILITY, facility_column)
@@ -661,14 +675,17 @@ def lab_result_rows_for(
     )
 
 
-def portal_lab_result_rows(*, user: Any, patient: Any, out_of_range_only: bool = False) -> Any:
+def portal_lab_result_rows(
+    *, user: Any, patient: Any, out_of_range_only: bool = False, scope: RecordScope | None = None
+) -> Any:
     """portal_lab_results as a core.sqllist.SqlList of dicts (his/sql/lab_results.py PORTAL_LAB_RESULTS: what
     /ket-qua-xet-nghiem shows of a result, its report, its visit's department and its facility) in
-    PORTAL_LAB_ORDER, keyset-paged with the same cursors."""
+    PORTAL_LAB_ORDER, keyset-paged with the same cursors. `scope`: the request's RecordScope when it has one
+    (else read for `user`)."""
     from health_f0.his.sql import lab_results
 
     return lab_results.portal_lab_results(
-        RecordScope.of(user).on("r.patient_id", "r.facility_id"),
+        (scope or RecordScope.of(user)).on("r.patient_id", "r.facility_id"),
         ordering=PORTAL_LAB_ORDER,
         withdrawn=WITHDRAWN_REPORT_STATUSES,
         patient_id=patient.pk,
