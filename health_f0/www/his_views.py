@@ -222,16 +222,16 @@ def his_unlink(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 # --- Records ----------------------------------------------------------------------------------------
 
 
-def _records_context(request: HttpRequest) -> dict[str, Any] | HttpResponse:
+def _records_context(request: HttpRequest) -> tuple[dict[str, Any], his_selectors.RecordScope] | HttpResponse:
+    """The page's patient and the account's record scope (his.selectors.RecordScope), read once for whether
+    the patient has an active link (`linked`) and for the page's lists."""
     choice = patient_choice(request)
     early = _staff_or_missing(request, choice)
     if early is not None:
         return early
     patient = choice.current
-    # Constant SQL (his/sql/links.py): links_for's rows. /ho-so-kham and /ket-qua-xet-nghiem read only whether
-    # there is one; the printed summary shows each hospital's code.
-    links = his_selectors.patient_links_sql(user=request.user, patient=patient, related=False)
-    return {"choice": choice, "patient": patient, "links": links}
+    scope = his_selectors.RecordScope.of(request.user)
+    return {"choice": choice, "patient": patient, "linked": scope.linked(patient)}, scope
 
 
 @never_cache
@@ -239,15 +239,15 @@ def _records_context(request: HttpRequest) -> dict[str, Any] | HttpResponse:
 @require_GET
 def his_visits(request: HttpRequest) -> HttpResponse:
     """/ho-so-kham: the chosen patient's visits, newest first, each with its lab results."""
-    context = _records_context(request)
-    if isinstance(context, HttpResponse):
-        return context
+    found = _records_context(request)
+    if isinstance(found, HttpResponse):
+        return found
+    context, scope = found
     user, patient = request.user, context["patient"]
-    if not context["links"]:
+    if not context["linked"]:
         return _page(request, "www/his_visits.html", context)
     # Constant SQL (his/sql/visits.py), the scope read once for the visits and their results: the rows and
     # cursors of his_selectors.portal_visits' querysets.
-    scope = his_selectors.RecordScope.of(user)
     dated = his_selectors.portal_visit_rows(scope=scope, patient=patient, timed=True)
     pager = keyset_page(request, dated, VISIT_KEYSET, size=VISITS_PER_PAGE, param=PAGE_PARAM)
     shown = portal_visits(pager.items)
@@ -272,16 +272,17 @@ def his_visits(request: HttpRequest) -> HttpResponse:
 @require_GET
 def his_lab_results(request: HttpRequest) -> HttpResponse:
     """/ket-qua-xet-nghiem: the chosen patient's lab results, newest first; ?bat-thuong=1 only H/L."""
-    context = _records_context(request)
-    if isinstance(context, HttpResponse):
-        return context
+    found = _records_context(request)
+    if isinstance(found, HttpResponse):
+        return found
+    context, scope = found
     out_of_range = request.GET.get("bat-thuong") == "1"
     context.update(out_of_range=out_of_range)
-    if not context["links"]:
+    if not context["linked"]:
         return _page(request, "www/his_lab_results.html", context)
     # Constant SQL (his/sql/lab_results.py): the same rows and cursors as portal_lab_results' queryset.
     results = his_selectors.portal_lab_result_rows(
-        user=request.user, patient=context["patient"], out_of_range_only=out_of_range
+        user=request.user, patient=context["patient"], out_of_range_only=out_of_range, scope=scope
     )
     pager = keyset_page(request, results, LAB_KEYSET, size=RESULTS_PER_PAGE, param=PAGE_PARAM)
     rows = [lab_row(r) for r in portal_lab_results(pager.items)]
@@ -294,15 +295,22 @@ def his_lab_results(request: HttpRequest) -> HttpResponse:
 @require_GET
 def his_print(request: HttpRequest) -> HttpResponse:
     """/ho-so-kham/in: a printable summary of the chosen patient's visits and their lab results."""
-    context = _records_context(request)
-    if isinstance(context, HttpResponse):
-        return context
+    found = _records_context(request)
+    if isinstance(found, HttpResponse):
+        return found
+    context, scope = found
     user, patient = request.user, context["patient"]
+    if not context["linked"]:
+        return _page(
+            request, "www/his_print.html", {**context, "links": [], "printed_at": timezone.localtime()}
+        )
+    # Each hospital's code: links_for's rows by constant SQL (his/sql/links.py).
+    links = his_selectors.patient_links_sql(user=user, patient=patient, related=False)
     # The visits of visits_for(patient) by constant SQL (his/sql/visits.py), as /ho-so-kham reads them.
-    scope = his_selectors.RecordScope.of(user)
     rows = his_selectors.portal_visit_rows(scope=scope, patient=patient, timed=None)
     visits = portal_visits(rows.fetch(ordering=rows.ordering, limit=PRINT_VISITS + 1))
     context.update(
+        links=links,
         rows=visit_rows(scope, user, patient, visits[:PRINT_VISITS]),
         truncated=len(visits) > PRINT_VISITS,
         limit=PRINT_VISITS,
