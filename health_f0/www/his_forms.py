@@ -3,10 +3,17 @@ request per hospital and who may unlink are the rules of health_f0.his.services.
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.template import engines
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+from markupsafe import Markup, escape
 
 from health_f0.his.models import IdentifierType
 
@@ -94,3 +101,68 @@ class UnlinkForm(forms.Form):
         },
         widget=forms.Textarea(attrs={"rows": 3, "maxlength": str(REASON_MAX)}),
     )
+
+
+# --- The empty link form, drawn once (issue 11) -------------------------------------------------------------
+#
+# Django's form renderer drew about 45 % of /lien-ket-ho-so: the empty form (what every visit of the page shows)
+# depends only on the page's language, the policy version in force and the hospitals offered (their public id
+# and name), plus the patient's id in a hidden field. It is drawn by the same partial as a posted-back form
+# (www/_his_link_fields.html), once per those, for a stand-in patient id that is then a slot for the page's
+# patient (tests/www/test_his_link_form.py compares it with the partial's own drawing). A drawing holds nothing
+# but what its key names (names of hospitals, public data), so it is shared by every account.
+LINK_FIELDS_TEMPLATE = "www/_his_link_fields.html"
+_PATIENT_SLOT = uuid.UUID("5ec7e1d0-0000-4000-8000-0000000011c7")
+# Keys: languages x policy versions x the sets of hospitals offered that this process has seen.
+_DRAWINGS_LIMIT = 256
+_drawings: dict[tuple[Any, ...], tuple[str, str]] = {}
+
+
+@receiver(setting_changed, dispatch_uid="health_f0.www.his_forms.drawings")
+def _forget_drawings(**kwargs: Any) -> None:
+    """The languages or the form's templates may have changed (tests)."""
+    _drawings.clear()
+
+
+@dataclass(frozen=True)
+class LinkFormDrawing:
+    """What /lien-ket-ho-so shows of the empty link form: its fields' markup (`html`, the page's patient in
+    it). Not bound: the page draws a bound form (its errors) from the form itself."""
+
+    html: Markup
+    is_bound: bool = False
+
+
+def draw_link_fields(form: LinkRequestForm) -> Markup:
+    """The link form's fields as the page draws them (www/_his_link_fields.html, in the active language)."""
+    template = engines["jinja2"].env.get_template(LINK_FIELDS_TEMPLATE)  # type: ignore[attr-defined]
+    return Markup(template.render({"form": form}))  # noqa: S704 - drawn by an autoescaping template
+
+
+def link_form_drawing(*, patient: Any, facilities: list[Any], policy_version: str) -> LinkFormDrawing:
+    """The empty link form for `patient` with these hospitals offered (LinkRequestForm's initial values:
+    the patient, a BHYT number asked for, the policy version in force), the same markup as
+    draw_link_fields(LinkRequestForm(initial=…)) draws."""
+    key = (
+        get_language(),
+        policy_version,
+        tuple((f.public_id, f.name) for f in facilities),
+    )
+    parts = _drawings.get(key)
+    if parts is None:
+        stand_in = draw_link_fields(_empty_form(_PATIENT_SLOT, facilities, policy_version))
+        pieces = stand_in.split(str(_PATIENT_SLOT))
+        if len(pieces) != 2:  # not where it was expected: draw this page's form itself
+            return LinkFormDrawing(
+                draw_link_fields(_empty_form(patient.public_id, facilities, policy_version))
+            )
+        parts = (pieces[0], pieces[1])
+        if len(_drawings) >= _DRAWINGS_LIMIT:
+            _drawings.clear()
+        _drawings[key] = parts
+    return LinkFormDrawing(Markup(f"{parts[0]}{escape(str(patient.public_id))}{parts[1]}"))  # noqa: S704
+
+
+def _empty_form(patient_id: Any, facilities: list[Any], policy_version: str) -> LinkRequestForm:
+    initial = {"patient": patient_id, "identifier_type": "bhyt", "policy_version": policy_version}
+    return LinkRequestForm(initial=initial, facilities=facilities)

@@ -28,9 +28,10 @@ from health_f0.his.models import OPEN_LINK_STATUSES, LinkChannel
 from health_f0.his.services import link_form_pdf, link_request_create, link_unlink
 from health_f0.his.transitions import link_actions
 from health_f0.privacy.models import ConsentChannel, ConsentMethod
+from health_f0.privacy.selectors import policy_current
 from health_f0.privacy.services import consent_record
 from health_f0.www import selectors
-from health_f0.www.his_forms import LinkRequestForm, UnlinkForm
+from health_f0.www.his_forms import LinkFormDrawing, LinkRequestForm, UnlinkForm, link_form_drawing
 from health_f0.www.his_rows import lab_groups, lab_row, portal_lab_results, portal_visits, visit_rows
 from health_f0.www.monitoring_views import _staff_or_missing
 from health_f0.www.paging import PAGE_PARAM, keyset_page
@@ -143,10 +144,14 @@ def his_links(request: HttpRequest) -> HttpResponse:
         key=lambda row: STATE_ORDER.get(row.state, len(STATE_ORDER)),
     )
     facilities = [row.facility for row in overview if row.can_request]
-    if form is None and facilities:
-        form = LinkRequestForm(
-            initial={"patient": patient.public_id, "identifier_type": "bhyt"}, facilities=facilities
-        )
+    shown: LinkRequestForm | LinkFormDrawing | None = form
+    policy_version = ""
+    if form is not None:
+        policy_version = form["policy_version"].value()
+    elif facilities:
+        # The empty form, drawn once per language, policy version and hospitals offered (his_forms).
+        policy_version = policy_current().version
+        shown = link_form_drawing(patient=patient, facilities=facilities, policy_version=policy_version)
     return _page(
         request,
         "www/his_links.html",
@@ -155,7 +160,8 @@ def his_links(request: HttpRequest) -> HttpResponse:
             "patient": patient,
             "overview": overview,
             "any_linked": any(row.state == "linked" for row in overview),
-            "form": form if facilities else None,
+            "form": shown if facilities else None,
+            "policy_version": policy_version,
             "error_summary": _error_summary(form) if form is not None and form.is_bound else [],
             "page_error": page_error,
             "flash": _pop_flash(request),
