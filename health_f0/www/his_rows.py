@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from html import escape as html_escape
 from typing import Any
 
 from django.utils import dateformat, timezone, translation
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from markupsafe import Markup
+from markupsafe import escape as markup_escape
 
 from health_f0.his import selectors as his_selectors
 from health_f0.his.models import OUT_OF_RANGE_FLAGS, PRELIMINARY_REPORT_STATUSES, LabFlag
 from health_f0.payments import selectors as payment_selectors
+from health_f0.www.jinja import Translated, date_filter, fmt, url
 from health_f0.www.templatetags.payment_tags import visit_bill
 
 # The flag in words and a symbol, so it never depends on colour alone.
@@ -30,6 +33,12 @@ FLAG_TEXT: dict[str, tuple[Any, str, str]] = {
 
 
 # --- Display helpers --------------------------------------------------------------------------------
+
+
+def escape(text: Any) -> str:
+    """django.utils.html.escape's text (html.escape of str(text)) without its lazy-string wrapper, which cost
+    about a third of each call; the rows' values are plain text, never lazy."""
+    return html_escape(str(text))
 
 
 def _number(value: Decimal | None) -> str:
@@ -62,6 +71,23 @@ def _time_html(moment: Any) -> str:
             f"{escape(dateformat.format(local, 'd/m/Y'))}</time> · "
         )
     return html
+
+
+# A visit's dates as its card writes them (`|date("c")`, `|date("d/m/Y")`) by (time, time zone): Django's
+# dateformat costs 20–30 µs a call and a card asks for up to five. Bounded like _TIME_HTML.
+_DAY_TEXTS: dict[tuple[Any, Any], tuple[str, str]] = {}
+
+
+def _day_texts(moment: Any) -> tuple[str, str]:
+    """(`moment|date("c")`, `moment|date("d/m/Y")`) of www.jinja's date filter, in the current time zone."""
+    zone = timezone.get_current_timezone()
+    key = (moment, zone)
+    texts = _DAY_TEXTS.get(key)
+    if texts is None:
+        if len(_DAY_TEXTS) >= _TIMES_KEPT:
+            _DAY_TEXTS.clear()
+        texts = _DAY_TEXTS[key] = (date_filter(moment, "c"), date_filter(moment, "d/m/Y"))
+    return texts
 
 
 @dataclass(frozen=True)
@@ -396,9 +422,69 @@ class VisitRow:
     bill: tuple[Any, bool] | None = None
 
     @property
+    def card(self) -> Markup:
+        """The visit's `<li>` on /ho-so-kham and its printed summary (www/his_visit.html shows it), with its bill
+        (www/_pay_visit_bill.html) and its results' table, built here rather than by an include per visit and
+        per table (issue 11); the same HTML the templates wrote (tests/www/test_his_visit_card.py). Values are
+        escaped as Jinja2 escapes them (markupsafe), translated text is the templates' own markup."""
+        v = self.visit
+        texts = _card_texts()
+        admitted = self.admitted
+        if admitted:
+            when = f'<time datetime="{markup_escape(admitted[0])}">{markup_escape(admitted[1])}</time>'
+            if not self.same_day:
+                left = self.discharged
+                when += f' – <time datetime="{markup_escape(left[0])}">{markup_escape(left[1])}</time>'
+        else:
+            when = texts["undated"]
+        department = v.department_label
+        meta = f"{markup_escape(v.facility.name)}" + (f" · {markup_escape(department)}" if department else "")
+        diagnosis = ""
+        if v.diagnosis_text or v.icd10:
+            icd = ""
+            if v.icd10:
+                icd = (
+                    f' <span class="icd" title="{texts["icd_title"]}"><span class="visually-hidden">'
+                    f"{texts['icd']} </span>{markup_escape(v.icd10)}</span>"
+                )
+            diagnosis = (
+                f'<p class="diagnosis">{texts["diagnosis"]} {markup_escape(v.diagnosis_text)}{icd}</p>'
+            )
+        bill = ""
+        if v.bill_patient:
+            bill = _draw_partial("www/_pay_visit_bill.html", {"bill": self.bill_view})
+        if self.results:
+            caption = fmt(Translated(texts["caption"]), when=admitted[1] if admitted else "")
+            more = ""
+            if self.more_results:
+                more = f'<p><a href="{url("www:his_lab_results")}">{texts["more"]}</a></p>'
+            rows = "".join(["\n    " + row.table_row for row in self.results])
+            results = (
+                f'<table class="lab-table">\n  <caption>{caption}</caption>\n  {texts["table_head"]}\n'
+                f"  <tbody>{rows}\n  </tbody>\n</table>{more}\n  "
+            )
+        else:
+            results = f'<p class="muted">{texts["no_results"]}</p>'
+        return Markup(  # noqa: S704 - every value above is escaped
+            f'<li class="card visit-item">\n  <h3>{when}</h3>\n  <p class="visit-meta muted">{meta}</p>\n'
+            f"  {diagnosis}\n  {bill}\n  {results}\n</li>"
+        )
+
+    @property
     def bill_view(self) -> dict[str, Any]:
         """What www/_pay_visit_bill.html shows of the visit's bill."""
         return visit_bill(self.visit, self.bill)
+
+    @property
+    def admitted(self) -> tuple[str, str] | None:
+        """The admission's (ISO text, dd/mm/yyyy) as `|date` writes them; None without a time."""
+        moment = self.visit.admitted_at
+        return _day_texts(moment) if moment else None
+
+    @property
+    def discharged(self) -> tuple[str, str]:
+        moment = self.visit.discharged_at
+        return _day_texts(moment) if moment else ("", "")
 
     @property
     def same_day(self) -> bool:
@@ -406,6 +492,38 @@ class VisitRow:
         if start is None or end is None:
             return True
         return bool(timezone.localdate(start) == timezone.localdate(end))
+
+
+# The visit card's text in each language (its templates' strings; like _FLAG_TEXTS, worked out once).
+_CARD_TEXTS: dict[str | None, dict[str, str]] = {}
+
+
+def _card_texts() -> dict[str, str]:
+    language = translation.get_language()
+    texts = _CARD_TEXTS.get(language)
+    if texts is None:
+        # Each string outside an f-string, where makemessages (xgettext) finds it.
+        head = (_("Chỉ số"), _("Kết quả"), _("Khoảng tham chiếu"))
+        texts = _CARD_TEXTS[language] = {
+            "undated": _("Chưa rõ ngày"),
+            "diagnosis": _("Chẩn đoán:"),
+            "icd_title": _("Mã bệnh ICD-10"),
+            "icd": _("mã ICD-10"),
+            "caption": _("Kết quả xét nghiệm ngày %(when)s"),
+            "more": _("Xem tất cả kết quả xét nghiệm"),
+            "no_results": _("Không có kết quả xét nghiệm trong lượt khám này."),
+            "table_head": "<thead><tr>"
+            + "".join(f'<th scope="col">{t}</th>' for t in head)
+            + "</tr></thead>",
+        }
+    return texts
+
+
+def _draw_partial(name: str, values: dict[str, Any]) -> str:
+    """A Jinja2 partial of the portal drawn on its own (it reads only `values`, the catalogue and `url`)."""
+    from django.template import engines
+
+    return str(engines["jinja2"].env.get_template(name).render(values))  # type: ignore[attr-defined]
 
 
 def visit_rows(

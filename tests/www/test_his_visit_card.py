@@ -1,0 +1,139 @@
+"""A visit's card on /ho-so-kham and its printed summary, built in Python (issue 11: www.his_rows.VisitRow.card),
+writes the HTML the templates it replaced wrote (www/his_visit.html with its bill partial and
+www/his_lab_table.html, as they were at 591f846), in both languages, for every kind of visit: dated on one day or
+several, without a time or an end, with or without a department, diagnosis, ICD-10 code, bill (due with a
+gateway, due without one, paid) and results (some more than shown), and values that need escaping."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.template import engines
+from django.utils import translation
+from jinja2 import ChoiceLoader, DictLoader
+
+from health_f0.www.his_rows import (
+    PortalFacility,
+    PortalLabResult,
+    PortalPlace,
+    PortalVisit,
+    VisitRow,
+    lab_row,
+)
+
+# The templates as they were.
+OLD_VISIT = '{% set v = row.visit %}<li class="card visit-item">\n  <h3>{% if v.admitted_at %}<time datetime="{{ v.admitted_at|date(\'c\') }}">{{ v.admitted_at|date("d/m/Y") }}</time>{% if not row.same_day %} – <time datetime="{{ v.discharged_at|date(\'c\') }}">{{ v.discharged_at|date("d/m/Y") }}</time>{% endif %}{% else %}{{ _("Chưa rõ ngày") }}{% endif %}</h3>\n  <p class="visit-meta muted">{{ v.facility.name }}{% if v.department_label %} · {{ v.department_label }}{% endif %}</p>\n  {% if v.diagnosis_text or v.icd10 %}<p class="diagnosis">{{ _("Chẩn đoán:") }} {{ v.diagnosis_text }}{% if v.icd10 %} <span class="icd" title="{{ _(\'Mã bệnh ICD-10\') }}"><span class="visually-hidden">{{ _("mã ICD-10") }} </span>{{ v.icd10 }}</span>{% endif %}</p>{% endif %}\n  {% set bill = row.bill_view %}{% include "www/_pay_visit_bill.html" %}\n  {% if row.results %}{% set caption %}{{ _("Kết quả xét nghiệm ngày %(when)s")|fmt(when=v.admitted_at|date("d/m/Y")) }}{% endset %}{% set results = row.results %}{% include "www/his_lab_table.html" %}{% if row.more_results %}<p><a href="{{ url(\'www:his_lab_results\') }}">{{ _("Xem tất cả kết quả xét nghiệm") }}</a></p>{% endif %}\n  {% else %}<p class="muted">{{ _("Không có kết quả xét nghiệm trong lượt khám này.") }}</p>{% endif %}\n</li>\n'
+OLD_TABLE = '<table class="lab-table">\n  <caption>{{ caption }}</caption>\n  <thead><tr><th scope="col">{{ _("Chỉ số") }}</th><th scope="col">{{ _("Kết quả") }}</th><th scope="col">{{ _("Khoảng tham chiếu") }}</th></tr></thead>\n  <tbody>{% for row in results %}\n    {{ row.table_row }}{% endfor %}\n  </tbody>\n</table>\n'
+
+WHEN = datetime(2026, 6, 1, 20, 30, tzinfo=UTC)  # the next day in Vietnam
+FACILITY = PortalFacility(pk=1, name='Trung tâm Y tế "Hải Dương" <khu vực> & Co', path="0001/")
+
+
+def _visit(n: int, **fields: Any) -> PortalVisit:
+    values: dict[str, Any] = {
+        "pk": n,
+        "public_id": uuid.UUID(int=n),
+        "department_code": "K01",
+        "department_name": "Khoa Nội <tổng hợp>",
+        "admitted_at": WHEN,
+        "discharged_at": WHEN,
+        "diagnosis_text": "Tăng huyết áp 'vô căn' & \"khác\"",
+        "icd10": "I10",
+        "bill_total": None,
+        "bill_insurance": None,
+        "bill_patient": None,
+        "facility_id": FACILITY.pk,
+        "facility": FACILITY,
+    }
+    values.update(fields)
+    return PortalVisit(**values)
+
+
+def _result(n: int, **fields: Any) -> Any:
+    values: dict[str, Any] = {
+        "pk": n,
+        "name": f"Chỉ số <{n}>",
+        "value": "",
+        "value_number": Decimal("7.8"),
+        "unit": "mmol/L",
+        "reference_low": Decimal("3.9"),
+        "reference_high": Decimal("6.4"),
+        "reference_text": "",
+        "flag": "H",
+        "conclusion": "",
+        "observed_at": None,
+        "report_id": None,
+        "report": None,
+        "facility": PortalPlace(),
+        "visit": None,
+    }
+    values.update(fields)
+    return lab_row(PortalLabResult(**values))
+
+
+class Paid:
+    pk = 1
+
+
+def _rows() -> list[VisitRow]:
+    results = [
+        _result(1),
+        _result(2, flag="N", value="Âm tính", value_number=None, conclusion="Ổn & <b>tốt</b>"),
+    ]
+    return [
+        VisitRow(visit=_visit(1), results=results, more_results=True),
+        VisitRow(
+            visit=_visit(
+                2,
+                discharged_at=datetime(2026, 6, 4, 2, 0, tzinfo=UTC),
+                department_code="",
+                department_name="",
+                icd10="",
+                bill_total=250_000,
+                bill_insurance=200_000,
+                bill_patient=50_000,
+            ),
+            results=results[:1],
+            bill=(None, True),
+        ),
+        VisitRow(
+            visit=_visit(3, admitted_at=None, discharged_at=None, diagnosis_text="", bill_patient=40_000),
+            results=[],
+            bill=(Paid(), True),
+        ),
+        VisitRow(
+            visit=_visit(4, diagnosis_text="", icd10="", bill_patient=10_000, department_name="Khám bệnh"),
+            results=results,
+            bill=(None, False),
+        ),
+        VisitRow(visit=_visit(5, discharged_at=None), results=[]),
+        VisitRow(visit=_visit(6, admitted_at=None, discharged_at=None), results=results[1:]),
+    ]
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_the_card_is_the_old_templates_html(language: str) -> None:
+    env = engines["jinja2"].env  # type: ignore[attr-defined]
+    old = env.overlay(
+        loader=ChoiceLoader(
+            [DictLoader({"www/his_visit.html": OLD_VISIT, "www/his_lab_table.html": OLD_TABLE}), env.loader]
+        )
+    )
+    page = '<ol>{% for row in rows %}{% include "www/his_visit.html" %}\n{% endfor %}</ol>'
+    with translation.override(language):
+        rows = _rows()
+        before = old.from_string(page).render({"rows": rows})
+        after = env.from_string(page).render({"rows": rows})
+    assert after == before
+    for text in (
+        "visit-bill",
+        "Chưa rõ ngày" if language == "vi" else "<h3>",
+        " – <time",
+        "lab-table",
+        "&lt;",
+    ):
+        assert text in after
