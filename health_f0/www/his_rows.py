@@ -335,6 +335,14 @@ class LabGroup:
     report: PortalLabReport | None
     rows: list[LabRow]
 
+    @property
+    def when(self) -> tuple[str, str] | None:
+        """The report's time (issued, else effective) as (ISO text, dd/mm/yyyy), `|date` writes them; None
+        without one."""
+        report = self.report
+        moment = (report.issued_at or report.effective_at) if report is not None else None
+        return _day_texts(moment) if moment else None
+
 
 def lab_groups(rows: list[LabRow]) -> list[LabGroup]:
     """The rows of a page (ordered by report, see lab_results_for(by_report=True)) under their report."""

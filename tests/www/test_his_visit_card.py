@@ -7,6 +7,7 @@ gateway, due without one, paid) and results (some more than shown), and values t
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -17,7 +18,9 @@ from django.utils import translation
 from jinja2 import ChoiceLoader, DictLoader
 
 from health_f0.www.his_rows import (
+    LabGroup,
     PortalFacility,
+    PortalLabReport,
     PortalLabResult,
     PortalPlace,
     PortalVisit,
@@ -137,3 +140,38 @@ def test_the_card_is_the_old_templates_html(language: str) -> None:
         "&lt;",
     ):
         assert text in after
+
+
+# /ket-qua-xet-nghiem: a lab report's time in its heading (www/his_lab_results.html), as it was and as it is.
+OLD_REPORT_TIME = (
+    "{% set rep = group.report %}{% set when = rep.issued_at or rep.effective_at %}{% if when %}"
+    '<time datetime="{{ when|date(\'c\') }}">{{ _("Trả kết quả ngày %(day)s")|fmt(day=when|date("d/m/Y")) }}'
+    "</time> · {% endif %}"
+)
+NEW_REPORT_TIME = (
+    '{% set when = group.when %}{% if when %}<time datetime="{{ when[0] }}">'
+    '{{ _("Trả kết quả ngày %(day)s")|fmt(day=when[1]) }}</time> · {% endif %}'
+)
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_a_reports_time_is_written_as_before(language: str) -> None:
+    env = engines["jinja2"].env  # type: ignore[attr-defined]
+    page = engines["jinja2"].env.loader.get_source(env, "www/his_lab_results.html")[0]
+    assert NEW_REPORT_TIME in page
+    old, new = env.from_string(OLD_REPORT_TIME), env.from_string(NEW_REPORT_TIME)
+    later = datetime(2026, 6, 3, 1, 0, tzinfo=UTC)
+    with translation.override(language):
+        for issued, effective in ((WHEN, later), (None, later), (None, None), (WHEN, None)):
+            report = PortalLabReport(
+                pk=1,
+                name="Công thức máu",
+                status="final",
+                issued_at=issued,
+                effective_at=effective,
+                conclusion="",
+            )
+            group = LabGroup(report=report, rows=[])
+            assert new.render({"group": group}) == old.render({"group": group}), (issued, effective)
+        dated = LabGroup(report=replace(report, issued_at=WHEN), rows=[])
+        assert "02/06/2026" in str(new.render({"group": dated}))  # the next day in Vietnam
