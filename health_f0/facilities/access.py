@@ -568,29 +568,18 @@ def his_records_sql(user: Any, patient_column: str, facility_column: str) -> tup
     id columns, with its parameters, for the lists written as constant SQL (core/sqllist.py). Staff: the
     facilities where they read HIS data, a restricted patient's rows only where their role reads restricted
     records. A patient account: the (patient, facility) pairs of its own and family patients' active links,
-    read here in one constant statement (the ORM rule reads them too) and bound as parameters, so the list's
-    statement stays an index range of one patient's rows."""
+    read in one constant statement (`his_active_pairs`; the ORM rule reads them too) and bound as parameters
+    (`his_pairs_sql`), so the list's statement stays an index range of one patient's rows."""
     if is_staff_member(user):
         return scope_hiding_restricted_sql(
             user, HIS_READER_ROLES, facility_column=facility_column, patient_column=patient_column
         )
-    if not getattr(user, "is_authenticated", False):
-        return "1 = 0", []
-    from django.db import connection
-
-    own, own_params = own_patients_sql(user, "patient_id")
-    with connection.cursor() as cursor:
-        cursor.execute(_HIS_ACTIVE_PAIRS_SQL + own, own_params)
-        pairs = sorted(cursor.fetchall())
-    if not pairs:
-        return "1 = 0", []
-    term = f"({patient_column} = %s AND {facility_column} = %s)"
-    return "(" + " OR ".join([term] * len(pairs)) + ")", [value for pair in pairs for value in pair]
+    return his_pairs_sql(his_active_pairs(user) or (), patient_column, facility_column)
 
 
 def his_active_pairs(user: Any) -> tuple[tuple[int, int], ...] | None:
     """A patient account's (patient id, facility id) pairs of its own and family patients' active HIS links,
-    sorted: what `his_records_sql` binds for that account, read by the same constant statement, for a page
+    sorted: what `his_records_sql` binds for that account (it calls this), for a page
     that also needs to know whether a patient has an active link (the portal's HIS pages read it once for
     both; his.selectors.RecordScope). None for a staff account, whose rule is by facility (his_records_sql
     itself); no pair for an anonymous user. tests/security/test_his_active_pairs.py checks both functions
