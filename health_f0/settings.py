@@ -116,7 +116,8 @@ MIDDLEWARE = [
     # health_f0.core.lean_stack.*: browser-session middleware that a bearer-token /api/ request without a
     # session cookie passes straight through (no session, CSRF cookie, messages, OTP or two-factor step).
     "health_f0.core.lean_stack.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    # Django's, negotiating the language once per (language cookie, Accept-Language) (core/middleware.py).
+    "health_f0.core.middleware.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "health_f0.core.lean_stack.CsrfViewMiddleware",
     "health_f0.core.lean_stack.AuthenticationMiddleware",

@@ -15,12 +15,13 @@ query) stays a 500: it is a bug and must be seen as one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.module_loading import import_string
@@ -87,6 +88,49 @@ def database_unavailable(exc: BaseException | None) -> bool:
         exc = exc.__cause__ or exc.__context__
         seen += 1
     return False
+
+
+# --- A request's first read as the connection's health check ---------------------------------------------
+
+T = TypeVar("T")
+
+# MariaDB/MySQL client errors that mean the connection itself is gone (what a failed ping means): server gone
+# away, connection lost, lost at a system call, killed, closed for inactivity.
+CONNECTION_GONE_ERRORS = frozenset({2006, 2013, 2055, 1927, 4031})
+
+
+def connection_gone(exc: BaseException) -> bool:
+    if isinstance(exc, _INTERFACE_ERRORS):
+        return True  # closed under us
+    return isinstance(exc, _OPERATIONAL_ERRORS) and bool(exc.args) and exc.args[0] in CONNECTION_GONE_ERRORS
+
+
+def checked_by_use(connection: Any, read: Callable[[], T]) -> T:
+    """`read()`, one idempotent read that is the request's first query, standing for the health check Django
+    makes before a request's first query on a persistent connection (settings: CONN_HEALTH_CHECKS, a ping: one
+    more MariaDB round trip on every request). The read is sent without the ping; if the connection turns out
+    dead (a MariaDB restart), it is closed and `read()` sent once more on a new one, so the request never fails
+    for it, as with the ping. Errors other than a gone connection are raised as they are. Inside a transaction
+    (tests, a view made atomic) or on a connection not yet opened (nothing to check) Django's own check runs as
+    before. The portal's session read (accounts/sql.py) and the API's token look-up (api/sql/tokens.py) are
+    such reads."""
+    if (
+        not connection.health_check_enabled
+        or connection.health_check_done
+        or connection.connection is None
+        or connection.in_atomic_block
+    ):
+        return read()
+    connection.health_check_done = True
+    try:
+        return read()
+    except (*_INTERFACE_ERRORS, *_OPERATIONAL_ERRORS) as exc:
+        if not connection_gone(exc):
+            raise
+        # Django's close() lets go of the connection even when closing it fails (it is gone already).
+        with contextlib.suppress(DatabaseError, *_INTERFACE_ERRORS, *_OPERATIONAL_ERRORS):
+            connection.close()
+        return read()
 
 
 def is_api_request(request: HttpRequest) -> bool:

@@ -1,11 +1,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
+from django.conf.urls.i18n import is_language_prefix_patterns_used
 from django.contrib.messages.middleware import MessageMiddleware as DjangoMessageMiddleware
+from django.contrib.messages.storage import default_storage
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
 from django.shortcuts import redirect
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
+from django.utils.functional import SimpleLazyObject, empty
 
 from health_f0.core.request_context import client_ip, set_current_ip
 
@@ -55,8 +65,66 @@ class ForcePasswordChangeMiddleware:
 class MessageMiddleware(DjangoMessageMiddleware):
     """contrib.messages for pages only: the API never shows a flash message, and setting up the message
     storage (a cookie signer and the session store) was about 50 Python calls on every API request.
-    settings.MIDDLEWARE takes it in place of django.contrib.messages.middleware.MessageMiddleware."""
+    settings.MIDDLEWARE takes it in place of django.contrib.messages.middleware.MessageMiddleware.
+
+    On a page the storage is set up when something first uses it (`messages.add_message`, `get_messages`, the
+    desk's context processor): only the desk and the session policy's notice show or leave flash messages, so
+    a portal page no longer builds one for nothing. A storage never set up has nothing to save: its response
+    is left as it is (Django's `update` would have done nothing to it either)."""
 
     def process_request(self, request: HttpRequest) -> None:
         if not request.path_info.startswith("/api/"):
-            super().process_request(request)
+            request._messages = SimpleLazyObject(lambda: default_storage(request))  # type: ignore[attr-defined]
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        storage = request.__dict__.get("_messages")
+        if isinstance(storage, SimpleLazyObject) and storage._wrapped is empty:  # type: ignore[attr-defined]
+            return response
+        return super().process_response(request, response)
+
+
+# The language negotiated by get_language_from_request, by (language cookie, Accept-Language) — the two
+# things it reads when the URLs have no language prefix. Cleared when full (bounded) and when the language
+# settings change (tests).
+_LANGUAGE_MEMO_SIZE = 1024
+_LANGUAGE_MEMO_HEADER_LIMIT = 200  # characters of Accept-Language; longer headers are worked out each time
+_languages: dict[tuple[str | None, str], str] = {}
+
+
+@receiver(setting_changed, dispatch_uid="health_f0.core.middleware.languages")
+def _languages_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in {"LANGUAGES", "LANGUAGE_CODE", "LOCALE_PATHS", "LANGUAGE_COOKIE_NAME", "ROOT_URLCONF"}:
+        _languages.clear()
+
+
+class LocaleMiddleware(DjangoLocaleMiddleware):
+    """django.middleware.locale.LocaleMiddleware (settings.MIDDLEWARE takes it in its place), which negotiates
+    the language from the language cookie and Accept-Language on every request: here once per pair of them
+    (`_languages`). With URLs that carry a language prefix (i18n_patterns; not used by the product) it is
+    Django's middleware as it is. The response gets the same `Vary: Accept-Language` and `Content-Language`."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        if is_language_prefix_patterns_used(getattr(request, "urlconf", settings.ROOT_URLCONF))[0]:
+            return super().process_request(request)  # type: ignore[no-any-return]
+        accept = request.META.get("HTTP_ACCEPT_LANGUAGE", "")
+        key = (request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME), accept)
+        language = _languages.get(key)
+        if language is None:
+            language = translation.get_language_from_request(request, check_path=False)
+            if len(accept) + len(key[0] or "") <= _LANGUAGE_MEMO_HEADER_LIMIT:
+                if len(_languages) >= _LANGUAGE_MEMO_SIZE:
+                    _languages.clear()
+                _languages[key] = language
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
+        return None
+
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        if is_language_prefix_patterns_used(getattr(request, "urlconf", settings.ROOT_URLCONF))[0]:
+            return super().process_response(request, response)  # type: ignore[no-any-return]
+        if "Vary" in response:
+            patch_vary_headers(response, ("Accept-Language",))
+        else:  # what patch_vary_headers writes on a response without the header
+            response.headers["Vary"] = "Accept-Language"
+        response.headers.setdefault("Content-Language", translation.get_language())
+        return response

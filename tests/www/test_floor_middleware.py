@@ -1,0 +1,87 @@
+"""The floor's middleware (issue 11, health_f0/core/middleware.py): the language negotiated once per (language
+cookie, Accept-Language) answers what Django's LocaleMiddleware answers, with the same headers; the message
+storage is set up only when something uses it, and flash messages still reach the next page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib import messages
+from django.contrib.messages.storage.fallback import FallbackStorage
+from django.http import HttpResponse
+from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
+from django.test import Client, RequestFactory
+from django.utils import translation
+from django.utils.functional import empty
+
+from health_f0.core import middleware
+
+CASES = [
+    (None, ""),
+    (None, "en"),
+    (None, "en-US,en;q=0.9,vi;q=0.8"),
+    (None, "fr-FR,fr;q=0.9"),
+    (None, "vi-VN"),
+    (None, "*"),
+    ("en", "vi"),
+    ("vi", "en"),
+    ("xx", "en"),
+    ("en-gb", ""),
+]
+
+
+def _answer(mw_class: Any, cookie: str | None, accept: str, vary: str | None) -> tuple[str, dict[str, str]]:
+    request = RequestFactory().get("/ca-nhan", HTTP_ACCEPT_LANGUAGE=accept)
+    if cookie is not None:
+        request.COOKIES["django_language"] = cookie
+
+    def view(request: Any) -> HttpResponse:
+        response = HttpResponse(b"")
+        if vary:
+            response["Vary"] = vary
+        return response
+
+    with translation.override(None):
+        response = mw_class(view)(request)
+        language = request.LANGUAGE_CODE
+    return language, {name: response[name] for name in ("Vary", "Content-Language")}
+
+
+@pytest.mark.parametrize(("cookie", "accept"), CASES)
+@pytest.mark.parametrize("vary", [None, "Cookie"])
+def test_the_language_and_headers_are_django_s(cookie: str | None, accept: str, vary: str | None) -> None:
+    middleware._languages.clear()
+    expected = _answer(DjangoLocaleMiddleware, cookie, accept, vary)
+    assert _answer(middleware.LocaleMiddleware, cookie, accept, vary) == expected
+    assert _answer(middleware.LocaleMiddleware, cookie, accept, vary) == expected  # from the memo
+
+
+def test_the_memo_follows_the_language_settings(settings: Any) -> None:
+    middleware._languages.clear()
+    assert _answer(middleware.LocaleMiddleware, None, "en", None)[0] == "en"
+    settings.LANGUAGES = [("vi", "Tiếng Việt")]
+    assert _answer(middleware.LocaleMiddleware, None, "en", None)[0] == "vi"
+
+
+def test_a_portal_page_sets_up_no_message_storage(db: Any) -> None:
+    response = Client().get("/huong-dan")
+    assert response.status_code == 200
+    storage = response.wsgi_request._messages
+    assert storage._wrapped is empty
+
+
+def test_a_flash_message_reaches_the_next_page() -> None:
+    request = RequestFactory().get("/desk/")
+    request.session = {}  # type: ignore[assignment]
+    mw = middleware.MessageMiddleware(lambda r: HttpResponse(b""))
+    mw.process_request(request)
+    messages.warning(request, "Phiên làm việc đã kết thúc.")
+    assert isinstance(request._messages._wrapped, FallbackStorage)
+    response = mw.process_response(request, HttpResponse(b""))
+    cookie = response.cookies["messages"].value
+    following = RequestFactory().get("/desk/login/")
+    following.COOKIES["messages"] = cookie
+    following.session = {}  # type: ignore[assignment]
+    mw.process_request(following)
+    assert [str(m) for m in messages.get_messages(following)] == ["Phiên làm việc đã kết thúc."]
