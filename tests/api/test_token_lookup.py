@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from health_f0.api.models import hash_token
 from health_f0.api.services import api_token_issue
 from health_f0.api.sql.tokens import token_with_user
+from health_f0.core.db_health import checked_by_use
 from health_f0.facilities import access
 from health_f0.facilities.models import Membership
 
@@ -129,8 +130,6 @@ def test_a_dead_connection_through_the_api(persona: Any, monkeypatch: Any) -> No
 
 @pytest.mark.django_db(transaction=True)
 def test_other_errors_are_not_retried(monkeypatch: Any) -> None:
-    from health_f0.api.sql import tokens
-
     _new_request(monkeypatch)
     calls: list[int] = []
 
@@ -139,7 +138,7 @@ def test_other_errors_are_not_retried(monkeypatch: Any) -> None:
         raise OperationalError(1969, "Query execution was interrupted (max_statement_time exceeded)")
 
     with pytest.raises(OperationalError):
-        tokens._checked_by_use(connection, failing)
+        checked_by_use(connection, failing)
     assert calls == [1]
 
 
@@ -147,11 +146,9 @@ def test_other_errors_are_not_retried(monkeypatch: Any) -> None:
 def test_inside_a_transaction_django_checks_as_before(monkeypatch: Any) -> None:
     """A test's transaction (or a view made atomic): a connection cannot be replaced there, so the look-up
     leaves the check to Django."""
-    from health_f0.api.sql import tokens
-
     _new_request(monkeypatch)
     assert connection.in_atomic_block
-    assert tokens._checked_by_use(connection, lambda: 1) == 1
+    assert checked_by_use(connection, lambda: 1) == 1
     assert not connection.health_check_done
 
 

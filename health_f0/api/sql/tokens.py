@@ -19,24 +19,24 @@ connection before the first query of each request so that, after a MariaDB resta
 replaced instead of failing the request: one more round trip on every API call (about 40 % of an empty API
 call's wall time on the bench machine, and MariaDB's CPU on the same 2 cores). The token look-up is the
 first query of a token request and a plain read, so it is sent without the ping and is itself the check: if
-the connection turns out dead (`_connection_gone`), it is closed and the look-up sent again on a new one —
+the connection turns out dead (`core.db_health.connection_gone`), it is closed and the look-up sent again on a new one —
 the request never fails for it, as with the ping. Inside a transaction (tests, a view made atomic) or on a
-connection not yet opened, Django's own check runs as before (`_checked_by_use`).
+connection not yet opened, Django's own check runs as before (`core.db_health.checked_by_use`).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
-from django.db import DatabaseError, InterfaceError, OperationalError, connections, router
+from django.db import connections, router
 from django.db.models import Model
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
 from health_f0.api.models import ApiToken
+from health_f0.core.db_health import checked_by_use
 from health_f0.core.rawsql import fetch_rows
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, Membership
@@ -65,38 +65,6 @@ _MEMBERSHIPS = {
 
 T = TypeVar("T")
 M = TypeVar("M", bound=Model)
-
-# MariaDB/MySQL client errors that mean the connection itself is gone (what a failed ping means): server gone
-# away, connection lost, lost at a system call, killed, closed for inactivity.
-_GONE = frozenset({2006, 2013, 2055, 1927, 4031})
-
-
-def _connection_gone(exc: BaseException) -> bool:
-    if isinstance(exc, InterfaceError):
-        return True  # closed under us
-    return isinstance(exc, OperationalError) and bool(exc.args) and exc.args[0] in _GONE
-
-
-def _checked_by_use(connection: Any, read: Callable[[], T]) -> T:
-    """`read()` (one idempotent read, the request's first query), standing for the health check Django would
-    make before it (module docstring): a dead connection is closed and `read()` tried once more on a new one."""
-    if (
-        not connection.health_check_enabled
-        or connection.health_check_done
-        or connection.connection is None
-        or connection.in_atomic_block
-    ):
-        return read()
-    connection.health_check_done = True
-    try:
-        return read()
-    except (InterfaceError, OperationalError) as exc:
-        if not _connection_gone(exc):
-            raise
-        # Django's close() lets go of the connection even when closing it fails (it is gone already).
-        with contextlib.suppress(DatabaseError):
-            connection.close()
-        return read()
 
 
 def _statement(user_model: Any, vendor: str) -> str:
@@ -162,9 +130,7 @@ def token_with_user(key_hash: str) -> ApiToken | None:
     connection = connections[router.db_for_read(ApiToken)]
     user_model = get_user_model()
     sql = _statement(user_model, connection.vendor)
-    rows = _checked_by_use(
-        connection, lambda: fetch_rows(user_model, sql, [key_hash], using=connection.alias)
-    )
+    rows = checked_by_use(connection, lambda: fetch_rows(user_model, sql, [key_hash], using=connection.alias))
     if not rows:
         return None
     row = rows[0]
