@@ -387,7 +387,7 @@ def bare_instances(model: Any, rows: list[dict[str, Any]], columns: tuple[str, .
     for row in rows:
         obj = new(model)
         values = pick(row)
-        obj.__dict__.update(zip(columns, (values,) if single else values))
+        obj.__dict__.update(zip(columns, (values,) if single else values, strict=True))
         state = obj._state = ModelState()
         state.adding = False
         state.db = None
