@@ -18,7 +18,8 @@ acknowledgement of a re-exam ("acknowledge": a step with a guard, that writes no
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 from django.utils import timezone
@@ -26,7 +27,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from health_f0.appointments.models import Status
-from health_f0.appointments.slots import local_date_of
+from health_f0.appointments.slots import LOCAL_TZ, local_date_of
 from health_f0.core.actors import PATIENT, SYSTEM
 from health_f0.core.exceptions import DomainError, InvalidTransition
 from health_f0.core.workflow import Guard, Step, Transition, Workflow
@@ -50,9 +51,11 @@ def cutoff_moment(appointment: Any) -> datetime:
     return appointment.slot_start - timedelta(hours=appointment.service.cancel_cutoff_hours)
 
 
-def _cutoff_passed(appointment: Any, step: Step) -> str | None:
-    if step.now <= cutoff_moment(appointment):
-        return None
+def _cutoff_passed(appointment: Any, step: Step) -> bool:
+    return step.now > cutoff_moment(appointment)
+
+
+def _cutoff_message(appointment: Any, step: Step) -> str:
     hours = appointment.service.cancel_cutoff_hours
     return ngettext(
         "Chỉ được tự huỷ hoặc đổi lịch đến trước giờ hẹn %(hours)s giờ. Vui lòng gọi đường dây nóng của cơ sở.",
@@ -61,53 +64,88 @@ def _cutoff_passed(appointment: Any, step: Step) -> str | None:
     ) % {"hours": hours}
 
 
-def _walk_in(appointment: Any, step: Step) -> str | None:
-    return _("Lượt khám vãng lai không đổi lịch được.") if appointment.is_walk_in else None
+def _walk_in(appointment: Any, step: Step) -> bool:
+    return bool(appointment.is_walk_in)
 
 
-def _not_today(appointment: Any, step: Step) -> str | None:
+def _walk_in_message(appointment: Any, step: Step) -> str:
+    return _("Lượt khám vãng lai không đổi lịch được.")
+
+
+@lru_cache(maxsize=16)
+def _local_day_span(now: datetime) -> tuple[datetime, datetime]:
+    """[00:00, next 00:00) of `now`'s local day, as aware datetimes (a page's one `now`: worked out once)."""
+    day = local_date_of(now)
+    return (
+        datetime.combine(day, time.min, tzinfo=LOCAL_TZ),
+        datetime.combine(day + timedelta(days=1), time.min, tzinfo=LOCAL_TZ),
+    )
+
+
+def _not_today(appointment: Any, step: Step) -> bool:
+    """The visit is not on `step.now`'s local day (local_date_of of both differ), by two comparisons."""
+    start, end = _local_day_span(step.now)
+    return not start <= appointment.slot_start < end
+
+
+def _not_today_message(appointment: Any, step: Step) -> str:
     visit_day = local_date_of(appointment.slot_start)
-    if visit_day == local_date_of(step.now):
-        return None
     return _("Lịch hẹn này vào ngày %(day)s, không phải hôm nay.") % {"day": f"{visit_day:%d/%m/%Y}"}
 
 
-def _not_yet(appointment: Any, step: Step) -> str | None:
-    return _("Chưa đến giờ hẹn.") if appointment.slot_start > step.now else None
+def _not_yet(appointment: Any, step: Step) -> bool:
+    return bool(appointment.slot_start > step.now)
+
+
+def _not_yet_message(appointment: Any, step: Step) -> str:
+    return _("Chưa đến giờ hẹn.")
 
 
 def _only_booked_reexams() -> str:
     return _("Chỉ xác nhận được lịch tái khám đang hẹn.")
 
 
-def _not_reexam(appointment: Any, step: Step) -> str | None:
-    return None if appointment.is_reexam else _only_booked_reexams()
+def _not_reexam(appointment: Any, step: Step) -> bool:
+    return not appointment.is_reexam
 
 
-def _not_called(appointment: Any, step: Step) -> str | None:
-    if appointment.called_at is not None:
-        return None
+def _not_reexam_message(appointment: Any, step: Step) -> str:
+    return _only_booked_reexams()
+
+
+def _not_called(appointment: Any, step: Step) -> bool:
+    return appointment.called_at is None
+
+
+def _not_called_message(appointment: Any, step: Step) -> str:
     return _("Số %(number)s chưa được gọi.") % {"number": appointment.queue_number}
 
 
-def _already_called(appointment: Any, step: Step) -> str | None:
-    if appointment.called_at is None:
-        return None
+def _already_called(appointment: Any, step: Step) -> bool:
+    return appointment.called_at is not None
+
+
+def _already_called_message(appointment: Any, step: Step) -> str:
     return _("Số %(number)s đã được gọi: không đổi đối tượng ưu tiên được nữa.") % {
         "number": appointment.queue_number
     }
 
 
-def _recalls_used(appointment: Any, step: Step) -> str | None:
+def _recall_limit(appointment: Any) -> int:
     from health_f0.appointments.queue_rules import ticket_policy
 
-    limit = ticket_policy(appointment).recall_limit
-    if appointment.recall_count < limit:
-        return None
+    return int(ticket_policy(appointment).recall_limit)
+
+
+def _recalls_used(appointment: Any, step: Step) -> bool:
+    return bool(appointment.recall_count >= _recall_limit(appointment))
+
+
+def _recalls_used_message(appointment: Any, step: Step) -> str:
     return _("Đã gọi lại số %(number)s %(count)s lần (tối đa %(limit)s): hãy bỏ qua số này.") % {
         "number": appointment.queue_number,
         "count": appointment.recall_count,
-        "limit": limit,
+        "limit": _recall_limit(appointment),
     }
 
 
@@ -118,38 +156,48 @@ def _skips_left(appointment: Any) -> bool:
     return appointment.skip_count + 1 < ticket_policy(appointment).skip_limit
 
 
-def _last_skip(appointment: Any, step: Step) -> str | None:
-    return (
-        None if _skips_left(appointment) else _("Đây là lần bỏ qua cuối: người bệnh được ghi nhận vắng mặt.")
-    )
+def _last_skip(appointment: Any, step: Step) -> bool:
+    return not _skips_left(appointment)
 
 
-def _skips_remain(appointment: Any, step: Step) -> str | None:
-    return _("Số này còn được bỏ qua và gọi lại sau.") if _skips_left(appointment) else None
+def _last_skip_message(appointment: Any, step: Step) -> str:
+    return _("Đây là lần bỏ qua cuối: người bệnh được ghi nhận vắng mặt.")
 
 
-def _not_paid(appointment: Any, step: Step) -> str | None:
+def _skips_remain(appointment: Any, step: Step) -> bool:
+    return _skips_left(appointment)
+
+
+def _skips_remain_message(appointment: Any, step: Step) -> str:
+    return _("Số này còn được bỏ qua và gọi lại sau.")
+
+
+def _not_paid(appointment: Any, step: Step) -> bool:
     from health_f0.payments.selectors import booking_unpaid
 
-    if not booking_unpaid(appointment):
-        return None
+    return booking_unpaid(appointment)
+
+
+def _not_paid_message(appointment: Any, step: Step) -> str:
     return _("Dịch vụ này yêu cầu thanh toán phí khám trước; lịch hẹn chưa được thanh toán.")
 
 
+# Each guard is a test and its refusal (core.workflow.Guard.when): the refusal's sentence is built only where a
+# step is refused (check, apply), not where a page only asks which actions are open (available_each).
 # The patient cancels or moves their booking themselves only until the cut-off; the desk at any time.
-CUTOFF = Guard("cutoff_passed", _cutoff_passed, capacities=frozenset({PATIENT}))
-WALK_IN = Guard("walk_in", _walk_in)
-NOT_TODAY = Guard("not_today", _not_today)
-NOT_YET = Guard("not_yet", _not_yet)
-NOT_REEXAM = Guard("not_reexam", _not_reexam)
-NOT_CALLED = Guard("not_called", _not_called)
-ALREADY_CALLED = Guard("already_called", _already_called)
-RECALLS_USED = Guard("recall_limit", _recalls_used)
-LAST_SKIP = Guard("last_skip", _last_skip)
-SKIPS_REMAIN = Guard("skips_remain", _skips_remain)
+CUTOFF = Guard.when("cutoff_passed", _cutoff_passed, _cutoff_message, capacities=frozenset({PATIENT}))
+WALK_IN = Guard.when("walk_in", _walk_in, _walk_in_message)
+NOT_TODAY = Guard.when("not_today", _not_today, _not_today_message)
+NOT_YET = Guard.when("not_yet", _not_yet, _not_yet_message)
+NOT_REEXAM = Guard.when("not_reexam", _not_reexam, _not_reexam_message)
+NOT_CALLED = Guard.when("not_called", _not_called, _not_called_message)
+ALREADY_CALLED = Guard.when("already_called", _already_called, _already_called_message)
+RECALLS_USED = Guard.when("recall_limit", _recalls_used, _recalls_used_message)
+LAST_SKIP = Guard.when("last_skip", _last_skip, _last_skip_message)
+SKIPS_REMAIN = Guard.when("skips_remain", _skips_remain, _skips_remain_message)
 # A booking whose service requires prepayment is confirmed or received only once its fee is paid
 # (payments.selectors.booking_unpaid: no query for a service without that rule, one at most otherwise).
-NOT_PAID = Guard("not_paid", _not_paid)
+NOT_PAID = Guard.when("not_paid", _not_paid, _not_paid_message)
 
 DESK_OR_PATIENT: frozenset[str] = access.BOOKING_DESK_ROLES | {PATIENT}
 
@@ -284,7 +332,7 @@ def change_deadline(appointment: Any, *, now: datetime | None = None) -> datetim
     except InvalidTransition:
         return None
     step = Step(action="reschedule", actor=None, capacity=PATIENT, now=now)
-    if any(guard.refusal(appointment, step) for guard in transition.guards):
+    if any(guard.refuses(appointment, step) for guard in transition.guards):
         return None
     return cutoff_moment(appointment)
 

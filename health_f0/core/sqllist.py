@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any
 
 from django.conf import settings
@@ -370,6 +371,28 @@ def bare_instance(model: Any, values: dict[str, Any]) -> Any:
 
 # Models without init signal receivers (checked once: receivers are connected when the apps load).
 _PLAIN_INIT: dict[Any, bool] = {}
+
+
+def bare_instances(model: Any, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[Any]:
+    """`bare_instance(model, {name: row[name] for name in columns})` for each row, the same instances built in
+    one loop (a page's 100 bookings for the workflow's guards: no per-row dict, call and signal check)."""
+    if model not in _PLAIN_INIT:
+        _PLAIN_INIT[model] = not (pre_init.has_listeners(model) or post_init.has_listeners(model))
+    if not _PLAIN_INIT[model] or not columns:
+        return [bare_instance(model, {name: row[name] for name in columns}) for row in rows]
+    new = model.__new__
+    pick = itemgetter(*columns)
+    single = len(columns) == 1
+    instances = []
+    for row in rows:
+        obj = new(model)
+        values = pick(row)
+        obj.__dict__.update(zip(columns, (values,) if single else values, strict=True))
+        state = obj._state = ModelState()
+        state.adding = False
+        state.db = None
+        instances.append(obj)
+    return instances
 
 
 def related_instances(model: Any, rows: list[dict[str, Any]], key: str, prefix: str) -> dict[int, Any]:

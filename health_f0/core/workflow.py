@@ -14,7 +14,9 @@ hold, and whether the actor may approve their own request. Two calls use the tab
 Who the actor is at the object's facility is not decided here (core imports no domain app): each workflow is
 built with an `authorize(obj, roles, actor) -> capacity` callable, in practice `facilities.access.authorizer`.
 A guard is a named check `(obj, step) -> refusal message | None`; its name is the error code a refused call
-carries, so the API and the tests can tell guards apart.
+carries, so the API and the tests can tell guards apart. What only asks whether an action is open (`available`,
+`available_each`: the desk's buttons, a list's `actions`) asks `Guard.refuses`, which builds no message for a
+guard made by `Guard.when(name, refuses, message)` (the refusal's text is built only where it is shown).
 """
 
 from __future__ import annotations
@@ -53,11 +55,39 @@ class Guard:
     capacities: frozenset[str] = frozenset()
     # The error a refusal raises (default GuardRefused, a 400); e.g. Conflict for a state of other records.
     error: type[DomainError] | None = None
+    # Whether the guard refuses, without building the refusal: `bool(check(obj, step))`. None: `refuses` tests
+    # check's answer. Set by `Guard.when`, whose `check` is built from this same test, so the two agree.
+    test: Callable[[Any, Step], Any] | None = None
+
+    @classmethod
+    def when(
+        cls,
+        name: str,
+        refuses: Callable[[Any, Step], Any],
+        message: Callable[[Any, Step], Any],
+        **options: Any,
+    ) -> Guard:
+        """A guard that refuses when `refuses(obj, step)` is true, its refusal `message(obj, step)` built only
+        then: `refusal` (the check, apply) answers the message, `refuses` (available, available_each) only the
+        test, so a page of 100 bookings builds no translated sentence to throw away."""
+
+        def check(obj: Any, step: Step) -> Any:
+            return message(obj, step) if refuses(obj, step) else None
+
+        return cls(name, check, test=refuses, **options)
 
     def refusal(self, obj: Any, step: Step) -> Any:
         if self.capacities and step.capacity not in self.capacities:
             return None
         return self.check(obj, step)
+
+    def refuses(self, obj: Any, step: Step) -> bool:
+        """Whether `refusal(obj, step)` is a refusal, without building its message where the guard has a test."""
+        if self.capacities and step.capacity not in self.capacities:
+            return False
+        if self.test is not None:
+            return bool(self.test(obj, step))
+        return bool(self.check(obj, step))
 
 
 @dataclass(frozen=True)
@@ -73,6 +103,10 @@ class Transition:
 
 Authorize = Callable[[Any, frozenset[str], Any], str]
 _UNKNOWN: Any = object()  # a capacity not worked out yet (None: refused)
+# One transition of an `available_each` plan: the transition, the actor's step and the tests of the guards that
+# bind its capacity (step None: the capacity is asked per object).
+_Tests = tuple[Callable[[Any, Step], Any], ...]
+_Planned = tuple[Transition, Step | None, _Tests]
 
 
 class GuardRefused(DomainError):
@@ -114,6 +148,16 @@ class Workflow:
             for t in self._table.values()
             if t.roles & PSEUDO_ROLES and t.roles - PSEUDO_ROLES
         }
+        # The roles `available_each` first asks about an object in each state (each transition's staff part, else
+        # its roles): the object's keys for them decide its plan.
+        self._keyed_roles: dict[str, tuple[frozenset[str], ...]] = {}
+        for state, from_state in self._from_state.items():
+            asked: list[frozenset[str]] = []
+            for transition in from_state:
+                roles = self._staff_part.get(transition.roles, transition.roles)
+                if roles not in asked:
+                    asked.append(roles)
+            self._keyed_roles[state] = tuple(asked)
 
     # --- The table -----------------------------------------------------------------------------------
 
@@ -194,41 +238,68 @@ class Workflow:
         keyed without the patient: `authorize` answers STAFF for the whole roles whenever it answers STAFF for
         their staff part (access.actor_capacity tries the staff roles first), so a desk member's capacity on a
         page of 100 patients' bookings is worked out once per facility, not once per patient. Only where that
-        is refused is the capacity asked for the whole roles, keyed per patient."""
+        is refused is the capacity asked for the whole roles, keyed per patient.
+
+        What an object's state and its keys for the staff roles decide (which transitions the actor holds a
+        capacity for, their steps, the guards that bind that capacity) is one plan per (state, keys), shared by
+        the page's objects with equal keys; each object then runs only its self-approval checks and its guards'
+        tests (`Guard.refuses`: no refusal message is built), and, for a transition whose staff part refused
+        the actor, the capacity for its whole roles under its own key."""
         now = now or timezone.now()
         key_of = self._authorize_key or (lambda obj, roles: id(obj))
         capacities: dict[tuple[frozenset[str], Hashable], str | None] = {}
-        steps: dict[tuple[str, str], Step] = {}
+        planned: dict[tuple[str, str], tuple[Step, _Tests]] = {}
+        plans: dict[tuple[str, tuple[Hashable, ...]], list[_Planned]] = {}
+
+        def capacity_for(obj: Any, roles: frozenset[str]) -> str | None:
+            memo = (roles, key_of(obj, roles))
+            capacity = capacities.get(memo, _UNKNOWN)
+            if capacity is _UNKNOWN:
+                capacity = capacities[memo] = self._capacity(obj, roles, actor)
+            return capacity  # type: ignore[no-any-return]
+
+        def step_for(transition: Transition, capacity: str) -> tuple[Step, _Tests]:
+            found = planned.get((transition.action, capacity))
+            if found is None:
+                step = Step(action=transition.action, actor=actor, capacity=capacity, now=now, params=params)
+                tests = tuple(
+                    guard.test if guard.test is not None else guard.check
+                    for guard in transition.guards
+                    if not guard.capacities or capacity in guard.capacities
+                )
+                found = planned[(transition.action, capacity)] = (step, tests)
+            return found
+
         answers: list[list[str]] = []
         for obj in objs:
+            state = self.state_of(obj)
+            plan_key = (state, tuple([key_of(obj, roles) for roles in self._keyed_roles.get(state, ())]))
+            plan = plans.get(plan_key)
+            if plan is None:
+                plan = plans[plan_key] = []
+                for transition in self._from_state.get(state, ()):
+                    staff_roles = self._staff_part.get(transition.roles)
+                    if staff_roles is not None:
+                        if capacity_for(obj, staff_roles) == STAFF:
+                            plan.append((transition, *step_for(transition, STAFF)))
+                        else:  # asked per object, for the whole roles (below)
+                            plan.append((transition, None, ()))
+                        continue
+                    capacity = capacity_for(obj, transition.roles)
+                    if capacity is not None:
+                        plan.append((transition, *step_for(transition, capacity)))
             open_actions = []
-            for transition in self._from_state.get(self.state_of(obj), ()):
-                capacity = _UNKNOWN
-                staff_roles = self._staff_part.get(transition.roles)
-                if staff_roles is not None:
-                    memo = (staff_roles, key_of(obj, staff_roles))
-                    staff = capacities.get(memo, _UNKNOWN)
-                    if staff is _UNKNOWN:
-                        staff = capacities[memo] = self._capacity(obj, staff_roles, actor)
-                    if staff == STAFF:
-                        capacity = STAFF
-                if capacity is _UNKNOWN:
-                    memo = (transition.roles, key_of(obj, transition.roles))
-                    capacity = capacities.get(memo, _UNKNOWN)
-                    if capacity is _UNKNOWN:
-                        capacity = capacities[memo] = self._capacity(obj, transition.roles, actor)
-                if capacity is None:
-                    continue
+            for transition, step, tests in plan:
+                if step is None:
+                    capacity = capacity_for(obj, transition.roles)
+                    if capacity is None:
+                        continue
+                    step, tests = step_for(transition, capacity)
                 if not transition.self_approval and self._self_approval_refused(obj, transition, actor):
                     continue
-                step = steps.get((transition.action, capacity))
-                if step is None:
-                    step = steps[(transition.action, capacity)] = Step(
-                        action=transition.action, actor=actor, capacity=capacity, now=now, params=params
-                    )
                 try:
-                    for guard in transition.guards:
-                        if guard.refusal(obj, step):
+                    for test in tests:
+                        if test(obj, step):
                             break
                     else:
                         open_actions.append(transition.action)

@@ -935,13 +935,16 @@ def staff_appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[
     actions = APPOINTMENT_WORKFLOW.available_each(bookings, actor)
     statuses = choice_labels(Appointment, "status")
     channels = choice_labels(Appointment, "channel")
+    # A booking's status and channel labels, its times: each distinct value written once (display, iso).
+    status_labels = {value: display(statuses, value) for value in {row["status"] for row in rows}}
+    channel_labels = {value: display(channels, value) for value in {row["channel"] for row in rows}}
     return [
         {
             "id": uuid_text(row["public_id"]),
             "status": row["status"],
-            "status_label": display(statuses, row["status"]),
+            "status_label": status_labels[row["status"]],
             "channel": row["channel"],
-            "channel_label": display(channels, row["channel"]),
+            "channel_label": channel_labels[row["channel"]],
             "check_in_code": row["check_in_code"],
             "slot_start": slots[row["slot_start"]],
             "slot_end": slots[row["slot_end"]],
@@ -954,8 +957,8 @@ def staff_appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[
             "is_walk_in": row["is_walk_in"],
             "queue_number": row["queue_number"],
             "created_at": iso(row["created_at"]),
-            "confirmed_at": iso(row["confirmed_at"]),
-            "checked_in_at": iso(row["checked_in_at"]),
+            "confirmed_at": None if row["confirmed_at"] is None else iso(row["confirmed_at"]),
+            "checked_in_at": None if row["checked_in_at"] is None else iso(row["checked_in_at"]),
             "cancel_source": row["cancel_source"],
             "cancel_reason": row["cancel_reason"],
             "actions": row_actions,

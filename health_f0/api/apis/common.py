@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.fields import empty
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
@@ -141,7 +142,8 @@ def _empty_filters(serializer_class: type[serializers.Serializer]) -> dict[str, 
     if type(probe).validate is not serializers.Serializer.validate:
         return None
     fields = probe.fields
-    if any(callable(field.default) for field in fields.values()):
+    # DRF marks "no default" with the class `empty` (callable, as every class is): not a callable default.
+    if any(field.default is not empty and callable(field.default) for field in fields.values()):
         return None
     if not probe.is_valid():
         return None

@@ -622,38 +622,59 @@ _PATIENT = "episode__patient__"
 ALERT_COLUMNS = tuple(name for name in alerts_sql.OPEN_ALERTS.columns if name != "level_rank")
 
 
+# The patient's columns of a row (their `.values()` names).
+_P_PUBLIC_ID, _P_FULL_NAME, _P_DATE_OF_BIRTH, _P_PHONE, _P_WARD_NAME = (
+    f"{_PATIENT}{name}" for name in ("public_id", "full_name", "date_of_birth", "phone", "ward_name")
+)
+
+
 def alert_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`AlertSerializer`'s answer from `.values()` rows (ALERT_COLUMNS)."""
+    """`AlertSerializer`'s answer from `.values()` rows (ALERT_COLUMNS). The usual values take their answer in
+    line (a public id read as MariaDB's uuid text, no acknowledgement yet, a known level); anything else goes
+    through the same helpers as before (uuid_text, iso, display)."""
     iso = datetimes()
     iso_day = dates()
     levels = choice_labels(Alert, "level")
-    return [
-        {
-            "id": uuid_text(row["declaration__public_id"]),
-            "level": row["level"],
-            "level_label": display(levels, row["level"]),
-            "reasons": text_list(row["reasons"]),
-            "created_at": iso(row["created_at"]),
-            "facility": {
-                "id": uuid_text(row["facility__public_id"]),
-                "code": row["facility__code"],
-                "name": row["facility__name"],
-            },
-            "patient": {
-                "id": uuid_text(row[f"{_PATIENT}public_id"]),
-                "full_name": row[f"{_PATIENT}full_name"],
-                "date_of_birth": iso_day(row[f"{_PATIENT}date_of_birth"]),
-                "phone": display_phone(row[f"{_PATIENT}phone"]),
-                "ward_name": row[f"{_PATIENT}ward_name"],
-            },
-            "answers": text_dict(row["declaration__answers"]),
-            "acknowledged_at": iso(row["acknowledged_at"]),
-            "acknowledged_by": row["acknowledged_by__username"],
-            "outcome": row["outcome"],
-            "note": row["note"],
-        }
-        for row in rows
-    ]
+    answer = []
+    for row in rows:
+        value = row["declaration__public_id"]
+        declaration_id = value if type(value) is str and len(value) == 36 else uuid_text(value)
+        value = row["facility__public_id"]
+        facility_id = value if type(value) is str and len(value) == 36 else uuid_text(value)
+        value = row[_P_PUBLIC_ID]
+        patient_id = value if type(value) is str and len(value) == 36 else uuid_text(value)
+        level = row["level"]
+        level_label = levels.get(level)
+        if level_label is None:
+            level_label = display(levels, level)
+        acknowledged_at = row["acknowledged_at"]
+        answer.append(
+            {
+                "id": declaration_id,
+                "level": level,
+                "level_label": level_label,
+                "reasons": text_list(row["reasons"]),
+                "created_at": iso(row["created_at"]),
+                "facility": {
+                    "id": facility_id,
+                    "code": row["facility__code"],
+                    "name": row["facility__name"],
+                },
+                "patient": {
+                    "id": patient_id,
+                    "full_name": row[_P_FULL_NAME],
+                    "date_of_birth": iso_day(row[_P_DATE_OF_BIRTH]),
+                    "phone": display_phone(row[_P_PHONE]),
+                    "ward_name": row[_P_WARD_NAME],
+                },
+                "answers": text_dict(row["declaration__answers"]),
+                "acknowledged_at": None if acknowledged_at is None else iso(acknowledged_at),
+                "acknowledged_by": row["acknowledged_by__username"],
+                "outcome": row["outcome"],
+                "note": row["note"],
+            }
+        )
+    return answer
 
 
 class AlertListApi(StaffApi):

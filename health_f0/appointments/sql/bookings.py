@@ -19,7 +19,7 @@ from typing import Any
 
 from health_f0.appointments.models import LIVE_STATUSES, Appointment, Doctor, Service
 from health_f0.appointments.sql.worklist import cols
-from health_f0.core.sqllist import SqlColumns, SqlList, bare_instance, related_instances
+from health_f0.core.sqllist import SqlColumns, SqlList, bare_instances, related_instances
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.patients.models import Patient
@@ -156,14 +156,12 @@ def bare_bookings(
 ) -> list[Appointment]:
     """A bare booking per row holding `columns`, with the page's shared service, room and patient (and doctor,
     when given) attached: what the workflow's guards, the queue place and the row builders read."""
-    bookings = []
-    for row in rows:
-        booking = bare_instance(Appointment, {name: row[name] for name in columns})
+    bookings = bare_instances(Appointment, rows, columns)
+    for booking, row in zip(bookings, rows, strict=True):
         cache = booking._state.fields_cache
         cache["service"] = services.get(row["service_id"])
         cache["facility"] = facilities.get(row["facility_id"])
         cache["patient"] = patients.get(row["patient_id"])
         if doctors is not None:
             cache["doctor"] = doctors.get(row["doctor_id"]) if row["doctor_id"] is not None else None
-        bookings.append(booking)
     return bookings

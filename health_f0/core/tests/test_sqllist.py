@@ -199,3 +199,26 @@ def test_rows_of_every_column_kind_equal_the_orm_values(users: Any) -> None:
     assert rows("-date_joined", "-id")[3:9] == list(
         users.order_by("-date_joined", "-id").values("id", "username", "date_joined", "is_active")[3:9]
     )
+
+
+def test_bare_instances_are_bare_instance_of_each_row() -> None:
+    """core.sqllist.bare_instances: one instance per row holding exactly the named columns, as bare_instance
+    builds it (not adding, no database, an empty related cache), for one column and many, and for a model with
+    init signal receivers (through from_db)."""
+    from health_f0.appointments.models import Appointment
+    from health_f0.core.sqllist import bare_instance, bare_instances
+
+    rows = [{"id": pk, "status": "requested", "queue_number": pk * 2, "other": "x"} for pk in (1, 2, 3)]
+    for columns in (("id", "status", "queue_number"), ("id",)):
+        got = bare_instances(Appointment, rows, columns)
+        expected = [bare_instance(Appointment, {name: row[name] for name in columns}) for row in rows]
+        for instance, other in zip(got, expected, strict=True):
+            assert type(instance) is Appointment
+            assert {k: v for k, v in vars(instance).items() if k != "_state"} == {
+                k: v for k, v in vars(other).items() if k != "_state"
+            }
+            assert (instance._state.adding, instance._state.db) == (False, None)
+            assert instance._state.fields_cache == {}
+    user_model = get_user_model()
+    users = bare_instances(user_model, [{"id": 5, "username": "a"}], ("id", "username"))
+    assert (users[0].pk, users[0].username, users[0]._state.adding) == (5, "a", False)

@@ -194,3 +194,27 @@ def test_a_page_asks_the_staff_capacity_once_per_facility_not_per_patient() -> N
     assert len(calls) == 4
     for actor in (desk, owners[3], SimpleNamespace(pk=99, is_authenticated=True)):
         assert wf.available_each(page, actor) == [WF.available(booking, actor) for booking in page]
+
+
+def test_a_guard_made_of_a_test_builds_its_refusal_only_when_refused() -> None:
+    """Guard.when: `refuses` (what available and available_each ask) calls the test alone; `refusal` (check,
+    apply) builds the message, only when the test refuses. A guard without a test answers `refuses` from its
+    check. Capacities bind both alike."""
+    built: list[str] = []
+
+    def message(obj: Any, step: Any) -> str:
+        built.append(obj.name)
+        return f"{obj.name} is late"
+
+    late = Guard.when("late", lambda obj, step: obj.late, message, capacities=frozenset({actors.PATIENT}))
+    plain = Guard("late", lambda obj, step: "late" if obj.late else None)
+    step = SimpleNamespace(capacity=actors.PATIENT)
+    on_time, overdue = SimpleNamespace(name="a", late=False), SimpleNamespace(name="b", late=True)
+    assert [late.refuses(on_time, step), late.refuses(overdue, step)] == [False, True]
+    assert built == []
+    assert late.refusal(on_time, step) is None and late.refusal(overdue, step) == "b is late"
+    assert built == ["b"]
+    assert [plain.refuses(on_time, step), plain.refuses(overdue, step)] == [False, True]
+    staff_step = SimpleNamespace(capacity=actors.STAFF)
+    assert not late.refuses(overdue, staff_step) and late.refusal(overdue, staff_step) is None
+    assert built == ["b"]
