@@ -18,7 +18,7 @@ from health_f0.core.sqllist import SqlList
 from health_f0.facilities import access
 from health_f0.facilities.portal import SiteInfo as SiteInfo
 from health_f0.facilities.portal import site_info as site_info
-from health_f0.monitoring.models import Declaration, Episode
+from health_f0.monitoring.models import Episode
 from health_f0.monitoring.sql import declarations as declaration_sql
 from health_f0.monitoring.sql import patients as patients_sql
 from health_f0.patients.models import Patient
@@ -85,12 +85,9 @@ CHART_READINGS = 120  # two a day for two months: the chart and its table read a
 
 def declaration_history(*, episode: Episode) -> SqlList:
     """The episode's declarations for a keyset page in HISTORY_ORDER (constant SQL, index decl_patient_time:
-    monitoring/sql/declarations.py); a page's rows become Declarations with `declaration_rows`."""
+    monitoring/sql/declarations.py): a page's rows are dicts of its columns (HISTORY_FIELDS), which
+    monitoring_views.history_items writes out."""
     return declaration_sql.history(episode.patient_id, episode.pk)
-
-
-def declaration_rows(rows: list[dict[str, Any]]) -> list[Declaration]:
-    return declaration_sql.history_instances(rows)
 
 
 @dataclass(frozen=True)
