@@ -223,40 +223,60 @@ class ShownAnswers:
 AnswersWriter = Callable[[list[monitoring.Answer], list[monitoring.Symptom], str], str]
 
 
+# A labelled value's and a symptom's markup, by its text: the same few hundred ("Nhiệt độ", "36,8 °C") on every
+# page. A pure function of the key (what any page would write for it), so sharing it between accounts shares no
+# one's data; bounded, emptied when it grows past _MARKUP_KEPT.
+_item_markup: dict[monitoring.Answer, str] = {}
+_symptom_markup: dict[monitoring.Symptom, str] = {}
+_MARKUP_KEPT = 4096
+
+
+def _item(answer: monitoring.Answer) -> str:
+    text = _item_markup.get(answer)
+    if text is None:
+        text = f"\n  <div><dt>{escape(answer.label)}</dt><dd>{escape(answer.value)}</dd></div>"
+        if len(_item_markup) >= _MARKUP_KEPT:
+            _item_markup.clear()
+        _item_markup[answer] = text
+    return text
+
+
+def _symptom(symptom: monitoring.Symptom) -> str:
+    try:
+        text = _symptom_markup.get(symptom)
+    except TypeError:  # a label that is not text (a questionnaire's option written as a list): not kept
+        return _symptom_text(symptom)
+    if text is None:
+        text = _symptom_text(symptom)
+        if len(_symptom_markup) >= _MARKUP_KEPT:
+            _symptom_markup.clear()
+        _symptom_markup[symptom] = text
+    return text
+
+
+def _symptom_text(symptom: monitoring.Symptom) -> str:
+    label = escape(symptom.label)
+    if symptom.danger:
+        return f'<span class="symptom symptom-danger"><span aria-hidden="true">⚠ </span>{label}</span>'
+    return f'<span class="symptom">{label}</span>'
+
+
 def answers_writer() -> AnswersWriter:
     """`write(values, symptoms, note)`: a declaration's labelled values, symptoms and note as markup, in the
-    active language (what _declaration_values.html drew). Each distinct value and symptom is escaped once per
-    writer, i.e. once per page."""
+    active language (what _declaration_values.html drew); its catalogue strings looked up once per writer."""
     symptoms_title = gettext("Biểu hiện:")
-    no_symptoms = f'<p class="symptoms muted">{gettext("Không có biểu hiện nào được chọn.")}</p>'
+    no_symptoms = f'<p class="symptoms muted">{gettext("Không có biểu hiện nào được chọn.")}</p>\n'
     note_title = gettext("Ghi chú:")
-    items: dict[monitoring.Answer, str] = {}
-    spans: dict[monitoring.Symptom, str] = {}
-
-    def item(answer: monitoring.Answer) -> str:
-        text = items.get(answer)
-        if text is None:
-            text = items[answer] = (
-                f"\n  <div><dt>{escape(answer.label)}</dt><dd>{escape(answer.value)}</dd></div>"
-            )
-        return text
-
-    def span(symptom: monitoring.Symptom) -> str:
-        text = spans.get(symptom)
-        if text is None:
-            text = spans[symptom] = (
-                f'<span class="symptom symptom-danger"><span aria-hidden="true">⚠ </span>{escape(symptom.label)}</span>'
-                if symptom.danger
-                else f'<span class="symptom">{escape(symptom.label)}</span>'
-            )
-        return text
 
     def write(values: list[monitoring.Answer], symptoms: list[monitoring.Symptom], note: str) -> str:
-        shown = f'<dl class="values">{"".join(map(item, values))}\n</dl>\n' if values else "\n"
+        shown = f'<dl class="values">{"".join(map(_item, values))}\n</dl>\n' if values else "\n"
         if symptoms:
-            shown += f'<p class="symptoms"><span class="muted">{symptoms_title}</span> {", ".join(map(span, symptoms))}</p>\n'
+            shown += (
+                f'<p class="symptoms"><span class="muted">{symptoms_title}</span> '
+                f"{', '.join(map(_symptom, symptoms))}</p>\n"
+            )
         else:
-            shown += f"{no_symptoms}\n"
+            shown += no_symptoms
         if note:
             shown += f'<p class="note"><span class="muted">{note_title}</span> {escape(note)}</p>'
         return shown

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from health_f0.appointments.models import Appointment
 from health_f0.appointments.sql import bookings as bookings_sql
@@ -90,8 +90,7 @@ def declaration_history(*, episode: Episode) -> SqlList:
     return declaration_sql.history(episode.patient_id, episode.pk)
 
 
-@dataclass(frozen=True)
-class ChartReading:
+class ChartReading(NamedTuple):
     submitted_at: datetime
     local_date: date
     spo2: int | None
@@ -102,7 +101,7 @@ def chart_readings(*, episode: Episode, limit: int | None = None) -> list[ChartR
     """The episode's latest declarations with SpO2 or a temperature, newest first: four columns of at most
     `limit` (CHART_READINGS) rows, whatever the episode holds."""
     rows = declaration_sql.chart_readings(episode.patient_id, episode.pk, limit=limit or CHART_READINGS)
-    return [ChartReading(*row) for row in rows]
+    return [ChartReading._make(row) for row in rows]
 
 
 # --- The account's bookings (/lich-hen): what is still ahead, then a keyset page of the rest. ---

@@ -5,6 +5,7 @@ rendered by the portal's own Jinja2 environment)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -160,3 +161,48 @@ def test_history_page_is_unchanged_around_the_rows(portal: Any, episode: Episode
     assert page.count('class="card history-item') == 10
     assert '<ol class="history-list">\n  <li class="card history-item' in page
     assert "</li>\n</ol>" in page
+
+
+# _chart.html's loops as they were before the axes became one string (commit 591f846).
+OLD_AXES = """{% for t in chart.y_ticks %}<line class="grid" x1="{{ chart.plot_left }}" x2="{{ chart.plot_right }}" \
+y1="{{ t.pos }}" y2="{{ t.pos }}"/><text class="tick" x="{{ chart.plot_left }}" dx="-5" y="{{ t.pos }}" dy="4" \
+text-anchor="end">{{ t.label }}</text>
+    {% endfor %}{% if chart.threshold %}<line class="threshold" x1="{{ chart.plot_left }}" \
+x2="{{ chart.plot_right }}" y1="{{ chart.threshold.pos }}" y2="{{ chart.threshold.pos }}"/>
+    {% endif %}{% for t in chart.x_ticks %}<text class="tick" x="{{ t.pos }}" y="{{ chart.plot_bottom }}" dy="16" \
+text-anchor="middle">{{ t.label }}</text>
+    {% endfor %}"""
+
+
+@pytest.mark.parametrize("days", [1, 8, 9, 16, 17, 40])
+@pytest.mark.parametrize("values", [[], [97], [80, 97, 101], [93, 95, 99, 100]])
+def test_chart_axes_are_what_the_template_drew(days: int, values: list[int]) -> None:
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from health_f0.www.charts import Reading, series_chart
+
+    first = date(2026, 11, 20)
+    start = timezone.make_aware(datetime(2026, 11, 20, 8, 0))
+    readings = [Reading(start + timedelta(hours=7 * i), Decimal(v)) for i, v in enumerate(values)]
+    for threshold in (Decimal(96), Decimal(60), None):
+        charts = [
+            series_chart(
+                key="spo2",
+                title="SpO2",
+                unit="%",
+                readings=readings,
+                first_day=first,
+                last_day=first + timedelta(days=days - 1),
+                low=Decimal(88),
+                high=Decimal(100),
+                step=Decimal(2),
+                threshold=threshold,
+                alert_when_below=True,
+                decimals=0,
+            )
+            for _ in range(2)  # the second from the memo
+        ]
+        for chart in charts:
+            assert chart.axes == OLD.from_string(OLD_AXES).render({"chart": chart})
+        assert charts[0] == charts[1]
