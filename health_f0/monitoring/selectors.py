@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, overload
+from typing import Any, NamedTuple, overload
 
 from django.db.models import Case, Count, IntegerField, Max, Min, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
@@ -553,14 +553,12 @@ def own_certificate_episode(*, user: Any, public_id: Any) -> Episode | None:
     )
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
     label: str
     value: str
 
 
-@dataclass(frozen=True)
-class Symptom:
+class Symptom(NamedTuple):
     label: str
     danger: bool
 
@@ -585,6 +583,30 @@ def decimal_text(value: Any, decimals: int | None = None) -> str:
         number = number.quantize(Decimal(1).scaleb(-decimals))
     text = format(number.normalize() if decimals is None else number, "f")
     return text.replace(".", ",")
+
+
+# decimal_text's answers for declared numbers, by (the value's type, the value, decimals): a history page shows
+# the same few dozen readings again and again (36,8, 97, 20), and a Decimal's parse, quantize and format cost
+# about 3 µs a value. Only ints, strings and non-zero floats are kept: their type and value decide the text (a
+# float's -0.0 equals 0.0 but is written "-0"). Bounded: emptied when it grows past _NUMBER_TEXTS_KEPT.
+_number_texts: dict[tuple[type, Any, int | None], str] = {}
+_NUMBER_TEXTS_KEPT = 4096
+_KEPT_TYPES = (int, str, float)
+
+
+def number_text(value: Any, decimals: int | None = None) -> str:
+    """decimal_text(value, decimals), worked out once per value (the answers of a declaration)."""
+    kind = type(value)
+    if kind not in _KEPT_TYPES or (kind is float and value == 0):
+        return decimal_text(value, decimals)
+    key = (kind, value, decimals)
+    text = _number_texts.get(key)
+    if text is None:
+        text = decimal_text(value, decimals)
+        if len(_number_texts) >= _NUMBER_TEXTS_KEPT:
+            _number_texts.clear()
+        _number_texts[key] = text
+    return text
 
 
 @dataclass(frozen=True)
@@ -624,30 +646,42 @@ def _shown_questions(version_id: int) -> list[_ShownQuestion]:
     return result
 
 
-def declaration_views(declarations: list[Declaration]) -> list[DeclarationView]:
-    """Label each declaration's answers with its own questionnaire version (its questions read once per
-    version and process: _shown_questions)."""
-    questions = {version: _shown_questions(version) for version in {d.questionnaire_id for d in declarations}}
-    views = []
-    for d in declarations:
+AnswerParts = tuple[list[Answer], list[Symptom], str]
+
+
+def answer_parts(versions: Iterable[int]) -> Callable[[int, dict[str, Any]], AnswerParts]:
+    """`parts(version_id, answers)`: a declaration's labelled values, symptoms and note, as `declaration_views`
+    shows them, for declarations of the given questionnaire versions (their questions read once per version and
+    process: _shown_questions). /lich-su labels a page's rows with it, without Declaration instances."""
+    questions = {version: _shown_questions(version) for version in set(versions)}
+    number, choices = QuestionType.NUMBER, (QuestionType.MULTI, QuestionType.CHOICE)
+    empty: tuple[Any, ...] = (None, "", [])
+
+    def parts(version_id: int, answers: dict[str, Any]) -> AnswerParts:
         values: list[Answer] = []
         symptoms: list[Symptom] = []
         note = ""
-        answers = d.answers
-        for q in questions[d.questionnaire_id]:
+        for q in questions[version_id]:
             raw = answers.get(q.code)
-            if raw in (None, "", []):
+            if raw in empty:
                 continue
-            if q.type == QuestionType.NUMBER:
-                values.append(Answer(q.label, decimal_text(raw, q.decimals) + q.unit))
-            elif q.type in (QuestionType.MULTI, QuestionType.CHOICE):
+            if q.type == number:
+                values.append(Answer(q.label, number_text(raw, q.decimals) + q.unit))
+            elif q.type in choices:
                 for code in raw if isinstance(raw, list) else [raw]:
                     option = q.options.get(code, {"vi": code})
                     symptoms.append(Symptom(option.get("vi", code), bool(option.get("danger"))))
             else:
                 note = str(raw)
-        views.append(DeclarationView(declaration=d, values=values, symptoms=symptoms, note=note))
-    return views
+        return values, symptoms, note
+
+    return parts
+
+
+def declaration_views(declarations: list[Declaration]) -> list[DeclarationView]:
+    """Label each declaration's answers with its own questionnaire version (answer_parts)."""
+    parts = answer_parts(d.questionnaire_id for d in declarations)
+    return [DeclarationView(d, *parts(d.questionnaire_id, d.answers)) for d in declarations]
 
 
 def short_label(question: Question) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -24,14 +25,25 @@ HEIGHT = 150
 LEFT, RIGHT, TOP, BOTTOM = 36, 10, 12, 24
 
 
-@dataclass(frozen=True)
-class TableRow:
+class TableRow(NamedTuple):
     """One line of the charts' table: the local time ("24/11/2026 07:05") and the temperature as text in
     the page's language ("36,8" / "36.8")."""
 
     when: str
     spo2: int | None
     temperature: str | None
+
+
+def local_minute(at: datetime, zone: tzinfo, *, year: bool) -> str:
+    """`at` in `zone` as "24/11/2026 07:05" (year) or "24/11 07:05": strftime's "%d/%m/%Y %H:%M" and "%d/%m
+    %H:%M", cut from the ISO text (a third of strftime's cost; the same digits for years 1000-9999)."""
+    local = at.astimezone(zone)
+    iso = local.isoformat()
+    if not year:
+        return f"{iso[8:10]}/{iso[5:7]} {iso[11:16]}"
+    if local.year < 1000:
+        return f"{local:%d/%m/%Y %H:%M}"
+    return f"{iso[8:10]}/{iso[5:7]}/{iso[:4]} {iso[11:16]}"
 
 
 def table_rows(readings: Sequence[ChartReading]) -> list[TableRow]:
@@ -42,7 +54,7 @@ def table_rows(readings: Sequence[ChartReading]) -> list[TableRow]:
     zone = timezone.get_current_timezone()
     return [
         TableRow(
-            f"{r.submitted_at.astimezone(zone):%d/%m/%Y %H:%M}",
+            local_minute(r.submitted_at, zone, year=True),
             r.spo2,
             None if r.temperature is None else f"{r.temperature:f}".replace(".", separator),
         )
@@ -63,22 +75,19 @@ def table_markup(rows: Sequence[TableRow]) -> Markup:
     )
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):
     at: datetime
     value: Decimal
 
 
-@dataclass(frozen=True)
-class Point:
+class Point(NamedTuple):
     x: str
     y: str
     text: str
     alert: bool
 
 
-@dataclass(frozen=True)
-class Tick:
+class Tick(NamedTuple):
     pos: str
     label: str
 
@@ -92,14 +101,15 @@ class Chart:
     height: int
     points: list[Point]
     line: str
-    y_ticks: list[Tick]
-    x_ticks: list[Tick]
+    y_ticks: tuple[Tick, ...]
+    x_ticks: tuple[Tick, ...]
     threshold: Tick | None
     plot_left: str
     plot_right: str
     plot_top: str
     plot_bottom: str
     summary: str
+    axes: Markup  # the grid, the threshold and the days (_axes)
 
     @property
     def empty(self) -> bool:
@@ -120,6 +130,69 @@ class Chart:
 
 def _f(value: float) -> str:
     return f"{value:.1f}"
+
+
+PLOT_W = WIDTH - LEFT - RIGHT
+PLOT_H = HEIGHT - TOP - BOTTOM
+PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = _f(LEFT), _f(WIDTH - RIGHT), _f(TOP), _f(HEIGHT - BOTTOM)
+
+Axes = tuple[tuple[Tick, ...], tuple[Tick, ...], Tick | None, Markup]
+# A chart's axes by its scale and days: the same few on every page (SpO2 88-100 %, 35-40 °C, an episode's two
+# weeks). A pure function of the key (what any page would draw for it), so sharing it between accounts shares
+# no one's data; bounded, emptied when it grows past _AXES_KEPT.
+_axes_drawn: dict[tuple[Decimal, Decimal, Decimal, Decimal | None, date, date], Axes] = {}
+_AXES_KEPT = 256
+
+
+def _axes(
+    low: Decimal, high: Decimal, step: Decimal, threshold: Decimal | None, first_day: date, last_day: date
+) -> Axes:
+    """The y ticks from `low` to `high`, the x ticks of the days, the threshold's line if it is on the scale,
+    and their markup, as _chart.html's loops drew them (each value escaped there one by one: issue 11);
+    positions are digits by construction (_f), the labels are escaped here."""
+    key = (low, high, step, threshold, first_day, last_day)
+    found = _axes_drawn.get(key)
+    if found is not None:
+        return found
+
+    def y_of(value: Decimal) -> str:
+        return _f(TOP + PLOT_H * float((high - value) / (high - low)))
+
+    y_ticks: list[Tick] = []
+    tick = low
+    while tick <= high:
+        y_ticks.append(Tick(y_of(tick), decimal_text(tick, 0)))
+        tick += step
+    days = (last_day - first_day).days + 1
+    every = 1 if days <= 8 else 2 if days <= 16 else 7
+    x_ticks = [
+        Tick(_f(LEFT + PLOT_W * (i + 0.5) / days), f"{first_day + timedelta(days=i):%d/%m}")
+        for i in range(0, days, every)
+    ]
+    line = (
+        Tick(y_of(threshold), decimal_text(threshold, 0))
+        if threshold is not None and low <= threshold <= high
+        else None
+    )
+    left, right, bottom = PLOT_LEFT, PLOT_RIGHT, PLOT_BOTTOM
+    parts = [
+        f'<line class="grid" x1="{left}" x2="{right}" y1="{t.pos}" y2="{t.pos}"/><text class="tick" '
+        f'x="{left}" dx="-5" y="{t.pos}" dy="4" text-anchor="end">{escape(t.label)}</text>\n    '
+        for t in y_ticks
+    ]
+    if line is not None:
+        parts.append(
+            f'<line class="threshold" x1="{left}" x2="{right}" y1="{line.pos}" y2="{line.pos}"/>\n    '
+        )
+    parts += [
+        f'<text class="tick" x="{t.pos}" y="{bottom}" dy="16" text-anchor="middle">{escape(t.label)}</text>\n    '
+        for t in x_ticks
+    ]
+    found = (tuple(y_ticks), tuple(x_ticks), line, Markup("".join(parts)))  # noqa: S704 - digits and escaped labels
+    if len(_axes_drawn) >= _AXES_KEPT:
+        _axes_drawn.clear()
+    _axes_drawn[key] = found
+    return found
 
 
 def series_chart(
@@ -149,15 +222,13 @@ def series_chart(
     start = timezone.make_aware(datetime.combine(first_day, time.min))
     end = timezone.make_aware(datetime.combine(last_day + timedelta(days=1), time.min))
     span = (end - start).total_seconds() or 1.0
-    plot_w = WIDTH - LEFT - RIGHT
-    plot_h = HEIGHT - TOP - BOTTOM
 
     def x_of(at: datetime) -> float:
         seconds = min(max((at - start).total_seconds(), 0.0), span)
-        return LEFT + plot_w * seconds / span
+        return LEFT + PLOT_W * seconds / span
 
     def y_of(value: Decimal) -> float:
-        return TOP + plot_h * float((high - value) / (high - low))
+        return TOP + PLOT_H * float((high - value) / (high - low))
 
     def alerting(value: Decimal) -> bool:
         if threshold is None:
@@ -177,20 +248,8 @@ def series_chart(
                 alerting(r.value),
             )
         y, text, alert = shown
-        points.append(
-            Point(x=_f(x_of(r.at)), y=y, text=f"{r.at.astimezone(zone):%d/%m %H:%M}: {text}", alert=alert)
-        )
-    y_ticks = []
-    tick = low
-    while tick <= high:
-        y_ticks.append(Tick(_f(y_of(tick)), decimal_text(tick, 0)))
-        tick += step
-    days = (last_day - first_day).days + 1
-    every = 1 if days <= 8 else 2 if days <= 16 else 7
-    x_ticks = [
-        Tick(_f(LEFT + plot_w * (i + 0.5) / days), f"{first_day + timedelta(days=i):%d/%m}")
-        for i in range(0, days, every)
-    ]
+        points.append(Point(_f(x_of(r.at)), y, f"{local_minute(r.at, zone, year=False)}: {text}", alert))
+    y_ticks, x_ticks, threshold_tick, axes = _axes(low, high, step, threshold, first_day, last_day)
     return Chart(
         key=key,
         title=title,
@@ -201,14 +260,13 @@ def series_chart(
         line=" ".join(f"{p.x},{p.y}" for p in points),
         y_ticks=y_ticks,
         x_ticks=x_ticks,
-        threshold=Tick(_f(y_of(threshold)), decimal_text(threshold, 0))
-        if threshold is not None and low <= threshold <= high
-        else None,
-        plot_left=_f(LEFT),
-        plot_right=_f(WIDTH - RIGHT),
-        plot_top=_f(TOP),
-        plot_bottom=_f(HEIGHT - BOTTOM),
+        threshold=threshold_tick,
+        plot_left=PLOT_LEFT,
+        plot_right=PLOT_RIGHT,
+        plot_top=PLOT_TOP,
+        plot_bottom=PLOT_BOTTOM,
         summary=_summary(title, unit, readings, decimals, alert_when_below),
+        axes=axes,
     )
 
 
@@ -219,8 +277,10 @@ def _summary(title: str, unit: str, readings: list[Reading], decimals: int, low_
     worst = min(readings, key=lambda r: r.value) if low_is_bad else max(readings, key=lambda r: r.value)
     last = readings[-1]
 
+    at_when = _("%(value)s lúc %(when)s")
+
     def fmt(r: Reading) -> str:
-        return _("%(value)s lúc %(when)s") % {
+        return at_when % {
             "value": decimal_text(r.value, decimals) + unit,
             "when": f"{timezone.localtime(r.at):%H:%M %d/%m}",
         }

@@ -8,6 +8,7 @@ phone): a patient id outside it is a 404, never someone else's record.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -17,9 +18,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
+from markupsafe import Markup, escape
 
 from health_f0.core.exceptions import DomainError, ValidationErrors
 from health_f0.core.keyset import Keyset
@@ -27,7 +30,7 @@ from health_f0.core.request_context import client_ip
 from health_f0.facilities import access
 from health_f0.monitoring import certificates
 from health_f0.monitoring import selectors as monitoring
-from health_f0.monitoring.models import AlertLevel, Declaration, EpisodeStatus
+from health_f0.monitoring.models import AlertLevel, EpisodeStatus
 from health_f0.monitoring.services import active_questionnaire, declaration_submit, questions_for_patient
 from health_f0.www import selectors
 from health_f0.www.charts import Chart, Reading, series_chart, table_markup, table_rows
@@ -151,12 +154,14 @@ def declare_result(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     episode = declaration.episode
     status = monitoring.declaration_status(patient=declaration.patient)
     (view,) = monitoring.declaration_views([declaration])
+    write_answers = answers_writer()
     return _page(
         request,
         "www/declare_result.html",
         {
             "declaration": declaration,
-            "view": view,
+            # _declaration_values.html's `row`: the answers as /lich-su shows them (answers_writer).
+            "view": ShownAnswers(Markup(write_answers(view.values, view.symptoms, view.note))),  # noqa: S704
             "patient": declaration.patient,
             "episode": episode,
             # What to do now depends on the level (the reasons come from the triage rules).
@@ -187,12 +192,12 @@ def history(request: HttpRequest) -> HttpResponse:
     if episode is not None:
         history: Any = selectors.declaration_history(episode=episode)  # a SqlList, paged by keyset_page
         pager = keyset_page(request, history, HISTORY_KEYSET, size=HISTORY_PER_PAGE)
-        declarations = selectors.declaration_rows(pager.items)
-        context.update(pager=pager, rows=history_rows(monitoring.declaration_views(declarations)))
-        if declarations and pager.previous_url is None:
+        rows = pager.items
+        context.update(pager=pager, items=history_items(rows))
+        if rows and pager.previous_url is None:
             readings = selectors.chart_readings(episode=episode)
             context.update(
-                charts=_history_charts(episode, readings, newest=declarations[0].local_date),
+                charts=_history_charts(episode, readings, newest=rows[0]["local_date"]),
                 chart_rows=table_markup(table_rows(readings)),
                 chart_limited=len(readings) >= selectors.CHART_READINGS,
                 chart_limit=selectors.CHART_READINGS,
@@ -200,41 +205,126 @@ def history(request: HttpRequest) -> HttpResponse:
     return _page(request, "www/history.html", context)
 
 
+# --- /lich-su's rows, each one escaped string (issue 11) -------------------------------------------------------
+#
+# The page's declarations were drawn by history.html's loop and _declaration_values.html: about 40 outputs a row,
+# each escaped one by one, and an include per row. They are written here instead, as those templates wrote them
+# (tests/www/test_history_rows_html.py compares both): every value from the row is escaped, the catalogue's
+# strings are written as the templates wrote `_("…")`, the times are digits by construction.
+
+
 @dataclass(frozen=True)
-class HistoryRow:
-    """One declaration of /lich-su: its answers (DeclarationView) and its time and level as the page shows
-    them, formatted once here (Django's `date` filter, three times a row, cost more than the rest of it)."""
+class ShownAnswers:
+    """_declaration_values.html's `row` on the declaration's result page: its answers' markup."""
 
-    declaration: Declaration
-    values: list[monitoring.Answer]
-    symptoms: list[monitoring.Symptom]
-    note: str
-    day: str  # 24/11/2026, local time
-    time: str  # 07:05
-    iso: str  # 2026-11-24T07:05:00+07:00, the <time datetime> (Django's "c")
-    level: str  # the alert level's label in the page's language
+    markup: Markup
 
 
-def history_rows(views: list[monitoring.DeclarationView]) -> list[HistoryRow]:
-    labels = {value: str(label) for value, label in AlertLevel.choices}
-    zone = timezone.get_current_timezone()  # timezone.localtime's, looked up once
-    rows = []
-    for view in views:
-        d = view.declaration
-        at = d.submitted_at.astimezone(zone)
-        rows.append(
-            HistoryRow(
-                declaration=d,
-                values=view.values,
-                symptoms=view.symptoms,
-                note=view.note,
-                day=f"{at:%d/%m/%Y}",
-                time=f"{at:%H:%M}",
-                iso=at.isoformat(),
-                level=labels.get(d.alert_level, d.alert_level),
+AnswersWriter = Callable[[list[monitoring.Answer], list[monitoring.Symptom], str], str]
+
+
+# A labelled value's and a symptom's markup, by its text: the same few hundred ("Nhiệt độ", "36,8 °C") on every
+# page. A pure function of the key (what any page would write for it), so sharing it between accounts shares no
+# one's data; bounded, emptied when it grows past _MARKUP_KEPT.
+_item_markup: dict[monitoring.Answer, str] = {}
+_symptom_markup: dict[monitoring.Symptom, str] = {}
+_MARKUP_KEPT = 4096
+
+
+def _item(answer: monitoring.Answer) -> str:
+    text = _item_markup.get(answer)
+    if text is None:
+        text = f"\n  <div><dt>{escape(answer.label)}</dt><dd>{escape(answer.value)}</dd></div>"
+        if len(_item_markup) >= _MARKUP_KEPT:
+            _item_markup.clear()
+        _item_markup[answer] = text
+    return text
+
+
+def _symptom(symptom: monitoring.Symptom) -> str:
+    try:
+        text = _symptom_markup.get(symptom)
+    except TypeError:  # a label that is not text (a questionnaire's option written as a list): not kept
+        return _symptom_text(symptom)
+    if text is None:
+        text = _symptom_text(symptom)
+        if len(_symptom_markup) >= _MARKUP_KEPT:
+            _symptom_markup.clear()
+        _symptom_markup[symptom] = text
+    return text
+
+
+def _symptom_text(symptom: monitoring.Symptom) -> str:
+    label = escape(symptom.label)
+    if symptom.danger:
+        return f'<span class="symptom symptom-danger"><span aria-hidden="true">⚠ </span>{label}</span>'
+    return f'<span class="symptom">{label}</span>'
+
+
+def answers_writer() -> AnswersWriter:
+    """`write(values, symptoms, note)`: a declaration's labelled values, symptoms and note as markup, in the
+    active language (what _declaration_values.html drew); its catalogue strings looked up once per writer."""
+    symptoms_title = gettext("Biểu hiện:")
+    no_symptoms = f'<p class="symptoms muted">{gettext("Không có biểu hiện nào được chọn.")}</p>\n'
+    note_title = gettext("Ghi chú:")
+
+    def write(values: list[monitoring.Answer], symptoms: list[monitoring.Symptom], note: str) -> str:
+        shown = f'<dl class="values">{"".join(map(_item, values))}\n</dl>\n' if values else "\n"
+        if symptoms:
+            shown += (
+                f'<p class="symptoms"><span class="muted">{symptoms_title}</span> '
+                f"{', '.join(map(_symptom, symptoms))}</p>\n"
             )
+        else:
+            shown += no_symptoms
+        if note:
+            shown += f'<p class="note"><span class="muted">{note_title}</span> {escape(note)}</p>'
+        return shown
+
+    return write
+
+
+def history_items(rows: list[dict[str, Any]]) -> Markup:
+    """The `<li>` of each of a page's declarations (rows of selectors.declaration_history), labelled with their
+    questionnaire version (monitoring.answer_parts), their time in the active time zone and their level's label
+    in the active language."""
+    if not rows:
+        return Markup("")
+    parts = monitoring.answer_parts(row["questionnaire_id"] for row in rows)
+    write_answers = answers_writer()
+    labels = {value: escape(label) for value, label in AlertLevel.choices}
+    late = f' <span class="flag-late">{gettext("khai báo muộn")}</span>'
+    zone = timezone.get_current_timezone()  # timezone.localtime's, looked up once
+    out = []
+    for row in rows:
+        level = row["alert_level"]
+        label = labels.get(level)
+        if label is None:
+            label = escape(level)
+        level = escape(level)
+        at = row["submitted_at"].astimezone(zone)
+        iso = at.isoformat()  # Django's "c"
+        # The `date` filter's "d/m/Y" and "H:i": the same digits as the ISO text (years 1000-9999).
+        day, clock = (
+            (f"{iso[8:10]}/{iso[5:7]}/{iso[:4]}", iso[11:16])
+            if at.year >= 1000
+            else (f"{at:%d/%m/%Y}", f"{at:%H:%M}")
         )
-    return rows
+        reasons = row["reasons"]
+        if reasons:
+            reasons = (
+                f'<ul class="reasons">{"".join(f"<li>{escape(reason)}</li>" for reason in reasons)}</ul>'
+            )
+        else:
+            reasons = ""
+        answers = write_answers(*parts(row["questionnaire_id"], row["answers"]))
+        out.append(
+            f'\n  <li class="card history-item history-{level}">\n'
+            f'    <h3><time datetime="{iso}">{day} <span class="time">{clock}</span></time></h3>\n'
+            f'    <p class="history-flags"><span class="badge badge-{level}">{label}</span>{late if row["late"] else ""}</p>\n'
+            f"    {reasons}\n    {answers}\n  </li>"
+        )
+    return Markup("".join(out))  # noqa: S704 - every value from the rows is escaped
 
 
 def _history_charts(episode: Any, readings: list[selectors.ChartReading], *, newest: date) -> list[Chart]:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from health_f0.appointments.models import Appointment
 from health_f0.appointments.sql import bookings as bookings_sql
@@ -18,7 +18,7 @@ from health_f0.core.sqllist import SqlList
 from health_f0.facilities import access
 from health_f0.facilities.portal import SiteInfo as SiteInfo
 from health_f0.facilities.portal import site_info as site_info
-from health_f0.monitoring.models import Declaration, Episode
+from health_f0.monitoring.models import Episode
 from health_f0.monitoring.sql import declarations as declaration_sql
 from health_f0.monitoring.sql import patients as patients_sql
 from health_f0.patients.models import Patient
@@ -85,16 +85,12 @@ CHART_READINGS = 120  # two a day for two months: the chart and its table read a
 
 def declaration_history(*, episode: Episode) -> SqlList:
     """The episode's declarations for a keyset page in HISTORY_ORDER (constant SQL, index decl_patient_time:
-    monitoring/sql/declarations.py); a page's rows become Declarations with `declaration_rows`."""
+    monitoring/sql/declarations.py): a page's rows are dicts of its columns (HISTORY_FIELDS), which
+    monitoring_views.history_items writes out."""
     return declaration_sql.history(episode.patient_id, episode.pk)
 
 
-def declaration_rows(rows: list[dict[str, Any]]) -> list[Declaration]:
-    return declaration_sql.history_instances(rows)
-
-
-@dataclass(frozen=True)
-class ChartReading:
+class ChartReading(NamedTuple):
     submitted_at: datetime
     local_date: date
     spo2: int | None
@@ -105,7 +101,7 @@ def chart_readings(*, episode: Episode, limit: int | None = None) -> list[ChartR
     """The episode's latest declarations with SpO2 or a temperature, newest first: four columns of at most
     `limit` (CHART_READINGS) rows, whatever the episode holds."""
     rows = declaration_sql.chart_readings(episode.patient_id, episode.pk, limit=limit or CHART_READINGS)
-    return [ChartReading(*row) for row in rows]
+    return [ChartReading._make(row) for row in rows]
 
 
 # --- The account's bookings (/lich-hen): what is still ahead, then a keyset page of the rest. ---

@@ -78,8 +78,7 @@ def test_history_pages_equal_the_orm_forwards_and_back(episode: Episode) -> None
     while True:
         page_sql = sql.keyset_page(HISTORY_KEYSET, size=4, cursor=cursor_sql)
         page_orm = ORM_KEYSET.page(orm, size=4, cursor=cursor_orm)
-        instances = selectors.declaration_rows(page_sql.items)
-        assert [[getattr(d, f) for f in FIELDS] for d in instances] == [
+        assert [[row[f] for f in FIELDS] for row in page_sql.items] == [
             [getattr(d, f) for f in FIELDS] for d in page_orm.items
         ]
         assert (page_sql.next_cursor, page_sql.previous_cursor) == (
@@ -123,26 +122,6 @@ def test_table_rows_show_numbers_as_django_did(episode: Episode, language: str) 
             formats.date_format(timezone.localtime(r.submitted_at), "d/m/Y H:i") for r in readings
         ]
     assert [row.spo2 for row in rows] == [r.spo2 for r in readings]
-
-
-@pytest.mark.parametrize("language", ["vi", "en"])
-def test_history_rows_show_times_and_levels_as_django_did(episode: Episode, language: str) -> None:
-    from django.template.defaultfilters import date as date_filter
-
-    from health_f0.monitoring.selectors import declaration_views
-    from health_f0.www.monitoring_views import history_rows
-
-    declarations = list(orm_history(episode).order_by(*selectors.HISTORY_ORDER))
-    with translation.override(language):
-        rows = history_rows(declaration_views(declarations))
-        for row, d in zip(rows, declarations, strict=True):
-            at = timezone.localtime(d.submitted_at)  # what Django's template engine hands its `date` filter
-            assert (row.day, row.time, row.iso) == (
-                date_filter(at, "d/m/Y"),
-                date_filter(at, "H:i"),
-                date_filter(at, "c"),
-            )
-            assert row.level == d.get_alert_level_display()
 
 
 def test_declaration_views_read_a_version_s_questions_once(

@@ -24,7 +24,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, router
+from django.db import connection
 
 from health_f0.core.rawsql import fetch_models, fetch_rows
 from health_f0.core.sqllist import SqlColumns, SqlList, columns_of
@@ -120,10 +120,9 @@ def insert(declaration: Declaration) -> None:
 
 # --- One episode's history (/lich-su: www.selectors.declaration_history and chart_readings) ----------------------
 #
-# What: the episode's declarations newest first as a keyset list, with only the columns the page shows
-# (`history_instances` makes Declaration instances of a page's rows for monitoring.selectors.declaration_views
-# and the template), and the latest readings with SpO2 or a temperature for its two charts. Both read the
-# index decl_patient_time (patient, submitted_at, id) backwards, as the ORM queries they replace did;
+# What: the episode's declarations newest first as a keyset list, with only the columns the page shows (a
+# page's rows are dicts, written out by www.monitoring_views.history_items), and the latest readings with SpO2
+# or a temperature for its two charts. Both read the index decl_patient_time (patient, submitted_at, id) backwards, as the ORM queries they replace did;
 # tests/www/test_history_sql.py checks their rows equal those queries'.
 #
 # Why not the ORM: building and compiling the page's query (with a cursor's condition) and the charts'
@@ -140,8 +139,6 @@ HISTORY_FIELDS = (
     "reasons",
 )
 HISTORY_COLUMNS = SqlColumns(columns_of("d", Declaration, HISTORY_FIELDS))
-# The same columns in the model's order, as Model.from_db takes them.
-_HISTORY_ATTNAMES = [f.attname for f in Declaration._meta.concrete_fields if f.attname in HISTORY_FIELDS]
 CHART_READINGS = (
     f"SELECT submitted_at, local_date, spo2, temperature FROM {_TABLE} "  # noqa: S608
     "WHERE patient_id = %s AND episode_id = %s AND (spo2 IS NOT NULL OR temperature IS NOT NULL) "
@@ -159,15 +156,6 @@ def history(patient_id: int, episode_id: int) -> SqlList:
         model=Declaration,
         ordering=("-submitted_at", "-id"),
     )
-
-
-def history_instances(rows: list[dict[str, Any]]) -> list[Declaration]:
-    """Declarations of a page of `history` rows: the listed columns loaded, any other deferred."""
-    alias = router.db_for_read(Declaration)
-    return [
-        Declaration.from_db(alias, _HISTORY_ATTNAMES, [row[name] for name in _HISTORY_ATTNAMES])
-        for row in rows
-    ]
 
 
 def chart_readings(patient_id: int, episode_id: int, *, limit: int) -> list[tuple[Any, ...]]:

@@ -1,0 +1,208 @@
+"""/lich-su's rows and a declaration's answers are written in Python (www.monitoring_views.history_items and
+answers_writer, issue 11), no longer by history.html's loop and _declaration_values.html: the markup is what
+those templates drew, byte for byte, in Vietnamese and English, escaping included (kept below as they were,
+rendered by the portal's own Jinja2 environment)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from django.template.defaultfilters import date as date_filter
+from django.utils import timezone, translation
+from jinja2 import DictLoader
+
+from health_f0.core.keyset import Keyset
+from health_f0.monitoring import selectors as monitoring
+from health_f0.monitoring.models import AlertLevel, Declaration, Episode
+from health_f0.patients.models import Patient
+from health_f0.www import selectors
+from health_f0.www.jinja import environment
+from health_f0.www.monitoring_views import answers_writer, history_items
+from tests.www.test_list_pages import add_declarations, hung, portal  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.django_db
+
+# history.html's loop and _declaration_values.html as they were before they became Python (commit 591f846).
+OLD_LOOP = """<ol class="history-list">{% for row in rows %}{% set d = row.declaration %}
+  <li class="card history-item history-{{ d.alert_level }}">
+    <h3><time datetime="{{ row.iso }}">{{ row.day }} <span class="time">{{ row.time }}</span></time></h3>
+    <p class="history-flags"><span class="badge badge-{{ d.alert_level }}">{{ row.level }}</span>{% if d.late %} \
+<span class="flag-late">{{ _("khai báo muộn") }}</span>{% endif %}</p>
+    {% if d.reasons %}<ul class="reasons">{% for reason in d.reasons %}<li>{{ reason }}</li>{% endfor %}</ul>\
+{% endif %}
+    {% include "values.html" %}
+  </li>{% endfor %}
+</ol>"""
+OLD_VALUES = """{% if row.values %}<dl class="values">{% for item in row.values %}
+  <div><dt>{{ item.label }}</dt><dd>{{ item.value }}</dd></div>{% endfor %}
+</dl>{% endif %}
+{% if row.symptoms %}<p class="symptoms"><span class="muted">{{ _("Biểu hiện:") }}</span> {% for s in row.symptoms %}\
+<span class="symptom{% if s.danger %} symptom-danger{% endif %}">{% if s.danger %}<span aria-hidden="true">⚠ </span>\
+{% endif %}{{ s.label }}</span>{% if not loop.last %}, {% endif %}{% endfor %}</p>{% else %}\
+<p class="symptoms muted">{{ _("Không có biểu hiện nào được chọn.") }}</p>{% endif %}
+{% if row.note %}<p class="note"><span class="muted">{{ _("Ghi chú:") }}</span> {{ row.note }}</p>{% endif %}
+"""
+OLD = environment(loader=DictLoader({"loop.html": OLD_LOOP, "values.html": OLD_VALUES}))
+
+ODD = "<b>\"Tom\" & 'Jerry'</b>"
+
+
+@pytest.fixture
+def episode(hung: Patient) -> Episode:  # noqa: F811
+    """Declarations with every kind of answer the page shows: numbers as ints, floats and text (a comma, an
+    unparsable value), symptoms with a danger sign and an unknown code, a note and reasons with markup in them,
+    late ones, an unknown level, none of the answers."""
+    episode = add_declarations(hung, 9)
+    rows = list(Declaration.objects.filter(episode=episode).order_by("id"))
+    answers: list[dict[str, Any]] = [
+        {"temperature": 36.8, "spo2": 97, "pulse": "88", "symptoms": ["cough", "shortness_of_breath"]},
+        {"temperature": "37,5", "spo2": "97.0", "breathing_rate": 20.0, "note": ODD},
+        {"temperature": 38, "spo2": 93, "symptoms": ["chest_pain", "no-such<code>", "fatigue"], "note": "ok"},
+        {"temperature": "abc", "bp_systolic": 120, "bp_diastolic": 80, "symptoms": []},
+        {},
+        {"temperature": 36.85, "spo2": 100, "symptoms": "cough", "note": ""},
+        {"temperature": 0.0, "spo2": -0.0, "pulse": True},
+        {"temperature": 1e21, "spo2": 99.5},
+    ]
+    for i, row in enumerate(rows):
+        row.answers = answers[i % len(answers)]
+        row.reasons = [ODD, "SpO2 93% dưới 94%"] if i % 3 == 0 else []
+        row.late = i % 2 == 1
+        row.alert_level = ["none", "watch", "urgent", "emergency", "odd<level>"][i % 5]
+    Declaration.objects.bulk_update(rows, ["answers", "reasons", "late", "alert_level"])
+    return episode
+
+
+def old_rows(rows: list[dict[str, Any]]) -> list[SimpleNamespace]:
+    """What the view handed history.html: each declaration, its answers (declaration_views), its time as
+    Django's `date` filter wrote it and its level's label."""
+    declarations = [Declaration(**row) for row in rows]
+    labels = dict(AlertLevel.choices)
+    shown = []
+    for view in monitoring.declaration_views(declarations):
+        d = view.declaration
+        at = timezone.localtime(d.submitted_at)
+        shown.append(
+            SimpleNamespace(
+                declaration=d,
+                values=view.values,
+                symptoms=view.symptoms,
+                note=view.note,
+                day=date_filter(at, "d/m/Y"),
+                time=date_filter(at, "H:i"),
+                iso=date_filter(at, "c"),
+                level=str(labels.get(d.alert_level, d.alert_level)),
+            )
+        )
+    return shown
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_history_items_are_what_the_template_drew(episode: Episode, language: str) -> None:
+    rows = (
+        selectors.declaration_history(episode=episode)
+        .keyset_page(Keyset(selectors.HISTORY_ORDER), size=50, cursor=None)
+        .items
+    )
+    assert len(rows) == 10
+    with translation.override(language):
+        new = f'<ol class="history-list">{history_items(rows)}\n</ol>'
+        old = OLD.get_template("loop.html").render({"rows": old_rows(rows)})
+    assert new == old
+    assert "&lt;b&gt;&#34;Tom&#34; &amp; &#39;Jerry&#39;&lt;/b&gt;" in new
+    assert "symptom-danger" in new and "odd&lt;level&gt;" in new and 'class="note"' in new
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_answers_writer_is_what_the_partial_drew(episode: Episode, language: str) -> None:
+    declarations = list(Declaration.objects.filter(episode=episode).order_by("id"))
+    with translation.override(language):
+        write = answers_writer()
+        for view in monitoring.declaration_views(declarations):
+            old = OLD.get_template("values.html").render({"row": view})
+            assert write(view.values, view.symptoms, view.note) == old
+
+
+def test_a_page_in_another_time_zone_shows_its_local_times(episode: Episode) -> None:
+    rows = (
+        selectors.declaration_history(episode=episode)
+        .keyset_page(Keyset(selectors.HISTORY_ORDER), size=3, cursor=None)
+        .items
+    )
+    for zone in ("UTC", "America/St_Johns", "Asia/Ho_Chi_Minh"):
+        with timezone.override(zone):
+            new = f'<ol class="history-list">{history_items(rows)}\n</ol>'
+            assert new == OLD.get_template("loop.html").render({"rows": old_rows(rows)})
+
+
+def test_number_texts_are_decimal_text_s() -> None:
+    for value, decimals in [
+        (36.8, 1), ("36,8", 1), ("36.85", 1), (97, None), (97.0, None), ("97.50", None), (True, None),
+        (0.0, 1), (-0.0, 1), (-0.0, None), (1e21, None), (float("nan"), 1), ("abc", 0), (120, 0), (99.5, 0),
+    ]:  # fmt: skip
+        for _ in range(2):  # the second time from the memo
+            assert monitoring.number_text(value, decimals) == monitoring.decimal_text(value, decimals), value
+
+
+def test_declaration_result_page_shows_the_answers(portal: Any, episode: Episode) -> None:  # noqa: F811
+    declaration = Declaration.objects.filter(episode=episode, answers__note=ODD).first()
+    assert declaration is not None
+    page = portal.get(f"/khai-bao/ket-qua/{declaration.public_id}").content.decode()
+    (view,) = monitoring.declaration_views([declaration])
+    with translation.override("vi"):
+        assert OLD.get_template("values.html").render({"row": view}) in page
+
+
+def test_history_page_is_unchanged_around_the_rows(portal: Any, episode: Episode) -> None:  # noqa: F811
+    page = portal.get("/lich-su").content.decode()
+    assert page.count('class="card history-item') == 10
+    assert '<ol class="history-list">\n  <li class="card history-item' in page
+    assert "</li>\n</ol>" in page
+
+
+# _chart.html's loops as they were before the axes became one string (commit 591f846).
+OLD_AXES = """{% for t in chart.y_ticks %}<line class="grid" x1="{{ chart.plot_left }}" x2="{{ chart.plot_right }}" \
+y1="{{ t.pos }}" y2="{{ t.pos }}"/><text class="tick" x="{{ chart.plot_left }}" dx="-5" y="{{ t.pos }}" dy="4" \
+text-anchor="end">{{ t.label }}</text>
+    {% endfor %}{% if chart.threshold %}<line class="threshold" x1="{{ chart.plot_left }}" \
+x2="{{ chart.plot_right }}" y1="{{ chart.threshold.pos }}" y2="{{ chart.threshold.pos }}"/>
+    {% endif %}{% for t in chart.x_ticks %}<text class="tick" x="{{ t.pos }}" y="{{ chart.plot_bottom }}" dy="16" \
+text-anchor="middle">{{ t.label }}</text>
+    {% endfor %}"""
+
+
+@pytest.mark.parametrize("days", [1, 8, 9, 16, 17, 40])
+@pytest.mark.parametrize("values", [[], [97], [80, 97, 101], [93, 95, 99, 100]])
+def test_chart_axes_are_what_the_template_drew(days: int, values: list[int]) -> None:
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from health_f0.www.charts import Reading, series_chart
+
+    first = date(2026, 11, 20)
+    start = timezone.make_aware(datetime(2026, 11, 20, 8, 0))
+    readings = [Reading(start + timedelta(hours=7 * i), Decimal(v)) for i, v in enumerate(values)]
+    for threshold in (Decimal(96), Decimal(60), None):
+        charts = [
+            series_chart(
+                key="spo2",
+                title="SpO2",
+                unit="%",
+                readings=readings,
+                first_day=first,
+                last_day=first + timedelta(days=days - 1),
+                low=Decimal(88),
+                high=Decimal(100),
+                step=Decimal(2),
+                threshold=threshold,
+                alert_when_below=True,
+                decimals=0,
+            )
+            for _ in range(2)  # the second from the memo
+        ]
+        for chart in charts:
+            assert chart.axes == OLD.from_string(OLD_AXES).render({"chart": chart})
+        assert charts[0] == charts[1]
