@@ -36,6 +36,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.functional import SimpleLazyObject
 
 from health_f0.core.db_health import checked_by_use
+from health_f0.core.memo import Memo
 from health_f0.core.rawsql import fetch_rows
 from health_f0.facilities import access
 
@@ -131,9 +132,7 @@ class SessionStore(db.SessionStore):
             except Exception:  # as Django: anything else wrong with the data reads as an empty session
                 return {}
             if len(session_data) <= _VERIFIED_DATA_LIMIT:
-                if len(_verified) >= _VERIFIED_SIZE:
-                    _verified.clear()
-                _verified[memo_key] = payload
+                _verified.keep(memo_key, payload)
         try:
             return self.serializer().loads(payload)  # type: ignore[no-any-return]
         except Exception:
@@ -150,7 +149,7 @@ class _Payload:
 # Verified session payloads by (session_data, salt), for the secrets in _verified_for; cleared when full.
 _VERIFIED_SIZE = 8192
 _VERIFIED_DATA_LIMIT = 4096  # characters of session data: larger sessions are checked every time
-_verified: dict[tuple[bytes | str, str], bytes] = {}
+_verified: Memo[tuple[bytes | str, str], bytes] = Memo(_VERIFIED_SIZE)
 _verified_for: list[Any] = [None]
 
 _SESSION_ROW = "SELECT session_data, expire_date FROM {table} WHERE session_key = %s AND expire_date > %s"
@@ -159,7 +158,7 @@ _SESSION_ROW = "SELECT session_data, expire_date FROM {table} WHERE session_key 
 # session's own data says whose it is, and the user's row read with the session is used only when it is that
 # user's. Written only after a live session row was read, so unknown keys cannot fill it; cleared when full.
 _SESSION_USERS_SIZE = 20000
-_session_users: dict[str, Any] = {}
+_session_users: Memo[str, Any] = Memo(_SESSION_USERS_SIZE)
 
 
 def _session_and_user_statement(user_model: Any, table: str) -> str:
@@ -251,9 +250,7 @@ def get_user(request: HttpRequest) -> Any:
     else:
         user = user_with_staff_flag(user_id)
     if user is not None and key:
-        if len(_session_users) >= _SESSION_USERS_SIZE:
-            _session_users.clear()
-        _session_users[key] = user_id
+        _session_users.keep(key, user_id)
     if hasattr(user, "get_session_auth_hash"):
         session_hash = session.get(HASH_SESSION_KEY)
         if not session_hash:
@@ -275,7 +272,7 @@ def get_user(request: HttpRequest) -> Any:
 
 
 _AUTH_HASH_SIZE = 8192
-_auth_hashes: dict[tuple[str, str], str] = {}
+_auth_hashes: Memo[tuple[str, str], str] = Memo(_AUTH_HASH_SIZE)
 
 
 def _session_auth_hash(user: Any) -> str:
@@ -287,9 +284,7 @@ def _session_auth_hash(user: Any) -> str:
     found = _auth_hashes.get(memo_key)
     if found is None:
         found = user.get_session_auth_hash()
-        if len(_auth_hashes) >= _AUTH_HASH_SIZE:
-            _auth_hashes.clear()
-        _auth_hashes[memo_key] = found
+        _auth_hashes.keep(memo_key, found)
     return found
 
 

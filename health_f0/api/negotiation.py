@@ -19,10 +19,12 @@ from typing import Any
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer
 
+from health_f0.core.memo import Memo
+
 _MAX_ACCEPT = 200
 _MAX_ENTRIES = 512
 # (format, Accept, renderer classes) -> (position of the renderer in the view's list, accepted media type)
-_answers: dict[tuple[Any, ...], tuple[int, str]] = {}
+_answers: Memo[tuple[Any, ...], tuple[int, str]] = Memo(_MAX_ENTRIES)
 
 
 class CachedContentNegotiation(DefaultContentNegotiation):
@@ -41,8 +43,6 @@ class CachedContentNegotiation(DefaultContentNegotiation):
         renderer, media_type = super().select_renderer(request, renderers, format_suffix)
         for position, candidate in enumerate(renderers):
             if candidate is renderer:
-                if len(_answers) >= _MAX_ENTRIES:
-                    _answers.clear()
-                _answers[key] = (position, media_type)
+                _answers.keep(key, (position, media_type))
                 break
         return renderer, media_type

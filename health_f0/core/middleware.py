@@ -17,6 +17,7 @@ from django.utils import translation
 from django.utils.cache import patch_vary_headers
 from django.utils.functional import SimpleLazyObject, empty
 
+from health_f0.core.memo import Memo
 from health_f0.core.request_context import client_ip, set_current_ip
 
 # Paths a user who must change their password may still reach.
@@ -26,7 +27,7 @@ _ALLOWED_PREFIXES = ("/tai-khoan/doi-mat-khau", "/dang-xuat", "/static/", "/api/
 # parsing and checking the addresses was about 90 Python calls on every request, 2 % of a declaration's CPU.
 _IP_MEMO_SIZE = 4096
 _IP_MEMO_HEADER_LIMIT = 200  # characters of X-Forwarded-For + X-Real-IP; at most ~1 MB kept
-_ip_memo: dict[tuple[object, ...], str] = {}  # cleared when full: bounded memory
+_ip_memo: Memo[tuple[object, ...], str] = Memo(_IP_MEMO_SIZE)  # cleared when full: bounded memory
 
 
 def _client_ip(request: HttpRequest) -> str:
@@ -38,9 +39,7 @@ def _client_ip(request: HttpRequest) -> str:
     ip = _ip_memo.get(key)
     if ip is None:
         ip = client_ip(request)
-        if len(_ip_memo) >= _IP_MEMO_SIZE:
-            _ip_memo.clear()
-        _ip_memo[key] = ip
+        _ip_memo.keep(key, ip)
     return ip
 
 
@@ -88,7 +87,7 @@ class MessageMiddleware(DjangoMessageMiddleware):
 # settings change (tests).
 _LANGUAGE_MEMO_SIZE = 1024
 _LANGUAGE_MEMO_HEADER_LIMIT = 200  # characters of Accept-Language; longer headers are worked out each time
-_languages: dict[tuple[str | None, str], str] = {}
+_languages: Memo[tuple[str | None, str], str] = Memo(_LANGUAGE_MEMO_SIZE)
 
 
 @receiver(setting_changed, dispatch_uid="health_f0.core.middleware.languages")
@@ -112,9 +111,7 @@ class LocaleMiddleware(DjangoLocaleMiddleware):
         if language is None:
             language = translation.get_language_from_request(request, check_path=False)
             if len(accept) + len(key[0] or "") <= _LANGUAGE_MEMO_HEADER_LIMIT:
-                if len(_languages) >= _LANGUAGE_MEMO_SIZE:
-                    _languages.clear()
-                _languages[key] = language
+                _languages.keep(key, language)
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
         return None

@@ -16,6 +16,7 @@ from django.db.models.functions import RowNumber
 from django.utils.translation import gettext as _
 
 from health_f0.core.exceptions import DomainError
+from health_f0.core.memo import Memo
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, FacilityKind
 from health_f0.his.models import (
@@ -502,15 +503,13 @@ def decimal_text(value: Any) -> str:
         text = plain.replace(".", str(formats.get_format("DECIMAL_SEPARATOR")))
     else:
         text = str(formats.number_format(Decimal(plain), use_l10n=True, force_grouping=False))
-    if len(_DECIMAL_TEXTS) >= _DECIMAL_TEXTS_KEPT:
-        _DECIMAL_TEXTS.clear()
-    _DECIMAL_TEXTS[key] = text
+    _DECIMAL_TEXTS.keep(key, text)
     return text
 
 
 # decimal_text's answers by (type, text, language, grouping); emptied when it grows past _DECIMAL_TEXTS_KEPT.
-_DECIMAL_TEXTS: dict[tuple[Any, ...], str] = {}
 _DECIMAL_TEXTS_KEPT = 4096
+_DECIMAL_TEXTS: Memo[tuple[Any, ...], str] = Memo(_DECIMAL_TEXTS_KEPT)
 
 
 def lab_value_text(result: HisLabResult) -> str:

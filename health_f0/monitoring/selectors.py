@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from health_f0.core.exceptions import NotFound, PermissionDenied
+from health_f0.core.memo import Memo
 from health_f0.core.sqllist import SqlList
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
@@ -589,8 +590,8 @@ def decimal_text(value: Any, decimals: int | None = None) -> str:
 # the same few dozen readings again and again (36,8, 97, 20), and a Decimal's parse, quantize and format cost
 # about 3 µs a value. Only ints, strings and non-zero floats are kept: their type and value decide the text (a
 # float's -0.0 equals 0.0 but is written "-0"). Bounded: emptied when it grows past _NUMBER_TEXTS_KEPT.
-_number_texts: dict[tuple[type, Any, int | None], str] = {}
 _NUMBER_TEXTS_KEPT = 4096
+_number_texts: Memo[tuple[type, Any, int | None], str] = Memo(_NUMBER_TEXTS_KEPT)
 _KEPT_TYPES = (int, str, float)
 
 
@@ -603,9 +604,7 @@ def number_text(value: Any, decimals: int | None = None) -> str:
     text = _number_texts.get(key)
     if text is None:
         text = decimal_text(value, decimals)
-        if len(_number_texts) >= _NUMBER_TEXTS_KEPT:
-            _number_texts.clear()
-        _number_texts[key] = text
+        _number_texts.keep(key, text)
     return text
 
 

@@ -17,6 +17,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from markupsafe import Markup, escape
 
+from health_f0.core.memo import Memo
 from health_f0.monitoring.selectors import decimal_text
 from health_f0.www.selectors import ChartReading
 
@@ -140,8 +141,8 @@ Axes = tuple[tuple[Tick, ...], tuple[Tick, ...], Tick | None, Markup]
 # A chart's axes by its scale and days: the same few on every page (SpO2 88-100 %, 35-40 °C, an episode's two
 # weeks). A pure function of the key (what any page would draw for it), so sharing it between accounts shares
 # no one's data; bounded, emptied when it grows past _AXES_KEPT.
-_axes_drawn: dict[tuple[Decimal, Decimal, Decimal, Decimal | None, date, date], Axes] = {}
 _AXES_KEPT = 256
+_axes_drawn: Memo[tuple[Decimal, Decimal, Decimal, Decimal | None, date, date], Axes] = Memo(_AXES_KEPT)
 
 
 def _axes(
@@ -189,9 +190,7 @@ def _axes(
         for t in x_ticks
     ]
     found = (tuple(y_ticks), tuple(x_ticks), line, Markup("".join(parts)))  # noqa: S704 - digits and escaped labels
-    if len(_axes_drawn) >= _AXES_KEPT:
-        _axes_drawn.clear()
-    _axes_drawn[key] = found
+    _axes_drawn.keep(key, found)
     return found
 
 

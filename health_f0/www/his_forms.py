@@ -15,6 +15,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from markupsafe import Markup, escape
 
+from health_f0.core.memo import Memo
 from health_f0.his.models import IdentifierType
 
 REASON_MAX = 300
@@ -115,7 +116,7 @@ LINK_FIELDS_TEMPLATE = "www/_his_link_fields.html"
 _PATIENT_SLOT = uuid.UUID("5ec7e1d0-0000-4000-8000-0000000011c7")
 # Keys: languages x policy versions x the sets of hospitals offered that this process has seen.
 _DRAWINGS_LIMIT = 256
-_drawings: dict[tuple[Any, ...], tuple[str, str]] = {}
+_drawings: Memo[tuple[Any, ...], tuple[str, str]] = Memo(_DRAWINGS_LIMIT)
 
 
 @receiver(setting_changed, dispatch_uid="health_f0.www.his_forms.drawings")
@@ -157,9 +158,7 @@ def link_form_drawing(*, patient: Any, facilities: list[Any], policy_version: st
                 draw_link_fields(_empty_form(patient.public_id, facilities, policy_version))
             )
         parts = (pieces[0], pieces[1])
-        if len(_drawings) >= _DRAWINGS_LIMIT:
-            _drawings.clear()
-        _drawings[key] = parts
+        _drawings.keep(key, parts)
     return LinkFormDrawing(Markup(f"{parts[0]}{escape(str(patient.public_id))}{parts[1]}"))  # noqa: S704
 
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from markupsafe import Markup
 from markupsafe import escape as markup_escape
 
+from health_f0.core.memo import Memo
 from health_f0.his import selectors as his_selectors
 from health_f0.his.models import OUT_OF_RANGE_FLAGS, PRELIMINARY_REPORT_STATUSES, LabFlag
 from health_f0.payments import selectors as payment_selectors
@@ -53,8 +54,8 @@ def _reference(result: Any) -> str:
 
 # The `<time>` of a result's card by (time, time zone): a page's results share their report's time, and Django's
 # dateformat costs more than the rest of the card (issue 11). Bounded: emptied when it grows past _TIMES_KEPT.
-_TIME_HTML: dict[tuple[Any, Any], str] = {}
 _TIMES_KEPT = 4096
+_TIME_HTML: Memo[tuple[Any, Any], str] = Memo(_TIMES_KEPT)
 
 
 def _time_html(moment: Any) -> str:
@@ -63,19 +64,18 @@ def _time_html(moment: Any) -> str:
     key = (moment, zone)
     html = _TIME_HTML.get(key)
     if html is None:
-        if len(_TIME_HTML) >= _TIMES_KEPT:
-            _TIME_HTML.clear()
         local = timezone.localtime(moment, zone)
-        html = _TIME_HTML[key] = (
+        html = _TIME_HTML.keep(
+            key,
             f'<time datetime="{escape(dateformat.format(local, "c"))}">'
-            f"{escape(dateformat.format(local, 'd/m/Y'))}</time> · "
+            f"{escape(dateformat.format(local, 'd/m/Y'))}</time> · ",
         )
     return html
 
 
 # A visit's dates as its card writes them (`|date("c")`, `|date("d/m/Y")`) by (time, time zone): Django's
 # dateformat costs 20–30 µs a call and a card asks for up to five. Bounded like _TIME_HTML.
-_DAY_TEXTS: dict[tuple[Any, Any], tuple[str, str]] = {}
+_DAY_TEXTS: Memo[tuple[Any, Any], tuple[str, str]] = Memo(_TIMES_KEPT)
 
 
 def _day_texts(moment: Any) -> tuple[str, str]:
@@ -84,9 +84,7 @@ def _day_texts(moment: Any) -> tuple[str, str]:
     key = (moment, zone)
     texts = _DAY_TEXTS.get(key)
     if texts is None:
-        if len(_DAY_TEXTS) >= _TIMES_KEPT:
-            _DAY_TEXTS.clear()
-        texts = _DAY_TEXTS[key] = (date_filter(moment, "c"), date_filter(moment, "d/m/Y"))
+        texts = _DAY_TEXTS.keep(key, (date_filter(moment, "c"), date_filter(moment, "d/m/Y")))
     return texts
 
 

@@ -39,6 +39,7 @@ from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
+from health_f0.core.memo import Memo
 from health_f0.facilities.portal import SiteInfo
 
 # reverse(name) of a URL name without arguments, by (name, script prefix, the request's urlconf, ROOT_URLCONF):
@@ -247,7 +248,7 @@ class _SignedIn:
         self.is_authenticated = is_authenticated
 
 
-_chrome: dict[tuple[Any, ...], tuple[str, ...]] = {}
+_chrome: Memo[tuple[Any, ...], tuple[str, ...]] = Memo(_CHROME_LIMIT)
 
 
 @receiver(setting_changed, dispatch_uid="health_f0.www.jinja.chrome")
@@ -277,9 +278,7 @@ def _chrome_parts(context: Context, name: str, key: tuple[Any, ...]) -> tuple[st
         for slot in _SLOTS:
             pieces = [p for piece in pieces for p in _split_keep(piece, slot)]
         parts = tuple(pieces)
-        if len(_chrome) >= _CHROME_LIMIT:
-            _chrome.clear()
-        _chrome[key] = parts
+        _chrome.keep(key, parts)
     return parts
 
 

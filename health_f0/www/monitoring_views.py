@@ -26,6 +26,7 @@ from markupsafe import Markup, escape
 
 from health_f0.core.exceptions import DomainError, ValidationErrors
 from health_f0.core.keyset import Keyset
+from health_f0.core.memo import Memo
 from health_f0.core.request_context import client_ip
 from health_f0.facilities import access
 from health_f0.monitoring import certificates
@@ -226,18 +227,16 @@ AnswersWriter = Callable[[list[monitoring.Answer], list[monitoring.Symptom], str
 # A labelled value's and a symptom's markup, by its text: the same few hundred ("Nhiệt độ", "36,8 °C") on every
 # page. A pure function of the key (what any page would write for it), so sharing it between accounts shares no
 # one's data; bounded, emptied when it grows past _MARKUP_KEPT.
-_item_markup: dict[monitoring.Answer, str] = {}
-_symptom_markup: dict[monitoring.Symptom, str] = {}
 _MARKUP_KEPT = 4096
+_item_markup: Memo[monitoring.Answer, str] = Memo(_MARKUP_KEPT)
+_symptom_markup: Memo[monitoring.Symptom, str] = Memo(_MARKUP_KEPT)
 
 
 def _item(answer: monitoring.Answer) -> str:
     text = _item_markup.get(answer)
     if text is None:
         text = f"\n  <div><dt>{escape(answer.label)}</dt><dd>{escape(answer.value)}</dd></div>"
-        if len(_item_markup) >= _MARKUP_KEPT:
-            _item_markup.clear()
-        _item_markup[answer] = text
+        _item_markup.keep(answer, text)
     return text
 
 
@@ -248,9 +247,7 @@ def _symptom(symptom: monitoring.Symptom) -> str:
         return _symptom_text(symptom)
     if text is None:
         text = _symptom_text(symptom)
-        if len(_symptom_markup) >= _MARKUP_KEPT:
-            _symptom_markup.clear()
-        _symptom_markup[symptom] = text
+        _symptom_markup.keep(symptom, text)
     return text
 
 
