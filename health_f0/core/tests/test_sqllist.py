@@ -205,15 +205,15 @@ def test_bare_instances_are_bare_instance_of_each_row() -> None:
     """core.sqllist.bare_instances: one instance per row holding exactly the named columns, as bare_instance
     builds it (not adding, no database, an empty related cache), for one column and many, and for a model with
     init signal receivers (through from_db)."""
-    from health_f0.appointments.models import Appointment
+    from health_f0.core.models import AuditLog  # core's tests name no domain app (tests/test_architecture.py)
     from health_f0.core.sqllist import bare_instance, bare_instances
 
-    rows = [{"id": pk, "status": "requested", "queue_number": pk * 2, "other": "x"} for pk in (1, 2, 3)]
-    for columns in (("id", "status", "queue_number"), ("id",)):
-        got = bare_instances(Appointment, rows, columns)
-        expected = [bare_instance(Appointment, {name: row[name] for name in columns}) for row in rows]
+    rows = [{"id": pk, "verb": "accept", "target_id": str(pk * 2), "other": "x"} for pk in (1, 2, 3)]
+    for columns in (("id", "verb", "target_id"), ("id",)):
+        got = bare_instances(AuditLog, rows, columns)
+        expected = [bare_instance(AuditLog, {name: row[name] for name in columns}) for row in rows]
         for instance, other in zip(got, expected, strict=True):
-            assert type(instance) is Appointment
+            assert type(instance) is AuditLog
             assert {k: v for k, v in vars(instance).items() if k != "_state"} == {
                 k: v for k, v in vars(other).items() if k != "_state"
             }
