@@ -117,6 +117,16 @@ class BadParam(Exception):
         self.http_status = http_status
 
 
+class SlotGone(BadParam):
+    """The time picked is not offered now (it passed its notice while the patient filled the form, or never
+    was one): the page goes back to that day's times with the message, not to the first step, so the
+    facility, service and day chosen are kept."""
+
+    def __init__(self, picked: Picked, refused: BadParam):
+        super().__init__(refused.message, refused.http_status)
+        self.picked = picked
+
+
 # --- Small helpers ---------------------------------------------------------------------------------
 
 
@@ -286,7 +296,10 @@ def _picked(request: HttpRequest, now: datetime) -> Picked:
     picked.day, picked.day_info = _pick_day(picked.service, get[P_DAY], now)
     if not get.get(P_TIME):
         return picked
-    picked.slot = _pick_slot(_day_slots(picked.service, picked.day, now), picked.day, get[P_TIME])
+    try:
+        picked.slot = _pick_slot(_day_slots(picked.service, picked.day, now), picked.day, get[P_TIME])
+    except BadParam as exc:
+        raise SlotGone(picked, exc) from exc
     return picked
 
 
@@ -436,6 +449,8 @@ def book(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     try:
         picked = _picked(request, now)
+    except SlotGone as exc:
+        return _render_steps(request, exc.picked, now, status=exc.http_status, page_error=exc.message)
     except BadParam as exc:
         return _page(
             request,

@@ -23,7 +23,6 @@ from health_f0.appointments import services as appt_services
 from health_f0.appointments.models import (
     Appointment,
     Holiday,
-    ScheduleOverride,
     ScheduleTemplate,
     Service,
     Status,
@@ -31,6 +30,7 @@ from health_f0.appointments.models import (
 from health_f0.facilities.models import Facility
 from health_f0.monitoring.services import reset_caches
 from health_f0.patients.models import Patient
+from tests.www.test_appointments_portal import open_today
 
 pytestmark = pytest.mark.browser
 
@@ -54,9 +54,9 @@ def user(username: str) -> Any:
 
 
 def ent_service() -> Service:
-    """Ear-nose-throat clinic: mornings Monday to Saturday, and open today from the next quarter hour for
-    two hours (so the patient can be received today), 15 minutes a slot, 2 places; patients may cancel
-    or move a booking until its time."""
+    """Ear-nose-throat clinic: mornings Monday to Saturday, and open today for two hours from the first
+    quarter hour at least 10 minutes away (`open_today`, so the patient can be received today), 15 minutes
+    a slot, 2 places; patients may cancel or move a booking until its time."""
     service = Service.objects.create(
         facility=Facility.objects.get(code="PK-NOI1"),
         code=f"tmh-{uuid.uuid4().hex[:6]}",
@@ -72,16 +72,7 @@ def ent_service() -> Service:
         ScheduleTemplate.objects.create(
             service=service, weekday=weekday, start_time=time(7), end_time=time(11, 30)
         )
-    now = timezone.localtime()
-    first = (now + timedelta(minutes=15 - now.minute % 15)).replace(second=0, microsecond=0)
-    if (first + timedelta(hours=2)).date() != now.date():
-        pytest.skip("too close to midnight for a same-day slot")
-    ScheduleOverride.objects.create(
-        service=service,
-        date=now.date(),
-        start_time=first.time(),
-        end_time=(first + timedelta(hours=2)).time(),
-    )
+    open_today(service)
     return service
 
 
