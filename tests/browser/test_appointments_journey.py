@@ -323,3 +323,35 @@ def test_page_weight(page: Any, live_server: Any, sms: Any) -> None:
         total = sum(len(r.body()) for r in responses if r.status < 300)
         assert total < 100 * 1024, f"{url}: {total} bytes"
         assert all(r.url.startswith(base) for r in responses), "no third-party requests"
+
+
+def test_a_time_gone_while_filling_the_form_returns_to_that_days_times(
+    page: Any, live_server: Any, sms: Any, shoot: Any, axe: Any
+) -> None:
+    """The patient fills step 5 while the time leaves the offer (here: the desk closes the day's first time
+    by moving today's opening later). "Nhận OTP" then brings back that day's times with the message, and
+    the next time is one tap away; no booking is made."""
+    service = ent_service()
+    base = live_server.url
+    page.goto(base + "/dat-lich")
+    page.get_by_role("link", name=re.compile("Trung tâm Y tế khu vực Hải Dương")).click()
+    page.get_by_role("link", name=re.compile("Khám Tai Mũi Họng")).click()
+    page.get_by_role("link", name=f"{timezone.localdate():%d/%m/%Y}").click()
+    page.locator("a.slot").first.click()
+    page.get_by_role("heading", name="Người đi khám").wait_for()
+    fill_guest(page)
+    override = service.overrides.get(date=timezone.localdate())
+    first = datetime.combine(override.date, override.start_time)
+    override.start_time = (first + timedelta(minutes=15)).time()
+    override.save()
+    page.get_by_role("button", name="Nhận OTP").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text(
+        "Khung giờ này không có hoặc đã quá giờ nhận đặt lịch. Vui lòng chọn giờ khác."
+    )
+    page.get_by_role("heading", name=re.compile("Chọn giờ khám")).wait_for()
+    later = first + timedelta(minutes=15)
+    expect(page.locator("a.slot").first).to_contain_text(f"{later:%H:%M}")
+    assert axe(page) == []
+    shoot(page, "appt-portal-14-time-gone")
+    assert not Appointment.objects.filter(service=service).exists()
