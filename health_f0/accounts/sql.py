@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, get_user_model, load_backend
@@ -97,7 +97,7 @@ class SessionStore(db.SessionStore):
                 row = rows[0] if rows else None
                 if row is not None:
                     user_values = row[2:]
-                    if user_values[_pk_index(user_model)] is not None:  # NULL: no such user
+                    if user_values[_user_columns(user_model).pk_index] is not None:  # NULL: no such user
                         self._hf0_user_row = (key, guess, user_values)
                     row = row[:2]
         except SuspiciousOperation as exc:  # as Django's store: logged, read as no session
@@ -167,10 +167,9 @@ def _session_and_user_statement(user_model: Any, table: str) -> str:
     statement = _joined_statements.get((user_model, table))
     if statement is None:
         meta = user_model._meta
-        columns = ", ".join(f"u.{field.column}" for field in meta.concrete_fields)
         statement = _joined_statements[(user_model, table)] = (
-            f"SELECT s.session_data AS hf0_session_data, s.expire_date AS hf0_session_expires, {columns}, "  # noqa: S608 - names from _meta
-            f"NOT ({access.NOT_STAFF_SQL}) AS holds_staff_role "
+            f"SELECT s.session_data AS hf0_session_data, s.expire_date AS hf0_session_expires, "  # noqa: S608 - names from _meta
+            f"{_user_columns(user_model).select} "
             f"FROM {table} s LEFT JOIN {meta.db_table} u ON u.{meta.pk.column} = %s "
             "WHERE s.session_key = %s AND s.expire_date > %s"
         )
@@ -180,28 +179,46 @@ def _session_and_user_statement(user_model: Any, table: str) -> str:
 _joined_statements: dict[tuple[Any, str], str] = {}
 
 
-def _pk_index(user_model: Any) -> int:
-    meta = user_model._meta
-    return [field.attname for field in meta.concrete_fields].index(meta.pk.attname)
+class _UserColumns(NamedTuple):
+    """The user model's columns as both statements read them: the SELECT list (every concrete field as
+    `u.<column>`, then the staff flag), the fields' attnames in that order, and the primary key's place."""
+
+    select: str
+    attnames: tuple[str, ...]
+    pk_index: int
+
+
+def _user_columns(user_model: Any) -> _UserColumns:
+    found = _columns_of.get(user_model)
+    if found is None:
+        meta = user_model._meta
+        fields = meta.concrete_fields
+        # access.NOT_STAFF_SQL binds the user id once more: "holds a staff role" is its negation.
+        select = ", ".join(f"u.{field.column}" for field in fields) + (
+            f", NOT ({access.NOT_STAFF_SQL}) AS holds_staff_role"
+        )
+        attnames = tuple(field.attname for field in fields)
+        found = _columns_of[user_model] = _UserColumns(select, attnames, attnames.index(meta.pk.attname))
+    return found
+
+
+_columns_of: dict[Any, _UserColumns] = {}
 
 
 # --- The session's user -------------------------------------------------------------------------------------
 
 MODEL_BACKEND = f"{ModelBackend.__module__}.{ModelBackend.__qualname__}"
-_statements: dict[Any, tuple[str, tuple[str, ...]]] = {}
+_statements: dict[Any, str] = {}
 
 
-def _statement(user_model: Any) -> tuple[str, tuple[str, ...]]:
+def _statement(user_model: Any) -> str:
     statement = _statements.get(user_model)
     if statement is None:
         meta = user_model._meta
-        columns = ", ".join(f"u.{field.column}" for field in meta.concrete_fields)
-        # access.NOT_STAFF_SQL binds the user id once more: "holds a staff role" is its negation.
-        sql = (
-            f"SELECT {columns}, NOT ({access.NOT_STAFF_SQL}) AS holds_staff_role "  # noqa: S608 - names from _meta
+        statement = _statements[user_model] = (
+            f"SELECT {_user_columns(user_model).select} "  # noqa: S608 - names from _meta
             f"FROM {meta.db_table} u WHERE u.{meta.pk.column} = %s"
         )
-        statement = _statements[user_model] = (sql, tuple(field.attname for field in meta.concrete_fields))
     return statement
 
 
@@ -209,8 +226,7 @@ def user_with_staff_flag(user_id: Any) -> Any:
     """ModelBackend.get_user(user_id) — the user, or None when there is none or it may not log in (inactive)
     — in one constant statement that also tells facilities.access whether the user holds a staff role."""
     user_model = get_user_model()
-    sql, _attnames = _statement(user_model)
-    rows = fetch_rows(user_model, sql, [user_id, user_id])
+    rows = fetch_rows(user_model, _statement(user_model), [user_id, user_id])
     if not rows:
         return None
     return _user_from_row(user_model, rows[0])
@@ -219,7 +235,7 @@ def user_with_staff_flag(user_id: Any) -> Any:
 def _user_from_row(user_model: Any, row: tuple[Any, ...]) -> Any:
     """The user of a row of `_statement`'s columns (every concrete field, then the staff flag), as
     `user_with_staff_flag` answers it."""
-    _sql, attnames = _statement(user_model)
+    attnames = _user_columns(user_model).attnames
     user = user_model.from_db(router.db_for_read(user_model), attnames, row[: len(attnames)])
     if not row[-1]:
         access.remember_no_memberships(user)
