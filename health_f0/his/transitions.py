@@ -54,16 +54,18 @@ def _chosen_record(request: HisLinkRequest, step: Step) -> Any:
     return None
 
 
-def _not_linked_yet(request: HisLinkRequest, step: Step) -> Any:
+def _linked_here(request: HisLinkRequest, step: Step) -> bool:
     # The linker's queue reads it with each request (his.desk.requests annotates `patient_linked_here`).
     linked = getattr(request, "patient_linked_here", None)
     if linked is None:
         linked = HisLink.objects.filter(
             patient_id=request.patient_id, facility_id=request.facility_id, active=True
         ).exists()
-    if linked:
-        return _("Người bệnh đã có liên kết HIS tại cơ sở này.")
-    return None
+    return bool(linked)
+
+
+def _already_linked_message(request: HisLinkRequest, step: Step) -> str:
+    return _("Người bệnh đã có liên kết HIS tại cơ sở này.")
 
 
 def _record_free(request: HisLinkRequest, step: Step) -> Any:
@@ -88,7 +90,7 @@ def _live_link(request: HisLinkRequest, step: Step) -> Any:
 
 
 CHOSEN_RECORD = Guard("chosen_record", _chosen_record, error=Conflict)
-NOT_LINKED_YET = Guard("already_linked", _not_linked_yet, error=Conflict)
+NOT_LINKED_YET = Guard.when("already_linked", _linked_here, _already_linked_message, error=Conflict)
 RECORD_FREE = Guard("his_record_taken", _record_free, error=Conflict)
 LIVE_LINK = Guard("already_unlinked", _live_link, error=Conflict)
 

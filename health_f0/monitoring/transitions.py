@@ -87,11 +87,13 @@ def _reason(episode: Any, step: Step) -> None:
     rules.require_end_reason(reason=step.params["reason"])
 
 
-def _has_certificate(episode: Any, step: Step) -> str | None:
+def _no_certificate(episode: Any, step: Step) -> bool:
     from health_f0.monitoring.certificates import has_certificate
 
-    if has_certificate(episode):
-        return None
+    return not has_certificate(episode)
+
+
+def _no_certificate_message(episode: Any, step: Step) -> str:
     return _("Đợt chăm sóc này chưa hoàn thành nên chưa có giấy xác nhận.")
 
 
@@ -124,7 +126,11 @@ EPISODE_WORKFLOW = Workflow(
         Transition(_A, TRANSFER, _T, ENDING_ROLES, guards=REASON_GUARDS),
         Transition(_A, CLOSE, _C, ENDING_ROLES, guards=REASON_GUARDS),
         Transition(
-            _D, CERTIFICATE, _D, CERTIFICATE_ROLES, guards=(Guard("no_certificate", _has_certificate),)
+            _D,
+            CERTIFICATE,
+            _D,
+            CERTIFICATE_ROLES,
+            guards=(Guard.when("no_certificate", _no_certificate, _no_certificate_message),),
         ),
     ],
     authorize=access.authorizer(),

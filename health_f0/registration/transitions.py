@@ -36,9 +36,14 @@ class RiskConfirmationRequired(DomainError):
         super().__init__(message, **kwargs)
 
 
+def needs_risk_confirmation(*, eligibility: str, confirm_risk: bool) -> bool:
+    """Whether accepting a case of this eligibility without (or with) the tick is refused (issue 9)."""
+    return eligibility in NEEDS_CONFIRMATION and not confirm_risk
+
+
 def risk_confirmation_refusal(*, eligibility: str, label: str, reasons: list[str], confirm_risk: bool) -> str:
     """The refusal for accepting a review/hospital case without `confirm_risk`, or "" (issue 9)."""
-    if eligibility not in NEEDS_CONFIRMATION or confirm_risk:
+    if not needs_risk_confirmation(eligibility=eligibility, confirm_risk=confirm_risk):
         return ""
     return _(
         "Hồ sơ được đánh giá “%(outcome)s”: %(reasons)s. Hãy xem lại và đánh dấu xác nhận nếu vẫn tiếp nhận "
@@ -46,13 +51,21 @@ def risk_confirmation_refusal(*, eligibility: str, label: str, reasons: list[str
     ) % {"outcome": label, "reasons": "; ".join(reasons) or "—"}
 
 
-def _at_accepting_facility(registration: Any, step: Step) -> str:
-    if registration.facility.kind in ACCEPTING_KINDS:
-        return ""
+def _above_accepting_facility(registration: Any, step: Step) -> bool:
+    return registration.facility.kind not in ACCEPTING_KINDS
+
+
+def _transfer_first_message(registration: Any, step: Step) -> str:
     return _("Hồ sơ đang ở hàng chờ của tuyến trên: hãy chuyển cho trạm y tế phụ trách trước khi tiếp nhận.")
 
 
-def _risk_confirmed(registration: Any, step: Step) -> str:
+def _risk_unconfirmed(registration: Any, step: Step) -> bool:
+    return needs_risk_confirmation(
+        eligibility=registration.eligibility, confirm_risk=bool(step.params.get("confirm_risk"))
+    )
+
+
+def _risk_message(registration: Any, step: Step) -> str:
     return risk_confirmation_refusal(
         eligibility=registration.eligibility,
         label=registration.get_eligibility_display(),
@@ -61,8 +74,12 @@ def _risk_confirmed(registration: Any, step: Step) -> str:
     )
 
 
-TRANSFER_FIRST = Guard("transfer_first", _at_accepting_facility)
-RISK_CONFIRMED = Guard("risk_confirmation_required", _risk_confirmed, error=RiskConfirmationRequired)
+# Tests and messages apart (core.workflow.Guard.when): a TTYT's queue of registrations, all refused "transfer
+# first", asks the test per row and builds no sentence.
+TRANSFER_FIRST = Guard.when("transfer_first", _above_accepting_facility, _transfer_first_message)
+RISK_CONFIRMED = Guard.when(
+    "risk_confirmation_required", _risk_unconfirmed, _risk_message, error=RiskConfirmationRequired
+)
 
 _S, _A, _R = RegistrationStatus.SUBMITTED, RegistrationStatus.ACCEPTED, RegistrationStatus.REJECTED
 
