@@ -39,6 +39,7 @@ from rest_framework.utils.serializer_helpers import ReturnDict, ReturnList
 # DRF's path.
 _NOT_FINITE = (b"NaN", b"Infinity")
 _LS, _PS = b"\xe2\x80\xa8", b"\xe2\x80\xa9"  # U+2028, U+2029 in UTF-8
+_E2 = b"\xe2"  # their first byte
 
 
 _WRAPPERS: frozenset[type] = frozenset({ReturnDict, ReturnList})
@@ -93,7 +94,9 @@ class JSONRenderer(renderers.JSONRenderer):
         ret = pydantic_core.to_json(plain, inf_nan_mode="constants")
         if any(mark in ret for mark in _NOT_FINITE):
             return None
-        # As DRF does: U+2028 and U+2029 are valid JSON but not valid JavaScript.
-        if _LS in ret or _PS in ret:
+        # As DRF does: U+2028 and U+2029 are valid JSON but not valid JavaScript. Both start with the byte E2,
+        # which Vietnamese text hardly holds: a one-byte search (memchr) rules them out in ~2 µs where the
+        # two three-byte searches took ~0.15 ms of a 94 kB booking desk page (issue 11).
+        if _E2 in ret and (_LS in ret or _PS in ret):
             ret = ret.replace(_LS, b"\\u2028").replace(_PS, b"\\u2029")
         return ret

@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from health_f0.appointments.models import Status
 from health_f0.appointments.slots import LOCAL_TZ, local_date_of
-from health_f0.core.actors import PATIENT, SYSTEM
+from health_f0.core.actors import PATIENT, PSEUDO_ROLES, SYSTEM
 from health_f0.core.exceptions import DomainError, InvalidTransition
 from health_f0.core.workflow import Guard, Step, Transition, Workflow
 from health_f0.facilities import access
@@ -315,10 +315,13 @@ APPOINTMENT_WORKFLOW = Workflow(
     ],
     authorize=access.authorizer(facility=lambda a: a.facility, patient=lambda a: a.patient),
     refusal=refusal_message,
-    # The authorizer (access.actor_capacity) reads the booking's facility, and its patient only for roles
-    # open to the patient: a page of bookings asks once per facility and roles, and per patient for those
-    # (available_each).
-    authorize_key=lambda a, roles: (a.facility_id, a.patient_id if PATIENT in roles else None),
+    # The authorizer (access.actor_capacity_or_none) reads the booking's facility for roles with a staff role,
+    # and its patient only for roles open to the patient (nothing for the system's alone): a page of bookings
+    # asks once per facility and roles, and per patient for those (available_each).
+    authorize_reads=lambda roles: (
+        *(("facility_id",) if roles - PSEUDO_ROLES else ()),
+        *(("patient_id",) if PATIENT in roles else ()),
+    ),
 )
 
 

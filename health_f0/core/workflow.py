@@ -13,6 +13,9 @@ hold, and whether the actor may approve their own request. Two calls use the tab
 
 Who the actor is at the object's facility is not decided here (core imports no domain app): each workflow is
 built with an `authorize(obj, roles, actor) -> capacity` callable, in practice `facilities.access.authorizer`.
+An `authorize` that also has `or_none(obj, roles, actor) -> capacity | None` (the same rule, None where
+`authorize` refuses; access.authorizer's does) is asked that where only the truth is wanted (`available`,
+`available_each`), so a refused capacity builds no translated refusal.
 A guard is a named check `(obj, step) -> refusal message | None`; its name is the error code a refused call
 carries, so the API and the tests can tell guards apart. What only asks whether an action is open (`available`,
 `available_each`: the desk's buttons, a list's `actions`) asks `Guard.refuses`, which builds no message for a
@@ -24,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from django.db import transaction
@@ -109,6 +113,15 @@ _Tests = tuple[Callable[[Any, Step], Any], ...]
 _Planned = tuple[Transition, Step | None, _Tests]
 
 
+def _no_key(obj: Any) -> None:
+    return None
+
+
+def _reader(names: Sequence[str]) -> Callable[[Any], Hashable]:
+    """obj -> the values of the attributes `names` (one value for one name, a tuple for more; None for none)."""
+    return attrgetter(*names) if names else _no_key
+
+
 class GuardRefused(DomainError):
     """A transition's guard does not hold; `code` is the guard's name."""
 
@@ -125,6 +138,7 @@ class Workflow:
         requester: Callable[[Any], Any] | None = None,
         refusal: Callable[[Any, str, datetime], str] | None = None,
         authorize_key: Callable[[Any, frozenset[str]], Hashable] | None = None,
+        authorize_reads: Callable[[frozenset[str]], Sequence[str]] | None = None,
     ):
         self.name = name
         self._table = {(t.source, t.action): t for t in transitions}
@@ -132,6 +146,10 @@ class Workflow:
         for transition in self._table.values():
             self._from_state.setdefault(transition.source, []).append(transition)
         self._authorize = authorize
+        # The truth-only form of `authorize` (module docstring), when it has one.
+        self._authorize_or_none: Callable[[Any, frozenset[str], Any], str | None] | None = getattr(
+            authorize, "or_none", None
+        )
         self.state_field = state_field
         self._facility = facility
         self._requester = requester
@@ -158,6 +176,19 @@ class Workflow:
                 if roles not in asked:
                     asked.append(roles)
             self._keyed_roles[state] = tuple(asked)
+        # `authorize_reads(roles)`: the attributes (dotted paths) of an object `authorize` reads for those roles,
+        # the form of `authorize_key` the workflow reads itself: the key of an object for a transition's roles
+        # is one C call (operator.attrgetter) and its plan's key for its state the attributes all the state's
+        # keyed roles read, one call too (`authorize_key` is asked per object and roles). Worked out here for
+        # every roles of the table.
+        self._role_keys: dict[frozenset[str], Callable[[Any], Hashable]] | None = None
+        self._plan_keys: dict[str, Callable[[Any], Hashable]] = {}
+        if authorize_reads is not None:
+            every = {t.roles for t in self._table.values()} | set(self._staff_part.values())
+            reads = {roles: tuple(authorize_reads(roles)) for roles in every}
+            self._role_keys = {roles: _reader(names) for roles, names in reads.items()}
+            for state, keyed in self._keyed_roles.items():
+                self._plan_keys[state] = _reader(sorted({name for roles in keyed for name in reads[roles]}))
 
     # --- The table -----------------------------------------------------------------------------------
 
@@ -246,10 +277,16 @@ class Workflow:
         tests (`Guard.refuses`: no refusal message is built), and, for a transition whose staff part refused
         the actor, the capacity for its whole roles under its own key."""
         now = now or timezone.now()
-        key_of = self._authorize_key or (lambda obj, roles: id(obj))
+        role_keys, plan_keys, keyed_roles = self._role_keys, self._plan_keys, self._keyed_roles
+        key_of: Callable[[Any, frozenset[str]], Hashable]
+        if role_keys is not None:
+            key_of = lambda obj, roles: role_keys[roles](obj)  # noqa: E731
+        else:
+            key_of = self._authorize_key or (lambda obj, roles: id(obj))
+        state_field = self.state_field
         capacities: dict[tuple[frozenset[str], Hashable], str | None] = {}
         planned: dict[tuple[str, str], tuple[Step, _Tests]] = {}
-        plans: dict[tuple[str, tuple[Hashable, ...]], list[_Planned]] = {}
+        plans: dict[tuple[str, Hashable], list[_Planned]] = {}
 
         def capacity_for(obj: Any, roles: frozenset[str]) -> str | None:
             memo = (roles, key_of(obj, roles))
@@ -272,8 +309,14 @@ class Workflow:
 
         answers: list[list[str]] = []
         for obj in objs:
-            state = self.state_of(obj)
-            plan_key = (state, tuple([key_of(obj, roles) for roles in self._keyed_roles.get(state, ())]))
+            state = getattr(obj, state_field)
+            if type(state) is not str:
+                state = str(state)  # as state_of
+            if role_keys is not None:
+                plan_reader = plan_keys.get(state)
+                plan_key = (state, None if plan_reader is None else plan_reader(obj))
+            else:
+                plan_key = (state, tuple([key_of(obj, roles) for roles in keyed_roles.get(state, ())]))
             plan = plans.get(plan_key)
             if plan is None:
                 plan = plans[plan_key] = []
@@ -312,6 +355,8 @@ class Workflow:
         """`check`'s capacity for a transition open to `roles`, or None where `check` refuses the actor."""
         if self._authorize is None:
             return None
+        if self._authorize_or_none is not None:
+            return self._authorize_or_none(obj, roles, actor)
         try:
             return self._authorize(obj, roles, actor)
         except DomainError:

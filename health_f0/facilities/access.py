@@ -842,22 +842,22 @@ def owns_patient(actor: Any, patient: Any) -> bool:
     return patient.pk in cache["own_patient_ids"]
 
 
-def actor_capacity(
+def actor_capacity_or_none(
     actor: Any,
     roles: frozenset[str],
     *,
     facility: Facility | None,
     patient: Any = None,
     requester: Any = None,
-) -> str:
+) -> str | None:
     """The capacity (core.actors STAFF, PATIENT, REQUESTER or SYSTEM) in which `actor` may take a step open to
-    `roles` on a record of `facility` (and `patient`, sent by `requester`), or PermissionDenied."""
+    `roles` on a record of `facility` (and `patient`, sent by `requester`), or None where they may not: the
+    rule itself, which `actor_capacity` raises on. Asking only whether an action is open (a list's `actions`:
+    core.workflow's available_each) builds no translated refusal to throw away (issue 11)."""
     from health_f0.core import actors
 
     if actor is None:
-        if actors.SYSTEM in roles:
-            return actors.SYSTEM
-        raise PermissionDenied(_("Thao tác này cần người thực hiện."))
+        return actors.SYSTEM if actors.SYSTEM in roles else None
     staff_roles = roles - actors.PSEUDO_ROLES
     if staff_roles and not isinstance(actor, actors.PhoneHolder) and can_act_at(actor, facility, staff_roles):
         return actors.STAFF
@@ -867,7 +867,54 @@ def actor_capacity(
         requester_pk = getattr(requester, "pk", requester)
         if requester_pk is not None and requester_pk == actors.actor_id(actor):
             return actors.REQUESTER
+    return None
+
+
+def actor_capacity(
+    actor: Any,
+    roles: frozenset[str],
+    *,
+    facility: Facility | None,
+    patient: Any = None,
+    requester: Any = None,
+) -> str:
+    """`actor_capacity_or_none`'s capacity, or PermissionDenied where it answers None."""
+    capacity = actor_capacity_or_none(actor, roles, facility=facility, patient=patient, requester=requester)
+    if capacity is not None:
+        return capacity
+    if actor is None:
+        raise PermissionDenied(_("Thao tác này cần người thực hiện."))
     raise PermissionDenied(_("Bạn không có quyền thực hiện thao tác này tại cơ sở này."))
+
+
+class Authorizer:
+    """The `authorize(obj, roles, actor)` a core.workflow.Workflow is built with (`access.authorizer`):
+    `actor_capacity` with the record's facility, patient and requester read by the given accessors; its
+    `or_none` is `actor_capacity_or_none` with the same accessors, which the workflow asks where it only wants
+    to know whether an action is open."""
+
+    __slots__ = ("facility", "patient", "requester")
+
+    def __init__(self, facility: Any, patient: Any, requester: Any) -> None:
+        self.facility, self.patient, self.requester = facility, patient, requester
+
+    def __call__(self, obj: Any, roles: frozenset[str], actor: Any) -> str:
+        return actor_capacity(
+            actor,
+            roles,
+            facility=self.facility(obj),
+            patient=self.patient(obj),
+            requester=self.requester(obj),
+        )
+
+    def or_none(self, obj: Any, roles: frozenset[str], actor: Any) -> str | None:
+        return actor_capacity_or_none(
+            actor,
+            roles,
+            facility=self.facility(obj),
+            patient=self.patient(obj),
+            requester=self.requester(obj),
+        )
 
 
 def authorizer(
@@ -875,16 +922,10 @@ def authorizer(
     facility: Any = lambda obj: obj.facility,
     patient: Any = lambda obj: getattr(obj, "patient", None),
     requester: Any = lambda obj: None,
-) -> Any:
+) -> Authorizer:
     """The `authorize(obj, roles, actor)` a core.workflow.Workflow is built with: `actor_capacity` with the
-    record's facility, patient and requester read by the given accessors."""
-
-    def authorize(obj: Any, roles: frozenset[str], actor: Any) -> str:
-        return actor_capacity(
-            actor, roles, facility=facility(obj), patient=patient(obj), requester=requester(obj)
-        )
-
-    return authorize
+    record's facility, patient and requester read by the given accessors (and its truth-only `or_none`)."""
+    return Authorizer(facility, patient, requester)
 
 
 # --- Scheduled report e-mails (health_f0.reports.subscriptions, issue 13 §5) ------------------------------------

@@ -241,6 +241,54 @@ def test_a_pages_datetimes_are_drfs(zone: str) -> None:
         assert [iso(value) for value in values] == [iso_datetime(value) for value in values]
 
 
+@pytest.mark.parametrize("zone", ["Asia/Ho_Chi_Minh", "UTC", "Europe/London", "America/New_York"])
+def test_a_pages_datetimes_are_drfs_on_a_grid_asked_twice(zone: str) -> None:
+    """The kept texts (fast._iso_texts) are DateTimeField's, the first time and from the memo alike: UTC values
+    on a grid of instants with and without microseconds (around midnight, the turn of a year, both DST turns of
+    London and New York), the same instants in other tzinfos (unkept), naive values and None; and a memo kept
+    in one zone answers nothing in another."""
+    from datetime import UTC, datetime
+    from datetime import timezone as dt_timezone
+    from zoneinfo import ZoneInfo
+
+    from health_f0.api import fast
+    from health_f0.api.rows import iso_datetime
+
+    starts = [
+        datetime(2026, 12, 31, 16, 59, 59, tzinfo=UTC),  # 23:59:59 in Vietnam, the turn of the year
+        datetime(2026, 3, 29, 0, 30, tzinfo=UTC),  # London springs forward at 01:00 UTC
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC),  # London falls back at 01:00 UTC
+        datetime(2026, 3, 8, 6, 30, tzinfo=UTC),  # New York springs forward at 07:00 UTC
+        datetime(2026, 11, 1, 5, 30, tzinfo=UTC),  # New York falls back at 06:00 UTC
+        datetime(1970, 1, 1, 0, 0, tzinfo=UTC),
+    ]
+    values: list[Any] = [None]
+    for start in starts:
+        for minutes in range(0, 91, 15):
+            for micro in (0, 1, 500000, 999999):
+                values.append(start + timedelta(minutes=minutes, microseconds=micro))
+    others = [
+        value.astimezone(tz)
+        for value in values[1:]
+        for tz in (ZoneInfo("Europe/London"), ZoneInfo("Asia/Ho_Chi_Minh"), dt_timezone(timedelta(hours=-3)))
+    ]
+    naive = [datetime(2026, 1, 1, 0, 0), datetime(2026, 6, 1, 12, 0, 0, 5)]
+    grid = values + others + naive
+    fast._iso_texts.clear()
+    with timezone.override(zone):
+        expected = [iso_datetime(value) for value in grid]
+        first = fast.datetimes()
+        assert [first(value) for value in grid] == expected
+        again = fast.datetimes()  # the next page: its UTC values' texts come from the memo
+        assert [again(value) for value in grid] == expected
+        kept = fast._iso_texts[timezone.get_current_timezone()]
+        assert len(kept) == len([value for value in values if value is not None])
+    other_zone = "Asia/Tokyo" if zone != "Asia/Tokyo" else "UTC"
+    with timezone.override(other_zone):
+        iso = fast.datetimes()
+        assert [iso(value) for value in grid] == [iso_datetime(value) for value in grid]
+
+
 def test_a_pages_dates_are_drfs() -> None:
     """fast.dates() writes a date as DateField does; anything else takes DRF's own field."""
     from datetime import UTC, date, datetime

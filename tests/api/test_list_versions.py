@@ -179,3 +179,26 @@ def test_compiled_matches_drf_field_by_field(declared: Any) -> None:
     rows[0].submitted_by = None  # a None on the way to `by`: DRF's default applies
     context = {"hello": "chào"}
     assert fast.compiled(_Row, context)(rows) == _Row(rows, many=True, context=context).data
+
+
+def test_declaration_rows_answer_what_the_serializer_answers(declared: Any) -> None:
+    """declaration_rows (a page's datetimes() and dates()) writes what DeclarationSerializer writes of the same
+    declarations, v1 and v2, in Vietnam time and in UTC."""
+    import json
+
+    from django.utils import timezone
+    from rest_framework.renderers import JSONRenderer
+
+    from health_f0.api.apis.monitoring import DeclarationSerializer
+    from health_f0.monitoring.models import Declaration
+
+    instances = list(
+        Declaration.objects.filter(patient__account__username="bn0000001").order_by("-submitted_at", "-id")
+    )
+    assert len(instances) == 7
+    for zone in ("Asia/Ho_Chi_Minh", "UTC"):
+        with timezone.override(zone):
+            expected = json.loads(JSONRenderer().render(DeclarationSerializer(instances, many=True).data))
+            v1 = declared.get(f"{V1}/declarations", {"limit": 200}).json()["results"]
+            assert v1 == expected
+            assert follow(declared, f"{V2}/declarations", {"limit": 3}) == expected

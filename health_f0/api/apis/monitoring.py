@@ -51,7 +51,6 @@ from health_f0.api.fast import (
 )
 from health_f0.api.permissions import HasOwnPassword, IsPatientAccount, IsStaffMember
 from health_f0.api.renderers import JSONRenderer
-from health_f0.api.rows import iso_date, iso_datetime
 from health_f0.api.schema import error_responses
 from health_f0.core.exceptions import Conflict, DomainError, NotFound, ValidationErrors
 from health_f0.core.phone import display_phone
@@ -249,12 +248,14 @@ def _patient_filter(value: Any) -> UUID | None:
 
 
 def declaration_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`DeclarationSerializer`'s answer from `.values()` rows (DECLARATION_COLUMNS)."""
+    """`DeclarationSerializer`'s answer from `.values()` rows (DECLARATION_COLUMNS); the times and days written by
+    a page's `datetimes()` and `dates()` (DRF's fields' answers, without their per-call look-ups)."""
+    iso, iso_day = datetimes(), dates()
     return [
         {
             "id": str(row["public_id"]),
-            "submitted_at": iso_datetime(row["submitted_at"]),
-            "local_date": iso_date(row["local_date"]),
+            "submitted_at": iso(row["submitted_at"]),
+            "local_date": iso_day(row["local_date"]),
             "late": row["late"],
             "alert_level": row["alert_level"],
             "reasons": [str(reason) for reason in row["reasons"]],

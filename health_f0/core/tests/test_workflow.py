@@ -196,6 +196,60 @@ def test_a_page_asks_the_staff_capacity_once_per_facility_not_per_patient() -> N
         assert wf.available_each(page, actor) == [WF.available(booking, actor) for booking in page]
 
 
+class _TruthOnly:
+    """An authorize with its truth-only form (as access.Authorizer): `or_none` counts its questions; the raising
+    form is what `check` asks."""
+
+    def __init__(self) -> None:
+        self.asked: list[frozenset[str]] = []
+
+    def __call__(self, obj: Any, roles: frozenset[str], actor: Any) -> str:
+        return _authorize(obj, roles, actor)
+
+    def or_none(self, obj: Any, roles: frozenset[str], actor: Any) -> str | None:
+        self.asked.append(roles)
+        try:
+            return _authorize(obj, roles, actor)
+        except PermissionDenied:
+            return None
+
+
+def test_a_page_asks_the_truth_only_capacity_by_the_attributes_it_reads() -> None:
+    """With `authorize_reads` (the attributes the authorizer reads for some roles) and an authorize that has
+    `or_none`, available_each asks `or_none` only (no refusal raised), once per facility for the staff roles, once
+    a page for roles that read nothing (the system's), and per owner where the patient may act; the answers stay
+    what `available` answers for each object (which asks `check`)."""
+    truth = _TruthOnly()
+    wf = Workflow(
+        "demo-reads",
+        WF.transitions,
+        authorize=truth,
+        requester=lambda obj: getattr(obj, "requested_by", None),
+        authorize_reads=lambda roles: (
+            *(("facility",) if roles - actors.PSEUDO_ROLES else ()),
+            *(("owner.pk",) if actors.PATIENT in roles else ()),
+        ),
+    )
+    owners = [SimpleNamespace(pk=pk, is_authenticated=True) for pk in range(10, 40)]
+    page = [
+        SimpleNamespace(status="requested", owner=owner, requested_by=None, facility=n % 3)
+        for n, owner in enumerate(owners)
+    ]
+    desk = _staff()
+    assert wf.available_each(page, desk) == [["confirm", "cancel"]] * len(page)
+    assert truth.asked.count(DESK) == 3  # confirm's roles and cancel's staff part, per facility
+    assert truth.asked.count(frozenset({actors.SYSTEM})) == 1  # expire: reads nothing of the object
+    assert len(truth.asked) == 4
+    stranger = SimpleNamespace(pk=99, is_authenticated=True)
+    for actor in (desk, owners[3], stranger, None):
+        for obj in (*page, SimpleNamespace(status="confirmed", alerts=1, owner=owners[0], facility=0)):
+            assert wf.available_each([obj], actor) == [WF.available(obj, actor)]
+        assert wf.available_each(page, actor) == [WF.available(booking, actor) for booking in page]
+        assert wf.available_each(page, actor, late=True) == [
+            WF.available(booking, actor, late=True) for booking in page
+        ]
+
+
 def test_a_guard_made_of_a_test_builds_its_refusal_only_when_refused() -> None:
     """Guard.when: `refuses` (what available and available_each ask) calls the test alone; `refusal` (check,
     apply) builds the message, only when the test refuses. A guard without a test answers `refuses` from its
