@@ -3,13 +3,14 @@ from the checkout whose code answers (it imports the health_f0 of the current di
 base commit and the work alike, in the same minutes (issue 11).
 
     <bench env> ALLOWED_HOSTS=testserver .venv/bin/python bench/staff_inproc.py [--requests 100] [--rounds 3] \\
-        [--only alerts-ttyt.v2] [--tokens-dir bench/out] [--profile CASE]
+        [--only alerts-ttyt.v2] [--tokens-dir bench/out] [--profile CASE] [--limit 1]
     cd /work/wt/base && <bench env> ALLOWED_HOSTS=testserver .venv/bin/python /path/to/bench/staff_inproc.py ...
 
 Each case is asked through Django's test client with the token of the staff of the largest station or TTYT
 (bench/out/staff_tokens.tsv, largest.json) or the next patient token; the figure is this process's CPU per request,
 the best and the median of --rounds rounds of --requests requests. --profile CASE: cProfile of one round of it.
 --calls N: Python function calls and queries per request instead (counts, steady on a busy machine).
+--limit 1: every case asks for one row, the request's floor (token, DRF's initial, middleware, the user's scope).
 """
 
 from __future__ import annotations
@@ -91,6 +92,12 @@ def main() -> None:
     parser.add_argument("--profile", default="")
     parser.add_argument("--next-pages", type=int, default=3)
     parser.add_argument(
+        "--limit",
+        type=int,
+        default=0,
+        help="ask each case with ?limit=N instead of its own (1: the request floor, before any row)",
+    )
+    parser.add_argument(
         "--calls", type=int, default=0, help="count calls and queries over this many requests"
     )
     args = parser.parse_args()
@@ -105,6 +112,8 @@ def main() -> None:
     paths: dict[str, tuple[str, list[str]]] = {}
     for name in names:
         path, who = CASES[name]
+        if args.limit:
+            path = path.replace("limit=100", f"limit={args.limit}")
         tokens = tokens_for(who, directory)
         if name.endswith("-next"):
             for _ in range(args.next_pages):
