@@ -89,10 +89,19 @@ _MEMBERSHIPS_SQL = (
 )
 
 
-def remember_memberships(user: Any, memberships: list[tuple[int, str, str]]) -> None:
+def remember_memberships(
+    user: Any,
+    memberships: list[tuple[int, str, str]],
+    subtrees: dict[str, frozenset[int]] | None = None,
+) -> None:
     """The caller has just read `user`'s active memberships as _MEMBERSHIPS_SQL reads them, (facility id, path,
-    role) each (api.sql.tokens does, in the token's own query): this request need not ask again."""
-    _cache(user)["memberships"] = memberships
+    role) each (api.sql.tokens does, in the token's own query): this request need not ask again. `subtrees`,
+    if given: the ids _subtree_ids reads for each of their paths, read in the same statement, so the request's
+    scopes (visible_facility_ids) ask nothing either. Kept on the user object of this request only."""
+    cache = _cache(user)
+    cache["memberships"] = memberships
+    if subtrees is not None:
+        cache["subtrees"] = subtrees
 
 
 def remember_no_memberships(user: Any) -> None:
@@ -147,10 +156,21 @@ def visible_facility_ids(user: Any, roles: Iterable[str] | None = None) -> froze
         by_paths = ("visible_paths", paths)
         shared: frozenset[int] | None = cache.get(by_paths)
         if shared is None:
-            shared = cache[by_paths] = _subtree_ids(sorted(paths)) if paths else frozenset()
+            shared = cache[by_paths] = _subtrees_of(cache, paths)
         ids = shared
     cache[key] = ids
     return ids
+
+
+def _subtrees_of(cache: dict[Any, Any], paths: frozenset[str]) -> frozenset[int]:
+    """The ids of the facilities at or under any of `paths`: from the subtrees read with the memberships
+    (remember_memberships) when they hold every path, else asked (_subtree_ids)."""
+    if not paths:
+        return frozenset()
+    told: dict[str, frozenset[int]] | None = cache.get("subtrees")
+    if told is not None and paths <= told.keys():
+        return frozenset().union(*[told[path] for path in paths])
+    return _subtree_ids(sorted(paths))
 
 
 def _subtree_ids(paths: list[str]) -> frozenset[int]:
