@@ -211,7 +211,16 @@ def facility_scope_sql(user: Any, column: str, roles: Iterable[str] | None = Non
         return "1 = 0", []
     if getattr(user, "is_superuser", False):
         return "1 = 1", []
-    return f"{column} IN ({', '.join(['%s'] * len(ids))})", sorted(ids)
+    return _in_ids(column, ids), []
+
+
+def _in_ids(column: str, ids: frozenset[int]) -> str:
+    """`column IN (<ids>)` with the ids written in the statement, in order: the text MySQLdb would have
+    written from one `%s` parameter each (an int's literal is its decimal form), without the driver's
+    escaping call per parameter (about six Python calls an id: 130 a request for a TTYT's 22 facilities,
+    460 for a province's 77; issue 11). int.__repr__ refuses anything but an int, so nothing else is
+    ever written into the statement."""
+    return f"{column} IN ({', '.join(map(int.__repr__, sorted(ids)))})"
 
 
 def can_act_at(user: Any, facility: Facility | None, roles: Iterable[str]) -> bool:
@@ -775,20 +784,17 @@ def scope_hiding_restricted_sql(
 
     readers, others = _restricted_split(user, roles if roles is not None else ALL_STAFF_ROLES)
     parts: list[str] = []
-    params: list[Any] = []
     if readers:
-        parts.append(f"{facility_column} IN ({', '.join(['%s'] * len(readers))})")
-        params.extend(sorted(readers))
+        parts.append(_in_ids(facility_column, readers))
     if others:
         table = ProcessingRestriction._meta.db_table
         parts.append(
-            f"({facility_column} IN ({', '.join(['%s'] * len(others))}) AND NOT EXISTS "  # noqa: S608
+            f"({_in_ids(facility_column, others)} AND NOT EXISTS "  # noqa: S608
             f"(SELECT 1 FROM {table} pr WHERE pr.patient_id = {patient_column}))"
         )
-        params.extend(sorted(others))
     if not parts:
         return "1 = 0", []
-    return f"({' OR '.join(parts)})", params
+    return f"({' OR '.join(parts)})", []
 
 
 # --- Registration transfer targets (issue 9: GET /api/v1/stations) -----------------------------------------
