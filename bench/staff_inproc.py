@@ -3,13 +3,16 @@ from the checkout whose code answers (it imports the health_f0 of the current di
 base commit and the work alike, in the same minutes (issue 11).
 
     <bench env> ALLOWED_HOSTS=testserver .venv/bin/python bench/staff_inproc.py [--requests 100] [--rounds 3] \\
-        [--only alerts-ttyt.v2] [--tokens-dir bench/out] [--profile CASE]
+        [--only alerts-ttyt.v2] [--tokens-dir bench/out] [--profile CASE] [--limit 1]
     cd /work/wt/base && <bench env> ALLOWED_HOSTS=testserver .venv/bin/python /path/to/bench/staff_inproc.py ...
 
 Each case is asked through Django's test client with the token of the staff of the largest station or TTYT
 (bench/out/staff_tokens.tsv, largest.json) or the next patient token; the figure is this process's CPU per request,
 the best and the median of --rounds rounds of --requests requests. --profile CASE: cProfile of one round of it.
 --calls N: Python function calls and queries per request instead (counts, steady on a busy machine).
+--wsgi: through Django's WSGIHandler as gunicorn calls it, without the test client's own work (the default
+stays the test client, comparable with earlier rounds).
+--limit 1: every case asks for one row, the request's floor (token, DRF's initial, middleware, the user's scope).
 """
 
 from __future__ import annotations
@@ -80,6 +83,46 @@ def tokens_for(who: str, directory: Path) -> list[str]:
     sys.exit(f"no token for {username}")
 
 
+_handler: Any = None
+
+
+def wsgi_get(path: str, HTTP_AUTHORIZATION: str) -> bytes:  # noqa: N803 - the test client's keyword
+    """GET `path` through django.core.handlers.wsgi.WSGIHandler as a WSGI server does: the environ, the body
+    read, the response closed (request_finished)."""
+    import io
+
+    from django.core.handlers.wsgi import WSGIHandler
+
+    global _handler
+    if _handler is None:
+        _handler = WSGIHandler()
+    path_info, _, query = path.partition("?")
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path_info,
+        "QUERY_STRING": query,
+        "SCRIPT_NAME": "",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "testserver",
+        "HTTP_AUTHORIZATION": HTTP_AUTHORIZATION,
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    response = _handler(environ, lambda status, headers, exc_info=None: None)
+    try:
+        return b"".join(response)
+    finally:
+        response.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -91,13 +134,26 @@ def main() -> None:
     parser.add_argument("--profile", default="")
     parser.add_argument("--next-pages", type=int, default=3)
     parser.add_argument(
+        "--limit",
+        type=int,
+        default=0,
+        help="ask each case with ?limit=N instead of its own (1: the request floor, before any row)",
+    )
+    parser.add_argument(
         "--calls", type=int, default=0, help="count calls and queries over this many requests"
+    )
+    parser.add_argument(
+        "--wsgi",
+        action="store_true",
+        help="measure through Django's WSGIHandler as gunicorn calls it (its request_started/finished "
+        "signals, the response closed), not the test client (whose own per-request work is ~350 calls)",
     )
     args = parser.parse_args()
     setup()
     from django.test import Client
 
     client = Client()
+    get: Any = wsgi_get if args.wsgi else client.get
     directory = Path(args.tokens_dir)
     names = [n for n in CASES if not args.only or n in args.only or n.split(".")[0] in args.only]
     if args.profile:
@@ -105,6 +161,8 @@ def main() -> None:
     paths: dict[str, tuple[str, list[str]]] = {}
     for name in names:
         path, who = CASES[name]
+        if args.limit:
+            path = path.replace("limit=100", f"limit={args.limit}")
         tokens = tokens_for(who, directory)
         if name.endswith("-next"):
             for _ in range(args.next_pages):
@@ -125,7 +183,7 @@ def main() -> None:
         profiler = cProfile.Profile(time.process_time)  # CPU, not the wait on MariaDB
         profiler.enable()
         for i in range(args.requests):
-            client.get(path, HTTP_AUTHORIZATION=f"Bearer {tokens[i % len(tokens)]}")
+            get(path, HTTP_AUTHORIZATION=f"Bearer {tokens[i % len(tokens)]}")
         profiler.disable()
         stats = pstats.Stats(profiler)
         stats.sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(
@@ -147,7 +205,7 @@ def main() -> None:
             with CaptureQueriesContext(connection) as queries:
                 profiler.enable()
                 for i in range(args.calls):
-                    client.get(path, HTTP_AUTHORIZATION=f"Bearer {tokens[i % len(tokens)]}")
+                    get(path, HTTP_AUTHORIZATION=f"Bearer {tokens[i % len(tokens)]}")
                 profiler.disable()
             total = pstats.Stats(profiler).total_calls  # type: ignore[attr-defined]
             print(f"{name:34s} {total / args.calls:8.0f} calls  {len(queries) / args.calls:4.1f} queries")
@@ -158,7 +216,7 @@ def main() -> None:
             path, tokens = paths[name]
             cpu0 = time.process_time()
             for i in range(args.requests):
-                client.get(path, HTTP_AUTHORIZATION=f"Bearer {tokens[i % len(tokens)]}")
+                get(path, HTTP_AUTHORIZATION=f"Bearer {tokens[i % len(tokens)]}")
             figures[name].append((time.process_time() - cpu0) * 1000 / args.requests)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"# {os.getcwd()}  load {load}")

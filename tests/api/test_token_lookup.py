@@ -235,6 +235,17 @@ def test_a_staff_request_reads_its_memberships_once(as_user: Any) -> None:
     assert len(asked) == 1 and "api_apitoken" in asked[0]
 
 
+def test_a_staff_list_asks_for_no_facility_of_its_own(as_user: Any) -> None:
+    """The facilities the user's roles reach (access.visible_facility_ids) come with the token too: the list
+    sends the token's statement and its own, nothing on the facility table (access._subtree_ids)."""
+    client = as_user("ttyt.lanhdao")
+    assert client.get("/api/v2/alerts").status_code == 200  # the token's first use is written (last_used_at)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v2/alerts").status_code == 200
+    assert [q["sql"] for q in queries if q["sql"].startswith("SELECT id FROM facilities_facility")] == []
+    assert len(queries) == 2, [q["sql"][:80] for q in queries]
+
+
 def test_a_revoked_token_and_an_ended_role_count_from_the_next_request(persona: Any) -> None:
     """Nothing of the look-up is kept between requests: a token deleted (logout) is refused at once, and a
     role ended between two requests no longer opens a staff list."""
@@ -270,7 +281,35 @@ def test_a_memberships_text_cut_by_the_server_is_not_used(persona: Any) -> None:
             cursor.execute("SET SESSION group_concat_max_len = %s", [limit])
     assert token is not None
     assert "memberships" not in access._cache(token.user)
+    assert "subtrees" not in access._cache(token.user)
     assert sorted(access._active_memberships(token.user)) == sorted(
         access._active_memberships(persona("thanhdong.nv"))
     )
     assert access._active_memberships(token.user)
+
+
+@pytest.mark.skipif(connection.vendor != "mysql", reason="MariaDB's group_concat_max_len")
+@pytest.mark.parametrize("short_by", [1, 0, -1])
+def test_a_memberships_text_at_the_servers_limit_is_not_used(persona: Any, short_by: int) -> None:
+    """A text cut by one character (the last digit of a subtree id, the `/` ending a path) is told apart: a text
+    that reaches group_concat_max_len is never used, one below it is."""
+    from django.contrib.auth import get_user_model
+
+    from health_f0.api.sql.tokens import _statement
+
+    user = persona("ttyt.lanhdao")
+    raw, _ = api_token_issue(user=user)
+    with connection.cursor() as cursor:
+        cursor.execute(_statement(get_user_model(), connection), [hash_token(raw)])
+        whole = cursor.fetchone()[-2]
+        cursor.execute("SELECT @@SESSION.group_concat_max_len")
+        (limit,) = cursor.fetchone()
+        cursor.execute("SET SESSION group_concat_max_len = %s", [len(whole) - short_by])
+    try:
+        token = token_with_user(hash_token(raw))
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET SESSION group_concat_max_len = %s", [limit])
+    assert token is not None
+    assert ("subtrees" in access._cache(token.user)) is (short_by < 0)
+    assert access.visible_facility_ids(token.user) == access.visible_facility_ids(persona("ttyt.lanhdao"))

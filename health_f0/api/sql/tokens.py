@@ -1,8 +1,9 @@
 """Constant SQL on api_apitoken (joined to the user table): the bearer-token look-up every API request starts
 with (api.authentication.BearerTokenAuthentication).
 
-What: the token with a given hash, its user and the user's active memberships (facilities.access's first read
-of a staff request), in one SELECT; the user's columns converted the ORM way (core/rawsql.fetch_rows), the
+What: the token with a given hash, its user and the user's active memberships with the ids of each one's
+facility subtree (facilities.access's first two reads of a staff request: its roles, and the facilities they
+reach), in one SELECT; the user's columns converted the ORM way (core/rawsql.fetch_rows), the
 token's datetimes by the backend's converter; both instances built as from_db builds them (`_fetched`).
 
 Why not the ORM: `select_related("user").filter(key_hash=...).first()` took about a fifth of a declaration's
@@ -45,37 +46,52 @@ _TOKEN_FIELDS = ("id", "prefix", "created_at", "last_used_at", "expires_at")
 _TOKEN_ATTNAMES = tuple(field.attname for field in ApiToken._meta.concrete_fields)
 _USER_FIELD = ApiToken._meta.get_field("user")
 # The user's active roles at active facilities (what facilities.access reads its memberships for, with
-# access._MEMBERSHIPS_SQL's rule), as one text: "<facility id> <role> <path>", comma-separated, NULL for none.
-# Sent with the token, so a staff request does not ask for them again (access.remember_memberships).
+# access._MEMBERSHIPS_SQL's rule), each with the ids of its facility's subtree (what access._subtree_ids reads
+# for the facility's path: every facility whose path starts with it, as the ORM's `path__startswith` writes it
+# with the path of another row, the backend's pattern_ops and pattern_esc), as one text:
+# "<facility id> <role> <subtree ids, ;-separated> <path>", comma-separated, NULL for none. Sent with the
+# token, so a staff request asks neither for its memberships nor for the facilities they reach
+# (access.remember_memberships).
 _MEMBERSHIPS_WHERE = (
     f"FROM {Membership._meta.db_table} m "  # noqa: S608 - names from _meta
     f"INNER JOIN {Facility._meta.db_table} f ON f.id = m.facility_id "
     "WHERE m.user_id = u.id AND m.is_active AND f.is_active"
 )
+_SUBTREE_FROM = f"FROM {Facility._meta.db_table} s WHERE s.path "
 _MEMBERSHIPS = {
-    # GROUP_CONCAT's default separator, a comma: no facility id, role or path holds one. Then the text's length
-    # as the items make it: a text GROUP_CONCAT cut at group_concat_max_len is told apart and not used.
-    "mysql": f"(SELECT GROUP_CONCAT(CONCAT(m.facility_id, ' ', m.role, ' ', f.path)) {_MEMBERSHIPS_WHERE}), "
-    "(SELECT SUM(CHAR_LENGTH(m.facility_id) + CHAR_LENGTH(m.role) + CHAR_LENGTH(f.path) + 3) - 1 "
-    f"{_MEMBERSHIPS_WHERE})",
-    # SQLite (the zero-setup default): its own concatenation and length, the same default separator.
-    "sqlite": f"(SELECT group_concat(m.facility_id || ' ' || m.role || ' ' || f.path) {_MEMBERSHIPS_WHERE}), "
-    f"(SELECT SUM(length(m.facility_id) + length(m.role) + length(f.path) + 3) - 1 {_MEMBERSHIPS_WHERE})",
+    # GROUP_CONCAT's default separator, a comma: no facility id, role, id list or path holds one. Then the
+    # session's group_concat_max_len: a text that reaches it may have been cut there (a cut path could read as
+    # a wider scope, a cut id list as a narrower one), and is not used. Every item is ASCII (ids, role codes,
+    # paths of ids), so its length in characters is its length in bytes.
+    "mysql": "(SELECT GROUP_CONCAT(CONCAT(m.facility_id, ' ', m.role, ' ', "
+    f"COALESCE((SELECT GROUP_CONCAT(s.id SEPARATOR ';') {_SUBTREE_FROM}{{startswith}}), ''), ' ', f.path)) "
+    f"{_MEMBERSHIPS_WHERE}), @@SESSION.group_concat_max_len",
+    # SQLite (the zero-setup default): its own concatenation, the same separators, no length limit.
+    "sqlite": "(SELECT group_concat(m.facility_id || ' ' || m.role || ' ' || "
+    f"COALESCE((SELECT group_concat(s.id, ';') {_SUBTREE_FROM}{{startswith}}), '') || ' ' || f.path) "
+    f"{_MEMBERSHIPS_WHERE}), NULL",
 }
 
 T = TypeVar("T")
 M = TypeVar("M", bound=Model)
 
 
-def _statement(user_model: Any, vendor: str) -> str:
+def _statement(user_model: Any, connection: Any) -> str:
     """The look-up's SELECT: the user's columns in field order, then the token's, then the user's memberships and
-    their text's length."""
+    the length at which the server cuts their text (NULL: it does not)."""
+    vendor = connection.vendor
     statement = _statements.get((user_model, vendor))
     if statement is None:
         user_columns = ", ".join(f"u.{field.column}" for field in user_model._meta.concrete_fields)
         token_columns = ", ".join(f"t.{name} AS token_{name}" for name in _TOKEN_FIELDS)
+        memberships = "NULL, NULL"
+        if vendor in _MEMBERSHIPS:
+            # `path__startswith=F("f.path")`: the path escaped for LIKE and the backend's operator, as the ORM
+            # writes it (the statement runs with parameters, so the patterns' `%%` read as `%`).
+            startswith = connection.pattern_ops["startswith"].format(connection.pattern_esc.format("f.path"))
+            memberships = _MEMBERSHIPS[vendor].format(startswith=startswith)
         statement = _statements[(user_model, vendor)] = (
-            f"SELECT {user_columns}, {token_columns}, {_MEMBERSHIPS.get(vendor, 'NULL, NULL')} "  # noqa: S608 - names from _meta
+            f"SELECT {user_columns}, {token_columns}, {memberships} "  # noqa: S608 - names from _meta
             f"FROM {user_model._meta.db_table} u "
             f"INNER JOIN {ApiToken._meta.db_table} t ON t.user_id = u.id WHERE t.key_hash = %s"
         )
@@ -85,18 +101,24 @@ def _statement(user_model: Any, vendor: str) -> str:
 _statements: dict[tuple[Any, str], str] = {}
 
 
-def _memberships(text: str | None, length: Any) -> list[tuple[int, str, str]] | None:
-    """(facility id, facility path, role) of each item of the look-up's memberships column; None when the text
-    is not whole (not the length its items make: cut by the server's group_concat_max_len)."""
+def _memberships(
+    text: str | None, limit: Any
+) -> tuple[list[tuple[int, str, str]], dict[str, frozenset[int]]] | None:
+    """(facility id, facility path, role) of each item of the look-up's memberships column, and the ids of the
+    subtree of each path; None when the text may not be whole (it reaches `limit`, the server's
+    group_concat_max_len, where GROUP_CONCAT cuts)."""
     if not text:
-        return [] if length is None else None
-    if len(text) != length:
+        return [], {}
+    if limit is not None and len(text) >= limit:
         return None
     found = []
+    subtrees = {}
     for line in text.split(","):
-        facility_id, role, path = line.split(" ", 2)
+        facility_id, role, ids, path = line.split(" ", 3)
         found.append((int(facility_id), path, role))
-    return found
+        # Never empty (a facility's path starts with itself); were it, the item still counts, with no ids.
+        subtrees[path] = frozenset(map(int, ids.split(";"))) if ids else frozenset()
+    return found, subtrees
 
 
 def _fetched(model: type[M], alias: str, values: Sequence[Any]) -> M:
@@ -129,7 +151,7 @@ def token_with_user(key_hash: str) -> ApiToken | None:
     datetimes are converted by the backend's own converter, so this works on MariaDB and SQLite alike."""
     connection = connections[router.db_for_read(ApiToken)]
     user_model = get_user_model()
-    sql = _statement(user_model, connection.vendor)
+    sql = _statement(user_model, connection)
     rows = checked_by_use(connection, lambda: fetch_rows(user_model, sql, [key_hash], using=connection.alias))
     if not rows:
         return None
@@ -140,7 +162,7 @@ def token_with_user(key_hash: str) -> ApiToken | None:
     # query of their own for them (a patient account holds none: IsPatientAccount, is_staff_member; issue 11).
     memberships = _memberships(row[-2], row[-1]) if connection.vendor in _MEMBERSHIPS else None
     if memberships is not None:
-        access.remember_memberships(user, memberships)
+        access.remember_memberships(user, *memberships)
     values = dict(zip(_TOKEN_FIELDS, row[count:-2], strict=True))
     # MariaDB/MySQL and SQLite hand back naive or text datetimes; backends without the converter return
     # aware datetimes already.
