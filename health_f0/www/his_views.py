@@ -315,9 +315,7 @@ def his_print(request: HttpRequest) -> HttpResponse:
     context, scope = found
     user, patient = request.user, context["patient"]
     if not context["linked"]:
-        return _page(
-            request, "www/his_print.html", {**context, "links": [], "printed_at": timezone.localtime()}
-        )
+        return _print_page(request, {**context, "links": [], "printed_at": timezone.localtime()})
     # Each hospital's code: links_for's rows by constant SQL (his/sql/links.py).
     links = his_selectors.patient_links_sql(user=user, patient=patient, related=False)
     # The visits of visits_for(patient) by constant SQL (his/sql/visits.py), as /ho-so-kham reads them.
@@ -330,4 +328,12 @@ def his_print(request: HttpRequest) -> HttpResponse:
         limit=PRINT_VISITS,
         printed_at=timezone.localtime(),
     )
-    return _page(request, "www/his_print.html", context)
+    return _print_page(request, context)
+
+
+def _print_page(request: HttpRequest, context: dict[str, Any]) -> HttpResponse:
+    """The printed summary, drawn by Jinja2 (issue 11) and ending, as the Django template it was ended, in a
+    newline (Jinja2 drops a template's last one): the same bytes."""
+    response = _page(request, "www/his_print.html", context)
+    response.content += b"\n"
+    return response
