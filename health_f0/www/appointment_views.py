@@ -434,12 +434,12 @@ def _own_patients(request: HttpRequest) -> list[Any]:
 
 def _acts_for_several(request: HttpRequest) -> bool:
     """Whether the account acts for more than one patient (`_own_patients`): for a patient account, its own
-    record and its family's by the same rule in one constant statement (monitoring.sql.patients, tested
-    equal to the ORM's), the one /ca-nhan's patient switch reads."""
-    patients = patients_sql.account_patients(request.user)
-    if patients is None:  # not a patient account (staff are sent to the desk before this)
-        patients = _own_patients(request)
-    return len(patients) > 1
+    record and its family's by the rule /ca-nhan's patient switch reads (access.account_patients_sql), two ids
+    at most in one constant statement (monitoring.sql.patients.acts_for_several, tested equal to the ORM's)."""
+    several = patients_sql.acts_for_several(request.user)
+    if several is None:  # not a patient account (staff are sent to the desk before this)
+        return len(_own_patients(request)) > 1
+    return several
 
 
 @never_cache
