@@ -97,6 +97,35 @@ def translate(message: str) -> Translated:
     return found
 
 
+# gettext's answers by (language, msgid), as plain text, for the portal's Python writers (monitoring_views,
+# charts): a page asks for the same dozen strings on every request, gettext costs about 30 Python calls each. Only
+# for literal msgids (the call sites' `_("…")`, which makemessages finds): bounded by them times the languages.
+_kept_texts: Memo[tuple[str | None, str], str] = Memo(4096)
+
+
+def kept_gettext(message: str) -> str:
+    """gettext(message), looked up once per language (a literal msgid only)."""
+    key = (get_language(), message)
+    text = _kept_texts.get(key)
+    if text is None:
+        text = _kept_texts.keep(key, gettext(message))
+    return text
+
+
+# A model's choices' labels in each language ({value: label}, plain text): what get_FOO_display() answers for a
+# value among them (it answers the value itself for any other), without its make_hashable and lazy text per call.
+_choice_labels: Memo[tuple[Any, str | None], dict[Any, str]] = Memo(256)
+
+
+def choice_labels(choices: Any) -> dict[Any, str]:
+    """{value: label} of a Django Choices class in the active language."""
+    key = (choices, get_language())
+    labels = _choice_labels.get(key)
+    if labels is None:
+        labels = _choice_labels.keep(key, {value: str(label) for value, label in choices.choices})
+    return labels
+
+
 # `_` of a page rendered for a request (`context` below): `translate` for the page's language, looked up once
 # per page instead of at each of its 20–60 strings (get_language is about 3 µs).
 _translators: dict[str | None, Callable[[str], Translated]] = {}
