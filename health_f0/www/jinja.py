@@ -64,6 +64,13 @@ def url(name: str, *args: Any, **kwargs: Any) -> str:
 def date_filter(value: Any, fmt: str = "d/m/Y") -> str:
     """Django's `date` filter (and its `time` filter for a time of day): a datetime is shown in the current
     time zone; None and "" show nothing."""
+    if (
+        type(value) is date
+    ):  # a day (not a datetime): the portal's two formats written as dateformat writes them
+        if fmt == "d/m/Y":
+            return f"{value.day:02d}/{value.month:02d}/{value.year:04d}"
+        if fmt == "Y":
+            return f"{value.year:04d}"
     if value in (None, ""):
         return ""
     if isinstance(value, time):

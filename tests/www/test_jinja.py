@@ -89,3 +89,12 @@ def test_kept_gettext_and_choice_labels_answer_what_django_answers(language: str
         english = kept_gettext("khai báo muộn")
     with translation.override("vi"):
         assert kept_gettext("khai báo muộn") == "khai báo muộn" != english
+
+
+def test_the_date_filters_short_way_for_a_day_is_dateformats() -> None:
+    """date_filter writes a date's "d/m/Y" and "Y" itself: what Django's dateformat writes, years < 1000 too."""
+    from django.utils import dateformat
+
+    for day in (date(2026, 12, 7), date(1, 1, 1), date(999, 3, 4), date(2000, 10, 31), date(9999, 12, 31)):
+        for fmt in ("d/m/Y", "Y"):
+            assert date_filter(day, fmt) == dateformat.format(day, fmt), (day, fmt)
