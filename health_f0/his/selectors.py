@@ -8,11 +8,14 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
+from django.utils import formats, translation
 from django.utils.translation import gettext as _
 
 from health_f0.core.exceptions import DomainError
@@ -481,19 +484,15 @@ def department_label(*, code: str, name: str) -> str:
     return DEPARTMENTS.get(code.upper()) or _("Khoa %(code)s") % {"code": code}
 
 
-def decimal_text(value: Any) -> str:
+def decimal_text(value: Any, language: str | None = None) -> str:
     """A HIS number in the current language's decimal separator, without trailing zeros and without
-    thousands grouping: Decimal('7.8000') -> '7,8' in Vietnamese, '7.8' in English; 100.0000 -> '100'."""
-    from decimal import Decimal
-
-    from django.conf import settings
-    from django.utils import formats, translation
-
+    thousands grouping: Decimal('7.8000') -> '7,8' in Vietnamese, '7.8' in English; 100.0000 -> '100'.
+    `language`: the active language (translation.get_language()), when a page's caller has it already."""
     if value is None:
         return ""
     # A list page formats hundreds of these, a test's few values over and over: each (value, language) once.
     # By its text: equal Decimals may write differently (0 and -0.0000).
-    key = (type(value), str(value), translation.get_language(), settings.USE_THOUSAND_SEPARATOR)
+    key = (type(value), str(value), language or translation.get_language(), settings.USE_THOUSAND_SEPARATOR)
     text = _DECIMAL_TEXTS.get(key)
     if text is not None:
         return text
@@ -512,19 +511,21 @@ _DECIMAL_TEXTS_KEPT = 4096
 _DECIMAL_TEXTS: Memo[tuple[Any, ...], str] = Memo(_DECIMAL_TEXTS_KEPT)
 
 
-def lab_value_text(result: HisLabResult) -> str:
+def lab_value_text(result: HisLabResult, language: str | None = None) -> str:
     """A result's value: its number in the language's decimal separator, else the text the HIS sent
-    ('Âm tính')."""
+    ('Âm tính'). `language` as decimal_text's."""
     if result.value_number is not None:
-        return decimal_text(result.value_number)
+        return decimal_text(result.value_number, language)
     return result.value
 
 
-def lab_reference_text(result: HisLabResult) -> str:
+def lab_reference_text(result: HisLabResult, language: str | None = None) -> str:
     """A result's reference range with its unit: from the range's numbers when the HIS sent them (so the
     range reads with the same separator as the value, even when the HIS's own text had dots), else the
-    HIS's text as sent; '' when there is none."""
-    low, high = decimal_text(result.reference_low), decimal_text(result.reference_high)
+    HIS's text as sent; '' when there is none. `language` as decimal_text's."""
+    if language is None:
+        language = translation.get_language()
+    low, high = decimal_text(result.reference_low, language), decimal_text(result.reference_high, language)
     if low and high:
         text = f"{low} – {high}"
     elif high:

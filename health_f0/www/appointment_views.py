@@ -32,8 +32,8 @@ from django.shortcuts import redirect
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from markupsafe import Markup, escape
@@ -56,6 +56,7 @@ from health_f0.appointments.transitions import APPOINTMENT_WORKFLOW, cutoff_mome
 from health_f0.core.actors import PhoneHolder
 from health_f0.core.exceptions import DomainError, RateLimited, ValidationErrors
 from health_f0.core.keyset import Keyset
+from health_f0.core.memo import Memo
 from health_f0.core.phone import display_phone, mask_phone, normalize_mobile
 from health_f0.core.request_context import client_ip
 from health_f0.facilities import access
@@ -434,12 +435,12 @@ def _own_patients(request: HttpRequest) -> list[Any]:
 
 def _acts_for_several(request: HttpRequest) -> bool:
     """Whether the account acts for more than one patient (`_own_patients`): for a patient account, its own
-    record and its family's by the same rule in one constant statement (monitoring.sql.patients, tested
-    equal to the ORM's), the one /ca-nhan's patient switch reads."""
-    patients = patients_sql.account_patients(request.user)
-    if patients is None:  # not a patient account (staff are sent to the desk before this)
-        patients = _own_patients(request)
-    return len(patients) > 1
+    record and its family's by the rule /ca-nhan's patient switch reads (access.account_patients_sql), two ids
+    at most in one constant statement (monitoring.sql.patients.acts_for_several, tested equal to the ORM's)."""
+    several = patients_sql.acts_for_several(request.user)
+    if several is None:  # not a patient account (staff are sent to the desk before this)
+        return len(_own_patients(request)) > 1
+    return several
 
 
 @never_cache
@@ -986,16 +987,35 @@ class BookingItems:
         return Markup("".join(out))  # noqa: S704 - written by booking_items_writer, every value escaped
 
 
+# A booking row's catalogue text in each language (the badge, the queue place, the button, the statuses), worked
+# out once per language: msgids and labels only.
+_ItemTexts = tuple[str, str, str, Markup, dict[str, Markup]]
+_ITEM_TEXTS: Memo[str | None, _ItemTexts] = Memo(16)
+
+
+def _item_texts() -> _ItemTexts:
+    language = get_language()
+    texts = _ITEM_TEXTS.get(language)
+    if texts is None:
+        texts = _ITEM_TEXTS.keep(
+            language,
+            (
+                f' <span class="badge badge-reexam">{_("Tái khám")}</span>',
+                _("số thứ tự %(number)s"),
+                _("Tôi sẽ đến"),
+                escape(_("Không được xác nhận")),
+                {status: escape(label) for status, label in STATUS_LABELS.items()},
+            ),
+        )
+    return texts
+
+
 def booking_items_writer(*, family: bool) -> Callable[[Appointment, bool], tuple[str, ...]]:
     """`item(booking, can_acknowledge)`: the booking's `<li>` in the active language and time zone, with its
     patient's name when the list is a family's; split where the acknowledge form's CSRF field goes."""
     zone = timezone.get_current_timezone()  # the `date` filter's, looked up once
     link = urls_for(get_script_prefix(), get_urlconf(), settings.ROOT_URLCONF)
-    reexam = f' <span class="badge badge-reexam">{_("Tái khám")}</span>'
-    queue_place = _("số thứ tự %(number)s")
-    will_come = _("Tôi sẽ đến")
-    declined = escape(_("Không được xác nhận"))
-    labels = {status: escape(label) for status, label in STATUS_LABELS.items()}
+    reexam, queue_place, will_come, declined, labels = _item_texts()
 
     def item(a: Appointment, can_acknowledge: bool) -> tuple[str, ...]:
         start = a.slot_start.astimezone(zone)

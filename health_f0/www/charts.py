@@ -14,11 +14,11 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from django.utils import formats, timezone
-from django.utils.translation import gettext as _
 from markupsafe import Markup, escape
 
 from health_f0.core.memo import Memo
 from health_f0.monitoring.selectors import decimal_text
+from health_f0.www.jinja import kept_gettext as _
 from health_f0.www.selectors import ChartReading
 
 WIDTH = 340

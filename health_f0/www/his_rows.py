@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from html import escape as html_escape
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.utils import dateformat, timezone, translation
 from django.utils.safestring import SafeString, mark_safe
@@ -36,20 +35,16 @@ FLAG_TEXT: dict[str, tuple[Any, str, str]] = {
 # --- Display helpers --------------------------------------------------------------------------------
 
 
+# html.escape's replacements (quote=True) as one table: str.translate maps each character once, so the text is
+# html.escape's (its "&" first keeps the others from being escaped twice; a single pass does that by itself).
+_HTML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
+
+
 def escape(text: Any) -> str:
     """django.utils.html.escape's text (html.escape of str(text)) without its lazy-string wrapper, which cost
-    about a third of each call; the rows' values are plain text, never lazy."""
-    return html_escape(str(text))
-
-
-def _number(value: Decimal | None) -> str:
-    """7.8000 -> '7,8' (Vietnamese decimal comma), 100.0000 -> '100' (his.selectors.decimal_text)."""
-    return his_selectors.decimal_text(value)
-
-
-def _reference(result: Any) -> str:
-    # From the range's numbers when the HIS sent them: the same separator as the value, portal and desk.
-    return his_selectors.lab_reference_text(result)
+    about a third of each call, in one str.translate instead of html.escape's five replaces; the rows' values
+    are plain text, never lazy."""
+    return str(text).translate(_HTML_ESCAPES)
 
 
 # The `<time>` of a result's card by (time, time zone): a page's results share their report's time, and Django's
@@ -58,9 +53,11 @@ _TIMES_KEPT = 4096
 _TIME_HTML: Memo[tuple[Any, Any], str] = Memo(_TIMES_KEPT)
 
 
-def _time_html(moment: Any) -> str:
-    """`<time datetime="…">dd/mm/yyyy</time> · ` of an aware datetime in the current time zone."""
-    zone = timezone.get_current_timezone()
+def _time_html(moment: Any, zone: Any = None) -> str:
+    """`<time datetime="…">dd/mm/yyyy</time> · ` of an aware datetime in the current time zone (`zone`, when the
+    caller has it already)."""
+    if zone is None:
+        zone = timezone.get_current_timezone()
     key = (moment, zone)
     html = _TIME_HTML.get(key)
     if html is None:
@@ -88,7 +85,36 @@ def _day_texts(moment: Any) -> tuple[str, str]:
     return texts
 
 
-@dataclass(frozen=True)
+class RowTexts(NamedTuple):
+    """What a page's lab rows write in its language and time zone, looked up once a page (row_texts)."""
+
+    language: str | None
+    zone: Any
+    flags: dict[str, tuple[str, str, str]]  # FLAG_TEXT's entries with their label as text
+    outside: str  # the out-of-range words, escaped
+    reference: str  # "Khoảng tham chiếu: %(ref)s", translated
+
+
+_ROW_TEXTS: dict[str | None, tuple[str, dict[str, tuple[str, str, str]], str]] = {}
+
+
+def row_texts() -> RowTexts:
+    """The active language's row texts (worked out once per language) and time zone."""
+    language = translation.get_language()
+    texts = _ROW_TEXTS.get(language)
+    if texts is None:
+        flags = {key: (str(label), symbol, css) for key, (label, symbol, css) in FLAG_TEXT.items()}
+        # Each string outside an f-string, where makemessages (xgettext) finds it.
+        texts = _ROW_TEXTS[language] = (
+            escape(_("ngoài khoảng tham chiếu")),
+            flags,
+            _("Khoảng tham chiếu: %(ref)s"),
+        )
+    outside, flags, reference = texts
+    return RowTexts(language, timezone.get_current_timezone(), flags, outside, reference)
+
+
+@dataclass
 class LabRow:
     # A PortalLabResult (HisLabResult's attribute names; a HisLabResult reads the same).
     result: Any
@@ -97,6 +123,11 @@ class LabRow:
     flag_label: str
     flag_symbol: str
     flag_class: str
+    # The page's texts (lab_row's `texts`); None: looked up when the row is drawn.
+    texts: RowTexts | None = None
+
+    def _texts(self) -> RowTexts:
+        return self.texts if self.texts is not None else row_texts()
 
     @property
     def out_of_range(self) -> bool:
@@ -110,8 +141,7 @@ class LabRow:
         symbol = f'<span aria-hidden="true">{escape(self.flag_symbol)} </span>' if self.flag_symbol else ""
         outside = ""
         if result.is_out_of_range:
-            # Outside the f-string, where makemessages (xgettext) finds it.
-            words = escape(_("ngoài khoảng tham chiếu"))
+            words = self._texts().outside
             outside = f'<span class="visually-hidden"> — {words}</span> ({escape(result.flag)})'
         label = escape(self.flag_label)
         return f' <span class="flag {escape(self.flag_class)}">{symbol}{label}{outside}</span>'
@@ -120,16 +150,17 @@ class LabRow:
         """The result's `<li>` on /ket-qua-xet-nghiem as the per-row include wrote it (`nested`: under its
         report, without the date and place), built here rather than by an include per row (issue 11)."""
         result = self.result
+        texts = self._texts()
         css = ("" if nested else "card ") + "lab-item" + (" row-out" if self.out_of_range else "")
         unit = " " + escape(result.unit) if result.unit else ""
         reference = ""
         if self.reference:
-            text = _("Khoảng tham chiếu: %(ref)s") % {"ref": escape(self.reference)}
+            text = texts.reference % {"ref": escape(self.reference)}
             reference = f'<p class="muted">{text}</p>'
         conclusion = f"<p>{escape(result.conclusion)}</p>" if result.conclusion else ""
         where = ""
         if not nested:
-            when = _time_html(result.observed_at) if result.observed_at is not None else ""
+            when = _time_html(result.observed_at, texts.zone) if result.observed_at is not None else ""
             department = result.visit.department_label if result.visit is not None else ""
             department = f" · {escape(department)}" if department else ""
             where = f'<p class="muted">{when}{escape(result.facility.name)}{department}</p>'
@@ -169,35 +200,25 @@ class LabRow:
         )
 
 
-_FLAG_TEXTS: dict[str | None, dict[str, tuple[str, str, str]]] = {}
+_NO_FLAG = ("", "", "")
 
 
-def _flag_text(flag: str) -> tuple[str, str, str]:
-    """FLAG_TEXT's entry with its label as text in the active language (worked out once per language)."""
-    language = translation.get_language()
-    texts = _FLAG_TEXTS.get(language)
+def lab_row(result: Any, texts: RowTexts | None = None) -> LabRow:
+    """A result's row (a HisLabResult, or a PortalLabResult: the same attributes); `texts`: the page's
+    row_texts(), looked up once for all its rows (else here)."""
     if texts is None:
-        texts = _FLAG_TEXTS[language] = {
-            key: (str(label), symbol, css) for key, (label, symbol, css) in FLAG_TEXT.items()
-        }
-    return texts.get(flag, ("", "", ""))
-
-
-def lab_row(result: Any) -> LabRow:
-    """A result's row (a HisLabResult, or a PortalLabResult: the same attributes)."""
-    value = his_selectors.lab_value_text(result)
-    label, symbol, css = _flag_text(result.flag)
+        texts = row_texts()
+    language = texts.language
+    value = his_selectors.lab_value_text(result, language)
+    label, symbol, css = texts.flags.get(result.flag, _NO_FLAG)
     return LabRow(
-        result=result,
-        value=value or "—",
-        reference=_reference(result),
-        flag_label=label,
-        flag_symbol=symbol,
-        flag_class=css,
+        result, value or "—", his_selectors.lab_reference_text(result, language), label, symbol, css, texts
     )
 
 
-@dataclass(frozen=True)
+# The rows of a page are built by the hundred and read once: plain dataclasses (a frozen one's __init__ sets each
+# field through object.__setattr__, a call a field; issue 11). Nothing changes them after they are built.
+@dataclass
 class PortalLabReport:
     """What /ket-qua-xet-nghiem shows of a lab report (HisLabReport's attributes the page reads)."""
 
@@ -221,7 +242,7 @@ class PortalPlace:
     department_label: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass
 class PortalLabResult:
     """A row of his.selectors.portal_lab_result_rows with HisLabResult's attribute names (lab_row, the page)."""
 
@@ -326,7 +347,7 @@ def visit_lab_results(rows: list[dict[str, Any]]) -> list[PortalLabResult]:
     ]
 
 
-@dataclass(frozen=True)
+@dataclass
 class LabGroup:
     """Consecutive results of one lab report (`report` None: results issued without a report)."""
 
@@ -364,7 +385,7 @@ class PortalFacility:
     path: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class PortalVisit:
     """A row of his.selectors.portal_visit_rows with HisVisit's attribute names (the visit's card, its bill)."""
 
@@ -418,7 +439,7 @@ def portal_visits(rows: list[dict[str, Any]]) -> list[PortalVisit]:
     return visits
 
 
-@dataclass(frozen=True)
+@dataclass
 class VisitRow:
     visit: PortalVisit
     results: list[LabRow]
@@ -500,7 +521,7 @@ class VisitRow:
         return bool(timezone.localdate(start) == timezone.localdate(end))
 
 
-# The visit card's text in each language (its templates' strings; like _FLAG_TEXTS, worked out once).
+# The visit card's text in each language (its templates' strings; like _ROW_TEXTS, worked out once).
 _CARD_TEXTS: dict[str | None, dict[str, str]] = {}
 
 
@@ -551,8 +572,9 @@ def visit_rows(
             per_visit=per_visit + 1 if per_visit is not None else None,
             scope=scope,
         )
+        texts = row_texts()
         for portal_result in visit_lab_results(rows):
-            by_visit[portal_result.visit_id].append(lab_row(portal_result))  # type: ignore[index]
+            by_visit[portal_result.visit_id].append(lab_row(portal_result, texts))  # type: ignore[index]
     bills = payment_selectors.visit_bills(visits)
     if per_visit is None:
         return [VisitRow(visit=v, results=by_visit[v.pk], bill=bills.get(v.pk)) for v in visits]

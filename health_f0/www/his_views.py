@@ -32,7 +32,14 @@ from health_f0.privacy.selectors import policy_current
 from health_f0.privacy.services import consent_record
 from health_f0.www import selectors
 from health_f0.www.his_forms import LinkFormDrawing, LinkRequestForm, UnlinkForm, link_form_drawing
-from health_f0.www.his_rows import lab_groups, lab_row, portal_lab_results, portal_visits, visit_rows
+from health_f0.www.his_rows import (
+    lab_groups,
+    lab_row,
+    portal_lab_results,
+    portal_visits,
+    row_texts,
+    visit_rows,
+)
 from health_f0.www.monitoring_views import _staff_or_missing
 from health_f0.www.paging import PAGE_PARAM, keyset_page
 from health_f0.www.views import _error_summary, _page, patient_choice
@@ -291,7 +298,8 @@ def his_lab_results(request: HttpRequest) -> HttpResponse:
         user=request.user, patient=context["patient"], out_of_range_only=out_of_range, scope=scope
     )
     pager = keyset_page(request, results, LAB_KEYSET, size=RESULTS_PER_PAGE, param=PAGE_PARAM)
-    rows = [lab_row(r) for r in portal_lab_results(pager.items)]
+    texts = row_texts()  # the page's language and time zone, once for its rows
+    rows = [lab_row(r, texts) for r in portal_lab_results(pager.items)]
     context.update(pager=pager, rows=rows, groups=lab_groups(rows))
     return _page(request, "www/his_lab_results.html", context)
 
@@ -307,9 +315,7 @@ def his_print(request: HttpRequest) -> HttpResponse:
     context, scope = found
     user, patient = request.user, context["patient"]
     if not context["linked"]:
-        return _page(
-            request, "www/his_print.html", {**context, "links": [], "printed_at": timezone.localtime()}
-        )
+        return _print_page(request, {**context, "links": [], "printed_at": timezone.localtime()})
     # Each hospital's code: links_for's rows by constant SQL (his/sql/links.py).
     links = his_selectors.patient_links_sql(user=user, patient=patient, related=False)
     # The visits of visits_for(patient) by constant SQL (his/sql/visits.py), as /ho-so-kham reads them.
@@ -322,4 +328,12 @@ def his_print(request: HttpRequest) -> HttpResponse:
         limit=PRINT_VISITS,
         printed_at=timezone.localtime(),
     )
-    return _page(request, "www/his_print.html", context)
+    return _print_page(request, context)
+
+
+def _print_page(request: HttpRequest, context: dict[str, Any]) -> HttpResponse:
+    """The printed summary, drawn by Jinja2 (issue 11) and ending, as the Django template it was ended, in a
+    newline (Jinja2 drops a template's last one): the same bytes."""
+    response = _page(request, "www/his_print.html", context)
+    response.content += b"\n"
+    return response

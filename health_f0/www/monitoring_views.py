@@ -18,8 +18,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
-from django.utils.translation import gettext
-from django.utils.translation import gettext as _
+from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 from markupsafe import Markup, escape
@@ -36,6 +35,9 @@ from health_f0.monitoring.services import active_questionnaire, declaration_subm
 from health_f0.www import selectors
 from health_f0.www.charts import Chart, Reading, series_chart, table_markup, table_rows
 from health_f0.www.forms import DeclarationForm
+from health_f0.www.jinja import choice_labels
+from health_f0.www.jinja import kept_gettext as _
+from health_f0.www.jinja import kept_gettext as gettext
 from health_f0.www.paging import keyset_page
 from health_f0.www.plain_text import render_plain
 from health_f0.www.views import PATIENT_PARAM, _error_summary, _page, hotline_context, patient_choice
@@ -191,6 +193,8 @@ def history(request: HttpRequest) -> HttpResponse:
     episode = monitoring.current_episode(patient=patient)
     context: dict[str, Any] = {"choice": choice, "patient": patient, "episode": episode}
     if episode is not None:
+        # episode.get_status_display()'s text
+        context["episode_status"] = choice_labels(EpisodeStatus).get(episode.status, episode.status)
         history: Any = selectors.declaration_history(episode=episode)  # a SqlList, paged by keyset_page
         pager = keyset_page(request, history, HISTORY_KEYSET, size=HISTORY_PER_PAGE)
         rows = pager.items
@@ -281,6 +285,18 @@ def answers_writer() -> AnswersWriter:
     return write
 
 
+_LEVEL_MARKUP: Memo[str | None, dict[str, str]] = Memo(16)
+
+
+def _level_markup() -> dict[str, str]:
+    """The alert levels' labels in the active language, escaped (once per language)."""
+    language = get_language()
+    labels = _LEVEL_MARKUP.get(language)
+    if labels is None:
+        labels = _LEVEL_MARKUP.keep(language, {value: escape(label) for value, label in AlertLevel.choices})
+    return labels
+
+
 def history_items(rows: list[dict[str, Any]]) -> Markup:
     """The `<li>` of each of a page's declarations (rows of selectors.declaration_history), labelled with their
     questionnaire version (monitoring.answer_parts), their time in the active time zone and their level's label
@@ -289,7 +305,7 @@ def history_items(rows: list[dict[str, Any]]) -> Markup:
         return Markup("")
     parts = monitoring.answer_parts(row["questionnaire_id"] for row in rows)
     write_answers = answers_writer()
-    labels = {value: escape(label) for value, label in AlertLevel.choices}
+    labels = _level_markup()
     late = f' <span class="flag-late">{gettext("khai báo muộn")}</span>'
     zone = timezone.get_current_timezone()  # timezone.localtime's, looked up once
     out = []

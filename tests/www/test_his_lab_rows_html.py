@@ -108,3 +108,23 @@ def test_decimal_text_writes_what_number_format_wrote(language: str) -> None:
             plain = format(Decimal(raw).normalize(), "f")
             expected = str(formats.number_format(Decimal(plain), use_l10n=True, force_grouping=False))
             assert decimal_text(Decimal(raw)) == expected, raw
+
+
+def test_the_rows_escape_is_htmls() -> None:
+    """his_rows.escape (one str.translate) writes what html.escape(str(x)) writes, quotes included."""
+    import html
+
+    from health_f0.www.his_rows import escape
+
+    for text in [
+        "<b>\"x\" & 'y'</b>",
+        "&amp;",
+        "&&<<>>",
+        "plain",
+        "",
+        "Âm tính ≤ 5",
+        7.8,
+        None,
+        "'\"&<>" * 3,
+    ]:
+        assert escape(text) == html.escape(str(text)), text

@@ -382,3 +382,28 @@ def test_someone_elses_link_form_is_not_found(portal: Client, ttyt: Facility, li
         adapter=NoLookupAdapter(),
     )
     assert portal.get(f"/lien-ket-ho-so/{theirs.public_id}/phieu-lien-ket.pdf").status_code == 404
+
+
+def test_print_summary_escapes_as_the_django_template_did(
+    portal: Client, hung: Patient, ttyt: Facility
+) -> None:
+    """/ho-so-kham/in moved to Jinja2 (issue 11) with its bytes: values escaped as Django escapes them
+    (`&#x27;`, `&quot;`), the page ending in a newline, and drawn like the Django template for both languages
+    and for a patient without a link."""
+    from django.template import engines
+    from django.utils.html import escape
+
+    Patient.objects.filter(pk=hung.pk).update(full_name='Lê Thị "Hoa" O\'Neil <b>&', bhyt="HS'4<0>1")
+    hung.refresh_from_db()
+    unlinked = html(portal.get("/ho-so-kham/in"))
+    assert unlinked.endswith("</html>\n") and "Chưa liên kết với hồ sơ bệnh viện" in unlinked
+    link_with_records(hung, ttyt, "HUNG")
+    HisLink.objects.filter(patient=hung).update(his_code="BN'\"<&>")
+    page = html(portal.get("/ho-so-kham/in"))
+    assert page.endswith("</html>\n")
+    assert f"<dd>{escape(hung.full_name)}</dd>" in page and "&#x27;Neil &lt;b&gt;&amp;" in page
+    assert f"<dd>{escape(hung.bhyt)}</dd>" in page
+    assert f"{escape(ttyt.name)} — mã {escape(chr(66) + 'N' + chr(39) + chr(34) + '<&>')}</dd>" in page
+    assert "&#39;" not in page.split("<main", 1)[1]  # no Jinja2-style quote escapes in the page's body
+    dj = engines["jinja2"].from_string("{{ a|dj }}|{{ b|dj }}").render({"a": "<'\">&", "b": escape("<'>")})
+    assert dj == "&lt;&#x27;&quot;&gt;&amp;|&lt;&#x27;&gt;"

@@ -64,3 +64,37 @@ def test_translated_text_is_the_templates_own_markup_as_in_django_templates() ->
         assert "Today's deadline" in render(
             '{{ _("Đã quá hạn hôm nay — vẫn khai báo được, khai báo sẽ được ghi là muộn.") }}'
         )
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_kept_gettext_and_choice_labels_answer_what_django_answers(language: str) -> None:
+    """www.jinja.kept_gettext is gettext per language; choice_labels is get_FOO_display for every choice (the
+    value itself for any other), and both keep only msgids and choices, never a page's data."""
+    from django.db.models import Choices
+    from django.utils.translation import gettext
+
+    from health_f0.monitoring.models import AlertLevel, Episode, EpisodeStatus
+    from health_f0.www.jinja import _choice_labels, _kept_texts, choice_labels, kept_gettext
+
+    with translation.override(language):
+        for message in ("Biểu hiện:", "khai báo muộn", "%(value)s lúc %(when)s", "SpO2"):
+            assert kept_gettext(message) == gettext(message) and type(kept_gettext(message)) is str
+        for value, _label in EpisodeStatus.choices:
+            assert choice_labels(EpisodeStatus)[value] == Episode(status=value).get_status_display()
+        assert choice_labels(EpisodeStatus).get("odd", "odd") == Episode(status="odd").get_status_display()
+        assert set(choice_labels(AlertLevel)) == set(AlertLevel.values)
+    assert all(isinstance(message, str) and lang in ("vi", "en", None) for lang, message in _kept_texts)
+    assert all(issubclass(choices, Choices) for choices, _lang in _choice_labels)  # classes, no data
+    with translation.override("en"):
+        english = kept_gettext("khai báo muộn")
+    with translation.override("vi"):
+        assert kept_gettext("khai báo muộn") == "khai báo muộn" != english
+
+
+def test_the_date_filters_short_way_for_a_day_is_dateformats() -> None:
+    """date_filter writes a date's "d/m/Y" and "Y" itself: what Django's dateformat writes, years < 1000 too."""
+    from django.utils import dateformat
+
+    for day in (date(2026, 12, 7), date(1, 1, 1), date(999, 3, 4), date(2000, 10, 31), date(9999, 12, 31)):
+        for fmt in ("d/m/Y", "Y"):
+            assert date_filter(day, fmt) == dateformat.format(day, fmt), (day, fmt)

@@ -140,3 +140,50 @@ def test_the_chrome_reads_only_what_its_drawing_is_kept_by() -> None:
         assert set(re.findall(r"\buser\.(\w+)", code)) <= {"is_authenticated"}, name
         assert set(re.findall(r"\brequest\.(\w+)", code)) <= {"get_full_path"}, name
         assert "user[" not in code and "request[" not in code, name
+
+
+def test_the_page_token_is_djangos_token_for_the_cookies_secret() -> None:
+    """jinja.page_token masks the cookie's secret as get_token does: Django's own unmasking finds the secret, the
+    cookie is marked for renewal, and the masks are fresh and cover the whole alphabet at every position."""
+    from django.middleware.csrf import (
+        CSRF_ALLOWED_CHARS,
+        CSRF_SECRET_LENGTH,
+        _get_new_csrf_string,
+        _unmask_cipher_token,
+    )
+
+    secret = _get_new_csrf_string()
+    request = RequestFactory().get("/")
+    request.META["CSRF_COOKIE"] = secret
+    tokens = [jinja.page_token(request) for _ in range(3000)]
+    assert request.META["CSRF_COOKIE_NEEDS_UPDATE"] is True
+    assert all(len(t) == 2 * CSRF_SECRET_LENGTH and set(t) <= set(CSRF_ALLOWED_CHARS) for t in tokens)
+    assert all(_unmask_cipher_token(t) == secret for t in tokens)
+    assert len(set(tokens)) == len(tokens)
+    for position in range(CSRF_SECRET_LENGTH):  # 62 characters each 1/62 likely: all seen in 3,000 masks
+        assert {t[position] for t in tokens} == set(CSRF_ALLOWED_CHARS), position
+
+
+def test_without_a_readable_cookie_the_page_token_is_get_tokens() -> None:
+    from django.middleware.csrf import _unmask_cipher_token
+
+    first_visit = RequestFactory().get("/")
+    token = jinja.page_token(first_visit)
+    assert _unmask_cipher_token(token) == first_visit.META["CSRF_COOKIE"]  # a new cookie, as get_token sets
+
+
+@pytest.mark.django_db
+def test_the_headers_form_posts_with_the_pages_token() -> None:
+    """The token the header's forms carry passes the CSRF check of a real POST (the language switch)."""
+    import re
+
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    assert strict.get("/").status_code == 200
+    refused = strict.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert refused.status_code == 403
+    again = strict.get("/")  # the cookie is set now: the page's token is page_token's
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', again.content.decode()).group(1)
+    accepted = strict.post("/i18n/setlang/", {"language": "en", "next": "/", "csrfmiddlewaretoken": token})
+    assert accepted.status_code == 302

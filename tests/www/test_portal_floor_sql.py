@@ -141,3 +141,56 @@ def test_current_episode_is_the_orm_choice(families: dict[str, Any], django_asse
     active.save(update_fields=["status"])
     same_day = clone(EpisodeStatus.COMPLETED, today + timedelta(days=1))
     assert _check_current(patient, django_assert_num_queries)[0]["id"] == same_day.pk
+
+
+@pytest.mark.parametrize(
+    ("name", "several"),
+    [
+        ("bn0000001", True),
+        ("child", True),
+        ("pat_b", False),
+        ("thanhdong.nv", None),
+        ("admin", None),
+        ("datlich", None),
+    ],
+)
+def test_acts_for_several_is_more_than_one_of_account_patients(
+    name: str, several: bool | None, families: dict[str, Any]
+) -> None:
+    """/lich-hen's family question (monitoring.sql.patients.acts_for_several) answers len(account_patients) > 1
+    and len(patients_for) > 1 for a patient account; None for staff and the superuser."""
+    username = _account(families, name)
+    assert patients_sql.acts_for_several(_fresh(username)) is several
+    if several is not None:
+        assert several is (len(patients_sql.account_patients(_fresh(username)) or []) > 1)
+        assert several is (access.patients_for(_fresh(username)).count() > 1)
+    assert patients_sql.acts_for_several(AnonymousUser()) is None
+
+
+def test_the_booking_list_names_patients_only_for_a_family(families: dict[str, Any]) -> None:
+    """/lich-hen writes each booking's patient when the account acts for several patients (access's family rule
+    through acts_for_several), even when only one of them has bookings; a single patient's account does not, and
+    another family's booking neither shows on a page nor makes it a family's."""
+    from django.test import Client
+
+    from health_f0.appointments import services as appt_services
+    from tests.www.test_appointments_portal import at, make_service, open_day
+
+    service = make_service()
+    day = open_day(service)
+    child, single = families["child"], families["pat_b"]
+    for patient, hour in ((child, 9), (single, 10)):
+        appt_services.appointment_book(
+            patient=patient, service=service, slot_start=at(day, hour), channel="web", actor=patient.account
+        )
+
+    def page(account: Any) -> str:
+        client = Client()
+        client.force_login(account)
+        return client.get("/lich-hen").content.decode()
+
+    family_page = page(families["pat_a"].account)  # A has no booking of its own: only the child's shows
+    assert f"· {child.full_name}</p>" in family_page and single.full_name not in family_page
+    single_page = page(single.account)
+    assert f"{service.name}</a>" in single_page and f"· {single.full_name}</p>" not in single_page
+    assert child.full_name not in single_page

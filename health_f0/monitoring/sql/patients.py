@@ -23,7 +23,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connections, router
 
-from health_f0.core.rawsql import fetch_joined, fetch_models, select_list
+from health_f0.core.rawsql import fetch_joined, fetch_models, fetch_rows, select_list
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.patients.models import Patient
@@ -84,3 +84,21 @@ def account_patients(user: Any) -> list[Patient] | None:
         _PATIENT_FACILITY.set_cached_value(patient, facility)
         patients.append(patient)
     return patients
+
+
+# Whether the account acts for more than one patient (/lich-hen names each booking's patient then): the same rule
+# and join as _ACCOUNT_PATIENTS, at most two ids, no instance built.
+_SEVERAL = (
+    f"SELECT p.id FROM {Patient._meta.db_table} p "  # noqa: S608 - names from _meta
+    f"INNER JOIN {Facility._meta.db_table} f ON f.id = p.facility_id WHERE {{rule}} LIMIT 2"
+)
+
+
+def acts_for_several(user: Any) -> bool | None:
+    """len(account_patients(user)) > 1 without reading the patients; None when `user` is not a patient account
+    (the caller reads patients_for)."""
+    rule = access.account_patients_sql(user)
+    if rule is None:
+        return None
+    where, params = rule
+    return len(fetch_rows(Patient, _SEVERAL.format(rule=where), params)) > 1
