@@ -21,7 +21,7 @@ from health_f0.accounting.transitions import RECONCILIATION_WORKFLOW
 from health_f0.appointments.models import Appointment
 from health_f0.appointments.transitions import APPOINTMENT_WORKFLOW
 from health_f0.core.actors import PhoneHolder
-from health_f0.core.exceptions import DomainError, PermissionDenied
+from health_f0.core.exceptions import PermissionDenied
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.his.tests.conftest import make_patient
@@ -32,6 +32,7 @@ from health_f0.patients.models import BondMethod
 from health_f0.payments.transitions import PAYMENT_WORKFLOW
 from health_f0.privacy.transitions import REQUEST_WORKFLOW
 from health_f0.registration.transitions import REGISTRATION_WORKFLOW
+from tests.api.test_appointment_sql_lists import _checked
 from tests.security.test_restricted import _fresh, matrix  # noqa: F401 - the fixtures
 from tests.test_access_matrix import PERSONAS
 
@@ -150,17 +151,6 @@ def test_the_workflows_authorizers_agree_on_the_matrixs_records(
                 except PermissionDenied:
                     expected = None
                 assert authorize.or_none(booking, roles, actor) == expected, (label, sorted(roles))
-
-
-def _checked(booking: Appointment, actor: Any, now: Any) -> list[str]:
-    answer = []
-    for action in APPOINTMENT_WORKFLOW.actions_from(booking.status):
-        try:
-            APPOINTMENT_WORKFLOW.check(booking, action, actor, now=now)
-        except DomainError:
-            continue
-        answer.append(action)
-    return answer
 
 
 def test_a_pages_actions_are_checks_for_every_actor(
