@@ -20,3 +20,18 @@ threads = 4
 keepalive = 5  # seconds an idle keep-alive connection is held open (gunicorn's default: 2)
 # address, time, "METHOD /path PROTOCOL", status, bytes, milliseconds: never %(r)s, %(q)s or %(f)s.
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
+
+
+def post_worker_init(worker: object) -> None:
+    """Once the worker has loaded the application: import every view (the URLconf) and move what is loaded so far
+    into the collector's permanent generation (`gc.freeze`), so a full collection no longer walks the
+    application's own ~170,000 long-lived objects (a 100-340 ms pause on one request every few thousand;
+    docs/benchmarks.md, "eighth round"). Requests' own cycles are cut when their response is closed
+    (health_f0/core/cycles.py)."""
+    import gc
+
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - imports the views' modules
+    gc.collect()
+    gc.freeze()

@@ -108,6 +108,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: cuts each API request's reference cycles once its response is closed (core/cycles.py).
+    "health_f0.core.cycles.ReleaseCyclesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # After WhiteNoise: static files keep their long cache and need no policy.
