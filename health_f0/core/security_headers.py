@@ -43,6 +43,24 @@ _PER_RESPONSE = frozenset(
 )
 
 
+def header_store(response: HttpResponseBase) -> dict[str, tuple[str, str]]:
+    """The response's headers as Django's ResponseHeaders keeps them: lower-cased name -> (name, value).
+    Read and written here directly for headers this module sets on every response (each `response[name]`
+    and `name in response` goes through CaseInsensitiveMapping and two charset conversions: about 12 Python
+    calls a header; tests/security/test_csp_order.py checks the layout)."""
+    store: dict[str, tuple[str, str]] = response.headers._store  # type: ignore[attr-defined]
+    return store
+
+
+def put_header(response: HttpResponseBase, name: str, value: str) -> None:
+    """`response[name] = value`: stored as ResponseHeaders stores a value it would leave unchanged (ASCII, no
+    line break), else set the ordinary way (which converts it or refuses it)."""
+    if value.isascii() and "\n" not in value and "\r" not in value:
+        header_store(response)[name.lower()] = (name, value)
+    else:
+        response[name] = value
+
+
 class PrivateDataHeadersMiddleware:
     """`Cache-Control: no-store` on every dynamic response not explicitly public; `Permissions-Policy`."""
 
@@ -51,16 +69,17 @@ class PrivateDataHeadersMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
-        cache_control = response.get("Cache-Control", "")
-        if not cache_control:
+        headers = header_store(response)
+        cache_control = headers.get("cache-control")
+        if cache_control is None or not cache_control[1]:
             # What patch_cache_control writes on a response without the header (most API answers), without
             # parsing one: about 20 Python calls a request (issue 11).
-            response["Cache-Control"] = _NO_STORE
-        elif "public" not in cache_control:
+            put_header(response, "Cache-Control", _NO_STORE)
+        elif "public" not in cache_control[1]:
             patch_cache_control(response, no_store=True, private=True)
         policy = getattr(settings, "PERMISSIONS_POLICY", "")
-        if policy and "Permissions-Policy" not in response:
-            response["Permissions-Policy"] = policy
+        if policy and "permissions-policy" not in headers:
+            put_header(response, "Permissions-Policy", policy)
         return response
 
 
@@ -180,12 +199,12 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
             (HEADER, csp, "_csp_exempt", policy),
             (HEADER_REPORT_ONLY, csp_ro, "_csp_exempt_ro", policy_ro),
         ):
-            if not value or header in response or getattr(response, exempt, False):
+            if not value or header.lower() in header_store(response) or getattr(response, exempt, False):
                 continue
             if not request.path_info.startswith(
                 tuple((config or {}).get("EXCLUDE_URL_PREFIXES", None) or ())
             ):
-                response[header] = value
+                put_header(response, header, value)
         if nonce is None:
             # As django-csp: a nonce asked for after the header is written is an error, not a silent no-op.
             setattr(request, "csp_nonce", CheckableLazyObject(self._csp_nonce_post_response))  # noqa: B010

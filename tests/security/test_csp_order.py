@@ -12,11 +12,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import pytest
 from csp.utils import build_policy as csp_build_policy
-from django.http import HttpResponse
+from django.http import BadHeaderError, HttpResponse
 from django.test import RequestFactory, override_settings
 
-from health_f0.core.security_headers import ContentSecurityPolicyMiddleware, build_policy
+from health_f0.core.security_headers import ContentSecurityPolicyMiddleware, build_policy, put_header
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -111,3 +112,20 @@ def test_a_nonce_page_gets_its_own_nonce_in_the_prebuilt_header() -> None:
         parts = asdict(middleware.get_policy_parts(request, response))
         assert response["Content-Security-Policy"] == build_policy(**parts)
         assert f"'nonce-{nonce}'" in response["Content-Security-Policy"]
+
+
+def test_headers_put_directly_are_what_django_stores() -> None:
+    ordinary, direct = HttpResponse(), HttpResponse()
+    for name, value in (
+        ("Cache-Control", "no-store, private"),
+        ("Permissions-Policy", "camera=(), microphone=()"),
+        ("Content-Security-Policy", "default-src 'self'; script-src 'self' 'nonce-ab+/='"),
+        ("X-Latin", "é"),
+        ("X-Other", "ư"),
+    ):
+        ordinary[name] = value
+        put_header(direct, name, value)
+    assert direct.headers._store == ordinary.headers._store  # type: ignore[attr-defined]
+    assert list(direct.items()) == list(ordinary.items())
+    with pytest.raises(BadHeaderError):
+        put_header(HttpResponse(), "X-Broken", "a\nb")
