@@ -11,4 +11,7 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         # The deploy check that stands in for Django's security.W003 (core/lean_stack.py).
-        from health_f0.core import lean_stack  # noqa: F401
+        from health_f0.core import lean_stack, url_memo  # noqa: F401
+
+        # The root URL resolver keeps resolutions by path (core/url_memo.py).
+        url_memo.install()

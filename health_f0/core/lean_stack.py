@@ -34,6 +34,9 @@ from django.http.response import HttpResponseBase
 from django.utils.cache import patch_vary_headers
 from django.utils.module_loading import import_string
 
+from health_f0.core.memo import Memo
+from health_f0.core.security_headers import header_store, put_header
+
 API_PREFIX = "/api/"
 _FLAG = "_hf0_token_api"
 
@@ -53,11 +56,27 @@ def is_token_api_request(request: HttpRequest) -> bool:
     return flag
 
 
+# The Vary header patch_vary_headers(response, ("Cookie",)) writes, by the Vary header the response had (header
+# names only, set by the code: nothing of a request's). Bounded, and long values are worked out each time.
+_VARY_MEMO_SIZE = 64
+_VARY_LIMIT = 200
+_vary_with_cookie: Memo[str, str] = Memo(_VARY_MEMO_SIZE)
+
+
 def vary_on_cookie(response: HttpResponseBase) -> HttpResponseBase:
     """What SessionMiddleware adds to every API answer (the session is always looked at by the session policy
     and the two-factor check): `Vary: ..., Cookie`. Kept for token requests too, so their headers stay the
-    ones the whole stack gives."""
-    patch_vary_headers(response, ("Cookie",))
+    ones the whole stack gives (patch_vary_headers' answer kept per Vary header it was given)."""
+    current = header_store(response).get("vary")
+    if current is None or len(current[1]) > _VARY_LIMIT:
+        patch_vary_headers(response, ("Cookie",))
+        return response
+    vary = _vary_with_cookie.get(current[1])
+    if vary is None:
+        patch_vary_headers(response, ("Cookie",))
+        vary = _vary_with_cookie.keep(current[1], header_store(response)["vary"][1])
+    else:
+        put_header(response, "Vary", vary)
     return response
 
 

@@ -19,6 +19,7 @@ from django.utils.functional import SimpleLazyObject, empty
 
 from health_f0.core.memo import Memo
 from health_f0.core.request_context import client_ip, set_current_ip
+from health_f0.core.security_headers import header_store, put_header
 
 # Paths a user who must change their password may still reach.
 _ALLOWED_PREFIXES = ("/tai-khoan/doi-mat-khau", "/dang-xuat", "/static/", "/api/", "/i18n/", "/desk/logout")
@@ -87,12 +88,19 @@ class MessageMiddleware(DjangoMessageMiddleware):
 # settings change (tests).
 _LANGUAGE_MEMO_SIZE = 1024
 _LANGUAGE_MEMO_HEADER_LIMIT = 200  # characters of Accept-Language; longer headers are worked out each time
-_languages: Memo[tuple[str | None, str], str] = Memo(_LANGUAGE_MEMO_SIZE)
+_languages: Memo[tuple[str | None, str], tuple[str, str]] = Memo(_LANGUAGE_MEMO_SIZE)
 
 
 @receiver(setting_changed, dispatch_uid="health_f0.core.middleware.languages")
 def _languages_changed(*, setting: str, **kwargs: Any) -> None:
-    if setting in {"LANGUAGES", "LANGUAGE_CODE", "LOCALE_PATHS", "LANGUAGE_COOKIE_NAME", "ROOT_URLCONF"}:
+    if setting in {
+        "LANGUAGES",
+        "LANGUAGE_CODE",
+        "LOCALE_PATHS",
+        "LANGUAGE_COOKIE_NAME",
+        "ROOT_URLCONF",
+        "USE_I18N",
+    }:
         _languages.clear()
 
 
@@ -105,23 +113,34 @@ class LocaleMiddleware(DjangoLocaleMiddleware):
     def process_request(self, request: HttpRequest) -> None:
         if is_language_prefix_patterns_used(getattr(request, "urlconf", settings.ROOT_URLCONF))[0]:
             return super().process_request(request)  # type: ignore[no-any-return]
-        accept = request.META.get("HTTP_ACCEPT_LANGUAGE", "")
-        key = (request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME), accept)
-        language = _languages.get(key)
-        if language is None:
+        meta = request.META
+        accept = meta.get("HTTP_ACCEPT_LANGUAGE", "")
+        # No Cookie header (the apps' token requests): no language cookie, and the cookies are not parsed here.
+        cookie = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) if meta.get("HTTP_COOKIE") else None
+        key = (cookie, accept)
+        answer = _languages.get(key)
+        if answer is None:
             language = translation.get_language_from_request(request, check_path=False)
-            if len(accept) + len(key[0] or "") <= _LANGUAGE_MEMO_HEADER_LIMIT:
-                _languages.keep(key, language)
-        translation.activate(language)
-        request.LANGUAGE_CODE = translation.get_language()
+            translation.activate(language)
+            # The language and what get_language() answers once it is active (the same for the same language).
+            answer = (language, translation.get_language())
+            if len(accept) + len(cookie or "") <= _LANGUAGE_MEMO_HEADER_LIMIT:
+                _languages.keep(key, answer)
+        else:
+            translation.activate(answer[0])
+        request.LANGUAGE_CODE = answer[1]
         return None
 
     def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         if is_language_prefix_patterns_used(getattr(request, "urlconf", settings.ROOT_URLCONF))[0]:
             return super().process_response(request, response)  # type: ignore[no-any-return]
-        if "Vary" in response:
+        headers = header_store(response)
+        if "vary" in headers:
             patch_vary_headers(response, ("Accept-Language",))
         else:  # what patch_vary_headers writes on a response without the header
-            response.headers["Vary"] = "Accept-Language"
-        response.headers.setdefault("Content-Language", translation.get_language())
+            put_header(response, "Vary", "Accept-Language")
+        if "content-language" not in headers:
+            put_header(
+                response, "Content-Language", translation.get_language()
+            )  # the view may have changed it
         return response
