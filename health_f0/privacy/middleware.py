@@ -1,8 +1,8 @@
 """Asks a patient account to agree to the personal-data policy in force before any other portal page, after
 a new version takes effect or after it withdrew its consent (the API answers 403 `consent_required` instead:
 api.permissions.HasOwnPassword). The answer is cached per account and version, so a page costs no query. The
-portal's name (facilities.portal.site_info) is read from the cache in the same round trip and kept for the
-page's view."""
+portal's name (facilities.portal.site_info) is read from the cache in the same round trip, and it and the
+policy in force are kept for the page's view."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from health_f0.facilities import portal
-from health_f0.privacy.selectors import consent_check
+from health_f0.privacy.selectors import consent_check, keep_policy_for_request
 
 # Reachable without agreeing: the policy and the consent page themselves, the data-subject rights pages
 # (access, export, withdrawal and deletion never depend on consent), logging in and out, the password, the
@@ -46,9 +46,10 @@ class ConsentRequiredMiddleware:
         if not request.path.startswith(CONSENT_FREE_PREFIXES):
             user = getattr(request, "user", None)
             if user is not None and user.is_authenticated:
-                version, found = consent_check(user, also=(portal.SITE_INFO_KEY,))
-                portal.keep_for_request(request, found.get(portal.SITE_INFO_KEY))
-                if version is not None:
+                answer = consent_check(user, also=(portal.SITE_INFO_KEY,))
+                portal.keep_for_request(request, answer.found.get(portal.SITE_INFO_KEY))
+                keep_policy_for_request(request, answer.policy)
+                if answer.required is not None:
                     target = reverse("www:privacy_consent")
                     return redirect(f"{target}?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)

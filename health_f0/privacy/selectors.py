@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.cache import caches
 from django.db.models import Q, QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -110,28 +111,61 @@ def _cache_get_many(keys: list[str]) -> dict[str, Any]:
 def consent_required_version(user: Any) -> str | None:
     """The version a patient account must agree to before going on, or None (agreed, staff, anonymous).
     Costs no query once answered for this account and version."""
-    return consent_check(user)[0]
+    return consent_check(user).required
 
 
-def consent_check(user: Any, *, also: tuple[str, ...] = ()) -> tuple[str | None, dict[str, Any]]:
+class ConsentCheck(NamedTuple):
+    """consent_check's answer: the version to agree to first (None: nothing to agree to), the cached values of
+    the other keys it was asked to read, and the policy in force it compared with (None for an anonymous
+    user, for whom nothing is read)."""
+
+    required: str | None
+    found: dict[str, Any]
+    policy: PolicyInfo | None
+
+
+def consent_check(user: Any, *, also: tuple[str, ...] = ()) -> ConsentCheck:
     """`consent_required_version`, and the cached values of the keys `also` read in the same round trip (a
-    key absent from the answer: not in the cache, or the cache away; nothing is read for an anonymous user).
-    The portal's pages read the site's name this way (privacy.middleware)."""
+    key absent from `found`: not in the cache, or the cache away; nothing is read for an anonymous user), and
+    the policy in force. The portal's pages read the site's name this way, and keep the policy for their view
+    (privacy.middleware, keep_policy_for_request)."""
     if not getattr(user, "is_authenticated", False):
-        return None, {}
+        return ConsentCheck(None, {}, None)
     key = _consent_key(user.pk)
     # The policy in force and this account's cached answer in one round trip: this runs on every patient
     # request (the declaration POST of the morning peak among them).
     hits = _cache_get_many([POLICY_CACHE_KEY, key, *also])
     policy = hits.get(POLICY_CACHE_KEY)
-    current = policy.version if isinstance(policy, PolicyInfo) else policy_current().version
+    if not isinstance(policy, PolicyInfo):
+        policy = policy_current()
+    current = policy.version
     others = {name: hits[name] for name in also if name in hits}
     if hits.get(key) == current:
-        return None, others
+        return ConsentCheck(None, others, policy)
     if access.is_staff_member(user) or agreed_version(user) == current:
         cache_set(key, current, CONSENT_CACHE_SECONDS)
-        return None, others
-    return current, others
+        return ConsentCheck(None, others, policy)
+    return ConsentCheck(current, others, policy)
+
+
+# The policy in force as the consent check of this request found it (privacy.middleware): a page that shows its
+# version (/lien-ket-ho-so, next to the button) reads it from here instead of asking the cache again. The policy
+# is everyone's (no personal data) and the copy lives on the request object only.
+_REQUEST_POLICY = "_hf0_privacy_policy"
+
+
+def keep_policy_for_request(request: HttpRequest, policy: PolicyInfo | None) -> None:
+    """Keep the policy the middleware's consent check read (None: it read none; the page reads it itself)."""
+    if isinstance(policy, PolicyInfo):
+        request.__dict__[_REQUEST_POLICY] = policy
+
+
+def policy_of_request(request: HttpRequest) -> PolicyInfo:
+    """policy_current(), as this request's consent check found it when it ran (one cache read a page)."""
+    found = request.__dict__.get(_REQUEST_POLICY)
+    if isinstance(found, PolicyInfo):
+        return found
+    return policy_current()
 
 
 class ConsentRequired(DomainError):

@@ -67,7 +67,7 @@ from health_f0.www import selectors
 from health_f0.www.appointment_forms import AccountBookingForm, CancelForm, GuestBookingForm, OtpForm
 from health_f0.www.jinja import urls_for
 from health_f0.www.paging import keyset_page
-from health_f0.www.views import _error_summary, _page
+from health_f0.www.views import _error_summary, _page, loaded_user
 
 # Query parameters of the booking steps (Vietnamese, as they show in the address bar).
 P_FACILITY, P_SERVICE, P_DAY, P_TIME = "co-so", "dich-vu", "ngay", "gio"
@@ -916,6 +916,7 @@ def appointment_reschedule(request: HttpRequest, public_id: uuid.UUID) -> HttpRe
 def appointment_list(request: HttpRequest) -> HttpResponse:
     """/lich-hen: the account's and its family's bookings, upcoming first (soonest first, at most
     UPCOMING_LIMIT), then the past a keyset page at a time (newest first)."""
+    loaded_user(request)
     if access.is_staff_member(request.user):
         return redirect("admin:index")
     now = timezone.now()

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
+from operator import attrgetter
 from typing import NamedTuple
 
 from django.utils import formats, timezone
@@ -18,6 +19,7 @@ from markupsafe import Markup, escape
 
 from health_f0.core.memo import Memo
 from health_f0.monitoring.selectors import decimal_text
+from health_f0.www.jinja import ESCAPES
 from health_f0.www.jinja import kept_gettext as _
 from health_f0.www.selectors import ChartReading
 
@@ -68,12 +70,17 @@ def table_markup(rows: Sequence[TableRow]) -> Markup:
     by one: issue 11)."""
     return Markup(  # noqa: S704 - every value is escaped
         "".join(
-            f'<tr><th scope="row">{escape(r.when)}</th>'
-            f"<td>{'—' if r.spo2 is None else f'{escape(r.spo2)}%'}</td>"
-            f"<td>{'—' if r.temperature is None else f'{escape(r.temperature)} °C'}</td></tr>"
-            for r in rows
+            [
+                f'<tr><th scope="row">{r.when.translate(ESCAPES)}</th>'
+                f"<td>{'—' if r.spo2 is None else f'{str(r.spo2).translate(ESCAPES)}%'}</td>"
+                f"<td>{'—' if r.temperature is None else f'{r.temperature.translate(ESCAPES)} °C'}</td></tr>"
+                for r in rows
+            ]
         )
     )
+
+
+_AT = attrgetter("at")
 
 
 class Reading(NamedTuple):
@@ -122,9 +129,11 @@ class Chart:
         construction were escaped one by one there (issue 11); the point's text is escaped here."""
         return Markup(  # noqa: S704 - coordinates are digits (_f), the text is escaped
             "".join(
-                f'<circle class="pt{" pt-alert" if p.alert else ""}" cx="{p.x}" cy="{p.y}" '
-                f'r="{5 if p.alert else 4}"><title>{escape(p.text)}</title></circle>\n    '
-                for p in self.points
+                [
+                    f'<circle class="pt{" pt-alert" if p.alert else ""}" cx="{p.x}" cy="{p.y}" '
+                    f'r="{5 if p.alert else 4}"><title>{p.text.translate(ESCAPES)}</title></circle>\n    '
+                    for p in self.points
+                ]
             )
         )
 
@@ -210,7 +219,7 @@ def series_chart(
     decimals: int,
 ) -> Chart:
     """One measure over the episode's days: a polyline, points (alerting ones marked), axes, a threshold."""
-    readings = sorted(readings, key=lambda r: r.at)
+    readings = sorted(readings, key=_AT)
     values = [r.value for r in readings]
     if values:
         # Widen the scale to show every reading, in whole steps.
@@ -221,10 +230,6 @@ def series_chart(
     start = timezone.make_aware(datetime.combine(first_day, time.min))
     end = timezone.make_aware(datetime.combine(last_day + timedelta(days=1), time.min))
     span = (end - start).total_seconds() or 1.0
-
-    def x_of(at: datetime) -> float:
-        seconds = min(max((at - start).total_seconds(), 0.0), span)
-        return LEFT + PLOT_W * seconds / span
 
     def y_of(value: Decimal) -> float:
         return TOP + PLOT_H * float((high - value) / (high - low))
@@ -247,7 +252,14 @@ def series_chart(
                 alerting(r.value),
             )
         y, text, alert = shown
-        points.append(Point(_f(x_of(r.at)), y, f"{local_minute(r.at, zone, year=False)}: {text}", alert))
+        # The point's x (its time within the days shown) and local_minute(r.at, zone, year=False), written out:
+        # four calls a point, not ten.
+        seconds = (r.at - start).total_seconds()
+        x = LEFT + PLOT_W * (0.0 if seconds < 0.0 else span if seconds > span else seconds) / span
+        local = r.at.astimezone(zone)
+        iso = local.isoformat()
+        minute = f"{iso[8:10]}/{iso[5:7]} {iso[11:16]}"
+        points.append(Point(f"{x:.1f}", y, f"{minute}: {text}", alert))
     y_ticks, x_ticks, threshold_tick, axes = _axes(low, high, step, threshold, first_day, last_day)
     return Chart(
         key=key,
@@ -256,7 +268,7 @@ def series_chart(
         width=WIDTH,
         height=HEIGHT,
         points=points,
-        line=" ".join(f"{p.x},{p.y}" for p in points),
+        line=" ".join([f"{p.x},{p.y}" for p in points]),
         y_ticks=y_ticks,
         x_ticks=x_ticks,
         threshold=threshold_tick,

@@ -24,11 +24,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 from health_f0.core.exceptions import DomainError
 from health_f0.core.keyset import Keyset
 from health_f0.his import selectors as his_selectors
-from health_f0.his.models import OPEN_LINK_STATUSES, LinkChannel
+from health_f0.his.models import OPEN_LINK_STATUSES, IdentifierType, LinkChannel
 from health_f0.his.services import link_form_pdf, link_request_create, link_unlink
 from health_f0.his.transitions import link_actions
 from health_f0.privacy.models import ConsentChannel, ConsentMethod
-from health_f0.privacy.selectors import policy_current
+from health_f0.privacy.selectors import policy_of_request
 from health_f0.privacy.services import consent_record
 from health_f0.www import selectors
 from health_f0.www.his_forms import LinkFormDrawing, LinkRequestForm, UnlinkForm, link_form_drawing
@@ -40,6 +40,7 @@ from health_f0.www.his_rows import (
     row_texts,
     visit_rows,
 )
+from health_f0.www.jinja import choice_labels
 from health_f0.www.monitoring_views import _staff_or_missing
 from health_f0.www.paging import PAGE_PARAM, keyset_page
 from health_f0.www.views import _error_summary, _page, patient_choice
@@ -156,8 +157,9 @@ def his_links(request: HttpRequest) -> HttpResponse:
     if form is not None:
         policy_version = form["policy_version"].value()
     elif facilities:
-        # The empty form, drawn once per language, policy version and hospitals offered (his_forms).
-        policy_version = policy_current().version
+        # The empty form, drawn once per language, policy version and hospitals offered (his_forms). The policy
+        # in force as the consent check of this request read it (privacy.middleware): no second cache read.
+        policy_version = policy_of_request(request).version
         shown = link_form_drawing(patient=patient, facilities=facilities, policy_version=policy_version)
     return _page(
         request,
@@ -166,6 +168,8 @@ def his_links(request: HttpRequest) -> HttpResponse:
             "choice": choice,
             "patient": patient,
             "overview": overview,
+            # row.request.get_identifier_type_display(), by the kept labels
+            "identifier_labels": choice_labels(IdentifierType),
             "any_linked": any(row.state == "linked" for row in overview),
             "form": shown if facilities else None,
             "policy_version": policy_version,

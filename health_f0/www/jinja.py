@@ -35,9 +35,9 @@ from django.template import engines
 from django.templatetags.static import static
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils import dateformat, timezone
-from django.utils.html import format_html
 from django.utils.translation import get_language, gettext, pgettext
-from jinja2 import Environment, pass_context
+from jinja2 import Environment, nodes, pass_context
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
@@ -81,6 +81,13 @@ def date_filter(value: Any, fmt: str = "d/m/Y") -> str:
     elif not isinstance(value, date):
         return ""
     return dateformat.format(value, fmt)
+
+
+# markupsafe.escape's replacements (& < > ' " as &amp; &lt; &gt; &#39; &#34;) as one str.translate table, for the
+# Python writers of rows and charts: `str(value).translate(ESCAPES)` is the text of escape(value) for any value
+# without __html__ (what those writers escape: text and numbers from the rows), in one or two calls where escape
+# costs five, and gives no Markup to wrap and unwrap (tests/www/test_portal_render.py compares both).
+ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&#39;", '"': "&#34;"})
 
 
 class Translated(Markup):
@@ -227,6 +234,9 @@ def urls_for(prefix: str, urlconf: Any, root: Any) -> Callable[..., str]:
 _CSRF_BASE = len(CSRF_ALLOWED_CHARS)
 _CSRF_INDEX = {char: i for i, char in enumerate(CSRF_ALLOWED_CHARS)}
 _CSRF_MASKS = _CSRF_BASE**CSRF_SECRET_LENGTH  # every mask of CSRF_SECRET_LENGTH characters
+# The place values of the mask's base-62 digits: digit i of a number is number // 62**i % 62 (operators, where a
+# loop of divmod and appends made three calls a character, a hundred a page).
+_CSRF_PLACES = tuple(_CSRF_BASE**i for i in range(CSRF_SECRET_LENGTH))
 
 
 def page_token(request: HttpRequest) -> str:
@@ -242,16 +252,13 @@ def page_token(request: HttpRequest) -> str:
         return get_token(request)
     chars, index, base = CSRF_ALLOWED_CHARS, _CSRF_INDEX, _CSRF_BASE
     draw = secrets.randbelow(_CSRF_MASKS)
-    mask, cipher = [], []
+    shifts = [draw // place % base for place in _CSRF_PLACES]  # its base-62 digits, the lowest first
     try:
-        for char in secret:
-            draw, shift = divmod(draw, base)
-            mask.append(chars[shift])
-            cipher.append(chars[(index[char] + shift) % base])
+        cipher = [chars[(index[char] + shift) % base] for char, shift in zip(secret, shifts, strict=True)]
     except KeyError:
         return get_token(request)
     meta["CSRF_COOKIE_NEEDS_UPDATE"] = True  # what get_token does with the cookie it uses
-    return "".join(mask) + "".join(cipher)
+    return "".join([chars[shift] for shift in shifts]) + "".join(cipher)
 
 
 class CsrfInput:
@@ -268,9 +275,9 @@ class CsrfInput:
 
     def __html__(self) -> str:
         if self._html is None:
-            self._html = format_html(
-                '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', page_token(self._request)
-            )
+            # format_html's markup (the token escaped), written out: it cost a dozen calls a page.
+            token = escape(page_token(self._request))
+            self._html = f'<input type="hidden" name="csrfmiddlewaretoken" value="{token}">'
         return self._html
 
     __str__ = __html__
@@ -369,24 +376,43 @@ def _split_keep(text: str, slot: str) -> list[str]:
     return out
 
 
-@pass_context
-def chrome(context: Context, name: str) -> Markup:
-    """`{{ chrome("www/_header.html") }}`: what `{% include "www/_header.html" %}` draws on this page."""
+# What the three partials of one page share (the key's parts but the partial's name, and the page's two slots),
+# worked out at the first of them and kept on the page's Jinja2 context (that page's only): empty when the page
+# draws them in full.
+_PAGE_CHROME = "_hf0_chrome"
+
+
+def _page_chrome(context: Context) -> tuple[Any, ...]:
     site = context.get("site")
     user = context.get("user")
     if not isinstance(site, SiteInfo) or user is None:
-        return Markup(context.environment.get_template(name).render(context.get_all()))  # noqa: S704
-    key = (
-        name,
-        context.environment.get_template(name),  # a template changed on disk (DEBUG) is another template
+        return ()
+    return (
         context.get("LANG"),
-        site,
+        # The site by its fields (what SiteInfo's equality compares), without its Python __eq__ and __hash__.
+        (site.authority, site.hotline, site.province_code),
         context.get("site_hotline"),
         context.get("url"),  # urls_for's: one per script prefix and urlconf
         bool(user.is_authenticated),
     )
+
+
+@pass_context
+def chrome(context: Context, name: str) -> Markup:
+    """`{{ chrome("www/_header.html") }}`: what `{% include "www/_header.html" %}` draws on this page."""
+    page = context.__dict__.get(_PAGE_CHROME)
+    if page is None:
+        page = context.__dict__[_PAGE_CHROME] = _page_chrome(context)
+    if not page:
+        return Markup(context.environment.get_template(name).render(context.get_all()))  # noqa: S704
+    env = context.environment
+    # A template changed on disk (auto_reload: DEBUG) is another template; otherwise the name is the template.
+    key = (name, env.get_template(name) if env.auto_reload else None, *page)
+    parts = _chrome.get(key)
+    if parts is None:
+        parts = _chrome_parts(context, name, key)
     out = []
-    for part in _chrome_parts(context, name, key):
+    for part in parts:
         if part == CSRF_SLOT:
             out.append(context["csrf_input"].__html__())
         elif part == PATH_SLOT:
@@ -396,10 +422,107 @@ def chrome(context: Context, name: str) -> Markup:
     return Markup("".join(out))  # noqa: S704 - drawn by the template, the path escaped
 
 
+# --- One `yield` per run of output ----------------------------------------------------------------------------
+#
+# Jinja2 compiles a template into generators that yield each piece of text and each `{{ value }}` on its own, and
+# every piece then passes up through each generator above it (the page's, the layout's, an include's): a page's
+# content sits three or four generators deep, so each piece cost three or four generator steps. This generator
+# writes a run of text and values between two tags (an Output node of three or more pieces) as the buffered form
+# Jinja2 itself writes inside a macro or a `{% filter %}` (the pieces evaluated in order into a list), then yields
+# their concatenation once: the same text, in fewer steps.
+_RUN = "_hf0_run"
+
+
+# The portal's `_("…")`, `gettext("…")` and `url("www:…")` (a literal text each: a catalogue string, a URL name)
+# are plain functions (translate, translator's, url, urls_for's: none takes the context), so they are called
+# directly, not through Jinja2's Context.call, which looks for a context argument to pass on every call (ten calls
+# for each of a page's 20-60 strings). tests/www/test_portal_render.py checks they stay plain functions.
+DIRECT_CALLS = frozenset({"_", "gettext", "url"})
+# What a translated string (`_`, `gettext`) or `|fmt` writes is markup already (Translated, Markup): escape() of it
+# is itself, at the cost of six calls (its __html__ and Markup's constructor, twice). Such a value is written as it
+# is when its type is exactly one of PortalEnvironment.marked; anything else goes through escape() as before (the
+# test is type(), not __class__, which a lazy proxy may report for what it wraps).
+MARKED_CALLS = frozenset({"_", "gettext"})
+_VALUE = "_hf0_value"
+
+
+def _direct_call(node: nodes.Node) -> bool:
+    return (
+        isinstance(node, nodes.Call)
+        and isinstance(node.node, nodes.Name)
+        and node.node.name in DIRECT_CALLS
+        and bool(node.args)
+        and all(isinstance(arg, nodes.Const) and isinstance(arg.value, str) for arg in node.args)
+        and not (node.kwargs or node.dyn_args or node.dyn_kwargs)
+    )
+
+
+class RunCodeGenerator(CodeGenerator):
+    def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
+        if (
+            _direct_call(node)
+            and not forward_caller
+            and not (self.environment.is_async or self.environment.sandboxed)
+        ):
+            self.visit(node.node, frame)
+            self.write("(")
+            for index, arg in enumerate(node.args):
+                if index:
+                    self.write(", ")
+                self.visit(arg, frame)
+            self.write(")")
+            return
+        super().visit_Call(node, frame, forward_caller=forward_caller)
+
+    def _marked(self, node: nodes.Expr, frame: Frame, finalize: CodeGenerator._FinalizeInfo) -> bool:
+        """Whether this output's value is a translation or `|fmt`'s: markup, written without escape()."""
+        if frame.eval_ctx.volatile or not frame.eval_ctx.autoescape or finalize.src is not None:
+            return False
+        if self.environment.is_async or self.environment.sandboxed:
+            return False
+        if isinstance(node, nodes.Filter):
+            return node.name == "fmt"
+        return _direct_call(node) and node.node.name in MARKED_CALLS  # type: ignore[attr-defined]
+
+    def _output_child_pre(
+        self, node: nodes.Expr, frame: Frame, finalize: CodeGenerator._FinalizeInfo
+    ) -> None:
+        if self._marked(node, frame, finalize):
+            self.write(f"({_VALUE} if type({_VALUE} := ")
+            return
+        super()._output_child_pre(node, frame, finalize)
+
+    def _output_child_post(
+        self, node: nodes.Expr, frame: Frame, finalize: CodeGenerator._FinalizeInfo
+    ) -> None:
+        if self._marked(node, frame, finalize):
+            self.write(f") in environment.marked else escape({_VALUE}))")
+            return
+        super()._output_child_post(node, frame, finalize)
+
+    def visit_Output(self, node: nodes.Output, frame: Frame) -> None:
+        if frame.buffer is not None or frame.require_output_check or len(node.nodes) < 3:
+            super().visit_Output(node, frame)
+            return
+        self.writeline(f"{_RUN} = []")
+        frame.buffer = _RUN
+        try:
+            super().visit_Output(node, frame)
+        finally:
+            frame.buffer = None
+        self.writeline(f"yield environment.concat({_RUN})")
+
+
+class PortalEnvironment(Environment):
+    code_generator_class = RunCodeGenerator
+    # The types whose escape() is themselves (RunCodeGenerator._marked): exactly these, no subclass.
+    marked = (Markup, Translated)
+
+
 def environment(**options: Any) -> Environment:
     # Django's backend turns autoescaping on already; it is not an option here.
     options.pop("autoescape", None)
-    env = Environment(autoescape=True, **options)
+    env = PortalEnvironment(autoescape=True, **options)
     env.globals.update(
         _=translate,
         gettext=translate,

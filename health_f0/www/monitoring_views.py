@@ -35,7 +35,7 @@ from health_f0.monitoring.services import active_questionnaire, declaration_subm
 from health_f0.www import selectors
 from health_f0.www.charts import Chart, Reading, series_chart, table_markup, table_rows
 from health_f0.www.forms import DeclarationForm
-from health_f0.www.jinja import choice_labels
+from health_f0.www.jinja import ESCAPES, choice_labels
 from health_f0.www.jinja import kept_gettext as _
 from health_f0.www.jinja import kept_gettext as gettext
 from health_f0.www.paging import keyset_page
@@ -54,7 +54,9 @@ def status_context(patient: Any, user: Any) -> dict[str, Any]:
     return {
         "status": status,
         "episode": episode,
+        # Shown only for a completed episode (declare.html, _today_card.html): not asked for any other.
         "may_certificate": episode is not None
+        and episode.status == EpisodeStatus.COMPLETED
         and certificates.may_download_certificate(episode=episode, actor=user),
         **hotline_context(episode.facility if episode else patient.facility),
     }
@@ -313,8 +315,8 @@ def history_items(rows: list[dict[str, Any]]) -> Markup:
         level = row["alert_level"]
         label = labels.get(level)
         if label is None:
-            label = escape(level)
-        level = escape(level)
+            label = str(level).translate(ESCAPES)
+        level = str(level).translate(ESCAPES)
         at = row["submitted_at"].astimezone(zone)
         iso = at.isoformat()  # Django's "c"
         # The `date` filter's "d/m/Y" and "H:i": the same digits as the ISO text (years 1000-9999).
@@ -325,9 +327,7 @@ def history_items(rows: list[dict[str, Any]]) -> Markup:
         )
         reasons = row["reasons"]
         if reasons:
-            reasons = (
-                f'<ul class="reasons">{"".join(f"<li>{escape(reason)}</li>" for reason in reasons)}</ul>'
-            )
+            reasons = f'<ul class="reasons">{"".join([f"<li>{str(reason).translate(ESCAPES)}</li>" for reason in reasons])}</ul>'
         else:
             reasons = ""
         answers = write_answers(*parts(row["questionnaire_id"], row["answers"]))

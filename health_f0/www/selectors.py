@@ -12,6 +12,7 @@ from health_f0.appointments.models import Appointment
 from health_f0.appointments.sql import bookings as bookings_sql
 from health_f0.core.counters import sliding_count
 from health_f0.core.exceptions import NotFound
+from health_f0.core.memo import Memo
 from health_f0.core.phone import display_phone
 from health_f0.core.request_context import limit_key
 from health_f0.core.sqllist import SqlList
@@ -26,8 +27,20 @@ from health_f0.patients.models import Patient
 SESSION_REGISTRATIONS = "www_registrations"
 
 
+# display_hotline's answers by number: every page shows the Sở's hotline (and some a facility's), the same few
+# numbers of public bodies, never a person's. Bounded; a pure function of the key.
+_hotlines: Memo[str, str] = Memo(256)
+
+
 def display_hotline(number: str) -> str:
     """Mobile numbers as '0912 345 678', landlines as '0220 389 1001', anything else unchanged."""
+    shown = _hotlines.get(number)
+    if shown is None:
+        shown = _hotlines.keep(number, _display_hotline(number))
+    return shown
+
+
+def _display_hotline(number: str) -> str:
     digits = re.sub(r"\D", "", number or "")
     if digits.startswith("84"):
         digits = "0" + digits[2:]
@@ -63,18 +76,29 @@ def patient_choice(*, user: Any, remembered: str | None, requested: str | None) 
     patients = patients_sql.account_patients(user)
     if patients is None:  # staff and anonymous users: access.patients_for's queryset
         patients = list(access.patients_for(user).select_related("facility").order_by("full_name", "id"))
-    by_id = {str(p.public_id): p for p in patients}
     if requested is not None:
-        current = by_id.get(requested.strip().lower())
+        current = _with_public_id(patients, requested.strip().lower())
         if current is None:
             raise NotFound("Không tìm thấy người bệnh.")
         return PatientChoice(patients=patients, current=current)
-    current = by_id.get(remembered or "")
+    current = _with_public_id(patients, remembered) if remembered else None
     if current is None:
-        current = next((p for p in patients if p.account_id == getattr(user, "pk", None)), None)
+        own = getattr(user, "pk", None)
+        for patient in patients:
+            if patient.account_id == own:
+                current = patient
+                break
     if current is None and patients:
         current = patients[0]
     return PatientChoice(patients=patients, current=current)
+
+
+def _with_public_id(patients: list[Patient], public_id: str) -> Patient | None:
+    """The patient whose public id reads `public_id` (its lower-case text), if any of `patients`."""
+    for patient in patients:
+        if str(patient.public_id) == public_id:
+            return patient
+    return None
 
 
 # --- The history page (/lich-su): a keyset page of one episode's declarations and a bounded chart. ---

@@ -12,20 +12,28 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
+from django.shortcuts import render as django_render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
 from django.urls import reverse
+from django.utils.functional import LazyObject, empty
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from health_f0.core.exceptions import Conflict, DomainError, NotFound, RateLimited
+from health_f0.core.memo import Memo
 from health_f0.core.phone import display_phone, mask_phone, normalize_mobile
 from health_f0.core.request_context import client_ip
 from health_f0.facilities import access, portal
 from health_f0.monitoring import selectors as monitoring_selectors
 from health_f0.monitoring.certificates import may_download_certificate
+from health_f0.monitoring.models import AlertLevel, EpisodeStatus
 from health_f0.patients import address
 from health_f0.patients.otp import otp_request
 from health_f0.patients.services import password_change as password_change_service
@@ -36,9 +44,44 @@ from health_f0.registration.models import Eligibility
 from health_f0.registration.services import ValidationErrors, registration_submit
 from health_f0.www import notification_views, selectors
 from health_f0.www.forms import ChangePasswordForm, LoginForm, NewPasswordForm, RegistrationForm
+from health_f0.www.jinja import choice_labels
 
 # The order fields appear on the page, so the error summary lists them top to bottom.
 FIELD_ORDER = list(RegistrationForm.base_fields)
+
+
+# The template engine that holds each page's template, by its name: the Django engine's for its own templates,
+# the Jinja2 engine's for the others (the portal's lists and layout), as django.template.loader.get_template finds
+# them (the Django engine first). Asking the Django engine for a Jinja2 page's name first cost its loaders' miss and
+# two exceptions on every page. Keyed by the views' template names only (constants: nothing of a request), so
+# bounded and shared by every account; not used under DEBUG, where templates may appear while the process runs.
+_page_engines: Memo[str, Any] = Memo(256)
+
+
+def render(
+    request: HttpRequest, template_name: str, context: dict[str, Any] | None = None, status: int | None = None
+) -> HttpResponse:
+    """django.shortcuts.render(request, template_name, context, status=status) for the portal's pages: the same
+    template, drawn the same way, found without asking the Django engine for a Jinja2 template's name."""
+    if settings.DEBUG:
+        return django_render(request, template_name, context, status=status)
+    engine = _page_engines.get(template_name)
+    template: Any = None
+    if engine is not None:
+        try:
+            template = engine.get_template(template_name)
+        except TemplateDoesNotExist:
+            template = None
+    if template is None:
+        template = get_template(template_name)
+        _page_engines.keep(template_name, template.backend)
+    return HttpResponse(template.render(context, request), status=status)
+
+
+@receiver(setting_changed, dispatch_uid="health_f0.www.views.page_engines")
+def _forget_page_engines(**kwargs: Any) -> None:
+    """The template settings may have changed (tests)."""
+    _page_engines.clear()
 
 
 def _page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
@@ -68,15 +111,31 @@ def _error_summary(form: Any) -> list[dict[str, str]]:
     return items
 
 
+def loaded_user(request: HttpRequest) -> Any:
+    """The signed-in user itself, kept on the request in place of the lazy proxies the authentication and OTP
+    middleware put there: each attribute read through a proxy costs about six Python calls, and a portal page reads
+    the user 30-130 times (access, the workflow, the layout). The same object the proxies hand out (with what the
+    middleware set on it: django_otp's is_verified, access's per-request cache), loaded as login_required loads it."""
+    user: Any = request.user
+    while isinstance(user, LazyObject):
+        proxy: Any = user
+        if proxy._wrapped is empty:
+            proxy._setup()
+        user = proxy._wrapped
+    request.user = user
+    return user
+
+
 PATIENT_PARAM = "nguoi-benh"
 
 
 def patient_choice(request: HttpRequest) -> selectors.PatientChoice:
-    """Whom the account is acting for; ?nguoi-benh=<id> switches (and is remembered in the session)."""
+    """Whom the account is acting for; ?nguoi-benh=<id> switches (and is remembered in the session). The page's
+    user is the loaded object from here on (loaded_user)."""
     requested = request.GET.get(PATIENT_PARAM)
     try:
         choice = selectors.patient_choice(
-            user=request.user,
+            user=loaded_user(request),
             remembered=request.session.get(selectors.SESSION_PATIENT),
             requested=requested,
         )
@@ -87,14 +146,24 @@ def patient_choice(request: HttpRequest) -> selectors.PatientChoice:
     return choice
 
 
+# hotline_context's texts by the facility's hotline (a public body's number, never a person's): the same few
+# numbers on every page. Bounded; a pure function of the key.
+_hotline_texts: Memo[str, dict[str, str]] = Memo(256)
+
+
 def hotline_context(facility: Any) -> dict[str, str]:
     hotline = getattr(facility, "hotline", "") or ""
-    return {
-        "facility_hotline": selectors.display_hotline(hotline),
-        "facility_hotline_tel": "".join(ch for ch in hotline if ch.isdigit()),
-        # For call buttons: a phone number must not break over two lines.
-        "facility_hotline_nowrap": selectors.display_hotline(hotline).replace(" ", "\u00a0"),
-    }
+    texts = _hotline_texts.get(hotline)
+    if texts is None:
+        shown = selectors.display_hotline(hotline)
+        texts = {
+            "facility_hotline": shown,
+            "facility_hotline_tel": "".join(ch for ch in hotline if ch.isdigit()),
+            # For call buttons: a phone number must not break over two lines.
+            "facility_hotline_nowrap": shown.replace(" ", "\u00a0"),
+        }
+        _hotline_texts.keep(hotline, texts)
+    return dict(texts)  # the caller's own copy
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -321,8 +390,16 @@ def me(request: HttpRequest) -> HttpResponse:
             **hotline_context(facility),
             "password_changed": password_changed,
             "status": status,
+            # status.last.get_alert_level_display(), by the level's kept label (_today_card.html)
+            "last_level_label": (
+                choice_labels(AlertLevel).get(status.last.alert_level, status.last.alert_level)
+                if status.last is not None
+                else ""
+            ),
             "episode": episode,
+            # Shown only on a completed episode's card (_today_card.html): not asked for any other.
             "may_certificate": episode is not None
+            and episode.status == EpisodeStatus.COMPLETED
             and may_download_certificate(episode=episode, actor=request.user),
             **notification_views.channel_context(request, patient),
         },
