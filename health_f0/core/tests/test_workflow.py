@@ -424,3 +424,21 @@ def test_rows_of_a_workflow_that_does_not_say_what_its_authorizer_reads_are_aske
         built.clear()
         assert WF.available_rows(rows, actor, instance=instance) == [WF.available(obj, actor) for obj in objs]
         assert sorted(built) == list(range(len(rows)))
+
+
+def test_the_compiled_row_readings_are_bounded_and_hold_no_rows_values() -> None:
+    """available_rows keeps, per columns mapping, how to read rows (column names and getters), never a row's
+    values; at most 16 mappings are kept (core.memo.Memo)."""
+    from health_f0.core.workflow import _RowReading, _StateReading
+
+    objs, rows = _page_of_rows()
+    flow = Workflow("demo-memo", DECLARED.transitions, authorize=_TruthOnly(), authorize_reads=_reads)
+    flow.available_rows(rows, _staff(), instance=lambda row: objs[rows.index(row)], columns=ROW_KEYS)
+    (reading,) = flow._row_readings.values()
+    assert isinstance(reading, _RowReading) and reading.columns is ROW_KEYS
+    assert all(state is None or isinstance(state, _StateReading) for state in reading.states.values())
+    assert set(reading.states) == {"requested", "confirmed", "completed"}
+    assert all(isinstance(paths, frozenset) and callable(read) for paths, read in reading._values.items())
+    for n in range(40):
+        flow.available_rows(rows[6:7], _staff(), instance=lambda row: objs[6], columns={"owner.pk": f"k{n}"})
+    assert len(flow._row_readings) <= 16
