@@ -17,6 +17,9 @@ So an answer takes the fast path only when
   dicts and lists below them;
 - the bytes written hold no `NaN` or `Infinity` (DRF refuses those: STRICT_JSON);
 - the media type asks no indent.
+A page whose rows are a `PlainRows` (a hand-written row builder's answer, which vouches for plain data with no
+float) skips both checks when the rest of the answer is plain scalars: the marshal pass and the NaN scan cost
+0.25–0.3 ms of the booking desk's 100-row page, half of its JSON's cost.
 Anything else is DRF's own render, unchanged. What still differs: a float under 1e-4 (not zero) is written
 `0.00001` / `7e-8` where DRF writes `1e-05` / `7e-08` — the same number, valid JSON, the same schema (no
 reading the API gives is that small); and what no serializer gives, which both refuse or mangle: a `None` or a
@@ -43,6 +46,22 @@ _E2 = b"\xe2"  # their first byte
 
 
 _WRAPPERS: frozenset[type] = frozenset({ReturnDict, ReturnList})
+
+
+class PlainRows(list[Any]):
+    """A page's rows, vouched by the code that builds them to be plain data with no float: dicts keyed by texts,
+    lists, texts, ints, bools and None, of those exact types (no subclass, datetime, date, UUID, Decimal, lazy
+    translation, bytes, tuple or float). pydantic_core writes such data byte for byte as DRF does and it holds no
+    NaN or infinity, so the renderer writes an answer of these rows and plain scalars (the paginator's count and
+    links) without checking it (module docstring). Only a builder whose output types are fixed by its own code
+    answers one, and its tests walk its output (tests/api/test_renderers.py, `assert_plain_rows`)."""
+
+    __slots__ = ()
+
+
+# The scalars of a page's envelope around its PlainRows (count, next, previous).
+_ENVELOPE: frozenset[type] = frozenset({PlainRows, str, int, bool, type(None)})
+_TEXT_KEYS: frozenset[type] = frozenset({str})
 
 
 def _unwrap(value: Any) -> Any:
@@ -88,12 +107,21 @@ class JSONRenderer(renderers.JSONRenderer):
             return None
         if self.get_indent(accepted_media_type or "", renderer_context or {}) is not None:
             return None
-        plain = plain_data(data)
-        if plain is None:
-            return None
-        ret = pydantic_core.to_json(plain, inf_nan_mode="constants")
-        if any(mark in ret for mark in _NOT_FINITE):
-            return None
+        if (
+            type(data) is dict
+            and type(data.get("results")) is PlainRows
+            and _ENVELOPE.issuperset(map(type, data.values()))
+            and _TEXT_KEYS.issuperset(map(type, data))
+        ):
+            # Vouched plain, no float anywhere (PlainRows): nothing to check, no NaN to look for.
+            ret = pydantic_core.to_json(data)
+        else:
+            plain = plain_data(data)
+            if plain is None:
+                return None
+            ret = pydantic_core.to_json(plain, inf_nan_mode="constants")
+            if any(mark in ret for mark in _NOT_FINITE):
+                return None
         # As DRF does: U+2028 and U+2029 are valid JSON but not valid JavaScript. Both start with the byte E2,
         # which Vietnamese text hardly holds: a one-byte search (memchr) rules them out in ~2 µs where the
         # two three-byte searches took ~0.15 ms of a 94 kB booking desk page (issue 11).

@@ -183,21 +183,30 @@ def _not_paid_message(appointment: Any, step: Step) -> str:
 
 
 # Each guard is a test and its refusal (core.workflow.Guard.when): the refusal's sentence is built only where a
-# step is refused (check, apply), not where a page only asks which actions are open (available_each).
+# step is refused (check, apply), not where a page only asks which actions are open (available_each). Each names
+# what its test reads of the booking (`reads`), so the booking desk's list answers its actions from its rows
+# (Workflow.available_rows) without a booking instance; the queue's guards read the facility's queue policy
+# (queue_rules.ticket_policy, through the booking's facility) and are asked of the booking itself.
 # The patient cancels or moves their booking themselves only until the cut-off; the desk at any time.
-CUTOFF = Guard.when("cutoff_passed", _cutoff_passed, _cutoff_message, capacities=frozenset({PATIENT}))
-WALK_IN = Guard.when("walk_in", _walk_in, _walk_in_message)
-NOT_TODAY = Guard.when("not_today", _not_today, _not_today_message)
-NOT_YET = Guard.when("not_yet", _not_yet, _not_yet_message)
-NOT_REEXAM = Guard.when("not_reexam", _not_reexam, _not_reexam_message)
-NOT_CALLED = Guard.when("not_called", _not_called, _not_called_message)
-ALREADY_CALLED = Guard.when("already_called", _already_called, _already_called_message)
+CUTOFF = Guard.when(
+    "cutoff_passed",
+    _cutoff_passed,
+    _cutoff_message,
+    capacities=frozenset({PATIENT}),
+    reads=("slot_start", "service.cancel_cutoff_hours"),
+)
+WALK_IN = Guard.when("walk_in", _walk_in, _walk_in_message, reads=("is_walk_in",))
+NOT_TODAY = Guard.when("not_today", _not_today, _not_today_message, reads=("slot_start",))
+NOT_YET = Guard.when("not_yet", _not_yet, _not_yet_message, reads=("slot_start",))
+NOT_REEXAM = Guard.when("not_reexam", _not_reexam, _not_reexam_message, reads=("is_reexam",))
+NOT_CALLED = Guard.when("not_called", _not_called, _not_called_message, reads=("called_at",))
+ALREADY_CALLED = Guard.when("already_called", _already_called, _already_called_message, reads=("called_at",))
 RECALLS_USED = Guard.when("recall_limit", _recalls_used, _recalls_used_message)
 LAST_SKIP = Guard.when("last_skip", _last_skip, _last_skip_message)
 SKIPS_REMAIN = Guard.when("skips_remain", _skips_remain, _skips_remain_message)
 # A booking whose service requires prepayment is confirmed or received only once its fee is paid
 # (payments.selectors.booking_unpaid: no query for a service without that rule, one at most otherwise).
-NOT_PAID = Guard.when("not_paid", _not_paid, _not_paid_message)
+NOT_PAID = Guard.when("not_paid", _not_paid, _not_paid_message, reads=("service_id", "pk"))
 
 DESK_OR_PATIENT: frozenset[str] = access.BOOKING_DESK_ROLES | {PATIENT}
 

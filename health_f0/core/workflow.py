@@ -20,6 +20,12 @@ A guard is a named check `(obj, step) -> refusal message | None`; its name is th
 carries, so the API and the tests can tell guards apart. What only asks whether an action is open (`available`,
 `available_each`: the desk's buttons, a list's `actions`) asks `Guard.refuses`, which builds no message for a
 guard made by `Guard.when(name, refuses, message)` (the refusal's text is built only where it is shown).
+
+A list read as rows rather than model instances (core.sqllist) asks `available_rows`: where the workflow knows
+all that decides an action — the state, what `authorize` reads (`authorize_reads`) and what each guard reads
+(`Guard.reads`) — it answers from the rows' values, each guard's test asked of an object holding only what the
+guard declared; an instance is built only where the object itself is asked (the access rules, once per key; a
+state with an undeclared guard or a self-approval check). Its answer is `available_each`'s for the instances.
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import attrgetter
+from functools import partial
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from django.db import transaction
@@ -36,6 +43,7 @@ from django.utils.translation import gettext as _
 
 from health_f0.core.actors import PSEUDO_ROLES, STAFF, actor_id
 from health_f0.core.exceptions import DomainError, InvalidTransition, PermissionDenied
+from health_f0.core.memo import Memo
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,11 @@ class Guard:
     # Whether the guard refuses, without building the refusal: `bool(check(obj, step))`. None: `refuses` tests
     # check's answer. Set by `Guard.when`, whose `check` is built from this same test, so the two agree.
     test: Callable[[Any, Step], Any] | None = None
+    # The attributes (dotted paths) of the object the guard reads, when it declares them: its answer is then a
+    # function of their values and of what a page shares (the step's `now`, actor and params; not its action or
+    # capacity), so a list answers it from its rows (`Workflow.available_rows`), asking the test of an object
+    # that holds those values alone. None: the guard is asked of the object itself.
+    reads: tuple[str, ...] | None = None
 
     @classmethod
     def when(
@@ -137,7 +150,6 @@ class Workflow:
         facility: Callable[[Any], Any] = lambda obj: getattr(obj, "facility", None),
         requester: Callable[[Any], Any] | None = None,
         refusal: Callable[[Any, str, datetime], str] | None = None,
-        authorize_key: Callable[[Any, frozenset[str]], Hashable] | None = None,
         authorize_reads: Callable[[frozenset[str]], Sequence[str]] | None = None,
     ):
         self.name = name
@@ -154,10 +166,6 @@ class Workflow:
         self._facility = facility
         self._requester = requester
         self._refusal = refusal
-        # What `authorize(obj, roles, actor)` reads of an object for those roles (e.g. its facility id, and its
-        # patient id when a patient may act): objects with equal keys get the same capacity for the same roles,
-        # so `available_each` asks once per key and roles.
-        self._authorize_key = authorize_key
         # The staff roles of each transition open to staff and to a pseudo-role too (e.g. the desk or the
         # patient may cancel): `available_each` first asks for the staff capacity alone, whose key leaves out
         # what only the pseudo-roles read (the patient).
@@ -176,16 +184,22 @@ class Workflow:
                 if roles not in asked:
                     asked.append(roles)
             self._keyed_roles[state] = tuple(asked)
-        # `authorize_reads(roles)`: the attributes (dotted paths) of an object `authorize` reads for those roles,
-        # the form of `authorize_key` the workflow reads itself: the key of an object for a transition's roles
-        # is one C call (operator.attrgetter) and its plan's key for its state the attributes all the state's
-        # keyed roles read, one call too (`authorize_key` is asked per object and roles). Worked out here for
-        # every roles of the table.
+        # `authorize_reads(roles)`: the attributes (dotted paths) of an object `authorize` reads for those roles
+        # (e.g. its facility id, and its patient id when a patient may act): objects with equal values get the
+        # same capacity for the same roles, so `available_each` asks once per values and roles. The key of an
+        # object for a transition's roles is one C call (operator.attrgetter) and its plan's key for its state
+        # the attributes all the state's keyed roles read, one call too. Worked out here for every roles of the
+        # table. Without it, `available_each` asks per object.
         self._role_keys: dict[frozenset[str], Callable[[Any], Hashable]] | None = None
+        self._authorize_reads: dict[frozenset[str], tuple[str, ...]] | None = None
+        # available_rows' compiled readings, per columns mapping (lists pass a module constant: a few at most). A
+        # reading holds column names and getters, never a row's values: nothing of anyone's data is kept.
+        self._row_readings: Memo[int, _RowReading] = Memo(16)
         self._plan_keys: dict[str, Callable[[Any], Hashable]] = {}
         if authorize_reads is not None:
             every = {t.roles for t in self._table.values()} | set(self._staff_part.values())
             reads = {roles: tuple(authorize_reads(roles)) for roles in every}
+            self._authorize_reads = reads
             self._role_keys = {roles: _reader(names) for roles, names in reads.items()}
             for state, keyed in self._keyed_roles.items():
                 self._plan_keys[state] = _reader(sorted({name for roles in keyed for name in reads[roles]}))
@@ -262,8 +276,8 @@ class Workflow:
     ) -> list[list[str]]:
         """`available(obj, actor)` for each of a page of objects, as `check` decides it (the same capacity,
         self-approval and guards), with one `now` for the page. The actor's capacity for a transition's roles
-        is worked out once per `authorize_key` (once per object without one): a worklist of 100 bookings at
-        three facilities asks the access rules a few times, not six hundred.
+        is worked out once per the values `authorize_reads` names (once per object without it): a worklist of
+        100 bookings at three facilities asks the access rules a few times, not six hundred.
 
         A transition open to staff and to a pseudo-role (the patient) is asked first for its staff roles alone,
         keyed without the patient: `authorize` answers STAFF for the whole roles whenever it answers STAFF for
@@ -276,80 +290,36 @@ class Workflow:
         the page's objects with equal keys; each object then runs only its self-approval checks and its guards'
         tests (`Guard.refuses`: no refusal message is built), and, for a transition whose staff part refused
         the actor, the capacity for its whole roles under its own key."""
-        now = now or timezone.now()
-        role_keys, plan_keys, keyed_roles = self._role_keys, self._plan_keys, self._keyed_roles
-        key_of: Callable[[Any, frozenset[str]], Hashable]
-        if role_keys is not None:
-            key_of = lambda obj, roles: role_keys[roles](obj)  # noqa: E731
-        else:
-            key_of = self._authorize_key or (lambda obj, roles: id(obj))
-        state_field = self.state_field
-        capacities: dict[tuple[frozenset[str], Hashable], str | None] = {}
-        planned: dict[tuple[str, str], tuple[Step, _Tests]] = {}
-        plans: dict[tuple[str, Hashable], list[_Planned]] = {}
+        return _Page(self, actor, now or timezone.now(), params).objects(objs)
 
-        def capacity_for(obj: Any, roles: frozenset[str]) -> str | None:
-            memo = (roles, key_of(obj, roles))
-            capacity = capacities.get(memo, _UNKNOWN)
-            if capacity is _UNKNOWN:
-                capacity = capacities[memo] = self._capacity(obj, roles, actor)
-            return capacity  # type: ignore[no-any-return]
+    def available_rows(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        actor: Any,
+        *,
+        instance: Callable[[Any], Any],
+        columns: Mapping[str, str] | None = None,
+        now: datetime | None = None,
+        **params: Any,
+    ) -> list[list[str]]:
+        """`available_each` of the objects a list's rows stand for (`instance(row)` builds one), answered from the
+        rows where the workflow knows everything that decides: the state, what `authorize` reads for each roles
+        (`authorize_reads`) and what each guard of the state's transitions reads (`Guard.reads`), each read from
+        the row's key `columns[path]` (the path itself when not named). A guard's test is asked of an object that
+        holds only the values it declared (a test that reads anything else fails, it does not answer wrongly).
+        `instance(row)` is built only where the object itself must be asked: the actor's capacity for a key not
+        asked yet (once per key, as in available_each), and every row in a state where something is not declared
+        (a guard without `reads`, a self-approval check, a workflow without `authorize_reads`), which is answered
+        as available_each answers that instance."""
+        reading = self._row_reading(columns or {})
+        return _Page(self, actor, now or timezone.now(), params).rows(rows, reading, instance)
 
-        def step_for(transition: Transition, capacity: str) -> tuple[Step, _Tests]:
-            found = planned.get((transition.action, capacity))
-            if found is None:
-                step = Step(action=transition.action, actor=actor, capacity=capacity, now=now, params=params)
-                tests = tuple(
-                    guard.test if guard.test is not None else guard.check
-                    for guard in transition.guards
-                    if not guard.capacities or capacity in guard.capacities
-                )
-                found = planned[(transition.action, capacity)] = (step, tests)
-            return found
-
-        answers: list[list[str]] = []
-        for obj in objs:
-            state = getattr(obj, state_field)
-            if type(state) is not str:
-                state = str(state)  # as state_of
-            if role_keys is not None:
-                plan_reader = plan_keys.get(state)
-                plan_key = (state, None if plan_reader is None else plan_reader(obj))
-            else:
-                plan_key = (state, tuple([key_of(obj, roles) for roles in keyed_roles.get(state, ())]))
-            plan = plans.get(plan_key)
-            if plan is None:
-                plan = plans[plan_key] = []
-                for transition in self._from_state.get(state, ()):
-                    staff_roles = self._staff_part.get(transition.roles)
-                    if staff_roles is not None:
-                        if capacity_for(obj, staff_roles) == STAFF:
-                            plan.append((transition, *step_for(transition, STAFF)))
-                        else:  # asked per object, for the whole roles (below)
-                            plan.append((transition, None, ()))
-                        continue
-                    capacity = capacity_for(obj, transition.roles)
-                    if capacity is not None:
-                        plan.append((transition, *step_for(transition, capacity)))
-            open_actions = []
-            for transition, step, tests in plan:
-                if step is None:
-                    capacity = capacity_for(obj, transition.roles)
-                    if capacity is None:
-                        continue
-                    step, tests = step_for(transition, capacity)
-                if not transition.self_approval and self._self_approval_refused(obj, transition, actor):
-                    continue
-                try:
-                    for test in tests:
-                        if test(obj, step):
-                            break
-                    else:
-                        open_actions.append(transition.action)
-                except DomainError:
-                    continue
-            answers.append(open_actions)
-        return answers
+    def _row_reading(self, columns: Mapping[str, str]) -> _RowReading:
+        """The compiled reading of rows keyed by `columns` (kept per mapping: lists pass a module constant)."""
+        found = self._row_readings.get(id(columns))
+        if found is None or found.columns is not columns:
+            found = self._row_readings.keep(id(columns), _RowReading(self, columns))
+        return found
 
     def _capacity(self, obj: Any, roles: frozenset[str], actor: Any) -> str | None:
         """`check`'s capacity for a transition open to `roles`, or None where `check` refuses the actor."""
@@ -419,3 +389,282 @@ class Workflow:
         for callback in on_commit:
             transaction.on_commit(callback)
         return step
+
+
+class _Values:
+    """What a declared guard's test is asked about on a row (Workflow.available_rows): the values of the attributes
+    the guards declared (`Guard.reads`; a dotted path as nested _Values) and nothing else, so a test that reads
+    more than it declared fails instead of answering from a value that is not there."""
+
+    def __repr__(self) -> str:
+        return f"_Values({self.__dict__!r})"
+
+
+def _values_of(paths: Sequence[str], columns: Mapping[str, str]) -> Callable[[Mapping[str, Any]], _Values]:
+    """row -> a _Values holding the attribute `paths`, each read from the row's key `columns[path]` (the path
+    itself when not named)."""
+    names = tuple(sorted({path for path in paths if "." not in path}))
+    nested: dict[str, list[str]] = {}
+    for path in paths:
+        if "." in path:
+            head, rest = path.split(".", 1)
+            nested.setdefault(head, []).append(rest)
+    pick = _reader_of_keys(tuple(columns.get(name, name) for name in names))
+    single = len(names) == 1
+    inner = tuple(
+        (
+            head,
+            _values_of(rests, {rest: columns.get(f"{head}.{rest}", f"{head}.{rest}") for rest in rests}),
+        )
+        for head, rests in sorted(nested.items())
+    )
+
+    def values_of(row: Mapping[str, Any]) -> _Values:
+        values = _Values()
+        if names:
+            got = pick(row)
+            values.__dict__ = dict(zip(names, (got,) if single else got, strict=True))  # type: ignore[call-overload]
+        for head, part in inner:
+            values.__dict__[head] = part(row)
+        return values
+
+    return values_of
+
+
+def _reader_of_keys(keys: Sequence[str]) -> Callable[[Mapping[str, Any]], Hashable]:
+    """row -> the values of its `keys` (one value for one key, a tuple for more; None for none): what `_reader`
+    answers for the same names of the object the row stands for."""
+    return itemgetter(*keys) if keys else _no_key
+
+
+@dataclass(frozen=True)
+class _StateReading:
+    """How `available_rows` reads a row in one state: its plan's key (what the access rules read for the roles
+    the state's transitions first ask) and its key for each roles."""
+
+    plan_key: Callable[[Mapping[str, Any]], Hashable]
+    role_keys: Mapping[frozenset[str], Callable[[Mapping[str, Any]], Hashable]]
+
+
+class _RowReading:
+    """A workflow's reading of rows keyed by `columns` ({attribute path: row key}), compiled per state on first
+    use; a state whose answer depends on what is not declared reads None (its rows are asked as instances)."""
+
+    def __init__(self, workflow: Workflow, columns: Mapping[str, str]) -> None:
+        self.workflow, self.columns = workflow, columns
+        self.states: dict[str, _StateReading | None] = {}
+        self._values: dict[frozenset[str], Callable[[Mapping[str, Any]], _Values]] = {}
+
+    def of(self, state: str) -> _StateReading | None:
+        if state in self.states:
+            return self.states[state]
+        found = self.states[state] = self._compile(state)
+        return found
+
+    def _compile(self, state: str) -> _StateReading | None:
+        workflow, columns = self.workflow, self.columns
+        reads = workflow._authorize_reads
+        transitions = workflow._from_state.get(state, [])
+        if reads is None:
+            return None
+        for transition in transitions:
+            if not transition.self_approval and workflow._requester is not None:
+                return None
+            if any(guard.reads is None for guard in transition.guards):
+                return None
+
+        def keys(names: Sequence[str]) -> Callable[[Mapping[str, Any]], Hashable]:
+            return _reader_of_keys(tuple(columns.get(name, name) for name in names))
+
+        plan_names = sorted({name for roles in workflow._keyed_roles.get(state, ()) for name in reads[roles]})
+        return _StateReading(
+            plan_key=keys(plan_names),
+            role_keys={roles: keys(names) for roles, names in reads.items()},
+        )
+
+    def values(self, plan: list[_Planned]) -> Callable[[Mapping[str, Any]], _Values] | None:
+        """row -> the values the guards of `plan` read (for a transition left to each row, all its guards'), or
+        None where no guard is asked."""
+        paths: set[str] = set()
+        for transition, step, _tests in plan:
+            for guard in transition.guards:
+                if step is None or not guard.capacities or step.capacity in guard.capacities:
+                    paths.update(guard.reads or ())
+        if not paths:
+            return None
+        key = frozenset(paths)
+        found = self._values.get(key)
+        if found is None:
+            found = self._values[key] = _values_of(sorted(paths), self.columns)
+        return found
+
+
+class _Page:
+    """One `available_each` or `available_rows` call: the actor, `now` and params, and what its objects share —
+    the capacities asked (by roles and key), the steps (by action and capacity), the plans (by state and keys)."""
+
+    def __init__(self, workflow: Workflow, actor: Any, now: datetime, params: Mapping[str, Any]) -> None:
+        self.workflow, self.actor, self.now, self.params = workflow, actor, now, params
+        self.capacities: dict[tuple[frozenset[str], Hashable], str | None] = {}
+        self.planned: dict[tuple[str, str], tuple[Step, _Tests]] = {}
+        self.plans: dict[tuple[str, Hashable], list[_Planned]] = {}
+
+    def step_for(self, transition: Transition, capacity: str) -> tuple[Step, _Tests]:
+        """The actor's step for `transition` in `capacity` and the tests of the guards that bind it."""
+        found = self.planned.get((transition.action, capacity))
+        if found is None:
+            step = Step(
+                action=transition.action,
+                actor=self.actor,
+                capacity=capacity,
+                now=self.now,
+                params=self.params,
+            )
+            tests = tuple(
+                guard.test if guard.test is not None else guard.check
+                for guard in transition.guards
+                if not guard.capacities or capacity in guard.capacities
+            )
+            found = self.planned[(transition.action, capacity)] = (step, tests)
+        return found
+
+    def capacity(self, roles: frozenset[str], key: Hashable, obj: Callable[[], Any]) -> str | None:
+        """The actor's capacity for `roles` on objects whose key for them is `key`; `obj()` is the object asked
+        the first time."""
+        memo = (roles, key)
+        capacity = self.capacities.get(memo, _UNKNOWN)
+        if capacity is _UNKNOWN:
+            capacity = self.capacities[memo] = self.workflow._capacity(obj(), roles, self.actor)
+        return capacity  # type: ignore[no-any-return]
+
+    def plan(self, state: str, capacity_of: Callable[[frozenset[str]], str | None]) -> list[_Planned]:
+        """The transitions from `state` the actor holds a capacity for (`capacity_of(roles)`), with their steps and
+        tests; a transition whose staff part refused the actor is left to each object (step None)."""
+        workflow = self.workflow
+        plan: list[_Planned] = []
+        for transition in workflow._from_state.get(state, ()):
+            staff_roles = workflow._staff_part.get(transition.roles)
+            if staff_roles is not None:
+                if capacity_of(staff_roles) == STAFF:
+                    plan.append((transition, *self.step_for(transition, STAFF)))
+                else:  # asked per object, for the whole roles
+                    plan.append((transition, None, ()))
+                continue
+            capacity = capacity_of(transition.roles)
+            if capacity is not None:
+                plan.append((transition, *self.step_for(transition, capacity)))
+        return plan
+
+    def objects(self, objs: Sequence[Any]) -> list[list[str]]:
+        """The open actions of each object (Workflow.available_each)."""
+        workflow, actor, plans = self.workflow, self.actor, self.plans
+        role_keys, plan_keys = workflow._role_keys, workflow._plan_keys
+        state_field = workflow.state_field
+        answers: list[list[str]] = []
+        for obj in objs:
+            state = getattr(obj, state_field)
+            if type(state) is not str:
+                state = str(state)  # as state_of
+            if role_keys is not None:
+                plan_reader = plan_keys.get(state)
+                plan_key = (state, None if plan_reader is None else plan_reader(obj))
+            else:  # asked per object
+                plan_key = (state, id(obj))
+            plan = plans.get(plan_key)
+            if plan is None:
+                plan = plans[plan_key] = self.plan(state, partial(self.object_capacity, obj))
+            open_actions = []
+            for transition, step, tests in plan:
+                if step is None:
+                    found = self.object_capacity(obj, transition.roles)
+                    if found is None:
+                        continue
+                    step, tests = self.step_for(transition, found)
+                if not transition.self_approval and workflow._self_approval_refused(obj, transition, actor):
+                    continue
+                try:
+                    for test in tests:
+                        if test(obj, step):
+                            break
+                    else:
+                        open_actions.append(transition.action)
+                except DomainError:
+                    continue
+            answers.append(open_actions)
+        return answers
+
+    def object_capacity(self, obj: Any, roles: frozenset[str]) -> str | None:
+        """The actor's capacity for `roles` on `obj`, under its key for them (its id without authorize_reads)."""
+        role_keys = self.workflow._role_keys
+        key = role_keys[roles](obj) if role_keys is not None else id(obj)
+        return self.capacity(roles, key, lambda: obj)
+
+    def row_capacity(
+        self,
+        instance_of: Callable[[Mapping[str, Any]], Any],
+        role_keys: Mapping[frozenset[str], Callable[[Mapping[str, Any]], Hashable]],
+        row: Mapping[str, Any],
+        roles: frozenset[str],
+    ) -> str | None:
+        """The actor's capacity for `roles` on the object `row` stands for, under the row's key for them."""
+        return self.capacity(roles, role_keys[roles](row), partial(instance_of, row))
+
+    def rows(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        reading: _RowReading,
+        instance: Callable[[Any], Any],
+    ) -> list[list[str]]:
+        """The open actions of the object each row stands for (Workflow.available_rows)."""
+        state_key = reading.columns.get(self.workflow.state_field, self.workflow.state_field)
+        states = reading.states
+        built: dict[int, Any] = {}
+        row_plans: dict[tuple[str, Hashable], tuple[list[_Planned], Any]] = {}
+
+        def instance_of(row: Mapping[str, Any]) -> Any:
+            obj = built.get(id(row))
+            if obj is None:
+                obj = built[id(row)] = instance(row)
+            return obj
+
+        answers: list[list[str]] = []
+        for row in rows:
+            state = row[state_key]
+            if type(state) is not str:
+                state = str(state)  # as state_of
+            shape = states[state] if state in states else reading.of(state)
+            if shape is None:  # something undeclared decides: asked of the instance
+                answers.extend(self.objects([instance_of(row)]))
+                continue
+            role_keys = shape.role_keys
+            plan_key = (state, shape.plan_key(row))
+            found_plan = row_plans.get(plan_key)
+            if found_plan is None:
+                plan = self.plan(state, partial(self.row_capacity, instance_of, role_keys, row))
+                found_plan = row_plans[plan_key] = (plan, reading.values(plan))
+            plan, values_of = found_plan
+            values = None if values_of is None else values_of(row)
+            # A declared guard's answer depends on its values, not on the step's action or capacity (Guard.reads):
+            # a guard of two transitions (the payment's, on confirm and check-in) is asked once a row.
+            answered: dict[Callable[[Any, Step], Any], Any] = {}
+            open_actions = []
+            for transition, step, tests in plan:
+                if step is None:
+                    found = self.row_capacity(instance_of, role_keys, row, transition.roles)
+                    if found is None:
+                        continue
+                    step, tests = self.step_for(transition, found)
+                try:
+                    for test in tests:
+                        if test in answered:
+                            refused = answered[test]
+                        else:
+                            refused = answered[test] = test(values, step)
+                        if refused:
+                            break
+                    else:
+                        open_actions.append(transition.action)
+                except DomainError:
+                    continue
+            answers.append(open_actions)
+        return answers

@@ -17,11 +17,13 @@ from django.utils import timezone
 from health_f0.api.apis import appointments as appointments_api
 from health_f0.appointments import selectors
 from health_f0.appointments.models import Appointment, Status
+from health_f0.appointments.sql import worklist as worklist_sql
 from health_f0.appointments.transitions import APPOINTMENT_WORKFLOW
 from health_f0.core.exceptions import DomainError
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from tests.api.test_fast_rows import V1, V2, as_json, every_row
+from tests.api.test_renderers import assert_plain_rows
 from tests.security.test_restricted import _fresh, matrix, restricted  # noqa: F401 - the fixtures
 from tests.test_access_matrix import PERSONAS
 
@@ -118,7 +120,10 @@ def test_the_worklist_rows_answer_what_the_serializer_answers(
         ).data
     )
     listing = selectors.staff_appointment_list(user=user, roles=DESK_ROLES, status=status)
-    assert as_json(appointments_api.staff_appointment_rows(_all(listing), _fresh(username))) == expected
+    rows = appointments_api.staff_appointment_rows(_all(listing), _fresh(username))
+    assert as_json(rows) == expected
+    if rows:  # what the renderer writes unchecked (api.renderers.PlainRows) holds only what it vouches for
+        assert_plain_rows(rows)
 
 
 @pytest.mark.parametrize("username", ["datlich", "tiepdon", "admin"])
@@ -171,18 +176,67 @@ def _checked(booking: Appointment, actor: Any, now: Any) -> list[str]:
 
 
 def _variants(bookings: list[Appointment]) -> list[Appointment]:
-    """Each booking in every status, walk-in or not, called or not, with recalls and skips used up or not."""
+    """Each booking in every status, walk-in or not, a re-exam or not, called or not, with recalls and skips used
+    up or not."""
     out = []
     now = timezone.now()
     for booking in bookings:
         for status in Status.values:
-            for walk_in, called, uses in ((False, False, 0), (True, True, 1), (False, True, 9)):
+            for walk_in, reexam, called, uses in (
+                (False, False, False, 0),
+                (True, True, True, 1),
+                (False, True, True, 9),
+            ):
                 copy = Appointment.objects.select_related("service", "facility", "patient").get(pk=booking.pk)
-                copy.status, copy.is_walk_in = status, walk_in
+                copy.status, copy.is_walk_in, copy.is_reexam = status, walk_in, reexam
                 copy.called_at = now if called else None
                 copy.recall_count = copy.skip_count = uses
                 out.append(copy)
     return out
+
+
+def _prepaid_bookings(near: Appointment) -> list[Appointment]:
+    """Two bookings of a service that requires prepayment, at `near`'s facility for its patient: one paid, one
+    not (the "not_paid" guard reads the booking's id, not only its service)."""
+    from health_f0.appointments.tests.conftest import make_service
+    from health_f0.payments.models import Prepayment, ServicePaymentPolicy
+    from health_f0.payments.tests.conftest import make_booking
+    from tests.api.test_payment_gate import _paid
+
+    service = make_service(near.facility, requires_confirmation=True)
+    ServicePaymentPolicy.objects.create(service=service, price=150_000, prepayment=Prepayment.REQUIRED)
+    paid, unpaid = (make_booking(service, near.patient, days=days) for days in (0, 1))
+    _paid(paid)
+    return [paid, unpaid]
+
+
+def _rows_of(bookings: list[Appointment]) -> list[dict[str, Any]]:
+    """The booking desk's worklist row of each booking as it stands in memory: its own columns by attname and its
+    service's, keyed as appointments.sql.worklist keys them (what available_rows reads of a row)."""
+    names = [field.attname for field in Appointment._meta.concrete_fields]
+    return [
+        {
+            **{name: getattr(booking, name) for name in names},
+            "s_cancel_cutoff_hours": booking.service.cancel_cutoff_hours,
+        }
+        for booking in bookings
+    ]
+
+
+def _answered_from_rows(bookings: list[Appointment], actor: Any, now: Any) -> tuple[list[list[str]], int]:
+    """available_rows' answer for the bookings' rows, and how many bookings it asked to be built."""
+    rows = _rows_of(bookings)
+    by_row = {id(row): booking for row, booking in zip(rows, bookings, strict=True)}
+    built: list[int] = []
+
+    def instance(row: dict[str, Any]) -> Appointment:
+        built.append(id(row))
+        return by_row[id(row)]
+
+    answer = APPOINTMENT_WORKFLOW.available_rows(
+        rows, actor, instance=instance, columns=worklist_sql.WORKFLOW_ROW_KEYS, now=now
+    )
+    return answer, len(built)
 
 
 @pytest.mark.parametrize(
@@ -191,8 +245,13 @@ def _variants(bookings: list[Appointment]) -> list[Appointment]:
 def test_one_answer_per_page_is_checks_answer_for_each_booking(
     username: str | None, request: Any, persona: Any
 ) -> None:
+    """available_each on the bookings and available_rows on their rows (what the booking desk's list asks) both
+    answer what `check` answers for each booking: every status, walk-in, re-exam, called or not, recalls and
+    skips used, a prepaid service's paid and unpaid bookings, for staff of each kind, a patient and the system,
+    before, on and long after the visits' days."""
     records = request.getfixturevalue("matrix")
     chosen = [*Appointment.objects.order_by("id")[:4], records["appt_a"], records["appt_b"]]
+    chosen += _prepaid_bookings(records["appt_b"])
     bookings = _variants(chosen)
     actor = persona(username) if username else None
     for now in (timezone.now(), timezone.now() + timedelta(days=3), timezone.now() - timedelta(days=30)):
@@ -202,6 +261,60 @@ def test_one_answer_per_page_is_checks_answer_for_each_booking(
         fresh = persona(username) if username else None
         assert APPOINTMENT_WORKFLOW.available_each(bookings, fresh, now=now) == expected
         assert [APPOINTMENT_WORKFLOW.available(b, fresh, now=now) for b in bookings] == expected
+        fresh = persona(username) if username else None
+        from_rows, built = _answered_from_rows(bookings, fresh, now)
+        assert from_rows == expected
+        # A booking is built where the access rules are asked (a facility or a patient not asked yet) and for
+        # each checked-in row (the queue's guards read the facility's policy through it), not for every row.
+        checked_in = sum(1 for booking in bookings if booking.status == Status.CHECKED_IN)
+        keys = len({(booking.facility_id, booking.patient_id) for booking in bookings})
+        roles = len(APPOINTMENT_WORKFLOW._authorize_reads or {})
+        assert built - checked_in <= roles * keys
+        assert built < len(bookings) / 2
+
+
+def test_each_declared_guard_answers_from_a_row_what_it_answers_on_the_booking(request: Any) -> None:
+    """Every guard of the appointment workflow that declares what it reads (Guard.reads) refuses from the values
+    a worklist row holds exactly when it refuses on the booking, for every status and variant, each capacity it
+    binds and each moment; a test reading more than it declared would fail on the row's values."""
+    from health_f0.core.workflow import Step, _values_of
+
+    records = request.getfixturevalue("matrix")
+    chosen = [*Appointment.objects.order_by("id")[:4], records["appt_a"], records["appt_b"]]
+    chosen += _prepaid_bookings(records["appt_b"])
+    bookings = _variants(chosen)
+    rows = _rows_of(bookings)
+    guards = {guard for transition in APPOINTMENT_WORKFLOW.transitions for guard in transition.guards}
+    declared = sorted((guard for guard in guards if guard.reads is not None), key=lambda guard: guard.name)
+    assert {guard.name for guard in declared} >= {"cutoff_passed", "walk_in", "not_today", "not_paid"}
+    moments = (timezone.now(), timezone.now() + timedelta(days=3), timezone.now() - timedelta(days=30))
+    for guard in declared:
+        values_of = _values_of(guard.reads or (), worklist_sql.WORKFLOW_ROW_KEYS)
+        for capacity in sorted(guard.capacities or {"staff", "patient", "system"}):
+            answers: set[bool] = set()
+            for now in moments:
+                step = Step(action="any", actor=None, capacity=capacity, now=now)
+                on_bookings = [guard.refuses(booking, step) for booking in bookings]
+                assert [guard.refuses(values_of(row), step) for row in rows] == on_bookings, guard.name
+                answers.update(on_bookings)
+            assert answers == {True, False}, guard.name  # both answers met: the test proves something
+
+
+def test_the_worklist_rows_hold_what_the_workflow_reads() -> None:
+    """The worklist's rows carry every value available_rows reads of them: the state, what the access rules read
+    (authorize_reads) and each declared guard's reads, under WORKFLOW_ROW_KEYS' keys."""
+    workflow = APPOINTMENT_WORKFLOW
+    keys = worklist_sql.WORKFLOW_ROW_KEYS
+    paths = {workflow.state_field}
+    paths.update(name for names in (workflow._authorize_reads or {}).values() for name in names)
+    paths.update(
+        path
+        for transition in workflow.transitions
+        for guard in transition.guards
+        for path in guard.reads or ()
+    )
+    assert "service.cancel_cutoff_hours" in paths
+    assert {keys.get(path, path) for path in paths} <= set(worklist_sql.ROWS.names)
 
 
 # --- The patient's bookings -------------------------------------------------------------------------------

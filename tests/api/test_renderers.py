@@ -82,6 +82,74 @@ def test_plain_data_takes_the_fast_path() -> None:
     assert renderers.plain_data(data) is not None
 
 
+# Rows as a hand-written row builder answers them (PlainRows): texts, ints, bools, None, dicts keyed by texts and
+# lists, no float or tuple.
+VOUCHED = st.recursive(
+    st.one_of(TEXT, st.integers(min_value=-(2**70), max_value=2**70), st.booleans(), st.none()),
+    lambda children: st.one_of(st.lists(children, max_size=6), st.dictionaries(TEXT, children, max_size=6)),
+    max_leaves=60,
+)
+
+
+def assert_plain_rows(rows: Any) -> None:
+    """`rows` is a PlainRows holding only what it vouches for: texts, ints, bools, None, lists and dicts keyed by
+    texts, of those exact types (a row builder's tests walk its answer with this)."""
+    assert type(rows) is renderers.PlainRows
+    stack: list[Any] = list(rows)
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind is dict:
+            assert set(map(type, value)) <= {str}, value
+            stack.extend(value.values())
+        elif kind is list:
+            stack.extend(value)
+        else:
+            assert kind in (str, int, bool, type(None)), (kind, value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.dictionaries(TEXT, VOUCHED, max_size=8), max_size=20), st.integers(min_value=0))
+def test_vouched_rows_are_written_as_drf_writes_them_unchecked(
+    rows: list[dict[str, Any]], count: int
+) -> None:
+    """A page of PlainRows in an envelope of plain scalars is written without the marshal check and the NaN scan,
+    byte for byte as DRF writes it (texts holding "NaN" and U+2028 included)."""
+    vouched = renderers.PlainRows(rows)
+    assert_plain_rows(vouched)
+    for page in (
+        {"next": None, "previous": "http://testserver/api/v2/x?cursor=abc", "results": vouched},
+        {"count": count, "next": None, "previous": None, "results": vouched},
+    ):
+        assert both(page)[0] == both(page)[1]
+
+
+def test_vouched_rows_skip_the_checks_only_in_a_plain_envelope(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checks are skipped for PlainRows under `results` beside plain scalars with text keys; a float, a
+    datetime or a list of rows that is not vouched beside them is checked (and written as DRF writes it)."""
+    checked: list[Any] = []
+    plain_data = renderers.plain_data
+
+    def counting(data: Any) -> Any:
+        checked.append(data)
+        return plain_data(data)
+
+    monkeypatch.setattr(renderers, "plain_data", counting)
+    rows = renderers.PlainRows([{"id": "a", "tên": "Nguyễn Văn A NaN", "n": 1, "x": [True, None]}])
+    both({"next": None, "previous": None, "results": rows})
+    assert checked == []
+    for page in (
+        {"count": 1.5, "results": rows},
+        {"count": datetime.date(2026, 12, 6), "results": rows},
+        {"count": 1, "results": list(rows)},
+        {1: 1, "results": rows},
+        [rows],
+    ):
+        checked.clear()
+        fast, drf = both(page)
+        assert fast == drf and len(checked) == 1, page
+
+
 @pytest.mark.parametrize(
     "value",
     [

@@ -62,6 +62,7 @@ from health_f0.api.apis.monitoring import IsPatientAccount, PatientRefSerializer
 from health_f0.api.fast import choice_labels, dates, datetimes, display, texts_of, uuid_text
 from health_f0.api.parsers import JSONParser
 from health_f0.api.permissions import HasOwnPassword, IsStaffMember
+from health_f0.api.renderers import PlainRows
 from health_f0.api.schema import error_responses
 from health_f0.appointments import selectors
 from health_f0.appointments.calendar import appointment_ics, ics_filename
@@ -82,7 +83,7 @@ from health_f0.appointments.sql.worklist import cols as worklist_cols
 from health_f0.appointments.transitions import APPOINTMENT_WORKFLOW, change_deadline
 from health_f0.core.exceptions import Conflict, DomainError, NotFound
 from health_f0.core.phone import display_phone
-from health_f0.core.sqllist import related_instances
+from health_f0.core.sqllist import bare_instance, related_instances
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.patients.models import Patient, Sex
@@ -860,12 +861,15 @@ class AppointmentRescheduleApi(PatientApi):
 
 # The booking desk's list is one constant statement (appointments.sql.worklist) whose rows carry the booking's
 # columns, its patient's, service's, room's and doctor's, and the two counts: no Appointment, Patient, Service,
-# Facility and Doctor instance per row. The workflow's `actions` still need a booking to ask about: a bare
-# Appointment holding the columns the workflow reads (WORKFLOW_COLUMNS; anything else it reads is loaded on
-# access, so a new guard stays right, only slower: tests/api/test_fast_rows.py counts the queries), with the
-# page's Service and Facility (shared, holding the columns the guards read) and a Patient holding its id and
-# account; the page's actions come from one `available_each` call. `staff_appointment_rows` builds
-# StaffAppointmentListItemSerializer's answer (tests/api/test_fast_rows.py compares both).
+# Facility and Doctor instance per row. The page's `actions` come from one `available_rows` call, which reads what
+# decides them from the rows (the state, the booking's facility and patient ids the access rules key on, what each
+# guard declares it reads: WORKFLOW_ROW_KEYS) and builds a bare Appointment (`_bookings_of`: the columns the
+# workflow reads, WORKFLOW_COLUMNS, with the page's Service, Facility and Patient holding the columns the guards
+# and the access rules read; anything else is loaded on access, so a new guard stays right, only slower:
+# tests/api/test_fast_rows.py counts the queries) only where the booking itself is asked: the actor's capacity at
+# a facility (or for a patient) not asked yet, a booking whose guards are not all declared (the queue's).
+# `staff_appointment_rows` builds StaffAppointmentListItemSerializer's answer (tests/api/test_fast_rows.py
+# compares both).
 WORKFLOW_COLUMNS = tuple(worklist_cols("a", "", Appointment, worklist_sql.WORKFLOW_FIELDS))
 
 
@@ -886,6 +890,57 @@ def _doctor_ref(doctor: Doctor) -> dict[str, Any]:
     }
 
 
+# The worklist's columns of a booking's service, room and patient: (model, the booking's key, the prefix, the
+# model's attnames the row holds), worked out once (core.sqllist.related_instances reads them off each row).
+_RELATED = tuple(
+    (
+        model,
+        key,
+        prefix,
+        tuple(name[len(prefix) :] for name in worklist_sql.ROWS.names if name.startswith(prefix)),
+    )
+    for model, key, prefix in (
+        (Service, "service_id", "s_"),
+        (Facility, "facility_id", "f_"),
+        (Patient, "patient_id", "p_"),
+    )
+)
+
+
+def _bookings_of() -> Callable[[dict[str, Any]], Appointment]:
+    """row -> the bare booking it stands for (WORKFLOW_COLUMNS), with its service, room and patient held from the
+    row's own columns (related_instances' instances); the page's bookings of one service, room or patient share
+    that instance."""
+    services: dict[int, Service] = {}
+    facilities: dict[int, Facility] = {}
+    patients: dict[int, Patient] = {}
+    held: dict[str, dict[int, Any]] = {
+        "service_id": services,
+        "facility_id": facilities,
+        "patient_id": patients,
+    }
+
+    def booking(row: dict[str, Any]) -> Appointment:
+        for model, key, prefix, names in _RELATED:
+            pk, found = row[key], held[key]
+            if pk is not None and pk not in found:
+                found[pk] = bare_instance(model, {"id": pk, **{name: row[prefix + name] for name in names}})
+        (one,) = bare_bookings(
+            [row], WORKFLOW_COLUMNS, services=services, facilities=facilities, patients=patients
+        )
+        return one
+
+    return booking
+
+
+def _uuid_texts(values: list[Any]) -> list[Any]:
+    """`uuid_text` of each of a page's public ids: the values themselves when every one is a 36-character text
+    (MariaDB's canonical uuid text, which uuid_text answers as it is), told in one pass with no call per value."""
+    if set(map(type, values)) == {str} and set(map(len, values)) == {36}:
+        return values
+    return [uuid_text(value) for value in values]
+
+
 def staff_appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[str, Any]]:
     """`StaffAppointmentListItemSerializer`'s answer, with the context {"actor": actor}, from the rows of
     appointments.sql.worklist. The service, room and patient references are written from the rows' own columns
@@ -895,13 +950,12 @@ def staff_appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[
         return []
     iso = datetimes()
     iso_day = dates()
-    services: dict[int, Service] = related_instances(Service, rows, "service_id", "s_")
-    facilities: dict[int, Facility] = related_instances(Facility, rows, "facility_id", "f_")
-    patients: dict[int, Patient] = related_instances(Patient, rows, "patient_id", "p_")
-    service_refs: dict[int, dict[str, Any]] = {}
-    room_refs: dict[int, dict[str, Any]] = {}
+    # A booking without a service, room or doctor answers None for it (the refs' None key).
+    service_refs: dict[int | None, dict[str, Any] | None] = {None: None}
+    room_refs: dict[int | None, dict[str, Any] | None] = {None: None}
     patient_refs: dict[int, dict[str, Any]] = {}
-    for row in rows:
+    patient_ids = _uuid_texts([row["p_public_id"] for row in rows])
+    for row, patient_id in zip(rows, patient_ids, strict=True):
         pk = row["service_id"]
         if pk is not None and pk not in service_refs:
             service_refs[pk] = {
@@ -919,54 +973,60 @@ def staff_appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[
         pk = row["patient_id"]
         if pk is not None and pk not in patient_refs:
             patient_refs[pk] = {
-                "id": uuid_text(row["p_public_id"]),
+                "id": patient_id,
                 "full_name": row["p_full_name"],
                 "date_of_birth": iso_day(row["p_date_of_birth"]),
                 "sex": row["p_sex"],
                 "phone": display_phone(row["p_phone"]),
             }
-    doctor_refs = {
+    doctor_refs: dict[int | None, dict[str, Any] | None] = {
         pk: _doctor_ref(doctor) for pk, doctor in related_instances(Doctor, rows, "doctor_id", "d_").items()
     }
+    doctor_refs[None] = None
     slots = texts_of([row[name] for row in rows for name in ("slot_start", "slot_end")], iso)
-    bookings = bare_bookings(
-        rows, WORKFLOW_COLUMNS, services=services, facilities=facilities, patients=patients
+    actions = APPOINTMENT_WORKFLOW.available_rows(
+        rows, actor, instance=_bookings_of(), columns=worklist_sql.WORKFLOW_ROW_KEYS
     )
-    actions = APPOINTMENT_WORKFLOW.available_each(bookings, actor)
     statuses = choice_labels(Appointment, "status")
     channels = choice_labels(Appointment, "channel")
     # A booking's status and channel labels, its times: each distinct value written once (display, iso).
     status_labels = {value: display(statuses, value) for value in {row["status"] for row in rows}}
     channel_labels = {value: display(channels, value) for value in {row["channel"] for row in rows}}
-    return [
-        {
-            "id": uuid_text(row["public_id"]),
-            "status": row["status"],
-            "status_label": status_labels[row["status"]],
-            "channel": row["channel"],
-            "channel_label": channel_labels[row["channel"]],
-            "check_in_code": row["check_in_code"],
-            "slot_start": slots[row["slot_start"]],
-            "slot_end": slots[row["slot_end"]],
-            "service": service_refs.get(row["service_id"]),
-            "room": room_refs.get(row["facility_id"]),
-            "doctor": doctor_refs.get(row["doctor_id"]),
-            "patient": patient_refs[row["patient_id"]],
-            "reason": row["reason"],
-            "is_reexam": row["is_reexam"],
-            "is_walk_in": row["is_walk_in"],
-            "queue_number": row["queue_number"],
-            "created_at": iso(row["created_at"]),
-            "confirmed_at": None if row["confirmed_at"] is None else iso(row["confirmed_at"]),
-            "checked_in_at": None if row["checked_in_at"] is None else iso(row["checked_in_at"]),
-            "cancel_source": row["cancel_source"],
-            "cancel_reason": row["cancel_reason"],
-            "actions": row_actions,
-            "past_visits": row["past_visits"],
-            "past_no_shows": row["past_no_shows"],
-        }
-        for row, row_actions in zip(rows, actions, strict=True)
-    ]
+    # Plain data of fixed types (texts, ints, bools, None, the refs' dicts, the actions' list; no float): the
+    # renderer writes it unchecked (api.renderers.PlainRows; tests/api/test_appointment_sql_lists.py walks it).
+    return PlainRows(
+        [
+            {
+                "id": public_id,
+                "status": row["status"],
+                "status_label": status_labels[row["status"]],
+                "channel": row["channel"],
+                "channel_label": channel_labels[row["channel"]],
+                "check_in_code": row["check_in_code"],
+                "slot_start": slots[row["slot_start"]],
+                "slot_end": slots[row["slot_end"]],
+                "service": service_refs[row["service_id"]],
+                "room": room_refs[row["facility_id"]],
+                "doctor": doctor_refs[row["doctor_id"]],
+                "patient": patient_refs[row["patient_id"]],
+                "reason": row["reason"],
+                "is_reexam": row["is_reexam"],
+                "is_walk_in": row["is_walk_in"],
+                "queue_number": row["queue_number"],
+                "created_at": iso(row["created_at"]),
+                "confirmed_at": None if row["confirmed_at"] is None else iso(row["confirmed_at"]),
+                "checked_in_at": None if row["checked_in_at"] is None else iso(row["checked_in_at"]),
+                "cancel_source": row["cancel_source"],
+                "cancel_reason": row["cancel_reason"],
+                "actions": row_actions,
+                "past_visits": row["past_visits"],
+                "past_no_shows": row["past_no_shows"],
+            }
+            for row, row_actions, public_id in zip(
+                rows, actions, _uuid_texts([row["public_id"] for row in rows]), strict=True
+            )
+        ]
+    )
 
 
 class StaffAppointmentListApi(DeskApi):

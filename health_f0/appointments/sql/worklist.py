@@ -66,6 +66,9 @@ WORKFLOW_FIELDS = (
     "recall_count",
     "skip_count",
 )
+# Where a row holds what the workflow reads of the booking it stands for (core.workflow.Workflow.available_rows:
+# the attribute path -> the row's key; a booking column is keyed by its own attname, as WORKFLOW_FIELDS are).
+WORKFLOW_ROW_KEYS = {"pk": "id", "service.cancel_cutoff_hours": "s_cancel_cutoff_hours"}
 # The booking's own columns: the workflow's, and what the row answers.
 BOOKING_FIELDS = (
     *WORKFLOW_FIELDS,

@@ -162,6 +162,8 @@ def test_datetimes_and_dates_read_as_text_are_the_drivers_and_the_orms_values(db
     got = convert([None if t is None else t + "+00:00" for t in texts], connection)
     assert got == expected
     assert all(v is None or v.tzinfo is connection.timezone for v in got)
+    # A column without NULL (parsed in one C pass) gives the same values.
+    assert convert([t + "+00:00" for t in texts if t], connection) == expected[:3]
     # What fromisoformat refuses goes down the driver's own path (a zero date: None).
     assert convert(["0000-00-00 00:00:00+00:00", "2026-11-01 03:04:05+00:00"], connection) == [
         None,
@@ -177,6 +179,8 @@ def test_datetimes_and_dates_read_as_text_are_the_drivers_and_the_orms_values(db
     assert found[0] == "CAST(DATE(u.date_joined) AS CHAR)"
     dates = ["1990-02-03", "0001-01-01", None, "0000-00-00"]
     assert found[1](dates, connection) == [None if d is None else Date_or_None(d) for d in dates]
+    assert found[1](dates[:2], connection) == [Date_or_None(d) for d in dates[:2]]
+    assert found[1]([dates[0], dates[3]], connection) == [Date_or_None(dates[0]), None]
 
 
 def test_nullable_datetimes_equal_the_orm_values(users: Any) -> None:

@@ -163,10 +163,21 @@ def test_apply_refused_writes_nothing() -> None:
     assert not AuditLog.objects.filter(target_type="core.user", target_id=str(user.pk)).exists()
 
 
+def _reads(roles: frozenset[str]) -> tuple[str, ...]:
+    """What `_authorize` reads of an object for `roles`: its facility for staff roles, its owner where the
+    patient may act (the `authorize_reads` of the demo workflows below)."""
+    return (
+        *(("facility",) if roles - actors.PSEUDO_ROLES else ()),
+        *(("owner.pk",) if actors.PATIENT in roles else ()),
+    )
+
+
 def test_a_page_asks_the_staff_capacity_once_per_facility_not_per_patient() -> None:
-    """available_each keys a transition open to staff and the patient per patient; the staff part is asked first,
-    keyed without the patient, so a desk member's page of many patients' bookings asks once per facility. The
-    answers stay what `available` answers for each booking, for the desk, the owner and a stranger."""
+    """available_each keys a transition's capacity by what the authorizer reads for its roles
+    (`authorize_reads`); a transition open to staff and the patient is asked first for its staff part, keyed
+    without the patient, so a desk member's page of many patients' bookings asks once per facility, with an
+    authorize that only raises (no `or_none`). The answers stay what `available` answers for each booking, for
+    the desk, the owner and a stranger."""
     calls: list[frozenset[str]] = []
 
     def counting(obj: Any, roles: frozenset[str], actor: Any) -> str:
@@ -178,7 +189,7 @@ def test_a_page_asks_the_staff_capacity_once_per_facility_not_per_patient() -> N
         WF.transitions,
         authorize=counting,
         requester=lambda obj: getattr(obj, "requested_by", None),
-        authorize_key=lambda obj, roles: (obj.facility, obj.owner.pk if actors.PATIENT in roles else None),
+        authorize_reads=_reads,
     )
     owners = [SimpleNamespace(pk=pk, is_authenticated=True) for pk in range(10, 40)]
     page = [
@@ -188,12 +199,28 @@ def test_a_page_asks_the_staff_capacity_once_per_facility_not_per_patient() -> N
     desk = _staff()
     assert wf.available_each(page, desk) == [["confirm", "cancel"]] * len(page)
     # The desk's roles at each of the two facilities (confirm's, and cancel's staff part: the same question),
-    # and expire's; keyed per patient, cancel's whole roles were asked once per patient (30 more).
+    # and expire's once (the system's roles read nothing of the object); cancel's whole roles, keyed per
+    # patient, were not asked.
     assert calls.count(DESK) == 2
     assert DESK | {actors.PATIENT} not in calls
-    assert len(calls) == 4
-    for actor in (desk, owners[3], SimpleNamespace(pk=99, is_authenticated=True)):
+    assert len(calls) == 3
+    for actor in (desk, owners[3], SimpleNamespace(pk=99, is_authenticated=True), None):
         assert wf.available_each(page, actor) == [WF.available(booking, actor) for booking in page]
+
+
+def test_without_authorize_reads_a_page_asks_per_object() -> None:
+    """A workflow that does not say what its authorizer reads is asked the capacity per object (and roles): no
+    two objects share an answer the workflow cannot prove they share."""
+    calls: list[frozenset[str]] = []
+
+    def counting(obj: Any, roles: frozenset[str], actor: Any) -> str:
+        calls.append(roles)
+        return _authorize(obj, roles, actor)
+
+    wf = Workflow("demo-unkeyed", WF.transitions, authorize=counting)
+    page = [SimpleNamespace(status="requested", owner=None, facility=0) for _ in range(5)]
+    assert wf.available_each(page, _staff()) == [["confirm", "cancel"]] * len(page)
+    assert calls.count(DESK) == len(page)
 
 
 class _TruthOnly:
@@ -225,10 +252,7 @@ def test_a_page_asks_the_truth_only_capacity_by_the_attributes_it_reads() -> Non
         WF.transitions,
         authorize=truth,
         requester=lambda obj: getattr(obj, "requested_by", None),
-        authorize_reads=lambda roles: (
-            *(("facility",) if roles - actors.PSEUDO_ROLES else ()),
-            *(("owner.pk",) if actors.PATIENT in roles else ()),
-        ),
+        authorize_reads=_reads,
     )
     owners = [SimpleNamespace(pk=pk, is_authenticated=True) for pk in range(10, 40)]
     page = [
@@ -272,3 +296,149 @@ def test_a_guard_made_of_a_test_builds_its_refusal_only_when_refused() -> None:
     staff_step = SimpleNamespace(capacity=actors.STAFF)
     assert not late.refuses(overdue, staff_step) and late.refusal(overdue, staff_step) is None
     assert built == ["b"]
+
+
+# The demo workflow with its guards declaring what they read: the cut-off reads nothing of the object (only the
+# step's params), the open alerts its `alerts`. Its confirm may not be self-approved (the requester is read).
+DECLARED = Workflow(
+    "demo-declared",
+    [
+        Transition("requested", "confirm", "confirmed", DESK, self_approval=False),
+        Transition(
+            "requested",
+            "cancel",
+            "cancelled",
+            DESK | {actors.PATIENT},
+            guards=(Guard("cutoff_passed", _too_late, capacities=frozenset({actors.PATIENT}), reads=()),),
+        ),
+        Transition(
+            "confirmed",
+            "cancel",
+            "cancelled",
+            DESK | {actors.PATIENT},
+            guards=(Guard("cutoff_passed", _too_late, capacities=frozenset({actors.PATIENT}), reads=()),),
+        ),
+        Transition(
+            "confirmed",
+            "complete",
+            "completed",
+            DESK,
+            guards=(Guard("open_alerts", _open_alerts, error=Conflict, reads=("alerts",)),),
+        ),
+        Transition("requested", "expire", "cancelled", frozenset({actors.SYSTEM})),
+    ],
+    authorize=_TruthOnly(),
+    requester=lambda obj: getattr(obj, "requested_by", None),
+    authorize_reads=_reads,
+)
+ROW_KEYS = {"owner.pk": "owner_pk"}
+
+
+def _page_of_rows() -> tuple[list[Any], list[dict[str, Any]]]:
+    """Objects in both states, at two facilities, of several owners, with and without alerts, one requested by
+    the desk member itself; and each one's row (its values, the owner's id under `owner_pk`)."""
+    owners = [SimpleNamespace(pk=pk, is_authenticated=True) for pk in range(10, 16)]
+    objs = [
+        SimpleNamespace(
+            status=status,
+            owner=owner,
+            requested_by=_staff() if n == 3 else None,
+            facility=n % 2,
+            alerts=n % 3 == 0,
+        )
+        for status in ("requested", "confirmed", "completed")
+        for n, owner in enumerate(owners)
+    ]
+    rows = [
+        {"status": o.status, "facility": o.facility, "owner_pk": o.owner.pk, "alerts": o.alerts} for o in objs
+    ]
+    return objs, rows
+
+
+def test_rows_are_answered_as_their_objects() -> None:
+    """available_rows answers for each row what available answers for its object, for the desk, an owner, a
+    stranger and the system, with and without the step's params; it builds an object only where the object
+    itself is asked: the capacity for a key not asked yet, and the rows of a state whose answer reads what is
+    not declared (requested: confirm's self-approval check reads the requester)."""
+    objs, rows = _page_of_rows()
+    index = {id(row): n for n, row in enumerate(rows)}
+    built: list[int] = []
+
+    def instance(row: dict[str, Any]) -> Any:
+        built.append(index[id(row)])
+        return objs[index[id(row)]]
+
+    requested = [n for n, obj in enumerate(objs) if obj.status == "requested"]
+    for actor in (_staff(), objs[0].owner, SimpleNamespace(pk=99, is_authenticated=True), None):
+        for params in ({}, {"late": True}):
+            built.clear()
+            answer = DECLARED.available_rows(rows, actor, instance=instance, columns=ROW_KEYS, **params)
+            assert answer == [DECLARED.available(obj, actor, **params) for obj in objs]
+            assert answer == DECLARED.available_each(objs, actor, **params)
+            assert set(requested) <= set(built)
+            # the confirmed and completed rows: an object per key asked (two facilities; an owner each)
+            others = [n for n in built if n not in requested]
+            assert len(others) <= 2 + len({obj.owner.pk for obj in objs}), (actor, others)
+    desk = DECLARED.available_rows(rows, _staff(), instance=instance, columns=ROW_KEYS)
+    assert ["cancel", "complete"] in desk[6:12] and ["cancel"] in desk[6:12]  # the alerts guard decides
+    assert desk[3] == ["cancel"] and desk[0] == ["confirm", "cancel"]  # its own request: no self-approval
+
+
+def test_a_declared_guard_that_reads_more_fails_on_a_row() -> None:
+    """A guard's test is asked of an object holding only the values the guard declared: a test that reads
+    anything else raises instead of answering from a value that is not there."""
+    sloppy = Workflow(
+        "demo-sloppy",
+        [
+            Transition(
+                "confirmed",
+                "complete",
+                "completed",
+                DESK,
+                guards=(Guard("open_alerts", lambda obj, step: obj.alerts or obj.other, reads=("alerts",)),),
+            )
+        ],
+        authorize=_TruthOnly(),
+        authorize_reads=_reads,
+    )
+    obj = SimpleNamespace(status="confirmed", facility=0, alerts=False, other=True)
+    assert sloppy.available(obj, _staff()) == []
+    with pytest.raises(AttributeError):
+        sloppy.available_rows(
+            [{"status": "confirmed", "facility": 0, "alerts": False}], _staff(), instance=lambda row: obj
+        )
+
+
+def test_rows_of_a_workflow_that_does_not_say_what_its_authorizer_reads_are_asked_as_objects() -> None:
+    """Without authorize_reads nothing can be keyed from a row: every row is built and asked as available_each
+    asks its object."""
+    objs, rows = _page_of_rows()
+    index = {id(row): n for n, row in enumerate(rows)}
+    built: list[int] = []
+
+    def instance(row: dict[str, Any]) -> Any:
+        built.append(index[id(row)])
+        return objs[index[id(row)]]
+
+    for actor in (_staff(), objs[0].owner, None):
+        built.clear()
+        assert WF.available_rows(rows, actor, instance=instance) == [WF.available(obj, actor) for obj in objs]
+        assert sorted(built) == list(range(len(rows)))
+
+
+def test_the_compiled_row_readings_are_bounded_and_hold_no_rows_values() -> None:
+    """available_rows keeps, per columns mapping, how to read rows (column names and getters), never a row's
+    values; at most 16 mappings are kept (core.memo.Memo)."""
+    from health_f0.core.workflow import _RowReading, _StateReading
+
+    objs, rows = _page_of_rows()
+    flow = Workflow("demo-memo", DECLARED.transitions, authorize=_TruthOnly(), authorize_reads=_reads)
+    flow.available_rows(rows, _staff(), instance=lambda row: objs[rows.index(row)], columns=ROW_KEYS)
+    (reading,) = flow._row_readings.values()
+    assert isinstance(reading, _RowReading) and reading.columns is ROW_KEYS
+    assert all(state is None or isinstance(state, _StateReading) for state in reading.states.values())
+    assert set(reading.states) == {"requested", "confirmed", "completed"}
+    assert all(isinstance(paths, frozenset) and callable(read) for paths, read in reading._values.items())
+    for n in range(40):
+        flow.available_rows(rows[6:7], _staff(), instance=lambda row: objs[6], columns={"owner.pk": f"k{n}"})
+    assert len(flow._row_readings) <= 16
