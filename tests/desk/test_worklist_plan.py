@@ -23,6 +23,7 @@ from health_f0.appointments import selectors
 from health_f0.appointments.desk import worklist as worklist_pages
 from health_f0.appointments.models import Appointment
 from health_f0.appointments.sql import worklist
+from health_f0.facilities.models import Facility
 from tests.desk.test_appointments import kham_noi, new_patient, online_request
 from tests.security.test_restricted import _fresh, matrix, restricted  # noqa: F401 - the fixtures
 from tests.test_access_matrix import PERSONAS
@@ -151,3 +152,70 @@ def test_the_html_is_the_orm_pages(
             rendered["orm"].append(CSRF.sub(r"\1\2", client.get(url).content.decode()))
     assert rendered["ids"] == rendered["orm"]
     assert "Người Chờ Trang" in "".join(rendered["ids"])
+
+
+# --- The HIS linker's queue (his.desk.requests: hang-cho) --------------------------------------------------
+
+HIS_QUEUE = "/desk/his/hislinkrequest/hang-cho/"
+QUEUE_HINT = "USE INDEX FOR ORDER BY (his_hislink_facilit_44bf09_idx)"
+
+
+@pytest.fixture
+def linking(demo: Any, persona: Any, settings: Any) -> list[Any]:
+    """Five requests waiting for the linker at TTYT-HD (two asked at the same moment), one at another hospital
+    with its own linker."""
+    from health_f0.his.models import HisLinkRequest
+    from tests.desk.test_his_desk import other_linker, waiting
+
+    settings.HIS_FHIR_BASE_URL = ""
+    requests = [waiting(persona) for _ in range(5)]
+    same = timezone.now() - timedelta(hours=3)
+    HisLinkRequest.objects.filter(pk__in=[requests[1].pk, requests[3].pk]).update(created_at=same)
+    other = other_linker(Facility.objects.get(code="TTYT-HD"))
+    elsewhere = waiting(persona)
+    HisLinkRequest.objects.filter(pk=elsewhere.pk).update(facility=other.memberships.get().facility)
+    return requests
+
+
+@pytest.mark.parametrize("username", ["lienket.his", "lienket.bvkhac", "admin", "tiepdon", "datlich"])
+def test_the_link_queue_pages_are_the_querysets(username: str, linking: list[Any]) -> None:
+    from health_f0.core.idpages import IdPages
+    from health_f0.his import selectors as his_selectors
+
+    user = _fresh(username)
+    for facility in (None, Facility.objects.get(code="TTYT-HD"), Facility.objects.get(code="BV-KHAC")):
+        orm = his_selectors.link_queue(user=user, facility=facility)
+        total = orm.count()
+        for size in (1, 2, 3, 20):
+            old = Paginator(orm, size)
+            new = Paginator(IdPages(his_selectors.link_queue_ids(user=user, facility=facility), orm), size)
+            assert (new.count, new.num_pages) == (old.count, old.num_pages)
+            for number in (*range(1, old.num_pages + 1), old.num_pages + 1, "x"):
+                shown = [(r.pk, r.patient.full_name, r.facility.code) for r in new.get_page(number)]
+                assert shown == [(r.pk, r.patient.full_name, r.facility.code) for r in old.get_page(number)]
+        if username == "lienket.his" and facility is None:
+            assert total == 5
+        if username in ("tiepdon", "datlich"):
+            assert total == 0  # not linkers: an empty queue
+
+
+@pytest.mark.parametrize("size", [2, 20])
+def test_the_link_queue_is_read_in_the_order_index(
+    size: int, linking: list[Any], desk: Any, monkeypatch: Any
+) -> None:
+    """The queue's page statement names the filter's index for the order on MariaDB/MySQL, whatever the page's
+    size; and the page it renders is the ORM queryset's, byte for byte (CSRF masks apart)."""
+    from health_f0.his.desk import requests as his_pages
+
+    monkeypatch.setattr(his_pages, "QUEUE_PAGE_SIZE", size)
+    client = desk("lienket.his")
+    for page in ("1", "2", "4"):
+        url = f"{HIS_QUEUE}?p={page}"
+        with CaptureQueriesContext(connection) as queries:
+            html = client.get(url).content.decode()
+        (statement,) = paged(queries, "his_hislinkrequest")
+        assert (QUEUE_HINT in statement) == (connection.vendor == "mysql"), statement
+        with monkeypatch.context() as patch:
+            patch.setattr(his_pages, "IdPages", lambda ids, rows: rows)
+            orm_html = client.get(url).content.decode()
+        assert CSRF.sub(r"\1\2", html) == CSRF.sub(r"\1\2", orm_html)
