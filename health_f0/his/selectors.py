@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from health_f0.core.exceptions import DomainError
 from health_f0.core.memo import Memo
+from health_f0.core.sqllist import SqlList
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, FacilityKind
 from health_f0.his.models import (
@@ -180,6 +181,25 @@ def link_queue(*, user: Any, facility: Facility | None = None) -> QuerySet[HisLi
     if facility is not None:
         qs = qs.filter(facility=facility)
     return qs.select_related("patient", "facility").order_by("created_at", "id")
+
+
+def link_queue_ids(*, user: Any, facility: Facility | None = None) -> SqlList:
+    """link_queue's ids in its order, as constant SQL that names the order's index on MariaDB/MySQL
+    (his.sql.link_requests.queue_ids): the desk's queue pages by them (core.idpages.IdPages), whatever the
+    page's size and the backlog's. The scope is link_queue's: access.his_link_requests_for for staff
+    (facility_scope_sql with the linker roles), nothing for anyone else."""
+    from django.db import connections, router
+
+    from health_f0.his.sql import link_requests as link_requests_sql
+
+    if access.is_staff_member(user):
+        scope = access.facility_scope_sql(user, "r.facility_id", access.HIS_LINKER_ROLES)
+    else:
+        scope = ("1 = 0", [])
+    vendor = connections[router.db_for_read(HisLinkRequest)].vendor
+    return link_requests_sql.queue_ids(
+        scope, LinkStatus.NEEDS_REVIEW, facility.pk if facility is not None else None, vendor=vendor
+    )
 
 
 def held_records_for(

@@ -58,7 +58,9 @@ class WorklistPages(AppointmentPages):
     def worklist_view(self, request: HttpRequest) -> HttpResponse:
         self._require(request, access.BOOKING_DESK_ROLES)
         now = timezone.now()
-        page = Paginator(selectors.desk_worklist(user=request.user), PAGE_SIZE).get_page(request.GET.get("p"))
+        # Paged by ids read in the order's index (selectors.desk_worklist_pages), not by the ORM's LIMIT.
+        listing = selectors.desk_worklist_pages(user=request.user)
+        page = Paginator(listing, PAGE_SIZE).get_page(request.GET.get("p"))
         buttons = {
             "confirm": component_html(BUTTON, submit=1, children=gettext("Xác nhận")),
             "decline": component_html(BUTTON, submit=1, variant="danger", children=gettext("Từ chối lịch")),

@@ -20,6 +20,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import display
 
+from health_f0.core.idpages import IdPages
 from health_f0.desk.actions import run
 from health_f0.desk.formatting import fmt_date, fmt_datetime, fmt_user, name_html
 from health_f0.desk.site import ScopedModelAdmin, desk_site, has_any_role
@@ -177,7 +178,9 @@ class HisLinkRequestAdmin(ScopedModelAdmin):
                 )
             )
         )
-        page = Paginator(queue, QUEUE_PAGE_SIZE).get_page(request.GET.get("p"))
+        # Paged by ids read in the order's index (selectors.link_queue_ids), not by the ORM's LIMIT.
+        listing = IdPages(selectors.link_queue_ids(user=request.user, facility=facility), queue)
+        page = Paginator(listing, QUEUE_PAGE_SIZE).get_page(request.GET.get("p"))
         requests_shown = list(page.object_list)
         services.his_records_view(actor=request.user, records=requests_shown, verb="view_his_link_queue")
         held_qs = selectors.held_records_for(user=request.user, facility=facility)

@@ -68,3 +68,34 @@ def active_links_of(request_ids: list[int]) -> dict[int, HisLink]:
         return {}
     sql = f"{_ACTIVE_LINKS}({', '.join(['%s'] * len(request_ids))})"
     return {link.request_id: link for link in fetch_models(HisLink, sql, request_ids)}  # type: ignore[misc]
+
+
+# --- The linker's queue (his.desk.requests: hang-cho): a page's ids in the order's index ---------------------
+# The queue's page is the ORM's (his.selectors.link_queue, with the patient's live link annotated by the view),
+# oldest waiting request first, 20 a page. The ORM cannot name an index, and the order's column has its own
+# plain index (created_at, as on every BaseModel): for a small LIMIT MariaDB weighs walking it from the oldest
+# request of all (the waiting ones are the newest) against reading the (facility, status, created_at) range and
+# sorting it, and the choice turns on the page's size and the backlog's (the booking desk's worklist flipped at
+# a page of 20 over 2,200 waiting requests, appointments.sql.worklist). So the page's ids and the queue's count
+# come from this statement, which names the filter's index for the order on MariaDB/MySQL: one facility's
+# requests are read in its order, several facilities' are read by range and sorted; core.idpages.IdPages loads
+# the page's requests by id through the view's queryset.
+QUEUE_IDS = SqlColumns(columns_of("r", HisLinkRequest, ("id", "created_at")))
+QUEUE_ORDER_INDEX = next(
+    index.name
+    for index in HisLinkRequest._meta.indexes
+    if tuple(index.fields) == ("facility", "status", "created_at")
+)
+QUEUE_FROM = f"{HisLinkRequest._meta.db_table} r"
+QUEUE_FROM_MYSQL = f"{QUEUE_FROM} USE INDEX FOR ORDER BY ({QUEUE_ORDER_INDEX})"
+
+
+def queue_ids(scope: tuple[str, list[Any]], status: str, facility_id: int | None, *, vendor: str) -> SqlList:
+    """The ids (and times) of the requests in `status` that `scope` keeps (access.facility_scope_sql on
+    r.facility_id), at one facility with `facility_id`, oldest first; `vendor`: the connection's."""
+    where, params = scope
+    where, params = f"({where}) AND r.status = %s", [*params, status]
+    if facility_id is not None:
+        where, params = f"{where} AND r.facility_id = %s", [*params, facility_id]
+    from_ = QUEUE_FROM_MYSQL if vendor == "mysql" else QUEUE_FROM
+    return QUEUE_IDS.rows(from_, where, params, model=HisLinkRequest, ordering=("created_at", "id"))
