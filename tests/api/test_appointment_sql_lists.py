@@ -75,6 +75,9 @@ def test_the_requested_worklist_is_ordered_by_the_status_created_index(request: 
     request.getfixturevalue("restricted")
     names = {index.name for index in Appointment._meta.indexes}
     assert worklist.REQUESTED_ORDER_INDEX in names
+    # Both indexes that give the order (the desk's HTML worklist names the same two): one facility's scope is
+    # read in (facility, status, created_at) without a sort, a TTYT's in (status, created_at).
+    assert set(worklist.REQUESTED_ORDER_INDEXES) <= names and len(worklist.REQUESTED_ORDER_INDEXES) == 2
     user = _fresh("datlich")
     for status, hinted in (
         (Status.REQUESTED, connection.vendor == "mysql"),
@@ -85,7 +88,8 @@ def test_the_requested_worklist_is_ordered_by_the_status_created_index(request: 
         with CaptureQueriesContext(connection) as queries:
             listing.order_by(*listing.ordering)[0:2]
         (statement,) = [q["sql"] for q in queries.captured_queries]
-        assert ("USE INDEX FOR ORDER BY (appt_status_created)" in statement) is hinted, (status, statement)
+        hint = f"USE INDEX FOR ORDER BY ({', '.join(worklist.REQUESTED_ORDER_INDEXES)})"
+        assert ("USE INDEX" in statement) is hinted and (hint in statement) is hinted, (status, statement)
     assert connection.vendor == "mysql" or "USE INDEX" not in worklist.FROM
 
 

@@ -137,7 +137,19 @@ FROM = f"{_A} a {_JOINS}"
 # page of 1 at the largest TTYT of the 100k data, where the hinted plan reads 11 (docs/benchmarks.md, seventh
 # round). The hint only says which index gives the order; the rows and their order are the same.
 REQUESTED_ORDER_INDEX = "appt_status_created"
-FROM_REQUESTED_MYSQL = f"{_A} a USE INDEX FOR ORDER BY ({REQUESTED_ORDER_INDEX}) {_JOINS}"
+
+
+def _index_on(*fields: str) -> str:
+    """The name of the Appointment index on exactly these fields (Meta.indexes, as the migrations created it)."""
+    return next(index.name for index in Appointment._meta.indexes if tuple(index.fields) == fields)
+
+
+# Both indexes that give the order: (status, created_at) for a scope of many facilities (a TTYT's clinics: read
+# in order, each row's facility tested), and (facility, status, created_at) for a scope of one (read in order,
+# nothing tested: naming the first alone made MariaDB sort that facility's requests, or walk every facility's
+# for a small page). MariaDB chooses between them by cost, never the plain created_at index.
+REQUESTED_ORDER_INDEXES = (REQUESTED_ORDER_INDEX, _index_on("facility", "status", "created_at"))
+FROM_REQUESTED_MYSQL = f"{_A} a USE INDEX FOR ORDER BY ({', '.join(REQUESTED_ORDER_INDEXES)}) {_JOINS}"
 
 
 def worklist(
@@ -189,16 +201,6 @@ def worklist(
 # (core.idpages.IdPages).
 
 
-def _index_on(*fields: str) -> str:
-    """The name of the Appointment index on exactly these fields (Meta.indexes, as the migrations created it)."""
-    return next(index.name for index in Appointment._meta.indexes if tuple(index.fields) == fields)
-
-
-# Both indexes that give the order: (status, created_at) for a scope of many facilities (a TTYT's clinics: read
-# in order, each row's facility tested), and (facility, status, created_at) for a scope of one (read in order,
-# nothing tested: naming the first alone made MariaDB sort that facility's requests, or walk every facility's
-# for a small page). MariaDB chooses between them by cost, never the plain created_at index.
-REQUESTED_ORDER_INDEXES = (REQUESTED_ORDER_INDEX, _index_on("facility", "status", "created_at"))
 REQUESTED_IDS = SqlColumns(columns_of("a", Appointment, ("id", "created_at")))
 FROM_IDS = f"{_A} a"
 FROM_IDS_MYSQL = f"{_A} a USE INDEX FOR ORDER BY ({', '.join(REQUESTED_ORDER_INDEXES)})"
