@@ -30,8 +30,11 @@ def post_worker_init(worker: object) -> None:
     (health_f0/core/cycles.py)."""
     import gc
 
-    from django.urls import get_resolver
+    from django.conf import settings
 
-    get_resolver().url_patterns  # noqa: B018 - imports the views' modules
+    if settings.configured:  # the application is Django's (bench/servers.py also serves a bare WSGI app)
+        from django.urls import get_resolver
+
+        get_resolver().url_patterns  # noqa: B018 - imports the views' modules
     gc.collect()
     gc.freeze()
