@@ -22,6 +22,7 @@ from health_f0.monitoring.services import reset_caches
 from health_f0.patients.models import Patient
 from health_f0.registration import selectors as registration_selectors
 from tests.api.test_appointments import at, desk_book, make_account_patient, make_service
+from tests.api.test_renderers import assert_plain_rows
 
 V1 = "/api/v1"
 V2 = "/api/v2"
@@ -127,6 +128,9 @@ def test_registration_list_answers_what_the_serializer_answers(
     assert expected, "no registration: the test would prove nothing"
     assert client.get(f"{V1}/registrations", {"limit": 200, **params}).json()["results"] == expected
     assert every_row(client, f"{V2}/registrations", {"limit": 3, **params}) == expected
+    # The rows the renderer writes unchecked (api.renderers.PlainRows) hold only what they vouch for.
+    rows = registration_selectors.registration_queue_rows(user=persona(username), **params)
+    assert_plain_rows(registrations_api.registration_rows(list(rows.order_by(*rows.ordering)[0:200])))
 
 
 # --- The booking desk's list and the patient's bookings ---------------------------------------------

@@ -33,6 +33,7 @@ from health_f0.api.apis.common import (
 from health_f0.api.apis.public import RegistrationCreateApi
 from health_f0.api.fast import choice_labels, dates, datetimes, display, uuid_text
 from health_f0.api.permissions import IsStaffMember
+from health_f0.api.renderers import PlainRows
 from health_f0.api.schema import error_responses
 from health_f0.core.phone import display_phone
 from health_f0.registration import selectors as registration_selectors
@@ -140,35 +141,39 @@ REGISTRATION_COLUMNS = tuple(registrations_sql.QUEUE.columns)
 
 
 def registration_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`RegistrationSummarySerializer`'s answer from `.values()` rows (REGISTRATION_COLUMNS)."""
+    """`RegistrationSummarySerializer`'s answer from `.values()` rows (REGISTRATION_COLUMNS). Plain data with no
+    float (texts from the row, labels and formatters, None): the renderer writes it unchecked (api.renderers.PlainRows;
+    tests/api/test_fast_rows.py walks it)."""
     iso = datetimes()
     iso_day = dates()
     statuses = choice_labels(Registration, "status")
     eligibilities = choice_labels(Registration, "eligibility")
-    return [
-        {
-            "id": uuid_text(row["public_id"]),
-            "status": row["status"],
-            "status_label": display(statuses, row["status"]),
-            "channel": row["channel"],
-            "full_name": row["full_name"],
-            "date_of_birth": iso_day(row["date_of_birth"]),
-            "sex": row["sex"],
-            "phone": display_phone(row["phone"]),
-            "ward_name": row["ward_name"],
-            "eligibility": row["eligibility"],
-            "eligibility_label": display(eligibilities, row["eligibility"]),
-            "facility": None
-            if row["facility_id"] is None
-            else {
-                "id": uuid_text(row["facility__public_id"]),
-                "code": row["facility__code"],
-                "name": row["facility__name"],
-            },
-            "submitted_at": iso(row["created_at"]),
-        }
-        for row in rows
-    ]
+    return PlainRows(
+        [
+            {
+                "id": uuid_text(row["public_id"]),
+                "status": row["status"],
+                "status_label": display(statuses, row["status"]),
+                "channel": row["channel"],
+                "full_name": row["full_name"],
+                "date_of_birth": iso_day(row["date_of_birth"]),
+                "sex": row["sex"],
+                "phone": display_phone(row["phone"]),
+                "ward_name": row["ward_name"],
+                "eligibility": row["eligibility"],
+                "eligibility_label": display(eligibilities, row["eligibility"]),
+                "facility": None
+                if row["facility_id"] is None
+                else {
+                    "id": uuid_text(row["facility__public_id"]),
+                    "code": row["facility__code"],
+                    "name": row["facility__name"],
+                },
+                "submitted_at": iso(row["created_at"]),
+            }
+            for row in rows
+        ]
+    )
 
 
 class RegistrationListApi(StaffApi):
