@@ -21,20 +21,16 @@ from health_f0.core.sqllist import SqlList
 M = TypeVar("M", bound=Model)
 
 
-class IdPages(Generic[M]):
-    """The rows of `rows` (a queryset in the same order as `ids`) a page at a time: `ids` (a SqlList with an
-    "id" column, ordered) answers the count and which ids a page holds; `rows` loads them. Two queries a page
-    and one for the count, whatever the page's size."""
-
-    def __init__(self, ids: SqlList, rows: QuerySet[M]) -> None:
-        self._ids = ids
-        self._rows = rows
-        self._count: int | None = None
+class SlicePages(Generic[M]):
+    """What a Paginator pages (its object_list) when a page is read as one contiguous slice: `count()` and
+    `rows(start, stop)` (0 <= start < stop), the rest of the sequence protocol the Paginator uses given here.
+    IdPages below and monitoring.selectors.TieGroupPages."""
 
     def count(self) -> int:
-        if self._count is None:
-            self._count = self._ids.count()
-        return self._count
+        raise NotImplementedError
+
+    def rows(self, start: int, stop: int) -> list[M]:
+        raise NotImplementedError
 
     def __len__(self) -> int:
         return self.count()
@@ -55,12 +51,30 @@ class IdPages(Generic[M]):
                 raise IndexError(window)
             return rows[0]
         if window.step is not None:
-            raise TypeError("IdPages reads contiguous slices only.")
-        start, stop = window.start or 0, window.stop
-        if stop is None:
-            stop = self.count()
+            raise TypeError(f"{type(self).__name__} reads contiguous slices only.")
+        start = window.start or 0
+        stop = self.count() if window.stop is None else window.stop
         if stop <= start:
             return []
+        return self.rows(start, stop)
+
+
+class IdPages(SlicePages[M]):
+    """The rows of `rows` (a queryset in the same order as `ids`) a page at a time: `ids` (a SqlList with an
+    "id" column, ordered) answers the count and which ids a page holds; `rows` loads them. Two queries a page
+    and one for the count, whatever the page's size."""
+
+    def __init__(self, ids: SqlList, rows: QuerySet[M]) -> None:
+        self._ids = ids
+        self._rows = rows
+        self._count: int | None = None
+
+    def count(self) -> int:
+        if self._count is None:
+            self._count = self._ids.count()
+        return self._count
+
+    def rows(self, start: int, stop: int) -> list[M]:
         ids = [row["id"] for row in self._ids[start:stop]]
         if not ids:
             return []

@@ -8,11 +8,11 @@ province's declarations, so time and query count do not grow with the province's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, NamedTuple, overload
+from typing import Any, NamedTuple
 
 from django.db.models import Case, Count, IntegerField, Max, Min, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from health_f0.core.exceptions import NotFound, PermissionDenied
+from health_f0.core.idpages import SlicePages
 from health_f0.core.memo import Memo
 from health_f0.core.sqllist import SqlList
 from health_f0.facilities import access
@@ -180,7 +181,7 @@ def _date_first_null(day: date | None) -> tuple[bool, date]:
     return (day is not None, day or date.min)
 
 
-class TieGroupPages:
+class TieGroupPages(SlicePages[Episode]):
     """The rows of `rows` in the order `order_by`, a page at a time, for a Paginator (its object_list).
 
     The order's leading fields (`group_by`: the board's alert level and last declaration day) are the columns
@@ -218,28 +219,7 @@ class TieGroupPages:
     def count(self) -> int:
         return sum(n for _key, n in self.groups())
 
-    def __len__(self) -> int:
-        return self.count()
-
-    def __iter__(self) -> Iterator[Episode]:
-        return iter(self[0 : self.count()])
-
-    @overload
-    def __getitem__(self, page: int) -> Episode: ...
-
-    @overload
-    def __getitem__(self, page: slice) -> list[Episode]: ...
-
-    def __getitem__(self, page: int | slice) -> Episode | list[Episode]:
-        if isinstance(page, int):
-            rows = self[page : page + 1]
-            if not rows:
-                raise IndexError(page)
-            return rows[0]
-        if page.step is not None:
-            raise TypeError("TieGroupPages reads contiguous slices only.")
-        start = page.start or 0
-        stop = self.count() if page.stop is None else page.stop
+    def rows(self, start: int, stop: int) -> list[Episode]:
         wanted: Q | None = None
         skip = before = 0
         for key, n in self.groups():
@@ -249,7 +229,7 @@ class TieGroupPages:
                 else:
                     wanted |= self._group_filter(key)
             before += n
-        if wanted is None or stop <= start:
+        if wanted is None:
             return []
         return list(self._rows.filter(wanted).order_by(*self._order_by)[skip : skip + stop - start])
 
