@@ -113,6 +113,12 @@ def test_declaring_patient_agrees_with_own_patients_for(demo: Any, persona: Any)
                 expected = _reference(candidate, public_id)
                 candidate.__dict__.pop("_hf0_access_cache", None)
                 assert _actual(candidate, public_id) == expected, (candidate, public_id, expected)
+                # With the memberships already read in the request (the token's or the session's statement),
+                # the staff test is their answer, not a subquery (access.not_staff_sql): the same outcome.
+                candidate.__dict__.pop("_hf0_access_cache", None)
+                if getattr(candidate, "is_authenticated", False):
+                    access._active_memberships(candidate)
+                assert _actual(candidate, public_id) == expected, (candidate, public_id, expected, "told")
                 checked += 1
     assert checked == len(users) * len(ids) * 2
 
@@ -197,3 +203,28 @@ def test_fetch_models_and_rows_match_raw_and_insert_matches_save(demo: Any, pers
         == inserted
         == {k: v for k, v in _fields(first).items() if k not in ("id", "public_id", "idempotency_key")}
     )
+
+
+def test_a_declaration_asks_no_staff_question_the_token_answered(demo: Any, persona: Any) -> None:
+    """The token's statement reads the account's memberships; the patient look-up of a declaration uses its
+    answer instead of asking the server again (access.not_staff_sql), and a staff role still refuses."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+
+    from health_f0.api.services import api_token_issue
+
+    client = APIClient()
+    raw, _ = api_token_issue(user=persona("bn0000001"))
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/api/v1/declarations")
+        selectors.declaring_patient(user=response.wsgi_request.user)
+    patient_reads = [q["sql"] for q in queries if q["sql"].startswith("SELECT * FROM patients_patient")]
+    assert patient_reads and all("facilities_membership" not in sql for sql in patient_reads), patient_reads
+
+    staff = persona("thanhdong.nv")
+    access._active_memberships(staff)
+    with CaptureQueriesContext(connection) as queries, pytest.raises(PermissionDenied):
+        selectors.declaring_patient(user=staff)
+    assert all("facilities_membership" not in q["sql"] for q in queries)

@@ -2,8 +2,9 @@
 
 What: the patient an account declares for — its own record, or with a patient id a family member — excluding
 accounts that are staff, in one statement. The family condition is facilities.access.own_or_family_sql and
-the staff test access.NOT_STAFF_SQL (the rules of access.own_patients_for and access.is_staff_member): this
-module only puts them in one SELECT. tests/api/test_declaration_hot_path.py checks the result equals the
+the staff test access.not_staff_sql (access.NOT_STAFF_SQL, or its answer when the request's token or session
+statement has read the memberships already; the rules of access.own_patients_for and access.is_staff_member):
+this module only puts them in one SELECT. tests/api/test_declaration_hot_path.py checks the result equals the
 ORM rule's for every kind of account and patient id.
 
 Why not the ORM: building `own_patients_for(user).get(...)` took 37 % of a declaration's CPU (half of it in
@@ -49,8 +50,9 @@ def declarable(user: Any, public_id: Any = None) -> list[Patient]:
         params.insert(0, key)
     if params[0] is None:
         return []
-    sql = f"SELECT * FROM {meta.db_table} WHERE {where} AND {access.NOT_STAFF_SQL} LIMIT 2"  # noqa: S608
-    return fetch_models(Patient, sql, [*params, user.pk])
+    not_staff, not_staff_params = access.not_staff_sql(user)
+    sql = f"SELECT * FROM {meta.db_table} WHERE {where} AND {not_staff} LIMIT 2"  # noqa: S608
+    return fetch_models(Patient, sql, [*params, *not_staff_params])
 
 
 # --- The patients a portal account acts for, with their managing facility (www.selectors.patient_choice) -----
