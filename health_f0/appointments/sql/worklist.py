@@ -96,15 +96,29 @@ _A = Appointment._meta.db_table
 _COUNT_FIELD = Appointment._meta.pk  # an integer column: no converters
 
 
-def _visits(status: str) -> str:
-    """How many bookings the row's patient has in `status` (selectors.patient_booking_count). The status is a
-    constant of the code (a lowercase word), never input, so it is written into the statement."""
-    if not status.isidentifier():
-        raise ValueError(status)
+# The patient's completed visits and no-shows (selectors.patient_booking_count of each) as one number,
+# completed << PAST_SHIFT | no-shows, from one correlated count: one walk of the patient's bookings in the
+# (patient, status, slot_start) index instead of two, and one subquery (and expression cache) a row instead of
+# two. At the largest TTYT of the 100k data a 100-row page read 300 index pages for the counts instead of 600
+# (ANALYZE FORMAT=JSON r_engine_stats), Handler_read_key 769 -> 568. past_counts() splits it.
+PAST_SHIFT = 32
+_PAST_LOW = (1 << PAST_SHIFT) - 1
+
+
+def _past_counts() -> str:
+    completed, no_show = Status.COMPLETED.value, Status.NO_SHOW.value
+    if not (completed.isidentifier() and no_show.isidentifier()):
+        raise ValueError((completed, no_show))
     return (
-        f"COALESCE((SELECT COUNT(*) FROM {_A} v "  # noqa: S608
-        f"WHERE v.patient_id = a.patient_id AND v.status = '{status}'), 0)"
+        f"(SELECT COUNT(CASE WHEN v.status = '{completed}' THEN 1 END) * {1 << PAST_SHIFT} "  # noqa: S608
+        f"+ COUNT(CASE WHEN v.status = '{no_show}' THEN 1 END) FROM {_A} v "
+        f"WHERE v.patient_id = a.patient_id AND v.status IN ('{completed}', '{no_show}'))"
     )
+
+
+def past_counts(packed: int) -> tuple[int, int]:
+    """A row's `past_counts` as (past visits, past no-shows)."""
+    return packed >> PAST_SHIFT, packed & _PAST_LOW
 
 
 def _text_ids(alias: str, prefix: str, model: type[Model], names: tuple[str, ...]) -> dict[str, Col]:
@@ -116,8 +130,7 @@ def _text_ids(alias: str, prefix: str, model: type[Model], names: tuple[str, ...
 ROWS = SqlColumns(
     {
         **_text_ids("a", "", Appointment, BOOKING_FIELDS),
-        "past_visits": Col(_visits(Status.COMPLETED), _COUNT_FIELD),
-        "past_no_shows": Col(_visits(Status.NO_SHOW), _COUNT_FIELD),
+        "past_counts": Col(_past_counts(), _COUNT_FIELD),
         **_text_ids("p", "p_", Patient, PATIENT_FIELDS),
         **_text_ids("s", "s_", Service, SERVICE_FIELDS),
         **_text_ids("f", "f_", Facility, FACILITY_FIELDS),

@@ -60,6 +60,37 @@ def test_past_visits_and_no_shows_are_the_patients_own(clinic: Service, persona:
     assert {a.past_visits for a in completed} == {2}  # a completed booking counts itself, as before
 
 
+def test_the_worklist_statement_counts_both_in_one_subquery(clinic: Service, persona: Any) -> None:
+    """appointments.sql.worklist answers the patient's completed visits and no-shows from one correlated count a
+    row (past_counts: completed << PAST_SHIFT | no-shows), as the ORM's two counts answer them."""
+    from health_f0.appointments.sql import worklist
+
+    centre = Facility.objects.get(code="PK-NOI1")
+    regular, newcomer = make_patient(centre, "Lê Văn Quen"), make_patient(centre, "Phạm Thị Mới")
+    absent = make_patient(centre, "Trần Văn Vắng")
+    for days, status in ((-30, Status.COMPLETED), (-20, Status.COMPLETED), (-10, Status.NO_SHOW)):
+        _booking(clinic, regular, status, days)
+    for days in (-40, -30, -20):
+        _booking(clinic, absent, Status.NO_SHOW, days)
+    _booking(clinic, regular, Status.CANCELLED, -5)
+    _booking(clinic, regular, Status.REQUESTED, 2)
+    _booking(clinic, newcomer, Status.REQUESTED, 3)
+    _booking(clinic, absent, Status.REQUESTED, 4)
+    desk = persona("datlich")
+    for status in (Status.REQUESTED, Status.COMPLETED, Status.NO_SHOW, None):
+        orm = {
+            a.pk: (a.past_visits, a.past_no_shows)
+            for a in staff_appointments(user=desk, roles=access.BOOKING_DESK_ROLES, status=status)
+        }
+        listing = worklist.worklist(user=desk, roles=access.BOOKING_DESK_ROLES, status=status)
+        with CaptureQueriesContext(connection) as ctx:
+            rows = listing.fetch(ordering=listing.ordering, limit=1000)
+        assert {row["id"]: worklist.past_counts(row["past_counts"]) for row in rows} == orm, status
+        (statement,) = [q["sql"] for q in ctx.captured_queries]
+        assert statement.count("SELECT COUNT(") == 1  # one correlated count a row, not one per status
+    assert worklist.past_counts((2 << worklist.PAST_SHIFT) | 1) == (2, 1)
+
+
 def test_a_page_costs_the_same_queries_for_2_or_20_bookings(clinic: Service, persona: Any) -> None:
     centre = Facility.objects.get(code="PK-NOI1")
 
