@@ -1,7 +1,7 @@
 """Constant SQL of the patient's bookings (GET /api/v1|v2/appointments).
 
 What: the bookings of the account's own patient record and its family's (access.appointments_for for a
-patient account: the own_patients_for rule, written out by access.own_or_family_sql and access.NOT_STAFF_SQL
+patient account: the own_patients_for rule, written out by access.own_or_family_sql and access.not_staff_sql
 as the declaration path writes it), newest visit first, with the columns AppointmentSerializer, the
 workflow's guards and the queue place read, and the page's service, room, doctor and patient joined (LEFT
 JOINs on primary keys, as select_related joined them).
@@ -98,11 +98,13 @@ def own_bookings(user: Any) -> SqlList:
         where = "1 = 0"
     else:
         family, params = access.own_or_family_sql(user)
+        # The staff test was just answered (is_staff_member above): access.not_staff_sql writes its answer.
+        not_staff, not_staff_params = access.not_staff_sql(user)
         where = (
             f"a.patient_id IN (SELECT pp.id FROM {_PATIENTS} pp WHERE {family} "  # noqa: S608
-            f"AND {access.NOT_STAFF_SQL})"
+            f"AND {not_staff})"
         )
-        params = [*params, user.pk]
+        params = [*params, *not_staff_params]
     return ROWS.rows(FROM, where, params, model=Appointment, ordering=("-slot_start", "-id"))
 
 
