@@ -427,6 +427,48 @@ def test_the_portal_visits_equal_the_orm(families: dict[str, Any]) -> None:
     assert {"NO-TIME", "MALK-H1", "MALK-CON"} <= shown and "UNLINKED" not in shown
 
 
+def test_a_page_of_dated_visits_brings_the_undated_ones(families: dict[str, Any]) -> None:
+    """/ho-so-kham's dated visits (his.selectors.dated_portal_visit_rows): a page read forwards is the page of
+    portal_visit_rows(timed=True) with the same cursors, and brings in the same statement (on MariaDB) the first
+    undated visits, the rows of portal_visit_rows(timed=False) newest import first; a page read backwards does
+    not."""
+    no_time = HisVisit.objects.get(external_id="NO-TIME")
+    HisVisit.objects.create(
+        patient=no_time.patient, facility=no_time.facility, source="fhir", external_id="NO-TIME-2"
+    )
+    order = selectors.PORTAL_VISIT_ORDER
+    keyset = Keyset(order)
+    brought = 0
+    for user in _users(families):
+        scope = selectors.RecordScope.of(user)
+        for patient in (families["hung"], families["child"], families["stranger"]):
+            plain = selectors.portal_visit_rows(scope=scope, patient=patient, timed=True)
+            undated = selectors.portal_visit_rows(scope=scope, patient=patient, timed=False)
+            expected_undated = undated.fetch(ordering=("-id",), limit=2)
+            for size in (1, 2, 20):
+                dated = selectors.dated_portal_visit_rows(scope=scope, patient=patient, undated_limit=2)
+                page, statements = _read(lambda d=dated, s=size: d.keyset_page(keyset, size=s, cursor=None))
+                expected = plain.keyset_page(keyset, size=size, cursor=None)
+                assert page == expected, (user, patient, size)
+                assert len(statements) == 1
+                assert ("UNION ALL" in statements[0]) == (connection.vendor == "mysql")
+                if connection.vendor == "mysql":
+                    assert dated.undated_rows == expected_undated
+                    brought += len(expected_undated)
+                if page.next_cursor is None:
+                    continue
+                after = dated.keyset_page(keyset, size=size, cursor=page.next_cursor)
+                assert after == plain.keyset_page(keyset, size=size, cursor=page.next_cursor)
+                back = selectors.dated_portal_visit_rows(scope=scope, patient=patient, undated_limit=2)
+                previous, statements = _read(
+                    lambda b=back, a=after, s=size: b.keyset_page(keyset, size=s, cursor=a.previous_cursor)
+                )
+                assert previous == plain.keyset_page(keyset, size=size, cursor=after.previous_cursor)
+                assert back.undated_rows is None and "UNION" not in statements[0]
+    # Hung's two undated visits were brought (newest import first: compared above).
+    assert brought or connection.vendor != "mysql"
+
+
 def test_the_printed_visits_lab_results_equal_the_orm(families: dict[str, Any]) -> None:
     """The printed summary's tables (portal_visit_lab_result_rows without per_visit): every result of the
     visits, the rows of visit_lab_results."""

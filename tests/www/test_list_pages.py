@@ -263,8 +263,11 @@ def test_visits_page_by_keyset_without_gaps(
     pages = walk(portal, "/ho-so-kham", r"Chẩn đoán (L\d{3})")
     assert [len(p) for p in pages] == [4, 4, 3]
     assert [v for p in pages for v in p] == [f"L{i:03d}" for i in range(10)] + ["L999"]
-    last = html(portal.get(walk_url(portal, "/ho-so-kham", 2)))
+    first, _page = queries(portal, "/ho-so-kham")
+    last_count, last = queries(portal, walk_url(portal, "/ho-so-kham", 2))
     assert "Chưa rõ ngày" in last and link(last, "next") is None
+    # The last page's undated visits come in the statement of its dated ones (his.sql.visits.DatedVisits).
+    assert last_count == first or connection.vendor != "mysql"
     assert portal.get("/ho-so-kham?trang=2").status_code == 200
     assert NOTICE in text(portal.get("/ho-so-kham?trang=abc"))
 

@@ -313,3 +313,61 @@ def portal_visits(scope: tuple[str, list[Any]], *, patient_id: int, timed: bool 
         _PORTAL_VISITS_FROM, where, [patient_id, *params], model=HisVisit, ordering=VISIT_ORDER
     )
 
+
+class DatedVisits(SqlList):
+    """portal_visits(timed=True) for /ho-so-kham, whose pages read forwards (`forward`: the pager's ordering)
+    also bring, in the same statement on MariaDB/MySQL, the first `undated_limit` visits without a time (newest
+    import first: `undated`'s rows in ("-id",)), which the page shows after the last dated visit: `undated_rows`,
+    None until such a page was read. The two halves are a UNION ALL of two ranges of the (patient, admitted_at)
+    index, neither sorted nor kept in a temporary table (one statement instead of two on the last page, which is
+    the first for nearly every patient; issue 11); each half is put back in its own order here."""
+
+    def __init__(self, dated: SqlList, *, undated: SqlList, undated_limit: int, forward: tuple[str, ...]):
+        super().__init__(
+            dated.columns, dated.from_, dated.where, dated.params, model=dated.model, ordering=dated.ordering
+        )
+        self.undated, self.undated_limit, self.forward = undated, undated_limit, forward
+        self.undated_rows: list[dict[str, Any]] | None = None
+
+    def fetch(
+        self,
+        *,
+        where: str = "",
+        params: Any = (),
+        ordering: Any,
+        limit: int,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        if tuple(ordering) != self.forward or offset or self.connection.vendor != "mysql":
+            return super().fetch(where=where, params=params, ordering=ordering, limit=limit, offset=offset)
+        dated_sql, dated_params = self.statement(where=where, params=params, ordering=ordering, limit=limit)
+        undated_sql, undated_params = self.undated.statement(ordering=("-id",), limit=self.undated_limit)
+        rows = self.run(f"({dated_sql}) UNION ALL ({undated_sql})", [*dated_params, *undated_params])
+        dated = [row for row in rows if row["admitted_at"] is not None]
+        undated = [row for row in rows if row["admitted_at"] is None]
+        # UNION ALL leaves the order of its output unsaid: each half in its own order again (a page of each).
+        dated.sort(key=_newest_first, reverse=True)
+        undated.sort(key=_id, reverse=True)
+        self.undated_rows = undated
+        return dated
+
+
+def _newest_first(row: dict[str, Any]) -> tuple[Any, int]:
+    return row["admitted_at"], row["id"]
+
+
+def _id(row: dict[str, Any]) -> int:
+    return int(row["id"])
+
+
+def dated_portal_visits(
+    scope: tuple[str, list[Any]], *, patient_id: int, undated_limit: int, forward: tuple[str, ...]
+) -> DatedVisits:
+    """portal_visits(timed=True) whose forward pages also read the first `undated_limit` undated visits
+    (DatedVisits)."""
+    return DatedVisits(
+        portal_visits(scope, patient_id=patient_id, timed=True),
+        undated=portal_visits(scope, patient_id=patient_id, timed=False),
+        undated_limit=undated_limit,
+        forward=forward,
+    )
