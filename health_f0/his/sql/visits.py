@@ -183,7 +183,12 @@ def lab_results_of(visit_ids: list[int], *, withdrawn: tuple[str, ...]) -> list[
 # `per_visit` of each and only then reads their wide columns (value, reference, the report's conclusion) by
 # primary key: a visit of thousands of results costs its narrow rows, not thousands of wide ones materialized and
 # sorted twice.
-FIRST_RESULTS = SqlColumns({**_result_columns("r", "rep"), "visit_total": Col("x.visit_total", _R("id"))})
+# The order's columns are the window's (x): MariaDB sorts the numbered rows before joining the wide ones, with no
+# temporary table of them (sorting on the joined r's columns needed one, on disk for the report's conclusion).
+_NUMBERED_ORDER = {name: Col(f"x.{name}", _R(name)) for name in ("id", "visit_id", "name")}
+FIRST_RESULTS = SqlColumns(
+    {**_result_columns("r", "rep"), **_NUMBERED_ORDER, "visit_total": Col("x.visit_total", _R("id"))}
+)
 # (The visit's total is a count: typed by an integer field of the table, no converter turns it into anything.)
 # Withdrawn reports' results are not shown (his.selectors.WITHDRAWN_REPORT_STATUSES, lab_results_for).
 _SHOWN = "(rep.id IS NULL OR rep.status NOT IN ({}))"
@@ -212,7 +217,7 @@ def first_lab_results_of(
     if len(every) < budget:
         return _first_of_each(every, per_visit, total=True)
     from_ = (
-        "(SELECT r.id AS id, "  # noqa: S608
+        "(SELECT r.id AS id, r.visit_id AS visit_id, r.name AS name, "  # noqa: S608
         "ROW_NUMBER() OVER (PARTITION BY r.visit_id ORDER BY r.name, r.id) AS position, "
         "COUNT(*) OVER (PARTITION BY r.visit_id) AS visit_total "
         f"FROM {_RESULTS_FROM} WHERE r.visit_id IN ({_marks(visit_ids)}) AND {scope_sql} "
@@ -235,6 +240,8 @@ PORTAL_RESULTS = SqlColumns({name: Col(f"x.{name}", _R(name)) for name in _PORTA
 PORTAL_RESULTS_OWN = SqlColumns(
     {name: Col(f"r.{_R(name).column}", _R(name)) for name in _PORTAL_RESULT_FIELDS}
 )
+# ... and joined by id to the window's numbered rows (x: id, visit and name, the order's columns).
+PORTAL_RESULTS_NUMBERED = SqlColumns({**PORTAL_RESULTS_OWN.columns, **_NUMBERED_ORDER})
 
 
 def portal_lab_results_of(
@@ -267,13 +274,16 @@ def portal_lab_results_of(
     rows = every.fetch(ordering=_RESULT_ORDER, limit=budget)
     if len(rows) < budget:
         return _first_of_each(rows, per_visit, total=False)
-    inner = ", ".join(f"r.{_R(name).column} AS {name}" for name in _PORTAL_RESULT_FIELDS)
+    # Numbered on the narrow columns only (a derived table holding the conclusion TEXT went to disk), the kept
+    # rows' own columns read by id.
     from_ = (
-        f"(SELECT {inner}, "  # noqa: S608
+        "(SELECT r.id AS id, r.visit_id AS visit_id, r.name AS name, "  # noqa: S608
         "ROW_NUMBER() OVER (PARTITION BY r.visit_id ORDER BY r.name, r.id) AS position "
-        f"FROM {_RESULTS_FROM} WHERE {where}) x"
+        f"FROM {_RESULTS_FROM} WHERE {where}) x INNER JOIN {HisLabResult._meta.db_table} r ON r.id = x.id"
     )
-    numbered = PORTAL_RESULTS.rows(from_, "x.position <= %s", [*params, per_visit], model=HisLabResult)
+    numbered = PORTAL_RESULTS_NUMBERED.rows(
+        from_, "x.position <= %s", [*params, per_visit], model=HisLabResult
+    )
     return numbered.fetch(ordering=_RESULT_ORDER, limit=len(visit_ids) * per_visit)
 
 
