@@ -283,15 +283,36 @@ class SqlList:
         limit: int,
         offset: int = 0,
     ) -> list[dict[str, Any]]:
+        return self.run(
+            *self.statement(where=where, params=params, ordering=ordering, limit=limit, offset=offset)
+        )
+
+    def statement(
+        self,
+        *,
+        where: str = "",
+        params: Sequence[Any] = (),
+        ordering: Sequence[str],
+        limit: int,
+        offset: int = 0,
+    ) -> tuple[str, list[Any]]:
+        """The statement `fetch` runs, with its parameters (for a caller that runs it with another one of the
+        same columns, as one statement: `run`)."""
         condition = f"({self.where}) AND ({where})" if where else self.where
-        connection = self.connection
-        select, plan = self.columns.statement(connection)
+        select, _plan = self.columns.statement(self.connection)
         sql = (
             f"SELECT {select} FROM {self.from_} WHERE {condition} "  # noqa: S608
             f"ORDER BY {self._order_sql(ordering)} LIMIT %s OFFSET %s"
         )
+        return sql, [*self.params, *params, limit, offset]
+
+    def run(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        """The rows of `sql`, a statement whose SELECT list is this list's on its connection (`statement`), as
+        dicts with each column converted as `fetch` converts it."""
+        connection = self.connection
+        _select, plan = self.columns.statement(connection)
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*self.params, *params, limit, offset])
+            cursor.execute(sql, params)
             rows = cursor.fetchall()
         if not rows:
             return []

@@ -656,6 +656,20 @@ def portal_visit_rows(*, scope: RecordScope, patient: Any, timed: bool | None) -
     return visits.portal_visits(scope.on("v.patient_id", "v.facility_id"), patient_id=patient.pk, timed=timed)
 
 
+def dated_portal_visit_rows(*, scope: RecordScope, patient: Any, undated_limit: int) -> Any:
+    """portal_visit_rows(timed=True) whose pages read forwards (in PORTAL_VISIT_ORDER) also read the first
+    `undated_limit` visits without a time, in the same statement: its `undated_rows` after such a page (the rows
+    of portal_visit_rows(timed=False) in ("-id",)), None before (his.sql.visits.DatedVisits)."""
+    from health_f0.his.sql import visits
+
+    return visits.dated_portal_visits(
+        scope.on("v.patient_id", "v.facility_id"),
+        patient_id=patient.pk,
+        undated_limit=undated_limit,
+        forward=PORTAL_VISIT_ORDER,
+    )
+
+
 def portal_visit_lab_result_rows(
     *,
     user: Any,

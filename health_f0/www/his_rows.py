@@ -459,8 +459,8 @@ class VisitRow:
         admitted = self.admitted
         if admitted:
             when = f'<time datetime="{markup_escape(admitted[0])}">{markup_escape(admitted[1])}</time>'
-            if not self.same_day:
-                left = self.discharged
+            left = self.discharged
+            if left[1] and left[1] != admitted[1]:  # not same_day, by the texts already worked out
                 when += f' – <time datetime="{markup_escape(left[0])}">{markup_escape(left[1])}</time>'
         else:
             when = texts["undated"]
@@ -515,10 +515,12 @@ class VisitRow:
 
     @property
     def same_day(self) -> bool:
+        """Whether the visit ended on the day it began (True without both times): their dd/mm/yyyy texts in the
+        current time zone are equal (_day_texts, worked out once per time: no localdate of each)."""
         start, end = self.visit.admitted_at, self.visit.discharged_at
         if start is None or end is None:
             return True
-        return bool(timezone.localdate(start) == timezone.localdate(end))
+        return _day_texts(start)[1] == _day_texts(end)[1]
 
 
 # The visit card's text in each language (its templates' strings; like _ROW_TEXTS, worked out once).

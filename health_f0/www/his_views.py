@@ -265,14 +265,20 @@ def his_visits(request: HttpRequest) -> HttpResponse:
         return _page(request, "www/his_visits.html", context)
     # Constant SQL (his/sql/visits.py), the scope read once for the visits and their results: the rows and
     # cursors of his_selectors.portal_visits' querysets.
-    dated = his_selectors.portal_visit_rows(scope=scope, patient=patient, timed=True)
+    # A page read forwards brings the first undated visits in the same statement (DatedVisits).
+    dated = his_selectors.dated_portal_visit_rows(
+        scope=scope, patient=patient, undated_limit=VISITS_PER_PAGE + 1
+    )
     pager = keyset_page(request, dated, VISIT_KEYSET, size=VISITS_PER_PAGE, param=PAGE_PARAM)
     shown = portal_visits(pager.items)
     undated_more = False
     if pager.next_url is None:
         # Visits without a time come after the dated ones, on the last page (a bounded few).
-        undated_rows = his_selectors.portal_visit_rows(scope=scope, patient=patient, timed=False)
-        undated = portal_visits(undated_rows.fetch(ordering=("-id",), limit=VISITS_PER_PAGE + 1))
+        found = dated.undated_rows
+        if found is None:
+            undated_rows = his_selectors.portal_visit_rows(scope=scope, patient=patient, timed=False)
+            found = undated_rows.fetch(ordering=("-id",), limit=VISITS_PER_PAGE + 1)
+        undated = portal_visits(found)
         shown += undated[:VISITS_PER_PAGE]
         undated_more = len(undated) > VISITS_PER_PAGE
     context.update(

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from health_f0.api.apis.his import (
@@ -289,6 +291,111 @@ def test_the_portal_visits_lab_results_equal_the_orm(families: dict[str, Any]) -
     assert {"Ure máu", "Chỉ số 1"} <= shown and "Glucose huỷ" not in shown
 
 
+def _read(call: Any) -> tuple[Any, list[str]]:
+    with CaptureQueriesContext(connection) as ctx:
+        found = call()
+    return found, [query["sql"] for query in ctx.captured_queries]
+
+
+def _plan(statement: str) -> list[dict[str, Any]]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {statement}")
+        names = [column[0].lower() for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _assert_read_in_the_visit_index(statement: str) -> None:
+    """One plain statement (no window) that names (visit, name, id) on MariaDB, where its plan reads that index
+    in the order asked: no sort, no temporary table (the window statements had both, on disk: issue 11)."""
+    assert "OVER (" not in statement, statement
+    hint = f"FORCE INDEX ({sql_visits.VISIT_NAME_INDEX})"
+    assert (hint in statement) == (connection.vendor == "mysql"), statement
+    assert "ORDER BY r.visit_id ASC, r.name ASC, r.id ASC LIMIT" in statement
+    if connection.vendor != "mysql":
+        return
+    results = [row for row in _plan(statement) if row["table"] == "r"]
+    assert [row["key"] for row in results] == [sql_visits.VISIT_NAME_INDEX], results
+    for row in _plan(statement):
+        assert "filesort" not in (row["extra"] or "") and "temporary" not in (row["extra"] or ""), row
+
+
+def test_a_page_of_visits_reads_its_results_in_the_visit_index(families: dict[str, Any]) -> None:
+    """/ho-so-kham's tables, its printed summary's and the API's v2 visits read their results with one statement
+    in the order of the (visit, name, id) index when the visits hold fewer results than the page may show, and
+    cut each visit's in Python: the window statements' rows (equal to the ORM's, above), a visit cut short with
+    its total. The plan is pinned here: left to itself MariaDB entered by the patient's index and sorted."""
+    owner = families["hung"]
+    user = User.objects.get(pk=owner.account_id)
+    scope = selectors.RecordScope.of(user)
+    columns = list(sql_visits.PORTAL_RESULTS.columns)
+    visits = list(HisVisit.objects.filter(patient=owner))
+    ids = [v.pk for v in visits]
+    # Hung's visits hold 9 results shown, MALK-H3 three of them: 2 a visit is 14 at most, so one statement.
+    for per_visit in (2, 41, None):
+        rows, statements = _read(
+            lambda per_visit=per_visit: selectors.portal_visit_lab_result_rows(
+                user=user, patient=owner, visit_ids=ids, per_visit=per_visit, scope=scope
+            )
+        )
+        orm = selectors.visit_lab_results(user=user, patient=owner, visits=visits, per_visit=per_visit)
+        assert rows == list(orm.values(*columns)), per_visit
+        (statement,) = statements
+        _assert_read_in_the_visit_index(statement)
+    h3 = HisVisit.objects.get(external_id="MALK-H3").pk
+    assert [row["name"] for row in rows if row["visit_id"] == h3] == ["Glucose H3", "Ure H3", "Ure máu"]
+    # The API's v2 (3 a visit): the child's visit of 8 results is cut to 3, with its total.
+    every = [row["id"] for row in selectors.visit_rows_for(scope=scope)[0:100]]
+    rows, statements = _read(
+        lambda: selectors.first_lab_result_rows_of(scope=scope, visit_ids=every, per_visit=3)
+    )
+    orm_v2 = selectors.first_lab_results_of(user=user, visit_ids=every, per_visit=3)
+    assert rows == _stored_text(_text_ids(list(orm_v2.values(*VISIT_LAB_RESULT_COLUMNS, "visit_total"))))
+    (statement,) = statements
+    _assert_read_in_the_visit_index(statement)
+    con = HisVisit.objects.get(external_id="MALK-CON").pk
+    assert [row["visit_total"] for row in rows if row["visit_id"] == con] == [8, 8, 8]
+
+
+def test_visits_holding_as_many_results_as_a_page_shows_are_numbered(families: dict[str, Any]) -> None:
+    """When the page's visits hold `per_visit` results each or more (the plain read fills its LIMIT: a visit may
+    have been cut before its turn), the first of each visit come from the window statement instead: the same
+    rows as the ORM's, the plain read stopping at its LIMIT."""
+    child = families["child"]
+    user = User.objects.get(pk=families["hung"].account_id)
+    scope = selectors.RecordScope.of(user)
+    columns = list(sql_visits.PORTAL_RESULTS.columns)
+    visits = list(HisVisit.objects.filter(patient=child))
+    rows, statements = _read(
+        lambda: selectors.portal_visit_lab_result_rows(
+            user=user, patient=child, visit_ids=[v.pk for v in visits], per_visit=2, scope=scope
+        )
+    )
+    orm = selectors.visit_lab_results(user=user, patient=child, visits=visits, per_visit=2)
+    assert rows == list(orm.values(*columns)) and len(rows) == 2
+    plain, numbered = statements
+    assert "OVER (" not in plain and plain.endswith("LIMIT 2 OFFSET 0")
+    assert "ROW_NUMBER() OVER (PARTITION BY r.visit_id ORDER BY r.name, r.id)" in numbered
+    every = [row["id"] for row in selectors.visit_rows_for(scope=scope)[0:100]]
+    rows, statements = _read(
+        lambda: selectors.first_lab_result_rows_of(scope=scope, visit_ids=every, per_visit=1)
+    )
+    orm_v2 = selectors.first_lab_results_of(user=user, visit_ids=every, per_visit=1)
+    assert rows == _stored_text(_text_ids(list(orm_v2.values(*VISIT_LAB_RESULT_COLUMNS, "visit_total"))))
+    assert len(statements) == 2 and "COUNT(*) OVER (PARTITION BY r.visit_id)" in statements[1]
+    if connection.vendor == "mysql":
+        # Numbered on narrow columns and sorted on them: no temporary table on disk (the wide TEXT columns
+        # put both statements' temporary tables on disk before).
+        # (Counters read before and after: FLUSH STATUS would commit the test's transaction.)
+        for statement in (numbered, statements[1]):
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW SESSION STATUS LIKE 'Created_tmp_disk_tables'")
+                before = int(cursor.fetchone()[1])
+                cursor.execute(statement)
+                cursor.fetchall()
+                cursor.execute("SHOW SESSION STATUS LIKE 'Created_tmp_disk_tables'")
+                assert int(cursor.fetchone()[1]) == before, statement
+
+
 def test_the_portal_visits_equal_the_orm(families: dict[str, Any]) -> None:
     """/ho-so-kham's and its printed summary's visits by constant SQL (his.selectors.portal_visit_rows) give the
     rows of the querysets they replaced (portal_visits' two, visits_for's), with every column the pages and the
@@ -330,6 +437,48 @@ def test_the_portal_visits_equal_the_orm(families: dict[str, Any]) -> None:
                 shown.add(orm_visit.external_id)
     # A visit without a time, a bill, a family member's visit were compared; never the other hospital's visit.
     assert {"NO-TIME", "MALK-H1", "MALK-CON"} <= shown and "UNLINKED" not in shown
+
+
+def test_a_page_of_dated_visits_brings_the_undated_ones(families: dict[str, Any]) -> None:
+    """/ho-so-kham's dated visits (his.selectors.dated_portal_visit_rows): a page read forwards is the page of
+    portal_visit_rows(timed=True) with the same cursors, and brings in the same statement (on MariaDB) the first
+    undated visits, the rows of portal_visit_rows(timed=False) newest import first; a page read backwards does
+    not."""
+    no_time = HisVisit.objects.get(external_id="NO-TIME")
+    HisVisit.objects.create(
+        patient=no_time.patient, facility=no_time.facility, source="fhir", external_id="NO-TIME-2"
+    )
+    order = selectors.PORTAL_VISIT_ORDER
+    keyset = Keyset(order)
+    brought = 0
+    for user in _users(families):
+        scope = selectors.RecordScope.of(user)
+        for patient in (families["hung"], families["child"], families["stranger"]):
+            plain = selectors.portal_visit_rows(scope=scope, patient=patient, timed=True)
+            undated = selectors.portal_visit_rows(scope=scope, patient=patient, timed=False)
+            expected_undated = undated.fetch(ordering=("-id",), limit=2)
+            for size in (1, 2, 20):
+                dated = selectors.dated_portal_visit_rows(scope=scope, patient=patient, undated_limit=2)
+                page, statements = _read(lambda d=dated, s=size: d.keyset_page(keyset, size=s, cursor=None))
+                expected = plain.keyset_page(keyset, size=size, cursor=None)
+                assert page == expected, (user, patient, size)
+                assert len(statements) == 1
+                assert ("UNION ALL" in statements[0]) == (connection.vendor == "mysql")
+                if connection.vendor == "mysql":
+                    assert dated.undated_rows == expected_undated
+                    brought += len(expected_undated)
+                if page.next_cursor is None:
+                    continue
+                after = dated.keyset_page(keyset, size=size, cursor=page.next_cursor)
+                assert after == plain.keyset_page(keyset, size=size, cursor=page.next_cursor)
+                back = selectors.dated_portal_visit_rows(scope=scope, patient=patient, undated_limit=2)
+                previous, statements = _read(
+                    lambda b=back, a=after, s=size: b.keyset_page(keyset, size=s, cursor=a.previous_cursor)
+                )
+                assert previous == plain.keyset_page(keyset, size=size, cursor=after.previous_cursor)
+                assert back.undated_rows is None and "UNION" not in statements[0]
+    # Hung's two undated visits were brought (newest import first: compared above).
+    assert brought or connection.vendor != "mysql"
 
 
 def test_the_printed_visits_lab_results_equal_the_orm(families: dict[str, Any]) -> None:

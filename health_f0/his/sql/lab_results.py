@@ -131,6 +131,16 @@ PORTAL_LAB_RESULTS = SqlColumns(
 )
 
 
+# The API's FROM without the patient (the page reads none of its columns; r.patient_id is NOT NULL, so the join
+# dropped no row): one table fewer to open and look up per statement.
+_PORTAL_FROM = (
+    f"{HisLabResult._meta.db_table} r "
+    f"INNER JOIN {Facility._meta.db_table} f ON f.id = r.facility_id "
+    f"LEFT OUTER JOIN {HisVisit._meta.db_table} v ON v.id = r.visit_id "
+    f"LEFT OUTER JOIN {HisLabReport._meta.db_table} rep ON rep.id = r.report_id"
+)
+
+
 def portal_lab_results(
     scope: tuple[str, list[Any]],
     *,
@@ -139,6 +149,7 @@ def portal_lab_results(
     patient_id: int,
     flags: tuple[str, ...] = (),
 ) -> SqlList:
-    """lab_results' rows (the same statement's FROM and WHERE) of one patient, with PORTAL_LAB_RESULTS' columns."""
+    """lab_results' rows (the same WHERE, the FROM without the patient) of one patient, with PORTAL_LAB_RESULTS'
+    columns."""
     where, params = _where(scope, withdrawn=withdrawn, patient_id=patient_id, flags=flags)
-    return PORTAL_LAB_RESULTS.rows(_FROM, where, params, model=HisLabResult, ordering=ordering)
+    return PORTAL_LAB_RESULTS.rows(_PORTAL_FROM, where, params, model=HisLabResult, ordering=ordering)

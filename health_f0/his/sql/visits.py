@@ -4,11 +4,17 @@ first, and the lab results of one page of visits.
 What: the visits (with their patient and facility) as a `core.sqllist.SqlList` ordered by the admission time
 (NULL last: core.keyset.NO_TIME) then id, keyset- and offset-paged like the ORM queryset; the lab results of
 the page's visits in one statement — every one of each visit for v1 (by name, with their report, as the v1
-list always showed them), the first `per_visit` of each with the visit's total for v2 (a ROW_NUMBER and a
-COUNT window over the page's visits' results, on their narrow columns only; the wide columns of the kept rows are
-read afterwards by primary key, so a visit of thousands of results costs thousands of narrow rows, not wide ones
-materialized and sorted). Numbering and counting still read every result of the page's visits: bounding that
-read needs an index on (visit_id, name, id) (a migration of the his app), or a stored count per visit.
+list always showed them), the first `per_visit` of each with the visit's total for v2 and for the portal's
+/ho-so-kham. Those are read in the order of the index (visit_id, name, id) (his 0007, named on MariaDB), no
+more rows than the page may show (`per_visit` a visit), and cut per visit in Python; only a page whose visits
+hold that many results or more is numbered by a ROW_NUMBER (and COUNT) window over the page's visits' results,
+on their narrow columns only, the wide columns of the kept rows read afterwards by primary key.
+
+Why the plain read first (issue 11): the window statements cost MariaDB a sort and two temporary tables each,
+on disk (Aria) when a row holds a TEXT column (the result's or the report's conclusion): 1.3-2.7 ms of server
+time for a page of 5 visits and 22 results where the plain read costs 0.3-0.5 ms (Created_tmp_disk_tables 2 -> 0,
+no sort, Handler_read_next 22: the page's rows). It also bounds the read: the window numbers every result of
+the page's visits; the plain read stops at the LIMIT.
 The public ids are read as text (api.fast.uuid_text writes them): no UUID built for each of them.
 
 Why not the ORM: building and compiling the querysets (the visits, the window query of
@@ -20,7 +26,10 @@ nested results) v1 27.8 -> 19.0 ms, v2 26.8 -> 18.1 ms, most of what is left bei
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
+
+from django.db import connections, router
 
 from health_f0.core.keyset import NO_TIME
 from health_f0.core.sqllist import Col, SqlColumns, SqlList, columns_of, text_column
@@ -121,6 +130,38 @@ ALL_RESULTS = SqlColumns(_result_columns("r", "rep"))
 _RESULTS_FROM = f"{HisLabResult._meta.db_table} r {_REPORT_JOIN}"
 _RESULT_ORDER = ("visit_id", "name", "id")
 
+# The results of some visits in their order, read from the index (visit, name, id) (his 0007): a range of it per
+# visit, in the order asked, so MariaDB neither sorts nor builds a temporary table and stops at the LIMIT. Named
+# on MariaDB/MySQL: left to itself the optimizer enters by the patient's index (patient, observed_at) with a row-id
+# filter of this one, then sorts (tests/api/test_his_sql.py pins the plan).
+VISIT_NAME_INDEX = next(
+    index.name for index in HisLabResult._meta.indexes if tuple(index.fields) == ("visit", "name", "id")
+)
+_BY_VISIT_FROM_MYSQL = f"{HisLabResult._meta.db_table} r FORCE INDEX ({VISIT_NAME_INDEX}) {_REPORT_JOIN}"
+
+
+def _by_visit_from() -> str:
+    """his_hislabresult r (with its report) read by VISIT_NAME_INDEX, named where the connection's SQL can."""
+    connection = connections[router.db_for_read(HisLabResult)]
+    return _BY_VISIT_FROM_MYSQL if connection.vendor == "mysql" else _RESULTS_FROM
+
+
+def _first_of_each(rows: list[dict[str, Any]], per_visit: int, *, total: bool) -> list[dict[str, Any]]:
+    """The first `per_visit` of each visit's `rows` (all of its rows, by visit then name), with `visit_total`
+    (how many rows the visit has) when `total`: the window statements' answer, from rows read in their order."""
+    counts = Counter(row["visit_id"] for row in rows) if total else None
+    kept: list[dict[str, Any]] = []
+    visit_id, position = None, 0
+    for row in rows:
+        if row["visit_id"] != visit_id:
+            visit_id, position = row["visit_id"], 0
+        position += 1
+        if position <= per_visit:
+            if counts is not None:
+                row["visit_total"] = counts[visit_id]
+            kept.append(row)
+    return kept
+
 
 def _marks(values: list[Any]) -> str:
     return ", ".join(["%s"] * len(values))
@@ -142,7 +183,12 @@ def lab_results_of(visit_ids: list[int], *, withdrawn: tuple[str, ...]) -> list[
 # `per_visit` of each and only then reads their wide columns (value, reference, the report's conclusion) by
 # primary key: a visit of thousands of results costs its narrow rows, not thousands of wide ones materialized and
 # sorted twice.
-FIRST_RESULTS = SqlColumns({**_result_columns("r", "rep"), "visit_total": Col("x.visit_total", _R("id"))})
+# The order's columns are the window's (x): MariaDB sorts the numbered rows before joining the wide ones, with no
+# temporary table of them (sorting on the joined r's columns needed one, on disk for the report's conclusion).
+_NUMBERED_ORDER = {name: Col(f"x.{name}", _R(name)) for name in ("id", "visit_id", "name")}
+FIRST_RESULTS = SqlColumns(
+    {**_result_columns("r", "rep"), **_NUMBERED_ORDER, "visit_total": Col("x.visit_total", _R("id"))}
+)
 # (The visit's total is a count: typed by an integer field of the table, no converter turns it into anything.)
 # Withdrawn reports' results are not shown (his.selectors.WITHDRAWN_REPORT_STATUSES, lab_results_for).
 _SHOWN = "(rep.id IS NULL OR rep.status NOT IN ({}))"
@@ -157,8 +203,21 @@ def first_lab_results_of(
     if not visit_ids:
         return []
     scope_sql, scope_params = scope
+    shown = _SHOWN.format(_marks(list(withdrawn)))
+    # Most pages: every result of the page's visits is fewer rows than the page may show (`per_visit` each):
+    # read them all in the index's order (no window, no sort, no temporary table) and keep the first of each
+    # here. A page whose visits hold as many results or more is read by the window statement below.
+    budget = len(visit_ids) * per_visit
+    every = ALL_RESULTS.rows(
+        _by_visit_from(),
+        f"r.visit_id IN ({_marks(visit_ids)}) AND {scope_sql} AND {shown}",
+        [*visit_ids, *scope_params, *withdrawn],
+        model=HisLabResult,
+    ).fetch(ordering=_RESULT_ORDER, limit=budget)
+    if len(every) < budget:
+        return _first_of_each(every, per_visit, total=True)
     from_ = (
-        "(SELECT r.id AS id, "  # noqa: S608
+        "(SELECT r.id AS id, r.visit_id AS visit_id, r.name AS name, "  # noqa: S608
         "ROW_NUMBER() OVER (PARTITION BY r.visit_id ORDER BY r.name, r.id) AS position, "
         "COUNT(*) OVER (PARTITION BY r.visit_id) AS visit_total "
         f"FROM {_RESULTS_FROM} WHERE r.visit_id IN ({_marks(visit_ids)}) AND {scope_sql} "
@@ -177,6 +236,12 @@ _PORTAL_RESULT_FIELDS = (
     *("reference_text", "flag", "conclusion"),
 )
 PORTAL_RESULTS = SqlColumns({name: Col(f"x.{name}", _R(name)) for name in _PORTAL_RESULT_FIELDS})
+# The same columns read from the table itself (the statement without a window).
+PORTAL_RESULTS_OWN = SqlColumns(
+    {name: Col(f"r.{_R(name).column}", _R(name)) for name in _PORTAL_RESULT_FIELDS}
+)
+# ... and joined by id to the window's numbered rows (x: id, visit and name, the order's columns).
+PORTAL_RESULTS_NUMBERED = SqlColumns({**PORTAL_RESULTS_OWN.columns, **_NUMBERED_ORDER})
 
 
 def portal_lab_results_of(
@@ -189,29 +254,37 @@ def portal_lab_results_of(
 ) -> list[dict[str, Any]]:
     """The first `per_visit` lab results (by name, then id; every one with None) of each of these visits of one
     patient that `scope` keeps (access.his_records_sql on r.patient_id, r.facility_id) and whose report is not
-    `withdrawn`, with PORTAL_RESULTS' columns; by visit, then name (his.selectors.visit_lab_results)."""
+    `withdrawn`, with PORTAL_RESULTS' columns; by visit, then name (his.selectors.visit_lab_results).
+
+    Read in VISIT_NAME_INDEX's order with no window: every result (the printed summary), or, when the visits'
+    results are fewer than `per_visit` each on average, all of them cut here (first_lab_results_of says why); a
+    page whose visits hold more is numbered by the window statement."""
     if not visit_ids:
         return []
     scope_sql, scope_params = scope
-    inner = ", ".join(f"r.{_R(name).column} AS {name}" for name in _PORTAL_RESULT_FIELDS)
     where = (
         f"r.visit_id IN ({_marks(visit_ids)}) AND r.patient_id = %s AND {scope_sql} "
         f"AND {_SHOWN.format(_marks(list(withdrawn)))}"
     )
     params = [*visit_ids, patient_id, *scope_params, *withdrawn]
+    every = PORTAL_RESULTS_OWN.rows(_by_visit_from(), where, params, model=HisLabResult)
     if per_visit is None:
-        # Every result (the printed summary): no numbering.
-        from_ = f"(SELECT {inner} FROM {_RESULTS_FROM} WHERE {where}) x"  # noqa: S608
-        return PORTAL_RESULTS.rows(from_, "1 = 1", params, model=HisLabResult).fetch(
-            ordering=_RESULT_ORDER, limit=_ALL
-        )
+        return every.fetch(ordering=_RESULT_ORDER, limit=_ALL)
+    budget = len(visit_ids) * per_visit
+    rows = every.fetch(ordering=_RESULT_ORDER, limit=budget)
+    if len(rows) < budget:
+        return _first_of_each(rows, per_visit, total=False)
+    # Numbered on the narrow columns only (a derived table holding the conclusion TEXT went to disk), the kept
+    # rows' own columns read by id.
     from_ = (
-        f"(SELECT {inner}, "  # noqa: S608
+        "(SELECT r.id AS id, r.visit_id AS visit_id, r.name AS name, "  # noqa: S608
         "ROW_NUMBER() OVER (PARTITION BY r.visit_id ORDER BY r.name, r.id) AS position "
-        f"FROM {_RESULTS_FROM} WHERE {where}) x"
+        f"FROM {_RESULTS_FROM} WHERE {where}) x INNER JOIN {HisLabResult._meta.db_table} r ON r.id = x.id"
     )
-    rows = PORTAL_RESULTS.rows(from_, "x.position <= %s", [*params, per_visit], model=HisLabResult)
-    return rows.fetch(ordering=_RESULT_ORDER, limit=len(visit_ids) * per_visit)
+    numbered = PORTAL_RESULTS_NUMBERED.rows(
+        from_, "x.position <= %s", [*params, per_visit], model=HisLabResult
+    )
+    return numbered.fetch(ordering=_RESULT_ORDER, limit=len(visit_ids) * per_visit)
 
 
 # What the portal's visits pages (/ho-so-kham, /ho-so-kham/in) show of a visit: its times, department,
@@ -248,4 +321,63 @@ def portal_visits(scope: tuple[str, list[Any]], *, patient_id: int, timed: bool 
     where = f"v.patient_id = %s AND {where}{_TIMED[timed]}"
     return PORTAL_VISITS.rows(
         _PORTAL_VISITS_FROM, where, [patient_id, *params], model=HisVisit, ordering=VISIT_ORDER
+    )
+
+
+class DatedVisits(SqlList):
+    """portal_visits(timed=True) for /ho-so-kham, whose pages read forwards (`forward`: the pager's ordering)
+    also bring, in the same statement on MariaDB/MySQL, the first `undated_limit` visits without a time (newest
+    import first: `undated`'s rows in ("-id",)), which the page shows after the last dated visit: `undated_rows`,
+    None until such a page was read. The two halves are a UNION ALL of two ranges of the (patient, admitted_at)
+    index, neither sorted nor kept in a temporary table (one statement instead of two on the last page, which is
+    the first for nearly every patient; issue 11); each half is put back in its own order here."""
+
+    def __init__(self, dated: SqlList, *, undated: SqlList, undated_limit: int, forward: tuple[str, ...]):
+        super().__init__(
+            dated.columns, dated.from_, dated.where, dated.params, model=dated.model, ordering=dated.ordering
+        )
+        self.undated, self.undated_limit, self.forward = undated, undated_limit, forward
+        self.undated_rows: list[dict[str, Any]] | None = None
+
+    def fetch(
+        self,
+        *,
+        where: str = "",
+        params: Any = (),
+        ordering: Any,
+        limit: int,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        if tuple(ordering) != self.forward or offset or self.connection.vendor != "mysql":
+            return super().fetch(where=where, params=params, ordering=ordering, limit=limit, offset=offset)
+        dated_sql, dated_params = self.statement(where=where, params=params, ordering=ordering, limit=limit)
+        undated_sql, undated_params = self.undated.statement(ordering=("-id",), limit=self.undated_limit)
+        rows = self.run(f"({dated_sql}) UNION ALL ({undated_sql})", [*dated_params, *undated_params])
+        dated = [row for row in rows if row["admitted_at"] is not None]
+        undated = [row for row in rows if row["admitted_at"] is None]
+        # UNION ALL leaves the order of its output unsaid: each half in its own order again (a page of each).
+        dated.sort(key=_newest_first, reverse=True)
+        undated.sort(key=_id, reverse=True)
+        self.undated_rows = undated
+        return dated
+
+
+def _newest_first(row: dict[str, Any]) -> tuple[Any, int]:
+    return row["admitted_at"], row["id"]
+
+
+def _id(row: dict[str, Any]) -> int:
+    return int(row["id"])
+
+
+def dated_portal_visits(
+    scope: tuple[str, list[Any]], *, patient_id: int, undated_limit: int, forward: tuple[str, ...]
+) -> DatedVisits:
+    """portal_visits(timed=True) whose forward pages also read the first `undated_limit` undated visits
+    (DatedVisits)."""
+    return DatedVisits(
+        portal_visits(scope, patient_id=patient_id, timed=True),
+        undated=portal_visits(scope, patient_id=patient_id, timed=False),
+        undated_limit=undated_limit,
+        forward=forward,
     )
