@@ -590,14 +590,15 @@ def his_records_for(user: Any, model: Any = None) -> QuerySet[Any]:
 def own_patients_sql(user: Any, patient_column: str) -> tuple[str, list[Any]]:
     """`own_patients_for`'s rule as one SQL condition on `patient_column` (a qualified patient id column), with
     its parameters, for the lists written as constant SQL (core/sqllist.py): the account's own and family
-    patients (own_or_family_sql), never for a staff account (NOT_STAFF_SQL); nothing for anonymous users
-    and superusers."""
+    patients (own_or_family_sql), never for a staff account (not_staff_sql: the subquery, or the answer this
+    request has already read); nothing for anonymous users and superusers."""
     if not getattr(user, "is_authenticated", False) or user.is_superuser:
         return "1 = 0", []
     own, params = own_or_family_sql(user)
+    not_staff, not_staff_params = not_staff_sql(user)
     return (
-        f"{patient_column} IN (SELECT id FROM patients_patient WHERE {own} AND {NOT_STAFF_SQL})",  # noqa: S608
-        [*params, user.pk],
+        f"{patient_column} IN (SELECT id FROM patients_patient WHERE {own} AND {not_staff})",  # noqa: S608
+        [*params, *not_staff_params],
     )
 
 

@@ -56,6 +56,15 @@ def test_his_records_sql_agrees_with_his_records_for(model: Any, restricted: dic
 
 def test_own_patients_sql_agrees_with_own_patients_for(restricted: dict[str, Any]) -> None:  # noqa: F811
     for user in _users(restricted):
+        user.__dict__.pop("_hf0_access_cache", None)
         where, params = access.own_patients_sql(user, "p.id")
         sql_ids = _ids(f"SELECT p.id FROM {Patient._meta.db_table} p WHERE {where}", params)  # noqa: S608
         assert sql_ids == set(access.own_patients_for(user).values_list("id", flat=True)), user
+        # With the memberships read already in the request (access.not_staff_sql writes their answer, not the
+        # subquery): the same patients.
+        if getattr(user, "is_authenticated", False):
+            access._active_memberships(user)
+            told, told_params = access.own_patients_sql(user, "p.id")
+            assert "facilities_membership" not in told or user.is_superuser
+            statement = f"SELECT p.id FROM {Patient._meta.db_table} p WHERE {told}"  # noqa: S608
+            assert _ids(statement, told_params) == sql_ids, user
