@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from operator import attrgetter
 from typing import NamedTuple
@@ -250,6 +250,9 @@ def series_chart(
     start = datetime.combine(first_day, time.min, tzinfo=zone)
     end = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=zone)
     span = (end - start).total_seconds() or 1.0
+    # The same moment in UTC, the readings' own zone: their difference is then plain arithmetic, without a
+    # ZoneInfo offset looked up per point (the same timedelta whatever the zones).
+    start_utc = start.astimezone(UTC)
 
     def y_of(value: Decimal) -> float:
         return TOP + PLOT_H * float((high - value) / (high - low))
@@ -273,7 +276,7 @@ def series_chart(
         y, text, alert = shown
         # The point's x (its time within the days shown) and local_minute(r.at, zone, year=False), written out:
         # four calls a point, not ten.
-        seconds = (r.at - start).total_seconds()
+        seconds = (r.at - start_utc).total_seconds()
         x = LEFT + PLOT_W * (0.0 if seconds < 0.0 else span if seconds > span else seconds) / span
         iso = r.local or r.at.astimezone(zone).isoformat()
         minute = f"{iso[8:10]}/{iso[5:7]} {iso[11:16]}"
