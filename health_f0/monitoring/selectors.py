@@ -38,6 +38,7 @@ from health_f0.monitoring.models import (
     ReminderLog,
 )
 from health_f0.monitoring.sql import alerts as alerts_sql
+from health_f0.monitoring.sql import declarations as declaration_sql
 from health_f0.monitoring.sql import episodes as episodes_sql
 
 
@@ -326,6 +327,14 @@ def patient_declarations(*, patient_ids: list[int]) -> QuerySet[Declaration]:
     return Declaration.objects.filter(patient_id__in=patient_ids).order_by("-submitted_at")
 
 
+def declaration_rows(*, patient_id: int) -> SqlList:
+    """One patient's declarations (the patient access.own_patients_for allowed: selectors.declaring_patient) as
+    constant SQL, for the API's list: rows keyed as `.values()` keys the API's columns (the declaring user's
+    name as `submitted_by__username`), newest first (("-submitted_at", "-id")), paged with the ORM's cursors
+    (monitoring/sql/declarations.patient_list)."""
+    return declaration_sql.patient_list(patient_id)
+
+
 def _years_before(today: date, years: int) -> date:
     try:
         return today.replace(year=today.year - years)
@@ -472,9 +481,9 @@ def alert_get(*, user: Any, public_id: Any) -> Alert:
 
 def current_episode(*, patient: Any) -> Episode | None:
     """The active episode if there is one, else the most recent one (completed, transferred or closed), by
-    start date then id; its station attached. One constant statement (monitoring/sql/episodes.py)."""
-    found = episodes_sql.current_of_patient(patient.pk)
-    return found[0] if found is not None else None
+    start date then id; its station attached. One constant statement (monitoring/sql/episodes.py), which does
+    not read the episode's latest declaration (declaration_status does)."""
+    return episodes_sql.current_episode_of_patient(patient.pk)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ point whatever the language); the table under the charts gets its numbers as tex
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from operator import attrgetter
 from typing import NamedTuple
@@ -49,19 +49,36 @@ def local_minute(at: datetime, zone: tzinfo, *, year: bool) -> str:
     return f"{iso[8:10]}/{iso[5:7]}/{iso[:4]} {iso[11:16]}"
 
 
-def table_rows(readings: Sequence[ChartReading]) -> list[TableRow]:
+def local_isos(moments: Iterable[datetime]) -> list[str]:
+    """Each moment's ISO text in the active time zone (timezone.localtime's): worked out once per reading for
+    both charts, their summaries and the table (series_chart's Reading.local, table_rows' `local`)."""
+    zone = timezone.get_current_timezone()
+    return [at.astimezone(zone).isoformat() for at in moments]
+
+
+def _minute_with_year(iso: str, at: datetime, zone: tzinfo) -> str:
+    """local_minute(at, zone, year=True) from `at`'s local ISO text."""
+    if iso[0] == "0":  # a year before 1000: strftime writes it without the ISO text's leading zeros
+        return local_minute(at, zone, year=True)
+    return f"{iso[8:10]}/{iso[5:7]}/{iso[:4]} {iso[11:16]}"
+
+
+def table_rows(readings: Sequence[ChartReading], local: Sequence[str] | None = None) -> list[TableRow]:
     """The readings as Django's `{{ value }}` showed them: a decimal with the language's separator
     (django.utils.formats.localize; the portal never groups thousands, and a temperature has none). The
-    separator and the time zone are looked up once, not per row."""
+    separator and the time zone are looked up once, not per row; `local`: the readings' local ISO texts
+    (local_isos), when the caller has them."""
     separator = formats.get_format("DECIMAL_SEPARATOR")
     zone = timezone.get_current_timezone()
+    if local is None:
+        local = local_isos(r.submitted_at for r in readings)
     return [
         TableRow(
-            local_minute(r.submitted_at, zone, year=True),
+            _minute_with_year(iso, r.submitted_at, zone),
             r.spo2,
             None if r.temperature is None else f"{r.temperature:f}".replace(".", separator),
         )
-        for r in readings
+        for r, iso in zip(readings, local, strict=True)
     ]
 
 
@@ -86,6 +103,7 @@ _AT = attrgetter("at")
 class Reading(NamedTuple):
     at: datetime
     value: Decimal
+    local: str = ""  # `at`'s ISO text in the active time zone (local_isos), when the caller has it
 
 
 class Point(NamedTuple):
@@ -227,9 +245,14 @@ def series_chart(
             low -= step
         while max(values) > high:
             high += step
-    start = timezone.make_aware(datetime.combine(first_day, time.min))
-    end = timezone.make_aware(datetime.combine(last_day + timedelta(days=1), time.min))
+    zone = timezone.get_current_timezone()  # timezone.localtime's, looked up once for every point
+    # timezone.make_aware's (a ZoneInfo is attached as it is)
+    start = datetime.combine(first_day, time.min, tzinfo=zone)
+    end = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=zone)
     span = (end - start).total_seconds() or 1.0
+    # The same moment in UTC, the readings' own zone: their difference is then plain arithmetic, without a
+    # ZoneInfo offset looked up per point (the same timedelta whatever the zones).
+    start_utc = start.astimezone(UTC)
 
     def y_of(value: Decimal) -> float:
         return TOP + PLOT_H * float((high - value) / (high - low))
@@ -239,7 +262,6 @@ def series_chart(
             return False
         return value <= threshold if alert_when_below else value >= threshold
 
-    zone = timezone.get_current_timezone()  # timezone.localtime's, looked up once for every point
     # A reading's height, text and alert by its value: a chart's hundred readings take a dozen values.
     by_value: dict[Decimal, tuple[str, str, bool]] = {}
     points = []
@@ -254,10 +276,9 @@ def series_chart(
         y, text, alert = shown
         # The point's x (its time within the days shown) and local_minute(r.at, zone, year=False), written out:
         # four calls a point, not ten.
-        seconds = (r.at - start).total_seconds()
+        seconds = (r.at - start_utc).total_seconds()
         x = LEFT + PLOT_W * (0.0 if seconds < 0.0 else span if seconds > span else seconds) / span
-        local = r.at.astimezone(zone)
-        iso = local.isoformat()
+        iso = r.local or r.at.astimezone(zone).isoformat()
         minute = f"{iso[8:10]}/{iso[5:7]} {iso[11:16]}"
         points.append(Point(f"{x:.1f}", y, f"{minute}: {text}", alert))
     y_ticks, x_ticks, threshold_tick, axes = _axes(low, high, step, threshold, first_day, last_day)
@@ -276,12 +297,14 @@ def series_chart(
         plot_right=PLOT_RIGHT,
         plot_top=PLOT_TOP,
         plot_bottom=PLOT_BOTTOM,
-        summary=_summary(title, unit, readings, decimals, alert_when_below),
+        summary=_summary(title, unit, readings, decimals, alert_when_below, zone),
         axes=axes,
     )
 
 
-def _summary(title: str, unit: str, readings: list[Reading], decimals: int, low_is_bad: bool) -> str:
+def _summary(
+    title: str, unit: str, readings: list[Reading], decimals: int, low_is_bad: bool, zone: tzinfo
+) -> str:
     """The chart in one sentence, for screen readers (the table under the chart has every value)."""
     if not readings:
         return _("%(title)s: chưa có lần đo nào.") % {"title": title}
@@ -291,9 +314,11 @@ def _summary(title: str, unit: str, readings: list[Reading], decimals: int, low_
     at_when = _("%(value)s lúc %(when)s")
 
     def fmt(r: Reading) -> str:
+        # f"{timezone.localtime(r.at):%H:%M %d/%m}", cut from the local ISO text
+        iso = r.local or r.at.astimezone(zone).isoformat()
         return at_when % {
             "value": decimal_text(r.value, decimals) + unit,
-            "when": f"{timezone.localtime(r.at):%H:%M %d/%m}",
+            "when": f"{iso[11:16]} {iso[8:10]}/{iso[5:7]}",
         }
 
     if low_is_bad:

@@ -33,7 +33,7 @@ from health_f0.monitoring import selectors as monitoring
 from health_f0.monitoring.models import AlertLevel, EpisodeStatus
 from health_f0.monitoring.services import active_questionnaire, declaration_submit, questions_for_patient
 from health_f0.www import selectors
-from health_f0.www.charts import Chart, Reading, series_chart, table_markup, table_rows
+from health_f0.www.charts import Chart, Reading, local_isos, series_chart, table_markup, table_rows
 from health_f0.www.forms import DeclarationForm
 from health_f0.www.jinja import ESCAPES, choice_labels
 from health_f0.www.jinja import kept_gettext as _
@@ -202,10 +202,14 @@ def history(request: HttpRequest) -> HttpResponse:
         rows = pager.items
         context.update(pager=pager, items=history_items(rows))
         if rows and pager.previous_url is None:
-            readings = selectors.chart_readings(episode=episode)
+            # A first page with no page after it holds the whole episode: the charts' readings are its rows'.
+            readings = selectors.chart_readings(
+                episode=episode, every=rows if pager.next_url is None else None
+            )
+            local = local_isos(r.submitted_at for r in readings)  # once for both charts and the table
             context.update(
-                charts=_history_charts(episode, readings, newest=rows[0]["local_date"]),
-                chart_rows=table_markup(table_rows(readings)),
+                charts=_history_charts(episode, readings, local, newest=rows[0]["local_date"]),
+                chart_rows=table_markup(table_rows(readings, local)),
                 chart_limited=len(readings) >= selectors.CHART_READINGS,
                 chart_limit=selectors.CHART_READINGS,
             )
@@ -340,8 +344,11 @@ def history_items(rows: list[dict[str, Any]]) -> Markup:
     return Markup("".join(out))  # noqa: S704 - every value from the rows is escaped
 
 
-def _history_charts(episode: Any, readings: list[selectors.ChartReading], *, newest: date) -> list[Chart]:
-    """SpO2 and temperature over the episode's days (to today while it is active)."""
+def _history_charts(
+    episode: Any, readings: list[selectors.ChartReading], local: list[str], *, newest: date
+) -> list[Chart]:
+    """SpO2 and temperature over the episode's days (to today while it is active); `local`: the readings'
+    local ISO texts (charts.local_isos)."""
     today = timezone.localdate()
     last_day = max(episode.expected_end_date - timedelta(days=1), episode.start_date, newest)
     if episode.status == EpisodeStatus.ACTIVE:
@@ -353,7 +360,11 @@ def _history_charts(episode: Any, readings: list[selectors.ChartReading], *, new
             key="spo2",
             title=_("SpO2"),
             unit="%",
-            readings=[Reading(r.submitted_at, Decimal(r.spo2)) for r in readings if r.spo2 is not None],
+            readings=[
+                Reading(r.submitted_at, Decimal(r.spo2), iso)
+                for r, iso in zip(readings, local, strict=True)
+                if r.spo2 is not None
+            ],
             low=Decimal(88),
             high=Decimal(100),
             step=Decimal(2),
@@ -367,7 +378,9 @@ def _history_charts(episode: Any, readings: list[selectors.ChartReading], *, new
             title=_("Nhiệt độ"),
             unit=" °C",
             readings=[
-                Reading(r.submitted_at, Decimal(r.temperature)) for r in readings if r.temperature is not None
+                Reading(r.submitted_at, Decimal(r.temperature), iso)
+                for r, iso in zip(readings, local, strict=True)
+                if r.temperature is not None
             ],
             low=Decimal(35),
             high=Decimal(40),

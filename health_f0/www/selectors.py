@@ -121,10 +121,21 @@ class ChartReading(NamedTuple):
     temperature: Decimal | None
 
 
-def chart_readings(*, episode: Episode, limit: int | None = None) -> list[ChartReading]:
+def chart_readings(
+    *, episode: Episode, limit: int | None = None, every: list[dict[str, Any]] | None = None
+) -> list[ChartReading]:
     """The episode's latest declarations with SpO2 or a temperature, newest first: four columns of at most
-    `limit` (CHART_READINGS) rows, whatever the episode holds."""
-    rows = declaration_sql.chart_readings(episode.patient_id, episode.pk, limit=limit or CHART_READINGS)
+    `limit` (CHART_READINGS) rows, whatever the episode holds. `every`: the episode's declarations, all of
+    them, as declaration_history's rows in its order (a first page with no page after it), from which the
+    readings are taken without a statement."""
+    limit = limit or CHART_READINGS
+    if every is not None:
+        return [
+            ChartReading(row["submitted_at"], row["local_date"], row["spo2"], row["temperature"])
+            for row in every
+            if row["spo2"] is not None or row["temperature"] is not None
+        ][:limit]
+    rows = declaration_sql.chart_readings(episode.patient_id, episode.pk, limit=limit)
     return [ChartReading._make(row) for row in rows]
 
 

@@ -8,7 +8,8 @@ keyset give the same rows and the same cursors as the ORM's Keyset, and v1's cou
   selectors.registration_queue;
 - alerts: monitoring/sql/alerts.py (selectors.alert_list_rows) vs selectors.alert_list;
 - the account's episodes: monitoring/sql/episodes.py (selectors.own_episode_rows) vs selectors.own_episodes,
-  for the own patient, a family member, another family, staff and the superuser.
+  for the own patient, a family member, another family, staff and the superuser;
+- a patient's declarations: monitoring/sql/declarations.py (selectors.declaration_rows) vs the API's `.values()`.
 """
 
 from __future__ import annotations
@@ -393,3 +394,54 @@ def test_the_registration_queue_names_its_order_indexes(
                 allowed.add(registration_sql.BY_STATUS_INDEX)
             assert _explained_keys(statement, "r") <= allowed
     assert mysql or "USE INDEX" not in registration_sql.FROM
+
+
+# --- A patient's declarations ----------------------------------------------------------------------------------
+
+
+def test_declaration_rows_are_the_orm_list(records: dict[str, Any], persona: Any) -> None:
+    """GET /api/v1|v2/declarations reads monitoring/sql/declarations.patient_list: the rows, counts, slices, keyset
+    pages and cursors of the `.values()` query it replaced; declared by the account, by a station's staff and by
+    no one (imported), ties on the time broken by id, reasons and answers of every shape; another patient's rows
+    never among them."""
+    from health_f0.monitoring.models import Declaration, Episode
+    from health_f0.monitoring.services import active_questionnaire
+
+    patients = [records["pat_a"], records["pat_b"]]
+    now = timezone.now().replace(microsecond=123456)
+    submitters = [patients[0].account, persona("thanhdong.nv"), None]
+    for p_index, patient in enumerate(patients):
+        episode = Episode.objects.filter(patient=patient).latest("id")
+        template = Declaration.objects.filter(episode=episode).first()
+        questionnaire_id = template.questionnaire_id if template else active_questionnaire()[0].pk
+        rows = []
+        for i in range(7):
+            rows.append(
+                Declaration(
+                    episode=episode,
+                    patient=patient,
+                    questionnaire_id=questionnaire_id,
+                    submitted_by=submitters[i % 3],
+                    submitted_at=now - timedelta(hours=5 * (i // 2)),  # pairs on the same time
+                    local_date=timezone.localdate(now - timedelta(hours=5 * (i // 2))),
+                    late=bool(i % 2),
+                    answers={
+                        "spo2": 95 + i % 3,
+                        "temperature": "37,5",
+                        "symptoms": ["cough"],
+                        "note": "<b>&</b>",
+                    }
+                    if i % 2
+                    else {},
+                    alert_level=["none", "watch", "urgent"][i % 3],
+                    reasons=[f"Lý do {i}", "SpO2 ≤ 96%"] if i % 3 else [],
+                    idempotency_key=f"sql-list-{p_index}-{i}",
+                )
+            )
+        Declaration.objects.bulk_create(rows)
+    for patient in patients:
+        orm = Declaration.objects.filter(patient_id=patient.pk).values(*monitoring_api.DECLARATION_COLUMNS)
+        sql = monitoring_selectors.declaration_rows(patient_id=patient.pk)
+        expected = _agree(orm, sql, ("-submitted_at", "-id"))
+        assert len(expected) >= 7
+        assert {row["submitted_by__username"] for row in expected} >= {None, "thanhdong.nv"}

@@ -110,6 +110,15 @@ def test_chart_readings_equal_the_orm(episode: Episode) -> None:
     assert Decimal("38.5") in [r.temperature for r in everything]
 
 
+@pytest.mark.parametrize("limit", [None, 5])
+def test_chart_readings_of_a_whole_page_equal_the_statement(episode: Episode, limit: int | None) -> None:
+    page = selectors.declaration_history(episode=episode).keyset_page(HISTORY_KEYSET, size=30, cursor=None)
+    assert page.next_cursor is None and len(page.items) == 12
+    expected = selectors.chart_readings(episode=episode, limit=limit)
+    assert selectors.chart_readings(episode=episode, limit=limit, every=page.items) == expected
+    assert len(expected) == (limit or 11)
+
+
 @pytest.mark.parametrize("language", ["vi", "en"])
 def test_table_rows_show_numbers_as_django_did(episode: Episode, language: str) -> None:
     readings = selectors.chart_readings(episode=episode)

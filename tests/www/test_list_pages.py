@@ -202,6 +202,41 @@ def test_history_reads_one_page_and_a_bounded_chart(
     assert 'role="img"' in page
 
 
+def test_history_whole_on_its_first_page_draws_the_charts_from_its_rows(
+    portal: Client, hung: Patient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first page with no page after it holds the whole episode: the charts' readings come from its rows,
+    with no statement of their own, and the page is what the charts' statement drew."""
+    monkeypatch.setattr(monitoring_views, "HISTORY_PER_PAGE", 30)
+    episode = add_declarations(hung, 12)
+    # Readings missing on some rows, one row with neither (the charts leave it out).
+    rows = list(Declaration.objects.filter(episode=episode).order_by("id"))
+    rows[2].spo2, rows[3].temperature = None, None
+    rows[4].spo2, rows[4].temperature = None, None
+    rows[5].temperature = Decimal("38.5")
+    Declaration.objects.bulk_update(rows, ["spo2", "temperature"])
+    with CaptureQueriesContext(connection) as ctx:
+        page = html(portal.get("/lich-su"))
+    sql = [q["sql"] for q in ctx.captured_queries if "monitoring_declaration" in q["sql"]]
+    assert len(sql) == 1 and "LIMIT 31" in sql[0], sql  # the page alone
+    readings = Declaration.objects.filter(episode=episode)
+    circles = readings.filter(spo2__isnull=False).count() + readings.filter(temperature__isnull=False).count()
+    assert page.count('class="card history-item') == 13 and page.count("<circle") == circles
+
+    plain = selectors.chart_readings
+
+    def with_statement(**kwargs: Any) -> Any:
+        kwargs.pop("every", None)
+        return plain(**kwargs)
+
+    monkeypatch.setattr(selectors, "chart_readings", with_statement)
+    with CaptureQueriesContext(connection) as ctx:
+        drawn = html(portal.get("/lich-su"))
+    assert len([q for q in ctx.captured_queries if "monitoring_declaration" in q["sql"]]) == 2
+    token = r'name="csrfmiddlewaretoken" value="[^"]+"'
+    assert re.sub(token, "", drawn) == re.sub(token, "", page)
+
+
 # --- /ho-so-kham and /ket-qua-xet-nghiem -----------------------------------------------------------
 
 

@@ -106,8 +106,11 @@ def _check_current(patient: Patient, django_assert_num_queries: Any) -> Any:
     assert got == expected
     status = monitoring_selectors.declaration_status(patient=patient)
     assert _current_view(status.episode, status.last) == expected
-    current = monitoring_selectors.current_episode(patient=patient)
-    assert (_fields(current) if current else None) == (expected[0] if expected else None)
+    current = monitoring_selectors.current_episode(patient=patient)  # the statement without the declaration
+    with django_assert_num_queries(0):  # its station attached
+        got_current = (_fields(current), _fields(current.facility)) if current else None
+    assert got_current == (expected[:2] if expected else None)
+    assert "monitoring_declaration" not in episodes_sql.CURRENT_EPISODE_OF_PATIENT
     return expected
 
 

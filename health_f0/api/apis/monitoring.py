@@ -304,7 +304,8 @@ class DeclarationListApi(APIView):
             filters.is_valid(raise_exception=True)
             public_id = filters.validated_data.get("patient")
         patient = selectors.declaring_patient(user=request.user, public_id=public_id)
-        declarations = Declaration.objects.filter(patient_id=patient.pk).values(*DECLARATION_COLUMNS)
+        # DECLARATION_COLUMNS' `.values()` rows as constant SQL (monitoring/sql/declarations.patient_list)
+        declarations = selectors.declaration_rows(patient_id=patient.pk)
         return paginate(
             request, self, declarations, ordering=("-submitted_at", "-id"), serialize=declaration_rows
         )

@@ -181,3 +181,22 @@ def current_of_patient(patient_id: int) -> tuple[Episode, Declaration | None] | 
 
 
 _DECLARATION_EPISODE: Any = Declaration._meta.get_field("episode")
+
+# The same choice without the latest declaration (/lich-su, which reads the episode's declarations itself): no
+# correlated subquery on monitoring_declaration and no declaration columns to convert (its two JSON columns
+# among them). tests/www/test_portal_floor_sql.py checks it answers current_of_patient's episode.
+CURRENT_EPISODE_OF_PATIENT = (
+    f"SELECT {select_list('e', Episode)}, {select_list('f', Facility)} "  # noqa: S608
+    f"FROM {_TABLE} e INNER JOIN {_F.db_table} f ON f.id = e.facility_id "
+    "WHERE e.patient_id = %s ORDER BY e.status = %s DESC, e.start_date DESC, e.id DESC LIMIT 1"
+)
+
+
+def current_episode_of_patient(patient_id: int) -> Episode | None:
+    """current_of_patient's episode (its station attached), without reading its latest declaration."""
+    rows = fetch_joined((Episode, Facility), CURRENT_EPISODE_OF_PATIENT, [patient_id, EpisodeStatus.ACTIVE])
+    if not rows:
+        return None
+    episode, facility = rows[0]
+    _FACILITY_CACHE.set_cached_value(episode, facility)
+    return episode
