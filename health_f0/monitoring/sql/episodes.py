@@ -66,7 +66,7 @@ def mark_declared(episode_id: int, day: date, level: str, now: datetime, *, limi
 # --- The account's episodes as a list (GET /api/v1|v2/episodes) ----------------------------------------------
 #
 # What: the episodes of the patients a portal account acts for (its own and its family's: the rule of
-# access.own_patients_for, written out by `access.own_or_family_sql` and the staff test access.NOT_STAFF_SQL,
+# access.own_patients_for, written out by `access.own_or_family_sql` and the staff test access.not_staff_sql,
 # as monitoring/sql/patients.py does), newest first, with the patient's and the station's columns the API
 # answers with. `episode_instances` turns a page's rows into Episode instances (patient and station attached),
 # so the API's compiled EpisodeSerializer and EPISODE_WORKFLOW.available (the row's `actions`) read exactly
@@ -108,12 +108,14 @@ def own_episodes(user: Any, *, ordering: tuple[str, ...] = ()) -> SqlList:
     if not getattr(user, "is_authenticated", False) or user.is_superuser:
         return OWN_EPISODES.rows(OWN_FROM, "1 = 0", [], model=Episode, ordering=ordering)
     family, params = access.own_or_family_sql(user)
+    # The staff test: its answer where the request's token or session statement has read it already.
+    not_staff, not_staff_params = access.not_staff_sql(user)
     # The rule's columns are patients_patient's, unqualified: in this subquery they are its own table's.
     where = (
         f"e.{Episode._meta.get_field('patient').column} IN (SELECT {_P.pk.column} FROM {_P.db_table} "  # noqa: S608
-        f"WHERE {family} AND {access.NOT_STAFF_SQL})"
+        f"WHERE {family} AND {not_staff})"
     )
-    return OWN_EPISODES.rows(OWN_FROM, where, [*params, user.pk], model=Episode, ordering=ordering)
+    return OWN_EPISODES.rows(OWN_FROM, where, [*params, *not_staff_params], model=Episode, ordering=ordering)
 
 
 # Model.from_db takes a subset of the fields in the model's field order.
