@@ -44,6 +44,16 @@ class Col:
     field: Field[Any, Any]
 
 
+def declared_index(model: type[Model], *fields: str, name: str | None = None) -> str:
+    """The name of `model`'s Meta.indexes entry on exactly `fields` (or named `name`), for a statement that names
+    it to MariaDB (USE INDEX / FORCE INDEX): an index changed or dropped fails here, at import, not in a plan."""
+    return next(
+        index.name
+        for index in model._meta.indexes
+        if (index.name == name if name is not None else tuple(index.fields) == fields)
+    )
+
+
 def columns_of(alias: str, model: type[Model], names: Sequence[str], *, prefix: str = "") -> dict[str, Col]:
     """The columns `names` (field names or attnames, e.g. "visit_id") of `model` under the table alias `alias`,
     each keyed `prefix + name`: `columns_of("p", Patient, ("public_id",), prefix="patient__")` is the

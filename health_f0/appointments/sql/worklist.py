@@ -25,7 +25,7 @@ from django.db.models import Model
 
 from health_f0.appointments import slots as slotlib
 from health_f0.appointments.models import Appointment, Doctor, Service, Status
-from health_f0.core.sqllist import Col, SqlColumns, SqlList, columns_of, text_column
+from health_f0.core.sqllist import Col, SqlColumns, SqlList, columns_of, declared_index, text_column
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.patients.models import Patient
@@ -152,16 +152,14 @@ FROM = f"{_A} a {_JOINS}"
 REQUESTED_ORDER_INDEX = "appt_status_created"
 
 
-def _index_on(*fields: str) -> str:
-    """The name of the Appointment index on exactly these fields (Meta.indexes, as the migrations created it)."""
-    return next(index.name for index in Appointment._meta.indexes if tuple(index.fields) == fields)
-
-
 # Both indexes that give the order: (status, created_at) for a scope of many facilities (a TTYT's clinics: read
 # in order, each row's facility tested), and (facility, status, created_at) for a scope of one (read in order,
 # nothing tested: naming the first alone made MariaDB sort that facility's requests, or walk every facility's
 # for a small page). MariaDB chooses between them by cost, never the plain created_at index.
-REQUESTED_ORDER_INDEXES = (REQUESTED_ORDER_INDEX, _index_on("facility", "status", "created_at"))
+REQUESTED_ORDER_INDEXES = (
+    REQUESTED_ORDER_INDEX,
+    declared_index(Appointment, "facility", "status", "created_at"),
+)
 FROM_REQUESTED_MYSQL = f"{_A} a USE INDEX FOR ORDER BY ({', '.join(REQUESTED_ORDER_INDEXES)}) {_JOINS}"
 
 

@@ -32,7 +32,7 @@ from typing import Any
 from django.db import connections, router
 
 from health_f0.core.keyset import NO_TIME
-from health_f0.core.sqllist import Col, SqlColumns, SqlList, columns_of, text_column
+from health_f0.core.sqllist import Col, SqlColumns, SqlList, columns_of, declared_index, text_column
 from health_f0.facilities.models import Facility
 from health_f0.his.models import HisLabReport, HisLabResult, HisVisit
 from health_f0.his.sql import FACILITY_REF, PATIENT_REF, REPORT_REF, field_of
@@ -134,9 +134,7 @@ _RESULT_ORDER = ("visit_id", "name", "id")
 # visit, in the order asked, so MariaDB neither sorts nor builds a temporary table and stops at the LIMIT. Named
 # on MariaDB/MySQL: left to itself the optimizer enters by the patient's index (patient, observed_at) with a row-id
 # filter of this one, then sorts (tests/api/test_his_sql.py pins the plan).
-VISIT_NAME_INDEX = next(
-    index.name for index in HisLabResult._meta.indexes if tuple(index.fields) == ("visit", "name", "id")
-)
+VISIT_NAME_INDEX = declared_index(HisLabResult, "visit", "name", "id")
 _BY_VISIT_FROM_MYSQL = f"{HisLabResult._meta.db_table} r FORCE INDEX ({VISIT_NAME_INDEX}) {_REPORT_JOIN}"
 
 

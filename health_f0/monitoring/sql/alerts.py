@@ -27,7 +27,7 @@ from django.contrib.auth import get_user_model
 from django.db import connections, router
 from django.db.models import JSONField
 
-from health_f0.core.sqllist import Col, SqlColumns, SqlList, stored_column, text_column
+from health_f0.core.sqllist import Col, SqlColumns, SqlList, declared_index, stored_column, text_column
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.monitoring.models import Alert, Declaration, Episode, EpisodeStatus
@@ -124,11 +124,6 @@ FROM = f"{_A.db_table} a {_JOINS}"
 OPEN = f"a.{_A.get_field('acknowledged_at').column} IS NULL AND e.{_E.get_field('status').column} = %s"
 
 
-def _index(name: str) -> str:
-    """An Alert index of Meta.indexes by its name (one renamed or dropped fails here, at import)."""
-    return next(index.name for index in _A.indexes if index.name == name)
-
-
 # On MariaDB/MySQL the alerts are read in one of the two indexes of the list's order, and MariaDB is told so
 # (issue 11, ninth round): choosing among every index on the facility and the cursor's columns cost more than
 # reading the page. With the scope's 22 facilities of the largest TTYT of the 100k data (alert_open_order walks
@@ -138,7 +133,10 @@ def _index(name: str) -> str:
 # between the two by cost: alert_open_order for one facility (read in order, nothing tested), alert_open_order_all
 # for many (read in order, each row's facility tested). v1's COUNT(*) reads alert_open_order (the same entries as
 # the (facility, acknowledged_at, created_at) index it read before).
-OPEN_ORDER_INDEXES = (_index("alert_open_order"), _index("alert_open_order_all"))
+OPEN_ORDER_INDEXES = (
+    declared_index(Alert, name="alert_open_order"),
+    declared_index(Alert, name="alert_open_order_all"),
+)
 FROM_MYSQL = f"{_A.db_table} a USE INDEX ({', '.join(OPEN_ORDER_INDEXES)}) {_JOINS}"
 
 

@@ -24,7 +24,7 @@ from uuid import UUID
 
 from django.db import connections, router
 
-from health_f0.core.sqllist import Col, SqlColumns, SqlList, stored_column, text_column
+from health_f0.core.sqllist import Col, SqlColumns, SqlList, declared_index, stored_column, text_column
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.registration.models import Registration
@@ -68,12 +68,6 @@ _JOIN = f"LEFT JOIN {_F.db_table} f ON f.id = {FACILITY}"
 FROM = f"{_R.db_table} r {_JOIN}"
 
 
-def _index_on(*fields: str) -> str:
-    """The name of the Registration index on exactly these fields (Meta.indexes; one changed or dropped fails
-    here, at import)."""
-    return next(index.name for index in _R.indexes if tuple(index.fields) == fields)
-
-
 # On MariaDB/MySQL the queue is read in one of the two indexes of its order, and MariaDB is told so (issue 11,
 # ninth round): choosing among every index on the facility and the cursor's columns cost more than reading the
 # page. With the scope's 22 facilities of the largest TTYT of the 100k data, the first page's plan took 0.46 ms
@@ -83,10 +77,10 @@ def _index_on(*fields: str) -> str:
 # Filtered by status, the (facility, status, created_at) index stays a choice (one status of a facility, then
 # sorted, can be fewer rows than the facility's queue walked to them).
 QUEUE_ORDER_INDEXES = (
-    _index_on("facility", "queue_rank", "-decided_sort", "created_at", "id"),
-    _index_on("queue_rank", "-decided_sort", "created_at", "id"),
+    declared_index(Registration, "facility", "queue_rank", "-decided_sort", "created_at", "id"),
+    declared_index(Registration, "queue_rank", "-decided_sort", "created_at", "id"),
 )
-BY_STATUS_INDEX = _index_on("facility", "status", "created_at")
+BY_STATUS_INDEX = declared_index(Registration, "facility", "status", "created_at")
 FROM_MYSQL = f"{_R.db_table} r USE INDEX ({', '.join(QUEUE_ORDER_INDEXES)}) {_JOIN}"
 FROM_MYSQL_BY_STATUS = (
     f"{_R.db_table} r USE INDEX ({', '.join((*QUEUE_ORDER_INDEXES, BY_STATUS_INDEX))}) {_JOIN}"
