@@ -44,6 +44,11 @@ export REDIS_URL="redis://127.0.0.1:6379/15"
 export CACHE_PREFIX="${HF0_DB_NAME:-hf0}"
 export SECRET_KEY="test-secret-key-not-for-production-0123456789abcdef"
 export TASKS_EAGER=1 SMS_BACKEND=file
+# The web statement limit (DB_STATEMENT_TIMEOUT, 5 s in production) stops a statement that takes seconds; on a
+# shared, noisy test host a millisecond statement has been seen to stall past it (CI, 07/12/2026: one fixture
+# SELECT). Tests are not timings: the suite runs with a wide limit, and the tests of the limit itself set a short
+# one on their own session (tests/resilience/test_database.py).
+export DB_STATEMENT_TIMEOUT="${DB_STATEMENT_TIMEOUT:-30}"
 export VAR_DIR="$PWD/var/test-${HF0_DB_NAME:-main}"
 mkdir -p "$VAR_DIR/static"  # STATIC_ROOT: whitenoise warns on every request when it is missing
 
