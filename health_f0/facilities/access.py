@@ -587,6 +587,25 @@ def his_records_for(user: Any, model: Any = None) -> QuerySet[Any]:
     return model.objects.filter(pairs)
 
 
+# The ids of the patients an account acts for as a patient (own_patients_for), once a request has read them:
+# owns_patient asks own_patients_for for them, the portal's patient choice reads them with their rows
+# (remember_own_patients).
+_OWN_PATIENT_IDS = "own_patient_ids"
+
+
+def remember_own_patients(user: Any, patient_ids: Iterable[int]) -> None:
+    """Keep, for the rest of the request, the ids of the patients `user` acts for as a patient, read by the
+    caller with `account_patients_sql`'s rule (the portal's patient choice, monitoring.sql.patients
+    .account_patients): `own_patients_sql` then binds them (no subquery for MariaDB to plan: the HIS pages'
+    link and record statements, issue 11) and `owns_patient` reads no more. That rule is `own_patients_for`'s
+    for every account it answers for (not for staff, whose `account_patients_sql` is None, and not for a
+    superuser, who owns no patient here: neither is kept). The ids are milliseconds old and of the same
+    request, as the memberships are (remember_memberships)."""
+    if not getattr(user, "is_authenticated", False) or user.is_superuser or is_staff_member(user):
+        return
+    _cache(user)[_OWN_PATIENT_IDS] = frozenset(patient_ids)
+
+
 def own_patients_sql(user: Any, patient_column: str) -> tuple[str, list[Any]]:
     """`own_patients_for`'s rule as one SQL condition on `patient_column` (a qualified patient id column), with
     its parameters, for the lists written as constant SQL (core/sqllist.py): the account's own and family
@@ -594,6 +613,12 @@ def own_patients_sql(user: Any, patient_column: str) -> tuple[str, list[Any]]:
     request has already read); nothing for anonymous users and superusers."""
     if not getattr(user, "is_authenticated", False) or user.is_superuser:
         return "1 = 0", []
+    known = _cache(user).get(_OWN_PATIENT_IDS)
+    if known is not None:
+        # This request has read them (remember_own_patients): the ids, and the server plans no subquery.
+        if not known:
+            return "1 = 0", []
+        return f"{patient_column} IN ({', '.join(['%s'] * len(known))})", sorted(known)
     own, params = own_or_family_sql(user)
     not_staff, not_staff_params = not_staff_sql(user)
     return (
@@ -877,9 +902,9 @@ def owns_patient(actor: Any, patient: Any) -> bool:
         return True
     # Read once per user object (one request): a list of 100 bookings asks for each row's actions.
     cache = _cache(actor)
-    if "own_patient_ids" not in cache:
-        cache["own_patient_ids"] = frozenset(own_patients_for(actor).values_list("pk", flat=True))
-    return patient.pk in cache["own_patient_ids"]
+    if _OWN_PATIENT_IDS not in cache:
+        cache[_OWN_PATIENT_IDS] = frozenset(own_patients_for(actor).values_list("pk", flat=True))
+    return patient.pk in cache[_OWN_PATIENT_IDS]
 
 
 def actor_capacity_or_none(

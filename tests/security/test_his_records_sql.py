@@ -68,3 +68,43 @@ def test_own_patients_sql_agrees_with_own_patients_for(restricted: dict[str, Any
             assert "facilities_membership" not in told or user.is_superuser
             statement = f"SELECT p.id FROM {Patient._meta.db_table} p WHERE {told}"  # noqa: S608
             assert _ids(statement, told_params) == sql_ids, user
+
+
+def test_the_patient_choice_s_ids_are_bound_and_keep_the_same_patients(
+    restricted: dict[str, Any],  # noqa: F811 - the fixture
+) -> None:
+    """A portal page reads the account's patients first (monitoring.sql.patients.account_patients, the patient
+    choice) and access.remember_own_patients keeps their ids: own_patients_sql then binds them (no subquery for
+    MariaDB to plan on the HIS pages: issue 11) and keeps the same patients; his_active_pairs the same pairs.
+    Staff and superusers have nothing kept: their rule is not the choice's."""
+    from django.contrib.auth import get_user_model
+
+    from health_f0.monitoring.sql.patients import account_patients
+
+    superuser = get_user_model().objects.create_superuser(username="root-choice", password="x")
+    users = [*_users(restricted), superuser]
+    bound = 0
+    for user in users:
+        name = getattr(user, "username", "anonymous")
+        expected = set(access.own_patients_for(user).values_list("id", flat=True))
+        pairs = access.his_active_pairs(user)
+        fresh = _fresh(name) if getattr(user, "is_authenticated", False) else AnonymousUser()
+        chosen = account_patients(fresh)
+        where, params = access.own_patients_sql(fresh, "p.id")
+        if chosen is not None and not fresh.is_superuser:
+            assert {p.pk for p in chosen} == expected, name
+            assert "patients_patient" not in where and "facilities_membership" not in where, (name, where)
+            bound += 1
+        else:
+            assert "own_patient_ids" not in getattr(fresh, "_hf0_access_cache", {}), name
+        statement = f"SELECT p.id FROM {Patient._meta.db_table} p WHERE {where}"  # noqa: S608
+        assert _ids(statement, params) == expected, name
+        assert access.his_active_pairs(fresh) == pairs, name
+        # owns_patient answers from the same ids.
+        for patient in restricted["patients"].values():
+            assert access.owns_patient(fresh, patient) == access.owns_patient(_fresh_of(user), patient), name
+    assert bound >= 2  # patients A and B's accounts
+
+
+def _fresh_of(user: Any) -> Any:
+    return _fresh(user.username) if getattr(user, "is_authenticated", False) else AnonymousUser()

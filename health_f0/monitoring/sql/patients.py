@@ -59,7 +59,7 @@ def declarable(user: Any, public_id: Any = None) -> list[Patient]:
 #
 # What: `access.patients_for(user).select_related("facility").order_by("full_name", "id")` for a patient
 # account (access.account_patients_sql writes its rule out; staff keep the queryset), as one constant statement.
-# Every portal page of a signed-in patient starts with it. tests/www/test_account_patients_sql.py checks it
+# Every portal page of a signed-in patient starts with it. tests/www/test_portal_floor_sql.py checks it
 # answers what the queryset answers for every kind of account.
 #
 # Why not the ORM: the queryset (two RawSQL conditions, a join, an ordering) cost 1.1 ms of CPU, this
@@ -85,6 +85,8 @@ def account_patients(user: Any) -> list[Patient] | None:
     for patient, facility in fetch_joined((Patient, Facility), _ACCOUNT_PATIENTS.format(rule=where), params):
         _PATIENT_FACILITY.set_cached_value(patient, facility)
         patients.append(patient)
+    # The rule is own_patients_for's for a patient account: the page's later statements bind these ids.
+    access.remember_own_patients(user, [patient.pk for patient in patients])
     return patients
 
 
