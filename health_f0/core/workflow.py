@@ -151,6 +151,8 @@ class Workflow:
         requester: Callable[[Any], Any] | None = None,
         refusal: Callable[[Any, str, datetime], str] | None = None,
         authorize_reads: Callable[[frozenset[str]], Sequence[str]] | None = None,
+        capacity_by_key: Callable[[frozenset[str]], Callable[[Hashable, Any], str | None] | None]
+        | None = None,
     ):
         self.name = name
         self._table = {(t.source, t.action): t for t in transitions}
@@ -196,6 +198,12 @@ class Workflow:
         # reading holds column names and getters, never a row's values: nothing of anyone's data is kept.
         self._row_readings: Memo[int, _RowReading] = Memo(16)
         self._plan_keys: dict[str, Callable[[Any], Hashable]] = {}
+        # `capacity_by_key(roles)`: where the values `authorize_reads(roles)` names decide the capacity without the
+        # object (e.g. the facility's id for staff roles), `(key, actor) -> capacity or None`, the answer
+        # `authorize` gives for every object of that key; None where the object must be asked (a patient's
+        # ownership). Worked out here for every roles of the table: a page then builds no object to ask the
+        # access rules (available_rows) where only a key decides.
+        self._key_capacities: dict[frozenset[str], Callable[[Hashable, Any], str | None]] = {}
         if authorize_reads is not None:
             every = {t.roles for t in self._table.values()} | set(self._staff_part.values())
             reads = {roles: tuple(authorize_reads(roles)) for roles in every}
@@ -203,6 +211,11 @@ class Workflow:
             self._role_keys = {roles: _reader(names) for roles, names in reads.items()}
             for state, keyed in self._keyed_roles.items():
                 self._plan_keys[state] = _reader(sorted({name for roles in keyed for name in reads[roles]}))
+            if capacity_by_key is not None:
+                for roles in every:
+                    by_key = capacity_by_key(roles)
+                    if by_key is not None:
+                        self._key_capacities[roles] = by_key
 
     # --- The table -----------------------------------------------------------------------------------
 
@@ -508,6 +521,10 @@ class _Page:
         self.capacities: dict[tuple[frozenset[str], Hashable], str | None] = {}
         self.planned: dict[tuple[str, str], tuple[Step, _Tests]] = {}
         self.plans: dict[tuple[str, Hashable], list[_Planned]] = {}
+        # The plans by what decides them: the state and the actor's capacity for each roles the state first asks
+        # (Workflow._keyed_roles). A TTYT's booking desk holds the same capacities at each of its clinics: the
+        # page's ten facility keys share one plan.
+        self.decided: dict[tuple[str, tuple[str | None, ...]], list[_Planned]] = {}
 
     def step_for(self, transition: Transition, capacity: str) -> tuple[Step, _Tests]:
         """The actor's step for `transition` in `capacity` and the tests of the guards that bind it."""
@@ -534,23 +551,40 @@ class _Page:
         memo = (roles, key)
         capacity = self.capacities.get(memo, _UNKNOWN)
         if capacity is _UNKNOWN:
-            capacity = self.capacities[memo] = self.workflow._capacity(obj(), roles, self.actor)
+            by_key = self.workflow._key_capacities.get(roles)
+            if by_key is not None:  # the key decides (Workflow's capacity_by_key): no object is built
+                capacity = self.capacities[memo] = by_key(key, self.actor)
+            else:
+                capacity = self.capacities[memo] = self.workflow._capacity(obj(), roles, self.actor)
         return capacity  # type: ignore[no-any-return]
 
-    def plan(self, state: str, capacity_of: Callable[[frozenset[str]], str | None]) -> list[_Planned]:
-        """The transitions from `state` the actor holds a capacity for (`capacity_of(roles)`), with their steps and
-        tests; a transition whose staff part refused the actor is left to each object (step None)."""
+    def plan_for(self, state: str, capacity_of: Callable[[frozenset[str]], str | None]) -> list[_Planned]:
+        """The plan of an object in `state` whose capacities `capacity_of(roles)` answers: the one plan of its
+        state and its capacities for the roles the state first asks (a plan is decided by nothing else), built
+        the first time they are met."""
+        keyed = self.workflow._keyed_roles.get(state, ())
+        capacities = tuple([capacity_of(roles) for roles in keyed])
+        decided = (state, capacities)
+        plan = self.decided.get(decided)
+        if plan is None:
+            plan = self.decided[decided] = self.plan(state, dict(zip(keyed, capacities, strict=True)))
+        return plan
+
+    def plan(self, state: str, capacities: Mapping[frozenset[str], str | None]) -> list[_Planned]:
+        """The transitions from `state` the actor holds a capacity for (`capacities[roles]`, for each roles the
+        state first asks), with their steps and tests; a transition whose staff part refused the actor is left to
+        each object (step None)."""
         workflow = self.workflow
         plan: list[_Planned] = []
         for transition in workflow._from_state.get(state, ()):
             staff_roles = workflow._staff_part.get(transition.roles)
             if staff_roles is not None:
-                if capacity_of(staff_roles) == STAFF:
+                if capacities[staff_roles] == STAFF:
                     plan.append((transition, *self.step_for(transition, STAFF)))
                 else:  # asked per object, for the whole roles
                     plan.append((transition, None, ()))
                 continue
-            capacity = capacity_of(transition.roles)
+            capacity = capacities[transition.roles]
             if capacity is not None:
                 plan.append((transition, *self.step_for(transition, capacity)))
         return plan
@@ -572,7 +606,7 @@ class _Page:
                 plan_key = (state, id(obj))
             plan = plans.get(plan_key)
             if plan is None:
-                plan = plans[plan_key] = self.plan(state, partial(self.object_capacity, obj))
+                plan = plans[plan_key] = self.plan_for(state, partial(self.object_capacity, obj))
             open_actions = []
             for transition, step, tests in plan:
                 if step is None:
@@ -620,6 +654,8 @@ class _Page:
         states = reading.states
         built: dict[int, Any] = {}
         row_plans: dict[tuple[str, Hashable], tuple[list[_Planned], Any]] = {}
+        # What the guards of each plan read (reading.values), by the plan's identity: the page's plans live as long.
+        plan_values: dict[int, Any] = {}
 
         def instance_of(row: Mapping[str, Any]) -> Any:
             obj = built.get(id(row))
@@ -640,8 +676,11 @@ class _Page:
             plan_key = (state, shape.plan_key(row))
             found_plan = row_plans.get(plan_key)
             if found_plan is None:
-                plan = self.plan(state, partial(self.row_capacity, instance_of, role_keys, row))
-                found_plan = row_plans[plan_key] = (plan, reading.values(plan))
+                plan = self.plan_for(state, partial(self.row_capacity, instance_of, role_keys, row))
+                values_of = plan_values.get(id(plan), _UNKNOWN)
+                if values_of is _UNKNOWN:
+                    values_of = plan_values[id(plan)] = reading.values(plan)
+                found_plan = row_plans[plan_key] = (plan, values_of)
             plan, values_of = found_plan
             values = None if values_of is None else values_of(row)
             # A declared guard's answer depends on its values, not on the step's action or capacity (Guard.reads):

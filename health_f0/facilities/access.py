@@ -232,6 +232,17 @@ def can_act_at(user: Any, facility: Facility | None, roles: Iterable[str]) -> bo
     return facility.pk in visible_facility_ids(user, roles)
 
 
+def can_act_at_id(user: Any, facility_id: int | None, roles: Iterable[str]) -> bool:
+    """`can_act_at` for the saved facility whose id is `facility_id` (None: no facility): what the rule reads of
+    the facility is its id alone, so a list's rows are answered without a Facility instance (core.workflow's
+    available_rows, through actor_capacity_at_or_none)."""
+    if facility_id is None or not getattr(user, "is_authenticated", False):
+        return False
+    if user.is_superuser:
+        return True
+    return facility_id in visible_facility_ids(user, roles)
+
+
 def require_role_at(user: Any, facility: Facility | None, roles: Iterable[str]) -> None:
     if not can_act_at(user, facility, roles):
         raise PermissionDenied(_("Bạn không có quyền thực hiện thao tác này tại cơ sở này."))
@@ -907,6 +918,31 @@ def actor_capacity_or_none(
         requester_pk = getattr(requester, "pk", requester)
         if requester_pk is not None and requester_pk == actors.actor_id(actor):
             return actors.REQUESTER
+    return None
+
+
+def actor_capacity_at_or_none(actor: Any, roles: frozenset[str], facility_id: int | None) -> str | None:
+    """`actor_capacity_or_none(actor, roles, facility=<the facility whose id is facility_id>)` for `roles` that
+    name neither the patient nor the requester (staff roles, the system), whose answer the record's facility id
+    alone decides: a page of records at ten clinics asks it by the rows' facility ids, without building a record
+    or a facility (core.workflow's `capacity_by_key`; tests/api/test_appointment_sql_lists.py compares both for
+    every persona). Roles the record's patient or requester may hold are refused (ValueError): only the record
+    answers them."""
+    from health_f0.core import actors
+
+    if actors.PATIENT in roles or actors.REQUESTER in roles:
+        raise ValueError(
+            f"{sorted(roles)}: the patient's or the requester's capacity is decided by the record"
+        )
+    if actor is None:
+        return actors.SYSTEM if actors.SYSTEM in roles else None
+    staff_roles = roles - actors.PSEUDO_ROLES
+    if (
+        staff_roles
+        and not isinstance(actor, actors.PhoneHolder)
+        and can_act_at_id(actor, facility_id, staff_roles)
+    ):
+        return actors.STAFF
     return None
 
 
