@@ -18,8 +18,9 @@ acknowledgement of a re-exam ("acknowledge": a step with a guard, that writes no
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any
 
 from django.utils import timezone
@@ -296,12 +297,11 @@ def refusal_message(appointment: Any, action: str, now: datetime | None = None) 
     }
 
 
-def _capacity_at(roles: frozenset[str], facility_id: int | None, actor: Any) -> str | None:
-    """The authorizer's capacity for `roles` the patient does not hold, on a booking whose key for them
-    (authorize_reads: its facility id, None for the system's roles alone) is `facility_id`: the access rule
-    reads the facility's id alone (access.actor_capacity_at_or_none), so the booking desk's list asks it without
-    building a booking."""
-    return access.actor_capacity_at_or_none(actor, roles, facility_id)
+def _capacities_at(roles: frozenset[str]) -> Callable[[Any], Callable[[Any], str | None]]:
+    """actor -> (a booking's key for `roles`, which the patient does not hold -> the authorizer's capacity): the key
+    is the booking's facility id (authorize_reads; None for the system's roles alone), and the access rule reads
+    the facility's id alone (access.capacities_at), so the booking desk's list asks it without building a booking."""
+    return lambda actor: access.capacities_at(actor, roles)
 
 
 APPOINTMENT_WORKFLOW = Workflow(
@@ -341,7 +341,7 @@ APPOINTMENT_WORKFLOW = Workflow(
         *(("facility_id",) if roles - PSEUDO_ROLES else ()),
         *(("patient_id",) if PATIENT in roles else ()),
     ),
-    capacity_by_key=lambda roles: None if PATIENT in roles else partial(_capacity_at, roles),
+    capacity_by_key=lambda roles: None if PATIENT in roles else _capacities_at(roles),
 )
 
 

@@ -119,6 +119,9 @@ class Transition:
 
 
 Authorize = Callable[[Any, frozenset[str], Any], str]
+# actor -> (an object's key for some roles -> the actor's capacity for them, None where refused): Workflow's
+# capacity_by_key.
+KeyCapacities = Callable[[Any], Callable[[Hashable], str | None]]
 _UNKNOWN: Any = object()  # a capacity not worked out yet (None: refused)
 # One transition of an `available_each` plan: the transition, the actor's step and the tests of the guards that
 # bind its capacity (step None: the capacity is asked per object).
@@ -151,8 +154,7 @@ class Workflow:
         requester: Callable[[Any], Any] | None = None,
         refusal: Callable[[Any, str, datetime], str] | None = None,
         authorize_reads: Callable[[frozenset[str]], Sequence[str]] | None = None,
-        capacity_by_key: Callable[[frozenset[str]], Callable[[Hashable, Any], str | None] | None]
-        | None = None,
+        capacity_by_key: Callable[[frozenset[str]], KeyCapacities | None] | None = None,
     ):
         self.name = name
         self._table = {(t.source, t.action): t for t in transitions}
@@ -199,11 +201,11 @@ class Workflow:
         self._row_readings: Memo[int, _RowReading] = Memo(16)
         self._plan_keys: dict[str, Callable[[Any], Hashable]] = {}
         # `capacity_by_key(roles)`: where the values `authorize_reads(roles)` names decide the capacity without the
-        # object (e.g. the facility's id for staff roles), `(key, actor) -> capacity or None`, the answer
-        # `authorize` gives for every object of that key; None where the object must be asked (a patient's
-        # ownership). Worked out here for every roles of the table: a page then builds no object to ask the
-        # access rules (available_rows) where only a key decides.
-        self._key_capacities: dict[frozenset[str], Callable[[Hashable, Any], str | None]] = {}
+        # object (e.g. the facility's id for staff roles), `actor -> (key -> capacity or None)`, the answer
+        # `authorize` gives the actor on every object of that key; None where the object must be asked (a patient's
+        # ownership). Worked out here for every roles of the table; a page asks it once per roles, then each key is
+        # one call: it builds no object to ask the access rules (available_rows) where only a key decides.
+        self._key_capacities: dict[frozenset[str], KeyCapacities] = {}
         if authorize_reads is not None:
             every = {t.roles for t in self._table.values()} | set(self._staff_part.values())
             reads = {roles: tuple(authorize_reads(roles)) for roles in every}
@@ -519,6 +521,8 @@ class _Page:
     def __init__(self, workflow: Workflow, actor: Any, now: datetime, params: Mapping[str, Any]) -> None:
         self.workflow, self.actor, self.now, self.params = workflow, actor, now, params
         self.capacities: dict[tuple[frozenset[str], Hashable], str | None] = {}
+        # The actor's capacity by key, per roles the workflow answers by key (capacity_by_key), asked once a page.
+        self.by_key: dict[frozenset[str], Callable[[Hashable], str | None]] = {}
         self.planned: dict[tuple[str, str], tuple[Step, _Tests]] = {}
         self.plans: dict[tuple[str, Hashable], list[_Planned]] = {}
         # The plans by what decides them: the state and the actor's capacity for each roles the state first asks
@@ -551,9 +555,11 @@ class _Page:
         memo = (roles, key)
         capacity = self.capacities.get(memo, _UNKNOWN)
         if capacity is _UNKNOWN:
-            by_key = self.workflow._key_capacities.get(roles)
+            by_key = self.by_key.get(roles)
+            if by_key is None and roles in self.workflow._key_capacities:
+                by_key = self.by_key[roles] = self.workflow._key_capacities[roles](self.actor)
             if by_key is not None:  # the key decides (Workflow's capacity_by_key): no object is built
-                capacity = self.capacities[memo] = by_key(key, self.actor)
+                capacity = self.capacities[memo] = by_key(key)
             else:
                 capacity = self.capacities[memo] = self.workflow._capacity(obj(), roles, self.actor)
         return capacity  # type: ignore[no-any-return]

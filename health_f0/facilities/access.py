@@ -8,7 +8,7 @@ same to callers: `get_scoped_or_404` raises NotFound for both.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -17,6 +17,7 @@ from django.db.models import BooleanField, CharField, Exists, OuterRef, Q, Query
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
+from health_f0.core import actors
 from health_f0.core.exceptions import NotFound, PermissionDenied
 from health_f0.facilities.models import Facility, Membership, Role
 
@@ -230,17 +231,6 @@ def can_act_at(user: Any, facility: Facility | None, roles: Iterable[str]) -> bo
     if user.is_superuser:
         return True
     return facility.pk in visible_facility_ids(user, roles)
-
-
-def can_act_at_id(user: Any, facility_id: int | None, roles: Iterable[str]) -> bool:
-    """`can_act_at` for the saved facility whose id is `facility_id` (None: no facility): what the rule reads of
-    the facility is its id alone, so a list's rows are answered without a Facility instance (core.workflow's
-    available_rows, through actor_capacity_at_or_none)."""
-    if facility_id is None or not getattr(user, "is_authenticated", False):
-        return False
-    if user.is_superuser:
-        return True
-    return facility_id in visible_facility_ids(user, roles)
 
 
 def require_role_at(user: Any, facility: Facility | None, roles: Iterable[str]) -> None:
@@ -921,29 +911,40 @@ def actor_capacity_or_none(
     return None
 
 
-def actor_capacity_at_or_none(actor: Any, roles: frozenset[str], facility_id: int | None) -> str | None:
-    """`actor_capacity_or_none(actor, roles, facility=<the facility whose id is facility_id>)` for `roles` that
-    name neither the patient nor the requester (staff roles, the system), whose answer the record's facility id
-    alone decides: a page of records at ten clinics asks it by the rows' facility ids, without building a record
-    or a facility (core.workflow's `capacity_by_key`; tests/api/test_appointment_sql_lists.py compares both for
-    every persona). Roles the record's patient or requester may hold are refused (ValueError): only the record
-    answers them."""
-    from health_f0.core import actors
-
+def capacities_at(actor: Any, roles: frozenset[str]) -> Callable[[int | None], str | None]:
+    """facility id -> `actor_capacity_or_none(actor, roles, facility=<the facility of that id>)`, for `roles` that
+    name neither the patient nor the requester (staff roles, the system): their answer is decided by the record's
+    facility id alone (can_act_at reads nothing else of the facility; None: no facility), so a page of records at
+    ten clinics is answered by its rows' facility ids, the actor's scope read once, without building a record or
+    a facility (the appointment workflow's `capacity_by_key`; tests/api/test_appointment_sql_lists.py compares it
+    with the authorizer for every persona). Roles the record's patient or requester may hold are refused
+    (ValueError): only the record answers them."""
     if actors.PATIENT in roles or actors.REQUESTER in roles:
         raise ValueError(
             f"{sorted(roles)}: the patient's or the requester's capacity is decided by the record"
         )
     if actor is None:
-        return actors.SYSTEM if actors.SYSTEM in roles else None
+        return _answer(actors.SYSTEM if actors.SYSTEM in roles else None)
     staff_roles = roles - actors.PSEUDO_ROLES
     if (
-        staff_roles
-        and not isinstance(actor, actors.PhoneHolder)
-        and can_act_at_id(actor, facility_id, staff_roles)
+        not staff_roles
+        or isinstance(actor, actors.PhoneHolder)
+        or not getattr(actor, "is_authenticated", False)
     ):
-        return actors.STAFF
-    return None
+        return _answer(None)
+    if actor.is_superuser:  # can_act_at: every facility
+        return lambda facility_id: None if facility_id is None else actors.STAFF
+    ids = visible_facility_ids(actor, staff_roles)
+    return lambda facility_id: actors.STAFF if facility_id in ids else None
+
+
+def _answer(capacity: str | None) -> Callable[[int | None], str | None]:
+    return lambda facility_id: capacity
+
+
+def actor_capacity_at_or_none(actor: Any, roles: frozenset[str], facility_id: int | None) -> str | None:
+    """`capacities_at(actor, roles)`'s answer for one facility id."""
+    return capacities_at(actor, roles)(facility_id)
 
 
 def actor_capacity(
