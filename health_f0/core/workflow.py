@@ -514,6 +514,17 @@ class _RowReading:
         return found
 
 
+def _repeats(plan: list[_Planned]) -> bool:
+    """Whether a test may be asked twice on one object by `plan`: two of its transitions share one, or one is left
+    to each object (step None: its tests are known only then)."""
+    seen: set[Callable[[Any, Step], Any]] = set()
+    for _transition, step, tests in plan:
+        if step is None or seen.intersection(tests):
+            return True
+        seen.update(tests)
+    return False
+
+
 class _Page:
     """One `available_each` or `available_rows` call: the actor, `now` and params, and what its objects share —
     the capacities asked (by roles and key), the steps (by action and capacity), the plans (by state and keys)."""
@@ -659,9 +670,10 @@ class _Page:
         state_key = reading.columns.get(self.workflow.state_field, self.workflow.state_field)
         states = reading.states
         built: dict[int, Any] = {}
-        row_plans: dict[tuple[str, Hashable], tuple[list[_Planned], Any]] = {}
-        # What the guards of each plan read (reading.values), by the plan's identity: the page's plans live as long.
-        plan_values: dict[int, Any] = {}
+        row_plans: dict[tuple[str, Hashable], tuple[list[_Planned], Any, bool]] = {}
+        # What the guards of each plan read (reading.values) and whether a test is asked by two of its transitions,
+        # by the plan's identity: the page's plans live as long.
+        plan_values: dict[int, tuple[Any, bool]] = {}
 
         def instance_of(row: Mapping[str, Any]) -> Any:
             obj = built.get(id(row))
@@ -683,15 +695,15 @@ class _Page:
             found_plan = row_plans.get(plan_key)
             if found_plan is None:
                 plan = self.plan_for(state, partial(self.row_capacity, instance_of, role_keys, row))
-                values_of = plan_values.get(id(plan), _UNKNOWN)
-                if values_of is _UNKNOWN:
-                    values_of = plan_values[id(plan)] = reading.values(plan)
-                found_plan = row_plans[plan_key] = (plan, values_of)
-            plan, values_of = found_plan
+                found_values = plan_values.get(id(plan))
+                if found_values is None:
+                    found_values = plan_values[id(plan)] = (reading.values(plan), _repeats(plan))
+                found_plan = row_plans[plan_key] = (plan, *found_values)
+            plan, values_of, repeats = found_plan
             values = None if values_of is None else values_of(row)
             # A declared guard's answer depends on its values, not on the step's action or capacity (Guard.reads):
             # a guard of two transitions (the payment's, on confirm and check-in) is asked once a row.
-            answered: dict[Callable[[Any, Step], Any], Any] = {}
+            answered: dict[Callable[[Any, Step], Any], Any] | None = {} if repeats else None
             open_actions = []
             for transition, step, tests in plan:
                 if step is None:
@@ -701,7 +713,9 @@ class _Page:
                     step, tests = self.step_for(transition, found)
                 try:
                     for test in tests:
-                        if test in answered:
+                        if answered is None:
+                            refused = test(values, step)
+                        elif test in answered:
                             refused = answered[test]
                         else:
                             refused = answered[test] = test(values, step)

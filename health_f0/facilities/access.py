@@ -856,9 +856,7 @@ def phone_answering_for(patient: Any, booked_at: Any) -> str:
 def owns_patient(actor: Any, patient: Any) -> bool:
     """The actor is the patient's own account or a family account allowed to act for them, or the holder of
     a number that answers for the patient (core.actors.PhoneHolder)."""
-    from health_f0.core.actors import PhoneHolder
-
-    if isinstance(actor, PhoneHolder):
+    if isinstance(actor, actors.PhoneHolder):
         if not actor.phone:
             return False
         if patient.verified_phone == actor.phone:
@@ -895,8 +893,6 @@ def actor_capacity_or_none(
     `roles` on a record of `facility` (and `patient`, sent by `requester`), or None where they may not: the
     rule itself, which `actor_capacity` raises on. Asking only whether an action is open (a list's `actions`:
     core.workflow's available_each) builds no translated refusal to throw away (issue 11)."""
-    from health_f0.core import actors
-
     if actor is None:
         return actors.SYSTEM if actors.SYSTEM in roles else None
     staff_roles = roles - actors.PSEUDO_ROLES
