@@ -24,8 +24,8 @@ guard made by `Guard.when(name, refuses, message)` (the refusal's text is built 
 A list read as rows rather than model instances (core.sqllist) asks `available_rows`: where the workflow knows
 all that decides an action — the state, what `authorize` reads (`authorize_reads`) and what each guard reads
 (`Guard.reads`) — it answers from the rows' values, each guard's test asked of an object holding only what the
-guard declared; an instance is built only where the object itself is asked (the access rules, once per key; a
-state with an undeclared guard or a self-approval check). Its answer is `available_each`'s for the instances.
+guard declared; an instance is built only where the object itself is asked (the access rules, once per key,
+where `capacity_by_key` does not answer from the key; a state with an undeclared guard or a self-approval check). Its answer is `available_each`'s for the instances.
 """
 
 from __future__ import annotations
@@ -300,11 +300,13 @@ class Workflow:
         page of 100 patients' bookings is worked out once per facility, not once per patient. Only where that
         is refused is the capacity asked for the whole roles, keyed per patient.
 
-        What an object's state and its keys for the staff roles decide (which transitions the actor holds a
-        capacity for, their steps, the guards that bind that capacity) is one plan per (state, keys), shared by
-        the page's objects with equal keys; each object then runs only its self-approval checks and its guards'
-        tests (`Guard.refuses`: no refusal message is built), and, for a transition whose staff part refused
-        the actor, the capacity for its whole roles under its own key."""
+        What an object's state and its capacities for the roles the state first asks decide (which transitions
+        the actor holds a capacity for, their steps, the guards that bind that capacity) is one plan per (state,
+        capacities), shared by the page's objects with equal capacities, whatever their keys (a TTYT desk's ten
+        clinics: one plan); each object then runs only its self-approval checks and its guards' tests
+        (`Guard.refuses`: no refusal message is built), and, for a transition whose staff part refused the
+        actor, the capacity for its whole roles under its own key. Where `capacity_by_key` answers for roles,
+        their capacity is asked of the key itself, no object (once per key still)."""
         return _Page(self, actor, now or timezone.now(), params).objects(objs)
 
     def available_rows(
@@ -527,7 +529,8 @@ def _repeats(plan: list[_Planned]) -> bool:
 
 class _Page:
     """One `available_each` or `available_rows` call: the actor, `now` and params, and what its objects share —
-    the capacities asked (by roles and key), the steps (by action and capacity), the plans (by state and keys)."""
+    the capacities asked (by roles and key), the steps (by action and capacity), the plans (by state and keys, and
+    by state and capacities: what decides them)."""
 
     def __init__(self, workflow: Workflow, actor: Any, now: datetime, params: Mapping[str, Any]) -> None:
         self.workflow, self.actor, self.now, self.params = workflow, actor, now, params
