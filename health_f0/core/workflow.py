@@ -24,8 +24,8 @@ guard made by `Guard.when(name, refuses, message)` (the refusal's text is built 
 A list read as rows rather than model instances (core.sqllist) asks `available_rows`: where the workflow knows
 all that decides an action — the state, what `authorize` reads (`authorize_reads`) and what each guard reads
 (`Guard.reads`) — it answers from the rows' values, each guard's test asked of an object holding only what the
-guard declared; an instance is built only where the object itself is asked (the access rules, once per key; a
-state with an undeclared guard or a self-approval check). Its answer is `available_each`'s for the instances.
+guard declared; an instance is built only where the object itself is asked (the access rules, once per key,
+where `capacity_by_key` does not answer from the key; a state with an undeclared guard or a self-approval check). Its answer is `available_each`'s for the instances.
 """
 
 from __future__ import annotations
@@ -119,6 +119,9 @@ class Transition:
 
 
 Authorize = Callable[[Any, frozenset[str], Any], str]
+# actor -> (an object's key for some roles -> the actor's capacity for them, None where refused): Workflow's
+# capacity_by_key.
+KeyCapacities = Callable[[Any], Callable[[Hashable], str | None]]
 _UNKNOWN: Any = object()  # a capacity not worked out yet (None: refused)
 # One transition of an `available_each` plan: the transition, the actor's step and the tests of the guards that
 # bind its capacity (step None: the capacity is asked per object).
@@ -151,6 +154,7 @@ class Workflow:
         requester: Callable[[Any], Any] | None = None,
         refusal: Callable[[Any, str, datetime], str] | None = None,
         authorize_reads: Callable[[frozenset[str]], Sequence[str]] | None = None,
+        capacity_by_key: Callable[[frozenset[str]], KeyCapacities | None] | None = None,
     ):
         self.name = name
         self._table = {(t.source, t.action): t for t in transitions}
@@ -196,6 +200,12 @@ class Workflow:
         # reading holds column names and getters, never a row's values: nothing of anyone's data is kept.
         self._row_readings: Memo[int, _RowReading] = Memo(16)
         self._plan_keys: dict[str, Callable[[Any], Hashable]] = {}
+        # `capacity_by_key(roles)`: where the values `authorize_reads(roles)` names decide the capacity without the
+        # object (e.g. the facility's id for staff roles), `actor -> (key -> capacity or None)`, the answer
+        # `authorize` gives the actor on every object of that key; None where the object must be asked (a patient's
+        # ownership). Worked out here for every roles of the table; a page asks it once per roles, then each key is
+        # one call: it builds no object to ask the access rules (available_rows) where only a key decides.
+        self._key_capacities: dict[frozenset[str], KeyCapacities] = {}
         if authorize_reads is not None:
             every = {t.roles for t in self._table.values()} | set(self._staff_part.values())
             reads = {roles: tuple(authorize_reads(roles)) for roles in every}
@@ -203,6 +213,11 @@ class Workflow:
             self._role_keys = {roles: _reader(names) for roles, names in reads.items()}
             for state, keyed in self._keyed_roles.items():
                 self._plan_keys[state] = _reader(sorted({name for roles in keyed for name in reads[roles]}))
+            if capacity_by_key is not None:
+                for roles in every:
+                    by_key = capacity_by_key(roles)
+                    if by_key is not None:
+                        self._key_capacities[roles] = by_key
 
     # --- The table -----------------------------------------------------------------------------------
 
@@ -285,11 +300,13 @@ class Workflow:
         page of 100 patients' bookings is worked out once per facility, not once per patient. Only where that
         is refused is the capacity asked for the whole roles, keyed per patient.
 
-        What an object's state and its keys for the staff roles decide (which transitions the actor holds a
-        capacity for, their steps, the guards that bind that capacity) is one plan per (state, keys), shared by
-        the page's objects with equal keys; each object then runs only its self-approval checks and its guards'
-        tests (`Guard.refuses`: no refusal message is built), and, for a transition whose staff part refused
-        the actor, the capacity for its whole roles under its own key."""
+        What an object's state and its capacities for the roles the state first asks decide (which transitions
+        the actor holds a capacity for, their steps, the guards that bind that capacity) is one plan per (state,
+        capacities), shared by the page's objects with equal capacities, whatever their keys (a TTYT desk's ten
+        clinics: one plan); each object then runs only its self-approval checks and its guards' tests
+        (`Guard.refuses`: no refusal message is built), and, for a transition whose staff part refused the
+        actor, the capacity for its whole roles under its own key. Where `capacity_by_key` answers for roles,
+        their capacity is asked of the key itself, no object (once per key still)."""
         return _Page(self, actor, now or timezone.now(), params).objects(objs)
 
     def available_rows(
@@ -499,15 +516,33 @@ class _RowReading:
         return found
 
 
+def _repeats(plan: list[_Planned]) -> bool:
+    """Whether a test may be asked twice on one object by `plan`: two of its transitions share one, or one is left
+    to each object (step None: its tests are known only then)."""
+    seen: set[Callable[[Any, Step], Any]] = set()
+    for _transition, step, tests in plan:
+        if step is None or seen.intersection(tests):
+            return True
+        seen.update(tests)
+    return False
+
+
 class _Page:
     """One `available_each` or `available_rows` call: the actor, `now` and params, and what its objects share —
-    the capacities asked (by roles and key), the steps (by action and capacity), the plans (by state and keys)."""
+    the capacities asked (by roles and key), the steps (by action and capacity), the plans (by state and keys, and
+    by state and capacities: what decides them)."""
 
     def __init__(self, workflow: Workflow, actor: Any, now: datetime, params: Mapping[str, Any]) -> None:
         self.workflow, self.actor, self.now, self.params = workflow, actor, now, params
         self.capacities: dict[tuple[frozenset[str], Hashable], str | None] = {}
+        # The actor's capacity by key, per roles the workflow answers by key (capacity_by_key), asked once a page.
+        self.by_key: dict[frozenset[str], Callable[[Hashable], str | None]] = {}
         self.planned: dict[tuple[str, str], tuple[Step, _Tests]] = {}
         self.plans: dict[tuple[str, Hashable], list[_Planned]] = {}
+        # The plans by what decides them: the state and the actor's capacity for each roles the state first asks
+        # (Workflow._keyed_roles). A TTYT's booking desk holds the same capacities at each of its clinics: the
+        # page's ten facility keys share one plan.
+        self.decided: dict[tuple[str, tuple[str | None, ...]], list[_Planned]] = {}
 
     def step_for(self, transition: Transition, capacity: str) -> tuple[Step, _Tests]:
         """The actor's step for `transition` in `capacity` and the tests of the guards that bind it."""
@@ -534,23 +569,42 @@ class _Page:
         memo = (roles, key)
         capacity = self.capacities.get(memo, _UNKNOWN)
         if capacity is _UNKNOWN:
-            capacity = self.capacities[memo] = self.workflow._capacity(obj(), roles, self.actor)
+            by_key = self.by_key.get(roles)
+            if by_key is None and roles in self.workflow._key_capacities:
+                by_key = self.by_key[roles] = self.workflow._key_capacities[roles](self.actor)
+            if by_key is not None:  # the key decides (Workflow's capacity_by_key): no object is built
+                capacity = self.capacities[memo] = by_key(key)
+            else:
+                capacity = self.capacities[memo] = self.workflow._capacity(obj(), roles, self.actor)
         return capacity  # type: ignore[no-any-return]
 
-    def plan(self, state: str, capacity_of: Callable[[frozenset[str]], str | None]) -> list[_Planned]:
-        """The transitions from `state` the actor holds a capacity for (`capacity_of(roles)`), with their steps and
-        tests; a transition whose staff part refused the actor is left to each object (step None)."""
+    def plan_for(self, state: str, capacity_of: Callable[[frozenset[str]], str | None]) -> list[_Planned]:
+        """The plan of an object in `state` whose capacities `capacity_of(roles)` answers: the one plan of its
+        state and its capacities for the roles the state first asks (a plan is decided by nothing else), built
+        the first time they are met."""
+        keyed = self.workflow._keyed_roles.get(state, ())
+        capacities = tuple([capacity_of(roles) for roles in keyed])
+        decided = (state, capacities)
+        plan = self.decided.get(decided)
+        if plan is None:
+            plan = self.decided[decided] = self.plan(state, dict(zip(keyed, capacities, strict=True)))
+        return plan
+
+    def plan(self, state: str, capacities: Mapping[frozenset[str], str | None]) -> list[_Planned]:
+        """The transitions from `state` the actor holds a capacity for (`capacities[roles]`, for each roles the
+        state first asks), with their steps and tests; a transition whose staff part refused the actor is left to
+        each object (step None)."""
         workflow = self.workflow
         plan: list[_Planned] = []
         for transition in workflow._from_state.get(state, ()):
             staff_roles = workflow._staff_part.get(transition.roles)
             if staff_roles is not None:
-                if capacity_of(staff_roles) == STAFF:
+                if capacities[staff_roles] == STAFF:
                     plan.append((transition, *self.step_for(transition, STAFF)))
                 else:  # asked per object, for the whole roles
                     plan.append((transition, None, ()))
                 continue
-            capacity = capacity_of(transition.roles)
+            capacity = capacities[transition.roles]
             if capacity is not None:
                 plan.append((transition, *self.step_for(transition, capacity)))
         return plan
@@ -572,7 +626,7 @@ class _Page:
                 plan_key = (state, id(obj))
             plan = plans.get(plan_key)
             if plan is None:
-                plan = plans[plan_key] = self.plan(state, partial(self.object_capacity, obj))
+                plan = plans[plan_key] = self.plan_for(state, partial(self.object_capacity, obj))
             open_actions = []
             for transition, step, tests in plan:
                 if step is None:
@@ -619,7 +673,10 @@ class _Page:
         state_key = reading.columns.get(self.workflow.state_field, self.workflow.state_field)
         states = reading.states
         built: dict[int, Any] = {}
-        row_plans: dict[tuple[str, Hashable], tuple[list[_Planned], Any]] = {}
+        row_plans: dict[tuple[str, Hashable], tuple[list[_Planned], Any, bool]] = {}
+        # What the guards of each plan read (reading.values) and whether a test is asked by two of its transitions,
+        # by the plan's identity: the page's plans live as long.
+        plan_values: dict[int, tuple[Any, bool]] = {}
 
         def instance_of(row: Mapping[str, Any]) -> Any:
             obj = built.get(id(row))
@@ -640,13 +697,16 @@ class _Page:
             plan_key = (state, shape.plan_key(row))
             found_plan = row_plans.get(plan_key)
             if found_plan is None:
-                plan = self.plan(state, partial(self.row_capacity, instance_of, role_keys, row))
-                found_plan = row_plans[plan_key] = (plan, reading.values(plan))
-            plan, values_of = found_plan
+                plan = self.plan_for(state, partial(self.row_capacity, instance_of, role_keys, row))
+                found_values = plan_values.get(id(plan))
+                if found_values is None:
+                    found_values = plan_values[id(plan)] = (reading.values(plan), _repeats(plan))
+                found_plan = row_plans[plan_key] = (plan, *found_values)
+            plan, values_of, repeats = found_plan
             values = None if values_of is None else values_of(row)
             # A declared guard's answer depends on its values, not on the step's action or capacity (Guard.reads):
             # a guard of two transitions (the payment's, on confirm and check-in) is asked once a row.
-            answered: dict[Callable[[Any, Step], Any], Any] = {}
+            answered: dict[Callable[[Any, Step], Any], Any] | None = {} if repeats else None
             open_actions = []
             for transition, step, tests in plan:
                 if step is None:
@@ -656,7 +716,9 @@ class _Page:
                     step, tests = self.step_for(transition, found)
                 try:
                     for test in tests:
-                        if test in answered:
+                        if answered is None:
+                            refused = test(values, step)
+                        elif test in answered:
                             refused = answered[test]
                         else:
                             refused = answered[test] = test(values, step)

@@ -8,7 +8,7 @@ same to callers: `get_scoped_or_404` raises NotFound for both.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -17,6 +17,7 @@ from django.db.models import BooleanField, CharField, Exists, OuterRef, Q, Query
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
+from health_f0.core import actors
 from health_f0.core.exceptions import NotFound, PermissionDenied
 from health_f0.facilities.models import Facility, Membership, Role
 
@@ -880,9 +881,7 @@ def phone_answering_for(patient: Any, booked_at: Any) -> str:
 def owns_patient(actor: Any, patient: Any) -> bool:
     """The actor is the patient's own account or a family account allowed to act for them, or the holder of
     a number that answers for the patient (core.actors.PhoneHolder)."""
-    from health_f0.core.actors import PhoneHolder
-
-    if isinstance(actor, PhoneHolder):
+    if isinstance(actor, actors.PhoneHolder):
         if not actor.phone:
             return False
         if patient.verified_phone == actor.phone:
@@ -919,8 +918,6 @@ def actor_capacity_or_none(
     `roles` on a record of `facility` (and `patient`, sent by `requester`), or None where they may not: the
     rule itself, which `actor_capacity` raises on. Asking only whether an action is open (a list's `actions`:
     core.workflow's available_each) builds no translated refusal to throw away (issue 11)."""
-    from health_f0.core import actors
-
     if actor is None:
         return actors.SYSTEM if actors.SYSTEM in roles else None
     staff_roles = roles - actors.PSEUDO_ROLES
@@ -933,6 +930,42 @@ def actor_capacity_or_none(
         if requester_pk is not None and requester_pk == actors.actor_id(actor):
             return actors.REQUESTER
     return None
+
+
+def capacities_at(actor: Any, roles: frozenset[str]) -> Callable[[int | None], str | None]:
+    """facility id -> `actor_capacity_or_none(actor, roles, facility=<the facility of that id>)`, for `roles` that
+    name neither the patient nor the requester (staff roles, the system): their answer is decided by the record's
+    facility id alone (can_act_at reads nothing else of the facility; None: no facility), so a page of records at
+    ten clinics is answered by its rows' facility ids, the actor's scope read once, without building a record or
+    a facility (the appointment workflow's `capacity_by_key`; tests/api/test_appointment_sql_lists.py compares it
+    with the authorizer for every persona). Roles the record's patient or requester may hold are refused
+    (ValueError): only the record answers them."""
+    if actors.PATIENT in roles or actors.REQUESTER in roles:
+        raise ValueError(
+            f"{sorted(roles)}: the patient's or the requester's capacity is decided by the record"
+        )
+    if actor is None:
+        return _answer(actors.SYSTEM if actors.SYSTEM in roles else None)
+    staff_roles = roles - actors.PSEUDO_ROLES
+    if (
+        not staff_roles
+        or isinstance(actor, actors.PhoneHolder)
+        or not getattr(actor, "is_authenticated", False)
+    ):
+        return _answer(None)
+    if actor.is_superuser:  # can_act_at: every facility
+        return lambda facility_id: None if facility_id is None else actors.STAFF
+    ids = visible_facility_ids(actor, staff_roles)
+    return lambda facility_id: actors.STAFF if facility_id in ids else None
+
+
+def _answer(capacity: str | None) -> Callable[[int | None], str | None]:
+    return lambda facility_id: capacity
+
+
+def actor_capacity_at_or_none(actor: Any, roles: frozenset[str], facility_id: int | None) -> str | None:
+    """`capacities_at(actor, roles)`'s answer for one facility id."""
+    return capacities_at(actor, roles)(facility_id)
 
 
 def actor_capacity(

@@ -243,25 +243,63 @@ def _answered_from_rows(bookings: list[Appointment], actor: Any, now: Any) -> tu
     return answer, len(built)
 
 
-@pytest.mark.parametrize(
-    "username", ["datlich", "tiepdon", "admin", "ttyt.lanhdao", "thanhdong.nv", "bn0000001", None]
-)
+def _other_clinic_bookings(records: dict[str, Any]) -> list[Appointment]:
+    """Bookings of patients A and B at a second clinic under the TTYT (Phòng khám Nhi): the desk's page holds
+    rooms the TTYT's desk acts at alike and a one-clinic desk member does not."""
+    from health_f0.appointments.tests.conftest import make_service
+    from health_f0.payments.tests.conftest import make_booking
+
+    service = make_service(Facility.objects.get(code="PK-NHI"))
+    return [
+        make_booking(service, records["appt_a"].patient),
+        make_booking(service, records["appt_b"].patient),
+    ]
+
+
+# A booking desk member at one clinic only (Phòng khám Nội 1) and a receptionist at the other (Phòng khám Nhi):
+# their capacities differ between the page's rooms, where a TTYT member's (datlich, tiepdon) are alike.
+CLINIC_MEMBERS = {"noi1.datlich": ("PK-NOI1", "booking_desk"), "nhi.tiepdon": ("PK-NHI", "reception")}
+
+
+def _clinic_member(username: str) -> Any:
+    from django.contrib.auth import get_user_model
+
+    from health_f0.facilities.models import Membership
+
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    code, role = CLINIC_MEMBERS[username]
+    Membership.objects.get_or_create(user=user, facility=Facility.objects.get(code=code), role=role)
+    return _fresh(username)
+
+
+@pytest.mark.parametrize("username", [*PERSONAS, *CLINIC_MEMBERS, "bn0000001", None])
 def test_one_answer_per_page_is_checks_answer_for_each_booking(
     username: str | None, request: Any, persona: Any
 ) -> None:
     """available_each on the bookings and available_rows on their rows (what the booking desk's list asks) both
     answer what `check` answers for each booking: every status, walk-in, re-exam, called or not, recalls and
-    skips used, a prepaid service's paid and unpaid bookings, for staff of each kind, a patient and the system,
-    before, on and long after the visits' days."""
+    skips used, a prepaid service's paid and unpaid bookings, at two clinics under the TTYT and a hospital outside
+    it, for every persona of the access matrix, a desk member at one clinic only, a patient and the system,
+    before, on and long after the visits' days. The staff capacity is asked by the booking's facility id
+    (capacity_by_key) and the plans are shared by capacities: both must answer what `check` answers."""
     records = request.getfixturevalue("matrix")
     chosen = [*Appointment.objects.order_by("id")[:4], records["appt_a"], records["appt_b"]]
     chosen += _prepaid_bookings(records["appt_b"])
+    chosen += _other_clinic_bookings(records)
+    assert len({booking.facility_id for booking in chosen}) >= 3
     bookings = _variants(chosen)
+    if username in CLINIC_MEMBERS:
+        _clinic_member(username)
+        persona = _fresh
     actor = persona(username) if username else None
     for now in (timezone.now(), timezone.now() + timedelta(days=3), timezone.now() - timedelta(days=30)):
         expected = [_checked(booking, actor, now) for booking in bookings]
-        # Managers and station staff take no step on bookings; everyone else must have some open.
-        assert any(expected) != (username in ("ttyt.lanhdao", "thanhdong.nv")), username
+        # Only the booking desk, reception, the administrator, the patient and the system take steps on bookings.
+        assert any(expected) == (
+            username in ("datlich", "tiepdon", "admin", "bn0000001", None, *CLINIC_MEMBERS)
+        ), username
+        if username in CLINIC_MEMBERS:  # some rooms of the page are theirs, some not
+            assert not all(expected), username
         fresh = persona(username) if username else None
         assert APPOINTMENT_WORKFLOW.available_each(bookings, fresh, now=now) == expected
         assert [APPOINTMENT_WORKFLOW.available(b, fresh, now=now) for b in bookings] == expected
@@ -275,6 +313,45 @@ def test_one_answer_per_page_is_checks_answer_for_each_booking(
         roles = len(APPOINTMENT_WORKFLOW._authorize_reads or {})
         assert built - checked_in <= roles * keys
         assert built < len(bookings) / 2
+        if username == "admin":  # a staff capacity is asked by the facility id alone: no booking built for it
+            assert built == checked_in
+
+
+@pytest.mark.parametrize("username", [*PERSONAS, *CLINIC_MEMBERS, "bn0000001", "phone holder", None])
+def test_the_capacity_by_facility_id_is_the_authorizers(username: str | None, request: Any) -> None:
+    """access.actor_capacity_at_or_none (the appointment workflow's capacity_by_key) answers, from a booking's
+    facility id, what the workflow's authorizer answers on the booking itself for every roles of the table the
+    patient does not hold: for every persona, a one-clinic member, a patient, a phone holder and the system, on
+    bookings at two clinics of the TTYT and a hospital outside it; roles the patient holds are refused."""
+    from health_f0.core.actors import PATIENT, PhoneHolder
+
+    records = request.getfixturevalue("matrix")
+    bookings = [records["appt_a"], records["appt_b"], *_other_clinic_bookings(records)]
+    if username in CLINIC_MEMBERS:
+        actor: Any = _clinic_member(username)
+    elif username == "phone holder":
+        actor = PhoneHolder(phone=str(records["appt_a"].patient.phone), booking=records["appt_a"])
+    else:
+        actor = _fresh(username) if username else None
+    table = APPOINTMENT_WORKFLOW._authorize_reads or {}
+    authorize = APPOINTMENT_WORKFLOW._authorize
+    by_key = APPOINTMENT_WORKFLOW._key_capacities
+    assert set(by_key) == {roles for roles in table if PATIENT not in roles}
+    assert len(by_key) >= 4
+    answers = set()
+    for booking in bookings:
+        for roles in table:
+            if PATIENT in roles:
+                with pytest.raises(ValueError):
+                    access.actor_capacity_at_or_none(actor, roles, booking.facility_id)
+                continue
+            expected = authorize.or_none(booking, roles, actor)  # type: ignore[union-attr]
+            assert access.actor_capacity_at_or_none(actor, roles, booking.facility_id) == expected, roles
+            key = booking.facility_id if roles - {"system"} else None
+            assert by_key[roles](actor)(key) == expected, roles
+            answers.add(expected)
+    if username in ("datlich", "tiepdon", *CLINIC_MEMBERS):
+        assert answers == {"staff", None}
 
 
 def test_each_declared_guard_answers_from_a_row_what_it_answers_on_the_booking(request: Any) -> None:

@@ -442,3 +442,114 @@ def test_the_compiled_row_readings_are_bounded_and_hold_no_rows_values() -> None
     for n in range(40):
         flow.available_rows(rows[6:7], _staff(), instance=lambda row: objs[6], columns={"owner.pk": f"k{n}"})
     assert len(flow._row_readings) <= 16
+
+
+def _staff_at(roles: frozenset[str], actor: Any, facility: Any) -> bool:
+    """A stand-in staff rule that reads the facility: the actor holds one of the roles there (`at`: the facilities
+    it acts at; everywhere without it)."""
+    return bool(getattr(actor, "roles", frozenset()) & roles) and facility in getattr(
+        actor, "at", (facility,)
+    )
+
+
+class _AtFacilities(_TruthOnly):
+    """`_authorize` with staff only at the actor's facilities (`_staff_at`), each object it is asked about
+    counted."""
+
+    def __call__(self, obj: Any, roles: frozenset[str], actor: Any) -> str:
+        self.asked.append(roles)
+        if actor is not None and roles - actors.PSEUDO_ROLES and not _staff_at(roles, actor, obj.facility):
+            if actors.PATIENT in roles and getattr(obj, "owner", None) is actor:
+                return actors.PATIENT
+            raise PermissionDenied("not here")
+        return _authorize(obj, roles, actor)
+
+    def or_none(self, obj: Any, roles: frozenset[str], actor: Any) -> str | None:
+        try:
+            return self(obj, roles, actor)
+        except PermissionDenied:
+            return None
+
+
+def _by_facility(roles: frozenset[str]) -> Any:
+    """capacity_by_key for `_AtFacilities`: roles the patient does not hold are decided by the facility alone."""
+    if actors.PATIENT in roles:
+        return None
+
+    def of_actor(actor: Any) -> Any:
+        def of_key(facility: Any) -> str | None:
+            if actor is None:
+                return actors.SYSTEM if actors.SYSTEM in roles else None
+            return actors.STAFF if roles - actors.PSEUDO_ROLES and _staff_at(roles, actor, facility) else None
+
+        return of_key
+
+    return of_actor
+
+
+def test_a_capacity_the_key_decides_is_asked_by_key_and_equal_capacities_share_a_plan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With `capacity_by_key`, the capacity for roles the key alone decides is asked by the key (no object built,
+    `authorize` not asked), and a page's plans are one per state and capacities, not per key: a desk member at
+    every facility has one plan per state on a page of six facilities, a member at two of them two. The answers
+    stay what `check` answers for each object, for those two, an owner, a stranger and the system."""
+    from health_f0.core.workflow import _Page
+
+    transitions = [t for t in DECLARED.transitions if t.self_approval]
+    authorize = _AtFacilities()
+    wf = Workflow(
+        "demo-by-key",
+        transitions,
+        authorize=authorize,
+        authorize_reads=_reads,
+        capacity_by_key=_by_facility,
+    )
+    planned: list[str] = []
+    plan = _Page.plan
+    monkeypatch.setattr(
+        _Page, "plan", lambda page, state, found: planned.append(state) or plan(page, state, found)
+    )
+    owners = [SimpleNamespace(pk=pk, is_authenticated=True) for pk in range(10, 16)]
+    objs = [
+        SimpleNamespace(status=status, owner=owners[n % 6], facility=n % 6, alerts=n % 4 == 0)
+        for status in ("requested", "confirmed", "completed")
+        for n in range(24)
+    ]
+    rows = [
+        {"status": o.status, "facility": o.facility, "owner_pk": o.owner.pk, "alerts": o.alerts} for o in objs
+    ]
+    built: list[int] = []
+
+    def instance(row: dict[str, Any]) -> Any:
+        built.append(rows.index(row))
+        return objs[rows.index(row)]
+
+    def checked(obj: Any, actor: Any) -> list[str]:
+        answer = []
+        for action in wf.actions_from(obj.status):
+            try:
+                wf.check(obj, action, actor)
+            except (PermissionDenied, GuardRefused, Conflict):
+                continue
+            answer.append(action)
+        return answer
+
+    everywhere, two = _staff(), SimpleNamespace(pk=2, is_authenticated=True, roles=DESK, at=(0, 1))
+    for actor in (everywhere, two, owners[1], SimpleNamespace(pk=99, is_authenticated=True), None):
+        expected = [checked(obj, actor) for obj in objs]
+        for answer in (
+            wf.available_rows(rows, actor, instance=instance, columns=ROW_KEYS),
+            wf.available_each(objs, actor),
+        ):
+            assert answer == expected, actor
+        if actor in (everywhere, two):
+            assert any(expected) and not all(expected)
+    planned.clear(), built.clear(), authorize.asked.clear()
+    wf.available_rows(rows, everywhere, instance=instance, columns=ROW_KEYS)
+    assert sorted(planned) == ["completed", "confirmed", "requested"]  # one plan a state, six facilities
+    assert built == [] and authorize.asked == []  # every capacity asked by key
+    planned.clear()
+    answer = wf.available_rows(rows, two, instance=instance, columns=ROW_KEYS)
+    assert sorted(planned) == ["completed", "confirmed", "confirmed", "requested", "requested"]
+    assert answer[0] == ["cancel"] and answer[2] == []  # facility 0 is theirs, 2 is not
