@@ -25,7 +25,8 @@ A list read as rows rather than model instances (core.sqllist) asks `available_r
 all that decides an action — the state, what `authorize` reads (`authorize_reads`) and what each guard reads
 (`Guard.reads`) — it answers from the rows' values, each guard's test asked of an object holding only what the
 guard declared; an instance is built only where the object itself is asked (the access rules, once per key,
-where `capacity_by_key` does not answer from the key; a state with an undeclared guard or a self-approval check). Its answer is `available_each`'s for the instances.
+where `capacity_by_key` does not answer from the key; a state with an undeclared guard or a self-approval
+check). Its answer is `available_each`'s for the instances.
 """
 
 from __future__ import annotations
