@@ -56,15 +56,16 @@ def declared_index(model: type[Model], *fields: str, name: str | None = None) ->
 
 # A scope of this many facility ids or more is read in the list's order index with the facility appended, named
 # with FORCE INDEX (ScopedFrom). Measured on the 100k data set (issue 11, tenth round; MariaDB's CPU of the
-# statement, 300-2,000 runs over one connection, first and next 100-row pages): from two facilities on, the forced
+# statement, 300-1,000 runs over one connection, first and next 100-row pages): from two facilities on, the forced
 # index (each entry's facility tested in the index, no row read for another facility's) was cheaper than the
-# optimizer's own plan for every scope tried, two to 22 facilities, largest and smallest: booking desk requested
-# two clinics 2.17 -> 1.33 ms, the TTYT 1.73 -> 1.30 ms; confirmed two small clinics 4.77 -> 1.47 ms; alerts two
-# stations 1.40 -> 0.93 ms, the TTYT 1.13 -> 0.87 ms (the one loss: two small stations with 73 open alerts between
-# them, 0.63 -> 0.80 ms). For one facility its own (facility, ...) index reads only its rows and the forced one
-# walks every facility's entries until the page is full: the largest clinic 1.23 -> 1.30 ms, a clinic with no
-# request 0.30 -> 0.80 ms, the largest station's alerts 0.73 -> 0.80 ms. So one facility keeps the optimizer's
-# choice, two or more are forced.
+# optimizer's own plan for every scope tried but one, two to 77 facilities, largest and smallest: booking desk
+# requested, two clinics 2.11-2.28 -> 1.25-1.40 ms, the TTYT 1.66-1.94 -> 1.31-1.38 ms; confirmed, two small
+# clinics 4.53-5.79 -> 1.39-1.59 ms; alerts, two stations 1.24-1.59 -> 0.80-0.94 ms, the TTYT 1.18-1.48 ->
+# 0.85-0.92 ms. The loss: two small stations with 73 open alerts between them, 0.65 -> 0.85 ms (the forced index
+# walks the province's 3,346 open alerts). For one facility its own (facility, ...) index reads only its rows
+# and the forced one walks every facility's entries until the page is full: the largest clinic's requests 1.23
+# -> 1.30 ms, a facility with none 0.30 -> 0.80 ms (confirmed: 0.23 -> 1.97), the largest station's alerts 0.73
+# -> 0.80 ms. So one facility keeps the optimizer's choice, two or more are forced.
 MANY_FACILITIES = 2
 
 

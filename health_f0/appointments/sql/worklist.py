@@ -175,10 +175,11 @@ FROM_REQUESTED_MYSQL = f"{_A} a USE INDEX FOR ORDER BY ({', '.join(REQUESTED_ORD
 # FORCE INDEX: both order indexes end with the facility, so MariaDB tests each entry's clinic in the index (index
 # condition pushdown) and reads the rows of the page only. Left to choose (USE INDEX FOR ORDER BY), MariaDB read
 # the same index without the pushdown, a row for every entry: at the largest TTYT of the 100k data 298 rows (920
-# pages) for the 101 of a page of requests, 275 for the confirmed visits; forced, 101 rows and 315 pages, 1.73 ->
-# 1.30 ms and 1.77 -> 1.27 ms of MariaDB's CPU (first page; next page 2.13 -> 1.47, 1.97 -> 1.27). Confirmed
-# visits had no hint: for two clinics MariaDB read 898 rows in (status, slot_start) for 101 (2.30 -> 1.23 ms),
-# for two small ones 2,505 (4.77 -> 1.47 ms). One clinic keeps the plan MariaDB chooses ((facility, status,
+# pages) for the 101 of a page of requests, 275 for the confirmed visits; forced, 101 rows and 315 pages, 1.66 ->
+# 1.33 ms and 1.61-1.71 -> 1.24-1.29 ms of MariaDB's CPU (first page; next page 1.88-1.94 -> 1.31-1.38 and
+# 1.86-1.97 -> 1.23-1.27; 1,000 runs over one connection, two alternating pairs). Confirmed visits had no hint:
+# for two clinics MariaDB read 898 rows in (status, slot_start) for 101 (2.26-2.37 -> 1.19-1.28 ms), for two
+# small ones 2,505 (4.53-5.17 -> 1.39-1.47 ms). One clinic keeps the plan MariaDB chooses ((facility, status,
 # created_at) for requests, read in order). The forced plans were measured without a day; a day keeps the
 # optimizer's choice (the day's range is not in the requests' index).
 SLOT_ORDER_INDEX = declared_index(Appointment, name="appt_status_slot")

@@ -151,8 +151,10 @@ FROM_MYSQL = f"{_A.db_table} a USE INDEX ({', '.join(OPEN_ORDER_INDEXES)}) {_JOI
 # station in the index (index condition pushdown) and reads the rows of the page only. Left to choose, it read
 # that index without the pushdown, a row for every open alert of the province until the page was full: at the
 # largest TTYT of the 100k data 262 rows (789 pages) for 101, for its two largest stations 465 sorted (first page)
-# and 698 (next page); forced, 101 rows and 306 pages. MariaDB's CPU of the statement: TTYT 1.13 -> 0.87 ms (first
-# page), 1.40 -> 0.93 ms (next page); two stations 1.40 -> 0.93, 1.67 -> 1.00 ms. One station keeps FROM_MYSQL
+# and 698 (next page); forced, 101 rows and 306 pages. MariaDB's CPU of the statement (1,000 runs over one
+# connection, two alternating pairs): TTYT 1.18-1.21 -> 0.85-0.86 ms (first page), 1.39-1.48 -> 0.87-0.92 ms (next
+# page); two stations 1.24-1.31 -> 0.80-0.87, 1.53-1.59 -> 0.88-0.94 ms; two small stations (73 open alerts) lose,
+# 0.65-0.68 -> 0.82-0.91 ms (the forced index walks the province's open alerts). One station keeps FROM_MYSQL
 # (alert_open_order reads its own entries only), and so does v1's count (ScopedFrom).
 OPEN_FROM = ScopedFrom(
     plain=FROM,
