@@ -210,6 +210,28 @@ def worklist(
 ) -> SqlList:
     """selectors.staff_appointments as constant SQL: rows (dicts keyed by ROWS' names) in its ordering.
     `facility_ids`: the chosen facility's subtree (selectors.facility_subtree_ids), None for no filter."""
+    where, params = _condition(user=user, roles=roles, status=status, facility_ids=facility_ids, day=day)
+    if status in (Status.REQUESTED, Status.CONFIRMED):
+        connection = connections[router.db_for_read(Appointment)]
+        scoped = REQUESTED_FROM if status == Status.REQUESTED else CONFIRMED_FROM
+        if day is None:
+            from_, count_from = scoped.choose(connection, scope_size(user, roles, facility_ids))
+        else:  # the forced plans were measured without a day: one day's list keeps MariaDB's choice
+            from_, count_from = scoped.choose(connection, 1)
+        ordering = ("created_at", "id") if status == Status.REQUESTED else ("slot_start", "id")
+        return ROWS.rows(from_, where, params, model=Appointment, ordering=ordering, count_from=count_from)
+    return ROWS.rows(FROM, where, params, model=Appointment, ordering=("slot_start", "id"))
+
+
+def _condition(
+    *,
+    user: Any,
+    roles: frozenset[str],
+    status: str | None,
+    facility_ids: list[int] | None,
+    day: date | None,
+) -> tuple[str, list[Any]]:
+    """The worklist's WHERE condition and its parameters (the selector's filters)."""
     where, params = access.scope_hiding_restricted_sql(
         user, roles, facility_column="a.facility_id", patient_column="a.patient_id"
     )
@@ -229,23 +251,7 @@ def worklist(
         field = Appointment._meta.get_field("slot_start")
         conditions.append("a.slot_start >= %s AND a.slot_start < %s")
         params.extend(field.get_db_prep_value(moment, connection) for moment in (start, end))
-    if status in (Status.REQUESTED, Status.CONFIRMED):
-        connection = connections[router.db_for_read(Appointment)]
-        scoped = REQUESTED_FROM if status == Status.REQUESTED else CONFIRMED_FROM
-        if day is None:
-            from_, count_from = scoped.choose(connection, scope_size(user, roles, facility_ids))
-        else:  # the forced plans were measured without a day: one day's list keeps MariaDB's choice
-            from_, count_from = scoped.choose(connection, 1)
-        ordering = ("created_at", "id") if status == Status.REQUESTED else ("slot_start", "id")
-        return ROWS.rows(
-            from_,
-            " AND ".join(conditions),
-            params,
-            model=Appointment,
-            ordering=ordering,
-            count_from=count_from,
-        )
-    return ROWS.rows(FROM, " AND ".join(conditions), params, model=Appointment, ordering=("slot_start", "id"))
+    return " AND ".join(conditions), params
 
 
 # --- The desk's HTML worklist (appointments.desk.worklist): a page's ids in the order's index ----------------
@@ -268,12 +274,12 @@ def requested_ids(*, user: Any, roles: frozenset[str]) -> SqlList:
     """The ids (and request times) of the requested bookings `user` sees with `roles`, oldest request first:
     `worklist(status=REQUESTED)`'s condition (access.scope_hiding_restricted_sql), read without the joins and,
     on MariaDB/MySQL, in one of the order's indexes (REQUESTED_ORDER_INDEXES) whatever the page's size."""
-    listing = worklist(user=user, roles=roles, status=Status.REQUESTED)
+    where, params = _condition(user=user, roles=roles, status=Status.REQUESTED, facility_ids=None, day=None)
     vendor = connections[router.db_for_read(Appointment)].vendor
     return REQUESTED_IDS.rows(
         FROM_IDS_MYSQL if vendor == "mysql" else FROM_IDS,
-        listing.where,
-        listing.params,
+        where,
+        params,
         model=Appointment,
         ordering=("created_at", "id"),
     )
