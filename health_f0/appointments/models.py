@@ -493,11 +493,14 @@ class Appointment(BaseModel):
             models.Index(fields=["service", "slot_start", "status"]),
             models.Index(fields=["patient", "status", "slot_start"]),
             models.Index(fields=["facility", "status", "created_at"]),
-            models.Index(fields=["status", "slot_start"]),
             models.Index(fields=["service", "queue_date", "called_at"]),
-            # The confirmation queue (requested, oldest request first) of a TTYT's many clinics, read in order
-            # instead of sorting each of its requested bookings (staff_appointments, desk_worklist).
-            models.Index(fields=["status", "created_at"], name="appt_status_created"),
+            # The booking desk's lists of a status across many clinics (a TTYT's), read in their order instead of
+            # sorting each booking of the status: the confirmation queue (requested, oldest request first;
+            # staff_appointments, desk_worklist) and the visits by time. The id makes the index's order the
+            # list's (created_at or slot_start, id); the facility lets MariaDB skip another clinic's entry in
+            # the index without reading its row (appointments/sql/worklist.py names them for such scopes).
+            models.Index(fields=["status", "created_at", "id", "facility"], name="appt_status_created"),
+            models.Index(fields=["status", "slot_start", "id", "facility"], name="appt_status_slot"),
         ]
         constraints = [
             # NULLs never collide: only checked-in tickets carry a number, and no number is given twice.

@@ -54,6 +54,45 @@ def declared_index(model: type[Model], *fields: str, name: str | None = None) ->
     )
 
 
+# A scope of this many facility ids or more is read in the list's order index with the facility appended, named
+# with FORCE INDEX (ScopedFrom). Measured on the 100k data set (issue 11, tenth round; MariaDB's CPU of the
+# statement, 300-1,000 runs over one connection, first and next 100-row pages): from two facilities on, the forced
+# index (each entry's facility tested in the index, no row read for another facility's) was cheaper than the
+# optimizer's own plan for every scope tried but one, two to 77 facilities, largest and smallest: booking desk
+# requested, two clinics 2.11-2.28 -> 1.25-1.40 ms, the TTYT 1.66-1.94 -> 1.31-1.38 ms; confirmed, two small
+# clinics 4.53-5.79 -> 1.39-1.59 ms; alerts, two stations 1.24-1.59 -> 0.80-0.94 ms, the TTYT 1.18-1.48 ->
+# 0.85-0.92 ms. The loss: two small stations with 73 open alerts between them, 0.65 -> 0.85 ms (the forced index
+# walks the province's 3,346 open alerts). For one facility its own (facility, ...) index reads only its rows
+# and the forced one walks every facility's entries until the page is full: the largest clinic's requests 1.23
+# -> 1.30 ms, a facility with none 0.30 -> 0.80 ms (confirmed: 0.23 -> 1.97), the largest station's alerts 0.73
+# -> 0.80 ms. So one facility keeps the optimizer's choice, two or more are forced.
+MANY_FACILITIES = 2
+
+
+@dataclass(frozen=True)
+class ScopedFrom:
+    """A list's FROM clauses by the size of its facility scope, for a list whose best index depends on it (issue 11,
+    tenth round): `few` (the optimizer chooses among the indexes it names) below `many_from` facility ids, `many`
+    (an index named with FORCE INDEX) from there on and for a scope of every facility (a superuser, `None`),
+    `plain` on other databases. v1's COUNT(*) reads `few` whatever the scope: forced, it walks every facility's
+    entries where the (facility, ...) index reads the scope's ranges (the TTYT's requested bookings 3.2 -> 3.7 ms,
+    its confirmed ones 9.4 -> 10.7 ms). The hint only says which index to read; the rows and their order are the
+    statement's whatever it says."""
+
+    plain: str
+    few: str
+    many: str
+    many_from: int = MANY_FACILITIES
+
+    def choose(self, connection: Any, facilities: int | None) -> tuple[str, str]:
+        """(the page's FROM, the count's FROM) on `connection` for a scope of `facilities` facility ids."""
+        if connection.vendor != "mysql":
+            return self.plain, self.plain
+        if facilities is None or facilities >= self.many_from:
+            return self.many, self.few
+        return self.few, self.few
+
+
 def columns_of(alias: str, model: type[Model], names: Sequence[str], *, prefix: str = "") -> dict[str, Col]:
     """The columns `names` (field names or attnames, e.g. "visit_id") of `model` under the table alias `alias`,
     each keyed `prefix + name`: `columns_of("p", Patient, ("public_id",), prefix="patient__")` is the
@@ -224,8 +263,11 @@ class SqlColumns:
         *,
         model: type[Model],
         ordering: Sequence[str] = (),
+        count_from: str | None = None,
     ) -> SqlList:
-        return SqlList(self, from_, where, list(params), model=model, ordering=tuple(ordering))
+        return SqlList(
+            self, from_, where, list(params), model=model, ordering=tuple(ordering), count_from=count_from
+        )
 
     def statement(self, connection: Any) -> tuple[str, _Converters]:
         """The SELECT list read on `connection` and (position, converter) of each column it converts: the
@@ -265,14 +307,24 @@ class SqlList:
         *,
         model: type[Model],
         ordering: tuple[str, ...] = (),
+        count_from: str | None = None,
     ) -> None:
         self.columns, self.from_, self.where, self.params = columns, from_, where, params
+        # v1's COUNT(*) reads `count_from` where it is given (a FROM whose index hint suits the ordered page only:
+        # ScopedFrom), else `from_`.
+        self.count_from = count_from or from_
         self.model, self.ordering = model, ordering
         self.connection = connections[router.db_for_read(model)]
 
     def order_by(self, *ordering: str) -> SqlList:
         return SqlList(
-            self.columns, self.from_, self.where, self.params, model=self.model, ordering=tuple(ordering)
+            self.columns,
+            self.from_,
+            self.where,
+            self.params,
+            model=self.model,
+            ordering=tuple(ordering),
+            count_from=self.count_from,
         )
 
     # --- Reading ---------------------------------------------------------------------------------------
@@ -336,7 +388,7 @@ class SqlList:
         return [dict(zip(names, row, strict=True)) for row in rows]
 
     def count(self) -> int:
-        sql = f"SELECT COUNT(*) FROM {self.from_} WHERE {self.where}"  # noqa: S608
+        sql = f"SELECT COUNT(*) FROM {self.count_from} WHERE {self.where}"  # noqa: S608
         with self.connection.cursor() as cursor:
             cursor.execute(sql, self.params)
             (total,) = cursor.fetchone()

@@ -321,13 +321,15 @@ class Alert(models.Model):
         indexes = [
             models.Index(fields=["facility", "acknowledged_at", "created_at"]),
             # The open alerts of one facility a page at a time; and of many (a TTYT's stations), read in order
-            # and filtered by facility.
+            # and filtered by facility: in the index itself (its last column), without reading the row of
+            # another station's alert (monitoring/sql/alerts.py names it for such scopes).
             models.Index(
                 fields=["facility", "acknowledged_at", "-level_rank", "created_at", "id"],
                 name="alert_open_order",
             ),
             models.Index(
-                fields=["acknowledged_at", "-level_rank", "created_at", "id"], name="alert_open_order_all"
+                fields=["acknowledged_at", "-level_rank", "created_at", "id", "facility"],
+                name="alert_open_order_all",
             ),
         ]
 

@@ -65,8 +65,9 @@ def test_the_worklist_keeps_the_selectors_rows_in_its_order(username: str, reque
 def test_the_requested_worklist_is_ordered_by_the_status_created_index(request: Any) -> None:
     """A small page of requested bookings (the app's first screen) is read in the (status, created_at) index's
     order on MariaDB: without the hint MariaDB walked the plain created_at index from the oldest booking of all
-    (2.3 s for one row at the largest TTYT of the 100k data). The hint names an index the model has; the rows
-    are the ORM's (test above, on this database)."""
+    (2.3 s for one row at the largest TTYT of the 100k data). One clinic's scope names both order indexes (read
+    in (facility, status, created_at) without a sort); the rows are the ORM's (tests above and below, on this
+    database)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -75,22 +76,115 @@ def test_the_requested_worklist_is_ordered_by_the_status_created_index(request: 
     request.getfixturevalue("restricted")
     names = {index.name for index in Appointment._meta.indexes}
     assert worklist.REQUESTED_ORDER_INDEX in names
-    # Both indexes that give the order (the desk's HTML worklist names the same two): one facility's scope is
-    # read in (facility, status, created_at) without a sort, a TTYT's in (status, created_at).
+    # Both indexes that give the order (the desk's HTML worklist names the same two).
     assert set(worklist.REQUESTED_ORDER_INDEXES) <= names and len(worklist.REQUESTED_ORDER_INDEXES) == 2
     user = _fresh("datlich")
+    clinic = Facility.objects.get(code="PK-NOI1").public_id
     for status, hinted in (
         (Status.REQUESTED, connection.vendor == "mysql"),
         (Status.CONFIRMED, False),
         (None, False),
     ):
-        listing = selectors.staff_appointment_list(user=user, roles=DESK_ROLES, status=status)
+        listing = selectors.staff_appointment_list(
+            user=user, roles=DESK_ROLES, status=status, facility=clinic
+        )
         with CaptureQueriesContext(connection) as queries:
             listing.order_by(*listing.ordering)[0:2]
-        (statement,) = [q["sql"] for q in queries.captured_queries]
+        (statement,) = [q["sql"] for q in queries.captured_queries if "LIMIT" in q["sql"]]
         hint = f"USE INDEX FOR ORDER BY ({', '.join(worklist.REQUESTED_ORDER_INDEXES)})"
         assert ("USE INDEX" in statement) is hinted and (hint in statement) is hinted, (status, statement)
+        assert "FORCE INDEX" not in statement, statement
     assert connection.vendor == "mysql" or "USE INDEX" not in worklist.FROM
+
+
+def _explained_key(statement: str, params: Any) -> Any:
+    """The index MariaDB reads the bookings (alias a) of `statement` with (EXPLAIN)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {statement}", params)
+        names = [column[0] for column in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    (key,) = [row["key"] for row in rows if row["table"] == "a"]
+    return key
+
+
+# (persona, the chosen subtree's code, a day?) -> the scope's size: many (a TTYT's 8 facilities of the demo, a
+# superuser's every facility) or one (a clinic chosen, or a day's list, which keeps MariaDB's choice).
+SCOPES = [
+    ("datlich", None, False, "many"),
+    ("admin", None, False, "many"),
+    ("datlich", "KKB-HD", False, "many"),
+    ("datlich", "PK-NOI1", False, "one"),
+    ("admin", "PK-NOI1", False, "one"),
+    ("datlich", None, True, "one"),
+]
+
+
+@pytest.mark.parametrize(("username", "code", "with_day", "scope"), SCOPES)
+def test_the_worklist_names_its_order_index_by_the_scopes_size(
+    username: str, code: str | None, with_day: bool, scope: str, request: Any
+) -> None:
+    """A scope of many facilities (a TTYT's clinics) reads the requested bookings in appt_status_created and the
+    confirmed ones in appt_status_slot, named with FORCE INDEX: both end with the facility, which MariaDB tests in
+    the index (101 rows read for a page of 101 at the largest TTYT of the 100k data, 298 and 275 left to choose);
+    one facility keeps MariaDB's choice among the indexes named before, and so does v1's count. The rows are the
+    selector's in its order whatever the hint."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from health_f0.appointments.sql import worklist
+
+    request.getfixturevalue("restricted")
+    user = _fresh(username)
+    facility = Facility.objects.get(code=code).public_id if code else None
+    day = (
+        timezone.localtime(Appointment.objects.order_by("id").first().slot_start).date() if with_day else None
+    )
+    mysql = connection.vendor == "mysql"
+    forced = {
+        Status.REQUESTED: f"appointments_appointment a FORCE INDEX ({worklist.REQUESTED_ORDER_INDEX}) ",
+        Status.CONFIRMED: "appointments_appointment a FORCE INDEX (appt_status_slot) ",
+    }
+    for status in (Status.REQUESTED, Status.CONFIRMED):
+        filters = {"status": status, "facility": facility, "day": day}
+        listing = selectors.staff_appointment_list(user=user, roles=DESK_ROLES, **filters)
+        with CaptureQueriesContext(connection) as queries:
+            ids = [row["id"] for row in _all(listing)]
+            listing.count()
+        page, count = (q["sql"] for q in queries.captured_queries if "appointments_appointment a" in q["sql"])
+        orm = selectors.staff_appointments(user=user, roles=DESK_ROLES, **filters)
+        assert ids == list(orm.values_list("id", flat=True)), filters
+        assert (forced[status] in page) is (mysql and scope == "many"), page
+        assert "FORCE INDEX" not in count, count  # v1's count reads the scope's (facility, ...) ranges
+        if mysql and scope == "many":
+            name = worklist.REQUESTED_ORDER_INDEX if status == Status.REQUESTED else "appt_status_slot"
+            assert _explained_key(*listing.statement(ordering=listing.ordering, limit=101)) == name
+        if not mysql:
+            assert "INDEX" not in page, page
+
+
+def test_the_scope_size_is_the_facilities_the_statement_names(request: Any) -> None:
+    """worklist.scope_size counts the facility ids access writes into the condition (readers' and others'
+    together), or the chosen subtree's where it names fewer; a superuser's every facility is None."""
+    from health_f0.appointments.sql import worklist
+
+    request.getfixturevalue("restricted")
+    ttyt_ids = access.visible_facility_ids(_fresh("datlich"), DESK_ROLES)
+    assert len(ttyt_ids) > 1
+    for username in PERSONAS:
+        for roles in (DESK_ROLES, access.APPOINTMENT_READER_ROLES):
+            user = _fresh(username)
+            if user.is_superuser:
+                continue
+            where, _ = access.scope_hiding_restricted_sql(
+                user, roles, facility_column="a.facility_id", patient_column="a.patient_id"
+            )
+            written = {int(i) for part in where.split("IN (")[1:] for i in part.split(")")[0].split(", ")}
+            assert worklist.scope_size(user, roles, None) == len(written), (username, roles)
+            assert worklist.scope_size(user, roles, [1]) == min(1, len(written)), (username, roles)
+    assert worklist.scope_size(_fresh("admin"), DESK_ROLES, None) is None
+    assert worklist.scope_size(_fresh("admin"), DESK_ROLES, [1, 2]) == 2
 
 
 @pytest.mark.parametrize("username", ["datlich", "tiepdon", "admin", "ttyt.lanhdao", "syt.lanhdao"])

@@ -25,7 +25,15 @@ from django.db.models import Model
 
 from health_f0.appointments import slots as slotlib
 from health_f0.appointments.models import Appointment, Doctor, Service, Status
-from health_f0.core.sqllist import Col, SqlColumns, SqlList, columns_of, declared_index, text_column
+from health_f0.core.sqllist import (
+    Col,
+    ScopedFrom,
+    SqlColumns,
+    SqlList,
+    columns_of,
+    declared_index,
+    text_column,
+)
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.patients.models import Patient
@@ -149,18 +157,47 @@ FROM = f"{_A} a {_JOINS}"
 # of all and test each row's status: the waiting requests are the newest, so it read 132,000 rows (2.3 s) for a
 # page of 1 at the largest TTYT of the 100k data, where the hinted plan reads 11 (docs/benchmarks.md, seventh
 # round). The hint only says which index gives the order; the rows and their order are the same.
-REQUESTED_ORDER_INDEX = "appt_status_created"
+REQUESTED_ORDER_INDEX = declared_index(Appointment, name="appt_status_created")
 
 
-# Both indexes that give the order: (status, created_at) for a scope of many facilities (a TTYT's clinics: read
-# in order, each row's facility tested), and (facility, status, created_at) for a scope of one (read in order,
-# nothing tested: naming the first alone made MariaDB sort that facility's requests, or walk every facility's
-# for a small page). MariaDB chooses between them by cost, never the plain created_at index.
+# Both indexes that give the order: (status, created_at, ...) for a scope of many facilities (a TTYT's clinics:
+# read in order, each row's facility tested), and (facility, status, created_at) for a scope of one (read in
+# order, nothing tested: naming the first alone made MariaDB sort that facility's requests, or walk every
+# facility's for a small page). MariaDB chooses between them by cost, never the plain created_at index. The API's
+# list names both for a scope of one facility only (REQUESTED_FROM below); the desk's HTML worklist always.
 REQUESTED_ORDER_INDEXES = (
     REQUESTED_ORDER_INDEX,
     declared_index(Appointment, "facility", "status", "created_at"),
 )
 FROM_REQUESTED_MYSQL = f"{_A} a USE INDEX FOR ORDER BY ({', '.join(REQUESTED_ORDER_INDEXES)}) {_JOINS}"
+
+# A scope of many clinics (a TTYT's; core.sqllist.MANY_FACILITIES) is read in the status's order index, named with
+# FORCE INDEX: both order indexes end with the facility, so MariaDB tests each entry's clinic in the index (index
+# condition pushdown) and reads the rows of the page only. Left to choose (USE INDEX FOR ORDER BY), MariaDB read
+# the same index without the pushdown, a row for every entry: at the largest TTYT of the 100k data 298 rows (920
+# pages) for the 101 of a page of requests, 275 for the confirmed visits; forced, 101 rows and 315 pages, 1.66 ->
+# 1.33 ms and 1.61-1.71 -> 1.24-1.29 ms of MariaDB's CPU (first page; next page 1.88-1.94 -> 1.31-1.38 and
+# 1.86-1.97 -> 1.23-1.27; 1,000 runs over one connection, two alternating pairs). Confirmed visits had no hint:
+# for two clinics MariaDB read 898 rows in (status, slot_start) for 101 (2.26-2.37 -> 1.19-1.28 ms), for two
+# small ones 2,505 (4.53-5.17 -> 1.39-1.47 ms). One clinic keeps the plan MariaDB chooses ((facility, status,
+# created_at) for requests, read in order). The forced plans were measured without a day; a day keeps the
+# optimizer's choice (the day's range is not in the requests' index).
+SLOT_ORDER_INDEX = declared_index(Appointment, name="appt_status_slot")
+REQUESTED_FROM = ScopedFrom(
+    plain=FROM, few=FROM_REQUESTED_MYSQL, many=f"{_A} a FORCE INDEX ({REQUESTED_ORDER_INDEX}) {_JOINS}"
+)
+CONFIRMED_FROM = ScopedFrom(plain=FROM, few=FROM, many=f"{_A} a FORCE INDEX ({SLOT_ORDER_INDEX}) {_JOINS}")
+
+
+def scope_size(user: Any, roles: frozenset[str], facility_ids: list[int] | None) -> int | None:
+    """How many facility ids the worklist's condition names (for ScopedFrom): the chosen subtree's or the
+    user's facilities for `roles` (access.visible_facility_ids: the ids access.scope_hiding_restricted_sql
+    writes out, in its two parts, kept for the request), the smaller; None for a superuser's every facility with
+    no subtree chosen. Only the plan depends on it, never the rows."""
+    sizes = [] if facility_ids is None else [len(facility_ids)]
+    if not (getattr(user, "is_superuser", False) and getattr(user, "is_authenticated", False)):
+        sizes.append(len(access.visible_facility_ids(user, roles)))
+    return min(sizes) if sizes else None
 
 
 def worklist(
@@ -173,6 +210,28 @@ def worklist(
 ) -> SqlList:
     """selectors.staff_appointments as constant SQL: rows (dicts keyed by ROWS' names) in its ordering.
     `facility_ids`: the chosen facility's subtree (selectors.facility_subtree_ids), None for no filter."""
+    where, params = _condition(user=user, roles=roles, status=status, facility_ids=facility_ids, day=day)
+    if status in (Status.REQUESTED, Status.CONFIRMED):
+        connection = connections[router.db_for_read(Appointment)]
+        scoped = REQUESTED_FROM if status == Status.REQUESTED else CONFIRMED_FROM
+        if day is None:
+            from_, count_from = scoped.choose(connection, scope_size(user, roles, facility_ids))
+        else:  # the forced plans were measured without a day: one day's list keeps MariaDB's choice
+            from_, count_from = scoped.choose(connection, 1)
+        ordering = ("created_at", "id") if status == Status.REQUESTED else ("slot_start", "id")
+        return ROWS.rows(from_, where, params, model=Appointment, ordering=ordering, count_from=count_from)
+    return ROWS.rows(FROM, where, params, model=Appointment, ordering=("slot_start", "id"))
+
+
+def _condition(
+    *,
+    user: Any,
+    roles: frozenset[str],
+    status: str | None,
+    facility_ids: list[int] | None,
+    day: date | None,
+) -> tuple[str, list[Any]]:
+    """The worklist's WHERE condition and its parameters (the selector's filters)."""
     where, params = access.scope_hiding_restricted_sql(
         user, roles, facility_column="a.facility_id", patient_column="a.patient_id"
     )
@@ -192,13 +251,7 @@ def worklist(
         field = Appointment._meta.get_field("slot_start")
         conditions.append("a.slot_start >= %s AND a.slot_start < %s")
         params.extend(field.get_db_prep_value(moment, connection) for moment in (start, end))
-    if status == Status.REQUESTED:
-        vendor = connections[router.db_for_read(Appointment)].vendor
-        from_ = FROM_REQUESTED_MYSQL if vendor == "mysql" else FROM
-        return ROWS.rows(
-            from_, " AND ".join(conditions), params, model=Appointment, ordering=("created_at", "id")
-        )
-    return ROWS.rows(FROM, " AND ".join(conditions), params, model=Appointment, ordering=("slot_start", "id"))
+    return " AND ".join(conditions), params
 
 
 # --- The desk's HTML worklist (appointments.desk.worklist): a page's ids in the order's index ----------------
@@ -221,12 +274,12 @@ def requested_ids(*, user: Any, roles: frozenset[str]) -> SqlList:
     """The ids (and request times) of the requested bookings `user` sees with `roles`, oldest request first:
     `worklist(status=REQUESTED)`'s condition (access.scope_hiding_restricted_sql), read without the joins and,
     on MariaDB/MySQL, in one of the order's indexes (REQUESTED_ORDER_INDEXES) whatever the page's size."""
-    listing = worklist(user=user, roles=roles, status=Status.REQUESTED)
+    where, params = _condition(user=user, roles=roles, status=Status.REQUESTED, facility_ids=None, day=None)
     vendor = connections[router.db_for_read(Appointment)].vendor
     return REQUESTED_IDS.rows(
         FROM_IDS_MYSQL if vendor == "mysql" else FROM_IDS,
-        listing.where,
-        listing.params,
+        where,
+        params,
         model=Appointment,
         ordering=("created_at", "id"),
     )
