@@ -32,6 +32,9 @@ pytestmark = pytest.mark.django_db
 
 WORKLIST = "/desk/appointments/appointment/dat-lich/"
 HINT = "USE INDEX FOR ORDER BY (appt_status_created, appointment_facilit_51cab3_idx)"
+# A scope of many clinics (the TTYT's booking desk: core.sqllist.ScopedFrom) forces the status's index, which
+# covers the statement's columns and tests the clinic in it (tenth round).
+FORCED = "FROM appointments_appointment a FORCE INDEX (appt_status_created) WHERE"
 CSRF = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]+(")')
 NAMES = ["An", "Bình", "Cúc", "Dũng", "Giang", "Hà", "Khánh"]
 
@@ -128,9 +131,40 @@ def test_the_page_is_read_in_the_order_index(
         html, ordered = _page_statements(client, f"{WORKLIST}?p={page}")
         assert "Người Chờ Trang" in html
         (statement,) = ordered
-        assert (HINT in statement) == (connection.vendor == "mysql"), statement
+        # The TTYT's booking desk sees its clinics: a scope of many, the status's index forced.
+        assert (FORCED in statement) == (connection.vendor == "mysql"), statement
+        assert HINT not in statement
         assert "ORDER BY a.created_at ASC, a.id ASC LIMIT" in statement
     assert connection.vendor == "mysql" or "USE INDEX" not in worklist.FROM_IDS
+
+
+@pytest.mark.skipif(connection.vendor != "mysql", reason="MariaDB's index hints")
+def test_the_ids_statement_hint_follows_the_scope_size(waiting: dict[str, Any]) -> None:
+    """requested_ids names MariaDB's choice of both order indexes for a scope of one clinic and forces the
+    status's index (a covering read, the clinic tested in the index) for a scope of many; its count keeps the
+    few form. The rows are the same either way."""
+    from django.contrib.auth import get_user_model
+
+    from health_f0.facilities import access
+    from health_f0.facilities.models import Membership, Role
+
+    many = _fresh("datlich")
+    assert worklist.scope_size(many, access.BOOKING_DESK_ROLES, None) >= 2
+    one = get_user_model().objects.create_user(username="datlich-one-clinic", password="x")
+    Membership.objects.create(user=one, facility=kham_noi().facility, role=Role.BOOKING_DESK)
+    one = _fresh(one.username)
+    assert worklist.scope_size(one, access.BOOKING_DESK_ROLES, None) == 1
+    for user, expected in ((many, FORCED), (one, HINT)):
+        ids = worklist.requested_ids(user=user, roles=access.BOOKING_DESK_ROLES)
+        with CaptureQueriesContext(connection) as queries:
+            rows = ids.fetch(ordering=("created_at", "id"), limit=50)
+            count = ids.count()
+        page, counted = (q["sql"] for q in queries.captured_queries)
+        assert expected in page, page
+        assert "FORCE INDEX" not in counted and HINT in counted, counted
+        orm = selectors.desk_worklist(user=user)
+        assert [row["id"] for row in rows] == list(orm.values_list("id", flat=True)[:50])
+        assert count == orm.count()
 
 
 @pytest.mark.parametrize("username", ["datlich", "admin"])
