@@ -501,6 +501,10 @@ class Appointment(BaseModel):
             # the index without reading its row (appointments/sql/worklist.py names them for such scopes).
             models.Index(fields=["status", "created_at", "id", "facility"], name="appt_status_created"),
             models.Index(fields=["status", "slot_start", "id", "facility"], name="appt_status_slot"),
+            # One clinic's bookings of a status by time (the desk's confirmed visits of a clinic, a day's list at
+            # reception), read in order: without it MariaDB read the status's index and tested the clinic, 1,443
+            # rows for a page of 101 at the largest clinic of the 100k data (3.5 -> 1.1 ms of its CPU).
+            models.Index(fields=["facility", "status", "slot_start", "id"], name="appt_facility_status_slot"),
         ]
         constraints = [
             # NULLs never collide: only checked-in tickets carry a number, and no number is given twice.
