@@ -8,10 +8,12 @@ phone): a patient id outside it is a 404, never someone else's record.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from json import JSONDecoder
+from json.scanner import c_make_scanner  # type: ignore[attr-defined]
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -30,7 +32,7 @@ from health_f0.core.request_context import client_ip
 from health_f0.facilities import access
 from health_f0.monitoring import certificates
 from health_f0.monitoring import selectors as monitoring
-from health_f0.monitoring.models import AlertLevel, EpisodeStatus
+from health_f0.monitoring.models import AlertLevel, Declaration, EpisodeStatus, QuestionType
 from health_f0.monitoring.services import active_questionnaire, declaration_submit, questions_for_patient
 from health_f0.www import selectors
 from health_f0.www.charts import Chart, Reading, local_isos, series_chart, table_markup, table_rows
@@ -303,14 +305,97 @@ def _level_markup() -> dict[str, str]:
     return labels
 
 
+# JSONField.from_db_value's value of a stored JSON text, in one call of the C scanner (json.loads' Python wrapper
+# and the converter take eight calls a value; a page has thirty: issue 11).
+_SCAN = c_make_scanner(JSONDecoder()) if c_make_scanner is not None else None
+_FROM_DB: Any = Declaration._meta.get_field("answers").from_db_value  # type: ignore[union-attr]
+
+
+def json_value(text: str | None) -> Any:
+    """What the JSONField's converter gives for `text` (its decoder is json's default): the C scanner reads a
+    text that is JSON from its first character to its last; anything else (whitespace around it, text that is
+    not JSON, NULL) goes through the converter itself."""
+    if _SCAN is not None and text:
+        try:
+            value, end = _SCAN(text, 0)
+        except (StopIteration, ValueError, TypeError):
+            pass
+        else:
+            if end == len(text):
+                return value
+    return _FROM_DB(text, None, None)
+
+
+# A number answer's markup (answers_writer's `_item` of answer_parts' Answer) by the question's label, unit and
+# decimals and the value's type and value: a page's answers are a few dozen readings ("Nhiệt độ", "36,8 °C") seen
+# again and again. A pure function of the key; only what monitoring.number_text keeps is kept (an int, a string,
+# a non-zero float: their type and value decide the text). Bounded, emptied when it grows past _MARKUP_KEPT.
+_number_markup: Memo[tuple[str, str, int | None, type, Any], str] = Memo(_MARKUP_KEPT)
+_NUMBER_KEPT = (int, str, float)
+
+
+def _number_item(question: monitoring.ShownQuestion, raw: Any) -> str:
+    """_item(Answer(label, number_text(raw, decimals) + unit)), kept when number_text would keep its text."""
+    text = _item(
+        monitoring.Answer(question.label, monitoring.number_text(raw, question.decimals) + question.unit)
+    )
+    kind = type(raw)
+    if kind in _NUMBER_KEPT and not (kind is float and raw == 0):
+        _number_markup.keep((question.label, question.unit, question.decimals, kind, raw), text)
+    return text
+
+
+def history_answers_writer(versions: Iterable[int]) -> Callable[[int, Any], str]:
+    """`write(version_id, answers)`: answers_writer()(*monitoring.answer_parts(versions)(version_id, answers)),
+    written in one pass over the version's questions: a number's markup is looked up by its value
+    (_number_markup) instead of formatted, wrapped in an Answer and escaped on every row."""
+    questions = monitoring.shown_questions(versions)
+    number, choices = QuestionType.NUMBER, (QuestionType.MULTI, QuestionType.CHOICE)
+    empty: tuple[Any, ...] = (None, "", [])
+    symptoms_title = gettext("Biểu hiện:")
+    no_symptoms = f'<p class="symptoms muted">{gettext("Không có biểu hiện nào được chọn.")}</p>\n'
+    note_title = gettext("Ghi chú:")
+    kept = _number_markup
+
+    def write(version_id: int, answers: Any) -> str:
+        values: list[str] = []
+        symptoms: list[monitoring.Symptom] = []
+        note = ""
+        for q in questions[version_id]:
+            raw = answers.get(q.code)
+            if raw in empty:
+                continue
+            if q.type == number:
+                item = kept.get((q.label, q.unit, q.decimals, raw.__class__, raw))
+                values.append(_number_item(q, raw) if item is None else item)
+            elif q.type in choices:
+                for code in raw if isinstance(raw, list) else [raw]:
+                    option = q.options.get(code, {"vi": code})
+                    symptoms.append(monitoring.Symptom(option.get("vi", code), bool(option.get("danger"))))
+            else:
+                note = str(raw)
+        shown = f'<dl class="values">{"".join(values)}\n</dl>\n' if values else "\n"
+        if symptoms:
+            shown += (
+                f'<p class="symptoms"><span class="muted">{symptoms_title}</span> '
+                f"{', '.join(map(_symptom, symptoms))}</p>\n"
+            )
+        else:
+            shown += no_symptoms
+        if note:
+            shown += f'<p class="note"><span class="muted">{note_title}</span> {escape(note)}</p>'
+        return shown
+
+    return write
+
+
 def history_items(rows: list[dict[str, Any]]) -> Markup:
-    """The `<li>` of each of a page's declarations (rows of selectors.declaration_history), labelled with their
-    questionnaire version (monitoring.answer_parts), their time in the active time zone and their level's label
-    in the active language."""
+    """The `<li>` of each of a page's declarations (rows of selectors.declaration_history: their answers and
+    reasons as JSON text, json_value), labelled with their questionnaire version (history_answers_writer),
+    their time in the active time zone and their level's label in the active language."""
     if not rows:
         return Markup("")
-    parts = monitoring.answer_parts(row["questionnaire_id"] for row in rows)
-    write_answers = answers_writer()
+    write_answers = history_answers_writer(row["questionnaire_id"] for row in rows)
     labels = _level_markup()
     late = f' <span class="flag-late">{gettext("khai báo muộn")}</span>'
     zone = timezone.get_current_timezone()  # timezone.localtime's, looked up once
@@ -330,11 +415,13 @@ def history_items(rows: list[dict[str, Any]]) -> Markup:
             else (f"{at:%d/%m/%Y}", f"{at:%H:%M}")
         )
         reasons = row["reasons"]
+        # "[]", the stored text of no reasons (most declarations), needs no reading.
+        reasons = None if reasons == "[]" else json_value(reasons)
         if reasons:
             reasons = f'<ul class="reasons">{"".join([f"<li>{str(reason).translate(ESCAPES)}</li>" for reason in reasons])}</ul>'
         else:
             reasons = ""
-        answers = write_answers(*parts(row["questionnaire_id"], row["answers"]))
+        answers = write_answers(row["questionnaire_id"], json_value(row["answers"]))
         out.append(
             f'\n  <li class="card history-item history-{level}">\n'
             f'    <h3><time datetime="{iso}">{day} <span class="time">{clock}</span></time></h3>\n'

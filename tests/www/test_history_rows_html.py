@@ -5,6 +5,7 @@ rendered by the portal's own Jinja2 environment)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -17,10 +18,17 @@ from jinja2 import DictLoader
 from health_f0.core.keyset import Keyset
 from health_f0.monitoring import selectors as monitoring
 from health_f0.monitoring.models import AlertLevel, Declaration, Episode
+from health_f0.monitoring.sql.declarations import HISTORY_TEXT_FIELDS
 from health_f0.patients.models import Patient
 from health_f0.www import selectors
 from health_f0.www.jinja import environment
-from health_f0.www.monitoring_views import answers_writer, history_items
+from health_f0.www.monitoring_views import (
+    _number_markup,
+    answers_writer,
+    history_answers_writer,
+    history_items,
+    json_value,
+)
 from tests.www.test_list_pages import add_declarations, hung, portal  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
@@ -79,7 +87,9 @@ def episode(hung: Patient) -> Episode:  # noqa: F811
 def old_rows(rows: list[dict[str, Any]]) -> list[SimpleNamespace]:
     """What the view handed history.html: each declaration, its answers (declaration_views), its time as
     Django's `date` filter wrote it and its level's label."""
-    declarations = [Declaration(**row) for row in rows]
+    declarations = [
+        Declaration(**{**row, **{f: json.loads(row[f]) for f in HISTORY_TEXT_FIELDS}}) for row in rows
+    ]
     labels = dict(AlertLevel.choices)
     shown = []
     for view in monitoring.declaration_views(declarations):
@@ -136,6 +146,59 @@ def test_a_page_in_another_time_zone_shows_its_local_times(episode: Episode) -> 
         with timezone.override(zone):
             new = f'<ol class="history-list">{history_items(rows)}\n</ol>'
             assert new == OLD.get_template("loop.html").render({"rows": old_rows(rows)})
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_history_answers_are_answers_writer_s(episode: Episode, language: str) -> None:
+    """history_answers_writer writes what answers_writer wrote of answer_parts' parts, the first time and from
+    its memo of numbers' markup (twice, and after the memo is emptied)."""
+    declarations = list(Declaration.objects.filter(episode=episode).order_by("id"))
+    versions = [d.questionnaire_id for d in declarations]
+    with translation.override(language):
+        parts, write = monitoring.answer_parts(versions), answers_writer()
+        for _ in range(2):
+            fused = history_answers_writer(versions)
+            for d in declarations:
+                assert fused(d.questionnaire_id, d.answers) == write(*parts(d.questionnaire_id, d.answers))
+        _number_markup.clear()
+        for d in declarations:
+            new = history_answers_writer(versions)(d.questionnaire_id, d.answers)
+            assert new == write(*parts(d.questionnaire_id, d.answers))
+    # -0.0 equals 0.0 but is written "-0": neither is kept, so neither is answered for the other
+    assert not [key for key in _number_markup if key[3] is float and key[4] == 0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"temperature": "37.0", "spo2": "95", "symptoms": ["fatigue"]}',
+        '{"a":1}',
+        "[]",
+        '["SpO2 95% \u2264 96%", "<b>"]',
+        '"text"',
+        "1e400",
+        "NaN",
+        "null",
+        ' {"a": 1}',
+        '{"a": 1} ',
+        '{"a": 1}{"b": 2}',
+        "[1] x",
+        "",
+        "not json",
+        '{"a": ',
+        '"\ud800"',
+        "\ufeff[]",
+        None,
+    ],
+)
+def test_json_values_are_the_json_field_s(text: str | None) -> None:
+    """The history's answers and reasons, read as text (monitoring/sql/declarations.HISTORY_TEXT_FIELDS), are
+    what the JSONField's converter gives: the same value, or the text where it is not JSON."""
+    field = Declaration._meta.get_field("answers")
+    expected = field.from_db_value(text, None, None)  # type: ignore[union-attr]
+    got = json_value(text)
+    assert got == expected or (got != got and expected != expected)  # NaN is not equal to itself
+    assert type(got) is type(expected)
 
 
 def test_number_texts_are_decimal_text_s() -> None:
