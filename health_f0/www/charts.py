@@ -221,6 +221,16 @@ def _axes(
     return found
 
 
+# A reading's height on the chart, its text and whether it alerts, by (its value, the scale's low and high, the
+# decimals shown, the unit, the threshold, whether below it alerts): a pure function of the key (equal Decimals
+# give the same height, text and alert), so sharing it between pages shares no one's data. Bounded, emptied when
+# it grows past _SHOWN_KEPT.
+_SHOWN_KEPT = 4096
+_shown_values: Memo[
+    tuple[Decimal, Decimal, Decimal, int, str, Decimal | None, bool], tuple[str, str, bool]
+] = Memo(_SHOWN_KEPT)
+
+
 def series_chart(
     *,
     key: str,
@@ -262,16 +272,16 @@ def series_chart(
             return False
         return value <= threshold if alert_when_below else value >= threshold
 
-    # A reading's height, text and alert by its value: a chart's hundred readings take a dozen values.
-    by_value: dict[Decimal, tuple[str, str, bool]] = {}
+    # A reading's height, text and alert by its value and the chart's scale (_shown_values): a chart's hundred
+    # readings take a dozen values, the same on every page.
+    kept = _shown_values
     points = []
     for r in readings:
-        shown = by_value.get(r.value)
+        scaled = (r.value, low, high, decimals, unit, threshold, alert_when_below)
+        shown = kept.get(scaled)
         if shown is None:
-            shown = by_value[r.value] = (
-                _f(y_of(r.value)),
-                f"{decimal_text(r.value, decimals)}{unit}",
-                alerting(r.value),
+            shown = kept.keep(
+                scaled, (_f(y_of(r.value)), f"{decimal_text(r.value, decimals)}{unit}", alerting(r.value))
             )
         y, text, alert = shown
         # The point's x (its time within the days shown) and local_minute(r.at, zone, year=False), written out:

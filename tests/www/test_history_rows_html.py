@@ -269,3 +269,57 @@ def test_chart_axes_are_what_the_template_drew(days: int, values: list[int]) -> 
         for chart in charts:
             assert chart.axes == OLD.from_string(OLD_AXES).render({"chart": chart})
         assert charts[0] == charts[1]
+
+
+def test_chart_points_are_the_same_from_the_memo() -> None:
+    """series_chart's heights, texts and alerts kept by value and scale (charts._shown_values) are what it works
+    out afresh: for equal Decimals written differently, for scales widened to show a reading, and for each
+    chart's unit, decimals and threshold."""
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from health_f0.www import charts
+
+    first = date(2026, 11, 20)
+    start = timezone.make_aware(datetime(2026, 11, 20, 8, 0))
+    spo2 = ["97", "97.0", "96", "80", "101", "93"]
+    temperature = ["36.8", "36.80", "38", "38.0", "41.2", "34.5"]
+
+    def draw() -> list[Any]:
+        drawn = []
+        for values, unit, low, high, step, threshold, below, decimals in (
+            (spo2, "%", 88, 100, 2, 96, True, 0),
+            (temperature, " °C", 35, 40, 1, 38, False, 1),
+            (temperature, " °C", 35, 40, 1, None, False, 1),
+        ):
+            for count in (1, 3, len(values)):
+                readings = [
+                    charts.Reading(start + timedelta(hours=7 * i), Decimal(v))
+                    for i, v in enumerate(values[:count])
+                ]
+                drawn.append(
+                    charts.series_chart(
+                        key="k",
+                        title="T",
+                        unit=unit,
+                        readings=readings,
+                        first_day=first,
+                        last_day=first + timedelta(days=3),
+                        low=Decimal(low),
+                        high=Decimal(high),
+                        step=Decimal(step),
+                        threshold=None if threshold is None else Decimal(threshold),
+                        alert_when_below=below,
+                        decimals=decimals,
+                    )
+                )
+        return drawn
+
+    charts._shown_values.clear()
+    fresh = draw()
+    assert draw() == fresh  # from the memo
+    for chart in fresh:
+        for point in chart.points:
+            value = point.text.split(": ")[1].removesuffix(chart.unit)
+            assert value in {"97", "96", "80", "101", "93", "36,8", "38,0", "41,2", "34,5"}
+    assert [p.alert for p in fresh[2].points] == [False, False, True, True, False, True]
