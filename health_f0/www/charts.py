@@ -155,6 +155,30 @@ class Chart:
             )
         )
 
+    @property
+    def figure(self) -> Markup:
+        """The chart's `<figure>`, as _chart.html drew it (an include and some twenty escaped outputs a chart
+        there: issue 11): its key, title, unit, line and summary escaped here, the axes and points as they are."""
+        key = escape(self.key)
+        summary = escape(self.summary)
+        polyline = (
+            f'<polyline class="series" points="{escape(self.line)}"/>\n    ' if len(self.points) > 1 else ""
+        )
+        return Markup(  # noqa: S704 - every value is escaped, the axes and circles are markup
+            f'<figure class="chart">\n  <figcaption id="chart-{key}-title">{escape(self.title)} '
+            f"({escape(self.unit.replace(' ', ''))})</figcaption>\n"
+            f'  <svg viewBox="0 0 {self.width} {self.height}" role="img" aria-labelledby="chart-{key}-title '
+            f'chart-{key}-desc" focusable="false" preserveAspectRatio="xMidYMid meet">\n'
+            f'    <desc id="chart-{key}-desc">{summary}</desc>\n'
+            f"    {self.axes}{polyline}{self.circles}\n  </svg>\n"
+            f'  <p class="chart-note" aria-hidden="true">{summary}</p>\n</figure>'
+        )
+
+
+def figures(charts: Sequence[Chart]) -> Markup:
+    """history.html's charts, as its loop of _chart.html's includes drew them."""
+    return Markup("".join([f"{chart.figure}\n  " for chart in charts]))  # noqa: S704 - Chart.figure's markup
+
 
 def _f(value: float) -> str:
     return f"{value:.1f}"

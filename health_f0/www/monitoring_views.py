@@ -35,7 +35,7 @@ from health_f0.monitoring import selectors as monitoring
 from health_f0.monitoring.models import AlertLevel, Declaration, EpisodeStatus, QuestionType
 from health_f0.monitoring.services import active_questionnaire, declaration_submit, questions_for_patient
 from health_f0.www import selectors
-from health_f0.www.charts import Chart, Reading, local_isos, series_chart, table_markup, table_rows
+from health_f0.www.charts import Chart, Reading, figures, local_isos, series_chart, table_markup, table_rows
 from health_f0.www.forms import DeclarationForm
 from health_f0.www.jinja import ESCAPES, choice_labels
 from health_f0.www.jinja import kept_gettext as _
@@ -209,8 +209,10 @@ def history(request: HttpRequest) -> HttpResponse:
                 episode=episode, every=rows if pager.next_url is None else None
             )
             local = local_isos(r.submitted_at for r in readings)  # once for both charts and the table
+            charts = _history_charts(episode, readings, local, newest=rows[0]["local_date"])
             context.update(
-                charts=_history_charts(episode, readings, local, newest=rows[0]["local_date"]),
+                charts=charts,
+                chart_figures=figures(charts),
                 chart_rows=table_markup(table_rows(readings, local)),
                 chart_limited=len(readings) >= selectors.CHART_READINGS,
                 chart_limit=selectors.CHART_READINGS,

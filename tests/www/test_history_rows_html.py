@@ -323,3 +323,51 @@ def test_chart_points_are_the_same_from_the_memo() -> None:
             value = point.text.split(": ")[1].removesuffix(chart.unit)
             assert value in {"97", "96", "80", "101", "93", "36,8", "38,0", "41,2", "34,5"}
     assert [p.alert for p in fresh[2].points] == [False, False, True, True, False, True]
+
+
+# _chart.html and history.html's loop of its includes, as they were before the figure was written in Python.
+OLD_CHART = """<figure class="chart">
+  <figcaption id="chart-{{ chart.key }}-title">{{ chart.title }} ({{ chart.unit|replace(" ", "") }})</figcaption>
+  <svg viewBox="0 0 {{ chart.width }} {{ chart.height }}" role="img" \
+aria-labelledby="chart-{{ chart.key }}-title chart-{{ chart.key }}-desc" focusable="false" \
+preserveAspectRatio="xMidYMid meet">
+    <desc id="chart-{{ chart.key }}-desc">{{ chart.summary }}</desc>
+    {{ chart.axes }}{% if chart.points|length > 1 %}<polyline class="series" points="{{ chart.line }}"/>
+    {% endif %}{{ chart.circles }}
+  </svg>
+  <p class="chart-note" aria-hidden="true">{{ chart.summary }}</p>
+</figure>
+"""
+OLD_CHARTS = """{% for chart in charts %}{% include "chart.html" %}
+  {% endfor %}"""
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 5])
+def test_chart_figures_are_what_the_template_drew(count: int) -> None:
+    from dataclasses import replace
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from health_f0.www.charts import Reading, figures, series_chart
+
+    old = environment(loader=DictLoader({"chart.html": OLD_CHART, "charts.html": OLD_CHARTS}))
+    first = date(2026, 11, 20)
+    start = timezone.make_aware(datetime(2026, 11, 20, 8, 0))
+    readings = [Reading(start + timedelta(hours=9 * i), Decimal(94 + i)) for i in range(count)]
+    chart = series_chart(
+        key="spo2",
+        title="SpO2",
+        unit=" °C",
+        readings=readings,
+        first_day=first,
+        last_day=first + timedelta(days=4),
+        low=Decimal(88),
+        high=Decimal(100),
+        step=Decimal(2),
+        threshold=Decimal(96),
+        alert_when_below=True,
+        decimals=0,
+    )
+    odd = replace(chart, key='k"<&>', title=ODD, unit=" <u> ", summary=ODD)
+    for charts in ([chart], [chart, odd], [odd, chart, chart]):
+        assert figures(charts) == old.get_template("charts.html").render({"charts": charts})
