@@ -269,8 +269,10 @@ def series_chart(
     threshold: Decimal | None,
     alert_when_below: bool,
     decimals: int,
+    texts: SummaryTexts | None = None,
 ) -> Chart:
-    """One measure over the episode's days: a polyline, points (alerting ones marked), axes, a threshold."""
+    """One measure over the episode's days: a polyline, points (alerting ones marked), axes, a threshold;
+    `texts`: its summary's catalogue strings (summary_texts), when the caller has them."""
     readings = sorted(readings, key=_AT)
     values = [r.value for r in readings]
     if values:
@@ -331,21 +333,47 @@ def series_chart(
         plot_right=PLOT_RIGHT,
         plot_top=PLOT_TOP,
         plot_bottom=PLOT_BOTTOM,
-        summary=_summary(title, unit, readings, decimals, alert_when_below, zone),
+        summary=_summary(title, unit, readings, decimals, alert_when_below, zone, texts or summary_texts()),
         axes=axes,
     )
 
 
+class SummaryTexts(NamedTuple):
+    """_summary's catalogue strings in one language."""
+
+    none: str
+    at_when: str
+    lowest: str
+    highest: str
+
+
+def summary_texts() -> SummaryTexts:
+    """_summary's catalogue strings in the active language (a page that draws two charts looks them up once:
+    www.monitoring_views._history_texts)."""
+    return SummaryTexts(
+        _("%(title)s: chưa có lần đo nào."),
+        _("%(value)s lúc %(when)s"),
+        _("%(title)s: %(count)s lần đo, thấp nhất %(worst)s, gần nhất %(last)s."),
+        _("%(title)s: %(count)s lần đo, cao nhất %(worst)s, gần nhất %(last)s."),
+    )
+
+
 def _summary(
-    title: str, unit: str, readings: list[Reading], decimals: int, low_is_bad: bool, zone: tzinfo
+    title: str,
+    unit: str,
+    readings: list[Reading],
+    decimals: int,
+    low_is_bad: bool,
+    zone: tzinfo,
+    texts: SummaryTexts,
 ) -> str:
     """The chart in one sentence, for screen readers (the table under the chart has every value)."""
     if not readings:
-        return _("%(title)s: chưa có lần đo nào.") % {"title": title}
+        return texts.none % {"title": title}
     worst = min(readings, key=lambda r: r.value) if low_is_bad else max(readings, key=lambda r: r.value)
     last = readings[-1]
 
-    at_when = _("%(value)s lúc %(when)s")
+    at_when = texts.at_when
 
     def fmt(r: Reading) -> str:
         # f"{timezone.localtime(r.at):%H:%M %d/%m}", cut from the local ISO text
@@ -355,8 +383,5 @@ def _summary(
             "when": f"{iso[11:16]} {iso[8:10]}/{iso[5:7]}",
         }
 
-    if low_is_bad:
-        text = _("%(title)s: %(count)s lần đo, thấp nhất %(worst)s, gần nhất %(last)s.")
-    else:
-        text = _("%(title)s: %(count)s lần đo, cao nhất %(worst)s, gần nhất %(last)s.")
+    text = texts.lowest if low_is_bad else texts.highest
     return text % {"title": title, "count": len(readings), "worst": fmt(worst), "last": fmt(last)}

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from json import JSONDecoder
 from json.scanner import c_make_scanner  # type: ignore[attr-defined]
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -35,7 +35,17 @@ from health_f0.monitoring import selectors as monitoring
 from health_f0.monitoring.models import AlertLevel, Declaration, EpisodeStatus, QuestionType
 from health_f0.monitoring.services import active_questionnaire, declaration_submit, questions_for_patient
 from health_f0.www import selectors
-from health_f0.www.charts import Chart, Reading, figures, local_isos, series_chart, table_markup, table_rows
+from health_f0.www.charts import (
+    Chart,
+    Reading,
+    SummaryTexts,
+    figures,
+    local_isos,
+    series_chart,
+    summary_texts,
+    table_markup,
+    table_rows,
+)
 from health_f0.www.forms import DeclarationForm
 from health_f0.www.jinja import ESCAPES, choice_labels
 from health_f0.www.jinja import kept_gettext as _
@@ -198,18 +208,19 @@ def history(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"choice": choice, "patient": patient, "episode": episode}
     if episode is not None:
         # episode.get_status_display()'s text
-        context["episode_status"] = choice_labels(EpisodeStatus).get(episode.status, episode.status)
+        texts = _history_texts()
+        context["episode_status"] = texts.episode_status.get(episode.status, episode.status)
         history: Any = selectors.declaration_history(episode=episode)  # a SqlList, paged by keyset_page
         pager = keyset_page(request, history, HISTORY_KEYSET, size=HISTORY_PER_PAGE)
         rows = pager.items
-        context.update(pager=pager, items=history_items(rows))
+        context.update(pager=pager, items=history_items(rows, texts))
         if rows and pager.previous_url is None:
             # A first page with no page after it holds the whole episode: the charts' readings are its rows'.
             readings = selectors.chart_readings(
                 episode=episode, every=rows if pager.next_url is None else None
             )
             local = local_isos(r.submitted_at for r in readings)  # once for both charts and the table
-            charts = _history_charts(episode, readings, local, newest=rows[0]["local_date"])
+            charts = _history_charts(episode, readings, local, texts, newest=rows[0]["local_date"])
             context.update(
                 charts=charts,
                 chart_figures=figures(charts),
@@ -307,6 +318,46 @@ def _level_markup() -> dict[str, str]:
     return labels
 
 
+class HistoryTexts(NamedTuple):
+    """/lich-su's catalogue strings and labels in one language (_history_texts)."""
+
+    symptoms_title: str
+    no_symptoms: str  # markup
+    note_title: str
+    late: str  # markup
+    levels: dict[str, str]  # _level_markup's
+    episode_status: dict[Any, str]  # get_status_display's texts
+    spo2: str
+    temperature: str
+    summary: SummaryTexts
+
+
+_HISTORY_TEXTS: Memo[str | None, HistoryTexts] = Memo(16)
+
+
+def _history_texts() -> HistoryTexts:
+    """The page's catalogue strings in the active language, looked up once per language: a page asks for the
+    active language once, not a dozen times (each kept_gettext's and label's look-up asked for it)."""
+    language = get_language()
+    texts = _HISTORY_TEXTS.get(language)
+    if texts is None:
+        texts = _HISTORY_TEXTS.keep(
+            language,
+            HistoryTexts(
+                symptoms_title=gettext("Biểu hiện:"),
+                no_symptoms=f'<p class="symptoms muted">{gettext("Không có biểu hiện nào được chọn.")}</p>\n',
+                note_title=gettext("Ghi chú:"),
+                late=f' <span class="flag-late">{gettext("khai báo muộn")}</span>',
+                levels=_level_markup(),
+                episode_status=choice_labels(EpisodeStatus),
+                spo2=_("SpO2"),
+                temperature=_("Nhiệt độ"),
+                summary=summary_texts(),
+            ),
+        )
+    return texts
+
+
 # JSONField.from_db_value's value of a stored JSON text, in one call of the C scanner (json.loads' Python wrapper
 # and the converter take eight calls a value; a page has thirty: issue 11).
 _SCAN = c_make_scanner(JSONDecoder()) if c_make_scanner is not None else None
@@ -347,16 +398,18 @@ def _number_item(question: monitoring.ShownQuestion, raw: Any) -> str:
     return text
 
 
-def history_answers_writer(versions: Iterable[int]) -> Callable[[int, Any], str]:
+def history_answers_writer(
+    versions: Iterable[int], texts: HistoryTexts | None = None
+) -> Callable[[int, Any], str]:
     """`write(version_id, answers)`: answers_writer()(*monitoring.answer_parts(versions)(version_id, answers)),
     written in one pass over the version's questions: a number's markup is looked up by its value
-    (_number_markup) instead of formatted, wrapped in an Answer and escaped on every row."""
+    (_number_markup) instead of formatted, wrapped in an Answer and escaped on every row. `texts`: the page's
+    (_history_texts), when the caller has them."""
     questions = monitoring.shown_questions(versions)
     number, choices = QuestionType.NUMBER, (QuestionType.MULTI, QuestionType.CHOICE)
     empty: tuple[Any, ...] = (None, "", [])
-    symptoms_title = gettext("Biểu hiện:")
-    no_symptoms = f'<p class="symptoms muted">{gettext("Không có biểu hiện nào được chọn.")}</p>\n'
-    note_title = gettext("Ghi chú:")
+    texts = texts or _history_texts()
+    symptoms_title, no_symptoms, note_title = texts.symptoms_title, texts.no_symptoms, texts.note_title
     kept = _number_markup
 
     def write(version_id: int, answers: Any) -> str:
@@ -391,15 +444,17 @@ def history_answers_writer(versions: Iterable[int]) -> Callable[[int, Any], str]
     return write
 
 
-def history_items(rows: list[dict[str, Any]]) -> Markup:
+def history_items(rows: list[dict[str, Any]], texts: HistoryTexts | None = None) -> Markup:
     """The `<li>` of each of a page's declarations (rows of selectors.declaration_history: their answers and
     reasons as JSON text, json_value), labelled with their questionnaire version (history_answers_writer),
-    their time in the active time zone and their level's label in the active language."""
+    their time in the active time zone and their level's label in the active language (`texts`: the page's,
+    _history_texts, when the caller has them)."""
     if not rows:
         return Markup("")
-    write_answers = history_answers_writer(row["questionnaire_id"] for row in rows)
-    labels = _level_markup()
-    late = f' <span class="flag-late">{gettext("khai báo muộn")}</span>'
+    texts = texts or _history_texts()
+    write_answers = history_answers_writer((row["questionnaire_id"] for row in rows), texts)
+    labels = texts.levels
+    late = texts.late
     zone = timezone.get_current_timezone()  # timezone.localtime's, looked up once
     out = []
     for row in rows:
@@ -434,10 +489,15 @@ def history_items(rows: list[dict[str, Any]]) -> Markup:
 
 
 def _history_charts(
-    episode: Any, readings: list[selectors.ChartReading], local: list[str], *, newest: date
+    episode: Any,
+    readings: list[selectors.ChartReading],
+    local: list[str],
+    texts: HistoryTexts,
+    *,
+    newest: date,
 ) -> list[Chart]:
     """SpO2 and temperature over the episode's days (to today while it is active); `local`: the readings'
-    local ISO texts (charts.local_isos)."""
+    local ISO texts (charts.local_isos); `texts`: the page's (_history_texts)."""
     today = timezone.localdate()
     last_day = max(episode.expected_end_date - timedelta(days=1), episode.start_date, newest)
     if episode.status == EpisodeStatus.ACTIVE:
@@ -447,7 +507,7 @@ def _history_charts(
     return [
         series_chart(
             key="spo2",
-            title=_("SpO2"),
+            title=texts.spo2,
             unit="%",
             readings=[
                 Reading(r.submitted_at, Decimal(r.spo2), iso)
@@ -460,11 +520,12 @@ def _history_charts(
             threshold=Decimal(96),
             alert_when_below=True,
             decimals=0,
+            texts=texts.summary,
             **common,
         ),
         series_chart(
             key="temperature",
-            title=_("Nhiệt độ"),
+            title=texts.temperature,
             unit=" °C",
             readings=[
                 Reading(r.submitted_at, Decimal(r.temperature), iso)
@@ -477,6 +538,7 @@ def _history_charts(
             threshold=Decimal(38),
             alert_when_below=False,
             decimals=1,
+            texts=texts.summary,
             **common,
         ),
     ]

@@ -371,3 +371,29 @@ def test_chart_figures_are_what_the_template_drew(count: int) -> None:
     odd = replace(chart, key='k"<&>', title=ODD, unit=" <u> ", summary=ODD)
     for charts in ([chart], [chart, odd], [odd, chart, chart]):
         assert figures(charts) == old.get_template("charts.html").render({"charts": charts})
+
+
+def test_history_texts_are_each_language_s() -> None:
+    """The page's catalogue strings, looked up once per language (monitoring_views._history_texts), are what
+    gettext and get_status_display answer in the active language, whichever language asked first."""
+    from django.utils.translation import gettext
+
+    from health_f0.monitoring.models import EpisodeStatus
+    from health_f0.www.charts import summary_texts
+    from health_f0.www.monitoring_views import _HISTORY_TEXTS, _history_texts
+
+    _HISTORY_TEXTS.clear()
+    for language in ("en", "vi", "en"):
+        with translation.override(language):
+            texts = _history_texts()
+            assert texts.symptoms_title == gettext("Biểu hiện:")
+            assert texts.note_title == gettext("Ghi chú:")
+            assert gettext("khai báo muộn") in texts.late
+            assert gettext("Không có biểu hiện nào được chọn.") in texts.no_symptoms
+            assert (texts.spo2, texts.temperature) == (gettext("SpO2"), gettext("Nhiệt độ"))
+            assert texts.summary == summary_texts()
+            assert texts.summary.at_when == gettext("%(value)s lúc %(when)s")
+            assert texts.episode_status == {value: str(label) for value, label in EpisodeStatus.choices}
+            assert texts.levels == {value: str(label) for value, label in AlertLevel.choices}
+    with translation.override("en"):
+        assert _history_texts().note_title != _HISTORY_TEXTS["vi"].note_title  # both languages kept apart
