@@ -43,11 +43,10 @@ from health_f0.www.charts import (
     local_isos,
     series_chart,
     summary_texts,
-    table_markup,
-    table_rows,
+    table_body,
 )
 from health_f0.www.forms import DeclarationForm
-from health_f0.www.jinja import ESCAPES, choice_labels
+from health_f0.www.jinja import ESCAPES, choice_labels, date_filter
 from health_f0.www.jinja import kept_gettext as _
 from health_f0.www.jinja import kept_gettext as gettext
 from health_f0.www.paging import keyset_page
@@ -205,11 +204,26 @@ def history(request: HttpRequest) -> HttpResponse:
     patient = choice.current
     assert patient is not None
     episode = monitoring.current_episode(patient=patient)
-    context: dict[str, Any] = {"choice": choice, "patient": patient, "episode": episode}
+    texts = _history_texts()
+    # history.html's `_("…")|fmt(name=…, year=…)`: the catalogue's text (markup) with each value escaped
+    lead = texts.lead % {
+        "name": escape(patient.full_name),
+        "year": escape(date_filter(patient.date_of_birth, "Y")),
+    }
+    context: dict[str, Any] = {
+        "choice": choice,
+        "patient": patient,
+        "episode": episode,
+        "lead": Markup(lead),  # noqa: S704 - the catalogue's markup, the values escaped
+    }
     if episode is not None:
         # episode.get_status_display()'s text
-        texts = _history_texts()
-        context["episode_status"] = texts.episode_status.get(episode.status, episode.status)
+        status = texts.episode_status.get(episode.status, episode.status)
+        line = texts.episode_from % {
+            "start": escape(date_filter(episode.start_date, "d/m/Y")),
+            "status": escape(status),
+        }
+        context["episode_line"] = Markup(line)  # noqa: S704 - the catalogue's markup, the values escaped
         history: Any = selectors.declaration_history(episode=episode)  # a SqlList, paged by keyset_page
         pager = keyset_page(request, history, HISTORY_KEYSET, size=HISTORY_PER_PAGE)
         rows = pager.items
@@ -224,7 +238,8 @@ def history(request: HttpRequest) -> HttpResponse:
             context.update(
                 charts=charts,
                 chart_figures=figures(charts),
-                chart_rows=table_markup(table_rows(readings, local)),
+                chart_help=Markup(texts.chart_help),  # noqa: S704 - the catalogue's markup
+                chart_rows=table_body(readings, local),
                 chart_limited=len(readings) >= selectors.CHART_READINGS,
                 chart_limit=selectors.CHART_READINGS,
             )
@@ -325,11 +340,15 @@ class HistoryTexts(NamedTuple):
     no_symptoms: str  # markup
     note_title: str
     late: str  # markup
-    levels: dict[str, str]  # _level_markup's
+    levels: dict[str, tuple[str, str]]  # a level's class and label (_level_markup's), escaped
     episode_status: dict[Any, str]  # get_status_display's texts
     spo2: str
     temperature: str
     summary: SummaryTexts
+    # history.html's `_("…")|fmt(…)` lines, filled in by history() as fmt filled them (www.jinja.fmt)
+    lead: str
+    episode_from: str
+    chart_help: str  # markup: fmt() of a text without values (its "%%" written "%")
 
 
 _HISTORY_TEXTS: Memo[str | None, HistoryTexts] = Memo(16)
@@ -348,11 +367,18 @@ def _history_texts() -> HistoryTexts:
                 no_symptoms=f'<p class="symptoms muted">{gettext("Không có biểu hiện nào được chọn.")}</p>\n',
                 note_title=gettext("Ghi chú:"),
                 late=f' <span class="flag-late">{gettext("khai báo muộn")}</span>',
-                levels=_level_markup(),
+                levels={value: (value.translate(ESCAPES), label) for value, label in _level_markup().items()},
                 episode_status=choice_labels(EpisodeStatus),
                 spo2=_("SpO2"),
                 temperature=_("Nhiệt độ"),
                 summary=summary_texts(),
+                lead=gettext("Người bệnh: <strong>%(name)s</strong> (sinh năm %(year)s)"),
+                episode_from=gettext("Đợt theo dõi từ %(start)s — %(status)s."),
+                chart_help=gettext(
+                    "Đường đứt nét là ngưỡng cần báo nhân viên y tế (SpO2 từ 96%% trở xuống, sốt từ 38 °C). "
+                    "Điểm màu đỏ là lần đo vượt ngưỡng."
+                )
+                % {},
             ),
         )
     return texts
@@ -453,16 +479,16 @@ def history_items(rows: list[dict[str, Any]], texts: HistoryTexts | None = None)
         return Markup("")
     texts = texts or _history_texts()
     write_answers = history_answers_writer((row["questionnaire_id"] for row in rows), texts)
-    labels = texts.levels
+    levels = texts.levels
     late = texts.late
     zone = timezone.get_current_timezone()  # timezone.localtime's, looked up once
     out = []
     for row in rows:
-        level = row["alert_level"]
-        label = labels.get(level)
-        if label is None:
-            label = str(level).translate(ESCAPES)
-        level = str(level).translate(ESCAPES)
+        shown = levels.get(row["alert_level"])
+        if shown is None:  # a level the choices do not name: its value as its label
+            text = str(row["alert_level"]).translate(ESCAPES)
+            shown = (text, text)
+        level, label = shown
         at = row["submitted_at"].astimezone(zone)
         iso = at.isoformat()  # Django's "c"
         # The `date` filter's "d/m/Y" and "H:i": the same digits as the ISO text (years 1000-9999).

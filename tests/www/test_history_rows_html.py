@@ -394,6 +394,60 @@ def test_history_texts_are_each_language_s() -> None:
             assert texts.summary == summary_texts()
             assert texts.summary.at_when == gettext("%(value)s lúc %(when)s")
             assert texts.episode_status == {value: str(label) for value, label in EpisodeStatus.choices}
-            assert texts.levels == {value: str(label) for value, label in AlertLevel.choices}
+            assert texts.levels == {value: (value, str(label)) for value, label in AlertLevel.choices}
     with translation.override("en"):
         assert _history_texts().note_title != _HISTORY_TEXTS["vi"].note_title  # both languages kept apart
+
+
+# history.html's three `|fmt` lines, as they were before history() filled them in.
+OLD_LINES = """<p class="lead">{{ _("Người bệnh: <strong>%(name)s</strong> (sinh năm %(year)s)")|fmt(\
+name=patient.full_name, year=patient.date_of_birth|date("Y")) }}</p>
+<p>{{ _("Đợt theo dõi từ %(start)s — %(status)s.")|fmt(start=episode.start_date|date("d/m/Y"), status=status) }}
+<p class="help">{{ _("Đường đứt nét là ngưỡng cần báo nhân viên y tế (SpO2 từ 96%% trở xuống, sốt từ 38 °C). \
+Điểm màu đỏ là lần đo vượt ngưỡng.")|fmt() }}</p>"""
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_history_lines_are_what_fmt_wrote(
+    portal: Any,  # noqa: F811
+    hung: Patient,  # noqa: F811
+    episode: Episode,
+    language: str,
+) -> None:
+    hung.full_name = ODD
+    Patient.objects.filter(pk=hung.pk).update(full_name=ODD)
+    episode.refresh_from_db()
+    portal.cookies["django_language"] = language
+    page = portal.get("/lich-su", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    with translation.override(language):
+        status = episode.get_status_display()
+        old = OLD.from_string(OLD_LINES).render({"patient": hung, "episode": episode, "status": status})
+    lead, line, chart_help = old.split("\n")
+    assert lead in page and "&lt;b&gt;&#34;Tom&#34;" in lead
+    assert line in page and chart_help in page and "96%" in chart_help
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_table_body_is_table_markup_of_table_rows(language: str) -> None:
+    """charts.table_body writes what table_markup wrote of table_rows: in each language and time zone, with a
+    reading without SpO2 or temperature and one before the year 1000."""
+    from datetime import UTC, date
+    from decimal import Decimal
+
+    from health_f0.www.charts import local_isos, table_body, table_markup, table_rows
+    from health_f0.www.selectors import ChartReading
+
+    readings = [
+        ChartReading(datetime(2026, 11, 24, 0, 5, tzinfo=UTC), date(2026, 11, 24), 97, Decimal("36.8")),
+        ChartReading(datetime(2026, 11, 23, 23, 59, tzinfo=UTC), date(2026, 11, 24), None, Decimal("38.0")),
+        ChartReading(datetime(2026, 11, 23, 12, 0, tzinfo=UTC), date(2026, 11, 23), 88, None),
+        ChartReading(datetime(2026, 1, 1, 0, 0, tzinfo=UTC), date(2026, 1, 1), 100, Decimal("40")),
+        ChartReading(datetime(999, 3, 4, 5, 6, tzinfo=UTC), date(999, 3, 4), 95, Decimal("35.5")),
+    ]
+    with translation.override(language):
+        for zone in ("UTC", "America/St_Johns", "Asia/Ho_Chi_Minh"):
+            with timezone.override(zone):
+                local = local_isos(r.submitted_at for r in readings)
+                body = table_body(readings, local)
+                assert body == table_markup(table_rows(readings, local))
+                assert body == table_markup(table_rows(readings))
