@@ -1,8 +1,9 @@
 """Small server-rendered SVG charts for the history page: no JavaScript, no chart library.
 
-The geometry is computed here and handed to the template as ready strings (SVG coordinates need a decimal
-point whatever the language); the table under the charts gets its numbers as text in the page's language
-(`table_rows`), as Django's templates showed them, since the Jinja2 page does not localize numbers.
+The geometry is computed here and each chart's `<figure>` written out (`Chart.figure`, as the template
+_chart.html drew it; SVG coordinates need a decimal point whatever the language); the table under the charts
+gets its numbers as text in the page's language (`table_body`, `table_rows`), as Django's templates showed
+them, since the Jinja2 page does not localize numbers.
 """
 
 from __future__ import annotations
