@@ -598,7 +598,7 @@ def number_text(value: Any, decimals: int | None = None) -> str:
 
 
 @dataclass(frozen=True)
-class _ShownQuestion:
+class ShownQuestion:
     """How one question's answer is shown: worked out once per questionnaire version, not per declaration."""
 
     code: str
@@ -609,17 +609,17 @@ class _ShownQuestion:
     options: dict[str, Any]
 
 
-def _shown_questions(version_id: int) -> list[_ShownQuestion]:
+def _shown_questions(version_id: int) -> list[ShownQuestion]:
     """The version's questions in order, as `declaration_views` shows them. A version with declarations is
     never edited (it is copied: services.questionnaire_in_use), so they are kept in the hot path's
     per-process cache (services.process_cached: re-read every 30 seconds) instead of read on every page."""
     from health_f0.monitoring.services import process_cached
 
-    def load() -> list[_ShownQuestion]:
+    def load() -> list[ShownQuestion]:
         shown = []
         for q in Question.objects.filter(questionnaire_id=version_id).order_by("order", "id"):
             shown.append(
-                _ShownQuestion(
+                ShownQuestion(
                     code=q.code,
                     type=q.type,
                     label=short_label(q),
@@ -630,8 +630,14 @@ def _shown_questions(version_id: int) -> list[_ShownQuestion]:
             )
         return shown
 
-    result: list[_ShownQuestion] = process_cached(f"shown_questions:{version_id}", load)
+    result: list[ShownQuestion] = process_cached(f"shown_questions:{version_id}", load)
     return result
+
+
+def shown_questions(versions: Iterable[int]) -> dict[int, list[ShownQuestion]]:
+    """Each of the versions' questions in order, as `declaration_views` shows their answers (_shown_questions:
+    read once per version and process); /lich-su writes a page's answers from them (www.monitoring_views)."""
+    return {version: _shown_questions(version) for version in set(versions)}
 
 
 AnswerParts = tuple[list[Answer], list[Symptom], str]
@@ -641,7 +647,7 @@ def answer_parts(versions: Iterable[int]) -> Callable[[int, dict[str, Any]], Ans
     """`parts(version_id, answers)`: a declaration's labelled values, symptoms and note, as `declaration_views`
     shows them, for declarations of the given questionnaire versions (their questions read once per version and
     process: _shown_questions). /lich-su labels a page's rows with it, without Declaration instances."""
-    questions = {version: _shown_questions(version) for version in set(versions)}
+    questions = shown_questions(versions)
     number, choices = QuestionType.NUMBER, (QuestionType.MULTI, QuestionType.CHOICE)
     empty: tuple[Any, ...] = (None, "", [])
 

@@ -1,8 +1,9 @@
 """Small server-rendered SVG charts for the history page: no JavaScript, no chart library.
 
-The geometry is computed here and handed to the template as ready strings (SVG coordinates need a decimal
-point whatever the language); the table under the charts gets its numbers as text in the page's language
-(`table_rows`), as Django's templates showed them, since the Jinja2 page does not localize numbers.
+The geometry is computed here and each chart's `<figure>` written out (`Chart.figure`, as the template
+_chart.html drew it; SVG coordinates need a decimal point whatever the language); the table under the charts
+gets its numbers as text in the page's language (`table_body`, `table_rows`), as Django's templates showed
+them, since the Jinja2 page does not localize numbers.
 """
 
 from __future__ import annotations
@@ -97,6 +98,25 @@ def table_markup(rows: Sequence[TableRow]) -> Markup:
     )
 
 
+def table_body(readings: Sequence[ChartReading], local: Sequence[str]) -> Markup:
+    """table_markup(table_rows(readings, local)) in one pass, without a TableRow a reading (issue 11): the time
+    and SpO2 are digits by construction (a local ISO text's, an integer's) and the temperature a decimal's
+    digits and the language's separator, so nothing in them is escaped."""
+    separator = formats.get_format("DECIMAL_SEPARATOR")
+    zone = timezone.get_current_timezone()
+    return Markup(  # noqa: S704 - digits, the separator and the catalogue-free units
+        "".join(
+            [
+                f'<tr><th scope="row">'
+                f"{_minute_with_year(iso, r.submitted_at, zone) if iso[0] == '0' else f'{iso[8:10]}/{iso[5:7]}/{iso[:4]} {iso[11:16]}'}"
+                f"</th><td>{'—' if r.spo2 is None else f'{r.spo2}%'}</td>"
+                f"<td>{'—' if r.temperature is None else f'{r.temperature:f}'.replace('.', separator) + ' °C'}</td></tr>"
+                for r, iso in zip(readings, local, strict=True)
+            ]
+        )
+    )
+
+
 _AT = attrgetter("at")
 
 
@@ -154,6 +174,30 @@ class Chart:
                 ]
             )
         )
+
+    @property
+    def figure(self) -> Markup:
+        """The chart's `<figure>`, as _chart.html drew it (an include and some twenty escaped outputs a chart
+        there: issue 11): its key, title, unit, line and summary escaped here, the axes and points as they are."""
+        key = escape(self.key)
+        summary = escape(self.summary)
+        polyline = (
+            f'<polyline class="series" points="{escape(self.line)}"/>\n    ' if len(self.points) > 1 else ""
+        )
+        return Markup(  # noqa: S704 - every value is escaped, the axes and circles are markup
+            f'<figure class="chart">\n  <figcaption id="chart-{key}-title">{escape(self.title)} '
+            f"({escape(self.unit.replace(' ', ''))})</figcaption>\n"
+            f'  <svg viewBox="0 0 {self.width} {self.height}" role="img" aria-labelledby="chart-{key}-title '
+            f'chart-{key}-desc" focusable="false" preserveAspectRatio="xMidYMid meet">\n'
+            f'    <desc id="chart-{key}-desc">{summary}</desc>\n'
+            f"    {self.axes}{polyline}{self.circles}\n  </svg>\n"
+            f'  <p class="chart-note" aria-hidden="true">{summary}</p>\n</figure>'
+        )
+
+
+def figures(charts: Sequence[Chart]) -> Markup:
+    """history.html's charts, as its loop of _chart.html's includes drew them."""
+    return Markup("".join([f"{chart.figure}\n  " for chart in charts]))  # noqa: S704 - Chart.figure's markup
 
 
 def _f(value: float) -> str:
@@ -221,6 +265,16 @@ def _axes(
     return found
 
 
+# A reading's height on the chart, its text and whether it alerts, by (its value, the scale's low and high, the
+# decimals shown, the unit, the threshold, whether below it alerts): a pure function of the key (equal Decimals
+# give the same height, text and alert), so sharing it between pages shares no one's data. Bounded, emptied when
+# it grows past _SHOWN_KEPT.
+_SHOWN_KEPT = 4096
+_shown_values: Memo[
+    tuple[Decimal, Decimal, Decimal, int, str, Decimal | None, bool], tuple[str, str, bool]
+] = Memo(_SHOWN_KEPT)
+
+
 def series_chart(
     *,
     key: str,
@@ -235,8 +289,10 @@ def series_chart(
     threshold: Decimal | None,
     alert_when_below: bool,
     decimals: int,
+    texts: SummaryTexts | None = None,
 ) -> Chart:
-    """One measure over the episode's days: a polyline, points (alerting ones marked), axes, a threshold."""
+    """One measure over the episode's days: a polyline, points (alerting ones marked), axes, a threshold;
+    `texts`: its summary's catalogue strings (summary_texts), when the caller has them."""
     readings = sorted(readings, key=_AT)
     values = [r.value for r in readings]
     if values:
@@ -262,16 +318,16 @@ def series_chart(
             return False
         return value <= threshold if alert_when_below else value >= threshold
 
-    # A reading's height, text and alert by its value: a chart's hundred readings take a dozen values.
-    by_value: dict[Decimal, tuple[str, str, bool]] = {}
+    # A reading's height, text and alert by its value and the chart's scale (_shown_values): a chart's hundred
+    # readings take a dozen values, the same on every page.
+    kept = _shown_values
     points = []
     for r in readings:
-        shown = by_value.get(r.value)
+        scaled = (r.value, low, high, decimals, unit, threshold, alert_when_below)
+        shown = kept.get(scaled)
         if shown is None:
-            shown = by_value[r.value] = (
-                _f(y_of(r.value)),
-                f"{decimal_text(r.value, decimals)}{unit}",
-                alerting(r.value),
+            shown = kept.keep(
+                scaled, (_f(y_of(r.value)), f"{decimal_text(r.value, decimals)}{unit}", alerting(r.value))
             )
         y, text, alert = shown
         # The point's x (its time within the days shown) and local_minute(r.at, zone, year=False), written out:
@@ -297,21 +353,47 @@ def series_chart(
         plot_right=PLOT_RIGHT,
         plot_top=PLOT_TOP,
         plot_bottom=PLOT_BOTTOM,
-        summary=_summary(title, unit, readings, decimals, alert_when_below, zone),
+        summary=_summary(title, unit, readings, decimals, alert_when_below, zone, texts or summary_texts()),
         axes=axes,
     )
 
 
+class SummaryTexts(NamedTuple):
+    """_summary's catalogue strings in one language."""
+
+    none: str
+    at_when: str
+    lowest: str
+    highest: str
+
+
+def summary_texts() -> SummaryTexts:
+    """_summary's catalogue strings in the active language (a page that draws two charts looks them up once:
+    www.monitoring_views._history_texts)."""
+    return SummaryTexts(
+        _("%(title)s: chưa có lần đo nào."),
+        _("%(value)s lúc %(when)s"),
+        _("%(title)s: %(count)s lần đo, thấp nhất %(worst)s, gần nhất %(last)s."),
+        _("%(title)s: %(count)s lần đo, cao nhất %(worst)s, gần nhất %(last)s."),
+    )
+
+
 def _summary(
-    title: str, unit: str, readings: list[Reading], decimals: int, low_is_bad: bool, zone: tzinfo
+    title: str,
+    unit: str,
+    readings: list[Reading],
+    decimals: int,
+    low_is_bad: bool,
+    zone: tzinfo,
+    texts: SummaryTexts,
 ) -> str:
     """The chart in one sentence, for screen readers (the table under the chart has every value)."""
     if not readings:
-        return _("%(title)s: chưa có lần đo nào.") % {"title": title}
+        return texts.none % {"title": title}
     worst = min(readings, key=lambda r: r.value) if low_is_bad else max(readings, key=lambda r: r.value)
     last = readings[-1]
 
-    at_when = _("%(value)s lúc %(when)s")
+    at_when = texts.at_when
 
     def fmt(r: Reading) -> str:
         # f"{timezone.localtime(r.at):%H:%M %d/%m}", cut from the local ISO text
@@ -321,8 +403,5 @@ def _summary(
             "when": f"{iso[11:16]} {iso[8:10]}/{iso[5:7]}",
         }
 
-    if low_is_bad:
-        text = _("%(title)s: %(count)s lần đo, thấp nhất %(worst)s, gần nhất %(last)s.")
-    else:
-        text = _("%(title)s: %(count)s lần đo, cao nhất %(worst)s, gần nhất %(last)s.")
+    text = texts.lowest if low_is_bad else texts.highest
     return text % {"title": title, "count": len(readings), "worst": fmt(worst), "last": fmt(last)}

@@ -8,11 +8,13 @@ phone): a patient id outside it is a 404, never someone else's record.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from json import JSONDecoder
+from json.scanner import c_make_scanner  # type: ignore[attr-defined]
+from typing import Any, NamedTuple
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -30,12 +32,21 @@ from health_f0.core.request_context import client_ip
 from health_f0.facilities import access
 from health_f0.monitoring import certificates
 from health_f0.monitoring import selectors as monitoring
-from health_f0.monitoring.models import AlertLevel, EpisodeStatus
+from health_f0.monitoring.models import AlertLevel, Declaration, EpisodeStatus, QuestionType
 from health_f0.monitoring.services import active_questionnaire, declaration_submit, questions_for_patient
 from health_f0.www import selectors
-from health_f0.www.charts import Chart, Reading, local_isos, series_chart, table_markup, table_rows
+from health_f0.www.charts import (
+    Chart,
+    Reading,
+    SummaryTexts,
+    figures,
+    local_isos,
+    series_chart,
+    summary_texts,
+    table_body,
+)
 from health_f0.www.forms import DeclarationForm
-from health_f0.www.jinja import ESCAPES, choice_labels
+from health_f0.www.jinja import ESCAPES, choice_labels, date_filter
 from health_f0.www.jinja import kept_gettext as _
 from health_f0.www.jinja import kept_gettext as gettext
 from health_f0.www.paging import keyset_page
@@ -193,23 +204,42 @@ def history(request: HttpRequest) -> HttpResponse:
     patient = choice.current
     assert patient is not None
     episode = monitoring.current_episode(patient=patient)
-    context: dict[str, Any] = {"choice": choice, "patient": patient, "episode": episode}
+    texts = _history_texts()
+    # history.html's `_("…")|fmt(name=…, year=…)`: the catalogue's text (markup) with each value escaped
+    lead = texts.lead % {
+        "name": escape(patient.full_name),
+        "year": escape(date_filter(patient.date_of_birth, "Y")),
+    }
+    context: dict[str, Any] = {
+        "choice": choice,
+        "patient": patient,
+        "episode": episode,
+        "lead": Markup(lead),  # noqa: S704 - the catalogue's markup, the values escaped
+    }
     if episode is not None:
         # episode.get_status_display()'s text
-        context["episode_status"] = choice_labels(EpisodeStatus).get(episode.status, episode.status)
+        status = texts.episode_status.get(episode.status, episode.status)
+        line = texts.episode_from % {
+            "start": escape(date_filter(episode.start_date, "d/m/Y")),
+            "status": escape(status),
+        }
+        context["episode_line"] = Markup(line)  # noqa: S704 - the catalogue's markup, the values escaped
         history: Any = selectors.declaration_history(episode=episode)  # a SqlList, paged by keyset_page
         pager = keyset_page(request, history, HISTORY_KEYSET, size=HISTORY_PER_PAGE)
         rows = pager.items
-        context.update(pager=pager, items=history_items(rows))
+        context.update(pager=pager, items=history_items(rows, texts))
         if rows and pager.previous_url is None:
             # A first page with no page after it holds the whole episode: the charts' readings are its rows'.
             readings = selectors.chart_readings(
                 episode=episode, every=rows if pager.next_url is None else None
             )
             local = local_isos(r.submitted_at for r in readings)  # once for both charts and the table
+            charts = _history_charts(episode, readings, local, texts, newest=rows[0]["local_date"])
             context.update(
-                charts=_history_charts(episode, readings, local, newest=rows[0]["local_date"]),
-                chart_rows=table_markup(table_rows(readings, local)),
+                charts=charts,
+                chart_figures=figures(charts),
+                chart_help=Markup(texts.chart_help),  # noqa: S704 - the catalogue's markup
+                chart_rows=table_body(readings, local),
                 chart_limited=len(readings) >= selectors.CHART_READINGS,
                 chart_limit=selectors.CHART_READINGS,
             )
@@ -303,24 +333,162 @@ def _level_markup() -> dict[str, str]:
     return labels
 
 
-def history_items(rows: list[dict[str, Any]]) -> Markup:
-    """The `<li>` of each of a page's declarations (rows of selectors.declaration_history), labelled with their
-    questionnaire version (monitoring.answer_parts), their time in the active time zone and their level's label
-    in the active language."""
+class HistoryTexts(NamedTuple):
+    """/lich-su's catalogue strings and labels in one language (_history_texts)."""
+
+    symptoms_title: str
+    no_symptoms: str  # markup
+    note_title: str
+    late: str  # markup
+    levels: dict[str, tuple[str, str]]  # a level's class and label (_level_markup's), escaped
+    episode_status: dict[Any, str]  # get_status_display's texts
+    spo2: str
+    temperature: str
+    summary: SummaryTexts
+    # history.html's `_("…")|fmt(…)` lines, filled in by history() as fmt filled them (www.jinja.fmt)
+    lead: str
+    episode_from: str
+    chart_help: str  # markup: fmt() of a text without values (its "%%" written "%")
+
+
+_HISTORY_TEXTS: Memo[str | None, HistoryTexts] = Memo(16)
+
+
+def _history_texts() -> HistoryTexts:
+    """The page's catalogue strings in the active language, looked up once per language: a page asks for the
+    active language once, not a dozen times (each kept_gettext's and label's look-up asked for it)."""
+    language = get_language()
+    texts = _HISTORY_TEXTS.get(language)
+    if texts is None:
+        texts = _HISTORY_TEXTS.keep(
+            language,
+            HistoryTexts(
+                symptoms_title=gettext("Biểu hiện:"),
+                no_symptoms=f'<p class="symptoms muted">{gettext("Không có biểu hiện nào được chọn.")}</p>\n',
+                note_title=gettext("Ghi chú:"),
+                late=f' <span class="flag-late">{gettext("khai báo muộn")}</span>',
+                levels={value: (value.translate(ESCAPES), label) for value, label in _level_markup().items()},
+                episode_status=choice_labels(EpisodeStatus),
+                spo2=_("SpO2"),
+                temperature=_("Nhiệt độ"),
+                summary=summary_texts(),
+                lead=gettext("Người bệnh: <strong>%(name)s</strong> (sinh năm %(year)s)"),
+                episode_from=gettext("Đợt theo dõi từ %(start)s — %(status)s."),
+                chart_help=gettext(
+                    "Đường đứt nét là ngưỡng cần báo nhân viên y tế (SpO2 từ 96%% trở xuống, sốt từ 38 °C). "
+                    "Điểm màu đỏ là lần đo vượt ngưỡng."
+                )
+                % {},
+            ),
+        )
+    return texts
+
+
+# JSONField.from_db_value's value of a stored JSON text, in one call of the C scanner (json.loads' Python wrapper
+# and the converter take eight calls a value; a page has thirty: issue 11).
+_SCAN = c_make_scanner(JSONDecoder()) if c_make_scanner is not None else None
+_FROM_DB: Any = Declaration._meta.get_field("answers").from_db_value  # type: ignore[union-attr]
+
+
+def json_value(text: str | None) -> Any:
+    """What the JSONField's converter gives for `text` (its decoder is json's default): the C scanner reads a
+    text that is JSON from its first character to its last; anything else (whitespace around it, text that is
+    not JSON, NULL) goes through the converter itself."""
+    if _SCAN is not None and text:
+        try:
+            value, end = _SCAN(text, 0)
+        except (StopIteration, ValueError, TypeError):
+            pass
+        else:
+            if end == len(text):
+                return value
+    return _FROM_DB(text, None, None)
+
+
+# A number answer's markup (answers_writer's `_item` of answer_parts' Answer) by the question's label, unit and
+# decimals and the value's type and value: a page's answers are a few dozen readings ("Nhiệt độ", "36,8 °C") seen
+# again and again. A pure function of the key; only what monitoring.number_text keeps is kept (an int, a string,
+# a non-zero float: their type and value decide the text). Bounded, emptied when it grows past _MARKUP_KEPT.
+_number_markup: Memo[tuple[str, str, int | None, type, Any], str] = Memo(_MARKUP_KEPT)
+_NUMBER_KEPT = (int, str, float)
+
+
+def _number_item(question: monitoring.ShownQuestion, raw: Any) -> str:
+    """_item(Answer(label, number_text(raw, decimals) + unit)), kept when number_text would keep its text."""
+    text = _item(
+        monitoring.Answer(question.label, monitoring.number_text(raw, question.decimals) + question.unit)
+    )
+    kind = type(raw)
+    if kind in _NUMBER_KEPT and not (kind is float and raw == 0):
+        _number_markup.keep((question.label, question.unit, question.decimals, kind, raw), text)
+    return text
+
+
+def history_answers_writer(
+    versions: Iterable[int], texts: HistoryTexts | None = None
+) -> Callable[[int, Any], str]:
+    """`write(version_id, answers)`: answers_writer()(*monitoring.answer_parts(versions)(version_id, answers)),
+    written in one pass over the version's questions: a number's markup is looked up by its value
+    (_number_markup) instead of formatted, wrapped in an Answer and escaped on every row. `texts`: the page's
+    (_history_texts), when the caller has them."""
+    questions = monitoring.shown_questions(versions)
+    number, choices = QuestionType.NUMBER, (QuestionType.MULTI, QuestionType.CHOICE)
+    empty: tuple[Any, ...] = (None, "", [])
+    texts = texts or _history_texts()
+    symptoms_title, no_symptoms, note_title = texts.symptoms_title, texts.no_symptoms, texts.note_title
+    kept = _number_markup
+
+    def write(version_id: int, answers: Any) -> str:
+        values: list[str] = []
+        symptoms: list[monitoring.Symptom] = []
+        note = ""
+        for q in questions[version_id]:
+            raw = answers.get(q.code)
+            if raw in empty:
+                continue
+            if q.type == number:
+                item = kept.get((q.label, q.unit, q.decimals, raw.__class__, raw))
+                values.append(_number_item(q, raw) if item is None else item)
+            elif q.type in choices:
+                for code in raw if isinstance(raw, list) else [raw]:
+                    option = q.options.get(code, {"vi": code})
+                    symptoms.append(monitoring.Symptom(option.get("vi", code), bool(option.get("danger"))))
+            else:
+                note = str(raw)
+        shown = f'<dl class="values">{"".join(values)}\n</dl>\n' if values else "\n"
+        if symptoms:
+            shown += (
+                f'<p class="symptoms"><span class="muted">{symptoms_title}</span> '
+                f"{', '.join(map(_symptom, symptoms))}</p>\n"
+            )
+        else:
+            shown += no_symptoms
+        if note:
+            shown += f'<p class="note"><span class="muted">{note_title}</span> {escape(note)}</p>'
+        return shown
+
+    return write
+
+
+def history_items(rows: list[dict[str, Any]], texts: HistoryTexts | None = None) -> Markup:
+    """The `<li>` of each of a page's declarations (rows of selectors.declaration_history: their answers and
+    reasons as JSON text, json_value), labelled with their questionnaire version (history_answers_writer),
+    their time in the active time zone and their level's label in the active language (`texts`: the page's,
+    _history_texts, when the caller has them)."""
     if not rows:
         return Markup("")
-    parts = monitoring.answer_parts(row["questionnaire_id"] for row in rows)
-    write_answers = answers_writer()
-    labels = _level_markup()
-    late = f' <span class="flag-late">{gettext("khai báo muộn")}</span>'
+    texts = texts or _history_texts()
+    write_answers = history_answers_writer((row["questionnaire_id"] for row in rows), texts)
+    levels = texts.levels
+    late = texts.late
     zone = timezone.get_current_timezone()  # timezone.localtime's, looked up once
     out = []
     for row in rows:
-        level = row["alert_level"]
-        label = labels.get(level)
-        if label is None:
-            label = str(level).translate(ESCAPES)
-        level = str(level).translate(ESCAPES)
+        shown = levels.get(row["alert_level"])
+        if shown is None:  # a level the choices do not name: its value as its label
+            text = str(row["alert_level"]).translate(ESCAPES)
+            shown = (text, text)
+        level, label = shown
         at = row["submitted_at"].astimezone(zone)
         iso = at.isoformat()  # Django's "c"
         # The `date` filter's "d/m/Y" and "H:i": the same digits as the ISO text (years 1000-9999).
@@ -330,11 +498,13 @@ def history_items(rows: list[dict[str, Any]]) -> Markup:
             else (f"{at:%d/%m/%Y}", f"{at:%H:%M}")
         )
         reasons = row["reasons"]
+        # "[]", the stored text of no reasons (most declarations), needs no reading.
+        reasons = None if reasons == "[]" else json_value(reasons)
         if reasons:
             reasons = f'<ul class="reasons">{"".join([f"<li>{str(reason).translate(ESCAPES)}</li>" for reason in reasons])}</ul>'
         else:
             reasons = ""
-        answers = write_answers(*parts(row["questionnaire_id"], row["answers"]))
+        answers = write_answers(row["questionnaire_id"], json_value(row["answers"]))
         out.append(
             f'\n  <li class="card history-item history-{level}">\n'
             f'    <h3><time datetime="{iso}">{day} <span class="time">{clock}</span></time></h3>\n'
@@ -345,10 +515,15 @@ def history_items(rows: list[dict[str, Any]]) -> Markup:
 
 
 def _history_charts(
-    episode: Any, readings: list[selectors.ChartReading], local: list[str], *, newest: date
+    episode: Any,
+    readings: list[selectors.ChartReading],
+    local: list[str],
+    texts: HistoryTexts,
+    *,
+    newest: date,
 ) -> list[Chart]:
     """SpO2 and temperature over the episode's days (to today while it is active); `local`: the readings'
-    local ISO texts (charts.local_isos)."""
+    local ISO texts (charts.local_isos); `texts`: the page's (_history_texts)."""
     today = timezone.localdate()
     last_day = max(episode.expected_end_date - timedelta(days=1), episode.start_date, newest)
     if episode.status == EpisodeStatus.ACTIVE:
@@ -358,7 +533,7 @@ def _history_charts(
     return [
         series_chart(
             key="spo2",
-            title=_("SpO2"),
+            title=texts.spo2,
             unit="%",
             readings=[
                 Reading(r.submitted_at, Decimal(r.spo2), iso)
@@ -371,11 +546,12 @@ def _history_charts(
             threshold=Decimal(96),
             alert_when_below=True,
             decimals=0,
+            texts=texts.summary,
             **common,
         ),
         series_chart(
             key="temperature",
-            title=_("Nhiệt độ"),
+            title=texts.temperature,
             unit=" °C",
             readings=[
                 Reading(r.submitted_at, Decimal(r.temperature), iso)
@@ -388,6 +564,7 @@ def _history_charts(
             threshold=Decimal(38),
             alert_when_below=False,
             decimals=1,
+            texts=texts.summary,
             **common,
         ),
     ]

@@ -5,6 +5,7 @@ rendered by the portal's own Jinja2 environment)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -17,10 +18,17 @@ from jinja2 import DictLoader
 from health_f0.core.keyset import Keyset
 from health_f0.monitoring import selectors as monitoring
 from health_f0.monitoring.models import AlertLevel, Declaration, Episode
+from health_f0.monitoring.sql.declarations import HISTORY_TEXT_FIELDS
 from health_f0.patients.models import Patient
 from health_f0.www import selectors
 from health_f0.www.jinja import environment
-from health_f0.www.monitoring_views import answers_writer, history_items
+from health_f0.www.monitoring_views import (
+    _number_markup,
+    answers_writer,
+    history_answers_writer,
+    history_items,
+    json_value,
+)
 from tests.www.test_list_pages import add_declarations, hung, portal  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
@@ -79,7 +87,9 @@ def episode(hung: Patient) -> Episode:  # noqa: F811
 def old_rows(rows: list[dict[str, Any]]) -> list[SimpleNamespace]:
     """What the view handed history.html: each declaration, its answers (declaration_views), its time as
     Django's `date` filter wrote it and its level's label."""
-    declarations = [Declaration(**row) for row in rows]
+    declarations = [
+        Declaration(**{**row, **{f: json.loads(row[f]) for f in HISTORY_TEXT_FIELDS}}) for row in rows
+    ]
     labels = dict(AlertLevel.choices)
     shown = []
     for view in monitoring.declaration_views(declarations):
@@ -136,6 +146,59 @@ def test_a_page_in_another_time_zone_shows_its_local_times(episode: Episode) -> 
         with timezone.override(zone):
             new = f'<ol class="history-list">{history_items(rows)}\n</ol>'
             assert new == OLD.get_template("loop.html").render({"rows": old_rows(rows)})
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_history_answers_are_answers_writer_s(episode: Episode, language: str) -> None:
+    """history_answers_writer writes what answers_writer wrote of answer_parts' parts, the first time and from
+    its memo of numbers' markup (twice, and after the memo is emptied)."""
+    declarations = list(Declaration.objects.filter(episode=episode).order_by("id"))
+    versions = [d.questionnaire_id for d in declarations]
+    with translation.override(language):
+        parts, write = monitoring.answer_parts(versions), answers_writer()
+        for _ in range(2):
+            fused = history_answers_writer(versions)
+            for d in declarations:
+                assert fused(d.questionnaire_id, d.answers) == write(*parts(d.questionnaire_id, d.answers))
+        _number_markup.clear()
+        for d in declarations:
+            new = history_answers_writer(versions)(d.questionnaire_id, d.answers)
+            assert new == write(*parts(d.questionnaire_id, d.answers))
+    # -0.0 equals 0.0 but is written "-0": neither is kept, so neither is answered for the other
+    assert not [key for key in _number_markup if key[3] is float and key[4] == 0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"temperature": "37.0", "spo2": "95", "symptoms": ["fatigue"]}',
+        '{"a":1}',
+        "[]",
+        '["SpO2 95% \u2264 96%", "<b>"]',
+        '"text"',
+        "1e400",
+        "NaN",
+        "null",
+        ' {"a": 1}',
+        '{"a": 1} ',
+        '{"a": 1}{"b": 2}',
+        "[1] x",
+        "",
+        "not json",
+        '{"a": ',
+        '"\ud800"',
+        "\ufeff[]",
+        None,
+    ],
+)
+def test_json_values_are_the_json_field_s(text: str | None) -> None:
+    """The history's answers and reasons, read as text (monitoring/sql/declarations.HISTORY_TEXT_FIELDS), are
+    what the JSONField's converter gives: the same value, or the text where it is not JSON."""
+    field = Declaration._meta.get_field("answers")
+    expected = field.from_db_value(text, None, None)  # type: ignore[union-attr]
+    got = json_value(text)
+    assert got == expected or (got != got and expected != expected)  # NaN is not equal to itself
+    assert type(got) is type(expected)
 
 
 def test_number_texts_are_decimal_text_s() -> None:
@@ -206,3 +269,185 @@ def test_chart_axes_are_what_the_template_drew(days: int, values: list[int]) -> 
         for chart in charts:
             assert chart.axes == OLD.from_string(OLD_AXES).render({"chart": chart})
         assert charts[0] == charts[1]
+
+
+def test_chart_points_are_the_same_from_the_memo() -> None:
+    """series_chart's heights, texts and alerts kept by value and scale (charts._shown_values) are what it works
+    out afresh: for equal Decimals written differently, for scales widened to show a reading, and for each
+    chart's unit, decimals and threshold."""
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from health_f0.www import charts
+
+    first = date(2026, 11, 20)
+    start = timezone.make_aware(datetime(2026, 11, 20, 8, 0))
+    spo2 = ["97", "97.0", "96", "80", "101", "93"]
+    temperature = ["36.8", "36.80", "38", "38.0", "41.2", "34.5"]
+
+    def draw() -> list[Any]:
+        drawn = []
+        for values, unit, low, high, step, threshold, below, decimals in (
+            (spo2, "%", 88, 100, 2, 96, True, 0),
+            (temperature, " °C", 35, 40, 1, 38, False, 1),
+            (temperature, " °C", 35, 40, 1, None, False, 1),
+        ):
+            for count in (1, 3, len(values)):
+                readings = [
+                    charts.Reading(start + timedelta(hours=7 * i), Decimal(v))
+                    for i, v in enumerate(values[:count])
+                ]
+                drawn.append(
+                    charts.series_chart(
+                        key="k",
+                        title="T",
+                        unit=unit,
+                        readings=readings,
+                        first_day=first,
+                        last_day=first + timedelta(days=3),
+                        low=Decimal(low),
+                        high=Decimal(high),
+                        step=Decimal(step),
+                        threshold=None if threshold is None else Decimal(threshold),
+                        alert_when_below=below,
+                        decimals=decimals,
+                    )
+                )
+        return drawn
+
+    charts._shown_values.clear()
+    fresh = draw()
+    assert draw() == fresh  # from the memo
+    for chart in fresh:
+        for point in chart.points:
+            value = point.text.split(": ")[1].removesuffix(chart.unit)
+            assert value in {"97", "96", "80", "101", "93", "36,8", "38,0", "41,2", "34,5"}
+    assert [p.alert for p in fresh[2].points] == [False, False, True, True, False, True]
+
+
+# _chart.html and history.html's loop of its includes, as they were before the figure was written in Python.
+OLD_CHART = """<figure class="chart">
+  <figcaption id="chart-{{ chart.key }}-title">{{ chart.title }} ({{ chart.unit|replace(" ", "") }})</figcaption>
+  <svg viewBox="0 0 {{ chart.width }} {{ chart.height }}" role="img" \
+aria-labelledby="chart-{{ chart.key }}-title chart-{{ chart.key }}-desc" focusable="false" \
+preserveAspectRatio="xMidYMid meet">
+    <desc id="chart-{{ chart.key }}-desc">{{ chart.summary }}</desc>
+    {{ chart.axes }}{% if chart.points|length > 1 %}<polyline class="series" points="{{ chart.line }}"/>
+    {% endif %}{{ chart.circles }}
+  </svg>
+  <p class="chart-note" aria-hidden="true">{{ chart.summary }}</p>
+</figure>
+"""
+OLD_CHARTS = """{% for chart in charts %}{% include "chart.html" %}
+  {% endfor %}"""
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 5])
+def test_chart_figures_are_what_the_template_drew(count: int) -> None:
+    from dataclasses import replace
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from health_f0.www.charts import Reading, figures, series_chart
+
+    old = environment(loader=DictLoader({"chart.html": OLD_CHART, "charts.html": OLD_CHARTS}))
+    first = date(2026, 11, 20)
+    start = timezone.make_aware(datetime(2026, 11, 20, 8, 0))
+    readings = [Reading(start + timedelta(hours=9 * i), Decimal(94 + i)) for i in range(count)]
+    chart = series_chart(
+        key="spo2",
+        title="SpO2",
+        unit=" °C",
+        readings=readings,
+        first_day=first,
+        last_day=first + timedelta(days=4),
+        low=Decimal(88),
+        high=Decimal(100),
+        step=Decimal(2),
+        threshold=Decimal(96),
+        alert_when_below=True,
+        decimals=0,
+    )
+    odd = replace(chart, key='k"<&>', title=ODD, unit=" <u> ", summary=ODD)
+    for charts in ([chart], [chart, odd], [odd, chart, chart]):
+        assert figures(charts) == old.get_template("charts.html").render({"charts": charts})
+
+
+def test_history_texts_are_each_language_s() -> None:
+    """The page's catalogue strings, looked up once per language (monitoring_views._history_texts), are what
+    gettext and get_status_display answer in the active language, whichever language asked first."""
+    from django.utils.translation import gettext
+
+    from health_f0.monitoring.models import EpisodeStatus
+    from health_f0.www.charts import summary_texts
+    from health_f0.www.monitoring_views import _HISTORY_TEXTS, _history_texts
+
+    _HISTORY_TEXTS.clear()
+    for language in ("en", "vi", "en"):
+        with translation.override(language):
+            texts = _history_texts()
+            assert texts.symptoms_title == gettext("Biểu hiện:")
+            assert texts.note_title == gettext("Ghi chú:")
+            assert gettext("khai báo muộn") in texts.late
+            assert gettext("Không có biểu hiện nào được chọn.") in texts.no_symptoms
+            assert (texts.spo2, texts.temperature) == (gettext("SpO2"), gettext("Nhiệt độ"))
+            assert texts.summary == summary_texts()
+            assert texts.summary.at_when == gettext("%(value)s lúc %(when)s")
+            assert texts.episode_status == {value: str(label) for value, label in EpisodeStatus.choices}
+            assert texts.levels == {value: (value, str(label)) for value, label in AlertLevel.choices}
+    with translation.override("en"):
+        assert _history_texts().note_title != _HISTORY_TEXTS["vi"].note_title  # both languages kept apart
+
+
+# history.html's three `|fmt` lines, as they were before history() filled them in.
+OLD_LINES = """<p class="lead">{{ _("Người bệnh: <strong>%(name)s</strong> (sinh năm %(year)s)")|fmt(\
+name=patient.full_name, year=patient.date_of_birth|date("Y")) }}</p>
+<p>{{ _("Đợt theo dõi từ %(start)s — %(status)s.")|fmt(start=episode.start_date|date("d/m/Y"), status=status) }}
+<p class="help">{{ _("Đường đứt nét là ngưỡng cần báo nhân viên y tế (SpO2 từ 96%% trở xuống, sốt từ 38 °C). \
+Điểm màu đỏ là lần đo vượt ngưỡng.")|fmt() }}</p>"""
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_history_lines_are_what_fmt_wrote(
+    portal: Any,  # noqa: F811
+    hung: Patient,  # noqa: F811
+    episode: Episode,
+    language: str,
+) -> None:
+    hung.full_name = ODD
+    Patient.objects.filter(pk=hung.pk).update(full_name=ODD)
+    episode.refresh_from_db()
+    portal.cookies["django_language"] = language
+    page = portal.get("/lich-su", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    with translation.override(language):
+        status = episode.get_status_display()
+        old = OLD.from_string(OLD_LINES).render({"patient": hung, "episode": episode, "status": status})
+    lead, line, chart_help = old.split("\n")
+    assert lead in page and "&lt;b&gt;&#34;Tom&#34;" in lead
+    assert line in page and chart_help in page and "96%" in chart_help
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_table_body_is_table_markup_of_table_rows(language: str) -> None:
+    """charts.table_body writes what table_markup wrote of table_rows: in each language and time zone, with a
+    reading without SpO2 or temperature and one before the year 1000."""
+    from datetime import UTC, date
+    from decimal import Decimal
+
+    from health_f0.www.charts import local_isos, table_body, table_markup, table_rows
+    from health_f0.www.selectors import ChartReading
+
+    readings = [
+        ChartReading(datetime(2026, 11, 24, 0, 5, tzinfo=UTC), date(2026, 11, 24), 97, Decimal("36.8")),
+        ChartReading(datetime(2026, 11, 23, 23, 59, tzinfo=UTC), date(2026, 11, 24), None, Decimal("38.0")),
+        ChartReading(datetime(2026, 11, 23, 12, 0, tzinfo=UTC), date(2026, 11, 23), 88, None),
+        ChartReading(datetime(2026, 1, 1, 0, 0, tzinfo=UTC), date(2026, 1, 1), 100, Decimal("40")),
+        ChartReading(datetime(999, 3, 4, 5, 6, tzinfo=UTC), date(999, 3, 4), 95, Decimal("35.5")),
+    ]
+    with translation.override(language):
+        for zone in ("UTC", "America/St_Johns", "Asia/Ho_Chi_Minh"):
+            with timezone.override(zone):
+                local = local_isos(r.submitted_at for r in readings)
+                body = table_body(readings, local)
+                assert body == table_markup(table_rows(readings, local))
+                assert body == table_markup(table_rows(readings))

@@ -15,10 +15,11 @@ from django.utils import formats, timezone, translation
 from health_f0.core.keyset import Keyset
 from health_f0.monitoring.models import Declaration, Episode, EpisodeStatus
 from health_f0.monitoring.selectors import patient_declarations
+from health_f0.monitoring.sql.declarations import HISTORY_TEXT_FIELDS
 from health_f0.patients.models import Patient
 from health_f0.www import selectors
 from health_f0.www.charts import table_rows
-from health_f0.www.monitoring_views import HISTORY_KEYSET
+from health_f0.www.monitoring_views import HISTORY_KEYSET, json_value
 from tests.www.test_list_pages import add_declarations, hung  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.django_db
@@ -70,6 +71,12 @@ def episode(hung: Patient) -> Episode:  # noqa: F811
 FIELDS = ("id", "questionnaire_id", "submitted_at", "local_date", "late", "answers", "alert_level", "reasons")
 
 
+def values(row: dict[str, Any]) -> list[Any]:
+    """A page's row as the ORM's fields: its answers and reasons are their stored JSON text, read by the page
+    as the JSONField reads them (monitoring_views.json_value)."""
+    return [json_value(row[f]) if f in HISTORY_TEXT_FIELDS else row[f] for f in FIELDS]
+
+
 def test_history_pages_equal_the_orm_forwards_and_back(episode: Episode) -> None:
     sql = selectors.declaration_history(episode=episode)
     orm = orm_history(episode)
@@ -78,7 +85,7 @@ def test_history_pages_equal_the_orm_forwards_and_back(episode: Episode) -> None
     while True:
         page_sql = sql.keyset_page(HISTORY_KEYSET, size=4, cursor=cursor_sql)
         page_orm = ORM_KEYSET.page(orm, size=4, cursor=cursor_orm)
-        assert [[row[f] for f in FIELDS] for row in page_sql.items] == [
+        assert [values(row) for row in page_sql.items] == [
             [getattr(d, f) for f in FIELDS] for d in page_orm.items
         ]
         assert (page_sql.next_cursor, page_sql.previous_cursor) == (
