@@ -2,8 +2,8 @@
 
 The geometry is computed here and each chart's `<figure>` written out (`Chart.figure`, as the template
 _chart.html drew it; SVG coordinates need a decimal point whatever the language); the table under the charts
-gets its numbers as text in the page's language (`table_body`, `table_rows`), as Django's templates showed
-them, since the Jinja2 page does not localize numbers.
+gets its numbers as text in the page's language (`table_body`), as Django's templates showed them, since the
+Jinja2 page does not localize numbers.
 """
 
 from __future__ import annotations
@@ -27,15 +27,6 @@ from health_f0.www.selectors import ChartReading
 WIDTH = 340
 HEIGHT = 150
 LEFT, RIGHT, TOP, BOTTOM = 36, 10, 12, 24
-
-
-class TableRow(NamedTuple):
-    """One line of the charts' table: the local time ("24/11/2026 07:05") and the temperature as text in
-    the page's language ("36,8" / "36.8")."""
-
-    when: str
-    spo2: int | None
-    temperature: str | None
 
 
 def local_minute(at: datetime, zone: tzinfo, *, year: bool) -> str:
@@ -64,42 +55,9 @@ def _minute_with_year(iso: str, at: datetime, zone: tzinfo) -> str:
     return f"{iso[8:10]}/{iso[5:7]}/{iso[:4]} {iso[11:16]}"
 
 
-def table_rows(readings: Sequence[ChartReading], local: Sequence[str] | None = None) -> list[TableRow]:
-    """The readings as Django's `{{ value }}` showed them: a decimal with the language's separator
-    (django.utils.formats.localize; the portal never groups thousands, and a temperature has none). The
-    separator and the time zone are looked up once, not per row; `local`: the readings' local ISO texts
-    (local_isos), when the caller has them."""
-    separator = formats.get_format("DECIMAL_SEPARATOR")
-    zone = timezone.get_current_timezone()
-    if local is None:
-        local = local_isos(r.submitted_at for r in readings)
-    return [
-        TableRow(
-            _minute_with_year(iso, r.submitted_at, zone),
-            r.spo2,
-            None if r.temperature is None else f"{r.temperature:f}".replace(".", separator),
-        )
-        for r, iso in zip(readings, local, strict=True)
-    ]
-
-
-def table_markup(rows: Sequence[TableRow]) -> Markup:
-    """The table's body rows, as history.html's loop drew them (three values a row, each escaped there one
-    by one: issue 11)."""
-    return Markup(  # noqa: S704 - every value is escaped
-        "".join(
-            [
-                f'<tr><th scope="row">{r.when.translate(ESCAPES)}</th>'
-                f"<td>{'—' if r.spo2 is None else f'{str(r.spo2).translate(ESCAPES)}%'}</td>"
-                f"<td>{'—' if r.temperature is None else f'{r.temperature.translate(ESCAPES)} °C'}</td></tr>"
-                for r in rows
-            ]
-        )
-    )
-
-
 def table_body(readings: Sequence[ChartReading], local: Sequence[str]) -> Markup:
-    """table_markup(table_rows(readings, local)) in one pass, without a TableRow a reading (issue 11): the time
+    """The charts' table's body rows, in one pass (issue 11; tests/www/chart_reference.py keeps the readable
+    form it is tested equal to: a row's values as Django's `{{ value }}` showed them, each escaped): the time
     and SpO2 are digits by construction (a local ISO text's, an integer's) and the temperature a decimal's
     digits and the language's separator, so nothing in them is escaped."""
     separator = formats.get_format("DECIMAL_SEPARATOR")

@@ -434,8 +434,9 @@ def test_table_body_is_table_markup_of_table_rows(language: str) -> None:
     from datetime import UTC, date
     from decimal import Decimal
 
-    from health_f0.www.charts import local_isos, table_body, table_markup, table_rows
+    from health_f0.www.charts import local_isos, table_body
     from health_f0.www.selectors import ChartReading
+    from tests.www.chart_reference import table_markup, table_rows
 
     readings = [
         ChartReading(datetime(2026, 11, 24, 0, 5, tzinfo=UTC), date(2026, 11, 24), 97, Decimal("36.8")),

@@ -18,8 +18,8 @@ from health_f0.monitoring.selectors import patient_declarations
 from health_f0.monitoring.sql.declarations import HISTORY_TEXT_FIELDS
 from health_f0.patients.models import Patient
 from health_f0.www import selectors
-from health_f0.www.charts import table_rows
 from health_f0.www.monitoring_views import HISTORY_KEYSET, json_value
+from tests.www.chart_reference import table_rows
 from tests.www.test_list_pages import add_declarations, hung  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.django_db
