@@ -306,19 +306,34 @@ def answers_writer() -> AnswersWriter:
     note_title = gettext("Ghi chú:")
 
     def write(values: list[monitoring.Answer], symptoms: list[monitoring.Symptom], note: str) -> str:
-        shown = f'<dl class="values">{"".join(map(_item, values))}\n</dl>\n' if values else "\n"
-        if symptoms:
-            shown += (
-                f'<p class="symptoms"><span class="muted">{symptoms_title}</span> '
-                f"{', '.join(map(_symptom, symptoms))}</p>\n"
-            )
-        else:
-            shown += no_symptoms
-        if note:
-            shown += f'<p class="note"><span class="muted">{note_title}</span> {escape(note)}</p>'
-        return shown
+        return _answers_markup(
+            "".join(map(_item, values)), symptoms, note, symptoms_title, no_symptoms, note_title
+        )
 
     return write
+
+
+def _answers_markup(
+    values: str,
+    symptoms: list[monitoring.Symptom],
+    note: str,
+    symptoms_title: str,
+    no_symptoms: str,
+    note_title: str,
+) -> str:
+    """A declaration's values (their `<div>` items, written), symptoms and note as _declaration_values.html drew
+    them, with the writer's catalogue strings (answers_writer, history_answers_writer)."""
+    shown = f'<dl class="values">{values}\n</dl>\n' if values else "\n"
+    if symptoms:
+        shown += (
+            f'<p class="symptoms"><span class="muted">{symptoms_title}</span> '
+            f"{', '.join(map(_symptom, symptoms))}</p>\n"
+        )
+    else:
+        shown += no_symptoms
+    if note:
+        shown += f'<p class="note"><span class="muted">{note_title}</span> {escape(note)}</p>'
+    return shown
 
 
 _LEVEL_MARKUP: Memo[str | None, dict[str, str]] = Memo(16)
@@ -455,17 +470,7 @@ def history_answers_writer(
                     symptoms.append(monitoring.Symptom(option.get("vi", code), bool(option.get("danger"))))
             else:
                 note = str(raw)
-        shown = f'<dl class="values">{"".join(values)}\n</dl>\n' if values else "\n"
-        if symptoms:
-            shown += (
-                f'<p class="symptoms"><span class="muted">{symptoms_title}</span> '
-                f"{', '.join(map(_symptom, symptoms))}</p>\n"
-            )
-        else:
-            shown += no_symptoms
-        if note:
-            shown += f'<p class="note"><span class="muted">{note_title}</span> {escape(note)}</p>'
-        return shown
+        return _answers_markup("".join(values), symptoms, note, symptoms_title, no_symptoms, note_title)
 
     return write
 
