@@ -103,6 +103,10 @@ def test_consent_export_and_a_deletion_request(
     with desk_session(browser, base, "thanhdong.truong") as desk:
         desk.goto(base + "/desk/")
         desk.get_by_role("link", name="Yêu cầu xoá, rút đồng ý").click()
+        # Read once the list is there: the text read right after the click could be a page still being parsed
+        # (CI, 07/12/2026: the changelist's frame without its rows).
+        desk.wait_for_url(re.compile(r"/desk/privacy/datasubjectrequest/"))
+        expect(desk.locator("#changelist")).to_contain_text("Nguyễn Văn Hùng")
         listing = desk.locator("#changelist").inner_text()
         assert "Nguyễn Văn Hùng" in listing and "còn" in listing.lower()
         shoot(desk, "privacy-desk-worklist")
