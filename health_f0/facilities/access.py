@@ -8,7 +8,7 @@ same to callers: `get_scoped_or_404` raises NotFound for both.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sized
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -213,6 +213,18 @@ def facility_scope_sql(user: Any, column: str, roles: Iterable[str] | None = Non
     if getattr(user, "is_superuser", False):
         return "1 = 1", []
     return _in_ids(column, ids), []
+
+
+def scope_size(user: Any, roles: Iterable[str], chosen: Sized | None = None) -> int | None:
+    """How many facility ids a scope statement for `roles` names (`visible_facility_ids`: what
+    `facility_scope_sql` and `scope_hiding_restricted_sql` write out, read once a request), or how many the
+    caller's `chosen` filter names where that is fewer; None for a superuser with nothing chosen (every facility,
+    no id written). For a list whose index hint depends on it (core.sqllist.ScopedFrom): only the plan depends
+    on it, never the rows."""
+    sizes = [] if chosen is None else [len(chosen)]
+    if not (getattr(user, "is_superuser", False) and getattr(user, "is_authenticated", False)):
+        sizes.append(len(visible_facility_ids(user, roles)))
+    return min(sizes) if sizes else None
 
 
 def _in_ids(column: str, ids: frozenset[int]) -> str:
@@ -961,11 +973,6 @@ def capacities_at(actor: Any, roles: frozenset[str]) -> Callable[[int | None], s
 
 def _answer(capacity: str | None) -> Callable[[int | None], str | None]:
     return lambda facility_id: capacity
-
-
-def actor_capacity_at_or_none(actor: Any, roles: frozenset[str], facility_id: int | None) -> str | None:
-    """`capacities_at(actor, roles)`'s answer for one facility id."""
-    return capacities_at(actor, roles)(facility_id)
 
 
 def actor_capacity(

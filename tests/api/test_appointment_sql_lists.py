@@ -170,9 +170,8 @@ def test_the_worklist_names_its_order_index_by_the_scopes_size(
 
 
 def test_the_scope_size_is_the_facilities_the_statement_names(request: Any) -> None:
-    """worklist.scope_size counts the facility ids access writes into the condition (readers' and others'
+    """access.scope_size counts the facility ids access writes into the condition (readers' and others'
     together), or the chosen subtree's where it names fewer; a superuser's every facility is None."""
-    from health_f0.appointments.sql import worklist
 
     request.getfixturevalue("restricted")
     ttyt_ids = access.visible_facility_ids(_fresh("datlich"), DESK_ROLES)
@@ -186,10 +185,10 @@ def test_the_scope_size_is_the_facilities_the_statement_names(request: Any) -> N
                 user, roles, facility_column="a.facility_id", patient_column="a.patient_id"
             )
             written = {int(i) for part in where.split("IN (")[1:] for i in part.split(")")[0].split(", ")}
-            assert worklist.scope_size(user, roles, None) == len(written), (username, roles)
-            assert worklist.scope_size(user, roles, [1]) == min(1, len(written)), (username, roles)
-    assert worklist.scope_size(_fresh("admin"), DESK_ROLES, None) is None
-    assert worklist.scope_size(_fresh("admin"), DESK_ROLES, [1, 2]) == 2
+            assert access.scope_size(user, roles) == len(written), (username, roles)
+            assert access.scope_size(user, roles, [1]) == min(1, len(written)), (username, roles)
+    assert access.scope_size(_fresh("admin"), DESK_ROLES) is None
+    assert access.scope_size(_fresh("admin"), DESK_ROLES, [1, 2]) == 2
 
 
 @pytest.mark.parametrize("username", ["datlich", "tiepdon", "admin", "ttyt.lanhdao", "syt.lanhdao"])
@@ -418,7 +417,7 @@ def test_one_answer_per_page_is_checks_answer_for_each_booking(
 
 @pytest.mark.parametrize("username", [*PERSONAS, *CLINIC_MEMBERS, "bn0000001", "phone holder", None])
 def test_the_capacity_by_facility_id_is_the_authorizers(username: str | None, request: Any) -> None:
-    """access.actor_capacity_at_or_none (the appointment workflow's capacity_by_key) answers, from a booking's
+    """access.capacities_at (the appointment workflow's capacity_by_key) answers, from a booking's
     facility id, what the workflow's authorizer answers on the booking itself for every roles of the table the
     patient does not hold: for every persona, a one-clinic member, a patient, a phone holder and the system, on
     bookings at two clinics of the TTYT and a hospital outside it; roles the patient holds are refused."""
@@ -442,10 +441,10 @@ def test_the_capacity_by_facility_id_is_the_authorizers(username: str | None, re
         for roles in table:
             if PATIENT in roles:
                 with pytest.raises(ValueError):
-                    access.actor_capacity_at_or_none(actor, roles, booking.facility_id)
+                    access.capacities_at(actor, roles)(booking.facility_id)
                 continue
             expected = authorize.or_none(booking, roles, actor)  # type: ignore[union-attr]
-            assert access.actor_capacity_at_or_none(actor, roles, booking.facility_id) == expected, roles
+            assert access.capacities_at(actor, roles)(booking.facility_id) == expected, roles
             key = booking.facility_id if roles - {"system"} else None
             assert by_key[roles](actor)(key) == expected, roles
             answers.add(expected)

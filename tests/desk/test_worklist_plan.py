@@ -149,11 +149,11 @@ def test_the_ids_statement_hint_follows_the_scope_size(waiting: dict[str, Any]) 
     from health_f0.facilities.models import Membership, Role
 
     many = _fresh("datlich")
-    assert worklist.scope_size(many, access.BOOKING_DESK_ROLES, None) >= 2
+    assert access.scope_size(many, access.BOOKING_DESK_ROLES) >= 2
     one = get_user_model().objects.create_user(username="datlich-one-clinic", password="x")
     Membership.objects.create(user=one, facility=kham_noi().facility, role=Role.BOOKING_DESK)
     one = _fresh(one.username)
-    assert worklist.scope_size(one, access.BOOKING_DESK_ROLES, None) == 1
+    assert access.scope_size(one, access.BOOKING_DESK_ROLES) == 1
     for user, expected in ((many, FORCED), (one, HINT)):
         ids = worklist.requested_ids(user=user, roles=access.BOOKING_DESK_ROLES)
         with CaptureQueriesContext(connection) as queries:

@@ -992,7 +992,7 @@ def staff_appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[
     # A booking's status and channel labels, its times: each distinct value written once (display, iso).
     status_labels = {value: display(statuses, value) for value in {row["status"] for row in rows}}
     channel_labels = {value: display(channels, value) for value in {row["channel"] for row in rows}}
-    past_shift, past_low = worklist_sql.PAST_SHIFT, (1 << worklist_sql.PAST_SHIFT) - 1
+    past_shift, past_low = worklist_sql.PAST_SHIFT, worklist_sql.PAST_LOW
     # Plain data of fixed types (texts, ints, bools, None, the refs' dicts, the actions' list; no float): the
     # renderer writes it unchecked (api.renderers.PlainRows; tests/api/test_appointment_sql_lists.py walks it).
     return PlainRows(

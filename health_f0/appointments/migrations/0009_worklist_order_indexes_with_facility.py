@@ -2,7 +2,8 @@
 # The booking desk's order indexes carry the id (the list's order) and the facility (tested in the index for a
 # many-clinic scope; appointments/sql/worklist.py): (status, slot_start) becomes appt_status_slot, added before
 # the old one is dropped; appt_status_created keeps its name (the statements name it) with two more columns,
-# redefined in one step (core.schema_ops.ReplaceIndex).
+# redefined in one step (core.schema_ops.ReplaceIndex); and (facility, status, slot_start, id) for one clinic's
+# visits by time.
 # Indexes only: no column or table changes.
 
 from django.conf import settings
@@ -34,5 +35,11 @@ class Migration(migrations.Migration):
             model_name='appointment',
             old=models.Index(fields=['status', 'created_at'], name='appt_status_created'),
             new=models.Index(fields=['status', 'created_at', 'id', 'facility'], name='appt_status_created'),
+        ),
+        # One clinic's bookings of a status by time, in order (the desk's confirmed visits of a clinic; a day's
+        # list at reception).
+        migrations.AddIndex(
+            model_name='appointment',
+            index=models.Index(fields=['facility', 'status', 'slot_start', 'id'], name='appt_facility_status_slot'),
         ),
     ]

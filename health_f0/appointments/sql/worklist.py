@@ -110,7 +110,7 @@ _COUNT_FIELD = Appointment._meta.pk  # an integer column: no converters
 # two. At the largest TTYT of the 100k data a 100-row page read 300 index pages for the counts instead of 600
 # (ANALYZE FORMAT=JSON r_engine_stats), Handler_read_key 769 -> 568. past_counts() splits it.
 PAST_SHIFT = 32
-_PAST_LOW = (1 << PAST_SHIFT) - 1
+PAST_LOW = (1 << PAST_SHIFT) - 1
 
 
 def _past_counts() -> str:
@@ -126,7 +126,7 @@ def _past_counts() -> str:
 
 def past_counts(packed: int) -> tuple[int, int]:
     """A row's `past_counts` as (past visits, past no-shows)."""
-    return packed >> PAST_SHIFT, packed & _PAST_LOW
+    return packed >> PAST_SHIFT, packed & PAST_LOW
 
 
 def _text_ids(alias: str, prefix: str, model: type[Model], names: tuple[str, ...]) -> dict[str, Col]:
@@ -189,17 +189,6 @@ REQUESTED_FROM = ScopedFrom(
 CONFIRMED_FROM = ScopedFrom(plain=FROM, few=FROM, many=f"{_A} a FORCE INDEX ({SLOT_ORDER_INDEX}) {_JOINS}")
 
 
-def scope_size(user: Any, roles: frozenset[str], facility_ids: list[int] | None) -> int | None:
-    """How many facility ids the worklist's condition names (for ScopedFrom): the chosen subtree's or the
-    user's facilities for `roles` (access.visible_facility_ids: the ids access.scope_hiding_restricted_sql
-    writes out, in its two parts, kept for the request), the smaller; None for a superuser's every facility with
-    no subtree chosen. Only the plan depends on it, never the rows."""
-    sizes = [] if facility_ids is None else [len(facility_ids)]
-    if not (getattr(user, "is_superuser", False) and getattr(user, "is_authenticated", False)):
-        sizes.append(len(access.visible_facility_ids(user, roles)))
-    return min(sizes) if sizes else None
-
-
 def worklist(
     *,
     user: Any,
@@ -215,7 +204,7 @@ def worklist(
         connection = connections[router.db_for_read(Appointment)]
         scoped = REQUESTED_FROM if status == Status.REQUESTED else CONFIRMED_FROM
         if day is None:
-            from_, count_from = scoped.choose(connection, scope_size(user, roles, facility_ids))
+            from_, count_from = scoped.choose(connection, access.scope_size(user, roles, facility_ids))
         else:  # the forced plans were measured without a day: one day's list keeps MariaDB's choice
             from_, count_from = scoped.choose(connection, 1)
         ordering = ("created_at", "id") if status == Status.REQUESTED else ("slot_start", "id")
@@ -284,7 +273,7 @@ def requested_ids(*, user: Any, roles: frozenset[str]) -> SqlList:
     index forced for a scope of many clinics, MariaDB's choice of REQUESTED_ORDER_INDEXES for one)."""
     where, params = _condition(user=user, roles=roles, status=Status.REQUESTED, facility_ids=None, day=None)
     connection = connections[router.db_for_read(Appointment)]
-    from_, count_from = REQUESTED_IDS_FROM.choose(connection, scope_size(user, roles, None))
+    from_, count_from = REQUESTED_IDS_FROM.choose(connection, access.scope_size(user, roles))
     return REQUESTED_IDS.rows(
         from_, where, params, model=Appointment, ordering=("created_at", "id"), count_from=count_from
     )

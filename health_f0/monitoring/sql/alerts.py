@@ -173,10 +173,6 @@ def open_alerts(
     """The staff member's open alerts (access.alerts_for), optionally only at `facility_ids` and of `level`,
     as a `SqlList`."""
     scope, scope_params = access.facility_scope_sql(user, FACILITY, access.ALERT_READER_ROLES)
-    # The ids the scope names (read for it, kept for the request); the subtree's where one is chosen, if fewer.
-    facilities = len(access.visible_facility_ids(user, access.ALERT_READER_ROLES))
-    if facility_ids is not None:
-        facilities = min(facilities, len(facility_ids))
     conditions, params = [scope, OPEN], [*scope_params, EpisodeStatus.ACTIVE.value]
     if facility_ids is not None:
         if facility_ids:
@@ -187,6 +183,7 @@ def open_alerts(
     if level:
         conditions.append(f"a.{_A.get_field('level').column} = %s")
         params.append(level)
+    facilities = access.scope_size(user, access.ALERT_READER_ROLES, facility_ids)
     from_, count_from = OPEN_FROM.choose(connections[router.db_for_read(Alert)], facilities)
     return OPEN_ALERTS.rows(
         from_, " AND ".join(conditions), params, model=Alert, ordering=ordering, count_from=count_from
