@@ -8,6 +8,13 @@ CPU to another request, and connections are kept alive between requests (`sync` 
 `sync` workers did clearly worse in the load test; 2 and 8 threads, tried once each under a heavier load,
 did not beat 4.
 
+Each worker listens on its own socket (`reuse_port`, SO_REUSEPORT): the kernel spreads new connections over the
+workers by a hash of their addresses. On one shared socket the worker that won `accept` kept every keep-alive
+connection it took, busy or not, and a gthread worker accepts while its threads are busy: in 2 of 5 load runs
+all 16 of wrk's connections sat on one worker, which ran them on one core under its GIL while the other core
+stayed 28 % idle (the booking desk's list 267–271 req/s, against 390–420 with the connections spread;
+docs/benchmarks.md, "eleventh round"). A reverse proxy's keep-alive connections to the workers pin the same way.
+
 The access log (when enabled, e.g. `--access-logfile -` in scripts/run.sh) records the path without its query
 string and without the referrer: search terms typed in the desk (names, phone numbers, CCCD) are personal
 data and live only in the audit log.
@@ -18,6 +25,7 @@ workers = 2
 worker_class = "gthread"
 threads = 4
 keepalive = 5  # seconds an idle keep-alive connection is held open (gunicorn's default: 2)
+reuse_port = True  # one listening socket per worker, connections spread by the kernel (above)
 # address, time, "METHOD /path PROTOCOL", status, bytes, milliseconds: never %(r)s, %(q)s or %(f)s.
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
 

@@ -5,11 +5,13 @@
 
 GET / answers 13 bytes; GET /big answers 30,000 bytes (about a portal page), in a list of one chunk; GET /iter
 the same 30,000 bytes as an iterable with a close() method, as Django's HttpResponse is (a server treats the
-two differently: granian sends a list at once, iterates anything else).
+two differently: granian sends a list at once, iterates anything else). GET /pid answers the worker's process id
+(which worker a connection reached: tests/test_web_server.py).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -33,6 +35,8 @@ class Body:
 def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     path = environ.get("PATH_INFO")
     body = BIG if path in ("/big", "/iter") else SMALL
+    if path == "/pid":
+        body = str(os.getpid()).encode()
     start_response(
         "200 OK", [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
     )
