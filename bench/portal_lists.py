@@ -70,10 +70,11 @@ def accounts(tokens_file: Path, limit: int, pick: str = "") -> list[Any]:
         longest = (
             Declaration.objects.values("patient_id")
             .annotate(n=Count("id"))
-            .order_by("-n")
+            .order_by("-n", "patient_id")  # ties by id: the same accounts run to run
             .values_list("patient_id", flat=True)[: limit * 3]
         )
-        ids = list(patients.filter(pk__in=list(longest)).values_list("account_id", flat=True)[:limit])
+        chosen = patients.filter(pk__in=list(longest)).order_by("id")
+        ids = list(chosen.values_list("account_id", flat=True)[:limit])
     elif pick == "any":
         ids = list(patients.order_by("id").values_list("account_id", flat=True)[:limit])
     else:
