@@ -7,8 +7,17 @@ of one level, most severe and then oldest first (the stored `level_rank`, create
 Alert's index alert_open_order, or alert_open_order_all for many facilities), joined as the ORM's select_related joined them (declaration, episode, patient; the acknowledging user and the facility's
 reference LEFT JOINed: a LEFT JOIN cannot start from the small facility table, the plan that made MariaDB sort
 a TTYT's every open alert when the ORM joined it). Rows are dicts keyed as `.values()` would key them
-(`episode__patient__full_name`…), the public ids as text; `api.apis.monitoring.alert_rows` builds the answer.
+(`episode__patient__full_name`…), the public ids as text, or for the API's page (`as_tuples()`) tuples of the
+same values in OPEN_ALERTS' order; `api.apis.monitoring.alert_rows` builds the answer a column at a time.
 tests/api/test_sql_lists.py checks the rows equal the ORM list's for every persona.
+
+The page's Python work by row (issue 11, eleventh round): a dict built and read per row, the JSON columns decoded
+by a Python call per value and the answer built with some fifteen helper calls per row made about 20 calls a
+row; tuple rows, the JSON decoded a column at a time (core.sqllist.json_column) and alert_rows' column checks
+leave two. With the page vouched plain (the renderer's marshal pass and NaN scan skipped), in process through the
+WSGI handler on the 100k data set: 3,588 -> 1,830 calls a request (largest station), 3,672 -> 1,914 (TTYT
+manager), 3,892 -> 2,140 (its next page); CPU 2.37-2.58 -> 2.02-2.31 ms (station), 2.41-2.54 -> 2.03-2.24 ms
+(TTYT), alternating with the base in the same minutes on a loaded host.
 
 Why not the ORM: building and compiling the list's queryset (joins, CASE annotation, keyset filter), its
 `.values()` rows, a UUID per public id and the page's separate facility query took most of the request's CPU.
