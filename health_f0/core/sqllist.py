@@ -19,16 +19,18 @@ rule stays `facilities/access.py`'s; the SQL module only writes it out).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
 from django.conf import settings
 from django.db import connections, router
 from django.db.backends.mysql.operations import DatabaseOperations as MySQLOperations
-from django.db.models import CharField, Field, Model
+from django.db.models import CharField, Field, JSONField, Model
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
@@ -132,6 +134,64 @@ _ColumnConverter = Callable[[Sequence[Any], Any], list[Any]]
 _Converters = list[tuple[int, _ColumnConverter]]
 
 
+# The C scanner behind json.loads (a decoder with json.loads' defaults; the attribute is set in its __init__,
+# which the stubs do not declare).
+_scan_json: Any = getattr(json.JSONDecoder(), "scan_once")  # noqa: B009
+
+
+class ScannedJSONField(JSONField):  # type: ignore[type-arg]
+    """A JSONField whose stored text is decoded by the C scanner alone: `json.loads` walks four Python calls
+    (loads, decode, raw_decode and a whitespace match on each side) to reach it (issue 11). The same object as
+    JSONField.from_db_value gives: text that is one JSON value and nothing else (what Django writes) is the
+    scanner's answer; anything else (leading or trailing whitespace, not JSON, not text) takes JSONField's own
+    path. A list's column of it is decoded a column at a time (`_json_values`)."""
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        if type(value) is str:
+            try:
+                decoded, end = _scan_json(value, 0)
+            except (StopIteration, ValueError):  # no value at the start; or a broken one (JSONDecodeError)
+                pass
+            else:
+                if end == len(value):
+                    return decoded
+        return super().from_db_value(value, expression, connection)
+
+
+def json_column(alias: str, model: type[Model], name: str) -> Col:
+    """A JSON column decoded as its JSONField decodes it (a `ScannedJSONField`; a field with a decoder of its own
+    keeps it)."""
+    original: Any = model._meta.get_field(name)
+    if original.decoder is not None:
+        return Col(f"{alias}.{original.column}", original)
+    field = ScannedJSONField()
+    field.set_attributes_from_name(name)
+    field.model = model
+    return Col(f"{alias}.{original.column}", field)
+
+
+def _json_values(step: Callable[..., Any], expression: Any) -> _ColumnConverter:
+    """A ScannedJSONField's column decoded by C loops (the scanner mapped over the column, each value's end
+    checked against its length at once): no Python call per value, where `step` (its from_db_value) took three.
+    A column with anything else in it (NULL, text that is not one JSON value and nothing else: the scanner stops,
+    fails or ends short) is decoded value by value by `step`, as the ORM decodes it."""
+
+    def values_of(values: Sequence[Any], connection: Any) -> list[Any]:
+        try:
+            scanned = list(map(_scan_json, values, repeat(0)))
+        except (ValueError, TypeError):
+            scanned = []
+        # A StopIteration (no JSON value at a text's start) ends the map early: the lengths differ.
+        if len(scanned) == len(values) and list(map(len, values)) == list(map(_second, scanned)):
+            return list(map(_first, scanned))
+        return [step(value, expression, connection) for value in values]
+
+    return values_of
+
+
+_first, _second = itemgetter(0), itemgetter(1)
+
+
 def _column_converter(steps: list[Callable[..., Any]], expression: Any) -> _ColumnConverter:
     """One column's values converted as the ORM converts them (`steps`: the backend's converters, then the
     field's), as one pass over the column. MariaDB/MySQL's boolean converter has an exact fast path, with no
@@ -140,6 +200,8 @@ def _column_converter(steps: list[Callable[..., Any]], expression: Any) -> _Colu
     as the ORM calls them, on every value."""
     if len(steps) == 1:
         step = steps[0]
+        if getattr(step, "__func__", None) is ScannedJSONField.from_db_value:
+            return _json_values(step, expression)
         if getattr(step, "__func__", None) is _MYSQL_BOOLEAN:
 
             def booleans(values: Sequence[Any], connection: Any) -> list[Any]:
@@ -254,6 +316,7 @@ class SqlColumns:
         # The plain SELECT list (every column as it is stored).
         self.select = ", ".join(f"{col.sql} AS {name}" for name, col in self.columns.items())
         self._statements: dict[tuple[Any, ...], tuple[str, _Converters]] = {}
+        self.row_type = _row_type(self.names)
 
     def rows(
         self,
@@ -264,9 +327,17 @@ class SqlColumns:
         model: type[Model],
         ordering: Sequence[str] = (),
         count_from: str | None = None,
+        tuples: bool = False,
     ) -> SqlList:
         return SqlList(
-            self, from_, where, list(params), model=model, ordering=tuple(ordering), count_from=count_from
+            self,
+            from_,
+            where,
+            list(params),
+            model=model,
+            ordering=tuple(ordering),
+            count_from=count_from,
+            tuples=tuples,
         )
 
     def statement(self, connection: Any) -> tuple[str, _Converters]:
@@ -294,9 +365,22 @@ class SqlColumns:
         return found
 
 
+def _row_type(names: tuple[str, ...]) -> type[tuple[Any, ...]]:
+    """A tuple of a list's columns in their order whose attribute `name` is that column's value (a C getter, for
+    core.keyset's cursors; a name that is a tuple's own attribute, such as `count`, gets none)."""
+    namespace: dict[str, Any] = {"__slots__": ()}
+    for index, name in enumerate(names):
+        if not hasattr(tuple, name):
+            namespace[name] = property(itemgetter(index))
+    return type("SqlRow", (tuple,), namespace)
+
+
 class SqlList:
     """The rows of `SELECT <columns> FROM <from_> WHERE <where>` in `ordering` (column names, `-` for
-    descending; NOT NULL, the last one unique), as dicts. Quacks like the querysets `paginate()` takes."""
+    descending; NOT NULL, the last one unique), as dicts, or (`tuples`) as tuples of the columns in their
+    order, each column's value also its attribute (`SqlColumns.row_type`): a row builder that reads a page a
+    column at a time (`zip(*rows)`) takes them without a dict built and read for each row (issue 11). Quacks
+    like the querysets `paginate()` takes."""
 
     def __init__(
         self,
@@ -308,8 +392,10 @@ class SqlList:
         model: type[Model],
         ordering: tuple[str, ...] = (),
         count_from: str | None = None,
+        tuples: bool = False,
     ) -> None:
         self.columns, self.from_, self.where, self.params = columns, from_, where, params
+        self.tuples = tuples
         # v1's COUNT(*) reads `count_from` where it is given (a FROM whose index hint suits the ordered page only:
         # ScopedFrom), else `from_`.
         self.count_from = count_from or from_
@@ -325,6 +411,20 @@ class SqlList:
             model=self.model,
             ordering=tuple(ordering),
             count_from=self.count_from,
+            tuples=self.tuples,
+        )
+
+    def as_tuples(self) -> SqlList:
+        """This list with its rows as tuples (`SqlColumns.row_type`) instead of dicts."""
+        return SqlList(
+            self.columns,
+            self.from_,
+            self.where,
+            self.params,
+            model=self.model,
+            ordering=self.ordering,
+            count_from=self.count_from,
+            tuples=True,
         )
 
     # --- Reading ---------------------------------------------------------------------------------------
@@ -344,7 +444,7 @@ class SqlList:
         ordering: Sequence[str],
         limit: int,
         offset: int = 0,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Any]:
         return self.run(
             *self.statement(where=where, params=params, ordering=ordering, limit=limit, offset=offset)
         )
@@ -368,9 +468,9 @@ class SqlList:
         )
         return sql, [*self.params, *params, limit, offset]
 
-    def run(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+    def run(self, sql: str, params: Sequence[Any]) -> list[Any]:
         """The rows of `sql`, a statement whose SELECT list is this list's on its connection (`statement`), as
-        dicts with each column converted as `fetch` converts it."""
+        dicts (or tuples: `tuples`) with each column converted as `fetch` converts it."""
         connection = self.connection
         _select, plan = self.columns.statement(connection)
         with connection.cursor() as cursor:
@@ -385,6 +485,8 @@ class SqlList:
             for index, convert in plan:
                 columns[index] = convert(columns[index], connection)
             rows = zip(*columns, strict=True)
+        if self.tuples:
+            return list(map(self.columns.row_type, rows))
         return [dict(zip(names, row, strict=True)) for row in rows]
 
     def count(self) -> int:
@@ -394,7 +496,7 @@ class SqlList:
             (total,) = cursor.fetchone()
         return int(total)
 
-    def __getitem__(self, window: slice) -> list[dict[str, Any]]:
+    def __getitem__(self, window: slice) -> list[Any]:
         """Rows [start:stop] in the list's ordering (v1's limit/offset page)."""
         if not isinstance(window, slice) or window.step is not None or not self.ordering:
             raise TypeError("SqlList pages by slices, once ordered")
@@ -405,6 +507,10 @@ class SqlList:
 
     def keyset_page(self, keyset: Keyset, *, size: int, cursor: str | None) -> KeysetPage:
         """`Keyset.page` for this list: the same cursors, one statement of `size + 1` rows."""
+        if self.tuples and not all(
+            isinstance(getattr(self.columns.row_type, name, None), property) for name in keyset.columns
+        ):
+            raise TypeError("a keyset of tuple rows reads its columns as the rows' attributes")
         backwards = False
         where, params = "", list[Any]()
         if cursor:

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from django.db.models import IntegerField, Value
 from django.utils import timezone
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rest_framework.renderers import JSONRenderer
 
 from health_f0.api.apis import monitoring as monitoring_api
@@ -17,7 +19,7 @@ from health_f0.api.apis import registrations as registrations_api
 from health_f0.appointments.models import Appointment
 from health_f0.facilities.models import Facility
 from health_f0.monitoring import selectors as monitoring_selectors
-from health_f0.monitoring.models import Alert
+from health_f0.monitoring.models import Alert, Declaration
 from health_f0.monitoring.services import reset_caches
 from health_f0.patients.models import Patient
 from health_f0.registration import selectors as registration_selectors
@@ -111,6 +113,212 @@ def test_alert_rows_of_acknowledged_alerts_equal_the_serializer(
             expected = as_json(monitoring_api.AlertSerializer(instances, many=True).data)
             assert as_json(monitoring_api.alert_rows(rows)) == expected
     assert expected[0]["acknowledged_by"] == staff.username
+
+
+def _alert_rows_one_by_one(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """alert_rows as it was written before it read a page a column at a time (issue 11): each row through the
+    helpers, value by value. The column-wise builder must answer what this answers for any rows."""
+    from health_f0.api.fast import choice_labels, dates, datetimes, display, text_dict, text_list, uuid_text
+    from health_f0.core.phone import display_phone
+
+    iso, iso_day, levels = datetimes(), dates(), choice_labels(Alert, "level")
+    patient = "episode__patient__"
+    return [
+        {
+            "id": uuid_text(row["declaration__public_id"]),
+            "level": row["level"],
+            "level_label": display(levels, row["level"]),
+            "reasons": text_list(row["reasons"]),
+            "created_at": iso(row["created_at"]),
+            "facility": {
+                "id": uuid_text(row["facility__public_id"]),
+                "code": row["facility__code"],
+                "name": row["facility__name"],
+            },
+            "patient": {
+                "id": uuid_text(row[f"{patient}public_id"]),
+                "full_name": row[f"{patient}full_name"],
+                "date_of_birth": iso_day(row[f"{patient}date_of_birth"]),
+                "phone": display_phone(row[f"{patient}phone"]),
+                "ward_name": row[f"{patient}ward_name"],
+            },
+            "answers": text_dict(row["declaration__answers"]),
+            "acknowledged_at": None if row["acknowledged_at"] is None else iso(row["acknowledged_at"]),
+            "acknowledged_by": row["acknowledged_by__username"],
+            "outcome": row["outcome"],
+            "note": row["note"],
+        }
+        for row in rows
+    ]
+
+
+def _usual_alert_row(**changes: Any) -> dict[str, Any]:
+    from datetime import UTC, date, datetime
+
+    row = {
+        "id": 7,
+        "level_rank": 3,
+        "facility_id": 2,
+        "declaration__public_id": "33921e77-eda7-4713-b111-cbe9a590b5ac",
+        "level": "emergency",
+        "reasons": ["SpO2 93% ≤ 96%", "Nhịp thở 21 lần/phút (người lớn ≥ 20)"],
+        "created_at": datetime(2026, 12, 5, 23, 11, 25, 123456, tzinfo=UTC),
+        "facility__public_id": "e516bc7a-2489-443a-a822-0c7d4d08d1ae",
+        "facility__code": "TYT-10532",
+        "facility__name": "Trạm Y tế xã Gia Lộc",
+        "episode__patient__public_id": "001fad2e-56cf-4a54-95fb-9d6972ae7cab",
+        "episode__patient__full_name": "Nguyễn Văn A",
+        "episode__patient__date_of_birth": date(1980, 2, 29),
+        "episode__patient__phone": "+84912345678",
+        "episode__patient__ward_name": "Xã Gia Lộc",
+        "declaration__answers": {"spo2": "93", "symptoms": ["chest_pain"], "nested": {"a": [None, True, 3]}},
+        "acknowledged_at": None,
+        "acknowledged_by__username": None,
+        "outcome": "",
+        "note": "",
+    }
+    row.update(changes)
+    return row
+
+
+def _odd_alert_rows() -> list[dict[str, Any]]:
+    """Rows with each column's unusual values, one column at a time."""
+    from datetime import UTC, date, datetime, timedelta, timezone
+    from uuid import UUID
+
+    return [
+        _usual_alert_row(declaration__public_id=UUID("33921e77-eda7-4713-b111-cbe9a590b5ac")),
+        _usual_alert_row(facility__public_id="e516bc7a2489443aa8220c7d4d08d1ae"),
+        _usual_alert_row(episode__patient__public_id=None),
+        _usual_alert_row(level="not-a-level"),
+        _usual_alert_row(level=None),
+        _usual_alert_row(reasons=[1, None, "x"]),
+        _usual_alert_row(reasons=None),
+        _usual_alert_row(reasons="[1]"),
+        _usual_alert_row(declaration__answers={"t": 38.5}),
+        _usual_alert_row(declaration__answers=None),
+        _usual_alert_row(declaration__answers={1: "x"}),
+        _usual_alert_row(declaration__answers={"n": float("nan")}),
+        _usual_alert_row(created_at=datetime(2026, 1, 1, 3, tzinfo=timezone(timedelta(hours=7)))),
+        _usual_alert_row(episode__patient__date_of_birth=None),
+        _usual_alert_row(episode__patient__phone=""),
+        _usual_alert_row(episode__patient__phone=None),
+        _usual_alert_row(episode__patient__phone="0912345678"),
+        _usual_alert_row(episode__patient__phone="+6591234567x"),
+        _usual_alert_row(episode__patient__phone="+8491234567"),
+        _usual_alert_row(
+            acknowledged_at=datetime(2026, 12, 6, 1, 2, 3, tzinfo=UTC), acknowledged_by__username="u"
+        ),
+        _usual_alert_row(note="Đã gọi", outcome="stable"),
+        _usual_alert_row(episode__patient__date_of_birth=date(2000, 1, 1)),
+    ]
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_alert_rows_a_column_at_a_time_answer_what_each_row_answered(language: str) -> None:
+    """alert_rows' C loops over a column take only the column's usual values; a page with any unusual value in a
+    column answers what the row-by-row builder answered, alone and among usual rows."""
+    from django.utils import translation
+
+    from health_f0.api.renderers import PlainRows
+
+    usual = [_usual_alert_row(), _usual_alert_row(level="watch")]
+    with translation.override(language):
+        assert monitoring_api.alert_rows(usual) == _alert_rows_one_by_one(usual)
+        assert type(monitoring_api.alert_rows(usual)) is PlainRows
+        assert_plain_rows(monitoring_api.alert_rows(usual))
+        assert monitoring_api.alert_rows([]) == []
+        for odd in _odd_alert_rows():
+            for page in ([odd], [*usual, odd], [odd, *usual]):
+                assert monitoring_api.alert_rows(page) == _alert_rows_one_by_one(page), odd
+        everything = [*usual, *_odd_alert_rows()]
+        assert monitoring_api.alert_rows(everything) == _alert_rows_one_by_one(everything)
+
+
+def test_alert_rows_vouch_for_plain_rows_only_without_a_float() -> None:
+    """A page is vouched plain (api.renderers.PlainRows: written without the renderer's checks) only when the
+    declarations' answers hold no float and nothing but JSON's plain types; otherwise the renderer checks it."""
+    from health_f0.api.renderers import PlainRows
+
+    assert type(monitoring_api.alert_rows([_usual_alert_row()])) is PlainRows
+    for answers in ({"t": 38.5}, {"a": [1, {"b": [float("inf")]}]}, {"n": float("nan")}, {"d": (1, 2)}):
+        answer = monitoring_api.alert_rows(
+            [_usual_alert_row(), _usual_alert_row(declaration__answers=answers)]
+        )
+        assert type(answer) is list, answers
+    deep: Any = "x"
+    for _ in range(20):
+        deep = [deep]
+    assert type(monitoring_api.alert_rows([_usual_alert_row(declaration__answers={"d": deep})])) is list
+
+
+def _plain_and_depth(value: Any) -> tuple[bool, int]:
+    """Whether `value` is plain data with no float (api.renderers.PlainRows), and how many levels deep it is."""
+    kind = type(value)
+    if kind is dict:
+        inner = [_plain_and_depth(v) for v in value.values()]
+        plain = set(map(type, value)) <= {str} and all(p for p, _ in inner)
+        return plain, 1 + max((d for _, d in inner), default=0)
+    if kind is list:
+        inner = [_plain_and_depth(v) for v in value]
+        return all(p for p, _ in inner), 1 + max((d for _, d in inner), default=0)
+    return kind in (str, int, bool, type(None)), 1
+
+
+JSON_VALUES = st.recursive(
+    st.one_of(st.text(max_size=3), st.integers(), st.booleans(), st.none(), st.floats(allow_nan=True)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.one_of(st.text(max_size=3), st.integers()), children, max_size=4),
+        st.tuples(children),
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(JSON_VALUES, max_size=5))
+def test_plain_json_is_the_walk_of_every_value(values: list[Any]) -> None:
+    """alert_rows' check of the answers (a level at a time, by C loops) says plain exactly when every value is
+    plain data with no float, down to its depth bound."""
+    found = [_plain_and_depth(value) for value in values]
+    expected = (
+        all(p for p, _ in found) and max((d for _, d in found), default=0) <= monitoring_api._JSON_DEPTH
+    )
+    assert monitoring_api._plain_json(values) == expected
+
+
+def test_the_api_pages_alerts_as_tuple_rows(alerted: Any, persona: Any) -> None:
+    """The API reads the list as tuple rows (SqlList.as_tuples); they hold the dict rows' values in OPEN_ALERTS'
+    order, answer the same, and page with the same cursors."""
+    from health_f0.core.keyset import Keyset
+
+    dicts = monitoring_selectors.alert_list_rows(user=persona("thanhdong.nv"))
+    tuples = dicts.as_tuples()
+    names = monitoring_api.alerts_sql.OPEN_ALERTS.names
+    as_dicts = dicts[0:200]
+    as_tuples = tuples[0:200]
+    assert as_dicts, "no open alert: the test would prove nothing"
+    assert [dict(zip(names, row, strict=True)) for row in as_tuples] == as_dicts
+    assert monitoring_api.alert_rows(as_tuples) == monitoring_api.alert_rows(as_dicts)
+    keyset = Keyset(monitoring_selectors.ALERT_ORDER)
+    cursor = None
+    while True:
+        by_dict = dicts.keyset_page(keyset, size=1, cursor=cursor)
+        by_tuple = tuples.keyset_page(keyset, size=1, cursor=cursor)
+        assert (by_tuple.next_cursor, by_tuple.previous_cursor) == (
+            by_dict.next_cursor,
+            by_dict.previous_cursor,
+        )
+        assert [dict(zip(names, row, strict=True)) for row in by_tuple.items] == by_dict.items
+        if by_dict.next_cursor is None:
+            break
+        cursor = by_dict.next_cursor
+    # The declarations' answers as the service stores them (texts): vouched plain. With a float in one of them,
+    # the renderer checks the page.
+    assert_plain_rows(monitoring_api.alert_rows(as_tuples))
+    Declaration.objects.filter(alert__isnull=False).update(answers={"temperature": 38.5})
+    assert type(monitoring_api.alert_rows(tuples[0:200])) is list
 
 
 # --- Registrations ----------------------------------------------------------------------------------

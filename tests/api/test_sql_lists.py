@@ -237,7 +237,28 @@ def test_alert_rows_are_the_orm_list(username: str, records: dict[str, Any], per
         assert all(row["level_rank"] == LEVEL_RANK[row["level"]] for row in orm)
         sql = monitoring_selectors.alert_list_rows(user=_fresh(username), **params)
         seen += len(_agree(orm, sql, monitoring_selectors.ALERT_ORDER))
+        # The API's page reads the same rows as tuples of OPEN_ALERTS' columns (SqlList.as_tuples).
+        names = alerts_sql.OPEN_ALERTS.names
+        as_dicts = sql.order_by(*monitoring_selectors.ALERT_ORDER)[0:1000]
+        as_tuples = sql.as_tuples().order_by(*monitoring_selectors.ALERT_ORDER)[0:1000]
+        assert [dict(zip(names, row, strict=True)) for row in as_tuples] == as_dicts
     assert bool(seen) == (username in SEES_ALERTS), username
+
+
+def test_tuple_rows_page_by_their_columns_attributes() -> None:
+    """A tuple row's columns are its attributes (core.keyset reads a cursor's values so); a keyset on a name the
+    row cannot answer so (a tuple's own attribute, `count`) is refused rather than given a wrong cursor."""
+    from health_f0.core.sqllist import Col, SqlColumns
+
+    pk = Alert._meta.pk
+    assert pk is not None
+    columns = SqlColumns({"id": Col("a.id", pk), "count": Col("a.id", pk)})
+    row = columns.row_type((7, 8))
+    assert (row.id, row[1], tuple(row)) == (7, 8, (7, 8))
+    assert row.count(7) == 1  # the tuple's own method, not the column
+    listing = columns.rows("monitoring_alert a", "1 = 1", [], model=Alert, tuples=True)
+    with pytest.raises(TypeError):
+        listing.keyset_page(Keyset(("count",)), size=1, cursor=None)
 
 
 # --- The account's episodes ------------------------------------------------------------------------------

@@ -8,9 +8,13 @@ serializer runs on it. Serializers there only describe the operation in the Open
 
 from __future__ import annotations
 
+from datetime import date
+from itertools import chain
+from operator import itemgetter, methodcaller
 from typing import Any
 from uuid import UUID
 
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -50,7 +54,7 @@ from health_f0.api.fast import (
     uuid_text,
 )
 from health_f0.api.permissions import HasOwnPassword, IsPatientAccount, IsStaffMember
-from health_f0.api.renderers import JSONRenderer
+from health_f0.api.renderers import JSONRenderer, PlainRows
 from health_f0.api.schema import error_responses
 from health_f0.core.exceptions import Conflict, DomainError, NotFound, ValidationErrors
 from health_f0.core.phone import display_phone
@@ -617,9 +621,9 @@ class AlertSerializer(serializers.Serializer):
 
 # The open-alerts list is read as constant SQL (monitoring/sql/alerts.py: `selectors.alert_list_rows`): only the
 # columns its rows answer with, through the joins the ORM's select_related made (declaration, episode, patient,
-# acknowledging user) and the facility's reference (LEFT JOINed), as dicts keyed like `.values()` rows
-# (ALERT_COLUMNS). `alert_rows` builds AlertSerializer's answer from them (tests/api/test_fast_rows.py,
-# tests/api/test_sql_lists.py).
+# acknowledging user) and the facility's reference (LEFT JOINed), as tuples of OPEN_ALERTS' columns (the API's
+# page: `as_tuples()`) or dicts keyed like `.values()` rows (ALERT_COLUMNS). `alert_rows` builds AlertSerializer's
+# answer from either (tests/api/test_fast_rows.py, tests/api/test_sql_lists.py).
 _PATIENT = "episode__patient__"
 ALERT_COLUMNS = tuple(name for name in alerts_sql.OPEN_ALERTS.columns if name != "level_rank")
 
@@ -628,55 +632,198 @@ ALERT_COLUMNS = tuple(name for name in alerts_sql.OPEN_ALERTS.columns if name !=
 _P_PUBLIC_ID, _P_FULL_NAME, _P_DATE_OF_BIRTH, _P_PHONE, _P_WARD_NAME = (
     f"{_PATIENT}{name}" for name in ("public_id", "full_name", "date_of_birth", "phone", "ward_name")
 )
+# The columns alert_rows reads, in this order (a row's values picked by one C call).
+_ROW_COLUMNS = (
+    "declaration__public_id",
+    "level",
+    "reasons",
+    "created_at",
+    "facility__public_id",
+    "facility__code",
+    "facility__name",
+    _P_PUBLIC_ID,
+    _P_FULL_NAME,
+    _P_DATE_OF_BIRTH,
+    _P_PHONE,
+    _P_WARD_NAME,
+    "declaration__answers",
+    "acknowledged_at",
+    "acknowledged_by__username",
+    "outcome",
+    "note",
+)
+_pick_row = itemgetter(*_ROW_COLUMNS)
+# The list's tuple rows (alert_list_rows(...).as_tuples()) start with these columns.
+if alerts_sql.OPEN_ALERTS.names[: len(_ROW_COLUMNS)] != _ROW_COLUMNS:
+    raise ImproperlyConfigured("monitoring.sql.alerts.OPEN_ALERTS must start with alert_rows' columns")
+_TEXT_ONLY = frozenset({str})
+_LISTS_ONLY = frozenset({list})
+_DICTS_ONLY = frozenset({dict})
+_NONE_ONLY = frozenset({type(None)})
+_DATES_ONLY = frozenset({date})
+# What JSON decodes to but floats (and what DRF and pydantic_core write alike): api.renderers.PlainRows.
+_JSON_PLAIN = frozenset({dict, list, str, int, bool, type(None)})
+_JSON_DEPTH = 8
+_is_dict: Any = dict.__instancecheck__
+_is_list: Any = list.__instancecheck__
+_starts_84: Any = methodcaller("startswith", "+84")
 
 
-def alert_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`AlertSerializer`'s answer from `.values()` rows (ALERT_COLUMNS). The usual values take their answer in
-    line (a public id read as MariaDB's uuid text, no acknowledgement yet, a known level); anything else goes
-    through the same helpers as before (uuid_text, iso, display)."""
-    iso = datetimes()
-    iso_day = dates()
-    levels = choice_labels(Alert, "level")
-    answer = []
-    for row in rows:
-        value = row["declaration__public_id"]
-        declaration_id = value if type(value) is str and len(value) == 36 else uuid_text(value)
-        value = row["facility__public_id"]
-        facility_id = value if type(value) is str and len(value) == 36 else uuid_text(value)
-        value = row[_P_PUBLIC_ID]
-        patient_id = value if type(value) is str and len(value) == 36 else uuid_text(value)
-        level = row["level"]
-        level_label = levels.get(level)
-        if level_label is None:
-            level_label = display(levels, level)
-        acknowledged_at = row["acknowledged_at"]
-        answer.append(
-            {
-                "id": declaration_id,
-                "level": level,
-                "level_label": level_label,
-                "reasons": text_list(row["reasons"]),
-                "created_at": iso(row["created_at"]),
-                "facility": {
-                    "id": facility_id,
-                    "code": row["facility__code"],
-                    "name": row["facility__name"],
-                },
-                "patient": {
-                    "id": patient_id,
-                    "full_name": row[_P_FULL_NAME],
-                    "date_of_birth": iso_day(row[_P_DATE_OF_BIRTH]),
-                    "phone": display_phone(row[_P_PHONE]),
-                    "ward_name": row[_P_WARD_NAME],
-                },
-                "answers": text_dict(row["declaration__answers"]),
-                "acknowledged_at": None if acknowledged_at is None else iso(acknowledged_at),
-                "acknowledged_by": row["acknowledged_by__username"],
-                "outcome": row["outcome"],
-                "note": row["note"],
-            }
+def _plain_json(values: list[Any]) -> bool:
+    """Whether `values` hold only dicts keyed by texts, lists, texts, ints, bools and None, of those exact types (no
+    float: a declaration's answers are what the questionnaire stored, and a number may be one), walked a level at a
+    time by C loops (no Python call per value); False past _JSON_DEPTH levels (then the renderer checks)."""
+    level = values
+    for _depth in range(_JSON_DEPTH):
+        kinds = set(map(type, level))
+        if not _JSON_PLAIN.issuperset(kinds):
+            return False
+        nested: list[Any] = []
+        if dict in kinds:
+            objects = list(filter(_is_dict, level))
+            if not _TEXT_ONLY.issuperset(map(type, chain.from_iterable(objects))):
+                return False
+            nested.extend(chain.from_iterable(map(dict.values, objects)))
+        if list in kinds:
+            nested.extend(chain.from_iterable(filter(_is_list, level)))
+        if not nested:
+            return True
+        level = nested
+    return False
+
+
+def _uuid_texts(values: tuple[Any, ...]) -> Any:
+    """`uuid_text` of each public id of a column: MariaDB's uuid text is its own answer (checked for the column at
+    once)."""
+    if _TEXT_ONLY.issuperset(map(type, values)) and set(map(len, values)) <= {36}:
+        return values
+    return list(map(uuid_text, values))
+
+
+def alert_rows(rows: list[Any]) -> list[dict[str, Any]]:
+    """`AlertSerializer`'s answer from `.values()` rows (ALERT_COLUMNS), worked out a column at a time: a column's
+    usual values take their answer by C loops over the column, checked at once (public ids read as MariaDB's
+    uuid text, known levels, reasons of texts, answers keyed by texts, dates, mobile numbers in E.164, no
+    acknowledgement yet); a column with anything else goes through the same helpers as before, value by value
+    (uuid_text, display, text_list, text_dict, iso, display_phone). The rows are then written by one
+    comprehension. Plain data (texts from the row, labels and formatters, None, and the decoded JSON when
+    `_plain_json` finds no float in it): the renderer writes it unchecked (api.renderers.PlainRows)."""
+    if not rows:
+        return PlainRows()
+    # `.values()` rows (dicts) picked in _ROW_COLUMNS' order; the list's tuple rows start with those columns.
+    picked = map(_pick_row, rows) if type(rows[0]) is dict else rows
+    (
+        ids,
+        levels,
+        reasons,
+        created,
+        facility_ids,
+        codes,
+        names,
+        patient_ids,
+        full_names,
+        births,
+        phones,
+        wards,
+        answers,
+        acknowledged,
+        acknowledged_by,
+        outcomes,
+        notes,
+        *_order_columns,
+    ) = zip(*picked, strict=True)
+    labels_of = choice_labels(Alert, "level")
+    labels: Any = list(map(labels_of.get, levels))
+    if None in labels:
+        labels = [display(labels_of, level) for level in levels]
+    if not (
+        _LISTS_ONLY.issuperset(map(type, reasons))
+        and _TEXT_ONLY.issuperset(map(type, chain.from_iterable(reasons)))
+    ):
+        reasons = tuple(map(text_list, reasons))
+    if not (
+        _DICTS_ONLY.issuperset(map(type, answers))
+        and _TEXT_ONLY.issuperset(map(type, chain.from_iterable(answers)))
+    ):
+        answers = tuple(map(text_dict, answers))
+    created = tuple(map(datetimes(), created))
+    if not _NONE_ONLY.issuperset(map(type, acknowledged)):
+        iso = datetimes()
+        acknowledged = tuple(None if value is None else iso(value) for value in acknowledged)
+    births = tuple(
+        map(date.isoformat, births) if _DATES_ONLY.issuperset(map(type, births)) else map(dates(), births)
+    )
+    # display_phone of each number; the usual one (+84 and nine digits) written in the comprehension below.
+    usual_phones = (
+        _TEXT_ONLY.issuperset(map(type, phones))
+        and set(map(len, phones)) == {12}
+        and all(map(_starts_84, phones))
+    )
+    if not usual_phones:
+        phones = tuple(map(display_phone, phones))
+    answer = [
+        {
+            "id": declaration_id,
+            "level": level,
+            "level_label": label,
+            "reasons": reason,
+            "created_at": created_at,
+            "facility": {"id": facility_id, "code": code, "name": name},
+            "patient": {
+                "id": patient_id,
+                "full_name": full_name,
+                "date_of_birth": born,
+                "phone": f"0{phone[3:6]} {phone[6:9]} {phone[9:]}" if usual_phones else phone,
+                "ward_name": ward,
+            },
+            "answers": answered,
+            "acknowledged_at": acknowledged_at,
+            "acknowledged_by": by,
+            "outcome": outcome,
+            "note": note,
+        }
+        for (
+            declaration_id,
+            level,
+            label,
+            reason,
+            created_at,
+            facility_id,
+            code,
+            name,
+            patient_id,
+            full_name,
+            born,
+            phone,
+            ward,
+            answered,
+            acknowledged_at,
+            by,
+            outcome,
+            note,
+        ) in zip(
+            _uuid_texts(ids),
+            levels,
+            labels,
+            reasons,
+            created,
+            _uuid_texts(facility_ids),
+            codes,
+            names,
+            _uuid_texts(patient_ids),
+            full_names,
+            births,
+            phones,
+            wards,
+            answers,
+            acknowledged,
+            acknowledged_by,
+            outcomes,
+            notes,
+            strict=True,
         )
-    return answer
+    ]
+    return PlainRows(answer) if _plain_json(list(answers)) else answer
 
 
 class AlertListApi(StaffApi):
@@ -699,7 +846,7 @@ class AlertListApi(StaffApi):
         return paginate(
             request,
             self,
-            selectors.alert_list_rows(user=request.user, **filters),
+            selectors.alert_list_rows(user=request.user, **filters).as_tuples(),
             serialize=alert_rows,
         )
 

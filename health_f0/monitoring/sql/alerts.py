@@ -7,8 +7,17 @@ of one level, most severe and then oldest first (the stored `level_rank`, create
 Alert's index alert_open_order, or alert_open_order_all for many facilities), joined as the ORM's select_related joined them (declaration, episode, patient; the acknowledging user and the facility's
 reference LEFT JOINed: a LEFT JOIN cannot start from the small facility table, the plan that made MariaDB sort
 a TTYT's every open alert when the ORM joined it). Rows are dicts keyed as `.values()` would key them
-(`episode__patient__full_name`…), the public ids as text; `api.apis.monitoring.alert_rows` builds the answer.
+(`episode__patient__full_name`…), the public ids as text, or for the API's page (`as_tuples()`) tuples of the
+same values in OPEN_ALERTS' order; `api.apis.monitoring.alert_rows` builds the answer a column at a time.
 tests/api/test_sql_lists.py checks the rows equal the ORM list's for every persona.
+
+The page's Python work by row (issue 11, eleventh round): a dict built and read per row, the JSON columns decoded
+by a Python call per value and the answer built with some fifteen helper calls per row made about 20 calls a
+row; tuple rows, the JSON decoded a column at a time (core.sqllist.json_column) and alert_rows' column checks
+leave two. With the page vouched plain (the renderer's marshal pass and NaN scan skipped), in process through the
+WSGI handler on the 100k data set: 3,588 -> 1,830 calls a request (largest station), 3,672 -> 1,914 (TTYT
+manager), 3,892 -> 2,140 (its next page); CPU 2.37-2.58 -> 2.02-2.31 ms (station), 2.41-2.54 -> 2.03-2.24 ms
+(TTYT), alternating with the base in the same minutes on a loaded host.
 
 Why not the ORM: building and compiling the list's queryset (joins, CASE annotation, keyset filter), its
 `.values()` rows, a UUID per public id and the page's separate facility query took most of the request's CPU.
@@ -19,13 +28,11 @@ CPU, v1 6.8 -> 4.1 / 8.0 -> 3.7 ms; one query fewer (issue 11).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connections, router
-from django.db.models import JSONField
 
 from health_f0.core.sqllist import (
     Col,
@@ -33,6 +40,7 @@ from health_f0.core.sqllist import (
     SqlColumns,
     SqlList,
     declared_index,
+    json_column,
     stored_column,
     text_column,
 )
@@ -58,64 +66,36 @@ def _text(meta: Any, alias: str, name: str) -> Col:
     return text_column(alias, meta.model, name)
 
 
-# The C scanner behind json.loads (a decoder with json.loads' defaults; the attribute is set in its __init__,
-# which the stubs do not declare).
-_scan_json: Any = getattr(json.JSONDecoder(), "scan_once")  # noqa: B009
-
-
-class _ScannedJSONField(JSONField):  # type: ignore[type-arg]
-    """A JSONField whose stored text is decoded by the C scanner alone: `json.loads` walks four Python calls
-    (loads, decode, raw_decode and a whitespace match on each side) to reach it, for the 200 JSON values of a
-    100-alert page (issue 11). The same object as JSONField.from_db_value gives: text that is one JSON value and
-    nothing else (what Django writes) is the scanner's answer; anything else (leading or trailing whitespace, not
-    JSON, not text) takes JSONField's own path."""
-
-    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
-        if type(value) is str:
-            try:
-                decoded, end = _scan_json(value, 0)
-            except StopIteration:
-                pass
-            else:
-                if end == len(value):
-                    return decoded
-        return super().from_db_value(value, expression, connection)
-
-
 def _json(meta: Any, alias: str, name: str) -> Col:
-    """A JSON column decoded as its JSONField decodes it (`_ScannedJSONField`, tested equal)."""
-    original: Any = meta.get_field(name)
-    if original.decoder is not None:
-        return Col(f"{alias}.{original.column}", original)
-    field = _ScannedJSONField()
-    field.set_attributes_from_name(name)
-    field.model = meta.model
-    return Col(f"{alias}.{original.column}", field)
+    """A JSON column decoded as its JSONField decodes it, a column at a time (core.sqllist.json_column)."""
+    return json_column(alias, meta.model, name)
 
 
 _PATIENT = "episode__patient__"
+# The columns api.apis.monitoring.alert_rows answers with first, in its order (it reads a page of tuple rows a
+# column at a time), then the order's and the scope's.
 OPEN_ALERTS = SqlColumns(
     {
-        "id": _col(_A, "a", "id"),
-        "level_rank": stored_column("a", Alert, "level_rank"),
-        "created_at": _col(_A, "a", "created_at"),
-        "facility_id": _col(_A, "a", "facility"),
+        "declaration__public_id": _text(_D, "d", "public_id"),
         "level": _col(_A, "a", "level"),
         "reasons": _json(_A, "a", "reasons"),
-        "acknowledged_at": _col(_A, "a", "acknowledged_at"),
-        "outcome": _col(_A, "a", "outcome"),
-        "note": _col(_A, "a", "note"),
-        "declaration__public_id": _text(_D, "d", "public_id"),
-        "declaration__answers": _json(_D, "d", "answers"),
-        "acknowledged_by__username": _col(_U, "u", "username"),
+        "created_at": _col(_A, "a", "created_at"),
+        "facility__public_id": _text(_F, "f", "public_id"),
+        "facility__code": _col(_F, "f", "code"),
+        "facility__name": _col(_F, "f", "name"),
         f"{_PATIENT}public_id": _text(_P, "p", "public_id"),
         f"{_PATIENT}full_name": _col(_P, "p", "full_name"),
         f"{_PATIENT}date_of_birth": _col(_P, "p", "date_of_birth"),
         f"{_PATIENT}phone": _col(_P, "p", "phone"),
         f"{_PATIENT}ward_name": _col(_P, "p", "ward_name"),
-        "facility__public_id": _text(_F, "f", "public_id"),
-        "facility__code": _col(_F, "f", "code"),
-        "facility__name": _col(_F, "f", "name"),
+        "declaration__answers": _json(_D, "d", "answers"),
+        "acknowledged_at": _col(_A, "a", "acknowledged_at"),
+        "acknowledged_by__username": _col(_U, "u", "username"),
+        "outcome": _col(_A, "a", "outcome"),
+        "note": _col(_A, "a", "note"),
+        "id": _col(_A, "a", "id"),
+        "level_rank": stored_column("a", Alert, "level_rank"),
+        "facility_id": _col(_A, "a", "facility"),
     }
 )
 FACILITY = f"a.{_A.get_field('facility').column}"
