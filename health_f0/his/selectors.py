@@ -546,15 +546,20 @@ def lab_reference_text(result: HisLabResult, language: str | None = None) -> str
     if language is None:
         language = translation.get_language()
     low, high = decimal_text(result.reference_low, language), decimal_text(result.reference_high, language)
+    if not (low or high):
+        return result.reference_text
+    return reference_range_text(low, high, result.unit)
+
+
+def reference_range_text(low: str, high: str, unit: str) -> str:
+    """lab_reference_text of a range from its numbers' texts (decimal_text's, '' for none; one at least)."""
     if low and high:
         text = f"{low} – {high}"
     elif high:
         text = f"≤ {high}"
-    elif low:
-        text = f"≥ {low}"
     else:
-        return result.reference_text
-    return f"{text} {result.unit}".strip()
+        text = f"≥ {low}"
+    return f"{text} {unit}".strip()
 
 
 def first_lab_results_of(*, user: Any, visit_ids: list[int], per_visit: int) -> QuerySet[HisLabResult]:

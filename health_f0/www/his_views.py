@@ -34,10 +34,12 @@ from health_f0.www import selectors
 from health_f0.www.his_forms import LinkFormDrawing, LinkRequestForm, UnlinkForm, link_form_drawing
 from health_f0.www.his_rows import (
     lab_groups,
+    lab_list,
     lab_row,
     portal_lab_results,
     portal_visits,
     row_texts,
+    visit_cards,
     visit_rows,
 )
 from health_f0.www.jinja import choice_labels
@@ -281,9 +283,11 @@ def his_visits(request: HttpRequest) -> HttpResponse:
         undated = portal_visits(found)
         shown += undated[:VISITS_PER_PAGE]
         undated_more = len(undated) > VISITS_PER_PAGE
+    rows = visit_rows(scope, user, patient, shown, per_visit=RESULTS_PER_VISIT)
     context.update(
         pager=pager,
-        rows=visit_rows(scope, user, patient, shown, per_visit=RESULTS_PER_VISIT),
+        rows=rows,
+        cards=visit_cards(rows),
         undated_more=undated_more,
         undated_limit=VISITS_PER_PAGE,
     )
@@ -310,7 +314,7 @@ def his_lab_results(request: HttpRequest) -> HttpResponse:
     pager = keyset_page(request, results, LAB_KEYSET, size=RESULTS_PER_PAGE, param=PAGE_PARAM)
     texts = row_texts()  # the page's language and time zone, once for its rows
     rows = [lab_row(r, texts) for r in portal_lab_results(pager.items)]
-    context.update(pager=pager, rows=rows, groups=lab_groups(rows))
+    context.update(pager=pager, rows=rows, lab_list=lab_list(lab_groups(rows)))
     return _page(request, "www/his_lab_results.html", context)
 
 
@@ -331,9 +335,11 @@ def his_print(request: HttpRequest) -> HttpResponse:
     # The visits of visits_for(patient) by constant SQL (his/sql/visits.py), as /ho-so-kham reads them.
     rows = his_selectors.portal_visit_rows(scope=scope, patient=patient, timed=None)
     visits = portal_visits(rows.fetch(ordering=rows.ordering, limit=PRINT_VISITS + 1))
+    shown = visit_rows(scope, user, patient, visits[:PRINT_VISITS])
     context.update(
         links=links,
-        rows=visit_rows(scope, user, patient, visits[:PRINT_VISITS]),
+        rows=shown,
+        cards=visit_cards(shown),
         truncated=len(visits) > PRINT_VISITS,
         limit=PRINT_VISITS,
         printed_at=timezone.localtime(),

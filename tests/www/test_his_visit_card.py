@@ -25,7 +25,9 @@ from health_f0.www.his_rows import (
     PortalPlace,
     PortalVisit,
     VisitRow,
+    lab_list,
     lab_row,
+    visit_cards,
 )
 
 # The templates as they were.
@@ -132,6 +134,8 @@ def test_the_card_is_the_old_templates_html(language: str) -> None:
         before = old.from_string(page).render({"rows": rows})
         after = env.from_string(page).render({"rows": rows})
     assert after == before
+    with translation.override(language):
+        assert f"<ol>{visit_cards(rows)}</ol>" == before  # the page's cards, written at once
     for text in (
         "visit-bill",
         "Chưa rõ ngày" if language == "vi" else "<h3>",
@@ -148,18 +152,20 @@ OLD_REPORT_TIME = (
     '<time datetime="{{ when|date(\'c\') }}">{{ _("Trả kết quả ngày %(day)s")|fmt(day=when|date("d/m/Y")) }}'
     "</time> · {% endif %}"
 )
-NEW_REPORT_TIME = (
-    '{% set when = group.when %}{% if when %}<time datetime="{{ when[0] }}">'
-    '{{ _("Trả kết quả ngày %(day)s")|fmt(day=when[1]) }}</time> · {% endif %}'
-)
+# The list's loop as www/his_lab_results.html wrote it at f953cdc (www.his_rows.lab_list writes it now).
+OLD_LAB_LIST = '<ol class="lab-list">{% for group in groups %}{% if group.report %}{% set rep = group.report %}{% set first = group.rows[0].result %}\n  <li class="card lab-report">\n    <h2>{{ rep.name }}</h2>\n    <p class="muted">{% set when = group.when %}{% if when %}<time datetime="{{ when[0] }}">{{ _("Trả kết quả ngày %(day)s")|fmt(day=when[1]) }}</time> · {% endif %}{{ first.facility.name }}{% if first.visit and first.visit.department_label %} · {{ first.visit.department_label }}{% endif %}</p>\n    {% if rep.is_preliminary %}<p><strong>{{ _("Kết quả sơ bộ: phòng xét nghiệm có thể còn bổ sung hoặc sửa.") }}</strong></p>{% endif %}\n    {% if rep.conclusion %}<p class="report-conclusion">{{ _("Kết luận: %(text)s")|fmt(text=rep.conclusion) }}</p>{% endif %}\n    <ol class="lab-list report-results">{% for row in group.rows %}\n  {{ row.item_nested }}{% endfor %}\n    </ol>\n  </li>{% else %}{% for row in group.rows %}\n  {{ row.item_card }}{% endfor %}{% endif %}{% endfor %}\n</ol>'
 
 
 @pytest.mark.parametrize("language", ["vi", "en"])
 def test_a_reports_time_is_written_as_before(language: str) -> None:
     env = engines["jinja2"].env  # type: ignore[attr-defined]
-    page = engines["jinja2"].env.loader.get_source(env, "www/his_lab_results.html")[0]
-    assert NEW_REPORT_TIME in page
-    old, new = env.from_string(OLD_REPORT_TIME), env.from_string(NEW_REPORT_TIME)
+    old, new = (
+        env.from_string(OLD_REPORT_TIME),
+        env.from_string(
+            '{% set when = group.when %}{% if when %}<time datetime="{{ when[0] }}">'
+            '{{ _("Trả kết quả ngày %(day)s")|fmt(day=when[1]) }}</time> · {% endif %}'
+        ),
+    )
     later = datetime(2026, 6, 3, 1, 0, tzinfo=UTC)
     with translation.override(language):
         for issued, effective in ((WHEN, later), (None, later), (None, None), (WHEN, None)):
@@ -175,3 +181,55 @@ def test_a_reports_time_is_written_as_before(language: str) -> None:
             assert new.render({"group": group}) == old.render({"group": group}), (issued, effective)
         dated = LabGroup(report=replace(report, issued_at=WHEN), rows=[])
         assert "02/06/2026" in str(new.render({"group": dated}))  # the next day in Vietnam
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_the_lab_list_is_the_old_templates_html(language: str) -> None:
+    """lab_list writes what the page's loop wrote: reports issued, effective only or undated, preliminary or
+    final, with a conclusion or none, with or without a department; results without a report; values that need
+    escaping."""
+    env = engines["jinja2"].env  # type: ignore[attr-defined]
+    later = datetime(2026, 6, 3, 1, 0, tzinfo=UTC)
+    place = PortalPlace(name='Bệnh viện "A" <B> & C')
+    ward = PortalPlace(department_label="Khoa <Nội> 'tổng hợp'")
+
+    def report(pk: int, **fields: Any) -> PortalLabReport:
+        values: dict[str, Any] = {
+            "pk": pk,
+            "name": f"Công thức máu <{pk}> & 'x'",
+            "status": "final",
+            "issued_at": WHEN,
+            "effective_at": later,
+            "conclusion": "",
+        }
+        values.update(fields)
+        return PortalLabReport(**values)
+
+    reports = [
+        report(1, conclusion='Bình thường <b>"ổn"</b>'),
+        report(2, issued_at=None, status="preliminary"),
+        report(3, issued_at=None, effective_at=None),
+    ]
+    with translation.override(language):
+        groups = [
+            LabGroup(
+                report=reports[0],
+                rows=[
+                    _result(1, report=reports[0], report_id=1, facility=place, visit=ward, observed_at=WHEN),
+                    _result(2, report=reports[0], report_id=1, facility=place, visit=ward, flag="N"),
+                ],
+            ),
+            LabGroup(
+                report=None, rows=[_result(3, facility=place, observed_at=later), _result(4, facility=place)]
+            ),
+            LabGroup(report=reports[1], rows=[_result(5, report=reports[1], report_id=2, facility=place)]),
+            LabGroup(
+                report=reports[2],
+                rows=[_result(6, report=reports[2], report_id=3, facility=place, visit=ward)],
+            ),
+        ]
+        before = env.from_string(OLD_LAB_LIST).render({"groups": groups})
+        after = f'<ol class="lab-list">{lab_list(groups)}\n</ol>'
+    assert after == before
+    for text in ("report-conclusion", "&lt;Nội&gt;", "report-results", "card lab-item", "<time"):
+        assert text in after
