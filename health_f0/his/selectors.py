@@ -466,7 +466,7 @@ def patient_links_sql(*, user: Any, patient: Any, related: bool = True) -> list[
     if access.is_staff_member(user):
         return list(links_for(user=user, patient=patient))
     return links_sql.active_links(
-        access.own_patients_sql(user, "l.patient_id"), patient_id=patient.pk, related=related
+        access.own_patients_sql(user, "l.patient_id"), patient=patient, related=related
     )
 
 

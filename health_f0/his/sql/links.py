@@ -18,11 +18,11 @@ from health_f0.facilities.models import Facility
 from health_f0.his.models import HisLink, HisLinkRequest
 from health_f0.patients.models import Patient
 
+# The links' patient is the caller's (the statement reads one patient's links): not read again.
 _LINKS = (
-    f"SELECT {select_list('l', HisLink)}, {select_list('f', Facility)}, {select_list('p', Patient)}, "  # noqa: S608
+    f"SELECT {select_list('l', HisLink)}, {select_list('f', Facility)}, "  # noqa: S608
     f"{select_list('q', HisLinkRequest)} FROM {HisLink._meta.db_table} l "
     f"INNER JOIN {Facility._meta.db_table} f ON f.id = l.facility_id "
-    f"INNER JOIN {Patient._meta.db_table} p ON p.id = l.patient_id "
     f"LEFT OUTER JOIN {HisLinkRequest._meta.db_table} q ON q.id = l.request_id "
     "WHERE l.patient_id = %s AND l.active AND {scope} ORDER BY l.linked_at DESC, l.id DESC"
 )
@@ -35,19 +35,20 @@ _LINKS_ONLY = (
 )
 
 
-def active_links(scope: tuple[str, list[Any]], *, patient_id: int, related: bool = True) -> list[HisLink]:
+def active_links(scope: tuple[str, list[Any]], *, patient: Patient, related: bool = True) -> list[HisLink]:
     """The patient's active links that `scope` keeps (access.own_patients_sql on l.patient_id), newest first
-    (HisLink's ordering), each with its facility and, with `related`, its patient and request (None when made
-    without one), the request with the link's patient and facility when they are its own."""
+    (HisLink's ordering), each with its facility and, with `related`, `patient` (the caller's instance: the
+    links are its own) and its request (None when made without one), the request with the link's patient and
+    facility when they are its own."""
     where, params = scope
     if not related:
-        found = fetch_joined((HisLink, Facility), _LINKS_ONLY.format(scope=where), [patient_id, *params])
+        found = fetch_joined((HisLink, Facility), _LINKS_ONLY.format(scope=where), [patient.pk, *params])
         for link, facility in found:
             HisLink.facility.field.set_cached_value(link, facility)
         return [link for link, _facility in found]
     links = []
-    for link, facility, patient, request in fetch_joined(
-        (HisLink, Facility, Patient, HisLinkRequest), _LINKS.format(scope=where), [patient_id, *params]
+    for link, facility, request in fetch_joined(
+        (HisLink, Facility, HisLinkRequest), _LINKS.format(scope=where), [patient.pk, *params]
     ):
         HisLink.facility.field.set_cached_value(link, facility)
         HisLink.patient.field.set_cached_value(link, patient)
