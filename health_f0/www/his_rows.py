@@ -730,3 +730,106 @@ def visit_rows(
         )
         for v in visits
     ]
+
+
+# --- /lien-ket-ho-so's hospitals --------------------------------------------------------------------------------
+
+# The link list's texts in each language (www/his_links.html's strings; like _CARD_TEXTS, worked out once).
+_LINK_TEXTS: dict[str | None, dict[str, str]] = {}
+
+
+def _link_texts() -> dict[str, str]:
+    language = translation.get_language()
+    texts = _LINK_TEXTS.get(language)
+    if texts is None:
+        # Each string outside an f-string, where makemessages (xgettext) finds it.
+        texts = _LINK_TEXTS[language] = {
+            "linked": _("Đã liên kết"),
+            "since": _("Liên kết từ ngày"),
+            "code": _("Mã người bệnh tại bệnh viện"),
+            "his_name": _("Hồ sơ tại bệnh viện mang tên"),
+            "born": _("sinh ngày %(born)s"),
+            "unlink": _("Huỷ liên kết"),
+            "waiting": _("Đang chờ bệnh viện kiểm tra"),
+            "sent": _("Gửi yêu cầu ngày"),
+            "identifier": _("Mã bạn đã khai để tra cứu"),
+            "waiting_note": _(
+                "Cán bộ bệnh viện sẽ đối chiếu thông tin và nhắn tin cho bạn. Muốn nhanh hơn, hãy in phiếu đề nghị "
+                "(hoặc mở trên điện thoại) và đưa cho quầy tiếp đón khi đến khám."
+            ),
+            "form": _("Tải phiếu đề nghị liên kết (PDF)"),
+            "rejected": _("Chưa được chấp nhận"),
+            "answered": _("Ngày %(when)s, bệnh viện trả lời:"),
+            "again": _("Bạn có thể kiểm tra lại mã và gửi yêu cầu mới ở bên dưới."),
+            "unlinked": _("Đã huỷ liên kết"),
+            "none": _("Chưa liên kết"),
+        }
+    return texts
+
+
+def link_items(overview: list[Any], identifier_labels: dict[str, str], url_of: Any) -> Markup:
+    """The items of /lien-ket-ho-so's list of hospitals (his.selectors.LinkOverview rows: what the page's loop
+    over `overview` wrote, issue 11), each hospital's link or latest request by its state. `identifier_labels`:
+    the identifier types' labels (www.jinja.choice_labels); `url_of`: the page's `url` (www.jinja.urls_for's).
+    Values are escaped as Jinja2 escapes them (www.jinja.ESCAPES), translated text is the template's markup."""
+    texts = _link_texts()
+    zone = timezone.get_current_timezone()
+    out = []
+    for row in overview:
+        state = row.state
+        name = str(row.facility.name).translate(ESCAPES)
+        if state == "linked":
+            link = row.link
+            linked_at = _day_texts(link.linked_at, zone)[1] if link.linked_at else ""
+            his_name = ""
+            if link.his_full_name:
+                born = ""
+                if link.his_date_of_birth:
+                    day = date_filter(link.his_date_of_birth, "d/m/Y").translate(ESCAPES)
+                    born = ", " + texts["born"] % {"born": day}
+                his_name = (
+                    f"<div><dt>{texts['his_name']}</dt><dd>{str(link.his_full_name).translate(ESCAPES)}{born}"
+                    "</dd></div>"
+                )
+            unlink = ""
+            if "unlink" in row.actions:
+                href = str(url_of("www:his_unlink", link.public_id)).translate(ESCAPES)
+                unlink = f'<p><a href="{href}">{texts["unlink"]}<span class="visually-hidden"> — {name}</span></a></p>'
+            body = (
+                f'\n    <p><span class="badge badge-none">{texts["linked"]}</span></p>\n    <dl class="details">\n'
+                f"      <div><dt>{texts['since']}</dt><dd>{linked_at.translate(ESCAPES)}</dd></div>\n"
+                f'      <div><dt>{texts["code"]}</dt><dd class="code">{str(link.linked_code).translate(ESCAPES)}'
+                "</dd></div>\n"
+                f"      {his_name}\n    </dl>\n    {unlink}\n    "
+            )
+        elif state == "waiting":
+            request = row.request
+            sent = _day_texts(request.created_at, zone)[1] if request.created_at else ""
+            kind = identifier_labels.get(request.identifier_type, request.identifier_type)
+            href = str(url_of("www:his_link_form", request.public_id)).translate(ESCAPES)
+            body = (
+                f'\n    <p><span class="badge badge-watch">{texts["waiting"]}</span></p>\n'
+                f'    <dl class="details">\n      <div><dt>{texts["sent"]}</dt><dd>{sent.translate(ESCAPES)}</dd></div>\n'
+                f"      <div><dt>{texts['identifier']}</dt><dd>{str(kind).translate(ESCAPES)}: "
+                f'<span class="code">{str(request.identifier).translate(ESCAPES)}</span></dd></div>\n    </dl>\n'
+                f"    <p>{texts['waiting_note']}</p>\n"
+                f'    <p><a class="button button-secondary" href="{href}" download>{texts["form"]}</a></p>\n    '
+            )
+        elif state == "rejected":
+            request = row.request
+            decided = _day_texts(request.decided_at, zone)[1] if request.decided_at else ""
+            answered = texts["answered"] % {"when": decided.translate(ESCAPES)}
+            body = (
+                f'\n    <p><span class="badge badge-urgent">{texts["rejected"]}</span></p>\n'
+                f"    <p>{answered} <strong>{str(request.reason).translate(ESCAPES)}</strong></p>\n"
+                f'    <p class="muted">{texts["again"]}</p>\n    '
+            )
+        elif state == "unlinked":
+            body = f'\n    <p><span class="badge badge-muted">{texts["unlinked"]}</span></p>\n    '
+        else:
+            body = f'\n    <p><span class="badge badge-muted">{texts["none"]}</span></p>\n    '
+        out.append(
+            f'\n  <li class="card link-item link-{str(state).translate(ESCAPES)}">\n    <h3>{name}</h3>\n'
+            f"    {body}\n  </li>"
+        )
+    return Markup("".join(out))  # noqa: S704 - every value above is escaped

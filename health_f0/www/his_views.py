@@ -12,9 +12,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import get_script_prefix, get_urlconf
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -36,13 +38,14 @@ from health_f0.www.his_rows import (
     lab_groups,
     lab_list,
     lab_row,
+    link_items,
     portal_lab_results,
     portal_visits,
     row_texts,
     visit_cards,
     visit_rows,
 )
-from health_f0.www.jinja import choice_labels
+from health_f0.www.jinja import choice_labels, urls_for
 from health_f0.www.monitoring_views import _staff_or_missing
 from health_f0.www.paging import PAGE_PARAM, keyset_page
 from health_f0.www.views import _error_summary, _page, patient_choice
@@ -163,6 +166,8 @@ def his_links(request: HttpRequest) -> HttpResponse:
         # in force as the consent check of this request read it (privacy.middleware): no second cache read.
         policy_version = policy_of_request(request).version
         shown = link_form_drawing(patient=patient, facilities=facilities, policy_version=policy_version)
+    # row.request.get_identifier_type_display(), by the kept labels
+    identifier_labels = choice_labels(IdentifierType)
     return _page(
         request,
         "www/his_links.html",
@@ -170,8 +175,12 @@ def his_links(request: HttpRequest) -> HttpResponse:
             "choice": choice,
             "patient": patient,
             "overview": overview,
-            # row.request.get_identifier_type_display(), by the kept labels
-            "identifier_labels": choice_labels(IdentifierType),
+            # The hospitals' items, with the links the page's `url` writes (www.jinja.context's).
+            "link_items": link_items(
+                overview,
+                identifier_labels,
+                urls_for(get_script_prefix(), get_urlconf(), settings.ROOT_URLCONF),
+            ),
             "any_linked": any(row.state == "linked" for row in overview),
             "form": shown if facilities else None,
             "policy_version": policy_version,

@@ -27,6 +27,7 @@ from health_f0.www.his_rows import (
     VisitRow,
     lab_list,
     lab_row,
+    link_items,
     visit_cards,
 )
 
@@ -233,3 +234,73 @@ def test_the_lab_list_is_the_old_templates_html(language: str) -> None:
     assert after == before
     for text in ("report-conclusion", "&lt;Nội&gt;", "report-results", "card lab-item", "<time"):
         assert text in after
+
+
+# /lien-ket-ho-so's list as www/his_links.html wrote it at f953cdc (www.his_rows.link_items writes its items now).
+OLD_LINK_LIST = '<ul class="link-list">{% for row in overview %}\n  <li class="card link-item link-{{ row.state }}">\n    <h3>{{ row.facility.name }}</h3>\n    {% if row.state == "linked" %}\n    <p><span class="badge badge-none">{{ _("Đã liên kết") }}</span></p>\n    <dl class="details">\n      <div><dt>{{ _("Liên kết từ ngày") }}</dt><dd>{{ row.link.linked_at|date("d/m/Y") }}</dd></div>\n      <div><dt>{{ _("Mã người bệnh tại bệnh viện") }}</dt><dd class="code">{{ row.link.linked_code }}</dd></div>\n      {% if row.link.his_full_name %}<div><dt>{{ _("Hồ sơ tại bệnh viện mang tên") }}</dt><dd>{{ row.link.his_full_name }}{% if row.link.his_date_of_birth %}, {{ _("sinh ngày %(born)s")|fmt(born=row.link.his_date_of_birth|date("d/m/Y")) }}{% endif %}</dd></div>{% endif %}\n    </dl>\n    {% if "unlink" in row.actions %}<p><a href="{{ url(\'www:his_unlink\', row.link.public_id) }}">{{ _("Huỷ liên kết") }}<span class="visually-hidden"> — {{ row.facility.name }}</span></a></p>{% endif %}\n    {% elif row.state == "waiting" %}\n    <p><span class="badge badge-watch">{{ _("Đang chờ bệnh viện kiểm tra") }}</span></p>\n    <dl class="details">\n      <div><dt>{{ _("Gửi yêu cầu ngày") }}</dt><dd>{{ row.request.created_at|date("d/m/Y") }}</dd></div>\n      <div><dt>{{ _("Mã bạn đã khai để tra cứu") }}</dt><dd>{{ identifier_labels.get(row.request.identifier_type, row.request.identifier_type) }}: <span class="code">{{ row.request.identifier }}</span></dd></div>\n    </dl>\n    <p>{{ _("Cán bộ bệnh viện sẽ đối chiếu thông tin và nhắn tin cho bạn. Muốn nhanh hơn, hãy in phiếu đề nghị (hoặc mở trên điện thoại) và đưa cho quầy tiếp đón khi đến khám.") }}</p>\n    <p><a class="button button-secondary" href="{{ url(\'www:his_link_form\', row.request.public_id) }}" download>{{ _("Tải phiếu đề nghị liên kết (PDF)") }}</a></p>\n    {% elif row.state == "rejected" %}\n    <p><span class="badge badge-urgent">{{ _("Chưa được chấp nhận") }}</span></p>\n    <p>{{ _("Ngày %(when)s, bệnh viện trả lời:")|fmt(when=row.request.decided_at|date("d/m/Y")) }} <strong>{{ row.request.reason }}</strong></p>\n    <p class="muted">{{ _("Bạn có thể kiểm tra lại mã và gửi yêu cầu mới ở bên dưới.") }}</p>\n    {% elif row.state == "unlinked" %}\n    <p><span class="badge badge-muted">{{ _("Đã huỷ liên kết") }}</span></p>\n    {% else %}\n    <p><span class="badge badge-muted">{{ _("Chưa liên kết") }}</span></p>\n    {% endif %}\n  </li>{% endfor %}\n</ul>'
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_the_link_items_are_the_old_templates_html(language: str) -> None:
+    """link_items writes what the page's loop wrote for every state (linked with or without the HIS's name and
+    birth date and the unlink action, waiting, rejected with or without a decision time, unlinked, none), with
+    values that need escaping."""
+    from datetime import date
+
+    from health_f0.facilities.models import Facility
+    from health_f0.his.models import HisLink, HisLinkRequest, IdentifierType
+    from health_f0.his.selectors import LinkOverview
+    from health_f0.www.jinja import choice_labels, urls_for
+
+    env = engines["jinja2"].env  # type: ignore[attr-defined]
+    hospital = Facility(pk=7, name="Bệnh viện \"A\" <B> & 'C'")
+
+    def link(**fields: Any) -> HisLink:
+        values: dict[str, Any] = {
+            "pk": 1,
+            "public_id": uuid.UUID(int=11),
+            "his_patient_id": "BN<1>",
+            "his_code": "",
+            "his_full_name": "Nguyễn Văn <A>",
+            "his_date_of_birth": date(1980, 2, 3),
+            "linked_at": WHEN,
+        }
+        values.update(fields)
+        return HisLink(**values)
+
+    def request(status: str, **fields: Any) -> HisLinkRequest:
+        values: dict[str, Any] = {
+            "pk": 2,
+            "public_id": uuid.UUID(int=12),
+            "status": status,
+            "identifier_type": "bhyt",
+            "identifier": "DN<47>",
+            "created_at": WHEN,
+            "decided_at": WHEN,
+            "reason": "Không khớp <tên> & 'ngày sinh'",
+        }
+        values.update(fields)
+        return HisLinkRequest(**values)
+
+    overview = [
+        LinkOverview(facility=hospital, link=link(), request=None, actions=("unlink",)),
+        LinkOverview(facility=hospital, link=link(his_code="MA-1", his_date_of_birth=None), request=None),
+        LinkOverview(facility=hospital, link=link(his_full_name=""), request=request("linked")),
+        LinkOverview(facility=hospital, link=None, request=request("requested")),
+        LinkOverview(facility=hospital, link=None, request=request("needs_review", identifier_type="other")),
+        LinkOverview(facility=hospital, link=None, request=request("rejected")),
+        LinkOverview(facility=hospital, link=None, request=request("rejected", decided_at=None)),
+        LinkOverview(facility=hospital, link=None, request=request("unlinked")),
+        LinkOverview(facility=hospital, link=None, request=None),
+    ]
+    with translation.override(language):
+        labels = choice_labels(IdentifierType)
+        url = urls_for("/", None, "health_f0.urls")
+        before = env.from_string(OLD_LINK_LIST).render(
+            {"overview": overview, "identifier_labels": labels, "url": url}
+        )
+        after = f'<ul class="link-list">{link_items(overview, labels, url)}\n</ul>'
+    assert after == before
+    for state in ("linked", "waiting", "rejected", "unlinked", "none"):
+        assert f"link-item link-{state}" in after
+    assert "&lt;tên&gt;" in after and "/huy" in after and "phieu-lien-ket.pdf" in after
