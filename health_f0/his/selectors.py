@@ -472,20 +472,22 @@ def patient_links_sql(*, user: Any, patient: Any, related: bool = True) -> list[
 
 def link_overview_sql(*, user: Any, patient: Any) -> list[LinkOverview]:
     """link_overview by constant SQL (his/sql/links.py) for a patient account (staff: link_overview itself):
-    the same rows, three statements, and the workflow's checks on instances that carry what they read (each
+    the same rows, one statement (links_sql.overview: the active links, the latest requests and the province's
+    hospitals), and the workflow's checks on instances that carry what they read (each
     active link's request, patient and facility), so no query per link."""
     from health_f0.his.sql import links as links_sql
 
     if access.is_staff_member(user):
         return link_overview(user=user, patient=patient)
-    return _overview(
-        user,
-        links=patient_links_sql(user=user, patient=patient),
-        requests=links_sql.latest_requests(
-            access.own_patients_sql(user, "r.patient_id"), patient_id=patient.pk, limit=LINK_REQUEST_WINDOW
-        ),
-        province=links_sql.province_facilities(kinds=HIS_FACILITY_KINDS, province_code=patient.province_code),
+    links, requests, province = links_sql.overview(
+        access.own_patients_sql(user, "l.patient_id"),
+        access.own_patients_sql(user, "r.patient_id"),
+        patient=patient,
+        limit=LINK_REQUEST_WINDOW,
+        kinds=HIS_FACILITY_KINDS,
+        province_code=patient.province_code,
     )
+    return _overview(user, links=links, requests=requests, province=province)
 
 
 # --- How HIS values read (portal and desk alike) -----------------------------------------------------
