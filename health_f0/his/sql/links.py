@@ -1,10 +1,10 @@
-"""Constant SQL for the portal's page of links (/lien-ket-ho-so, his.selectors.link_overview): one patient's
-active links with their facility, patient and request; the patient's latest link requests with their facility;
-the hospitals and TTYT of the patient's province: the three in one statement (overview, a UNION ALL of the
-three reads: 0.38-0.50 ms of MariaDB's CPU against 0.44-1.40 ms for the three statements, three runs of 2,000-3,000
-over one connection on a loaded host, and two round trips and about 160 Python calls fewer; issue 11's eleventh
-round); the visits pages' active links alone (active_links). Model instances as
-the ORM's select_related builds them (core.rawsql.fetch_joined), so the page and the link workflow (his.transitions.link_actions) read them as before,
+"""Constant SQL for the portal's page of links (/lien-ket-ho-so, his.selectors.link_overview): one patient's active
+links with their facility, patient and request; the patient's latest link requests with their facility; the
+hospitals and TTYT of the patient's province: the three in one statement (overview, a UNION ALL of the three
+reads: 0.38-0.50 ms of MariaDB's CPU against 0.44-1.40 ms for the three statements, three runs of 2,000-3,000 over
+one connection on a loaded host, and two round trips and about 160 Python calls fewer; issue 11's eleventh round);
+the visits pages' active links alone (active_links). Model instances as the ORM's select_related builds them
+(core.rawsql.fetch_joined), so the page and the link workflow (his.transitions.link_actions) read them as before,
 without a query per active link for its request.
 
 Why not the ORM: building and compiling the three querysets, and the link workflow's read of each active link's
