@@ -343,9 +343,11 @@ class PortalLabResult:
 
 
 def portal_lab_results(rows: list[dict[str, Any]]) -> list[PortalLabResult]:
-    """The page's rows as PortalLabResult, one PortalLabReport per report and one PortalPlace per facility."""
+    """The page's rows as PortalLabResult, one PortalLabReport per report, one PortalPlace per facility and one
+    per visit's department."""
     reports: dict[int, PortalLabReport] = {}
     facilities: dict[str, PortalPlace] = {}
+    departments: dict[tuple[str, str], PortalPlace] = {}
     results = []
     for row in rows:
         report = None
@@ -367,10 +369,12 @@ def portal_lab_results(rows: list[dict[str, Any]]) -> list[PortalLabResult]:
             facility = facilities[facility_name] = PortalPlace(name=facility_name)
         visit = None
         if row["visit_id"] is not None:
-            label = his_selectors.department_label(
-                code=row["visit__department_code"], name=row["visit__department_name"]
-            )
-            visit = PortalPlace(department_label=label)
+            # One place per department: a page's results come from a few visits (PortalPlace is frozen).
+            department = (row["visit__department_code"], row["visit__department_name"])
+            visit = departments.get(department)
+            if visit is None:
+                label = his_selectors.department_label(code=department[0], name=department[1])
+                visit = departments[department] = PortalPlace(department_label=label)
         results.append(
             _lab_result(
                 row,
