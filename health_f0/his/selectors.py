@@ -466,26 +466,28 @@ def patient_links_sql(*, user: Any, patient: Any, related: bool = True) -> list[
     if access.is_staff_member(user):
         return list(links_for(user=user, patient=patient))
     return links_sql.active_links(
-        access.own_patients_sql(user, "l.patient_id"), patient_id=patient.pk, related=related
+        access.own_patients_sql(user, "l.patient_id"), patient=patient, related=related
     )
 
 
 def link_overview_sql(*, user: Any, patient: Any) -> list[LinkOverview]:
     """link_overview by constant SQL (his/sql/links.py) for a patient account (staff: link_overview itself):
-    the same rows, three statements, and the workflow's checks on instances that carry what they read (each
+    the same rows, one statement (links_sql.overview: the active links, the latest requests and the province's
+    hospitals), and the workflow's checks on instances that carry what they read (each
     active link's request, patient and facility), so no query per link."""
     from health_f0.his.sql import links as links_sql
 
     if access.is_staff_member(user):
         return link_overview(user=user, patient=patient)
-    return _overview(
-        user,
-        links=patient_links_sql(user=user, patient=patient),
-        requests=links_sql.latest_requests(
-            access.own_patients_sql(user, "r.patient_id"), patient_id=patient.pk, limit=LINK_REQUEST_WINDOW
-        ),
-        province=links_sql.province_facilities(kinds=HIS_FACILITY_KINDS, province_code=patient.province_code),
+    links, requests, province = links_sql.overview(
+        access.own_patients_sql(user, "l.patient_id"),
+        access.own_patients_sql(user, "r.patient_id"),
+        patient=patient,
+        limit=LINK_REQUEST_WINDOW,
+        kinds=HIS_FACILITY_KINDS,
+        province_code=patient.province_code,
     )
+    return _overview(user, links=links, requests=requests, province=province)
 
 
 # --- How HIS values read (portal and desk alike) -----------------------------------------------------
@@ -546,15 +548,20 @@ def lab_reference_text(result: HisLabResult, language: str | None = None) -> str
     if language is None:
         language = translation.get_language()
     low, high = decimal_text(result.reference_low, language), decimal_text(result.reference_high, language)
+    if not (low or high):
+        return result.reference_text
+    return reference_range_text(low, high, result.unit)
+
+
+def reference_range_text(low: str, high: str, unit: str) -> str:
+    """lab_reference_text of a range from its numbers' texts (decimal_text's, '' for none; one at least)."""
     if low and high:
         text = f"{low} – {high}"
     elif high:
         text = f"≤ {high}"
-    elif low:
-        text = f"≥ {low}"
     else:
-        return result.reference_text
-    return f"{text} {result.unit}".strip()
+        text = f"≥ {low}"
+    return f"{text} {unit}".strip()
 
 
 def first_lab_results_of(*, user: Any, visit_ids: list[int], per_visit: int) -> QuerySet[HisLabResult]:

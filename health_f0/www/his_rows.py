@@ -10,18 +10,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.utils import dateformat, timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from markupsafe import Markup
-from markupsafe import escape as markup_escape
 
 from health_f0.core.memo import Memo
 from health_f0.his import selectors as his_selectors
 from health_f0.his.models import OUT_OF_RANGE_FLAGS, PRELIMINARY_REPORT_STATUSES, LabFlag
 from health_f0.payments import selectors as payment_selectors
-from health_f0.www.jinja import Translated, date_filter, fmt, url
+from health_f0.www.jinja import ESCAPES, date_filter, url
 from health_f0.www.templatetags.payment_tags import visit_bill
 
 # The flag in words and a symbol, so it never depends on colour alone.
@@ -75,9 +75,11 @@ def _time_html(moment: Any, zone: Any = None) -> str:
 _DAY_TEXTS: Memo[tuple[Any, Any], tuple[str, str]] = Memo(_TIMES_KEPT)
 
 
-def _day_texts(moment: Any) -> tuple[str, str]:
-    """(`moment|date("c")`, `moment|date("d/m/Y")`) of www.jinja's date filter, in the current time zone."""
-    zone = timezone.get_current_timezone()
+def _day_texts(moment: Any, zone: Any = None) -> tuple[str, str]:
+    """(`moment|date("c")`, `moment|date("d/m/Y")`) of www.jinja's date filter, in the current time zone
+    (`zone`, when the caller has it already)."""
+    if zone is None:
+        zone = timezone.get_current_timezone()
     key = (moment, zone)
     texts = _DAY_TEXTS.get(key)
     if texts is None:
@@ -93,25 +95,58 @@ class RowTexts(NamedTuple):
     flags: dict[str, tuple[str, str, str]]  # FLAG_TEXT's entries with their label as text
     outside: str  # the out-of-range words, escaped
     reference: str  # "Khoảng tham chiếu: %(ref)s", translated
+    # his.selectors.decimal_text's answers in this language and grouping, by (type, text) of the number: a page's
+    # values and ranges repeat (one test's range on every row of it), each is worked out once.
+    numbers: dict[tuple[type, str], str]
+    # A flag's `<span>` after the value (LabRow._flag_html), '' for none, by the flag.
+    flag_spans: dict[str, str]
 
 
-_ROW_TEXTS: dict[str | None, tuple[str, dict[str, tuple[str, str, str]], str]] = {}
+# Per (language, thousands grouping): (outside, flags, reference, numbers, flag_spans). `numbers` is emptied when
+# it grows past _NUMBERS_KEPT.
+_ROW_TEXTS: dict[tuple[str | None, bool], tuple[Any, ...]] = {}
+_NUMBERS_KEPT = 4096
 
 
 def row_texts() -> RowTexts:
     """The active language's row texts (worked out once per language) and time zone."""
     language = translation.get_language()
-    texts = _ROW_TEXTS.get(language)
+    key = (language, settings.USE_THOUSAND_SEPARATOR)
+    texts = _ROW_TEXTS.get(key)
     if texts is None:
         flags = {key: (str(label), symbol, css) for key, (label, symbol, css) in FLAG_TEXT.items()}
         # Each string outside an f-string, where makemessages (xgettext) finds it.
-        texts = _ROW_TEXTS[language] = (
+        texts = _ROW_TEXTS[key] = (
             escape(_("ngoài khoảng tham chiếu")),
             flags,
             _("Khoảng tham chiếu: %(ref)s"),
+            {},
+            {},
         )
-    outside, flags, reference = texts
-    return RowTexts(language, timezone.get_current_timezone(), flags, outside, reference)
+    outside, flags, reference, numbers, flag_spans = texts
+    if len(numbers) > _NUMBERS_KEPT:
+        numbers.clear()
+    return RowTexts(language, timezone.get_current_timezone(), flags, outside, reference, numbers, flag_spans)
+
+
+def _number_text(value: Any, texts: RowTexts) -> str:
+    """decimal_text(value) in the page's language, kept in `texts.numbers` (a miss of lab_row's look-up)."""
+    text = texts.numbers[(value.__class__, str(value))] = his_selectors.decimal_text(value, texts.language)
+    return text
+
+
+def _flag_span(flag: str, texts: RowTexts) -> str:
+    """The flag's `<span>` after a result's value (the lab table and the lab result item), '' for none."""
+    label, symbol, css = texts.flags.get(flag, _NO_FLAG)
+    span = ""
+    if label:
+        symbol_html = f'<span aria-hidden="true">{escape(symbol)} </span>' if symbol else ""
+        outside = ""
+        if flag in OUT_OF_RANGE_FLAGS:
+            outside = f'<span class="visually-hidden"> — {texts.outside}</span> ({escape(flag)})'
+        span = f' <span class="flag {escape(css)}">{symbol_html}{escape(label)}{outside}</span>'
+    texts.flag_spans[flag] = span
+    return span
 
 
 @dataclass
@@ -125,6 +160,8 @@ class LabRow:
     flag_class: str
     # The page's texts (lab_row's `texts`); None: looked up when the row is drawn.
     texts: RowTexts | None = None
+    # The flag's `<span>` (_flag_span, by lab_row); None: written from the fields above when the row is drawn.
+    flag_span: str | None = None
 
     def _texts(self) -> RowTexts:
         return self.texts if self.texts is not None else row_texts()
@@ -135,6 +172,8 @@ class LabRow:
 
     def _flag_html(self) -> str:
         """The flag's `<span>` after the value (the lab table and the lab result item), '' for none."""
+        if self.flag_span is not None:
+            return self.flag_span
         if not self.flag_label:
             return ""
         result = self.result
@@ -149,25 +188,35 @@ class LabRow:
     def _item_html(self, *, nested: bool) -> SafeString:
         """The result's `<li>` on /ket-qua-xet-nghiem as the per-row include wrote it (`nested`: under its
         report, without the date and place), built here rather than by an include per row (issue 11)."""
+        return mark_safe(self.item_html(nested=nested))  # noqa: S308 - every value is escaped
+
+    def item_html(self, *, nested: bool) -> str:
+        """_item_html's text (its values escaped as Django's templates escaped them: html.escape's quotes)."""
         result = self.result
-        texts = self._texts()
-        css = ("" if nested else "card ") + "lab-item" + (" row-out" if self.out_of_range else "")
-        unit = " " + escape(result.unit) if result.unit else ""
+        texts = self.texts if self.texts is not None else row_texts()
+        css = ("lab-item" if nested else "card lab-item") + (
+            " row-out" if result.flag in OUT_OF_RANGE_FLAGS else ""
+        )
+        unit = result.unit
+        unit = " " + str(unit).translate(_HTML_ESCAPES) if unit else ""
         reference = ""
         if self.reference:
-            text = texts.reference % {"ref": escape(self.reference)}
+            text = texts.reference % {"ref": str(self.reference).translate(_HTML_ESCAPES)}
             reference = f'<p class="muted">{text}</p>'
-        conclusion = f"<p>{escape(result.conclusion)}</p>" if result.conclusion else ""
+        conclusion = result.conclusion
+        conclusion = f"<p>{str(conclusion).translate(_HTML_ESCAPES)}</p>" if conclusion else ""
         where = ""
         if not nested:
             when = _time_html(result.observed_at, texts.zone) if result.observed_at is not None else ""
             department = result.visit.department_label if result.visit is not None else ""
-            department = f" · {escape(department)}" if department else ""
-            where = f'<p class="muted">{when}{escape(result.facility.name)}{department}</p>'
-        return mark_safe(  # noqa: S308 - every value above is escaped
+            department = f" · {str(department).translate(_HTML_ESCAPES)}" if department else ""
+            where = (
+                f'<p class="muted">{when}{str(result.facility.name).translate(_HTML_ESCAPES)}{department}</p>'
+            )
+        return (
             f'<li class="{css}">\n'
-            f"    <h3>{escape(result.name)}</h3>\n"
-            f'    <p class="lab-value">{escape(self.value)}{unit}{self._flag_html()}</p>\n'
+            f"    <h3>{str(result.name).translate(_HTML_ESCAPES)}</h3>\n"
+            f'    <p class="lab-value">{str(self.value).translate(_HTML_ESCAPES)}{unit}{self._flag_html()}</p>\n'
             f"    {reference}\n"
             f"    {conclusion}\n"
             f"    {where}\n"
@@ -186,34 +235,59 @@ class LabRow:
     def table_row(self) -> SafeString:
         """The row's `<tr>` of www/his_lab_table.html, built here rather than by the template engine (a visits
         page holds up to 800 of them: issue 11); the same HTML the template wrote."""
+        return mark_safe(self.table_html())  # noqa: S308 - every value is escaped
+
+    def table_html(self) -> str:
+        """table_row's text (its values escaped as Django's templates escaped them: html.escape's quotes)."""
         result = self.result
-        value = escape(self.value) + (" " + escape(result.unit) if result.unit else "")
-        flag = self._flag_html()
+        unit = result.unit
+        value = str(self.value).translate(_HTML_ESCAPES)
+        if unit:
+            value += " " + str(unit).translate(_HTML_ESCAPES)
+        conclusion = result.conclusion
         conclusion = (
-            f'<br><span class="muted">{escape(result.conclusion)}</span>' if result.conclusion else ""
+            f'<br><span class="muted">{str(conclusion).translate(_HTML_ESCAPES)}</span>' if conclusion else ""
         )
-        css = ' class="row-out"' if self.out_of_range else ""
-        return mark_safe(  # noqa: S308 - every value above is escaped
-            f'<tr{css}><th scope="row">{escape(result.name)}</th>\n'
-            f'      <td><span class="value">{value}</span>{flag}{conclusion}</td>\n'
-            f'      <td class="ref">{escape(self.reference or "—")}</td></tr>'
+        return (
+            f'<tr{_ROW_OUT if result.flag in OUT_OF_RANGE_FLAGS else ""}><th scope="row">'
+            f"{str(result.name).translate(_HTML_ESCAPES)}</th>\n"
+            f'      <td><span class="value">{value}</span>{self._flag_html()}{conclusion}</td>\n'
+            f'      <td class="ref">{str(self.reference or "—").translate(_HTML_ESCAPES)}</td></tr>'
         )
 
 
+_ROW_OUT = ' class="row-out"'
 _NO_FLAG = ("", "", "")
 
 
 def lab_row(result: Any, texts: RowTexts | None = None) -> LabRow:
     """A result's row (a HisLabResult, or a PortalLabResult: the same attributes); `texts`: the page's
-    row_texts(), looked up once for all its rows (else here)."""
+    row_texts(), looked up once for all its rows (else here). The value and range are his.selectors'
+    lab_value_text and lab_reference_text, their numbers looked up in the page's texts (a page's results repeat
+    their ranges) rather than formatted a call each."""
     if texts is None:
         texts = row_texts()
-    language = texts.language
-    value = his_selectors.lab_value_text(result, language)
-    label, symbol, css = texts.flags.get(result.flag, _NO_FLAG)
-    return LabRow(
-        result, value or "—", his_selectors.lab_reference_text(result, language), label, symbol, css, texts
-    )
+    numbers = texts.numbers
+    number = result.value_number
+    if number is None:
+        value = result.value
+    else:
+        value = numbers.get((number.__class__, str(number))) or _number_text(number, texts)
+    low, high = result.reference_low, result.reference_high
+    if low is None and high is None:
+        reference = result.reference_text
+    else:
+        if low is not None:
+            low = numbers.get((low.__class__, str(low))) or _number_text(low, texts)
+        if high is not None:
+            high = numbers.get((high.__class__, str(high))) or _number_text(high, texts)
+        reference = his_selectors.reference_range_text(low or "", high or "", result.unit)
+    flag = result.flag
+    label, symbol, css = texts.flags.get(flag, _NO_FLAG)
+    span = texts.flag_spans.get(flag)
+    if span is None:
+        span = _flag_span(flag, texts)
+    return LabRow(result, value or "—", reference, label, symbol, css, texts, span)
 
 
 # The rows of a page are built by the hundred and read once: plain dataclasses (a frozen one's __init__ sets each
@@ -269,9 +343,11 @@ class PortalLabResult:
 
 
 def portal_lab_results(rows: list[dict[str, Any]]) -> list[PortalLabResult]:
-    """The page's rows as PortalLabResult, one PortalLabReport per report and one PortalPlace per facility."""
+    """The page's rows as PortalLabResult, one PortalLabReport per report, one PortalPlace per facility and one
+    per visit's department."""
     reports: dict[int, PortalLabReport] = {}
     facilities: dict[str, PortalPlace] = {}
+    departments: dict[tuple[str, str], PortalPlace] = {}
     results = []
     for row in rows:
         report = None
@@ -293,10 +369,12 @@ def portal_lab_results(rows: list[dict[str, Any]]) -> list[PortalLabResult]:
             facility = facilities[facility_name] = PortalPlace(name=facility_name)
         visit = None
         if row["visit_id"] is not None:
-            label = his_selectors.department_label(
-                code=row["visit__department_code"], name=row["visit__department_name"]
-            )
-            visit = PortalPlace(department_label=label)
+            # One place per department: a page's results come from a few visits (PortalPlace is frozen).
+            department = (row["visit__department_code"], row["visit__department_name"])
+            visit = departments.get(department)
+            if visit is None:
+                label = his_selectors.department_label(code=department[0], name=department[1])
+                visit = departments[department] = PortalPlace(department_label=label)
         results.append(
             _lab_result(
                 row,
@@ -375,6 +453,56 @@ def lab_groups(rows: list[LabRow]) -> list[LabGroup]:
     return groups
 
 
+# /ket-qua-xet-nghiem's texts around a report's results in each language (www/his_lab_results.html's strings).
+_GROUP_TEXTS: dict[str | None, tuple[str, str, str]] = {}
+
+
+def lab_list(groups: list[LabGroup]) -> Markup:
+    """The items of /ket-qua-xet-nghiem's list (what its template's loop over `groups` wrote, issue 11): a report's
+    card with its results nested, or the cards of results without a report. Values are escaped as Jinja2 escapes
+    them (www.jinja.ESCAPES); the items as LabRow.item_html writes them."""
+    language = translation.get_language()
+    texts = _GROUP_TEXTS.get(language)
+    if texts is None:
+        # Each string outside an f-string, where makemessages (xgettext) finds it.
+        texts = _GROUP_TEXTS[language] = (
+            _("Trả kết quả ngày %(day)s"),
+            _("Kết quả sơ bộ: phòng xét nghiệm có thể còn bổ sung hoặc sửa."),
+            _("Kết luận: %(text)s"),
+        )
+    issued, preliminary, concluded = texts
+    out: list[str] = []
+    for group in groups:
+        report = group.report
+        if report is None:
+            out += ["\n  " + row.item_html(nested=False) for row in group.rows]
+            continue
+        first = group.rows[0].result
+        when = group.when
+        day = ""
+        if when:
+            day = (
+                f'<time datetime="{when[0].translate(ESCAPES)}">'
+                f"{issued % {'day': when[1].translate(ESCAPES)}}</time> · "
+            )
+        place = str(first.facility.name).translate(ESCAPES)
+        department = first.visit.department_label if first.visit else ""
+        if department:
+            place += " · " + str(department).translate(ESCAPES)
+        note = f"<p><strong>{preliminary}</strong></p>" if report.is_preliminary else ""
+        conclusion = ""
+        if report.conclusion:
+            text = concluded % {"text": str(report.conclusion).translate(ESCAPES)}
+            conclusion = f'<p class="report-conclusion">{text}</p>'
+        items = "".join(["\n  " + row.item_html(nested=True) for row in group.rows])
+        out.append(
+            f'\n  <li class="card lab-report">\n    <h2>{str(report.name).translate(ESCAPES)}</h2>\n'
+            f'    <p class="muted">{day}{place}</p>\n    {note}\n    {conclusion}\n'
+            f'    <ol class="lab-list report-results">{items}\n    </ol>\n  </li>'
+        )
+    return Markup("".join(out))  # noqa: S704 - every value above is escaped
+
+
 @dataclass(frozen=True)
 class PortalFacility:
     """A visit's facility as the visits pages read it: its name, and its id and path (Facility.path), from which
@@ -450,52 +578,10 @@ class VisitRow:
 
     @property
     def card(self) -> Markup:
-        """The visit's `<li>` on /ho-so-kham and its printed summary (www/his_visit.html shows it), with its bill
-        (www/_pay_visit_bill.html) and its results' table, built here rather than by an include per visit and
-        per table (issue 11); the same HTML the templates wrote (tests/www/test_his_visit_card.py). Values are
-        escaped as Jinja2 escapes them (markupsafe), translated text is the templates' own markup."""
-        v = self.visit
-        texts = _card_texts()
-        admitted = self.admitted
-        if admitted:
-            when = f'<time datetime="{markup_escape(admitted[0])}">{markup_escape(admitted[1])}</time>'
-            left = self.discharged
-            if left[1] and left[1] != admitted[1]:  # not same_day, by the texts already worked out
-                when += f' – <time datetime="{markup_escape(left[0])}">{markup_escape(left[1])}</time>'
-        else:
-            when = texts["undated"]
-        department = v.department_label
-        meta = f"{markup_escape(v.facility.name)}" + (f" · {markup_escape(department)}" if department else "")
-        diagnosis = ""
-        if v.diagnosis_text or v.icd10:
-            icd = ""
-            if v.icd10:
-                icd = (
-                    f' <span class="icd" title="{texts["icd_title"]}"><span class="visually-hidden">'
-                    f"{texts['icd']} </span>{markup_escape(v.icd10)}</span>"
-                )
-            diagnosis = (
-                f'<p class="diagnosis">{texts["diagnosis"]} {markup_escape(v.diagnosis_text)}{icd}</p>'
-            )
-        bill = ""
-        if v.bill_patient:
-            bill = _draw_partial("www/_pay_visit_bill.html", {"bill": self.bill_view})
-        if self.results:
-            caption = fmt(Translated(texts["caption"]), when=admitted[1] if admitted else "")
-            more = ""
-            if self.more_results:
-                more = f'<p><a href="{url("www:his_lab_results")}">{texts["more"]}</a></p>'
-            rows = "".join(["\n    " + row.table_row for row in self.results])
-            results = (
-                f'<table class="lab-table">\n  <caption>{caption}</caption>\n  {texts["table_head"]}\n'
-                f"  <tbody>{rows}\n  </tbody>\n</table>{more}\n  "
-            )
-        else:
-            results = f'<p class="muted">{texts["no_results"]}</p>'
-        return Markup(  # noqa: S704 - every value above is escaped
-            f'<li class="card visit-item">\n  <h3>{when}</h3>\n  <p class="visit-meta muted">{meta}</p>\n'
-            f"  {diagnosis}\n  {bill}\n  {results}\n</li>"
-        )
+        """The visit's `<li>` on /ho-so-kham and its printed summary (www.his_rows.visit_cards writes a page's),
+        with its bill (www/_pay_visit_bill.html) and its results' table, built here rather than by an include per
+        visit and per table (issue 11); the same HTML the templates wrote (tests/www/test_his_visit_card.py)."""
+        return Markup(_visit_card(self, _card_texts(), timezone.get_current_timezone()))  # noqa: S704
 
     @property
     def bill_view(self) -> dict[str, Any]:
@@ -521,6 +607,65 @@ class VisitRow:
         if start is None or end is None:
             return True
         return _day_texts(start)[1] == _day_texts(end)[1]
+
+
+def _visit_card(row: VisitRow, texts: dict[str, str], zone: Any) -> str:
+    """VisitRow.card's HTML in the page's texts (_card_texts) and time zone. Values are escaped as Jinja2 escapes
+    them (markupsafe's text: www.jinja.ESCAPES), translated text is the templates' own markup."""
+    v = row.visit
+    admitted = _day_texts(v.admitted_at, zone) if v.admitted_at else None
+    if admitted:
+        when = f'<time datetime="{admitted[0].translate(ESCAPES)}">{admitted[1].translate(ESCAPES)}</time>'
+        if v.discharged_at:
+            left = _day_texts(v.discharged_at, zone)
+            if left[1] and left[1] != admitted[1]:  # not same_day, by the texts already worked out
+                when += (
+                    f' – <time datetime="{left[0].translate(ESCAPES)}">{left[1].translate(ESCAPES)}</time>'
+                )
+    else:
+        when = texts["undated"]
+    department = v.department_label
+    meta = str(v.facility.name).translate(ESCAPES)
+    if department:
+        meta += " · " + str(department).translate(ESCAPES)
+    diagnosis = ""
+    if v.diagnosis_text or v.icd10:
+        icd = ""
+        if v.icd10:
+            icd = (
+                f' <span class="icd" title="{texts["icd_title"]}"><span class="visually-hidden">'
+                f"{texts['icd']} </span>{str(v.icd10).translate(ESCAPES)}</span>"
+            )
+        diagnosis = (
+            f'<p class="diagnosis">{texts["diagnosis"]} {str(v.diagnosis_text).translate(ESCAPES)}{icd}</p>'
+        )
+    bill = ""
+    if v.bill_patient:
+        bill = _draw_partial("www/_pay_visit_bill.html", {"bill": row.bill_view})
+    if row.results:
+        # `|fmt`: the catalogue's text (markup) with the value escaped.
+        caption = texts["caption"] % {"when": admitted[1].translate(ESCAPES) if admitted else ""}
+        more = ""
+        if row.more_results:
+            more = f'<p><a href="{url("www:his_lab_results")}">{texts["more"]}</a></p>'
+        rows = "".join(["\n    " + result.table_html() for result in row.results])
+        results = (
+            f'<table class="lab-table">\n  <caption>{caption}</caption>\n  {texts["table_head"]}\n'
+            f"  <tbody>{rows}\n  </tbody>\n</table>{more}\n  "
+        )
+    else:
+        results = f'<p class="muted">{texts["no_results"]}</p>'
+    return (
+        f'<li class="card visit-item">\n  <h3>{when}</h3>\n  <p class="visit-meta muted">{meta}</p>\n'
+        f"  {diagnosis}\n  {bill}\n  {results}\n</li>"
+    )
+
+
+def visit_cards(rows: list[VisitRow]) -> Markup:
+    """The cards of a page's visits, each followed by a newline (what `{% for row in rows %}{{ row.card }}\n{%
+    endfor %}` wrote), the page's texts and time zone looked up once."""
+    texts, zone = _card_texts(), timezone.get_current_timezone()
+    return Markup("".join([_visit_card(row, texts, zone) + "\n" for row in rows]))  # noqa: S704 - escaped
 
 
 # The visit card's text in each language (its templates' strings; like _ROW_TEXTS, worked out once).
@@ -589,3 +734,106 @@ def visit_rows(
         )
         for v in visits
     ]
+
+
+# --- /lien-ket-ho-so's hospitals --------------------------------------------------------------------------------
+
+# The link list's texts in each language (www/his_links.html's strings; like _CARD_TEXTS, worked out once).
+_LINK_TEXTS: dict[str | None, dict[str, str]] = {}
+
+
+def _link_texts() -> dict[str, str]:
+    language = translation.get_language()
+    texts = _LINK_TEXTS.get(language)
+    if texts is None:
+        # Each string outside an f-string, where makemessages (xgettext) finds it.
+        texts = _LINK_TEXTS[language] = {
+            "linked": _("Đã liên kết"),
+            "since": _("Liên kết từ ngày"),
+            "code": _("Mã người bệnh tại bệnh viện"),
+            "his_name": _("Hồ sơ tại bệnh viện mang tên"),
+            "born": _("sinh ngày %(born)s"),
+            "unlink": _("Huỷ liên kết"),
+            "waiting": _("Đang chờ bệnh viện kiểm tra"),
+            "sent": _("Gửi yêu cầu ngày"),
+            "identifier": _("Mã bạn đã khai để tra cứu"),
+            "waiting_note": _(
+                "Cán bộ bệnh viện sẽ đối chiếu thông tin và nhắn tin cho bạn. Muốn nhanh hơn, hãy in phiếu đề nghị "
+                "(hoặc mở trên điện thoại) và đưa cho quầy tiếp đón khi đến khám."
+            ),
+            "form": _("Tải phiếu đề nghị liên kết (PDF)"),
+            "rejected": _("Chưa được chấp nhận"),
+            "answered": _("Ngày %(when)s, bệnh viện trả lời:"),
+            "again": _("Bạn có thể kiểm tra lại mã và gửi yêu cầu mới ở bên dưới."),
+            "unlinked": _("Đã huỷ liên kết"),
+            "none": _("Chưa liên kết"),
+        }
+    return texts
+
+
+def link_items(overview: list[Any], identifier_labels: dict[str, str], url_of: Any) -> Markup:
+    """The items of /lien-ket-ho-so's list of hospitals (his.selectors.LinkOverview rows: what the page's loop
+    over `overview` wrote, issue 11), each hospital's link or latest request by its state. `identifier_labels`:
+    the identifier types' labels (www.jinja.choice_labels); `url_of`: the page's `url` (www.jinja.urls_for's).
+    Values are escaped as Jinja2 escapes them (www.jinja.ESCAPES), translated text is the template's markup."""
+    texts = _link_texts()
+    zone = timezone.get_current_timezone()
+    out = []
+    for row in overview:
+        state = row.state
+        name = str(row.facility.name).translate(ESCAPES)
+        if state == "linked":
+            link = row.link
+            linked_at = _day_texts(link.linked_at, zone)[1] if link.linked_at else ""
+            his_name = ""
+            if link.his_full_name:
+                born = ""
+                if link.his_date_of_birth:
+                    day = date_filter(link.his_date_of_birth, "d/m/Y").translate(ESCAPES)
+                    born = ", " + texts["born"] % {"born": day}
+                his_name = (
+                    f"<div><dt>{texts['his_name']}</dt><dd>{str(link.his_full_name).translate(ESCAPES)}{born}"
+                    "</dd></div>"
+                )
+            unlink = ""
+            if "unlink" in row.actions:
+                href = str(url_of("www:his_unlink", link.public_id)).translate(ESCAPES)
+                unlink = f'<p><a href="{href}">{texts["unlink"]}<span class="visually-hidden"> — {name}</span></a></p>'
+            body = (
+                f'\n    <p><span class="badge badge-none">{texts["linked"]}</span></p>\n    <dl class="details">\n'
+                f"      <div><dt>{texts['since']}</dt><dd>{linked_at.translate(ESCAPES)}</dd></div>\n"
+                f'      <div><dt>{texts["code"]}</dt><dd class="code">{str(link.linked_code).translate(ESCAPES)}'
+                "</dd></div>\n"
+                f"      {his_name}\n    </dl>\n    {unlink}\n    "
+            )
+        elif state == "waiting":
+            request = row.request
+            sent = _day_texts(request.created_at, zone)[1] if request.created_at else ""
+            kind = identifier_labels.get(request.identifier_type, request.identifier_type)
+            href = str(url_of("www:his_link_form", request.public_id)).translate(ESCAPES)
+            body = (
+                f'\n    <p><span class="badge badge-watch">{texts["waiting"]}</span></p>\n'
+                f'    <dl class="details">\n      <div><dt>{texts["sent"]}</dt><dd>{sent.translate(ESCAPES)}</dd></div>\n'
+                f"      <div><dt>{texts['identifier']}</dt><dd>{str(kind).translate(ESCAPES)}: "
+                f'<span class="code">{str(request.identifier).translate(ESCAPES)}</span></dd></div>\n    </dl>\n'
+                f"    <p>{texts['waiting_note']}</p>\n"
+                f'    <p><a class="button button-secondary" href="{href}" download>{texts["form"]}</a></p>\n    '
+            )
+        elif state == "rejected":
+            request = row.request
+            decided = _day_texts(request.decided_at, zone)[1] if request.decided_at else ""
+            answered = texts["answered"] % {"when": decided.translate(ESCAPES)}
+            body = (
+                f'\n    <p><span class="badge badge-urgent">{texts["rejected"]}</span></p>\n'
+                f"    <p>{answered} <strong>{str(request.reason).translate(ESCAPES)}</strong></p>\n"
+                f'    <p class="muted">{texts["again"]}</p>\n    '
+            )
+        elif state == "unlinked":
+            body = f'\n    <p><span class="badge badge-muted">{texts["unlinked"]}</span></p>\n    '
+        else:
+            body = f'\n    <p><span class="badge badge-muted">{texts["none"]}</span></p>\n    '
+        out.append(
+            f'\n  <li class="card link-item link-{str(state).translate(ESCAPES)}">\n    <h3>{name}</h3>\n'
+            f"    {body}\n  </li>"
+        )
+    return Markup("".join(out))  # noqa: S704 - every value above is escaped

@@ -12,9 +12,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import get_script_prefix, get_urlconf
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -34,13 +36,16 @@ from health_f0.www import selectors
 from health_f0.www.his_forms import LinkFormDrawing, LinkRequestForm, UnlinkForm, link_form_drawing
 from health_f0.www.his_rows import (
     lab_groups,
+    lab_list,
     lab_row,
+    link_items,
     portal_lab_results,
     portal_visits,
     row_texts,
+    visit_cards,
     visit_rows,
 )
-from health_f0.www.jinja import choice_labels
+from health_f0.www.jinja import choice_labels, urls_for
 from health_f0.www.monitoring_views import _staff_or_missing
 from health_f0.www.paging import PAGE_PARAM, keyset_page
 from health_f0.www.views import _error_summary, _page, patient_choice
@@ -161,6 +166,8 @@ def his_links(request: HttpRequest) -> HttpResponse:
         # in force as the consent check of this request read it (privacy.middleware): no second cache read.
         policy_version = policy_of_request(request).version
         shown = link_form_drawing(patient=patient, facilities=facilities, policy_version=policy_version)
+    # row.request.get_identifier_type_display(), by the kept labels
+    identifier_labels = choice_labels(IdentifierType)
     return _page(
         request,
         "www/his_links.html",
@@ -168,8 +175,12 @@ def his_links(request: HttpRequest) -> HttpResponse:
             "choice": choice,
             "patient": patient,
             "overview": overview,
-            # row.request.get_identifier_type_display(), by the kept labels
-            "identifier_labels": choice_labels(IdentifierType),
+            # The hospitals' items, with the links the page's `url` writes (www.jinja.context's).
+            "link_items": link_items(
+                overview,
+                identifier_labels,
+                urls_for(get_script_prefix(), get_urlconf(), settings.ROOT_URLCONF),
+            ),
             "any_linked": any(row.state == "linked" for row in overview),
             "form": shown if facilities else None,
             "policy_version": policy_version,
@@ -281,9 +292,11 @@ def his_visits(request: HttpRequest) -> HttpResponse:
         undated = portal_visits(found)
         shown += undated[:VISITS_PER_PAGE]
         undated_more = len(undated) > VISITS_PER_PAGE
+    rows = visit_rows(scope, user, patient, shown, per_visit=RESULTS_PER_VISIT)
     context.update(
         pager=pager,
-        rows=visit_rows(scope, user, patient, shown, per_visit=RESULTS_PER_VISIT),
+        rows=rows,
+        cards=visit_cards(rows),
         undated_more=undated_more,
         undated_limit=VISITS_PER_PAGE,
     )
@@ -310,7 +323,7 @@ def his_lab_results(request: HttpRequest) -> HttpResponse:
     pager = keyset_page(request, results, LAB_KEYSET, size=RESULTS_PER_PAGE, param=PAGE_PARAM)
     texts = row_texts()  # the page's language and time zone, once for its rows
     rows = [lab_row(r, texts) for r in portal_lab_results(pager.items)]
-    context.update(pager=pager, rows=rows, groups=lab_groups(rows))
+    context.update(pager=pager, rows=rows, lab_list=lab_list(lab_groups(rows)))
     return _page(request, "www/his_lab_results.html", context)
 
 
@@ -331,9 +344,11 @@ def his_print(request: HttpRequest) -> HttpResponse:
     # The visits of visits_for(patient) by constant SQL (his/sql/visits.py), as /ho-so-kham reads them.
     rows = his_selectors.portal_visit_rows(scope=scope, patient=patient, timed=None)
     visits = portal_visits(rows.fetch(ordering=rows.ordering, limit=PRINT_VISITS + 1))
+    shown = visit_rows(scope, user, patient, visits[:PRINT_VISITS])
     context.update(
         links=links,
-        rows=visit_rows(scope, user, patient, visits[:PRINT_VISITS]),
+        rows=shown,
+        cards=visit_cards(shown),
         truncated=len(visits) > PRINT_VISITS,
         limit=PRINT_VISITS,
         printed_at=timezone.localtime(),
