@@ -586,3 +586,17 @@ def test_query_filters_answer_what_the_filter_serializer_answers(view: Any, quer
         assert refused.value.detail == serializer.errors
     # The staff lists' filters have no callable default (DRF's `empty` is none): their empty answer is reused.
     assert _FILTER_DEFAULTS.get(serializer_class) is not None
+
+
+def test_display_phones_is_display_phone_of_each_number() -> None:
+    """core.phone.display_phones (a list's column at once) answers what display_phone answers number by number,
+    for a column of usual numbers and for columns holding anything else."""
+    from health_f0.core.phone import display_phone, display_phones
+
+    usual = ["+84912345678", "+84387654321"]
+    odd: list[Any] = ["", None, "0912345678", "+8491234567", "+6591234567x", "+849123456789", "+85912345678"]
+    assert list(display_phones(usual)) == ["0912 345 678", "0387 654 321"]
+    assert list(display_phones([])) == []
+    for value in odd:
+        for column in ([value], [*usual, value], [value, *usual]):
+            assert list(display_phones(column)) == [display_phone(number) for number in column], column

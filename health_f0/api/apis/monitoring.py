@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 from itertools import chain
-from operator import itemgetter, methodcaller
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -57,7 +57,7 @@ from health_f0.api.permissions import HasOwnPassword, IsPatientAccount, IsStaffM
 from health_f0.api.renderers import JSONRenderer, PlainRows
 from health_f0.api.schema import error_responses
 from health_f0.core.exceptions import Conflict, DomainError, NotFound, ValidationErrors
-from health_f0.core.phone import display_phone
+from health_f0.core.phone import display_phones
 from health_f0.monitoring import rules, selectors
 from health_f0.monitoring.certificates import certificate_download
 from health_f0.monitoring.models import Alert, AlertLevel, Declaration, Episode, EpisodeStatus, QuestionType
@@ -666,7 +666,6 @@ _JSON_PLAIN = frozenset({dict, list, str, int, bool, type(None)})
 _JSON_DEPTH = 8
 _is_dict: Any = dict.__instancecheck__
 _is_list: Any = list.__instancecheck__
-_starts_84: Any = methodcaller("startswith", "+84")
 
 
 def _plain_json(values: list[Any]) -> bool:
@@ -753,14 +752,7 @@ def alert_rows(rows: list[Any]) -> list[dict[str, Any]]:
     births = tuple(
         map(date.isoformat, births) if _DATES_ONLY.issuperset(map(type, births)) else map(dates(), births)
     )
-    # display_phone of each number; the usual one (+84 and nine digits) written in the comprehension below.
-    usual_phones = (
-        _TEXT_ONLY.issuperset(map(type, phones))
-        and set(map(len, phones)) == {12}
-        and all(map(_starts_84, phones))
-    )
-    if not usual_phones:
-        phones = tuple(map(display_phone, phones))
+    phones = display_phones(phones)
     answer = [
         {
             "id": declaration_id,
@@ -773,7 +765,7 @@ def alert_rows(rows: list[Any]) -> list[dict[str, Any]]:
                 "id": patient_id,
                 "full_name": full_name,
                 "date_of_birth": born,
-                "phone": f"0{phone[3:6]} {phone[6:9]} {phone[9:]}" if usual_phones else phone,
+                "phone": phone,
                 "ward_name": ward,
             },
             "answers": answered,
