@@ -85,3 +85,37 @@ def test_a_flash_message_reaches_the_next_page() -> None:
     following.session = {}  # type: ignore[assignment]
     mw.process_request(following)
     assert [str(m) for m in messages.get_messages(following)] == ["Phiên làm việc đã kết thúc."]
+
+
+# --- The user, loaded once and kept unwrapped (core.middleware._loaded_user) --------------------------------
+
+
+def test_a_page_and_the_middleware_after_it_see_the_loaded_user(persona: Any) -> None:
+    from django.contrib.auth.models import AnonymousUser
+    from django.utils.functional import LazyObject
+
+    user = persona("bn0000001")
+    client = Client()
+    client.force_login(user)
+    response = client.get("/ca-nhan")
+    assert response.status_code == 200
+    seen = response.wsgi_request.user
+    assert not isinstance(seen, LazyObject)
+    assert seen.pk == user.pk and seen.is_authenticated
+    assert seen.is_verified() is False  # what django_otp's proxy set on the object is kept
+    public = Client().get("/huong-dan").wsgi_request.user
+    assert isinstance(public, AnonymousUser)
+    # The API's paths are left as they were: nothing here loads a user for them.
+    api_request = client.get("/api/v2/episodes").wsgi_request
+    assert api_request.user.pk == user.pk
+
+
+def test_an_sms_issued_password_still_sends_the_account_to_change_it(persona: Any) -> None:
+    user = persona("bn0000001")
+    user.must_change_password = True
+    user.save(update_fields=["must_change_password"])
+    client = Client()
+    client.force_login(user)
+    response = client.get("/ca-nhan")
+    assert response.status_code == 302 and response["Location"] == "/tai-khoan/doi-mat-khau"
+    assert client.get("/tai-khoan/doi-mat-khau").status_code == 200
