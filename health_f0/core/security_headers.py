@@ -217,12 +217,13 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
     header is built by this module's `build_policy` (directives in a fixed order) and, unless a csp decorator
     changes it for one response, once per process."""
 
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+    def __call__(self, request: HttpRequest) -> Any:
         """MiddlewareMixin.__call__ without its per-request checks for the two hooks this class has."""
         if self.async_mode:
-            return self.__acall__(request)  # type: ignore[no-any-return]
+            return self.__acall__(request)
         self.process_request(request)  # (sets the lazy nonce; answers nothing)
-        return self.process_response(request, self.get_response(request))
+        response: Any = self.get_response(request)
+        return self.process_response(request, response)
 
     def get_policy_parts(
         self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
