@@ -219,7 +219,7 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
 
     def __call__(self, request: HttpRequest) -> Any:
         """MiddlewareMixin.__call__ without its per-request checks for the two hooks this class has."""
-        if self.async_mode:
+        if self.async_mode:  # type: ignore[attr-defined]
             return self.__acall__(request)
         self.process_request(request)  # (sets the lazy nonce; answers nothing)
         response: Any = self.get_response(request)
