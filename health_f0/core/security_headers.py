@@ -86,8 +86,64 @@ def _permissions_policy_header() -> tuple[str, bool]:
     return _permissions_policy[0]
 
 
+# django.middleware.security.SecurityMiddleware's response headers, as it writes them (the same settings, in its
+# order; HSTS on secure requests only): (store key, header name, value), values it would store unchanged only.
+# Worked out on first use and again when one of the settings changes (override_settings in tests).
+_SECURITY_SETTINGS = frozenset(
+    {
+        "SECURE_HSTS_SECONDS",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+        "SECURE_HSTS_PRELOAD",
+        "SECURE_CONTENT_TYPE_NOSNIFF",
+        "SECURE_REFERRER_POLICY",
+        "SECURE_CROSS_ORIGIN_OPENER_POLICY",
+    }
+)
+_security_headers: list[tuple[tuple[str, str, str] | None, tuple[tuple[str, str, str], ...]]] = []
+
+
+@receiver(setting_changed, dispatch_uid="health_f0.core.security_headers.security")
+def _security_settings_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in _SECURITY_SETTINGS:
+        _security_headers.clear()
+
+
+def security_headers() -> tuple[tuple[str, str, str] | None, tuple[tuple[str, str, str], ...]]:
+    """(Strict-Transport-Security or None, the other headers) as SecurityMiddleware.process_response builds them."""
+    if not _security_headers:
+        hsts = None
+        if settings.SECURE_HSTS_SECONDS:
+            value = f"max-age={settings.SECURE_HSTS_SECONDS}"
+            if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+                value += "; includeSubDomains"
+            if settings.SECURE_HSTS_PRELOAD:
+                value += "; preload"
+            hsts = ("strict-transport-security", "Strict-Transport-Security", value)
+        others = []
+        if settings.SECURE_CONTENT_TYPE_NOSNIFF:
+            others.append(("x-content-type-options", "X-Content-Type-Options", "nosniff"))
+        referrer = settings.SECURE_REFERRER_POLICY
+        if referrer:
+            joined = ",".join(
+                [v.strip() for v in referrer.split(",")] if isinstance(referrer, str) else referrer
+            )
+            others.append(("referrer-policy", "Referrer-Policy", joined))
+        if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
+            coop = settings.SECURE_CROSS_ORIGIN_OPENER_POLICY
+            others.append(("cross-origin-opener-policy", "Cross-Origin-Opener-Policy", coop))
+        if hsts is not None and not _plain_value(hsts[2]):
+            hsts = None  # (never: digits and ASCII words) left to SecurityMiddleware
+        _security_headers.append((hsts, tuple(item for item in others if _plain_value(item[2]))))
+    return _security_headers[0]
+
+
 class PrivateDataHeadersMiddleware:
-    """`Cache-Control: no-store` on every dynamic response not explicitly public; `Permissions-Policy`."""
+    """`Cache-Control: no-store` on every dynamic response not explicitly public; `Permissions-Policy`; and, in
+    its place and order, what SecurityMiddleware (outside this one: settings.MIDDLEWARE) would add to the
+    response (security_headers), written straight into the header store: SecurityMiddleware then finds each one
+    there and leaves it (its setdefault), instead of writing each through ResponseHeaders' conversions (about 20
+    Python calls a request). SecurityMiddleware stays in settings.MIDDLEWARE: it still redirects to HTTPS, writes
+    these headers on what does not come through here (static files), and Django's deploy checks look for it."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]):
         self.get_response = get_response
@@ -108,6 +164,12 @@ class PrivateDataHeadersMiddleware:
                 headers["permissions-policy"] = ("Permissions-Policy", policy)
             else:
                 put_header(response, "Permissions-Policy", policy)
+        hsts, others = security_headers()
+        if hsts is not None and hsts[0] not in headers and request.is_secure():
+            headers[hsts[0]] = (hsts[1], hsts[2])
+        for key, name, value in others:
+            if key not in headers:
+                headers[key] = (name, value)
         return response
 
 
