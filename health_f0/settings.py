@@ -120,7 +120,8 @@ MIDDLEWARE = [
     "health_f0.core.lean_stack.SessionMiddleware",
     # Django's, negotiating the language once per (language cookie, Accept-Language) (core/middleware.py).
     "health_f0.core.middleware.LocaleMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    # Django's, the request's host checked against ALLOWED_HOSTS once per Host header (core/middleware.py).
+    "health_f0.core.middleware.CommonMiddleware",
     "health_f0.core.lean_stack.CsrfViewMiddleware",
     "health_f0.core.lean_stack.AuthenticationMiddleware",
     "health_f0.core.lean_stack.OTPMiddleware",

@@ -37,12 +37,15 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(_("Mã truy cập không hợp lệ."))
         token = token_with_user(hash_token(raw))
         now = timezone.now()
-        if token is None or token.expires_at <= now or not token.user.is_active:
+        if token is None or token.expires_at <= now:
+            raise exceptions.AuthenticationFailed(_("Mã truy cập không hợp lệ hoặc đã hết hạn."))
+        user = token.user  # (read once: each read goes through the relation's descriptor)
+        if not user.is_active:
             raise exceptions.AuthenticationFailed(_("Mã truy cập không hợp lệ hoặc đã hết hạn."))
         # Kept to the hour: one write an hour per device, not one per request.
         if token.last_used_at is None or now - token.last_used_at > timedelta(hours=1):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        return token.user, token
+        return user, token
 
     def authenticate_header(self, request: Any) -> str:
         return self.keyword

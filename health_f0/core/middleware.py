@@ -9,13 +9,14 @@ from django.contrib.messages.middleware import MessageMiddleware as DjangoMessag
 from django.contrib.messages.storage import default_storage
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.http.response import HttpResponseBase
+from django.middleware.common import CommonMiddleware as DjangoCommonMiddleware
 from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
 from django.shortcuts import redirect
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
-from django.utils.functional import SimpleLazyObject, empty
+from django.utils.functional import LazyObject, SimpleLazyObject, empty
 
 from health_f0.core.memo import Memo
 from health_f0.core.request_context import client_ip, set_current_ip
@@ -44,8 +45,25 @@ def _client_ip(request: HttpRequest) -> str:
     return ip
 
 
+def _loaded_user(request: HttpRequest) -> Any:
+    """The signed-in user (or AnonymousUser) itself, put on the request in place of the lazy proxies the
+    authentication and OTP middleware left there (the same object they hand out, with what they set on it:
+    django_otp's `is_verified`, access's per-request cache). Each attribute read through the two proxies costs
+    about eight Python calls, and every middleware after this one, the view and the layout read the user
+    (www.views.loaded_user does the same for a page's own reads; issue 11)."""
+    user: Any = request.user
+    while isinstance(user, LazyObject):
+        proxy: Any = user
+        if proxy._wrapped is empty:
+            proxy._setup()
+        user = proxy._wrapped
+    request.user = user
+    return user
+
+
 class ForcePasswordChangeMiddleware:
-    """Records the client IP for the request, and sends users with an SMS-issued password to change it."""
+    """Records the client IP for the request, and sends users with an SMS-issued password to change it. On the
+    pages it checks, the user it loads is kept on the request unwrapped (_loaded_user)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -55,9 +73,9 @@ class ForcePasswordChangeMiddleware:
         # The path first: on the allowed paths (the API above all) the user is never looked up here, so
         # a bearer-token request does not load a session it does not use (the API checks
         # must_change_password itself: api.permissions.HasOwnPassword / IsStaffMember).
-        if not request.path.startswith(_ALLOWED_PREFIXES):
-            user = getattr(request, "user", None)
-            if user is not None and user.is_authenticated and getattr(user, "must_change_password", False):
+        if not request.path.startswith(_ALLOWED_PREFIXES) and getattr(request, "user", None) is not None:
+            user = _loaded_user(request)
+            if user.is_authenticated and getattr(user, "must_change_password", False):
                 return redirect("www:password_change")
         return self.get_response(request)
 
@@ -102,6 +120,29 @@ def _languages_changed(*, setting: str, **kwargs: Any) -> None:
         "USE_I18N",
     }:
         _languages.clear()
+        _root_prefixed.clear()
+
+
+# Whether settings.ROOT_URLCONF uses i18n_patterns (is_language_prefix_patterns_used's first answer), read once:
+# four Python calls, twice a request, for an answer that changes only with the setting (cleared above).
+_root_prefixed: list[bool] = []
+
+
+def _language_prefixed(request: HttpRequest) -> bool:
+    """is_language_prefix_patterns_used(getattr(request, "urlconf", settings.ROOT_URLCONF))[0]."""
+    urlconf = request.__dict__.get("urlconf")
+    if urlconf is not None:
+        return is_language_prefix_patterns_used(urlconf)[0]  # type: ignore[no-any-return]
+    if not _root_prefixed:
+        _root_prefixed.append(is_language_prefix_patterns_used(settings.ROOT_URLCONF)[0])
+    return _root_prefixed[0]
+
+
+# The Vary header patch_vary_headers(response, ("Accept-Language",)) writes, by the Vary header the response had
+# (header names set by the code, nothing of a request's). Bounded; long values are worked out each time.
+_VARY_MEMO_SIZE = 64
+_VARY_LIMIT = 200
+_vary_with_language: Memo[str, str] = Memo(_VARY_MEMO_SIZE)
 
 
 class LocaleMiddleware(DjangoLocaleMiddleware):
@@ -110,8 +151,17 @@ class LocaleMiddleware(DjangoLocaleMiddleware):
     (`_languages`). With URLs that carry a language prefix (i18n_patterns; not used by the product) it is
     Django's middleware as it is. The response gets the same `Vary: Accept-Language` and `Content-Language`."""
 
+    def __call__(self, request: HttpRequest) -> Any:
+        """MiddlewareMixin.__call__ without its per-request checks for the two hooks (process_request answers
+        nothing)."""
+        if self.async_mode:  # type: ignore[attr-defined]
+            return self.__acall__(request)
+        self.process_request(request)
+        response: Any = self.get_response(request)
+        return self.process_response(request, response)
+
     def process_request(self, request: HttpRequest) -> None:
-        if is_language_prefix_patterns_used(getattr(request, "urlconf", settings.ROOT_URLCONF))[0]:
+        if _language_prefixed(request):
             return super().process_request(request)  # type: ignore[no-any-return]
         meta = request.META
         accept = meta.get("HTTP_ACCEPT_LANGUAGE", "")
@@ -132,15 +182,73 @@ class LocaleMiddleware(DjangoLocaleMiddleware):
         return None
 
     def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
-        if is_language_prefix_patterns_used(getattr(request, "urlconf", settings.ROOT_URLCONF))[0]:
+        if _language_prefixed(request):
             return super().process_response(request, response)  # type: ignore[no-any-return]
         headers = header_store(response)
-        if "vary" in headers:
-            patch_vary_headers(response, ("Accept-Language",))
-        else:  # what patch_vary_headers writes on a response without the header
+        vary = headers.get("vary")
+        if vary is None:  # what patch_vary_headers writes on a response without the header
             put_header(response, "Vary", "Accept-Language")
+        elif len(vary[1]) > _VARY_LIMIT:
+            patch_vary_headers(response, ("Accept-Language",))
+        else:
+            patched = _vary_with_language.get(vary[1])
+            if patched is None:
+                patch_vary_headers(response, ("Accept-Language",))
+                _vary_with_language.keep(vary[1], header_store(response)["vary"][1])
+            else:
+                put_header(response, "Vary", patched)
         if "content-language" not in headers:
             put_header(
                 response, "Content-Language", translation.get_language()
             )  # the view may have changed it
         return response
+
+
+# request.get_host() by (X-Forwarded-Host, Host): the host Django checked against ALLOWED_HOSTS, about 20 Python
+# calls on every request for the same one or two answers. Only a host Django accepted is kept (a refused one
+# raises DisallowedHost every time); what else get_host reads is settings, and the memo is cleared when they
+# change. Requests without a Host header (HTTP/1.0) are worked out each time. Bounded, cleared when full.
+_HOST_MEMO_SIZE = 256
+_HOST_MEMO_LIMIT = 300  # characters of Host + X-Forwarded-Host
+_hosts: Memo[tuple[str | None, str], str] = Memo(_HOST_MEMO_SIZE)
+_HOST_SETTINGS = frozenset({"ALLOWED_HOSTS", "USE_X_FORWARDED_HOST", "DEBUG"})
+
+
+@receiver(setting_changed, dispatch_uid="health_f0.core.middleware.hosts")
+def _hosts_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in _HOST_SETTINGS:
+        _hosts.clear()
+
+
+def validated_host(request: HttpRequest) -> str:
+    """`request.get_host()`: the request's host, or DisallowedHost when ALLOWED_HOSTS does not allow it."""
+    meta = request.META
+    host = meta.get("HTTP_HOST")
+    forwarded = meta.get("HTTP_X_FORWARDED_HOST")
+    if host is None or len(host) + len(forwarded or "") > _HOST_MEMO_LIMIT:
+        return request.get_host()
+    key = (forwarded, host)
+    found = _hosts.get(key)
+    if found is None:
+        found = request.get_host()
+        _hosts.keep(key, found)
+    return found
+
+
+class CommonMiddleware(DjangoCommonMiddleware):
+    """django.middleware.common.CommonMiddleware (settings.MIDDLEWARE takes it in its place), whose request step
+    checks the host against ALLOWED_HOSTS through validated_host (the same answer, or the same DisallowedHost).
+    With DISALLOWED_USER_AGENTS or PREPEND_WWW set (the product sets neither) it is Django's as it is."""
+
+    def __call__(self, request: HttpRequest) -> Any:
+        """MiddlewareMixin.__call__ without its per-request checks for the two hooks."""
+        if self.async_mode:  # type: ignore[attr-defined]
+            return self.__acall__(request)
+        response: Any = self.process_request(request) or self.get_response(request)
+        return self.process_response(request, response)
+
+    def process_request(self, request: HttpRequest) -> HttpResponsePermanentRedirect | None:
+        if settings.DISALLOWED_USER_AGENTS or settings.PREPEND_WWW:
+            return super().process_request(request)  # type: ignore[no-any-return]
+        validated_host(request)
+        return None

@@ -27,6 +27,8 @@ from csp.constants import HEADER, HEADER_REPORT_ONLY, NONCE, UNSAFE_EVAL
 from csp.middleware import CheckableLazyObject, CSPMiddleware, PolicyParts
 from csp.utils import default_config
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.utils.cache import patch_cache_control
@@ -61,8 +63,87 @@ def put_header(response: HttpResponseBase, name: str, value: str) -> None:
         response[name] = value
 
 
+def _plain_value(value: str) -> bool:
+    """A value ResponseHeaders would store unchanged (put_header's test)."""
+    return value.isascii() and "\n" not in value and "\r" not in value
+
+
+# settings.PERMISSIONS_POLICY as PrivateDataHeadersMiddleware writes it: (value, stored as it is), worked out on
+# first use and again when the setting changes (override_settings in tests; never in a served process).
+_permissions_policy: list[tuple[str, bool]] = []
+
+
+@receiver(setting_changed, dispatch_uid="health_f0.core.security_headers.permissions_policy")
+def _permissions_policy_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == "PERMISSIONS_POLICY":
+        _permissions_policy.clear()
+
+
+def _permissions_policy_header() -> tuple[str, bool]:
+    if not _permissions_policy:
+        value = getattr(settings, "PERMISSIONS_POLICY", "") or ""
+        _permissions_policy.append((value, _plain_value(value)))
+    return _permissions_policy[0]
+
+
+# django.middleware.security.SecurityMiddleware's response headers, as it writes them (the same settings, in its
+# order; HSTS on secure requests only): (store key, header name, value), values it would store unchanged only.
+# Worked out on first use and again when one of the settings changes (override_settings in tests).
+_SECURITY_SETTINGS = frozenset(
+    {
+        "SECURE_HSTS_SECONDS",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+        "SECURE_HSTS_PRELOAD",
+        "SECURE_CONTENT_TYPE_NOSNIFF",
+        "SECURE_REFERRER_POLICY",
+        "SECURE_CROSS_ORIGIN_OPENER_POLICY",
+    }
+)
+_security_headers: list[tuple[tuple[str, str, str] | None, tuple[tuple[str, str, str], ...]]] = []
+
+
+@receiver(setting_changed, dispatch_uid="health_f0.core.security_headers.security")
+def _security_settings_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in _SECURITY_SETTINGS:
+        _security_headers.clear()
+
+
+def security_headers() -> tuple[tuple[str, str, str] | None, tuple[tuple[str, str, str], ...]]:
+    """(Strict-Transport-Security or None, the other headers) as SecurityMiddleware.process_response builds them."""
+    if not _security_headers:
+        hsts = None
+        if settings.SECURE_HSTS_SECONDS:
+            value = f"max-age={settings.SECURE_HSTS_SECONDS}"
+            if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+                value += "; includeSubDomains"
+            if settings.SECURE_HSTS_PRELOAD:
+                value += "; preload"
+            hsts = ("strict-transport-security", "Strict-Transport-Security", value)
+        others = []
+        if settings.SECURE_CONTENT_TYPE_NOSNIFF:
+            others.append(("x-content-type-options", "X-Content-Type-Options", "nosniff"))
+        referrer = settings.SECURE_REFERRER_POLICY
+        if referrer:
+            joined = ",".join(
+                [v.strip() for v in referrer.split(",")] if isinstance(referrer, str) else referrer
+            )
+            others.append(("referrer-policy", "Referrer-Policy", joined))
+        if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
+            coop = settings.SECURE_CROSS_ORIGIN_OPENER_POLICY
+            others.append(("cross-origin-opener-policy", "Cross-Origin-Opener-Policy", coop))
+        if hsts is not None and not _plain_value(hsts[2]):
+            hsts = None  # (never: digits and ASCII words) left to SecurityMiddleware
+        _security_headers.append((hsts, tuple(item for item in others if _plain_value(item[2]))))
+    return _security_headers[0]
+
+
 class PrivateDataHeadersMiddleware:
-    """`Cache-Control: no-store` on every dynamic response not explicitly public; `Permissions-Policy`."""
+    """`Cache-Control: no-store` on every dynamic response not explicitly public; `Permissions-Policy`; and, in
+    its place and order, what SecurityMiddleware (outside this one: settings.MIDDLEWARE) would add to the
+    response (security_headers), written straight into the header store: SecurityMiddleware then finds each one
+    there and leaves it (its setdefault), instead of writing each through ResponseHeaders' conversions (about 20
+    Python calls a request). SecurityMiddleware stays in settings.MIDDLEWARE: it still redirects to HTTPS, writes
+    these headers on what does not come through here (static files), and Django's deploy checks look for it."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]):
         self.get_response = get_response
@@ -74,12 +155,21 @@ class PrivateDataHeadersMiddleware:
         if cache_control is None or not cache_control[1]:
             # What patch_cache_control writes on a response without the header (most API answers), without
             # parsing one: about 20 Python calls a request (issue 11).
-            put_header(response, "Cache-Control", _NO_STORE)
+            headers["cache-control"] = ("Cache-Control", _NO_STORE)
         elif "public" not in cache_control[1]:
             patch_cache_control(response, no_store=True, private=True)
-        policy = getattr(settings, "PERMISSIONS_POLICY", "")
+        policy, plain = _permissions_policy_header()
         if policy and "permissions-policy" not in headers:
-            put_header(response, "Permissions-Policy", policy)
+            if plain:
+                headers["permissions-policy"] = ("Permissions-Policy", policy)
+            else:
+                put_header(response, "Permissions-Policy", policy)
+        hsts, others = security_headers()
+        if hsts is not None and hsts[0] not in headers and request.is_secure():
+            headers[hsts[0]] = (hsts[1], hsts[2])
+        for key, name, value in others:
+            if key not in headers:
+                headers[key] = (name, value)
         return response
 
 
@@ -143,12 +233,59 @@ def _values(value: Any) -> Any:
 # Stands in for the request's nonce in a policy built once (a nonce is base64: never this text).
 _NONCE_SLOT = "\x00nonce\x00"
 _DEBUG_PAGES = (404, 500)
+_CSP_HEADER_KEY, _CSP_RO_HEADER_KEY = HEADER.lower(), HEADER_REPORT_ONLY.lower()
+
+
+class _Prebuilt:
+    """What ContentSecurityPolicyMiddleware writes on a response no csp decorator changed, for one (desk page or
+    not, nonce or not): each header's value (with _NONCE_SLOT where the nonce goes; "" for none), the path
+    prefixes its settings exclude, and whether the value may go straight into Django's header store (ASCII, no
+    line break: what ResponseHeaders would store unchanged)."""
+
+    __slots__ = ("csp", "csp_ro", "exclude", "exclude_ro", "plain")
+
+    def __init__(self, csp: str, csp_ro: str, policy: Any, policy_ro: Any) -> None:
+        self.csp, self.csp_ro = csp, csp_ro
+        self.exclude = tuple((policy or {}).get("EXCLUDE_URL_PREFIXES", None) or ())
+        self.exclude_ro = tuple((policy_ro or {}).get("EXCLUDE_URL_PREFIXES", None) or ())
+        self.plain = all(
+            value.isascii() and "\n" not in value and "\r" not in value for value in (csp, csp_ro)
+        )
+
+
+# By (is a desk page, has a nonce). Cleared when a policy setting changes (override_settings in tests); in a
+# served process the settings never change.
+_prebuilt: dict[tuple[bool, bool], _Prebuilt] = {}
+_POLICY_SETTINGS = frozenset({"CONTENT_SECURITY_POLICY", "CONTENT_SECURITY_POLICY_REPORT_ONLY"})
+
+
+@receiver(setting_changed, dispatch_uid="health_f0.core.security_headers.policies")
+def _policies_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in _POLICY_SETTINGS:
+        _prebuilt.clear()
+
+
+class _NonceAfterResponse(CheckableLazyObject):
+    """What django-csp puts on `request.csp_nonce` once the header is written: a lazy object whose evaluation
+    raises CSPNonceError. It never holds a value (its function always raises), so one instance serves every
+    request instead of one built per response."""
+
+
+_NONCE_AFTER_RESPONSE = _NonceAfterResponse(CSPMiddleware._csp_nonce_post_response)
 
 
 class ContentSecurityPolicyMiddleware(CSPMiddleware):
     """django-csp's middleware; desk pages add 'unsafe-eval' to the script source (see module docstring); the
     header is built by this module's `build_policy` (directives in a fixed order) and, unless a csp decorator
     changes it for one response, once per process."""
+
+    def __call__(self, request: HttpRequest) -> Any:
+        """MiddlewareMixin.__call__ without its per-request checks for the two hooks this class has."""
+        if self.async_mode:  # type: ignore[attr-defined]
+            return self.__acall__(request)
+        self.process_request(request)  # (sets the lazy nonce; answers nothing)
+        response: Any = self.get_response(request)
+        return self.process_response(request, response)
 
     def get_policy_parts(
         self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
@@ -160,52 +297,89 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
             parts.update = update
         return parts
 
-    # (settings policy, settings report-only policy, header, report-only header) by (is a desk page, has a
-    # nonce); with a nonce, the headers hold _NONCE_SLOT where the request's nonce goes.
-    _built: dict[tuple[bool, bool], tuple[Any, Any, str, str]] = {}
+    def _prebuild(self, request: HttpRequest, response: HttpResponseBase, nonce: bool) -> _Prebuilt:
+        parts = self.get_policy_parts(request, response)
+        parts_ro = self.get_policy_parts(request, response, report_only=True)
+        if nonce:
+            parts.nonce = parts_ro.nonce = _NONCE_SLOT
+        return _Prebuilt(
+            build_policy(**asdict(parts)),
+            build_policy(**asdict(parts_ro), report_only=True),
+            getattr(settings, "CONTENT_SECURITY_POLICY", None),
+            getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", None),
+        )
 
     def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         """django-csp's, with the headers built once per process for what varies only with the settings, the
         path (desk or not) and the nonce: django-csp rebuilds the same string on every answer (dataclasses.asdict
         and build_policy, about 300 Python calls, 8 % of a declaration POST; the nonce is put into a prebuilt
-        string). A csp decorator's response builds its own."""
-        if settings.DEBUG and response.status_code in _DEBUG_PAGES:
+        string), and written into Django's header store as it would store them. A csp decorator's response
+        builds its own."""
+        if response.status_code in _DEBUG_PAGES and settings.DEBUG:
             return response  # as django-csp: Django's debug pages keep their inline scripts
         nonce = getattr(request, "_csp_nonce", None)
-        policy = getattr(settings, "CONTENT_SECURITY_POLICY", None)
-        policy_ro = getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", None)
         if not _PER_RESPONSE.isdisjoint(response.__dict__):
             csp = build_policy(**asdict(self.get_policy_parts(request, response)))
             parts_ro = self.get_policy_parts(request, response, report_only=True)
             csp_ro = build_policy(**asdict(parts_ro), report_only=True)
+            settings_only = _Prebuilt(
+                "",
+                "",
+                getattr(settings, "CONTENT_SECURITY_POLICY", None),
+                getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", None),
+            )
+            self._write(request, response, csp, csp_ro, settings_only, plain=False)
         else:
             key = (request.path_info.startswith(DESK_PREFIXES), nonce is not None)
-            built = self._built.get(key)
-            if built is None or built[0] is not policy or built[1] is not policy_ro:  # override_settings
-                parts = self.get_policy_parts(request, response)
-                parts_ro = self.get_policy_parts(request, response, report_only=True)
-                if nonce is not None:
-                    parts.nonce = parts_ro.nonce = _NONCE_SLOT
-                built = self._built[key] = (
-                    policy,
-                    policy_ro,
-                    build_policy(**asdict(parts)),
-                    build_policy(**asdict(parts_ro), report_only=True),
-                )
-            csp, csp_ro = built[2], built[3]
+            built = _prebuilt.get(key)
+            if built is None:
+                built = _prebuilt[key] = self._prebuild(request, response, nonce is not None)
+            csp, csp_ro = built.csp, built.csp_ro
             if nonce is not None:
                 csp, csp_ro = csp.replace(_NONCE_SLOT, nonce), csp_ro.replace(_NONCE_SLOT, nonce)
-        for header, value, exempt, config in (
-            (HEADER, csp, "_csp_exempt", policy),
-            (HEADER_REPORT_ONLY, csp_ro, "_csp_exempt_ro", policy_ro),
-        ):
-            if not value or header.lower() in header_store(response) or getattr(response, exempt, False):
-                continue
-            if not request.path_info.startswith(
-                tuple((config or {}).get("EXCLUDE_URL_PREFIXES", None) or ())
-            ):
-                put_header(response, header, value)
+            self._write(
+                request,
+                response,
+                csp,
+                csp_ro,
+                built,
+                plain=built.plain and (nonce is None or _plain_value(nonce)),
+            )
         if nonce is None:
             # As django-csp: a nonce asked for after the header is written is an error, not a silent no-op.
-            setattr(request, "csp_nonce", CheckableLazyObject(self._csp_nonce_post_response))  # noqa: B010
+            request.csp_nonce = _NONCE_AFTER_RESPONSE  # type: ignore[attr-defined]
         return response
+
+    @staticmethod
+    def _write(
+        request: HttpRequest,
+        response: HttpResponseBase,
+        csp: str,
+        csp_ro: str,
+        built: _Prebuilt,
+        *,
+        plain: bool,
+    ) -> None:
+        """Each header with a value, unless the response has it already, is exempt from it, or the path is one its
+        settings exclude."""
+        store = header_store(response)
+        if (
+            csp
+            and _CSP_HEADER_KEY not in store
+            and not getattr(response, "_csp_exempt", False)
+            and not request.path_info.startswith(built.exclude)
+        ):
+            if plain:
+                store[_CSP_HEADER_KEY] = (HEADER, csp)
+            else:
+                put_header(response, HEADER, csp)
+        if (
+            csp_ro
+            and _CSP_RO_HEADER_KEY not in store
+            and not getattr(response, "_csp_exempt_ro", False)
+            and not request.path_info.startswith(built.exclude_ro)
+        ):
+            if plain:
+                store[_CSP_RO_HEADER_KEY] = (HEADER_REPORT_ONLY, csp_ro)
+            else:
+                put_header(response, HEADER_REPORT_ONLY, csp_ro)

@@ -39,6 +39,11 @@ CONSENT_FREE_PREFIXES = (
 
 
 class ConsentRequiredMiddleware:
+    # A token API request (core.lean_stack.is_token_api_request: under /api/, no session cookie) has no
+    # `request.user` here (the authentication middleware is web-only) and its path is consent-free: it passes
+    # through untouched both ways, so the layer before may hand it straight on (core.lean_stack.token_next).
+    token_api_passthrough = True
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 

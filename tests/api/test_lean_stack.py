@@ -283,3 +283,63 @@ def test_the_csrf_deploy_check_sees_either_middleware() -> None:
         assert [message.id for message in check_csrf_middleware()] == ["health_f0.W003"]
     with override_settings(MIDDLEWARE=[*without, CSRF_MIDDLEWARE]):
         assert check_csrf_middleware() == []
+
+
+# --- A token request goes past the layers it passes through (lean_stack.token_next) ------------------------
+
+
+def _loaded_stack() -> dict[str, Any]:
+    """settings.MIDDLEWARE's instances, built as the WSGI handler builds them, by class name."""
+    from django.core.handlers.base import BaseHandler
+
+    handler = BaseHandler()
+    handler.load_middleware()
+    found: dict[str, Any] = {}
+    layer: Any = handler._middleware_chain
+    while hasattr(getattr(layer, "__wrapped__", None), "get_response"):
+        layer = layer.__wrapped__
+        found[type(layer).__name__] = layer
+        layer = layer.get_response
+    return found
+
+
+def test_a_token_request_is_handed_past_the_layers_it_passes_through() -> None:
+    stack = _loaded_stack()
+    # CSRF to the session policy: one web-only run, then the clickjacking header's layer.
+    assert (
+        lean_stack.token_next(stack["CsrfViewMiddleware"].get_response).__wrapped__
+        is (stack["XFrameOptionsMiddleware"])
+    )
+    # The two-factor step, then the consent gate (nothing to do for a token request), then axes.
+    assert (
+        lean_stack.token_next(stack["TwoFactorMiddleware"].get_response).__wrapped__
+        is stack["AxesMiddleware"]
+    )
+    # The session layer adds `Vary: Cookie` on the way back: it is kept, and what follows it is not skipped.
+    assert not stack["SessionMiddleware"].token_api_passthrough
+    assert (
+        lean_stack.token_next(stack["SessionMiddleware"].get_response)
+        is stack["SessionMiddleware"].get_response
+    )
+
+
+def test_the_skipped_layers_run_for_every_other_request(demo: Any, persona: Any, monkeypatch: Any) -> None:
+    from health_f0.privacy.middleware import ConsentRequiredMiddleware
+
+    ran: list[str] = []
+    original = ConsentRequiredMiddleware.__call__
+
+    def consent_call(self: Any, request: Any) -> Any:
+        ran.append(request.path)
+        return original(self, request)
+
+    monkeypatch.setattr(ConsentRequiredMiddleware, "__call__", consent_call)
+    user = persona("bn0000001")
+    assert Client(HTTP_AUTHORIZATION=bearer(user)).get("/api/v2/episodes").status_code == 200
+    assert ran == []
+    browser = Client()
+    browser.force_login(user)
+    browser.get("/api/v2/episodes")
+    browser.get("/ca-nhan")
+    Client().get("/api/v1/me", HTTP_AUTHORIZATION="Token abc")
+    assert ran == ["/api/v2/episodes", "/ca-nhan", "/api/v1/me"]

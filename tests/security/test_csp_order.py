@@ -129,3 +129,31 @@ def test_headers_put_directly_are_what_django_stores() -> None:
     assert list(direct.items()) == list(ordinary.items())
     with pytest.raises(BadHeaderError):
         put_header(HttpResponse(), "X-Broken", "a\nb")
+
+
+def _through(path: str, **response_attrs: object) -> tuple[Any, HttpResponse]:
+    """A request through the middleware's `__call__` (process_request, the view, process_response)."""
+    request = RequestFactory().get(path)
+    response = HttpResponse()
+    for name, value in response_attrs.items():
+        setattr(response, name, value)
+    return request, ContentSecurityPolicyMiddleware(lambda r: response)(request)
+
+
+def test_exemptions_exclusions_and_a_changed_policy_are_followed() -> None:
+    from csp.exceptions import CSPNonceError
+
+    assert _through("/")[1]["Content-Security-Policy"] == build_policy()
+    assert "Content-Security-Policy" not in _through("/", _csp_exempt=True)[1]
+    update = {"img-src": ["https://maps.example"]}
+    assert _through("/", _csp_update=update)[1]["Content-Security-Policy"] == build_policy(update=update)
+    for request, _ in (_through("/"), _through("/desk/")):
+        # Once the header is written, asking for a nonce is an error (one shared lazy object answers it).
+        assert not request.csp_nonce
+        with pytest.raises(CSPNonceError):
+            str(request.csp_nonce)
+    policy = {"EXCLUDE_URL_PREFIXES": ["/khong-csp/"], "DIRECTIVES": {"default-src": ["'self'"]}}
+    with override_settings(CONTENT_SECURITY_POLICY=policy):
+        assert "Content-Security-Policy" not in _through("/khong-csp/")[1]
+        assert _through("/")[1]["Content-Security-Policy"] == "default-src 'self'"
+    assert _through("/")[1]["Content-Security-Policy"] == build_policy()  # the settings back, the header back

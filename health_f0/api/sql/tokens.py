@@ -31,10 +31,12 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
+from django.core.signals import setting_changed
 from django.db import connections, router
 from django.db.models import Model
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
+from django.dispatch import receiver
 
 from health_f0.api.models import ApiToken
 from health_f0.core.db_health import checked_by_use
@@ -129,7 +131,11 @@ def _fetched(model: type[M], alias: str, values: Sequence[Any]) -> M:
     """`model.from_db(alias, attnames, values)` for a row holding every concrete field in order: the same
     instance (fetched state, values set as Model.__init__ sets them), without __init__'s per-field work when
     nothing listens to the model's pre_init/post_init (about 60 Python calls per instance)."""
-    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+    # `.receivers` empty: nothing listens to either signal for any model (the product connects none), so the
+    # per-model look-ups (has_listeners: about 20 Python calls for the token and its user) are not needed.
+    if (pre_init.receivers or post_init.receivers) and (
+        pre_init.has_listeners(model) or post_init.has_listeners(model)
+    ):
         return model.from_db(alias, _attnames(model), values)
     instance = model.__new__(model)
     state = instance._state = ModelState()
@@ -149,12 +155,29 @@ def _attnames(model: Any) -> tuple[str, ...]:
 _attnames_by_model: dict[Any, tuple[str, ...]] = {}
 
 
+# get_user_model(), read once (ten Python calls a request: the setting, the app registry's look-up) and again
+# when the setting changes (tests).
+_user_models: list[Any] = []
+
+
+@receiver(setting_changed, dispatch_uid="health_f0.api.sql.tokens.user_model")
+def _user_model_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == "AUTH_USER_MODEL":
+        _user_models.clear()
+
+
+def _user_model() -> Any:
+    if not _user_models:
+        _user_models.append(get_user_model())
+    return _user_models[0]
+
+
 def token_with_user(key_hash: str) -> ApiToken | None:
     """The token with this hash and its user (`token.user`), in one constant query; None when unknown.
     fetch_rows (its conversion plan cached) converts the user's columns the ORM way; the token's three
     datetimes are converted by the backend's own converter, so this works on MariaDB and SQLite alike."""
     connection = connections[router.db_for_read(ApiToken)]
-    user_model = get_user_model()
+    user_model = _user_model()
     sql = _statement(user_model, connection)
     rows = checked_by_use(connection, lambda: fetch_rows(user_model, sql, [key_hash], using=connection.alias))
     if not rows:
