@@ -29,6 +29,7 @@ TEXT = st.text(
     alphabet=st.sampled_from(
         list("aăâbcdđeêghiklmnoôơpqrstuưvxyAĂÂĐÊÔƠƯ ạảãáàặẳẵắằậẩẫấầẹẻẽéèệểễếềịỉĩíìọỏõóò")
         + ['"', "\\", "/", "\n", "\t", "\x00", "\x1f", "\x7f", "\u2028", "\u2029", "😷", "<", ">", "&"]
+        + ["≤", "≥", "–", "…", "€"]  # other characters whose UTF-8 starts with the byte E2, as U+2028/9 do
     ),
     max_size=30,
 )
