@@ -171,6 +171,26 @@ def test_the_worklist_names_its_order_index_by_the_scopes_size(
             assert "INDEX" not in page, page
 
 
+def test_the_worklist_page_runs_without_the_subquery_cache_on_mariadb(request: Any) -> None:
+    """The page's statement (v2's keyset page, v1's slice after order_by) runs with MariaDB's expression cache off
+    for itself (SET STATEMENT: the past counts' parameter is a new patient nearly every row); statement() stays
+    the plain SELECT, and the count is unchanged. The rows are the selector's (the tests above)."""
+    from health_f0.appointments.sql import worklist
+
+    request.getfixturevalue("restricted")
+    listing = selectors.staff_appointment_list(user=_fresh("datlich"), roles=DESK_ROLES)
+    assert isinstance(listing.order_by("created_at", "id"), worklist.WorklistRows)
+    assert listing.statement(ordering=listing.ordering, limit=3)[0].startswith("SELECT ")
+    with CaptureQueriesContext(connection) as queries:
+        rows = listing.order_by(*listing.ordering)[0:3]
+        listing.count()
+    page, count = (query["sql"] for query in queries.captured_queries)
+    mariadb = connection.vendor == "mysql" and getattr(connection, "mysql_is_mariadb", False)
+    assert page.startswith(worklist.NO_SUBQUERY_CACHE) is mariadb, page
+    assert not count.startswith(worklist.NO_SUBQUERY_CACHE)
+    assert rows
+
+
 def test_the_scope_size_is_the_facilities_the_statement_names(request: Any) -> None:
     """access.scope_size counts the facility ids access writes into the condition (readers' and others'
     together), or the chosen subtree's where it names fewer; a superuser's every facility is None."""
