@@ -59,14 +59,36 @@ def queue_policy(facility: Any) -> QueuePolicy:
     return DEFAULT_POLICY
 
 
+class FacilityPolicy:
+    """The queue settings at one facility (its id and tree path), read by `queue_policy` the first time a guard
+    asks and kept by this object: a page of a list's rows at one facility shares one
+    (appointments.sql.worklist.hold_queue_policies), so the page reads each room's policy once at most, and not
+    at all where no queue guard is asked (an actor without a queue role)."""
+
+    __slots__ = ("_policy", "path", "pk")
+
+    def __init__(self, pk: int, path: str) -> None:
+        self.pk, self.path = pk, path
+        self._policy: QueuePolicy | None = None
+
+    @property
+    def policy(self) -> QueuePolicy:
+        if self._policy is None:
+            self._policy = queue_policy(self)
+        return self._policy
+
+
 def ticket_policy(ticket: Any) -> QueuePolicy:
     """The queue settings of a ticket's facility, read once per ticket object (queue lists attach the
-    queue's policy to each ticket, so the workflow's guards on a page of tickets make no query each)."""
+    queue's policy to each ticket, so the workflow's guards on a page of tickets make no query each; a
+    worklist row holds its room's FacilityPolicy, shared by the page's rows at that room)."""
     cached = getattr(ticket, "_queue_policy", None)
     if cached is None:
         cached = queue_policy(ticket.facility)
         ticket._queue_policy = cached
-    return cached
+    elif type(cached) is FacilityPolicy:
+        return cached.policy
+    return cached  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)

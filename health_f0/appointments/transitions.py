@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from health_f0.appointments.models import Status
+from health_f0.appointments.queue_rules import ticket_policy
 from health_f0.appointments.slots import LOCAL_TZ, local_date_of
 from health_f0.core.actors import PATIENT, PSEUDO_ROLES, SYSTEM
 from health_f0.core.exceptions import DomainError, InvalidTransition
@@ -134,8 +135,6 @@ def _already_called_message(appointment: Any, step: Step) -> str:
 
 
 def _recall_limit(appointment: Any) -> int:
-    from health_f0.appointments.queue_rules import ticket_policy
-
     return int(ticket_policy(appointment).recall_limit)
 
 
@@ -153,8 +152,6 @@ def _recalls_used_message(appointment: Any, step: Step) -> str:
 
 def _skips_left(appointment: Any) -> bool:
     """Whether one more skip still puts the ticket back in the queue (else it marks the patient absent)."""
-    from health_f0.appointments.queue_rules import ticket_policy
-
     return appointment.skip_count + 1 < ticket_policy(appointment).skip_limit
 
 
@@ -190,8 +187,12 @@ def _not_paid_message(appointment: Any, step: Step) -> str:
 # Each guard is a test and its refusal (core.workflow.Guard.when): the refusal's sentence is built only where a
 # step is refused (check, apply), not where a page only asks which actions are open (available_each). Each names
 # what its test reads of the booking (`reads`), so the booking desk's list answers its actions from its rows
-# (Workflow.available_rows) without a booking instance; the queue's guards read the facility's queue policy
-# (queue_rules.ticket_policy, through the booking's facility) and are asked of the booking itself.
+# (Workflow.available_rows) without a booking instance. The queue's guards read the facility's queue policy
+# (queue_rules.ticket_policy): a booking's own `_queue_policy` where its list attached one (the queue's tickets; a
+# worklist row's room policy, queue_rules.FacilityPolicy: sql.worklist.hold_queue_policies), else read through the
+# booking's facility; a checked-in row is answered from its row like the others, its room's policy read once a
+# page and only where a queue guard is asked (before, each checked-in row was built as a booking, ~19 Python calls
+# a row, and each called ticket read its room's policy: one query a row).
 # The patient cancels or moves their booking themselves only until the cut-off; the desk at any time.
 CUTOFF = Guard.when(
     "cutoff_passed",
@@ -206,9 +207,13 @@ NOT_YET = Guard.when("not_yet", _not_yet, _not_yet_message, reads=("slot_start",
 NOT_REEXAM = Guard.when("not_reexam", _not_reexam, _not_reexam_message, reads=("is_reexam",))
 NOT_CALLED = Guard.when("not_called", _not_called, _not_called_message, reads=("called_at",))
 ALREADY_CALLED = Guard.when("already_called", _already_called, _already_called_message, reads=("called_at",))
-RECALLS_USED = Guard.when("recall_limit", _recalls_used, _recalls_used_message)
-LAST_SKIP = Guard.when("last_skip", _last_skip, _last_skip_message)
-SKIPS_REMAIN = Guard.when("skips_remain", _skips_remain, _skips_remain_message)
+RECALLS_USED = Guard.when(
+    "recall_limit", _recalls_used, _recalls_used_message, reads=("recall_count", "_queue_policy")
+)
+LAST_SKIP = Guard.when("last_skip", _last_skip, _last_skip_message, reads=("skip_count", "_queue_policy"))
+SKIPS_REMAIN = Guard.when(
+    "skips_remain", _skips_remain, _skips_remain_message, reads=("skip_count", "_queue_policy")
+)
 # A booking whose service requires prepayment is confirmed or received only once its fee is paid
 # (payments.selectors.booking_unpaid: no query for a service without that rule, one at most otherwise).
 NOT_PAID = Guard.when("not_paid", _not_paid, _not_paid_message, reads=("service_id", "pk"))
@@ -344,6 +349,15 @@ APPOINTMENT_WORKFLOW = Workflow(
         *(("patient_id",) if PATIENT in roles else ()),
     ),
     capacity_by_key=lambda roles: None if PATIENT in roles else _capacities_at(roles),
+)
+
+
+# The states whose transitions have a guard reading the booking's queue policy: a list answering its actions from
+# rows gives those rows their room's policy first (sql.worklist.hold_queue_policies).
+QUEUE_POLICY_STATES = frozenset(
+    transition.source
+    for transition in APPOINTMENT_WORKFLOW.transitions
+    if any("_queue_policy" in (guard.reads or ()) for guard in transition.guards)
 )
 
 

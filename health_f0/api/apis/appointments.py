@@ -80,7 +80,11 @@ from health_f0.appointments.services import (
 from health_f0.appointments.sql import worklist as worklist_sql
 from health_f0.appointments.sql.bookings import bare_bookings, booking_instances
 from health_f0.appointments.sql.worklist import cols as worklist_cols
-from health_f0.appointments.transitions import APPOINTMENT_WORKFLOW, change_deadline
+from health_f0.appointments.transitions import (
+    APPOINTMENT_WORKFLOW,
+    QUEUE_POLICY_STATES,
+    change_deadline,
+)
 from health_f0.core.exceptions import Conflict, DomainError, NotFound
 from health_f0.core.phone import display_phone
 from health_f0.core.sqllist import bare_instance, related_instances
@@ -867,7 +871,8 @@ class AppointmentRescheduleApi(PatientApi):
 # workflow reads, WORKFLOW_COLUMNS, with the page's Service, Facility and Patient holding the columns the guards
 # and the access rules read; anything else is loaded on access, so a new guard stays right, only slower:
 # tests/api/test_fast_rows.py counts the queries) only where the booking itself is asked: the actor's capacity at
-# a facility (or for a patient) not asked yet, a booking whose guards are not all declared (the queue's).
+# a facility (or for a patient) not asked yet. The queue's guards read the room's queue policy, which the
+# checked-in rows are given first (worklist_sql.hold_queue_policies: one per room, read where a guard asks).
 # `staff_appointment_rows` builds StaffAppointmentListItemSerializer's answer (tests/api/test_fast_rows.py
 # compares both).
 WORKFLOW_COLUMNS = tuple(worklist_cols("a", "", Appointment, worklist_sql.WORKFLOW_FIELDS))
@@ -984,13 +989,16 @@ def staff_appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[
     }
     doctor_refs[None] = None
     slots = texts_of([row[name] for row in rows for name in ("slot_start", "slot_end")], iso)
+    statuses_on_page = {row["status"] for row in rows}
+    if not QUEUE_POLICY_STATES.isdisjoint(statuses_on_page):
+        worklist_sql.hold_queue_policies(rows, QUEUE_POLICY_STATES)
     actions = APPOINTMENT_WORKFLOW.available_rows(
         rows, actor, instance=_bookings_of(), columns=worklist_sql.WORKFLOW_ROW_KEYS
     )
     statuses = choice_labels(Appointment, "status")
     channels = choice_labels(Appointment, "channel")
     # A booking's status and channel labels, its times: each distinct value written once (display, iso).
-    status_labels = {value: display(statuses, value) for value in {row["status"] for row in rows}}
+    status_labels = {value: display(statuses, value) for value in statuses_on_page}
     channel_labels = {value: display(channels, value) for value in {row["channel"] for row in rows}}
     past_shift, past_low = worklist_sql.PAST_SHIFT, worklist_sql.PAST_LOW
     # Plain data of fixed types (texts, ints, bools, None, the refs' dicts, the actions' list; no float): the
