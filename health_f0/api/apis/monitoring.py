@@ -752,7 +752,7 @@ def alert_rows(rows: list[Any]) -> list[dict[str, Any]]:
     births = tuple(
         map(date.isoformat, births) if _DATES_ONLY.issuperset(map(type, births)) else map(dates(), births)
     )
-    phones = display_phones(phones)
+    shown_phones = display_phones(phones)
     answer = [
         {
             "id": declaration_id,
@@ -805,7 +805,7 @@ def alert_rows(rows: list[Any]) -> list[dict[str, Any]]:
             _uuid_texts(patient_ids),
             full_names,
             births,
-            phones,
+            shown_phones,
             wards,
             answers,
             acknowledged,
