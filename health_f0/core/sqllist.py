@@ -19,13 +19,14 @@ rule stays `facilities/access.py`'s; the SQL module only writes it out).
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import repeat
 from operator import itemgetter
-from typing import Any
+from typing import Any, Self
 
 from django.conf import settings
 from django.db import connections, router
@@ -402,30 +403,18 @@ class SqlList:
         self.model, self.ordering = model, ordering
         self.connection = connections[router.db_for_read(model)]
 
-    def order_by(self, *ordering: str) -> SqlList:
-        return SqlList(
-            self.columns,
-            self.from_,
-            self.where,
-            self.params,
-            model=self.model,
-            ordering=tuple(ordering),
-            count_from=self.count_from,
-            tuples=self.tuples,
-        )
+    def _with(self, **changes: Any) -> Self:
+        """This list (of its own class: a subclass keeps its statement's changes) with `changes` made."""
+        other = copy.copy(self)
+        other.__dict__.update(changes)
+        return other
 
-    def as_tuples(self) -> SqlList:
+    def order_by(self, *ordering: str) -> Self:
+        return self._with(ordering=tuple(ordering))
+
+    def as_tuples(self) -> Self:
         """This list with its rows as tuples (`SqlColumns.row_type`) instead of dicts."""
-        return SqlList(
-            self.columns,
-            self.from_,
-            self.where,
-            self.params,
-            model=self.model,
-            ordering=self.ordering,
-            count_from=self.count_from,
-            tuples=True,
-        )
+        return self._with(tuples=True)
 
     # --- Reading ---------------------------------------------------------------------------------------
 

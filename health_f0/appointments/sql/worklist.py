@@ -225,24 +225,13 @@ NO_SUBQUERY_CACHE = "SET STATEMENT optimizer_switch='subquery_cache=off' FOR "
 class WorklistRows(SqlList):
     """The worklist's SqlList: its page statement (fetch, v1's slices, v2's keyset pages) runs on MariaDB without
     the subquery cache (NO_SUBQUERY_CACHE); `statement()` stays the plain SELECT (EXPLAIN reads it), and the
-    count is SqlList's."""
+    count is SqlList's. `order_by` keeps the class (SqlList._with)."""
 
     def run(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         connection: Any = self.connection
         if connection.vendor == "mysql" and connection.mysql_is_mariadb:
             sql = NO_SUBQUERY_CACHE + sql
         return super().run(sql, params)
-
-    def order_by(self, *ordering: str) -> WorklistRows:
-        return WorklistRows(
-            self.columns,
-            self.from_,
-            self.where,
-            self.params,
-            model=self.model,
-            ordering=tuple(ordering),
-            count_from=self.count_from,
-        )
 
 
 def _worklist_rows(
