@@ -45,12 +45,12 @@ def _client_ip(request: HttpRequest) -> str:
     return ip
 
 
-def _loaded_user(request: HttpRequest) -> Any:
-    """The signed-in user (or AnonymousUser) itself, put on the request in place of the lazy proxies the
-    authentication and OTP middleware left there (the same object they hand out, with what they set on it:
-    django_otp's `is_verified`, access's per-request cache). Each attribute read through the two proxies costs
-    about eight Python calls, and every middleware after this one, the view and the layout read the user
-    (www.views.loaded_user does the same for a page's own reads; issue 11)."""
+def loaded_user(request: HttpRequest) -> Any:
+    """The signed-in user (or AnonymousUser) itself, kept on the request in place of the lazy proxies the
+    authentication and OTP middleware put there: the same object they hand out, with what they set on it
+    (django_otp's `is_verified`, access's per-request cache). Each attribute read through the two proxies costs
+    about eight Python calls, and the middleware after ForcePasswordChangeMiddleware, the view and the layout read
+    the user 30-130 times a page (issue 11). Loaded as login_required loads it."""
     user: Any = request.user
     while isinstance(user, LazyObject):
         proxy: Any = user
@@ -63,7 +63,7 @@ def _loaded_user(request: HttpRequest) -> Any:
 
 class ForcePasswordChangeMiddleware:
     """Records the client IP for the request, and sends users with an SMS-issued password to change it. On the
-    pages it checks, the user it loads is kept on the request unwrapped (_loaded_user)."""
+    pages it checks, the user it loads is kept on the request unwrapped (loaded_user)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -74,7 +74,7 @@ class ForcePasswordChangeMiddleware:
         # a bearer-token request does not load a session it does not use (the API checks
         # must_change_password itself: api.permissions.HasOwnPassword / IsStaffMember).
         if not request.path.startswith(_ALLOWED_PREFIXES) and getattr(request, "user", None) is not None:
-            user = _loaded_user(request)
+            user = loaded_user(request)
             if user.is_authenticated and getattr(user, "must_change_password", False):
                 return redirect("www:password_change")
         return self.get_response(request)

@@ -20,7 +20,6 @@ from django.shortcuts import render as django_render
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 from django.urls import reverse
-from django.utils.functional import LazyObject, empty
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
@@ -28,6 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from health_f0.core.exceptions import Conflict, DomainError, NotFound, RateLimited
 from health_f0.core.memo import Memo
+from health_f0.core.middleware import loaded_user
 from health_f0.core.phone import display_phone, mask_phone, normalize_mobile
 from health_f0.core.request_context import client_ip
 from health_f0.facilities import access, portal
@@ -109,21 +109,6 @@ def _error_summary(form: Any) -> list[dict[str, str]]:
                 anchor = f"{anchor}_0"
             items.append({"href": f"#{anchor}", "message": message})
     return items
-
-
-def loaded_user(request: HttpRequest) -> Any:
-    """The signed-in user itself, kept on the request in place of the lazy proxies the authentication and OTP
-    middleware put there: each attribute read through a proxy costs about six Python calls, and a portal page reads
-    the user 30-130 times (access, the workflow, the layout). The same object the proxies hand out (with what the
-    middleware set on it: django_otp's is_verified, access's per-request cache), loaded as login_required loads it."""
-    user: Any = request.user
-    while isinstance(user, LazyObject):
-        proxy: Any = user
-        if proxy._wrapped is empty:
-            proxy._setup()
-        user = proxy._wrapped
-    request.user = user
-    return user
 
 
 PATIENT_PARAM = "nguoi-benh"

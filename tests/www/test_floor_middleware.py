@@ -88,7 +88,7 @@ def test_a_flash_message_reaches_the_next_page() -> None:
     assert [str(m) for m in messages.get_messages(following)] == ["Phiên làm việc đã kết thúc."]
 
 
-# --- The user, loaded once and kept unwrapped (core.middleware._loaded_user) --------------------------------
+# --- The user, loaded once and kept unwrapped (core.middleware.loaded_user) --------------------------------
 
 
 def test_a_page_and_the_middleware_after_it_see_the_loaded_user(persona: Any) -> None:

@@ -53,16 +53,22 @@ def active_links(scope: tuple[str, list[Any]], *, patient: Patient, related: boo
     for link, facility, request in fetch_joined(
         (HisLink, Facility, HisLinkRequest), _LINKS.format(scope=where), [patient.pk, *params]
     ):
-        HisLink.facility.field.set_cached_value(link, facility)
-        HisLink.patient.field.set_cached_value(link, patient)
-        HisLink.request.field.set_cached_value(link, request)
-        if request is not None:
-            if request.patient_id == patient.pk:
-                HisLinkRequest.patient.field.set_cached_value(request, patient)
-            if request.facility_id == facility.pk:
-                HisLinkRequest.facility.field.set_cached_value(request, facility)
-        links.append(link)
+        links.append(_held(link, facility, request, patient))
     return links
+
+
+def _held(link: HisLink, facility: Facility, request: HisLinkRequest | None, patient: Patient) -> HisLink:
+    """`link` holding its facility, `patient` (the caller's: the links are its own) and its request (None when
+    made without one), the request holding the link's patient and facility when they are its own."""
+    HisLink.facility.field.set_cached_value(link, facility)
+    HisLink.patient.field.set_cached_value(link, patient)
+    HisLink.request.field.set_cached_value(link, request)
+    if request is not None:
+        if request.patient_id == patient.pk:
+            HisLinkRequest.patient.field.set_cached_value(request, patient)
+        if request.facility_id == facility.pk:
+            HisLinkRequest.facility.field.set_cached_value(request, facility)
+    return link
 
 
 def _nulls(model: Any) -> str:
@@ -116,15 +122,7 @@ def overview(
     links, requests, province = [], [], []
     for link, facility, request in fetch_joined((HisLink, Facility, HisLinkRequest), sql, params):
         if link is not None:
-            HisLink.facility.field.set_cached_value(link, facility)
-            HisLink.patient.field.set_cached_value(link, patient)
-            HisLink.request.field.set_cached_value(link, request)
-            if request is not None:
-                if request.patient_id == patient.pk:
-                    HisLinkRequest.patient.field.set_cached_value(request, patient)
-                if request.facility_id == facility.pk:
-                    HisLinkRequest.facility.field.set_cached_value(request, facility)
-            links.append(link)
+            links.append(_held(link, facility, request, patient))
         elif request is not None:
             HisLinkRequest.facility.field.set_cached_value(request, facility)
             requests.append(request)
