@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, get_user_model, load_backend
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, load_backend
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.middleware import AuthenticationMiddleware as DjangoAuthenticationMiddleware
@@ -38,6 +38,7 @@ from django.utils.functional import SimpleLazyObject
 from health_f0.core.db_health import checked_by_use
 from health_f0.core.memo import Memo
 from health_f0.core.rawsql import fetch_rows
+from health_f0.core.rawsql import user_model as rawsql_user_model
 from health_f0.facilities import access
 
 # --- The session row ------------------------------------------------------------------------------------------
@@ -72,7 +73,7 @@ class SessionStore(db.SessionStore):
         """(session_data, expire_date) of the live row, or None (the key then set to None, as Django does);
         with the guessed user's row kept in `_hf0_user_row` when one was asked for."""
         model = self.model
-        user_model = get_user_model()
+        user_model = rawsql_user_model()
         alias = router.db_for_read(model)
         connection = connections[alias]
         key = self.session_key
@@ -225,7 +226,7 @@ def _statement(user_model: Any) -> str:
 def user_with_staff_flag(user_id: Any) -> Any:
     """ModelBackend.get_user(user_id) — the user, or None when there is none or it may not log in (inactive)
     — in one constant statement that also tells facilities.access whether the user holds a staff role."""
-    user_model = get_user_model()
+    user_model = rawsql_user_model()
     rows = fetch_rows(user_model, _statement(user_model), [user_id, user_id])
     if not rows:
         return None
@@ -252,7 +253,7 @@ def get_user(request: HttpRequest) -> Any:
         from django.contrib.auth import get_user as django_get_user
 
         return django_get_user(request)
-    user_model = get_user_model()
+    user_model = rawsql_user_model()
     try:
         user_id = user_model._meta.pk.to_python(session["_auth_user_id"])
     except KeyError:

@@ -15,10 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from django.contrib.auth import get_user_model
+from django.core.signals import setting_changed
 from django.db import connections, router
 from django.db.models import Model
 from django.db.models.base import DEFERRED, ModelState
 from django.db.models.signals import post_init, pre_init
+from django.dispatch import receiver
 
 M = TypeVar("M", bound=Model)
 
@@ -211,3 +214,21 @@ def fetch_joined(
             raise ValueError("fetch_joined: the SELECT list does not match the models' columns")
         result.append(tuple(instances))
     return result
+
+
+# get_user_model(), read once (ten Python calls a request: the setting, the app registry's look-up) and again
+# when the setting changes (tests): the token look-up and the session's user read it on every request.
+_user_models: list[Any] = []
+
+
+@receiver(setting_changed, dispatch_uid="health_f0.core.rawsql.user_model")
+def _user_model_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == "AUTH_USER_MODEL":
+        _user_models.clear()
+
+
+def user_model() -> Any:
+    """get_user_model(), read once per process (and again when AUTH_USER_MODEL changes)."""
+    if not _user_models:
+        _user_models.append(get_user_model())
+    return _user_models[0]

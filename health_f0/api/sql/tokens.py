@@ -30,17 +30,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from django.contrib.auth import get_user_model
-from django.core.signals import setting_changed
 from django.db import connections, router
 from django.db.models import Model
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
-from django.dispatch import receiver
 
 from health_f0.api.models import ApiToken
 from health_f0.core.db_health import checked_by_use
 from health_f0.core.rawsql import fetch_rows
+from health_f0.core.rawsql import user_model as rawsql_user_model
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility, Membership
 
@@ -155,29 +153,12 @@ def _attnames(model: Any) -> tuple[str, ...]:
 _attnames_by_model: dict[Any, tuple[str, ...]] = {}
 
 
-# get_user_model(), read once (ten Python calls a request: the setting, the app registry's look-up) and again
-# when the setting changes (tests).
-_user_models: list[Any] = []
-
-
-@receiver(setting_changed, dispatch_uid="health_f0.api.sql.tokens.user_model")
-def _user_model_changed(*, setting: str, **kwargs: Any) -> None:
-    if setting == "AUTH_USER_MODEL":
-        _user_models.clear()
-
-
-def _user_model() -> Any:
-    if not _user_models:
-        _user_models.append(get_user_model())
-    return _user_models[0]
-
-
 def token_with_user(key_hash: str) -> ApiToken | None:
     """The token with this hash and its user (`token.user`), in one constant query; None when unknown.
     fetch_rows (its conversion plan cached) converts the user's columns the ORM way; the token's three
     datetimes are converted by the backend's own converter, so this works on MariaDB and SQLite alike."""
     connection = connections[router.db_for_read(ApiToken)]
-    user_model = _user_model()
+    user_model = rawsql_user_model()
     sql = _statement(user_model, connection)
     rows = checked_by_use(connection, lambda: fetch_rows(user_model, sql, [key_hash], using=connection.alias))
     if not rows:
