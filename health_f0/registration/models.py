@@ -133,12 +133,13 @@ class Registration(BaseModel):
         indexes = [
             models.Index(fields=["facility", "status", "created_at"]),
             # The queue at one facility, a page at a time; and at many (a TTYT's stations), read in order and
-            # filtered by facility.
+            # filtered by facility in the index (its last column: registration.sql.registrations).
             models.Index(
                 fields=["facility", "queue_rank", "-decided_sort", "created_at", "id"], name="reg_queue_order"
             ),
             models.Index(
-                fields=["queue_rank", "-decided_sort", "created_at", "id"], name="reg_queue_order_all"
+                fields=["queue_rank", "-decided_sort", "created_at", "id", "facility"],
+                name="reg_queue_order_all",
             ),
         ]
 

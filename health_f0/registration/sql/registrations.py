@@ -24,7 +24,15 @@ from uuid import UUID
 
 from django.db import connections, router
 
-from health_f0.core.sqllist import Col, SqlColumns, SqlList, declared_index, stored_column, text_column
+from health_f0.core.sqllist import (
+    Col,
+    ScopedFrom,
+    SqlColumns,
+    SqlList,
+    declared_index,
+    stored_column,
+    text_column,
+)
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.registration.models import Registration
@@ -72,18 +80,35 @@ FROM = f"{_R.db_table} r {_JOIN}"
 # ninth round): choosing among every index on the facility and the cursor's columns cost more than reading the
 # page. With the scope's 22 facilities of the largest TTYT of the 100k data, the first page's plan took 0.46 ms
 # of MariaDB's CPU of 1.25 ms, the next page's (the cursor's OR of four ranges, times 22) 3.2 ms of 4.6; named,
-# 0.28 and 0.71 ms, the same plan and rows. MariaDB still chooses between the two by cost: reg_queue_order for
-# one facility (read in order), reg_queue_order_all for many (read in order, each row's facility tested).
+# 0.28 and 0.71 ms, the same plan and rows. One facility: reg_queue_order (read in order).
 # Filtered by status, the (facility, status, created_at) index stays a choice (one status of a facility, then
 # sorted, can be fewer rows than the facility's queue walked to them).
+#
+# Many facilities (core.sqllist.MANY_FACILITIES: a TTYT's stations, two stations, a superuser), unfiltered: the
+# page reads reg_queue_order_all named with FORCE INDEX, as a range (`queue_rank >= 0`, which every row meets: the
+# generated rank is 0-3, never NULL), and the index ends with the facility, so MariaDB tests each entry's facility
+# in the index (index condition pushdown) and reads the page's rows only (issue 11, twelfth round). Left to
+# choose, MariaDB read that index (without the facility) as a full index scan, a whole row for every registration
+# of the province it walked until the page was full, after weighing 22 ranges of reg_queue_order. MariaDB's CPU of
+# the first page's statement (bench/statements_cpu.py, 100 runs x 3 rounds on a copy of the table): the largest
+# TTYT (37 % of the province's queue) 0.73-0.77 -> 0.53 ms, the smallest (16 %) 2.08-2.09 -> 0.64 ms, the two
+# smallest stations (627 registrations) 1.59-1.61 -> 1.69 ms (the forced index walks the province's entries; the
+# old index forced instead cost 26 ms there, each entry's row read). v1's COUNT(*) keeps the choice and no range
+# (on the new index the range made the largest TTYT's count 6.6 -> 20 ms).
 QUEUE_ORDER_INDEXES = (
     declared_index(Registration, "facility", "queue_rank", "-decided_sort", "created_at", "id"),
-    declared_index(Registration, "queue_rank", "-decided_sort", "created_at", "id"),
+    declared_index(Registration, "queue_rank", "-decided_sort", "created_at", "id", "facility"),
 )
 BY_STATUS_INDEX = declared_index(Registration, "facility", "status", "created_at")
 FROM_MYSQL = f"{_R.db_table} r USE INDEX ({', '.join(QUEUE_ORDER_INDEXES)}) {_JOIN}"
 FROM_MYSQL_BY_STATUS = (
     f"{_R.db_table} r USE INDEX ({', '.join((*QUEUE_ORDER_INDEXES, BY_STATUS_INDEX))}) {_JOIN}"
+)
+QUEUE_FROM = ScopedFrom(
+    plain=FROM,
+    few=FROM_MYSQL,
+    many=f"{_R.db_table} r FORCE INDEX ({QUEUE_ORDER_INDEXES[1]}) {_JOIN}",
+    many_where=f"r.{_R.get_field('queue_rank').column} >= 0",
 )
 # The receiving facility named by its public id (a constant subquery on its unique index, evaluated once).
 BY_FACILITY = f"{FACILITY} = (SELECT ff.id FROM {_F.db_table} ff WHERE ff.public_id = %s)"  # noqa: S608
@@ -102,7 +127,18 @@ def queue(
     if facility is not None:
         conditions.append(BY_FACILITY)
         params.append(_F.get_field("public_id").get_db_prep_value(facility, connection))
-    from_ = FROM
-    if connection.vendor == "mysql":
-        from_ = FROM_MYSQL_BY_STATUS if status else FROM_MYSQL
-    return QUEUE.rows(from_, " AND ".join(conditions), params, model=Registration, ordering=ordering)
+    if status and connection.vendor == "mysql":
+        from_, count_from, page_where = FROM_MYSQL_BY_STATUS, FROM_MYSQL_BY_STATUS, ""
+    else:
+        chosen = None if facility is None else (facility,)
+        facilities = access.scope_size(user, access.STATION_ROLES, chosen)
+        from_, count_from, page_where = QUEUE_FROM.choose_page(connection, facilities)
+    return QUEUE.rows(
+        from_,
+        " AND ".join(conditions),
+        params,
+        model=Registration,
+        ordering=ordering,
+        count_from=count_from,
+        page_where=page_where,
+    )
