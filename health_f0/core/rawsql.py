@@ -180,12 +180,19 @@ def _from_db(model: Any, alias: str, names: tuple[str, ...], values: list[Any]) 
 
 
 def fetch_joined(
-    models: Sequence[type[Model]], sql: str, params: Sequence[Any], *, using: str | None = None
+    models: Sequence[type[Model]],
+    sql: str,
+    params: Sequence[Any],
+    *,
+    using: str | None = None,
+    extra: int = 0,
 ) -> list[tuple[Any, ...]]:
     """Run `sql`, whose SELECT list is `select_list(alias, model)` for each of `models` in turn (a row of
     joined tables), and build one instance per model per row, each value converted as the ORM converts it:
     what `select_related` builds, without compiling a query. A part whose primary key is NULL (a LEFT JOIN
-    that found nothing) is None. The caller attaches the parts to each other (`set_cached_value`)."""
+    that found nothing) is None. The caller attaches the parts to each other (`set_cached_value`). `extra`:
+    the SELECT list ends with that many more columns, each row's values of them following its instances as
+    the driver gave them."""
     parts = tuple(models)
     connection = connections[using or router.db_for_read(parts[0])]
     with connection.cursor() as cursor:
@@ -210,9 +217,9 @@ def fetch_joined(
                     value = converter(value, col, connection)
                 values[index] = value
             instances.append(_from_db(model, connection.alias, names, values))
-        if start != len(row):
+        if start + extra != len(row):
             raise ValueError("fetch_joined: the SELECT list does not match the models' columns")
-        result.append(tuple(instances))
+        result.append((*instances, *row[start:]) if extra else tuple(instances))
     return result
 
 

@@ -640,6 +640,9 @@ def own_patients_sql(user: Any, patient_column: str) -> tuple[str, list[Any]]:
     )
 
 
+# A patient account's active-link pairs, once a request has read them with its patients
+# (remember_his_active_pairs).
+_HIS_ACTIVE_PAIRS = "his_active_pairs"
 _HIS_ACTIVE_PAIRS_SQL = "SELECT patient_id, facility_id FROM his_hislink WHERE active AND "
 
 
@@ -669,12 +672,29 @@ def his_active_pairs(user: Any) -> tuple[tuple[int, int], ...] | None:
         return None
     if not getattr(user, "is_authenticated", False):
         return ()
+    known = _cache(user).get(_HIS_ACTIVE_PAIRS)
+    if known is not None:
+        return known  # type: ignore[no-any-return]
     from django.db import connection
 
     own, own_params = own_patients_sql(user, "patient_id")
     with connection.cursor() as cursor:
         cursor.execute(_HIS_ACTIVE_PAIRS_SQL + own, own_params)
         return tuple(sorted((int(p), int(f)) for p, f in cursor.fetchall()))
+
+
+def remember_his_active_pairs(user: Any, pairs: Iterable[tuple[int, int]]) -> None:
+    """Keep, for the rest of the request, `user`'s active-link pairs read by the caller with the patients it acts
+    for (the portal's patient choice on the HIS pages: monitoring.sql.patients.account_patients(his_links=True)
+    reads each patient's active links' facilities in its own statement): `his_active_pairs` then reads no more.
+    Kept only when this request kept the account's patient ids (remember_own_patients: the rule those patients
+    were read by is own_patients_for's, so their active links are his_active_pairs' answer), and only for those
+    patients."""
+    cache = _cache(user)
+    own = cache.get(_OWN_PATIENT_IDS)
+    if own is None:
+        return
+    cache[_HIS_ACTIVE_PAIRS] = tuple(sorted((int(p), int(f)) for p, f in pairs if int(p) in own))
 
 
 def his_pairs_sql(

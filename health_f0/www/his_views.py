@@ -252,8 +252,9 @@ def his_unlink(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 
 def _records_context(request: HttpRequest) -> tuple[dict[str, Any], his_selectors.RecordScope] | HttpResponse:
     """The page's patient and the account's record scope (his.selectors.RecordScope), read once for whether
-    the patient has an active link (`linked`) and for the page's lists."""
-    choice = patient_choice(request)
+    the patient has an active link (`linked`) and for the page's lists. A patient account's active links are
+    read with its patients, in the patient choice's statement."""
+    choice = patient_choice(request, his_links=True)
     early = _staff_or_missing(request, choice)
     if early is not None:
         return early

@@ -70,10 +70,14 @@ class PatientChoice:
         return len(self.patients) > 1
 
 
-def patient_choice(*, user: Any, remembered: str | None, requested: str | None) -> PatientChoice:
+def patient_choice(
+    *, user: Any, remembered: str | None, requested: str | None, his_links: bool = False
+) -> PatientChoice:
     """Resolve whom the account is acting for: the requested id (which must be one of its own patients,
-    else NotFound), then the one remembered in the session, then the account's own record, then the first."""
-    patients = patients_sql.account_patients(user)
+    else NotFound), then the one remembered in the session, then the account's own record, then the first.
+    `his_links`: a patient account's active HIS links read with its patients, for the HIS pages' record scope
+    (monitoring.sql.patients.account_patients)."""
+    patients = patients_sql.account_patients(user, his_links=his_links)
     if patients is None:  # staff and anonymous users: access.patients_for's queryset
         patients = list(access.patients_for(user).select_related("facility").order_by("full_name", "id"))
     if requested is not None:

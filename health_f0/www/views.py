@@ -114,15 +114,17 @@ def _error_summary(form: Any) -> list[dict[str, str]]:
 PATIENT_PARAM = "nguoi-benh"
 
 
-def patient_choice(request: HttpRequest) -> selectors.PatientChoice:
+def patient_choice(request: HttpRequest, *, his_links: bool = False) -> selectors.PatientChoice:
     """Whom the account is acting for; ?nguoi-benh=<id> switches (and is remembered in the session). The page's
-    user is the loaded object from here on (loaded_user)."""
+    user is the loaded object from here on (loaded_user). `his_links`: with the patients' active HIS links, in
+    the same statement (the HIS pages' record scope: selectors.patient_choice)."""
     requested = request.GET.get(PATIENT_PARAM)
     try:
         choice = selectors.patient_choice(
             user=loaded_user(request),
             remembered=request.session.get(selectors.SESSION_PATIENT),
             requested=requested,
+            his_links=his_links,
         )
     except NotFound:
         raise Http404(_("Không tìm thấy người bệnh."))

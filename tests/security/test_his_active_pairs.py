@@ -120,3 +120,49 @@ def test_an_ended_link_is_no_pair(family: dict[str, Any]) -> None:
     assert access.his_pairs_sql(scope.pairs or (), *COLUMNS) == access.his_records_sql(
         _fresh(mother), *COLUMNS
     )
+
+
+def test_the_patient_choice_reads_the_same_pairs(family: dict[str, Any]) -> None:
+    """The HIS pages read a patient account's active links with its patients (account_patients(his_links=True),
+    the patient choice's statement) and keep them (access.remember_his_active_pairs): his_active_pairs then
+    answers them without a statement, the same pairs it reads itself, for every kind of account; a link that
+    ended is no pair. Staff and superusers have nothing kept (their rule is not the choice's)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from health_f0.monitoring.sql.patients import account_patients
+
+    superuser = get_user_model().objects.create_superuser(username="root-pairs", password="x")
+    kept = 0
+    for user in [*_users(family), superuser]:
+        name = getattr(user, "username", "anonymous")
+        expected = access.his_active_pairs(_fresh_of(user))
+        fresh = _fresh_of(user)
+        chosen = account_patients(fresh, his_links=True)
+        with CaptureQueriesContext(connection) as ctx:
+            pairs = access.his_active_pairs(fresh)
+        assert pairs == expected, name
+        if chosen is not None and not fresh.is_superuser:
+            assert not ctx.captured_queries, name  # kept by the patient choice
+            kept += 1
+            # The same patients as without the links.
+            assert [p.pk for p in chosen] == [p.pk for p in account_patients(_fresh_of(user)) or []], name
+        else:
+            assert "his_active_pairs" not in getattr(fresh, "_hf0_access_cache", {}), name
+    assert kept >= 4  # patients A, B, the child and the lonely patient
+    mother = _fresh(family["patients"]["pat_a"].account.username)
+    account_patients(mother, his_links=True)
+    assert len(access.his_active_pairs(mother) or ()) == 2  # A's own link and its child's
+    HisLink.objects.filter(patient=family["child"]).update(active=False)
+    mother = _fresh(family["patients"]["pat_a"].account.username)
+    account_patients(mother, his_links=True)
+    assert access.his_active_pairs(mother) == ((family["patients"]["pat_a"].pk, _link_facility(family)),)
+
+
+def _link_facility(family: dict[str, Any]) -> int:
+    link = HisLink.objects.get(patient=family["patients"]["pat_a"], active=True)
+    return int(link.facility_id)
+
+
+def _fresh_of(user: Any) -> Any:
+    return _fresh(user.username) if getattr(user, "is_authenticated", False) else AnonymousUser()

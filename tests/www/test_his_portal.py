@@ -139,6 +139,33 @@ def test_only_own_records_and_the_family_switch(portal: Client, hung: Patient, t
     assert portal.get("/ho-so-kham?nguoi-benh=khong-phai-ma").status_code == 404
 
 
+def test_the_records_scope_is_read_with_the_patient_choice(
+    portal: Client, hung: Patient, ttyt: Facility
+) -> None:
+    """The HIS record pages read the account's active links in the patient choice's statement (issue 11): no
+    statement of their own on his_hislink, the same records and family switch; a link that ends hides its
+    patient's records on the next request."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    link_with_records(hung, ttyt, "HUNG")
+    child = family_member(hung)
+    link_with_records(child, ttyt, "CON", days_ago=1)
+    for path in ["/ho-so-kham", "/ket-qua-xet-nghiem", f"/ho-so-kham?nguoi-benh={child.public_id}"]:
+        with CaptureQueriesContext(connection) as ctx:
+            response = portal.get(path)
+        assert response.status_code == 200, path
+        own = [
+            q["sql"] for q in ctx.captured_queries if q["sql"].startswith("SELECT patient_id, facility_id")
+        ]
+        assert not own, (path, own)
+        assert "Glucose" in text(response), path
+    assert "Chẩn đoán CON" in text(portal.get("/ho-so-kham"))  # the switch remembered
+    HisLink.objects.filter(patient=child).update(active=False)
+    page = text(portal.get("/ho-so-kham"))
+    assert "Chẩn đoán CON" not in page and "Glucose CON" not in page
+
+
 def test_visit_history_shows_dates_diagnosis_and_flags_in_words(
     portal: Client, hung: Patient, ttyt: Facility
 ) -> None:

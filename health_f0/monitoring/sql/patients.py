@@ -72,21 +72,37 @@ _ACCOUNT_PATIENTS = (
     "WHERE {rule} ORDER BY p.full_name, p.id"
 )
 _PATIENT_FACILITY: Any = Patient._meta.get_field("facility")
+# The same, each patient with the facilities of its active HIS links (access.his_active_pairs' rule on one
+# patient, the index his_hislink (patient, ...) per row), for the portal's HIS pages: one statement, not two.
+_ACCOUNT_PATIENTS_HIS = _ACCOUNT_PATIENTS.replace(
+    " FROM ",
+    ", (SELECT GROUP_CONCAT(l.facility_id) FROM his_hislink l WHERE l.patient_id = p.id AND l.active) FROM ",
+    1,
+)
 
 
-def account_patients(user: Any) -> list[Patient] | None:
+def account_patients(user: Any, *, his_links: bool = False) -> list[Patient] | None:
     """The patients a patient account may act for, by name then id, each with its facility attached; None
-    when `user` is not a patient account (access.account_patients_sql): the caller reads patients_for."""
+    when `user` is not a patient account (access.account_patients_sql): the caller reads patients_for.
+    `his_links`: read their active HIS links in the same statement and keep them for the request
+    (access.remember_his_active_pairs; the HIS pages' record scope then reads no more)."""
     rule = access.account_patients_sql(user)
     if rule is None:
         return None
     where, params = rule
     patients = []
-    for patient, facility in fetch_joined((Patient, Facility), _ACCOUNT_PATIENTS.format(rule=where), params):
+    pairs: list[tuple[int, int]] = []
+    sql = (_ACCOUNT_PATIENTS_HIS if his_links else _ACCOUNT_PATIENTS).format(rule=where)
+    for patient, facility, *linked in fetch_joined((Patient, Facility), sql, params, extra=int(his_links)):
         _PATIENT_FACILITY.set_cached_value(patient, facility)
         patients.append(patient)
+        if linked and linked[0]:
+            text = linked[0].decode() if isinstance(linked[0], bytes) else str(linked[0])
+            pairs += [(patient.pk, int(facility_id)) for facility_id in text.split(",")]
     # The rule is own_patients_for's for a patient account: the page's later statements bind these ids.
     access.remember_own_patients(user, [patient.pk for patient in patients])
+    if his_links:
+        access.remember_his_active_pairs(user, pairs)
     return patients
 
 
