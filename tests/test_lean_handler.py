@@ -287,3 +287,22 @@ def test_the_header_list_is_the_response_items_in_order() -> None:
     Handler()(RequestFactory().get("/").environ, start_response).close()
     assert seen[0] == "200 OK"
     assert seen[1] == [*response.items(), ("Set-Cookie", response.cookies["a"].output(header=""))]
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {},
+        {"SCRIPT_NAME": ""},
+        {"SCRIPT_NAME": "/sub"},
+        {"SCRIPT_NAME": "/s\u00c3\u00a1"},  # UTF-8 read as latin-1, as a WSGI server hands it over
+        {"SCRIPT_NAME": "/x", "SCRIPT_URL": "/a/b/c", "PATH_INFO": "/b/c"},
+        {"SCRIPT_NAME": "/x", "SCRIPT_URL": "", "REDIRECT_URL": "/r//b/c", "PATH_INFO": "/b/c"},
+    ],
+)
+@pytest.mark.parametrize("force", [None, "/forced"])
+def test_the_script_name_is_djangos(environ: dict[str, str], force: str | None) -> None:
+    from django.core.handlers.wsgi import get_script_name
+
+    with override_settings(FORCE_SCRIPT_NAME=force):
+        assert lean_stack._script_name(environ) == get_script_name(environ)
