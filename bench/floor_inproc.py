@@ -70,9 +70,11 @@ def main() -> None:
     args = parser.parse_args()
     setup()
     add_empty_view()
-    from django.core.handlers.wsgi import WSGIHandler
+    from health_f0.wsgi import application  # the project's handler, as gunicorn serves it
 
-    handler = WSGIHandler()
+    handler_class = type(application)
+
+    handler = handler_class()
     tokens = [t for t in Path(args.tokens).read_text().split() if t]
     path, _, query = args.path.partition("?")
 

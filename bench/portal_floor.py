@@ -147,9 +147,11 @@ def main() -> None:
                 rendered[0] += time.process_time() - t0
 
         views.render = timed_render
-    from django.core.handlers.wsgi import WSGIHandler
+    from health_f0.wsgi import application  # the project's handler, as gunicorn serves it
 
-    handler = WSGIHandler()
+    handler_class = type(application)
+
+    handler = handler_class()
     cookies = session_cookies(args.accounts)
 
     def get(path: str, i: int) -> tuple[str, bytes]:

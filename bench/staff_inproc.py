@@ -91,11 +91,13 @@ def wsgi_get(path: str, HTTP_AUTHORIZATION: str) -> bytes:  # noqa: N803 - the t
     read, the response closed (request_finished)."""
     import io
 
-    from django.core.handlers.wsgi import WSGIHandler
+    from health_f0.wsgi import application  # the project's handler, as gunicorn serves it
+
+    handler_class = type(application)
 
     global _handler
     if _handler is None:
-        _handler = WSGIHandler()
+        _handler = handler_class()
     path_info, _, query = path.partition("?")
     environ = {
         "REQUEST_METHOD": "GET",

@@ -1,6 +1,11 @@
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "health_f0.settings")
-application = get_wsgi_application()
+django.setup(set_prefix=False)
+
+# Django's WSGIHandler with its request signals and header list made cheaper (core/lean_stack.py).
+from health_f0.core.lean_stack import WSGIHandler  # noqa: E402
+
+application = WSGIHandler()

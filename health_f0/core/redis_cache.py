@@ -18,10 +18,12 @@ errors as Django's; with several servers (a primary and replicas) Django's per-c
 from __future__ import annotations
 
 import os
+import re
 import threading
 from typing import Any
 
 from django.core.cache.backends import redis as django_redis
+from django.core.cache.backends.base import MEMCACHE_MAX_KEY_LENGTH, default_key_func
 from django.utils.functional import cached_property
 
 
@@ -84,8 +86,27 @@ class RedisCacheClient(django_redis.RedisCacheClient):
             own.connection = None  # type: ignore[union-attr]
 
 
+# django.core.cache.backends.base.memcached_error_chars_re (a lazy object there: three Python calls a search).
+_MEMCACHED_UNSAFE = re.compile(r"[\x00-\x20\x7f]")
+
+
 class RedisCache(django_redis.RedisCache):
     """settings.CACHES BACKEND "health_f0.core.redis_cache.RedisCache" (same LOCATION and OPTIONS)."""
+
+    def make_and_validate_key(self, key: Any, version: int | None = None) -> str:
+        """BaseCache's: the key made by the key function (default_key_func written out when it is that) and
+        validate_key called when it has something to say (it warns about keys memcached could not take: longer
+        than 250 characters or with a space or control character). About 8 Python calls a key, 3 here; a portal
+        page reads 3-4 keys (issue 11)."""
+        if version is None:
+            version = self.version
+        if self.key_func is default_key_func:
+            key = "%s:%s:%s" % (self.key_prefix, version, key)  # noqa: UP031 - default_key_func's own format
+        else:
+            key = self.key_func(key, self.key_prefix, version)
+        if len(key) > MEMCACHE_MAX_KEY_LENGTH or _MEMCACHED_UNSAFE.search(key):
+            self.validate_key(key)
+        return key  # type: ignore[no-any-return]
 
     @cached_property
     def _cache(self) -> RedisCacheClient:

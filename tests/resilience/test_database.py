@@ -15,11 +15,11 @@ from typing import Any
 import MySQLdb
 import pytest
 from django.conf import settings as django_settings
-from django.core.handlers.wsgi import WSGIHandler
 from django.db import OperationalError, connection
 from django.test import Client, RequestFactory
 
 from health_f0.core import db_health
+from health_f0.core.lean_stack import WSGIHandler  # the handler gunicorn serves (health_f0.wsgi)
 
 pytestmark = pytest.mark.skipif(connection.vendor != "mysql", reason="MariaDB connection behaviour")
 

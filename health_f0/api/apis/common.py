@@ -26,6 +26,7 @@ from health_f0.api.schema import cursor_paginated, error_responses, paginated
 from health_f0.api.versioning import V1, V2
 from health_f0.core.exceptions import DomainError, NotFound
 from health_f0.core.keyset import InvalidCursor, Keyset
+from health_f0.core.middleware import validated_host
 from health_f0.core.sqllist import SqlList
 from health_f0.facilities import access
 from health_f0.patients.models import Patient
@@ -127,7 +128,13 @@ def cursor_link(request: Request) -> Callable[[str | None], str | None]:
     http_request: Any = request._request
     path = http_request.path
     query = http_request.META.get("QUERY_STRING", "")
-    scheme_host = http_request._current_scheme_host  # validates the host (DisallowedHost) as Django does
+    scheme_host = http_request.__dict__.get("_current_scheme_host")
+    if scheme_host is None:
+        # HttpRequest._current_scheme_host (a cached property: build_absolute_uri reads the same), its
+        # get_host() answered by validated_host's memo (the host CommonMiddleware checked; DisallowedHost alike).
+        scheme_host = http_request.__dict__["_current_scheme_host"] = (
+            f"{http_request.scheme}://{validated_host(http_request)}"
+        )
     if not (
         _PLAIN_SCHEME_HOST.fullmatch(scheme_host)
         and _PLAIN_PATH.fullmatch(path)
