@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from datetime import time
 from typing import Any
 
@@ -401,6 +402,8 @@ class CancelSource(models.TextChoices):
 # data generator: PatientVisitTally.rebuild after it).
 TALLY_STATUSES: tuple[str, ...] = ("completed", "no_show")  # Status.COMPLETED, Status.NO_SHOW (checked below)
 _TALLIED_FIELDS = frozenset({"status", "patient", "patient_id"})
+# Set while AppointmentQuerySet.bulk_update runs Django's own update() calls (it counts their rows itself).
+_BULK_UPDATING: ContextVar[bool] = ContextVar("appointments_bulk_updating", default=False)
 
 
 def _tally_delta(status: str | None) -> tuple[int, int]:
@@ -426,7 +429,7 @@ class AppointmentQuerySet(models.QuerySet):
 
     def update(self, **kwargs: Any) -> int:
         changed = _TALLIED_FIELDS.intersection(kwargs)
-        if not changed:
+        if not changed or _BULK_UPDATING.get():
             return super().update(**kwargs)
         if any(hasattr(kwargs[name], "resolve_expression") for name in changed):
             raise TypeError(
@@ -459,7 +462,11 @@ class AppointmentQuerySet(models.QuerySet):
                 pk: (patient, status)
                 for pk, patient, status in stored.values_list("pk", "patient_id", "status")
             }
-            updated = super().bulk_update(objs, fields, batch_size=batch_size)
+            held = _BULK_UPDATING.set(True)  # its own update()s of CASE expressions: counted here
+            try:
+                updated = super().bulk_update(objs, fields, batch_size=batch_size)
+            finally:
+                _BULK_UPDATING.reset(held)
             moves = [(patient, status, -1) for patient, status in before.values()]
             for obj in objs:
                 patient, status = before[obj.pk]

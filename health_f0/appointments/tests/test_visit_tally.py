@@ -6,12 +6,13 @@ desks completing two bookings of one patient at the same moment."""
 from __future__ import annotations
 
 import importlib
+import time
 from collections import Counter
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Value
 
 from health_f0.appointments import services
@@ -74,42 +75,36 @@ def test_the_tally_follows_every_workflow_path(
     patient = make_patient(Facility.objects.get(code="TYT-10510"), "Nguyễn Văn Đếm")
     assert tally(patient) == live(patient) == (0, 0)
 
-    # Booked, confirmed, checked in, completed: one visit.
+    # Booked by the desk (confirmed), checked in, completed: one visit.
     visit = _book(clinic, patient, desk, 8)
-    services.appointment_confirm(appointment=visit, actor=desk, now=NOW)
     assert tally(patient) == (0, 0)
     services.appointment_check_in(code=visit.check_in_code, actor=reception, now=local(MONDAY, 7, 40))
     services.appointment_complete(appointment=visit, actor=reception, now=local(MONDAY, 8, 10))
     assert tally(patient) == live(patient) == (1, 0)
 
-    # The desk marks a confirmed booking of yesterday absent.
-    missed = _book(clinic, patient, desk, 9, day=1)
-    services.appointment_confirm(appointment=missed, actor=desk, now=NOW)
+    # The desk marks a confirmed booking of a day that is over absent; the sweep marks another.
+    missed = _book(clinic, patient, desk, 9)
+    swept = _book(clinic, patient, desk, 10)
     services.appointment_mark_no_show(
-        appointment=missed, actor=desk, now=local(MONDAY + timedelta(days=2), 8)
+        appointment=missed, actor=desk, now=local(MONDAY + timedelta(days=1), 0, 10)
     )
     assert tally(patient) == live(patient) == (1, 1)
-
-    # The sweep: a confirmed booking becomes a no-show, a requested one is released (not counted).
-    swept = _book(clinic, patient, desk, 10, day=2)
-    services.appointment_confirm(appointment=swept, actor=desk, now=NOW)
-    _book(clinic, patient, desk, 11, day=3)
     with django_capture_on_commit_callbacks(execute=True):
-        services.no_show_sweep(now=local(MONDAY + timedelta(days=5), 0, 30))
+        services.no_show_sweep(now=local(MONDAY + timedelta(days=1), 0, 30))
+    swept.refresh_from_db()
+    assert swept.status == Status.NO_SHOW
     assert tally(patient) == live(patient) == (1, 2)
 
-    # Cancelled and declined bookings count nothing.
-    cancelled = _book(clinic, patient, desk, 8, day=7)
-    services.appointment_cancel(appointment=cancelled, actor=desk, reason="Bận", now=NOW)
-    declined = _book(clinic, patient, desk, 9, day=7)
-    services.appointment_decline(appointment=declined, actor=desk, reason="Trùng lịch", now=NOW)
+    # A cancelled booking counts nothing (a decline is a cancellation too).
+    cancelled = _book(clinic, patient, desk, 11)
+    services.appointment_cancel(appointment=cancelled, actor=desk, reason="Người bệnh gọi huỷ", now=NOW)
     assert tally(patient) == live(patient) == (1, 2)
 
     # A walk-in (checked in as it is registered) completed the same day.
     walk_in = services.walk_in_register(
-        patient=patient, service=clinic, actor=reception, now=local(MONDAY, 9)
+        patient=patient, service=clinic, actor=reception, now=local(MONDAY, 15)
     )
-    services.appointment_complete(appointment=walk_in, actor=reception, now=local(MONDAY, 9, 30))
+    services.appointment_complete(appointment=walk_in, actor=reception, now=local(MONDAY, 15, 30))
     assert tally(patient) == live(patient) == (2, 2)
     all_tallies_match()
 
@@ -226,5 +221,39 @@ def test_two_desks_completing_two_bookings_of_one_patient_at_once_both_count(dem
             for a in (first, second)
         ]
     )
+    assert all(isinstance(r, Appointment) for r in results), results
+    assert tally(patient) == live(patient) == (2, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_saves_of_one_patients_bookings_at_once_both_count_without_the_patient_lock(demo: Any):
+    """Without the services' patient lock (two plain saves, each holding its transaction open a while), the
+    tally's upsert still counts both: the second waits for the first's row and adds to it."""
+    clinic = make_service(Facility.objects.get(code="PK-NOI1"), capacity_per_slot=5)
+    patient = make_patient(Facility.objects.get(code="TYT-10510"), "Không Khoá")
+    start = local(MONDAY, 8)
+    bookings = [
+        Appointment.objects.create(
+            patient=patient,
+            service=clinic,
+            facility=clinic.facility,
+            slot_start=start + timedelta(minutes=15 * i),
+            slot_end=start + timedelta(minutes=15 * i + 15),
+            channel="phone",
+            status=Status.CHECKED_IN,
+            check_in_code=f"RACE{i:04d}",
+        )
+        for i in range(2)
+    ]
+
+    def complete(pk: int) -> Appointment:
+        with transaction.atomic():
+            appointment = Appointment.objects.select_for_update().get(pk=pk)
+            appointment.status = Status.COMPLETED
+            appointment.save(update_fields=["status", "updated_at"])
+            time.sleep(0.3)  # both transactions open at once
+        return appointment
+
+    results = in_parallel([lambda pk=a.pk: complete(pk) for a in bookings])
     assert all(isinstance(r, Appointment) for r in results), results
     assert tally(patient) == live(patient) == (2, 0)
