@@ -228,7 +228,8 @@ def test_two_desks_completing_two_bookings_of_one_patient_at_once_both_count(dem
 @pytest.mark.django_db(transaction=True)
 def test_two_saves_of_one_patients_bookings_at_once_both_count_without_the_patient_lock(demo: Any):
     """Without the services' patient lock (two plain saves, each holding its transaction open a while), the
-    tally's upsert still counts both: the second waits for the first's row and adds to it."""
+    tally's upsert still counts both: the second waits for the first's row and adds to it. (A read-modify-write
+    of the row loses one here: checked by hand with PatientVisitTally.add so written, 2 instead of 3.)"""
     clinic = make_service(Facility.objects.get(code="PK-NOI1"), capacity_per_slot=5)
     patient = make_patient(Facility.objects.get(code="TYT-10510"), "Không Khoá")
     start = local(MONDAY, 8)
@@ -240,11 +241,12 @@ def test_two_saves_of_one_patients_bookings_at_once_both_count_without_the_patie
             slot_start=start + timedelta(minutes=15 * i),
             slot_end=start + timedelta(minutes=15 * i + 15),
             channel="phone",
-            status=Status.CHECKED_IN,
+            status=Status.COMPLETED if i == 2 else Status.CHECKED_IN,
             check_in_code=f"RACE{i:04d}",
         )
-        for i in range(2)
-    ]
+        for i in range(3)
+    ][:2]
+    assert tally(patient) == (1, 0)  # the row exists: both transactions would read it
 
     def complete(pk: int) -> Appointment:
         with transaction.atomic():
@@ -256,4 +258,4 @@ def test_two_saves_of_one_patients_bookings_at_once_both_count_without_the_patie
 
     results = in_parallel([lambda pk=a.pk: complete(pk) for a in bookings])
     assert all(isinstance(r, Appointment) for r in results), results
-    assert tally(patient) == live(patient) == (2, 0)
+    assert tally(patient) == live(patient) == (3, 0)
