@@ -259,3 +259,42 @@ def test_two_saves_of_one_patients_bookings_at_once_both_count_without_the_patie
     results = in_parallel([lambda pk=a.pk: complete(pk) for a in bookings])
     assert all(isinstance(r, Appointment) for r in results), results
     assert tally(patient) == live(patient) == (3, 0)
+
+
+def test_a_privacy_deletion_keeps_the_tally(
+    clinic: Any, persona: Any, sms: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A deletion request (privacy.services.request_approve): the patient's live bookings are cancelled and the
+    past ones anonymised (reasons emptied) or kept as medical records; none of that changes a count."""
+    from django.utils import timezone
+
+    from health_f0.privacy import services as privacy
+    from tests.security.test_privacy import _patient, _request
+
+    patient = _patient(name="Xoá Dữ Liệu", phone="+84977300991")
+    soon = timezone.now() + timedelta(days=3)
+    for minutes, status in (
+        (0, Status.COMPLETED),
+        (15, Status.NO_SHOW),
+        (30, Status.NO_SHOW),
+        (45, Status.CONFIRMED),
+    ):
+        start = soon - timedelta(days=10 if status != Status.CONFIRMED else 0) + timedelta(minutes=minutes)
+        Appointment.objects.create(
+            patient=patient,
+            service=clinic,
+            facility=clinic.facility,
+            slot_start=start,
+            slot_end=start + timedelta(minutes=15),
+            channel="phone",
+            status=status,
+            reason="Đau đầu",
+            check_in_code=f"PRIV{minutes:04d}",
+        )
+    assert tally(patient) == live(patient) == (1, 2)
+    request = _request(patient)
+    with django_capture_on_commit_callbacks(execute=True):
+        privacy.request_approve(request=request, actor=persona("thanhdong.truong"), note="Đã xác minh")
+    assert not Appointment.objects.filter(patient=patient, status=Status.CONFIRMED).exists()
+    assert tally(patient) == live(patient) == (1, 2)
+    all_tallies_match()
