@@ -788,6 +788,12 @@ def appointments(ctx: Context) -> None:
             appts.add(**row)
         pending_rows.clear()
     appts.flush()
+    # The patients' visit tally (appointments.models.PatientVisitTally) from the bookings just inserted: the raw
+    # inserts bypass Appointment.save(), so it is counted once here, as the migration's backfill counts it.
+    from health_f0.appointments.models import PatientVisitTally, rebuild_sql
+
+    cur.execute(f"DELETE FROM {PatientVisitTally._meta.db_table}")  # noqa: S608
+    cur.execute(rebuild_sql(Appointment._meta.db_table, PatientVisitTally._meta.db_table))
     slot_ins = ModelInserter(cur, SlotCounter, now=ctx.created)
     for (sid, start), n in counters.items():
         slot_ins.add(service_id=sid, slot_start=fmt(start), booked=n)

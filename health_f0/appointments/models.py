@@ -8,12 +8,16 @@ Slots themselves are not stored: slots.py computes them from the schedule rows.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from datetime import time
+from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import connections, models, router, transaction
+from django.db.models.signals import post_delete
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -389,6 +393,104 @@ class CancelSource(models.TextChoices):
     SYSTEM = "system", _("Hệ thống (quá hạn)")
 
 
+# --- The patient's visit tally (PatientVisitTally) -------------------------------------------------------
+# The booking desk shows each booking's patient's completed visits and no-shows (GET /api/v2/staff/appointments,
+# the desk's worklist and patient panels). They are kept in PatientVisitTally, written in the transaction of every
+# change of a booking's status (or patient) into or out of these two, instead of counted on each read:
+# Appointment.save() (the workflow's writes, walk-ins and test data alike), AppointmentQuerySet's update(),
+# bulk_update() and bulk_create(), and a deleted booking (post_delete). Only raw SQL writes around them (the bench
+# data generator: PatientVisitTally.rebuild after it).
+TALLY_STATUSES: tuple[str, ...] = ("completed", "no_show")  # Status.COMPLETED, Status.NO_SHOW (checked below)
+_TALLIED_FIELDS = frozenset({"status", "patient", "patient_id"})
+# Set while AppointmentQuerySet.bulk_update runs Django's own update() calls (it counts their rows itself).
+_BULK_UPDATING: ContextVar[bool] = ContextVar("appointments_bulk_updating", default=False)
+
+
+def _tally_delta(status: str | None) -> tuple[int, int]:
+    """(completed, no-shows) one booking in `status` counts for."""
+    return (int(status == TALLY_STATUSES[0]), int(status == TALLY_STATUSES[1]))
+
+
+def tally_moves(moves: Iterable[tuple[int | None, str | None, int]]) -> dict[int, tuple[int, int]]:
+    """{patient id: (completed, no-shows) to add} from (patient id, status, +1 or -1) moves; zeros dropped."""
+    out: dict[int, tuple[int, int]] = {}
+    for patient_id, status, sign in moves:
+        if patient_id is None or status not in TALLY_STATUSES:
+            continue
+        done, missed = _tally_delta(status)
+        was = out.get(patient_id, (0, 0))
+        out[patient_id] = (was[0] + sign * done, was[1] + sign * missed)
+    return {pk: delta for pk, delta in out.items() if delta != (0, 0)}
+
+
+class AppointmentQuerySet(models.QuerySet):
+    """Appointment's queryset: its bulk writes of the status or the patient keep the visit tally too (update and
+    bulk_update read the rows' old values under lock first; bulk_create counts what it inserts)."""
+
+    def update(self, **kwargs: Any) -> int:
+        changed = _TALLIED_FIELDS.intersection(kwargs)
+        if not changed or _BULK_UPDATING.get():
+            return super().update(**kwargs)
+        if any(hasattr(kwargs[name], "resolve_expression") for name in changed):
+            raise TypeError(
+                "Appointment.objects.update(): the status and patient must be values (visit tally)"
+            )
+        patient = kwargs.get("patient", kwargs.get("patient_id"))
+        patient_id = patient.pk if isinstance(patient, models.Model) else patient
+        with transaction.atomic(using=self.db, savepoint=False):
+            before = list(self.select_for_update().values_list("patient_id", "status"))
+            updated = super().update(**kwargs)
+            moves = [(pk, status, -1) for pk, status in before]
+            moves += [
+                (pk if patient is None else patient_id, kwargs.get("status", status), 1)
+                for pk, status in before
+            ]
+            PatientVisitTally.add(tally_moves(moves), using=self.db)
+        return updated
+
+    def bulk_update(self, objs: Iterable[Any], fields: Iterable[str], batch_size: int | None = None) -> int:
+        objs, fields = list(objs), list(fields)
+        if not _TALLIED_FIELDS.intersection(fields):
+            return super().bulk_update(objs, fields, batch_size=batch_size)
+        with transaction.atomic(using=self.db, savepoint=False):
+            stored = (
+                self.model._base_manager.using(self.db)
+                .select_for_update()
+                .filter(pk__in=[o.pk for o in objs])
+            )
+            before = {
+                pk: (patient, status)
+                for pk, patient, status in stored.values_list("pk", "patient_id", "status")
+            }
+            held = _BULK_UPDATING.set(True)  # its own update()s of CASE expressions: counted here
+            try:
+                updated = super().bulk_update(objs, fields, batch_size=batch_size)
+            finally:
+                _BULK_UPDATING.reset(held)
+            moves = [(patient, status, -1) for patient, status in before.values()]
+            for obj in objs:
+                patient, status = before[obj.pk]
+                moves.append(
+                    (
+                        obj.patient_id if {"patient", "patient_id"}.intersection(fields) else patient,
+                        obj.status if "status" in fields else status,
+                        1,
+                    )
+                )
+            PatientVisitTally.add(tally_moves(moves), using=self.db)
+        return updated
+
+    def bulk_create(self, objs: Iterable[Any], *args: Any, **kwargs: Any) -> list[Any]:
+        objs = list(objs)
+        moves = tally_moves((obj.patient_id, obj.status, 1) for obj in objs)
+        if moves and (kwargs.get("ignore_conflicts") or kwargs.get("update_conflicts")):
+            raise TypeError("bulk_create of completed or no-show bookings must insert them all (visit tally)")
+        with transaction.atomic(using=self.db, savepoint=False):
+            created = super().bulk_create(objs, *args, **kwargs)
+            PatientVisitTally.add(moves, using=self.db)
+        return created
+
+
 class Appointment(BaseModel):
     """One booking (or one walk-in ticket) of one patient for one service."""
 
@@ -485,6 +587,8 @@ class Appointment(BaseModel):
         _("mã đường dẫn ngắn"), max_length=8, unique=True, editable=False, default=new_link_code
     )
 
+    objects = AppointmentQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("lịch hẹn")
         verbose_name_plural = _("lịch hẹn")
@@ -513,12 +617,125 @@ class Appointment(BaseModel):
             ),
         ]
 
+    # Model.save() keeps the patients' visit tally (PatientVisitTally) in the same transaction.
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and not _TALLIED_FIELDS.intersection(update_fields):
+            super().save(*args, **kwargs)
+            return
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        with transaction.atomic(using=using, savepoint=False):
+            before = self._stored_tally_state(using)
+            super().save(*args, **kwargs)
+            after = (self.patient_id, self.status)
+            if before != after:
+                old = before or (None, None)
+                PatientVisitTally.add(tally_moves(((*old, -1), (*after, 1))), using=using)
+
+    def hold_tally_state(self) -> None:
+        """Note this instance's (patient, status) as the database's: only for an instance just read under its
+        row lock in the transaction that saves it (services._locked), which spares save() reading them again."""
+        self.__dict__["_tally_state"] = (self.patient_id, self.status)
+
+    def _stored_tally_state(self, using: str) -> tuple[int, str] | None:
+        """(patient id, status) the stored booking is counted under in the visit tally, None for a new one:
+        as held under lock (hold_tally_state, used once), else read and locked now."""
+        state: tuple[int, str] | None = self.__dict__.pop("_tally_state", None)
+        if state is not None:
+            return state
+        if self._state.adding or self.pk is None:
+            return None
+        manager = type(self)._base_manager.using(using)
+        return manager.select_for_update().filter(pk=self.pk).values_list("patient_id", "status").first()
+
     def __str__(self) -> str:
         return f"{self.service} {timezone.localtime(self.slot_start):%d/%m/%Y %H:%M} ({self.get_status_display()})"
 
     @property
     def is_live(self) -> bool:
         return self.status in LIVE_STATUSES
+
+
+class PatientVisitTally(models.Model):
+    """One patient's completed visits and no-shows, maintained (see TALLY_STATUSES above): what the booking desk
+    shows beside each booking, read by primary key instead of counting the patient's bookings on every read. A
+    patient without a row has none of either."""
+
+    patient = models.OneToOneField(
+        "patients.Patient", primary_key=True, on_delete=models.CASCADE, related_name="visit_tally"
+    )
+    completed = models.PositiveIntegerField(default=0)
+    no_shows = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("số lượt khám của người bệnh")
+        verbose_name_plural = _("số lượt khám của người bệnh")
+
+    def __str__(self) -> str:
+        return f"{self.patient_id}: {self.completed} / {self.no_shows}"
+
+    @classmethod
+    def add(cls, changes: Mapping[int, tuple[int, int]], *, using: str) -> None:
+        """Add (completed, no-shows) to each patient's tally in place (tally_moves): an upsert where both only
+        grow, an UPDATE where one shrinks (the row exists: the booking was counted). Never read-modify-write, so
+        two transactions counting bookings of one patient at once both count."""
+        if not changes:
+            return
+        table = cls._meta.db_table
+        connection = connections[using]
+        grow = [(pk, done, missed) for pk, (done, missed) in changes.items() if done >= 0 and missed >= 0]
+        shrink = [(done, missed, pk) for pk, (done, missed) in changes.items() if done < 0 or missed < 0]
+        with connection.cursor() as cursor:
+            if grow:
+                if connection.vendor == "mysql":
+                    upsert = (
+                        "ON DUPLICATE KEY UPDATE completed = completed + VALUES(completed), "
+                        "no_shows = no_shows + VALUES(no_shows)"
+                    )
+                else:  # SQLite (and PostgreSQL)
+                    upsert = (
+                        "ON CONFLICT (patient_id) DO UPDATE SET completed = completed + excluded.completed, "
+                        "no_shows = no_shows + excluded.no_shows"
+                    )
+                cursor.executemany(
+                    f"INSERT INTO {table} (patient_id, completed, no_shows) VALUES (%s, %s, %s) {upsert}",  # noqa: S608
+                    grow,
+                )
+            if shrink:
+                cursor.executemany(
+                    f"UPDATE {table} SET completed = completed + %s, no_shows = no_shows + %s "  # noqa: S608
+                    "WHERE patient_id = %s",
+                    shrink,
+                )
+
+    @classmethod
+    def rebuild(cls, *, using: str = "default") -> None:
+        """Count every patient's tally afresh from the bookings (data written around save(): a bench data set's
+        raw inserts). One DELETE and one INSERT ... SELECT ... GROUP BY, as the migration's backfill."""
+        with transaction.atomic(using=using), connections[using].cursor() as cursor:
+            cursor.execute(f"DELETE FROM {cls._meta.db_table}")  # noqa: S608
+            cursor.execute(rebuild_sql(Appointment._meta.db_table, cls._meta.db_table))
+
+
+def rebuild_sql(appointments: str, tally: str) -> str:
+    """INSERT ... SELECT ... GROUP BY filling an empty tally from the bookings (the migration runs the same)."""
+    done, missed = TALLY_STATUSES
+    return (
+        f"INSERT INTO {tally} (patient_id, completed, no_shows) "  # noqa: S608
+        f"SELECT patient_id, SUM(CASE WHEN status = '{done}' THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN status = '{missed}' THEN 1 ELSE 0 END) "
+        f"FROM {appointments} WHERE status IN ('{done}', '{missed}') GROUP BY patient_id"
+    )
+
+
+def _untally_deleted(sender: type[Appointment], instance: Appointment, using: str, **kwargs: Any) -> None:
+    """A deleted completed or no-show booking leaves its patient's tally (in the deleting transaction)."""
+    PatientVisitTally.add(tally_moves([(instance.patient_id, instance.status, -1)]), using=using)
+
+
+post_delete.connect(_untally_deleted, sender=Appointment, dispatch_uid="appointments.visit_tally")
+if (Status.COMPLETED.value, Status.NO_SHOW.value) != TALLY_STATUSES:
+    raise ImproperlyConfigured("TALLY_STATUSES must name Status.COMPLETED and Status.NO_SHOW")
 
 
 # SlotCounter.doctor_key of the seats no doctor holds (a service without doctors, or rows without one).

@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -28,6 +28,7 @@ from health_f0.appointments.models import (
     AppointmentReminder,
     Doctor,
     Holiday,
+    PatientVisitTally,
     ReexamPlan,
     ReminderStatus,
     ScheduleOverride,
@@ -256,12 +257,8 @@ def desk_worklist(*, user: Any, facility: Facility | None = None) -> QuerySet[Ap
     )
     if facility is not None:
         qs = qs.filter(facility__path__startswith=facility.path)
-    # Correlated counts (patient_booking_count), run for the page's rows only: the join with COUNT(DISTINCT)
-    # grouped every waiting request with all its patient's bookings before the page was cut.
-    return qs.annotate(
-        past_visits=patient_booking_count(Status.COMPLETED),
-        past_no_shows=patient_booking_count(Status.NO_SHOW),
-    ).order_by("created_at", "id")
+    # The patient's maintained visit tally (models.PatientVisitTally), joined by its primary key.
+    return qs.annotate(**patient_tally_counts()).order_by("created_at", "id")
 
 
 def desk_worklist_pages(*, user: Any) -> IdPages[Appointment]:
@@ -743,23 +740,24 @@ def reexam_calls(*, appointment_ids: list[int]) -> dict[int, CallRecord]:
 
 
 def patient_visit_counts(*, patient_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """{patient id: (completed visits, no-shows)} in one query."""
+    """{patient id: (completed visits, no-shows)} in one query, from the maintained tally
+    (models.PatientVisitTally; a patient without a row has none of either)."""
     counts: dict[int, tuple[int, int]] = dict.fromkeys(patient_ids, (0, 0))
     if not patient_ids:
         return counts
-    rows = (
-        Appointment.objects.filter(patient_id__in=patient_ids, status__in=(Status.COMPLETED, Status.NO_SHOW))
-        .values("patient_id", "status")
-        .annotate(n=Count("id"))
-    )
-    for row in rows:
-        done, missed = counts[row["patient_id"]]
-        if row["status"] == Status.COMPLETED:
-            done = row["n"]
-        else:
-            missed = row["n"]
-        counts[row["patient_id"]] = (done, missed)
+    tallies = PatientVisitTally.objects.filter(patient_id__in=patient_ids)
+    for patient_id, done, missed in tallies.values_list("patient_id", "completed", "no_shows"):
+        counts[patient_id] = (done, missed)
     return counts
+
+
+def patient_tally_counts() -> dict[str, Coalesce]:
+    """The booking's patient's completed visits and no-shows from the maintained tally, as annotations
+    (past_visits, past_no_shows): a LEFT JOIN on the tally's primary key."""
+    return {
+        "past_visits": Coalesce(F("patient__visit_tally__completed"), Value(0), output_field=IntegerField()),
+        "past_no_shows": Coalesce(F("patient__visit_tally__no_shows"), Value(0), output_field=IntegerField()),
+    }
 
 
 # --- The API's staff list ----------------------------------------------------------------------------
@@ -767,8 +765,9 @@ def patient_visit_counts(*, patient_ids: list[int]) -> dict[int, tuple[int, int]
 
 def patient_booking_count(status: str) -> Coalesce:
     """How many bookings the row's patient has in `status`: a correlated count on the (patient, status) index,
-    run for the rows a page returns. (A join on the patient's bookings with COUNT(DISTINCT) grouped every
-    booking in scope, with each of its patient's bookings, before the page could be cut.)"""
+    run for the rows a page returns. The lists read the maintained tally (models.PatientVisitTally) instead;
+    this live count stays the reference the tests hold the tally to (staff_appointments, the API list's ORM
+    twin)."""
     return Coalesce(
         Subquery(
             Appointment.objects.filter(patient_id=OuterRef("patient_id"), status=status)

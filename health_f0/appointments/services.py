@@ -211,12 +211,14 @@ def _lock_queue(service: Service, day: date) -> QueueCounter:
 
 def _locked(appointment: Appointment) -> Appointment:
     """Lock the patient, then the appointment (no joins in the locking query: MariaDB would lock the joined
-    rows too), and return a fresh copy."""
+    rows too), and return a fresh copy, holding its patient and status for the visit tally (Appointment.save)."""
     _lock_patient(appointment.patient_id)
     try:
-        return Appointment.objects.select_for_update().get(pk=appointment.pk)
+        fresh = Appointment.objects.select_for_update().get(pk=appointment.pk)
     except Appointment.DoesNotExist:
         raise NotFound(_("Không tìm thấy lịch hẹn."))
+    fresh.hold_tally_state()
+    return fresh
 
 
 # --- Checks ----------------------------------------------------------------------------------------

@@ -1000,7 +1000,6 @@ def staff_appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[
     # A booking's status and channel labels, its times: each distinct value written once (display, iso).
     status_labels = {value: display(statuses, value) for value in statuses_on_page}
     channel_labels = {value: display(channels, value) for value in {row["channel"] for row in rows}}
-    past_shift, past_low = worklist_sql.PAST_SHIFT, worklist_sql.PAST_LOW
     # Plain data of fixed types (texts, ints, bools, None, the refs' dicts, the actions' list; no float): the
     # renderer writes it unchecked (api.renderers.PlainRows; tests/api/test_appointment_sql_lists.py walks it).
     return PlainRows(
@@ -1028,9 +1027,9 @@ def staff_appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[
                 "cancel_source": row["cancel_source"],
                 "cancel_reason": row["cancel_reason"],
                 "actions": row_actions,
-                # worklist_sql.past_counts, inline: the patient's completed visits and no-shows, one number
-                "past_visits": row["past_counts"] >> past_shift,
-                "past_no_shows": row["past_counts"] & past_low,
+                # The patient's completed visits and no-shows (worklist_sql.PAST_COLUMNS: the visit tally)
+                "past_visits": row["past_visits"],
+                "past_no_shows": row["past_no_shows"],
             }
             for row, row_actions, public_id in zip(
                 rows, actions, _uuid_texts([row["public_id"] for row in rows]), strict=True
