@@ -115,6 +115,45 @@ def session_cookies(limit: int) -> list[str]:
     return cookies
 
 
+def page_getter(handler: Any, cookies: list[str], lang: str) -> Any:
+    """get(path, i): the page through `handler` (a WSGI application) as gunicorn calls it, with the i-th
+    account's session cookie (of `cookies`, in turn) and Accept-Language `lang`: (status, body)."""
+
+    def get(path: str, i: int) -> tuple[str, bytes]:
+        path, _, query = path.partition("?")
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "SCRIPT_NAME": "",
+            "SERVER_NAME": "testserver",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_HOST": "testserver",
+            "HTTP_ACCEPT": "text/html",
+            "HTTP_ACCEPT_LANGUAGE": lang,
+            "HTTP_COOKIE": cookies[i % len(cookies)],
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(b""),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+        }
+        status: list[str] = []
+
+        def start_response(s: str, headers: Any, exc_info: Any = None) -> None:
+            status.append(s)
+
+        result = handler(environ, start_response)
+        body = b"".join(result)
+        result.close()
+        return status[0], body
+
+    return get
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pages", default="/_floor-empty,/_floor-chrome,/ca-nhan,/lich-hen,/lich-su")
@@ -154,37 +193,7 @@ def main() -> None:
     handler = handler_class()
     cookies = session_cookies(args.accounts)
 
-    def get(path: str, i: int) -> tuple[str, bytes]:
-        path, _, query = path.partition("?")
-        environ = {
-            "REQUEST_METHOD": "GET",
-            "PATH_INFO": path,
-            "QUERY_STRING": query,
-            "SCRIPT_NAME": "",
-            "SERVER_NAME": "testserver",
-            "SERVER_PORT": "80",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1",
-            "HTTP_HOST": "testserver",
-            "HTTP_ACCEPT": "text/html",
-            "HTTP_ACCEPT_LANGUAGE": args.lang,
-            "HTTP_COOKIE": cookies[i % len(cookies)],
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(b""),
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": True,
-            "wsgi.run_once": False,
-        }
-        status: list[str] = []
-
-        def start_response(s: str, headers: Any, exc_info: Any = None) -> None:
-            status.append(s)
-
-        result = handler(environ, start_response)
-        body = b"".join(result)
-        result.close()
-        return status[0], body
+    get = page_getter(handler, cookies, args.lang)
 
     print(f"{len(cookies)} accounts, {args.requests} requests a page, load {load_average()}")
     for page in args.pages.split(","):

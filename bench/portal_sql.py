@@ -1,7 +1,7 @@
 """The statements of signed-in portal pages (issue 11), seen from both sides: how many a request sends, their
 shapes, and MariaDB's own time for them (the session's SHOW PROFILES: parse, plan and execution on the server,
 without the client's or the network's), plus the session's Handler_* deltas a request. Each request goes
-straight through Django's WSGI handler (bench/portal_floor.py's), with the next patient account's cookie.
+straight through the project's WSGI handler (bench/portal_floor.py's page_getter), with the next patient account's cookie.
 
     <bench env> ALLOWED_HOSTS=testserver VAR_DIR=... .venv/bin/python bench/portal_sql.py \\
         [--pages /ho-so-kham,/lich-su] [--accounts 60] [--requests 60] [--show]
@@ -12,7 +12,6 @@ straight through Django's WSGI handler (bench/portal_floor.py's), with the next 
 from __future__ import annotations
 
 import argparse
-import io
 import re
 import statistics
 import sys
@@ -33,45 +32,16 @@ def main() -> None:
     parser.add_argument("--show", action="store_true")
     args = parser.parse_args()
     setup()
-    from django.core.handlers.wsgi import WSGIHandler
     from django.db import connection
-    from portal_floor import add_views, session_cookies
+    from portal_floor import add_views, page_getter, session_cookies
+
+    from health_f0.wsgi import application  # the project's handler, as gunicorn serves it
 
     add_views()
-    handler = WSGIHandler()
+    handler = type(application)()
     cookies = session_cookies(args.accounts)
 
-    def get(path: str, i: int) -> tuple[str, bytes]:
-        path, _, query = path.partition("?")
-        environ = {
-            "REQUEST_METHOD": "GET",
-            "PATH_INFO": path,
-            "QUERY_STRING": query,
-            "SCRIPT_NAME": "",
-            "SERVER_NAME": "testserver",
-            "SERVER_PORT": "80",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1",
-            "HTTP_HOST": "testserver",
-            "HTTP_ACCEPT": "text/html",
-            "HTTP_ACCEPT_LANGUAGE": args.lang,
-            "HTTP_COOKIE": cookies[i % len(cookies)],
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(b""),
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": True,
-            "wsgi.run_once": False,
-        }
-        status: list[str] = []
-
-        def start_response(s: str, headers: Any, exc_info: Any = None) -> None:
-            status.append(s)
-
-        result = handler(environ, start_response)
-        body = b"".join(result)
-        result.close()
-        return status[0], body
+    get = page_getter(handler, cookies, args.lang)
 
     def handlers(cursor: Any) -> dict[str, int]:
         cursor.execute("SHOW SESSION STATUS LIKE 'Handler%%'")
