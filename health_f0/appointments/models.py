@@ -717,6 +717,55 @@ class PatientVisitTally(models.Model):
             cursor.execute(rebuild_sql(Appointment._meta.db_table, cls._meta.db_table))
 
 
+def live_visit_counts(
+    patient_ids: Iterable[int] | None = None, *, using: str = "default"
+) -> dict[int, tuple[int, int]]:
+    """{patient id: (completed, no-shows)} counted from the bookings (the tally's reference), for `patient_ids` or
+    every patient with one of either; one grouped query."""
+    done, missed = TALLY_STATUSES
+    bookings = Appointment._base_manager.using(using).filter(status__in=TALLY_STATUSES)
+    if patient_ids is not None:
+        bookings = bookings.filter(patient_id__in=list(patient_ids))
+    counts: dict[int, tuple[int, int]] = {}
+    grouped = bookings.values("patient_id", "status").annotate(n=models.Count("id")).order_by()
+    for row in grouped.values_list("patient_id", "status", "n"):
+        patient_id, status, n = row
+        completed, no_shows = counts.get(patient_id, (0, 0))
+        counts[patient_id] = (n, no_shows) if status == done else (completed, n)
+    return counts
+
+
+def tally_drift(*, using: str = "default") -> dict[int, tuple[tuple[int, int], tuple[int, int]]]:
+    """{patient id: (the tally's (completed, no-shows), the live count)} for every patient whose tally differs from
+    the bookings (a patient without a tally row counts (0, 0)): what `manage.py visit_tally` reports."""
+    live = live_visit_counts(using=using)
+    kept = {
+        patient_id: (completed, no_shows)
+        for patient_id, completed, no_shows in PatientVisitTally.objects.using(using).values_list(
+            "patient_id", "completed", "no_shows"
+        )
+    }
+    return {
+        patient_id: (kept.get(patient_id, (0, 0)), live.get(patient_id, (0, 0)))
+        for patient_id in kept.keys() | live.keys()
+        if kept.get(patient_id, (0, 0)) != live.get(patient_id, (0, 0))
+    }
+
+
+def recount_tally(patient_id: int, *, using: str = "default") -> tuple[int, int]:
+    """Set one patient's tally to the live count of their bookings, under the patient's row lock (the workflow
+    locks the patient before it changes a booking: appointments.services._lock_patient), and return it."""
+    from health_f0.patients.models import Patient
+
+    with transaction.atomic(using=using):
+        list(Patient._base_manager.using(using).select_for_update().filter(pk=patient_id).values_list("pk"))
+        completed, no_shows = live_visit_counts([patient_id], using=using).get(patient_id, (0, 0))
+        PatientVisitTally.objects.using(using).update_or_create(
+            patient_id=patient_id, defaults={"completed": completed, "no_shows": no_shows}
+        )
+    return completed, no_shows
+
+
 def rebuild_sql(appointments: str, tally: str) -> str:
     """INSERT ... SELECT ... GROUP BY filling an empty tally from the bookings (the migration runs the same)."""
     done, missed = TALLY_STATUSES

@@ -298,3 +298,49 @@ def test_a_privacy_deletion_keeps_the_tally(
     assert not Appointment.objects.filter(patient=patient, status=Status.CONFIRMED).exists()
     assert tally(patient) == live(patient) == (1, 2)
     all_tallies_match()
+
+
+def test_visit_tally_command_reports_drift_and_fixes_it(clinic: Any, demo: Any):
+    """`manage.py visit_tally` finds patients whose tally differs from their bookings (a wrong row, a missing row,
+    a row for a patient with none), fails without --fix, and with it sets each to the live count."""
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    station = Facility.objects.get(code="TYT-10510")
+    patients = [make_patient(station, f"Đối chiếu {i}") for i in range(3)]
+    start = local(MONDAY, 8)
+    Appointment.objects.bulk_create(
+        Appointment(
+            patient=patients[i % 2],
+            service=clinic,
+            facility=clinic.facility,
+            slot_start=start + timedelta(minutes=15 * i),
+            slot_end=start + timedelta(minutes=15 * i + 15),
+            channel="phone",
+            status=(Status.COMPLETED, Status.NO_SHOW, Status.COMPLETED)[i % 3],
+            check_in_code=f"DRIF{i:04d}",
+        )
+        for i in range(6)
+    )
+    out = StringIO()
+    call_command("visit_tally", stdout=out)
+    assert "every patient matches" in out.getvalue()
+
+    # Written around the application: one row wrong, one gone, one for a patient without such bookings.
+    PatientVisitTally.objects.filter(patient=patients[0]).update(completed=7)
+    PatientVisitTally.objects.filter(patient=patients[1]).delete()
+    PatientVisitTally.objects.create(patient=patients[2], completed=1, no_shows=0)
+    with pytest.raises(CommandError, match="3 patient"):
+        call_command("visit_tally", stdout=StringIO())
+    matches = [tally(p) == live(p) for p in patients]
+    assert matches == [False, False, False]
+
+    out = StringIO()
+    call_command("visit_tally", "--fix", stdout=out)
+    assert "recounted for 3 patient(s)" in out.getvalue()
+    assert [tally(p) for p in patients] == [live(p) for p in patients]
+    all_tallies_match()
+    out = StringIO()
+    call_command("visit_tally", stdout=out)
+    assert "every patient matches" in out.getvalue()
