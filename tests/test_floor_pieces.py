@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from functools import partial
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.middleware import auser
 from django.contrib.auth.models import AnonymousUser
@@ -37,7 +37,8 @@ def test_the_authentication_middleware_sets_what_djangos_sets(rf: RequestFactory
     assert request.auser.args == (request,)
     assert request.user.is_authenticated is False
     assert isinstance(request._cached_user, AnonymousUser)
-    assert asyncio.run(request.auser()).is_authenticated is False
+    # async_to_sync: another test may leave an event loop running in this thread (asyncio.run would refuse).
+    assert async_to_sync(request.auser)().is_authenticated is False
 
     without: Any = rf.get("/")
     with pytest.raises(ImproperlyConfigured):

@@ -302,7 +302,9 @@ def answers_writer() -> AnswersWriter:
     """`write(values, symptoms, note)`: a declaration's labelled values, symptoms and note as markup, in the
     active language (what _declaration_values.html drew); its catalogue strings looked up once per writer."""
     symptoms_title = gettext("Biểu hiện:")
-    no_symptoms = f'<p class="symptoms muted">{gettext("Không có biểu hiện nào được chọn.")}</p>\n'
+    # Outside the f-string, where makemessages sees it.
+    none_chosen = gettext("Không có biểu hiện nào được chọn.")
+    no_symptoms = f'<p class="symptoms muted">{none_chosen}</p>\n'
     note_title = gettext("Ghi chú:")
 
     def write(values: list[monitoring.Answer], symptoms: list[monitoring.Symptom], note: str) -> str:
@@ -375,11 +377,13 @@ def _history_texts() -> HistoryTexts:
     language = get_language()
     texts = _HISTORY_TEXTS.get(language)
     if texts is None:
+        # Outside the f-string, where makemessages sees it.
+        none_chosen = gettext("Không có biểu hiện nào được chọn.")
         texts = _HISTORY_TEXTS.keep(
             language,
             HistoryTexts(
                 symptoms_title=gettext("Biểu hiện:"),
-                no_symptoms=f'<p class="symptoms muted">{gettext("Không có biểu hiện nào được chọn.")}</p>\n',
+                no_symptoms=f'<p class="symptoms muted">{none_chosen}</p>\n',
                 note_title=gettext("Ghi chú:"),
                 late=f' <span class="flag-late">{gettext("khai báo muộn")}</span>',
                 levels={value: (value.translate(ESCAPES), label) for value, label in _level_markup().items()},
