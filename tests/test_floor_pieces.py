@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.middleware import auser
 from django.contrib.auth.models import AnonymousUser
@@ -37,8 +38,10 @@ def test_the_authentication_middleware_sets_what_djangos_sets(rf: RequestFactory
     assert request.auser.args == (request,)
     assert request.user.is_authenticated is False
     assert isinstance(request._cached_user, AnonymousUser)
-    # async_to_sync: another test may leave an event loop running in this thread (asyncio.run would refuse).
-    assert async_to_sync(request.auser)().is_authenticated is False
+    # In a thread of its own: a browser test may leave an event loop running in this one (asyncio.run and
+    # async_to_sync both refuse to run there).
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(asyncio.run, request.auser()).result().is_authenticated is False
 
     without: Any = rf.get("/")
     with pytest.raises(ImproperlyConfigured):
