@@ -82,3 +82,42 @@ def measure_in_process(
         f"{requests} requests: {cpu * 1000 / requests:.2f} ms CPU and {wall * 1000 / requests:.2f} ms "
         f"wall per request (this process, sequential); load {load_average()}"
     )
+
+
+def wsgi_get(handler: Any, path: str, headers: dict[str, str]) -> tuple[str, bytes]:
+    """GET `path` (with its query) through the WSGI application `handler` as a WSGI server calls it: the environ
+    with `headers` (environ keys, e.g. HTTP_COOKIE), the body read, the response closed (request_finished).
+    Answers (status line, body)."""
+    import io
+
+    path_info, _, query = path.partition("?")
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path_info,
+        "QUERY_STRING": query,
+        "SCRIPT_NAME": "",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "testserver",
+        **headers,
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    status: list[str] = []
+
+    def start_response(line: str, response_headers: Any, exc_info: Any = None) -> None:
+        status.append(line)
+
+    result = handler(environ, start_response)
+    try:
+        body = b"".join(result)
+    finally:
+        result.close()
+    return status[0], body

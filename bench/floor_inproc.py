@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
 import os
 import pstats
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _django import OUT, load_average, setup  # noqa: E402
+from _django import OUT, load_average, setup, wsgi_get  # noqa: E402
 
 EMPTY_PATH = "/api/v1/_floor-empty"
 
@@ -79,34 +78,11 @@ def main() -> None:
     path, _, query = args.path.partition("?")
 
     def get(i: int) -> tuple[str, bytes]:
-        environ = {
-            "REQUEST_METHOD": "GET",
-            "PATH_INFO": path,
-            "QUERY_STRING": query,
-            "SCRIPT_NAME": "",
-            "SERVER_NAME": "testserver",
-            "SERVER_PORT": "80",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1",
-            "HTTP_HOST": "testserver",
+        headers = {
             "HTTP_ACCEPT": "application/json",
             "HTTP_AUTHORIZATION": f"Bearer {tokens[i % len(tokens)]}",
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(b""),
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": True,
-            "wsgi.run_once": False,
         }
-        status: list[str] = []
-
-        def start_response(s: str, headers: Any, exc_info: Any = None) -> None:
-            status.append(s)
-
-        result = handler(environ, start_response)
-        body = b"".join(result)
-        result.close()
-        return status[0], body
+        return wsgi_get(handler, f"{path}?{query}" if query else path, headers)
 
     for i in range(30):  # warm-up: caches, connection, plan caches
         status, body = get(i)

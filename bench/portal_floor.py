@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
 import os
 import pstats
 import sys
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _django import load_average, setup  # noqa: E402
+from _django import load_average, setup, wsgi_get  # noqa: E402
 
 # --- Markers between middleware (--layers) ------------------------------------------------------------------
 
@@ -120,36 +119,12 @@ def page_getter(handler: Any, cookies: list[str], lang: str) -> Any:
     account's session cookie (of `cookies`, in turn) and Accept-Language `lang`: (status, body)."""
 
     def get(path: str, i: int) -> tuple[str, bytes]:
-        path, _, query = path.partition("?")
-        environ = {
-            "REQUEST_METHOD": "GET",
-            "PATH_INFO": path,
-            "QUERY_STRING": query,
-            "SCRIPT_NAME": "",
-            "SERVER_NAME": "testserver",
-            "SERVER_PORT": "80",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1",
-            "HTTP_HOST": "testserver",
+        headers = {
             "HTTP_ACCEPT": "text/html",
             "HTTP_ACCEPT_LANGUAGE": lang,
             "HTTP_COOKIE": cookies[i % len(cookies)],
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(b""),
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": True,
-            "wsgi.run_once": False,
         }
-        status: list[str] = []
-
-        def start_response(s: str, headers: Any, exc_info: Any = None) -> None:
-            status.append(s)
-
-        result = handler(environ, start_response)
-        body = b"".join(result)
-        result.close()
-        return status[0], body
+        return wsgi_get(handler, path, headers)
 
     return get
 

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import _django  # this script's directory: the WSGI request only (the code measured is the cwd's)
+
 CASES: dict[str, tuple[str, str]] = {
     # name: (path, who); who: "station", "ttyt:<role>", "doh", "patient", "patient_all"
     "alerts.v1": ("/api/v1/alerts?limit=100", "station"),
@@ -87,10 +89,7 @@ _handler: Any = None
 
 
 def wsgi_get(path: str, HTTP_AUTHORIZATION: str) -> bytes:  # noqa: N803 - the test client's keyword
-    """GET `path` through django.core.handlers.wsgi.WSGIHandler as a WSGI server does: the environ, the body
-    read, the response closed (request_finished)."""
-    import io
-
+    """GET `path` through the project's WSGI handler as a WSGI server does (bench/_django.wsgi_get)."""
     from health_f0.wsgi import application  # the project's handler, as gunicorn serves it
 
     handler_class = type(application)
@@ -98,31 +97,7 @@ def wsgi_get(path: str, HTTP_AUTHORIZATION: str) -> bytes:  # noqa: N803 - the t
     global _handler
     if _handler is None:
         _handler = handler_class()
-    path_info, _, query = path.partition("?")
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": path_info,
-        "QUERY_STRING": query,
-        "SCRIPT_NAME": "",
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": "testserver",
-        "HTTP_AUTHORIZATION": HTTP_AUTHORIZATION,
-        "REMOTE_ADDR": "127.0.0.1",
-        "wsgi.version": (1, 0),
-        "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(b""),
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": False,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-    }
-    response = _handler(environ, lambda status, headers, exc_info=None: None)
-    try:
-        return b"".join(response)
-    finally:
-        response.close()
+    return _django.wsgi_get(_handler, path, {"HTTP_AUTHORIZATION": HTTP_AUTHORIZATION})[1]
 
 
 def main() -> None:

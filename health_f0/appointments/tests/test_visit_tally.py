@@ -173,25 +173,30 @@ def test_direct_writes_keep_the_tally(clinic: Any, demo: Any):
     all_tallies_match()
 
 
-def test_the_migrations_backfill_counts_the_existing_bookings(clinic: Any, demo: Any):
-    """The migration's INSERT ... SELECT ... GROUP BY (and PatientVisitTally.rebuild) equal the live count."""
-    station = Facility.objects.get(code="TYT-10510")
-    patients = [make_patient(station, f"Cũ {i}") for i in range(3)]
+def _bulk_bookings(clinic: Any, bookings: list[tuple[Patient, str]], code: str) -> None:
+    """(patient, status) bookings, 15 minutes apart from Monday 08:00, inserted by one bulk_create."""
     start = local(MONDAY, 8)
-    statuses = [Status.COMPLETED, Status.NO_SHOW, Status.CANCELLED, Status.COMPLETED, Status.REQUESTED]
     Appointment.objects.bulk_create(
         Appointment(
-            patient=patients[i % 3],
+            patient=patient,
             service=clinic,
             facility=clinic.facility,
             slot_start=start + timedelta(minutes=15 * i),
             slot_end=start + timedelta(minutes=15 * i + 15),
             channel="phone",
-            status=statuses[i % len(statuses)],
-            check_in_code=f"BACK{i:04d}",
+            status=status,
+            check_in_code=f"{code}{i:04d}",
         )
-        for i in range(17)
+        for i, (patient, status) in enumerate(bookings)
     )
+
+
+def test_the_migrations_backfill_counts_the_existing_bookings(clinic: Any, demo: Any):
+    """The migration's INSERT ... SELECT ... GROUP BY (and PatientVisitTally.rebuild) equal the live count."""
+    station = Facility.objects.get(code="TYT-10510")
+    patients = [make_patient(station, f"Cũ {i}") for i in range(3)]
+    statuses = [Status.COMPLETED, Status.NO_SHOW, Status.CANCELLED, Status.COMPLETED, Status.REQUESTED]
+    _bulk_bookings(clinic, [(patients[i % 3], statuses[i % len(statuses)]) for i in range(17)], "BACK")
     migration = importlib.import_module("health_f0.appointments.migrations.0010_patient_visit_tally")
     PatientVisitTally.objects.all().delete()
     with connection.cursor() as cursor:
@@ -309,20 +314,8 @@ def test_visit_tally_command_reports_drift_and_fixes_it(clinic: Any, demo: Any):
 
     station = Facility.objects.get(code="TYT-10510")
     patients = [make_patient(station, f"Đối chiếu {i}") for i in range(3)]
-    start = local(MONDAY, 8)
-    Appointment.objects.bulk_create(
-        Appointment(
-            patient=patients[i % 2],
-            service=clinic,
-            facility=clinic.facility,
-            slot_start=start + timedelta(minutes=15 * i),
-            slot_end=start + timedelta(minutes=15 * i + 15),
-            channel="phone",
-            status=(Status.COMPLETED, Status.NO_SHOW, Status.COMPLETED)[i % 3],
-            check_in_code=f"DRIF{i:04d}",
-        )
-        for i in range(6)
-    )
+    statuses = (Status.COMPLETED, Status.NO_SHOW, Status.COMPLETED)
+    _bulk_bookings(clinic, [(patients[i % 2], statuses[i % 3]) for i in range(6)], "DRIF")
     out = StringIO()
     call_command("visit_tally", stdout=out)
     assert "every patient matches" in out.getvalue()
