@@ -487,6 +487,7 @@ DIRECT_CALLS = frozenset({"_", "gettext", "url"})
 # test is type(), not __class__, which a lazy proxy may report for what it wraps).
 MARKED_CALLS = frozenset({"_", "gettext"})
 _VALUE = "_hf0_value"
+_TEXT = "_hf0_text"
 
 
 def _direct_call(node: nodes.Node) -> bool:
@@ -500,13 +501,39 @@ def _direct_call(node: nodes.Node) -> bool:
     )
 
 
+def _chrome_call(node: nodes.Node) -> bool:
+    """`chrome("www/_header.html")`: the layout's three calls of `chrome`, a literal name each."""
+    return (
+        isinstance(node, nodes.Call)
+        and isinstance(node.node, nodes.Name)
+        and node.node.name == "chrome"
+        and len(node.args) == 1
+        and isinstance(node.args[0], nodes.Const)
+        and isinstance(node.args[0].value, str)
+        and not (node.kwargs or node.dyn_args or node.dyn_kwargs)
+    )
+
+
 class RunCodeGenerator(CodeGenerator):
     def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
-        if (
-            _direct_call(node)
-            and not forward_caller
-            and not (self.environment.is_async or self.environment.sandboxed)
-        ):
+        plain = not forward_caller and not (self.environment.is_async or self.environment.sandboxed)
+        if plain and _chrome_call(node):
+            # The portal's `chrome` (a pass_context function) called with the context as Context.call would pass
+            # it, without Context.call's look-up of what the function takes (about ten calls, three times a page);
+            # any other `chrome` (a page's own value of that name) goes through Context.call as before.
+            self.write("(")
+            self.visit(node.node, frame)
+            self.write("(context, ")
+            self.visit(node.args[0], frame)
+            self.write(") if ")
+            self.visit(node.node, frame)
+            self.write(" is environment.portal_chrome else context.call(")
+            self.visit(node.node, frame)
+            self.write(", ")
+            self.visit(node.args[0], frame)
+            self.write("))")
+            return
+        if plain and _direct_call(node):
             self.visit(node.node, frame)
             self.write("(")
             for index, arg in enumerate(node.args):
@@ -525,13 +552,33 @@ class RunCodeGenerator(CodeGenerator):
             return False
         if isinstance(node, nodes.Filter):
             return node.name == "fmt"
+        if _chrome_call(node):
+            return True  # chrome() answers Markup (any other `chrome` is still checked by type)
         return _direct_call(node) and node.node.name in MARKED_CALLS  # type: ignore[attr-defined]
+
+    def _escaped(self, frame: Frame, finalize: CodeGenerator._FinalizeInfo) -> bool:
+        """Whether this output's value is escaped (autoescape on, no finalize): written by _output_child_pre's
+        text escape."""
+        return (
+            not frame.eval_ctx.volatile
+            and frame.eval_ctx.autoescape
+            and finalize.src is None
+            and not (self.environment.is_async or self.environment.sandboxed)
+        )
 
     def _output_child_pre(
         self, node: nodes.Expr, frame: Frame, finalize: CodeGenerator._FinalizeInfo
     ) -> None:
         if self._marked(node, frame, finalize):
             self.write(f"({_VALUE} if type({_VALUE} := ")
+            return
+        if self._escaped(frame, finalize):
+            # A value that is exactly a str (a name, an id, a number's text: most of a page's values) is escaped
+            # by one str.translate (ESCAPES: escape()'s text of it), written as text where escape() made a Markup
+            # (five calls: escape, its hasattr and str, _escape_inner, Markup's constructor); anything else
+            # (markup, numbers, lazy text, objects with __html__) goes through escape() as before. The output is
+            # joined into the page's text either way (environment.concat), so the same text.
+            self.write(f"({_TEXT}.translate(environment.escapes) if type({_TEXT} := ")
             return
         super()._output_child_pre(node, frame, finalize)
 
@@ -540,6 +587,9 @@ class RunCodeGenerator(CodeGenerator):
     ) -> None:
         if self._marked(node, frame, finalize):
             self.write(f") in environment.marked else escape({_VALUE}))")
+            return
+        if self._escaped(frame, finalize):
+            self.write(f") is str else escape({_TEXT}))")
             return
         super()._output_child_post(node, frame, finalize)
 
@@ -560,6 +610,13 @@ class PortalEnvironment(Environment):
     code_generator_class = RunCodeGenerator
     # The types whose escape() is themselves (RunCodeGenerator._marked): exactly these, no subclass.
     marked = (Markup, Translated)
+    # escape()'s replacements, for a value that is exactly a str (RunCodeGenerator._output_child_pre).
+    escapes = ESCAPES
+
+    @property
+    def portal_chrome(self) -> Callable[..., Markup]:
+        """The `chrome` the layout calls directly (RunCodeGenerator.visit_Call): this module's."""
+        return chrome
 
 
 def environment(**options: Any) -> Environment:

@@ -44,7 +44,7 @@ CONTEXT = {
     "a": "A&",
     "b": "<b>",
     "c": 3,
-    "items": ["x<", "y", "z"],
+    "items": ["x<", "y", "z", 'it\'s "q" & <b>', 4, None],
     "_": lambda text: f"[{text}]",
     "gettext": lambda *texts: "|".join(texts),
     "url": lambda name: f"/{name}/",
@@ -75,6 +75,18 @@ def test_the_portals_engine_writes_runs_and_direct_calls() -> None:
     code = env.compile(source, raw=True)
     assert f"yield environment.concat({jinja._RUN})" in code
     assert "context.call(" not in code and "l_0__)('Lịch sử khai báo')" in code
+    assert f"{jinja._TEXT}.translate(environment.escapes)" in code  # the page's values, escaped as text
+    layout = env.compile(env.loader.get_source(env, "www/layout.html")[0], raw=True)
+    assert "(context, 'www/_header.html') if " in layout and env.portal_chrome is jinja.chrome
+
+
+def test_a_chrome_of_the_pages_own_is_called_as_jinja2_calls_it() -> None:
+    """Only the portal's `chrome` is called with the context directly; a page's own value of that name is called
+    through Context.call (and its text escaped) as Jinja2 does."""
+    env = jinja.PortalEnvironment(
+        loader=DictLoader({"p.html": '{{ chrome("x") }}|{{ chrome("<y>") }}'}), autoescape=True
+    )
+    assert env.get_template("p.html").render(chrome=lambda name: f"<{name}>") == "&lt;x&gt;|&lt;&lt;y&gt;&gt;"
 
 
 def test_the_directly_called_functions_take_no_context() -> None:
