@@ -212,3 +212,21 @@ def test_the_escapes_table_is_markupsafes_escape(value: Any) -> None:
     from markupsafe import escape
 
     assert str(value).translate(jinja.ESCAPES) == str(escape(value))
+
+
+def test_a_pages_context_holds_what_jinja2s_holds() -> None:
+    """PortalTemplate.new_context: the environment's globals, the template's over them, the values over both."""
+    from jinja2 import Template
+
+    env = jinja.PortalEnvironment(loader=DictLoader(SOURCES), autoescape=True)
+    env.globals.update(g1="env", g2="env", g3="env")
+    template = env.get_template("page.html")
+    template.globals.update(g2="template", g4="template")
+    assert isinstance(template, jinja.PortalTemplate)
+    for values in ({}, {"g3": "value", "a": 1}, None):
+        ours = template.new_context(None if values is None else dict(values))
+        theirs = Template.new_context(template, None if values is None else dict(values))
+        assert ours.parent == theirs.parent and list(ours.parent) == list(theirs.parent)
+        assert ours.get_all() == theirs.get_all() and ours.globals_keys == theirs.globals_keys
+    shared = template.new_context({"x": 1}, shared=True, locals={"y": 2})
+    assert shared.parent == {"x": 1, "y": 2}
