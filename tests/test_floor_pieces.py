@@ -86,7 +86,10 @@ def test_rawsqls_lean_converters_give_djangos_values() -> None:
         sample.hex,
         sample.hex.upper(),
         str(sample),
+        str(sample).upper(),
+        "-" + sample.hex + "--",
         "{" + sample.hex + "}",
+        "urn:uuid:" + str(sample),
         "0x" + sample.hex[2:],
     ):
         ours, djangos = made(value, None, connection), ops.convert_uuidfield_value(value, None, connection)
@@ -98,7 +101,7 @@ def test_rawsqls_lean_converters_give_djangos_values() -> None:
                 str(djangos),
                 hash(djangos),
             )
-    for bad in ("z" * 32, sample.hex[:31] + "-", "é" * 32):
+    for bad in ("z" * 32, sample.hex[:31] + "-", "é" * 32, str(sample)[:-1], sample.hex + "0", "_" * 32):
         with pytest.raises(ValueError):
             made(bad, None, connection)
         with pytest.raises(ValueError):

@@ -35,7 +35,7 @@ _plans: dict[tuple[Any, str, tuple[str, ...]], _Plan] = {}
 # MariaDB/MySQL's converters of DATETIME and UUID columns, which every read here runs on each such value: Django's
 # make the driver's naive datetime aware through make_aware and is_aware (four Python calls a value) and build a
 # UUID through UUID.__init__'s parsing (six). `_lean` puts in their place a converter that gives the same value in
-# one call for the values the driver gives (a naive datetime; 32 hex digits, as the backend stores a UUIDField) and
+# one call for the values the driver gives (a naive datetime; a UUID's text, with or without its dashes) and
 # hands any other value to Django's own (tests/test_floor_pieces.py compares both).
 _MYSQL_DATETIME: Any = MySQLOperations.convert_datetimefield_value
 _MYSQL_UUID: Any = MySQLOperations.convert_uuidfield_value
@@ -58,12 +58,16 @@ def _lean(converter: Callable[..., Any]) -> Callable[..., Any]:
         new, put, unknown = object.__new__, object.__setattr__, SafeUUID.unknown
 
         def uuid(value: Any, expression: Any, connection: Any) -> Any:
-            """UUID(value) of 32 hex digits: its number, as UUID.__init__ sets it."""
-            if type(value) is str and len(value) == 32 and value.isalnum() and value.isascii():
-                made = new(UUID)
-                put(made, "int", int(value, 16))
-                put(made, "is_safe", unknown)
-                return made
+            """UUID(value) of 32 hex digits, dashes between them or not (MariaDB's UUID type answers the 36
+            characters of its text, a CHAR(32) column the digits): its number, as UUID.__init__ sets it after
+            dropping the dashes."""
+            if type(value) is str:
+                digits = value.replace("-", "")
+                if len(digits) == 32 and digits.isalnum() and digits.isascii():
+                    made = new(UUID)
+                    put(made, "int", int(digits, 16))
+                    put(made, "is_safe", unknown)
+                    return made
             return converter(value, expression, connection)
 
         return uuid
