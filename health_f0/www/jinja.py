@@ -87,6 +87,8 @@ def date_filter(value: Any, fmt: str = "d/m/Y") -> str:
         if fmt == "d/m/Y":
             return f"{at.day:02d}/{at.month:02d}/{at.year:04d}"
         return f"{at.hour:02d}:{at.minute:02d} {at.day:02d}/{at.month:02d}/{at.year:04d}"
+    if type(value) is time and fmt == "H:i":  # time_format's "H" and "i" ("%02d" each)
+        return f"{value.hour:02d}:{value.minute:02d}"
     if value in (None, ""):
         return ""
     if isinstance(value, time):

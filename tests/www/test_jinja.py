@@ -3,7 +3,7 @@ draws a Jinja2 partial inside a Django template."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 import pytest
 from django.template import engines
@@ -120,6 +120,8 @@ def test_the_date_filters_short_way_for_a_moment_is_djangos() -> None:
                 for fmt in ("H:i", "d/m/Y", "H:i d/m/Y", "Y", "c"):
                     expected = dateformat.format(timezone.localtime(moment), fmt)
                     assert date_filter(moment, fmt) == expected, (zone, moment, fmt)
+    for clock in (time(0, 0), time(7, 5, 59), time(23, 59, 59, 999999), time(12, 30, tzinfo=UTC)):
+        assert date_filter(clock, "H:i") == dateformat.time_format(clock, "H:i"), clock
     naive = datetime(2026, 12, 5, 17, 30)
     assert date_filter(naive, "H:i d/m/Y") == dateformat.format(naive, "H:i d/m/Y") == "17:30 05/12/2026"
 
