@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from django.conf import settings
@@ -445,17 +446,26 @@ def _overview(
     latest: dict[int, HisLinkRequest] = {}
     for request in requests:
         latest.setdefault(request.facility_id, request)
-    facilities = {f.pk: f for f in province}
+    pk = _FACILITY_PK  # f.pk's value (the Model.pk property is two Python calls a read)
+    facilities = {pk(f): f for f in province}
     for link in active_links.values():
         facilities.setdefault(link.facility_id, link.facility)
     for request in latest.values():
         facilities.setdefault(request.facility_id, request.facility)
     rows = []
-    for f in sorted(facilities.values(), key=lambda f: (f.name, f.pk)):
-        active = active_links.get(f.pk)
+    for key, f in sorted(facilities.items(), key=_name_then_key):
+        active = active_links.get(key)
         actions = tuple(link_actions(active, user)) if active is not None else ()
-        rows.append(LinkOverview(facility=f, link=active, request=latest.get(f.pk), actions=actions))
+        rows.append(LinkOverview(facility=f, link=active, request=latest.get(key), actions=actions))
     return rows
+
+
+_FACILITY_PK = attrgetter(Facility._meta.pk.attname)  # type: ignore[union-attr]
+
+
+def _name_then_key(item: tuple[int, Any]) -> tuple[str, int]:
+    """(f.name, f.pk) of an overview's (pk, facility) item: its order."""
+    return item[1].name, item[0]
 
 
 def patient_links_sql(*, user: Any, patient: Any, related: bool = True) -> list[HisLink]:

@@ -16,7 +16,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from health_f0.accounts import signup
@@ -27,6 +26,7 @@ from health_f0.core.request_context import client_ip, limit_key
 from health_f0.facilities import access
 from health_f0.patients.otp import otp_request
 from health_f0.www.account_forms import FamilyMemberForm, PasswordResetForm, SignupForm
+from health_f0.www.caching import never_cache
 from health_f0.www.views import _error_summary, _page
 
 SESSION_DONE = "www_signup_done"

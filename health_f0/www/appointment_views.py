@@ -34,7 +34,6 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from markupsafe import Markup, escape
 
@@ -65,6 +64,7 @@ from health_f0.monitoring.sql import patients as patients_sql
 from health_f0.patients.otp import otp_consume, otp_request, otp_verify
 from health_f0.www import selectors
 from health_f0.www.appointment_forms import AccountBookingForm, CancelForm, GuestBookingForm, OtpForm
+from health_f0.www.caching import never_cache
 from health_f0.www.jinja import urls_for
 from health_f0.www.paging import keyset_page
 from health_f0.www.views import _error_summary, _page, loaded_user

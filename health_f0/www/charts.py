@@ -76,6 +76,7 @@ def table_body(readings: Sequence[ChartReading], local: Sequence[str]) -> Markup
 
 
 _AT = attrgetter("at")
+_VALUE = attrgetter("value")
 
 
 class Reading(NamedTuple):
@@ -348,7 +349,8 @@ def _summary(
     """The chart in one sentence, for screen readers (the table under the chart has every value)."""
     if not readings:
         return texts.none % {"title": title}
-    worst = min(readings, key=lambda r: r.value) if low_is_bad else max(readings, key=lambda r: r.value)
+    # attrgetter, not a lambda: a C call for each reading (the first of equal values either way)
+    worst = min(readings, key=_VALUE) if low_is_bad else max(readings, key=_VALUE)
     last = readings[-1]
 
     at_when = texts.at_when

@@ -17,7 +17,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from health_f0.core.exceptions import DomainError, RateLimited
@@ -25,6 +24,7 @@ from health_f0.core.phone import mask_phone
 from health_f0.core.request_context import client_ip
 from health_f0.facilities import access
 from health_f0.patients import bonds
+from health_f0.www.caching import never_cache
 from health_f0.www.views import _page, hotline_context
 
 SESSION_SENT = "www_family_code_sent"

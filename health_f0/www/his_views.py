@@ -20,7 +20,6 @@ from django.urls import get_script_prefix, get_urlconf
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from health_f0.core.exceptions import DomainError
@@ -33,6 +32,7 @@ from health_f0.privacy.models import ConsentChannel, ConsentMethod
 from health_f0.privacy.selectors import policy_of_request
 from health_f0.privacy.services import consent_record
 from health_f0.www import selectors
+from health_f0.www.caching import never_cache
 from health_f0.www.his_forms import LinkFormDrawing, LinkRequestForm, UnlinkForm, link_form_drawing
 from health_f0.www.his_rows import (
     lab_groups,

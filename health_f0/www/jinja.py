@@ -20,9 +20,11 @@ filter does.
 from __future__ import annotations
 
 import html
+import re
 import secrets
 import uuid
-from collections.abc import Callable
+from collections import ChainMap
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, time
 from typing import Any
 
@@ -36,7 +38,7 @@ from django.templatetags.static import static
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils import dateformat, timezone
 from django.utils.translation import get_language, gettext, pgettext
-from jinja2 import Environment, nodes, pass_context
+from jinja2 import Environment, Template, nodes, pass_context
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
@@ -61,6 +63,10 @@ def url(name: str, *args: Any, **kwargs: Any) -> str:
     return found
 
 
+# The formats date_filter writes itself for an aware datetime (the others go through dateformat).
+_CLOCK_FORMATS = frozenset({"H:i", "d/m/Y", "H:i d/m/Y"})
+
+
 def date_filter(value: Any, fmt: str = "d/m/Y") -> str:
     """Django's `date` filter (and its `time` filter for a time of day): a datetime is shown in the current
     time zone; None and "" show nothing."""
@@ -71,6 +77,18 @@ def date_filter(value: Any, fmt: str = "d/m/Y") -> str:
             return f"{value.day:02d}/{value.month:02d}/{value.year:04d}"
         if fmt == "Y":
             return f"{value.year:04d}"
+    if type(value) is datetime and fmt in _CLOCK_FORMATS and value.utcoffset() is not None:
+        # An aware datetime (every stored time) in the portal's formats: localtime's fields, written as dateformat
+        # writes "d", "m", "Y" ("%02d", "%02d", "%04d"), "H" and "i" ("%02d"): 3 calls where localtime and
+        # dateformat.format took about 40 (/ca-nhan draws three; tests/www/test_jinja.py compares both).
+        at = value.astimezone(timezone.get_current_timezone())
+        if fmt == "H:i":
+            return f"{at.hour:02d}:{at.minute:02d}"
+        if fmt == "d/m/Y":
+            return f"{at.day:02d}/{at.month:02d}/{at.year:04d}"
+        return f"{at.hour:02d}:{at.minute:02d} {at.day:02d}/{at.month:02d}/{at.year:04d}"
+    if type(value) is time and fmt == "H:i":  # time_format's "H" and "i" ("%02d" each)
+        return f"{value.hour:02d}:{value.minute:02d}"
     if value in (None, ""):
         return ""
     if isinstance(value, time):
@@ -163,7 +181,35 @@ def fmt(text: Translated, /, **values: Any) -> Markup:
     treated as markup."""
     if not isinstance(text, Translated):
         raise TypeError('|fmt takes a string translated in the template: _("…")|fmt(…)')
-    return Markup.__mod__(text, {key: escape(value) for key, value in values.items()})
+    plain = _plain_fills.get(text)
+    if plain is None:
+        plain = _plain_fills.keep(text, _only_named_strings(text))
+    if not plain:
+        return Markup.__mod__(text, {key: escape(value) for key, value in values.items()})
+    # Markup.__mod__ wraps the mapping and each value in a helper that escapes it again when it is written (about
+    # 36 calls a string, /ca-nhan has four): with only "%(name)s" fills, the text of each escaped value is what it
+    # writes (escape() of markup is itself), so str's own `%` of those texts is the same text.
+    filled = str.__mod__(
+        text,
+        {
+            key: value.translate(ESCAPES) if type(value) is str else str(escape(value))
+            for key, value in values.items()
+        },
+    )
+    return type(text)(filled)
+
+
+# Whether a catalogue text's only conversions are "%(name)s" (and "%%"), by text: fmt's short way (the catalogue's
+# strings times the languages; bounded).
+_plain_fills: Memo[str, bool] = Memo(4096)
+_CONVERSION = re.compile(r"%(?:%|\([^)]*\)s|.)", re.DOTALL)
+
+
+def _only_named_strings(text: str) -> bool:
+    return all(
+        match == "%%" or (match.startswith("%(") and match.endswith("s"))
+        for match in _CONVERSION.findall(text)
+    )
 
 
 def django_escaped(value: Any) -> Markup:
@@ -444,6 +490,7 @@ DIRECT_CALLS = frozenset({"_", "gettext", "url"})
 # test is type(), not __class__, which a lazy proxy may report for what it wraps).
 MARKED_CALLS = frozenset({"_", "gettext"})
 _VALUE = "_hf0_value"
+_TEXT = "_hf0_text"
 
 
 def _direct_call(node: nodes.Node) -> bool:
@@ -457,13 +504,39 @@ def _direct_call(node: nodes.Node) -> bool:
     )
 
 
+def _chrome_call(node: nodes.Node) -> bool:
+    """`chrome("www/_header.html")`: the layout's three calls of `chrome`, a literal name each."""
+    return (
+        isinstance(node, nodes.Call)
+        and isinstance(node.node, nodes.Name)
+        and node.node.name == "chrome"
+        and len(node.args) == 1
+        and isinstance(node.args[0], nodes.Const)
+        and isinstance(node.args[0].value, str)
+        and not (node.kwargs or node.dyn_args or node.dyn_kwargs)
+    )
+
+
 class RunCodeGenerator(CodeGenerator):
     def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
-        if (
-            _direct_call(node)
-            and not forward_caller
-            and not (self.environment.is_async or self.environment.sandboxed)
-        ):
+        plain = not forward_caller and not (self.environment.is_async or self.environment.sandboxed)
+        if plain and _chrome_call(node):
+            # The portal's `chrome` (a pass_context function) called with the context as Context.call would pass
+            # it, without Context.call's look-up of what the function takes (about ten calls, three times a page);
+            # any other `chrome` (a page's own value of that name) goes through Context.call as before.
+            self.write("(")
+            self.visit(node.node, frame)
+            self.write("(context, ")
+            self.visit(node.args[0], frame)
+            self.write(") if ")
+            self.visit(node.node, frame)
+            self.write(" is environment.portal_chrome else context.call(")
+            self.visit(node.node, frame)
+            self.write(", ")
+            self.visit(node.args[0], frame)
+            self.write("))")
+            return
+        if plain and _direct_call(node):
             self.visit(node.node, frame)
             self.write("(")
             for index, arg in enumerate(node.args):
@@ -482,13 +555,33 @@ class RunCodeGenerator(CodeGenerator):
             return False
         if isinstance(node, nodes.Filter):
             return node.name == "fmt"
+        if _chrome_call(node):
+            return True  # chrome() answers Markup (any other `chrome` is still checked by type)
         return _direct_call(node) and node.node.name in MARKED_CALLS  # type: ignore[attr-defined]
+
+    def _escaped(self, frame: Frame, finalize: CodeGenerator._FinalizeInfo) -> bool:
+        """Whether this output's value is escaped (autoescape on, no finalize): written by _output_child_pre's
+        text escape."""
+        return (
+            not frame.eval_ctx.volatile
+            and frame.eval_ctx.autoescape
+            and finalize.src is None
+            and not (self.environment.is_async or self.environment.sandboxed)
+        )
 
     def _output_child_pre(
         self, node: nodes.Expr, frame: Frame, finalize: CodeGenerator._FinalizeInfo
     ) -> None:
         if self._marked(node, frame, finalize):
             self.write(f"({_VALUE} if type({_VALUE} := ")
+            return
+        if self._escaped(frame, finalize):
+            # A value that is exactly a str (a name, an id, a number's text: most of a page's values) is escaped
+            # by one str.translate (ESCAPES: escape()'s text of it), written as text where escape() made a Markup
+            # (five calls: escape, its hasattr and str, _escape_inner, Markup's constructor); anything else
+            # (markup, numbers, lazy text, objects with __html__) goes through escape() as before. The output is
+            # joined into the page's text either way (environment.concat), so the same text.
+            self.write(f"({_TEXT}.translate(environment.escapes) if type({_TEXT} := ")
             return
         super()._output_child_pre(node, frame, finalize)
 
@@ -497,6 +590,9 @@ class RunCodeGenerator(CodeGenerator):
     ) -> None:
         if self._marked(node, frame, finalize):
             self.write(f") in environment.marked else escape({_VALUE}))")
+            return
+        if self._escaped(frame, finalize):
+            self.write(f") is str else escape({_TEXT}))")
             return
         super()._output_child_post(node, frame, finalize)
 
@@ -513,10 +609,40 @@ class RunCodeGenerator(CodeGenerator):
         self.writeline(f"yield environment.concat({_RUN})")
 
 
+class PortalTemplate(Template):
+    def new_context(
+        self,
+        vars: dict[str, Any] | None = None,  # noqa: A002 - Template.new_context's names
+        shared: bool = False,
+        locals: Mapping[str, Any] | None = None,  # noqa: A002
+    ) -> Context:
+        """Template.new_context: a page's context is its globals (a ChainMap of the template's over the
+        environment's) with its values over them. Jinja2 copies the ChainMap with dict(), a Python call for each
+        global and two more (about 30 calls a page); here each of its maps is copied in, the environment's
+        first, so the same keys with the same values (the first map holding a key wins, as in the ChainMap)."""
+        found = self.globals
+        if shared or locals or type(found) is not ChainMap:
+            return super().new_context(vars, shared, locals)
+        parent: dict[str, Any] = {}
+        for mapping in reversed(found.maps):
+            parent.update(mapping)
+        if vars:
+            parent.update(vars)
+        return self.environment.context_class(self.environment, parent, self.name, self.blocks, globals=found)
+
+
 class PortalEnvironment(Environment):
     code_generator_class = RunCodeGenerator
+    template_class = PortalTemplate
     # The types whose escape() is themselves (RunCodeGenerator._marked): exactly these, no subclass.
     marked = (Markup, Translated)
+    # escape()'s replacements, for a value that is exactly a str (RunCodeGenerator._output_child_pre).
+    escapes = ESCAPES
+
+    @property
+    def portal_chrome(self) -> Callable[..., Markup]:
+        """The `chrome` the layout calls directly (RunCodeGenerator.visit_Call): this module's."""
+        return chrome
 
 
 def environment(**options: Any) -> Environment:

@@ -21,7 +21,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import get_language
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 from markupsafe import Markup, escape
 
@@ -35,6 +34,7 @@ from health_f0.monitoring import selectors as monitoring
 from health_f0.monitoring.models import AlertLevel, Declaration, EpisodeStatus, QuestionType
 from health_f0.monitoring.services import active_questionnaire, declaration_submit, questions_for_patient
 from health_f0.www import selectors
+from health_f0.www.caching import never_cache
 from health_f0.www.charts import (
     Chart,
     Reading,

@@ -8,11 +8,11 @@ import uuid
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from health_f0.accounting import receipts
 from health_f0.core.exceptions import NotFound
+from health_f0.www.caching import never_cache
 
 
 @never_cache

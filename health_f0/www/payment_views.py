@@ -19,7 +19,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -31,6 +30,7 @@ from health_f0.his.models import HisVisit
 from health_f0.payments import gateways, selectors, services
 from health_f0.payments.gateways.base import GatewayConfig
 from health_f0.payments.models import EventKind, GatewayName, Payment, PaymentStatus
+from health_f0.www.caching import never_cache
 from health_f0.www.views import _page
 
 # A callback is a small query string or JSON body; anything bigger is not a gateway's.

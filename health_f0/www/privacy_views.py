@@ -19,7 +19,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from health_f0.core.exceptions import DomainError
@@ -28,6 +27,7 @@ from health_f0.privacy import exports, selectors
 from health_f0.privacy import services as privacy_services
 from health_f0.privacy.models import ConsentChannel, ExportStatus, RequestChannel, RequestStatus
 from health_f0.privacy.transitions import REQUEST_WORKFLOW
+from health_f0.www.caching import never_cache
 from health_f0.www.privacy_forms import ConsentForm, DataRequestForm
 from health_f0.www.views import _error_summary, _page
 

@@ -75,7 +75,10 @@ def render(
     if template is None:
         template = get_template(template_name)
         _page_engines.keep(template_name, template.backend)
-    return HttpResponse(template.render(context, request), status=status)
+    # The charset given (the one HttpResponse would work out from its Content-Type: DEFAULT_CHARSET, the same
+    # header and bytes): the response then does not parse its own header back, twice (about a dozen calls).
+    charset = settings.DEFAULT_CHARSET
+    return HttpResponse(template.render(context, request), status=status, charset=charset)
 
 
 @receiver(setting_changed, dispatch_uid="health_f0.www.views.page_engines")

@@ -3,7 +3,7 @@ draws a Jinja2 partial inside a Django template."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 import pytest
 from django.template import engines
@@ -98,3 +98,58 @@ def test_the_date_filters_short_way_for_a_day_is_dateformats() -> None:
     for day in (date(2026, 12, 7), date(1, 1, 1), date(999, 3, 4), date(2000, 10, 31), date(9999, 12, 31)):
         for fmt in ("d/m/Y", "Y"):
             assert date_filter(day, fmt) == dateformat.format(day, fmt), (day, fmt)
+
+
+def test_the_date_filters_short_way_for_a_moment_is_djangos() -> None:
+    """date_filter writes an aware datetime's "H:i", "d/m/Y" and "H:i d/m/Y" itself: what localtime and
+    dateformat write, in the active time zone, years < 1000 too; a naive one still goes through dateformat."""
+    from zoneinfo import ZoneInfo
+
+    from django.utils import dateformat, timezone
+
+    moments = [
+        datetime(2026, 12, 5, 17, 30, tzinfo=UTC),
+        datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(999, 3, 4, 5, 6, tzinfo=UTC),
+        datetime(2026, 3, 29, 1, 30, tzinfo=ZoneInfo("Europe/Paris")),
+        datetime(1, 1, 2, 0, 0, tzinfo=UTC),
+    ]
+    for zone in ("Asia/Ho_Chi_Minh", "UTC", "America/New_York"):
+        with timezone.override(zone):
+            for moment in moments:
+                for fmt in ("H:i", "d/m/Y", "H:i d/m/Y", "Y", "c"):
+                    expected = dateformat.format(timezone.localtime(moment), fmt)
+                    assert date_filter(moment, fmt) == expected, (zone, moment, fmt)
+    for clock in (time(0, 0), time(7, 5, 59), time(23, 59, 59, 999999), time(12, 30, tzinfo=UTC)):
+        assert date_filter(clock, "H:i") == dateformat.time_format(clock, "H:i"), clock
+    naive = datetime(2026, 12, 5, 17, 30)
+    assert date_filter(naive, "H:i d/m/Y") == dateformat.format(naive, "H:i d/m/Y") == "17:30 05/12/2026"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sinh năm %(year)s, %(name)s",
+        "%(name)s đạt 100%% mục tiêu",
+        "Còn %(limit)d lượt",
+        "%(name)-8s|",
+        "Không có giá trị",
+    ],
+)
+def test_fmt_writes_what_markups_own_formatting_writes(text: str) -> None:
+    """fmt's short way (only "%(name)s" fills) gives Markup's own `%` text and class; other conversions take
+    Markup's way."""
+    from markupsafe import Markup, escape
+
+    from health_f0.www.jinja import Translated, fmt
+
+    values = {
+        "year": 1950,
+        "name": "<b>Lê 'A' & \"B\"</b>",
+        "limit": 3,
+    }
+    for name in (values["name"], Markup("<i>x</i>"), 7, None):
+        given = {**values, "name": name}
+        expected = Markup.__mod__(Translated(text), {key: escape(value) for key, value in given.items()})
+        out = fmt(Translated(text), **given)
+        assert out == expected and type(out) is type(expected) is Translated, (text, name)

@@ -44,7 +44,7 @@ CONTEXT = {
     "a": "A&",
     "b": "<b>",
     "c": 3,
-    "items": ["x<", "y", "z"],
+    "items": ["x<", "y", "z", 'it\'s "q" & <b>', 4, None],
     "_": lambda text: f"[{text}]",
     "gettext": lambda *texts: "|".join(texts),
     "url": lambda name: f"/{name}/",
@@ -75,6 +75,18 @@ def test_the_portals_engine_writes_runs_and_direct_calls() -> None:
     code = env.compile(source, raw=True)
     assert f"yield environment.concat({jinja._RUN})" in code
     assert "context.call(" not in code and "l_0__)('Lịch sử khai báo')" in code
+    assert f"{jinja._TEXT}.translate(environment.escapes)" in code  # the page's values, escaped as text
+    layout = env.compile(env.loader.get_source(env, "www/layout.html")[0], raw=True)
+    assert "(context, 'www/_header.html') if " in layout and env.portal_chrome is jinja.chrome
+
+
+def test_a_chrome_of_the_pages_own_is_called_as_jinja2_calls_it() -> None:
+    """Only the portal's `chrome` is called with the context directly; a page's own value of that name is called
+    through Context.call (and its text escaped) as Jinja2 does."""
+    env = jinja.PortalEnvironment(
+        loader=DictLoader({"p.html": '{{ chrome("x") }}|{{ chrome("<y>") }}'}), autoescape=True
+    )
+    assert env.get_template("p.html").render(chrome=lambda name: f"<{name}>") == "&lt;x&gt;|&lt;&lt;y&gt;&gt;"
 
 
 def test_the_directly_called_functions_take_no_context() -> None:
@@ -200,3 +212,21 @@ def test_the_escapes_table_is_markupsafes_escape(value: Any) -> None:
     from markupsafe import escape
 
     assert str(value).translate(jinja.ESCAPES) == str(escape(value))
+
+
+def test_a_pages_context_holds_what_jinja2s_holds() -> None:
+    """PortalTemplate.new_context: the environment's globals, the template's over them, the values over both."""
+    from jinja2 import Template
+
+    env = jinja.PortalEnvironment(loader=DictLoader(SOURCES), autoescape=True)
+    env.globals.update(g1="env", g2="env", g3="env")
+    template = env.get_template("page.html")
+    template.globals.update(g2="template", g4="template")
+    assert isinstance(template, jinja.PortalTemplate)
+    for values in ({}, {"g3": "value", "a": 1}, None):
+        ours = template.new_context(None if values is None else dict(values))
+        theirs = Template.new_context(template, None if values is None else dict(values))
+        assert ours.parent == theirs.parent and list(ours.parent) == list(theirs.parent)
+        assert ours.get_all() == theirs.get_all() and ours.globals_keys == theirs.globals_keys
+    shared = template.new_context({"x": 1}, shared=True, locals={"y": 2})
+    assert shared.parent == {"x": 1, "y": 2}
