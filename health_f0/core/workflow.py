@@ -317,18 +317,19 @@ class Workflow:
 
     def available_rows(
         self,
-        rows: Sequence[Mapping[str, Any]],
+        rows: Sequence[Any],
         actor: Any,
         *,
         instance: Callable[[Any], Any],
-        columns: Mapping[str, str] | None = None,
+        columns: Mapping[str, Hashable] | None = None,
         now: datetime | None = None,
         **params: Any,
     ) -> list[list[str]]:
         """`available_each` of the objects a list's rows stand for (`instance(row)` builds one), answered from the
         rows where the workflow knows everything that decides: the state, what `authorize` reads for each roles
         (`authorize_reads`) and what each guard of the state's transitions reads (`Guard.reads`), each read from
-        the row's key `columns[path]` (the path itself when not named). A guard's test is asked of an object that
+        the row's key `columns[path]` (the path itself when not named; a tuple row names every path's position).
+        A guard's test is asked of an object that
         holds only the values it declared (a test that reads anything else fails, it does not answer wrongly).
         `instance(row)` is built only where the object itself must be asked: the actor's capacity for a key not
         asked yet (once per key, as in available_each), and every row in a state where something is not declared
@@ -337,7 +338,7 @@ class Workflow:
         reading = self._row_reading(columns or {})
         return _Page(self, actor, now or timezone.now(), params).rows(rows, reading, instance)
 
-    def _row_reading(self, columns: Mapping[str, str]) -> _RowReading:
+    def _row_reading(self, columns: Mapping[str, Hashable]) -> _RowReading:
         """The compiled reading of rows keyed by `columns` (kept per mapping: lists pass a module constant)."""
         found = self._row_readings.get(id(columns))
         if found is None or found.columns is not columns:
@@ -423,7 +424,7 @@ class _Values:
         return f"_Values({self.__dict__!r})"
 
 
-def _values_of(paths: Sequence[str], columns: Mapping[str, str]) -> Callable[[Mapping[str, Any]], _Values]:
+def _values_of(paths: Sequence[str], columns: Mapping[str, Hashable]) -> Callable[[Any], _Values]:
     """row -> a _Values holding the attribute `paths`, each read from the row's key `columns[path]` (the path
     itself when not named)."""
     names = tuple(sorted({path for path in paths if "." not in path}))
@@ -454,7 +455,7 @@ def _values_of(paths: Sequence[str], columns: Mapping[str, str]) -> Callable[[Ma
     return values_of
 
 
-def _reader_of_keys(keys: Sequence[str]) -> Callable[[Mapping[str, Any]], Hashable]:
+def _reader_of_keys(keys: Sequence[Hashable]) -> Callable[[Any], Hashable]:
     """row -> the values of its `keys` (one value for one key, a tuple for more; None for none): what `_reader`
     answers for the same names of the object the row stands for."""
     return itemgetter(*keys) if keys else _no_key
@@ -473,7 +474,7 @@ class _RowReading:
     """A workflow's reading of rows keyed by `columns` ({attribute path: row key}), compiled per state on first
     use; a state whose answer depends on what is not declared reads None (its rows are asked as instances)."""
 
-    def __init__(self, workflow: Workflow, columns: Mapping[str, str]) -> None:
+    def __init__(self, workflow: Workflow, columns: Mapping[str, Hashable]) -> None:
         self.workflow, self.columns = workflow, columns
         self.states: dict[str, _StateReading | None] = {}
         self._values: dict[frozenset[str], Callable[[Mapping[str, Any]], _Values]] = {}
@@ -723,7 +724,7 @@ class _Page:
 
     def rows(
         self,
-        rows: Sequence[Mapping[str, Any]],
+        rows: Sequence[Any],
         reading: _RowReading,
         instance: Callable[[Any], Any],
     ) -> list[list[str]]:
