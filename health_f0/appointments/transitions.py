@@ -171,6 +171,13 @@ def _skips_remain_message(appointment: Any, step: Step) -> str:
     return _("Số này còn được bỏ qua và gọi lại sau.")
 
 
+def _prepayment_required(appointment: Any, step: Step) -> bool:
+    """Whether the booking's service asks for a prepayment: where it does not, "not_paid" holds whatever the
+    booking (its screen: the booking desk's list answers the rows of such services once per service, not once a
+    row)."""
+    return bool(payment_rules.required_prepayment(appointment.service_id))
+
+
 def _not_paid(appointment: Any, step: Step) -> bool:
     # Most services require no prepayment: the policy's memo answers them without booking_unpaid's call (the
     # booking desk's list asks this once a row: 100 calls a page fewer). booking_unpaid asks the same first.
@@ -216,7 +223,13 @@ SKIPS_REMAIN = Guard.when(
 )
 # A booking whose service requires prepayment is confirmed or received only once its fee is paid
 # (payments.selectors.booking_unpaid: no query for a service without that rule, one at most otherwise).
-NOT_PAID = Guard.when("not_paid", _not_paid, _not_paid_message, reads=("service_id", "pk"))
+NOT_PAID = Guard.when(
+    "not_paid",
+    _not_paid,
+    _not_paid_message,
+    reads=("service_id", "pk"),
+    screen=(("service_id",), _prepayment_required),
+)
 
 DESK_OR_PATIENT: frozenset[str] = access.BOOKING_DESK_ROLES | {PATIENT}
 

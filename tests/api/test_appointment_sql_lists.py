@@ -244,7 +244,7 @@ def test_the_worklist_rows_answer_what_the_serializer_answers(
         ).data
     )
     listing = selectors.staff_appointment_list(user=user, roles=DESK_ROLES, status=status)
-    rows = appointments_api.staff_appointment_rows(_all(listing), _fresh(username))
+    rows = appointments_api.staff_appointment_rows(_all(listing.as_tuples()), _fresh(username))
     assert as_json(rows) == expected
     if rows:  # what the renderer writes unchecked (api.renderers.PlainRows) holds only what it vouches for
         assert_plain_rows(rows)
@@ -366,6 +366,20 @@ def _answered_from_rows(bookings: list[Appointment], actor: Any, now: Any) -> tu
     return answer, len(built)
 
 
+def _answered_from_tuples(bookings: list[Appointment], actor: Any, now: Any) -> list[list[str]]:
+    """available_rows' answer for the bookings' rows as the API's page holds them: tuples at
+    worklist_sql.ROW_INDEX' positions (a column the workflow does not read left None), the queue policy after
+    them (hold_queue_policy_tuples), read through WORKFLOW_ROW_INDEXES."""
+    names = worklist_sql.ROWS.names
+    rows = [tuple(row.get(name) for name in names) for row in _rows_of(bookings, states=())]
+    by_row = {id(row): booking for row, booking in zip(rows, bookings, strict=True)}
+    held = worklist_sql.hold_queue_policy_tuples(rows, QUEUE_POLICY_STATES)
+    by_held = {id(row): by_row[id(plain)] for row, plain in zip(held, rows, strict=True)}
+    return APPOINTMENT_WORKFLOW.available_rows(
+        held, actor, instance=lambda row: by_held[id(row)], columns=worklist_sql.WORKFLOW_ROW_INDEXES, now=now
+    )
+
+
 def _other_clinic_bookings(records: dict[str, Any]) -> list[Appointment]:
     """Bookings of patients A and B at a second clinic under the TTYT (Phòng khám Nhi): the desk's page holds
     rooms the TTYT's desk acts at alike and a one-clinic desk member does not."""
@@ -429,6 +443,7 @@ def test_one_answer_per_page_is_checks_answer_for_each_booking(
         fresh = persona(username) if username else None
         from_rows, built = _answered_from_rows(bookings, fresh, now)
         assert from_rows == expected
+        assert _answered_from_tuples(bookings, persona(username) if username else None, now) == expected
         # A booking is built only where the access rules are asked (a facility or a patient not asked yet): the
         # checked-in rows too are answered from their rows (the queue's guards read the room's policy the rows
         # hold), not built.
@@ -560,6 +575,10 @@ def test_the_worklist_rows_hold_what_the_workflow_reads() -> None:
     assert {keys.get(path, path) for path in paths} <= set(worklist_sql.ROWS.names) | held
     # what hold_queue_policies reads
     assert {"facility_id", "f_path", "status"} <= set(worklist_sql.ROWS.names)
+    # the API's tuple rows: every path at its column's position, the policy after the columns
+    at = worklist_sql.WORKFLOW_ROW_INDEXES
+    assert all(at[path] == worklist_sql.ROW_INDEX[keys.get(path, path)] for path in paths - {"_queue_policy"})
+    assert at["_queue_policy"] == worklist_sql.QUEUE_POLICY_INDEX == len(worklist_sql.ROWS.names)
 
 
 # --- The patient's bookings -------------------------------------------------------------------------------

@@ -493,6 +493,20 @@ def test_a_pages_datetimes_are_drfs_on_a_grid_asked_twice(zone: str) -> None:
         assert [first(value) for value in grid] == expected
         again = fast.datetimes()  # the next page: its UTC values' texts come from the memo
         assert [again(value) for value in grid] == expected
+        # a page's columns (fast.datetime_texts): the UTC values (and None) from the memo by one lookup each,
+        # whatever is not kept, and a column with anything else in it, through iso
+        column = fast.datetime_texts()
+        assert column(grid) == expected
+        assert column(values) == expected[: len(values)]
+        assert column(values[::-1]) == expected[: len(values)][::-1]
+        assert column([]) == []
+    with timezone.override(zone):
+        fast._iso_texts.clear()
+        column = fast.datetime_texts()
+        assert column(values) == expected[: len(values)]  # none kept yet: each formatted, then kept
+        assert column(values) == expected[: len(values)]
+        assert column(others) == [iso_datetime(value) for value in others]
+        assert column(naive + values) == [iso_datetime(value) for value in naive + values]
         kept = fast._iso_texts[timezone.get_current_timezone()]
         assert len(kept) == len([value for value in values if value is not None])
     other_zone = "Asia/Tokyo" if zone != "Asia/Tokyo" else "UTC"
@@ -513,6 +527,10 @@ def test_a_pages_dates_are_drfs() -> None:
     assert [iso_day(value) for value in values] == [iso_date(value) for value in values]
     with pytest.raises(AssertionError):  # DRF refuses a datetime for a DateField; so does the fast path
         iso_day(datetime(2026, 1, 1, tzinfo=UTC))
+    column = fast.date_texts()  # a page's column: plain dates by one C loop, anything else value by value
+    assert column(values) == [iso_date(value) for value in values]
+    assert column(values[1:3]) == ["1990-02-03", "0001-01-01"]
+    assert column([]) == []
 
 
 def test_texts_of_formats_each_value_once() -> None:

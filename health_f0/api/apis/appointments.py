@@ -24,7 +24,7 @@ Conventions of these operations:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,7 +59,7 @@ from health_f0.api.apis.common import (
     validated,
 )
 from health_f0.api.apis.monitoring import IsPatientAccount, PatientRefSerializer
-from health_f0.api.fast import choice_labels, dates, datetimes, display, texts_of, uuid_text
+from health_f0.api.fast import choice_labels, date_texts, datetime_texts, datetimes, display, uuid_text
 from health_f0.api.parsers import JSONParser
 from health_f0.api.permissions import HasOwnPassword, IsStaffMember
 from health_f0.api.renderers import PlainRows
@@ -86,8 +86,8 @@ from health_f0.appointments.transitions import (
     change_deadline,
 )
 from health_f0.core.exceptions import Conflict, DomainError, NotFound
-from health_f0.core.phone import display_phone
-from health_f0.core.sqllist import bare_instance, related_instances
+from health_f0.core.phone import display_phones
+from health_f0.core.sqllist import bare_instance
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
 from health_f0.patients.models import Patient, Sex
@@ -912,8 +912,8 @@ _RELATED = tuple(
 )
 
 
-def _bookings_of() -> Callable[[dict[str, Any]], Appointment]:
-    """row -> the bare booking it stands for (WORKFLOW_COLUMNS), with its service, room and patient held from the
+def _bookings_of() -> Callable[[tuple[Any, ...]], Appointment]:
+    """tuple row -> the bare booking it stands for (WORKFLOW_COLUMNS), with its service, room and patient held from the
     row's own columns (related_instances' instances); the page's bookings of one service, room or patient share
     that instance."""
     services: dict[int, Service] = {}
@@ -925,7 +925,10 @@ def _bookings_of() -> Callable[[dict[str, Any]], Appointment]:
         "patient_id": patients,
     }
 
-    def booking(row: dict[str, Any]) -> Appointment:
+    def booking(values: tuple[Any, ...]) -> Appointment:
+        # A tuple row (worklist_sql.ROW_INDEX) read by its columns' names (once per key asked: not per row); the
+        # queue policy a page may hold after them is not the booking's (its guards read the room's policy).
+        row = dict(zip(worklist_sql.ROWS.names, values[: len(worklist_sql.ROWS.names)], strict=True))
         for model, key, prefix, names in _RELATED:
             pk, found = row[key], held[key]
             if pk is not None and pk not in found:
@@ -946,93 +949,155 @@ def _uuid_texts(values: list[Any]) -> list[Any]:
     return [uuid_text(value) for value in values]
 
 
-def staff_appointment_rows(rows: list[dict[str, Any]], actor: Any) -> list[dict[str, Any]]:
-    """`StaffAppointmentListItemSerializer`'s answer, with the context {"actor": actor}, from the rows of
-    appointments.sql.worklist. The service, room and patient references are written from the rows' own columns
-    (what the page's bare instances hold, without reading them back through the model's descriptors), each
-    once per page; the slot times, which a day's bookings share, are formatted once per value."""
+# The positions of the worklist's tuple rows (SqlList.as_tuples) the answer reads.
+_AT = worklist_sql.ROW_INDEX
+_DOCTOR_COLUMNS = tuple((name[2:], _AT[name]) for name in worklist_sql.ROWS.names if name.startswith("d_"))
+# The columns a booking's own answer writes, in the order staff_appointment_rows unpacks them.
+_BOOKING_ANSWER = tuple(
+    _AT[name]
+    for name in (
+        "status",
+        "channel",
+        "check_in_code",
+        "service_id",
+        "facility_id",
+        "doctor_id",
+        "patient_id",
+        "reason",
+        "is_reexam",
+        "is_walk_in",
+        "queue_number",
+        "cancel_source",
+        "cancel_reason",
+        "past_visits",
+        "past_no_shows",
+    )
+)
+
+
+def staff_appointment_rows(rows: Sequence[tuple[Any, ...]], actor: Any) -> list[dict[str, Any]]:
+    """`StaffAppointmentListItemSerializer`'s answer, with the context {"actor": actor}, from the tuple rows of
+    appointments.sql.worklist (SqlList.as_tuples: the columns at ROW_INDEX' positions; no 43-key dict built and
+    read for each row, ~0.2-0.3 ms of a 100-row page). The page is read a column at a time (`zip(*rows)`): the
+    service, room and patient references are written from the rows' own columns, each once per page; the times,
+    dates of birth and phone numbers a column at a time (api.fast's datetime_texts and date_texts,
+    core.phone.display_phones: C loops where the values are the usual ones, ~470 Python calls a page fewer than
+    one call per value)."""
     if not rows:
         return []
-    iso = datetimes()
-    iso_day = dates()
+    columns = list(zip(*rows, strict=True))
+    datetime_column = datetime_texts()
     # A booking without a service, room or doctor answers None for it (the refs' None key).
     service_refs: dict[int | None, dict[str, Any] | None] = {None: None}
-    room_refs: dict[int | None, dict[str, Any] | None] = {None: None}
-    patient_refs: dict[int, dict[str, Any]] = {}
-    patient_ids = _uuid_texts([row["p_public_id"] for row in rows])
-    for row, patient_id in zip(rows, patient_ids, strict=True):
-        pk = row["service_id"]
+    for pk, public_id, name, kind in zip(
+        *(columns[_AT[name]] for name in ("service_id", "s_public_id", "s_name", "s_kind")), strict=True
+    ):
         if pk is not None and pk not in service_refs:
-            service_refs[pk] = {
-                "id": uuid_text(row["s_public_id"]),
-                "name": row["s_name"],
-                "kind": row["s_kind"],
-            }
-        pk = row["facility_id"]
+            service_refs[pk] = {"id": uuid_text(public_id), "name": name, "kind": kind}
+    room_refs: dict[int | None, dict[str, Any] | None] = {None: None}
+    for pk, public_id, code, name in zip(
+        *(columns[_AT[name]] for name in ("facility_id", "f_public_id", "f_code", "f_name")), strict=True
+    ):
         if pk is not None and pk not in room_refs:
-            room_refs[pk] = {
-                "id": uuid_text(row["f_public_id"]),
-                "code": row["f_code"],
-                "name": row["f_name"],
-            }
-        pk = row["patient_id"]
-        if pk is not None and pk not in patient_refs:
-            patient_refs[pk] = {
-                "id": patient_id,
-                "full_name": row["p_full_name"],
-                "date_of_birth": iso_day(row["p_date_of_birth"]),
-                "sex": row["p_sex"],
-                "phone": display_phone(row["p_phone"]),
-            }
-    doctor_refs: dict[int | None, dict[str, Any] | None] = {
-        pk: _doctor_ref(doctor) for pk, doctor in related_instances(Doctor, rows, "doctor_id", "d_").items()
+            room_refs[pk] = {"id": uuid_text(public_id), "code": code, "name": name}
+    doctor_refs: dict[int | None, dict[str, Any] | None] = {None: None}
+    for row in rows:
+        pk = row[_AT["doctor_id"]]
+        if pk is not None and pk not in doctor_refs:
+            doctor = bare_instance(Doctor, {"id": pk, **{name: row[at] for name, at in _DOCTOR_COLUMNS}})
+            doctor_refs[pk] = _doctor_ref(doctor)
+    # One row of each patient of the page (a patient's rows hold the same patient columns).
+    patient_rows = list(dict(zip(columns[_AT["patient_id"]], rows, strict=True)).values())
+    patient_refs: dict[int, dict[str, Any]] = {
+        row[_AT["patient_id"]]: {
+            "id": patient_id,
+            "full_name": row[_AT["p_full_name"]],
+            "date_of_birth": birth,
+            "sex": row[_AT["p_sex"]],
+            "phone": phone,
+        }
+        for row, patient_id, birth, phone in zip(
+            patient_rows,
+            _uuid_texts([row[_AT["p_public_id"]] for row in patient_rows]),
+            date_texts()([row[_AT["p_date_of_birth"]] for row in patient_rows]),
+            display_phones([row[_AT["p_phone"]] for row in patient_rows]),
+            strict=True,
+        )
     }
-    doctor_refs[None] = None
-    slots = texts_of([row[name] for row in rows for name in ("slot_start", "slot_end")], iso)
-    statuses_on_page = {row["status"] for row in rows}
+    statuses_on_page = set(columns[_AT["status"]])
     if not QUEUE_POLICY_STATES.isdisjoint(statuses_on_page):
-        worklist_sql.hold_queue_policies(rows, QUEUE_POLICY_STATES)
+        rows = worklist_sql.hold_queue_policy_tuples(rows, QUEUE_POLICY_STATES)
     actions = APPOINTMENT_WORKFLOW.available_rows(
-        rows, actor, instance=_bookings_of(), columns=worklist_sql.WORKFLOW_ROW_KEYS
+        rows, actor, instance=_bookings_of(), columns=worklist_sql.WORKFLOW_ROW_INDEXES
     )
     statuses = choice_labels(Appointment, "status")
     channels = choice_labels(Appointment, "channel")
-    # A booking's status and channel labels, its times: each distinct value written once (display, iso).
+    # A booking's status and channel labels: each distinct value written once (display).
     status_labels = {value: display(statuses, value) for value in statuses_on_page}
-    channel_labels = {value: display(channels, value) for value in {row["channel"] for row in rows}}
+    channel_labels = {value: display(channels, value) for value in set(columns[_AT["channel"]])}
     # Plain data of fixed types (texts, ints, bools, None, the refs' dicts, the actions' list; no float): the
     # renderer writes it unchecked (api.renderers.PlainRows; tests/api/test_appointment_sql_lists.py walks it).
     return PlainRows(
         [
             {
                 "id": public_id,
-                "status": row["status"],
-                "status_label": status_labels[row["status"]],
-                "channel": row["channel"],
-                "channel_label": channel_labels[row["channel"]],
-                "check_in_code": row["check_in_code"],
-                "slot_start": slots[row["slot_start"]],
-                "slot_end": slots[row["slot_end"]],
-                "service": service_refs[row["service_id"]],
-                "room": room_refs[row["facility_id"]],
-                "doctor": doctor_refs[row["doctor_id"]],
-                "patient": patient_refs[row["patient_id"]],
-                "reason": row["reason"],
-                "is_reexam": row["is_reexam"],
-                "is_walk_in": row["is_walk_in"],
-                "queue_number": row["queue_number"],
-                "created_at": iso(row["created_at"]),
-                "confirmed_at": None if row["confirmed_at"] is None else iso(row["confirmed_at"]),
-                "checked_in_at": None if row["checked_in_at"] is None else iso(row["checked_in_at"]),
-                "cancel_source": row["cancel_source"],
-                "cancel_reason": row["cancel_reason"],
+                "status": status,
+                "status_label": status_labels[status],
+                "channel": channel,
+                "channel_label": channel_labels[channel],
+                "check_in_code": check_in_code,
+                "slot_start": slot_start,
+                "slot_end": slot_end,
+                "service": service_refs[service_id],
+                "room": room_refs[facility_id],
+                "doctor": doctor_refs[doctor_id],
+                "patient": patient_refs[patient_id],
+                "reason": reason,
+                "is_reexam": is_reexam,
+                "is_walk_in": is_walk_in,
+                "queue_number": queue_number,
+                "created_at": created_at,
+                "confirmed_at": confirmed_at,
+                "checked_in_at": checked_in_at,
+                "cancel_source": cancel_source,
+                "cancel_reason": cancel_reason,
                 "actions": row_actions,
                 # The patient's completed visits and no-shows (worklist_sql.PAST_COLUMNS: the visit tally)
-                "past_visits": row["past_visits"],
-                "past_no_shows": row["past_no_shows"],
+                "past_visits": past_visits,
+                "past_no_shows": past_no_shows,
             }
-            for row, row_actions, public_id in zip(
-                rows, actions, _uuid_texts([row["public_id"] for row in rows]), strict=True
+            for (
+                status,
+                channel,
+                check_in_code,
+                service_id,
+                facility_id,
+                doctor_id,
+                patient_id,
+                reason,
+                is_reexam,
+                is_walk_in,
+                queue_number,
+                cancel_source,
+                cancel_reason,
+                past_visits,
+                past_no_shows,
+                row_actions,
+                public_id,
+                slot_start,
+                slot_end,
+                created_at,
+                confirmed_at,
+                checked_in_at,
+            ) in zip(
+                *(columns[at] for at in _BOOKING_ANSWER),
+                actions,
+                _uuid_texts(list(columns[_AT["public_id"]])),
+                *(
+                    datetime_column(columns[_AT[name]])
+                    for name in ("slot_start", "slot_end", "created_at", "confirmed_at", "checked_in_at")
+                ),
+                strict=True,
             )
         ]
     )
@@ -1071,7 +1136,10 @@ class StaffAppointmentListApi(DeskApi):
             day=filters.get("date"),
         )
         return paginate(
-            request, self, appointments, serialize=lambda rows: staff_appointment_rows(rows, request.user)
+            request,
+            self,
+            appointments.as_tuples(),
+            serialize=lambda rows: staff_appointment_rows(rows, request.user),
         )
 
 

@@ -154,6 +154,40 @@ ROWS = SqlColumns(
         **_text_ids("d", "d_", Doctor, DOCTOR_FIELDS),
     }
 )
+# The API's page reads the rows as tuples (SqlList.as_tuples: no 43-key dict built, then read, for each of a page's
+# 100 rows): a column at its position in ROWS; a page that needs the queue policy holds it after the columns
+# (hold_queue_policy_tuples). What the workflow reads of such a row (available_rows' columns): each column by its
+# position, and WORKFLOW_ROW_KEYS' paths at their keys' positions.
+ROW_INDEX = {name: index for index, name in enumerate(ROWS.names)}
+QUEUE_POLICY_INDEX = len(ROWS.names)
+WORKFLOW_ROW_INDEXES: dict[str, int] = {
+    **ROW_INDEX,
+    **{
+        path: QUEUE_POLICY_INDEX if key == QUEUE_POLICY_KEY else ROW_INDEX[key]
+        for path, key in WORKFLOW_ROW_KEYS.items()
+    },
+}
+
+
+def hold_queue_policy_tuples(
+    rows: Sequence[tuple[Any, ...]], states: Collection[str]
+) -> list[tuple[Any, ...]]:
+    """hold_queue_policies for tuple rows: each row with, after its columns (QUEUE_POLICY_INDEX), its room's
+    policy where it is in one of `states` (None elsewhere), one queue_rules.FacilityPolicy per room of the page."""
+    status, facility, path = ROW_INDEX["status"], ROW_INDEX["facility_id"], ROW_INDEX["f_path"]
+    held: dict[int, FacilityPolicy] = {}
+    out = []
+    for row in rows:
+        policy = None
+        if row[status] in states:
+            pk = row[facility]
+            policy = held.get(pk)
+            if policy is None:
+                policy = held[pk] = FacilityPolicy(pk, row[path])
+        out.append((*row, policy))
+    return out
+
+
 _JOINS = (
     f"LEFT JOIN {Patient._meta.db_table} p ON p.id = a.patient_id "
     f"LEFT JOIN {Service._meta.db_table} s ON s.id = a.service_id "

@@ -384,6 +384,82 @@ def test_rows_are_answered_as_their_objects() -> None:
     assert desk[3] == ["cancel"] and desk[0] == ["confirm", "cancel"]  # its own request: no self-approval
 
 
+def _screened_page() -> tuple[Workflow, list[Any], list[dict[str, Any]], list[tuple[str, int]]]:
+    """A workflow whose "unpaid" guard reads the object's kind and id and is screened by its kind (only a "paid"
+    kind may refuse), with a walk-in guard beside it on a second transition; objects of both kinds at two
+    facilities, walk-in or not, the paid ones refused for odd ids; and the calls of both tests, as (test, id)."""
+    asked: list[tuple[str, int]] = []
+
+    def unpaid(obj: Any, step: Any) -> bool:
+        asked.append(("unpaid", obj.pk))
+        return obj.kind == "paid" and obj.pk % 2 == 1
+
+    def walk_in(obj: Any, step: Any) -> bool:
+        asked.append(("walk_in", getattr(obj, "pk", -1)))
+        return bool(obj.walk_in)
+
+    screened = Guard.when(
+        "unpaid",
+        unpaid,
+        lambda obj, step: "unpaid",
+        reads=("kind", "pk"),
+        screen=(("kind",), lambda obj, step: obj.kind == "paid"),
+    )
+    flow = Workflow(
+        "demo-screened",
+        [
+            Transition("requested", "confirm", "confirmed", DESK, guards=(screened,)),
+            Transition(
+                "requested",
+                "move",
+                "requested",
+                DESK,
+                guards=(Guard.when("walk_in", walk_in, str, reads=("walk_in",)),),
+            ),
+            Transition("requested", "check_in", "arrived", DESK, guards=(screened,)),
+        ],
+        authorize=_TruthOnly(),
+        authorize_reads=_reads,
+    )
+    objs = [
+        SimpleNamespace(status="requested", pk=pk, kind=kind, facility=pk % 2, walk_in=pk % 3 == 0)
+        for pk, kind in enumerate(["free"] * 30 + ["paid"] * 6)
+    ]
+    rows = [
+        {"status": o.status, "pk": o.pk, "kind": o.kind, "facility": o.facility, "walk_in": o.walk_in}
+        for o in objs
+    ]
+    return flow, objs, rows, asked
+
+
+def test_rows_a_guards_screen_clears_are_answered_once_per_key() -> None:
+    """Where a screened guard's screen clears it (Guard.screen), available_rows answers the rows that agree on
+    what decides (the screen's paths and the other guards' reads) once: 30 rows of the free kind at two
+    facilities, walk-in or not, ask each test once per such key, not once a row, and the paid rows (the screen
+    does not clear them) are asked one by one. The answers are `available`'s for each object, each row its own
+    list."""
+    flow, objs, rows, asked = _screened_page()
+    expected = [flow.available(obj, _staff()) for obj in objs]
+    assert ["move"] in expected and ["confirm", "move", "check_in"] in expected  # both kinds decide
+    asked.clear()
+    answer = flow.available_rows(rows, _staff(), instance=lambda row: objs[row["pk"]])
+    assert answer == expected
+    assert len({id(actions) for actions in answer}) == len(answer)
+    # one plan for both facilities (the same capacities); the free rows' keys are (kind, walk_in): two of them
+    assert [pk for test, pk in asked if test == "unpaid" and pk < 30] == [0, 1], asked
+    assert sorted(pk for test, pk in asked if test == "unpaid" and pk >= 30) == list(range(30, 36)), asked
+    assert len([test for test, _pk in asked if test == "walk_in"]) == 2 + 6, asked
+
+
+def test_rows_of_unhashable_values_are_answered_one_by_one() -> None:
+    """A value a memo cannot key (a list) leaves its row to be answered alone, as available answers it."""
+    flow, objs, rows, asked = _screened_page()
+    for obj, row in zip(objs, rows, strict=True):
+        obj.walk_in = row["walk_in"] = [1] if obj.walk_in else []
+    answer = flow.available_rows(rows, _staff(), instance=lambda row: objs[row["pk"]])
+    assert answer == [flow.available(obj, _staff()) for obj in objs]
+
+
 def test_a_declared_guard_that_reads_more_fails_on_a_row() -> None:
     """A guard's test is asked of an object holding only the values the guard declared: a test that reads
     anything else raises instead of answering from a value that is not there."""
