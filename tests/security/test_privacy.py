@@ -31,8 +31,8 @@ from health_f0.core.exceptions import Conflict, PermissionDenied
 from health_f0.core.models import AuditLog
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
-from health_f0.monitoring.models import Episode, EpisodeStatus
-from health_f0.monitoring.services import episode_close
+from health_f0.monitoring.models import Alert, Episode, EpisodeStatus
+from health_f0.monitoring.services import declaration_submit, episode_close
 from health_f0.notifications.models import EarlyDeliveryReport, MessageStatus, OutboxMessage
 from health_f0.patients.models import OtpChallenge, Patient
 from health_f0.patients.otp import otp_request
@@ -53,7 +53,7 @@ from health_f0.privacy.models import (
 )
 from health_f0.registration.models import Registration
 from health_f0.registration.services import registration_accept, registration_submit
-from tests.access_records import portal_ready
+from tests.access_records import DANGER, portal_ready
 from tests.test_access_matrix import PERSONAS
 
 pytestmark = pytest.mark.django_db
@@ -471,11 +471,19 @@ def test_medical_records_are_restricted_not_deleted_and_the_patient_is_told_why(
         services.request_approve(request=req, actor=persona("thanhdong.truong"))
     assert "kết thúc đợt theo dõi" in caught.value.message
     episode = Episode.objects.get(patient=patient, status=EpisodeStatus.ACTIVE)
+    # A danger-sign declaration: its alert holds a copy of its public id and answers (monitoring.Alert).
+    declaration_submit(patient=patient, actor=patient.account, answers={**DANGER, "note": "khó thở"})
     episode_close(
         episode=episode, actor=persona("thanhdong.nv"), status="closed", reason="Người bệnh yêu cầu"
     )
     with django_capture_on_commit_callbacks(execute=True):
         done = services.request_approve(request=req, actor=persona("thanhdong.truong"))
+    # The declarations are kept as they were, so the alerts' copies still equal them.
+    alerts = Alert.objects.filter(episode__patient=patient).order_by("id")
+    assert alerts.exists()
+    assert list(alerts.values_list("declaration_public_id", "declaration_answers")) == list(
+        alerts.values_list("declaration__public_id", "declaration__answers")
+    )
     restriction = ProcessingRestriction.objects.get(patient=patient)
     assert restriction.retain_until.year == timezone.localdate().year + 10
     patient.refresh_from_db()
