@@ -379,6 +379,29 @@ def test_json_export_holds_everything_of_the_account_and_no_secret(demo: Any, pe
     assert AuditLog.objects.filter(action="export", verb="export_json", target_id=str(patient.pk)).exists()
 
 
+def test_the_export_names_an_alerts_declaration_without_its_copy(demo: Any, persona: Any) -> None:
+    """An alert holds a copy of its declaration's public id and answers for the staff's list (monitoring.Alert):
+    the export gives the alert its declaration's public id, as before, and the answers once, in the
+    declarations' section."""
+    registration = Registration.objects.filter(facility__code="TYT-10510", status="submitted").first()
+    assert registration is not None
+    patient = portal_ready(
+        registration_accept(registration=registration, actor=persona("thanhdong.nv")).patient
+    )
+    declaration, _created = declaration_submit(
+        patient=patient, actor=patient.account, answers={**DANGER, "note": "khó thở"}
+    )
+    response = _portal(get_user_model().objects.get(pk=patient.account_id)).get(
+        "/du-lieu-cua-toi/du-lieu.json"
+    )
+    assert response.status_code == 200
+    sections = json.loads(b"".join(response.streaming_content).decode())["sections"]  # type: ignore[attr-defined]
+    (alert,) = sections["alerts"]
+    assert alert["declaration"] == str(declaration.public_id)
+    assert "declaration_public_id" not in alert and "declaration_answers" not in alert
+    assert [d["answers"] for d in sections["declarations"]] == [declaration.answers]
+
+
 def test_pdf_export_is_built_in_the_background_and_only_its_owner_downloads_it(
     demo: Any, persona: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
