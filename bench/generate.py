@@ -539,6 +539,9 @@ def main() -> None:
             "facility_id",
             "declaration_id",
             "episode_id",
+            # The alert's copy of its declaration's public id and answers (monitoring.Alert's note).
+            "declaration_public_id",
+            "declaration_answers",
         ],
     )
     remind_ins = Inserter(
@@ -580,14 +583,16 @@ def main() -> None:
                 canonical = json.dumps(
                     {**answers, "symptoms": sorted(symptoms)}, sort_keys=True, separators=(",", ":")
                 )
+                public_id = str(uuid.uuid4())
+                answers_json = json.dumps(answers)
                 decl_ins.add(
                     (
                         decl_id,
-                        str(uuid.uuid4()),
+                        public_id,
                         fmt(at),
                         day,
                         int(hour >= 10 and (hour, minute) > (10, 0)),
-                        json.dumps(answers),
+                        answers_json,
                         temp,
                         spo2,
                         rr,
@@ -617,6 +622,8 @@ def main() -> None:
                             station_pk,
                             decl_id,
                             eid,
+                            public_id,
+                            answers_json,
                         )
                     )
                 decl_id += 1

@@ -314,6 +314,15 @@ class Alert(models.Model):
         output_field=models.PositiveSmallIntegerField(),
         db_persist=True,
     )
+    # What the staff's open-alerts list shows of the declaration (its public id, the alert's id in the API, and
+    # its answers), copied when the alert is written (services.declaration_submit, in the declaration's INSERT's
+    # transaction; migration monitoring.0010 for the alerts before it), so the list reads no declaration
+    # (monitoring/sql/alerts.py). A declaration is never changed once written (nothing updates one; erasure
+    # keeps it as a medical record; deleting it deletes its alert), so the copy never goes stale. NULL on an
+    # alert written without it (the previous release while `migrate` runs, raw SQL): the list then reads the
+    # declaration's own.
+    declaration_public_id = models.UUIDField(null=True, blank=True, editable=False)
+    declaration_answers = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("cảnh báo")

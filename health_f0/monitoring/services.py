@@ -540,6 +540,9 @@ def declaration_submit(
                     level=result.level,
                     reasons=result.reasons,
                     created_at=now,
+                    # The open-alerts list's copy of what it shows of the declaration (Alert's note).
+                    declaration_public_id=declaration.public_id,
+                    declaration_answers=declaration.answers,
                 )
     except (IntegrityError, _DailyLimit) as exc:
         # The same key raced in from a parallel request (the first one wins), or the day filled up while

@@ -97,6 +97,9 @@ def _sections() -> list[Section]:
             "alerts",
             _("Cảnh báo dấu hiệu nguy hiểm"),
             lambda ids, phones, user: Alert.objects.filter(episode__patient_id__in=ids),
+            # The alert's copy of its declaration's public id and answers (the list's, monitoring.Alert): the
+            # declarations' section holds them; the alert names its declaration.
+            frozenset({"declaration_public_id", "declaration_answers"}),
         ),
         Section("appointments", _("Lịch hẹn khám"), by_patient(Appointment)),
         Section("reexam_plans", _("Kế hoạch tái khám"), by_patient(ReexamPlan)),

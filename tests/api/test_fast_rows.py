@@ -288,6 +288,17 @@ def test_plain_json_is_the_walk_of_every_value(values: list[Any]) -> None:
     assert monitoring_api._plain_json(values) == expected
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.dictionaries(st.text(max_size=3), JSON_VALUES, max_size=4), max_size=5))
+def test_the_answers_walked_from_their_values_are_walked_alike(answers: list[dict[str, Any]]) -> None:
+    """alert_rows checks the answers' own level (dicts keyed by texts) and walks their values a level down: the
+    same verdict as the walk of the answers themselves."""
+    nested = [value for answer in answers for value in answer.values()]
+    assert monitoring_api._plain_json(nested, monitoring_api._JSON_DEPTH - 1) == monitoring_api._plain_json(
+        answers
+    )
+
+
 def test_the_api_pages_alerts_as_tuple_rows(alerted: Any, persona: Any) -> None:
     """The API reads the list as tuple rows (SqlList.as_tuples); they hold the dict rows' values in OPEN_ALERTS'
     order, answer the same, and page with the same cursors."""
@@ -318,6 +329,8 @@ def test_the_api_pages_alerts_as_tuple_rows(alerted: Any, persona: Any) -> None:
     # the renderer checks the page.
     assert_plain_rows(monitoring_api.alert_rows(as_tuples))
     Declaration.objects.filter(alert__isnull=False).update(answers={"temperature": 38.5})
+    # The list reads the alert's copy of the answers (monitoring.Alert), kept equal to its declaration's.
+    Alert.objects.update(declaration_answers={"temperature": 38.5})
     assert type(monitoring_api.alert_rows(tuples[0:200])) is list
 
 

@@ -31,8 +31,8 @@ from health_f0.core.exceptions import Conflict, PermissionDenied
 from health_f0.core.models import AuditLog
 from health_f0.facilities import access
 from health_f0.facilities.models import Facility
-from health_f0.monitoring.models import Episode, EpisodeStatus
-from health_f0.monitoring.services import episode_close
+from health_f0.monitoring.models import Alert, Episode, EpisodeStatus
+from health_f0.monitoring.services import declaration_submit, episode_close
 from health_f0.notifications.models import EarlyDeliveryReport, MessageStatus, OutboxMessage
 from health_f0.patients.models import OtpChallenge, Patient
 from health_f0.patients.otp import otp_request
@@ -53,7 +53,7 @@ from health_f0.privacy.models import (
 )
 from health_f0.registration.models import Registration
 from health_f0.registration.services import registration_accept, registration_submit
-from tests.access_records import portal_ready
+from tests.access_records import DANGER, portal_ready
 from tests.test_access_matrix import PERSONAS
 
 pytestmark = pytest.mark.django_db
@@ -379,6 +379,29 @@ def test_json_export_holds_everything_of_the_account_and_no_secret(demo: Any, pe
     assert AuditLog.objects.filter(action="export", verb="export_json", target_id=str(patient.pk)).exists()
 
 
+def test_the_export_names_an_alerts_declaration_without_its_copy(demo: Any, persona: Any) -> None:
+    """An alert holds a copy of its declaration's public id and answers for the staff's list (monitoring.Alert):
+    the export gives the alert its declaration's public id, as before, and the answers once, in the
+    declarations' section."""
+    registration = Registration.objects.filter(facility__code="TYT-10510", status="submitted").first()
+    assert registration is not None
+    patient = portal_ready(
+        registration_accept(registration=registration, actor=persona("thanhdong.nv")).patient
+    )
+    declaration, _created = declaration_submit(
+        patient=patient, actor=patient.account, answers={**DANGER, "note": "khó thở"}
+    )
+    response = _portal(get_user_model().objects.get(pk=patient.account_id)).get(
+        "/du-lieu-cua-toi/du-lieu.json"
+    )
+    assert response.status_code == 200
+    sections = json.loads(b"".join(response.streaming_content).decode())["sections"]  # type: ignore[attr-defined]
+    (alert,) = sections["alerts"]
+    assert alert["declaration"] == str(declaration.public_id)
+    assert "declaration_public_id" not in alert and "declaration_answers" not in alert
+    assert [d["answers"] for d in sections["declarations"]] == [declaration.answers]
+
+
 def test_pdf_export_is_built_in_the_background_and_only_its_owner_downloads_it(
     demo: Any, persona: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -471,11 +494,19 @@ def test_medical_records_are_restricted_not_deleted_and_the_patient_is_told_why(
         services.request_approve(request=req, actor=persona("thanhdong.truong"))
     assert "kết thúc đợt theo dõi" in caught.value.message
     episode = Episode.objects.get(patient=patient, status=EpisodeStatus.ACTIVE)
+    # A danger-sign declaration: its alert holds a copy of its public id and answers (monitoring.Alert).
+    declaration_submit(patient=patient, actor=patient.account, answers={**DANGER, "note": "khó thở"})
     episode_close(
         episode=episode, actor=persona("thanhdong.nv"), status="closed", reason="Người bệnh yêu cầu"
     )
     with django_capture_on_commit_callbacks(execute=True):
         done = services.request_approve(request=req, actor=persona("thanhdong.truong"))
+    # The declarations are kept as they were, so the alerts' copies still equal them.
+    alerts = Alert.objects.filter(episode__patient=patient).order_by("id")
+    assert alerts.exists()
+    assert list(alerts.values_list("declaration_public_id", "declaration_answers")) == list(
+        alerts.values_list("declaration__public_id", "declaration__answers")
+    )
     restriction = ProcessingRestriction.objects.get(patient=patient)
     assert restriction.retain_until.year == timezone.localdate().year + 10
     patient.refresh_from_db()

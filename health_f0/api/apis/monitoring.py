@@ -668,12 +668,12 @@ _is_dict: Any = dict.__instancecheck__
 _is_list: Any = list.__instancecheck__
 
 
-def _plain_json(values: list[Any]) -> bool:
+def _plain_json(values: list[Any], depth: int = _JSON_DEPTH) -> bool:
     """Whether `values` hold only dicts keyed by texts, lists, texts, ints, bools and None, of those exact types (no
     float: a declaration's answers are what the questionnaire stored, and a number may be one), walked a level at a
-    time by C loops (no Python call per value); False past _JSON_DEPTH levels (then the renderer checks)."""
+    time by C loops (no Python call per value); False past `depth` levels (then the renderer checks)."""
     level = values
-    for _depth in range(_JSON_DEPTH):
+    for _depth in range(depth):
         kinds = set(map(type, level))
         if not _JSON_PLAIN.issuperset(kinds):
             return False
@@ -740,11 +740,15 @@ def alert_rows(rows: list[Any]) -> list[dict[str, Any]]:
         and _TEXT_ONLY.issuperset(map(type, chain.from_iterable(reasons)))
     ):
         reasons = tuple(map(text_list, reasons))
-    if not (
-        _DICTS_ONLY.issuperset(map(type, answers))
-        and _TEXT_ONLY.issuperset(map(type, chain.from_iterable(answers)))
+    if _DICTS_ONLY.issuperset(map(type, answers)) and _TEXT_ONLY.issuperset(
+        map(type, chain.from_iterable(answers))
     ):
+        # The answers' own level is checked (dicts keyed by texts): the walk starts at their values, a level
+        # down (18 of _plain_json's 55 us a page).
+        plain = _plain_json(list(chain.from_iterable(map(dict.values, answers))), _JSON_DEPTH - 1)
+    else:
         answers = tuple(map(text_dict, answers))
+        plain = _plain_json(list(answers))
     created = tuple(map(datetimes(), created))
     if not _NONE_ONLY.issuperset(map(type, acknowledged)):
         iso = datetimes()
@@ -815,7 +819,7 @@ def alert_rows(rows: list[Any]) -> list[dict[str, Any]]:
             strict=True,
         )
     ]
-    return PlainRows(answer) if _plain_json(list(answers)) else answer
+    return PlainRows(answer) if plain else answer
 
 
 class AlertListApi(StaffApi):

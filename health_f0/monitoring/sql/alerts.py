@@ -4,12 +4,20 @@
 What: the open alerts (not acknowledged, episode active) of the facilities the staff member watches over
 (access.alerts_for's rule, written out by `access.facility_scope_sql`), optionally of a facility's subtree and
 of one level, most severe and then oldest first (the stored `level_rank`, created_at, id: read in the order of
-Alert's index alert_open_order, or alert_open_order_all for many facilities), joined as the ORM's select_related joined them (declaration, episode, patient; the acknowledging user and the facility's
-reference LEFT JOINed: a LEFT JOIN cannot start from the small facility table, the plan that made MariaDB sort
-a TTYT's every open alert when the ORM joined it). Rows are dicts keyed as `.values()` would key them
-(`episode__patient__full_name`…), the public ids as text, or for the API's page (`as_tuples()`) tuples of the
-same values in OPEN_ALERTS' order; `api.apis.monitoring.alert_rows` builds the answer a column at a time.
-tests/api/test_sql_lists.py checks the rows equal the ORM list's for every persona.
+Alert's index alert_open_order, or alert_open_order_all for many facilities), joined as the ORM's select_related
+joined them (episode, patient; the acknowledging user and the facility's reference LEFT JOINed: a LEFT JOIN
+cannot start from the small facility table, the plan that made MariaDB sort a TTYT's every open alert when the
+ORM joined it). Rows are dicts keyed as `.values()` would key them (`episode__patient__full_name`…), the public
+ids as text, or for the API's page (`as_tuples()`) tuples of the same values in OPEN_ALERTS' order;
+`api.apis.monitoring.alert_rows` builds the answer a column at a time. tests/api/test_sql_lists.py checks the
+rows equal the ORM list's for every persona (the ORM reads the declaration itself).
+
+The declaration's public id and answers are the alert's copy of them (Alert.declaration_public_id,
+declaration_answers; the declaration's own where the copy is NULL), not a join (issue 11, thirteenth round): a
+page read 101 declaration rows by primary key, wide rows of a table of 1.5 million, for two short values. On a
+copy of the 100k data set (migrated), the statement's Handler_read_key 387 -> 286 (TTYT), 305 -> 204 (largest
+station); MariaDB's CPU of the statement (bench/statements_cpu.py replay, 200 runs x 16 alternating rounds on a
+loaded host, medians) 1.90 -> 1.48 ms (TTYT), 1.73 -> 1.41 ms (station).
 
 The page's Python work by row (issue 11, eleventh round): a dict built and read per row, the JSON columns decoded
 by a Python call per value and the answer built with some fifteen helper calls per row made about 20 calls a
@@ -71,12 +79,26 @@ def _json(meta: Any, alias: str, name: str) -> Col:
     return json_column(alias, meta.model, name)
 
 
+def _copied(name: str, declared: str, read: Any) -> Col:
+    """The alert's copy of its declaration's `declared` column (Alert.declaration_public_id, declaration_answers),
+    typed as `read` types the copy; where the copy is NULL (an alert written without it: the previous release
+    while `migrate` runs, raw SQL) the declaration's own, read by primary key for that row only (COALESCE
+    evaluates its second argument only for a NULL first)."""
+    col = read("a", Alert, name)
+    own = _col(_D, "d", declared).sql
+    return Col(
+        f"COALESCE({col.sql}, (SELECT {own} FROM {_D.db_table} d "  # noqa: S608 (constant names)
+        f"WHERE d.id = a.{_A.get_field('declaration').column}))",
+        col.field,
+    )
+
+
 _PATIENT = "episode__patient__"
 # The columns api.apis.monitoring.alert_rows answers with first, in its order (it reads a page of tuple rows a
 # column at a time), then the order's and the scope's.
 OPEN_ALERTS = SqlColumns(
     {
-        "declaration__public_id": _text(_D, "d", "public_id"),
+        "declaration__public_id": _copied("declaration_public_id", "public_id", text_column),
         "level": _col(_A, "a", "level"),
         "reasons": _json(_A, "a", "reasons"),
         "created_at": _col(_A, "a", "created_at"),
@@ -88,7 +110,7 @@ OPEN_ALERTS = SqlColumns(
         f"{_PATIENT}date_of_birth": _col(_P, "p", "date_of_birth"),
         f"{_PATIENT}phone": _col(_P, "p", "phone"),
         f"{_PATIENT}ward_name": _col(_P, "p", "ward_name"),
-        "declaration__answers": _json(_D, "d", "answers"),
+        "declaration__answers": _copied("declaration_answers", "answers", json_column),
         "acknowledged_at": _col(_A, "a", "acknowledged_at"),
         "acknowledged_by__username": _col(_U, "u", "username"),
         "outcome": _col(_A, "a", "outcome"),
@@ -99,11 +121,11 @@ OPEN_ALERTS = SqlColumns(
     }
 )
 FACILITY = f"a.{_A.get_field('facility').column}"
-# The declaration and the patient are LEFT JOINed although every alert has both (NOT NULL foreign keys): the
-# same rows, and v1's COUNT(*) need not read them (MariaDB drops an unused LEFT JOIN on a unique key).
+# The patient is LEFT JOINed although every alert has one (NOT NULL foreign keys): the same rows, and v1's
+# COUNT(*) need not read it (MariaDB drops an unused LEFT JOIN on a unique key). The declaration is not joined:
+# the alert holds what the list shows of it (_copied).
 _JOINS = (
     f"INNER JOIN {_E.db_table} e ON e.id = a.{_A.get_field('episode').column} "
-    f"LEFT JOIN {_D.db_table} d ON d.id = a.{_A.get_field('declaration').column} "
     f"LEFT JOIN {_P.db_table} p ON p.id = e.{_E.get_field('patient').column} "
     f"LEFT JOIN {_U.db_table} u ON u.id = a.{_A.get_field('acknowledged_by').column} "
     f"LEFT JOIN {_F.db_table} f ON f.id = {FACILITY}"
