@@ -128,7 +128,8 @@ MIDDLEWARE = [
     "health_f0.core.lean_stack.MessageMiddleware",
     # Idle and absolute session limits (accounts/session_policy.py), before anything else looks at the user.
     "health_f0.core.lean_stack.SessionPolicyMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Django's, its header written straight into the header store (core/security_headers.py).
+    "health_f0.core.security_headers.XFrameOptionsMiddleware",
     "health_f0.core.middleware.ForcePasswordChangeMiddleware",
     # A staff session that has not given its two-factor code goes to /desk/xac-thuc/ (accounts/two_factor.py).
     "health_f0.core.lean_stack.TwoFactorMiddleware",
@@ -138,8 +139,9 @@ MIDDLEWARE = [
     "health_f0.core.db_health.DatabaseUnavailableMiddleware",
 ]
 # Django's security.W003 looks for CsrfViewMiddleware by name and cannot see its web-only variant above;
-# health_f0.W003 (core/lean_stack.py) checks for either.
-SILENCED_SYSTEM_CHECKS = ["security.W003"]
+# health_f0.W003 (core/lean_stack.py) checks for either. The same for security.W002 (and W019, which it gates) and
+# XFrameOptionsMiddleware: health_f0.W002 and W019 (core/security_headers.py).
+SILENCED_SYSTEM_CHECKS = ["security.W002", "security.W003"]
 
 ROOT_URLCONF = "health_f0.urls"
 WSGI_APPLICATION = "health_f0.wsgi.application"

@@ -27,10 +27,12 @@ from csp.constants import HEADER, HEADER_REPORT_ONLY, NONCE, UNSAFE_EVAL
 from csp.middleware import CheckableLazyObject, CSPMiddleware, PolicyParts
 from csp.utils import default_config
 from django.conf import settings
+from django.core import checks
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+from django.middleware import clickjacking
 from django.utils.cache import patch_cache_control
 from django.utils.encoding import force_str
 
@@ -383,3 +385,48 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
                 store[_CSP_RO_HEADER_KEY] = (HEADER_REPORT_ONLY, csp_ro)
             else:
                 put_header(response, HEADER_REPORT_ONLY, csp_ro)
+
+
+class XFrameOptionsMiddleware(clickjacking.XFrameOptionsMiddleware):
+    """Django's XFrameOptionsMiddleware, in its place in settings.MIDDLEWARE, with the header written straight
+    into the header store (put_header) and without MiddlewareMixin's hooks looked up on every request: the same
+    header, in the same place among the others, when the answer has none and is not exempt
+    (`xframe_options_exempt`), valued by `get_xframe_options_value` (settings.X_FRAME_OPTIONS, "DENY" by
+    default). About 20 → 8 Python calls an answer (issue 11, thirteenth round)."""
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.async_mode:  # type: ignore[attr-defined]
+            return self.__acall__(request)
+        response: Any = self.get_response(request)
+        if "x-frame-options" in header_store(response) or getattr(response, "xframe_options_exempt", False):
+            return response
+        put_header(response, "X-Frame-Options", self.get_xframe_options_value(request, response))
+        return response
+
+
+XFRAME_MIDDLEWARE = "django.middleware.clickjacking.XFrameOptionsMiddleware"
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_xframe_options_middleware(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Django's `security.W002` (and W019, which it gates) look for XFrameOptionsMiddleware by its dotted path, so
+    they cannot see the variant above; settings silence W002 and this check says what both say of either."""
+    if (
+        XFRAME_MIDDLEWARE not in settings.MIDDLEWARE
+        and f"{__name__}.XFrameOptionsMiddleware" not in settings.MIDDLEWARE
+    ):
+        return [
+            checks.Warning(
+                f"Neither {XFRAME_MIDDLEWARE} nor {__name__}.XFrameOptionsMiddleware is in MIDDLEWARE: pages may "
+                "be framed by other sites (clickjacking).",
+                id="health_f0.W002",
+            )
+        ]
+    if getattr(settings, "X_FRAME_OPTIONS", "DENY") != "DENY":
+        return [
+            checks.Warning(
+                "X_FRAME_OPTIONS is not 'DENY': unless a page must be framed by the product itself, set it to 'DENY'.",
+                id="health_f0.W019",
+            )
+        ]
+    return []

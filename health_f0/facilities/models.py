@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
-from django.db import models
+from django.db import models, router, transaction
 from django.utils.translation import gettext_lazy as _
 
 from health_f0.core.models import BaseModel
+from health_f0.facilities import tree
 
 
 class FacilityKind(models.TextChoices):
@@ -29,6 +32,35 @@ class Role(models.TextChoices):
     MANAGER = "manager", _("Lãnh đạo/quản lý")
     ADMINISTRATOR = "administrator", _("Quản trị hệ thống")
     ACCOUNTANT = "accountant", _("Kế toán")
+
+
+class FacilityQuerySet(models.QuerySet["Facility"]):
+    """The bulk writers of `path` keep the tree's closure too (facilities.tree), in their transaction."""
+
+    def update(self, **kwargs: Any) -> int:
+        if "path" not in kwargs:
+            return super().update(**kwargs)
+        with transaction.atomic(using=self.db, savepoint=False):
+            tree.lock(self.model, self.db)
+            rows = super().update(**kwargs)
+            tree.sync(self.model, FacilityClosure, self.db)
+        return rows
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[Facility]:
+        with transaction.atomic(using=self.db, savepoint=False):
+            tree.lock(self.model, self.db)
+            created = super().bulk_create(objs, *args, **kwargs)
+            tree.sync(self.model, FacilityClosure, self.db)
+        return created
+
+    def bulk_update(self, objs: Any, fields: Any, *args: Any, **kwargs: Any) -> int:
+        if "path" not in fields:
+            return super().bulk_update(objs, fields, *args, **kwargs)
+        with transaction.atomic(using=self.db, savepoint=False):
+            tree.lock(self.model, self.db)
+            rows = super().bulk_update(objs, fields, *args, **kwargs)
+            tree.sync(self.model, FacilityClosure, self.db)
+        return rows
 
 
 class Facility(BaseModel):
@@ -56,6 +88,8 @@ class Facility(BaseModel):
     hotline = models.CharField(_("đường dây nóng"), max_length=20, blank=True)
     is_active = models.BooleanField(_("đang hoạt động"), default=True)
 
+    objects = FacilityQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("cơ sở y tế")
         verbose_name_plural = _("cơ sở y tế")
@@ -63,6 +97,36 @@ class Facility(BaseModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A save that may write `path` (a new facility, a full save, update_fields naming it) keeps the tree's
+        closure in the same transaction, under the tree's lock (facilities.tree); any other save is Django's."""
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "path" not in update_fields:
+            super().save(*args, **kwargs)
+            return
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        with transaction.atomic(using=using, savepoint=False):
+            tree.lock(type(self), using)
+            super().save(*args, **kwargs)
+            tree.sync(type(self), FacilityClosure, using)
+
+
+class FacilityClosure(models.Model):
+    """The facility tree's closure: `descendant` is in `ancestor`'s subtree (its path starts with the
+    ancestor's; each facility is in its own). Written only by facilities.tree.sync, from the paths; read by the
+    token look-up (api/sql/tokens.py) by the ancestor's key, as the unique index's prefix."""
+
+    ancestor = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="+", db_index=False)
+    descendant = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ancestor", "descendant"], name="facility_closure_pair"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.descendant_id} under {self.ancestor_id}"
 
 
 class StationWard(models.Model):

@@ -353,3 +353,38 @@ def test_a_role_at_a_facility_with_others_under_it_reaches_them_all(persona: Any
         Facility.objects.filter(path__startswith=ttyt.facility.path).values_list("id", flat=True)
     )
     assert access.visible_facility_ids(token.user) == access.visible_facility_ids(fresh)
+
+
+def _memberships_item_by_item(text: str) -> Any:
+    """The memberships column read one item at a time (the look-up's fallback, and its rule)."""
+    roles: dict[tuple[int, str], str] = {}
+    subtrees: dict[str, set[int]] = {}
+    for item in text.split(","):
+        facility_id, role, member, path = item.split(" ", 3)
+        roles.setdefault((int(facility_id), role), path)
+        ids = subtrees.setdefault(path, set())
+        if member:
+            ids.add(int(member))
+    return [(f, p, r) for (f, r), p in roles.items()], {p: frozenset(i) for p, i in subtrees.items()}
+
+
+def test_the_memberships_column_read_by_columns_is_read_item_by_item() -> None:
+    """The column-wise reading (api/sql/tokens._memberships) answers what the item-by-item one does: one or many
+    roles, at one facility or several, roles without a subtree id, a path with a space, an empty path."""
+    import random
+
+    from health_f0.api.sql.tokens import _memberships
+
+    rng = random.Random(13)
+    for _ in range(5000):
+        path_of = {f: rng.choice([f"/1/{f}/", f"/{f}/", "", "/a b/"]) for f in (1, 2, 3, 14)}
+        items = []
+        for _ in range(rng.randint(1, 4)):
+            facility_id = rng.choice(list(path_of))
+            role = rng.choice(["manager", "station_staff"])
+            for _ in range(rng.randint(1, 5)):
+                member = "" if rng.random() < 0.05 else str(rng.randint(1, 99))
+                items.append(f"{facility_id} {role} {member} {path_of[facility_id]}")
+        rng.shuffle(items)
+        text = ",".join(items)
+        assert _memberships(text, None) == _memberships_item_by_item(text), text

@@ -13,7 +13,6 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from health_f0.accounts import signup, two_factor
 from health_f0.api import selectors
@@ -23,6 +22,7 @@ from health_f0.api.permissions import HasOwnPassword, IsPatientAccount
 from health_f0.api.schema import error_responses
 from health_f0.api.services import api_login, api_password_change, api_token_issue, api_token_revoke
 from health_f0.api.throttles import ClientIpScopedRateThrottle
+from health_f0.api.views import APIView
 from health_f0.core.exceptions import DomainError, RateLimited
 from health_f0.patients import selectors as patient_selectors
 from health_f0.patients.models import Sex

@@ -47,7 +47,6 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils import encoders
-from rest_framework.views import APIView
 
 from health_f0.api.apis.common import (
     id_parameter,
@@ -64,6 +63,7 @@ from health_f0.api.parsers import JSONParser
 from health_f0.api.permissions import HasOwnPassword, IsStaffMember
 from health_f0.api.renderers import PlainRows
 from health_f0.api.schema import error_responses
+from health_f0.api.views import APIView
 from health_f0.appointments import selectors
 from health_f0.appointments.calendar import appointment_ics, ics_filename
 from health_f0.appointments.models import Appointment, Channel, Doctor, Service, ServiceKind, Status

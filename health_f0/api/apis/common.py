@@ -19,11 +19,11 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
-from rest_framework.views import APIView
 
 from health_f0.api.renderers import JSONRenderer
 from health_f0.api.schema import cursor_paginated, error_responses, paginated
 from health_f0.api.versioning import V1, V2
+from health_f0.api.views import APIView
 from health_f0.core.exceptions import DomainError, NotFound
 from health_f0.core.keyset import InvalidCursor, Keyset
 from health_f0.core.middleware import validated_host

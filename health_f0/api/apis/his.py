@@ -34,7 +34,6 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.views import APIView
 
 from health_f0.api.apis.common import own_patient, own_patient_filter, paginate, paginated_list
 from health_f0.api.apis.monitoring import IsPatientAccount, PatientRefSerializer
@@ -43,6 +42,7 @@ from health_f0.api.permissions import HasOwnPassword
 from health_f0.api.rows import iso_datetime
 from health_f0.api.schema import error_responses
 from health_f0.api.versioning import V2
+from health_f0.api.views import APIView
 from health_f0.core.exceptions import DomainError
 from health_f0.facilities.models import Facility
 from health_f0.his import selectors

@@ -32,7 +32,6 @@ from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from health_f0.api.apis.common import (
     PdfDownloadMixin,
@@ -56,6 +55,7 @@ from health_f0.api.fast import (
 from health_f0.api.permissions import HasOwnPassword, IsPatientAccount, IsStaffMember
 from health_f0.api.renderers import JSONRenderer, PlainRows
 from health_f0.api.schema import error_responses
+from health_f0.api.views import APIView
 from health_f0.core.exceptions import Conflict, DomainError, NotFound, ValidationErrors
 from health_f0.core.phone import display_phones
 from health_f0.monitoring import rules, selectors

@@ -14,10 +14,10 @@ from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from health_f0.api.parsers import JSONParser
 from health_f0.api.schema import error_responses
+from health_f0.api.views import APIView
 from health_f0.core.exceptions import NotFound
 from health_f0.notifications.models import Channel
 from health_f0.notifications.selectors import contact_channel, zns_available

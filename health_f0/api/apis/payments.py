@@ -20,13 +20,13 @@ from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from health_f0.accounting import receipts
 from health_f0.api.apis.common import id_parameter, uuid_or_404, validated
 from health_f0.api.parsers import JSONParser
 from health_f0.api.permissions import HasOwnPassword, IsPatientAccount
 from health_f0.api.schema import error_responses
+from health_f0.api.views import APIView
 from health_f0.core.exceptions import NotFound
 from health_f0.core.request_context import client_ip
 from health_f0.facilities import access

@@ -21,11 +21,11 @@ from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from health_f0.api.apis.common import PdfDownloadMixin, id_parameter, pdf_responses, uuid_or_404
 from health_f0.api.permissions import HasOwnPassword, IsPatientAccount
 from health_f0.api.schema import error_responses
+from health_f0.api.views import APIView
 from health_f0.core.exceptions import NotFound
 from health_f0.facilities import access
 from health_f0.privacy import exports, selectors

@@ -13,9 +13,9 @@ from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from health_f0.api.schema import error_responses
+from health_f0.api.views import APIView
 from health_f0.core.exceptions import DomainError, NotFound
 from health_f0.core.phone import normalize_mobile
 from health_f0.core.request_context import client_ip

@@ -19,7 +19,6 @@ from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from health_f0.api import selectors
 from health_f0.api.apis.common import (
@@ -35,6 +34,7 @@ from health_f0.api.fast import choice_labels, dates, datetimes, display, uuid_te
 from health_f0.api.permissions import IsStaffMember
 from health_f0.api.renderers import PlainRows
 from health_f0.api.schema import error_responses
+from health_f0.api.views import APIView
 from health_f0.core.phone import display_phone
 from health_f0.registration import selectors as registration_selectors
 from health_f0.registration.models import Registration, RegistrationStatus

@@ -13,10 +13,10 @@ from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from health_f0.api.permissions import IsStaffMember
 from health_f0.api.schema import error_responses
+from health_f0.api.views import APIView
 from health_f0.patients.address import sort_key
 from health_f0.registration import selectors
 

@@ -40,26 +40,29 @@ from health_f0.core.db_health import checked_by_use
 from health_f0.core.rawsql import fetch_rows
 from health_f0.core.rawsql import user_model as rawsql_user_model
 from health_f0.facilities import access
-from health_f0.facilities.models import Facility, Membership
+from health_f0.facilities.models import Facility, FacilityClosure, Membership
 
 _TOKEN_FIELDS = ("id", "prefix", "created_at", "last_used_at", "expires_at")
 _TOKEN_ATTNAMES = tuple(field.attname for field in ApiToken._meta.concrete_fields)
 _USER_FIELD = ApiToken._meta.get_field("user")
 # The user's active roles at active facilities (what facilities.access reads its memberships for, with
 # access._MEMBERSHIPS_SQL's rule), each with the ids of its facility's subtree (what access._subtree_ids reads
-# for the facility's path: every facility whose path starts with it, as the ORM's `path__startswith` writes it
-# with the path of another row, the backend's pattern_ops and pattern_esc), as one text: an item
+# for the facility's path: every facility whose path starts with it), as one text: an item
 # "<facility id> <role> <subtree id> <path>" for each facility of each role's subtree, comma-separated, NULL for
 # none. Sent with the token, so a staff request asks neither for its memberships nor for the facilities they
 # reach (access.remember_memberships).
-# The subtree is a LEFT JOIN of the facility table, not a subquery per role: MariaDB ran the correlated
-# subquery nested in the memberships' one at 0.4 ms of its CPU a staff request, the join at 0.05-0.15 ms (the
-# look-up 0.70-0.85 -> 0.29-0.46 ms, TTYT manager, 100k data set; issue 11). LEFT: a role whose subtree were
-# empty (never: a facility's path starts with itself) still counts, with no id.
+# The subtree is read from the tree's closure (facilities.tree: the pairs whose descendant's path starts with
+# the ancestor's, written with every path), by the role's facility as the unique index's prefix: the index
+# entries of the subtree and nothing else. The join it replaces matched every facility's path with a LIKE
+# pattern computed from the role's path (`s.path LIKE BINARY CONCAT(f.path, '%')`), reading the whole path
+# index for each role. MariaDB's CPU for the whole look-up (bench/statements_cpu.py replay, 6 rounds of 1,000,
+# alternated; 100k data set): a station's staff 0.284 -> 0.208 ms, a TTYT manager 0.268 -> 0.220, the booking
+# desk 0.285 -> 0.233, the province's manager (77 ids either way) 0.284 -> 0.278. LEFT: a role whose facility
+# had no row (never: each facility is in its own subtree) still counts, with no id -- a scope narrower, never wider.
 _SUBTREE_JOIN = (
     f"FROM {Membership._meta.db_table} m "  # noqa: S608 - names from _meta
     f"INNER JOIN {Facility._meta.db_table} f ON f.id = m.facility_id "
-    f"LEFT JOIN {Facility._meta.db_table} s ON s.path {{startswith}} "
+    f"LEFT JOIN {FacilityClosure._meta.db_table} s ON s.ancestor_id = m.facility_id "
     "WHERE m.user_id = u.id AND m.is_active AND f.is_active"
 )
 _MEMBERSHIPS = {
@@ -67,10 +70,10 @@ _MEMBERSHIPS = {
     # group_concat_max_len: a text that reaches it may have been cut there (a cut path could read as a wider
     # scope, a cut id as another facility), and is not used. Every item is ASCII (ids, role codes, paths of
     # ids), so its length in characters is its length in bytes.
-    "mysql": "(SELECT GROUP_CONCAT(CONCAT(m.facility_id, ' ', m.role, ' ', COALESCE(s.id, ''), ' ', f.path)) "
+    "mysql": "(SELECT GROUP_CONCAT(CONCAT(m.facility_id, ' ', m.role, ' ', COALESCE(s.descendant_id, ''), ' ', f.path)) "
     f"{_SUBTREE_JOIN}), @@SESSION.group_concat_max_len",
     # SQLite (the zero-setup default): its own concatenation, the same separators, no length limit.
-    "sqlite": "(SELECT group_concat(m.facility_id || ' ' || m.role || ' ' || COALESCE(s.id, '') || ' ' || f.path) "
+    "sqlite": "(SELECT group_concat(m.facility_id || ' ' || m.role || ' ' || COALESCE(s.descendant_id, '') || ' ' || f.path) "
     f"{_SUBTREE_JOIN}), NULL",
 }
 
@@ -86,12 +89,7 @@ def _statement(user_model: Any, connection: Any) -> str:
     if statement is None:
         user_columns = ", ".join(f"u.{field.column}" for field in user_model._meta.concrete_fields)
         token_columns = ", ".join(f"t.{name} AS token_{name}" for name in _TOKEN_FIELDS)
-        memberships = "NULL, NULL"
-        if vendor in _MEMBERSHIPS:
-            # `path__startswith=F("f.path")`: the path escaped for LIKE and the backend's operator, as the ORM
-            # writes it (the statement runs with parameters, so the patterns' `%%` read as `%`).
-            startswith = connection.pattern_ops["startswith"].format(connection.pattern_esc.format("f.path"))
-            memberships = _MEMBERSHIPS[vendor].format(startswith=startswith)
+        memberships = _MEMBERSHIPS.get(vendor, "NULL, NULL")
         statement = _statements[(user_model, vendor)] = (
             f"SELECT {user_columns}, {token_columns}, {memberships} "  # noqa: S608 - names from _meta
             f"FROM {user_model._meta.db_table} u "
@@ -113,6 +111,23 @@ def _memberships(
         return [], {}
     if limit is not None and len(text) >= limit:
         return None
+    # Each item is four fields, the path last: read column-wise (slices of one split) when every item splits
+    # into exactly four (no space in a path) and every role has a subtree id, in C loops whatever the subtree's
+    # size: a TTYT manager's 22 items cost about 110 Python calls item by item, the province's 77 about 390.
+    fields = text.replace(",", " ").split(" ")
+    members = fields[2::4]
+    if len(fields) == 4 * (text.count(",") + 1) and "" not in members:
+        paths = fields[3::4]
+        found = [
+            (int(facility_id), path, role)
+            for facility_id, role, path in dict.fromkeys(zip(fields[0::4], fields[1::4], paths, strict=True))
+        ]
+        if len(found) == 1 or len(set(paths)) == 1:
+            return found, {paths[0]: frozenset(map(int, members))}
+        by_path: dict[str, list[str]] = {}
+        for path, member in zip(paths, members, strict=True):
+            by_path.setdefault(path, []).append(member)
+        return found, {path: frozenset(map(int, ids)) for path, ids in by_path.items()}
     roles: dict[tuple[int, str], str] = {}
     subtrees: dict[str, set[int]] = {}
     for item in text.split(","):
