@@ -355,25 +355,12 @@ def test_a_role_at_a_facility_with_others_under_it_reaches_them_all(persona: Any
     assert access.visible_facility_ids(token.user) == access.visible_facility_ids(fresh)
 
 
-def _memberships_item_by_item(text: str) -> Any:
-    """The memberships column read one item at a time (the look-up's fallback, and its rule)."""
-    roles: dict[tuple[int, str], str] = {}
-    subtrees: dict[str, set[int]] = {}
-    for item in text.split(","):
-        facility_id, role, member, path = item.split(" ", 3)
-        roles.setdefault((int(facility_id), role), path)
-        ids = subtrees.setdefault(path, set())
-        if member:
-            ids.add(int(member))
-    return [(f, p, r) for (f, r), p in roles.items()], {p: frozenset(i) for p, i in subtrees.items()}
-
-
 def test_the_memberships_column_read_by_columns_is_read_item_by_item() -> None:
     """The column-wise reading (api/sql/tokens._memberships) answers what the item-by-item one does: one or many
     roles, at one facility or several, roles without a subtree id, a path with a space, an empty path."""
     import random
 
-    from health_f0.api.sql.tokens import _memberships
+    from health_f0.api.sql.tokens import _memberships, _memberships_by_item
 
     rng = random.Random(13)
     for _ in range(5000):
@@ -387,4 +374,4 @@ def test_the_memberships_column_read_by_columns_is_read_item_by_item() -> None:
                 items.append(f"{facility_id} {role} {member} {path_of[facility_id]}")
         rng.shuffle(items)
         text = ",".join(items)
-        assert _memberships(text, None) == _memberships_item_by_item(text), text
+        assert _memberships(text, None) == _memberships_by_item(text), text

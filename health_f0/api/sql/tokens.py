@@ -128,6 +128,12 @@ def _memberships(
         for path, member in zip(paths, members, strict=True):
             by_path.setdefault(path, []).append(member)
         return found, {path: frozenset(map(int, ids)) for path, ids in by_path.items()}
+    return _memberships_by_item(text)
+
+
+def _memberships_by_item(text: str) -> tuple[list[tuple[int, str, str]], dict[str, frozenset[int]]]:
+    """_memberships' reading one item at a time: any path (spaces included), a role without a subtree id. The
+    rule the column-wise reading follows (tests/api/test_token_lookup.py compares both)."""
     roles: dict[tuple[int, str], str] = {}
     subtrees: dict[str, set[int]] = {}
     for item in text.split(","):

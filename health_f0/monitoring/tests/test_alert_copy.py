@@ -40,6 +40,17 @@ def patient(demo: Any) -> Patient:
     return Patient.objects.get(account__username="bn0000001")
 
 
+def _danger_declarations(patient: Patient, count: int) -> None:
+    """`count` declarations of danger signs (each raises an alert), each with its own key and note."""
+    for n in range(count):
+        declaration_submit(
+            patient=patient,
+            actor=patient.account,
+            answers={**DANGER, "note": f"{n}"},
+            idempotency_key=f"k{n}",
+        )
+
+
 def test_the_alert_is_written_with_its_declarations_public_id_and_answers(patient: Patient) -> None:
     declaration, created = declaration_submit(patient=patient, actor=patient.account, answers=DANGER)
     assert created
@@ -52,13 +63,7 @@ def test_the_alert_is_written_with_its_declarations_public_id_and_answers(patien
 
 
 def test_the_migration_fills_the_alerts_written_without_the_copy(patient: Patient) -> None:
-    for n in range(3):
-        declaration_submit(
-            patient=patient,
-            actor=patient.account,
-            answers={**DANGER, "note": f"{n}"},
-            idempotency_key=f"k{n}",
-        )
+    _danger_declarations(patient, 3)
     copies = _copies_equal_their_declarations()
     assert len(copies) >= 3
     # As an alert written by the previous release (or raw SQL) has it.
@@ -70,13 +75,7 @@ def test_the_migration_fills_the_alerts_written_without_the_copy(patient: Patien
 
 def test_the_list_reads_the_declarations_own_where_the_copy_is_null(patient: Patient, persona: Any) -> None:
     """An alert without the copy (written while `migrate` ran) is listed as one with it: the same rows."""
-    for n in range(2):
-        declaration_submit(
-            patient=patient,
-            actor=patient.account,
-            answers={**DANGER, "note": f"{n}"},
-            idempotency_key=f"k{n}",
-        )
+    _danger_declarations(patient, 2)
     user = persona("thanhdong.nv")
     with_copy = selectors.alert_list_rows(user=user).order_by(*selectors.ALERT_ORDER)[0:100]
     assert with_copy and all(row["declaration__public_id"] for row in with_copy)
