@@ -16,7 +16,8 @@ the client's. The files alternate in each of --rounds rounds (A B A B ...), so a
 minutes; the figure is the median of the rounds, per case and statement, and per request (the case's statements
 summed). The machine is shared: read the spread (min-max of the rounds) too.
 
-explain prints ANALYZE FORMAT=JSON of each case's statements (SELECT only) and the Handler_read_* deltas of one run.
+explain prints ANALYZE FORMAT=JSON of each case's statements (SELECT only, with or without a leading
+`SET STATEMENT ... FOR`, which ANALYZE then runs under: the booking desk's) and the Handler_read_* deltas of one run.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -147,6 +149,22 @@ def replay(args: argparse.Namespace) -> None:
                 )
 
 
+# `SET STATEMENT var=value[, ...] FOR <statement>`: the prefix, and the statement it runs (MariaDB's syntax).
+_SET_STATEMENT = re.compile(r"^\s*(SET\s+STATEMENT\s.*?\sFOR\s+)(.*)$", re.IGNORECASE | re.DOTALL)
+
+
+def analyzable(sql: str) -> str | None:
+    """The statement ANALYZE FORMAT=JSON explains for `sql`, under its `SET STATEMENT ... FOR` prefix if any
+    (`SET STATEMENT v=x FOR ANALYZE FORMAT=JSON SELECT ...`), or None for anything but a SELECT."""
+    prefix, body = "", sql.lstrip()
+    match = _SET_STATEMENT.match(body)
+    if match:
+        prefix, body = match.group(1), match.group(2)
+    if not body.upper().startswith("SELECT"):
+        return None
+    return f"{prefix}ANALYZE FORMAT=JSON {body}"
+
+
 def explain(args: argparse.Namespace) -> None:
     data = json.loads(Path(args.files[0]).read_text())
     conn = _connect()
@@ -155,7 +173,8 @@ def explain(args: argparse.Namespace) -> None:
         if args.only and case not in args.only:
             continue
         for number, (sql, params) in enumerate(statements):
-            if not sql.lstrip().upper().startswith("SELECT"):
+            analyze = analyzable(sql)
+            if analyze is None:
                 continue
             cursor.execute("FLUSH STATUS")
             cursor.execute(sql, params)
@@ -165,7 +184,7 @@ def explain(args: argparse.Namespace) -> None:
             print(f"== {case} #{number} ({rows} rows) {handler}")
             if args.sql:
                 print(cursor.mogrify(sql, params) if hasattr(cursor, "mogrify") else sql)
-            cursor.execute("ANALYZE FORMAT=JSON " + sql, params)
+            cursor.execute(analyze, params)
             print(cursor.fetchone()[0])
 
 
