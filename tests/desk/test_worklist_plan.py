@@ -31,7 +31,7 @@ from tests.test_access_matrix import PERSONAS
 pytestmark = pytest.mark.django_db
 
 WORKLIST = "/desk/appointments/appointment/dat-lich/"
-HINT = "USE INDEX FOR ORDER BY (appt_status_created, appointment_facilit_51cab3_idx)"
+HINT = "USE INDEX FOR ORDER BY (appt_status_created, appt_facility_status_created)"
 # A scope of many clinics (the TTYT's booking desk: core.sqllist.ScopedFrom) forces the status's index, which
 # covers the statement's columns and tests the clinic in it (tenth round).
 FORCED = "FROM appointments_appointment a FORCE INDEX (appt_status_created) WHERE"

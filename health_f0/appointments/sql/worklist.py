@@ -211,7 +211,7 @@ REQUESTED_ORDER_INDEX = declared_index(Appointment, name="appt_status_created")
 # list names both for a scope of one facility only (REQUESTED_FROM below); the desk's HTML worklist always.
 REQUESTED_ORDER_INDEXES = (
     REQUESTED_ORDER_INDEX,
-    declared_index(Appointment, "facility", "status", "created_at"),
+    declared_index(Appointment, name="appt_facility_status_created"),
 )
 FROM_REQUESTED_MYSQL = f"{_A} a USE INDEX FOR ORDER BY ({', '.join(REQUESTED_ORDER_INDEXES)}) {_JOINS}"
 
