@@ -1,0 +1,96 @@
+"""The API's declaration reads the declaring patient and its active episode in one statement
+(monitoring/sql/patients.declarable_with_episode): each pair equals what `declarable` and
+`episodes.active_of_patient` read apart, for every kind of account, patient id and episode history."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from health_f0.facilities import access
+from health_f0.facilities.models import Facility, Membership, Role
+from health_f0.monitoring.models import Episode, EpisodeStatus
+from health_f0.monitoring.sql import episodes as sql_episodes
+from health_f0.monitoring.sql import patients as sql_patients
+from health_f0.patients.models import Patient
+from tests.api.test_declaration_hot_path import _patient
+
+pytestmark = pytest.mark.django_db
+
+
+def _fields(instance: Any) -> dict[str, Any]:
+    return {f.attname: getattr(instance, f.attname) for f in type(instance)._meta.concrete_fields}
+
+
+def _copy_episode(episode: Episode, **changes: Any) -> Episode:
+    copy = Episode(
+        **{**_fields(episode), "id": None, "public_id": uuid.uuid4(), "registration_id": None, **changes}
+    )
+    copy.save()
+    return copy
+
+
+def test_declarable_with_episode_equals_the_two_reads(demo: Any, persona: Any) -> None:
+    own = Patient.objects.select_related("account").get(account__username="bn0000001")
+    active = Episode.objects.filter(patient=own, status=EpisodeStatus.ACTIVE).order_by("-start_date").first()
+    assert active is not None
+    # Older episodes of the same patient, closed and active: the newest active one is the one chosen.
+    _copy_episode(active, status=EpisodeStatus.COMPLETED, start_date=active.start_date + timedelta(days=3))
+    _copy_episode(active, start_date=active.start_date - timedelta(days=5))
+    family = _patient(name="Nguyễn Bảo An", phone=own.phone)  # family, no episode
+    stranger = _patient(name="Trần Thị Cúc", phone="+84987654321")
+    closed_only = _patient(name="Lê Văn Dũng", phone="+84911222333")
+    _copy_episode(active, patient_id=closed_only.pk, status=EpisodeStatus.COMPLETED)
+    nurse_patient = _patient(name="Phạm Thị Em", phone="+84933444555")
+    Membership.objects.create(
+        user=nurse_patient.account, facility=Facility.objects.get(code="TYT-10510"), role=Role.STATION_STAFF
+    )
+    family_active = _copy_episode(active, patient_id=family.pk)
+
+    users = [own.account, family.account, stranger.account, closed_only.account, nurse_patient.account]
+    users += [persona("thanhdong.nv"), persona("admin"), AnonymousUser()]
+    ids: list[Any] = [
+        None,
+        own.public_id,
+        family.public_id,
+        str(stranger.public_id),
+        uuid.uuid4(),
+        "not-a-uuid",
+    ]
+    ids += [closed_only.public_id, nurse_patient.public_id]
+    seen_episodes = set()
+    for user in users:
+        for public_id in ids:
+            for told in (False, True):
+                user.__dict__.pop("_hf0_access_cache", None)
+                if told and getattr(user, "is_authenticated", False):
+                    access._active_memberships(user)  # the token's statement read them (not_staff_sql)
+                expected = [
+                    (patient, sql_episodes.active_of_patient(patient.pk))
+                    for patient in sql_patients.declarable(user, public_id)
+                ]
+                actual = sql_patients.declarable_with_episode(user, public_id)
+                assert len(actual) == len(expected), (user, public_id)
+                for (patient, episode), (want_patient, want_episode) in zip(actual, expected, strict=True):
+                    assert _fields(patient) == _fields(want_patient)
+                    assert not patient._state.adding and patient._state.db == "default"
+                    if want_episode is None:
+                        assert episode is None
+                    else:
+                        assert _fields(episode) == _fields(want_episode)
+                        assert {k: type(v) for k, v in _fields(episode).items()} == {
+                            k: type(v) for k, v in _fields(want_episode).items()
+                        }
+                        seen_episodes.add(episode.pk)
+    assert seen_episodes == {active.pk, family_active.pk}
+    # One statement.
+    own.account.__dict__.pop("_hf0_access_cache", None)
+    with CaptureQueriesContext(connection) as ctx:
+        sql_patients.declarable_with_episode(own.account, family.public_id)
+    assert len(ctx.captured_queries) == 1
