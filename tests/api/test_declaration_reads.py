@@ -94,3 +94,24 @@ def test_declarable_with_episode_equals_the_two_reads(demo: Any, persona: Any) -
     with CaptureQueriesContext(connection) as ctx:
         sql_patients.declarable_with_episode(own.account, family.public_id)
     assert len(ctx.captured_queries) == 1
+
+
+def test_recent_readings_names_the_episode_time_index(demo: Any) -> None:
+    """On MariaDB the history read names its index (FORCE INDEX): that index exists, on (episode, submitted_at),
+    and the statement is the portable one with the hint only."""
+    from health_f0.monitoring.models import Declaration
+    from health_f0.monitoring.sql import declarations as sql_declarations
+
+    name = sql_declarations.EPISODE_TIME_INDEX
+    hinted = sql_declarations.RECENT_READINGS.replace(
+        "monitoring_declaration ", f"monitoring_declaration FORCE INDEX ({name}) ", 1
+    )
+    assert hinted == sql_declarations.RECENT_READINGS_MYSQL
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, Declaration._meta.db_table)
+    assert constraints[name]["columns"] == ["episode_id", "submitted_at"]
+    if connection.vendor == "mysql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN {sql_declarations.RECENT_READINGS_MYSQL}", [1, "2020-01-01", 5])
+            columns = [c[0] for c in cursor.description]
+            assert dict(zip(columns, cursor.fetchone(), strict=True))["key"] == name
