@@ -20,6 +20,7 @@ from health_f0.monitoring.sql import episodes as sql_episodes
 from health_f0.monitoring.sql import patients as sql_patients
 from health_f0.patients.models import Patient
 from tests.api.test_declaration_hot_path import _patient
+from tests.api.test_monitoring import DANGER, DECLARATIONS, NORMAL
 
 pytestmark = pytest.mark.django_db
 
@@ -115,3 +116,22 @@ def test_recent_readings_names_the_episode_time_index(demo: Any) -> None:
             cursor.execute(f"EXPLAIN {sql_declarations.RECENT_READINGS_MYSQL}", [1, "2020-01-01", 5])
             columns = [c[0] for c in cursor.description]
             assert dict(zip(columns, cursor.fetchone(), strict=True))["key"] == name
+
+
+def test_the_api_declaration_reads_patient_and_episode_together(
+    demo: Any, as_user: Any, django_assert_max_num_queries: Any
+) -> None:
+    """One query less than tests/api/test_monitoring.py's budget: the patient and its episode are one statement.
+    token + user (1), patient with episode (1), recent readings (1), episode update (1), insert (1), and the
+    test transaction's SAVEPOINT/RELEASE around the write."""
+    as_patient = as_user("bn0000001")
+    as_patient.post(DECLARATIONS, {"answers": NORMAL}, format="json")  # warms caches, stamps token use
+    with django_assert_max_num_queries(7):
+        response = as_patient.post(DECLARATIONS, {"answers": {**NORMAL, "spo2": 97}}, format="json")
+    assert response.status_code == 201
+    with django_assert_max_num_queries(8):  # plus the alert row
+        response = as_patient.post(DECLARATIONS, {"answers": DANGER}, format="json")
+    assert response.status_code == 201
+    # Another family's patient id, or none of one's own: the answers of selectors.declaring_patient.
+    response = as_patient.post(DECLARATIONS, {"patient": str(uuid.uuid4()), "answers": NORMAL}, format="json")
+    assert response.status_code == 404
