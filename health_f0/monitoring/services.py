@@ -430,6 +430,13 @@ def _int(value: Any) -> int | None:
     return int(value) if value is not None else None
 
 
+class _Unread:
+    """declaration_submit's `episode` not given: read the active episode there."""
+
+
+_UNREAD = _Unread()
+
+
 def declaration_submit(
     *,
     patient: Patient,
@@ -437,6 +444,7 @@ def declaration_submit(
     answers: Any,
     idempotency_key: str | None = None,
     now: datetime | None = None,
+    episode: Episode | None | _Unread = _UNREAD,
 ) -> tuple[Declaration, bool]:
     """Record one declaration for the patient's active episode, triaged. Returns (declaration, created).
 
@@ -450,10 +458,16 @@ def declaration_submit(
     costs no more per declaration; `late` is set when submitted after the province's deadline, local time;
     the episode's last declaration day and alert level are updated; an alert is raised for any level above
     none.
+
+    `episode`: the patient's active episode (None: it has none) when the caller read it with the patient
+    (sql/patients.declarable_with_episode, the API's hot path); read here otherwise.
     """
     now = now or timezone.now()
     client_key = _client_key(idempotency_key)
-    episode = _active_episode(patient.pk)
+    if isinstance(episode, _Unread):
+        episode = _active_episode(patient.pk)
+    elif episode is not None:
+        episode = _with_facility(episode)
     if episode is None:
         raise DomainError(
             _("Người bệnh không có đợt chăm sóc tại nhà đang theo dõi, nên không thể khai báo."),
@@ -567,6 +581,11 @@ def _active_episode(patient_id: int) -> Episode | None:
     episode = sql_episodes.active_of_patient(patient_id)
     if episode is None:
         return None
+    return _with_facility(episode)
+
+
+def _with_facility(episode: Episode) -> Episode:
+    """The episode with its station attached (kept per process, see above)."""
     episode.facility = process_cached(
         f"facility:{episode.facility_id}", lambda: Facility.objects.get(pk=episode.facility_id)
     )

@@ -9,6 +9,7 @@ serializer runs on it. Serializers there only describe the operation in the Open
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -69,6 +70,7 @@ from health_f0.monitoring.services import (
 )
 from health_f0.monitoring.sql import alerts as alerts_sql
 from health_f0.monitoring.sql import episodes as episodes_sql
+from health_f0.monitoring.sql import patients as patients_sql
 from health_f0.monitoring.transitions import EPISODE_WORKFLOW
 
 TAG_PATIENT = "Theo dõi sức khoẻ tại nhà"
@@ -392,12 +394,18 @@ class DeclarationCreateApi(APIView):
             raise ValidationErrors(
                 {"non_field_errors": [("invalid", _("Dữ liệu gửi lên phải là một đối tượng JSON."))]}
             )
-        patient = selectors.declaring_patient(
-            user=request.user, public_id=_patient_filter(body.get("patient"))
-        )
+        public_id = _patient_filter(body.get("patient"))
+        # selectors.declaring_patient's patient and its active episode in one statement (issue 11); any other
+        # outcome (no patient, two, a staff account) is declaring_patient's to answer, with its errors.
+        found = patients_sql.declarable_with_episode(request.user, public_id)
+        if len(found) == 1:
+            patient, episode = found[0]
+            submit = partial(declaration_submit, patient=patient, episode=episode)
+        else:
+            patient = selectors.declaring_patient(user=request.user, public_id=public_id)
+            submit = partial(declaration_submit, patient=patient)
         try:
-            declaration, created = declaration_submit(
-                patient=patient,
+            declaration, created = submit(
                 actor=request.user,
                 answers=body.get("answers"),
                 idempotency_key=request.META.get("HTTP_IDEMPOTENCY_KEY"),

@@ -37,6 +37,16 @@ RECENT_READINGS = (
     f"SELECT submitted_at, local_date, spo2, temperature, breathing_rate, pulse FROM {_TABLE} "  # noqa: S608
     "WHERE episode_id = %s AND submitted_at >= %s ORDER BY submitted_at DESC LIMIT %s"
 )
+# The (episode, submitted_at) index, the one the optimiser chooses: named on MariaDB/MySQL so that it does not
+# first weigh the table's three other indexes the condition could use (a dive into each per statement; the
+# plan is the same). This statement's MariaDB CPU 219 -> 195 us, replayed alone (300 episodes, 15 alternated
+# rounds; issue 11). An index of that name gone makes the statement fail, never scan.
+EPISODE_TIME_INDEX = next(
+    index.name for index in Declaration._meta.indexes if list(index.fields) == ["episode", "submitted_at"]
+)
+RECENT_READINGS_MYSQL = RECENT_READINGS.replace(
+    f"FROM {_TABLE} ", f"FROM {_TABLE} FORCE INDEX ({EPISODE_TIME_INDEX}) ", 1
+)
 
 
 def stored_for_key(episode_id: int, key: str) -> list[Declaration]:
@@ -55,11 +65,13 @@ def recent_readings(episode_id: int, since: datetime, *, limit: int) -> list[tup
     connection's time zone): made aware here with one `replace` a row instead of the generic converter
     (four calls a row; up to 120 rows for a patient who declares all day)."""
     params = [episode_id, connection.ops.adapt_datetimefield_value(since), limit]
-    if connection.vendor != "mysql" or connection.timezone is None:
+    if connection.vendor != "mysql":
         return fetch_rows(Declaration, RECENT_READINGS, params)
+    if connection.timezone is None:
+        return fetch_rows(Declaration, RECENT_READINGS_MYSQL, params)
     zone = connection.timezone
     with connection.cursor() as cursor:
-        cursor.execute(RECENT_READINGS, params)
+        cursor.execute(RECENT_READINGS_MYSQL, params)
         return [(at.replace(tzinfo=zone), *rest) for at, *rest in cursor.fetchall()]
 
 
