@@ -443,21 +443,56 @@ def _number_item(question: monitoring.ShownQuestion, raw: Any) -> str:
     return text
 
 
+# A questionnaire version's questions as history_answers_writer walks them: (code, kind, the number's memo key
+# prefix or the choice's symptoms' markup by option code), by version id, with the ShownQuestion list it was
+# made from (a list re-read by monitoring._shown_questions makes a new plan). A pure function of the version's
+# questions; bounded.
+_NUMBER, _CHOICE, _TEXT = 0, 1, 2
+AnswersPlan = list[tuple[str, int, Any, Any]]
+_plans: Memo[int, tuple[list[monitoring.ShownQuestion], AnswersPlan]] = Memo(256)
+
+
+def _answers_plan(version_id: int, questions: list[monitoring.ShownQuestion]) -> AnswersPlan:
+    """The version's questions as history_answers_writer's fast path walks them: a number's question and its
+    _number_markup key prefix, a choice's symptoms' markup by option code (_symptom's of answer_parts' Symptom),
+    a text's question."""
+    found = _plans.get(version_id)
+    if found is not None and found[0] is questions:
+        return found[1]
+    number, choices = QuestionType.NUMBER, (QuestionType.MULTI, QuestionType.CHOICE)
+    plan: AnswersPlan = []
+    for q in questions:
+        if q.type == number:
+            plan.append((q.code, _NUMBER, q, (q.label, q.unit, q.decimals)))
+        elif q.type in choices:
+            shown = {
+                code: _symptom_text(monitoring.Symptom(option.get("vi", code), bool(option.get("danger"))))
+                for code, option in q.options.items()
+            }
+            plan.append((q.code, _CHOICE, q, shown))
+        else:
+            plan.append((q.code, _TEXT, q, None))
+    _plans.keep(version_id, (questions, plan))
+    return plan
+
+
 def history_answers_writer(
     versions: Iterable[int], texts: HistoryTexts | None = None
 ) -> Callable[[int, Any], str]:
     """`write(version_id, answers)`: answers_writer()(*monitoring.answer_parts(versions)(version_id, answers)),
-    written in one pass over the version's questions: a number's markup is looked up by its value
-    (_number_markup) instead of formatted, wrapped in an Answer and escaped on every row. `texts`: the page's
-    (_history_texts), when the caller has them."""
+    written in one pass over the version's questions (_answers_plan): a number's markup is looked up by its
+    value (_number_markup) and a symptom's by its code, instead of formatted, wrapped in an Answer or a Symptom
+    and escaped on every row. `texts`: the page's (_history_texts), when the caller has them."""
     questions = monitoring.shown_questions(versions)
+    plans = {version: _answers_plan(version, shown) for version, shown in questions.items()}
     number, choices = QuestionType.NUMBER, (QuestionType.MULTI, QuestionType.CHOICE)
     empty: tuple[Any, ...] = (None, "", [])
     texts = texts or _history_texts()
     symptoms_title, no_symptoms, note_title = texts.symptoms_title, texts.no_symptoms, texts.note_title
     kept = _number_markup
 
-    def write(version_id: int, answers: Any) -> str:
+    def walk(version_id: int, answers: Any) -> str:
+        """answer_parts' walk, for answers that are not a JSON object (their `get` decides)."""
         values: list[str] = []
         symptoms: list[monitoring.Symptom] = []
         note = ""
@@ -475,6 +510,37 @@ def history_answers_writer(
             else:
                 note = str(raw)
         return _answers_markup("".join(values), symptoms, note, symptoms_title, no_symptoms, note_title)
+
+    def write(version_id: int, answers: Any) -> str:
+        if answers.__class__ is not dict:
+            return walk(version_id, answers)
+        values = ""
+        symptoms = ""
+        note = ""
+        for code, kind, q, extra in plans[version_id]:
+            raw = answers.get(code)
+            if raw in empty:
+                continue
+            if kind == _NUMBER:
+                item = kept.get(extra + (raw.__class__, raw))
+                values += _number_item(q, raw) if item is None else item
+            elif kind == _CHOICE:
+                for option in raw if raw.__class__ is list else (raw,):
+                    shown = extra.get(option)
+                    if shown is None:  # a code the question does not offer: its code as its label
+                        shown = _symptom(monitoring.Symptom(option, False))
+                    symptoms = f"{symptoms}, {shown}" if symptoms else shown
+            else:
+                note = str(raw)
+        # _answers_markup's, with the symptoms' markup joined
+        shown = f'<dl class="values">{values}\n</dl>\n' if values else "\n"
+        if symptoms:
+            shown += f'<p class="symptoms"><span class="muted">{symptoms_title}</span> {symptoms}</p>\n'
+        else:
+            shown += no_symptoms
+        if note:
+            shown += f'<p class="note"><span class="muted">{note_title}</span> {escape(note)}</p>'
+        return shown
 
     return write
 

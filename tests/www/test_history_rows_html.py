@@ -452,3 +452,43 @@ def test_table_body_is_table_markup_of_table_rows(language: str) -> None:
                 body = table_body(readings, local)
                 assert body == table_markup(table_rows(readings, local))
                 assert body == table_markup(table_rows(readings))
+
+
+def test_answers_plan_follows_the_questions_it_was_made_from() -> None:
+    """history_answers_writer's plan of a version is made again from a re-read list of its questions
+    (monitoring._shown_questions' process cache), never answered from an older list's."""
+    from health_f0.www.monitoring_views import _answers_plan
+
+    def question(label: str) -> monitoring.ShownQuestion:
+        options = {"cough": {"code": "cough", "vi": label, "danger": label == "Khó thở"}}
+        return monitoring.ShownQuestion("symptoms", "multi", "Biểu hiện", "", None, options)
+
+    first, second = [question("Ho")], [question("Khó thở")]
+    assert _answers_plan(-1, first)[0][3] == {"cough": '<span class="symptom">Ho</span>'}
+    assert _answers_plan(-1, first) is _answers_plan(-1, first)
+    assert _answers_plan(-1, second)[0][3] == {
+        "cough": '<span class="symptom symptom-danger"><span aria-hidden="true">⚠ </span>Khó thở</span>'
+    }
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_history_answers_of_odd_shapes_are_answers_writer_s(episode: Episode, language: str) -> None:
+    """Answers the fast path does not take (not a JSON object) or takes oddly (a choice's code that is a
+    number, a label that is not text) are written as answer_parts and answers_writer wrote them."""
+    declarations = list(Declaration.objects.filter(episode=episode).order_by("id"))
+    version = declarations[0].questionnaire_id
+    odd: list[Any] = [
+        {"symptoms": [1, "cough", "cough"], "note": 5, "spo2": "95"},
+        {"symptoms": None, "note": "", "temperature": None},
+        {"symptoms": "no-such", "pulse": 0},
+    ]
+    with translation.override(language):
+        parts, write = monitoring.answer_parts([version]), answers_writer()
+        fused = history_answers_writer([version])
+        for answers in odd:
+            assert fused(version, answers) == write(*parts(version, answers))
+        for answers in ([], "text"):
+            with pytest.raises(AttributeError):
+                fused(version, answers)
+            with pytest.raises(AttributeError):
+                parts(version, answers)
