@@ -37,7 +37,6 @@ from health_f0.www import selectors
 from health_f0.www.caching import never_cache
 from health_f0.www.charts import (
     Chart,
-    Reading,
     SummaryTexts,
     figures,
     local_isos,
@@ -611,9 +610,9 @@ def _history_charts(
             title=texts.spo2,
             unit="%",
             readings=[
-                Reading(r.submitted_at, Decimal(r.spo2), iso)
-                for r, iso in zip(readings, local, strict=True)
-                if r.spo2 is not None
+                (at, spo2, iso)
+                for (at, _, spo2, _), iso in zip(readings, local, strict=True)
+                if spo2 is not None
             ],
             low=Decimal(88),
             high=Decimal(100),
@@ -629,9 +628,9 @@ def _history_charts(
             title=texts.temperature,
             unit=" °C",
             readings=[
-                Reading(r.submitted_at, Decimal(r.temperature), iso)
-                for r, iso in zip(readings, local, strict=True)
-                if r.temperature is not None
+                (at, temperature, iso)
+                for (at, _, _, temperature), iso in zip(readings, local, strict=True)
+                if temperature is not None
             ],
             low=Decimal(35),
             high=Decimal(40),

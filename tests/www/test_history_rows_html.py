@@ -492,3 +492,69 @@ def test_history_answers_of_odd_shapes_are_answers_writer_s(episode: Episode, la
                 fused(version, answers)
             with pytest.raises(AttributeError):
                 parts(version, answers)
+
+
+@pytest.mark.parametrize("zone", ["Asia/Ho_Chi_Minh", "UTC", "America/St_Johns"])
+def test_history_charts_are_the_decimal_readings_charts(zone: str) -> None:
+    """The view hands series_chart plain (at, value, local) tuples with SpO2 as the int it is read as
+    (monitoring_views._history_charts); the charts are those of Reading NamedTuples with Decimal values, as it
+    built them before: the same points, heights, texts, alerts, line, scale and summary, including readings
+    before the first day and after the last, and values off the scale."""
+    from datetime import UTC, date, timedelta
+    from decimal import Decimal
+
+    from health_f0.www import charts
+    from health_f0.www.monitoring_views import _history_charts, _history_texts
+    from health_f0.www.selectors import ChartReading
+
+    start = datetime(2026, 11, 20, 1, 7, 33, 123456, tzinfo=UTC)
+    spo2 = [97, 96, None, 80, 101, 93, 88, 100, 95, 99]
+    temperature = ["36.8", None, "38.0", "41.2", "34.5", "37.5", "38.0", None, "36.6", "39.9"]
+    readings = [
+        ChartReading(
+            start + timedelta(hours=11 * i - 30, seconds=i),
+            date(2026, 11, 20),
+            s,
+            None if t is None else Decimal(t),
+        )
+        for i, (s, t) in enumerate(zip(spo2, temperature, strict=True))
+    ][::-1]
+    episode = SimpleNamespace(
+        start_date=date(2026, 11, 20), expected_end_date=date(2026, 11, 23), status="completed"
+    )
+    with timezone.override(zone):
+        local = charts.local_isos(r.submitted_at for r in readings)
+        texts = _history_texts()
+        for _ in range(2):  # the second time from the memo of shown values
+            new = _history_charts(episode, readings, local, texts, newest=date(2026, 11, 24))
+            old = [
+                charts.series_chart(
+                    key=chart.key,
+                    title=chart.title,
+                    unit=chart.unit,
+                    readings=[
+                        charts.Reading(r.submitted_at, Decimal(getattr(r, chart.key)), iso)
+                        for r, iso in zip(readings, local, strict=True)
+                        if getattr(r, chart.key) is not None
+                    ],
+                    first_day=date(2026, 11, 20),  # the episode's start (the readings' local dates)
+                    last_day=date(2026, 11, 24),
+                    low=Decimal(low),
+                    high=Decimal(high),
+                    step=Decimal(step),
+                    threshold=Decimal(threshold),
+                    alert_when_below=chart.key == "spo2",
+                    decimals=0 if chart.key == "spo2" else 1,
+                    texts=texts.summary,
+                )
+                for chart, (low, high, step, threshold) in zip(
+                    new, [(88, 100, 2, 96), (35, 40, 1, 38)], strict=True
+                )
+            ]
+            assert new == old
+            assert charts.figures(new) == charts.figures(old)
+            assert all(type(p) is charts.Point for chart in new for p in chart.points)
+    # a reading's x: its seconds from the first day's start, as timedelta.total_seconds() gave them
+    for micro in (0, 1, 999_999, 86_400_000_001, -1, -86_400_000_001, 123_456_789_012_345):
+        delta = timedelta(microseconds=micro)
+        assert delta / charts._SECOND == delta.total_seconds()
