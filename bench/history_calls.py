@@ -2,7 +2,11 @@
 Python and C call), attributed to the outermost of the history view's parts each one runs under (the view's
 readers, its rows' markup, the charts, the template), the rest being the floor (middleware, session, layout).
 
-    <bench env> ALLOWED_HOSTS=testserver VAR_DIR=... .venv/bin/python bench/history_calls.py [--accounts 60]
+    <bench env> ALLOWED_HOSTS=testserver VAR_DIR=... .venv/bin/python bench/history_calls.py [--accounts 60] \\
+        [--page /lich-su] [--heavy]
+
+--heavy takes the accounts of the longest histories (bench/portal_lists.py's pick "heavy": a first page of 30
+rows and a chart of 120 readings) instead of the first accounts by id (a first page holding the episode).
 """
 
 from __future__ import annotations
@@ -32,10 +36,30 @@ PARTS = {
 }
 
 
+def heavy_cookies(limit: int) -> list[str]:
+    """Session cookies of the accounts with the longest declaration histories (portal_lists' "heavy")."""
+    from django.conf import settings
+    from django.test import Client
+    from portal_lists import accounts
+
+    cookies = []
+    for user in accounts(Path(), limit, pick="heavy"):
+        client = Client()
+        client.force_login(user)
+        client.get("/_floor-chrome")
+        cookies.append(
+            "; ".join(
+                f"{name}={client.cookies[name].value}" for name in (settings.SESSION_COOKIE_NAME, "csrftoken")
+            )
+        )
+    return cookies
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--accounts", type=int, default=60)
     parser.add_argument("--page", default="/lich-su")
+    parser.add_argument("--heavy", action="store_true")
     args = parser.parse_args()
     setup()
     from portal_floor import add_views, page_getter, session_cookies
@@ -44,7 +68,7 @@ def main() -> None:
 
     add_views()
     handler = type(application)()
-    cookies = session_cookies(args.accounts)
+    cookies = heavy_cookies(args.accounts) if args.heavy else session_cookies(args.accounts)
     get = page_getter(handler, cookies, "vi")
     for i in range(len(cookies)):
         get(args.page, i)
