@@ -558,3 +558,16 @@ def test_history_charts_are_the_decimal_readings_charts(zone: str) -> None:
     for micro in (0, 1, 999_999, 86_400_000_001, -1, -86_400_000_001, 123_456_789_012_345):
         delta = timedelta(microseconds=micro)
         assert delta / charts._SECOND == delta.total_seconds()
+
+
+def test_history_head_is_the_pager_style_include() -> None:
+    """history.html writes www/_pager_style.html's style out instead of including it: the same text."""
+    from pathlib import Path
+
+    from django.template import engines
+
+    env = engines["jinja2"].env  # type: ignore[attr-defined]
+    folder = Path(__file__).resolve().parents[2] / "health_f0" / "www" / "jinja2" / "www"
+    source = (folder / "history.html").read_text()
+    included = env.from_string('{% include "www/_pager_style.html" %}').render({})
+    assert "{% block head %}" + included + "{% endblock %}" in source
