@@ -226,13 +226,19 @@ def history(request: HttpRequest) -> HttpResponse:
         history: Any = selectors.declaration_history(episode=episode)  # a SqlList, paged by keyset_page
         pager = keyset_page(request, history, HISTORY_KEYSET, size=HISTORY_PER_PAGE)
         rows = pager.items
-        context.update(pager=pager, items=history_items(rows, texts))
+        isos = local_isos(
+            [row["submitted_at"] for row in rows]
+        )  # once for the rows, the charts and the table
+        context.update(pager=pager, items=history_items(rows, texts, isos))
         if rows and pager.previous_url is None:
             # A first page with no page after it holds the whole episode: the charts' readings are its rows'.
-            readings = selectors.chart_readings(
-                episode=episode, every=rows if pager.next_url is None else None
-            )
-            local = local_isos(r.submitted_at for r in readings)  # once for both charts and the table
+            whole = pager.next_url is None
+            readings = selectors.chart_readings(episode=episode, every=rows if whole else None)
+            if whole:  # the rows' own local ISO texts, by moment (an equal moment has the same text)
+                by_moment = dict(zip([row["submitted_at"] for row in rows], isos, strict=True))
+                local = [by_moment[r.submitted_at] for r in readings]
+            else:
+                local = local_isos(r.submitted_at for r in readings)  # once for both charts and the table
             charts = _history_charts(episode, readings, local, texts, newest=rows[0]["local_date"])
             context.update(
                 charts=charts,
@@ -544,33 +550,36 @@ def history_answers_writer(
     return write
 
 
-def history_items(rows: list[dict[str, Any]], texts: HistoryTexts | None = None) -> Markup:
+def history_items(
+    rows: list[dict[str, Any]], texts: HistoryTexts | None = None, isos: list[str] | None = None
+) -> Markup:
     """The `<li>` of each of a page's declarations (rows of selectors.declaration_history: their answers and
     reasons as JSON text, json_value), labelled with their questionnaire version (history_answers_writer),
     their time in the active time zone and their level's label in the active language (`texts`: the page's,
-    _history_texts, when the caller has them)."""
+    _history_texts, when the caller has them; `isos`: the rows' local ISO texts, charts.local_isos, when the
+    caller has them)."""
     if not rows:
         return Markup("")
     texts = texts or _history_texts()
+    if isos is None:
+        isos = local_isos([row["submitted_at"] for row in rows])
     write_answers = history_answers_writer((row["questionnaire_id"] for row in rows), texts)
     levels = texts.levels
     late = texts.late
-    zone = timezone.get_current_timezone()  # timezone.localtime's, looked up once
     out = []
-    for row in rows:
+    for row, iso in zip(rows, isos, strict=True):
         shown = levels.get(row["alert_level"])
         if shown is None:  # a level the choices do not name: its value as its label
             text = str(row["alert_level"]).translate(ESCAPES)
             shown = (text, text)
         level, label = shown
-        at = row["submitted_at"].astimezone(zone)
-        iso = at.isoformat()  # Django's "c"
-        # The `date` filter's "d/m/Y" and "H:i": the same digits as the ISO text (years 1000-9999).
-        day, clock = (
-            (f"{iso[8:10]}/{iso[5:7]}/{iso[:4]}", iso[11:16])
-            if at.year >= 1000
-            else (f"{at:%d/%m/%Y}", f"{at:%H:%M}")
-        )
+        # `iso`: the local time's ISO text, Django's "c". The `date` filter's "d/m/Y" and "H:i": the same digits
+        # as the ISO text for years 1000-9999 (an earlier year's ISO text starts with a zero).
+        if iso[0] != "0":
+            day, clock = f"{iso[8:10]}/{iso[5:7]}/{iso[:4]}", iso[11:16]
+        else:
+            at = row["submitted_at"].astimezone(timezone.get_current_timezone())
+            day, clock = f"{at:%d/%m/%Y}", f"{at:%H:%M}"
         reasons = row["reasons"]
         # "[]", the stored text of no reasons (most declarations), needs no reading.
         reasons = None if reasons == "[]" else json_value(reasons)

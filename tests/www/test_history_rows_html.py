@@ -571,3 +571,26 @@ def test_history_head_is_the_pager_style_include() -> None:
     source = (folder / "history.html").read_text()
     included = env.from_string('{% include "www/_pager_style.html" %}').render({})
     assert "{% block head %}" + included + "{% endblock %}" in source
+
+
+@pytest.mark.parametrize("zone", ["Asia/Ho_Chi_Minh", "America/St_Johns"])
+def test_history_items_with_the_view_s_iso_texts(episode: Episode, zone: str) -> None:
+    """history_items given the rows' local ISO texts (the view works them out once for the rows, the charts and
+    the table) writes what it writes on its own; a year before 1000 (an ISO text with a leading zero) is still
+    written by strftime, as before."""
+    from datetime import UTC
+
+    from health_f0.www.charts import local_isos
+
+    rows = (
+        selectors.declaration_history(episode=episode)
+        .keyset_page(Keyset(selectors.HISTORY_ORDER), size=50, cursor=None)
+        .items
+    )
+    old = [{**row, "submitted_at": datetime(999, 3, 4, 5, 6, tzinfo=UTC)} for row in rows[:2]]
+    with timezone.override(zone):
+        for page in (rows, old + rows):
+            isos = local_isos([row["submitted_at"] for row in page])
+            assert history_items(page, isos=isos) == history_items(page)
+        at = timezone.localtime(old[0]["submitted_at"])
+        assert f'{at:%d/%m/%Y} <span class="time">{at:%H:%M}</span>' in history_items(old)
