@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
-from operator import attrgetter
-from typing import NamedTuple
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 from django.utils import formats, timezone
 from markupsafe import Markup, escape
@@ -75,14 +75,22 @@ def table_body(readings: Sequence[ChartReading], local: Sequence[str]) -> Markup
     )
 
 
-_AT = attrgetter("at")
-_VALUE = attrgetter("value")
+_AT = itemgetter(0)
+_SECOND = timedelta(seconds=1)
+_new_point = tuple.__new__
+_VALUE = itemgetter(1)
 
 
 class Reading(NamedTuple):
     at: datetime
     value: Decimal
     local: str = ""  # `at`'s ISO text in the active time zone (local_isos), when the caller has it
+
+
+# What series_chart reads of a reading, by position: a Reading, or a plain (at, value, local) tuple, whose value
+# may be an int (an SpO2: equal to its Decimal in every comparison, sum and hash, and written the same by
+# decimal_text), which the history page builds without a NamedTuple or a Decimal per reading (issue 11).
+ReadingLike = tuple[datetime, Any, str]
 
 
 class Point(NamedTuple):
@@ -239,7 +247,7 @@ def series_chart(
     key: str,
     title: str,
     unit: str,
-    readings: list[Reading],
+    readings: Sequence[ReadingLike],
     first_day: date,
     last_day: date,
     low: Decimal,
@@ -253,7 +261,7 @@ def series_chart(
     """One measure over the episode's days: a polyline, points (alerting ones marked), axes, a threshold;
     `texts`: its summary's catalogue strings (summary_texts), when the caller has them."""
     readings = sorted(readings, key=_AT)
-    values = [r.value for r in readings]
+    values = [r[1] for r in readings]
     if values:
         # Widen the scale to show every reading, in whole steps.
         while min(values) < low:
@@ -281,21 +289,22 @@ def series_chart(
     # readings take a dozen values, the same on every page.
     kept = _shown_values
     points = []
-    for r in readings:
-        scaled = (r.value, low, high, decimals, unit, threshold, alert_when_below)
+    for at, value, local in readings:
+        scaled = (value, low, high, decimals, unit, threshold, alert_when_below)
         shown = kept.get(scaled)
         if shown is None:
             shown = kept.keep(
-                scaled, (_f(y_of(r.value)), f"{decimal_text(r.value, decimals)}{unit}", alerting(r.value))
+                scaled, (_f(y_of(value)), f"{decimal_text(value, decimals)}{unit}", alerting(value))
             )
         y, text, alert = shown
-        # The point's x (its time within the days shown) and local_minute(r.at, zone, year=False), written out:
+        # The point's x (its time within the days shown) and local_minute(at, zone, year=False), written out:
         # four calls a point, not ten.
-        seconds = (r.at - start_utc).total_seconds()
+        seconds = (at - start_utc) / _SECOND  # total_seconds()'s float (the same division), without a call
         x = LEFT + PLOT_W * (0.0 if seconds < 0.0 else span if seconds > span else seconds) / span
-        iso = r.local or r.at.astimezone(zone).isoformat()
+        iso = local or at.astimezone(zone).isoformat()
         minute = f"{iso[8:10]}/{iso[5:7]} {iso[11:16]}"
-        points.append(Point(f"{x:.1f}", y, f"{minute}: {text}", alert))
+        # Point(...), without the NamedTuple's Python-level __new__
+        points.append(_new_point(Point, (f"{x:.1f}", y, f"{minute}: {text}", alert)))
     y_ticks, x_ticks, threshold_tick, axes = _axes(low, high, step, threshold, first_day, last_day)
     return Chart(
         key=key,
@@ -340,7 +349,7 @@ def summary_texts() -> SummaryTexts:
 def _summary(
     title: str,
     unit: str,
-    readings: list[Reading],
+    readings: list[ReadingLike],
     decimals: int,
     low_is_bad: bool,
     zone: tzinfo,
@@ -355,11 +364,12 @@ def _summary(
 
     at_when = texts.at_when
 
-    def fmt(r: Reading) -> str:
-        # f"{timezone.localtime(r.at):%H:%M %d/%m}", cut from the local ISO text
-        iso = r.local or r.at.astimezone(zone).isoformat()
+    def fmt(r: ReadingLike) -> str:
+        # f"{timezone.localtime(at):%H:%M %d/%m}", cut from the local ISO text
+        at, value, local = r
+        iso = local or at.astimezone(zone).isoformat()
         return at_when % {
-            "value": decimal_text(r.value, decimals) + unit,
+            "value": decimal_text(value, decimals) + unit,
             "when": f"{iso[11:16]} {iso[8:10]}/{iso[5:7]}",
         }
 

@@ -37,7 +37,6 @@ from health_f0.www import selectors
 from health_f0.www.caching import never_cache
 from health_f0.www.charts import (
     Chart,
-    Reading,
     SummaryTexts,
     figures,
     local_isos,
@@ -227,13 +226,19 @@ def history(request: HttpRequest) -> HttpResponse:
         history: Any = selectors.declaration_history(episode=episode)  # a SqlList, paged by keyset_page
         pager = keyset_page(request, history, HISTORY_KEYSET, size=HISTORY_PER_PAGE)
         rows = pager.items
-        context.update(pager=pager, items=history_items(rows, texts))
+        isos = local_isos(
+            [row["submitted_at"] for row in rows]
+        )  # once for the rows, the charts and the table
+        context.update(pager=pager, items=history_items(rows, texts, isos))
         if rows and pager.previous_url is None:
             # A first page with no page after it holds the whole episode: the charts' readings are its rows'.
-            readings = selectors.chart_readings(
-                episode=episode, every=rows if pager.next_url is None else None
-            )
-            local = local_isos(r.submitted_at for r in readings)  # once for both charts and the table
+            whole = pager.next_url is None
+            readings = selectors.chart_readings(episode=episode, every=rows if whole else None)
+            if whole:  # the rows' own local ISO texts, by moment (an equal moment has the same text)
+                by_moment = dict(zip([row["submitted_at"] for row in rows], isos, strict=True))
+                local = [by_moment[r.submitted_at] for r in readings]
+            else:
+                local = local_isos(r.submitted_at for r in readings)  # once for both charts and the table
             charts = _history_charts(episode, readings, local, texts, newest=rows[0]["local_date"])
             context.update(
                 charts=charts,
@@ -443,21 +448,56 @@ def _number_item(question: monitoring.ShownQuestion, raw: Any) -> str:
     return text
 
 
+# A questionnaire version's questions as history_answers_writer walks them: (code, kind, the number's memo key
+# prefix or the choice's symptoms' markup by option code), by version id, with the ShownQuestion list it was
+# made from (a list re-read by monitoring._shown_questions makes a new plan). A pure function of the version's
+# questions; bounded.
+_NUMBER, _CHOICE, _TEXT = 0, 1, 2
+AnswersPlan = list[tuple[str, int, Any, Any]]
+_plans: Memo[int, tuple[list[monitoring.ShownQuestion], AnswersPlan]] = Memo(256)
+
+
+def _answers_plan(version_id: int, questions: list[monitoring.ShownQuestion]) -> AnswersPlan:
+    """The version's questions as history_answers_writer's fast path walks them: a number's question and its
+    _number_markup key prefix, a choice's symptoms' markup by option code (_symptom's of answer_parts' Symptom),
+    a text's question."""
+    found = _plans.get(version_id)
+    if found is not None and found[0] is questions:
+        return found[1]
+    number, choices = QuestionType.NUMBER, (QuestionType.MULTI, QuestionType.CHOICE)
+    plan: AnswersPlan = []
+    for q in questions:
+        if q.type == number:
+            plan.append((q.code, _NUMBER, q, (q.label, q.unit, q.decimals)))
+        elif q.type in choices:
+            shown = {
+                code: _symptom_text(monitoring.Symptom(option.get("vi", code), bool(option.get("danger"))))
+                for code, option in q.options.items()
+            }
+            plan.append((q.code, _CHOICE, q, shown))
+        else:
+            plan.append((q.code, _TEXT, q, None))
+    _plans.keep(version_id, (questions, plan))
+    return plan
+
+
 def history_answers_writer(
     versions: Iterable[int], texts: HistoryTexts | None = None
 ) -> Callable[[int, Any], str]:
     """`write(version_id, answers)`: answers_writer()(*monitoring.answer_parts(versions)(version_id, answers)),
-    written in one pass over the version's questions: a number's markup is looked up by its value
-    (_number_markup) instead of formatted, wrapped in an Answer and escaped on every row. `texts`: the page's
-    (_history_texts), when the caller has them."""
+    written in one pass over the version's questions (_answers_plan): a number's markup is looked up by its
+    value (_number_markup) and a symptom's by its code, instead of formatted, wrapped in an Answer or a Symptom
+    and escaped on every row. `texts`: the page's (_history_texts), when the caller has them."""
     questions = monitoring.shown_questions(versions)
+    plans = {version: _answers_plan(version, shown) for version, shown in questions.items()}
     number, choices = QuestionType.NUMBER, (QuestionType.MULTI, QuestionType.CHOICE)
     empty: tuple[Any, ...] = (None, "", [])
     texts = texts or _history_texts()
     symptoms_title, no_symptoms, note_title = texts.symptoms_title, texts.no_symptoms, texts.note_title
     kept = _number_markup
 
-    def write(version_id: int, answers: Any) -> str:
+    def walk(version_id: int, answers: Any) -> str:
+        """answer_parts' walk, for answers that are not a JSON object (their `get` decides)."""
         values: list[str] = []
         symptoms: list[monitoring.Symptom] = []
         note = ""
@@ -476,36 +516,70 @@ def history_answers_writer(
                 note = str(raw)
         return _answers_markup("".join(values), symptoms, note, symptoms_title, no_symptoms, note_title)
 
+    def write(version_id: int, answers: Any) -> str:
+        if answers.__class__ is not dict:
+            return walk(version_id, answers)
+        values = ""
+        symptoms = ""
+        note = ""
+        for code, kind, q, extra in plans[version_id]:
+            raw = answers.get(code)
+            if raw in empty:
+                continue
+            if kind == _NUMBER:
+                item = kept.get(extra + (raw.__class__, raw))
+                values += _number_item(q, raw) if item is None else item
+            elif kind == _CHOICE:
+                for option in raw if raw.__class__ is list else (raw,):
+                    shown = extra.get(option)
+                    if shown is None:  # a code the question does not offer: its code as its label
+                        shown = _symptom(monitoring.Symptom(option, False))
+                    symptoms = f"{symptoms}, {shown}" if symptoms else shown
+            else:
+                note = str(raw)
+        # _answers_markup's, with the symptoms' markup joined
+        shown = f'<dl class="values">{values}\n</dl>\n' if values else "\n"
+        if symptoms:
+            shown += f'<p class="symptoms"><span class="muted">{symptoms_title}</span> {symptoms}</p>\n'
+        else:
+            shown += no_symptoms
+        if note:
+            shown += f'<p class="note"><span class="muted">{note_title}</span> {escape(note)}</p>'
+        return shown
+
     return write
 
 
-def history_items(rows: list[dict[str, Any]], texts: HistoryTexts | None = None) -> Markup:
+def history_items(
+    rows: list[dict[str, Any]], texts: HistoryTexts | None = None, isos: list[str] | None = None
+) -> Markup:
     """The `<li>` of each of a page's declarations (rows of selectors.declaration_history: their answers and
     reasons as JSON text, json_value), labelled with their questionnaire version (history_answers_writer),
     their time in the active time zone and their level's label in the active language (`texts`: the page's,
-    _history_texts, when the caller has them)."""
+    _history_texts, when the caller has them; `isos`: the rows' local ISO texts, charts.local_isos, when the
+    caller has them)."""
     if not rows:
         return Markup("")
     texts = texts or _history_texts()
+    if isos is None:
+        isos = local_isos([row["submitted_at"] for row in rows])
     write_answers = history_answers_writer((row["questionnaire_id"] for row in rows), texts)
     levels = texts.levels
     late = texts.late
-    zone = timezone.get_current_timezone()  # timezone.localtime's, looked up once
     out = []
-    for row in rows:
+    for row, iso in zip(rows, isos, strict=True):
         shown = levels.get(row["alert_level"])
         if shown is None:  # a level the choices do not name: its value as its label
             text = str(row["alert_level"]).translate(ESCAPES)
             shown = (text, text)
         level, label = shown
-        at = row["submitted_at"].astimezone(zone)
-        iso = at.isoformat()  # Django's "c"
-        # The `date` filter's "d/m/Y" and "H:i": the same digits as the ISO text (years 1000-9999).
-        day, clock = (
-            (f"{iso[8:10]}/{iso[5:7]}/{iso[:4]}", iso[11:16])
-            if at.year >= 1000
-            else (f"{at:%d/%m/%Y}", f"{at:%H:%M}")
-        )
+        # `iso`: the local time's ISO text, Django's "c". The `date` filter's "d/m/Y" and "H:i": the same digits
+        # as the ISO text for years 1000-9999 (an earlier year's ISO text starts with a zero).
+        if iso[0] != "0":
+            day, clock = f"{iso[8:10]}/{iso[5:7]}/{iso[:4]}", iso[11:16]
+        else:
+            at = row["submitted_at"].astimezone(timezone.get_current_timezone())
+            day, clock = f"{at:%d/%m/%Y}", f"{at:%H:%M}"
         reasons = row["reasons"]
         # "[]", the stored text of no reasons (most declarations), needs no reading.
         reasons = None if reasons == "[]" else json_value(reasons)
@@ -545,9 +619,9 @@ def _history_charts(
             title=texts.spo2,
             unit="%",
             readings=[
-                Reading(r.submitted_at, Decimal(r.spo2), iso)
-                for r, iso in zip(readings, local, strict=True)
-                if r.spo2 is not None
+                (at, spo2, iso)
+                for (at, _, spo2, _), iso in zip(readings, local, strict=True)
+                if spo2 is not None
             ],
             low=Decimal(88),
             high=Decimal(100),
@@ -563,9 +637,9 @@ def _history_charts(
             title=texts.temperature,
             unit=" °C",
             readings=[
-                Reading(r.submitted_at, Decimal(r.temperature), iso)
-                for r, iso in zip(readings, local, strict=True)
-                if r.temperature is not None
+                (at, temperature, iso)
+                for (at, _, _, temperature), iso in zip(readings, local, strict=True)
+                if temperature is not None
             ],
             low=Decimal(35),
             high=Decimal(40),

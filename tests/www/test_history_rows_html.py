@@ -452,3 +452,145 @@ def test_table_body_is_table_markup_of_table_rows(language: str) -> None:
                 body = table_body(readings, local)
                 assert body == table_markup(table_rows(readings, local))
                 assert body == table_markup(table_rows(readings))
+
+
+def test_answers_plan_follows_the_questions_it_was_made_from() -> None:
+    """history_answers_writer's plan of a version is made again from a re-read list of its questions
+    (monitoring._shown_questions' process cache), never answered from an older list's."""
+    from health_f0.www.monitoring_views import _answers_plan
+
+    def question(label: str) -> monitoring.ShownQuestion:
+        options = {"cough": {"code": "cough", "vi": label, "danger": label == "Khó thở"}}
+        return monitoring.ShownQuestion("symptoms", "multi", "Biểu hiện", "", None, options)
+
+    first, second = [question("Ho")], [question("Khó thở")]
+    assert _answers_plan(-1, first)[0][3] == {"cough": '<span class="symptom">Ho</span>'}
+    assert _answers_plan(-1, first) is _answers_plan(-1, first)
+    assert _answers_plan(-1, second)[0][3] == {
+        "cough": '<span class="symptom symptom-danger"><span aria-hidden="true">⚠ </span>Khó thở</span>'
+    }
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_history_answers_of_odd_shapes_are_answers_writer_s(episode: Episode, language: str) -> None:
+    """Answers the fast path does not take (not a JSON object) or takes oddly (a choice's code that is a
+    number, a label that is not text) are written as answer_parts and answers_writer wrote them."""
+    declarations = list(Declaration.objects.filter(episode=episode).order_by("id"))
+    version = declarations[0].questionnaire_id
+    odd: list[Any] = [
+        {"symptoms": [1, "cough", "cough"], "note": 5, "spo2": "95"},
+        {"symptoms": None, "note": "", "temperature": None},
+        {"symptoms": "no-such", "pulse": 0},
+    ]
+    with translation.override(language):
+        parts, write = monitoring.answer_parts([version]), answers_writer()
+        fused = history_answers_writer([version])
+        for answers in odd:
+            assert fused(version, answers) == write(*parts(version, answers))
+        for answers in ([], "text"):
+            with pytest.raises(AttributeError):
+                fused(version, answers)
+            with pytest.raises(AttributeError):
+                parts(version, answers)
+
+
+@pytest.mark.parametrize("zone", ["Asia/Ho_Chi_Minh", "UTC", "America/St_Johns"])
+def test_history_charts_are_the_decimal_readings_charts(zone: str) -> None:
+    """The view hands series_chart plain (at, value, local) tuples with SpO2 as the int it is read as
+    (monitoring_views._history_charts); the charts are those of Reading NamedTuples with Decimal values, as it
+    built them before: the same points, heights, texts, alerts, line, scale and summary, including readings
+    before the first day and after the last, and values off the scale."""
+    from datetime import UTC, date, timedelta
+    from decimal import Decimal
+
+    from health_f0.www import charts
+    from health_f0.www.monitoring_views import _history_charts, _history_texts
+    from health_f0.www.selectors import ChartReading
+
+    start = datetime(2026, 11, 20, 1, 7, 33, 123456, tzinfo=UTC)
+    spo2 = [97, 96, None, 80, 101, 93, 88, 100, 95, 99]
+    temperature = ["36.8", None, "38.0", "41.2", "34.5", "37.5", "38.0", None, "36.6", "39.9"]
+    readings = [
+        ChartReading(
+            start + timedelta(hours=11 * i - 30, seconds=i),
+            date(2026, 11, 20),
+            s,
+            None if t is None else Decimal(t),
+        )
+        for i, (s, t) in enumerate(zip(spo2, temperature, strict=True))
+    ][::-1]
+    episode = SimpleNamespace(
+        start_date=date(2026, 11, 20), expected_end_date=date(2026, 11, 23), status="completed"
+    )
+    with timezone.override(zone):
+        local = charts.local_isos(r.submitted_at for r in readings)
+        texts = _history_texts()
+        for _ in range(2):  # the second time from the memo of shown values
+            new = _history_charts(episode, readings, local, texts, newest=date(2026, 11, 24))
+            old = [
+                charts.series_chart(
+                    key=chart.key,
+                    title=chart.title,
+                    unit=chart.unit,
+                    readings=[
+                        charts.Reading(r.submitted_at, Decimal(getattr(r, chart.key)), iso)
+                        for r, iso in zip(readings, local, strict=True)
+                        if getattr(r, chart.key) is not None
+                    ],
+                    first_day=date(2026, 11, 20),  # the episode's start (the readings' local dates)
+                    last_day=date(2026, 11, 24),
+                    low=Decimal(low),
+                    high=Decimal(high),
+                    step=Decimal(step),
+                    threshold=Decimal(threshold),
+                    alert_when_below=chart.key == "spo2",
+                    decimals=0 if chart.key == "spo2" else 1,
+                    texts=texts.summary,
+                )
+                for chart, (low, high, step, threshold) in zip(
+                    new, [(88, 100, 2, 96), (35, 40, 1, 38)], strict=True
+                )
+            ]
+            assert new == old
+            assert charts.figures(new) == charts.figures(old)
+            assert all(type(p) is charts.Point for chart in new for p in chart.points)
+    # a reading's x: its seconds from the first day's start, as timedelta.total_seconds() gave them
+    for micro in (0, 1, 999_999, 86_400_000_001, -1, -86_400_000_001, 123_456_789_012_345):
+        delta = timedelta(microseconds=micro)
+        assert delta / charts._SECOND == delta.total_seconds()
+
+
+def test_history_head_is_the_pager_style_include() -> None:
+    """history.html writes www/_pager_style.html's style out instead of including it: the same text."""
+    from pathlib import Path
+
+    from django.template import engines
+
+    env = engines["jinja2"].env  # type: ignore[attr-defined]
+    folder = Path(__file__).resolve().parents[2] / "health_f0" / "www" / "jinja2" / "www"
+    source = (folder / "history.html").read_text()
+    included = env.from_string('{% include "www/_pager_style.html" %}').render({})
+    assert "{% block head %}" + included + "{% endblock %}" in source
+
+
+@pytest.mark.parametrize("zone", ["Asia/Ho_Chi_Minh", "America/St_Johns"])
+def test_history_items_with_the_view_s_iso_texts(episode: Episode, zone: str) -> None:
+    """history_items given the rows' local ISO texts (the view works them out once for the rows, the charts and
+    the table) writes what it writes on its own; a year before 1000 (an ISO text with a leading zero) is still
+    written by strftime, as before."""
+    from datetime import UTC
+
+    from health_f0.www.charts import local_isos
+
+    rows = (
+        selectors.declaration_history(episode=episode)
+        .keyset_page(Keyset(selectors.HISTORY_ORDER), size=50, cursor=None)
+        .items
+    )
+    old = [{**row, "submitted_at": datetime(999, 3, 4, 5, 6, tzinfo=UTC)} for row in rows[:2]]
+    with timezone.override(zone):
+        for page in (rows, old + rows):
+            isos = local_isos([row["submitted_at"] for row in page])
+            assert history_items(page, isos=isos) == history_items(page)
+        at = timezone.localtime(old[0]["submitted_at"])
+        assert f'{at:%d/%m/%Y} <span class="time">{at:%H:%M}</span>' in history_items(old)
