@@ -155,12 +155,14 @@ def web_only(
 # The web-only variants settings.MIDDLEWARE names (`health_f0.core.lean_stack.<name>`), built from these
 # middleware on first use. By dotted path: core does not import the apps' code.
 WEB_ONLY: dict[str, str] = {
-    "SessionMiddleware": "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's, its answer to a request that left the session as it was in fewer calls (core/middleware.py).
+    "SessionMiddleware": "health_f0.core.middleware.SessionMiddleware",
     # Django's, its renewed cookie written in fewer calls (core/middleware.py).
     "CsrfViewMiddleware": "health_f0.core.middleware.CsrfViewMiddleware",
     # Django's, with the session's user and its staff flag read in one statement (accounts/sql.py).
     "AuthenticationMiddleware": "health_f0.accounts.sql.AuthenticationMiddleware",
-    "OTPMiddleware": "django_otp.middleware.OTPMiddleware",
+    # django_otp's, verifying the loaded user rather than its lazy proxy (core/middleware.py).
+    "OTPMiddleware": "health_f0.core.middleware.OTPMiddleware",
     "MessageMiddleware": "health_f0.core.middleware.MessageMiddleware",
     "SessionPolicyMiddleware": "health_f0.accounts.session_policy.SessionPolicyMiddleware",
     "TwoFactorMiddleware": "health_f0.accounts.two_factor.TwoFactorMiddleware",
