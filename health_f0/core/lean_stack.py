@@ -78,7 +78,11 @@ def vary_on_cookie(response: HttpResponseBase) -> HttpResponseBase:
     and the two-factor check): `Vary: ..., Cookie`. Kept for token requests too, so their headers stay the
     ones the whole stack gives (patch_vary_headers' answer kept per Vary header it was given)."""
     current = header_store(response).get("vary")
-    if current is None or len(current[1]) > _VARY_LIMIT:
+    if current is None:
+        # patch_vary_headers on a response without Vary: the one name.
+        header_store(response)["vary"] = ("Vary", "Cookie")
+        return response
+    if len(current[1]) > _VARY_LIMIT:
         patch_vary_headers(response, ("Cookie",))
         return response
     vary = _vary_with_cookie.get(current[1])
@@ -151,11 +155,14 @@ def web_only(
 # The web-only variants settings.MIDDLEWARE names (`health_f0.core.lean_stack.<name>`), built from these
 # middleware on first use. By dotted path: core does not import the apps' code.
 WEB_ONLY: dict[str, str] = {
-    "SessionMiddleware": "django.contrib.sessions.middleware.SessionMiddleware",
-    "CsrfViewMiddleware": "django.middleware.csrf.CsrfViewMiddleware",
+    # Django's, its answer to a request that left the session as it was in fewer calls (core/middleware.py).
+    "SessionMiddleware": "health_f0.core.middleware.SessionMiddleware",
+    # Django's, its renewed cookie written in fewer calls (core/middleware.py).
+    "CsrfViewMiddleware": "health_f0.core.middleware.CsrfViewMiddleware",
     # Django's, with the session's user and its staff flag read in one statement (accounts/sql.py).
     "AuthenticationMiddleware": "health_f0.accounts.sql.AuthenticationMiddleware",
-    "OTPMiddleware": "django_otp.middleware.OTPMiddleware",
+    # django_otp's, verifying the loaded user rather than its lazy proxy (core/middleware.py).
+    "OTPMiddleware": "health_f0.core.middleware.OTPMiddleware",
     "MessageMiddleware": "health_f0.core.middleware.MessageMiddleware",
     "SessionPolicyMiddleware": "health_f0.accounts.session_policy.SessionPolicyMiddleware",
     "TwoFactorMiddleware": "health_f0.accounts.two_factor.TwoFactorMiddleware",

@@ -16,10 +16,16 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from uuid import UUID, SafeUUID
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.signals import setting_changed
 from django.db import connections, router
+from django.db.backends import utils as backend_utils
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.base.operations import BaseDatabaseOperations
+from django.db.backends.mysql.base import CursorWrapper as MySQLCursorWrapper
 from django.db.backends.mysql.operations import DatabaseOperations as MySQLOperations
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Model
 from django.db.models.base import DEFERRED, ModelState
 from django.db.models.signals import post_init, pre_init
@@ -94,11 +100,115 @@ def _plan(model: Any, connection: Any, columns: tuple[str, ...]) -> _Plan:
     return plan
 
 
+# --- One statement through the driver's cursor (issue 11) --------------------------------------------------------
+#
+# `with connection.cursor() as cursor: cursor.execute(sql, params); rows = cursor.fetchall()` costs about 70 Python
+# calls of Django's around the driver's own: the async-safety check twice (cursor() and ensure_connection()), the
+# cursor wrapped twice (_prepare_cursor's CursorWrapper over the backend's), execute_wrappers folded into
+# partials, a fresh error-wrapping function for fetchall (CursorWrapper.__getattr__), description read through two
+# __getattr__. `fetch_all` and `execute` do the same steps in the same order - the health check of a reused
+# connection, ensure_connection (connects, reconnects; async-unsafe), the backend's own cursor (create_cursor: the
+# MySQL wrapper that turns its integrity error codes into IntegrityError), validate_thread_sharing,
+# validate_no_broken_transaction, the statement and its rows inside wrap_database_errors (the driver's errors as
+# Django's, errors_occurred set as Django sets it: db_health's 503 sees the same exceptions), the cursor closed
+# whatever happens - without the wrappers, whenever nothing would have watched the statement through them:
+# no query log (DEBUG, CaptureQueriesContext / assertNumQueries in tests: `queries_logged`), no execute_wrapper
+# installed, Django's CursorWrapper.execute not replaced by an instrumentation (APM libraries patch it) and the
+# connection's make_cursor Django's own. Otherwise the statement goes through Django's cursor as before
+# (tests/test_rawsql_lean.py runs both).
+
+_DJANGO_EXECUTE: Any = CursorWrapper.execute
+_DJANGO_MAKE_CURSOR: Any = BaseDatabaseWrapper.make_cursor
+# Whether CursorWrapper.execute is Django's own function (not already replaced when this module was imported).
+_PLAIN_EXECUTE = (
+    getattr(_DJANGO_EXECUTE, "__wrapped__", None) is None
+    and _DJANGO_EXECUTE.__code__.co_filename == backend_utils.__file__
+)
+
+
+def _unwatched(connection: Any) -> bool:
+    """Whether a statement on `connection` may skip Django's cursor wrappers (nothing watches it through them)."""
+    return (
+        not connection.execute_wrappers
+        and not connection.queries_logged
+        and _PLAIN_EXECUTE
+        and CursorWrapper.execute is _DJANGO_EXECUTE
+        and type(connection).make_cursor is _DJANGO_MAKE_CURSOR
+        and apps.ready
+    )
+
+
+def _close(connection: Any, cursor: Any) -> None:
+    """CursorWrapper.__exit__: the cursor closed, the driver's error in closing it ignored."""
+    try:  # noqa: SIM105 - as Django's __exit__ (contextlib.suppress: two calls more)
+        cursor.close()
+    except connection.Database.Error:
+        pass
+
+
+def _open(connection: Any) -> Any:
+    """connection.cursor() without its wrapper: the backend's cursor (BaseDatabaseWrapper._cursor's steps)."""
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        cursor = connection.create_cursor(None)
+        connection.validate_thread_sharing()
+    return cursor
+
+
+def _driver_cursor(cursor: Any) -> Any:
+    """The driver's cursor under the MySQL backend's wrapper (whose __getattr__ hands out its attributes: its
+    fetchall, description, rowcount, lastrowid and close are the driver's), else `cursor`."""
+    return cursor.cursor if type(cursor) is MySQLCursorWrapper else cursor
+
+
+def fetch_all(connection: Any, sql: str, params: Sequence[Any] | None) -> tuple[list[Any], Any]:
+    """(rows, description) of `sql` on `connection`: `with connection.cursor() as cursor:
+    cursor.execute(sql, params); cursor.fetchall(); cursor.description`, in fewer calls when nothing watches
+    the statement (_unwatched)."""
+    if not _unwatched(connection):
+        with connection.cursor() as wrapped:
+            wrapped.execute(sql, params)
+            return list(wrapped.fetchall()), wrapped.description
+    cursor = _open(connection)
+    try:
+        connection.validate_no_broken_transaction()
+        with connection.wrap_database_errors:
+            if params is None:
+                cursor.execute(sql)
+            else:
+                cursor.execute(sql, params)
+            driver = _driver_cursor(cursor)
+            rows = driver.fetchall()
+        return list(rows), driver.description
+    finally:
+        _close(connection, _driver_cursor(cursor))
+
+
+def execute(connection: Any, sql: str, params: Sequence[Any] | None) -> tuple[int, Any]:
+    """(rowcount, lastrowid) of a statement that returns no rows (INSERT, UPDATE, DELETE) on `connection`, as
+    Django's cursor runs it (fetch_all's lean path when nothing watches it: _unwatched)."""
+    if not _unwatched(connection):
+        with connection.cursor() as wrapped:
+            wrapped.execute(sql, params)
+            return wrapped.rowcount, wrapped.lastrowid
+    cursor = _open(connection)
+    try:
+        connection.validate_no_broken_transaction()
+        with connection.wrap_database_errors:
+            if params is None:
+                cursor.execute(sql)
+            else:
+                cursor.execute(sql, params)
+        driver = _driver_cursor(cursor)
+        return driver.rowcount, driver.lastrowid
+    finally:
+        _close(connection, _driver_cursor(cursor))
+
+
 def _execute(connection: Any, sql: str, params: Sequence[Any]) -> tuple[list[Any], tuple[str, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-        columns = tuple(column[0] for column in cursor.description) if rows else ()
+    rows, description = fetch_all(connection, sql, params)
+    columns = tuple(column[0] for column in description) if rows else ()
     return rows, columns
 
 
@@ -173,9 +283,16 @@ def insert_one(obj: Any, *, using: str | None = None) -> None:
         statement = _inserts[(model, connection.alias)] = (sql, fields)
     sql, fields = statement
     values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        obj.pk = connection.ops.last_insert_id(cursor, model._meta.db_table, model._meta.pk.column)
+    if (
+        _unwatched(connection)
+        and type(connection.ops).last_insert_id is BaseDatabaseOperations.last_insert_id
+    ):
+        # Django's last_insert_id (MySQL's, SQLite's): the cursor's lastrowid.
+        _rowcount, obj.pk = execute(connection, sql, values)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, values)
+            obj.pk = connection.ops.last_insert_id(cursor, model._meta.db_table, model._meta.pk.column)
     obj._state.adding = False
     obj._state.db = connection.alias
 
@@ -247,9 +364,7 @@ def fetch_joined(
     the driver gave them."""
     parts = tuple(models)
     connection = connections[using or router.db_for_read(parts[0])]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    rows, _description = fetch_all(connection, sql, params)
     if not rows:
         return []
     plan = _joined_plan(parts, connection)

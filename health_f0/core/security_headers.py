@@ -36,6 +36,8 @@ from django.middleware import clickjacking
 from django.utils.cache import patch_cache_control
 from django.utils.encoding import force_str
 
+from health_f0.core.memo import Memo
+
 # Pages built on django-unfold (Alpine.js needs 'unsafe-eval').
 DESK_PREFIXES: tuple[str, ...] = ("/desk/", "/bao-cao/")
 # What django-csp reads per response (its decorators): with none of these and no nonce handed out, the
@@ -139,6 +141,26 @@ def security_headers() -> tuple[tuple[str, str, str] | None, tuple[tuple[str, st
     return _security_headers[0]
 
 
+# patch_cache_control(response, no_store=True, private=True)'s Cache-Control by the one the response had: a
+# function of that value alone (the directives parsed, the two set, joined again), worked out once per value
+# (`never_cache`'s on every portal page: about 60 Python calls a page). Values are the code's own directives;
+# bounded, and long ones are worked out each time.
+_NO_STORE_MEMO_SIZE = 64
+_NO_STORE_LIMIT = 200
+_no_store_patched: Memo[str, str] = Memo(_NO_STORE_MEMO_SIZE)
+
+
+def _patch_no_store(response: HttpResponseBase, current: str) -> None:
+    """patch_cache_control(response, no_store=True, private=True) on a response whose Cache-Control is `current`."""
+    patched = _no_store_patched.get(current)
+    if patched is None:
+        patch_cache_control(response, no_store=True, private=True)
+        if len(current) <= _NO_STORE_LIMIT:
+            _no_store_patched.keep(current, header_store(response)["cache-control"][1])
+    else:
+        put_header(response, "Cache-Control", patched)
+
+
 class PrivateDataHeadersMiddleware:
     """`Cache-Control: no-store` on every dynamic response not explicitly public; `Permissions-Policy`; and, in
     its place and order, what SecurityMiddleware (outside this one: settings.MIDDLEWARE) would add to the
@@ -159,7 +181,7 @@ class PrivateDataHeadersMiddleware:
             # parsing one: about 20 Python calls a request (issue 11).
             headers["cache-control"] = ("Cache-Control", _NO_STORE)
         elif "public" not in cache_control[1]:
-            patch_cache_control(response, no_store=True, private=True)
+            _patch_no_store(response, cache_control[1])
         policy, plain = _permissions_policy_header()
         if policy and "permissions-policy" not in headers:
             if plain:
