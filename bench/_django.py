@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -84,14 +85,19 @@ def measure_in_process(
     )
 
 
-def wsgi_get(handler: Any, path: str, headers: dict[str, str]) -> tuple[str, bytes]:
-    """GET `path` (with its query) through the WSGI application `handler` as a WSGI server calls it: the environ
-    with `headers` (environ keys, e.g. HTTP_COOKIE), the body read, the response closed (request_finished).
-    Answers (status line, body)."""
+# One declaration's body, as the in-process benches POST it (bench/declare_inproc.py, bench/declare_cost.py).
+DECLARATION_BODY = json.dumps(
+    {"answers": {"temperature": "36.8", "spo2": 98, "breathing_rate": 17, "pulse": 80, "symptoms": ["cough"]}}
+)
+
+
+def wsgi_environ(path: str, headers: dict[str, str]) -> dict[str, Any]:
+    """The environ of a GET of `path` (with its query) as a WSGI server makes it, with `headers` (environ keys,
+    e.g. HTTP_COOKIE)."""
     import io
 
     path_info, _, query = path.partition("?")
-    environ = {
+    return {
         "REQUEST_METHOD": "GET",
         "PATH_INFO": path_info,
         "QUERY_STRING": query,
@@ -110,6 +116,13 @@ def wsgi_get(handler: Any, path: str, headers: dict[str, str]) -> tuple[str, byt
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
     }
+
+
+def wsgi_get(handler: Any, path: str, headers: dict[str, str]) -> tuple[str, bytes]:
+    """GET `path` (with its query) through the WSGI application `handler` as a WSGI server calls it: the environ
+    with `headers` (environ keys, e.g. HTTP_COOKIE), the body read, the response closed (request_finished).
+    Answers (status line, body)."""
+    environ = wsgi_environ(path, headers)
     status: list[str] = []
 
     def start_response(line: str, response_headers: Any, exc_info: Any = None) -> None:

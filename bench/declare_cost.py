@@ -20,7 +20,6 @@ this host.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _django import OUT, load_average, setup  # noqa: E402
+from _django import DECLARATION_BODY, OUT, load_average, setup  # noqa: E402
 
 COUNTERS = (
     "Handler_",
@@ -63,17 +62,7 @@ def main() -> None:
 
     tokens = [t for t in Path(args.tokens).read_text().split() if t]
     client = Client()
-    body = json.dumps(
-        {
-            "answers": {
-                "temperature": "36.8",
-                "spo2": 98,
-                "breathing_rate": 17,
-                "pulse": 80,
-                "symptoms": ["cough"],
-            }
-        }
-    )
+    body = DECLARATION_BODY
 
     def post(i: int) -> int:
         response = client.generic(

@@ -14,7 +14,6 @@ Run it from the checkout whose code answers (a copy of this file in that checkou
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import re
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _django import wsgi_environ  # noqa: E402
 
 PORTAL = ["/ca-nhan", "/lich-su", "/ho-so-kham", "/ket-qua-xet-nghiem", "/lien-ket-ho-so", "/_floor-chrome"]
 ANONYMOUS = ["/", "/dang-nhap", "/ca-nhan", "/api/v1/me"]
@@ -32,25 +32,7 @@ SESSION_VALUE = re.compile(r"^( ?(?:sessionid|csrftoken)=)[^;]*")
 
 
 def call(handler: Any, path: str, headers: dict[str, str]) -> dict[str, Any]:
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": path,
-        "QUERY_STRING": "",
-        "SCRIPT_NAME": "",
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_HOST": "testserver",
-        **headers,
-        "wsgi.version": (1, 0),
-        "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(b""),
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-    }
+    environ = wsgi_environ(path, headers)
     seen: dict[str, Any] = {}
 
     def start_response(line: str, response_headers: Any, exc_info: Any = None) -> None:

@@ -32,6 +32,7 @@ from django.db.models.signals import post_init, pre_init
 from django.dispatch import receiver
 
 M = TypeVar("M", bound=Model)
+R = TypeVar("R")
 
 # (model, alias, columns) -> (one (position, converters) or None per concrete field, extra (column, position))
 _Plan = tuple[list[tuple[int, list[Callable[..., Any]], Any] | None], list[tuple[str, int]]]
@@ -162,14 +163,10 @@ def _driver_cursor(cursor: Any) -> Any:
     return cursor.cursor if type(cursor) is MySQLCursorWrapper else cursor
 
 
-def fetch_all(connection: Any, sql: str, params: Sequence[Any] | None) -> tuple[list[Any], Any]:
-    """(rows, description) of `sql` on `connection`: `with connection.cursor() as cursor:
-    cursor.execute(sql, params); cursor.fetchall(); cursor.description`, in fewer calls when nothing watches
-    the statement (_unwatched)."""
-    if not _unwatched(connection):
-        with connection.cursor() as wrapped:
-            wrapped.execute(sql, params)
-            return list(wrapped.fetchall()), wrapped.description
+def _run_lean(connection: Any, sql: str, params: Sequence[Any] | None, read: Callable[[Any], R]) -> R:
+    """`read(driver cursor)` after `sql` ran on `connection` through the backend's own cursor, Django's steps in
+    Django's order (_open; the broken-transaction check; the statement and the read inside
+    wrap_database_errors; the cursor closed whatever happens)."""
     cursor = _open(connection)
     try:
         connection.validate_no_broken_transaction()
@@ -178,11 +175,28 @@ def fetch_all(connection: Any, sql: str, params: Sequence[Any] | None) -> tuple[
                 cursor.execute(sql)
             else:
                 cursor.execute(sql, params)
-            driver = _driver_cursor(cursor)
-            rows = driver.fetchall()
-        return list(rows), driver.description
+            return read(_driver_cursor(cursor))
     finally:
         _close(connection, _driver_cursor(cursor))
+
+
+def _rows_and_description(driver: Any) -> tuple[list[Any], Any]:
+    return list(driver.fetchall()), driver.description
+
+
+def _count_and_id(driver: Any) -> tuple[int, Any]:
+    return driver.rowcount, driver.lastrowid
+
+
+def fetch_all(connection: Any, sql: str, params: Sequence[Any] | None) -> tuple[list[Any], Any]:
+    """(rows, description) of `sql` on `connection`: `with connection.cursor() as cursor:
+    cursor.execute(sql, params); cursor.fetchall(); cursor.description`, in fewer calls when nothing watches
+    the statement (_unwatched)."""
+    if not _unwatched(connection):
+        with connection.cursor() as wrapped:
+            wrapped.execute(sql, params)
+            return list(wrapped.fetchall()), wrapped.description
+    return _run_lean(connection, sql, params, _rows_and_description)
 
 
 def execute(connection: Any, sql: str, params: Sequence[Any] | None) -> tuple[int, Any]:
@@ -192,18 +206,7 @@ def execute(connection: Any, sql: str, params: Sequence[Any] | None) -> tuple[in
         with connection.cursor() as wrapped:
             wrapped.execute(sql, params)
             return wrapped.rowcount, wrapped.lastrowid
-    cursor = _open(connection)
-    try:
-        connection.validate_no_broken_transaction()
-        with connection.wrap_database_errors:
-            if params is None:
-                cursor.execute(sql)
-            else:
-                cursor.execute(sql, params)
-        driver = _driver_cursor(cursor)
-        return driver.rowcount, driver.lastrowid
-    finally:
-        _close(connection, _driver_cursor(cursor))
+    return _run_lean(connection, sql, params, _count_and_id)
 
 
 def _execute(connection: Any, sql: str, params: Sequence[Any]) -> tuple[list[Any], tuple[str, ...]]:
