@@ -91,6 +91,22 @@ DECLARATION_BODY = json.dumps(
 )
 
 
+def post_declaration(client: Any, token: str, key_prefix: str) -> int:
+    """POST DECLARATION_BODY to /api/v1/declarations through the test client `client` as `token`, with a fresh
+    idempotency key `<key_prefix>-<hex>` (removed by loadtest.RESET_SQL); answers the status code."""
+    import uuid
+
+    response = client.generic(
+        "POST",
+        "/api/v1/declarations",
+        DECLARATION_BODY,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+        HTTP_IDEMPOTENCY_KEY=f"{key_prefix}-{uuid.uuid4().hex}",
+    )
+    return int(response.status_code)
+
+
 def wsgi_environ(path: str, headers: dict[str, str]) -> dict[str, Any]:
     """The environ of a GET of `path` (with its query) as a WSGI server makes it, with `headers` (environ keys,
     e.g. HTTP_COOKIE)."""

@@ -24,12 +24,11 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _django import DECLARATION_BODY, OUT, load_average, setup  # noqa: E402
+from _django import OUT, load_average, post_declaration, setup  # noqa: E402
 
 COUNTERS = (
     "Handler_",
@@ -62,18 +61,9 @@ def main() -> None:
 
     tokens = [t for t in Path(args.tokens).read_text().split() if t]
     client = Client()
-    body = DECLARATION_BODY
 
     def post(i: int) -> int:
-        response = client.generic(
-            "POST",
-            "/api/v1/declarations",
-            body,
-            content_type="application/json",
-            HTTP_AUTHORIZATION=f"Bearer {tokens[(args.offset + i) % len(tokens)]}",
-            HTTP_IDEMPOTENCY_KEY=f"wrk-cost-{uuid.uuid4().hex}",  # removed by loadtest.RESET_SQL
-        )
-        return response.status_code
+        return post_declaration(client, tokens[(args.offset + i) % len(tokens)], "wrk-cost")
 
     # The steady state of the morning: each token used within the hour (its last_used_at written) and its
     # account's consent answer cached; a GET of every token used below does both without declaring.

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _django import DECLARATION_BODY, OUT, measure_in_process, setup  # noqa: E402
+from _django import OUT, measure_in_process, post_declaration, setup  # noqa: E402
 
 
 def main() -> None:
@@ -38,18 +37,9 @@ def main() -> None:
     if args.one_token:
         tokens = tokens[:1]
     client = Client()
-    body = DECLARATION_BODY
 
     def post(i: int) -> int:
-        response = client.generic(
-            "POST",
-            "/api/v1/declarations",
-            body,
-            content_type="application/json",
-            HTTP_AUTHORIZATION=f"Bearer {tokens[i % len(tokens)]}",
-            HTTP_IDEMPOTENCY_KEY=f"wrk-inproc-{uuid.uuid4().hex}",  # removed by loadtest.RESET_SQL
-        )
-        return response.status_code
+        return post_declaration(client, tokens[i % len(tokens)], "wrk-inproc")
 
     ok = 201
     if args.one_token:

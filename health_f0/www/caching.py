@@ -18,34 +18,22 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction
 from django.utils.cache import add_never_cache_headers
-from django.utils.http import http_date
 from django.views.decorators.cache import never_cache as django_never_cache
 
+from health_f0.core.http_dates import SecondDates
 from health_f0.core.security_headers import header_store
 
 # What add_never_cache_headers writes as Cache-Control on a response without one (max-age=0 from
 # patch_response_headers, then no_cache, no_store, must_revalidate and private, in that order).
 NEVER_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"
 
-# http_date(now) by the second: the same text for every `now` in [second, second + 0.999999) (datetime's
-# fromtimestamp rounds to the microsecond, so only the last half microsecond of a second may carry into the next:
-# those instants are formatted each time). One entry: the current second.
-_CARRY = 0.999999
-_dates: list[tuple[int, str]] = [(-1, "")]
+# http_date(now), formatted once a second (core/http_dates.SecondDates).
+_dates = SecondDates()
 
 
 def _http_date_now() -> str:
     """http_date(time.time())."""
-    now = time.time()
-    second = int(now)
-    if now - second >= _CARRY:
-        return http_date(now)
-    kept = _dates[0]
-    if kept[0] == second:
-        return kept[1]
-    text = http_date(now)
-    _dates[0] = (second, text)
-    return text
+    return _dates(time.time())
 
 
 def add_headers(response: Any) -> None:
